@@ -1,0 +1,47 @@
+/*
+ * agent_config.h: the options of vigil-agent, from defaults, then the YAML
+ * file (/etc/vigil/agent.yaml, or --config), then command-line flags, each
+ * overriding the one before. man/vigil-agent.8 and man/vigil-agent.yaml.5
+ * describe every option; keep them in step with this file.
+ */
+#ifndef VG_AGENT_CONFIG_H
+#define VG_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+struct vg_err;
+
+#define VG_AGENT_DEFAULT_CONFIG VG_SYSCONFDIR "/vigil/agent.yaml"
+
+struct vg_agent_config {
+	char *config_path;        /* the file read, or NULL when none */
+	char *server;             /* receiver "host:port"; default "127.0.0.1:9710" */
+	int64_t interval_ms;      /* sampling and sending interval; default 10s */
+	char *hostname;           /* value of the instance label; default: gethostname() */
+	struct vg_conf_labels labels; /* extra labels on every series */
+	char *token;              /* sent in HELLO; default none */
+	char *proc_path;          /* default "/proc" */
+	char *rootfs_path;        /* default "/" */
+	uint64_t queue_max_bytes; /* unacknowledged batches kept in memory; default 64 MiB */
+	int64_t backoff_max_ms;   /* reconnect backoff cap; default 30s */
+	int64_t ack_timeout_ms;   /* reconnect when an ack takes longer; default 30s */
+	char *log_level;          /* "info" */
+	/* collectors: section */
+	bool collect_cpu, collect_meminfo, collect_filesystem, collect_loadavg; /* all true */
+};
+
+/*
+ * Builds the configuration from argv: defaults, then the file named by
+ * --config (or the default path, silently skipped when absent), then the
+ * other flags. Returns 0 to run, 1 when --help or --version printed what
+ * was asked (exit 0), or a VG_E* code with err set (exit 2 for a usage or
+ * file error).
+ */
+int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv,
+			      struct vg_err *err);
+void vg_agent_config_release(struct vg_agent_config *cfg);
+
+#endif

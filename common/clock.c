@@ -1,0 +1,274 @@
+/* clock.c: clocks, and the time and duration syntax of clock.h. */
+#include "common/clock.h"
+#include "common/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/banned.h"
+
+int64_t vg_clock_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t vg_clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct {
+	const char *unit;
+	int64_t ms;
+} duration_units[] = {
+	/* Largest first: the order a duration must be written in. */
+	{ "y", 365LL * 24 * 3600 * 1000 },
+	{ "w", 7LL * 24 * 3600 * 1000 },
+	{ "d", 24LL * 3600 * 1000 },
+	{ "h", 3600LL * 1000 },
+	{ "m", 60LL * 1000 },
+	{ "s", 1000 },
+	{ "ms", 1 },
+};
+#define N_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+int vg_duration_parse(const char *s, int64_t *ms, struct vg_err *err)
+{
+	const char *p = s;
+	size_t next_unit = 0; /* units must come in order, each once */
+	int64_t total = 0;
+
+	if (*s == '\0')
+		return vg_err_set(err, VG_EINVAL, "empty duration");
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	while (*p) {
+		int64_t n = 0;
+		size_t u, len;
+
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		while (isdigit((unsigned char)*p)) {
+			if (n > (INT64_MAX - 9) / 10)
+				return vg_err_set(err, VG_EINVAL, "duration \"%s\" is too large", s);
+			n = n * 10 + (*p++ - '0');
+		}
+		for (u = next_unit; u < N_UNITS; u++) {
+			len = strlen(duration_units[u].unit);
+			/* "m" must not swallow the "m" of "ms". */
+			if (strncmp(p, duration_units[u].unit, len) == 0 &&
+			    !(len == 1 && p[0] == 'm' && p[1] == 's'))
+				break;
+		}
+		if (u == N_UNITS)
+			goto bad;
+		if (n > INT64_MAX / duration_units[u].ms ||
+		    total > INT64_MAX - n * duration_units[u].ms)
+			return vg_err_set(err, VG_EINVAL, "duration \"%s\" is too large", s);
+		total += n * duration_units[u].ms;
+		p += strlen(duration_units[u].unit);
+		next_unit = u + 1;
+	}
+	*ms = total;
+	return 0;
+bad:
+	return vg_err_set(err, VG_EINVAL,
+		"not a valid duration: \"%s\" (use units ms, s, m, h, d, w, y, largest first, e.g. 1h30m)", s);
+}
+
+/* strtod that must consume the whole string and give a finite number. */
+static int parse_float_exact(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	/* Hex floats, "inf" and "nan" are not numbers of seconds. */
+	for (const char *p = s; *p; p++)
+		if (*p == 'x' || *p == 'X' || *p == 'n' || *p == 'N' || *p == 'i' || *p == 'I')
+			return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end != '\0' || errno == ERANGE || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int vg_duration_parse_api(const char *s, int64_t *ms, struct vg_err *err)
+{
+	double secs;
+
+	if (parse_float_exact(s, &secs) == 0) {
+		double v = secs * 1000.0;
+		if (v > 9.2e18 || v < -9.2e18)
+			return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid duration. It overflows int64", s);
+		*ms = (int64_t)llround(v);
+		return 0;
+	}
+	if (vg_duration_parse(s, ms, NULL) == 0)
+		return 0;
+	return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid duration", s);
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's
+ * days_from_civil: exact for every year an int64 of ms can reach. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+static int parse_rfc3339(const char *s, int64_t *ms)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec, frac_ms = 0, off = 0;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+	    digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
+		return -1;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+	    digits(&p, 2, &sec))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return -1;
+	if (*p == '.') {
+		int scale = 100, n = 0;
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			if (n < 3)
+				frac_ms += (*p - '0') * scale;
+			scale /= 10;
+			n++;
+			p++;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om;
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		off = sign * (oh * 60 + om);
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	*ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) -
+	       (int64_t)off * 60) * 1000 + frac_ms;
+	return 0;
+}
+
+int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err)
+{
+	double secs;
+
+	if (parse_float_exact(s, &secs) == 0) {
+		/* Prometheus rounds the fraction to milliseconds. */
+		double whole = floor(secs);
+		double frac = round((secs - whole) * 1000.0);
+		if (whole > 9.2e15 || whole < -9.2e15)
+			return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid timestamp", s);
+		*ms = (int64_t)whole * 1000 + (int64_t)frac;
+		return 0;
+	}
+	if (parse_rfc3339(s, ms) == 0)
+		return 0;
+	return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid timestamp", s);
+}
+
+size_t vg_time_format_rfc3339(int64_t ms, char *out, size_t cap)
+{
+	int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	int frac = (int)(ms - secs * 1000);
+	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	int64_t rem = secs - days * 86400, y;
+	unsigned m, d;
+	int n;
+
+	civil_from_days(days, &y, &m, &d);
+	if (frac)
+		n = snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+			     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), frac);
+	else
+		n = snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
+			     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+size_t vg_duration_format(int64_t ms, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	if (cap == 0)
+		return 0;
+	out[0] = '\0';
+	if (ms == 0)
+		return (size_t)snprintf(out, cap, "0s");
+	if (ms < 0) {
+		len += (size_t)snprintf(out, cap, "-");
+		ms = -ms;
+	}
+	for (size_t u = 0; u < N_UNITS && len < cap; u++) {
+		int64_t n = ms / duration_units[u].ms;
+		if (n == 0)
+			continue;
+		ms -= n * duration_units[u].ms;
+		len += (size_t)snprintf(out + len, cap - len, "%lld%s", (long long)n, duration_units[u].unit);
+	}
+	return len < cap ? len : cap - 1;
+}

@@ -1,0 +1,45 @@
+/*
+ * clock.h: time in Vigil: int64 milliseconds since the Unix epoch (UTC)
+ * everywhere a sample or an API meets time, and int64 milliseconds for
+ * durations. Parsers follow Prometheus's HTTP API so that Grafana's and
+ * promtool's strings mean the same here.
+ */
+#ifndef VG_CLOCK_H
+#define VG_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vg_err;
+
+/* Wall clock, ms since the epoch. */
+int64_t vg_clock_now_ms(void);
+/* Monotonic clock, ms from an arbitrary start: for timeouts and intervals. */
+int64_t vg_clock_mono_ms(void);
+
+/*
+ * A Prometheus duration: integers with units ms s m h d w y (1d = 24h,
+ * 1w = 7d, 1y = 365d), largest unit first, each at most once: "10s", "1h30m",
+ * "54s321ms". "0" alone is accepted as zero. No fractions, no sign.
+ */
+int vg_duration_parse(const char *s, int64_t *ms, struct vg_err *err);
+
+/* As the API's step and timeout parameters take them: a float number of
+ * seconds ("15", "0.5") or a Prometheus duration. */
+int vg_duration_parse_api(const char *s, int64_t *ms, struct vg_err *err);
+
+/*
+ * An API timestamp: a float number of Unix seconds (fraction rounded to ms;
+ * "1435781451.781", "1.4e9") or RFC 3339 with optional fraction and zone
+ * ("2015-07-01T20:10:51.781Z", "...+02:00").
+ */
+int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err);
+
+/* Formats ms as "2026-11-25T08:40:00.123Z" (fraction only when non-zero);
+ * returns the length, truncating to cap-1. */
+size_t vg_time_format_rfc3339(int64_t ms, char *out, size_t cap);
+
+/* Formats a duration as Prometheus does: "1h30m", "500ms", "0s". */
+size_t vg_duration_format(int64_t ms, char *out, size_t cap);
+
+#endif

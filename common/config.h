@@ -1,0 +1,81 @@
+/*
+ * config.h: YAML configuration files, bound onto a program's options struct
+ * through a table of fields.
+ *
+ * A program describes its file as an array of struct vg_conf_field (ended by
+ * a field with key NULL), each naming a key, a type and the offset of the
+ * member it fills. vg_conf_load_file parses the YAML (libyaml) and fills the
+ * members it finds; members it does not find keep what the caller put there
+ * (the defaults). Every error names the file and the line:
+ *     /etc/vigil/agent.yaml:7: unknown key "intervall" (known: server, interval, ...)
+ *     /etc/vigil/agent.yaml:3: interval: not a valid duration: "10x" (...)
+ * An empty file, or one holding only comments, is valid and changes nothing.
+ *
+ * Ownership: VG_CONF_STR, VG_CONF_LABELS and VG_CONF_STRLIST members are
+ * heap-allocated by the loader; string members must hold NULL or a heap
+ * string (the loader frees the old value when it replaces it). Free all of
+ * them with vg_conf_release(fields, target).
+ */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vg_err;
+
+enum vg_conf_type {
+	VG_CONF_STR,      /* char *: a scalar */
+	VG_CONF_DURATION, /* int64_t ms: a Prometheus duration, "10s", "1h30m" */
+	VG_CONF_BOOL,     /* bool: true/false (also yes/no, on/off) */
+	VG_CONF_UINT,     /* uint64_t: a decimal integer */
+	VG_CONF_SIZE,     /* uint64_t bytes: "512", "64KiB", "16MiB", "2GiB" (also KB, MB, GB = powers of 1000) */
+	VG_CONF_LABELS,   /* struct vg_conf_labels: a map of label name -> value */
+	VG_CONF_STRLIST,  /* struct vg_conf_strlist: a sequence of scalars */
+	VG_CONF_SECTION,  /* a nested map described by .section; offsets inside
+	                     it are relative to the same target struct */
+};
+
+struct vg_conf_field {
+	const char *key;
+	enum vg_conf_type type;
+	size_t offset;
+	const struct vg_conf_field *section; /* VG_CONF_SECTION only */
+	int64_t min, max;                    /* numbers and durations; min == max == 0: no bounds */
+};
+
+struct vg_conf_labels {
+	size_t n;
+	char **names;
+	char **values;
+};
+
+struct vg_conf_strlist {
+	size_t n;
+	char **v;
+};
+
+/* Loads path onto target. VG_ENOENT if the file does not exist (the caller
+ * decides whether that matters), VG_EIO if unreadable, VG_EINVAL on a syntax
+ * or type error; err says where. */
+int vg_conf_load_file(const char *path, const struct vg_conf_field *fields, void *target,
+		      struct vg_err *err);
+/* The same from memory; name is used in messages in place of the path. */
+int vg_conf_load_string(const char *text, size_t len, const char *name,
+			const struct vg_conf_field *fields, void *target, struct vg_err *err);
+/* Frees every heap member the fields describe and zeroes it. */
+void vg_conf_release(const struct vg_conf_field *fields, void *target);
+
+/* Sets a string member, freeing the old value; 0 or VG_ENOMEM. */
+int vg_conf_set_str(char **member, const char *value);
+
+/* Splits "host:port", "[v6addr]:port" or ":port" (host then "", meaning all
+ * addresses) into host (NUL-terminated, at most host_cap bytes) and port. */
+int vg_conf_split_hostport(const char *s, char *host, size_t host_cap, uint16_t *port,
+			   struct vg_err *err);
+
+/* Parses a size as VG_CONF_SIZE does. */
+int vg_conf_parse_size(const char *s, uint64_t *bytes, struct vg_err *err);
+
+#endif

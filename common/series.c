@@ -1,0 +1,289 @@
+/* series.c: names, canonical form, keys and hashes of series.h. */
+#include "common/series.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "common/banned.h"
+
+#define KEY_SEP 0xFF
+
+bool vg_str_eq(struct vg_str a, struct vg_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+bool vg_str_eq_c(struct vg_str a, const char *s)
+{
+	return vg_str_eq(a, vg_str_c(s));
+}
+
+int vg_str_cmp(struct vg_str a, struct vg_str b)
+{
+	uint32_t n = a.len < b.len ? a.len : b.len;
+	int c = n ? memcmp(a.p, b.p, n) : 0;
+
+	if (c)
+		return c;
+	return a.len < b.len ? -1 : a.len > b.len;
+}
+
+static bool is_alpha_(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+bool vg_metric_name_valid(const char *p, size_t len)
+{
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !(is_alpha_(p[0]) || p[0] == ':'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!(is_alpha_(p[i]) || is_digit(p[i]) || p[i] == ':'))
+			return false;
+	return true;
+}
+
+bool vg_label_name_valid(const char *p, size_t len)
+{
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !is_alpha_(p[0]))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!(is_alpha_(p[i]) || is_digit(p[i])))
+			return false;
+	return true;
+}
+
+bool vg_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p, n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 1;
+			cp = c & 0x1F;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			n = 2;
+			cp = c & 0x0F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) <= n)
+			return false;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i] & 0x3F);
+		}
+		/* Overlong forms, surrogates and values past U+10FFFF. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+void vg_series_init(struct vg_series *s, const char *name)
+{
+	s->name = vg_str_c(name);
+	s->n_labels = 0;
+}
+
+int vg_series_add_str(struct vg_series *s, struct vg_str name, struct vg_str value)
+{
+	if (s->n_labels >= VG_SERIES_MAX_LABELS)
+		return VG_ELIMIT;
+	s->labels[s->n_labels].name = name;
+	s->labels[s->n_labels].value = value;
+	s->n_labels++;
+	return 0;
+}
+
+int vg_series_add(struct vg_series *s, const char *name, const char *value)
+{
+	return vg_series_add_str(s, vg_str_c(name), vg_str_c(value));
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return vg_str_cmp(((const struct vg_label *)a)->name, ((const struct vg_label *)b)->name);
+}
+
+static bool is_sorted(const struct vg_series *s)
+{
+	for (uint32_t i = 1; i < s->n_labels; i++)
+		if (vg_str_cmp(s->labels[i - 1].name, s->labels[i].name) >= 0)
+			return false;
+	return true;
+}
+
+int vg_series_canonicalize(struct vg_series *s, struct vg_err *err)
+{
+	uint32_t i, out = 0;
+
+	if (!vg_metric_name_valid(s->name.p, s->name.len))
+		return vg_err_set(err, VG_EINVAL, "invalid metric name \"%.*s\"",
+				  (int)(s->name.len > 64 ? 64 : s->name.len), s->name.p);
+	if (s->n_labels > VG_SERIES_MAX_LABELS)
+		return vg_err_set(err, VG_ELIMIT, "more than %d labels", VG_SERIES_MAX_LABELS);
+	for (i = 0; i < s->n_labels; i++) {
+		const struct vg_label *l = &s->labels[i];
+		if (!vg_label_name_valid(l->name.p, l->name.len))
+			return vg_err_set(err, VG_EINVAL, "invalid label name \"%.*s\" in %.*s",
+					  (int)(l->name.len > 64 ? 64 : l->name.len), l->name.p,
+					  (int)s->name.len, s->name.p);
+		if (l->name.len >= 2 && l->name.p[0] == '_' && l->name.p[1] == '_')
+			return vg_err_set(err, VG_EINVAL, "label name \"%.*s\" is reserved (starts with __)",
+					  (int)l->name.len, l->name.p);
+		if (l->value.len > VG_SERIES_MAX_VALUE)
+			return vg_err_set(err, VG_ELIMIT, "value of label \"%.*s\" is longer than %d bytes",
+					  (int)l->name.len, l->name.p, VG_SERIES_MAX_VALUE);
+		if (!vg_utf8_valid(l->value.p, l->value.len))
+			return vg_err_set(err, VG_EINVAL, "value of label \"%.*s\" is not valid UTF-8",
+					  (int)l->name.len, l->name.p);
+	}
+	if (!is_sorted(s))
+		qsort(s->labels, s->n_labels, sizeof(s->labels[0]), label_cmp);
+	for (i = 0; i < s->n_labels; i++) {
+		if (i > 0 && vg_str_eq(s->labels[i].name, s->labels[i - 1].name))
+			return vg_err_set(err, VG_EINVAL, "label \"%.*s\" appears twice",
+					  (int)s->labels[i].name.len, s->labels[i].name.p);
+		if (s->labels[i].value.len == 0)
+			continue;
+		s->labels[out++] = s->labels[i];
+	}
+	s->n_labels = out;
+	return 0;
+}
+
+const struct vg_str *vg_series_get(const struct vg_series *s, const char *name)
+{
+	struct vg_str n = vg_str_c(name);
+
+	for (uint32_t i = 0; i < s->n_labels; i++)
+		if (vg_str_eq(s->labels[i].name, n))
+			return &s->labels[i].value;
+	return NULL;
+}
+
+void vg_series_key(const struct vg_series *s, struct vg_buf *out)
+{
+	static const uint8_t sep = KEY_SEP;
+
+	vg_buf_append(out, s->name.p, s->name.len);
+	vg_buf_append(out, &sep, 1);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		vg_buf_append(out, s->labels[i].name.p, s->labels[i].name.len);
+		vg_buf_append(out, &sep, 1);
+		vg_buf_append(out, s->labels[i].value.p, s->labels[i].value.len);
+		vg_buf_append(out, &sep, 1);
+	}
+}
+
+int vg_series_from_key(const uint8_t *key, size_t len, struct vg_series *s)
+{
+	const uint8_t *p = key, *end = key + len, *sep;
+
+	sep = memchr(p, KEY_SEP, len);
+	if (sep == NULL)
+		return VG_EINVAL;
+	s->name = (struct vg_str){ (const char *)p, (uint32_t)(sep - p) };
+	s->n_labels = 0;
+	p = sep + 1;
+	while (p < end) {
+		struct vg_label l;
+		sep = memchr(p, KEY_SEP, (size_t)(end - p));
+		if (sep == NULL)
+			return VG_EINVAL;
+		l.name = (struct vg_str){ (const char *)p, (uint32_t)(sep - p) };
+		p = sep + 1;
+		sep = memchr(p, KEY_SEP, (size_t)(end - p));
+		if (sep == NULL)
+			return VG_EINVAL;
+		l.value = (struct vg_str){ (const char *)p, (uint32_t)(sep - p) };
+		p = sep + 1;
+		if (s->n_labels >= VG_SERIES_MAX_LABELS)
+			return VG_EINVAL;
+		s->labels[s->n_labels++] = l;
+	}
+	return 0;
+}
+
+uint64_t vg_series_key_hash(const uint8_t *key, size_t len)
+{
+	return XXH3_64bits(key, len);
+}
+
+uint64_t vg_series_hash(const struct vg_series *s)
+{
+	/* Streams the key instead of building it: this runs per series per
+	 * batch on the agent and per new series on the receiver. */
+	static const uint8_t sep = KEY_SEP;
+	XXH3_state_t st;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, s->name.p, s->name.len);
+	XXH3_64bits_update(&st, &sep, 1);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		XXH3_64bits_update(&st, s->labels[i].name.p, s->labels[i].name.len);
+		XXH3_64bits_update(&st, &sep, 1);
+		XXH3_64bits_update(&st, s->labels[i].value.p, s->labels[i].value.len);
+		XXH3_64bits_update(&st, &sep, 1);
+	}
+	return XXH3_64bits_digest(&st);
+}
+
+void vg_label_value_escape(struct vg_str v, struct vg_buf *out)
+{
+	uint32_t start = 0;
+
+	for (uint32_t i = 0; i < v.len; i++) {
+		const char *rep = NULL;
+		switch (v.p[i]) {
+		case '\\': rep = "\\\\"; break;
+		case '"': rep = "\\\""; break;
+		case '\n': rep = "\\n"; break;
+		default: continue;
+		}
+		vg_buf_append(out, v.p + start, i - start);
+		vg_buf_puts(out, rep);
+		start = i + 1;
+	}
+	vg_buf_append(out, v.p + start, v.len - start);
+}
+
+void vg_series_format(const struct vg_series *s, struct vg_buf *out)
+{
+	vg_buf_append(out, s->name.p, s->name.len);
+	if (s->n_labels == 0)
+		return;
+	vg_buf_putc(out, '{');
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		if (i)
+			vg_buf_putc(out, ',');
+		vg_buf_append(out, s->labels[i].name.p, s->labels[i].name.len);
+		vg_buf_puts(out, "=\"");
+		vg_label_value_escape(s->labels[i].value, out);
+		vg_buf_putc(out, '"');
+	}
+	vg_buf_putc(out, '}');
+}

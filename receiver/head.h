@@ -1,0 +1,81 @@
+/*
+ * head.h: the receiver's in-memory store of recent samples, per series, with
+ * an inverted index (label pair -> sorted series ids) for selection.
+ *
+ * Series ids are dense, assigned from 0 in order of creation, never reused
+ * while the head lives; the WAL records them, so replay recreates the same
+ * ids. Samples of a series are kept in timestamp order; a sample older than
+ * the newest is inserted in place, one with an existing timestamp replaces
+ * the value.
+ *
+ * Locking: the head holds one rwlock. Functions without a suffix take it
+ * themselves. Functions ending in _locked expect the caller to hold the read
+ * lock (vg_head_rdlock / vg_head_unlock) and return views that stay valid
+ * until it is released. Lock order: the head lock is a leaf; take no other
+ * lock while holding it.
+ *
+ * Later issues replace the sample arrays by Gorilla-compressed chunks and
+ * seal them into blocks; this interface is what the ingest and query sides
+ * rely on and should outlive that change.
+ */
+#ifndef VG_HEAD_H
+#define VG_HEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/series.h"
+
+struct vg_err;
+struct vg_selector;
+
+struct vg_head;
+
+struct vg_head *vg_head_new(void);
+void vg_head_free(struct vg_head *h);
+
+/*
+ * Looks up canonical s (hash = vg_series_hash(s)) and returns its id,
+ * creating the series if new (then *is_new is true and the caller must log
+ * it to the WAL before acknowledging anything that uses it).
+ */
+int vg_head_get_or_create(struct vg_head *h, const struct vg_series *s, uint64_t hash,
+			  uint32_t *id, bool *is_new);
+
+/* Recreates series id from its key during WAL replay: VG_EINVAL if the key
+ * is not a valid series or id is not the next id. */
+int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t key_len);
+
+/* Appends n samples under one write lock. Ids must exist. */
+int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64_t *ts_ms,
+		   const double *values);
+
+size_t vg_head_num_series(struct vg_head *h);
+uint64_t vg_head_num_samples(struct vg_head *h);
+
+void vg_head_rdlock(struct vg_head *h);
+void vg_head_unlock(struct vg_head *h);
+
+/*
+ * The ids of the series matching sel, ascending, in a new array the caller
+ * frees (NULL when n is 0). Uses the postings of = matchers to narrow the
+ * candidates before checking every matcher.
+ */
+int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint32_t **ids,
+			  size_t *n);
+
+/* The key of series id (see series.h). */
+void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, size_t *len);
+
+/* The samples of series id: views of its ts and value arrays, ascending. */
+void vg_head_samples_locked(struct vg_head *h, uint32_t id, const int64_t **ts_ms,
+			    const double **values, size_t *n);
+
+/* Every label name, and every value of one label, sorted, each once;
+ * views valid under the lock. */
+int vg_head_label_names_locked(struct vg_head *h, struct vg_str **names, size_t *n);
+int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_str **values,
+				size_t *n);
+
+#endif

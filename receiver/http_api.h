@@ -1,0 +1,35 @@
+/*
+ * http_api.h: the receiver's HTTP server: the Prometheus-compatible query
+ * API under /api/v1/ (../shared/interfaces/prometheus-http-api.md) and the
+ * receiver's own /metrics. It runs on its own thread and event base and
+ * reads storage only through the head's read lock (query.h), so a slow
+ * query never delays an ACK on the ingest side.
+ */
+#ifndef VG_HTTP_API_H
+#define VG_HTTP_API_H
+
+#include <stdint.h>
+
+struct vg_err;
+struct vg_head;
+struct vg_stats;
+
+struct vg_http_api;
+
+struct vg_http_api_options {
+	const char *host;     /* "" or NULL: all addresses */
+	uint16_t port;        /* 0: an ephemeral port */
+	int64_t lookback_ms;  /* default lookback delta */
+	struct vg_head *head; /* borrowed */
+	struct vg_stats *stats; /* borrowed */
+};
+
+/* Binds the socket now (so errors show at start) and starts the thread. */
+int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api **out,
+		      struct vg_err *err);
+/* The port actually bound. */
+uint16_t vg_http_api_port(const struct vg_http_api *api);
+/* Stops the thread and frees everything. */
+void vg_http_api_stop(struct vg_http_api *api);
+
+#endif

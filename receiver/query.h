@@ -1,0 +1,53 @@
+/*
+ * query.h: evaluation of selectors over the head, with PromQL's semantics
+ * (../shared/interfaces/promql-subset.md "Instant selector at evaluation
+ * time t"): at each evaluation time t a series yields its newest sample in
+ * (t - lookback, t], stamped t. The HTTP API formats the results; the PromQL
+ * engine of a later issue evaluates its selectors through this same module.
+ */
+#ifndef VG_QUERY_H
+#define VG_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vg_err;
+struct vg_head;
+struct vg_selector;
+
+#define VG_QUERY_MAX_POINTS 11000 /* per series, as Prometheus */
+
+struct vg_query_series {
+	uint8_t *key;      /* the series key (series.h), owned */
+	size_t key_len;
+	size_t n;          /* points */
+	int64_t *ts_ms;    /* owned */
+	double *values;    /* owned */
+};
+
+struct vg_query_result {
+	size_t n;
+	struct vg_query_series *series; /* sorted by label set; no empty series */
+};
+
+/* Instant query at t: one point per matching series that has a sample in
+ * (t - lookback, t]. */
+int vg_query_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t_ms,
+		     int64_t lookback_ms, struct vg_query_result *out, struct vg_err *err);
+
+/* Range query: points at start, start+step, ... <= end. VG_EINVAL (with
+ * Prometheus's message) when end < start, step <= 0 or more than
+ * VG_QUERY_MAX_POINTS points. */
+int vg_query_range(struct vg_head *h, const struct vg_selector *sel, int64_t start_ms,
+		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+		   struct vg_query_result *out, struct vg_err *err);
+
+/* Series matching any of sels with a sample in [start, end], sorted,
+ * duplicates removed; only key and key_len are set. */
+int vg_query_series(struct vg_head *h, struct vg_selector *const *sels, size_t n_sels,
+		    int64_t start_ms, int64_t end_ms, struct vg_query_result *out,
+		    struct vg_err *err);
+
+void vg_query_result_release(struct vg_query_result *r);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * stats.h: the receiver's own counters, served at /metrics in the
+ * Prometheus text format. Counters are updated from the ingest thread and
+ * read from the HTTP thread, so they are C11 atomics, relaxed: a scrape sees
+ * each counter's recent value, not a snapshot of all of them at one instant.
+ */
+#ifndef VG_STATS_H
+#define VG_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct vg_buf;
+struct vg_head;
+
+struct vg_stats {
+	_Atomic uint64_t frames_received[6]; /* by frame type, 1..5; [0] unknown */
+	_Atomic uint64_t samples_received;   /* samples in SAMPLES frames accepted */
+	_Atomic uint64_t samples_duplicate;  /* samples in retried batches ignored */
+	_Atomic uint64_t series_created;
+	_Atomic uint64_t bytes_received;     /* wire bytes from agents */
+	_Atomic uint64_t decode_errors;      /* frames refused as malformed or hostile */
+	_Atomic uint64_t connections_accepted;
+	_Atomic uint64_t connections_refused; /* over max_connections */
+	_Atomic int64_t connections_open;
+	_Atomic uint64_t acks_sent;
+	_Atomic uint64_t wal_syncs;
+	_Atomic uint64_t wal_sync_errors;
+	_Atomic uint64_t wal_bytes;
+	_Atomic uint64_t http_requests;
+	int64_t start_time_ms;
+};
+
+void vg_stats_init(struct vg_stats *st);
+/* Appends every counter, and the head's series and sample counts, in the
+ * text exposition format 0.0.4 with HELP and TYPE lines. */
+void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_buf *out);
+
+#endif
