@@ -1,0 +1,475 @@
+/*
+ * agent_config.c: the options of vigil-agent (agent_config.h): defaults, then
+ * the YAML file, then the command-line flags, each overriding the one before.
+ *
+ * Owns the flag syntax (getopt_long), the agent.yaml field table, --help and
+ * --version, and the validation of every value, wherever it came from. It does
+ * not log and does not exit: it prints only what --help and --version ask for,
+ * and hands every error back as a message for main() to print.
+ *
+ * Invariant: a value is validated by one function whether it came from the
+ * file (through the field's check callback, so the message names file and
+ * line) or from a flag (the message names the flag); a configuration that
+ * from_args returns 0 for is complete and valid.
+ */
+#include "agent/agent_config.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/series.h"
+
+#include "config.h"
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+#define PROG "vigil-agent"
+#define INTERVAL_MIN_MS 100
+#define INTERVAL_MAX_MS (24LL * 3600 * 1000)
+
+static int check_server(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	char host[256];
+	uint16_t port;
+	int r;
+
+	r = vg_conf_split_hostport(s, host, sizeof(host), &port, err);
+	if (r < 0)
+		return r;
+	if (host[0] == '\0')
+		return vg_err_set(err, VG_EINVAL, "the receiver's host is missing (e.g. 127.0.0.1:9710)");
+	if (port == 0)
+		return vg_err_set(err, VG_EINVAL, "port 0 cannot be connected to");
+	return 0;
+}
+
+/* Values echoed in messages must not carry control characters to a terminal. */
+static const char *printable_or(const char *s, const char *instead)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p; p++, n++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"')
+			return instead;
+	return n <= 32 ? s : instead;
+}
+
+static int check_log_level(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	enum vg_log_level level;
+
+	if (vg_log_parse_level(s, &level) != 0)
+		return vg_err_set(err, VG_EINVAL, "unknown log level \"%s\" (use error, warn, info or debug)",
+				  printable_or(s, "..."));
+	return 0;
+}
+
+static int check_ident(const void *member, struct vg_err *err)
+{
+	if (strlen(*(char *const *)member) > VG_FRAME_MAX_IDENT)
+		return vg_err_set(err, VG_EINVAL, "longer than %d bytes", VG_FRAME_MAX_IDENT);
+	return 0;
+}
+
+static int check_path(const void *member, struct vg_err *err)
+{
+	if (**(char *const *)member == '\0')
+		return vg_err_set(err, VG_EINVAL, "empty path");
+	return 0;
+}
+
+/* The instance label is the hostname: one place to set it, not two. */
+static int check_label_name(const char *name, struct vg_err *err)
+{
+	size_t len = strlen(name);
+
+	if (!vg_label_name_valid(name, len))
+		return vg_err_set(err, VG_EINVAL,
+				  "invalid label name \"%s\" (letters, digits and _, not starting with a digit)",
+				  name);
+	if (len >= 2 && name[0] == '_' && name[1] == '_')
+		return vg_err_set(err, VG_EINVAL, "label name \"%s\" is reserved (starts with __)", name);
+	if (strcmp(name, "instance") == 0)
+		return vg_err_set(err, VG_EINVAL,
+				  "label \"instance\" is set from the hostname; set hostname instead");
+	return 0;
+}
+
+/* Series carry at most VG_SERIES_MAX_LABELS labels: leave room for
+ * instance and the collectors' own (cpu and mode; device, fstype and
+ * mountpoint). */
+#define AGENT_MAX_LABELS (VG_SERIES_MAX_LABELS - 8)
+
+static int check_labels(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_labels *l = member;
+
+	if (l->n > AGENT_MAX_LABELS)
+		return vg_err_set(err, VG_ELIMIT, "more than %d labels", AGENT_MAX_LABELS);
+	for (size_t i = 0; i < l->n; i++) {
+		int r = check_label_name(l->names[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+#define F(key, type, member) key, type, offsetof(struct vg_agent_config, member), NULL
+
+static const struct vg_conf_field collector_fields[] = {
+	{ F("cpu", VG_CONF_BOOL, collect_cpu), 0, 0, NULL },
+	{ F("meminfo", VG_CONF_BOOL, collect_meminfo), 0, 0, NULL },
+	{ F("filesystem", VG_CONF_BOOL, collect_filesystem), 0, 0, NULL },
+	{ F("loadavg", VG_CONF_BOOL, collect_loadavg), 0, 0, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+static const struct vg_conf_field agent_fields[] = {
+	{ F("server", VG_CONF_STR, server), 0, 0, check_server },
+	{ F("interval", VG_CONF_DURATION, interval_ms), INTERVAL_MIN_MS, INTERVAL_MAX_MS, NULL },
+	{ F("hostname", VG_CONF_STR, hostname), 0, 0, check_ident },
+	{ F("labels", VG_CONF_LABELS, labels), 0, 0, check_labels },
+	{ F("token", VG_CONF_STR, token), 0, 0, check_ident },
+	{ F("proc_path", VG_CONF_STR, proc_path), 0, 0, check_path },
+	{ F("rootfs_path", VG_CONF_STR, rootfs_path), 0, 0, check_path },
+	{ F("queue_max_bytes", VG_CONF_SIZE, queue_max_bytes), 64 << 10, INT64_MAX, NULL },
+	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
+	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("log_level", VG_CONF_STR, log_level), 0, 0, check_log_level },
+	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+#undef F
+
+static const char usage_text[] =
+	"Usage: " PROG " [OPTION]...\n"
+	"Sample this host's metrics and push them to a vigil-receiver.\n"
+	"\n"
+	"Options (each overrides the configuration file):\n"
+	"      --config FILE        configuration file; by default, when it exists,\n"
+	"                           " VG_AGENT_DEFAULT_CONFIG "\n"
+	"      --server HOST:PORT   receiver to send to (default 127.0.0.1:9710)\n"
+	"      --interval DURATION  sampling interval, 100ms to 1d (default 10s)\n"
+	"      --hostname NAME      value of the instance label (default: the host name)\n"
+	"      --label NAME=VALUE   add a label to every series; repeatable;\n"
+	"                           an empty VALUE removes a label set in the file\n"
+	"      --token TOKEN        token the receiver expects (default none)\n"
+	"      --proc-path DIR      where procfs is mounted (default /proc)\n"
+	"      --rootfs-path DIR    the host's root file system (default /)\n"
+	"      --log-level LEVEL    error, warn, info or debug (default info)\n"
+	"  -h, --help               print this help and exit\n"
+	"  -V, --version            print the version and exit\n"
+	"\n"
+	"Other settings (queue_max_bytes, backoff_max, ack_timeout, collectors) are\n"
+	"set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
+
+enum {
+	OPT_CONFIG = 256,
+	OPT_SERVER,
+	OPT_INTERVAL,
+	OPT_HOSTNAME,
+	OPT_LABEL,
+	OPT_TOKEN,
+	OPT_PROC_PATH,
+	OPT_ROOTFS_PATH,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "server", required_argument, NULL, OPT_SERVER },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "proc-path", required_argument, NULL, OPT_PROC_PATH },
+	{ "rootfs-path", required_argument, NULL, OPT_ROOTFS_PATH },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The flags as given, borrowed from argv, applied after the file. */
+struct agent_flags {
+	const char *config, *server, *interval, *hostname, *token;
+	const char *proc_path, *rootfs_path, *log_level;
+	const char **labels; /* NAME=VALUE, in order */
+	size_t n_labels;
+};
+
+static void labels_remove(struct vg_conf_labels *l, size_t i)
+{
+	free(l->names[i]);
+	free(l->values[i]);
+	memmove(l->names + i, l->names + i + 1, (l->n - i - 1) * sizeof(*l->names));
+	memmove(l->values + i, l->values + i + 1, (l->n - i - 1) * sizeof(*l->values));
+	l->n--;
+}
+
+/* Sets name=value in l, replacing an existing value; an empty value removes
+ * the label (Prometheus: empty means absent). */
+static int labels_put(struct vg_conf_labels *l, const char *name, size_t name_len,
+		      const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strlen(l->names[i]) == name_len && memcmp(l->names[i], name, name_len) == 0)
+			break;
+	if (*value == '\0') {
+		if (i < l->n)
+			labels_remove(l, i);
+		return 0;
+	}
+	if (i < l->n)
+		return vg_conf_set_str(&l->values[i], value);
+	char **names = realloc(l->names, (l->n + 1) * sizeof(*names));
+	if (!names)
+		return VG_ENOMEM;
+	l->names = names;
+	char **values = realloc(l->values, (l->n + 1) * sizeof(*values));
+	if (!values)
+		return VG_ENOMEM;
+	l->values = values;
+	char *n = strndup(name, name_len), *v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return VG_ENOMEM;
+	}
+	l->names[l->n] = n;
+	l->values[l->n] = v;
+	l->n++;
+	return 0;
+}
+
+static int apply_label_flag(struct vg_agent_config *cfg, const char *arg, struct vg_err *err)
+{
+	const char *eq = strchr(arg, '=');
+	char name[VG_SERIES_MAX_NAME + 1];
+	size_t len;
+	int r;
+
+	if (!eq)
+		return vg_err_set(err, VG_EINVAL, "--label: expected NAME=VALUE, got \"%s\"", arg);
+	len = (size_t)(eq - arg);
+	if (len > VG_SERIES_MAX_NAME)
+		return vg_err_set(err, VG_EINVAL, "--label: label name longer than %d bytes",
+				  VG_SERIES_MAX_NAME);
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	r = check_label_name(name, err);
+	if (r < 0) {
+		vg_err_prefix(err, "--label");
+		return r;
+	}
+	if (strlen(eq + 1) > VG_SERIES_MAX_VALUE || !vg_utf8_valid(eq + 1, strlen(eq + 1)))
+		return vg_err_set(err, VG_EINVAL, "--label %s: value longer than %d bytes or not UTF-8",
+				  name, VG_SERIES_MAX_VALUE);
+	r = labels_put(&cfg->labels, name, len, eq + 1);
+	if (r < 0)
+		return vg_err_set(err, r, "out of memory");
+	return 0;
+}
+
+/* Sets a string member from a flag and runs the check the file uses. */
+static int apply_str_flag(char **member, const char *flag, const char *value,
+			  int (*check)(const void *, struct vg_err *), struct vg_err *err)
+{
+	int r = vg_conf_set_str(member, value);
+
+	if (r < 0)
+		return vg_err_set(err, r, "out of memory");
+	if (check) {
+		r = check(member, err);
+		if (r < 0) {
+			vg_err_prefix(err, "%s", flag);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl,
+		       struct vg_err *err)
+{
+	int r;
+
+	if (fl->server && (r = apply_str_flag(&cfg->server, "--server", fl->server, check_server, err)) < 0)
+		return r;
+	if (fl->interval) {
+		int64_t ms;
+		char lo[32], hi[32];
+		r = vg_duration_parse(fl->interval, &ms, err);
+		if (r < 0) {
+			vg_err_prefix(err, "--interval");
+			return r;
+		}
+		if (ms < INTERVAL_MIN_MS || ms > INTERVAL_MAX_MS) {
+			vg_duration_format(INTERVAL_MIN_MS, lo, sizeof(lo));
+			vg_duration_format(INTERVAL_MAX_MS, hi, sizeof(hi));
+			return vg_err_set(err, VG_EINVAL,
+					  "--interval: %s is out of range (must be between %s and %s)",
+					  fl->interval, lo, hi);
+		}
+		cfg->interval_ms = ms;
+	}
+	if (fl->hostname &&
+	    (r = apply_str_flag(&cfg->hostname, "--hostname", fl->hostname, check_ident, err)) < 0)
+		return r;
+	if (fl->token && (r = apply_str_flag(&cfg->token, "--token", fl->token, check_ident, err)) < 0)
+		return r;
+	if (fl->proc_path &&
+	    (r = apply_str_flag(&cfg->proc_path, "--proc-path", fl->proc_path, check_path, err)) < 0)
+		return r;
+	if (fl->rootfs_path &&
+	    (r = apply_str_flag(&cfg->rootfs_path, "--rootfs-path", fl->rootfs_path, check_path, err)) < 0)
+		return r;
+	if (fl->log_level &&
+	    (r = apply_str_flag(&cfg->log_level, "--log-level", fl->log_level, check_log_level, err)) < 0)
+		return r;
+	for (size_t i = 0; i < fl->n_labels; i++)
+		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
+			return r;
+	if (fl->n_labels > 0 && (r = check_labels(&cfg->labels, err)) < 0) {
+		vg_err_prefix(err, "--label");
+		return r;
+	}
+	return 0;
+}
+
+static int set_defaults(struct vg_agent_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->interval_ms = 10 * 1000;
+	cfg->queue_max_bytes = 64ULL << 20;
+	cfg->backoff_max_ms = 30 * 1000;
+	cfg->ack_timeout_ms = 30 * 1000;
+	cfg->collect_cpu = cfg->collect_meminfo = true;
+	cfg->collect_filesystem = cfg->collect_loadavg = true;
+	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
+	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
+	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
+	    vg_conf_set_str(&cfg->log_level, "info") < 0)
+		return VG_ENOMEM;
+	return 0;
+}
+
+/* Empty strings in the file mean "unset": no token, the system host name. */
+static int finish(struct vg_agent_config *cfg, struct vg_err *err)
+{
+	if (cfg->token && cfg->token[0] == '\0') {
+		free(cfg->token);
+		cfg->token = NULL;
+	}
+	if (cfg->hostname == NULL || cfg->hostname[0] == '\0') {
+		char name[256];
+		if (gethostname(name, sizeof(name)) < 0 || name[0] == '\0')
+			return vg_err_set(err, VG_EIO,
+					  "cannot read the host name; set --hostname or hostname:");
+		name[sizeof(name) - 1] = '\0';
+		if (vg_conf_set_str(&cfg->hostname, name) < 0)
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int unknown_option(const char *arg, struct vg_err *err)
+{
+	if (strncmp(arg, "--", 2) == 0 || optopt == 0)
+		return vg_err_set(err, VG_EINVAL, "unknown or ambiguous option '%s'", arg);
+	return vg_err_set(err, VG_EINVAL, "unknown option '-%c'", optopt);
+}
+
+/* Collects the flags; 1 after --help or --version, < 0 on a usage error. */
+static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_err *err)
+{
+	int c;
+
+	fl->labels = calloc((size_t)argc + 1, sizeof(*fl->labels));
+	if (!fl->labels)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	optind = 0; /* GNU: start over, so from_args can be called again */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: fl->config = optarg; break;
+		case OPT_SERVER: fl->server = optarg; break;
+		case OPT_INTERVAL: fl->interval = optarg; break;
+		case OPT_HOSTNAME: fl->hostname = optarg; break;
+		case OPT_LABEL: fl->labels[fl->n_labels++] = optarg; break;
+		case OPT_TOKEN: fl->token = optarg; break;
+		case OPT_PROC_PATH: fl->proc_path = optarg; break;
+		case OPT_ROOTFS_PATH: fl->rootfs_path = optarg; break;
+		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case 'V':
+			printf("%s %s\n", PROG, PACKAGE_VERSION);
+			return 1;
+		case ':':
+			return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument",
+					  argv[optind - 1]);
+		default:
+			return unknown_option(argv[optind - 1], err);
+		}
+	}
+	if (optind < argc)
+		return vg_err_set(err, VG_EINVAL, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv,
+			      struct vg_err *err)
+{
+	struct agent_flags fl;
+	const char *path;
+	int r;
+
+	memset(&fl, 0, sizeof(fl));
+	r = set_defaults(cfg);
+	if (r < 0) {
+		r = vg_err_set(err, r, "out of memory");
+		goto out;
+	}
+	r = parse_argv(&fl, argc, argv, err);
+	if (r != 0)
+		goto out;
+	path = fl.config ? fl.config : VG_AGENT_DEFAULT_CONFIG;
+	r = vg_conf_load_file(path, agent_fields, cfg, err);
+	if (r == VG_ENOENT && !fl.config) {
+		r = 0; /* no file at the default path: run on defaults */
+	} else if (r < 0) {
+		goto out;
+	} else if (vg_conf_set_str(&cfg->config_path, path) < 0) {
+		r = vg_err_set(err, VG_ENOMEM, "out of memory");
+		goto out;
+	}
+	r = apply_flags(cfg, &fl, err);
+	if (r < 0)
+		goto out;
+	r = finish(cfg, err);
+out:
+	free(fl.labels);
+	return r;
+}
+
+void vg_agent_config_release(struct vg_agent_config *cfg)
+{
+	vg_conf_release(agent_fields, cfg);
+	free(cfg->config_path);
+	cfg->config_path = NULL;
+}

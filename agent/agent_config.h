@@ -35,10 +35,21 @@ struct vg_agent_config {
 
 /*
  * Builds the configuration from argv: defaults, then the file named by
- * --config (or the default path, silently skipped when absent), then the
- * other flags. Returns 0 to run, 1 when --help or --version printed what
- * was asked (exit 0), or a VG_E* code with err set (exit 2 for a usage or
- * file error).
+ * --config (or the default path, silently skipped when absent; a --config
+ * that does not exist is an error), then the other flags. cfg need not be
+ * initialised; whatever the result, free it with vg_agent_config_release.
+ *
+ * Who prints what: from_args prints --help (to stdout) and --version itself
+ * and returns 1: the caller exits 0. On a usage, file or value error it
+ * prints nothing and returns a negative VG_E* code with err->msg set (no
+ * program name in it, e.g. "--label: invalid label name \"1x\" ..." or
+ * "/etc/vigil/agent.yaml:3: interval: ..."); the caller prints
+ *     vigil-agent: <err->msg>
+ *     Try 'vigil-agent --help'.
+ * to stderr and exits 2. On 0 every value is valid: the server parses as
+ * HOST:PORT, the labels are valid and exclude "instance", hostname is set
+ * (gethostname() when not given or empty), token is NULL when not given or
+ * empty, log_level parses with vg_log_parse_level.
  */
 int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv,
 			      struct vg_err *err);

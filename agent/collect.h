@@ -16,7 +16,10 @@
 #define VG_COLLECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "common/buf.h"
 #include "common/series.h"
 
 struct vg_err;
@@ -58,5 +61,49 @@ void vg_collect_env_default(struct vg_collect_env *env);
  * and virtual file systems (proc, sysfs, cgroup, overlay...) and for mount
  * points under /dev, /proc, /sys, /run/credentials, container storage. */
 bool vg_filesystem_is_wanted(const char *fstype, const char *mountpoint);
+
+/* --- For collector implementations (collect_*.c), defined in collect.c --- */
+
+/* A /proc file larger than this is refused (VG_ELIMIT): these files are a
+ * few KiB; mounts on a container host with thousands of mounts stay far
+ * below. */
+#define VG_COLLECT_MAX_FILE_BYTES (1024 * 1024)
+#define VG_COLLECT_STACK_BYTES (16 * 1024)
+
+/* A whole file read with one open and reads to EOF. Lives on the caller's
+ * stack: files up to VG_COLLECT_STACK_BYTES - 1 need no allocation, larger
+ * ones move to heap (one allocation per read). data is NUL-terminated and
+ * writable in place (the mounts parser unescapes into it); parsers still use
+ * len, as hostile content may hold NUL bytes. */
+struct vg_collect_file {
+	char *data;
+	size_t len;
+	struct vg_buf heap;
+	char stack[VG_COLLECT_STACK_BYTES];
+};
+
+/* Reads path into f; VG_ENOENT or VG_EIO (message has the path and errno),
+ * VG_ELIMIT past VG_COLLECT_MAX_FILE_BYTES, VG_ENOMEM. After any return,
+ * vg_collect_file_release(f) is safe and frees what the read took. */
+int vg_collect_file_read(struct vg_collect_file *f, const char *path, struct vg_err *err);
+void vg_collect_file_release(struct vg_collect_file *f);
+
+/* Writes "dir/name" into out[size]; VG_ELIMIT if it does not fit. */
+int vg_collect_path(char *out, size_t size, const char *dir, const char *name,
+		    struct vg_err *err);
+
+/* Cuts the next line (without its '\n') off the front of rest; false at the
+ * end. */
+bool vg_collect_next_line(struct vg_str *rest, struct vg_str *line);
+/* Cuts the next field separated by spaces or tabs off the front of rest;
+ * false when only blanks remain. */
+bool vg_collect_next_field(struct vg_str *rest, struct vg_str *field);
+/* Strict decimal: digits only (no sign, no blanks), fits in 64 bits. */
+bool vg_collect_parse_u64(struct vg_str s, uint64_t *out);
+
+/* Hands one sample to the sink; a non-zero return from it is returned as is,
+ * with err naming the series it refused. */
+int vg_collect_emit(struct vg_sample_sink *sink, struct vg_series *s, double value,
+		    struct vg_err *err);
 
 #endif

@@ -1,0 +1,72 @@
+/*
+ * sender.h: the agent's side of the wire protocol: one connection to a
+ * receiver, the series dictionary, and the queue of batches not yet
+ * acknowledged.
+ *
+ * Data flow: the agent gives each series it samples a ref
+ * (vg_sender_ref: dense, from 0, for the agent's lifetime), then submits a
+ * batch of (ref, value) at one timestamp (vg_sender_submit). The batch is
+ * encoded into a SAMPLES frame with the next sequence number at once and
+ * queued. On every new connection the sender says HELLO, defines every ref
+ * with SERIES frames, and sends the queued batches in order; later it
+ * defines new refs just before the first batch that uses them. An ACK for
+ * seq N drops every batch up to N: only then is data out of the agent's
+ * hands. When the queue is over its byte limit the oldest batches are
+ * dropped and counted, never silently.
+ *
+ * A broken or silent connection (no ACK within ack_timeout while batches
+ * wait) is closed and retried with exponential backoff from 500 ms up to
+ * backoff_max, with +-20% jitter so a fleet does not reconnect in step.
+ *
+ * Threads: everything runs on the event base given at creation.
+ */
+#ifndef VG_SENDER_H
+#define VG_SENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/series.h"
+
+struct event_base;
+struct vg_err;
+
+struct vg_sender_options {
+	const char *host;
+	uint16_t port;
+	const char *agent;        /* identity sent in HELLO (the host name) */
+	const char *token;        /* NULL: none */
+	uint64_t queue_max_bytes;
+	int64_t backoff_max_ms;
+	int64_t ack_timeout_ms;
+	struct event_base *base;  /* borrowed */
+};
+
+struct vg_sender_stats {
+	uint64_t batches_sent;     /* frames written, counting resends */
+	uint64_t batches_acked;
+	uint64_t batches_dropped;  /* queue overflow or refused by the receiver */
+	uint64_t samples_dropped;
+	uint64_t queue_batches;
+	uint64_t queue_bytes;
+	uint64_t connects;         /* connections that got through HELLO */
+	uint64_t connect_failures;
+	uint64_t series;           /* refs in the dictionary */
+};
+
+struct vg_sender;
+
+/* Creates the sender and starts connecting. */
+int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, struct vg_err *err);
+void vg_sender_free(struct vg_sender *s);
+
+/* The ref of canonical series s (hash = vg_series_hash(s)), creating it. */
+int vg_sender_ref(struct vg_sender *s, const struct vg_series *series, uint64_t hash, uint32_t *ref);
+
+/* Encodes and queues one batch; sends it now if connected. */
+int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_t *refs,
+		     const double *values, struct vg_err *err);
+
+void vg_sender_get_stats(const struct vg_sender *s, struct vg_sender_stats *out);
+
+#endif

@@ -1,0 +1,552 @@
+/*
+ * main.c: the vigil command: arguments, commands, exit status.
+ *
+ *   vigil [--server URL] [--timeout DURATION] COMMAND [ARGS]
+ *
+ * Owns: option parsing, the check of selectors before any request, the
+ * choice of endpoint and parameters per command, the mapping of outcomes to
+ * exit status and messages. The transport is http.c's, the rendering
+ * output.c's.
+ *
+ * Invariants: data goes to stdout, every message to stderr, one line each
+ * prefixed "vigil: "; stdout gets a complete answer or nothing. Exit status:
+ * 0 success, 1 refused (invalid selector, server status "error") or failed,
+ * 2 usage, 3 no server or not the API.
+ */
+#include "cli/http.h"
+#include "cli/output.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/selector.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/banned.h"
+
+#define DEFAULT_SERVER "http://127.0.0.1:9711"
+#define DEFAULT_TIMEOUT_MS (60 * 1000)
+
+enum exit_status {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+};
+
+enum option_id {
+	OPT_SERVER = 256,
+	OPT_TIMEOUT,
+	OPT_TIME,
+	OPT_START,
+	OPT_END,
+	OPT_STEP,
+};
+
+/* Which options a command takes, beyond the global ones. */
+#define TAKES_TIME (1u << 0)
+#define TAKES_RANGE (1u << 1) /* --start, --end */
+#define TAKES_STEP (1u << 2)
+
+struct options {
+	const char *server;
+	const char *timeout;
+	const char *output;
+	const char *time, *start, *end, *step;
+	bool is_help;
+	bool is_version;
+};
+
+struct command {
+	const char *name;
+	unsigned takes;
+	const char *usage; /* the lines of `vigil COMMAND --help` */
+	int (*run)(const struct options *o, int argc, char **argv);
+};
+
+static const struct option long_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "server", required_argument, NULL, OPT_SERVER },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "time", required_argument, NULL, OPT_TIME },
+	{ "start", required_argument, NULL, OPT_START },
+	{ "end", required_argument, NULL, OPT_END },
+	{ "step", required_argument, NULL, OPT_STEP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char global_usage[] =
+	"Usage: vigil [--server URL] [--timeout DURATION] COMMAND [ARGS]\n"
+	"\n"
+	"Ask a Vigil receiver about its metrics, over its HTTP API.\n"
+	"\n"
+	"Commands:\n"
+	"  query SELECTOR [--time TIME] [-o FORMAT]\n"
+	"      the latest value of each series SELECTOR matches, at TIME (default now)\n"
+	"  query SELECTOR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
+	"      the values from start to end (default now), one every step\n"
+	"      (default: the range / 250, at least 1s)\n"
+	"  series SELECTOR... [--start TIME] [--end TIME] [-o FORMAT]\n"
+	"      the series that any SELECTOR matches\n"
+	"  help [COMMAND]\n"
+	"      this text, or a command's\n"
+	"\n"
+	"Options:\n"
+	"  --server URL        receiver to ask (default: $VIGIL_SERVER, else " DEFAULT_SERVER ")\n"
+	"  --timeout DURATION  give up on a request after DURATION (default 60s)\n"
+	"  -o, --output FORMAT table (default), csv or json\n"
+	"  -h, --help          print this help and exit\n"
+	"  -V, --version       print the version and exit\n"
+	"\n"
+	"TIME: Unix seconds, RFC 3339 (2026-11-25T08:00:00Z), now, now-DURATION or\n"
+	"-DURATION. DURATION: a Prometheus duration (30s, 5m, 1h30m) or seconds.\n"
+	"\n"
+	"Exit status: 0 success; 1 query refused (invalid selector, server error);\n"
+	"2 usage error; 3 server unreachable or not a Vigil/Prometheus API.\n";
+
+static const char query_usage[] =
+	"Usage: vigil query SELECTOR [--time TIME] [-o FORMAT]\n"
+	"       vigil query SELECTOR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
+	"\n"
+	"Without --start, an instant query: the value of each series SELECTOR\n"
+	"matches at --time (default now), one line per series.\n"
+	"With --start, a range query from --start to --end (default now), one\n"
+	"point every --step (default: the range / 250, rounded up to a second,\n"
+	"at least 1s), listed under each series.\n"
+	"\n"
+	"  --time TIME         evaluation time of an instant query\n"
+	"  --start TIME        start of a range query\n"
+	"  --end TIME          end of a range query (default now)\n"
+	"  --step DURATION     resolution of a range query\n"
+	"  -o, --output FORMAT table (default), csv or json\n"
+	"\n"
+	"TIME: Unix seconds, RFC 3339, now, now-DURATION or -DURATION (-5m).\n"
+	"Example: vigil query 'node_cpu_seconds_total{mode=\"idle\"}' --start -5m\n";
+
+static const char series_usage[] =
+	"Usage: vigil series SELECTOR... [--start TIME] [--end TIME] [-o FORMAT]\n"
+	"\n"
+	"The series that any SELECTOR matches, one per line, sorted; with\n"
+	"--start and --end, those with samples in that range (approximately).\n"
+	"\n"
+	"  --start TIME        start of the range (default: all time)\n"
+	"  --end TIME          end of the range (default: all time)\n"
+	"  -o, --output FORMAT table (default), csv or json\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vigil: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'vigil --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* The exit status for an error code of http.h. */
+static int exit_for(int code)
+{
+	switch (code) {
+	case VG_EIO:
+	case VG_EPROTO:
+	case VG_ELIMIT:
+		return EXIT_UNREACHABLE;
+	default:
+		return EXIT_REFUSED;
+	}
+}
+
+static int fail(const struct vg_err *err)
+{
+	fprintf(stderr, "vigil: %s\n", err->msg);
+	return exit_for(err->code);
+}
+
+/*
+ * Parses options from argv[optind..] into o, allowing the global options
+ * and those in takes. With is_global, stops at the first operand (the
+ * command); else GNU-style, options and operands in any order, operands
+ * moved to the end. Returns -1 when fine, else an exit status.
+ */
+static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
+			 const char *cmd, struct options *o)
+{
+	int c;
+
+	opterr = 0; /* our own messages, in our own form */
+	while ((c = getopt_long(argc, argv, is_global ? "+:hVo:" : ":hVo:", long_options, NULL)) != -1) {
+		const char *word = argv[optind - 1];
+		unsigned need = 0;
+
+		switch (c) {
+		case 'h': o->is_help = true; break;
+		case 'V': o->is_version = true; break;
+		case 'o': o->output = optarg; break;
+		case OPT_SERVER: o->server = optarg; break;
+		case OPT_TIMEOUT: o->timeout = optarg; break;
+		case OPT_TIME: need = TAKES_TIME; o->time = optarg; break;
+		case OPT_START: need = TAKES_RANGE; o->start = optarg; break;
+		case OPT_END: need = TAKES_RANGE; o->end = optarg; break;
+		case OPT_STEP: need = TAKES_STEP; o->step = optarg; break;
+		case ':':
+			if (strncmp(word, "--", 2) == 0)
+				return usage_error("option '%s' needs an argument", word);
+			return usage_error("option '-%c' needs an argument", optopt);
+		default:
+			if (strncmp(word, "--", 2) == 0)
+				return usage_error("unknown option '%s'", word);
+			return usage_error("unknown option '-%c'", optopt);
+		}
+		if (need && !(takes & need)) {
+			/* "--start=x" names itself as "--start" */
+			const struct option *lo = &long_options[0];
+			while (lo->name && lo->val != c)
+				lo++;
+			if (cmd)
+				return usage_error("option '--%s' does not apply to '%s'", lo->name, cmd);
+			return usage_error("option '--%s' goes after the command", lo->name);
+		}
+	}
+	return -1;
+}
+
+struct request {
+	struct vg_http_client client;
+	enum vg_output_format format;
+	int64_t now_ms;
+};
+
+/* Turns the global options into a client and a format; -1 or exit status. */
+static int prepare(const struct options *o, struct request *rq)
+{
+	struct vg_err err = { 0 };
+	const char *env = getenv("VIGIL_SERVER");
+
+	rq->client.server = o->server ? o->server : (env && *env ? env : DEFAULT_SERVER);
+	if (*rq->client.server == '\0')
+		return usage_error("--server needs a URL");
+	rq->client.timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (o->timeout) {
+		if (vg_duration_parse_api(o->timeout, &rq->client.timeout_ms, &err) != 0)
+			return usage_error("invalid --timeout: %s", err.msg);
+		if (rq->client.timeout_ms <= 0)
+			return usage_error("invalid --timeout: \"%s\" is not positive", o->timeout);
+	}
+	rq->format = VG_OUTPUT_TABLE;
+	if (o->output && vg_output_parse_format(o->output, &rq->format, &err) != 0)
+		return usage_error("%s", err.msg);
+	rq->now_ms = vg_clock_now_ms();
+	return -1;
+}
+
+static int parse_time_option(const char *name, const char *s, int64_t now_ms, int64_t *ms)
+{
+	struct vg_err err = { 0 };
+
+	if (vg_output_parse_time(s, now_ms, ms, &err) != 0)
+		return usage_error("invalid --%s: %s", name, err.msg);
+	return -1;
+}
+
+/* Checks each selector locally, so that a typo costs no request. */
+static int check_selectors(char **sels, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct vg_selector sel = { 0 };
+		struct vg_err err = { 0 };
+		int rc = vg_selector_parse(sels[i], strlen(sels[i]), &sel, &err);
+
+		vg_selector_release(&sel);
+		if (rc == VG_ENOMEM)
+			return fail(&err);
+		if (rc) {
+			fprintf(stderr, "vigil: invalid selector: %s\n", err.msg);
+			return EXIT_REFUSED;
+		}
+	}
+	return -1;
+}
+
+static void print_warnings(const json_t *doc)
+{
+	static const char *const kinds[] = { "warnings", "infos" };
+
+	for (size_t k = 0; k < 2; k++) {
+		const json_t *list = json_object_get(doc, kinds[k]), *w;
+		size_t i;
+
+		if (!json_is_array(list))
+			continue;
+		json_array_foreach(list, i, w) {
+			if (!json_is_string(w))
+				continue;
+			fputs(k == 0 ? "vigil: warning: " : "vigil: info: ", stderr);
+			for (const char *p = json_string_value(w); *p; p++)
+				fputc((unsigned char)*p < 0x20 ? ' ' : *p, stderr);
+			fputc('\n', stderr);
+		}
+	}
+}
+
+static int write_out(struct vg_buf *out)
+{
+	if (vg_buf_failed(out)) {
+		fputs("vigil: out of memory rendering the answer\n", stderr);
+		return EXIT_REFUSED;
+	}
+	if ((out->len && fwrite(out->data, 1, out->len, stdout) != out->len) || fflush(stdout) != 0) {
+		fprintf(stderr, "vigil: cannot write the output: %s\n", strerror(errno));
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * Sends the request, then renders its data with from_json and the
+ * renderer for the format. Nothing reaches stdout unless all went well.
+ */
+static int run_request(const struct request *rq, const char *path,
+		       const struct vg_http_param *params, size_t n_params,
+		       int (*from_json)(const json_t *, struct vg_result *, struct vg_err *),
+		       void (*table)(const struct vg_result *, struct vg_buf *),
+		       void (*csv)(const struct vg_result *, struct vg_buf *))
+{
+	struct vg_result result = { 0 };
+	struct vg_buf out = VG_BUF_INIT;
+	struct vg_err err = { 0 };
+	json_t *doc = NULL;
+	int rc;
+
+	if (vg_http_get(&rq->client, path, params, n_params, &doc, &err) != 0)
+		return fail(&err);
+	print_warnings(doc);
+	if (rq->format == VG_OUTPUT_JSON) {
+		vg_output_json(doc, &out);
+	} else {
+		rc = from_json(json_object_get(doc, "data"), &result, &err);
+		if (rc == VG_EINVAL) {
+			size_t n = strlen(rq->client.server);
+			while (n > 0 && rq->client.server[n - 1] == '/')
+				n--;
+			vg_err_prefix(&err, "unexpected response from %.*s%s", (int)n, rq->client.server, path);
+			err.code = VG_EPROTO;
+		}
+		if (rc) {
+			rc = fail(&err);
+			goto out;
+		}
+		if (rq->format == VG_OUTPUT_CSV)
+			csv(&result, &out);
+		else if (result.n_rows == 0)
+			fputs("no data\n", stderr);
+		else
+			table(&result, &out);
+	}
+	rc = write_out(&out);
+out:
+	vg_output_result_release(&result);
+	vg_buf_release(&out);
+	json_decref(doc);
+	return rc;
+}
+
+static int run_query(const struct options *o, int argc, char **argv)
+{
+	struct vg_http_param params[4];
+	struct request rq;
+	char t_time[32], t_start[32], t_end[32], t_step[32];
+	int64_t start_ms, end_ms, step_ms, at_ms;
+	struct vg_err err = { 0 };
+	int rc;
+
+	if (argc < 1)
+		return usage_error("query: missing SELECTOR");
+	if (argc > 1)
+		return usage_error("query: unexpected argument '%s' (quote the selector)", argv[1]);
+	if (o->time && (o->start || o->end || o->step))
+		return usage_error("query: --time is for instant queries, --start/--end/--step for range queries");
+	if (!o->start && (o->end || o->step))
+		return usage_error("query: --end and --step need --start");
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+
+	if (!o->start) {
+		at_ms = rq.now_ms;
+		if (o->time && (rc = parse_time_option("time", o->time, rq.now_ms, &at_ms)) >= 0)
+			return rc;
+		if ((rc = check_selectors(argv, 1)) >= 0)
+			return rc;
+		vg_fmt_timestamp(at_ms, t_time, sizeof(t_time));
+		params[0] = (struct vg_http_param){ "query", argv[0] };
+		params[1] = (struct vg_http_param){ "time", t_time };
+		return run_request(&rq, "/api/v1/query", params, 2, vg_output_result_from_json,
+				   vg_output_table, vg_output_csv);
+	}
+
+	end_ms = rq.now_ms;
+	if ((rc = parse_time_option("start", o->start, rq.now_ms, &start_ms)) >= 0)
+		return rc;
+	if (o->end && (rc = parse_time_option("end", o->end, rq.now_ms, &end_ms)) >= 0)
+		return rc;
+	if (end_ms < start_ms)
+		return usage_error("query: --end (%s) is before --start (%s)", o->end ? o->end : "now", o->start);
+	if (o->step) {
+		if (vg_duration_parse_api(o->step, &step_ms, &err) != 0)
+			return usage_error("invalid --step: %s", err.msg);
+		if (step_ms <= 0)
+			return usage_error("invalid --step: \"%s\" is not positive", o->step);
+	} else {
+		step_ms = vg_output_default_step_ms(start_ms, end_ms);
+	}
+	if ((rc = check_selectors(argv, 1)) >= 0)
+		return rc;
+	vg_fmt_timestamp(start_ms, t_start, sizeof(t_start));
+	vg_fmt_timestamp(end_ms, t_end, sizeof(t_end));
+	vg_fmt_timestamp(step_ms, t_step, sizeof(t_step));
+	params[0] = (struct vg_http_param){ "query", argv[0] };
+	params[1] = (struct vg_http_param){ "start", t_start };
+	params[2] = (struct vg_http_param){ "end", t_end };
+	params[3] = (struct vg_http_param){ "step", t_step };
+	return run_request(&rq, "/api/v1/query_range", params, 4, vg_output_result_from_json,
+			   vg_output_table, vg_output_csv);
+}
+
+static int run_series(const struct options *o, int argc, char **argv)
+{
+	struct vg_http_param *params;
+	struct request rq;
+	char t_start[32], t_end[32];
+	int64_t start_ms, end_ms;
+	size_t n = 0;
+	int rc;
+
+	if (argc < 1)
+		return usage_error("series: missing SELECTOR");
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	if (o->start && (rc = parse_time_option("start", o->start, rq.now_ms, &start_ms)) >= 0)
+		return rc;
+	if (o->end && (rc = parse_time_option("end", o->end, rq.now_ms, &end_ms)) >= 0)
+		return rc;
+	if (o->start && o->end && end_ms < start_ms)
+		return usage_error("series: --end (%s) is before --start (%s)", o->end, o->start);
+	if ((rc = check_selectors(argv, argc)) >= 0)
+		return rc;
+
+	params = calloc((size_t)argc + 2, sizeof(*params));
+	if (params == NULL) {
+		fputs("vigil: out of memory\n", stderr);
+		return EXIT_REFUSED;
+	}
+	for (int i = 0; i < argc; i++)
+		params[n++] = (struct vg_http_param){ "match[]", argv[i] };
+	if (o->start) {
+		vg_fmt_timestamp(start_ms, t_start, sizeof(t_start));
+		params[n++] = (struct vg_http_param){ "start", t_start };
+	}
+	if (o->end) {
+		vg_fmt_timestamp(end_ms, t_end, sizeof(t_end));
+		params[n++] = (struct vg_http_param){ "end", t_end };
+	}
+	rc = run_request(&rq, "/api/v1/series", params, n, vg_output_series_from_json,
+			 vg_output_series_list, vg_output_series_csv);
+	free(params);
+	return rc;
+}
+
+static int run_help(const struct options *o, int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "query", TAKES_TIME | TAKES_RANGE | TAKES_STEP, query_usage, run_query },
+	{ "series", TAKES_RANGE, series_usage, run_series },
+	{ "help", 0, global_usage, run_help },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int run_help(const struct options *o, int argc, char **argv)
+{
+	const struct command *cmd;
+
+	(void)o;
+	if (argc == 0) {
+		fputs(global_usage, stdout);
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		return usage_error("help: unexpected argument '%s'", argv[1]);
+	cmd = find_command(argv[0]);
+	if (cmd == NULL)
+		return usage_error("help: unknown command '%s'", argv[0]);
+	fputs(cmd->usage, stdout);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	const struct command *cmd;
+	int rc;
+
+	if ((rc = parse_options(argc, argv, true, 0, NULL, &o)) >= 0)
+		return rc;
+	if (o.is_help) {
+		fputs(global_usage, stdout);
+		return EXIT_OK;
+	}
+	if (o.is_version) {
+		puts("vigil " PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (optind >= argc)
+		return usage_error("missing command (query, series or help)");
+	cmd = find_command(argv[optind]);
+	if (cmd == NULL)
+		return usage_error("unknown command '%s'", argv[optind]);
+
+	/* The command's own options: argv[optind] plays argv[0]. */
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* glibc: start afresh on a new argv */
+	if ((rc = parse_options(argc, argv, false, cmd->takes, cmd->name, &o)) >= 0)
+		return rc;
+	if (o.is_help) {
+		fputs(cmd->usage, stdout);
+		return EXIT_OK;
+	}
+	if (o.is_version) {
+		puts("vigil " PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("vigil: cannot initialise libcurl\n", stderr);
+		return EXIT_REFUSED;
+	}
+	rc = cmd->run(&o, argc - optind, argv + optind);
+	curl_global_cleanup();
+	return rc;
+}

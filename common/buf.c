@@ -40,6 +40,8 @@ int vg_buf_grow(struct vg_buf *b, size_t extra)
 	p = realloc(b->data, cap);
 	if (p == NULL)
 		goto fail;
+	if (b->cap == 0)
+		p[0] = '\0'; /* a new buffer holds the empty string */
 	b->data = p;
 	b->cap = cap;
 	return 0;

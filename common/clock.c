@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,10 @@ int vg_duration_parse(const char *s, int64_t *ms, struct vg_err *err)
 		if (!isdigit((unsigned char)*p))
 			goto bad;
 		while (isdigit((unsigned char)*p)) {
-			if (n > (INT64_MAX - 9) / 10)
+			int digit = *p++ - '0';
+			if (n > (INT64_MAX - digit) / 10)
 				return vg_err_set(err, VG_EINVAL, "duration \"%s\" is too large", s);
-			n = n * 10 + (*p++ - '0');
+			n = n * 10 + digit;
 		}
 		for (u = next_unit; u < N_UNITS; u++) {
 			len = strlen(duration_units[u].unit);
@@ -216,8 +218,9 @@ int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err)
 	double secs;
 
 	if (parse_float_exact(s, &secs) == 0) {
-		/* Prometheus rounds the fraction to milliseconds. */
-		double whole = floor(secs);
+		/* Prometheus splits off the fraction with math.Modf and rounds it
+		 * to milliseconds half away from zero: -0.0015 is -2 ms. */
+		double whole = trunc(secs);
 		double frac = round((secs - whole) * 1000.0);
 		if (whole > 9.2e15 || whole < -9.2e15)
 			return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid timestamp", s);
@@ -231,13 +234,16 @@ int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err)
 
 size_t vg_time_format_rfc3339(int64_t ms, char *out, size_t cap)
 {
-	int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-	int frac = (int)(ms - secs * 1000);
-	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	/* Floor divisions written without negating ms (INT64_MIN). */
+	int64_t secs = ms / 1000 - (ms % 1000 < 0);
+	int frac = (int)(ms % 1000 < 0 ? ms % 1000 + 1000 : ms % 1000);
+	int64_t days = secs / 86400 - (secs % 86400 < 0);
 	int64_t rem = secs - days * 86400, y;
 	unsigned m, d;
 	int n;
 
+	if (cap == 0)
+		return 0;
 	civil_from_days(days, &y, &m, &d);
 	if (frac)
 		n = snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
@@ -250,25 +256,32 @@ size_t vg_time_format_rfc3339(int64_t ms, char *out, size_t cap)
 	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+/* Prometheus (model.Duration.String) writes years and weeks only when they
+ * divide the duration exactly: 90d, not 12w6d; 400d, not 1y35d. */
 size_t vg_duration_format(int64_t ms, char *out, size_t cap)
 {
+	/* Unsigned magnitude: -INT64_MIN does not fit an int64. */
+	uint64_t left = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
 	size_t len = 0;
 
 	if (cap == 0)
 		return 0;
 	out[0] = '\0';
-	if (ms == 0)
-		return (size_t)snprintf(out, cap, "0s");
-	if (ms < 0) {
-		len += (size_t)snprintf(out, cap, "-");
-		ms = -ms;
+	if (ms == 0) {
+		len = (size_t)snprintf(out, cap, "0s");
+		return len < cap ? len : cap - 1;
 	}
+	if (ms < 0)
+		len += (size_t)snprintf(out, cap, "-");
 	for (size_t u = 0; u < N_UNITS && len < cap; u++) {
-		int64_t n = ms / duration_units[u].ms;
-		if (n == 0)
+		uint64_t unit_ms = (uint64_t)duration_units[u].ms;
+		uint64_t n = left / unit_ms;
+		bool is_exact_only = duration_units[u].unit[0] == 'y' || duration_units[u].unit[0] == 'w';
+		if (n == 0 || (is_exact_only && left % unit_ms != 0))
 			continue;
-		ms -= n * duration_units[u].ms;
-		len += (size_t)snprintf(out + len, cap - len, "%lld%s", (long long)n, duration_units[u].unit);
+		left -= n * unit_ms;
+		len += (size_t)snprintf(out + len, cap - len, "%llu%s", (unsigned long long)n,
+					duration_units[u].unit);
 	}
 	return len < cap ? len : cap - 1;
 }

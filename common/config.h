@@ -11,6 +11,18 @@
  *     /etc/vigil/agent.yaml:3: interval: not a valid duration: "10x" (...)
  * An empty file, or one holding only comments, is valid and changes nothing.
  *
+ * The accepted YAML: one document whose top level is a mapping; keys are
+ * scalars, each at most once per mapping; anchors, aliases and explicit tags
+ * are refused. A key with no value ("key:" or "key: ~") is an error for
+ * every type: remove the key to keep the default. A quoted "" is a valid
+ * empty string for VG_CONF_STR. Files larger than VG_CONF_MAX_BYTES are
+ * refused before they are read.
+ *
+ * Errors: content errors read "NAME:LINE: ..." (line 1-based); YAML syntax
+ * errors "NAME:LINE:COLUMN: <problem>"; file errors (missing, unreadable,
+ * too large) "NAME: ...". On an error some members may already hold values
+ * from the file; vg_conf_release still frees them correctly.
+ *
  * Ownership: VG_CONF_STR, VG_CONF_LABELS and VG_CONF_STRLIST members are
  * heap-allocated by the loader; string members must hold NULL or a heap
  * string (the loader frees the old value when it replaces it). Free all of
@@ -31,18 +43,28 @@ enum vg_conf_type {
 	VG_CONF_BOOL,     /* bool: true/false (also yes/no, on/off) */
 	VG_CONF_UINT,     /* uint64_t: a decimal integer */
 	VG_CONF_SIZE,     /* uint64_t bytes: "512", "64KiB", "16MiB", "2GiB" (also KB, MB, GB = powers of 1000) */
-	VG_CONF_LABELS,   /* struct vg_conf_labels: a map of label name -> value */
+	VG_CONF_LABELS,   /* struct vg_conf_labels: a map of label name -> value;
+	                     names valid and not reserved (series.h), no
+	                     duplicates, at most VG_SERIES_MAX_LABELS */
 	VG_CONF_STRLIST,  /* struct vg_conf_strlist: a sequence of scalars */
 	VG_CONF_SECTION,  /* a nested map described by .section; offsets inside
 	                     it are relative to the same target struct */
 };
+
+#define VG_CONF_MAX_BYTES (1024 * 1024)
 
 struct vg_conf_field {
 	const char *key;
 	enum vg_conf_type type;
 	size_t offset;
 	const struct vg_conf_field *section; /* VG_CONF_SECTION only */
-	int64_t min, max;                    /* numbers and durations; min == max == 0: no bounds */
+	/* VG_CONF_DURATION, VG_CONF_UINT, VG_CONF_SIZE: min <= value <= max,
+	 * unless min == max == 0 (no bounds); use INT64_MAX for "no maximum". */
+	int64_t min, max;
+	/* Optional: called with the member once the key's value is stored; a
+	 * non-zero return with err set fails the load, and the loader prefixes
+	 * the message with "NAME:LINE: key: " (line of the value). */
+	int (*check)(const void *member, struct vg_err *err);
 };
 
 struct vg_conf_labels {

@@ -1,0 +1,898 @@
+/*
+ * head.c: the receiver's in-memory head (head.h): the series table, the
+ * samples of each series, and the inverted index used to select series.
+ *
+ * Owns: series ids, series keys, sample arrays, postings. Does not own the
+ * WAL (the ingest side logs a new series before acknowledging it) nor query
+ * semantics (query.c decides what a sample in a window means).
+ *
+ * Layout:
+ *  - Series keys (series.h key form) live in an arena of 1 MiB blocks that
+ *    are only freed with the head, so a key pointer is stable for the life
+ *    of the head and postings point into keys for their name and value.
+ *  - series[id] holds the key view and one allocation of `cap` timestamps
+ *    followed by `cap` values, grown by doubling (realloc, then the values
+ *    move up), so appends cost no malloc per sample.
+ *  - An open-addressing table (linear probing, load <= 1/2) maps the series
+ *    hash to the id; a hash match is confirmed on the key bytes.
+ *  - Postings: one per label pair, the metric name counting as the pair
+ *    (__name__, name). Each holds the ids of its series in ascending order:
+ *    ids are handed out ascending, so appending keeps them sorted. A second
+ *    open-addressing table maps XXH3("name\xffvalue") to the posting; a third
+ *    maps each label name to the chain of its postings, for /labels and
+ *    /label/<name>/values.
+ *
+ * Memory now: per series 32 bytes of struct, its key bytes, 24-48 bytes of
+ * hash slots (12-byte slots at load 1/4..1/2) and 4-8 bytes per label pair
+ * in postings; per sample 16 bytes (up to 32 with the doubling slack). Gorilla-compressed chunks replace the
+ * sample arrays in a later version; this file's interface stays.
+ *
+ * Invariants: ids are dense from 0 and never reused; the samples of a
+ * series are strictly ascending in time; every series is in the postings of
+ * each of its label pairs exactly once. All state is guarded by h->lock;
+ * creating a series reserves everything it needs before changing anything,
+ * so an allocation failure leaves the head as it was.
+ */
+#include "config.h" /* _GNU_SOURCE, for the writer-preferring rwlock */
+
+#include "receiver/head.h"
+#include "common/err.h"
+#include "common/selector.h"
+#include "common/series.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "common/banned.h"
+
+#define NONE UINT32_MAX
+#define ARENA_BLOCK_BYTES ((size_t)1 << 20)
+#define KEY_SEP 0xFF
+#define MAX_PAIRS (VG_SERIES_MAX_LABELS + 1)
+#define MAX_SAMPLES_CAP ((uint32_t)1 << 31)
+
+static const char name_label[] = "__name__";
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	uint8_t data[];
+};
+
+struct series {
+	const uint8_t *key; /* in the arena */
+	uint32_t key_len;
+	uint32_t n, cap;    /* samples held, room */
+	int64_t *ts_ms;     /* cap timestamps, then cap values (as double) */
+};
+
+struct posting {
+	const char *name, *value; /* views: into a key, or name_label */
+	uint32_t name_len, value_len;
+	uint32_t *ids;            /* ascending */
+	uint32_t n, cap;
+	uint32_t next_value;      /* next posting of the same label name, or NONE */
+};
+
+struct lname {
+	const char *name;
+	uint32_t len;
+	uint32_t first_posting; /* chain through posting.next_value */
+};
+
+/* Open addressing: hashes[i] and idx[i] (NONE = empty), cap a power of 2. */
+struct htab {
+	uint64_t *hashes;
+	uint32_t *idx;
+	uint32_t cap, n;
+};
+
+struct vg_head {
+	pthread_rwlock_t lock;
+	struct arena_block *arena;  /* newest block first */
+	struct series *series;      /* [n_series] */
+	uint32_t n_series, cap_series;
+	struct htab series_tab;
+	struct posting *postings;
+	uint32_t n_postings, cap_postings;
+	struct htab posting_tab;
+	struct lname *lnames;
+	uint32_t n_lnames, cap_lnames;
+	struct htab lname_tab;
+	/* Written under the write lock, read without it (stats). */
+	_Atomic uint64_t num_series;
+	_Atomic uint64_t num_samples;
+};
+
+/* --- small helpers ------------------------------------------------------ */
+
+static inline double *series_values(const struct series *s)
+{
+	return (double *)(s->ts_ms + s->cap);
+}
+
+static uint64_t pair_hash(const char *name, size_t name_len, const char *value, size_t value_len)
+{
+	static const uint8_t sep = KEY_SEP;
+	XXH3_state_t st;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, name, name_len);
+	XXH3_64bits_update(&st, &sep, 1);
+	XXH3_64bits_update(&st, value, value_len);
+	return XXH3_64bits_digest(&st);
+}
+
+static uint64_t name_hash(const char *name, size_t len)
+{
+	return XXH3_64bits(name, len);
+}
+
+static bool bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+/* Grows *arr (of elem bytes each, *cap of them) to hold need; doubling. */
+static int grow_array(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+	uint32_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > UINT32_MAX / 2)
+			return VG_ENOMEM;
+		ncap *= 2;
+	}
+	if ((size_t)ncap > SIZE_MAX / elem)
+		return VG_ENOMEM;
+	p = realloc(*arr, (size_t)ncap * elem);
+	if (p == NULL)
+		return VG_ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* --- the hash tables ---------------------------------------------------- */
+
+static void htab_release(struct htab *t)
+{
+	free(t->hashes);
+	free(t->idx);
+	memset(t, 0, sizeof(*t));
+}
+
+static void htab_put(struct htab *t, uint64_t hash, uint32_t idx)
+{
+	uint32_t mask = t->cap - 1, i = (uint32_t)hash & mask;
+
+	while (t->idx[i] != NONE)
+		i = (i + 1) & mask;
+	t->hashes[i] = hash;
+	t->idx[i] = idx;
+	t->n++;
+}
+
+/* Makes room for extra more entries at load <= 1/2. */
+static int htab_reserve(struct htab *t, uint32_t extra)
+{
+	struct htab nt = { 0 };
+	uint64_t need = ((uint64_t)t->n + extra) * 2;
+
+	if (need <= t->cap)
+		return 0;
+	nt.cap = t->cap ? t->cap : 64;
+	while (nt.cap < need) {
+		if (nt.cap > UINT32_MAX / 2)
+			return VG_ENOMEM;
+		nt.cap *= 2;
+	}
+	nt.hashes = malloc((size_t)nt.cap * sizeof(*nt.hashes));
+	nt.idx = malloc((size_t)nt.cap * sizeof(*nt.idx));
+	if (nt.hashes == NULL || nt.idx == NULL) {
+		free(nt.hashes);
+		free(nt.idx);
+		return VG_ENOMEM;
+	}
+	memset(nt.idx, 0xFF, (size_t)nt.cap * sizeof(*nt.idx));
+	for (uint32_t i = 0; i < t->cap; i++)
+		if (t->idx[i] != NONE)
+			htab_put(&nt, t->hashes[i], t->idx[i]);
+	htab_release(t);
+	*t = nt;
+	return 0;
+}
+
+/* Probe sequence of hash: *pos starts at 0; returns the next entry with
+ * this hash, or NONE at the end of the sequence. */
+static uint32_t htab_next(const struct htab *t, uint64_t hash, uint32_t *pos)
+{
+	uint32_t mask = t->cap - 1;
+
+	/* Load <= 1/2 guarantees an empty slot, so the walk ends. */
+	while (*pos < t->cap) {
+		uint32_t i = ((uint32_t)hash + *pos) & mask;
+		(*pos)++;
+		if (t->idx[i] == NONE)
+			break;
+		if (t->hashes[i] == hash)
+			return t->idx[i];
+	}
+	*pos = t->cap;
+	return NONE;
+}
+
+/* --- the key arena ------------------------------------------------------ */
+
+static uint8_t *arena_alloc(struct vg_head *h, size_t n)
+{
+	struct arena_block *b = h->arena;
+
+	if (b == NULL || b->cap - b->used < n) {
+		size_t cap = n > ARENA_BLOCK_BYTES ? n : ARENA_BLOCK_BYTES;
+		b = malloc(sizeof(*b) + cap);
+		if (b == NULL)
+			return NULL;
+		b->cap = cap;
+		b->used = 0;
+		b->next = h->arena;
+		h->arena = b;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+/* --- lookups ------------------------------------------------------------ */
+
+/* Whether key[0..len) is the key of canonical s. */
+static bool key_equals_series(const uint8_t *key, size_t len, const struct vg_series *s)
+{
+	const uint8_t *p = key, *end = key + len;
+
+#define TAKE(str)                                                                     \
+	do {                                                                          \
+		if ((size_t)(end - p) < (size_t)(str).len + 1 ||                      \
+		    ((str).len && memcmp(p, (str).p, (str).len) != 0) ||              \
+		    p[(str).len] != KEY_SEP)                                          \
+			return false;                                                 \
+		p += (str).len + 1;                                                   \
+	} while (0)
+	TAKE(s->name);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		TAKE(s->labels[i].name);
+		TAKE(s->labels[i].value);
+	}
+#undef TAKE
+	return p == end;
+}
+
+static uint32_t find_series(const struct vg_head *h, const struct vg_series *s, uint64_t hash)
+{
+	uint32_t pos = 0, id;
+
+	while ((id = htab_next(&h->series_tab, hash, &pos)) != NONE)
+		if (key_equals_series(h->series[id].key, h->series[id].key_len, s))
+			return id;
+	return NONE;
+}
+
+static uint32_t find_posting(const struct vg_head *h, uint64_t hash, const char *name,
+			     size_t name_len, const char *value, size_t value_len)
+{
+	uint32_t pos = 0, i;
+
+	while ((i = htab_next(&h->posting_tab, hash, &pos)) != NONE) {
+		const struct posting *p = &h->postings[i];
+		if (bytes_eq(p->name, p->name_len, name, name_len) &&
+		    bytes_eq(p->value, p->value_len, value, value_len))
+			return i;
+	}
+	return NONE;
+}
+
+static uint32_t find_lname(const struct vg_head *h, uint64_t hash, const char *name, size_t len)
+{
+	uint32_t pos = 0, i;
+
+	while ((i = htab_next(&h->lname_tab, hash, &pos)) != NONE)
+		if (bytes_eq(h->lnames[i].name, h->lnames[i].len, name, len))
+			return i;
+	return NONE;
+}
+
+/* --- creating series ---------------------------------------------------- */
+
+struct pair {
+	const char *name, *value;
+	uint32_t name_len, value_len;
+	uint64_t hash, lhash;
+	uint32_t posting;  /* existing posting or NONE */
+	uint32_t *new_ids; /* the ids array of a new posting */
+	bool is_new_lname;
+};
+
+static void release_pairs(struct pair *pairs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		free(pairs[i].new_ids);
+		pairs[i].new_ids = NULL;
+	}
+}
+
+/*
+ * Adds the series whose key is key[0..key_len) (already validated and
+ * decoded into s) as the next id. Everything that can fail happens before
+ * the first change, so on failure the head is unchanged.
+ */
+static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
+				  const uint8_t *key, size_t key_len, uint64_t hash, uint32_t *id_out)
+{
+	struct pair pairs[MAX_PAIRS];
+	uint32_t n_pairs = 0, new_postings = 0, new_lnames = 0, id = h->n_series;
+	uint8_t *stored;
+	int rc = VG_ENOMEM;
+
+	if (id == NONE || key_len > UINT32_MAX)
+		return VG_ELIMIT;
+	/* The pairs point into the stored key, so copy the key first. */
+	stored = arena_alloc(h, key_len);
+	if (stored == NULL)
+		return VG_ENOMEM;
+	memcpy(stored, key, key_len);
+
+	/* The metric name, then each label; offsets follow the key layout. */
+	{
+		const char *p = (const char *)stored;
+		pairs[n_pairs++] = (struct pair){ .name = name_label,
+			.name_len = sizeof(name_label) - 1, .value = p, .value_len = s->name.len };
+		p += s->name.len + 1;
+		for (uint32_t i = 0; i < s->n_labels; i++) {
+			const struct vg_label *l = &s->labels[i];
+			pairs[n_pairs++] = (struct pair){ .name = p, .name_len = l->name.len,
+				.value = p + l->name.len + 1, .value_len = l->value.len };
+			p += l->name.len + 1 + l->value.len + 1;
+		}
+	}
+
+	/* Reserve: the postings' id arrays, new postings, new label names. */
+	for (uint32_t i = 0; i < n_pairs; i++) {
+		struct pair *pr = &pairs[i];
+		pr->hash = pair_hash(pr->name, pr->name_len, pr->value, pr->value_len);
+		pr->posting = find_posting(h, pr->hash, pr->name, pr->name_len, pr->value, pr->value_len);
+		pr->new_ids = NULL;
+		pr->is_new_lname = false;
+		if (pr->posting != NONE) {
+			struct posting *po = &h->postings[pr->posting];
+			if (grow_array((void **)&po->ids, &po->cap, po->n + 1, sizeof(uint32_t)) != 0)
+				goto fail;
+			continue;
+		}
+		pr->new_ids = malloc(4 * sizeof(uint32_t));
+		if (pr->new_ids == NULL)
+			goto fail;
+		new_postings++;
+		pr->lhash = name_hash(pr->name, pr->name_len);
+		if (find_lname(h, pr->lhash, pr->name, pr->name_len) == NONE) {
+			pr->is_new_lname = true;
+			new_lnames++;
+		}
+	}
+	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0 ||
+	    htab_reserve(&h->series_tab, 1) != 0 ||
+	    grow_array((void **)&h->postings, &h->cap_postings, h->n_postings + new_postings,
+		       sizeof(*h->postings)) != 0 ||
+	    htab_reserve(&h->posting_tab, new_postings) != 0 ||
+	    grow_array((void **)&h->lnames, &h->cap_lnames, h->n_lnames + new_lnames,
+		       sizeof(*h->lnames)) != 0 ||
+	    htab_reserve(&h->lname_tab, new_lnames) != 0)
+		goto fail;
+
+	/* Commit: nothing below fails. */
+	h->series[id] = (struct series){ .key = stored, .key_len = (uint32_t)key_len };
+	htab_put(&h->series_tab, hash, id);
+	h->n_series++;
+	for (uint32_t i = 0; i < n_pairs; i++) {
+		struct pair *pr = &pairs[i];
+		struct posting *po;
+		uint32_t ln;
+
+		if (pr->posting != NONE) {
+			po = &h->postings[pr->posting];
+			po->ids[po->n++] = id;
+			continue;
+		}
+		if (pr->is_new_lname) {
+			ln = h->n_lnames++;
+			h->lnames[ln] = (struct lname){ .name = pr->name, .len = pr->name_len,
+				.first_posting = NONE };
+			htab_put(&h->lname_tab, pr->lhash, ln);
+		} else {
+			ln = find_lname(h, pr->lhash, pr->name, pr->name_len);
+		}
+		pr->posting = h->n_postings++;
+		po = &h->postings[pr->posting];
+		*po = (struct posting){ .name = pr->name, .name_len = pr->name_len,
+			.value = pr->value, .value_len = pr->value_len, .ids = pr->new_ids,
+			.n = 1, .cap = 4, .next_value = h->lnames[ln].first_posting };
+		po->ids[0] = id;
+		pr->new_ids = NULL;
+		h->lnames[ln].first_posting = pr->posting;
+		htab_put(&h->posting_tab, pr->hash, pr->posting);
+	}
+	atomic_store_explicit(&h->num_series, h->n_series, memory_order_relaxed);
+	*id_out = id;
+	return 0;
+fail:
+	/* The key bytes stay in the arena unused; the head is unchanged. */
+	release_pairs(pairs, n_pairs);
+	return rc;
+}
+
+/* --- lifecycle ---------------------------------------------------------- */
+
+struct vg_head *vg_head_new(void)
+{
+	struct vg_head *h = calloc(1, sizeof(*h));
+	pthread_rwlockattr_t attr;
+	int rc;
+
+	if (h == NULL)
+		return NULL;
+	pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__
+	/* Ingest takes the write lock for each batch; a stream of queries must
+	 * not starve it (glibc prefers readers by default). */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+	rc = pthread_rwlock_init(&h->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (rc != 0) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void vg_head_free(struct vg_head *h)
+{
+	struct arena_block *b, *next;
+
+	if (h == NULL)
+		return;
+	for (uint32_t i = 0; i < h->n_series; i++)
+		free(h->series[i].ts_ms);
+	free(h->series);
+	for (uint32_t i = 0; i < h->n_postings; i++)
+		free(h->postings[i].ids);
+	free(h->postings);
+	free(h->lnames);
+	htab_release(&h->series_tab);
+	htab_release(&h->posting_tab);
+	htab_release(&h->lname_tab);
+	for (b = h->arena; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	pthread_rwlock_destroy(&h->lock);
+	free(h);
+}
+
+void vg_head_rdlock(struct vg_head *h)
+{
+	pthread_rwlock_rdlock(&h->lock);
+}
+
+void vg_head_unlock(struct vg_head *h)
+{
+	pthread_rwlock_unlock(&h->lock);
+}
+
+size_t vg_head_num_series(struct vg_head *h)
+{
+	return (size_t)atomic_load_explicit(&h->num_series, memory_order_relaxed);
+}
+
+uint64_t vg_head_num_samples(struct vg_head *h)
+{
+	return atomic_load_explicit(&h->num_samples, memory_order_relaxed);
+}
+
+/* --- series ------------------------------------------------------------- */
+
+static size_t key_length(const struct vg_series *s)
+{
+	size_t n = (size_t)s->name.len + 1;
+
+	for (uint32_t i = 0; i < s->n_labels; i++)
+		n += (size_t)s->labels[i].name.len + 1 + s->labels[i].value.len + 1;
+	return n;
+}
+
+static void key_write(const struct vg_series *s, uint8_t *p)
+{
+#define PUT(str)                                       \
+	do {                                           \
+		if ((str).len)                         \
+			memcpy(p, (str).p, (str).len); \
+		p += (str).len;                        \
+		*p++ = KEY_SEP;                        \
+	} while (0)
+	PUT(s->name);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		PUT(s->labels[i].name);
+		PUT(s->labels[i].value);
+	}
+#undef PUT
+}
+
+int vg_head_get_or_create(struct vg_head *h, const struct vg_series *s, uint64_t hash,
+			  uint32_t *id, bool *is_new)
+{
+	uint8_t *key;
+	size_t key_len;
+	uint32_t found;
+	int rc;
+
+	*is_new = false;
+	/* Most lookups find an existing series: a read lock lets queries run. */
+	pthread_rwlock_rdlock(&h->lock);
+	found = find_series(h, s, hash);
+	pthread_rwlock_unlock(&h->lock);
+	if (found != NONE) {
+		*id = found;
+		return 0;
+	}
+
+	key_len = key_length(s);
+	key = malloc(key_len);
+	if (key == NULL)
+		return VG_ENOMEM;
+	key_write(s, key);
+	pthread_rwlock_wrlock(&h->lock);
+	/* Another writer may have created it meanwhile. */
+	found = find_series(h, s, hash);
+	if (found != NONE) {
+		*id = found;
+		rc = 0;
+	} else {
+		rc = create_series_wrlocked(h, s, key, key_len, hash, id);
+		if (rc == 0)
+			*is_new = true;
+	}
+	pthread_rwlock_unlock(&h->lock);
+	free(key);
+	return rc;
+}
+
+/* Whether the decoded key s is canonical (series.h): the labels strictly
+ * sorted, no empty value, names and values valid. */
+static bool is_canonical(struct vg_series *s)
+{
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		if (s->labels[i].value.len == 0)
+			return false;
+		if (i > 0 && vg_str_cmp(s->labels[i - 1].name, s->labels[i].name) >= 0)
+			return false;
+	}
+	/* Sorted and non-empty: canonicalize only validates, changes nothing. */
+	return vg_series_canonicalize(s, NULL) == 0;
+}
+
+int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t key_len)
+{
+	struct vg_series s;
+	uint64_t hash;
+	uint32_t got;
+	int rc;
+
+	if (vg_series_from_key(key, key_len, &s) != 0 || !is_canonical(&s))
+		return VG_EINVAL;
+	hash = vg_series_key_hash(key, key_len);
+	pthread_rwlock_wrlock(&h->lock);
+	if (id != h->n_series || find_series(h, &s, hash) != NONE) {
+		rc = VG_EINVAL;
+	} else {
+		rc = create_series_wrlocked(h, &s, key, key_len, hash, &got);
+	}
+	pthread_rwlock_unlock(&h->lock);
+	return rc;
+}
+
+/* --- samples ------------------------------------------------------------ */
+
+static int series_grow(struct series *s)
+{
+	uint32_t ncap = s->cap ? s->cap * 2 : 4;
+	int64_t *p;
+
+	if (s->cap >= MAX_SAMPLES_CAP)
+		return VG_ELIMIT;
+	p = realloc(s->ts_ms, (size_t)ncap * 2 * sizeof(int64_t));
+	if (p == NULL)
+		return VG_ENOMEM;
+	/* The values sat after cap timestamps; move them after ncap. */
+	memmove(p + ncap, p + s->cap, (size_t)s->n * sizeof(double));
+	s->ts_ms = p;
+	s->cap = ncap;
+	return 0;
+}
+
+/* First index in ts[0..n) with ts[i] >= t. */
+static uint32_t lower_bound(const int64_t *ts, uint32_t n, int64_t t)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (ts[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds one sample; returns 1 if it was new, 0 if it replaced a value. */
+static int series_add_sample(struct series *s, int64_t t, double v)
+{
+	double *vals;
+	uint32_t i;
+	int rc;
+
+	if (s->n > 0 && t <= s->ts_ms[s->n - 1]) {
+		i = lower_bound(s->ts_ms, s->n, t);
+		if (s->ts_ms[i] == t) {
+			series_values(s)[i] = v;
+			return 0;
+		}
+	} else {
+		i = s->n;
+	}
+	if (s->n == s->cap && (rc = series_grow(s)) != 0)
+		return rc;
+	vals = series_values(s);
+	if (i < s->n) {
+		memmove(s->ts_ms + i + 1, s->ts_ms + i, (size_t)(s->n - i) * sizeof(int64_t));
+		memmove(vals + i + 1, vals + i, (size_t)(s->n - i) * sizeof(double));
+	}
+	s->ts_ms[i] = t;
+	vals[i] = v;
+	s->n++;
+	return 1;
+}
+
+int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64_t *ts_ms,
+		   const double *values)
+{
+	uint64_t added = 0;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&h->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] >= h->n_series) {
+			rc = VG_EINVAL;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = series_add_sample(&h->series[ids[i]], ts_ms[i], values[i]);
+		if (r < 0) {
+			rc = r;
+			goto out;
+		}
+		added += (uint64_t)r;
+	}
+out:
+	atomic_fetch_add_explicit(&h->num_samples, added, memory_order_relaxed);
+	pthread_rwlock_unlock(&h->lock);
+	return rc;
+}
+
+/* --- reading under the lock -------------------------------------------- */
+
+void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, size_t *len)
+{
+	if (id >= h->n_series) {
+		*key = NULL;
+		*len = 0;
+		return;
+	}
+	*key = h->series[id].key;
+	*len = h->series[id].key_len;
+}
+
+void vg_head_samples_locked(struct vg_head *h, uint32_t id, const int64_t **ts_ms,
+			    const double **values, size_t *n)
+{
+	if (id >= h->n_series || h->series[id].n == 0) {
+		*ts_ms = NULL;
+		*values = NULL;
+		*n = 0;
+		return;
+	}
+	*ts_ms = h->series[id].ts_ms;
+	*values = series_values(&h->series[id]);
+	*n = h->series[id].n;
+}
+
+/* Keeps in a[0..*na) the ids also in b[0..nb); both ascending. */
+static void intersect(uint32_t *a, size_t *na, const uint32_t *b, size_t nb)
+{
+	size_t out = 0, j = 0;
+
+	if (*na * 16 < nb) {
+		/* Far smaller: binary search each, from where the last stopped. */
+		for (size_t i = 0; i < *na; i++) {
+			size_t lo = j, hi = nb;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (b[mid] < a[i])
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			j = lo;
+			if (j < nb && b[j] == a[i])
+				a[out++] = a[i];
+		}
+	} else {
+		for (size_t i = 0; i < *na && j < nb; ) {
+			if (a[i] < b[j]) {
+				i++;
+			} else if (a[i] > b[j]) {
+				j++;
+			} else {
+				a[out++] = a[i];
+				i++;
+				j++;
+			}
+		}
+	}
+	*na = out;
+}
+
+int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint32_t **ids,
+			  size_t *n)
+{
+	const struct posting *eq[VG_SERIES_MAX_LABELS + 8];
+	size_t n_eq = 0, cand_n;
+	uint32_t *cand;
+	bool needs_check = false;
+	struct vg_series s;
+
+	*ids = NULL;
+	*n = 0;
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct vg_matcher *m = &sel->m[i];
+		uint32_t p;
+
+		if (m->op != VG_MATCH_EQ || m->value_len == 0 ||
+		    n_eq == sizeof(eq) / sizeof(eq[0])) {
+			needs_check = true;
+			continue;
+		}
+		p = find_posting(h, pair_hash(m->name, strlen(m->name), m->value, m->value_len),
+				 m->name, strlen(m->name), m->value, m->value_len);
+		if (p == NONE)
+			return 0; /* no series has this pair */
+		eq[n_eq++] = &h->postings[p];
+	}
+
+	if (n_eq == 0) {
+		/* Every series is a candidate: check each as it comes, keeping
+		 * only the matches (no array the size of the head). */
+		size_t cap = 0;
+		cand = NULL;
+		cand_n = 0;
+		for (uint32_t id = 0; id < h->n_series; id++) {
+			const struct series *se = &h->series[id];
+			if (vg_series_from_key(se->key, se->key_len, &s) != 0 ||
+			    !vg_selector_matches(sel, &s))
+				continue;
+			if (cand_n == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				uint32_t *p = realloc(cand, ncap * sizeof(*cand));
+				if (p == NULL) {
+					free(cand);
+					return VG_ENOMEM;
+				}
+				cand = p;
+				cap = ncap;
+			}
+			cand[cand_n++] = id;
+		}
+		needs_check = false;
+	} else {
+		/* Smallest postings first: the candidates only shrink. */
+		for (size_t i = 1; i < n_eq; i++)
+			for (size_t j = i; j > 0 && eq[j]->n < eq[j - 1]->n; j--) {
+				const struct posting *t = eq[j];
+				eq[j] = eq[j - 1];
+				eq[j - 1] = t;
+			}
+		cand_n = eq[0]->n;
+		cand = malloc(cand_n * sizeof(*cand));
+		if (cand == NULL)
+			return VG_ENOMEM;
+		memcpy(cand, eq[0]->ids, cand_n * sizeof(*cand));
+		for (size_t i = 1; i < n_eq && cand_n > 0; i++)
+			intersect(cand, &cand_n, eq[i]->ids, eq[i]->n);
+	}
+
+	/* The postings answered every = matcher exactly; check the rest. */
+	if (needs_check) {
+		size_t out = 0;
+		for (size_t i = 0; i < cand_n; i++) {
+			const struct series *se = &h->series[cand[i]];
+			if (vg_series_from_key(se->key, se->key_len, &s) == 0 &&
+			    vg_selector_matches(sel, &s))
+				cand[out++] = cand[i];
+		}
+		cand_n = out;
+	}
+	if (cand_n == 0) {
+		free(cand);
+		return 0;
+	}
+	*ids = cand;
+	*n = cand_n;
+	return 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return vg_str_cmp(*(const struct vg_str *)a, *(const struct vg_str *)b);
+}
+
+int vg_head_label_names_locked(struct vg_head *h, struct vg_str **names, size_t *n)
+{
+	struct vg_str *v;
+
+	*names = NULL;
+	*n = 0;
+	if (h->n_lnames == 0)
+		return 0;
+	v = malloc(h->n_lnames * sizeof(*v));
+	if (v == NULL)
+		return VG_ENOMEM;
+	for (uint32_t i = 0; i < h->n_lnames; i++)
+		v[i] = (struct vg_str){ h->lnames[i].name, h->lnames[i].len };
+	qsort(v, h->n_lnames, sizeof(*v), str_cmp);
+	*names = v;
+	*n = h->n_lnames;
+	return 0;
+}
+
+int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_str **values,
+				size_t *n)
+{
+	size_t len = strlen(name), count = 0, i = 0;
+	uint32_t ln = find_lname(h, name_hash(name, len), name, len), p;
+	struct vg_str *v;
+
+	*values = NULL;
+	*n = 0;
+	if (ln == NONE)
+		return 0;
+	for (p = h->lnames[ln].first_posting; p != NONE; p = h->postings[p].next_value)
+		count++;
+	if (count == 0)
+		return 0;
+	v = malloc(count * sizeof(*v));
+	if (v == NULL)
+		return VG_ENOMEM;
+	for (p = h->lnames[ln].first_posting; p != NONE; p = h->postings[p].next_value)
+		v[i++] = (struct vg_str){ h->postings[p].value, h->postings[p].value_len };
+	qsort(v, count, sizeof(*v), str_cmp);
+	*values = v;
+	*n = count;
+	return 0;
+}

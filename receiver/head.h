@@ -72,8 +72,9 @@ void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, siz
 void vg_head_samples_locked(struct vg_head *h, uint32_t id, const int64_t **ts_ms,
 			    const double **values, size_t *n);
 
-/* Every label name, and every value of one label, sorted, each once;
- * views valid under the lock. */
+/* Every label name (with "__name__"), and every value of one label, sorted,
+ * each once, in a new array the caller frees (NULL when n is 0); the strings
+ * are views valid under the lock. */
 int vg_head_label_names_locked(struct vg_head *h, struct vg_str **names, size_t *n);
 int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_str **values,
 				size_t *n);

@@ -1,0 +1,1152 @@
+/*
+ * http_api.c: the receiver's HTTP server (http_api.h): the Prometheus query
+ * API under /api/v1/ (../shared/interfaces/prometheus-http-api.md) and the
+ * receiver's own /metrics.
+ *
+ * Owns the HTTP surface: routing, parameter decoding, the JSON envelope,
+ * error texts and status codes. Does not own query semantics (query.c),
+ * selector syntax (common/selector.c) or number formatting (common/json.c).
+ *
+ * Threads: one thread of its own running its own event_base; libevent's
+ * pthread locking is switched on (evthread_use_pthreads) before the base is
+ * made, so vg_http_api_stop may ask the loop to exit from another thread.
+ * Handlers read storage only through query.c, under the head's read lock,
+ * and format JSON after the lock is released.
+ *
+ * Requests: GET with a URL query, or POST with an
+ * application/x-www-form-urlencoded body; both are decoded here (not with
+ * evhttp_parse_query_str, which keeps bad escapes and turns %00 into a
+ * string end) into one list, body first, so the first value of a name is the
+ * body's as in Go's FormValue, and match[] gathers both. A bad escape or a
+ * NUL byte is a 400. Limits: headers (request line included) 256 KiB, body
+ * 1 MiB (libevent answers 413 past them), 10,000 parameters.
+ *
+ * Only plain selectors are queries in this version: `query` is parsed with
+ * vg_selector_parse, and its errors are reported as Prometheus reports
+ * PromQL parse errors.
+ */
+#include "config.h" /* PACKAGE_VERSION */
+
+#include "receiver/http_api.h"
+#include "receiver/head.h"
+#include "receiver/query.h"
+#include "receiver/stats.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/selector.h"
+#include "common/series.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+
+#include "common/banned.h"
+
+#define MAX_HEADERS_BYTES (256 * 1024)
+#define MAX_BODY_BYTES (1024 * 1024)
+#define MAX_PARAMS 10000
+#define REQUEST_TIMEOUT_S 60
+#define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
+
+struct vg_http_api {
+	struct event_base *base;
+	struct evhttp *http;
+	pthread_t thread;
+	bool has_thread;
+	uint16_t port;
+	int64_t lookback_ms;
+	struct vg_head *head;   /* borrowed */
+	struct vg_stats *stats; /* borrowed */
+};
+
+/* --- decoded parameters -------------------------------------------------- */
+
+struct param {
+	size_t name_off, value_off, value_len; /* into form.bytes, NUL-terminated */
+};
+
+struct form {
+	struct vg_buf bytes;
+	struct param *v;
+	size_t n, cap;
+};
+
+static void form_release(struct form *f)
+{
+	vg_buf_release(&f->bytes);
+	free(f->v);
+	f->v = NULL;
+	f->n = f->cap = 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes s[0..n) onto out, '+' as a space when is_form, and a NUL
+ * after it. Errors in Go's words (net/url): `invalid URL escape "%zz"`.
+ */
+static int pct_decode(const char *s, size_t n, bool is_form, struct vg_buf *out, size_t *len,
+		      struct vg_err *err)
+{
+	size_t start = out->len;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0) {
+				size_t m = n - i < 3 ? n - i : 3;
+				return vg_err_set(err, VG_EINVAL, "invalid URL escape \"%.*s\"", (int)m, s + i);
+			}
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && is_form) {
+			c = ' ';
+		}
+		vg_buf_putc(out, c);
+	}
+	vg_buf_putc(out, '\0');
+	*len = out->len - start - 1;
+	return vg_buf_failed(out) ? vg_err_set(err, VG_ENOMEM, "out of memory") : 0;
+}
+
+/* Adds the pairs of an urlencoded string s[0..n) to f. */
+static int form_parse(struct form *f, const char *s, size_t n, struct vg_err *err)
+{
+	const char *p = s, *end = s + n;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		struct param pr;
+		size_t name_len;
+		int rc;
+
+		if (stop == p) {
+			p = stop + 1;
+			continue;
+		}
+		if (f->n == MAX_PARAMS)
+			return vg_err_set(err, VG_ELIMIT, "more than %d parameters", MAX_PARAMS);
+		pr.name_off = f->bytes.len;
+		rc = pct_decode(p, (size_t)((eq ? eq : stop) - p), true, &f->bytes, &name_len, err);
+		if (rc != 0)
+			return rc;
+		pr.value_off = f->bytes.len;
+		if (eq)
+			rc = pct_decode(eq + 1, (size_t)(stop - eq - 1), true, &f->bytes, &pr.value_len, err);
+		else
+			rc = pct_decode("", 0, true, &f->bytes, &pr.value_len, err);
+		if (rc != 0)
+			return rc;
+		if (memchr(f->bytes.data + pr.name_off, '\0', name_len) != NULL)
+			return vg_err_set(err, VG_EINVAL, "NUL byte in a parameter name");
+		if (memchr(f->bytes.data + pr.value_off, '\0', pr.value_len) != NULL)
+			return vg_err_set(err, VG_EINVAL, "NUL byte in the value of \"%.64s\"",
+					  (const char *)f->bytes.data + pr.name_off);
+		if (f->n == f->cap) {
+			size_t ncap = f->cap ? f->cap * 2 : 16;
+			void *np = realloc(f->v, ncap * sizeof(*f->v));
+			if (np == NULL)
+				return vg_err_set(err, VG_ENOMEM, "out of memory");
+			f->v = np;
+			f->cap = ncap;
+		}
+		f->v[f->n++] = pr;
+		p = stop + 1;
+	}
+	return 0;
+}
+
+static const char *param_name(const struct form *f, size_t i)
+{
+	return (const char *)f->bytes.data + f->v[i].name_off;
+}
+
+/* The first value of name, or NULL; *len its length when not NULL. */
+static const char *form_get(const struct form *f, const char *name, size_t *len)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		if (strcmp(param_name(f, i), name) == 0) {
+			if (len)
+				*len = f->v[i].value_len;
+			return (const char *)f->bytes.data + f->v[i].value_off;
+		}
+	}
+	return NULL;
+}
+
+/* --- replies -------------------------------------------------------------- */
+
+struct ctx {
+	struct vg_http_api *api;
+	struct evhttp_request *req;
+	struct form form;
+	struct vg_buf out;
+};
+
+static void free_detached(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+static void add_cors(struct evkeyvalq *h)
+{
+	evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+	evhttp_add_header(h, "Access-Control-Allow-Headers",
+			  "Accept, Authorization, Content-Type, Origin");
+	evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+	evhttp_add_header(h, "Access-Control-Expose-Headers", "Date");
+}
+
+/* Sends c->out with code; an out-of-memory buffer becomes a 500. */
+static void send_body(struct ctx *c, int code, const char *content_type)
+{
+	static const char oom[] =
+		"{\"status\":\"error\",\"errorType\":\"internal\",\"error\":\"out of memory\"}";
+	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+	struct evbuffer *eb = evhttp_request_get_output_buffer(c->req);
+	size_t len;
+	char *data;
+
+	evhttp_add_header(h, "Content-Type", content_type);
+	add_cors(h);
+	if (vg_buf_failed(&c->out)) {
+		vg_buf_release(&c->out);
+		evbuffer_add(eb, oom, sizeof(oom) - 1);
+		evhttp_send_reply(c->req, 500, NULL, NULL);
+		return;
+	}
+	data = vg_buf_detach(&c->out, &len);
+	if (data != NULL && len > 0 && evbuffer_add_reference(eb, data, len, free_detached, NULL) != 0) {
+		evbuffer_add(eb, data, len);
+		free(data);
+	} else if (data != NULL && len == 0) {
+		free(data);
+	}
+	evhttp_send_reply(c->req, code, NULL, NULL);
+}
+
+static void send_json(struct ctx *c, int code)
+{
+	send_body(c, code, "application/json");
+}
+
+static void reply_error(struct ctx *c, int code, const char *type, const char *msg)
+{
+	vg_buf_reset(&c->out);
+	vg_buf_puts(&c->out, "{\"status\":\"error\",\"errorType\":");
+	vg_json_cstr(&c->out, type);
+	vg_buf_puts(&c->out, ",\"error\":");
+	vg_json_cstr(&c->out, msg);
+	vg_buf_putc(&c->out, '}');
+	send_json(c, code);
+}
+
+static void bad_data(struct ctx *c, const char *msg)
+{
+	reply_error(c, 400, "bad_data", msg);
+}
+
+/* 400 `invalid parameter "<name>": <cause>`, as Prometheus words it. */
+static void bad_param(struct ctx *c, const char *name, const char *cause)
+{
+	struct vg_buf m = VG_BUF_INIT;
+
+	vg_buf_printf(&m, "invalid parameter \"%s\": %s", name, cause);
+	bad_data(c, vg_buf_failed(&m) ? "invalid parameter" : vg_buf_cstr(&m));
+	vg_buf_release(&m);
+}
+
+static void reply_internal(struct ctx *c, const char *msg)
+{
+	reply_error(c, 500, "internal", msg);
+}
+
+/* Starts a success envelope; the caller writes data's value, then
+ * finish_success closes it (with the truncation warning if asked). */
+static void begin_success(struct ctx *c)
+{
+	vg_buf_reset(&c->out);
+	vg_buf_puts(&c->out, "{\"status\":\"success\",\"data\":");
+}
+
+static void finish_success(struct ctx *c, bool is_truncated)
+{
+	if (is_truncated)
+		vg_buf_puts(&c->out, ",\"warnings\":[\"results truncated due to limit\"]");
+	vg_buf_putc(&c->out, '}');
+	send_json(c, 200);
+}
+
+/* --- JSON of series --------------------------------------------------------- */
+
+static void json_label(struct vg_buf *b, bool *is_first, struct vg_str name, struct vg_str value)
+{
+	if (!*is_first)
+		vg_buf_putc(b, ',');
+	*is_first = false;
+	vg_json_str(b, name.p, name.len);
+	vg_buf_putc(b, ':');
+	vg_json_str(b, value.p, value.len);
+}
+
+/* {"__name__":"x","a":"1"}: labels in Prometheus's order, __name__ placed
+ * by its own name among them. */
+static void json_metric(struct vg_buf *b, const uint8_t *key, size_t key_len)
+{
+	static const struct vg_str name_label = { "__name__", 8 };
+	struct vg_series s;
+	bool is_first = true, is_name_done;
+
+	if (vg_series_from_key(key, key_len, &s) != 0) {
+		vg_buf_puts(b, "{}");
+		return;
+	}
+	is_name_done = s.name.len == 0;
+	vg_buf_putc(b, '{');
+	for (uint32_t i = 0; i < s.n_labels; i++) {
+		if (!is_name_done && vg_str_cmp(name_label, s.labels[i].name) < 0) {
+			json_label(b, &is_first, name_label, s.name);
+			is_name_done = true;
+		}
+		json_label(b, &is_first, s.labels[i].name, s.labels[i].value);
+	}
+	if (!is_name_done)
+		json_label(b, &is_first, name_label, s.name);
+	vg_buf_putc(b, '}');
+}
+
+static void json_str_array(struct vg_buf *b, const struct vg_str *v, size_t n)
+{
+	vg_buf_putc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			vg_buf_putc(b, ',');
+		vg_json_str(b, v[i].p, v[i].len);
+	}
+	vg_buf_putc(b, ']');
+}
+
+/* --- parameters ------------------------------------------------------------- */
+
+/* A time parameter; an absent or empty one takes def. false after replying. */
+static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
+{
+	const char *s = form_get(&c->form, name, NULL);
+	struct vg_err err;
+
+	if (s == NULL || *s == '\0') {
+		*out = def;
+		return true;
+	}
+	if (vg_time_parse(s, out, &err) != 0) {
+		bad_param(c, name, err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* A required time parameter: "" fails as Prometheus's parseTime does. */
+static bool get_time_required(struct ctx *c, const char *name, int64_t *out)
+{
+	const char *s = form_get(&c->form, name, NULL);
+	struct vg_err err;
+
+	if (vg_time_parse(s ? s : "", out, &err) != 0) {
+		bad_param(c, name, err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* limit: Go's strconv.Atoi, then non-negative; 0 means no limit. */
+static bool get_limit(struct ctx *c, int64_t *limit)
+{
+	const char *s = form_get(&c->form, "limit", NULL);
+	char msg[VG_ERR_MSG_MAX];
+	const char *p;
+	char *end;
+	long long v;
+
+	*limit = 0;
+	if (s == NULL || *s == '\0')
+		return true;
+	p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (*p < '0' || *p > '9') {
+		snprintf(msg, sizeof(msg), "strconv.Atoi: parsing \"%.200s\": invalid syntax", s);
+		goto fail;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		snprintf(msg, sizeof(msg), "strconv.Atoi: parsing \"%.200s\": invalid syntax", s);
+		goto fail;
+	}
+	if (errno == ERANGE) {
+		snprintf(msg, sizeof(msg), "strconv.Atoi: parsing \"%.200s\": value out of range", s);
+		goto fail;
+	}
+	if (v < 0) {
+		snprintf(msg, sizeof(msg), "limit must be non-negative");
+		goto fail;
+	}
+	*limit = v;
+	return true;
+fail:
+	bad_param(c, "limit", msg);
+	return false;
+}
+
+/* timeout: validated as Prometheus does; queries here are not cancelled. */
+static bool check_timeout(struct ctx *c)
+{
+	const char *s = form_get(&c->form, "timeout", NULL);
+	struct vg_err err;
+	int64_t ms;
+
+	if (s == NULL || *s == '\0')
+		return true;
+	if (vg_duration_parse_api(s, &ms, &err) != 0) {
+		bad_param(c, "timeout", err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* lookback_delta: absent, empty, zero or negative mean the default. */
+static bool get_lookback(struct ctx *c, int64_t *out)
+{
+	const char *s = form_get(&c->form, "lookback_delta", NULL);
+	struct vg_err err;
+	char msg[VG_ERR_MSG_MAX + 64];
+	int64_t ms;
+
+	*out = c->api->lookback_ms > 0 ? c->api->lookback_ms : DEFAULT_LOOKBACK_MS;
+	if (s == NULL || *s == '\0')
+		return true;
+	if (vg_duration_parse_api(s, &ms, &err) != 0) {
+		snprintf(msg, sizeof(msg), "error parsing lookback delta duration: %s", err.msg);
+		bad_data(c, msg);
+		return false;
+	}
+	if (ms > 0)
+		*out = ms;
+	return true;
+}
+
+static bool parse_query(struct ctx *c, struct vg_selector *sel)
+{
+	size_t len = 0;
+	const char *q = form_get(&c->form, "query", &len);
+	struct vg_err err;
+
+	if (vg_selector_parse(q ? q : "", q ? len : 0, sel, &err) != 0) {
+		bad_param(c, "query", err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* All match[] selectors, parsed; *n may be 0. false after replying; the
+ * error names the parameter when is_named (as /series words it, while
+ * /labels and /label/x/values do not). */
+static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, bool is_named)
+{
+	size_t count = 0;
+	struct vg_err err;
+
+	*sels = NULL;
+	*n = 0;
+	for (size_t i = 0; i < c->form.n; i++)
+		if (strcmp(param_name(&c->form, i), "match[]") == 0)
+			count++;
+	if (count == 0)
+		return true;
+	*sels = calloc(count, sizeof(**sels));
+	if (*sels == NULL) {
+		reply_internal(c, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < c->form.n; i++) {
+		const struct param *p = &c->form.v[i];
+		if (strcmp(param_name(&c->form, i), "match[]") != 0)
+			continue;
+		if (vg_selector_parse((const char *)c->form.bytes.data + p->value_off, p->value_len,
+				      &(*sels)[*n], &err) != 0) {
+			if (is_named)
+				bad_param(c, "match[]", err.msg);
+			else
+				bad_data(c, err.msg);
+			return false;
+		}
+		(*n)++;
+	}
+	return true;
+}
+
+static void release_matches(struct vg_selector *sels, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vg_selector_release(&sels[i]);
+	free(sels);
+}
+
+/* --- endpoints ---------------------------------------------------------------- */
+
+static void write_vector(struct ctx *c, const struct vg_query_result *r, size_t n)
+{
+	vg_buf_puts(&c->out, "{\"resultType\":\"vector\",\"result\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct vg_query_series *s = &r->series[i];
+		if (i)
+			vg_buf_putc(&c->out, ',');
+		vg_buf_puts(&c->out, "{\"metric\":");
+		json_metric(&c->out, s->key, s->key_len);
+		vg_buf_puts(&c->out, ",\"value\":");
+		vg_json_sample(&c->out, s->ts_ms[0], s->values[0]);
+		vg_buf_putc(&c->out, '}');
+	}
+	vg_buf_puts(&c->out, "]}");
+}
+
+static void write_matrix(struct ctx *c, const struct vg_query_result *r, size_t n)
+{
+	vg_buf_puts(&c->out, "{\"resultType\":\"matrix\",\"result\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct vg_query_series *s = &r->series[i];
+		if (i)
+			vg_buf_putc(&c->out, ',');
+		vg_buf_puts(&c->out, "{\"metric\":");
+		json_metric(&c->out, s->key, s->key_len);
+		vg_buf_puts(&c->out, ",\"values\":[");
+		for (size_t j = 0; j < s->n; j++) {
+			if (j)
+				vg_buf_putc(&c->out, ',');
+			vg_json_sample(&c->out, s->ts_ms[j], s->values[j]);
+		}
+		vg_buf_puts(&c->out, "]}");
+	}
+	vg_buf_puts(&c->out, "]}");
+}
+
+static size_t apply_limit(size_t n, int64_t limit, bool *is_truncated)
+{
+	*is_truncated = limit > 0 && (uint64_t)n > (uint64_t)limit;
+	return *is_truncated ? (size_t)limit : n;
+}
+
+static void handle_query(struct ctx *c)
+{
+	struct vg_selector sel;
+	struct vg_query_result res = { 0, NULL };
+	struct vg_err err;
+	int64_t limit, t_ms, lookback_ms;
+	bool is_truncated;
+	size_t n;
+
+	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
+	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
+		return;
+	if (vg_query_instant(c->api->head, &sel, t_ms, lookback_ms, &res, &err) != 0) {
+		vg_selector_release(&sel);
+		reply_internal(c, err.msg);
+		return;
+	}
+	vg_selector_release(&sel);
+	n = apply_limit(res.n, limit, &is_truncated);
+	begin_success(c);
+	write_vector(c, &res, n);
+	vg_query_result_release(&res);
+	finish_success(c, is_truncated);
+}
+
+static void handle_query_range(struct ctx *c)
+{
+	struct vg_selector sel;
+	struct vg_query_result res = { 0, NULL };
+	struct vg_err err;
+	int64_t limit, start_ms, end_ms, step_ms, lookback_ms;
+	const char *s;
+	bool is_truncated;
+	size_t n;
+
+	if (!get_limit(c, &limit) || !get_time_required(c, "start", &start_ms) ||
+	    !get_time_required(c, "end", &end_ms))
+		return;
+	if (end_ms < start_ms) {
+		bad_param(c, "end", "end timestamp must not be before start time");
+		return;
+	}
+	s = form_get(&c->form, "step", NULL);
+	if (vg_duration_parse_api(s ? s : "", &step_ms, &err) != 0) {
+		bad_param(c, "step", err.msg);
+		return;
+	}
+	if (step_ms <= 0) {
+		bad_param(c, "step", "zero or negative query resolution step widths are not "
+				     "accepted. Try a positive integer");
+		return;
+	}
+	if (((uint64_t)end_ms - (uint64_t)start_ms) / (uint64_t)step_ms > VG_QUERY_MAX_POINTS) {
+		bad_data(c, "exceeded maximum resolution of 11,000 points per timeseries. "
+			    "Try decreasing the query resolution (?step=XX)");
+		return;
+	}
+	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
+		return;
+	if (vg_query_range(c->api->head, &sel, start_ms, end_ms, step_ms, lookback_ms, &res,
+			   &err) != 0) {
+		vg_selector_release(&sel);
+		if (err.code == VG_EINVAL)
+			bad_data(c, err.msg);
+		else
+			reply_internal(c, err.msg);
+		return;
+	}
+	vg_selector_release(&sel);
+	n = apply_limit(res.n, limit, &is_truncated);
+	begin_success(c);
+	write_matrix(c, &res, n);
+	vg_query_result_release(&res);
+	finish_success(c, is_truncated);
+}
+
+/* The series matching sels in [start, end], or false after replying. */
+static bool select_series(struct ctx *c, struct vg_selector *sels, size_t n_sels, int64_t start_ms,
+			  int64_t end_ms, struct vg_query_result *res)
+{
+	struct vg_selector **ptrs = malloc((n_sels ? n_sels : 1) * sizeof(*ptrs));
+	struct vg_err err;
+	int rc;
+
+	if (ptrs == NULL) {
+		reply_internal(c, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < n_sels; i++)
+		ptrs[i] = &sels[i];
+	rc = vg_query_series(c->api->head, ptrs, n_sels, start_ms, end_ms, res, &err);
+	free(ptrs);
+	if (rc != 0) {
+		reply_internal(c, err.msg);
+		return false;
+	}
+	return true;
+}
+
+static void handle_series(struct ctx *c)
+{
+	struct vg_selector *sels = NULL;
+	struct vg_query_result res = { 0, NULL };
+	int64_t limit, start_ms, end_ms;
+	size_t n_sels = 0, n;
+	bool is_truncated;
+
+	if (form_get(&c->form, "match[]", NULL) == NULL) {
+		bad_data(c, "no match[] parameter provided");
+		return;
+	}
+	if (!get_limit(c, &limit) || !get_time(c, "start", INT64_MIN, &start_ms) ||
+	    !get_time(c, "end", INT64_MAX, &end_ms) || !parse_matches(c, &sels, &n_sels, true))
+		goto out;
+	if (!select_series(c, sels, n_sels, start_ms, end_ms, &res))
+		goto out;
+	n = apply_limit(res.n, limit, &is_truncated);
+	begin_success(c);
+	vg_buf_putc(&c->out, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			vg_buf_putc(&c->out, ',');
+		json_metric(&c->out, res.series[i].key, res.series[i].key_len);
+	}
+	vg_buf_putc(&c->out, ']');
+	finish_success(c, is_truncated);
+out:
+	vg_query_result_release(&res);
+	release_matches(sels, n_sels);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return vg_str_cmp(*(const struct vg_str *)a, *(const struct vg_str *)b);
+}
+
+/* Sorts v and drops repeats; returns the new count. */
+static size_t sort_unique(struct vg_str *v, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), str_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (out == 0 || !vg_str_eq(v[out - 1], v[i]))
+			v[out++] = v[i];
+	return out;
+}
+
+/*
+ * Label names (name == NULL) or the values of label name, over the series
+ * in res: views into res's keys, sorted, each once.
+ */
+static int collect_labels(const struct vg_query_result *res, const char *name, struct vg_str **out,
+			  size_t *n_out)
+{
+	static const struct vg_str name_label = { "__name__", 8 };
+	struct vg_str *v = NULL;
+	size_t n = 0, cap = 0;
+	struct vg_series s;
+
+	for (size_t i = 0; i < res->n; i++) {
+		if (vg_series_from_key(res->series[i].key, res->series[i].key_len, &s) != 0)
+			continue;
+		if (cap - n < (size_t)s.n_labels + 1) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p;
+			while (ncap - n < (size_t)s.n_labels + 1)
+				ncap *= 2;
+			p = realloc(v, ncap * sizeof(*v));
+			if (p == NULL) {
+				free(v);
+				return VG_ENOMEM;
+			}
+			v = p;
+			cap = ncap;
+		}
+		if (name == NULL) {
+			if (s.name.len)
+				v[n++] = name_label;
+			for (uint32_t j = 0; j < s.n_labels; j++)
+				v[n++] = s.labels[j].name;
+		} else if (strcmp(name, "__name__") == 0) {
+			if (s.name.len)
+				v[n++] = s.name;
+		} else {
+			const struct vg_str *val = vg_series_get(&s, name);
+			if (val != NULL)
+				v[n++] = *val;
+		}
+	}
+	*n_out = sort_unique(v, n);
+	*out = v;
+	return 0;
+}
+
+/* /labels (name == NULL) and /label/<name>/values. */
+static void handle_labels(struct ctx *c, const char *name)
+{
+	struct vg_selector *sels = NULL;
+	struct vg_query_result res = { 0, NULL };
+	struct vg_str *v = NULL;
+	int64_t limit, start_ms, end_ms;
+	size_t n_sels = 0, n = 0;
+	bool is_truncated = false;
+	int rc;
+
+	if (!get_time(c, "start", INT64_MIN, &start_ms) || !get_time(c, "end", INT64_MAX, &end_ms) ||
+	    !parse_matches(c, &sels, &n_sels, false) || !get_limit(c, &limit))
+		goto out;
+	if (n_sels > 0) {
+		if (!select_series(c, sels, n_sels, start_ms, end_ms, &res))
+			goto out;
+		if (collect_labels(&res, name, &v, &n) != 0) {
+			reply_internal(c, "out of memory");
+			goto out;
+		}
+		begin_success(c);
+		json_str_array(&c->out, v, apply_limit(n, limit, &is_truncated));
+		finish_success(c, is_truncated);
+		goto out;
+	}
+	/* Every name or value in the head: format under the read lock, the
+	 * strings are views into it. */
+	vg_head_rdlock(c->api->head);
+	if (name == NULL)
+		rc = vg_head_label_names_locked(c->api->head, &v, &n);
+	else
+		rc = vg_head_label_values_locked(c->api->head, name, &v, &n);
+	if (rc == 0) {
+		begin_success(c);
+		json_str_array(&c->out, v, apply_limit(n, limit, &is_truncated));
+	}
+	vg_head_unlock(c->api->head);
+	if (rc != 0)
+		reply_internal(c, "out of memory");
+	else
+		finish_success(c, is_truncated);
+out:
+	free(v);
+	vg_query_result_release(&res);
+	release_matches(sels, n_sels);
+}
+
+/*
+ * Undoes Prometheus's U__ escaping of a label name (model.UnescapeName):
+ * "__" is "_", "_<hex>_" a code point. Anything malformed leaves the name
+ * as it was. Writes into out (NUL-terminated).
+ */
+static void unescape_name(const char *name, struct vg_buf *out)
+{
+	const char *p;
+
+	if (strncmp(name, "U__", 3) != 0)
+		goto verbatim;
+	for (p = name + 3; *p; p++) {
+		uint32_t cp = 0;
+		int digits = 0;
+
+		if (*p != '_') {
+			vg_buf_putc(out, *p);
+			continue;
+		}
+		p++;
+		if (*p == '\0')
+			goto verbatim;
+		if (*p == '_') {
+			vg_buf_putc(out, '_');
+			continue;
+		}
+		for (; *p != '_'; p++) {
+			int h = hexval(*p);
+			if (h < 0 || ++digits > 6)
+				goto verbatim;
+			cp = cp * 16 + (uint32_t)h;
+		}
+		if (digits == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			goto verbatim;
+		if (cp < 0x80) {
+			vg_buf_putc(out, (char)cp);
+		} else if (cp < 0x800) {
+			vg_buf_putc(out, (char)(0xC0 | cp >> 6));
+			vg_buf_putc(out, (char)(0x80 | (cp & 0x3F)));
+		} else if (cp < 0x10000) {
+			vg_buf_putc(out, (char)(0xE0 | cp >> 12));
+			vg_buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3F)));
+			vg_buf_putc(out, (char)(0x80 | (cp & 0x3F)));
+		} else {
+			vg_buf_putc(out, (char)(0xF0 | cp >> 18));
+			vg_buf_putc(out, (char)(0x80 | ((cp >> 12) & 0x3F)));
+			vg_buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3F)));
+			vg_buf_putc(out, (char)(0x80 | (cp & 0x3F)));
+		}
+	}
+	vg_buf_putc(out, '\0');
+	return;
+verbatim:
+	vg_buf_reset(out);
+	vg_buf_puts(out, name);
+	vg_buf_putc(out, '\0');
+}
+
+static void handle_label_values(struct ctx *c, const char *seg, size_t seg_len)
+{
+	struct vg_buf raw = VG_BUF_INIT, name = VG_BUF_INIT, msg = VG_BUF_INIT;
+	struct vg_err err;
+	size_t len;
+
+	/* The path segment is percent-encoded ('+' is itself there). */
+	if (pct_decode(seg, seg_len, false, &raw, &len, &err) != 0) {
+		bad_data(c, err.msg);
+		goto out;
+	}
+	/* A NUL (from %00) would cut the name short: refuse it here. */
+	if (strlen((const char *)raw.data) == len)
+		unescape_name((const char *)raw.data, &name);
+	len = strlen(vg_buf_cstr(&name));
+	if (vg_buf_failed(&name) || len == 0 || len != name.len - 1 ||
+	    !vg_utf8_valid(vg_buf_cstr(&name), len)) {
+		vg_buf_puts(&msg, "invalid label name: \"");
+		vg_label_value_escape((struct vg_str){ (const char *)raw.data, (uint32_t)(raw.len - 1) },
+				      &msg);
+		vg_buf_putc(&msg, '"');
+		bad_data(c, vg_buf_cstr(&msg));
+		goto out;
+	}
+	handle_labels(c, vg_buf_cstr(&name));
+out:
+	vg_buf_release(&raw);
+	vg_buf_release(&name);
+	vg_buf_release(&msg);
+}
+
+static void handle_buildinfo(struct ctx *c)
+{
+	begin_success(c);
+	vg_buf_puts(&c->out, "{\"version\":");
+	vg_json_cstr(&c->out, PACKAGE_VERSION);
+	vg_buf_puts(&c->out, ",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\","
+			     "\"buildDate\":\"\",\"goVersion\":\"\"}");
+	finish_success(c, false);
+}
+
+static void handle_metrics(struct ctx *c)
+{
+	vg_buf_reset(&c->out);
+	vg_stats_render(c->api->stats, c->api->head, &c->out);
+	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* --- routing -------------------------------------------------------------------- */
+
+static bool is_form_post(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	static const char form_type[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(form_type) - 1;
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return strncasecmp(ct, form_type, n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+/* Decodes the body (POST form) then the URL query into c->form. */
+static bool read_params(struct ctx *c, const struct evhttp_uri *uri)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct vg_err err;
+	char msg[VG_ERR_MSG_MAX + 64];
+
+	if (cmd == EVHTTP_REQ_POST && is_form_post(c->req)) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+		size_t len = evbuffer_get_length(in);
+		const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+
+		if (body == NULL) {
+			reply_internal(c, "out of memory");
+			return false;
+		}
+		if (form_parse(&c->form, body, len, &err) != 0)
+			goto fail;
+	}
+	if (query != NULL && form_parse(&c->form, query, strlen(query), &err) != 0)
+		goto fail;
+	return true;
+fail:
+	if (err.code == VG_ENOMEM) {
+		reply_internal(c, "out of memory");
+	} else {
+		snprintf(msg, sizeof(msg), "error parsing form values: %s", err.msg);
+		bad_data(c, msg);
+	}
+	return false;
+}
+
+static void method_not_allowed(struct ctx *c, const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(c->req), "Allow", allow);
+	reply_error(c, 405, "bad_data", "method not allowed");
+}
+
+static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *uri)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	bool is_get = cmd == EVHTTP_REQ_GET, is_post = cmd == EVHTTP_REQ_POST;
+	const char *rest = path + strlen("/api/v1/");
+	void (*post_ok)(struct ctx *) = NULL;
+
+	if (strcmp(rest, "query") == 0)
+		post_ok = handle_query;
+	else if (strcmp(rest, "query_range") == 0)
+		post_ok = handle_query_range;
+	else if (strcmp(rest, "series") == 0)
+		post_ok = handle_series;
+
+	if (post_ok != NULL || strcmp(rest, "labels") == 0) {
+		if (!is_get && !is_post) {
+			method_not_allowed(c, "GET, POST, OPTIONS");
+			return;
+		}
+		if (!read_params(c, uri))
+			return;
+		if (post_ok != NULL)
+			post_ok(c);
+		else
+			handle_labels(c, NULL);
+		return;
+	}
+	if (strncmp(rest, "label/", 6) == 0) {
+		const char *seg = rest + 6, *slash = strchr(seg, '/');
+		if (slash != NULL && slash > seg && strcmp(slash, "/values") == 0) {
+			if (!is_get) {
+				method_not_allowed(c, "GET, OPTIONS");
+				return;
+			}
+			if (read_params(c, uri))
+				handle_label_values(c, seg, (size_t)(slash - seg));
+			return;
+		}
+	}
+	if (strcmp(rest, "status/buildinfo") == 0) {
+		if (!is_get)
+			method_not_allowed(c, "GET, OPTIONS");
+		else
+			handle_buildinfo(c);
+		return;
+	}
+	reply_error(c, 404, "not_found", "unknown API endpoint");
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct ctx c = { .api = arg, .req = req, .out = VG_BUF_INIT };
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	atomic_fetch_add_explicit(&c.api->stats->http_requests, 1, memory_order_relaxed);
+	if (path == NULL || *path == '\0')
+		path = "/";
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
+		/* CORS preflight, on any path: the headers say it all. */
+		vg_buf_puts(&c.out, "{\"status\":\"success\"}");
+		send_json(&c, 200);
+	} else if (strncmp(path, "/api/v1/", 8) == 0) {
+		route_api(&c, path, uri);
+	} else if (strcmp(path, "/metrics") == 0) {
+		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+			method_not_allowed(&c, "GET, OPTIONS");
+		else
+			handle_metrics(&c);
+	} else {
+		vg_buf_puts(&c.out, "404 page not found\n");
+		send_body(&c, 404, "text/plain; charset=utf-8");
+	}
+	form_release(&c.form);
+	vg_buf_release(&c.out);
+}
+
+/* --- lifecycle ------------------------------------------------------------------ */
+
+static void *run(void *arg)
+{
+	struct vg_http_api *api = arg;
+
+	event_base_dispatch(api->base);
+	return NULL;
+}
+
+static uint16_t bound_port(struct evhttp_bound_socket *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api **out,
+		      struct vg_err *err)
+{
+	struct vg_http_api *api;
+	struct evhttp_bound_socket *bound;
+	/* "All addresses" is IPv4's: "::" would depend on the host's
+	 * bindv6only setting and on IPv6 being enabled at all. */
+	const char *host = opts->host && *opts->host ? opts->host : "0.0.0.0";
+	int rc;
+
+	*out = NULL;
+	if (opts->head == NULL || opts->stats == NULL)
+		return vg_err_set(err, VG_EINVAL, "HTTP API needs a head and stats");
+	/* Threading must be on before the base exists, so that stop can wake
+	 * the loop from another thread. Repeating the call with the same
+	 * callbacks is harmless (libevent keeps the first set). */
+	if (evthread_use_pthreads() != 0)
+		return vg_err_set(err, VG_EIO, "cannot enable libevent threading");
+	api = calloc(1, sizeof(*api));
+	if (api == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	api->head = opts->head;
+	api->stats = opts->stats;
+	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
+	api->base = event_base_new();
+	api->http = api->base ? evhttp_new(api->base) : NULL;
+	if (api->http == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "cannot create the HTTP server");
+		goto fail;
+	}
+	evhttp_set_max_headers_size(api->http, MAX_HEADERS_BYTES);
+	evhttp_set_max_body_size(api->http, MAX_BODY_BYTES);
+	evhttp_set_timeout(api->http, REQUEST_TIMEOUT_S);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(api->http, on_request, api);
+	errno = 0;
+	bound = evhttp_bind_socket_with_handle(api->http, host, opts->port);
+	if (bound == NULL) {
+		rc = vg_err_set(err, VG_EIO, "cannot listen for HTTP on %s:%u: %s", host,
+				(unsigned)opts->port, errno ? strerror(errno) : "bind failed");
+		goto fail;
+	}
+	api->port = bound_port(bound);
+	if (pthread_create(&api->thread, NULL, run, api) != 0) {
+		rc = vg_err_set(err, VG_EIO, "cannot start the HTTP thread");
+		goto fail;
+	}
+	api->has_thread = true;
+	*out = api;
+	return 0;
+fail:
+	vg_http_api_stop(api);
+	return rc;
+}
+
+uint16_t vg_http_api_port(const struct vg_http_api *api)
+{
+	return api->port;
+}
+
+void vg_http_api_stop(struct vg_http_api *api)
+{
+	if (api == NULL)
+		return;
+	if (api->has_thread) {
+		/* loopexit, unlike loopbreak, is not lost if the loop has not
+		 * started running yet. */
+		event_base_loopexit(api->base, NULL);
+		pthread_join(api->thread, NULL);
+	}
+	if (api->http != NULL)
+		evhttp_free(api->http);
+	if (api->base != NULL)
+		event_base_free(api->base);
+	free(api);
+}

@@ -1,0 +1,700 @@
+/*
+ * ingest.c: agent connections, frame by frame, into the WAL and the head.
+ *
+ * Per connection (struct conn) a small state machine:
+ *   AWAIT_HELLO --HELLO ok--> READY --ERROR or bad frame--> CLOSING
+ * In READY, SERIES frames extend the connection's dictionary (ref -> head
+ * id; refs are dense, so a plain array); SAMPLES frames are resolved
+ * through it, written to the WAL and the head, and put the connection on
+ * the list waiting for the next sync. The sync runs from an event made
+ * active by the first batch of a round, so it runs after the reads already
+ * queued in that round: every batch they carried shares one fdatasync.
+ *
+ * Invariants:
+ *  - an ACK for seq N is sent only after vg_wal_sync returned success for a
+ *    sync that began after the batch N (or the batch it retried) was
+ *    appended;
+ *  - nothing read from a socket is trusted before the frame codec has
+ *    checked it; every count was bounded there.
+ *
+ * What this file does not do: the sender side (agent/sender.c), the record
+ * format (wal.c), the sample store (head.c).
+ */
+#include "receiver/ingest.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/series.h"
+#include "receiver/head.h"
+#include "receiver/stats.h"
+#include "receiver/wal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <xxhash.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/banned.h"
+
+/* A connection that sends nothing for this long is closed. Agents send at
+ * least once per interval (10 s by default). */
+#define CONN_IDLE_TIMEOUT_S 900
+/* Time a connection gets to flush an ERROR frame before it is dropped. */
+#define CONN_CLOSE_TIMEOUT_S 5
+
+enum conn_state { AWAIT_HELLO, READY, CLOSING };
+
+struct agent_entry {
+	uint64_t agent_hash; /* 0: free slot */
+	uint64_t epoch;
+	uint64_t last_seq;   /* highest SAMPLES seq written for this epoch */
+};
+
+struct conn {
+	struct vg_ingest *ing;
+	struct bufferevent *bev;
+	struct conn *prev, *next;       /* all connections */
+	struct conn *sync_next;         /* waiting for the next sync */
+	bool is_waiting_sync;
+	enum conn_state state;
+	char peer[64];
+	char agent[VG_FRAME_MAX_IDENT + 1];
+	uint64_t agent_hash;
+	uint64_t epoch;
+	uint64_t ack_seq;               /* to acknowledge after the next sync */
+	uint32_t *ref_ids;              /* ref -> head id */
+	uint32_t n_refs, cap_refs;
+};
+
+struct vg_ingest {
+	struct vg_ingest_options opts;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *sync_ev;
+	uint16_t port;
+	struct vg_wal *wal;
+	struct vg_head *head;
+	struct vg_stats *stats;
+	bool is_wal_broken;
+	struct conn *conns;
+	struct conn *sync_list;
+	uint64_t n_conns;
+	/* Scratch space for one frame at a time: this thread only. */
+	struct vg_frame_codec *codec;
+	struct vg_sample_batch batch;
+	uint32_t *ids;
+	size_t cap_ids;
+	struct vg_buf key;
+	struct vg_buf out;
+	/* The retry table: open addressing on agent_hash. */
+	struct agent_entry *agents;
+	size_t agents_cap, agents_len;
+	struct vg_complaint wal_complaint;
+};
+
+/* --- the retry table ---------------------------------------------------- */
+
+static struct agent_entry *agent_find(struct vg_ingest *ing, uint64_t hash, bool create)
+{
+	size_t mask, i;
+
+	if (hash == 0)
+		hash = 1; /* 0 marks a free slot */
+	if (create && (ing->agents_len + 1) * 4 > ing->agents_cap * 3) {
+		size_t cap = ing->agents_cap ? ing->agents_cap * 2 : 1024;
+		struct agent_entry *t = calloc(cap, sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		for (size_t j = 0; j < ing->agents_cap; j++) {
+			struct agent_entry *e = &ing->agents[j];
+			if (e->agent_hash == 0)
+				continue;
+			for (i = e->agent_hash & (cap - 1); t[i].agent_hash; i = (i + 1) & (cap - 1))
+				;
+			t[i] = *e;
+		}
+		free(ing->agents);
+		ing->agents = t;
+		ing->agents_cap = cap;
+	}
+	if (ing->agents_cap == 0)
+		return NULL;
+	mask = ing->agents_cap - 1;
+	for (i = hash & mask; ing->agents[i].agent_hash; i = (i + 1) & mask)
+		if (ing->agents[i].agent_hash == hash)
+			return &ing->agents[i];
+	if (!create)
+		return NULL;
+	ing->agents[i].agent_hash = hash;
+	ing->agents[i].epoch = 0;
+	ing->agents[i].last_seq = 0;
+	ing->agents_len++;
+	return &ing->agents[i];
+}
+
+/* Records that (agent, epoch, seq) is written; false if it already was. */
+static bool agent_mark(struct vg_ingest *ing, uint64_t agent_hash, uint64_t epoch, uint64_t seq)
+{
+	struct agent_entry *e = agent_find(ing, agent_hash, true);
+
+	if (e == NULL)
+		return true; /* out of memory: store it, a duplicate costs less than a loss */
+	if (e->epoch != epoch) {
+		e->epoch = epoch;
+		e->last_seq = seq;
+		return true;
+	}
+	if (seq <= e->last_seq)
+		return false;
+	e->last_seq = seq;
+	return true;
+}
+
+/* --- replay ------------------------------------------------------------- */
+
+static int replay_series(void *arg, uint32_t id, const uint8_t *key, size_t key_len)
+{
+	struct vg_ingest *ing = arg;
+
+	return vg_head_restore(ing->head, id, key, key_len);
+}
+
+static int replay_samples(void *arg, const struct vg_wal_samples *s)
+{
+	struct vg_ingest *ing = arg;
+
+	agent_mark(ing, s->agent_hash, s->epoch, s->seq);
+	return vg_head_append(ing->head, s->n, s->ids, s->ts_ms, s->values);
+}
+
+void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb)
+{
+	cb->series = replay_series;
+	cb->samples = replay_samples;
+	cb->arg = ing;
+}
+
+/* --- connections -------------------------------------------------------- */
+
+static void conn_free(struct conn *c)
+{
+	struct vg_ingest *ing = c->ing;
+
+	if (c->is_waiting_sync) {
+		struct conn **pp = &ing->sync_list;
+		while (*pp && *pp != c)
+			pp = &(*pp)->sync_next;
+		if (*pp)
+			*pp = c->sync_next;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ing->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c->ref_ids);
+	free(c);
+	ing->n_conns--;
+	atomic_fetch_sub_explicit(&ing->stats->connections_open, 1, memory_order_relaxed);
+}
+
+static void conn_send(struct conn *c, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
+{
+	struct vg_ingest *ing = c->ing;
+	struct vg_err err;
+
+	vg_buf_reset(&ing->out);
+	if (vg_frame_encode(ing->codec, type, seq, raw ? raw->data : NULL, raw ? raw->len : 0,
+			    &ing->out, &err) != 0) {
+		vg_error("%s: cannot encode %s: %s", c->peer, vg_frame_type_name(type), err.msg);
+		return;
+	}
+	bufferevent_write(c->bev, ing->out.data, ing->out.len);
+}
+
+static void close_when_flushed(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_free(arg);
+}
+
+static void close_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_free(arg);
+}
+
+/* Sends an ERROR frame, logs the event once, and closes the connection
+ * when the frame has left (or after CONN_CLOSE_TIMEOUT_S). */
+static void conn_fail(struct conn *c, uint64_t seq, int code, const char *msg)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct timeval tv = { CONN_CLOSE_TIMEOUT_S, 0 };
+
+	vg_warn("agent connection %s%s%s: %s; closing it", c->peer, c->agent[0] ? " agent " : "", c->agent, msg);
+	vg_error_pack(vg_wire_error_from(code), msg, &raw);
+	conn_send(c, VG_FRAME_ERROR, seq, &raw);
+	vg_buf_release(&raw);
+	c->state = CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_setcb(c->bev, NULL, close_when_flushed, close_event, c);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c);
+}
+
+static void want_sync(struct conn *c, uint64_t seq)
+{
+	struct vg_ingest *ing = c->ing;
+
+	if (seq > c->ack_seq)
+		c->ack_seq = seq;
+	if (!c->is_waiting_sync) {
+		c->is_waiting_sync = true;
+		c->sync_next = ing->sync_list;
+		ing->sync_list = c;
+	}
+	event_active(ing->sync_ev, EV_TIMEOUT, 0);
+}
+
+/* Group commit: one sync for every batch appended since the last one. */
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+	struct conn *c, *next;
+	struct vg_err err;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (ing->sync_list == NULL)
+		return;
+	rc = vg_wal_sync(ing->wal, &err);
+	atomic_fetch_add_explicit(&ing->stats->wal_syncs, 1, memory_order_relaxed);
+	if (rc != 0) {
+		atomic_fetch_add_explicit(&ing->stats->wal_sync_errors, 1, memory_order_relaxed);
+		vg_log_complain(&ing->wal_complaint, VG_LOG_ERROR,
+				"WAL sync failed, refusing batches until restart: %s", err.msg);
+		ing->is_wal_broken = true;
+	}
+	/* Detach the list first: conn_fail may free connections. */
+	c = ing->sync_list;
+	ing->sync_list = NULL;
+	for (; c; c = next) {
+		next = c->sync_next;
+		c->is_waiting_sync = false;
+		c->sync_next = NULL;
+		if (rc != 0) {
+			conn_fail(c, c->ack_seq, VG_EIO, "the receiver cannot make data durable");
+			continue;
+		}
+		conn_send(c, VG_FRAME_ACK, c->ack_seq, NULL);
+		atomic_fetch_add_explicit(&ing->stats->acks_sent, 1, memory_order_relaxed);
+	}
+}
+
+static int handle_hello(struct conn *c, const struct vg_frame_header *h, const uint8_t *raw,
+			size_t len, struct vg_err *err)
+{
+	struct vg_ingest *ing = c->ing;
+	struct vg_hello hello;
+	struct agent_entry *e;
+	const char *token = ing->opts.token;
+	int rc;
+
+	(void)h;
+	if (c->state != AWAIT_HELLO)
+		return vg_err_set(err, VG_EPROTO, "HELLO sent twice");
+	if ((rc = vg_hello_decode(raw, len, &hello, err)) != 0)
+		return rc;
+	if (token && token[0]) {
+		size_t tl = strlen(token);
+		unsigned diff = (unsigned)(tl ^ hello.token.len);
+		/* Compare every byte, whatever matches, so timing tells nothing. */
+		for (size_t i = 0; i < tl; i++)
+			diff |= (unsigned)(token[i] ^ (i < hello.token.len ? hello.token.p[i] : 0));
+		if (diff)
+			return vg_err_set(err, VG_EAUTH, "agent \"%.*s\" sent a wrong token",
+					  (int)hello.agent.len, hello.agent.p);
+	}
+	memcpy(c->agent, hello.agent.p, hello.agent.len);
+	c->agent[hello.agent.len] = '\0';
+	c->agent_hash = XXH3_64bits(hello.agent.p, hello.agent.len);
+	c->epoch = hello.epoch;
+	c->state = READY;
+	/* Tell the agent what it need not resend: the highest batch of this
+	 * epoch already written. A sync covers it before the ACK leaves. */
+	e = agent_find(ing, c->agent_hash, false);
+	vg_debug("agent %s connected from %s (%.*s, epoch %llu)", c->agent, c->peer,
+		 (int)hello.software.len, hello.software.p, (unsigned long long)hello.epoch);
+	if (e && e->epoch == c->epoch && e->last_seq > 0) {
+		want_sync(c, e->last_seq);
+	} else {
+		conn_send(c, VG_FRAME_ACK, 0, NULL);
+		atomic_fetch_add_explicit(&ing->stats->acks_sent, 1, memory_order_relaxed);
+	}
+	return 0;
+}
+
+static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg_err *err)
+{
+	struct conn *c = arg;
+	struct vg_ingest *ing = c->ing;
+	uint32_t id;
+	bool is_new;
+	int rc;
+
+	/* Refs are dense per connection: the next one, or one already known. */
+	if (ref > c->n_refs)
+		return vg_err_set(err, VG_EPROTO, "SERIES defines ref %llu before ref %u",
+				  (unsigned long long)ref, c->n_refs);
+	if ((rc = vg_head_get_or_create(ing->head, s, vg_series_hash(s), &id, &is_new)) != 0)
+		return vg_err_set(err, rc, "cannot create series: %s", vg_strerror(rc));
+	if (is_new) {
+		vg_buf_reset(&ing->key);
+		vg_series_key(s, &ing->key);
+		if (vg_buf_failed(&ing->key))
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+		if ((rc = vg_wal_append_series(ing->wal, id, ing->key.data, ing->key.len, err)) != 0)
+			return rc;
+		atomic_fetch_add_explicit(&ing->stats->series_created, 1, memory_order_relaxed);
+	}
+	if (ref == c->n_refs) {
+		if (c->n_refs == c->cap_refs) {
+			uint32_t cap = c->cap_refs ? c->cap_refs * 2 : 64;
+			uint32_t *p = realloc(c->ref_ids, cap * sizeof(*p));
+			if (p == NULL)
+				return vg_err_set(err, VG_ENOMEM, "out of memory");
+			c->ref_ids = p;
+			c->cap_refs = cap;
+		}
+		c->n_refs++;
+	}
+	c->ref_ids[ref] = id;
+	return 0;
+}
+
+static int handle_samples(struct conn *c, const struct vg_frame_header *h, const uint8_t *raw,
+			  size_t len, struct vg_err *err)
+{
+	struct vg_ingest *ing = c->ing;
+	struct vg_sample_batch *b = &ing->batch;
+	struct vg_wal_samples rec;
+	int rc;
+
+	if (h->seq == 0)
+		return vg_err_set(err, VG_EPROTO, "SAMPLES frame without a sequence number");
+	if ((rc = vg_samples_decode(raw, len, b, err)) != 0)
+		return rc;
+	if (b->n > ing->cap_ids) {
+		uint32_t *p = realloc(ing->ids, b->n * sizeof(*p));
+		if (p == NULL)
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+		ing->ids = p;
+		ing->cap_ids = b->n;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->refs[i] >= c->n_refs)
+			return vg_err_set(err, VG_ENOENT, "SAMPLES seq %llu uses ref %llu, which no SERIES frame defined",
+					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
+		ing->ids[i] = c->ref_ids[b->refs[i]];
+	}
+	if (ing->is_wal_broken)
+		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+	if (!agent_mark(ing, c->agent_hash, c->epoch, h->seq)) {
+		/* A retry of a batch already written: acknowledge it again once
+		 * a sync has covered the original. */
+		atomic_fetch_add_explicit(&ing->stats->samples_duplicate, b->n, memory_order_relaxed);
+		want_sync(c, h->seq);
+		return 0;
+	}
+	rec = (struct vg_wal_samples){ c->agent_hash, c->epoch, h->seq, b->n, ing->ids, b->ts_ms, b->values };
+	if ((rc = vg_wal_append_samples(ing->wal, &rec, err)) != 0) {
+		ing->is_wal_broken = true;
+		return rc;
+	}
+	if ((rc = vg_head_append(ing->head, b->n, ing->ids, b->ts_ms, b->values)) != 0)
+		return vg_err_set(err, rc, "cannot store samples: %s", vg_strerror(rc));
+	atomic_fetch_add_explicit(&ing->stats->samples_received, b->n, memory_order_relaxed);
+	want_sync(c, h->seq);
+	return 0;
+}
+
+/* Handles one whole frame; on failure err says why and the connection is
+ * to be failed with the returned code. */
+static int handle_frame(struct conn *c, const struct vg_frame_header *h, const uint8_t *payload,
+			struct vg_err *err)
+{
+	struct vg_ingest *ing = c->ing;
+	struct vg_error_msg em;
+	const uint8_t *raw;
+	size_t len;
+	int rc;
+
+	atomic_fetch_add_explicit(&ing->stats->frames_received[h->type], 1, memory_order_relaxed);
+	if ((rc = vg_frame_open(ing->codec, h, payload, &raw, &len, err)) != 0)
+		return rc;
+	if (c->state == AWAIT_HELLO && h->type != VG_FRAME_HELLO)
+		return vg_err_set(err, VG_EPROTO, "%s frame before HELLO", vg_frame_type_name(h->type));
+	switch (h->type) {
+	case VG_FRAME_HELLO:
+		return handle_hello(c, h, raw, len, err);
+	case VG_FRAME_SERIES:
+		return vg_series_decode(raw, len, define_series, c, err);
+	case VG_FRAME_SAMPLES:
+		return handle_samples(c, h, raw, len, err);
+	case VG_FRAME_ERROR:
+		if (vg_error_decode(raw, len, &em, err) != 0)
+			return VG_EINVAL;
+		return vg_err_set(err, VG_EPROTO, "agent reported error %u: %.*s", em.code,
+				  (int)em.message.len, em.message.p);
+	default:
+		return vg_err_set(err, VG_EPROTO, "unexpected %s frame from an agent", vg_frame_type_name(h->type));
+	}
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct vg_ingest *ing = c->ing;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (c->state != CLOSING) {
+		size_t avail = evbuffer_get_length(in);
+		uint8_t hdr[VG_FRAME_HEADER_SIZE];
+		struct vg_frame_header h;
+		struct vg_err err;
+		const uint8_t *frame;
+		int rc;
+
+		if (avail < VG_FRAME_HEADER_SIZE)
+			return;
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		if ((rc = vg_frame_header_decode(hdr, &h, &err)) != 0) {
+			atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
+			conn_fail(c, 0, rc, err.msg);
+			return;
+		}
+		if (avail < VG_FRAME_HEADER_SIZE + (size_t)h.payload_len)
+			return; /* the rest of the frame has not arrived yet */
+		frame = evbuffer_pullup(in, VG_FRAME_HEADER_SIZE + (ssize_t)h.payload_len);
+		if (frame == NULL) {
+			conn_fail(c, h.seq, VG_ENOMEM, "out of memory reading a frame");
+			return;
+		}
+		atomic_fetch_add_explicit(&ing->stats->bytes_received, VG_FRAME_HEADER_SIZE + h.payload_len,
+					  memory_order_relaxed);
+		rc = handle_frame(c, &h, frame + VG_FRAME_HEADER_SIZE, &err);
+		evbuffer_drain(in, VG_FRAME_HEADER_SIZE + (size_t)h.payload_len);
+		if (rc != 0) {
+			if (rc != VG_EIO && rc != VG_ENOMEM)
+				atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
+			conn_fail(c, h.seq, rc, err.msg);
+			return;
+		}
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		vg_info("agent connection %s%s%s idle for %d s; closing it", c->peer,
+			c->agent[0] ? " agent " : "", c->agent, CONN_IDLE_TIMEOUT_S);
+	else if (what & BEV_EVENT_ERROR)
+		vg_debug("agent connection %s: %s", c->peer, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	else
+		vg_debug("agent connection %s closed by the agent", c->peer);
+	conn_free(c);
+}
+
+static void format_peer(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(out, cap, "%s:%u", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(out, cap, "[%s]:%u", host, port);
+	} else {
+		snprintf(out, cap, "unknown");
+	}
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	struct vg_ingest *ing = arg;
+	struct timeval idle = { CONN_IDLE_TIMEOUT_S, 0 };
+	struct conn *c;
+
+	(void)l;
+	(void)salen;
+	if (ing->n_conns >= ing->opts.max_connections) {
+		static struct vg_complaint full = VG_COMPLAINT_INIT;
+		atomic_fetch_add_explicit(&ing->stats->connections_refused, 1, memory_order_relaxed);
+		vg_log_complain(&full, VG_LOG_WARN, "refusing agent connections: %llu open, the limit (max_connections)",
+				(unsigned long long)ing->n_conns);
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->bev = bufferevent_socket_new(ing->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->ing = ing;
+	c->state = AWAIT_HELLO;
+	format_peer(sa, c->peer, sizeof(c->peer));
+	c->next = ing->conns;
+	if (ing->conns)
+		ing->conns->prev = c;
+	ing->conns = c;
+	ing->n_conns++;
+	atomic_fetch_add_explicit(&ing->stats->connections_accepted, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ing->stats->connections_open, 1, memory_order_relaxed);
+	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	static struct vg_complaint c = VG_COMPLAINT_INIT;
+
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: the listener retries on the next readiness. */
+	vg_log_complain(&c, VG_LOG_ERROR, "accepting an agent connection: %s",
+			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, struct vg_err *err)
+{
+	struct vg_ingest *ing = calloc(1, sizeof(*ing));
+
+	if (ing == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	ing->opts = *opts;
+	ing->base = opts->base;
+	ing->head = opts->head;
+	ing->stats = opts->stats;
+	if (ing->opts.max_connections == 0)
+		ing->opts.max_connections = 65536;
+	ing->codec = vg_frame_codec_new(1);
+	ing->sync_ev = event_new(ing->base, -1, 0, sync_cb, ing);
+	if (ing->codec == NULL || ing->sync_ev == NULL) {
+		vg_ingest_free(ing);
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	}
+	vg_sample_batch_init(&ing->batch);
+	vg_buf_init(&ing->key);
+	vg_buf_init(&ing->out);
+	*out = ing;
+	return 0;
+}
+
+int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	const char *host = ing->opts.host && ing->opts.host[0] ? ing->opts.host : NULL;
+	char port[8];
+	int rc;
+
+	ing->wal = wal;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", ing->opts.port);
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		return vg_err_set(err, VG_EINVAL, "cannot resolve listen address \"%s\": %s",
+				  host ? host : "", gai_strerror(rc));
+	/* With no host, prefer the IPv6 wildcard: on Linux it takes IPv4 too. */
+	for (int want = host ? AF_UNSPEC : AF_INET6; ing->listener == NULL; want = AF_UNSPEC) {
+		for (ai = res; ai && ing->listener == NULL; ai = ai->ai_next) {
+			if (want != AF_UNSPEC && ai->ai_family != want)
+				continue;
+			ing->listener = evconnlistener_new_bind(ing->base, accept_cb, ing,
+								LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+								LEV_OPT_CLOSE_ON_EXEC, 1024, ai->ai_addr,
+								(int)ai->ai_addrlen);
+		}
+		if (want == AF_UNSPEC)
+			break;
+	}
+	freeaddrinfo(res);
+	if (ing->listener == NULL)
+		return vg_err_set(err, VG_EIO, "cannot listen for agents on %s:%u: %s", host ? host : "*",
+				  ing->opts.port, strerror(errno));
+	evconnlistener_set_error_cb(ing->listener, accept_error_cb);
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		getsockname(evconnlistener_get_fd(ing->listener), (struct sockaddr *)&ss, &sl);
+		ing->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							   : ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return 0;
+}
+
+uint16_t vg_ingest_port(const struct vg_ingest *ing)
+{
+	return ing->port;
+}
+
+void vg_ingest_free(struct vg_ingest *ing)
+{
+	if (ing == NULL)
+		return;
+	if (ing->listener)
+		evconnlistener_free(ing->listener);
+	/* Acknowledge what is durable-to-be before the connections go. */
+	if (ing->wal && ing->sync_list)
+		sync_cb(-1, 0, ing);
+	while (ing->conns) {
+		struct conn *c = ing->conns;
+		/* Push out pending ACKs, best effort: the socket is
+		 * non-blocking and closed right after. */
+		evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));
+		conn_free(c);
+	}
+	if (ing->sync_ev)
+		event_free(ing->sync_ev);
+	vg_frame_codec_free(ing->codec);
+	vg_sample_batch_release(&ing->batch);
+	free(ing->ids);
+	vg_buf_release(&ing->key);
+	vg_buf_release(&ing->out);
+	free(ing->agents);
+	free(ing);
+}

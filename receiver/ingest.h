@@ -1,0 +1,56 @@
+/*
+ * ingest.h: the receiver's side of the wire protocol. Accepts agent
+ * connections on its event base, decodes their frames (common/frame.h),
+ * resolves each connection's series refs to head ids, appends every batch
+ * to the WAL and the head, and acknowledges a batch only after a WAL sync
+ * covers it (group commit: one fdatasync per event-loop round for every
+ * batch read in that round).
+ *
+ * It also owns the table that makes retries idempotent: for each agent
+ * (XXH3 of its HELLO identity) the epoch and the highest sequence number
+ * written. A SAMPLES frame at or below it is a retry: acknowledged, not
+ * stored again. The table is rebuilt from the WAL at start.
+ *
+ * A connection that sends anything malformed or hostile gets one ERROR
+ * frame and is closed; the others are not affected.
+ *
+ * Threads: everything here runs on the thread of the event base given at
+ * creation. The head is shared with the query side through its own lock.
+ */
+#ifndef VG_INGEST_H
+#define VG_INGEST_H
+
+#include <stdint.h>
+
+struct event_base;
+struct vg_err;
+struct vg_head;
+struct vg_stats;
+struct vg_wal;
+struct vg_wal_replay_cb;
+
+struct vg_ingest_options {
+	const char *host;           /* "" or NULL: all addresses */
+	uint16_t port;              /* 0: an ephemeral port */
+	const char *token;          /* NULL or "": no authentication */
+	uint64_t max_connections;
+	struct event_base *base;    /* borrowed */
+	struct vg_head *head;       /* borrowed */
+	struct vg_stats *stats;     /* borrowed */
+};
+
+struct vg_ingest;
+
+/* Creates the ingest side without listening yet, so the WAL can be
+ * replayed into it first (vg_ingest_replay_cb). */
+int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, struct vg_err *err);
+/* Callbacks for vg_wal_open that restore the head and the retry table. */
+void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb);
+/* Binds the agent port and starts accepting; wal is borrowed. */
+int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *err);
+uint16_t vg_ingest_port(const struct vg_ingest *ing);
+/* Stops accepting, syncs and acknowledges what is pending, closes every
+ * connection and frees everything. */
+void vg_ingest_free(struct vg_ingest *ing);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * main.c: vigil-receiver's start and stop. Wires the parts in data-flow
+ * order: configuration, the WAL replayed into the head, the HTTP API on its
+ * thread, the agent listener on the main event loop; then runs until
+ * SIGTERM or SIGINT and takes them down in reverse.
+ */
+#include "config.h"
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "receiver/head.h"
+#include "receiver/http_api.h"
+#include "receiver/ingest.h"
+#include "receiver/receiver_config.h"
+#include "receiver/stats.h"
+#include "receiver/wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "common/banned.h"
+
+static int mkdir_p(const char *path, struct vg_err *err)
+{
+	char tmp[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return vg_err_set(err, VG_EINVAL, "bad directory name \"%s\"", path);
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return vg_err_set(err, VG_EIO, "cannot create %s: %s", tmp, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+		return vg_err_set(err, VG_EIO, "cannot create %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+/* Writes "<agent port> <http port>\n" under a temporary name and renames
+ * it, so a reader never sees half a line. */
+static int write_port_file(const char *path, uint16_t agent_port, uint16_t http_port, struct vg_err *err)
+{
+	char tmp[4096], line[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(line, sizeof(line), "%u %u\n", agent_port, http_port);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vg_err_set(err, VG_EIO, "cannot write %s: %s", tmp, strerror(errno));
+	if (write(fd, line, (size_t)n) != n || close(fd) != 0) {
+		unlink(tmp);
+		return vg_err_set(err, VG_EIO, "cannot write %s: %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) != 0)
+		return vg_err_set(err, VG_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	return 0;
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	vg_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	event_base_loopexit(arg, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct vg_receiver_config cfg;
+	struct vg_err err;
+	struct vg_stats *stats = NULL;
+	struct vg_head *head = NULL;
+	struct vg_wal *wal = NULL;
+	struct vg_ingest *ing = NULL;
+	struct vg_http_api *api = NULL;
+	struct event_base *base = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct vg_wal_replay_cb replay;
+	struct vg_wal_stats replayed;
+	struct vg_wal_options wopts;
+	enum vg_log_level level = VG_LOG_INFO;
+	char host[256], http_host[256], wal_dir[4096];
+	uint16_t port, http_port;
+	int64_t t0;
+	int rc, status = 1;
+
+	vg_log_init("vigil-receiver", VG_LOG_INFO);
+	rc = vg_receiver_config_from_args(&cfg, argc, argv, &err);
+	if (rc == 1) {
+		vg_receiver_config_release(&cfg);
+		return 0;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "vigil-receiver: %s\nTry 'vigil-receiver --help'.\n", err.msg);
+		vg_receiver_config_release(&cfg);
+		return 2;
+	}
+	if (cfg.log_level && vg_log_parse_level(cfg.log_level, &level) == 0)
+		vg_log_set_level(level);
+	if (vg_conf_split_hostport(cfg.listen, host, sizeof(host), &port, &err) != 0 ||
+	    vg_conf_split_hostport(cfg.http_listen, http_host, sizeof(http_host), &http_port, &err) != 0) {
+		fprintf(stderr, "vigil-receiver: %s\n", err.msg);
+		vg_receiver_config_release(&cfg);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+
+	if (mkdir_p(cfg.data_dir, &err) != 0)
+		goto fail;
+	snprintf(wal_dir, sizeof(wal_dir), "%s/wal", cfg.data_dir);
+	stats = calloc(1, sizeof(*stats));
+	head = vg_head_new();
+	base = event_base_new();
+	if (stats == NULL || head == NULL || base == NULL) {
+		vg_err_set(&err, VG_ENOMEM, "out of memory at start");
+		goto fail;
+	}
+	vg_stats_init(stats);
+
+	struct vg_ingest_options iopts = {
+		.host = host, .port = port, .token = cfg.token,
+		.max_connections = cfg.max_connections, .base = base, .head = head, .stats = stats,
+	};
+	if (vg_ingest_new(&iopts, &ing, &err) != 0)
+		goto fail;
+	vg_ingest_replay_cb(ing, &replay);
+	memset(&wopts, 0, sizeof(wopts));
+	wopts.segment_bytes = cfg.wal_segment_bytes;
+	t0 = vg_clock_mono_ms();
+	if (vg_wal_open(wal_dir, &wopts, &replay, &wal, &replayed, &err) != 0) {
+		vg_err_prefix(&err, "opening the WAL in %s", wal_dir);
+		goto fail;
+	}
+	vg_info("replayed the WAL in %lld ms: %llu records, %llu samples, %zu series",
+		(long long)(vg_clock_mono_ms() - t0), (unsigned long long)replayed.records,
+		(unsigned long long)replayed.samples, vg_head_num_series(head));
+
+	struct vg_http_api_options hopts = {
+		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
+		.head = head, .stats = stats,
+	};
+	if (vg_http_api_start(&hopts, &api, &err) != 0)
+		goto fail;
+	if (vg_ingest_listen(ing, wal, &err) != 0)
+		goto fail;
+	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
+		goto fail;
+	vg_info("vigil-receiver %s listening for agents on %s:%u, HTTP on %s:%u, data in %s",
+		PACKAGE_VERSION, host[0] ? host : "*", vg_ingest_port(ing),
+		http_host[0] ? http_host : "*", vg_http_api_port(api), cfg.data_dir);
+
+	sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
+	sigint = evsignal_new(base, SIGINT, stop_cb, base);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+		vg_err_set(&err, VG_ENOMEM, "cannot install signal handlers");
+		goto fail;
+	}
+	event_base_dispatch(base);
+	status = 0;
+	goto out;
+fail:
+	vg_error("%s", err.msg);
+out:
+	/* Reverse order of start: no new agents, then no queries, then the
+	 * WAL (after the last sync), then memory. */
+	vg_ingest_free(ing);
+	if (api)
+		vg_http_api_stop(api);
+	if (wal) {
+		if (vg_wal_sync(wal, &err) != 0)
+			vg_error("final WAL sync: %s", err.msg);
+		vg_wal_close(wal);
+	}
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (base)
+		event_base_free(base);
+	vg_head_free(head);
+	free(stats);
+	vg_receiver_config_release(&cfg);
+	if (status == 0)
+		vg_info("stopped");
+	return status;
+}

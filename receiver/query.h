@@ -36,8 +36,10 @@ int vg_query_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t
 		     int64_t lookback_ms, struct vg_query_result *out, struct vg_err *err);
 
 /* Range query: points at start, start+step, ... <= end. VG_EINVAL (with
- * Prometheus's message) when end < start, step <= 0 or more than
- * VG_QUERY_MAX_POINTS points. */
+ * Prometheus's message) when end < start, step <= 0 or
+ * (end - start) / step > VG_QUERY_MAX_POINTS (Prometheus's own test, so at
+ * most one point more than that). lookback_ms must be > 0 (here and in
+ * vg_query_instant). */
 int vg_query_range(struct vg_head *h, const struct vg_selector *sel, int64_t start_ms,
 		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 		   struct vg_query_result *out, struct vg_err *err);

@@ -1,0 +1,295 @@
+/*
+ * receiver_config.c: the options of vigil-receiver (receiver_config.h):
+ * defaults, then the YAML file, then the command-line flags, each overriding
+ * the one before.
+ *
+ * Owns the flag syntax (getopt_long), the receiver.yaml field table, --help
+ * and --version, and the validation of every value. It does not log, bind or
+ * create anything: main() does, with the values this returns.
+ *
+ * Invariant: one check function per value, used for the file (through the
+ * field's check callback, so the message names file and line) and for the
+ * flag (the message names the flag); a configuration that from_args returns
+ * 0 for is complete and valid.
+ */
+#include "receiver/receiver_config.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/frame.h"
+#include "common/log.h"
+
+#include "config.h"
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+#define PROG "vigil-receiver"
+
+static int check_listen(const void *member, struct vg_err *err)
+{
+	char host[256];
+	uint16_t port;
+
+	return vg_conf_split_hostport(*(char *const *)member, host, sizeof(host), &port, err);
+}
+
+/* Values echoed in messages must not carry control characters to a terminal. */
+static const char *printable_or(const char *s, const char *instead)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p; p++, n++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"')
+			return instead;
+	return n <= 32 ? s : instead;
+}
+
+static int check_log_level(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	enum vg_log_level level;
+
+	if (vg_log_parse_level(s, &level) != 0)
+		return vg_err_set(err, VG_EINVAL, "unknown log level \"%s\" (use error, warn, info or debug)",
+				  printable_or(s, "..."));
+	return 0;
+}
+
+static int check_token(const void *member, struct vg_err *err)
+{
+	if (strlen(*(char *const *)member) > VG_FRAME_MAX_IDENT)
+		return vg_err_set(err, VG_EINVAL, "longer than %d bytes", VG_FRAME_MAX_IDENT);
+	return 0;
+}
+
+static int check_path(const void *member, struct vg_err *err)
+{
+	if (**(char *const *)member == '\0')
+		return vg_err_set(err, VG_EINVAL, "empty path");
+	return 0;
+}
+
+#define F(key, type, member) key, type, offsetof(struct vg_receiver_config, member), NULL
+
+static const struct vg_conf_field receiver_fields[] = {
+	{ F("listen", VG_CONF_STR, listen), 0, 0, check_listen },
+	{ F("http_listen", VG_CONF_STR, http_listen), 0, 0, check_listen },
+	{ F("data_dir", VG_CONF_STR, data_dir), 0, 0, check_path },
+	{ F("token", VG_CONF_STR, token), 0, 0, check_token },
+	{ F("max_connections", VG_CONF_UINT, max_connections), 1, 1000000, NULL },
+	{ F("wal_segment_size", VG_CONF_SIZE, wal_segment_bytes), 4 << 10, 1 << 30, NULL },
+	{ F("lookback_delta", VG_CONF_DURATION, lookback_ms), 1000, 24LL * 3600 * 1000, NULL },
+	{ F("port_file", VG_CONF_STR, port_file), 0, 0, NULL },
+	{ F("log_level", VG_CONF_STR, log_level), 0, 0, check_log_level },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+#undef F
+
+static const char usage_text[] =
+	"Usage: " PROG " [OPTION]...\n"
+	"Receive metrics from vigil-agent, store them and serve the query API.\n"
+	"\n"
+	"Options (each overrides the configuration file):\n"
+	"      --config FILE           configuration file; by default, when it exists,\n"
+	"                              " VG_RECEIVER_DEFAULT_CONFIG "\n"
+	"      --data-dir DIR          where the write-ahead log lives\n"
+	"                              (default " VG_LOCALSTATEDIR "/lib/vigil)\n"
+	"      --listen ADDR:PORT      address for agents (default :9710, all addresses)\n"
+	"      --http-listen ADDR:PORT address of the HTTP API (default :9711)\n"
+	"      --token TOKEN           token agents must present (default none)\n"
+	"      --port-file FILE        once listening, write the two ports to FILE\n"
+	"      --log-level LEVEL       error, warn, info or debug (default info)\n"
+	"  -h, --help                  print this help and exit\n"
+	"  -V, --version               print the version and exit\n"
+	"\n"
+	"Other settings (max_connections, wal_segment_size, lookback_delta) are set\n"
+	"in the file; see vigil-receiver(8) and vigil-receiver.yaml(5).\n";
+
+enum {
+	OPT_CONFIG = 256,
+	OPT_DATA_DIR,
+	OPT_LISTEN,
+	OPT_HTTP_LISTEN,
+	OPT_TOKEN,
+	OPT_PORT_FILE,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "http-listen", required_argument, NULL, OPT_HTTP_LISTEN },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The flags as given, borrowed from argv, applied after the file. */
+struct receiver_flags {
+	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
+};
+
+static int apply_str_flag(char **member, const char *flag, const char *value,
+			  int (*check)(const void *, struct vg_err *), struct vg_err *err)
+{
+	int r = vg_conf_set_str(member, value);
+
+	if (r < 0)
+		return vg_err_set(err, r, "out of memory");
+	if (check) {
+		r = check(member, err);
+		if (r < 0) {
+			vg_err_prefix(err, "%s", flag);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_flags *fl,
+		       struct vg_err *err)
+{
+	static const struct {
+		const char *flag;
+		size_t flags_off, cfg_off;
+		int (*check)(const void *, struct vg_err *);
+	} map[] = {
+		{ "--data-dir", offsetof(struct receiver_flags, data_dir),
+		  offsetof(struct vg_receiver_config, data_dir), check_path },
+		{ "--listen", offsetof(struct receiver_flags, listen),
+		  offsetof(struct vg_receiver_config, listen), check_listen },
+		{ "--http-listen", offsetof(struct receiver_flags, http_listen),
+		  offsetof(struct vg_receiver_config, http_listen), check_listen },
+		{ "--token", offsetof(struct receiver_flags, token),
+		  offsetof(struct vg_receiver_config, token), check_token },
+		{ "--port-file", offsetof(struct receiver_flags, port_file),
+		  offsetof(struct vg_receiver_config, port_file), NULL },
+		{ "--log-level", offsetof(struct receiver_flags, log_level),
+		  offsetof(struct vg_receiver_config, log_level), check_log_level },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *value = *(const char *const *)((const char *)fl + map[i].flags_off);
+		char **member = (char **)((char *)cfg + map[i].cfg_off);
+		if (value) {
+			int r = apply_str_flag(member, map[i].flag, value, map[i].check, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int set_defaults(struct vg_receiver_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_connections = 65536;
+	cfg->wal_segment_bytes = 64ULL << 20;
+	cfg->lookback_ms = 5 * 60 * 1000;
+	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
+	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
+	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
+	    vg_conf_set_str(&cfg->log_level, "info") < 0)
+		return VG_ENOMEM;
+	return 0;
+}
+
+/* Empty strings mean "unset": no token, no port file. */
+static void finish(struct vg_receiver_config *cfg)
+{
+	if (cfg->token && cfg->token[0] == '\0') {
+		free(cfg->token);
+		cfg->token = NULL;
+	}
+	if (cfg->port_file && cfg->port_file[0] == '\0') {
+		free(cfg->port_file);
+		cfg->port_file = NULL;
+	}
+}
+
+static int unknown_option(const char *arg, struct vg_err *err)
+{
+	if (strncmp(arg, "--", 2) == 0 || optopt == 0)
+		return vg_err_set(err, VG_EINVAL, "unknown or ambiguous option '%s'", arg);
+	return vg_err_set(err, VG_EINVAL, "unknown option '-%c'", optopt);
+}
+
+/* Collects the flags; 1 after --help or --version, < 0 on a usage error. */
+static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct vg_err *err)
+{
+	int c;
+
+	optind = 0; /* GNU: start over, so from_args can be called again */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: fl->config = optarg; break;
+		case OPT_DATA_DIR: fl->data_dir = optarg; break;
+		case OPT_LISTEN: fl->listen = optarg; break;
+		case OPT_HTTP_LISTEN: fl->http_listen = optarg; break;
+		case OPT_TOKEN: fl->token = optarg; break;
+		case OPT_PORT_FILE: fl->port_file = optarg; break;
+		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case 'V':
+			printf("%s %s\n", PROG, PACKAGE_VERSION);
+			return 1;
+		case ':':
+			return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument",
+					  argv[optind - 1]);
+		default:
+			return unknown_option(argv[optind - 1], err);
+		}
+	}
+	if (optind < argc)
+		return vg_err_set(err, VG_EINVAL, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char **argv,
+				 struct vg_err *err)
+{
+	struct receiver_flags fl;
+	const char *path;
+	int r;
+
+	memset(&fl, 0, sizeof(fl));
+	r = set_defaults(cfg);
+	if (r < 0)
+		return vg_err_set(err, r, "out of memory");
+	r = parse_argv(&fl, argc, argv, err);
+	if (r != 0)
+		return r;
+	path = fl.config ? fl.config : VG_RECEIVER_DEFAULT_CONFIG;
+	r = vg_conf_load_file(path, receiver_fields, cfg, err);
+	if (r == VG_ENOENT && !fl.config)
+		r = 0; /* no file at the default path: run on defaults */
+	else if (r < 0)
+		return r;
+	else if (vg_conf_set_str(&cfg->config_path, path) < 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	r = apply_flags(cfg, &fl, err);
+	if (r < 0)
+		return r;
+	finish(cfg);
+	return 0;
+}
+
+void vg_receiver_config_release(struct vg_receiver_config *cfg)
+{
+	vg_conf_release(receiver_fields, cfg);
+	free(cfg->config_path);
+	cfg->config_path = NULL;
+}

@@ -29,8 +29,15 @@ struct vg_receiver_config {
 	char *log_level;           /* "info" */
 };
 
-/* As vg_agent_config_from_args: 0 to run, 1 after --help/--version, or an
- * error code with err set. */
+/*
+ * As vg_agent_config_from_args: 0 to run; 1 after --help/--version printed
+ * (exit 0); or a negative VG_E* code with err->msg set, which the caller
+ * prints as "vigil-receiver: <msg>" and "Try 'vigil-receiver --help'." on
+ * stderr before exiting 2. cfg need not be initialised; always release it.
+ * On 0: listen and http_listen parse as HOST:PORT (port 0 allowed: the
+ * kernel picks one, see port_file), data_dir is not empty, token and
+ * port_file are NULL when not given or empty, log_level parses.
+ */
 int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char **argv,
 				 struct vg_err *err);
 void vg_receiver_config_release(struct vg_receiver_config *cfg);

@@ -1,0 +1,211 @@
+/*
+ * stats.c: the receiver's own metrics (stats.h) in the Prometheus text
+ * format 0.0.4 (../shared/interfaces/prometheus-exposition.md), served at
+ * /metrics.
+ *
+ * Owns the names, help texts and types of the vigil_receiver_* families and
+ * of the standard process_* ones; does not own the counters' meaning (the
+ * modules that bump them do). Every family is written with its HELP and TYPE
+ * lines before its samples, counters end in _total, and each name appears
+ * once. process_* values come from /proc/self at render time; when /proc is
+ * unreadable those families are left out rather than reported as 0.
+ */
+#include "receiver/stats.h"
+#include "receiver/head.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/json.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+void vg_stats_init(struct vg_stats *st)
+{
+	for (size_t i = 0; i < sizeof(st->frames_received) / sizeof(st->frames_received[0]); i++)
+		atomic_init(&st->frames_received[i], 0);
+	atomic_init(&st->samples_received, 0);
+	atomic_init(&st->samples_duplicate, 0);
+	atomic_init(&st->series_created, 0);
+	atomic_init(&st->bytes_received, 0);
+	atomic_init(&st->decode_errors, 0);
+	atomic_init(&st->connections_accepted, 0);
+	atomic_init(&st->connections_refused, 0);
+	atomic_init(&st->connections_open, 0);
+	atomic_init(&st->acks_sent, 0);
+	atomic_init(&st->wal_syncs, 0);
+	atomic_init(&st->wal_sync_errors, 0);
+	atomic_init(&st->wal_bytes, 0);
+	atomic_init(&st->http_requests, 0);
+	st->start_time_ms = vg_clock_now_ms();
+}
+
+static uint64_t load(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void family(struct vg_buf *out, const char *name, const char *type, const char *help)
+{
+	vg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(struct vg_buf *out, const char *name, const char *help, uint64_t v)
+{
+	family(out, name, "counter", help);
+	vg_buf_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+static void gauge_f(struct vg_buf *out, const char *name, const char *help, double v)
+{
+	char txt[32];
+
+	vg_fmt_value(v, txt, sizeof(txt));
+	family(out, name, "gauge", help);
+	vg_buf_printf(out, "%s %s\n", name, txt);
+}
+
+/* Fields of /proc/self/stat we report; false if it cannot be read. */
+struct proc_stat {
+	double cpu_seconds;
+	uint64_t vsize_bytes, rss_bytes;
+};
+
+static bool read_proc_stat(struct proc_stat *ps)
+{
+	char buf[1024], *p, *end;
+	unsigned long long v[22];
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	size_t n;
+	FILE *f = fopen("/proc/self/stat", "re");
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields start
+	 * after the last ')'. Field 3 (state) is a letter; then numbers. */
+	p = strrchr(buf, ')');
+	if (p == NULL || tick <= 0 || page <= 0)
+		return false;
+	p += 2;
+	while (*p && *p != ' ')
+		p++;
+	/* v[0] is field 4 (ppid) ... v[20] is field 24 (rss). */
+	for (int i = 0; i < 21; i++) {
+		v[i] = strtoull(p, &end, 10);
+		if (end == p)
+			return false;
+		p = end;
+	}
+	ps->cpu_seconds = (double)(v[10] + v[11]) / (double)tick; /* utime, stime */
+	ps->vsize_bytes = v[19];
+	ps->rss_bytes = v[20] * (uint64_t)page;
+	return true;
+}
+
+static bool count_open_fds(uint64_t *n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (d == NULL)
+		return false;
+	*n = 0;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			(*n)++;
+	closedir(d);
+	if (*n > 0)
+		(*n)--; /* the directory stream's own descriptor */
+	return true;
+}
+
+static void render_process(struct vg_buf *out)
+{
+	struct proc_stat ps;
+	struct rlimit rl;
+	uint64_t fds;
+
+	if (read_proc_stat(&ps)) {
+		family(out, "process_cpu_seconds_total", "counter",
+		       "Total user and system CPU time spent in seconds.");
+		{
+			char txt[32];
+			vg_fmt_value(ps.cpu_seconds, txt, sizeof(txt));
+			vg_buf_printf(out, "process_cpu_seconds_total %s\n", txt);
+		}
+		family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+		vg_buf_printf(out, "process_resident_memory_bytes %" PRIu64 "\n", ps.rss_bytes);
+		family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+		vg_buf_printf(out, "process_virtual_memory_bytes %" PRIu64 "\n", ps.vsize_bytes);
+	}
+	if (count_open_fds(&fds)) {
+		family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+		vg_buf_printf(out, "process_open_fds %" PRIu64 "\n", fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		family(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+		vg_buf_printf(out, "process_max_fds %" PRIu64 "\n", (uint64_t)rl.rlim_cur);
+	}
+}
+
+void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_buf *out)
+{
+	static const char *const frame_types[6] = { "unknown", "hello", "series", "samples",
+						    "ack", "error" };
+
+	family(out, "vigil_receiver_frames_received_total", "counter",
+	       "Frames received from agents, by frame type.");
+	for (size_t i = 1; i <= 6; i++) {
+		size_t t = i % 6; /* hello .. error, then unknown */
+		vg_buf_printf(out, "vigil_receiver_frames_received_total{type=\"%s\"} %" PRIu64 "\n",
+			      frame_types[t], load(&st->frames_received[t]));
+	}
+	counter(out, "vigil_receiver_samples_received_total",
+		"Samples accepted from SAMPLES frames.", load(&st->samples_received));
+	counter(out, "vigil_receiver_samples_duplicate_total",
+		"Samples of retried batches ignored as duplicates.", load(&st->samples_duplicate));
+	counter(out, "vigil_receiver_series_created_total", "Series created in the head.",
+		load(&st->series_created));
+	counter(out, "vigil_receiver_bytes_received_total", "Wire bytes received from agents.",
+		load(&st->bytes_received));
+	counter(out, "vigil_receiver_decode_errors_total",
+		"Frames refused as malformed or hostile.", load(&st->decode_errors));
+	counter(out, "vigil_receiver_connections_accepted_total", "Agent connections accepted.",
+		load(&st->connections_accepted));
+	counter(out, "vigil_receiver_connections_refused_total",
+		"Agent connections refused over the connection limit.",
+		load(&st->connections_refused));
+	family(out, "vigil_receiver_connections_open", "gauge", "Agent connections open now.");
+	vg_buf_printf(out, "vigil_receiver_connections_open %" PRId64 "\n",
+		      atomic_load_explicit(&st->connections_open, memory_order_relaxed));
+	counter(out, "vigil_receiver_acks_sent_total", "ACK frames sent to agents.",
+		load(&st->acks_sent));
+	counter(out, "vigil_receiver_wal_syncs_total", "WAL group commits (fsync).",
+		load(&st->wal_syncs));
+	counter(out, "vigil_receiver_wal_sync_errors_total", "WAL writes or fsyncs that failed.",
+		load(&st->wal_sync_errors));
+	counter(out, "vigil_receiver_wal_bytes_total", "Bytes appended to the WAL.",
+		load(&st->wal_bytes));
+	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
+		load(&st->http_requests));
+	if (head != NULL) {
+		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
+		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));
+		family(out, "vigil_receiver_head_samples", "gauge", "Samples in the head.");
+		vg_buf_printf(out, "vigil_receiver_head_samples %" PRIu64 "\n",
+			      vg_head_num_samples(head));
+	}
+	gauge_f(out, "vigil_receiver_start_time_seconds",
+		"Start time of the receiver since the Unix epoch in seconds.",
+		(double)st->start_time_ms / 1000.0);
+	render_process(out);
+}

@@ -1,0 +1,1197 @@
+/*
+ * wal.c: the receiver's write-ahead log of wal.h.
+ *
+ * Owns the files of the WAL directory, the record format, group commit and
+ * replay. Does not own what records mean (ingest and the head do) or when
+ * old segments may go (the caller's checkpoint; vg_wal_remove_before).
+ * docs/wal.md has the full description with a diagram.
+ *
+ * FILES. The directory holds segment files named by their number, eight
+ * decimal digits at least ("00000001"); other names are ignored. Records
+ * are appended to the highest-numbered segment only.
+ *
+ * SEGMENT HEADER (16 bytes, written and fsynced when the file is created):
+ *
+ *   0   5  magic "VGWAL"
+ *   5   1  format version (1)
+ *   6   2  flags, 0
+ *   8   4  segment number (must match the file name)
+ *   12  4  low 32 bits of XXH3_64(bytes 0..11, seed 0)
+ *
+ * RECORD (back to back from offset 16 to the end of the file):
+ *
+ *   0   4  body length L, 1 <= L <= 64 MiB
+ *   4   4  checksum: low 32 bits of XXH3_64(body, seed = segno << 40 ^ off)
+ *   8   L  body: u8 type, then the type's fields
+ *
+ * where off is the file offset of the record's length field. Seeding with
+ * both means a record is valid only in the segment and at the place it was
+ * written: a stale record from another segment (a recycled file, filesystem
+ * blocks of a deleted segment showing up in a crashed file's tail) or a
+ * record copied within a segment fails its checksum like random bytes do.
+ *
+ *   SERIES  (1): uvarint id, uvarint key length (<= 64 KiB), key bytes
+ *   SAMPLES (2): u64 agent hash, uvarint epoch, uvarint seq, uvarint n,
+ *                then n samples of:
+ *                  varint id delta from the previous sample's id (first from 0)
+ *                  varint ts delta from the previous sample's ts (first from 0)
+ *                  value: uvarint zigzag(i) << 1 when the value is an integer
+ *                         i with |i| <= 2^53 whose double has the same bits;
+ *                         otherwise the byte 0x01 and the 8 IEEE-754 bytes
+ * Fixed-width integers and raw values are little-endian; "varint" is a
+ * zigzag-encoded uvarint (common/buf.h). The body must be consumed exactly.
+ * A sample takes at least 3 bytes, so n <= (bytes left) / 3 before any array
+ * is sized. Counters and byte gauges, most of a host's series, are integers
+ * and take 2-6 bytes instead of 8; ids of one frame are mostly consecutive
+ * and samples of one frame share a timestamp, so both deltas are one byte.
+ *
+ * FSYNC ORDER. Creating a segment: write the header, fdatasync the file,
+ * fdatasync the directory; only then is a record appended to it. Group
+ * commit (vg_wal_sync): write the buffered records, fdatasync the segment;
+ * then, if it is past segment_bytes, create the next one as above. So every
+ * segment but the last is complete and synced before its successor exists,
+ * and only the last can end in a torn record. Cutting a damaged tail at
+ * open: ftruncate, fdatasync. A failed write or fdatasync breaks the WAL
+ * until it is reopened (wal.h says why).
+ *
+ * RECOVERY at open, for each segment in numeric order:
+ *  - header shorter than 16 bytes: the last segment is rewritten with a
+ *    fresh header (a crash during creation); an earlier one is skipped;
+ *  - bad magic, checksum, flags or number: warn, skip the file (and append
+ *    to a new segment when it was the last); a newer version fails the open;
+ *  - a record with a bad length, short body, bad checksum or malformed body:
+ *    in the last segment the file is cut there and appends continue from
+ *    that offset; in an earlier segment the rest of that file is skipped.
+ * Each case logs one warning with the file and offset.
+ */
+#include "receiver/wal.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "common/banned.h"
+
+#define SEG_MAGIC "VGWAL"
+#define SEG_VERSION 1
+#define SEG_HEADER_BYTES 16
+#define REC_HEADER_BYTES 8
+#define REC_SERIES 1
+#define REC_SAMPLES 2
+#define SAMPLE_MIN_BYTES 3
+#define SAMPLE_MAX_BYTES 24 /* id 5 (zigzag of a 33-bit delta), ts 10, value 9 */
+#define FLUSH_BYTES (1u << 20)
+#define READ_CHUNK_BYTES (1u << 20)
+#define MAX_EXACT_INT 9007199254740992.0 /* 2^53 */
+#define SEG_NAME_MAX 16
+
+struct seg_info {
+	uint32_t segno;
+	uint64_t size_bytes; /* on disk; for the current segment see vg_wal.seg_bytes */
+};
+
+struct vg_wal {
+	char *dir;
+	int dir_fd;
+	int fd;                 /* the current segment, open for writing */
+	uint32_t segno;         /* its number */
+	uint64_t seg_bytes;     /* bytes in its file, excluding buf */
+	uint64_t segment_bytes; /* roll threshold */
+	struct vg_wal_fileops ops;
+	struct vg_buf buf; /* records appended, not yet written */
+	bool has_unsynced; /* bytes written or buffered since the last fdatasync */
+	bool is_broken;
+	char broken_msg[VG_ERR_MSG_MAX];
+	struct seg_info *segs; /* every segment file, ascending; the last is current */
+	size_t n_segs, cap_segs;
+	struct vg_wal_stats st;
+	/* Replay scratch, freed when the open ends. */
+	struct vg_buf rbuf;
+	uint32_t *ids;
+	int64_t *ts_ms;
+	double *values;
+	size_t cap_samples;
+};
+
+/* ---- little helpers ------------------------------------------------------ */
+
+static ssize_t sys_write(int fd, const void *p, size_t n)
+{
+	return write(fd, p, n);
+}
+
+static int sys_fdatasync(int fd)
+{
+	return fdatasync(fd);
+}
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static inline uint8_t *put_uv(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* vg_get_uvarint with the one-byte case inline: most fields of a sample. */
+static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	if (p < end && p[0] < 0x80) {
+		*v = p[0];
+		return 1;
+	}
+	return vg_get_uvarint(p, (size_t)(end - p), v);
+}
+
+static inline uint8_t *put_value(uint8_t *p, double v)
+{
+	uint64_t bits, back_bits;
+	double back;
+	int64_t i;
+
+	memcpy(&bits, &v, 8);
+	/* NaN fails both comparisons, so the cast below is always defined. */
+	if (v >= -MAX_EXACT_INT && v <= MAX_EXACT_INT) {
+		i = (int64_t)v;
+		back = (double)i;
+		memcpy(&back_bits, &back, 8);
+		if (back_bits == bits) /* not -0.0, not a fraction */
+			return put_uv(p, vg_zigzag(i) << 1);
+	}
+	*p++ = 1;
+	put_le64(p, bits);
+	return p + 8;
+}
+
+static uint64_t record_seed(uint32_t segno, uint64_t off)
+{
+	return (uint64_t)segno << 40 ^ off;
+}
+
+static uint32_t record_checksum(const uint8_t *body, size_t len, uint32_t segno, uint64_t off)
+{
+	return (uint32_t)XXH3_64bits_withSeed(body, len, record_seed(segno, off));
+}
+
+static void seg_name(char out[SEG_NAME_MAX], uint32_t segno)
+{
+	snprintf(out, SEG_NAME_MAX, "%08" PRIu32, segno);
+}
+
+/* Eight to ten digits that print back the same and fit in 32 bits. */
+static bool parse_seg_name(const char *name, uint32_t *out)
+{
+	char back[SEG_NAME_MAX];
+	uint64_t v = 0;
+	size_t n = strlen(name), i;
+
+	if (n < 8 || n > 10)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (v == 0 || v > UINT32_MAX)
+		return false;
+	seg_name(back, (uint32_t)v);
+	if (strcmp(back, name) != 0)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static void header_encode(uint8_t h[SEG_HEADER_BYTES], uint32_t segno)
+{
+	memcpy(h, SEG_MAGIC, 5);
+	h[5] = SEG_VERSION;
+	h[6] = 0;
+	h[7] = 0;
+	put_le32(h + 8, segno);
+	put_le32(h + 12, (uint32_t)XXH3_64bits(h, 12));
+}
+
+/* 0 good, 1 bad (*why says how), VG_EVERSION for a newer format. */
+static int header_check(const uint8_t *h, uint32_t segno, const char **why)
+{
+	if (memcmp(h, SEG_MAGIC, 5) != 0) {
+		*why = "bad magic";
+		return 1;
+	}
+	if (get_le32(h + 12) != (uint32_t)XXH3_64bits(h, 12)) {
+		*why = "header checksum mismatch";
+		return 1;
+	}
+	if (h[5] > SEG_VERSION)
+		return VG_EVERSION;
+	if (h[5] == 0 || h[6] != 0 || h[7] != 0) {
+		*why = "bad version or flags";
+		return 1;
+	}
+	if (get_le32(h + 8) != segno) {
+		*why = "segment number does not match the file name";
+		return 1;
+	}
+	return 0;
+}
+
+/* Marks the WAL broken and fills err; every later append and sync repeats it. */
+static int set_broken(struct vg_wal *w, struct vg_err *err, const char *what, const char *name)
+{
+	snprintf(w->broken_msg, sizeof(w->broken_msg), "%s %s/%s: %s", what, w->dir, name,
+		 strerror(errno));
+	w->is_broken = true;
+	return vg_err_set(err, VG_EIO, "%s", w->broken_msg);
+}
+
+static int broken_err(const struct vg_wal *w, struct vg_err *err)
+{
+	return vg_err_set(err, VG_EIO, "WAL failed earlier and stays failed until reopened: %s",
+			  w->broken_msg);
+}
+
+/* 0, or -1 with errno set. A short count is continued, EINTR retried. */
+static int write_all(const struct vg_wal *w, int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = w->ops.write(fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int push_seg(struct vg_wal *w, uint32_t segno, uint64_t size_bytes)
+{
+	if (w->n_segs == w->cap_segs) {
+		size_t cap = w->cap_segs ? w->cap_segs * 2 : 16;
+		struct seg_info *s = realloc(w->segs, cap * sizeof(*s));
+		if (s == NULL)
+			return VG_ENOMEM;
+		w->segs = s;
+		w->cap_segs = cap;
+	}
+	w->segs[w->n_segs].segno = segno;
+	w->segs[w->n_segs].size_bytes = size_bytes;
+	w->n_segs++;
+	return 0;
+}
+
+/* mkdir -p, fsyncing the parent of each directory it creates so the new
+ * entry survives a crash. */
+static int mkdir_p(struct vg_wal *w, const char *dir, struct vg_err *err)
+{
+	size_t len = strlen(dir), i;
+	struct stat sb;
+	char *p;
+	int rc = 0;
+
+	if (len == 0)
+		return vg_err_set(err, VG_EINVAL, "WAL directory: empty path");
+	p = malloc(len + 1);
+	if (p == NULL)
+		return vg_err_set(err, VG_ENOMEM, "WAL directory %s: out of memory", dir);
+	memcpy(p, dir, len + 1);
+	for (i = 1; i <= len; i++) {
+		char *slash, saved;
+		int pfd;
+
+		if (i < len && p[i] != '/')
+			continue;
+		if (p[i - 1] == '/')
+			continue;
+		saved = p[i];
+		p[i] = 0;
+		if (mkdir(p, 0755) != 0) {
+			if (errno != EEXIST) {
+				rc = vg_err_set(err, VG_EIO, "mkdir %s: %s", p, strerror(errno));
+				goto out;
+			}
+		} else {
+			slash = strrchr(p, '/');
+			if (slash == p) {
+				pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			} else if (slash != NULL) {
+				*slash = 0;
+				pfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				*slash = '/';
+			} else {
+				pfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			}
+			if (pfd < 0 || w->ops.fdatasync(pfd) != 0) {
+				rc = vg_err_set(err, VG_EIO, "fsync the parent of %s: %s", p, strerror(errno));
+				if (pfd >= 0)
+					close(pfd);
+				goto out;
+			}
+			close(pfd);
+		}
+		p[i] = saved;
+	}
+	if (stat(dir, &sb) != 0) {
+		rc = vg_err_set(err, VG_EIO, "stat %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode))
+		rc = vg_err_set(err, VG_EINVAL, "WAL directory %s: not a directory", dir);
+out:
+	free(p);
+	return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The segment numbers in the directory, ascending; caller frees *out. */
+static int list_segments(const struct vg_wal *w, uint32_t **out, size_t *n_out, struct vg_err *err)
+{
+	uint32_t *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(w->dir);
+	if (d == NULL)
+		return vg_err_set(err, VG_EIO, "opendir %s: %s", w->dir, strerror(errno));
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		uint32_t segno;
+		if (!parse_seg_name(de->d_name, &segno))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				return vg_err_set(err, VG_ENOMEM, "listing %s: out of memory", w->dir);
+			}
+			v = nv;
+		}
+		v[n++] = segno;
+		errno = 0;
+	}
+	if (errno != 0) {
+		int e = errno;
+		free(v);
+		closedir(d);
+		return vg_err_set(err, VG_EIO, "readdir %s: %s", w->dir, strerror(e));
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u32);
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/* Creates segment segno with its header, synced, and its directory entry,
+ * synced. *fd_out is open for writing at the end of the header. */
+static int create_segment(struct vg_wal *w, uint32_t segno, int *fd_out, struct vg_err *err)
+{
+	uint8_t h[SEG_HEADER_BYTES];
+	char name[SEG_NAME_MAX];
+	const char *what;
+	int fd;
+
+	seg_name(name, segno);
+	fd = openat(w->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vg_err_set(err, VG_EIO, "create %s/%s: %s", w->dir, name, strerror(errno));
+	header_encode(h, segno);
+	what = "write";
+	if (write_all(w, fd, h, sizeof(h)) != 0)
+		goto fail;
+	what = "fdatasync";
+	if (w->ops.fdatasync(fd) != 0)
+		goto fail;
+	what = "fsync the directory after creating";
+	if (w->ops.fdatasync(w->dir_fd) != 0)
+		goto fail;
+	*fd_out = fd;
+	return 0;
+fail:
+	{
+		int e = errno;
+		vg_err_set(err, VG_EIO, "%s %s/%s: %s", what, w->dir, name, strerror(e));
+		close(fd);
+		unlinkat(w->dir_fd, name, 0);
+		return VG_EIO;
+	}
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+/* A window over a segment file: data[pos..len) of rbuf is unread, and
+ * data[0] is at file offset base. */
+struct seg_reader {
+	int fd;
+	const char *dir;
+	const char *name;
+	struct vg_buf *buf;
+	size_t pos;
+	uint64_t base;
+	bool is_eof;
+};
+
+/* 1 when need bytes are available at data + pos, 0 at end of file before
+ * that, or a negative error code. */
+static int reader_fill(struct seg_reader *r, size_t need, struct vg_err *err)
+{
+	struct vg_buf *b = r->buf;
+
+	if (b->len - r->pos >= need)
+		return 1;
+	if (r->is_eof)
+		return 0;
+	if (r->pos > 0) {
+		vg_buf_consume(b, r->pos);
+		r->base += r->pos;
+		r->pos = 0;
+	}
+	while (b->len < need) {
+		size_t want = need - b->len;
+		ssize_t n;
+
+		if (want < READ_CHUNK_BYTES)
+			want = READ_CHUNK_BYTES;
+		if (vg_buf_grow(b, want) != 0)
+			return vg_err_set(err, VG_ENOMEM, "reading %s/%s: out of memory", r->dir, r->name);
+		n = read(r->fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return vg_err_set(err, VG_EIO, "read %s/%s: %s", r->dir, r->name, strerror(errno));
+		}
+		if (n == 0) {
+			r->is_eof = true;
+			return 0;
+		}
+		b->len += (size_t)n;
+		b->data[b->len] = 0;
+	}
+	return 1;
+}
+
+static int grow_samples(struct vg_wal *w, size_t n)
+{
+	size_t cap = w->cap_samples ? w->cap_samples : 1024;
+	uint32_t *ids;
+	int64_t *ts;
+	double *values;
+
+	while (cap < n)
+		cap *= 2;
+	ids = realloc(w->ids, cap * sizeof(*ids));
+	if (ids == NULL)
+		return VG_ENOMEM;
+	w->ids = ids;
+	ts = realloc(w->ts_ms, cap * sizeof(*ts));
+	if (ts == NULL)
+		return VG_ENOMEM;
+	w->ts_ms = ts;
+	values = realloc(w->values, cap * sizeof(*values));
+	if (values == NULL)
+		return VG_ENOMEM;
+	w->values = values;
+	w->cap_samples = cap;
+	return 0;
+}
+
+enum { DEC_OK = 0, DEC_BAD = 1, DEC_STOP = 2 };
+
+/* Decodes one checksummed body and calls back. DEC_OK; DEC_BAD with why
+ * filled; DEC_STOP with the callback's code in *cb_rc; or VG_ENOMEM. */
+static int decode_record(struct vg_wal *w, const uint8_t *body, size_t len,
+			 const struct vg_wal_replay_cb *cb, struct vg_wal_stats *st,
+			 int *cb_rc, char *why, size_t why_len)
+{
+	const uint8_t *p = body + 1, *end = body + len;
+	uint64_t id, klen, n, u, i;
+	size_t k;
+
+	if (body[0] == REC_SERIES) {
+		if ((k = get_uv(p, end, &id)) == 0 || id > UINT32_MAX)
+			goto bad_field;
+		p += k;
+		if ((k = get_uv(p, end, &klen)) == 0)
+			goto bad_field;
+		p += k;
+		if (klen > VG_WAL_MAX_KEY_BYTES || klen != (uint64_t)(end - p)) {
+			snprintf(why, why_len, "SERIES key length %" PRIu64 " with %zu bytes left", klen,
+				 (size_t)(end - p));
+			return DEC_BAD;
+		}
+		if (cb && cb->series) {
+			*cb_rc = cb->series(cb->arg, (uint32_t)id, p, (size_t)klen);
+			if (*cb_rc != 0)
+				return DEC_STOP;
+		}
+		return DEC_OK;
+	}
+	if (body[0] == REC_SAMPLES) {
+		struct vg_wal_samples s;
+		int64_t prev_id = 0;
+		uint64_t prev_ts = 0;
+
+		if (end - p < 8)
+			goto bad_field;
+		s.agent_hash = get_le64(p);
+		p += 8;
+		if ((k = get_uv(p, end, &s.epoch)) == 0)
+			goto bad_field;
+		p += k;
+		if ((k = get_uv(p, end, &s.seq)) == 0)
+			goto bad_field;
+		p += k;
+		if ((k = get_uv(p, end, &n)) == 0)
+			goto bad_field;
+		p += k;
+		if (n > VG_WAL_MAX_SAMPLES || n > (uint64_t)(end - p) / SAMPLE_MIN_BYTES) {
+			snprintf(why, why_len, "SAMPLES count %" PRIu64 " with %zu bytes left", n,
+				 (size_t)(end - p));
+			return DEC_BAD;
+		}
+		if (n > w->cap_samples && grow_samples(w, (size_t)n) != 0)
+			return VG_ENOMEM;
+		for (i = 0; i < n; i++) {
+			int64_t d;
+
+			if ((k = get_uv(p, end, &u)) == 0)
+				goto bad_sample;
+			p += k;
+			d = vg_unzigzag(u);
+			if (d > (int64_t)UINT32_MAX || d < -(int64_t)UINT32_MAX)
+				goto bad_sample;
+			prev_id += d;
+			if (prev_id < 0 || prev_id > (int64_t)UINT32_MAX)
+				goto bad_sample;
+			w->ids[i] = (uint32_t)prev_id;
+			if ((k = get_uv(p, end, &u)) == 0)
+				goto bad_sample;
+			p += k;
+			prev_ts += (uint64_t)vg_unzigzag(u); /* wraps like the writer's */
+			w->ts_ms[i] = (int64_t)prev_ts;
+			if ((k = get_uv(p, end, &u)) == 0)
+				goto bad_sample;
+			p += k;
+			if (u == 1) {
+				uint64_t bits;
+				if (end - p < 8)
+					goto bad_sample;
+				bits = get_le64(p);
+				memcpy(&w->values[i], &bits, 8);
+				p += 8;
+			} else if (u & 1) {
+				goto bad_sample;
+			} else {
+				w->values[i] = (double)vg_unzigzag(u >> 1);
+			}
+		}
+		if (p != end) {
+			snprintf(why, why_len, "SAMPLES record has %zu bytes after its samples",
+				 (size_t)(end - p));
+			return DEC_BAD;
+		}
+		st->samples += n;
+		if (cb && cb->samples) {
+			s.n = (size_t)n;
+			s.ids = w->ids;
+			s.ts_ms = w->ts_ms;
+			s.values = w->values;
+			*cb_rc = cb->samples(cb->arg, &s);
+			if (*cb_rc != 0)
+				return DEC_STOP;
+		}
+		return DEC_OK;
+	bad_sample:
+		snprintf(why, why_len, "SAMPLES record: sample %" PRIu64 " malformed", i);
+		return DEC_BAD;
+	}
+	snprintf(why, why_len, "unknown record type %u", body[0]);
+	return DEC_BAD;
+bad_field:
+	snprintf(why, why_len, "%s record: truncated or malformed field",
+		 body[0] == REC_SERIES ? "SERIES" : "SAMPLES");
+	return DEC_BAD;
+}
+
+/* Cuts the last segment at off and leaves it open for appends there. */
+static int adopt_last(struct vg_wal *w, int fd, uint32_t segno, const char *name, uint64_t off,
+		      bool is_cut, struct vg_err *err)
+{
+	if (is_cut) {
+		if (ftruncate(fd, (off_t)off) != 0)
+			return vg_err_set(err, VG_EIO, "ftruncate %s/%s to %" PRIu64 ": %s", w->dir, name,
+					  off, strerror(errno));
+		if (w->ops.fdatasync(fd) != 0)
+			return vg_err_set(err, VG_EIO, "fdatasync %s/%s: %s", w->dir, name, strerror(errno));
+	}
+	if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+		return vg_err_set(err, VG_EIO, "lseek %s/%s: %s", w->dir, name, strerror(errno));
+	w->fd = fd;
+	w->segno = segno;
+	w->seg_bytes = off;
+	return 0;
+}
+
+/*
+ * Replays one segment. For the last segment (is_last) a usable file is left
+ * open in w->fd and *is_adopted set; otherwise the file is closed. *size_out
+ * gets the file's size as it is left on disk.
+ */
+static int replay_segment(struct vg_wal *w, uint32_t segno, bool is_last,
+			  const struct vg_wal_replay_cb *cb, struct vg_wal_stats *st,
+			  bool *is_adopted, uint64_t *size_out, struct vg_err *err)
+{
+	char name[SEG_NAME_MAX], why[160];
+	struct seg_reader r;
+	const char *hwhy = NULL;
+	uint64_t size, off;
+	struct stat sb;
+	int fd, rc, cb_rc = 0;
+
+	*is_adopted = false;
+	seg_name(name, segno);
+	fd = openat(w->dir_fd, name, (is_last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return vg_err_set(err, VG_EIO, "open %s/%s: %s", w->dir, name, strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		rc = vg_err_set(err, VG_EIO, "fstat %s/%s: %s", w->dir, name, strerror(errno));
+		goto fail;
+	}
+	size = (uint64_t)sb.st_size;
+	*size_out = size;
+
+	vg_buf_reset(&w->rbuf);
+	r = (struct seg_reader){ fd, w->dir, name, &w->rbuf, 0, 0, false };
+	rc = reader_fill(&r, SEG_HEADER_BYTES, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		st->skipped_bytes += w->rbuf.len;
+		if (!is_last) {
+			vg_warn("wal: %s/%s: header torn (%zu bytes); skipping the file", w->dir, name,
+				w->rbuf.len);
+			st->bad_segments++;
+			close(fd);
+			return 0;
+		}
+		/* A crash while the segment was being created: nothing in it was
+		 * ever promised, so it is safe to start it again. */
+		vg_warn("wal: %s/%s: header torn (%zu bytes); rewriting it", w->dir, name, w->rbuf.len);
+		st->corrupt_tails++;
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) < 0) {
+			rc = vg_err_set(err, VG_EIO, "truncate %s/%s: %s", w->dir, name, strerror(errno));
+			goto fail;
+		}
+		{
+			uint8_t h[SEG_HEADER_BYTES];
+			header_encode(h, segno);
+			if (write_all(w, fd, h, sizeof(h)) != 0 || w->ops.fdatasync(fd) != 0 ||
+			    w->ops.fdatasync(w->dir_fd) != 0) {
+				rc = vg_err_set(err, VG_EIO, "rewrite header of %s/%s: %s", w->dir, name,
+						strerror(errno));
+				goto fail;
+			}
+		}
+		*size_out = SEG_HEADER_BYTES;
+		st->segments++;
+		st->bytes += SEG_HEADER_BYTES;
+		rc = adopt_last(w, fd, segno, name, SEG_HEADER_BYTES, false, err);
+		if (rc != 0)
+			goto fail;
+		*is_adopted = true;
+		return 0;
+	}
+	rc = header_check(w->rbuf.data, segno, &hwhy);
+	if (rc == VG_EVERSION) {
+		rc = vg_err_set(err, VG_EVERSION, "%s/%s: WAL format version %u is newer than %u",
+				w->dir, name, w->rbuf.data[5], SEG_VERSION);
+		goto fail;
+	}
+	if (rc != 0) {
+		vg_warn("wal: %s/%s: %s at offset 0; skipping the file", w->dir, name, hwhy);
+		st->bad_segments++;
+		st->skipped_bytes += size;
+		close(fd);
+		return 0;
+	}
+	st->segments++;
+	st->bytes += SEG_HEADER_BYTES;
+	r.pos = SEG_HEADER_BYTES;
+	off = SEG_HEADER_BYTES;
+
+	for (;;) {
+		const uint8_t *hdr, *body;
+		uint32_t len;
+
+		rc = reader_fill(&r, REC_HEADER_BYTES, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			if (w->rbuf.len == r.pos)
+				break; /* a clean end */
+			snprintf(why, sizeof(why), "torn record header (%zu bytes)", w->rbuf.len - r.pos);
+			goto damaged;
+		}
+		hdr = w->rbuf.data + r.pos;
+		len = get_le32(hdr);
+		if (len == 0 || len > VG_WAL_MAX_RECORD_BYTES) {
+			snprintf(why, sizeof(why), "record length %" PRIu32 " out of range", len);
+			goto damaged;
+		}
+		rc = reader_fill(&r, REC_HEADER_BYTES + (size_t)len, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			snprintf(why, sizeof(why), "torn record (length %" PRIu32 ", %zu bytes left)", len,
+				 w->rbuf.len - r.pos - REC_HEADER_BYTES);
+			goto damaged;
+		}
+		hdr = w->rbuf.data + r.pos; /* the fill may have moved the window */
+		body = hdr + REC_HEADER_BYTES;
+		if (get_le32(hdr + 4) != record_checksum(body, len, segno, off)) {
+			snprintf(why, sizeof(why), "record checksum mismatch (length %" PRIu32 ")", len);
+			goto damaged;
+		}
+		rc = decode_record(w, body, len, cb, st, &cb_rc, why, sizeof(why));
+		if (rc == DEC_BAD)
+			goto damaged;
+		if (rc == DEC_STOP) {
+			rc = vg_err_set(err, cb_rc, "WAL replay stopped by the callback (code %d) at %s/%s offset %" PRIu64,
+					cb_rc, w->dir, name, off);
+			goto fail;
+		}
+		if (rc < 0) {
+			rc = vg_err_set(err, rc, "replay %s/%s offset %" PRIu64 ": out of memory", w->dir,
+					name, off);
+			goto fail;
+		}
+		r.pos += REC_HEADER_BYTES + len;
+		off += REC_HEADER_BYTES + len;
+		st->records++;
+		st->bytes += REC_HEADER_BYTES + len;
+	}
+	if (is_last) {
+		rc = adopt_last(w, fd, segno, name, off, off != size, err);
+		if (rc != 0)
+			goto fail;
+		*is_adopted = true;
+		return 0;
+	}
+	close(fd);
+	return 0;
+
+damaged:
+	st->skipped_bytes += size > off ? size - off : 0;
+	if (is_last) {
+		vg_warn("wal: %s/%s: %s at offset %" PRIu64 "; cutting the last %" PRIu64
+			" bytes and appending from there",
+			w->dir, name, why, off, size - off);
+		st->corrupt_tails++;
+		rc = adopt_last(w, fd, segno, name, off, true, err);
+		if (rc != 0)
+			goto fail;
+		*size_out = off;
+		*is_adopted = true;
+		return 0;
+	}
+	vg_warn("wal: %s/%s: %s at offset %" PRIu64 "; skipping the rest of the file (%" PRIu64
+		" bytes)", w->dir, name, why, off, size - off);
+	st->damaged_segments++;
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static void free_scratch(struct vg_wal *w)
+{
+	vg_buf_release(&w->rbuf);
+	free(w->ids);
+	free(w->ts_ms);
+	free(w->values);
+	w->ids = NULL;
+	w->ts_ms = NULL;
+	w->values = NULL;
+	w->cap_samples = 0;
+}
+
+void vg_wal_close(struct vg_wal *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->dir_fd >= 0)
+		close(w->dir_fd);
+	free_scratch(w);
+	vg_buf_release(&w->buf);
+	free(w->segs);
+	free(w->dir);
+	free(w);
+}
+
+int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
+		const struct vg_wal_replay_cb *cb, struct vg_wal **out,
+		struct vg_wal_stats *replayed, struct vg_err *err)
+{
+	struct vg_wal_stats st;
+	struct vg_wal *w;
+	uint32_t *nums = NULL;
+	size_t n_nums = 0, i, len;
+	bool is_adopted = false;
+	int rc;
+
+	*out = NULL;
+	memset(&st, 0, sizeof(st));
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return vg_err_set(err, VG_ENOMEM, "WAL %s: out of memory", dir);
+	w->fd = -1;
+	w->dir_fd = -1;
+	vg_buf_init(&w->buf);
+	vg_buf_init(&w->rbuf);
+	w->ops.write = opts && opts->ops && opts->ops->write ? opts->ops->write : sys_write;
+	w->ops.fdatasync = opts && opts->ops && opts->ops->fdatasync ? opts->ops->fdatasync : sys_fdatasync;
+	w->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : VG_WAL_DEFAULT_SEGMENT_BYTES;
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	w->dir = malloc(len + 1);
+	if (w->dir == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "WAL %s: out of memory", dir);
+		goto fail;
+	}
+	memcpy(w->dir, dir, len);
+	w->dir[len] = 0;
+
+	rc = mkdir_p(w, w->dir, err);
+	if (rc != 0)
+		goto fail;
+	w->dir_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dir_fd < 0) {
+		rc = vg_err_set(err, VG_EIO, "open %s: %s", w->dir, strerror(errno));
+		goto fail;
+	}
+	rc = list_segments(w, &nums, &n_nums, err);
+	if (rc != 0)
+		goto fail;
+	for (i = 0; i < n_nums; i++) {
+		uint64_t size = 0;
+		bool is_last = i + 1 == n_nums;
+
+		if (i > 0 && nums[i] != nums[i - 1] + 1)
+			vg_warn("wal: %s: segments %08" PRIu32 " to %08" PRIu32 " are missing", w->dir,
+				nums[i - 1] + 1, nums[i] - 1);
+		rc = replay_segment(w, nums[i], is_last, cb, &st, &is_adopted, &size, err);
+		if (rc != 0)
+			goto fail;
+		rc = push_seg(w, nums[i], size);
+		if (rc != 0) {
+			rc = vg_err_set(err, rc, "WAL %s: out of memory", w->dir);
+			goto fail;
+		}
+	}
+	if (!is_adopted) {
+		uint32_t segno = n_nums ? nums[n_nums - 1] + 1 : 1;
+		if (segno == 0) {
+			rc = vg_err_set(err, VG_ELIMIT, "WAL %s: segment numbers exhausted", w->dir);
+			goto fail;
+		}
+		rc = create_segment(w, segno, &w->fd, err);
+		if (rc != 0)
+			goto fail;
+		w->segno = segno;
+		w->seg_bytes = SEG_HEADER_BYTES;
+		rc = push_seg(w, segno, SEG_HEADER_BYTES);
+		if (rc != 0) {
+			rc = vg_err_set(err, rc, "WAL %s: out of memory", w->dir);
+			goto fail;
+		}
+	}
+	free(nums);
+	free_scratch(w);
+	w->st.corrupt_tails = st.corrupt_tails;
+	w->st.damaged_segments = st.damaged_segments;
+	w->st.bad_segments = st.bad_segments;
+	w->st.skipped_bytes = st.skipped_bytes;
+	st.first_segment = w->segs[0].segno;
+	st.last_segment = w->segno;
+	if (replayed)
+		*replayed = st;
+	*out = w;
+	return 0;
+fail:
+	free(nums);
+	vg_wal_close(w);
+	return rc;
+}
+
+/* ---- appending ---------------------------------------------------------- */
+
+/* Writes the buffer to the current segment. */
+static int flush_buf(struct vg_wal *w, struct vg_err *err)
+{
+	char name[SEG_NAME_MAX];
+
+	if (w->buf.len == 0)
+		return 0;
+	if (write_all(w, w->fd, w->buf.data, w->buf.len) != 0) {
+		seg_name(name, w->segno);
+		return set_broken(w, err, "write", name);
+	}
+	w->seg_bytes += w->buf.len;
+	vg_buf_reset(&w->buf);
+	return 0;
+}
+
+/* Room for a record of up to body_max bytes at the end of the buffer;
+ * returns where its header goes. A failed grow leaves the buffer as it was
+ * (the bytes already in it are still good), so clear the failed flag. */
+static uint8_t *reserve(struct vg_wal *w, size_t body_max)
+{
+	if (vg_buf_grow(&w->buf, REC_HEADER_BYTES + body_max) != 0) {
+		w->buf.is_failed = false;
+		return NULL;
+	}
+	return w->buf.data + w->buf.len;
+}
+
+/* Seals the record whose header is at rec (body_len bytes follow it). */
+static int finish_record(struct vg_wal *w, uint8_t *rec, size_t body_len, struct vg_err *err)
+{
+	uint64_t off = w->seg_bytes + w->buf.len;
+
+	put_le32(rec, (uint32_t)body_len);
+	put_le32(rec + 4, record_checksum(rec + REC_HEADER_BYTES, body_len, w->segno, off));
+	w->buf.len += REC_HEADER_BYTES + body_len;
+	w->buf.data[w->buf.len] = 0;
+	w->st.records++;
+	w->has_unsynced = true;
+	if (w->buf.len >= FLUSH_BYTES)
+		return flush_buf(w, err);
+	return 0;
+}
+
+int vg_wal_append_series(struct vg_wal *w, uint32_t id, const uint8_t *key, size_t key_len,
+			 struct vg_err *err)
+{
+	uint8_t *rec, *p;
+
+	if (w->is_broken)
+		return broken_err(w, err);
+	if (key_len > VG_WAL_MAX_KEY_BYTES)
+		return vg_err_set(err, VG_ELIMIT, "WAL SERIES record: key of %zu bytes (limit %u)",
+				  key_len, VG_WAL_MAX_KEY_BYTES);
+	rec = reserve(w, 1 + 10 + 10 + key_len);
+	if (rec == NULL)
+		return vg_err_set(err, VG_ENOMEM, "WAL SERIES record: out of memory");
+	p = rec + REC_HEADER_BYTES;
+	*p++ = REC_SERIES;
+	p = put_uv(p, id);
+	p = put_uv(p, key_len);
+	if (key_len)
+		memcpy(p, key, key_len);
+	p += key_len;
+	return finish_record(w, rec, (size_t)(p - rec) - REC_HEADER_BYTES, err);
+}
+
+int vg_wal_append_samples(struct vg_wal *w, const struct vg_wal_samples *s, struct vg_err *err)
+{
+	uint8_t *rec, *p;
+	uint64_t prev_ts = 0;
+	int64_t prev_id = 0;
+	size_t i, body_len;
+
+	if (w->is_broken)
+		return broken_err(w, err);
+	if (s->n > VG_WAL_MAX_SAMPLES)
+		return vg_err_set(err, VG_ELIMIT, "WAL SAMPLES record: %zu samples (limit %u)", s->n,
+				  VG_WAL_MAX_SAMPLES);
+	rec = reserve(w, 1 + 8 + 3 * 10 + s->n * SAMPLE_MAX_BYTES);
+	if (rec == NULL)
+		return vg_err_set(err, VG_ENOMEM, "WAL SAMPLES record of %zu samples: out of memory",
+				  s->n);
+	p = rec + REC_HEADER_BYTES;
+	*p++ = REC_SAMPLES;
+	put_le64(p, s->agent_hash);
+	p += 8;
+	p = put_uv(p, s->epoch);
+	p = put_uv(p, s->seq);
+	p = put_uv(p, s->n);
+	for (i = 0; i < s->n; i++) {
+		int64_t id = s->ids[i];
+		uint64_t ts = (uint64_t)s->ts_ms[i];
+
+		p = put_uv(p, vg_zigzag(id - prev_id));
+		prev_id = id;
+		/* Wrapping difference: the reader adds it back the same way. */
+		p = put_uv(p, vg_zigzag((int64_t)(ts - prev_ts)));
+		prev_ts = ts;
+		p = put_value(p, s->values[i]);
+	}
+	body_len = (size_t)(p - rec) - REC_HEADER_BYTES;
+	if (body_len > VG_WAL_MAX_RECORD_BYTES)
+		return vg_err_set(err, VG_ELIMIT, "WAL SAMPLES record: %zu bytes (limit %u)", body_len,
+				  VG_WAL_MAX_RECORD_BYTES);
+	w->st.samples += s->n;
+	return finish_record(w, rec, body_len, err);
+}
+
+/* Closes the current segment (synced by the caller) and starts the next. */
+static int roll_segment(struct vg_wal *w, struct vg_err *err)
+{
+	uint32_t segno = w->segno + 1;
+	struct vg_err e;
+	int fd;
+	int rc;
+
+	if (segno == 0) {
+		w->is_broken = true;
+		snprintf(w->broken_msg, sizeof(w->broken_msg), "%s: segment numbers exhausted", w->dir);
+		return vg_err_set(err, VG_EIO, "%s", w->broken_msg);
+	}
+	if (push_seg(w, segno, SEG_HEADER_BYTES) != 0)
+		return vg_err_set(err, VG_ENOMEM, "WAL %s: out of memory", w->dir);
+	rc = create_segment(w, segno, &fd, &e);
+	if (rc != 0) {
+		w->n_segs--;
+		w->is_broken = true;
+		memcpy(w->broken_msg, e.msg, sizeof(w->broken_msg));
+		return vg_err_set(err, rc, "%s", e.msg);
+	}
+	w->segs[w->n_segs - 2].size_bytes = w->seg_bytes;
+	close(w->fd);
+	w->fd = fd;
+	w->segno = segno;
+	w->seg_bytes = SEG_HEADER_BYTES;
+	return 0;
+}
+
+int vg_wal_sync(struct vg_wal *w, struct vg_err *err)
+{
+	char name[SEG_NAME_MAX];
+	int rc;
+
+	if (w->is_broken)
+		return broken_err(w, err);
+	rc = flush_buf(w, err);
+	if (rc != 0)
+		return rc;
+	if (w->has_unsynced) {
+		if (w->ops.fdatasync(w->fd) != 0) {
+			seg_name(name, w->segno);
+			return set_broken(w, err, "fdatasync", name);
+		}
+		w->has_unsynced = false;
+		w->st.syncs++;
+	}
+	if (w->seg_bytes >= w->segment_bytes)
+		return roll_segment(w, err);
+	return 0;
+}
+
+int vg_wal_roll(struct vg_wal *w, uint32_t *segno_out, struct vg_err *err)
+{
+	int rc = vg_wal_sync(w, err);
+
+	if (rc != 0)
+		return rc;
+	if (w->seg_bytes > SEG_HEADER_BYTES) {
+		rc = roll_segment(w, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (segno_out)
+		*segno_out = w->segno;
+	return 0;
+}
+
+int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err)
+{
+	char name[SEG_NAME_MAX];
+	size_t i, kept = 0;
+	int rc = 0;
+
+	if (segno > w->segno)
+		segno = w->segno;
+	for (i = 0; i < w->n_segs; i++) {
+		if (w->segs[i].segno < segno && rc == 0) {
+			seg_name(name, w->segs[i].segno);
+			if (unlinkat(w->dir_fd, name, 0) == 0 || errno == ENOENT)
+				continue;
+			rc = vg_err_set(err, VG_EIO, "unlink %s/%s: %s", w->dir, name, strerror(errno));
+		}
+		w->segs[kept++] = w->segs[i];
+	}
+	if (kept == w->n_segs)
+		return rc;
+	w->n_segs = kept;
+	if (w->ops.fdatasync(w->dir_fd) != 0 && rc == 0)
+		rc = vg_err_set(err, VG_EIO, "fsync %s: %s", w->dir, strerror(errno));
+	return rc;
+}
+
+void vg_wal_stats(const struct vg_wal *w, struct vg_wal_stats *out)
+{
+	size_t i;
+
+	*out = w->st;
+	out->segments = w->n_segs;
+	out->bytes = w->seg_bytes + w->buf.len;
+	for (i = 0; i + 1 < w->n_segs; i++)
+		out->bytes += w->segs[i].size_bytes;
+	out->first_segment = w->n_segs ? w->segs[0].segno : w->segno;
+	out->last_segment = w->segno;
+}

@@ -12,6 +12,15 @@
  * continue from a clean end. Damage before the last segment's tail is
  * reported and replay continues with the next segment.
  *
+ * Invariants the caller keeps:
+ *  - Acknowledge a batch only after a vg_wal_sync that began after the
+ *    batch's append returned 0.
+ *  - After any append or sync fails with VG_EIO the WAL is broken: every
+ *    later append and sync fails too, because after a failed write or fsync
+ *    the kernel may have dropped the dirty pages while reporting the next
+ *    fsync as good. Only vg_wal_close and a new vg_wal_open (which replays
+ *    and cuts whatever the failure left) recover.
+ *
  * Not thread-safe: one thread owns a struct vg_wal.
  */
 #ifndef VG_WAL_H
@@ -25,67 +34,114 @@ struct vg_err;
 
 struct vg_wal;
 
+/* Limits, checked on append and again on read before anything is allocated. */
+#define VG_WAL_MAX_RECORD_BYTES (64u << 20) /* body of one record */
+#define VG_WAL_MAX_KEY_BYTES (64u << 10)    /* series key in a SERIES record */
+#define VG_WAL_MAX_SAMPLES (4u << 20)       /* samples in one SAMPLES record */
+#define VG_WAL_DEFAULT_SEGMENT_BYTES (64u << 20)
+
 /* File operations the WAL goes through, so a crash test can hold back,
  * drop or garble writes at a chosen sync (SQLite's test6.c is the model).
- * NULL fields take the system calls. */
+ * write is used for every byte the WAL writes (segment headers and
+ * records); fdatasync for every flush, of segment files and of the WAL
+ * directory alike. NULL fields take the system calls. */
 struct vg_wal_fileops {
 	ssize_t (*write)(int fd, const void *p, size_t n);
 	int (*fdatasync)(int fd);
 };
 
 struct vg_wal_options {
-	uint64_t segment_bytes;           /* start a new segment past this; default 64 MiB */
+	uint64_t segment_bytes;           /* start a new segment past this; 0: 64 MiB */
 	const struct vg_wal_fileops *ops; /* NULL: the system calls */
 };
 
 /* A SAMPLES record: the batch one agent frame carried, after its refs were
- * resolved to head series ids. Arrays are parallel, n long. */
+ * resolved to head series ids. Arrays are parallel, n long. Values are kept
+ * bit for bit (NaN payloads such as the stale marker included). */
 struct vg_wal_samples {
 	uint64_t agent_hash; /* XXH3 of the agent identity from HELLO */
 	uint64_t epoch;      /* the agent's epoch from HELLO */
 	uint64_t seq;        /* the frame's sequence number */
-	size_t n;
+	size_t n;            /* <= VG_WAL_MAX_SAMPLES */
 	const uint32_t *ids;
 	const int64_t *ts_ms;
 	const double *values;
 };
 
 struct vg_wal_replay_cb {
-	/* A series was created with this id and key (series.h). */
+	/* A series was created with this id and key (series.h); the key is
+	 * valid during the call only. */
 	int (*series)(void *arg, uint32_t id, const uint8_t *key, size_t key_len);
 	/* A batch; the arrays are valid during the call only. */
 	int (*samples)(void *arg, const struct vg_wal_samples *s);
 	void *arg;
 };
 
+/*
+ * In *replayed (from vg_wal_open): what replay read and found.
+ * From vg_wal_stats: records, samples and syncs since open; segments and
+ * bytes on disk now (bytes counts what is appended but still buffered);
+ * the damage counters as replay found them.
+ */
 struct vg_wal_stats {
 	uint64_t records;
 	uint64_t samples;
-	uint64_t segments;
-	uint64_t bytes;
-	uint64_t corrupt_tails; /* damaged tails found and cut */
+	uint64_t segments;         /* segment files (replay: files read) */
+	uint64_t bytes;            /* segment bytes (replay: good bytes read) */
+	uint64_t syncs;            /* fdatasyncs of appended data (0 in replay) */
+	uint64_t corrupt_tails;    /* damaged tails of the last segment found and cut */
+	uint64_t damaged_segments; /* earlier segments whose rest was skipped */
+	uint64_t bad_segments;     /* segment files skipped for a bad header */
+	uint64_t skipped_bytes;    /* bytes not replayed because of the above */
+	uint32_t first_segment;    /* lowest segment number on disk */
+	uint32_t last_segment;     /* the segment appends go to */
 };
 
 /*
- * Opens (creating if needed) the WAL in dir, replays it through cb (may be
- * NULL) and leaves it ready to append. A callback's non-zero return stops
- * replay and is returned.
+ * Opens the WAL in dir (created with its parents if missing), replays it
+ * through cb (may be NULL; records are still checked) and leaves it ready
+ * to append. *replayed (may be NULL) gets what replay read. A callback's
+ * non-zero return stops replay and is returned, with nothing cut or
+ * created. A read error fails the open (VG_EIO): only what is read and
+ * found damaged is ever cut. A segment of a newer format version fails the
+ * open with VG_EVERSION. On failure *out is NULL.
  */
 int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 		const struct vg_wal_replay_cb *cb, struct vg_wal **out,
 		struct vg_wal_stats *replayed, struct vg_err *err);
+
+/* Closes the files and frees w (NULL is fine). Does no I/O: what was
+ * appended since the last successful vg_wal_sync was never promised and may
+ * or may not be found by the next open. Call vg_wal_sync first to keep it. */
 void vg_wal_close(struct vg_wal *w);
 
 /* Append records to the current segment (buffered in the process until
- * vg_wal_sync, or until the buffer fills and is written). */
+ * vg_wal_sync, or until the buffer passes 1 MiB and is written). VG_ELIMIT
+ * for a key or batch past the limits above; VG_EIO (the WAL is then broken)
+ * when writing the buffer out fails. */
 int vg_wal_append_series(struct vg_wal *w, uint32_t id, const uint8_t *key, size_t key_len,
 			 struct vg_err *err);
 int vg_wal_append_samples(struct vg_wal *w, const struct vg_wal_samples *s, struct vg_err *err);
 
-/* Writes out what is buffered and fdatasyncs it; on return every record
- * appended before the call is durable. Rolls to a new segment when the
- * current one is past its size. */
+/* Writes out what is buffered and fdatasyncs it; on return 0 every record
+ * appended before the call is durable. Then rolls to a new segment when the
+ * current one is past segment_bytes (a record never spans segments). Cheap
+ * when nothing was appended since the last sync. VG_EIO, with the file and
+ * the errno text, when a write or fdatasync fails; the WAL is then broken
+ * (see above) and every later call fails the same way. */
 int vg_wal_sync(struct vg_wal *w, struct vg_err *err);
+
+/*
+ * Checkpoint support, for the caller that persists the head elsewhere:
+ * vg_wal_roll syncs and starts a new segment; *segno_out (may be NULL) gets
+ * its number, so every record appended before the call lies in segments
+ * below it. vg_wal_remove_before deletes the segment files numbered below
+ * segno (never the current one) and fsyncs the directory. The WAL does not
+ * know what the records mean: the caller must have persisted, or appended
+ * again, whatever it still needs from them (the SERIES records above all).
+ */
+int vg_wal_roll(struct vg_wal *w, uint32_t *segno_out, struct vg_err *err);
+int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err);
 
 void vg_wal_stats(const struct vg_wal *w, struct vg_wal_stats *out);
 

@@ -1,0 +1,476 @@
+/* harness.c: see harness.h. */
+#include "config.h"
+
+#include "tests/harness.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/frame.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+void vg_t_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int64_t vg_t_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *vg_t_tmpdir(const char *prefix)
+{
+	const char *base = getenv("TMPDIR");
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s-XXXXXX", base && base[0] ? base : "/tmp", prefix);
+	if (mkdtemp(path) == NULL)
+		return NULL;
+	return strdup(path);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void vg_t_rmrf(const char *path)
+{
+	if (path && getenv("VG_TEST_KEEP") == NULL)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *vg_t_bin(const char *name)
+{
+	static char slots[4][512];
+	static int next;
+	const char *dir = getenv("VG_BUILDDIR");
+	char *out = slots[next++ % 4];
+
+	snprintf(out, 512, "%s/%s", dir && dir[0] ? dir : VG_BUILDDIR, name);
+	return out;
+}
+
+int vg_t_spawn(struct vg_t_proc *p, const char *log_path, char *const argv[])
+{
+	pid_t pid;
+
+	sigset_t all, old;
+
+	snprintf(p->log_path, sizeof(p->log_path), "%s", log_path);
+	/* Until exec the child runs the test's signal handlers (Check's
+	 * SIGTERM handler kills the whole process group): block signals
+	 * across fork and reset the handlers in the child first. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (pid == 0) {
+		int fd;
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	p->pid = pid;
+	return 0;
+}
+
+static int wait_status(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0)
+			return -1;
+		if (vg_t_now_ms() >= deadline)
+			return -2;
+		vg_t_sleep_ms(10);
+	}
+}
+
+int vg_t_stop(struct vg_t_proc *p, int sig, int timeout_ms)
+{
+	int st;
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, sig);
+	st = wait_status(p->pid, timeout_ms);
+	if (st == -2) {
+		kill(p->pid, SIGKILL);
+		st = wait_status(p->pid, 5000);
+	}
+	p->pid = 0;
+	return st;
+}
+
+bool vg_t_alive(struct vg_t_proc *p)
+{
+	int st;
+
+	if (p->pid <= 0)
+		return false;
+	return waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+bool vg_t_log_contains(const struct vg_t_proc *p, const char *s)
+{
+	FILE *f = fopen(p->log_path, "r");
+	char *buf;
+	long n;
+	bool found;
+
+	if (f == NULL)
+		return false;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return false;
+	}
+	fclose(f);
+	found = strstr(buf, s) != NULL;
+	free(buf);
+	return found;
+}
+
+int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const char *extra_arg)
+{
+	char log_path[600];
+	int64_t deadline;
+
+	snprintf(r->data_dir, sizeof(r->data_dir), "%s", data_dir);
+	snprintf(r->port_file, sizeof(r->port_file), "%s.ports", data_dir);
+	snprintf(log_path, sizeof(log_path), "%s.log", data_dir);
+	unlink(r->port_file);
+	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), "--data-dir", r->data_dir, "--listen",
+			 "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file", r->port_file,
+			 "--config", "/dev/null", (char *)extra_arg, NULL };
+	if (vg_t_spawn(&r->proc, log_path, argv) != 0)
+		return -1;
+	deadline = vg_t_now_ms() + 10000;
+	while (vg_t_now_ms() < deadline) {
+		FILE *f = fopen(r->port_file, "r");
+		unsigned a, h;
+		if (f) {
+			int n = fscanf(f, "%u %u", &a, &h);
+			fclose(f);
+			if (n == 2) {
+				r->port = (uint16_t)a;
+				r->http_port = (uint16_t)h;
+				return 0;
+			}
+		}
+		if (!vg_t_alive(&r->proc))
+			return -1;
+		vg_t_sleep_ms(20);
+	}
+	return -1;
+}
+
+int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,
+		     const char *hostname)
+{
+	char server[64], log_path[600];
+
+	snprintf(server, sizeof(server), "127.0.0.1:%u", port);
+	snprintf(log_path, sizeof(log_path), "%s/agent-%s.log", dir, hostname);
+	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--server", server, "--interval",
+			 (char *)interval, "--hostname", (char *)hostname, "--config", "/dev/null", NULL };
+	return vg_t_spawn(p, log_path, argv);
+}
+
+static size_t curl_write(char *p, size_t size, size_t n, void *arg)
+{
+	FILE *f = arg;
+
+	return fwrite(p, size, n, f);
+}
+
+char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status)
+{
+	char url[8192];
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path_and_query);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c);
+	*status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	fclose(f);
+	if (rc != CURLE_OK) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+json_t *vg_t_http_json(uint16_t port, const char *path_and_query, long *status)
+{
+	char *body = vg_t_http_get(port, path_and_query, status);
+	json_t *doc;
+
+	if (body == NULL)
+		return NULL;
+	doc = json_loads(body, 0, NULL);
+	free(body);
+	return doc;
+}
+
+char *vg_t_urlencode(const char *s)
+{
+	CURL *c = curl_easy_init();
+	char *e = curl_easy_escape(c, s, 0);
+	char *out = strdup(e);
+
+	curl_free(e);
+	curl_easy_cleanup(c);
+	return out;
+}
+
+/* Reads everything from both pipes until they close or the deadline. */
+int vg_t_run(char *const argv[], char **out, char **err, int timeout_ms)
+{
+	int po[2], pe[2];
+	char *bufs[2] = { NULL, NULL };
+	size_t lens[2] = { 0, 0 };
+	FILE *mem[2];
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+	pid_t pid;
+	int st;
+
+	if (pipe(po) != 0 || pipe(pe) != 0)
+		return -1;
+	sigset_t all, old;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (pid == 0) {
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(po[1], STDOUT_FILENO);
+		dup2(pe[1], STDERR_FILENO);
+		close(po[0]);
+		close(pe[0]);
+		close(po[1]);
+		close(pe[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(po[1]);
+	close(pe[1]);
+	mem[0] = open_memstream(&bufs[0], &lens[0]);
+	mem[1] = open_memstream(&bufs[1], &lens[1]);
+	struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+	int open_fds = 2;
+	while (open_fds > 0 && vg_t_now_ms() < deadline) {
+		if (poll(fds, 2, 100) <= 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			char buf[4096];
+			ssize_t n;
+			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(fds[i].fd, buf, sizeof(buf));
+			if (n <= 0) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				open_fds--;
+			} else {
+				fwrite(buf, 1, (size_t)n, mem[i]);
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	fclose(mem[0]);
+	fclose(mem[1]);
+	st = wait_status(pid, open_fds > 0 ? 0 : (int)(deadline - vg_t_now_ms() > 0 ? deadline - vg_t_now_ms() : 0));
+	if (st == -2) {
+		kill(pid, SIGKILL);
+		wait_status(pid, 5000);
+		st = -1;
+	}
+	if (out)
+		*out = bufs[0];
+	else
+		free(bufs[0]);
+	if (err)
+		*err = bufs[1];
+	else
+		free(bufs[1]);
+	return st;
+}
+
+int vg_t_connect(uint16_t port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int vg_t_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads exactly n bytes by the deadline: 0, 1 on EOF, -1 on timeout. */
+static int read_exact(int fd, uint8_t *p, size_t n, int64_t deadline)
+{
+	while (n > 0) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left = deadline - vg_t_now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return -1;
+		r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 1; /* EOF or reset: the peer closed */
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int vg_t_read_frame(int fd, int timeout_ms, struct vg_frame_header *h, struct vg_buf *payload)
+{
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+	uint8_t hdr[VG_FRAME_HEADER_SIZE];
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_codec *codec;
+	const uint8_t *raw;
+	size_t raw_len;
+	int rc;
+
+	if ((rc = read_exact(fd, hdr, sizeof(hdr), deadline)) != 0)
+		return rc;
+	if (vg_frame_header_decode(hdr, h, NULL) != 0)
+		return -1;
+	vg_buf_grow(&wire, h->payload_len);
+	if ((rc = read_exact(fd, wire.data, h->payload_len, deadline)) != 0) {
+		vg_buf_release(&wire);
+		return rc;
+	}
+	codec = vg_frame_codec_new(1);
+	rc = vg_frame_open(codec, h, wire.data, &raw, &raw_len, NULL);
+	if (rc == 0) {
+		vg_buf_reset(payload);
+		vg_buf_append(payload, raw, raw_len);
+	}
+	vg_frame_codec_free(codec);
+	vg_buf_release(&wire);
+	return rc == 0 ? 0 : -1;
+}
+
+int vg_t_hello(int fd, const char *agent, uint64_t epoch, uint64_t *acked)
+{
+	struct vg_hello hello = { VG_PROTO_VERSION, vg_str_c(agent), epoch, vg_str_c(""), vg_str_c("test") };
+	struct vg_buf raw = VG_BUF_INIT, wire = VG_BUF_INIT, payload = VG_BUF_INIT;
+	struct vg_frame_codec *codec = vg_frame_codec_new(1);
+	struct vg_frame_header h;
+	int rc = -1;
+
+	vg_hello_pack(&hello, &raw);
+	if (vg_frame_encode(codec, VG_FRAME_HELLO, 0, raw.data, raw.len, &wire, NULL) == 0 &&
+	    vg_t_write_all(fd, wire.data, wire.len) == 0 &&
+	    vg_t_read_frame(fd, 5000, &h, &payload) == 0 && h.type == VG_FRAME_ACK) {
+		if (acked)
+			*acked = h.seq;
+		rc = 0;
+	}
+	vg_frame_codec_free(codec);
+	vg_buf_release(&raw);
+	vg_buf_release(&wire);
+	vg_buf_release(&payload);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * harness.h: what the end-to-end suites share: temporary directories,
+ * starting the real programs on loopback and stopping them by PID, HTTP
+ * requests to a receiver, and running the CLI.
+ *
+ * Every daemon a test starts listens on port 0 and reports its ports in a
+ * port file; every wait has a deadline; every child gets PR_SET_PDEATHSIG,
+ * so a test killed by its timeout takes its daemons with it.
+ *
+ * VG_BUILDDIR (environment, else the build directory compiled in) is where
+ * the programs are found.
+ */
+#ifndef VG_TEST_HARNESS_H
+#define VG_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct vg_t_proc {
+	pid_t pid;
+	char log_path[1024];
+};
+
+/* A new directory under $TMPDIR or /tmp; caller frees the string. */
+char *vg_t_tmpdir(const char *prefix);
+/* rm -r, for a directory made by vg_t_tmpdir. */
+void vg_t_rmrf(const char *path);
+
+/* The path of a built program ("vigil-receiver"), in a static buffer per call slot. */
+const char *vg_t_bin(const char *name);
+
+/* Starts argv (argv[0] a path) with stdout and stderr appended to log_path. */
+int vg_t_spawn(struct vg_t_proc *p, const char *log_path, char *const argv[]);
+/* Sends sig and waits up to timeout_ms, then SIGKILL; returns the exit
+ * status (128+signal when killed by one), or -1. */
+int vg_t_stop(struct vg_t_proc *p, int sig, int timeout_ms);
+bool vg_t_alive(struct vg_t_proc *p);
+/* Whether the log file contains s. */
+bool vg_t_log_contains(const struct vg_t_proc *p, const char *s);
+
+struct vg_t_receiver {
+	struct vg_t_proc proc;
+	char data_dir[512];
+	char port_file[512];
+	uint16_t port;
+	uint16_t http_port;
+};
+
+/* Starts vigil-receiver on 127.0.0.1 with ephemeral ports on data_dir
+ * (created if needed) and waits for its port file (10 s). */
+int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const char *extra_arg);
+
+/* Starts vigil-agent sending to 127.0.0.1:port every interval. */
+int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,
+		     const char *hostname);
+
+/* GET http://127.0.0.1:port<path_and_query>; returns the parsed JSON (caller
+ * json_decref's) or NULL; *status gets the HTTP status. */
+json_t *vg_t_http_json(uint16_t port, const char *path_and_query, long *status);
+/* The same returning the raw body (caller frees). */
+char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status);
+/* URL-encodes s into a new string. */
+char *vg_t_urlencode(const char *s);
+
+/* Runs argv to completion (timeout_ms), capturing stdout and stderr into
+ * new strings; returns the exit status, or -1. */
+int vg_t_run(char *const argv[], char **out, char **err, int timeout_ms);
+
+/* A raw protocol client, for tests that speak to the receiver directly. */
+struct vg_buf;
+struct vg_frame_header;
+/* A blocking TCP connection to 127.0.0.1:port, or -1. */
+int vg_t_connect(uint16_t port);
+/* Writes all of p; 0, or -1 when the peer is gone. */
+int vg_t_write_all(int fd, const void *p, size_t n);
+/* Reads one frame within timeout_ms: 0 with header and raw payload
+ * (decompressed, into payload), 1 if the peer closed, -1 on timeout or
+ * a malformed frame. */
+int vg_t_read_frame(int fd, int timeout_ms, struct vg_frame_header *h, struct vg_buf *payload);
+/* Sends HELLO for agent with epoch and waits for its ACK; 0 or -1. */
+int vg_t_hello(int fd, const char *agent, uint64_t epoch, uint64_t *acked);
+
+/* Sleeps ms milliseconds. */
+void vg_t_sleep_ms(int ms);
+int64_t vg_t_now_ms(void);
+
+#endif

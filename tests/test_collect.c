@@ -1,0 +1,986 @@
+/*
+ * test_collect.c: the host collectors against captured /proc trees in
+ * tests/data/proc* (good, malformed, empty, fallback, rootfs prefix), files
+ * generated on the fly (larger than the stack buffer, over the size limit,
+ * hostile load averages), and the live /proc of the machine running the
+ * suite. A recording sink canonicalizes and formats every sample, so tests
+ * compare exact series names, labels and values.
+ */
+#include "agent/collect.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+#define PROC VG_TEST_DATA "/proc"
+#define PROC_BAD VG_TEST_DATA "/proc-bad"
+#define PROC_EMPTY VG_TEST_DATA "/proc-empty"
+
+/* --- a sink that records every sample as "name{labels}" = value ---------- */
+
+struct sample {
+	char *key;
+	double value;
+};
+
+struct rec {
+	struct sample *v;
+	size_t n, cap;
+	size_t stop_at;   /* 1-based call that fails, 0 = never */
+	int stop_code;
+	size_t calls;
+};
+
+static int rec_add(void *arg, struct vg_series *s, double value)
+{
+	struct rec *r = arg;
+	struct vg_series c = *s;
+	struct vg_buf b = VG_BUF_INIT;
+
+	r->calls++;
+	if (r->stop_at != 0 && r->calls == r->stop_at)
+		return r->stop_code;
+	if (vg_series_canonicalize(&c, NULL) != 0)
+		vg_buf_puts(&b, "INVALID:");
+	vg_series_format(&c, &b);
+	ck_assert(!vg_buf_failed(&b));
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->v = realloc(r->v, r->cap * sizeof(*r->v));
+		ck_assert_ptr_nonnull(r->v);
+	}
+	r->v[r->n].key = vg_buf_detach(&b, NULL);
+	r->v[r->n].value = value;
+	r->n++;
+	return 0;
+}
+
+static void rec_free(struct rec *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i].key);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The value of the one sample with that exact key; NAN if absent. Fails
+ * the test if the key appears twice. */
+static double get(const struct rec *r, const char *key)
+{
+	double v = NAN;
+	int seen = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].key, key) == 0) {
+			v = r->v[i].value;
+			seen++;
+		}
+	ck_assert_msg(seen <= 1, "%s emitted %d times", key, seen);
+	return v;
+}
+
+static bool has(const struct rec *r, const char *key)
+{
+	return !isnan(get(r, key));
+}
+
+/* Samples whose key starts with prefix. */
+static size_t count(const struct rec *r, const char *prefix)
+{
+	size_t n = 0, len = strlen(prefix);
+
+	for (size_t i = 0; i < r->n; i++)
+		if (strncmp(r->v[i].key, prefix, len) == 0)
+			n++;
+	return n;
+}
+
+static int run(const struct vg_collector *c, const char *proc, const char *rootfs,
+	       struct rec *r, struct vg_err *err)
+{
+	struct vg_collect_env env = { proc, rootfs, 100 };
+	struct vg_sample_sink sink = { rec_add, r };
+
+	vg_err_clear(err);
+	return c->collect(&env, &sink, err);
+}
+
+/* --- temporary /proc trees ------------------------------------------------ */
+
+static char tmp_dir[64];
+
+static const char *tmp_proc(void)
+{
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/vg-test-collect-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+	return tmp_dir;
+}
+
+static void tmp_write(const char *name, const void *p, size_t n)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void tmp_write_buf(const char *name, const struct vg_buf *b)
+{
+	ck_assert(!vg_buf_failed(b));
+	tmp_write(name, b->data, b->len);
+}
+
+static void tmp_remove(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+	unlink(path);
+}
+
+static void tmp_done(void)
+{
+	static const char *const names[] = { "stat", "meminfo", "loadavg" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		tmp_remove(names[i]);
+	rmdir(tmp_dir);
+}
+
+/* --- table and environment ------------------------------------------------- */
+
+START_TEST(test_collectors_table_order)
+{
+	static const char *const want[] = { "cpu", "meminfo", "filesystem", "loadavg" };
+	size_t i;
+
+	for (i = 0; vg_collectors[i] != NULL; i++) {
+		ck_assert_uint_lt(i, 4);
+		ck_assert_str_eq(vg_collectors[i]->name, want[i]);
+		ck_assert_ptr_nonnull(vg_collectors[i]->collect);
+	}
+	ck_assert_uint_eq(i, 4);
+}
+END_TEST
+
+START_TEST(test_collector_find_by_name)
+{
+	ck_assert_ptr_eq(vg_collector_find("cpu"), &vg_collector_cpu);
+	ck_assert_ptr_eq(vg_collector_find("meminfo"), &vg_collector_meminfo);
+	ck_assert_ptr_eq(vg_collector_find("filesystem"), &vg_collector_filesystem);
+	ck_assert_ptr_eq(vg_collector_find("loadavg"), &vg_collector_loadavg);
+	ck_assert_ptr_null(vg_collector_find("cpus"));
+	ck_assert_ptr_null(vg_collector_find(""));
+	ck_assert_ptr_null(vg_collector_find(NULL));
+}
+END_TEST
+
+START_TEST(test_env_default)
+{
+	struct vg_collect_env env;
+
+	vg_collect_env_default(&env);
+	ck_assert_str_eq(env.proc_path, "/proc");
+	ck_assert_str_eq(env.rootfs_path, "/");
+	ck_assert_int_eq(env.clk_tck, sysconf(_SC_CLK_TCK));
+}
+END_TEST
+
+START_TEST(test_parse_u64_edges)
+{
+	uint64_t v = 7;
+
+	ck_assert(vg_collect_parse_u64(vg_str_c("0"), &v) && v == 0);
+	ck_assert(vg_collect_parse_u64(vg_str_c("18446744073709551615"), &v) && v == UINT64_MAX);
+	ck_assert(vg_collect_parse_u64(vg_str_c("007"), &v) && v == 7);
+	ck_assert(!vg_collect_parse_u64(vg_str_c("18446744073709551616"), &v));
+	ck_assert(!vg_collect_parse_u64(vg_str_c("99999999999999999999999"), &v));
+	ck_assert(!vg_collect_parse_u64(vg_str_c(""), &v));
+	ck_assert(!vg_collect_parse_u64(vg_str_c("+1"), &v));
+	ck_assert(!vg_collect_parse_u64(vg_str_c("-1"), &v));
+	ck_assert(!vg_collect_parse_u64(vg_str_c(" 1"), &v));
+	ck_assert(!vg_collect_parse_u64(vg_str_c("1e3"), &v));
+	ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
+START_TEST(test_file_read_missing_names_path)
+{
+	struct vg_collect_file f;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_collect_file_read(&f, VG_TEST_DATA "/no-such-file", &err), VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA "/no-such-file"));
+	vg_collect_file_release(&f);
+}
+END_TEST
+
+START_TEST(test_file_read_directory_is_error)
+{
+	struct vg_collect_file f;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_collect_file_read(&f, VG_TEST_DATA, &err), VG_EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA));
+	vg_collect_file_release(&f);
+}
+END_TEST
+
+/* --- cpu ------------------------------------------------------------------ */
+
+START_TEST(test_cpu_seconds_per_mode)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_cpu, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"0\",mode=\"user\"}"), 671.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"0\",mode=\"system\"}"), 838.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"user\"}"), 1777.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"nice\"}"), 3.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"system\"}"), 1511.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"idle\"}"), 52601.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"iowait\"}"), 550.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"irq\"}"), 1.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"softirq\"}"), 47.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"steal\"}"), 7.0 / 100);
+	/* 2 cpus x 8 modes; the aggregate line gives none, guest is no mode. */
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{"), 16);
+	ck_assert(!has(&r, "node_cpu_seconds_total{cpu=\"1\",mode=\"guest\"}"));
+	ck_assert(!has(&r, "node_cpu_seconds_total{mode=\"user\"}"));
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_guest_is_separate_metric)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_cpu, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_cpu_guest_seconds_total{cpu=\"1\",mode=\"user\"}"), 11.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_guest_seconds_total{cpu=\"1\",mode=\"nice\"}"), 13.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_guest_seconds_total{cpu=\"0\",mode=\"user\"}"), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_guest_seconds_total{"), 4);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_stat_scalars)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_cpu, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_intr_total"), 184693);
+	ck_assert_double_eq(get(&r, "node_context_switches_total"), 380456);
+	ck_assert_double_eq(get(&r, "node_boot_time_seconds"), 1700000000);
+	ck_assert_double_eq(get(&r, "node_forks_total"), 11560);
+	ck_assert_double_eq(get(&r, "node_procs_running"), 4);
+	ck_assert_double_eq(get(&r, "node_procs_blocked"), 1);
+	/* 16 + 4 guest + 6 scalars, nothing from the softirq line. */
+	ck_assert_uint_eq(r.n, 26);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_divides_by_clk_tck)
+{
+	struct vg_collect_env env = { PROC, "/", 250 };
+	struct rec r = { 0 };
+	struct vg_sample_sink sink = { rec_add, &r };
+
+	ck_assert_int_eq(vg_collector_cpu.collect(&env, &sink, NULL), 0);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}"), 54951.0 / 250);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_rejects_nonpositive_clk_tck)
+{
+	struct vg_collect_env env = { PROC, "/", 0 };
+	struct rec r = { 0 };
+	struct vg_sample_sink sink = { rec_add, &r };
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_collector_cpu.collect(&env, &sink, &err), VG_EINVAL);
+	ck_assert_uint_eq(r.n, 0);
+	env.clk_tck = -100;
+	ck_assert_int_eq(vg_collector_cpu.collect(&env, &sink, &err), VG_EINVAL);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_skips_malformed_lines)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_cpu, PROC_BAD, "/", &r, &err), 0);
+	/* Whole lines survive. */
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"0\","), 8);
+	ck_assert_uint_eq(count(&r, "node_cpu_guest_seconds_total{cpu=\"0\","), 2);
+	ck_assert_double_eq(get(&r, "node_cpu_guest_seconds_total{cpu=\"0\",mode=\"nice\"}"), 10);
+	/* Truncated, non-numeric, overflowing, negative, bad id: nothing. */
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"1\","), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"2\","), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"3\","), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"4\","), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"x\","), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"+7\","), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"12345678901\","), 0);
+	/* An old kernel's 4-column line yields those 4 modes. */
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"5\","), 4);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"5\",mode=\"user\"}"),
+			    18446744073709551615.0 / 100);
+	/* 8 columns: all modes, no guest. */
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"6\","), 8);
+	ck_assert_uint_eq(count(&r, "node_cpu_guest_seconds_total{cpu=\"6\","), 0);
+	/* Tabs separate fields; columns past guest_nice are ignored. */
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"7\",mode=\"steal\"}"), 8.0 / 100);
+	ck_assert_double_eq(get(&r, "node_cpu_guest_seconds_total{cpu=\"7\",mode=\"nice\"}"),
+			    10.0 / 100);
+	ck_assert(!has(&r, "node_context_switches_total"));
+	ck_assert(!has(&r, "node_boot_time_seconds"));
+	ck_assert(!has(&r, "node_intr_total"));
+	ck_assert(!has(&r, "node_forks_total"));
+	ck_assert(!has(&r, "node_procs_blocked"));
+	ck_assert_double_eq(get(&r, "node_procs_running"), 7);
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_msg(strncmp(r.v[i].key, "INVALID", 7) != 0, "%s", r.v[i].key);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_empty_file_is_error)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_cpu, PROC_EMPTY, "/", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, PROC_EMPTY "/stat"));
+	ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
+START_TEST(test_cpu_missing_file_names_path)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_cpu, VG_TEST_DATA "/no-such-proc", "/", &r, &err),
+			 VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA "/no-such-proc/stat"));
+	ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
+START_TEST(test_cpu_file_larger_than_stack_buffer)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	tmp_proc();
+	vg_buf_puts(&b, "cpu  1 2 3 4 5 6 7 8 9 10\n");
+	for (int i = 0; i < 2000; i++)
+		vg_buf_printf(&b, "cpu%d %d 2 3 4 5 6 7 8 9 10\n", i, i);
+	vg_buf_puts(&b, "ctxt 42\n");
+	ck_assert_uint_gt(b.len, 3 * VG_COLLECT_STACK_BYTES);
+	tmp_write_buf("stat", &b);
+	ck_assert_int_eq(run(&vg_collector_cpu, tmp_dir, "/", &r, &err), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{"), 2000 * 8);
+	ck_assert_double_eq(get(&r, "node_cpu_seconds_total{cpu=\"1999\",mode=\"user\"}"), 19.99);
+	ck_assert_double_eq(get(&r, "node_context_switches_total"), 42);
+	tmp_done();
+	vg_buf_release(&b);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_cpu_file_over_limit_is_elimit)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	tmp_proc();
+	while (b.len <= VG_COLLECT_MAX_FILE_BYTES)
+		vg_buf_puts(&b, "cpu0 1 2 3 4 5 6 7 8 9 10\n");
+	tmp_write_buf("stat", &b);
+	ck_assert_int_eq(run(&vg_collector_cpu, tmp_dir, "/", &r, &err), VG_ELIMIT);
+	ck_assert_ptr_nonnull(strstr(err.msg, tmp_dir));
+	ck_assert_uint_eq(r.n, 0);
+	/* Exactly at the limit is still read. */
+	tmp_write("stat", b.data, VG_COLLECT_MAX_FILE_BYTES);
+	ck_assert_int_eq(run(&vg_collector_cpu, tmp_dir, "/", &r, &err), 0);
+	ck_assert_uint_gt(r.n, 0);
+	tmp_done();
+	vg_buf_release(&b);
+	rec_free(&r);
+}
+END_TEST
+
+/* --- meminfo ------------------------------------------------------------ */
+
+START_TEST(test_meminfo_kb_to_bytes)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_meminfo, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_memory_MemTotal_bytes"), 24684084.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_MemAvailable_bytes"), 24272668.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_SwapTotal_bytes"), 0);
+	ck_assert_double_eq(get(&r, "node_memory_VmallocTotal_bytes"), 34359738367.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_DirectMap4k_bytes"), 30720.0 * 1024);
+	ck_assert_uint_eq(r.n, 26);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_meminfo_parens_renamed)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_meminfo, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_memory_Active_anon_bytes"), 1576.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_Inactive_anon_bytes"), 11740.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_Active_file_bytes"), 128732.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_Inactive_file_bytes"), 104192.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_Active_bytes"), 130308.0 * 1024);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_meminfo_no_unit_no_bytes_suffix)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_meminfo, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_memory_HugePages_Total"), 4);
+	ck_assert_double_eq(get(&r, "node_memory_HugePages_Free"), 3);
+	ck_assert(!has(&r, "node_memory_HugePages_Total_bytes"));
+	ck_assert_double_eq(get(&r, "node_memory_Hugepagesize_bytes"), 2048.0 * 1024);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_meminfo_skips_malformed_lines)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_meminfo, PROC_BAD, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_memory_MemTotal_bytes"), 1000.0 * 1024);
+	/* "()" renames to "_"; no space after the colon is fine. */
+	ck_assert_double_eq(get(&r, "node_memory_Empty__bytes"), 6.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_NoSpace_bytes"), 8.0 * 1024);
+	ck_assert_double_eq(get(&r, "node_memory_HugePages_Free"), 3);
+	/* The last line has no newline. */
+	ck_assert_double_eq(get(&r, "node_memory_Last_bytes"), 7.0 * 1024);
+	/* No colon, empty or invalid name, overflow, MB, no value, extra
+	 * field, "(x)(y)" (greedy: "Weird_x)(y"), negative, unclosed paren,
+	 * dash: all skipped. */
+	ck_assert_uint_eq(r.n, 5);
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_msg(strncmp(r.v[i].key, "INVALID", 7) != 0, "%s", r.v[i].key);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_meminfo_empty_file_is_error)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_meminfo, PROC_EMPTY, "/", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, PROC_EMPTY "/meminfo"));
+	ck_assert_int_eq(run(&vg_collector_meminfo, VG_TEST_DATA "/no-such-proc", "/", &r, &err),
+			 VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA "/no-such-proc/meminfo"));
+	ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
+START_TEST(test_meminfo_overlong_field_name_skipped)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	tmp_proc();
+	for (int i = 0; i < 300; i++)
+		vg_buf_putc(&b, 'A');
+	vg_buf_puts(&b, ": 1 kB\nOk: 2 kB\n");
+	tmp_write_buf("meminfo", &b);
+	ck_assert_int_eq(run(&vg_collector_meminfo, tmp_dir, "/", &r, &err), 0);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_double_eq(get(&r, "node_memory_Ok_bytes"), 2048);
+	tmp_done();
+	vg_buf_release(&b);
+	rec_free(&r);
+}
+END_TEST
+
+/* --- loadavg -------------------------------------------------------------- */
+
+START_TEST(test_loadavg_values)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_loadavg, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_load1"), 0.21);
+	ck_assert_double_eq(get(&r, "node_load5"), 1.05);
+	ck_assert_double_eq(get(&r, "node_load15"), 12.5);
+	ck_assert_uint_eq(r.n, 3);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_loadavg_rejects_malformed)
+{
+	static const char *const bad[] = {
+		"", "\n", "0.21 0.09\n", "0.21 0.09 inf\n", "nan 0.09 0.02\n", "1e3 0.09 0.02\n",
+		"-1.00 0.09 0.02\n", ".5 0.09 0.02\n", "5. 0.09 0.02\n", "0x1p3 0.09 0.02\n",
+		"0.21 0.09 0.02.1\n", "1234567890123456789 0 0\n", "\n0.21 0.09 0.02\n",
+		"0,21 0,09 0,02\n",
+	};
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	tmp_proc();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tmp_write("loadavg", bad[i], strlen(bad[i]));
+		ck_assert_msg(run(&vg_collector_loadavg, tmp_dir, "/", &r, &err) == VG_EINVAL,
+			      "accepted \"%s\"", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err.msg, "/loadavg"));
+		ck_assert_uint_eq(r.n, 0);
+	}
+	/* Without a newline, with tabs, and long but exact fractions. */
+	tmp_write("loadavg", "3.5\t0\t100.125", 13);
+	ck_assert_int_eq(run(&vg_collector_loadavg, tmp_dir, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_load1"), 3.5);
+	ck_assert_double_eq(get(&r, "node_load5"), 0);
+	ck_assert_double_eq(get(&r, "node_load15"), 100.125);
+	tmp_done();
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_loadavg_bad_fixture_and_empty)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_loadavg, PROC_BAD, "/", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, PROC_BAD "/loadavg"));
+	ck_assert_int_eq(run(&vg_collector_loadavg, PROC_EMPTY, "/", &r, &err), VG_EINVAL);
+	ck_assert_int_eq(run(&vg_collector_loadavg, VG_TEST_DATA "/no-such-proc", "/", &r, &err),
+			 VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA "/no-such-proc/loadavg"));
+	ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
+/* --- filesystem ---------------------------------------------------------- */
+
+START_TEST(test_filesystem_filter_cases)
+{
+	ck_assert(!vg_filesystem_is_wanted("proc", "/proc"));
+	ck_assert(!vg_filesystem_is_wanted("sysfs", "/sys"));
+	ck_assert(!vg_filesystem_is_wanted("overlay", "/"));
+	ck_assert(!vg_filesystem_is_wanted("cgroup", "/mnt/cg"));
+	ck_assert(!vg_filesystem_is_wanted("cgroup2", "/mnt/cg"));
+	ck_assert(!vg_filesystem_is_wanted("erofs", "/mnt/x"));
+	ck_assert(!vg_filesystem_is_wanted("tracefs", "/mnt/x"));
+	ck_assert(vg_filesystem_is_wanted("tmpfs", "/run"));
+	ck_assert(vg_filesystem_is_wanted("tmpfs", "/tmp"));
+	ck_assert(vg_filesystem_is_wanted("ext4", "/home"));
+	ck_assert(vg_filesystem_is_wanted("ext4", "/"));
+	/* Whole names only: "cgroup3" and "proc2" are not in the list. */
+	ck_assert(vg_filesystem_is_wanted("cgroup3", "/mnt/x"));
+	ck_assert(vg_filesystem_is_wanted("xproc", "/mnt/x"));
+	/* Mount points. */
+	ck_assert(!vg_filesystem_is_wanted("tmpfs", "/dev/shm"));
+	ck_assert(!vg_filesystem_is_wanted("tmpfs", "/dev"));
+	ck_assert(vg_filesystem_is_wanted("ext4", "/devices"));
+	ck_assert(!vg_filesystem_is_wanted("ext4", "/proc/sys/fs/binfmt_misc"));
+	ck_assert(vg_filesystem_is_wanted("ext4", "/processing"));
+	ck_assert(!vg_filesystem_is_wanted("ext4", "/sys/fs/bpf"));
+	ck_assert(vg_filesystem_is_wanted("ext4", "/system"));
+	ck_assert(!vg_filesystem_is_wanted("tmpfs", "/run/credentials/x"));
+	ck_assert(!vg_filesystem_is_wanted("tmpfs", "/run/credentials/getty.service"));
+	ck_assert(vg_filesystem_is_wanted("tmpfs", "/run/credentials"));
+	ck_assert(vg_filesystem_is_wanted("tmpfs", "/run/credentials/"));
+	ck_assert(!vg_filesystem_is_wanted("ext4", "/var/lib/docker/overlay2/x"));
+	ck_assert(vg_filesystem_is_wanted("ext4", "/var/lib/docker"));
+	ck_assert(!vg_filesystem_is_wanted("xfs", "/var/lib/containers/storage/overlay/x"));
+	ck_assert(vg_filesystem_is_wanted("xfs", "/var/lib/containers"));
+	ck_assert(!vg_filesystem_is_wanted(NULL, "/"));
+	ck_assert(!vg_filesystem_is_wanted("ext4", NULL));
+}
+END_TEST
+
+START_TEST(test_filesystem_root_statvfs)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+	const char *l = "{device=\"/dev/sda1\",fstype=\"ext4\",mountpoint=\"/\"}";
+	char key[256];
+	double size, avail, free_bytes;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC, "/", &r, &err), 0);
+	snprintf(key, sizeof(key), "node_filesystem_size_bytes%s", l);
+	size = get(&r, key);
+	snprintf(key, sizeof(key), "node_filesystem_avail_bytes%s", l);
+	avail = get(&r, key);
+	snprintf(key, sizeof(key), "node_filesystem_free_bytes%s", l);
+	free_bytes = get(&r, key);
+	ck_assert(size > 0);
+	ck_assert(avail >= 0 && avail <= size);
+	ck_assert(free_bytes >= avail && free_bytes <= size);
+	snprintf(key, sizeof(key), "node_filesystem_files%s", l);
+	ck_assert(has(&r, key));
+	snprintf(key, sizeof(key), "node_filesystem_files_free%s", l);
+	ck_assert(has(&r, key));
+	snprintf(key, sizeof(key), "node_filesystem_readonly%s", l);
+	ck_assert(get(&r, key) == 0 || get(&r, key) == 1);
+	snprintf(key, sizeof(key), "node_filesystem_device_error%s", l);
+	ck_assert_double_eq(get(&r, key), 0);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_filtered_mounts_absent)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC, "/", &r, &err), 0);
+	for (size_t i = 0; i < r.n; i++) {
+		const char *k = r.v[i].key;
+		ck_assert_msg(strstr(k, "mountpoint=\"/proc\"") == NULL, "%s", k);
+		ck_assert_msg(strstr(k, "mountpoint=\"/sys") == NULL, "%s", k);
+		ck_assert_msg(strstr(k, "mountpoint=\"/dev") == NULL, "%s", k);
+		ck_assert_msg(strstr(k, "/var/lib/docker/") == NULL, "%s", k);
+		ck_assert_msg(strstr(k, "/run/credentials/") == NULL, "%s", k);
+		ck_assert_msg(strstr(k, "fstype=\"rootfs\"") == NULL, "%s", k);
+	}
+	/* "/" (7 samples), two failing mounts (1 each). */
+	ck_assert_uint_eq(r.n, 9);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_missing_mount_point_device_error)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_filesystem_device_error{device=\"/dev/sdb1\","
+				    "fstype=\"ext4\",mountpoint=\"/nonexistent-vigil-mount\"}"), 1);
+	ck_assert_uint_eq(count(&r, "node_filesystem_size_bytes{device=\"/dev/sdb1\""), 0);
+	ck_assert_uint_eq(count(&r, "node_filesystem_readonly{device=\"/dev/sdb1\""), 0);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_octal_escapes_decoded)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_filesystem_device_error{device=\"/dev/sdc1\","
+				    "fstype=\"xfs\",mountpoint=\"/nonexistent-vigil with space\ttab\"}"),
+			    1);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_duplicate_mount_keeps_last)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	/* "/" is listed as rootfs, then as ext4: the ext4 line (the top mount)
+	 * wins. /nonexistent-vigil-covered is tmpfs under overlay: the overlay
+	 * is on top and excluded, so the mount point yields nothing. */
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC, "/", &r, &err), 0);
+	ck_assert_uint_eq(count(&r, "node_filesystem_size_bytes{"), 1);
+	ck_assert(has(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\","
+			  "mountpoint=\"/\"}"));
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_msg(strstr(r.v[i].key, "covered") == NULL, "%s", r.v[i].key);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_falls_back_to_self_mounts)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, VG_TEST_DATA "/proc-self", "/", &r, &err), 0);
+	ck_assert(get(&r, "node_filesystem_size_bytes{device=\"/dev/vda1\",fstype=\"ext4\","
+			  "mountpoint=\"/\"}") > 0);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_rootfs_prefix)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+	const char *key = "node_filesystem_device_error{device=\"/dev/sdd1\",fstype=\"ext4\","
+			  "mountpoint=\"/proc-self\"}";
+
+	/* statvfs of VG_TEST_DATA "/proc-self" succeeds, with or without a
+	 * trailing slash on the root; from "/" it does not exist. */
+	ck_assert_int_eq(run(&vg_collector_filesystem, VG_TEST_DATA "/proc-rootfs", VG_TEST_DATA,
+			     &r, &err), 0);
+	ck_assert_double_eq(get(&r, key), 0);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_filesystem, VG_TEST_DATA "/proc-rootfs",
+			     VG_TEST_DATA "//", &r, &err), 0);
+	ck_assert_double_eq(get(&r, key), 0);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_filesystem, VG_TEST_DATA "/proc-rootfs", "/", &r, &err),
+			 0);
+	ck_assert_double_eq(get(&r, key), 1);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_skips_malformed_lines)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC_BAD, "/", &r, &err), 0);
+	ck_assert(has(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\","
+			  "mountpoint=\"/\"}"));
+	/* An invalid escape stays as written; \134 is a backslash; the device
+	 * is unescaped too. */
+	ck_assert_double_eq(get(&r, "node_filesystem_device_error{device=\"/dev/w\",fstype=\"ext4\","
+				    "mountpoint=\"/nonexistent-vigil-bad\\\\08escape\"}"), 1);
+	ck_assert_double_eq(get(&r, "node_filesystem_device_error{device=\"/dev/v x\","
+				    "fstype=\"ext4\",mountpoint=\"/nonexistent-vigil-octal\\\\back\"}"),
+			    1);
+	/* Truncated, relative, \000: skipped. */
+	for (size_t i = 0; i < r.n; i++) {
+		ck_assert_msg(strstr(r.v[i].key, "trunc") == NULL, "%s", r.v[i].key);
+		ck_assert_msg(strstr(r.v[i].key, "relative") == NULL, "%s", r.v[i].key);
+		ck_assert_msg(strstr(r.v[i].key, "nul") == NULL, "%s", r.v[i].key);
+		ck_assert_msg(strstr(r.v[i].key, "/only") == NULL, "%s", r.v[i].key);
+	}
+	ck_assert_uint_eq(r.n, 7 + 2);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filesystem_empty_and_missing_are_errors)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_filesystem, PROC_EMPTY, "/", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, PROC_EMPTY "/1/mounts"));
+	ck_assert_int_eq(run(&vg_collector_filesystem, VG_TEST_DATA "/no-such-proc", "/", &r, &err),
+			 VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA "/no-such-proc/self/mounts"));
+	ck_assert_ptr_nonnull(strstr(err.msg, VG_TEST_DATA "/no-such-proc/1/mounts"));
+	ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
+START_TEST(test_filesystem_many_mounts_beyond_stack_entries)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	struct rec r = { 0 };
+	struct vg_err err;
+	char path[128];
+
+	tmp_proc();
+	snprintf(path, sizeof(path), "%s/self", tmp_dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (int i = 0; i < 500; i++)
+		vg_buf_printf(&b, "/dev/x%d /nonexistent-vigil-%d ext4 rw 0 0\n", i, i % 250);
+	vg_buf_puts(&b, "/dev/sda1 / ext4 rw 0 0\n");
+	tmp_write_buf("self/mounts", &b);
+	ck_assert_int_eq(run(&vg_collector_filesystem, tmp_dir, "/", &r, &err), 0);
+	/* 250 distinct failing mount points, each from its last line. */
+	ck_assert_uint_eq(count(&r, "node_filesystem_device_error{"), 251);
+	ck_assert_double_eq(get(&r, "node_filesystem_device_error{device=\"/dev/x260\","
+				    "fstype=\"ext4\",mountpoint=\"/nonexistent-vigil-10\"}"), 1);
+	ck_assert(!has(&r, "node_filesystem_device_error{device=\"/dev/x10\","
+			   "fstype=\"ext4\",mountpoint=\"/nonexistent-vigil-10\"}"));
+	tmp_remove("self/mounts");
+	rmdir(path);
+	tmp_done();
+	vg_buf_release(&b);
+	rec_free(&r);
+}
+END_TEST
+
+/* --- all collectors --------------------------------------------------- */
+
+START_TEST(test_sink_error_stops_collector)
+{
+	for (size_t i = 0; vg_collectors[i] != NULL; i++) {
+		struct rec r = { 0 };
+		struct vg_err err;
+
+		r.stop_at = 2;
+		r.stop_code = -42;
+		ck_assert_int_eq(run(vg_collectors[i], PROC, "/", &r, &err), -42);
+		ck_assert_msg(r.calls == 2, "%s called the sink %zu times", vg_collectors[i]->name,
+			      r.calls);
+		ck_assert_uint_eq(r.n, 1);
+		ck_assert_int_eq(err.code, -42);
+		rec_free(&r);
+		/* A positive code is passed through as is. */
+		r.stop_at = 1;
+		r.stop_code = 7;
+		ck_assert_int_eq(run(vg_collectors[i], PROC, "/", &r, &err), 7);
+		ck_assert_uint_eq(r.calls, 1);
+		rec_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_real_proc_plausible)
+{
+	struct vg_collect_env env;
+	struct rec r = { 0 };
+	struct vg_sample_sink sink = { rec_add, &r };
+	struct vg_err err;
+	double sum = 0, total, avail;
+
+	vg_collect_env_default(&env);
+	ck_assert_msg(vg_collector_cpu.collect(&env, &sink, &err) == 0, "%s", err.msg);
+	for (size_t i = 0; i < r.n; i++) {
+		ck_assert_msg(strncmp(r.v[i].key, "INVALID", 7) != 0, "%s", r.v[i].key);
+		if (strncmp(r.v[i].key, "node_cpu_seconds_total{", 23) == 0) {
+			ck_assert(r.v[i].value >= 0);
+			sum += r.v[i].value;
+		}
+	}
+	ck_assert(sum > 0);
+	ck_assert(get(&r, "node_boot_time_seconds") > 1e9);
+	ck_assert(get(&r, "node_context_switches_total") > 0);
+	ck_assert(get(&r, "node_procs_running") >= 1);
+	rec_free(&r);
+
+	ck_assert_msg(vg_collector_meminfo.collect(&env, &sink, &err) == 0, "%s", err.msg);
+	total = get(&r, "node_memory_MemTotal_bytes");
+	avail = get(&r, "node_memory_MemAvailable_bytes");
+	ck_assert(total > avail);
+	ck_assert(avail > 0);
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_msg(strncmp(r.v[i].key, "INVALID", 7) != 0, "%s", r.v[i].key);
+	rec_free(&r);
+
+	ck_assert_msg(vg_collector_loadavg.collect(&env, &sink, &err) == 0, "%s", err.msg);
+	ck_assert(get(&r, "node_load1") >= 0);
+	ck_assert(get(&r, "node_load5") >= 0);
+	ck_assert(get(&r, "node_load15") >= 0);
+	rec_free(&r);
+
+	ck_assert_msg(vg_collector_filesystem.collect(&env, &sink, &err) == 0, "%s", err.msg);
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_msg(strncmp(r.v[i].key, "INVALID", 7) != 0, "%s", r.v[i].key);
+	rec_free(&r);
+}
+END_TEST
+
+static Suite *collect_suite(void)
+{
+	Suite *s = suite_create("collect");
+	TCase *tc;
+
+	tc = tcase_create("table");
+	tcase_add_test(tc, test_collectors_table_order);
+	tcase_add_test(tc, test_collector_find_by_name);
+	tcase_add_test(tc, test_env_default);
+	tcase_add_test(tc, test_parse_u64_edges);
+	tcase_add_test(tc, test_file_read_missing_names_path);
+	tcase_add_test(tc, test_file_read_directory_is_error);
+	tcase_add_test(tc, test_sink_error_stops_collector);
+	tcase_add_test(tc, test_real_proc_plausible);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cpu");
+	tcase_add_test(tc, test_cpu_seconds_per_mode);
+	tcase_add_test(tc, test_cpu_guest_is_separate_metric);
+	tcase_add_test(tc, test_cpu_stat_scalars);
+	tcase_add_test(tc, test_cpu_divides_by_clk_tck);
+	tcase_add_test(tc, test_cpu_rejects_nonpositive_clk_tck);
+	tcase_add_test(tc, test_cpu_skips_malformed_lines);
+	tcase_add_test(tc, test_cpu_empty_file_is_error);
+	tcase_add_test(tc, test_cpu_missing_file_names_path);
+	tcase_add_test(tc, test_cpu_file_larger_than_stack_buffer);
+	tcase_add_test(tc, test_cpu_file_over_limit_is_elimit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("meminfo");
+	tcase_add_test(tc, test_meminfo_kb_to_bytes);
+	tcase_add_test(tc, test_meminfo_parens_renamed);
+	tcase_add_test(tc, test_meminfo_no_unit_no_bytes_suffix);
+	tcase_add_test(tc, test_meminfo_skips_malformed_lines);
+	tcase_add_test(tc, test_meminfo_empty_file_is_error);
+	tcase_add_test(tc, test_meminfo_overlong_field_name_skipped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("loadavg");
+	tcase_add_test(tc, test_loadavg_values);
+	tcase_add_test(tc, test_loadavg_rejects_malformed);
+	tcase_add_test(tc, test_loadavg_bad_fixture_and_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("filesystem");
+	tcase_add_test(tc, test_filesystem_filter_cases);
+	tcase_add_test(tc, test_filesystem_root_statvfs);
+	tcase_add_test(tc, test_filesystem_filtered_mounts_absent);
+	tcase_add_test(tc, test_filesystem_missing_mount_point_device_error);
+	tcase_add_test(tc, test_filesystem_octal_escapes_decoded);
+	tcase_add_test(tc, test_filesystem_duplicate_mount_keeps_last);
+	tcase_add_test(tc, test_filesystem_falls_back_to_self_mounts);
+	tcase_add_test(tc, test_filesystem_rootfs_prefix);
+	tcase_add_test(tc, test_filesystem_skips_malformed_lines);
+	tcase_add_test(tc, test_filesystem_empty_and_missing_are_errors);
+	tcase_add_test(tc, test_filesystem_many_mounts_beyond_stack_entries);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(collect_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,287 @@
+/*
+ * test_e2e.c: one sample's whole way. A real vigil-receiver and a real
+ * vigil-agent on loopback; the agent samples this host every 500 ms; the
+ * test reads the samples back through the HTTP API and through the vigil
+ * CLI, and checks them against the host's own /proc.
+ */
+#include "tests/harness.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *dir;
+static struct vg_t_receiver rcv;
+static struct vg_t_proc agent;
+static char server_url[64];
+#define HOST "e2e-host"
+
+/* Polls an instant query until it returns at least min_series series. */
+static json_t *wait_for(const char *selector, size_t min_series, int timeout_ms)
+{
+	char *q = vg_t_urlencode(selector);
+	char path[1024];
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+	json_t *doc = NULL;
+	long status;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s", q);
+	free(q);
+	while (vg_t_now_ms() < deadline) {
+		doc = vg_t_http_json(rcv.http_port, path, &status);
+		if (doc && status == 200 &&
+		    json_array_size(json_object_get(json_object_get(doc, "data"), "result")) >= min_series)
+			return doc;
+		json_decref(doc);
+		doc = NULL;
+		vg_t_sleep_ms(100);
+	}
+	return NULL;
+}
+
+static void setup(void)
+{
+	char data[600];
+
+	dir = vg_t_tmpdir("vigil-e2e");
+	ck_assert_ptr_nonnull(dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, NULL), 0);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "500ms", HOST), 0);
+	snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", rcv.http_port);
+}
+
+static void teardown(void)
+{
+	vg_t_stop(&agent, SIGTERM, 5000);
+	vg_t_stop(&rcv.proc, SIGTERM, 5000);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+
+static double meminfo_kb(const char *field)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	double v = -1;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t n = strlen(field);
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			v = strtod(line + n + 1, NULL);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+START_TEST(test_agent_samples_reach_the_api)
+{
+	json_t *doc, *result, *s;
+	size_t i;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* Every CPU has at least user, system and idle. */
+	doc = wait_for("node_cpu_seconds_total{instance=\"" HOST "\",mode=\"idle\"}", (size_t)ncpu, 15000);
+	ck_assert_msg(doc != NULL, "no idle CPU series for each of %ld CPUs within 15 s", ncpu);
+	result = json_object_get(json_object_get(doc, "data"), "result");
+	json_array_foreach(result, i, s) {
+		json_t *metric = json_object_get(s, "metric");
+		const char *v = json_string_value(json_array_get(json_object_get(s, "value"), 1));
+		ck_assert_str_eq(json_string_value(json_object_get(metric, "__name__")), "node_cpu_seconds_total");
+		ck_assert_str_eq(json_string_value(json_object_get(metric, "instance")), HOST);
+		ck_assert_ptr_nonnull(json_object_get(metric, "cpu"));
+		ck_assert_msg(strtod(v, NULL) > 0, "idle seconds %s", v);
+	}
+	json_decref(doc);
+	doc = wait_for("node_memory_MemAvailable_bytes{instance=\"" HOST "\"}", 1, 5000);
+	ck_assert_ptr_nonnull(doc);
+	json_decref(doc);
+	doc = wait_for("node_filesystem_size_bytes{instance=\"" HOST "\"}", 1, 5000);
+	ck_assert_ptr_nonnull(doc);
+	json_decref(doc);
+	doc = wait_for("node_load1{instance=\"" HOST "\"}", 1, 5000);
+	ck_assert_ptr_nonnull(doc);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(test_cli_query_memory_is_plausible)
+{
+	char *out = NULL, *err = NULL, *line, *save = NULL;
+	double total = meminfo_kb("MemTotal") * 1024, v = -1;
+	int rc, rows = 0;
+
+	ck_assert_ptr_nonnull(wait_for("node_memory_MemAvailable_bytes{instance=\"" HOST "\"}", 1, 15000));
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "query",
+			 "node_memory_MemAvailable_bytes{instance=\"" HOST "\"}", "-o", "csv", NULL };
+	rc = vg_t_run(argv, &out, &err, 10000);
+	ck_assert_msg(rc == 0, "vigil query exited %d: %s", rc, err);
+	/* series,timestamp,value; one data row. */
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *last = strrchr(line, ',');
+		if (rows++ == 0) {
+			ck_assert_str_eq(line, "series,timestamp,value");
+			continue;
+		}
+		ck_assert_ptr_nonnull(strstr(line, "node_memory_MemAvailable_bytes"));
+		ck_assert_ptr_nonnull(last);
+		v = strtod(last + 1, NULL);
+	}
+	ck_assert_int_eq(rows, 2);
+	ck_assert_msg(v > 0 && v <= total, "MemAvailable %f not in (0, MemTotal %f]", v, total);
+	free(out);
+	free(err);
+
+	/* The default table output names the series too. */
+	char *argv2[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "query",
+			  "node_memory_MemTotal_bytes{instance=\"" HOST "\"}", NULL };
+	rc = vg_t_run(argv2, &out, &err, 10000);
+	ck_assert_msg(rc == 0, "vigil query exited %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(out, "node_memory_MemTotal_bytes"));
+	char want[64];
+	snprintf(want, sizeof(want), "%.0f", total);
+	ck_assert_msg(strstr(out, want) != NULL, "MemTotal %s not in:\n%s", want, out);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_cli_range_counters_are_monotone)
+{
+	char *out = NULL, *err = NULL;
+	json_t *doc, *result, *s;
+	size_t i, j;
+	int rc;
+
+	ck_assert_ptr_nonnull(wait_for("node_cpu_seconds_total{instance=\"" HOST "\"}", 1, 15000));
+	vg_t_sleep_ms(3000); /* a few more samples */
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "query",
+			 "node_cpu_seconds_total{instance=\"" HOST "\"}", "--start", "-1m", "--step", "500ms",
+			 "-o", "json", NULL };
+	rc = vg_t_run(argv, &out, &err, 10000);
+	ck_assert_msg(rc == 0, "vigil query exited %d: %s", rc, err);
+	doc = json_loads(out, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "success");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "data"), "resultType")), "matrix");
+	result = json_object_get(json_object_get(doc, "data"), "result");
+	ck_assert_uint_ge(json_array_size(result), 4);
+	json_array_foreach(result, i, s) {
+		json_t *values = json_object_get(s, "values"), *p;
+		double prev = -1;
+		ck_assert_uint_ge(json_array_size(values), 4);
+		json_array_foreach(values, j, p) {
+			double v = strtod(json_string_value(json_array_get(p, 1)), NULL);
+			ck_assert_msg(v >= prev, "counter went down: %f after %f", v, prev);
+			prev = v;
+		}
+	}
+	json_decref(doc);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_cli_series_lists_host_series)
+{
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	ck_assert_ptr_nonnull(wait_for("node_load1{instance=\"" HOST "\"}", 1, 15000));
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "series",
+			 "{__name__=~\"node_load.*\",instance=\"" HOST "\"}", NULL };
+	rc = vg_t_run(argv, &out, &err, 10000);
+	ck_assert_msg(rc == 0, "vigil series exited %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(out, "node_load1{"));
+	ck_assert_ptr_nonnull(strstr(out, "node_load5{"));
+	ck_assert_ptr_nonnull(strstr(out, "node_load15{"));
+	ck_assert_ptr_null(strstr(out, "node_cpu"));
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_cli_invalid_selector_fails_clearly)
+{
+	char *out = NULL, *err = NULL;
+	int rc;
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "query", "node_load1{", NULL };
+
+	rc = vg_t_run(argv, &out, &err, 10000);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_ptr_nonnull(strstr(err, "selector"));
+	ck_assert_str_eq(out, "");
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_cli_unreachable_server_fails_clearly)
+{
+	char *out = NULL, *err = NULL;
+	int rc;
+	char url[64];
+
+	/* The receiver's own port, once it is gone: nobody listens there. */
+	vg_t_stop(&agent, SIGTERM, 5000);
+	vg_t_stop(&rcv.proc, SIGTERM, 5000);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", rcv.http_port);
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", url, "query", "up", NULL };
+	rc = vg_t_run(argv, &out, &err, 15000);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(err, "127.0.0.1") != NULL, "message does not name the server: %s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_receiver_metrics_count_frames)
+{
+	long status;
+	char *body;
+
+	ck_assert_ptr_nonnull(wait_for("node_load1{instance=\"" HOST "\"}", 1, 15000));
+	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_samples_received_total"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_connections_open 1"));
+	free(body);
+}
+END_TEST
+
+static Suite *e2e_suite(void)
+{
+	Suite *s = suite_create("e2e");
+	TCase *tc = tcase_create("agent-receiver-cli");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_agent_samples_reach_the_api);
+	tcase_add_test(tc, test_cli_query_memory_is_plausible);
+	tcase_add_test(tc, test_cli_range_counters_are_monotone);
+	tcase_add_test(tc, test_cli_series_lists_host_series);
+	tcase_add_test(tc, test_cli_invalid_selector_fails_clearly);
+	tcase_add_test(tc, test_cli_unreachable_server_fails_clearly);
+	tcase_add_test(tc, test_receiver_metrics_count_frames);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(e2e_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

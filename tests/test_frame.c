@@ -1,0 +1,619 @@
+/* test_frame.c: the wire codec (common/frame.c) and the msgpack reader
+ * (common/mpack.c): round trips, and every malformed or hostile case. */
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/frame.h"
+#include "common/mpack.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+static struct vg_frame_codec *codec;
+
+static void setup(void)
+{
+	codec = vg_frame_codec_new(3);
+	ck_assert_ptr_nonnull(codec);
+}
+
+static void teardown(void)
+{
+	vg_frame_codec_free(codec);
+}
+
+/* Encodes raw as a frame, then decodes header and payload back. */
+static int roundtrip(enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw,
+		     struct vg_buf *wire, struct vg_frame_header *h, const uint8_t **out,
+		     size_t *out_len, struct vg_err *err)
+{
+	int rc = vg_frame_encode(codec, type, seq, raw->data, raw->len, wire, err);
+	if (rc)
+		return rc;
+	ck_assert_uint_ge(wire->len, VG_FRAME_HEADER_SIZE);
+	rc = vg_frame_header_decode(wire->data, h, err);
+	if (rc)
+		return rc;
+	ck_assert_uint_eq(h->payload_len, wire->len - VG_FRAME_HEADER_SIZE);
+	return vg_frame_open(codec, h, wire->data + VG_FRAME_HEADER_SIZE, out, out_len, err);
+}
+
+START_TEST(test_hello_roundtrip)
+{
+	struct vg_buf raw = VG_BUF_INIT, wire = VG_BUF_INIT;
+	struct vg_hello in = { VG_PROTO_VERSION, vg_str_c("web-17"), 0xdeadbeefcafeULL,
+			       vg_str_c("s3cret"), vg_str_c("vigil-agent 0.1.0") }, out;
+	struct vg_frame_header h;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t n;
+
+	vg_hello_pack(&in, &raw);
+	ck_assert_int_eq(roundtrip(VG_FRAME_HELLO, 0, &raw, &wire, &h, &p, &n, &err), 0);
+	ck_assert_uint_eq(h.type, VG_FRAME_HELLO);
+	ck_assert_int_eq(vg_hello_decode(p, n, &out, &err), 0);
+	ck_assert_uint_eq(out.proto, VG_PROTO_VERSION);
+	ck_assert(vg_str_eq_c(out.agent, "web-17"));
+	ck_assert(vg_str_eq_c(out.token, "s3cret"));
+	ck_assert(vg_str_eq_c(out.software, "vigil-agent 0.1.0"));
+	ck_assert_uint_eq(out.epoch, 0xdeadbeefcafeULL);
+	vg_buf_release(&raw);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_hello_rejects_other_proto_and_missing_agent)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_hello in = { 2, vg_str_c("a"), 1, vg_str_c(""), vg_str_c("") }, out;
+	struct vg_err err;
+	msgpack_packer pk;
+
+	vg_hello_pack(&in, &raw);
+	ck_assert_int_eq(vg_hello_decode(raw.data, raw.len, &out, &err), VG_EVERSION);
+	vg_buf_reset(&raw);
+	vg_mp_packer_init(&pk, &raw);
+	msgpack_pack_map(&pk, 1);
+	vg_mp_pack_cstr(&pk, "proto");
+	msgpack_pack_uint32(&pk, 1);
+	ck_assert_int_eq(vg_hello_decode(raw.data, raw.len, &out, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "agent"));
+	vg_buf_release(&raw);
+}
+END_TEST
+
+struct collected {
+	int n;
+	uint64_t refs[8];
+	struct vg_buf text;
+};
+
+static int collect_series(void *arg, uint64_t ref, struct vg_series *s, struct vg_err *err)
+{
+	struct collected *c = arg;
+
+	(void)err;
+	c->refs[c->n++] = ref;
+	vg_series_format(s, &c->text);
+	vg_buf_putc(&c->text, ';');
+	return 0;
+}
+
+START_TEST(test_series_roundtrip_canonicalizes)
+{
+	struct vg_buf raw = VG_BUF_INIT, wire = VG_BUF_INIT;
+	struct collected c = { 0, { 0 }, VG_BUF_INIT };
+	struct vg_series a, b;
+	struct vg_frame_header h;
+	struct vg_err err;
+	msgpack_packer pk;
+	const uint8_t *p;
+	size_t n;
+
+	vg_series_init(&a, "node_cpu_seconds_total");
+	vg_series_add(&a, "mode", "idle");
+	vg_series_add(&a, "cpu", "0");
+	vg_series_init(&b, "node_load1");
+	vg_series_add(&b, "instance", "h\"1\\\n");
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 2);
+	vg_series_pack_entry(&pk, 7, &a); /* deliberately not canonical */
+	vg_series_pack_entry(&pk, 16777215, &b);
+	ck_assert_int_eq(roundtrip(VG_FRAME_SERIES, 0, &raw, &wire, &h, &p, &n, &err), 0);
+	ck_assert_int_eq(vg_series_decode(p, n, collect_series, &c, &err), 0);
+	ck_assert_int_eq(c.n, 2);
+	ck_assert_uint_eq(c.refs[0], 7);
+	ck_assert_uint_eq(c.refs[1], 16777215);
+	ck_assert_str_eq(vg_buf_cstr(&c.text),
+			 "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"};node_load1{instance=\"h\\\"1\\\\\\n\"};");
+	vg_buf_release(&raw);
+	vg_buf_release(&wire);
+	vg_buf_release(&c.text);
+}
+END_TEST
+
+START_TEST(test_series_rejects_invalid_names_and_big_refs)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct collected c = { 0, { 0 }, VG_BUF_INIT };
+	struct vg_series s;
+	struct vg_err err;
+	msgpack_packer pk;
+
+	vg_series_init(&s, "1bad");
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, 1, &s);
+	ck_assert_int_eq(vg_series_decode(raw.data, raw.len, collect_series, &c, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "invalid metric name"));
+
+	vg_buf_reset(&raw);
+	vg_series_init(&s, "ok");
+	vg_series_add(&s, "__reserved", "x");
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, 1, &s);
+	ck_assert_int_eq(vg_series_decode(raw.data, raw.len, collect_series, &c, &err), VG_EINVAL);
+
+	vg_buf_reset(&raw);
+	vg_series_init(&s, "ok");
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, (uint64_t)VG_FRAME_MAX_REF + 1, &s);
+	ck_assert_int_eq(vg_series_decode(raw.data, raw.len, collect_series, &c, &err), VG_ELIMIT);
+
+	/* Invalid UTF-8 in a label value. */
+	vg_buf_reset(&raw);
+	vg_series_init(&s, "ok");
+	vg_series_add(&s, "a", "\xc3\x28");
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, 1, &s);
+	ck_assert_int_eq(vg_series_decode(raw.data, raw.len, collect_series, &c, &err), VG_EINVAL);
+	ck_assert_int_eq(c.n, 0);
+	vg_buf_release(&raw);
+	vg_buf_release(&c.text);
+}
+END_TEST
+
+START_TEST(test_samples_roundtrip_large_compressed)
+{
+	struct vg_buf raw = VG_BUF_INIT, wire = VG_BUF_INIT;
+	struct vg_sample_batch b;
+	struct vg_frame_header h;
+	struct vg_err err;
+	msgpack_packer pk;
+	const uint8_t *p;
+	size_t n;
+	const double special[] = { 0.0, -1.5, 211221.16, 1e300, -9223372036854775808.0,
+				   9223372036854775807.0, INFINITY, -INFINITY, 0.1 };
+
+	vg_mp_packer_init(&pk, &raw);
+	vg_samples_pack_begin(&pk, 2);
+	vg_samples_pack_group(&pk, 1700000000123LL, 1000);
+	for (int i = 0; i < 1000; i++)
+		vg_samples_pack_sample(&pk, (uint64_t)i, i < 9 ? special[i] : i * 1.25);
+	vg_samples_pack_group(&pk, -5, 1);
+	vg_samples_pack_sample(&pk, 3, NAN);
+	ck_assert_int_eq(roundtrip(VG_FRAME_SAMPLES, 42, &raw, &wire, &h, &p, &n, &err), 0);
+	ck_assert(h.flags & VG_FRAME_F_ZSTD);
+	ck_assert_uint_eq(h.seq, 42);
+	ck_assert_uint_lt(wire.len, raw.len); /* compression paid off */
+	vg_sample_batch_init(&b);
+	ck_assert_int_eq(vg_samples_decode(p, n, &b, &err), 0);
+	ck_assert_uint_eq(b.n, 1001);
+	for (int i = 0; i < 1000; i++) {
+		double want = i < 9 ? special[i] : i * 1.25;
+		ck_assert_uint_eq(b.refs[i], (uint64_t)i);
+		ck_assert_int_eq(b.ts_ms[i], 1700000000123LL);
+		ck_assert(memcmp(&b.values[i], &want, sizeof(double)) == 0 || b.values[i] == want);
+	}
+	ck_assert_int_eq(b.ts_ms[1000], -5);
+	ck_assert(isnan(b.values[1000]));
+	vg_sample_batch_release(&b);
+	vg_buf_release(&raw);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_small_payload_not_compressed_and_ack_empty)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t n;
+
+	ck_assert_int_eq(vg_frame_encode(codec, VG_FRAME_ACK, 99, NULL, 0, &wire, &err), 0);
+	ck_assert_uint_eq(wire.len, VG_FRAME_HEADER_SIZE);
+	ck_assert_mem_eq(wire.data, "VGIL\x01\x04", 6);
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), 0);
+	ck_assert_uint_eq(h.flags, 0);
+	ck_assert_uint_eq(h.seq, 99);
+	ck_assert_int_eq(vg_frame_open(codec, &h, wire.data + VG_FRAME_HEADER_SIZE, &p, &n, &err), 0);
+	ck_assert_uint_eq(n, 0);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_error_roundtrip)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_error_msg m;
+	struct vg_err err;
+
+	vg_error_pack(VG_WIRE_UNKNOWN_REF, "ref 12 was never defined", &raw);
+	ck_assert_int_eq(vg_error_decode(raw.data, raw.len, &m, &err), 0);
+	ck_assert_uint_eq(m.code, VG_WIRE_UNKNOWN_REF);
+	ck_assert(vg_str_eq_c(m.message, "ref 12 was never defined"));
+	vg_buf_release(&raw);
+}
+END_TEST
+
+/* A valid SAMPLES frame to damage in the malformed-input tests. */
+static void good_frame(struct vg_buf *wire, int n_samples)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	msgpack_packer pk;
+	struct vg_err err;
+
+	vg_mp_packer_init(&pk, &raw);
+	vg_samples_pack_begin(&pk, 1);
+	vg_samples_pack_group(&pk, 1000, (uint32_t)n_samples);
+	for (int i = 0; i < n_samples; i++)
+		vg_samples_pack_sample(&pk, (uint64_t)i, i);
+	ck_assert_int_eq(vg_frame_encode(codec, VG_FRAME_SAMPLES, 1, raw.data, raw.len, wire, &err), 0);
+	vg_buf_release(&raw);
+}
+
+START_TEST(test_header_bad_magic)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+
+	good_frame(&wire, 1);
+	wire.data[0] = 'X';
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "magic"));
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_header_bad_version)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+
+	good_frame(&wire, 1);
+	wire.data[4] = 2;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EVERSION);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_header_unknown_type_and_flags)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+
+	good_frame(&wire, 1);
+	wire.data[5] = 0;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EINVAL);
+	wire.data[5] = 6;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EINVAL);
+	wire.data[5] = VG_FRAME_SAMPLES;
+	wire.data[7] |= 0x80;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EINVAL);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_header_oversized_length_4gib)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+
+	good_frame(&wire, 1);
+	vg_put_be32(wire.data + 16, 0xFFFFFFFFu);
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_ELIMIT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "4294967295"));
+	vg_put_be32(wire.data + 16, VG_FRAME_MAX_PAYLOAD + 1);
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_ELIMIT);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_checksum_mismatch_payload_and_header)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t n;
+
+	good_frame(&wire, 50);
+	wire.data[wire.len - 1] ^= 1;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), 0);
+	ck_assert_int_eq(vg_frame_open(codec, &h, wire.data + VG_FRAME_HEADER_SIZE, &p, &n, &err),
+			 VG_ECHECKSUM);
+	wire.data[wire.len - 1] ^= 1;
+	/* The sequence number is covered too. */
+	wire.data[15] ^= 1;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), 0);
+	ck_assert_int_eq(vg_frame_open(codec, &h, wire.data + VG_FRAME_HEADER_SIZE, &p, &n, &err),
+			 VG_ECHECKSUM);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+/* Builds a frame around payload bytes as given (checksum filled in by
+ * open_forged): what a hostile but protocol-aware client sends. */
+static void forge(struct vg_buf *wire, int type, uint16_t flags, const void *payload, size_t len)
+{
+	vg_buf_reset(wire);
+	ck_assert_int_eq(vg_buf_grow(wire, VG_FRAME_HEADER_SIZE + len), 0);
+	vg_put_be32(wire->data, VG_FRAME_MAGIC);
+	wire->data[4] = VG_FRAME_VERSION;
+	wire->data[5] = (uint8_t)type;
+	vg_put_be16(wire->data + 6, flags);
+	vg_put_be64(wire->data + 8, 1);
+	vg_put_be32(wire->data + 16, (uint32_t)len);
+	memcpy(wire->data + VG_FRAME_HEADER_SIZE, payload, len);
+	wire->len = VG_FRAME_HEADER_SIZE + len;
+}
+
+#include <xxhash.h>
+static void fix_checksum(struct vg_buf *wire)
+{
+	uint32_t len = vg_get_be32(wire->data + 16);
+	uint32_t sum = (uint32_t)XXH3_64bits_withSeed(wire->data + VG_FRAME_HEADER_SIZE, len,
+						      XXH3_64bits(wire->data, 20));
+	vg_put_be32(wire->data + 20, sum);
+}
+
+static int open_forged(struct vg_buf *wire, const uint8_t **p, size_t *n, struct vg_err *err)
+{
+	struct vg_frame_header h;
+	int rc;
+
+	fix_checksum(wire);
+	if ((rc = vg_frame_header_decode(wire->data, &h, err)) != 0)
+		return rc;
+	return vg_frame_open(codec, &h, wire->data + VG_FRAME_HEADER_SIZE, p, n, err);
+}
+
+START_TEST(test_corrupt_zstd)
+{
+	struct vg_buf wire = VG_BUF_INIT;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t n;
+	uint8_t junk[200];
+
+	memset(junk, 0xAB, sizeof(junk));
+	forge(&wire, VG_FRAME_SAMPLES, VG_FRAME_F_ZSTD, junk, sizeof(junk));
+	ck_assert_int_eq(open_forged(&wire, &p, &n, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "zstd"));
+
+	/* A real zstd frame, damaged in the middle. */
+	good_frame(&wire, 500);
+	ck_assert(vg_get_be16(wire.data + 6) & VG_FRAME_F_ZSTD);
+	for (size_t i = VG_FRAME_HEADER_SIZE + 20; i < wire.len - 4; i += 7)
+		wire.data[i] ^= 0x5A;
+	ck_assert_int_eq(open_forged(&wire, &p, &n, &err), VG_EINVAL);
+	vg_buf_release(&wire);
+}
+END_TEST
+
+START_TEST(test_zstd_bomb_declared_size_refused)
+{
+	struct vg_buf wire = VG_BUF_INIT, big = VG_BUF_INIT;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t n, csize, bound;
+	size_t raw = (size_t)VG_FRAME_MAX_RAW + 4096;
+
+	/* 32 MiB + 4 KiB of zeros compress to a few KiB: small on the wire,
+	 * over the limit once inflated. Refused from the declared size. */
+	uint8_t *zeros = calloc(1, raw);
+	ck_assert_ptr_nonnull(zeros);
+	bound = ZSTD_compressBound(raw);
+	vg_buf_grow(&big, bound);
+	csize = ZSTD_compress(big.data, bound, zeros, raw, 1);
+	ck_assert(!ZSTD_isError(csize));
+	ck_assert_uint_lt(csize, VG_FRAME_MAX_PAYLOAD);
+	forge(&wire, VG_FRAME_SAMPLES, VG_FRAME_F_ZSTD, big.data, csize);
+	ck_assert_int_eq(open_forged(&wire, &p, &n, &err), VG_ELIMIT);
+	free(zeros);
+	vg_buf_release(&wire);
+	vg_buf_release(&big);
+}
+END_TEST
+
+START_TEST(test_zstd_without_content_size_refused)
+{
+	struct vg_buf wire = VG_BUF_INIT, out = VG_BUF_INIT;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t n;
+	char text[300];
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer ob;
+
+	memset(text, 'a', sizeof(text));
+	vg_buf_grow(&out, 1024);
+	in = (ZSTD_inBuffer){ text, sizeof(text), 0 };
+	ob = (ZSTD_outBuffer){ out.data, 1024, 0 };
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+	ck_assert(!ZSTD_isError(ZSTD_compressStream2(cc, &ob, &in, ZSTD_e_end)));
+	forge(&wire, VG_FRAME_SAMPLES, VG_FRAME_F_ZSTD, out.data, ob.pos);
+	ck_assert_int_eq(open_forged(&wire, &p, &n, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "content size"));
+	ZSTD_freeCCtx(cc);
+	vg_buf_release(&wire);
+	vg_buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_msgpack_wrong_shapes)
+{
+	struct vg_sample_batch b;
+	struct collected c = { 0, { 0 }, VG_BUF_INIT };
+	struct vg_hello hello;
+	struct vg_err err;
+	/* Each is a whole payload of the wrong shape. */
+	static const struct { const char *bytes; size_t len; } samples_bad[] = {
+		{ "\x81\xa1x\x01", 4 },           /* a map, not an array */
+		{ "\x91\x92\x01\x02", 4 },        /* group of even length */
+		{ "\x91\x93\xa1t\x01\x02", 6 },   /* timestamp is a string */
+		{ "\x91\x93\x01\xff\x02", 5 },    /* negative ref */
+		{ "\x91\x93\x01\x01\xa1v", 6 },   /* value is a string */
+		{ "\x91\x93\x01\x01", 4 },        /* truncated group */
+		{ "\x91\x91\x01\x00", 4 },        /* trailing byte */
+		{ "\xdd\xff\xff\xff\xff", 5 },    /* array claiming 4G entries */
+		{ "\x91\xdd\x7f\xff\xff\xff\x01", 7 }, /* group claiming 2G items */
+		{ "\x91\x93\x01\xcf\x00\x00\x00\x00\x01\x00\x00\x00\x01", 13 }, /* ref over the limit */
+		{ "", 0 },
+	};
+
+	vg_sample_batch_init(&b);
+	for (size_t i = 0; i < sizeof(samples_bad) / sizeof(samples_bad[0]); i++) {
+		int rc = vg_samples_decode((const uint8_t *)samples_bad[i].bytes, samples_bad[i].len, &b, &err);
+		ck_assert_msg(rc == VG_EINVAL || rc == VG_ELIMIT, "case %zu decoded (rc %d)", i, rc);
+	}
+	/* SERIES entries of the wrong shape. */
+	ck_assert_int_eq(vg_series_decode((const uint8_t *)"\x91\x92\x01\xa1x", 5, collect_series, &c, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_series_decode((const uint8_t *)"\x91\x93\x01\x01\x80", 5, collect_series, &c, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_series_decode((const uint8_t *)"\x91\x93\x01\xa1x\x81\xa1" "a\x01", 9, collect_series, &c, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_series_decode((const uint8_t *)"\xdf\x00\x00\x00\x01\xa1x\xa1y", 9, collect_series, &c, &err), VG_EINVAL);
+	ck_assert_int_eq(c.n, 0);
+	/* HELLO of the wrong shape. */
+	ck_assert_int_eq(vg_hello_decode((const uint8_t *)"\x90", 1, &hello, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_hello_decode((const uint8_t *)"\x81\x01\x01", 3, &hello, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_hello_decode((const uint8_t *)"\x81\xa5proto\xa1x", 8, &hello, &err), VG_EINVAL);
+	vg_sample_batch_release(&b);
+	vg_buf_release(&c.text);
+}
+END_TEST
+
+START_TEST(test_series_entry_count_over_limit)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct collected c = { 0, { 0 }, VG_BUF_INIT };
+	struct vg_err err;
+	msgpack_packer pk;
+
+	/* Over the limit and backed by real bytes, so the cursor's own check
+	 * passes and the frame limit is what refuses it. */
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, VG_FRAME_MAX_SERIES + 1);
+	for (int i = 0; i < VG_FRAME_MAX_SERIES + 1; i++)
+		msgpack_pack_nil(&pk);
+	ck_assert_int_eq(vg_series_decode(raw.data, raw.len, collect_series, &c, &err), VG_ELIMIT);
+	ck_assert_int_eq(c.n, 0);
+	vg_buf_release(&raw);
+	vg_buf_release(&c.text);
+}
+END_TEST
+
+START_TEST(test_mpack_reader_int_edges)
+{
+	struct vg_mp_reader r;
+	uint64_t u;
+	int64_t i;
+	double d;
+
+	vg_mp_reader_init(&r, (const uint8_t *)"\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);
+	ck_assert_int_eq(vg_mp_read_uint(&r, &u), 0);
+	ck_assert_uint_eq(u, UINT64_MAX);
+	vg_mp_reader_init(&r, (const uint8_t *)"\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);
+	ck_assert_int_eq(vg_mp_read_int(&r, &i), VG_EINVAL); /* does not fit int64 */
+	ck_assert_uint_eq(vg_mp_remaining(&r), 9);             /* cursor untouched */
+	vg_mp_reader_init(&r, (const uint8_t *)"\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9);
+	ck_assert_int_eq(vg_mp_read_int(&r, &i), 0);
+	ck_assert_int_eq(i, INT64_MIN);
+	vg_mp_reader_init(&r, (const uint8_t *)"\xe0", 1);
+	ck_assert_int_eq(vg_mp_read_int(&r, &i), 0);
+	ck_assert_int_eq(i, -32);
+	vg_mp_reader_init(&r, (const uint8_t *)"\xca\x3f\x80\x00\x00", 5);
+	ck_assert_int_eq(vg_mp_read_double(&r, &d), 0);
+	ck_assert(d == 1.0);
+	vg_mp_reader_init(&r, (const uint8_t *)"\xcb\x3f\xf0\x00", 4);
+	ck_assert_int_eq(vg_mp_read_double(&r, &d), VG_EINVAL);
+	/* skip: nested too deep */
+	uint8_t deep[64];
+	memset(deep, 0x91, sizeof(deep));
+	vg_mp_reader_init(&r, deep, sizeof(deep));
+	ck_assert_int_eq(vg_mp_skip(&r), VG_EINVAL);
+	/* skip: str claiming more bytes than there are */
+	vg_mp_reader_init(&r, (const uint8_t *)"\xdb\x00\x00\x10\x00" "ab", 7);
+	ck_assert_int_eq(vg_mp_skip(&r), VG_EINVAL);
+}
+END_TEST
+
+START_TEST(test_value_packing_uses_ints_when_exact)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	msgpack_packer pk;
+
+	vg_mp_packer_init(&pk, &raw);
+	vg_mp_pack_value(&pk, 5.0);
+	ck_assert_uint_eq(raw.len, 1);
+	vg_buf_reset(&raw);
+	vg_mp_pack_value(&pk, -0.0); /* the sign of zero must survive */
+	ck_assert_uint_eq(raw.len, 9);
+	vg_buf_reset(&raw);
+	vg_mp_pack_value(&pk, 9223372036854775808.0); /* 2^63: no int64 */
+	ck_assert_uint_eq(raw.len, 9);
+	ck_assert_uint_eq(raw.data[0], 0xCB);
+	vg_buf_release(&raw);
+}
+END_TEST
+
+static Suite *frame_suite(void)
+{
+	Suite *s = suite_create("frame");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_hello_roundtrip);
+	tcase_add_test(tc, test_hello_rejects_other_proto_and_missing_agent);
+	tcase_add_test(tc, test_series_roundtrip_canonicalizes);
+	tcase_add_test(tc, test_series_rejects_invalid_names_and_big_refs);
+	tcase_add_test(tc, test_samples_roundtrip_large_compressed);
+	tcase_add_test(tc, test_small_payload_not_compressed_and_ack_empty);
+	tcase_add_test(tc, test_error_roundtrip);
+	tcase_add_test(tc, test_header_bad_magic);
+	tcase_add_test(tc, test_header_bad_version);
+	tcase_add_test(tc, test_header_unknown_type_and_flags);
+	tcase_add_test(tc, test_header_oversized_length_4gib);
+	tcase_add_test(tc, test_checksum_mismatch_payload_and_header);
+	tcase_add_test(tc, test_corrupt_zstd);
+	tcase_add_test(tc, test_zstd_bomb_declared_size_refused);
+	tcase_add_test(tc, test_zstd_without_content_size_refused);
+	tcase_add_test(tc, test_msgpack_wrong_shapes);
+	tcase_add_test(tc, test_series_entry_count_over_limit);
+	tcase_add_test(tc, test_mpack_reader_int_edges);
+	tcase_add_test(tc, test_value_packing_uses_ints_when_exact);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(frame_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,838 @@
+/*
+ * test_head.c: the head (receiver/head.c) and selector evaluation over it
+ * (receiver/query.c): series ids, hash collisions, WAL restore, sample
+ * order, postings selection, label listings, lookback edges, range steps and
+ * errors, result order, series listing, and a 100k-series head.
+ */
+#include "receiver/head.h"
+#include "receiver/query.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/selector.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+/* Builds the canonical series name{k=v,...} (pairs end with NULL). */
+static void make_series(struct vg_series *s, const char *name, va_list ap)
+{
+	const char *k;
+
+	vg_series_init(s, name);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		const char *v = va_arg(ap, const char *);
+		ck_assert_int_eq(vg_series_add(s, k, v), 0);
+	}
+	ck_assert_int_eq(vg_series_canonicalize(s, NULL), 0);
+}
+
+static uint32_t add(struct vg_head *h, const char *name, ...)
+{
+	struct vg_series s;
+	uint32_t id;
+	bool is_new;
+	va_list ap;
+
+	va_start(ap, name);
+	make_series(&s, name, ap);
+	va_end(ap);
+	ck_assert_int_eq(vg_head_get_or_create(h, &s, vg_series_hash(&s), &id, &is_new), 0);
+	return id;
+}
+
+static void append1(struct vg_head *h, uint32_t id, int64_t ts, double v)
+{
+	ck_assert_int_eq(vg_head_append(h, 1, &id, &ts, &v), 0);
+}
+
+static size_t select_n(struct vg_head *h, const char *q, uint32_t **ids_out)
+{
+	struct vg_selector sel;
+	struct vg_err err;
+	uint32_t *ids;
+	size_t n;
+
+	ck_assert_msg(vg_selector_parse(q, strlen(q), &sel, &err) == 0, "%s: %s", q, err.msg);
+	vg_head_rdlock(h);
+	ck_assert_int_eq(vg_head_select_locked(h, &sel, &ids, &n), 0);
+	vg_head_unlock(h);
+	vg_selector_release(&sel);
+	for (size_t i = 1; i < n; i++)
+		ck_assert_uint_lt(ids[i - 1], ids[i]);
+	if (ids_out)
+		*ids_out = ids;
+	else
+		free(ids);
+	return n;
+}
+
+/* The key of series id formatted as name{a="1"}. */
+static char *fmt_key(const uint8_t *key, size_t len)
+{
+	struct vg_series s;
+	struct vg_buf b = VG_BUF_INIT;
+
+	ck_assert_int_eq(vg_series_from_key(key, len, &s), 0);
+	vg_series_format(&s, &b);
+	return vg_buf_detach(&b, NULL);
+}
+
+static void check_result_names(const struct vg_query_result *r, const char *const *want, size_t n)
+{
+	ck_assert_uint_eq(r->n, n);
+	for (size_t i = 0; i < n; i++) {
+		char *got = fmt_key(r->series[i].key, r->series[i].key_len);
+		ck_assert_str_eq(got, want[i]);
+		free(got);
+	}
+}
+
+static void parse_sel(const char *q, struct vg_selector *sel)
+{
+	struct vg_err err;
+
+	ck_assert_msg(vg_selector_parse(q, strlen(q), sel, &err) == 0, "%s: %s", q, err.msg);
+}
+
+/* --- series ---------------------------------------------------------------- */
+
+START_TEST(test_head_ids_dense_and_stable)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_series s;
+	uint32_t id;
+	bool is_new;
+
+	ck_assert_uint_eq(add(h, "up", "job", "a", NULL), 0);
+	ck_assert_uint_eq(add(h, "up", "job", "b", NULL), 1);
+	ck_assert_uint_eq(add(h, "down", NULL), 2);
+	/* Found again, not created. */
+	ck_assert_uint_eq(add(h, "up", "job", "a", NULL), 0);
+	ck_assert_uint_eq(add(h, "down", NULL), 2);
+	ck_assert_uint_eq(vg_head_num_series(h), 3);
+
+	vg_series_init(&s, "up");
+	vg_series_add(&s, "job", "b");
+	vg_series_canonicalize(&s, NULL);
+	ck_assert_int_eq(vg_head_get_or_create(h, &s, vg_series_hash(&s), &id, &is_new), 0);
+	ck_assert_uint_eq(id, 1);
+	ck_assert(!is_new);
+	vg_series_init(&s, "up");
+	vg_series_add(&s, "job", "c");
+	vg_series_canonicalize(&s, NULL);
+	ck_assert_int_eq(vg_head_get_or_create(h, &s, vg_series_hash(&s), &id, &is_new), 0);
+	ck_assert_uint_eq(id, 3);
+	ck_assert(is_new);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_key_is_canonical_form)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", "b", "2", "a", "1", "c", "", NULL);
+	const uint8_t *key;
+	size_t len;
+	char *s;
+
+	vg_head_rdlock(h);
+	vg_head_key_locked(h, id, &key, &len);
+	ck_assert_uint_eq(len, strlen("m\xff" "a\xff" "1\xff" "b\xff" "2\xff"));
+	ck_assert(memcmp(key, "m\xff" "a\xff" "1\xff" "b\xff" "2\xff", len) == 0);
+	s = fmt_key(key, len);
+	vg_head_unlock(h);
+	ck_assert_str_eq(s, "m{a=\"1\",b=\"2\"}");
+	free(s);
+	vg_head_free(h);
+}
+END_TEST
+
+/* Two different series given the same hash must stay two series. */
+START_TEST(test_head_hash_collision_keeps_series_apart)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_series a, b, c;
+	uint32_t ida, idb, idc, again;
+	bool is_new;
+	const uint64_t same = 0x1234;
+
+	vg_series_init(&a, "x");
+	vg_series_add(&a, "k", "1");
+	vg_series_canonicalize(&a, NULL);
+	vg_series_init(&b, "x");
+	vg_series_add(&b, "k", "2");
+	vg_series_canonicalize(&b, NULL);
+	vg_series_init(&c, "y");
+	vg_series_canonicalize(&c, NULL);
+	ck_assert_int_eq(vg_head_get_or_create(h, &a, same, &ida, &is_new), 0);
+	ck_assert(is_new);
+	ck_assert_int_eq(vg_head_get_or_create(h, &b, same, &idb, &is_new), 0);
+	ck_assert(is_new);
+	ck_assert_int_eq(vg_head_get_or_create(h, &c, same, &idc, &is_new), 0);
+	ck_assert(is_new);
+	ck_assert_uint_ne(ida, idb);
+	ck_assert_uint_ne(idb, idc);
+	ck_assert_int_eq(vg_head_get_or_create(h, &b, same, &again, &is_new), 0);
+	ck_assert(!is_new);
+	ck_assert_uint_eq(again, idb);
+	ck_assert_int_eq(vg_head_get_or_create(h, &a, same, &again, &is_new), 0);
+	ck_assert_uint_eq(again, ida);
+	ck_assert_int_eq(vg_head_get_or_create(h, &c, same, &again, &is_new), 0);
+	ck_assert_uint_eq(again, idc);
+	ck_assert_uint_eq(select_n(h, "x{k=\"2\"}", NULL), 1);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_restore_recreates_ids)
+{
+	struct vg_head *h = vg_head_new();
+	static const uint8_t k0[] = "up\xff" "job\xff" "a\xff";
+	static const uint8_t k1[] = "up\xff" "job\xff" "b\xff";
+	static const uint8_t unsorted[] = "up\xff" "z\xff" "1\xff" "a\xff" "2\xff";
+	static const uint8_t empty_value[] = "up\xff" "a\xff" "\xff";
+	static const uint8_t reserved[] = "up\xff" "__x\xff" "1\xff";
+	static const uint8_t bad_name[] = "1up\xff";
+	static const uint8_t truncated[] = "up\xff" "job\xff" "a";
+
+	ck_assert_int_eq(vg_head_restore(h, 1, k0, sizeof(k0) - 1), VG_EINVAL); /* not next */
+	ck_assert_int_eq(vg_head_restore(h, 0, k0, sizeof(k0) - 1), 0);
+	ck_assert_int_eq(vg_head_restore(h, 1, k0, sizeof(k0) - 1), VG_EINVAL); /* duplicate */
+	ck_assert_int_eq(vg_head_restore(h, 1, unsorted, sizeof(unsorted) - 1), VG_EINVAL);
+	ck_assert_int_eq(vg_head_restore(h, 1, empty_value, sizeof(empty_value) - 1), VG_EINVAL);
+	ck_assert_int_eq(vg_head_restore(h, 1, reserved, sizeof(reserved) - 1), VG_EINVAL);
+	ck_assert_int_eq(vg_head_restore(h, 1, bad_name, sizeof(bad_name) - 1), VG_EINVAL);
+	ck_assert_int_eq(vg_head_restore(h, 1, truncated, sizeof(truncated) - 1), VG_EINVAL);
+	ck_assert_int_eq(vg_head_restore(h, 1, (const uint8_t *)"", 0), VG_EINVAL);
+	ck_assert_int_eq(vg_head_restore(h, 1, k1, sizeof(k1) - 1), 0);
+	ck_assert_uint_eq(vg_head_num_series(h), 2);
+	/* The restored series are found by the ingest path and the index. */
+	ck_assert_uint_eq(add(h, "up", "job", "b", NULL), 1);
+	ck_assert_uint_eq(add(h, "up", "job", "a", NULL), 0);
+	ck_assert_uint_eq(add(h, "up", "job", "c", NULL), 2);
+	ck_assert_uint_eq(select_n(h, "up{job=\"b\"}", NULL), 1);
+	ck_assert_uint_eq(select_n(h, "up", NULL), 3);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- samples ---------------------------------------------------------------- */
+
+START_TEST(test_head_out_of_order_insert_and_same_timestamp_replace)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", NULL);
+	const int64_t *ts;
+	const double *v;
+	size_t n;
+
+	append1(h, id, 10, 1.0);
+	append1(h, id, 30, 3.0);
+	append1(h, id, 20, 2.0);
+	append1(h, id, 5, 0.5);
+	ck_assert_uint_eq(vg_head_num_samples(h), 4);
+	append1(h, id, 20, 22.0); /* replaces */
+	append1(h, id, 30, 33.0); /* replaces the newest */
+	ck_assert_uint_eq(vg_head_num_samples(h), 4);
+	vg_head_rdlock(h);
+	vg_head_samples_locked(h, id, &ts, &v, &n);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(ts[0], 5);
+	ck_assert_int_eq(ts[1], 10);
+	ck_assert_int_eq(ts[2], 20);
+	ck_assert_int_eq(ts[3], 30);
+	ck_assert(v[0] == 0.5 && v[1] == 1.0 && v[2] == 22.0 && v[3] == 33.0);
+	vg_head_unlock(h);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_growth_keeps_samples_in_order)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t a = add(h, "a", NULL), b = add(h, "b", NULL);
+	const int64_t *ts;
+	const double *v;
+	size_t n;
+
+	/* Interleave the two series so each one's array grows many times. */
+	for (int64_t i = 0; i < 5000; i++) {
+		append1(h, a, i * 10, (double)i);
+		append1(h, b, (5000 - i) * 10, (double)(5000 - i));
+	}
+	vg_head_rdlock(h);
+	vg_head_samples_locked(h, a, &ts, &v, &n);
+	ck_assert_uint_eq(n, 5000);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(ts[i] == (int64_t)i * 10 && v[i] == (double)i);
+	vg_head_samples_locked(h, b, &ts, &v, &n);
+	ck_assert_uint_eq(n, 5000);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(ts[i] == (int64_t)(i + 1) * 10 && v[i] == (double)(i + 1));
+	vg_head_unlock(h);
+	ck_assert_uint_eq(vg_head_num_samples(h), 10000);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_append_unknown_id_fails_whole_batch)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t ids[2] = { add(h, "m", NULL), 7 };
+	int64_t ts[2] = { 1, 2 };
+	double v[2] = { 1, 2 };
+
+	ck_assert_int_eq(vg_head_append(h, 2, ids, ts, v), VG_EINVAL);
+	ck_assert_uint_eq(vg_head_num_samples(h), 0);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_views_of_unknown_id_are_empty)
+{
+	struct vg_head *h = vg_head_new();
+	const uint8_t *key;
+	const int64_t *ts;
+	const double *v;
+	size_t n;
+
+	vg_head_rdlock(h);
+	vg_head_key_locked(h, 3, &key, &n);
+	ck_assert(key == NULL && n == 0);
+	vg_head_samples_locked(h, 3, &ts, &v, &n);
+	ck_assert(ts == NULL && n == 0);
+	vg_head_unlock(h);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- selection ---------------------------------------------------------------- */
+
+static struct vg_head *fixture_head(void)
+{
+	struct vg_head *h = vg_head_new();
+
+	add(h, "up", "job", "api", "instance", "a", NULL); /* 0 */
+	add(h, "up", "job", "api", "instance", "b", NULL); /* 1 */
+	add(h, "up", "job", "db", "instance", "c", NULL);  /* 2 */
+	add(h, "down", "job", "api", NULL);                /* 3 */
+	add(h, "up", "instance", "d", NULL);               /* 4: no job */
+	return h;
+}
+
+START_TEST(test_head_select_equal_and_name)
+{
+	struct vg_head *h = fixture_head();
+	uint32_t *ids;
+
+	ck_assert_uint_eq(select_n(h, "up", NULL), 4);
+	ck_assert_uint_eq(select_n(h, "up{job=\"api\"}", &ids), 2);
+	ck_assert(ids[0] == 0 && ids[1] == 1);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "{job=\"api\"}", NULL), 3);
+	ck_assert_uint_eq(select_n(h, "up{job=\"api\",instance=\"b\"}", &ids), 1);
+	ck_assert_uint_eq(ids[0], 1);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "{__name__=\"down\"}", &ids), 1);
+	ck_assert_uint_eq(ids[0], 3);
+	free(ids);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_select_not_equal_and_regex)
+{
+	struct vg_head *h = fixture_head();
+	uint32_t *ids;
+
+	ck_assert_uint_eq(select_n(h, "up{job!=\"api\"}", &ids), 2);
+	ck_assert(ids[0] == 2 && ids[1] == 4);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "up{job=~\"a.*\"}", NULL), 2);
+	ck_assert_uint_eq(select_n(h, "up{job=~\"a\"}", NULL), 0); /* anchored */
+	ck_assert_uint_eq(select_n(h, "up{job!~\"a.*\"}", &ids), 2);
+	ck_assert(ids[0] == 2 && ids[1] == 4);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "{__name__=~\"up|down\"}", NULL), 5);
+	ck_assert_uint_eq(select_n(h, "{__name__=~\"do.*\",job=\"api\"}", NULL), 1);
+	ck_assert_uint_eq(select_n(h, "{__name__!=\"up\",job=~\".+\"}", NULL), 1);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_select_absent_label_matches_empty)
+{
+	struct vg_head *h = fixture_head();
+	uint32_t *ids;
+
+	ck_assert_uint_eq(select_n(h, "up{job=\"\"}", &ids), 1);
+	ck_assert_uint_eq(ids[0], 4);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "up{job=~\"|db\"}", &ids), 2);
+	ck_assert(ids[0] == 2 && ids[1] == 4);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "up{nosuch=\"\"}", NULL), 4);
+	ck_assert_uint_eq(select_n(h, "up{nosuch!=\"\"}", NULL), 0);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_select_no_match)
+{
+	struct vg_head *h = fixture_head();
+	uint32_t *ids = (uint32_t *)&ids;
+
+	ck_assert_uint_eq(select_n(h, "nosuch", &ids), 0);
+	ck_assert_ptr_null(ids);
+	ck_assert_uint_eq(select_n(h, "up{job=\"nope\"}", NULL), 0);
+	ck_assert_uint_eq(select_n(h, "up{job=\"api\",job=\"db\"}", NULL), 0);
+	ck_assert_uint_eq(select_n(h, "up{job=\"api\",instance=\"c\"}", NULL), 0);
+	/* A value equal to another label's value is not that pair. */
+	ck_assert_uint_eq(select_n(h, "up{instance=\"api\"}", NULL), 0);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_select_empty_head)
+{
+	struct vg_head *h = vg_head_new();
+
+	ck_assert_uint_eq(select_n(h, "{job=~\".+\"}", NULL), 0);
+	ck_assert_uint_eq(select_n(h, "up", NULL), 0);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_label_names_and_values)
+{
+	struct vg_head *h = fixture_head();
+	struct vg_str *v;
+	size_t n;
+
+	vg_head_rdlock(h);
+	ck_assert_int_eq(vg_head_label_names_locked(h, &v, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(vg_str_eq_c(v[0], "__name__") && vg_str_eq_c(v[1], "instance") &&
+		  vg_str_eq_c(v[2], "job"));
+	free(v);
+	ck_assert_int_eq(vg_head_label_values_locked(h, "job", &v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(vg_str_eq_c(v[0], "api") && vg_str_eq_c(v[1], "db"));
+	free(v);
+	ck_assert_int_eq(vg_head_label_values_locked(h, "__name__", &v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(vg_str_eq_c(v[0], "down") && vg_str_eq_c(v[1], "up"));
+	free(v);
+	ck_assert_int_eq(vg_head_label_values_locked(h, "instance", &v, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert(vg_str_eq_c(v[0], "a") && vg_str_eq_c(v[3], "d"));
+	free(v);
+	ck_assert_int_eq(vg_head_label_values_locked(h, "nosuch", &v, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(v);
+	vg_head_unlock(h);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- instant queries ------------------------------------------------------------ */
+
+START_TEST(test_query_instant_lookback_edges)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", NULL);
+	struct vg_selector sel;
+	struct vg_query_result r;
+
+	append1(h, id, 1000, 1.0);
+	append1(h, id, 2000, 2.0);
+	parse_sel("m", &sel);
+	/* A sample exactly at t is included, stamped t. */
+	ck_assert_int_eq(vg_query_instant(h, &sel, 2000, 1000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_eq(r.series[0].n, 1);
+	ck_assert_int_eq(r.series[0].ts_ms[0], 2000);
+	ck_assert(r.series[0].values[0] == 2.0);
+	vg_query_result_release(&r);
+	/* Newest in (t - lookback, t]; stamped with t, not 2000. */
+	ck_assert_int_eq(vg_query_instant(h, &sel, 2999, 1000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_int_eq(r.series[0].ts_ms[0], 2999);
+	ck_assert(r.series[0].values[0] == 2.0);
+	vg_query_result_release(&r);
+	/* A sample exactly at t - lookback is outside. */
+	ck_assert_int_eq(vg_query_instant(h, &sel, 3000, 1000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 0);
+	vg_query_result_release(&r);
+	/* Between samples: the older one. Before all: nothing. */
+	ck_assert_int_eq(vg_query_instant(h, &sel, 1999, 5000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert(r.series[0].values[0] == 1.0);
+	vg_query_result_release(&r);
+	ck_assert_int_eq(vg_query_instant(h, &sel, 999, 5000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 0);
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_query_instant_skips_staleness_marker)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t stale = add(h, "m", "k", "stale", NULL), nan = add(h, "m", "k", "nan", NULL);
+	uint64_t bits = 0x7ff0000000000002ULL;
+	double marker;
+	struct vg_selector sel;
+	struct vg_query_result r;
+
+	memcpy(&marker, &bits, sizeof(marker));
+	append1(h, stale, 1000, 1.0);
+	append1(h, stale, 2000, marker);
+	append1(h, nan, 2000, NAN);
+	parse_sel("m", &sel);
+	ck_assert_int_eq(vg_query_instant(h, &sel, 2500, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 1); /* the ordinary NaN is a value */
+	ck_assert(isnan(r.series[0].values[0]));
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_query_results_sorted_as_prometheus_label_sets)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_selector sel;
+	struct vg_query_result r;
+	/* Prometheus order: {Abc="x",__name__="m1"} < {__name__="m0",b="y"}
+	 * < {__name__="m2"} < {__name__="m2",a="1"}; key bytes would say m0,
+	 * m1, m2. */
+	static const char *const want[] = { "m1{Abc=\"x\"}", "m0{b=\"y\"}", "m2", "m2{a=\"1\"}",
+					    "m2{a=\"2\"}", "m2{b=\"0\"}" };
+
+	append1(h, add(h, "m2", "b", "0", NULL), 1, 1);
+	append1(h, add(h, "m2", "a", "2", NULL), 1, 1);
+	append1(h, add(h, "m0", "b", "y", NULL), 1, 1);
+	append1(h, add(h, "m2", NULL), 1, 1);
+	append1(h, add(h, "m1", "Abc", "x", NULL), 1, 1);
+	append1(h, add(h, "m2", "a", "1", NULL), 1, 1);
+	parse_sel("{__name__=~\"m.\"}", &sel);
+	ck_assert_int_eq(vg_query_instant(h, &sel, 10, 1000, &r, NULL), 0);
+	check_result_names(&r, want, 6);
+	vg_query_result_release(&r);
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 10, 5, 1000, &r, NULL), 0);
+	check_result_names(&r, want, 6);
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- range queries ------------------------------------------------------------------ */
+
+START_TEST(test_query_range_points_and_steps)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", NULL);
+	struct vg_selector sel;
+	struct vg_query_result r;
+
+	/* Samples every 10 s at 0..100 s, value = seconds. */
+	for (int i = 0; i <= 10; i++)
+		append1(h, id, i * 10000, i * 10);
+	parse_sel("m", &sel);
+	/* Steps at 5, 15, ..., 35 s (end inclusive), start not aligned. */
+	ck_assert_int_eq(vg_query_range(h, &sel, 5000, 35000, 10000, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_eq(r.series[0].n, 4);
+	for (int k = 0; k < 4; k++) {
+		ck_assert_int_eq(r.series[0].ts_ms[k], 5000 + k * 10000);
+		ck_assert(r.series[0].values[k] == k * 10);
+	}
+	vg_query_result_release(&r);
+	/* end not on a step: the last point is the last step <= end. */
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 29999, 10000, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.series[0].n, 3);
+	ck_assert_int_eq(r.series[0].ts_ms[2], 20000);
+	vg_query_result_release(&r);
+	/* start == end: one point. */
+	ck_assert_int_eq(vg_query_range(h, &sel, 100000, 100000, 1, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.series[0].n, 1);
+	ck_assert(r.series[0].values[0] == 100);
+	vg_query_result_release(&r);
+	/* A short lookback leaves gaps: step 5 s, lookback 3 s. Points at 0,
+	 * 10, 20 s only (5 s is 5 s after a sample). */
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 20000, 5000, 3000, &r, NULL), 0);
+	ck_assert_uint_eq(r.series[0].n, 3);
+	ck_assert_int_eq(r.series[0].ts_ms[0], 0);
+	ck_assert_int_eq(r.series[0].ts_ms[1], 10000);
+	ck_assert_int_eq(r.series[0].ts_ms[2], 20000);
+	vg_query_result_release(&r);
+	/* Past the data by more than the lookback: nothing, series omitted. */
+	ck_assert_int_eq(vg_query_range(h, &sel, 500000, 600000, 10000, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 0);
+	vg_query_result_release(&r);
+	/* Continues for lookback after the last sample (100 s): 100..395 s. */
+	ck_assert_int_eq(vg_query_range(h, &sel, 100000, 500000, 5000, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.series[0].n, 60);
+	ck_assert_int_eq(r.series[0].ts_ms[59], 395000);
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+/* A long gap between samples is skipped, and points resume exactly. */
+START_TEST(test_query_range_gap_resumes_at_next_sample)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", NULL);
+	struct vg_selector sel;
+	struct vg_query_result r;
+
+	append1(h, id, 0, 1);
+	append1(h, id, 1000000, 2);
+	parse_sel("m", &sel);
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 1002000, 1000, 1500, &r, NULL), 0);
+	ck_assert_uint_eq(r.series[0].n, 4); /* 0, 1000 | 1000000, 1001000 */
+	ck_assert_int_eq(r.series[0].ts_ms[0], 0);
+	ck_assert_int_eq(r.series[0].ts_ms[1], 1000);
+	ck_assert_int_eq(r.series[0].ts_ms[2], 1000000);
+	ck_assert_int_eq(r.series[0].ts_ms[3], 1001000);
+	ck_assert(r.series[0].values[2] == 2);
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_query_range_errors_with_prometheus_messages)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_selector sel;
+	struct vg_query_result r;
+	struct vg_err err;
+
+	parse_sel("m", &sel);
+	ck_assert_int_eq(vg_query_range(h, &sel, 10, 9, 1, 300000, &r, &err), VG_EINVAL);
+	ck_assert_str_eq(err.msg, "end timestamp must not be before start time");
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 10, 0, 300000, &r, &err), VG_EINVAL);
+	ck_assert_str_eq(err.msg, "zero or negative query resolution step widths are not accepted. "
+				  "Try a positive integer");
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 10, -5, 300000, &r, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 11001, 1, 300000, &r, &err), VG_EINVAL);
+	ck_assert_str_eq(err.msg, "exceeded maximum resolution of 11,000 points per timeseries. "
+				  "Try decreasing the query resolution (?step=XX)");
+	/* The whole int64 range does not overflow into a small count. */
+	ck_assert_int_eq(vg_query_range(h, &sel, INT64_MIN, INT64_MAX, 1000, 300000, &r, &err),
+			 VG_EINVAL);
+	/* Exactly 11000 steps is allowed, as in Prometheus. */
+	ck_assert_int_eq(vg_query_range(h, &sel, 0, 11000, 1, 300000, &r, &err), 0);
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- series ------------------------------------------------------------------------- */
+
+START_TEST(test_query_series_time_filter_and_dedup)
+{
+	struct vg_head *h = fixture_head();
+	struct vg_selector s1, s2, s3;
+	struct vg_selector *sels[3] = { &s1, &s2, &s3 };
+	struct vg_query_result r;
+	static const char *const all[] = { "down{job=\"api\"}", "up{instance=\"a\",job=\"api\"}",
+					   "up{instance=\"b\",job=\"api\"}" };
+	static const char *const late[] = { "up{instance=\"b\",job=\"api\"}" };
+
+	append1(h, 0, 1000, 1);  /* up{a} */
+	append1(h, 1, 5000, 1);  /* up{b} */
+	append1(h, 3, 1000, 1);  /* down */
+	/* series 2 and 4 have no samples */
+	parse_sel("up{job=\"api\"}", &s1);
+	parse_sel("{job=\"api\"}", &s2);
+	parse_sel("up{instance=\"a\"}", &s3);
+	ck_assert_int_eq(vg_query_series(h, sels, 3, INT64_MIN, INT64_MAX, &r, NULL), 0);
+	check_result_names(&r, all, 3);
+	ck_assert_uint_eq(r.series[0].n, 0);
+	ck_assert_ptr_null(r.series[0].ts_ms);
+	vg_query_result_release(&r);
+	/* [start, end] is closed on both sides. */
+	ck_assert_int_eq(vg_query_series(h, sels, 3, 1001, 5000, &r, NULL), 0);
+	check_result_names(&r, late, 1);
+	vg_query_result_release(&r);
+	ck_assert_int_eq(vg_query_series(h, sels, 3, 0, 999, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 0);
+	vg_query_result_release(&r);
+	vg_selector_release(&s1);
+	vg_selector_release(&s2);
+	vg_selector_release(&s3);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- scale ----------------------------------------------------------------------------- */
+
+START_TEST(test_head_many_series_select_stays_correct)
+{
+	enum { N = 100000 };
+	struct vg_head *h = vg_head_new();
+	char host[32], pool[32];
+	uint32_t *ids;
+	size_t n;
+
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(host, sizeof(host), "h%u", i);
+		snprintf(pool, sizeof(pool), "p%u", i % 100);
+		ck_assert_uint_eq(add(h, "node_load1", "host", host, "pool", pool, NULL), i);
+		append1(h, i, 1000, (double)i);
+	}
+	ck_assert_uint_eq(vg_head_num_series(h), N);
+	/* Every series is still found by hash after all the table growth. */
+	for (uint32_t i = 0; i < N; i += 997) {
+		snprintf(host, sizeof(host), "h%u", i);
+		snprintf(pool, sizeof(pool), "p%u", i % 100);
+		ck_assert_uint_eq(add(h, "node_load1", "host", host, "pool", pool, NULL), i);
+	}
+	ck_assert_uint_eq(vg_head_num_series(h), N);
+	n = select_n(h, "node_load1{pool=\"p7\"}", &ids);
+	ck_assert_uint_eq(n, N / 100);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(ids[i], 7 + 100 * i);
+	free(ids);
+	n = select_n(h, "node_load1{pool=\"p7\",host=\"h12307\"}", &ids);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(ids[0], 12307);
+	free(ids);
+	ck_assert_uint_eq(select_n(h, "node_load1{pool=\"p7\",host=\"h12308\"}", NULL), 0);
+	/* h1, h10..h19, h100..h199, h1000..h1999, h10000..h19999 */
+	ck_assert_uint_eq(select_n(h, "node_load1{host=~\"h1[0-9]*\"}", NULL), 11111);
+	ck_assert_uint_eq(select_n(h, "{pool!=\"p0\",host=~\".+\"}", NULL), N - N / 100);
+	vg_head_free(h);
+}
+END_TEST
+
+/* --- concurrency ---------------------------------------------------------------------- */
+
+static void *writer_main(void *arg)
+{
+	struct vg_head *h = arg;
+	char host[32];
+
+	for (uint32_t i = 0; i < 2000; i++) {
+		snprintf(host, sizeof(host), "h%u", i);
+		uint32_t id = add(h, "w", "host", host, NULL);
+		for (int64_t t = 0; t < 20; t++)
+			append1(h, id, t * 1000, (double)t);
+	}
+	return NULL;
+}
+
+/* Queries under the read lock while series and samples are added: every
+ * answer is a consistent snapshot (a series seen has whole samples). */
+START_TEST(test_head_queries_while_writer_appends)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_selector sel;
+	struct vg_query_result r;
+	pthread_t th;
+	size_t last = 0;
+
+	parse_sel("w", &sel);
+	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, h), 0);
+	for (int k = 0; k < 200; k++) {
+		ck_assert_int_eq(vg_query_range(h, &sel, 0, 19000, 1000, 300000, &r, NULL), 0);
+		ck_assert_uint_ge(r.n, last);
+		for (size_t i = 0; i < r.n; i++)
+			for (size_t j = 0; j < r.series[i].n; j++)
+				ck_assert_int_eq(r.series[i].ts_ms[j], (int64_t)j * 1000);
+		last = r.n;
+		vg_query_result_release(&r);
+	}
+	pthread_join(th, NULL);
+	ck_assert_int_eq(vg_query_instant(h, &sel, 19000, 300000, &r, NULL), 0);
+	ck_assert_uint_eq(r.n, 2000);
+	vg_query_result_release(&r);
+	vg_selector_release(&sel);
+	vg_head_free(h);
+}
+END_TEST
+
+static Suite *head_suite(void)
+{
+	Suite *s = suite_create("head");
+	TCase *tc = tcase_create("series");
+
+	tcase_add_test(tc, test_head_ids_dense_and_stable);
+	tcase_add_test(tc, test_head_key_is_canonical_form);
+	tcase_add_test(tc, test_head_hash_collision_keeps_series_apart);
+	tcase_add_test(tc, test_head_restore_recreates_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("samples");
+	tcase_add_test(tc, test_head_out_of_order_insert_and_same_timestamp_replace);
+	tcase_add_test(tc, test_head_growth_keeps_samples_in_order);
+	tcase_add_test(tc, test_head_append_unknown_id_fails_whole_batch);
+	tcase_add_test(tc, test_head_views_of_unknown_id_are_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("select");
+	tcase_add_test(tc, test_head_select_equal_and_name);
+	tcase_add_test(tc, test_head_select_not_equal_and_regex);
+	tcase_add_test(tc, test_head_select_absent_label_matches_empty);
+	tcase_add_test(tc, test_head_select_no_match);
+	tcase_add_test(tc, test_head_select_empty_head);
+	tcase_add_test(tc, test_head_label_names_and_values);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("scale");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_head_many_series_select_stays_correct);
+	tcase_add_test(tc, test_head_queries_while_writer_appends);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *query_suite(void)
+{
+	Suite *s = suite_create("query");
+	TCase *tc = tcase_create("instant");
+
+	tcase_add_test(tc, test_query_instant_lookback_edges);
+	tcase_add_test(tc, test_query_instant_skips_staleness_marker);
+	tcase_add_test(tc, test_query_results_sorted_as_prometheus_label_sets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("range");
+	tcase_add_test(tc, test_query_range_points_and_steps);
+	tcase_add_test(tc, test_query_range_gap_resumes_at_next_sample);
+	tcase_add_test(tc, test_query_range_errors_with_prometheus_messages);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("series");
+	tcase_add_test(tc, test_query_series_time_filter_and_dedup);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(head_suite());
+	int nf;
+
+	srunner_add_suite(sr, query_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

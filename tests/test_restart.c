@@ -1,0 +1,357 @@
+/*
+ * test_restart.c: what an ACK promises. A raw client sends numbered
+ * batches and notes each ACK; the receiver is killed with SIGKILL right
+ * after the last one and started again on the same data directory: every
+ * acknowledged sample must be there, a retried batch must not be stored
+ * twice, a damaged WAL tail must not stop the receiver, and a real agent
+ * must resend what the dead receiver never acknowledged.
+ */
+#include "tests/harness.h"
+#include "common/buf.h"
+#include "common/frame.h"
+#include "common/mpack.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *dir;
+static char data[600];
+static struct vg_t_receiver rcv;
+
+static void setup(void)
+{
+	dir = vg_t_tmpdir("vigil-restart");
+	snprintf(data, sizeof(data), "%s/data", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, NULL), 0);
+}
+
+static void teardown(void)
+{
+	vg_t_stop(&rcv.proc, SIGTERM, 5000);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+
+/* Restarts the receiver on the same data directory and ports. */
+static void restart(void)
+{
+	char listen[64];
+	uint16_t port = rcv.port;
+
+	/* The extra argument overrides the ephemeral --listen, so an agent
+	 * finds the receiver where it was; HTTP moves to a new port. */
+	snprintf(listen, sizeof(listen), "--listen=127.0.0.1:%u", port);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, listen), 0);
+	ck_assert_uint_eq(rcv.port, port);
+}
+
+static void send_frame(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
+{
+	struct vg_frame_codec *c = vg_frame_codec_new(1);
+	struct vg_buf wire = VG_BUF_INIT;
+
+	ck_assert_int_eq(vg_frame_encode(c, type, seq, raw->data, raw->len, &wire, NULL), 0);
+	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
+	vg_buf_release(&wire);
+	vg_frame_codec_free(c);
+}
+
+static void define_series(int fd, const char *name)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_series s;
+	msgpack_packer pk;
+
+	vg_series_init(&s, name);
+	vg_series_add(&s, "job", "restart");
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, 0, &s);
+	send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+	vg_buf_release(&raw);
+}
+
+static void send_sample(int fd, uint64_t seq, int64_t ts, double v)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	msgpack_packer pk;
+
+	vg_mp_packer_init(&pk, &raw);
+	vg_samples_pack_begin(&pk, 1);
+	vg_samples_pack_group(&pk, ts, 1);
+	vg_samples_pack_sample(&pk, 0, v);
+	send_frame(fd, VG_FRAME_SAMPLES, seq, &raw);
+	vg_buf_release(&raw);
+}
+
+/* Waits for ACKs until one covers seq; returns the highest seen. */
+static uint64_t wait_ack(int fd, uint64_t seq)
+{
+	struct vg_frame_header h;
+	struct vg_buf payload = VG_BUF_INIT;
+	uint64_t best = 0;
+
+	while (best < seq) {
+		ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+		ck_assert_uint_eq(h.type, VG_FRAME_ACK);
+		if (h.seq > best)
+			best = h.seq;
+	}
+	vg_buf_release(&payload);
+	return best;
+}
+
+/* The values of selector at start, start+step, ... end (ms). */
+static json_t *range(const char *selector, int64_t start_ms, int64_t end_ms, const char *step)
+{
+	char *q = vg_t_urlencode(selector);
+	char path[1024];
+	long status;
+	json_t *doc, *res;
+
+	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=%s", q,
+		 start_ms / 1000.0, end_ms / 1000.0, step);
+	free(q);
+	doc = vg_t_http_json(rcv.http_port, path, &status);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_int_eq(status, 200);
+	res = json_incref(json_object_get(json_object_get(doc, "data"), "result"));
+	json_decref(doc);
+	return res;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define N_BATCHES 60
+#define BASE_MS 1700000000000LL
+
+START_TEST(test_acked_samples_survive_kill9)
+{
+	int fd = vg_t_connect(rcv.port);
+	json_t *res, *values;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_hello(fd, "restart-client", 42, NULL), 0);
+	define_series(fd, "restart_test");
+	for (int i = 1; i <= N_BATCHES; i++)
+		send_sample(fd, (uint64_t)i, BASE_MS + i * 1000, i * 1.5);
+	ck_assert_uint_eq(wait_ack(fd, N_BATCHES), N_BATCHES);
+	/* Right after the last ACK: no clean shutdown, no final sync. */
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	close(fd);
+	restart();
+	res = range("restart_test{job=\"restart\"}", BASE_MS + 1000, BASE_MS + N_BATCHES * 1000, "1");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	values = json_object_get(json_array_get(res, 0), "values");
+	ck_assert_uint_eq(json_array_size(values), N_BATCHES);
+	for (int i = 1; i <= N_BATCHES; i++) {
+		json_t *p = json_array_get(values, (size_t)i - 1);
+		ck_assert(strtod(json_string_value(json_array_get(p, 1)), NULL) == i * 1.5);
+	}
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_retry_after_restart_is_stored_once)
+{
+	int fd = vg_t_connect(rcv.port);
+	uint64_t acked = 99;
+	json_t *res, *values;
+
+	ck_assert_int_eq(vg_t_hello(fd, "retry-client", 7, &acked), 0);
+	ck_assert_uint_eq(acked, 0);
+	define_series(fd, "retry_test");
+	for (int i = 1; i <= 5; i++)
+		send_sample(fd, (uint64_t)i, BASE_MS + i * 1000, i);
+	wait_ack(fd, 5);
+	close(fd);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	restart();
+	/* Same agent, same epoch: the receiver says what it already has. */
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_eq(vg_t_hello(fd, "retry-client", 7, &acked), 0);
+	ck_assert_uint_eq(acked, 5);
+	define_series(fd, "retry_test");
+	/* A retry of batch 5 carrying another value, then batch 6. */
+	send_sample(fd, 5, BASE_MS + 5000, 500);
+	send_sample(fd, 6, BASE_MS + 6000, 6);
+	ck_assert_uint_eq(wait_ack(fd, 6), 6);
+	close(fd);
+	res = range("retry_test", BASE_MS + 1000, BASE_MS + 6000, "1");
+	values = json_object_get(json_array_get(res, 0), "values");
+	ck_assert_uint_eq(json_array_size(values), 6);
+	ck_assert_str_eq(json_string_value(json_array_get(json_array_get(values, 4), 1)), "5");
+	ck_assert_str_eq(json_string_value(json_array_get(json_array_get(values, 5), 1)), "6");
+	json_decref(res);
+	/* A new epoch (the agent restarted) starts numbering again. */
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_eq(vg_t_hello(fd, "retry-client", 8, &acked), 0);
+	ck_assert_uint_eq(acked, 0);
+	close(fd);
+}
+END_TEST
+
+/* The newest WAL segment file in data/wal. */
+static void newest_segment(char *out, size_t cap)
+{
+	char wal[700];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(wal, sizeof(wal), "%s/wal", data);
+	d = opendir(wal);
+	ck_assert_ptr_nonnull(d);
+	out[0] = '\0';
+	char best[256] = "";
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strcmp(de->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", de->d_name);
+	closedir(d);
+	ck_assert(best[0] != '\0');
+	snprintf(out, cap, "%s/%s", wal, best);
+}
+
+START_TEST(test_torn_wal_tail_is_cut_and_data_kept)
+{
+	int fd = vg_t_connect(rcv.port);
+	char seg[1024];
+	json_t *res;
+	int wfd;
+
+	ck_assert_int_eq(vg_t_hello(fd, "torn-client", 1, NULL), 0);
+	define_series(fd, "torn_test");
+	for (int i = 1; i <= 10; i++)
+		send_sample(fd, (uint64_t)i, BASE_MS + i * 1000, i);
+	wait_ack(fd, 10);
+	close(fd);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	/* A crash in the middle of a write: half a record of garbage. */
+	newest_segment(seg, sizeof(seg));
+	wfd = open(seg, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(wfd, 0);
+	ck_assert_int_eq(write(wfd, "\x00\x00\x01\x00garbage-garbage", 19), 19);
+	close(wfd);
+	restart();
+	res = range("torn_test", BASE_MS + 1000, BASE_MS + 10000, "1");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(res, 0), "values")), 10);
+	json_decref(res);
+	/* And it keeps taking data after the cut. */
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_eq(vg_t_hello(fd, "torn-client", 2, NULL), 0);
+	define_series(fd, "torn_test");
+	send_sample(fd, 1, BASE_MS + 11000, 11);
+	wait_ack(fd, 1);
+	close(fd);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	restart();
+	res = range("torn_test", BASE_MS + 1000, BASE_MS + 11000, "1");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(res, 0), "values")), 11);
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_agent_resends_after_receiver_outage)
+{
+	struct vg_t_proc agent;
+	int64_t t_kill, t_back;
+	char sel[] = "node_load1{instance=\"outage-agent\"}";
+	int64_t deadline;
+	json_t *res;
+
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "200ms", "outage-agent"), 0);
+	vg_t_sleep_ms(1500);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	t_kill = wall_ms();
+	vg_t_sleep_ms(3000); /* the agent queues ~15 batches */
+	t_back = wall_ms();
+	restart();
+	/* Wait until the agent's queue is empty again. */
+	deadline = vg_t_now_ms() + 20000;
+	for (;;) {
+		char *q = vg_t_urlencode("vigil_agent_queue_batches{instance=\"outage-agent\"}");
+		char path[512];
+		long status;
+		json_t *doc;
+		const char *v = NULL;
+
+		/* A 1 s lookback: only a sample sent after the restart counts. */
+		snprintf(path, sizeof(path), "/api/v1/query?query=%s&lookback_delta=1", q);
+		free(q);
+		doc = vg_t_http_json(rcv.http_port, path, &status);
+		json_t *r0 = json_array_get(json_object_get(json_object_get(doc, "data"), "result"), 0);
+		v = json_string_value(json_array_get(json_object_get(r0, "value"), 1));
+		bool empty = v && strcmp(v, "0") == 0;
+		json_decref(doc);
+		if (empty)
+			break;
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent's queue never drained");
+		vg_t_sleep_ms(200);
+	}
+	/* Every sample of the outage is there: a range query with a 1 ms
+	 * step and a 1 ms lookback returns exactly the raw samples, so the
+	 * gaps between them show a missing batch (one would leave 400 ms). */
+	char path[1024];
+	char *q = vg_t_urlencode(sel);
+	long status;
+	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
+		 q, (t_kill - 1000) / 1000.0, t_back / 1000.0);
+	free(q);
+	json_t *doc = vg_t_http_json(rcv.http_port, path, &status);
+	ck_assert_int_eq(status, 200);
+	res = json_object_get(json_object_get(doc, "data"), "result");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	json_t *values = json_object_get(json_array_get(res, 0), "values"), *p;
+	size_t i;
+	double prev = 0, max_gap = 0;
+	json_array_foreach(values, i, p) {
+		double t = json_number_value(json_array_get(p, 0));
+		if (i > 0 && t - prev > max_gap)
+			max_gap = t - prev;
+		prev = t;
+	}
+	ck_assert_msg(json_array_size(values) >= (size_t)(t_back - t_kill + 1000) / 200 - 2,
+		      "only %zu samples over %lld ms", json_array_size(values), (long long)(t_back - t_kill + 1000));
+	ck_assert_msg(max_gap < 0.35, "a gap of %.3f s between samples: a batch was lost", max_gap);
+	json_decref(doc);
+	vg_t_stop(&agent, SIGTERM, 5000);
+}
+END_TEST
+
+static Suite *restart_suite(void)
+{
+	Suite *s = suite_create("restart");
+	TCase *tc = tcase_create("kill9");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_acked_samples_survive_kill9);
+	tcase_add_test(tc, test_retry_after_restart_is_stored_once);
+	tcase_add_test(tc, test_torn_wal_tail_is_cut_and_data_kept);
+	tcase_add_test(tc, test_agent_resends_after_receiver_outage);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(restart_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

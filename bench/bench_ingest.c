@@ -1,0 +1,421 @@
+/*
+ * bench_ingest.c: receiver ingest over the wire protocol, measured.
+ *
+ * Starts a real vigil-receiver on loopback in a temporary directory and
+ * plays H simulated hosts against it, each with its own connection, its
+ * own series dictionary and ~100 node-style series (per-mode CPU counters,
+ * memory and filesystem gauges, disk and network counters, load, request
+ * counters by status, queue depths, a few constants), one batch per host
+ * per simulated 10 s interval, as fast as the receiver acknowledges them
+ * (at most WINDOW unacknowledged batches per connection). Values are
+ * deterministic for a seed.
+ *
+ * Prints: samples/s end to end, receiver CPU seconds per million samples
+ * (utime+stime of the receiver process, from /proc), receiver RSS per
+ * active series, and wire bytes per sample.
+ *
+ *   bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S]
+ */
+#include "config.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/frame.h"
+#include "common/mpack.h"
+#include "common/series.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WINDOW 4
+#define MAX_SERIES_PER_HOST 128
+
+struct host {
+	int fd;
+	uint32_t n_series;
+	double values[MAX_SERIES_PER_HOST];
+	double incr[MAX_SERIES_PER_HOST]; /* >0: counter step scale; 0: gauge */
+	uint64_t next_seq, acked;
+	int intervals_left;
+	struct vg_buf out;   /* bytes not yet written */
+	struct vg_buf in;    /* bytes read, not yet a whole frame */
+};
+
+static uint64_t rng_state;
+
+static double rnd(void)
+{
+	/* xorshift64*: deterministic for a seed, fast. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Receiver CPU seconds (utime + stime) and RSS bytes from /proc. */
+static void proc_usage(pid_t pid, double *cpu_s, double *rss_bytes)
+{
+	char path[64], buf[2048];
+	unsigned long ut = 0, st = 0;
+	long rss = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f)) {
+			char *p = strrchr(buf, ')');
+			/* fields after ") ": state(3) ... utime(14) stime(15) ... rss(24) */
+			if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+					&ut, &st, &rss) == 3) {
+			}
+		}
+		fclose(f);
+	}
+	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	*rss_bytes = (double)rss * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* The series of one host: name, labels and kind. */
+static void host_series(uint32_t h, struct vg_buf *raw, struct host *hs)
+{
+	static const char *modes[] = { "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal" };
+	static const char *mem[] = { "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
+				     "SwapTotal", "SwapFree", "Active", "Inactive", "Dirty" };
+	static const char *mounts[] = { "/", "/var", "/home" };
+	char inst[32], pool[32], cpu[8], buf[64], buf2[64];
+	struct vg_series s;
+	msgpack_packer pk;
+	uint32_t n = 0;
+
+	snprintf(inst, sizeof(inst), "host-%05u", h);
+	snprintf(pool, sizeof(pool), "pool-%03u", h / 100);
+	vg_mp_packer_init(&pk, raw);
+	vg_series_pack_begin(&pk, 100);
+#define ADD(kind_incr, start)                                                        \
+	do {                                                                         \
+		vg_series_add(&s, "instance", inst);                                 \
+		vg_series_add(&s, "pool", pool);                                     \
+		vg_series_canonicalize(&s, NULL);                                    \
+		vg_series_pack_entry(&pk, n, &s);                                    \
+		hs->incr[n] = (kind_incr);                                           \
+		hs->values[n] = (start);                                             \
+		n++;                                                                 \
+	} while (0)
+	for (int c = 0; c < 6; c++)
+		for (int m = 0; m < 8; m++) {
+			snprintf(cpu, sizeof(cpu), "%d", c);
+			vg_series_init(&s, "node_cpu_seconds_total");
+			vg_series_add(&s, "cpu", cpu);
+			vg_series_add(&s, "mode", modes[m]);
+			ADD(m == 3 ? 9.0 : 1.0, floor(rnd() * 1e6) / 100);
+		}
+	for (int i = 0; i < 10; i++) {
+		snprintf(buf, sizeof(buf), "node_memory_%s_bytes", mem[i]);
+		vg_series_init(&s, buf);
+		ADD(0, floor(rnd() * 16e9 / 4096) * 4096);
+	}
+	for (int i = 0; i < 3; i++) {
+		static const char *fs[] = { "node_filesystem_size_bytes", "node_filesystem_free_bytes",
+					    "node_filesystem_avail_bytes" };
+		for (int f = 0; f < 3; f++) {
+			vg_series_init(&s, fs[f]);
+			vg_series_add(&s, "mountpoint", mounts[i]);
+			vg_series_add(&s, "device", i == 0 ? "/dev/sda1" : i == 1 ? "/dev/sda2" : "/dev/sdb1");
+			vg_series_add(&s, "fstype", "ext4");
+			ADD(f == 0 ? -1 : 0, floor(rnd() * 1e12 / 4096) * 4096);
+		}
+	}
+	for (int d = 0; d < 2; d++) {
+		snprintf(buf, sizeof(buf), "sd%c", 'a' + d);
+		vg_series_init(&s, "node_disk_read_bytes_total");
+		vg_series_add(&s, "device", buf);
+		ADD(4096 * 50, 0);
+		vg_series_init(&s, "node_disk_written_bytes_total");
+		vg_series_add(&s, "device", buf);
+		ADD(4096 * 80, 0);
+		snprintf(buf2, sizeof(buf2), "eth%d", d);
+		vg_series_init(&s, "node_network_receive_bytes_total");
+		vg_series_add(&s, "device", buf2);
+		ADD(1e6, 0);
+		vg_series_init(&s, "node_network_transmit_bytes_total");
+		vg_series_add(&s, "device", buf2);
+		ADD(8e5, 0);
+	}
+	static const char *loads[] = { "node_load1", "node_load5", "node_load15" };
+	for (int i = 0; i < 3; i++) {
+		vg_series_init(&s, loads[i]);
+		ADD(0, floor(rnd() * 400) / 100);
+	}
+	static const char *codes[] = { "200", "404", "500" };
+	static const char *handlers[] = { "/api", "/login", "/static" };
+	for (int i = 0; i < 3; i++)
+		for (int c = 0; c < 3; c++) {
+			vg_series_init(&s, "http_requests_total");
+			vg_series_add(&s, "handler", handlers[i]);
+			vg_series_add(&s, "code", codes[c]);
+			ADD(c == 0 ? 500 : c == 1 ? 5 : 1, 0);
+		}
+	for (int q = 0; q < 10; q++) {
+		snprintf(buf, sizeof(buf), "q%d", q);
+		vg_series_init(&s, "queue_depth");
+		vg_series_add(&s, "queue", buf);
+		ADD(0, floor(rnd() * 100));
+	}
+	static const char *consts[] = { "node_memory_HugePages_Total", "node_boot_time_seconds",
+					"node_cpu_count", "node_filesystem_files", "node_network_mtu_bytes" };
+	for (int i = 0; i < 3; i++) {
+		vg_series_init(&s, consts[i]);
+		ADD(-1, i == 1 ? 1764000000 : i == 2 ? 6 : 0);
+	}
+#undef ADD
+	hs->n_series = n;
+	if (n != 100) {
+		fprintf(stderr, "bench: %u series per host, expected 100\n", n);
+		exit(1);
+	}
+}
+
+/* One interval of a host: counters grow, gauges wander, constants stay. */
+static void host_batch(struct host *hs, int64_t ts_ms, struct vg_buf *raw)
+{
+	msgpack_packer pk;
+
+	vg_mp_packer_init(&pk, raw);
+	vg_samples_pack_begin(&pk, 1);
+	vg_samples_pack_group(&pk, ts_ms, hs->n_series);
+	for (uint32_t i = 0; i < hs->n_series; i++) {
+		double v = hs->values[i];
+		if (hs->incr[i] > 0)
+			v += floor(rnd() * hs->incr[i] * 100) / 100;
+		else if (hs->incr[i] == 0)
+			v = fabs(v + floor((rnd() - 0.5) * 200) * (v > 1e6 ? 4096 : 0.01));
+		hs->values[i] = v;
+		vg_samples_pack_sample(&pk, i, v);
+	}
+}
+
+static int connect_to(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(0x7f000001) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		perror("bench: connect");
+		exit(1);
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+static pid_t start_receiver(const char *bin, const char *dir, uint16_t *port)
+{
+	char data[512], ports[512];
+	pid_t pid;
+
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(ports, sizeof(ports), "%s/ports", dir);
+	pid = fork();
+	if (pid == 0) {
+		char log[600];
+		snprintf(log, sizeof(log), "%s/receiver.log", dir);
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(bin, bin, "--config", "/dev/null", "--data-dir", data, "--listen", "127.0.0.1:0",
+		      "--http-listen", "127.0.0.1:0", "--port-file", ports, "--log-level", "warn", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(ports, "r");
+		unsigned a, h;
+		if (f && fscanf(f, "%u %u", &a, &h) == 2) {
+			fclose(f);
+			*port = (uint16_t)a;
+			return pid;
+		}
+		if (f)
+			fclose(f);
+		usleep(10000);
+	}
+	fprintf(stderr, "bench: the receiver did not start (see %s/receiver.log)\n", dir);
+	kill(pid, SIGKILL);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned hosts = 1000, intervals = 30;
+	const char *bin = VG_BUILDDIR "/vigil-receiver";
+	static const struct option opts[] = {
+		{ "hosts", required_argument, NULL, 'h' }, { "intervals", required_argument, NULL, 'n' },
+		{ "receiver", required_argument, NULL, 'r' }, { "seed", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t seed = 42;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': hosts = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'n': intervals = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'r': bin = optarg; break;
+		case 's': seed = strtoull(optarg, NULL, 10); break;
+		default:
+			fprintf(stderr, "usage: bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S]\n");
+			return 2;
+		}
+	}
+	if (hosts == 0 || intervals == 0)
+		return 2;
+	rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	char dir[] = "/tmp/vigil-bench-XXXXXX";
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	uint16_t port;
+	pid_t rpid = start_receiver(bin, dir, &port);
+
+	struct vg_frame_codec *codec = vg_frame_codec_new(3), *dcodec = vg_frame_codec_new(1);
+	struct host *hs = calloc(hosts, sizeof(*hs));
+	struct vg_buf raw = VG_BUF_INIT;
+	struct pollfd *pfds = calloc(hosts, sizeof(*pfds));
+	uint64_t wire_bytes = 0, samples = 0;
+	const int64_t t0_ms = 1764000000000LL;
+	double cpu0, rss0, cpu1, rss1, t_start, t_end;
+
+	/* Connect and define every host's series first: the steady state
+	 * (refs and values only) is what is measured. */
+	for (unsigned h = 0; h < hosts; h++) {
+		struct vg_hello hello;
+		char name[32];
+		snprintf(name, sizeof(name), "host-%05u", h);
+		hs[h].fd = connect_to(port);
+		hs[h].next_seq = 1;
+		hs[h].intervals_left = (int)intervals;
+		hello = (struct vg_hello){ VG_PROTO_VERSION, vg_str_c(name), seed, vg_str_c(""), vg_str_c("bench") };
+		vg_buf_reset(&raw);
+		vg_hello_pack(&hello, &raw);
+		vg_frame_encode(codec, VG_FRAME_HELLO, 0, raw.data, raw.len, &hs[h].out, NULL);
+		vg_buf_reset(&raw);
+		host_series(h, &raw, &hs[h]);
+		vg_frame_encode(codec, VG_FRAME_SERIES, 0, raw.data, raw.len, &hs[h].out, NULL);
+	}
+	proc_usage(rpid, &cpu0, &rss0);
+	t_start = now_s();
+	unsigned done = 0;
+	while (done < hosts) {
+		for (unsigned h = 0; h < hosts; h++) {
+			struct host *x = &hs[h];
+			/* Fill the window. */
+			while (x->intervals_left > 0 && x->next_seq - x->acked <= WINDOW) {
+				vg_buf_reset(&raw);
+				host_batch(x, t0_ms + (int64_t)(intervals - (unsigned)x->intervals_left) * 10000, &raw);
+				vg_frame_encode(codec, VG_FRAME_SAMPLES, x->next_seq++, raw.data, raw.len, &x->out, NULL);
+				x->intervals_left--;
+				samples += x->n_series;
+			}
+			pfds[h].fd = x->acked + 1 == x->next_seq && x->intervals_left == 0 ? -1 : x->fd;
+			pfds[h].events = POLLIN | (x->out.len ? POLLOUT : 0);
+		}
+		if (poll(pfds, hosts, 10000) <= 0) {
+			fprintf(stderr, "bench: the receiver stopped answering\n");
+			kill(rpid, SIGKILL);
+			return 1;
+		}
+		for (unsigned h = 0; h < hosts; h++) {
+			struct host *x = &hs[h];
+			if (pfds[h].fd < 0)
+				continue;
+			if (pfds[h].revents & POLLOUT) {
+				ssize_t w = write(x->fd, x->out.data, x->out.len);
+				if (w > 0) {
+					wire_bytes += (uint64_t)w;
+					vg_buf_consume(&x->out, (size_t)w);
+				}
+			}
+			if (pfds[h].revents & (POLLIN | POLLHUP | POLLERR)) {
+				uint8_t buf[4096];
+				ssize_t r = read(x->fd, buf, sizeof(buf));
+				if (r <= 0) {
+					fprintf(stderr, "bench: host %u: the receiver closed the connection\n", h);
+					kill(rpid, SIGKILL);
+					return 1;
+				}
+				vg_buf_append(&x->in, buf, (size_t)r);
+				while (x->in.len >= VG_FRAME_HEADER_SIZE) {
+					struct vg_frame_header fh;
+					if (vg_frame_header_decode(x->in.data, &fh, NULL) != 0 ||
+					    x->in.len < VG_FRAME_HEADER_SIZE + fh.payload_len)
+						break;
+					if (fh.type == VG_FRAME_ERROR) {
+						fprintf(stderr, "bench: host %u got an ERROR frame\n", h);
+						kill(rpid, SIGKILL);
+						return 1;
+					}
+					if (fh.type == VG_FRAME_ACK && fh.seq > x->acked) {
+						x->acked = fh.seq;
+						if (x->acked + 1 == x->next_seq && x->intervals_left == 0)
+							done++;
+					}
+					vg_buf_consume(&x->in, VG_FRAME_HEADER_SIZE + fh.payload_len);
+				}
+			}
+		}
+	}
+	t_end = now_s();
+	proc_usage(rpid, &cpu1, &rss1);
+
+	double wall = t_end - t_start, cpu = cpu1 - cpu0;
+	printf("bench_ingest: %u hosts x 100 series, %u intervals, window %d batches per connection\n",
+	       hosts, intervals, WINDOW);
+	printf("samples                 %llu\n", (unsigned long long)samples);
+	printf("wall seconds            %.3f\n", wall);
+	printf("samples per second      %.0f\n", samples / wall);
+	printf("receiver cpu seconds    %.3f\n", cpu);
+	printf("cpu s per M samples     %.3f\n", cpu / (samples / 1e6));
+	printf("receiver rss MiB        %.1f\n", rss1 / 1048576.0);
+	printf("rss bytes per series    %.0f\n", rss1 / (hosts * 100.0));
+	printf("wire bytes per sample   %.2f\n", (double)wire_bytes / (double)samples);
+
+	kill(rpid, SIGTERM);
+	waitpid(rpid, NULL, 0);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
+	for (unsigned h = 0; h < hosts; h++) {
+		close(hs[h].fd);
+		vg_buf_release(&hs[h].out);
+		vg_buf_release(&hs[h].in);
+	}
+	free(hs);
+	free(pfds);
+	vg_buf_release(&raw);
+	vg_frame_codec_free(codec);
+	vg_frame_codec_free(dcodec);
+	return 0;
+}

@@ -1,0 +1,57 @@
+# lib.sh: what ./scripts/demo and ./scripts/test share: installing the
+# Debian packages the build needs, and building only what is out of date.
+# Sourced, not run.
+
+VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian 12 packages: build tools, the libraries configure checks, Check,
+# mandoc for the man page lint, clang for the fuzz targets.
+VG_PACKAGES="build-essential autoconf automake libtool pkg-config
+  libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
+  libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev check mandoc clang"
+
+vg_say() { printf '==> %s\n' "$*"; }
+vg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs missing packages when root; otherwise says what to install.
+vg_deps() {
+	local missing="" p
+	for p in $VG_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" = 0 ]; then
+		vg_say "installing:$missing"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq || vg_die "apt-get update failed"
+		# shellcheck disable=SC2086
+		apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+			vg_die "apt-get install failed for:$missing"
+	else
+		vg_die "missing Debian packages; run as root:  apt-get install$missing"
+	fi
+}
+
+# vg_build DIR [configure arguments...]: configures the tree in DIR (out of
+# the source tree) when needed, then runs make.
+vg_build() {
+	local dir=$1
+	shift
+	(
+		cd "$VG_TOP" || exit 1
+		if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+			vg_say "autoreconf"
+			autoreconf -fi >/dev/null 2>&1 || autoreconf -fi || exit 1
+		fi
+		mkdir -p "$dir"
+		cd "$dir" || exit 1
+		if [ ! -f Makefile ] || [ "$VG_TOP/configure" -nt config.status ] ||
+			[ "$(cat .vg-configure-args 2>/dev/null)" != "$*" ]; then
+			vg_say "configure in ${dir#"$VG_TOP"/} $*"
+			"$VG_TOP/configure" -q "$@" || exit 1
+			printf '%s' "$*" >.vg-configure-args
+		fi
+		vg_say "make in ${dir#"$VG_TOP"/}"
+		make -s -j"$(nproc)" >/dev/null || make -j1
+	)
+}

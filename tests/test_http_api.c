@@ -1,0 +1,676 @@
+/*
+ * test_http_api.c: the HTTP API (receiver/http_api.c) started in-process on
+ * 127.0.0.1, port 0, over a head filled in-process; real requests with
+ * libcurl over loopback, responses read with jansson. Covers the envelope
+ * and encodings of /query, /query_range, /series, /labels, /label/x/values,
+ * /status/buildinfo and /metrics, Prometheus's error texts, CORS preflight,
+ * the body cap, and hostile query strings the server must survive.
+ */
+#include "config.h" /* PACKAGE_VERSION */
+
+#include "receiver/http_api.h"
+#include "receiver/head.h"
+#include "receiver/stats.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/banned.h"
+
+static struct vg_head *head;
+static struct vg_stats stats;
+static struct vg_http_api *api;
+static uint16_t port;
+
+struct reply {
+	long status;
+	struct vg_buf body;
+	struct vg_buf headers;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	vg_buf_append(arg, p, size * n);
+	return size * n;
+}
+
+static void reply_release(struct reply *r)
+{
+	vg_buf_release(&r->body);
+	vg_buf_release(&r->headers);
+}
+
+/* method "GET", "POST" or "OPTIONS"; body for POST (form-encoded). */
+static void request(const char *method, const char *path, const char *body, size_t body_len,
+		    struct reply *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct vg_buf url = VG_BUF_INIT;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	ck_assert_ptr_nonnull(c);
+	vg_buf_printf(&url, "http://127.0.0.1:%u%s", (unsigned)port, path);
+	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (strcmp(method, "POST") == 0) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+	rc = curl_easy_perform(c);
+	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	vg_buf_release(&url);
+}
+
+static void get(const char *path, struct reply *r)
+{
+	request("GET", path, NULL, 0, r);
+}
+
+/* The value of header name in r (case-insensitive), or NULL; static. */
+static const char *header(const struct reply *r, const char *name)
+{
+	static char val[512];
+	const char *p = vg_buf_cstr(&r->headers);
+	size_t n = strlen(name);
+
+	while (p && *p) {
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1, *e;
+			while (*v == ' ')
+				v++;
+			e = strpbrk(v, "\r\n");
+			snprintf(val, sizeof(val), "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+			return val;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+static json_t *parse(const struct reply *r)
+{
+	json_error_t e;
+	json_t *j = json_loadb((const char *)r->body.data, r->body.len, 0, &e);
+
+	ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, vg_buf_cstr(&r->body));
+	return j;
+}
+
+/* A success reply: 200, JSON, status "success"; returns data (borrowed
+ * from *root, which the caller frees). */
+static json_t *success_data(const struct reply *r, json_t **root)
+{
+	ck_assert_msg(r->status == 200, "status %ld: %s", r->status, vg_buf_cstr(&r->body));
+	ck_assert_str_eq(header(r, "Content-Type"), "application/json");
+	*root = parse(r);
+	ck_assert_str_eq(json_string_value(json_object_get(*root, "status")), "success");
+	return json_object_get(*root, "data");
+}
+
+static void check_error(const char *method, const char *path, const char *body, long status,
+			const char *type, const char *msg_prefix)
+{
+	struct reply r;
+	json_t *j;
+	const char *msg;
+
+	request(method, path, body, body ? strlen(body) : 0, &r);
+	ck_assert_msg(r.status == status, "%s: status %ld: %s", path, r.status, vg_buf_cstr(&r.body));
+	ck_assert_str_eq(header(&r, "Content-Type"), "application/json");
+	j = parse(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "errorType")), type);
+	ck_assert_ptr_null(json_object_get(j, "data"));
+	msg = json_string_value(json_object_get(j, "error"));
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_msg(strncmp(msg, msg_prefix, strlen(msg_prefix)) == 0, "%s: error \"%s\"", path, msg);
+	json_decref(j);
+	reply_release(&r);
+}
+
+static void check_bad(const char *path, const char *msg_prefix)
+{
+	check_error("GET", path, NULL, 400, "bad_data", msg_prefix);
+}
+
+static uint32_t add(const char *name, ...)
+{
+	struct vg_series s;
+	const char *k;
+	uint32_t id;
+	bool is_new;
+	va_list ap;
+
+	vg_series_init(&s, name);
+	va_start(ap, name);
+	while ((k = va_arg(ap, const char *)) != NULL)
+		vg_series_add(&s, k, va_arg(ap, const char *));
+	va_end(ap);
+	ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+	ck_assert_int_eq(vg_head_get_or_create(head, &s, vg_series_hash(&s), &id, &is_new), 0);
+	return id;
+}
+
+static void put(uint32_t id, int64_t ts, double v)
+{
+	ck_assert_int_eq(vg_head_append(head, 1, &id, &ts, &v), 0);
+}
+
+/*
+ * The data: times in ms.
+ *   up{instance="a",job="api"}  1000 s: 1, 1010 s: 0.25
+ *   up{instance="c",job="db"}   1000 s: 1e-07
+ *   node_x{mode="idle"}         1000 s: 123456.5
+ */
+static void setup(void)
+{
+	struct vg_http_api_options o = { .host = "127.0.0.1", .port = 0, .lookback_ms = 300000 };
+	struct vg_err err;
+	uint32_t a, c, x;
+
+	head = vg_head_new();
+	vg_stats_init(&stats);
+	a = add("up", "job", "api", "instance", "a", NULL);
+	c = add("up", "job", "db", "instance", "c", NULL);
+	x = add("node_x", "mode", "idle", NULL);
+	put(a, 1000000, 1);
+	put(a, 1010000, 0.25);
+	put(c, 1000000, 1e-7);
+	put(x, 1000000, 123456.5);
+	o.head = head;
+	o.stats = &stats;
+	ck_assert_msg(vg_http_api_start(&o, &api, &err) == 0, "%s", err.msg);
+	port = vg_http_api_port(api);
+	ck_assert_uint_ne(port, 0);
+}
+
+static void teardown(void)
+{
+	vg_http_api_stop(api);
+	vg_head_free(head);
+}
+
+/* --- queries --------------------------------------------------------------- */
+
+START_TEST(test_http_query_vector_shape_and_encoding)
+{
+	struct reply r;
+	json_t *root, *data, *res, *m;
+
+	get("/api/v1/query?query=up&time=1010.5", &r);
+	data = success_data(&r, &root);
+	ck_assert_str_eq(json_string_value(json_object_get(data, "resultType")), "vector");
+	res = json_object_get(data, "result");
+	ck_assert_uint_eq(json_array_size(res), 2);
+	m = json_object_get(json_array_get(res, 0), "metric");
+	ck_assert_uint_eq(json_object_size(m), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(m, "__name__")), "up");
+	ck_assert_str_eq(json_string_value(json_object_get(m, "instance")), "a");
+	ck_assert_str_eq(json_string_value(json_object_get(m, "job")), "api");
+	/* Exact text: timestamp with three decimals, values as Go writes them,
+	 * labels in name order with __name__ first. */
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body),
+			     "{\"metric\":{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"api\"},"
+			     "\"value\":[1010.500,\"0.25\"]}") != NULL, "%s", vg_buf_cstr(&r.body));
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "\"value\":[1010.500,\"1e-07\"]") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	ck_assert_ptr_null(json_object_get(root, "warnings"));
+	json_decref(root);
+	reply_release(&r);
+
+	get("/api/v1/query?query=node_x&time=1000", &r);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "\"value\":[1000,\"123456.5\"]") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_http_query_empty_result_is_array)
+{
+	struct reply r;
+
+	get("/api/v1/query?query=nosuch&time=1000", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_http_query_lookback_delta_param)
+{
+	struct reply r;
+	json_t *root, *data;
+
+	/* 400 s after the last sample: outside the default 5m. */
+	get("/api/v1/query?query=up%7Bjob%3D%22api%22%7D&time=1410", &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(json_object_get(data, "result")), 0);
+	json_decref(root);
+	reply_release(&r);
+	get("/api/v1/query?query=up%7Bjob%3D%22api%22%7D&time=1410&lookback_delta=10m", &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(json_object_get(data, "result")), 1);
+	json_decref(root);
+	reply_release(&r);
+	check_bad("/api/v1/query?query=up&lookback_delta=x",
+		  "error parsing lookback delta duration: cannot parse \"x\" to a valid duration");
+}
+END_TEST
+
+START_TEST(test_http_query_range_matrix)
+{
+	struct reply r;
+	json_t *root, *data, *res;
+
+	get("/api/v1/query_range?query=up%7Bjob%3D%22api%22%7D&start=1000&end=1020&step=10", &r);
+	data = success_data(&r, &root);
+	ck_assert_str_eq(json_string_value(json_object_get(data, "resultType")), "matrix");
+	res = json_object_get(data, "result");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body),
+			     "\"values\":[[1000,\"1\"],[1010,\"0.25\"],[1020,\"0.25\"]]") != NULL,
+		      "%s", vg_buf_cstr(&r.body));
+	json_decref(root);
+	reply_release(&r);
+
+	/* RFC 3339 times and a duration step. */
+	get("/api/v1/query_range?query=node_x&start=1970-01-01T00:16:40Z"
+	    "&end=1970-01-01T00:16:41.5Z&step=500ms", &r);
+	data = success_data(&r, &root);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "[1001.500,\"123456.5\"]]") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	ck_assert_uint_eq(json_array_size(json_object_get(
+		json_array_get(json_object_get(data, "result"), 0), "values")), 4);
+	json_decref(root);
+	reply_release(&r);
+
+	get("/api/v1/query_range?query=nosuch&start=0&end=10&step=1", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_http_query_post_form_body_wins_over_url)
+{
+	static const char body[] = "query=up%7Bjob%3D%22db%22%7D&time=1000";
+	struct reply r;
+	json_t *root, *data, *res;
+
+	request("POST", "/api/v1/query?query=up", body, strlen(body), &r);
+	data = success_data(&r, &root);
+	res = json_object_get(data, "result");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(
+		json_object_get(json_array_get(res, 0), "metric"), "job")), "db");
+	json_decref(root);
+	reply_release(&r);
+
+	/* '+' is a space in a form. */
+	request("POST", "/api/v1/query_range", "query=up+&start=1000&end=1000&step=1",
+		strlen("query=up+&start=1000&end=1000&step=1"), &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(json_object_get(data, "result")), 2);
+	json_decref(root);
+	reply_release(&r);
+}
+END_TEST
+
+/* --- metadata ----------------------------------------------------------------- */
+
+START_TEST(test_http_series_dedup_and_errors)
+{
+	struct reply r;
+	json_t *root, *data;
+
+	get("/api/v1/series?match[]=up%7Bjob%3D%22api%22%7D&match%5B%5D=up%7Binstance%3D%22a%22%7D",
+	    &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(data), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(data, 0), "instance")), "a");
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body),
+			     "[{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"api\"}]") != NULL,
+		      "%s", vg_buf_cstr(&r.body));
+	json_decref(root);
+	reply_release(&r);
+
+	/* Time filter: nothing of up{job="api"} after 1010 s. */
+	get("/api/v1/series?match[]=up&start=1005&end=2000", &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(data), 1);
+	json_decref(root);
+	reply_release(&r);
+
+	/* limit truncates, with a warning. */
+	get("/api/v1/series?match[]=%7B__name__%3D~%22.%2B%22%7D&limit=2", &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(data), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(root, "warnings"), 0)),
+			 "results truncated due to limit");
+	json_decref(root);
+	reply_release(&r);
+
+	check_bad("/api/v1/series", "no match[] parameter provided");
+	check_bad("/api/v1/series?match[]=%7Bjob%3D~%22.*%22%7D", "invalid parameter \"match[]\": ");
+	check_bad("/api/v1/series?match[]=up&limit=x",
+		  "invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax");
+	check_bad("/api/v1/series?match[]=up&start=yesterday",
+		  "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp");
+}
+END_TEST
+
+START_TEST(test_http_labels_and_values)
+{
+	struct reply r;
+
+	get("/api/v1/labels", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":[\"__name__\",\"instance\",\"job\",\"mode\"]}");
+	reply_release(&r);
+	request("POST", "/api/v1/labels", "match[]=node_x", strlen("match[]=node_x"), &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body), "{\"status\":\"success\",\"data\":[\"__name__\",\"mode\"]}");
+	reply_release(&r);
+	get("/api/v1/label/__name__/values", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body), "{\"status\":\"success\",\"data\":[\"node_x\",\"up\"]}");
+	reply_release(&r);
+	get("/api/v1/label/job/values?match[]=up%7Binstance%3D%22c%22%7D", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body), "{\"status\":\"success\",\"data\":[\"db\"]}");
+	reply_release(&r);
+	/* Percent-encoded and U__-escaped names. */
+	get("/api/v1/label/%5F%5Fname%5F%5F/values", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body), "{\"status\":\"success\",\"data\":[\"node_x\",\"up\"]}");
+	reply_release(&r);
+	get("/api/v1/label/U__j_6f_b/values", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body), "{\"status\":\"success\",\"data\":[\"api\",\"db\"]}");
+	reply_release(&r);
+	get("/api/v1/label/nosuch/values", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body), "{\"status\":\"success\",\"data\":[]}");
+	reply_release(&r);
+	check_bad("/api/v1/label/%FF/values", "invalid label name: ");
+	check_bad("/api/v1/label/a%00b/values", "invalid label name: ");
+	check_error("POST", "/api/v1/label/job/values", "", 405, "bad_data", "method not allowed");
+}
+END_TEST
+
+START_TEST(test_http_buildinfo_has_version_no_features)
+{
+	struct reply r;
+	json_t *root, *data;
+
+	get("/api/v1/status/buildinfo", &r);
+	data = success_data(&r, &root);
+	ck_assert_str_eq(json_string_value(json_object_get(data, "version")), PACKAGE_VERSION);
+	ck_assert_ptr_nonnull(json_object_get(data, "revision"));
+	ck_assert_ptr_nonnull(json_object_get(data, "goVersion"));
+	ck_assert_ptr_null(json_object_get(data, "features"));
+	json_decref(root);
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_http_metrics_text_format)
+{
+	struct reply r;
+	const char *b;
+
+	get("/api/v1/labels", &r); /* one request counted before */
+	reply_release(&r);
+	get("/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(header(&r, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+	b = vg_buf_cstr(&r.body);
+	ck_assert_ptr_nonnull(strstr(b, "# TYPE vigil_receiver_http_requests_total counter\n"
+					"vigil_receiver_http_requests_total 2\n"));
+	ck_assert_ptr_nonnull(strstr(b, "# TYPE vigil_receiver_head_series gauge\n"
+					"vigil_receiver_head_series 3\n"));
+	ck_assert_ptr_nonnull(strstr(b, "vigil_receiver_head_samples 4\n"));
+	ck_assert_ptr_nonnull(strstr(b, "vigil_receiver_frames_received_total{type=\"samples\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(b, "# HELP vigil_receiver_connections_open "));
+	ck_assert_ptr_nonnull(strstr(b, "\nprocess_resident_memory_bytes "));
+	ck_assert_ptr_nonnull(strstr(b, "\nprocess_cpu_seconds_total "));
+	ck_assert(b[r.body.len - 1] == '\n');
+	reply_release(&r);
+}
+END_TEST
+
+/* --- errors ---------------------------------------------------------------------- */
+
+START_TEST(test_http_query_errors_match_prometheus)
+{
+	check_bad("/api/v1/query?query=up%7B", "invalid parameter \"query\": ");
+	check_bad("/api/v1/query", "invalid parameter \"query\": ");
+	check_bad("/api/v1/query?query=up&time=abc",
+		  "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp");
+	check_bad("/api/v1/query?query=up&timeout=fast",
+		  "invalid parameter \"timeout\": cannot parse \"fast\" to a valid duration");
+	check_bad("/api/v1/query?query=up&limit=-1", "invalid parameter \"limit\": limit must be non-negative");
+}
+END_TEST
+
+START_TEST(test_http_query_range_errors_match_prometheus)
+{
+	check_bad("/api/v1/query_range?query=up&end=10&step=1",
+		  "invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
+	check_bad("/api/v1/query_range?query=up&start=x&end=10&step=1",
+		  "invalid parameter \"start\": cannot parse \"x\" to a valid timestamp");
+	check_bad("/api/v1/query_range?query=up&start=10&end=9&step=1",
+		  "invalid parameter \"end\": end timestamp must not be before start time");
+	check_bad("/api/v1/query_range?query=up&start=0&end=10",
+		  "invalid parameter \"step\": cannot parse \"\" to a valid duration");
+	check_bad("/api/v1/query_range?query=up&start=0&end=10&step=0",
+		  "invalid parameter \"step\": zero or negative query resolution step widths are "
+		  "not accepted. Try a positive integer");
+	check_bad("/api/v1/query_range?query=up&start=0&end=10&step=-1",
+		  "invalid parameter \"step\": zero or negative");
+	check_bad("/api/v1/query_range?query=up&start=0&end=11001&step=1",
+		  "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+		  "query resolution (?step=XX)");
+	/* Range checks come before the query is parsed, as in Prometheus. */
+	check_bad("/api/v1/query_range?query=up%7B&start=10&end=9&step=1", "invalid parameter \"end\"");
+	check_bad("/api/v1/query_range?query=up%7B&start=0&end=10&step=1", "invalid parameter \"query\"");
+}
+END_TEST
+
+START_TEST(test_http_unknown_paths)
+{
+	struct reply r;
+
+	check_error("GET", "/api/v1/nosuch", NULL, 404, "not_found", "unknown API endpoint");
+	check_error("GET", "/api/v1/label/job", NULL, 404, "not_found", "unknown API endpoint");
+	get("/nosuch", &r);
+	ck_assert_int_eq(r.status, 404);
+	reply_release(&r);
+	check_error("POST", "/api/v1/status/buildinfo", "", 405, "bad_data", "method not allowed");
+}
+END_TEST
+
+START_TEST(test_http_options_preflight)
+{
+	struct reply r;
+
+	request("OPTIONS", "/api/v1/query", NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(header(&r, "Access-Control-Allow-Origin"), "*");
+	ck_assert_str_eq(header(&r, "Access-Control-Allow-Methods"), "GET, POST, OPTIONS");
+	reply_release(&r);
+	get("/api/v1/labels", &r);
+	ck_assert_str_eq(header(&r, "Access-Control-Allow-Origin"), "*");
+	reply_release(&r);
+}
+END_TEST
+
+/* The server answers one more ordinary request correctly. */
+static void check_still_serving(void)
+{
+	struct reply r;
+	json_t *root, *data;
+
+	get("/api/v1/query?query=up&time=1000", &r);
+	data = success_data(&r, &root);
+	ck_assert_uint_eq(json_array_size(json_object_get(data, "result")), 2);
+	json_decref(root);
+	reply_release(&r);
+}
+
+START_TEST(test_http_oversize_body_refused)
+{
+	size_t n = 2 * 1024 * 1024;
+	char *body = malloc(n);
+	struct reply r;
+
+	memcpy(body, "query=", 6);
+	memset(body + 6, 'a', n - 6);
+	request("POST", "/api/v1/query", body, n, &r);
+	ck_assert_int_eq(r.status, 413);
+	reply_release(&r);
+	free(body);
+	check_still_serving();
+}
+END_TEST
+
+START_TEST(test_http_hostile_query_strings)
+{
+	struct reply r;
+	struct vg_buf url = VG_BUF_INIT;
+	char *big;
+
+	check_bad("/api/v1/query?query=up%zz", "error parsing form values: invalid URL escape \"%zz\"");
+	check_bad("/api/v1/query?query=up%2", "error parsing form values: invalid URL escape \"%2\"");
+	check_bad("/api/v1/query?query=up&time=1%00abc", "error parsing form values: NUL byte");
+	check_bad("/api/v1/query?query=up%00", "error parsing form values: NUL byte");
+	check_bad("/api/v1/query?qu%00ery=up", "error parsing form values: NUL byte");
+	check_bad("/api/v1/series?match[]=%7B%7D", "invalid parameter \"match[]\"");
+	check_bad("/api/v1/query?query=%22%5C", "invalid parameter \"query\"");
+	check_still_serving();
+
+	/* A query past the selector's 64 KiB limit, in a form body. */
+	big = malloc(70000);
+	memcpy(big, "query=", 6);
+	memset(big + 6, 'a', 70000 - 7);
+	big[70000 - 1] = '\0';
+	check_error("POST", "/api/v1/query", big, 400, "bad_data", "invalid parameter \"query\"");
+	free(big);
+
+	/* A request line past the header limit. */
+	vg_buf_puts(&url, "/api/v1/query?query=");
+	for (int i = 0; i < 300000; i++)
+		vg_buf_putc(&url, 'a');
+	get(vg_buf_cstr(&url), &r);
+	ck_assert_int_ge(r.status, 400);
+	ck_assert_int_lt(r.status, 500);
+	reply_release(&r);
+	vg_buf_release(&url);
+
+	/* Many parameters. */
+	for (int i = 0; i < 10001; i++)
+		vg_buf_puts(&url, "a=1&");
+	check_error("POST", "/api/v1/query", vg_buf_cstr(&url), 400, "bad_data",
+		    "error parsing form values: more than 10000 parameters");
+	vg_buf_release(&url);
+	check_still_serving();
+}
+END_TEST
+
+START_TEST(test_http_requests_are_counted)
+{
+	struct reply r;
+	uint64_t before = atomic_load(&stats.http_requests);
+
+	get("/api/v1/labels", &r);
+	reply_release(&r);
+	get("/nosuch", &r);
+	reply_release(&r);
+	ck_assert_uint_eq(atomic_load(&stats.http_requests), before + 2);
+}
+END_TEST
+
+START_TEST(test_http_start_fails_on_port_in_use)
+{
+	struct vg_http_api_options o = { .host = "127.0.0.1", .port = port, .lookback_ms = 300000,
+					 .head = head, .stats = &stats };
+	struct vg_http_api *second = NULL;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_http_api_start(&o, &second, &err), VG_EIO);
+	ck_assert_ptr_null(second);
+	ck_assert_ptr_nonnull(strstr(err.msg, "cannot listen"));
+	check_still_serving();
+}
+END_TEST
+
+static Suite *http_api_suite(void)
+{
+	Suite *s = suite_create("http_api");
+	TCase *tc = tcase_create("query");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_http_query_vector_shape_and_encoding);
+	tcase_add_test(tc, test_http_query_empty_result_is_array);
+	tcase_add_test(tc, test_http_query_lookback_delta_param);
+	tcase_add_test(tc, test_http_query_range_matrix);
+	tcase_add_test(tc, test_http_query_post_form_body_wins_over_url);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("metadata");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_http_series_dedup_and_errors);
+	tcase_add_test(tc, test_http_labels_and_values);
+	tcase_add_test(tc, test_http_buildinfo_has_version_no_features);
+	tcase_add_test(tc, test_http_metrics_text_format);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_http_query_errors_match_prometheus);
+	tcase_add_test(tc, test_http_query_range_errors_match_prometheus);
+	tcase_add_test(tc, test_http_unknown_paths);
+	tcase_add_test(tc, test_http_options_preflight);
+	tcase_add_test(tc, test_http_oversize_body_refused);
+	tcase_add_test(tc, test_http_hostile_query_strings);
+	tcase_add_test(tc, test_http_requests_are_counted);
+	tcase_add_test(tc, test_http_start_fails_on_port_in_use);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int nf;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sr = srunner_create(http_api_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
