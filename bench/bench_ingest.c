@@ -103,7 +103,7 @@ static void host_series(uint32_t h, struct vg_buf *raw, struct host *hs)
 	static const char *mem[] = { "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
 				     "SwapTotal", "SwapFree", "Active", "Inactive", "Dirty" };
 	static const char *mounts[] = { "/", "/var", "/home" };
-	char inst[32], pool[32], cpu[8], buf[64], buf2[64];
+	char inst[32], pool[32], cpu[12], buf[64], buf2[64];
 	struct vg_series s;
 	msgpack_packer pk;
 	uint32_t n = 0;

@@ -60,7 +60,7 @@ static const char *level_name(enum vg_log_level level)
 	return "?";
 }
 
-static void log_write(enum vg_log_level level, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0))) log_write(enum vg_log_level level, const char *fmt, va_list ap)
 {
 	char line[2048];
 	size_t n = 0;

@@ -64,8 +64,11 @@ bool vg_label_name_valid(const char *p, size_t len)
 
 bool vg_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *p = (const unsigned char *)s, *end;
 
+	if (len == 0)
+		return true; /* also for s == NULL, where p + len is undefined */
+	end = p + len;
 	while (p < end) {
 		unsigned c = *p, n;
 		uint32_t cp;

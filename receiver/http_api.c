@@ -1011,6 +1011,18 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 			return;
 		}
 	}
+	if (strcmp(rest, "metadata") == 0 || strcmp(rest, "query_exemplars") == 0) {
+		/* Vigil keeps neither metric metadata nor exemplars, so the
+		 * true answer is empty; Grafana asks for both on start. */
+		if (!is_get && !is_post) {
+			method_not_allowed(c, "GET, POST, OPTIONS");
+			return;
+		}
+		vg_buf_puts(&c->out, rest[0] == 'm' ? "{\"status\":\"success\",\"data\":{}}"
+						    : "{\"status\":\"success\",\"data\":[]}");
+		send_json(c, 200);
+		return;
+	}
 	if (strcmp(rest, "status/buildinfo") == 0) {
 		if (!is_get)
 			method_not_allowed(c, "GET, OPTIONS");

@@ -435,6 +435,26 @@ START_TEST(test_http_buildinfo_has_version_no_features)
 }
 END_TEST
 
+START_TEST(test_http_metadata_and_exemplars_are_empty)
+{
+	struct reply r;
+	json_t *root, *data;
+
+	get("/api/v1/metadata", &r);
+	data = success_data(&r, &root);
+	ck_assert(json_is_object(data));
+	ck_assert_uint_eq(json_object_size(data), 0);
+	json_decref(root);
+	reply_release(&r);
+	get("/api/v1/query_exemplars?query=test&start=1&end=2", &r);
+	data = success_data(&r, &root);
+	ck_assert(json_is_array(data));
+	ck_assert_uint_eq(json_array_size(data), 0);
+	json_decref(root);
+	reply_release(&r);
+}
+END_TEST
+
 START_TEST(test_http_metrics_text_format)
 {
 	struct reply r;
@@ -643,6 +663,7 @@ static Suite *http_api_suite(void)
 	tcase_add_test(tc, test_http_series_dedup_and_errors);
 	tcase_add_test(tc, test_http_labels_and_values);
 	tcase_add_test(tc, test_http_buildinfo_has_version_no_features);
+	tcase_add_test(tc, test_http_metadata_and_exemplars_are_empty);
 	tcase_add_test(tc, test_http_metrics_text_format);
 	suite_add_tcase(s, tc);
 
