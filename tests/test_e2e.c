@@ -43,6 +43,16 @@ static json_t *wait_for(const char *selector, size_t min_series, int timeout_ms)
 	return NULL;
 }
 
+/* Whether the query returns min_series series within timeout_ms. */
+static bool arrives(const char *selector, size_t min_series, int timeout_ms)
+{
+	json_t *doc = wait_for(selector, min_series, timeout_ms);
+	bool ok = doc != NULL;
+
+	json_decref(doc);
+	return ok;
+}
+
 static void setup(void)
 {
 	char data[600];
@@ -53,12 +63,19 @@ static void setup(void)
 	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, NULL), 0);
 	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "500ms", HOST), 0);
 	snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", rcv.http_port);
+	/* The agent is up (its signal handlers too) once its data is here. */
+	ck_assert_msg(arrives("vigil_agent_series{instance=\"" HOST "\"}", 1, 15000),
+		      "no data from the agent within 15 s");
 }
 
 static void teardown(void)
 {
-	vg_t_stop(&agent, SIGTERM, 5000);
-	vg_t_stop(&rcv.proc, SIGTERM, 5000);
+	/* Both stop cleanly on SIGTERM: status 0, which under the sanitizer
+	 * build also means no leak and no error report at exit. */
+	int a = vg_t_stop(&agent, SIGTERM, 5000), r = vg_t_stop(&rcv.proc, SIGTERM, 5000);
+
+	ck_assert_msg(a == 0 || a == -1, "vigil-agent exited with %d (see %s)", a, agent.log_path);
+	ck_assert_msg(r == 0 || r == -1, "vigil-receiver exited with %d (see %s)", r, rcv.proc.log_path);
 	vg_t_rmrf(dir);
 	free(dir);
 }
@@ -118,7 +135,7 @@ START_TEST(test_cli_query_memory_is_plausible)
 	double total = meminfo_kb("MemTotal") * 1024, v = -1;
 	int rc, rows = 0;
 
-	ck_assert_ptr_nonnull(wait_for("node_memory_MemAvailable_bytes{instance=\"" HOST "\"}", 1, 15000));
+	ck_assert(arrives("node_memory_MemAvailable_bytes{instance=\"" HOST "\"}", 1, 15000));
 	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "query",
 			 "node_memory_MemAvailable_bytes{instance=\"" HOST "\"}", "-o", "csv", NULL };
 	rc = vg_t_run(argv, &out, &err, 10000);
@@ -160,7 +177,7 @@ START_TEST(test_cli_range_counters_are_monotone)
 	size_t i, j;
 	int rc;
 
-	ck_assert_ptr_nonnull(wait_for("node_cpu_seconds_total{instance=\"" HOST "\"}", 1, 15000));
+	ck_assert(arrives("node_cpu_seconds_total{instance=\"" HOST "\"}", 1, 15000));
 	vg_t_sleep_ms(3000); /* a few more samples */
 	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "query",
 			 "node_cpu_seconds_total{instance=\"" HOST "\"}", "--start", "-1m", "--step", "500ms",
@@ -194,7 +211,7 @@ START_TEST(test_cli_series_lists_host_series)
 	char *out = NULL, *err = NULL;
 	int rc;
 
-	ck_assert_ptr_nonnull(wait_for("node_load1{instance=\"" HOST "\"}", 1, 15000));
+	ck_assert(arrives("node_load1{instance=\"" HOST "\"}", 1, 15000));
 	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server_url, "series",
 			 "{__name__=~\"node_load.*\",instance=\"" HOST "\"}", NULL };
 	rc = vg_t_run(argv, &out, &err, 10000);
@@ -230,8 +247,8 @@ START_TEST(test_cli_unreachable_server_fails_clearly)
 	char url[64];
 
 	/* The receiver's own port, once it is gone: nobody listens there. */
-	vg_t_stop(&agent, SIGTERM, 5000);
-	vg_t_stop(&rcv.proc, SIGTERM, 5000);
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", rcv.http_port);
 	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", url, "query", "up", NULL };
 	rc = vg_t_run(argv, &out, &err, 15000);
@@ -247,7 +264,7 @@ START_TEST(test_receiver_metrics_count_frames)
 	long status;
 	char *body;
 
-	ck_assert_ptr_nonnull(wait_for("node_load1{instance=\"" HOST "\"}", 1, 15000));
+	ck_assert(arrives("node_load1{instance=\"" HOST "\"}", 1, 15000));
 	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
 	ck_assert_ptr_nonnull(body);
 	ck_assert_int_eq(status, 200);

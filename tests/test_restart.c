@@ -34,7 +34,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	vg_t_stop(&rcv.proc, SIGTERM, 5000);
+	int r = vg_t_stop(&rcv.proc, SIGTERM, 5000);
+
+	ck_assert_msg(r == 0, "vigil-receiver exited with %d (see %s)", r, rcv.proc.log_path);
 	vg_t_rmrf(dir);
 	free(dir);
 }
@@ -326,7 +328,7 @@ START_TEST(test_agent_resends_after_receiver_outage)
 		      "only %zu samples over %lld ms", json_array_size(values), (long long)(t_back - t_kill + 1000));
 	ck_assert_msg(max_gap < 0.35, "a gap of %.3f s between samples: a batch was lost", max_gap);
 	json_decref(doc);
-	vg_t_stop(&agent, SIGTERM, 5000);
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
 }
 END_TEST
 

@@ -107,7 +107,7 @@ END_TEST
 START_TEST(test_label_limit)
 {
 	struct vg_series s;
-	char names[VG_SERIES_MAX_LABELS + 1][8];
+	char names[VG_SERIES_MAX_LABELS + 1][16];
 
 	vg_series_init(&s, "up");
 	for (int i = 0; i < VG_SERIES_MAX_LABELS; i++) {
