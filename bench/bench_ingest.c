@@ -12,7 +12,8 @@
  *
  * Prints: samples/s end to end, receiver CPU seconds per million samples
  * (utime+stime of the receiver process, from /proc), receiver RSS per
- * active series, and wire bytes per sample.
+ * active series, wire bytes per sample, and how fast a new receiver on the
+ * same data directory replays the WAL.
  *
  *   bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S]
  */
@@ -401,6 +402,19 @@ int main(int argc, char **argv)
 	printf("rss bytes per series    %.0f\n", rss1 / (hosts * 100.0));
 	printf("wire bytes per sample   %.2f\n", (double)wire_bytes / (double)samples);
 
+	/* Replay: start a receiver on the same data directory and time it
+	 * until it listens, which it does once the WAL is replayed. */
+	kill(rpid, SIGTERM);
+	waitpid(rpid, NULL, 0);
+	char ports[600];
+	snprintf(ports, sizeof(ports), "%s/ports", dir);
+	unlink(ports);
+	double r0 = now_s();
+	rpid = start_receiver(bin, dir, &port);
+	double replay = now_s() - r0;
+	printf("wal replay seconds      %.3f (start to listening, %llu samples)\n", replay,
+	       (unsigned long long)samples);
+	printf("wal replay samples/s    %.0f\n", samples / replay);
 	kill(rpid, SIGTERM);
 	waitpid(rpid, NULL, 0);
 	char cmd[600];
