@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: what ./scripts/demo and ./scripts/test share: installing the
 # Debian packages the build needs, and building only what is out of date.
 # Sourced, not run.
@@ -9,6 +10,10 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev check mandoc clang"
+
+# The configure arguments of build/default, shared by demo and test so
+# that neither reconfigures what the other built.
+export VG_DEFAULT_CONFIGURE="--enable-werror"
 
 vg_say() { printf '==> %s\n' "$*"; }
 vg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
