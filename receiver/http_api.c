@@ -1091,9 +1091,10 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 {
 	struct vg_http_api *api;
 	struct evhttp_bound_socket *bound;
-	/* "All addresses" is IPv4's: "::" would depend on the host's
-	 * bindv6only setting and on IPv6 being enabled at all. */
-	const char *host = opts->host && *opts->host ? opts->host : "0.0.0.0";
+	/* "All addresses" as the agent listener takes it: the IPv6 wildcard,
+	 * which takes IPv4 too on Linux, or IPv4's where IPv6 is off. */
+	bool is_any = opts->host == NULL || *opts->host == '\0';
+	const char *host = is_any ? "::" : opts->host;
 	int rc;
 
 	*out = NULL;
@@ -1123,6 +1124,11 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	evhttp_set_gencb(api->http, on_request, api);
 	errno = 0;
 	bound = evhttp_bind_socket_with_handle(api->http, host, opts->port);
+	if (bound == NULL && is_any) {
+		host = "0.0.0.0";
+		errno = 0;
+		bound = evhttp_bind_socket_with_handle(api->http, host, opts->port);
+	}
 	if (bound == NULL) {
 		rc = vg_err_set(err, VG_EIO, "cannot listen for HTTP on %s:%u: %s", host,
 				(unsigned)opts->port, errno ? strerror(errno) : "bind failed");
