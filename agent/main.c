@@ -43,7 +43,9 @@ struct agent {
 	double *values;
 	size_t n, cap;
 	uint64_t series_errors;
+	struct event *tick;
 	bool is_stopping;
+	int64_t stop_deadline_ms;
 };
 
 /* The sink: completes a collector's series with the agent's labels, gives
@@ -90,7 +92,7 @@ bad_limit:
 	return 0;
 }
 
-static void add_self(struct agent *a, struct vg_sample_sink *sink, const char *name,
+static void add_self(struct vg_sample_sink *sink, const char *name,
 		     const char *label, const char *label_value, double v)
 {
 	struct vg_series s;
@@ -99,7 +101,6 @@ static void add_self(struct agent *a, struct vg_sample_sink *sink, const char *n
 	if (label)
 		vg_series_add(&s, label, label_value);
 	sink->add(sink->arg, &s, v);
-	(void)a;
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -112,6 +113,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (a->is_stopping)
+		return; /* the first tick (event_base_once) may come late */
 	a->n = 0;
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
@@ -123,45 +126,59 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	vg_sender_get_stats(a->sender, &st);
-	add_self(a, &sink, "vigil_agent_batches_sent_total", NULL, NULL, (double)st.batches_sent);
-	add_self(a, &sink, "vigil_agent_batches_acked_total", NULL, NULL, (double)st.batches_acked);
-	add_self(a, &sink, "vigil_agent_batches_dropped_total", NULL, NULL, (double)st.batches_dropped);
-	add_self(a, &sink, "vigil_agent_samples_dropped_total", NULL, NULL, (double)st.samples_dropped);
-	add_self(a, &sink, "vigil_agent_queue_batches", NULL, NULL, (double)st.queue_batches);
-	add_self(a, &sink, "vigil_agent_queue_bytes", NULL, NULL, (double)st.queue_bytes);
-	add_self(a, &sink, "vigil_agent_connects_total", NULL, NULL, (double)st.connects);
-	add_self(a, &sink, "vigil_agent_connect_failures_total", NULL, NULL, (double)st.connect_failures);
-	add_self(a, &sink, "vigil_agent_series", NULL, NULL, (double)st.series);
+	add_self(&sink, "vigil_agent_batches_sent_total", NULL, NULL, (double)st.batches_sent);
+	add_self(&sink, "vigil_agent_batches_acked_total", NULL, NULL, (double)st.batches_acked);
+	add_self(&sink, "vigil_agent_batches_dropped_total", NULL, NULL, (double)st.batches_dropped);
+	add_self(&sink, "vigil_agent_samples_dropped_total", NULL, NULL, (double)st.samples_dropped);
+	add_self(&sink, "vigil_agent_queue_batches", NULL, NULL, (double)st.queue_batches);
+	add_self(&sink, "vigil_agent_queue_bytes", NULL, NULL, (double)st.queue_bytes);
+	add_self(&sink, "vigil_agent_connects_total", NULL, NULL, (double)st.connects);
+	add_self(&sink, "vigil_agent_connect_failures_total", NULL, NULL, (double)st.connect_failures);
+	add_self(&sink, "vigil_agent_series", NULL, NULL, (double)st.series);
 	for (size_t i = 0; i < a->n_slots; i++)
-		add_self(a, &sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
+		add_self(&sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
 			 (double)a->slots[i].errors);
-	add_self(a, &sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
+	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
 	if (vg_sender_submit(a->sender, ts, a->n, a->refs, a->values, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
 	vg_debug("collected %zu samples", a->n);
 }
 
-static void stop_cb(evutil_socket_t sig, short what, void *arg)
+/* Stopping: no more sampling; exit as soon as every batch is
+ * acknowledged, or after STOP_GRACE_MS, since the queue lives in memory
+ * and goes with the process. */
+#define STOP_GRACE_MS 2000
+#define STOP_POLL_MS 20
+
+static void stop_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
-	struct vg_sender_stats st;
-	struct timeval grace = { 2, 0 };
+	struct timeval tv = { 0, STOP_POLL_MS * 1000 };
 
+	(void)fd;
 	(void)what;
-	if (a->is_stopping) {
+	if (vg_sender_is_idle(a->sender) || vg_clock_mono_ms() >= a->stop_deadline_ms) {
 		event_base_loopbreak(a->base);
 		return;
 	}
+	event_base_once(a->base, -1, EV_TIMEOUT, stop_poll_cb, a, &tv);
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)what;
+	if (a->is_stopping) {
+		event_base_loopbreak(a->base); /* a second signal: now */
+		return;
+	}
 	a->is_stopping = true;
-	vg_sender_get_stats(a->sender, &st);
 	vg_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	/* Give batches in flight a moment to be acknowledged: the queue is
-	 * in memory and goes with the process. */
-	if (st.queue_batches > 0)
-		event_base_loopexit(a->base, &grace);
-	else
-		event_base_loopexit(a->base, NULL);
+	event_del(a->tick);
+	a->stop_deadline_ms = vg_clock_mono_ms() + STOP_GRACE_MS;
+	stop_poll_cb(-1, 0, a);
 }
 
 int main(int argc, char **argv)
@@ -226,7 +243,7 @@ int main(int argc, char **argv)
 
 	struct timeval iv = { cfg.interval_ms / 1000, (cfg.interval_ms % 1000) * 1000 };
 	struct timeval first = { 0, 100000 };
-	tick = event_new(a.base, -1, EV_PERSIST, tick_cb, &a);
+	tick = a.tick = event_new(a.base, -1, EV_PERSIST, tick_cb, &a);
 	sigterm = evsignal_new(a.base, SIGTERM, stop_cb, &a);
 	sigint = evsignal_new(a.base, SIGINT, stop_cb, &a);
 	if (tick == NULL || sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||

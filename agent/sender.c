@@ -364,7 +364,6 @@ static void handle_ack(struct vg_sender *s, uint64_t seq)
 
 	if (!s->has_acked) {
 		s->has_acked = true;
-		s->attempts = 0;
 		s->stats.connects++;
 		vg_log_relief(&s->complaint, "connected to receiver %s:%u", s->host, s->opts.port);
 	}
@@ -373,6 +372,10 @@ static void handle_ack(struct vg_sender *s, uint64_t seq)
 		queue_pop(s);
 		advanced = true;
 	}
+	/* Only a stored batch proves the receiver works: one that answers
+	 * HELLO and then refuses every batch keeps the agent backing off. */
+	if (advanced || (s->q_head == NULL && seq > 0))
+		s->attempts = 0;
 	if (s->q_head == NULL || s->q_head->seq > s->sent_seq)
 		evtimer_del(s->ack_ev); /* nothing sent is waiting */
 	else if (advanced)
@@ -535,6 +538,11 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->state == CONNECTED)
 		disconnect(s, "no acknowledgement within ack_timeout");
+}
+
+bool vg_sender_is_idle(const struct vg_sender *s)
+{
+	return s->q_head == NULL;
 }
 
 int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, struct vg_err *err)

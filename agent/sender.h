@@ -23,6 +23,7 @@
 #ifndef VG_SENDER_H
 #define VG_SENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,5 +69,7 @@ int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_
 		     const double *values, struct vg_err *err);
 
 void vg_sender_get_stats(const struct vg_sender *s, struct vg_sender_stats *out);
+/* Whether every batch submitted so far is acknowledged (or dropped). */
+bool vg_sender_is_idle(const struct vg_sender *s);
 
 #endif

@@ -131,6 +131,16 @@ static int label_cmp(const void *a, const void *b)
 	return vg_str_cmp(((const struct vg_label *)a)->name, ((const struct vg_label *)b)->name);
 }
 
+/* The length of the key (series.h) of s. */
+static size_t key_len(const struct vg_series *s)
+{
+	size_t n = s->name.len + 1;
+
+	for (uint32_t i = 0; i < s->n_labels; i++)
+		n += s->labels[i].name.len + s->labels[i].value.len + 2;
+	return n;
+}
+
 static bool is_sorted(const struct vg_series *s)
 {
 	for (uint32_t i = 1; i < s->n_labels; i++)
@@ -175,6 +185,9 @@ int vg_series_canonicalize(struct vg_series *s, struct vg_err *err)
 		s->labels[out++] = s->labels[i];
 	}
 	s->n_labels = out;
+	if (key_len(s) > VG_SERIES_MAX_KEY)
+		return vg_err_set(err, VG_ELIMIT, "series %.*s is longer than %d bytes in all",
+				  (int)s->name.len, s->name.p, VG_SERIES_MAX_KEY);
 	return 0;
 }
 

@@ -10,7 +10,8 @@
  * Names follow Prometheus: metric [a-zA-Z_:][a-zA-Z0-9_:]*, label
  * [a-zA-Z_][a-zA-Z0-9_]*, label names starting "__" are reserved; values are
  * any valid UTF-8. Limits: VG_SERIES_MAX_NAME bytes per name,
- * VG_SERIES_MAX_VALUE per value, VG_SERIES_MAX_LABELS labels.
+ * VG_SERIES_MAX_VALUE per value, VG_SERIES_MAX_LABELS labels, and
+ * VG_SERIES_MAX_KEY bytes for the key below.
  *
  * The key (vg_series_key) is the canonical form as bytes:
  *     name 0xFF (label-name 0xFF label-value 0xFF)*
@@ -32,6 +33,9 @@ struct vg_err;
 #define VG_SERIES_MAX_NAME 256
 #define VG_SERIES_MAX_VALUE 4096
 #define VG_SERIES_MAX_LABELS 64
+/* The whole key: what the WAL and the head store per series. Real series
+ * are well under 1 KiB; this bounds what one hostile series can cost. */
+#define VG_SERIES_MAX_KEY 16384
 
 /* A borrowed string: p[0..len), not NUL-terminated. */
 struct vg_str {

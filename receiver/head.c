@@ -56,6 +56,9 @@
 #define MAX_SAMPLES_CAP ((uint32_t)1 << 31)
 
 static const char name_label[] = "__name__";
+/* The key of an absent slot: an id the WAL never defined (a record lost to
+ * damage). Empty, so it decodes as no series and matches no selector. */
+static const uint8_t absent_key[1] = { 0 };
 
 struct arena_block {
 	struct arena_block *next;
@@ -94,8 +97,9 @@ struct htab {
 struct vg_head {
 	pthread_rwlock_t lock;
 	struct arena_block *arena;  /* newest block first */
-	struct series *series;      /* [n_series] */
+	struct series *series;      /* [n_series], absent slots included */
 	uint32_t n_series, cap_series;
+	uint32_t n_absent;          /* slots with key_len 0 */
 	struct htab series_tab;
 	struct posting *postings;
 	uint32_t n_postings, cap_postings;
@@ -427,7 +431,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 		h->lnames[ln].first_posting = pr->posting;
 		htab_put(&h->posting_tab, pr->hash, pr->posting);
 	}
-	atomic_store_explicit(&h->num_series, h->n_series, memory_order_relaxed);
+	atomic_store_explicit(&h->num_series, h->n_series - h->n_absent, memory_order_relaxed);
 	*id_out = id;
 	return 0;
 fail:
@@ -586,6 +590,20 @@ static bool is_canonical(struct vg_series *s)
 	return vg_series_canonicalize(s, NULL) == 0;
 }
 
+/* Makes the ids [n_series, id) absent slots, so that id is the next one. */
+static int fill_gap_wrlocked(struct vg_head *h, uint32_t id)
+{
+	if (id <= h->n_series)
+		return 0;
+	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0)
+		return VG_ENOMEM;
+	while (h->n_series < id) {
+		h->series[h->n_series++] = (struct series){ .key = absent_key, .key_len = 0 };
+		h->n_absent++;
+	}
+	return 0;
+}
+
 int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t key_len)
 {
 	struct vg_series s;
@@ -593,17 +611,47 @@ int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t k
 	uint32_t got;
 	int rc;
 
-	if (vg_series_from_key(key, key_len, &s) != 0 || !is_canonical(&s))
+	if (key_len == 0 || vg_series_from_key(key, key_len, &s) != 0 || !is_canonical(&s))
 		return VG_EINVAL;
+	if (id == NONE)
+		return VG_ELIMIT;
 	hash = vg_series_key_hash(key, key_len);
 	pthread_rwlock_wrlock(&h->lock);
-	if (id != h->n_series || find_series(h, &s, hash) != NONE) {
+	if (id < h->n_series) {
+		/* The same record twice is harmless; another key under a known
+		 * id, or a known key under another id, is a conflict. */
+		const struct series *se = &h->series[id];
+		rc = se->key_len == key_len && memcmp(se->key, key, key_len) == 0 ? 0 : VG_EINVAL;
+	} else if (find_series(h, &s, hash) != NONE) {
 		rc = VG_EINVAL;
-	} else {
+	} else if ((rc = fill_gap_wrlocked(h, id)) == 0) {
 		rc = create_series_wrlocked(h, &s, key, key_len, hash, &got);
 	}
 	pthread_rwlock_unlock(&h->lock);
 	return rc;
+}
+
+int vg_head_lookup(struct vg_head *h, const struct vg_series *s, uint64_t hash, uint32_t *id)
+{
+	uint32_t found;
+
+	pthread_rwlock_rdlock(&h->lock);
+	found = find_series(h, s, hash);
+	pthread_rwlock_unlock(&h->lock);
+	if (found == NONE)
+		return VG_ENOENT;
+	*id = found;
+	return 0;
+}
+
+uint32_t vg_head_next_id(struct vg_head *h)
+{
+	uint32_t n;
+
+	pthread_rwlock_rdlock(&h->lock);
+	n = h->n_series;
+	pthread_rwlock_unlock(&h->lock);
+	return n;
 }
 
 /* --- samples ------------------------------------------------------------ */
@@ -677,7 +725,7 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 
 	pthread_rwlock_wrlock(&h->lock);
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= h->n_series) {
+		if (ids[i] >= h->n_series || h->series[ids[i]].key_len == 0) {
 			rc = VG_EINVAL;
 			goto out;
 		}

@@ -43,11 +43,23 @@ void vg_head_free(struct vg_head *h);
 int vg_head_get_or_create(struct vg_head *h, const struct vg_series *s, uint64_t hash,
 			  uint32_t *id, bool *is_new);
 
-/* Recreates series id from its key during WAL replay: VG_EINVAL if the key
- * is not a valid series or id is not the next id. */
+/*
+ * Recreates series id from its key during WAL replay. Ids the WAL skipped
+ * (records lost to damage) become absent slots: never selected, refused by
+ * vg_head_append. The same (id, key) twice is accepted; VG_EINVAL if the
+ * key is not a valid canonical series, or conflicts with a known id or key.
+ */
 int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t key_len);
 
-/* Appends n samples under one write lock. Ids must exist. */
+/* The id of canonical s, or VG_ENOENT. */
+int vg_head_lookup(struct vg_head *h, const struct vg_series *s, uint64_t hash, uint32_t *id);
+/* The id the next created series will get. Ingest logs a new series to the
+ * WAL under this id before creating it, which holds because one thread
+ * (ingest's) creates series. */
+uint32_t vg_head_next_id(struct vg_head *h);
+
+/* Appends n samples under one write lock. Ids must exist and not be absent
+ * (else VG_EINVAL and nothing is appended). */
 int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64_t *ts_ms,
 		   const double *values);
 

@@ -3,9 +3,10 @@
  * API under /api/v1/ (../shared/interfaces/prometheus-http-api.md) and the
  * receiver's own /metrics.
  *
- * Owns the HTTP surface: routing, parameter decoding, the JSON envelope,
- * error texts and status codes. Does not own query semantics (query.c),
- * selector syntax (common/selector.c) or number formatting (common/json.c).
+ * Owns the HTTP surface: routing, the JSON envelope, error texts and status
+ * codes. Does not own query semantics (query.c), the urlencoded syntax
+ * (http_form.c), selector syntax (common/selector.c) or number formatting
+ * (common/json.c).
  *
  * Threads: one thread of its own running its own event_base; libevent's
  * pthread locking is switched on (evthread_use_pthreads) before the base is
@@ -14,12 +15,13 @@
  * and format JSON after the lock is released.
  *
  * Requests: GET with a URL query, or POST with an
- * application/x-www-form-urlencoded body; both are decoded here (not with
- * evhttp_parse_query_str, which keeps bad escapes and turns %00 into a
- * string end) into one list, body first, so the first value of a name is the
- * body's as in Go's FormValue, and match[] gathers both. A bad escape or a
- * NUL byte is a 400. Limits: headers (request line included) 256 KiB, body
- * 1 MiB (libevent answers 413 past them), 10,000 parameters.
+ * application/x-www-form-urlencoded body; both are decoded by http_form.c
+ * (not with evhttp_parse_query_str, which keeps bad escapes and turns %00
+ * into a string end) into one list, body first, so the first value of a
+ * name is the body's as in Go's FormValue, and match[] gathers both. A bad
+ * escape or a NUL byte is a 400. Limits: headers (request line included)
+ * 256 KiB, body 1 MiB (libevent answers 413 past them), 10,000 parameters
+ * (VG_HTTP_FORM_MAX_PARAMS).
  *
  * Only plain selectors are queries in this version: `query` is parsed with
  * vg_selector_parse, and its errors are reported as Prometheus reports
@@ -29,6 +31,7 @@
 
 #include "receiver/http_api.h"
 #include "receiver/head.h"
+#include "receiver/http_form.h"
 #include "receiver/query.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
@@ -59,7 +62,6 @@
 
 #define MAX_HEADERS_BYTES (256 * 1024)
 #define MAX_BODY_BYTES (1024 * 1024)
-#define MAX_PARAMS 10000
 #define REQUEST_TIMEOUT_S 60
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
 
@@ -74,26 +76,7 @@ struct vg_http_api {
 	struct vg_stats *stats; /* borrowed */
 };
 
-/* --- decoded parameters -------------------------------------------------- */
-
-struct param {
-	size_t name_off, value_off, value_len; /* into form.bytes, NUL-terminated */
-};
-
-struct form {
-	struct vg_buf bytes;
-	struct param *v;
-	size_t n, cap;
-};
-
-static void form_release(struct form *f)
-{
-	vg_buf_release(&f->bytes);
-	free(f->v);
-	f->v = NULL;
-	f->n = f->cap = 0;
-}
-
+/* A hex digit's value, or -1 (for unescape_name). */
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -105,109 +88,12 @@ static int hexval(char c)
 	return -1;
 }
 
-/*
- * Percent-decodes s[0..n) onto out, '+' as a space when is_form, and a NUL
- * after it. Errors in Go's words (net/url): `invalid URL escape "%zz"`.
- */
-static int pct_decode(const char *s, size_t n, bool is_form, struct vg_buf *out, size_t *len,
-		      struct vg_err *err)
-{
-	size_t start = out->len;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '%') {
-			int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0) {
-				size_t m = n - i < 3 ? n - i : 3;
-				return vg_err_set(err, VG_EINVAL, "invalid URL escape \"%.*s\"", (int)m, s + i);
-			}
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (c == '+' && is_form) {
-			c = ' ';
-		}
-		vg_buf_putc(out, c);
-	}
-	vg_buf_putc(out, '\0');
-	*len = out->len - start - 1;
-	return vg_buf_failed(out) ? vg_err_set(err, VG_ENOMEM, "out of memory") : 0;
-}
-
-/* Adds the pairs of an urlencoded string s[0..n) to f. */
-static int form_parse(struct form *f, const char *s, size_t n, struct vg_err *err)
-{
-	const char *p = s, *end = s + n;
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(stop - p));
-		struct param pr;
-		size_t name_len;
-		int rc;
-
-		if (stop == p) {
-			p = stop + 1;
-			continue;
-		}
-		if (f->n == MAX_PARAMS)
-			return vg_err_set(err, VG_ELIMIT, "more than %d parameters", MAX_PARAMS);
-		pr.name_off = f->bytes.len;
-		rc = pct_decode(p, (size_t)((eq ? eq : stop) - p), true, &f->bytes, &name_len, err);
-		if (rc != 0)
-			return rc;
-		pr.value_off = f->bytes.len;
-		if (eq)
-			rc = pct_decode(eq + 1, (size_t)(stop - eq - 1), true, &f->bytes, &pr.value_len, err);
-		else
-			rc = pct_decode("", 0, true, &f->bytes, &pr.value_len, err);
-		if (rc != 0)
-			return rc;
-		if (memchr(f->bytes.data + pr.name_off, '\0', name_len) != NULL)
-			return vg_err_set(err, VG_EINVAL, "NUL byte in a parameter name");
-		if (memchr(f->bytes.data + pr.value_off, '\0', pr.value_len) != NULL)
-			return vg_err_set(err, VG_EINVAL, "NUL byte in the value of \"%.64s\"",
-					  (const char *)f->bytes.data + pr.name_off);
-		if (f->n == f->cap) {
-			size_t ncap = f->cap ? f->cap * 2 : 16;
-			void *np = realloc(f->v, ncap * sizeof(*f->v));
-			if (np == NULL)
-				return vg_err_set(err, VG_ENOMEM, "out of memory");
-			f->v = np;
-			f->cap = ncap;
-		}
-		f->v[f->n++] = pr;
-		p = stop + 1;
-	}
-	return 0;
-}
-
-static const char *param_name(const struct form *f, size_t i)
-{
-	return (const char *)f->bytes.data + f->v[i].name_off;
-}
-
-/* The first value of name, or NULL; *len its length when not NULL. */
-static const char *form_get(const struct form *f, const char *name, size_t *len)
-{
-	for (size_t i = 0; i < f->n; i++) {
-		if (strcmp(param_name(f, i), name) == 0) {
-			if (len)
-				*len = f->v[i].value_len;
-			return (const char *)f->bytes.data + f->v[i].value_off;
-		}
-	}
-	return NULL;
-}
-
 /* --- replies -------------------------------------------------------------- */
 
 struct ctx {
 	struct vg_http_api *api;
 	struct evhttp_request *req;
-	struct form form;
+	struct vg_http_form form;
 	struct vg_buf out;
 };
 
@@ -361,7 +247,7 @@ static void json_str_array(struct vg_buf *b, const struct vg_str *v, size_t n)
 /* A time parameter; an absent or empty one takes def. false after replying. */
 static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
 {
-	const char *s = form_get(&c->form, name, NULL);
+	const char *s = vg_http_form_get(&c->form, name, NULL);
 	struct vg_err err;
 
 	if (s == NULL || *s == '\0') {
@@ -378,7 +264,7 @@ static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
 /* A required time parameter: "" fails as Prometheus's parseTime does. */
 static bool get_time_required(struct ctx *c, const char *name, int64_t *out)
 {
-	const char *s = form_get(&c->form, name, NULL);
+	const char *s = vg_http_form_get(&c->form, name, NULL);
 	struct vg_err err;
 
 	if (vg_time_parse(s ? s : "", out, &err) != 0) {
@@ -391,7 +277,7 @@ static bool get_time_required(struct ctx *c, const char *name, int64_t *out)
 /* limit: Go's strconv.Atoi, then non-negative; 0 means no limit. */
 static bool get_limit(struct ctx *c, int64_t *limit)
 {
-	const char *s = form_get(&c->form, "limit", NULL);
+	const char *s = vg_http_form_get(&c->form, "limit", NULL);
 	char msg[VG_ERR_MSG_MAX];
 	const char *p;
 	char *end;
@@ -431,7 +317,7 @@ fail:
 /* timeout: validated as Prometheus does; queries here are not cancelled. */
 static bool check_timeout(struct ctx *c)
 {
-	const char *s = form_get(&c->form, "timeout", NULL);
+	const char *s = vg_http_form_get(&c->form, "timeout", NULL);
 	struct vg_err err;
 	int64_t ms;
 
@@ -447,7 +333,7 @@ static bool check_timeout(struct ctx *c)
 /* lookback_delta: absent, empty, zero or negative mean the default. */
 static bool get_lookback(struct ctx *c, int64_t *out)
 {
-	const char *s = form_get(&c->form, "lookback_delta", NULL);
+	const char *s = vg_http_form_get(&c->form, "lookback_delta", NULL);
 	struct vg_err err;
 	char msg[VG_ERR_MSG_MAX + 64];
 	int64_t ms;
@@ -468,7 +354,7 @@ static bool get_lookback(struct ctx *c, int64_t *out)
 static bool parse_query(struct ctx *c, struct vg_selector *sel)
 {
 	size_t len = 0;
-	const char *q = form_get(&c->form, "query", &len);
+	const char *q = vg_http_form_get(&c->form, "query", &len);
 	struct vg_err err;
 
 	if (vg_selector_parse(q ? q : "", q ? len : 0, sel, &err) != 0) {
@@ -489,7 +375,7 @@ static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, b
 	*sels = NULL;
 	*n = 0;
 	for (size_t i = 0; i < c->form.n; i++)
-		if (strcmp(param_name(&c->form, i), "match[]") == 0)
+		if (strcmp(vg_http_form_name(&c->form, i), "match[]") == 0)
 			count++;
 	if (count == 0)
 		return true;
@@ -499,11 +385,13 @@ static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, b
 		return false;
 	}
 	for (size_t i = 0; i < c->form.n; i++) {
-		const struct param *p = &c->form.v[i];
-		if (strcmp(param_name(&c->form, i), "match[]") != 0)
+		const char *v;
+		size_t v_len;
+
+		if (strcmp(vg_http_form_name(&c->form, i), "match[]") != 0)
 			continue;
-		if (vg_selector_parse((const char *)c->form.bytes.data + p->value_off, p->value_len,
-				      &(*sels)[*n], &err) != 0) {
+		v = vg_http_form_value(&c->form, i, &v_len);
+		if (vg_selector_parse(v, v_len, &(*sels)[*n], &err) != 0) {
 			if (is_named)
 				bad_param(c, "match[]", err.msg);
 			else
@@ -608,7 +496,7 @@ static void handle_query_range(struct ctx *c)
 		bad_param(c, "end", "end timestamp must not be before start time");
 		return;
 	}
-	s = form_get(&c->form, "step", NULL);
+	s = vg_http_form_get(&c->form, "step", NULL);
 	if (vg_duration_parse_api(s ? s : "", &step_ms, &err) != 0) {
 		bad_param(c, "step", err.msg);
 		return;
@@ -673,7 +561,7 @@ static void handle_series(struct ctx *c)
 	size_t n_sels = 0, n;
 	bool is_truncated;
 
-	if (form_get(&c->form, "match[]", NULL) == NULL) {
+	if (vg_http_form_get(&c->form, "match[]", NULL) == NULL) {
 		bad_data(c, "no match[] parameter provided");
 		return;
 	}
@@ -876,7 +764,7 @@ static void handle_label_values(struct ctx *c, const char *seg, size_t seg_len)
 	size_t len;
 
 	/* The path segment is percent-encoded ('+' is itself there). */
-	if (pct_decode(seg, seg_len, false, &raw, &len, &err) != 0) {
+	if (vg_http_form_unescape(seg, seg_len, false, &raw, &len, &err) != 0) {
 		bad_data(c, err.msg);
 		goto out;
 	}
@@ -950,10 +838,10 @@ static bool read_params(struct ctx *c, const struct evhttp_uri *uri)
 			reply_internal(c, "out of memory");
 			return false;
 		}
-		if (form_parse(&c->form, body, len, &err) != 0)
+		if (vg_http_form_parse(&c->form, body, len, &err) != 0)
 			goto fail;
 	}
-	if (query != NULL && form_parse(&c->form, query, strlen(query), &err) != 0)
+	if (query != NULL && vg_http_form_parse(&c->form, query, strlen(query), &err) != 0)
 		goto fail;
 	return true;
 fail:
@@ -1057,7 +945,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		vg_buf_puts(&c.out, "404 page not found\n");
 		send_body(&c, 404, "text/plain; charset=utf-8");
 	}
-	form_release(&c.form);
+	vg_http_form_release(&c.form);
 	vg_buf_release(&c.out);
 }
 

@@ -52,6 +52,13 @@
 #define CONN_IDLE_TIMEOUT_S 900
 /* Time a connection gets to flush an ERROR frame before it is dropped. */
 #define CONN_CLOSE_TIMEOUT_S 5
+/* Before HELLO a peer has proved nothing: it gets this long to send it,
+ * and its first frame must be a HELLO of at most this size, so a crowd of
+ * silent or lying connections costs the receiver little. */
+#define HELLO_TIMEOUT_S 10
+#define HELLO_MAX_BYTES 4096
+/* Refs one connection may define: bounds its dictionary (4 bytes each). */
+#define CONN_MAX_REFS (1u << 20)
 
 enum conn_state { AWAIT_HELLO, READY, CLOSING };
 
@@ -101,6 +108,8 @@ struct vg_ingest {
 	struct agent_entry *agents;
 	size_t agents_cap, agents_len;
 	struct vg_complaint wal_complaint;
+	uint64_t replay_series_skipped;
+	uint64_t replay_samples_dropped;
 };
 
 /* --- the retry table ---------------------------------------------------- */
@@ -143,39 +152,67 @@ static struct agent_entry *agent_find(struct vg_ingest *ing, uint64_t hash, bool
 	return &ing->agents[i];
 }
 
-/* Records that (agent, epoch, seq) is written; false if it already was. */
-static bool agent_mark(struct vg_ingest *ing, uint64_t agent_hash, uint64_t epoch, uint64_t seq)
+/* Whether (agent, epoch, seq) was written already: a retry. */
+static bool agent_has(struct vg_ingest *ing, uint64_t agent_hash, uint64_t epoch, uint64_t seq)
+{
+	struct agent_entry *e = agent_find(ing, agent_hash, false);
+
+	return e != NULL && e->epoch == epoch && seq <= e->last_seq;
+}
+
+/* Records that (agent, epoch, seq) is written. Called only after the WAL
+ * took the batch: a batch marked but not logged would be acknowledged on
+ * its retry without being stored. */
+static void agent_mark(struct vg_ingest *ing, uint64_t agent_hash, uint64_t epoch, uint64_t seq)
 {
 	struct agent_entry *e = agent_find(ing, agent_hash, true);
 
 	if (e == NULL)
-		return true; /* out of memory: store it, a duplicate costs less than a loss */
+		return; /* out of memory: a retry will be stored twice, not lost */
 	if (e->epoch != epoch) {
 		e->epoch = epoch;
 		e->last_seq = seq;
-		return true;
+	} else if (seq > e->last_seq) {
+		e->last_seq = seq;
 	}
-	if (seq <= e->last_seq)
-		return false;
-	e->last_seq = seq;
-	return true;
 }
 
 /* --- replay ------------------------------------------------------------- */
 
+/* Replay keeps going past what damage left inconsistent: a series record
+ * that conflicts is skipped, samples of unknown series are dropped, each
+ * counted and reported once at the end (vg_ingest_listen). Only running
+ * out of memory stops it. */
 static int replay_series(void *arg, uint32_t id, const uint8_t *key, size_t key_len)
 {
 	struct vg_ingest *ing = arg;
+	int rc = vg_head_restore(ing->head, id, key, key_len);
 
-	return vg_head_restore(ing->head, id, key, key_len);
+	if (rc == VG_ENOMEM)
+		return rc;
+	if (rc != 0)
+		ing->replay_series_skipped++;
+	return 0;
 }
 
 static int replay_samples(void *arg, const struct vg_wal_samples *s)
 {
 	struct vg_ingest *ing = arg;
+	int rc;
 
 	agent_mark(ing, s->agent_hash, s->epoch, s->seq);
-	return vg_head_append(ing->head, s->n, s->ids, s->ts_ms, s->values);
+	rc = vg_head_append(ing->head, s->n, s->ids, s->ts_ms, s->values);
+	if (rc != VG_EINVAL)
+		return rc;
+	/* Some id is unknown: keep the samples of the known ones. */
+	for (size_t i = 0; i < s->n; i++) {
+		rc = vg_head_append(ing->head, 1, &s->ids[i], &s->ts_ms[i], &s->values[i]);
+		if (rc == VG_ENOMEM)
+			return rc;
+		if (rc != 0)
+			ing->replay_samples_dropped++;
+	}
+	return 0;
 }
 
 void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb)
@@ -316,9 +353,15 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	const char *token = ing->opts.token;
 	int rc;
 
+	struct timeval idle = { CONN_IDLE_TIMEOUT_S, 0 };
+
 	(void)h;
 	if (c->state != AWAIT_HELLO)
 		return vg_err_set(err, VG_EPROTO, "HELLO sent twice");
+	/* Refused up front, so agents back off instead of sending batches
+	 * that cannot be stored. */
+	if (ing->is_wal_broken)
+		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
 	if ((rc = vg_hello_decode(raw, len, &hello, err)) != 0)
 		return rc;
 	if (token && token[0]) {
@@ -336,6 +379,7 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	c->agent_hash = XXH3_64bits(hello.agent.p, hello.agent.len);
 	c->epoch = hello.epoch;
 	c->state = READY;
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	/* Tell the agent what it need not resend: the highest batch of this
 	 * epoch already written. A sync covers it before the ACK leaves. */
 	e = agent_find(ing, c->agent_hash, false);
@@ -354,7 +398,8 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 {
 	struct conn *c = arg;
 	struct vg_ingest *ing = c->ing;
-	uint32_t id;
+	uint64_t hash = vg_series_hash(s);
+	uint32_t id, next;
 	bool is_new;
 	int rc;
 
@@ -362,16 +407,34 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 	if (ref > c->n_refs)
 		return vg_err_set(err, VG_EPROTO, "SERIES defines ref %llu before ref %u",
 				  (unsigned long long)ref, c->n_refs);
-	if ((rc = vg_head_get_or_create(ing->head, s, vg_series_hash(s), &id, &is_new)) != 0)
-		return vg_err_set(err, rc, "cannot create series: %s", vg_strerror(rc));
-	if (is_new) {
+	if (ref == c->n_refs && c->n_refs >= CONN_MAX_REFS)
+		return vg_err_set(err, VG_ELIMIT, "more than %u series refs on one connection", CONN_MAX_REFS);
+	rc = vg_head_lookup(ing->head, s, hash, &id);
+	if (rc == VG_ENOENT) {
+		/* A new series goes to the WAL before the head has it, under
+		 * the id the head will give it (only this thread creates
+		 * series): replay then knows every id a later record uses. */
+		next = vg_head_next_id(ing->head);
 		vg_buf_reset(&ing->key);
 		vg_series_key(s, &ing->key);
 		if (vg_buf_failed(&ing->key))
 			return vg_err_set(err, VG_ENOMEM, "out of memory");
-		if ((rc = vg_wal_append_series(ing->wal, id, ing->key.data, ing->key.len, err)) != 0)
+		if ((rc = vg_wal_append_series(ing->wal, next, ing->key.data, ing->key.len, err)) != 0) {
+			if (rc == VG_EIO)
+				ing->is_wal_broken = true;
 			return rc;
+		}
+		rc = vg_head_get_or_create(ing->head, s, hash, &id, &is_new);
+		if (rc != 0 || !is_new || id != next) {
+			/* The WAL now names id next for this key; another series
+			 * must not get that id. Stop taking data until restart. */
+			ing->is_wal_broken = true;
+			return vg_err_set(err, VG_EIO, "cannot create series (%s)",
+					  rc ? vg_strerror(rc) : "id mismatch");
+		}
 		atomic_fetch_add_explicit(&ing->stats->series_created, 1, memory_order_relaxed);
+	} else if (rc != 0) {
+		return vg_err_set(err, rc, "cannot look up a series: %s", vg_strerror(rc));
 	}
 	if (ref == c->n_refs) {
 		if (c->n_refs == c->cap_refs) {
@@ -415,7 +478,7 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 	}
 	if (ing->is_wal_broken)
 		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
-	if (!agent_mark(ing, c->agent_hash, c->epoch, h->seq)) {
+	if (agent_has(ing, c->agent_hash, c->epoch, h->seq)) {
 		/* A retry of a batch already written: acknowledge it again once
 		 * a sync has covered the original. */
 		atomic_fetch_add_explicit(&ing->stats->samples_duplicate, b->n, memory_order_relaxed);
@@ -424,9 +487,13 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 	}
 	rec = (struct vg_wal_samples){ c->agent_hash, c->epoch, h->seq, b->n, ing->ids, b->ts_ms, b->values };
 	if ((rc = vg_wal_append_samples(ing->wal, &rec, err)) != 0) {
-		ing->is_wal_broken = true;
+		/* Only an I/O error breaks the WAL; out of memory refuses this
+		 * batch, which the agent keeps and sends again. */
+		if (rc == VG_EIO)
+			ing->is_wal_broken = true;
 		return rc;
 	}
+	agent_mark(ing, c->agent_hash, c->epoch, h->seq);
 	if ((rc = vg_head_append(ing->head, b->n, ing->ids, b->ts_ms, b->values)) != 0)
 		return vg_err_set(err, rc, "cannot store samples: %s", vg_strerror(rc));
 	atomic_fetch_add_explicit(&ing->stats->samples_received, b->n, memory_order_relaxed);
@@ -489,6 +556,13 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			conn_fail(c, 0, rc, err.msg);
 			return;
 		}
+		if (c->state == AWAIT_HELLO && (h.type != VG_FRAME_HELLO || h.payload_len > HELLO_MAX_BYTES)) {
+			atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
+			conn_fail(c, h.seq, h.type != VG_FRAME_HELLO ? VG_EPROTO : VG_ELIMIT,
+				  h.type != VG_FRAME_HELLO ? "the first frame must be HELLO"
+							   : "HELLO frame too large");
+			return;
+		}
 		if (avail < VG_FRAME_HEADER_SIZE + (size_t)h.payload_len)
 			return; /* the rest of the frame has not arrived yet */
 		frame = evbuffer_pullup(in, VG_FRAME_HEADER_SIZE + (ssize_t)h.payload_len);
@@ -514,7 +588,9 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == AWAIT_HELLO)
+		vg_info("agent connection %s sent no HELLO within %d s; closing it", c->peer, HELLO_TIMEOUT_S);
+	else if (what & BEV_EVENT_TIMEOUT)
 		vg_info("agent connection %s%s%s idle for %d s; closing it", c->peer,
 			c->agent[0] ? " agent " : "", c->agent, CONN_IDLE_TIMEOUT_S);
 	else if (what & BEV_EVENT_ERROR)
@@ -548,7 +624,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      void *arg)
 {
 	struct vg_ingest *ing = arg;
-	struct timeval idle = { CONN_IDLE_TIMEOUT_S, 0 };
+	struct timeval hello_wait = { HELLO_TIMEOUT_S, 0 };
 	struct conn *c;
 
 	(void)l;
@@ -583,7 +659,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	atomic_fetch_add_explicit(&ing->stats->connections_accepted, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ing->stats->connections_open, 1, memory_order_relaxed);
 	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
-	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_set_timeouts(c->bev, &hello_wait, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -631,6 +707,10 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 	int rc;
 
 	ing->wal = wal;
+	if (ing->replay_series_skipped || ing->replay_samples_dropped)
+		vg_warn("WAL replay: %llu series records conflicted and were skipped, %llu samples of unknown series were dropped (damaged WAL?)",
+			(unsigned long long)ing->replay_series_skipped,
+			(unsigned long long)ing->replay_samples_dropped);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

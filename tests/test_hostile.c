@@ -265,6 +265,72 @@ START_TEST(test_zstd_bomb)
 }
 END_TEST
 
+START_TEST(test_large_frame_before_hello)
+{
+	int fd = vg_t_connect(rcv.port);
+	uint8_t hdr[VG_FRAME_HEADER_SIZE] = { 'V', 'G', 'I', 'L', 1, VG_FRAME_HELLO, 0, 0 };
+
+	/* A HELLO that claims the largest payload: refused from the header,
+	 * before the receiver buffers a byte of it. */
+	vg_put_be32(hdr + 16, VG_FRAME_MAX_PAYLOAD);
+	vg_t_write_all(fd, hdr, sizeof(hdr));
+	expect_error_and_close(fd, VG_WIRE_TOO_LARGE);
+	check_agent_unharmed(true);
+}
+END_TEST
+
+START_TEST(test_silent_connection_closed_without_hello)
+{
+	int fd = vg_t_connect(rcv.port);
+	struct vg_frame_header h;
+	struct vg_buf payload = VG_BUF_INIT;
+	int64_t t0 = vg_t_now_ms();
+
+	/* Nothing sent: closed after the HELLO deadline (10 s). */
+	ck_assert_int_eq(vg_t_read_frame(fd, 20000, &h, &payload), 1);
+	ck_assert_int_ge(vg_t_now_ms() - t0, 9000);
+	close(fd);
+	vg_buf_release(&payload);
+	check_agent_unharmed(false);
+}
+END_TEST
+
+/* A series over the key limit is refused each time it is sent, and leaves
+ * nothing behind that would stop a restart. */
+START_TEST(test_oversized_series_refused_every_time)
+{
+	static char big[4001];
+	char names[5][16];
+	struct vg_series series;
+	struct vg_buf raw = VG_BUF_INIT;
+	msgpack_packer pk;
+
+	memset(big, 'x', 4000);
+	vg_series_init(&series, "big");
+	for (int i = 0; i < 5; i++) {
+		snprintf(names[i], sizeof(names[i]), "l%d", i);
+		vg_series_add(&series, names[i], big);
+	}
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, 0, &series);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = vg_t_connect(rcv.port);
+		ck_assert_int_eq(vg_t_hello(fd, "hostile-5", 1, NULL), 0);
+		send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+		expect_error_and_close(fd, VG_WIRE_TOO_LARGE);
+	}
+	vg_buf_release(&raw);
+	check_agent_unharmed(true);
+	/* And the receiver still restarts on its WAL. */
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	char listen[64], data[sizeof(rcv.data_dir)];
+	snprintf(listen, sizeof(listen), "--listen=127.0.0.1:%u", rcv.port);
+	snprintf(data, sizeof(data), "%s", rcv.data_dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, listen), 0);
+}
+END_TEST
+
 START_TEST(test_connection_churn)
 {
 	for (int i = 0; i < 300; i++) {
@@ -293,6 +359,9 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_unknown_series_ref);
 	tcase_add_test(tc, test_zstd_bomb);
 	tcase_add_test(tc, test_connection_churn);
+	tcase_add_test(tc, test_large_frame_before_hello);
+	tcase_add_test(tc, test_silent_connection_closed_without_hello);
+	tcase_add_test(tc, test_oversized_series_refused_every_time);
 	suite_add_tcase(s, tc);
 	return s;
 }

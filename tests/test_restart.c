@@ -265,6 +265,69 @@ START_TEST(test_torn_wal_tail_is_cut_and_data_kept)
 }
 END_TEST
 
+/* Damage in the middle of an older segment loses that segment's rest, and
+ * only that: the receiver starts, and later segments are all there. */
+START_TEST(test_damaged_older_segment_loses_only_its_rest)
+{
+	char conf[700], seg1[800];
+	FILE *f;
+	int fd, wfd;
+	json_t *res;
+
+	/* Small segments, so 200 series and their samples span several. */
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
+	snprintf(conf, sizeof(conf), "%s/small-segments.yaml", dir);
+	f = fopen(conf, "w");
+	fputs("wal_segment_size: 4KiB\n", f);
+	fclose(f);
+	char config_arg[760];
+	snprintf(config_arg, sizeof(config_arg), "--config=%s", conf);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, config_arg), 0);
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_eq(vg_t_hello(fd, "segments-client", 1, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		struct vg_buf raw = VG_BUF_INIT;
+		struct vg_series s;
+		char v[16];
+		msgpack_packer pk;
+		snprintf(v, sizeof(v), "%d", i);
+		vg_series_init(&s, "seg_test");
+		vg_series_add(&s, "i", v);
+		vg_mp_packer_init(&pk, &raw);
+		vg_series_pack_begin(&pk, 1);
+		vg_series_pack_entry(&pk, (uint64_t)i, &s);
+		send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+		vg_buf_reset(&raw);
+		vg_mp_packer_init(&pk, &raw);
+		vg_samples_pack_begin(&pk, 1);
+		vg_samples_pack_group(&pk, BASE_MS, 1);
+		vg_samples_pack_sample(&pk, (uint64_t)i, i);
+		send_frame(fd, VG_FRAME_SAMPLES, (uint64_t)i + 1, &raw);
+		vg_buf_release(&raw);
+	}
+	wait_ack(fd, 200);
+	close(fd);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	/* Flip a byte in the middle of the first segment. */
+	snprintf(seg1, sizeof(seg1), "%s/wal/00000001", data);
+	wfd = open(seg1, O_RDWR);
+	ck_assert_int_ge(wfd, 0);
+	ck_assert_int_eq(pwrite(wfd, "\xA5", 1, 2000), 1);
+	close(wfd);
+	ck_assert_msg(vg_t_receiver_start(&rcv, data, config_arg) == 0, "the receiver did not start on a damaged WAL");
+	res = range("{__name__=\"seg_test\"}", BASE_MS, BASE_MS, "1");
+	size_t n = json_array_size(res);
+	/* Something before the damage and everything of the later segments
+	 * survived; the damaged segment's rest did not. */
+	ck_assert_msg(n > 100 && n < 200, "%zu of 200 series survived", n);
+	json_decref(res);
+	/* The series of the last one are there. */
+	res = range("seg_test{i=\"199\"}", BASE_MS, BASE_MS, "1");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	json_decref(res);
+}
+END_TEST
+
 START_TEST(test_agent_resends_after_receiver_outage)
 {
 	struct vg_t_proc agent;
@@ -342,6 +405,7 @@ static Suite *restart_suite(void)
 	tcase_add_test(tc, test_acked_samples_survive_kill9);
 	tcase_add_test(tc, test_retry_after_restart_is_stored_once);
 	tcase_add_test(tc, test_torn_wal_tail_is_cut_and_data_kept);
+	tcase_add_test(tc, test_damaged_older_segment_loses_only_its_rest);
 	tcase_add_test(tc, test_agent_resends_after_receiver_outage);
 	suite_add_tcase(s, tc);
 	return s;

@@ -119,6 +119,28 @@ START_TEST(test_label_limit)
 }
 END_TEST
 
+START_TEST(test_key_length_limit)
+{
+	static char values[8][4001];
+	char names[8][4];
+	struct vg_series s;
+	struct vg_err err;
+
+	/* Four 4000-byte values fit in 16 KiB of key, five do not. */
+	vg_series_init(&s, "big");
+	for (int i = 0; i < 5; i++) {
+		memset(values[i], 'x', 4000);
+		values[i][4000] = '\0';
+		snprintf(names[i], sizeof(names[i]), "l%d", i);
+		vg_series_add(&s, names[i], values[i]);
+		if (i == 3)
+			ck_assert_int_eq(vg_series_canonicalize(&s, &err), 0);
+	}
+	ck_assert_int_eq(vg_series_canonicalize(&s, &err), VG_ELIMIT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "bytes in all"));
+}
+END_TEST
+
 START_TEST(test_hash_ignores_label_order_and_differs_by_content)
 {
 	struct vg_series a, b, c;
@@ -234,6 +256,7 @@ static Suite *series_suite(void)
 	tcase_add_test(tc, test_canonical_sorts_and_drops_empty);
 	tcase_add_test(tc, test_canonical_rejects_duplicates_reserved_and_bad_values);
 	tcase_add_test(tc, test_label_limit);
+	tcase_add_test(tc, test_key_length_limit);
 	tcase_add_test(tc, test_hash_ignores_label_order_and_differs_by_content);
 	tcase_add_test(tc, test_key_roundtrip_and_hash_agree);
 	tcase_add_test(tc, test_format_escapes_values);
