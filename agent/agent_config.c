@@ -52,42 +52,6 @@ static int check_server(const void *member, struct vg_err *err)
 	return 0;
 }
 
-/* Values echoed in messages must not carry control characters to a terminal. */
-static const char *printable_or(const char *s, const char *instead)
-{
-	size_t n = 0;
-
-	for (const char *p = s; *p; p++, n++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"')
-			return instead;
-	return n <= 32 ? s : instead;
-}
-
-static int check_log_level(const void *member, struct vg_err *err)
-{
-	const char *s = *(char *const *)member;
-	enum vg_log_level level;
-
-	if (vg_log_parse_level(s, &level) != 0)
-		return vg_err_set(err, VG_EINVAL, "unknown log level \"%s\" (use error, warn, info or debug)",
-				  printable_or(s, "..."));
-	return 0;
-}
-
-static int check_ident(const void *member, struct vg_err *err)
-{
-	if (strlen(*(char *const *)member) > VG_FRAME_MAX_IDENT)
-		return vg_err_set(err, VG_EINVAL, "longer than %d bytes", VG_FRAME_MAX_IDENT);
-	return 0;
-}
-
-static int check_path(const void *member, struct vg_err *err)
-{
-	if (**(char *const *)member == '\0')
-		return vg_err_set(err, VG_EINVAL, "empty path");
-	return 0;
-}
-
 /* The instance label is the hostname: one place to set it, not two. */
 static int check_label_name(const char *name, struct vg_err *err)
 {
@@ -137,15 +101,15 @@ static const struct vg_conf_field collector_fields[] = {
 static const struct vg_conf_field agent_fields[] = {
 	{ F("server", VG_CONF_STR, server), 0, 0, check_server },
 	{ F("interval", VG_CONF_DURATION, interval_ms), INTERVAL_MIN_MS, INTERVAL_MAX_MS, NULL },
-	{ F("hostname", VG_CONF_STR, hostname), 0, 0, check_ident },
+	{ F("hostname", VG_CONF_STR, hostname), 0, 0, vg_conf_check_ident },
 	{ F("labels", VG_CONF_LABELS, labels), 0, 0, check_labels },
-	{ F("token", VG_CONF_STR, token), 0, 0, check_ident },
-	{ F("proc_path", VG_CONF_STR, proc_path), 0, 0, check_path },
-	{ F("rootfs_path", VG_CONF_STR, rootfs_path), 0, 0, check_path },
+	{ F("token", VG_CONF_STR, token), 0, 0, vg_conf_check_ident },
+	{ F("proc_path", VG_CONF_STR, proc_path), 0, 0, vg_conf_check_path },
+	{ F("rootfs_path", VG_CONF_STR, rootfs_path), 0, 0, vg_conf_check_path },
 	{ F("queue_max_bytes", VG_CONF_SIZE, queue_max_bytes), 64 << 10, INT64_MAX, NULL },
 	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
-	{ F("log_level", VG_CONF_STR, log_level), 0, 0, check_log_level },
+	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
 	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
@@ -284,30 +248,12 @@ static int apply_label_flag(struct vg_agent_config *cfg, const char *arg, struct
 	return 0;
 }
 
-/* Sets a string member from a flag and runs the check the file uses. */
-static int apply_str_flag(char **member, const char *flag, const char *value,
-			  int (*check)(const void *, struct vg_err *), struct vg_err *err)
-{
-	int r = vg_conf_set_str(member, value);
-
-	if (r < 0)
-		return vg_err_set(err, r, "out of memory");
-	if (check) {
-		r = check(member, err);
-		if (r < 0) {
-			vg_err_prefix(err, "%s", flag);
-			return r;
-		}
-	}
-	return 0;
-}
-
 static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl,
 		       struct vg_err *err)
 {
 	int r;
 
-	if (fl->server && (r = apply_str_flag(&cfg->server, "--server", fl->server, check_server, err)) < 0)
+	if (fl->server && (r = vg_conf_set_str_flag(&cfg->server, "--server", fl->server, check_server, err)) < 0)
 		return r;
 	if (fl->interval) {
 		int64_t ms;
@@ -327,18 +273,18 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 		cfg->interval_ms = ms;
 	}
 	if (fl->hostname &&
-	    (r = apply_str_flag(&cfg->hostname, "--hostname", fl->hostname, check_ident, err)) < 0)
+	    (r = vg_conf_set_str_flag(&cfg->hostname, "--hostname", fl->hostname, vg_conf_check_ident, err)) < 0)
 		return r;
-	if (fl->token && (r = apply_str_flag(&cfg->token, "--token", fl->token, check_ident, err)) < 0)
+	if (fl->token && (r = vg_conf_set_str_flag(&cfg->token, "--token", fl->token, vg_conf_check_ident, err)) < 0)
 		return r;
 	if (fl->proc_path &&
-	    (r = apply_str_flag(&cfg->proc_path, "--proc-path", fl->proc_path, check_path, err)) < 0)
+	    (r = vg_conf_set_str_flag(&cfg->proc_path, "--proc-path", fl->proc_path, vg_conf_check_path, err)) < 0)
 		return r;
 	if (fl->rootfs_path &&
-	    (r = apply_str_flag(&cfg->rootfs_path, "--rootfs-path", fl->rootfs_path, check_path, err)) < 0)
+	    (r = vg_conf_set_str_flag(&cfg->rootfs_path, "--rootfs-path", fl->rootfs_path, vg_conf_check_path, err)) < 0)
 		return r;
 	if (fl->log_level &&
-	    (r = apply_str_flag(&cfg->log_level, "--log-level", fl->log_level, check_log_level, err)) < 0)
+	    (r = vg_conf_set_str_flag(&cfg->log_level, "--log-level", fl->log_level, vg_conf_check_log_level, err)) < 0)
 		return r;
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
@@ -386,13 +332,6 @@ static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 	return 0;
 }
 
-static int unknown_option(const char *arg, struct vg_err *err)
-{
-	if (strncmp(arg, "--", 2) == 0 || optopt == 0)
-		return vg_err_set(err, VG_EINVAL, "unknown or ambiguous option '%s'", arg);
-	return vg_err_set(err, VG_EINVAL, "unknown option '-%c'", optopt);
-}
-
 /* Collects the flags; 1 after --help or --version, < 0 on a usage error. */
 static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_err *err)
 {
@@ -424,7 +363,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 			return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument",
 					  argv[optind - 1]);
 		default:
-			return unknown_option(argv[optind - 1], err);
+			return vg_conf_unknown_option(argv[optind - 1], err);
 		}
 	}
 	if (optind < argc)

@@ -23,9 +23,12 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/series.h"
+#include "common/frame.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -970,4 +973,62 @@ int vg_conf_split_hostport(const char *s, char *host, size_t host_cap, uint16_t 
 	host[h_len] = '\0';
 	*port = (uint16_t)v;
 	return 0;
+}
+
+/* --- shared option checks ------------------------------------------------- */
+
+const char *vg_conf_printable(const char *s, const char *instead)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p; p++, n++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"')
+			return instead;
+	return n <= 32 ? s : instead;
+}
+
+int vg_conf_check_log_level(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	enum vg_log_level level;
+
+	if (vg_log_parse_level(s, &level) != 0)
+		return vg_err_set(err, VG_EINVAL, "unknown log level \"%s\" (use error, warn, info or debug)",
+				  vg_conf_printable(s, "..."));
+	return 0;
+}
+
+int vg_conf_check_ident(const void *member, struct vg_err *err)
+{
+	if (strlen(*(char *const *)member) > VG_FRAME_MAX_IDENT)
+		return vg_err_set(err, VG_EINVAL, "longer than %d bytes", VG_FRAME_MAX_IDENT);
+	return 0;
+}
+
+int vg_conf_check_path(const void *member, struct vg_err *err)
+{
+	if (**(char *const *)member == '\0')
+		return vg_err_set(err, VG_EINVAL, "empty path");
+	return 0;
+}
+
+int vg_conf_set_str_flag(char **member, const char *flag, const char *value,
+			 int (*check)(const void *, struct vg_err *), struct vg_err *err)
+{
+	int r = vg_conf_set_str(member, value);
+
+	if (r < 0)
+		return vg_err_set(err, r, "out of memory");
+	if (check && (r = check(member, err)) < 0) {
+		vg_err_prefix(err, "%s", flag);
+		return r;
+	}
+	return 0;
+}
+
+int vg_conf_unknown_option(const char *arg, struct vg_err *err)
+{
+	if (strncmp(arg, "--", 2) == 0 || optopt == 0)
+		return vg_err_set(err, VG_EINVAL, "unknown or ambiguous option '%s'", arg);
+	return vg_err_set(err, VG_EINVAL, "unknown option '-%c'", optopt);
 }

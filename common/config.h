@@ -97,6 +97,24 @@ int vg_conf_set_str(char **member, const char *value);
 int vg_conf_split_hostport(const char *s, char *host, size_t host_cap, uint16_t *port,
 			   struct vg_err *err);
 
+/* Checks for struct vg_conf_field.check that both daemons use; each takes
+ * a pointer to a char * member. */
+int vg_conf_check_log_level(const void *member, struct vg_err *err); /* error, warn, info, debug */
+int vg_conf_check_path(const void *member, struct vg_err *err);      /* not empty */
+int vg_conf_check_ident(const void *member, struct vg_err *err);     /* at most 256 bytes (a HELLO string) */
+
+/* Sets a string member from a command-line flag and runs check (may be
+ * NULL) on it; a failure's message is prefixed with the flag's name. */
+int vg_conf_set_str_flag(char **member, const char *flag, const char *value,
+			 int (*check)(const void *, struct vg_err *), struct vg_err *err);
+
+/* The usage error for the option getopt_long refused at argv element arg. */
+int vg_conf_unknown_option(const char *arg, struct vg_err *err);
+
+/* s when it is short and has no control characters or quotes, else
+ * instead: what may be echoed into a message shown on a terminal. */
+const char *vg_conf_printable(const char *s, const char *instead);
+
 /* Parses a size as VG_CONF_SIZE does. */
 int vg_conf_parse_size(const char *s, uint64_t *bytes, struct vg_err *err);
 

@@ -38,54 +38,18 @@ static int check_listen(const void *member, struct vg_err *err)
 	return vg_conf_split_hostport(*(char *const *)member, host, sizeof(host), &port, err);
 }
 
-/* Values echoed in messages must not carry control characters to a terminal. */
-static const char *printable_or(const char *s, const char *instead)
-{
-	size_t n = 0;
-
-	for (const char *p = s; *p; p++, n++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"')
-			return instead;
-	return n <= 32 ? s : instead;
-}
-
-static int check_log_level(const void *member, struct vg_err *err)
-{
-	const char *s = *(char *const *)member;
-	enum vg_log_level level;
-
-	if (vg_log_parse_level(s, &level) != 0)
-		return vg_err_set(err, VG_EINVAL, "unknown log level \"%s\" (use error, warn, info or debug)",
-				  printable_or(s, "..."));
-	return 0;
-}
-
-static int check_token(const void *member, struct vg_err *err)
-{
-	if (strlen(*(char *const *)member) > VG_FRAME_MAX_IDENT)
-		return vg_err_set(err, VG_EINVAL, "longer than %d bytes", VG_FRAME_MAX_IDENT);
-	return 0;
-}
-
-static int check_path(const void *member, struct vg_err *err)
-{
-	if (**(char *const *)member == '\0')
-		return vg_err_set(err, VG_EINVAL, "empty path");
-	return 0;
-}
-
 #define F(key, type, member) key, type, offsetof(struct vg_receiver_config, member), NULL
 
 static const struct vg_conf_field receiver_fields[] = {
 	{ F("listen", VG_CONF_STR, listen), 0, 0, check_listen },
 	{ F("http_listen", VG_CONF_STR, http_listen), 0, 0, check_listen },
-	{ F("data_dir", VG_CONF_STR, data_dir), 0, 0, check_path },
-	{ F("token", VG_CONF_STR, token), 0, 0, check_token },
+	{ F("data_dir", VG_CONF_STR, data_dir), 0, 0, vg_conf_check_path },
+	{ F("token", VG_CONF_STR, token), 0, 0, vg_conf_check_ident },
 	{ F("max_connections", VG_CONF_UINT, max_connections), 1, 1000000, NULL },
 	{ F("wal_segment_size", VG_CONF_SIZE, wal_segment_bytes), 4 << 10, 1 << 30, NULL },
 	{ F("lookback_delta", VG_CONF_DURATION, lookback_ms), 1000, 24LL * 3600 * 1000, NULL },
 	{ F("port_file", VG_CONF_STR, port_file), 0, 0, NULL },
-	{ F("log_level", VG_CONF_STR, log_level), 0, 0, check_log_level },
+	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -139,23 +103,6 @@ struct receiver_flags {
 	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
 };
 
-static int apply_str_flag(char **member, const char *flag, const char *value,
-			  int (*check)(const void *, struct vg_err *), struct vg_err *err)
-{
-	int r = vg_conf_set_str(member, value);
-
-	if (r < 0)
-		return vg_err_set(err, r, "out of memory");
-	if (check) {
-		r = check(member, err);
-		if (r < 0) {
-			vg_err_prefix(err, "%s", flag);
-			return r;
-		}
-	}
-	return 0;
-}
-
 static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_flags *fl,
 		       struct vg_err *err)
 {
@@ -165,24 +112,24 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 		int (*check)(const void *, struct vg_err *);
 	} map[] = {
 		{ "--data-dir", offsetof(struct receiver_flags, data_dir),
-		  offsetof(struct vg_receiver_config, data_dir), check_path },
+		  offsetof(struct vg_receiver_config, data_dir), vg_conf_check_path },
 		{ "--listen", offsetof(struct receiver_flags, listen),
 		  offsetof(struct vg_receiver_config, listen), check_listen },
 		{ "--http-listen", offsetof(struct receiver_flags, http_listen),
 		  offsetof(struct vg_receiver_config, http_listen), check_listen },
 		{ "--token", offsetof(struct receiver_flags, token),
-		  offsetof(struct vg_receiver_config, token), check_token },
+		  offsetof(struct vg_receiver_config, token), vg_conf_check_ident },
 		{ "--port-file", offsetof(struct receiver_flags, port_file),
 		  offsetof(struct vg_receiver_config, port_file), NULL },
 		{ "--log-level", offsetof(struct receiver_flags, log_level),
-		  offsetof(struct vg_receiver_config, log_level), check_log_level },
+		  offsetof(struct vg_receiver_config, log_level), vg_conf_check_log_level },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		const char *value = *(const char *const *)((const char *)fl + map[i].flags_off);
 		char **member = (char **)((char *)cfg + map[i].cfg_off);
 		if (value) {
-			int r = apply_str_flag(member, map[i].flag, value, map[i].check, err);
+			int r = vg_conf_set_str_flag(member, map[i].flag, value, map[i].check, err);
 			if (r < 0)
 				return r;
 		}
@@ -217,13 +164,6 @@ static void finish(struct vg_receiver_config *cfg)
 	}
 }
 
-static int unknown_option(const char *arg, struct vg_err *err)
-{
-	if (strncmp(arg, "--", 2) == 0 || optopt == 0)
-		return vg_err_set(err, VG_EINVAL, "unknown or ambiguous option '%s'", arg);
-	return vg_err_set(err, VG_EINVAL, "unknown option '-%c'", optopt);
-}
-
 /* Collects the flags; 1 after --help or --version, < 0 on a usage error. */
 static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct vg_err *err)
 {
@@ -250,7 +190,7 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 			return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument",
 					  argv[optind - 1]);
 		default:
-			return unknown_option(argv[optind - 1], err);
+			return vg_conf_unknown_option(argv[optind - 1], err);
 		}
 	}
 	if (optind < argc)
