@@ -6,10 +6,12 @@
 VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages: build tools, the libraries configure checks, Check,
-# mandoc for the man page lint, clang for the fuzz targets.
+# mandoc for the man page lint, clang and its sanitizer and libFuzzer
+# runtime (only recommended by clang, so named here) for the fuzz targets.
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
-  libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev check mandoc clang"
+  libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev check mandoc clang
+  libclang-rt-14-dev"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.
