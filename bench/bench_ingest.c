@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	uint16_t port;
 	pid_t rpid = start_receiver(bin, dir, &port);
 
-	struct vg_frame_codec *codec = vg_frame_codec_new(3), *dcodec = vg_frame_codec_new(1);
+	struct vg_frame_codec *codec = vg_frame_codec_new(3);
 	struct host *hs = calloc(hosts, sizeof(*hs));
 	struct vg_buf raw = VG_BUF_INIT;
 	struct pollfd *pfds = calloc(hosts, sizeof(*pfds));
@@ -430,6 +430,5 @@ int main(int argc, char **argv)
 	free(pfds);
 	vg_buf_release(&raw);
 	vg_frame_codec_free(codec);
-	vg_frame_codec_free(dcodec);
 	return 0;
 }
