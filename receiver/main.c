@@ -9,12 +9,12 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "receiver/head.h"
-#include "receiver/http_api.h"
-#include "receiver/ingest.h"
+#include "receiver/storage/head.h"
+#include "receiver/http/http_api.h"
+#include "receiver/ingest/ingest.h"
 #include "receiver/receiver_config.h"
 #include "receiver/stats.h"
-#include "receiver/wal.h"
+#include "receiver/storage/wal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
  * unreadable those families are left out rather than reported as 0.
  */
 #include "receiver/stats.h"
-#include "receiver/head.h"
+#include "receiver/storage/head.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"

@@ -1,11 +1,11 @@
 /*
- * test_head.c: the head (receiver/head.c) and selector evaluation over it
- * (receiver/query.c): series ids, hash collisions, WAL restore, sample
+ * test_head.c: the head (receiver/storage/head.c) and selector evaluation over it
+ * (receiver/query/query.c): series ids, hash collisions, WAL restore, sample
  * order, postings selection, label listings, lookback edges, range steps and
  * errors, result order, series listing, and a 100k-series head.
  */
-#include "receiver/head.h"
-#include "receiver/query.h"
+#include "receiver/storage/head.h"
+#include "receiver/query/query.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"

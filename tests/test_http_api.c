@@ -1,5 +1,5 @@
 /*
- * test_http_api.c: the HTTP API (receiver/http_api.c) started in-process on
+ * test_http_api.c: the HTTP API (receiver/http/http_api.c) started in-process on
  * 127.0.0.1, port 0, over a head filled in-process; real requests with
  * libcurl over loopback, responses read with jansson. Covers the envelope
  * and encodings of /query, /query_range, /series, /labels, /label/x/values,
@@ -8,8 +8,8 @@
  */
 #include "config.h" /* PACKAGE_VERSION */
 
-#include "receiver/http_api.h"
-#include "receiver/head.h"
+#include "receiver/http/http_api.h"
+#include "receiver/storage/head.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
 #include "common/err.h"

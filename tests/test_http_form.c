@@ -1,10 +1,10 @@
 /*
- * test_http_form.c: HTTP parameter decoding (receiver/http_form.c): pairs in
+ * test_http_form.c: HTTP parameter decoding (receiver/http/http_form.c): pairs in
  * order, '+' and percent escapes, repeated names, empty pairs and bare
  * names, two parses into one form, bad escapes and NUL bytes refused with
  * their exact texts, the parameter count limit, and path-segment decoding.
  */
-#include "receiver/http_form.h"
+#include "receiver/http/http_form.h"
 #include "common/buf.h"
 #include "common/err.h"
 

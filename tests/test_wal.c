@@ -1,11 +1,11 @@
-/* test_wal.c: the write-ahead log (receiver/wal.c): round trips, segment
+/* test_wal.c: the write-ahead log (receiver/storage/wal.c): round trips, segment
  * rolls, crash and corruption recovery through the I/O seam, hostile
  * records, the on-disk format pinned by hand-built bytes and a fixture, and
  * the replay rate (printed, not asserted). Each test runs in its own
  * temporary directory. */
 #include "config.h" /* _GNU_SOURCE, before any system header: nftw */
 
-#include "receiver/wal.h"
+#include "receiver/storage/wal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"

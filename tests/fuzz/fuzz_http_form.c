@@ -1,6 +1,6 @@
 /*
  * fuzz_http_form.c: libFuzzer target for the HTTP parameter decoder
- * (receiver/http_form.c). The input is a query string or form body, parsed
+ * (receiver/http/http_form.c). The input is a query string or form body, parsed
  * twice into one form (as the receiver parses a body then a URL query:
  * split on the first '?' in the input), then the names the API reads are
  * looked up. Then it checks what http_form.h promises: every pair's name
@@ -10,7 +10,7 @@
  * tests/fuzz/replay.c replays the corpus (tests/fuzz/corpus/http_form/) in
  * `make check`.
  */
-#include "receiver/http_form.h"
+#include "receiver/http/http_form.h"
 #include "common/buf.h"
 #include "common/err.h"
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_wal.c: libFuzzer target for WAL replay (receiver/wal.c): the input
+ * fuzz_wal.c: libFuzzer target for WAL replay (receiver/storage/wal.c): the input
  * becomes the segment files of a WAL directory, which vg_wal_open replays
  * and repairs; then a record is appended and synced, and a second open must
  * find the repaired WAL clean with that record last.
@@ -31,7 +31,7 @@
  */
 #include "config.h" /* _GNU_SOURCE, before any system header */
 
-#include "receiver/wal.h"
+#include "receiver/storage/wal.h"
 #include "common/err.h"
 #include "common/log.h"
 

@@ -20,15 +20,15 @@
  * What this file does not do: the sender side (agent/sender.c), the record
  * format (wal.c), the sample store (head.c).
  */
-#include "receiver/ingest.h"
+#include "receiver/ingest/ingest.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/series.h"
-#include "receiver/head.h"
+#include "receiver/storage/head.h"
 #include "receiver/stats.h"
-#include "receiver/wal.h"
+#include "receiver/storage/wal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -64,7 +64,7 @@
  *    that offset; in an earlier segment the rest of that file is skipped.
  * Each case logs one warning with the file and offset.
  */
-#include "receiver/wal.h"
+#include "receiver/storage/wal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"

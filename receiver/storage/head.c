@@ -35,7 +35,7 @@
  */
 #include "config.h" /* _GNU_SOURCE, for the writer-preferring rwlock */
 
-#include "receiver/head.h"
+#include "receiver/storage/head.h"
 #include "common/err.h"
 #include "common/selector.h"
 #include "common/series.h"

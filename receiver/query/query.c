@@ -16,8 +16,8 @@
  * held for one whole evaluation and everything returned is copied out, so
  * the caller formats without the lock.
  */
-#include "receiver/query.h"
-#include "receiver/head.h"
+#include "receiver/query/query.h"
+#include "receiver/storage/head.h"
 #include "common/err.h"
 #include "common/selector.h"
 #include "common/series.h"

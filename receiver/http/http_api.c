@@ -29,10 +29,10 @@
  */
 #include "config.h" /* PACKAGE_VERSION */
 
-#include "receiver/http_api.h"
-#include "receiver/head.h"
-#include "receiver/http_form.h"
-#include "receiver/query.h"
+#include "receiver/http/http_api.h"
+#include "receiver/storage/head.h"
+#include "receiver/http/http_form.h"
+#include "receiver/query/query.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
 #include "common/clock.h"

@@ -15,7 +15,7 @@
  * grows (offsets, not pointers). Pairs are checked whole before they are
  * added, so v never holds a pair with a NUL byte.
  */
-#include "receiver/http_form.h"
+#include "receiver/http/http_form.h"
 #include "common/buf.h"
 #include "common/err.h"
 
