@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -1269,6 +1270,104 @@ END_TEST
 
 /* ---- failures through the I/O seam ----------------------------------------------- */
 
+/* ---- the writer thread ------------------------------------------------------ */
+
+struct durable_log {
+	pthread_mutex_t mu;
+	uint64_t last;   /* highest ticket reported durable */
+	int calls, failures;
+	int last_rc;
+};
+
+static void on_durable_cb(void *arg, uint64_t ticket, int rc)
+{
+	struct durable_log *d = arg;
+
+	pthread_mutex_lock(&d->mu);
+	d->calls++;
+	if (rc == 0) {
+		ck_assert_uint_ge(ticket, d->last); /* reported in order */
+		d->last = ticket;
+	} else {
+		d->failures++;
+		d->last_rc = rc;
+	}
+	pthread_mutex_unlock(&d->mu);
+}
+
+START_TEST(test_wal_writer_thread_commits_replay_in_order)
+{
+	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
+	struct reclog want = { 0 }, got = { 0 };
+	struct vg_wal_stats st;
+	struct vg_err err;
+	uint64_t t, prev = 0;
+	struct vg_wal *w;
+	uint32_t i;
+
+	/* Small segments, so the owner and the writer must agree on where
+	 * every one of hundreds of rolls happens. */
+	w = open_ok(4096, NULL, NULL, NULL);
+	ck_assert_int_eq(vg_wal_start_writer(w, on_durable_cb, &d, &err), 0);
+	for (i = 0; i < 300; i++) {
+		append_series(w, &want, i);
+		append_batch(w, &want, i + 1, 20);
+		t = vg_wal_commit(w);
+		ck_assert_uint_gt(t, prev);
+		prev = t;
+	}
+	/* vg_wal_sync still means durable when it returns. */
+	sync_ok(w);
+	pthread_mutex_lock(&d.mu);
+	ck_assert_uint_ge(d.last, prev);
+	ck_assert_int_eq(d.failures, 0);
+	ck_assert_int_gt(d.calls, 0);
+	pthread_mutex_unlock(&d.mu);
+	vg_wal_stop_writer(w);
+	/* Back on the owner's thread, appends still work. */
+	append_series(w, &want, 300);
+	sync_ok(w);
+	vg_wal_close(w);
+	w = open_ok(4096, NULL, &got, &st);
+	assert_log_eq(&want, &got);
+	ck_assert_uint_eq(st.corrupt_tails + st.damaged_segments + st.bad_segments, 0);
+	ck_assert_uint_ge(st.segments, 10);
+	vg_wal_close(w);
+	reclog_release(&want);
+	reclog_release(&got);
+}
+END_TEST
+
+START_TEST(test_wal_writer_thread_failure_reported_and_sticky)
+{
+	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
+	struct vg_wal_samples s = { 0 };
+	struct vg_err err;
+	struct vg_wal *w;
+	uint64_t t1;
+
+	w = open_ok(0, &fault_ops, NULL, NULL);
+	ck_assert_int_eq(vg_wal_start_writer(w, on_durable_cb, &d, &err), 0);
+	append_batch(w, NULL, 1, 10);
+	t1 = vg_wal_commit(w);
+	ck_assert_uint_gt(t1, 0);
+	sync_ok(w);
+	fdatasync_failures = 1;
+	append_batch(w, NULL, 2, 10);
+	ck_assert_int_eq(vg_wal_sync(w, &err), VG_EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "fdatasync"));
+	pthread_mutex_lock(&d.mu);
+	ck_assert_int_ge(d.failures, 1);
+	ck_assert_int_eq(d.last_rc, VG_EIO);
+	ck_assert_uint_ge(d.last, t1); /* the first commit stayed durable */
+	pthread_mutex_unlock(&d.mu);
+	/* Sticky, as without the thread. */
+	ck_assert_int_eq(vg_wal_append_samples(w, &s, &err), VG_EIO);
+	ck_assert_uint_eq(vg_wal_commit(w), 0);
+	vg_wal_close(w);
+}
+END_TEST
+
 START_TEST(test_wal_fdatasync_failure_is_sticky)
 {
 	struct vg_err err;
@@ -1749,6 +1848,8 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_wal_garbled_write_detected_on_replay);
 	tcase_add_test(tc, test_wal_segment_creation_failure_fails_open);
 	tcase_add_test(tc, test_wal_roll_failure_is_sticky);
+	tcase_add_test(tc, test_wal_writer_thread_commits_replay_in_order);
+	tcase_add_test(tc, test_wal_writer_thread_failure_reported_and_sticky);
 	tcase_add_test(tc, test_wal_callback_nonzero_stops_replay);
 	tcase_add_test(tc, test_wal_append_limits);
 	tcase_add_test(tc, test_wal_roll_and_remove_before);

@@ -6,9 +6,19 @@
  * In READY, SERIES frames extend the connection's dictionary (ref -> head
  * id; refs are dense, so a plain array); SAMPLES frames are resolved
  * through it, written to the WAL and the head, and put the connection on
- * the list waiting for the next sync. The sync runs from an event made
- * active by the first batch of a round, so it runs after the reads already
- * queued in that round: every batch they carried shares one fdatasync.
+ * the list of this round. The round ends in an event made active by its
+ * first batch, so it runs after the reads already queued in that round:
+ * it commits the WAL once for all of them (vg_wal_commit, which returns at
+ * once) and the connections wait for that commit's ticket. The WAL's
+ * writer thread writes and fdatasyncs, then reports the durable ticket
+ * back through another event on this loop, which sends the ACKs. So the
+ * loop never waits for the disk, and batches keep arriving during a sync.
+ *
+ * A connection waits for at most two tickets at once (slots a and b): the
+ * oldest commit that holds one of its batches, and the newest. ACKs are
+ * cumulative, so later batches merge into slot b; each durable report acks
+ * slot a, and b moves up: no connection waits for more than one commit
+ * past the one that holds its batch.
  *
  * Invariants:
  *  - an ACK for seq N is sent only after vg_wal_sync returned success for a
@@ -72,14 +82,18 @@ struct conn {
 	struct vg_ingest *ing;
 	struct bufferevent *bev;
 	struct conn *prev, *next;       /* all connections */
-	struct conn *sync_next;         /* waiting for the next sync */
+	struct conn *sync_next;         /* has batches in this round */
 	bool is_waiting_sync;
+	struct conn *pend_prev, *pend_next; /* waiting for a commit's ticket */
+	bool is_pending;
+	uint64_t a_ticket, a_seq;       /* oldest commit waited for, and the seq it acks */
+	uint64_t b_ticket, b_seq;       /* newest, 0 if none */
 	enum conn_state state;
 	char peer[64];
 	char agent[VG_FRAME_MAX_IDENT + 1];
 	uint64_t agent_hash;
 	uint64_t epoch;
-	uint64_t ack_seq;               /* to acknowledge after the next sync */
+	uint64_t ack_seq;               /* to acknowledge once this round is durable */
 	uint32_t *ref_ids;              /* ref -> head id */
 	uint32_t n_refs, cap_refs;
 };
@@ -88,7 +102,11 @@ struct vg_ingest {
 	struct vg_ingest_options opts;
 	struct event_base *base;
 	struct evconnlistener *listener;
-	struct event *sync_ev;
+	struct event *sync_ev;          /* ends a round: commit */
+	struct event *durable_ev;       /* the writer reported: ACK */
+	_Atomic uint64_t durable_ticket; /* set by the WAL's writer thread */
+	_Atomic int durable_rc;
+	struct conn *pending;           /* connections waiting for a ticket */
 	uint16_t port;
 	struct vg_wal *wal;
 	struct vg_head *head;
@@ -224,6 +242,21 @@ void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb)
 
 /* --- connections -------------------------------------------------------- */
 
+static void pending_remove(struct conn *c)
+{
+	if (!c->is_pending)
+		return;
+	if (c->pend_prev)
+		c->pend_prev->pend_next = c->pend_next;
+	else
+		c->ing->pending = c->pend_next;
+	if (c->pend_next)
+		c->pend_next->pend_prev = c->pend_prev;
+	c->pend_prev = c->pend_next = NULL;
+	c->is_pending = false;
+	c->a_ticket = c->b_ticket = 0;
+}
+
 static void conn_free(struct conn *c)
 {
 	struct vg_ingest *ing = c->ing;
@@ -235,6 +268,7 @@ static void conn_free(struct conn *c)
 		if (*pp)
 			*pp = c->sync_next;
 	}
+	pending_remove(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -308,26 +342,45 @@ static void want_sync(struct conn *c, uint64_t seq)
 	event_active(ing->sync_ev, EV_TIMEOUT, 0);
 }
 
-/* Group commit: one sync for every batch appended since the last one. */
+/* Waits for ticket t to acknowledge seq (slots a and b, above). */
+static void pending_add(struct conn *c, uint64_t t, uint64_t seq)
+{
+	struct vg_ingest *ing = c->ing;
+
+	if (!c->is_pending) {
+		c->a_ticket = t;
+		c->a_seq = seq;
+		c->b_ticket = 0;
+		c->pend_prev = NULL;
+		c->pend_next = ing->pending;
+		if (ing->pending)
+			ing->pending->pend_prev = c;
+		ing->pending = c;
+		c->is_pending = true;
+	} else if (c->a_ticket == t) {
+		if (seq > c->a_seq)
+			c->a_seq = seq;
+	} else {
+		if (c->b_ticket == 0 || seq > c->b_seq)
+			c->b_seq = seq > c->a_seq ? seq : c->a_seq;
+		c->b_ticket = t;
+	}
+}
+
+/* Group commit: one commit for every batch appended in this round. */
 static void sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vg_ingest *ing = arg;
 	struct conn *c, *next;
-	struct vg_err err;
-	int rc;
+	uint64_t t;
 
 	(void)fd;
 	(void)what;
 	if (ing->sync_list == NULL)
 		return;
-	rc = vg_wal_sync(ing->wal, &err);
-	atomic_fetch_add_explicit(&ing->stats->wal_syncs, 1, memory_order_relaxed);
-	if (rc != 0) {
-		atomic_fetch_add_explicit(&ing->stats->wal_sync_errors, 1, memory_order_relaxed);
-		vg_log_complain(&ing->wal_complaint, VG_LOG_ERROR,
-				"WAL sync failed, refusing batches until restart: %s", err.msg);
+	t = vg_wal_commit(ing->wal);
+	if (t == 0)
 		ing->is_wal_broken = true;
-	}
 	/* Detach the list first: conn_fail may free connections. */
 	c = ing->sync_list;
 	ing->sync_list = NULL;
@@ -335,12 +388,72 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 		next = c->sync_next;
 		c->is_waiting_sync = false;
 		c->sync_next = NULL;
-		if (rc != 0) {
+		if (t == 0) {
 			conn_fail(c, c->ack_seq, VG_EIO, "the receiver cannot make data durable");
 			continue;
 		}
-		conn_send(c, VG_FRAME_ACK, c->ack_seq, NULL);
+		pending_add(c, t, c->ack_seq);
+	}
+}
+
+/* The WAL's writer thread: record the outcome, wake the loop. */
+static void on_durable(void *arg, uint64_t ticket, int rc)
+{
+	struct vg_ingest *ing = arg;
+
+	if (rc != 0) {
+		atomic_store(&ing->durable_rc, rc);
+		atomic_fetch_add_explicit(&ing->stats->wal_sync_errors, 1, memory_order_relaxed);
+	} else {
+		uint64_t d = atomic_load(&ing->durable_ticket);
+		while (d < ticket && !atomic_compare_exchange_weak(&ing->durable_ticket, &d, ticket))
+			;
+		atomic_fetch_add_explicit(&ing->stats->wal_syncs, 1, memory_order_relaxed);
+	}
+	event_active(ing->durable_ev, EV_TIMEOUT, 0);
+}
+
+/* Acknowledges every batch whose commit is durable now; when the WAL
+ * broke, fails the connections whose batches it will never make durable. */
+static void durable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+	uint64_t d = atomic_load(&ing->durable_ticket);
+	int rc = atomic_load(&ing->durable_rc);
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	if (rc != 0 && !ing->is_wal_broken) {
+		ing->is_wal_broken = true;
+		vg_log_complain(&ing->wal_complaint, VG_LOG_ERROR,
+				"WAL write or sync failed, refusing batches until restart");
+	}
+	for (c = ing->pending; c; c = next) {
+		uint64_t seq;
+
+		next = c->pend_next;
+		if (c->a_ticket > d) {
+			if (rc != 0) {
+				pending_remove(c);
+				conn_fail(c, c->a_seq, VG_EIO, "the receiver cannot make data durable");
+			}
+			continue;
+		}
+		seq = c->a_seq;
+		if (c->b_ticket && c->b_ticket <= d) {
+			seq = c->b_seq;
+			c->b_ticket = 0;
+		}
+		conn_send(c, VG_FRAME_ACK, seq, NULL);
 		atomic_fetch_add_explicit(&ing->stats->acks_sent, 1, memory_order_relaxed);
+		if (c->b_ticket) {
+			c->a_ticket = c->b_ticket;
+			c->a_seq = c->b_seq;
+			c->b_ticket = 0;
+		} else {
+			pending_remove(c);
+		}
 	}
 }
 
@@ -688,7 +801,8 @@ int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, 
 		ing->opts.max_connections = 65536;
 	ing->codec = vg_frame_codec_new(1);
 	ing->sync_ev = event_new(ing->base, -1, 0, sync_cb, ing);
-	if (ing->codec == NULL || ing->sync_ev == NULL) {
+	ing->durable_ev = event_new(ing->base, -1, 0, durable_cb, ing);
+	if (ing->codec == NULL || ing->sync_ev == NULL || ing->durable_ev == NULL) {
 		vg_ingest_free(ing);
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	}
@@ -707,6 +821,8 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 	int rc;
 
 	ing->wal = wal;
+	if ((rc = vg_wal_start_writer(wal, on_durable, ing, err)) != 0)
+		return rc;
 	if (ing->replay_series_skipped || ing->replay_samples_dropped)
 		vg_warn("WAL replay: %llu series records conflicted and were skipped, %llu samples of unknown series were dropped (damaged WAL?)",
 			(unsigned long long)ing->replay_series_skipped,
@@ -758,9 +874,15 @@ void vg_ingest_free(struct vg_ingest *ing)
 		return;
 	if (ing->listener)
 		evconnlistener_free(ing->listener);
-	/* Acknowledge what is durable-to-be before the connections go. */
-	if (ing->wal && ing->sync_list)
-		sync_cb(-1, 0, ing);
+	/* Acknowledge what is durable-to-be before the connections go: commit
+	 * the round, let the writer finish (after that it calls nothing of
+	 * ours), and send the ACKs it earned. */
+	if (ing->wal) {
+		if (ing->sync_list)
+			sync_cb(-1, 0, ing);
+		vg_wal_stop_writer(ing->wal);
+		durable_cb(-1, 0, ing);
+	}
 	while (ing->conns) {
 		struct conn *c = ing->conns;
 		/* Push out pending ACKs, best effort: the socket is
@@ -770,6 +892,8 @@ void vg_ingest_free(struct vg_ingest *ing)
 	}
 	if (ing->sync_ev)
 		event_free(ing->sync_ev);
+	if (ing->durable_ev)
+		event_free(ing->durable_ev);
 	vg_frame_codec_free(ing->codec);
 	vg_sample_batch_release(&ing->batch);
 	free(ing->ids);

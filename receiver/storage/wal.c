@@ -47,8 +47,12 @@
  *
  * FSYNC ORDER. Creating a segment: write the header, fdatasync the file,
  * fdatasync the directory; only then is a record appended to it. Group
- * commit (vg_wal_sync): write the buffered records, fdatasync the segment;
- * then, if it is past segment_bytes, create the next one as above. So every
+ * commit (vg_wal_commit, vg_wal_sync): the owner hands the buffered records
+ * to the writer (a thread of the WAL's own once vg_wal_start_writer ran,
+ * else the owner itself), which writes every queued commit in order,
+ * fdatasyncs the segment once, and then reports the highest durable
+ * ticket; after a commit that leaves the segment past segment_bytes it
+ * creates the next one as above. So every
  * segment but the last is complete and synced before its successor exists,
  * and only the last can end in a torn record. Cutting a damaged tail at
  * open: ftruncate, fdatasync. A failed write or fdatasync breaks the WAL
@@ -70,6 +74,8 @@
 #include "common/log.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -101,21 +107,53 @@ struct seg_info {
 	uint64_t size_bytes; /* on disk; for the current segment see vg_wal.seg_bytes */
 };
 
+/* A commit: records appended between two vg_wal_commit calls, on their way
+ * to the file. */
+struct wal_item {
+	struct wal_item *next;
+	uint32_t segno;     /* the segment these bytes belong at the end of */
+	bool is_sync;       /* fdatasync once written */
+	bool is_roll;       /* then start the next segment even if not full */
+	uint64_t ticket;
+	struct vg_buf bytes;
+};
+
 struct vg_wal {
 	char *dir;
 	int dir_fd;
-	int fd;                 /* the current segment, open for writing */
-	uint32_t segno;         /* its number */
-	uint64_t seg_bytes;     /* bytes in its file, excluding buf */
 	uint64_t segment_bytes; /* roll threshold */
 	struct vg_wal_fileops ops;
-	struct vg_buf buf; /* records appended, not yet written */
-	bool has_unsynced; /* bytes written or buffered since the last fdatasync */
-	bool is_broken;
+
+	/* The owner's side (appends, commits). */
+	struct vg_buf buf;      /* records appended since the last commit */
+	uint32_t app_segno;     /* the segment the next record lands in */
+	uint64_t app_off;       /* and its offset there */
+	uint64_t next_ticket;   /* the last ticket handed out */
+	_Atomic bool is_broken; /* set by the writer, read by the owner */
+
+	/* The writer's side: the sync thread, or the owner without one. */
+	int fd;                 /* the current segment, open for writing */
+	uint32_t segno;         /* its number */
+	uint64_t seg_bytes;     /* bytes in its file */
+	bool has_unsynced;      /* bytes written since the last fdatasync */
+
+	/* Shared, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;  /* the queue has items, or stop */
+	pthread_cond_t done_cv;  /* durable_ticket moved, or the WAL broke */
+	struct wal_item *q_head, *q_tail;
+	uint64_t q_bytes;
+	struct wal_item *spare;  /* drained items, their buffers kept */
+	uint64_t durable_ticket; /* every commit up to this one is durable */
 	char broken_msg[VG_ERR_MSG_MAX];
+	bool has_thread, is_stopping;
+	pthread_t thread;
+	void (*on_durable)(void *arg, uint64_t ticket, int rc);
+	void *on_durable_arg;
 	struct seg_info *segs; /* every segment file, ascending; the last is current */
 	size_t n_segs, cap_segs;
 	struct vg_wal_stats st;
+
 	/* Replay scratch, freed when the open ends. */
 	struct vg_buf rbuf;
 	uint32_t *ids;
@@ -869,8 +907,24 @@ static void free_scratch(struct vg_wal *w)
 
 void vg_wal_close(struct vg_wal *w)
 {
+	struct wal_item *it, *next;
+
 	if (w == NULL)
 		return;
+	vg_wal_stop_writer(w);
+	for (it = w->q_head; it; it = next) {
+		next = it->next;
+		vg_buf_release(&it->bytes);
+		free(it);
+	}
+	for (it = w->spare; it; it = next) {
+		next = it->next;
+		vg_buf_release(&it->bytes);
+		free(it);
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work_cv);
+	pthread_cond_destroy(&w->done_cv);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->dir_fd >= 0)
@@ -900,6 +954,9 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 		return vg_err_set(err, VG_ENOMEM, "WAL %s: out of memory", dir);
 	w->fd = -1;
 	w->dir_fd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work_cv, NULL);
+	pthread_cond_init(&w->done_cv, NULL);
 	vg_buf_init(&w->buf);
 	vg_buf_init(&w->rbuf);
 	w->ops.write = opts && opts->ops && opts->ops->write ? opts->ops->write : sys_write;
@@ -968,6 +1025,8 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 	w->st.skipped_bytes = st.skipped_bytes;
 	st.first_segment = w->segs[0].segno;
 	st.last_segment = w->segno;
+	w->app_segno = w->segno;
+	w->app_off = w->seg_bytes;
 	if (replayed)
 		*replayed = st;
 	*out = w;
@@ -980,21 +1039,18 @@ fail:
 
 /* ---- appending ---------------------------------------------------------- */
 
-/* Writes the buffer to the current segment. */
-static int flush_buf(struct vg_wal *w, struct vg_err *err)
-{
-	char name[SEG_NAME_MAX];
-
-	if (w->buf.len == 0)
-		return 0;
-	if (write_all(w, w->fd, w->buf.data, w->buf.len) != 0) {
-		seg_name(name, w->segno);
-		return set_broken(w, err, "write", name);
-	}
-	w->seg_bytes += w->buf.len;
-	vg_buf_reset(&w->buf);
-	return 0;
-}
+/*
+ * The owner appends records to w->buf, each sealed with the segment number
+ * and offset it will have in the file (app_segno, app_off), and hands the
+ * buffer over with commit_locked. The writer writes items in queue order,
+ * creating the next segment when an item belongs to it, and fdatasyncs
+ * after the last item of a group that asked for it. Because the owner
+ * decides where each record lands before the writer sees it, the two
+ * agree without talking: the owner starts a new segment after a commit
+ * that took app_off past segment_bytes (or an explicit roll), and the
+ * writer, after writing that item, finds its file past the same threshold
+ * (or the roll flag) and starts the next one.
+ */
 
 /* Room for a record of up to body_max bytes at the end of the buffer;
  * returns where its header goes. A failed grow leaves the buffer as it was
@@ -1008,19 +1064,21 @@ static uint8_t *reserve(struct vg_wal *w, size_t body_max)
 	return w->buf.data + w->buf.len;
 }
 
+static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll);
+
 /* Seals the record whose header is at rec (body_len bytes follow it). */
 static int finish_record(struct vg_wal *w, uint8_t *rec, size_t body_len, struct vg_err *err)
 {
-	uint64_t off = w->seg_bytes + w->buf.len;
-
 	put_le32(rec, (uint32_t)body_len);
-	put_le32(rec + 4, record_checksum(rec + REC_HEADER_BYTES, body_len, w->segno, off));
+	put_le32(rec + 4, record_checksum(rec + REC_HEADER_BYTES, body_len, w->app_segno, w->app_off));
 	w->buf.len += REC_HEADER_BYTES + body_len;
 	w->buf.data[w->buf.len] = 0;
+	w->app_off += REC_HEADER_BYTES + body_len;
 	w->st.records++;
-	w->has_unsynced = true;
-	if (w->buf.len >= FLUSH_BYTES)
-		return flush_buf(w, err);
+	/* Past the flush size the bytes go to the writer now, unsynced, so
+	 * the buffer stays small whatever the commit interval. */
+	if (w->buf.len >= FLUSH_BYTES && commit(w, false, false) == 0)
+		return broken_err(w, err);
 	return 0;
 }
 
@@ -1029,7 +1087,7 @@ int vg_wal_append_series(struct vg_wal *w, uint32_t id, const uint8_t *key, size
 {
 	uint8_t *rec, *p;
 
-	if (w->is_broken)
+	if (atomic_load(&w->is_broken))
 		return broken_err(w, err);
 	if (key_len > VG_WAL_MAX_KEY_BYTES)
 		return vg_err_set(err, VG_ELIMIT, "WAL SERIES record: key of %zu bytes (limit %u)",
@@ -1054,7 +1112,7 @@ int vg_wal_append_samples(struct vg_wal *w, const struct vg_wal_samples *s, stru
 	int64_t prev_id = 0;
 	size_t i, body_len;
 
-	if (w->is_broken)
+	if (atomic_load(&w->is_broken))
 		return broken_err(w, err);
 	if (s->n > VG_WAL_MAX_SAMPLES)
 		return vg_err_set(err, VG_ELIMIT, "WAL SAMPLES record: %zu samples (limit %u)", s->n,
@@ -1089,29 +1147,37 @@ int vg_wal_append_samples(struct vg_wal *w, const struct vg_wal_samples *s, stru
 	return finish_record(w, rec, body_len, err);
 }
 
+/* ---- the writer ----------------------------------------------------------- */
+
 /* Closes the current segment (synced by the caller) and starts the next. */
 static int roll_segment(struct vg_wal *w, struct vg_err *err)
 {
 	uint32_t segno = w->segno + 1;
+	char name[SEG_NAME_MAX];
 	struct vg_err e;
-	int fd;
-	int rc;
+	int fd, rc;
 
 	if (segno == 0) {
-		w->is_broken = true;
-		snprintf(w->broken_msg, sizeof(w->broken_msg), "%s: segment numbers exhausted", w->dir);
-		return vg_err_set(err, VG_EIO, "%s", w->broken_msg);
+		seg_name(name, w->segno);
+		errno = EOVERFLOW;
+		return set_broken(w, err, "segment numbers exhausted after", name);
 	}
-	if (push_seg(w, segno, SEG_HEADER_BYTES) != 0)
-		return vg_err_set(err, VG_ENOMEM, "WAL %s: out of memory", w->dir);
 	rc = create_segment(w, segno, &fd, &e);
+	pthread_mutex_lock(&w->mu);
+	if (rc == 0 && push_seg(w, segno, SEG_HEADER_BYTES) != 0) {
+		close(fd);
+		rc = VG_ENOMEM;
+		snprintf(e.msg, sizeof(e.msg), "WAL %s: out of memory", w->dir);
+	}
 	if (rc != 0) {
-		w->n_segs--;
-		w->is_broken = true;
 		memcpy(w->broken_msg, e.msg, sizeof(w->broken_msg));
-		return vg_err_set(err, rc, "%s", e.msg);
+		atomic_store(&w->is_broken, true);
+		pthread_cond_broadcast(&w->done_cv);
+		pthread_mutex_unlock(&w->mu);
+		return vg_err_set(err, VG_EIO, "%s", e.msg);
 	}
 	w->segs[w->n_segs - 2].size_bytes = w->seg_bytes;
+	pthread_mutex_unlock(&w->mu);
 	close(w->fd);
 	w->fd = fd;
 	w->segno = segno;
@@ -1119,42 +1185,205 @@ static int roll_segment(struct vg_wal *w, struct vg_err *err)
 	return 0;
 }
 
-int vg_wal_sync(struct vg_wal *w, struct vg_err *err)
+static int sync_file(struct vg_wal *w, struct vg_err *err)
 {
 	char name[SEG_NAME_MAX];
-	int rc;
 
-	if (w->is_broken)
-		return broken_err(w, err);
-	rc = flush_buf(w, err);
-	if (rc != 0)
-		return rc;
-	if (w->has_unsynced) {
-		if (w->ops.fdatasync(w->fd) != 0) {
-			seg_name(name, w->segno);
-			return set_broken(w, err, "fdatasync", name);
-		}
-		w->has_unsynced = false;
-		w->st.syncs++;
+	if (!w->has_unsynced)
+		return 0;
+	if (w->ops.fdatasync(w->fd) != 0) {
+		seg_name(name, w->segno);
+		return set_broken(w, err, "fdatasync", name);
 	}
-	if (w->seg_bytes >= w->segment_bytes)
-		return roll_segment(w, err);
+	w->has_unsynced = false;
+	pthread_mutex_lock(&w->mu);
+	w->st.syncs++;
+	pthread_mutex_unlock(&w->mu);
 	return 0;
+}
+
+/* Writes one item where it belongs. */
+static int write_item(struct vg_wal *w, const struct wal_item *it, struct vg_err *err)
+{
+	char name[SEG_NAME_MAX];
+
+	/* The owner moved on to a later segment: this one is complete. */
+	while (it->segno != w->segno) {
+		if (sync_file(w, err) != 0 || roll_segment(w, err) != 0)
+			return VG_EIO;
+	}
+	if (it->bytes.len > 0) {
+		if (write_all(w, w->fd, it->bytes.data, it->bytes.len) != 0) {
+			seg_name(name, w->segno);
+			return set_broken(w, err, "write", name);
+		}
+		w->seg_bytes += it->bytes.len;
+		w->has_unsynced = true;
+	}
+	if (it->is_sync && sync_file(w, err) != 0)
+		return VG_EIO;
+	/* Where the owner rolled after this item, roll too. */
+	if (it->is_roll || w->seg_bytes >= w->segment_bytes) {
+		if (sync_file(w, err) != 0 || roll_segment(w, err) != 0)
+			return VG_EIO;
+	}
+	return 0;
+}
+
+/* Writes a detached list of items in order and reports the outcome:
+ * durable_ticket moves to the last sync item written, or the WAL breaks. */
+static void drain(struct vg_wal *w, struct wal_item *items)
+{
+	struct wal_item *it, *last = NULL;
+	uint64_t synced = 0, bytes = 0;
+	struct vg_err err;
+	int rc = atomic_load(&w->is_broken) ? VG_EIO : 0;
+
+	for (it = items; it; it = it->next) {
+		if (rc == 0)
+			rc = write_item(w, it, &err);
+		if (it->is_sync)
+			synced = it->ticket;
+		bytes += it->bytes.len;
+		last = it;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (rc == 0 && synced > w->durable_ticket)
+		w->durable_ticket = synced;
+	w->q_bytes -= bytes;
+	for (it = items; it; it = it->next)
+		vg_buf_reset(&it->bytes);
+	if (last) {
+		last->next = w->spare;
+		w->spare = items;
+	}
+	pthread_cond_broadcast(&w->done_cv);
+	pthread_mutex_unlock(&w->mu);
+	if (w->on_durable && (synced || rc != 0))
+		w->on_durable(w->on_durable_arg, rc == 0 ? synced : last->ticket, rc);
+}
+
+static void *writer_main(void *arg)
+{
+	struct vg_wal *w = arg;
+	struct wal_item *items;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->q_head == NULL && !w->is_stopping)
+			pthread_cond_wait(&w->work_cv, &w->mu);
+		if (w->q_head == NULL)
+			break;
+		/* Everything queued is one group: one fdatasync for all. */
+		items = w->q_head;
+		w->q_head = w->q_tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+		drain(w, items);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/*
+ * Hands what was appended since the last commit to the writer and returns
+ * its ticket, or 0 when the WAL is broken. Without a writer thread the
+ * items are written here and now. With one, the owner waits only when the
+ * writer is more than VG_WAL_MAX_QUEUED_BYTES behind (a disk slower than
+ * ingest): backpressure, instead of memory without bound.
+ */
+static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll)
+{
+	struct wal_item *it;
+	uint64_t ticket;
+
+	if (atomic_load(&w->is_broken))
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->has_thread && w->q_bytes > VG_WAL_MAX_QUEUED_BYTES && !atomic_load(&w->is_broken))
+		pthread_cond_wait(&w->done_cv, &w->mu);
+	it = w->spare;
+	if (it)
+		w->spare = it->next;
+	pthread_mutex_unlock(&w->mu);
+	if (it == NULL) {
+		it = calloc(1, sizeof(*it));
+		if (it == NULL)
+			return 0;
+		vg_buf_init(&it->bytes);
+	}
+	/* The item takes the appended bytes; the owner keeps the (empty)
+	 * buffer the item had, so no bytes are copied. */
+	{
+		struct vg_buf t = it->bytes;
+		it->bytes = w->buf;
+		w->buf = t;
+	}
+	it->next = NULL;
+	it->segno = w->app_segno;
+	it->is_sync = is_sync;
+	it->is_roll = is_roll;
+	it->ticket = ticket = ++w->next_ticket;
+	if (is_roll || w->app_off >= w->segment_bytes) {
+		w->app_segno++;
+		w->app_off = SEG_HEADER_BYTES;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->q_bytes += it->bytes.len;
+	if (w->has_thread) {
+		if (w->q_tail)
+			w->q_tail->next = it;
+		else
+			w->q_head = it;
+		w->q_tail = it;
+		pthread_cond_signal(&w->work_cv);
+		pthread_mutex_unlock(&w->mu);
+	} else {
+		pthread_mutex_unlock(&w->mu);
+		drain(w, it);
+	}
+	return atomic_load(&w->is_broken) && !w->has_thread ? 0 : ticket;
+}
+
+uint64_t vg_wal_commit(struct vg_wal *w)
+{
+	return commit(w, true, false);
+}
+
+/* Waits until ticket is durable: 0, or VG_EIO when the WAL broke. */
+static int wait_durable(struct vg_wal *w, uint64_t ticket, struct vg_err *err)
+{
+	bool is_done;
+
+	if (ticket == 0)
+		return broken_err(w, err);
+	pthread_mutex_lock(&w->mu);
+	while (w->durable_ticket < ticket && !atomic_load(&w->is_broken))
+		pthread_cond_wait(&w->done_cv, &w->mu);
+	is_done = w->durable_ticket >= ticket;
+	pthread_mutex_unlock(&w->mu);
+	return is_done ? 0 : broken_err(w, err);
+}
+
+int vg_wal_sync(struct vg_wal *w, struct vg_err *err)
+{
+	if (atomic_load(&w->is_broken))
+		return broken_err(w, err);
+	return wait_durable(w, commit(w, true, false), err);
 }
 
 int vg_wal_roll(struct vg_wal *w, uint32_t *segno_out, struct vg_err *err)
 {
-	int rc = vg_wal_sync(w, err);
+	bool is_roll = w->app_off > SEG_HEADER_BYTES;
+	int rc;
 
+	if (atomic_load(&w->is_broken))
+		return broken_err(w, err);
+	rc = wait_durable(w, commit(w, true, is_roll), err);
 	if (rc != 0)
 		return rc;
-	if (w->seg_bytes > SEG_HEADER_BYTES) {
-		rc = roll_segment(w, err);
-		if (rc != 0)
-			return rc;
-	}
 	if (segno_out)
-		*segno_out = w->segno;
+		*segno_out = w->app_segno;
 	return 0;
 }
 
@@ -1164,8 +1393,11 @@ int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err)
 	size_t i, kept = 0;
 	int rc = 0;
 
-	if (segno > w->segno)
-		segno = w->segno;
+	/* Only segments the writer has finished: those below its current one,
+	 * which are complete and synced. */
+	pthread_mutex_lock(&w->mu);
+	if (segno > w->segs[w->n_segs - 1].segno)
+		segno = w->segs[w->n_segs - 1].segno;
 	for (i = 0; i < w->n_segs; i++) {
 		if (w->segs[i].segno < segno && rc == 0) {
 			seg_name(name, w->segs[i].segno);
@@ -1175,23 +1407,65 @@ int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err)
 		}
 		w->segs[kept++] = w->segs[i];
 	}
-	if (kept == w->n_segs)
-		return rc;
-	w->n_segs = kept;
-	if (w->ops.fdatasync(w->dir_fd) != 0 && rc == 0)
-		rc = vg_err_set(err, VG_EIO, "fsync %s: %s", w->dir, strerror(errno));
+	if (kept != w->n_segs) {
+		w->n_segs = kept;
+		if (w->ops.fdatasync(w->dir_fd) != 0 && rc == 0)
+			rc = vg_err_set(err, VG_EIO, "fsync %s: %s", w->dir, strerror(errno));
+	}
+	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
 
-void vg_wal_stats(const struct vg_wal *w, struct vg_wal_stats *out)
+void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *out)
 {
 	size_t i;
 
+	pthread_mutex_lock(&w->mu);
 	*out = w->st;
 	out->segments = w->n_segs;
-	out->bytes = w->seg_bytes + w->buf.len;
-	for (i = 0; i + 1 < w->n_segs; i++)
-		out->bytes += w->segs[i].size_bytes;
-	out->first_segment = w->n_segs ? w->segs[0].segno : w->segno;
-	out->last_segment = w->segno;
+	/* Every byte appended, written or not: the owner's segment to its
+	 * append offset, and the finished segments before it. */
+	out->bytes = w->app_off;
+	for (i = 0; i < w->n_segs; i++)
+		if (w->segs[i].segno < w->app_segno)
+			out->bytes += w->segs[i].size_bytes;
+	out->first_segment = w->n_segs ? w->segs[0].segno : w->app_segno;
+	out->last_segment = w->app_segno;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void vg_wal_stop_writer(struct vg_wal *w)
+{
+	if (!w->has_thread)
+		return;
+	/* The writer drains the queue before it sees the flag. */
+	pthread_mutex_lock(&w->mu);
+	w->is_stopping = true;
+	pthread_cond_signal(&w->work_cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->has_thread = false;
+	w->is_stopping = false;
+	w->on_durable = NULL;
+	w->on_durable_arg = NULL;
+}
+
+int vg_wal_start_writer(struct vg_wal *w, void (*on_durable)(void *arg, uint64_t ticket, int rc),
+			void *arg, struct vg_err *err)
+{
+	int rc;
+
+	if (w->has_thread)
+		return vg_err_set(err, VG_EINVAL, "WAL %s: writer already started", w->dir);
+	w->on_durable = on_durable;
+	w->on_durable_arg = arg;
+	pthread_mutex_lock(&w->mu);
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc == 0)
+		w->has_thread = true;
+	pthread_mutex_unlock(&w->mu);
+	if (rc != 0)
+		return vg_err_set(err, VG_ENOMEM, "WAL %s: cannot start the writer thread: %s", w->dir,
+				  strerror(rc));
+	return 0;
 }

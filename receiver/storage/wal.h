@@ -21,7 +21,10 @@
  *    fsync as good. Only vg_wal_close and a new vg_wal_open (which replays
  *    and cuts whatever the failure left) recover.
  *
- * Not thread-safe: one thread owns a struct vg_wal.
+ * Threads: one thread owns a struct vg_wal and makes every call but the
+ * writer's callback. With vg_wal_start_writer, the files are written and
+ * synced on a thread of the WAL's own, so the owner's event loop never
+ * waits for the disk.
  */
 #ifndef VG_WAL_H
 #define VG_WAL_H
@@ -143,6 +146,30 @@ int vg_wal_sync(struct vg_wal *w, struct vg_err *err);
 int vg_wal_roll(struct vg_wal *w, uint32_t *segno_out, struct vg_err *err);
 int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err);
 
-void vg_wal_stats(const struct vg_wal *w, struct vg_wal_stats *out);
+/* Owner thread only. */
+void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *out);
+
+/*
+ * The writer thread: after this, the owner thread never writes or syncs a
+ * file itself. vg_wal_commit hands what was appended to the writer and
+ * returns at once with a ticket (commits are numbered from 1); the writer
+ * writes every queued commit in order, fdatasyncs once for all of them
+ * (group commit) and calls on_durable(arg, ticket, 0) on its own thread
+ * with the highest ticket now durable, or on_durable(arg, ticket, VG_EIO)
+ * when a write or sync failed (the WAL is then broken, as above). The
+ * callback must be quick and thread-safe (e.g. event_active on the owner's
+ * event base). vg_wal_sync, vg_wal_roll still work, by waiting for their
+ * ticket. The owner blocks in an append or commit only while more than
+ * VG_WAL_MAX_QUEUED_BYTES wait to be written.
+ */
+#define VG_WAL_MAX_QUEUED_BYTES (256u << 20)
+int vg_wal_start_writer(struct vg_wal *w, void (*on_durable)(void *arg, uint64_t ticket, int rc),
+			void *arg, struct vg_err *err);
+/* Writes what is queued, stops the writer thread and returns to writing on
+ * the owner's thread; on_durable is not called after this returns. */
+void vg_wal_stop_writer(struct vg_wal *w);
+/* Returns the commit's ticket, or 0 when the WAL is broken. Without a
+ * writer thread, writes and syncs before returning. */
+uint64_t vg_wal_commit(struct vg_wal *w);
 
 #endif
