@@ -174,7 +174,7 @@ static size_t heap_bytes(void *p)
 
 struct kind_stats {
 	double xor_bytes, dec_bytes, best_bytes, samples;
-	size_t dec_ok, chunks;
+	size_t dec_ok, ulp_ok, chunks;
 };
 
 struct figures {
@@ -183,6 +183,7 @@ struct figures {
 	double head_series_120;
 	double col_bps, zstd3_bps, zstd9_bps;
 	double append_sps, decode_sps, col_enc_sps, col_dec_sps;
+	double floor_bps;
 };
 
 /* Appends n samples into chunks of at most cut samples, as the head would;
@@ -236,7 +237,7 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	double *v_out = malloc(sizeof(double) * n);
 	struct vg_buf group = VG_BUF_INIT;
 	double total = 0, best = 0, col = 0, z3 = 0, z9 = 0;
-	double t_append = 0, t_decode = 0, t_cenc = 0, t_cdec = 0;
+	double t_append = 0, t_finish = 0, t_decode = 0, t_cenc = 0, t_cdec = 0;
 	double h240 = 0, h120 = 0;
 	size_t tags[256] = { 0 };
 
@@ -265,8 +266,10 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 				vg_chunk_enc_init(&e);
 				for (size_t i = 0; i < m; i++)
 					(void)vg_chunk_enc_append(&e, ts[at + i], v[at + i]);
+				double t1 = now_s();
+				t_append += t1 - t0;
 				(void)vg_chunk_enc_finish(&e);
-				t_append += now_s() - t0;
+				t_finish += now_s() - t1;
 				const uint8_t *p = vg_chunk_enc_bytes(&e, &len);
 				t0 = now_s();
 				size_t got = 0;
@@ -298,6 +301,11 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 					(void)vg_chunk_enc_bytes(&ed, &l2);
 					k->dec_bytes += (double)(l1 < l2 ? l1 : l2);
 					k->dec_ok++;
+				} else if (vg_chunk_enc_finish_as(&ed, VG_CHUNK_DEC_ULP) == 0) {
+					size_t l1;
+					(void)vg_chunk_enc_bytes(&ed, &l1);
+					k->dec_bytes += (double)l1;
+					k->ulp_ok++;
 				} else {
 					k->dec_bytes += (double)len; /* no decimal form: XOR */
 				}
@@ -336,17 +344,29 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	}
 	for (int k = 0; k < K_N; k++)
 		total += ks[k].samples, best += ks[k].best_bytes;
+	/* The model's information per sample: a counter steps by one of
+	 * incr*100 equally likely hundredths, a gauge by one of 200, plus one
+	 * of 100 noise values in the noisy variant; constants and regular
+	 * timestamps carry none. */
+	double floor_bits = 0;
+	for (int s = 0; s < SERIES; s++)
+		if (g0.incr[s] > 0)
+			floor_bits += log2(g0.incr[s] * 100);
+		else if (g0.incr[s] == 0)
+			floor_bits += log2(200) + (var == V_NOISY ? log2(100) : 0);
+	f->floor_bps = floor_bits / SERIES / 8;
 
 	printf("\n== %s variant: %u hosts x %d series x %zu samples ==\n", variant_name[var], hosts,
 	       SERIES, n);
 	printf("head chunks of %d, bytes per sample by metric kind:\n", VG_CHUNK_MAX_SAMPLES);
-	printf("  %-20s %8s %8s %8s  %s\n", "kind", "XOR", "decimal", "chosen", "decimal form");
+	printf("  %-20s %8s %8s %8s  %s\n", "kind", "XOR", "decimal", "chosen", "chunks exact decimal / decimal+ULP");
 	for (int k = 0; k < K_N; k++) {
 		if (ks[k].samples == 0)
 			continue;
-		printf("  %-20s %8.3f %8.3f %8.3f  %3.0f%% of chunks\n", kind_name[k],
+		printf("  %-20s %8.3f %8.3f %8.3f  %3.0f%% / %3.0f%%\n", kind_name[k],
 		       ks[k].xor_bytes / ks[k].samples, ks[k].dec_bytes / ks[k].samples,
-		       ks[k].best_bytes / ks[k].samples, 100.0 * (double)ks[k].dec_ok / (double)ks[k].chunks);
+		       ks[k].best_bytes / ks[k].samples, 100.0 * (double)ks[k].dec_ok / (double)ks[k].chunks,
+		       100.0 * (double)ks[k].ulp_ok / (double)ks[k].chunks);
 	}
 	double x = 0, d = 0;
 	for (int k = 0; k < K_N; k++)
@@ -356,10 +376,13 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	       n < 720 ? n : (size_t)720, h240 / (hosts * SERIES), VG_CHUNK_MAX_SAMPLES, h120 / (hosts * SERIES));
 	printf("block columns (ts + values, 720 a column): %.3f bytes/sample; zstd -3 %.3f, zstd -9 %.3f (groups of one host's columns)\n",
 	       col / total, z3 / total, z9 / total);
-	printf("value column encodings: const %zu, decimal delta %zu, decimal dod %zu, XOR %zu\n", tags[0x10],
-	       tags[0x11], tags[0x12], tags[0x13]);
-	printf("speed: head append+finish %.1f M samples/s, head decode %.1f M/s, columns encode %.1f M/s, decode %.1f M/s\n",
-	       total / t_append / 1e6, total / t_decode / 1e6, total / t_cenc / 1e6, total / t_cdec / 1e6);
+	if (var != V_FLOAT)
+		printf("information floor of the model: %.3f bytes/sample\n", f->floor_bps);
+	printf("value column encodings: const %zu, decimal delta %zu, decimal dod %zu, XOR %zu, decimal+ULP %zu\n",
+	       tags[0x10], tags[0x11], tags[0x12], tags[0x13], tags[0x14]);
+	printf("speed (M samples/s): head append %.1f (%.0f ns a sample), finish %.1f, decode %.1f; columns encode %.1f, decode %.1f\n",
+	       total / t_append / 1e6, t_append / total * 1e9, total / t_finish / 1e6, total / t_decode / 1e6,
+	       total / t_cenc / 1e6, total / t_cdec / 1e6);
 	f->head_bps = best / total;
 	f->head_series_240 = h240 / (hosts * SERIES);
 	f->head_series_120 = h120 / (hosts * SERIES);
@@ -517,10 +540,10 @@ int main(int argc, char **argv)
 	printf("RESULT head_bytes_per_sample=%.3f head_bytes_per_series_720=%.0f head_bytes_per_series_720_c120=%.0f "
 	       "col_bytes_per_sample=%.3f col_zstd_bytes_per_sample=%.3f col_zstd9_bytes_per_sample=%.3f "
 	       "decimal_col_zstd_bytes_per_sample=%.3f float_col_zstd_bytes_per_sample=%.3f "
-	       "rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
+	       "floor_bytes_per_sample=%.3f rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
 	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f\n",
 	       x->head_bps, x->head_series_240, x->head_series_120, x->col_bps, x->zstd3_bps, x->zstd9_bps,
-	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, z1m, z1h, x->append_sps / 1e6, x->decode_sps / 1e6,
+	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m, z1h, x->append_sps / 1e6, x->decode_sps / 1e6,
 	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6);
 	return 0;
 }

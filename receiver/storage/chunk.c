@@ -18,11 +18,12 @@
  * HEAD CHUNK (format version 1)
  *   byte 0     version, 1
  *   byte 1     value mode: 0 XOR floats, 1 decimal delta, 2 decimal
- *              delta-of-delta
+ *              delta-of-delta, 3 decimal with ULP corrections
  *   byte 2     decimal scale k (0 for XOR)
  *   bytes 3-4  sample count n, big-endian (1 ..  VG_CHUNK_MAX_SAMPLES)
  *   bit 40...  n samples, each a timestamp then a value:
- *     timestamp of sample 0: 7 bits L (0..64), then L bits of zz(ts)
+ *     FULL(u): 7 bits L (0..64), then the L significant bits of u
+ *     timestamp of sample 0: FULL(zz(ts))
  *     timestamp of sample i > 0: step d = ts - previous ts (1 .. 2^31-1),
  *       dod = d - previous step (0 for sample 1), u = zz(dod):
  *         '0'                  u == 0
@@ -39,13 +40,16 @@
  *                                               T = 64-Z-S trailing zeros
  *       the window (Z, T, W = 64-Z-T) is the last '11' one; '10' before any
  *       '11' is damage.
- *     value, decimal modes: m = the value's integer at scale k; r = m minus
- *       the previous m (delta mode; previous m of sample 0 is 0) or that
- *       difference minus the previous difference (dod mode; the previous
- *       difference of samples 0 and 1 is 0); u = zz(r):
- *         '0'                           u == 0
- *         '10' + W bits                 u in the current width W
- *         '11' + 6 bits B-1 + B bits    a new width W = B
+ *     value, decimal modes: m = the value's integer at scale k; sample 0
+ *       is FULL(zz(m)); then r = m minus the previous m (delta mode) or
+ *       that difference minus the previous difference (dod mode; the
+ *       difference before sample 1 counts as 0); u = zz(r):
+ *         '0' + W bits                  u in the current width W (0 at first)
+ *         '1' + 7 bits B + B bits       a new width W = B (0..64)
+ *     value, ULP mode: v = bits(m / 10^k) + c, c a signed count of units
+ *       in the last place (|c| <= 2^20 when written; any c decodes);
+ *       sample 0 is FULL(zz(m)) FULL(zz(c)); then the delta of m as above
+ *       and the delta of c in a width of its own, coded the same way.
  *   An appender writes a sample's bits, then the count: a copy of the first
  *   ceil(bits/8) bytes taken between appends always decodes.
  *
@@ -63,6 +67,8 @@
  *   tag 0x12 f64 decimal  byte k, then a dod body (as tag 0x03) of the m's
  *   tag 0x13 f64 XOR      uvarint B, then B bytes: n values coded as in the
  *                         head chunk's XOR mode
+ *   tag 0x14 f64 ULP      byte k, a delta body of the m's, a delta body of
+ *                         the c's: v = bits(m / 10^k) + c, as in ULP mode
  *   Timestamp columns are integer columns whose entries rise strictly; the
  *   ts encoder refuses others and the ts decoder reports them as damage.
  */
@@ -79,9 +85,12 @@
 #define VG_CHUNK_F_FINISHED 1
 #define MAX_SCALE 18
 #define GROW_STEP 32
-/* A sample takes at most 71 + 77 bits; 7 more for the byte offset. */
+/* A sample takes at most 71 + 77 bits, 7 more for the byte offset. */
 #define SCRATCH_BYTES 24
 #define COL_BLOCK 128
+#define ULP_MAX (1 << 20)
+/* The encoding is chosen again from the samples held at this count. */
+#define RECHOOSE_AT 16
 
 enum {
 	TAG_INT_PLAIN = 0x01,
@@ -91,6 +100,7 @@ enum {
 	TAG_F64_DEC_DELTA = 0x11,
 	TAG_F64_DEC_DOD = 0x12,
 	TAG_F64_XOR = 0x13,
+	TAG_F64_DEC_ULP = 0x14,
 };
 
 static const double p10[MAX_SCALE + 1] = {
@@ -174,6 +184,40 @@ static int dec_scale_all(const double *v, size_t n, int k)
 		i = (size_t)-1; /* recheck everything at the new scale */
 	}
 	return k;
+}
+
+/* v as m / 10^k plus c units in the last place, c = bits(v) - bits(m /
+ * 10^k) wrapping: true if |c| <= ULP_MAX. Values summed in binary floating
+ * point (1234.5600000000002) are a few units off their decimal. */
+static bool ulp_fits(double v, unsigned k, uint64_t *m, int64_t *c)
+{
+	double s;
+
+	if (!isfinite(v))
+		return false;
+	s = round(v * p10[k]);
+	if (!(fabs(s) < 9.2e18))
+		return false;
+	*m = (uint64_t)(int64_t)s;
+	*c = (int64_t)(f2u(v) - f2u(dec_value(*m, k)));
+	return *c >= -ULP_MAX && *c <= ULP_MAX;
+}
+
+/* The smallest scale at which every v[i] is within ULP_MAX of its decimal. */
+static int ulp_scale_all(const double *v, size_t n)
+{
+	uint64_t m;
+	int64_t c;
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ulp_fits(v[i], k, &m, &c))
+			continue;
+		if (++k > MAX_SCALE)
+			return -1;
+		i = (size_t)-1;
+	}
+	return (int)k;
 }
 
 /* ---- bits ------------------------------------------------------------- */
@@ -311,23 +355,21 @@ static int xor_get(struct br *r, struct xor_state *s, uint64_t *bits)
 	return 0;
 }
 
-/* Decimal residuals: u = zz(r) with a width that '11' resets. */
+/* Decimal residuals: u = zz(r) in a width W that '1' resets. Reusing W
+ * costs 1 + W bits, a new width 8 + B: keep W while u fits it and W is not
+ * more than 10 bits too wide (an outlier, a counter reset, is not followed
+ * by a wide width for the rest of the chunk). */
 static void width_put(struct bw *w, uint8_t *width, uint64_t u)
 {
-	unsigned b;
+	unsigned b = bitlen(u);
 
-	if (u == 0) {
+	if (b <= *width && *width <= b + 10) {
 		bw_put(w, 0, 1);
-		return;
-	}
-	b = bitlen(u);
-	if (*width && b <= *width && *width <= b + 6) {
-		bw_put(w, 2, 2);
 		bw_put(w, u, *width);
 		return;
 	}
-	bw_put(w, 3, 2);
-	bw_put(w, b - 1, 6);
+	bw_put(w, 1, 1);
+	bw_put(w, b, 7);
 	bw_put(w, u, b);
 	*width = (uint8_t)b;
 }
@@ -338,21 +380,30 @@ static int width_get(struct br *r, uint8_t *width, uint64_t *u)
 
 	if (br_get(r, 1, &c) != 0)
 		return -1;
-	if (c == 0) {
-		*u = 0;
-		return 0;
-	}
-	if (br_get(r, 1, &c) != 0)
-		return -1;
-	if (c == 0) {
-		if (*width == 0)
-			return -1;
+	if (c == 0)
 		return br_get(r, *width, u);
-	}
-	if (br_get(r, 6, &b) != 0)
+	if (br_get(r, 7, &b) != 0 || b > 64)
 		return -1;
-	*width = (uint8_t)(b + 1);
+	*width = (uint8_t)b;
 	return br_get(r, *width, u);
+}
+
+/* 7 bits L (0..64), then L bits of u: a first timestamp or integer. */
+static void full_put(struct bw *w, uint64_t u)
+{
+	unsigned L = bitlen(u);
+
+	bw_put(w, L, 7);
+	bw_put(w, u, L);
+}
+
+static int full_get(struct br *r, uint64_t *u)
+{
+	uint64_t L;
+
+	if (br_get(r, 7, &L) != 0 || L > 64)
+		return -1;
+	return br_get(r, (unsigned)L, u);
 }
 
 /* Timestamp steps of the head chunk: bucket widths after '0', '10'... */
@@ -421,14 +472,14 @@ int64_t vg_chunk_enc_max_ts(const struct vg_chunk_enc *e)
 int64_t vg_chunk_enc_min_ts(const struct vg_chunk_enc *e)
 {
 	struct br r;
-	uint64_t len, u;
+	uint64_t u;
 
 	if (e->buf == NULL)
 		return 0;
 	r.p = e->buf;
 	r.pos = HDR_BITS;
 	r.end = e->nbits;
-	if (br_get(&r, 7, &len) != 0 || br_get(&r, (unsigned)len, &u) != 0)
+	if (full_get(&r, &u) != 0)
 		return 0;
 	return vg_unzigzag(u);
 }
@@ -447,15 +498,13 @@ enum vg_chunk_mode vg_chunk_enc_mode(const struct vg_chunk_enc *e, int *scale)
 }
 
 /* Writes one sample's bits and moves the coder state on; is_first: the
- * chunk's first sample. The value is bits(v) in XOR mode, m otherwise. */
+ * chunk's first sample. The value is bits(v) in XOR mode, m otherwise,
+ * and c the units in the last place in ULP mode. */
 static void put_sample(struct bw *w, struct vg_chunk_enc *e, unsigned mode, bool is_first,
-		       int64_t ts, uint64_t val)
+		       int64_t ts, uint64_t val, int64_t c)
 {
 	if (is_first) {
-		uint64_t u = vg_zigzag(ts);
-		unsigned L = bitlen(u);
-		bw_put(w, L, 7);
-		bw_put(w, u, L);
+		full_put(w, vg_zigzag(ts));
 		e->last_dts = 0;
 	} else {
 		int64_t d = (int64_t)((uint64_t)ts - (uint64_t)e->last_ts);
@@ -472,15 +521,27 @@ static void put_sample(struct bw *w, struct vg_chunk_enc *e, unsigned mode, bool
 		return;
 	}
 	if (is_first) {
-		e->last_v = 0;
-		e->last_dv = 0;
+		full_put(w, vg_zigzag((int64_t)val));
+		if (mode == VG_CHUNK_DEC_ULP)
+			full_put(w, vg_zigzag(c));
+		e->last_v = val;
+		e->last_dv = mode == VG_CHUNK_DEC_ULP ? c : 0;
 		e->win_a = 0;
+		e->win_b = 0;
+		return;
+	}
+	if (mode == VG_CHUNK_DEC_ULP) {
+		width_put(w, &e->win_a, vg_zigzag((int64_t)(val - e->last_v)));
+		width_put(w, &e->win_b, vg_zigzag((int64_t)((uint64_t)c - (uint64_t)e->last_dv)));
+		e->last_v = val;
+		e->last_dv = c;
+		return;
 	}
 	int64_t d = (int64_t)(val - e->last_v);
 	int64_t r = mode == VG_CHUNK_DEC_DOD ? (int64_t)((uint64_t)d - (uint64_t)e->last_dv) : d;
 	width_put(w, &e->win_a, vg_zigzag(r));
 	e->last_v = val;
-	e->last_dv = is_first ? 0 : d;
+	e->last_dv = d;
 }
 
 static size_t alloc_size(size_t need)
@@ -507,11 +568,15 @@ static int encode_all(struct vg_chunk_enc *out, const int64_t *ts, const double 
 	w.pos = HDR_BITS;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t val = 0;
+		int64_t c = 0;
+		/* the caller checked that every value fits the mode */
 		if (mode == VG_CHUNK_XOR)
 			val = f2u(v[i]);
+		else if (mode == VG_CHUNK_DEC_ULP)
+			(void)ulp_fits(v[i], k, &val, &c);
 		else
-			(void)dec_fits(v[i], k, &val); /* the caller checked every value */
-		put_sample(&w, out, mode, i == 0, ts[i], val);
+			(void)dec_fits(v[i], k, &val);
+		put_sample(&w, out, mode, i == 0, ts[i], val, c);
 	}
 	out->nbits = (uint32_t)w.pos;
 	size_t len = (w.pos + 7) / 8;
@@ -544,19 +609,26 @@ static size_t decode_own(const struct vg_chunk_enc *e, int64_t *ts, double *v)
 }
 
 /* The smallest encoding of the samples (XOR, decimal delta, decimal
- * delta-of-delta), into *best. */
+ * delta-of-delta, or decimal with ULP corrections when no exact decimal
+ * scale exists), into *best. */
 static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const double *v, size_t n,
 		       bool is_final)
 {
 	struct vg_chunk_enc cand;
-	int k = dec_scale_all(v, n, 0), rc;
+	int k = dec_scale_all(v, n, 0), ku = ulp_scale_all(v, n), rc;
+	unsigned modes[3], scales[3], nm = 0;
 
+	if (k >= 0) {
+		modes[nm] = VG_CHUNK_DEC_DELTA, scales[nm++] = (unsigned)k;
+		modes[nm] = VG_CHUNK_DEC_DOD, scales[nm++] = (unsigned)k;
+	}
+	/* a few units off a short decimal can beat an exact long one */
+	if (ku >= 0 && (k < 0 || ku < k))
+		modes[nm] = VG_CHUNK_DEC_ULP, scales[nm++] = (unsigned)ku;
 	if ((rc = encode_all(best, ts, v, n, VG_CHUNK_XOR, 0, is_final)) != 0)
 		return rc;
-	if (k < 0)
-		return 0;
-	for (unsigned mode = VG_CHUNK_DEC_DELTA; mode <= VG_CHUNK_DEC_DOD; mode++) {
-		if ((rc = encode_all(&cand, ts, v, n, mode, (unsigned)k, is_final)) != 0) {
+	for (unsigned i = 0; i < nm; i++) {
+		if ((rc = encode_all(&cand, ts, v, n, modes[i], scales[i], is_final)) != 0) {
 			vg_chunk_enc_release(best);
 			return rc;
 		}
@@ -590,20 +662,45 @@ static int append_reencode(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	return 0;
 }
 
+/* At RECHOOSE_AT samples the chunk's encoding is chosen again from what it
+ * holds by then (the first value alone is a poor guide). A failure keeps
+ * the chunk as it is. */
+static void rechoose(struct vg_chunk_enc *e)
+{
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double vs[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_enc next;
+	size_t n = decode_own(e, ts, vs);
+
+	if (n != vg_chunk_enc_samples(e) || encode_best(&next, ts, vs, n, false) != 0)
+		return;
+	if (next.nbits < e->nbits) {
+		vg_chunk_enc_release(e);
+		*e = next;
+	} else {
+		vg_chunk_enc_release(&next);
+	}
+}
+
 int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 {
 	uint8_t scratch[SCRATCH_BYTES];
 	struct vg_chunk_enc saved = *e;
 	unsigned n, mode, k;
 	uint64_t val;
+	int64_t c = 0;
 	struct bw w;
 
 	if (e->flags & VG_CHUNK_F_FINISHED)
 		return VG_EINVAL;
 	if (e->buf == NULL) {
 		int sk = dec_scale(v);
-		return encode_all(e, &ts_ms, &v, 1, sk < 0 ? VG_CHUNK_XOR : VG_CHUNK_DEC_DELTA,
-				  sk < 0 ? 0 : (unsigned)sk, false);
+		if (sk >= 0)
+			return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_DEC_DELTA, (unsigned)sk, false);
+		sk = ulp_scale_all(&v, 1);
+		if (sk >= 0)
+			return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_DEC_ULP, (unsigned)sk, false);
+		return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_XOR, 0, false);
 	}
 	n = hdr_count(e->buf);
 	mode = e->buf[1];
@@ -614,7 +711,7 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 		return VG_ELIMIT;
 	if (mode == VG_CHUNK_XOR)
 		val = f2u(v);
-	else if (!dec_fits(v, k, &val))
+	else if (mode == VG_CHUNK_DEC_ULP ? !ulp_fits(v, k, &val, &c) : !dec_fits(v, k, &val))
 		return append_reencode(e, ts_ms, v);
 
 	/* Encode into a scratch copy of the last byte, then grow and copy:
@@ -624,7 +721,7 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	w.pos = e->nbits & 7;
 	if (w.pos)
 		scratch[0] = e->buf[e->nbits >> 3];
-	put_sample(&w, e, mode, false, ts_ms, val);
+	put_sample(&w, e, mode, false, ts_ms, val, c);
 	size_t at = e->nbits >> 3, bytes = (w.pos + 7) / 8;
 	if (at + bytes > e->cap) {
 		size_t cap = alloc_size(at + bytes);
@@ -640,6 +737,8 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	memcpy(e->buf + at, scratch, bytes);
 	e->nbits = (uint32_t)((at << 3) + w.pos);
 	vg_put_be16(e->buf + 3, (uint16_t)(n + 1));
+	if (n + 1 == RECHOOSE_AT)
+		rechoose(e);
 	return 0;
 }
 
@@ -673,12 +772,16 @@ int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode)
 	size_t n;
 	int k = 0, rc;
 
-	if (e->buf == NULL || mode > VG_CHUNK_DEC_DOD)
+	if (e->buf == NULL || mode > VG_CHUNK_DEC_ULP)
 		return VG_EINVAL;
 	n = decode_own(e, ts, vs);
 	if (n != vg_chunk_enc_samples(e))
 		return VG_EINVAL;
-	if (mode != VG_CHUNK_XOR && (k = dec_scale_all(vs, n, 0)) < 0)
+	if (mode == VG_CHUNK_DEC_ULP)
+		k = ulp_scale_all(vs, n);
+	else if (mode != VG_CHUNK_XOR)
+		k = dec_scale_all(vs, n, 0);
+	if (k < 0)
 		return VG_EINVAL;
 	if ((rc = encode_all(&next, ts, vs, n, mode, (unsigned)k, true)) != 0)
 		return rc;
@@ -730,7 +833,7 @@ int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struc
 	if (p[0] != VG_CHUNK_VERSION)
 		return vg_err_set(err, VG_EVERSION, "chunk: format version %u, this build reads %d",
 				  p[0], VG_CHUNK_VERSION);
-	if (p[1] > VG_CHUNK_DEC_DOD)
+	if (p[1] > VG_CHUNK_DEC_ULP)
 		return vg_err_set(err, VG_EINVAL, "chunk: unknown value mode %u", p[1]);
 	if (p[2] > MAX_SCALE || (p[1] == VG_CHUNK_XOR && p[2] != 0))
 		return vg_err_set(err, VG_EINVAL, "chunk: decimal scale %u out of range", p[2]);
@@ -759,8 +862,7 @@ int vg_chunk_it_next(struct vg_chunk_it *it, int64_t *ts_ms, double *v)
 	if (it->i == it->n)
 		return 0;
 	if (it->i == 0) {
-		uint64_t L;
-		if (br_get(&r, 7, &L) != 0 || L > 64 || br_get(&r, (unsigned)L, &u) != 0)
+		if (full_get(&r, &u) != 0)
 			goto bad;
 		it->ts = vg_unzigzag(u);
 		it->dts = 0;
@@ -787,13 +889,33 @@ int vg_chunk_it_next(struct vg_chunk_it *it, int64_t *ts_ms, double *v)
 		it->win_a = s.lead;
 		it->win_b = s.trail;
 		*v = u2f(val);
+	} else if (it->mode == VG_CHUNK_DEC_ULP) {
+		uint64_t uc;
+		if (it->i == 0) {
+			if (full_get(&r, &u) != 0 || full_get(&r, &uc) != 0)
+				goto bad;
+			it->v = (uint64_t)vg_unzigzag(u);
+			it->dv = vg_unzigzag(uc);
+		} else {
+			if (width_get(&r, &it->win_a, &u) != 0 || width_get(&r, &it->win_b, &uc) != 0)
+				goto bad;
+			it->v += (uint64_t)vg_unzigzag(u);
+			it->dv = (int64_t)((uint64_t)it->dv + (uint64_t)vg_unzigzag(uc));
+		}
+		*v = u2f(f2u(dec_value(it->v, it->scale)) + (uint64_t)it->dv);
+	} else if (it->i == 0) {
+		if (full_get(&r, &u) != 0)
+			goto bad;
+		it->v = (uint64_t)vg_unzigzag(u);
+		it->dv = 0;
+		*v = dec_value(it->v, it->scale);
 	} else {
 		if (width_get(&r, &it->win_a, &u) != 0)
 			goto bad;
 		int64_t d = vg_unzigzag(u);
 		if (it->mode == VG_CHUNK_DEC_DOD)
 			d = (int64_t)((uint64_t)it->dv + (uint64_t)d);
-		it->dv = it->i == 0 ? 0 : d;
+		it->dv = d;
 		it->v += (uint64_t)d;
 		*v = dec_value(it->v, it->scale);
 	}
@@ -1159,8 +1281,32 @@ int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 	col_head(&best, TAG_F64_XOR, n);
 	xor_col_put(&best, v, n);
 	k = n ? dec_scale_all(v, n, 0) : -1;
+	int ku = n ? ulp_scale_all(v, n) : -1;
+	if (ku >= 0 && (k < 0 || ku < k)) {
+		int64_t *c = NULL;
+		if ((m = malloc(n * sizeof(*m))) == NULL || (tmp = calloc(n, sizeof(*tmp))) == NULL ||
+		    (c = malloc(n * sizeof(*c))) == NULL) {
+			free(c);
+			rc = VG_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			(void)ulp_fits(v[i], (unsigned)ku, &m[i], &c[i]);
+		vg_buf_reset(&cand);
+		col_head(&cand, TAG_F64_DEC_ULP, n);
+		vg_buf_putc(&cand, (char)ku);
+		int_body_put(&cand, m, n, TAG_INT_DELTA, tmp);
+		int_body_put(&cand, (const uint64_t *)(const void *)c, n, TAG_INT_DELTA, tmp);
+		free(c);
+		if (!vg_buf_failed(&cand) && cand.len < best.len) {
+			struct vg_buf t = best;
+			best = cand;
+			cand = t;
+		}
+	}
 	if (k >= 0) {
-		if ((m = malloc(n * sizeof(*m))) == NULL || (tmp = malloc(n * sizeof(*tmp))) == NULL) {
+		if ((m == NULL && (m = malloc(n * sizeof(*m))) == NULL) ||
+		    (tmp == NULL && (tmp = calloc(n, sizeof(*tmp))) == NULL)) {
 			rc = VG_ENOMEM;
 			goto out;
 		}
@@ -1225,6 +1371,25 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		}
 		for (size_t i = 0; i < n; i++)
 			dst[i] = dec_value(x[i], k);
+		free(x);
+		return (long)d.off;
+	}
+	case TAG_F64_DEC_ULP: {
+		if (d.off >= len)
+			return vg_err_set(err, VG_EINVAL, "column: decimal scale truncated");
+		unsigned k = p[d.off++];
+		if (k > MAX_SCALE)
+			return vg_err_set(err, VG_EINVAL, "column: decimal scale %u out of range", k);
+		uint64_t *x = malloc((n ? n : 1) * sizeof(*x) * 2);
+		if (x == NULL)
+			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
+		if ((rc = int_body_get(&d, x, n, TAG_INT_DELTA)) != 0 ||
+		    (rc = int_body_get(&d, x + n, n, TAG_INT_DELTA)) != 0) {
+			free(x);
+			return rc;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[i] = u2f(f2u(dec_value(x[i], k)) + x[n + i]);
 		free(x);
 		return (long)d.off;
 	}

@@ -74,7 +74,8 @@ void vg_chunk_enc_release(struct vg_chunk_enc *e);
  * chunk); VG_ENOMEM. On any error the chunk is as it was.
  * A value that does not fit the chunk's decimal scale re-encodes the chunk
  * with a larger scale, or as XOR floats when no scale works: O(samples),
- * at most a few times per chunk.
+ * at most a few times per chunk; at 16 samples the encoding is chosen
+ * again from the samples held.
  */
 int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v);
 
@@ -88,7 +89,8 @@ int64_t vg_chunk_enc_max_ts(const struct vg_chunk_enc *e);
 const uint8_t *vg_chunk_enc_bytes(const struct vg_chunk_enc *e, size_t *len);
 
 /* Re-encodes the chunk in the smallest of its encodings (XOR, decimal
- * delta, decimal delta-of-delta) and trims the allocation to the bytes.
+ * delta, decimal delta-of-delta, decimal with corrections in units in the
+ * last place) and trims the allocation to the bytes.
  * After this, appends answer VG_EINVAL. 0 or VG_ENOMEM (chunk unchanged). */
 int vg_chunk_enc_finish(struct vg_chunk_enc *e);
 
@@ -97,6 +99,7 @@ enum vg_chunk_mode {
 	VG_CHUNK_XOR = 0,
 	VG_CHUNK_DEC_DELTA = 1,
 	VG_CHUNK_DEC_DOD = 2,
+	VG_CHUNK_DEC_ULP = 3, /* decimal + a few units in the last place */
 };
 /* The chunk's value encoding and decimal scale, for figures and tests. */
 enum vg_chunk_mode vg_chunk_enc_mode(const struct vg_chunk_enc *e, int *scale);
