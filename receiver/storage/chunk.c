@@ -1,0 +1,1415 @@
+/*
+ * chunk.c: sample codecs: the head's appendable chunk and the columns of
+ * block files. docs/storage-format.md ("Chunk and column encodings") has
+ * the same layout with examples.
+ *
+ * Owns the bytes and bits below; not when a chunk is cut, how columns are
+ * grouped, compressed or checksummed (the head and the block writer do).
+ *
+ * Bits are written most significant first: bit 0 of a stream is the top bit
+ * of its first byte. Unused bits at the end of the last byte are zero.
+ * zz(x) is the zigzag map of a signed 64-bit integer (0, -1, 1, -2 ... to
+ * 0, 1, 2, 3 ...); uvarint is LEB128 (common/buf.h). Integer arithmetic on
+ * timestamps and decimal integers wraps modulo 2^64, so any sequence
+ * round-trips. Decimal: a value v is stored at scale k (0..18) as the int64
+ * m = round(v * 10^k) only if (double)m / 10^k gives v's exact bits back
+ * (so -0.0, NaN, infinities, denormals and values of 2^63 or more never do).
+ *
+ * HEAD CHUNK (format version 1)
+ *   byte 0     version, 1
+ *   byte 1     value mode: 0 XOR floats, 1 decimal delta, 2 decimal
+ *              delta-of-delta, 3 decimal with ULP corrections
+ *   byte 2     decimal scale k (0 for XOR)
+ *   bytes 3-4  sample count n, big-endian (1 ..  VG_CHUNK_MAX_SAMPLES)
+ *   bit 40...  n samples, each a timestamp then a value:
+ *     FULL(u): 7 bits L (0..64), then the L significant bits of u
+ *     timestamp of sample 0: FULL(zz(ts))
+ *     timestamp of sample i > 0: step d = ts - previous ts (1 .. 2^31-1),
+ *       dod = d - previous step (0 for sample 1), u = zz(dod):
+ *         '0'                  u == 0
+ *         '10'    + 14 bits u  u < 2^14
+ *         '110'   + 17 bits u
+ *         '1110'  + 20 bits u
+ *         '11110' + 32 bits u
+ *         '11111' + 64 bits u
+ *     value, XOR mode (Gorilla): x = bits(v) XOR bits(previous value),
+ *       the previous value of sample 0 being 0 (all bits zero):
+ *         '0'                                   x == 0
+ *         '10' + W bits                         x >> T, fits the window
+ *         '11' + 5 bits Z + 6 bits S-1 + S bits new window: Z leading and
+ *                                               T = 64-Z-S trailing zeros
+ *       the window (Z, T, W = 64-Z-T) is the last '11' one; '10' before any
+ *       '11' is damage.
+ *     value, decimal modes: m = the value's integer at scale k; sample 0
+ *       is FULL(zz(m)); then r = m minus the previous m (delta mode) or
+ *       that difference minus the previous difference (dod mode; the
+ *       difference before sample 1 counts as 0); u = zz(r):
+ *         '0' + W bits                  u in the current width W (0 at first)
+ *         '1' + 7 bits B + B bits       a new width W = B (0..64)
+ *     value, ULP mode: v = bits(m / 10^k) + c, c a signed count of units
+ *       in the last place (|c| <= 2^20 when written; any c decodes);
+ *       sample 0 is FULL(zz(m)) FULL(zz(c)); then the delta of m as above
+ *       and the delta of c in a width of its own, coded the same way.
+ *   An appender writes a sample's bits, then the count: a copy of the first
+ *   ceil(bits/8) bytes taken between appends always decodes.
+ *
+ * COLUMN (block files): byte 0 tag, then uvarint n (entries), then a body.
+ *   Integer bodies share one packing, PACK(r[0..c)): blocks of 128 entries
+ *   (the last may be shorter), each: uvarint zz(base), uvarint g (>= 1),
+ *   byte W (0..64), then ceil(len*W/8) bytes holding each (r - base) / g in
+ *   W bits; base is the block's minimum and g the gcd of its offsets.
+ *   tag 0x01 plain        PACK(x[0..n))
+ *   tag 0x02 delta        n > 0: uvarint zz(x0), PACK(x[i]-x[i-1], i >= 1)
+ *   tag 0x03 dod          n > 0: uvarint zz(x0); n > 1: uvarint zz(x1-x0);
+ *                         PACK(dod, i >= 2)
+ *   tag 0x10 f64 const    8 bytes bits(v), big-endian (n > 0)
+ *   tag 0x11 f64 decimal  byte k, then a delta body (as tag 0x02) of the m's
+ *   tag 0x12 f64 decimal  byte k, then a dod body (as tag 0x03) of the m's
+ *   tag 0x13 f64 XOR      uvarint B, then B bytes: n values coded as in the
+ *                         head chunk's XOR mode
+ *   tag 0x14 f64 ULP      byte k, a delta body of the m's, a delta body of
+ *                         the c's: v = bits(m / 10^k) + c, as in ULP mode
+ *   Timestamp columns are integer columns whose entries rise strictly; the
+ *   ts encoder refuses others and the ts decoder reports them as damage.
+ */
+#include "config.h"
+
+#include "receiver/storage/chunk.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HDR_BYTES 5
+#define HDR_BITS (HDR_BYTES * 8)
+#define VG_CHUNK_F_FINISHED 1
+#define MAX_SCALE 18
+#define GROW_STEP 32
+/* A sample takes at most 71 + 77 bits, 7 more for the byte offset. */
+#define SCRATCH_BYTES 24
+#define COL_BLOCK 128
+#define ULP_MAX (1 << 20)
+/* The encoding is chosen again from the samples held at this count. */
+#define RECHOOSE_AT 16
+
+enum {
+	TAG_INT_PLAIN = 0x01,
+	TAG_INT_DELTA = 0x02,
+	TAG_INT_DOD = 0x03,
+	TAG_F64_CONST = 0x10,
+	TAG_F64_DEC_DELTA = 0x11,
+	TAG_F64_DEC_DOD = 0x12,
+	TAG_F64_XOR = 0x13,
+	TAG_F64_DEC_ULP = 0x14,
+};
+
+static const double p10[MAX_SCALE + 1] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+};
+
+static inline uint64_t f2u(double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	return u;
+}
+
+static inline double u2f(uint64_t u)
+{
+	double v;
+
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+static inline unsigned bitlen(uint64_t u)
+{
+	return u ? 64 - (unsigned)__builtin_clzll(u) : 0;
+}
+
+static inline double dec_value(uint64_t m, unsigned k)
+{
+	return (double)(int64_t)m / p10[k];
+}
+
+/* Whether v is exactly m / 10^k for some int64 m; *m gets it. */
+static bool dec_fits(double v, unsigned k, uint64_t *m)
+{
+	double s;
+	int64_t i;
+
+	if (!isfinite(v) || (v == 0 && signbit(v)))
+		return false;
+	s = round(v * p10[k]);
+	if (!(fabs(s) < 9.2e18))
+		return false;
+	i = (int64_t)s;
+	if (f2u(dec_value((uint64_t)i, k)) != f2u(v))
+		return false;
+	*m = (uint64_t)i;
+	return true;
+}
+
+/* The smallest scale of v, or -1. */
+static int dec_scale(double v)
+{
+	uint64_t m;
+
+	if (!isfinite(v) || (v == 0 && signbit(v)))
+		return -1;
+	for (unsigned k = 0; k <= MAX_SCALE; k++)
+		if (dec_fits(v, k, &m))
+			return (int)k;
+	return -1;
+}
+
+/* The smallest scale that fits every v[i] (starting from k), or -1. */
+static int dec_scale_all(const double *v, size_t n, int k)
+{
+	uint64_t m;
+
+	for (size_t i = 0; i < n && k >= 0; i++) {
+		if (dec_fits(v[i], (unsigned)k, &m))
+			continue;
+		int ki = dec_scale(v[i]);
+		if (ki < 0)
+			return -1;
+		if (ki <= k)
+			ki = k + 1; /* fits alone, not at k: a larger m needed */
+		if (ki > MAX_SCALE)
+			return -1;
+		k = ki;
+		i = (size_t)-1; /* recheck everything at the new scale */
+	}
+	return k;
+}
+
+/* v as m / 10^k plus c units in the last place, c = bits(v) - bits(m /
+ * 10^k) wrapping: true if |c| <= ULP_MAX. Values summed in binary floating
+ * point (1234.5600000000002) are a few units off their decimal. */
+static bool ulp_fits(double v, unsigned k, uint64_t *m, int64_t *c)
+{
+	double s;
+
+	if (!isfinite(v))
+		return false;
+	s = round(v * p10[k]);
+	if (!(fabs(s) < 9.2e18))
+		return false;
+	*m = (uint64_t)(int64_t)s;
+	*c = (int64_t)(f2u(v) - f2u(dec_value(*m, k)));
+	return *c >= -ULP_MAX && *c <= ULP_MAX;
+}
+
+/* The smallest scale at which every v[i] is within ULP_MAX of its decimal. */
+static int ulp_scale_all(const double *v, size_t n)
+{
+	uint64_t m;
+	int64_t c;
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ulp_fits(v[i], k, &m, &c))
+			continue;
+		if (++k > MAX_SCALE)
+			return -1;
+		i = (size_t)-1;
+	}
+	return (int)k;
+}
+
+/* ---- bits ------------------------------------------------------------- */
+
+struct bw {
+	uint8_t *p; /* zeroed beyond pos */
+	size_t pos;
+};
+
+static inline void bw_put(struct bw *w, uint64_t v, unsigned n)
+{
+	while (n) {
+		unsigned off = (unsigned)(w->pos & 7), room = 8 - off;
+		unsigned take = n < room ? n : room;
+		unsigned bits = (unsigned)(v >> (n - take)) & ((1u << take) - 1);
+
+		w->p[w->pos >> 3] |= (uint8_t)(bits << (room - take));
+		w->pos += take;
+		n -= take;
+	}
+}
+
+struct br {
+	const uint8_t *p;
+	size_t pos, end; /* bits */
+};
+
+static inline int br_get(struct br *r, unsigned n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n > r->end - r->pos || r->pos > r->end)
+		return -1;
+	while (n) {
+		unsigned off = (unsigned)(r->pos & 7), room = 8 - off;
+		unsigned take = n < room ? n : room;
+		unsigned byte = r->p[r->pos >> 3];
+
+		v = (v << take) | ((byte >> (room - take)) & ((1u << take) - 1));
+		r->pos += take;
+		n -= take;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Counts leading 1 bits, at most max (consuming the 0 that ends them). */
+static inline int br_ones(struct br *r, unsigned max, unsigned *count)
+{
+	unsigned c = 0;
+	uint64_t b;
+
+	while (c < max) {
+		if (br_get(r, 1, &b) != 0)
+			return -1;
+		if (b == 0)
+			break;
+		c++;
+	}
+	*count = c;
+	return 0;
+}
+
+/* ---- the per-sample coders (shared by the head chunk and XOR columns) --- */
+
+struct xor_state {
+	uint64_t last;
+	uint8_t lead, trail; /* lead 0xff: no window yet */
+};
+
+static void xor_put(struct bw *w, struct xor_state *s, uint64_t bits)
+{
+	uint64_t x = bits ^ s->last;
+	unsigned lead, trail, sig;
+
+	s->last = bits;
+	if (x == 0) {
+		bw_put(w, 0, 1);
+		return;
+	}
+	lead = (unsigned)__builtin_clzll(x);
+	trail = (unsigned)__builtin_ctzll(x);
+	if (lead > 31)
+		lead = 31;
+	sig = 64 - lead - trail;
+	if (s->lead != 0xff && lead >= s->lead && trail >= s->trail &&
+	    64u - s->lead - s->trail <= sig + 11) {
+		unsigned wsig = 64u - s->lead - s->trail;
+		bw_put(w, 2, 2);
+		bw_put(w, x >> s->trail, wsig);
+		return;
+	}
+	bw_put(w, 3, 2);
+	bw_put(w, lead, 5);
+	bw_put(w, sig - 1, 6);
+	bw_put(w, x >> trail, sig);
+	s->lead = (uint8_t)lead;
+	s->trail = (uint8_t)trail;
+}
+
+static int xor_get(struct br *r, struct xor_state *s, uint64_t *bits)
+{
+	uint64_t c, x, lead, sig;
+
+	if (br_get(r, 1, &c) != 0)
+		return -1;
+	if (c == 0) {
+		*bits = s->last;
+		return 0;
+	}
+	if (br_get(r, 1, &c) != 0)
+		return -1;
+	if (c == 0) {
+		if (s->lead == 0xff)
+			return -1;
+		if (br_get(r, 64u - s->lead - s->trail, &x) != 0)
+			return -1;
+		x <<= s->trail;
+	} else {
+		if (br_get(r, 5, &lead) != 0 || br_get(r, 6, &sig) != 0)
+			return -1;
+		sig++;
+		if (lead + sig > 64)
+			return -1;
+		if (br_get(r, (unsigned)sig, &x) != 0)
+			return -1;
+		s->lead = (uint8_t)lead;
+		s->trail = (uint8_t)(64 - lead - sig);
+		x <<= s->trail;
+		if (x == 0)
+			return -1; /* a new window for nothing: not what we write */
+	}
+	s->last ^= x;
+	*bits = s->last;
+	return 0;
+}
+
+/* Decimal residuals: u = zz(r) in a width W that '1' resets. Reusing W
+ * costs 1 + W bits, a new width 8 + B: keep W while u fits it and W is not
+ * more than 10 bits too wide (an outlier, a counter reset, is not followed
+ * by a wide width for the rest of the chunk). */
+static void width_put(struct bw *w, uint8_t *width, uint64_t u)
+{
+	unsigned b = bitlen(u);
+
+	if (b <= *width && *width <= b + 10) {
+		bw_put(w, 0, 1);
+		bw_put(w, u, *width);
+		return;
+	}
+	bw_put(w, 1, 1);
+	bw_put(w, b, 7);
+	bw_put(w, u, b);
+	*width = (uint8_t)b;
+}
+
+static int width_get(struct br *r, uint8_t *width, uint64_t *u)
+{
+	uint64_t c, b;
+
+	if (br_get(r, 1, &c) != 0)
+		return -1;
+	if (c == 0)
+		return br_get(r, *width, u);
+	if (br_get(r, 7, &b) != 0 || b > 64)
+		return -1;
+	*width = (uint8_t)b;
+	return br_get(r, *width, u);
+}
+
+/* 7 bits L (0..64), then L bits of u: a first timestamp or integer. */
+static void full_put(struct bw *w, uint64_t u)
+{
+	unsigned L = bitlen(u);
+
+	bw_put(w, L, 7);
+	bw_put(w, u, L);
+}
+
+static int full_get(struct br *r, uint64_t *u)
+{
+	uint64_t L;
+
+	if (br_get(r, 7, &L) != 0 || L > 64)
+		return -1;
+	return br_get(r, (unsigned)L, u);
+}
+
+/* Timestamp steps of the head chunk: bucket widths after '0', '10'... */
+static const unsigned ts_bucket_bits[5] = { 14, 17, 20, 32, 64 };
+
+static void ts_put(struct bw *w, uint64_t u)
+{
+	unsigned i;
+
+	if (u == 0) {
+		bw_put(w, 0, 1);
+		return;
+	}
+	for (i = 0; i < 4; i++)
+		if (bitlen(u) <= ts_bucket_bits[i])
+			break;
+	/* i+1 ones, then a zero unless it is the last bucket */
+	if (i < 4)
+		bw_put(w, ((1u << (i + 1)) - 1) << 1, i + 2);
+	else
+		bw_put(w, 0x1f, 5);
+	bw_put(w, u, ts_bucket_bits[i]);
+}
+
+static int ts_get(struct br *r, uint64_t *u)
+{
+	unsigned ones;
+
+	if (br_ones(r, 5, &ones) != 0)
+		return -1;
+	if (ones == 0) {
+		*u = 0;
+		return 0;
+	}
+	return br_get(r, ts_bucket_bits[ones - 1], u);
+}
+
+/* ---- A. head chunk ------------------------------------------------------ */
+
+void vg_chunk_enc_init(struct vg_chunk_enc *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void vg_chunk_enc_release(struct vg_chunk_enc *e)
+{
+	free(e->buf);
+	vg_chunk_enc_init(e);
+}
+
+static inline unsigned hdr_count(const uint8_t *buf)
+{
+	return vg_get_be16(buf + 3);
+}
+
+size_t vg_chunk_enc_samples(const struct vg_chunk_enc *e)
+{
+	return e->buf ? hdr_count(e->buf) : 0;
+}
+
+int64_t vg_chunk_enc_max_ts(const struct vg_chunk_enc *e)
+{
+	return e->buf ? e->last_ts : 0;
+}
+
+int64_t vg_chunk_enc_min_ts(const struct vg_chunk_enc *e)
+{
+	struct br r;
+	uint64_t u;
+
+	if (e->buf == NULL)
+		return 0;
+	r.p = e->buf;
+	r.pos = HDR_BITS;
+	r.end = e->nbits;
+	if (full_get(&r, &u) != 0)
+		return 0;
+	return vg_unzigzag(u);
+}
+
+const uint8_t *vg_chunk_enc_bytes(const struct vg_chunk_enc *e, size_t *len)
+{
+	*len = e->buf ? (e->nbits + 7) / 8 : 0;
+	return e->buf;
+}
+
+enum vg_chunk_mode vg_chunk_enc_mode(const struct vg_chunk_enc *e, int *scale)
+{
+	if (scale)
+		*scale = e->buf ? e->buf[2] : 0;
+	return e->buf ? (enum vg_chunk_mode)e->buf[1] : VG_CHUNK_XOR;
+}
+
+/* Writes one sample's bits and moves the coder state on; is_first: the
+ * chunk's first sample. The value is bits(v) in XOR mode, m otherwise,
+ * and c the units in the last place in ULP mode. */
+static void put_sample(struct bw *w, struct vg_chunk_enc *e, unsigned mode, bool is_first,
+		       int64_t ts, uint64_t val, int64_t c)
+{
+	if (is_first) {
+		full_put(w, vg_zigzag(ts));
+		e->last_dts = 0;
+	} else {
+		int64_t d = (int64_t)((uint64_t)ts - (uint64_t)e->last_ts);
+		ts_put(w, vg_zigzag(d - e->last_dts));
+		e->last_dts = (int32_t)d;
+	}
+	e->last_ts = ts;
+	if (mode == VG_CHUNK_XOR) {
+		struct xor_state s = { is_first ? 0 : e->last_v, is_first ? 0xff : e->win_a, e->win_b };
+		xor_put(w, &s, val);
+		e->last_v = s.last;
+		e->win_a = s.lead;
+		e->win_b = s.trail;
+		return;
+	}
+	if (is_first) {
+		full_put(w, vg_zigzag((int64_t)val));
+		if (mode == VG_CHUNK_DEC_ULP)
+			full_put(w, vg_zigzag(c));
+		e->last_v = val;
+		e->last_dv = mode == VG_CHUNK_DEC_ULP ? c : 0;
+		e->win_a = 0;
+		e->win_b = 0;
+		return;
+	}
+	if (mode == VG_CHUNK_DEC_ULP) {
+		width_put(w, &e->win_a, vg_zigzag((int64_t)(val - e->last_v)));
+		width_put(w, &e->win_b, vg_zigzag((int64_t)((uint64_t)c - (uint64_t)e->last_dv)));
+		e->last_v = val;
+		e->last_dv = c;
+		return;
+	}
+	int64_t d = (int64_t)(val - e->last_v);
+	int64_t r = mode == VG_CHUNK_DEC_DOD ? (int64_t)((uint64_t)d - (uint64_t)e->last_dv) : d;
+	width_put(w, &e->win_a, vg_zigzag(r));
+	e->last_v = val;
+	e->last_dv = d;
+}
+
+static size_t alloc_size(size_t need)
+{
+	/* 24, 56, 88...: sizes malloc serves without rounding them up */
+	return need <= 24 ? 24 : 24 + (need - 24 + GROW_STEP - 1) / GROW_STEP * GROW_STEP;
+}
+
+/* Encodes n samples from arrays into a new encoder state; 0 or ENOMEM. */
+static int encode_all(struct vg_chunk_enc *out, const int64_t *ts, const double *v, size_t n,
+		      unsigned mode, unsigned k, bool is_final)
+{
+	size_t cap = HDR_BYTES + n * 19 + 1;
+	struct bw w;
+
+	vg_chunk_enc_init(out);
+	if ((out->buf = calloc(1, cap)) == NULL)
+		return VG_ENOMEM;
+	out->buf[0] = VG_CHUNK_VERSION;
+	out->buf[1] = (uint8_t)mode;
+	out->buf[2] = (uint8_t)k;
+	vg_put_be16(out->buf + 3, (uint16_t)n);
+	w.p = out->buf;
+	w.pos = HDR_BITS;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t val = 0;
+		int64_t c = 0;
+		/* the caller checked that every value fits the mode */
+		if (mode == VG_CHUNK_XOR)
+			val = f2u(v[i]);
+		else if (mode == VG_CHUNK_DEC_ULP)
+			(void)ulp_fits(v[i], k, &val, &c);
+		else
+			(void)dec_fits(v[i], k, &val);
+		put_sample(&w, out, mode, i == 0, ts[i], val, c);
+	}
+	out->nbits = (uint32_t)w.pos;
+	size_t len = (w.pos + 7) / 8;
+	size_t want = is_final ? len : alloc_size(len);
+	if (want < cap) {
+		uint8_t *p = realloc(out->buf, want);
+		if (p) {
+			out->buf = p;
+			cap = want;
+		}
+	}
+	out->cap = (uint32_t)cap;
+	if (is_final)
+		out->flags |= VG_CHUNK_F_FINISHED;
+	return 0;
+}
+
+/* Decodes the encoder's own samples into ts[], v[] (room for MAX). */
+static size_t decode_own(const struct vg_chunk_enc *e, int64_t *ts, double *v)
+{
+	struct vg_chunk_it it;
+	size_t n = 0, len;
+	const uint8_t *p = vg_chunk_enc_bytes(e, &len);
+
+	if (p == NULL || vg_chunk_it_init(&it, p, len, NULL) != 0)
+		return 0;
+	while (n < VG_CHUNK_MAX_SAMPLES && vg_chunk_it_next(&it, &ts[n], &v[n]) == 1)
+		n++;
+	return n;
+}
+
+/* The smallest encoding of the samples (XOR, decimal delta, decimal
+ * delta-of-delta, or decimal with ULP corrections when no exact decimal
+ * scale exists), into *best. */
+static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const double *v, size_t n,
+		       bool is_final)
+{
+	struct vg_chunk_enc cand;
+	int k = dec_scale_all(v, n, 0), ku = ulp_scale_all(v, n), rc;
+	unsigned modes[3], scales[3], nm = 0;
+
+	if (k >= 0) {
+		modes[nm] = VG_CHUNK_DEC_DELTA, scales[nm++] = (unsigned)k;
+		modes[nm] = VG_CHUNK_DEC_DOD, scales[nm++] = (unsigned)k;
+	}
+	/* a few units off a short decimal can beat an exact long one */
+	if (ku >= 0 && (k < 0 || ku < k))
+		modes[nm] = VG_CHUNK_DEC_ULP, scales[nm++] = (unsigned)ku;
+	if ((rc = encode_all(best, ts, v, n, VG_CHUNK_XOR, 0, is_final)) != 0)
+		return rc;
+	for (unsigned i = 0; i < nm; i++) {
+		if ((rc = encode_all(&cand, ts, v, n, modes[i], scales[i], is_final)) != 0) {
+			vg_chunk_enc_release(best);
+			return rc;
+		}
+		if (cand.nbits < best->nbits) {
+			vg_chunk_enc_release(best);
+			*best = cand;
+		} else {
+			vg_chunk_enc_release(&cand);
+		}
+	}
+	return 0;
+}
+
+/* Appending a value the chunk's scale cannot hold: re-encode everything. */
+static int append_reencode(struct vg_chunk_enc *e, int64_t ts_ms, double v)
+{
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double vs[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_enc next;
+	size_t n = decode_own(e, ts, vs);
+	int rc;
+
+	if (n != vg_chunk_enc_samples(e))
+		return VG_EINVAL; /* cannot happen: our own bytes */
+	ts[n] = ts_ms;
+	vs[n] = v;
+	if ((rc = encode_best(&next, ts, vs, n + 1, false)) != 0)
+		return rc;
+	vg_chunk_enc_release(e);
+	*e = next;
+	return 0;
+}
+
+/* At RECHOOSE_AT samples the chunk's encoding is chosen again from what it
+ * holds by then (the first value alone is a poor guide). A failure keeps
+ * the chunk as it is. */
+static void rechoose(struct vg_chunk_enc *e)
+{
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double vs[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_enc next;
+	size_t n = decode_own(e, ts, vs);
+
+	if (n != vg_chunk_enc_samples(e) || encode_best(&next, ts, vs, n, false) != 0)
+		return;
+	if (next.nbits < e->nbits) {
+		vg_chunk_enc_release(e);
+		*e = next;
+	} else {
+		vg_chunk_enc_release(&next);
+	}
+}
+
+int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
+{
+	uint8_t scratch[SCRATCH_BYTES];
+	struct vg_chunk_enc saved = *e;
+	unsigned n, mode, k;
+	uint64_t val;
+	int64_t c = 0;
+	struct bw w;
+
+	if (e->flags & VG_CHUNK_F_FINISHED)
+		return VG_EINVAL;
+	if (e->buf == NULL) {
+		int sk = dec_scale(v);
+		if (sk >= 0)
+			return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_DEC_DELTA, (unsigned)sk, false);
+		sk = ulp_scale_all(&v, 1);
+		if (sk >= 0)
+			return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_DEC_ULP, (unsigned)sk, false);
+		return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_XOR, 0, false);
+	}
+	n = hdr_count(e->buf);
+	mode = e->buf[1];
+	k = e->buf[2];
+	if (ts_ms <= e->last_ts)
+		return VG_EINVAL;
+	if (n >= VG_CHUNK_MAX_SAMPLES || (uint64_t)ts_ms - (uint64_t)e->last_ts > VG_CHUNK_MAX_STEP_MS)
+		return VG_ELIMIT;
+	if (mode == VG_CHUNK_XOR)
+		val = f2u(v);
+	else if (mode == VG_CHUNK_DEC_ULP ? !ulp_fits(v, k, &val, &c) : !dec_fits(v, k, &val))
+		return append_reencode(e, ts_ms, v);
+
+	/* Encode into a scratch copy of the last byte, then grow and copy:
+	 * the bytes a reader may copy never hold a half-written sample. */
+	memset(scratch, 0, sizeof(scratch));
+	w.p = scratch;
+	w.pos = e->nbits & 7;
+	if (w.pos)
+		scratch[0] = e->buf[e->nbits >> 3];
+	put_sample(&w, e, mode, false, ts_ms, val, c);
+	size_t at = e->nbits >> 3, bytes = (w.pos + 7) / 8;
+	if (at + bytes > e->cap) {
+		size_t cap = alloc_size(at + bytes);
+		uint8_t *p = realloc(e->buf, cap);
+		if (p == NULL) {
+			*e = saved;
+			return VG_ENOMEM;
+		}
+		memset(p + e->cap, 0, cap - e->cap);
+		e->buf = p;
+		e->cap = (uint32_t)cap;
+	}
+	memcpy(e->buf + at, scratch, bytes);
+	e->nbits = (uint32_t)((at << 3) + w.pos);
+	vg_put_be16(e->buf + 3, (uint16_t)(n + 1));
+	if (n + 1 == RECHOOSE_AT)
+		rechoose(e);
+	return 0;
+}
+
+int vg_chunk_enc_finish(struct vg_chunk_enc *e)
+{
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double vs[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_enc next;
+	size_t n;
+	int rc;
+
+	if (e->buf == NULL || (e->flags & VG_CHUNK_F_FINISHED)) {
+		e->flags |= VG_CHUNK_F_FINISHED;
+		return 0;
+	}
+	n = decode_own(e, ts, vs);
+	if (n != vg_chunk_enc_samples(e))
+		return VG_EINVAL;
+	if ((rc = encode_best(&next, ts, vs, n, true)) != 0)
+		return rc;
+	vg_chunk_enc_release(e);
+	*e = next;
+	return 0;
+}
+
+int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode)
+{
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double vs[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_enc next;
+	size_t n;
+	int k = 0, rc;
+
+	if (e->buf == NULL || mode > VG_CHUNK_DEC_ULP)
+		return VG_EINVAL;
+	n = decode_own(e, ts, vs);
+	if (n != vg_chunk_enc_samples(e))
+		return VG_EINVAL;
+	if (mode == VG_CHUNK_DEC_ULP)
+		k = ulp_scale_all(vs, n);
+	else if (mode != VG_CHUNK_XOR)
+		k = dec_scale_all(vs, n, 0);
+	if (k < 0)
+		return VG_EINVAL;
+	if ((rc = encode_all(&next, ts, vs, n, mode, (unsigned)k, true)) != 0)
+		return rc;
+	vg_chunk_enc_release(e);
+	*e = next;
+	return 0;
+}
+
+/* ---- decimal helpers ---------------------------------------------------- */
+
+int vg_dec_scale(const double *v, size_t n)
+{
+	return dec_scale_all(v, n, 0);
+}
+
+bool vg_dec_int(double v, int k, int64_t *m)
+{
+	uint64_t u;
+
+	if (k < 0 || k > MAX_SCALE || !dec_fits(v, (unsigned)k, &u))
+		return false;
+	*m = (int64_t)u;
+	return true;
+}
+
+double vg_dec_double(int64_t m, int k)
+{
+	return dec_value((uint64_t)m, k < 0 ? 0 : k > MAX_SCALE ? MAX_SCALE : (unsigned)k);
+}
+
+/* ---- A. decoding -------------------------------------------------------- */
+
+static int it_fail(struct vg_chunk_it *it, const char *what)
+{
+	unsigned at = it->i;
+
+	it->i = it->n + 1; /* every later call fails too */
+	return vg_err_set(it->err, VG_EINVAL, "chunk: %s at sample %u of %u (bit %zu of %zu)", what,
+			  at, it->n, it->pos, it->nbits);
+}
+
+int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struct vg_err *err)
+{
+	memset(it, 0, sizeof(*it));
+	it->err = err;
+	if (len < HDR_BYTES)
+		return vg_err_set(err, VG_EINVAL, "chunk: %zu bytes, shorter than its %d-byte header",
+				  len, HDR_BYTES);
+	if (p[0] != VG_CHUNK_VERSION)
+		return vg_err_set(err, VG_EVERSION, "chunk: format version %u, this build reads %d",
+				  p[0], VG_CHUNK_VERSION);
+	if (p[1] > VG_CHUNK_DEC_ULP)
+		return vg_err_set(err, VG_EINVAL, "chunk: unknown value mode %u", p[1]);
+	if (p[2] > MAX_SCALE || (p[1] == VG_CHUNK_XOR && p[2] != 0))
+		return vg_err_set(err, VG_EINVAL, "chunk: decimal scale %u out of range", p[2]);
+	if (len > SIZE_MAX / 8)
+		return vg_err_set(err, VG_ELIMIT, "chunk: %zu bytes", len);
+	it->p = p;
+	it->nbits = len * 8;
+	it->pos = HDR_BITS;
+	it->n = hdr_count(p);
+	it->mode = p[1];
+	it->scale = p[2];
+	it->win_a = p[1] == VG_CHUNK_XOR ? 0xff : 0;
+	if (it->n == 0 || it->n > VG_CHUNK_MAX_SAMPLES)
+		return vg_err_set(err, VG_EINVAL, "chunk: sample count %u out of range 1..%d", it->n,
+				  VG_CHUNK_MAX_SAMPLES);
+	return 0;
+}
+
+int vg_chunk_it_next(struct vg_chunk_it *it, int64_t *ts_ms, double *v)
+{
+	struct br r = { it->p, it->pos, it->nbits };
+	uint64_t u, val;
+
+	if (it->i > it->n)
+		return VG_EINVAL;
+	if (it->i == it->n)
+		return 0;
+	if (it->i == 0) {
+		if (full_get(&r, &u) != 0)
+			goto bad;
+		it->ts = vg_unzigzag(u);
+		it->dts = 0;
+	} else {
+		if (ts_get(&r, &u) != 0)
+			goto bad;
+		int64_t d = (int64_t)((uint64_t)it->dts + (uint64_t)vg_unzigzag(u));
+		if (d <= 0 || d > VG_CHUNK_MAX_STEP_MS) {
+			it->pos = r.pos;
+			return it_fail(it, "timestamp step out of range");
+		}
+		if (it->ts > INT64_MAX - d) {
+			it->pos = r.pos;
+			return it_fail(it, "timestamp overflows");
+		}
+		it->dts = d;
+		it->ts += d;
+	}
+	if (it->mode == VG_CHUNK_XOR) {
+		struct xor_state s = { it->v, it->win_a, it->win_b };
+		if (xor_get(&r, &s, &val) != 0)
+			goto bad;
+		it->v = val;
+		it->win_a = s.lead;
+		it->win_b = s.trail;
+		*v = u2f(val);
+	} else if (it->mode == VG_CHUNK_DEC_ULP) {
+		uint64_t uc;
+		if (it->i == 0) {
+			if (full_get(&r, &u) != 0 || full_get(&r, &uc) != 0)
+				goto bad;
+			it->v = (uint64_t)vg_unzigzag(u);
+			it->dv = vg_unzigzag(uc);
+		} else {
+			if (width_get(&r, &it->win_a, &u) != 0 || width_get(&r, &it->win_b, &uc) != 0)
+				goto bad;
+			it->v += (uint64_t)vg_unzigzag(u);
+			it->dv = (int64_t)((uint64_t)it->dv + (uint64_t)vg_unzigzag(uc));
+		}
+		*v = u2f(f2u(dec_value(it->v, it->scale)) + (uint64_t)it->dv);
+	} else if (it->i == 0) {
+		if (full_get(&r, &u) != 0)
+			goto bad;
+		it->v = (uint64_t)vg_unzigzag(u);
+		it->dv = 0;
+		*v = dec_value(it->v, it->scale);
+	} else {
+		if (width_get(&r, &it->win_a, &u) != 0)
+			goto bad;
+		int64_t d = vg_unzigzag(u);
+		if (it->mode == VG_CHUNK_DEC_DOD)
+			d = (int64_t)((uint64_t)it->dv + (uint64_t)d);
+		it->dv = d;
+		it->v += (uint64_t)d;
+		*v = dec_value(it->v, it->scale);
+	}
+	*ts_ms = it->ts;
+	it->pos = r.pos;
+	it->i++;
+	return 1;
+bad:
+	it->pos = r.pos;
+	return it_fail(it, "bits end early or are malformed");
+}
+
+int vg_chunk_it_seek(struct vg_chunk_it *it, int64_t t_ms, int64_t *ts_ms, double *v)
+{
+	int rc;
+
+	while ((rc = vg_chunk_it_next(it, ts_ms, v)) == 1)
+		if (*ts_ms >= t_ms)
+			return 1;
+	return rc;
+}
+
+/* ---- B. columns --------------------------------------------------------- */
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static void put_bits_block(struct vg_buf *out, const uint64_t *q, size_t c, unsigned width)
+{
+	size_t bytes = (c * width + 7) / 8;
+	struct bw w;
+
+	if (vg_buf_grow(out, bytes) != 0)
+		return;
+	memset(out->data + out->len, 0, bytes);
+	w.p = out->data + out->len;
+	w.pos = 0;
+	for (size_t i = 0; i < c; i++)
+		bw_put(&w, q[i], width);
+	out->len += bytes;
+	out->data[out->len] = 0;
+}
+
+/* PACK(r[0..c)); tmp has room for COL_BLOCK entries. */
+static void pack(struct vg_buf *out, const uint64_t *r, size_t c)
+{
+	uint64_t q[COL_BLOCK];
+
+	for (size_t at = 0; at < c; at += COL_BLOCK) {
+		size_t m = c - at < COL_BLOCK ? c - at : COL_BLOCK;
+		int64_t base = (int64_t)r[at];
+		uint64_t g = 0, max = 0;
+
+		for (size_t i = 1; i < m; i++)
+			if ((int64_t)r[at + i] < base)
+				base = (int64_t)r[at + i];
+		for (size_t i = 0; i < m; i++)
+			g = gcd64(r[at + i] - (uint64_t)base, g);
+		if (g == 0)
+			g = 1;
+		for (size_t i = 0; i < m; i++) {
+			q[i] = (r[at + i] - (uint64_t)base) / g;
+			if (q[i] > max)
+				max = q[i];
+		}
+		vg_buf_put_uvarint(out, vg_zigzag(base));
+		vg_buf_put_uvarint(out, g);
+		unsigned width = bitlen(max);
+		vg_buf_putc(out, (char)width);
+		put_bits_block(out, q, m, width);
+	}
+}
+
+struct rd {
+	const uint8_t *p;
+	size_t len, off;
+	struct vg_err *err;
+};
+
+static int rd_uvarint(struct rd *d, uint64_t *v)
+{
+	size_t used = vg_get_uvarint(d->p + d->off, d->len - d->off, v);
+
+	if (used == 0)
+		return vg_err_set(d->err, VG_EINVAL, "column: varint truncated or too long at byte %zu",
+				  d->off);
+	d->off += used;
+	return 0;
+}
+
+static int unpack(struct rd *d, uint64_t *r, size_t c)
+{
+	for (size_t at = 0; at < c; at += COL_BLOCK) {
+		size_t m = c - at < COL_BLOCK ? c - at : COL_BLOCK;
+		uint64_t zb, g, q = 0;
+		unsigned width;
+		struct br b;
+		int rc;
+
+		if ((rc = rd_uvarint(d, &zb)) != 0 || (rc = rd_uvarint(d, &g)) != 0)
+			return rc;
+		if (d->off >= d->len)
+			return vg_err_set(d->err, VG_EINVAL, "column: block header truncated at byte %zu",
+					  d->off);
+		width = d->p[d->off++];
+		if (g == 0 || width > 64)
+			return vg_err_set(d->err, VG_EINVAL,
+					  "column: bad block (gcd %llu, width %u) at byte %zu",
+					  (unsigned long long)g, width, d->off);
+		size_t bytes = (m * width + 7) / 8;
+		if (bytes > d->len - d->off)
+			return vg_err_set(d->err, VG_EINVAL,
+					  "column: block of %zu bytes past the end at byte %zu", bytes,
+					  d->off);
+		b.p = d->p + d->off;
+		b.pos = 0;
+		b.end = bytes * 8;
+		uint64_t base = (uint64_t)vg_unzigzag(zb);
+		for (size_t i = 0; i < m; i++) {
+			(void)br_get(&b, width, &q); /* in bounds: checked above */
+			r[at + i] = base + q * g;
+		}
+		d->off += bytes;
+	}
+	return 0;
+}
+
+/* Integer bodies: kind is the tag (plain, delta, dod); tmp has n entries. */
+static void int_body_put(struct vg_buf *out, const uint64_t *x, size_t n, unsigned kind,
+			 uint64_t *tmp)
+{
+	size_t c = 0;
+
+	if (kind == TAG_INT_PLAIN) {
+		pack(out, x, n);
+		return;
+	}
+	if (n == 0)
+		return;
+	vg_buf_put_uvarint(out, vg_zigzag((int64_t)x[0]));
+	if (kind == TAG_INT_DELTA) {
+		for (size_t i = 1; i < n; i++)
+			tmp[c++] = x[i] - x[i - 1];
+	} else {
+		if (n > 1)
+			vg_buf_put_uvarint(out, vg_zigzag((int64_t)(x[1] - x[0])));
+		for (size_t i = 2; i < n; i++)
+			tmp[c++] = (x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]);
+	}
+	pack(out, tmp, c);
+}
+
+static int int_body_get(struct rd *d, uint64_t *x, size_t n, unsigned kind)
+{
+	uint64_t z;
+	int rc;
+
+	if (kind == TAG_INT_PLAIN)
+		return unpack(d, x, n);
+	if (n == 0)
+		return 0;
+	if ((rc = rd_uvarint(d, &z)) != 0)
+		return rc;
+	x[0] = (uint64_t)vg_unzigzag(z);
+	if (kind == TAG_INT_DELTA) {
+		if ((rc = unpack(d, x + 1, n - 1)) != 0)
+			return rc;
+		for (size_t i = 1; i < n; i++)
+			x[i] += x[i - 1];
+		return 0;
+	}
+	if (n == 1)
+		return 0;
+	if ((rc = rd_uvarint(d, &z)) != 0)
+		return rc;
+	x[1] = x[0] + (uint64_t)vg_unzigzag(z);
+	if ((rc = unpack(d, x + 2, n - 2)) != 0)
+		return rc;
+	uint64_t delta = x[1] - x[0];
+	for (size_t i = 2; i < n; i++) {
+		delta += x[i];
+		x[i] = x[i - 1] + delta;
+	}
+	return 0;
+}
+
+static void col_head(struct vg_buf *out, unsigned tag, size_t n)
+{
+	vg_buf_putc(out, (char)tag);
+	vg_buf_put_uvarint(out, n);
+}
+
+/* Appends to out the smallest of the integer encodings of kinds[]. */
+static int encode_ints_best(const uint64_t *x, size_t n, const unsigned *kinds, size_t nkinds,
+			    struct vg_buf *out)
+{
+	struct vg_buf best = VG_BUF_INIT, cand = VG_BUF_INIT;
+	uint64_t *tmp;
+	int rc = 0;
+
+	if (n > VG_COL_MAX_N)
+		return VG_ELIMIT;
+	if ((tmp = malloc((n ? n : 1) * sizeof(*tmp))) == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < nkinds; i++) {
+		vg_buf_reset(&cand);
+		col_head(&cand, kinds[i], n);
+		int_body_put(&cand, x, n, kinds[i], tmp);
+		if (vg_buf_failed(&cand)) {
+			rc = VG_ENOMEM;
+			goto out;
+		}
+		if (i == 0 || cand.len < best.len) {
+			struct vg_buf t = best;
+			best = cand;
+			cand = t;
+		}
+	}
+	vg_buf_append(out, best.data, best.len);
+	if (vg_buf_failed(out))
+		rc = VG_ENOMEM;
+out:
+	free(tmp);
+	vg_buf_release(&best);
+	vg_buf_release(&cand);
+	return rc;
+}
+
+static const unsigned all_int_kinds[] = { TAG_INT_DELTA, TAG_INT_DOD, TAG_INT_PLAIN };
+
+int vg_col_encode_ts(const int64_t *ts, size_t n, struct vg_buf *out)
+{
+	for (size_t i = 1; i < n; i++)
+		if (ts[i] <= ts[i - 1])
+			return VG_EINVAL;
+	return encode_ints_best((const uint64_t *)(const void *)ts, n, all_int_kinds, 2, out);
+}
+
+int vg_col_encode_i64(const int64_t *v, size_t n, struct vg_buf *out)
+{
+	return encode_ints_best((const uint64_t *)(const void *)v, n, all_int_kinds, 3, out);
+}
+
+int vg_col_encode_u64(const uint64_t *v, size_t n, struct vg_buf *out)
+{
+	return encode_ints_best(v, n, all_int_kinds, 3, out);
+}
+
+/* Reads tag and count; checks the count against n. */
+static int col_open(struct rd *d, unsigned *tag, size_t n)
+{
+	uint64_t cnt;
+	int rc;
+
+	if (d->len == 0)
+		return vg_err_set(d->err, VG_EINVAL, "column: empty");
+	*tag = d->p[d->off++];
+	if ((rc = rd_uvarint(d, &cnt)) != 0)
+		return rc;
+	if (cnt > VG_COL_MAX_N || cnt != n)
+		return vg_err_set(d->err, VG_EINVAL, "column: holds %llu entries, %zu expected",
+				  (unsigned long long)cnt, n);
+	return 0;
+}
+
+int vg_col_count(const uint8_t *p, size_t len, size_t *n, struct vg_err *err)
+{
+	uint64_t cnt;
+	size_t used;
+
+	if (len < 2 || (used = vg_get_uvarint(p + 1, len - 1, &cnt)) == 0)
+		return vg_err_set(err, VG_EINVAL, "column: header truncated");
+	if (cnt > VG_COL_MAX_N)
+		return vg_err_set(err, VG_EINVAL, "column: %llu entries, more than %u",
+				  (unsigned long long)cnt, VG_COL_MAX_N);
+	*n = (size_t)cnt;
+	return 0;
+}
+
+static long decode_ints(const uint8_t *p, size_t len, uint64_t *dst, size_t n, struct vg_err *err)
+{
+	struct rd d = { p, len, 0, err };
+	unsigned tag;
+	int rc;
+
+	if ((rc = col_open(&d, &tag, n)) != 0)
+		return rc;
+	if (tag != TAG_INT_PLAIN && tag != TAG_INT_DELTA && tag != TAG_INT_DOD)
+		return vg_err_set(err, VG_EVERSION, "column: tag 0x%02x is not an integer column", tag);
+	if ((rc = int_body_get(&d, dst, n, tag)) != 0)
+		return rc;
+	return (long)d.off;
+}
+
+long vg_col_decode_ts(const uint8_t *p, size_t len, int64_t *dst, size_t n, struct vg_err *err)
+{
+	long rc = decode_ints(p, len, (uint64_t *)(void *)dst, n, err);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 1; i < n; i++)
+		if (dst[i] <= dst[i - 1])
+			return vg_err_set(err, VG_EINVAL,
+					  "column: timestamp %zu (%lld) not after the one before", i,
+					  (long long)dst[i]);
+	return rc;
+}
+
+long vg_col_decode_i64(const uint8_t *p, size_t len, int64_t *dst, size_t n, struct vg_err *err)
+{
+	return decode_ints(p, len, (uint64_t *)(void *)dst, n, err);
+}
+
+long vg_col_decode_u64(const uint8_t *p, size_t len, uint64_t *dst, size_t n, struct vg_err *err)
+{
+	return decode_ints(p, len, dst, n, err);
+}
+
+static void xor_col_put(struct vg_buf *out, const double *v, size_t n)
+{
+	/* 77 bits at most per value */
+	size_t cap = (n * 77 + 7) / 8 + 1;
+	struct xor_state s = { 0, 0xff, 0 };
+	uint8_t *tmp = calloc(1, cap);
+	struct bw w = { tmp, 0 };
+
+	if (tmp == NULL) {
+		out->is_failed = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		xor_put(&w, &s, f2u(v[i]));
+	vg_buf_put_uvarint(out, (w.pos + 7) / 8);
+	vg_buf_append(out, tmp, (w.pos + 7) / 8);
+	free(tmp);
+}
+
+int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
+{
+	struct vg_buf best = VG_BUF_INIT, cand = VG_BUF_INIT;
+	uint64_t *m = NULL, *tmp = NULL;
+	bool is_const = n > 0;
+	int k, rc = 0;
+
+	if (n > VG_COL_MAX_N)
+		return VG_ELIMIT;
+	for (size_t i = 1; i < n && is_const; i++)
+		is_const = f2u(v[i]) == f2u(v[0]);
+	if (is_const) {
+		uint8_t b[8];
+		col_head(out, TAG_F64_CONST, n);
+		vg_put_be64(b, f2u(v[0]));
+		vg_buf_append(out, b, 8);
+		return vg_buf_failed(out) ? VG_ENOMEM : 0;
+	}
+	col_head(&best, TAG_F64_XOR, n);
+	xor_col_put(&best, v, n);
+	k = n ? dec_scale_all(v, n, 0) : -1;
+	int ku = n ? ulp_scale_all(v, n) : -1;
+	if (ku >= 0 && (k < 0 || ku < k)) {
+		int64_t *c = NULL;
+		if ((m = malloc(n * sizeof(*m))) == NULL || (tmp = calloc(n, sizeof(*tmp))) == NULL ||
+		    (c = malloc(n * sizeof(*c))) == NULL) {
+			free(c);
+			rc = VG_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			(void)ulp_fits(v[i], (unsigned)ku, &m[i], &c[i]);
+		vg_buf_reset(&cand);
+		col_head(&cand, TAG_F64_DEC_ULP, n);
+		vg_buf_putc(&cand, (char)ku);
+		int_body_put(&cand, m, n, TAG_INT_DELTA, tmp);
+		int_body_put(&cand, (const uint64_t *)(const void *)c, n, TAG_INT_DELTA, tmp);
+		free(c);
+		if (!vg_buf_failed(&cand) && cand.len < best.len) {
+			struct vg_buf t = best;
+			best = cand;
+			cand = t;
+		}
+	}
+	if (k >= 0) {
+		if ((m == NULL && (m = malloc(n * sizeof(*m))) == NULL) ||
+		    (tmp == NULL && (tmp = calloc(n, sizeof(*tmp))) == NULL)) {
+			rc = VG_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			(void)dec_fits(v[i], (unsigned)k, &m[i]);
+		for (unsigned tag = TAG_F64_DEC_DELTA; tag <= TAG_F64_DEC_DOD; tag++) {
+			vg_buf_reset(&cand);
+			col_head(&cand, tag, n);
+			vg_buf_putc(&cand, (char)k);
+			int_body_put(&cand, m, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD, tmp);
+			if (!vg_buf_failed(&cand) && cand.len < best.len) {
+				struct vg_buf t = best;
+				best = cand;
+				cand = t;
+			}
+		}
+	}
+	if (vg_buf_failed(&best) || vg_buf_failed(&cand)) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	vg_buf_append(out, best.data, best.len);
+	if (vg_buf_failed(out))
+		rc = VG_ENOMEM;
+out:
+	free(m);
+	free(tmp);
+	vg_buf_release(&best);
+	vg_buf_release(&cand);
+	return rc;
+}
+
+long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, struct vg_err *err)
+{
+	struct rd d = { p, len, 0, err };
+	unsigned tag;
+	int rc;
+
+	if ((rc = col_open(&d, &tag, n)) != 0)
+		return rc;
+	switch (tag) {
+	case TAG_F64_CONST:
+		if (n == 0 || len - d.off < 8)
+			return vg_err_set(err, VG_EINVAL, "column: constant truncated");
+		for (size_t i = 0; i < n; i++)
+			dst[i] = u2f(vg_get_be64(p + d.off));
+		return (long)(d.off + 8);
+	case TAG_F64_DEC_DELTA:
+	case TAG_F64_DEC_DOD: {
+		if (d.off >= len)
+			return vg_err_set(err, VG_EINVAL, "column: decimal scale truncated");
+		unsigned k = p[d.off++];
+		if (k > MAX_SCALE)
+			return vg_err_set(err, VG_EINVAL, "column: decimal scale %u out of range", k);
+		/* n was checked against the column's count and VG_COL_MAX_N */
+		uint64_t *x = malloc((n ? n : 1) * sizeof(*x));
+		if (x == NULL)
+			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
+		if ((rc = int_body_get(&d, x, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD)) != 0) {
+			free(x);
+			return rc;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[i] = dec_value(x[i], k);
+		free(x);
+		return (long)d.off;
+	}
+	case TAG_F64_DEC_ULP: {
+		if (d.off >= len)
+			return vg_err_set(err, VG_EINVAL, "column: decimal scale truncated");
+		unsigned k = p[d.off++];
+		if (k > MAX_SCALE)
+			return vg_err_set(err, VG_EINVAL, "column: decimal scale %u out of range", k);
+		uint64_t *x = malloc((n ? n : 1) * sizeof(*x) * 2);
+		if (x == NULL)
+			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
+		if ((rc = int_body_get(&d, x, n, TAG_INT_DELTA)) != 0 ||
+		    (rc = int_body_get(&d, x + n, n, TAG_INT_DELTA)) != 0) {
+			free(x);
+			return rc;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[i] = u2f(f2u(dec_value(x[i], k)) + x[n + i]);
+		free(x);
+		return (long)d.off;
+	}
+	case TAG_F64_XOR: {
+		uint64_t bytes, bits;
+		struct xor_state s = { 0, 0xff, 0 };
+		if ((rc = rd_uvarint(&d, &bytes)) != 0)
+			return rc;
+		if (bytes > len - d.off)
+			return vg_err_set(err, VG_EINVAL, "column: XOR stream of %llu bytes past the end",
+					  (unsigned long long)bytes);
+		struct br b = { p + d.off, 0, (size_t)bytes * 8 };
+		for (size_t i = 0; i < n; i++) {
+			if (xor_get(&b, &s, &bits) != 0)
+				return vg_err_set(err, VG_EINVAL, "column: XOR value %zu malformed", i);
+			dst[i] = u2f(bits);
+		}
+		return (long)(d.off + bytes);
+	}
+	default:
+		return vg_err_set(err, VG_EVERSION, "column: unknown value tag 0x%02x", tag);
+	}
+}
