@@ -47,7 +47,7 @@
 struct host {
 	int fd;
 	uint32_t n_series;
-	double values[MAX_SERIES_PER_HOST];
+	double values[MAX_SERIES_PER_HOST]; /* in hundredths, integral */
 	double incr[MAX_SERIES_PER_HOST]; /* >0: counter step scale; 0: gauge */
 	uint64_t next_seq, acked;
 	int intervals_left;
@@ -120,7 +120,7 @@ static void host_series(uint32_t h, struct vg_buf *raw, struct host *hs)
 		vg_series_canonicalize(&s, NULL);                                    \
 		vg_series_pack_entry(&pk, n, &s);                                    \
 		hs->incr[n] = (kind_incr);                                           \
-		hs->values[n] = (start);                                             \
+		hs->values[n] = round((start) * 100);                                \
 		n++;                                                                 \
 	} while (0)
 	for (int c = 0; c < 6; c++)
@@ -205,14 +205,18 @@ static void host_batch(struct host *hs, int64_t ts_ms, struct vg_buf *raw)
 	vg_mp_packer_init(&pk, raw);
 	vg_samples_pack_begin(&pk, 1);
 	vg_samples_pack_group(&pk, ts_ms, hs->n_series);
+	/* The state is kept in hundredths, as integers, and each value sent
+	 * is one division of it, as an agent computes 1/100 s CPU ticks or
+	 * bytes from /proc: summing fractions as floats instead would leave
+	 * binary rounding noise in every value, which no real counter has. */
 	for (uint32_t i = 0; i < hs->n_series; i++) {
-		double v = hs->values[i];
+		double u = hs->values[i];
 		if (hs->incr[i] > 0)
-			v += floor(rnd() * hs->incr[i] * 100) / 100;
+			u += floor(rnd() * hs->incr[i] * 100);
 		else if (hs->incr[i] == 0)
-			v = fabs(v + floor((rnd() - 0.5) * 200) * (v > 1e6 ? 4096 : 0.01));
-		hs->values[i] = v;
-		vg_samples_pack_sample(&pk, i, v);
+			u = fabs(u + floor((rnd() - 0.5) * 200) * (u > 1e8 ? 409600 : 1));
+		hs->values[i] = u;
+		vg_samples_pack_sample(&pk, i, u / 100);
 	}
 }
 
@@ -249,7 +253,8 @@ static pid_t start_receiver(const char *bin, const char *dir, uint16_t *port)
 		      "--http-listen", "127.0.0.1:0", "--port-file", ports, "--log-level", "warn", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 500; i++) {
+	/* Up to 120 s: a restart replays the whole WAL before it listens. */
+	for (int i = 0; i < 12000; i++) {
 		FILE *f = fopen(ports, "r");
 		unsigned a, h;
 		if (f && fscanf(f, "%u %u", &a, &h) == 2) {

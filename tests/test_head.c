@@ -254,31 +254,37 @@ END_TEST
 
 /* --- samples ---------------------------------------------------------------- */
 
-START_TEST(test_head_out_of_order_insert_and_same_timestamp_replace)
+/* Reads every sample of id. */
+static void read_all(struct vg_head *h, uint32_t id, struct vg_samples *out)
+{
+	vg_head_rdlock(h);
+	ck_assert_int_eq(vg_head_read_locked(h, id, INT64_MIN, INT64_MAX, out), 0);
+	vg_head_unlock(h);
+}
+
+START_TEST(test_head_out_of_order_merged_and_same_timestamp_stored_once)
 {
 	struct vg_head *h = vg_head_new();
 	uint32_t id = add(h, "m", NULL);
-	const int64_t *ts;
-	const double *v;
-	size_t n;
+	struct vg_samples smp = { 0 };
 
 	append1(h, id, 10, 1.0);
 	append1(h, id, 30, 3.0);
 	append1(h, id, 20, 2.0);
 	append1(h, id, 5, 0.5);
 	ck_assert_uint_eq(vg_head_num_samples(h), 4);
-	append1(h, id, 20, 22.0); /* replaces */
-	append1(h, id, 30, 33.0); /* replaces the newest */
-	ck_assert_uint_eq(vg_head_num_samples(h), 4);
-	vg_head_rdlock(h);
-	vg_head_samples_locked(h, id, &ts, &v, &n);
-	ck_assert_uint_eq(n, 4);
-	ck_assert_int_eq(ts[0], 5);
-	ck_assert_int_eq(ts[1], 10);
-	ck_assert_int_eq(ts[2], 20);
-	ck_assert_int_eq(ts[3], 30);
-	ck_assert(v[0] == 0.5 && v[1] == 1.0 && v[2] == 22.0 && v[3] == 33.0);
-	vg_head_unlock(h);
+	append1(h, id, 30, 33.0); /* the newest again: stored once */
+	append1(h, id, 20, 22.0); /* a late one again: merged away on read */
+	append1(h, id, 10, 11.0); /* a late copy of an in-order sample */
+	read_all(h, id, &smp);
+	ck_assert_uint_eq(smp.n, 4);
+	ck_assert_int_eq(smp.ts_ms[0], 5);
+	ck_assert_int_eq(smp.ts_ms[1], 10);
+	ck_assert_int_eq(smp.ts_ms[2], 20);
+	ck_assert_int_eq(smp.ts_ms[3], 30);
+	ck_assert(smp.values[0] == 0.5 && smp.values[1] == 1.0 && smp.values[3] == 3.0);
+	ck_assert(smp.values[2] == 2.0 || smp.values[2] == 22.0);
+	vg_samples_release(&smp);
 	vg_head_free(h);
 }
 END_TEST
@@ -287,26 +293,76 @@ START_TEST(test_head_growth_keeps_samples_in_order)
 {
 	struct vg_head *h = vg_head_new();
 	uint32_t a = add(h, "a", NULL), b = add(h, "b", NULL);
-	const int64_t *ts;
-	const double *v;
-	size_t n;
+	struct vg_samples smp = { 0 };
 
-	/* Interleave the two series so each one's array grows many times. */
+	/* a in order over many chunks; b entirely in descending order, so
+	 * all but its first sample are late. */
 	for (int64_t i = 0; i < 5000; i++) {
 		append1(h, a, i * 10, (double)i);
 		append1(h, b, (5000 - i) * 10, (double)(5000 - i));
 	}
-	vg_head_rdlock(h);
-	vg_head_samples_locked(h, a, &ts, &v, &n);
-	ck_assert_uint_eq(n, 5000);
-	for (size_t i = 0; i < n; i++)
-		ck_assert(ts[i] == (int64_t)i * 10 && v[i] == (double)i);
-	vg_head_samples_locked(h, b, &ts, &v, &n);
-	ck_assert_uint_eq(n, 5000);
-	for (size_t i = 0; i < n; i++)
-		ck_assert(ts[i] == (int64_t)(i + 1) * 10 && v[i] == (double)(i + 1));
-	vg_head_unlock(h);
+	read_all(h, a, &smp);
+	ck_assert_uint_eq(smp.n, 5000);
+	for (size_t i = 0; i < smp.n; i++)
+		ck_assert(smp.ts_ms[i] == (int64_t)i * 10 && smp.values[i] == (double)i);
+	read_all(h, b, &smp);
+	ck_assert_uint_eq(smp.n, 5000);
+	for (size_t i = 0; i < smp.n; i++)
+		ck_assert(smp.ts_ms[i] == (int64_t)(i + 1) * 10 && smp.values[i] == (double)(i + 1));
 	ck_assert_uint_eq(vg_head_num_samples(h), 10000);
+	/* A window reads only what lies in it, from every kind of chunk. */
+	vg_head_rdlock(h);
+	ck_assert_int_eq(vg_head_read_locked(h, b, 20001, 20050, &smp), 0);
+	ck_assert_uint_eq(smp.n, 5); /* both ends included */
+	ck_assert_int_eq(smp.ts_ms[0], 20010);
+	ck_assert_int_eq(smp.ts_ms[4], 20050);
+	ck_assert_int_eq(vg_head_read_locked(h, a, 30, 20, &smp), 0);
+	ck_assert_uint_eq(smp.n, 0);
+	vg_head_unlock(h);
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_head_values_bit_for_bit_across_gaps)
+{
+	static const uint64_t bits[] = {
+		0x7ff0000000000002ULL, /* the stale marker */
+		0x7ff8000000000000ULL, 0xfff0000000000000ULL, 0x7ff0000000000000ULL,
+		0x8000000000000000ULL, 0x0000000000000001ULL, 0x7fefffffffffffffULL,
+	};
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", NULL);
+	struct vg_samples smp = { 0 };
+	int64_t t = 1700000000000LL;
+	size_t n = 0;
+
+	for (size_t k = 0; k < 1000; k++) {
+		double v;
+		if (k % 10 < 7) {
+			memcpy(&v, &bits[k % 7], 8);
+		} else {
+			v = 211221.16 + (double)k / 100.0;
+		}
+		/* Now and then a gap longer than a chunk can span. */
+		t += k % 250 == 249 ? 40LL * 24 * 3600 * 1000 : 10000;
+		append1(h, id, t, v);
+		n++;
+	}
+	read_all(h, id, &smp);
+	ck_assert_uint_eq(smp.n, n);
+	t = 1700000000000LL;
+	for (size_t k = 0; k < n; k++) {
+		double want;
+		if (k % 10 < 7)
+			memcpy(&want, &bits[k % 7], 8);
+		else
+			want = 211221.16 + (double)k / 100.0;
+		t += k % 250 == 249 ? 40LL * 24 * 3600 * 1000 : 10000;
+		ck_assert_int_eq(smp.ts_ms[k], t);
+		ck_assert_mem_eq(&smp.values[k], &want, 8);
+	}
+	vg_samples_release(&smp);
 	vg_head_free(h);
 }
 END_TEST
@@ -327,17 +383,17 @@ END_TEST
 START_TEST(test_head_views_of_unknown_id_are_empty)
 {
 	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
 	const uint8_t *key;
-	const int64_t *ts;
-	const double *v;
 	size_t n;
 
 	vg_head_rdlock(h);
 	vg_head_key_locked(h, 3, &key, &n);
 	ck_assert(key == NULL && n == 0);
-	vg_head_samples_locked(h, 3, &ts, &v, &n);
-	ck_assert(ts == NULL && n == 0);
+	ck_assert_int_eq(vg_head_read_locked(h, 3, INT64_MIN, INT64_MAX, &smp), 0);
+	ck_assert_uint_eq(smp.n, 0);
 	vg_head_unlock(h);
+	vg_samples_release(&smp);
 	vg_head_free(h);
 }
 END_TEST
@@ -809,7 +865,8 @@ static Suite *head_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("samples");
-	tcase_add_test(tc, test_head_out_of_order_insert_and_same_timestamp_replace);
+	tcase_add_test(tc, test_head_out_of_order_merged_and_same_timestamp_stored_once);
+	tcase_add_test(tc, test_head_values_bit_for_bit_across_gaps);
 	tcase_add_test(tc, test_head_growth_keeps_samples_in_order);
 	tcase_add_test(tc, test_head_append_unknown_id_fails_whole_batch);
 	tcase_add_test(tc, test_head_views_of_unknown_id_are_empty);

@@ -1316,14 +1316,15 @@ START_TEST(test_wal_writer_thread_commits_replay_in_order)
 		ck_assert_uint_gt(t, prev);
 		prev = t;
 	}
-	/* vg_wal_sync still means durable when it returns. */
+	/* vg_wal_sync still means durable when it returns. Stopping the
+	 * writer joins it, so every report it had to make is made. */
 	sync_ok(w);
+	vg_wal_stop_writer(w);
 	pthread_mutex_lock(&d.mu);
 	ck_assert_uint_ge(d.last, prev);
 	ck_assert_int_eq(d.failures, 0);
 	ck_assert_int_gt(d.calls, 0);
 	pthread_mutex_unlock(&d.mu);
-	vg_wal_stop_writer(w);
 	/* Back on the owner's thread, appends still work. */
 	append_series(w, &want, 300);
 	sync_ok(w);
@@ -1356,6 +1357,7 @@ START_TEST(test_wal_writer_thread_failure_reported_and_sticky)
 	append_batch(w, NULL, 2, 10);
 	ck_assert_int_eq(vg_wal_sync(w, &err), VG_EIO);
 	ck_assert_ptr_nonnull(strstr(err.msg, "fdatasync"));
+	vg_wal_stop_writer(w);
 	pthread_mutex_lock(&d.mu);
 	ck_assert_int_ge(d.failures, 1);
 	ck_assert_int_eq(d.last_rc, VG_EIO);

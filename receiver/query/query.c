@@ -64,19 +64,10 @@ static size_t upper_bound(const int64_t *ts, size_t n, int64_t t)
 	return lo;
 }
 
-/* First index in ts[0..n) with ts[i] >= t. */
-static size_t lower_bound(const int64_t *ts, size_t n, int64_t t)
+/* The first millisecond after t: windows open on the left. */
+static int64_t after(int64_t t)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ts[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return t == INT64_MAX ? t : t + 1;
 }
 
 /* --- ordering of label sets --------------------------------------------- */
@@ -252,6 +243,7 @@ int vg_query_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t
 	uint32_t *ids = NULL;
 	size_t n_ids = 0, cap = 0;
 	int64_t from = sub_sat(t_ms, lookback_ms);
+	struct vg_samples smp = { 0 };
 	int rc;
 
 	out->n = 0;
@@ -260,18 +252,21 @@ int vg_query_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t
 		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
 	vg_head_rdlock(h);
 	rc = vg_head_select_locked(h, sel, &ids, &n_ids);
-	for (size_t i = 0; rc == 0 && i < n_ids; i++) {
-		const int64_t *ts;
-		const double *vals;
-		size_t n, j;
-
-		vg_head_samples_locked(h, ids[i], &ts, &vals, &n);
-		j = upper_bound(ts, n, t_ms);
-		if (j == 0 || ts[j - 1] <= from || is_stale(vals[j - 1]))
-			continue;
-		rc = result_add_locked(out, &cap, h, ids[i], &t_ms, &vals[j - 1], 1);
-	}
 	vg_head_unlock(h);
+	/* One series at a time under the read lock: the writer, which takes
+	 * it only to create a series, waits for one series at most. */
+	for (size_t i = 0; rc == 0 && i < n_ids; i++) {
+		size_t n;
+
+		vg_head_rdlock(h);
+		/* Only the window can hold the point. */
+		rc = vg_head_read_locked(h, ids[i], after(from), t_ms, &smp);
+		n = smp.n;
+		if (rc == 0 && n > 0 && !is_stale(smp.values[n - 1]))
+			rc = result_add_locked(out, &cap, h, ids[i], &t_ms, &smp.values[n - 1], 1);
+		vg_head_unlock(h);
+	}
+	vg_samples_release(&smp);
 	free(ids);
 	if (rc != 0) {
 		vg_query_result_release(out);
@@ -323,6 +318,7 @@ int vg_query_range(struct vg_head *h, const struct vg_selector *sel, int64_t sta
 	uint64_t n_steps;
 	int64_t *pts = NULL;
 	double *pvals = NULL;
+	struct vg_samples smp = { 0 };
 	int rc = 0;
 
 	out->n = 0;
@@ -350,20 +346,22 @@ int vg_query_range(struct vg_head *h, const struct vg_selector *sel, int64_t sta
 
 	vg_head_rdlock(h);
 	rc = vg_head_select_locked(h, sel, &ids, &n_ids);
+	vg_head_unlock(h);
 	for (size_t i = 0; rc == 0 && i < n_ids; i++) {
-		const int64_t *ts;
-		const double *vals;
-		size_t n, got;
+		size_t got = 0;
 
-		vg_head_samples_locked(h, ids[i], &ts, &vals, &n);
-		/* No sample that any step could see: skip without walking. */
-		if (n == 0 || ts[0] > end_ms || ts[n - 1] <= sub_sat(start_ms, lookback_ms))
-			continue;
-		got = eval_range(ts, vals, n, start_ms, step_ms, n_steps, lookback_ms, pts, pvals);
+		vg_head_rdlock(h);
+		/* Only samples some step can see. */
+		rc = vg_head_read_locked(h, ids[i], after(sub_sat(start_ms, lookback_ms)), end_ms,
+					 &smp);
+		if (rc == 0 && smp.n > 0)
+			got = eval_range(smp.ts_ms, smp.values, smp.n, start_ms, step_ms, n_steps,
+					 lookback_ms, pts, pvals);
 		if (got > 0)
 			rc = result_add_locked(out, &cap, h, ids[i], pts, pvals, got);
+		vg_head_unlock(h);
 	}
-	vg_head_unlock(h);
+	vg_samples_release(&smp);
 out:
 	free(ids);
 	free(pts);
@@ -389,6 +387,7 @@ int vg_query_series(struct vg_head *h, struct vg_selector *const *sels, size_t n
 {
 	uint32_t *all = NULL;
 	size_t n_all = 0, cap_all = 0, cap = 0;
+	struct vg_samples smp = { 0 };
 	int rc = 0;
 
 	out->n = 0;
@@ -422,20 +421,17 @@ int vg_query_series(struct vg_head *h, struct vg_selector *const *sels, size_t n
 	/* Several selectors may pick the same series: sort, keep one each. */
 	if (rc == 0 && n_sels > 1 && n_all > 1)
 		qsort(all, n_all, sizeof(*all), id_cmp);
+	vg_head_unlock(h);
 	for (size_t i = 0; rc == 0 && i < n_all; i++) {
-		const int64_t *ts;
-		const double *vals;
-		size_t n, j;
-
 		if (i > 0 && all[i] == all[i - 1])
 			continue;
-		vg_head_samples_locked(h, all[i], &ts, &vals, &n);
-		j = lower_bound(ts, n, start_ms);
-		if (j == n || ts[j] > end_ms)
-			continue;
-		rc = result_add_locked(out, &cap, h, all[i], NULL, NULL, 0);
+		vg_head_rdlock(h);
+		rc = vg_head_read_locked(h, all[i], start_ms, end_ms, &smp);
+		if (rc == 0 && smp.n > 0)
+			rc = result_add_locked(out, &cap, h, all[i], NULL, NULL, 0);
+		vg_head_unlock(h);
 	}
-	vg_head_unlock(h);
+	vg_samples_release(&smp);
 	free(all);
 	if (rc != 0) {
 		vg_query_result_release(out);

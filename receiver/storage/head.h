@@ -4,19 +4,25 @@
  *
  * Series ids are dense, assigned from 0 in order of creation, never reused
  * while the head lives; the WAL records them, so replay recreates the same
- * ids. Samples of a series are kept in timestamp order; a sample older than
- * the newest is inserted in place, one with an existing timestamp replaces
- * the value.
+ * ids. Samples of a series are kept in compressed chunks (chunk.h), in time
+ * order; a sample older than the newest is kept apart and merged when read;
+ * a timestamp is stored once (against the in-order samples the first one
+ * stored wins; retried batches carry the same values anyway).
  *
- * Locking: the head holds one rwlock. Functions without a suffix take it
- * themselves. Functions ending in _locked expect the caller to hold the read
- * lock (vg_head_rdlock / vg_head_unlock) and return views that stay valid
- * until it is released. Lock order: the head lock is a leaf; take no other
- * lock while holding it.
+ * Threads and locks (docs/threads.md): one writer thread (ingest's) creates
+ * series and appends samples; any number of readers. The index (series
+ * table, keys, postings, label names) is guarded by an rwlock that the
+ * writer takes only to create a series; functions ending in _locked expect
+ * the caller to hold the read lock (vg_head_rdlock / vg_head_unlock) and
+ * return views valid until it is released. The samples of each series are
+ * guarded by a stripe mutex (shared by runs of 64 ids) that an append and
+ * a read of that series take for microseconds. So a query that reads many
+ * series holds the read lock for one series at a time, and the writer's
+ * appends never wait for a query. Lock order: the index lock, then a
+ * stripe; no other lock is taken while holding either.
  *
- * Later issues replace the sample arrays by Gorilla-compressed chunks and
- * seal them into blocks; this interface is what the ingest and query sides
- * rely on and should outlive that change.
+ * Sealing the head into block files, and dropping what they hold, belongs
+ * to the block layer (docs/storage-format.md).
  */
 #ifndef VG_HEAD_H
 #define VG_HEAD_H
@@ -72,7 +78,9 @@ void vg_head_unlock(struct vg_head *h);
 /*
  * The ids of the series matching sel, ascending, in a new array the caller
  * frees (NULL when n is 0). Uses the postings of = matchers to narrow the
- * candidates before checking every matcher.
+ * candidates before checking every matcher. A scan of every series drops
+ * and retakes the read lock every few thousand series, so views taken
+ * before the call are not valid after it.
  */
 int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint32_t **ids,
 			  size_t *n);
@@ -80,9 +88,20 @@ int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint
 /* The key of series id (see series.h). */
 void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, size_t *len);
 
-/* The samples of series id: views of its ts and value arrays, ascending. */
-void vg_head_samples_locked(struct vg_head *h, uint32_t id, const int64_t **ts_ms,
-			    const double **values, size_t *n);
+/* Samples decoded for a reader, ascending by time, each timestamp once;
+ * the arrays grow as needed and are reused from call to call. */
+struct vg_samples {
+	int64_t *ts_ms;
+	double *values;
+	size_t n, cap;
+};
+void vg_samples_release(struct vg_samples *out);
+
+/* Decodes the samples of series id within [min_t, max_t] into out
+ * (replacing what it held). 0, VG_ENOMEM, or VG_EINVAL for a damaged
+ * chunk (a bug: the head wrote it). */
+int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
+			struct vg_samples *out);
 
 /* Every label name (with "__name__"), and every value of one label, sorted,
  * each once, in a new array the caller frees (NULL when n is 0); the strings

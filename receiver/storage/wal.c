@@ -98,6 +98,8 @@
 #define SAMPLE_MIN_BYTES 3
 #define SAMPLE_MAX_BYTES 24 /* id 5 (zigzag of a 33-bit delta), ts 10, value 9 */
 #define FLUSH_BYTES (1u << 20)
+#define SPARE_ITEMS 4
+#define SPARE_ITEM_BYTES (2u << 20)
 #define READ_CHUNK_BYTES (1u << 20)
 #define MAX_EXACT_INT 9007199254740992.0 /* 2^53 */
 #define SEG_NAME_MAX 16
@@ -144,6 +146,7 @@ struct vg_wal {
 	struct wal_item *q_head, *q_tail;
 	uint64_t q_bytes;
 	struct wal_item *spare;  /* drained items, their buffers kept */
+	unsigned n_spare;
 	uint64_t durable_ticket; /* every commit up to this one is durable */
 	char broken_msg[VG_ERR_MSG_MAX];
 	bool has_thread, is_stopping;
@@ -1234,8 +1237,9 @@ static int write_item(struct vg_wal *w, const struct wal_item *it, struct vg_err
  * durable_ticket moves to the last sync item written, or the WAL breaks. */
 static void drain(struct vg_wal *w, struct wal_item *items)
 {
-	struct wal_item *it, *last = NULL;
-	uint64_t synced = 0, bytes = 0;
+	struct wal_item *it, *next;
+	bool has_items = false;
+	uint64_t synced = 0, bytes = 0, last_ticket = 0;
 	struct vg_err err;
 	int rc = atomic_load(&w->is_broken) ? VG_EIO : 0;
 
@@ -1245,22 +1249,31 @@ static void drain(struct vg_wal *w, struct wal_item *items)
 		if (it->is_sync)
 			synced = it->ticket;
 		bytes += it->bytes.len;
-		last = it;
+		has_items = true;
+		last_ticket = it->ticket;
 	}
 	pthread_mutex_lock(&w->mu);
 	if (rc == 0 && synced > w->durable_ticket)
 		w->durable_ticket = synced;
 	w->q_bytes -= bytes;
-	for (it = items; it; it = it->next)
-		vg_buf_reset(&it->bytes);
-	if (last) {
-		last->next = w->spare;
-		w->spare = items;
+	/* Keep a few drained items for the next commits; a burst that queued
+	 * many gives their memory back. */
+	for (it = items; it; it = next) {
+		next = it->next;
+		if (w->n_spare < SPARE_ITEMS && it->bytes.cap <= SPARE_ITEM_BYTES) {
+			vg_buf_reset(&it->bytes);
+			it->next = w->spare;
+			w->spare = it;
+			w->n_spare++;
+		} else {
+			vg_buf_release(&it->bytes);
+			free(it);
+		}
 	}
 	pthread_cond_broadcast(&w->done_cv);
 	pthread_mutex_unlock(&w->mu);
-	if (w->on_durable && (synced || rc != 0))
-		w->on_durable(w->on_durable_arg, rc == 0 ? synced : last->ticket, rc);
+	if (w->on_durable && has_items && (synced || rc != 0))
+		w->on_durable(w->on_durable_arg, rc == 0 ? synced : last_ticket, rc);
 }
 
 static void *writer_main(void *arg)
@@ -1303,8 +1316,10 @@ static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll)
 	while (w->has_thread && w->q_bytes > VG_WAL_MAX_QUEUED_BYTES && !atomic_load(&w->is_broken))
 		pthread_cond_wait(&w->done_cv, &w->mu);
 	it = w->spare;
-	if (it)
+	if (it) {
 		w->spare = it->next;
+		w->n_spare--;
+	}
 	pthread_mutex_unlock(&w->mu);
 	if (it == NULL) {
 		it = calloc(1, sizeof(*it));

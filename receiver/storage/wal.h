@@ -162,7 +162,7 @@ void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *out);
  * ticket. The owner blocks in an append or commit only while more than
  * VG_WAL_MAX_QUEUED_BYTES wait to be written.
  */
-#define VG_WAL_MAX_QUEUED_BYTES (256u << 20)
+#define VG_WAL_MAX_QUEUED_BYTES (64u << 20)
 int vg_wal_start_writer(struct vg_wal *w, void (*on_durable)(void *arg, uint64_t ticket, int rc),
 			void *arg, struct vg_err *err);
 /* Writes what is queued, stops the writer thread and returns to writing on
