@@ -15,6 +15,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -852,6 +853,91 @@ START_TEST(test_head_queries_while_writer_appends)
 }
 END_TEST
 
+/* The writer appends across chunk boundaries, late samples among them, to
+ * series that two readers read at the same time: every read is sorted,
+ * each timestamp once, and a series never shrinks between reads. Under
+ * ThreadSanitizer (./scripts/test) this is the stripe locks' test. */
+#define CC_SERIES 500
+#define CC_SAMPLES 600
+
+struct cc_reader {
+	struct vg_head *h;
+	_Atomic int *is_done;
+	size_t reads;
+};
+
+static void *cc_writer(void *arg)
+{
+	struct vg_head *h = arg;
+
+	for (int64_t t = 0; t < CC_SAMPLES; t++)
+		for (uint32_t id = 0; id < CC_SERIES; id++) {
+			/* Every 7th sample of a series arrives one step late. */
+			int64_t ts = t % 7 == 5 ? (t + 1) * 1000 : t % 7 == 6 ? (t - 1) * 1000 : t * 1000;
+			append1(h, id, ts, (double)ts);
+		}
+	return NULL;
+}
+
+static void *cc_reader_main(void *arg)
+{
+	struct cc_reader *r = arg;
+	struct vg_samples smp = { 0 };
+	size_t seen[CC_SERIES] = { 0 };
+
+	while (!atomic_load(r->is_done)) {
+		for (uint32_t id = 0; id < CC_SERIES; id += 7) {
+			vg_head_rdlock(r->h);
+			ck_assert_int_eq(vg_head_read_locked(r->h, id, INT64_MIN, INT64_MAX, &smp), 0);
+			vg_head_unlock(r->h);
+			for (size_t j = 1; j < smp.n; j++)
+				ck_assert_int_lt(smp.ts_ms[j - 1], smp.ts_ms[j]);
+			for (size_t j = 0; j < smp.n; j++)
+				ck_assert(smp.values[j] == (double)smp.ts_ms[j]);
+			ck_assert_uint_ge(smp.n, seen[id]);
+			seen[id] = smp.n;
+			r->reads++;
+		}
+	}
+	vg_samples_release(&smp);
+	return NULL;
+}
+
+START_TEST(test_head_readers_and_writer_across_chunks)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+	struct cc_reader rd[2];
+	_Atomic int is_done = 0;
+	pthread_t w, t[2];
+	char host[32];
+
+	for (uint32_t i = 0; i < CC_SERIES; i++) {
+		snprintf(host, sizeof(host), "h%u", i);
+		ck_assert_uint_eq(add(h, "cc", "host", host, NULL), i);
+	}
+	for (int i = 0; i < 2; i++) {
+		rd[i] = (struct cc_reader){ h, &is_done, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, cc_reader_main, &rd[i]), 0);
+	}
+	ck_assert_int_eq(pthread_create(&w, NULL, cc_writer, h), 0);
+	pthread_join(w, NULL);
+	atomic_store(&is_done, 1);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_uint_gt(rd[i].reads, 0);
+	}
+	for (uint32_t id = 0; id < CC_SERIES; id++) {
+		read_all(h, id, &smp);
+		ck_assert_uint_eq(smp.n, CC_SAMPLES);
+		for (size_t j = 0; j < smp.n; j++)
+			ck_assert_int_eq(smp.ts_ms[j], (int64_t)j * 1000);
+	}
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
 static Suite *head_suite(void)
 {
 	Suite *s = suite_create("head");
@@ -885,6 +971,7 @@ static Suite *head_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_head_many_series_select_stays_correct);
 	tcase_add_test(tc, test_head_queries_while_writer_appends);
+	tcase_add_test(tc, test_head_readers_and_writer_across_chunks);
 	suite_add_tcase(s, tc);
 	return s;
 }
