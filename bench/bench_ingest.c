@@ -32,6 +32,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +223,126 @@ static void host_batch(struct host *hs, int64_t ts_ms, struct vg_buf *raw)
 	}
 }
 
+static int connect_to(uint16_t port);
+
+/* --- ACK latency with and without a heavy query --------------------------- */
+
+#define ACK_PROBES 400
+
+struct ack_figures {
+	double idle_p50, idle_p99, query_p50, query_p99;
+	uint64_t queries;
+	double mib_per_query;
+};
+
+struct query_loop {
+	uint16_t http_port;
+	int64_t at_ms; /* the queries' evaluation time: where the data is */
+	_Atomic int is_stopping;
+	_Atomic uint64_t done;
+	_Atomic uint64_t bytes;
+};
+
+/* Full-scan instant queries, one after another, over plain HTTP/1.0. */
+static void *query_main(void *arg)
+{
+	struct query_loop *q = arg;
+	char buf[65536], req[256];
+	int req_len = snprintf(req, sizeof(req),
+			       "GET /api/v1/query?query=%%7B__name__%%3D~%%22node_.%%2B%%22%%7D&time=%lld "
+			       "HTTP/1.0\r\n\r\n", (long long)(q->at_ms / 1000));
+
+	while (!atomic_load(&q->is_stopping)) {
+		int fd = connect_to(q->http_port);
+		fcntl(fd, F_SETFL, 0); /* this thread blocks */
+		if (write(fd, req, (size_t)req_len) == (ssize_t)req_len) {
+			ssize_t r;
+			while ((r = read(fd, buf, sizeof(buf))) > 0)
+				atomic_fetch_add(&q->bytes, (uint64_t)r);
+		}
+		close(fd);
+		atomic_fetch_add(&q->done, 1);
+	}
+	return NULL;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sends one batch for each of ACK_PROBES hosts in turn, 5 ms apart, and
+ * waits for each ACK: the time between is what an agent waits. */
+static int probe_acks(struct host *hs, unsigned hosts, struct vg_frame_codec *codec,
+		      struct vg_buf *raw, int64_t *t_next, double *p50, double *p99, pid_t rpid)
+{
+	double lat[ACK_PROBES];
+
+	for (int k = 0; k < ACK_PROBES; k++) {
+		struct host *x = &hs[(unsigned)k * 7919u % hosts];
+		uint64_t seq = x->next_seq++;
+		double t0;
+
+		vg_buf_reset(raw);
+		host_batch(x, (*t_next += 10), raw);
+		vg_buf_reset(&x->out);
+		vg_frame_encode(codec, VG_FRAME_SAMPLES, seq, raw->data, raw->len, &x->out, NULL);
+		t0 = now_s();
+		if (write(x->fd, x->out.data, x->out.len) != (ssize_t)x->out.len)
+			goto fail;
+		for (;;) {
+			struct pollfd p = { x->fd, POLLIN, 0 };
+			struct vg_frame_header fh;
+			uint8_t buf[4096];
+			ssize_t r;
+
+			if (poll(&p, 1, 30000) <= 0 || (r = read(x->fd, buf, sizeof(buf))) <= 0)
+				goto fail;
+			vg_buf_append(&x->in, buf, (size_t)r);
+			if (x->in.len < VG_FRAME_HEADER_SIZE ||
+			    vg_frame_header_decode(x->in.data, &fh, NULL) != 0 ||
+			    x->in.len < VG_FRAME_HEADER_SIZE + fh.payload_len)
+				continue;
+			vg_buf_consume(&x->in, VG_FRAME_HEADER_SIZE + fh.payload_len);
+			if (fh.type == VG_FRAME_ACK && fh.seq >= seq)
+				break;
+		}
+		lat[k] = (now_s() - t0) * 1000;
+		x->acked = seq;
+		usleep(5000);
+	}
+	qsort(lat, ACK_PROBES, sizeof(lat[0]), dbl_cmp);
+	*p50 = lat[ACK_PROBES / 2];
+	*p99 = lat[ACK_PROBES * 99 / 100];
+	return 0;
+fail:
+	fprintf(stderr, "bench: no ACK while probing latency\n");
+	kill(rpid, SIGKILL);
+	return 1;
+}
+
+static int ack_latency(struct host *hs, unsigned hosts, struct vg_frame_codec *codec,
+		       struct vg_buf *raw, int64_t *t_next, uint16_t http_port,
+		       struct ack_figures *f, pid_t rpid)
+{
+	struct query_loop q = { .http_port = http_port, .at_ms = *t_next };
+	pthread_t th;
+
+	if (probe_acks(hs, hosts, codec, raw, t_next, &f->idle_p50, &f->idle_p99, rpid) != 0)
+		return 1;
+	if (pthread_create(&th, NULL, query_main, &q) != 0)
+		return 1;
+	usleep(200000); /* let the first query get going */
+	if (probe_acks(hs, hosts, codec, raw, t_next, &f->query_p50, &f->query_p99, rpid) != 0)
+		return 1;
+	atomic_store(&q.is_stopping, 1);
+	pthread_join(th, NULL);
+	f->queries = atomic_load(&q.done);
+	f->mib_per_query = f->queries ? (double)atomic_load(&q.bytes) / f->queries / 1048576.0 : 0;
+	return 0;
+}
+
 static int connect_to(uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -235,7 +358,7 @@ static int connect_to(uint16_t port)
 	return fd;
 }
 
-static pid_t start_receiver(const char *bin, const char *dir, uint16_t *port)
+static pid_t start_receiver(const char *bin, const char *dir, uint16_t *port, uint16_t *http_port)
 {
 	char data[512], ports[512];
 	pid_t pid;
@@ -260,6 +383,8 @@ static pid_t start_receiver(const char *bin, const char *dir, uint16_t *port)
 		if (f && fscanf(f, "%u %u", &a, &h) == 2) {
 			fclose(f);
 			*port = (uint16_t)a;
+			if (http_port)
+				*http_port = (uint16_t)h;
 			return pid;
 		}
 		if (f)
@@ -278,9 +403,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "hosts", required_argument, NULL, 'h' }, { "intervals", required_argument, NULL, 'n' },
 		{ "receiver", required_argument, NULL, 'r' }, { "seed", required_argument, NULL, 's' },
+		{ "ack-latency", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 42;
+	bool is_ack_latency = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -289,8 +416,9 @@ int main(int argc, char **argv)
 		case 'n': intervals = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'r': bin = optarg; break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'a': is_ack_latency = true; break;
 		default:
-			fprintf(stderr, "usage: bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S]\n");
+			fprintf(stderr, "usage: bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S] [--ack-latency]\n");
 			return 2;
 		}
 	}
@@ -303,7 +431,8 @@ int main(int argc, char **argv)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	uint16_t port;
-	pid_t rpid = start_receiver(bin, dir, &port);
+	uint16_t http_port;
+	pid_t rpid = start_receiver(bin, dir, &port, &http_port);
 
 	struct vg_frame_codec *codec = vg_frame_codec_new(3);
 	struct host *hs = calloc(hosts, sizeof(*hs));
@@ -407,6 +536,18 @@ int main(int argc, char **argv)
 	printf("rss bytes per series    %.0f\n", rss1 / (hosts * 100.0));
 	printf("wire bytes per sample   %.2f\n", (double)wire_bytes / (double)samples);
 
+	struct ack_figures ack = { 0 };
+	if (is_ack_latency) {
+		int64_t t_next = t0_ms + (int64_t)intervals * 10000;
+		if (ack_latency(hs, hosts, codec, &raw, &t_next, http_port, &ack, rpid) != 0)
+			return 1;
+		printf("ack latency idle        p50 %.2f ms, p99 %.2f ms (%d batches)\n", ack.idle_p50,
+		       ack.idle_p99, ACK_PROBES);
+		printf("ack latency under query p50 %.2f ms, p99 %.2f ms (%llu full-scan queries, %.1f MiB each)\n",
+		       ack.query_p50, ack.query_p99, (unsigned long long)ack.queries, ack.mib_per_query);
+		printf("p99 under query / idle  %.2f\n", ack.query_p99 / ack.idle_p99);
+	}
+
 	/* Replay: start a receiver on the same data directory and time it
 	 * until it listens, which it does once the WAL is replayed. */
 	kill(rpid, SIGTERM);
@@ -415,11 +556,21 @@ int main(int argc, char **argv)
 	snprintf(ports, sizeof(ports), "%s/ports", dir);
 	unlink(ports);
 	double r0 = now_s();
-	rpid = start_receiver(bin, dir, &port);
+	rpid = start_receiver(bin, dir, &port, NULL);
 	double replay = now_s() - r0;
 	printf("wal replay seconds      %.3f (start to listening, %llu samples)\n", replay,
 	       (unsigned long long)samples);
 	printf("wal replay samples/s    %.0f\n", samples / replay);
+	printf("RESULT samples_per_s=%.0f cpu_s_per_m=%.3f rss_bytes_per_series=%.0f "
+	       "wire_bytes_per_sample=%.2f wal_replay_samples_per_s=%.0f",
+	       samples / wall, cpu / (samples / 1e6), rss1 / (hosts * 100.0),
+	       (double)wire_bytes / (double)samples, samples / replay);
+	if (is_ack_latency)
+		printf(" ack_p50_ms_idle=%.2f ack_p99_ms_idle=%.2f ack_p50_ms_query=%.2f "
+		       "ack_p99_ms_query=%.2f full_scan_queries=%llu",
+		       ack.idle_p50, ack.idle_p99, ack.query_p50, ack.query_p99,
+		       (unsigned long long)ack.queries);
+	printf("\n");
 	kill(rpid, SIGTERM);
 	waitpid(rpid, NULL, 0);
 	char cmd[600];
