@@ -85,8 +85,11 @@
 #define VG_CHUNK_F_FINISHED 1
 #define MAX_SCALE 18
 #define GROW_STEP 32
-/* A sample takes at most 71 + 77 bits, 7 more for the byte offset. */
-#define SCRATCH_BYTES 24
+/* Bits of one sample at most: a timestamp code 71, a value code 144 (ULP
+ * mode: two width codes of 72); with the byte offset, 222 bits. */
+#define SAMPLE_MAX_BYTES 27
+#define SCRATCH_BYTES 32
+_Static_assert(SCRATCH_BYTES * 8 >= 7 + 71 + 144, "scratch holds a sample at any bit offset");
 #define COL_BLOCK 128
 #define ULP_MAX (1 << 20)
 /* The encoding is chosen again from the samples held at this count. */
@@ -554,7 +557,7 @@ static size_t alloc_size(size_t need)
 static int encode_all(struct vg_chunk_enc *out, const int64_t *ts, const double *v, size_t n,
 		      unsigned mode, unsigned k, bool is_final)
 {
-	size_t cap = HDR_BYTES + n * 19 + 1;
+	size_t cap = HDR_BYTES + n * SAMPLE_MAX_BYTES + 1;
 	struct bw w;
 
 	vg_chunk_enc_init(out);
