@@ -34,7 +34,7 @@ enum vg_tier {
  * is allocated from a length in the file. */
 #define VG_BLOCK_MAX_SERIES_BYTES (64u << 20) /* one series' columns, in all */
 #define VG_BLOCK_MAX_GROUP_BYTES (64u << 20)  /* a column group, uncompressed */
-#define VG_BLOCK_DEFAULT_GROUP_BYTES (64u << 10)
+#define VG_BLOCK_DEFAULT_GROUP_BYTES (32u << 10) /* docs/performance.md, "Block files" */
 #define VG_BLOCK_MAX_SECTION_BYTES 0xFFFFFFF0u /* index sections use u32 offsets */
 
 /* The parts of a block file, as errors and struct vg_block_damage name them. */

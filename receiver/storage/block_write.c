@@ -41,7 +41,7 @@
  * COLUMNS: zstd frames back to back, one per column group. A group holds
  * the columns of consecutive series, each series' columns back to back
  * (column 0, column 1, ...); a group is closed before a series that would
- * take it past group_bytes (64 KiB by default), so a group is at most
+ * take it past group_bytes (32 KiB by default), so a group is at most
  * max(group_bytes, one series) <= 64 MiB uncompressed. The reader checks
  * this section's checksum only in a full verify; each group has its own,
  * checked when the group is read.

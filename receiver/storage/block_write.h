@@ -11,7 +11,7 @@
  * it, fdatasyncs the file, renames it to path and fdatasyncs the
  * directory (common/fs.h). Memory while writing: about 8 bytes per series
  * plus 4 per label pair plus ~16 for times, counts and locations, the
- * distinct strings once, and one column group (64 KiB by default) with its
+ * distinct strings once, and one column group (32 KiB by default) with its
  * compressed copy; at finish 4 more bytes per label pair for the postings.
  *
  * Why sorted input: series indexes in the block are then in the order
@@ -44,7 +44,7 @@ struct vg_block_writer;
 struct vg_block_writer_options {
 	enum vg_tier tier;
 	int64_t min_t, max_t;          /* the block's range [min_t, max_t), ms; min_t < max_t */
-	size_t group_bytes;            /* uncompressed bytes per column group; 0: 64 KiB */
+	size_t group_bytes;            /* uncompressed bytes per column group; 0: 32 KiB */
 	int zstd_level;                /* 0: 3 */
 	const struct vg_fileops *ops;  /* NULL: the system calls */
 };
