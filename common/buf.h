@@ -68,11 +68,46 @@ static inline uint32_t vg_get_be32(const uint8_t *p)
 }
 static inline uint64_t vg_get_be64(const uint8_t *p) { return (uint64_t)vg_get_be32(p) << 32 | vg_get_be32(p + 4); }
 
+/* Fixed-width integers in little-endian order, as the WAL and block files
+ * store them. */
+static inline void vg_put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void vg_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void vg_put_le64(uint8_t *p, uint64_t v) { vg_put_le32(p, (uint32_t)v); vg_put_le32(p + 4, (uint32_t)(v >> 32)); }
+static inline uint16_t vg_get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t vg_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t vg_get_le64(const uint8_t *p) { return (uint64_t)vg_get_le32(p) | (uint64_t)vg_get_le32(p + 4) << 32; }
+
 /* Unsigned LEB128 varints, as the WAL uses. vg_buf_put_uvarint appends;
  * vg_get_uvarint reads from p[0..n), returns bytes used, 0 if truncated or
  * longer than 10 bytes. */
 void vg_buf_put_uvarint(struct vg_buf *b, uint64_t v);
 size_t vg_get_uvarint(const uint8_t *p, size_t n, uint64_t *v);
+/* Writes v at p (room for 10 bytes) and returns the end; the bytes it takes. */
+static inline uint8_t *vg_put_uvarint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+static inline size_t vg_uvarint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
 /* Signed values zigzag-encoded onto the unsigned varint. */
 static inline uint64_t vg_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t vg_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }

@@ -303,3 +303,87 @@ void vg_series_format(const struct vg_series *s, struct vg_buf *out)
 	}
 	vg_buf_putc(out, '}');
 }
+
+/* The labels of a key in vg_series_key_cmp's order: "__name__" merged
+ * into the sorted label names. */
+struct key_iter {
+	const uint8_t *p, *end;
+	struct vg_str metric;
+	bool is_name_done;
+};
+
+static bool key_iter_init(struct key_iter *it, const uint8_t *key, size_t len)
+{
+	const uint8_t *sep = len ? memchr(key, KEY_SEP, len) : NULL;
+
+	if (sep == NULL)
+		return false;
+	it->metric = (struct vg_str){ (const char *)key, (uint32_t)(sep - key) };
+	it->p = sep + 1;
+	it->end = key + len;
+	it->is_name_done = false;
+	return true;
+}
+
+/* 1 with the next label, 0 at the end, -1 if the key is malformed. */
+static int key_iter_next(struct key_iter *it, struct vg_str *name, struct vg_str *value)
+{
+	static const struct vg_str name_label = { "__name__", 8 };
+	const uint8_t *s1 = NULL, *s2 = NULL;
+	struct vg_str ln = { "", 0 }, lv = { "", 0 };
+	bool has_label = it->p < it->end;
+
+	if (has_label) {
+		s1 = memchr(it->p, KEY_SEP, (size_t)(it->end - it->p));
+		s2 = s1 ? memchr(s1 + 1, KEY_SEP, (size_t)(it->end - s1 - 1)) : NULL;
+		if (s2 == NULL)
+			return -1;
+		ln = (struct vg_str){ (const char *)it->p, (uint32_t)(s1 - it->p) };
+		lv = (struct vg_str){ (const char *)s1 + 1, (uint32_t)(s2 - s1 - 1) };
+	}
+	if (!it->is_name_done && (!has_label || vg_str_cmp(name_label, ln) < 0)) {
+		it->is_name_done = true;
+		*name = name_label;
+		*value = it->metric;
+		return 1;
+	}
+	if (!has_label)
+		return 0;
+	it->p = s2 + 1;
+	*name = ln;
+	*value = lv;
+	return 1;
+}
+
+static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	struct key_iter ia, ib;
+
+	if (!key_iter_init(&ia, a, alen) || !key_iter_init(&ib, b, blen))
+		return bytes_cmp(a, alen, b, blen);
+	for (;;) {
+		struct vg_str an, av, bn, bv;
+		int ha = key_iter_next(&ia, &an, &av);
+		int hb = key_iter_next(&ib, &bn, &bv);
+		int c;
+
+		if (ha < 0 || hb < 0)
+			return bytes_cmp(a, alen, b, blen);
+		if (ha == 0 || hb == 0)
+			return ha - hb;
+		if ((c = vg_str_cmp(an, bn)) != 0)
+			return c;
+		if ((c = vg_str_cmp(av, bv)) != 0)
+			return c;
+	}
+}

@@ -90,6 +90,11 @@ int vg_series_from_key(const uint8_t *key, size_t len, struct vg_series *s);
 /* XXH3-64 of the key of a canonical s. */
 uint64_t vg_series_hash(const struct vg_series *s);
 uint64_t vg_series_key_hash(const uint8_t *key, size_t len);
+/* The one series order (Prometheus's labels.Compare): label by label, the
+ * metric name counting as the label "__name__" in its sorted place, names
+ * then values compared bytewise, a series that is a prefix of another
+ * first. <0, 0 or >0. Keys that do not parse compare by their bytes. */
+int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
 /* Appends name{a="x",b="y"} with Prometheus's escapes (\\, \", \n). */
 void vg_series_format(const struct vg_series *s, struct vg_buf *out);

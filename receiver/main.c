@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "receiver/storage/head.h"
 #include "receiver/http/http_api.h"
@@ -29,27 +30,6 @@
 #include <event2/thread.h>
 
 #include "common/banned.h"
-
-static int mkdir_p(const char *path, struct vg_err *err)
-{
-	char tmp[4096];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp))
-		return vg_err_set(err, VG_EINVAL, "bad directory name \"%s\"", path);
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return vg_err_set(err, VG_EIO, "cannot create %s: %s", tmp, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		return vg_err_set(err, VG_EIO, "cannot create %s: %s", tmp, strerror(errno));
-	return 0;
-}
 
 /* Writes "<agent port> <http port>\n" under a temporary name and renames
  * it, so a reader never sees half a line. */
@@ -121,7 +101,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 
-	if (mkdir_p(cfg.data_dir, &err) != 0)
+	if (vg_fs_mkdir_p(cfg.data_dir, NULL, &err) != 0)
 		goto fail;
 	snprintf(wal_dir, sizeof(wal_dir), "%s/wal", cfg.data_dir);
 	stats = calloc(1, sizeof(*stats));
