@@ -7,11 +7,16 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages: build tools, the libraries configure checks, Check,
 # mandoc for the man page lint, clang and its sanitizer and libFuzzer
-# runtime (only recommended by clang, so named here) for the fuzz targets.
+# runtime (only recommended by clang, so named here) for the fuzz targets;
+# for ./scripts/package and its test: debhelper and lintian, rpm, rpmlint
+# and elfutils (eu-strip, for the debuginfo package), systemd
+# (systemd-analyze verify), man-db (man -w), cpio (to read an RPM), procps
+# (ps) and adduser (the daemon packages' postinst).
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev check mandoc clang
-  libclang-rt-14-dev"
+  libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
+  cpio procps adduser"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.
