@@ -1,8 +1,8 @@
 /*
  * main.c: vigil-receiver's start and stop. Wires the parts in data-flow
- * order: configuration, the WAL replayed into the head, the HTTP API on its
- * thread, the agent listener on the main event loop; then runs until
- * SIGTERM or SIGINT and takes them down in reverse.
+ * order: configuration, the WAL replayed into the head, the block files, the
+ * HTTP API on its thread, the agent listener on the main event loop; then
+ * runs until SIGTERM or SIGINT and takes them down in reverse.
  */
 #include "config.h"
 
@@ -11,6 +11,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "receiver/storage/head.h"
+#include "receiver/storage/storage.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
 #include "receiver/receiver_config.h"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 	struct vg_err err;
 	struct vg_stats *stats = NULL;
 	struct vg_head *head = NULL;
+	struct vg_storage *storage = NULL;
 	struct vg_wal *wal = NULL;
 	struct vg_ingest *ing = NULL;
 	struct vg_http_api *api = NULL;
@@ -131,9 +133,15 @@ int main(int argc, char **argv)
 		(long long)(vg_clock_mono_ms() - t0), (unsigned long long)replayed.records,
 		(unsigned long long)replayed.samples, vg_head_num_series(head));
 
+	struct vg_storage_options sopts = { .data_dir = cfg.data_dir, .head = head };
+	if (vg_storage_open(&sopts, &storage, &err) != 0) {
+		vg_err_prefix(&err, "opening the blocks in %s", cfg.data_dir);
+		goto fail;
+	}
+
 	struct vg_http_api_options hopts = {
 		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
-		.head = head, .stats = stats,
+		.head = head, .storage = storage, .stats = stats,
 	};
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
 		goto fail;
@@ -173,6 +181,7 @@ out:
 		event_free(sigint);
 	if (base)
 		event_base_free(base);
+	vg_storage_close(storage);
 	vg_head_free(head);
 	free(stats);
 	vg_receiver_config_release(&cfg);

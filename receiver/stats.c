@@ -11,6 +11,7 @@
  * unreadable those families are left out rather than reported as 0.
  */
 #include "receiver/stats.h"
+#include "receiver/storage/storage.h"
 #include "receiver/storage/head.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -208,4 +209,37 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 		"Start time of the receiver since the Unix epoch in seconds.",
 		(double)st->start_time_ms / 1000.0);
 	render_process(out);
+}
+
+void vg_stats_render_storage(struct vg_storage *storage, struct vg_buf *out)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[] = {
+		{ "vigil_storage_tier_blocks", "Block files of the tier being served." },
+		{ "vigil_storage_tier_bytes", "Bytes of the tier's block files, index included." },
+		{ "vigil_storage_tier_points", "Samples (raw) or buckets (rollups) in the tier's blocks." },
+		{ "vigil_storage_tier_series", "Series in the tier's blocks, summed over blocks." },
+		{ "vigil_storage_tier_oldest_timestamp_seconds", "Start of the tier's oldest block." },
+		{ "vigil_storage_tier_newest_timestamp_seconds", "End of the tier's newest block." },
+	};
+	struct vg_storage_stats ss;
+
+	vg_storage_stats(storage, &ss);
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		family(out, fam[f].name, "gauge", fam[f].help);
+		for (int t = 0; t < VG_TIER_COUNT; t++) {
+			const struct vg_storage_tier_stats *ts = &ss.tier[t];
+			const double v[] = { (double)ts->blocks, (double)ts->bytes, (double)ts->points,
+					     (double)ts->series, (double)ts->oldest_ms / 1000.0,
+					     (double)ts->newest_ms / 1000.0 };
+			char txt[32];
+
+			vg_fmt_value(v[f], txt, sizeof(txt));
+			vg_buf_printf(out, "%s{tier=\"%s\"} %s\n", fam[f].name, vg_tier_name(t), txt);
+		}
+	}
+	counter(out, "vigil_storage_damaged_blocks_total",
+		"Block files refused at start for failing their checks (the log names file and section).",
+		ss.damaged_blocks);
 }

@@ -12,6 +12,7 @@
 
 struct vg_buf;
 struct vg_head;
+struct vg_storage;
 
 struct vg_stats {
 	_Atomic uint64_t frames_received[6]; /* by frame type, 1..5; [0] unknown */
@@ -35,5 +36,9 @@ void vg_stats_init(struct vg_stats *st);
 /* Appends every counter, and the head's series and sample counts, in the
  * text exposition format 0.0.4 with HELP and TYPE lines. */
 void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_buf *out);
+
+/* Appends the storage's families: vigil_storage_tier_* per tier and the
+ * count of damaged blocks. */
+void vg_stats_render_storage(struct vg_storage *storage, struct vg_buf *out);
 
 #endif

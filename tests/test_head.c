@@ -6,6 +6,7 @@
  */
 #include "receiver/storage/head.h"
 #include "receiver/query/query.h"
+#include "receiver/storage/storage.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
@@ -23,6 +24,43 @@
 #include "common/banned.h"
 
 /* Builds the canonical series name{k=v,...} (pairs end with NULL). */
+/* The queries read through storage.h: a storage of the head alone. */
+static struct vg_storage *storage_of(struct vg_head *h)
+{
+	struct vg_storage_options o = { NULL, h };
+	struct vg_storage *st;
+
+	ck_assert_int_eq(vg_storage_open(&o, &st, NULL), 0);
+	return st;
+}
+
+static int q_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t, int64_t lb,
+		     struct vg_query_result *r, struct vg_err *err)
+{
+	struct vg_storage *st = storage_of(h);
+	int rc = vg_query_instant(st, sel, t, lb, r, err);
+	vg_storage_close(st);
+	return rc;
+}
+
+static int q_range(struct vg_head *h, const struct vg_selector *sel, int64_t a, int64_t b,
+		   int64_t step, int64_t lb, struct vg_query_result *r, struct vg_err *err)
+{
+	struct vg_storage *st = storage_of(h);
+	int rc = vg_query_range(st, sel, a, b, step, lb, r, err);
+	vg_storage_close(st);
+	return rc;
+}
+
+static int q_series(struct vg_head *h, struct vg_selector *const *sels, size_t n, int64_t a,
+		    int64_t b, struct vg_query_result *r, struct vg_err *err)
+{
+	struct vg_storage *st = storage_of(h);
+	int rc = vg_query_series(st, sels, n, a, b, r, err);
+	vg_storage_close(st);
+	return rc;
+}
+
 static void make_series(struct vg_series *s, const char *name, va_list ap)
 {
 	const char *k;
@@ -541,28 +579,28 @@ START_TEST(test_query_instant_lookback_edges)
 	append1(h, id, 2000, 2.0);
 	parse_sel("m", &sel);
 	/* A sample exactly at t is included, stamped t. */
-	ck_assert_int_eq(vg_query_instant(h, &sel, 2000, 1000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 2000, 1000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 1);
 	ck_assert_uint_eq(r.series[0].n, 1);
 	ck_assert_int_eq(r.series[0].ts_ms[0], 2000);
 	ck_assert(r.series[0].values[0] == 2.0);
 	vg_query_result_release(&r);
 	/* Newest in (t - lookback, t]; stamped with t, not 2000. */
-	ck_assert_int_eq(vg_query_instant(h, &sel, 2999, 1000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 2999, 1000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 1);
 	ck_assert_int_eq(r.series[0].ts_ms[0], 2999);
 	ck_assert(r.series[0].values[0] == 2.0);
 	vg_query_result_release(&r);
 	/* A sample exactly at t - lookback is outside. */
-	ck_assert_int_eq(vg_query_instant(h, &sel, 3000, 1000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 3000, 1000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 0);
 	vg_query_result_release(&r);
 	/* Between samples: the older one. Before all: nothing. */
-	ck_assert_int_eq(vg_query_instant(h, &sel, 1999, 5000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 1999, 5000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 1);
 	ck_assert(r.series[0].values[0] == 1.0);
 	vg_query_result_release(&r);
-	ck_assert_int_eq(vg_query_instant(h, &sel, 999, 5000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 999, 5000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 0);
 	vg_query_result_release(&r);
 	vg_selector_release(&sel);
@@ -584,7 +622,7 @@ START_TEST(test_query_instant_skips_staleness_marker)
 	append1(h, stale, 2000, marker);
 	append1(h, nan, 2000, NAN);
 	parse_sel("m", &sel);
-	ck_assert_int_eq(vg_query_instant(h, &sel, 2500, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 2500, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 1); /* the ordinary NaN is a value */
 	ck_assert(isnan(r.series[0].values[0]));
 	vg_query_result_release(&r);
@@ -611,10 +649,10 @@ START_TEST(test_query_results_sorted_as_prometheus_label_sets)
 	append1(h, add(h, "m1", "Abc", "x", NULL), 1, 1);
 	append1(h, add(h, "m2", "a", "1", NULL), 1, 1);
 	parse_sel("{__name__=~\"m.\"}", &sel);
-	ck_assert_int_eq(vg_query_instant(h, &sel, 10, 1000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 10, 1000, &r, NULL), 0);
 	check_result_names(&r, want, 6);
 	vg_query_result_release(&r);
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 10, 5, 1000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 0, 10, 5, 1000, &r, NULL), 0);
 	check_result_names(&r, want, 6);
 	vg_query_result_release(&r);
 	vg_selector_release(&sel);
@@ -636,7 +674,7 @@ START_TEST(test_query_range_points_and_steps)
 		append1(h, id, i * 10000, i * 10);
 	parse_sel("m", &sel);
 	/* Steps at 5, 15, ..., 35 s (end inclusive), start not aligned. */
-	ck_assert_int_eq(vg_query_range(h, &sel, 5000, 35000, 10000, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 5000, 35000, 10000, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 1);
 	ck_assert_uint_eq(r.series[0].n, 4);
 	for (int k = 0; k < 4; k++) {
@@ -645,29 +683,29 @@ START_TEST(test_query_range_points_and_steps)
 	}
 	vg_query_result_release(&r);
 	/* end not on a step: the last point is the last step <= end. */
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 29999, 10000, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 0, 29999, 10000, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.series[0].n, 3);
 	ck_assert_int_eq(r.series[0].ts_ms[2], 20000);
 	vg_query_result_release(&r);
 	/* start == end: one point. */
-	ck_assert_int_eq(vg_query_range(h, &sel, 100000, 100000, 1, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 100000, 100000, 1, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.series[0].n, 1);
 	ck_assert(r.series[0].values[0] == 100);
 	vg_query_result_release(&r);
 	/* A short lookback leaves gaps: step 5 s, lookback 3 s. Points at 0,
 	 * 10, 20 s only (5 s is 5 s after a sample). */
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 20000, 5000, 3000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 0, 20000, 5000, 3000, &r, NULL), 0);
 	ck_assert_uint_eq(r.series[0].n, 3);
 	ck_assert_int_eq(r.series[0].ts_ms[0], 0);
 	ck_assert_int_eq(r.series[0].ts_ms[1], 10000);
 	ck_assert_int_eq(r.series[0].ts_ms[2], 20000);
 	vg_query_result_release(&r);
 	/* Past the data by more than the lookback: nothing, series omitted. */
-	ck_assert_int_eq(vg_query_range(h, &sel, 500000, 600000, 10000, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 500000, 600000, 10000, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 0);
 	vg_query_result_release(&r);
 	/* Continues for lookback after the last sample (100 s): 100..395 s. */
-	ck_assert_int_eq(vg_query_range(h, &sel, 100000, 500000, 5000, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 100000, 500000, 5000, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.series[0].n, 60);
 	ck_assert_int_eq(r.series[0].ts_ms[59], 395000);
 	vg_query_result_release(&r);
@@ -687,7 +725,7 @@ START_TEST(test_query_range_gap_resumes_at_next_sample)
 	append1(h, id, 0, 1);
 	append1(h, id, 1000000, 2);
 	parse_sel("m", &sel);
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 1002000, 1000, 1500, &r, NULL), 0);
+	ck_assert_int_eq(q_range(h, &sel, 0, 1002000, 1000, 1500, &r, NULL), 0);
 	ck_assert_uint_eq(r.series[0].n, 4); /* 0, 1000 | 1000000, 1001000 */
 	ck_assert_int_eq(r.series[0].ts_ms[0], 0);
 	ck_assert_int_eq(r.series[0].ts_ms[1], 1000);
@@ -708,20 +746,20 @@ START_TEST(test_query_range_errors_with_prometheus_messages)
 	struct vg_err err;
 
 	parse_sel("m", &sel);
-	ck_assert_int_eq(vg_query_range(h, &sel, 10, 9, 1, 300000, &r, &err), VG_EINVAL);
+	ck_assert_int_eq(q_range(h, &sel, 10, 9, 1, 300000, &r, &err), VG_EINVAL);
 	ck_assert_str_eq(err.msg, "end timestamp must not be before start time");
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 10, 0, 300000, &r, &err), VG_EINVAL);
+	ck_assert_int_eq(q_range(h, &sel, 0, 10, 0, 300000, &r, &err), VG_EINVAL);
 	ck_assert_str_eq(err.msg, "zero or negative query resolution step widths are not accepted. "
 				  "Try a positive integer");
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 10, -5, 300000, &r, &err), VG_EINVAL);
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 11001, 1, 300000, &r, &err), VG_EINVAL);
+	ck_assert_int_eq(q_range(h, &sel, 0, 10, -5, 300000, &r, &err), VG_EINVAL);
+	ck_assert_int_eq(q_range(h, &sel, 0, 11001, 1, 300000, &r, &err), VG_EINVAL);
 	ck_assert_str_eq(err.msg, "exceeded maximum resolution of 11,000 points per timeseries. "
 				  "Try decreasing the query resolution (?step=XX)");
 	/* The whole int64 range does not overflow into a small count. */
-	ck_assert_int_eq(vg_query_range(h, &sel, INT64_MIN, INT64_MAX, 1000, 300000, &r, &err),
+	ck_assert_int_eq(q_range(h, &sel, INT64_MIN, INT64_MAX, 1000, 300000, &r, &err),
 			 VG_EINVAL);
 	/* Exactly 11000 steps is allowed, as in Prometheus. */
-	ck_assert_int_eq(vg_query_range(h, &sel, 0, 11000, 1, 300000, &r, &err), 0);
+	ck_assert_int_eq(q_range(h, &sel, 0, 11000, 1, 300000, &r, &err), 0);
 	vg_query_result_release(&r);
 	vg_selector_release(&sel);
 	vg_head_free(h);
@@ -747,16 +785,16 @@ START_TEST(test_query_series_time_filter_and_dedup)
 	parse_sel("up{job=\"api\"}", &s1);
 	parse_sel("{job=\"api\"}", &s2);
 	parse_sel("up{instance=\"a\"}", &s3);
-	ck_assert_int_eq(vg_query_series(h, sels, 3, INT64_MIN, INT64_MAX, &r, NULL), 0);
+	ck_assert_int_eq(q_series(h, sels, 3, INT64_MIN, INT64_MAX, &r, NULL), 0);
 	check_result_names(&r, all, 3);
 	ck_assert_uint_eq(r.series[0].n, 0);
 	ck_assert_ptr_null(r.series[0].ts_ms);
 	vg_query_result_release(&r);
 	/* [start, end] is closed on both sides. */
-	ck_assert_int_eq(vg_query_series(h, sels, 3, 1001, 5000, &r, NULL), 0);
+	ck_assert_int_eq(q_series(h, sels, 3, 1001, 5000, &r, NULL), 0);
 	check_result_names(&r, late, 1);
 	vg_query_result_release(&r);
-	ck_assert_int_eq(vg_query_series(h, sels, 3, 0, 999, &r, NULL), 0);
+	ck_assert_int_eq(q_series(h, sels, 3, 0, 999, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 0);
 	vg_query_result_release(&r);
 	vg_selector_release(&s1);
@@ -836,7 +874,7 @@ START_TEST(test_head_queries_while_writer_appends)
 	parse_sel("w", &sel);
 	ck_assert_int_eq(pthread_create(&th, NULL, writer_main, h), 0);
 	for (int k = 0; k < 200; k++) {
-		ck_assert_int_eq(vg_query_range(h, &sel, 0, 19000, 1000, 300000, &r, NULL), 0);
+		ck_assert_int_eq(q_range(h, &sel, 0, 19000, 1000, 300000, &r, NULL), 0);
 		ck_assert_uint_ge(r.n, last);
 		for (size_t i = 0; i < r.n; i++)
 			for (size_t j = 0; j < r.series[i].n; j++)
@@ -845,7 +883,7 @@ START_TEST(test_head_queries_while_writer_appends)
 		vg_query_result_release(&r);
 	}
 	pthread_join(th, NULL);
-	ck_assert_int_eq(vg_query_instant(h, &sel, 19000, 300000, &r, NULL), 0);
+	ck_assert_int_eq(q_instant(h, &sel, 19000, 300000, &r, NULL), 0);
 	ck_assert_uint_eq(r.n, 2000);
 	vg_query_result_release(&r);
 	vg_selector_release(&sel);

@@ -9,6 +9,7 @@
 #include "config.h" /* PACKAGE_VERSION */
 
 #include "receiver/http/http_api.h"
+#include "receiver/storage/storage.h"
 #include "receiver/storage/head.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
@@ -27,6 +28,7 @@
 #include "common/banned.h"
 
 static struct vg_head *head;
+static struct vg_storage *storage;
 static struct vg_stats stats;
 static struct vg_http_api *api;
 static uint16_t port;
@@ -202,7 +204,10 @@ static void setup(void)
 	put(a, 1010000, 0.25);
 	put(c, 1000000, 1e-7);
 	put(x, 1000000, 123456.5);
+	struct vg_storage_options so = { NULL, head };
+	ck_assert_int_eq(vg_storage_open(&so, &storage, NULL), 0);
 	o.head = head;
+	o.storage = storage;
 	o.stats = &stats;
 	ck_assert_msg(vg_http_api_start(&o, &api, &err) == 0, "%s", err.msg);
 	port = vg_http_api_port(api);
@@ -212,6 +217,7 @@ static void setup(void)
 static void teardown(void)
 {
 	vg_http_api_stop(api);
+	vg_storage_close(storage);
 	vg_head_free(head);
 }
 
@@ -634,7 +640,7 @@ END_TEST
 START_TEST(test_http_start_fails_on_port_in_use)
 {
 	struct vg_http_api_options o = { .host = "127.0.0.1", .port = port, .lookback_ms = 300000,
-					 .head = head, .stats = &stats };
+					 .head = head, .storage = storage, .stats = &stats };
 	struct vg_http_api *second = NULL;
 	struct vg_err err;
 

@@ -11,8 +11,8 @@
  * Threads: one thread of its own running its own event_base; libevent's
  * pthread locking is switched on (evthread_use_pthreads) before the base is
  * made, so vg_http_api_stop may ask the loop to exit from another thread.
- * Handlers read storage only through query.c, under the head's read lock,
- * and format JSON after the lock is released.
+ * Handlers read storage only through query.c and storage.h, which copy out
+ * what they return, so JSON is formatted holding no storage lock.
  *
  * Requests: GET with a URL query, or POST with an
  * application/x-www-form-urlencoded body; both are decoded by http_form.c
@@ -31,6 +31,7 @@
 
 #include "receiver/http/http_api.h"
 #include "receiver/storage/head.h"
+#include "receiver/storage/storage.h"
 #include "receiver/http/http_form.h"
 #include "receiver/query/query.h"
 #include "receiver/stats.h"
@@ -72,7 +73,8 @@ struct vg_http_api {
 	bool has_thread;
 	uint16_t port;
 	int64_t lookback_ms;
-	struct vg_head *head;   /* borrowed */
+	struct vg_head *head;   /* borrowed: its counts for /metrics */
+	struct vg_storage *storage; /* borrowed: every read */
 	struct vg_stats *stats; /* borrowed */
 };
 
@@ -466,7 +468,7 @@ static void handle_query(struct ctx *c)
 	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
 	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
 		return;
-	if (vg_query_instant(c->api->head, &sel, t_ms, lookback_ms, &res, &err) != 0) {
+	if (vg_query_instant(c->api->storage, &sel, t_ms, lookback_ms, &res, &err) != 0) {
 		vg_selector_release(&sel);
 		reply_internal(c, err.msg);
 		return;
@@ -513,7 +515,7 @@ static void handle_query_range(struct ctx *c)
 	}
 	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
 		return;
-	if (vg_query_range(c->api->head, &sel, start_ms, end_ms, step_ms, lookback_ms, &res,
+	if (vg_query_range(c->api->storage, &sel, start_ms, end_ms, step_ms, lookback_ms, &res,
 			   &err) != 0) {
 		vg_selector_release(&sel);
 		if (err.code == VG_EINVAL)
@@ -544,7 +546,7 @@ static bool select_series(struct ctx *c, struct vg_selector *sels, size_t n_sels
 	}
 	for (size_t i = 0; i < n_sels; i++)
 		ptrs[i] = &sels[i];
-	rc = vg_query_series(c->api->head, ptrs, n_sels, start_ms, end_ms, res, &err);
+	rc = vg_query_series(c->api->storage, ptrs, n_sels, start_ms, end_ms, res, &err);
 	free(ptrs);
 	if (rc != 0) {
 		reply_internal(c, err.msg);
@@ -656,6 +658,7 @@ static void handle_labels(struct ctx *c, const char *name)
 {
 	struct vg_selector *sels = NULL;
 	struct vg_query_result res = { 0, NULL };
+	struct vg_strset all = { NULL, 0, NULL };
 	struct vg_str *v = NULL;
 	int64_t limit, start_ms, end_ms;
 	size_t n_sels = 0, n = 0;
@@ -677,18 +680,14 @@ static void handle_labels(struct ctx *c, const char *name)
 		finish_success(c, is_truncated);
 		goto out;
 	}
-	/* Every name or value in the head: format under the read lock, the
-	 * strings are views into it. */
-	vg_head_rdlock(c->api->head);
-	if (name == NULL)
-		rc = vg_head_label_names_locked(c->api->head, &v, &n);
-	else
-		rc = vg_head_label_values_locked(c->api->head, name, &v, &n);
+	/* Every name or value the storage holds, copied out. */
+	rc = name == NULL ? vg_storage_label_names(c->api->storage, &all)
+			  : vg_storage_label_values(c->api->storage, name, &all);
 	if (rc == 0) {
 		begin_success(c);
-		json_str_array(&c->out, v, apply_limit(n, limit, &is_truncated));
+		json_str_array(&c->out, all.v, apply_limit(all.n, limit, &is_truncated));
 	}
-	vg_head_unlock(c->api->head);
+	vg_strset_release(&all);
 	if (rc != 0)
 		reply_internal(c, "out of memory");
 	else
@@ -802,6 +801,7 @@ static void handle_metrics(struct ctx *c)
 {
 	vg_buf_reset(&c->out);
 	vg_stats_render(c->api->stats, c->api->head, &c->out);
+	vg_stats_render_storage(c->api->storage, &c->out);
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -986,7 +986,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	int rc;
 
 	*out = NULL;
-	if (opts->head == NULL || opts->stats == NULL)
+	if (opts->head == NULL || opts->storage == NULL || opts->stats == NULL)
 		return vg_err_set(err, VG_EINVAL, "HTTP API needs a head and stats");
 	/* Threading must be on before the base exists, so that stop can wake
 	 * the loop from another thread. Repeating the call with the same
@@ -997,6 +997,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	if (api == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	api->head = opts->head;
+	api->storage = opts->storage;
 	api->stats = opts->stats;
 	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
 	api->base = event_base_new();

@@ -2,8 +2,9 @@
  * http_api.h: the receiver's HTTP server: the Prometheus-compatible query
  * API under /api/v1/ (../shared/interfaces/prometheus-http-api.md) and the
  * receiver's own /metrics. It runs on its own thread and event base and
- * reads storage only through the head's read lock (query.h), so a slow
- * query never delays an ACK on the ingest side.
+ * reads storage only through its read interface (storage.h, query.h),
+ * which never holds what ingest waits for, so a slow query never delays an
+ * ACK on the ingest side (docs/threads.md).
  */
 #ifndef VG_HTTP_API_H
 #define VG_HTTP_API_H
@@ -12,6 +13,7 @@
 
 struct vg_err;
 struct vg_head;
+struct vg_storage;
 struct vg_stats;
 
 struct vg_http_api;
@@ -20,7 +22,8 @@ struct vg_http_api_options {
 	const char *host;     /* "" or NULL: all addresses */
 	uint16_t port;        /* 0: an ephemeral port */
 	int64_t lookback_ms;  /* default lookback delta */
-	struct vg_head *head; /* borrowed */
+	struct vg_head *head; /* borrowed: its counts for /metrics */
+	struct vg_storage *storage; /* borrowed: every read (storage.h) */
 	struct vg_stats *stats; /* borrowed */
 };
 

@@ -1,8 +1,9 @@
 /*
- * query.h: evaluation of selectors over the head, with PromQL's semantics
+ * query.h: evaluation of selectors over the storage, with PromQL's semantics
  * (../shared/interfaces/promql-subset.md "Instant selector at evaluation
  * time t"): at each evaluation time t a series yields its newest sample in
- * (t - lookback, t], stamped t. The HTTP API formats the results; the PromQL
+ * (t - lookback, t], stamped t, read through storage.h, so the head and the
+ * block files answer alike. The HTTP API formats the results; the PromQL
  * engine of a later issue evaluates its selectors through this same module.
  */
 #ifndef VG_QUERY_H
@@ -12,7 +13,7 @@
 #include <stdint.h>
 
 struct vg_err;
-struct vg_head;
+struct vg_storage;
 struct vg_selector;
 
 #define VG_QUERY_MAX_POINTS 11000 /* per series, as Prometheus */
@@ -32,7 +33,7 @@ struct vg_query_result {
 
 /* Instant query at t: one point per matching series that has a sample in
  * (t - lookback, t]. */
-int vg_query_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t_ms,
+int vg_query_instant(struct vg_storage *st, const struct vg_selector *sel, int64_t t_ms,
 		     int64_t lookback_ms, struct vg_query_result *out, struct vg_err *err);
 
 /* Range query: points at start, start+step, ... <= end. VG_EINVAL (with
@@ -40,13 +41,13 @@ int vg_query_instant(struct vg_head *h, const struct vg_selector *sel, int64_t t
  * (end - start) / step > VG_QUERY_MAX_POINTS (Prometheus's own test, so at
  * most one point more than that). lookback_ms must be > 0 (here and in
  * vg_query_instant). */
-int vg_query_range(struct vg_head *h, const struct vg_selector *sel, int64_t start_ms,
+int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
 		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 		   struct vg_query_result *out, struct vg_err *err);
 
 /* Series matching any of sels with a sample in [start, end], sorted,
  * duplicates removed; only key and key_len are set. */
-int vg_query_series(struct vg_head *h, struct vg_selector *const *sels, size_t n_sels,
+int vg_query_series(struct vg_storage *st, struct vg_selector *const *sels, size_t n_sels,
 		    int64_t start_ms, int64_t end_ms, struct vg_query_result *out,
 		    struct vg_err *err);
 

@@ -1,0 +1,690 @@
+/*
+ * storage.c: the read interface of storage.h over the head and the block
+ * files.
+ *
+ * Owns: the list of open blocks (a reference each), loading it at start,
+ * the merge of one series' samples from several places. Does not own the
+ * head's locking (head.h) or the block format (block_read.c).
+ *
+ * A selection (struct vg_storage_set) is built in three steps: the head's
+ * matching ids and each overlapping raw block's matching indexes become
+ * entries (key, place), the keys copied into the set; the entries are
+ * sorted by key in the one series order; runs of equal keys are one series.
+ * The set holds a reference to every block it names, so a block dropped
+ * from the storage meanwhile stays readable until the set is freed.
+ *
+ * Locks: st->mu guards the block list and is held only to copy it. The
+ * head's read lock is held while its ids and keys are copied, dropped
+ * every SLICE series, and held again for each series read (head.h).
+ *
+ * Rollup blocks (1m, 1h) are counted in the statistics but not read yet:
+ * the reader of rollup buckets comes with the tiers.
+ */
+#include "config.h" /* _GNU_SOURCE: qsort_r */
+
+#include "receiver/storage/storage.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "receiver/storage/block_read.h"
+#include "receiver/storage/chunk.h"
+#include "receiver/storage/head.h"
+#include "receiver/storage/postings.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+#define SLICE 4096 /* head series copied per hold of its read lock */
+#define PLACE_HEAD UINT32_MAX
+
+struct vg_storage {
+	char *dir;
+	struct vg_head *head;
+	pthread_mutex_t mu;
+	struct vg_block **blocks; /* under mu; ascending by min_t */
+	size_t n_blocks, cap_blocks;
+	uint64_t damaged_blocks;
+};
+
+struct entry {
+	uint64_t key_off;
+	uint32_t key_len;
+	uint32_t place; /* PLACE_HEAD, or an index into set->blocks */
+	uint32_t id;    /* head id or block series index */
+};
+
+struct run {
+	size_t first, n; /* entries[first .. first + n) */
+};
+
+struct point {
+	int64_t t;
+	double v;
+	uint32_t rank; /* lower wins for one timestamp: head 0, newer blocks next */
+};
+
+struct vg_storage_set {
+	struct vg_head *head;     /* borrowed: the set may outlive the storage, not the head */
+	struct vg_block **blocks; /* a reference each */
+	size_t n_blocks;
+	struct vg_buf keys;
+	struct entry *entries;
+	size_t n_entries, cap_entries;
+	struct run *runs;
+	size_t n_runs;
+	/* Scratch of the thread reading the set. */
+	struct vg_block_cursor *cursor;
+	int64_t *ts;
+	double *vs;
+	size_t cap_cols;
+	struct point *pts;
+	size_t cap_pts;
+};
+
+/* --- the block list ------------------------------------------------------ */
+
+static int add_block_locked(struct vg_storage *st, struct vg_block *b)
+{
+	struct vg_block_info bi, oi;
+	size_t at;
+
+	if (st->n_blocks == st->cap_blocks) {
+		size_t cap = st->cap_blocks ? st->cap_blocks * 2 : 16;
+		struct vg_block **p = realloc(st->blocks, cap * sizeof(*p));
+		if (p == NULL)
+			return VG_ENOMEM;
+		st->blocks = p;
+		st->cap_blocks = cap;
+	}
+	vg_block_info(b, &bi);
+	for (at = st->n_blocks; at > 0; at--) {
+		vg_block_info(st->blocks[at - 1], &oi);
+		if (oi.min_t <= bi.min_t)
+			break;
+	}
+	memmove(st->blocks + at + 1, st->blocks + at, (st->n_blocks - at) * sizeof(*st->blocks));
+	st->blocks[at] = b;
+	st->n_blocks++;
+	return 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Opens every block of one tier's directory; damage is logged, counted,
+ * and not an error. */
+static int load_tier(struct vg_storage *st, enum vg_tier tier, struct vg_err *err)
+{
+	char dir[4096], path[4352];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/blocks/%s", st->dir, vg_tier_name(tier));
+	if ((rc = vg_fs_mkdir_p(dir, NULL, err)) != 0)
+		return rc;
+	if ((d = opendir(dir)) == NULL)
+		return vg_err_set(err, VG_EIO, "cannot read %s: %s", dir, strerror(errno));
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct vg_block_info bi;
+		struct vg_block *b;
+		struct vg_err e;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (has_suffix(de->d_name, ".tmp")) {
+			/* A block a crash left half-written: never a block. */
+			if (unlink(path) == 0)
+				vg_info("storage: removed %s, a block file left unfinished", path);
+			continue;
+		}
+		if (!has_suffix(de->d_name, ".vgb"))
+			continue;
+		if (vg_block_open(path, &b, NULL, &e) != 0) {
+			if (e.code == VG_ENOMEM) {
+				rc = vg_err_set(err, VG_ENOMEM, "%s", e.msg);
+				break;
+			}
+			st->damaged_blocks++;
+			vg_error("storage: %s; the block is not served", e.msg);
+			continue;
+		}
+		vg_block_info(b, &bi);
+		if (bi.tier != tier) {
+			st->damaged_blocks++;
+			vg_error("storage: %s holds tier %s but lies in the %s directory; the block is not served",
+				 path, vg_tier_name(bi.tier), vg_tier_name(tier));
+			vg_block_close(b);
+			continue;
+		}
+		if (add_block_locked(st, b) != 0) {
+			vg_block_close(b);
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory loading blocks");
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **out,
+		    struct vg_err *err)
+{
+	struct vg_storage *st = calloc(1, sizeof(*st));
+	int rc = 0;
+
+	*out = NULL;
+	if (st == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	pthread_mutex_init(&st->mu, NULL);
+	st->head = opts->head;
+	if (opts->data_dir) {
+		st->dir = strdup(opts->data_dir);
+		if (st->dir == NULL) {
+			vg_storage_close(st);
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+		}
+		for (int t = 0; t < VG_TIER_COUNT && rc == 0; t++)
+			rc = load_tier(st, (enum vg_tier)t, err);
+		if (rc != 0) {
+			vg_storage_close(st);
+			return rc;
+		}
+	}
+	*out = st;
+	return 0;
+}
+
+void vg_storage_close(struct vg_storage *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->n_blocks; i++)
+		vg_block_close(st->blocks[i]);
+	free(st->blocks);
+	pthread_mutex_destroy(&st->mu);
+	free(st->dir);
+	free(st);
+}
+
+int vg_storage_add_block(struct vg_storage *st, const char *path, struct vg_err *err)
+{
+	struct vg_block *b;
+	int rc;
+
+	if ((rc = vg_block_open(path, &b, NULL, err)) != 0)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	rc = add_block_locked(st, b);
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0) {
+		vg_block_close(b);
+		return vg_err_set(err, rc, "out of memory adding %s", path);
+	}
+	return 0;
+}
+
+void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->n_blocks; i++) {
+		struct vg_block_info bi;
+		struct vg_storage_tier_stats *t;
+
+		vg_block_info(st->blocks[i], &bi);
+		if ((unsigned)bi.tier >= VG_TIER_COUNT)
+			continue;
+		t = &out->tier[bi.tier];
+		if (t->blocks == 0 || bi.min_t < t->oldest_ms)
+			t->oldest_ms = bi.min_t;
+		if (t->blocks == 0 || bi.max_t > t->newest_ms)
+			t->newest_ms = bi.max_t;
+		t->blocks++;
+		t->bytes += bi.file_bytes;
+		t->points += bi.n_points;
+		t->series += bi.n_series;
+	}
+	out->damaged_blocks = st->damaged_blocks;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* --- selections ---------------------------------------------------------- */
+
+static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key_len,
+		      uint32_t place, uint32_t id)
+{
+	if (set->n_entries == set->cap_entries) {
+		size_t cap = set->cap_entries ? set->cap_entries * 2 : 256;
+		struct entry *p = realloc(set->entries, cap * sizeof(*p));
+		if (p == NULL)
+			return VG_ENOMEM;
+		set->entries = p;
+		set->cap_entries = cap;
+	}
+	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id };
+	vg_buf_append(&set->keys, key, key_len);
+	return vg_buf_failed(&set->keys) ? VG_ENOMEM : 0;
+}
+
+static int select_head(struct vg_storage_set *set, const struct vg_selector *sel)
+{
+	struct vg_head *h = set->head;
+	uint32_t *ids = NULL;
+	size_t n = 0;
+	int rc;
+
+	vg_head_rdlock(h);
+	rc = vg_head_select_locked(h, sel, &ids, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const uint8_t *key;
+		size_t len;
+
+		if (i % SLICE == SLICE - 1) {
+			vg_head_unlock(h);
+			vg_head_rdlock(h);
+		}
+		vg_head_key_locked(h, ids[i], &key, &len);
+		rc = push_entry(set, key, len, PLACE_HEAD, ids[i]);
+	}
+	vg_head_unlock(h);
+	free(ids);
+	return rc;
+}
+
+static int select_block(struct vg_storage_set *set, uint32_t place, const struct vg_selector *sel,
+			struct vg_err *err)
+{
+	struct vg_postings p = VG_POSTINGS_INIT;
+	struct vg_buf key = VG_BUF_INIT;
+	int rc = vg_block_select(set->blocks[place], sel, &p, err);
+
+	for (size_t i = 0; rc == 0 && i < p.n; i++) {
+		vg_buf_reset(&key);
+		if ((rc = vg_block_series_key(set->blocks[place], p.ids[i], &key)) == 0)
+			rc = push_entry(set, key.data, key.len, place, p.ids[i]);
+	}
+	if (rc == VG_ENOMEM)
+		vg_err_set(err, rc, "out of memory selecting series");
+	vg_buf_release(&key);
+	vg_postings_release(&p);
+	return rc;
+}
+
+static int entry_cmp(const void *a, const void *b, void *arg)
+{
+	const struct entry *x = a, *y = b;
+	const uint8_t *keys = arg;
+	int c = vg_series_key_cmp(keys + x->key_off, x->key_len, keys + y->key_off, y->key_len);
+
+	if (c != 0)
+		return c;
+	/* One key's places in merge rank: the head, then newer blocks. */
+	return x->place > y->place ? -1 : x->place < y->place;
+}
+
+int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
+		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err)
+{
+	struct vg_storage_set *set = calloc(1, sizeof(*set));
+	int rc = 0;
+
+	*out = NULL;
+	if (set == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+	set->head = st->head;
+	vg_buf_init(&set->keys);
+	pthread_mutex_lock(&st->mu);
+	set->blocks = st->n_blocks ? malloc(st->n_blocks * sizeof(*set->blocks)) : NULL;
+	if (st->n_blocks && set->blocks == NULL)
+		rc = VG_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < st->n_blocks; i++) {
+		struct vg_block_info bi;
+
+		vg_block_info(st->blocks[i], &bi);
+		if (bi.tier == VG_TIER_RAW && bi.min_t <= max_t && bi.max_t > min_t)
+			set->blocks[set->n_blocks++] = vg_block_ref(st->blocks[i]);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0) {
+		vg_storage_set_free(set);
+		return vg_err_set(err, rc, "out of memory selecting series");
+	}
+	if ((rc = select_head(set, sel)) != 0) {
+		vg_storage_set_free(set);
+		return vg_err_set(err, rc, "out of memory selecting series");
+	}
+	for (uint32_t i = 0; rc == 0 && i < set->n_blocks; i++)
+		rc = select_block(set, i, sel, err);
+	if (rc != 0) {
+		vg_storage_set_free(set);
+		return rc;
+	}
+	if (set->n_entries > 1)
+		qsort_r(set->entries, set->n_entries, sizeof(*set->entries), entry_cmp, set->keys.data);
+	if (set->n_entries) {
+		set->runs = malloc(set->n_entries * sizeof(*set->runs));
+		if (set->runs == NULL) {
+			vg_storage_set_free(set);
+			return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+		}
+	}
+	for (size_t i = 0; i < set->n_entries; i++) {
+		const struct entry *e = &set->entries[i];
+		struct run *r = set->n_runs ? &set->runs[set->n_runs - 1] : NULL;
+		const struct entry *f = r ? &set->entries[r->first] : NULL;
+
+		if (f && f->key_len == e->key_len &&
+		    memcmp(set->keys.data + f->key_off, set->keys.data + e->key_off, e->key_len) == 0)
+			r->n++;
+		else
+			set->runs[set->n_runs++] = (struct run){ i, 1 };
+	}
+	*out = set;
+	return 0;
+}
+
+size_t vg_storage_set_len(const struct vg_storage_set *set)
+{
+	return set->n_runs;
+}
+
+void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_t **key,
+			size_t *len)
+{
+	const struct entry *e = &set->entries[set->runs[i].first];
+
+	*key = set->keys.data + e->key_off;
+	*len = e->key_len;
+}
+
+void vg_storage_set_free(struct vg_storage_set *set)
+{
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->n_blocks; i++)
+		vg_block_close(set->blocks[i]);
+	free(set->blocks);
+	vg_buf_release(&set->keys);
+	free(set->entries);
+	free(set->runs);
+	vg_block_cursor_free(set->cursor);
+	free(set->ts);
+	free(set->vs);
+	free(set->pts);
+	free(set);
+}
+
+/* --- reading a series ---------------------------------------------------- */
+
+static int grow_cols(struct vg_storage_set *set, size_t n)
+{
+	int64_t *ts;
+	double *vs;
+
+	if (n <= set->cap_cols)
+		return 0;
+	ts = realloc(set->ts, n * sizeof(*ts));
+	if (ts == NULL)
+		return VG_ENOMEM;
+	set->ts = ts;
+	vs = realloc(set->vs, n * sizeof(*vs));
+	if (vs == NULL)
+		return VG_ENOMEM;
+	set->vs = vs;
+	set->cap_cols = n;
+	return 0;
+}
+
+/* Decodes the raw columns of a block's series into set->ts / set->vs;
+ * *n gets the point count. */
+static int read_block_series(struct vg_storage_set *set, const struct entry *e, size_t *n,
+			     struct vg_err *err)
+{
+	struct vg_block *b = set->blocks[e->place];
+	struct vg_block_col cols[VG_BLOCK_MAX_COLUMNS];
+	size_t cnt;
+	int rc;
+
+	if (set->cursor == NULL && (set->cursor = vg_block_cursor_new()) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
+	if ((rc = vg_block_read_columns(b, e->id, set->cursor, cols, err)) != 0)
+		return rc;
+	if ((rc = vg_col_count(cols[0].p, cols[0].len, &cnt, err)) != 0) {
+		vg_err_prefix(err, "%s: series %u timestamps", vg_block_name(b), e->id);
+		return rc;
+	}
+	if (cnt > VG_COL_MAX_N)
+		return vg_err_set(err, VG_EINVAL, "%s: series %u: %zu points", vg_block_name(b), e->id, cnt);
+	if (grow_cols(set, cnt) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
+	if (vg_col_decode_ts(cols[0].p, cols[0].len, set->ts, cnt, err) < 0 ||
+	    vg_col_decode_f64(cols[1].p, cols[1].len, set->vs, cnt, err) < 0) {
+		vg_err_prefix(err, "%s: series %u", vg_block_name(b), e->id);
+		return VG_EINVAL;
+	}
+	*n = cnt;
+	return 0;
+}
+
+static int push_point(struct vg_storage_set *set, size_t *np, int64_t t, double v, uint32_t rank)
+{
+	if (*np == set->cap_pts) {
+		size_t cap = set->cap_pts ? set->cap_pts * 2 : 1024;
+		struct point *p = realloc(set->pts, cap * sizeof(*p));
+		if (p == NULL)
+			return VG_ENOMEM;
+		set->pts = p;
+		set->cap_pts = cap;
+	}
+	set->pts[(*np)++] = (struct point){ t, v, rank };
+	return 0;
+}
+
+static int point_cmp(const void *a, const void *b)
+{
+	const struct point *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+static int samples_reserve(struct vg_samples *out, size_t n)
+{
+	int64_t *ts;
+	double *vs;
+
+	if (n <= out->cap)
+		return 0;
+	ts = realloc(out->ts_ms, n * sizeof(*ts));
+	if (ts == NULL)
+		return VG_ENOMEM;
+	out->ts_ms = ts;
+	vs = realloc(out->values, n * sizeof(*vs));
+	if (vs == NULL)
+		return VG_ENOMEM;
+	out->values = vs;
+	out->cap = n;
+	return 0;
+}
+
+int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+			struct vg_samples *out, struct vg_err *err)
+{
+	const struct run *r = &set->runs[i];
+	size_t np = 0;
+	int rc;
+
+	out->n = 0;
+	/* The common case, one place: no merge. */
+	if (r->n == 1 && set->entries[r->first].place == PLACE_HEAD) {
+		struct vg_head *h = set->head;
+		vg_head_rdlock(h);
+		rc = vg_head_read_locked(h, set->entries[r->first].id, min_t, max_t, out);
+		vg_head_unlock(h);
+		return rc ? vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc)) : 0;
+	}
+	for (size_t k = 0; k < r->n; k++) {
+		const struct entry *e = &set->entries[r->first + k];
+		uint32_t rank = (uint32_t)k; /* entries are in merge rank */
+
+		if (e->place == PLACE_HEAD) {
+			struct vg_head *h = set->head;
+			vg_head_rdlock(h);
+			rc = vg_head_read_locked(h, e->id, min_t, max_t, out);
+			vg_head_unlock(h);
+			if (rc != 0)
+				return vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc));
+			for (size_t j = 0; j < out->n; j++)
+				if (push_point(set, &np, out->ts_ms[j], out->values[j], rank) != 0)
+					return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
+			out->n = 0;
+			continue;
+		}
+		size_t n;
+		if ((rc = read_block_series(set, e, &n, err)) != 0)
+			return rc;
+		for (size_t j = 0; j < n; j++)
+			if (set->ts[j] >= min_t && set->ts[j] <= max_t &&
+			    push_point(set, &np, set->ts[j], set->vs[j], rank) != 0)
+				return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
+	}
+	if (r->n > 1 || np > 1)
+		qsort(set->pts, np, sizeof(*set->pts), point_cmp);
+	if (samples_reserve(out, np) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
+	for (size_t j = 0; j < np; j++) {
+		if (out->n > 0 && out->ts_ms[out->n - 1] == set->pts[j].t)
+			continue; /* the better-ranked sample came first */
+		out->ts_ms[out->n] = set->pts[j].t;
+		out->values[out->n] = set->pts[j].v;
+		out->n++;
+	}
+	return 0;
+}
+
+/* --- label names and values ---------------------------------------------- */
+
+void vg_strset_release(struct vg_strset *s)
+{
+	free(s->v);
+	free(s->bytes);
+	memset(s, 0, sizeof(*s));
+}
+
+struct strs {
+	struct vg_buf bytes;
+	uint64_t *off; /* of each string in bytes; len beside it */
+	uint32_t *len;
+	size_t n, cap;
+};
+
+static int strs_add(struct strs *s, const char *p, size_t len)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *o = realloc(s->off, cap * sizeof(*o));
+		uint32_t *l;
+		if (o == NULL)
+			return VG_ENOMEM;
+		s->off = o;
+		l = realloc(s->len, cap * sizeof(*l));
+		if (l == NULL)
+			return VG_ENOMEM;
+		s->len = l;
+		s->cap = cap;
+	}
+	s->off[s->n] = s->bytes.len;
+	s->len[s->n] = (uint32_t)len;
+	s->n++;
+	vg_buf_append(&s->bytes, p, len);
+	return vg_buf_failed(&s->bytes) ? VG_ENOMEM : 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return vg_str_cmp(*(const struct vg_str *)a, *(const struct vg_str *)b);
+}
+
+/* Sorts, removes repeats, and hands the strings over as out. */
+static int strs_finish(struct strs *s, struct vg_strset *out)
+{
+	size_t k = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (s->n == 0)
+		return 0;
+	out->v = malloc(s->n * sizeof(*out->v));
+	if (out->v == NULL)
+		return VG_ENOMEM;
+	out->bytes = vg_buf_detach(&s->bytes, NULL);
+	for (size_t i = 0; i < s->n; i++)
+		out->v[i] = (struct vg_str){ out->bytes + s->off[i], s->len[i] };
+	qsort(out->v, s->n, sizeof(*out->v), str_cmp);
+	for (size_t i = 0; i < s->n; i++)
+		if (k == 0 || vg_str_cmp(out->v[k - 1], out->v[i]) != 0)
+			out->v[k++] = out->v[i];
+	out->n = k;
+	return 0;
+}
+
+static int collect_labels(struct vg_storage *st, const char *name, struct vg_strset *out)
+{
+	struct strs s = { VG_BUF_INIT, NULL, NULL, 0, 0 };
+	struct vg_block **blocks = NULL;
+	struct vg_str *v = NULL;
+	size_t n = 0, n_blocks = 0;
+	int rc;
+
+	vg_head_rdlock(st->head);
+	rc = name ? vg_head_label_values_locked(st->head, name, &v, &n)
+		  : vg_head_label_names_locked(st->head, &v, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = strs_add(&s, v[i].p, v[i].len);
+	vg_head_unlock(st->head);
+	free(v);
+	pthread_mutex_lock(&st->mu);
+	if (rc == 0 && st->n_blocks && (blocks = malloc(st->n_blocks * sizeof(*blocks))) == NULL)
+		rc = VG_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < st->n_blocks; i++)
+		blocks[n_blocks++] = vg_block_ref(st->blocks[i]);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t b = 0; b < n_blocks; b++) {
+		v = NULL;
+		n = 0;
+		if (rc == 0)
+			rc = name ? vg_block_label_values(blocks[b], name, &v, &n)
+				  : vg_block_label_names(blocks[b], &v, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = strs_add(&s, v[i].p, v[i].len);
+		free(v);
+		vg_block_close(blocks[b]);
+	}
+	free(blocks);
+	if (rc == 0)
+		rc = strs_finish(&s, out);
+	vg_buf_release(&s.bytes);
+	free(s.off);
+	free(s.len);
+	return rc;
+}
+
+int vg_storage_label_names(struct vg_storage *st, struct vg_strset *out)
+{
+	return collect_labels(st, NULL, out);
+}
+
+int vg_storage_label_values(struct vg_storage *st, const char *name, struct vg_strset *out)
+{
+	return collect_labels(st, name, out);
+}

@@ -1,0 +1,106 @@
+/*
+ * storage.h: the one read interface of the storage engine. The query side
+ * (receiver/query/) and the HTTP API read samples only through it; they
+ * never take a storage lock themselves.
+ *
+ * A storage is the head (the recent samples, receiver/storage/head.h) and
+ * the immutable block files under <data_dir>/blocks/<tier>/ (block.h). A
+ * selection gives series by their label sets, each once however many
+ * places hold it, in the one series order (vg_series_key_cmp); reading a
+ * series merges its samples from every place into one ascending run, each
+ * timestamp once (the head's sample wins over a block's, a newer block's
+ * over an older one's).
+ *
+ * Blocks that fail their checks at open are reported once in the log (file,
+ * section, offset), counted in vg_storage_stats, and left out; every other
+ * block keeps serving. A block whose column group turns out damaged when
+ * read fails that read with the block's message.
+ *
+ * Threads: any number of readers at once, each with its own selections.
+ * The head has its own writer (ingest); blocks are added by the thread
+ * that writes them (vg_storage_add_block).
+ */
+#ifndef VG_STORAGE_H
+#define VG_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/series.h"
+#include "receiver/storage/block.h"
+
+struct vg_err;
+struct vg_head;
+struct vg_samples;
+struct vg_selector;
+
+struct vg_storage;
+struct vg_storage_set;
+
+struct vg_storage_options {
+	const char *data_dir;  /* blocks under <data_dir>/blocks; NULL: the head alone */
+	struct vg_head *head;  /* borrowed, required */
+};
+
+/* What /metrics and `vigil status` report, per tier. */
+struct vg_storage_tier_stats {
+	uint64_t blocks;
+	uint64_t bytes;          /* block files, index included */
+	uint64_t points;         /* samples (raw) or buckets (rollups) */
+	uint64_t series;         /* summed over blocks: a series in two blocks counts twice */
+	int64_t oldest_ms;       /* min_t of the oldest block; 0 without blocks */
+	int64_t newest_ms;       /* max_t of the newest block; 0 without blocks */
+};
+
+struct vg_storage_stats {
+	struct vg_storage_tier_stats tier[VG_TIER_COUNT];
+	uint64_t damaged_blocks; /* refused at open */
+};
+
+/* Opens the storage: the head given, and every block file found under
+ * <data_dir>/blocks/{raw,1m,1h}/ (names ending in ".vgb"; "*.tmp" files a
+ * crash left are removed). VG_EIO when a blocks directory cannot be read;
+ * damaged blocks are not an error (see above). */
+int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **out,
+		    struct vg_err *err);
+/* Frees st (not the head). A selection may outlive it: the blocks it names
+ * stay mapped until it is freed; the head must outlive every selection. */
+void vg_storage_close(struct vg_storage *st);
+
+/* Opens the block file at path and adds it to what selections see. */
+int vg_storage_add_block(struct vg_storage *st, const char *path, struct vg_err *err);
+
+void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out);
+
+/*
+ * The series matching sel that may have samples in [min_t, max_t] (the head
+ * is always asked; blocks whose range misses the interval are not), in a
+ * new set the caller frees. The selector is the calling thread's.
+ */
+int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
+		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err);
+size_t vg_storage_set_len(const struct vg_storage_set *set);
+/* The key (series.h) of series i; valid until the set is freed. */
+void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_t **key,
+			size_t *len);
+/* The samples of series i in [min_t, max_t], merged, into out (replacing
+ * what it held). VG_ENOMEM; VG_ECHECKSUM / VG_EINVAL for a damaged block,
+ * with its message. */
+int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+			struct vg_samples *out, struct vg_err *err);
+void vg_storage_set_free(struct vg_storage_set *set);
+
+/* Strings owned by the caller: v[i] point into bytes. */
+struct vg_strset {
+	struct vg_str *v;
+	size_t n;
+	char *bytes;
+};
+void vg_strset_release(struct vg_strset *s);
+
+/* Every label name ("__name__" included), or every value of one label,
+ * ascending, each once, from the head and every block. VG_ENOMEM. */
+int vg_storage_label_names(struct vg_storage *st, struct vg_strset *out);
+int vg_storage_label_values(struct vg_storage *st, const char *name, struct vg_strset *out);
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * test_storage.c: the read interface (receiver/storage/storage.c) over the
+ * head and raw block files: one series from several places read as one
+ * ascending run with the head's sample winning a shared timestamp, the one
+ * series order across places, time ranges that leave blocks out, label
+ * listings as a union, damaged and misplaced blocks refused and counted
+ * while the rest serve, half-written block files removed, and a block
+ * added while a selection holds the old list; and a real receiver that
+ * starts on a damaged block, says so, and serves the rest.
+ */
+#include "config.h"
+
+#include "tests/harness.h"
+#include "receiver/storage/storage.h"
+#include "receiver/storage/block_write.h"
+#include "receiver/storage/chunk.h"
+#include "receiver/storage/head.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/selector.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+static char tmpdir[256];
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vg-test-storage-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	vg_log_set_level(VG_LOG_ERROR);
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void key_of(const char *name, const char *inst, struct vg_buf *key)
+{
+	struct vg_series s;
+
+	vg_series_init(&s, name);
+	if (inst)
+		ck_assert_int_eq(vg_series_add(&s, "instance", inst), 0);
+	ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+	vg_buf_reset(key);
+	vg_series_key(&s, key);
+}
+
+static uint32_t head_add(struct vg_head *h, const char *name, const char *inst)
+{
+	struct vg_series s;
+	uint32_t id;
+	bool is_new;
+
+	vg_series_init(&s, name);
+	if (inst)
+		ck_assert_int_eq(vg_series_add(&s, "instance", inst), 0);
+	ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+	ck_assert_int_eq(vg_head_get_or_create(h, &s, vg_series_hash(&s), &id, &is_new), 0);
+	return id;
+}
+
+static void head_put(struct vg_head *h, uint32_t id, int64_t t, double v)
+{
+	ck_assert_int_eq(vg_head_append(h, 1, &id, &t, &v), 0);
+}
+
+/* One series of a block: n points from t0 every step, value = t / 1000 + add. */
+struct bseries {
+	const char *name, *inst;
+	int64_t t0, step;
+	size_t n;
+	double add;
+};
+
+/* Writes a raw block of the given series (in the one series order) to
+ * <tmpdir>/blocks/raw/<file>. */
+static void write_block(const char *file, int64_t min_t, int64_t max_t, const struct bseries *bs,
+			size_t n_series)
+{
+	struct vg_block_writer_options o = { .tier = VG_TIER_RAW, .min_t = min_t, .max_t = max_t };
+	struct vg_block_writer *w;
+	struct vg_buf key = VG_BUF_INIT, ts = VG_BUF_INIT, vs = VG_BUF_INIT;
+	char dir[512], path[1024];
+	struct vg_err err;
+
+	snprintf(dir, sizeof(dir), "%s/blocks/raw", tmpdir);
+	ck_assert_int_eq(vg_fs_mkdir_p(dir, NULL, &err), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	ck_assert_msg(vg_block_writer_open(path, &o, &w, &err) == 0, "%s", err.msg);
+	for (size_t i = 0; i < n_series; i++) {
+		int64_t *t = malloc(bs[i].n * sizeof(*t) + 1);
+		double *v = malloc(bs[i].n * sizeof(*v) + 1);
+		struct vg_block_col cols[2];
+
+		for (size_t j = 0; j < bs[i].n; j++) {
+			t[j] = bs[i].t0 + (int64_t)j * bs[i].step;
+			v[j] = (double)t[j] / 1000 + bs[i].add;
+		}
+		key_of(bs[i].name, bs[i].inst, &key);
+		vg_buf_reset(&ts);
+		vg_buf_reset(&vs);
+		ck_assert_int_eq(vg_col_encode_ts(t, bs[i].n, &ts), 0);
+		ck_assert_int_eq(vg_col_encode_f64(v, bs[i].n, &vs), 0);
+		cols[0] = (struct vg_block_col){ ts.data, ts.len };
+		cols[1] = (struct vg_block_col){ vs.data, vs.len };
+		ck_assert_msg(vg_block_writer_add(w, key.data, key.len, t[0], t[bs[i].n - 1], bs[i].n,
+						  cols, &err) == 0, "%s", err.msg);
+		free(t);
+		free(v);
+	}
+	ck_assert_msg(vg_block_writer_finish(w, NULL, &err) == 0, "%s", err.msg);
+	vg_buf_release(&key);
+	vg_buf_release(&ts);
+	vg_buf_release(&vs);
+}
+
+static struct vg_storage *open_ok(struct vg_head *h)
+{
+	struct vg_storage_options o = { tmpdir, h };
+	struct vg_storage *st;
+	struct vg_err err;
+
+	ck_assert_msg(vg_storage_open(&o, &st, &err) == 0, "%s", err.msg);
+	return st;
+}
+
+static struct vg_storage_set *select_ok(struct vg_storage *st, const char *q, int64_t a, int64_t b)
+{
+	struct vg_storage_set *set;
+	struct vg_selector sel;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_selector_parse(q, strlen(q), &sel, &err), 0);
+	ck_assert_msg(vg_storage_select(st, &sel, a, b, &set, &err) == 0, "%s", err.msg);
+	vg_selector_release(&sel);
+	return set;
+}
+
+static void assert_key(struct vg_storage_set *set, size_t i, const char *name, const char *inst)
+{
+	struct vg_buf want = VG_BUF_INIT;
+	const uint8_t *key;
+	size_t len;
+
+	key_of(name, inst, &want);
+	vg_storage_set_key(set, i, &key, &len);
+	ck_assert_uint_eq(len, want.len);
+	ck_assert_mem_eq(key, want.data, len);
+	vg_buf_release(&want);
+}
+
+START_TEST(test_storage_head_and_blocks_read_as_one_series)
+{
+	/* Block 1: a at 0..9 s, b at 0..9 s. Block 2 (newer data): a at 10..19 s
+	 * with a different value at 15 s than the head has. Head: a at 15..29 s,
+	 * c at 0..4 s. */
+	const struct bseries b1[] = { { "m", "a", 0, 1000, 10, 0 }, { "m", "b", 0, 1000, 10, 0.5 } };
+	const struct bseries b2[] = { { "m", "a", 10000, 1000, 10, 100 } };
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+	struct vg_storage_set *set;
+	struct vg_storage *st;
+	uint32_t a, c;
+
+	write_block("0000000000000-0000000010000.vgb", 0, 10000, b1, 2);
+	write_block("0000000010000-0000000020000.vgb", 10000, 20000, b2, 1);
+	a = head_add(h, "m", "a");
+	c = head_add(h, "m", "c");
+	for (int64_t t = 15; t < 30; t++)
+		head_put(h, a, t * 1000, (double)t);
+	for (int64_t t = 0; t < 5; t++)
+		head_put(h, c, t * 1000, -1);
+	st = open_ok(h);
+
+	set = select_ok(st, "m", INT64_MIN, INT64_MAX);
+	ck_assert_uint_eq(vg_storage_set_len(set), 3);
+	assert_key(set, 0, "m", "a");
+	assert_key(set, 1, "m", "b");
+	assert_key(set, 2, "m", "c");
+	ck_assert_int_eq(vg_storage_set_read(set, 0, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 30);
+	for (size_t j = 0; j < smp.n; j++) {
+		ck_assert_int_eq(smp.ts_ms[j], (int64_t)j * 1000);
+		/* The block's values below 15 s, the head's from 15 s on. */
+		ck_assert(smp.values[j] == (j < 10 ? (double)j : j < 15 ? (double)j + 100 : (double)j));
+	}
+	ck_assert_int_eq(vg_storage_set_read(set, 1, 2000, 4000, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 3);
+	ck_assert(smp.values[0] == 2.5 && smp.ts_ms[2] == 4000);
+	ck_assert_int_eq(vg_storage_set_read(set, 2, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 5);
+	vg_storage_set_free(set);
+
+	/* A range after both blocks: only the head is asked, b is not there. */
+	set = select_ok(st, "m", 20000, 40000);
+	ck_assert_uint_eq(vg_storage_set_len(set), 2);
+	assert_key(set, 0, "m", "a");
+	assert_key(set, 1, "m", "c");
+	vg_storage_set_free(set);
+
+	vg_samples_release(&smp);
+	vg_storage_close(st);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_storage_labels_are_a_union)
+{
+	const struct bseries b1[] = { { "disk", "z", 0, 1000, 3, 0 } };
+	struct vg_head *h = vg_head_new();
+	struct vg_strset names, values;
+	struct vg_storage *st;
+
+	write_block("b.vgb", 0, 10000, b1, 1);
+	head_add(h, "mem", "a");
+	head_add(h, "mem", "z"); /* the same value as the block's */
+	st = open_ok(h);
+	ck_assert_int_eq(vg_storage_label_names(st, &names), 0);
+	ck_assert_uint_eq(names.n, 2);
+	ck_assert_int_eq(vg_str_cmp(names.v[0], vg_str_c("__name__")), 0);
+	ck_assert_int_eq(vg_str_cmp(names.v[1], vg_str_c("instance")), 0);
+	ck_assert_int_eq(vg_storage_label_values(st, "__name__", &values), 0);
+	ck_assert_uint_eq(values.n, 2);
+	ck_assert_int_eq(vg_str_cmp(values.v[0], vg_str_c("disk")), 0);
+	ck_assert_int_eq(vg_str_cmp(values.v[1], vg_str_c("mem")), 0);
+	vg_strset_release(&values);
+	ck_assert_int_eq(vg_storage_label_values(st, "instance", &values), 0);
+	ck_assert_uint_eq(values.n, 2);
+	vg_strset_release(&values);
+	ck_assert_int_eq(vg_storage_label_values(st, "nosuch", &values), 0);
+	ck_assert_uint_eq(values.n, 0);
+	vg_strset_release(&values);
+	vg_strset_release(&names);
+	vg_storage_close(st);
+	vg_head_free(h);
+}
+END_TEST
+
+static void flip_byte(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	b ^= 0x5a;
+	ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+START_TEST(test_storage_damaged_block_refused_rest_served)
+{
+	const struct bseries good[] = { { "m", "good", 0, 1000, 10, 0 } };
+	const struct bseries bad[] = { { "m", "bad", 0, 1000, 10, 0 } };
+	struct vg_head *h = vg_head_new();
+	struct vg_storage_stats stats;
+	struct vg_storage_set *set;
+	struct vg_storage *st;
+	char path[1024], tmp[1024], wrong[1024];
+	struct stat sb;
+	FILE *f;
+
+	write_block("good.vgb", 0, 10000, good, 1);
+	write_block("bad.vgb", 0, 10000, bad, 1);
+	snprintf(path, sizeof(path), "%s/blocks/raw/bad.vgb", tmpdir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	flip_byte(path, sb.st_size - 200); /* in the index sections */
+	/* What a crash during a write leaves, and a block in the wrong tier. */
+	snprintf(tmp, sizeof(tmp), "%s/blocks/raw/next.vgb.tmp", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(tmp, "w"));
+	fputs("half a block", f);
+	fclose(f);
+	snprintf(wrong, sizeof(wrong), "%s/blocks/1m", tmpdir);
+	ck_assert_int_eq(vg_fs_mkdir_p(wrong, NULL, NULL), 0);
+	snprintf(wrong, sizeof(wrong), "%s/blocks/1m/x.vgb", tmpdir);
+	{
+		char src[1024];
+		snprintf(src, sizeof(src), "%s/blocks/raw/good.vgb", tmpdir);
+		ck_assert_int_eq(link(src, wrong), 0);
+	}
+
+	st = open_ok(h);
+	vg_storage_stats(st, &stats);
+	ck_assert_uint_eq(stats.damaged_blocks, 2);
+	ck_assert_uint_eq(stats.tier[VG_TIER_RAW].blocks, 1);
+	ck_assert_uint_eq(stats.tier[VG_TIER_RAW].points, 10);
+	ck_assert_uint_eq(stats.tier[VG_TIER_RAW].series, 1);
+	ck_assert_int_eq(stats.tier[VG_TIER_RAW].oldest_ms, 0);
+	ck_assert_int_eq(stats.tier[VG_TIER_RAW].newest_ms, 10000);
+	ck_assert_uint_eq(stats.tier[VG_TIER_1M].blocks, 0);
+	ck_assert_int_ne(access(tmp, F_OK), 0); /* removed */
+	set = select_ok(st, "m", INT64_MIN, INT64_MAX);
+	ck_assert_uint_eq(vg_storage_set_len(set), 1);
+	assert_key(set, 0, "m", "good");
+	vg_storage_set_free(set);
+	vg_storage_close(st);
+	vg_head_free(h);
+}
+END_TEST
+
+START_TEST(test_storage_block_added_while_a_selection_reads)
+{
+	const struct bseries b1[] = { { "m", "a", 0, 1000, 10, 0 } };
+	const struct bseries b2[] = { { "m", "a", 10000, 1000, 10, 0 } };
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+	struct vg_storage_set *old, *now;
+	struct vg_storage *st;
+	char path[1024];
+	struct vg_err err;
+
+	write_block("1.vgb", 0, 10000, b1, 1);
+	st = open_ok(h);
+	old = select_ok(st, "m", INT64_MIN, INT64_MAX);
+	write_block("2.vgb", 10000, 20000, b2, 1);
+	snprintf(path, sizeof(path), "%s/blocks/raw/2.vgb", tmpdir);
+	ck_assert_msg(vg_storage_add_block(st, path, &err) == 0, "%s", err.msg);
+	now = select_ok(st, "m", INT64_MIN, INT64_MAX);
+	ck_assert_int_eq(vg_storage_set_read(old, 0, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 10);
+	ck_assert_int_eq(vg_storage_set_read(now, 0, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 20);
+	vg_storage_set_free(old);
+	vg_storage_close(st); /* a set may outlive the storage's list */
+	ck_assert_int_eq(vg_storage_set_read(now, 0, 15000, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 5);
+	vg_storage_set_free(now);
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
+/* A real receiver on a data directory with a good and a damaged block:
+ * it starts, names the damaged file and section in its log, counts it in
+ * /metrics, and answers from the good block. */
+START_TEST(test_storage_receiver_serves_around_a_damaged_block)
+{
+	const struct bseries good[] = { { "m", "good", 1000000, 10000, 30, 0 } };
+	const struct bseries bad[] = { { "m", "bad", 1000000, 10000, 30, 0 } };
+	char *dir = vg_t_tmpdir("vigil-storage");
+	struct vg_t_receiver rcv;
+	char path[1024], *body;
+	struct stat sb;
+	long status;
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/data", dir);
+	write_block("good.vgb", 1000000, 1300000, good, 1);
+	write_block("bad.vgb", 1000000, 1300000, bad, 1);
+	snprintf(path, sizeof(path), "%s/blocks/raw/bad.vgb", tmpdir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	flip_byte(path, sb.st_size - 200);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, NULL), 0);
+	ck_assert(vg_t_log_contains(&rcv.proc, "bad.vgb"));
+	ck_assert(vg_t_log_contains(&rcv.proc, "checksum mismatch"));
+
+	body = vg_t_http_get(rcv.http_port, "/api/v1/query_range?query=m&start=1000&end=1290&step=10",
+			     &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(strstr(body, "\"instance\":\"good\""));
+	ck_assert_ptr_null(strstr(body, "\"instance\":\"bad\""));
+	/* good's value at 1290 s is 1290 (t / 1000). */
+	ck_assert_ptr_nonnull(strstr(body, "[1290,\"1290\"]"));
+	free(body);
+	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_damaged_blocks_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"raw\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_points{tier=\"raw\"} 30\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"1h\"} 0\n"));
+	free(body);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+static Suite *storage_suite(void)
+{
+	Suite *s = suite_create("storage");
+	TCase *tc = tcase_create("read");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_storage_head_and_blocks_read_as_one_series);
+	tcase_add_test(tc, test_storage_labels_are_a_union);
+	tcase_add_test(tc, test_storage_damaged_block_refused_rest_served);
+	tcase_add_test(tc, test_storage_block_added_while_a_selection_reads);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("daemon");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_storage_receiver_serves_around_a_damaged_block);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(storage_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
