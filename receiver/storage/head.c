@@ -898,21 +898,29 @@ void vg_samples_release(struct vg_samples *out)
 	memset(out, 0, sizeof(*out));
 }
 
+int vg_samples_reserve(struct vg_samples *out, size_t n)
+{
+	int64_t *ts;
+	double *vs;
+
+	if (n <= out->cap)
+		return 0;
+	ts = realloc(out->ts_ms, n * sizeof(*ts));
+	if (ts == NULL)
+		return VG_ENOMEM;
+	out->ts_ms = ts;
+	vs = realloc(out->values, n * sizeof(*vs));
+	if (vs == NULL)
+		return VG_ENOMEM;
+	out->values = vs;
+	out->cap = n;
+	return 0;
+}
+
 static int samples_push(struct vg_samples *out, int64_t t, double v)
 {
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? out->cap * 2 : 256;
-		int64_t *ts = realloc(out->ts_ms, cap * sizeof(*ts));
-		double *vs;
-		if (ts == NULL)
-			return VG_ENOMEM;
-		out->ts_ms = ts;
-		vs = realloc(out->values, cap * sizeof(*vs));
-		if (vs == NULL)
-			return VG_ENOMEM;
-		out->values = vs;
-		out->cap = cap;
-	}
+	if (out->n == out->cap && vg_samples_reserve(out, out->cap ? out->cap * 2 : 256) != 0)
+		return VG_ENOMEM;
 	out->ts_ms[out->n] = t;
 	out->values[out->n] = v;
 	out->n++;

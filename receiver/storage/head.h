@@ -96,6 +96,8 @@ struct vg_samples {
 	size_t n, cap;
 };
 void vg_samples_release(struct vg_samples *out);
+/* Room for n samples (their count unchanged); VG_ENOMEM leaves out as it was. */
+int vg_samples_reserve(struct vg_samples *out, size_t n);
 
 /* Decodes the samples of series id within [min_t, max_t] into out
  * (replacing what it held). 0, VG_ENOMEM, or VG_EINVAL for a damaged

@@ -82,9 +82,7 @@ struct vg_storage_set {
 	size_t n_runs;
 	/* Scratch of the thread reading the set. */
 	struct vg_block_cursor *cursor;
-	int64_t *ts;
-	double *vs;
-	size_t cap_cols;
+	struct vg_samples cols; /* a block series' columns, decoded */
 	struct point *pts;
 	size_t cap_pts;
 };
@@ -418,34 +416,14 @@ void vg_storage_set_free(struct vg_storage_set *set)
 	free(set->entries);
 	free(set->runs);
 	vg_block_cursor_free(set->cursor);
-	free(set->ts);
-	free(set->vs);
+	vg_samples_release(&set->cols);
 	free(set->pts);
 	free(set);
 }
 
 /* --- reading a series ---------------------------------------------------- */
 
-static int grow_cols(struct vg_storage_set *set, size_t n)
-{
-	int64_t *ts;
-	double *vs;
-
-	if (n <= set->cap_cols)
-		return 0;
-	ts = realloc(set->ts, n * sizeof(*ts));
-	if (ts == NULL)
-		return VG_ENOMEM;
-	set->ts = ts;
-	vs = realloc(set->vs, n * sizeof(*vs));
-	if (vs == NULL)
-		return VG_ENOMEM;
-	set->vs = vs;
-	set->cap_cols = n;
-	return 0;
-}
-
-/* Decodes the raw columns of a block's series into set->ts / set->vs;
+/* Decodes the raw columns of a block's series into set->cols;
  * *n gets the point count. */
 static int read_block_series(struct vg_storage_set *set, const struct entry *e, size_t *n,
 			     struct vg_err *err)
@@ -465,10 +443,10 @@ static int read_block_series(struct vg_storage_set *set, const struct entry *e, 
 	}
 	if (cnt > VG_COL_MAX_N)
 		return vg_err_set(err, VG_EINVAL, "%s: series %u: %zu points", vg_block_name(b), e->id, cnt);
-	if (grow_cols(set, cnt) != 0)
+	if (vg_samples_reserve(&set->cols, cnt) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
-	if (vg_col_decode_ts(cols[0].p, cols[0].len, set->ts, cnt, err) < 0 ||
-	    vg_col_decode_f64(cols[1].p, cols[1].len, set->vs, cnt, err) < 0) {
+	if (vg_col_decode_ts(cols[0].p, cols[0].len, set->cols.ts_ms, cnt, err) < 0 ||
+	    vg_col_decode_f64(cols[1].p, cols[1].len, set->cols.values, cnt, err) < 0) {
 		vg_err_prefix(err, "%s: series %u", vg_block_name(b), e->id);
 		return VG_EINVAL;
 	}
@@ -497,25 +475,6 @@ static int point_cmp(const void *a, const void *b)
 	if (x->t != y->t)
 		return x->t < y->t ? -1 : 1;
 	return x->rank < y->rank ? -1 : x->rank > y->rank;
-}
-
-static int samples_reserve(struct vg_samples *out, size_t n)
-{
-	int64_t *ts;
-	double *vs;
-
-	if (n <= out->cap)
-		return 0;
-	ts = realloc(out->ts_ms, n * sizeof(*ts));
-	if (ts == NULL)
-		return VG_ENOMEM;
-	out->ts_ms = ts;
-	vs = realloc(out->values, n * sizeof(*vs));
-	if (vs == NULL)
-		return VG_ENOMEM;
-	out->values = vs;
-	out->cap = n;
-	return 0;
 }
 
 int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
@@ -555,13 +514,13 @@ int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int
 		if ((rc = read_block_series(set, e, &n, err)) != 0)
 			return rc;
 		for (size_t j = 0; j < n; j++)
-			if (set->ts[j] >= min_t && set->ts[j] <= max_t &&
-			    push_point(set, &np, set->ts[j], set->vs[j], rank) != 0)
+			if (set->cols.ts_ms[j] >= min_t && set->cols.ts_ms[j] <= max_t &&
+			    push_point(set, &np, set->cols.ts_ms[j], set->cols.values[j], rank) != 0)
 				return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
 	}
 	if (r->n > 1 || np > 1)
 		qsort(set->pts, np, sizeof(*set->pts), point_cmp);
-	if (samples_reserve(out, np) != 0)
+	if (vg_samples_reserve(out, np) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
 	for (size_t j = 0; j < np; j++) {
 		if (out->n > 0 && out->ts_ms[out->n - 1] == set->pts[j].t)
