@@ -18,7 +18,9 @@
  * modes per metric kind, head bytes per series at 720 samples, block
  * columns before and after zstd, encode and decode speed; then rollup
  * buckets (1m, 1h: ts, min, max, sum, count, last, increase) over 7 days of
- * the noisy variant. Ends with a RESULT line (noisy variant).
+ * the noisy variant, each column alone and min, max, sum and increase
+ * against last (vg_col_encode_f64_ref). Ends with a RESULT line (noisy
+ * variant, rollups against last).
  *
  *   bench_codec [--hosts H] [--samples N] [--rollup-hosts R] [--seed S]
  */
@@ -444,18 +446,20 @@ static void rollup(const double *v, size_t n, double prev, bool has_prev, bool e
 
 /* Bytes per bucket of the rollup columns, before and after zstd -3. */
 static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, size_t width, bool exact,
-			double *raw_bpb, double *z_bpb)
+			bool with_refs, double *raw_bpb, double *z_bpb)
 {
 	size_t n = days * 8640, nb = n / width;
 	double *values = malloc(sizeof(double) * SERIES * n);
 	int64_t *ts = malloc(sizeof(int64_t) * nb);
 	uint64_t *cnt = malloc(sizeof(uint64_t) * nb);
-	double *col[5];
+	double *col[5], *ref[5];
 	struct vg_buf group = VG_BUF_INIT;
 	double bytes = 0, z3 = 0, z9 = 0, buckets = 0;
 
-	for (int c = 0; c < 5; c++)
+	for (int c = 0; c < 5; c++) {
 		col[c] = malloc(sizeof(double) * nb);
+		ref[c] = malloc(sizeof(double) * nb);
+	}
 	for (size_t b = 0; b < nb; b++)
 		ts[b] = T0_MS + (int64_t)(b * width) * STEP_MS;
 	for (uint32_t h = 0; h < hosts; h++) {
@@ -475,8 +479,28 @@ static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, size_t width
 			}
 			(void)vg_col_encode_ts(ts, nb, &group);
 			(void)vg_col_encode_u64(cnt, nb, &group);
-			for (int c = 0; c < 5; c++)
-				(void)vg_col_encode_f64(col[c], nb, &group);
+			if (!with_refs) {
+				for (int c = 0; c < 5; c++)
+					(void)vg_col_encode_f64(col[c], nb, &group);
+			} else {
+				/* last first; the others against what a reader has by then */
+				int k = vg_dec_scale(col[3], nb);
+				for (size_t b = 0; b < nb; b++) {
+					int64_t m1 = 0, m0 = 0;
+					bool ok = k >= 0 && vg_dec_int(col[3][b], k, &m1) &&
+						  (b == 0 || vg_dec_int(col[3][b - 1], k, &m0));
+					ref[0][b] = b ? col[3][b - 1] : col[3][0];               /* min */
+					ref[1][b] = col[3][b];                                    /* max */
+					ref[2][b] = ok ? vg_dec_double(m1 * (int64_t)cnt[b], k)   /* sum */
+						       : col[3][b] * (double)cnt[b];
+					ref[4][b] = b == 0 ? 0 : ok ? vg_dec_double(m1 - m0, k)  /* increase */
+								    : col[3][b] - col[3][b - 1];
+				}
+				(void)vg_col_encode_f64(col[3], nb, &group);
+				for (int c = 0; c < 5; c++)
+					if (c != 3)
+						(void)vg_col_encode_f64_ref(col[c], ref[c], nb, &group);
+			}
 			buckets += (double)nb;
 		}
 		bytes += (double)group.len;
@@ -485,8 +509,10 @@ static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, size_t width
 	*raw_bpb = bytes / buckets;
 	*z_bpb = z3 / buckets;
 	vg_buf_release(&group);
-	for (int c = 0; c < 5; c++)
+	for (int c = 0; c < 5; c++) {
 		free(col[c]);
+		free(ref[c]);
+	}
 	free(values);
 	free(ts);
 	free(cnt);
@@ -526,15 +552,18 @@ int main(int argc, char **argv)
 	for (int v = 0; v < V_N; v++)
 		run_variant((enum variant)v, hosts, n, seed, &f[v]);
 
-	double r1m, z1m, r1h, z1h, r1m_naive, z1m_naive;
+	double r1m, z1m, r1h, z1h, r1m_naive, z1m_naive, r1m_ref, z1m_ref, r1h_ref, z1h_ref;
 	printf("\n== rollups of the noisy variant: %u hosts x %d series x 7 days ==\n", rhosts, SERIES);
-	run_rollups(rhosts, seed, 7, 6, true, &r1m, &z1m);
-	run_rollups(rhosts, seed, 7, 6, false, &r1m_naive, &z1m_naive);
-	run_rollups(rhosts, seed, 7, 360, true, &r1h, &z1h);
+	run_rollups(rhosts, seed, 7, 6, true, false, &r1m, &z1m);
+	run_rollups(rhosts, seed, 7, 6, false, false, &r1m_naive, &z1m_naive);
+	run_rollups(rhosts, seed, 7, 6, true, true, &r1m_ref, &z1m_ref);
+	run_rollups(rhosts, seed, 7, 360, true, false, &r1h, &z1h);
+	run_rollups(rhosts, seed, 7, 360, true, true, &r1h_ref, &z1h_ref);
 	printf("columns ts, count, min, max, sum, last, increase; bytes per bucket (zstd -3, one host's columns a group):\n");
 	printf("  1m buckets: %.2f (%.2f before zstd); sums in plain double arithmetic: %.2f (%.2f)\n", z1m, r1m,
 	       z1m_naive, r1m_naive);
-	printf("  1h buckets: %.2f (%.2f before zstd)\n", z1h, r1h);
+	printf("  1m buckets, min/max/sum/increase against last: %.2f (%.2f)\n", z1m_ref, r1m_ref);
+	printf("  1h buckets: %.2f (%.2f before zstd); against last: %.2f (%.2f)\n", z1h, r1h, z1h_ref, r1h_ref);
 
 	const struct figures *x = &f[V_NOISY];
 	printf("RESULT head_bytes_per_sample=%.3f head_bytes_per_series_720=%.0f head_bytes_per_series_720_c120=%.0f "
@@ -543,7 +572,7 @@ int main(int argc, char **argv)
 	       "floor_bytes_per_sample=%.3f rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
 	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f\n",
 	       x->head_bps, x->head_series_240, x->head_series_120, x->col_bps, x->zstd3_bps, x->zstd9_bps,
-	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m, z1h, x->append_sps / 1e6, x->decode_sps / 1e6,
+	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, x->append_sps / 1e6, x->decode_sps / 1e6,
 	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6);
 	return 0;
 }

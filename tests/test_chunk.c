@@ -574,8 +574,9 @@ START_TEST(test_col_f64_round_trips)
 }
 END_TEST
 
-/* Every prefix of a column fails cleanly; random damage never crashes. */
-static void hostile_col(const uint8_t *p, size_t len, size_t n, int kind)
+/* Every prefix of a column fails cleanly; random damage never crashes.
+ * kind: 0 ts, 1 i64, 2 f64, 3 f64 against the reference hostile_ref. */
+static void hostile_col(const uint8_t *p, size_t len, size_t n, int kind, const double *hostile_ref)
 {
 	void *out = malloc((n ? n : 1) * 8);
 
@@ -586,7 +587,8 @@ static void hostile_col(const uint8_t *p, size_t len, size_t n, int kind)
 		memcpy(cut, p, l);
 		rc = kind == 0 ? vg_col_decode_ts(cut, l, out, n, &err)
 		   : kind == 1 ? vg_col_decode_i64(cut, l, out, n, &err)
-			       : vg_col_decode_f64(cut, l, out, n, &err);
+		   : kind == 2 ? vg_col_decode_f64(cut, l, out, n, &err)
+			       : vg_col_decode_f64_ref(cut, l, hostile_ref, out, n, &err);
 		ck_assert_msg(rc < 0, "prefix %zu of %zu decoded", l, len);
 		ck_assert_str_ne(err.msg, "");
 		free(cut);
@@ -597,7 +599,8 @@ static void hostile_col(const uint8_t *p, size_t len, size_t n, int kind)
 		g[next_rand() % len] ^= (uint8_t)(1u << (next_rand() % 8));
 		long rc = kind == 0 ? vg_col_decode_ts(g, len, out, n, NULL)
 			: kind == 1 ? vg_col_decode_i64(g, len, out, n, NULL)
-				    : vg_col_decode_f64(g, len, out, n, NULL);
+			: kind == 2 ? vg_col_decode_f64(g, len, out, n, NULL)
+				    : vg_col_decode_f64_ref(g, len, hostile_ref, out, n, NULL);
 		ck_assert(rc < 0 || (size_t)rc <= len);
 	}
 	free(g);
@@ -615,19 +618,19 @@ START_TEST(test_col_truncated_and_garbled)
 		v[i] = i % 3 ? (double)(next_rand() % 100000) / 100 : special(i % N_SPECIAL);
 	}
 	ck_assert_int_eq(vg_col_encode_ts(ts, 300, &b), 0);
-	hostile_col(b.data, b.len, 300, 0);
+	hostile_col(b.data, b.len, 300, 0, NULL);
 	vg_buf_reset(&b);
 	ck_assert_int_eq(vg_col_encode_i64(ts, 300, &b), 0);
-	hostile_col(b.data, b.len, 300, 1);
+	hostile_col(b.data, b.len, 300, 1, NULL);
 	vg_buf_reset(&b);
 	ck_assert_int_eq(vg_col_encode_f64(v, 300, &b), 0);
 	ck_assert_int_eq(b.data[0], 0x13); /* NaNs among them: XOR */
-	hostile_col(b.data, b.len, 300, 2);
+	hostile_col(b.data, b.len, 300, 2, NULL);
 	vg_buf_reset(&b);
 	for (size_t i = 0; i < 300; i++)
 		v[i] = (double)(next_rand() % 100000) / 100;
 	ck_assert_int_eq(vg_col_encode_f64(v, 300, &b), 0);
-	hostile_col(b.data, b.len, 300, 2);
+	hostile_col(b.data, b.len, 300, 2, NULL);
 	vg_buf_reset(&b);
 
 	/* hostile headers: unknown tags, huge counts, absurd blocks */
@@ -697,6 +700,53 @@ START_TEST(test_float_drift_ulp_mode)
 }
 END_TEST
 
+START_TEST(test_col_f64_against_reference)
+{
+	double last[300], max[300], sum[300], out[300], odd[300];
+	struct vg_buf b = VG_BUF_INIT;
+	struct vg_err err;
+	int64_t c = 100000;
+	size_t plain;
+
+	for (size_t i = 0; i < 300; i++) {
+		c += (int64_t)(next_rand() % 1000);
+		last[i] = max[i] = (double)c / 100;
+		sum[i] = (double)(6 * c - (int64_t)(next_rand() % 3000)) / 100;
+		odd[i] = special(i % N_SPECIAL);
+	}
+	/* equal to the reference: tag and count */
+	ck_assert_int_eq(vg_col_encode_f64_ref(max, last, 300, &b), 0);
+	ck_assert_uint_eq(b.len, 3);
+	ck_assert_int_eq(vg_col_decode_f64_ref(b.data, b.len, last, out, 300, &err), 3);
+	ck_assert_mem_eq(out, max, sizeof(out));
+	ck_assert_int_lt(vg_col_decode_f64(b.data, b.len, out, 300, &err), 0); /* needs its reference */
+	ck_assert_ptr_nonnull(strstr(err.msg, "reference"));
+	/* close to 6 x last: the difference is smaller than the plain column */
+	double six[300];
+	for (size_t i = 0; i < 300; i++)
+		six[i] = vg_dec_double(6 * (int64_t)llround(last[i] * 100), 2);
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_col_encode_f64(sum, 300, &b), 0);
+	plain = b.len;
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_col_encode_f64_ref(sum, six, 300, &b), 0);
+	ck_assert_uint_lt(b.len, plain);
+	ck_assert_int_eq(vg_col_decode_f64_ref(b.data, b.len, six, out, 300, NULL), (long)b.len);
+	for (size_t i = 0; i < 300; i++)
+		ck_assert(bits_of(out[i]) == bits_of(sum[i]));
+	/* the wrong reference is found out, not silently decoded */
+	ck_assert_int_lt(vg_col_decode_f64_ref(b.data, b.len, odd, out, 300, &err), 0);
+	hostile_col(b.data, b.len, 300, 3, six);
+	/* no decimal form: the plain encoding, which the ref decoder reads too */
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_col_encode_f64_ref(odd, last, 300, &b), 0);
+	ck_assert_int_eq(vg_col_decode_f64_ref(b.data, b.len, last, out, 300, NULL), (long)b.len);
+	for (size_t i = 0; i < 300; i++)
+		ck_assert(bits_of(out[i]) == bits_of(odd[i]));
+	vg_buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_dec_helpers)
 {
 	double v[3] = { 0.1, 0.2, 211221.16 };
@@ -739,6 +789,7 @@ static Suite *chunk_suite(void)
 	tcase_add_test(tc, test_col_f64_round_trips);
 	tcase_add_test(tc, test_col_truncated_and_garbled);
 	tcase_add_test(tc, test_float_drift_ulp_mode);
+	tcase_add_test(tc, test_col_f64_against_reference);
 	tcase_add_test(tc, test_dec_helpers);
 	suite_add_tcase(s, tc);
 	return s;

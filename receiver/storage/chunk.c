@@ -69,6 +69,10 @@
  *                         head chunk's XOR mode
  *   tag 0x14 f64 ULP      byte k, a delta body of the m's, a delta body of
  *                         the c's: v = bits(m / 10^k) + c, as in ULP mode
+ *   tag 0x15 f64, same    no body: every value has the bits of the
+ *                         reference column's value (vg_col_*_f64_ref)
+ *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x03,
+ *            reference    its own count) of m(v) - m(ref) at scale k
  *   Timestamp columns are integer columns whose entries rise strictly; the
  *   ts encoder refuses others and the ts decoder reports them as damage.
  */
@@ -104,6 +108,8 @@ enum {
 	TAG_F64_DEC_DOD = 0x12,
 	TAG_F64_XOR = 0x13,
 	TAG_F64_DEC_ULP = 0x14,
+	TAG_F64_REF_SAME = 0x15,
+	TAG_F64_REF_DEC = 0x16,
 };
 
 static const double p10[MAX_SCALE + 1] = {
@@ -1016,6 +1022,16 @@ static int rd_uvarint(struct rd *d, uint64_t *v)
 	return 0;
 }
 
+static int rd_scale(struct rd *d, unsigned *k)
+{
+	if (d->off >= d->len)
+		return vg_err_set(d->err, VG_EINVAL, "column: decimal scale truncated");
+	*k = d->p[d->off++];
+	if (*k > MAX_SCALE)
+		return vg_err_set(d->err, VG_EINVAL, "column: decimal scale %u out of range", *k);
+	return 0;
+}
+
 static int unpack(struct rd *d, uint64_t *r, size_t c)
 {
 	for (size_t at = 0; at < c; at += COL_BLOCK) {
@@ -1208,7 +1224,7 @@ int vg_col_count(const uint8_t *p, size_t len, size_t *n, struct vg_err *err)
 static long decode_ints(const uint8_t *p, size_t len, uint64_t *dst, size_t n, struct vg_err *err)
 {
 	struct rd d = { p, len, 0, err };
-	unsigned tag;
+	unsigned tag = 0;
 	int rc;
 
 	if ((rc = col_open(&d, &tag, n)) != 0)
@@ -1345,7 +1361,7 @@ out:
 long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, struct vg_err *err)
 {
 	struct rd d = { p, len, 0, err };
-	unsigned tag;
+	unsigned tag = 0;
 	int rc;
 
 	if ((rc = col_open(&d, &tag, n)) != 0)
@@ -1359,11 +1375,9 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		return (long)(d.off + 8);
 	case TAG_F64_DEC_DELTA:
 	case TAG_F64_DEC_DOD: {
-		if (d.off >= len)
-			return vg_err_set(err, VG_EINVAL, "column: decimal scale truncated");
-		unsigned k = p[d.off++];
-		if (k > MAX_SCALE)
-			return vg_err_set(err, VG_EINVAL, "column: decimal scale %u out of range", k);
+		unsigned k;
+		if ((rc = rd_scale(&d, &k)) != 0)
+			return rc;
 		/* n was checked against the column's count and VG_COL_MAX_N */
 		uint64_t *x = malloc((n ? n : 1) * sizeof(*x));
 		if (x == NULL)
@@ -1378,11 +1392,9 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		return (long)d.off;
 	}
 	case TAG_F64_DEC_ULP: {
-		if (d.off >= len)
-			return vg_err_set(err, VG_EINVAL, "column: decimal scale truncated");
-		unsigned k = p[d.off++];
-		if (k > MAX_SCALE)
-			return vg_err_set(err, VG_EINVAL, "column: decimal scale %u out of range", k);
+		unsigned k;
+		if ((rc = rd_scale(&d, &k)) != 0)
+			return rc;
 		uint64_t *x = malloc((n ? n : 1) * sizeof(*x) * 2);
 		if (x == NULL)
 			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
@@ -1412,7 +1424,116 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		}
 		return (long)(d.off + bytes);
 	}
+	case TAG_F64_REF_SAME:
+	case TAG_F64_REF_DEC:
+		return vg_err_set(err, VG_EINVAL, "column: tag 0x%02x needs its reference column", tag);
 	default:
 		return vg_err_set(err, VG_EVERSION, "column: unknown value tag 0x%02x", tag);
 	}
+}
+
+/* The smallest scale at which every v[i] and ref[i] is decimal, or -1. */
+static int dec_scale_pair(const double *v, const double *ref, size_t n)
+{
+	int k = dec_scale_all(v, n, 0);
+
+	while (k >= 0) {
+		int k2 = dec_scale_all(ref, n, k);
+		if (k2 < 0)
+			return -1;
+		if (k2 == k)
+			return k;
+		k = dec_scale_all(v, n, k2);
+		if (k == k2)
+			return k;
+	}
+	return -1;
+}
+
+int vg_col_encode_f64_ref(const double *v, const double *ref, size_t n, struct vg_buf *out)
+{
+	struct vg_buf best = VG_BUF_INIT, cand = VG_BUF_INIT;
+	bool is_same = true;
+	uint64_t *d = NULL;
+	int k, rc;
+
+	if (n > VG_COL_MAX_N)
+		return VG_ELIMIT;
+	for (size_t i = 0; i < n && is_same; i++)
+		is_same = f2u(v[i]) == f2u(ref[i]);
+	if (is_same) {
+		col_head(out, TAG_F64_REF_SAME, n);
+		return vg_buf_failed(out) ? VG_ENOMEM : 0;
+	}
+	if ((rc = vg_col_encode_f64(v, n, &best)) != 0)
+		goto out;
+	if ((k = dec_scale_pair(v, ref, n)) >= 0) {
+		if ((d = malloc(n * sizeof(*d))) == NULL) {
+			rc = VG_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			uint64_t mv = 0, mr = 0;
+			(void)dec_fits(v[i], (unsigned)k, &mv);
+			(void)dec_fits(ref[i], (unsigned)k, &mr);
+			d[i] = mv - mr;
+		}
+		col_head(&cand, TAG_F64_REF_DEC, n);
+		vg_buf_putc(&cand, (char)k);
+		if ((rc = encode_ints_best(d, n, all_int_kinds, 3, &cand)) != 0)
+			goto out;
+		if (cand.len < best.len) {
+			struct vg_buf t = best;
+			best = cand;
+			cand = t;
+		}
+	}
+	vg_buf_append(out, best.data, best.len);
+	rc = vg_buf_failed(out) || vg_buf_failed(&best) ? VG_ENOMEM : 0;
+out:
+	free(d);
+	vg_buf_release(&best);
+	vg_buf_release(&cand);
+	return rc;
+}
+
+long vg_col_decode_f64_ref(const uint8_t *p, size_t len, const double *ref, double *dst, size_t n,
+			   struct vg_err *err)
+{
+	struct rd d = { p, len, 0, err };
+	unsigned tag = 0;
+	long used;
+	int rc;
+
+	if (len == 0 || (p[0] != TAG_F64_REF_SAME && p[0] != TAG_F64_REF_DEC))
+		return vg_col_decode_f64(p, len, dst, n, err);
+	if ((rc = col_open(&d, &tag, n)) != 0)
+		return rc;
+	if (tag == TAG_F64_REF_SAME) {
+		if (dst != ref)
+			memcpy(dst, ref, n * sizeof(*dst));
+		return (long)d.off;
+	}
+	unsigned k;
+	if ((rc = rd_scale(&d, &k)) != 0)
+		return rc;
+	uint64_t *x = malloc((n ? n : 1) * sizeof(*x));
+	if (x == NULL)
+		return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
+	if ((used = decode_ints(p + d.off, len - d.off, x, n, err)) < 0) {
+		free(x);
+		return used;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t mr;
+		if (!dec_fits(ref[i], k, &mr)) {
+			free(x);
+			return vg_err_set(err, VG_EINVAL,
+					  "column: reference value %zu has no decimal form at scale %u "
+					  "(not the reference it was encoded against)", i, k);
+		}
+		dst[i] = dec_value(mr + x[i], k);
+	}
+	free(x);
+	return (long)d.off + used;
 }

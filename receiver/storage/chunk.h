@@ -174,6 +174,19 @@ long vg_col_decode_ts(const uint8_t *p, size_t len, int64_t *dst, size_t n, stru
 long vg_col_decode_i64(const uint8_t *p, size_t len, int64_t *dst, size_t n, struct vg_err *err);
 long vg_col_decode_u64(const uint8_t *p, size_t len, uint64_t *dst, size_t n, struct vg_err *err);
 long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, struct vg_err *err);
+/*
+ * A value column encoded against a reference column the reader decodes
+ * first (rollups: max against last, which counters make equal; sum against
+ * count x last; increase against the change of last): either "the same
+ * bits" (tag and count, two bytes), the decimal difference from the
+ * reference, or, when smaller, the plain encoding of vg_col_encode_f64. The
+ * decoder must be given a reference with the same bits as the encoder had:
+ * derive it only from columns decoded before. dst may be ref. Returns as
+ * the plain encoder and decoder do; a plain column decodes here too.
+ */
+int vg_col_encode_f64_ref(const double *v, const double *ref, size_t n, struct vg_buf *out);
+long vg_col_decode_f64_ref(const uint8_t *p, size_t len, const double *ref, double *dst, size_t n,
+			   struct vg_err *err);
 /* The entry count a column says it holds, without decoding it: 0, or
  * VG_EINVAL if the bytes are too short. */
 int vg_col_count(const uint8_t *p, size_t len, size_t *n, struct vg_err *err);

@@ -4,14 +4,16 @@
  *
  * Input layout: byte 0 picks what the rest is (byte 0 mod 5):
  *   0  a head chunk, decoded to its end;
- *   1  a timestamp column, 2 an integer column, 3 a value column, each
- *      decoded into an array of the count the column claims (at most 65536);
+ *   1  a timestamp column, 2 an integer column, 3 a value column (also
+ *      against a reference column of i / 4), each decoded into an array of
+ *      the count the column claims (at most 65536);
  *   4  samples, 10 bytes each: a 2-byte big-endian timestamp step (0 is
  *      refused by the encoder, as a repeat must be) and 8 bytes of value
  *      bits; they are appended to a head chunk (cut when full), every
  *      prefix decoded from a copy and compared bit for bit, the chunk
  *      finished and compared again, and the same samples round-trip
- *      through the ts, i64 and f64 column encoders.
+ *      through the ts, i64 and f64 column encoders, and the f64 column
+ *      against itself and against the values one place later as reference.
  * Checked: decoders never crash or read outside the input (each case runs
  * on an exact-size copy), report errors with a message, and every encode
  * decodes to exactly what went in.
@@ -76,6 +78,16 @@ static void decode_col(const uint8_t *p, size_t len, int kind)
 		       : vg_col_decode_f64(p, len, out, n, &err);
 	if (rc > (long)len || rc == 0 || (rc < 0 && err.msg[0] == 0))
 		abort();
+	if (kind == 3) {
+		/* against a reference of small decimals: i / 4 */
+		double *ref = malloc(n ? n * 8 : 1);
+		for (size_t i = 0; ref && i < n; i++)
+			ref[i] = (double)i / 4;
+		rc = ref ? vg_col_decode_f64_ref(p, len, ref, out, n, &err) : -1;
+		if (ref && (rc > (long)len || rc == 0 || (rc < 0 && err.msg[0] == 0)))
+			abort();
+		free(ref);
+	}
 	free(out);
 }
 
@@ -162,6 +174,18 @@ static void round_trip(const uint8_t *p, size_t len)
 	for (size_t i = 0; i < kept; i++)
 		if (bits_of(v[i]) != bits_of(ov[i]))
 			abort();
+	/* against a reference: the values one place later */
+	for (size_t r = 0; r < 2; r++) {
+		const double *ref = r == 0 ? v : v + (kept > 0);
+		size_t m = r == 0 ? kept : kept - (kept > 0);
+		vg_buf_reset(&b);
+		if (vg_col_encode_f64_ref(v, ref, m, &b) != 0 ||
+		    vg_col_decode_f64_ref(b.data, b.len, ref, ov, m, NULL) != (long)b.len)
+			abort();
+		for (size_t i = 0; i < m; i++)
+			if (bits_of(v[i]) != bits_of(ov[i]))
+				abort();
+	}
 	vg_buf_release(&b);
 	free(ts);
 	free(ots);
