@@ -642,6 +642,143 @@ START_TEST(test_block_select_matches_brute_force)
 }
 END_TEST
 
+/* A second index behind the same selection code, as the head holds one:
+ * pairs with arrays of ids that are ascending but not dense (id 3i+1 for
+ * series i), found by a linear scan. It shows what an index must provide. */
+struct simple_pair {
+	struct vg_str name, value;
+	struct vg_postings ids;
+};
+
+struct simple_index {
+	struct simple_pair *pairs;
+	size_t n, cap;
+	uint32_t n_series;
+};
+
+static struct simple_pair *simple_find(struct simple_index *x, struct vg_str n, struct vg_str v)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (vg_str_eq(x->pairs[i].name, n) && vg_str_eq(x->pairs[i].value, v))
+			return &x->pairs[i];
+	return NULL;
+}
+
+static int simple_label_values(void *index, struct vg_str name, vg_label_value_fn fn, void *arg)
+{
+	struct simple_index *x = index;
+	int rc;
+
+	for (size_t i = 0; i < x->n; i++)
+		if (vg_str_eq(x->pairs[i].name, name) && (rc = fn(arg, x->pairs[i].value, i)) != 0)
+			return rc;
+	return 0;
+}
+
+static int simple_append(const struct vg_postings *from, struct vg_postings *out)
+{
+	if (vg_postings_reserve(out, from->n) != 0)
+		return VG_ENOMEM;
+	if (from->n > 0)
+		memcpy(out->ids + out->n, from->ids, from->n * sizeof(uint32_t));
+	out->n += from->n;
+	return 0;
+}
+
+static int simple_postings_ref(void *index, uint64_t ref, struct vg_postings *out)
+{
+	return simple_append(&((struct simple_index *)index)->pairs[ref].ids, out);
+}
+
+static int simple_postings(void *index, struct vg_str name, struct vg_str value,
+			   struct vg_postings *out)
+{
+	struct simple_pair *p = simple_find(index, name, value);
+
+	return p == NULL ? 0 : simple_append(&p->ids, out);
+}
+
+static int simple_all(void *index, struct vg_postings *out)
+{
+	struct simple_index *x = index;
+
+	for (uint32_t i = 0; i < x->n_series; i++)
+		if (vg_postings_push(out, 3 * i + 1) != 0)
+			return VG_ENOMEM;
+	return 0;
+}
+
+static const struct vg_label_index_ops simple_ops = {
+	simple_label_values, simple_postings_ref, simple_postings, simple_all,
+};
+
+static void simple_add(struct simple_index *x, struct vg_str n, struct vg_str v, uint32_t id)
+{
+	struct simple_pair *p = simple_find(x, n, v);
+
+	if (p == NULL) {
+		if (x->n == x->cap) {
+			x->cap = x->cap ? x->cap * 2 : 64;
+			x->pairs = realloc(x->pairs, x->cap * sizeof(*x->pairs));
+			CHECK(x->pairs != NULL);
+		}
+		p = &x->pairs[x->n++];
+		p->name = n;
+		p->value = v;
+		vg_postings_init(&p->ids);
+	}
+	CHECK(vg_postings_push(&p->ids, id) == 0);
+}
+
+START_TEST(test_postings_select_over_another_index_matches_brute_force)
+{
+	struct simple_index x = { NULL, 0, 0, 0 };
+	struct vg_label_index ix = { &simple_ops, &x };
+	struct vg_postings ids = VG_POSTINGS_INIT;
+	struct tset t;
+
+	tset_make(&t, 1500, VG_BLOCK_RAW_COLUMNS, 0, 16);
+	for (size_t i = 0; i < t.n; i++) {
+		struct vg_series s;
+		CHECK(vg_series_from_key(t.s[i].key, t.s[i].key_len, &s) == 0);
+		simple_add(&x, vg_str_c("__name__"), s.name, 3 * (uint32_t)i + 1);
+		for (uint32_t l = 0; l < s.n_labels; l++)
+			simple_add(&x, s.labels[l].name, s.labels[l].value, 3 * (uint32_t)i + 1);
+	}
+	x.n_series = (uint32_t)t.n;
+	for (size_t q = 0; q < sizeof(selectors) / sizeof(selectors[0]); q++) {
+		struct vg_selector sel;
+		size_t expect = 0;
+
+		ck_assert_int_eq(vg_selector_parse(selectors[q], strlen(selectors[q]), &sel, NULL), 0);
+		ck_assert_int_eq(vg_postings_select(&ix, &sel, &ids, NULL), 0);
+		for (size_t i = 0; i < t.n; i++) {
+			struct vg_series s;
+			CHECK(vg_series_from_key(t.s[i].key, t.s[i].key_len, &s) == 0);
+			if (!vg_selector_matches(&sel, &s))
+				continue;
+			if (expect >= ids.n || ids.ids[expect] != 3 * i + 1)
+				ck_abort_msg("%s: series %zu missing", selectors[q], i);
+			expect++;
+		}
+		ck_assert_msg(ids.n == expect, "%s: %zu selected, %zu expected", selectors[q], ids.n,
+			      expect);
+		vg_selector_release(&sel);
+	}
+	/* No matchers at all: every id. */
+	{
+		struct vg_selector none = { 0, NULL };
+		ck_assert_int_eq(vg_postings_select(&ix, &none, &ids, NULL), 0);
+		ck_assert_uint_eq(ids.n, t.n);
+	}
+	for (size_t i = 0; i < x.n; i++)
+		vg_postings_release(&x.pairs[i].ids);
+	free(x.pairs);
+	vg_postings_release(&ids);
+	tset_free(&t);
+}
+END_TEST
+
 static int str_qsort(const void *a, const void *b)
 {
 	return vg_str_cmp(*(const struct vg_str *)a, *(const struct vg_str *)b);
@@ -1245,6 +1382,7 @@ static Suite *block_suite(void)
 	tcase_add_test(tc, test_block_roundtrip_100k_series);
 	tcase_add_test(tc, test_block_cursor_serves_several_blocks);
 	tcase_add_test(tc, test_block_select_matches_brute_force);
+	tcase_add_test(tc, test_postings_select_over_another_index_matches_brute_force);
 	tcase_add_test(tc, test_block_label_names_and_values);
 	tcase_add_test(tc, test_series_key_order_is_prometheus_labels_compare);
 	tcase_add_test(tc, test_block_writer_refuses_bad_input_and_stays_usable);

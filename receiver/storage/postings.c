@@ -12,10 +12,12 @@
  * lookup each, usually the smallest lists), the smallest first; regex and
  * != "" positives follow; negatives last, each subtracting the union of the
  * postings of the values its matcher rejects. With no positive matcher the
- * candidates start as every id. The union of many values' postings (one
- * label's values hold disjoint sets) is built by appending every list and
- * merging adjacent runs pairwise, log2(runs) passes of sequential merging,
- * with no sort and no per-series work.
+ * candidates start as every id. Once there are candidates, each value's
+ * postings are narrowed to them as they come, so a broad regex over few
+ * candidates merges only what survives. The union of many values'
+ * postings (one label's values hold disjoint sets) is built by appending
+ * every list and merging adjacent runs pairwise, log2(runs) passes of
+ * sequential merging, with no sort and no per-series work.
  */
 #include "receiver/storage/postings.h"
 #include "common/err.h"
@@ -252,27 +254,36 @@ struct collect {
 	const struct vg_label_index *ix;
 	const struct vg_matcher *m;
 	bool want; /* collect the values the matcher accepts (else rejects) */
+	const struct vg_postings *within; /* keep only these ids; NULL: all */
 	struct runs runs;
 };
 
 static int on_value(void *arg, struct vg_str value, uint64_t ref)
 {
 	struct collect *c = arg;
+	size_t start = c->runs.ids.n;
 	int rc;
 
 	if (vg_matcher_matches(c->m, value) != c->want)
 		return 0;
 	if ((rc = c->ix->ops->postings_ref(c->ix->index, ref, &c->runs.ids)) != 0)
 		return rc;
+	/* Narrowed at once, so a broad regex over few candidates merges
+	 * only what survives. */
+	if (c->within != NULL)
+		c->runs.ids.n = start + vg_postings_intersect(c->runs.ids.ids + start,
+							      c->runs.ids.n - start,
+							      c->within->ids, c->within->n);
 	return runs_close(&c->runs);
 }
 
 /* The ids of the series whose value of m's label is non-empty and is
- * accepted (want) or rejected (!want) by m, into out. */
+ * accepted (want) or rejected (!want) by m, into out; only those also in
+ * within when it is not NULL. */
 static int matching_values(const struct vg_label_index *ix, const struct vg_matcher *m, bool want,
-			   struct vg_postings *out)
+			   const struct vg_postings *within, struct vg_postings *out)
 {
-	struct collect c = { ix, m, want, { VG_POSTINGS_INIT, NULL, 0, 0 } };
+	struct collect c = { ix, m, want, within, { VG_POSTINGS_INIT, NULL, 0, 0 } };
 	int rc;
 
 	vg_postings_release(out);
@@ -341,16 +352,12 @@ int vg_postings_select(const struct vg_label_index *ix, const struct vg_selector
 
 		if (is_plain_eq(m) || vg_matcher_matches(m, empty))
 			continue;
-		if ((rc = matching_values(ix, m, true, &set)) != 0)
+		if ((rc = matching_values(ix, m, true, has_cand ? out : NULL, &set)) != 0)
 			goto out;
-		if (!has_cand) {
-			vg_postings_release(out);
-			*out = set;
-			vg_postings_init(&set);
-			has_cand = true;
-		} else {
-			out->n = vg_postings_intersect(out->ids, out->n, set.ids, set.n);
-		}
+		vg_postings_release(out);
+		*out = set;
+		vg_postings_init(&set);
+		has_cand = true;
 	}
 
 	/* 3. Negatives: remove the series whose value the matcher rejects. */
@@ -371,7 +378,7 @@ int vg_postings_select(const struct vg_label_index *ix, const struct vg_selector
 					       (struct vg_str){ m->value, (uint32_t)m->value_len },
 					       &set);
 		} else {
-			rc = matching_values(ix, m, false, &set);
+			rc = matching_values(ix, m, false, out, &set);
 		}
 		if (rc != 0)
 			goto out;
