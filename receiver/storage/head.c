@@ -45,6 +45,7 @@
 
 #include "receiver/storage/head.h"
 #include "receiver/storage/chunk.h"
+#include "receiver/storage/postings.h"
 #include "common/err.h"
 #include "common/selector.h"
 #include "common/series.h"
@@ -1045,135 +1046,83 @@ static int read_series(const struct series *s, int64_t min_t, int64_t max_t, str
 	return 0;
 }
 
-/* Keeps in a[0..*na) the ids also in b[0..nb); both ascending. */
-static void intersect(uint32_t *a, size_t *na, const uint32_t *b, size_t nb)
-{
-	size_t out = 0, j = 0;
+/* --- selection: the head as a label index of postings.h ---------------- */
 
-	if (*na * 16 < nb) {
-		/* Far smaller: binary search each, from where the last stopped. */
-		for (size_t i = 0; i < *na; i++) {
-			size_t lo = j, hi = nb;
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (b[mid] < a[i])
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			j = lo;
-			if (j < nb && b[j] == a[i])
-				a[out++] = a[i];
-		}
-	} else {
-		for (size_t i = 0; i < *na && j < nb; ) {
-			if (a[i] < b[j]) {
-				i++;
-			} else if (a[i] > b[j]) {
-				j++;
-			} else {
-				a[out++] = a[i];
-				i++;
-				j++;
-			}
-		}
-	}
-	*na = out;
+static int hx_label_values(void *index, struct vg_str name, vg_label_value_fn fn, void *arg)
+{
+	struct vg_head *h = index;
+	uint32_t ln = find_lname(h, name_hash(name.p, name.len), name.p, name.len);
+	int rc = 0;
+
+	if (ln == NONE)
+		return 0;
+	for (uint32_t p = h->lnames[ln].first_posting; p != NONE && rc == 0;
+	     p = h->postings[p].next_value)
+		rc = fn(arg, (struct vg_str){ h->postings[p].value, h->postings[p].value_len }, p);
+	return rc;
 }
+
+static int append_ids(struct vg_postings *out, const uint32_t *ids, size_t n)
+{
+	if (vg_postings_reserve(out, n) != 0)
+		return VG_ENOMEM;
+	memcpy(out->ids + out->n, ids, n * sizeof(*ids));
+	out->n += n;
+	return 0;
+}
+
+static int hx_postings_ref(void *index, uint64_t ref, struct vg_postings *out)
+{
+	struct vg_head *h = index;
+	const struct posting *p = &h->postings[ref];
+
+	return append_ids(out, p->ids, p->n);
+}
+
+static int hx_postings(void *index, struct vg_str name, struct vg_str value, struct vg_postings *out)
+{
+	struct vg_head *h = index;
+	uint32_t p = find_posting(h, pair_hash(name.p, name.len, value.p, value.len), name.p, name.len,
+				  value.p, value.len);
+
+	return p == NONE ? 0 : append_ids(out, h->postings[p].ids, h->postings[p].n);
+}
+
+static int hx_all(void *index, struct vg_postings *out)
+{
+	struct vg_head *h = index;
+
+	if (vg_postings_reserve(out, h->n_series) != 0)
+		return VG_ENOMEM;
+	for (uint32_t id = 0; id < h->n_series; id++)
+		if (h->series[id].key_len != 0) /* absent slots match nothing */
+			out->ids[out->n++] = id;
+	return 0;
+}
+
+static const struct vg_label_index_ops head_index_ops = {
+	hx_label_values, hx_postings_ref, hx_postings, hx_all,
+};
 
 int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint32_t **ids,
 			  size_t *n)
 {
-	const struct posting *eq[VG_SERIES_MAX_LABELS + 8];
-	size_t n_eq = 0, cand_n;
-	uint32_t *cand;
-	bool needs_check = false;
-	struct vg_series s;
+	struct vg_label_index ix = { &head_index_ops, h };
+	struct vg_postings out = VG_POSTINGS_INIT;
+	int rc = vg_postings_select(&ix, sel, &out, NULL);
 
 	*ids = NULL;
 	*n = 0;
-	for (size_t i = 0; i < sel->n; i++) {
-		const struct vg_matcher *m = &sel->m[i];
-		uint32_t p;
-
-		if (m->op != VG_MATCH_EQ || m->value_len == 0 ||
-		    n_eq == sizeof(eq) / sizeof(eq[0])) {
-			needs_check = true;
-			continue;
-		}
-		p = find_posting(h, pair_hash(m->name, strlen(m->name), m->value, m->value_len),
-				 m->name, strlen(m->name), m->value, m->value_len);
-		if (p == NONE)
-			return 0; /* no series has this pair */
-		eq[n_eq++] = &h->postings[p];
+	if (rc != 0) {
+		vg_postings_release(&out);
+		return rc;
 	}
-
-	if (n_eq == 0) {
-		/* Every series is a candidate: check each as it comes, keeping
-		 * only the matches (no array the size of the head). */
-		size_t cap = 0;
-		cand = NULL;
-		cand_n = 0;
-		for (uint32_t id = 0; id < h->n_series; id++) {
-			const struct series *se;
-
-			/* Let a waiting writer in now and then: ids are
-			 * stable, so the scan goes on where it was. */
-			if ((id & (SCAN_SLICE - 1)) == SCAN_SLICE - 1) {
-				pthread_rwlock_unlock(&h->lock);
-				pthread_rwlock_rdlock(&h->lock);
-			}
-			se = &h->series[id];
-			if (vg_series_from_key(se->key, se->key_len, &s) != 0 ||
-			    !vg_selector_matches(sel, &s))
-				continue;
-			if (cand_n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				uint32_t *p = realloc(cand, ncap * sizeof(*cand));
-				if (p == NULL) {
-					free(cand);
-					return VG_ENOMEM;
-				}
-				cand = p;
-				cap = ncap;
-			}
-			cand[cand_n++] = id;
-		}
-		needs_check = false;
-	} else {
-		/* Smallest postings first: the candidates only shrink. */
-		for (size_t i = 1; i < n_eq; i++)
-			for (size_t j = i; j > 0 && eq[j]->n < eq[j - 1]->n; j--) {
-				const struct posting *t = eq[j];
-				eq[j] = eq[j - 1];
-				eq[j - 1] = t;
-			}
-		cand_n = eq[0]->n;
-		cand = malloc(cand_n * sizeof(*cand));
-		if (cand == NULL)
-			return VG_ENOMEM;
-		memcpy(cand, eq[0]->ids, cand_n * sizeof(*cand));
-		for (size_t i = 1; i < n_eq && cand_n > 0; i++)
-			intersect(cand, &cand_n, eq[i]->ids, eq[i]->n);
-	}
-
-	/* The postings answered every = matcher exactly; check the rest. */
-	if (needs_check) {
-		size_t out = 0;
-		for (size_t i = 0; i < cand_n; i++) {
-			const struct series *se = &h->series[cand[i]];
-			if (vg_series_from_key(se->key, se->key_len, &s) == 0 &&
-			    vg_selector_matches(sel, &s))
-				cand[out++] = cand[i];
-		}
-		cand_n = out;
-	}
-	if (cand_n == 0) {
-		free(cand);
+	if (out.n == 0) {
+		vg_postings_release(&out);
 		return 0;
 	}
-	*ids = cand;
-	*n = cand_n;
+	*ids = out.ids;
+	*n = out.n;
 	return 0;
 }
 

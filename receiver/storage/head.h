@@ -77,10 +77,8 @@ void vg_head_unlock(struct vg_head *h);
 
 /*
  * The ids of the series matching sel, ascending, in a new array the caller
- * frees (NULL when n is 0). Uses the postings of = matchers to narrow the
- * candidates before checking every matcher. A scan of every series drops
- * and retakes the read lock every few thousand series, so views taken
- * before the call are not valid after it.
+ * frees (NULL when n is 0): postings.h's selection over the head's
+ * postings, so a regex runs once per distinct label value, not per series.
  */
 int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint32_t **ids,
 			  size_t *n);
