@@ -6,6 +6,7 @@
 #include "config.h" /* _GNU_SOURCE, before any system header: nftw */
 
 #include "receiver/storage/wal.h"
+#include "common/fs.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -75,7 +76,7 @@ static int fault_fdatasync(int fd)
 	return fdatasync(fd);
 }
 
-static const struct vg_wal_fileops fault_ops = { fault_write, fault_fdatasync };
+static const struct vg_fileops fault_ops = { fault_write, fault_fdatasync, NULL };
 
 static void setup(void)
 {
@@ -378,7 +379,7 @@ static void sync_ok(struct vg_wal *w)
 	ck_assert_msg(rc == 0, "sync: %s", err.msg);
 }
 
-static struct vg_wal *open_ok(uint64_t segment_bytes, const struct vg_wal_fileops *ops,
+static struct vg_wal *open_ok(uint64_t segment_bytes, const struct vg_fileops *ops,
 			      struct reclog *got, struct vg_wal_stats *st)
 {
 	struct vg_wal_options opts = { segment_bytes, ops };

@@ -71,6 +71,7 @@
 #include "receiver/storage/wal.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -124,7 +125,7 @@ struct vg_wal {
 	char *dir;
 	int dir_fd;
 	uint64_t segment_bytes; /* roll threshold */
-	struct vg_wal_fileops ops;
+	struct vg_fileops ops;
 
 	/* The owner's side (appends, commits). */
 	struct vg_buf buf;      /* records appended since the last commit */
@@ -166,16 +167,6 @@ struct vg_wal {
 };
 
 /* ---- little helpers ------------------------------------------------------ */
-
-static ssize_t sys_write(int fd, const void *p, size_t n)
-{
-	return write(fd, p, n);
-}
-
-static int sys_fdatasync(int fd)
-{
-	return fdatasync(fd);
-}
 
 static inline void put_le32(uint8_t *p, uint32_t v)
 {
@@ -325,26 +316,6 @@ static int broken_err(const struct vg_wal *w, struct vg_err *err)
 			  w->broken_msg);
 }
 
-/* 0, or -1 with errno set. A short count is continued, EINTR retried. */
-static int write_all(const struct vg_wal *w, int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = w->ops.write(fd, p, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int push_seg(struct vg_wal *w, uint32_t segno, uint64_t size_bytes)
 {
 	if (w->n_segs == w->cap_segs) {
@@ -359,68 +330,6 @@ static int push_seg(struct vg_wal *w, uint32_t segno, uint64_t size_bytes)
 	w->segs[w->n_segs].size_bytes = size_bytes;
 	w->n_segs++;
 	return 0;
-}
-
-/* mkdir -p, fsyncing the parent of each directory it creates so the new
- * entry survives a crash. */
-static int mkdir_p(struct vg_wal *w, const char *dir, struct vg_err *err)
-{
-	size_t len = strlen(dir), i;
-	struct stat sb;
-	char *p;
-	int rc = 0;
-
-	if (len == 0)
-		return vg_err_set(err, VG_EINVAL, "WAL directory: empty path");
-	p = malloc(len + 1);
-	if (p == NULL)
-		return vg_err_set(err, VG_ENOMEM, "WAL directory %s: out of memory", dir);
-	memcpy(p, dir, len + 1);
-	for (i = 1; i <= len; i++) {
-		char *slash, saved;
-		int pfd;
-
-		if (i < len && p[i] != '/')
-			continue;
-		if (p[i - 1] == '/')
-			continue;
-		saved = p[i];
-		p[i] = 0;
-		if (mkdir(p, 0755) != 0) {
-			if (errno != EEXIST) {
-				rc = vg_err_set(err, VG_EIO, "mkdir %s: %s", p, strerror(errno));
-				goto out;
-			}
-		} else {
-			slash = strrchr(p, '/');
-			if (slash == p) {
-				pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			} else if (slash != NULL) {
-				*slash = 0;
-				pfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				*slash = '/';
-			} else {
-				pfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			}
-			if (pfd < 0 || w->ops.fdatasync(pfd) != 0) {
-				rc = vg_err_set(err, VG_EIO, "fsync the parent of %s: %s", p, strerror(errno));
-				if (pfd >= 0)
-					close(pfd);
-				goto out;
-			}
-			close(pfd);
-		}
-		p[i] = saved;
-	}
-	if (stat(dir, &sb) != 0) {
-		rc = vg_err_set(err, VG_EIO, "stat %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (!S_ISDIR(sb.st_mode))
-		rc = vg_err_set(err, VG_EINVAL, "WAL directory %s: not a directory", dir);
-out:
-	free(p);
-	return rc;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -487,13 +396,13 @@ static int create_segment(struct vg_wal *w, uint32_t segno, int *fd_out, struct 
 		return vg_err_set(err, VG_EIO, "create %s/%s: %s", w->dir, name, strerror(errno));
 	header_encode(h, segno);
 	what = "write";
-	if (write_all(w, fd, h, sizeof(h)) != 0)
+	if (vg_fs_write_all(&w->ops, fd, h, sizeof(h)) != 0)
 		goto fail;
 	what = "fdatasync";
-	if (w->ops.fdatasync(fd) != 0)
+	if (vg_fs_fdatasync(&w->ops, fd) != 0)
 		goto fail;
 	what = "fsync the directory after creating";
-	if (w->ops.fdatasync(w->dir_fd) != 0)
+	if (vg_fs_fdatasync(&w->ops, w->dir_fd) != 0)
 		goto fail;
 	*fd_out = fd;
 	return 0;
@@ -711,7 +620,7 @@ static int adopt_last(struct vg_wal *w, int fd, uint32_t segno, const char *name
 		if (ftruncate(fd, (off_t)off) != 0)
 			return vg_err_set(err, VG_EIO, "ftruncate %s/%s to %" PRIu64 ": %s", w->dir, name,
 					  off, strerror(errno));
-		if (w->ops.fdatasync(fd) != 0)
+		if (vg_fs_fdatasync(&w->ops, fd) != 0)
 			return vg_err_set(err, VG_EIO, "fdatasync %s/%s: %s", w->dir, name, strerror(errno));
 	}
 	if (lseek(fd, (off_t)off, SEEK_SET) < 0)
@@ -775,8 +684,8 @@ static int replay_segment(struct vg_wal *w, uint32_t segno, bool is_last,
 		{
 			uint8_t h[SEG_HEADER_BYTES];
 			header_encode(h, segno);
-			if (write_all(w, fd, h, sizeof(h)) != 0 || w->ops.fdatasync(fd) != 0 ||
-			    w->ops.fdatasync(w->dir_fd) != 0) {
+			if (vg_fs_write_all(&w->ops, fd, h, sizeof(h)) != 0 || vg_fs_fdatasync(&w->ops, fd) != 0 ||
+			    vg_fs_fdatasync(&w->ops, w->dir_fd) != 0) {
 				rc = vg_err_set(err, VG_EIO, "rewrite header of %s/%s: %s", w->dir, name,
 						strerror(errno));
 				goto fail;
@@ -962,8 +871,8 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 	pthread_cond_init(&w->done_cv, NULL);
 	vg_buf_init(&w->buf);
 	vg_buf_init(&w->rbuf);
-	w->ops.write = opts && opts->ops && opts->ops->write ? opts->ops->write : sys_write;
-	w->ops.fdatasync = opts && opts->ops && opts->ops->fdatasync ? opts->ops->fdatasync : sys_fdatasync;
+	if (opts && opts->ops)
+		w->ops = *opts->ops;
 	w->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : VG_WAL_DEFAULT_SEGMENT_BYTES;
 	len = strlen(dir);
 	while (len > 1 && dir[len - 1] == '/')
@@ -976,7 +885,7 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 	memcpy(w->dir, dir, len);
 	w->dir[len] = 0;
 
-	rc = mkdir_p(w, w->dir, err);
+	rc = vg_fs_mkdir_p(w->dir, &w->ops, err);
 	if (rc != 0)
 		goto fail;
 	w->dir_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1194,7 +1103,7 @@ static int sync_file(struct vg_wal *w, struct vg_err *err)
 
 	if (!w->has_unsynced)
 		return 0;
-	if (w->ops.fdatasync(w->fd) != 0) {
+	if (vg_fs_fdatasync(&w->ops, w->fd) != 0) {
 		seg_name(name, w->segno);
 		return set_broken(w, err, "fdatasync", name);
 	}
@@ -1216,7 +1125,7 @@ static int write_item(struct vg_wal *w, const struct wal_item *it, struct vg_err
 			return VG_EIO;
 	}
 	if (it->bytes.len > 0) {
-		if (write_all(w, w->fd, it->bytes.data, it->bytes.len) != 0) {
+		if (vg_fs_write_all(&w->ops, w->fd, it->bytes.data, it->bytes.len) != 0) {
 			seg_name(name, w->segno);
 			return set_broken(w, err, "write", name);
 		}
@@ -1424,7 +1333,7 @@ int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err)
 	}
 	if (kept != w->n_segs) {
 		w->n_segs = kept;
-		if (w->ops.fdatasync(w->dir_fd) != 0 && rc == 0)
+		if (vg_fs_fdatasync(&w->ops, w->dir_fd) != 0 && rc == 0)
 			rc = vg_err_set(err, VG_EIO, "fsync %s: %s", w->dir, strerror(errno));
 	}
 	pthread_mutex_unlock(&w->mu);

@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct vg_fileops;
+
 struct vg_err;
 
 struct vg_wal;
@@ -43,19 +45,14 @@ struct vg_wal;
 #define VG_WAL_MAX_SAMPLES (4u << 20)       /* samples in one SAMPLES record */
 #define VG_WAL_DEFAULT_SEGMENT_BYTES (64u << 20)
 
-/* File operations the WAL goes through, so a crash test can hold back,
- * drop or garble writes at a chosen sync (SQLite's test6.c is the model).
- * write is used for every byte the WAL writes (segment headers and
- * records); fdatasync for every flush, of segment files and of the WAL
- * directory alike. NULL fields take the system calls. */
-struct vg_wal_fileops {
-	ssize_t (*write)(int fd, const void *p, size_t n);
-	int (*fdatasync)(int fd);
-};
-
 struct vg_wal_options {
 	uint64_t segment_bytes;           /* start a new segment past this; 0: 64 MiB */
-	const struct vg_wal_fileops *ops; /* NULL: the system calls */
+	/* The file operations the WAL goes through (common/fs.h), so a crash
+	 * test can hold back, drop or garble writes at a chosen sync (SQLite's
+	 * test6.c is the model): write for every byte the WAL writes, fdatasync
+	 * for every flush, of segment files and of the directory alike. NULL:
+	 * the system calls. */
+	const struct vg_fileops *ops;
 };
 
 /* A SAMPLES record: the batch one agent frame carried, after its refs were

@@ -32,6 +32,7 @@
 #include "config.h" /* _GNU_SOURCE, before any system header */
 
 #include "receiver/storage/wal.h"
+#include "common/fs.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -93,7 +94,7 @@ static int noop_fdatasync(int fd)
 	return 0;
 }
 
-static const struct vg_wal_fileops fast_ops = { NULL, noop_fdatasync };
+static const struct vg_fileops fast_ops = { NULL, noop_fdatasync, NULL };
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
