@@ -506,7 +506,7 @@ static void kick(struct conn *c)
 
 /* Writes an answer (body may be NULL) and ends the import on c: the
  * connection goes back to evhttp, or closes after the answer. */
-static void answer(struct conn *c, int code, const struct vg_buf *body)
+static void answer(struct conn *c, int code, const struct vg_buf *body, const struct session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(c->under);
 	size_t len = body ? body->len : 0;
@@ -515,6 +515,12 @@ static void answer(struct conn *c, int code, const struct vg_buf *body)
 	if (code != 204)
 		evbuffer_add_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n", len);
 	evbuffer_add_printf(out, "Access-Control-Allow-Origin: *\r\n");
+	if (s != NULL)
+		/* Counts for clients of a 204 (vigil import's summary). */
+		evbuffer_add_printf(out, "X-Vigil-Samples: %llu\r\nX-Vigil-Series-Created: %llu\r\nX-Vigil-Lines: %llu\r\nX-Vigil-Rejected-Lines: %llu\r\n",
+				    (unsigned long long)s->samples, (unsigned long long)s->series_created,
+				    (unsigned long long)vg_exposition_stats(s->parser)->lines,
+				    (unsigned long long)s->rejected_lines);
 	if (c->wants_close)
 		evbuffer_add_printf(out, "Connection: close\r\n");
 	else if (c->is_http10)
@@ -546,7 +552,7 @@ static void answer_error(struct conn *c, int code, const char *type, const char 
 		json_counts(&b, s);
 	}
 	vg_buf_puts(&b, "}");
-	answer(c, code, vg_buf_failed(&b) ? NULL : &b);
+	answer(c, code, vg_buf_failed(&b) ? NULL : &b, s);
 	vg_buf_release(&b);
 }
 
@@ -564,12 +570,12 @@ static void maybe_reply(struct conn *c)
 	} else if (s->body_error[0]) {
 		answer_error(c, 400, "bad_data", s->body_error, s);
 	} else if (s->rejected_lines == 0) {
-		answer(c, 204, NULL);
+		answer(c, 204, NULL, s);
 	} else {
 		vg_buf_puts(&b, "{\"status\":\"success\",");
 		json_counts(&b, s);
 		vg_buf_puts(&b, "}");
-		answer(c, 200, vg_buf_failed(&b) ? NULL : &b);
+		answer(c, 200, vg_buf_failed(&b) ? NULL : &b, s);
 	}
 	vg_buf_release(&b);
 	session_free(s);
