@@ -282,9 +282,12 @@ START_TEST(test_large_body_streamed_with_bounded_rss)
 	fprintf(stderr, "test_import: a %zu-byte body raised the receiver's VmHWM from %ld to %ld KiB\n", total,
 		before, after);
 	/* The head keeps 16 bytes per sample (1.5 MiB here); the body was
-	 * 94 MiB. Its buffers stay far below that. */
+	 * 98 MB. Its buffers stay far below that. (AddressSanitizer keeps
+	 * freed memory in quarantine, up to 256 MiB: no figure there.) */
+#if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_msg(after - before < 40 * 1024, "peak RSS grew by %ld KiB for a %zu-byte body", after - before,
 		      total);
+#endif
 	/* One point per 16 s step over the range, each from a stored sample
 	 * (shard 1 has one every 4 s from +1 s on). */
 	ck_assert_uint_eq(count_samples("t_big{shard=\"1\"}", 1600000000, 1600000000 + n_lines, 16), n_lines / 16);

@@ -1024,7 +1024,6 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 		/* Not ours: hand it over, and follow its body to the next
 		 * head when it has a plain length. */
 		bool has_body = method_has_body(&h);
-		free(text);
 		if (has_body && h.te && span_eq_nocase(h.te, h.te_len, "chunked")) {
 			c->state = C_PASS_ALL;
 		} else if (has_body && h.cl) {
@@ -1035,6 +1034,7 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 		} else {
 			c->state = C_HEAD;
 		}
+		free(text); /* h points into it */
 		evbuffer_remove_buffer(src, dst, (size_t)n);
 		*again = true;
 		return true;
