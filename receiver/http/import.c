@@ -57,7 +57,8 @@
  * ingest thread. While a session has MAX_INFLIGHT batches unanswered, or
  * the queue is full, it stops taking body bytes: the socket bufferevent
  * fills to its mark and stops reading, TCP pushes back on the client. A
- * batch's completion (after the WAL sync that covers it) resumes it. So an
+ * batch's completion (once ingest stored it) resumes it; the last batch of
+ * a body asks for the WAL sync, and the answer waits for it. So an
  * import holds at most MAX_INFLIGHT + 2 batches, one line of the parser
  * and BODY_BUFFER_BYTES, whatever the size of the body.
  *
@@ -324,12 +325,19 @@ static bool flush_pending(struct session *s)
 	return true;
 }
 
-static void submit_cur(struct session *s)
+/* Submits the batch being filled; the last one of a body (is_last, even
+ * empty) asks for the WAL sync that makes all of them durable. */
+static void submit_cur(struct session *s, bool is_last)
 {
 	struct vg_submit_batch *b = s->cur, **pp;
 
-	if (b == NULL || b->n == 0)
+	if (is_last && b == NULL && (b = get_batch(s)) == NULL) {
+		fail_store(s, VG_ENOMEM, "out of memory");
 		return;
+	}
+	if (b == NULL || (b->n == 0 && !is_last))
+		return;
+	b->needs_sync = is_last;
 	s->cur = NULL;
 	for (pp = &s->pending; *pp; pp = &(*pp)->next)
 		;
@@ -353,7 +361,7 @@ static int on_sample(void *arg, const struct vg_exposition_sample *smp)
 		return 0;
 	}
 	if (vg_submit_batch_is_full(s->cur))
-		submit_cur(s);
+		submit_cur(s, false);
 	return 0;
 }
 
@@ -437,7 +445,7 @@ static void session_end(struct session *s)
 	if ((rc = vg_exposition_finish(s->parser)) != 0)
 		fail_store(s, rc, "out of memory");
 	if (s->store_rc == 0)
-		submit_cur(s);
+		submit_cur(s, true);
 }
 
 /* ------------------------------------------------------------------------

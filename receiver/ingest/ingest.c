@@ -613,14 +613,16 @@ static int store_batch(struct vg_ingest *ing, struct vg_submit_batch *b, struct 
 			return rc;
 		b->series_created += is_created;
 	}
+	if (b->n == 0)
+		return 0; /* a sync barrier: nothing to store */
 	for (size_t j = 0; j < b->n; j++)
 		ing->ids[j] = ing->series_ids[b->series_of[j]];
 	rec = (struct vg_wal_samples){ 0, 0, 0, b->n, ing->ids, b->ts_ms, b->values };
 	return store_samples(ing, &rec, err);
 }
 
-/* Stores each batch of list; the stored wait for the next sync, the
- * failed are completed at once. */
+/* Stores each batch of list; those marked needs_sync wait for the next
+ * sync, the others (and the failed) are completed at once. */
 static void take_batches(struct vg_ingest *ing, struct vg_submit_batch *list)
 {
 	struct vg_submit_batch *b, *next;
@@ -631,8 +633,8 @@ static void take_batches(struct vg_ingest *ing, struct vg_submit_batch *list)
 
 		next = b->next;
 		b->next = NULL;
-		if ((rc = store_batch(ing, b, &err)) != 0) {
-			submit_complete(b, rc, err.msg);
+		if ((rc = store_batch(ing, b, &err)) != 0 || !b->needs_sync) {
+			submit_complete(b, rc, rc ? err.msg : "");
 			continue;
 		}
 		*ing->submit_tail = b;

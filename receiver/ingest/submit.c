@@ -68,6 +68,7 @@ void vg_submit_batch_reset(struct vg_submit_batch *b)
 	if (b->cap_slots)
 		memset(b->slots, 0, b->cap_slots * sizeof(*b->slots));
 	b->n = 0;
+	b->needs_sync = false;
 	b->rc = 0;
 	b->error[0] = '\0';
 	b->series_created = 0;

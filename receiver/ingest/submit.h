@@ -9,9 +9,15 @@
  *  - a producer (struct vg_submit_client, one per producing thread) fills a
  *    struct vg_submit_batch and enqueues it with a completion callback;
  *  - the consumer (ingest.c) is woken on its base, takes every queued
- *    batch (vg_submit_take), stores it, and after the sync calls
- *    vg_submit_done, which hands the batch back to its client's base where
- *    the completion callback runs.
+ *    batch (vg_submit_take), stores it, and calls vg_submit_done, which
+ *    hands the batch back to its client's base where the completion
+ *    callback runs: at once for a batch stored (in the WAL's buffer and
+ *    the head), or, for a batch marked needs_sync, only after a WAL sync
+ *    that began after it was stored. Batches are stored in queue order, so
+ *    a needs_sync batch (even an empty one) completes only when everything
+ *    enqueued before it is durable: a producer marks the last batch of a
+ *    request and answers its client after that completion. Memory then
+ *    waits for storing only, not for the disk.
  *
  * Invariants:
  *  - The queue is bounded (max_queued batches): vg_submit_enqueue answers
@@ -65,8 +71,9 @@ struct vg_submit_batch {
 	int64_t *ts_ms;
 	double *values;
 	size_t n, cap;
+	bool needs_sync;         /* complete after a covering WAL sync */
 	/* Filled by the consumer before completion. */
-	int rc;                  /* 0: every sample is durable */
+	int rc;                  /* 0: stored (and durable, with needs_sync) */
 	char error[VG_ERR_MSG_MAX];
 	uint64_t series_created; /* series new to storage */
 	/* The completion. */
