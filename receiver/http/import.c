@@ -188,6 +188,22 @@ struct vg_import {
 static void pump(struct conn *c);
 static void maybe_reply(struct conn *c);
 
+/*
+ * Whether evhttp still uses c. It frees a connection's bufferevent with
+ * bufferevent_free, which clears the callbacks at once but finalizes (and
+ * calls conn_free) only on a later loop round; in between, touching the
+ * filter would revive it (libevent warns "too few references" and
+ * finalizes it again). Everything that reaches a connection from outside
+ * its own filter callbacks asks this first.
+ */
+static bool is_live(const struct conn *c)
+{
+	bufferevent_event_cb ecb = NULL;
+
+	bufferevent_getcb(c->filt, NULL, NULL, &ecb, NULL);
+	return ecb != NULL;
+}
+
 /* ------------------------------------------------------------------------
  * Sessions: the parser and the batches of one import */
 
@@ -484,7 +500,7 @@ static void drain_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 	struct conn *c = arg;
 
 	(void)info;
-	if (evbuffer_get_length(buf) != 0 || c->drain_cb == NULL)
+	if (evbuffer_get_length(buf) != 0 || c->drain_cb == NULL || !is_live(c))
 		return;
 	evbuffer_remove_cb_entry(buf, c->drain_cb);
 	c->drain_cb = NULL;
@@ -519,6 +535,10 @@ static void answer(struct conn *c, int code, const struct vg_buf *body, const st
 	struct evbuffer *out = bufferevent_get_output(c->under);
 	size_t len = body ? body->len : 0;
 
+	if (!is_live(c)) {
+		c->state = C_DISCARD;
+		return;
+	}
 	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", c->is_http10 ? 0 : 1, code, status_text(code));
 	if (code != 204)
 		evbuffer_add_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n", len);
@@ -655,6 +675,8 @@ static void pump(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->under);
 
+	if (!is_live(c))
+		return; /* conn_free comes next and orphans the session */
 	while (c->state == C_IMPORT && !session_is_blocked(c->sess) && c->sess->body_error[0] == '\0') {
 		size_t avail = evbuffer_get_length(in);
 		char line[CHUNK_LINE_MAX + 1];
@@ -1177,7 +1199,11 @@ static enum bufferevent_filter_result filter_out(struct evbuffer *src, struct ev
  * arrive), so run the input filter and wake evhttp. */
 static void flush_both(struct conn *c)
 {
+	if (!is_live(c))
+		return;
 	bufferevent_flush(c->filt, EV_WRITE, BEV_NORMAL);
+	if (!is_live(c))
+		return; /* evhttp closed it when its reply had left */
 	if (evbuffer_get_length(bufferevent_get_input(c->under)) > 0 &&
 	    (bufferevent_get_enabled(c->filt) & EV_READ))
 		bufferevent_flush(c->filt, EV_READ, BEV_NORMAL);
@@ -1191,6 +1217,8 @@ static void write_ready_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)what;
+	if (!is_live(c))
+		return;
 	if (!write_own(c, fd)) {
 		want_write(c, fd);
 		return;

@@ -216,6 +216,14 @@ int vg_submit_new(struct event_base *consumer_base, size_t max_queued, struct vg
 	return 0;
 }
 
+void vg_submit_stop(struct vg_submit *q)
+{
+	if (q != NULL && q->ready_ev != NULL) {
+		event_free(q->ready_ev);
+		q->ready_ev = NULL;
+	}
+}
+
 void vg_submit_free(struct vg_submit *q)
 {
 	struct vg_submit_batch *b, *next;
@@ -226,7 +234,7 @@ void vg_submit_free(struct vg_submit *q)
 		next = b->next;
 		vg_submit_batch_free(b);
 	}
-	event_free(q->ready_ev);
+	vg_submit_stop(q);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
 }
@@ -434,6 +442,7 @@ int vg_submit_enqueue(struct vg_submit_client *c, struct vg_submit_batch *b,
 	q->tail = b;
 	q->n_queued++;
 	pthread_mutex_unlock(&q->mu);
-	event_active(q->ready_ev, EV_TIMEOUT, 0);
+	if (q->ready_ev)
+		event_active(q->ready_ev, EV_TIMEOUT, 0);
 	return 0;
 }

@@ -99,8 +99,13 @@ bool vg_submit_batch_is_full(const struct vg_submit_batch *b);
 /* A queue consumed on consumer_base (borrowed; the consumer's thread). */
 int vg_submit_new(struct event_base *consumer_base, size_t max_queued, struct vg_submit **out,
 		  struct vg_err *err);
-/* Frees the queue; call after both sides are gone, before the consumer's
- * base is freed. Batches still queued are freed without completion. */
+/* Frees the queue's event; call before the consumer's base is freed when
+ * the queue must outlive it (vg_submit_free does it too). */
+void vg_submit_stop(struct vg_submit *q);
+/* Frees the queue; call after both sides are gone (after
+ * vg_submit_client_free), and before the consumer's base is freed unless
+ * vg_submit_stop came first. Batches still queued are freed without
+ * completion. */
 void vg_submit_free(struct vg_submit *q);
 
 /* --- consumer side (ingest.c), on consumer_base's thread --- */
