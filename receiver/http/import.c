@@ -1008,8 +1008,8 @@ static ssize_t head_end(struct conn *c, struct evbuffer *in)
 
 		evbuffer_ptr_set(in, &start, c->head_scan, EVBUFFER_PTR_SET);
 		e = evbuffer_search_eol(in, &start, &eol_len, EVBUFFER_EOL_LF);
-		if (e.pos < 0)
-			return evbuffer_get_length(in) > max ? -1 : 0;
+		if (e.pos < 0) /* evhttp enforces its limit on what we pass */
+			return evbuffer_get_length(in) >= max ? -1 : 0;
 		if ((size_t)e.pos + eol_len > max)
 			return -1;
 		if ((size_t)e.pos == c->head_scan ||
@@ -1072,9 +1072,13 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 	/* An import. Its answer must follow whatever evhttp still has to
 	 * write for earlier requests: wait until evhttp has taken all it was
 	 * given and its output has gone to the socket. */
-	if (evbuffer_get_length(dst) > 0 || evbuffer_get_length(bufferevent_get_output(c->filt)) > 0) {
+	if (evbuffer_get_length(bufferevent_get_output(c->filt)) > 0) {
 		free(text);
-		kick(c);
+		return false; /* the end of that write runs the filter again */
+	}
+	if (evbuffer_get_length(dst) > 0) {
+		free(text);
+		kick(c); /* evhttp takes its input within a round or two */
 		return false;
 	}
 	evbuffer_drain(src, (size_t)n);
@@ -1084,6 +1088,7 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 		c->cl_left = 0;
 	if (!start_import(c, &h)) {
 		free(text);
+		*again = true; /* answered: drop what follows */
 		return false;
 	}
 	if (h.expect && span_eq_nocase(h.expect, h.expect_len, "100-continue"))
@@ -1323,7 +1328,11 @@ struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 		free(c);
 		return NULL;
 	}
-	bufferevent_setwatermark(c->under, EV_READ, 0, BODY_BUFFER_BYTES);
+	/* Room for a whole head too, or a head at the limit would wait for
+	 * bytes the full buffer stops reading. */
+	bufferevent_setwatermark(c->under, EV_READ, 0,
+				 imp->opts.max_headers_bytes < BODY_BUFFER_BYTES ? BODY_BUFFER_BYTES
+										 : imp->opts.max_headers_bytes + 4096);
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->filt), out_added, c);
 	c->next = imp->conns;
 	if (imp->conns)
