@@ -1,8 +1,9 @@
 /*
  * main.c: vigil-receiver's start and stop. Wires the parts in data-flow
  * order: configuration, the WAL replayed into the head, the block files, the
- * HTTP API on its thread, the agent listener on the main event loop; then
- * runs until SIGTERM or SIGINT and takes them down in reverse.
+ * HTTP API on its thread (with the import queue into ingest), the agent
+ * listener on the main event loop; then runs until SIGTERM or SIGINT and
+ * takes them down in reverse.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include "receiver/storage/storage.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
+#include "receiver/ingest/submit.h"
 #include "receiver/receiver_config.h"
 #include "receiver/stats.h"
 #include "receiver/storage/wal.h"
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
 	struct vg_wal *wal = NULL;
 	struct vg_ingest *ing = NULL;
 	struct vg_http_api *api = NULL;
+	struct vg_submit *submit = NULL;
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct vg_wal_replay_cb replay;
@@ -114,10 +117,15 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	vg_stats_init(stats);
+	/* Imports reach the WAL through the ingest thread: a bounded queue
+	 * from the HTTP thread into this loop. */
+	if (vg_submit_new(base, 64, &submit, &err) != 0)
+		goto fail;
 
 	struct vg_ingest_options iopts = {
 		.host = host, .port = port, .token = cfg.token,
 		.max_connections = cfg.max_connections, .base = base, .head = head, .stats = stats,
+		.submit = submit,
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
@@ -141,7 +149,7 @@ int main(int argc, char **argv)
 
 	struct vg_http_api_options hopts = {
 		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
-		.head = head, .storage = storage, .stats = stats,
+		.head = head, .storage = storage, .stats = stats, .submit = submit,
 	};
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
 		goto fail;
@@ -170,6 +178,8 @@ out:
 	vg_ingest_free(ing);
 	if (api)
 		vg_http_api_stop(api);
+	/* After both of its sides, before the base its event is on. */
+	vg_submit_free(submit);
 	if (wal) {
 		if (vg_wal_sync(wal, &err) != 0)
 			vg_error("final WAL sync: %s", err.msg);

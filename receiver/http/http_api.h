@@ -1,10 +1,10 @@
 /*
  * http_api.h: the receiver's HTTP server: the Prometheus-compatible query
  * API under /api/v1/ (../shared/interfaces/prometheus-http-api.md) and the
- * receiver's own /metrics. It runs on its own thread and event base and
- * reads storage only through its read interface (storage.h, query.h),
- * which never holds what ingest waits for, so a slow query never delays an
- * ACK on the ingest side (docs/threads.md).
+ * receiver's own /metrics, and the streamed bulk import (import.h). It runs
+ * on its own thread and event base and reads storage only through its read
+ * interface (storage.h, query.h), which never holds what ingest waits for,
+ * so a slow query never delays an ACK on the ingest side (docs/threads.md).
  */
 #ifndef VG_HTTP_API_H
 #define VG_HTTP_API_H
@@ -15,6 +15,7 @@ struct vg_err;
 struct vg_head;
 struct vg_storage;
 struct vg_stats;
+struct vg_submit;
 
 struct vg_http_api;
 
@@ -25,6 +26,9 @@ struct vg_http_api_options {
 	struct vg_head *head; /* borrowed: its counts for /metrics */
 	struct vg_storage *storage; /* borrowed: every read (storage.h) */
 	struct vg_stats *stats; /* borrowed */
+	/* Where POST /api/v1/import/prometheus puts samples (ingest's queue,
+	 * receiver/ingest/submit.h); borrowed; NULL: imports answer 503. */
+	struct vg_submit *submit;
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */
