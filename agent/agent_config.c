@@ -107,6 +107,8 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("proc_path", VG_CONF_STR, proc_path), 0, 0, vg_conf_check_path },
 	{ F("rootfs_path", VG_CONF_STR, rootfs_path), 0, 0, vg_conf_check_path },
 	{ F("queue_max_bytes", VG_CONF_SIZE, queue_max_bytes), 64 << 10, INT64_MAX, NULL },
+	{ F("spool_dir", VG_CONF_STR, spool_dir), 0, 0, NULL },
+	{ F("spool_max_bytes", VG_CONF_SIZE, spool_max_bytes), 64 << 10, INT64_MAX, NULL },
 	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
@@ -131,12 +133,14 @@ static const char usage_text[] =
 	"      --token TOKEN        token the receiver expects (default none)\n"
 	"      --proc-path DIR      where procfs is mounted (default /proc)\n"
 	"      --rootfs-path DIR    the host's root file system (default /)\n"
+	"      --spool-dir DIR      keep unacknowledged batches here (default\n"
+	"                           " VG_AGENT_DEFAULT_SPOOL "; \"\": memory only)\n"
 	"      --log-level LEVEL    error, warn, info or debug (default info)\n"
 	"  -h, --help               print this help and exit\n"
 	"  -V, --version            print the version and exit\n"
 	"\n"
-	"Other settings (queue_max_bytes, backoff_max, ack_timeout, collectors) are\n"
-	"set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
+	"Other settings (spool_max_bytes, queue_max_bytes, backoff_max, ack_timeout,\n"
+	"collectors) are set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
 
 enum {
 	OPT_CONFIG = 256,
@@ -148,6 +152,7 @@ enum {
 	OPT_PROC_PATH,
 	OPT_ROOTFS_PATH,
 	OPT_LOG_LEVEL,
+	OPT_SPOOL_DIR,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +165,7 @@ static const struct option long_options[] = {
 	{ "proc-path", required_argument, NULL, OPT_PROC_PATH },
 	{ "rootfs-path", required_argument, NULL, OPT_ROOTFS_PATH },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -168,7 +174,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
-	const char *proc_path, *rootfs_path, *log_level;
+	const char *proc_path, *rootfs_path, *log_level, *spool_dir;
 	const char **labels; /* NAME=VALUE, in order */
 	size_t n_labels;
 };
@@ -286,6 +292,8 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 	if (fl->log_level &&
 	    (r = vg_conf_set_str_flag(&cfg->log_level, "--log-level", fl->log_level, vg_conf_check_log_level, err)) < 0)
 		return r;
+	if (fl->spool_dir && (r = vg_conf_set_str(&cfg->spool_dir, fl->spool_dir)) < 0)
+		return vg_err_set(err, r, "out of memory");
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
 			return r;
@@ -301,6 +309,7 @@ static int set_defaults(struct vg_agent_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->interval_ms = 10 * 1000;
 	cfg->queue_max_bytes = 64ULL << 20;
+	cfg->spool_max_bytes = 512ULL << 20;
 	cfg->backoff_max_ms = 30 * 1000;
 	cfg->ack_timeout_ms = 30 * 1000;
 	cfg->collect_cpu = cfg->collect_meminfo = true;
@@ -308,7 +317,8 @@ static int set_defaults(struct vg_agent_config *cfg)
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
-	    vg_conf_set_str(&cfg->log_level, "info") < 0)
+	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
+	    vg_conf_set_str(&cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) < 0)
 		return VG_ENOMEM;
 	return 0;
 }
@@ -319,6 +329,13 @@ static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 	if (cfg->token && cfg->token[0] == '\0') {
 		free(cfg->token);
 		cfg->token = NULL;
+	}
+	/* An operator's own spool directory must work; the default may fall
+	 * back to memory (an unprivileged test run, a read-only host). */
+	cfg->has_spool_dir = cfg->spool_dir == NULL || strcmp(cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) != 0;
+	if (cfg->spool_dir && cfg->spool_dir[0] == '\0') {
+		free(cfg->spool_dir);
+		cfg->spool_dir = NULL;
 	}
 	if (cfg->hostname == NULL || cfg->hostname[0] == '\0') {
 		char name[256];
@@ -353,6 +370,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_PROC_PATH: fl->proc_path = optarg; break;
 		case OPT_ROOTFS_PATH: fl->rootfs_path = optarg; break;
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
+		case OPT_SPOOL_DIR: fl->spool_dir = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

@@ -9,7 +9,7 @@
 #include "config.h"
 
 #include "agent/agent_config.h"
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "agent/sender.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -235,11 +235,20 @@ int main(int argc, char **argv)
 	}
 	sopts = (struct vg_sender_options){
 		.host = host, .port = port, .agent = cfg.hostname, .token = cfg.token,
-		.queue_max_bytes = cfg.queue_max_bytes, .backoff_max_ms = cfg.backoff_max_ms,
+		.queue_max_bytes = cfg.queue_max_bytes, .spool_dir = cfg.spool_dir,
+		.spool_max_bytes = cfg.spool_max_bytes, .backoff_max_ms = cfg.backoff_max_ms,
 		.ack_timeout_ms = cfg.ack_timeout_ms, .base = a.base,
 	};
-	if (vg_sender_new(&sopts, &a.sender, &err) != 0)
-		goto fail;
+	if (vg_sender_new(&sopts, &a.sender, &err) != 0) {
+		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
+			goto fail;
+		/* The default directory is not usable here: say so, and keep
+		 * batches in memory rather than not run at all. */
+		vg_warn("%s; keeping unacknowledged batches in memory only (set spool_dir)", err.msg);
+		sopts.spool_dir = NULL;
+		if (vg_sender_new(&sopts, &a.sender, &err) != 0)
+			goto fail;
+	}
 
 	struct timeval iv = { cfg.interval_ms / 1000, (cfg.interval_ms % 1000) * 1000 };
 	struct timeval first = { 0, 100000 };

@@ -7,11 +7,11 @@
  * (vg_sender_ref: dense, from 0, for the agent's lifetime), then submits a
  * batch of (ref, value) at one timestamp (vg_sender_submit). The batch is
  * encoded into a SAMPLES frame with the next sequence number at once and
- * queued. On every new connection the sender says HELLO, defines every ref
+ * spooled (spool.h: in memory, or on disk where it survives a restart). On every new connection the sender says HELLO, defines every ref
  * with SERIES frames, and sends the queued batches in order; later it
  * defines new refs just before the first batch that uses them. An ACK for
  * seq N drops every batch up to N: only then is data out of the agent's
- * hands. When the queue is over its byte limit the oldest batches are
+ * hands. When the spool is over its byte limit the oldest batches are
  * dropped and counted, never silently.
  *
  * A broken or silent connection (no ACK within ack_timeout while batches
@@ -37,7 +37,9 @@ struct vg_sender_options {
 	uint16_t port;
 	const char *agent;        /* identity sent in HELLO (the host name) */
 	const char *token;        /* NULL: none */
-	uint64_t queue_max_bytes;
+	uint64_t queue_max_bytes;  /* bound of a memory spool */
+	const char *spool_dir;     /* NULL: memory only */
+	uint64_t spool_max_bytes;  /* bound of a spool on disk */
 	int64_t backoff_max_ms;
 	int64_t ack_timeout_ms;
 	struct event_base *base;  /* borrowed */

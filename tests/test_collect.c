@@ -6,7 +6,7 @@
  * suite. A recording sink canonicalizes and formats every sample, so tests
  * compare exact series names, labels and values.
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/series.h"

@@ -1,6 +1,6 @@
 /*
  * fuzz_proc.c: libFuzzer target for the agent's /proc parsers (the
- * collectors of agent/collect.h and the helpers of agent/collect.c).
+ * collectors of agent/collect/collect.h and the helpers of agent/collect/collect.c).
  *
  * The first input byte, when not 0, makes the sink refuse its Nth sample of
  * each collector (the collector must stop and pass the code up). The rest
@@ -28,7 +28,7 @@
  */
 #include "config.h" /* _GNU_SOURCE, before any system header: memmem */
 
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"

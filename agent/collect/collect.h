@@ -62,7 +62,7 @@ void vg_collect_env_default(struct vg_collect_env *env);
  * points under /dev, /proc, /sys, /run/credentials, container storage. */
 bool vg_filesystem_is_wanted(const char *fstype, const char *mountpoint);
 
-/* --- For collector implementations (collect_*.c), defined in collect.c --- */
+/* --- For collector implementations (agent/collect/), defined in collect.c --- */
 
 /* A /proc file larger than this is refused (VG_ELIMIT): these files are a
  * few KiB; mounts on a container host with thousands of mounts stay far
