@@ -146,8 +146,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Stopping: no more sampling; exit as soon as every batch is
- * acknowledged, or after STOP_GRACE_MS, since the queue lives in memory
- * and goes with the process. */
+ * acknowledged, or after STOP_GRACE_MS: what is left stays in a disk
+ * spool for the next start (a memory spool goes with the process). */
 #define STOP_GRACE_MS 2000
 #define STOP_POLL_MS 20
 
@@ -274,8 +274,9 @@ out:
 		struct vg_sender_stats st;
 		vg_sender_get_stats(a.sender, &st);
 		if (st.queue_batches)
-			vg_warn("stopping with %llu unacknowledged batches (%llu bytes)",
-				(unsigned long long)st.queue_batches, (unsigned long long)st.queue_bytes);
+			vg_warn("stopping with %llu unacknowledged batches (%llu bytes)%s",
+				(unsigned long long)st.queue_batches, (unsigned long long)st.queue_bytes,
+				sopts.spool_dir ? " kept in the spool for the next start" : "");
 	}
 	if (tick)
 		event_free(tick);

@@ -319,7 +319,9 @@ int vg_spool_append(struct vg_spool *sp, const struct vg_spool_batch *b, struct 
 			return vg_err_set(err, VG_EIO, "spool: fdatasync %s/series: %s", sp->dir, strerror(errno));
 		sp->is_series_dirty = false;
 	}
-	if (g == NULL || g->last_seq + 1 != b->seq || g->bytes >= sp->seg_bytes) {
+	/* On disk, a segment found at open is never appended to: its tail
+	 * may be torn. */
+	if (g == NULL || g->last_seq + 1 != b->seq || g->bytes >= sp->seg_bytes || (sp->dir && sp->tail_fd < 0)) {
 		if ((rc = seg_new(sp, b->seq, err)) != 0)
 			return rc;
 		g = sp->tail;

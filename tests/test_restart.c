@@ -4,7 +4,8 @@
  * after the last one and started again on the same data directory: every
  * acknowledged sample must be there, a retried batch must not be stored
  * twice, a damaged WAL tail must not stop the receiver, and a real agent
- * must resend what the dead receiver never acknowledged.
+ * must resend what the dead receiver never acknowledged, even across a
+ * SIGKILL of the agent itself (its disk spool).
  */
 #include "tests/harness.h"
 #include "common/buf.h"
@@ -395,6 +396,105 @@ START_TEST(test_agent_resends_after_receiver_outage)
 }
 END_TEST
 
+/* The value of an instant query (1 s lookback) as a string, or NULL. */
+static char *instant(const char *selector)
+{
+	char *q = vg_t_urlencode(selector), *out = NULL;
+	char path[512];
+	long status;
+	json_t *doc, *r0;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s&lookback_delta=1", q);
+	free(q);
+	doc = vg_t_http_json(rcv.http_port, path, &status);
+	r0 = json_array_get(json_object_get(json_object_get(doc, "data"), "result"), 0);
+	if (json_string_value(json_array_get(json_object_get(r0, "value"), 1)))
+		out = strdup(json_string_value(json_array_get(json_object_get(r0, "value"), 1)));
+	json_decref(doc);
+	return out;
+}
+
+/*
+ * The disk spool: the receiver is down; the agent spools batches, is
+ * killed with SIGKILL, and started again on its spool while the receiver
+ * is still down. Once the receiver is back, the batches the first agent
+ * process spooled arrive (under the epoch and seqs it gave them), each
+ * stored once, in order, and the agent reports nothing dropped.
+ */
+START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
+{
+	struct vg_t_proc agent;
+	int64_t t_kill, t_agent_kill, t_agent_back, t_back, deadline;
+	char *v;
+
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "spool-agent"), 0);
+	/* Wait for the first stored batch. */
+	deadline = vg_t_now_ms() + 10000;
+	while ((v = instant("vigil_agent_batches_acked_total{instance=\"spool-agent\"}")) == NULL) {
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent never delivered");
+		vg_t_sleep_ms(100);
+	}
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	t_kill = wall_ms();
+	vg_t_sleep_ms(3500); /* three or four batches spooled */
+	ck_assert_int_eq(vg_t_stop(&agent, SIGKILL, 5000), 128 + SIGKILL);
+	t_agent_kill = wall_ms();
+	vg_t_sleep_ms(500);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "spool-agent"), 0);
+	t_agent_back = wall_ms();
+	vg_t_sleep_ms(2500);
+	t_back = wall_ms();
+	restart();
+	deadline = vg_t_now_ms() + 20000;
+	for (;;) {
+		bool is_empty;
+		v = instant("vigil_agent_queue_batches{instance=\"spool-agent\"}");
+		is_empty = v && strcmp(v, "0") == 0;
+		free(v);
+		if (is_empty)
+			break;
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent's spool never drained");
+		vg_t_sleep_ms(200);
+	}
+	ck_assert_msg(vg_t_log_contains(&agent, "resuming epoch"), "the restarted agent did not resume its spool");
+
+	/* Raw samples over the outage (1 ms step and lookback): the first
+	 * process's spooled rounds are there, about one a second. */
+	char path[1024];
+	char *q = vg_t_urlencode("node_load1{instance=\"spool-agent\"}");
+	long status;
+	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
+		 q, (t_kill - 1100) / 1000.0, t_back / 1000.0);
+	free(q);
+	json_t *doc = vg_t_http_json(rcv.http_port, path, &status);
+	ck_assert_int_eq(status, 200);
+	json_t *res = json_object_get(json_object_get(doc, "data"), "result");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	json_t *values = json_object_get(json_array_get(res, 0), "values"), *p;
+	size_t i, n_first = 0, n_second = 0;
+	double prev = 0;
+	json_array_foreach(values, i, p) {
+		double t = json_number_value(json_array_get(p, 0));
+		ck_assert_msg(t > prev, "samples out of order or twice at %.3f", t);
+		prev = t;
+		if (t * 1000 >= t_kill && t * 1000 <= t_agent_kill)
+			n_first++;
+		if (t * 1000 >= t_agent_back)
+			n_second++;
+	}
+	ck_assert_msg(n_first >= 2, "only %zu of the first process's spooled rounds arrived", n_first);
+	ck_assert_msg(n_second >= 1, "none of the second process's rounds arrived");
+	json_decref(doc);
+
+	v = instant("vigil_agent_batches_dropped_total{instance=\"spool-agent\"}");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "0");
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+}
+END_TEST
+
 static Suite *restart_suite(void)
 {
 	Suite *s = suite_create("restart");
@@ -407,6 +507,7 @@ static Suite *restart_suite(void)
 	tcase_add_test(tc, test_torn_wal_tail_is_cut_and_data_kept);
 	tcase_add_test(tc, test_damaged_older_segment_loses_only_its_rest);
 	tcase_add_test(tc, test_agent_resends_after_receiver_outage);
+	tcase_add_test(tc, test_agent_spool_survives_agent_kill9_during_outage);
 	suite_add_tcase(s, tc);
 	return s;
 }
