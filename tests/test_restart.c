@@ -138,6 +138,28 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The raw samples of selector between two wall times (ms): a range query
+ * with a 1 ms step and a 1 ms lookback returns exactly the stored samples.
+ * Returns the response document (caller json_decref's) and its one
+ * series' values in *values. */
+static json_t *raw_samples(const char *selector, int64_t from_ms, int64_t to_ms, json_t **values)
+{
+	char path[1024];
+	char *q = vg_t_urlencode(selector);
+	long status;
+	json_t *doc, *res;
+
+	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
+		 q, from_ms / 1000.0, to_ms / 1000.0);
+	free(q);
+	doc = vg_t_http_json(rcv.http_port, path, &status);
+	ck_assert_int_eq(status, 200);
+	res = json_object_get(json_object_get(doc, "data"), "result");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	*values = json_object_get(json_array_get(res, 0), "values");
+	return doc;
+}
+
 #define N_BATCHES 60
 #define BASE_MS 1700000000000LL
 
@@ -335,7 +357,6 @@ START_TEST(test_agent_resends_after_receiver_outage)
 	int64_t t_kill, t_back;
 	char sel[] = "node_load1{instance=\"outage-agent\"}";
 	int64_t deadline;
-	json_t *res;
 
 	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "200ms", "outage-agent"), 0);
 	vg_t_sleep_ms(1500);
@@ -369,17 +390,8 @@ START_TEST(test_agent_resends_after_receiver_outage)
 	/* Every sample of the outage is there: a range query with a 1 ms
 	 * step and a 1 ms lookback returns exactly the raw samples, so the
 	 * gaps between them show a missing batch (one would leave 400 ms). */
-	char path[1024];
-	char *q = vg_t_urlencode(sel);
-	long status;
-	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
-		 q, (t_kill - 1000) / 1000.0, t_back / 1000.0);
-	free(q);
-	json_t *doc = vg_t_http_json(rcv.http_port, path, &status);
-	ck_assert_int_eq(status, 200);
-	res = json_object_get(json_object_get(doc, "data"), "result");
-	ck_assert_uint_eq(json_array_size(res), 1);
-	json_t *values = json_object_get(json_array_get(res, 0), "values"), *p;
+	json_t *values, *p;
+	json_t *doc = raw_samples(sel, t_kill - 1000, t_back, &values);
 	size_t i;
 	double prev = 0, max_gap = 0;
 	json_array_foreach(values, i, p) {
@@ -461,17 +473,8 @@ START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
 
 	/* Raw samples over the outage (1 ms step and lookback): the first
 	 * process's spooled rounds are there, about one a second. */
-	char path[1024];
-	char *q = vg_t_urlencode("node_load1{instance=\"spool-agent\"}");
-	long status;
-	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
-		 q, (t_kill - 1100) / 1000.0, t_back / 1000.0);
-	free(q);
-	json_t *doc = vg_t_http_json(rcv.http_port, path, &status);
-	ck_assert_int_eq(status, 200);
-	json_t *res = json_object_get(json_object_get(doc, "data"), "result");
-	ck_assert_uint_eq(json_array_size(res), 1);
-	json_t *values = json_object_get(json_array_get(res, 0), "values"), *p;
+	json_t *values, *p;
+	json_t *doc = raw_samples("node_load1{instance=\"spool-agent\"}", t_kill - 1100, t_back, &values);
 	size_t i, n_first = 0, n_second = 0;
 	double prev = 0;
 	json_array_foreach(values, i, p) {
