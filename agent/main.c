@@ -135,6 +135,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	add_self(&sink, "vigil_agent_connects_total", NULL, NULL, (double)st.connects);
 	add_self(&sink, "vigil_agent_connect_failures_total", NULL, NULL, (double)st.connect_failures);
 	add_self(&sink, "vigil_agent_series", NULL, NULL, (double)st.series);
+	add_self(&sink, "vigil_agent_samples_refused_total", NULL, NULL, (double)st.samples_refused);
+	add_self(&sink, "vigil_agent_series_refused_total", NULL, NULL, (double)st.series_refused);
+	add_self(&sink, "vigil_agent_protocol", NULL, NULL, (double)st.proto);
 	for (size_t i = 0; i < a->n_slots; i++)
 		add_self(&sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
 			 (double)a->slots[i].errors);

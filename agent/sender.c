@@ -28,6 +28,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/mpack.h"
+#include "common/samples2.h"
 
 #include "config.h"
 
@@ -65,6 +66,15 @@ struct vg_sender {
 
 	struct vg_dict dict;
 	struct vg_spool *spool;
+	/* The protocol of the next connection: the newest, or 1 once a
+	 * receiver answered ERROR VERSION. Protocol 2 batches are encoded
+	 * per connection (deltas against what this connection carried) from
+	 * the protocol-1 frames the spool keeps. */
+	uint8_t proto;
+	struct vg_samples2_state s2;
+	struct vg_sample_batch batch;
+	uint64_t reencode_dropped, reencode_samples_dropped;
+	struct vg_complaint refusal;
 
 	/* connection */
 	enum conn_state state;
@@ -181,7 +191,7 @@ static int send_frame(struct vg_sender *s, enum vg_frame_type type, uint64_t seq
 	struct vg_err err;
 
 	vg_buf_reset(&s->out);
-	if (vg_frame_encode(s->codec, type, seq, s->raw.data, s->raw.len, &s->out, &err) != 0) {
+	if (vg_frame_encode_version(s->codec, s->proto, type, seq, s->raw.data, s->raw.len, &s->out, &err) != 0) {
 		vg_error("cannot encode %s: %s", vg_frame_type_name(type), err.msg);
 		return -1;
 	}
@@ -221,6 +231,42 @@ static void arm_ack_timer(struct vg_sender *s)
 	evtimer_add(s->ack_ev, &tv);
 }
 
+/* Encodes a spooled protocol-1 SAMPLES frame for this protocol-2
+ * connection into s->out: one group per run of equal timestamps. */
+static int reencode(struct vg_sender *s, const struct vg_spool_batch *b, struct vg_err *err)
+{
+	struct vg_frame_header h;
+	const uint8_t *raw;
+	size_t len, i, j;
+	uint32_t groups = 0;
+	int rc;
+
+	if (b->len < VG_FRAME_HEADER_SIZE)
+		return vg_err_set(err, VG_EINVAL, "spooled batch %llu is too short", (unsigned long long)b->seq);
+	if ((rc = vg_frame_header_decode(b->frame, &h, err)) != 0)
+		return rc;
+	if (h.payload_len != b->len - VG_FRAME_HEADER_SIZE || h.type != VG_FRAME_SAMPLES)
+		return vg_err_set(err, VG_EINVAL, "spooled batch %llu is not a SAMPLES frame", (unsigned long long)b->seq);
+	if ((rc = vg_frame_open(s->codec, &h, b->frame + VG_FRAME_HEADER_SIZE, &raw, &len, err)) != 0 ||
+	    (rc = vg_samples_decode(raw, len, &s->batch, err)) != 0)
+		return rc;
+	for (i = 0; i < s->batch.n; i = j, groups++)
+		for (j = i + 1; j < s->batch.n && s->batch.ts_ms[j] == s->batch.ts_ms[i]; j++)
+			;
+	vg_buf_reset(&s->raw);
+	vg_samples2_encode_begin(&s->raw, groups);
+	for (i = 0; i < s->batch.n; i = j) {
+		for (j = i + 1; j < s->batch.n && s->batch.ts_ms[j] == s->batch.ts_ms[i]; j++)
+			;
+		if ((rc = vg_samples2_encode_group(&s->s2, s->batch.ts_ms[i], j - i, s->batch.refs + i,
+						   s->batch.values + i, &s->raw)) != 0)
+			return vg_err_set(err, rc, "cannot encode batch %llu", (unsigned long long)b->seq);
+	}
+	vg_buf_reset(&s->out);
+	return vg_frame_encode_version(s->codec, VG_PROTO_V2, VG_FRAME_SAMPLES, b->seq, s->raw.data, s->raw.len,
+				       &s->out, err);
+}
+
 /* Writes spooled batches not yet sent on this connection, within the
  * output limit. */
 static void pump(struct vg_sender *s)
@@ -241,8 +287,31 @@ static void pump(struct vg_sender *s)
 			disconnect(s, "cannot read the spool");
 			return;
 		}
-		if (b.n_refs > s->dict.n_refs || define_refs(s, b.n_refs) != 0 ||
-		    bufferevent_write(s->bev, b.frame, b.len) != 0) {
+		if (b.n_refs > s->dict.n_refs || define_refs(s, b.n_refs) != 0) {
+			disconnect(s, "out of memory");
+			return;
+		}
+		if (s->proto >= VG_PROTO_V2) {
+			uint32_t n_samples = b.n_samples;
+			uint64_t seq = b.seq;
+			if ((rc = reencode(s, &b, &err)) == VG_ENOMEM) {
+				disconnect(s, "out of memory");
+				return;
+			}
+			if (rc != 0) {
+				/* It could never be sent: count it and go on;
+				 * the next ACK covers its seq. */
+				s->reencode_dropped++;
+				s->reencode_samples_dropped += n_samples;
+				vg_log_complain(&s->complaint, VG_LOG_ERROR, "dropping spooled batch %llu: %s",
+						(unsigned long long)seq, err.msg);
+				s->sent_seq = seq;
+				continue;
+			}
+			b.frame = s->out.data;
+			b.len = s->out.len;
+		}
+		if (bufferevent_write(s->bev, b.frame, b.len) != 0) {
 			disconnect(s, "out of memory");
 			return;
 		}
@@ -285,6 +354,13 @@ static void handle_error(struct vg_sender *s, uint64_t seq, const uint8_t *raw, 
 		vg_warn("receiver sent a malformed ERROR frame: %s", err.msg);
 		return;
 	}
+	if (em.code == VG_WIRE_VERSION && s->proto > VG_FRAME_VERSION) {
+		vg_warn("receiver %s:%u does not speak protocol %u (%.*s): falling back to protocol %d", s->host,
+			s->opts.port, s->proto, (int)em.message.len, em.message.p, VG_FRAME_VERSION);
+		s->proto = VG_FRAME_VERSION;
+		s->attempts = 0;
+		return;
+	}
 	vg_error("receiver %s:%u refused frame seq %llu: %.*s (code %u)", s->host, s->opts.port,
 		 (unsigned long long)seq, (int)em.message.len, em.message.p, em.code);
 	/* A batch the receiver calls malformed or too large will be refused
@@ -321,6 +397,22 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (h.type == VG_FRAME_ACK) {
+			if (h.version >= VG_PROTO_V2) {
+				struct vg_ack ack;
+				if (vg_ack_decode(raw, raw_len, &ack, &err) != 0) {
+					disconnect(s, err.msg);
+					return;
+				}
+				if (ack.refused_samples || ack.refused_series) {
+					s->stats.samples_refused += ack.refused_samples;
+					s->stats.series_refused += ack.refused_series;
+					vg_log_complain(&s->refusal, VG_LOG_WARN,
+							"receiver %s:%u stored batches up to %llu but refused %llu samples of %llu series (limit %.*s)",
+							s->host, s->opts.port, (unsigned long long)h.seq,
+							(unsigned long long)ack.refused_samples,
+							(unsigned long long)ack.refused_series, (int)ack.limit.len, ack.limit.p);
+				}
+			}
 			handle_ack(s, h.seq);
 		} else if (h.type == VG_FRAME_ERROR) {
 			handle_error(s, h.seq, raw, raw_len);
@@ -352,7 +444,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		s->sent_seq = 0;
 		vg_spool_rewind(s->spool);
 		s->has_acked = false;
-		hello = (struct vg_hello){ VG_PROTO_VERSION, vg_str_c(s->agent), s->epoch,
+		vg_samples2_state_reset(&s->s2);
+		hello = (struct vg_hello){ s->proto, vg_str_c(s->agent), s->epoch,
 					   vg_str_c(s->token ? s->token : ""),
 					   vg_str_c("vigil-agent " PACKAGE_VERSION) };
 		vg_buf_reset(&s->raw);
@@ -466,6 +559,10 @@ int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, 
 	s->opts.agent = s->agent;
 	s->opts.token = s->token;
 	vg_dict_init(&s->dict);
+	vg_samples2_state_init(&s->s2);
+	vg_sample_batch_init(&s->batch);
+	s->proto = VG_PROTO_MAX;
+	s->refusal = (struct vg_complaint)VG_COMPLAINT_INIT;
 	vg_buf_init(&s->raw);
 	vg_buf_init(&s->out);
 	/* A new epoch per spool: its batches are numbered from 1, and the
@@ -502,6 +599,8 @@ void vg_sender_free(struct vg_sender *s)
 	vg_spool_free(s->spool);
 	vg_frame_codec_free(s->codec);
 	vg_dict_release(&s->dict);
+	vg_samples2_state_release(&s->s2);
+	vg_sample_batch_release(&s->batch);
 	vg_buf_release(&s->raw);
 	vg_buf_release(&s->out);
 	free(s->host);
@@ -518,6 +617,7 @@ void vg_sender_get_stats(const struct vg_sender *s, struct vg_sender_stats *out)
 	*out = s->stats;
 	out->queue_batches = st.batches;
 	out->queue_bytes = st.bytes;
-	out->batches_dropped = st.batches_dropped;
-	out->samples_dropped = st.samples_dropped;
+	out->batches_dropped = st.batches_dropped + s->reencode_dropped;
+	out->samples_dropped = st.samples_dropped + s->reencode_samples_dropped;
+	out->proto = s->proto;
 }

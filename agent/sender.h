@@ -14,6 +14,10 @@
  * hands. When the spool is over its byte limit the oldest batches are
  * dropped and counted, never silently.
  *
+ * The sender speaks protocol 2 (common/samples2.h: a few bytes per
+ * sample), and protocol 1 from the first time a receiver answers its
+ * HELLO with ERROR VERSION on.
+ *
  * A broken or silent connection (no ACK within ack_timeout while batches
  * wait) is closed and retried with exponential backoff from 500 ms up to
  * backoff_max, with +-20% jitter so a fleet does not reconnect in step.
@@ -55,6 +59,9 @@ struct vg_sender_stats {
 	uint64_t connects;         /* connections that got through HELLO */
 	uint64_t connect_failures;
 	uint64_t series;           /* refs in the dictionary */
+	uint64_t samples_refused;  /* stored batches' samples a receiver's limit refused */
+	uint64_t series_refused;
+	unsigned proto;            /* the protocol spoken: 2, or 1 after a fallback */
 };
 
 struct vg_sender;
