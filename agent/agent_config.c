@@ -136,6 +136,8 @@ static const char usage_text[] =
 	"      --spool-dir DIR      keep unacknowledged batches here (default\n"
 	"                           " VG_AGENT_DEFAULT_SPOOL "; \"\": memory only)\n"
 	"      --log-level LEVEL    error, warn, info or debug (default info)\n"
+	"      --check-config       check the configuration and the spool directory,\n"
+	"                           print the result and exit (0 when usable)\n"
 	"  -h, --help               print this help and exit\n"
 	"  -V, --version            print the version and exit\n"
 	"\n"
@@ -153,6 +155,7 @@ enum {
 	OPT_ROOTFS_PATH,
 	OPT_LOG_LEVEL,
 	OPT_SPOOL_DIR,
+	OPT_CHECK_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -166,6 +169,7 @@ static const struct option long_options[] = {
 	{ "rootfs-path", required_argument, NULL, OPT_ROOTFS_PATH },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -176,6 +180,7 @@ struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
 	const char *proc_path, *rootfs_path, *log_level, *spool_dir;
 	const char **labels; /* NAME=VALUE, in order */
+	bool is_check_only;
 	size_t n_labels;
 };
 
@@ -371,6 +376,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_ROOTFS_PATH: fl->rootfs_path = optarg; break;
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
 		case OPT_SPOOL_DIR: fl->spool_dir = optarg; break;
+		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;
@@ -418,6 +424,7 @@ int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
 		goto out;
+	cfg->is_check_only = fl.is_check_only;
 	r = finish(cfg, err);
 out:
 	free(fl.labels);

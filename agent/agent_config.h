@@ -34,6 +34,7 @@ struct vg_agent_config {
 	int64_t backoff_max_ms;   /* reconnect backoff cap; default 30s */
 	int64_t ack_timeout_ms;   /* reconnect when an ack takes longer; default 30s */
 	char *log_level;          /* "info" */
+	bool is_check_only;       /* --check-config: validate, print, exit */
 	/* collectors: section */
 	bool collect_cpu, collect_meminfo, collect_filesystem, collect_loadavg; /* all true */
 };

@@ -498,6 +498,113 @@ START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
 }
 END_TEST
 
+static void write_agent_config(const char *path, const char *env, const char *backoff)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "interval: 500ms\nlabels:\n  env: %s\nbackoff_max: %s\n", env, backoff);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * SIGHUP during a receiver outage: the new labels apply from the next
+ * round, and a change that replaces the sender (backoff_max here) keeps
+ * what the disk spool holds: the rounds sampled before the reload still
+ * arrive, under the old labels, once the receiver is back.
+ */
+START_TEST(test_agent_sighup_reload_keeps_spool)
+{
+	struct vg_t_proc agent;
+	char conf[700], server[64], spool[700], log_path[700];
+	int64_t t_kill, t_hup, deadline;
+	json_t *values, *doc;
+	char *v;
+
+	snprintf(conf, sizeof(conf), "%s/agent.yaml", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%u", rcv.port);
+	snprintf(spool, sizeof(spool), "%s/spool-hup", dir);
+	snprintf(log_path, sizeof(log_path), "%s/agent-hup.log", dir);
+	write_agent_config(conf, "a", "2s");
+	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--config", conf, "--server", server, "--hostname",
+			 "hup-agent", "--spool-dir", spool, NULL };
+	ck_assert_int_eq(vg_t_spawn(&agent, log_path, argv), 0);
+	deadline = vg_t_now_ms() + 10000;
+	while ((v = instant("node_load1{instance=\"hup-agent\",env=\"a\"}")) == NULL) {
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent never delivered");
+		vg_t_sleep_ms(100);
+	}
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	t_kill = wall_ms();
+	vg_t_sleep_ms(1500);
+	write_agent_config(conf, "b", "3s");
+	ck_assert_int_eq(kill(agent.pid, SIGHUP), 0);
+	t_hup = wall_ms();
+	vg_t_sleep_ms(1000);
+	ck_assert(vg_t_alive(&agent));
+	restart();
+	deadline = vg_t_now_ms() + 20000;
+	while ((v = instant("node_load1{instance=\"hup-agent\",env=\"b\"}")) == NULL) {
+		ck_assert_msg(vg_t_now_ms() < deadline, "no sample with the reloaded labels (see %s)", agent.log_path);
+		vg_t_sleep_ms(100);
+	}
+	free(v);
+	ck_assert(vg_t_log_contains(&agent, "sender restarted on its spool"));
+	/* The rounds sampled during the outage, before the reload. */
+	deadline = vg_t_now_ms() + 20000;
+	for (;;) {
+		size_t n = 0, i;
+		json_t *p;
+		doc = raw_samples("node_load1{instance=\"hup-agent\",env=\"a\"}", t_kill, t_hup, &values);
+		json_array_foreach(values, i, p)
+			n++;
+		json_decref(doc);
+		if (n >= 2)
+			break;
+		ck_assert_msg(vg_t_now_ms() < deadline, "only %zu of the spooled rounds arrived", n);
+		vg_t_sleep_ms(200);
+	}
+	v = instant("vigil_agent_batches_dropped_total{instance=\"hup-agent\"}");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "0");
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_agent_check_config)
+{
+	char *out = NULL, *errs = NULL, conf[700];
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/check.yaml", dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("interval: 5s\n", f);
+	fclose(f);
+	char *good[] = { (char *)vg_t_bin("vigil-agent"), "--config", conf, "--spool-dir", dir, "--check-config", NULL };
+	ck_assert_int_eq(vg_t_run(good, &out, &errs, 10000), 0);
+	ck_assert_ptr_nonnull(strstr(out, "OK"));
+	ck_assert_ptr_nonnull(strstr(out, "interval 5000 ms"));
+	free(out);
+	free(errs);
+	f = fopen(conf, "w");
+	fputs("interval: 5x\n", f);
+	fclose(f);
+	ck_assert_int_eq(vg_t_run(good, &out, &errs, 10000), 2);
+	ck_assert_ptr_nonnull(strstr(errs, "check.yaml:1"));
+	free(out);
+	free(errs);
+	char *nospool[] = { (char *)vg_t_bin("vigil-agent"), "--config", "/dev/null", "--spool-dir",
+			    "/proc/no/such/spool", "--check-config", NULL };
+	ck_assert_int_eq(vg_t_run(nospool, &out, &errs, 10000), 1);
+	ck_assert_ptr_nonnull(strstr(errs, "/proc/no/such/spool"));
+	free(out);
+	free(errs);
+}
+END_TEST
+
 static Suite *restart_suite(void)
 {
 	Suite *s = suite_create("restart");
@@ -511,6 +618,8 @@ static Suite *restart_suite(void)
 	tcase_add_test(tc, test_damaged_older_segment_loses_only_its_rest);
 	tcase_add_test(tc, test_agent_resends_after_receiver_outage);
 	tcase_add_test(tc, test_agent_spool_survives_agent_kill9_during_outage);
+	tcase_add_test(tc, test_agent_sighup_reload_keeps_spool);
+	tcase_add_test(tc, test_agent_check_config);
 	suite_add_tcase(s, tc);
 	return s;
 }
