@@ -15,6 +15,7 @@
 #include "agent/agent_config.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/ring.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -69,6 +70,23 @@ static int check_label_name(const char *name, struct vg_err *err)
 	return 0;
 }
 
+static int check_receivers(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_strlist *l = member;
+	int r;
+
+	if (l->n > VG_RING_MAX_MEMBERS)
+		return vg_err_set(err, VG_ELIMIT, "more than %d receivers", VG_RING_MAX_MEMBERS);
+	for (size_t i = 0; i < l->n; i++) {
+		if ((r = check_server(&l->v[i], err)) < 0)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l->v[i], l->v[j]) == 0)
+				return vg_err_set(err, VG_EINVAL, "receiver %s is listed twice", l->v[i]);
+	}
+	return 0;
+}
+
 /* Series carry at most VG_SERIES_MAX_LABELS labels: leave room for
  * instance and the collectors' own (cpu and mode; device, fstype and
  * mountpoint). */
@@ -100,6 +118,8 @@ static const struct vg_conf_field collector_fields[] = {
 
 static const struct vg_conf_field agent_fields[] = {
 	{ F("server", VG_CONF_STR, server), 0, 0, check_server },
+	{ F("receivers", VG_CONF_STRLIST, receivers), 0, 0, check_receivers },
+	{ F("replication_factor", VG_CONF_UINT, replication_factor), 1, 16, NULL },
 	{ F("interval", VG_CONF_DURATION, interval_ms), INTERVAL_MIN_MS, INTERVAL_MAX_MS, NULL },
 	{ F("hostname", VG_CONF_STR, hostname), 0, 0, vg_conf_check_ident },
 	{ F("labels", VG_CONF_LABELS, labels), 0, 0, check_labels },
@@ -126,6 +146,8 @@ static const char usage_text[] =
 	"      --config FILE        configuration file; by default, when it exists,\n"
 	"                           " VG_AGENT_DEFAULT_CONFIG "\n"
 	"      --server HOST:PORT   receiver to send to (default 127.0.0.1:9710)\n"
+	"      --receivers LIST     comma-separated HOST:PORT receivers: the ring this\n"
+	"                           host's data is placed on (replication_factor of them)\n"
 	"      --interval DURATION  sampling interval, 100ms to 1d (default 10s)\n"
 	"      --hostname NAME      value of the instance label (default: the host name)\n"
 	"      --label NAME=VALUE   add a label to every series; repeatable;\n"
@@ -156,6 +178,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_SPOOL_DIR,
 	OPT_CHECK_CONFIG,
+	OPT_RECEIVERS,
 };
 
 static const struct option long_options[] = {
@@ -170,6 +193,7 @@ static const struct option long_options[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "receivers", required_argument, NULL, OPT_RECEIVERS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -178,7 +202,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
-	const char *proc_path, *rootfs_path, *log_level, *spool_dir;
+	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers;
 	const char **labels; /* NAME=VALUE, in order */
 	bool is_check_only;
 	size_t n_labels;
@@ -259,6 +283,47 @@ static int apply_label_flag(struct vg_agent_config *cfg, const char *arg, struct
 	return 0;
 }
 
+/* --receivers a:1,b:2 replaces the file's list. */
+static int apply_receivers_flag(struct vg_agent_config *cfg, const char *arg, struct vg_err *err)
+{
+	struct vg_conf_strlist l = { 0, NULL };
+	const char *p = arg;
+	int r = 0;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char **v = realloc(l.v, (l.n + 1) * sizeof(*v));
+		if (v == NULL || (v[l.n] = strndup(p, len)) == NULL) {
+			if (v)
+				l.v = v;
+			r = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto out;
+		}
+		l.v = v;
+		l.n++;
+		p += len + (comma ? 1 : 0);
+	}
+	if (l.n == 0) {
+		r = vg_err_set(err, VG_EINVAL, "--receivers: expected HOST:PORT[,HOST:PORT...]");
+		goto out;
+	}
+	if ((r = check_receivers(&l, err)) < 0) {
+		vg_err_prefix(err, "--receivers");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->receivers.n; i++)
+		free(cfg->receivers.v[i]);
+	free(cfg->receivers.v);
+	cfg->receivers = l;
+	return 0;
+out:
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	return r;
+}
+
 static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl,
 		       struct vg_err *err)
 {
@@ -299,6 +364,8 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 		return r;
 	if (fl->spool_dir && (r = vg_conf_set_str(&cfg->spool_dir, fl->spool_dir)) < 0)
 		return vg_err_set(err, r, "out of memory");
+	if (fl->receivers && (r = apply_receivers_flag(cfg, fl->receivers, err)) < 0)
+		return r;
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
 			return r;
@@ -315,6 +382,7 @@ static int set_defaults(struct vg_agent_config *cfg)
 	cfg->interval_ms = 10 * 1000;
 	cfg->queue_max_bytes = 64ULL << 20;
 	cfg->spool_max_bytes = 512ULL << 20;
+	cfg->replication_factor = 1;
 	cfg->backoff_max_ms = 30 * 1000;
 	cfg->ack_timeout_ms = 30 * 1000;
 	cfg->collect_cpu = cfg->collect_meminfo = true;
@@ -377,6 +445,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
 		case OPT_SPOOL_DIR: fl->spool_dir = optarg; break;
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
+		case OPT_RECEIVERS: fl->receivers = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

@@ -20,6 +20,8 @@ struct vg_err;
 struct vg_agent_config {
 	char *config_path;        /* the file read, or NULL when none */
 	char *server;             /* receiver "host:port"; default "127.0.0.1:9710" */
+	struct vg_conf_strlist receivers; /* when set: the ring's members; server is unused */
+	uint64_t replication_factor; /* receivers per host; default 1 */
 	int64_t interval_ms;      /* sampling and sending interval; default 10s */
 	char *hostname;           /* value of the instance label; default: gethostname() */
 	struct vg_conf_labels labels; /* extra labels on every series */

@@ -18,7 +18,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/collect/collect.h"
-#include "agent/sender.h"
+#include "agent/route.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -45,17 +45,12 @@ struct agent {
 	struct vg_agent_config *cfg;
 	int argc;
 	char **argv;
-	struct vg_sender_options sopts;
-	char host[256];
 	struct vg_collect_env env;
-	struct vg_sender *sender;
+	struct vg_route *route;
+	bool has_disk_spool;
 	struct event_base *base;
 	struct collector_slot slots[8];
 	size_t n_slots;
-	/* the batch being gathered */
-	uint32_t *refs;
-	double *values;
-	size_t n, cap;
 	uint64_t series_errors;
 	struct event *tick;
 	struct vg_agent_config *old_cfg; /* a reloaded configuration, freed with the agent */
@@ -65,13 +60,13 @@ struct agent {
 };
 
 /* The sink: completes a collector's series with the agent's labels, gives
- * it a ref, and keeps the sample for this interval's batch. */
+ * it to the route, which keeps it for this interval's batch to each of
+ * this host's receivers. */
 static int sink_add(void *arg, struct vg_series *s, double value)
 {
 	struct agent *a = arg;
 	struct vg_agent_config *cfg = a->cfg;
 	struct vg_err err;
-	uint32_t ref;
 	int rc;
 
 	if (vg_series_add(s, "instance", cfg->hostname) != 0)
@@ -85,24 +80,7 @@ static int sink_add(void *arg, struct vg_series *s, double value)
 		vg_log_complain(&bad, VG_LOG_WARN, "skipping a sample: %s", err.msg);
 		return 0;
 	}
-	if ((rc = vg_sender_ref(a->sender, s, vg_series_hash(s), &ref)) != 0)
-		return rc;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 512;
-		uint32_t *r = realloc(a->refs, cap * sizeof(*r));
-		if (r == NULL)
-			return VG_ENOMEM;
-		a->refs = r;
-		double *v = realloc(a->values, cap * sizeof(*v));
-		if (v == NULL)
-			return VG_ENOMEM;
-		a->values = v;
-		a->cap = cap;
-	}
-	a->refs[a->n] = ref;
-	a->values[a->n] = value;
-	a->n++;
-	return 0;
+	return vg_route_add(a->route, s, vg_series_hash(s), value);
 bad_limit:
 	a->series_errors++;
 	return 0;
@@ -119,6 +97,27 @@ static void add_self(struct vg_sample_sink *sink, const char *name,
 	sink->add(sink->arg, &s, v);
 }
 
+/* The sender's counters of one receiver, labelled with its address. */
+static void add_sender_self(struct vg_sample_sink *sink, const char *receiver, const struct vg_sender_stats *st)
+{
+	static const char *const names[] = {
+		"vigil_agent_batches_sent_total", "vigil_agent_batches_acked_total",
+		"vigil_agent_batches_dropped_total", "vigil_agent_samples_dropped_total",
+		"vigil_agent_queue_batches", "vigil_agent_queue_bytes", "vigil_agent_connects_total",
+		"vigil_agent_connect_failures_total", "vigil_agent_series", "vigil_agent_samples_refused_total",
+		"vigil_agent_series_refused_total", "vigil_agent_protocol",
+	};
+	const double v[] = {
+		(double)st->batches_sent, (double)st->batches_acked, (double)st->batches_dropped,
+		(double)st->samples_dropped, (double)st->queue_batches, (double)st->queue_bytes,
+		(double)st->connects, (double)st->connect_failures, (double)st->series,
+		(double)st->samples_refused, (double)st->series_refused, (double)st->proto,
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		add_self(sink, names[i], "receiver", receiver, v[i]);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -131,7 +130,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (a->is_stopping)
 		return; /* the first tick (event_base_once) may come late */
-	a->n = 0;
+	vg_route_begin(a->route);
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
 		if (slot->c->collect(&a->env, &sink, &err) != 0) {
@@ -141,27 +140,18 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 			vg_log_relief(&slot->complaint, "collector %s works again", slot->c->name);
 		}
 	}
-	vg_sender_get_stats(a->sender, &st);
-	add_self(&sink, "vigil_agent_batches_sent_total", NULL, NULL, (double)st.batches_sent);
-	add_self(&sink, "vigil_agent_batches_acked_total", NULL, NULL, (double)st.batches_acked);
-	add_self(&sink, "vigil_agent_batches_dropped_total", NULL, NULL, (double)st.batches_dropped);
-	add_self(&sink, "vigil_agent_samples_dropped_total", NULL, NULL, (double)st.samples_dropped);
-	add_self(&sink, "vigil_agent_queue_batches", NULL, NULL, (double)st.queue_batches);
-	add_self(&sink, "vigil_agent_queue_bytes", NULL, NULL, (double)st.queue_bytes);
-	add_self(&sink, "vigil_agent_connects_total", NULL, NULL, (double)st.connects);
-	add_self(&sink, "vigil_agent_connect_failures_total", NULL, NULL, (double)st.connect_failures);
-	add_self(&sink, "vigil_agent_series", NULL, NULL, (double)st.series);
-	add_self(&sink, "vigil_agent_samples_refused_total", NULL, NULL, (double)st.samples_refused);
-	add_self(&sink, "vigil_agent_series_refused_total", NULL, NULL, (double)st.series_refused);
-	add_self(&sink, "vigil_agent_protocol", NULL, NULL, (double)st.proto);
+	for (size_t i = 0; i < vg_route_size(a->route); i++) {
+		vg_route_get_stats(a->route, i, &st);
+		add_sender_self(&sink, vg_route_receiver(a->route, i), &st);
+	}
 	for (size_t i = 0; i < a->n_slots; i++)
 		add_self(&sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
 			 (double)a->slots[i].errors);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
-	if (vg_sender_submit(a->sender, ts, a->n, a->refs, a->values, &err) != 0)
+	if (vg_route_submit(a->route, ts, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
-	vg_debug("collected %zu samples", a->n);
+	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
 }
 
 /* Takes cfg's sampling settings: collectors, their paths. Error counts
@@ -198,23 +188,30 @@ static void apply_sampling(struct agent *a, struct vg_agent_config *cfg)
 	a->interval = (struct timeval){ cfg->interval_ms / 1000, (cfg->interval_ms % 1000) * 1000 };
 }
 
-/* The sender's options from cfg; host must outlive them. */
-static int sender_options(struct agent *a, struct vg_agent_config *cfg, struct vg_sender_options *o,
-			  struct vg_err *err)
+/* The route's options from cfg: the receivers list, or the one server. */
+static void route_options(struct agent *a, struct vg_agent_config *cfg, const char *spool_dir,
+			  struct vg_route_options *o)
 {
-	uint16_t port;
-	int rc;
+	bool is_list = cfg->receivers.n > 0;
 
-	/* Checked by vg_agent_config_from_args already; this only splits it. */
-	if ((rc = vg_conf_split_hostport(cfg->server, a->host, sizeof(a->host), &port, err)) != 0)
-		return rc;
-	*o = (struct vg_sender_options){
-		.host = a->host, .port = port, .agent = cfg->hostname, .token = cfg->token,
-		.queue_max_bytes = cfg->queue_max_bytes, .spool_dir = cfg->spool_dir,
-		.spool_max_bytes = cfg->spool_max_bytes, .backoff_max_ms = cfg->backoff_max_ms,
+	*o = (struct vg_route_options){
+		.receivers = is_list ? (const char *const *)cfg->receivers.v : (const char *const *)&cfg->server,
+		.n_receivers = is_list ? cfg->receivers.n : 1, .is_list = is_list,
+		.replication_factor = (size_t)cfg->replication_factor, .hostname = cfg->hostname,
+		.token = cfg->token, .spool_dir = spool_dir, .spool_max_bytes = cfg->spool_max_bytes,
+		.queue_max_bytes = cfg->queue_max_bytes, .backoff_max_ms = cfg->backoff_max_ms,
 		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base,
 	};
-	return 0;
+}
+
+static bool strlist_differs(const struct vg_conf_strlist *x, const struct vg_conf_strlist *y)
+{
+	if (x->n != y->n)
+		return true;
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i], y->v[i]) != 0)
+			return true;
+	return false;
 }
 
 static bool str_differs(const char *x, const char *y)
@@ -226,11 +223,11 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
 	struct vg_agent_config *next = calloc(1, sizeof(*next));
-	struct vg_sender_options o;
+	struct vg_route_options o;
+	struct vg_route *route = NULL;
 	struct vg_err err;
 	enum vg_log_level level = VG_LOG_INFO;
-	bool is_sender_change;
-	char host[256];
+	bool is_route_change;
 	int rc;
 
 	(void)sig;
@@ -247,59 +244,43 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 		free(next);
 		return;
 	}
-	is_sender_change = str_differs(next->server, a->cfg->server) || str_differs(next->token, a->cfg->token) ||
-			   str_differs(next->hostname, a->cfg->hostname) ||
-			   str_differs(next->spool_dir, a->cfg->spool_dir) ||
-			   next->spool_max_bytes != a->cfg->spool_max_bytes ||
-			   next->queue_max_bytes != a->cfg->queue_max_bytes ||
-			   next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms;
-	if (is_sender_change && a->sopts.spool_dir == NULL) {
+	is_route_change = str_differs(next->server, a->cfg->server) || str_differs(next->token, a->cfg->token) ||
+			  str_differs(next->hostname, a->cfg->hostname) ||
+			  str_differs(next->spool_dir, a->cfg->spool_dir) ||
+			  strlist_differs(&next->receivers, &a->cfg->receivers) ||
+			  next->replication_factor != a->cfg->replication_factor ||
+			  next->spool_max_bytes != a->cfg->spool_max_bytes ||
+			  next->queue_max_bytes != a->cfg->queue_max_bytes ||
+			  next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms;
+	if (is_route_change && !a->has_disk_spool) {
+		/* Replacing the senders would lose what their memory spools
+		 * hold: keep them, and the settings they were made from. */
 		vg_warn("SIGHUP: receiver, token, hostname and spool settings take effect at the next start: the "
 			"spool is in memory and would be lost");
-		is_sender_change = false;
-		/* Keep what the running sender was made from. */
-		free(next->server);
-		next->server = strdup(a->cfg->server);
-		free(next->token);
-		next->token = a->cfg->token ? strdup(a->cfg->token) : NULL;
-		free(next->hostname);
-		next->hostname = strdup(a->cfg->hostname);
-		free(next->spool_dir);
-		next->spool_dir = NULL;
-		next->queue_max_bytes = a->cfg->queue_max_bytes;
-		next->backoff_max_ms = a->cfg->backoff_max_ms;
-		next->ack_timeout_ms = a->cfg->ack_timeout_ms;
-		if (next->server == NULL || next->hostname == NULL || (a->cfg->token && next->token == NULL)) {
-			vg_error("SIGHUP: out of memory; keeping the running configuration");
-			vg_agent_config_release(next);
-			free(next);
-			return;
-		}
+		vg_agent_config_release(next);
+		free(next);
+		return;
 	}
-	if (is_sender_change) {
-		struct vg_sender *s = NULL;
-		memcpy(host, a->host, sizeof(host));
-		/* The old sender goes first: a disk spool has one user. */
-		vg_sender_free(a->sender);
-		a->sender = NULL;
-		if (sender_options(a, next, &o, &err) != 0 || vg_sender_new(&o, &s, &err) != 0) {
-			vg_error("SIGHUP: cannot start sending with the new configuration (%s); restoring the old one",
-				 err.msg);
-			memcpy(a->host, host, sizeof(host));
-			if (vg_sender_new(&a->sopts, &s, &err) != 0) {
-				vg_error("cannot restore the sender: %s; stopping", err.msg);
+	if (is_route_change) {
+		/* The old senders go first: a disk spool has one user. The new
+		 * ones resume the spools of the receivers they share with it. */
+		vg_route_free(a->route);
+		a->route = NULL;
+		route_options(a, next, next->spool_dir, &o);
+		if (vg_route_new(&o, &route, &err) != 0) {
+			vg_error("SIGHUP: cannot send with the new configuration (%s); keeping the old one", err.msg);
+			route_options(a, a->cfg, a->cfg->spool_dir, &o);
+			if (vg_route_new(&o, &route, &err) != 0) {
+				vg_error("cannot restore the senders: %s; stopping", err.msg);
 				event_base_loopbreak(a->base);
 			}
-			a->sender = s;
+			a->route = route;
 			vg_agent_config_release(next);
 			free(next);
 			return;
 		}
-		a->sender = s;
+		a->route = route;
 	}
-	/* The options now borrow next's strings (the old ones go below). */
-	if (sender_options(a, next, &o, &err) == 0)
-		a->sopts = o;
 	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
 		vg_log_set_level(level);
 	apply_sampling(a, next);
@@ -310,7 +291,7 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 		free(a->old_cfg);
 	}
 	a->old_cfg = next; /* a->cfg == next now; the first one lives in main */
-	vg_info("SIGHUP: configuration reloaded%s", is_sender_change ? ", sender restarted on its spool" : "");
+	vg_info("SIGHUP: configuration reloaded%s", is_route_change ? ", sender restarted on its spool" : "");
 }
 
 /* Stopping: no more sampling; exit as soon as every batch is
@@ -326,7 +307,7 @@ static void stop_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (vg_sender_is_idle(a->sender) || vg_clock_mono_ms() >= a->stop_deadline_ms) {
+	if (vg_route_is_idle(a->route) || vg_clock_mono_ms() >= a->stop_deadline_ms) {
 		event_base_loopbreak(a->base);
 		return;
 	}
@@ -391,7 +372,7 @@ int main(int argc, char **argv)
 	struct vg_agent_config cfg;
 	struct agent a;
 	struct vg_err err;
-	struct vg_sender_options sopts;
+	struct vg_route_options ropts;
 	struct event *tick = NULL, *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	enum vg_log_level level = VG_LOG_INFO;
 	int rc, status = 1;
@@ -426,19 +407,18 @@ int main(int argc, char **argv)
 		vg_err_set(&err, VG_ENOMEM, "cannot create the event loop");
 		goto fail;
 	}
-	if (sender_options(&a, &cfg, &sopts, &err) != 0)
-		goto fail;
-	if (vg_sender_new(&sopts, &a.sender, &err) != 0) {
+	route_options(&a, &cfg, cfg.spool_dir, &ropts);
+	if (vg_route_new(&ropts, &a.route, &err) != 0) {
 		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
 			goto fail;
 		/* The default directory is not usable here: say so, and keep
 		 * batches in memory rather than not run at all. */
 		vg_warn("%s; keeping unacknowledged batches in memory only (set spool_dir)", err.msg);
-		sopts.spool_dir = NULL;
-		if (vg_sender_new(&sopts, &a.sender, &err) != 0)
+		route_options(&a, &cfg, NULL, &ropts);
+		if (vg_route_new(&ropts, &a.route, &err) != 0)
 			goto fail;
 	}
-	a.sopts = sopts;
+	a.has_disk_spool = vg_route_has_disk_spool(a.route);
 
 	struct timeval first = { 0, 100000 };
 	tick = a.tick = event_new(a.base, -1, EV_PERSIST, tick_cb, &a);
@@ -452,21 +432,23 @@ int main(int argc, char **argv)
 	}
 	/* The first sample soon after start, then every interval. */
 	event_base_once(a.base, -1, EV_TIMEOUT, tick_cb, &a, &first);
-	vg_info("vigil-agent %s sampling every %lld ms as instance \"%s\", sending to %s",
-		PACKAGE_VERSION, (long long)cfg.interval_ms, cfg.hostname, cfg.server);
+	vg_info("vigil-agent %s sampling every %lld ms as instance \"%s\", sending to %s%s", PACKAGE_VERSION,
+		(long long)cfg.interval_ms, cfg.hostname, vg_route_receiver(a.route, 0),
+		vg_route_size(a.route) > 1 ? " and its replicas" : "");
 	event_base_dispatch(a.base);
 	status = 0;
 	goto out;
 fail:
 	vg_error("%s", err.msg);
 out:
-	if (a.sender) {
+	for (size_t i = 0; a.route && i < vg_route_size(a.route); i++) {
 		struct vg_sender_stats st;
-		vg_sender_get_stats(a.sender, &st);
+		vg_route_get_stats(a.route, i, &st);
 		if (st.queue_batches)
-			vg_warn("stopping with %llu unacknowledged batches (%llu bytes)%s",
+			vg_warn("stopping with %llu batches (%llu bytes) unacknowledged by %s%s",
 				(unsigned long long)st.queue_batches, (unsigned long long)st.queue_bytes,
-				a.sopts.spool_dir ? " kept in the spool for the next start" : "");
+				vg_route_receiver(a.route, i),
+				a.has_disk_spool ? ", kept in the spool for the next start" : "");
 	}
 	if (tick)
 		event_free(tick);
@@ -476,11 +458,9 @@ out:
 		event_free(sigint);
 	if (sighup)
 		event_free(sighup);
-	vg_sender_free(a.sender);
+	vg_route_free(a.route);
 	if (a.base)
 		event_base_free(a.base);
-	free(a.refs);
-	free(a.values);
 	if (a.old_cfg) {
 		vg_agent_config_release(a.old_cfg);
 		free(a.old_cfg);
