@@ -72,7 +72,7 @@ END_TEST
 static void check_balance(size_t n_members)
 {
 	const char *m[16];
-	char names[16][32];
+	char names[16][48];
 	size_t count[16] = { 0 }, out[1];
 	char key[32];
 	const size_t keys = 20000;
