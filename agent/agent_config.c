@@ -113,6 +113,8 @@ static const struct vg_conf_field collector_fields[] = {
 	{ F("meminfo", VG_CONF_BOOL, collect_meminfo), 0, 0, NULL },
 	{ F("filesystem", VG_CONF_BOOL, collect_filesystem), 0, 0, NULL },
 	{ F("loadavg", VG_CONF_BOOL, collect_loadavg), 0, 0, NULL },
+	{ F("filefd", VG_CONF_BOOL, collect_filefd), 0, 0, NULL },
+	{ F("entropy", VG_CONF_BOOL, collect_entropy), 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -387,6 +389,7 @@ static int set_defaults(struct vg_agent_config *cfg)
 	cfg->ack_timeout_ms = 30 * 1000;
 	cfg->collect_cpu = cfg->collect_meminfo = true;
 	cfg->collect_filesystem = cfg->collect_loadavg = true;
+	cfg->collect_filefd = cfg->collect_entropy = true;
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||

@@ -39,6 +39,7 @@ struct vg_agent_config {
 	bool is_check_only;       /* --check-config: validate, print, exit */
 	/* collectors: section */
 	bool collect_cpu, collect_meminfo, collect_filesystem, collect_loadavg; /* all true */
+	bool collect_filefd, collect_entropy; /* true */
 };
 
 /*

@@ -176,6 +176,10 @@ static void apply_sampling(struct agent *a, struct vg_agent_config *cfg)
 		want[n++] = &vg_collector_filesystem;
 	if (cfg->collect_loadavg)
 		want[n++] = &vg_collector_loadavg;
+	if (cfg->collect_filefd)
+		want[n++] = &vg_collector_filefd;
+	if (cfg->collect_entropy)
+		want[n++] = &vg_collector_entropy;
 	memset(a->slots, 0, sizeof(a->slots));
 	a->n_slots = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -339,8 +343,9 @@ static int check_config(struct vg_agent_config *cfg)
 	printf("configuration %s: OK\n", cfg->config_path ? cfg->config_path : "(defaults, no file)");
 	printf("  server %s, interval %lld ms, instance \"%s\", %zu extra labels\n", cfg->server,
 	       (long long)cfg->interval_ms, cfg->hostname, cfg->labels.n);
-	printf("  collectors:%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
-	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "");
+	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
+	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
+	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
 	if (cfg->spool_dir == NULL) {
 		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
 	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {

@@ -45,6 +45,8 @@ struct vg_collector {
 };
 
 extern const struct vg_collector vg_collector_cpu;
+extern const struct vg_collector vg_collector_entropy;
+extern const struct vg_collector vg_collector_filefd;
 extern const struct vg_collector vg_collector_filesystem;
 extern const struct vg_collector vg_collector_loadavg;
 extern const struct vg_collector vg_collector_meminfo;

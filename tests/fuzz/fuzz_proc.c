@@ -73,6 +73,8 @@ static const char *const cpu_scalars[] = {
 };
 
 static const char *const load_metrics[] = { "node_load1", "node_load5", "node_load15" };
+static const char *const filefd_metrics[] = { "node_filefd_allocated", "node_filefd_maximum" };
+static const char *const entropy_metrics[] = { "node_entropy_available_bits", "node_entropy_pool_size_bits" };
 
 #define SINK_STOP VG_EPROTO
 
@@ -164,6 +166,12 @@ static void check_name(const char *collector, const struct vg_series *s)
 			abort();
 	} else if (strcmp(collector, "filesystem") == 0) {
 		if (!str_in(s->name, fs_metrics, COUNT(fs_metrics)) || s->n_labels != 3)
+			abort();
+	} else if (strcmp(collector, "filefd") == 0) {
+		if (!str_in(s->name, filefd_metrics, COUNT(filefd_metrics)) || s->n_labels != 0)
+			abort();
+	} else if (strcmp(collector, "entropy") == 0) {
+		if (!str_in(s->name, entropy_metrics, COUNT(entropy_metrics)) || s->n_labels != 0)
 			abort();
 	} else {
 		abort();
