@@ -15,6 +15,7 @@
 #include "agent/agent_config.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/ring.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -69,6 +70,23 @@ static int check_label_name(const char *name, struct vg_err *err)
 	return 0;
 }
 
+static int check_receivers(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_strlist *l = member;
+	int r;
+
+	if (l->n > VG_RING_MAX_MEMBERS)
+		return vg_err_set(err, VG_ELIMIT, "more than %d receivers", VG_RING_MAX_MEMBERS);
+	for (size_t i = 0; i < l->n; i++) {
+		if ((r = check_server(&l->v[i], err)) < 0)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l->v[i], l->v[j]) == 0)
+				return vg_err_set(err, VG_EINVAL, "receiver %s is listed twice", l->v[i]);
+	}
+	return 0;
+}
+
 /* Series carry at most VG_SERIES_MAX_LABELS labels: leave room for
  * instance and the collectors' own (cpu and mode; device, fstype and
  * mountpoint). */
@@ -95,11 +113,15 @@ static const struct vg_conf_field collector_fields[] = {
 	{ F("meminfo", VG_CONF_BOOL, collect_meminfo), 0, 0, NULL },
 	{ F("filesystem", VG_CONF_BOOL, collect_filesystem), 0, 0, NULL },
 	{ F("loadavg", VG_CONF_BOOL, collect_loadavg), 0, 0, NULL },
+	{ F("filefd", VG_CONF_BOOL, collect_filefd), 0, 0, NULL },
+	{ F("entropy", VG_CONF_BOOL, collect_entropy), 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
 static const struct vg_conf_field agent_fields[] = {
 	{ F("server", VG_CONF_STR, server), 0, 0, check_server },
+	{ F("receivers", VG_CONF_STRLIST, receivers), 0, 0, check_receivers },
+	{ F("replication_factor", VG_CONF_UINT, replication_factor), 1, 16, NULL },
 	{ F("interval", VG_CONF_DURATION, interval_ms), INTERVAL_MIN_MS, INTERVAL_MAX_MS, NULL },
 	{ F("hostname", VG_CONF_STR, hostname), 0, 0, vg_conf_check_ident },
 	{ F("labels", VG_CONF_LABELS, labels), 0, 0, check_labels },
@@ -107,6 +129,8 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("proc_path", VG_CONF_STR, proc_path), 0, 0, vg_conf_check_path },
 	{ F("rootfs_path", VG_CONF_STR, rootfs_path), 0, 0, vg_conf_check_path },
 	{ F("queue_max_bytes", VG_CONF_SIZE, queue_max_bytes), 64 << 10, INT64_MAX, NULL },
+	{ F("spool_dir", VG_CONF_STR, spool_dir), 0, 0, NULL },
+	{ F("spool_max_bytes", VG_CONF_SIZE, spool_max_bytes), 64 << 10, INT64_MAX, NULL },
 	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
@@ -124,6 +148,8 @@ static const char usage_text[] =
 	"      --config FILE        configuration file; by default, when it exists,\n"
 	"                           " VG_AGENT_DEFAULT_CONFIG "\n"
 	"      --server HOST:PORT   receiver to send to (default 127.0.0.1:9710)\n"
+	"      --receivers LIST     comma-separated HOST:PORT receivers: the ring this\n"
+	"                           host's data is placed on (replication_factor of them)\n"
 	"      --interval DURATION  sampling interval, 100ms to 1d (default 10s)\n"
 	"      --hostname NAME      value of the instance label (default: the host name)\n"
 	"      --label NAME=VALUE   add a label to every series; repeatable;\n"
@@ -131,12 +157,16 @@ static const char usage_text[] =
 	"      --token TOKEN        token the receiver expects (default none)\n"
 	"      --proc-path DIR      where procfs is mounted (default /proc)\n"
 	"      --rootfs-path DIR    the host's root file system (default /)\n"
+	"      --spool-dir DIR      keep unacknowledged batches here (default\n"
+	"                           " VG_AGENT_DEFAULT_SPOOL "; \"\": memory only)\n"
 	"      --log-level LEVEL    error, warn, info or debug (default info)\n"
+	"      --check-config       check the configuration and the spool directory,\n"
+	"                           print the result and exit (0 when usable)\n"
 	"  -h, --help               print this help and exit\n"
 	"  -V, --version            print the version and exit\n"
 	"\n"
-	"Other settings (queue_max_bytes, backoff_max, ack_timeout, collectors) are\n"
-	"set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
+	"Other settings (spool_max_bytes, queue_max_bytes, backoff_max, ack_timeout,\n"
+	"collectors) are set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
 
 enum {
 	OPT_CONFIG = 256,
@@ -148,6 +178,9 @@ enum {
 	OPT_PROC_PATH,
 	OPT_ROOTFS_PATH,
 	OPT_LOG_LEVEL,
+	OPT_SPOOL_DIR,
+	OPT_CHECK_CONFIG,
+	OPT_RECEIVERS,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +193,9 @@ static const struct option long_options[] = {
 	{ "proc-path", required_argument, NULL, OPT_PROC_PATH },
 	{ "rootfs-path", required_argument, NULL, OPT_ROOTFS_PATH },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "receivers", required_argument, NULL, OPT_RECEIVERS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -168,8 +204,9 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
-	const char *proc_path, *rootfs_path, *log_level;
+	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers;
 	const char **labels; /* NAME=VALUE, in order */
+	bool is_check_only;
 	size_t n_labels;
 };
 
@@ -248,6 +285,47 @@ static int apply_label_flag(struct vg_agent_config *cfg, const char *arg, struct
 	return 0;
 }
 
+/* --receivers a:1,b:2 replaces the file's list. */
+static int apply_receivers_flag(struct vg_agent_config *cfg, const char *arg, struct vg_err *err)
+{
+	struct vg_conf_strlist l = { 0, NULL };
+	const char *p = arg;
+	int r = 0;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char **v = realloc(l.v, (l.n + 1) * sizeof(*v));
+		if (v == NULL || (v[l.n] = strndup(p, len)) == NULL) {
+			if (v)
+				l.v = v;
+			r = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto out;
+		}
+		l.v = v;
+		l.n++;
+		p += len + (comma ? 1 : 0);
+	}
+	if (l.n == 0) {
+		r = vg_err_set(err, VG_EINVAL, "--receivers: expected HOST:PORT[,HOST:PORT...]");
+		goto out;
+	}
+	if ((r = check_receivers(&l, err)) < 0) {
+		vg_err_prefix(err, "--receivers");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->receivers.n; i++)
+		free(cfg->receivers.v[i]);
+	free(cfg->receivers.v);
+	cfg->receivers = l;
+	return 0;
+out:
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	return r;
+}
+
 static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl,
 		       struct vg_err *err)
 {
@@ -286,6 +364,10 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 	if (fl->log_level &&
 	    (r = vg_conf_set_str_flag(&cfg->log_level, "--log-level", fl->log_level, vg_conf_check_log_level, err)) < 0)
 		return r;
+	if (fl->spool_dir && (r = vg_conf_set_str(&cfg->spool_dir, fl->spool_dir)) < 0)
+		return vg_err_set(err, r, "out of memory");
+	if (fl->receivers && (r = apply_receivers_flag(cfg, fl->receivers, err)) < 0)
+		return r;
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
 			return r;
@@ -301,14 +383,18 @@ static int set_defaults(struct vg_agent_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->interval_ms = 10 * 1000;
 	cfg->queue_max_bytes = 64ULL << 20;
+	cfg->spool_max_bytes = 512ULL << 20;
+	cfg->replication_factor = 1;
 	cfg->backoff_max_ms = 30 * 1000;
 	cfg->ack_timeout_ms = 30 * 1000;
 	cfg->collect_cpu = cfg->collect_meminfo = true;
 	cfg->collect_filesystem = cfg->collect_loadavg = true;
+	cfg->collect_filefd = cfg->collect_entropy = true;
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
-	    vg_conf_set_str(&cfg->log_level, "info") < 0)
+	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
+	    vg_conf_set_str(&cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) < 0)
 		return VG_ENOMEM;
 	return 0;
 }
@@ -319,6 +405,13 @@ static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 	if (cfg->token && cfg->token[0] == '\0') {
 		free(cfg->token);
 		cfg->token = NULL;
+	}
+	/* An operator's own spool directory must work; the default may fall
+	 * back to memory (an unprivileged test run, a read-only host). */
+	cfg->has_spool_dir = cfg->spool_dir == NULL || strcmp(cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) != 0;
+	if (cfg->spool_dir && cfg->spool_dir[0] == '\0') {
+		free(cfg->spool_dir);
+		cfg->spool_dir = NULL;
 	}
 	if (cfg->hostname == NULL || cfg->hostname[0] == '\0') {
 		char name[256];
@@ -353,6 +446,9 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_PROC_PATH: fl->proc_path = optarg; break;
 		case OPT_ROOTFS_PATH: fl->rootfs_path = optarg; break;
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
+		case OPT_SPOOL_DIR: fl->spool_dir = optarg; break;
+		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
+		case OPT_RECEIVERS: fl->receivers = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;
@@ -400,6 +496,7 @@ int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
 		goto out;
+	cfg->is_check_only = fl.is_check_only;
 	r = finish(cfg, err);
 out:
 	free(fl.labels);

@@ -15,22 +15,31 @@
 struct vg_err;
 
 #define VG_AGENT_DEFAULT_CONFIG VG_SYSCONFDIR "/vigil/agent.yaml"
+#define VG_AGENT_DEFAULT_SPOOL VG_LOCALSTATEDIR "/lib/vigil-agent/spool"
 
 struct vg_agent_config {
 	char *config_path;        /* the file read, or NULL when none */
 	char *server;             /* receiver "host:port"; default "127.0.0.1:9710" */
+	struct vg_conf_strlist receivers; /* when set: the ring's members; server is unused */
+	uint64_t replication_factor; /* receivers per host; default 1 */
 	int64_t interval_ms;      /* sampling and sending interval; default 10s */
 	char *hostname;           /* value of the instance label; default: gethostname() */
 	struct vg_conf_labels labels; /* extra labels on every series */
 	char *token;              /* sent in HELLO; default none */
 	char *proc_path;          /* default "/proc" */
 	char *rootfs_path;        /* default "/" */
-	uint64_t queue_max_bytes; /* unacknowledged batches kept in memory; default 64 MiB */
+	uint64_t queue_max_bytes; /* unacknowledged batches kept in memory when there is no
+				     spool directory; default 64 MiB */
+	char *spool_dir;          /* default VG_AGENT_DEFAULT_SPOOL; "" or NULL: memory only */
+	bool has_spool_dir;       /* spool_dir was set by the file or a flag */
+	uint64_t spool_max_bytes; /* bound on the spool on disk; default 512 MiB */
 	int64_t backoff_max_ms;   /* reconnect backoff cap; default 30s */
 	int64_t ack_timeout_ms;   /* reconnect when an ack takes longer; default 30s */
 	char *log_level;          /* "info" */
+	bool is_check_only;       /* --check-config: validate, print, exit */
 	/* collectors: section */
 	bool collect_cpu, collect_meminfo, collect_filesystem, collect_loadavg; /* all true */
+	bool collect_filefd, collect_entropy; /* true */
 };
 
 /*

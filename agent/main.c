@@ -5,21 +5,31 @@
  * then hand the batch to the sender, which owns it until a receiver
  * acknowledges it. The agent's own counters travel in the same batch as
  * vigil_agent_* series.
+ *
+ * SIGHUP reads the configuration again (the same file and flags): a bad
+ * one is logged and the running one kept. Sampling settings (interval,
+ * labels, collectors, paths, log level) change at once; a change of
+ * receiver, token, hostname or spool settings replaces the sender, whose
+ * disk spool the new one resumes, so nothing waiting is lost. With a
+ * memory spool those changes wait for a restart (logged), as replacing
+ * the sender would lose its batches.
  */
 #include "config.h"
 
 #include "agent/agent_config.h"
-#include "agent/collect.h"
-#include "agent/sender.h"
+#include "agent/collect/collect.h"
+#include "agent/route.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/series.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -33,29 +43,30 @@ struct collector_slot {
 
 struct agent {
 	struct vg_agent_config *cfg;
+	int argc;
+	char **argv;
 	struct vg_collect_env env;
-	struct vg_sender *sender;
+	struct vg_route *route;
+	bool has_disk_spool;
 	struct event_base *base;
 	struct collector_slot slots[8];
 	size_t n_slots;
-	/* the batch being gathered */
-	uint32_t *refs;
-	double *values;
-	size_t n, cap;
 	uint64_t series_errors;
 	struct event *tick;
+	struct vg_agent_config *old_cfg; /* a reloaded configuration, freed with the agent */
+	struct timeval interval;
 	bool is_stopping;
 	int64_t stop_deadline_ms;
 };
 
 /* The sink: completes a collector's series with the agent's labels, gives
- * it a ref, and keeps the sample for this interval's batch. */
+ * it to the route, which keeps it for this interval's batch to each of
+ * this host's receivers. */
 static int sink_add(void *arg, struct vg_series *s, double value)
 {
 	struct agent *a = arg;
 	struct vg_agent_config *cfg = a->cfg;
 	struct vg_err err;
-	uint32_t ref;
 	int rc;
 
 	if (vg_series_add(s, "instance", cfg->hostname) != 0)
@@ -69,24 +80,7 @@ static int sink_add(void *arg, struct vg_series *s, double value)
 		vg_log_complain(&bad, VG_LOG_WARN, "skipping a sample: %s", err.msg);
 		return 0;
 	}
-	if ((rc = vg_sender_ref(a->sender, s, vg_series_hash(s), &ref)) != 0)
-		return rc;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 512;
-		uint32_t *r = realloc(a->refs, cap * sizeof(*r));
-		if (r == NULL)
-			return VG_ENOMEM;
-		a->refs = r;
-		double *v = realloc(a->values, cap * sizeof(*v));
-		if (v == NULL)
-			return VG_ENOMEM;
-		a->values = v;
-		a->cap = cap;
-	}
-	a->refs[a->n] = ref;
-	a->values[a->n] = value;
-	a->n++;
-	return 0;
+	return vg_route_add(a->route, s, vg_series_hash(s), value);
 bad_limit:
 	a->series_errors++;
 	return 0;
@@ -103,6 +97,27 @@ static void add_self(struct vg_sample_sink *sink, const char *name,
 	sink->add(sink->arg, &s, v);
 }
 
+/* The sender's counters of one receiver, labelled with its address. */
+static void add_sender_self(struct vg_sample_sink *sink, const char *receiver, const struct vg_sender_stats *st)
+{
+	static const char *const names[] = {
+		"vigil_agent_batches_sent_total", "vigil_agent_batches_acked_total",
+		"vigil_agent_batches_dropped_total", "vigil_agent_samples_dropped_total",
+		"vigil_agent_queue_batches", "vigil_agent_queue_bytes", "vigil_agent_connects_total",
+		"vigil_agent_connect_failures_total", "vigil_agent_series", "vigil_agent_samples_refused_total",
+		"vigil_agent_series_refused_total", "vigil_agent_protocol",
+	};
+	const double v[] = {
+		(double)st->batches_sent, (double)st->batches_acked, (double)st->batches_dropped,
+		(double)st->samples_dropped, (double)st->queue_batches, (double)st->queue_bytes,
+		(double)st->connects, (double)st->connect_failures, (double)st->series,
+		(double)st->samples_refused, (double)st->series_refused, (double)st->proto,
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		add_self(sink, names[i], "receiver", receiver, v[i]);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -115,7 +130,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (a->is_stopping)
 		return; /* the first tick (event_base_once) may come late */
-	a->n = 0;
+	vg_route_begin(a->route);
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
 		if (slot->c->collect(&a->env, &sink, &err) != 0) {
@@ -125,29 +140,167 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 			vg_log_relief(&slot->complaint, "collector %s works again", slot->c->name);
 		}
 	}
-	vg_sender_get_stats(a->sender, &st);
-	add_self(&sink, "vigil_agent_batches_sent_total", NULL, NULL, (double)st.batches_sent);
-	add_self(&sink, "vigil_agent_batches_acked_total", NULL, NULL, (double)st.batches_acked);
-	add_self(&sink, "vigil_agent_batches_dropped_total", NULL, NULL, (double)st.batches_dropped);
-	add_self(&sink, "vigil_agent_samples_dropped_total", NULL, NULL, (double)st.samples_dropped);
-	add_self(&sink, "vigil_agent_queue_batches", NULL, NULL, (double)st.queue_batches);
-	add_self(&sink, "vigil_agent_queue_bytes", NULL, NULL, (double)st.queue_bytes);
-	add_self(&sink, "vigil_agent_connects_total", NULL, NULL, (double)st.connects);
-	add_self(&sink, "vigil_agent_connect_failures_total", NULL, NULL, (double)st.connect_failures);
-	add_self(&sink, "vigil_agent_series", NULL, NULL, (double)st.series);
+	for (size_t i = 0; i < vg_route_size(a->route); i++) {
+		vg_route_get_stats(a->route, i, &st);
+		add_sender_self(&sink, vg_route_receiver(a->route, i), &st);
+	}
 	for (size_t i = 0; i < a->n_slots; i++)
 		add_self(&sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
 			 (double)a->slots[i].errors);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
-	if (vg_sender_submit(a->sender, ts, a->n, a->refs, a->values, &err) != 0)
+	if (vg_route_submit(a->route, ts, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
-	vg_debug("collected %zu samples", a->n);
+	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
+}
+
+/* Takes cfg's sampling settings: collectors, their paths. Error counts
+ * of collectors that stay on are kept. */
+static void apply_sampling(struct agent *a, struct vg_agent_config *cfg)
+{
+	struct collector_slot old[8];
+	size_t n_old = a->n_slots;
+	const struct vg_collector *want[8];
+	size_t n = 0;
+
+	memcpy(old, a->slots, sizeof(old));
+	a->cfg = cfg;
+	vg_collect_env_default(&a->env);
+	a->env.proc_path = cfg->proc_path;
+	a->env.rootfs_path = cfg->rootfs_path;
+	if (cfg->collect_cpu)
+		want[n++] = &vg_collector_cpu;
+	if (cfg->collect_meminfo)
+		want[n++] = &vg_collector_meminfo;
+	if (cfg->collect_filesystem)
+		want[n++] = &vg_collector_filesystem;
+	if (cfg->collect_loadavg)
+		want[n++] = &vg_collector_loadavg;
+	if (cfg->collect_filefd)
+		want[n++] = &vg_collector_filefd;
+	if (cfg->collect_entropy)
+		want[n++] = &vg_collector_entropy;
+	memset(a->slots, 0, sizeof(a->slots));
+	a->n_slots = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct collector_slot *slot = &a->slots[a->n_slots++];
+		slot->c = want[i];
+		for (size_t j = 0; j < n_old; j++)
+			if (old[j].c == want[i])
+				*slot = old[j];
+	}
+	a->interval = (struct timeval){ cfg->interval_ms / 1000, (cfg->interval_ms % 1000) * 1000 };
+}
+
+/* The route's options from cfg: the receivers list, or the one server. */
+static void route_options(struct agent *a, struct vg_agent_config *cfg, const char *spool_dir,
+			  struct vg_route_options *o)
+{
+	bool is_list = cfg->receivers.n > 0;
+
+	*o = (struct vg_route_options){
+		.receivers = is_list ? (const char *const *)cfg->receivers.v : (const char *const *)&cfg->server,
+		.n_receivers = is_list ? cfg->receivers.n : 1, .is_list = is_list,
+		.replication_factor = (size_t)cfg->replication_factor, .hostname = cfg->hostname,
+		.token = cfg->token, .spool_dir = spool_dir, .spool_max_bytes = cfg->spool_max_bytes,
+		.queue_max_bytes = cfg->queue_max_bytes, .backoff_max_ms = cfg->backoff_max_ms,
+		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base,
+	};
+}
+
+static bool strlist_differs(const struct vg_conf_strlist *x, const struct vg_conf_strlist *y)
+{
+	if (x->n != y->n)
+		return true;
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i], y->v[i]) != 0)
+			return true;
+	return false;
+}
+
+static bool str_differs(const char *x, const char *y)
+{
+	return (x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0);
+}
+
+static void reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct vg_agent_config *next = calloc(1, sizeof(*next));
+	struct vg_route_options o;
+	struct vg_route *route = NULL;
+	struct vg_err err;
+	enum vg_log_level level = VG_LOG_INFO;
+	bool is_route_change;
+	int rc;
+
+	(void)sig;
+	(void)what;
+	if (next == NULL || a->is_stopping) {
+		free(next);
+		return;
+	}
+	rc = vg_agent_config_from_args(next, a->argc, a->argv, &err);
+	if (rc != 0) {
+		vg_error("SIGHUP: the configuration is not usable, keeping the running one: %s",
+			 rc == 1 ? "--help or --version given" : err.msg);
+		vg_agent_config_release(next);
+		free(next);
+		return;
+	}
+	is_route_change = str_differs(next->server, a->cfg->server) || str_differs(next->token, a->cfg->token) ||
+			  str_differs(next->hostname, a->cfg->hostname) ||
+			  str_differs(next->spool_dir, a->cfg->spool_dir) ||
+			  strlist_differs(&next->receivers, &a->cfg->receivers) ||
+			  next->replication_factor != a->cfg->replication_factor ||
+			  next->spool_max_bytes != a->cfg->spool_max_bytes ||
+			  next->queue_max_bytes != a->cfg->queue_max_bytes ||
+			  next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms;
+	if (is_route_change && !a->has_disk_spool) {
+		/* Replacing the senders would lose what their memory spools
+		 * hold: keep them, and the settings they were made from. */
+		vg_warn("SIGHUP: receiver, token, hostname and spool settings take effect at the next start: the "
+			"spool is in memory and would be lost");
+		vg_agent_config_release(next);
+		free(next);
+		return;
+	}
+	if (is_route_change) {
+		/* The old senders go first: a disk spool has one user. The new
+		 * ones resume the spools of the receivers they share with it. */
+		vg_route_free(a->route);
+		a->route = NULL;
+		route_options(a, next, next->spool_dir, &o);
+		if (vg_route_new(&o, &route, &err) != 0) {
+			vg_error("SIGHUP: cannot send with the new configuration (%s); keeping the old one", err.msg);
+			route_options(a, a->cfg, a->cfg->spool_dir, &o);
+			if (vg_route_new(&o, &route, &err) != 0) {
+				vg_error("cannot restore the senders: %s; stopping", err.msg);
+				event_base_loopbreak(a->base);
+			}
+			a->route = route;
+			vg_agent_config_release(next);
+			free(next);
+			return;
+		}
+		a->route = route;
+	}
+	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
+		vg_log_set_level(level);
+	apply_sampling(a, next);
+	event_del(a->tick);
+	event_add(a->tick, &a->interval);
+	if (a->old_cfg) {
+		vg_agent_config_release(a->old_cfg);
+		free(a->old_cfg);
+	}
+	a->old_cfg = next; /* a->cfg == next now; the first one lives in main */
+	vg_info("SIGHUP: configuration reloaded%s", is_route_change ? ", sender restarted on its spool" : "");
 }
 
 /* Stopping: no more sampling; exit as soon as every batch is
- * acknowledged, or after STOP_GRACE_MS, since the queue lives in memory
- * and goes with the process. */
+ * acknowledged, or after STOP_GRACE_MS: what is left stays in a disk
+ * spool for the next start (a memory spool goes with the process). */
 #define STOP_GRACE_MS 2000
 #define STOP_POLL_MS 20
 
@@ -158,7 +311,7 @@ static void stop_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (vg_sender_is_idle(a->sender) || vg_clock_mono_ms() >= a->stop_deadline_ms) {
+	if (vg_route_is_idle(a->route) || vg_clock_mono_ms() >= a->stop_deadline_ms) {
 		event_base_loopbreak(a->base);
 		return;
 	}
@@ -181,16 +334,52 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	stop_poll_cb(-1, 0, a);
 }
 
+/* --check-config: what from_args checked, plus the spool directory;
+ * prints the result. 0 when usable, 1 when the spool is not. */
+static int check_config(struct vg_agent_config *cfg)
+{
+	int rc = 0;
+
+	printf("configuration %s: OK\n", cfg->config_path ? cfg->config_path : "(defaults, no file)");
+	printf("  server %s, interval %lld ms, instance \"%s\", %zu extra labels\n", cfg->server,
+	       (long long)cfg->interval_ms, cfg->hostname, cfg->labels.n);
+	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
+	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
+	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
+	if (cfg->spool_dir == NULL) {
+		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
+	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {
+		printf("  spool: %s, up to %llu bytes\n", cfg->spool_dir, (unsigned long long)cfg->spool_max_bytes);
+	} else {
+		char parent[4096];
+		char *slash;
+		snprintf(parent, sizeof(parent), "%s", cfg->spool_dir);
+		slash = strrchr(parent, '/');
+		if (slash && slash != parent)
+			*slash = '\0';
+		if (access(parent, W_OK | X_OK) == 0) {
+			printf("  spool: %s (created at start), up to %llu bytes\n", cfg->spool_dir,
+			       (unsigned long long)cfg->spool_max_bytes);
+		} else if (!cfg->has_spool_dir) {
+			printf("  spool: %s cannot be created (%s): batches would wait in memory only\n",
+			       cfg->spool_dir, strerror(errno));
+		} else {
+			fprintf(stderr, "vigil-agent: spool directory %s cannot be created: %s\n", cfg->spool_dir,
+				strerror(errno));
+			rc = 1;
+		}
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct vg_agent_config cfg;
 	struct agent a;
 	struct vg_err err;
-	struct vg_sender_options sopts;
-	struct event *tick = NULL, *sigterm = NULL, *sigint = NULL;
+	struct vg_route_options ropts;
+	struct event *tick = NULL, *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	enum vg_log_level level = VG_LOG_INFO;
-	char host[256];
-	uint16_t port;
 	int rc, status = 1;
 
 	vg_log_init("vigil-agent", VG_LOG_INFO);
@@ -206,67 +395,65 @@ int main(int argc, char **argv)
 	}
 	if (cfg.log_level && vg_log_parse_level(cfg.log_level, &level) == 0)
 		vg_log_set_level(level);
-	/* Checked by vg_agent_config_from_args already; this only splits it. */
-	if (vg_conf_split_hostport(cfg.server, host, sizeof(host), &port, &err) != 0) {
-		fprintf(stderr, "vigil-agent: %s\n", err.msg);
+	if (cfg.is_check_only) {
+		rc = check_config(&cfg);
 		vg_agent_config_release(&cfg);
-		return 2;
+		return rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&a, 0, sizeof(a));
-	a.cfg = &cfg;
-	vg_collect_env_default(&a.env);
-	a.env.proc_path = cfg.proc_path;
-	a.env.rootfs_path = cfg.rootfs_path;
-	if (cfg.collect_cpu)
-		a.slots[a.n_slots++].c = &vg_collector_cpu;
-	if (cfg.collect_meminfo)
-		a.slots[a.n_slots++].c = &vg_collector_meminfo;
-	if (cfg.collect_filesystem)
-		a.slots[a.n_slots++].c = &vg_collector_filesystem;
-	if (cfg.collect_loadavg)
-		a.slots[a.n_slots++].c = &vg_collector_loadavg;
+	a.argc = argc;
+	a.argv = argv;
+	apply_sampling(&a, &cfg);
 
 	a.base = event_base_new();
 	if (a.base == NULL) {
 		vg_err_set(&err, VG_ENOMEM, "cannot create the event loop");
 		goto fail;
 	}
-	sopts = (struct vg_sender_options){
-		.host = host, .port = port, .agent = cfg.hostname, .token = cfg.token,
-		.queue_max_bytes = cfg.queue_max_bytes, .backoff_max_ms = cfg.backoff_max_ms,
-		.ack_timeout_ms = cfg.ack_timeout_ms, .base = a.base,
-	};
-	if (vg_sender_new(&sopts, &a.sender, &err) != 0)
-		goto fail;
+	route_options(&a, &cfg, cfg.spool_dir, &ropts);
+	if (vg_route_new(&ropts, &a.route, &err) != 0) {
+		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
+			goto fail;
+		/* The default directory is not usable here: say so, and keep
+		 * batches in memory rather than not run at all. */
+		vg_warn("%s; keeping unacknowledged batches in memory only (set spool_dir)", err.msg);
+		route_options(&a, &cfg, NULL, &ropts);
+		if (vg_route_new(&ropts, &a.route, &err) != 0)
+			goto fail;
+	}
+	a.has_disk_spool = vg_route_has_disk_spool(a.route);
 
-	struct timeval iv = { cfg.interval_ms / 1000, (cfg.interval_ms % 1000) * 1000 };
 	struct timeval first = { 0, 100000 };
 	tick = a.tick = event_new(a.base, -1, EV_PERSIST, tick_cb, &a);
 	sigterm = evsignal_new(a.base, SIGTERM, stop_cb, &a);
 	sigint = evsignal_new(a.base, SIGINT, stop_cb, &a);
-	if (tick == NULL || sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||
-	    evsignal_add(sigint, NULL) || event_add(tick, &iv)) {
+	sighup = evsignal_new(a.base, SIGHUP, reload_cb, &a);
+	if (tick == NULL || sigterm == NULL || sigint == NULL || sighup == NULL || evsignal_add(sigterm, NULL) ||
+	    evsignal_add(sigint, NULL) || evsignal_add(sighup, NULL) || event_add(tick, &a.interval)) {
 		vg_err_set(&err, VG_ENOMEM, "cannot set up timers and signals");
 		goto fail;
 	}
 	/* The first sample soon after start, then every interval. */
 	event_base_once(a.base, -1, EV_TIMEOUT, tick_cb, &a, &first);
-	vg_info("vigil-agent %s sampling every %lld ms as instance \"%s\", sending to %s",
-		PACKAGE_VERSION, (long long)cfg.interval_ms, cfg.hostname, cfg.server);
+	vg_info("vigil-agent %s sampling every %lld ms as instance \"%s\", sending to %s%s", PACKAGE_VERSION,
+		(long long)cfg.interval_ms, cfg.hostname, vg_route_receiver(a.route, 0),
+		vg_route_size(a.route) > 1 ? " and its replicas" : "");
 	event_base_dispatch(a.base);
 	status = 0;
 	goto out;
 fail:
 	vg_error("%s", err.msg);
 out:
-	if (a.sender) {
+	for (size_t i = 0; a.route && i < vg_route_size(a.route); i++) {
 		struct vg_sender_stats st;
-		vg_sender_get_stats(a.sender, &st);
+		vg_route_get_stats(a.route, i, &st);
 		if (st.queue_batches)
-			vg_warn("stopping with %llu unacknowledged batches (%llu bytes)",
-				(unsigned long long)st.queue_batches, (unsigned long long)st.queue_bytes);
+			vg_warn("stopping with %llu batches (%llu bytes) unacknowledged by %s%s",
+				(unsigned long long)st.queue_batches, (unsigned long long)st.queue_bytes,
+				vg_route_receiver(a.route, i),
+				a.has_disk_spool ? ", kept in the spool for the next start" : "");
 	}
 	if (tick)
 		event_free(tick);
@@ -274,11 +461,15 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
-	vg_sender_free(a.sender);
+	if (sighup)
+		event_free(sighup);
+	vg_route_free(a.route);
 	if (a.base)
 		event_base_free(a.base);
-	free(a.refs);
-	free(a.values);
+	if (a.old_cfg) {
+		vg_agent_config_release(a.old_cfg);
+		free(a.old_cfg);
+	}
 	vg_agent_config_release(&cfg);
 	if (status == 0)
 		vg_info("stopped");

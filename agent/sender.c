@@ -3,16 +3,16 @@
  * protocol it speaks and the guarantees it keeps).
  *
  * State kept here, and why:
- *  - the dictionary: every series the agent ever sampled, as its key, its
- *    hash and its ref (= index). Keys are kept so each new connection can
- *    define every ref again; the receiver's dictionary is per connection.
- *  - the queue: encoded SAMPLES frames, oldest first, each with its seq and
- *    the number of refs it needs defined. Frames are encoded once; a resend
- *    writes the same bytes.
+ *  - the dictionary (dict.h): every series the agent sampled, by ref.
+ *  - the spool (spool.h): encoded SAMPLES frames, oldest first, each with
+ *    its seq and the number of refs it needs defined. Frames are encoded
+ *    once; a resend writes the same bytes. On disk the spool also keeps the
+ *    dictionary's keys, the epoch and the next seq, so a restarted agent
+ *    continues where the last one stopped.
  *  - per connection: how many refs are defined on it (defined_refs), and
  *    the seq of the last batch written to it (sent_seq).
  *
- * Invariant: a batch leaves the queue only on an ACK covering its seq, or
+ * Invariant: a batch leaves the spool only on an ACK covering its seq, or
  * on overflow or refusal, both counted in the stats.
  *
  * Name resolution is a blocking getaddrinfo at each connect attempt: a
@@ -20,12 +20,15 @@
  * moves discovery to etcd and the hash ring.
  */
 #include "agent/sender.h"
+#include "agent/dict.h"
+#include "agent/spool.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/mpack.h"
+#include "common/samples2.h"
 
 #include "config.h"
 
@@ -34,7 +37,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,15 +54,6 @@
 /* SERIES entries per frame when defining many refs at once. */
 #define SERIES_PER_FRAME 5000
 
-struct qbatch {
-	struct qbatch *next;
-	uint64_t seq;
-	uint32_t n_refs;   /* refs [0, n_refs) must be defined before it */
-	size_t n_samples;
-	size_t len;
-	uint8_t frame[];
-};
-
 enum conn_state { DISCONNECTED, CONNECTING, CONNECTED };
 
 struct vg_sender {
@@ -71,17 +64,17 @@ struct vg_sender {
 	uint64_t epoch;
 	uint64_t next_seq;
 
-	/* dictionary */
-	struct vg_buf keys;        /* all keys, back to back */
-	size_t *key_off;           /* ref -> offset in keys; key_off[n] = end */
-	uint64_t *ref_hash;        /* ref -> hash */
-	uint32_t n_refs, cap_refs;
-	uint32_t *table;           /* open addressing: ref + 1, 0 = empty */
-	size_t table_cap;
-
-	/* queue */
-	struct qbatch *q_head, *q_tail;
-	uint64_t q_bytes, q_len;
+	struct vg_dict dict;
+	struct vg_spool *spool;
+	/* The protocol of the next connection: the newest, or 1 once a
+	 * receiver answered ERROR VERSION. Protocol 2 batches are encoded
+	 * per connection (deltas against what this connection carried) from
+	 * the protocol-1 frames the spool keeps. */
+	uint8_t proto;
+	struct vg_samples2_state s2;
+	struct vg_sample_batch batch;
+	uint64_t reencode_dropped, reencode_samples_dropped;
+	struct vg_complaint refusal;
 
 	/* connection */
 	enum conn_state state;
@@ -101,116 +94,31 @@ struct vg_sender {
 static void connect_now(struct vg_sender *s);
 static void pump(struct vg_sender *s);
 
-static uint64_t random_u64(void)
-{
-	uint64_t v = 0;
-
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = (uint64_t)vg_clock_now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
-	return v;
-}
-
-/* --- dictionary --------------------------------------------------------- */
-
-static int table_grow(struct vg_sender *s)
-{
-	size_t cap = s->table_cap ? s->table_cap * 2 : 1024;
-	uint32_t *t = calloc(cap, sizeof(*t));
-
-	if (t == NULL)
-		return VG_ENOMEM;
-	for (uint32_t ref = 0; ref < s->n_refs; ref++) {
-		size_t i = s->ref_hash[ref] & (cap - 1);
-		while (t[i])
-			i = (i + 1) & (cap - 1);
-		t[i] = ref + 1;
-	}
-	free(s->table);
-	s->table = t;
-	s->table_cap = cap;
-	return 0;
-}
+/* --- dictionary and spool ------------------------------------------------ */
 
 int vg_sender_ref(struct vg_sender *s, const struct vg_series *series, uint64_t hash, uint32_t *ref)
 {
-	size_t start = s->keys.len, i;
+	struct vg_err err;
+	const uint8_t *key;
+	size_t len;
+	bool is_new;
+	int rc;
 
-	/* The key is needed to compare on a hash match and to store. */
-	vg_series_key(series, &s->keys);
-	if (vg_buf_failed(&s->keys))
-		return VG_ENOMEM;
-	if ((s->n_refs + 1) * 2 > s->table_cap && table_grow(s) != 0)
-		goto fail;
-	for (i = hash & (s->table_cap - 1); s->table[i]; i = (i + 1) & (s->table_cap - 1)) {
-		uint32_t r = s->table[i] - 1;
-		size_t off = s->key_off[r], len = s->key_off[r + 1] - off;
-		if (s->ref_hash[r] == hash && len == s->keys.len - start &&
-		    memcmp(s->keys.data + off, s->keys.data + start, len) == 0) {
-			s->keys.len = start; /* known: drop the copy */
-			*ref = r;
-			return 0;
-		}
+	if ((rc = vg_dict_ref(&s->dict, series, hash, ref, &is_new)) != 0 || !is_new)
+		return rc;
+	key = vg_dict_key(&s->dict, *ref, &len);
+	if ((rc = vg_spool_add_series(s->spool, key, len, &err)) != 0) {
+		/* The batch that needs it will fail to spool: said there. */
+		vg_log_complain(&s->complaint, VG_LOG_ERROR, "%s", err.msg);
 	}
-	if (s->n_refs >= VG_FRAME_MAX_REF)
-		goto fail;
-	if (s->n_refs + 1 >= s->cap_refs) {
-		uint32_t cap = s->cap_refs ? s->cap_refs * 2 : 256;
-		size_t *ko = realloc(s->key_off, (cap + 1) * sizeof(*ko));
-		if (ko == NULL)
-			goto fail;
-		s->key_off = ko;
-		uint64_t *rh = realloc(s->ref_hash, cap * sizeof(*rh));
-		if (rh == NULL)
-			goto fail;
-		s->ref_hash = rh;
-		s->cap_refs = cap;
-	}
-	s->key_off[s->n_refs] = start;
-	s->key_off[s->n_refs + 1] = s->keys.len;
-	s->ref_hash[s->n_refs] = hash;
-	s->table[i] = s->n_refs + 1;
-	*ref = s->n_refs++;
-	s->stats.series = s->n_refs;
+	s->stats.series = s->dict.n_refs;
 	return 0;
-fail:
-	s->keys.len = start;
-	return s->n_refs >= VG_FRAME_MAX_REF ? VG_ELIMIT : VG_ENOMEM;
-}
-
-/* --- queue -------------------------------------------------------------- */
-
-static void queue_pop(struct vg_sender *s)
-{
-	struct qbatch *b = s->q_head;
-
-	s->q_head = b->next;
-	if (s->q_head == NULL)
-		s->q_tail = NULL;
-	s->q_bytes -= b->len;
-	s->q_len--;
-	free(b);
-}
-
-static void queue_trim(struct vg_sender *s)
-{
-	static struct vg_complaint overflow = VG_COMPLAINT_INIT;
-
-	/* Keep the newest batch even if it alone is over the limit. */
-	while (s->q_bytes > s->opts.queue_max_bytes && s->q_head != s->q_tail) {
-		s->stats.batches_dropped++;
-		s->stats.samples_dropped += s->q_head->n_samples;
-		vg_log_complain(&overflow, VG_LOG_WARN,
-				"queue of unacknowledged batches is over %llu bytes: dropping the oldest (%llu dropped so far)",
-				(unsigned long long)s->opts.queue_max_bytes,
-				(unsigned long long)s->stats.batches_dropped);
-		queue_pop(s);
-	}
 }
 
 int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_t *refs,
 		     const double *values, struct vg_err *err)
 {
-	struct qbatch *b;
+	struct vg_spool_batch b;
 	msgpack_packer pk;
 	int rc;
 
@@ -228,23 +136,10 @@ int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_
 	if ((rc = vg_frame_encode(s->codec, VG_FRAME_SAMPLES, s->next_seq, s->raw.data, s->raw.len,
 				  &s->out, err)) != 0)
 		return rc;
-	b = malloc(sizeof(*b) + s->out.len);
-	if (b == NULL)
-		return vg_err_set(err, VG_ENOMEM, "out of memory queueing a batch");
-	b->next = NULL;
-	b->seq = s->next_seq++;
-	b->n_refs = s->n_refs;
-	b->n_samples = n;
-	b->len = s->out.len;
-	memcpy(b->frame, s->out.data, s->out.len);
-	if (s->q_tail)
-		s->q_tail->next = b;
-	else
-		s->q_head = b;
-	s->q_tail = b;
-	s->q_bytes += b->len;
-	s->q_len++;
-	queue_trim(s);
+	b = (struct vg_spool_batch){ s->next_seq, s->dict.n_refs, (uint32_t)n, s->out.len, s->out.data };
+	if ((rc = vg_spool_append(s->spool, &b, err)) != 0)
+		return rc;
+	s->next_seq++;
 	pump(s);
 	return 0;
 }
@@ -261,7 +156,7 @@ static void schedule_retry(struct vg_sender *s)
 	if (delay > s->opts.backoff_max_ms)
 		delay = s->opts.backoff_max_ms;
 	/* +-20% jitter. */
-	delay = delay * (80 + (int64_t)(random_u64() % 41)) / 100;
+	delay = delay * (80 + (int64_t)(vg_random_u64() % 41)) / 100;
 	if (s->attempts < 64)
 		s->attempts++;
 	tv.tv_sec = delay / 1000;
@@ -271,17 +166,20 @@ static void schedule_retry(struct vg_sender *s)
 
 static void disconnect(struct vg_sender *s, const char *why)
 {
+	struct vg_spool_stats st;
+
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
 	}
 	evtimer_del(s->ack_ev);
+	vg_spool_get_stats(s->spool, &st);
 	if (s->state == CONNECTED && s->has_acked)
 		vg_warn("connection to receiver %s:%u lost: %s; %llu batches wait to be resent",
-			s->host, s->opts.port, why, (unsigned long long)s->q_len);
+			s->host, s->opts.port, why, (unsigned long long)st.batches);
 	else
-		vg_log_complain(&s->complaint, VG_LOG_WARN, "cannot reach receiver %s:%u: %s; %llu batches queued",
-				s->host, s->opts.port, why, (unsigned long long)s->q_len);
+		vg_log_complain(&s->complaint, VG_LOG_WARN, "cannot reach receiver %s:%u: %s; %llu batches spooled",
+				s->host, s->opts.port, why, (unsigned long long)st.batches);
 	if (!s->has_acked)
 		s->stats.connect_failures++;
 	s->state = DISCONNECTED;
@@ -293,7 +191,7 @@ static int send_frame(struct vg_sender *s, enum vg_frame_type type, uint64_t seq
 	struct vg_err err;
 
 	vg_buf_reset(&s->out);
-	if (vg_frame_encode(s->codec, type, seq, s->raw.data, s->raw.len, &s->out, &err) != 0) {
+	if (vg_frame_encode_version(s->codec, s->proto, type, seq, s->raw.data, s->raw.len, &s->out, &err) != 0) {
 		vg_error("cannot encode %s: %s", vg_frame_type_name(type), err.msg);
 		return -1;
 	}
@@ -314,8 +212,9 @@ static int define_refs(struct vg_sender *s, uint32_t upto)
 		vg_mp_packer_init(&pk, &s->raw);
 		vg_series_pack_begin(&pk, n);
 		for (uint32_t ref = s->defined_refs; ref < s->defined_refs + n; ref++) {
-			size_t off = s->key_off[ref];
-			vg_series_from_key(s->keys.data + off, s->key_off[ref + 1] - off, &series);
+			size_t len;
+			const uint8_t *key = vg_dict_key(&s->dict, ref, &len);
+			vg_series_from_key(key, len, &series);
 			vg_series_pack_entry(&pk, ref, &series);
 		}
 		if (vg_buf_failed(&s->raw) || send_frame(s, VG_FRAME_SERIES, 0) != 0)
@@ -332,26 +231,91 @@ static void arm_ack_timer(struct vg_sender *s)
 	evtimer_add(s->ack_ev, &tv);
 }
 
-/* Writes queued batches not yet sent on this connection, within the
+/* Encodes a spooled protocol-1 SAMPLES frame for this protocol-2
+ * connection into s->out: one group per run of equal timestamps. */
+static int reencode(struct vg_sender *s, const struct vg_spool_batch *b, struct vg_err *err)
+{
+	struct vg_frame_header h;
+	const uint8_t *raw;
+	size_t len, i, j;
+	uint32_t groups = 0;
+	int rc;
+
+	if (b->len < VG_FRAME_HEADER_SIZE)
+		return vg_err_set(err, VG_EINVAL, "spooled batch %llu is too short", (unsigned long long)b->seq);
+	if ((rc = vg_frame_header_decode(b->frame, &h, err)) != 0)
+		return rc;
+	if (h.payload_len != b->len - VG_FRAME_HEADER_SIZE || h.type != VG_FRAME_SAMPLES)
+		return vg_err_set(err, VG_EINVAL, "spooled batch %llu is not a SAMPLES frame", (unsigned long long)b->seq);
+	if ((rc = vg_frame_open(s->codec, &h, b->frame + VG_FRAME_HEADER_SIZE, &raw, &len, err)) != 0 ||
+	    (rc = vg_samples_decode(raw, len, &s->batch, err)) != 0)
+		return rc;
+	for (i = 0; i < s->batch.n; i = j, groups++)
+		for (j = i + 1; j < s->batch.n && s->batch.ts_ms[j] == s->batch.ts_ms[i]; j++)
+			;
+	vg_buf_reset(&s->raw);
+	vg_samples2_encode_begin(&s->raw, groups);
+	for (i = 0; i < s->batch.n; i = j) {
+		for (j = i + 1; j < s->batch.n && s->batch.ts_ms[j] == s->batch.ts_ms[i]; j++)
+			;
+		if ((rc = vg_samples2_encode_group(&s->s2, s->batch.ts_ms[i], j - i, s->batch.refs + i,
+						   s->batch.values + i, &s->raw)) != 0)
+			return vg_err_set(err, rc, "cannot encode batch %llu", (unsigned long long)b->seq);
+	}
+	vg_buf_reset(&s->out);
+	return vg_frame_encode_version(s->codec, VG_PROTO_V2, VG_FRAME_SAMPLES, b->seq, s->raw.data, s->raw.len,
+				       &s->out, err);
+}
+
+/* Writes spooled batches not yet sent on this connection, within the
  * output limit. */
 static void pump(struct vg_sender *s)
 {
-	struct qbatch *b;
+	struct vg_spool_batch b;
 	struct evbuffer *out;
+	struct vg_err err;
+	int rc;
 
 	if (s->state != CONNECTED)
 		return;
 	out = bufferevent_get_output(s->bev);
-	for (b = s->q_head; b; b = b->next) {
-		if (b->seq <= s->sent_seq)
-			continue;
-		if (evbuffer_get_length(out) >= OUTPUT_HIGH_BYTES)
+	while (evbuffer_get_length(out) < OUTPUT_HIGH_BYTES) {
+		if ((rc = vg_spool_next(s->spool, &b, &err)) == 1)
 			break;
-		if (define_refs(s, b->n_refs) != 0 || bufferevent_write(s->bev, b->frame, b->len) != 0) {
+		if (rc < 0) {
+			vg_log_complain(&s->complaint, VG_LOG_ERROR, "%s", err.msg);
+			disconnect(s, "cannot read the spool");
+			return;
+		}
+		if (b.n_refs > s->dict.n_refs || define_refs(s, b.n_refs) != 0) {
 			disconnect(s, "out of memory");
 			return;
 		}
-		s->sent_seq = b->seq;
+		if (s->proto >= VG_PROTO_V2) {
+			uint32_t n_samples = b.n_samples;
+			uint64_t seq = b.seq;
+			if ((rc = reencode(s, &b, &err)) == VG_ENOMEM) {
+				disconnect(s, "out of memory");
+				return;
+			}
+			if (rc != 0) {
+				/* It could never be sent: count it and go on;
+				 * the next ACK covers its seq. */
+				s->reencode_dropped++;
+				s->reencode_samples_dropped += n_samples;
+				vg_log_complain(&s->complaint, VG_LOG_ERROR, "dropping spooled batch %llu: %s",
+						(unsigned long long)seq, err.msg);
+				s->sent_seq = seq;
+				continue;
+			}
+			b.frame = s->out.data;
+			b.len = s->out.len;
+		}
+		if (bufferevent_write(s->bev, b.frame, b.len) != 0) {
+			disconnect(s, "out of memory");
+			return;
+		}
+		s->sent_seq = b.seq;
 		s->stats.batches_sent++;
 		if (!evtimer_pending(s->ack_ev, NULL))
 			arm_ack_timer(s);
@@ -360,23 +324,22 @@ static void pump(struct vg_sender *s)
 
 static void handle_ack(struct vg_sender *s, uint64_t seq)
 {
-	bool advanced = false;
+	bool advanced;
+	uint64_t n;
 
 	if (!s->has_acked) {
 		s->has_acked = true;
 		s->stats.connects++;
 		vg_log_relief(&s->complaint, "connected to receiver %s:%u", s->host, s->opts.port);
 	}
-	while (s->q_head && s->q_head->seq <= seq) {
-		s->stats.batches_acked++;
-		queue_pop(s);
-		advanced = true;
-	}
+	n = vg_spool_ack(s->spool, seq);
+	s->stats.batches_acked += n;
+	advanced = n > 0;
 	/* Only a stored batch proves the receiver works: one that answers
 	 * HELLO and then refuses every batch keeps the agent backing off. */
-	if (advanced || (s->q_head == NULL && seq > 0))
+	if (advanced || (vg_spool_is_empty(s->spool) && seq > 0))
 		s->attempts = 0;
-	if (s->q_head == NULL || s->q_head->seq > s->sent_seq)
+	if (vg_spool_is_empty(s->spool) || vg_spool_first_seq(s->spool) > s->sent_seq)
 		evtimer_del(s->ack_ev); /* nothing sent is waiting */
 	else if (advanced)
 		arm_ack_timer(s);
@@ -391,16 +354,19 @@ static void handle_error(struct vg_sender *s, uint64_t seq, const uint8_t *raw, 
 		vg_warn("receiver sent a malformed ERROR frame: %s", err.msg);
 		return;
 	}
+	if (em.code == VG_WIRE_VERSION && s->proto > VG_FRAME_VERSION) {
+		vg_warn("receiver %s:%u does not speak protocol %u (%.*s): falling back to protocol %d", s->host,
+			s->opts.port, s->proto, (int)em.message.len, em.message.p, VG_FRAME_VERSION);
+		s->proto = VG_FRAME_VERSION;
+		s->attempts = 0;
+		return;
+	}
 	vg_error("receiver %s:%u refused frame seq %llu: %.*s (code %u)", s->host, s->opts.port,
 		 (unsigned long long)seq, (int)em.message.len, em.message.p, em.code);
 	/* A batch the receiver calls malformed or too large will be refused
 	 * again: drop it (counted) rather than retry it forever. */
-	if ((em.code == VG_WIRE_MALFORMED || em.code == VG_WIRE_TOO_LARGE) && seq != 0 &&
-	    s->q_head && s->q_head->seq == seq) {
-		s->stats.batches_dropped++;
-		s->stats.samples_dropped += s->q_head->n_samples;
-		queue_pop(s);
-	}
+	if ((em.code == VG_WIRE_MALFORMED || em.code == VG_WIRE_TOO_LARGE) && seq != 0)
+		vg_spool_refuse(s->spool, seq);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -431,6 +397,22 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (h.type == VG_FRAME_ACK) {
+			if (h.version >= VG_PROTO_V2) {
+				struct vg_ack ack;
+				if (vg_ack_decode(raw, raw_len, &ack, &err) != 0) {
+					disconnect(s, err.msg);
+					return;
+				}
+				if (ack.refused_samples || ack.refused_series) {
+					s->stats.samples_refused += ack.refused_samples;
+					s->stats.series_refused += ack.refused_series;
+					vg_log_complain(&s->refusal, VG_LOG_WARN,
+							"receiver %s:%u stored batches up to %llu but refused %llu samples of %llu series (limit %.*s)",
+							s->host, s->opts.port, (unsigned long long)h.seq,
+							(unsigned long long)ack.refused_samples,
+							(unsigned long long)ack.refused_series, (int)ack.limit.len, ack.limit.p);
+				}
+			}
 			handle_ack(s, h.seq);
 		} else if (h.type == VG_FRAME_ERROR) {
 			handle_error(s, h.seq, raw, raw_len);
@@ -460,8 +442,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		s->state = CONNECTED;
 		s->defined_refs = 0;
 		s->sent_seq = 0;
+		vg_spool_rewind(s->spool);
 		s->has_acked = false;
-		hello = (struct vg_hello){ VG_PROTO_VERSION, vg_str_c(s->agent), s->epoch,
+		vg_samples2_state_reset(&s->s2);
+		hello = (struct vg_hello){ s->proto, vg_str_c(s->agent), s->epoch,
 					   vg_str_c(s->token ? s->token : ""),
 					   vg_str_c("vigil-agent " PACKAGE_VERSION) };
 		vg_buf_reset(&s->raw);
@@ -542,12 +526,15 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 bool vg_sender_is_idle(const struct vg_sender *s)
 {
-	return s->q_head == NULL;
+	return vg_spool_is_empty(s->spool);
 }
 
 int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, struct vg_err *err)
 {
 	struct vg_sender *s = calloc(1, sizeof(*s));
+	struct vg_spool_options spool_opts;
+	struct vg_spool_resume resume;
+	int rc;
 
 	if (s == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
@@ -571,13 +558,29 @@ int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, 
 	s->opts.host = s->host;
 	s->opts.agent = s->agent;
 	s->opts.token = s->token;
-	/* A new epoch per process: its batches are numbered from 1, and the
-	 * receiver tells retries of this epoch from new data. */
-	s->epoch = random_u64();
-	s->next_seq = 1;
-	vg_buf_init(&s->keys);
+	vg_dict_init(&s->dict);
+	vg_samples2_state_init(&s->s2);
+	vg_sample_batch_init(&s->batch);
+	s->proto = VG_PROTO_MAX;
+	s->refusal = (struct vg_complaint)VG_COMPLAINT_INIT;
 	vg_buf_init(&s->raw);
 	vg_buf_init(&s->out);
+	/* A new epoch per spool: its batches are numbered from 1, and the
+	 * receiver tells retries of this epoch from new data. A spool on disk
+	 * continues its epoch across restarts. */
+	spool_opts = (struct vg_spool_options){ opts->spool_dir,
+						opts->spool_dir ? opts->spool_max_bytes : opts->queue_max_bytes };
+	if ((rc = vg_spool_open(&spool_opts, &s->dict, &s->spool, &resume, err)) != 0) {
+		vg_sender_free(s);
+		return rc;
+	}
+	s->epoch = resume.epoch;
+	s->next_seq = resume.next_seq;
+	s->stats.series = s->dict.n_refs;
+	if (resume.is_resumed && resume.batches > 0)
+		vg_info("spool %s: resuming epoch %llx with %llu unacknowledged batches, next seq %llu",
+			opts->spool_dir, (unsigned long long)s->epoch, (unsigned long long)resume.batches,
+			(unsigned long long)s->next_seq);
 	connect_now(s);
 	*out = s;
 	return 0;
@@ -593,15 +596,13 @@ void vg_sender_free(struct vg_sender *s)
 		event_free(s->retry_ev);
 	if (s->ack_ev)
 		event_free(s->ack_ev);
-	while (s->q_head)
-		queue_pop(s);
+	vg_spool_free(s->spool);
 	vg_frame_codec_free(s->codec);
-	vg_buf_release(&s->keys);
+	vg_dict_release(&s->dict);
+	vg_samples2_state_release(&s->s2);
+	vg_sample_batch_release(&s->batch);
 	vg_buf_release(&s->raw);
 	vg_buf_release(&s->out);
-	free(s->key_off);
-	free(s->ref_hash);
-	free(s->table);
 	free(s->host);
 	free(s->agent);
 	free(s->token);
@@ -610,7 +611,13 @@ void vg_sender_free(struct vg_sender *s)
 
 void vg_sender_get_stats(const struct vg_sender *s, struct vg_sender_stats *out)
 {
+	struct vg_spool_stats st;
+
+	vg_spool_get_stats(s->spool, &st);
 	*out = s->stats;
-	out->queue_batches = s->q_len;
-	out->queue_bytes = s->q_bytes;
+	out->queue_batches = st.batches;
+	out->queue_bytes = st.bytes;
+	out->batches_dropped = st.batches_dropped + s->reencode_dropped;
+	out->samples_dropped = st.samples_dropped + s->reencode_samples_dropped;
+	out->proto = s->proto;
 }

@@ -7,12 +7,16 @@
  * (vg_sender_ref: dense, from 0, for the agent's lifetime), then submits a
  * batch of (ref, value) at one timestamp (vg_sender_submit). The batch is
  * encoded into a SAMPLES frame with the next sequence number at once and
- * queued. On every new connection the sender says HELLO, defines every ref
+ * spooled (spool.h: in memory, or on disk where it survives a restart). On every new connection the sender says HELLO, defines every ref
  * with SERIES frames, and sends the queued batches in order; later it
  * defines new refs just before the first batch that uses them. An ACK for
  * seq N drops every batch up to N: only then is data out of the agent's
- * hands. When the queue is over its byte limit the oldest batches are
+ * hands. When the spool is over its byte limit the oldest batches are
  * dropped and counted, never silently.
+ *
+ * The sender speaks protocol 2 (common/samples2.h: a few bytes per
+ * sample), and protocol 1 from the first time a receiver answers its
+ * HELLO with ERROR VERSION on.
  *
  * A broken or silent connection (no ACK within ack_timeout while batches
  * wait) is closed and retried with exponential backoff from 500 ms up to
@@ -37,7 +41,9 @@ struct vg_sender_options {
 	uint16_t port;
 	const char *agent;        /* identity sent in HELLO (the host name) */
 	const char *token;        /* NULL: none */
-	uint64_t queue_max_bytes;
+	uint64_t queue_max_bytes;  /* bound of a memory spool */
+	const char *spool_dir;     /* NULL: memory only */
+	uint64_t spool_max_bytes;  /* bound of a spool on disk */
 	int64_t backoff_max_ms;
 	int64_t ack_timeout_ms;
 	struct event_base *base;  /* borrowed */
@@ -53,6 +59,9 @@ struct vg_sender_stats {
 	uint64_t connects;         /* connections that got through HELLO */
 	uint64_t connect_failures;
 	uint64_t series;           /* refs in the dictionary */
+	uint64_t samples_refused;  /* stored batches' samples a receiver's limit refused */
+	uint64_t series_refused;
+	unsigned proto;            /* the protocol spoken: 2, or 1 after a fallback */
 };
 
 struct vg_sender;

@@ -13,9 +13,10 @@
  * Prints: samples/s end to end, receiver CPU seconds per million samples
  * (utime+stime of the receiver process, from /proc), receiver RSS per
  * active series, wire bytes per sample, and how fast a new receiver on the
- * same data directory replays the WAL.
+ * same data directory replays the WAL. Speaks protocol 2 (scaled-decimal
+ * deltas, common/samples2.h) unless --proto 1.
  *
- *   bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S]
+ *   bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S] [--proto 1|2]
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/mpack.h"
+#include "common/samples2.h"
 #include "common/series.h"
 
 #include <errno.h>
@@ -50,15 +52,19 @@
 struct host {
 	int fd;
 	uint32_t n_series;
-	double values[MAX_SERIES_PER_HOST]; /* in hundredths, integral */
+	double values[MAX_SERIES_PER_HOST];
 	double incr[MAX_SERIES_PER_HOST]; /* >0: counter step scale; 0: gauge */
 	uint64_t next_seq, acked;
+	struct vg_samples2_state s2;
 	int intervals_left;
 	struct vg_buf out;   /* bytes not yet written */
 	struct vg_buf in;    /* bytes read, not yet a whole frame */
 };
 
 static uint64_t rng_state;
+/* --float-dataset: values summed in floating point (the dataset before
+ * protocol 2), whose sums are rarely short decimals. */
+static bool is_float_dataset;
 
 static double rnd(void)
 {
@@ -123,7 +129,7 @@ static void host_series(uint32_t h, struct vg_buf *raw, struct host *hs)
 		vg_series_canonicalize(&s, NULL);                                    \
 		vg_series_pack_entry(&pk, n, &s);                                    \
 		hs->incr[n] = (kind_incr);                                           \
-		hs->values[n] = round((start) * 100);                                \
+		hs->values[n] = (start);                                             \
 		n++;                                                                 \
 	} while (0)
 	for (int c = 0; c < 6; c++)
@@ -201,26 +207,45 @@ static void host_series(uint32_t h, struct vg_buf *raw, struct host *hs)
 }
 
 /* One interval of a host: counters grow, gauges wander, constants stay. */
-static void host_batch(struct host *hs, int64_t ts_ms, struct vg_buf *raw)
+static void host_batch(struct host *hs, int64_t ts_ms, int proto, struct vg_buf *raw)
 {
+	uint64_t refs[MAX_SERIES_PER_HOST];
 	msgpack_packer pk;
 
+	for (uint32_t i = 0; i < hs->n_series; i++) {
+		double v = hs->values[i];
+		if (is_float_dataset) {
+			if (hs->incr[i] > 0)
+				v += floor(rnd() * hs->incr[i] * 100) / 100;
+			else if (hs->incr[i] == 0)
+				v = fabs(v + floor((rnd() - 0.5) * 200) * (v > 1e6 ? 4096 : 0.01));
+		} else {
+			/* The same steps on the value's integer count of hundredths,
+			 * as an agent reads them: ticks, bytes or centi-units from
+			 * /proc divided once, never summed in floating point. */
+			double h = round(v * 100);
+			if (hs->incr[i] > 0)
+				h += floor(rnd() * hs->incr[i] * 100);
+			else if (hs->incr[i] == 0)
+				h = fabs(h + floor((rnd() - 0.5) * 200) * (v > 1e6 ? 409600 : 1));
+			v = h / 100;
+		}
+		hs->values[i] = v;
+		refs[i] = i;
+	}
+	if (proto >= VG_PROTO_V2) {
+		vg_samples2_encode_begin(raw, 1);
+		if (vg_samples2_encode_group(&hs->s2, ts_ms, hs->n_series, refs, hs->values, raw) != 0) {
+			fprintf(stderr, "bench: cannot encode a batch\n");
+			exit(1);
+		}
+		return;
+	}
 	vg_mp_packer_init(&pk, raw);
 	vg_samples_pack_begin(&pk, 1);
 	vg_samples_pack_group(&pk, ts_ms, hs->n_series);
-	/* The state is kept in hundredths, as integers, and each value sent
-	 * is one division of it, as an agent computes 1/100 s CPU ticks or
-	 * bytes from /proc: summing fractions as floats instead would leave
-	 * binary rounding noise in every value, which no real counter has. */
-	for (uint32_t i = 0; i < hs->n_series; i++) {
-		double u = hs->values[i];
-		if (hs->incr[i] > 0)
-			u += floor(rnd() * hs->incr[i] * 100);
-		else if (hs->incr[i] == 0)
-			u = fabs(u + floor((rnd() - 0.5) * 200) * (u > 1e8 ? 409600 : 1));
-		hs->values[i] = u;
-		vg_samples_pack_sample(&pk, i, u / 100);
-	}
+	for (uint32_t i = 0; i < hs->n_series; i++)
+		vg_samples_pack_sample(&pk, i, hs->values[i]);
 }
 
 static int connect_to(uint16_t port);
@@ -274,7 +299,7 @@ static int dbl_cmp(const void *a, const void *b)
 
 /* Sends one batch for each of ACK_PROBES hosts in turn, 5 ms apart, and
  * waits for each ACK: the time between is what an agent waits. */
-static int probe_acks(struct host *hs, unsigned hosts, struct vg_frame_codec *codec,
+static int probe_acks(struct host *hs, unsigned hosts, struct vg_frame_codec *codec, int proto,
 		      struct vg_buf *raw, int64_t *t_next, double *p50, double *p99, pid_t rpid)
 {
 	double lat[ACK_PROBES];
@@ -285,9 +310,10 @@ static int probe_acks(struct host *hs, unsigned hosts, struct vg_frame_codec *co
 		double t0;
 
 		vg_buf_reset(raw);
-		host_batch(x, (*t_next += 10), raw);
+		host_batch(x, (*t_next += 10), proto, raw);
 		vg_buf_reset(&x->out);
-		vg_frame_encode(codec, VG_FRAME_SAMPLES, seq, raw->data, raw->len, &x->out, NULL);
+		vg_frame_encode_version(codec, (uint8_t)proto, VG_FRAME_SAMPLES, seq, raw->data, raw->len,
+					&x->out, NULL);
 		t0 = now_s();
 		if (write(x->fd, x->out.data, x->out.len) != (ssize_t)x->out.len)
 			goto fail;
@@ -322,19 +348,19 @@ fail:
 	return 1;
 }
 
-static int ack_latency(struct host *hs, unsigned hosts, struct vg_frame_codec *codec,
+static int ack_latency(struct host *hs, unsigned hosts, struct vg_frame_codec *codec, int proto,
 		       struct vg_buf *raw, int64_t *t_next, uint16_t http_port,
 		       struct ack_figures *f, pid_t rpid)
 {
 	struct query_loop q = { .http_port = http_port, .at_ms = *t_next };
 	pthread_t th;
 
-	if (probe_acks(hs, hosts, codec, raw, t_next, &f->idle_p50, &f->idle_p99, rpid) != 0)
+	if (probe_acks(hs, hosts, codec, proto, raw, t_next, &f->idle_p50, &f->idle_p99, rpid) != 0)
 		return 1;
 	if (pthread_create(&th, NULL, query_main, &q) != 0)
 		return 1;
 	usleep(200000); /* let the first query get going */
-	if (probe_acks(hs, hosts, codec, raw, t_next, &f->query_p50, &f->query_p99, rpid) != 0)
+	if (probe_acks(hs, hosts, codec, proto, raw, t_next, &f->query_p50, &f->query_p99, rpid) != 0)
 		return 1;
 	atomic_store(&q.is_stopping, 1);
 	pthread_join(th, NULL);
@@ -403,12 +429,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "hosts", required_argument, NULL, 'h' }, { "intervals", required_argument, NULL, 'n' },
 		{ "receiver", required_argument, NULL, 'r' }, { "seed", required_argument, NULL, 's' },
+		{ "proto", required_argument, NULL, 'p' }, { "float-dataset", no_argument, NULL, 'f' },
 		{ "ack-latency", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 42;
 	bool is_ack_latency = false;
-	int c;
+	int c, proto = VG_PROTO_V2;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -416,13 +443,15 @@ int main(int argc, char **argv)
 		case 'n': intervals = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'r': bin = optarg; break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'p': proto = atoi(optarg); break;
+		case 'f': is_float_dataset = true; break;
 		case 'a': is_ack_latency = true; break;
 		default:
-			fprintf(stderr, "usage: bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S] [--ack-latency]\n");
+			fprintf(stderr, "usage: bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S] [--proto 1|2] [--ack-latency]\n");
 			return 2;
 		}
 	}
-	if (hosts == 0 || intervals == 0)
+	if (hosts == 0 || intervals == 0 || proto < VG_FRAME_VERSION || proto > VG_PROTO_MAX)
 		return 2;
 	rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
 	signal(SIGPIPE, SIG_IGN);
@@ -438,7 +467,7 @@ int main(int argc, char **argv)
 	struct host *hs = calloc(hosts, sizeof(*hs));
 	struct vg_buf raw = VG_BUF_INIT;
 	struct pollfd *pfds = calloc(hosts, sizeof(*pfds));
-	uint64_t wire_bytes = 0, samples = 0;
+	uint64_t wire_bytes = 0, samples = 0, samples_bytes = 0;
 	const int64_t t0_ms = 1764000000000LL;
 	double cpu0, rss0, cpu1, rss1, t_start, t_end;
 
@@ -451,13 +480,14 @@ int main(int argc, char **argv)
 		hs[h].fd = connect_to(port);
 		hs[h].next_seq = 1;
 		hs[h].intervals_left = (int)intervals;
-		hello = (struct vg_hello){ VG_PROTO_VERSION, vg_str_c(name), seed, vg_str_c(""), vg_str_c("bench") };
+		vg_samples2_state_init(&hs[h].s2);
+		hello = (struct vg_hello){ (uint32_t)proto, vg_str_c(name), seed, vg_str_c(""), vg_str_c("bench") };
 		vg_buf_reset(&raw);
 		vg_hello_pack(&hello, &raw);
-		vg_frame_encode(codec, VG_FRAME_HELLO, 0, raw.data, raw.len, &hs[h].out, NULL);
+		vg_frame_encode_version(codec, (uint8_t)proto, VG_FRAME_HELLO, 0, raw.data, raw.len, &hs[h].out, NULL);
 		vg_buf_reset(&raw);
 		host_series(h, &raw, &hs[h]);
-		vg_frame_encode(codec, VG_FRAME_SERIES, 0, raw.data, raw.len, &hs[h].out, NULL);
+		vg_frame_encode_version(codec, (uint8_t)proto, VG_FRAME_SERIES, 0, raw.data, raw.len, &hs[h].out, NULL);
 	}
 	proc_usage(rpid, &cpu0, &rss0);
 	t_start = now_s();
@@ -468,8 +498,11 @@ int main(int argc, char **argv)
 			/* Fill the window. */
 			while (x->intervals_left > 0 && x->next_seq - x->acked <= WINDOW) {
 				vg_buf_reset(&raw);
-				host_batch(x, t0_ms + (int64_t)(intervals - (unsigned)x->intervals_left) * 10000, &raw);
-				vg_frame_encode(codec, VG_FRAME_SAMPLES, x->next_seq++, raw.data, raw.len, &x->out, NULL);
+				host_batch(x, t0_ms + (int64_t)(intervals - (unsigned)x->intervals_left) * 10000, proto, &raw);
+				size_t before = x->out.len;
+				vg_frame_encode_version(codec, (uint8_t)proto, VG_FRAME_SAMPLES, x->next_seq++, raw.data,
+							raw.len, &x->out, NULL);
+				samples_bytes += x->out.len - before;
 				x->intervals_left--;
 				samples += x->n_series;
 			}
@@ -525,8 +558,8 @@ int main(int argc, char **argv)
 	proc_usage(rpid, &cpu1, &rss1);
 
 	double wall = t_end - t_start, cpu = cpu1 - cpu0;
-	printf("bench_ingest: %u hosts x 100 series, %u intervals, window %d batches per connection\n",
-	       hosts, intervals, WINDOW);
+	printf("bench_ingest: %u hosts x 100 series, %u intervals, window %d batches per connection, protocol %d\n",
+	       hosts, intervals, WINDOW, proto);
 	printf("samples                 %llu\n", (unsigned long long)samples);
 	printf("wall seconds            %.3f\n", wall);
 	printf("samples per second      %.0f\n", samples / wall);
@@ -534,12 +567,15 @@ int main(int argc, char **argv)
 	printf("cpu s per M samples     %.3f\n", cpu / (samples / 1e6));
 	printf("receiver rss MiB        %.1f\n", rss1 / 1048576.0);
 	printf("rss bytes per series    %.0f\n", rss1 / (hosts * 100.0));
-	printf("wire bytes per sample   %.2f\n", (double)wire_bytes / (double)samples);
+	printf("wire bytes per sample   %.2f (all frames, the series dictionary included)\n",
+	       (double)wire_bytes / (double)samples);
+	printf("steady bytes per sample %.2f (SAMPLES frames only, headers included)\n",
+	       (double)samples_bytes / (double)samples);
 
 	struct ack_figures ack = { 0 };
 	if (is_ack_latency) {
 		int64_t t_next = t0_ms + (int64_t)intervals * 10000;
-		if (ack_latency(hs, hosts, codec, &raw, &t_next, http_port, &ack, rpid) != 0)
+		if (ack_latency(hs, hosts, codec, proto, &raw, &t_next, http_port, &ack, rpid) != 0)
 			return 1;
 		printf("ack latency idle        p50 %.2f ms, p99 %.2f ms (%d batches)\n", ack.idle_p50,
 		       ack.idle_p99, ACK_PROBES);
@@ -573,6 +609,10 @@ int main(int argc, char **argv)
 	printf("\n");
 	kill(rpid, SIGTERM);
 	waitpid(rpid, NULL, 0);
+	printf("RESULT proto=%d samples_per_s=%.0f cpu_s_per_m_samples=%.3f rss_bytes_per_series=%.0f "
+	       "wire_bytes_per_sample=%.2f steady_bytes_per_sample=%.2f wal_replay_samples_per_s=%.0f\n",
+	       proto, samples / wall, cpu / (samples / 1e6), rss1 / (hosts * 100.0),
+	       (double)wire_bytes / (double)samples, (double)samples_bytes / (double)samples, samples / replay);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
@@ -581,6 +621,7 @@ int main(int argc, char **argv)
 		close(hs[h].fd);
 		vg_buf_release(&hs[h].out);
 		vg_buf_release(&hs[h].in);
+		vg_samples2_state_release(&hs[h].s2);
 	}
 	free(hs);
 	free(pfds);

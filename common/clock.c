@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/banned.h"
 
@@ -284,4 +286,13 @@ size_t vg_duration_format(int64_t ms, char *out, size_t cap)
 					duration_units[u].unit);
 	}
 	return len < cap ? len : cap - 1;
+}
+
+uint64_t vg_random_u64(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint64_t)vg_clock_now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	return v;
 }

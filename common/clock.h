@@ -39,6 +39,10 @@ int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err);
  * returns the length, truncating to cap-1. */
 size_t vg_time_format_rfc3339(int64_t ms, char *out, size_t cap);
 
+/* 64 random bits from getrandom(2), or from the clock and pid if that
+ * fails: for epochs and jitter, not for secrets. */
+uint64_t vg_random_u64(void);
+
 /* Formats a duration as Prometheus does: "1h30m", "500ms", "0s". */
 size_t vg_duration_format(int64_t ms, char *out, size_t cap);
 

@@ -77,9 +77,9 @@ int vg_frame_header_decode(const uint8_t *p, struct vg_frame_header *h, struct v
 	h->seq = vg_get_be64(p + 8);
 	h->payload_len = vg_get_be32(p + 16);
 	h->checksum = vg_get_be32(p + 20);
-	if (h->version != VG_FRAME_VERSION)
-		return vg_err_set(err, VG_EVERSION, "unsupported frame version %u (this side speaks %d)",
-				  h->version, VG_FRAME_VERSION);
+	if (h->version < VG_FRAME_VERSION || h->version > VG_PROTO_MAX)
+		return vg_err_set(err, VG_EVERSION, "unsupported frame version %u (this side speaks %d to %d)",
+				  h->version, VG_FRAME_VERSION, VG_PROTO_MAX);
 	if (h->type < VG_FRAME_HELLO || h->type > VG_FRAME_ERROR)
 		return vg_err_set(err, VG_EINVAL, "unknown frame type %u", h->type);
 	if (h->flags & ~(unsigned)VG_FRAME_F_ZSTD)
@@ -120,6 +120,13 @@ void vg_frame_codec_free(struct vg_frame_codec *c)
 int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t seq,
 		    const uint8_t *raw, size_t raw_len, struct vg_buf *out, struct vg_err *err)
 {
+	return vg_frame_encode_version(c, VG_FRAME_VERSION, type, seq, raw, raw_len, out, err);
+}
+
+int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_frame_type type,
+			    uint64_t seq, const uint8_t *raw, size_t raw_len, struct vg_buf *out,
+			    struct vg_err *err)
+{
 	uint8_t *hdr;
 	const uint8_t *payload = raw;
 	size_t payload_len = raw_len, start = out->len;
@@ -139,9 +146,13 @@ int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t 
 		n = ZSTD_compressCCtx(c->cctx, c->scratch.data, bound, raw, raw_len, c->level);
 		if (ZSTD_isError(n))
 			return vg_err_set(err, VG_EIO, "zstd: %s", ZSTD_getErrorName(n));
-		payload = c->scratch.data;
-		payload_len = n;
-		flags |= VG_FRAME_F_ZSTD;
+		/* Protocol 2's payloads are dense already: a small one may not
+		 * shrink, and then goes raw. */
+		if (version == VG_FRAME_VERSION || n < raw_len) {
+			payload = c->scratch.data;
+			payload_len = n;
+			flags |= VG_FRAME_F_ZSTD;
+		}
 	}
 	if (payload_len > VG_FRAME_MAX_PAYLOAD)
 		return vg_err_set(err, VG_ELIMIT, "%s payload of %zu bytes exceeds the limit of %u",
@@ -150,7 +161,7 @@ int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t 
 		return vg_err_set(err, VG_ENOMEM, "out of memory building a frame");
 	hdr = out->data + start;
 	vg_put_be32(hdr, VG_FRAME_MAGIC);
-	hdr[4] = VG_FRAME_VERSION;
+	hdr[4] = version;
 	hdr[5] = (uint8_t)type;
 	vg_put_be16(hdr + 6, flags);
 	vg_put_be64(hdr + 8, seq);
@@ -284,9 +295,9 @@ int vg_hello_decode(const uint8_t *raw, size_t len, struct vg_hello *out, struct
 		return vg_err_set(err, VG_EINVAL, "HELLO: %zu bytes after the map", vg_mp_remaining(&r));
 	if (!has_proto || !has_agent)
 		return vg_err_set(err, VG_EINVAL, "HELLO: \"proto\" and \"agent\" are required");
-	if (out->proto != VG_PROTO_VERSION)
-		return vg_err_set(err, VG_EVERSION, "HELLO: protocol version %u is not supported (this side speaks %d)",
-				  out->proto, VG_PROTO_VERSION);
+	if (out->proto < VG_PROTO_VERSION || out->proto > VG_PROTO_MAX)
+		return vg_err_set(err, VG_EVERSION, "HELLO: protocol version %u is not supported (this side speaks %d to %d)",
+				  out->proto, VG_PROTO_VERSION, VG_PROTO_MAX);
 	if (out->agent.len == 0)
 		return vg_err_set(err, VG_EINVAL, "HELLO: \"agent\" is empty");
 	return 0;
@@ -389,7 +400,7 @@ void vg_sample_batch_release(struct vg_sample_batch *b)
 	vg_sample_batch_init(b);
 }
 
-static int batch_reserve(struct vg_sample_batch *b, size_t need)
+int vg_sample_batch_reserve(struct vg_sample_batch *b, size_t need)
 {
 	size_t cap;
 	void *p;
@@ -434,7 +445,7 @@ int vg_samples_decode(const uint8_t *raw, size_t len, struct vg_sample_batch *b,
 			return vg_err_set(err, VG_ELIMIT, "SAMPLES: more than %d samples in one frame", VG_FRAME_MAX_SAMPLES);
 		/* items was checked against the bytes left, so this is bounded
 		 * by the payload, itself bounded by VG_FRAME_MAX_RAW. */
-		if (batch_reserve(b, b->n + n_samples) != 0)
+		if (vg_sample_batch_reserve(b, b->n + n_samples) != 0)
 			return vg_err_set(err, VG_ENOMEM, "SAMPLES: out of memory");
 		for (size_t i = 0; i < n_samples; i++) {
 			uint64_t ref;
@@ -452,6 +463,59 @@ int vg_samples_decode(const uint8_t *raw, size_t len, struct vg_sample_batch *b,
 	}
 	if (vg_mp_remaining(&r) != 0)
 		return vg_err_set(err, VG_EINVAL, "SAMPLES: %zu bytes after the groups", vg_mp_remaining(&r));
+	return 0;
+}
+
+/* --- ACK (protocol 2) ------------------------------------------------------ */
+
+void vg_ack_pack(const struct vg_ack *a, struct vg_buf *raw)
+{
+	msgpack_packer pk;
+
+	vg_mp_packer_init(&pk, raw);
+	msgpack_pack_map(&pk, 3);
+	vg_mp_pack_cstr(&pk, "refused_samples");
+	msgpack_pack_uint64(&pk, a->refused_samples);
+	vg_mp_pack_cstr(&pk, "refused_series");
+	msgpack_pack_uint64(&pk, a->refused_series);
+	vg_mp_pack_cstr(&pk, "limit");
+	vg_mp_pack_strn(&pk, a->limit.p, a->limit.len > VG_FRAME_MAX_IDENT ? VG_FRAME_MAX_IDENT : a->limit.len);
+}
+
+int vg_ack_decode(const uint8_t *raw, size_t len, struct vg_ack *out, struct vg_err *err)
+{
+	struct vg_mp_reader r;
+	uint32_t n;
+
+	memset(out, 0, sizeof(*out));
+	out->limit = (struct vg_str){ "", 0 };
+	if (len == 0)
+		return 0;
+	vg_mp_reader_init(&r, raw, len);
+	if (vg_mp_read_map(&r, &n) != 0)
+		return vg_err_set(err, VG_EINVAL, "ACK: payload is not a map");
+	for (uint32_t i = 0; i < n; i++) {
+		struct vg_str key;
+
+		if (vg_mp_read_str(&r, &key) != 0)
+			return vg_err_set(err, VG_EINVAL, "ACK: a key is not a string");
+		if (vg_str_eq_c(key, "refused_samples")) {
+			if (vg_mp_read_uint(&r, &out->refused_samples) != 0)
+				return vg_err_set(err, VG_EINVAL, "ACK: \"refused_samples\" is not an unsigned integer");
+		} else if (vg_str_eq_c(key, "refused_series")) {
+			if (vg_mp_read_uint(&r, &out->refused_series) != 0)
+				return vg_err_set(err, VG_EINVAL, "ACK: \"refused_series\" is not an unsigned integer");
+		} else if (vg_str_eq_c(key, "limit")) {
+			if (vg_mp_read_str(&r, &out->limit) != 0 || out->limit.len > VG_FRAME_MAX_IDENT ||
+			    !vg_utf8_valid(out->limit.p, out->limit.len))
+				return vg_err_set(err, VG_EINVAL, "ACK: \"limit\" is not a string of at most %d bytes",
+						  VG_FRAME_MAX_IDENT);
+		} else if (vg_mp_skip(&r) != 0) {
+			return vg_err_set(err, VG_EINVAL, "ACK: truncated value");
+		}
+	}
+	if (vg_mp_remaining(&r) != 0)
+		return vg_err_set(err, VG_EINVAL, "ACK: %zu bytes after the map", vg_mp_remaining(&r));
 	return 0;
 }
 

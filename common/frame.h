@@ -5,7 +5,7 @@
  * A frame is a 24-byte header and a payload:
  *
  *   0      4  magic "VGIL" (56 47 49 4C)
- *   4      1  version (1)
+ *   4      1  version: the protocol of the connection, 1 or 2
  *   5      1  type: 1 HELLO, 2 SERIES, 3 SAMPLES, 4 ACK, 5 ERROR
  *   6      2  flags: bit 0 = payload is one zstd frame; others must be 0
  *   8      8  sequence number
@@ -16,15 +16,21 @@
  * All integers big-endian.
  *
  * Payloads, after decompression (msgpack):
- *   HELLO   map {"proto": 1, "agent": str, "epoch": uint, "token": str,
+ *   HELLO   map {"proto": 1 or 2, "agent": str, "epoch": uint, "token": str,
  *                "software": str}; unknown keys are skipped
  *   SERIES  array of [ref uint, name str, {label str: value str, ...}]
- *   SAMPLES array of groups; group = [ts_ms int, ref, value, ref, value ...]
- *   ACK     empty; header seq = highest SAMPLES seq now durable
+ *   SAMPLES protocol 1: array of groups; group = [ts_ms int, ref, value, ...];
+ *           protocol 2: scaled-decimal deltas, common/samples2.h
+ *   ACK     header seq = highest SAMPLES seq now durable; protocol 1: empty;
+ *           protocol 2: map {"refused_samples": uint, "refused_series": uint,
+ *           "limit": str}, all optional (absent = 0, ""): what a limit kept
+ *           out of the batches this ACK newly covers, stored otherwise
  *   ERROR   map {"code": uint, "message": str}; header seq = the frame at fault
  * Values are msgpack ints or floats. The SAMPLES seq counts batches of one
  * agent epoch from 1 upward, across reconnects; other frames from an agent
- * carry seq 0.
+ * carry seq 0. Every frame of a connection has the version its HELLO
+ * named; a receiver accepts 1 and 2, and one that knows only 1 answers a
+ * version 2 HELLO with ERROR VERSION, on which an agent falls back to 1.
  *
  * Invariant: every limit below is checked before anything is allocated from
  * a length or count read from the input; decoders never trust a count the
@@ -45,7 +51,9 @@ struct vg_buf;
 struct vg_err;
 
 #define VG_FRAME_MAGIC 0x5647494Cu /* "VGIL" */
-#define VG_FRAME_VERSION 1
+#define VG_FRAME_VERSION 1               /* protocol 1, what vg_frame_encode writes */
+#define VG_PROTO_V2 2
+#define VG_PROTO_MAX 2                   /* the newest protocol this side speaks */
 #define VG_FRAME_HEADER_SIZE 24
 #define VG_FRAME_MAX_PAYLOAD (8u << 20)  /* bytes after the header, on the wire */
 #define VG_FRAME_MAX_RAW (32u << 20)     /* bytes after decompression */
@@ -109,6 +117,11 @@ void vg_frame_codec_free(struct vg_frame_codec *c);
 #define VG_FRAME_COMPRESS_MIN 128
 int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t seq,
 		    const uint8_t *raw, size_t raw_len, struct vg_buf *out, struct vg_err *err);
+/* The same with the header's version (1 or 2); a compressed payload that
+ * is not smaller than the raw one is sent raw. */
+int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_frame_type type,
+			    uint64_t seq, const uint8_t *raw, size_t raw_len, struct vg_buf *out,
+			    struct vg_err *err);
 
 /*
  * Checks the payload (h->payload_len bytes) against the header's checksum
@@ -157,7 +170,21 @@ struct vg_sample_batch {
 };
 void vg_sample_batch_init(struct vg_sample_batch *b);
 void vg_sample_batch_release(struct vg_sample_batch *b);
+/* Room for need samples in all three arrays; VG_ENOMEM. */
+int vg_sample_batch_reserve(struct vg_sample_batch *b, size_t need);
 int vg_samples_decode(const uint8_t *raw, size_t len, struct vg_sample_batch *b, struct vg_err *err);
+
+/* --- ACK (protocol 2) ------------------------------------------------------ */
+/* A non-fatal refusal: the batches an ACK newly covers are stored, except
+ * what a limit (receiver hardening: series per agent, labels...) refused. */
+struct vg_ack {
+	uint64_t refused_samples;
+	uint64_t refused_series;
+	struct vg_str limit; /* the limit's name, "" when nothing was refused */
+};
+void vg_ack_pack(const struct vg_ack *a, struct vg_buf *raw);
+/* An empty payload is all zeros; limit borrows raw. */
+int vg_ack_decode(const uint8_t *raw, size_t len, struct vg_ack *out, struct vg_err *err);
 
 /* --- ERROR ---------------------------------------------------------------- */
 struct vg_error_msg {

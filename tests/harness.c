@@ -217,12 +217,15 @@ int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const cha
 int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,
 		     const char *hostname)
 {
-	char server[64], log_path[600];
+	char server[64], log_path[600], spool[600];
 
 	snprintf(server, sizeof(server), "127.0.0.1:%u", port);
 	snprintf(log_path, sizeof(log_path), "%s/agent-%s.log", dir, hostname);
+	/* Per agent and kept across restarts of it in one test. */
+	snprintf(spool, sizeof(spool), "%s/spool-%s", dir, hostname);
 	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--server", server, "--interval",
-			 (char *)interval, "--hostname", (char *)hostname, "--config", "/dev/null", NULL };
+			 (char *)interval, "--hostname", (char *)hostname, "--config", "/dev/null",
+			 "--spool-dir", spool, NULL };
 	return vg_t_spawn(p, log_path, argv);
 }
 

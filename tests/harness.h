@@ -53,7 +53,8 @@ struct vg_t_receiver {
  * (created if needed) and waits for its port file (10 s). */
 int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const char *extra_arg);
 
-/* Starts vigil-agent sending to 127.0.0.1:port every interval. */
+/* Starts vigil-agent sending to 127.0.0.1:port every interval, spooling
+ * to dir/spool-<hostname>. */
 int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,
 		     const char *hostname);
 

@@ -6,7 +6,7 @@
  * suite. A recording sink canonicalizes and formats every sample, so tests
  * compare exact series names, labels and values.
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/series.h"
@@ -166,15 +166,15 @@ static void tmp_done(void)
 
 START_TEST(test_collectors_table_order)
 {
-	static const char *const want[] = { "cpu", "meminfo", "filesystem", "loadavg" };
+	static const char *const want[] = { "cpu", "meminfo", "filesystem", "loadavg", "filefd", "entropy" };
 	size_t i;
 
 	for (i = 0; vg_collectors[i] != NULL; i++) {
-		ck_assert_uint_lt(i, 4);
+		ck_assert_uint_lt(i, 6);
 		ck_assert_str_eq(vg_collectors[i]->name, want[i]);
 		ck_assert_ptr_nonnull(vg_collectors[i]->collect);
 	}
-	ck_assert_uint_eq(i, 4);
+	ck_assert_uint_eq(i, 6);
 }
 END_TEST
 
@@ -914,6 +914,79 @@ START_TEST(test_real_proc_plausible)
 }
 END_TEST
 
+/* --- filefd and entropy ---------------------------------------------------- */
+
+START_TEST(test_filefd_fixture_and_bad_files)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+	const char *dir;
+	char sub[128];
+
+	ck_assert_int_eq(run(&vg_collector_filefd, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_filefd_allocated"), 1390);
+	ck_assert_double_eq(get(&r, "node_filefd_maximum"), 2466165);
+	ck_assert_uint_eq(r.n, 2);
+	rec_free(&r);
+	dir = tmp_proc();
+	snprintf(sub, sizeof(sub), "%s/sys", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(sub, sizeof(sub), "%s/sys/fs", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	static const char *const bad[] = { "", "1 2\n", "1 2 x\n", "1 2 3 4\n", "1 2 3\n4\n", "-1 0 5\n" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tmp_write("sys/fs/file-nr", bad[i], strlen(bad[i]));
+		ck_assert_msg(run(&vg_collector_filefd, dir, "/", &r, &err) == VG_EINVAL, "accepted \"%s\"", bad[i]);
+		ck_assert_uint_eq(r.n, 0);
+		ck_assert_ptr_nonnull(strstr(err.msg, "file-nr"));
+		rec_free(&r);
+	}
+	tmp_remove("sys/fs/file-nr");
+	ck_assert_int_eq(run(&vg_collector_filefd, dir, "/", &r, &err), VG_ENOENT);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/sys", dir);
+	rmdir(sub);
+	tmp_done();
+}
+END_TEST
+
+START_TEST(test_entropy_fixture_missing_pool_and_bad_file)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+	const char *dir;
+	char sub[128];
+
+	ck_assert_int_eq(run(&vg_collector_entropy, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_entropy_available_bits"), 256);
+	ck_assert_double_eq(get(&r, "node_entropy_pool_size_bits"), 256);
+	rec_free(&r);
+	dir = tmp_proc();
+	static const char *const parts[] = { "sys", "sys/kernel", "sys/kernel/random" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, parts[i]);
+		ck_assert_int_eq(mkdir(sub, 0700), 0);
+	}
+	/* No poolsize (some kernels): the available bits alone. */
+	tmp_write("sys/kernel/random/entropy_avail", "3500\n", 5);
+	ck_assert_int_eq(run(&vg_collector_entropy, dir, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_entropy_available_bits"), 3500);
+	ck_assert(!has(&r, "node_entropy_pool_size_bits"));
+	rec_free(&r);
+	tmp_write("sys/kernel/random/entropy_avail", "35 00\n", 6);
+	ck_assert_int_eq(run(&vg_collector_entropy, dir, "/", &r, &err), VG_EINVAL);
+	ck_assert_uint_eq(r.n, 0);
+	rec_free(&r);
+	tmp_remove("sys/kernel/random/entropy_avail");
+	ck_assert_int_eq(run(&vg_collector_entropy, dir, "/", &r, &err), VG_ENOENT);
+	for (size_t i = 3; i > 0; i--) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, parts[i - 1]);
+		rmdir(sub);
+	}
+	tmp_done();
+}
+END_TEST
+
 static Suite *collect_suite(void)
 {
 	Suite *s = suite_create("collect");
@@ -970,6 +1043,8 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_filesystem_skips_malformed_lines);
 	tcase_add_test(tc, test_filesystem_empty_and_missing_are_errors);
 	tcase_add_test(tc, test_filesystem_many_mounts_beyond_stack_entries);
+	tcase_add_test(tc, test_filefd_fixture_and_bad_files);
+	tcase_add_test(tc, test_entropy_fixture_missing_pool_and_bad_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -674,6 +674,10 @@ static void ck_agent_defaults(const struct vg_agent_config *c)
 	ck_assert_str_eq(c->proc_path, "/proc");
 	ck_assert_str_eq(c->rootfs_path, "/");
 	ck_assert_uint_eq(c->queue_max_bytes, 64u << 20);
+	/* The packaged file names the Debian path; the built-in default
+	 * follows --localstatedir. */
+	ck_assert_ptr_nonnull(strstr(c->spool_dir, "/lib/vigil-agent/spool"));
+	ck_assert_uint_eq(c->spool_max_bytes, 512u << 20);
 	ck_assert_int_eq(c->backoff_max_ms, 30000);
 	ck_assert_int_eq(c->ack_timeout_ms, 30000);
 	ck_assert_str_eq(c->log_level, "info");
@@ -689,6 +693,8 @@ START_TEST(test_agent_defaults_without_file)
 	ck_ok(AGENT0());
 	ck_assert_ptr_null(acfg.config_path);
 	ck_agent_defaults(&acfg);
+	ck_assert_str_eq(acfg.spool_dir, VG_AGENT_DEFAULT_SPOOL);
+	ck_assert(!acfg.has_spool_dir);
 	gethostname(name, sizeof(name) - 1);
 	ck_assert_str_eq(acfg.hostname, name);
 }
@@ -715,6 +721,17 @@ START_TEST(test_agent_file_overrides_defaults)
 	ck_assert(!acfg.collect_meminfo);
 	ck_assert(!acfg.collect_filesystem);
 	ck_assert(acfg.collect_loadavg);
+}
+END_TEST
+
+START_TEST(test_agent_spool_dir_flag_and_empty_means_memory)
+{
+	ck_ok(AGENT("--config", "/dev/null", "--spool-dir", "/tmp/x-spool"));
+	ck_assert_str_eq(acfg.spool_dir, "/tmp/x-spool");
+	ck_assert(acfg.has_spool_dir);
+	ck_ok(AGENT("--config", "/dev/null", "--spool-dir="));
+	ck_assert_ptr_null(acfg.spool_dir);
+	ck_assert(acfg.has_spool_dir);
 }
 END_TEST
 
@@ -784,9 +801,9 @@ END_TEST
 START_TEST(test_agent_unknown_key_lists_known_keys)
 {
 	ck_assert_int_eq(AGENT("--config", DATA "agent_unknown_key.yaml"), VG_EINVAL);
-	ck_msg_starts(DATA "agent_unknown_key.yaml:2: unknown key \"intervall\" (known: server, interval, hostname, labels, token, proc_path, rootfs_path, queue_max_bytes, backoff_max, ack_timeout, log_level, collectors)");
+	ck_msg_starts(DATA "agent_unknown_key.yaml:2: unknown key \"intervall\" (known: server, receivers, replication_factor, interval, hostname, labels, token, proc_path, rootfs_path, queue_max_bytes, spool_dir, spool_max_bytes, backoff_max, ack_timeout, log_level, collectors)");
 	ck_assert_int_eq(AGENT("--config", DATA "agent_unknown_collector.yaml"), VG_EINVAL);
-	ck_msg_starts(DATA "agent_unknown_collector.yaml:3: unknown key \"diskstats\" in collectors (known: cpu, meminfo, filesystem, loadavg)");
+	ck_msg_starts(DATA "agent_unknown_collector.yaml:3: unknown key \"diskstats\" in collectors (known: cpu, meminfo, filesystem, loadavg, filefd, entropy)");
 }
 END_TEST
 
@@ -1127,6 +1144,7 @@ static Suite *program_suite(void)
 	tcase_add_test(tc, test_agent_defaults_without_file);
 	tcase_add_test(tc, test_agent_file_overrides_defaults);
 	tcase_add_test(tc, test_agent_partial_file_keeps_other_defaults);
+	tcase_add_test(tc, test_agent_spool_dir_flag_and_empty_means_memory);
 	tcase_add_test(tc, test_agent_flag_overrides_file);
 	tcase_add_test(tc, test_agent_label_flag_with_empty_value_removes_label);
 	tcase_add_test(tc, test_agent_label_value_may_hold_equals);

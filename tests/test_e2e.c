@@ -2,11 +2,20 @@
  * test_e2e.c: one sample's whole way. A real vigil-receiver and a real
  * vigil-agent on loopback; the agent samples this host every 500 ms; the
  * test reads the samples back through the HTTP API and through the vigil
- * CLI, and checks them against the host's own /proc.
+ * CLI, and checks them against the host's own /proc. The agent speaks
+ * protocol 2 to it; against a receiver that knows only protocol 1 (played
+ * by the test) it falls back to 1.
  */
 #include "tests/harness.h"
 
+#include "common/buf.h"
+#include "common/frame.h"
+
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -274,6 +283,70 @@ START_TEST(test_receiver_metrics_count_frames)
 }
 END_TEST
 
+/* Accepts one connection on lfd within timeout_ms; -1 if none. */
+static int accept_within(int lfd, int timeout_ms)
+{
+	struct pollfd p = { lfd, POLLIN, 0 };
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return -1;
+	return accept(lfd, NULL, NULL);
+}
+
+/*
+ * A receiver of protocol 1 only, as the test plays it: it answers a
+ * version 2 frame with ERROR VERSION (in a version 1 frame) and closes, as
+ * the first release's receiver does; the agent must come back with a
+ * protocol 1 HELLO.
+ */
+START_TEST(test_agent_falls_back_to_protocol_1)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct vg_t_proc old_agent;
+	struct vg_frame_header h;
+	struct vg_buf payload = VG_BUF_INIT, raw = VG_BUF_INIT, wire = VG_BUF_INIT;
+	struct vg_frame_codec *codec = vg_frame_codec_new(1);
+	struct vg_hello hello;
+	char *tmp = vg_t_tmpdir("vigil-e2e-v1");
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	ck_assert_int_eq(vg_t_agent_start(&old_agent, tmp, ntohs(sa.sin_port), "500ms", "v1-agent"), 0);
+
+	fd = accept_within(lfd, 10000);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+	ck_assert_uint_eq(h.type, VG_FRAME_HELLO);
+	ck_assert_uint_eq(h.version, 2);
+	vg_error_pack(VG_WIRE_VERSION, "unsupported frame version 2 (this side speaks 1)", &raw);
+	ck_assert_int_eq(vg_frame_encode(codec, VG_FRAME_ERROR, 0, raw.data, raw.len, &wire, NULL), 0);
+	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
+	close(fd);
+
+	fd = accept_within(lfd, 10000);
+	ck_assert_msg(fd >= 0, "the agent did not come back (see %s)", old_agent.log_path);
+	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+	ck_assert_uint_eq(h.type, VG_FRAME_HELLO);
+	ck_assert_uint_eq(h.version, 1);
+	ck_assert_int_eq(vg_hello_decode(payload.data, payload.len, &hello, NULL), 0);
+	ck_assert_uint_eq(hello.proto, 1);
+	close(fd);
+	close(lfd);
+	ck_assert(vg_t_log_contains(&old_agent, "falling back to protocol 1"));
+	ck_assert_int_eq(vg_t_stop(&old_agent, SIGTERM, 5000), 0);
+	vg_frame_codec_free(codec);
+	vg_buf_release(&payload);
+	vg_buf_release(&raw);
+	vg_buf_release(&wire);
+	vg_t_rmrf(tmp);
+	free(tmp);
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
 	Suite *s = suite_create("e2e");
@@ -288,6 +361,10 @@ static Suite *e2e_suite(void)
 	tcase_add_test(tc, test_cli_invalid_selector_fails_clearly);
 	tcase_add_test(tc, test_cli_unreachable_server_fails_clearly);
 	tcase_add_test(tc, test_receiver_metrics_count_frames);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("protocol-fallback");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_agent_falls_back_to_protocol_1);
 	suite_add_tcase(s, tc);
 	return s;
 }

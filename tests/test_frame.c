@@ -3,6 +3,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/samples2.h"
 #include "common/mpack.h"
 #include "common/series.h"
 
@@ -68,12 +69,18 @@ END_TEST
 START_TEST(test_hello_rejects_other_proto_and_missing_agent)
 {
 	struct vg_buf raw = VG_BUF_INIT;
-	struct vg_hello in = { 2, vg_str_c("a"), 1, vg_str_c(""), vg_str_c("") }, out;
+	struct vg_hello in = { 3, vg_str_c("a"), 1, vg_str_c(""), vg_str_c("") }, out;
 	struct vg_err err;
 	msgpack_packer pk;
 
 	vg_hello_pack(&in, &raw);
 	ck_assert_int_eq(vg_hello_decode(raw.data, raw.len, &out, &err), VG_EVERSION);
+	/* Protocol 2 is accepted. */
+	in.proto = 2;
+	vg_buf_reset(&raw);
+	vg_hello_pack(&in, &raw);
+	ck_assert_int_eq(vg_hello_decode(raw.data, raw.len, &out, &err), 0);
+	ck_assert_uint_eq(out.proto, 2);
 	vg_buf_reset(&raw);
 	vg_mp_packer_init(&pk, &raw);
 	msgpack_pack_map(&pk, 1);
@@ -290,7 +297,9 @@ START_TEST(test_header_bad_version)
 	struct vg_err err;
 
 	good_frame(&wire, 1);
-	wire.data[4] = 2;
+	wire.data[4] = 3;
+	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EVERSION);
+	wire.data[4] = 0;
 	ck_assert_int_eq(vg_frame_header_decode(wire.data, &h, &err), VG_EVERSION);
 	vg_buf_release(&wire);
 }
@@ -578,6 +587,178 @@ START_TEST(test_value_packing_uses_ints_when_exact)
 }
 END_TEST
 
+/* --- protocol 2 ------------------------------------------------------------ */
+
+/* Encodes groups with st_enc, decodes with st_dec, checks bit for bit. */
+static size_t v2_roundtrip(struct vg_samples2_state *enc, struct vg_samples2_state *dec, int64_t ts,
+			   size_t n, const uint64_t *refs, const double *values, uint32_t n_defined)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_sample_batch b;
+	struct vg_err err;
+	size_t len;
+
+	vg_sample_batch_init(&b);
+	vg_samples2_encode_begin(&raw, 1);
+	ck_assert_int_eq(vg_samples2_encode_group(enc, ts, n, refs, values, &raw), 0);
+	ck_assert_msg(vg_samples2_decode(dec, raw.data, raw.len, n_defined, &b, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(b.n, n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(b.refs[i], refs[i]);
+		ck_assert_int_eq(b.ts_ms[i], ts);
+		ck_assert_msg(memcmp(&b.values[i], &values[i], sizeof(double)) == 0, "sample %zu: %.17g != %.17g",
+			      i, b.values[i], values[i]);
+	}
+	len = raw.len;
+	vg_buf_release(&raw);
+	vg_sample_batch_release(&b);
+	return len;
+}
+
+START_TEST(test_v2_values_exact_and_steady_state_small)
+{
+	struct vg_samples2_state enc, dec;
+	uint64_t refs[12];
+	double v[12] = { 0.57, 1234.56, -0.0, 0.0, NAN, INFINITY, -INFINITY, 1.0 / 3.0, 1e300, 4096.0 * 1e6,
+			 5e-324, 123456789.125 };
+	size_t first, later;
+
+	vg_samples2_state_init(&enc);
+	vg_samples2_state_init(&dec);
+	for (int i = 0; i < 12; i++)
+		refs[i] = (uint64_t)i;
+	first = v2_roundtrip(&enc, &dec, 1764000000000LL, 12, refs, v, 12);
+	/* Small changes of the decimals cost a byte or two each. */
+	v[0] += 0.01;
+	v[1] += 10.25;
+	v[9] += 4096;
+	v[11] += 1;
+	later = v2_roundtrip(&enc, &dec, 1764000010000LL, 12, refs, v, 12);
+	ck_assert_uint_lt(later, first);
+	/* Unchanged decimal values: one byte each, plus NaN, 1/3, 1e300 and
+	 * the denormal, -0 and ±Inf as floats. */
+	later = v2_roundtrip(&enc, &dec, 1764000020000LL, 12, refs, v, 12);
+	ck_assert_uint_le(later, 8 + 12 + 7 * 10);
+	/* A value that needs more decimals than its series had. */
+	v[1] = 1234.5678;
+	v2_roundtrip(&enc, &dec, 1764000030000LL, 12, refs, v, 12);
+	vg_samples2_state_release(&enc);
+	vg_samples2_state_release(&dec);
+}
+END_TEST
+
+START_TEST(test_v2_refs_change_repeat_and_unknown)
+{
+	struct vg_samples2_state enc, dec;
+	uint64_t a[3] = { 5, 2, 7 }, b2[4] = { 7, 7, 0, 1 };
+	double va[3] = { 1, 2, 3 }, vb[4] = { 4, 5.5, 6, 7 };
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_sample_batch b;
+	struct vg_err err;
+
+	vg_samples2_state_init(&enc);
+	vg_samples2_state_init(&dec);
+	v2_roundtrip(&enc, &dec, 10, 3, a, va, 8);
+	v2_roundtrip(&enc, &dec, 20, 3, a, va, 8);   /* the same refs: one byte for them */
+	v2_roundtrip(&enc, &dec, 30, 4, b2, vb, 8);  /* a ref twice in one group */
+	v2_roundtrip(&enc, &dec, 5, 4, b2, vb, 8);   /* time going back is allowed */
+	/* A ref the connection did not define. */
+	vg_sample_batch_init(&b);
+	vg_samples2_encode_begin(&raw, 1);
+	ck_assert_int_eq(vg_samples2_encode_group(&enc, 40, 3, a, va, &raw), 0);
+	ck_assert_int_eq(vg_samples2_decode(&dec, raw.data, raw.len, 6, &b, &err), VG_ENOENT);
+	vg_buf_release(&raw);
+	vg_sample_batch_release(&b);
+	vg_samples2_state_release(&enc);
+	vg_samples2_state_release(&dec);
+}
+END_TEST
+
+START_TEST(test_v2_hostile_payloads_refused)
+{
+	static const struct {
+		const char *name;
+		uint8_t bytes[16];
+		size_t len;
+	} cases[] = {
+		{ "empty", { 0 }, 0 },
+		{ "groups beyond the bytes", { 0xff, 0xff, 0x03 }, 3 },
+		{ "truncated group", { 1, 0 }, 2 },
+		{ "samples beyond the bytes", { 1, 0, 100, 0 }, 4 },
+		{ "unknown refs mode", { 1, 0, 1, 7, 2, 0, 0 }, 7 },
+		{ "repeat with no previous group", { 1, 0, 1, 1, 0, 0 }, 6 },
+		{ "delta without a base", { 1, 0, 1, 0, 2, 0, 2 }, 7 },
+		{ "exception index out of range", { 1, 0, 1, 0, 2, 1, 5, 0, 2, 0 }, 10 },
+		{ "unknown value kind", { 1, 0, 1, 0, 2, 1, 0, 99, 2, 0 }, 10 },
+		{ "truncated float", { 1, 0, 1, 0, 2, 1, 0, 255, 1, 2 }, 10 },
+		{ "delta beside an exception", { 1, 0, 1, 0, 2, 1, 0, 0, 2, 2 }, 10 },
+		{ "negative ref", { 1, 0, 1, 0, 1, 0, 0 }, 7 },
+		{ "bytes after the groups", { 1, 0, 1, 0, 2, 1, 0, 0, 2, 0, 9 }, 11 },
+		{ "mantissa beyond 2^53", { 1, 0, 1, 0, 2, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f }, 16 },
+	};
+	struct vg_sample_batch b;
+	struct vg_err err;
+
+	vg_sample_batch_init(&b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vg_samples2_state st;
+		vg_samples2_state_init(&st);
+		ck_assert_msg(vg_samples2_decode(&st, cases[i].bytes, cases[i].len, 4, &b, &err) < 0,
+			      "%s was accepted", cases[i].name);
+		vg_samples2_state_release(&st);
+	}
+	/* And a good one of the same shape: [1 group, ts 0, 1 sample, ref
+	 * 0, exception at 0 scale 0 mantissa 1, delta 0]. */
+	static const uint8_t good[] = { 1, 0, 1, 0, 2, 1, 0, 0, 2, 0 };
+	struct vg_samples2_state st;
+	vg_samples2_state_init(&st);
+	ck_assert_int_eq(vg_samples2_decode(&st, good, sizeof(good), 4, &b, &err), 0);
+	ck_assert_uint_eq(b.n, 1);
+	ck_assert(b.values[0] == 1.0);
+	vg_samples2_state_release(&st);
+	vg_sample_batch_release(&b);
+}
+END_TEST
+
+START_TEST(test_v2_ack_refusal_roundtrip_and_empty)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_ack in = { 12, 3, { "max_series_per_agent", 20 } }, out;
+	struct vg_err err;
+
+	vg_ack_pack(&in, &raw);
+	ck_assert_int_eq(vg_ack_decode(raw.data, raw.len, &out, &err), 0);
+	ck_assert_uint_eq(out.refused_samples, 12);
+	ck_assert_uint_eq(out.refused_series, 3);
+	ck_assert(vg_str_eq_c(out.limit, "max_series_per_agent"));
+	ck_assert_int_eq(vg_ack_decode(NULL, 0, &out, &err), 0);
+	ck_assert_uint_eq(out.refused_samples, 0);
+	ck_assert_uint_eq(out.limit.len, 0);
+	ck_assert_int_eq(vg_ack_decode((const uint8_t *)"\x93", 1, &out, &err), VG_EINVAL);
+	vg_buf_release(&raw);
+}
+END_TEST
+
+START_TEST(test_v2_frame_version_and_raw_when_not_smaller)
+{
+	struct vg_frame_codec *c = vg_frame_codec_new(3);
+	struct vg_buf out = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_err err;
+	uint8_t noise[200];
+
+	for (size_t i = 0; i < sizeof(noise); i++)
+		noise[i] = (uint8_t)(i * 151 + 7) ^ (uint8_t)(i >> 3) * 29;
+	ck_assert_int_eq(vg_frame_encode_version(c, VG_PROTO_V2, VG_FRAME_SAMPLES, 9, noise, sizeof(noise), &out, &err), 0);
+	ck_assert_int_eq(vg_frame_header_decode(out.data, &h, &err), 0);
+	ck_assert_uint_eq(h.version, 2);
+	ck_assert(!(h.flags & VG_FRAME_F_ZSTD) || h.payload_len < sizeof(noise));
+	ck_assert_uint_le(h.payload_len, sizeof(noise));
+	vg_buf_release(&out);
+	vg_frame_codec_free(c);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
 	Suite *s = suite_create("frame");
@@ -593,6 +774,11 @@ static Suite *frame_suite(void)
 	tcase_add_test(tc, test_error_roundtrip);
 	tcase_add_test(tc, test_header_bad_magic);
 	tcase_add_test(tc, test_header_bad_version);
+	tcase_add_test(tc, test_v2_values_exact_and_steady_state_small);
+	tcase_add_test(tc, test_v2_refs_change_repeat_and_unknown);
+	tcase_add_test(tc, test_v2_hostile_payloads_refused);
+	tcase_add_test(tc, test_v2_ack_refusal_roundtrip_and_empty);
+	tcase_add_test(tc, test_v2_frame_version_and_raw_when_not_smaller);
 	tcase_add_test(tc, test_header_unknown_type_and_flags);
 	tcase_add_test(tc, test_header_oversized_length_4gib);
 	tcase_add_test(tc, test_checksum_mismatch_payload_and_header);

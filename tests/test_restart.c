@@ -4,7 +4,8 @@
  * after the last one and started again on the same data directory: every
  * acknowledged sample must be there, a retried batch must not be stored
  * twice, a damaged WAL tail must not stop the receiver, and a real agent
- * must resend what the dead receiver never acknowledged.
+ * must resend what the dead receiver never acknowledged, even across a
+ * SIGKILL of the agent itself (its disk spool).
  */
 #include "tests/harness.h"
 #include "common/buf.h"
@@ -135,6 +136,28 @@ static int64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The raw samples of selector between two wall times (ms): a range query
+ * with a 1 ms step and a 1 ms lookback returns exactly the stored samples.
+ * Returns the response document (caller json_decref's) and its one
+ * series' values in *values. */
+static json_t *raw_samples(const char *selector, int64_t from_ms, int64_t to_ms, json_t **values)
+{
+	char path[1024];
+	char *q = vg_t_urlencode(selector);
+	long status;
+	json_t *doc, *res;
+
+	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
+		 q, from_ms / 1000.0, to_ms / 1000.0);
+	free(q);
+	doc = vg_t_http_json(rcv.http_port, path, &status);
+	ck_assert_int_eq(status, 200);
+	res = json_object_get(json_object_get(doc, "data"), "result");
+	ck_assert_uint_eq(json_array_size(res), 1);
+	*values = json_object_get(json_array_get(res, 0), "values");
+	return doc;
 }
 
 #define N_BATCHES 60
@@ -334,7 +357,6 @@ START_TEST(test_agent_resends_after_receiver_outage)
 	int64_t t_kill, t_back;
 	char sel[] = "node_load1{instance=\"outage-agent\"}";
 	int64_t deadline;
-	json_t *res;
 
 	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "200ms", "outage-agent"), 0);
 	vg_t_sleep_ms(1500);
@@ -368,17 +390,8 @@ START_TEST(test_agent_resends_after_receiver_outage)
 	/* Every sample of the outage is there: a range query with a 1 ms
 	 * step and a 1 ms lookback returns exactly the raw samples, so the
 	 * gaps between them show a missing batch (one would leave 400 ms). */
-	char path[1024];
-	char *q = vg_t_urlencode(sel);
-	long status;
-	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=0.001&lookback_delta=0.001",
-		 q, (t_kill - 1000) / 1000.0, t_back / 1000.0);
-	free(q);
-	json_t *doc = vg_t_http_json(rcv.http_port, path, &status);
-	ck_assert_int_eq(status, 200);
-	res = json_object_get(json_object_get(doc, "data"), "result");
-	ck_assert_uint_eq(json_array_size(res), 1);
-	json_t *values = json_object_get(json_array_get(res, 0), "values"), *p;
+	json_t *values, *p;
+	json_t *doc = raw_samples(sel, t_kill - 1000, t_back, &values);
 	size_t i;
 	double prev = 0, max_gap = 0;
 	json_array_foreach(values, i, p) {
@@ -395,6 +408,203 @@ START_TEST(test_agent_resends_after_receiver_outage)
 }
 END_TEST
 
+/* The value of an instant query (1 s lookback) as a string, or NULL. */
+static char *instant(const char *selector)
+{
+	char *q = vg_t_urlencode(selector), *out = NULL;
+	char path[512];
+	long status;
+	json_t *doc, *r0;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s&lookback_delta=1", q);
+	free(q);
+	doc = vg_t_http_json(rcv.http_port, path, &status);
+	r0 = json_array_get(json_object_get(json_object_get(doc, "data"), "result"), 0);
+	if (json_string_value(json_array_get(json_object_get(r0, "value"), 1)))
+		out = strdup(json_string_value(json_array_get(json_object_get(r0, "value"), 1)));
+	json_decref(doc);
+	return out;
+}
+
+/*
+ * The disk spool: the receiver is down; the agent spools batches, is
+ * killed with SIGKILL, and started again on its spool while the receiver
+ * is still down. Once the receiver is back, the batches the first agent
+ * process spooled arrive (under the epoch and seqs it gave them), each
+ * stored once, in order, and the agent reports nothing dropped.
+ */
+START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
+{
+	struct vg_t_proc agent;
+	int64_t t_kill, t_agent_kill, t_agent_back, t_back, deadline;
+	char *v;
+
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "spool-agent"), 0);
+	/* Wait for the first stored batch. */
+	deadline = vg_t_now_ms() + 10000;
+	while ((v = instant("vigil_agent_batches_acked_total{instance=\"spool-agent\"}")) == NULL) {
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent never delivered");
+		vg_t_sleep_ms(100);
+	}
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	t_kill = wall_ms();
+	vg_t_sleep_ms(3500); /* three or four batches spooled */
+	ck_assert_int_eq(vg_t_stop(&agent, SIGKILL, 5000), 128 + SIGKILL);
+	t_agent_kill = wall_ms();
+	vg_t_sleep_ms(500);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "spool-agent"), 0);
+	t_agent_back = wall_ms();
+	vg_t_sleep_ms(2500);
+	t_back = wall_ms();
+	restart();
+	deadline = vg_t_now_ms() + 20000;
+	for (;;) {
+		bool is_empty;
+		v = instant("vigil_agent_queue_batches{instance=\"spool-agent\"}");
+		is_empty = v && strcmp(v, "0") == 0;
+		free(v);
+		if (is_empty)
+			break;
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent's spool never drained");
+		vg_t_sleep_ms(200);
+	}
+	ck_assert_msg(vg_t_log_contains(&agent, "resuming epoch"), "the restarted agent did not resume its spool");
+
+	/* Raw samples over the outage (1 ms step and lookback): the first
+	 * process's spooled rounds are there, about one a second. */
+	json_t *values, *p;
+	json_t *doc = raw_samples("node_load1{instance=\"spool-agent\"}", t_kill - 1100, t_back, &values);
+	size_t i, n_first = 0, n_second = 0;
+	double prev = 0;
+	json_array_foreach(values, i, p) {
+		double t = json_number_value(json_array_get(p, 0));
+		ck_assert_msg(t > prev, "samples out of order or twice at %.3f", t);
+		prev = t;
+		if (t * 1000 >= t_kill && t * 1000 <= t_agent_kill)
+			n_first++;
+		if (t * 1000 >= t_agent_back)
+			n_second++;
+	}
+	ck_assert_msg(n_first >= 2, "only %zu of the first process's spooled rounds arrived", n_first);
+	ck_assert_msg(n_second >= 1, "none of the second process's rounds arrived");
+	json_decref(doc);
+
+	v = instant("vigil_agent_batches_dropped_total{instance=\"spool-agent\"}");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "0");
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+}
+END_TEST
+
+static void write_agent_config(const char *path, const char *env, const char *backoff)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "interval: 500ms\nlabels:\n  env: %s\nbackoff_max: %s\n", env, backoff);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * SIGHUP during a receiver outage: the new labels apply from the next
+ * round, and a change that replaces the sender (backoff_max here) keeps
+ * what the disk spool holds: the rounds sampled before the reload still
+ * arrive, under the old labels, once the receiver is back.
+ */
+START_TEST(test_agent_sighup_reload_keeps_spool)
+{
+	struct vg_t_proc agent;
+	char conf[700], server[64], spool[700], log_path[700];
+	int64_t t_kill, t_hup, deadline;
+	json_t *values, *doc;
+	char *v;
+
+	snprintf(conf, sizeof(conf), "%s/agent.yaml", dir);
+	snprintf(server, sizeof(server), "127.0.0.1:%u", rcv.port);
+	snprintf(spool, sizeof(spool), "%s/spool-hup", dir);
+	snprintf(log_path, sizeof(log_path), "%s/agent-hup.log", dir);
+	write_agent_config(conf, "a", "2s");
+	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--config", conf, "--server", server, "--hostname",
+			 "hup-agent", "--spool-dir", spool, NULL };
+	ck_assert_int_eq(vg_t_spawn(&agent, log_path, argv), 0);
+	deadline = vg_t_now_ms() + 10000;
+	while ((v = instant("node_load1{instance=\"hup-agent\",env=\"a\"}")) == NULL) {
+		ck_assert_msg(vg_t_now_ms() < deadline, "the agent never delivered");
+		vg_t_sleep_ms(100);
+	}
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	t_kill = wall_ms();
+	vg_t_sleep_ms(1500);
+	write_agent_config(conf, "b", "3s");
+	ck_assert_int_eq(kill(agent.pid, SIGHUP), 0);
+	t_hup = wall_ms();
+	vg_t_sleep_ms(1000);
+	ck_assert(vg_t_alive(&agent));
+	restart();
+	deadline = vg_t_now_ms() + 20000;
+	while ((v = instant("node_load1{instance=\"hup-agent\",env=\"b\"}")) == NULL) {
+		ck_assert_msg(vg_t_now_ms() < deadline, "no sample with the reloaded labels (see %s)", agent.log_path);
+		vg_t_sleep_ms(100);
+	}
+	free(v);
+	ck_assert(vg_t_log_contains(&agent, "sender restarted on its spool"));
+	/* The rounds sampled during the outage, before the reload. */
+	deadline = vg_t_now_ms() + 20000;
+	for (;;) {
+		size_t n = 0, i;
+		json_t *p;
+		doc = raw_samples("node_load1{instance=\"hup-agent\",env=\"a\"}", t_kill, t_hup, &values);
+		json_array_foreach(values, i, p)
+			n++;
+		json_decref(doc);
+		if (n >= 2)
+			break;
+		ck_assert_msg(vg_t_now_ms() < deadline, "only %zu of the spooled rounds arrived", n);
+		vg_t_sleep_ms(200);
+	}
+	v = instant("vigil_agent_batches_dropped_total{instance=\"hup-agent\"}");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "0");
+	free(v);
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_agent_check_config)
+{
+	char *out = NULL, *errs = NULL, conf[700];
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/check.yaml", dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("interval: 5s\n", f);
+	fclose(f);
+	char *good[] = { (char *)vg_t_bin("vigil-agent"), "--config", conf, "--spool-dir", dir, "--check-config", NULL };
+	ck_assert_int_eq(vg_t_run(good, &out, &errs, 10000), 0);
+	ck_assert_ptr_nonnull(strstr(out, "OK"));
+	ck_assert_ptr_nonnull(strstr(out, "interval 5000 ms"));
+	free(out);
+	free(errs);
+	f = fopen(conf, "w");
+	fputs("interval: 5x\n", f);
+	fclose(f);
+	ck_assert_int_eq(vg_t_run(good, &out, &errs, 10000), 2);
+	ck_assert_ptr_nonnull(strstr(errs, "check.yaml:1"));
+	free(out);
+	free(errs);
+	char *nospool[] = { (char *)vg_t_bin("vigil-agent"), "--config", "/dev/null", "--spool-dir",
+			    "/proc/no/such/spool", "--check-config", NULL };
+	ck_assert_int_eq(vg_t_run(nospool, &out, &errs, 10000), 1);
+	ck_assert_ptr_nonnull(strstr(errs, "/proc/no/such/spool"));
+	free(out);
+	free(errs);
+}
+END_TEST
+
 static Suite *restart_suite(void)
 {
 	Suite *s = suite_create("restart");
@@ -407,6 +617,9 @@ static Suite *restart_suite(void)
 	tcase_add_test(tc, test_torn_wal_tail_is_cut_and_data_kept);
 	tcase_add_test(tc, test_damaged_older_segment_loses_only_its_rest);
 	tcase_add_test(tc, test_agent_resends_after_receiver_outage);
+	tcase_add_test(tc, test_agent_spool_survives_agent_kill9_during_outage);
+	tcase_add_test(tc, test_agent_sighup_reload_keeps_spool);
+	tcase_add_test(tc, test_agent_check_config);
 	suite_add_tcase(s, tc);
 	return s;
 }

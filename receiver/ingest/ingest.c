@@ -42,6 +42,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/samples2.h"
 #include "common/log.h"
 #include "common/series.h"
 #include "receiver/storage/head.h"
@@ -105,6 +106,8 @@ struct conn {
 	uint64_t ack_seq;               /* to acknowledge once this round is durable */
 	uint32_t *ref_ids;              /* ref -> head id */
 	uint32_t n_refs, cap_refs;
+	uint8_t proto;                  /* the version of every frame: HELLO's */
+	struct vg_samples2_state *s2;   /* protocol 2: the delta state */
 };
 
 struct vg_ingest {
@@ -294,6 +297,10 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
 	free(c->ref_ids);
+	if (c->s2) {
+		vg_samples2_state_release(c->s2);
+		free(c->s2);
+	}
 	free(c);
 	ing->n_conns--;
 	atomic_fetch_sub_explicit(&ing->stats->connections_open, 1, memory_order_relaxed);
@@ -302,11 +309,21 @@ static void conn_free(struct conn *c)
 static void conn_send(struct conn *c, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
 {
 	struct vg_ingest *ing = c->ing;
+	struct vg_buf ack = VG_BUF_INIT;
 	struct vg_err err;
+	int rc;
 
+	/* Protocol 2's ACK says what a limit refused: nothing, so far. */
+	if (type == VG_FRAME_ACK && c->proto >= VG_PROTO_V2 && raw == NULL) {
+		struct vg_ack a = { 0, 0, { "", 0 } };
+		vg_ack_pack(&a, &ack);
+		raw = &ack;
+	}
 	vg_buf_reset(&ing->out);
-	if (vg_frame_encode(ing->codec, type, seq, raw ? raw->data : NULL, raw ? raw->len : 0,
-			    &ing->out, &err) != 0) {
+	rc = vg_frame_encode_version(ing->codec, c->proto, type, seq, raw ? raw->data : NULL,
+				     raw ? raw->len : 0, &ing->out, &err);
+	vg_buf_release(&ack);
+	if (rc != 0) {
 		vg_error("%s: cannot encode %s: %s", c->peer, vg_frame_type_name(type), err.msg);
 		return;
 	}
@@ -522,7 +539,6 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 
 	struct timeval idle = { CONN_IDLE_TIMEOUT_S, 0 };
 
-	(void)h;
 	if (c->state != AWAIT_HELLO)
 		return vg_err_set(err, VG_EPROTO, "HELLO sent twice");
 	/* Refused up front, so agents back off instead of sending batches
@@ -531,6 +547,14 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
 	if ((rc = vg_hello_decode(raw, len, &hello, err)) != 0)
 		return rc;
+	if (hello.proto != h->version)
+		return vg_err_set(err, VG_EPROTO, "HELLO for protocol %u in a version %u frame", hello.proto,
+				  h->version);
+	if (hello.proto >= VG_PROTO_V2 && c->s2 == NULL) {
+		if ((c->s2 = malloc(sizeof(*c->s2))) == NULL)
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+		vg_samples2_state_init(c->s2);
+	}
 	if (token && token[0]) {
 		size_t tl = strlen(token);
 		unsigned diff = (unsigned)(tl ^ hello.token.len);
@@ -671,7 +695,11 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 
 	if (h->seq == 0)
 		return vg_err_set(err, VG_EPROTO, "SAMPLES frame without a sequence number");
-	if ((rc = vg_samples_decode(raw, len, b, err)) != 0)
+	/* Protocol 2 decodes every batch, retries too: its deltas build on
+	 * the one before. */
+	rc = c->s2 ? vg_samples2_decode(c->s2, raw, len, c->n_refs, b, err)
+		   : vg_samples_decode(raw, len, b, err);
+	if (rc != 0)
 		return rc;
 	if (b->n > ing->cap_ids) {
 		uint32_t *p = realloc(ing->ids, b->n * sizeof(*p));
@@ -791,6 +819,9 @@ static int handle_frame(struct conn *c, const struct vg_frame_header *h, const u
 		return rc;
 	if (c->state == AWAIT_HELLO && h->type != VG_FRAME_HELLO)
 		return vg_err_set(err, VG_EPROTO, "%s frame before HELLO", vg_frame_type_name(h->type));
+	if (c->state != AWAIT_HELLO && h->version != c->proto)
+		return vg_err_set(err, VG_EPROTO, "a version %u frame on a protocol %u connection", h->version,
+				  c->proto);
 	switch (h->type) {
 	case VG_FRAME_HELLO:
 		return handle_hello(c, h, raw, len, err);
@@ -837,6 +868,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 							   : "HELLO frame too large");
 			return;
 		}
+		/* Until HELLO, answer in the version the agent spoke. */
+		if (c->state == AWAIT_HELLO)
+			c->proto = h.version;
 		if (avail < VG_FRAME_HEADER_SIZE + (size_t)h.payload_len)
 			return; /* the rest of the frame has not arrived yet */
 		frame = evbuffer_pullup(in, VG_FRAME_HEADER_SIZE + (ssize_t)h.payload_len);
@@ -916,6 +950,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
+	c->proto = VG_FRAME_VERSION;
 	c->bev = bufferevent_socket_new(ing->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		evutil_closesocket(fd);

@@ -1,6 +1,6 @@
 /*
  * fuzz_proc.c: libFuzzer target for the agent's /proc parsers (the
- * collectors of agent/collect.h and the helpers of agent/collect.c).
+ * collectors of agent/collect/collect.h and the helpers of agent/collect/collect.c).
  *
  * The first input byte, when not 0, makes the sink refuse its Nth sample of
  * each collector (the collector must stop and pass the code up). The rest
@@ -28,7 +28,7 @@
  */
 #include "config.h" /* _GNU_SOURCE, before any system header: memmem */
 
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -73,6 +73,8 @@ static const char *const cpu_scalars[] = {
 };
 
 static const char *const load_metrics[] = { "node_load1", "node_load5", "node_load15" };
+static const char *const filefd_metrics[] = { "node_filefd_allocated", "node_filefd_maximum" };
+static const char *const entropy_metrics[] = { "node_entropy_available_bits", "node_entropy_pool_size_bits" };
 
 #define SINK_STOP VG_EPROTO
 
@@ -164,6 +166,12 @@ static void check_name(const char *collector, const struct vg_series *s)
 			abort();
 	} else if (strcmp(collector, "filesystem") == 0) {
 		if (!str_in(s->name, fs_metrics, COUNT(fs_metrics)) || s->n_labels != 3)
+			abort();
+	} else if (strcmp(collector, "filefd") == 0) {
+		if (!str_in(s->name, filefd_metrics, COUNT(filefd_metrics)) || s->n_labels != 0)
+			abort();
+	} else if (strcmp(collector, "entropy") == 0) {
+		if (!str_in(s->name, entropy_metrics, COUNT(entropy_metrics)) || s->n_labels != 0)
 			abort();
 	} else {
 		abort();

@@ -1,5 +1,5 @@
 /*
- * collect_filesystem.c: the filesystem collector, from the mount table and
+ * filesystem.c: the filesystem collector, from the mount table and
  * statvfs(3).
  *
  * Owns: reading <proc>/1/mounts (the host's table when the agent shares the
@@ -34,7 +34,7 @@
  * node_exporter runs statfs in a worker with a timeout and marks such mounts
  * stuck; Vigil does not do this yet.
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/series.h"

@@ -3,13 +3,13 @@
  * /proc file whole, cutting it into lines and fields, strict number parsing,
  * handing a sample to the sink.
  *
- * It parses no source itself: each collect_<source>.c owns its format.
+ * It parses no source itself: each collect/<collector>.c owns its format.
  * Invariants: vg_collectors[] is NULL-terminated, in the order cpu, meminfo,
- * filesystem, loadavg; the helpers allocate only when a file outgrows the
+ * filesystem, loadavg, filefd, entropy; the helpers allocate only when a file outgrows the
  * stack part of struct vg_collect_file (once per read, capped at
  * VG_COLLECT_MAX_FILE_BYTES), never per line or per sample.
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -26,6 +26,8 @@ const struct vg_collector *const vg_collectors[] = {
 	&vg_collector_meminfo,
 	&vg_collector_filesystem,
 	&vg_collector_loadavg,
+	&vg_collector_filefd,
+	&vg_collector_entropy,
 	NULL,
 };
 

@@ -1,5 +1,5 @@
 /*
- * collect_meminfo.c: the meminfo collector, from <proc>/meminfo.
+ * meminfo.c: the meminfo collector, from <proc>/meminfo.
  *
  * Owns the mapping of "Field:   value [kB]" lines to node_exporter's names:
  *   "MemTotal:  123 kB"      -> node_memory_MemTotal_bytes 125952 (kB * 1024)
@@ -13,7 +13,7 @@
  * not a 64-bit decimal, its unit is not "kB", or its field does not make a
  * valid metric name. No allocation: the name is built in a stack buffer.
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/err.h"
 #include "common/series.h"
 

@@ -1,5 +1,5 @@
 /*
- * collect_cpu.c: the cpu collector, from <proc>/stat.
+ * cpu.c: the cpu collector, from <proc>/stat.
  *
  * Owns the parsing of /proc/stat into node_exporter's cpu and stat metrics:
  *   cpuN user nice system idle iowait irq softirq steal guest guest_nice
@@ -19,7 +19,7 @@
  * (at least user nice system idle) yield the columns they have; no allocation
  * per line or sample (labels point into the read buffer).
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/err.h"
 #include "common/series.h"
 

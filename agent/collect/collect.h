@@ -45,6 +45,8 @@ struct vg_collector {
 };
 
 extern const struct vg_collector vg_collector_cpu;
+extern const struct vg_collector vg_collector_entropy;
+extern const struct vg_collector vg_collector_filefd;
 extern const struct vg_collector vg_collector_filesystem;
 extern const struct vg_collector vg_collector_loadavg;
 extern const struct vg_collector vg_collector_meminfo;
@@ -62,7 +64,7 @@ void vg_collect_env_default(struct vg_collect_env *env);
  * points under /dev, /proc, /sys, /run/credentials, container storage. */
 bool vg_filesystem_is_wanted(const char *fstype, const char *mountpoint);
 
-/* --- For collector implementations (collect_*.c), defined in collect.c --- */
+/* --- For collector implementations (agent/collect/), defined in collect.c --- */
 
 /* A /proc file larger than this is refused (VG_ELIMIT): these files are a
  * few KiB; mounts on a container host with thousands of mounts stay far

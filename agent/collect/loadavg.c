@@ -1,5 +1,5 @@
 /*
- * collect_loadavg.c: the loadavg collector, from <proc>/loadavg.
+ * loadavg.c: the loadavg collector, from <proc>/loadavg.
  *
  * Owns "0.21 0.09 0.02 4/109 11547" -> node_load1, node_load5, node_load15
  * (the first three fields; the run queue and last pid are not exported).
@@ -8,7 +8,7 @@
  * rather than a silently empty result. Numbers are parsed here, not by
  * strtod, so that no locale, "inf", "nan" or hex form can slip through.
  */
-#include "agent/collect.h"
+#include "agent/collect/collect.h"
 #include "common/err.h"
 #include "common/series.h"
 
