@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "receiver/storage/head.h"
+#include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
@@ -62,6 +63,46 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(arg, NULL);
 }
 
+static void seal_logged(void *arg, int rc, const char *msg)
+{
+	(void)arg;
+	(void)rc;
+	(void)msg; /* the sealer logged the outcome */
+}
+
+static void seal_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (vg_sealer_request(arg, seal_logged, NULL) != 0)
+		vg_warn("cannot ask for a seal: out of memory");
+}
+
+/* The seal at SIGTERM, on this thread: the ingest loop has stopped. */
+static void final_seal(struct vg_ingest *ing, struct vg_head *head, struct vg_storage *storage,
+		       struct vg_wal *wal, const char *data_dir)
+{
+	struct vg_seal_stats st;
+	struct vg_err err;
+	uint32_t segno = 0;
+	int64_t t0 = vg_clock_mono_ms();
+
+	if (vg_head_frozen_series(head) == 0 && vg_ingest_freeze(ing, &segno, &err) != 0) {
+		vg_error("sealing before exit: %s", err.msg);
+		return;
+	}
+	if (vg_seal_frozen(head, storage, data_dir, VG_SEAL_DEFAULT_PERIOD_MS, vg_clock_now_ms(), &st,
+			   &err) != 0) {
+		vg_error("sealing before exit: %s; the WAL keeps everything", err.msg);
+		return;
+	}
+	if (segno != 0 && vg_wal_remove_before(wal, segno, &err) != 0)
+		vg_warn("sealed, but cannot remove old WAL segments: %s", err.msg);
+	vg_info("sealed the head before exit in %lld ms: %llu blocks, %llu samples",
+		(long long)(vg_clock_mono_ms() - t0), (unsigned long long)st.blocks,
+		(unsigned long long)st.samples);
+}
+
 int main(int argc, char **argv)
 {
 	struct vg_receiver_config cfg;
@@ -69,6 +110,8 @@ int main(int argc, char **argv)
 	struct vg_stats *stats = NULL;
 	struct vg_head *head = NULL;
 	struct vg_storage *storage = NULL;
+	struct vg_sealer *sealer = NULL;
+	struct event *seal_timer = NULL;
 	struct vg_wal *wal = NULL;
 	struct vg_ingest *ing = NULL;
 	struct vg_http_api *api = NULL;
@@ -147,9 +190,16 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 
+	struct vg_sealer_options sealopts = {
+		.head = head, .storage = storage, .wal = wal, .data_dir = cfg.data_dir,
+		.period_ms = VG_SEAL_DEFAULT_PERIOD_MS, .freeze = vg_ingest_freeze_wait, .freeze_arg = ing,
+	};
+	if (vg_sealer_start(&sealopts, &sealer, &err) != 0)
+		goto fail;
+
 	struct vg_http_api_options hopts = {
 		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
-		.head = head, .storage = storage, .stats = stats, .submit = submit,
+		.head = head, .storage = storage, .sealer = sealer, .stats = stats, .submit = submit,
 	};
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
 		goto fail;
@@ -167,14 +217,30 @@ int main(int argc, char **argv)
 		vg_err_set(&err, VG_ENOMEM, "cannot install signal handlers");
 		goto fail;
 	}
+	{
+		/* Seal every block period, so the head holds about one. */
+		struct timeval every = { VG_SEAL_DEFAULT_PERIOD_MS / 1000, 0 };
+		seal_timer = event_new(base, -1, EV_PERSIST, seal_tick, sealer);
+		if (seal_timer == NULL || event_add(seal_timer, &every) != 0) {
+			vg_err_set(&err, VG_ENOMEM, "cannot start the seal timer");
+			goto fail;
+		}
+	}
 	event_base_dispatch(base);
 	status = 0;
 	goto out;
 fail:
 	vg_error("%s", err.msg);
 out:
-	/* Reverse order of start: no new agents, then no queries, then the
-	 * WAL (after the last sync), then memory. */
+	/* Reverse order of start. The sealer first (a freeze it waits for fails
+	 * now that the loop is done), then the last seal, here, so a restart
+	 * finds everything in blocks and a short WAL; then no agents, then no
+	 * queries, then the WAL (after the last sync), then memory. */
+	if (ing)
+		vg_ingest_stop_freezes(ing);
+	vg_sealer_stop(sealer);
+	if (status == 0 && ing && wal)
+		final_seal(ing, head, storage, wal, cfg.data_dir);
 	vg_ingest_free(ing);
 	if (api)
 		vg_http_api_stop(api);
@@ -185,6 +251,8 @@ out:
 			vg_error("final WAL sync: %s", err.msg);
 		vg_wal_close(wal);
 	}
+	if (seal_timer)
+		event_free(seal_timer);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

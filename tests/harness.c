@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -262,6 +263,58 @@ char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status)
 		return NULL;
 	}
 	return body;
+}
+
+char *vg_t_http_post(uint16_t port, const char *path_and_query, const void *body_in, size_t len_in,
+		     long *status)
+{
+	char url[8192];
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path_and_query);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_in);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len_in);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c);
+	*status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	fclose(f);
+	if (rc != CURLE_OK) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+size_t vg_t_count_samples(uint16_t port, const char *sel, long start, long end, long step)
+{
+	char *q = vg_t_urlencode(sel);
+	char path[1024];
+	long status;
+	json_t *doc, *res, *s;
+	size_t n = 0, i;
+
+	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%ld&end=%ld&step=%ld", q, start,
+		 end, step);
+	free(q);
+	doc = vg_t_http_json(port, path, &status);
+	ck_assert_msg(doc != NULL && status == 200, "query_range %s: HTTP %ld", sel, status);
+	res = json_object_get(json_object_get(doc, "data"), "result");
+	json_array_foreach(res, i, s)
+		n += json_array_size(json_object_get(s, "values"));
+	json_decref(doc);
+	return n;
 }
 
 json_t *vg_t_http_json(uint16_t port, const char *path_and_query, long *status)

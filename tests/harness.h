@@ -63,6 +63,13 @@ int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const 
 json_t *vg_t_http_json(uint16_t port, const char *path_and_query, long *status);
 /* The same returning the raw body (caller frees). */
 char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status);
+/* POSTs body (sent as a form, libcurl's default type) and returns the
+ * reply's body as vg_t_http_get does. */
+char *vg_t_http_post(uint16_t port, const char *path_and_query, const void *body, size_t len,
+		     long *status);
+/* The number of points a range query over [start, end] s at step s
+ * returns for sel, summed over its series; fails the test on an error. */
+size_t vg_t_count_samples(uint16_t port, const char *sel, long start, long end, long step);
 /* URL-encodes s into a new string. */
 char *vg_t_urlencode(const char *s);
 

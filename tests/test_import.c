@@ -128,24 +128,9 @@ static void post(const char *query, const char *extra_headers, const void *body,
 	close(fd);
 }
 
-/* The number of samples a range query over [start, end] s returns for sel. */
 static size_t count_samples(const char *sel, long start, long end, long step)
 {
-	char *q = vg_t_urlencode(sel);
-	char path[1024];
-	long status;
-	json_t *doc, *res, *s;
-	size_t n = 0, i;
-
-	snprintf(path, sizeof(path), "/api/v1/query_range?query=%s&start=%ld&end=%ld&step=%ld", q, start, end, step);
-	free(q);
-	doc = vg_t_http_json(rcv.http_port, path, &status);
-	ck_assert_msg(doc != NULL && status == 200, "query_range %s: HTTP %ld", sel, status);
-	res = json_object_get(json_object_get(doc, "data"), "result");
-	json_array_foreach(res, i, s)
-		n += json_array_size(json_object_get(s, "values"));
-	json_decref(doc);
-	return n;
+	return vg_t_count_samples(rcv.http_port, sel, start, end, step);
 }
 
 static long vm_hwm_kib(pid_t pid)

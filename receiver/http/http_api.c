@@ -31,6 +31,7 @@
 
 #include "receiver/http/http_api.h"
 #include "receiver/storage/head.h"
+#include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
@@ -76,6 +77,7 @@ struct vg_http_api {
 	int64_t lookback_ms;
 	struct vg_head *head;   /* borrowed: its counts for /metrics */
 	struct vg_storage *storage; /* borrowed: every read */
+	struct vg_sealer *sealer;   /* borrowed; NULL: no admin/seal */
 	struct vg_stats *stats; /* borrowed */
 	struct vg_import *import; /* the streamed import under evhttp */
 };
@@ -862,6 +864,70 @@ static void method_not_allowed(struct ctx *c, const char *allow)
 	reply_error(c, 405, "bad_data", "method not allowed");
 }
 
+/* --- POST /api/v1/admin/seal: answered when the sealer has finished ------- */
+
+struct seal_wait {
+	struct vg_http_api *api;
+	struct evhttp_request *req;
+	struct event *ev;
+	int rc;
+	char msg[VG_ERR_MSG_MAX];
+};
+
+/* The sealer's thread: hand the outcome to this server's loop. */
+static void seal_done(void *arg, int rc, const char *msg)
+{
+	struct seal_wait *w = arg;
+
+	w->rc = rc;
+	snprintf(w->msg, sizeof(w->msg), "%s", msg);
+	event_active(w->ev, EV_TIMEOUT, 0);
+}
+
+static void seal_reply(evutil_socket_t fd, short what, void *arg)
+{
+	struct seal_wait *w = arg;
+	struct ctx c = { .api = w->api, .req = w->req, .out = VG_BUF_INIT };
+
+	(void)fd;
+	(void)what;
+	/* evhttp keeps a request whose client left until it is answered, and
+	 * then frees it: the reply is always safe to send. */
+	if (w->rc == 0) {
+		begin_success(&c);
+		vg_buf_puts(&c.out, "{}");
+		finish_success(&c, false);
+	} else {
+		reply_error(&c, 503, "unavailable", w->msg);
+	}
+	vg_buf_release(&c.out);
+	event_free(w->ev);
+	free(w);
+}
+
+static void handle_seal(struct ctx *c)
+{
+	struct seal_wait *w;
+
+	if (c->api->sealer == NULL) {
+		reply_error(c, 503, "unavailable", "this receiver does not seal");
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->ev = event_new(c->api->base, -1, 0, seal_reply, w)) == NULL) {
+		free(w);
+		reply_internal(c, "out of memory");
+		return;
+	}
+	w->api = c->api;
+	w->req = c->req;
+	if (vg_sealer_request(c->api->sealer, seal_done, w) != 0) {
+		event_free(w->ev);
+		free(w);
+		reply_error(c, 503, "unavailable", "the receiver is stopping");
+	}
+}
+
 static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *uri)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
@@ -921,6 +987,13 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		else
 			reply_error(c, 400, "bad_data",
 				    "this import request could not be streamed: send HTTP/1.1 with Content-Length or Transfer-Encoding: chunked");
+		return;
+	}
+	if (strcmp(rest, "admin/seal") == 0) {
+		if (!is_post)
+			method_not_allowed(c, "POST, OPTIONS");
+		else
+			handle_seal(c);
 		return;
 	}
 	if (strcmp(rest, "status/buildinfo") == 0) {
@@ -1010,6 +1083,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	api->head = opts->head;
 	api->storage = opts->storage;
+	api->sealer = opts->sealer;
 	api->stats = opts->stats;
 	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
 	api->base = event_base_new();

@@ -13,6 +13,7 @@
 
 struct vg_err;
 struct vg_head;
+struct vg_sealer;
 struct vg_storage;
 struct vg_stats;
 struct vg_submit;
@@ -25,6 +26,7 @@ struct vg_http_api_options {
 	int64_t lookback_ms;  /* default lookback delta */
 	struct vg_head *head; /* borrowed: its counts for /metrics */
 	struct vg_storage *storage; /* borrowed: every read (storage.h) */
+	struct vg_sealer *sealer;   /* borrowed; NULL: POST /api/v1/admin/seal answers 503 */
 	struct vg_stats *stats; /* borrowed */
 	/* Where POST /api/v1/import/prometheus puts samples (ingest's queue,
 	 * receiver/ingest/submit.h); borrowed; NULL: imports answer 503. */

@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,14 @@ struct vg_ingest {
 	struct vg_submit_batch *submit_waiting;  /* stored, for this round's commit */
 	struct vg_submit_batch **submit_tail;
 	struct vg_submit_batch *submit_pending;  /* committed, waiting for their ticket */
+	/* Freezes asked for by the sealer's thread (vg_ingest_freeze_wait). */
+	struct event *freeze_ev;
+	pthread_mutex_t freeze_mu;
+	pthread_cond_t freeze_cv;
+	bool is_freeze_done, is_stopping; /* under freeze_mu */
+	int freeze_rc;
+	uint32_t freeze_segno;
+	char freeze_msg[VG_ERR_MSG_MAX];
 	struct vg_submit_batch **submit_pending_tail;
 	uint32_t *series_ids;                    /* scratch for one batch's series */
 	size_t cap_series_ids;
@@ -983,6 +992,113 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
+/* --- sealing: step 1 of seal.h -------------------------------------------- */
+
+int vg_ingest_freeze(struct vg_ingest *ing, uint32_t *wal_segno, struct vg_err *err)
+{
+	uint32_t n;
+	int rc;
+
+	if (ing->wal == NULL || ing->is_wal_broken)
+		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+	/* The round in flight first, so its batches are below the cut. */
+	sync_cb(-1, 0, ing);
+	if ((rc = vg_wal_roll(ing->wal, wal_segno, err)) != 0) {
+		if (rc == VG_EIO)
+			ing->is_wal_broken = true;
+		return rc;
+	}
+	if ((rc = vg_head_freeze(ing->head)) != 0)
+		return vg_err_set(err, rc, "freezing the head: %s", vg_strerror(rc));
+	/* The checkpoint: what replay needs of the segments about to go, every
+	 * series under its id and the retry table, as ordinary records. */
+	n = vg_head_next_id(ing->head);
+	for (uint32_t id = 0; id < n; id++) {
+		const uint8_t *key;
+		size_t len;
+
+		vg_head_rdlock(ing->head);
+		vg_head_key_locked(ing->head, id, &key, &len);
+		vg_buf_reset(&ing->key);
+		vg_buf_append(&ing->key, key, len);
+		vg_head_unlock(ing->head);
+		if (vg_buf_failed(&ing->key))
+			return vg_err_set(err, VG_ENOMEM, "out of memory writing the WAL checkpoint");
+		if (len > 0 && (rc = vg_wal_append_series(ing->wal, id, ing->key.data, len, err)) != 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < ing->agents_cap; i++) {
+		const struct agent_entry *e = &ing->agents[i];
+		struct vg_wal_samples mark = { e->agent_hash, e->epoch, e->last_seq, 0, NULL, NULL, NULL };
+
+		if (e->agent_hash != 0 && (rc = vg_wal_append_samples(ing->wal, &mark, err)) != 0)
+			goto fail;
+	}
+	/* Durable before the segments below *wal_segno may be deleted. */
+	if ((rc = vg_wal_sync(ing->wal, err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	if (rc == VG_EIO)
+		ing->is_wal_broken = true;
+	return rc;
+}
+
+/* The sealer's thread asks; this loop does it, between two events. */
+static void freeze_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+	struct vg_err err;
+	uint32_t segno = 0;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	err.msg[0] = '\0';
+	rc = vg_ingest_freeze(ing, &segno, &err);
+	pthread_mutex_lock(&ing->freeze_mu);
+	ing->freeze_rc = rc;
+	ing->freeze_segno = segno;
+	memcpy(ing->freeze_msg, err.msg, sizeof(ing->freeze_msg));
+	ing->is_freeze_done = true;
+	pthread_cond_broadcast(&ing->freeze_cv);
+	pthread_mutex_unlock(&ing->freeze_mu);
+}
+
+int vg_ingest_freeze_wait(void *arg, uint32_t *wal_segno, struct vg_err *err)
+{
+	struct vg_ingest *ing = arg;
+	int rc;
+
+	pthread_mutex_lock(&ing->freeze_mu);
+	if (ing->is_stopping) {
+		pthread_mutex_unlock(&ing->freeze_mu);
+		return vg_err_set(err, VG_EINVAL, "the receiver is stopping");
+	}
+	ing->is_freeze_done = false;
+	event_active(ing->freeze_ev, EV_TIMEOUT, 0);
+	while (!ing->is_freeze_done && !ing->is_stopping)
+		pthread_cond_wait(&ing->freeze_cv, &ing->freeze_mu);
+	if (!ing->is_freeze_done) {
+		pthread_mutex_unlock(&ing->freeze_mu);
+		return vg_err_set(err, VG_EINVAL, "the receiver is stopping");
+	}
+	rc = ing->freeze_rc;
+	*wal_segno = ing->freeze_segno;
+	if (rc != 0)
+		vg_err_set(err, rc, "%s", ing->freeze_msg);
+	pthread_mutex_unlock(&ing->freeze_mu);
+	return rc;
+}
+
+void vg_ingest_stop_freezes(struct vg_ingest *ing)
+{
+	pthread_mutex_lock(&ing->freeze_mu);
+	ing->is_stopping = true;
+	pthread_cond_broadcast(&ing->freeze_cv);
+	pthread_mutex_unlock(&ing->freeze_mu);
+}
+
 int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, struct vg_err *err)
 {
 	struct vg_ingest *ing = calloc(1, sizeof(*ing));
@@ -998,7 +1114,11 @@ int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, 
 	ing->codec = vg_frame_codec_new(1);
 	ing->sync_ev = event_new(ing->base, -1, 0, sync_cb, ing);
 	ing->durable_ev = event_new(ing->base, -1, 0, durable_cb, ing);
-	if (ing->codec == NULL || ing->sync_ev == NULL || ing->durable_ev == NULL) {
+	ing->freeze_ev = event_new(ing->base, -1, 0, freeze_cb, ing);
+	pthread_mutex_init(&ing->freeze_mu, NULL);
+	pthread_cond_init(&ing->freeze_cv, NULL);
+	if (ing->codec == NULL || ing->sync_ev == NULL || ing->durable_ev == NULL ||
+	    ing->freeze_ev == NULL) {
 		vg_ingest_free(ing);
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	}
@@ -1101,6 +1221,10 @@ void vg_ingest_free(struct vg_ingest *ing)
 		event_free(ing->sync_ev);
 	if (ing->durable_ev)
 		event_free(ing->durable_ev);
+	if (ing->freeze_ev)
+		event_free(ing->freeze_ev);
+	pthread_mutex_destroy(&ing->freeze_mu);
+	pthread_cond_destroy(&ing->freeze_cv);
 	vg_frame_codec_free(ing->codec);
 	vg_sample_batch_release(&ing->batch);
 	free(ing->ids);

@@ -56,6 +56,20 @@ void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb);
 /* Binds the agent port and starts accepting; wal is borrowed. */
 int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *err);
 uint16_t vg_ingest_port(const struct vg_ingest *ing);
+/*
+ * Step 1 of a seal (receiver/storage/seal.h), on this ingest's thread:
+ * commits the round in flight, rolls the WAL (*wal_segno: the segment
+ * below which every record now lies), freezes the head, appends the
+ * checkpoint (every series record and the retry table) and syncs it.
+ * vg_ingest_freeze_wait does the same from another thread (the sealer's
+ * freeze callback, arg the ingest), waiting for this loop to run it; after
+ * vg_ingest_stop_freezes it fails at once, so a sealer never waits for a
+ * loop that has stopped.
+ */
+int vg_ingest_freeze(struct vg_ingest *ing, uint32_t *wal_segno, struct vg_err *err);
+int vg_ingest_freeze_wait(void *arg, uint32_t *wal_segno, struct vg_err *err);
+void vg_ingest_stop_freezes(struct vg_ingest *ing);
+
 /* Stops accepting, syncs and acknowledges what is pending, closes every
  * connection and frees everything. */
 void vg_ingest_free(struct vg_ingest *ing);

@@ -135,11 +135,25 @@ struct htab {
 	uint32_t cap, n;
 };
 
+/* The samples a series held when the head was frozen for sealing: read
+ * with the live ones until the blocks that hold them are served. */
+struct frozen {
+	struct hchunk *chunks;
+	struct hchunk *late_chunks;
+	struct late *late;
+	uint32_t n_late;
+};
+
 struct vg_head {
 	pthread_rwlock_t lock;      /* the index: series table, keys, postings */
 	pthread_mutex_t stripes[HEAD_STRIPES]; /* samples of series id by stripe(id) */
 	struct arena_block *arena;  /* series keys; newest block first */
-	struct arena_block *chunk_arena; /* finished chunks; freed with the head */
+	struct arena_block *chunk_arena; /* finished chunks since the last freeze */
+	/* The frozen set (vg_head_freeze): the array is set and cleared under
+	 * the write lock, its entries under their stripes. */
+	struct frozen *frozen;
+	uint32_t n_frozen;
+	struct arena_block *frozen_arena; /* the chunks of the frozen set */
 	struct series *series;      /* [n_series], absent slots included */
 	uint32_t n_series, cap_series;
 	uint32_t n_absent;          /* slots with key_len 0 */
@@ -543,6 +557,13 @@ void vg_head_free(struct vg_head *h)
 		free(b);
 	}
 	for (b = h->chunk_arena; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	for (uint32_t i = 0; h->frozen && i < h->n_frozen; i++)
+		free(h->frozen[i].late);
+	free(h->frozen);
+	for (b = h->frozen_arena; b != NULL; b = next) {
 		next = b->next;
 		free(b);
 	}
@@ -955,52 +976,105 @@ static int sample_cmp(const void *a, const void *b)
 	return x->t < y->t ? -1 : x->t > y->t;
 }
 
-static int read_series(const struct series *s, int64_t min_t, int64_t max_t,
-		       struct vg_samples *out);
+/* What a read merges: in-order chunks and an open chunk (either may be
+ * absent), and data apart from them: late chunks and late samples. */
+struct sview {
+	const struct hchunk *chunks;
+	const struct vg_chunk_enc *open;
+	const struct hchunk *late_chunks;
+	const struct late *late;
+	uint32_t n_late;
+};
+
+static int read_view(const struct sview *in, const struct sview *extra, int64_t min_t,
+		     int64_t max_t, struct vg_samples *out);
+
+static struct sview live_view(const struct series *s)
+{
+	return (struct sview){ s->chunks, &s->open, s->late_chunks, s->late, s->n_late };
+}
+
+/* The frozen part of a series: its chunks were in order when frozen. */
+static struct sview frozen_view(const struct frozen *f)
+{
+	return (struct sview){ f->chunks, NULL, f->late_chunks, f->late, f->n_late };
+}
+
+static const struct frozen *frozen_of(const struct vg_head *h, uint32_t id)
+{
+	return h->frozen && id < h->n_frozen ? &h->frozen[id] : NULL;
+}
 
 int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
 			struct vg_samples *out)
 {
-	const struct series *s;
+	const struct frozen *f;
+	struct sview live, fz;
 	int rc;
 
 	out->n = 0;
 	if (id >= h->n_series || min_t > max_t)
 		return 0;
-	s = &h->series[id];
 	/* Decoding under the stripe: a few microseconds for a series of two
 	 * hours, and nothing to copy or pin. */
 	pthread_mutex_lock(stripe(h, id));
-	rc = read_series(s, min_t, max_t, out);
+	live = live_view(&h->series[id]);
+	f = frozen_of(h, id);
+	if (f)
+		fz = frozen_view(f);
+	rc = read_view(&live, f ? &fz : NULL, min_t, max_t, out);
 	pthread_mutex_unlock(stripe(h, id));
 	return rc;
 }
 
-static int read_series(const struct series *s, int64_t min_t, int64_t max_t, struct vg_samples *out)
+/* Appends the late part of v within [min_t, max_t] to out. */
+static int gather_apart(const struct sview *v, int64_t min_t, int64_t max_t, struct vg_samples *out)
+{
+	int rc = 0;
+
+	for (const struct hchunk *c = v->late_chunks; c && rc == 0; c = c->next)
+		if (c->max_t >= min_t && c->min_t <= max_t)
+			rc = decode_into(c->data, c->len, min_t, max_t, out);
+	for (uint32_t i = 0; i < v->n_late && rc == 0; i++)
+		if (v->late[i].t >= min_t && v->late[i].t <= max_t)
+			rc = samples_push(out, v->late[i].t, v->late[i].v);
+	return rc;
+}
+
+static int gather_in_order(const struct sview *v, int64_t min_t, int64_t max_t, struct vg_samples *out)
+{
+	const uint8_t *p;
+	size_t len = 0;
+	int rc = 0;
+
+	for (const struct hchunk *c = v->chunks; c && rc == 0; c = c->next)
+		if (c->max_t >= min_t && c->min_t <= max_t)
+			rc = decode_into(c->data, c->len, min_t, max_t, out);
+	p = v->open ? vg_chunk_enc_bytes(v->open, &len) : NULL;
+	if (rc == 0 && len && vg_chunk_enc_max_ts(v->open) >= min_t)
+		rc = decode_into(p, len, min_t, max_t, out);
+	return rc;
+}
+
+static int read_view(const struct sview *in, const struct sview *extra, int64_t min_t,
+		     int64_t max_t, struct vg_samples *out)
 {
 	struct late *late = NULL;
 	size_t n_late = 0, i, j, k, n_in;
-	const uint8_t *p;
-	size_t len;
-	int rc = 0;
+	int rc;
 
-	for (const struct hchunk *c = s->chunks; c && rc == 0; c = c->next)
-		if (c->max_t >= min_t && c->min_t <= max_t)
-			rc = decode_into(c->data, c->len, min_t, max_t, out);
-	p = vg_chunk_enc_bytes(&s->open, &len);
-	if (rc == 0 && len && vg_chunk_enc_max_ts(&s->open) >= min_t)
-		rc = decode_into(p, len, min_t, max_t, out);
-	if (rc != 0 || (s->late_chunks == NULL && s->n_late == 0))
+	if ((rc = gather_in_order(in, min_t, max_t, out)) != 0)
 		return rc;
+	if (in->late_chunks == NULL && in->n_late == 0 && extra == NULL)
+		return 0;
 
-	/* Late data: gather it after the in-order samples, then merge. */
+	/* Data apart: gather it after the in-order samples, then merge. */
 	n_in = out->n;
-	for (const struct hchunk *c = s->late_chunks; c && rc == 0; c = c->next)
-		if (c->max_t >= min_t && c->min_t <= max_t)
-			rc = decode_into(c->data, c->len, min_t, max_t, out);
-	for (i = 0; i < s->n_late && rc == 0; i++)
-		if (s->late[i].t >= min_t && s->late[i].t <= max_t)
-			rc = samples_push(out, s->late[i].t, s->late[i].v);
+	rc = gather_apart(in, min_t, max_t, out);
+	if (rc == 0 && extra)
+		rc = gather_in_order(extra, min_t, max_t, out);
+	if (rc == 0 && extra)
+		rc = gather_apart(extra, min_t, max_t, out);
 	if (rc != 0 || out->n == n_in)
 		return rc;
 	n_late = out->n - n_in;
@@ -1174,4 +1248,123 @@ int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_s
 	*values = v;
 	*n = count;
 	return 0;
+}
+
+/* --- sealing: the frozen set ---------------------------------------------- */
+
+int vg_head_freeze(struct vg_head *h)
+{
+	struct frozen *fz;
+	uint32_t n = h->n_series;
+
+	if (h->frozen != NULL || h->frozen_arena != NULL)
+		return VG_EINVAL;
+	if (n == 0)
+		return 0;
+	fz = calloc(n, sizeof(*fz));
+	if (fz == NULL)
+		return VG_ENOMEM;
+	/* Finish every open chunk first: nothing after this may fail. */
+	for (uint32_t id = 0; id < n; id++) {
+		struct series *s = &h->series[id];
+		struct hchunk *c;
+
+		if (vg_chunk_enc_samples(&s->open) == 0)
+			continue;
+		pthread_mutex_lock(stripe(h, id));
+		c = chunk_from(h, &s->open);
+		if (c != NULL) {
+			if (s->tail)
+				s->tail->next = c;
+			else
+				s->chunks = c;
+			s->tail = c;
+			vg_chunk_enc_release(&s->open);
+			vg_chunk_enc_init(&s->open);
+		}
+		pthread_mutex_unlock(stripe(h, id));
+		if (c == NULL) {
+			free(fz);
+			return VG_ENOMEM; /* the finished chunks stay: they read the same */
+		}
+	}
+	pthread_rwlock_wrlock(&h->lock);
+	h->frozen = fz;
+	h->n_frozen = n;
+	pthread_rwlock_unlock(&h->lock);
+	for (uint32_t id = 0; id < n; id++) {
+		struct series *s = &h->series[id];
+
+		pthread_mutex_lock(stripe(h, id));
+		fz[id] = (struct frozen){ s->chunks, s->late_chunks, s->late, s->n_late };
+		s->chunks = s->tail = s->late_chunks = NULL;
+		s->late = NULL;
+		s->n_late = s->cap_late = 0;
+		pthread_mutex_unlock(stripe(h, id));
+	}
+	/* Chunks from now on go to a new arena; the frozen ones go with the
+	 * frozen set. */
+	h->frozen_arena = h->chunk_arena;
+	h->chunk_arena = NULL;
+	return 0;
+}
+
+uint32_t vg_head_frozen_series(struct vg_head *h)
+{
+	uint32_t n;
+
+	pthread_rwlock_rdlock(&h->lock);
+	n = h->frozen ? h->n_frozen : 0;
+	pthread_rwlock_unlock(&h->lock);
+	return n;
+}
+
+int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out)
+{
+	const struct frozen *f;
+	struct sview v;
+	int rc = 0;
+
+	out->n = 0;
+	pthread_rwlock_rdlock(&h->lock);
+	pthread_mutex_lock(stripe(h, id));
+	if ((f = frozen_of(h, id)) != NULL) {
+		v = frozen_view(f);
+		rc = read_view(&v, NULL, INT64_MIN, INT64_MAX, out);
+	}
+	pthread_mutex_unlock(stripe(h, id));
+	pthread_rwlock_unlock(&h->lock);
+	return rc;
+}
+
+void vg_head_drop_frozen(struct vg_head *h)
+{
+	struct arena_block *b, *next;
+	struct frozen *fz;
+	uint32_t n;
+
+	pthread_rwlock_rdlock(&h->lock);
+	fz = h->frozen;
+	n = h->n_frozen;
+	pthread_rwlock_unlock(&h->lock);
+	if (fz == NULL)
+		return;
+	/* Entry by entry under its stripe, so no read is in the middle of one;
+	 * then the array, under the write lock, so no read holds it. */
+	for (uint32_t id = 0; id < n; id++) {
+		pthread_mutex_lock(stripe(h, id));
+		free(fz[id].late);
+		fz[id] = (struct frozen){ NULL, NULL, NULL, 0 };
+		pthread_mutex_unlock(stripe(h, id));
+	}
+	pthread_rwlock_wrlock(&h->lock);
+	h->frozen = NULL;
+	h->n_frozen = 0;
+	pthread_rwlock_unlock(&h->lock);
+	free(fz);
+	for (b = h->frozen_arena; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	h->frozen_arena = NULL;
 }

@@ -110,4 +110,20 @@ int vg_head_label_names_locked(struct vg_head *h, struct vg_str **names, size_t 
 int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_str **values,
 				size_t *n);
 
+/*
+ * Sealing (seal.h). vg_head_freeze, on the writer thread, moves every
+ * sample the head holds into a frozen set: reads still see it, merged with
+ * what arrives after; the sealer reads it series by series
+ * (vg_head_read_frozen: every frozen sample of id, ascending, each
+ * timestamp once) into block files, and once those are served drops it
+ * (vg_head_drop_frozen, any thread). One frozen set at a time: VG_EINVAL
+ * while one exists; VG_ENOMEM leaves the head as it was. Series created
+ * after the freeze have no frozen samples (vg_head_frozen_series says how
+ * many ids the set covers; 0 when there is none).
+ */
+int vg_head_freeze(struct vg_head *h);
+uint32_t vg_head_frozen_series(struct vg_head *h);
+int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out);
+void vg_head_drop_frozen(struct vg_head *h);
+
 #endif
