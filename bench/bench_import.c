@@ -18,8 +18,12 @@
  *
  * Prints samples/s and server CPU-s per million samples for both, and
  *   RESULT vigil_samples_per_s=... vm_samples_per_s=... ratio=...
+ * With --disk, also the bytes on disk per sample: Vigil's raw block files
+ * after POST /api/v1/admin/seal (vigil_storage_tier_bytes{tier="raw"}),
+ * VictoriaMetrics's data directory after /internal/force_flush and ten
+ * seconds of its background merges (its indexdb reported apart).
  *
- *   bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH]
+ *   bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH] [--disk]
  */
 #include "config.h"
 
@@ -249,6 +253,72 @@ out:
 	return status;
 }
 
+/* GET path; the body of the answer into out (NUL-terminated, truncated
+ * to cap - 1). 0, or -1. */
+static int get_body(uint16_t port, const char *path, char *out, size_t cap)
+{
+	char head[512];
+	int fd = connect_port(port);
+	size_t got = 0;
+	char *body;
+
+	if (fd < 0)
+		return -1;
+	snprintf(head, sizeof(head), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	if (write(fd, head, strlen(head)) < 0) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+		if (got + 1 >= cap || poll(&p, 1, 60000) <= 0)
+			break;
+		n = read(fd, out + got, cap - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	out[got] = '\0';
+	body = strstr(out, "\r\n\r\n");
+	if (body == NULL)
+		return -1;
+	memmove(out, body + 4, strlen(body + 4) + 1);
+	return 0;
+}
+
+/* The value of the first line of text starting with name (a metric with
+ * its labels), or -1. */
+static double metric_value(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t len = strlen(name);
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[len] == ' ')
+			return strtod(p + len + 1, NULL);
+		p += len;
+	}
+	return -1;
+}
+
+/* Bytes of the regular files under path. */
+static uint64_t du_bytes(const char *path)
+{
+	char cmd[700], line[64];
+	uint64_t n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "du -sb '%s' 2>/dev/null", path);
+	if ((f = popen(cmd, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f))
+		n = strtoull(line, NULL, 10);
+	pclose(f);
+	return n;
+}
+
 static pid_t spawn(char *const argv[], const char *log)
 {
 	pid_t pid = fork();
@@ -315,12 +385,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "hosts", required_argument, NULL, 'h' }, { "intervals", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' }, { "receiver", required_argument, NULL, 'r' },
-		{ "vm", required_argument, NULL, 'v' }, { NULL, 0, NULL, 0 },
+		{ "vm", required_argument, NULL, 'v' }, { "disk", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char dir[] = "/tmp/vigil-bench-import-XXXXXX", path[600], data[600], ports[600], log[600], addr[64];
 	struct run rv = { 0, 0, false }, rm = { 0, 0, false };
 	struct stat st;
-	bool has_vm;
+	bool has_vm, is_disk = false;
+	double vigil_disk = -1, vm_disk = -1, vm_index = -1;
 	int c, file_fd;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -330,8 +402,9 @@ int main(int argc, char **argv)
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		case 'r': receiver = optarg; break;
 		case 'v': vm = optarg; break;
+		case 'd': is_disk = true; break;
 		default:
-			fprintf(stderr, "usage: bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH]\n");
+			fprintf(stderr, "usage: bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH] [--disk]\n");
 			return 2;
 		}
 	}
@@ -378,6 +451,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		rv = import_into(pid, (uint16_t)hp, file_fd, st.st_size);
+		if (is_disk && rv.is_ok) {
+			/* Everything into raw blocks, then their bytes, index
+			 * included, as /metrics counts them. */
+			static char m[1 << 20];
+			int code = request((uint16_t)hp, "POST", "/api/v1/admin/seal", -1, 0);
+			if (code != 200 || get_body((uint16_t)hp, "/metrics", m, sizeof(m)) != 0)
+				fprintf(stderr, "bench_import: sealing failed (HTTP %d)\n", code);
+			else
+				vigil_disk = metric_value(m, "vigil_storage_tier_bytes{tier=\"raw\"}");
+		}
 		stop(pid);
 	}
 
@@ -400,7 +483,19 @@ int main(int argc, char **argv)
 		}
 		if (is_up)
 			rm = import_into(pid, port, file_fd, st.st_size);
-		else
+		if (is_up && is_disk && rm.is_ok) {
+			/* Its rows to disk parts, a moment for the first merges,
+			 * then its data directory (indexdb apart). */
+			char vmdata[640], vmindex[640];
+			request(port, "GET", "/internal/force_flush", -1, 0);
+			sleep(10);
+			request(port, "GET", "/internal/force_flush", -1, 0);
+			snprintf(vmdata, sizeof(vmdata), "%s/vm/data", dir);
+			snprintf(vmindex, sizeof(vmindex), "%s/vm/indexdb", dir);
+			vm_disk = (double)du_bytes(vmdata);
+			vm_index = (double)du_bytes(vmindex);
+		}
+		if (!is_up)
 			fprintf(stderr, "bench_import: victoria-metrics did not start (see %s)\n", log);
 		stop(pid);
 	} else {
@@ -409,10 +504,20 @@ int main(int argc, char **argv)
 	print_run("vigil", rv, samples);
 	if (has_vm)
 		print_run("victoria-metrics", rm, samples);
-	printf("RESULT samples=%" PRIu64 " vigil_samples_per_s=%.0f vigil_cpu_s_per_M=%.3f vm_samples_per_s=%.0f vm_cpu_s_per_M=%.3f ratio=%.2f\n",
+	if (is_disk) {
+		printf("disk, bytes per sample: vigil raw blocks %.3f; victoria-metrics data %.3f, with indexdb %.3f\n",
+		       vigil_disk / (double)samples, vm_disk / (double)samples,
+		       (vm_disk + vm_index) / (double)samples);
+	}
+	printf("RESULT samples=%" PRIu64 " vigil_samples_per_s=%.0f vigil_cpu_s_per_M=%.3f vm_samples_per_s=%.0f vm_cpu_s_per_M=%.3f ratio=%.2f",
 	       samples, rv.is_ok ? (double)samples / rv.wall_s : NAN, rv.is_ok ? rv.cpu_s / ((double)samples / 1e6) : NAN,
 	       rm.is_ok ? (double)samples / rm.wall_s : NAN, rm.is_ok ? rm.cpu_s / ((double)samples / 1e6) : NAN,
 	       rv.is_ok && rm.is_ok ? rm.wall_s / rv.wall_s : NAN);
+	if (is_disk)
+		printf(" vigil_disk_bytes_per_sample=%.3f vm_disk_bytes_per_sample=%.3f vm_disk_with_index_bytes_per_sample=%.3f",
+		       vigil_disk / (double)samples, vm_disk / (double)samples,
+		       (vm_disk + vm_index) / (double)samples);
+	printf("\n");
 	close(file_fd);
 	{
 		char cmd[700];
