@@ -5,6 +5,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/mpack.h"
+#include "common/series.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -529,4 +531,59 @@ int vg_t_hello(int fd, const char *agent, uint64_t epoch, uint64_t *acked)
 	vg_buf_release(&wire);
 	vg_buf_release(&payload);
 	return rc;
+}
+
+void vg_t_send_frame(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
+{
+	struct vg_frame_codec *c = vg_frame_codec_new(1);
+	struct vg_buf wire = VG_BUF_INIT;
+
+	ck_assert_int_eq(vg_frame_encode(c, type, seq, raw->data, raw->len, &wire, NULL), 0);
+	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
+	vg_buf_release(&wire);
+	vg_frame_codec_free(c);
+}
+
+void vg_t_define_series(int fd, const char *name, const char *job)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	struct vg_series s;
+	msgpack_packer pk;
+
+	vg_series_init(&s, name);
+	vg_series_add(&s, "job", job);
+	vg_mp_packer_init(&pk, &raw);
+	vg_series_pack_begin(&pk, 1);
+	vg_series_pack_entry(&pk, 0, &s);
+	vg_t_send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+	vg_buf_release(&raw);
+}
+
+void vg_t_send_sample(int fd, uint64_t seq, int64_t ts, double v)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	msgpack_packer pk;
+
+	vg_mp_packer_init(&pk, &raw);
+	vg_samples_pack_begin(&pk, 1);
+	vg_samples_pack_group(&pk, ts, 1);
+	vg_samples_pack_sample(&pk, 0, v);
+	vg_t_send_frame(fd, VG_FRAME_SAMPLES, seq, &raw);
+	vg_buf_release(&raw);
+}
+
+uint64_t vg_t_wait_ack(int fd, uint64_t seq)
+{
+	struct vg_frame_header h;
+	struct vg_buf payload = VG_BUF_INIT;
+	uint64_t best = 0;
+
+	while (best < seq) {
+		ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+		ck_assert_uint_eq(h.type, VG_FRAME_ACK);
+		if (h.seq > best)
+			best = h.seq;
+	}
+	vg_buf_release(&payload);
+	return best;
 }

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "common/frame.h"
+
 struct vg_t_proc {
 	pid_t pid;
 	char log_path[1024];
@@ -90,6 +92,14 @@ int vg_t_write_all(int fd, const void *p, size_t n);
 int vg_t_read_frame(int fd, int timeout_ms, struct vg_frame_header *h, struct vg_buf *payload);
 /* Sends HELLO for agent with epoch and waits for its ACK; 0 or -1. */
 int vg_t_hello(int fd, const char *agent, uint64_t epoch, uint64_t *acked);
+
+/* Raw agent frames (protocol 1): one frame; a SERIES frame defining ref 0
+ * as name{job="<job>"}; a SAMPLES frame of one sample of ref 0; waiting
+ * (5 s at most a frame) for an ACK covering seq, returning the highest. */
+void vg_t_send_frame(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw);
+void vg_t_define_series(int fd, const char *name, const char *job);
+void vg_t_send_sample(int fd, uint64_t seq, int64_t ts, double v);
+uint64_t vg_t_wait_ack(int fd, uint64_t seq);
 
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);

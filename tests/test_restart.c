@@ -55,60 +55,19 @@ static void restart(void)
 	ck_assert_uint_eq(rcv.port, port);
 }
 
-static void send_frame(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
-{
-	struct vg_frame_codec *c = vg_frame_codec_new(1);
-	struct vg_buf wire = VG_BUF_INIT;
-
-	ck_assert_int_eq(vg_frame_encode(c, type, seq, raw->data, raw->len, &wire, NULL), 0);
-	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
-	vg_buf_release(&wire);
-	vg_frame_codec_free(c);
-}
-
 static void define_series(int fd, const char *name)
 {
-	struct vg_buf raw = VG_BUF_INIT;
-	struct vg_series s;
-	msgpack_packer pk;
-
-	vg_series_init(&s, name);
-	vg_series_add(&s, "job", "restart");
-	vg_mp_packer_init(&pk, &raw);
-	vg_series_pack_begin(&pk, 1);
-	vg_series_pack_entry(&pk, 0, &s);
-	send_frame(fd, VG_FRAME_SERIES, 0, &raw);
-	vg_buf_release(&raw);
+	vg_t_define_series(fd, name, "restart");
 }
 
 static void send_sample(int fd, uint64_t seq, int64_t ts, double v)
 {
-	struct vg_buf raw = VG_BUF_INIT;
-	msgpack_packer pk;
-
-	vg_mp_packer_init(&pk, &raw);
-	vg_samples_pack_begin(&pk, 1);
-	vg_samples_pack_group(&pk, ts, 1);
-	vg_samples_pack_sample(&pk, 0, v);
-	send_frame(fd, VG_FRAME_SAMPLES, seq, &raw);
-	vg_buf_release(&raw);
+	vg_t_send_sample(fd, seq, ts, v);
 }
 
-/* Waits for ACKs until one covers seq; returns the highest seen. */
 static uint64_t wait_ack(int fd, uint64_t seq)
 {
-	struct vg_frame_header h;
-	struct vg_buf payload = VG_BUF_INIT;
-	uint64_t best = 0;
-
-	while (best < seq) {
-		ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
-		ck_assert_uint_eq(h.type, VG_FRAME_ACK);
-		if (h.seq > best)
-			best = h.seq;
-	}
-	vg_buf_release(&payload);
-	return best;
+	return vg_t_wait_ack(fd, seq);
 }
 
 /* The values of selector at start, start+step, ... end (ms). */
@@ -319,13 +278,13 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 		vg_mp_packer_init(&pk, &raw);
 		vg_series_pack_begin(&pk, 1);
 		vg_series_pack_entry(&pk, (uint64_t)i, &s);
-		send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+		vg_t_send_frame(fd, VG_FRAME_SERIES, 0, &raw);
 		vg_buf_reset(&raw);
 		vg_mp_packer_init(&pk, &raw);
 		vg_samples_pack_begin(&pk, 1);
 		vg_samples_pack_group(&pk, BASE_MS, 1);
 		vg_samples_pack_sample(&pk, (uint64_t)i, i);
-		send_frame(fd, VG_FRAME_SAMPLES, (uint64_t)i + 1, &raw);
+		vg_t_send_frame(fd, VG_FRAME_SAMPLES, (uint64_t)i + 1, &raw);
 		vg_buf_release(&raw);
 	}
 	wait_ack(fd, 200);
