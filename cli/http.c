@@ -255,3 +255,129 @@ fail:
 	vg_buf_release(&url);
 	return rc;
 }
+
+struct upload {
+	const struct vg_http_upload *up;
+	bool has_read_error;
+};
+
+static size_t on_read(char *p, size_t size, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	long got = u->up->read(u->up->arg, p, size * n);
+
+	if (got < 0) {
+		u->has_read_error = true;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)got;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct upload *u = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	if (u->up->progress)
+		u->up->progress(u->up->arg, (int64_t)ulnow);
+	return 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct vg_buf *h = arg;
+
+	vg_buf_append(h, p, size * n);
+	return vg_buf_failed(h) ? 0 : size * n;
+}
+
+int vg_http_post(const struct vg_http_client *client, const char *path_and_query,
+		 const struct vg_http_upload *up, long *status, struct vg_buf *body_out,
+		 struct vg_buf *headers_out, struct vg_err *err)
+{
+	struct vg_buf url = VG_BUF_INIT, ct = VG_BUF_INIT;
+	struct body body = { VG_BUF_INIT, false };
+	struct upload u = { up, false };
+	struct curl_slist *headers = NULL, *h;
+	char errbuf[CURL_ERROR_SIZE] = "", reason[CURL_ERROR_SIZE + 64];
+	size_t base_len = strlen(client->server);
+	CURLcode code;
+	CURL *c = NULL;
+	int rc = 0;
+
+	*status = 0;
+	while (base_len > 0 && client->server[base_len - 1] == '/')
+		base_len--;
+	vg_buf_append(&url, client->server, base_len);
+	vg_buf_puts(&url, path_and_query);
+	vg_buf_printf(&ct, "Content-Type: %s", up->content_type ? up->content_type : "text/plain");
+	if (vg_buf_failed(&url) || vg_buf_failed(&ct)) {
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory building the request");
+		goto fail;
+	}
+	c = curl_easy_init();
+	headers = curl_slist_append(NULL, vg_buf_cstr(&ct));
+	/* The server answers 100-continue at once; waiting for it gains
+	 * nothing. */
+	if (headers && (h = curl_slist_append(headers, "Expect:")) != NULL)
+		headers = h;
+	if (headers && up->size_bytes < 0 && (h = curl_slist_append(headers, "Transfer-Encoding: chunked")) != NULL)
+		headers = h;
+	if (c == NULL || headers == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "cannot start a request (libcurl initialisation failed)");
+		goto fail;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)VG_HTTP_CONNECT_TIMEOUT_MS);
+	/* A bulk load takes as long as it takes: the timeout bounds silence
+	 * (no byte moving for that long), not the whole transfer. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((client->timeout_ms + 999) / 1000));
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &u);
+	if (up->size_bytes >= 0)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up->size_bytes);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &u);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, headers_out);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	code = curl_easy_perform(c);
+	if (u.has_read_error) {
+		rc = vg_err_set(err, VG_EIO, "reading the input failed");
+		goto fail;
+	}
+	if (body.is_too_large || vg_buf_failed(&body.buf)) {
+		rc = vg_err_set(err, VG_ENOMEM, "the answer of %s is too large", vg_buf_cstr(&url));
+		goto fail;
+	}
+	if (code != CURLE_OK) {
+		transfer_reason(c, code, errbuf, reason, sizeof(reason));
+		rc = vg_err_set(err, VG_EIO, "cannot reach %s: %s", client->server, reason);
+		goto fail;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	vg_buf_append(body_out, body.buf.data, body.buf.len);
+fail:
+	curl_slist_free_all(headers);
+	if (c)
+		curl_easy_cleanup(c);
+	vg_buf_release(&body.buf);
+	vg_buf_release(&ct);
+	vg_buf_release(&url);
+	return rc;
+}

@@ -71,4 +71,26 @@ int vg_http_encode_params(const struct vg_http_param *params, size_t n_params,
 int vg_http_check_response(long http_status, const char *body, size_t len,
 			   const char *url, json_t **doc_out, struct vg_err *err);
 
+/*
+ * A streamed POST (vigil import, vigil push): the body comes from
+ * up->read, Content-Length when size_bytes is known, else chunked. The
+ * answer of any HTTP status is returned, not judged: *status, the body
+ * (bounded as above) and the response header lines in headers. VG_EIO when
+ * no answer came (or up->read failed: then err says so), VG_ENOMEM.
+ */
+struct vg_http_upload {
+	const char *content_type;
+	int64_t size_bytes; /* -1: unknown, sent chunked */
+	/* Fills up to cap bytes; returns the count, 0 at the end, -1 on a
+	 * read error (the request is aborted). */
+	long (*read)(void *arg, char *buf, size_t cap);
+	/* Called as bytes leave; may be NULL. */
+	void (*progress)(void *arg, int64_t sent_bytes);
+	void *arg;
+};
+
+int vg_http_post(const struct vg_http_client *client, const char *path_and_query,
+		 const struct vg_http_upload *up, long *status, struct vg_buf *body,
+		 struct vg_buf *headers, struct vg_err *err);
+
 #endif

@@ -14,6 +14,7 @@
  * 2 usage, 3 no server or not the API.
  */
 #include "cli/http.h"
+#include "cli/import.h"
 #include "cli/output.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -101,6 +103,10 @@ static const char global_usage[] =
 	"      (default: the range / 250, at least 1s)\n"
 	"  series SELECTOR... [--start TIME] [--end TIME] [-o FORMAT]\n"
 	"      the series that any SELECTOR matches\n"
+	"  import FILE|-\n"
+	"      store the Prometheus text lines of FILE (or stdin), with timestamps in ms\n"
+	"  push SERIES VALUE [TIME]\n"
+	"      store one sample, e.g. vigil push 'queue_depth{queue=\"mail\"}' 42\n"
 	"  help [COMMAND]\n"
 	"      this text, or a command's\n"
 	"\n"
@@ -114,8 +120,9 @@ static const char global_usage[] =
 	"TIME: Unix seconds, RFC 3339 (2026-11-25T08:00:00Z), now, now-DURATION or\n"
 	"-DURATION. DURATION: a Prometheus duration (30s, 5m, 1h30m) or seconds.\n"
 	"\n"
-	"Exit status: 0 success; 1 query refused (invalid selector, server error);\n"
-	"2 usage error; 3 server unreachable or not a Vigil/Prometheus API.\n";
+	"Exit status: 0 success; 1 query refused (invalid selector, server error),\n"
+	"or lines of an import or push rejected; 2 usage error; 3 server\n"
+	"unreachable or not a Vigil/Prometheus API.\n";
 
 static const char query_usage[] =
 	"Usage: vigil query SELECTOR [--time TIME] [-o FORMAT]\n"
@@ -145,6 +152,31 @@ static const char series_usage[] =
 	"  --start TIME        start of the range (default: all time)\n"
 	"  --end TIME          end of the range (default: all time)\n"
 	"  -o, --output FORMAT table (default), csv or json\n";
+
+static const char import_usage[] =
+	"Usage: vigil import FILE|-\n"
+	"\n"
+	"Sends FILE (or stdin, for -) to the receiver's /api/v1/import/prometheus:\n"
+	"Prometheus text exposition lines, name{label=\"value\"} VALUE [TIMESTAMP_MS],\n"
+	"as VictoriaMetrics's endpoint of that name takes them; a line without a\n"
+	"timestamp gets the receiver's time. On a terminal a progress line shows\n"
+	"bytes sent and the rate. Prints what was stored, and each rejected line\n"
+	"with its number and reason (the first ten); the other lines are stored.\n"
+	"\n"
+	"Exit status: 0 every line stored; 1 some lines rejected, or the server\n"
+	"could not store them; 3 server unreachable.\n";
+
+static const char push_usage[] =
+	"Usage: vigil push SERIES VALUE [TIME]\n"
+	"\n"
+	"Stores one sample through /api/v1/import/prometheus. SERIES is\n"
+	"name{label=\"value\",...} (quote it for the shell), VALUE a number, NaN,\n"
+	"+Inf or -Inf, TIME Unix seconds (with decimals) or RFC 3339; without TIME\n"
+	"the receiver's now. Prints nothing when stored.\n"
+	"Example: vigil push 'backup_last_success_timestamp_seconds{host=\"db1\"}' \"$(date +%s)\"\n"
+	"\n"
+	"Exit status: 0 stored; 1 refused by the server; 2 invalid arguments;\n"
+	"3 server unreachable.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -471,11 +503,35 @@ static int run_series(const struct options *o, int argc, char **argv)
 	return rc;
 }
 
+static int run_import(const struct options *o, int argc, char **argv)
+{
+	struct request rq;
+	int rc;
+
+	if (argc != 1)
+		return usage_error(argc ? "import: one FILE (or -) at a time" : "import: missing FILE (or - for stdin)");
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	return vg_cli_import(&rq.client, argv[0], isatty(STDERR_FILENO) ? stderr : NULL);
+}
+
+static int run_push(const struct options *o, int argc, char **argv)
+{
+	struct request rq;
+	int rc;
+
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	return vg_cli_push(&rq.client, argc, argv);
+}
+
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "query", TAKES_TIME | TAKES_RANGE | TAKES_STEP, query_usage, run_query },
 	{ "series", TAKES_RANGE, series_usage, run_series },
+	{ "import", 0, import_usage, run_import },
+	{ "push", 0, push_usage, run_push },
 	{ "help", 0, global_usage, run_help },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -523,7 +579,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series or help)");
+		return usage_error("missing command (query, series, import, push or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

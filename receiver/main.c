@@ -1,7 +1,8 @@
 /*
  * main.c: vigil-receiver's start and stop. Wires the parts in data-flow
  * order: configuration, the WAL replayed into the head, the HTTP API on its
- * thread, the agent listener on the main event loop; then runs until
+ * thread (with the import queue into ingest), the agent listener on the
+ * main event loop; then runs until
  * SIGTERM or SIGINT and takes them down in reverse.
  */
 #include "config.h"
@@ -12,6 +13,7 @@
 #include "receiver/storage/head.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
+#include "receiver/ingest/submit.h"
 #include "receiver/receiver_config.h"
 #include "receiver/stats.h"
 #include "receiver/storage/wal.h"
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 	struct vg_wal *wal = NULL;
 	struct vg_ingest *ing = NULL;
 	struct vg_http_api *api = NULL;
+	struct vg_submit *submit = NULL;
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct vg_wal_replay_cb replay;
@@ -132,10 +135,15 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	vg_stats_init(stats);
+	/* Imports reach the WAL through the ingest thread: a bounded queue
+	 * from the HTTP thread into this loop. */
+	if (vg_submit_new(base, 64, &submit, &err) != 0)
+		goto fail;
 
 	struct vg_ingest_options iopts = {
 		.host = host, .port = port, .token = cfg.token,
 		.max_connections = cfg.max_connections, .base = base, .head = head, .stats = stats,
+		.submit = submit,
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
@@ -153,7 +161,7 @@ int main(int argc, char **argv)
 
 	struct vg_http_api_options hopts = {
 		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
-		.head = head, .stats = stats,
+		.head = head, .stats = stats, .submit = submit,
 	};
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
 		goto fail;
@@ -182,6 +190,8 @@ out:
 	vg_ingest_free(ing);
 	if (api)
 		vg_http_api_stop(api);
+	/* After both of its sides, before the base its event is on. */
+	vg_submit_free(submit);
 	if (wal) {
 		if (vg_wal_sync(wal, &err) != 0)
 			vg_error("final WAL sync: %s", err.msg);

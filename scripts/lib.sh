@@ -10,7 +10,7 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # runtime (only recommended by clang, so named here) for the fuzz targets.
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
-  libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev check mandoc clang
+  libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev"
 
 # The configure arguments of build/default, shared by demo and test so

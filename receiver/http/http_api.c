@@ -32,6 +32,7 @@
 #include "receiver/http/http_api.h"
 #include "receiver/storage/head.h"
 #include "receiver/http/http_form.h"
+#include "receiver/http/import.h"
 #include "receiver/query/query.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
@@ -74,6 +75,7 @@ struct vg_http_api {
 	int64_t lookback_ms;
 	struct vg_head *head;   /* borrowed */
 	struct vg_stats *stats; /* borrowed */
+	struct vg_import *import; /* the streamed import under evhttp */
 };
 
 /* A hex digit's value, or -1 (for unescape_name). */
@@ -911,6 +913,16 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		send_json(c, 200);
 		return;
 	}
+	if (strcmp(path, VG_IMPORT_PATH) == 0) {
+		/* import.c streams every import POST it can follow; evhttp
+		 * sees the rest. */
+		if (!is_post)
+			method_not_allowed(c, "POST, OPTIONS");
+		else
+			reply_error(c, 400, "bad_data",
+				    "this import request could not be streamed: send HTTP/1.1 with Content-Length or Transfer-Encoding: chunked");
+		return;
+	}
 	if (strcmp(rest, "status/buildinfo") == 0) {
 		if (!is_get)
 			method_not_allowed(c, "GET, OPTIONS");
@@ -1010,6 +1022,15 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	evhttp_set_timeout(api->http, REQUEST_TIMEOUT_S);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(api->http, on_request, api);
+	{
+		struct vg_import_options iopts = {
+			.base = api->base, .submit = opts->submit, .stats = opts->stats,
+			.max_headers_bytes = MAX_HEADERS_BYTES, .timeout_s = REQUEST_TIMEOUT_S,
+		};
+		if ((rc = vg_import_new(&iopts, &api->import, err)) != 0)
+			goto fail;
+		evhttp_set_bevcb(api->http, vg_import_bevcb, api->import);
+	}
 	errno = 0;
 	bound = evhttp_bind_socket_with_handle(api->http, host, opts->port);
 	if (bound == NULL && is_any) {
@@ -1052,7 +1073,12 @@ void vg_http_api_stop(struct vg_http_api *api)
 	}
 	if (api->http != NULL)
 		evhttp_free(api->http);
+	/* The import's events go before the base; the rest after it, since
+	 * freeing the base frees the connections' filters, which tell the
+	 * import its connections are gone. */
+	vg_import_stop(api->import);
 	if (api->base != NULL)
 		event_base_free(api->base);
+	vg_import_free(api->import);
 	free(api);
 }

@@ -1,7 +1,7 @@
 /*
  * http_api.h: the receiver's HTTP server: the Prometheus-compatible query
  * API under /api/v1/ (../shared/interfaces/prometheus-http-api.md) and the
- * receiver's own /metrics. It runs on its own thread and event base and
+ * receiver's own /metrics, and the streamed bulk import (import.h). It runs on its own thread and event base and
  * reads storage only through the head's read lock (query.h), so a slow
  * query never delays an ACK on the ingest side.
  */
@@ -13,6 +13,7 @@
 struct vg_err;
 struct vg_head;
 struct vg_stats;
+struct vg_submit;
 
 struct vg_http_api;
 
@@ -22,6 +23,9 @@ struct vg_http_api_options {
 	int64_t lookback_ms;  /* default lookback delta */
 	struct vg_head *head; /* borrowed */
 	struct vg_stats *stats; /* borrowed */
+	/* Where POST /api/v1/import/prometheus puts samples (ingest's queue,
+	 * receiver/ingest/submit.h); borrowed; NULL: imports answer 503. */
+	struct vg_submit *submit;
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */

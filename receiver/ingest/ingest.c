@@ -17,10 +17,19 @@
  *  - nothing read from a socket is trusted before the frame codec has
  *    checked it; every count was bounded there.
  *
+ * Batches from other threads (the HTTP import endpoint) arrive through the
+ * submit queue (submit.h) and take the same path: their series are created
+ * as a SERIES frame's are (create_series: WAL first, then head), their
+ * samples stored as a SAMPLES frame's are (store_samples), and they are
+ * completed where connections are acknowledged (synced), after the sync
+ * that covers them. Those three functions are the whole hook: a sync
+ * thread replacing the fdatasync on this loop calls synced when it reports.
+ *
  * What this file does not do: the sender side (agent/sender.c), the record
  * format (wal.c), the sample store (head.c).
  */
 #include "receiver/ingest/ingest.h"
+#include "receiver/ingest/submit.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/frame.h"
@@ -36,6 +45,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,6 +109,11 @@ struct vg_ingest {
 	bool is_wal_broken;
 	struct conn *conns;
 	struct conn *sync_list;
+	struct vg_submit *submit;                /* borrowed; NULL: no queue */
+	struct vg_submit_batch *submit_waiting;  /* stored, for the next sync */
+	struct vg_submit_batch **submit_tail;
+	uint32_t *series_ids;                    /* scratch for one batch's series */
+	size_t cap_series_ids;
 	uint64_t n_conns;
 	/* Scratch space for one frame at a time: this thread only. */
 	struct vg_frame_codec *codec;
@@ -203,7 +218,8 @@ static int replay_samples(void *arg, const struct vg_wal_samples *s)
 	struct vg_ingest *ing = arg;
 	int rc;
 
-	agent_mark(ing, s->agent_hash, s->epoch, s->seq);
+	if (s->agent_hash != 0) /* 0: imported, no agent to retry */
+		agent_mark(ing, s->agent_hash, s->epoch, s->seq);
 	rc = vg_head_append(ing->head, s->n, s->ids, s->ts_ms, s->values);
 	if (rc != VG_EINVAL)
 		return rc;
@@ -325,24 +341,28 @@ static void want_sync(struct conn *c, uint64_t seq)
 	event_active(ing->sync_ev, EV_TIMEOUT, 0);
 }
 
-/* Group commit: one sync for every batch appended since the last one. */
-static void sync_cb(evutil_socket_t fd, short what, void *arg)
+static void submit_complete(struct vg_submit_batch *b, int rc, const char *msg)
 {
-	struct vg_ingest *ing = arg;
-	struct conn *c, *next;
-	struct vg_err err;
-	int rc;
+	b->rc = rc;
+	if (rc != 0)
+		snprintf(b->error, sizeof(b->error), "%s", msg);
+	vg_submit_done(b);
+}
 
-	(void)fd;
-	(void)what;
-	if (ing->sync_list == NULL)
-		return;
-	rc = vg_wal_sync(ing->wal, &err);
-	atomic_fetch_add_explicit(&ing->stats->wal_syncs, 1, memory_order_relaxed);
+/*
+ * The one place where a sync's outcome reaches its waiters: connections
+ * get their ACK (or an ERROR when the sync failed), submitted batches
+ * their completion. rc and err are the sync's.
+ */
+static void synced(struct vg_ingest *ing, int rc, const struct vg_err *err)
+{
+	struct conn *c, *next;
+	struct vg_submit_batch *b, *bnext;
+
 	if (rc != 0) {
 		atomic_fetch_add_explicit(&ing->stats->wal_sync_errors, 1, memory_order_relaxed);
 		vg_log_complain(&ing->wal_complaint, VG_LOG_ERROR,
-				"WAL sync failed, refusing batches until restart: %s", err.msg);
+				"WAL sync failed, refusing batches until restart: %s", err->msg);
 		ing->is_wal_broken = true;
 	}
 	/* Detach the list first: conn_fail may free connections. */
@@ -359,6 +379,29 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 		conn_send(c, VG_FRAME_ACK, c->ack_seq, NULL);
 		atomic_fetch_add_explicit(&ing->stats->acks_sent, 1, memory_order_relaxed);
 	}
+	b = ing->submit_waiting;
+	ing->submit_waiting = NULL;
+	ing->submit_tail = &ing->submit_waiting;
+	for (; b; b = bnext) {
+		bnext = b->next;
+		submit_complete(b, rc, rc ? "the receiver cannot make data durable" : "");
+	}
+}
+
+/* Group commit: one sync for every batch appended since the last one. */
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+	struct vg_err err;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (ing->sync_list == NULL && ing->submit_waiting == NULL)
+		return;
+	rc = vg_wal_sync(ing->wal, &err);
+	atomic_fetch_add_explicit(&ing->stats->wal_syncs, 1, memory_order_relaxed);
+	synced(ing, rc, &err);
 }
 
 static int handle_hello(struct conn *c, const struct vg_frame_header *h, const uint8_t *raw,
@@ -401,6 +444,8 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	memcpy(c->agent, hello.agent.p, hello.agent.len);
 	c->agent[hello.agent.len] = '\0';
 	c->agent_hash = XXH3_64bits(hello.agent.p, hello.agent.len);
+	if (c->agent_hash == 0)
+		c->agent_hash = 1; /* 0 marks records that no agent sent */
 	c->epoch = hello.epoch;
 	c->state = READY;
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
@@ -418,13 +463,54 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	return 0;
 }
 
+/*
+ * The head id of canonical s (hash: its vg_series_hash), creating the
+ * series if storage lacks it. A new series goes to the WAL before the head
+ * has it, under the id the head will give it (only this thread creates
+ * series): replay then knows every id a later record uses. *is_new says
+ * whether it was created.
+ */
+static int create_series(struct vg_ingest *ing, const struct vg_series *s, uint64_t hash, uint32_t *id,
+			 bool *is_created, struct vg_err *err)
+{
+	uint32_t next;
+	bool is_new;
+	int rc;
+
+	*is_created = false;
+	rc = vg_head_lookup(ing->head, s, hash, id);
+	if (rc == 0)
+		return 0;
+	if (rc != VG_ENOENT)
+		return vg_err_set(err, rc, "cannot look up a series: %s", vg_strerror(rc));
+	next = vg_head_next_id(ing->head);
+	vg_buf_reset(&ing->key);
+	vg_series_key(s, &ing->key);
+	if (vg_buf_failed(&ing->key))
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	if ((rc = vg_wal_append_series(ing->wal, next, ing->key.data, ing->key.len, err)) != 0) {
+		if (rc == VG_EIO)
+			ing->is_wal_broken = true;
+		return rc;
+	}
+	rc = vg_head_get_or_create(ing->head, s, hash, id, &is_new);
+	if (rc != 0 || !is_new || *id != next) {
+		/* The WAL now names id next for this key; another series
+		 * must not get that id. Stop taking data until restart. */
+		ing->is_wal_broken = true;
+		return vg_err_set(err, VG_EIO, "cannot create series (%s)", rc ? vg_strerror(rc) : "id mismatch");
+	}
+	atomic_fetch_add_explicit(&ing->stats->series_created, 1, memory_order_relaxed);
+	*is_created = true;
+	return 0;
+}
+
 static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg_err *err)
 {
 	struct conn *c = arg;
 	struct vg_ingest *ing = c->ing;
-	uint64_t hash = vg_series_hash(s);
-	uint32_t id, next;
-	bool is_new;
+	uint32_t id;
+	bool is_created;
 	int rc;
 
 	/* Refs are dense per connection: the next one, or one already known. */
@@ -433,33 +519,8 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 				  (unsigned long long)ref, c->n_refs);
 	if (ref == c->n_refs && c->n_refs >= CONN_MAX_REFS)
 		return vg_err_set(err, VG_ELIMIT, "more than %u series refs on one connection", CONN_MAX_REFS);
-	rc = vg_head_lookup(ing->head, s, hash, &id);
-	if (rc == VG_ENOENT) {
-		/* A new series goes to the WAL before the head has it, under
-		 * the id the head will give it (only this thread creates
-		 * series): replay then knows every id a later record uses. */
-		next = vg_head_next_id(ing->head);
-		vg_buf_reset(&ing->key);
-		vg_series_key(s, &ing->key);
-		if (vg_buf_failed(&ing->key))
-			return vg_err_set(err, VG_ENOMEM, "out of memory");
-		if ((rc = vg_wal_append_series(ing->wal, next, ing->key.data, ing->key.len, err)) != 0) {
-			if (rc == VG_EIO)
-				ing->is_wal_broken = true;
-			return rc;
-		}
-		rc = vg_head_get_or_create(ing->head, s, hash, &id, &is_new);
-		if (rc != 0 || !is_new || id != next) {
-			/* The WAL now names id next for this key; another series
-			 * must not get that id. Stop taking data until restart. */
-			ing->is_wal_broken = true;
-			return vg_err_set(err, VG_EIO, "cannot create series (%s)",
-					  rc ? vg_strerror(rc) : "id mismatch");
-		}
-		atomic_fetch_add_explicit(&ing->stats->series_created, 1, memory_order_relaxed);
-	} else if (rc != 0) {
-		return vg_err_set(err, rc, "cannot look up a series: %s", vg_strerror(rc));
-	}
+	if ((rc = create_series(ing, s, vg_series_hash(s), &id, &is_created, err)) != 0)
+		return rc;
 	if (ref == c->n_refs) {
 		if (c->n_refs == c->cap_refs) {
 			uint32_t cap = c->cap_refs ? c->cap_refs * 2 : 64;
@@ -472,6 +533,31 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 		c->n_refs++;
 	}
 	c->ref_ids[ref] = id;
+	return 0;
+}
+
+/*
+ * Stores one batch of resolved samples: the WAL first, then (for an
+ * agent's batch) the retry table, then the head. Shared by SAMPLES frames
+ * and submitted batches; the caller waits for the next sync before it
+ * acknowledges.
+ */
+static int store_samples(struct vg_ingest *ing, const struct vg_wal_samples *rec, struct vg_err *err)
+{
+	int rc;
+
+	if ((rc = vg_wal_append_samples(ing->wal, rec, err)) != 0) {
+		/* Only an I/O error breaks the WAL; out of memory refuses this
+		 * batch, which the agent keeps and sends again. */
+		if (rc == VG_EIO)
+			ing->is_wal_broken = true;
+		return rc;
+	}
+	if (rec->agent_hash != 0)
+		agent_mark(ing, rec->agent_hash, rec->epoch, rec->seq);
+	if ((rc = vg_head_append(ing->head, rec->n, rec->ids, rec->ts_ms, rec->values)) != 0)
+		return vg_err_set(err, rc, "cannot store samples: %s", vg_strerror(rc));
+	atomic_fetch_add_explicit(&ing->stats->samples_received, rec->n, memory_order_relaxed);
 	return 0;
 }
 
@@ -514,19 +600,83 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 		return 0;
 	}
 	rec = (struct vg_wal_samples){ c->agent_hash, c->epoch, h->seq, b->n, ing->ids, b->ts_ms, b->values };
-	if ((rc = vg_wal_append_samples(ing->wal, &rec, err)) != 0) {
-		/* Only an I/O error breaks the WAL; out of memory refuses this
-		 * batch, which the agent keeps and sends again. */
-		if (rc == VG_EIO)
-			ing->is_wal_broken = true;
+	if ((rc = store_samples(ing, &rec, err)) != 0)
 		return rc;
-	}
-	agent_mark(ing, c->agent_hash, c->epoch, h->seq);
-	if ((rc = vg_head_append(ing->head, b->n, ing->ids, b->ts_ms, b->values)) != 0)
-		return vg_err_set(err, rc, "cannot store samples: %s", vg_strerror(rc));
-	atomic_fetch_add_explicit(&ing->stats->samples_received, b->n, memory_order_relaxed);
 	want_sync(c, h->seq);
 	return 0;
+}
+
+/* --- batches from other threads (submit.h) ------------------------------ */
+
+/* Stores one submitted batch as SERIES and SAMPLES frames would be. */
+static int store_batch(struct vg_ingest *ing, struct vg_submit_batch *b, struct vg_err *err)
+{
+	struct vg_wal_samples rec;
+	int rc;
+
+	if (ing->wal == NULL || ing->is_wal_broken)
+		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+	if (b->n_series > ing->cap_series_ids) {
+		uint32_t *p = realloc(ing->series_ids, b->n_series * sizeof(*p));
+		if (p == NULL)
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+		ing->series_ids = p;
+		ing->cap_series_ids = b->n_series;
+	}
+	if (b->n > ing->cap_ids) {
+		uint32_t *p = realloc(ing->ids, b->n * sizeof(*p));
+		if (p == NULL)
+			return vg_err_set(err, VG_ENOMEM, "out of memory");
+		ing->ids = p;
+		ing->cap_ids = b->n;
+	}
+	for (uint32_t i = 0; i < b->n_series; i++) {
+		const struct vg_submit_series *e = &b->series[i];
+		struct vg_series s;
+		bool is_created;
+
+		if (vg_series_from_key(b->keys.data + e->key_off, e->key_len, &s) != 0)
+			return vg_err_set(err, VG_EINVAL, "a submitted series key does not parse");
+		if ((rc = create_series(ing, &s, e->hash, &ing->series_ids[i], &is_created, err)) != 0)
+			return rc;
+		b->series_created += is_created;
+	}
+	if (b->n == 0)
+		return 0; /* a sync barrier: nothing to store */
+	for (size_t j = 0; j < b->n; j++)
+		ing->ids[j] = ing->series_ids[b->series_of[j]];
+	rec = (struct vg_wal_samples){ 0, 0, 0, b->n, ing->ids, b->ts_ms, b->values };
+	return store_samples(ing, &rec, err);
+}
+
+/* Stores each batch of list; those marked needs_sync wait for the next
+ * sync, the others (and the failed) are completed at once. */
+static void take_batches(struct vg_ingest *ing, struct vg_submit_batch *list)
+{
+	struct vg_submit_batch *b, *next;
+	struct vg_err err;
+
+	for (b = list; b; b = next) {
+		int rc;
+
+		next = b->next;
+		b->next = NULL;
+		if ((rc = store_batch(ing, b, &err)) != 0 || !b->needs_sync) {
+			submit_complete(b, rc, rc ? err.msg : "");
+			continue;
+		}
+		*ing->submit_tail = b;
+		ing->submit_tail = &b->next;
+	}
+	if (ing->submit_waiting)
+		event_active(ing->sync_ev, EV_TIMEOUT, 0);
+}
+
+static void submit_ready(void *arg)
+{
+	struct vg_ingest *ing = arg;
+
+	take_batches(ing, vg_submit_take(ing->submit));
 }
 
 /* Handles one whole frame; on failure err says why and the connection is
@@ -730,6 +880,10 @@ int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, 
 	vg_sample_batch_init(&ing->batch);
 	vg_buf_init(&ing->key);
 	vg_buf_init(&ing->out);
+	ing->submit = opts->submit;
+	ing->submit_tail = &ing->submit_waiting;
+	if (ing->submit)
+		vg_submit_set_consumer(ing->submit, submit_ready, ing);
 	*out = ing;
 	return 0;
 }
@@ -793,8 +947,14 @@ void vg_ingest_free(struct vg_ingest *ing)
 		return;
 	if (ing->listener)
 		evconnlistener_free(ing->listener);
+	/* Submitted batches still queued are stored (or failed) and every
+	 * later submit refused; their completions go out with the ACKs. */
+	if (ing->submit) {
+		take_batches(ing, vg_submit_close(ing->submit));
+		vg_submit_set_consumer(ing->submit, NULL, NULL);
+	}
 	/* Acknowledge what is durable-to-be before the connections go. */
-	if (ing->wal && ing->sync_list)
+	if (ing->wal && (ing->sync_list || ing->submit_waiting))
 		sync_cb(-1, 0, ing);
 	while (ing->conns) {
 		struct conn *c = ing->conns;
@@ -808,6 +968,7 @@ void vg_ingest_free(struct vg_ingest *ing)
 	vg_frame_codec_free(ing->codec);
 	vg_sample_batch_release(&ing->batch);
 	free(ing->ids);
+	free(ing->series_ids);
 	vg_buf_release(&ing->key);
 	vg_buf_release(&ing->out);
 	free(ing->agents);

@@ -14,6 +14,9 @@
  * A connection that sends anything malformed or hostile gets one ERROR
  * frame and is closed; the others are not affected.
  *
+ * Batches submitted from other threads (submit.h) are stored the same way
+ * and completed after the same syncs.
+ *
  * Threads: everything here runs on the thread of the event base given at
  * creation. The head is shared with the query side through its own lock.
  */
@@ -26,6 +29,7 @@ struct event_base;
 struct vg_err;
 struct vg_head;
 struct vg_stats;
+struct vg_submit;
 struct vg_wal;
 struct vg_wal_replay_cb;
 
@@ -37,6 +41,9 @@ struct vg_ingest_options {
 	struct event_base *base;    /* borrowed */
 	struct vg_head *head;       /* borrowed */
 	struct vg_stats *stats;     /* borrowed */
+	/* Batches from other threads (the HTTP import), consumed on base;
+	 * borrowed, may be NULL. The caller frees it after this ingest. */
+	struct vg_submit *submit;
 };
 
 struct vg_ingest;

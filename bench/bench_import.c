@@ -1,0 +1,424 @@
+/*
+ * bench_import.c: POST /api/v1/import/prometheus, Vigil beside
+ * VictoriaMetrics on the same file in the same run.
+ *
+ * Writes one file of Prometheus text lines with millisecond timestamps: H
+ * hosts x 100 node-style series (the dataset of bench_ingest: per-mode CPU
+ * counters, memory and filesystem gauges, disk and network counters, load,
+ * request counters by code, queue depths, constants) x N intervals of 10 s,
+ * ending now, deterministic for a seed. Then, for each server, starts it
+ * on loopback in a temporary directory, sends the whole file in one request
+ * (Content-Length, 1 MiB writes, as curl --data-binary does), waits for the
+ * answer, and reads the server's CPU time from /proc; stops it by PID.
+ * Vigil answers only after the WAL is fdatasynced; VictoriaMetrics answers
+ * once the rows are in its in-memory buffers (it flushes to disk later).
+ *
+ * VictoriaMetrics is Debian's victoria-metrics package; when it is not
+ * installed, its half is skipped and the bench says how to install it.
+ *
+ * Prints samples/s and server CPU-s per million samples for both, and
+ *   RESULT vigil_samples_per_s=... vm_samples_per_s=... ratio=...
+ *
+ *   bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH]
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SERIES_PER_HOST 100
+
+static uint64_t rng;
+
+static double rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(pid_t pid)
+{
+	char path[64], buf[2048], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return NAN;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL)
+		(void)sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+	fclose(f);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* One series of a host: its text up to the value, and how it moves. */
+struct series {
+	char text[160];
+	double value, step; /* step > 0 counter, 0 gauge, < 0 constant */
+};
+
+static unsigned host_series(unsigned h, struct series *s)
+{
+	static const char *modes[] = { "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal" };
+	static const char *mem[] = { "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
+				     "SwapTotal", "SwapFree", "Active", "Inactive", "Dirty" };
+	static const char *fs[] = { "size", "free", "avail" };
+	static const char *mounts[][2] = { { "/", "/dev/sda1" }, { "/var", "/dev/sda2" }, { "/home", "/dev/sdb1" } };
+	static const char *io[][2] = { { "node_disk_read_bytes_total", "sd" }, { "node_disk_written_bytes_total", "sd" },
+				       { "node_network_receive_bytes_total", "eth" },
+				       { "node_network_transmit_bytes_total", "eth" } };
+	static const double io_step[] = { 4096 * 50, 4096 * 80, 1e6, 8e5 };
+	static const char *codes[] = { "200", "404", "500" }, *handlers[] = { "/api", "/login", "/static" };
+	char id[64];
+	unsigned n = 0;
+
+	snprintf(id, sizeof(id), "instance=\"host-%05u\",pool=\"pool-%03u\"", h, h / 100);
+#define SERIES(step_, start_, ...)                                                         \
+	do {                                                                               \
+		snprintf(s[n].text, sizeof(s[n].text), __VA_ARGS__);                       \
+		s[n].step = (step_);                                                       \
+		s[n].value = (start_);                                                     \
+		n++;                                                                       \
+	} while (0)
+	for (int c = 0; c < 6; c++)
+		for (int m = 0; m < 8; m++)
+			SERIES(m == 3 ? 9.0 : 1.0, floor(rnd() * 1e6) / 100,
+			       "node_cpu_seconds_total{cpu=\"%d\",mode=\"%s\",%s}", c, modes[m], id);
+	for (int i = 0; i < 10; i++)
+		SERIES(0, floor(rnd() * 16e9 / 4096) * 4096, "node_memory_%s_bytes{%s}", mem[i], id);
+	for (int m = 0; m < 3; m++)
+		for (int f = 0; f < 3; f++)
+			SERIES(f == 0 ? -1 : 0, floor(rnd() * 1e12 / 4096) * 4096,
+			       "node_filesystem_%s_bytes{device=\"%s\",fstype=\"ext4\",mountpoint=\"%s\",%s}", fs[f],
+			       mounts[m][1], mounts[m][0], id);
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 4; k++)
+			SERIES(io_step[k], 0, "%s{device=\"%s%c\",%s}", io[k][0], io[k][1],
+			       io[k][1][0] == 's' ? 'a' + d : '0' + d, id);
+	for (int i = 0; i < 3; i++)
+		SERIES(0, floor(rnd() * 400) / 100, "node_load%s{%s}", i == 0 ? "1" : i == 1 ? "5" : "15", id);
+	for (int i = 0; i < 3; i++)
+		for (int c = 0; c < 3; c++)
+			SERIES(c == 0 ? 500 : c == 1 ? 5 : 1, 0, "http_requests_total{code=\"%s\",handler=\"%s\",%s}",
+			       codes[c], handlers[i], id);
+	for (int q = 0; q < 10; q++)
+		SERIES(0, floor(rnd() * 100), "queue_depth{queue=\"q%d\",%s}", q, id);
+	SERIES(-1, 0, "node_memory_HugePages_Total{%s}", id);
+	SERIES(-1, 1764000000, "node_boot_time_seconds{%s}", id);
+	SERIES(-1, 6, "node_cpu_count{%s}", id);
+#undef SERIES
+	return n;
+}
+
+/* Writes the file; returns the number of samples. */
+static uint64_t write_file(const char *path, unsigned hosts, unsigned intervals, int64_t end_ms)
+{
+	struct series *all = calloc((size_t)hosts * SERIES_PER_HOST, sizeof(*all));
+	FILE *f = fopen(path, "w");
+	uint64_t n = 0;
+
+	if (all == NULL || f == NULL) {
+		perror("bench_import: writing the file");
+		exit(1);
+	}
+	for (unsigned h = 0; h < hosts; h++)
+		if (host_series(h, all + (size_t)h * SERIES_PER_HOST) != SERIES_PER_HOST) {
+			fprintf(stderr, "bench_import: a host must have %d series\n", SERIES_PER_HOST);
+			exit(1);
+		}
+	for (unsigned t = 0; t < intervals; t++) {
+		int64_t ts = end_ms - (int64_t)(intervals - 1 - t) * 10000;
+		for (size_t i = 0; i < (size_t)hosts * SERIES_PER_HOST; i++) {
+			struct series *s = &all[i];
+			if (s->step > 0)
+				s->value += floor(rnd() * s->step * 100) / 100;
+			else if (s->step == 0)
+				s->value = fabs(s->value + floor((rnd() - 0.5) * 200) * (s->value > 1e6 ? 4096 : 0.01));
+			fprintf(f, "%s %.17g %" PRId64 "\n", s->text, s->value, ts);
+			n++;
+		}
+	}
+	if (fclose(f) != 0) {
+		perror("bench_import: writing the file");
+		exit(1);
+	}
+	free(all);
+	return n;
+}
+
+static int connect_port(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint16_t port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Sends a request with body from file fd (or none) and returns the status
+ * of the answer (-1 on failure); the answer's body is dropped. */
+static int request(uint16_t port, const char *method, const char *path, int file_fd, off_t size)
+{
+	char head[512], buf[1 << 20];
+	int fd = connect_port(port), status = -1;
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
+	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
+		 method, path, (long long)size);
+	if (write(fd, head, strlen(head)) < 0)
+		goto out;
+	if (file_fd >= 0) {
+		off_t off = 0;
+		lseek(file_fd, 0, SEEK_SET);
+		while (off < size) {
+			ssize_t n = read(file_fd, buf, sizeof(buf)), w = 0;
+			if (n <= 0)
+				goto out;
+			while (w < n) {
+				ssize_t k = write(fd, buf + w, (size_t)(n - w));
+				if (k <= 0)
+					goto out;
+				w += k;
+			}
+			off += n;
+		}
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&p, 1, 600000) <= 0)
+			goto out;
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			break;
+	}
+	if (got > 12)
+		sscanf(buf, "HTTP/1.%*d %d", &status);
+out:
+	close(fd);
+	return status;
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 300; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
+struct run {
+	double wall_s, cpu_s;
+	bool is_ok;
+};
+
+/* Times the import of file into a server on port, pid. */
+static struct run import_into(pid_t pid, uint16_t port, int file_fd, off_t size)
+{
+	struct run r;
+	double c0 = cpu_s(pid), t0 = mono_s();
+	int status = request(port, "POST", "/api/v1/import/prometheus", file_fd, size);
+
+	r.wall_s = mono_s() - t0;
+	r.cpu_s = cpu_s(pid) - c0;
+	r.is_ok = status == 204;
+	if (!r.is_ok)
+		fprintf(stderr, "bench_import: the import answered HTTP %d\n", status);
+	return r;
+}
+
+static void print_run(const char *who, struct run r, uint64_t samples)
+{
+	if (!r.is_ok) {
+		printf("%-16s failed\n", who);
+		return;
+	}
+	printf("%-16s %8.2f s  %10.0f samples/s  %6.3f CPU-s per million samples\n", who, r.wall_s,
+	       (double)samples / r.wall_s, r.cpu_s / ((double)samples / 1e6));
+}
+
+int main(int argc, char **argv)
+{
+	unsigned hosts = 1000, intervals = 20;
+	uint64_t seed = 42, samples;
+	const char *receiver = VG_BUILDDIR "/vigil-receiver", *vm = "/usr/bin/victoria-metrics";
+	static const struct option opts[] = {
+		{ "hosts", required_argument, NULL, 'h' }, { "intervals", required_argument, NULL, 'n' },
+		{ "seed", required_argument, NULL, 's' }, { "receiver", required_argument, NULL, 'r' },
+		{ "vm", required_argument, NULL, 'v' }, { NULL, 0, NULL, 0 },
+	};
+	char dir[] = "/tmp/vigil-bench-import-XXXXXX", path[600], data[600], ports[600], log[600], addr[64];
+	struct run rv = { 0, 0, false }, rm = { 0, 0, false };
+	struct stat st;
+	bool has_vm;
+	int c, file_fd;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': hosts = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'n': intervals = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'r': receiver = optarg; break;
+		case 'v': vm = optarg; break;
+		default:
+			fprintf(stderr, "usage: bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH]\n");
+			return 2;
+		}
+	}
+	if (hosts == 0 || intervals == 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/import.prom", dir);
+	{
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		samples = write_file(path, hosts, intervals, (int64_t)now.tv_sec * 1000 / 10000 * 10000);
+	}
+	file_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (file_fd < 0 || fstat(file_fd, &st) != 0)
+		return 1;
+	printf("file: %u hosts x %d series x %u intervals = %" PRIu64 " samples, %.1f MiB\n", hosts, SERIES_PER_HOST,
+	       intervals, samples, (double)st.st_size / 1048576.0);
+
+	/* Vigil. */
+	{
+		snprintf(data, sizeof(data), "%s/vigil", dir);
+		snprintf(ports, sizeof(ports), "%s/vigil.ports", dir);
+		snprintf(log, sizeof(log), "%s/vigil.log", dir);
+		char *av[] = { (char *)receiver, "--config", "/dev/null", "--data-dir", data, "--listen", "127.0.0.1:0",
+			       "--http-listen", "127.0.0.1:0", "--port-file", ports, "--log-level", "warn", NULL };
+		pid_t pid = spawn(av, log);
+		unsigned a = 0, hp = 0;
+		for (int i = 0; i < 1000 && hp == 0; i++) {
+			FILE *f = fopen(ports, "r");
+			if (f) {
+				if (fscanf(f, "%u %u", &a, &hp) != 2)
+					hp = 0;
+				fclose(f);
+			}
+			if (hp == 0)
+				usleep(10000);
+		}
+		if (hp == 0) {
+			fprintf(stderr, "bench_import: vigil-receiver did not start (see %s)\n", log);
+			stop(pid);
+			return 1;
+		}
+		rv = import_into(pid, (uint16_t)hp, file_fd, st.st_size);
+		stop(pid);
+	}
+
+	/* VictoriaMetrics, when installed. */
+	has_vm = access(vm, X_OK) == 0;
+	if (has_vm) {
+		uint16_t port = free_port();
+		char storage[640], listen_arg[96];
+		snprintf(storage, sizeof(storage), "-storageDataPath=%s/vm", dir);
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		snprintf(listen_arg, sizeof(listen_arg), "-httpListenAddr=%s", addr);
+		snprintf(log, sizeof(log), "%s/vm.log", dir);
+		char *av[] = { (char *)vm, storage, listen_arg, "-loggerLevel=ERROR", NULL };
+		pid_t pid = spawn(av, log);
+		bool is_up = false;
+		for (int i = 0; i < 300 && !is_up; i++) {
+			is_up = request(port, "GET", "/health", -1, 0) == 200;
+			if (!is_up)
+				usleep(50000);
+		}
+		if (is_up)
+			rm = import_into(pid, port, file_fd, st.st_size);
+		else
+			fprintf(stderr, "bench_import: victoria-metrics did not start (see %s)\n", log);
+		stop(pid);
+	} else {
+		printf("victoria-metrics not found at %s: apt-get install victoria-metrics to compare\n", vm);
+	}
+	print_run("vigil", rv, samples);
+	if (has_vm)
+		print_run("victoria-metrics", rm, samples);
+	printf("RESULT samples=%" PRIu64 " vigil_samples_per_s=%.0f vigil_cpu_s_per_M=%.3f vm_samples_per_s=%.0f vm_cpu_s_per_M=%.3f ratio=%.2f\n",
+	       samples, rv.is_ok ? (double)samples / rv.wall_s : NAN, rv.is_ok ? rv.cpu_s / ((double)samples / 1e6) : NAN,
+	       rm.is_ok ? (double)samples / rm.wall_s : NAN, rm.is_ok ? rm.cpu_s / ((double)samples / 1e6) : NAN,
+	       rv.is_ok && rm.is_ok ? rm.wall_s / rv.wall_s : NAN);
+	close(file_fd);
+	{
+		char cmd[700];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "bench_import: could not remove %s\n", dir);
+	}
+	return rv.is_ok ? 0 : 1;
+}

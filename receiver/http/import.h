@@ -1,0 +1,54 @@
+/*
+ * import.h: POST /api/v1/import/prometheus, VictoriaMetrics's bulk import
+ * of Prometheus text exposition lines (common/exposition.h), streamed:
+ * memory stays bounded whatever the size of the body.
+ *
+ * It sits under evhttp, between each accepted socket and the server
+ * (evhttp_set_bevcb): every HTTP connection's bytes pass through a filter
+ * of this module, which hands evhttp every request except imports. An
+ * import's body never reaches evhttp: it is parsed as it arrives, and its
+ * samples go in bounded batches through the submit queue
+ * (receiver/ingest/submit.h) into the ingest thread's WAL and head. The
+ * opening comment of import.c says why, and what the answer looks like.
+ *
+ * Threads: everything here runs on the HTTP thread's event base.
+ */
+#ifndef VG_IMPORT_H
+#define VG_IMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bufferevent;
+struct event_base;
+struct vg_err;
+struct vg_stats;
+struct vg_submit;
+
+struct vg_import;
+
+struct vg_import_options {
+	struct event_base *base;  /* the HTTP thread's; borrowed */
+	struct vg_submit *submit; /* into ingest; NULL: imports answer 503 */
+	struct vg_stats *stats;   /* borrowed, may be NULL */
+	size_t max_headers_bytes; /* the longest request head passed on */
+	int timeout_s;            /* evhttp's connection timeout; also the
+				   * longest silence inside an import body */
+};
+
+int vg_import_new(const struct vg_import_options *opts, struct vg_import **out, struct vg_err *err);
+/* For evhttp_set_bevcb(http, vg_import_bevcb, imp): the bufferevent evhttp
+ * uses for a new connection. */
+struct bufferevent *vg_import_bevcb(struct event_base *base, void *imp);
+/* Frees the module's events: call after the base stopped running and
+ * before it is freed. */
+void vg_import_stop(struct vg_import *imp);
+/* Frees the rest: call after the base is freed (which frees the
+ * connections, and with them their filters). */
+void vg_import_free(struct vg_import *imp);
+
+/* The import path, for the router: evhttp sees a request to it only when
+ * it is not a POST, or its head was not one this module could follow. */
+#define VG_IMPORT_PATH "/api/v1/import/prometheus"
+
+#endif
