@@ -115,6 +115,7 @@ static const struct vg_conf_field collector_fields[] = {
 	{ F("loadavg", VG_CONF_BOOL, collect_loadavg), 0, 0, NULL },
 	{ F("filefd", VG_CONF_BOOL, collect_filefd), 0, 0, NULL },
 	{ F("entropy", VG_CONF_BOOL, collect_entropy), 0, 0, NULL },
+	{ F("textfile", VG_CONF_BOOL, collect_textfile), 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -131,6 +132,7 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("queue_max_bytes", VG_CONF_SIZE, queue_max_bytes), 64 << 10, INT64_MAX, NULL },
 	{ F("spool_dir", VG_CONF_STR, spool_dir), 0, 0, NULL },
 	{ F("spool_max_bytes", VG_CONF_SIZE, spool_max_bytes), 64 << 10, INT64_MAX, NULL },
+	{ F("textfile_dir", VG_CONF_STR, textfile_dir), 0, 0, NULL },
 	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
@@ -389,7 +391,7 @@ static int set_defaults(struct vg_agent_config *cfg)
 	cfg->ack_timeout_ms = 30 * 1000;
 	cfg->collect_cpu = cfg->collect_meminfo = true;
 	cfg->collect_filesystem = cfg->collect_loadavg = true;
-	cfg->collect_filefd = cfg->collect_entropy = true;
+	cfg->collect_filefd = cfg->collect_entropy = cfg->collect_textfile = true;
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||

@@ -40,6 +40,8 @@ struct vg_agent_config {
 	/* collectors: section */
 	bool collect_cpu, collect_meminfo, collect_filesystem, collect_loadavg; /* all true */
 	bool collect_filefd, collect_entropy; /* true */
+	bool collect_textfile;    /* true; reads nothing unless textfile_dir is set */
+	char *textfile_dir;       /* *.prom files; default none */
 };
 
 /*

@@ -168,6 +168,7 @@ static void apply_sampling(struct agent *a, struct vg_agent_config *cfg)
 	vg_collect_env_default(&a->env);
 	a->env.proc_path = cfg->proc_path;
 	a->env.rootfs_path = cfg->rootfs_path;
+	a->env.textfile_dir = cfg->textfile_dir;
 	if (cfg->collect_cpu)
 		want[n++] = &vg_collector_cpu;
 	if (cfg->collect_meminfo)
@@ -180,6 +181,8 @@ static void apply_sampling(struct agent *a, struct vg_agent_config *cfg)
 		want[n++] = &vg_collector_filefd;
 	if (cfg->collect_entropy)
 		want[n++] = &vg_collector_entropy;
+	if (cfg->collect_textfile && cfg->textfile_dir && cfg->textfile_dir[0])
+		want[n++] = &vg_collector_textfile;
 	memset(a->slots, 0, sizeof(a->slots));
 	a->n_slots = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -109,11 +109,20 @@ static size_t count(const struct rec *r, const char *prefix)
 static int run(const struct vg_collector *c, const char *proc, const char *rootfs,
 	       struct rec *r, struct vg_err *err)
 {
-	struct vg_collect_env env = { proc, rootfs, 100 };
+	struct vg_collect_env env = { proc, rootfs, 100, NULL };
 	struct vg_sample_sink sink = { rec_add, r };
 
 	vg_err_clear(err);
 	return c->collect(&env, &sink, err);
+}
+
+static int run_textfile(const char *dir, struct rec *r, struct vg_err *err)
+{
+	struct vg_collect_env env = { PROC, "/", 100, dir };
+	struct vg_sample_sink sink = { rec_add, r };
+
+	vg_err_clear(err);
+	return vg_collector_textfile.collect(&env, &sink, err);
 }
 
 /* --- temporary /proc trees ------------------------------------------------ */
@@ -166,15 +175,16 @@ static void tmp_done(void)
 
 START_TEST(test_collectors_table_order)
 {
-	static const char *const want[] = { "cpu", "meminfo", "filesystem", "loadavg", "filefd", "entropy" };
+	static const char *const want[] = { "cpu", "meminfo", "filesystem", "loadavg", "filefd", "entropy",
+					    "textfile" };
 	size_t i;
 
 	for (i = 0; vg_collectors[i] != NULL; i++) {
-		ck_assert_uint_lt(i, 6);
+		ck_assert_uint_lt(i, 7);
 		ck_assert_str_eq(vg_collectors[i]->name, want[i]);
 		ck_assert_ptr_nonnull(vg_collectors[i]->collect);
 	}
-	ck_assert_uint_eq(i, 6);
+	ck_assert_uint_eq(i, 7);
 }
 END_TEST
 
@@ -301,7 +311,7 @@ END_TEST
 
 START_TEST(test_cpu_divides_by_clk_tck)
 {
-	struct vg_collect_env env = { PROC, "/", 250 };
+	struct vg_collect_env env = { PROC, "/", 250, NULL };
 	struct rec r = { 0 };
 	struct vg_sample_sink sink = { rec_add, &r };
 
@@ -313,7 +323,7 @@ END_TEST
 
 START_TEST(test_cpu_rejects_nonpositive_clk_tck)
 {
-	struct vg_collect_env env = { PROC, "/", 0 };
+	struct vg_collect_env env = { PROC, "/", 0, NULL };
 	struct rec r = { 0 };
 	struct vg_sample_sink sink = { rec_add, &r };
 	struct vg_err err;
@@ -853,7 +863,12 @@ START_TEST(test_sink_error_stops_collector)
 
 		r.stop_at = 2;
 		r.stop_code = -42;
-		ck_assert_int_eq(run(vg_collectors[i], PROC, "/", &r, &err), -42);
+		if (vg_collectors[i] == &vg_collector_textfile) {
+			/* It reads a directory, not /proc. */
+			ck_assert_int_eq(run_textfile(VG_TEST_DATA "/textfile-good", &r, &err), -42);
+		} else {
+			ck_assert_int_eq(run(vg_collectors[i], PROC, "/", &r, &err), -42);
+		}
 		ck_assert_msg(r.calls == 2, "%s called the sink %zu times", vg_collectors[i]->name,
 			      r.calls);
 		ck_assert_uint_eq(r.n, 1);
@@ -862,7 +877,10 @@ START_TEST(test_sink_error_stops_collector)
 		/* A positive code is passed through as is. */
 		r.stop_at = 1;
 		r.stop_code = 7;
-		ck_assert_int_eq(run(vg_collectors[i], PROC, "/", &r, &err), 7);
+		if (vg_collectors[i] == &vg_collector_textfile)
+			ck_assert_int_eq(run_textfile(VG_TEST_DATA "/textfile-good", &r, &err), 7);
+		else
+			ck_assert_int_eq(run(vg_collectors[i], PROC, "/", &r, &err), 7);
 		ck_assert_uint_eq(r.calls, 1);
 		rec_free(&r);
 	}
@@ -987,6 +1005,54 @@ START_TEST(test_entropy_fixture_missing_pool_and_bad_file)
 }
 END_TEST
 
+/* --- textfile -------------------------------------------------------------- */
+
+
+START_TEST(test_textfile_reads_good_files_and_skips_bad_ones_whole)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run_textfile(VG_TEST_DATA "/textfile", &r, &err), VG_EINVAL);
+	/* The first bad file in name order, with its line. */
+	ck_assert_msg(strstr(err.msg, "bad.prom:2:") != NULL, "%s", err.msg);
+	ck_assert(get(&r, "app_jobs_total{queue=\"mail\"}") == 17);
+	ck_assert(get(&r, "app_jobs_total{queue=\"sms\"}") == 3);
+	ck_assert(get(&r, "backup_last_success_seconds") == 1764000000);
+	/* Never half-read: not the good line before the bad one either. */
+	ck_assert(!has(&r, "ok_metric"));
+	ck_assert(!has(&r, "later_metric"));
+	/* A client-side timestamp, a cut last line, another extension. */
+	ck_assert(!has(&r, "stamped_metric"));
+	ck_assert(!has(&r, "cut_metric"));
+	ck_assert(!has(&r, "not_read"));
+	ck_assert(has(&r, "node_textfile_mtime_seconds{file=\"good.prom\"}"));
+	ck_assert(has(&r, "node_textfile_mtime_seconds{file=\"second.prom\"}"));
+	ck_assert(!has(&r, "node_textfile_mtime_seconds{file=\"bad.prom\"}"));
+	ck_assert(get(&r, "node_textfile_scrape_error") == 1);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_textfile_clean_dir_missing_dir_and_none)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run_textfile(VG_TEST_DATA "/textfile-good", &r, &err), 0);
+	ck_assert(get(&r, "node_textfile_scrape_error") == 0);
+	ck_assert_uint_eq(count(&r, "app_jobs_total"), 2);
+	rec_free(&r);
+	ck_assert_int_eq(run_textfile(VG_TEST_DATA "/no-such-textfile-dir", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "no-such-textfile-dir"));
+	ck_assert(get(&r, "node_textfile_scrape_error") == 1);
+	rec_free(&r);
+	ck_assert_int_eq(run_textfile(NULL, &r, &err), 0);
+	ck_assert_uint_eq(r.n, 0);
+	rec_free(&r);
+}
+END_TEST
+
 static Suite *collect_suite(void)
 {
 	Suite *s = suite_create("collect");
@@ -1045,6 +1111,8 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_filesystem_many_mounts_beyond_stack_entries);
 	tcase_add_test(tc, test_filefd_fixture_and_bad_files);
 	tcase_add_test(tc, test_entropy_fixture_missing_pool_and_bad_file);
+	tcase_add_test(tc, test_textfile_reads_good_files_and_skips_bad_ones_whole);
+	tcase_add_test(tc, test_textfile_clean_dir_missing_dir_and_none);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,7 +5,7 @@
  *
  * It parses no source itself: each collect/<collector>.c owns its format.
  * Invariants: vg_collectors[] is NULL-terminated, in the order cpu, meminfo,
- * filesystem, loadavg, filefd, entropy; the helpers allocate only when a file outgrows the
+ * filesystem, loadavg, filefd, entropy, textfile; the helpers allocate only when a file outgrows the
  * stack part of struct vg_collect_file (once per read, capped at
  * VG_COLLECT_MAX_FILE_BYTES), never per line or per sample.
  */
@@ -28,6 +28,7 @@ const struct vg_collector *const vg_collectors[] = {
 	&vg_collector_loadavg,
 	&vg_collector_filefd,
 	&vg_collector_entropy,
+	&vg_collector_textfile,
 	NULL,
 };
 
@@ -47,6 +48,7 @@ void vg_collect_env_default(struct vg_collect_env *env)
 
 	env->proc_path = "/proc";
 	env->rootfs_path = "/";
+	env->textfile_dir = NULL;
 	/* USER_HZ is 100 on every Linux architecture; sysconf cannot really
 	 * fail, but a zero here would divide every CPU sample by zero. */
 	env->clk_tck = tck > 0 ? tck : 100;

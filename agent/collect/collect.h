@@ -36,6 +36,7 @@ struct vg_collect_env {
 	const char *proc_path;   /* "/proc" */
 	const char *rootfs_path; /* "/": prefix for statvfs of mount points */
 	long clk_tck;            /* sysconf(_SC_CLK_TCK): /proc/stat ticks per second */
+	const char *textfile_dir; /* *.prom files for the textfile collector; NULL: none */
 };
 
 struct vg_collector {
@@ -50,6 +51,7 @@ extern const struct vg_collector vg_collector_filefd;
 extern const struct vg_collector vg_collector_filesystem;
 extern const struct vg_collector vg_collector_loadavg;
 extern const struct vg_collector vg_collector_meminfo;
+extern const struct vg_collector vg_collector_textfile;
 
 /* All collectors, NULL-terminated, in a fixed order. */
 extern const struct vg_collector *const vg_collectors[];

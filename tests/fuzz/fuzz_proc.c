@@ -349,6 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.proc_path = top;
 	env.rootfs_path = top;
 	env.clk_tck = 100;
+	env.textfile_dir = NULL; /* the textfile collector reads nothing here */
 	for (size_t i = 0; vg_collectors[i] != NULL; i++) {
 		struct vg_err err;
 		int rc;
