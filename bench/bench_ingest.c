@@ -468,7 +468,11 @@ int main(int argc, char **argv)
 	struct vg_buf raw = VG_BUF_INIT;
 	struct pollfd *pfds = calloc(hosts, sizeof(*pfds));
 	uint64_t wire_bytes = 0, samples = 0, samples_bytes = 0;
-	const int64_t t0_ms = 1764000000000LL;
+	/* The data ends now: the receiver refuses agents' samples older than
+	 * its max_sample_age (7 days) and newer than 10 minutes ahead. */
+	struct timespec now_ts;
+	clock_gettime(CLOCK_REALTIME, &now_ts);
+	const int64_t t0_ms = ((int64_t)now_ts.tv_sec - (int64_t)intervals * 10 - 60) * 1000;
 	double cpu0, rss0, cpu1, rss1, t_start, t_end;
 
 	/* Connect and define every host's series first: the steady state

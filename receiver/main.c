@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 	struct vg_ingest_options iopts = {
 		.host = host, .port = port, .token = cfg.token,
 		.max_connections = cfg.max_connections, .base = base, .head = head, .stats = stats,
+		.max_sample_age_ms = cfg.max_sample_age_ms,
 		.submit = submit,
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)

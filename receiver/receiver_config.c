@@ -48,6 +48,7 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("max_connections", VG_CONF_UINT, max_connections), 1, 1000000, NULL },
 	{ F("wal_segment_size", VG_CONF_SIZE, wal_segment_bytes), 4 << 10, 1 << 30, NULL },
 	{ F("lookback_delta", VG_CONF_DURATION, lookback_ms), 1000, 24LL * 3600 * 1000, NULL },
+	{ F("max_sample_age", VG_CONF_DURATION, max_sample_age_ms), 0, 3650LL * 24 * 3600 * 1000, NULL },
 	{ F("port_file", VG_CONF_STR, port_file), 0, 0, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
@@ -72,7 +73,8 @@ static const char usage_text[] =
 	"  -h, --help                  print this help and exit\n"
 	"  -V, --version               print the version and exit\n"
 	"\n"
-	"Other settings (max_connections, wal_segment_size, lookback_delta) are set\n"
+	"Other settings (max_connections, wal_segment_size, lookback_delta,\n"
+	"max_sample_age) are set\n"
 	"in the file; see vigil-receiver(8) and vigil-receiver.yaml(5).\n";
 
 enum {
@@ -143,6 +145,7 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->max_connections = 65536;
 	cfg->wal_segment_bytes = 64ULL << 20;
 	cfg->lookback_ms = 5 * 60 * 1000;
+	cfg->max_sample_age_ms = 7LL * 24 * 3600 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||

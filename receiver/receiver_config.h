@@ -25,6 +25,7 @@ struct vg_receiver_config {
 	uint64_t max_connections;  /* agent connections; default 65536 */
 	uint64_t wal_segment_bytes;/* WAL segment size; default 64 MiB */
 	int64_t lookback_ms;       /* query lookback delta; default 5m */
+	int64_t max_sample_age_ms; /* agents' samples older are refused; default 7d; 0: none */
 	char *port_file;           /* when set, write "<agent port> <http port>\n" here once listening */
 	char *log_level;           /* "info" */
 };

@@ -33,6 +33,8 @@ void vg_stats_init(struct vg_stats *st)
 		atomic_init(&st->frames_received[i], 0);
 	atomic_init(&st->samples_received, 0);
 	atomic_init(&st->samples_duplicate, 0);
+	atomic_init(&st->samples_too_old, 0);
+	atomic_init(&st->samples_too_new, 0);
 	atomic_init(&st->series_created, 0);
 	atomic_init(&st->bytes_received, 0);
 	atomic_init(&st->decode_errors, 0);
@@ -174,6 +176,11 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 		"Samples accepted from SAMPLES frames.", load(&st->samples_received));
 	counter(out, "vigil_receiver_samples_duplicate_total",
 		"Samples of retried batches ignored as duplicates.", load(&st->samples_duplicate));
+	counter(out, "vigil_receiver_samples_too_old_total",
+		"Agents' samples older than max_sample_age, refused.", load(&st->samples_too_old));
+	counter(out, "vigil_receiver_samples_too_new_total",
+		"Samples more than 10 minutes ahead of the receiver's clock, refused.",
+		load(&st->samples_too_new));
 	counter(out, "vigil_receiver_series_created_total", "Series created in the head.",
 		load(&st->series_created));
 	counter(out, "vigil_receiver_bytes_received_total", "Wire bytes received from agents.",

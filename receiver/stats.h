@@ -18,6 +18,8 @@ struct vg_stats {
 	_Atomic uint64_t frames_received[6]; /* by frame type, 1..5; [0] unknown */
 	_Atomic uint64_t samples_received;   /* samples in SAMPLES frames accepted */
 	_Atomic uint64_t samples_duplicate;  /* samples in retried batches ignored */
+	_Atomic uint64_t samples_too_old;    /* older than max_sample_age, refused */
+	_Atomic uint64_t samples_too_new;    /* more than 10 minutes ahead, refused */
 	_Atomic uint64_t series_created;
 	_Atomic uint64_t bytes_received;     /* wire bytes from agents */
 	_Atomic uint64_t decode_errors;      /* frames refused as malformed or hostile */

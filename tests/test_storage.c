@@ -16,6 +16,7 @@
 #include "receiver/storage/chunk.h"
 #include "receiver/storage/head.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -398,6 +399,54 @@ START_TEST(test_storage_receiver_serves_around_a_damaged_block)
 }
 END_TEST
 
+/* Agents' samples older than max_sample_age or more than 10 minutes
+ * ahead are refused and counted; the rest of the batch, and the ACK, go
+ * on as usual. */
+START_TEST(test_storage_receiver_refuses_samples_out_of_window)
+{
+	char *dir = vg_t_tmpdir("vigil-window");
+	struct vg_t_receiver rcv;
+	uint64_t acked = 0;
+	int64_t now = vg_clock_now_ms(); /* the wall clock, as the receiver's */
+	char *body;
+	long status;
+	int fd;
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/data", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, NULL), 0);
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_hello(fd, "window-agent", 1, &acked), 0);
+	vg_t_define_series(fd, "window_m", "w");
+	vg_t_send_sample(fd, 1, now - 8LL * 24 * 3600 * 1000, 1); /* past max_sample_age */
+	vg_t_send_sample(fd, 2, now + 3600 * 1000, 2);            /* an hour ahead */
+	vg_t_send_sample(fd, 3, now, 3);
+	ck_assert_uint_ge(vg_t_wait_ack(fd, 3), 3);
+	close(fd);
+	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_samples_too_old_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_samples_too_new_total 1\n"));
+	free(body);
+	{
+		/* Only the sample of now is stored: one point, value 3. */
+		char path[128];
+		snprintf(path, sizeof(path), "/api/v1/query_range?query=window_m&start=%lld&end=%lld&step=120",
+			 (long long)(now / 1000 - 9 * 24 * 3600), (long long)(now / 1000 + 7200));
+		body = vg_t_http_get(rcv.http_port, path, &status);
+		ck_assert_ptr_nonnull(body);
+		ck_assert_int_eq(status, 200);
+		ck_assert_ptr_nonnull(strstr(body, ",\"3\"]"));
+		ck_assert_ptr_null(strstr(body, ",\"1\"]"));
+		ck_assert_ptr_null(strstr(body, ",\"2\"]"));
+		free(body);
+	}
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 10000), 0);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *storage_suite(void)
 {
 	Suite *s = suite_create("storage");
@@ -413,6 +462,7 @@ static Suite *storage_suite(void)
 	tc = tcase_create("daemon");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_storage_receiver_serves_around_a_damaged_block);
+	tcase_add_test(tc, test_storage_receiver_refuses_samples_out_of_window);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -40,6 +40,7 @@
 #include "receiver/ingest/ingest.h"
 #include "receiver/ingest/submit.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/samples2.h"
@@ -694,6 +695,43 @@ static int store_samples(struct vg_ingest *ing, const struct vg_wal_samples *rec
 	return 0;
 }
 
+/*
+ * Drops, in place, the samples outside what storage takes: more than
+ * VG_INGEST_MAX_FUTURE_MS ahead of this receiver's clock, or (when
+ * max_age_ms > 0: agents' batches; imports are history and exempt) older
+ * than now - max_age_ms. Counted; the rest of the batch is stored, and an
+ * agent's batch is acknowledged as usual, so a host with a wrong clock is
+ * not made to retry forever. Returns the samples kept.
+ */
+static size_t drop_out_of_window(struct vg_ingest *ing, uint32_t *ids, int64_t *ts, double *vals,
+				 size_t n, int64_t max_age_ms)
+{
+	int64_t now = vg_clock_now_ms(), newest = now + VG_INGEST_MAX_FUTURE_MS;
+	int64_t oldest = max_age_ms > 0 ? now - max_age_ms : INT64_MIN;
+	uint64_t too_old = 0, too_new = 0;
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i] > newest) {
+			too_new++;
+			continue;
+		}
+		if (ts[i] < oldest) {
+			too_old++;
+			continue;
+		}
+		ids[out] = ids[i];
+		ts[out] = ts[i];
+		vals[out] = vals[i];
+		out++;
+	}
+	if (too_old)
+		atomic_fetch_add_explicit(&ing->stats->samples_too_old, too_old, memory_order_relaxed);
+	if (too_new)
+		atomic_fetch_add_explicit(&ing->stats->samples_too_new, too_new, memory_order_relaxed);
+	return out;
+}
+
 static int handle_samples(struct conn *c, const struct vg_frame_header *h, const uint8_t *raw,
 			  size_t len, struct vg_err *err)
 {
@@ -732,6 +770,7 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 		want_sync(c, h->seq);
 		return 0;
 	}
+	b->n = drop_out_of_window(ing, ing->ids, b->ts_ms, b->values, b->n, ing->opts.max_sample_age_ms);
 	rec = (struct vg_wal_samples){ c->agent_hash, c->epoch, h->seq, b->n, ing->ids, b->ts_ms, b->values };
 	if ((rc = store_samples(ing, &rec, err)) != 0)
 		return rc;
@@ -778,6 +817,9 @@ static int store_batch(struct vg_ingest *ing, struct vg_submit_batch *b, struct 
 		return 0; /* a sync barrier: nothing to store */
 	for (size_t j = 0; j < b->n; j++)
 		ing->ids[j] = ing->series_ids[b->series_of[j]];
+	b->n = drop_out_of_window(ing, ing->ids, b->ts_ms, b->values, b->n, 0);
+	if (b->n == 0)
+		return 0;
 	rec = (struct vg_wal_samples){ 0, 0, 0, b->n, ing->ids, b->ts_ms, b->values };
 	return store_samples(ing, &rec, err);
 }

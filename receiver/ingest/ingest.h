@@ -41,10 +41,16 @@ struct vg_ingest_options {
 	struct event_base *base;    /* borrowed */
 	struct vg_head *head;       /* borrowed */
 	struct vg_stats *stats;     /* borrowed */
+	/* Agents' samples older than this (ms) are refused and counted; 0:
+	 * no limit. Any sample more than VG_INGEST_MAX_FUTURE_MS ahead of the
+	 * receiver's clock is refused too. */
+	int64_t max_sample_age_ms;
 	/* Batches from other threads (the HTTP import), consumed on base;
 	 * borrowed, may be NULL. The caller frees it after this ingest. */
 	struct vg_submit *submit;
 };
+
+#define VG_INGEST_MAX_FUTURE_MS (10 * 60 * 1000)
 
 struct vg_ingest;
 
