@@ -588,9 +588,10 @@ int main(int argc, char **argv)
 		printf("p99 under query / idle  %.2f\n", ack.query_p99 / ack.idle_p99);
 	}
 
-	/* Replay: start a receiver on the same data directory and time it
-	 * until it listens, which it does once the WAL is replayed. */
-	kill(rpid, SIGTERM);
+	/* Replay: kill the receiver (SIGTERM would seal the head into blocks
+	 * and cut the WAL), start a new one on the same data directory and
+	 * time it until it listens, which it does once the WAL is replayed. */
+	kill(rpid, SIGKILL);
 	waitpid(rpid, NULL, 0);
 	char ports[600];
 	snprintf(ports, sizeof(ports), "%s/ports", dir);
@@ -601,22 +602,18 @@ int main(int argc, char **argv)
 	printf("wal replay seconds      %.3f (start to listening, %llu samples)\n", replay,
 	       (unsigned long long)samples);
 	printf("wal replay samples/s    %.0f\n", samples / replay);
-	printf("RESULT samples_per_s=%.0f cpu_s_per_m=%.3f rss_bytes_per_series=%.0f "
-	       "wire_bytes_per_sample=%.2f wal_replay_samples_per_s=%.0f",
-	       samples / wall, cpu / (samples / 1e6), rss1 / (hosts * 100.0),
-	       (double)wire_bytes / (double)samples, samples / replay);
+	kill(rpid, SIGTERM);
+	waitpid(rpid, NULL, 0);
+	printf("RESULT proto=%d samples_per_s=%.0f cpu_s_per_m_samples=%.3f rss_bytes_per_series=%.0f "
+	       "wire_bytes_per_sample=%.2f steady_bytes_per_sample=%.2f wal_replay_samples_per_s=%.0f",
+	       proto, samples / wall, cpu / (samples / 1e6), rss1 / (hosts * 100.0),
+	       (double)wire_bytes / (double)samples, (double)samples_bytes / (double)samples, samples / replay);
 	if (is_ack_latency)
 		printf(" ack_p50_ms_idle=%.2f ack_p99_ms_idle=%.2f ack_p50_ms_query=%.2f "
 		       "ack_p99_ms_query=%.2f full_scan_queries=%llu",
 		       ack.idle_p50, ack.idle_p99, ack.query_p50, ack.query_p99,
 		       (unsigned long long)ack.queries);
 	printf("\n");
-	kill(rpid, SIGTERM);
-	waitpid(rpid, NULL, 0);
-	printf("RESULT proto=%d samples_per_s=%.0f cpu_s_per_m_samples=%.3f rss_bytes_per_series=%.0f "
-	       "wire_bytes_per_sample=%.2f steady_bytes_per_sample=%.2f wal_replay_samples_per_s=%.0f\n",
-	       proto, samples / wall, cpu / (samples / 1e6), rss1 / (hosts * 100.0),
-	       (double)wire_bytes / (double)samples, (double)samples_bytes / (double)samples, samples / replay);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
