@@ -239,7 +239,10 @@ static size_t curl_write(char *p, size_t size, size_t n, void *arg)
 	return fwrite(p, size, n, f);
 }
 
-char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status)
+/* GET, or POST of body[0..len) when body is not NULL; the reply's body
+ * (caller frees) or NULL. */
+static char *http_request(uint16_t port, const char *path_and_query, const void *body_in,
+			  size_t len_in, long timeout_s, long *status)
 {
 	char url[8192];
 	char *body = NULL;
@@ -250,9 +253,14 @@ char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status)
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path_and_query);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (body_in != NULL) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_in);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len_in);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(c);
 	*status = 0;
@@ -267,36 +275,15 @@ char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status)
 	return body;
 }
 
-char *vg_t_http_post(uint16_t port, const char *path_and_query, const void *body_in, size_t len_in,
+char *vg_t_http_get(uint16_t port, const char *path_and_query, long *status)
+{
+	return http_request(port, path_and_query, NULL, 0, 10L, status);
+}
+
+char *vg_t_http_post(uint16_t port, const char *path_and_query, const void *body, size_t len,
 		     long *status)
 {
-	char url[8192];
-	char *body = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&body, &len);
-	CURL *c = curl_easy_init();
-	CURLcode rc;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path_and_query);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_in);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len_in);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	rc = curl_easy_perform(c);
-	*status = 0;
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(c);
-	fclose(f);
-	if (rc != CURLE_OK) {
-		free(body);
-		return NULL;
-	}
-	return body;
+	return http_request(port, path_and_query, body ? body : "", len, 60L, status);
 }
 
 size_t vg_t_count_samples(uint16_t port, const char *sel, long start, long end, long step)

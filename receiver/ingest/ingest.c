@@ -695,6 +695,21 @@ static int store_samples(struct vg_ingest *ing, const struct vg_wal_samples *rec
 	return 0;
 }
 
+/* Room for n ids in a scratch array of this thread; VG_ENOMEM. */
+static int grow_ids(uint32_t **ids, size_t *cap, size_t n)
+{
+	uint32_t *p;
+
+	if (n <= *cap)
+		return 0;
+	p = realloc(*ids, n * sizeof(*p));
+	if (p == NULL)
+		return VG_ENOMEM;
+	*ids = p;
+	*cap = n;
+	return 0;
+}
+
 /*
  * Drops, in place, the samples outside what storage takes: more than
  * VG_INGEST_MAX_FUTURE_MS ahead of this receiver's clock, or (when
@@ -748,13 +763,8 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 		   : vg_samples_decode(raw, len, b, err);
 	if (rc != 0)
 		return rc;
-	if (b->n > ing->cap_ids) {
-		uint32_t *p = realloc(ing->ids, b->n * sizeof(*p));
-		if (p == NULL)
-			return vg_err_set(err, VG_ENOMEM, "out of memory");
-		ing->ids = p;
-		ing->cap_ids = b->n;
-	}
+	if (grow_ids(&ing->ids, &ing->cap_ids, b->n) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->refs[i] >= c->n_refs)
 			return vg_err_set(err, VG_ENOENT, "SAMPLES seq %llu uses ref %llu, which no SERIES frame defined",
@@ -788,20 +798,10 @@ static int store_batch(struct vg_ingest *ing, struct vg_submit_batch *b, struct 
 
 	if (ing->wal == NULL || ing->is_wal_broken)
 		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
-	if (b->n_series > ing->cap_series_ids) {
-		uint32_t *p = realloc(ing->series_ids, b->n_series * sizeof(*p));
-		if (p == NULL)
-			return vg_err_set(err, VG_ENOMEM, "out of memory");
-		ing->series_ids = p;
-		ing->cap_series_ids = b->n_series;
-	}
-	if (b->n > ing->cap_ids) {
-		uint32_t *p = realloc(ing->ids, b->n * sizeof(*p));
-		if (p == NULL)
-			return vg_err_set(err, VG_ENOMEM, "out of memory");
-		ing->ids = p;
-		ing->cap_ids = b->n;
-	}
+	if (grow_ids(&ing->series_ids, &ing->cap_series_ids, b->n_series) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	if (grow_ids(&ing->ids, &ing->cap_ids, b->n) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < b->n_series; i++) {
 		const struct vg_submit_series *e = &b->series[i];
 		struct vg_series s;
