@@ -322,15 +322,18 @@ static bool flush_pending(struct session *s)
 {
 	while (s->pending) {
 		struct vg_submit_batch *b = s->pending, *next = b->next;
-		int rc = vg_submit_enqueue(s->imp->client, b, batch_done, s);
+		int rc;
 
+		/* Unlinked before it is handed over: once enqueued, the batch
+		 * is the ingest thread's, and its link is the queue's. */
+		b->next = NULL;
+		rc = vg_submit_enqueue(s->imp->client, b, batch_done, s);
 		if (rc == VG_EAGAIN) {
 			b->next = next;
 			wait_room(s);
 			return false;
 		}
 		s->pending = next;
-		b->next = NULL;
 		if (rc != 0) {
 			fail_store(s, VG_EIO, "the receiver is stopping");
 			vg_submit_batch_free(b);
