@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,20 @@ static int check_listen(const void *member, struct vg_err *err)
 	return vg_conf_split_hostport(*(char *const *)member, host, sizeof(host), &port, err);
 }
 
+/* An extended regular expression, as the HTTP server will anchor it. */
+static int check_cors(const void *member, struct vg_err *err)
+{
+	const char *re = *(char *const *)member;
+	regex_t rx;
+	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+
+	if (rc != 0)
+		return vg_err_set(err, VG_EINVAL, "not a valid extended regular expression: \"%s\"",
+				  vg_conf_printable(re, "..."));
+	regfree(&rx);
+	return 0;
+}
+
 #define F(key, type, member) key, type, offsetof(struct vg_receiver_config, member), NULL
 
 static const struct vg_conf_field receiver_fields[] = {
@@ -45,7 +60,26 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_listen", VG_CONF_STR, http_listen), 0, 0, check_listen },
 	{ F("data_dir", VG_CONF_STR, data_dir), 0, 0, vg_conf_check_path },
 	{ F("token", VG_CONF_STR, token), 0, 0, vg_conf_check_ident },
-	{ F("max_connections", VG_CONF_UINT, max_connections), 1, 1000000, NULL },
+	{ F("max_connections", VG_CONF_UINT, max_connections), 0, 1000000, NULL },
+	{ F("http_max_connections", VG_CONF_UINT, http_max_connections), 0, 1000000, NULL },
+	{ F("agent_buffer_budget", VG_CONF_SIZE, agent_buffer_budget), 1 << 20, 1LL << 40, NULL },
+	{ F("agent_connection_buffer", VG_CONF_SIZE, agent_connection_buffer), 1 << 10, 16 << 20, NULL },
+	{ F("agent_hello_buffer", VG_CONF_SIZE, agent_hello_buffer), 512, 64 << 10, NULL },
+	{ F("agent_hello_timeout", VG_CONF_DURATION, agent_hello_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("agent_idle_timeout", VG_CONF_DURATION, agent_idle_timeout_ms), 1000, 7 * 24 * 3600 * 1000LL, NULL },
+	{ F("agent_frame_timeout", VG_CONF_DURATION, agent_frame_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("max_series", VG_CONF_UINT, max_series), 0, INT64_MAX, NULL },
+	{ F("max_series_per_agent", VG_CONF_UINT, max_series_per_agent), 0, INT64_MAX, NULL },
+	{ F("max_new_series_per_minute", VG_CONF_UINT, max_new_series_per_minute), 0, INT64_MAX, NULL },
+	{ F("http_max_header_size", VG_CONF_SIZE, http_max_header_bytes), 1 << 10, 16 << 20, NULL },
+	{ F("http_max_body_size", VG_CONF_SIZE, http_max_body_bytes), 1 << 10, 1LL << 32, NULL },
+	{ F("http_header_timeout", VG_CONF_DURATION, http_header_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("http_idle_timeout", VG_CONF_DURATION, http_idle_timeout_ms), 1000, 24 * 3600 * 1000, NULL },
+	{ F("http_read_token", VG_CONF_STR, http_read_token), 0, 0, vg_conf_check_ident },
+	{ F("http_admin_token", VG_CONF_STR, http_admin_token), 0, 0, vg_conf_check_ident },
+	{ F("http_tls_cert", VG_CONF_STR, http_tls_cert), 0, 0, NULL },
+	{ F("http_tls_key", VG_CONF_STR, http_tls_key), 0, 0, NULL },
+	{ F("http_cors_origin", VG_CONF_STR, http_cors_origin), 0, 0, check_cors },
 	{ F("wal_segment_size", VG_CONF_SIZE, wal_segment_bytes), 4 << 10, 1 << 30, NULL },
 	{ F("lookback_delta", VG_CONF_DURATION, lookback_ms), 1000, 24LL * 3600 * 1000, NULL },
 	{ F("port_file", VG_CONF_STR, port_file), 0, 0, NULL },
@@ -69,11 +103,14 @@ static const char usage_text[] =
 	"      --token TOKEN           token agents must present (default none)\n"
 	"      --port-file FILE        once listening, write the two ports to FILE\n"
 	"      --log-level LEVEL       error, warn, info or debug (default info)\n"
+	"      --check-config          check the configuration, print any error with\n"
+	"                              its file and line, and exit (0 valid, 1 not)\n"
 	"  -h, --help                  print this help and exit\n"
 	"  -V, --version               print the version and exit\n"
 	"\n"
-	"Other settings (max_connections, wal_segment_size, lookback_delta) are set\n"
-	"in the file; see vigil-receiver(8) and vigil-receiver.yaml(5).\n";
+	"Other settings (connection, memory, series and HTTP limits, authentication,\n"
+	"TLS, wal_segment_size, lookback_delta) are set in the file; see\n"
+	"vigil-receiver(8) and vigil-receiver.yaml(5).\n";
 
 enum {
 	OPT_CONFIG = 256,
@@ -83,6 +120,7 @@ enum {
 	OPT_TOKEN,
 	OPT_PORT_FILE,
 	OPT_LOG_LEVEL,
+	OPT_CHECK_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -93,6 +131,7 @@ static const struct option long_options[] = {
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -101,6 +140,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct receiver_flags {
 	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
+	bool is_check_only;
 };
 
 static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_flags *fl,
@@ -140,28 +180,52 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 static int set_defaults(struct vg_receiver_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->max_connections = 65536;
+	cfg->agent_buffer_budget = 256ULL << 20;
+	cfg->agent_connection_buffer = 32 << 10;
+	cfg->agent_hello_buffer = 4 << 10;
+	cfg->agent_hello_timeout_ms = 10 * 1000;
+	cfg->agent_idle_timeout_ms = 15 * 60 * 1000;
+	cfg->agent_frame_timeout_ms = 60 * 1000;
+	cfg->max_series = 10000000;
+	cfg->max_series_per_agent = 20000;
+	cfg->max_new_series_per_minute = 10000;
+	cfg->http_max_header_bytes = 64 << 10;
+	cfg->http_max_body_bytes = 1 << 20;
+	cfg->http_header_timeout_ms = 10 * 1000;
+	cfg->http_idle_timeout_ms = 60 * 1000;
 	cfg->wal_segment_bytes = 64ULL << 20;
 	cfg->lookback_ms = 5 * 60 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
-	    vg_conf_set_str(&cfg->log_level, "info") < 0)
+	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
+	    vg_conf_set_str(&cfg->http_cors_origin, ".*") < 0)
 		return VG_ENOMEM;
 	return 0;
 }
 
-/* Empty strings mean "unset": no token, no port file. */
-static void finish(struct vg_receiver_config *cfg)
+static void unset_empty(char **s)
 {
-	if (cfg->token && cfg->token[0] == '\0') {
-		free(cfg->token);
-		cfg->token = NULL;
+	if (*s && (*s)[0] == '\0') {
+		free(*s);
+		*s = NULL;
 	}
-	if (cfg->port_file && cfg->port_file[0] == '\0') {
-		free(cfg->port_file);
-		cfg->port_file = NULL;
-	}
+}
+
+/* Empty strings mean "unset": no token, no port file. A certificate needs
+ * its key and the key its certificate. */
+static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
+{
+	unset_empty(&cfg->http_read_token);
+	unset_empty(&cfg->http_admin_token);
+	unset_empty(&cfg->http_tls_cert);
+	unset_empty(&cfg->http_tls_key);
+	if ((cfg->http_tls_cert == NULL) != (cfg->http_tls_key == NULL))
+		return vg_err_set(err, VG_EINVAL, "%s%shttp_tls_cert and http_tls_key go together: set both or neither",
+				  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ": " : "");
+	unset_empty(&cfg->token);
+	unset_empty(&cfg->port_file);
+	return 0;
 }
 
 /* Collects the flags; 1 after --help or --version, < 0 on a usage error. */
@@ -180,6 +244,7 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_TOKEN: fl->token = optarg; break;
 		case OPT_PORT_FILE: fl->port_file = optarg; break;
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
+		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;
@@ -212,6 +277,7 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 	r = parse_argv(&fl, argc, argv, err);
 	if (r != 0)
 		return r;
+	cfg->is_check_only = fl.is_check_only;
 	path = fl.config ? fl.config : VG_RECEIVER_DEFAULT_CONFIG;
 	r = vg_conf_load_file(path, receiver_fields, cfg, err);
 	if (r == VG_ENOENT && !fl.config)
@@ -223,8 +289,7 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
 		return r;
-	finish(cfg);
-	return 0;
+	return finish(cfg, err);
 }
 
 void vg_receiver_config_release(struct vg_receiver_config *cfg)

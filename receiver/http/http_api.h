@@ -22,11 +22,24 @@ struct vg_http_api_options {
 	int64_t lookback_ms;  /* default lookback delta */
 	struct vg_head *head; /* borrowed */
 	struct vg_stats *stats; /* borrowed */
+	/* Limits; 0 takes the default in brackets. */
+	uint64_t max_connections;   /* open at once; past it 503 [1024] */
+	uint64_t max_header_bytes;  /* request line and headers [64 KiB] */
+	uint64_t max_body_bytes;    /* [1 MiB] */
+	int64_t header_timeout_ms;  /* the headers complete within [10 s] */
+	int64_t idle_timeout_ms;    /* a connection idle this long closes [60 s] */
+	/* Authentication (auth.h) and exposure; NULL: off. */
+	const char *read_token;
+	const char *admin_token;
+	const char *tls_cert, *tls_key; /* PEM files: HTTPS */
+	const char *cors_origin;        /* ERE of allowed origins; NULL: ".*" */
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */
 int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api **out,
 		      struct vg_err *err);
+/* Says /-/ready may answer 200: the WAL is replayed. Any thread. */
+void vg_http_api_set_ready(struct vg_http_api *api);
 /* The port actually bound. */
 uint16_t vg_http_api_port(const struct vg_http_api *api);
 /* Stops the thread and frees everything. */
