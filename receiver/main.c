@@ -74,18 +74,16 @@ static int write_port_file(const char *path, uint16_t agent_port, uint16_t http_
 	return 0;
 }
 
-/* What --check-config checks beyond the syntax: the files named exist and
- * can be read. */
+/* What --check-config checks beyond the syntax: the data directory, when
+ * it exists, is a writable directory. */
 static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 {
-	const char *files[] = { cfg->http_tls_cert, cfg->http_tls_key };
-	const char *keys[] = { "http_tls_cert", "http_tls_key" };
+	struct stat st;
 
-	for (size_t i = 0; i < 2; i++)
-		if (files[i] && access(files[i], R_OK) != 0)
-			return vg_err_set(err, VG_EINVAL, "%s%s%s: cannot read %s: %s",
-					  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ": " : "",
-					  keys[i], files[i], strerror(errno));
+	if (stat(cfg->data_dir, &st) == 0 && (!S_ISDIR(st.st_mode) || access(cfg->data_dir, W_OK) != 0))
+		return vg_err_set(err, VG_EINVAL, "%s%sdata_dir: %s is not a writable directory",
+				  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ": " : "",
+				  cfg->data_dir);
 	return 0;
 }
 
@@ -203,18 +201,7 @@ int main(int argc, char **argv)
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
-	/* HTTP first, so /-/healthy answers during a long replay and /-/ready
-	 * says when it is over. */
-	struct vg_http_api_options hopts = {
-		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
-		.head = head, .stats = stats, .max_connections = fds.http_conns,
-		.max_header_bytes = cfg.http_max_header_bytes, .max_body_bytes = cfg.http_max_body_bytes,
-		.header_timeout_ms = cfg.http_header_timeout_ms, .idle_timeout_ms = cfg.http_idle_timeout_ms,
-		.read_token = cfg.http_read_token, .admin_token = cfg.http_admin_token,
-		.tls_cert = cfg.http_tls_cert, .tls_key = cfg.http_tls_key, .cors_origin = cfg.http_cors_origin,
-	};
-	if (vg_http_api_start(&hopts, &api, &err) != 0)
-		goto fail;
+
 	stats->render_more = render_ingest;
 	stats->render_more_arg = ing;
 	vg_ingest_replay_cb(ing, &replay);
@@ -229,9 +216,14 @@ int main(int argc, char **argv)
 		(long long)(vg_clock_mono_ms() - t0), (unsigned long long)replayed.records,
 		(unsigned long long)replayed.samples, vg_head_num_series(head));
 
+	struct vg_http_api_options hopts = {
+		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
+		.head = head, .stats = stats,
+	};
+	if (vg_http_api_start(&hopts, &api, &err) != 0)
+		goto fail;
 	if (vg_ingest_listen(ing, wal, &err) != 0)
 		goto fail;
-	vg_http_api_set_ready(api);
 	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
 		goto fail;
 	vg_info("vigil-receiver %s listening for agents on %s:%u, HTTP on %s:%u, data in %s",

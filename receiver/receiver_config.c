@@ -21,7 +21,6 @@
 #include "config.h"
 
 #include <getopt.h>
-#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,20 +36,6 @@ static int check_listen(const void *member, struct vg_err *err)
 	uint16_t port;
 
 	return vg_conf_split_hostport(*(char *const *)member, host, sizeof(host), &port, err);
-}
-
-/* An extended regular expression, as the HTTP server will anchor it. */
-static int check_cors(const void *member, struct vg_err *err)
-{
-	const char *re = *(char *const *)member;
-	regex_t rx;
-	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
-
-	if (rc != 0)
-		return vg_err_set(err, VG_EINVAL, "not a valid extended regular expression: \"%s\"",
-				  vg_conf_printable(re, "..."));
-	regfree(&rx);
-	return 0;
 }
 
 #define F(key, type, member) key, type, offsetof(struct vg_receiver_config, member), NULL
@@ -71,15 +56,6 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("max_series", VG_CONF_UINT, max_series), 0, INT64_MAX, NULL },
 	{ F("max_series_per_agent", VG_CONF_UINT, max_series_per_agent), 0, INT64_MAX, NULL },
 	{ F("max_new_series_per_minute", VG_CONF_UINT, max_new_series_per_minute), 0, INT64_MAX, NULL },
-	{ F("http_max_header_size", VG_CONF_SIZE, http_max_header_bytes), 1 << 10, 16 << 20, NULL },
-	{ F("http_max_body_size", VG_CONF_SIZE, http_max_body_bytes), 1 << 10, 1LL << 32, NULL },
-	{ F("http_header_timeout", VG_CONF_DURATION, http_header_timeout_ms), 100, 3600 * 1000, NULL },
-	{ F("http_idle_timeout", VG_CONF_DURATION, http_idle_timeout_ms), 1000, 24 * 3600 * 1000, NULL },
-	{ F("http_read_token", VG_CONF_STR, http_read_token), 0, 0, vg_conf_check_ident },
-	{ F("http_admin_token", VG_CONF_STR, http_admin_token), 0, 0, vg_conf_check_ident },
-	{ F("http_tls_cert", VG_CONF_STR, http_tls_cert), 0, 0, NULL },
-	{ F("http_tls_key", VG_CONF_STR, http_tls_key), 0, 0, NULL },
-	{ F("http_cors_origin", VG_CONF_STR, http_cors_origin), 0, 0, check_cors },
 	{ F("wal_segment_size", VG_CONF_SIZE, wal_segment_bytes), 4 << 10, 1 << 30, NULL },
 	{ F("lookback_delta", VG_CONF_DURATION, lookback_ms), 1000, 24LL * 3600 * 1000, NULL },
 	{ F("port_file", VG_CONF_STR, port_file), 0, 0, NULL },
@@ -108,8 +84,8 @@ static const char usage_text[] =
 	"  -h, --help                  print this help and exit\n"
 	"  -V, --version               print the version and exit\n"
 	"\n"
-	"Other settings (connection, memory, series and HTTP limits, authentication,\n"
-	"TLS, wal_segment_size, lookback_delta) are set in the file; see\n"
+	"Other settings (connection, memory and series limits, timeouts,\n"
+	"wal_segment_size, lookback_delta) are set in the file; see\n"
 	"vigil-receiver(8) and vigil-receiver.yaml(5).\n";
 
 enum {
@@ -189,17 +165,12 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->max_series = 10000000;
 	cfg->max_series_per_agent = 20000;
 	cfg->max_new_series_per_minute = 10000;
-	cfg->http_max_header_bytes = 64 << 10;
-	cfg->http_max_body_bytes = 1 << 20;
-	cfg->http_header_timeout_ms = 10 * 1000;
-	cfg->http_idle_timeout_ms = 60 * 1000;
 	cfg->wal_segment_bytes = 64ULL << 20;
 	cfg->lookback_ms = 5 * 60 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
-	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
-	    vg_conf_set_str(&cfg->http_cors_origin, ".*") < 0)
+	    vg_conf_set_str(&cfg->log_level, "info") < 0)
 		return VG_ENOMEM;
 	return 0;
 }
@@ -212,17 +183,10 @@ static void unset_empty(char **s)
 	}
 }
 
-/* Empty strings mean "unset": no token, no port file. A certificate needs
- * its key and the key its certificate. */
+/* Empty strings mean "unset": no token, no port file. */
 static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 {
-	unset_empty(&cfg->http_read_token);
-	unset_empty(&cfg->http_admin_token);
-	unset_empty(&cfg->http_tls_cert);
-	unset_empty(&cfg->http_tls_key);
-	if ((cfg->http_tls_cert == NULL) != (cfg->http_tls_key == NULL))
-		return vg_err_set(err, VG_EINVAL, "%s%shttp_tls_cert and http_tls_key go together: set both or neither",
-				  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ": " : "");
+	(void)err;
 	unset_empty(&cfg->token);
 	unset_empty(&cfg->port_file);
 	return 0;

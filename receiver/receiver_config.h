@@ -23,7 +23,7 @@ struct vg_receiver_config {
 	char *data_dir;            /* default VG_LOCALSTATEDIR "/lib/vigil" */
 	char *token;               /* when set, HELLO must carry it; default none */
 	uint64_t max_connections;  /* agent connections; 0 (default): from the fd limit */
-	uint64_t http_max_connections; /* HTTP connections; 0 (default): from the fd limit */
+	uint64_t http_max_connections; /* descriptors kept for HTTP; 0 (default): from the fd limit */
 	/* Buffered agent input (receiver_limits.md in man/vigil-receiver.yaml.5). */
 	uint64_t agent_buffer_budget;     /* all connections together; default 256 MiB */
 	uint64_t agent_connection_buffer; /* one proven connection without a grant; 32 KiB */
@@ -35,17 +35,6 @@ struct vg_receiver_config {
 	uint64_t max_series;              /* in the head; default 10,000,000 */
 	uint64_t max_series_per_agent;    /* active (referenced) by one agent; 20,000 */
 	uint64_t max_new_series_per_minute; /* created by one agent per minute; 10,000 */
-	/* HTTP limits. */
-	uint64_t http_max_header_bytes;   /* request line and headers; 64 KiB */
-	uint64_t http_max_body_bytes;     /* 1 MiB */
-	int64_t http_header_timeout_ms;   /* headers complete within; 10 s */
-	int64_t http_idle_timeout_ms;     /* 60 s */
-	/* HTTP authentication and exposure. */
-	char *http_read_token;            /* bearer token (or basic password) for reads; none */
-	char *http_admin_token;           /* ... for reads and administration; none */
-	char *http_tls_cert;              /* PEM certificate chain: HTTPS when set */
-	char *http_tls_key;               /* PEM private key */
-	char *http_cors_origin;           /* regex of allowed Origins; default ".*" */
 	bool is_check_only;               /* --check-config */
 	uint64_t wal_segment_bytes;/* WAL segment size; default 64 MiB */
 	int64_t lookback_ms;       /* query lookback delta; default 5m */
