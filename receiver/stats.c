@@ -42,10 +42,6 @@ void vg_stats_init(struct vg_stats *st)
 	for (size_t i = 0; i < 4; i++)
 		atomic_init(&st->connections_closed[i], 0);
 	atomic_init(&st->budget_pauses, 0);
-	for (size_t i = 0; i < VG_HTTP_REFUSALS; i++)
-		atomic_init(&st->http_refused[i], 0);
-	atomic_init(&st->http_evicted, 0);
-	atomic_init(&st->http_connections_open, 0);
 	atomic_init(&st->buffer_bytes, 0);
 	atomic_init(&st->buffer_granted_bytes, 0);
 	atomic_init(&st->series_refused, 0);
@@ -235,23 +231,6 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 		load(&st->wal_bytes));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
-	{
-		static const char *const reasons[VG_HTTP_REFUSALS] = {
-			"header_size", "header_timeout", "body_size", "method", "bad_request",
-			"connections", "unauthorized", "forbidden",
-		};
-		family(out, "vigil_receiver_http_refused_total", "counter",
-		       "HTTP requests or connections refused before reaching an endpoint, by reason.");
-		for (size_t i = 0; i < VG_HTTP_REFUSALS; i++)
-			vg_buf_printf(out, "vigil_receiver_http_refused_total{reason=\"%s\"} %" PRIu64 "\n",
-				      reasons[i], load(&st->http_refused[i]));
-	}
-	counter(out, "vigil_receiver_http_evicted_total",
-		"HTTP connections, idle or with an unfinished head, closed to make room for a new one.",
-		load(&st->http_evicted));
-	family(out, "vigil_receiver_http_connections_open", "gauge", "HTTP connections open now.");
-	vg_buf_printf(out, "vigil_receiver_http_connections_open %" PRId64 "\n",
-		      atomic_load_explicit(&st->http_connections_open, memory_order_relaxed));
 	if (head != NULL) {
 		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
 		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));

@@ -15,18 +15,6 @@ struct vg_head;
 
 enum vg_listener { VG_LISTENER_AGENT, VG_LISTENER_HTTP };
 
-/* Why the HTTP gate (http/gate.h) or auth refused a request. */
-enum vg_http_refusal {
-	VG_HTTP_REFUSED_HEADER_SIZE,
-	VG_HTTP_REFUSED_HEADER_TIMEOUT,
-	VG_HTTP_REFUSED_BODY,
-	VG_HTTP_REFUSED_METHOD,
-	VG_HTTP_REFUSED_BAD_REQUEST,
-	VG_HTTP_REFUSED_CONNECTIONS,
-	VG_HTTP_REFUSED_UNAUTHORIZED,
-	VG_HTTP_REFUSED_FORBIDDEN,
-	VG_HTTP_REFUSALS,
-};
 
 struct vg_stats {
 	_Atomic uint64_t frames_received[6]; /* by frame type, 1..5; [0] unknown */
@@ -48,9 +36,6 @@ struct vg_stats {
 	/* agent connections closed by the receiver, by reason (tally.h order:
 	 * no_hello, idle, error, frame_timeout) */
 	_Atomic uint64_t connections_closed[4];
-	_Atomic uint64_t http_refused[VG_HTTP_REFUSALS];
-	_Atomic uint64_t http_evicted;        /* idle or unfinished, closed to make room */
-	_Atomic int64_t http_connections_open;
 	_Atomic uint64_t budget_pauses;       /* a connection stopped reading: budget spent */
 	_Atomic uint64_t buffer_bytes;        /* gauge: input buffered (charged) now */
 	_Atomic uint64_t buffer_granted_bytes;/* gauge: of which granted to large frames */
