@@ -14,6 +14,7 @@
 #include "receiver/storage/head.h"
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
+#include "receiver/fd_budget.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
 #include "receiver/ingest/submit.h"
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,37 @@ static int write_port_file(const char *path, uint16_t agent_port, uint16_t http_
 	if (rename(tmp, path) != 0)
 		return vg_err_set(err, VG_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 	return 0;
+}
+
+/* What --check-config checks beyond the syntax: the data directory, when
+ * it exists, is a writable directory. */
+static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
+{
+	struct stat st;
+
+	if (stat(cfg->data_dir, &st) == 0 && (!S_ISDIR(st.st_mode) || access(cfg->data_dir, W_OK) != 0))
+		return vg_err_set(err, VG_EINVAL, "%s%sdata_dir: %s is not a writable directory",
+				  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ": " : "",
+				  cfg->data_dir);
+	return 0;
+}
+
+static void render_ingest(void *arg, struct vg_buf *out)
+{
+	vg_ingest_render(arg, out);
+}
+
+/* libevent's own messages (its default writes them to stderr) go to the
+ * receiver's log at the matching level. */
+static void libevent_log_cb(int severity, const char *msg)
+{
+	enum vg_log_level level = severity == EVENT_LOG_ERR    ? VG_LOG_ERROR
+				  : severity == EVENT_LOG_WARN ? VG_LOG_WARN
+				  : severity == EVENT_LOG_MSG  ? VG_LOG_INFO
+							       : VG_LOG_DEBUG;
+
+	if (vg_log_enabled(level))
+		vg_log(level, "libevent: %s", msg);
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -121,6 +154,7 @@ int main(int argc, char **argv)
 	struct vg_wal_replay_cb replay;
 	struct vg_wal_stats replayed;
 	struct vg_wal_options wopts;
+	struct vg_fd_plan fds;
 	enum vg_log_level level = VG_LOG_INFO;
 	char host[256], http_host[256], wal_dir[4096];
 	uint16_t port, http_port;
@@ -134,9 +168,22 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "vigil-receiver: %s\nTry 'vigil-receiver --help'.\n", err.msg);
+		bool is_check_only = cfg.is_check_only;
+		if (is_check_only)
+			fprintf(stderr, "vigil-receiver: %s\n", err.msg);
+		else
+			fprintf(stderr, "vigil-receiver: %s\nTry 'vigil-receiver --help'.\n", err.msg);
 		vg_receiver_config_release(&cfg);
-		return 2;
+		return is_check_only ? 1 : 2;
+	}
+	if (cfg.is_check_only) {
+		rc = check_files(&cfg, &err);
+		if (rc != 0)
+			fprintf(stderr, "vigil-receiver: %s\n", err.msg);
+		else
+			printf("%s: configuration valid\n", cfg.config_path ? cfg.config_path : "(defaults)");
+		vg_receiver_config_release(&cfg);
+		return rc != 0 ? 1 : 0;
 	}
 	if (cfg.log_level && vg_log_parse_level(cfg.log_level, &level) == 0)
 		vg_log_set_level(level);
@@ -147,6 +194,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log_cb);
 	evthread_use_pthreads();
 
 	if (vg_fs_mkdir_p(cfg.data_dir, NULL, &err) != 0)
@@ -165,14 +213,31 @@ int main(int argc, char **argv)
 	if (vg_submit_new(base, 64, &submit, &err) != 0)
 		goto fail;
 
+	vg_fd_budget_plan(cfg.max_connections, cfg.http_max_connections, &fds);
+	if (fds.is_overcommitted)
+		vg_warn("max_connections %llu and http_max_connections %llu exceed the descriptor limit %llu "
+			"(less %d reserved): the listeners will pause when it is reached",
+			(unsigned long long)fds.agent_conns, (unsigned long long)fds.http_conns,
+			(unsigned long long)fds.limit, VG_FD_RESERVE);
+	vg_debug("descriptors: limit %llu, %llu for agents, %llu for HTTP", (unsigned long long)fds.limit,
+		 (unsigned long long)fds.agent_conns, (unsigned long long)fds.http_conns);
+
 	struct vg_ingest_options iopts = {
 		.host = host, .port = port, .token = cfg.token,
-		.max_connections = cfg.max_connections, .base = base, .head = head, .stats = stats,
+		.max_connections = fds.agent_conns, .base = base, .head = head, .stats = stats,
 		.max_sample_age_ms = cfg.max_sample_age_ms,
 		.submit = submit,
+		.buffer_budget = cfg.agent_buffer_budget, .conn_buffer = cfg.agent_connection_buffer,
+		.hello_buffer = cfg.agent_hello_buffer, .hello_timeout_ms = cfg.agent_hello_timeout_ms,
+		.idle_timeout_ms = cfg.agent_idle_timeout_ms, .frame_timeout_ms = cfg.agent_frame_timeout_ms,
+		.max_series = cfg.max_series, .max_series_per_agent = cfg.max_series_per_agent,
+		.max_new_series_per_minute = cfg.max_new_series_per_minute,
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
+
+	stats->render_more = render_ingest;
+	stats->render_more_arg = ing;
 	vg_ingest_replay_cb(ing, &replay);
 	memset(&wopts, 0, sizeof(wopts));
 	wopts.segment_bytes = cfg.wal_segment_bytes;

@@ -45,7 +45,17 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_listen", VG_CONF_STR, http_listen), 0, 0, check_listen },
 	{ F("data_dir", VG_CONF_STR, data_dir), 0, 0, vg_conf_check_path },
 	{ F("token", VG_CONF_STR, token), 0, 0, vg_conf_check_ident },
-	{ F("max_connections", VG_CONF_UINT, max_connections), 1, 1000000, NULL },
+	{ F("max_connections", VG_CONF_UINT, max_connections), 0, 1000000, NULL },
+	{ F("http_max_connections", VG_CONF_UINT, http_max_connections), 0, 1000000, NULL },
+	{ F("agent_buffer_budget", VG_CONF_SIZE, agent_buffer_budget), 1 << 20, 1LL << 40, NULL },
+	{ F("agent_connection_buffer", VG_CONF_SIZE, agent_connection_buffer), 1 << 10, 16 << 20, NULL },
+	{ F("agent_hello_buffer", VG_CONF_SIZE, agent_hello_buffer), 512, 64 << 10, NULL },
+	{ F("agent_hello_timeout", VG_CONF_DURATION, agent_hello_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("agent_idle_timeout", VG_CONF_DURATION, agent_idle_timeout_ms), 1000, 7 * 24 * 3600 * 1000LL, NULL },
+	{ F("agent_frame_timeout", VG_CONF_DURATION, agent_frame_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("max_series", VG_CONF_UINT, max_series), 0, INT64_MAX, NULL },
+	{ F("max_series_per_agent", VG_CONF_UINT, max_series_per_agent), 0, INT64_MAX, NULL },
+	{ F("max_new_series_per_minute", VG_CONF_UINT, max_new_series_per_minute), 0, INT64_MAX, NULL },
 	{ F("wal_segment_size", VG_CONF_SIZE, wal_segment_bytes), 4 << 10, 1 << 30, NULL },
 	{ F("lookback_delta", VG_CONF_DURATION, lookback_ms), 1000, 24LL * 3600 * 1000, NULL },
 	{ F("max_sample_age", VG_CONF_DURATION, max_sample_age_ms), 0, 3650LL * 24 * 3600 * 1000, NULL },
@@ -70,12 +80,14 @@ static const char usage_text[] =
 	"      --token TOKEN           token agents must present (default none)\n"
 	"      --port-file FILE        once listening, write the two ports to FILE\n"
 	"      --log-level LEVEL       error, warn, info or debug (default info)\n"
+	"      --check-config          check the configuration, print any error with\n"
+	"                              its file and line, and exit (0 valid, 1 not)\n"
 	"  -h, --help                  print this help and exit\n"
 	"  -V, --version               print the version and exit\n"
 	"\n"
-	"Other settings (max_connections, wal_segment_size, lookback_delta,\n"
-	"max_sample_age) are set\n"
-	"in the file; see vigil-receiver(8) and vigil-receiver.yaml(5).\n";
+	"Other settings (connection, memory and series limits, timeouts,\n"
+	"max_sample_age, wal_segment_size, lookback_delta) are set in the file;\n"
+	"see vigil-receiver(8) and vigil-receiver.yaml(5).\n";
 
 enum {
 	OPT_CONFIG = 256,
@@ -85,6 +97,7 @@ enum {
 	OPT_TOKEN,
 	OPT_PORT_FILE,
 	OPT_LOG_LEVEL,
+	OPT_CHECK_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -95,6 +108,7 @@ static const struct option long_options[] = {
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +117,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct receiver_flags {
 	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
+	bool is_check_only;
 };
 
 static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_flags *fl,
@@ -142,7 +157,15 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 static int set_defaults(struct vg_receiver_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->max_connections = 65536;
+	cfg->agent_buffer_budget = 256ULL << 20;
+	cfg->agent_connection_buffer = 32 << 10;
+	cfg->agent_hello_buffer = 4 << 10;
+	cfg->agent_hello_timeout_ms = 10 * 1000;
+	cfg->agent_idle_timeout_ms = 15 * 60 * 1000;
+	cfg->agent_frame_timeout_ms = 60 * 1000;
+	cfg->max_series = 10000000;
+	cfg->max_series_per_agent = 20000;
+	cfg->max_new_series_per_minute = 10000;
 	cfg->wal_segment_bytes = 64ULL << 20;
 	cfg->lookback_ms = 5 * 60 * 1000;
 	cfg->max_sample_age_ms = 7LL * 24 * 3600 * 1000;
@@ -154,17 +177,21 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	return 0;
 }
 
-/* Empty strings mean "unset": no token, no port file. */
-static void finish(struct vg_receiver_config *cfg)
+static void unset_empty(char **s)
 {
-	if (cfg->token && cfg->token[0] == '\0') {
-		free(cfg->token);
-		cfg->token = NULL;
+	if (*s && (*s)[0] == '\0') {
+		free(*s);
+		*s = NULL;
 	}
-	if (cfg->port_file && cfg->port_file[0] == '\0') {
-		free(cfg->port_file);
-		cfg->port_file = NULL;
-	}
+}
+
+/* Empty strings mean "unset": no token, no port file. */
+static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
+{
+	(void)err;
+	unset_empty(&cfg->token);
+	unset_empty(&cfg->port_file);
+	return 0;
 }
 
 /* Collects the flags; 1 after --help or --version, < 0 on a usage error. */
@@ -183,6 +210,7 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_TOKEN: fl->token = optarg; break;
 		case OPT_PORT_FILE: fl->port_file = optarg; break;
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
+		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;
@@ -215,6 +243,7 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 	r = parse_argv(&fl, argc, argv, err);
 	if (r != 0)
 		return r;
+	cfg->is_check_only = fl.is_check_only;
 	path = fl.config ? fl.config : VG_RECEIVER_DEFAULT_CONFIG;
 	r = vg_conf_load_file(path, receiver_fields, cfg, err);
 	if (r == VG_ENOENT && !fl.config)
@@ -226,8 +255,7 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
 		return r;
-	finish(cfg);
-	return 0;
+	return finish(cfg, err);
 }
 
 void vg_receiver_config_release(struct vg_receiver_config *cfg)

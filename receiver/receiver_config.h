@@ -22,7 +22,20 @@ struct vg_receiver_config {
 	char *http_listen;         /* HTTP API; default ":9711" */
 	char *data_dir;            /* default VG_LOCALSTATEDIR "/lib/vigil" */
 	char *token;               /* when set, HELLO must carry it; default none */
-	uint64_t max_connections;  /* agent connections; default 65536 */
+	uint64_t max_connections;  /* agent connections; 0 (default): from the fd limit */
+	uint64_t http_max_connections; /* descriptors kept for HTTP; 0 (default): from the fd limit */
+	/* Buffered agent input (receiver_limits.md in man/vigil-receiver.yaml.5). */
+	uint64_t agent_buffer_budget;     /* all connections together; default 256 MiB */
+	uint64_t agent_connection_buffer; /* one proven connection without a grant; 32 KiB */
+	uint64_t agent_hello_buffer;      /* one connection before HELLO; 4 KiB */
+	int64_t agent_hello_timeout_ms;   /* 10 s */
+	int64_t agent_idle_timeout_ms;    /* 15 m */
+	int64_t agent_frame_timeout_ms;   /* a granted (large) frame must arrive within; 1 m */
+	/* Cardinality guards; 0 turns one off. */
+	uint64_t max_series;              /* in the head; default 10,000,000 */
+	uint64_t max_series_per_agent;    /* active (referenced) by one agent; 20,000 */
+	uint64_t max_new_series_per_minute; /* created by one agent per minute; 10,000 */
+	bool is_check_only;               /* --check-config */
 	uint64_t wal_segment_bytes;/* WAL segment size; default 64 MiB */
 	int64_t lookback_ms;       /* query lookback delta; default 5m */
 	int64_t max_sample_age_ms; /* agents' samples older are refused; default 7d; 0: none */

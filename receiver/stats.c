@@ -40,6 +40,16 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->decode_errors, 0);
 	atomic_init(&st->connections_accepted, 0);
 	atomic_init(&st->connections_refused, 0);
+	atomic_init(&st->accept_pauses[VG_LISTENER_AGENT], 0);
+	atomic_init(&st->accept_pauses[VG_LISTENER_HTTP], 0);
+	for (size_t i = 0; i < 4; i++)
+		atomic_init(&st->connections_closed[i], 0);
+	atomic_init(&st->budget_pauses, 0);
+	atomic_init(&st->buffer_bytes, 0);
+	atomic_init(&st->buffer_granted_bytes, 0);
+	atomic_init(&st->series_refused, 0);
+	st->render_more = NULL;
+	st->render_more_arg = NULL;
 	atomic_init(&st->connections_open, 0);
 	atomic_init(&st->acks_sent, 0);
 	atomic_init(&st->wal_syncs, 0);
@@ -192,6 +202,30 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	counter(out, "vigil_receiver_connections_refused_total",
 		"Agent connections refused over the connection limit.",
 		load(&st->connections_refused));
+	family(out, "vigil_receiver_accept_pauses_total", "counter",
+	       "Times a listener paused because accept() failed (descriptor limit).");
+	vg_buf_printf(out, "vigil_receiver_accept_pauses_total{listener=\"agent\"} %" PRIu64 "\n",
+		      load(&st->accept_pauses[VG_LISTENER_AGENT]));
+	vg_buf_printf(out, "vigil_receiver_accept_pauses_total{listener=\"http\"} %" PRIu64 "\n",
+		      load(&st->accept_pauses[VG_LISTENER_HTTP]));
+	{
+		static const char *const reasons[4] = { "no_hello", "idle", "error", "frame_timeout" };
+		family(out, "vigil_receiver_connections_closed_total", "counter",
+		       "Agent connections the receiver closed, by reason.");
+		for (size_t i = 0; i < 4; i++)
+			vg_buf_printf(out, "vigil_receiver_connections_closed_total{reason=\"%s\"} %" PRIu64 "\n",
+				      reasons[i], load(&st->connections_closed[i]));
+	}
+	counter(out, "vigil_receiver_budget_pauses_total",
+		"Times an agent connection stopped being read because the input budget was spent.",
+		load(&st->budget_pauses));
+	family(out, "vigil_receiver_buffer_bytes", "gauge", "Agent input buffered now, as charged to the budget.");
+	vg_buf_printf(out, "vigil_receiver_buffer_bytes %" PRIu64 "\n", load(&st->buffer_bytes));
+	family(out, "vigil_receiver_buffer_granted_bytes", "gauge",
+	       "Of the buffered input, what is granted to large frames.");
+	vg_buf_printf(out, "vigil_receiver_buffer_granted_bytes %" PRIu64 "\n", load(&st->buffer_granted_bytes));
+	counter(out, "vigil_receiver_series_refused_all_total", "Series refused by a cardinality limit, all agents.",
+		load(&st->series_refused));
 	family(out, "vigil_receiver_connections_open", "gauge", "Agent connections open now.");
 	vg_buf_printf(out, "vigil_receiver_connections_open %" PRId64 "\n",
 		      atomic_load_explicit(&st->connections_open, memory_order_relaxed));
@@ -215,6 +249,8 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	gauge_f(out, "vigil_receiver_start_time_seconds",
 		"Start time of the receiver since the Unix epoch in seconds.",
 		(double)st->start_time_ms / 1000.0);
+	if (st->render_more != NULL)
+		st->render_more(st->render_more_arg, out);
 	render_process(out);
 }
 

@@ -14,6 +14,9 @@ struct vg_buf;
 struct vg_head;
 struct vg_storage;
 
+enum vg_listener { VG_LISTENER_AGENT, VG_LISTENER_HTTP };
+
+
 struct vg_stats {
 	_Atomic uint64_t frames_received[6]; /* by frame type, 1..5; [0] unknown */
 	_Atomic uint64_t samples_received;   /* samples in SAMPLES frames accepted */
@@ -31,6 +34,19 @@ struct vg_stats {
 	_Atomic uint64_t wal_sync_errors;
 	_Atomic uint64_t wal_bytes;
 	_Atomic uint64_t http_requests;
+	/* accept() failed (fd limit) and the listener paused, by listener */
+	_Atomic uint64_t accept_pauses[2];
+	/* agent connections closed by the receiver, by reason (tally.h order:
+	 * no_hello, idle, error, frame_timeout) */
+	_Atomic uint64_t connections_closed[4];
+	_Atomic uint64_t budget_pauses;       /* a connection stopped reading: budget spent */
+	_Atomic uint64_t buffer_bytes;        /* gauge: input buffered (charged) now */
+	_Atomic uint64_t buffer_granted_bytes;/* gauge: of which granted to large frames */
+	_Atomic uint64_t series_refused;      /* by a cardinality limit (per agent: limits.h) */
+	/* Lines of /metrics that other modules render (series refused per
+	 * agent); called from the HTTP thread, may be NULL. */
+	void (*render_more)(void *arg, struct vg_buf *out);
+	void *render_more_arg;
 	int64_t start_time_ms;
 };
 

@@ -983,7 +983,10 @@ static void ck_receiver_defaults(const struct vg_receiver_config *c, bool with_d
 	if (with_data_dir)
 		ck_assert_str_eq(c->data_dir, VG_LOCALSTATEDIR "/lib/vigil");
 	ck_assert_ptr_null(c->token);
-	ck_assert_uint_eq(c->max_connections, 65536);
+	ck_assert_uint_eq(c->max_connections, 0);
+	ck_assert_uint_eq(c->http_max_connections, 0);
+	ck_assert_uint_eq(c->agent_buffer_budget, 256u << 20);
+	ck_assert_uint_eq(c->max_series_per_agent, 20000);
 	ck_assert_uint_eq(c->wal_segment_bytes, 64u << 20);
 	ck_assert_int_eq(c->lookback_ms, 300000);
 	ck_assert_ptr_null(c->port_file);
@@ -1045,7 +1048,7 @@ START_TEST(test_receiver_bad_values)
 	ck_msg_starts("--http-listen: \"[::1:9711\": unbalanced brackets");
 	ck_assert_int_eq(RECEIVER("--data-dir", ""), VG_EINVAL);
 	ck_assert_int_eq(RECEIVER("--config", DATA "receiver_bad_max_connections.yaml"), VG_EINVAL);
-	ck_msg_starts(DATA "receiver_bad_max_connections.yaml:1: max_connections: 0 is out of range (must be between 1 and 1000000)");
+	ck_msg_starts(DATA "receiver_bad_max_connections.yaml:1: max_connections: 2000000 is out of range (must be between 0 and 1000000)");
 	ck_assert_int_eq(RECEIVER("--interval", "1s"), VG_EINVAL);
 	ck_msg_starts("unknown or ambiguous option '--interval'");
 }

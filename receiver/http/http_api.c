@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "common/banned.h"
@@ -66,11 +68,17 @@
 #define MAX_HEADERS_BYTES (256 * 1024)
 #define MAX_BODY_BYTES (1024 * 1024)
 #define REQUEST_TIMEOUT_S 60
+/* How long the listener rests after accept() failed for want of fds. */
+#define ACCEPT_PAUSE_MS 100
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
 
 struct vg_http_api {
 	struct event_base *base;
 	struct evhttp *http;
+	struct evconnlistener *listener; /* evhttp's, borrowed */
+	struct event *accept_retry_ev;
+	struct vg_complaint accept_complaint;
+	_Atomic bool is_ready;
 	pthread_t thread;
 	bool has_thread;
 	uint16_t port;
@@ -1036,10 +1044,44 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* --- lifecycle ------------------------------------------------------------------ */
 
+/* libevent 2.1 calls a listener's error callback with the evhttp as its
+ * argument, which has no user pointer: the HTTP thread keeps its server
+ * here. Set once by run() on that thread, read only there. */
+static _Thread_local struct vg_http_api *thread_api;
+
+/* As the agent listener (ingest.c): at the fd limit pause, count, log
+ * once in a while, retry; never spin on a readable listening socket. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct vg_http_api *api = thread_api;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	(void)arg;
+	evconnlistener_disable(l);
+	if (api == NULL)
+		return;
+	atomic_fetch_add_explicit(&api->stats->accept_pauses[VG_LISTENER_HTTP], 1, memory_order_relaxed);
+	vg_log_complain(&api->accept_complaint, VG_LOG_ERROR,
+			"accepting HTTP connections: %s; pausing the listener",
+			evutil_socket_error_to_string(e));
+	evtimer_add(api->accept_retry_ev, &tv);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_http_api *api = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(api->listener);
+}
+
 static void *run(void *arg)
 {
 	struct vg_http_api *api = arg;
 
+	thread_api = api;
 	event_base_dispatch(api->base);
 	return NULL;
 }
@@ -1119,6 +1161,13 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		goto fail;
 	}
 	api->port = bound_port(bound);
+	api->listener = evhttp_bound_socket_get_listener(bound);
+	api->accept_retry_ev = evtimer_new(api->base, accept_retry_cb, api);
+	if (api->accept_retry_ev == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+		goto fail;
+	}
+	evconnlistener_set_error_cb(api->listener, accept_error_cb);
 	if (pthread_create(&api->thread, NULL, run, api) != 0) {
 		rc = vg_err_set(err, VG_EIO, "cannot start the HTTP thread");
 		goto fail;
@@ -1129,6 +1178,11 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 fail:
 	vg_http_api_stop(api);
 	return rc;
+}
+
+void vg_http_api_set_ready(struct vg_http_api *api)
+{
+	atomic_store(&api->is_ready, true);
 }
 
 uint16_t vg_http_api_port(const struct vg_http_api *api)
@@ -1146,6 +1200,8 @@ void vg_http_api_stop(struct vg_http_api *api)
 		event_base_loopexit(api->base, NULL);
 		pthread_join(api->thread, NULL);
 	}
+	if (api->accept_retry_ev != NULL)
+		event_free(api->accept_retry_ev);
 	if (api->http != NULL)
 		evhttp_free(api->http);
 	/* The import's events go before the base; the rest after it, since

@@ -36,6 +36,8 @@ struct vg_http_api_options {
 /* Binds the socket now (so errors show at start) and starts the thread. */
 int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api **out,
 		      struct vg_err *err);
+/* Says /-/ready may answer 200: the WAL is replayed. Any thread. */
+void vg_http_api_set_ready(struct vg_http_api *api);
 /* The port actually bound. */
 uint16_t vg_http_api_port(const struct vg_http_api *api);
 /* Stops the thread and frees everything. */

@@ -39,6 +39,9 @@
  */
 #include "receiver/ingest/ingest.h"
 #include "receiver/ingest/submit.h"
+#include "receiver/ingest/budget.h"
+#include "receiver/ingest/limits.h"
+#include "receiver/ingest/tally.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -69,18 +72,27 @@
 
 #include "common/banned.h"
 
-/* A connection that sends nothing for this long is closed. Agents send at
- * least once per interval (10 s by default). */
-#define CONN_IDLE_TIMEOUT_S 900
 /* Time a connection gets to flush an ERROR frame before it is dropped. */
 #define CONN_CLOSE_TIMEOUT_S 5
-/* Before HELLO a peer has proved nothing: it gets this long to send it,
- * and its first frame must be a HELLO of at most this size, so a crowd of
- * silent or lying connections costs the receiver little. */
-#define HELLO_TIMEOUT_S 10
-#define HELLO_MAX_BYTES 4096
+/* Defaults of the options (ingest.h). Before HELLO a peer has proved
+ * nothing: it gets hello_timeout to send it, and its first frame must be a
+ * HELLO of at most hello_buffer bytes, so a crowd of silent or lying
+ * connections costs the receiver little. Agents send at least once per
+ * interval (10 s by default), well within idle_timeout. */
+#define DEFAULT_BUFFER_BUDGET (256ULL << 20)
+#define DEFAULT_CONN_BUFFER (32u << 10)
+#define DEFAULT_HELLO_BUFFER 4096
+#define DEFAULT_HELLO_TIMEOUT_MS (10 * 1000)
+#define DEFAULT_IDLE_TIMEOUT_MS (15 * 60 * 1000)
+#define DEFAULT_FRAME_TIMEOUT_MS (60 * 1000)
+/* Per-connection events are summarised this often (tally.h). */
+#define TALLY_INTERVAL_MS (60 * 1000)
+/* A ref whose series a cardinality limit refused. */
+#define REF_REFUSED UINT32_MAX
 /* Refs one connection may define: bounds its dictionary (4 bytes each). */
 #define CONN_MAX_REFS (1u << 20)
+/* How long a listener rests after accept() failed for want of descriptors. */
+#define ACCEPT_PAUSE_MS 100
 
 enum conn_state { AWAIT_HELLO, READY, CLOSING };
 
@@ -106,10 +118,20 @@ struct conn {
 	uint64_t agent_hash;
 	uint64_t epoch;
 	uint64_t ack_seq;               /* to acknowledge once this round is durable */
-	uint32_t *ref_ids;              /* ref -> head id */
+	uint32_t *ref_ids;              /* ref -> head id, or REF_REFUSED */
 	uint32_t n_refs, cap_refs;
 	uint8_t proto;                  /* the version of every frame: HELLO's */
 	struct vg_samples2_state *s2;   /* protocol 2: the delta state */
+	/* Input budget (budget.h). */
+	uint64_t charged, grant;
+	int64_t grant_start_ms;         /* when the grant was made (frame timeout) */
+	struct conn *wait_next;         /* waiting for budget */
+	bool is_waiting_budget;
+	/* Cardinality (limits.h). */
+	struct vg_limits_agent *limits_agent;
+	uint64_t n_admitted;            /* refs the guard admitted on this connection */
+	uint64_t refused_n;             /* refused in the frame being handled */
+	enum vg_limit refused_which;
 };
 
 struct vg_ingest {
@@ -155,6 +177,15 @@ struct vg_ingest {
 	struct agent_entry *agents;
 	size_t agents_cap, agents_len;
 	struct vg_complaint wal_complaint;
+	/* At the fd limit the listener pauses (accept_error_cb) and this
+	 * timer turns it back on. */
+	struct event *accept_retry_ev;
+	struct vg_complaint accept_complaint, full_complaint;
+	struct vg_budget budget;
+	struct conn *wait_head, *wait_tail;
+	struct event *tick_ev;          /* every second: frame timeouts, tally */
+	struct vg_tally tally;
+	struct vg_limits *limits;
 	uint64_t replay_series_skipped;
 	uint64_t replay_samples_dropped;
 };
@@ -287,9 +318,139 @@ static void pending_remove(struct conn *c)
 	c->a_ticket = c->b_ticket = 0;
 }
 
+/* --- the input budget ------------------------------------------------------ */
+
+static void wait_remove(struct conn *c)
+{
+	struct vg_ingest *ing = c->ing;
+	struct conn **pp = &ing->wait_head, *prev = NULL;
+
+	if (!c->is_waiting_budget)
+		return;
+	while (*pp && *pp != c) {
+		prev = *pp;
+		pp = &(*pp)->wait_next;
+	}
+	if (*pp)
+		*pp = c->wait_next;
+	if (ing->wait_tail == c)
+		ing->wait_tail = prev;
+	c->wait_next = NULL;
+	c->is_waiting_budget = false;
+}
+
+/* Stops reading from c until the budget has room for it. */
+static void budget_pause(struct conn *c)
+{
+	struct vg_ingest *ing = c->ing;
+
+	if (c->is_waiting_budget)
+		return;
+	bufferevent_disable(c->bev, EV_READ);
+	c->is_waiting_budget = true;
+	c->wait_next = NULL;
+	if (ing->wait_tail)
+		ing->wait_tail->wait_next = c;
+	else
+		ing->wait_head = c;
+	ing->wait_tail = c;
+	atomic_fetch_add_explicit(&ing->stats->budget_pauses, 1, memory_order_relaxed);
+}
+
+/* The size of the frame c has begun, when it needs a grant; else 0. */
+static uint64_t frame_need(struct conn *c, uint64_t avail)
+{
+	uint8_t hdr[VG_FRAME_HEADER_SIZE];
+	struct vg_frame_header h;
+	uint64_t frame;
+
+	if (c->state != READY || avail < VG_FRAME_HEADER_SIZE)
+		return 0;
+	evbuffer_copyout(bufferevent_get_input(c->bev), hdr, sizeof(hdr));
+	if (vg_frame_header_decode(hdr, &h, NULL) != 0)
+		return 0; /* read_cb refuses it */
+	frame = VG_FRAME_HEADER_SIZE + (uint64_t)h.payload_len;
+	return frame > c->ing->opts.conn_buffer ? frame : 0;
+}
+
+static void budget_publish(struct vg_ingest *ing)
+{
+	atomic_store_explicit(&ing->stats->buffer_bytes, ing->budget.used, memory_order_relaxed);
+	atomic_store_explicit(&ing->stats->buffer_granted_bytes, ing->budget.granted, memory_order_relaxed);
+}
+
+/*
+ * After a read: charge c what it buffers, grant or return a large frame's
+ * room, set the read watermark so that the socket is read no further than
+ * allowed, or pause c when the budget has no room. Returns whether budget
+ * was given back (waiters may now fit).
+ */
+static bool budget_update(struct conn *c)
+{
+	struct vg_ingest *ing = c->ing;
+	uint64_t avail = evbuffer_get_length(bufferevent_get_input(c->bev));
+	uint64_t need = frame_need(c, avail), high, before = ing->budget.used;
+	bool was_full = !vg_budget_has_room(&ing->budget), is_released = false;
+
+	high = c->state == READY ? ing->opts.conn_buffer : VG_FRAME_HEADER_SIZE + ing->opts.hello_buffer;
+	if (need > 0) {
+		if (need > c->grant) {
+			if (vg_budget_grant(&ing->budget, &c->grant, need)) {
+				c->grant_start_ms = vg_clock_mono_ms();
+			} else {
+				vg_budget_charge(&ing->budget, &c->charged, avail > c->grant ? avail : c->grant);
+				budget_pause(c);
+				budget_publish(ing);
+				return false;
+			}
+		}
+		high = need;
+	} else if (c->grant > 0) {
+		vg_budget_release(&ing->budget, &c->grant);
+		is_released = true;
+	}
+	vg_budget_charge(&ing->budget, &c->charged, avail > c->grant ? avail : c->grant);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)high);
+	if (need == 0 && !vg_budget_has_room(&ing->budget))
+		budget_pause(c);
+	budget_publish(ing);
+	return is_released || (was_full && vg_budget_has_room(&ing->budget)) || ing->budget.used < before;
+}
+
+/* Lets waiting connections read again, in order, as far as the budget
+ * allows: a large frame is granted, a small one needs room. */
+static void budget_resume(struct vg_ingest *ing)
+{
+	struct conn *c = ing->wait_head, *next;
+
+	for (; c; c = next) {
+		uint64_t avail = evbuffer_get_length(bufferevent_get_input(c->bev));
+		uint64_t need = frame_need(c, avail);
+
+		next = c->wait_next;
+		if (need > 0) {
+			if (!vg_budget_grant(&ing->budget, &c->grant, need))
+				continue;
+			c->grant_start_ms = vg_clock_mono_ms();
+			vg_budget_charge(&ing->budget, &c->charged, c->grant > avail ? c->grant : avail);
+			bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)need);
+		} else if (!vg_budget_has_room(&ing->budget)) {
+			break;
+		}
+		wait_remove(c);
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	budget_publish(ing);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct vg_ingest *ing = c->ing;
+
+	wait_remove(c);
+	vg_budget_release(&ing->budget, &c->grant);
+	vg_budget_charge(&ing->budget, &c->charged, 0);
+	vg_limits_release(ing->limits, c->limits_agent, c->n_admitted);
 
 	if (c->is_waiting_sync) {
 		struct conn **pp = &ing->sync_list;
@@ -314,6 +475,10 @@ static void conn_free(struct conn *c)
 	free(c);
 	ing->n_conns--;
 	atomic_fetch_sub_explicit(&ing->stats->connections_open, 1, memory_order_relaxed);
+	if (ing->wait_head)
+		budget_resume(ing);
+	else
+		budget_publish(ing);
 }
 
 static void conn_send(struct conn *c, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
@@ -353,14 +518,18 @@ static void close_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(arg);
 }
 
-/* Sends an ERROR frame, logs the event once, and closes the connection
- * when the frame has left (or after CONN_CLOSE_TIMEOUT_S). */
-static void conn_fail(struct conn *c, uint64_t seq, int code, const char *msg)
+/* Sends an ERROR frame, tallies the event (tally.h), and closes the
+ * connection when the frame has left (or after CONN_CLOSE_TIMEOUT_S). */
+static void conn_fail_as(struct conn *c, enum vg_tally_kind kind, uint64_t seq, int code, const char *msg)
 {
+	struct vg_ingest *ing = c->ing;
 	struct vg_buf raw = VG_BUF_INIT;
 	struct timeval tv = { CONN_CLOSE_TIMEOUT_S, 0 };
 
-	vg_warn("agent connection %s%s%s: %s; closing it", c->peer, c->agent[0] ? " agent " : "", c->agent, msg);
+	atomic_fetch_add_explicit(&ing->stats->connections_closed[kind], 1, memory_order_relaxed);
+	vg_tally_note(&ing->tally, kind, VG_LOG_WARN, "agent connection %s%s%s: %s; closing it", c->peer,
+		      c->agent[0] ? " agent " : "", c->agent, msg);
+	wait_remove(c);
 	vg_error_pack(vg_wire_error_from(code), msg, &raw);
 	conn_send(c, VG_FRAME_ERROR, seq, &raw);
 	vg_buf_release(&raw);
@@ -370,6 +539,11 @@ static void conn_fail(struct conn *c, uint64_t seq, int code, const char *msg)
 	bufferevent_setcb(c->bev, NULL, close_when_flushed, close_event, c);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_free(c);
+}
+
+static void conn_fail(struct conn *c, uint64_t seq, int code, const char *msg)
+{
+	conn_fail_as(c, VG_TALLY_REFUSED, seq, code, msg);
 }
 
 static void want_sync(struct conn *c, uint64_t seq)
@@ -547,7 +721,7 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	const char *token = ing->opts.token;
 	int rc;
 
-	struct timeval idle = { CONN_IDLE_TIMEOUT_S, 0 };
+	struct timeval idle = { ing->opts.idle_timeout_ms / 1000, (ing->opts.idle_timeout_ms % 1000) * 1000 };
 
 	if (c->state != AWAIT_HELLO)
 		return vg_err_set(err, VG_EPROTO, "HELLO sent twice");
@@ -582,6 +756,7 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 		c->agent_hash = 1; /* 0 marks records that no agent sent */
 	c->epoch = hello.epoch;
 	c->state = READY;
+	c->limits_agent = vg_limits_agent(ing->limits, c->agent_hash, c->agent);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	/* Tell the agent what it need not resend: the highest batch of this
 	 * epoch already written. A sync covers it before the ACK leaves. */
@@ -653,8 +828,25 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 				  (unsigned long long)ref, c->n_refs);
 	if (ref == c->n_refs && c->n_refs >= CONN_MAX_REFS)
 		return vg_err_set(err, VG_ELIMIT, "more than %u series refs on one connection", CONN_MAX_REFS);
+	rc = vg_head_lookup(ing->head, s, vg_series_hash(s), &id);
+	if (ref == c->n_refs && (rc == 0 || rc == VG_ENOENT)) {
+		/* A new ref: the cardinality guard decides. A refused one is
+		 * remembered as such and the rest of the frame goes on. */
+		enum vg_limit which = vg_limits_admit(ing->limits, c->limits_agent, rc == VG_ENOENT,
+						      vg_head_num_series(ing->head), vg_clock_mono_ms());
+		if (which != VG_LIMIT_NONE) {
+			c->refused_n++;
+			c->refused_which = which;
+			id = REF_REFUSED;
+			goto add_ref;
+		}
+		c->n_admitted++;
+	}
+	if (rc != 0 && rc != VG_ENOENT)
+		return vg_err_set(err, rc, "cannot look up a series: %s", vg_strerror(rc));
 	if ((rc = create_series(ing, s, vg_series_hash(s), &id, &is_created, err)) != 0)
 		return rc;
+add_ref:
 	if (ref == c->n_refs) {
 		if (c->n_refs == c->cap_refs) {
 			uint32_t cap = c->cap_refs ? c->cap_refs * 2 : 64;
@@ -770,6 +962,9 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 			return vg_err_set(err, VG_ENOENT, "SAMPLES seq %llu uses ref %llu, which no SERIES frame defined",
 					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
 		ing->ids[i] = c->ref_ids[b->refs[i]];
+		if (ing->ids[i] == REF_REFUSED)
+			return vg_err_set(err, VG_ELIMIT, "SAMPLES seq %llu uses ref %llu, whose series was refused",
+					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
 	}
 	if (ing->is_wal_broken)
 		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
@@ -854,6 +1049,30 @@ static void submit_ready(void *arg)
 	take_batches(ing, vg_submit_take(ing->submit));
 }
 
+/*
+ * A SERIES frame: every series defined, each new ref through the guard.
+ * What the guard refused is counted for the agent; protocol v1 has no way
+ * to say "stored but for these", so the agent is told with an ERROR, as
+ * before the guard existed (v2 will carry the count and the limit in the
+ * ACK and keep the connection).
+ */
+static int handle_series(struct conn *c, const uint8_t *raw, size_t len, struct vg_err *err)
+{
+	struct vg_ingest *ing = c->ing;
+	int rc;
+
+	c->refused_n = 0;
+	rc = vg_series_decode(raw, len, define_series, c, err);
+	if (c->refused_n > 0) {
+		vg_limits_refused(ing->limits, c->limits_agent, c->refused_which, c->refused_n, vg_clock_mono_ms());
+		atomic_fetch_add_explicit(&ing->stats->series_refused, c->refused_n, memory_order_relaxed);
+		if (rc == 0)
+			rc = vg_err_set(err, VG_ELIMIT, "%llu series refused by the receiver's %s limit",
+					(unsigned long long)c->refused_n, vg_limit_name(c->refused_which));
+	}
+	return rc;
+}
+
 /* Handles one whole frame; on failure err says why and the connection is
  * to be failed with the returned code. */
 static int handle_frame(struct conn *c, const struct vg_frame_header *h, const uint8_t *payload,
@@ -877,7 +1096,7 @@ static int handle_frame(struct conn *c, const struct vg_frame_header *h, const u
 	case VG_FRAME_HELLO:
 		return handle_hello(c, h, raw, len, err);
 	case VG_FRAME_SERIES:
-		return vg_series_decode(raw, len, define_series, c, err);
+		return handle_series(c, raw, len, err);
 	case VG_FRAME_SAMPLES:
 		return handle_samples(c, h, raw, len, err);
 	case VG_FRAME_ERROR:
@@ -890,11 +1109,12 @@ static int handle_frame(struct conn *c, const struct vg_frame_header *h, const u
 	}
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* Handles every whole frame buffered; false when the connection failed
+ * (it may be freed already). */
+static bool read_frames(struct conn *c)
 {
-	struct conn *c = arg;
 	struct vg_ingest *ing = c->ing;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	while (c->state != CLOSING) {
 		size_t avail = evbuffer_get_length(in);
@@ -905,29 +1125,29 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		int rc;
 
 		if (avail < VG_FRAME_HEADER_SIZE)
-			return;
+			return true;
 		evbuffer_copyout(in, hdr, sizeof(hdr));
 		if ((rc = vg_frame_header_decode(hdr, &h, &err)) != 0) {
 			atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
 			conn_fail(c, 0, rc, err.msg);
-			return;
+			return false;
 		}
-		if (c->state == AWAIT_HELLO && (h.type != VG_FRAME_HELLO || h.payload_len > HELLO_MAX_BYTES)) {
+		if (c->state == AWAIT_HELLO && (h.type != VG_FRAME_HELLO || h.payload_len > ing->opts.hello_buffer)) {
 			atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
 			conn_fail(c, h.seq, h.type != VG_FRAME_HELLO ? VG_EPROTO : VG_ELIMIT,
 				  h.type != VG_FRAME_HELLO ? "the first frame must be HELLO"
 							   : "HELLO frame too large");
-			return;
+			return false;
 		}
 		/* Until HELLO, answer in the version the agent spoke. */
 		if (c->state == AWAIT_HELLO)
 			c->proto = h.version;
 		if (avail < VG_FRAME_HEADER_SIZE + (size_t)h.payload_len)
-			return; /* the rest of the frame has not arrived yet */
+			return true; /* the rest of the frame has not arrived yet */
 		frame = evbuffer_pullup(in, VG_FRAME_HEADER_SIZE + (ssize_t)h.payload_len);
 		if (frame == NULL) {
 			conn_fail(c, h.seq, VG_ENOMEM, "out of memory reading a frame");
-			return;
+			return false;
 		}
 		atomic_fetch_add_explicit(&ing->stats->bytes_received, VG_FRAME_HEADER_SIZE + h.payload_len,
 					  memory_order_relaxed);
@@ -937,22 +1157,37 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			if (rc != VG_EIO && rc != VG_ENOMEM)
 				atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
 			conn_fail(c, h.seq, rc, err.msg);
-			return;
+			return false;
 		}
 	}
+	return false;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (read_frames(c) && budget_update(c) && c->ing->wait_head)
+		budget_resume(c->ing);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct vg_ingest *ing = c->ing;
 
 	(void)bev;
-	if ((what & BEV_EVENT_TIMEOUT) && c->state == AWAIT_HELLO)
-		vg_info("agent connection %s sent no HELLO within %d s; closing it", c->peer, HELLO_TIMEOUT_S);
-	else if (what & BEV_EVENT_TIMEOUT)
-		vg_info("agent connection %s%s%s idle for %d s; closing it", c->peer,
-			c->agent[0] ? " agent " : "", c->agent, CONN_IDLE_TIMEOUT_S);
-	else if (what & BEV_EVENT_ERROR)
+	if (c->state == AWAIT_HELLO) {
+		atomic_fetch_add_explicit(&ing->stats->connections_closed[VG_TALLY_NO_HELLO], 1, memory_order_relaxed);
+		vg_tally_note(&ing->tally, VG_TALLY_NO_HELLO, VG_LOG_INFO, "agent connection %s %s; closing it",
+			      c->peer, what & BEV_EVENT_TIMEOUT ? "sent no HELLO in time" : "closed before HELLO");
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		atomic_fetch_add_explicit(&ing->stats->connections_closed[VG_TALLY_IDLE], 1, memory_order_relaxed);
+		vg_tally_note(&ing->tally, VG_TALLY_IDLE, VG_LOG_INFO, "agent connection %s%s%s idle for %lld s; closing it",
+			      c->peer, c->agent[0] ? " agent " : "", c->agent,
+			      (long long)(ing->opts.idle_timeout_ms / 1000));
+	} else if (what & BEV_EVENT_ERROR)
 		vg_debug("agent connection %s: %s", c->peer, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	else
 		vg_debug("agent connection %s closed by the agent", c->peer);
@@ -983,15 +1218,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      void *arg)
 {
 	struct vg_ingest *ing = arg;
-	struct timeval hello_wait = { HELLO_TIMEOUT_S, 0 };
+	struct timeval hello_wait = { ing->opts.hello_timeout_ms / 1000, (ing->opts.hello_timeout_ms % 1000) * 1000 };
 	struct conn *c;
 
 	(void)l;
 	(void)salen;
 	if (ing->n_conns >= ing->opts.max_connections) {
-		static struct vg_complaint full = VG_COMPLAINT_INIT;
 		atomic_fetch_add_explicit(&ing->stats->connections_refused, 1, memory_order_relaxed);
-		vg_log_complain(&full, VG_LOG_WARN, "refusing agent connections: %llu open, the limit (max_connections)",
+		vg_log_complain(&ing->full_complaint, VG_LOG_WARN, "refusing agent connections: %llu open, the limit (max_connections)",
 				(unsigned long long)ing->n_conns);
 		evutil_closesocket(fd);
 		return;
@@ -1020,18 +1254,59 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	atomic_fetch_add_explicit(&ing->stats->connections_open, 1, memory_order_relaxed);
 	bufferevent_setcb(c->bev, read_cb, NULL, conn_event_cb, c);
 	bufferevent_set_timeouts(c->bev, &hello_wait, NULL);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, VG_FRAME_HEADER_SIZE + ing->opts.hello_buffer);
+	if (vg_budget_has_room(&ing->budget))
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	else
+		budget_pause(c);
 }
 
+/* At the fd limit (EMFILE, ENFILE) or short of kernel memory accept()
+ * fails while the listening socket stays readable: retried at once, it
+ * would spin a core. So the listener pauses for ACCEPT_PAUSE_MS, counted
+ * in /metrics, with one rate-limited line; connections wait in the
+ * backlog meanwhile and are taken once descriptors are free again. */
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	static struct vg_complaint c = VG_COMPLAINT_INIT;
+	struct vg_ingest *ing = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: the listener retries on the next readiness. */
-	vg_log_complain(&c, VG_LOG_ERROR, "accepting an agent connection: %s",
-			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	atomic_fetch_add_explicit(&ing->stats->accept_pauses[VG_LISTENER_AGENT], 1, memory_order_relaxed);
+	vg_log_complain(&ing->accept_complaint, VG_LOG_ERROR,
+			"accepting agent connections: %s; pausing the listener",
+			evutil_socket_error_to_string(e));
+	evconnlistener_disable(l);
+	evtimer_add(ing->accept_retry_ev, &tv);
+}
+
+/* Every second: close connections whose granted frame is overdue, and
+ * let the tally summarise. */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+	int64_t now = vg_clock_mono_ms();
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	for (c = ing->conns; c; c = next) {
+		next = c->next;
+		if (c->grant > 0 && c->state == READY && now - c->grant_start_ms >= ing->opts.frame_timeout_ms)
+			conn_fail_as(c, VG_TALLY_FRAME_TIMEOUT, 0, VG_ELIMIT,
+				     "a large frame did not arrive within agent_frame_timeout");
+	}
+	vg_tally_flush(&ing->tally, now);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+
+	(void)fd;
+	(void)what;
+	if (ing->listener)
+		evconnlistener_enable(ing->listener);
 }
 
 /* --- sealing: step 1 of seal.h -------------------------------------------- */
@@ -1153,14 +1428,34 @@ int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, 
 	ing->stats = opts->stats;
 	if (ing->opts.max_connections == 0)
 		ing->opts.max_connections = 65536;
+#define OR_DEFAULT(field, def) if (ing->opts.field == 0) ing->opts.field = def
+	OR_DEFAULT(buffer_budget, DEFAULT_BUFFER_BUDGET);
+	OR_DEFAULT(conn_buffer, DEFAULT_CONN_BUFFER);
+	OR_DEFAULT(hello_buffer, DEFAULT_HELLO_BUFFER);
+	OR_DEFAULT(hello_timeout_ms, DEFAULT_HELLO_TIMEOUT_MS);
+	OR_DEFAULT(idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+	OR_DEFAULT(frame_timeout_ms, DEFAULT_FRAME_TIMEOUT_MS);
+#undef OR_DEFAULT
+	vg_budget_init(&ing->budget, ing->opts.buffer_budget);
+	vg_tally_init(&ing->tally, TALLY_INTERVAL_MS);
+	{
+		struct vg_limits_options lo = { opts->max_series, opts->max_series_per_agent,
+						opts->max_new_series_per_minute };
+		if (vg_limits_new(&lo, &ing->limits, err) != 0) {
+			free(ing);
+			return VG_ENOMEM;
+		}
+	}
 	ing->codec = vg_frame_codec_new(1);
 	ing->sync_ev = event_new(ing->base, -1, 0, sync_cb, ing);
 	ing->durable_ev = event_new(ing->base, -1, 0, durable_cb, ing);
 	ing->freeze_ev = event_new(ing->base, -1, 0, freeze_cb, ing);
 	pthread_mutex_init(&ing->freeze_mu, NULL);
 	pthread_cond_init(&ing->freeze_cv, NULL);
+	ing->accept_retry_ev = evtimer_new(ing->base, accept_retry_cb, ing);
+	ing->tick_ev = event_new(ing->base, -1, EV_PERSIST, tick_cb, ing);
 	if (ing->codec == NULL || ing->sync_ev == NULL || ing->durable_ev == NULL ||
-	    ing->freeze_ev == NULL) {
+	    ing->freeze_ev == NULL || ing->accept_retry_ev == NULL || ing->tick_ev == NULL) {
 		vg_ingest_free(ing);
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	}
@@ -1217,6 +1512,10 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 				  ing->opts.port, strerror(errno));
 	evconnlistener_set_error_cb(ing->listener, accept_error_cb);
 	{
+		struct timeval second = { 1, 0 };
+		event_add(ing->tick_ev, &second);
+	}
+	{
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		getsockname(evconnlistener_get_fd(ing->listener), (struct sockaddr *)&ss, &sl);
@@ -1224,6 +1523,11 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 							   : ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	return 0;
+}
+
+void vg_ingest_render(struct vg_ingest *ing, struct vg_buf *out)
+{
+	vg_limits_render(ing->limits, out);
 }
 
 uint16_t vg_ingest_port(const struct vg_ingest *ing)
@@ -1267,6 +1571,11 @@ void vg_ingest_free(struct vg_ingest *ing)
 		event_free(ing->freeze_ev);
 	pthread_mutex_destroy(&ing->freeze_mu);
 	pthread_cond_destroy(&ing->freeze_cv);
+	if (ing->accept_retry_ev)
+		event_free(ing->accept_retry_ev);
+	if (ing->tick_ev)
+		event_free(ing->tick_ev);
+	vg_limits_free(ing->limits);
 	vg_frame_codec_free(ing->codec);
 	vg_sample_batch_release(&ing->batch);
 	free(ing->ids);

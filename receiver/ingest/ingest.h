@@ -12,7 +12,13 @@
  * stored again. The table is rebuilt from the WAL at start.
  *
  * A connection that sends anything malformed or hostile gets one ERROR
- * frame and is closed; the others are not affected.
+ * frame and is closed; the others are not affected. What one connection
+ * may cost is bounded: its buffered input (budget.h: a small allowance
+ * before HELLO, a larger one after, a grant for a large frame, all within
+ * one budget, reading paused when it is spent), its time to say HELLO,
+ * to stay idle and to finish a large frame, and the series it may define
+ * (limits.h). Events of one connection are tallied (tally.h), not logged
+ * one line each.
  *
  * Batches submitted from other threads (submit.h) are stored the same way
  * and completed after the same syncs.
@@ -26,6 +32,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct vg_buf;
 struct vg_err;
 struct vg_head;
 struct vg_stats;
@@ -38,6 +45,15 @@ struct vg_ingest_options {
 	uint16_t port;              /* 0: an ephemeral port */
 	const char *token;          /* NULL or "": no authentication */
 	uint64_t max_connections;
+	/* Buffered input (budget.h); 0 takes the default in brackets. */
+	uint64_t buffer_budget;     /* all connections [256 MiB] */
+	uint64_t conn_buffer;       /* a proven connection without a grant [32 KiB] */
+	uint64_t hello_buffer;      /* the HELLO payload, before HELLO [4 KiB] */
+	int64_t hello_timeout_ms;   /* [10 s] */
+	int64_t idle_timeout_ms;    /* [15 m] */
+	int64_t frame_timeout_ms;   /* a granted frame arrives within [1 m] */
+	/* Cardinality (limits.h); 0: no limit. */
+	uint64_t max_series, max_series_per_agent, max_new_series_per_minute;
 	struct event_base *base;    /* borrowed */
 	struct vg_head *head;       /* borrowed */
 	struct vg_stats *stats;     /* borrowed */
@@ -59,6 +75,9 @@ struct vg_ingest;
 int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, struct vg_err *err);
 /* Callbacks for vg_wal_open that restore the head and the retry table. */
 void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb);
+/* /metrics lines of the ingest side that stats.h does not hold (series
+ * refused per agent); callable from any thread. */
+void vg_ingest_render(struct vg_ingest *ing, struct vg_buf *out);
 /* Binds the agent port and starts accepting; wal is borrowed. */
 int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *err);
 uint16_t vg_ingest_port(const struct vg_ingest *ing);
