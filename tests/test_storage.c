@@ -427,6 +427,9 @@ START_TEST(test_storage_receiver_refuses_samples_out_of_window)
 	ck_assert_ptr_nonnull(body);
 	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_samples_too_old_total 1\n"));
 	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_samples_too_new_total 1\n"));
+	/* What reached the WAL is counted (its series and three batches). */
+	ck_assert_ptr_nonnull(strstr(body, "vigil_receiver_wal_bytes_total "));
+	ck_assert_ptr_null(strstr(body, "vigil_receiver_wal_bytes_total 0\n"));
 	free(body);
 	{
 		/* Only the sample of now is stored: one point, value 3. */

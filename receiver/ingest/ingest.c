@@ -140,6 +140,7 @@ struct vg_ingest {
 	struct evconnlistener *listener;
 	struct event *sync_ev;          /* ends a round: commit */
 	struct event *durable_ev;       /* the writer reported: ACK */
+	uint64_t wal_bytes_seen;        /* WAL bytes already in stats->wal_bytes */
 	_Atomic uint64_t durable_ticket; /* set by the WAL's writer thread */
 	_Atomic int durable_rc;
 	struct conn *pending;           /* connections waiting for a ticket */
@@ -609,6 +610,13 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 	t = vg_wal_commit(ing->wal);
 	if (t == 0)
 		ing->is_wal_broken = true;
+	{
+		struct vg_wal_stats ws;
+		vg_wal_stats(ing->wal, &ws);
+		atomic_fetch_add_explicit(&ing->stats->wal_bytes, ws.appended_bytes - ing->wal_bytes_seen,
+					  memory_order_relaxed);
+		ing->wal_bytes_seen = ws.appended_bytes;
+	}
 	/* Detach the list first: conn_fail may free connections. */
 	c = ing->sync_list;
 	ing->sync_list = NULL;

@@ -987,6 +987,7 @@ static int finish_record(struct vg_wal *w, uint8_t *rec, size_t body_len, struct
 	w->buf.data[w->buf.len] = 0;
 	w->app_off += REC_HEADER_BYTES + body_len;
 	w->st.records++;
+	w->st.appended_bytes += REC_HEADER_BYTES + body_len;
 	/* Past the flush size the bytes go to the writer now, unsynced, so
 	 * the buffer stays small whatever the commit interval. */
 	if (w->buf.len >= FLUSH_BYTES && commit(w, false, false) == 0)

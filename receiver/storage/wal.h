@@ -85,6 +85,7 @@ struct vg_wal_replay_cb {
  */
 struct vg_wal_stats {
 	uint64_t records;
+	uint64_t appended_bytes;   /* record bytes appended since open (0 in replay) */
 	uint64_t samples;
 	uint64_t segments;         /* segment files (replay: files read) */
 	uint64_t bytes;            /* segment bytes (replay: good bytes read) */
