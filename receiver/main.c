@@ -17,6 +17,7 @@
 #include "receiver/fd_budget.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
+#include "receiver/ingest/limits.h"
 #include "receiver/ingest/submit.h"
 #include "receiver/receiver_config.h"
 #include "receiver/stats.h"
@@ -71,9 +72,9 @@ static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 	return 0;
 }
 
-static void render_ingest(void *arg, struct vg_buf *out)
+static void render_limits(void *arg, struct vg_buf *out)
 {
-	vg_ingest_render(arg, out);
+	vg_limits_render(arg, out);
 }
 
 /* libevent's own messages (its default writes them to stderr) go to the
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	struct vg_stats *stats = NULL;
 	struct vg_head *head = NULL;
 	struct vg_storage *storage = NULL;
+	struct vg_limits *limits = NULL;
 	struct vg_sealer *sealer = NULL;
 	struct event *seal_timer = NULL;
 	struct vg_wal *wal = NULL;
@@ -222,8 +224,16 @@ int main(int argc, char **argv)
 	vg_debug("descriptors: limit %llu, %llu for agents, %llu for HTTP", (unsigned long long)fds.limit,
 		 (unsigned long long)fds.agent_conns, (unsigned long long)fds.http_conns);
 
+	/* The guard's state is main's: /metrics renders it from the HTTP
+	 * thread, which stops after ingest is freed. */
+	{
+		struct vg_limits_options lo = { cfg.max_series, cfg.max_series_per_agent,
+						cfg.max_new_series_per_minute };
+		if (vg_limits_new(&lo, &limits, &err) != 0)
+			goto fail;
+	}
 	struct vg_ingest_options iopts = {
-		.host = host, .port = port, .token = cfg.token,
+		.host = host, .port = port, .token = cfg.token, .limits = limits,
 		.max_connections = fds.agent_conns, .base = base, .head = head, .stats = stats,
 		.max_sample_age_ms = cfg.max_sample_age_ms,
 		.submit = submit,
@@ -236,8 +246,8 @@ int main(int argc, char **argv)
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
 
-	stats->render_more = render_ingest;
-	stats->render_more_arg = ing;
+	stats->render_more = render_limits;
+	stats->render_more_arg = limits;
 	vg_ingest_replay_cb(ing, &replay);
 	memset(&wopts, 0, sizeof(wopts));
 	wopts.segment_bytes = cfg.wal_segment_bytes;
@@ -326,6 +336,7 @@ out:
 	if (base)
 		event_base_free(base);
 	vg_storage_close(storage);
+	vg_limits_free(limits);
 	vg_head_free(head);
 	free(stats);
 	vg_receiver_config_release(&cfg);

@@ -141,6 +141,7 @@ struct vg_ingest {
 	struct event *sync_ev;          /* ends a round: commit */
 	struct event *durable_ev;       /* the writer reported: ACK */
 	uint64_t wal_bytes_seen;        /* WAL bytes already in stats->wal_bytes */
+	bool has_own_limits;            /* else opts.limits, borrowed */
 	_Atomic uint64_t durable_ticket; /* set by the WAL's writer thread */
 	_Atomic int durable_rc;
 	struct conn *pending;           /* connections waiting for a ticket */
@@ -1446,13 +1447,16 @@ int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, 
 #undef OR_DEFAULT
 	vg_budget_init(&ing->budget, ing->opts.buffer_budget);
 	vg_tally_init(&ing->tally, TALLY_INTERVAL_MS);
-	{
+	if (opts->limits != NULL) {
+		ing->limits = opts->limits;
+	} else {
 		struct vg_limits_options lo = { opts->max_series, opts->max_series_per_agent,
 						opts->max_new_series_per_minute };
 		if (vg_limits_new(&lo, &ing->limits, err) != 0) {
 			free(ing);
 			return VG_ENOMEM;
 		}
+		ing->has_own_limits = true;
 	}
 	ing->codec = vg_frame_codec_new(1);
 	ing->sync_ev = event_new(ing->base, -1, 0, sync_cb, ing);
@@ -1533,11 +1537,6 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 	return 0;
 }
 
-void vg_ingest_render(struct vg_ingest *ing, struct vg_buf *out)
-{
-	vg_limits_render(ing->limits, out);
-}
-
 uint16_t vg_ingest_port(const struct vg_ingest *ing)
 {
 	return ing->port;
@@ -1583,7 +1582,8 @@ void vg_ingest_free(struct vg_ingest *ing)
 		event_free(ing->accept_retry_ev);
 	if (ing->tick_ev)
 		event_free(ing->tick_ev);
-	vg_limits_free(ing->limits);
+	if (ing->has_own_limits)
+		vg_limits_free(ing->limits);
 	vg_frame_codec_free(ing->codec);
 	vg_sample_batch_release(&ing->batch);
 	free(ing->ids);

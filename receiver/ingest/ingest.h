@@ -35,6 +35,7 @@ struct event_base;
 struct vg_buf;
 struct vg_err;
 struct vg_head;
+struct vg_limits;
 struct vg_stats;
 struct vg_submit;
 struct vg_wal;
@@ -61,6 +62,10 @@ struct vg_ingest_options {
 	 * no limit. Any sample more than VG_INGEST_MAX_FUTURE_MS ahead of the
 	 * receiver's clock is refused too. */
 	int64_t max_sample_age_ms;
+	/* The cardinality guard's state (limits.h), borrowed so that it can
+	 * outlive this ingest (the HTTP thread renders it for /metrics);
+	 * NULL: this ingest makes its own from the max_series* fields. */
+	struct vg_limits *limits;
 	/* Batches from other threads (the HTTP import), consumed on base;
 	 * borrowed, may be NULL. The caller frees it after this ingest. */
 	struct vg_submit *submit;
@@ -75,9 +80,6 @@ struct vg_ingest;
 int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, struct vg_err *err);
 /* Callbacks for vg_wal_open that restore the head and the retry table. */
 void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb);
-/* /metrics lines of the ingest side that stats.h does not hold (series
- * refused per agent); callable from any thread. */
-void vg_ingest_render(struct vg_ingest *ing, struct vg_buf *out);
 /* Binds the agent port and starts accepting; wal is borrowed. */
 int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *err);
 uint16_t vg_ingest_port(const struct vg_ingest *ing);
