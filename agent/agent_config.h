@@ -42,6 +42,13 @@ struct vg_agent_config {
 	bool collect_filefd, collect_entropy; /* true */
 	bool collect_textfile;    /* true; reads nothing unless textfile_dir is set */
 	char *textfile_dir;       /* *.prom files; default none */
+	/* StatsD listener and pre-aggregation (statsd_* keys) */
+	char *statsd_listen;      /* UDP "HOST:PORT", default "127.0.0.1:8125"; NULL: off ("" or "off") */
+	uint64_t statsd_max_series; /* distinct StatsD keys held; default 10000 */
+	uint64_t statsd_receive_buffer; /* SO_RCVBUF wanted; default 8 MiB */
+	struct vg_conf_strlist statsd_buckets; /* histogram bounds (numbers as text); none: the default */
+	struct vg_conf_strlist statsd_fast_gauges; /* mapped gauge names sampled every statsd_fast_interval */
+	int64_t statsd_fast_interval_ms; /* default 1s */
 };
 
 /*
