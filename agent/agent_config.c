@@ -430,7 +430,7 @@ static int set_defaults(struct vg_agent_config *cfg)
 	cfg->statsd_receive_buffer = 8ULL << 20;
 	cfg->statsd_fast_interval_ms = 1000;
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
-	    vg_conf_set_str(&cfg->statsd_listen, "127.0.0.1:8125") < 0 ||
+	    vg_conf_set_str(&cfg->statsd_listen, VG_AGENT_DEFAULT_STATSD) < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
 	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
@@ -449,6 +449,7 @@ static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 	/* An operator's own spool directory must work; the default may fall
 	 * back to memory (an unprivileged test run, a read-only host). */
 	cfg->has_spool_dir = cfg->spool_dir == NULL || strcmp(cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) != 0;
+	cfg->has_statsd_listen = cfg->statsd_listen == NULL || strcmp(cfg->statsd_listen, VG_AGENT_DEFAULT_STATSD) != 0;
 	if (cfg->statsd_listen && (cfg->statsd_listen[0] == '\0' || strcmp(cfg->statsd_listen, "off") == 0)) {
 		free(cfg->statsd_listen);
 		cfg->statsd_listen = NULL;

@@ -188,8 +188,16 @@ static int start_statsd(struct agent *a, const struct vg_agent_config *cfg, stru
 	if ((rc = vg_aggregate_new(&ao, &a->agg, err)) != 0)
 		return rc;
 	lo.aggregate = a->agg;
-	if ((rc = vg_statsd_listener_new(&lo, &a->statsd, err)) != 0)
-		return rc;
+	if ((rc = vg_statsd_listener_new(&lo, &a->statsd, err)) != 0) {
+		if (cfg->has_statsd_listen)
+			return rc;
+		/* The default port is taken (another agent, a StatsD daemon):
+		 * say so and sample the host without it. */
+		vg_warn("%s; running without StatsD (set statsd_listen)", err->msg);
+		vg_aggregate_free(a->agg);
+		a->agg = NULL;
+		return 0;
+	}
 	if (ao.n_fast_gauges > 0) {
 		struct timeval tv = { cfg->statsd_fast_interval_ms / 1000, (cfg->statsd_fast_interval_ms % 1000) * 1000 };
 		if ((a->fast_tick = event_new(a->base, -1, EV_PERSIST, fast_tick_cb, a)) == NULL ||

@@ -316,8 +316,20 @@ static enum vg_statsd_reason parse_main(struct vg_statsd_line *l, const char *p,
 {
 	const char *colon = memchr(p, ':', n), *bar = memchr(p, '|', n);
 	enum vg_statsd_reason r;
+	bool is_etsy = false;
 
 	if (colon && bar && bar < colon) {
+		/* Etsy's pieces, unless that ':' is a container field's, "|c:"
+		 * after the type: "v|t|c:id" */
+		const char *field = colon;
+		size_t bars = 0;
+		while (field > p && field[-1] != '|')
+			field--;
+		for (const char *q = p; q < colon; q++)
+			bars += *q == '|';
+		is_etsy = !(colon - field == 1 && field[0] == 'c' && bars >= 2);
+	}
+	if (is_etsy) {
 		size_t i = 0;
 		while (i <= n) {
 			const char *c = memchr(p + i, ':', n - i);
