@@ -69,6 +69,12 @@ struct entry {
 	uint8_t key[];
 };
 
+/* The hash beside the pointer: a probe reads no entry but its match. */
+struct slot {
+	uint64_t hash;
+	struct entry *e;
+};
+
 struct vg_aggregate {
 	uint64_t max_series;
 	double bounds[VG_AGGREGATE_MAX_BOUNDS];
@@ -76,7 +82,7 @@ struct vg_aggregate {
 	char **fast; /* fast gauge names */
 	size_t n_fast;
 	char *state_path;
-	struct entry **tab; /* open addressing on hash, cap a power of 2 */
+	struct slot *tab;    /* open addressing on hash, cap a power of 2 */
 	size_t cap;
 	struct entry **list; /* insertion order, for a stable flush */
 	size_t n, list_cap;
@@ -97,14 +103,15 @@ static enum kind kind_of(enum vg_statsd_type t)
 	}
 }
 
-static struct entry **slot_of(struct vg_aggregate *a, const uint8_t *key, size_t len, uint64_t hash)
+static struct slot *slot_of(struct vg_aggregate *a, const uint8_t *key, size_t len, uint64_t hash)
 {
 	size_t mask = a->cap - 1, i = (size_t)hash & mask;
 
 	for (;;) {
-		struct entry *e = a->tab[i];
-		if (e == NULL || (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0))
-			return &a->tab[i];
+		struct slot *s = &a->tab[i];
+		if (s->e == NULL ||
+		    (s->hash == hash && s->e->key_len == len && memcmp(s->e->key, key, len) == 0))
+			return s;
 		i = (i + 1) & mask;
 	}
 }
@@ -112,7 +119,7 @@ static struct entry **slot_of(struct vg_aggregate *a, const uint8_t *key, size_t
 static int grow_table(struct vg_aggregate *a)
 {
 	size_t cap = a->cap ? a->cap * 2 : 256;
-	struct entry **tab = calloc(cap, sizeof(*tab)), **old = a->tab;
+	struct slot *tab = calloc(cap, sizeof(*tab)), *old = a->tab;
 	size_t old_cap = a->cap;
 
 	if (tab == NULL)
@@ -120,8 +127,8 @@ static int grow_table(struct vg_aggregate *a)
 	a->tab = tab;
 	a->cap = cap;
 	for (size_t i = 0; i < old_cap; i++)
-		if (old[i])
-			*slot_of(a, old[i]->key, old[i]->key_len, old[i]->hash) = old[i];
+		if (old[i].e)
+			*slot_of(a, old[i].e->key, old[i].e->key_len, old[i].hash) = old[i];
 	free(old);
 	return 0;
 }
@@ -163,7 +170,7 @@ static struct entry *insert(struct vg_aggregate *a, const uint8_t *key, size_t l
 	e->key_len = (uint32_t)len;
 	e->is_fast = k == K_GAUGE && is_fast_name(a, name);
 	memcpy(e->key, key, len);
-	*slot_of(a, key, len, hash) = e;
+	*slot_of(a, key, len, hash) = (struct slot){ hash, e };
 	a->list[a->n++] = e;
 	a->stats.series = a->n;
 	return e;
@@ -222,7 +229,8 @@ static void observe(struct vg_aggregate *a, struct entry *e, double x, double ra
 void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line)
 {
 	struct vg_series s;
-	struct entry **slot, *e;
+	struct slot *slot;
+	struct entry *e;
 	uint64_t hash;
 
 	if (line->n_samples == 0)
@@ -242,7 +250,7 @@ void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line)
 	}
 	hash = XXH3_64bits(a->key.data, a->key.len);
 	slot = a->cap ? slot_of(a, a->key.data, a->key.len, hash) : NULL;
-	e = slot ? *slot : NULL;
+	e = slot ? slot->e : NULL;
 	if (e == NULL) {
 		if (a->n >= a->max_series) {
 			a->stats.series_refused++;
@@ -474,7 +482,7 @@ static void restore_cb(void *ctx, const uint8_t *key, size_t len, double total)
 
 	if (a->n >= a->max_series || vg_series_from_key(key, len, &s) != 0)
 		return;
-	if (a->cap && *slot_of(a, key, len, hash) != NULL)
+	if (a->cap && slot_of(a, key, len, hash)->e != NULL)
 		return;
 	if ((e = insert(a, key, len, hash, K_COUNTER, s.name)) != NULL)
 		e->v0 = total;

@@ -7,7 +7,8 @@
  * (statsd.h) into the aggregate (aggregate.h). The socket's receive
  * buffer is sized at start (SO_RCVBUFFORCE when permitted, else
  * SO_RCVBUF up to net.core.rmem_max), and the kernel's count of
- * datagrams dropped for want of room (SO_RXQ_OVFL) is reported.
+ * datagrams dropped for want of room (sk_drops: what SO_RXQ_OVFL and
+ * /proc/net/udp show, read with SO_MEMINFO) is reported.
  *
  * A datagram longer than VG_STATSD_DATAGRAM_BYTES is cut by the kernel:
  * its last, cut line is dropped and the datagram counted as truncated.
@@ -37,7 +38,7 @@ struct vg_statsd_listener_options {
 struct vg_statsd_listener_stats {
 	uint64_t packets, bytes;
 	uint64_t truncated;       /* datagrams cut at VG_STATSD_DATAGRAM_BYTES */
-	uint64_t socket_drops;    /* SO_RXQ_OVFL: dropped by the kernel, buffer full */
+	uint64_t socket_drops;    /* sk_drops: dropped by the kernel, buffer full */
 	uint64_t receive_errors;
 	uint64_t receive_buffer_bytes; /* what the kernel granted */
 	struct vg_statsd_counts lines;
