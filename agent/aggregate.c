@@ -236,6 +236,10 @@ void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line)
 	if (line->n_samples == 0)
 		return;
 	s.name = line->name;
+	/* "hits" and "hits_total" are one counter: both send hits_total */
+	if (line->samples[0].type == VG_STATSD_COUNTER && s.name.len > 6 &&
+	    memcmp(s.name.p + s.name.len - 6, "_total", 6) == 0)
+		s.name.len -= 6;
 	s.n_labels = line->n_tags;
 	memcpy(s.labels, line->tags, line->n_tags * sizeof(s.labels[0]));
 	if (vg_series_canonicalize(&s, NULL) != 0) {
@@ -328,13 +332,6 @@ static int emit(struct vg_sample_sink *sink, const struct vg_series *base, const
 	return sink->add(sink->arg, &s, v);
 }
 
-static bool ends_with(struct vg_str s, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return s.len >= n && memcmp(s.p + s.len - n, suffix, n) == 0;
-}
-
 static int flush_entry(struct vg_aggregate *a, struct entry *e, struct vg_sample_sink *sink)
 {
 	struct vg_series base;
@@ -346,7 +343,7 @@ static int flush_entry(struct vg_aggregate *a, struct entry *e, struct vg_sample
 		return 0;
 	switch (e->kind) {
 	case K_COUNTER:
-		return emit(sink, &base, ends_with(base.name, "_total") ? "" : "_total", NULL, e->v0);
+		return emit(sink, &base, "_total", NULL, e->v0);
 	case K_GAUGE:
 		if (!e->has_value)
 			return 0;

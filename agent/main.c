@@ -446,6 +446,11 @@ static int check_config(struct vg_agent_config *cfg)
 	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
 	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
 	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
+	if (cfg->statsd_listen)
+		printf("  statsd: %s, up to %llu series\n", cfg->statsd_listen,
+		       (unsigned long long)cfg->statsd_max_series);
+	else
+		printf("  statsd: off\n");
 	if (cfg->spool_dir == NULL) {
 		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
 	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {

@@ -9,8 +9,8 @@
  *
  * Prints what was sent, what the agent took (its own
  * vigil_agent_statsd_packets_total, read back from the receiver), what
- * the kernel dropped at the agent's socket (the agent's sk_drops through SO_MEMINFO
- * count, and /proc/net/udp's drops column for the port) and the agent's
+ * the kernel dropped at the agent's socket (the agent's own count, read
+ * with SO_MEMINFO, and /proc/net/udp's drops column for the port) and the agent's
  * RSS idle, after the warm-up and at the end (flat memory: the last two
  * equal), then one RESULT line.
  *
