@@ -427,6 +427,12 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(a->base); /* a second signal: now */
 		return;
 	}
+	/* StatsD counts since the last round are in memory only: one last
+	 * round carries them to the spool. */
+	if (a->agg) {
+		vg_statsd_listener_drain(a->statsd);
+		tick_cb(-1, 0, a);
+	}
 	a->is_stopping = true;
 	vg_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	event_del(a->tick);

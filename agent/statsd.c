@@ -158,6 +158,8 @@ static enum vg_statsd_reason add_tag(struct writer *w, const char *k, size_t kle
 		return VG_STATSD_TOO_MANY_TAGS;
 	if (!map_name(w, k, klen, true, &l->tags[l->n_tags].name))
 		return VG_STATSD_MALFORMED_TAG;
+	if (l->tags[l->n_tags].name.len > VG_SERIES_MAX_NAME)
+		return VG_STATSD_TOO_LONG;
 	l->tags[l->n_tags].value = (struct vg_str){ v, (uint32_t)vlen };
 	l->n_tags++;
 	return VG_STATSD_OK;

@@ -176,6 +176,11 @@ void vg_statsd_listener_free(struct vg_statsd_listener *l)
 	free(l);
 }
 
+void vg_statsd_listener_drain(struct vg_statsd_listener *l)
+{
+	read_cb(l->fd, EV_READ, l);
+}
+
 uint16_t vg_statsd_listener_port(const struct vg_statsd_listener *l)
 {
 	return l->port;

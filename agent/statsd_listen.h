@@ -51,6 +51,8 @@ struct vg_statsd_listener;
 int vg_statsd_listener_new(const struct vg_statsd_listener_options *opts, struct vg_statsd_listener **out,
 			   struct vg_err *err);
 void vg_statsd_listener_free(struct vg_statsd_listener *l);
+/* Reads what waits at the socket now (before a last round at stop). */
+void vg_statsd_listener_drain(struct vg_statsd_listener *l);
 /* The bound port (the one the kernel chose for port 0). */
 uint16_t vg_statsd_listener_port(const struct vg_statsd_listener *l);
 void vg_statsd_listener_get_stats(const struct vg_statsd_listener *l, struct vg_statsd_listener_stats *out);

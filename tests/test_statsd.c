@@ -208,6 +208,12 @@ START_TEST(test_malformed_lines_get_their_reason)
 	memset(buf, 'a', 300);
 	memcpy(buf + 300, ":1|c", 5);
 	ck_assert_int_eq(parse(buf), VG_STATSD_TOO_LONG); /* a name beyond VG_STATSD_MAX_NAME */
+	/* a tag key that "exported_" makes longer than a label name may be
+	 * (found by fuzz_statsd) */
+	memcpy(buf, "a:1|c|#__", 9);
+	memset(buf + 9, 'k', 250);
+	memcpy(buf + 259, ":v", 3);
+	ck_assert_int_eq(parse(buf), VG_STATSD_TOO_LONG);
 	{
 		struct vg_buf b = VG_BUF_INIT;
 		vg_buf_puts(&b, "a:1|c|#");
@@ -591,7 +597,10 @@ START_TEST(test_statsd_over_udp_reaches_the_receiver_as_aggregates)
 	ck_assert(wait_value(&rcv,
 			     "vigil_agent_statsd_bad_lines_total{instance=\"sd1\",reason=\"malformed_value\"}", 1,
 			     5000) == 1);
+	/* counts sent just before SIGTERM go out in a last round */
+	udp_send(port, "late.hits:3|c");
 	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+	ck_assert(wait_value(&rcv, "late_hits_total{instance=\"sd1\"}", 3, 5000) == 3);
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
 	vg_t_rmrf(dir);
 	free(dir);
