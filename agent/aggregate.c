@@ -89,7 +89,6 @@ struct vg_aggregate {
 	bool is_dirty;       /* counters changed since the last save */
 	struct vg_buf key;   /* scratch */
 	struct vg_aggregate_stats stats;
-	struct vg_complaint save_complaint;
 };
 
 static enum kind kind_of(enum vg_statsd_type t)

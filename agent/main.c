@@ -62,6 +62,7 @@ struct agent {
 	struct vg_aggregate *agg;          /* StatsD; NULL when off */
 	struct vg_statsd_listener *statsd;
 	struct event *fast_tick;           /* statsd_fast_gauges sampling */
+	struct vg_complaint statsd_save;   /* the counters' state file cannot be written */
 };
 
 /* The sink: completes a collector's series with the agent's labels, gives
@@ -245,7 +246,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	/* The totals this round carries are durable before the round is
 	 * spooled (aggregate.h): a restart resumes from them. */
 	if (a->agg && vg_aggregate_save(a->agg, &err) != 0)
-		vg_error("statsd: %s", err.msg);
+		vg_log_complain(&a->statsd_save, VG_LOG_ERROR, "statsd: %s; totals go on in memory", err.msg);
+	else if (a->agg)
+		vg_log_relief(&a->statsd_save, "statsd: the counters' state file is written again");
 	if (vg_route_submit(a->route, ts, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));

@@ -144,6 +144,15 @@ static bool parse_number(const char *p, size_t n, double *out)
 	}
 	if (i != n)
 		return false;
+	if (n <= 15 && digits == n - (p[0] == '+' || p[0] == '-')) {
+		/* an integer of at most 15 digits is exact in a double: the
+		 * common case, without strtod */
+		int64_t v = 0;
+		for (size_t k = n - digits; k < n; k++)
+			v = v * 10 + (p[k] - '0');
+		*out = p[0] == '-' ? -(double)v : (double)v;
+		return true;
+	}
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	*out = strtod(buf, &end);
