@@ -13,12 +13,14 @@
 #include "agent/aggregate.h"
 #include "agent/collect/collect.h"
 #include "agent/statsd.h"
+#include "agent/statsd_listen.h"
 #include "common/err.h"
 #include "common/buf.h"
 #include "common/series.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <event2/event.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -656,6 +658,52 @@ START_TEST(test_debian_python3_statsd_client)
 }
 END_TEST
 
+/* --- listener ---------------------------------------------------------------- */
+
+START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
+{
+	struct event_base *base = event_base_new();
+	struct vg_aggregate *a = agg_new(100, NULL);
+	struct vg_statsd_listener_options o = { base, "127.0.0.1:0", 1 << 20, a };
+	struct vg_statsd_listener *l;
+	struct vg_statsd_listener_stats st;
+	static char big[VG_STATSD_DATAGRAM_BYTES + 4096];
+	int64_t deadline;
+	uint16_t port;
+
+	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
+	port = vg_statsd_listener_port(l);
+	ck_assert_uint_ne(port, 0);
+	for (int i = 0; i < 300; i++)
+		udp_send(port, "l.hits:1|c");
+	/* longer than the listener's datagram buffer: the cut last line goes */
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "big.ok:1|c\nbig.cut:1|c|#k:", 26);
+	udp_send(port, big);
+	deadline = vg_t_now_ms() + 5000;
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		vg_statsd_listener_get_stats(l, &st);
+	} while (st.packets < 301 && vg_t_now_ms() < deadline);
+	ck_assert_uint_eq(st.packets, 301);
+	ck_assert_uint_eq(st.truncated, 1);
+	ck_assert_uint_eq(st.socket_drops, 0);
+	ck_assert_uint_gt(st.receive_buffer_bytes, 0);
+	ck_assert_uint_eq(st.lines.lines, 301);
+	flush(a);
+	ck_assert(value_of(&F, "l_hits_total") == 300);
+	ck_assert(value_of(&F, "big_ok_total") == 1);
+	ck_assert(isnan(value_of(&F, "big_cut_total")));
+	vg_statsd_listener_free(l);
+	vg_aggregate_free(a);
+	event_base_free(base);
+	{
+		struct vg_statsd_listener_options bad = { NULL, "nohost", 0, NULL };
+		ck_assert_int_eq(vg_statsd_listener_new(&bad, &l, NULL), VG_EINVAL);
+	}
+}
+END_TEST
+
 /* Waits (10 s) until the agent's state file holds want as the sum of
  * its totals: the counts sent so far are durable in the agent. */
 static bool wait_state(const char *path, double want)
@@ -766,6 +814,9 @@ static Suite *statsd_suite(void)
 	tcase_add_test(tc, test_fast_gauges_give_min_max_last);
 	tcase_add_test(tc, test_series_limit_under_a_flood_of_distinct_names);
 	tcase_add_test(tc, test_counter_totals_survive_through_the_state_file);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("listener");
+	tcase_add_test(tc, test_listener_reads_every_datagram_and_cuts_a_truncated_one);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("agent");
 	tcase_set_timeout(tc, 90);
