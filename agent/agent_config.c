@@ -127,6 +127,15 @@ static int check_statsd_buckets(const void *member, struct vg_err *err)
 	return vg_aggregate_parse_bounds((const char *const *)l->v, l->n, b, &n, err);
 }
 
+static int check_statsd_quantiles(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_strlist *l = member;
+	double q[VG_AGGREGATE_MAX_QUANTILES];
+	size_t n;
+
+	return vg_aggregate_parse_quantiles((const char *const *)l->v, l->n, q, &n, err);
+}
+
 #define F(key, type, member) key, type, offsetof(struct vg_agent_config, member), NULL
 
 static const struct vg_conf_field collector_fields[] = {
@@ -162,6 +171,7 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("statsd_max_series", VG_CONF_UINT, statsd_max_series), 1, 10000000, NULL },
 	{ F("statsd_receive_buffer", VG_CONF_SIZE, statsd_receive_buffer), 0, 1LL << 30, NULL },
 	{ F("statsd_buckets", VG_CONF_STRLIST, statsd_buckets), 0, 0, check_statsd_buckets },
+	{ F("statsd_quantiles", VG_CONF_STRLIST, statsd_quantiles), 0, 0, check_statsd_quantiles },
 	{ F("statsd_fast_gauges", VG_CONF_STRLIST, statsd_fast_gauges), 0, 0, NULL },
 	{ F("statsd_fast_interval", VG_CONF_DURATION, statsd_fast_interval_ms), 100, 3600 * 1000, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },

@@ -49,6 +49,7 @@ struct vg_agent_config {
 	uint64_t statsd_max_series; /* distinct StatsD keys held; default 10000 */
 	uint64_t statsd_receive_buffer; /* SO_RCVBUF wanted; default 8 MiB */
 	struct vg_conf_strlist statsd_buckets; /* histogram bounds (numbers as text); none: the default */
+	struct vg_conf_strlist statsd_quantiles; /* per-host quantiles of timers and histograms; none: off */
 	struct vg_conf_strlist statsd_fast_gauges; /* mapped gauge names sampled every statsd_fast_interval */
 	int64_t statsd_fast_interval_ms; /* default 1s */
 };

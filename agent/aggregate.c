@@ -56,6 +56,13 @@ struct set {
 	uint32_t n, cap;
 };
 
+/* An interval's observations for quantiles, or a uniform sample of them. */
+struct vals {
+	double *v;
+	uint32_t n, cap;
+	uint64_t seen;
+};
+
 struct entry {
 	uint64_t hash;
 	uint8_t kind;
@@ -66,6 +73,7 @@ struct entry {
 	double v0, v1, v2, v3;
 	double *buckets; /* timer, histogram: observations per bound, not cumulative */
 	struct set set;
+	struct vals vals; /* timer, histogram, with quantiles */
 	uint8_t key[];
 };
 
@@ -79,6 +87,9 @@ struct vg_aggregate {
 	uint64_t max_series;
 	double bounds[VG_AGGREGATE_MAX_BOUNDS];
 	size_t n_bounds;
+	double quantiles[VG_AGGREGATE_MAX_QUANTILES];
+	size_t n_quantiles;
+	uint64_t rng;        /* xorshift64 state, for the reservoir */
 	char **fast; /* fast gauge names */
 	size_t n_fast;
 	char *state_path;
@@ -207,6 +218,40 @@ static void set_add(struct vg_aggregate *a, struct set *s, struct vg_str member)
 	s->n++;
 }
 
+/* Algorithm R: the first VG_AGGREGATE_QUANTILE_VALUES observations, then
+ * each next one replaces a random kept one with probability cap/seen. */
+static void keep_value(struct vg_aggregate *a, struct vals *q, double x)
+{
+	uint64_t j;
+
+	q->seen++;
+	if (q->n == q->cap && q->cap < VG_AGGREGATE_QUANTILE_VALUES) {
+		uint32_t cap = q->cap ? q->cap * 2 : 16;
+		double *v = realloc(q->v, cap * sizeof(*v));
+		if (v != NULL) {
+			q->v = v;
+			q->cap = cap;
+		}
+	}
+	if (q->n < q->cap) {
+		q->v[q->n++] = x;
+		return;
+	}
+	a->rng ^= a->rng << 13;
+	a->rng ^= a->rng >> 7;
+	a->rng ^= a->rng << 17;
+	j = a->rng % q->seen;
+	if (j < q->n)
+		q->v[j] = x;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
 static void observe(struct vg_aggregate *a, struct entry *e, double x, double rate)
 {
 	double w = 1 / rate;
@@ -223,6 +268,8 @@ static void observe(struct vg_aggregate *a, struct entry *e, double x, double ra
 			e->buckets[i] += w;
 			break;
 		}
+	if (a->n_quantiles > 0)
+		keep_value(a, &e->vals, x);
 }
 
 void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line)
@@ -316,8 +363,8 @@ void vg_aggregate_sample_fast(struct vg_aggregate *a)
 
 /* One sample of base renamed to base's name + suffix, with le when not
  * NULL. The sink adds the agent's labels to a copy. */
-static int emit(struct vg_sample_sink *sink, const struct vg_series *base, const char *suffix, const char *le,
-		double v)
+static int emit_label(struct vg_sample_sink *sink, const struct vg_series *base, const char *suffix,
+		      const char *label, const char *label_value, double v)
 {
 	struct vg_series s = *base;
 	char name[VG_SERIES_MAX_NAME + 1];
@@ -326,9 +373,42 @@ static int emit(struct vg_sample_sink *sink, const struct vg_series *base, const
 	if (n < 0 || (size_t)n >= sizeof(name))
 		return 0; /* the parser keeps names short enough: cannot happen */
 	s.name = (struct vg_str){ name, (uint32_t)n };
-	if (le && vg_series_add(&s, "le", le) != 0)
+	if (label && vg_series_add(&s, label, label_value) != 0)
 		return 0;
 	return sink->add(sink->arg, &s, v);
+}
+
+static int emit(struct vg_sample_sink *sink, const struct vg_series *base, const char *suffix, const char *le,
+		double v)
+{
+	return emit_label(sink, base, suffix, le ? "le" : NULL, le, v);
+}
+
+/* Nearest rank over the interval's (sampled) observations, as Etsy
+ * StatsD's upper_PCT: the value at rank ceil(q n). */
+static int flush_quantiles(struct vg_aggregate *a, struct entry *e, const struct vg_series *base,
+			   struct vg_sample_sink *sink)
+{
+	struct vals *q = &e->vals;
+	char label[32];
+	int rc = 0;
+
+	if (q->n == 0)
+		return 0;
+	qsort(q->v, q->n, sizeof(double), cmp_double);
+	for (size_t i = 0; i < a->n_quantiles && rc == 0; i++) {
+		double r = ceil(a->quantiles[i] * q->n);
+		size_t k = r < 1 ? 0 : (size_t)r - 1;
+		snprintf(label, sizeof(label), "%.15g", a->quantiles[i]);
+		rc = emit_label(sink, base, "", "quantile", label, q->v[k < q->n ? k : q->n - 1]);
+	}
+	q->n = 0;
+	q->seen = 0;
+	if (q->cap > 64) {
+		free(q->v); /* a busy interval: give the memory back */
+		*q = (struct vals){ NULL, 0, 0, 0 };
+	}
+	return rc;
 }
 
 static int flush_entry(struct vg_aggregate *a, struct entry *e, struct vg_sample_sink *sink)
@@ -374,7 +454,7 @@ static int flush_entry(struct vg_aggregate *a, struct entry *e, struct vg_sample
 			    (rc = emit(sink, &base, "_max", NULL, e->v3)) != 0)
 				return rc;
 		}
-		return 0;
+		return flush_quantiles(a, e, &base, sink);
 	case K_SET:
 		rc = emit(sink, &base, "", NULL, (double)e->set.n);
 		if (e->set.cap > 1024) {
@@ -536,6 +616,20 @@ out:
 	return rc;
 }
 
+int vg_aggregate_parse_quantiles(const char *const *v, size_t n, double *out, size_t *n_out, struct vg_err *err)
+{
+	int rc;
+
+	if (n > VG_AGGREGATE_MAX_QUANTILES)
+		return vg_err_set(err, VG_ELIMIT, "more than %d quantiles", VG_AGGREGATE_MAX_QUANTILES);
+	if ((rc = vg_aggregate_parse_bounds(v, n, out, n_out, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (!(out[i] > 0 && out[i] <= 1))
+			return vg_err_set(err, VG_EINVAL, "quantile %s is not in (0, 1]", v[i]);
+	return 0;
+}
+
 int vg_aggregate_parse_bounds(const char *const *v, size_t n, double *out, size_t *n_out, struct vg_err *err)
 {
 	*n_out = 0;
@@ -577,6 +671,14 @@ int vg_aggregate_new(const struct vg_aggregate_options *opts, struct vg_aggregat
 	a->max_series = opts->max_series;
 	memcpy(a->bounds, bounds, n_bounds * sizeof(double));
 	a->n_bounds = n_bounds;
+	if (opts->n_quantiles > VG_AGGREGATE_MAX_QUANTILES) {
+		free(a);
+		return vg_err_set(err, VG_ELIMIT, "more than %d quantiles", VG_AGGREGATE_MAX_QUANTILES);
+	}
+	if (opts->n_quantiles)
+		memcpy(a->quantiles, opts->quantiles, opts->n_quantiles * sizeof(double));
+	a->n_quantiles = opts->n_quantiles;
+	a->rng = 0x9E3779B97F4A7C15ULL;
 	vg_buf_init(&a->key);
 	if (opts->n_fast_gauges && (a->fast = calloc(opts->n_fast_gauges, sizeof(char *))) == NULL)
 		goto nomem;
@@ -608,6 +710,7 @@ void vg_aggregate_free(struct vg_aggregate *a)
 	for (size_t i = 0; i < a->n; i++) {
 		free(a->list[i]->buckets);
 		free(a->list[i]->set.slots);
+		free(a->list[i]->vals.v);
 		free(a->list[i]);
 	}
 	for (size_t i = 0; i < a->n_fast; i++)

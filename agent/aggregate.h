@@ -12,6 +12,9 @@
  *                                    samples of the interval
  *   ms h d    <name>_bucket{le}, _sum, _count   cumulative, ms in seconds
  *             <name>_min, _max       over the interval's observations
+ *             <name>{quantile=}      optional (quantiles): per host, over the
+ *                                    interval's observations (at most
+ *                                    VG_AGGREGATE_QUANTILE_VALUES of them)
  *   set       <name>                 distinct members in the interval
  *
  * Bounded: at most max_series keys; a line for a new key beyond it is
@@ -38,6 +41,10 @@ struct vg_statsd_line;
 
 #define VG_AGGREGATE_MAX_BOUNDS 64
 #define VG_AGGREGATE_MAX_SET_MEMBERS 65536
+/* Observations a timer or histogram keeps per interval for its per-host
+ * quantiles; beyond it a uniform sample of them (reservoir sampling). */
+#define VG_AGGREGATE_QUANTILE_VALUES 1024
+#define VG_AGGREGATE_MAX_QUANTILES 16
 
 /* Prometheus's default buckets (seconds for timers). */
 #define VG_AGGREGATE_DEFAULT_BOUNDS { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
@@ -46,6 +53,8 @@ struct vg_aggregate_options {
 	uint64_t max_series;
 	const double *bounds;     /* ascending, finite; NULL: the default */
 	size_t n_bounds;
+	const double *quantiles;  /* per-host quantiles of timers and histograms, in (0, 1]; none: off */
+	size_t n_quantiles;
 	const char *const *fast_gauges; /* mapped gauge names sampled every fast interval */
 	size_t n_fast_gauges;
 	const char *state_path;   /* NULL: totals start at 0 at every start */
@@ -94,6 +103,10 @@ int vg_aggregate_read_state(const char *path, void (*cb)(void *ctx, const uint8_
  * numbers, strictly ascending, at most VG_AGGREGATE_MAX_BOUNDS; "+Inf" is
  * implied and refused. */
 int vg_aggregate_parse_bounds(const char *const *v, size_t n, double *out, size_t *n_out, struct vg_err *err);
+
+/* The same for quantiles (the statsd_quantiles key): numbers in (0, 1],
+ * ascending, at most VG_AGGREGATE_MAX_QUANTILES. */
+int vg_aggregate_parse_quantiles(const char *const *v, size_t n, double *out, size_t *n_out, struct vg_err *err);
 
 void vg_aggregate_get_stats(const struct vg_aggregate *a, struct vg_aggregate_stats *out);
 

@@ -166,7 +166,7 @@ static void fast_tick_cb(evutil_socket_t fd, short what, void *arg)
  * take effect at start). The counters' totals live beside the spool. */
 static int start_statsd(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
 {
-	double bounds[VG_AGGREGATE_MAX_BOUNDS];
+	double bounds[VG_AGGREGATE_MAX_BOUNDS], quantiles[VG_AGGREGATE_MAX_QUANTILES];
 	char state[4096];
 	struct vg_aggregate_options ao = { .max_series = cfg->statsd_max_series };
 	struct vg_statsd_listener_options lo = { a->base, cfg->statsd_listen, cfg->statsd_receive_buffer, NULL };
@@ -179,6 +179,12 @@ static int start_statsd(struct agent *a, const struct vg_agent_config *cfg, stru
 						    bounds, &ao.n_bounds, err)) != 0)
 			return rc;
 		ao.bounds = bounds;
+	}
+	if (cfg->statsd_quantiles.n > 0) {
+		if ((rc = vg_aggregate_parse_quantiles((const char *const *)cfg->statsd_quantiles.v,
+						       cfg->statsd_quantiles.n, quantiles, &ao.n_quantiles, err)) != 0)
+			return rc;
+		ao.quantiles = quantiles;
 	}
 	ao.fast_gauges = (const char *const *)cfg->statsd_fast_gauges.v;
 	ao.n_fast_gauges = cfg->statsd_fast_gauges.n;

@@ -94,6 +94,7 @@ static bool map_name(struct writer *w, const char *p, size_t n, bool is_label, s
 	out->p = start;
 	if (is_label) {
 		bool is_reserved = (out->len == 2 && memcmp(start, "le", 2) == 0) ||
+				   (out->len == 8 && memcmp(start, "quantile", 8) == 0) ||
 				   (out->len == 8 && memcmp(start, "instance", 8) == 0) ||
 				   (out->len >= 2 && start[0] == '_' && start[1] == '_');
 		if (is_reserved) {

@@ -165,6 +165,8 @@ START_TEST(test_name_mapping_as_statsd_exporter)
 	ck_assert_str_eq(tag("exported_le"), "0.5");
 	ck_assert_str_eq(tag("exported_instance"), "i");
 	ck_assert_str_eq(tag("exported___x"), "y");
+	ck_assert_int_eq(parse("a:1|ms|#quantile:0.5"), VG_STATSD_OK);
+	ck_assert_str_eq(tag("exported_quantile"), "0.5");
 }
 END_TEST
 
@@ -388,6 +390,45 @@ START_TEST(test_fast_gauges_give_min_max_last)
 	flush(a);
 	ck_assert(value_of(&F, "fast_q_min") == 9 && value_of(&F, "fast_q_max") == 9);
 	vg_aggregate_free(a);
+}
+END_TEST
+
+START_TEST(test_per_host_quantiles_of_an_interval)
+{
+	static const double q[] = { 0.5, 0.9, 1 };
+	struct vg_aggregate_options o = { .max_series = 10, .quantiles = q, .n_quantiles = 3 };
+	struct vg_aggregate *a;
+	char line[64];
+
+	ck_assert_int_eq(vg_aggregate_new(&o, &a, NULL), 0);
+	for (int i = 100; i >= 1; i--) {
+		snprintf(line, sizeof(line), "rt:%d|ms\nsz:%d|h", i, i);
+		feed(a, line);
+	}
+	flush(a);
+	ck_assert(fabs(value_of(&F, "rt{quantile=\"0.5\"}") - 0.05) < 1e-12);
+	ck_assert(fabs(value_of(&F, "rt{quantile=\"0.9\"}") - 0.09) < 1e-12);
+	ck_assert(fabs(value_of(&F, "rt{quantile=\"1\"}") - 0.1) < 1e-12);
+	ck_assert(value_of(&F, "sz{quantile=\"0.9\"}") == 90);
+	ck_assert(value_of(&F, "rt_count") == 100); /* the buckets still count them all */
+	/* more than are kept: a uniform sample of them, within their range */
+	for (int i = 0; i < 20 * VG_AGGREGATE_QUANTILE_VALUES; i++) {
+		snprintf(line, sizeof(line), "sz:%d|h", i % 1000);
+		feed(a, line);
+	}
+	flush(a);
+	ck_assert(value_of(&F, "sz{quantile=\"1\"}") <= 999);
+	ck_assert(fabs(value_of(&F, "sz{quantile=\"0.5\"}") - 500) < 100);
+	ck_assert(isnan(value_of(&F, "rt{quantile=\"0.5\"}"))); /* no observation this interval */
+	flush(a);
+	ck_assert(isnan(value_of(&F, "sz{quantile=\"0.5\"}")));
+	vg_aggregate_free(a);
+	{
+		const char *bad[] = { "0.5", "1.5" };
+		double out[4];
+		size_t n;
+		ck_assert_int_eq(vg_aggregate_parse_quantiles(bad, 2, out, &n, NULL), VG_EINVAL);
+	}
 }
 END_TEST
 
@@ -812,6 +853,7 @@ static Suite *statsd_suite(void)
 	tc = tcase_create("aggregate");
 	tcase_add_test(tc, test_aggregate_every_kind);
 	tcase_add_test(tc, test_fast_gauges_give_min_max_last);
+	tcase_add_test(tc, test_per_host_quantiles_of_an_interval);
 	tcase_add_test(tc, test_series_limit_under_a_flood_of_distinct_names);
 	tcase_add_test(tc, test_counter_totals_survive_through_the_state_file);
 	suite_add_tcase(s, tc);

@@ -5,7 +5,8 @@
  * line has a valid metric name, valid tag names, 1..VG_STATSD_MAX_VALUES
  * samples with finite values and positive rates; the datagram is parsed
  * again line by line with the same counts; the aggregate, bounded at 8
- * keys, never holds more, and every series it flushes is canonical.
+ * keys and computing quantiles, never holds more, and every series it
+ * flushes is canonical.
  * tests/fuzz/replay.c runs the corpus under make check.
  */
 #include "agent/aggregate.h"
@@ -71,7 +72,8 @@ static uint64_t total(const struct vg_statsd_counts *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vg_aggregate_options o = { .max_series = 8 };
+	static const double q[] = { 0.5, 0.99, 1 };
+	struct vg_aggregate_options o = { .max_series = 8, .quantiles = q, .n_quantiles = 3 };
 	struct vg_sample_sink sink = { sink_add, NULL };
 	struct vg_statsd_counts whole, split;
 	struct vg_aggregate_stats st;
