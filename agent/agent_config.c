@@ -13,6 +13,7 @@
  * from_args returns 0 for is complete and valid.
  */
 #include "agent/agent_config.h"
+#include "agent/aggregate.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/ring.h"
@@ -106,6 +107,35 @@ static int check_labels(const void *member, struct vg_err *err)
 	return 0;
 }
 
+static int check_statsd_listen(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	char host[256];
+	uint16_t port;
+
+	if (s == NULL || s[0] == '\0' || strcmp(s, "off") == 0)
+		return 0;
+	return vg_conf_split_hostport(s, host, sizeof(host), &port, err);
+}
+
+static int check_statsd_buckets(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_strlist *l = member;
+	double b[VG_AGGREGATE_MAX_BOUNDS];
+	size_t n;
+
+	return vg_aggregate_parse_bounds((const char *const *)l->v, l->n, b, &n, err);
+}
+
+static int check_statsd_quantiles(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_strlist *l = member;
+	double q[VG_AGGREGATE_MAX_QUANTILES];
+	size_t n;
+
+	return vg_aggregate_parse_quantiles((const char *const *)l->v, l->n, q, &n, err);
+}
+
 #define F(key, type, member) key, type, offsetof(struct vg_agent_config, member), NULL
 
 static const struct vg_conf_field collector_fields[] = {
@@ -137,6 +167,13 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
 	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
+	{ F("statsd_listen", VG_CONF_STR, statsd_listen), 0, 0, check_statsd_listen },
+	{ F("statsd_max_series", VG_CONF_UINT, statsd_max_series), 1, 10000000, NULL },
+	{ F("statsd_receive_buffer", VG_CONF_SIZE, statsd_receive_buffer), 0, 1LL << 30, NULL },
+	{ F("statsd_buckets", VG_CONF_STRLIST, statsd_buckets), 0, 0, check_statsd_buckets },
+	{ F("statsd_quantiles", VG_CONF_STRLIST, statsd_quantiles), 0, 0, check_statsd_quantiles },
+	{ F("statsd_fast_gauges", VG_CONF_STRLIST, statsd_fast_gauges), 0, 0, NULL },
+	{ F("statsd_fast_interval", VG_CONF_DURATION, statsd_fast_interval_ms), 100, 3600 * 1000, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -161,6 +198,8 @@ static const char usage_text[] =
 	"      --rootfs-path DIR    the host's root file system (default /)\n"
 	"      --spool-dir DIR      keep unacknowledged batches here (default\n"
 	"                           " VG_AGENT_DEFAULT_SPOOL "; \"\": memory only)\n"
+	"      --statsd-listen ADDR:PORT  StatsD UDP listener (default 127.0.0.1:8125;\n"
+	"                           \"off\": none)\n"
 	"      --log-level LEVEL    error, warn, info or debug (default info)\n"
 	"      --check-config       check the configuration and the spool directory,\n"
 	"                           print the result and exit (0 when usable)\n"
@@ -168,7 +207,7 @@ static const char usage_text[] =
 	"  -V, --version            print the version and exit\n"
 	"\n"
 	"Other settings (spool_max_bytes, queue_max_bytes, backoff_max, ack_timeout,\n"
-	"collectors) are set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
+	"collectors, statsd_*) are set in the file; see vigil-agent(8) and vigil-agent.yaml(5).\n";
 
 enum {
 	OPT_CONFIG = 256,
@@ -183,6 +222,7 @@ enum {
 	OPT_SPOOL_DIR,
 	OPT_CHECK_CONFIG,
 	OPT_RECEIVERS,
+	OPT_STATSD_LISTEN,
 };
 
 static const struct option long_options[] = {
@@ -198,6 +238,7 @@ static const struct option long_options[] = {
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "receivers", required_argument, NULL, OPT_RECEIVERS },
+	{ "statsd-listen", required_argument, NULL, OPT_STATSD_LISTEN },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -206,7 +247,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
-	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers;
+	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers, *statsd_listen;
 	const char **labels; /* NAME=VALUE, in order */
 	bool is_check_only;
 	size_t n_labels;
@@ -370,6 +411,9 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 		return vg_err_set(err, r, "out of memory");
 	if (fl->receivers && (r = apply_receivers_flag(cfg, fl->receivers, err)) < 0)
 		return r;
+	if (fl->statsd_listen && (r = vg_conf_set_str_flag(&cfg->statsd_listen, "--statsd-listen", fl->statsd_listen,
+							   check_statsd_listen, err)) < 0)
+		return r;
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
 			return r;
@@ -392,7 +436,11 @@ static int set_defaults(struct vg_agent_config *cfg)
 	cfg->collect_cpu = cfg->collect_meminfo = true;
 	cfg->collect_filesystem = cfg->collect_loadavg = true;
 	cfg->collect_filefd = cfg->collect_entropy = cfg->collect_textfile = true;
+	cfg->statsd_max_series = 10000;
+	cfg->statsd_receive_buffer = 8ULL << 20;
+	cfg->statsd_fast_interval_ms = 1000;
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
+	    vg_conf_set_str(&cfg->statsd_listen, VG_AGENT_DEFAULT_STATSD) < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
 	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
@@ -411,6 +459,11 @@ static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 	/* An operator's own spool directory must work; the default may fall
 	 * back to memory (an unprivileged test run, a read-only host). */
 	cfg->has_spool_dir = cfg->spool_dir == NULL || strcmp(cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) != 0;
+	cfg->has_statsd_listen = cfg->statsd_listen == NULL || strcmp(cfg->statsd_listen, VG_AGENT_DEFAULT_STATSD) != 0;
+	if (cfg->statsd_listen && (cfg->statsd_listen[0] == '\0' || strcmp(cfg->statsd_listen, "off") == 0)) {
+		free(cfg->statsd_listen);
+		cfg->statsd_listen = NULL;
+	}
 	if (cfg->spool_dir && cfg->spool_dir[0] == '\0') {
 		free(cfg->spool_dir);
 		cfg->spool_dir = NULL;
@@ -451,6 +504,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_SPOOL_DIR: fl->spool_dir = optarg; break;
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case OPT_RECEIVERS: fl->receivers = optarg; break;
+		case OPT_STATSD_LISTEN: fl->statsd_listen = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

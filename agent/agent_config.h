@@ -16,6 +16,7 @@ struct vg_err;
 
 #define VG_AGENT_DEFAULT_CONFIG VG_SYSCONFDIR "/vigil/agent.yaml"
 #define VG_AGENT_DEFAULT_SPOOL VG_LOCALSTATEDIR "/lib/vigil-agent/spool"
+#define VG_AGENT_DEFAULT_STATSD "127.0.0.1:8125"
 
 struct vg_agent_config {
 	char *config_path;        /* the file read, or NULL when none */
@@ -42,6 +43,15 @@ struct vg_agent_config {
 	bool collect_filefd, collect_entropy; /* true */
 	bool collect_textfile;    /* true; reads nothing unless textfile_dir is set */
 	char *textfile_dir;       /* *.prom files; default none */
+	/* StatsD listener and pre-aggregation (statsd_* keys) */
+	char *statsd_listen;      /* UDP "HOST:PORT", default "127.0.0.1:8125"; NULL: off ("" or "off") */
+	bool has_statsd_listen;   /* set by the file or a flag: failing to bind it is fatal */
+	uint64_t statsd_max_series; /* distinct StatsD keys held; default 10000 */
+	uint64_t statsd_receive_buffer; /* SO_RCVBUF wanted; default 8 MiB */
+	struct vg_conf_strlist statsd_buckets; /* histogram bounds (numbers as text); none: the default */
+	struct vg_conf_strlist statsd_quantiles; /* per-host quantiles of timers and histograms; none: off */
+	struct vg_conf_strlist statsd_fast_gauges; /* mapped gauge names sampled every statsd_fast_interval */
+	int64_t statsd_fast_interval_ms; /* default 1s */
 };
 
 /*

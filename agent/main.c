@@ -17,8 +17,10 @@
 #include "config.h"
 
 #include "agent/agent_config.h"
+#include "agent/aggregate.h"
 #include "agent/collect/collect.h"
 #include "agent/route.h"
+#include "agent/statsd_listen.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -57,6 +59,10 @@ struct agent {
 	struct timeval interval;
 	bool is_stopping;
 	int64_t stop_deadline_ms;
+	struct vg_aggregate *agg;          /* StatsD; NULL when off */
+	struct vg_statsd_listener *statsd;
+	struct event *fast_tick;           /* statsd_fast_gauges sampling */
+	struct vg_complaint statsd_save;   /* the counters' state file cannot be written */
 };
 
 /* The sink: completes a collector's series with the agent's labels, gives
@@ -118,6 +124,99 @@ static void add_sender_self(struct vg_sample_sink *sink, const char *receiver, c
 		add_self(sink, names[i], "receiver", receiver, v[i]);
 }
 
+/* The StatsD aggregates of the interval, then the listener's counters. */
+static void add_statsd(struct agent *a, struct vg_sample_sink *sink)
+{
+	struct vg_statsd_listener_stats ls;
+	struct vg_aggregate_stats as;
+
+	if (a->agg == NULL)
+		return;
+	vg_aggregate_flush(a->agg, sink);
+	vg_statsd_listener_get_stats(a->statsd, &ls);
+	vg_aggregate_get_stats(a->agg, &as);
+	ls.lines.bad[VG_STATSD_MALFORMED_TAG] += as.invalid_series;
+	add_self(sink, "vigil_agent_statsd_packets_total", NULL, NULL, (double)ls.packets);
+	add_self(sink, "vigil_agent_statsd_lines_total", NULL, NULL, (double)ls.lines.lines);
+	add_self(sink, "vigil_agent_statsd_ignored_lines_total", NULL, NULL, (double)ls.lines.ignored);
+	for (int r = 1; r < VG_STATSD_N_REASONS; r++)
+		add_self(sink, "vigil_agent_statsd_bad_lines_total", "reason", vg_statsd_reason_name(r),
+			 (double)ls.lines.bad[r]);
+	add_self(sink, "vigil_agent_statsd_socket_drops_total", NULL, NULL, (double)ls.socket_drops);
+	add_self(sink, "vigil_agent_statsd_truncated_packets_total", NULL, NULL, (double)ls.truncated);
+	add_self(sink, "vigil_agent_statsd_receive_errors_total", NULL, NULL, (double)ls.receive_errors);
+	add_self(sink, "vigil_agent_statsd_receive_buffer_bytes", NULL, NULL, (double)ls.receive_buffer_bytes);
+	add_self(sink, "vigil_agent_statsd_series", NULL, NULL, (double)as.series);
+	add_self(sink, "vigil_agent_statsd_series_refused_total", NULL, NULL, (double)as.series_refused);
+	add_self(sink, "vigil_agent_statsd_type_conflicts_total", NULL, NULL, (double)as.type_conflicts);
+	add_self(sink, "vigil_agent_statsd_set_members_refused_total", NULL, NULL, (double)as.set_members_refused);
+	add_self(sink, "vigil_agent_statsd_state_errors_total", NULL, NULL, (double)as.state_errors);
+}
+
+static void fast_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)fd;
+	(void)what;
+	vg_aggregate_sample_fast(a->agg);
+}
+
+/* The listener and its aggregate, from cfg (read once: statsd_* settings
+ * take effect at start). The counters' totals live beside the spool. */
+static int start_statsd(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
+{
+	double bounds[VG_AGGREGATE_MAX_BOUNDS], quantiles[VG_AGGREGATE_MAX_QUANTILES];
+	char state[4096];
+	struct vg_aggregate_options ao = { .max_series = cfg->statsd_max_series };
+	struct vg_statsd_listener_options lo = { a->base, cfg->statsd_listen, cfg->statsd_receive_buffer, NULL };
+	int rc;
+
+	if (cfg->statsd_listen == NULL)
+		return 0;
+	if (cfg->statsd_buckets.n > 0) {
+		if ((rc = vg_aggregate_parse_bounds((const char *const *)cfg->statsd_buckets.v, cfg->statsd_buckets.n,
+						    bounds, &ao.n_bounds, err)) != 0)
+			return rc;
+		ao.bounds = bounds;
+	}
+	if (cfg->statsd_quantiles.n > 0) {
+		if ((rc = vg_aggregate_parse_quantiles((const char *const *)cfg->statsd_quantiles.v,
+						       cfg->statsd_quantiles.n, quantiles, &ao.n_quantiles, err)) != 0)
+			return rc;
+		ao.quantiles = quantiles;
+	}
+	ao.fast_gauges = (const char *const *)cfg->statsd_fast_gauges.v;
+	ao.n_fast_gauges = cfg->statsd_fast_gauges.n;
+	if (a->has_disk_spool && cfg->spool_dir) {
+		snprintf(state, sizeof(state), "%s/statsd-counters", cfg->spool_dir);
+		ao.state_path = state;
+	}
+	if ((rc = vg_aggregate_new(&ao, &a->agg, err)) != 0)
+		return rc;
+	lo.aggregate = a->agg;
+	if ((rc = vg_statsd_listener_new(&lo, &a->statsd, err)) != 0) {
+		if (cfg->has_statsd_listen)
+			return rc;
+		/* The default port is taken (another agent, a StatsD daemon):
+		 * say so and sample the host without it. */
+		vg_warn("%s; running without StatsD (set statsd_listen)", err->msg);
+		vg_aggregate_free(a->agg);
+		a->agg = NULL;
+		return 0;
+	}
+	if (ao.n_fast_gauges > 0) {
+		struct timeval tv = { cfg->statsd_fast_interval_ms / 1000, (cfg->statsd_fast_interval_ms % 1000) * 1000 };
+		if ((a->fast_tick = event_new(a->base, -1, EV_PERSIST, fast_tick_cb, a)) == NULL ||
+		    event_add(a->fast_tick, &tv) != 0)
+			return vg_err_set(err, VG_ENOMEM, "cannot set up the fast gauge timer");
+	}
+	vg_info("statsd: listening on %s (port %u), up to %llu series%s", cfg->statsd_listen,
+		vg_statsd_listener_port(a->statsd), (unsigned long long)cfg->statsd_max_series,
+		ao.state_path ? "" : "; counter totals are not kept across restarts (no disk spool)");
+	return 0;
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -147,8 +246,15 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < a->n_slots; i++)
 		add_self(&sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
 			 (double)a->slots[i].errors);
+	add_statsd(a, &sink);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
+	/* The totals this round carries are durable before the round is
+	 * spooled (aggregate.h): a restart resumes from them. */
+	if (a->agg && vg_aggregate_save(a->agg, &err) != 0)
+		vg_log_complain(&a->statsd_save, VG_LOG_ERROR, "statsd: %s; totals go on in memory", err.msg);
+	else if (a->agg)
+		vg_log_relief(&a->statsd_save, "statsd: the counters' state file is written again");
 	if (vg_route_submit(a->route, ts, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
@@ -330,6 +436,12 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(a->base); /* a second signal: now */
 		return;
 	}
+	/* StatsD counts since the last round are in memory only: one last
+	 * round carries them to the spool. */
+	if (a->agg) {
+		vg_statsd_listener_drain(a->statsd);
+		tick_cb(-1, 0, a);
+	}
 	a->is_stopping = true;
 	vg_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	event_del(a->tick);
@@ -349,6 +461,11 @@ static int check_config(struct vg_agent_config *cfg)
 	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
 	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
 	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
+	if (cfg->statsd_listen)
+		printf("  statsd: %s, up to %llu series\n", cfg->statsd_listen,
+		       (unsigned long long)cfg->statsd_max_series);
+	else
+		printf("  statsd: off\n");
 	if (cfg->spool_dir == NULL) {
 		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
 	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {
@@ -427,6 +544,8 @@ int main(int argc, char **argv)
 			goto fail;
 	}
 	a.has_disk_spool = vg_route_has_disk_spool(a.route);
+	if (start_statsd(&a, &cfg, &err) != 0)
+		goto fail;
 
 	struct timeval first = { 0, 100000 };
 	tick = a.tick = event_new(a.base, -1, EV_PERSIST, tick_cb, &a);
@@ -458,6 +577,10 @@ out:
 				vg_route_receiver(a.route, i),
 				a.has_disk_spool ? ", kept in the spool for the next start" : "");
 	}
+	if (a.fast_tick)
+		event_free(a.fast_tick);
+	vg_statsd_listener_free(a.statsd);
+	vg_aggregate_free(a.agg);
 	if (tick)
 		event_free(tick);
 	if (sigterm)
