@@ -42,6 +42,18 @@ struct vg_agent_config {
 	bool collect_filefd, collect_entropy; /* true */
 	bool collect_textfile;    /* true; reads nothing unless textfile_dir is set */
 	char *textfile_dir;       /* *.prom files; default none */
+	/* collectors: the rest of node_exporter's host collectors, all true */
+	bool collect_conntrack, collect_diskstats, collect_netdev, collect_netstat;
+	bool collect_pressure, collect_sockstat, collect_stat, collect_time;
+	bool collect_uname, collect_vmstat;
+	/* collectors: filters, regexes as node_exporter's flags; NULL: its
+	 * default (agent/collect/collect.h VG_COLLECT_DEFAULT_*) */
+	char *diskstats_device_exclude, *diskstats_device_include;
+	char *netdev_device_exclude, *netdev_device_include;
+	char *filesystem_mount_points_exclude, *filesystem_mount_points_include;
+	char *filesystem_fs_types_exclude, *filesystem_fs_types_include;
+	char *netstat_fields, *vmstat_fields;
+	int64_t statvfs_timeout_ms; /* filesystem_statvfs_timeout; default 1s */
 };
 
 /*
