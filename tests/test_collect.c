@@ -3,7 +3,9 @@
  * tests/data/proc* (good, malformed, empty, fallback, rootfs prefix), files
  * generated on the fly (larger than the stack buffer, over the size limit,
  * hostile load averages), and the live /proc of the machine running the
- * suite. A recording sink canonicalizes and formats every sample, so tests
+ * suite; every parser of vg_collect_parsers[] over truncated and garbled
+ * copies of its fixture; statvfs through a seam that hangs like a dead NFS
+ * server. A recording sink canonicalizes and formats every sample, so tests
  * compare exact series names, labels and values.
  */
 #include "agent/collect/collect.h"
@@ -19,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/banned.h"
@@ -125,6 +130,14 @@ static int run_textfile(const char *dir, struct rec *r, struct vg_err *err)
 
 	vg_err_clear(err);
 	return vg_collector_textfile.collect(&env, &sink, err);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 /* --- temporary /proc trees ------------------------------------------------ */
@@ -1076,6 +1089,566 @@ START_TEST(test_textfile_clean_dir_missing_dir_and_none)
 }
 END_TEST
 
+
+/* --- the collectors of node_exporter's other host collectors -------------- */
+
+#define PROC_OLD VG_TEST_DATA "/proc-old"
+
+/* Runs c over proc with a ctx built from o (NULL: defaults). */
+static int run_ctx(const struct vg_collector *c, const char *proc, const struct vg_collect_options *o,
+		   struct rec *r, struct vg_err *err)
+{
+	struct vg_collect_ctx *ctx;
+	struct vg_collect_env env = { .proc_path = proc, .rootfs_path = "/", .clk_tck = 100,
+				      .sys_path = VG_TEST_DATA "/sys" };
+	struct vg_sample_sink sink = { rec_add, r };
+	int rc;
+
+	ck_assert_int_eq(vg_collect_ctx_new(o, &ctx, err), 0);
+	env.ctx = ctx;
+	vg_err_clear(err);
+	rc = c->collect(&env, &sink, err);
+	vg_collect_ctx_free(ctx);
+	return rc;
+}
+
+static void assert_all_valid(const struct rec *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		ck_assert_msg(strncmp(r->v[i].key, "INVALID", 7) != 0, "%s", r->v[i].key);
+}
+
+START_TEST(test_parse_i64_and_decimal_edges)
+{
+	int64_t v = 3;
+	double d = 0;
+
+	ck_assert(vg_collect_parse_i64(vg_str_c("-1"), &v) && v == -1);
+	ck_assert(vg_collect_parse_i64(vg_str_c("9223372036854775807"), &v) && v == INT64_MAX);
+	ck_assert(vg_collect_parse_i64(vg_str_c("-9223372036854775808"), &v) && v == INT64_MIN);
+	ck_assert(!vg_collect_parse_i64(vg_str_c("9223372036854775808"), &v));
+	ck_assert(!vg_collect_parse_i64(vg_str_c("-"), &v));
+	ck_assert(!vg_collect_parse_i64(vg_str_c("--1"), &v));
+	ck_assert(!vg_collect_parse_i64(vg_str_c("+1"), &v));
+	ck_assert(vg_collect_parse_decimal(vg_str_c("0.21"), &d) && d == 0.21);
+	ck_assert(!vg_collect_parse_decimal(vg_str_c("1e3"), &d));
+	ck_assert(vg_collect_parse_one_u64("42\n", 3, (uint64_t *)&v) && v == 42);
+	ck_assert(!vg_collect_parse_one_u64("42\n1\n", 5, (uint64_t *)&v));
+	ck_assert(!vg_collect_parse_one_u64("", 0, (uint64_t *)&v));
+}
+END_TEST
+
+START_TEST(test_stat_old_kernel_and_many_cpus)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_stat, PROC_OLD, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_boot_time_seconds"), 1300000000);
+	ck_assert_double_eq(get(&r, "node_intr_total"), 5000);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_cpu, PROC_OLD, "/", &r, &err), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{cpu=\"0\","), 4);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_cpu, VG_TEST_DATA "/proc-many-cpus", "/", &r, &err), 0);
+	ck_assert_uint_eq(count(&r, "node_cpu_seconds_total{"), 64 * 8);
+	ck_assert_uint_eq(count(&r, "node_cpu_guest_seconds_total{"), 64 * 2);
+	ck_assert(has(&r, "node_cpu_seconds_total{cpu=\"63\",mode=\"steal\"}"));
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_stat, VG_TEST_DATA "/proc-many-cpus", "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_procs_running"), 17);
+	ck_assert_uint_eq(r.n, 6);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_diskstats_fixture_units_and_default_exclude)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_diskstats, PROC, "/", &r, &err), 0);
+	/* vda: 17 counters, kernel 5.5+; loopN excluded by default. */
+	ck_assert_double_eq(get(&r, "node_disk_reads_completed_total{device=\"vda\"}"), 612850);
+	ck_assert_double_eq(get(&r, "node_disk_read_bytes_total{device=\"vda\"}"), 12657074.0 * 512);
+	ck_assert_double_eq(get(&r, "node_disk_read_time_seconds_total{device=\"vda\"}"), 665.616);
+	ck_assert_double_eq(get(&r, "node_disk_written_bytes_total{device=\"vda\"}"), 58362272.0 * 512);
+	ck_assert_double_eq(get(&r, "node_disk_io_now{device=\"vda\"}"), 0);
+	ck_assert_double_eq(get(&r, "node_disk_io_time_seconds_total{device=\"vda\"}"), 232.312);
+	ck_assert_double_eq(get(&r, "node_disk_discarded_sectors_total{device=\"vda\"}"), 54835752);
+	ck_assert_double_eq(get(&r, "node_disk_flush_requests_total{device=\"vda\"}"), 220720);
+	ck_assert_double_eq(get(&r, "node_disk_flush_requests_time_seconds_total{device=\"vda\"}"), 21.771);
+	ck_assert_double_eq(get(&r, "node_disk_info{device=\"vda\",major=\"254\",minor=\"0\"}"), 1);
+	ck_assert_uint_eq(count(&r, "node_disk_"), 2 * 18); /* vda and zram0 */
+	ck_assert_uint_eq(count(&r, "node_disk_reads_completed_total{device=\"loop"), 0);
+	assert_all_valid(&r);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_diskstats_old_kernels_and_include)
+{
+	const struct vg_collect_options all = { .disk_include = "." };
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	/* 11 counters (before 4.18): no discard or flush series. */
+	ck_assert_int_eq(run(&vg_collector_diskstats, PROC_OLD, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_disk_io_time_weighted_seconds_total{device=\"sda\"}"), 11.975);
+	ck_assert(!has(&r, "node_disk_discards_completed_total{device=\"sda\"}"));
+	ck_assert_uint_eq(count(&r, "node_disk_reads_completed_total{"), 3); /* sda sdb xvda */
+	ck_assert(!has(&r, "node_disk_reads_completed_total{device=\"ram0\"}"));
+	ck_assert(!has(&r, "node_disk_reads_completed_total{device=\"sda1\"}"));
+	rec_free(&r);
+	/* A 2.6 partition line has four counters: reads, sectors read,
+	 * writes, sectors written. */
+	ck_assert_int_eq(run_ctx(&vg_collector_diskstats, PROC_OLD, &all, &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_disk_reads_completed_total{device=\"sda1\"}"), 4000);
+	ck_assert_double_eq(get(&r, "node_disk_read_bytes_total{device=\"sda1\"}"), 196000.0 * 512);
+	ck_assert_double_eq(get(&r, "node_disk_writes_completed_total{device=\"sda1\"}"), 8000);
+	ck_assert_double_eq(get(&r, "node_disk_written_bytes_total{device=\"sda1\"}"), 64000.0 * 512);
+	ck_assert_uint_eq(count(&r, "node_disk_reads_completed_total{"), 5);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_diskstats_garbled_lines_skipped)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_diskstats, PROC_BAD, "/", &r, &err), 0);
+	/* sda has 19 counters: the 17 known ones are read. */
+	ck_assert_uint_eq(count(&r, "node_disk_") , 18 + 12);
+	ck_assert_double_eq(get(&r, "node_disk_flush_requests_time_seconds_total{device=\"sda\"}"), 0.017);
+	/* nvme0n1 is a disk, nvme0n1p1 a partition (excluded). */
+	ck_assert(has(&r, "node_disk_reads_completed_total{device=\"nvme0n1\"}"));
+	ck_assert(!has(&r, "node_disk_reads_completed_total{device=\"nvme0n1p1\"}"));
+	/* 3 counters, a letter, a bad major, a lone major, an overflow. */
+	ck_assert_uint_eq(count(&r, "node_disk_reads_completed_total{device=\"sd"), 1);
+	rec_free(&r);
+	tmp_proc();
+	tmp_write("diskstats", "garbage\n", 8);
+	ck_assert_int_eq(run(&vg_collector_diskstats, tmp_dir, "/", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/diskstats"));
+	tmp_remove("diskstats");
+	tmp_done();
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_netdev_fixture_old_format_and_garbled)
+{
+	const struct vg_collect_options with_lo = { .netdev_exclude = "" };
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_netdev, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_network_receive_bytes_total{device=\"eth0\"}"), 73298455);
+	ck_assert_double_eq(get(&r, "node_network_transmit_packets_total{device=\"eth0\"}"), 1269);
+	ck_assert(!has(&r, "node_network_receive_bytes_total{device=\"lo\"}"));
+	ck_assert_uint_eq(r.n, 3 * 16);
+	assert_all_valid(&r);
+	rec_free(&r);
+	ck_assert_int_eq(run_ctx(&vg_collector_netdev, PROC, &with_lo, &r, &err), 0);
+	ck_assert(has(&r, "node_network_receive_bytes_total{device=\"lo\"}"));
+	rec_free(&r);
+	/* "eth0:1234567": no blank after the colon on old kernels. */
+	ck_assert_int_eq(run(&vg_collector_netdev, PROC_OLD, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_network_receive_bytes_total{device=\"eth0\"}"), 1234567);
+	ck_assert_double_eq(get(&r, "node_network_transmit_colls_total{device=\"eth0\"}"), 10);
+	ck_assert_double_eq(get(&r, "node_network_transmit_compressed_total{device=\"eth0\"}"), 12);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_netdev, PROC_BAD, "/", &r, &err), 0);
+	ck_assert_uint_eq(r.n, 2 * 16); /* eth0 and eth4 */
+	ck_assert(has(&r, "node_network_receive_bytes_total{device=\"eth4\"}"));
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_netstat_fixture_default_fields)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_netstat, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_netstat_Tcp_ActiveOpens"), 2172425);
+	ck_assert(has(&r, "node_netstat_Tcp_CurrEstab"));
+	ck_assert(has(&r, "node_netstat_TcpExt_ListenDrops"));
+	ck_assert(has(&r, "node_netstat_IpExt_InOctets"));
+	ck_assert(has(&r, "node_netstat_Ip6_InOctets")); /* from snmp6 */
+	ck_assert(has(&r, "node_netstat_Icmp6_InMsgs"));
+	ck_assert(has(&r, "node_netstat_UdpLite6_InErrors"));
+	ck_assert(!has(&r, "node_netstat_Tcp_MaxConn"));
+	ck_assert(!has(&r, "node_netstat_Ip_DefaultTTL"));
+	assert_all_valid(&r);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_netstat_old_kernel_all_fields_and_garbled)
+{
+	const struct vg_collect_options all = { .netstat_fields = "." };
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	/* No snmp6 (IPv6 off): the rest is read. MaxConn is -1. */
+	ck_assert_int_eq(run_ctx(&vg_collector_netstat, PROC_OLD, &all, &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_netstat_Tcp_MaxConn"), -1);
+	ck_assert_double_eq(get(&r, "node_netstat_Udp_InDatagrams"), 300);
+	ck_assert_double_eq(get(&r, "node_netstat_IpExt_OutOctets"), 654321);
+	ck_assert_double_eq(get(&r, "node_netstat_Icmp_OutErrors"), 0);
+	rec_free(&r);
+	ck_assert_int_eq(run_ctx(&vg_collector_netstat, PROC_BAD, &all, &r, &err), VG_ENOENT);
+	/* netstat pairs: 3 names over 2 values, a names line without its
+	 * values, an invalid protocol name, a non-number: skipped; the rest
+	 * read. snmp is missing in proc-bad: the error names it. */
+	ck_assert_ptr_nonnull(strstr(err.msg, "net/snmp"));
+	ck_assert(!has(&r, "node_netstat_TcpExt_ListenDrops"));
+	ck_assert_double_eq(get(&r, "node_netstat_IpExt_InOctets"), 100);
+	ck_assert_double_eq(get(&r, "node_netstat_Udp_InDatagrams"), 42);
+	ck_assert_double_eq(get(&r, "node_netstat_Tcp_CurrEstab"), 3);
+	ck_assert(!has(&r, "node_netstat_Tcp_InErrs"));
+	ck_assert(!has(&r, "node_netstat_Tcp_ActiveOpens"));
+	ck_assert_uint_eq(r.n, 4);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_sockstat_fixture_pages_and_garbled)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+	double page = (double)sysconf(_SC_PAGESIZE);
+
+	ck_assert_int_eq(run(&vg_collector_sockstat, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_sockstat_sockets_used"), 16);
+	ck_assert_double_eq(get(&r, "node_sockstat_TCP_tw"), 3308);
+	ck_assert_double_eq(get(&r, "node_sockstat_TCP_mem"), 160);
+	ck_assert_double_eq(get(&r, "node_sockstat_TCP_mem_bytes"), 160 * page);
+	ck_assert_double_eq(get(&r, "node_sockstat_UDP_mem_bytes"), 0);
+	ck_assert(has(&r, "node_sockstat_FRAG_memory"));
+	ck_assert(has(&r, "node_sockstat_TCP6_inuse"));
+	ck_assert(has(&r, "node_sockstat_FRAG6_inuse"));
+	assert_all_valid(&r);
+	rec_free(&r);
+	/* No sockstat6 on an IPv4-only kernel. */
+	ck_assert_int_eq(run(&vg_collector_sockstat, PROC_OLD, "/", &r, &err), 0);
+	ck_assert(!has(&r, "node_sockstat_TCP6_inuse"));
+	ck_assert_double_eq(get(&r, "node_sockstat_sockets_used"), 130);
+	rec_free(&r);
+	ck_assert_int_eq(vg_sockstat_parse_pages("TCP: inuse 1 orphan x tw 2 mem 3\nUDP-X: inuse 4\nUDP: inuse\n",
+						 59, 4096, &(struct vg_sample_sink){ rec_add, &r }, &err), 0);
+	ck_assert_double_eq(get(&r, "node_sockstat_TCP_tw"), 2);
+	ck_assert_double_eq(get(&r, "node_sockstat_TCP_mem_bytes"), 3 * 4096);
+	ck_assert(!has(&r, "node_sockstat_TCP_orphan"));
+	ck_assert_uint_eq(r.n, 4);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_pressure_fixture_absent_and_garbled)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_pressure, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_pressure_io_waiting_seconds_total"), 127.066859);
+	ck_assert_double_eq(get(&r, "node_pressure_io_stalled_seconds_total"), 56.116094);
+	ck_assert(has(&r, "node_pressure_cpu_waiting_seconds_total"));
+	ck_assert(has(&r, "node_pressure_memory_waiting_seconds_total"));
+	ck_assert(has(&r, "node_pressure_memory_stalled_seconds_total"));
+	ck_assert_uint_eq(r.n, 5);
+	rec_free(&r);
+	/* A kernel without PSI: absent, said with the path. */
+	ck_assert_int_eq(run(&vg_collector_pressure, PROC_OLD, "/", &r, &err), VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "pressure/cpu"));
+	ck_assert_uint_eq(r.n, 0);
+	/* A bad total is skipped; a "full" line without a number is no line. */
+	ck_assert_int_eq(run(&vg_collector_pressure, PROC_BAD, "/", &r, &err), VG_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "pressure/memory"));
+	ck_assert_double_eq(get(&r, "node_pressure_cpu_waiting_seconds_total"), 2.5);
+	ck_assert_double_eq(get(&r, "node_pressure_io_stalled_seconds_total"), 1);
+	ck_assert(!has(&r, "node_pressure_io_waiting_seconds_total"));
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_vmstat_default_fields_and_garbled)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_vmstat, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_vmstat_pgfault"), 574058249);
+	ck_assert_double_eq(get(&r, "node_vmstat_oom_kill"), 0);
+	ck_assert(has(&r, "node_vmstat_pgpgin"));
+	ck_assert(has(&r, "node_vmstat_pswpout"));
+	ck_assert(!has(&r, "node_vmstat_nr_free_pages"));
+	ck_assert_uint_eq(r.n, 7);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_vmstat, PROC_BAD, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_vmstat_pgfault"), 10);
+	ck_assert_double_eq(get(&r, "node_vmstat_pswpin"), -5);
+	ck_assert_uint_eq(r.n, 2);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_conntrack_fixture_and_absent)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+
+	ck_assert_int_eq(run(&vg_collector_conntrack, PROC, "/", &r, &err), 0);
+	ck_assert_double_eq(get(&r, "node_nf_conntrack_entries"), 0);
+	ck_assert_double_eq(get(&r, "node_nf_conntrack_entries_limit"), 262144);
+	ck_assert(has(&r, "node_nf_conntrack_stat_found"));
+	ck_assert(has(&r, "node_nf_conntrack_stat_search_restart"));
+	ck_assert_uint_eq(r.n, 10);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_conntrack, PROC_OLD, "/", &r, &err), VG_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "nf_conntrack_count"));
+	ck_assert_uint_eq(r.n, 0);
+	/* Hex counters summed over CPUs; a short CPU line is skipped. */
+	static const char table[] = "entries found invalid drop\n0000000a 00000001 0000000f 00000000\n"
+				    "00000001 00000002 000000ff 00000010\n00000001 00000002\n";
+	ck_assert_int_eq(vg_conntrack_stat_parse(NULL, table, sizeof(table) - 1,
+						 &(struct vg_sample_sink){ rec_add, &r }, &err), 0);
+	ck_assert_double_eq(get(&r, "node_nf_conntrack_stat_found"), 3);
+	ck_assert_double_eq(get(&r, "node_nf_conntrack_stat_invalid"), 270);
+	ck_assert_double_eq(get(&r, "node_nf_conntrack_stat_drop"), 16);
+	ck_assert_uint_eq(r.n, 3);
+	rec_free(&r);
+	ck_assert_int_eq(vg_conntrack_stat_parse(NULL, "found\nxyz\n", 10, &(struct vg_sample_sink){ rec_add, &r },
+						 &err), VG_EINVAL);
+}
+END_TEST
+
+START_TEST(test_time_and_uname)
+{
+	struct rec r = { 0 };
+	struct vg_err err;
+	struct utsname u;
+	char key[1024];
+	double now = (double)time(NULL);
+
+	ck_assert_int_eq(run(&vg_collector_time, PROC, "/", &r, &err), 0);
+	ck_assert(fabs(get(&r, "node_time_seconds") - now) < 3600);
+	ck_assert_uint_eq(count(&r, "node_time_zone_offset_seconds{time_zone="), 1);
+	ck_assert_double_eq(get(&r, "node_time_clocksource_current_info{clocksource=\"kvm-clock\",device=\"0\"}"), 1);
+	ck_assert_uint_eq(count(&r, "node_time_clocksource_available_info{"), 3);
+	assert_all_valid(&r);
+	rec_free(&r);
+	ck_assert_int_eq(run(&vg_collector_uname, PROC, "/", &r, &err), 0);
+	ck_assert_int_eq(uname(&u), 0);
+	ck_assert_uint_eq(r.n, 1);
+	snprintf(key, sizeof(key), "nodename=\"%s\"", u.nodename);
+	ck_assert_ptr_nonnull(strstr(r.v[0].key, key));
+	ck_assert_ptr_nonnull(strstr(r.v[0].key, "node_uname_info{domainname="));
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_filters_configured_and_bad_regex)
+{
+	const struct vg_collect_options o = { .mount_include = "^/$", .fstype_exclude = "^nothing$" };
+	const struct vg_collect_options bad = { .vmstat_fields = "(" };
+	struct vg_collect_ctx *ctx;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_collect_ctx_new(&o, &ctx, &err), 0);
+	ck_assert(vg_filesystem_is_wanted(ctx, "ext4", "/"));
+	ck_assert(!vg_filesystem_is_wanted(ctx, "ext4", "/home"));
+	ck_assert(vg_filesystem_is_wanted(ctx, "proc", "/")); /* the exclude replaced */
+	ck_assert(!vg_collect_wants(ctx, VG_FILTER_NETDEV, "lo", 2));
+	ck_assert(vg_collect_wants(ctx, VG_FILTER_NETDEV, "lo0", 3));
+	ck_assert(vg_collect_wants(ctx, VG_FILTER_DISK, "sda", 3));
+	ck_assert(!vg_collect_wants(ctx, VG_FILTER_DISK, "sda1", 4));
+	ck_assert(!vg_collect_wants(ctx, VG_FILTER_DISK, "loop0", 5));
+	ck_assert(vg_collect_wants(ctx, VG_FILTER_DISK, "\xff\xfe", 2)); /* not UTF-8: no match, kept */
+	vg_collect_ctx_free(ctx);
+	ck_assert_int_eq(vg_collect_ctx_new(&bad, &ctx, &err), VG_EINVAL);
+	ck_assert_ptr_null(ctx);
+	ck_assert_ptr_nonnull(strstr(err.msg, "vmstat fields"));
+	ck_assert_int_eq(vg_collect_regex_check("a(", &err), VG_EINVAL);
+	ck_assert_int_eq(vg_collect_regex_check("^(sd|vd)[a-z]$", &err), 0);
+	ck_assert_int_eq(vg_collect_regex_check(NULL, &err), 0);
+}
+END_TEST
+
+/* Every parser over every prefix of its fixture and over garbled copies:
+ * 0 or VG_EINVAL with a message, never a crash, names always valid. */
+START_TEST(test_every_parser_truncated_and_garbled)
+{
+	static const char *const fixture[][2] = {
+		{ "cpu", "stat" }, { "stat", "stat" }, { "meminfo", "meminfo" }, { "loadavg", "loadavg" },
+		{ "filefd", "sys/fs/file-nr" }, { "entropy", "sys/kernel/random/entropy_avail" },
+		{ "diskstats", "diskstats" }, { "netdev", "net/dev" }, { "netstat", "net/netstat" },
+		{ "netstat_snmp6", "net/snmp6" }, { "sockstat", "net/sockstat" }, { "sockstat6", "net/sockstat6" },
+		{ "pressure_cpu", "pressure/cpu" }, { "pressure_io", "pressure/io" },
+		{ "pressure_memory", "pressure/memory" }, { "vmstat", "vmstat" },
+		{ "conntrack_stat", "net/stat/nf_conntrack" }, { "filesystem", "1/mounts" },
+	};
+	struct vg_collect_ctx *ctx;
+	struct vg_err err;
+	size_t n_parsers = 0;
+
+	ck_assert_int_eq(vg_collect_ctx_new(NULL, &ctx, &err), 0);
+	for (; vg_collect_parsers[n_parsers].name; n_parsers++)
+		;
+	ck_assert_uint_eq(n_parsers, sizeof(fixture) / sizeof(fixture[0]));
+	for (size_t i = 0; i < n_parsers; i++) {
+		const struct vg_collect_parser *p = &vg_collect_parsers[i];
+		struct vg_collect_file f;
+		char path[512];
+		struct rec r = { 0 };
+		struct vg_sample_sink sink = { rec_add, &r };
+		char *copy;
+		size_t step;
+
+		ck_assert_str_eq(p->name, fixture[i][0]);
+		snprintf(path, sizeof(path), "%s/%s", PROC, fixture[i][1]);
+		ck_assert_int_eq(vg_collect_file_read(&f, path, &err), 0);
+		ck_assert_msg(p->parse(ctx, f.data, f.len, &sink, &err) == 0, "%s: %s", p->name, err.msg);
+		ck_assert_msg(r.n > 0, "%s gave nothing for its fixture", p->name);
+		rec_free(&r);
+		step = f.len > 2000 ? 7 : 1;
+		copy = malloc(f.len + 1);
+		ck_assert_ptr_nonnull(copy);
+		for (size_t cut = 0; cut <= f.len; cut += step) {
+			int rc;
+			memcpy(copy, f.data, cut);
+			vg_err_clear(&err);
+			rc = p->parse(ctx, copy, cut, &sink, &err);
+			ck_assert_msg(rc == 0 || (rc == VG_EINVAL && err.msg[0]), "%s cut at %zu: %d", p->name, cut, rc);
+			rec_free(&r);
+		}
+		/* Garbled: every 13th byte replaced by a byte from a hostile set. */
+		for (int g = 0; g < 8; g++) {
+			static const char hostile[] = { '\0', '\n', ':', ' ', '-', '9', '\xff', '(' };
+			int rc;
+			memcpy(copy, f.data, f.len);
+			for (size_t k = (size_t)g; k < f.len; k += 13)
+				copy[k] = hostile[(k / 13 + (size_t)g) % sizeof(hostile)];
+			vg_err_clear(&err);
+			rc = p->parse(ctx, copy, f.len, &sink, &err);
+			ck_assert_msg(rc == 0 || (rc == VG_EINVAL && err.msg[0]), "%s garble %d: %d", p->name, g, rc);
+			for (size_t k = 0; k < r.n; k++)
+				ck_assert_msg(strncmp(r.v[k].key, "INVALID:node_", 13) == 0 ||
+						      strncmp(r.v[k].key, "node_", 5) == 0,
+					      "%s", r.v[k].key);
+			rec_free(&r);
+		}
+		free(copy);
+		vg_collect_file_release(&f);
+	}
+	vg_collect_ctx_free(ctx);
+}
+END_TEST
+
+/* --- statvfs on a mount that does not answer -------------------------------- */
+
+/* The seam: statvfs of a path containing "hung" blocks until the test
+ * closes hang_pipe's write end; others go to the real statvfs. */
+static int hang_pipe[2] = { -1, -1 };
+static volatile int hung_calls, hung_returns;
+
+static int hanging_statvfs(const char *path, struct statvfs *st)
+{
+	char c;
+
+	if (strstr(path, "hung") == NULL)
+		return statvfs(path, st);
+	__atomic_add_fetch(&hung_calls, 1, __ATOMIC_SEQ_CST);
+	while (read(hang_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	__atomic_add_fetch(&hung_returns, 1, __ATOMIC_SEQ_CST);
+	errno = EIO;
+	return -1;
+}
+
+START_TEST(test_filesystem_hung_mount_bounded_and_skipped)
+{
+	const struct vg_collect_options o = { .statvfs_timeout_ms = 200, .statvfs_fn = hanging_statvfs };
+	struct vg_collect_ctx *ctx;
+	struct vg_collect_env env = { .clk_tck = 100, .rootfs_path = "/" };
+	struct rec r = { 0 };
+	struct vg_sample_sink sink = { rec_add, &r };
+	struct vg_err err;
+	char sub[128];
+	const char *hung = "node_filesystem_device_error{device=\"srv:/x\",fstype=\"nfs\",mountpoint=\"/hung-nfs\"}";
+	static const char mounts[] = "/dev/sda1 / ext4 rw 0 0\nsrv:/x /hung-nfs nfs rw 0 0\n";
+
+	ck_assert_int_eq(pipe(hang_pipe), 0);
+	hung_calls = hung_returns = 0;
+	tmp_proc();
+	snprintf(sub, sizeof(sub), "%s/self", tmp_dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	tmp_write("self/mounts", mounts, sizeof(mounts) - 1);
+	env.proc_path = tmp_dir;
+	ck_assert_int_eq(vg_collect_ctx_new(&o, &ctx, &err), 0);
+	env.ctx = ctx;
+	/* Round 1: the hung mount costs the timeout, says device_error, and
+	 * "/" is still measured. */
+	ck_assert_int_eq(vg_collector_filesystem.collect(&env, &sink, &err), 0);
+	ck_assert_double_eq(get(&r, hung), 1);
+	ck_assert(get(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\",mountpoint=\"/\"}") > 0);
+	ck_assert_uint_eq(vg_collect_statvfs_stuck(ctx), 1);
+	ck_assert_int_eq(hung_calls, 1);
+	rec_free(&r);
+	/* Round 2: skipped at once, no second call. */
+	ck_assert_int_eq(vg_collector_filesystem.collect(&env, &sink, &err), 0);
+	ck_assert_double_eq(get(&r, hung), 1);
+	ck_assert(has(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\",mountpoint=\"/\"}"));
+	ck_assert_int_eq(hung_calls, 1);
+	rec_free(&r);
+	/* The server answers: the stuck call returns and the mount is tried
+	 * again in the next round. */
+	close(hang_pipe[1]);
+	for (int i = 0; i < 500 && vg_collect_statvfs_stuck(ctx) != 0; i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(vg_collect_statvfs_stuck(ctx), 0);
+	ck_assert_int_eq(vg_collector_filesystem.collect(&env, &sink, &err), 0);
+	ck_assert_int_eq(hung_calls, 2);
+	ck_assert_double_eq(get(&r, hung), 1); /* it said EIO */
+	rec_free(&r);
+	vg_collect_ctx_free(ctx);
+	close(hang_pipe[0]);
+	tmp_remove("self/mounts");
+	rmdir(sub);
+	tmp_done();
+}
+END_TEST
+
+START_TEST(test_statvfs_stuck_worker_outlives_ctx)
+{
+	const struct vg_collect_options o = { .statvfs_timeout_ms = 50, .statvfs_fn = hanging_statvfs };
+	struct vg_collect_ctx *ctx;
+	struct statvfs st;
+	struct vg_err err;
+
+	ck_assert_int_eq(pipe(hang_pipe), 0);
+	hung_calls = hung_returns = 0;
+	ck_assert_int_eq(vg_collect_ctx_new(&o, &ctx, &err), 0);
+	ck_assert_int_eq(vg_collect_statvfs(ctx, "/hung-a", &st, &err), VG_EAGAIN);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/hung-a"));
+	ck_assert_int_eq(vg_collect_statvfs(ctx, "/hung-a", &st, &err), VG_EAGAIN);
+	ck_assert_ptr_nonnull(strstr(err.msg, "has not returned"));
+	ck_assert_int_eq(vg_collect_statvfs(ctx, "/", &st, &err), 0);
+	ck_assert_int_eq(vg_collect_statvfs(ctx, "/no-such-dir-vigil", &st, &err), VG_EIO);
+	/* Freeing does not wait for the stuck call... */
+	vg_collect_ctx_free(ctx);
+	/* ...which ends on its own when the call returns. */
+	close(hang_pipe[1]);
+	for (int i = 0; i < 500 && hung_returns != hung_calls; i++)
+		sleep_ms(10);
+	ck_assert_int_eq(hung_returns, 1);
+	sleep_ms(50); /* the worker's last unlock and free */
+	close(hang_pipe[0]);
+}
+END_TEST
+
 static Suite *collect_suite(void)
 {
 	Suite *s = suite_create("collect");
@@ -1136,6 +1709,26 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_entropy_fixture_missing_pool_and_bad_file);
 	tcase_add_test(tc, test_textfile_reads_good_files_and_skips_bad_ones_whole);
 	tcase_add_test(tc, test_textfile_clean_dir_missing_dir_and_none);
+	tcase_add_test(tc, test_filesystem_hung_mount_bounded_and_skipped);
+	tcase_add_test(tc, test_statvfs_stuck_worker_outlives_ctx);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("host");
+	tcase_add_test(tc, test_parse_i64_and_decimal_edges);
+	tcase_add_test(tc, test_stat_old_kernel_and_many_cpus);
+	tcase_add_test(tc, test_diskstats_fixture_units_and_default_exclude);
+	tcase_add_test(tc, test_diskstats_old_kernels_and_include);
+	tcase_add_test(tc, test_diskstats_garbled_lines_skipped);
+	tcase_add_test(tc, test_netdev_fixture_old_format_and_garbled);
+	tcase_add_test(tc, test_netstat_fixture_default_fields);
+	tcase_add_test(tc, test_netstat_old_kernel_all_fields_and_garbled);
+	tcase_add_test(tc, test_sockstat_fixture_pages_and_garbled);
+	tcase_add_test(tc, test_pressure_fixture_absent_and_garbled);
+	tcase_add_test(tc, test_vmstat_default_fields_and_garbled);
+	tcase_add_test(tc, test_conntrack_fixture_and_absent);
+	tcase_add_test(tc, test_time_and_uname);
+	tcase_add_test(tc, test_filters_configured_and_bad_regex);
+	tcase_add_test(tc, test_every_parser_truncated_and_garbled);
 	suite_add_tcase(s, tc);
 	return s;
 }
