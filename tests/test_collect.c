@@ -8,6 +8,8 @@
  * server. A recording sink canonicalizes and formats every sample, so tests
  * compare exact series names, labels and values.
  */
+#include "config.h" /* _GNU_SOURCE: unshare */
+
 #include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -20,8 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,6 +144,29 @@ static void sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* A fresh directory for the FUSE test (mkdtemp under /tmp). */
+static char *fuse_tmpdir(void)
+{
+	char *d = strdup("/tmp/vg-test-fuse-XXXXXX");
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	return d;
+}
+
+/* Removes what hung_fuse_child made under dir (its mount went with it). */
+static void fuse_rmdir(const char *dir)
+{
+	static const char *const parts[] = { "proc/self/mounts", "proc/self", "proc", "mnt", "" };
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, parts[i]);
+		if (unlink(path) != 0)
+			rmdir(path);
+	}
 }
 
 /* --- temporary /proc trees ------------------------------------------------ */
@@ -1649,6 +1678,104 @@ START_TEST(test_statvfs_stuck_worker_outlives_ctx)
 }
 END_TEST
 
+/*
+ * A real hung mount: in a child with its own mount namespace (so nobody
+ * else ever sees the mount, and it goes with the child), a FUSE file system
+ * whose server opened /dev/fuse and never answers: the kernel holds every
+ * request, statfs included, until the connection is initialised, as a dead
+ * NFS server holds them. The child runs the filesystem collector with the
+ * real statvfs; closing the descriptor aborts the connection and frees the
+ * stuck call. Skipped (passing) without root, /dev/fuse or namespaces.
+ */
+static int hung_fuse_child(const char *dir)
+{
+	char mnt[256], opts[128], procdir[256], mounts_path[300], line[600];
+	const struct vg_collect_options o = { .statvfs_timeout_ms = 300 };
+	struct vg_collect_ctx *ctx;
+	struct vg_collect_env env = { .clk_tck = 100, .rootfs_path = "/" };
+	struct rec r = { 0 };
+	struct vg_sample_sink sink = { rec_add, &r };
+	struct vg_err err;
+	char key[512];
+	int fd;
+	FILE *f;
+
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return 77;
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	snprintf(procdir, sizeof(procdir), "%s/proc", dir);
+	if (mkdir(mnt, 0700) != 0 || mkdir(procdir, 0700) != 0)
+		return 1;
+	snprintf(mounts_path, sizeof(mounts_path), "%s/proc/self", dir);
+	if (mkdir(mounts_path, 0700) != 0)
+		return 1;
+	if ((fd = open("/dev/fuse", O_RDWR | O_CLOEXEC)) < 0)
+		return 77;
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fd);
+	if (mount("vigil-hang", mnt, "fuse", MS_NOSUID | MS_NODEV, opts) != 0)
+		return 77;
+	snprintf(mounts_path, sizeof(mounts_path), "%s/proc/self/mounts", dir);
+	snprintf(line, sizeof(line), "/dev/sda1 / ext4 rw 0 0\nvigil-hang %s fuse rw 0 0\n", mnt);
+	if ((f = fopen(mounts_path, "w")) == NULL || fputs(line, f) < 0 || fclose(f) != 0)
+		return 2;
+	env.proc_path = procdir;
+	if (vg_collect_ctx_new(&o, &ctx, &err) != 0)
+		return 3;
+	env.ctx = ctx;
+	snprintf(key, sizeof(key), "node_filesystem_device_error{device=\"vigil-hang\",fstype=\"fuse\",mountpoint=\"%s\"}",
+		 mnt);
+	for (int round = 0; round < 2; round++) {
+		if (vg_collector_filesystem.collect(&env, &sink, &err) != 0)
+			return 4;
+		if (get(&r, key) != 1 || !has(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\","
+						     "mountpoint=\"/\"}"))
+			return 5;
+		if (vg_collect_statvfs_stuck(ctx) != 1)
+			return 6;
+		rec_free(&r);
+	}
+	close(fd); /* the server goes: the connection aborts, the call returns */
+	for (int i = 0; i < 500 && vg_collect_statvfs_stuck(ctx) != 0; i++)
+		sleep_ms(10);
+	if (vg_collect_statvfs_stuck(ctx) != 0)
+		return 7;
+	vg_collect_ctx_free(ctx);
+	umount2(mnt, MNT_DETACH);
+	return 0;
+}
+
+START_TEST(test_filesystem_real_hung_fuse_mount)
+{
+	char *dir = fuse_tmpdir();
+	int status = -1;
+	pid_t pid, w = 0;
+
+	if (geteuid() != 0 || access("/dev/fuse", F_OK) != 0) {
+		fprintf(stderr, "test_filesystem_real_hung_fuse_mount: skipped (needs root and /dev/fuse)\n");
+		free(dir);
+		return;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(hung_fuse_child(dir));
+	for (int i = 0; i < 2000 && (w = waitpid(pid, &status, WNOHANG)) == 0; i++)
+		sleep_ms(10);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ck_abort_msg("the collector did not finish within 20 s over a hung FUSE mount");
+	}
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		fprintf(stderr, "test_filesystem_real_hung_fuse_mount: skipped (no mount namespace or FUSE)\n");
+	else
+		ck_assert_msg(WEXITSTATUS(status) == 0, "child failed at step %d", WEXITSTATUS(status));
+	fuse_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *collect_suite(void)
 {
 	Suite *s = suite_create("collect");
@@ -1711,6 +1838,7 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_textfile_clean_dir_missing_dir_and_none);
 	tcase_add_test(tc, test_filesystem_hung_mount_bounded_and_skipped);
 	tcase_add_test(tc, test_statvfs_stuck_worker_outlives_ctx);
+	tcase_add_test(tc, test_filesystem_real_hung_fuse_mount);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("host");
