@@ -45,6 +45,10 @@ static const char *const documented[] = {
 	/* node_exporter 1.5 reads network counters over netlink by default;
 	 * /proc/net/dev has no "nohandler" column. */
 	"node_network_receive_nohandler_total",
+	/* node_exporter's labels from udev (model, path, revision, serial,
+	 * wwn): equal here while udev has none of them, documented for hosts
+	 * where it has. */
+	"node_disk_info",
 };
 
 /* One side's view: "name{label,label}" signatures, sorted, unique. */
