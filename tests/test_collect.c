@@ -1506,6 +1506,107 @@ START_TEST(test_filters_configured_and_bad_regex)
 }
 END_TEST
 
+
+/* The built-in default filters mean what node_exporter's regexes mean:
+ * both over the names of the fixtures and over edge cases. */
+static void same_as_regex(struct vg_collect_ctx *re, enum vg_collect_filter which, const char *name, size_t len)
+{
+	ck_assert_msg(vg_collect_wants(re, which, name, len) == vg_collect_wants(NULL, which, name, len),
+		      "filter %d differs from its regex on \"%.*s\"", (int)which, (int)len, name);
+}
+
+static void same_as_regex_over_words(struct vg_collect_ctx *re, enum vg_collect_filter which, const char *path,
+				     int field)
+{
+	struct vg_collect_file f;
+	struct vg_err err;
+	struct vg_str rest, line, w;
+
+	ck_assert_int_eq(vg_collect_file_read(&f, path, &err), 0);
+	rest = (struct vg_str){ f.data, (uint32_t)f.len };
+	while (vg_collect_next_line(&rest, &line)) {
+		int k = 0;
+		while (vg_collect_next_field(&line, &w))
+			if (k++ == field)
+				same_as_regex(re, which, w.p, w.len);
+	}
+	vg_collect_file_release(&f);
+}
+
+START_TEST(test_builtin_filters_match_their_regexes)
+{
+	const struct vg_collect_options o = {
+		.disk_exclude = VG_COLLECT_DEFAULT_DISK_EXCLUDE, .netdev_exclude = VG_COLLECT_DEFAULT_NETDEV_EXCLUDE,
+		.mount_exclude = VG_COLLECT_DEFAULT_MOUNT_EXCLUDE, .fstype_exclude = VG_COLLECT_DEFAULT_FSTYPE_EXCLUDE,
+		.netstat_fields = VG_COLLECT_DEFAULT_NETSTAT_FIELDS, .vmstat_fields = VG_COLLECT_DEFAULT_VMSTAT_FIELDS,
+	};
+	const struct vg_collect_options all = { .netstat_fields = "." };
+	static const char *const disks[] = {
+		"sda", "sda1", "sdaa1", "hdb12", "vdz3", "xvda1", "xvd1", "nvme0n1", "nvme0n1p1", "nvme10n2p33",
+		"nvmen1p1", "nvme0n1p", "ram0", "ram", "zram0", "loop12", "loop", "fd0", "md0", "dm-0", "sr0",
+		"mmcblk0p1", "sda1x", "Sda1", "", "1",
+	};
+	static const char *const mounts[] = {
+		"/", "/dev", "/dev/shm", "/devices", "/proc", "/proc/sys", "/processing", "/sys", "/sys/fs/cgroup",
+		"/system", "/run", "/run/credentials", "/run/credentials/", "/run/credentials/x", "/var/lib/docker",
+		"/var/lib/docker/", "/var/lib/docker/overlay2/x", "/var/lib/containers/storage/o", "/home", "",
+	};
+	static const char *const fstypes[] = {
+		"ext4", "xfs", "tmpfs", "proc", "cgroup", "cgroup2", "cgroup3", "overlay", "overlayfs", "fuse",
+		"fusectl", "nfs", "nfs4", "squashfs", "erofs", "", "PROC",
+	};
+	static const char *const fields[] = {
+		"Tcp_InErrs", "Udp_InErrors", "UdpLite6_InErrors", "X_InErrorsY", "InErrors", "_InErrors",
+		"TcpExt_Listen", "TcpExt_ListenDrops", "TcpExt_SyncookiesSent", "TcpExt_TCPTimeouts",
+		"TcpExt_TCPTimeoutsX", "Ip_Forwarding", "Ip6_Forwarding", "Icmp6_InMsgs", "IcmpMsg_InType3",
+		"Udp6_NoPorts", "UdpLite_NoPorts", "oom_kill", "oom_kill_x", "pgpgin", "pswpout", "pgfault",
+		"pgmajfault", "pg_fault", "pgfaul", "pfault", "nr_free_pages", "",
+	};
+	struct vg_collect_ctx *re, *ctx;
+	struct vg_err err;
+	struct rec r = { 0 };
+
+	ck_assert_int_eq(vg_collect_ctx_new(&o, &re, &err), 0);
+	for (size_t i = 0; i < sizeof(disks) / sizeof(disks[0]); i++)
+		same_as_regex(re, VG_FILTER_DISK, disks[i], strlen(disks[i]));
+	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++)
+		same_as_regex(re, VG_FILTER_MOUNT, mounts[i], strlen(mounts[i]));
+	for (size_t i = 0; i < sizeof(fstypes) / sizeof(fstypes[0]); i++)
+		same_as_regex(re, VG_FILTER_FSTYPE, fstypes[i], strlen(fstypes[i]));
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		same_as_regex(re, VG_FILTER_NETSTAT, fields[i], strlen(fields[i]));
+		same_as_regex(re, VG_FILTER_VMSTAT, fields[i], strlen(fields[i]));
+	}
+	same_as_regex(re, VG_FILTER_NETDEV, "lo", 2);
+	same_as_regex(re, VG_FILTER_NETDEV, "lo0", 3);
+	same_as_regex(re, VG_FILTER_NETDEV, "eth0", 4);
+	same_as_regex_over_words(re, VG_FILTER_DISK, PROC "/diskstats", 2);
+	same_as_regex_over_words(re, VG_FILTER_DISK, PROC_OLD "/diskstats", 2);
+	same_as_regex_over_words(re, VG_FILTER_DISK, PROC_BAD "/diskstats", 2);
+	same_as_regex_over_words(re, VG_FILTER_VMSTAT, PROC "/vmstat", 0);
+	same_as_regex_over_words(re, VG_FILTER_MOUNT, PROC "/1/mounts", 1);
+	same_as_regex_over_words(re, VG_FILTER_FSTYPE, PROC "/1/mounts", 2);
+	/* Every netstat field of the fixtures, as Proto_Field. */
+	ck_assert_int_eq(vg_collect_ctx_new(&all, &ctx, &err), 0);
+	{
+		struct vg_sample_sink sink = { rec_add, &r };
+		const char *files[] = { PROC "/net/netstat", PROC "/net/snmp", PROC "/net/snmp6" };
+		for (size_t i = 0; i < 3; i++) {
+			struct vg_collect_file f;
+			ck_assert_int_eq(vg_collect_file_read(&f, files[i], &err), 0);
+			ck_assert_int_eq((i == 2 ? vg_netstat_snmp6_parse : vg_netstat_parse)(ctx, f.data, f.len, &sink, &err), 0);
+			vg_collect_file_release(&f);
+		}
+	}
+	ck_assert_uint_gt(r.n, 200);
+	for (size_t i = 0; i < r.n; i++)
+		same_as_regex(re, VG_FILTER_NETSTAT, r.v[i].key + 13, strlen(r.v[i].key + 13));
+	rec_free(&r);
+	vg_collect_ctx_free(ctx);
+	vg_collect_ctx_free(re);
+}
+END_TEST
+
 /* Every parser over every prefix of its fixture and over garbled copies:
  * 0 or VG_EINVAL with a message, never a crash, names always valid. */
 START_TEST(test_every_parser_truncated_and_garbled)
@@ -1856,6 +1957,7 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_conntrack_fixture_and_absent);
 	tcase_add_test(tc, test_time_and_uname);
 	tcase_add_test(tc, test_filters_configured_and_bad_regex);
+	tcase_add_test(tc, test_builtin_filters_match_their_regexes);
 	tcase_add_test(tc, test_every_parser_truncated_and_garbled);
 	suite_add_tcase(s, tc);
 	return s;

@@ -56,7 +56,8 @@ struct vg_collector {
  * the filesystem collector's statvfs worker. Options with a NULL regex take
  * node_exporter's default (VG_COLLECT_DEFAULT_*); an include regex, when
  * set, replaces the exclude one of that pair, as node_exporter's
- * mutually exclusive flags do.
+ * mutually exclusive flags do. An option left NULL uses the built-in
+ * matcher of that default (collect.c), which needs no regex engine.
  */
 #define VG_COLLECT_DEFAULT_DISK_EXCLUDE "^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$"
 #define VG_COLLECT_DEFAULT_NETDEV_EXCLUDE "^lo$"
@@ -103,8 +104,9 @@ enum vg_collect_filter {
 	VG_FILTER_DISK, VG_FILTER_NETDEV, VG_FILTER_MOUNT, VG_FILTER_FSTYPE,
 	VG_FILTER_NETSTAT, VG_FILTER_VMSTAT, VG_FILTER_COUNT
 };
-/* Whether s[0..len) passes filter which of ctx (NULL: the defaults, without
- * a ctx only for tests and the fuzzer: compiled for each call). */
+/* Whether s[0..len) passes filter which of ctx (NULL: the defaults). The
+ * defaults are built in (no regex runs unless one is configured); they
+ * mean what the VG_COLLECT_DEFAULT_* regexes mean. */
 bool vg_collect_wants(const struct vg_collect_ctx *ctx, enum vg_collect_filter which,
 		      const char *s, size_t len);
 
