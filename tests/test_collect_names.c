@@ -9,7 +9,8 @@
  * values aside; a name only one side has fails. The exceptions are the
  * differences vigil-agent(8) documents under "Differences from
  * node_exporter": documented[] below mirrors that list.
- * Also checks the agent's self-metrics per collector.
+ * Also checks the agent's self-metrics per collector, and that a collector
+ * whose source this kernel lacks is logged once and counted.
  */
 #include "agent/collect/collect.h"
 #include "common/err.h"
@@ -336,6 +337,80 @@ START_TEST(test_names_match_node_exporter)
 }
 END_TEST
 
+
+/* Occurrences of s in the file at path. */
+static int count_in_file(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		for (const char *p = line; (p = strstr(p, s)) != NULL; p += strlen(s))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* The value of the one series the instant query q returns, or -1. */
+static double query_value(uint16_t http_port, const char *q)
+{
+	char *enc = vg_t_urlencode(q), path[1024];
+	long status = 0;
+	json_t *doc, *res;
+	double v = -1;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s", enc);
+	free(enc);
+	doc = vg_t_http_json(http_port, path, &status);
+	if (doc == NULL)
+		return -1;
+	res = json_object_get(json_object_get(doc, "data"), "result");
+	if (status == 200 && json_array_size(res) == 1)
+		v = atof(json_string_value(json_array_get(json_object_get(json_array_get(res, 0), "value"), 1)));
+	json_decref(doc);
+	return v;
+}
+
+/* A kernel without PSI or conntrack (the old-kernel fixture as /proc):
+ * the agent says so once per collector, keeps running the others, and
+ * counts the failed rounds. */
+START_TEST(test_absent_source_said_once_and_counted)
+{
+	char *dir = vg_t_tmpdir("vg-absent");
+	char data_dir[600], server[64], log_path[700], spool[700];
+	struct vg_t_receiver rcv;
+	struct vg_t_proc agent;
+	double errors = -1, load = -1;
+
+	snprintf(data_dir, sizeof(data_dir), "%s/data", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data_dir, NULL), 0);
+	snprintf(server, sizeof(server), "127.0.0.1:%u", rcv.port);
+	snprintf(log_path, sizeof(log_path), "%s/agent.log", dir);
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--server", server, "--interval", "200ms",
+			 "--hostname", "absent-host", "--config", "/dev/null", "--spool-dir", spool,
+			 "--proc-path", VG_TEST_DATA "/proc-old", NULL };
+	ck_assert_int_eq(vg_t_spawn(&agent, log_path, argv), 0);
+	for (int64_t end = vg_t_now_ms() + 20000; vg_t_now_ms() < end && errors < 5; vg_t_sleep_ms(200))
+		errors = query_value(rcv.http_port,
+				     "vigil_agent_collector_errors_total{instance=\"absent-host\",collector=\"pressure\"}");
+	load = query_value(rcv.http_port, "node_forks_total{instance=\"absent-host\"}");
+	vg_t_stop(&agent, SIGTERM, 5000);
+	vg_t_stop(&rcv.proc, SIGTERM, 10000);
+	ck_assert_msg(errors >= 5, "pressure errors counted: %g", errors);
+	ck_assert_msg(load >= 0, "the other collectors stopped too");
+	ck_assert_int_eq(count_in_file(log_path, "collector pressure:"), 1);
+	ck_assert_int_eq(count_in_file(log_path, "collector conntrack:"), 1);
+	ck_assert_int_eq(count_in_file(log_path, "collector meminfo:"), 1); /* no meminfo in it */
+	ck_assert_int_eq(count_in_file(log_path, "collector stat:"), 0);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("collect_names");
@@ -345,6 +420,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_names_match_node_exporter);
+	tcase_add_test(tc, test_absent_source_said_once_and_counted);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
