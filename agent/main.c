@@ -56,6 +56,7 @@ struct agent {
 	struct collector_slot slots[MAX_SLOTS];
 	size_t n_slots;
 	struct vg_collect_ctx *collect_ctx; /* filters, statvfs worker */
+	uint64_t rounds;                    /* sampling rounds run */
 	uint64_t series_errors;
 	struct event *tick;
 	struct vg_agent_config *old_cfg; /* a reloaded configuration, freed with the agent */
@@ -163,6 +164,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		add_self(&sink, "vigil_agent_collector_duration_seconds", "collector", a->slots[i].c->name,
 			 a->slots[i].duration_s);
 	}
+	add_self(&sink, "vigil_agent_rounds_total", NULL, NULL, (double)++a->rounds);
 	add_self(&sink, "vigil_agent_statvfs_stuck_mounts", NULL, NULL,
 		 (double)vg_collect_statvfs_stuck(a->collect_ctx));
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
