@@ -1682,7 +1682,12 @@ END_TEST
 /* The seam: statvfs of a path containing "hung" blocks until the test
  * closes hang_pipe's write end; others go to the real statvfs. */
 static int hang_pipe[2] = { -1, -1 };
-static volatile int hung_calls, hung_returns;
+static int hung_calls, hung_returns; /* written by the worker: atomics */
+
+static int load_int(int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
 
 static int hanging_statvfs(const char *path, struct statvfs *st)
 {
@@ -1725,13 +1730,13 @@ START_TEST(test_filesystem_hung_mount_bounded_and_skipped)
 	ck_assert_double_eq(get(&r, hung), 1);
 	ck_assert(get(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\",mountpoint=\"/\"}") > 0);
 	ck_assert_uint_eq(vg_collect_statvfs_stuck(ctx), 1);
-	ck_assert_int_eq(hung_calls, 1);
+	ck_assert_int_eq(load_int(&hung_calls), 1);
 	rec_free(&r);
 	/* Round 2: skipped at once, no second call. */
 	ck_assert_int_eq(vg_collector_filesystem.collect(&env, &sink, &err), 0);
 	ck_assert_double_eq(get(&r, hung), 1);
 	ck_assert(has(&r, "node_filesystem_size_bytes{device=\"/dev/sda1\",fstype=\"ext4\",mountpoint=\"/\"}"));
-	ck_assert_int_eq(hung_calls, 1);
+	ck_assert_int_eq(load_int(&hung_calls), 1);
 	rec_free(&r);
 	/* The server answers: the stuck call returns and the mount is tried
 	 * again in the next round. */
@@ -1740,7 +1745,7 @@ START_TEST(test_filesystem_hung_mount_bounded_and_skipped)
 		sleep_ms(10);
 	ck_assert_uint_eq(vg_collect_statvfs_stuck(ctx), 0);
 	ck_assert_int_eq(vg_collector_filesystem.collect(&env, &sink, &err), 0);
-	ck_assert_int_eq(hung_calls, 2);
+	ck_assert_int_eq(load_int(&hung_calls), 2);
 	ck_assert_double_eq(get(&r, hung), 1); /* it said EIO */
 	rec_free(&r);
 	vg_collect_ctx_free(ctx);
@@ -1771,9 +1776,9 @@ START_TEST(test_statvfs_stuck_worker_outlives_ctx)
 	vg_collect_ctx_free(ctx);
 	/* ...which ends on its own when the call returns. */
 	close(hang_pipe[1]);
-	for (int i = 0; i < 500 && hung_returns != hung_calls; i++)
+	for (int i = 0; i < 500 && load_int(&hung_returns) != load_int(&hung_calls); i++)
 		sleep_ms(10);
-	ck_assert_int_eq(hung_returns, 1);
+	ck_assert_int_eq(load_int(&hung_returns), 1);
 	sleep_ms(50); /* the worker's last unlock and free */
 	close(hang_pipe[0]);
 }
