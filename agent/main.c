@@ -37,7 +37,6 @@
 
 struct collector_slot {
 	const struct vg_collector *c;
-	struct vg_complaint complaint;
 	uint64_t errors;
 	bool has_failed;           /* the failure was logged; quiet until it works again */
 	double duration_s;         /* of the last round */
