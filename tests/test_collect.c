@@ -1507,6 +1507,36 @@ START_TEST(test_filters_configured_and_bad_regex)
 END_TEST
 
 
+
+/* Every collector on this machine's /proc and /sys: 0, or VG_ENOENT for a
+ * source this kernel may lack, and only valid series. */
+START_TEST(test_real_proc_every_collector)
+{
+	struct vg_collect_env env;
+	struct vg_collect_ctx *ctx;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_collect_ctx_new(NULL, &ctx, &err), 0);
+	vg_collect_env_default(&env);
+	env.ctx = ctx;
+	for (size_t i = 0; vg_collectors[i] != NULL; i++) {
+		struct rec r = { 0 };
+		struct vg_sample_sink sink = { rec_add, &r };
+		const char *name = vg_collectors[i]->name;
+		int rc = vg_collectors[i]->collect(&env, &sink, &err);
+		bool may_lack = strcmp(name, "pressure") == 0 || strcmp(name, "conntrack") == 0 ||
+				strcmp(name, "entropy") == 0;
+
+		ck_assert_msg(rc == 0 || (may_lack && rc == VG_ENOENT), "%s: %d %s", name, rc, err.msg);
+		if (rc == 0 && strcmp(name, "textfile") != 0)
+			ck_assert_msg(r.n > 0, "%s gave nothing", name);
+		assert_all_valid(&r);
+		rec_free(&r);
+	}
+	vg_collect_ctx_free(ctx);
+}
+END_TEST
+
 /* The built-in default filters mean what node_exporter's regexes mean:
  * both over the names of the fixtures and over edge cases. */
 static void same_as_regex(struct vg_collect_ctx *re, enum vg_collect_filter which, const char *name, size_t len)
@@ -1963,6 +1993,7 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_time_and_uname);
 	tcase_add_test(tc, test_filters_configured_and_bad_regex);
 	tcase_add_test(tc, test_builtin_filters_match_their_regexes);
+	tcase_add_test(tc, test_real_proc_every_collector);
 	tcase_add_test(tc, test_every_parser_truncated_and_garbled);
 	suite_add_tcase(s, tc);
 	return s;
