@@ -169,7 +169,7 @@ static uint16_t free_port(void)
 static void exporter_sigs(const char *dir, struct sigs *out)
 {
 	char listen[64], log_path[600];
-	char *argv[4 + sizeof(collectors) / sizeof(collectors[0])];
+	char *argv[6 + sizeof(collectors) / sizeof(collectors[0])];
 	char flags[sizeof(collectors) / sizeof(collectors[0])][64];
 	struct vg_exposition_config cfg = { 0 };
 	struct vg_exposition *p;
@@ -187,6 +187,10 @@ static void exporter_sigs(const char *dir, struct sigs *out)
 	argv[k++] = (char *)NODE_EXPORTER;
 	argv[k++] = listen;
 	argv[k++] = (char *)"--collector.disable-defaults";
+	/* Debian's package skips /run, /mnt and /media too; with the agent's
+	 * (upstream's) filters both see the same file systems. */
+	argv[k++] = (char *)"--collector.filesystem.mount-points-exclude=" VG_COLLECT_DEFAULT_MOUNT_EXCLUDE;
+	argv[k++] = (char *)"--collector.filesystem.fs-types-exclude=" VG_COLLECT_DEFAULT_FSTYPE_EXCLUDE;
 	for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++) {
 		snprintf(flags[i], sizeof(flags[i]), "--collector.%s", collectors[i]);
 		argv[k++] = flags[i];
