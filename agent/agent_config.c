@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/ring.h"
 #include "common/err.h"
+#include "agent/collect/collect.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/series.h"
@@ -136,6 +137,12 @@ static int check_statsd_quantiles(const void *member, struct vg_err *err)
 	return vg_aggregate_parse_quantiles((const char *const *)l->v, l->n, q, &n, err);
 }
 
+/* A collector filter: a regex the collectors can compile. */
+static int check_regex(const void *member, struct vg_err *err)
+{
+	return vg_collect_regex_check(*(char *const *)member, err);
+}
+
 #define F(key, type, member) key, type, offsetof(struct vg_agent_config, member), NULL
 
 static const struct vg_conf_field collector_fields[] = {
@@ -146,6 +153,27 @@ static const struct vg_conf_field collector_fields[] = {
 	{ F("filefd", VG_CONF_BOOL, collect_filefd), 0, 0, NULL },
 	{ F("entropy", VG_CONF_BOOL, collect_entropy), 0, 0, NULL },
 	{ F("textfile", VG_CONF_BOOL, collect_textfile), 0, 0, NULL },
+	{ F("conntrack", VG_CONF_BOOL, collect_conntrack), 0, 0, NULL },
+	{ F("diskstats", VG_CONF_BOOL, collect_diskstats), 0, 0, NULL },
+	{ F("netdev", VG_CONF_BOOL, collect_netdev), 0, 0, NULL },
+	{ F("netstat", VG_CONF_BOOL, collect_netstat), 0, 0, NULL },
+	{ F("pressure", VG_CONF_BOOL, collect_pressure), 0, 0, NULL },
+	{ F("sockstat", VG_CONF_BOOL, collect_sockstat), 0, 0, NULL },
+	{ F("stat", VG_CONF_BOOL, collect_stat), 0, 0, NULL },
+	{ F("time", VG_CONF_BOOL, collect_time), 0, 0, NULL },
+	{ F("uname", VG_CONF_BOOL, collect_uname), 0, 0, NULL },
+	{ F("vmstat", VG_CONF_BOOL, collect_vmstat), 0, 0, NULL },
+	{ F("diskstats_device_exclude", VG_CONF_STR, diskstats_device_exclude), 0, 0, check_regex },
+	{ F("diskstats_device_include", VG_CONF_STR, diskstats_device_include), 0, 0, check_regex },
+	{ F("netdev_device_exclude", VG_CONF_STR, netdev_device_exclude), 0, 0, check_regex },
+	{ F("netdev_device_include", VG_CONF_STR, netdev_device_include), 0, 0, check_regex },
+	{ F("filesystem_mount_points_exclude", VG_CONF_STR, filesystem_mount_points_exclude), 0, 0, check_regex },
+	{ F("filesystem_mount_points_include", VG_CONF_STR, filesystem_mount_points_include), 0, 0, check_regex },
+	{ F("filesystem_fs_types_exclude", VG_CONF_STR, filesystem_fs_types_exclude), 0, 0, check_regex },
+	{ F("filesystem_fs_types_include", VG_CONF_STR, filesystem_fs_types_include), 0, 0, check_regex },
+	{ F("filesystem_statvfs_timeout", VG_CONF_DURATION, statvfs_timeout_ms), 10, 60 * 1000, NULL },
+	{ F("netstat_fields", VG_CONF_STR, netstat_fields), 0, 0, check_regex },
+	{ F("vmstat_fields", VG_CONF_STR, vmstat_fields), 0, 0, check_regex },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -439,6 +467,10 @@ static int set_defaults(struct vg_agent_config *cfg)
 	cfg->statsd_max_series = 10000;
 	cfg->statsd_receive_buffer = 8ULL << 20;
 	cfg->statsd_fast_interval_ms = 1000;
+	cfg->collect_conntrack = cfg->collect_diskstats = cfg->collect_netdev = true;
+	cfg->collect_netstat = cfg->collect_pressure = cfg->collect_sockstat = true;
+	cfg->collect_stat = cfg->collect_time = cfg->collect_uname = cfg->collect_vmstat = true;
+	cfg->statvfs_timeout_ms = VG_COLLECT_DEFAULT_STATVFS_TIMEOUT_MS;
 	if (vg_conf_set_str(&cfg->server, "127.0.0.1:9710") < 0 ||
 	    vg_conf_set_str(&cfg->statsd_listen, VG_AGENT_DEFAULT_STATSD) < 0 ||
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||

@@ -52,6 +52,18 @@ struct vg_agent_config {
 	struct vg_conf_strlist statsd_quantiles; /* per-host quantiles of timers and histograms; none: off */
 	struct vg_conf_strlist statsd_fast_gauges; /* mapped gauge names sampled every statsd_fast_interval */
 	int64_t statsd_fast_interval_ms; /* default 1s */
+	/* collectors: the rest of node_exporter's host collectors, all true */
+	bool collect_conntrack, collect_diskstats, collect_netdev, collect_netstat;
+	bool collect_pressure, collect_sockstat, collect_stat, collect_time;
+	bool collect_uname, collect_vmstat;
+	/* collectors: filters, regexes as node_exporter's flags; NULL: its
+	 * default (agent/collect/collect.h VG_COLLECT_DEFAULT_*) */
+	char *diskstats_device_exclude, *diskstats_device_include;
+	char *netdev_device_exclude, *netdev_device_include;
+	char *filesystem_mount_points_exclude, *filesystem_mount_points_include;
+	char *filesystem_fs_types_exclude, *filesystem_fs_types_include;
+	char *netstat_fields, *vmstat_fields;
+	int64_t statvfs_timeout_ms; /* filesystem_statvfs_timeout; default 1s */
 };
 
 /*

@@ -39,9 +39,12 @@
 
 struct collector_slot {
 	const struct vg_collector *c;
-	struct vg_complaint complaint;
 	uint64_t errors;
+	bool has_failed;           /* the failure was logged; quiet until it works again */
+	double duration_s;         /* of the last round */
 };
+
+#define MAX_SLOTS 24
 
 struct agent {
 	struct vg_agent_config *cfg;
@@ -51,8 +54,10 @@ struct agent {
 	struct vg_route *route;
 	bool has_disk_spool;
 	struct event_base *base;
-	struct collector_slot slots[8];
+	struct collector_slot slots[MAX_SLOTS];
 	size_t n_slots;
+	struct vg_collect_ctx *collect_ctx; /* filters, statvfs worker */
+	uint64_t rounds;                    /* sampling rounds run */
 	uint64_t series_errors;
 	struct event *tick;
 	struct vg_agent_config *old_cfg; /* a reloaded configuration, freed with the agent */
@@ -232,20 +237,34 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	vg_route_begin(a->route);
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
+		int64_t c0 = vg_clock_mono_ms();
+		/* A source this kernel lacks (no PSI, no conntrack) or cannot
+		 * read is said once; the counter tells how often after. */
 		if (slot->c->collect(&a->env, &sink, &err) != 0) {
 			slot->errors++;
-			vg_log_complain(&slot->complaint, VG_LOG_WARN, "collector %s: %s", slot->c->name, err.msg);
-		} else {
-			vg_log_relief(&slot->complaint, "collector %s works again", slot->c->name);
+			if (!slot->has_failed)
+				vg_warn("collector %s: %s (said once; counted in "
+					"vigil_agent_collector_errors_total)", slot->c->name, err.msg);
+			slot->has_failed = true;
+		} else if (slot->has_failed) {
+			slot->has_failed = false;
+			vg_info("collector %s works again", slot->c->name);
 		}
+		slot->duration_s = (double)(vg_clock_mono_ms() - c0) / 1000.0;
 	}
 	for (size_t i = 0; i < vg_route_size(a->route); i++) {
 		vg_route_get_stats(a->route, i, &st);
 		add_sender_self(&sink, vg_route_receiver(a->route, i), &st);
 	}
-	for (size_t i = 0; i < a->n_slots; i++)
+	for (size_t i = 0; i < a->n_slots; i++) {
 		add_self(&sink, "vigil_agent_collector_errors_total", "collector", a->slots[i].c->name,
 			 (double)a->slots[i].errors);
+		add_self(&sink, "vigil_agent_collector_duration_seconds", "collector", a->slots[i].c->name,
+			 a->slots[i].duration_s);
+	}
+	add_self(&sink, "vigil_agent_rounds_total", NULL, NULL, (double)++a->rounds);
+	add_self(&sink, "vigil_agent_statvfs_stuck_mounts", NULL, NULL,
+		 (double)vg_collect_statvfs_stuck(a->collect_ctx));
 	add_statsd(a, &sink);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
@@ -260,42 +279,78 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
 }
 
-/* Takes cfg's sampling settings: collectors, their paths. Error counts
- * of collectors that stay on are kept. */
+/* The collectors' filters and statvfs bound from cfg. */
+static int collect_ctx_new(const struct vg_agent_config *cfg, struct vg_collect_ctx **out, struct vg_err *err)
+{
+	const struct vg_collect_options o = {
+		.disk_exclude = cfg->diskstats_device_exclude, .disk_include = cfg->diskstats_device_include,
+		.netdev_exclude = cfg->netdev_device_exclude, .netdev_include = cfg->netdev_device_include,
+		.mount_exclude = cfg->filesystem_mount_points_exclude,
+		.mount_include = cfg->filesystem_mount_points_include,
+		.fstype_exclude = cfg->filesystem_fs_types_exclude,
+		.fstype_include = cfg->filesystem_fs_types_include,
+		.netstat_fields = cfg->netstat_fields, .vmstat_fields = cfg->vmstat_fields,
+		.statvfs_timeout_ms = cfg->statvfs_timeout_ms,
+	};
+
+	return vg_collect_ctx_new(&o, out, err);
+}
+
+/* Takes cfg's sampling settings: collectors, their paths and filters. Error
+ * counts of collectors that stay on are kept; a ctx that cannot be built
+ * (the configuration checked its regexes, so only memory) keeps the old. */
 static void apply_sampling(struct agent *a, struct vg_agent_config *cfg)
 {
-	struct collector_slot old[8];
+	const struct {
+		bool is_on;
+		const struct vg_collector *c;
+	} table[] = {
+		{ cfg->collect_cpu, &vg_collector_cpu },
+		{ cfg->collect_meminfo, &vg_collector_meminfo },
+		{ cfg->collect_filesystem, &vg_collector_filesystem },
+		{ cfg->collect_loadavg, &vg_collector_loadavg },
+		{ cfg->collect_filefd, &vg_collector_filefd },
+		{ cfg->collect_entropy, &vg_collector_entropy },
+		{ cfg->collect_textfile && cfg->textfile_dir && cfg->textfile_dir[0], &vg_collector_textfile },
+		{ cfg->collect_stat, &vg_collector_stat },
+		{ cfg->collect_diskstats, &vg_collector_diskstats },
+		{ cfg->collect_netdev, &vg_collector_netdev },
+		{ cfg->collect_netstat, &vg_collector_netstat },
+		{ cfg->collect_sockstat, &vg_collector_sockstat },
+		{ cfg->collect_pressure, &vg_collector_pressure },
+		{ cfg->collect_vmstat, &vg_collector_vmstat },
+		{ cfg->collect_conntrack, &vg_collector_conntrack },
+		{ cfg->collect_time, &vg_collector_time },
+		{ cfg->collect_uname, &vg_collector_uname },
+	};
+	struct collector_slot old[MAX_SLOTS];
 	size_t n_old = a->n_slots;
-	const struct vg_collector *want[8];
-	size_t n = 0;
+	struct vg_collect_ctx *ctx = NULL;
+	struct vg_err err;
 
 	memcpy(old, a->slots, sizeof(old));
 	a->cfg = cfg;
+	if (collect_ctx_new(cfg, &ctx, &err) == 0) {
+		vg_collect_ctx_free(a->collect_ctx);
+		a->collect_ctx = ctx;
+	} else {
+		vg_error("collector filters: %s; keeping the previous ones", err.msg);
+	}
 	vg_collect_env_default(&a->env);
 	a->env.proc_path = cfg->proc_path;
 	a->env.rootfs_path = cfg->rootfs_path;
 	a->env.textfile_dir = cfg->textfile_dir;
-	if (cfg->collect_cpu)
-		want[n++] = &vg_collector_cpu;
-	if (cfg->collect_meminfo)
-		want[n++] = &vg_collector_meminfo;
-	if (cfg->collect_filesystem)
-		want[n++] = &vg_collector_filesystem;
-	if (cfg->collect_loadavg)
-		want[n++] = &vg_collector_loadavg;
-	if (cfg->collect_filefd)
-		want[n++] = &vg_collector_filefd;
-	if (cfg->collect_entropy)
-		want[n++] = &vg_collector_entropy;
-	if (cfg->collect_textfile && cfg->textfile_dir && cfg->textfile_dir[0])
-		want[n++] = &vg_collector_textfile;
+	a->env.ctx = a->collect_ctx;
 	memset(a->slots, 0, sizeof(a->slots));
 	a->n_slots = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct collector_slot *slot = &a->slots[a->n_slots++];
-		slot->c = want[i];
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && a->n_slots < MAX_SLOTS; i++) {
+		struct collector_slot *slot;
+		if (!table[i].is_on)
+			continue;
+		slot = &a->slots[a->n_slots++];
+		slot->c = table[i].c;
 		for (size_t j = 0; j < n_old; j++)
-			if (old[j].c == want[i])
+			if (old[j].c == table[i].c)
 				*slot = old[j];
 	}
 	a->interval = (struct timeval){ cfg->interval_ms / 1000, (cfg->interval_ms % 1000) * 1000 };
@@ -458,9 +513,15 @@ static int check_config(struct vg_agent_config *cfg)
 	printf("configuration %s: OK\n", cfg->config_path ? cfg->config_path : "(defaults, no file)");
 	printf("  server %s, interval %lld ms, instance \"%s\", %zu extra labels\n", cfg->server,
 	       (long long)cfg->interval_ms, cfg->hostname, cfg->labels.n);
-	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
-	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
-	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
+	printf("  collectors:%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "",
+	       cfg->collect_meminfo ? " meminfo" : "", cfg->collect_filesystem ? " filesystem" : "",
+	       cfg->collect_loadavg ? " loadavg" : "", cfg->collect_filefd ? " filefd" : "",
+	       cfg->collect_entropy ? " entropy" : "", cfg->collect_stat ? " stat" : "",
+	       cfg->collect_diskstats ? " diskstats" : "", cfg->collect_netdev ? " netdev" : "",
+	       cfg->collect_netstat ? " netstat" : "", cfg->collect_sockstat ? " sockstat" : "",
+	       cfg->collect_pressure ? " pressure" : "", cfg->collect_vmstat ? " vmstat" : "",
+	       cfg->collect_conntrack ? " conntrack" : "", cfg->collect_time ? " time" : "",
+	       cfg->collect_uname ? " uname" : "");
 	if (cfg->statsd_listen)
 		printf("  statsd: %s, up to %llu series\n", cfg->statsd_listen,
 		       (unsigned long long)cfg->statsd_max_series);
@@ -590,6 +651,7 @@ out:
 	if (sighup)
 		event_free(sighup);
 	vg_route_free(a.route);
+	vg_collect_ctx_free(a.collect_ctx);
 	if (a.base)
 		event_base_free(a.base);
 	if (a.old_cfg) {

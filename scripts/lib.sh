@@ -16,7 +16,8 @@ VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
-  cpio procps adduser python3-statsd"
+  cpio procps adduser
+  prometheus-node-exporter python3-statsd"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.

@@ -3,21 +3,28 @@
  * /proc file whole, cutting it into lines and fields, strict number parsing,
  * handing a sample to the sink.
  *
- * It parses no source itself: each collect/<collector>.c owns its format.
- * Invariants: vg_collectors[] is NULL-terminated, in the order cpu, meminfo,
- * filesystem, loadavg, filefd, entropy, textfile; the helpers allocate only when a file outgrows the
- * stack part of struct vg_collect_file (once per read, capped at
- * VG_COLLECT_MAX_FILE_BYTES), never per line or per sample.
+ * Also the collectors' lasting state (struct vg_collect_ctx): the compiled
+ * filters, and the statvfs worker that statvfs.c owns.
+ *
+ * It parses no source itself: each collect/<collector>.c owns its format,
+ * proc_read.c the read loop. Invariants: vg_collectors[] is NULL-terminated,
+ * in a fixed order (the order of a round); the helpers never allocate per
+ * line or per sample; a ctx's regexes are compiled once, with one match
+ * block, and are only read after vg_collect_ctx_new (a ctx belongs to the
+ * thread that runs the round).
  */
 #include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/err.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "agent/collect/statvfs.h"
 
 #include "common/banned.h"
 
@@ -29,8 +36,322 @@ const struct vg_collector *const vg_collectors[] = {
 	&vg_collector_filefd,
 	&vg_collector_entropy,
 	&vg_collector_textfile,
+	&vg_collector_stat,
+	&vg_collector_diskstats,
+	&vg_collector_netdev,
+	&vg_collector_netstat,
+	&vg_collector_sockstat,
+	&vg_collector_pressure,
+	&vg_collector_vmstat,
+	&vg_collector_conntrack,
+	&vg_collector_time,
+	&vg_collector_uname,
 	NULL,
 };
+
+static int parse_cpu100(const struct vg_collect_ctx *ctx, const char *data, size_t len,
+			struct vg_sample_sink *sink, struct vg_err *err)
+{
+	(void)ctx;
+	return vg_cpu_parse_ticks(data, len, 100, sink, err);
+}
+
+const struct vg_collect_parser vg_collect_parsers[] = {
+	{ "cpu", parse_cpu100 },
+	{ "stat", vg_stat_parse },
+	{ "meminfo", vg_meminfo_parse },
+	{ "loadavg", vg_loadavg_parse },
+	{ "filefd", vg_filefd_parse },
+	{ "entropy", vg_entropy_parse },
+	{ "diskstats", vg_diskstats_parse },
+	{ "netdev", vg_netdev_parse },
+	{ "netstat", vg_netstat_parse },
+	{ "netstat_snmp6", vg_netstat_snmp6_parse },
+	{ "sockstat", vg_sockstat_parse },
+	{ "sockstat6", vg_sockstat6_parse },
+	{ "pressure_cpu", vg_pressure_cpu_parse },
+	{ "pressure_io", vg_pressure_io_parse },
+	{ "pressure_memory", vg_pressure_memory_parse },
+	{ "vmstat", vg_vmstat_parse },
+	{ "conntrack_stat", vg_conntrack_stat_parse },
+	{ "filesystem", vg_filesystem_parse },
+	{ NULL, NULL },
+};
+
+/* --- filters -------------------------------------------------------------- */
+
+struct vg_collect_ctx {
+	pcre2_code *re[VG_FILTER_COUNT];
+	bool is_include[VG_FILTER_COUNT]; /* re selects what is kept (else what is dropped) */
+	bool is_builtin[VG_FILTER_COUNT]; /* not configured: default_matches */
+	pcre2_match_data *md;             /* NULL while no regex is configured */
+	struct vg_statvfs_pool *statvfs;
+};
+
+/*
+ * node_exporter's default regexes (VG_COLLECT_DEFAULT_*), written out as
+ * code: a default agent then never runs (nor maps the pages of) PCRE2,
+ * which costs a third of a MiB of RSS and most of a round's CPU when
+ * netstat's few hundred fields each go through a regex starting ".*".
+ * test_collect compares each against its regex over the fixtures' names.
+ * (Where a name holds a newline, which "." does not match, the two may
+ * differ; the kernel's names hold none.)
+ */
+static bool has_prefix(const char *s, size_t len, const char *p)
+{
+	size_t n = strlen(p);
+
+	return len >= n && memcmp(s, p, n) == 0;
+}
+
+static bool has_suffix(const char *s, size_t len, const char *p)
+{
+	size_t n = strlen(p);
+
+	return len >= n && memcmp(s + len - n, p, n) == 0;
+}
+
+static bool is_one_of(const char *s, size_t len, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(set[i]) == len && memcmp(s, set[i], len) == 0)
+			return true;
+	return false;
+}
+
+static size_t digits(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i;
+}
+
+/* ^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$ */
+static bool is_default_disk(const char *s, size_t len)
+{
+	size_t at = 0, n;
+
+	if (has_prefix(s, len, "ram"))
+		at = 3;
+	else if (has_prefix(s, len, "loop"))
+		at = 4;
+	else if (has_prefix(s, len, "fd"))
+		at = 2;
+	else if (len >= 3 && (s[0] == 'h' || s[0] == 's' || s[0] == 'v') && s[1] == 'd' && s[2] >= 'a' && s[2] <= 'z')
+		at = 3;
+	else if (len >= 4 && has_prefix(s, len, "xvd") && s[3] >= 'a' && s[3] <= 'z')
+		at = 4;
+	else if (has_prefix(s, len, "nvme")) {
+		at = 4;
+		if ((n = digits(s + at, len - at)) == 0 || at + n >= len || s[at + n] != 'n')
+			return false;
+		at += n + 1;
+		if ((n = digits(s + at, len - at)) == 0 || at + n >= len || s[at + n] != 'p')
+			return false;
+		at += n + 1;
+	} else {
+		return false;
+	}
+	n = digits(s + at, len - at);
+	return n > 0 && at + n == len;
+}
+
+/* ^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/) */
+static bool is_default_mount(const char *s, size_t len)
+{
+	static const char *const dirs[] = { "/dev", "/proc", "/sys" };
+	static const char *const below[] = { "/run/credentials/", "/var/lib/docker/",
+					     "/var/lib/containers/storage/" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		size_t n = strlen(dirs[i]);
+		if (has_prefix(s, len, dirs[i]) && (len == n || s[n] == '/'))
+			return true;
+	}
+	for (size_t i = 0; i < sizeof(below) / sizeof(below[0]); i++)
+		if (has_prefix(s, len, below[i]) && len > strlen(below[i]))
+			return true;
+	return false;
+}
+
+static const char *const default_fstypes[] = {
+	"autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs",
+	"fusectl", "hugetlbfs", "iso9660", "mqueue", "nsfs", "overlay", "proc", "procfs", "pstore",
+	"rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "erofs", "sysfs", "tracefs",
+};
+
+static const char *const default_netstat[] = {
+	"Ip_Forwarding", "Ip6_InOctets", "Ip6_OutOctets", "IpExt_InOctets", "IpExt_OutOctets",
+	"Icmp_InMsgs", "Icmp_OutMsgs", "Icmp6_InMsgs", "Icmp6_OutMsgs", "TcpExt_TCPSynRetrans",
+	"TcpExt_TCPTimeouts", "Tcp_ActiveOpens", "Tcp_InSegs", "Tcp_OutSegs", "Tcp_OutRsts",
+	"Tcp_PassiveOpens", "Tcp_RetransSegs", "Tcp_CurrEstab", "Udp_InDatagrams", "Udp_OutDatagrams",
+	"Udp_NoPorts", "Udp_RcvbufErrors", "Udp_SndbufErrors", "Udp6_InDatagrams", "Udp6_OutDatagrams",
+	"Udp6_NoPorts", "Udp6_RcvbufErrors", "Udp6_SndbufErrors",
+};
+
+/* Whether s matches filter which's default regex. */
+static bool default_matches(enum vg_collect_filter which, const char *s, size_t len)
+{
+	switch (which) {
+	case VG_FILTER_DISK:
+		return is_default_disk(s, len);
+	case VG_FILTER_NETDEV:
+		return len == 2 && memcmp(s, "lo", 2) == 0;
+	case VG_FILTER_MOUNT:
+		return is_default_mount(s, len);
+	case VG_FILTER_FSTYPE:
+		return is_one_of(s, len, default_fstypes, sizeof(default_fstypes) / sizeof(default_fstypes[0]));
+	case VG_FILTER_NETSTAT:
+		return has_suffix(s, len, "_InErrors") || has_suffix(s, len, "_InErrs") ||
+		       has_prefix(s, len, "TcpExt_Listen") || has_prefix(s, len, "TcpExt_Syncookies") ||
+		       is_one_of(s, len, default_netstat, sizeof(default_netstat) / sizeof(default_netstat[0]));
+	case VG_FILTER_VMSTAT:
+		if (has_prefix(s, len, "oom_kill") || has_prefix(s, len, "pgpg") || has_prefix(s, len, "pswp"))
+			return true;
+		if (!has_prefix(s, len, "pg"))
+			return false;
+		for (size_t i = 2; i + 5 <= len; i++)
+			if (memcmp(s + i, "fault", 5) == 0)
+				return true;
+		return false;
+	case VG_FILTER_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* The default filters' sense: these keep what matches, the others drop it. */
+static bool is_default_include(enum vg_collect_filter which)
+{
+	return which == VG_FILTER_NETSTAT || which == VG_FILTER_VMSTAT;
+}
+
+static const char *const filter_names[VG_FILTER_COUNT] = {
+	"diskstats device", "netdev device", "filesystem mount point", "filesystem type",
+	"netstat fields", "vmstat fields",
+};
+
+static pcre2_code *compile(const char *re, struct vg_err *err)
+{
+	PCRE2_SIZE at;
+	int code;
+	pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+				      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
+
+	if (c == NULL) {
+		PCRE2_UCHAR why[160];
+		if (pcre2_get_error_message(code, why, sizeof(why)) < 0)
+			snprintf((char *)why, sizeof(why), "error %d", code);
+		vg_err_set(err, VG_EINVAL, "invalid regular expression \"%.200s\": %s at offset %zu", re,
+			   (const char *)why, (size_t)at);
+	}
+	return c;
+}
+
+int vg_collect_regex_check(const char *re, struct vg_err *err)
+{
+	pcre2_code *c;
+
+	if (re == NULL)
+		return 0;
+	if ((c = compile(re, err)) == NULL)
+		return VG_EINVAL;
+	pcre2_code_free(c);
+	return 0;
+}
+
+int vg_collect_ctx_new(const struct vg_collect_options *o, struct vg_collect_ctx **out,
+		       struct vg_err *err)
+{
+	static const struct vg_collect_options none;
+	struct vg_collect_ctx *ctx;
+	int rc;
+
+	if (o == NULL)
+		o = &none;
+	const char *pairs[VG_FILTER_COUNT][2] = {
+		{ o->disk_exclude, o->disk_include },
+		{ o->netdev_exclude, o->netdev_include },
+		{ o->mount_exclude, o->mount_include },
+		{ o->fstype_exclude, o->fstype_include },
+		{ NULL, o->netstat_fields },
+		{ NULL, o->vmstat_fields },
+	};
+
+	*out = NULL;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	for (int i = 0; i < VG_FILTER_COUNT; i++) {
+		const char *re;
+		ctx->is_include[i] = pairs[i][1] != NULL && pairs[i][1][0] != '\0';
+		if (pairs[i][0] == NULL && pairs[i][1] == NULL) {
+			ctx->is_builtin[i] = true;
+			ctx->is_include[i] = is_default_include((enum vg_collect_filter)i);
+			continue;
+		}
+		re = ctx->is_include[i] ? pairs[i][1] : pairs[i][0];
+		if (re == NULL || re[0] == '\0')
+			continue; /* an empty exclude drops nothing */
+		if ((ctx->re[i] = compile(re, err)) == NULL) {
+			vg_err_prefix(err, "%s filter", filter_names[i]);
+			rc = VG_EINVAL;
+			goto fail;
+		}
+	}
+	for (int i = 0; i < VG_FILTER_COUNT && ctx->md == NULL; i++)
+		if (ctx->re[i] != NULL && (ctx->md = pcre2_match_data_create(1, NULL)) == NULL) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto fail;
+		}
+	if ((rc = vg_statvfs_pool_new(o->statvfs_timeout_ms > 0 ? o->statvfs_timeout_ms
+								   : VG_COLLECT_DEFAULT_STATVFS_TIMEOUT_MS,
+				      o->statvfs_fn, &ctx->statvfs, err)) != 0)
+		goto fail;
+	*out = ctx;
+	return 0;
+fail:
+	vg_collect_ctx_free(ctx);
+	return rc;
+}
+
+void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	vg_statvfs_pool_free(ctx->statvfs);
+	pcre2_match_data_free(ctx->md);
+	for (int i = 0; i < VG_FILTER_COUNT; i++)
+		pcre2_code_free(ctx->re[i]);
+	free(ctx);
+}
+
+bool vg_collect_wants(const struct vg_collect_ctx *ctx, enum vg_collect_filter which,
+		      const char *s, size_t len)
+{
+	bool is_match;
+
+	if (ctx == NULL || ctx->is_builtin[which]) {
+		is_match = default_matches(which, s, len);
+		return is_default_include(which) ? is_match : !is_match;
+	}
+	if (ctx->re[which] == NULL)
+		return !ctx->is_include[which];
+	is_match = pcre2_match(ctx->re[which], (PCRE2_SPTR)s, len, 0, 0, ctx->md, NULL) >= 0;
+	return ctx->is_include[which] ? is_match : !is_match;
+}
+
+int vg_collect_statvfs(struct vg_collect_ctx *ctx, const char *path, struct statvfs *st,
+		       struct vg_err *err)
+{
+	return vg_statvfs_pool_call(ctx ? ctx->statvfs : NULL, path, st, err);
+}
+
+size_t vg_collect_statvfs_stuck(struct vg_collect_ctx *ctx)
+{
+	return ctx ? vg_statvfs_pool_stuck(ctx->statvfs) : 0;
+}
 
 const struct vg_collector *vg_collector_find(const char *name)
 {
@@ -48,7 +369,9 @@ void vg_collect_env_default(struct vg_collect_env *env)
 
 	env->proc_path = "/proc";
 	env->rootfs_path = "/";
+	env->sys_path = "/sys";
 	env->textfile_dir = NULL;
+	env->ctx = NULL;
 	/* USER_HZ is 100 on every Linux architecture; sysconf cannot really
 	 * fail, but a zero here would divide every CPU sample by zero. */
 	env->clk_tck = tck > 0 ? tck : 100;
@@ -63,78 +386,6 @@ int vg_collect_path(char *out, size_t size, const char *dir, const char *name,
 		return vg_err_set(err, VG_ELIMIT, "path %s/%s is longer than %zu bytes", dir, name,
 				  size - 1);
 	return 0;
-}
-
-void vg_collect_file_release(struct vg_collect_file *f)
-{
-	vg_buf_release(&f->heap);
-	f->data = f->stack;
-	f->len = 0;
-	f->stack[0] = '\0';
-}
-
-/*
- * Reads to EOF rather than trusting one read(): seq_file hands out a large
- * file in page-sized pieces. The first VG_COLLECT_STACK_BYTES - 1 bytes go to
- * the stack buffer; when it fills, the contents move to f->heap, which
- * doubles until EOF or the limit.
- */
-int vg_collect_file_read(struct vg_collect_file *f, const char *path, struct vg_err *err)
-{
-	char *dst = f->stack;
-	size_t len = 0, cap = sizeof(f->stack) - 1;
-	int fd, rc;
-
-	vg_buf_init(&f->heap);
-	f->data = f->stack;
-	f->len = 0;
-	f->stack[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vg_err_set(err, errno == ENOENT ? VG_ENOENT : VG_EIO, "open %s: %s", path,
-				  strerror(errno));
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (dst == f->stack)
-				vg_buf_append(&f->heap, f->stack, len);
-			f->heap.len = len;
-			if (vg_buf_grow(&f->heap, len) != 0) {
-				rc = vg_err_set(err, VG_ENOMEM, "read %s: out of memory at %zu bytes",
-						path, len);
-				goto fail;
-			}
-			dst = (char *)f->heap.data;
-			cap = f->heap.cap - 1;
-		}
-		n = read(fd, dst + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = vg_err_set(err, VG_EIO, "read %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > VG_COLLECT_MAX_FILE_BYTES) {
-			rc = vg_err_set(err, VG_ELIMIT, "%s: larger than %d bytes", path,
-					VG_COLLECT_MAX_FILE_BYTES);
-			goto fail;
-		}
-	}
-	close(fd);
-	dst[len] = '\0';
-	if (dst != f->stack)
-		f->heap.len = len;
-	f->data = dst;
-	f->len = len;
-	return 0;
-fail:
-	close(fd);
-	vg_collect_file_release(f);
-	return rc;
 }
 
 bool vg_collect_next_line(struct vg_str *rest, struct vg_str *line)
@@ -196,6 +447,65 @@ bool vg_collect_parse_u64(struct vg_str s, uint64_t *out)
 		v = v * 10 + d;
 	}
 	*out = v;
+	return true;
+}
+
+bool vg_collect_parse_one_u64(const char *data, size_t len, uint64_t *out)
+{
+	struct vg_str rest = { data, (uint32_t)len }, line = { "", 0 }, field;
+
+	vg_collect_next_line(&rest, &line);
+	return vg_collect_next_field(&line, &field) && vg_collect_parse_u64(field, out) &&
+	       !vg_collect_next_field(&line, &field) && !vg_collect_next_line(&rest, &line);
+}
+
+bool vg_collect_parse_i64(struct vg_str s, int64_t *out)
+{
+	bool is_neg = s.len > 0 && s.p[0] == '-';
+	uint64_t v;
+
+	if (is_neg) {
+		s.p++;
+		s.len--;
+	}
+	if (!vg_collect_parse_u64(s, &v) || v > (uint64_t)INT64_MAX + is_neg)
+		return false;
+	*out = is_neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+#define MAX_DIGITS 18 /* all digits of the number fit in a uint64_t */
+
+static const double pow10_table[MAX_DIGITS + 1] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+};
+
+/* The result is the correctly rounded quotient of two exact doubles, so
+ * 0.21 reads as 0.21. */
+bool vg_collect_parse_decimal(struct vg_str s, double *out)
+{
+	uint64_t mant = 0;
+	unsigned n_digits = 0, n_frac = 0;
+	bool has_point = false, has_int = false;
+
+	for (uint32_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+		if (c == '.' && !has_point && has_int) {
+			has_point = true;
+			continue;
+		}
+		if (c < '0' || c > '9' || ++n_digits > MAX_DIGITS)
+			return false;
+		mant = mant * 10 + (uint64_t)(c - '0');
+		if (has_point)
+			n_frac++;
+		else
+			has_int = true;
+	}
+	if (!has_int || (has_point && n_frac == 0))
+		return false;
+	*out = (double)mant / pow10_table[n_frac];
 	return true;
 }
 

@@ -1,16 +1,13 @@
 /*
  * cpu.c: the cpu collector, from <proc>/stat.
  *
- * Owns the parsing of /proc/stat into node_exporter's cpu and stat metrics:
+ * Owns the parsing of /proc/stat's per-CPU lines into node_exporter's cpu
+ * metrics (the other lines are stat.c's):
  *   cpuN user nice system idle iowait irq softirq steal guest guest_nice
  *     -> node_cpu_seconds_total{cpu="N",mode="user"|...|"steal"}
  *        node_cpu_guest_seconds_total{cpu="N",mode="user"|"nice"}
  *        (ticks / clk_tck; the kernel already counts guest time inside
  *        user and nice, so guest is a separate metric, not a mode)
- *   intr T ...       -> node_intr_total (T, the first number)
- *   ctxt, btime, processes, procs_running, procs_blocked
- *     -> node_context_switches_total, node_boot_time_seconds,
- *        node_forks_total, node_procs_running, node_procs_blocked
  * The aggregate "cpu " line is skipped: it is the sum of the others.
  *
  * Does not compute rates or utilisation: counters go out as read.
@@ -36,19 +33,6 @@ static const char *const cpu_modes[CPU_MODES] = {
 	"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
 };
 static const char *const guest_modes[CPU_COLUMNS - CPU_MODES] = { "user", "nice" };
-
-/* One-number lines of /proc/stat and their node_exporter names. */
-static const struct {
-	const char *key;
-	const char *metric;
-} stat_scalars[] = {
-	{ "intr", "node_intr_total" },
-	{ "ctxt", "node_context_switches_total" },
-	{ "btime", "node_boot_time_seconds" },
-	{ "processes", "node_forks_total" },
-	{ "procs_running", "node_procs_running" },
-	{ "procs_blocked", "node_procs_blocked" },
-};
 
 /* The cpu number of "cpuN", or an empty view if key is not one. */
 static struct vg_str cpu_id(struct vg_str key)
@@ -93,57 +77,46 @@ static int emit_cpu_line(struct vg_str id, struct vg_str rest, double tck,
 	return 0;
 }
 
-static int emit_scalar_line(struct vg_str key, struct vg_str rest, struct vg_sample_sink *sink,
-			    struct vg_err *err)
+int vg_cpu_parse_ticks(const char *data, size_t len, double tck, struct vg_sample_sink *sink,
+		       struct vg_err *err)
 {
-	struct vg_series s;
-	struct vg_str field;
-	uint64_t v;
+	struct vg_str rest = { data, (uint32_t)len }, line, key, id;
+	bool has_cpu = false;
+	int rc;
 
-	for (size_t i = 0; i < sizeof(stat_scalars) / sizeof(stat_scalars[0]); i++) {
-		if (!vg_str_eq_c(key, stat_scalars[i].key))
+	if (!(tck > 0))
+		return vg_err_set(err, VG_EINVAL, "cpu: clock tick rate %g is not positive", tck);
+	while (vg_collect_next_line(&rest, &line)) {
+		if (!vg_collect_next_field(&line, &key))
 			continue;
-		if (!vg_collect_next_field(&rest, &field) || !vg_collect_parse_u64(field, &v))
-			return 0;
-		vg_series_init(&s, stat_scalars[i].metric);
-		return vg_collect_emit(sink, &s, (double)v, err);
+		id = cpu_id(key);
+		if (id.len > 0 && (rc = emit_cpu_line(id, line, tck, sink, &has_cpu, err)) != 0)
+			return rc;
 	}
+	if (!has_cpu)
+		return vg_err_set(err, VG_EINVAL, "no usable per-CPU line");
 	return 0;
 }
 
+/* The tick rate travels through the env, which the parser signature does
+ * not carry: the collector reads the file itself. */
 static int collect_cpu(const struct vg_collect_env *env, struct vg_sample_sink *sink,
 		       struct vg_err *err)
 {
 	struct vg_collect_file f;
 	char path[PATH_MAX];
-	struct vg_str rest, line, key, id;
-	bool has_cpu = false;
 	int rc;
 
 	if (env->clk_tck <= 0)
 		return vg_err_set(err, VG_EINVAL, "cpu: clock tick rate %ld is not positive",
 				  env->clk_tck);
-	rc = vg_collect_path(path, sizeof(path), env->proc_path, "stat", err);
-	if (rc != 0)
+	if ((rc = vg_collect_path(path, sizeof(path), env->proc_path, "stat", err)) != 0)
 		return rc;
-	rc = vg_collect_file_read(&f, path, err);
-	if (rc != 0)
-		return rc;
-	rest = (struct vg_str){ f.data, (uint32_t)f.len };
-	while (vg_collect_next_line(&rest, &line)) {
-		if (!vg_collect_next_field(&line, &key))
-			continue;
-		id = cpu_id(key);
-		if (id.len > 0)
-			rc = emit_cpu_line(id, line, (double)env->clk_tck, sink, &has_cpu, err);
-		else
-			rc = emit_scalar_line(key, line, sink, err);
-		if (rc != 0)
-			goto out;
+	if ((rc = vg_collect_file_read(&f, path, err)) == 0) {
+		rc = vg_cpu_parse_ticks(f.data, f.len, (double)env->clk_tck, sink, err);
+		if (rc == VG_EINVAL)
+			vg_err_prefix(err, "%s", path);
 	}
-	if (!has_cpu)
-		rc = vg_err_set(err, VG_EINVAL, "%s: no usable per-CPU line", path);
-out:
 	vg_collect_file_release(&f);
 	return rc;
 }

@@ -8,46 +8,55 @@
 #include "common/err.h"
 #include "common/series.h"
 
-#include <limits.h>
-
 #include "common/banned.h"
 
-/* One number on one line from <proc>/name. */
-static int read_number(const struct vg_collect_env *env, const char *name, uint64_t *v, struct vg_err *err)
-{
-	struct vg_collect_file f;
-	char path[PATH_MAX];
-	struct vg_str rest, line = { "", 0 }, field;
-	int rc;
+/* One number on one line, as the sample the sink's series names: the parser
+ * emits "node_entropy_available_bits"; the collector renames for poolsize. */
+struct rename {
+	struct vg_sample_sink *sink;
+	const char *name;
+};
 
-	if ((rc = vg_collect_path(path, sizeof(path), env->proc_path, name, err)) != 0)
-		return rc;
-	if ((rc = vg_collect_file_read(&f, path, err)) == 0) {
-		rest = (struct vg_str){ f.data, (uint32_t)f.len };
-		vg_collect_next_line(&rest, &line);
-		if (!vg_collect_next_field(&line, &field) || !vg_collect_parse_u64(field, v) ||
-		    vg_collect_next_field(&line, &field) || vg_collect_next_line(&rest, &line))
-			rc = vg_err_set(err, VG_EINVAL, "%s: expected one number", path);
-	}
-	vg_collect_file_release(&f);
-	return rc;
+static int rename_add(void *arg, struct vg_series *s, double v)
+{
+	struct rename *r = arg;
+
+	s->name = vg_str_c(r->name);
+	return r->sink->add(r->sink->arg, s, v);
+}
+
+int vg_entropy_parse(const struct vg_collect_ctx *ctx, const char *data, size_t len,
+		     struct vg_sample_sink *sink, struct vg_err *err)
+{
+	struct vg_series s;
+	uint64_t v;
+
+	(void)ctx;
+	if (!vg_collect_parse_one_u64(data, len, &v))
+		return vg_err_set(err, VG_EINVAL, "expected one number");
+	vg_series_init(&s, "node_entropy_available_bits");
+	return vg_collect_emit(sink, &s, (double)v, err);
 }
 
 static int collect_entropy(const struct vg_collect_env *env, struct vg_sample_sink *sink, struct vg_err *err)
 {
-	struct vg_series s;
-	uint64_t v;
+	struct rename pool = { sink, "node_entropy_pool_size_bits" };
+	struct vg_sample_sink pool_sink = { rename_add, &pool };
+	struct vg_err ignored;
 	int rc;
 
-	if ((rc = read_number(env, "sys/kernel/random/entropy_avail", &v, err)) != 0)
+	if ((rc = vg_collect_read_parse(env, env->proc_path, "sys/kernel/random/entropy_avail",
+					vg_entropy_parse, sink, err)) != 0)
 		return rc;
-	vg_series_init(&s, "node_entropy_available_bits");
-	if ((rc = vg_collect_emit(sink, &s, (double)v, err)) != 0)
+	/* poolsize is skipped where the kernel lacks it; a refusal of the sink
+	 * still stops the collector. */
+	rc = vg_collect_read_parse(env, env->proc_path, "sys/kernel/random/poolsize", vg_entropy_parse,
+				   &pool_sink, &ignored);
+	if (rc > 0 || (rc != VG_ENOENT && rc != VG_EINVAL && rc != VG_EIO && rc != VG_ELIMIT && rc != 0)) {
+		*err = ignored;
 		return rc;
-	if (read_number(env, "sys/kernel/random/poolsize", &v, err) != 0)
-		return 0;
-	vg_series_init(&s, "node_entropy_pool_size_bits");
-	return vg_collect_emit(sink, &s, (double)v, err);
+	}
+	return 0;
 }
 
 const struct vg_collector vg_collector_entropy = { "entropy", collect_entropy };

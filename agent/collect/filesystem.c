@@ -5,8 +5,10 @@
  * Owns: reading <proc>/1/mounts (the host's table when the agent shares the
  * host's pid namespace), falling back to <proc>/self/mounts when pid 1 is
  * hidden (hidepid) or absent, as node_exporter does; unescaping the kernel's
- * octal escapes ("\040" is a space); node_exporter's default filter
- * (vg_filesystem_is_wanted); and, per mount point, node_exporter's metrics
+ * octal escapes ("\040" is a space); node_exporter's filters by mount point
+ * and type (vg_filesystem_is_wanted: the ctx's regexes, include or exclude,
+ * node_exporter's defaults unless configured); and, per mount point,
+ * node_exporter's metrics
  * with labels device, fstype, mountpoint:
  *   node_filesystem_size_bytes   f_blocks * f_frsize
  *   node_filesystem_free_bytes   f_bfree  * f_frsize
@@ -14,7 +16,8 @@
  *   node_filesystem_files        f_files
  *   node_filesystem_files_free   f_ffree
  *   node_filesystem_readonly     1 if ST_RDONLY
- *   node_filesystem_device_error 0, or 1 alone when statvfs fails
+ *   node_filesystem_device_error 0, or 1 alone when statvfs fails or does
+ *                                not answer in time
  * statvfs is called on rootfs_path + mount point, so an agent in a container
  * with the host's / mounted at /host sees the host's file systems.
  *
@@ -29,10 +32,11 @@
  * the read buffer; entries live on the stack up to STACK_ENTRIES mounts, in
  * one allocation per collection beyond.
  *
- * Known limit: statvfs on a dead NFS (or other network) mount blocks in the
- * kernel, and with it the collecting thread, until the server answers.
- * node_exporter runs statfs in a worker with a timeout and marks such mounts
- * stuck; Vigil does not do this yet.
+ * statvfs goes through vg_collect_statvfs (statvfs.c): on a dead NFS (or
+ * other network) mount it blocks in the kernel, so a worker thread makes the
+ * call and the round waits at most the ctx's timeout; such a mount point is
+ * skipped (device_error 1) until its call returns, as node_exporter's
+ * "stuck mounts" are.
  */
 #include "agent/collect/collect.h"
 #include "common/err.h"
@@ -57,48 +61,13 @@ struct mount_ent {
 	uint32_t line_no;
 };
 
-/* node_exporter's --collector.filesystem.fs-types-exclude default. */
-static const char *const ignored_fstypes[] = {
-	"autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs",
-	"devpts", "devtmpfs", "fusectl", "hugetlbfs", "iso9660", "mqueue", "nsfs",
-	"overlay", "proc", "procfs", "pstore", "rpc_pipefs", "securityfs", "selinuxfs",
-	"squashfs", "erofs", "sysfs", "tracefs",
-};
-
-/* mp is dir or below it: "^dir($|/)". */
-static bool is_under(const char *mp, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(mp, dir, n) == 0 && (mp[n] == '\0' || mp[n] == '/');
-}
-
-/* mp is strictly below dir: "^dir/.+" (dir given with its slash). */
-static bool is_strictly_under(const char *mp, const char *dir_slash)
-{
-	size_t n = strlen(dir_slash);
-
-	return strncmp(mp, dir_slash, n) == 0 && mp[n] != '\0';
-}
-
-/*
- * node_exporter's --collector.filesystem.mount-points-exclude default,
- * ^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/),
- * written as prefix checks (the ".+" alternatives end in any character, so
- * their "($|/)" always holds).
- */
-bool vg_filesystem_is_wanted(const char *fstype, const char *mountpoint)
+bool vg_filesystem_is_wanted(const struct vg_collect_ctx *ctx, const char *fstype,
+			     const char *mountpoint)
 {
 	if (fstype == NULL || mountpoint == NULL)
 		return false;
-	for (size_t i = 0; i < sizeof(ignored_fstypes) / sizeof(ignored_fstypes[0]); i++)
-		if (strcmp(fstype, ignored_fstypes[i]) == 0)
-			return false;
-	return !(is_under(mountpoint, "/dev") || is_under(mountpoint, "/proc") ||
-		 is_under(mountpoint, "/sys") ||
-		 is_strictly_under(mountpoint, "/run/credentials/") ||
-		 is_strictly_under(mountpoint, "/var/lib/docker/") ||
-		 is_strictly_under(mountpoint, "/var/lib/containers/storage/"));
+	return vg_collect_wants(ctx, VG_FILTER_FSTYPE, fstype, strlen(fstype)) &&
+	       vg_collect_wants(ctx, VG_FILTER_MOUNT, mountpoint, strlen(mountpoint));
 }
 
 /* Decodes the kernel's "\ooo" escapes of field in place and NUL-terminates
@@ -137,10 +106,10 @@ static uint32_t count_lines(const char *p, size_t len)
 	return n;
 }
 
-/* Parses the mount table in f into ents (room for max); returns the count. */
-static uint32_t parse_mounts(struct vg_collect_file *f, struct mount_ent *ents, uint32_t max)
+/* Parses the mount table data into ents (room for max); returns the count. */
+static uint32_t parse_mounts(char *data, size_t len, struct mount_ent *ents, uint32_t max)
 {
-	struct vg_str rest = { f->data, (uint32_t)f->len }, line, fields[6];
+	struct vg_str rest = { data, (uint32_t)len }, line, fields[6];
 	uint32_t n = 0, line_no = 0;
 
 	while (n < max && vg_collect_next_line(&rest, &line)) {
@@ -152,9 +121,9 @@ static uint32_t parse_mounts(struct vg_collect_file *f, struct mount_ent *ents, 
 			k++;
 		if (k < 6)
 			continue;
-		/* The views point into f->data, which is ours to write. */
+		/* The views point into data, which is ours to write. */
 		for (int i = 0; i < 3; i++)
-			w[i] = f->data + (fields[i].p - f->data);
+			w[i] = data + (fields[i].p - data);
 		if (!unescape_field(w[0], fields[0].len) || !unescape_field(w[1], fields[1].len) ||
 		    !unescape_field(w[2], fields[2].len) || w[1][0] != '/')
 			continue;
@@ -189,23 +158,25 @@ static int emit_fs(struct vg_sample_sink *sink, const struct mount_ent *e, const
 	return vg_collect_emit(sink, &s, value, err);
 }
 
-static int collect_mount(const struct vg_collect_env *env, struct vg_sample_sink *sink,
+static int collect_mount(struct vg_collect_ctx *ctx, const char *root, struct vg_sample_sink *sink,
 			 const struct mount_ent *e, struct vg_err *err)
 {
-	const char *root = env->rootfs_path ? env->rootfs_path : "/";
 	size_t root_len = strlen(root);
 	char path[PATH_MAX];
 	struct statvfs st;
+	struct vg_err serr;
 	double frsize;
-	int n, rc;
+	int n;
+	int rc;
 
 	while (root_len > 0 && root[root_len - 1] == '/')
 		root_len--;
 	n = snprintf(path, sizeof(path), "%.*s%s", (int)root_len, root, e->mountpoint);
-	if (n < 0 || (size_t)n >= sizeof(path) || statvfs(path, &st) != 0) {
-		int errnum = n < 0 || (size_t)n >= sizeof(path) ? ENAMETOOLONG : errno;
-
-		vg_debug("filesystem: statvfs %s: %s", path, strerror(errnum));
+	if (n < 0 || (size_t)n >= sizeof(path) || vg_collect_statvfs(ctx, path, &st, &serr) != 0) {
+		if (n < 0 || (size_t)n >= sizeof(path))
+			vg_debug("filesystem: %s: path too long", e->mountpoint);
+		else
+			vg_debug("filesystem: %s", serr.msg);
 		return emit_fs(sink, e, "node_filesystem_device_error", 1, err);
 	}
 	frsize = (double)st.f_frsize;
@@ -236,48 +207,76 @@ static int read_mounts(const struct vg_collect_env *env, struct vg_collect_file 
 	return rc;
 }
 
-static int collect_filesystem(const struct vg_collect_env *env, struct vg_sample_sink *sink,
-			      struct vg_err *err)
+/* The mount table in data[0..len) (writable, NUL after it): unescaped in
+ * place, then statvfs of each wanted top mount under root. */
+static int collect_table(struct vg_collect_ctx *ctx, const char *root, char *data, size_t len,
+			 struct vg_sample_sink *sink, struct vg_err *err)
 {
 	struct mount_ent stack_ents[STACK_ENTRIES], *ents = stack_ents;
-	struct vg_collect_file f;
-	char path[PATH_MAX];
 	uint32_t max, n;
-	int rc;
+	int rc = 0;
 
-	rc = read_mounts(env, &f, path, sizeof(path), err);
-	if (rc != 0)
-		return rc;
 	/* The shortest valid line, "a / b c 0 0\n", has 12 bytes: a hostile
 	 * file of empty lines cannot make this allocation large. */
-	max = count_lines(f.data, f.len);
-	if (max > f.len / 12 + 1)
-		max = (uint32_t)(f.len / 12 + 1);
+	max = count_lines(data, len);
+	if (max > len / 12 + 1)
+		max = (uint32_t)(len / 12 + 1);
 	if (max > STACK_ENTRIES) {
 		ents = malloc(max * sizeof(*ents));
-		if (ents == NULL) {
-			rc = vg_err_set(err, VG_ENOMEM, "%s: no memory for %u mounts", path, max);
-			goto out;
-		}
+		if (ents == NULL)
+			return vg_err_set(err, VG_ENOMEM, "no memory for %u mounts", max);
 	}
-	n = parse_mounts(&f, ents, max);
+	n = parse_mounts(data, len, ents, max);
 	if (n == 0) {
-		rc = vg_err_set(err, VG_EINVAL, "%s: no usable mount line", path);
+		rc = vg_err_set(err, VG_EINVAL, "no usable mount line");
 		goto out;
 	}
 	qsort(ents, n, sizeof(*ents), ent_cmp);
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + 1 < n && strcmp(ents[i].mountpoint, ents[i + 1].mountpoint) == 0)
 			continue; /* a later mount covers this one */
-		if (!vg_filesystem_is_wanted(ents[i].fstype, ents[i].mountpoint))
+		if (!vg_filesystem_is_wanted(ctx, ents[i].fstype, ents[i].mountpoint))
 			continue;
-		rc = collect_mount(env, sink, &ents[i], err);
-		if (rc != 0)
+		if ((rc = collect_mount(ctx, root, sink, &ents[i], err)) != 0)
 			goto out;
 	}
 out:
 	if (ents != stack_ents)
 		free(ents);
+	return rc;
+}
+
+int vg_filesystem_parse(const struct vg_collect_ctx *ctx, const char *data, size_t len,
+			struct vg_sample_sink *sink, struct vg_err *err)
+{
+	char *copy = malloc(len + 1);
+	int rc;
+
+	if (copy == NULL)
+		return vg_err_set(err, VG_ENOMEM, "no memory for a %zu-byte mount table", len);
+	if (len > 0)
+		memcpy(copy, data, len);
+	copy[len] = '\0';
+	/* The ctx is only read but for the statvfs worker it starts. */
+	rc = collect_table((struct vg_collect_ctx *)ctx, "/", copy, len, sink, err);
+	free(copy);
+	return rc;
+}
+
+static int collect_filesystem(const struct vg_collect_env *env, struct vg_sample_sink *sink,
+			      struct vg_err *err)
+{
+	struct vg_collect_file f;
+	char path[PATH_MAX];
+	int rc;
+
+	rc = read_mounts(env, &f, path, sizeof(path), err);
+	if (rc == 0) {
+		rc = collect_table(env->ctx, env->rootfs_path ? env->rootfs_path : "/", f.data, f.len,
+				   sink, err);
+		if (rc == VG_EINVAL || rc == VG_ENOMEM)
+			vg_err_prefix(err, "%s", path);
+	}
 	vg_collect_file_release(&f);
 	return rc;
 }

@@ -17,7 +17,6 @@
 #include "common/err.h"
 #include "common/series.h"
 
-#include <limits.h>
 #include <string.h>
 
 #include "common/banned.h"
@@ -64,25 +63,17 @@ static bool meminfo_name(struct vg_str key, bool is_bytes, char *out, size_t siz
 	return vg_metric_name_valid(out, n);
 }
 
-static int collect_meminfo(const struct vg_collect_env *env, struct vg_sample_sink *sink,
-			   struct vg_err *err)
+int vg_meminfo_parse(const struct vg_collect_ctx *ctx, const char *data, size_t len,
+		     struct vg_sample_sink *sink, struct vg_err *err)
 {
-	struct vg_collect_file f;
-	char path[PATH_MAX];
 	char name[VG_SERIES_MAX_NAME + 1];
-	struct vg_str rest, line, key, value, unit, extra;
+	struct vg_str rest = { data, (uint32_t)len }, line, key, value, unit, extra;
 	struct vg_series s;
 	size_t n_used = 0;
 	uint64_t v;
 	int rc;
 
-	rc = vg_collect_path(path, sizeof(path), env->proc_path, "meminfo", err);
-	if (rc != 0)
-		return rc;
-	rc = vg_collect_file_read(&f, path, err);
-	if (rc != 0)
-		return rc;
-	rest = (struct vg_str){ f.data, (uint32_t)f.len };
+	(void)ctx;
 	while (vg_collect_next_line(&rest, &line)) {
 		const char *colon = memchr(line.p, ':', line.len);
 		bool is_bytes;
@@ -104,14 +95,18 @@ static int collect_meminfo(const struct vg_collect_env *env, struct vg_sample_si
 		vg_series_init(&s, name);
 		rc = vg_collect_emit(sink, &s, is_bytes ? (double)v * 1024.0 : (double)v, err);
 		if (rc != 0)
-			goto out;
+			return rc;
 		n_used++;
 	}
 	if (n_used == 0)
-		rc = vg_err_set(err, VG_EINVAL, "%s: no usable line", path);
-out:
-	vg_collect_file_release(&f);
-	return rc;
+		return vg_err_set(err, VG_EINVAL, "no usable line");
+	return 0;
+}
+
+static int collect_meminfo(const struct vg_collect_env *env, struct vg_sample_sink *sink,
+			   struct vg_err *err)
+{
+	return vg_collect_read_parse(env, env->proc_path, "meminfo", vg_meminfo_parse, sink, err);
 }
 
 const struct vg_collector vg_collector_meminfo = { "meminfo", collect_meminfo };
