@@ -181,7 +181,8 @@ int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_di
 		const uint8_t *key = j.keys.data + j.ids[i].off;
 		size_t from = 0;
 
-		if ((rc = vg_head_read_frozen(h, j.ids[i].id, &smp)) != 0) {
+		if ((rc = vg_head_read_frozen(h, j.ids[i].id, &smp)) != 0 ||
+		    (rc = vg_storage_cut_deleted(st, key, j.ids[i].len, &smp)) != 0) {
 			vg_err_set(err, rc, "reading the frozen head: %s", vg_strerror(rc));
 			break;
 		}

@@ -31,6 +31,7 @@
 #include "receiver/storage/chunk.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/postings.h"
+#include "receiver/storage/tombstone.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +53,7 @@ struct vg_storage {
 	struct vg_block **blocks; /* under mu; ascending by min_t */
 	size_t n_blocks, cap_blocks;
 	uint64_t damaged_blocks;
+	struct vg_tombstones *tomb; /* deleted ranges (tombstone.h) */
 };
 
 struct entry {
@@ -63,6 +65,7 @@ struct entry {
 
 struct run {
 	size_t first, n; /* entries[first .. first + n) */
+	uint32_t del_first, del_n; /* its deleted ranges: dels[del_first ..) */
 };
 
 struct point {
@@ -80,6 +83,8 @@ struct vg_storage_set {
 	size_t n_entries, cap_entries;
 	struct run *runs;
 	size_t n_runs;
+	struct vg_interval *dels; /* deleted ranges, per run (tombstone.h) */
+	size_t n_dels, cap_dels;
 	/* Scratch of the thread reading the set. */
 	struct vg_block_cursor *cursor;
 	struct vg_samples cols; /* a block series' columns, decoded */
@@ -185,6 +190,10 @@ int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **o
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	pthread_mutex_init(&st->mu, NULL);
 	st->head = opts->head;
+	if ((rc = vg_tombstones_open(opts->data_dir, &st->tomb, err)) != 0) {
+		vg_storage_close(st);
+		return rc;
+	}
 	if (opts->data_dir) {
 		st->dir = strdup(opts->data_dir);
 		if (st->dir == NULL) {
@@ -209,6 +218,7 @@ void vg_storage_close(struct vg_storage *st)
 	for (size_t i = 0; i < st->n_blocks; i++)
 		vg_block_close(st->blocks[i]);
 	free(st->blocks);
+	vg_tombstones_free(st->tomb);
 	pthread_mutex_destroy(&st->mu);
 	free(st->dir);
 	free(st);
@@ -385,10 +395,42 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		    memcmp(set->keys.data + f->key_off, set->keys.data + e->key_off, e->key_len) == 0)
 			r->n++;
 		else
-			set->runs[set->n_runs++] = (struct run){ i, 1 };
+			set->runs[set->n_runs++] = (struct run){ i, 1, 0, 0 };
+	}
+	/* What was deleted, per series, as the list is now. */
+	for (size_t i = 0; i < set->n_runs && vg_tombstones_len(st->tomb) > 0; i++) {
+		const struct entry *e = &set->entries[set->runs[i].first];
+		size_t before = set->n_dels;
+
+		if (vg_tombstones_match(st->tomb, set->keys.data + e->key_off, e->key_len, &set->dels,
+					&set->n_dels, &set->cap_dels) != 0) {
+			vg_storage_set_free(set);
+			return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+		}
+		set->runs[i].del_first = (uint32_t)before;
+		set->runs[i].del_n = (uint32_t)(set->n_dels - before);
 	}
 	*out = set;
 	return 0;
+}
+
+int vg_storage_delete(struct vg_storage *st, const struct vg_str *selectors, size_t n,
+		      int64_t min_t, int64_t max_t, struct vg_err *err)
+{
+	return vg_tombstones_add(st->tomb, selectors, n, min_t, max_t, err);
+}
+
+int vg_storage_cut_deleted(struct vg_storage *st, const uint8_t *key, size_t key_len,
+			   struct vg_samples *s)
+{
+	struct vg_interval *iv = NULL;
+	size_t n = 0, cap = 0;
+	int rc = vg_tombstones_match(st->tomb, key, key_len, &iv, &n, &cap);
+
+	if (rc == 0)
+		vg_tombstones_cut(iv, n, s);
+	free(iv);
+	return rc;
 }
 
 size_t vg_storage_set_len(const struct vg_storage_set *set)
@@ -415,6 +457,7 @@ void vg_storage_set_free(struct vg_storage_set *set)
 	vg_buf_release(&set->keys);
 	free(set->entries);
 	free(set->runs);
+	free(set->dels);
 	vg_block_cursor_free(set->cursor);
 	vg_samples_release(&set->cols);
 	free(set->pts);
@@ -477,8 +520,8 @@ static int point_cmp(const void *a, const void *b)
 	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
-			struct vg_samples *out, struct vg_err *err)
+static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+		       struct vg_samples *out, struct vg_err *err)
 {
 	const struct run *r = &set->runs[i];
 	size_t np = 0;
@@ -530,6 +573,17 @@ int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int
 		out->n++;
 	}
 	return 0;
+}
+
+int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+			struct vg_samples *out, struct vg_err *err)
+{
+	const struct run *r = &set->runs[i];
+	int rc = read_merged(set, i, min_t, max_t, out, err);
+
+	if (rc == 0)
+		vg_tombstones_cut(set->dels + r->del_first, r->del_n, out);
+	return rc;
 }
 
 /* --- label names and values ---------------------------------------------- */
