@@ -103,6 +103,23 @@ int vg_samples_reserve(struct vg_samples *out, size_t n);
 int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
 			struct vg_samples *out);
 
+/*
+ * Snapshots: what series id holds now, as two numbers (the samples stored
+ * in order, and apart as late data, since the head began), taken in
+ * nanoseconds without the series' stripe, so a selection can take one
+ * for each series it selects. A read given the snapshot returns exactly
+ * the samples stored before it was taken, whatever was appended, sorted
+ * into chunks or frozen since. (A frozen set dropped since is in blocks;
+ * the caller reads those.)
+ */
+struct vg_head_snap {
+	uint64_t in_ord, late_ord;
+};
+void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *out);
+/* vg_head_read_locked of what snap saw; snap NULL: all. */
+int vg_head_read_snap_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
+			     int64_t min_t, int64_t max_t, struct vg_samples *out);
+
 /* Every label name (with "__name__"), and every value of one label, sorted,
  * each once, in a new array the caller frees (NULL when n is 0); the strings
  * are views valid under the lock. */

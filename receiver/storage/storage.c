@@ -11,7 +11,10 @@
  * entries (key, place), the keys copied into the set; the entries are
  * sorted by key in the one series order; runs of equal keys are one series.
  * The set holds a reference to every block it names, so a block dropped
- * from the storage meanwhile stays readable until the set is freed.
+ * from the storage meanwhile stays readable until the set is freed, and a
+ * snapshot of every head series it selected (head.h), taken while the
+ * head's read lock is held for the selection: a read of the set returns
+ * what each series held then, never what was appended since.
  *
  * Locks: st->mu guards the block list and is held only to copy it. The
  * head's read lock is held while its ids and keys are copied, dropped
@@ -61,6 +64,7 @@ struct entry {
 	uint32_t key_len;
 	uint32_t place; /* PLACE_HEAD, or an index into set->blocks */
 	uint32_t id;    /* head id or block series index */
+	struct vg_head_snap snap; /* head: what the series held at selection */
 };
 
 struct run {
@@ -279,7 +283,7 @@ static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key
 		set->entries = p;
 		set->cap_entries = cap;
 	}
-	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id };
+	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id, { 0, 0 } };
 	vg_buf_append(&set->keys, key, key_len);
 	return vg_buf_failed(&set->keys) ? VG_ENOMEM : 0;
 }
@@ -303,6 +307,8 @@ static int select_head(struct vg_storage_set *set, const struct vg_selector *sel
 		}
 		vg_head_key_locked(h, ids[i], &key, &len);
 		rc = push_entry(set, key, len, PLACE_HEAD, ids[i]);
+		if (rc == 0)
+			vg_head_snap_locked(h, ids[i], &set->entries[set->n_entries - 1].snap);
 	}
 	vg_head_unlock(h);
 	free(ids);
@@ -532,7 +538,8 @@ static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int6
 	if (r->n == 1 && set->entries[r->first].place == PLACE_HEAD) {
 		struct vg_head *h = set->head;
 		vg_head_rdlock(h);
-		rc = vg_head_read_locked(h, set->entries[r->first].id, min_t, max_t, out);
+		rc = vg_head_read_snap_locked(h, set->entries[r->first].id, &set->entries[r->first].snap,
+					      min_t, max_t, out);
 		vg_head_unlock(h);
 		return rc ? vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc)) : 0;
 	}
@@ -543,7 +550,7 @@ static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int6
 		if (e->place == PLACE_HEAD) {
 			struct vg_head *h = set->head;
 			vg_head_rdlock(h);
-			rc = vg_head_read_locked(h, e->id, min_t, max_t, out);
+			rc = vg_head_read_snap_locked(h, e->id, &e->snap, min_t, max_t, out);
 			vg_head_unlock(h);
 			if (rc != 0)
 				return vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc));
