@@ -25,6 +25,7 @@
 #include "common/series.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -247,6 +248,25 @@ static void check_stored(const struct agent_log *a)
 	json_decref(doc);
 }
 
+/* Files in <data>/blocks/raw ending in suffix. */
+static int count_files(const char *suffix)
+{
+	char path[800];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/blocks/raw", data_dir);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), m = strlen(suffix);
+		n += l > m && strcmp(de->d_name + l - m, suffix) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
 START_TEST(test_full_disk_refuses_then_resumes_without_restart)
 {
 	static struct agent_log a = { "enospc-a", "a", 0, { 0 }, 0, 0 };
@@ -328,7 +348,29 @@ START_TEST(test_full_disk_refuses_then_resumes_without_restart)
 	ck_assert(vg_t_log_contains(&rcv.proc, "refusing agents' batches until the disk takes writes again"));
 	ck_assert(vg_t_log_contains(&rcv.proc, "WAL writes work again"));
 
-	/* What the WAL holds replays to the same: kill -9, start again. */
+	/* A seal while the disk is full fails, leaves no file behind, and is
+	 * tried again by the receiver once there is room. */
+	fill_disk();
+	{
+		long status = 0;
+		char *body = vg_t_http_post(rcv.http_port, "/api/v1/admin/seal", "", 0, &status);
+		ck_assert_int_eq(status, 503);
+		ck_assert_ptr_nonnull(body);
+		ck_assert_msg(strstr(body, "No space left on device") != NULL, "seal says: %s", body);
+		free(body);
+	}
+	ck_assert_int_eq(count_files(".vgb"), 0);
+	ck_assert_int_eq(count_files(".tmp"), 0);
+	ck_assert_int_eq(unlink(fill_path), 0);
+	deadline = vg_t_now_ms() + 20000;
+	while (count_files(".vgb") == 0 && vg_t_now_ms() < deadline)
+		vg_t_sleep_ms(100);
+	ck_assert_msg(count_files(".vgb") > 0, "the failed seal was not tried again");
+	wait_metric("vigil_receiver_wal_failing", "0");
+	check_stored(&a);
+	check_stored(&b);
+
+	/* What the WAL and the blocks hold reads the same: kill -9, start again. */
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
 	ck_assert_int_eq(vg_t_receiver_start(&rcv, data_dir, NULL), 0);
 	check_stored(&a);
