@@ -82,17 +82,21 @@ struct arena_block {
 	uint8_t data[];
 };
 
-/* A finished chunk (chunk.h), immutable. A late chunk also says when its
- * samples arrived (snapshots, below): they are the late samples numbered
- * ord_lo .. ord_hi - 1 of the series, the k-th in time order being number
- * ord_lo + arrival[k], arrival[] being n uint32s after the chunk bytes. */
+/* A finished chunk (chunk.h), immutable. A late chunk also says, after
+ * its bytes (struct late_meta), when its samples arrived (snapshots,
+ * below): they are the late samples numbered ord_lo .. ord_hi - 1 of the
+ * series, the k-th in time order being number ord_lo + arrival[k]. */
 struct hchunk {
 	struct hchunk *next;
 	int64_t min_t, max_t;
 	uint32_t len;
 	uint32_t n;          /* samples */
-	uint64_t ord_lo, ord_hi; /* late chunks only */
 	uint8_t data[];
+};
+
+struct late_meta {
+	uint64_t ord_lo, ord_hi;
+	uint32_t arrival[];  /* n */
 };
 
 /* A late sample: older than the series' newest, not yet in a chunk. */
@@ -772,15 +776,20 @@ static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 	c->max_t = vg_chunk_enc_max_ts(enc);
 	c->len = (uint32_t)len;
 	c->n = (uint32_t)vg_chunk_enc_samples(enc);
-	c->ord_lo = c->ord_hi = 0;
 	memcpy(c->data, p, len);
 	return c;
 }
 
-/* The arrival numbers of a late chunk, after its bytes. */
-static uint32_t *chunk_arrival(const struct hchunk *c)
+/* Where a late chunk's arrivals lie: after its bytes, 8-aligned (chunks
+ * start 8-aligned in the arena). */
+static size_t late_meta_off(size_t len)
 {
-	return (uint32_t *)(void *)((uint8_t *)(uintptr_t)c->data + ((c->len + 3) & ~(uint32_t)3));
+	return (sizeof(struct hchunk) + len + 7) & ~(size_t)7;
+}
+
+static struct late_meta *chunk_late_meta(const struct hchunk *c)
+{
+	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(c->len));
 }
 
 /* The newest in-order timestamp, or INT64_MIN. */
@@ -830,8 +839,8 @@ static int late_flush(struct vg_head *h, struct series *s)
 	if (rc == 0) {
 		p = vg_chunk_enc_bytes(&enc, &len);
 		c = (struct hchunk *)arena_alloc_in(&h->chunk_arena,
-						   (sizeof(*c) + ((len + 3) & ~(size_t)3) + out * sizeof(uint32_t) + 7) &
-							   ~(size_t)7);
+						   (late_meta_off(len) + sizeof(struct late_meta) +
+						    out * sizeof(uint32_t) + 7) & ~(size_t)7);
 		if (c == NULL)
 			rc = VG_ENOMEM;
 	}
@@ -840,10 +849,10 @@ static int late_flush(struct vg_head *h, struct series *s)
 		c->max_t = vg_chunk_enc_max_ts(&enc);
 		c->len = (uint32_t)len;
 		c->n = out;
-		c->ord_hi = s->late_ever;
-		c->ord_lo = s->late_ever - s->n_late;
 		memcpy(c->data, p, len);
-		memcpy(chunk_arrival(c), order, out * sizeof(*order));
+		chunk_late_meta(c)->ord_hi = s->late_ever;
+		chunk_late_meta(c)->ord_lo = s->late_ever - s->n_late;
+		memcpy(chunk_late_meta(c)->arrival, order, out * sizeof(*order));
 		c->next = s->late_chunks;
 		s->late_chunks = c;
 		s->n_late = 0;
@@ -1051,7 +1060,7 @@ static int decode_first(const uint8_t *p, size_t len, uint64_t k, int64_t min_t,
 static int decode_arrived(const struct hchunk *c, uint64_t lim, int64_t min_t, int64_t max_t,
 			  struct vg_samples *out)
 {
-	const uint32_t *arrival = chunk_arrival(c);
+	const struct late_meta *m = chunk_late_meta(c);
 	struct vg_chunk_it it;
 	struct vg_err err;
 	uint32_t k = 0;
@@ -1063,7 +1072,7 @@ static int decode_arrived(const struct hchunk *c, uint64_t lim, int64_t min_t, i
 		return rc;
 	for (rc = vg_chunk_it_next(&it, &t, &v); rc == 1 && k < c->n && t <= max_t;
 	     rc = vg_chunk_it_next(&it, &t, &v), k++)
-		if (t >= min_t && c->ord_lo + arrival[k] < lim && samples_push(out, t, v) != 0)
+		if (t >= min_t && m->ord_lo + m->arrival[k] < lim && samples_push(out, t, v) != 0)
 			return VG_ENOMEM;
 	return rc < 0 ? rc : 0;
 }
@@ -1155,9 +1164,9 @@ static int gather_apart(const struct sview *v, int64_t min_t, int64_t max_t, str
 	int rc = 0;
 
 	for (const struct hchunk *c = v->late_chunks; c && rc == 0; c = c->next) {
-		if (c->max_t < min_t || c->min_t > max_t || c->ord_lo >= lim)
+		if (c->max_t < min_t || c->min_t > max_t || chunk_late_meta(c)->ord_lo >= lim)
 			continue;
-		if (c->ord_hi <= lim)
+		if (chunk_late_meta(c)->ord_hi <= lim)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
 		else
 			rc = decode_arrived(c, lim, min_t, max_t, out);
