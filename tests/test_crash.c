@@ -22,7 +22,6 @@
 #include "common/mpack.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,6 +49,7 @@ struct agent {
 
 static char *dir;
 static char data_dir[600];
+static char raw_dir[700]; /* data_dir/blocks/raw */
 static struct vg_t_receiver rcv;
 static int64_t base_ms;
 static uint64_t rng_state;
@@ -216,24 +216,6 @@ static void check_agent(const struct agent *a)
 	json_decref(doc);
 }
 
-static int count_suffix(const char *sub, const char *suffix)
-{
-	char path[800];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", data_dir, sub);
-	if ((d = opendir(path)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name), m = strlen(suffix);
-		n += l > m && strcmp(de->d_name + l - m, suffix) == 0;
-	}
-	closedir(d);
-	return n;
-}
-
 START_TEST(test_kill9_at_random_moments_loses_no_acknowledged_batch)
 {
 	struct agent agents[AGENTS];
@@ -268,11 +250,11 @@ START_TEST(test_kill9_at_random_moments_loses_no_acknowledged_batch)
 		ck_assert_int_eq(vg_t_receiver_start(&rcv, data_dir, NULL), 0);
 		for (int i = 0; i < AGENTS; i++)
 			check_agent(&agents[i]);
-		ck_assert_int_eq(count_suffix("blocks/raw", ".tmp"), 0);
+		ck_assert_int_eq(vg_t_count_files(raw_dir, ".tmp"), 0);
 		ck_assert(!vg_t_log_contains(&rcv.proc, "the block is not served"));
 	}
 	printf("test_crash: %d rounds (%d with a seal), %d blocks, acknowledged %llu, %llu, %llu batches\n",
-	       ROUNDS, seals, count_suffix("blocks/raw", ".vgb"), (unsigned long long)agents[0].acked,
+	       ROUNDS, seals, vg_t_count_files(raw_dir, ".vgb"), (unsigned long long)agents[0].acked,
 	       (unsigned long long)agents[1].acked, (unsigned long long)agents[2].acked);
 	for (int i = 0; i < AGENTS; i++)
 		ck_assert_uint_gt(agents[i].acked, 0);
@@ -284,6 +266,7 @@ static void setup(void)
 {
 	dir = vg_t_tmpdir("vg-crash");
 	snprintf(data_dir, sizeof(data_dir), "%s/data", dir);
+	snprintf(raw_dir, sizeof(raw_dir), "%s/blocks/raw", data_dir);
 }
 
 static void teardown(void)

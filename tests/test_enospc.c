@@ -25,7 +25,6 @@
 #include "common/series.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -47,6 +46,7 @@ static char *top;
 static char mnt[600];
 static char data_dir[700];
 static char fill_path[700];
+static char raw_dir[800]; /* data_dir/blocks/raw */
 static struct vg_t_receiver rcv;
 
 /* Per agent: which seqs were acknowledged, and their sample. */
@@ -248,25 +248,6 @@ static void check_stored(const struct agent_log *a)
 	json_decref(doc);
 }
 
-/* Files in <data>/blocks/raw ending in suffix. */
-static int count_files(const char *suffix)
-{
-	char path[800];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/blocks/raw", data_dir);
-	if ((d = opendir(path)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name), m = strlen(suffix);
-		n += l > m && strcmp(de->d_name + l - m, suffix) == 0;
-	}
-	closedir(d);
-	return n;
-}
-
 START_TEST(test_full_disk_refuses_then_resumes_without_restart)
 {
 	static struct agent_log a = { "enospc-a", "a", 0, { 0 }, 0, 0 };
@@ -359,13 +340,13 @@ START_TEST(test_full_disk_refuses_then_resumes_without_restart)
 		ck_assert_msg(strstr(body, "No space left on device") != NULL, "seal says: %s", body);
 		free(body);
 	}
-	ck_assert_int_eq(count_files(".vgb"), 0);
-	ck_assert_int_eq(count_files(".tmp"), 0);
+	ck_assert_int_eq(vg_t_count_files(raw_dir, ".vgb"), 0);
+	ck_assert_int_eq(vg_t_count_files(raw_dir, ".tmp"), 0);
 	ck_assert_int_eq(unlink(fill_path), 0);
 	deadline = vg_t_now_ms() + 20000;
-	while (count_files(".vgb") == 0 && vg_t_now_ms() < deadline)
+	while (vg_t_count_files(raw_dir, ".vgb") == 0 && vg_t_now_ms() < deadline)
 		vg_t_sleep_ms(100);
-	ck_assert_msg(count_files(".vgb") > 0, "the failed seal was not tried again");
+	ck_assert_msg(vg_t_count_files(raw_dir, ".vgb") > 0, "the failed seal was not tried again");
 	wait_metric("vigil_receiver_wal_failing", "0");
 	check_stored(&a);
 	check_stored(&b);
@@ -401,6 +382,7 @@ int main(void)
 	/* The mount itself, so the log and port file lie beside it, outside. */
 	snprintf(data_dir, sizeof(data_dir), "%s", mnt);
 	snprintf(fill_path, sizeof(fill_path), "%s/fill", mnt);
+	snprintf(raw_dir, sizeof(raw_dir), "%s/blocks/raw", data_dir);
 	if (mkdir(mnt, 0755) != 0) {
 		perror(mnt);
 		return 1;

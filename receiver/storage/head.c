@@ -1012,29 +1012,10 @@ static int samples_push(struct vg_samples *out, int64_t t, double v)
 	return 0;
 }
 
-/* Appends the samples of chunk p[0..len) within [min_t, max_t]. */
-static int decode_into(const uint8_t *p, size_t len, int64_t min_t, int64_t max_t,
-		       struct vg_samples *out)
-{
-	struct vg_chunk_it it;
-	struct vg_err err;
-	int64_t t;
-	double v;
-	int rc;
-
-	if (len == 0)
-		return 0;
-	if ((rc = vg_chunk_it_init(&it, p, len, &err)) != 0)
-		return rc;
-	for (rc = vg_chunk_it_seek(&it, min_t, &t, &v); rc == 1 && t <= max_t;
-	     rc = vg_chunk_it_next(&it, &t, &v))
-		if (samples_push(out, t, v) != 0)
-			return VG_ENOMEM;
-	return rc < 0 ? rc : 0;
-}
-
-/* Appends, of the first k samples of chunk p[0..len), those within
- * [min_t, max_t]: what a snapshot saw of a chunk appended to since. */
+/* Appends, of the first k samples of chunk p[0..len) (UINT64_MAX: all,
+ * found by seeking), those within [min_t, max_t]. A snapshot reads a
+ * chunk appended to since it was taken up to its cut, counting from the
+ * start. */
 static int decode_first(const uint8_t *p, size_t len, uint64_t k, int64_t min_t, int64_t max_t,
 			struct vg_samples *out)
 {
@@ -1048,11 +1029,21 @@ static int decode_first(const uint8_t *p, size_t len, uint64_t k, int64_t min_t,
 		return 0;
 	if ((rc = vg_chunk_it_init(&it, p, len, &err)) != 0)
 		return rc;
-	for (rc = vg_chunk_it_next(&it, &t, &v); rc == 1 && k > 0 && t <= max_t;
-	     rc = vg_chunk_it_next(&it, &t, &v), k--)
+	rc = k == UINT64_MAX ? vg_chunk_it_seek(&it, min_t, &t, &v) : vg_chunk_it_next(&it, &t, &v);
+	for (; rc == 1 && k > 0 && t <= max_t; rc = vg_chunk_it_next(&it, &t, &v)) {
 		if (t >= min_t && samples_push(out, t, v) != 0)
 			return VG_ENOMEM;
+		if (k != UINT64_MAX)
+			k--;
+	}
 	return rc < 0 ? rc : 0;
+}
+
+/* Appends the samples of chunk p[0..len) within [min_t, max_t]. */
+static int decode_into(const uint8_t *p, size_t len, int64_t min_t, int64_t max_t,
+		       struct vg_samples *out)
+{
+	return decode_first(p, len, UINT64_MAX, min_t, max_t, out);
 }
 
 /* Appends the samples of late chunk c within [min_t, max_t] that arrived
