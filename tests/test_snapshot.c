@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "receiver/storage/head.h"
+#include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
 #include "common/err.h"
 #include "common/selector.h"
@@ -245,6 +246,88 @@ START_TEST(test_snapshot_excludes_every_later_kind_of_append)
 }
 END_TEST
 
+struct sealing {
+	struct vg_head *head;
+	struct vg_storage *st;
+	const char *dir;
+	_Atomic bool is_done;
+};
+
+static void *seal_main(void *arg)
+{
+	struct sealing *sl = arg;
+	struct vg_err err;
+
+	ck_assert_int_eq(vg_seal_frozen(sl->head, sl->st, sl->dir, 2 * 3600 * 1000, BASE_MS, NULL, &err), 0);
+	atomic_store(&sl->is_done, true);
+	return NULL;
+}
+
+static size_t read_all(struct vg_storage_set *set)
+{
+	struct vg_samples smp = { 0 };
+	struct vg_err err;
+	size_t n = 0;
+
+	for (size_t i = 0; i < vg_storage_set_len(set); i++) {
+		ck_assert_int_eq(vg_storage_set_read(set, i, INT64_MIN, INT64_MAX, &smp, &err), 0);
+		n += smp.n;
+	}
+	vg_samples_release(&smp);
+	return n;
+}
+
+/* A selection made before a seal still reads the samples the seal moves
+ * into blocks it did not select: the seal keeps them until it is freed. */
+START_TEST(test_selection_outlives_a_seal_that_serves_its_samples_elsewhere)
+{
+	char dir[] = "/tmp/vg-test-snapshot-XXXXXX", cmd[128];
+	struct sealing sl = { 0 };
+	struct vg_storage_options o = { dir, NULL };
+	struct vg_storage_set *set;
+	struct vg_selector sel;
+	struct vg_series ser;
+	struct vg_err err;
+	pthread_t t;
+	uint32_t id;
+	bool is_new;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	sl.head = vg_head_new();
+	o.head = sl.head;
+	sl.dir = dir;
+	ck_assert_int_eq(vg_storage_open(&o, &sl.st, &err), 0);
+	vg_series_init(&ser, "snap");
+	vg_series_add(&ser, "job", "seal");
+	ck_assert_int_eq(vg_head_get_or_create(sl.head, &ser, vg_series_hash(&ser), &id, &is_new), 0);
+	for (int i = 0; i < 500; i++) {
+		int64_t ts = BASE_MS + i * 1000;
+		double v = i;
+		ck_assert_int_eq(vg_head_append(sl.head, 1, &id, &ts, &v), 0);
+	}
+	ck_assert_int_eq(vg_selector_parse("snap", 4, &sel, &err), 0);
+	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, &set, &err), 0);
+	ck_assert_int_eq(vg_head_freeze(sl.head), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, seal_main, &sl), 0);
+	usleep(100 * 1000); /* the seal publishes its block meanwhile */
+	ck_assert_uint_eq(read_all(set), 500);
+	ck_assert(!atomic_load(&sl.is_done)); /* it waits for the selection */
+	vg_storage_set_free(set);
+	pthread_join(t, NULL);
+	ck_assert(atomic_load(&sl.is_done));
+	ck_assert_uint_eq(vg_head_frozen_series(sl.head), 0);
+	/* A selection made now finds them in the block. */
+	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, &set, &err), 0);
+	ck_assert_uint_eq(read_all(set), 500);
+	vg_storage_set_free(set);
+	vg_selector_release(&sel);
+	vg_storage_close(sl.st);
+	vg_head_free(sl.head);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *snapshot_suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -253,6 +336,7 @@ static Suite *snapshot_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_snapshot_excludes_every_later_kind_of_append);
 	tcase_add_test(tc, test_read_sees_what_was_appended_before_it_began);
+	tcase_add_test(tc, test_selection_outlives_a_seal_that_serves_its_samples_elsewhere);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -182,6 +182,12 @@ struct vg_head {
 	struct lname *lnames;
 	uint32_t n_lnames, cap_lnames;
 	struct htab lname_tab;
+	/* Readers' pins (vg_head_pin): how many of each of the last two
+	 * generations are held; vg_head_drop_frozen starts a generation and
+	 * waits for the one before to be released. A leaf lock. */
+	pthread_mutex_t pin_mu;
+	pthread_cond_t pin_cv;
+	uint64_t pins[2], pin_gen;
 	/* Written under the write lock, read without it (stats). */
 	_Atomic uint64_t num_series;
 	_Atomic uint64_t num_samples;
@@ -540,6 +546,8 @@ struct vg_head *vg_head_new(void)
 	pthread_rwlockattr_destroy(&attr);
 	for (size_t i = 0; i < HEAD_STRIPES; i++)
 		pthread_mutex_init(&h->stripes[i], NULL);
+	pthread_mutex_init(&h->pin_mu, NULL);
+	pthread_cond_init(&h->pin_cv, NULL);
 	if (rc != 0) {
 		free(h);
 		return NULL;
@@ -586,6 +594,8 @@ void vg_head_free(struct vg_head *h)
 		free(b);
 	}
 	pthread_rwlock_destroy(&h->lock);
+	pthread_mutex_destroy(&h->pin_mu);
+	pthread_cond_destroy(&h->pin_cv);
 	for (size_t i = 0; i < HEAD_STRIPES; i++)
 		pthread_mutex_destroy(&h->stripes[i]);
 	free(h);
@@ -1478,11 +1488,41 @@ int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out)
 	return rc;
 }
 
+uint64_t vg_head_pin(struct vg_head *h)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&h->pin_mu);
+	g = h->pin_gen;
+	h->pins[g & 1]++;
+	pthread_mutex_unlock(&h->pin_mu);
+	return g;
+}
+
+void vg_head_unpin(struct vg_head *h, uint64_t pin)
+{
+	pthread_mutex_lock(&h->pin_mu);
+	if (--h->pins[pin & 1] == 0)
+		pthread_cond_broadcast(&h->pin_cv);
+	pthread_mutex_unlock(&h->pin_mu);
+}
+
 void vg_head_drop_frozen(struct vg_head *h)
 {
 	struct arena_block *b, *next;
 	struct frozen *fz;
 	uint32_t n;
+
+	/* Readers that pinned the head before now may still look for these
+	 * samples here (their selection names no block that holds them):
+	 * wait for them; later ones find the blocks. */
+	pthread_mutex_lock(&h->pin_mu);
+	{
+		uint64_t old = h->pin_gen++;
+		while (h->pins[old & 1] > 0)
+			pthread_cond_wait(&h->pin_cv, &h->pin_mu);
+	}
+	pthread_mutex_unlock(&h->pin_mu);
 
 	pthread_rwlock_rdlock(&h->lock);
 	fz = h->frozen;

@@ -109,8 +109,8 @@ int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t m
  * nanoseconds without the series' stripe, so a selection can take one
  * for each series it selects. A read given the snapshot returns exactly
  * the samples stored before it was taken, whatever was appended, sorted
- * into chunks or frozen since. (A frozen set dropped since is in blocks;
- * the caller reads those.)
+ * into chunks or frozen since (a frozen set stays while the reader holds
+ * a pin, vg_head_pin).
  */
 struct vg_head_snap {
 	uint64_t in_ord, late_ord;
@@ -139,6 +139,13 @@ int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_s
  * many ids the set covers; 0 when there is none).
  */
 int vg_head_freeze(struct vg_head *h);
+/* A reader that may read frozen samples pins the head first and unpins
+ * when done; vg_head_drop_frozen waits until every pin taken before it was
+ * called is released (it never waits for a later one), so a selection
+ * made before a seal served its blocks still finds what it selected. Any
+ * thread; the pin is a leaf lock's counter, held for nanoseconds. */
+uint64_t vg_head_pin(struct vg_head *h);
+void vg_head_unpin(struct vg_head *h, uint64_t pin);
 uint32_t vg_head_frozen_series(struct vg_head *h);
 int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out);
 void vg_head_drop_frozen(struct vg_head *h);

@@ -80,6 +80,7 @@ struct point {
 
 struct vg_storage_set {
 	struct vg_head *head;     /* borrowed: the set may outlive the storage, not the head */
+	uint64_t pin;             /* vg_head_pin: the frozen set stays while the set lives */
 	struct vg_block **blocks; /* a reference each */
 	size_t n_blocks;
 	struct vg_buf keys;
@@ -356,6 +357,9 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 	if (set == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
 	set->head = st->head;
+	/* Before the block list is copied: a seal that adds blocks after it
+	 * keeps the frozen samples until this set is freed. */
+	set->pin = vg_head_pin(st->head);
 	vg_buf_init(&set->keys);
 	pthread_mutex_lock(&st->mu);
 	set->blocks = st->n_blocks ? malloc(st->n_blocks * sizeof(*set->blocks)) : NULL;
@@ -457,6 +461,7 @@ void vg_storage_set_free(struct vg_storage_set *set)
 {
 	if (set == NULL)
 		return;
+	vg_head_unpin(set->head, set->pin);
 	for (size_t i = 0; i < set->n_blocks; i++)
 		vg_block_close(set->blocks[i]);
 	free(set->blocks);
