@@ -203,6 +203,25 @@ START_TEST(test_delete_all_time_by_default)
 	stored("b", b);
 	for (int i = 0; i < N_SAMPLES; i++)
 		ck_assert(!b[i]);
+	/* A series with nothing left is not listed either; the other is. */
+	{
+		long status;
+		char *list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_ptr_nonnull(list);
+		ck_assert_msg(strstr(list, "\"job\":\"b\"") == NULL, "series: %s", list);
+		free(list);
+	}
+	send_samples("a", 0, 2);
+	{
+		long status;
+		char *list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_ptr_nonnull(list);
+		ck_assert_msg(strstr(list, "\"job\":\"a\"") != NULL && strstr(list, "\"job\":\"b\"") == NULL,
+			      "series: %s", list);
+		free(list);
+	}
 }
 END_TEST
 

@@ -347,6 +347,48 @@ static int entry_cmp(const void *a, const void *b, void *arg)
 	return x->place > y->place ? -1 : x->place < y->place;
 }
 
+static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+		       struct vg_samples *out, struct vg_err *err);
+
+/* What was deleted, per series, as the list is now (tombstone.h); a series
+ * with nothing left in [min_t, max_t] is no longer selected, as
+ * Prometheus leaves out a series all of whose samples were deleted. Only
+ * series a tombstone matches are read here. */
+static int apply_tombstones(struct vg_storage *st, struct vg_storage_set *set, int64_t min_t,
+			    int64_t max_t, struct vg_err *err)
+{
+	struct vg_samples smp = { 0 };
+	size_t kept = 0;
+	int rc = 0;
+
+	if (vg_tombstones_len(st->tomb) == 0)
+		return 0;
+	for (size_t i = 0; i < set->n_runs && rc == 0; i++) {
+		const struct entry *e = &set->entries[set->runs[i].first];
+		size_t before = set->n_dels;
+
+		if (vg_tombstones_match(st->tomb, set->keys.data + e->key_off, e->key_len, &set->dels,
+					&set->n_dels, &set->cap_dels) != 0) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+			break;
+		}
+		set->runs[i].del_first = (uint32_t)before;
+		set->runs[i].del_n = (uint32_t)(set->n_dels - before);
+		if (set->runs[i].del_n > 0) {
+			if ((rc = read_merged(set, i, min_t, max_t, &smp, err)) != 0)
+				break;
+			vg_tombstones_cut(set->dels + before, set->runs[i].del_n, &smp);
+			if (smp.n == 0)
+				continue; /* everything of it in range was deleted */
+		}
+		set->runs[kept++] = set->runs[i];
+	}
+	if (rc == 0)
+		set->n_runs = kept;
+	vg_samples_release(&smp);
+	return rc;
+}
+
 int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
 		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err)
 {
@@ -407,18 +449,9 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		else
 			set->runs[set->n_runs++] = (struct run){ i, 1, 0, 0 };
 	}
-	/* What was deleted, per series, as the list is now. */
-	for (size_t i = 0; i < set->n_runs && vg_tombstones_len(st->tomb) > 0; i++) {
-		const struct entry *e = &set->entries[set->runs[i].first];
-		size_t before = set->n_dels;
-
-		if (vg_tombstones_match(st->tomb, set->keys.data + e->key_off, e->key_len, &set->dels,
-					&set->n_dels, &set->cap_dels) != 0) {
-			vg_storage_set_free(set);
-			return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
-		}
-		set->runs[i].del_first = (uint32_t)before;
-		set->runs[i].del_n = (uint32_t)(set->n_dels - before);
+	if ((rc = apply_tombstones(st, set, min_t, max_t, err)) != 0) {
+		vg_storage_set_free(set);
+		return rc;
 	}
 	*out = set;
 	return 0;

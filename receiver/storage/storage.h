@@ -75,7 +75,9 @@ void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out);
 /*
  * The series matching sel that may have samples in [min_t, max_t] (the head
  * is always asked; blocks whose range misses the interval are not), in a
- * new set the caller frees. The selector is the calling thread's.
+ * new set the caller frees; a series whose samples in the range were all
+ * deleted (vg_storage_delete) is left out. The selector is the calling
+ * thread's.
  */
 int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
 		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err);
