@@ -55,6 +55,8 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->wal_syncs, 0);
 	atomic_init(&st->wal_sync_errors, 0);
 	atomic_init(&st->wal_bytes, 0);
+	atomic_init(&st->wal_recoveries, 0);
+	atomic_init(&st->wal_failing, 0);
 	atomic_init(&st->http_requests, 0);
 	st->start_time_ms = vg_clock_now_ms();
 }
@@ -237,6 +239,12 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 		load(&st->wal_sync_errors));
 	counter(out, "vigil_receiver_wal_bytes_total", "Bytes appended to the WAL.",
 		load(&st->wal_bytes));
+	counter(out, "vigil_receiver_wal_recoveries_total",
+		"Times the WAL took writes again after a failure, without a restart.",
+		load(&st->wal_recoveries));
+	family(out, "vigil_receiver_wal_failing", "gauge",
+	       "1 while the WAL cannot write (a full disk) and agents' batches are refused.");
+	vg_buf_printf(out, "vigil_receiver_wal_failing %" PRIu64 "\n", load(&st->wal_failing));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
 	if (head != NULL) {

@@ -33,6 +33,8 @@ struct vg_stats {
 	_Atomic uint64_t wal_syncs;
 	_Atomic uint64_t wal_sync_errors;
 	_Atomic uint64_t wal_bytes;
+	_Atomic uint64_t wal_recoveries;     /* the WAL took writes again after failing */
+	_Atomic uint64_t wal_failing;        /* 1 while the WAL cannot write (batches refused) */
 	_Atomic uint64_t http_requests;
 	/* accept() failed (fd limit) and the listener paused, by listener */
 	_Atomic uint64_t accept_pauses[2];

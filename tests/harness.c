@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -26,6 +27,23 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+int vg_t_count_files(const char *dir, const char *suffix)
+{
+	size_t m = strlen(suffix);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		n += l > m && strcmp(de->d_name + l - m, suffix) == 0;
+	}
+	closedir(d);
+	return n;
+}
 
 void vg_t_sleep_ms(int ms)
 {

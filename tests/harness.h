@@ -101,6 +101,9 @@ void vg_t_define_series(int fd, const char *name, const char *job);
 void vg_t_send_sample(int fd, uint64_t seq, int64_t ts, double v);
 uint64_t vg_t_wait_ack(int fd, uint64_t seq);
 
+/* How many entries of directory dir end in suffix (0 if dir is missing). */
+int vg_t_count_files(const char *dir, const char *suffix);
+
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);
 int64_t vg_t_now_ms(void);

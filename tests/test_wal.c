@@ -14,6 +14,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -41,8 +42,24 @@ static int fdatasync_passes;   /* let this many calls through, then */
 static int fdatasync_failures; /* fail this many, then succeed again */
 static int fdatasync_calls;
 
+/* A full disk: while disk_full, writes take what is left of room_bytes,
+ * then fail with ENOSPC (the writer thread calls these: atomics). */
+static _Atomic bool disk_full;
+static _Atomic long room_bytes;
+
 static ssize_t fault_write(int fd, const void *p, size_t n)
 {
+	if (atomic_load(&disk_full)) {
+		long room = atomic_load(&room_bytes);
+		if (room <= 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		if ((size_t)room < n)
+			n = (size_t)room;
+		atomic_fetch_sub(&room_bytes, (long)n);
+		return write(fd, p, n);
+	}
 	if (write_fault == FAULT_CRASH_HALFWAY) {
 		/* Half the bytes reach the file, then the process "dies". */
 		ssize_t r = write(fd, p, n / 2);
@@ -87,6 +104,8 @@ static void setup(void)
 	fdatasync_passes = 0;
 	fdatasync_failures = 0;
 	fdatasync_calls = 0;
+	atomic_store(&disk_full, false);
+	atomic_store(&room_bytes, 0);
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1278,6 +1297,7 @@ struct durable_log {
 	uint64_t last;   /* highest ticket reported durable */
 	int calls, failures;
 	int last_rc;
+	uint64_t last_failed; /* highest ticket reported failed */
 };
 
 static void on_durable_cb(void *arg, uint64_t ticket, int rc)
@@ -1288,17 +1308,21 @@ static void on_durable_cb(void *arg, uint64_t ticket, int rc)
 	d->calls++;
 	if (rc == 0) {
 		ck_assert_uint_ge(ticket, d->last); /* reported in order */
+		/* A failed ticket never turns durable. */
+		ck_assert_uint_gt(ticket, d->last_failed);
 		d->last = ticket;
 	} else {
 		d->failures++;
 		d->last_rc = rc;
+		if (ticket > d->last_failed)
+			d->last_failed = ticket;
 	}
 	pthread_mutex_unlock(&d->mu);
 }
 
 START_TEST(test_wal_writer_thread_commits_replay_in_order)
 {
-	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
+	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
 	struct reclog want = { 0 }, got = { 0 };
 	struct vg_wal_stats st;
 	struct vg_err err;
@@ -1342,7 +1366,7 @@ END_TEST
 
 START_TEST(test_wal_writer_thread_failure_reported_and_sticky)
 {
-	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
+	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
 	struct vg_wal_samples s = { 0 };
 	struct vg_err err;
 	struct vg_wal *w;
@@ -1368,6 +1392,167 @@ START_TEST(test_wal_writer_thread_failure_reported_and_sticky)
 	ck_assert_int_eq(vg_wal_append_samples(w, &s, &err), VG_EIO);
 	ck_assert_uint_eq(vg_wal_commit(w), 0);
 	vg_wal_close(w);
+}
+END_TEST
+
+/* ---- a full disk: recovery without reopening ------------------------------- */
+
+/* Reopening replays exactly want, with no damage found; releases want. */
+static void assert_replays_clean(struct reclog *want)
+{
+	struct reclog got = { 0 };
+	struct vg_wal_stats st;
+	struct vg_wal *w = open_ok(0, NULL, &got, &st);
+
+	assert_log_eq(want, &got);
+	ck_assert_uint_eq(st.corrupt_tails + st.damaged_segments + st.bad_segments, 0);
+	vg_wal_close(w);
+	reclog_release(want);
+	reclog_release(&got);
+}
+
+START_TEST(test_wal_enospc_resume_cuts_back_and_starts_a_segment)
+{
+	struct reclog want = { 0 };
+	struct vg_wal_stats st;
+	struct vg_err err;
+	uint64_t failed_through = 0;
+	off_t synced_size;
+	char path1[256], path2[256];
+	struct vg_wal *w;
+
+	w = open_ok(0, &fault_ops, NULL, NULL);
+	append_series(w, &want, 1);
+	append_batch(w, &want, 1, 50);
+	sync_ok(w);
+	seg_path(path1, sizeof(path1), 1);
+	synced_size = file_size(path1);
+	atomic_store(&room_bytes, 100); /* part of the next write lands */
+	atomic_store(&disk_full, true);
+	append_batch(w, NULL, 2, 200);
+	ck_assert_int_eq(vg_wal_sync(w, &err), VG_EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, strerror(ENOSPC)));
+	ck_assert_int_gt(file_size(path1), synced_size); /* the torn write */
+	/* Still full: the new segment's header does not fit. */
+	ck_assert_int_eq(vg_wal_resume(w, &failed_through, &err), VG_EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, strerror(ENOSPC)));
+	ck_assert_int_eq(vg_wal_append_series(w, 1, (const uint8_t *)"x", 1, &err), VG_EIO);
+	/* Space again: the torn tail is cut off and appends go to segment 2. */
+	atomic_store(&disk_full, false);
+	ck_assert_int_eq(vg_wal_resume(w, &failed_through, &err), 0);
+	ck_assert_int_eq(file_size(path1), synced_size);
+	seg_path(path2, sizeof(path2), 2);
+	ck_assert(file_exists(path2));
+	vg_wal_stats(w, &st);
+	ck_assert_uint_eq(st.last_segment, 2);
+	ck_assert_uint_ge(st.write_failures, 1);
+	ck_assert_uint_eq(st.recoveries, 1);
+	append_series(w, &want, 1); /* what the owner must append again */
+	append_batch(w, &want, 3, 50);
+	sync_ok(w);
+	vg_wal_close(w);
+	/* Batch 2 is gone, nothing is damaged, 1 and 3 are there once. */
+	assert_replays_clean(&want);
+}
+END_TEST
+
+START_TEST(test_wal_failed_fdatasync_data_never_replayed_after_resume)
+{
+	struct reclog want = { 0 }, got = { 0 };
+	struct vg_wal_stats st;
+	struct vg_err err;
+	uint64_t failed_through;
+	struct vg_wal *w;
+
+	w = open_ok(0, &fault_ops, NULL, NULL);
+	append_batch(w, &want, 1, 40);
+	sync_ok(w);
+	append_batch(w, NULL, 2, 40); /* written, but its sync fails */
+	fdatasync_failures = 1;
+	ck_assert_int_eq(vg_wal_sync(w, &err), VG_EIO);
+	ck_assert_int_eq(vg_wal_resume(w, &failed_through, &err), 0);
+	append_batch(w, &want, 3, 40);
+	sync_ok(w);
+	vg_wal_close(w);
+	w = open_ok(0, NULL, &got, &st);
+	assert_log_eq(&want, &got);
+	vg_wal_close(w);
+	reclog_release(&want);
+	reclog_release(&got);
+}
+END_TEST
+
+static void wait_for(struct durable_log *d, bool (*cond)(struct durable_log *d, uint64_t t), uint64_t t)
+{
+	int64_t deadline = (int64_t)time(NULL) + 10;
+	bool is_met = false;
+
+	while (!is_met && (int64_t)time(NULL) < deadline) {
+		pthread_mutex_lock(&d->mu);
+		is_met = cond(d, t);
+		pthread_mutex_unlock(&d->mu);
+		if (!is_met)
+			usleep(2000);
+	}
+	ck_assert_msg(is_met, "the writer did not report in time");
+}
+
+static bool has_failed(struct durable_log *d, uint64_t t)
+{
+	return d->last_failed >= t;
+}
+
+static bool is_durable(struct durable_log *d, uint64_t t)
+{
+	return d->last >= t;
+}
+
+START_TEST(test_wal_writer_thread_recovers_by_itself_when_space_returns)
+{
+	struct durable_log d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct reclog want = { 0 };
+	struct vg_wal_stats st;
+	struct vg_err err;
+	uint64_t t1, t2, t3, failed_through = 0;
+	struct vg_wal *w;
+	int64_t deadline;
+	int rc;
+
+	w = open_ok(0, &fault_ops, NULL, NULL);
+	ck_assert_int_eq(vg_wal_start_writer(w, on_durable_cb, &d, &err), 0);
+	append_series(w, &want, 1);
+	append_batch(w, &want, 1, 30);
+	t1 = vg_wal_commit(w);
+	wait_for(&d, is_durable, t1);
+	atomic_store(&disk_full, true);
+	append_batch(w, NULL, 2, 30);
+	t2 = vg_wal_commit(w);
+	ck_assert_uint_gt(t2, t1);
+	wait_for(&d, has_failed, t2);
+	/* While full: appends and commits refused, resume not yet. */
+	{
+		struct vg_wal_samples s = { 0 };
+		ck_assert_int_eq(vg_wal_append_samples(w, &s, &err), VG_EIO);
+	}
+	ck_assert_uint_eq(vg_wal_commit(w), 0);
+	ck_assert_int_eq(vg_wal_resume(w, &failed_through, &err), VG_EIO);
+	/* Room again: the writer's own retries find it, with no reopen. */
+	atomic_store(&disk_full, false);
+	deadline = (int64_t)time(NULL) + 10;
+	while ((rc = vg_wal_resume(w, &failed_through, &err)) != 0 && (int64_t)time(NULL) < deadline)
+		usleep(2000);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_ge(failed_through, t2);
+	append_series(w, &want, 1);
+	append_batch(w, &want, 3, 30);
+	t3 = vg_wal_commit(w);
+	ck_assert_uint_gt(t3, t2);
+	wait_for(&d, is_durable, t3);
+	vg_wal_stop_writer(w);
+	vg_wal_stats(w, &st);
+	ck_assert_uint_eq(st.recoveries, 1);
+	vg_wal_close(w);
+	assert_replays_clean(&want);
 }
 END_TEST
 
@@ -1853,6 +2038,9 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_wal_roll_failure_is_sticky);
 	tcase_add_test(tc, test_wal_writer_thread_commits_replay_in_order);
 	tcase_add_test(tc, test_wal_writer_thread_failure_reported_and_sticky);
+	tcase_add_test(tc, test_wal_enospc_resume_cuts_back_and_starts_a_segment);
+	tcase_add_test(tc, test_wal_failed_fdatasync_data_never_replayed_after_resume);
+	tcase_add_test(tc, test_wal_writer_thread_recovers_by_itself_when_space_returns);
 	tcase_add_test(tc, test_wal_callback_nonzero_stops_replay);
 	tcase_add_test(tc, test_wal_append_limits);
 	tcase_add_test(tc, test_wal_roll_and_remove_before);

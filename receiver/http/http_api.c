@@ -936,6 +936,65 @@ static void handle_seal(struct ctx *c)
 	}
 }
 
+/*
+ * POST|PUT /api/v1/admin/tsdb/delete_series: match[] (one at least, each
+ * with a matcher that does not match the empty string, as Prometheus
+ * asks), start and end (default: all time; end is cut to now, so samples
+ * that arrive later are kept). 204 once the deletion is durable
+ * (storage.h, vg_storage_delete).
+ */
+static void handle_delete_series(struct ctx *c)
+{
+	struct vg_selector *sels = NULL;
+	struct vg_str *texts = NULL;
+	size_t n_sels = 0, k = 0;
+	int64_t start_ms, end_ms, now_ms = vg_clock_now_ms();
+	struct vg_err err;
+
+	if (vg_http_form_get(&c->form, "match[]", NULL) == NULL) {
+		bad_data(c, "no match[] parameter provided");
+		return;
+	}
+	if (!get_time(c, "start", INT64_MIN, &start_ms) || !get_time(c, "end", INT64_MAX, &end_ms) ||
+	    !parse_matches(c, &sels, &n_sels, true))
+		goto out;
+	for (size_t i = 0; i < n_sels; i++) {
+		bool is_selective = false;
+
+		for (size_t m = 0; m < sels[i].n && !is_selective; m++)
+			is_selective = !vg_matcher_matches(&sels[i].m[m], (struct vg_str){ "", 0 });
+		if (!is_selective) {
+			bad_data(c, "match[] must contain at least one non-empty matcher");
+			goto out;
+		}
+	}
+	if (end_ms > now_ms)
+		end_ms = now_ms;
+	if (end_ms < start_ms) {
+		bad_data(c, "end timestamp must not be before start time");
+		goto out;
+	}
+	if ((texts = calloc(n_sels, sizeof(*texts))) == NULL) {
+		reply_internal(c, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < c->form.n; i++)
+		if (strcmp(vg_http_form_name(&c->form, i), "match[]") == 0 && k < n_sels) {
+			size_t len;
+			texts[k].p = vg_http_form_value(&c->form, i, &len);
+			texts[k++].len = (uint32_t)len; /* parsed above: at most 64 KiB */
+		}
+	if (vg_storage_delete(c->api->storage, texts, k, start_ms, end_ms, &err) != 0) {
+		reply_internal(c, err.msg);
+		goto out;
+	}
+	vg_buf_reset(&c->out);
+	send_body(c, 204, "application/json");
+out:
+	free(texts);
+	release_matches(sels, n_sels);
+}
+
 static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *uri)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
@@ -997,11 +1056,20 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 				    "this import request could not be streamed: send HTTP/1.1 with Content-Length or Transfer-Encoding: chunked");
 		return;
 	}
+	/* Admin routes (admin/...): whatever guards the API for operators
+	 * must cover these too. */
 	if (strcmp(rest, "admin/seal") == 0) {
 		if (!is_post)
 			method_not_allowed(c, "POST, OPTIONS");
 		else
 			handle_seal(c);
+		return;
+	}
+	if (strcmp(rest, "admin/tsdb/delete_series") == 0) {
+		if (!is_post && cmd != EVHTTP_REQ_PUT)
+			method_not_allowed(c, "POST, PUT, OPTIONS");
+		else if (read_params(c, uri))
+			handle_delete_series(c);
 		return;
 	}
 	if (strcmp(rest, "status/buildinfo") == 0) {

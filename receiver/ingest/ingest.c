@@ -72,6 +72,8 @@
 
 #include "common/banned.h"
 
+/* How often a broken WAL is asked whether it has recovered. */
+#define RESUME_POLL_MS 50
 /* Time a connection gets to flush an ERROR frame before it is dropped. */
 #define CONN_CLOSE_TIMEOUT_S 5
 /* Defaults of the options (ingest.h). Before HELLO a peer has proved
@@ -100,6 +102,7 @@ struct agent_entry {
 	uint64_t agent_hash; /* 0: free slot */
 	uint64_t epoch;
 	uint64_t last_seq;   /* highest SAMPLES seq written for this epoch */
+	uint64_t durable_seq; /* highest of those known durable (acknowledged or replayed) */
 };
 
 struct conn {
@@ -143,13 +146,27 @@ struct vg_ingest {
 	uint64_t wal_bytes_seen;        /* WAL bytes already in stats->wal_bytes */
 	bool has_own_limits;            /* else opts.limits, borrowed */
 	_Atomic uint64_t durable_ticket; /* set by the WAL's writer thread */
-	_Atomic int durable_rc;
+	_Atomic uint64_t failed_ticket;  /* likewise: the highest ticket reported failed */
 	struct conn *pending;           /* connections waiting for a ticket */
 	uint16_t port;
 	struct vg_wal *wal;
 	struct vg_head *head;
 	struct vg_stats *stats;
+	/* A full disk (docs/wal.md, "A failed write or fsync"): while the WAL
+	 * is broken every batch is refused; the break is handled once
+	 * (durable_cb: pending batches refused, the retry table cut back to
+	 * what is durable), then resume_ev polls vg_wal_resume. */
 	bool is_wal_broken;
+	bool is_break_handled;
+	bool is_fatal;                  /* the head and the WAL disagree: until restart */
+	uint64_t failed_handled;        /* failure reports up to this ticket are old */
+	struct event *resume_ev;
+	char wal_reason[VG_ERR_MSG_MAX];
+	/* Series ids below floor_id have a durable SERIES record; the a/b
+	 * slots say which ids the commits in flight make durable. */
+	uint32_t floor_id;
+	uint64_t floor_a_ticket, floor_b_ticket;
+	uint32_t floor_a_id, floor_b_id;
 	struct conn *conns;
 	struct conn *sync_list;
 	struct vg_submit *submit;                /* borrowed; NULL: no queue */
@@ -252,6 +269,7 @@ static void agent_mark(struct vg_ingest *ing, uint64_t agent_hash, uint64_t epoc
 	if (e->epoch != epoch) {
 		e->epoch = epoch;
 		e->last_seq = seq;
+		e->durable_seq = 0;
 	} else if (seq > e->last_seq) {
 		e->last_seq = seq;
 	}
@@ -280,8 +298,12 @@ static int replay_samples(void *arg, const struct vg_wal_samples *s)
 	struct vg_ingest *ing = arg;
 	int rc;
 
-	if (s->agent_hash != 0) /* 0: imported, no agent to retry */
+	if (s->agent_hash != 0) { /* 0: imported, no agent to retry */
+		struct agent_entry *e;
 		agent_mark(ing, s->agent_hash, s->epoch, s->seq);
+		if ((e = agent_find(ing, s->agent_hash, false)) != NULL)
+			e->durable_seq = e->last_seq; /* on disk: replay read it */
+	}
 	rc = vg_head_append(ing->head, s->n, s->ids, s->ts_ms, s->values);
 	if (rc != VG_EINVAL)
 		return rc;
@@ -595,6 +617,142 @@ static void submit_complete(struct vg_submit_batch *b, int rc, const char *msg)
 	vg_submit_done(b);
 }
 
+/* --- a failing WAL (a full disk) ------------------------------------------ */
+
+/* Appends a SERIES record for every series of ids [from, to) (absent ones
+ * skipped): a checkpoint's, or what a WAL failure may have lost. */
+static int append_series_records(struct vg_ingest *ing, uint32_t from, uint32_t to, struct vg_err *err)
+{
+	for (uint32_t id = from; id < to; id++) {
+		const uint8_t *key;
+		size_t len;
+		int rc;
+
+		vg_head_rdlock(ing->head);
+		vg_head_key_locked(ing->head, id, &key, &len);
+		vg_buf_reset(&ing->key);
+		vg_buf_append(&ing->key, key, len);
+		vg_head_unlock(ing->head);
+		if (vg_buf_failed(&ing->key))
+			return vg_err_set(err, VG_ENOMEM, "out of memory writing series records to the WAL");
+		if (len > 0 && (rc = vg_wal_append_series(ing->wal, id, ing->key.data, len, err)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* What an agent is told while the WAL cannot take writes (ERROR INTERNAL:
+ * the agent keeps the batch and reconnects with backoff). */
+static int refuse(struct vg_ingest *ing, struct vg_err *err)
+{
+	return vg_err_set(err, VG_EIO, "the receiver cannot make data durable now (%.150s); retry later",
+			  ing->wal_reason[0] ? ing->wal_reason : "WAL write failed");
+}
+
+static void refuse_msg(struct vg_ingest *ing, char *msg, size_t len)
+{
+	struct vg_err e;
+
+	refuse(ing, &e);
+	snprintf(msg, len, "%s", e.msg);
+}
+
+/* The WAL failed (or refused): stop taking batches; durable_cb handles
+ * the break once, on this thread, outside whatever callback noticed it. */
+static void wal_failed(struct vg_ingest *ing, const struct vg_err *err)
+{
+	struct vg_err e;
+
+	if (!ing->is_wal_broken) {
+		if (ing->wal && vg_wal_failure(ing->wal, &e))
+			err = &e; /* the WAL's own words: the file and the errno text */
+		if (err && err->msg[0])
+			snprintf(ing->wal_reason, sizeof(ing->wal_reason), "%s", err->msg);
+	}
+	if (!ing->is_wal_broken) {
+		ing->is_wal_broken = true;
+		ing->is_break_handled = false;
+	}
+	if (ing->durable_ev)
+		event_active(ing->durable_ev, EV_TIMEOUT, 0);
+}
+
+/* Which series ids commit t makes durable (the a/b slots, as connections'). */
+static void floor_note(struct vg_ingest *ing, uint64_t t)
+{
+	uint32_t n = vg_head_next_id(ing->head);
+
+	if (ing->floor_a_ticket == 0) {
+		ing->floor_a_ticket = t;
+		ing->floor_a_id = n;
+	} else {
+		ing->floor_b_ticket = t;
+		ing->floor_b_id = n;
+	}
+}
+
+static void floor_advance(struct vg_ingest *ing, uint64_t d)
+{
+	if (ing->floor_a_ticket == 0 || ing->floor_a_ticket > d)
+		return;
+	ing->floor_id = ing->floor_a_id;
+	if (ing->floor_b_ticket != 0 && ing->floor_b_ticket <= d) {
+		ing->floor_id = ing->floor_b_id;
+		ing->floor_b_ticket = 0;
+	}
+	ing->floor_a_ticket = ing->floor_b_ticket;
+	ing->floor_a_id = ing->floor_b_id;
+	ing->floor_b_ticket = 0;
+}
+
+/* An ACK for seq went to c's agent: that much is durable. */
+static void agent_acked(struct vg_ingest *ing, const struct conn *c, uint64_t seq)
+{
+	struct agent_entry *e = agent_find(ing, c->agent_hash, false);
+
+	if (e && e->epoch == c->epoch && seq > e->durable_seq)
+		e->durable_seq = seq > e->last_seq ? e->last_seq : seq;
+}
+
+static void resume_later(struct vg_ingest *ing)
+{
+	struct timeval tv = { 0, RESUME_POLL_MS * 1000 };
+
+	if (!ing->is_fatal && ing->resume_ev)
+		evtimer_add(ing->resume_ev, &tv);
+}
+
+/*
+ * Once per break, after the ACKs a durable report still earned: what was
+ * stored but not durable is gone from the WAL (wal.h), so the retry table
+ * goes back to what is durable, and a retry of a refused batch is stored
+ * again instead of being acknowledged unstored. (The head may hold the
+ * refused samples until then; it stores a timestamp once, so the retry
+ * adds nothing twice.)
+ */
+static void handle_break(struct vg_ingest *ing)
+{
+	struct vg_err e;
+
+	ing->is_break_handled = true;
+	ing->floor_a_ticket = ing->floor_b_ticket = 0;
+	for (size_t i = 0; i < ing->agents_cap; i++)
+		ing->agents[i].last_seq = ing->agents[i].durable_seq;
+	if (ing->wal && vg_wal_failure(ing->wal, &e))
+		snprintf(ing->wal_reason, sizeof(ing->wal_reason), "%s", e.msg);
+	if (ing->wal) {
+		struct vg_wal_stats ws;
+		vg_wal_stats(ing->wal, &ws);
+		atomic_store_explicit(&ing->stats->wal_sync_errors, ws.write_failures, memory_order_relaxed);
+	}
+	atomic_store_explicit(&ing->stats->wal_failing, 1, memory_order_relaxed);
+	vg_log_complain(&ing->wal_complaint, VG_LOG_ERROR,
+			"%s; refusing agents' batches until the disk takes writes again%s",
+			ing->wal_reason[0] ? ing->wal_reason : "WAL write failed",
+			ing->is_fatal ? " (needs a restart: the head and the WAL disagree)" : "");
+	resume_later(ing);
+}
+
 /* Group commit: one commit for every batch appended in this round. The
  * round's connections and submitted batches wait for its ticket. */
 static void sync_cb(evutil_socket_t fd, short what, void *arg)
@@ -602,21 +760,27 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 	struct vg_ingest *ing = arg;
 	struct vg_submit_batch *b, *bnext;
 	struct conn *c, *next;
+	char msg[VG_ERR_MSG_MAX];
 	uint64_t t;
 
 	(void)fd;
 	(void)what;
 	if (ing->sync_list == NULL && ing->submit_waiting == NULL)
 		return;
-	t = vg_wal_commit(ing->wal);
-	if (t == 0)
-		ing->is_wal_broken = true;
+	t = ing->is_wal_broken ? 0 : vg_wal_commit(ing->wal);
+	if (t == 0) {
+		wal_failed(ing, NULL);
+		refuse_msg(ing, msg, sizeof(msg));
+	} else {
+		floor_note(ing, t);
+	}
 	{
 		struct vg_wal_stats ws;
 		vg_wal_stats(ing->wal, &ws);
 		atomic_fetch_add_explicit(&ing->stats->wal_bytes, ws.appended_bytes - ing->wal_bytes_seen,
 					  memory_order_relaxed);
 		ing->wal_bytes_seen = ws.appended_bytes;
+		atomic_store_explicit(&ing->stats->wal_sync_errors, ws.write_failures, memory_order_relaxed);
 	}
 	/* Detach the list first: conn_fail may free connections. */
 	c = ing->sync_list;
@@ -626,7 +790,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 		c->is_waiting_sync = false;
 		c->sync_next = NULL;
 		if (t == 0) {
-			conn_fail(c, c->ack_seq, VG_EIO, "the receiver cannot make data durable");
+			conn_fail(c, c->ack_seq, VG_EIO, msg);
 			continue;
 		}
 		pending_add(c, t, c->ack_seq);
@@ -638,7 +802,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 		bnext = b->next;
 		b->next = NULL;
 		if (t == 0) {
-			submit_complete(b, VG_EIO, "the receiver cannot make data durable");
+			submit_complete(b, VG_EIO, msg);
 			continue;
 		}
 		/* In commit order, so tickets only grow along the list. */
@@ -652,64 +816,70 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 static void on_durable(void *arg, uint64_t ticket, int rc)
 {
 	struct vg_ingest *ing = arg;
+	_Atomic uint64_t *slot = rc != 0 ? &ing->failed_ticket : &ing->durable_ticket;
+	uint64_t d = atomic_load(slot);
 
-	if (rc != 0) {
-		atomic_store(&ing->durable_rc, rc);
-		atomic_fetch_add_explicit(&ing->stats->wal_sync_errors, 1, memory_order_relaxed);
-	} else {
-		uint64_t d = atomic_load(&ing->durable_ticket);
-		while (d < ticket && !atomic_compare_exchange_weak(&ing->durable_ticket, &d, ticket))
-			;
+	while (d < ticket && !atomic_compare_exchange_weak(slot, &d, ticket))
+		;
+	if (rc == 0)
 		atomic_fetch_add_explicit(&ing->stats->wal_syncs, 1, memory_order_relaxed);
-	}
 	event_active(ing->durable_ev, EV_TIMEOUT, 0);
 }
 
 /* The one place where a commit's outcome reaches its waiters: connections
  * get their ACK (or an ERROR when the WAL broke), submitted batches their
- * completion. */
+ * completion. A ticket up to the durable one is durable (the writer
+ * reports in order, and a failure ends the generation whose tickets are
+ * pending: after a break every pending ticket above the durable one has
+ * failed, and only a resume, after this has run, makes new ones). */
 static void durable_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vg_ingest *ing = arg;
-	uint64_t d = atomic_load(&ing->durable_ticket);
-	int rc = atomic_load(&ing->durable_rc);
+	uint64_t d = atomic_load(&ing->durable_ticket); /* before failed_ticket: */
+	uint64_t f = atomic_load(&ing->failed_ticket);  /* the writer stores them the other way */
 	struct vg_submit_batch *b;
 	struct conn *c, *next;
+	char msg[VG_ERR_MSG_MAX];
+	bool is_breaking;
 
 	(void)fd;
 	(void)what;
-	if (rc != 0 && !ing->is_wal_broken) {
-		ing->is_wal_broken = true;
-		vg_log_complain(&ing->wal_complaint, VG_LOG_ERROR,
-				"WAL write or sync failed, refusing batches until restart");
+	if (f > ing->failed_handled) {
+		ing->failed_handled = f;
+		wal_failed(ing, NULL);
 	}
+	is_breaking = ing->is_wal_broken && !ing->is_break_handled;
+	if (is_breaking)
+		refuse_msg(ing, msg, sizeof(msg));
+	else
+		floor_advance(ing, d);
 	for (c = ing->pending; c; c = next) {
-		uint64_t seq;
-
 		next = c->pend_next;
-		if (c->a_ticket > d) {
-			if (rc != 0) {
-				pending_remove(c);
-				conn_fail(c, c->a_seq, VG_EIO, "the receiver cannot make data durable");
+		if (c->a_ticket <= d) {
+			uint64_t seq = c->a_seq;
+
+			if (c->b_ticket && c->b_ticket <= d) {
+				seq = c->b_seq;
+				c->b_ticket = 0;
 			}
-			continue;
+			conn_send(c, VG_FRAME_ACK, seq, NULL);
+			agent_acked(ing, c, seq);
+			atomic_fetch_add_explicit(&ing->stats->acks_sent, 1, memory_order_relaxed);
+			if (c->b_ticket) {
+				c->a_ticket = c->b_ticket;
+				c->a_seq = c->b_seq;
+				c->b_ticket = 0;
+			} else {
+				pending_remove(c);
+			}
 		}
-		seq = c->a_seq;
-		if (c->b_ticket && c->b_ticket <= d) {
-			seq = c->b_seq;
-			c->b_ticket = 0;
-		}
-		conn_send(c, VG_FRAME_ACK, seq, NULL);
-		atomic_fetch_add_explicit(&ing->stats->acks_sent, 1, memory_order_relaxed);
-		if (c->b_ticket) {
-			c->a_ticket = c->b_ticket;
-			c->a_seq = c->b_seq;
-			c->b_ticket = 0;
-		} else {
+		if (c->is_pending && is_breaking) {
+			uint64_t seq = c->a_seq;
 			pending_remove(c);
+			conn_fail(c, seq, VG_EIO, msg);
 		}
 	}
-	while ((b = ing->submit_pending) != NULL && (b->wal_ticket <= d || rc != 0)) {
+	while ((b = ing->submit_pending) != NULL && (b->wal_ticket <= d || is_breaking)) {
 		ing->submit_pending = b->next;
 		if (ing->submit_pending == NULL)
 			ing->submit_pending_tail = &ing->submit_pending;
@@ -717,7 +887,61 @@ static void durable_cb(evutil_socket_t fd, short what, void *arg)
 		if (b->wal_ticket <= d)
 			submit_complete(b, 0, "");
 		else
-			submit_complete(b, VG_EIO, "the receiver cannot make data durable");
+			submit_complete(b, VG_EIO, msg);
+	}
+	if (is_breaking)
+		handle_break(ing);
+}
+
+/* While broken: is the WAL back? Then append again the SERIES records that
+ * may not be durable (ids from floor_id on: replay must know every id a
+ * later record uses) and take batches again. */
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_ingest *ing = arg;
+	uint64_t failed_through = 0, t;
+	struct vg_err err;
+	uint32_t n;
+
+	(void)fd;
+	(void)what;
+	if (!ing->is_wal_broken || ing->is_fatal || ing->wal == NULL)
+		return;
+	if (!ing->is_break_handled) {
+		durable_cb(-1, 0, ing);
+		return; /* it scheduled the next try */
+	}
+	/* What this round stored went with the WAL's buffer: refuse it. */
+	sync_cb(-1, 0, ing);
+	if (vg_wal_resume(ing->wal, &failed_through, &err) != 0) {
+		snprintf(ing->wal_reason, sizeof(ing->wal_reason), "%s", err.msg);
+		resume_later(ing);
+		return;
+	}
+	if (failed_through > ing->failed_handled)
+		ing->failed_handled = failed_through;
+	n = vg_head_next_id(ing->head);
+	if (append_series_records(ing, ing->floor_id, n, &err) != 0) {
+		/* Broken again: wait for the next recovery. */
+		snprintf(ing->wal_reason, sizeof(ing->wal_reason), "%s", err.msg);
+		resume_later(ing);
+		return;
+	}
+	if ((t = vg_wal_commit(ing->wal)) == 0) {
+		resume_later(ing);
+		return;
+	}
+	floor_note(ing, t);
+	ing->is_wal_broken = false;
+	ing->is_break_handled = false;
+	ing->wal_reason[0] = '\0';
+	atomic_store_explicit(&ing->stats->wal_failing, 0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ing->stats->wal_recoveries, 1, memory_order_relaxed);
+	{
+		struct vg_wal_stats ws;
+		vg_wal_stats(ing->wal, &ws);
+		vg_log_relief(&ing->wal_complaint, "WAL writes work again (segment %08u); taking batches",
+			      (unsigned)ws.last_segment);
 	}
 }
 
@@ -737,7 +961,7 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	/* Refused up front, so agents back off instead of sending batches
 	 * that cannot be stored. */
 	if (ing->is_wal_broken)
-		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+		return refuse(ing, err);
 	if ((rc = vg_hello_decode(raw, len, &hello, err)) != 0)
 		return rc;
 	if (hello.proto != h->version)
@@ -807,15 +1031,18 @@ static int create_series(struct vg_ingest *ing, const struct vg_series *s, uint6
 	if (vg_buf_failed(&ing->key))
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	if ((rc = vg_wal_append_series(ing->wal, next, ing->key.data, ing->key.len, err)) != 0) {
-		if (rc == VG_EIO)
-			ing->is_wal_broken = true;
+		if (rc == VG_EIO) {
+			wal_failed(ing, err);
+			return refuse(ing, err);
+		}
 		return rc;
 	}
 	rc = vg_head_get_or_create(ing->head, s, hash, id, &is_new);
 	if (rc != 0 || !is_new || *id != next) {
 		/* The WAL now names id next for this key; another series
 		 * must not get that id. Stop taking data until restart. */
-		ing->is_wal_broken = true;
+		ing->is_fatal = true;
+		wal_failed(ing, NULL);
 		return vg_err_set(err, VG_EIO, "cannot create series (%s)", rc ? vg_strerror(rc) : "id mismatch");
 	}
 	atomic_fetch_add_explicit(&ing->stats->series_created, 1, memory_order_relaxed);
@@ -884,8 +1111,10 @@ static int store_samples(struct vg_ingest *ing, const struct vg_wal_samples *rec
 	if ((rc = vg_wal_append_samples(ing->wal, rec, err)) != 0) {
 		/* Only an I/O error breaks the WAL; out of memory refuses this
 		 * batch, which the agent keeps and sends again. */
-		if (rc == VG_EIO)
-			ing->is_wal_broken = true;
+		if (rc == VG_EIO) {
+			wal_failed(ing, err);
+			return refuse(ing, err);
+		}
 		return rc;
 	}
 	if (rec->agent_hash != 0)
@@ -976,7 +1205,7 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
 	}
 	if (ing->is_wal_broken)
-		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+		return refuse(ing, err);
 	if (agent_has(ing, c->agent_hash, c->epoch, h->seq)) {
 		/* A retry of a batch already written: acknowledge it again once
 		 * a sync has covered the original. */
@@ -1001,7 +1230,7 @@ static int store_batch(struct vg_ingest *ing, struct vg_submit_batch *b, struct 
 	int rc;
 
 	if (ing->wal == NULL || ing->is_wal_broken)
-		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+		return refuse(ing, err);
 	if (grow_ids(&ing->series_ids, &ing->cap_series_ids, b->n_series) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	if (grow_ids(&ing->ids, &ing->cap_ids, b->n) != 0)
@@ -1326,12 +1555,12 @@ int vg_ingest_freeze(struct vg_ingest *ing, uint32_t *wal_segno, struct vg_err *
 	int rc;
 
 	if (ing->wal == NULL || ing->is_wal_broken)
-		return vg_err_set(err, VG_EIO, "the receiver cannot make data durable");
+		return refuse(ing, err);
 	/* The round in flight first, so its batches are below the cut. */
 	sync_cb(-1, 0, ing);
 	if ((rc = vg_wal_roll(ing->wal, wal_segno, err)) != 0) {
 		if (rc == VG_EIO)
-			ing->is_wal_broken = true;
+			wal_failed(ing, err);
 		return rc;
 	}
 	if ((rc = vg_head_freeze(ing->head)) != 0)
@@ -1339,20 +1568,8 @@ int vg_ingest_freeze(struct vg_ingest *ing, uint32_t *wal_segno, struct vg_err *
 	/* The checkpoint: what replay needs of the segments about to go, every
 	 * series under its id and the retry table, as ordinary records. */
 	n = vg_head_next_id(ing->head);
-	for (uint32_t id = 0; id < n; id++) {
-		const uint8_t *key;
-		size_t len;
-
-		vg_head_rdlock(ing->head);
-		vg_head_key_locked(ing->head, id, &key, &len);
-		vg_buf_reset(&ing->key);
-		vg_buf_append(&ing->key, key, len);
-		vg_head_unlock(ing->head);
-		if (vg_buf_failed(&ing->key))
-			return vg_err_set(err, VG_ENOMEM, "out of memory writing the WAL checkpoint");
-		if (len > 0 && (rc = vg_wal_append_series(ing->wal, id, ing->key.data, len, err)) != 0)
-			goto fail;
-	}
+	if ((rc = append_series_records(ing, 0, n, err)) != 0)
+		goto fail;
 	for (size_t i = 0; i < ing->agents_cap; i++) {
 		const struct agent_entry *e = &ing->agents[i];
 		struct vg_wal_samples mark = { e->agent_hash, e->epoch, e->last_seq, 0, NULL, NULL, NULL };
@@ -1366,7 +1583,7 @@ int vg_ingest_freeze(struct vg_ingest *ing, uint32_t *wal_segno, struct vg_err *
 	return 0;
 fail:
 	if (rc == VG_EIO)
-		ing->is_wal_broken = true;
+		wal_failed(ing, err);
 	return rc;
 }
 
@@ -1461,12 +1678,13 @@ int vg_ingest_new(const struct vg_ingest_options *opts, struct vg_ingest **out, 
 	ing->codec = vg_frame_codec_new(1);
 	ing->sync_ev = event_new(ing->base, -1, 0, sync_cb, ing);
 	ing->durable_ev = event_new(ing->base, -1, 0, durable_cb, ing);
+	ing->resume_ev = evtimer_new(ing->base, resume_cb, ing);
 	ing->freeze_ev = event_new(ing->base, -1, 0, freeze_cb, ing);
 	pthread_mutex_init(&ing->freeze_mu, NULL);
 	pthread_cond_init(&ing->freeze_cv, NULL);
 	ing->accept_retry_ev = evtimer_new(ing->base, accept_retry_cb, ing);
 	ing->tick_ev = event_new(ing->base, -1, EV_PERSIST, tick_cb, ing);
-	if (ing->codec == NULL || ing->sync_ev == NULL || ing->durable_ev == NULL ||
+	if (ing->codec == NULL || ing->sync_ev == NULL || ing->durable_ev == NULL || ing->resume_ev == NULL ||
 	    ing->freeze_ev == NULL || ing->accept_retry_ev == NULL || ing->tick_ev == NULL) {
 		vg_ingest_free(ing);
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
@@ -1491,6 +1709,7 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 	int rc;
 
 	ing->wal = wal;
+	ing->floor_id = vg_head_next_id(ing->head); /* replayed: on disk */
 	if ((rc = vg_wal_start_writer(wal, on_durable, ing, err)) != 0)
 		return rc;
 	if (ing->replay_series_skipped || ing->replay_samples_dropped)
@@ -1574,6 +1793,8 @@ void vg_ingest_free(struct vg_ingest *ing)
 		event_free(ing->sync_ev);
 	if (ing->durable_ev)
 		event_free(ing->durable_ev);
+	if (ing->resume_ev)
+		event_free(ing->resume_ev);
 	if (ing->freeze_ev)
 		event_free(ing->freeze_ev);
 	pthread_mutex_destroy(&ing->freeze_mu);

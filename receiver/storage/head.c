@@ -82,12 +82,21 @@ struct arena_block {
 	uint8_t data[];
 };
 
-/* A finished chunk (chunk.h), immutable. */
+/* A finished chunk (chunk.h), immutable. A late chunk also says, after
+ * its bytes (struct late_meta), when its samples arrived (snapshots,
+ * below): they are the late samples numbered ord_lo .. ord_hi - 1 of the
+ * series, the k-th in time order being number ord_lo + arrival[k]. */
 struct hchunk {
 	struct hchunk *next;
 	int64_t min_t, max_t;
 	uint32_t len;
+	uint32_t n;          /* samples */
 	uint8_t data[];
+};
+
+struct late_meta {
+	uint64_t ord_lo, ord_hi;
+	uint32_t arrival[];  /* n */
 };
 
 /* A late sample: older than the series' newest, not yet in a chunk. */
@@ -110,6 +119,13 @@ struct series {
 	uint32_t n_late, cap_late;
 	struct hchunk *chunks, *tail; /* in order, oldest first */
 	struct hchunk *late_chunks;   /* each sorted; any order among them */
+	/* Snapshots (vg_head_snap_locked): samples are numbered as they are
+	 * stored, in-order and late ones apart, from 0 for the life of the
+	 * head, freezes included. in_ever and late_ever count them (written
+	 * under the stripe with __atomic stores, read at selection without
+	 * it); in_base is the number of the first in-order sample in chunks
+	 * (the ones before went to a frozen set). */
+	uint64_t in_ever, late_ever, in_base;
 	struct late *late;
 	struct vg_chunk_enc open;
 };
@@ -142,6 +158,8 @@ struct frozen {
 	struct hchunk *late_chunks;
 	struct late *late;
 	uint32_t n_late;
+	uint64_t in_base;  /* the number of its first in-order sample */
+	uint64_t late_end; /* late samples stored before the freeze: its buffer's end */
 };
 
 struct vg_head {
@@ -164,6 +182,12 @@ struct vg_head {
 	struct lname *lnames;
 	uint32_t n_lnames, cap_lnames;
 	struct htab lname_tab;
+	/* Readers' pins (vg_head_pin): how many of each of the last two
+	 * generations are held; vg_head_drop_frozen starts a generation and
+	 * waits for the one before to be released. A leaf lock. */
+	pthread_mutex_t pin_mu;
+	pthread_cond_t pin_cv;
+	uint64_t pins[2], pin_gen;
 	/* Written under the write lock, read without it (stats). */
 	_Atomic uint64_t num_series;
 	_Atomic uint64_t num_samples;
@@ -522,6 +546,8 @@ struct vg_head *vg_head_new(void)
 	pthread_rwlockattr_destroy(&attr);
 	for (size_t i = 0; i < HEAD_STRIPES; i++)
 		pthread_mutex_init(&h->stripes[i], NULL);
+	pthread_mutex_init(&h->pin_mu, NULL);
+	pthread_cond_init(&h->pin_cv, NULL);
 	if (rc != 0) {
 		free(h);
 		return NULL;
@@ -568,6 +594,8 @@ void vg_head_free(struct vg_head *h)
 		free(b);
 	}
 	pthread_rwlock_destroy(&h->lock);
+	pthread_mutex_destroy(&h->pin_mu);
+	pthread_cond_destroy(&h->pin_cv);
 	for (size_t i = 0; i < HEAD_STRIPES; i++)
 		pthread_mutex_destroy(&h->stripes[i]);
 	free(h);
@@ -757,8 +785,21 @@ static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 	c->min_t = vg_chunk_enc_min_ts(enc);
 	c->max_t = vg_chunk_enc_max_ts(enc);
 	c->len = (uint32_t)len;
+	c->n = (uint32_t)vg_chunk_enc_samples(enc);
 	memcpy(c->data, p, len);
 	return c;
+}
+
+/* Where a late chunk's arrivals lie: after its bytes, 8-aligned (chunks
+ * start 8-aligned in the arena). */
+static size_t late_meta_off(size_t len)
+{
+	return (sizeof(struct hchunk) + len + 7) & ~(size_t)7;
+}
+
+static struct late_meta *chunk_late_meta(const struct hchunk *c)
+{
+	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(c->len));
 }
 
 /* The newest in-order timestamp, or INT64_MIN. */
@@ -769,36 +810,65 @@ static int64_t series_max_t(const struct series *s)
 	return s->tail ? s->tail->max_t : INT64_MIN;
 }
 
-static int late_cmp(const void *a, const void *b)
+/* The late buffer's order for a flush: by time, then by arrival. */
+static int late_order_cmp(const void *a, const void *b, void *arg)
 {
-	const struct late *x = a, *y = b;
-	return x->t < y->t ? -1 : x->t > y->t;
+	const struct late *late = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (late[x].t != late[y].t)
+		return late[x].t < late[y].t ? -1 : 1;
+	return x < y ? -1 : x > y;
 }
 
-/* Sorts the late buffer into a chunk. Samples with equal timestamps are
- * stored once (a retried batch carries the same values). */
+/* Sorts the late buffer into a chunk, each sample's arrival kept beside it
+ * (struct hchunk). Samples with equal timestamps are stored once, the first
+ * to arrive (a retried batch carries the same values). */
 static int late_flush(struct vg_head *h, struct series *s)
 {
 	struct vg_chunk_enc enc;
-	struct hchunk *c;
-	uint32_t i, out = 0;
+	struct hchunk *c = NULL;
+	uint32_t i, out = 0, *order;
+	const uint8_t *p;
+	size_t len;
 	int rc = 0;
 
-	qsort(s->late, s->n_late, sizeof(*s->late), late_cmp);
+	if ((order = malloc(s->n_late * sizeof(*order))) == NULL)
+		return VG_ENOMEM;
 	for (i = 0; i < s->n_late; i++)
-		if (out == 0 || s->late[i].t != s->late[out - 1].t)
-			s->late[out++] = s->late[i];
+		order[i] = i;
+	qsort_r(order, s->n_late, sizeof(*order), late_order_cmp, s->late);
+	for (i = 0; i < s->n_late; i++)
+		if (out == 0 || s->late[order[i]].t != s->late[order[out - 1]].t)
+			order[out++] = order[i];
 	vg_chunk_enc_init(&enc);
 	for (i = 0; i < out && rc == 0; i++)
-		rc = vg_chunk_enc_append(&enc, s->late[i].t, s->late[i].v);
-	if (rc == 0 && (c = chunk_from(h, &enc)) != NULL) {
+		rc = vg_chunk_enc_append(&enc, s->late[order[i]].t, s->late[order[i]].v);
+	if (rc == 0)
+		rc = vg_chunk_enc_finish(&enc);
+	if (rc == 0) {
+		p = vg_chunk_enc_bytes(&enc, &len);
+		c = (struct hchunk *)arena_alloc_in(&h->chunk_arena,
+						   (late_meta_off(len) + sizeof(struct late_meta) +
+						    out * sizeof(uint32_t) + 7) & ~(size_t)7);
+		if (c == NULL)
+			rc = VG_ENOMEM;
+	}
+	if (rc == 0) {
+		c->min_t = vg_chunk_enc_min_ts(&enc);
+		c->max_t = vg_chunk_enc_max_ts(&enc);
+		c->len = (uint32_t)len;
+		c->n = out;
+		memcpy(c->data, p, len);
+		chunk_late_meta(c)->ord_hi = s->late_ever;
+		chunk_late_meta(c)->ord_lo = s->late_ever - s->n_late;
+		memcpy(chunk_late_meta(c)->arrival, order, out * sizeof(*order));
 		c->next = s->late_chunks;
 		s->late_chunks = c;
 		s->n_late = 0;
-	} else if (rc == 0) {
-		rc = VG_ENOMEM;
 	}
 	vg_chunk_enc_release(&enc);
+	free(order);
 	/* A step too large for one chunk (samples days apart in one buffer)
 	 * or no memory: keep the buffer; it grows and is tried again. */
 	return rc;
@@ -826,6 +896,8 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 			vg_chunk_enc_init(&s->open);
 			rc = vg_chunk_enc_append(&s->open, t, v);
 		}
+		if (rc == 0)
+			__atomic_store_n(&s->in_ever, s->in_ever + 1, __ATOMIC_RELEASE);
 		return rc == 0 ? 1 : rc;
 	}
 	if (t == max_t)
@@ -842,6 +914,7 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 		s->cap_late = cap;
 	}
 	s->late[s->n_late++] = (struct late){ t, v };
+	__atomic_store_n(&s->late_ever, s->late_ever + 1, __ATOMIC_RELEASE);
 	if (s->n_late >= LATE_CHUNK && s->n_late % LATE_CHUNK == 0 && late_flush(h, s) == 0 &&
 	    s->cap_late > LATE_CHUNK) {
 		/* A burst of late data is over: give back its room. */
@@ -949,9 +1022,12 @@ static int samples_push(struct vg_samples *out, int64_t t, double v)
 	return 0;
 }
 
-/* Appends the samples of chunk p[0..len) within [min_t, max_t]. */
-static int decode_into(const uint8_t *p, size_t len, int64_t min_t, int64_t max_t,
-		       struct vg_samples *out)
+/* Appends, of the first k samples of chunk p[0..len) (UINT64_MAX: all,
+ * found by seeking), those within [min_t, max_t]. A snapshot reads a
+ * chunk appended to since it was taken up to its cut, counting from the
+ * start. */
+static int decode_first(const uint8_t *p, size_t len, uint64_t k, int64_t min_t, int64_t max_t,
+			struct vg_samples *out)
 {
 	struct vg_chunk_it it;
 	struct vg_err err;
@@ -959,13 +1035,45 @@ static int decode_into(const uint8_t *p, size_t len, int64_t min_t, int64_t max_
 	double v;
 	int rc;
 
-	if (len == 0)
+	if (len == 0 || k == 0)
 		return 0;
 	if ((rc = vg_chunk_it_init(&it, p, len, &err)) != 0)
 		return rc;
-	for (rc = vg_chunk_it_seek(&it, min_t, &t, &v); rc == 1 && t <= max_t;
-	     rc = vg_chunk_it_next(&it, &t, &v))
-		if (samples_push(out, t, v) != 0)
+	rc = k == UINT64_MAX ? vg_chunk_it_seek(&it, min_t, &t, &v) : vg_chunk_it_next(&it, &t, &v);
+	for (; rc == 1 && k > 0 && t <= max_t; rc = vg_chunk_it_next(&it, &t, &v)) {
+		if (t >= min_t && samples_push(out, t, v) != 0)
+			return VG_ENOMEM;
+		if (k != UINT64_MAX)
+			k--;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* Appends the samples of chunk p[0..len) within [min_t, max_t]. */
+static int decode_into(const uint8_t *p, size_t len, int64_t min_t, int64_t max_t,
+		       struct vg_samples *out)
+{
+	return decode_first(p, len, UINT64_MAX, min_t, max_t, out);
+}
+
+/* Appends the samples of late chunk c within [min_t, max_t] that arrived
+ * before late sample number lim. */
+static int decode_arrived(const struct hchunk *c, uint64_t lim, int64_t min_t, int64_t max_t,
+			  struct vg_samples *out)
+{
+	const struct late_meta *m = chunk_late_meta(c);
+	struct vg_chunk_it it;
+	struct vg_err err;
+	uint32_t k = 0;
+	int64_t t;
+	double v;
+	int rc;
+
+	if ((rc = vg_chunk_it_init(&it, c->data, c->len, &err)) != 0)
+		return rc;
+	for (rc = vg_chunk_it_next(&it, &t, &v); rc == 1 && k < c->n && t <= max_t;
+	     rc = vg_chunk_it_next(&it, &t, &v), k++)
+		if (t >= min_t && m->ord_lo + m->arrival[k] < lim && samples_push(out, t, v) != 0)
 			return VG_ENOMEM;
 	return rc < 0 ? rc : 0;
 }
@@ -984,20 +1092,25 @@ struct sview {
 	const struct hchunk *late_chunks;
 	const struct late *late;
 	uint32_t n_late;
+	uint64_t in_first;   /* the number of its first in-order sample */
+	uint64_t late_first; /* the number of late[0] */
+	const struct vg_head_snap *snap; /* what the read may see; NULL: all */
 };
 
 static int read_view(const struct sview *in, const struct sview *extra, int64_t min_t,
 		     int64_t max_t, struct vg_samples *out);
 
-static struct sview live_view(const struct series *s)
+static struct sview live_view(const struct series *s, const struct vg_head_snap *snap)
 {
-	return (struct sview){ s->chunks, &s->open, s->late_chunks, s->late, s->n_late };
+	return (struct sview){ s->chunks, &s->open, s->late_chunks, s->late, s->n_late, s->in_base,
+			       s->late_ever - s->n_late, snap };
 }
 
 /* The frozen part of a series: its chunks were in order when frozen. */
-static struct sview frozen_view(const struct frozen *f)
+static struct sview frozen_view(const struct frozen *f, const struct vg_head_snap *snap)
 {
-	return (struct sview){ f->chunks, NULL, f->late_chunks, f->late, f->n_late };
+	return (struct sview){ f->chunks, NULL, f->late_chunks, f->late, f->n_late, f->in_base,
+			       f->late_end - f->n_late, snap };
 }
 
 static const struct frozen *frozen_of(const struct vg_head *h, uint32_t id)
@@ -1005,8 +1118,24 @@ static const struct frozen *frozen_of(const struct vg_head *h, uint32_t id)
 	return h->frozen && id < h->n_frozen ? &h->frozen[id] : NULL;
 }
 
+void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *out)
+{
+	if (id >= h->n_series) {
+		out->in_ord = out->late_ord = 0;
+		return;
+	}
+	out->in_ord = __atomic_load_n(&h->series[id].in_ever, __ATOMIC_ACQUIRE);
+	out->late_ord = __atomic_load_n(&h->series[id].late_ever, __ATOMIC_ACQUIRE);
+}
+
 int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
 			struct vg_samples *out)
+{
+	return vg_head_read_snap_locked(h, id, NULL, min_t, max_t, out);
+}
+
+int vg_head_read_snap_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
+			     int64_t min_t, int64_t max_t, struct vg_samples *out)
 {
 	const struct frozen *f;
 	struct sview live, fz;
@@ -1018,41 +1147,61 @@ int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t m
 	/* Decoding under the stripe: a few microseconds for a series of two
 	 * hours, and nothing to copy or pin. */
 	pthread_mutex_lock(stripe(h, id));
-	live = live_view(&h->series[id]);
+	live = live_view(&h->series[id], snap);
 	f = frozen_of(h, id);
 	if (f)
-		fz = frozen_view(f);
+		fz = frozen_view(f, snap);
 	rc = read_view(&live, f ? &fz : NULL, min_t, max_t, out);
 	pthread_mutex_unlock(stripe(h, id));
 	return rc;
 }
 
 /* Appends the late part of v within [min_t, max_t] to out. */
+/* Appends the late part of v within [min_t, max_t] to out: of a
+ * snapshot, the late samples numbered below its late_ord only. */
 static int gather_apart(const struct sview *v, int64_t min_t, int64_t max_t, struct vg_samples *out)
 {
+	uint64_t lim = v->snap ? v->snap->late_ord : UINT64_MAX;
 	int rc = 0;
 
-	for (const struct hchunk *c = v->late_chunks; c && rc == 0; c = c->next)
-		if (c->max_t >= min_t && c->min_t <= max_t)
+	for (const struct hchunk *c = v->late_chunks; c && rc == 0; c = c->next) {
+		if (c->max_t < min_t || c->min_t > max_t || chunk_late_meta(c)->ord_lo >= lim)
+			continue;
+		if (chunk_late_meta(c)->ord_hi <= lim)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
-	for (uint32_t i = 0; i < v->n_late && rc == 0; i++)
+		else
+			rc = decode_arrived(c, lim, min_t, max_t, out);
+	}
+	for (uint32_t i = 0; i < v->n_late && rc == 0 && v->late_first + i < lim; i++)
 		if (v->late[i].t >= min_t && v->late[i].t <= max_t)
 			rc = samples_push(out, v->late[i].t, v->late[i].v);
 	return rc;
 }
 
+/* The in-order part: of a snapshot, the samples numbered below its in_ord
+ * (in-order samples are numbered in time order, so that is a prefix). */
 static int gather_in_order(const struct sview *v, int64_t min_t, int64_t max_t, struct vg_samples *out)
 {
+	uint64_t lim = v->snap ? v->snap->in_ord : UINT64_MAX, ord = v->in_first;
 	const uint8_t *p;
 	size_t len = 0;
 	int rc = 0;
 
-	for (const struct hchunk *c = v->chunks; c && rc == 0; c = c->next)
-		if (c->max_t >= min_t && c->min_t <= max_t)
+	for (const struct hchunk *c = v->chunks; c && rc == 0 && ord < lim; ord += c->n, c = c->next) {
+		if (c->max_t < min_t || c->min_t > max_t)
+			continue;
+		if (lim - ord >= c->n)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
+		else
+			rc = decode_first(c->data, c->len, lim - ord, min_t, max_t, out);
+	}
 	p = v->open ? vg_chunk_enc_bytes(v->open, &len) : NULL;
-	if (rc == 0 && len && vg_chunk_enc_max_ts(v->open) >= min_t)
-		rc = decode_into(p, len, min_t, max_t, out);
+	if (rc == 0 && len && ord < lim && vg_chunk_enc_max_ts(v->open) >= min_t) {
+		if (lim - ord >= vg_chunk_enc_samples(v->open))
+			rc = decode_into(p, len, min_t, max_t, out);
+		else
+			rc = decode_first(p, len, lim - ord, min_t, max_t, out);
+	}
 	return rc;
 }
 
@@ -1296,7 +1445,9 @@ int vg_head_freeze(struct vg_head *h)
 		struct series *s = &h->series[id];
 
 		pthread_mutex_lock(stripe(h, id));
-		fz[id] = (struct frozen){ s->chunks, s->late_chunks, s->late, s->n_late };
+		fz[id] = (struct frozen){ s->chunks, s->late_chunks, s->late, s->n_late, s->in_base,
+					  s->late_ever };
+		s->in_base = s->in_ever;
 		s->chunks = s->tail = s->late_chunks = NULL;
 		s->late = NULL;
 		s->n_late = s->cap_late = 0;
@@ -1329,7 +1480,7 @@ int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out)
 	pthread_rwlock_rdlock(&h->lock);
 	pthread_mutex_lock(stripe(h, id));
 	if ((f = frozen_of(h, id)) != NULL) {
-		v = frozen_view(f);
+		v = frozen_view(f, NULL);
 		rc = read_view(&v, NULL, INT64_MIN, INT64_MAX, out);
 	}
 	pthread_mutex_unlock(stripe(h, id));
@@ -1337,11 +1488,41 @@ int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out)
 	return rc;
 }
 
+uint64_t vg_head_pin(struct vg_head *h)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&h->pin_mu);
+	g = h->pin_gen;
+	h->pins[g & 1]++;
+	pthread_mutex_unlock(&h->pin_mu);
+	return g;
+}
+
+void vg_head_unpin(struct vg_head *h, uint64_t pin)
+{
+	pthread_mutex_lock(&h->pin_mu);
+	if (--h->pins[pin & 1] == 0)
+		pthread_cond_broadcast(&h->pin_cv);
+	pthread_mutex_unlock(&h->pin_mu);
+}
+
 void vg_head_drop_frozen(struct vg_head *h)
 {
 	struct arena_block *b, *next;
 	struct frozen *fz;
 	uint32_t n;
+
+	/* Readers that pinned the head before now may still look for these
+	 * samples here (their selection names no block that holds them):
+	 * wait for them; later ones find the blocks. */
+	pthread_mutex_lock(&h->pin_mu);
+	{
+		uint64_t old = h->pin_gen++;
+		while (h->pins[old & 1] > 0)
+			pthread_cond_wait(&h->pin_cv, &h->pin_mu);
+	}
+	pthread_mutex_unlock(&h->pin_mu);
 
 	pthread_rwlock_rdlock(&h->lock);
 	fz = h->frozen;
@@ -1354,7 +1535,7 @@ void vg_head_drop_frozen(struct vg_head *h)
 	for (uint32_t id = 0; id < n; id++) {
 		pthread_mutex_lock(stripe(h, id));
 		free(fz[id].late);
-		fz[id] = (struct frozen){ NULL, NULL, NULL, 0 };
+		fz[id] = (struct frozen){ NULL, NULL, NULL, 0, 0, 0 };
 		pthread_mutex_unlock(stripe(h, id));
 	}
 	pthread_rwlock_wrlock(&h->lock);

@@ -103,6 +103,23 @@ int vg_samples_reserve(struct vg_samples *out, size_t n);
 int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
 			struct vg_samples *out);
 
+/*
+ * Snapshots: what series id holds now, as two numbers (the samples stored
+ * in order, and apart as late data, since the head began), taken in
+ * nanoseconds without the series' stripe, so a selection can take one
+ * for each series it selects. A read given the snapshot returns exactly
+ * the samples stored before it was taken, whatever was appended, sorted
+ * into chunks or frozen since (a frozen set stays while the reader holds
+ * a pin, vg_head_pin).
+ */
+struct vg_head_snap {
+	uint64_t in_ord, late_ord;
+};
+void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *out);
+/* vg_head_read_locked of what snap saw; snap NULL: all. */
+int vg_head_read_snap_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
+			     int64_t min_t, int64_t max_t, struct vg_samples *out);
+
 /* Every label name (with "__name__"), and every value of one label, sorted,
  * each once, in a new array the caller frees (NULL when n is 0); the strings
  * are views valid under the lock. */
@@ -122,6 +139,13 @@ int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_s
  * many ids the set covers; 0 when there is none).
  */
 int vg_head_freeze(struct vg_head *h);
+/* A reader that may read frozen samples pins the head first and unpins
+ * when done; vg_head_drop_frozen waits until every pin taken before it was
+ * called is released (it never waits for a later one), so a selection
+ * made before a seal served its blocks still finds what it selected. Any
+ * thread; the pin is a leaf lock's counter, held for nanoseconds. */
+uint64_t vg_head_pin(struct vg_head *h);
+void vg_head_unpin(struct vg_head *h, uint64_t pin);
 uint32_t vg_head_frozen_series(struct vg_head *h);
 int vg_head_read_frozen(struct vg_head *h, uint32_t id, struct vg_samples *out);
 void vg_head_drop_frozen(struct vg_head *h);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/banned.h"
 
@@ -181,7 +182,8 @@ int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_di
 		const uint8_t *key = j.keys.data + j.ids[i].off;
 		size_t from = 0;
 
-		if ((rc = vg_head_read_frozen(h, j.ids[i].id, &smp)) != 0) {
+		if ((rc = vg_head_read_frozen(h, j.ids[i].id, &smp)) != 0 ||
+		    (rc = vg_storage_cut_deleted(st, key, j.ids[i].len, &smp)) != 0) {
 			vg_err_set(err, rc, "reading the frozen head: %s", vg_strerror(rc));
 			break;
 		}
@@ -255,6 +257,7 @@ struct vg_sealer {
 	pthread_cond_t cv;
 	struct request *queue; /* under mu */
 	bool is_stopping;      /* under mu */
+	struct vg_complaint complaint; /* the sealer's thread only */
 	uint32_t wal_segno;    /* the sealer's: where the pending freeze started */
 };
 
@@ -285,9 +288,35 @@ static int run_seal(struct vg_sealer *s, struct vg_err *err)
 	return 0;
 }
 
+/* Waits for a request, or until the retry of a failed seal is due
+ * (retry_ms > 0: that many ms from now). Returns with mu held; false when
+ * stopping. */
+static bool wait_work_locked(struct vg_sealer *s, int64_t retry_ms)
+{
+	struct timespec ts;
+
+	if (retry_ms <= 0) {
+		while (s->queue == NULL && !s->is_stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		return !s->is_stopping || s->queue != NULL;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(retry_ms / 1000);
+	ts.tv_nsec += (long)(retry_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (s->queue == NULL && !s->is_stopping)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
+			break;
+	return !s->is_stopping || s->queue != NULL;
+}
+
 static void *sealer_main(void *arg)
 {
 	struct vg_sealer *s = arg;
+	int64_t retry_ms = 0;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -295,18 +324,26 @@ static void *sealer_main(void *arg)
 		struct vg_err err;
 		int rc;
 
-		while (s->queue == NULL && !s->is_stopping)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->queue == NULL)
+		if (!wait_work_locked(s, retry_ms))
 			break;
-		/* Every request waiting now is answered by this one seal. */
+		/* Every request waiting now is answered by this one seal; with
+		 * none, this is the retry of one that failed (a full disk):
+		 * what it froze stays frozen, and the retry writes it. */
 		batch = s->queue;
 		s->queue = NULL;
 		pthread_mutex_unlock(&s->mu);
 		err.msg[0] = '\0';
 		rc = run_seal(s, &err);
-		if (rc != 0)
-			vg_error("sealing the head: %s", err.msg);
+		if (rc != 0) {
+			retry_ms = retry_ms ? retry_ms * 2 : VG_SEAL_RETRY_MIN_MS;
+			if (retry_ms > VG_SEAL_RETRY_MAX_MS)
+				retry_ms = VG_SEAL_RETRY_MAX_MS;
+			vg_log_complain(&s->complaint, VG_LOG_ERROR, "sealing the head: %s; trying again in %lld ms",
+					err.msg, (long long)retry_ms);
+		} else {
+			retry_ms = 0;
+			vg_log_relief(&s->complaint, "sealing works again");
+		}
 		for (; batch; batch = next) {
 			next = batch->next;
 			batch->done(batch->arg, rc, rc ? err.msg : "");

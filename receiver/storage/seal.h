@@ -30,6 +30,10 @@ struct vg_storage;
 struct vg_wal;
 
 #define VG_SEAL_DEFAULT_PERIOD_MS (2LL * 3600 * 1000)
+/* A seal that failed (a full disk) is tried again by the sealer after this
+ * pause, doubling up to the maximum, until one succeeds. */
+#define VG_SEAL_RETRY_MIN_MS 1000
+#define VG_SEAL_RETRY_MAX_MS (5 * 60 * 1000)
 
 struct vg_seal_stats {
 	uint64_t blocks;   /* files written */

@@ -11,7 +11,10 @@
  * entries (key, place), the keys copied into the set; the entries are
  * sorted by key in the one series order; runs of equal keys are one series.
  * The set holds a reference to every block it names, so a block dropped
- * from the storage meanwhile stays readable until the set is freed.
+ * from the storage meanwhile stays readable until the set is freed, and a
+ * snapshot of every head series it selected (head.h), taken while the
+ * head's read lock is held for the selection: a read of the set returns
+ * what each series held then, never what was appended since.
  *
  * Locks: st->mu guards the block list and is held only to copy it. The
  * head's read lock is held while its ids and keys are copied, dropped
@@ -31,6 +34,7 @@
 #include "receiver/storage/chunk.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/postings.h"
+#include "receiver/storage/tombstone.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +56,7 @@ struct vg_storage {
 	struct vg_block **blocks; /* under mu; ascending by min_t */
 	size_t n_blocks, cap_blocks;
 	uint64_t damaged_blocks;
+	struct vg_tombstones *tomb; /* deleted ranges (tombstone.h) */
 };
 
 struct entry {
@@ -59,10 +64,12 @@ struct entry {
 	uint32_t key_len;
 	uint32_t place; /* PLACE_HEAD, or an index into set->blocks */
 	uint32_t id;    /* head id or block series index */
+	struct vg_head_snap snap; /* head: what the series held at selection */
 };
 
 struct run {
 	size_t first, n; /* entries[first .. first + n) */
+	uint32_t del_first, del_n; /* its deleted ranges: dels[del_first ..) */
 };
 
 struct point {
@@ -73,6 +80,7 @@ struct point {
 
 struct vg_storage_set {
 	struct vg_head *head;     /* borrowed: the set may outlive the storage, not the head */
+	uint64_t pin;             /* vg_head_pin: the frozen set stays while the set lives */
 	struct vg_block **blocks; /* a reference each */
 	size_t n_blocks;
 	struct vg_buf keys;
@@ -80,6 +88,8 @@ struct vg_storage_set {
 	size_t n_entries, cap_entries;
 	struct run *runs;
 	size_t n_runs;
+	struct vg_interval *dels; /* deleted ranges, per run (tombstone.h) */
+	size_t n_dels, cap_dels;
 	/* Scratch of the thread reading the set. */
 	struct vg_block_cursor *cursor;
 	struct vg_samples cols; /* a block series' columns, decoded */
@@ -185,6 +195,10 @@ int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **o
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	pthread_mutex_init(&st->mu, NULL);
 	st->head = opts->head;
+	if ((rc = vg_tombstones_open(opts->data_dir, &st->tomb, err)) != 0) {
+		vg_storage_close(st);
+		return rc;
+	}
 	if (opts->data_dir) {
 		st->dir = strdup(opts->data_dir);
 		if (st->dir == NULL) {
@@ -209,6 +223,7 @@ void vg_storage_close(struct vg_storage *st)
 	for (size_t i = 0; i < st->n_blocks; i++)
 		vg_block_close(st->blocks[i]);
 	free(st->blocks);
+	vg_tombstones_free(st->tomb);
 	pthread_mutex_destroy(&st->mu);
 	free(st->dir);
 	free(st);
@@ -269,7 +284,7 @@ static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key
 		set->entries = p;
 		set->cap_entries = cap;
 	}
-	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id };
+	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id, { 0, 0 } };
 	vg_buf_append(&set->keys, key, key_len);
 	return vg_buf_failed(&set->keys) ? VG_ENOMEM : 0;
 }
@@ -293,6 +308,8 @@ static int select_head(struct vg_storage_set *set, const struct vg_selector *sel
 		}
 		vg_head_key_locked(h, ids[i], &key, &len);
 		rc = push_entry(set, key, len, PLACE_HEAD, ids[i]);
+		if (rc == 0)
+			vg_head_snap_locked(h, ids[i], &set->entries[set->n_entries - 1].snap);
 	}
 	vg_head_unlock(h);
 	free(ids);
@@ -330,6 +347,48 @@ static int entry_cmp(const void *a, const void *b, void *arg)
 	return x->place > y->place ? -1 : x->place < y->place;
 }
 
+static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+		       struct vg_samples *out, struct vg_err *err);
+
+/* What was deleted, per series, as the list is now (tombstone.h); a series
+ * with nothing left in [min_t, max_t] is no longer selected, as
+ * Prometheus leaves out a series all of whose samples were deleted. Only
+ * series a tombstone matches are read here. */
+static int apply_tombstones(struct vg_storage *st, struct vg_storage_set *set, int64_t min_t,
+			    int64_t max_t, struct vg_err *err)
+{
+	struct vg_samples smp = { 0 };
+	size_t kept = 0;
+	int rc = 0;
+
+	if (vg_tombstones_len(st->tomb) == 0)
+		return 0;
+	for (size_t i = 0; i < set->n_runs && rc == 0; i++) {
+		const struct entry *e = &set->entries[set->runs[i].first];
+		size_t before = set->n_dels;
+
+		if (vg_tombstones_match(st->tomb, set->keys.data + e->key_off, e->key_len, &set->dels,
+					&set->n_dels, &set->cap_dels) != 0) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+			break;
+		}
+		set->runs[i].del_first = (uint32_t)before;
+		set->runs[i].del_n = (uint32_t)(set->n_dels - before);
+		if (set->runs[i].del_n > 0) {
+			if ((rc = read_merged(set, i, min_t, max_t, &smp, err)) != 0)
+				break;
+			vg_tombstones_cut(set->dels + before, set->runs[i].del_n, &smp);
+			if (smp.n == 0)
+				continue; /* everything of it in range was deleted */
+		}
+		set->runs[kept++] = set->runs[i];
+	}
+	if (rc == 0)
+		set->n_runs = kept;
+	vg_samples_release(&smp);
+	return rc;
+}
+
 int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
 		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err)
 {
@@ -340,6 +399,9 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 	if (set == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
 	set->head = st->head;
+	/* Before the block list is copied: a seal that adds blocks after it
+	 * keeps the frozen samples until this set is freed. */
+	set->pin = vg_head_pin(st->head);
 	vg_buf_init(&set->keys);
 	pthread_mutex_lock(&st->mu);
 	set->blocks = st->n_blocks ? malloc(st->n_blocks * sizeof(*set->blocks)) : NULL;
@@ -385,10 +447,33 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		    memcmp(set->keys.data + f->key_off, set->keys.data + e->key_off, e->key_len) == 0)
 			r->n++;
 		else
-			set->runs[set->n_runs++] = (struct run){ i, 1 };
+			set->runs[set->n_runs++] = (struct run){ i, 1, 0, 0 };
+	}
+	if ((rc = apply_tombstones(st, set, min_t, max_t, err)) != 0) {
+		vg_storage_set_free(set);
+		return rc;
 	}
 	*out = set;
 	return 0;
+}
+
+int vg_storage_delete(struct vg_storage *st, const struct vg_str *selectors, size_t n,
+		      int64_t min_t, int64_t max_t, struct vg_err *err)
+{
+	return vg_tombstones_add(st->tomb, selectors, n, min_t, max_t, err);
+}
+
+int vg_storage_cut_deleted(struct vg_storage *st, const uint8_t *key, size_t key_len,
+			   struct vg_samples *s)
+{
+	struct vg_interval *iv = NULL;
+	size_t n = 0, cap = 0;
+	int rc = vg_tombstones_match(st->tomb, key, key_len, &iv, &n, &cap);
+
+	if (rc == 0)
+		vg_tombstones_cut(iv, n, s);
+	free(iv);
+	return rc;
 }
 
 size_t vg_storage_set_len(const struct vg_storage_set *set)
@@ -409,12 +494,14 @@ void vg_storage_set_free(struct vg_storage_set *set)
 {
 	if (set == NULL)
 		return;
+	vg_head_unpin(set->head, set->pin);
 	for (size_t i = 0; i < set->n_blocks; i++)
 		vg_block_close(set->blocks[i]);
 	free(set->blocks);
 	vg_buf_release(&set->keys);
 	free(set->entries);
 	free(set->runs);
+	free(set->dels);
 	vg_block_cursor_free(set->cursor);
 	vg_samples_release(&set->cols);
 	free(set->pts);
@@ -477,8 +564,8 @@ static int point_cmp(const void *a, const void *b)
 	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
-			struct vg_samples *out, struct vg_err *err)
+static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+		       struct vg_samples *out, struct vg_err *err)
 {
 	const struct run *r = &set->runs[i];
 	size_t np = 0;
@@ -489,7 +576,8 @@ int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int
 	if (r->n == 1 && set->entries[r->first].place == PLACE_HEAD) {
 		struct vg_head *h = set->head;
 		vg_head_rdlock(h);
-		rc = vg_head_read_locked(h, set->entries[r->first].id, min_t, max_t, out);
+		rc = vg_head_read_snap_locked(h, set->entries[r->first].id, &set->entries[r->first].snap,
+					      min_t, max_t, out);
 		vg_head_unlock(h);
 		return rc ? vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc)) : 0;
 	}
@@ -500,7 +588,7 @@ int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int
 		if (e->place == PLACE_HEAD) {
 			struct vg_head *h = set->head;
 			vg_head_rdlock(h);
-			rc = vg_head_read_locked(h, e->id, min_t, max_t, out);
+			rc = vg_head_read_snap_locked(h, e->id, &e->snap, min_t, max_t, out);
 			vg_head_unlock(h);
 			if (rc != 0)
 				return vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc));
@@ -530,6 +618,17 @@ int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int
 		out->n++;
 	}
 	return 0;
+}
+
+int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+			struct vg_samples *out, struct vg_err *err)
+{
+	const struct run *r = &set->runs[i];
+	int rc = read_merged(set, i, min_t, max_t, out, err);
+
+	if (rc == 0)
+		vg_tombstones_cut(set->dels + r->del_first, r->del_n, out);
+	return rc;
 }
 
 /* --- label names and values ---------------------------------------------- */

@@ -75,7 +75,9 @@ void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out);
 /*
  * The series matching sel that may have samples in [min_t, max_t] (the head
  * is always asked; blocks whose range misses the interval are not), in a
- * new set the caller frees. The selector is the calling thread's.
+ * new set the caller frees; a series whose samples in the range were all
+ * deleted (vg_storage_delete) is left out. The selector is the calling
+ * thread's.
  */
 int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
 		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err);
@@ -89,6 +91,22 @@ void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_
 int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
 			struct vg_samples *out, struct vg_err *err);
 void vg_storage_set_free(struct vg_storage_set *set);
+
+/*
+ * Deletes the samples in [min_t, max_t] (ms, both included) of every
+ * series one of the selectors (text, as common/selector.h parses it)
+ * matches: a tombstone each (tombstone.h), durable in
+ * <data_dir>/tombstones before this returns 0. Selections made after it
+ * leave those samples out, from the head, the blocks and whatever the WAL
+ * replays. VG_EINVAL, VG_ELIMIT, VG_EIO (with the file), VG_ENOMEM.
+ */
+int vg_storage_delete(struct vg_storage *st, const struct vg_str *selectors, size_t n,
+		      int64_t min_t, int64_t max_t, struct vg_err *err);
+/* Removes from s (the samples of the series of key, ascending) what was
+ * deleted: for a writer of blocks, so a block written now holds none of
+ * it. 0 or VG_ENOMEM. */
+int vg_storage_cut_deleted(struct vg_storage *st, const uint8_t *key, size_t key_len,
+			   struct vg_samples *s);
 
 /* Strings owned by the caller: v[i] point into bytes. */
 struct vg_strset {

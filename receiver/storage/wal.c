@@ -56,7 +56,9 @@
  * segment but the last is complete and synced before its successor exists,
  * and only the last can end in a torn record. Cutting a damaged tail at
  * open: ftruncate, fdatasync. A failed write or fdatasync breaks the WAL
- * until it is reopened (wal.h says why).
+ * (wal.h says why); the writer then cuts the segment back to its last
+ * synced byte and starts the next segment, retrying until the disk takes
+ * it (recover), and the owner resumes there (vg_wal_resume).
  *
  * RECOVERY at open, for each segment in numeric order:
  *  - header shorter than 16 bytes: the last segment is rewritten with a
@@ -85,6 +87,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -117,6 +120,7 @@ struct wal_item {
 	uint32_t segno;     /* the segment these bytes belong at the end of */
 	bool is_sync;       /* fdatasync once written */
 	bool is_roll;       /* then start the next segment even if not full */
+	uint32_t gen;       /* the owner's generation when committed (recovery) */
 	uint64_t ticket;
 	struct vg_buf bytes;
 };
@@ -132,13 +136,16 @@ struct vg_wal {
 	uint32_t app_segno;     /* the segment the next record lands in */
 	uint64_t app_off;       /* and its offset there */
 	uint64_t next_ticket;   /* the last ticket handed out */
-	_Atomic bool is_broken; /* set by the writer, read by the owner */
+	uint32_t gen;           /* generation of what the owner appends */
+	_Atomic bool is_broken; /* set by the writer, cleared by the owner's resume */
 
 	/* The writer's side: the sync thread, or the owner without one. */
 	int fd;                 /* the current segment, open for writing */
 	uint32_t segno;         /* its number */
 	uint64_t seg_bytes;     /* bytes in its file */
 	bool has_unsynced;      /* bytes written since the last fdatasync */
+	uint64_t durable_off;   /* bytes of the current segment known synced */
+	uint32_t writer_gen;    /* items of another generation are dropped */
 
 	/* Shared, under mu. */
 	pthread_mutex_t mu;
@@ -150,6 +157,8 @@ struct vg_wal {
 	unsigned n_spare;
 	uint64_t durable_ticket; /* every commit up to this one is durable */
 	char broken_msg[VG_ERR_MSG_MAX];
+	uint32_t ready_gen;      /* recovery done: the owner may resume at ready_segno */
+	uint32_t ready_segno;
 	bool has_thread, is_stopping;
 	pthread_t thread;
 	void (*on_durable)(void *arg, uint64_t ticket, int rc);
@@ -304,16 +313,25 @@ static int header_check(const uint8_t *h, uint32_t segno, const char **why)
 /* Marks the WAL broken and fills err; every later append and sync repeats it. */
 static int set_broken(struct vg_wal *w, struct vg_err *err, const char *what, const char *name)
 {
+	int e = errno;
+
+	pthread_mutex_lock(&w->mu);
 	snprintf(w->broken_msg, sizeof(w->broken_msg), "%s %s/%s: %s", what, w->dir, name,
-		 strerror(errno));
-	w->is_broken = true;
-	return vg_err_set(err, VG_EIO, "%s", w->broken_msg);
+		 strerror(e));
+	w->st.write_failures++;
+	atomic_store(&w->is_broken, true);
+	vg_err_set(err, VG_EIO, "%s", w->broken_msg);
+	pthread_mutex_unlock(&w->mu);
+	return VG_EIO;
 }
 
-static int broken_err(const struct vg_wal *w, struct vg_err *err)
+static int broken_err(struct vg_wal *w, struct vg_err *err)
 {
-	return vg_err_set(err, VG_EIO, "WAL failed earlier and stays failed until reopened: %s",
-			  w->broken_msg);
+	pthread_mutex_lock(&w->mu);
+	vg_err_set(err, VG_EIO, "WAL failed and waits for the disk to take writes again: %s",
+		   w->broken_msg);
+	pthread_mutex_unlock(&w->mu);
+	return VG_EIO;
 }
 
 static int push_seg(struct vg_wal *w, uint32_t segno, uint64_t size_bytes)
@@ -628,6 +646,7 @@ static int adopt_last(struct vg_wal *w, int fd, uint32_t segno, const char *name
 	w->fd = fd;
 	w->segno = segno;
 	w->seg_bytes = off;
+	w->durable_off = off;
 	return 0;
 }
 
@@ -923,6 +942,7 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 			goto fail;
 		w->segno = segno;
 		w->seg_bytes = SEG_HEADER_BYTES;
+		w->durable_off = SEG_HEADER_BYTES;
 		rc = push_seg(w, segno, SEG_HEADER_BYTES);
 		if (rc != 0) {
 			rc = vg_err_set(err, rc, "WAL %s: out of memory", w->dir);
@@ -1084,6 +1104,7 @@ static int roll_segment(struct vg_wal *w, struct vg_err *err)
 	}
 	if (rc != 0) {
 		memcpy(w->broken_msg, e.msg, sizeof(w->broken_msg));
+		w->st.write_failures++;
 		atomic_store(&w->is_broken, true);
 		pthread_cond_broadcast(&w->done_cv);
 		pthread_mutex_unlock(&w->mu);
@@ -1095,6 +1116,7 @@ static int roll_segment(struct vg_wal *w, struct vg_err *err)
 	w->fd = fd;
 	w->segno = segno;
 	w->seg_bytes = SEG_HEADER_BYTES;
+	w->durable_off = SEG_HEADER_BYTES;
 	return 0;
 }
 
@@ -1109,6 +1131,7 @@ static int sync_file(struct vg_wal *w, struct vg_err *err)
 		return set_broken(w, err, "fdatasync", name);
 	}
 	w->has_unsynced = false;
+	w->durable_off = w->seg_bytes;
 	pthread_mutex_lock(&w->mu);
 	w->st.syncs++;
 	pthread_mutex_unlock(&w->mu);
@@ -1143,27 +1166,41 @@ static int write_item(struct vg_wal *w, const struct wal_item *it, struct vg_err
 	return 0;
 }
 
-/* Writes a detached list of items in order and reports the outcome:
- * durable_ticket moves to the last sync item written, or the WAL breaks. */
-static void drain(struct vg_wal *w, struct wal_item *items)
+/*
+ * Writes a detached list of items in order and reports the outcome.
+ * durable_ticket moves to the last item synced. When a write or sync
+ * fails, the WAL breaks and every later item of that list fails too;
+ * items of an older generation (committed before the owner saw an earlier
+ * failure, sealed for places that recovery abandoned) are dropped unwritten
+ * and fail. Reports go out in ticket order: durable first, then failed
+ * (wal.h, vg_wal_start_writer). *is_failed_out (may be NULL): whether this
+ * list broke the WAL, so that the writer starts recovery.
+ */
+static void drain(struct vg_wal *w, struct wal_item *items, bool *is_failed_out)
 {
 	struct wal_item *it, *next;
-	bool has_items = false;
-	uint64_t synced = 0, bytes = 0, last_ticket = 0;
+	uint64_t synced = 0, bytes = 0, failed = 0;
 	struct vg_err err;
-	int rc = atomic_load(&w->is_broken) ? VG_EIO : 0;
+	bool is_failed = false;
 
 	for (it = items; it; it = it->next) {
-		if (rc == 0)
-			rc = write_item(w, it, &err);
+		bytes += it->bytes.len;
+		if (it->gen != w->writer_gen || is_failed || atomic_load(&w->is_broken)) {
+			failed = it->ticket;
+			continue;
+		}
+		if (write_item(w, it, &err) != 0) {
+			is_failed = true;
+			failed = it->ticket;
+			continue;
+		}
 		if (it->is_sync)
 			synced = it->ticket;
-		bytes += it->bytes.len;
-		has_items = true;
-		last_ticket = it->ticket;
 	}
+	/* What a failed item wrote but did not sync never counts: after a
+	 * failure in this list, nothing past the last successful sync does. */
 	pthread_mutex_lock(&w->mu);
-	if (rc == 0 && synced > w->durable_ticket)
+	if (synced > w->durable_ticket)
 		w->durable_ticket = synced;
 	w->q_bytes -= bytes;
 	/* Keep a few drained items for the next commits; a burst that queued
@@ -1182,14 +1219,107 @@ static void drain(struct vg_wal *w, struct wal_item *items)
 	}
 	pthread_cond_broadcast(&w->done_cv);
 	pthread_mutex_unlock(&w->mu);
-	if (w->on_durable && has_items && (synced || rc != 0))
-		w->on_durable(w->on_durable_arg, rc == 0 ? synced : last_ticket, rc);
+	if (w->on_durable && synced)
+		w->on_durable(w->on_durable_arg, synced, 0);
+	if (w->on_durable && failed)
+		w->on_durable(w->on_durable_arg, failed, VG_EIO);
+	if (is_failed_out)
+		*is_failed_out = is_failed;
+}
+
+/*
+ * One attempt to recover from a failed write or sync, on the writer's side
+ * (docs/wal.md, "A failed write or fsync"): cut the current segment back to
+ * its last synced byte, so nothing a failed write or sync may have left is
+ * ever replayed, then start the next segment (header, fdatasync, directory
+ * fdatasync). The failed bytes are never written again and the failed sync
+ * is never retried: whatever the kernel did with those pages, the WAL
+ * promises only records synced after this. On success the owner may resume
+ * there (vg_wal_resume). VG_EIO when the disk still refuses; the caller
+ * tries again later.
+ */
+static int recover(struct vg_wal *w, struct vg_err *err)
+{
+	char name[SEG_NAME_MAX];
+	uint32_t segno = w->segno + 1;
+	int fd, rc;
+
+	/* Always: a failed write may have left bytes that seg_bytes does not
+	 * count. */
+	seg_name(name, w->segno);
+	if (ftruncate(w->fd, (off_t)w->durable_off) != 0)
+		return vg_err_set(err, VG_EIO, "ftruncate %s/%s to %" PRIu64 ": %s", w->dir, name,
+				  w->durable_off, strerror(errno));
+	if (vg_fs_fdatasync(&w->ops, w->fd) != 0)
+		return vg_err_set(err, VG_EIO, "fdatasync %s/%s after cutting it: %s", w->dir, name,
+				  strerror(errno));
+	w->seg_bytes = w->durable_off;
+	w->has_unsynced = false;
+	if (segno == 0)
+		return vg_err_set(err, VG_EIO, "WAL %s: segment numbers exhausted", w->dir);
+	/* A leftover of a failed creation holds nothing that was promised. */
+	seg_name(name, segno);
+	(void)unlinkat(w->dir_fd, name, 0);
+	if ((rc = create_segment(w, segno, &fd, err)) != 0)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	if (push_seg(w, segno, SEG_HEADER_BYTES) != 0) {
+		pthread_mutex_unlock(&w->mu);
+		close(fd);
+		(void)unlinkat(w->dir_fd, name, 0);
+		return vg_err_set(err, VG_ENOMEM, "WAL %s: out of memory", w->dir);
+	}
+	w->segs[w->n_segs - 2].size_bytes = w->seg_bytes;
+	close(w->fd);
+	w->fd = fd;
+	w->segno = segno;
+	w->seg_bytes = SEG_HEADER_BYTES;
+	w->durable_off = SEG_HEADER_BYTES;
+	w->writer_gen++;
+	w->ready_gen = w->writer_gen;
+	w->ready_segno = segno;
+	w->st.recoveries++;
+	pthread_cond_broadcast(&w->done_cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+/* The writer after a failure: recover, retrying with a growing pause
+ * until the disk takes writes again or the WAL is stopped. Returns with mu
+ * held. */
+static void writer_recover_locked(struct vg_wal *w)
+{
+	uint64_t pause_ms = VG_WAL_RETRY_MIN_MS;
+	struct vg_err err;
+
+	while (!w->is_stopping) {
+		int rc;
+
+		pthread_mutex_unlock(&w->mu);
+		rc = recover(w, &err);
+		pthread_mutex_lock(&w->mu);
+		if (rc == 0)
+			return;
+		{
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)(pause_ms / 1000);
+			ts.tv_nsec += (long)(pause_ms % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
+		}
+		pause_ms = pause_ms * 2 > VG_WAL_RETRY_MAX_MS ? VG_WAL_RETRY_MAX_MS : pause_ms * 2;
+	}
 }
 
 static void *writer_main(void *arg)
 {
 	struct vg_wal *w = arg;
 	struct wal_item *items;
+	bool is_failed;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -1201,11 +1331,49 @@ static void *writer_main(void *arg)
 		items = w->q_head;
 		w->q_head = w->q_tail = NULL;
 		pthread_mutex_unlock(&w->mu);
-		drain(w, items);
+		drain(w, items, &is_failed);
 		pthread_mutex_lock(&w->mu);
+		if (is_failed)
+			writer_recover_locked(w);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+bool vg_wal_failure(struct vg_wal *w, struct vg_err *err)
+{
+	if (!atomic_load(&w->is_broken))
+		return false;
+	broken_err(w, err);
+	return true;
+}
+
+int vg_wal_resume(struct vg_wal *w, uint64_t *failed_through, struct vg_err *err)
+{
+	bool is_ready;
+
+	*failed_through = w->next_ticket;
+	if (!atomic_load(&w->is_broken))
+		return 0;
+	/* Without a writer thread the owner recovers itself. */
+	if (!w->has_thread && recover(w, err) != 0)
+		return VG_EIO;
+	pthread_mutex_lock(&w->mu);
+	is_ready = w->ready_gen != w->gen;
+	if (is_ready) {
+		/* What the owner holds was sealed for places the writer gave
+		 * up: it goes, and appends start at the new segment. */
+		w->gen = w->ready_gen;
+		w->app_segno = w->ready_segno;
+		w->app_off = SEG_HEADER_BYTES;
+		vg_buf_reset(&w->buf);
+		atomic_store(&w->is_broken, false);
+	} else {
+		vg_err_set(err, VG_EIO, "WAL failed and waits for the disk to take writes again: %s",
+			   w->broken_msg);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return is_ready ? 0 : VG_EIO;
 }
 
 /*
@@ -1248,6 +1416,7 @@ static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll)
 	it->segno = w->app_segno;
 	it->is_sync = is_sync;
 	it->is_roll = is_roll;
+	it->gen = w->gen;
 	it->ticket = ticket = ++w->next_ticket;
 	if (is_roll || w->app_off >= w->segment_bytes) {
 		w->app_segno++;
@@ -1265,7 +1434,7 @@ static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll)
 		pthread_mutex_unlock(&w->mu);
 	} else {
 		pthread_mutex_unlock(&w->mu);
-		drain(w, it);
+		drain(w, it, NULL);
 	}
 	return atomic_load(&w->is_broken) && !w->has_thread ? 0 : ticket;
 }

@@ -18,8 +18,15 @@
  *  - After any append or sync fails with VG_EIO the WAL is broken: every
  *    later append and sync fails too, because after a failed write or fsync
  *    the kernel may have dropped the dirty pages while reporting the next
- *    fsync as good. Only vg_wal_close and a new vg_wal_open (which replays
- *    and cuts whatever the failure left) recover.
+ *    fsync as good, so nothing not synced before the failure may ever be
+ *    promised. Recovery (a full disk that has room again) never retries
+ *    that data: the writer cuts the segment back to its last synced byte
+ *    and starts a new segment, retrying with a growing pause until the
+ *    disk takes it; vg_wal_resume then lets the owner append again. What
+ *    was appended but not durable before the failure is gone: the owner
+ *    must append again whatever it still needs (the SERIES records of
+ *    series created since its last durable commit above all) and refuse
+ *    the batches it held.
  *
  * Threads: one thread owns a struct vg_wal and makes every call but the
  * writer's callback. With vg_wal_start_writer, the files are written and
@@ -29,6 +36,7 @@
 #ifndef VG_WAL_H
 #define VG_WAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -90,6 +98,8 @@ struct vg_wal_stats {
 	uint64_t segments;         /* segment files (replay: files read) */
 	uint64_t bytes;            /* segment bytes (replay: good bytes read) */
 	uint64_t syncs;            /* fdatasyncs of appended data (0 in replay) */
+	uint64_t write_failures;   /* writes, syncs or segment creations that failed */
+	uint64_t recoveries;       /* times the WAL was recovered after one (vg_wal_resume) */
 	uint64_t corrupt_tails;    /* damaged tails of the last segment found and cut */
 	uint64_t damaged_segments; /* earlier segments whose rest was skipped */
 	uint64_t bad_segments;     /* segment files skipped for a bad header */
@@ -144,6 +154,23 @@ int vg_wal_sync(struct vg_wal *w, struct vg_err *err);
 int vg_wal_roll(struct vg_wal *w, uint32_t *segno_out, struct vg_err *err);
 int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err);
 
+/*
+ * Owner thread: 0 when the WAL is not broken or has just been made usable
+ * again (appends go to a fresh segment; everything appended and not
+ * durable before the failure is dropped, its tickets failed). VG_EIO with
+ * the failure's text while the writer has not recovered yet (call again
+ * later). Without a writer thread it makes one recovery attempt itself.
+ * *failed_through gets the last ticket handed out so far: a failure
+ * reported later for a ticket up to it is about what was dropped here.
+ */
+int vg_wal_resume(struct vg_wal *w, uint64_t *failed_through, struct vg_err *err);
+/* Whether the WAL is broken now; if so err gets the failure's text. */
+bool vg_wal_failure(struct vg_wal *w, struct vg_err *err);
+
+/* Pause between recovery attempts: doubles from MIN to MAX. */
+#define VG_WAL_RETRY_MIN_MS 10
+#define VG_WAL_RETRY_MAX_MS 1000
+
 /* Owner thread only. */
 void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *out);
 
@@ -154,7 +181,11 @@ void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *out);
  * writes every queued commit in order, fdatasyncs once for all of them
  * (group commit) and calls on_durable(arg, ticket, 0) on its own thread
  * with the highest ticket now durable, or on_durable(arg, ticket, VG_EIO)
- * when a write or sync failed (the WAL is then broken, as above). The
+ * when a write or sync failed (the WAL is then broken, as above): every
+ * ticket up to that one not reported durable before has failed and never
+ * will be durable. Calls come in ticket order; a list that is partly
+ * synced reports the durable part first. Tickets of commits made after a
+ * vg_wal_resume are all higher than every failed one. The
  * callback must be quick and thread-safe (e.g. event_active on the owner's
  * event base). vg_wal_sync, vg_wal_roll still work, by waiting for their
  * ticket. The owner blocks in an append or commit only while more than
