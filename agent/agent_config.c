@@ -136,6 +136,11 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
+	{ F("tls", VG_CONF_BOOL, has_tls), 0, 0, NULL },
+	{ F("tls_ca_file", VG_CONF_STR, tls_ca_file), 0, 0, vg_conf_check_path },
+	{ F("tls_cert_file", VG_CONF_STR, tls_cert_file), 0, 0, vg_conf_check_path },
+	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
+	{ F("tls_server_name", VG_CONF_STR, tls_server_name), 0, 0, vg_conf_check_ident },
 	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
@@ -157,6 +162,8 @@ static const char usage_text[] =
 	"      --label NAME=VALUE   add a label to every series; repeatable;\n"
 	"                           an empty VALUE removes a label set in the file\n"
 	"      --token TOKEN        token the receiver expects (default none)\n"
+	"      --tls-ca-file FILE   connect with TLS, verifying receivers against\n"
+	"                           the CAs in FILE\n"
 	"      --proc-path DIR      where procfs is mounted (default /proc)\n"
 	"      --rootfs-path DIR    the host's root file system (default /)\n"
 	"      --spool-dir DIR      keep unacknowledged batches here (default\n"
@@ -183,6 +190,7 @@ enum {
 	OPT_SPOOL_DIR,
 	OPT_CHECK_CONFIG,
 	OPT_RECEIVERS,
+	OPT_TLS_CA_FILE,
 };
 
 static const struct option long_options[] = {
@@ -198,6 +206,7 @@ static const struct option long_options[] = {
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "receivers", required_argument, NULL, OPT_RECEIVERS },
+	{ "tls-ca-file", required_argument, NULL, OPT_TLS_CA_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -206,7 +215,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
-	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers;
+	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers, *tls_ca_file;
 	const char **labels; /* NAME=VALUE, in order */
 	bool is_check_only;
 	size_t n_labels;
@@ -370,6 +379,9 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 		return vg_err_set(err, r, "out of memory");
 	if (fl->receivers && (r = apply_receivers_flag(cfg, fl->receivers, err)) < 0)
 		return r;
+	if (fl->tls_ca_file &&
+	    (r = vg_conf_set_str_flag(&cfg->tls_ca_file, "--tls-ca-file", fl->tls_ca_file, vg_conf_check_path, err)) < 0)
+		return r;
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
 			return r;
@@ -404,6 +416,10 @@ static int set_defaults(struct vg_agent_config *cfg)
 /* Empty strings in the file mean "unset": no token, the system host name. */
 static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 {
+	if (cfg->tls_ca_file && cfg->tls_ca_file[0])
+		cfg->has_tls = true;
+	if (cfg->tls_key_file && !cfg->tls_cert_file)
+		return vg_err_set(err, VG_EINVAL, "tls_key_file is set without tls_cert_file");
 	if (cfg->token && cfg->token[0] == '\0') {
 		free(cfg->token);
 		cfg->token = NULL;
@@ -451,6 +467,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_SPOOL_DIR: fl->spool_dir = optarg; break;
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case OPT_RECEIVERS: fl->receivers = optarg; break;
+		case OPT_TLS_CA_FILE: fl->tls_ca_file = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

@@ -19,6 +19,7 @@
 #include "agent/agent_config.h"
 #include "agent/collect/collect.h"
 #include "agent/route.h"
+#include "agent/tls.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -47,6 +48,7 @@ struct agent {
 	char **argv;
 	struct vg_collect_env env;
 	struct vg_route *route;
+	struct vg_tls_client_options tls; /* from cfg, read while a route is made */
 	bool has_disk_spool;
 	struct event_base *base;
 	struct collector_slot slots[8];
@@ -209,6 +211,9 @@ static void route_options(struct agent *a, struct vg_agent_config *cfg, const ch
 		.queue_max_bytes = cfg->queue_max_bytes, .backoff_max_ms = cfg->backoff_max_ms,
 		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base,
 	};
+	a->tls = (struct vg_tls_client_options){ cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file,
+						 cfg->tls_server_name };
+	o->tls = cfg->has_tls ? &a->tls : NULL;
 }
 
 static bool strlist_differs(const struct vg_conf_strlist *x, const struct vg_conf_strlist *y)
@@ -258,7 +263,11 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 			  next->replication_factor != a->cfg->replication_factor ||
 			  next->spool_max_bytes != a->cfg->spool_max_bytes ||
 			  next->queue_max_bytes != a->cfg->queue_max_bytes ||
-			  next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms;
+			  next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms ||
+			  next->has_tls != a->cfg->has_tls || str_differs(next->tls_ca_file, a->cfg->tls_ca_file) ||
+			  str_differs(next->tls_cert_file, a->cfg->tls_cert_file) ||
+			  str_differs(next->tls_key_file, a->cfg->tls_key_file) ||
+			  str_differs(next->tls_server_name, a->cfg->tls_server_name);
 	if (is_route_change && !a->has_disk_spool) {
 		/* Replacing the senders would lose what their memory spools
 		 * hold: keep them, and the settings they were made from. */
@@ -349,6 +358,9 @@ static int check_config(struct vg_agent_config *cfg)
 	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
 	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
 	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
+	if (cfg->has_tls)
+		printf("  tls: on, receivers verified against %s%s%s\n", cfg->tls_ca_file ? cfg->tls_ca_file : "the system's CAs",
+		       cfg->tls_cert_file ? ", client certificate " : "", cfg->tls_cert_file ? cfg->tls_cert_file : "");
 	if (cfg->spool_dir == NULL) {
 		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
 	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {

@@ -8,6 +8,9 @@
  * A round: vg_route_begin, vg_route_add per sample, vg_route_submit. Each
  * sample goes to every sender of the route.
  *
+ * The route owns the resolver (evdns) its senders share: it reads
+ * /etc/resolv.conf and /etc/hosts when the route is made.
+ *
  * Spools: with one receiver given as server (no receivers list) the spool
  * directory is used as it is; with a receivers list each chosen receiver
  * has the subdirectory named by its address ('/' written '_'), so a
@@ -25,6 +28,7 @@
 
 struct event_base;
 struct vg_err;
+struct vg_tls_client_options;
 
 struct vg_route_options {
 	const char *const *receivers; /* "host:port" each, checked */
@@ -37,6 +41,7 @@ struct vg_route_options {
 	uint64_t spool_max_bytes;     /* per receiver */
 	uint64_t queue_max_bytes;
 	int64_t backoff_max_ms, ack_timeout_ms;
+	const struct vg_tls_client_options *tls; /* NULL: plain TCP */
 	struct event_base *base;
 };
 

@@ -242,6 +242,8 @@ int main(int argc, char **argv)
 		.idle_timeout_ms = cfg.agent_idle_timeout_ms, .frame_timeout_ms = cfg.agent_frame_timeout_ms,
 		.max_series = cfg.max_series, .max_series_per_agent = cfg.max_series_per_agent,
 		.max_new_series_per_minute = cfg.max_new_series_per_minute,
+		.tls_cert_file = cfg.tls_cert_file, .tls_key_file = cfg.tls_key_file,
+		.tls_client_ca_file = cfg.tls_client_ca_file,
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
