@@ -470,7 +470,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		disconnect(s, "timed out");
 	} else if (what & BEV_EVENT_EOF) {
-		disconnect(s, "closed by the receiver");
+		char why[320];
+		/* A receiver refusing the handshake late (TLS 1.3 checks the
+		 * client's certificate after the client is done) may have said
+		 * why in an alert. */
+		if (s->tls && !s->has_acked && vg_tls_client_describe(s->tls, s->bev, why, sizeof(why)))
+			disconnect(s, why);
+		else
+			disconnect(s, "closed by the receiver");
 	} else {
 		char why[320];
 		int e = EVUTIL_SOCKET_ERROR();

@@ -106,15 +106,23 @@ struct bufferevent *vg_tls_server_bufferevent(struct vg_tls_server *t, struct ev
 
 size_t vg_tls_server_describe(struct bufferevent *bev, char *out, size_t cap)
 {
-	unsigned long e, last = 0;
+	unsigned long e, best = 0;
 	char why[256];
 	int n;
 
+	/* libevent queues the bare SSL_get_error() code (library 0) before
+	 * OpenSSL's own errors: the last that names a library says most. */
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		last = e;
-	if (last == 0)
+		if (ERR_GET_LIB(e) != 0 || best == 0)
+			best = e;
+	while ((e = ERR_get_error()) != 0)
+		if (ERR_GET_LIB(e) != 0 || best == 0)
+			best = e;
+	if (best == 0)
 		return 0;
-	ERR_error_string_n(last, why, sizeof(why));
-	n = snprintf(out, cap, "TLS: %s", why);
+	if (ERR_GET_LIB(best) == 0)
+		n = snprintf(out, cap, "TLS handshake failed (SSL error %lu: not a TLS client?)", best);
+	else
+		n = snprintf(out, cap, "TLS: %s", (ERR_error_string_n(best, why, sizeof(why)), why));
 	return n < 0 ? 0 : (size_t)n;
 }
