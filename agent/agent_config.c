@@ -119,6 +119,31 @@ static const struct vg_conf_field collector_fields[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
+#define S(key, type, member) key, type, offsetof(struct vg_scrape_target, member), NULL
+
+static int check_scrape_labels(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_labels *l = member;
+	int r = check_labels(member, err);
+
+	for (size_t i = 0; r == 0 && i < l->n; i++)
+		if (strcmp(l->names[i], "job") == 0)
+			r = vg_err_set(err, VG_EINVAL, "label \"job\" is the target's job; set job instead");
+	return r;
+}
+
+static const struct vg_conf_field scrape_fields[] = {
+	{ S("job", VG_CONF_STR, job), 0, 0, vg_conf_check_ident },
+	{ S("url", VG_CONF_STR, url), 0, 0, vg_conf_check_path },
+	{ S("interval", VG_CONF_DURATION, interval_ms), INTERVAL_MIN_MS, INTERVAL_MAX_MS, NULL },
+	{ S("timeout", VG_CONF_DURATION, timeout_ms), 10, 3600 * 1000, NULL },
+	{ S("labels", VG_CONF_LABELS, labels), 0, 0, check_scrape_labels },
+	{ S("body_size_limit", VG_CONF_SIZE, body_limit_bytes), 1 << 10, 1LL << 30, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+#undef S
+
 static const struct vg_conf_field agent_fields[] = {
 	{ F("server", VG_CONF_STR, server), 0, 0, check_server },
 	{ F("receivers", VG_CONF_STRLIST, receivers), 0, 0, check_receivers },
@@ -142,6 +167,8 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
 	{ F("tls_server_name", VG_CONF_STR, tls_server_name), 0, 0, vg_conf_check_ident },
 	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
+	{ "scrape", VG_CONF_LIST, offsetof(struct vg_agent_config, scrape), scrape_fields,
+	  sizeof(struct vg_scrape_target), 256, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -413,9 +440,43 @@ static int set_defaults(struct vg_agent_config *cfg)
 	return 0;
 }
 
+/* Scrape targets: what the file cannot say per key (required keys, the
+ * defaults that depend on the interval, unique jobs). */
+static int finish_scrape(struct vg_agent_config *cfg, struct vg_err *err)
+{
+	struct vg_scrape_target *v = cfg->scrape.v;
+
+	for (size_t i = 0; i < cfg->scrape.n; i++) {
+		struct vg_scrape_target *t = &v[i];
+		if (t->job == NULL || t->url == NULL)
+			return vg_err_set(err, VG_EINVAL, "scrape[%zu]: %s is required", i, t->job ? "url" : "job");
+		if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
+			return vg_err_set(err, VG_EINVAL, "scrape[%zu] (job %s): url must start with http:// or https://",
+					  i, t->job);
+		if (t->interval_ms == 0)
+			t->interval_ms = cfg->interval_ms;
+		if (t->timeout_ms == 0)
+			t->timeout_ms = t->interval_ms < 10000 ? t->interval_ms : 10000;
+		if (t->timeout_ms > t->interval_ms)
+			return vg_err_set(err, VG_EINVAL, "scrape[%zu] (job %s): timeout is longer than the interval", i,
+					  t->job);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v[j].job, t->job) == 0)
+				return vg_err_set(err, VG_EINVAL, "scrape[%zu]: job %s is used twice", i, t->job);
+	}
+	return 0;
+}
+
 /* Empty strings in the file mean "unset": no token, the system host name. */
 static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 {
+	int r;
+
+	if ((r = finish_scrape(cfg, err)) != 0) {
+		if (cfg->config_path)
+			vg_err_prefix(err, "%s", cfg->config_path);
+		return r;
+	}
 	if (cfg->tls_ca_file && cfg->tls_ca_file[0])
 		cfg->has_tls = true;
 	if (cfg->tls_key_file && !cfg->tls_cert_file)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/scrape.h"
 #include "common/config.h"
 
 struct vg_err;
@@ -48,6 +49,10 @@ struct vg_agent_config {
 	bool collect_filefd, collect_entropy; /* true */
 	bool collect_textfile;    /* true; reads nothing unless textfile_dir is set */
 	char *textfile_dir;       /* *.prom files; default none */
+	/* scrape: local Prometheus text endpoints (scrape.h); items are
+	 * struct vg_scrape_target, defaults applied (interval: the agent's;
+	 * timeout: the interval, at most 10 s), jobs unique. */
+	struct vg_conf_list scrape;
 };
 
 /*

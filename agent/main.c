@@ -19,6 +19,7 @@
 #include "agent/agent_config.h"
 #include "agent/collect/collect.h"
 #include "agent/route.h"
+#include "agent/scrape.h"
 #include "agent/tls.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -49,6 +50,7 @@ struct agent {
 	struct vg_collect_env env;
 	struct vg_route *route;
 	struct vg_tls_client_options tls; /* from cfg, read while a route is made */
+	struct vg_scrape *scrape;         /* NULL: no scrape targets */
 	bool has_disk_spool;
 	struct event_base *base;
 	struct collector_slot slots[8];
@@ -154,6 +156,32 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (vg_route_submit(a->route, ts, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
+}
+
+/* A finished local scrape: its own batch, at the time it started. */
+static void scrape_deliver(void *arg, int64_t ts_ms, const struct vg_scrape_result *r)
+{
+	struct agent *a = arg;
+	struct vg_sample_sink sink = { sink_add, a };
+	struct vg_err err;
+
+	if (a->is_stopping)
+		return;
+	vg_route_begin(a->route);
+	if (vg_scrape_result_emit(r, &sink, &err) != 0)
+		vg_warn("scrape job %s: %s", vg_scrape_result_job(r), err.msg);
+	if (vg_route_submit(a->route, ts_ms, &err) != 0)
+		vg_error("cannot queue a scrape's batch: %s", err.msg);
+}
+
+/* (Re)starts the scrapes of cfg; the old ones stop. */
+static int start_scrapes(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
+{
+	struct vg_scrape_options so = { cfg->scrape.v, cfg->scrape.n, a->base, scrape_deliver, a };
+
+	vg_scrape_free(a->scrape);
+	a->scrape = NULL;
+	return vg_scrape_new(&so, &a->scrape, err);
 }
 
 /* Takes cfg's sampling settings: collectors, their paths. Error counts
@@ -300,6 +328,8 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
 		vg_log_set_level(level);
 	apply_sampling(a, next);
+	if (start_scrapes(a, next, &err) != 0)
+		vg_error("SIGHUP: scrapes stopped: %s", err.msg);
 	event_del(a->tick);
 	event_add(a->tick, &a->interval);
 	if (a->old_cfg) {
@@ -439,6 +469,8 @@ int main(int argc, char **argv)
 			goto fail;
 	}
 	a.has_disk_spool = vg_route_has_disk_spool(a.route);
+	if (start_scrapes(&a, &cfg, &err) != 0)
+		goto fail;
 
 	struct timeval first = { 0, 100000 };
 	tick = a.tick = event_new(a.base, -1, EV_PERSIST, tick_cb, &a);
@@ -478,6 +510,7 @@ out:
 		event_free(sigint);
 	if (sighup)
 		event_free(sighup);
+	vg_scrape_free(a.scrape);
 	vg_route_free(a.route);
 	if (a.base)
 		event_base_free(a.base);
