@@ -376,8 +376,8 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	stop_poll_cb(-1, 0, a);
 }
 
-/* --check-config: what from_args checked, plus the spool directory;
- * prints the result. 0 when usable, 1 when the spool is not. */
+/* --check-config: what from_args checked, plus the TLS files and the
+ * spool directory; prints the result. 0 when usable, 1 when not. */
 static int check_config(struct vg_agent_config *cfg)
 {
 	int rc = 0;
@@ -388,9 +388,27 @@ static int check_config(struct vg_agent_config *cfg)
 	printf("  collectors:%s%s%s%s%s%s\n", cfg->collect_cpu ? " cpu" : "", cfg->collect_meminfo ? " meminfo" : "",
 	       cfg->collect_filesystem ? " filesystem" : "", cfg->collect_loadavg ? " loadavg" : "",
 	       cfg->collect_filefd ? " filefd" : "", cfg->collect_entropy ? " entropy" : "");
-	if (cfg->has_tls)
-		printf("  tls: on, receivers verified against %s%s%s\n", cfg->tls_ca_file ? cfg->tls_ca_file : "the system's CAs",
-		       cfg->tls_cert_file ? ", client certificate " : "", cfg->tls_cert_file ? cfg->tls_cert_file : "");
+	for (size_t i = 0; i < cfg->scrape.n; i++) {
+		const struct vg_scrape_target *t = (const struct vg_scrape_target *)cfg->scrape.v + i;
+		printf("  scrape job %s: %s every %lld ms, timeout %lld ms\n", t->job, t->url, (long long)t->interval_ms,
+		       (long long)t->timeout_ms);
+	}
+	if (cfg->has_tls) {
+		struct vg_tls_client_options to = { cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file,
+						    cfg->tls_server_name };
+		struct vg_tls_client *tc;
+		struct vg_err err;
+		/* Reads the files as a start would. */
+		if (vg_tls_client_new(&to, &tc, &err) != 0) {
+			fprintf(stderr, "vigil-agent: %s\n", err.msg);
+			rc = 1;
+		} else {
+			vg_tls_client_free(tc);
+			printf("  tls: on, receivers verified against %s%s%s\n",
+			       cfg->tls_ca_file ? cfg->tls_ca_file : "the system's CAs",
+			       cfg->tls_cert_file ? ", client certificate " : "", cfg->tls_cert_file ? cfg->tls_cert_file : "");
+		}
+	}
 	if (cfg->spool_dir == NULL) {
 		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
 	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {

@@ -13,6 +13,8 @@
  * libcurl (one with them does).
  */
 #include "tests/harness.h"
+#include "agent/agent_config.h"
+#include "common/err.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -317,6 +319,67 @@ START_TEST(test_no_scrape_configured_no_libcurl)
 }
 END_TEST
 
+/* Loads text as the agent's file: the from_args code, err's message. */
+static int load(const char *text, struct vg_agent_config *cfg, struct vg_err *err)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/conf.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	char *argv[] = { "vigil-agent", "--config", path, "--hostname", "h", NULL };
+	return vg_agent_config_from_args(cfg, 5, argv, err);
+}
+
+static void ck_refused(const char *text, const char *want)
+{
+	struct vg_agent_config cfg;
+	struct vg_err err;
+
+	ck_assert_int_lt(load(text, &cfg, &err), 0);
+	ck_assert_msg(strstr(err.msg, want) != NULL, "message \"%s\" lacks \"%s\"", err.msg, want);
+	vg_agent_config_release(&cfg);
+}
+
+START_TEST(test_config_targets_defaults_and_errors)
+{
+	struct vg_agent_config cfg;
+	struct vg_err err;
+	const struct vg_scrape_target *t;
+
+	ck_assert_int_eq(load("interval: 30s\nscrape:\n  - job: a\n    url: http://127.0.0.1:1/m\n"
+			      "  - job: b\n    url: https://h:2/m\n    interval: 5s\n    timeout: 1s\n"
+			      "    labels: {team: ops}\n",
+			      &cfg, &err),
+			 0);
+	ck_assert_uint_eq(cfg.scrape.n, 2);
+	t = cfg.scrape.v;
+	ck_assert_str_eq(t[0].job, "a");
+	ck_assert_int_eq(t[0].interval_ms, 30000); /* the agent's */
+	ck_assert_int_eq(t[0].timeout_ms, 10000);  /* at most 10 s */
+	ck_assert_int_eq(t[1].interval_ms, 5000);
+	ck_assert_int_eq(t[1].timeout_ms, 1000);
+	ck_assert_uint_eq(t[1].labels.n, 1);
+	vg_agent_config_release(&cfg);
+
+	ck_refused("scrape:\n  - job: a\n    url: http://x/m\n    intervall: 5s\n",
+		   "conf.yaml:4: unknown key \"intervall\" in scrape[0]");
+	ck_refused("scrape:\n  - job: a\n", "scrape[0]: url is required");
+	ck_refused("scrape:\n  - url: http://x/m\n", "scrape[0]: job is required");
+	ck_refused("scrape:\n  - job: a\n    url: ftp://x/m\n", "url must start with http:// or https://");
+	ck_refused("scrape:\n  - job: a\n    url: http://x/m\n  - job: a\n    url: http://y/m\n",
+		   "scrape[1]: job a is used twice");
+	ck_refused("scrape:\n  - job: a\n    url: http://x/m\n    interval: 1s\n    timeout: 2s\n",
+		   "timeout is longer than the interval");
+	ck_refused("scrape:\n  - job: a\n    url: http://x/m\n    labels: {job: x}\n", "label \"job\" is the target's");
+	ck_refused("scrape:\n  - just a string\n", "list items must be mappings");
+	ck_refused("scrape: http://x/m\n", "expects a list of mappings");
+}
+END_TEST
+
 static Suite *scrape_suite(void)
 {
 	Suite *s = suite_create("scrape");
@@ -328,6 +391,7 @@ static Suite *scrape_suite(void)
 	tcase_add_test(tc, test_slow_target_times_out_up_0);
 	tcase_add_test(tc, test_malformed_body_skipped_whole);
 	tcase_add_test(tc, test_no_scrape_configured_no_libcurl);
+	tcase_add_test(tc, test_config_targets_defaults_and_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
