@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "common/banned.h"
@@ -51,6 +52,7 @@ struct agent {
 	struct vg_route *route;
 	struct vg_tls_client_options tls; /* from cfg, read while a route is made */
 	struct vg_scrape *scrape;         /* NULL: no scrape targets */
+	struct evdns_base *dns;           /* the receivers' resolver, for the agent's life */
 	bool has_disk_spool;
 	struct event_base *base;
 	struct collector_slot slots[8];
@@ -237,7 +239,7 @@ static void route_options(struct agent *a, struct vg_agent_config *cfg, const ch
 		.replication_factor = (size_t)cfg->replication_factor, .hostname = cfg->hostname,
 		.token = cfg->token, .spool_dir = spool_dir, .spool_max_bytes = cfg->spool_max_bytes,
 		.queue_max_bytes = cfg->queue_max_bytes, .backoff_max_ms = cfg->backoff_max_ms,
-		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base,
+		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base, .dns = a->dns,
 	};
 	a->tls = (struct vg_tls_client_options){ cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file,
 						 cfg->tls_server_name };
@@ -475,6 +477,13 @@ int main(int argc, char **argv)
 		vg_err_set(&err, VG_ENOMEM, "cannot create the event loop");
 		goto fail;
 	}
+	/* Reads /etc/resolv.conf and /etc/hosts once; idle, it holds no
+	 * socket and keeps no loop alive. */
+	a.dns = evdns_base_new(a.base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (a.dns == NULL && (a.dns = evdns_base_new(a.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+		vg_err_set(&err, VG_ENOMEM, "cannot make a resolver");
+		goto fail;
+	}
 	route_options(&a, &cfg, cfg.spool_dir, &ropts);
 	if (vg_route_new(&ropts, &a.route, &err) != 0) {
 		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
@@ -530,6 +539,8 @@ out:
 		event_free(sighup);
 	vg_scrape_free(a.scrape);
 	vg_route_free(a.route);
+	if (a.dns)
+		evdns_base_free(a.dns, 0);
 	if (a.base)
 		event_base_free(a.base);
 	if (a.old_cfg) {

@@ -16,8 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <event2/dns.h>
-
 #include "common/banned.h"
 
 #define MAX_ROUTE 16
@@ -30,7 +28,6 @@ struct vg_route {
 	double *values;
 	size_t n_round, cap_round;
 	bool has_disk_spool;
-	struct evdns_base *dns;
 };
 
 /* dir/<address with '/' as '_'> into out. */
@@ -57,12 +54,6 @@ int vg_route_new(const struct vg_route_options *opts, struct vg_route **out, str
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	if (rf > MAX_ROUTE)
 		rf = MAX_ROUTE;
-	/* Idle, the resolver holds no socket and keeps no loop alive. */
-	r->dns = evdns_base_new(opts->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (r->dns == NULL && (r->dns = evdns_base_new(opts->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
-		rc = vg_err_set(err, VG_ENOMEM, "cannot make a resolver");
-		goto fail;
-	}
 	if ((rc = vg_ring_new(opts->receivers, opts->n_receivers, VG_RING_DEFAULT_VNODES, &ring, err)) != 0)
 		goto fail;
 	n = vg_ring_lookup(ring, opts->hostname, strlen(opts->hostname), rf, idx);
@@ -86,7 +77,7 @@ int vg_route_new(const struct vg_route_options *opts, struct vg_route **out, str
 			.spool_dir = opts->spool_dir == NULL ? NULL : opts->is_list ? dir : opts->spool_dir,
 			.spool_max_bytes = opts->spool_max_bytes, .backoff_max_ms = opts->backoff_max_ms,
 			.ack_timeout_ms = opts->ack_timeout_ms, .tls = opts->tls, .base = opts->base,
-			.dns = r->dns,
+			.dns = opts->dns,
 		};
 		if ((r->addresses[i] = strdup(address)) == NULL) {
 			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
@@ -116,9 +107,6 @@ void vg_route_free(struct vg_route *r)
 		free(r->refs[i]);
 	}
 	free(r->values);
-	/* After the senders, which cancelled their requests. */
-	if (r->dns)
-		evdns_base_free(r->dns, 0);
 	free(r);
 }
 

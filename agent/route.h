@@ -8,9 +8,6 @@
  * A round: vg_route_begin, vg_route_add per sample, vg_route_submit. Each
  * sample goes to every sender of the route.
  *
- * The route owns the resolver (evdns) its senders share: it reads
- * /etc/resolv.conf and /etc/hosts when the route is made.
- *
  * Spools: with one receiver given as server (no receivers list) the spool
  * directory is used as it is; with a receivers list each chosen receiver
  * has the subdirectory named by its address ('/' written '_'), so a
@@ -27,6 +24,7 @@
 #include "common/series.h"
 
 struct event_base;
+struct evdns_base;
 struct vg_err;
 struct vg_tls_client_options;
 
@@ -43,6 +41,10 @@ struct vg_route_options {
 	int64_t backoff_max_ms, ack_timeout_ms;
 	const struct vg_tls_client_options *tls; /* NULL: plain TCP */
 	struct event_base *base;
+	/* The resolver the senders share; borrowed, and it must outlive
+	 * the loop's last turn after vg_route_free: a request the senders
+	 * cancel is answered (ignored) from the loop later. */
+	struct evdns_base *dns;
 };
 
 struct vg_route;

@@ -530,9 +530,11 @@ static void resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct vg_sender *s = arg;
 
-	s->dns_req = NULL;
+	/* Cancelled by vg_sender_free: evdns may call back later, from the
+	 * loop, when s is gone; touch nothing. */
 	if (result == EVUTIL_EAI_CANCEL)
-		return; /* the sender is being freed */
+		return;
+	s->dns_req = NULL;
 	if (s->addrs)
 		evutil_freeaddrinfo(s->addrs);
 	s->addrs = s->next_addr = NULL;
@@ -657,7 +659,7 @@ void vg_sender_free(struct vg_sender *s)
 	if (s == NULL)
 		return;
 	if (s->dns_req)
-		evdns_getaddrinfo_cancel(s->dns_req); /* resolved_cb clears it */
+		evdns_getaddrinfo_cancel(s->dns_req); /* resolved_cb then ignores it */
 	if (s->addrs)
 		evutil_freeaddrinfo(s->addrs);
 	if (s->bev)
