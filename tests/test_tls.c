@@ -478,6 +478,41 @@ START_TEST(test_unresolvable_receiver_logged_once_loop_keeps_serving)
 }
 END_TEST
 
+START_TEST(test_check_config_reads_tls_files)
+{
+	char conf[700], *out = NULL, *errs = NULL;
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/check.yaml", dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "tls_cert_file: %s/server.crt\ntls_key_file: %s/client.key\n", dir, dir);
+	fclose(f);
+	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), "--config", conf, "--check-config", NULL };
+	/* A key that is not the certificate's. */
+	ck_assert_int_eq(vg_t_run(argv, &out, &errs, 10000), 1);
+	ck_assert_msg(strstr(errs, "tls_key_file") != NULL, "stderr: %s", errs);
+	free(out);
+	free(errs);
+	f = fopen(conf, "w");
+	fprintf(f, "tls_cert_file: %s/server.crt\ntls_key_file: %s/server.key\n", dir, dir);
+	fclose(f);
+	ck_assert_int_eq(vg_t_run(argv, &out, &errs, 10000), 0);
+	free(out);
+	free(errs);
+	/* The agent's --check-config reads its CA file. */
+	snprintf(conf, sizeof(conf), "%s/check-agent.yaml", dir);
+	f = fopen(conf, "w");
+	fprintf(f, "tls_ca_file: %s/no-such-ca.crt\nspool_dir: \"\"\n", dir);
+	fclose(f);
+	char *aargv[] = { (char *)vg_t_bin("vigil-agent"), "--config", conf, "--check-config", NULL };
+	ck_assert_int_eq(vg_t_run(aargv, &out, &errs, 10000), 1);
+	ck_assert_msg(strstr(errs, "no-such-ca.crt") != NULL, "stderr: %s", errs);
+	free(out);
+	free(errs);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -492,6 +527,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_client_certificate_required);
 	tcase_add_test(tc, test_plain_agent_does_not_map_tls);
 	tcase_add_test(tc, test_unresolvable_receiver_logged_once_loop_keeps_serving);
+	tcase_add_test(tc, test_check_config_reads_tls_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
