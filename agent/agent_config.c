@@ -139,6 +139,7 @@ static const struct vg_conf_field scrape_fields[] = {
 	{ S("timeout", VG_CONF_DURATION, timeout_ms), 10, 3600 * 1000, NULL },
 	{ S("labels", VG_CONF_LABELS, labels), 0, 0, check_scrape_labels },
 	{ S("body_size_limit", VG_CONF_SIZE, body_limit_bytes), 1 << 10, 1LL << 30, NULL },
+	{ S("sample_limit", VG_CONF_UINT, sample_limit), 1, 10000000, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

@@ -44,6 +44,8 @@
 
 #define LIBCURL_SONAME "libcurl.so.4"
 #define DEFAULT_BODY_LIMIT (16u << 20)
+/* Every series a scrape brings stays in the agent's dictionary: bound it. */
+#define DEFAULT_SAMPLE_LIMIT 50000
 
 struct curl_api {
 	__typeof__(curl_easy_init) *easy_init;
@@ -67,7 +69,7 @@ struct target {
 	struct vg_scrape *s;
 	char *job, *url;
 	int64_t interval_ms, timeout_ms;
-	uint64_t body_limit;
+	uint64_t body_limit, sample_limit;
 	struct vg_label *extra;     /* job, instance removed, the target's labels */
 	size_t n_extra;
 	char **label_store;         /* the strings extra points into */
@@ -141,15 +143,17 @@ bool vg_scrape_is_loaded(void)
 /* --- checking a body whole ------------------------------------------------ */
 
 struct check {
-	uint64_t samples, bad_line;
+	uint64_t samples, limit, bad_line;
 	char reason[200];
 };
 
 static int check_sample(void *ctx, const struct vg_exposition_sample *smp)
 {
-	((struct check *)ctx)->samples++;
+	struct check *c = ctx;
+
 	(void)smp;
-	return 0;
+	/* Past the limit the scrape fails anyway: stop reading. */
+	return ++c->samples > c->limit ? 1 : 0;
 }
 
 static int check_error(void *ctx, uint64_t line, int code, const char *reason)
@@ -251,7 +255,7 @@ static void finish(struct target *t, CURLcode code)
 {
 	struct vg_scrape *s = t->s;
 	struct vg_scrape_result r;
-	struct check chk = { 0, 0, "" };
+	struct check chk = { 0, t->sample_limit, 0, "" };
 	long status = 0;
 	char *ctype = NULL;
 	struct vg_err err;
@@ -273,11 +277,16 @@ static void finish(struct target *t, CURLcode code)
 		snprintf(r.error, sizeof(r.error), "OpenMetrics (%s) is not supported; serve text/plain", ctype);
 	} else if (vg_buf_failed(&t->body)) {
 		snprintf(r.error, sizeof(r.error), "out of memory");
-	} else if ((rc = parse_body(t, check_sample, check_error, &chk, &err)) != 0 && chk.bad_line == 0) {
+	} else if ((rc = parse_body(t, check_sample, check_error, &chk, &err)) != 0 && chk.bad_line == 0 &&
+		   chk.samples <= t->sample_limit) {
+		/* Not a callback's stop: the parser's own failure. */
 		snprintf(r.error, sizeof(r.error), "%s", rc == VG_ENOMEM ? "out of memory" : err.msg);
 	} else if (chk.bad_line != 0) {
 		snprintf(r.error, sizeof(r.error), "line %llu: %s; the scrape is skipped whole",
 			 (unsigned long long)chk.bad_line, chk.reason);
+	} else if (chk.samples > t->sample_limit) {
+		snprintf(r.error, sizeof(r.error), "more than sample_limit (%llu) samples; the scrape is skipped whole",
+			 (unsigned long long)t->sample_limit);
 	} else {
 		r.is_ok = true;
 		r.n_samples = chk.samples;
@@ -422,6 +431,7 @@ static int target_init(struct vg_scrape *s, struct target *t, const struct vg_sc
 	t->interval_ms = c->interval_ms;
 	t->timeout_ms = c->timeout_ms;
 	t->body_limit = c->body_limit_bytes ? c->body_limit_bytes : DEFAULT_BODY_LIMIT;
+	t->sample_limit = c->sample_limit ? c->sample_limit : DEFAULT_SAMPLE_LIMIT;
 	vg_buf_init(&t->body);
 	t->job = strdup(c->job);
 	t->url = strdup(c->url);

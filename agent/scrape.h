@@ -46,6 +46,7 @@ struct vg_scrape_target {
 	int64_t timeout_ms;          /* 0: the interval, at most 10 s */
 	struct vg_conf_labels labels;
 	uint64_t body_limit_bytes;   /* 0: 16 MiB */
+	uint64_t sample_limit;       /* more samples fail the scrape; 0: 50,000 */
 };
 
 /* A finished scrape, borrowed by the deliver callback during the call. */

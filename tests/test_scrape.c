@@ -9,7 +9,7 @@
  * and labels and the host's instance, with up 1 and scrape_duration_seconds;
  * the slow target times out and its up is 0; the malformed body stores none
  * of its lines (even the good ones before the bad line), its up is 0 and the
- * agent names the line; and an agent without scrape targets never maps
+ * agent names the line; so does a 404 and a body over sample_limit; and an agent without scrape targets never maps
  * libcurl (one with them does).
  */
 #include "tests/harness.h"
@@ -285,8 +285,9 @@ START_TEST(test_malformed_body_skipped_whole)
 	ck_assert_int_eq(vg_t_receiver_start(&r, data, NULL), 0);
 	snprintf(extra, sizeof(extra),
 		 "scrape:\n  - job: bad\n    url: http://127.0.0.1:%u/bad\n    interval: 300ms\n"
-		 "  - job: gone\n    url: http://127.0.0.1:%u/nothing\n    interval: 300ms\n",
-		 server_port, server_port);
+		 "  - job: gone\n    url: http://127.0.0.1:%u/nothing\n    interval: 300ms\n"
+		 "  - job: many\n    url: http://127.0.0.1:%u/good\n    interval: 300ms\n    sample_limit: 1\n",
+		 server_port, server_port, server_port);
 	start_agent(&a, &r, "scrape-bad", extra);
 	ck_assert(value_of(&r, "up{job=\"bad\"}", 10000) == 0);
 	ck_assert(value_of(&r, "scrape_samples_scraped{job=\"bad\"}", 5000) == 0);
@@ -296,6 +297,10 @@ START_TEST(test_malformed_body_skipped_whole)
 	ck_assert(vg_t_log_contains(&a, "(job bad) failed: line 3: "));
 	ck_assert(value_of(&r, "up{job=\"gone\"}", 5000) == 0);
 	ck_assert(vg_t_log_contains(&a, "(job gone) failed: HTTP status 404"));
+	/* Two samples where one is allowed: none stored. */
+	ck_assert(value_of(&r, "up{job=\"many\"}", 5000) == 0);
+	ck_assert_uint_eq(count_of(&r, "queue_depth{job=\"many\"}"), 0);
+	ck_assert(vg_t_log_contains(&a, "(job many) failed: more than sample_limit (1) samples"));
 	ck_assert_int_eq(vg_t_stop(&a, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
 }
