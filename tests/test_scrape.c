@@ -324,6 +324,42 @@ START_TEST(test_no_scrape_configured_no_libcurl)
 }
 END_TEST
 
+START_TEST(test_sighup_replaces_targets_with_one_in_flight)
+{
+	struct vg_t_receiver r;
+	struct vg_t_proc a;
+	char data[700], conf[700], extra[600];
+	FILE *f;
+
+	snprintf(data, sizeof(data), "%s/reload", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&r, data, NULL), 0);
+	/* The slow target is mid-transfer most of the time. */
+	snprintf(extra, sizeof(extra),
+		 "scrape:\n  - job: before\n    url: http://127.0.0.1:%u/slow\n    interval: 2600ms\n    timeout: 2500ms\n"
+		 "  - job: quick\n    url: http://127.0.0.1:%u/good\n    interval: 300ms\n",
+		 server_port, server_port);
+	start_agent(&a, &r, "scrape-reload", extra);
+	ck_assert(value_of(&r, "up{job=\"quick\"}", 10000) == 1);
+	/* Its first scrape timed out: the next one started 0.1 s later and
+	 * waits for the next 2.5 s. */
+	ck_assert(value_of(&r, "up{job=\"before\"}", 10000) == 0);
+	snprintf(conf, sizeof(conf), "%s/agent-scrape-reload.yaml", dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "server: \"127.0.0.1:%u\"\ninterval: 300ms\nhostname: scrape-reload\nspool_dir: \"\"\n"
+		"scrape:\n  - job: after\n    url: http://127.0.0.1:%u/good\n    interval: 300ms\n",
+		r.port, server_port);
+	fclose(f);
+	ck_assert_int_eq(kill(a.pid, SIGHUP), 0);
+	ck_assert(value_of(&r, "up{job=\"after\"}", 10000) == 1);
+	ck_assert(vg_t_alive(&a));
+	/* The agent stops cleanly (under the sanitizers: no leak, no use of
+	 * the old targets' events). */
+	ck_assert_int_eq(vg_t_stop(&a, SIGTERM, 10000), 0);
+	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
+}
+END_TEST
+
 /* Loads text as the agent's file: the from_args code, err's message. */
 static int load(const char *text, struct vg_agent_config *cfg, struct vg_err *err)
 {
@@ -397,6 +433,7 @@ static Suite *scrape_suite(void)
 	tcase_add_test(tc, test_malformed_body_skipped_whole);
 	tcase_add_test(tc, test_no_scrape_configured_no_libcurl);
 	tcase_add_test(tc, test_config_targets_defaults_and_errors);
+	tcase_add_test(tc, test_sighup_replaces_targets_with_one_in_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }
