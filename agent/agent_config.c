@@ -167,6 +167,7 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("tls_cert_file", VG_CONF_STR, tls_cert_file), 0, 0, vg_conf_check_path },
 	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
 	{ F("tls_server_name", VG_CONF_STR, tls_server_name), 0, 0, vg_conf_check_ident },
+	{ F("resolv_conf", VG_CONF_STR, resolv_conf), 0, 0, vg_conf_check_path },
 	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
 	{ "scrape", VG_CONF_LIST, offsetof(struct vg_agent_config, scrape), scrape_fields,
 	  sizeof(struct vg_scrape_target), 256, NULL },
@@ -436,7 +437,8 @@ static int set_defaults(struct vg_agent_config *cfg)
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
 	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
-	    vg_conf_set_str(&cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) < 0)
+	    vg_conf_set_str(&cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) < 0 ||
+	    vg_conf_set_str(&cfg->resolv_conf, "/etc/resolv.conf") < 0)
 		return VG_ENOMEM;
 	return 0;
 }

@@ -42,6 +42,7 @@ struct vg_agent_config {
 	char *tls_cert_file;      /* client certificate, for receivers that ask; default none */
 	char *tls_key_file;       /* its key; default: in tls_cert_file */
 	char *tls_server_name;    /* name the certificates must carry; default each receiver's host */
+	char *resolv_conf;        /* name servers for receivers' names; default /etc/resolv.conf */
 	char *log_level;          /* "info" */
 	bool is_check_only;       /* --check-config: validate, print, exit */
 	/* collectors: section */

@@ -477,13 +477,16 @@ int main(int argc, char **argv)
 		vg_err_set(&err, VG_ENOMEM, "cannot create the event loop");
 		goto fail;
 	}
-	/* Reads /etc/resolv.conf and /etc/hosts once; idle, it holds no
-	 * socket and keeps no loop alive. */
-	a.dns = evdns_base_new(a.base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (a.dns == NULL && (a.dns = evdns_base_new(a.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+	/* Reads resolv_conf and /etc/hosts once; idle, it holds no socket
+	 * and keeps no loop alive. A missing file leaves evdns its default
+	 * (a name server on 127.0.0.1), as the C library would. */
+	if ((a.dns = evdns_base_new(a.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
 		vg_err_set(&err, VG_ENOMEM, "cannot make a resolver");
 		goto fail;
 	}
+	if ((rc = evdns_base_resolv_conf_parse(a.dns, DNS_OPTIONS_ALL, cfg.resolv_conf)) != 0)
+		vg_warn("resolv_conf %s: %s; receivers' names go to the name server on 127.0.0.1", cfg.resolv_conf,
+			rc == 6 ? "it lists no name server" : rc <= 2 ? "cannot be read" : "cannot be read whole");
 	route_options(&a, &cfg, cfg.spool_dir, &ropts);
 	if (vg_route_new(&ropts, &a.route, &err) != 0) {
 		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
