@@ -177,6 +177,32 @@ static const struct vg_conf_field collector_fields[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
+#define S(key, type, member) key, type, offsetof(struct vg_scrape_target, member), NULL
+
+static int check_scrape_labels(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_labels *l = member;
+	int r = check_labels(member, err);
+
+	for (size_t i = 0; r == 0 && i < l->n; i++)
+		if (strcmp(l->names[i], "job") == 0)
+			r = vg_err_set(err, VG_EINVAL, "label \"job\" is the target's job; set job instead");
+	return r;
+}
+
+static const struct vg_conf_field scrape_fields[] = {
+	{ S("job", VG_CONF_STR, job), 0, 0, vg_conf_check_ident },
+	{ S("url", VG_CONF_STR, url), 0, 0, vg_conf_check_path },
+	{ S("interval", VG_CONF_DURATION, interval_ms), INTERVAL_MIN_MS, INTERVAL_MAX_MS, NULL },
+	{ S("timeout", VG_CONF_DURATION, timeout_ms), 10, 3600 * 1000, NULL },
+	{ S("labels", VG_CONF_LABELS, labels), 0, 0, check_scrape_labels },
+	{ S("body_size_limit", VG_CONF_SIZE, body_limit_bytes), 1 << 10, 1LL << 30, NULL },
+	{ S("sample_limit", VG_CONF_UINT, sample_limit), 1, 10000000, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+#undef S
+
 static const struct vg_conf_field agent_fields[] = {
 	{ F("server", VG_CONF_STR, server), 0, 0, check_server },
 	{ F("receivers", VG_CONF_STRLIST, receivers), 0, 0, check_receivers },
@@ -194,6 +220,12 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("backoff_max", VG_CONF_DURATION, backoff_max_ms), 100, 3600 * 1000, NULL },
 	{ F("ack_timeout", VG_CONF_DURATION, ack_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
+	{ F("tls", VG_CONF_BOOL, has_tls), 0, 0, NULL },
+	{ F("tls_ca_file", VG_CONF_STR, tls_ca_file), 0, 0, vg_conf_check_path },
+	{ F("tls_cert_file", VG_CONF_STR, tls_cert_file), 0, 0, vg_conf_check_path },
+	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
+	{ F("tls_server_name", VG_CONF_STR, tls_server_name), 0, 0, vg_conf_check_ident },
+	{ F("resolv_conf", VG_CONF_STR, resolv_conf), 0, 0, vg_conf_check_path },
 	{ "collectors", VG_CONF_SECTION, 0, collector_fields, 0, 0, NULL },
 	{ F("statsd_listen", VG_CONF_STR, statsd_listen), 0, 0, check_statsd_listen },
 	{ F("statsd_max_series", VG_CONF_UINT, statsd_max_series), 1, 10000000, NULL },
@@ -202,6 +234,8 @@ static const struct vg_conf_field agent_fields[] = {
 	{ F("statsd_quantiles", VG_CONF_STRLIST, statsd_quantiles), 0, 0, check_statsd_quantiles },
 	{ F("statsd_fast_gauges", VG_CONF_STRLIST, statsd_fast_gauges), 0, 0, NULL },
 	{ F("statsd_fast_interval", VG_CONF_DURATION, statsd_fast_interval_ms), 100, 3600 * 1000, NULL },
+	{ "scrape", VG_CONF_LIST, offsetof(struct vg_agent_config, scrape), scrape_fields,
+	  sizeof(struct vg_scrape_target), 256, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -222,6 +256,8 @@ static const char usage_text[] =
 	"      --label NAME=VALUE   add a label to every series; repeatable;\n"
 	"                           an empty VALUE removes a label set in the file\n"
 	"      --token TOKEN        token the receiver expects (default none)\n"
+	"      --tls-ca-file FILE   connect with TLS, verifying receivers against\n"
+	"                           the CAs in FILE\n"
 	"      --proc-path DIR      where procfs is mounted (default /proc)\n"
 	"      --rootfs-path DIR    the host's root file system (default /)\n"
 	"      --spool-dir DIR      keep unacknowledged batches here (default\n"
@@ -251,6 +287,7 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_RECEIVERS,
 	OPT_STATSD_LISTEN,
+	OPT_TLS_CA_FILE,
 };
 
 static const struct option long_options[] = {
@@ -267,6 +304,7 @@ static const struct option long_options[] = {
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "receivers", required_argument, NULL, OPT_RECEIVERS },
 	{ "statsd-listen", required_argument, NULL, OPT_STATSD_LISTEN },
+	{ "tls-ca-file", required_argument, NULL, OPT_TLS_CA_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -275,7 +313,7 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct agent_flags {
 	const char *config, *server, *interval, *hostname, *token;
-	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers, *statsd_listen;
+	const char *proc_path, *rootfs_path, *log_level, *spool_dir, *receivers, *statsd_listen, *tls_ca_file;
 	const char **labels; /* NAME=VALUE, in order */
 	bool is_check_only;
 	size_t n_labels;
@@ -442,6 +480,9 @@ static int apply_flags(struct vg_agent_config *cfg, const struct agent_flags *fl
 	if (fl->statsd_listen && (r = vg_conf_set_str_flag(&cfg->statsd_listen, "--statsd-listen", fl->statsd_listen,
 							   check_statsd_listen, err)) < 0)
 		return r;
+	if (fl->tls_ca_file &&
+	    (r = vg_conf_set_str_flag(&cfg->tls_ca_file, "--tls-ca-file", fl->tls_ca_file, vg_conf_check_path, err)) < 0)
+		return r;
 	for (size_t i = 0; i < fl->n_labels; i++)
 		if ((r = apply_label_flag(cfg, fl->labels[i], err)) < 0)
 			return r;
@@ -476,14 +517,53 @@ static int set_defaults(struct vg_agent_config *cfg)
 	    vg_conf_set_str(&cfg->proc_path, "/proc") < 0 ||
 	    vg_conf_set_str(&cfg->rootfs_path, "/") < 0 ||
 	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
-	    vg_conf_set_str(&cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) < 0)
+	    vg_conf_set_str(&cfg->spool_dir, VG_AGENT_DEFAULT_SPOOL) < 0 ||
+	    vg_conf_set_str(&cfg->resolv_conf, "/etc/resolv.conf") < 0)
 		return VG_ENOMEM;
+	return 0;
+}
+
+/* Scrape targets: what the file cannot say per key (required keys, the
+ * defaults that depend on the interval, unique jobs). */
+static int finish_scrape(struct vg_agent_config *cfg, struct vg_err *err)
+{
+	struct vg_scrape_target *v = cfg->scrape.v;
+
+	for (size_t i = 0; i < cfg->scrape.n; i++) {
+		struct vg_scrape_target *t = &v[i];
+		if (t->job == NULL || t->url == NULL)
+			return vg_err_set(err, VG_EINVAL, "scrape[%zu]: %s is required", i, t->job ? "url" : "job");
+		if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
+			return vg_err_set(err, VG_EINVAL, "scrape[%zu] (job %s): url must start with http:// or https://",
+					  i, t->job);
+		if (t->interval_ms == 0)
+			t->interval_ms = cfg->interval_ms;
+		if (t->timeout_ms == 0)
+			t->timeout_ms = t->interval_ms < 10000 ? t->interval_ms : 10000;
+		if (t->timeout_ms > t->interval_ms)
+			return vg_err_set(err, VG_EINVAL, "scrape[%zu] (job %s): timeout is longer than the interval", i,
+					  t->job);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v[j].job, t->job) == 0)
+				return vg_err_set(err, VG_EINVAL, "scrape[%zu]: job %s is used twice", i, t->job);
+	}
 	return 0;
 }
 
 /* Empty strings in the file mean "unset": no token, the system host name. */
 static int finish(struct vg_agent_config *cfg, struct vg_err *err)
 {
+	int r;
+
+	if ((r = finish_scrape(cfg, err)) != 0) {
+		if (cfg->config_path)
+			vg_err_prefix(err, "%s", cfg->config_path);
+		return r;
+	}
+	if (cfg->tls_ca_file && cfg->tls_ca_file[0])
+		cfg->has_tls = true;
+	if (cfg->tls_key_file && !cfg->tls_cert_file)
+		return vg_err_set(err, VG_EINVAL, "tls_key_file is set without tls_cert_file");
 	if (cfg->token && cfg->token[0] == '\0') {
 		free(cfg->token);
 		cfg->token = NULL;
@@ -537,6 +617,7 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case OPT_RECEIVERS: fl->receivers = optarg; break;
 		case OPT_STATSD_LISTEN: fl->statsd_listen = optarg; break;
+		case OPT_TLS_CA_FILE: fl->tls_ca_file = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/scrape.h"
 #include "common/config.h"
 
 struct vg_err;
@@ -36,6 +37,13 @@ struct vg_agent_config {
 	uint64_t spool_max_bytes; /* bound on the spool on disk; default 512 MiB */
 	int64_t backoff_max_ms;   /* reconnect backoff cap; default 30s */
 	int64_t ack_timeout_ms;   /* reconnect when an ack takes longer; default 30s */
+	/* TLS toward the receivers: on with tls: true or a tls_ca_file. */
+	bool has_tls;             /* tls: false */
+	char *tls_ca_file;        /* PEM CAs for the receivers' certificates; default the system's */
+	char *tls_cert_file;      /* client certificate, for receivers that ask; default none */
+	char *tls_key_file;       /* its key; default: in tls_cert_file */
+	char *tls_server_name;    /* name the certificates must carry; default each receiver's host */
+	char *resolv_conf;        /* name servers for receivers' names; default /etc/resolv.conf */
 	char *log_level;          /* "info" */
 	bool is_check_only;       /* --check-config: validate, print, exit */
 	/* collectors: section */
@@ -64,6 +72,10 @@ struct vg_agent_config {
 	char *filesystem_fs_types_exclude, *filesystem_fs_types_include;
 	char *netstat_fields, *vmstat_fields;
 	int64_t statvfs_timeout_ms; /* filesystem_statvfs_timeout; default 1s */
+	/* scrape: local Prometheus text endpoints (scrape.h); items are
+	 * struct vg_scrape_target, defaults applied (interval: the agent's;
+	 * timeout: the interval, at most 10 s), jobs unique. */
+	struct vg_conf_list scrape;
 };
 
 /*

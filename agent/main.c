@@ -21,6 +21,8 @@
 #include "agent/collect/collect.h"
 #include "agent/route.h"
 #include "agent/statsd_listen.h"
+#include "agent/scrape.h"
+#include "agent/tls.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "common/banned.h"
@@ -52,6 +55,9 @@ struct agent {
 	char **argv;
 	struct vg_collect_env env;
 	struct vg_route *route;
+	struct vg_tls_client_options tls; /* from cfg, read while a route is made */
+	struct vg_scrape *scrape;         /* NULL: no scrape targets */
+	struct evdns_base *dns;           /* the receivers' resolver, for the agent's life */
 	bool has_disk_spool;
 	struct event_base *base;
 	struct collector_slot slots[MAX_SLOTS];
@@ -279,6 +285,32 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
 }
 
+/* A finished local scrape: its own batch, at the time it started. */
+static void scrape_deliver(void *arg, int64_t ts_ms, const struct vg_scrape_result *r)
+{
+	struct agent *a = arg;
+	struct vg_sample_sink sink = { sink_add, a };
+	struct vg_err err;
+
+	if (a->is_stopping)
+		return;
+	vg_route_begin(a->route);
+	if (vg_scrape_result_emit(r, &sink, &err) != 0)
+		vg_warn("scrape job %s: %s", vg_scrape_result_job(r), err.msg);
+	if (vg_route_submit(a->route, ts_ms, &err) != 0)
+		vg_error("cannot queue a scrape's batch: %s", err.msg);
+}
+
+/* (Re)starts the scrapes of cfg; the old ones stop. */
+static int start_scrapes(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
+{
+	struct vg_scrape_options so = { cfg->scrape.v, cfg->scrape.n, a->base, scrape_deliver, a };
+
+	vg_scrape_free(a->scrape);
+	a->scrape = NULL;
+	return vg_scrape_new(&so, &a->scrape, err);
+}
+
 /* The collectors' filters and statvfs bound from cfg. */
 static int collect_ctx_new(const struct vg_agent_config *cfg, struct vg_collect_ctx **out, struct vg_err *err)
 {
@@ -368,8 +400,11 @@ static void route_options(struct agent *a, struct vg_agent_config *cfg, const ch
 		.replication_factor = (size_t)cfg->replication_factor, .hostname = cfg->hostname,
 		.token = cfg->token, .spool_dir = spool_dir, .spool_max_bytes = cfg->spool_max_bytes,
 		.queue_max_bytes = cfg->queue_max_bytes, .backoff_max_ms = cfg->backoff_max_ms,
-		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base,
+		.ack_timeout_ms = cfg->ack_timeout_ms, .base = a->base, .dns = a->dns,
 	};
+	a->tls = (struct vg_tls_client_options){ cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file,
+						 cfg->tls_server_name };
+	o->tls = cfg->has_tls ? &a->tls : NULL;
 }
 
 static bool strlist_differs(const struct vg_conf_strlist *x, const struct vg_conf_strlist *y)
@@ -419,7 +454,11 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 			  next->replication_factor != a->cfg->replication_factor ||
 			  next->spool_max_bytes != a->cfg->spool_max_bytes ||
 			  next->queue_max_bytes != a->cfg->queue_max_bytes ||
-			  next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms;
+			  next->backoff_max_ms != a->cfg->backoff_max_ms || next->ack_timeout_ms != a->cfg->ack_timeout_ms ||
+			  next->has_tls != a->cfg->has_tls || str_differs(next->tls_ca_file, a->cfg->tls_ca_file) ||
+			  str_differs(next->tls_cert_file, a->cfg->tls_cert_file) ||
+			  str_differs(next->tls_key_file, a->cfg->tls_key_file) ||
+			  str_differs(next->tls_server_name, a->cfg->tls_server_name);
 	if (is_route_change && !a->has_disk_spool) {
 		/* Replacing the senders would lose what their memory spools
 		 * hold: keep them, and the settings they were made from. */
@@ -452,6 +491,8 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
 		vg_log_set_level(level);
 	apply_sampling(a, next);
+	if (start_scrapes(a, next, &err) != 0)
+		vg_error("SIGHUP: scrapes stopped: %s", err.msg);
 	event_del(a->tick);
 	event_add(a->tick, &a->interval);
 	if (a->old_cfg) {
@@ -504,8 +545,8 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	stop_poll_cb(-1, 0, a);
 }
 
-/* --check-config: what from_args checked, plus the spool directory;
- * prints the result. 0 when usable, 1 when the spool is not. */
+/* --check-config: what from_args checked, plus the TLS files and the
+ * spool directory; prints the result. 0 when usable, 1 when not. */
 static int check_config(struct vg_agent_config *cfg)
 {
 	int rc = 0;
@@ -527,6 +568,27 @@ static int check_config(struct vg_agent_config *cfg)
 		       (unsigned long long)cfg->statsd_max_series);
 	else
 		printf("  statsd: off\n");
+	for (size_t i = 0; i < cfg->scrape.n; i++) {
+		const struct vg_scrape_target *t = (const struct vg_scrape_target *)cfg->scrape.v + i;
+		printf("  scrape job %s: %s every %lld ms, timeout %lld ms\n", t->job, t->url, (long long)t->interval_ms,
+		       (long long)t->timeout_ms);
+	}
+	if (cfg->has_tls) {
+		struct vg_tls_client_options to = { cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file,
+						    cfg->tls_server_name };
+		struct vg_tls_client *tc;
+		struct vg_err err;
+		/* Reads the files as a start would. */
+		if (vg_tls_client_new(&to, &tc, &err) != 0) {
+			fprintf(stderr, "vigil-agent: %s\n", err.msg);
+			rc = 1;
+		} else {
+			vg_tls_client_free(tc);
+			printf("  tls: on, receivers verified against %s%s%s\n",
+			       cfg->tls_ca_file ? cfg->tls_ca_file : "the system's CAs",
+			       cfg->tls_cert_file ? ", client certificate " : "", cfg->tls_cert_file ? cfg->tls_cert_file : "");
+		}
+	}
 	if (cfg->spool_dir == NULL) {
 		printf("  spool: in memory, up to %llu bytes\n", (unsigned long long)cfg->queue_max_bytes);
 	} else if (access(cfg->spool_dir, W_OK | X_OK) == 0) {
@@ -593,6 +655,16 @@ int main(int argc, char **argv)
 		vg_err_set(&err, VG_ENOMEM, "cannot create the event loop");
 		goto fail;
 	}
+	/* Reads resolv_conf and /etc/hosts once; idle, it holds no socket
+	 * and keeps no loop alive. A missing file leaves evdns its default
+	 * (a name server on 127.0.0.1), as the C library would. */
+	if ((a.dns = evdns_base_new(a.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+		vg_err_set(&err, VG_ENOMEM, "cannot make a resolver");
+		goto fail;
+	}
+	if ((rc = evdns_base_resolv_conf_parse(a.dns, DNS_OPTIONS_ALL, cfg.resolv_conf)) != 0)
+		vg_warn("resolv_conf %s: %s; receivers' names go to the name server on 127.0.0.1", cfg.resolv_conf,
+			rc == 6 ? "it lists no name server" : rc <= 2 ? "cannot be read" : "cannot be read whole");
 	route_options(&a, &cfg, cfg.spool_dir, &ropts);
 	if (vg_route_new(&ropts, &a.route, &err) != 0) {
 		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
@@ -606,6 +678,8 @@ int main(int argc, char **argv)
 	}
 	a.has_disk_spool = vg_route_has_disk_spool(a.route);
 	if (start_statsd(&a, &cfg, &err) != 0)
+		goto fail;
+	if (start_scrapes(&a, &cfg, &err) != 0)
 		goto fail;
 
 	struct timeval first = { 0, 100000 };
@@ -650,8 +724,11 @@ out:
 		event_free(sigint);
 	if (sighup)
 		event_free(sighup);
+	vg_scrape_free(a.scrape);
 	vg_route_free(a.route);
 	vg_collect_ctx_free(a.collect_ctx);
+	if (a.dns)
+		evdns_base_free(a.dns, 0);
 	if (a.base)
 		event_base_free(a.base);
 	if (a.old_cfg) {

@@ -76,7 +76,8 @@ int vg_route_new(const struct vg_route_options *opts, struct vg_route **out, str
 			.queue_max_bytes = opts->queue_max_bytes,
 			.spool_dir = opts->spool_dir == NULL ? NULL : opts->is_list ? dir : opts->spool_dir,
 			.spool_max_bytes = opts->spool_max_bytes, .backoff_max_ms = opts->backoff_max_ms,
-			.ack_timeout_ms = opts->ack_timeout_ms, .base = opts->base,
+			.ack_timeout_ms = opts->ack_timeout_ms, .tls = opts->tls, .base = opts->base,
+			.dns = opts->dns,
 		};
 		if ((r->addresses[i] = strdup(address)) == NULL) {
 			rc = vg_err_set(err, VG_ENOMEM, "out of memory");

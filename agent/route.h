@@ -24,7 +24,9 @@
 #include "common/series.h"
 
 struct event_base;
+struct evdns_base;
 struct vg_err;
+struct vg_tls_client_options;
 
 struct vg_route_options {
 	const char *const *receivers; /* "host:port" each, checked */
@@ -37,7 +39,12 @@ struct vg_route_options {
 	uint64_t spool_max_bytes;     /* per receiver */
 	uint64_t queue_max_bytes;
 	int64_t backoff_max_ms, ack_timeout_ms;
+	const struct vg_tls_client_options *tls; /* NULL: plain TCP */
 	struct event_base *base;
+	/* The resolver the senders share; borrowed, and it must outlive
+	 * the loop's last turn after vg_route_free: a request the senders
+	 * cancel is answered (ignored) from the loop later. */
+	struct evdns_base *dns;
 };
 
 struct vg_route;

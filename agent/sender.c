@@ -15,13 +15,15 @@
  * Invariant: a batch leaves the spool only on an ACK covering its seq, or
  * on overflow or refusal, both counted in the stats.
  *
- * Name resolution is a blocking getaddrinfo at each connect attempt: a
- * receiver address is usually an IP or a name in /etc/hosts; a later issue
- * moves discovery to etcd and the hash ring.
+ * Name resolution: evdns_getaddrinfo at each connect attempt (a numeric
+ * address or a name in /etc/hosts is answered at once, within the call);
+ * the addresses it gave are tried in order, and a failure of the last one
+ * is the connection's failure. Nothing here blocks the event loop.
  */
 #include "agent/sender.h"
 #include "agent/dict.h"
 #include "agent/spool.h"
+#include "agent/tls.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -42,7 +44,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "common/banned.h"
 
@@ -54,7 +58,7 @@
 /* SERIES entries per frame when defining many refs at once. */
 #define SERIES_PER_FRAME 5000
 
-enum conn_state { DISCONNECTED, CONNECTING, CONNECTED };
+enum conn_state { DISCONNECTED, RESOLVING, CONNECTING, CONNECTED };
 
 struct vg_sender {
 	struct vg_sender_options opts;
@@ -78,6 +82,9 @@ struct vg_sender {
 
 	/* connection */
 	enum conn_state state;
+	struct vg_tls_client *tls;      /* NULL: plain TCP */
+	struct evdns_getaddrinfo_request *dns_req; /* while RESOLVING */
+	struct evutil_addrinfo *addrs, *next_addr; /* this attempt's addresses, the next to try */
 	struct bufferevent *bev;
 	struct event *retry_ev;
 	struct event *ack_ev;
@@ -92,6 +99,7 @@ struct vg_sender {
 };
 
 static void connect_now(struct vg_sender *s);
+static void connect_next(struct vg_sender *s);
 static void pump(struct vg_sender *s);
 
 /* --- dictionary and spool ------------------------------------------------ */
@@ -459,39 +467,50 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		pump(s);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_TIMEOUT) {
 		disconnect(s, "timed out");
-	else if (what & BEV_EVENT_EOF)
-		disconnect(s, "closed by the receiver");
-	else
-		disconnect(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	} else if (what & BEV_EVENT_EOF) {
+		char why[320];
+		/* A receiver refusing the handshake late (TLS 1.3 checks the
+		 * client's certificate after the client is done) may have said
+		 * why in an alert. */
+		if (s->tls && !s->has_acked && vg_tls_client_describe(s->tls, s->bev, why, sizeof(why)))
+			disconnect(s, why);
+		else
+			disconnect(s, "closed by the receiver");
+	} else {
+		char why[320];
+		int e = EVUTIL_SOCKET_ERROR();
+		bool is_tls_failure = s->tls && vg_tls_client_describe(s->tls, s->bev, why, sizeof(why));
+		if (!is_tls_failure)
+			snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(e));
+		/* Refused or unreachable at this address: the next one. A
+		 * receiver that failed TLS fails it at every address. */
+		if (s->state == CONNECTING && s->next_addr && !is_tls_failure) {
+			bufferevent_free(s->bev);
+			s->bev = NULL;
+			connect_next(s);
+			return;
+		}
+		disconnect(s, why);
+	}
 }
 
-static void connect_now(struct vg_sender *s)
+/* Connects to the next address of this attempt. */
+static void connect_next(struct vg_sender *s)
 {
-	struct addrinfo hints, *res = NULL;
 	struct timeval tv = { s->opts.ack_timeout_ms / 1000, (s->opts.ack_timeout_ms % 1000) * 1000 };
-	char port[8];
-	int rc;
+	struct evutil_addrinfo *ai = s->next_addr;
+	struct vg_err err;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%u", s->opts.port);
-	if ((rc = getaddrinfo(s->host, port, &hints, &res)) != 0) {
-		s->state = DISCONNECTED;
-		s->has_acked = false;
-		vg_log_complain(&s->complaint, VG_LOG_WARN, "cannot resolve receiver %s: %s", s->host,
-				gai_strerror(rc));
-		s->stats.connect_failures++;
-		schedule_retry(s);
-		return;
-	}
-	s->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	s->next_addr = ai->ai_next;
+	if (s->tls)
+		s->bev = vg_tls_client_bufferevent(s->tls, s->base, s->host, &err);
+	else if ((s->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		vg_err_set(&err, VG_ENOMEM, "out of memory");
 	if (s->bev == NULL) {
-		freeaddrinfo(res);
-		s->state = DISCONNECTED;
-		schedule_retry(s);
+		s->state = CONNECTING; /* counted as a failed attempt */
+		disconnect(s, err.msg);
 		return;
 	}
 	s->state = CONNECTING;
@@ -501,10 +520,54 @@ static void connect_now(struct vg_sender *s)
 	/* A write that cannot drain for this long means a dead receiver. */
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	rc = bufferevent_socket_connect(s->bev, res->ai_addr, (int)res->ai_addrlen);
-	freeaddrinfo(res);
-	if (rc != 0)
+	/* A failure to start is reported through event_cb, like a refusal. */
+	if (bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0 && s->bev &&
+	    s->state == CONNECTING)
 		disconnect(s, strerror(errno));
+}
+
+static void resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct vg_sender *s = arg;
+
+	/* Cancelled by vg_sender_free: evdns may call back later, from the
+	 * loop, when s is gone; touch nothing. */
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	s->dns_req = NULL;
+	if (s->addrs)
+		evutil_freeaddrinfo(s->addrs);
+	s->addrs = s->next_addr = NULL;
+	if (result != 0 || res == NULL) {
+		s->state = DISCONNECTED;
+		s->has_acked = false;
+		vg_log_complain(&s->complaint, VG_LOG_WARN, "cannot resolve receiver %s: %s; %s", s->host,
+				evutil_gai_strerror(result), "retrying, batches are spooled meanwhile");
+		s->stats.connect_failures++;
+		schedule_retry(s);
+		return;
+	}
+	s->addrs = s->next_addr = res;
+	connect_next(s);
+}
+
+/* Resolves the receiver's host again (it may have moved) and connects;
+ * a numeric address or a name in /etc/hosts is answered within the call. */
+static void connect_now(struct vg_sender *s)
+{
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+	char port[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	snprintf(port, sizeof(port), "%u", s->opts.port);
+	s->state = RESOLVING;
+	req = evdns_getaddrinfo(s->opts.dns, s->host, port, &hints, resolved_cb, s);
+	if (req != NULL)
+		s->dns_req = req; /* else resolved_cb ran already */
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -544,6 +607,11 @@ int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, 
 	s->agent = strdup(opts->agent);
 	s->token = opts->token ? strdup(opts->token) : NULL;
 	s->codec = vg_frame_codec_new(3);
+	if (opts->tls && (rc = vg_tls_client_new(opts->tls, &s->tls, err)) != 0) {
+		vg_sender_free(s);
+		return rc;
+	}
+	s->opts.tls = NULL; /* read: the client holds what it needs */
 	s->retry_ev = evtimer_new(s->base, retry_cb, s);
 	s->ack_ev = evtimer_new(s->base, ack_timeout_cb, s);
 	if (s->host == NULL || s->agent == NULL || (opts->token && s->token == NULL) ||
@@ -590,8 +658,13 @@ void vg_sender_free(struct vg_sender *s)
 {
 	if (s == NULL)
 		return;
+	if (s->dns_req)
+		evdns_getaddrinfo_cancel(s->dns_req); /* resolved_cb then ignores it */
+	if (s->addrs)
+		evutil_freeaddrinfo(s->addrs);
 	if (s->bev)
 		bufferevent_free(s->bev);
+	vg_tls_client_free(s->tls);
 	if (s->retry_ev)
 		event_free(s->retry_ev);
 	if (s->ack_ev)

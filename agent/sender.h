@@ -18,6 +18,11 @@
  * sample), and protocol 1 from the first time a receiver answers its
  * HELLO with ERROR VERSION on.
  *
+ * Each connection attempt resolves the receiver's host again (evdns, so
+ * the loop never waits for a name server), and tries its addresses in
+ * order. With TLS configured the connection is TLS (tls.h) and the
+ * receiver's certificate is verified before HELLO is sent.
+ *
  * A broken or silent connection (no ACK within ack_timeout while batches
  * wait) is closed and retried with exponential backoff from 500 ms up to
  * backoff_max, with +-20% jitter so a fleet does not reconnect in step.
@@ -34,7 +39,9 @@
 #include "common/series.h"
 
 struct event_base;
+struct evdns_base;
 struct vg_err;
+struct vg_tls_client_options;
 
 struct vg_sender_options {
 	const char *host;
@@ -46,7 +53,10 @@ struct vg_sender_options {
 	uint64_t spool_max_bytes;  /* bound of a spool on disk */
 	int64_t backoff_max_ms;
 	int64_t ack_timeout_ms;
+	/* TLS toward the receiver (tls.h, loaded now); NULL: plain TCP. */
+	const struct vg_tls_client_options *tls;
 	struct event_base *base;  /* borrowed */
+	struct evdns_base *dns;   /* borrowed: resolves host without blocking base */
 };
 
 struct vg_sender_stats {

@@ -364,6 +364,7 @@ static const char *type_name(enum vg_conf_type type)
 	case VG_CONF_LABELS: return "a mapping of label names to values";
 	case VG_CONF_STRLIST: return "a list of values";
 	case VG_CONF_SECTION: return "a mapping of keys";
+	case VG_CONF_LIST: return "a list of mappings";
 	}
 	return "a value";
 }
@@ -626,6 +627,60 @@ static int unknown_key(struct conf_ctx *c, size_t line, const struct vg_conf_fie
 	return r;
 }
 
+/* Reads the items of list field f, whose sequence start was just
+ * consumed, into out (replacing what it held). Each item is read as a
+ * mapping with c->target pointing at it. */
+static int list_load(struct conf_ctx *c, const struct vg_conf_field *f, const char *path,
+		     struct vg_conf_list *out)
+{
+	struct vg_conf_list l = { 0, NULL };
+	size_t max = f->max > 0 ? (size_t)f->max : 1024, item_size = (size_t)f->min;
+	void *saved = c->target;
+	yaml_event_t ev;
+	char sub[300];
+	int r;
+
+	for (;;) {
+		r = next_event(c, &ev);
+		if (r < 0)
+			goto fail;
+		if (ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		r = check_node(c, &ev, path);
+		if (r == 0 && ev.type != YAML_MAPPING_START_EVENT)
+			r = fail_at(c, ev.start_mark.line, VG_EINVAL, "%s: list items must be mappings of keys, got %s",
+				    path, event_kind(&ev));
+		if (r == 0 && l.n >= max)
+			r = fail_at(c, ev.start_mark.line, VG_ELIMIT, "%s: more than %zu items", path, max);
+		if (r < 0) {
+			yaml_event_delete(&ev);
+			goto fail;
+		}
+		yaml_event_delete(&ev);
+		void *v = realloc(l.v, (l.n + 1) * item_size);
+		if (v == NULL) {
+			r = vg_err_set(c->err, VG_ENOMEM, "%s: out of memory", c->name);
+			goto fail;
+		}
+		l.v = v;
+		memset((char *)l.v + l.n * item_size, 0, item_size);
+		l.n++;
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, l.n - 1);
+		c->target = (char *)l.v + (l.n - 1) * item_size;
+		r = load_mapping(c, f->section, sub);
+		c->target = saved;
+		if (r < 0)
+			goto fail;
+	}
+	yaml_event_delete(&ev);
+	vg_conf_list_release(f, out);
+	*out = l;
+	return 0;
+fail:
+	vg_conf_list_release(f, &l);
+	return r;
+}
+
 /* Reads the value of field f (the next node in the stream) into the target. */
 static int load_value(struct conf_ctx *c, const struct vg_conf_field *f, const char *path)
 {
@@ -662,6 +717,11 @@ static int load_value(struct conf_ctx *c, const struct vg_conf_field *f, const c
 		if (ev.type != YAML_SEQUENCE_START_EVENT)
 			break;
 		r = strlist_load(c, path, member);
+		goto checked;
+	case VG_CONF_LIST:
+		if (ev.type != YAML_SEQUENCE_START_EVENT)
+			break;
+		r = list_load(c, f, path, member);
 		goto checked;
 	default:
 		if (ev.type != YAML_SCALAR_EVENT)
@@ -899,10 +959,22 @@ void vg_conf_release(const struct vg_conf_field *fields, void *target)
 		case VG_CONF_SECTION:
 			vg_conf_release(fields[i].section, target);
 			break;
+		case VG_CONF_LIST:
+			vg_conf_list_release(&fields[i], member);
+			break;
 		default:
 			break;
 		}
 	}
+}
+
+void vg_conf_list_release(const struct vg_conf_field *f, struct vg_conf_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		vg_conf_release(f->section, (char *)l->v + i * (size_t)f->min);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 int vg_conf_set_str(char **member, const char *value)

@@ -49,6 +49,11 @@ enum vg_conf_type {
 	VG_CONF_STRLIST,  /* struct vg_conf_strlist: a sequence of scalars */
 	VG_CONF_SECTION,  /* a nested map described by .section; offsets inside
 	                     it are relative to the same target struct */
+	VG_CONF_LIST,     /* struct vg_conf_list: a sequence of maps, each
+	                     described by .section with offsets relative to
+	                     its own item of .min bytes (zeroed before it is
+	                     read: the caller applies defaults after); at
+	                     most .max items (0: 1024) */
 };
 
 #define VG_CONF_MAX_BYTES (1024 * 1024)
@@ -78,6 +83,12 @@ struct vg_conf_strlist {
 	char **v;
 };
 
+/* Items of a VG_CONF_LIST, each field.min bytes: (char *)v + i * min. */
+struct vg_conf_list {
+	size_t n;
+	void *v;
+};
+
 /* Loads path onto target. VG_ENOENT if the file does not exist (the caller
  * decides whether that matters), VG_EIO if unreadable, VG_EINVAL on a syntax
  * or type error; err says where. */
@@ -88,6 +99,9 @@ int vg_conf_load_string(const char *text, size_t len, const char *name,
 			const struct vg_conf_field *fields, void *target, struct vg_err *err);
 /* Frees every heap member the fields describe and zeroes it. */
 void vg_conf_release(const struct vg_conf_field *fields, void *target);
+
+/* Frees the items of list field f (each with its section's members). */
+void vg_conf_list_release(const struct vg_conf_field *f, struct vg_conf_list *l);
 
 /* Sets a string member, freeing the old value; 0 or VG_ENOMEM. */
 int vg_conf_set_str(char **member, const char *value);

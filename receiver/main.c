@@ -17,6 +17,7 @@
 #include "receiver/fd_budget.h"
 #include "receiver/http/http_api.h"
 #include "receiver/ingest/ingest.h"
+#include "receiver/ingest/tls.h"
 #include "receiver/ingest/limits.h"
 #include "receiver/ingest/submit.h"
 #include "receiver/receiver_config.h"
@@ -69,6 +70,14 @@ static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 		return vg_err_set(err, VG_EINVAL, "%s%sdata_dir: %s is not a writable directory",
 				  cfg->config_path ? cfg->config_path : "", cfg->config_path ? ": " : "",
 				  cfg->data_dir);
+	/* The TLS files, read as the listener will read them. */
+	if (cfg->tls_cert_file) {
+		struct vg_tls_server *t;
+		int rc = vg_tls_server_new(cfg->tls_cert_file, cfg->tls_key_file, cfg->tls_client_ca_file, &t, err);
+		if (rc != 0)
+			return rc;
+		vg_tls_server_free(t);
+	}
 	return 0;
 }
 
@@ -242,6 +251,8 @@ int main(int argc, char **argv)
 		.idle_timeout_ms = cfg.agent_idle_timeout_ms, .frame_timeout_ms = cfg.agent_frame_timeout_ms,
 		.max_series = cfg.max_series, .max_series_per_agent = cfg.max_series_per_agent,
 		.max_new_series_per_minute = cfg.max_new_series_per_minute,
+		.tls_cert_file = cfg.tls_cert_file, .tls_key_file = cfg.tls_key_file,
+		.tls_client_ca_file = cfg.tls_client_ca_file,
 	};
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;

@@ -61,6 +61,9 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("max_sample_age", VG_CONF_DURATION, max_sample_age_ms), 0, 3650LL * 24 * 3600 * 1000, NULL },
 	{ F("port_file", VG_CONF_STR, port_file), 0, 0, NULL },
 	{ F("log_level", VG_CONF_STR, log_level), 0, 0, vg_conf_check_log_level },
+	{ F("tls_cert_file", VG_CONF_STR, tls_cert_file), 0, 0, vg_conf_check_path },
+	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
+	{ F("tls_client_ca_file", VG_CONF_STR, tls_client_ca_file), 0, 0, vg_conf_check_path },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -188,9 +191,11 @@ static void unset_empty(char **s)
 /* Empty strings mean "unset": no token, no port file. */
 static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 {
-	(void)err;
 	unset_empty(&cfg->token);
 	unset_empty(&cfg->port_file);
+	if ((cfg->tls_key_file || cfg->tls_client_ca_file) && !cfg->tls_cert_file)
+		return vg_err_set(err, VG_EINVAL, "%s is set without tls_cert_file",
+				  cfg->tls_key_file ? "tls_key_file" : "tls_client_ca_file");
 	return 0;
 }
 

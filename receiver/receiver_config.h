@@ -41,6 +41,10 @@ struct vg_receiver_config {
 	int64_t max_sample_age_ms; /* agents' samples older are refused; default 7d; 0: none */
 	char *port_file;           /* when set, write "<agent port> <http port>\n" here once listening */
 	char *log_level;           /* "info" */
+	/* TLS on the agent listener; all default none (plain TCP). */
+	char *tls_cert_file;       /* PEM certificate chain: turns TLS on */
+	char *tls_key_file;        /* its key; default: in tls_cert_file */
+	char *tls_client_ca_file;  /* agents must present a certificate these CAs signed */
 };
 
 /*

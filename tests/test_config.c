@@ -801,7 +801,7 @@ END_TEST
 START_TEST(test_agent_unknown_key_lists_known_keys)
 {
 	ck_assert_int_eq(AGENT("--config", DATA "agent_unknown_key.yaml"), VG_EINVAL);
-	ck_msg_starts(DATA "agent_unknown_key.yaml:2: unknown key \"intervall\" (known: server, receivers, replication_factor, interval, hostname, labels, token, proc_path, rootfs_path, queue_max_bytes, spool_dir, spool_max_bytes, textfile_dir, backoff_max, ack_timeout, log_level, collectors");
+	ck_msg_starts(DATA "agent_unknown_key.yaml:2: unknown key \"intervall\" (known: server, receivers, replication_factor, interval, hostname, labels, token, proc_path, rootfs_path, queue_max_bytes, spool_dir, spool_max_bytes, textfile_dir, backoff_max, ack_timeout, log_level, tls, tls_ca_file, tls_cert_file, tls_key_file, tls_server_name, resolv_conf, collectors");
 	ck_assert_int_eq(AGENT("--config", DATA "agent_unknown_collector.yaml"), VG_EINVAL);
 	ck_msg_starts(DATA "agent_unknown_collector.yaml:3: unknown key \"diskstatz\" in collectors (known: cpu, meminfo, filesystem, loadavg, filefd, entropy, textfile, conntrack, diskstats, netdev, netstat, pressure, sockstat, stat, time, uname, vmstat, diskstats_device_exclude");
 }

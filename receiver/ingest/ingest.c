@@ -34,6 +34,9 @@
  * completed where connections are acknowledged (durable_cb), once the
  * commit that covers them is durable.
  *
+ * With TLS configured (tls.h) each accepted socket gets an OpenSSL
+ * bufferevent; the handshake completes before the first frame is read.
+ *
  * What this file does not do: the sender side (agent/sender.c), the record
  * format (wal.c), the sample store (head.c).
  */
@@ -42,6 +45,7 @@
 #include "receiver/ingest/budget.h"
 #include "receiver/ingest/limits.h"
 #include "receiver/ingest/tally.h"
+#include "receiver/ingest/tls.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -141,6 +145,7 @@ struct vg_ingest {
 	struct vg_ingest_options opts;
 	struct event_base *base;
 	struct evconnlistener *listener;
+	struct vg_tls_server *tls;      /* NULL: plain TCP */
 	struct event *sync_ev;          /* ends a round: commit */
 	struct event *durable_ev;       /* the writer reported: ACK */
 	uint64_t wal_bytes_seen;        /* WAL bytes already in stats->wal_bytes */
@@ -1415,11 +1420,17 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	struct vg_ingest *ing = c->ing;
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* a TLS handshake completed: HELLO may come */
 	if (c->state == AWAIT_HELLO) {
+		char why[300] = "";
 		atomic_fetch_add_explicit(&ing->stats->connections_closed[VG_TALLY_NO_HELLO], 1, memory_order_relaxed);
-		vg_tally_note(&ing->tally, VG_TALLY_NO_HELLO, VG_LOG_INFO, "agent connection %s %s; closing it",
-			      c->peer, what & BEV_EVENT_TIMEOUT ? "sent no HELLO in time" : "closed before HELLO");
+		/* A plain-text client on a TLS listener, a bad client certificate. */
+		if (ing->tls && (what & BEV_EVENT_ERROR))
+			vg_tls_server_describe(bev, why, sizeof(why));
+		vg_tally_note(&ing->tally, VG_TALLY_NO_HELLO, VG_LOG_INFO, "agent connection %s %s%s%s; closing it",
+			      c->peer, what & BEV_EVENT_TIMEOUT ? "sent no HELLO in time" : "closed before HELLO",
+			      why[0] ? ": " : "", why);
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		atomic_fetch_add_explicit(&ing->stats->connections_closed[VG_TALLY_IDLE], 1, memory_order_relaxed);
 		vg_tally_note(&ing->tally, VG_TALLY_IDLE, VG_LOG_INFO, "agent connection %s%s%s idle for %lld s; closing it",
@@ -1474,7 +1485,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->proto = VG_FRAME_VERSION;
-	c->bev = bufferevent_socket_new(ing->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = ing->tls ? vg_tls_server_bufferevent(ing->tls, ing->base, fd)
+			  : bufferevent_socket_new(ing->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		evutil_closesocket(fd);
 		free(c);
@@ -1710,6 +1722,10 @@ int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *e
 
 	ing->wal = wal;
 	ing->floor_id = vg_head_next_id(ing->head); /* replayed: on disk */
+	if (ing->opts.tls_cert_file &&
+	    (rc = vg_tls_server_new(ing->opts.tls_cert_file, ing->opts.tls_key_file, ing->opts.tls_client_ca_file,
+				    &ing->tls, err)) != 0)
+		return rc;
 	if ((rc = vg_wal_start_writer(wal, on_durable, ing, err)) != 0)
 		return rc;
 	if (ing->replay_series_skipped || ing->replay_samples_dropped)
@@ -1785,8 +1801,10 @@ void vg_ingest_free(struct vg_ingest *ing)
 	while (ing->conns) {
 		struct conn *c = ing->conns;
 		/* Push out pending ACKs, best effort: the socket is
-		 * non-blocking and closed right after. */
-		evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));
+		 * non-blocking and closed right after. (Not under TLS: the
+		 * buffer holds plain text; the agent resends, ingest dedups.) */
+		if (ing->tls == NULL)
+			evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));
 		conn_free(c);
 	}
 	if (ing->sync_ev)
@@ -1805,6 +1823,7 @@ void vg_ingest_free(struct vg_ingest *ing)
 		event_free(ing->tick_ev);
 	if (ing->has_own_limits)
 		vg_limits_free(ing->limits);
+	vg_tls_server_free(ing->tls);
 	vg_frame_codec_free(ing->codec);
 	vg_sample_batch_release(&ing->batch);
 	free(ing->ids);

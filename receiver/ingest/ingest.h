@@ -45,6 +45,9 @@ struct vg_ingest_options {
 	const char *host;           /* "" or NULL: all addresses */
 	uint16_t port;              /* 0: an ephemeral port */
 	const char *token;          /* NULL or "": no authentication */
+	/* TLS on the listener (tls.h): cert and key files; NULL: plain TCP.
+	 * With client_ca_file agents must present a certificate it signed. */
+	const char *tls_cert_file, *tls_key_file, *tls_client_ca_file;
 	uint64_t max_connections;
 	/* Buffered input (budget.h); 0 takes the default in brackets. */
 	uint64_t buffer_budget;     /* all connections [256 MiB] */
