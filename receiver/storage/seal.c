@@ -57,10 +57,12 @@ struct fkey {
 	uint32_t id;
 };
 
+/* One block being written: a tier and a window. */
 struct period {
-	int64_t start;
-	struct vg_block_writer *w[VG_TIER_COUNT]; /* NULL: no block of that tier */
-	char path[VG_TIER_COUNT][4096];
+	int tier;
+	int64_t start, end;
+	struct vg_block_writer *w;
+	char path[4096];
 	uint64_t series, samples;
 };
 
@@ -75,7 +77,7 @@ struct seal_job {
 	struct vg_block **blocks; /* the storage's, when the seal began */
 	size_t n_blocks;
 	const struct vg_retention *retention;
-	int64_t now_ms;
+	int64_t now_ms, period_ms;
 };
 
 static int fkey_cmp(const void *a, const void *b, void *arg)
@@ -129,19 +131,46 @@ static bool has_raw(const struct seal_job *j, int64_t a, int64_t b)
 	return false;
 }
 
-static struct period *get_period(struct seal_job *j, const char *dir, int64_t start,
-				 int64_t period_ms, int64_t seal_ms, struct vg_err *err)
+/* Where a sample at t goes in tier `tier`: *start, *end of its block's
+ * window, and whether that tier gets a block there at all. Raw-retention
+ * days: the block period, for every tier. Older days (history): the
+ * rollup tier's compaction window, cut at the raw-retention day edge, so
+ * an import of a year is a few hundred files rather than thousands. */
+static bool window_of(const struct seal_job *j, int tier, int64_t t, int64_t *start, int64_t *end)
 {
-	int64_t end = start + period_ms;
-	int64_t day_end = floor_div(start, VG_COMPACT_RAW_WINDOW_MS) * VG_COMPACT_RAW_WINDOW_MS +
-			  VG_COMPACT_RAW_WINDOW_MS;
-	bool is_raw = day_end > j->now_ms - vg_retention_of(j->retention, VG_TIER_RAW);
-	bool is_raw_only = is_raw && has_raw(j, start, end);
+	static const int64_t windows[VG_TIER_COUNT] = { VG_COMPACT_RAW_WINDOW_MS,
+							VG_COMPACT_1M_WINDOW_MS,
+							VG_COMPACT_1H_WINDOW_MS };
+	int64_t day = floor_div(t, VG_COMPACT_RAW_WINDOW_MS) * VG_COMPACT_RAW_WINDOW_MS;
+	int64_t raw_edge = j->now_ms - vg_retention_of(j->retention, VG_TIER_RAW);
+	bool is_raw = day + VG_COMPACT_RAW_WINDOW_MS > raw_edge;
+
+	if (is_raw) {
+		*start = floor_div(t, j->period_ms) * j->period_ms;
+		*end = *start + j->period_ms;
+		if (tier != VG_TIER_RAW && has_raw(j, *start, *end))
+			return false; /* compaction makes these rollups */
+	} else {
+		int64_t edge = floor_div(raw_edge, VG_COMPACT_RAW_WINDOW_MS) * VG_COMPACT_RAW_WINDOW_MS;
+		*start = floor_div(t, windows[tier]) * windows[tier];
+		*end = *start + windows[tier];
+		if (*end > edge)
+			*end = edge;
+		if (tier == VG_TIER_RAW)
+			return false;
+	}
+	return tier == VG_TIER_RAW || *end > j->now_ms - vg_retention_of(j->retention, tier);
+}
+
+static struct period *get_period(struct seal_job *j, const char *dir, int tier, int64_t start,
+				 int64_t end, int64_t seal_ms, struct vg_err *err)
+{
+	struct vg_block_writer_options o = { .tier = (enum vg_tier)tier, .min_t = start, .max_t = end };
 	struct period *p;
 
-	for (size_t i = 0; i < j->n_periods; i++)
-		if (j->periods[i].start == start)
-			return &j->periods[i];
+	for (size_t i = j->n_periods; i > 0; i--)
+		if (j->periods[i - 1].tier == tier && j->periods[i - 1].start == start)
+			return &j->periods[i - 1];
 	if (j->n_periods == j->cap_periods) {
 		size_t cap = j->cap_periods ? j->cap_periods * 2 : 8;
 		struct period *np = realloc(j->periods, cap * sizeof(*np));
@@ -154,33 +183,27 @@ static struct period *get_period(struct seal_job *j, const char *dir, int64_t st
 	}
 	p = &j->periods[j->n_periods];
 	memset(p, 0, sizeof(*p));
+	p->tier = tier;
 	p->start = start;
+	p->end = end;
+	snprintf(p->path, sizeof(p->path), "%s/blocks/%s/%013" PRId64 "-%013" PRId64 "-%013" PRId64 ".vgb",
+		 dir, vg_tier_name(tier), start, end, seal_ms);
+	if (vg_block_writer_open(p->path, &o, &p->w, err) != 0)
+		return NULL;
 	j->n_periods++;
-	for (int t = 0; t < VG_TIER_COUNT; t++) {
-		struct vg_block_writer_options o = { .tier = (enum vg_tier)t, .min_t = start, .max_t = end };
-		if (t == VG_TIER_RAW ? !is_raw
-				     : is_raw_only || end <= j->now_ms - vg_retention_of(j->retention, t))
-			continue;
-		snprintf(p->path[t], sizeof(p->path[t]),
-			 "%s/blocks/%s/%013" PRId64 "-%013" PRId64 "-%013" PRId64 ".vgb", dir,
-			 vg_tier_name(t), start, end, seal_ms);
-		if (vg_block_writer_open(p->path[t], &o, &p->w[t], err) != 0)
-			return NULL;
-	}
 	return p;
 }
 
-/* Adds samples[from, to) of one series, all in one period, to its blocks. */
+/* Adds samples[from, to) of one series, all in p's window, to p. */
 static int add_run(struct seal_job *j, struct period *p, const uint8_t *key, size_t key_len,
 		   const struct vg_samples *smp, size_t from, size_t to, struct vg_err *err)
 {
 	struct vg_block_col cols[VG_BLOCK_RAW_COLUMNS];
 	size_t n = to - from;
-	int rc;
 
 	p->series++;
 	p->samples += n;
-	if (p->w[VG_TIER_RAW]) {
+	if (p->tier == VG_TIER_RAW) {
 		vg_buf_reset(&j->ts);
 		vg_buf_reset(&j->vs);
 		if (vg_col_encode_ts(smp->ts_ms + from, n, &j->ts) != 0 ||
@@ -188,30 +211,21 @@ static int add_run(struct seal_job *j, struct period *p, const uint8_t *key, siz
 			return vg_err_set(err, VG_ENOMEM, "out of memory encoding a block column");
 		cols[0] = (struct vg_block_col){ j->ts.data, j->ts.len };
 		cols[1] = (struct vg_block_col){ j->vs.data, j->vs.len };
-		if ((rc = vg_block_writer_add(p->w[VG_TIER_RAW], key, key_len, smp->ts_ms[from],
-					      smp->ts_ms[to - 1], n, cols, err)) != 0)
-			return rc;
+		return vg_block_writer_add(p->w, key, key_len, smp->ts_ms[from], smp->ts_ms[to - 1], n,
+					   cols, err);
 	}
-	for (int t = VG_TIER_1M; t <= VG_TIER_1H; t++) {
-		if (p->w[t] == NULL)
-			continue;
-		j->bk.n = 0;
-		if (vg_rollup_compute(smp->ts_ms + from, smp->values + from, n,
-				      vg_rollup_width((enum vg_tier)t), &j->bk) != 0)
-			return vg_err_set(err, VG_ENOMEM, "out of memory computing rollups");
-		if ((rc = vg_rollup_write_series(p->w[t], key, key_len, j->bk.v, j->bk.n, &j->scratch,
-						 err)) != 0)
-			return rc;
-	}
-	return 0;
+	j->bk.n = 0;
+	if (vg_rollup_compute(smp->ts_ms + from, smp->values + from, n,
+			      vg_rollup_width((enum vg_tier)p->tier), &j->bk) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory computing rollups");
+	return vg_rollup_write_series(p->w, key, key_len, j->bk.v, j->bk.n, &j->scratch, err);
 }
 
 static void job_release(struct seal_job *j, bool is_abort)
 {
 	for (size_t i = 0; i < j->n_periods; i++)
-		for (int t = 0; t < VG_TIER_COUNT; t++)
-			if (is_abort && j->periods[i].w[t])
-				vg_block_writer_abort(j->periods[i].w[t]);
+		if (is_abort && j->periods[i].w)
+			vg_block_writer_abort(j->periods[i].w);
 	vg_storage_blocks_free(j->blocks, j->n_blocks);
 	vg_buf_release(&j->scratch);
 	vg_buckets_release(&j->bk);
@@ -242,6 +256,7 @@ int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_di
 	vg_buf_init(&j.scratch);
 	j.retention = retention;
 	j.now_ms = now_ms;
+	j.period_ms = period_ms;
 	if (out)
 		*out = stats;
 	if (period_ms <= 0 || period_ms % VG_ROLLUP_1H_MS != 0)
@@ -264,22 +279,27 @@ int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_di
 			vg_err_set(err, rc, "reading the frozen head: %s", vg_strerror(rc));
 			break;
 		}
-		while (rc == 0 && from < smp.n) {
-			int64_t start = floor_div(smp.ts_ms[from], period_ms) * period_ms;
-			size_t to = from + 1;
-			struct period *p;
+		for (int t = 0; rc == 0 && t < VG_TIER_COUNT; t++) {
+			for (from = 0; rc == 0 && from < smp.n;) {
+				int64_t start = 0, end = 0;
+				bool is_wanted = window_of(&j, t, smp.ts_ms[from], &start, &end);
+				size_t to = from + 1;
+				struct period *p;
 
-			while (to < smp.n && smp.ts_ms[to] < start + period_ms)
-				to++;
-			if ((p = get_period(&j, data_dir, start, period_ms, seal_ms, err)) == NULL)
-				rc = err ? err->code : VG_EIO;
-			else
-				rc = add_run(&j, p, key, j.ids[i].len, &smp, from, to, err);
-			from = to;
+				while (to < smp.n && smp.ts_ms[to] < end)
+					to++;
+				if (is_wanted) {
+					if ((p = get_period(&j, data_dir, t, start, end, seal_ms, err)) == NULL)
+						rc = err ? err->code : VG_EIO;
+					else
+						rc = add_run(&j, p, key, j.ids[i].len, &smp, from, to, err);
+				}
+				from = to;
+			}
 		}
 	}
 	vg_samples_release(&smp);
-	if (rc == 0 && (paths = malloc((j.n_periods * VG_TIER_COUNT + 1) * sizeof(*paths))) == NULL)
+	if (rc == 0 && (paths = malloc((j.n_periods + 1) * sizeof(*paths))) == NULL)
 		rc = vg_err_set(err, VG_ENOMEM, "out of memory sealing");
 	if (rc != 0) {
 		job_release(&j, true);
@@ -292,22 +312,18 @@ int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_di
 		for (size_t i = 0; i < j.n_periods; i++) {
 			struct period *p = &j.periods[i];
 			struct vg_block_write_stats ws;
-			struct vg_block_writer *w = p->w[t];
+			struct vg_block_writer *w = p->w;
 
-			if (w == NULL)
+			if (p->tier != t || w == NULL)
 				continue;
-			p->w[t] = NULL;
+			p->w = NULL;
 			if (rc != 0) {
-				vg_block_writer_abort(w);
-				continue;
-			}
-			if (p->series == 0) {
 				vg_block_writer_abort(w);
 				continue;
 			}
 			rc = vg_block_writer_finish(w, &ws, err);
 			if (rc == 0) {
-				paths[n_paths++] = p->path[t];
+				paths[n_paths++] = p->path;
 				stats.blocks++;
 				stats.bytes += ws.file_bytes;
 				if (t == VG_TIER_RAW) {
