@@ -354,6 +354,7 @@ out:
 	vg_head_free(head);
 	free(stats);
 	vg_receiver_config_release(&cfg);
+	vg_clock_release(&clock);
 	if (status == 0)
 		vg_info("stopped");
 	return status;

@@ -173,15 +173,18 @@ static bool is_superseded(const struct vg_block *x, const struct vg_block *c)
 }
 
 /* Drops and deletes the blocks a compacted one replaces (at open). */
-static void drop_superseded(struct vg_storage *st)
+static int drop_superseded(struct vg_storage *st)
 {
+	bool *is_gone = calloc(st->n_blocks ? st->n_blocks : 1, sizeof(*is_gone));
 	size_t k = 0;
 
+	if (is_gone == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < st->n_blocks; i++)
+		for (size_t j = 0; j < st->n_blocks && !is_gone[i]; j++)
+			is_gone[i] = is_superseded(st->blocks[i], st->blocks[j]);
 	for (size_t i = 0; i < st->n_blocks; i++) {
-		bool is_gone = false;
-		for (size_t j = 0; j < st->n_blocks && !is_gone; j++)
-			is_gone = is_superseded(st->blocks[i], st->blocks[j]);
-		if (!is_gone) {
+		if (!is_gone[i]) {
 			st->blocks[k++] = st->blocks[i];
 			continue;
 		}
@@ -191,6 +194,8 @@ static void drop_superseded(struct vg_storage *st)
 		vg_block_close(st->blocks[i]);
 	}
 	st->n_blocks = k;
+	free(is_gone);
+	return 0;
 }
 
 /* Opens every block of one tier's directory; damage is logged, counted,
@@ -270,7 +275,10 @@ int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **o
 			vg_storage_close(st);
 			return rc;
 		}
-		drop_superseded(st);
+		if (drop_superseded(st) != 0) {
+			vg_storage_close(st);
+			return vg_err_set(err, VG_ENOMEM, "out of memory opening blocks");
+		}
 		for (size_t i = 0; i < st->n_blocks; i++) {
 			int64_t stamp = vg_storage_block_stamp(vg_block_name(st->blocks[i]));
 			if (stamp > st->max_stamp)
