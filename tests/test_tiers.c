@@ -426,6 +426,57 @@ START_TEST(test_tiers_kill_during_compaction_leaves_no_half_state)
 }
 END_TEST
 
+/* --retention and the retention keys, through --check-config. */
+static int check_config(const char *file_text, const char *flag, char **err_out)
+{
+	char path[700], cfg_arg[720];
+	char *out = NULL, *err = NULL;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/check.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(file_text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", path);
+	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), cfg_arg, "--check-config", "--data-dir", dir,
+			 (char *)flag, NULL };
+	rc = vg_t_run(argv, &out, &err, 10000);
+	free(out);
+	*err_out = err;
+	return rc;
+}
+
+START_TEST(test_tiers_retention_settings_parse_or_say_why_not)
+{
+	char *err;
+
+	dir = vg_t_tmpdir("vigil-tiers");
+	ck_assert_int_eq(check_config("retention: {raw: 7d, 1m: 30d, 1h: 365d}\nretention_size: 50GB\n", NULL, &err), 0);
+	free(err);
+	ck_assert_int_eq(check_config("retention:\n  raw: 2d\n", "--retention=raw=1d,1h=2y", &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("retention: {raw: 7x}\n", NULL, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "raw"));
+	free(err);
+	ck_assert_int_ne(check_config("retention: {2h: 7d}\n", NULL, &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("", "--retention=raw=1d,raw=2d", &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	free(err);
+	ck_assert_int_ne(check_config("", "--retention=5m=1d", &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "no tier"));
+	free(err);
+	ck_assert_int_ne(check_config("", "--retention=raw=30m", &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("", "--retention=raw", &err), 0);
+	free(err);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tiers");
@@ -435,6 +486,7 @@ int main(void)
 
 	vg_log_set_level(VG_LOG_ERROR);
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_tiers_retention_settings_parse_or_say_why_not);
 	tcase_add_test(tc, test_tiers_lifecycle_over_400_simulated_days);
 	tcase_add_test(tc, test_tiers_size_bound_deletes_the_oldest_blocks_first);
 	tcase_add_test(tc, test_tiers_kill_during_compaction_leaves_no_half_state);
