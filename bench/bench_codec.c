@@ -19,7 +19,7 @@
  * columns before and after zstd, encode and decode speed; then rollup
  * buckets (1m, 1h) over 7 days of the noisy variant, as the tiers encode
  * them (receiver/storage/rollup.c), in all and per column. Ends with a
- * RESULT line (noisy variant).
+ * RESULT line (noisy variant; rollups of the decimal one too).
  *
  *   bench_codec [--hosts H] [--samples N] [--rollup-hosts R] [--seed S]
  */
@@ -405,7 +405,7 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 /* Bytes per bucket of the rollup columns as the tiers write them
  * (vg_rollup_compute, vg_rollup_encode), before and after zstd -3, one
  * host's series a group as the block writer groups them; per column too. */
-static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, int64_t width_ms,
+static void run_rollups(uint32_t hosts, uint64_t seed, enum variant var, size_t days, int64_t width_ms,
 			double *raw_bpb, double *z_bpb)
 {
 	size_t n = days * 8640;
@@ -422,7 +422,7 @@ static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, int64_t widt
 	for (size_t i = 0; i < n; i++)
 		ts[i] = T0_MS + (int64_t)i * STEP_MS;
 	for (uint32_t h = 0; h < hosts; h++) {
-		gen_host(seed, h, V_NOISY, n, values);
+		gen_host(seed, h, var, n, values);
 		vg_buf_reset(&group);
 		for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
 			vg_buf_reset(&col_buf[c]);
@@ -446,7 +446,8 @@ static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, int64_t widt
 			zstd_group(&col_buf[c], &col_z[c], &unused);
 		}
 	}
-	printf("  %s buckets, per column (zstd -3 alone, bytes per bucket):", width_ms == 60000 ? "1m" : "1h");
+	printf("  %s %s buckets, per column (zstd -3 alone, bytes per bucket):", variant_name[var],
+	       width_ms == 60000 ? "1m" : "1h");
 	for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
 		printf(" %s %.2f", col_name[c], col_z[c] / buckets);
 	printf("\n");
@@ -494,22 +495,25 @@ int main(int argc, char **argv)
 	for (int v = 0; v < V_N; v++)
 		run_variant((enum variant)v, hosts, n, seed, &f[v]);
 
-	double r1m, z1m_ref, r1h, z1h_ref;
-	printf("\n== rollups of the noisy variant: %u hosts x %d series x 7 days ==\n", rhosts, SERIES);
-	run_rollups(rhosts, seed, 7, 60000, &r1m, &z1m_ref);
-	run_rollups(rhosts, seed, 7, 3600000, &r1h, &z1h_ref);
+	double r1m, z1m_ref, r1h, z1h_ref, d1m, dz1m, d1h, dz1h;
+	printf("\n== rollups of the noisy and decimal variants: %u hosts x %d series x 7 days ==\n", rhosts, SERIES);
+	run_rollups(rhosts, seed, V_NOISY, 7, 60000, &r1m, &z1m_ref);
+	run_rollups(rhosts, seed, V_NOISY, 7, 3600000, &r1h, &z1h_ref);
+	run_rollups(rhosts, seed, V_DECIMAL, 7, 60000, &d1m, &dz1m);
+	run_rollups(rhosts, seed, V_DECIMAL, 7, 3600000, &d1h, &dz1h);
 	printf("columns ts, count, last, first, min, max, sum, increase (receiver/storage/rollup.c); bytes per bucket, zstd -3, one host's series a group:\n");
-	printf("  1m buckets: %.2f (%.2f before zstd)\n", z1m_ref, r1m);
-	printf("  1h buckets: %.2f (%.2f before zstd)\n", z1h_ref, r1h);
+	printf("  noisy 1m buckets: %.2f (%.2f before zstd); decimal: %.2f (%.2f)\n", z1m_ref, r1m, dz1m, d1m);
+	printf("  noisy 1h buckets: %.2f (%.2f before zstd); decimal: %.2f (%.2f)\n", z1h_ref, r1h, dz1h, d1h);
 
 	const struct figures *x = &f[V_NOISY];
 	printf("RESULT head_bytes_per_sample=%.3f head_bytes_per_series_720=%.0f head_bytes_per_series_720_c120=%.0f "
 	       "col_bytes_per_sample=%.3f col_zstd_bytes_per_sample=%.3f col_zstd9_bytes_per_sample=%.3f "
 	       "decimal_col_zstd_bytes_per_sample=%.3f float_col_zstd_bytes_per_sample=%.3f "
 	       "floor_bytes_per_sample=%.3f rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
+	       "decimal_rollup_1m_bytes_per_bucket=%.2f decimal_rollup_1h_bytes_per_bucket=%.2f "
 	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f\n",
 	       x->head_bps, x->head_series_240, x->head_series_120, x->col_bps, x->zstd3_bps, x->zstd9_bps,
-	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, x->append_sps / 1e6, x->decode_sps / 1e6,
+	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, dz1m, dz1h, x->append_sps / 1e6, x->decode_sps / 1e6,
 	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6);
 	return 0;
 }
