@@ -7,7 +7,8 @@
  * head's locking (head.h) or the block format (block_read.c).
  *
  * A selection (struct vg_storage_set) is built in three steps: the head's
- * matching ids and each overlapping raw block's matching indexes become
+ * matching ids and each overlapping block's (raw only, or every tier for a
+ * rollup resolution) matching indexes become
  * entries (key, place), the keys copied into the set; the entries are
  * sorted by key in the one series order; runs of equal keys are one series.
  * The set holds a reference to every block it names, so a block dropped
@@ -358,6 +359,13 @@ void vg_storage_blocks_free(struct vg_block **v, size_t n)
 	free(v);
 }
 
+static bool is_same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	return sa && sb && sa - a == sb - b && memcmp(a, b, (size_t)(sa - a)) == 0;
+}
+
 int vg_storage_swap(struct vg_storage *st, const char *const *add, size_t n_add,
 		    struct vg_block *const *remove, size_t n_remove, struct vg_err *err)
 {
@@ -411,7 +419,7 @@ int vg_storage_swap(struct vg_storage *st, const char *const *add, size_t n_add,
 	for (size_t i = 0; i < n_gone; i++) {
 		if (unlink(vg_block_name(gone[i])) != 0 && errno != ENOENT)
 			vg_warn("storage: cannot remove %s: %s", vg_block_name(gone[i]), strerror(errno));
-		if (i + 1 == n_gone || strcmp(vg_block_name(gone[i]), vg_block_name(gone[i + 1])) != 0)
+		if (i + 1 == n_gone || !is_same_dir(vg_block_name(gone[i]), vg_block_name(gone[i + 1])))
 			(void)vg_fs_sync_dir_of(vg_block_name(gone[i]), NULL, NULL);
 		vg_block_close(gone[i]);
 	}
