@@ -426,6 +426,42 @@ START_TEST(test_tiers_kill_during_compaction_leaves_no_half_state)
 }
 END_TEST
 
+/* The sample-age window of agents' batches follows the driven clock: set
+ * 30 days back, a sample of the real now is from the future, one 8 days
+ * before the clock is too old, one an hour before it is stored. */
+START_TEST(test_tiers_sample_age_window_follows_the_driven_clock)
+{
+	int64_t real = vg_t_now_ms(), clock = real - 30 * DAY_MS;
+	long status;
+	char *m;
+	int fd;
+
+	setup_dir("");
+	set_clock(clock);
+	start();
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_hello(fd, "clock-agent", 1, NULL), 0);
+	vg_t_define_series(fd, "clock_m", "tiers");
+	vg_t_send_sample(fd, 1, real, 1);
+	vg_t_send_sample(fd, 2, clock - 8 * DAY_MS, 2);
+	vg_t_send_sample(fd, 3, clock - HOUR_MS, 3);
+	ck_assert_uint_ge(vg_t_wait_ack(fd, 3), 3);
+	close(fd);
+	m = vg_t_http_get(rcv.http_port, "/metrics", &status);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(strstr(m, "vigil_receiver_samples_too_new_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(m, "vigil_receiver_samples_too_old_total 1\n"));
+	free(m);
+	ck_assert_uint_eq(vg_t_count_samples(rcv.http_port, "clock_m", (clock - 2 * HOUR_MS) / 1000,
+					     (clock - HOUR_MS) / 1000, 1),
+			  1);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 30000), 0);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 /* --retention and the retention keys, through --check-config. */
 static int check_config(const char *file_text, const char *flag, char **err_out)
 {
@@ -487,6 +523,7 @@ int main(void)
 	vg_log_set_level(VG_LOG_ERROR);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_tiers_retention_settings_parse_or_say_why_not);
+	tcase_add_test(tc, test_tiers_sample_age_window_follows_the_driven_clock);
 	tcase_add_test(tc, test_tiers_lifecycle_over_400_simulated_days);
 	tcase_add_test(tc, test_tiers_size_bound_deletes_the_oldest_blocks_first);
 	tcase_add_test(tc, test_tiers_kill_during_compaction_leaves_no_half_state);
