@@ -9,9 +9,11 @@
  * columns decoded before it:
  *   first    against last of the bucket before (a counter's next bucket
  *            starts near where the last one ended)
- *   min      against first      (equal for a counter without reset)
- *   max      against last       (equal for a counter)
- *   sum      against count x last (decimal when last has a decimal form)
+ *   min      against the smaller of first and last (equal for a counter
+ *            without reset)
+ *   max      against the larger of first and last (likewise)
+ *   sum      against count x (first + last) / 2 (decimal when both have
+ *            a decimal form)
  *   increase against last - first (equal for a counter without reset)
  * so a counter's min, max and increase cost two bytes each per series.
  */
@@ -193,16 +195,29 @@ static void ref_first(const double *last, size_t n, double *ref)
 		ref[i] = i ? last[i - 1] : last[0];
 }
 
-static void ref_sum(const double *last, const uint64_t *count, size_t n, double *ref)
+/* The smaller (or larger) of first and last: min and max are at most
+ * (at least) both, so the difference has one sign and is 0 for counters. */
+static void ref_bound(const double *first, const double *last, size_t n, bool is_upper, double *ref)
+{
+	for (size_t i = 0; i < n; i++)
+		ref[i] = (first[i] < last[i]) != is_upper ? first[i] : last[i];
+}
+
+/* count x the middle of first and last: a counter's sum to within its
+ * curvature, a gauge's to within its noise. */
+static void ref_sum(const double *last, const double *first, const uint64_t *count, size_t n,
+		    double *ref)
 {
 	for (size_t i = 0; i < n; i++) {
-		int k = vg_dec_scale(&last[i], 1);
-		int64_t m, p;
-		if (k >= 0 && vg_dec_int(last[i], k, &m) && count[i] <= INT64_MAX &&
-		    !__builtin_mul_overflow(m, (int64_t)count[i], &p))
-			ref[i] = vg_dec_double(p, k);
+		double pair[2] = { last[i], first[i] };
+		int k = vg_dec_scale(pair, 2);
+		int64_t ml, mf, s, p;
+		if (k >= 0 && vg_dec_int(last[i], k, &ml) && vg_dec_int(first[i], k, &mf) &&
+		    count[i] <= INT64_MAX && !__builtin_add_overflow(ml, mf, &s) &&
+		    !__builtin_mul_overflow(s, (int64_t)count[i], &p))
+			ref[i] = vg_dec_double(p / 2, k);
 		else
-			ref[i] = last[i] * (double)count[i];
+			ref[i] = (last[i] + first[i]) / 2 * (double)count[i];
 	}
 }
 
@@ -285,9 +300,11 @@ int vg_rollup_encode(const struct vg_bucket *b, size_t n, struct vg_buf *out,
 	COL(VG_ROLLUP_COL_LAST, vg_col_encode_f64(last, n, out));
 	ref_first(last, n, s.ref);
 	COL(VG_ROLLUP_COL_FIRST, vg_col_encode_f64_ref(first, s.ref, n, out));
-	COL(VG_ROLLUP_COL_MIN, vg_col_encode_f64_ref(s.f[2], first, n, out));
-	COL(VG_ROLLUP_COL_MAX, vg_col_encode_f64_ref(s.f[3], last, n, out));
-	ref_sum(last, s.count, n, s.ref);
+	ref_bound(first, last, n, false, s.ref);
+	COL(VG_ROLLUP_COL_MIN, vg_col_encode_f64_ref(s.f[2], s.ref, n, out));
+	ref_bound(first, last, n, true, s.ref);
+	COL(VG_ROLLUP_COL_MAX, vg_col_encode_f64_ref(s.f[3], s.ref, n, out));
+	ref_sum(last, first, s.count, n, s.ref);
 	COL(VG_ROLLUP_COL_SUM, vg_col_encode_f64_ref(s.f[4], s.ref, n, out));
 	ref_increase(last, first, n, s.ref);
 	COL(VG_ROLLUP_COL_INCREASE, vg_col_encode_f64_ref(s.f[5], s.ref, n, out));
@@ -320,13 +337,17 @@ int vg_rollup_decode(const struct vg_block_col *cols, int64_t width_ms, struct v
 		goto bad;
 	ref_first(last, n, s.ref);
 	if (vg_col_decode_f64_ref(c[VG_ROLLUP_COL_FIRST].p, c[VG_ROLLUP_COL_FIRST].len, s.ref, first, n,
-				  err) < 0 ||
-	    vg_col_decode_f64_ref(c[VG_ROLLUP_COL_MIN].p, c[VG_ROLLUP_COL_MIN].len, first, s.f[2], n,
-				  err) < 0 ||
-	    vg_col_decode_f64_ref(c[VG_ROLLUP_COL_MAX].p, c[VG_ROLLUP_COL_MAX].len, last, s.f[3], n,
 				  err) < 0)
 		goto bad;
-	ref_sum(last, s.count, n, s.ref);
+	ref_bound(first, last, n, false, s.ref);
+	if (vg_col_decode_f64_ref(c[VG_ROLLUP_COL_MIN].p, c[VG_ROLLUP_COL_MIN].len, s.ref, s.f[2], n,
+				  err) < 0)
+		goto bad;
+	ref_bound(first, last, n, true, s.ref);
+	if (vg_col_decode_f64_ref(c[VG_ROLLUP_COL_MAX].p, c[VG_ROLLUP_COL_MAX].len, s.ref, s.f[3], n,
+				  err) < 0)
+		goto bad;
+	ref_sum(last, first, s.count, n, s.ref);
 	if (vg_col_decode_f64_ref(c[VG_ROLLUP_COL_SUM].p, c[VG_ROLLUP_COL_SUM].len, s.ref, s.f[4], n,
 				  err) < 0)
 		goto bad;
