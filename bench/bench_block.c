@@ -145,7 +145,7 @@ static void die(const char *what, const struct vg_err *err)
 static void run_one(const char *path, const struct bseries *ser, size_t n, size_t points,
 		    size_t group_bytes, struct run *r, bool is_main)
 {
-	struct vg_block_writer_options o = { VG_TIER_RAW, 0, 7200000, group_bytes, 0, NULL };
+	struct vg_block_writer_options o = { VG_TIER_RAW, 0, 7200000, group_bytes, 0, NULL, 0 };
 	struct vg_buf ts = VG_BUF_INIT, vals = VG_BUF_INIT;
 	struct vg_block_col cols[VG_BLOCK_MAX_COLUMNS];
 	struct vg_block_writer *w;

@@ -17,10 +17,9 @@
  * For each it prints bytes per sample of the head chunk in XOR and decimal
  * modes per metric kind, head bytes per series at 720 samples, block
  * columns before and after zstd, encode and decode speed; then rollup
- * buckets (1m, 1h: ts, min, max, sum, count, last, increase) over 7 days of
- * the noisy variant, each column alone and min, max, sum and increase
- * against last (vg_col_encode_f64_ref). Ends with a RESULT line (noisy
- * variant, rollups against last).
+ * buckets (1m, 1h) over 7 days of the noisy variant, as the tiers encode
+ * them (receiver/storage/rollup.c), in all and per column. Ends with a
+ * RESULT line (noisy variant; rollups of the decimal one too).
  *
  *   bench_codec [--hosts H] [--samples N] [--rollup-hosts R] [--seed S]
  */
@@ -29,6 +28,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "receiver/storage/chunk.h"
+#include "receiver/storage/rollup.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -402,120 +402,63 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	free(v_out);
 }
 
-/* Aggregates of one bucket, given the last value of the bucket before. */
-struct bucket {
-	double min, max, sum, last, inc;
-	uint64_t count;
-};
-
-static void rollup(const double *v, size_t n, double prev, bool has_prev, bool exact, struct bucket *b)
+/* Bytes per bucket of the rollup columns as the tiers write them
+ * (vg_rollup_compute, vg_rollup_encode), before and after zstd -3, one
+ * host's series a group as the block writer groups them; per column too. */
+static void run_rollups(uint32_t hosts, uint64_t seed, enum variant var, size_t days, int64_t width_ms,
+			double *raw_bpb, double *z_bpb)
 {
-	int k = exact ? vg_dec_scale(v, n) : -1;
-	int64_t pm = 0, sum = 0, inc = 0;
-	bool ok = k >= 0 && (!has_prev || vg_dec_int(prev, k, &pm));
-
-	b->min = b->max = v[0];
-	b->count = n;
-	b->last = v[n - 1];
-	b->sum = 0;
-	b->inc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < b->min)
-			b->min = v[i];
-		if (v[i] > b->max)
-			b->max = v[i];
-		if (ok) {
-			int64_t m = 0;
-			(void)vg_dec_int(v[i], k, &m);
-			sum += m;
-			if (i || has_prev)
-				inc += m >= pm ? m - pm : m; /* a reset: the counter restarted from 0 */
-			pm = m;
-		} else {
-			double p = i ? v[i - 1] : prev;
-			b->sum += v[i];
-			if (i || has_prev)
-				b->inc += v[i] >= p ? v[i] - p : v[i];
-		}
-	}
-	if (ok) {
-		b->sum = vg_dec_double(sum, k);
-		b->inc = vg_dec_double(inc, k);
-	}
-}
-
-/* Bytes per bucket of the rollup columns, before and after zstd -3. */
-static void run_rollups(uint32_t hosts, uint64_t seed, size_t days, size_t width, bool exact,
-			bool with_refs, double *raw_bpb, double *z_bpb)
-{
-	size_t n = days * 8640, nb = n / width;
+	size_t n = days * 8640;
 	double *values = malloc(sizeof(double) * SERIES * n);
-	int64_t *ts = malloc(sizeof(int64_t) * nb);
-	uint64_t *cnt = malloc(sizeof(uint64_t) * nb);
-	double *col[5], *ref[5];
-	struct vg_buf group = VG_BUF_INIT;
-	double bytes = 0, z3 = 0, z9 = 0, buckets = 0;
+	int64_t *ts = malloc(sizeof(int64_t) * n);
+	struct vg_buf group = VG_BUF_INIT, col_buf[VG_BLOCK_ROLLUP_COLUMNS];
+	struct vg_buckets bk = { 0 };
+	double bytes = 0, z3 = 0, z9 = 0, buckets = 0, col_z[VG_BLOCK_ROLLUP_COLUMNS] = { 0 };
+	static const char *const col_name[VG_BLOCK_ROLLUP_COLUMNS] = { "ts", "count", "last", "first",
+								     "min", "max", "sum", "increase" };
 
-	for (int c = 0; c < 5; c++) {
-		col[c] = malloc(sizeof(double) * nb);
-		ref[c] = malloc(sizeof(double) * nb);
-	}
-	for (size_t b = 0; b < nb; b++)
-		ts[b] = T0_MS + (int64_t)(b * width) * STEP_MS;
+	for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
+		vg_buf_init(&col_buf[c]);
+	for (size_t i = 0; i < n; i++)
+		ts[i] = T0_MS + (int64_t)i * STEP_MS;
 	for (uint32_t h = 0; h < hosts; h++) {
-		gen_host(seed, h, V_NOISY, n, values);
+		gen_host(seed, h, var, n, values);
 		vg_buf_reset(&group);
+		for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
+			vg_buf_reset(&col_buf[c]);
 		for (int s = 0; s < SERIES; s++) {
-			const double *v = values + (size_t)s * n;
-			for (size_t b = 0; b < nb; b++) {
-				struct bucket bk;
-				rollup(v + b * width, width, b ? v[b * width - 1] : 0, b > 0, exact, &bk);
-				col[0][b] = bk.min;
-				col[1][b] = bk.max;
-				col[2][b] = bk.sum;
-				col[3][b] = bk.last;
-				col[4][b] = bk.inc;
-				cnt[b] = bk.count;
+			size_t offs[VG_BLOCK_ROLLUP_COLUMNS], lens[VG_BLOCK_ROLLUP_COLUMNS], at = group.len;
+			bk.n = 0;
+			if (vg_rollup_compute(ts, values + (size_t)s * n, n, width_ms, &bk) != 0 ||
+			    vg_rollup_encode(bk.v, bk.n, &group, offs, lens) != 0) {
+				fprintf(stderr, "bench_codec: rollup encoding failed\n");
+				exit(1);
 			}
-			(void)vg_col_encode_ts(ts, nb, &group);
-			(void)vg_col_encode_u64(cnt, nb, &group);
-			if (!with_refs) {
-				for (int c = 0; c < 5; c++)
-					(void)vg_col_encode_f64(col[c], nb, &group);
-			} else {
-				/* last first; the others against what a reader has by then */
-				int k = vg_dec_scale(col[3], nb);
-				for (size_t b = 0; b < nb; b++) {
-					int64_t m1 = 0, m0 = 0;
-					bool ok = k >= 0 && vg_dec_int(col[3][b], k, &m1) &&
-						  (b == 0 || vg_dec_int(col[3][b - 1], k, &m0));
-					ref[0][b] = b ? col[3][b - 1] : col[3][0];               /* min */
-					ref[1][b] = col[3][b];                                    /* max */
-					ref[2][b] = ok ? vg_dec_double(m1 * (int64_t)cnt[b], k)   /* sum */
-						       : col[3][b] * (double)cnt[b];
-					ref[4][b] = b == 0 ? 0 : ok ? vg_dec_double(m1 - m0, k)  /* increase */
-								    : col[3][b] - col[3][b - 1];
-				}
-				(void)vg_col_encode_f64(col[3], nb, &group);
-				for (int c = 0; c < 5; c++)
-					if (c != 3)
-						(void)vg_col_encode_f64_ref(col[c], ref[c], nb, &group);
-			}
-			buckets += (double)nb;
+			(void)at;
+			for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
+				vg_buf_append(&col_buf[c], group.data + offs[c], lens[c]);
+			buckets += (double)bk.n;
 		}
 		bytes += (double)group.len;
 		zstd_group(&group, &z3, &z9);
+		for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++) {
+			double unused = 0;
+			zstd_group(&col_buf[c], &col_z[c], &unused);
+		}
 	}
+	printf("  %s %s buckets, per column (zstd -3 alone, bytes per bucket):", variant_name[var],
+	       width_ms == 60000 ? "1m" : "1h");
+	for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
+		printf(" %s %.2f", col_name[c], col_z[c] / buckets);
+	printf("\n");
 	*raw_bpb = bytes / buckets;
 	*z_bpb = z3 / buckets;
 	vg_buf_release(&group);
-	for (int c = 0; c < 5; c++) {
-		free(col[c]);
-		free(ref[c]);
-	}
+	for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
+		vg_buf_release(&col_buf[c]);
+	vg_buckets_release(&bk);
 	free(values);
 	free(ts);
-	free(cnt);
 }
 
 int main(int argc, char **argv)
@@ -552,27 +495,25 @@ int main(int argc, char **argv)
 	for (int v = 0; v < V_N; v++)
 		run_variant((enum variant)v, hosts, n, seed, &f[v]);
 
-	double r1m, z1m, r1h, z1h, r1m_naive, z1m_naive, r1m_ref, z1m_ref, r1h_ref, z1h_ref;
-	printf("\n== rollups of the noisy variant: %u hosts x %d series x 7 days ==\n", rhosts, SERIES);
-	run_rollups(rhosts, seed, 7, 6, true, false, &r1m, &z1m);
-	run_rollups(rhosts, seed, 7, 6, false, false, &r1m_naive, &z1m_naive);
-	run_rollups(rhosts, seed, 7, 6, true, true, &r1m_ref, &z1m_ref);
-	run_rollups(rhosts, seed, 7, 360, true, false, &r1h, &z1h);
-	run_rollups(rhosts, seed, 7, 360, true, true, &r1h_ref, &z1h_ref);
-	printf("columns ts, count, min, max, sum, last, increase; bytes per bucket (zstd -3, one host's columns a group):\n");
-	printf("  1m buckets: %.2f (%.2f before zstd); sums in plain double arithmetic: %.2f (%.2f)\n", z1m, r1m,
-	       z1m_naive, r1m_naive);
-	printf("  1m buckets, min/max/sum/increase against last: %.2f (%.2f)\n", z1m_ref, r1m_ref);
-	printf("  1h buckets: %.2f (%.2f before zstd); against last: %.2f (%.2f)\n", z1h, r1h, z1h_ref, r1h_ref);
+	double r1m, z1m_ref, r1h, z1h_ref, d1m, dz1m, d1h, dz1h;
+	printf("\n== rollups of the noisy and decimal variants: %u hosts x %d series x 7 days ==\n", rhosts, SERIES);
+	run_rollups(rhosts, seed, V_NOISY, 7, 60000, &r1m, &z1m_ref);
+	run_rollups(rhosts, seed, V_NOISY, 7, 3600000, &r1h, &z1h_ref);
+	run_rollups(rhosts, seed, V_DECIMAL, 7, 60000, &d1m, &dz1m);
+	run_rollups(rhosts, seed, V_DECIMAL, 7, 3600000, &d1h, &dz1h);
+	printf("columns ts, count, last, first, min, max, sum, increase (receiver/storage/rollup.c); bytes per bucket, zstd -3, one host's series a group:\n");
+	printf("  noisy 1m buckets: %.2f (%.2f before zstd); decimal: %.2f (%.2f)\n", z1m_ref, r1m, dz1m, d1m);
+	printf("  noisy 1h buckets: %.2f (%.2f before zstd); decimal: %.2f (%.2f)\n", z1h_ref, r1h, dz1h, d1h);
 
 	const struct figures *x = &f[V_NOISY];
 	printf("RESULT head_bytes_per_sample=%.3f head_bytes_per_series_720=%.0f head_bytes_per_series_720_c120=%.0f "
 	       "col_bytes_per_sample=%.3f col_zstd_bytes_per_sample=%.3f col_zstd9_bytes_per_sample=%.3f "
 	       "decimal_col_zstd_bytes_per_sample=%.3f float_col_zstd_bytes_per_sample=%.3f "
 	       "floor_bytes_per_sample=%.3f rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
+	       "decimal_rollup_1m_bytes_per_bucket=%.2f decimal_rollup_1h_bytes_per_bucket=%.2f "
 	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f\n",
 	       x->head_bps, x->head_series_240, x->head_series_120, x->col_bps, x->zstd3_bps, x->zstd9_bps,
-	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, x->append_sps / 1e6, x->decode_sps / 1e6,
+	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, dz1m, dz1h, x->append_sps / 1e6, x->decode_sps / 1e6,
 	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6);
 	return 0;
 }

@@ -4,7 +4,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,57 @@ int64_t vg_clock_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int vg_clock_init(struct vg_clock *c, const char *file)
+{
+	c->file = NULL;
+	atomic_init(&c->last, vg_clock_now_ms());
+	if (file != NULL && (c->file = strdup(file)) == NULL)
+		return VG_ENOMEM;
+	return 0;
+}
+
+void vg_clock_release(struct vg_clock *c)
+{
+	free(c->file);
+	c->file = NULL;
+}
+
+/* The driven clock's file: one decimal integer, optional newline. */
+static int read_clock_file(const char *path, int64_t *out)
+{
+	char buf[64], *end;
+	long long v;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n'))
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int64_t vg_clock_now(struct vg_clock *c)
+{
+	int64_t t;
+
+	if (!vg_clock_is_driven(c))
+		return vg_clock_now_ms();
+	if (read_clock_file(c->file, &t) == 0) {
+		atomic_store_explicit(&c->last, t, memory_order_relaxed);
+		return t;
+	}
+	return atomic_load_explicit(&c->last, memory_order_relaxed);
 }
 
 int64_t vg_clock_mono_ms(void)

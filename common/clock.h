@@ -7,6 +7,7 @@
 #ifndef VG_CLOCK_H
 #define VG_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,36 @@ struct vg_err;
 
 /* Wall clock, ms since the epoch. */
 int64_t vg_clock_now_ms(void);
+
+/*
+ * The receiver's notion of "now" for what depends on the calendar: block
+ * periods, rollups, compaction, retention and the sample-age window. A
+ * clock is real (vg_clock_now_ms) or, for tests only, driven: it reads
+ * the time from a file holding decimal milliseconds since the epoch, so
+ * a test moves a real receiver through 400 days in seconds by rewriting
+ * the file (atomically: write another name, rename). A driven clock whose
+ * file cannot be read or parsed keeps the last time it read (the real
+ * time before the first good read). Timeouts and intervals never use it:
+ * they stay on vg_clock_mono_ms.
+ *
+ * Threads: any thread may read a clock at once; the struct is immutable
+ * after init except for the atomic last reading.
+ */
+struct vg_clock {
+	char *file;           /* NULL: the real clock */
+	_Atomic int64_t last; /* driven: the last good reading */
+};
+
+/* A real clock (file NULL) or a driven one reading file (copied).
+ * VG_ENOMEM. */
+int vg_clock_init(struct vg_clock *c, const char *file);
+void vg_clock_release(struct vg_clock *c);
+/* Now, ms since the epoch, by c; NULL is the real clock. */
+int64_t vg_clock_now(struct vg_clock *c);
+static inline bool vg_clock_is_driven(const struct vg_clock *c)
+{
+	return c != NULL && c->file != NULL;
+}
 /* Monotonic clock, ms from an arbitrary start: for timeouts and intervals. */
 int64_t vg_clock_mono_ms(void);
 

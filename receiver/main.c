@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "receiver/storage/head.h"
+#include "receiver/storage/retention.h"
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
 #include "receiver/fd_budget.h"
@@ -123,7 +124,8 @@ static void seal_tick(evutil_socket_t fd, short what, void *arg)
 
 /* The seal at SIGTERM, on this thread: the ingest loop has stopped. */
 static void final_seal(struct vg_ingest *ing, struct vg_head *head, struct vg_storage *storage,
-		       struct vg_wal *wal, const char *data_dir)
+		       struct vg_wal *wal, const char *data_dir, struct vg_clock *clock,
+		       const struct vg_retention *retention)
 {
 	struct vg_seal_stats st;
 	struct vg_err err;
@@ -134,8 +136,8 @@ static void final_seal(struct vg_ingest *ing, struct vg_head *head, struct vg_st
 		vg_error("sealing before exit: %s", err.msg);
 		return;
 	}
-	if (vg_seal_frozen(head, storage, data_dir, VG_SEAL_DEFAULT_PERIOD_MS, vg_clock_now_ms(), &st,
-			   &err) != 0) {
+	if (vg_seal_frozen(head, storage, data_dir, VG_SEAL_DEFAULT_PERIOD_MS, vg_clock_now(clock),
+			   retention, &st, &err) != 0) {
 		vg_error("sealing before exit: %s; the WAL keeps everything", err.msg);
 		return;
 	}
@@ -149,6 +151,8 @@ static void final_seal(struct vg_ingest *ing, struct vg_head *head, struct vg_st
 int main(int argc, char **argv)
 {
 	struct vg_receiver_config cfg;
+	struct vg_clock clock = { NULL, 0 };
+	struct vg_retention retention;
 	struct vg_err err;
 	struct vg_stats *stats = NULL;
 	struct vg_head *head = NULL;
@@ -208,6 +212,14 @@ int main(int argc, char **argv)
 	event_set_log_callback(libevent_log_cb);
 	evthread_use_pthreads();
 
+	retention = (struct vg_retention){ { cfg.retention_raw_ms, cfg.retention_1m_ms, cfg.retention_1h_ms },
+					   cfg.retention_size_bytes };
+	if (vg_clock_init(&clock, cfg.testing_clock_file) != 0) {
+		vg_err_set(&err, VG_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (vg_clock_is_driven(&clock))
+		vg_warn("the calendar clock is driven by %s (for tests only)", cfg.testing_clock_file);
 	if (vg_fs_mkdir_p(cfg.data_dir, NULL, &err) != 0)
 		goto fail;
 	snprintf(wal_dir, sizeof(wal_dir), "%s/wal", cfg.data_dir);
@@ -244,7 +256,7 @@ int main(int argc, char **argv)
 	struct vg_ingest_options iopts = {
 		.host = host, .port = port, .token = cfg.token, .limits = limits,
 		.max_connections = fds.agent_conns, .base = base, .head = head, .stats = stats,
-		.max_sample_age_ms = cfg.max_sample_age_ms,
+		.max_sample_age_ms = cfg.max_sample_age_ms, .clock = &clock,
 		.submit = submit,
 		.buffer_budget = cfg.agent_buffer_budget, .conn_buffer = cfg.agent_connection_buffer,
 		.hello_buffer = cfg.agent_hello_buffer, .hello_timeout_ms = cfg.agent_hello_timeout_ms,
@@ -280,6 +292,8 @@ int main(int argc, char **argv)
 	struct vg_sealer_options sealopts = {
 		.head = head, .storage = storage, .wal = wal, .data_dir = cfg.data_dir,
 		.period_ms = VG_SEAL_DEFAULT_PERIOD_MS, .freeze = vg_ingest_freeze_wait, .freeze_arg = ing,
+		.clock = &clock, .retention = &retention,
+		.testing_compact_stall_ms = cfg.testing_compact_stall_ms,
 	};
 	if (vg_sealer_start(&sealopts, &sealer, &err) != 0)
 		goto fail;
@@ -327,7 +341,7 @@ out:
 		vg_ingest_stop_freezes(ing);
 	vg_sealer_stop(sealer);
 	if (status == 0 && ing && wal)
-		final_seal(ing, head, storage, wal, cfg.data_dir);
+		final_seal(ing, head, storage, wal, cfg.data_dir, &clock, &retention);
 	vg_ingest_free(ing);
 	if (api)
 		vg_http_api_stop(api);
@@ -351,6 +365,7 @@ out:
 	vg_head_free(head);
 	free(stats);
 	vg_receiver_config_release(&cfg);
+	vg_clock_release(&clock);
 	if (status == 0)
 		vg_info("stopped");
 	return status;

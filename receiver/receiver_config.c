@@ -13,6 +13,7 @@
  * 0 for is complete and valid.
  */
 #include "receiver/receiver_config.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/frame.h"
@@ -40,6 +41,16 @@ static int check_listen(const void *member, struct vg_err *err)
 
 #define F(key, type, member) key, type, offsetof(struct vg_receiver_config, member), NULL
 
+#define RETENTION_MIN_MS (3600LL * 1000)
+#define RETENTION_MAX_MS (100LL * 365 * 24 * 3600 * 1000)
+
+static const struct vg_conf_field retention_fields[] = {
+	{ F("raw", VG_CONF_DURATION, retention_raw_ms), RETENTION_MIN_MS, RETENTION_MAX_MS, NULL },
+	{ F("1m", VG_CONF_DURATION, retention_1m_ms), RETENTION_MIN_MS, RETENTION_MAX_MS, NULL },
+	{ F("1h", VG_CONF_DURATION, retention_1h_ms), RETENTION_MIN_MS, RETENTION_MAX_MS, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
 static const struct vg_conf_field receiver_fields[] = {
 	{ F("listen", VG_CONF_STR, listen), 0, 0, check_listen },
 	{ F("http_listen", VG_CONF_STR, http_listen), 0, 0, check_listen },
@@ -64,6 +75,10 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("tls_cert_file", VG_CONF_STR, tls_cert_file), 0, 0, vg_conf_check_path },
 	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
 	{ F("tls_client_ca_file", VG_CONF_STR, tls_client_ca_file), 0, 0, vg_conf_check_path },
+	{ "retention", VG_CONF_SECTION, 0, retention_fields, 0, 0, NULL },
+	{ F("retention_size", VG_CONF_SIZE, retention_size_bytes), 0, INT64_MAX, NULL },
+	{ F("testing_clock_file", VG_CONF_STR, testing_clock_file), 0, 0, NULL },
+	{ F("testing_compact_stall", VG_CONF_DURATION, testing_compact_stall_ms), 0, 60 * 1000, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -83,6 +98,9 @@ static const char usage_text[] =
 	"      --token TOKEN           token agents must present (default none)\n"
 	"      --port-file FILE        once listening, write the two ports to FILE\n"
 	"      --log-level LEVEL       error, warn, info or debug (default info)\n"
+	"      --retention raw=D,1m=D,1h=D\n"
+	"                              how long each tier keeps its blocks\n"
+	"                              (default raw=7d,1m=30d,1h=365d; any subset)\n"
 	"      --check-config          check the configuration, print any error with\n"
 	"                              its file and line, and exit (0 valid, 1 not)\n"
 	"  -h, --help                  print this help and exit\n"
@@ -101,6 +119,8 @@ enum {
 	OPT_PORT_FILE,
 	OPT_LOG_LEVEL,
 	OPT_CHECK_CONFIG,
+	OPT_RETENTION,
+	OPT_TESTING_CLOCK_FILE,
 };
 
 static const struct option long_options[] = {
@@ -112,6 +132,8 @@ static const struct option long_options[] = {
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "retention", required_argument, NULL, OPT_RETENTION },
+	{ "testing-clock-file", required_argument, NULL, OPT_TESTING_CLOCK_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -120,8 +142,64 @@ static const struct option long_options[] = {
 /* The flags as given, borrowed from argv, applied after the file. */
 struct receiver_flags {
 	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
+	const char *retention, *testing_clock_file;
 	bool is_check_only;
 };
+
+/* --retention raw=7d,1m=30d,1h=365d: any subset, each tier once. */
+static int parse_retention_flag(struct vg_receiver_config *cfg, const char *arg,
+				struct vg_err *err)
+{
+	static const struct {
+		const char *tier;
+		size_t off;
+	} tiers[] = {
+		{ "raw", offsetof(struct vg_receiver_config, retention_raw_ms) },
+		{ "1m", offsetof(struct vg_receiver_config, retention_1m_ms) },
+		{ "1h", offsetof(struct vg_receiver_config, retention_1h_ms) },
+	};
+	bool is_seen[3] = { false, false, false };
+	const char *p = arg;
+
+	if (*p == '\0')
+		return vg_err_set(err, VG_EINVAL, "--retention: empty (use raw=7d,1m=30d,1h=365d)");
+	while (*p) {
+		const char *eq = strchr(p, '='), *end = strchr(p, ',');
+		char dur[64];
+		int64_t ms;
+		size_t t, len;
+		struct vg_err e;
+
+		if (end == NULL)
+			end = p + strlen(p);
+		if (eq == NULL || eq > end)
+			return vg_err_set(err, VG_EINVAL, "--retention: \"%.*s\" is not TIER=DURATION",
+					  (int)(end - p), p);
+		for (t = 0; t < 3; t++)
+			if ((size_t)(eq - p) == strlen(tiers[t].tier) &&
+			    memcmp(p, tiers[t].tier, (size_t)(eq - p)) == 0)
+				break;
+		if (t == 3)
+			return vg_err_set(err, VG_EINVAL, "--retention: no tier \"%.*s\" (raw, 1m, 1h)",
+					  (int)(eq - p), p);
+		if (is_seen[t])
+			return vg_err_set(err, VG_EINVAL, "--retention: tier %s given twice", tiers[t].tier);
+		is_seen[t] = true;
+		len = (size_t)(end - eq - 1);
+		if (len == 0 || len >= sizeof(dur))
+			return vg_err_set(err, VG_EINVAL, "--retention: bad duration for %s", tiers[t].tier);
+		memcpy(dur, eq + 1, len);
+		dur[len] = '\0';
+		if (vg_duration_parse(dur, &ms, &e) != 0)
+			return vg_err_set(err, VG_EINVAL, "--retention: %s: %s", tiers[t].tier, e.msg);
+		if (ms < RETENTION_MIN_MS || ms > RETENTION_MAX_MS)
+			return vg_err_set(err, VG_EINVAL, "--retention: %s: %s is outside 1h..100y",
+					  tiers[t].tier, dur);
+		*(int64_t *)((char *)cfg + tiers[t].off) = ms;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
 
 static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_flags *fl,
 		       struct vg_err *err)
@@ -143,6 +221,8 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 		  offsetof(struct vg_receiver_config, port_file), NULL },
 		{ "--log-level", offsetof(struct receiver_flags, log_level),
 		  offsetof(struct vg_receiver_config, log_level), vg_conf_check_log_level },
+		{ "--testing-clock-file", offsetof(struct receiver_flags, testing_clock_file),
+		  offsetof(struct vg_receiver_config, testing_clock_file), NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -154,6 +234,8 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 				return r;
 		}
 	}
+	if (fl->retention)
+		return parse_retention_flag(cfg, fl->retention, err);
 	return 0;
 }
 
@@ -172,6 +254,9 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->wal_segment_bytes = 64ULL << 20;
 	cfg->lookback_ms = 5 * 60 * 1000;
 	cfg->max_sample_age_ms = 7LL * 24 * 3600 * 1000;
+	cfg->retention_raw_ms = 7LL * 24 * 3600 * 1000;
+	cfg->retention_1m_ms = 30LL * 24 * 3600 * 1000;
+	cfg->retention_1h_ms = 365LL * 24 * 3600 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
@@ -196,6 +281,7 @@ static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 	if ((cfg->tls_key_file || cfg->tls_client_ca_file) && !cfg->tls_cert_file)
 		return vg_err_set(err, VG_EINVAL, "%s is set without tls_cert_file",
 				  cfg->tls_key_file ? "tls_key_file" : "tls_client_ca_file");
+	unset_empty(&cfg->testing_clock_file);
 	return 0;
 }
 
@@ -216,6 +302,8 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_PORT_FILE: fl->port_file = optarg; break;
 		case OPT_LOG_LEVEL: fl->log_level = optarg; break;
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
+		case OPT_RETENTION: fl->retention = optarg; break;
+		case OPT_TESTING_CLOCK_FILE: fl->testing_clock_file = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

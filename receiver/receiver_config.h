@@ -45,6 +45,18 @@ struct vg_receiver_config {
 	char *tls_cert_file;       /* PEM certificate chain: turns TLS on */
 	char *tls_key_file;        /* its key; default: in tls_cert_file */
 	char *tls_client_ca_file;  /* agents must present a certificate these CAs signed */
+	/* Tiers (docs/storage-format.md, "Retention"): a block is deleted once
+	 * wholly older than now minus its tier's retention. */
+	int64_t retention_raw_ms;  /* 7d */
+	int64_t retention_1m_ms;   /* 30d */
+	int64_t retention_1h_ms;   /* 365d */
+	uint64_t retention_size_bytes; /* all block files; 0 (default): no bound */
+	/* For tests only: the calendar clock reads ms from this file
+	 * (common/clock.h, driven clock); NULL: the real clock. */
+	char *testing_clock_file;
+	/* For tests only: compaction sleeps this long after each output it
+	 * publishes (compact.h), so a test can kill it midway; 0. */
+	int64_t testing_compact_stall_ms;
 };
 
 /*

@@ -244,7 +244,7 @@ static int write_block_opts(const char *path, const struct tset *t, enum vg_tier
 			    size_t group_bytes, const struct vg_fileops *ops,
 			    struct vg_block_write_stats *st, struct vg_err *err)
 {
-	struct vg_block_writer_options o = { tier, T_MIN, T_MAX, group_bytes, 0, ops };
+	struct vg_block_writer_options o = { tier, T_MIN, T_MAX, group_bytes, 0, ops, 0 };
 	struct vg_block_writer *w;
 	struct vg_block_col cols[VG_BLOCK_MAX_COLUMNS];
 	int rc;
@@ -892,7 +892,7 @@ END_TEST
 
 START_TEST(test_block_writer_refuses_bad_input_and_stays_usable)
 {
-	struct vg_block_writer_options o = { VG_TIER_RAW, 0, 1000, 0, 0, NULL };
+	struct vg_block_writer_options o = { VG_TIER_RAW, 0, 1000, 0, 0, NULL, 0 };
 	struct vg_block_col cols[2] = { { (const uint8_t *)"ab", 2 }, { (const uint8_t *)"c", 1 } };
 	struct vg_buf k1 = VG_BUF_INIT, k2 = VG_BUF_INIT;
 	static const uint8_t not_canonical[] = "up\xffzz\xff" "1\xff" "aa\xff" "2\xff";
@@ -1102,15 +1102,15 @@ START_TEST(test_block_newer_version_refused)
 	tset_make(&t, 3, VG_BLOCK_RAW_COLUMNS, 30, 12);
 	write_block(path, &t, VG_TIER_RAW, 0, NULL);
 	f = read_file(path, &size);
-	/* Version 2 with every checksum made good again. */
-	f[4] = 2;
+	/* Version 3 with every checksum made good again. */
+	f[4] = 3;
 	vg_put_le64(f + 32, XXH3_64bits(f, 32));
 	foot = f + size - FOOTER_BYTES;
 	vg_put_le64(foot + 8, XXH3_64bits(f, 32));
 	vg_put_le64(foot + 144, XXH3_64bits(foot, 144));
 	ck_assert_int_eq(vg_block_open_mem(f, size, "v2.vgb", &b, &d, &err), VG_EVERSION);
 	ck_assert_int_eq(d.section, VG_BLOCK_SECTION_HEADER);
-	ck_assert_ptr_nonnull(strstr(err.msg, "version 2"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "version 3"));
 	free(f);
 	tset_free(&t);
 	remove_tmpdir();
@@ -1253,7 +1253,7 @@ END_TEST
 
 START_TEST(test_block_abort_removes_the_temporary_file)
 {
-	struct vg_block_writer_options o = { VG_TIER_RAW, 0, 1000, 0, 0, NULL };
+	struct vg_block_writer_options o = { VG_TIER_RAW, 0, 1000, 0, 0, NULL, 0 };
 	struct vg_block_col cols[2] = { { (const uint8_t *)"ab", 2 }, { (const uint8_t *)"c", 1 } };
 	struct vg_buf k = VG_BUF_INIT;
 	struct vg_block_writer *w;

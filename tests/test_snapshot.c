@@ -109,7 +109,7 @@ static bool one_read(struct world *w, uint8_t *seen)
 	ck_assert_int_eq(vg_selector_parse("snap", 4, &sel, &err), 0);
 	memset(seen, 0, N_SAMPLES + 1);
 	before = atomic_load(&w->committed);
-	ck_assert_int_eq(vg_storage_select(w->st, &sel, INT64_MIN, INT64_MAX, &set, &err), 0);
+	ck_assert_int_eq(vg_storage_select(w->st, &sel, INT64_MIN, INT64_MAX, VG_STORAGE_RES_RAW, &set, &err), 0);
 	after = atomic_load(&w->begun);
 	for (size_t i = 0; i < vg_storage_set_len(set); i++) {
 		ck_assert_int_eq(vg_storage_set_read(set, i, INT64_MIN, INT64_MAX, &smp, &err), 0);
@@ -258,7 +258,7 @@ static void *seal_main(void *arg)
 	struct sealing *sl = arg;
 	struct vg_err err;
 
-	ck_assert_int_eq(vg_seal_frozen(sl->head, sl->st, sl->dir, 2 * 3600 * 1000, BASE_MS, NULL, &err), 0);
+	ck_assert_int_eq(vg_seal_frozen(sl->head, sl->st, sl->dir, 2 * 3600 * 1000, BASE_MS, NULL, NULL, &err), 0);
 	atomic_store(&sl->is_done, true);
 	return NULL;
 }
@@ -306,7 +306,7 @@ START_TEST(test_selection_outlives_a_seal_that_serves_its_samples_elsewhere)
 		ck_assert_int_eq(vg_head_append(sl.head, 1, &id, &ts, &v), 0);
 	}
 	ck_assert_int_eq(vg_selector_parse("snap", 4, &sel, &err), 0);
-	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, &set, &err), 0);
+	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, VG_STORAGE_RES_RAW, &set, &err), 0);
 	ck_assert_int_eq(vg_head_freeze(sl.head), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, seal_main, &sl), 0);
 	usleep(100 * 1000); /* the seal publishes its block meanwhile */
@@ -317,7 +317,7 @@ START_TEST(test_selection_outlives_a_seal_that_serves_its_samples_elsewhere)
 	ck_assert(atomic_load(&sl.is_done));
 	ck_assert_uint_eq(vg_head_frozen_series(sl.head), 0);
 	/* A selection made now finds them in the block. */
-	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, &set, &err), 0);
+	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, VG_STORAGE_RES_RAW, &set, &err), 0);
 	ck_assert_uint_eq(read_all(set), 500);
 	vg_storage_set_free(set);
 	vg_selector_release(&sel);

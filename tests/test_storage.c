@@ -155,7 +155,7 @@ static struct vg_storage_set *select_ok(struct vg_storage *st, const char *q, in
 	struct vg_err err;
 
 	ck_assert_int_eq(vg_selector_parse(q, strlen(q), &sel, &err), 0);
-	ck_assert_msg(vg_storage_select(st, &sel, a, b, &set, &err) == 0, "%s", err.msg);
+	ck_assert_msg(vg_storage_select(st, &sel, a, b, VG_STORAGE_RES_RAW, &set, &err) == 0, "%s", err.msg);
 	vg_selector_release(&sel);
 	return set;
 }
@@ -373,7 +373,7 @@ START_TEST(test_storage_receiver_serves_around_a_damaged_block)
 	snprintf(path, sizeof(path), "%s/blocks/raw/bad.vgb", tmpdir);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	flip_byte(path, sb.st_size - 200);
-	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, NULL), 0);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, "--retention=raw=100y"), 0);
 	ck_assert(vg_t_log_contains(&rcv.proc, "bad.vgb"));
 	ck_assert(vg_t_log_contains(&rcv.proc, "checksum mismatch"));
 
@@ -413,7 +413,7 @@ START_TEST(test_storage_receiver_refuses_samples_out_of_window)
 	int fd;
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/data", dir);
-	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, NULL), 0);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, "--retention=raw=100y"), 0);
 	fd = vg_t_connect(rcv.port);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(vg_t_hello(fd, "window-agent", 1, &acked), 0);

@@ -1156,7 +1156,7 @@ static int grow_ids(uint32_t **ids, size_t *cap, size_t n)
 static size_t drop_out_of_window(struct vg_ingest *ing, uint32_t *ids, int64_t *ts, double *vals,
 				 size_t n, int64_t max_age_ms)
 {
-	int64_t now = vg_clock_now_ms(), newest = now + VG_INGEST_MAX_FUTURE_MS;
+	int64_t now = vg_clock_now(ing->opts.clock), newest = now + VG_INGEST_MAX_FUTURE_MS;
 	int64_t oldest = max_age_ms > 0 ? now - max_age_ms : INT64_MIN;
 	uint64_t too_old = 0, too_new = 0;
 	size_t out = 0;

@@ -33,6 +33,7 @@
 
 struct event_base;
 struct vg_buf;
+struct vg_clock;
 struct vg_err;
 struct vg_head;
 struct vg_limits;
@@ -65,6 +66,9 @@ struct vg_ingest_options {
 	 * no limit. Any sample more than VG_INGEST_MAX_FUTURE_MS ahead of the
 	 * receiver's clock is refused too. */
 	int64_t max_sample_age_ms;
+	/* The receiver's clock for that window (common/clock.h); borrowed,
+	 * NULL: the real clock. */
+	struct vg_clock *clock;
 	/* The cardinality guard's state (limits.h), borrowed so that it can
 	 * outlive this ingest (the HTTP thread renders it for /metrics);
 	 * NULL: this ingest makes its own from the max_series* fields. */

@@ -164,7 +164,7 @@ int vg_query_instant(struct vg_storage *st, const struct vg_selector *sel, int64
 	out->series = NULL;
 	if (lookback_ms <= 0)
 		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
-	if ((rc = vg_storage_select(st, sel, from, t_ms, &set, err)) != 0)
+	if ((rc = vg_storage_select(st, sel, from, t_ms, VG_STORAGE_RES_RAW, &set, err)) != 0)
 		return query_fail(out, rc, err, "evaluating an instant query");
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
@@ -253,7 +253,7 @@ int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t
 	if (pts == NULL || pvals == NULL)
 		rc = VG_ENOMEM;
 	if (rc == 0)
-		rc = vg_storage_select(st, sel, from, end_ms, &set, err);
+		rc = vg_storage_select(st, sel, from, end_ms, VG_STORAGE_RES_RAW, &set, err);
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
 		size_t len, got;
@@ -291,7 +291,7 @@ int vg_query_series(struct vg_storage *st, struct vg_selector *const *sels, size
 	for (size_t s = 0; rc == 0 && s < n_sels; s++) {
 		struct vg_storage_set *set = NULL;
 
-		rc = vg_storage_select(st, sels[s], start_ms, end_ms, &set, err);
+		rc = vg_storage_select(st, sels[s], start_ms, end_ms, VG_STORAGE_RES_RAW, &set, err);
 		for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 			const uint8_t *key;
 			size_t len;

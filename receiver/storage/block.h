@@ -7,8 +7,8 @@
  * time range [min_t, max_t) (milliseconds since the epoch; max_t is
  * exclusive). Per series it holds a fixed number of columns, opaque byte
  * strings that the caller encodes (receiver/storage/chunk.c): 2 in the raw
- * tier (timestamps, values), 7 in the rollup tiers (ts, min, max, sum,
- * count, last, increase). The block knows their count, not their meaning.
+ * tier (timestamps, values), 8 in the rollup tiers (rollup.h: ts, count,
+ * last, first, min, max, sum, increase). The block knows their count, not their meaning.
  */
 #ifndef VG_BLOCK_H
 #define VG_BLOCK_H
@@ -24,11 +24,16 @@ enum vg_tier {
 #define VG_TIER_COUNT 3
 
 #define VG_BLOCK_RAW_COLUMNS 2
-#define VG_BLOCK_ROLLUP_COLUMNS 7
+#define VG_BLOCK_ROLLUP_COLUMNS 8
 #define VG_BLOCK_MAX_COLUMNS 16
 
 /* Format version this code writes and the newest it reads. */
-#define VG_BLOCK_VERSION 1
+#define VG_BLOCK_VERSION 2
+
+/* Header flags (format version 2). A compacted block replaces every block
+ * of its tier that lies within its range and has a lower stamp (the third
+ * number of its name): docs/storage-format.md, "Compaction". */
+#define VG_BLOCK_F_COMPACTED 1u
 
 /* Limits, checked by the writer and again by the reader before anything
  * is allocated from a length in the file. */
@@ -48,7 +53,7 @@ enum vg_block_section {
 	VG_BLOCK_SECTION_FOOTER = 6,
 };
 
-/* Columns per series in a tier: 2 for raw, 7 for 1m and 1h; 0 for a value
+/* Columns per series in a tier: 2 for raw, 8 for 1m and 1h; 0 for a value
  * that is no tier. */
 static inline unsigned vg_block_tier_columns(int tier)
 {

@@ -68,6 +68,7 @@ struct vg_block {
 
 	enum vg_tier tier;
 	unsigned n_cols;
+	uint64_t flags;
 	int64_t min_t, max_t;
 	uint64_t tag; /* the footer's checksum: what a cursor's cache is keyed by */
 	struct region sec[N_SECTIONS];
@@ -301,7 +302,8 @@ static int check_header_footer(struct ctx *c)
 	b->max_t = (int64_t)vg_get_le64(h + 16);
 	if (b->min_t >= b->max_t)
 		return BAD(c, VG_EINVAL, VG_BLOCK_SECTION_HEADER, 8, "empty time range");
-	if (vg_get_le64(h + 24) != 0)
+	b->flags = vg_get_le64(h + 24);
+	if ((version == 1 && b->flags != 0) || (b->flags & ~(uint64_t)VG_BLOCK_F_COMPACTED) != 0)
 		return BAD(c, VG_EINVAL, VG_BLOCK_SECTION_HEADER, 24, "unknown flags");
 
 	if (b->size < HEADER_BYTES + FOOTER_BYTES)
@@ -755,6 +757,7 @@ void vg_block_info(const struct vg_block *b, struct vg_block_info *out)
 {
 	out->tier = b->tier;
 	out->n_columns = b->n_cols;
+	out->flags = (unsigned)b->flags;
 	out->min_t = b->min_t;
 	out->max_t = b->max_t;
 	out->n_series = b->n_series;

@@ -53,6 +53,7 @@ struct vg_block_damage {
 struct vg_block_info {
 	enum vg_tier tier;
 	unsigned n_columns;
+	unsigned flags;         /* VG_BLOCK_F_* */
 	int64_t min_t, max_t;   /* the block's range [min_t, max_t), ms */
 	uint32_t n_series;
 	uint64_t n_points;      /* sum over the series */

@@ -19,12 +19,12 @@
  *
  * HEADER (40 bytes at offset 0):
  *   0  4  magic "VGBK"
- *   4  2  format version (1)
+ *   4  2  format version (2; 1 is read too)
  *   6  1  tier (0 raw, 1 1m, 2 1h)
- *   7  1  columns per series (2 for raw, 7 for 1m and 1h)
+ *   7  1  columns per series (2 for raw, 8 for 1m and 1h)
  *   8  8  min_t, i64 ms (first instant covered)
  *  16  8  max_t, i64 ms (exclusive; min_t < max_t)
- *  24  8  flags, 0
+ *  24  8  flags: bit 0 compacted (version 2), the rest 0
  *  32  8  XXH3_64(bytes 0..31, seed 0)
  *
  * FOOTER (152 bytes, the end of the file):
@@ -141,6 +141,7 @@ struct vg_block_writer {
 	struct vg_fileops ops;
 	enum vg_tier tier;
 	unsigned n_cols;
+	uint64_t flags;
 	int64_t min_t, max_t;
 	size_t group_bytes;
 	int zstd_level;
@@ -512,6 +513,7 @@ int vg_block_writer_open(const char *path, const struct vg_block_writer_options 
 	if (opts->ops != NULL)
 		w->ops = *opts->ops;
 	w->tier = opts->tier;
+	w->flags = opts->flags & VG_BLOCK_F_COMPACTED;
 	w->n_cols = vg_block_tier_columns((int)opts->tier);
 	w->min_t = opts->min_t;
 	w->max_t = opts->max_t;
@@ -530,7 +532,7 @@ int vg_block_writer_open(const char *path, const struct vg_block_writer_options 
 	h[7] = (uint8_t)w->n_cols;
 	vg_put_le64(h + 8, (uint64_t)w->min_t);
 	vg_put_le64(h + 16, (uint64_t)w->max_t);
-	vg_put_le64(h + 24, 0);
+	vg_put_le64(h + 24, w->flags);
 	vg_put_le64(h + 32, XXH3_64bits(h, 32));
 	XXH3_64bits_reset(&w->hs);
 	if ((rc = emit(w, h, sizeof(h), err)) != 0) {
@@ -908,7 +910,7 @@ static int write_footer(struct vg_block_writer *w, struct vg_err *err)
 	h[7] = (uint8_t)w->n_cols;
 	vg_put_le64(h + 8, (uint64_t)w->min_t);
 	vg_put_le64(h + 16, (uint64_t)w->max_t);
-	vg_put_le64(h + 24, 0);
+	vg_put_le64(h + 24, w->flags);
 	vg_put_le64(b + 8, XXH3_64bits(h, 32));
 	for (int i = 0; i < N_SECTIONS; i++) {
 		vg_put_le64(b + 16 + 24 * i, w->sec[i].offset);

@@ -47,6 +47,7 @@ struct vg_block_writer_options {
 	size_t group_bytes;            /* uncompressed bytes per column group; 0: 32 KiB */
 	int zstd_level;                /* 0: 3 */
 	const struct vg_fileops *ops;  /* NULL: the system calls */
+	unsigned flags;                /* VG_BLOCK_F_* (block.h) */
 };
 
 /* What a finished block holds (from vg_block_writer_finish). */

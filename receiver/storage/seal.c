@@ -8,8 +8,22 @@
  *
  * The frozen series are written in the one series order the block writer
  * wants: their keys are copied and sorted once. A series' samples are split
- * by block period as they come; a writer per period is opened on first use
- * (late data an agent's spool replayed may touch many periods).
+ * by block period as they come; writers per period are opened on first use
+ * (late data an agent's spool replayed may touch many periods): a raw one,
+ * and 1m and 1h ones with the buckets of the same samples, unless
+ *  - the period's day is past the raw retention: no raw block (imports of
+ *    old samples live in the rollup tiers only), and a rollup tier whose
+ *    retention the period is past gets none either;
+ *  - raw blocks of the period exist already (late data, or samples a WAL
+ *    replay brought back after a crash): raw only, since rollups of part
+ *    of the period would count the rest twice or not at all; compaction
+ *    computes the window's rollups from its merged raw samples.
+ * Raw blocks are published before rollups, so a crash between leaves raw
+ * without rollups (the case above), never rollups twice.
+ *
+ * The sealer's thread also runs compaction and retention (compact.h,
+ * retention.h): after each seal, at start and each minute of the
+ * receiver's clock, so one thread changes the block list at a time.
  */
 #include "config.h" /* _GNU_SOURCE: qsort_r */
 
@@ -19,8 +33,12 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "receiver/storage/block_write.h"
+#include "receiver/storage/block_read.h"
 #include "receiver/storage/chunk.h"
+#include "receiver/storage/compact.h"
 #include "receiver/storage/head.h"
+#include "receiver/storage/retention.h"
+#include "receiver/storage/rollup.h"
 #include "receiver/storage/storage.h"
 #include "receiver/storage/wal.h"
 
@@ -39,8 +57,10 @@ struct fkey {
 	uint32_t id;
 };
 
+/* One block being written: a tier and a window. */
 struct period {
-	int64_t start;
+	int tier;
+	int64_t start, end;
 	struct vg_block_writer *w;
 	char path[4096];
 	uint64_t series, samples;
@@ -52,7 +72,12 @@ struct seal_job {
 	size_t n;
 	struct period *periods;
 	size_t n_periods, cap_periods;
-	struct vg_buf ts, vs;
+	struct vg_buf ts, vs, scratch;
+	struct vg_buckets bk;
+	struct vg_block **blocks; /* the storage's, when the seal began */
+	size_t n_blocks;
+	const struct vg_retention *retention;
+	int64_t now_ms, period_ms;
 };
 
 static int fkey_cmp(const void *a, const void *b, void *arg)
@@ -94,16 +119,58 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static struct period *get_period(struct seal_job *j, const char *dir, int64_t start,
-				 int64_t period_ms, int64_t seal_ms, struct vg_err *err)
+/* Whether raw blocks of the period [a, b) are served already. */
+static bool has_raw(const struct seal_job *j, int64_t a, int64_t b)
 {
-	struct vg_block_writer_options o = { .tier = VG_TIER_RAW, .min_t = start,
-					     .max_t = start + period_ms };
+	for (size_t i = 0; i < j->n_blocks; i++) {
+		struct vg_block_info bi;
+		vg_block_info(j->blocks[i], &bi);
+		if (bi.tier == VG_TIER_RAW && bi.min_t < b && bi.max_t > a)
+			return true;
+	}
+	return false;
+}
+
+/* Where a sample at t goes in tier `tier`: *start, *end of its block's
+ * window, and whether that tier gets a block there at all. Raw-retention
+ * days: the block period, for every tier. Older days (history): the
+ * rollup tier's compaction window, cut at the raw-retention day edge, so
+ * an import of a year is a few hundred files rather than thousands. */
+static bool window_of(const struct seal_job *j, int tier, int64_t t, int64_t *start, int64_t *end)
+{
+	static const int64_t windows[VG_TIER_COUNT] = { VG_COMPACT_RAW_WINDOW_MS,
+							VG_COMPACT_1M_WINDOW_MS,
+							VG_COMPACT_1H_WINDOW_MS };
+	int64_t day = floor_div(t, VG_COMPACT_RAW_WINDOW_MS) * VG_COMPACT_RAW_WINDOW_MS;
+	int64_t raw_edge = j->now_ms - vg_retention_of(j->retention, VG_TIER_RAW);
+	bool is_raw = day + VG_COMPACT_RAW_WINDOW_MS > raw_edge;
+
+	if (is_raw) {
+		*start = floor_div(t, j->period_ms) * j->period_ms;
+		*end = *start + j->period_ms;
+		if (tier != VG_TIER_RAW && has_raw(j, *start, *end))
+			return false; /* compaction makes these rollups */
+	} else {
+		int64_t edge = floor_div(raw_edge, VG_COMPACT_RAW_WINDOW_MS) * VG_COMPACT_RAW_WINDOW_MS;
+		*start = floor_div(t, windows[tier]) * windows[tier];
+		*end = *start + windows[tier];
+		if (*end > edge)
+			*end = edge;
+		if (tier == VG_TIER_RAW)
+			return false;
+	}
+	return tier == VG_TIER_RAW || *end > j->now_ms - vg_retention_of(j->retention, tier);
+}
+
+static struct period *get_period(struct seal_job *j, const char *dir, int tier, int64_t start,
+				 int64_t end, int64_t seal_ms, struct vg_err *err)
+{
+	struct vg_block_writer_options o = { .tier = (enum vg_tier)tier, .min_t = start, .max_t = end };
 	struct period *p;
 
-	for (size_t i = 0; i < j->n_periods; i++)
-		if (j->periods[i].start == start)
-			return &j->periods[i];
+	for (size_t i = j->n_periods; i > 0; i--)
+		if (j->periods[i - 1].tier == tier && j->periods[i - 1].start == start)
+			return &j->periods[i - 1];
 	if (j->n_periods == j->cap_periods) {
 		size_t cap = j->cap_periods ? j->cap_periods * 2 : 8;
 		struct period *np = realloc(j->periods, cap * sizeof(*np));
@@ -116,33 +183,42 @@ static struct period *get_period(struct seal_job *j, const char *dir, int64_t st
 	}
 	p = &j->periods[j->n_periods];
 	memset(p, 0, sizeof(*p));
+	p->tier = tier;
 	p->start = start;
-	snprintf(p->path, sizeof(p->path), "%s/blocks/raw/%013" PRId64 "-%013" PRId64 "-%013" PRId64 ".vgb",
-		 dir, start, start + period_ms, seal_ms);
+	p->end = end;
+	snprintf(p->path, sizeof(p->path), "%s/blocks/%s/%013" PRId64 "-%013" PRId64 "-%013" PRId64 ".vgb",
+		 dir, vg_tier_name(tier), start, end, seal_ms);
 	if (vg_block_writer_open(p->path, &o, &p->w, err) != 0)
 		return NULL;
 	j->n_periods++;
 	return p;
 }
 
-/* Adds samples[from, to) of one series, all in one period, to its block. */
+/* Adds samples[from, to) of one series, all in p's window, to p. */
 static int add_run(struct seal_job *j, struct period *p, const uint8_t *key, size_t key_len,
 		   const struct vg_samples *smp, size_t from, size_t to, struct vg_err *err)
 {
 	struct vg_block_col cols[VG_BLOCK_RAW_COLUMNS];
 	size_t n = to - from;
 
-	vg_buf_reset(&j->ts);
-	vg_buf_reset(&j->vs);
-	if (vg_col_encode_ts(smp->ts_ms + from, n, &j->ts) != 0 ||
-	    vg_col_encode_f64(smp->values + from, n, &j->vs) != 0)
-		return vg_err_set(err, VG_ENOMEM, "out of memory encoding a block column");
-	cols[0] = (struct vg_block_col){ j->ts.data, j->ts.len };
-	cols[1] = (struct vg_block_col){ j->vs.data, j->vs.len };
 	p->series++;
 	p->samples += n;
-	return vg_block_writer_add(p->w, key, key_len, smp->ts_ms[from], smp->ts_ms[to - 1], n, cols,
-				   err);
+	if (p->tier == VG_TIER_RAW) {
+		vg_buf_reset(&j->ts);
+		vg_buf_reset(&j->vs);
+		if (vg_col_encode_ts(smp->ts_ms + from, n, &j->ts) != 0 ||
+		    vg_col_encode_f64(smp->values + from, n, &j->vs) != 0)
+			return vg_err_set(err, VG_ENOMEM, "out of memory encoding a block column");
+		cols[0] = (struct vg_block_col){ j->ts.data, j->ts.len };
+		cols[1] = (struct vg_block_col){ j->vs.data, j->vs.len };
+		return vg_block_writer_add(p->w, key, key_len, smp->ts_ms[from], smp->ts_ms[to - 1], n,
+					   cols, err);
+	}
+	j->bk.n = 0;
+	if (vg_rollup_compute(smp->ts_ms + from, smp->values + from, n,
+			      vg_rollup_width((enum vg_tier)p->tier), &j->bk) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory computing rollups");
+	return vg_rollup_write_series(p->w, key, key_len, j->bk.v, j->bk.n, &j->scratch, err);
 }
 
 static void job_release(struct seal_job *j, bool is_abort)
@@ -150,6 +226,9 @@ static void job_release(struct seal_job *j, bool is_abort)
 	for (size_t i = 0; i < j->n_periods; i++)
 		if (is_abort && j->periods[i].w)
 			vg_block_writer_abort(j->periods[i].w);
+	vg_storage_blocks_free(j->blocks, j->n_blocks);
+	vg_buf_release(&j->scratch);
+	vg_buckets_release(&j->bk);
 	free(j->periods);
 	free(j->ids);
 	vg_buf_release(&j->keys);
@@ -158,23 +237,37 @@ static void job_release(struct seal_job *j, bool is_abort)
 }
 
 int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_dir,
-		   int64_t period_ms, int64_t seal_ms, struct vg_seal_stats *out, struct vg_err *err)
+		   int64_t period_ms, int64_t now_ms, const struct vg_retention *retention,
+		   struct vg_seal_stats *out, struct vg_err *err)
 {
-	struct seal_job j = { VG_BUF_INIT, NULL, 0, NULL, 0, 0, VG_BUF_INIT, VG_BUF_INIT };
+	struct seal_job j;
 	struct vg_samples smp = { 0 };
 	uint32_t n_frozen = vg_head_frozen_series(h);
 	struct vg_seal_stats stats = { 0 };
+	const char **paths = NULL;
+	size_t n_paths = 0;
+	int64_t seal_ms;
 	int rc = 0;
 
+	memset(&j, 0, sizeof(j));
+	vg_buf_init(&j.keys);
+	vg_buf_init(&j.ts);
+	vg_buf_init(&j.vs);
+	vg_buf_init(&j.scratch);
+	j.retention = retention;
+	j.now_ms = now_ms;
+	j.period_ms = period_ms;
 	if (out)
 		*out = stats;
-	if (period_ms <= 0)
-		return vg_err_set(err, VG_EINVAL, "block period must be positive");
+	if (period_ms <= 0 || period_ms % VG_ROLLUP_1H_MS != 0)
+		return vg_err_set(err, VG_EINVAL, "block period must be a positive number of hours");
 	if (n_frozen == 0) {
 		vg_head_drop_frozen(h); /* an empty head froze nothing */
 		return 0;
 	}
-	if ((rc = collect_keys(h, n_frozen, &j)) != 0) {
+	seal_ms = vg_storage_next_stamp(st, now_ms);
+	if ((rc = collect_keys(h, n_frozen, &j)) != 0 ||
+	    (rc = vg_storage_blocks(st, &j.blocks, &j.n_blocks)) != 0) {
 		job_release(&j, true);
 		return vg_err_set(err, rc, "out of memory sealing");
 	}
@@ -187,53 +280,74 @@ int vg_seal_frozen(struct vg_head *h, struct vg_storage *st, const char *data_di
 			vg_err_set(err, rc, "reading the frozen head: %s", vg_strerror(rc));
 			break;
 		}
-		while (rc == 0 && from < smp.n) {
-			int64_t start = floor_div(smp.ts_ms[from], period_ms) * period_ms;
-			size_t to = from + 1;
-			struct period *p;
+		for (int t = 0; rc == 0 && t < VG_TIER_COUNT; t++) {
+			for (from = 0; rc == 0 && from < smp.n;) {
+				int64_t start = 0, end = 0;
+				bool is_wanted = window_of(&j, t, smp.ts_ms[from], &start, &end);
+				size_t to = from + 1;
+				struct period *p;
 
-			while (to < smp.n && smp.ts_ms[to] < start + period_ms)
-				to++;
-			if ((p = get_period(&j, data_dir, start, period_ms, seal_ms, err)) == NULL)
-				rc = err ? err->code : VG_EIO;
-			else
-				rc = add_run(&j, p, key, j.ids[i].len, &smp, from, to, err);
-			from = to;
+				while (to < smp.n && smp.ts_ms[to] < end)
+					to++;
+				if (is_wanted) {
+					if ((p = get_period(&j, data_dir, t, start, end, seal_ms, err)) == NULL)
+						rc = err ? err->code : VG_EIO;
+					else
+						rc = add_run(&j, p, key, j.ids[i].len, &smp, from, to, err);
+				}
+				from = to;
+			}
 		}
 	}
 	vg_samples_release(&smp);
+	if (rc == 0 && (paths = malloc((j.n_periods + 1) * sizeof(*paths))) == NULL)
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory sealing");
 	if (rc != 0) {
 		job_release(&j, true);
 		return rc;
 	}
-	/* Publish every block, then serve them, then forget the frozen set:
-	 * at each moment a query finds every sample somewhere. */
-	for (size_t i = 0; i < j.n_periods; i++) {
-		struct period *p = &j.periods[i];
-		struct vg_block_write_stats ws;
-		struct vg_block_writer *w = p->w;
+	/* Publish every block, raw first, then serve them all at once, then
+	 * forget the frozen set: at each moment a query finds every sample
+	 * somewhere. */
+	for (int t = 0; t < VG_TIER_COUNT; t++) {
+		for (size_t i = 0; i < j.n_periods; i++) {
+			struct period *p = &j.periods[i];
+			struct vg_block_write_stats ws;
+			struct vg_block_writer *w = p->w;
 
-		p->w = NULL;
-		if (rc == 0) {
+			if (p->tier != t || w == NULL)
+				continue;
+			p->w = NULL;
+			if (rc != 0) {
+				vg_block_writer_abort(w);
+				continue;
+			}
 			rc = vg_block_writer_finish(w, &ws, err);
 			if (rc == 0) {
+				paths[n_paths++] = p->path;
 				stats.blocks++;
-				stats.series += p->series;
-				stats.samples += p->samples;
 				stats.bytes += ws.file_bytes;
+				if (t == VG_TIER_RAW) {
+					stats.series += p->series;
+					stats.samples += p->samples;
+				} else {
+					stats.rollup_blocks++;
+				}
 			}
-		} else {
-			vg_block_writer_abort(w);
 		}
 	}
-	for (size_t i = 0; rc == 0 && i < j.n_periods; i++)
-		rc = vg_storage_add_block(st, j.periods[i].path, err);
+	if (rc == 0)
+		rc = vg_storage_swap(st, paths, n_paths, NULL, 0, err);
 	if (rc != 0) {
-		/* Files already published hold the same samples as the frozen
-		 * set, which stays: a retry writes them again, reads merge. */
+		/* No file of this attempt is served: remove them all, keep the
+		 * frozen set for a retry. */
+		for (size_t i = 0; i < n_paths; i++)
+			(void)remove(paths[i]);
+		free(paths);
 		job_release(&j, false);
 		return rc;
 	}
+	free(paths);
 	job_release(&j, false);
 	vg_head_drop_frozen(h);
 	if (out)
@@ -259,7 +373,28 @@ struct vg_sealer {
 	bool is_stopping;      /* under mu */
 	struct vg_complaint complaint; /* the sealer's thread only */
 	uint32_t wal_segno;    /* the sealer's: where the pending freeze started */
+	int64_t last_maint_ms; /* the sealer's: the clock at the last maintenance */
+	bool has_maint;
 };
+
+/* Compaction, then retention, at the clock's now. Logged, not returned:
+ * a seal's answer does not depend on them. */
+static void maintain(struct vg_sealer *s)
+{
+	int64_t now = vg_clock_now(s->o.clock);
+	struct vg_compact_options co = { s->data_dir, s->o.retention, s->o.period_ms, now,
+					 s->o.testing_compact_stall_ms };
+	struct vg_err err;
+
+	err.msg[0] = '\0';
+	if (vg_compact_run(s->o.storage, &co, NULL, &err) != 0)
+		vg_error("compaction: %s", err.msg);
+	err.msg[0] = '\0';
+	if (vg_retention_apply(s->o.storage, s->o.retention, now, NULL, &err) != 0)
+		vg_error("retention: %s", err.msg);
+	s->last_maint_ms = now;
+	s->has_maint = true;
+}
 
 /* One seal: freeze (unless a failed seal left a frozen set), write, serve,
  * then cut the WAL below the segment the freeze started. */
@@ -274,8 +409,8 @@ static int run_seal(struct vg_sealer *s, struct vg_err *err)
 			return rc;
 		s->wal_segno = segno;
 	}
-	rc = vg_seal_frozen(s->o.head, s->o.storage, s->data_dir, s->o.period_ms, vg_clock_now_ms(),
-			    &st, err);
+	rc = vg_seal_frozen(s->o.head, s->o.storage, s->data_dir, s->o.period_ms,
+			    vg_clock_now(s->o.clock), s->o.retention, &st, err);
 	if (rc != 0)
 		return rc;
 	if (s->wal_segno != 0 && s->o.wal != NULL) {
@@ -288,28 +423,39 @@ static int run_seal(struct vg_sealer *s, struct vg_err *err)
 	return 0;
 }
 
-/* Waits for a request, or until the retry of a failed seal is due
- * (retry_ms > 0: that many ms from now). Returns with mu held; false when
- * stopping. */
-static bool wait_work_locked(struct vg_sealer *s, int64_t retry_ms)
+/* Maintenance is due a minute of the receiver's clock after the last (or
+ * at once when that clock went back). */
+static bool is_maint_due(struct vg_sealer *s)
 {
-	struct timespec ts;
+	int64_t now = vg_clock_now(s->o.clock);
 
-	if (retry_ms <= 0) {
-		while (s->queue == NULL && !s->is_stopping)
-			pthread_cond_wait(&s->cv, &s->mu);
-		return !s->is_stopping || s->queue != NULL;
+	return !s->has_maint || now - s->last_maint_ms >= VG_SEAL_MAINTENANCE_MS ||
+	       now < s->last_maint_ms;
+}
+
+/* Waits for a request, or until the retry of a failed seal is due
+ * (retry_at_ms > 0: then, on the monotonic clock), running maintenance
+ * whenever it is due meanwhile. Returns with mu held; false when
+ * stopping. */
+static bool wait_work_locked(struct vg_sealer *s, int64_t retry_at_ms)
+{
+	while (s->queue == NULL && !s->is_stopping) {
+		struct timespec until;
+
+		if (retry_at_ms > 0 && vg_clock_mono_ms() >= retry_at_ms)
+			return true;
+		if (is_maint_due(s)) {
+			pthread_mutex_unlock(&s->mu);
+			maintain(s);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
+		/* A second on the monotonic clock: a driven clock moves
+		 * without telling anyone. */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&s->cv, &s->mu, &until);
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(retry_ms / 1000);
-	ts.tv_nsec += (long)(retry_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	while (s->queue == NULL && !s->is_stopping)
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
-			break;
 	return !s->is_stopping || s->queue != NULL;
 }
 
@@ -324,7 +470,7 @@ static void *sealer_main(void *arg)
 		struct vg_err err;
 		int rc;
 
-		if (!wait_work_locked(s, retry_ms))
+		if (!wait_work_locked(s, retry_ms ? vg_clock_mono_ms() + retry_ms : 0))
 			break;
 		/* Every request waiting now is answered by this one seal; with
 		 * none, this is the retry of one that failed (a full disk):
@@ -343,6 +489,7 @@ static void *sealer_main(void *arg)
 		} else {
 			retry_ms = 0;
 			vg_log_relief(&s->complaint, "sealing works again");
+			maintain(s);
 		}
 		for (; batch; batch = next) {
 			next = batch->next;
@@ -370,8 +517,19 @@ int vg_sealer_start(const struct vg_sealer_options *opts, struct vg_sealer **out
 	s->o.data_dir = s->data_dir;
 	if (s->o.period_ms <= 0)
 		s->o.period_ms = VG_SEAL_DEFAULT_PERIOD_MS;
+	if (s->o.period_ms % VG_ROLLUP_1H_MS != 0) {
+		free(s->data_dir);
+		free(s);
+		return vg_err_set(err, VG_EINVAL, "the block period must be a whole number of hours");
+	}
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if ((rc = pthread_create(&s->thread, NULL, sealer_main, s)) != 0) {
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);

@@ -7,7 +7,8 @@
  * head's locking (head.h) or the block format (block_read.c).
  *
  * A selection (struct vg_storage_set) is built in three steps: the head's
- * matching ids and each overlapping raw block's matching indexes become
+ * matching ids and each overlapping block's (raw only, or every tier for a
+ * rollup resolution) matching indexes become
  * entries (key, place), the keys copied into the set; the entries are
  * sorted by key in the one series order; runs of equal keys are one series.
  * The set holds a reference to every block it names, so a block dropped
@@ -20,8 +21,20 @@
  * head's read lock is held while its ids and keys are copied, dropped
  * every SLICE series, and held again for each series read (head.h).
  *
- * Rollup blocks (1m, 1h) are counted in the statistics but not read yet:
- * the reader of rollup buckets comes with the tiers.
+ * Resolutions: a raw selection reads raw blocks and the head only. A
+ * rollup selection (1m or 1h) cuts its range once into segments, each
+ * served by one source, the first in the resolution's order whose blocks
+ * cover it: 1h: 1h blocks, 1m blocks (coarsened), raw; 1m: 1m blocks,
+ * raw, 1h blocks (coarser than asked: old data only the 1h tier still
+ * holds). "Raw" is the raw blocks and the head, and covers, besides its
+ * blocks' ranges, everything after the newest block of any tier (where the
+ * head is). Block ranges are multiples of an hour, so no 1h bucket
+ * straddles two segments: each instant is read from one tier, never two.
+ *
+ * Blocks are named <min_t>-<max_t>-<stamp>.vgb; stamps only grow
+ * (vg_storage_next_stamp). At open, a compacted block (VG_BLOCK_F_COMPACTED)
+ * removes every block of its tier within its range with a lower stamp:
+ * what a compaction that crashed before deleting its inputs left.
  */
 #include "config.h" /* _GNU_SOURCE: qsort_r */
 
@@ -35,8 +48,10 @@
 #include "receiver/storage/head.h"
 #include "receiver/storage/postings.h"
 #include "receiver/storage/tombstone.h"
+#include "receiver/storage/rollup.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -57,6 +72,12 @@ struct vg_storage {
 	size_t n_blocks, cap_blocks;
 	uint64_t damaged_blocks;
 	struct vg_tombstones *tomb; /* deleted ranges (tombstone.h) */
+	int64_t max_stamp;        /* under mu */
+};
+
+struct segment {
+	int64_t a, b; /* [a, b) */
+	int source;   /* a tier */
 };
 
 struct entry {
@@ -82,7 +103,11 @@ struct vg_storage_set {
 	struct vg_head *head;     /* borrowed: the set may outlive the storage, not the head */
 	uint64_t pin;             /* vg_head_pin: the frozen set stays while the set lives */
 	struct vg_block **blocks; /* a reference each */
+	int64_t *stamps;          /* of each block */
 	size_t n_blocks;
+	int64_t res_ms;           /* 0 raw, or a rollup width */
+	struct segment *segs;
+	size_t n_segs;
 	struct vg_buf keys;
 	struct entry *entries;
 	size_t n_entries, cap_entries;
@@ -95,6 +120,8 @@ struct vg_storage_set {
 	struct vg_samples cols; /* a block series' columns, decoded */
 	struct point *pts;
 	size_t cap_pts;
+	struct vg_samples raw;    /* raw samples of a segment */
+	struct vg_buckets tier_b; /* one tier's buckets of a segment */
 };
 
 /* --- the block list ------------------------------------------------------ */
@@ -128,6 +155,58 @@ static bool has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int64_t vg_storage_block_stamp(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	long long a, b, stamp;
+	char tail[8];
+
+	base = base ? base + 1 : path;
+	if (sscanf(base, "%lld-%lld-%lld%7s", &a, &b, &stamp, tail) != 4 || strcmp(tail, ".vgb") != 0)
+		return 0;
+	return (int64_t)stamp;
+}
+
+/* Whether x is replaced by the compacted block c (see the top). */
+static bool is_superseded(const struct vg_block *x, const struct vg_block *c)
+{
+	struct vg_block_info xi, ci;
+
+	if (x == c)
+		return false;
+	vg_block_info(x, &xi);
+	vg_block_info(c, &ci);
+	return (ci.flags & VG_BLOCK_F_COMPACTED) && xi.tier == ci.tier && xi.min_t >= ci.min_t &&
+	       xi.max_t <= ci.max_t &&
+	       vg_storage_block_stamp(vg_block_name(x)) < vg_storage_block_stamp(vg_block_name(c));
+}
+
+/* Drops and deletes the blocks a compacted one replaces (at open). */
+static int drop_superseded(struct vg_storage *st)
+{
+	bool *is_gone = calloc(st->n_blocks ? st->n_blocks : 1, sizeof(*is_gone));
+	size_t k = 0;
+
+	if (is_gone == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < st->n_blocks; i++)
+		for (size_t j = 0; j < st->n_blocks && !is_gone[i]; j++)
+			is_gone[i] = is_superseded(st->blocks[i], st->blocks[j]);
+	for (size_t i = 0; i < st->n_blocks; i++) {
+		if (!is_gone[i]) {
+			st->blocks[k++] = st->blocks[i];
+			continue;
+		}
+		if (unlink(vg_block_name(st->blocks[i])) == 0)
+			vg_info("storage: removed %s, which a compacted block replaces",
+				vg_block_name(st->blocks[i]));
+		vg_block_close(st->blocks[i]);
+	}
+	st->n_blocks = k;
+	free(is_gone);
+	return 0;
 }
 
 /* Opens every block of one tier's directory; damage is logged, counted,
@@ -211,6 +290,15 @@ int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **o
 			vg_storage_close(st);
 			return rc;
 		}
+		if (drop_superseded(st) != 0) {
+			vg_storage_close(st);
+			return vg_err_set(err, VG_ENOMEM, "out of memory opening blocks");
+		}
+		for (size_t i = 0; i < st->n_blocks; i++) {
+			int64_t stamp = vg_storage_block_stamp(vg_block_name(st->blocks[i]));
+			if (stamp > st->max_stamp)
+				st->max_stamp = stamp;
+		}
 	}
 	*out = st;
 	return 0;
@@ -238,12 +326,124 @@ int vg_storage_add_block(struct vg_storage *st, const char *path, struct vg_err 
 		return rc;
 	pthread_mutex_lock(&st->mu);
 	rc = add_block_locked(st, b);
+	if (rc == 0 && vg_storage_block_stamp(path) > st->max_stamp)
+		st->max_stamp = vg_storage_block_stamp(path);
 	pthread_mutex_unlock(&st->mu);
 	if (rc != 0) {
 		vg_block_close(b);
 		return vg_err_set(err, rc, "out of memory adding %s", path);
 	}
 	return 0;
+}
+
+int64_t vg_storage_next_stamp(struct vg_storage *st, int64_t now_ms)
+{
+	int64_t s;
+
+	pthread_mutex_lock(&st->mu);
+	s = now_ms > st->max_stamp ? now_ms : st->max_stamp + 1;
+	st->max_stamp = s;
+	pthread_mutex_unlock(&st->mu);
+	return s;
+}
+
+int vg_storage_blocks(struct vg_storage *st, struct vg_block ***out, size_t *n)
+{
+	struct vg_block **v;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	v = malloc((st->n_blocks ? st->n_blocks : 1) * sizeof(*v));
+	if (v == NULL) {
+		pthread_mutex_unlock(&st->mu);
+		return VG_ENOMEM;
+	}
+	for (size_t i = 0; i < st->n_blocks; i++)
+		v[i] = vg_block_ref(st->blocks[i]);
+	*n = st->n_blocks;
+	pthread_mutex_unlock(&st->mu);
+	*out = v;
+	return 0;
+}
+
+void vg_storage_blocks_free(struct vg_block **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vg_block_close(v[i]);
+	free(v);
+}
+
+static bool is_same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	return sa && sb && sa - a == sb - b && memcmp(a, b, (size_t)(sa - a)) == 0;
+}
+
+int vg_storage_swap(struct vg_storage *st, const char *const *add, size_t n_add,
+		    struct vg_block *const *remove, size_t n_remove, struct vg_err *err)
+{
+	struct vg_block **opened = calloc(n_add ? n_add : 1, sizeof(*opened));
+	struct vg_block **gone = calloc(n_remove ? n_remove : 1, sizeof(*gone));
+	size_t n_gone = 0;
+	int rc = 0;
+
+	if (opened == NULL || gone == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; rc == 0 && i < n_add; i++)
+		rc = vg_block_open(add[i], &opened[i], NULL, err);
+	if (rc != 0)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	if (st->n_blocks + n_add > st->cap_blocks) {
+		size_t cap = st->cap_blocks ? st->cap_blocks : 16;
+		while (cap < st->n_blocks + n_add)
+			cap *= 2;
+		struct vg_block **p = realloc(st->blocks, cap * sizeof(*p));
+		if (p == NULL) {
+			pthread_mutex_unlock(&st->mu);
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto out;
+		}
+		st->blocks = p;
+		st->cap_blocks = cap;
+	}
+	/* Nothing below fails: readers see the old list or the new one. */
+	for (size_t i = 0; i < n_add; i++) {
+		(void)add_block_locked(st, opened[i]);
+		if (vg_storage_block_stamp(add[i]) > st->max_stamp)
+			st->max_stamp = vg_storage_block_stamp(add[i]);
+		opened[i] = NULL;
+	}
+	for (size_t i = 0; i < st->n_blocks;) {
+		bool is_removed = false;
+		for (size_t j = 0; j < n_remove && !is_removed; j++)
+			is_removed = st->blocks[i] == remove[j];
+		if (!is_removed) {
+			i++;
+			continue;
+		}
+		gone[n_gone++] = st->blocks[i];
+		memmove(st->blocks + i, st->blocks + i + 1, (st->n_blocks - i - 1) * sizeof(*st->blocks));
+		st->n_blocks--;
+	}
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; i < n_gone; i++) {
+		if (unlink(vg_block_name(gone[i])) != 0 && errno != ENOENT)
+			vg_warn("storage: cannot remove %s: %s", vg_block_name(gone[i]), strerror(errno));
+		if (i + 1 == n_gone || !is_same_dir(vg_block_name(gone[i]), vg_block_name(gone[i + 1])))
+			(void)vg_fs_sync_dir_of(vg_block_name(gone[i]), NULL, NULL);
+		vg_block_close(gone[i]);
+	}
+out:
+	for (size_t i = 0; opened && i < n_add; i++)
+		vg_block_close(opened[i]);
+	free(opened);
+	free(gone);
+	return rc;
 }
 
 void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out)
@@ -378,7 +578,7 @@ static int apply_tombstones(struct vg_storage *st, struct vg_storage_set *set, i
 			if ((rc = read_merged(set, i, min_t, max_t, &smp, err)) != 0)
 				break;
 			vg_tombstones_cut(set->dels + before, set->runs[i].del_n, &smp);
-			if (smp.n == 0)
+			if (smp.n == 0 && set->res_ms == 0)
 				continue; /* everything of it in range was deleted */
 		}
 		set->runs[kept++] = set->runs[i];
@@ -389,8 +589,82 @@ static int apply_tombstones(struct vg_storage *st, struct vg_storage_set *set, i
 	return rc;
 }
 
+/* The first source of the resolution's order (see the top) that covers
+ * [a, b): a tier, whose blocks in the set lie over the whole of it. */
+static bool tier_covers(const struct vg_storage_set *set, int tier, int64_t a, int64_t b,
+			int64_t head_from)
+{
+	if (tier == VG_TIER_RAW && a >= head_from)
+		return true;
+	for (size_t i = 0; i < set->n_blocks; i++) {
+		struct vg_block_info bi;
+		vg_block_info(set->blocks[i], &bi);
+		if ((int)bi.tier == tier && bi.min_t <= a && bi.max_t >= b)
+			return true;
+	}
+	return false;
+}
+
+static int i64_cmp(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Cuts [min_t, max_t] into segments by source (rollup resolutions). */
+static int plan_segments(struct vg_storage_set *set, int64_t min_t, int64_t max_t)
+{
+	static const int order_1h[] = { VG_TIER_1H, VG_TIER_1M, VG_TIER_RAW };
+	static const int order_1m[] = { VG_TIER_1M, VG_TIER_RAW, VG_TIER_1H };
+	const int *order = set->res_ms >= VG_ROLLUP_1H_MS ? order_1h : order_1m;
+	size_t n_pts = 0;
+	int64_t *pts = malloc((2 * set->n_blocks + 2) * sizeof(*pts));
+	int64_t head_from = INT64_MIN, end = max_t == INT64_MAX ? INT64_MAX : max_t + 1;
+
+	if (pts == NULL)
+		return VG_ENOMEM;
+	set->segs = malloc((2 * set->n_blocks + 2) * sizeof(*set->segs));
+	if (set->segs == NULL) {
+		free(pts);
+		return VG_ENOMEM;
+	}
+	pts[n_pts++] = min_t;
+	pts[n_pts++] = end;
+	for (size_t i = 0; i < set->n_blocks; i++) {
+		struct vg_block_info bi;
+		vg_block_info(set->blocks[i], &bi);
+		if (bi.max_t > head_from)
+			head_from = bi.max_t;
+		if (bi.min_t > min_t && bi.min_t < end)
+			pts[n_pts++] = bi.min_t;
+		if (bi.max_t > min_t && bi.max_t < end)
+			pts[n_pts++] = bi.max_t;
+	}
+	qsort(pts, n_pts, sizeof(*pts), i64_cmp);
+	for (size_t i = 0; i + 1 < n_pts; i++) {
+		int64_t a = pts[i], b = pts[i + 1];
+		int source = -1;
+
+		if (a == b)
+			continue;
+		for (int k = 0; k < 3 && source < 0; k++)
+			if (tier_covers(set, order[k], a, b, head_from))
+				source = order[k];
+		if (source < 0)
+			continue; /* nothing holds it */
+		if (set->n_segs && set->segs[set->n_segs - 1].source == source &&
+		    set->segs[set->n_segs - 1].b == a)
+			set->segs[set->n_segs - 1].b = b;
+		else
+			set->segs[set->n_segs++] = (struct segment){ a, b, source };
+	}
+	free(pts);
+	return 0;
+}
+
 int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
-		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err)
+		      int64_t max_t, int64_t resolution_ms, struct vg_storage_set **out,
+		      struct vg_err *err)
 {
 	struct vg_storage_set *set = calloc(1, sizeof(*set));
 	int rc = 0;
@@ -402,19 +676,26 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 	/* Before the block list is copied: a seal that adds blocks after it
 	 * keeps the frozen samples until this set is freed. */
 	set->pin = vg_head_pin(st->head);
+	set->res_ms = resolution_ms >= VG_ROLLUP_1H_MS ? VG_ROLLUP_1H_MS :
+		      resolution_ms >= VG_ROLLUP_1M_MS ? VG_ROLLUP_1M_MS : 0;
 	vg_buf_init(&set->keys);
 	pthread_mutex_lock(&st->mu);
 	set->blocks = st->n_blocks ? malloc(st->n_blocks * sizeof(*set->blocks)) : NULL;
-	if (st->n_blocks && set->blocks == NULL)
+	set->stamps = st->n_blocks ? malloc(st->n_blocks * sizeof(*set->stamps)) : NULL;
+	if (st->n_blocks && (set->blocks == NULL || set->stamps == NULL))
 		rc = VG_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < st->n_blocks; i++) {
 		struct vg_block_info bi;
 
 		vg_block_info(st->blocks[i], &bi);
-		if (bi.tier == VG_TIER_RAW && bi.min_t <= max_t && bi.max_t > min_t)
+		if ((bi.tier == VG_TIER_RAW || set->res_ms > 0) && bi.min_t <= max_t && bi.max_t > min_t) {
+			set->stamps[set->n_blocks] = vg_storage_block_stamp(vg_block_name(st->blocks[i]));
 			set->blocks[set->n_blocks++] = vg_block_ref(st->blocks[i]);
+		}
 	}
 	pthread_mutex_unlock(&st->mu);
+	if (rc == 0 && set->res_ms > 0)
+		rc = plan_segments(set, min_t, max_t);
 	if (rc != 0) {
 		vg_storage_set_free(set);
 		return vg_err_set(err, rc, "out of memory selecting series");
@@ -498,6 +779,10 @@ void vg_storage_set_free(struct vg_storage_set *set)
 	for (size_t i = 0; i < set->n_blocks; i++)
 		vg_block_close(set->blocks[i]);
 	free(set->blocks);
+	free(set->stamps);
+	free(set->segs);
+	vg_samples_release(&set->raw);
+	vg_buckets_release(&set->tier_b);
 	vg_buf_release(&set->keys);
 	free(set->entries);
 	free(set->runs);
@@ -564,6 +849,16 @@ static int point_cmp(const void *a, const void *b)
 	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
+static bool is_raw_place(const struct vg_storage_set *set, uint32_t place)
+{
+	struct vg_block_info bi;
+
+	if (place == PLACE_HEAD)
+		return true;
+	vg_block_info(set->blocks[place], &bi);
+	return bi.tier == VG_TIER_RAW;
+}
+
 static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
 		       struct vg_samples *out, struct vg_err *err)
 {
@@ -585,6 +880,8 @@ static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int6
 		const struct entry *e = &set->entries[r->first + k];
 		uint32_t rank = (uint32_t)k; /* entries are in merge rank */
 
+		if (!is_raw_place(set, e->place))
+			continue;
 		if (e->place == PLACE_HEAD) {
 			struct vg_head *h = set->head;
 			vg_head_rdlock(h);
@@ -629,6 +926,147 @@ int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int
 	if (rc == 0)
 		vg_tombstones_cut(set->dels + r->del_first, r->del_n, out);
 	return rc;
+}
+
+/* --- reading rollup buckets --------------------------------------------- */
+
+struct ranked {
+	struct vg_bucket b;
+	int64_t stamp;
+};
+
+static int ranked_cmp(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+
+	if (a->b.t_ms != b->b.t_ms)
+		return a->b.t_ms < b->b.t_ms ? -1 : 1;
+	return a->stamp < b->stamp ? -1 : a->stamp > b->stamp;
+}
+
+/* The buckets of one series from the blocks of one tier, starts in [a, b),
+ * merged by start (vg_rollup_join, the newer stamp's first and last). */
+static int read_tier(struct vg_storage_set *set, const struct run *r, int tier, int64_t a,
+		     int64_t b, struct vg_buckets *out, struct vg_err *err)
+{
+	struct ranked *rk = NULL;
+	size_t n_rk = 0, cap_rk = 0;
+	int rc = 0;
+
+	for (size_t k = 0; rc == 0 && k < r->n; k++) {
+		const struct entry *e = &set->entries[r->first + k];
+		struct vg_block_col cols[VG_BLOCK_MAX_COLUMNS];
+		struct vg_block_info bi;
+		struct vg_block *blk;
+
+		if (e->place == PLACE_HEAD)
+			continue;
+		blk = set->blocks[e->place];
+		vg_block_info(blk, &bi);
+		if ((int)bi.tier != tier || bi.max_t <= a || bi.min_t >= b)
+			continue;
+		if (set->cursor == NULL && (set->cursor = vg_block_cursor_new()) == NULL)
+			return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
+		if ((rc = vg_block_read_columns(blk, e->id, set->cursor, cols, err)) != 0)
+			break;
+		set->tier_b.n = 0;
+		if ((rc = vg_rollup_decode(cols, vg_rollup_width((enum vg_tier)tier), &set->tier_b, err)) != 0) {
+			vg_err_prefix(err, "%s: series %u", vg_block_name(blk), e->id);
+			break;
+		}
+		for (size_t j = 0; j < set->tier_b.n; j++) {
+			if (set->tier_b.v[j].t_ms < a || set->tier_b.v[j].t_ms >= b)
+				continue;
+			if (n_rk == cap_rk) {
+				size_t cap = cap_rk ? cap_rk * 2 : 256;
+				struct ranked *p = realloc(rk, cap * sizeof(*p));
+				if (p == NULL) {
+					rc = vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
+					break;
+				}
+				rk = p;
+				cap_rk = cap;
+			}
+			rk[n_rk++] = (struct ranked){ set->tier_b.v[j], set->stamps[e->place] };
+		}
+	}
+	if (rc == 0 && n_rk > 1)
+		qsort(rk, n_rk, sizeof(*rk), ranked_cmp);
+	for (size_t j = 0; rc == 0 && j < n_rk; j++) {
+		if (out->n > 0 && out->v[out->n - 1].t_ms == rk[j].b.t_ms) {
+			/* a newer source of the same bucket (sorted by stamp) */
+			vg_rollup_join(&out->v[out->n - 1], &rk[j].b, 0);
+			continue;
+		}
+		if (vg_buckets_reserve(out, out->n + 1) != 0) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
+			break;
+		}
+		out->v[out->n++] = rk[j].b;
+	}
+	free(rk);
+	return rc;
+}
+
+static int64_t floor_to(int64_t t, int64_t w)
+{
+	int64_t q = t / w;
+	if (t % w != 0 && t < 0)
+		q--;
+	return q * w;
+}
+
+int vg_storage_set_read_buckets(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+				struct vg_buckets *out, struct vg_err *err)
+{
+	const struct run *r = &set->runs[i];
+	struct vg_buckets tmp = { 0 };
+	int64_t res = set->res_ms;
+	int rc = 0;
+
+	out->n = 0;
+	if (res <= 0)
+		return vg_err_set(err, VG_EINVAL, "a raw selection has no buckets");
+	for (size_t s = 0; rc == 0 && s < set->n_segs; s++) {
+		const struct segment *g = &set->segs[s];
+		int64_t a = g->a, b = g->b;
+		if (g->source == VG_TIER_RAW) {
+			/* Whole buckets: from the start of the one min_t is in. */
+			int64_t lo = a == min_t ? floor_to(min_t, res) : a;
+			int64_t hi = b == INT64_MAX ? INT64_MAX : b - 1;
+			if (b != INT64_MAX && max_t != INT64_MAX && b == max_t + 1)
+				hi = floor_to(max_t, res) + res - 1;
+			if ((rc = vg_storage_set_read(set, i, lo, hi, &set->raw, err)) != 0)
+				break;
+			if (vg_rollup_compute(set->raw.ts_ms, set->raw.values, set->raw.n, res, out) != 0)
+				rc = vg_err_set(err, VG_ENOMEM, "out of memory computing buckets");
+			continue;
+		}
+		if (g->source == VG_TIER_1M && res > VG_ROLLUP_1M_MS) {
+			tmp.n = 0;
+			if ((rc = read_tier(set, r, g->source, floor_to(a, res), b, &tmp, err)) != 0)
+				break;
+			if (vg_rollup_coarsen(tmp.v, tmp.n, res, out) != 0)
+				rc = vg_err_set(err, VG_ENOMEM, "out of memory computing buckets");
+			continue;
+		}
+		rc = read_tier(set, r, g->source, floor_to(a, vg_rollup_width((enum vg_tier)g->source)), b,
+			       out, err);
+	}
+	vg_buckets_release(&tmp);
+	if (rc != 0)
+		return rc;
+	/* Keep the buckets that overlap [min_t, max_t]; link increases. */
+	size_t k = 0;
+	for (size_t j = 0; j < out->n; j++) {
+		const struct vg_bucket *x = &out->v[j];
+		if (x->t_ms > max_t || x->t_ms + x->width_ms <= min_t)
+			continue;
+		out->v[k++] = *x;
+	}
+	out->n = k;
+	vg_rollup_link(out->v, out->n);
+	return 0;
 }
 
 /* --- label names and values ---------------------------------------------- */

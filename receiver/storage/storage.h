@@ -28,7 +28,9 @@
 
 #include "common/series.h"
 #include "receiver/storage/block.h"
+#include "receiver/storage/rollup.h"
 
+struct vg_block;
 struct vg_err;
 struct vg_head;
 struct vg_samples;
@@ -72,15 +74,53 @@ int vg_storage_add_block(struct vg_storage *st, const char *path, struct vg_err 
 
 void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out);
 
+/* The stamp of a block file, the third number of its name
+ * (<min_t>-<max_t>-<stamp>.vgb); 0 for another name. */
+int64_t vg_storage_block_stamp(const char *path);
+/* A stamp for new blocks: now_ms, or one more than any stamp seen when
+ * that is not larger. Stamps only grow, whatever the clock does. */
+int64_t vg_storage_next_stamp(struct vg_storage *st, int64_t now_ms);
+
+/* Every block served now, a reference each, in a new array (by min_t);
+ * free with vg_storage_blocks_free. VG_ENOMEM. */
+int vg_storage_blocks(struct vg_storage *st, struct vg_block ***out, size_t *n);
+void vg_storage_blocks_free(struct vg_block **v, size_t n);
+
 /*
- * The series matching sel that may have samples in [min_t, max_t] (the head
+ * In one step for readers: serves the block files at add (published
+ * already) and stops serving the blocks in remove, then deletes those
+ * files (a selection that holds one reads on until it is freed). On
+ * failure (a block that does not open, VG_ENOMEM) nothing changed.
+ * Compaction and retention use it (compact.h).
+ */
+int vg_storage_swap(struct vg_storage *st, const char *const *add, size_t n_add,
+		    struct vg_block *const *remove, size_t n_remove, struct vg_err *err);
+
+/* Resolutions for vg_storage_select: the coarsest the caller can use. */
+#define VG_STORAGE_RES_RAW 0
+#define VG_STORAGE_RES_1M VG_ROLLUP_1M_MS
+#define VG_STORAGE_RES_1H VG_ROLLUP_1H_MS
+
+/*
+ * The series matching sel that may have data in [min_t, max_t] (the head
  * is always asked; blocks whose range misses the interval are not), in a
  * new set the caller frees; a series whose samples in the range were all
  * deleted (vg_storage_delete) is left out. The selector is the calling
  * thread's.
+ *
+ * resolution_ms is the coarsest step the caller can use. Below 1m (0,
+ * VG_STORAGE_RES_RAW): raw samples from the raw blocks and the head, read
+ * with vg_storage_set_read. From 1m (VG_STORAGE_RES_1M) and from 1h
+ * (VG_STORAGE_RES_1H): buckets of that width, read with
+ * vg_storage_set_read_buckets, stitched from the tiers that hold each
+ * part of the range (storage.c): the rollup tier of that width where it
+ * has blocks, the finer tiers next (1m coarsened to 1h; raw blocks and
+ * the head aggregated), and for 1m, where only the 1h tier still holds
+ * the range, its 1h buckets (width_ms says so).
  */
 int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int64_t min_t,
-		      int64_t max_t, struct vg_storage_set **out, struct vg_err *err);
+		      int64_t max_t, int64_t resolution_ms, struct vg_storage_set **out,
+		      struct vg_err *err);
 size_t vg_storage_set_len(const struct vg_storage_set *set);
 /* The key (series.h) of series i; valid until the set is freed. */
 void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_t **key,
@@ -90,6 +130,17 @@ void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_
  * with its message. */
 int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
 			struct vg_samples *out, struct vg_err *err);
+/*
+ * The buckets of series i of a rollup selection that overlap [min_t, max_t]
+ * (whole buckets), ascending, one per start, into out (replacing what it
+ * held). Each instant comes from one tier, so nothing is counted twice
+ * where tiers meet; increase includes the step from the bucket before in
+ * the answer (vg_rollup_link), so summing increases over buckets gives
+ * the raw increase over their samples, resets included. VG_EINVAL for a
+ * raw selection or a damaged block; VG_ENOMEM.
+ */
+int vg_storage_set_read_buckets(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+				struct vg_buckets *out, struct vg_err *err);
 void vg_storage_set_free(struct vg_storage_set *set);
 
 /*
