@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 
 #include "config.h"
 
@@ -301,9 +302,9 @@ static int parse_time_option(const char *name, const char *s, int64_t now_ms, in
 static int check_selectors(char **sels, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct vg_selector sel = { 0 };
+		struct vg_selector sel = VG_SELECTOR_INIT;
 		struct vg_err err = { 0 };
-		int rc = vg_selector_parse(sels[i], strlen(sels[i]), &sel, &err);
+		int rc = vg_promql_parse_selector(sels[i], strlen(sels[i]), &sel, NULL, &err);
 
 		vg_selector_release(&sel);
 		if (rc == VG_ENOMEM)

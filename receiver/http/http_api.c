@@ -24,7 +24,7 @@
  * (VG_HTTP_FORM_MAX_PARAMS).
  *
  * Only plain selectors are queries in this version: `query` is parsed with
- * vg_selector_parse, and its errors are reported as Prometheus reports
+ * vg_promql_parse_selector, and its errors are reported as Prometheus reports
  * PromQL parse errors.
  */
 #include "config.h" /* PACKAGE_VERSION */
@@ -43,6 +43,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 #include "common/series.h"
 
 #include <errno.h>
@@ -371,7 +372,7 @@ static bool parse_query(struct ctx *c, struct vg_selector *sel)
 	const char *q = vg_http_form_get(&c->form, "query", &len);
 	struct vg_err err;
 
-	if (vg_selector_parse(q ? q : "", q ? len : 0, sel, &err) != 0) {
+	if (vg_promql_parse_selector(q ? q : "", q ? len : 0, sel, NULL, &err) != 0) {
 		bad_param(c, "query", err.msg);
 		return false;
 	}
@@ -405,7 +406,7 @@ static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, b
 		if (strcmp(vg_http_form_name(&c->form, i), "match[]") != 0)
 			continue;
 		v = vg_http_form_value(&c->form, i, &v_len);
-		if (vg_selector_parse(v, v_len, &(*sels)[*n], &err) != 0) {
+		if (vg_promql_parse_selector(v, v_len, &(*sels)[*n], NULL, &err) != 0) {
 			if (is_named)
 				bad_param(c, "match[]", err.msg);
 			else
