@@ -268,3 +268,29 @@ int vg_promql_print(const struct vg_promql_node *n, struct vg_buf *out)
 	return vg_buf_failed(out) ? VG_ENOMEM : 0;
 }
 
+void vg_promql_print_caret(struct vg_buf *out, const char *s, size_t len, size_t pos)
+{
+	size_t start, end;
+
+	if (pos > len)
+		pos = len;
+	start = pos;
+	while (start > 0 && s[start - 1] != '\n')
+		start--;
+	end = pos;
+	while (end < len && s[end] != '\n')
+		end++;
+	vg_buf_puts(out, "  ");
+	for (size_t i = start; i < end; i++) {
+		unsigned char c = (unsigned char)s[i];
+		vg_buf_putc(out, c == '\t' || c >= 0x20 ? (char)c : '?');
+	}
+	vg_buf_puts(out, "\n  ");
+	for (size_t i = start; i < pos; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c & 0xC0) == 0x80)
+			continue; /* a UTF-8 continuation byte: same column */
+		vg_buf_putc(out, c == '\t' ? '\t' : ' ');
+	}
+	vg_buf_puts(out, "^\n");
+}

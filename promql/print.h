@@ -24,4 +24,14 @@ void vg_promql_print_duration(struct vg_buf *out, int64_t ms);
 /* Appends v as Go's strconv.FormatFloat(v, 'f', -1, 64), "+Inf", "NaN". */
 void vg_promql_print_number(struct vg_buf *out, double v);
 
+/*
+ * Appends the line of s[0..len) that holds byte offset pos, indented by two
+ * spaces, and under it a caret at pos's column:
+ *     up{job=}
+ *            ^
+ * Control bytes show as '?', so the caret lines up; a tab stays a tab in
+ * both lines. For a CLI or a rules checker to show where an error is.
+ */
+void vg_promql_print_caret(struct vg_buf *out, const char *s, size_t len, size_t pos);
+
 #endif
