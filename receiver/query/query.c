@@ -219,6 +219,26 @@ static size_t eval_range(const int64_t *ts, const double *vals, size_t n, int64_
 	return out;
 }
 
+int vg_query_check_range(int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			 uint64_t *n_steps, struct vg_err *err)
+{
+	if (end_ms < start_ms)
+		return vg_err_set(err, VG_EINVAL, "end timestamp must not be before start time");
+	if (step_ms <= 0)
+		return vg_err_set(err, VG_EINVAL,
+				  "zero or negative query resolution step widths are not accepted. "
+				  "Try a positive integer");
+	*n_steps = ((uint64_t)end_ms - (uint64_t)start_ms) / (uint64_t)step_ms;
+	if (*n_steps > VG_QUERY_MAX_POINTS)
+		return vg_err_set(err, VG_EINVAL,
+				  "exceeded maximum resolution of 11,000 points per timeseries. "
+				  "Try decreasing the query resolution (?step=XX)");
+	if (lookback_ms <= 0)
+		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
+	(*n_steps)++;
+	return 0;
+}
+
 int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
 		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 		   struct vg_query_result *out, struct vg_err *err)
@@ -234,20 +254,8 @@ int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t
 
 	out->n = 0;
 	out->series = NULL;
-	if (end_ms < start_ms)
-		return vg_err_set(err, VG_EINVAL, "end timestamp must not be before start time");
-	if (step_ms <= 0)
-		return vg_err_set(err, VG_EINVAL,
-				  "zero or negative query resolution step widths are not accepted. "
-				  "Try a positive integer");
-	n_steps = ((uint64_t)end_ms - (uint64_t)start_ms) / (uint64_t)step_ms;
-	if (n_steps > VG_QUERY_MAX_POINTS)
-		return vg_err_set(err, VG_EINVAL,
-				  "exceeded maximum resolution of 11,000 points per timeseries. "
-				  "Try decreasing the query resolution (?step=XX)");
-	if (lookback_ms <= 0)
-		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
-	n_steps++;
+	if ((rc = vg_query_check_range(start_ms, end_ms, step_ms, lookback_ms, &n_steps, err)) != 0)
+		return rc;
 	pts = malloc(n_steps * sizeof(*pts));
 	pvals = malloc(n_steps * sizeof(*pvals));
 	if (pts == NULL || pvals == NULL)

@@ -45,6 +45,11 @@ int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t
 		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 		   struct vg_query_result *out, struct vg_err *err);
 
+/* The checks of vg_query_range, for every range query: 0 and the number
+ * of steps in *n_steps, or VG_EINVAL with Prometheus's message. */
+int vg_query_check_range(int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			 uint64_t *n_steps, struct vg_err *err);
+
 /* Series matching any of sels with a sample in [start, end], sorted,
  * duplicates removed; only key and key_len are set. */
 int vg_query_series(struct vg_storage *st, struct vg_selector *const *sels, size_t n_sels,

@@ -1,0 +1,996 @@
+/*
+ * eval.c: the PromQL evaluator (eval.h).
+ *
+ * Owns evaluation: selection windows, operators, vector matching,
+ * aggregation and the functions below; does not own parsing (promql/) nor
+ * storage (read through storage.h only) nor the HTTP encoding.
+ *
+ * Values between nodes are scalars, strings, instant vectors (one value
+ * per label set, the label set as a series key whose name is empty once
+ * the metric name is dropped) and range vectors (struct vg_query_result).
+ * Matching and grouping sort signatures rather than hash them: each
+ * operation is O(n log n) in its input and needs no table to size.
+ *
+ * Invariants: recursion follows the tree, whose depth the parser bounds;
+ * every value is freed by its consumer; an evaluation error frees all.
+ */
+#include "receiver/query/eval.h"
+#include "receiver/query/query.h"
+#include "receiver/storage/head.h"
+#include "receiver/storage/storage.h"
+#include "promql/ast.h"
+#include "promql/functions.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/selector.h"
+#include "common/series.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+#define STALE_NAN_BITS 0x7ff0000000000002ULL
+
+struct sample {
+	uint8_t *key; /* owned */
+	size_t key_len;
+	double v;
+};
+
+struct vec {
+	struct sample *s;
+	size_t n, cap;
+};
+
+struct value {
+	enum vg_promql_type type;
+	double scalar;
+	const char *str; /* borrowed from the tree */
+	size_t str_len;
+	struct vec vec;
+	struct vg_query_result mat;
+};
+
+struct ev {
+	struct vg_storage *st;
+	int64_t start_ms, end_ms, lookback_ms;
+	struct vg_err *err;
+	struct vg_samples smp;
+};
+
+/* A signature (or group key) and the index of the sample it belongs to. */
+struct sig {
+	struct vg_buf key;
+	size_t idx;
+};
+
+static bool is_stale(double v)
+{
+	uint64_t b;
+
+	memcpy(&b, &v, sizeof(b));
+	return b == STALE_NAN_BITS;
+}
+
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b > 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+static int unsupported(struct ev *e, const char *what)
+{
+	return vg_err_set(e->err, VG_EINVAL, "%s is not supported by this version of the engine", what);
+}
+
+static int oom(struct ev *e)
+{
+	return vg_err_set(e->err, VG_ENOMEM, "out of memory evaluating the query");
+}
+
+/* ---- vectors ------------------------------------------------------------- */
+
+static void vec_release(struct vec *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->s[i].key);
+	free(v->s);
+	memset(v, 0, sizeof(*v));
+}
+
+static int vec_push(struct vec *v, const uint8_t *key, size_t key_len, double val)
+{
+	uint8_t *k;
+
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		void *p = realloc(v->s, cap * sizeof(*v->s));
+		if (p == NULL)
+			return VG_ENOMEM;
+		v->s = p;
+		v->cap = cap;
+	}
+	if ((k = malloc(key_len ? key_len : 1)) == NULL)
+		return VG_ENOMEM;
+	if (key_len)
+		memcpy(k, key, key_len);
+	v->s[v->n++] = (struct sample){ k, key_len, val };
+	return 0;
+}
+
+static void value_release(struct value *v)
+{
+	vec_release(&v->vec);
+	vg_query_result_release(&v->mat);
+}
+
+/* ---- label sets -------------------------------------------------------- */
+
+static bool in_list(const struct vg_promql_labels *l, struct vg_str name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (vg_str_eq_c(name, l->names[i]))
+			return true;
+	return false;
+}
+
+/* The key of key's label set reduced: with is_keep, only the labels in l
+ * (the name only if "__name__" is in l); otherwise every label but those
+ * in l, and without the name when drop_name. Into out (reset first). */
+static int reduce_key(const uint8_t *key, size_t key_len, const struct vg_promql_labels *l,
+		      bool is_keep, bool drop_name, struct vg_buf *out)
+{
+	static const struct vg_str name_label = { "__name__", 8 };
+	struct vg_series s, r;
+
+	vg_buf_reset(out);
+	if (vg_series_from_key(key, key_len, &s) != 0)
+		return VG_EINVAL;
+	r.name = s.name;
+	r.n_labels = 0;
+	if (is_keep ? !in_list(l, name_label) : drop_name)
+		r.name = (struct vg_str){ "", 0 };
+	for (uint32_t i = 0; i < s.n_labels; i++)
+		if (in_list(l, s.labels[i].name) == is_keep)
+			r.labels[r.n_labels++] = s.labels[i];
+	vg_series_key(&r, out);
+	return vg_buf_failed(out) ? VG_ENOMEM : 0;
+}
+
+static int drop_name(const uint8_t *key, size_t key_len, struct vg_buf *out)
+{
+	static const struct vg_promql_labels none = { 0, NULL };
+
+	return reduce_key(key, key_len, &none, false, true, out);
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int sig_cmp(const void *x, const void *y)
+{
+	const struct sig *a = x, *b = y;
+	int c = key_cmp(a->key.data, a->key.len, b->key.data, b->key.len);
+
+	if (c != 0)
+		return c;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void sigs_free(struct sig *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vg_buf_release(&s[i].key);
+	free(s);
+}
+
+/* Signatures of every sample of v, sorted. */
+static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool is_keep,
+		     struct sig **out)
+{
+	struct sig *s = calloc(v->n ? v->n : 1, sizeof(*s));
+	int rc = 0;
+
+	*out = NULL;
+	if (s == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < v->n && rc == 0; i++) {
+		vg_buf_init(&s[i].key);
+		s[i].idx = i;
+		rc = reduce_key(v->s[i].key, v->s[i].key_len, l, is_keep, true, &s[i].key);
+	}
+	if (rc != 0) {
+		sigs_free(s, v->n);
+		return rc;
+	}
+	if (v->n > 1)
+		qsort(s, v->n, sizeof(*s), sig_cmp);
+	*out = s;
+	return 0;
+}
+
+/* The first of s[0..n) with key k, or n. */
+static size_t sigs_find(const struct sig *s, size_t n, const uint8_t *k, size_t klen)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (key_cmp(s[mid].key.data, s[mid].key.len, k, klen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && key_cmp(s[lo].key.data, s[lo].key.len, k, klen) == 0 ? lo : n;
+}
+
+/* ---- selectors ----------------------------------------------------------- */
+
+/* The time a selector or subquery reads at: @ pins it, offset shifts it. */
+static int64_t ref_time(const struct ev *e, const struct vg_promql_node *n, int64_t t)
+{
+	int64_t base = t;
+
+	switch (n->at) {
+	case VG_PROMQL_AT_TIME: base = n->at_ms; break;
+	case VG_PROMQL_AT_START: base = e->start_ms; break;
+	case VG_PROMQL_AT_END: base = e->end_ms; break;
+	case VG_PROMQL_AT_NONE: break;
+	}
+	return sub_sat(base, n->offset_ms);
+}
+
+/* The samples of every series of sel in (from, to], stale markers
+ * dropped; with is_last only the newest (if it is not stale). */
+static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
+		       bool is_last, struct value *out)
+{
+	struct vg_storage_set *set = NULL;
+	int64_t lo = from == INT64_MAX ? from : from + 1;
+	size_t cap = 0;
+	int rc;
+
+	if (lo > to)
+		return 0;
+	if ((rc = vg_storage_select(e->st, &sel->sel, lo, to, &set, e->err)) != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
+		const uint8_t *key;
+		size_t len, n, k = 0;
+
+		if ((rc = vg_storage_set_read(set, i, lo, to, &e->smp, e->err)) != 0)
+			break;
+		n = e->smp.n;
+		vg_storage_set_key(set, i, &key, &len);
+		if (is_last) {
+			if (n > 0 && !is_stale(e->smp.values[n - 1]))
+				rc = vec_push(&out->vec, key, len, e->smp.values[n - 1]);
+			continue;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (!is_stale(e->smp.values[j])) {
+				e->smp.ts_ms[k] = e->smp.ts_ms[j];
+				e->smp.values[k++] = e->smp.values[j];
+			}
+		if (k == 0)
+			continue;
+		{
+			struct vg_query_result *m = &out->mat;
+			struct vg_query_series *qs;
+			if (m->n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				void *p = realloc(m->series, ncap * sizeof(*m->series));
+				if (p == NULL) {
+					rc = VG_ENOMEM;
+					break;
+				}
+				m->series = p;
+				cap = ncap;
+			}
+			qs = &m->series[m->n];
+			memset(qs, 0, sizeof(*qs));
+			qs->key = malloc(len ? len : 1);
+			qs->ts_ms = malloc(k * sizeof(*qs->ts_ms));
+			qs->values = malloc(k * sizeof(*qs->values));
+			if (qs->key == NULL || qs->ts_ms == NULL || qs->values == NULL) {
+				free(qs->key);
+				free(qs->ts_ms);
+				free(qs->values);
+				rc = VG_ENOMEM;
+				break;
+			}
+			memcpy(qs->key, key, len);
+			qs->key_len = len;
+			memcpy(qs->ts_ms, e->smp.ts_ms, k * sizeof(*qs->ts_ms));
+			memcpy(qs->values, e->smp.values, k * sizeof(*qs->values));
+			qs->n = k;
+			m->n++;
+		}
+	}
+	vg_storage_set_free(set);
+	if (rc == VG_ENOMEM)
+		return oom(e);
+	return rc;
+}
+
+/* ---- functions ------------------------------------------------------------ */
+
+/* rate, increase, delta over one window (promql-subset.md). false when
+ * there are fewer than two samples. */
+static bool extrapolated(const int64_t *ts, const double *v, size_t n, int64_t range_start,
+			 int64_t range_end, bool is_counter, bool is_rate, double *out)
+{
+	double result, to_start, to_end, sampled, avg_gap, threshold, factor;
+
+	if (n < 2)
+		return false;
+	result = v[n - 1] - v[0];
+	if (is_counter)
+		for (size_t i = 1; i < n; i++)
+			if (v[i] < v[i - 1])
+				result += v[i - 1];
+	to_start = (double)(ts[0] - range_start) / 1000.0;
+	to_end = (double)(range_end - ts[n - 1]) / 1000.0;
+	sampled = (double)(ts[n - 1] - ts[0]) / 1000.0;
+	avg_gap = sampled / (double)(n - 1);
+	threshold = avg_gap * 1.1;
+	if (to_start >= threshold)
+		to_start = avg_gap / 2;
+	if (is_counter && result > 0 && v[0] >= 0) {
+		double to_zero = sampled * (v[0] / result);
+		if (to_zero < to_start)
+			to_start = to_zero;
+	}
+	if (to_end >= threshold)
+		to_end = avg_gap / 2;
+	factor = (sampled + to_start + to_end) / sampled;
+	result *= factor;
+	if (is_rate)
+		result /= (double)(range_end - range_start) / 1000.0;
+	*out = result;
+	return true;
+}
+
+/* irate and idelta: the last two samples. */
+static bool instant_value(const int64_t *ts, const double *v, size_t n, bool is_rate, double *out)
+{
+	double a, b, d;
+
+	if (n < 2 || ts[n - 1] == ts[n - 2])
+		return false;
+	a = v[n - 2];
+	b = v[n - 1];
+	d = is_rate && b < a ? b : b - a;
+	if (is_rate)
+		d /= (double)(ts[n - 1] - ts[n - 2]) / 1000.0;
+	*out = d;
+	return true;
+}
+
+static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out);
+
+static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const char *name = n->func->name;
+	const struct vg_promql_node *m = n->args[0];
+	struct value in = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	int64_t ref, range_start;
+	int rc;
+
+	if (m->kind != VG_PROMQL_MATRIX_SEL)
+		return unsupported(e, "a subquery");
+	ref = ref_time(e, m->expr, t);
+	range_start = sub_sat(ref, m->range_ms);
+	in.type = VG_PROMQL_MATRIX;
+	if ((rc = read_window(e, m->expr, range_start, ref, false, &in)) != 0)
+		goto out;
+	for (size_t i = 0; i < in.mat.n && rc == 0; i++) {
+		const struct vg_query_series *s = &in.mat.series[i];
+		bool ok;
+		double v = 0;
+
+		if (strcmp(name, "rate") == 0)
+			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, true, &v);
+		else if (strcmp(name, "increase") == 0)
+			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, false, &v);
+		else if (strcmp(name, "delta") == 0)
+			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, false, false, &v);
+		else if (strcmp(name, "irate") == 0)
+			ok = instant_value(s->ts_ms, s->values, s->n, true, &v);
+		else
+			ok = instant_value(s->ts_ms, s->values, s->n, false, &v);
+		if (!ok)
+			continue;
+		if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, v);
+	}
+out:
+	vg_buf_release(&key);
+	value_release(&in);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const char *name = n->func->name;
+	struct value a = { 0 };
+	int rc;
+
+	out->type = n->type;
+	if (strcmp(name, "rate") == 0 || strcmp(name, "irate") == 0 || strcmp(name, "increase") == 0 ||
+	    strcmp(name, "delta") == 0 || strcmp(name, "idelta") == 0)
+		return eval_range_fn(e, n, t, out);
+	if (strcmp(name, "time") == 0) {
+		out->scalar = (double)t / 1000.0;
+		return 0;
+	}
+	if (strcmp(name, "vector") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		rc = vec_push(&out->vec, (const uint8_t *)"\xFF", 1, a.scalar);
+		value_release(&a);
+		return rc == 0 ? 0 : oom(e);
+	}
+	if (strcmp(name, "scalar") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		out->scalar = a.vec.n == 1 ? a.vec.s[0].v : NAN;
+		value_release(&a);
+		return 0;
+	}
+	{
+		char what[96];
+		snprintf(what, sizeof(what), "the function %s()", name);
+		return unsupported(e, what);
+	}
+}
+
+/* ---- aggregation --------------------------------------------------------- */
+
+static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value in = { 0 };
+	struct sig *g = NULL;
+	int rc;
+
+	out->type = VG_PROMQL_VECTOR;
+	switch (n->agg) {
+	case VG_PROMQL_SUM: case VG_PROMQL_AVG: case VG_PROMQL_MIN: case VG_PROMQL_MAX:
+	case VG_PROMQL_COUNT:
+		break;
+	default: {
+		char what[64];
+		snprintf(what, sizeof(what), "the aggregation %s", vg_promql_agg_name(n->agg));
+		return unsupported(e, what);
+	}
+	}
+	if ((rc = eval_node(e, n->expr, t, &in)) != 0)
+		return rc;
+	/* by (ls) keeps ls; without (ls) drops ls and the name; no clause: {} */
+	if ((rc = sigs_make(&in.vec, &n->grouping, !n->is_without, &g)) != 0)
+		goto out;
+	for (size_t i = 0; i < in.vec.n && rc == 0;) {
+		size_t j = i, cnt = 0;
+		double sum = 0, comp = 0, acc = 0;
+		bool has = false;
+
+		for (; j < in.vec.n && key_cmp(g[i].key.data, g[i].key.len, g[j].key.data, g[j].key.len) == 0; j++) {
+			double v = in.vec.s[g[j].idx].v;
+			cnt++;
+			switch (n->agg) {
+			case VG_PROMQL_SUM: case VG_PROMQL_AVG: {
+				/* Kahan-Babuska-Neumaier, as Prometheus sums */
+				double s2 = sum + v;
+				comp += fabs(sum) >= fabs(v) ? (sum - s2) + v : (v - s2) + sum;
+				sum = s2;
+				break;
+			}
+			case VG_PROMQL_MIN:
+				if (!has || v < acc || isnan(acc))
+					acc = v;
+				break;
+			case VG_PROMQL_MAX:
+				if (!has || v > acc || isnan(acc))
+					acc = v;
+				break;
+			default:
+				break;
+			}
+			has = true;
+		}
+		switch (n->agg) {
+		case VG_PROMQL_SUM: acc = sum + comp; break;
+		case VG_PROMQL_AVG: acc = (sum + comp) / (double)cnt; break;
+		case VG_PROMQL_COUNT: acc = (double)cnt; break;
+		default: break;
+		}
+		rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, acc);
+		i = j;
+	}
+out:
+	if (g)
+		sigs_free(g, in.vec.n);
+	value_release(&in);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* ---- binary operators ---------------------------------------------------- */
+
+/* op applied to a and b; *keep false when a comparison filters it out. */
+static double binop(enum vg_promql_binop op, double a, double b, bool *keep)
+{
+	*keep = true;
+	switch (op) {
+	case VG_PROMQL_ADD: return a + b;
+	case VG_PROMQL_SUB: return a - b;
+	case VG_PROMQL_MUL: return a * b;
+	case VG_PROMQL_DIV: return a / b;
+	case VG_PROMQL_MOD: return fmod(a, b);
+	case VG_PROMQL_POW: return pow(a, b);
+	case VG_PROMQL_ATAN2: return atan2(a, b);
+	case VG_PROMQL_EQLC: *keep = a == b; break;
+	case VG_PROMQL_NEQ: *keep = a != b; break;
+	case VG_PROMQL_GTR: *keep = a > b; break;
+	case VG_PROMQL_LSS: *keep = a < b; break;
+	case VG_PROMQL_GTE: *keep = a >= b; break;
+	case VG_PROMQL_LTE: *keep = a <= b; break;
+	default: break;
+	}
+	return a;
+}
+
+static void format_labels(const uint8_t *key, size_t len, struct vg_buf *out)
+{
+	struct vg_series s;
+
+	if (vg_series_from_key(key, len, &s) == 0)
+		vg_series_format(&s, out);
+	if (out->len == 0)
+		vg_buf_puts(out, "{}");
+}
+
+static int set_op(struct ev *e, const struct vg_promql_node *n, struct value *l, struct value *r,
+		  struct value *out)
+{
+	const struct vg_promql_matching *m = &n->matching;
+	struct sig *ls = NULL, *rs = NULL;
+	int rc;
+
+	if ((rc = sigs_make(&l->vec, &m->labels, m->is_on, &ls)) != 0 ||
+	    (rc = sigs_make(&r->vec, &m->labels, m->is_on, &rs)) != 0)
+		goto out;
+	for (size_t i = 0; i < l->vec.n && rc == 0; i++) {
+		const struct sig *s = &ls[i];
+		bool in_r = sigs_find(rs, r->vec.n, s->key.data, s->key.len) < r->vec.n;
+		const struct sample *x = &l->vec.s[s->idx];
+		if (n->op == VG_PROMQL_AND ? in_r : n->op == VG_PROMQL_UNLESS ? !in_r : true)
+			rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+	}
+	if (n->op == VG_PROMQL_OR)
+		for (size_t i = 0; i < r->vec.n && rc == 0; i++) {
+			const struct sig *s = &rs[i];
+			const struct sample *x = &r->vec.s[s->idx];
+			if (sigs_find(ls, l->vec.n, s->key.data, s->key.len) == l->vec.n)
+				rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+		}
+out:
+	if (ls)
+		sigs_free(ls, l->vec.n);
+	if (rs)
+		sigs_free(rs, r->vec.n);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+static int vector_vector(struct ev *e, const struct vg_promql_node *n, struct value *l,
+			 struct value *r, struct value *out)
+{
+	const struct vg_promql_matching *m = &n->matching;
+	bool is_cmp = vg_promql_binop_is_comparison(n->op);
+	bool dropping = !is_cmp || n->is_bool;
+	struct sig *rs = NULL, *ls = NULL;
+	struct vg_buf key = VG_BUF_INIT;
+	int rc;
+
+	if (m->card == VG_PROMQL_MANY_TO_ONE || m->card == VG_PROMQL_ONE_TO_MANY)
+		return unsupported(e, "group_left and group_right");
+	if ((rc = sigs_make(&r->vec, &m->labels, m->is_on, &rs)) != 0 ||
+	    (rc = sigs_make(&l->vec, &m->labels, m->is_on, &ls)) != 0)
+		goto out;
+	for (size_t i = 1; i < r->vec.n; i++)
+		if (key_cmp(rs[i].key.data, rs[i].key.len, rs[i - 1].key.data, rs[i - 1].key.len) == 0) {
+			struct vg_buf a = VG_BUF_INIT, b = VG_BUF_INIT, g = VG_BUF_INIT;
+			format_labels(r->vec.s[rs[i - 1].idx].key, r->vec.s[rs[i - 1].idx].key_len, &a);
+			format_labels(r->vec.s[rs[i].idx].key, r->vec.s[rs[i].idx].key_len, &b);
+			format_labels(rs[i].key.data, rs[i].key.len, &g);
+			rc = vg_err_set(e->err, VG_EINVAL,
+					"found duplicate series for the match group %s on the right hand-side of the operation: [%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
+					vg_buf_cstr(&g), vg_buf_cstr(&a), vg_buf_cstr(&b));
+			vg_buf_release(&a);
+			vg_buf_release(&b);
+			vg_buf_release(&g);
+			goto out;
+		}
+	for (size_t i = 0; i < l->vec.n && rc == 0; i++) {
+		const struct sig *s = &ls[i];
+		size_t j = sigs_find(rs, r->vec.n, s->key.data, s->key.len);
+		const struct sample *x = &l->vec.s[s->idx];
+		bool keep;
+		double v;
+
+		if (j == r->vec.n)
+			continue;
+		if (i > 0 && key_cmp(ls[i - 1].key.data, ls[i - 1].key.len, s->key.data, s->key.len) == 0) {
+			rc = vg_err_set(e->err, VG_EINVAL,
+					"multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+			break;
+		}
+		v = binop(n->op, x->v, r->vec.s[rs[j].idx].v, &keep);
+		if (is_cmp && n->is_bool) {
+			v = keep ? 1 : 0;
+			keep = true;
+		}
+		if (!keep)
+			continue;
+		/* Result labels: the left side's; on(ls) keeps only ls, ignoring(ls)
+		 * deletes ls; the name goes for arithmetic and bool. */
+		if (m->is_on)
+			rc = reduce_key(x->key, x->key_len, &m->labels, true, true, &key);
+		else
+			rc = reduce_key(x->key, x->key_len, &m->labels, false, dropping, &key);
+		if (rc == 0)
+			rc = vec_push(&out->vec, key.data, key.len, v);
+	}
+out:
+	vg_buf_release(&key);
+	if (rs)
+		sigs_free(rs, r->vec.n);
+	if (ls)
+		sigs_free(ls, l->vec.n);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+static int eval_binary(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value l = { 0 }, r = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	bool is_cmp = vg_promql_binop_is_comparison(n->op), keep;
+	int rc;
+
+	out->type = n->type;
+	if ((rc = eval_node(e, n->lhs, t, &l)) != 0 || (rc = eval_node(e, n->rhs, t, &r)) != 0)
+		goto out;
+	if (l.type == VG_PROMQL_SCALAR && r.type == VG_PROMQL_SCALAR) {
+		out->scalar = binop(n->op, l.scalar, r.scalar, &keep);
+		if (is_cmp)
+			out->scalar = keep ? 1 : 0; /* the parser demands bool */
+		goto out;
+	}
+	if (vg_promql_binop_is_set(n->op)) {
+		rc = set_op(e, n, &l, &r, out);
+		goto out;
+	}
+	if (l.type == VG_PROMQL_VECTOR && r.type == VG_PROMQL_VECTOR) {
+		rc = vector_vector(e, n, &l, &r, out);
+		goto out;
+	}
+	{
+		/* vector and scalar, either order */
+		bool is_left = l.type == VG_PROMQL_VECTOR;
+		struct vec *v = is_left ? &l.vec : &r.vec;
+		double s = is_left ? r.scalar : l.scalar;
+
+		for (size_t i = 0; i < v->n && rc == 0; i++) {
+			const struct sample *x = &v->s[i];
+			double res = is_left ? binop(n->op, x->v, s, &keep) : binop(n->op, s, x->v, &keep);
+			if (is_cmp && n->is_bool) {
+				res = keep ? 1 : 0;
+				keep = true;
+			} else if (is_cmp) {
+				res = x->v; /* a filter keeps the vector's value */
+			}
+			if (!keep)
+				continue;
+			if (!is_cmp || n->is_bool) {
+				if ((rc = drop_name(x->key, x->key_len, &key)) == 0)
+					rc = vec_push(&out->vec, key.data, key.len, res);
+			} else {
+				rc = vec_push(&out->vec, x->key, x->key_len, res);
+			}
+		}
+	}
+out:
+	vg_buf_release(&key);
+	value_release(&l);
+	value_release(&r);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* ---- nodes ------------------------------------------------------------- */
+
+static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	int64_t ref;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->type = n->type;
+	switch (n->kind) {
+	case VG_PROMQL_NUMBER:
+		out->scalar = n->number;
+		return 0;
+	case VG_PROMQL_STR:
+		out->str = n->str;
+		out->str_len = n->str_len;
+		return 0;
+	case VG_PROMQL_PAREN:
+		return eval_node(e, n->expr, t, out);
+	case VG_PROMQL_SELECTOR:
+		ref = ref_time(e, n, t);
+		return read_window(e, n, sub_sat(ref, e->lookback_ms), ref, true, out);
+	case VG_PROMQL_MATRIX_SEL:
+		ref = ref_time(e, n->expr, t);
+		return read_window(e, n->expr, sub_sat(ref, n->range_ms), ref, false, out);
+	case VG_PROMQL_UNARY: {
+		struct vg_buf key = VG_BUF_INIT;
+		struct value in;
+		if ((rc = eval_node(e, n->expr, t, &in)) != 0)
+			return rc;
+		if (n->unary_op == VG_PROMQL_ADD) {
+			*out = in;
+			return 0;
+		}
+		out->scalar = -in.scalar;
+		for (size_t i = 0; i < in.vec.n && rc == 0; i++)
+			if ((rc = drop_name(in.vec.s[i].key, in.vec.s[i].key_len, &key)) == 0)
+				rc = vec_push(&out->vec, key.data, key.len, -in.vec.s[i].v);
+		vg_buf_release(&key);
+		value_release(&in);
+		return rc == VG_ENOMEM ? oom(e) : rc;
+	}
+	case VG_PROMQL_CALL:
+		return eval_call(e, n, t, out);
+	case VG_PROMQL_AGGREGATE:
+		return eval_aggregate(e, n, t, out);
+	case VG_PROMQL_BINARY:
+		return eval_binary(e, n, t, out);
+	case VG_PROMQL_SUBQUERY:
+		return unsupported(e, "a subquery");
+	}
+	return unsupported(e, "this expression");
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static int series_cmp(const void *x, const void *y)
+{
+	const struct vg_query_series *a = x, *b = y;
+
+	return vg_series_key_cmp(a->key, a->key_len, b->key, b->key_len);
+}
+
+void vg_eval_result_release(struct vg_eval_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->str);
+	vg_query_result_release(&r->series);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Moves vector v into series, one point at t each; v is emptied. */
+static int vec_to_series(struct vec *v, int64_t t, struct vg_query_result *out)
+{
+	out->series = calloc(v->n ? v->n : 1, sizeof(*out->series));
+	if (out->series == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		struct vg_query_series *qs = &out->series[out->n];
+		qs->ts_ms = malloc(sizeof(*qs->ts_ms));
+		qs->values = malloc(sizeof(*qs->values));
+		if (qs->ts_ms == NULL || qs->values == NULL) {
+			free(qs->ts_ms);
+			free(qs->values);
+			return VG_ENOMEM;
+		}
+		qs->key = v->s[i].key;
+		qs->key_len = v->s[i].key_len;
+		v->s[i].key = NULL;
+		qs->ts_ms[0] = t;
+		qs->values[0] = v->s[i].v;
+		qs->n = 1;
+		out->n++;
+	}
+	if (out->n > 1)
+		qsort(out->series, out->n, sizeof(*out->series), series_cmp);
+	return 0;
+}
+
+/* A vector result must not hold one label set twice (after a name was
+ * dropped, say): Prometheus's error. */
+static int check_unique(struct ev *e, const struct vg_query_result *r)
+{
+	for (size_t i = 1; i < r->n; i++)
+		if (key_cmp(r->series[i].key, r->series[i].key_len, r->series[i - 1].key,
+			    r->series[i - 1].key_len) == 0)
+			return vg_err_set(e->err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
+	return 0;
+}
+
+int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
+		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
+{
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 } };
+	struct value v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (lookback_ms <= 0)
+		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
+	rc = eval_node(&e, expr, t_ms, &v);
+	vg_samples_release(&e.smp);
+	if (rc != 0)
+		return rc;
+	out->type = v.type;
+	switch (v.type) {
+	case VG_PROMQL_SCALAR:
+		out->scalar = v.scalar;
+		break;
+	case VG_PROMQL_STRING:
+		out->str = malloc(v.str_len + 1);
+		if (out->str == NULL) {
+			rc = oom(&e);
+			break;
+		}
+		memcpy(out->str, v.str, v.str_len);
+		out->str[v.str_len] = '\0';
+		out->str_len = v.str_len;
+		break;
+	case VG_PROMQL_VECTOR:
+		if (vec_to_series(&v.vec, t_ms, &out->series) != 0)
+			rc = oom(&e);
+		else
+			rc = check_unique(&e, &out->series);
+		break;
+	case VG_PROMQL_MATRIX:
+		out->series = v.mat;
+		memset(&v.mat, 0, sizeof(v.mat));
+		if (out->series.n > 1)
+			qsort(out->series.series, out->series.n, sizeof(*out->series.series), series_cmp);
+		break;
+	}
+	value_release(&v);
+	if (rc != 0)
+		vg_eval_result_release(out);
+	return rc;
+}
+
+/* One point of a range query, before grouping by series. */
+struct point {
+	uint8_t *key; /* owned */
+	size_t key_len;
+	int64_t t;
+	double v;
+};
+
+static int point_cmp(const void *x, const void *y)
+{
+	const struct point *a = x, *b = y;
+	int c = key_cmp(a->key, a->key_len, b->key, b->key_len);
+
+	if (c != 0)
+		return c;
+	return a->t < b->t ? -1 : a->t > b->t;
+}
+
+int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
+		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
+		  struct vg_err *err)
+{
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 } };
+	struct point *pts = NULL;
+	size_t n_pts = 0, cap = 0;
+	uint64_t n_steps;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->type = VG_PROMQL_MATRIX;
+	if ((rc = vg_query_check_range(start_ms, end_ms, step_ms, lookback_ms, &n_steps, err)) != 0)
+		return rc;
+	if (expr->type != VG_PROMQL_SCALAR && expr->type != VG_PROMQL_VECTOR)
+		return vg_err_set(err, VG_EINVAL,
+				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+				  vg_promql_type_name(expr->type));
+	for (uint64_t k = 0; k < n_steps && rc == 0; k++) {
+		int64_t t = start_ms + (int64_t)k * step_ms;
+		struct value v;
+
+		if ((rc = eval_node(&e, expr, t, &v)) != 0)
+			break;
+		if (v.type == VG_PROMQL_SCALAR)
+			rc = vec_push(&v.vec, (const uint8_t *)"\xFF", 1, v.scalar) == 0 ? 0 : oom(&e);
+		for (size_t i = 0; i < v.vec.n && rc == 0; i++) {
+			if (n_pts == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				void *p = realloc(pts, ncap * sizeof(*pts));
+				if (p == NULL) {
+					rc = oom(&e);
+					break;
+				}
+				pts = p;
+				cap = ncap;
+			}
+			pts[n_pts++] = (struct point){ v.vec.s[i].key, v.vec.s[i].key_len, t, v.vec.s[i].v };
+			v.vec.s[i].key = NULL;
+		}
+		value_release(&v);
+	}
+	vg_samples_release(&e.smp);
+	if (rc == 0 && n_pts > 1)
+		qsort(pts, n_pts, sizeof(*pts), point_cmp);
+	/* Group the sorted points into series. */
+	for (size_t i = 0; rc == 0 && i < n_pts;) {
+		size_t j = i;
+		struct vg_query_result *r = &out->series;
+		struct vg_query_series *qs;
+
+		while (j < n_pts && key_cmp(pts[j].key, pts[j].key_len, pts[i].key, pts[i].key_len) == 0) {
+			if (j > i && pts[j].t == pts[j - 1].t) {
+				rc = vg_err_set(err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
+				break;
+			}
+			j++;
+		}
+		if (rc != 0)
+			break;
+		if ((r->n & (r->n - 1)) == 0) {
+			void *p = realloc(r->series, (r->n ? r->n * 2 : 1) * sizeof(*r->series));
+			if (p == NULL) {
+				rc = oom(&e);
+				break;
+			}
+			r->series = p;
+		}
+		qs = &r->series[r->n];
+		memset(qs, 0, sizeof(*qs));
+		qs->ts_ms = malloc((j - i) * sizeof(*qs->ts_ms));
+		qs->values = malloc((j - i) * sizeof(*qs->values));
+		if (qs->ts_ms == NULL || qs->values == NULL) {
+			free(qs->ts_ms);
+			free(qs->values);
+			rc = oom(&e);
+			break;
+		}
+		qs->key = pts[i].key;
+		qs->key_len = pts[i].key_len;
+		pts[i].key = NULL;
+		for (size_t k = i; k < j; k++) {
+			qs->ts_ms[k - i] = pts[k].t;
+			qs->values[k - i] = pts[k].v;
+		}
+		qs->n = j - i;
+		r->n++;
+		i = j;
+	}
+	for (size_t i = 0; i < n_pts; i++)
+		free(pts[i].key);
+	free(pts);
+	if (rc == 0 && out->series.n > 1)
+		qsort(out->series.series, out->series.n, sizeof(*out->series.series), series_cmp);
+	if (rc != 0)
+		vg_eval_result_release(out);
+	return rc;
+}

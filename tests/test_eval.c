@@ -1,0 +1,299 @@
+/*
+ * test_eval.c: the PromQL evaluator (receiver/query/eval.c) over a real
+ * head read through storage.h: literals, selectors with lookback (windows
+ * open on the left), offset and @, staleness, rate/irate/increase with
+ * Prometheus's extrapolation and counter resets, aggregations by and
+ * without, arithmetic and comparison with vector matching and bool, set
+ * operators, Prometheus's matching errors, range queries, and the
+ * refusal of what this version does not evaluate.
+ */
+#include "receiver/query/eval.h"
+#include "receiver/storage/head.h"
+#include "receiver/storage/storage.h"
+#include "promql/parse.h"
+#include "promql/print.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+static struct vg_head *head;
+static struct vg_storage *st;
+
+static void add(const char *name, const char *const *labels, int64_t from_s, int64_t to_s,
+		double (*f)(int64_t t_s))
+{
+	struct vg_series s;
+	uint32_t id;
+	bool is_new;
+
+	vg_series_init(&s, name);
+	for (size_t i = 0; labels[i] != NULL; i += 2)
+		ck_assert_int_eq(vg_series_add(&s, labels[i], labels[i + 1]), 0);
+	ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+	ck_assert_int_eq(vg_head_get_or_create(head, &s, vg_series_hash(&s), &id, &is_new), 0);
+	for (int64_t t = from_s; t <= to_s; t += 10) {
+		int64_t ts = t * 1000;
+		double v = f(t);
+		ck_assert_int_eq(vg_head_append(head, 1, &id, &ts, &v), 0);
+	}
+}
+
+static double count_a(int64_t t) { return (double)t; }         /* 1/s */
+static double count_b(int64_t t) { return 2.0 * (double)t; }   /* 2/s */
+static double count_c(int64_t t) { return (double)(t < 300 ? t : t - 300); } /* reset at 300 s */
+static double gauge_100(int64_t t) { (void)t; return 100; }
+static double gauge_200(int64_t t) { (void)t; return 200; }
+static double stale_at_110(int64_t t)
+{
+	uint64_t bits = 0x7ff0000000000002ULL;
+	double d;
+
+	if (t < 110)
+		return 5;
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
+static void setup(void)
+{
+	struct vg_storage_options o = { NULL, NULL };
+
+	head = vg_head_new();
+	ck_assert_ptr_nonnull(head);
+	add("http_requests_total", (const char *const[]){ "job", "api", "instance", "a", NULL }, 0, 600, count_a);
+	add("http_requests_total", (const char *const[]){ "job", "api", "instance", "b", NULL }, 0, 600, count_b);
+	add("http_requests_total", (const char *const[]){ "job", "web", "instance", "c", NULL }, 0, 600, count_c);
+	add("mem", (const char *const[]){ "instance", "a", "pool", "x", NULL }, 0, 600, gauge_100);
+	add("mem", (const char *const[]){ "instance", "b", "pool", "x", NULL }, 0, 600, gauge_200);
+	add("mem2", (const char *const[]){ "instance", "a", "pool", "x", NULL }, 0, 600, gauge_200);
+	add("s", (const char *const[]){ "k", "v", NULL }, 0, 110, stale_at_110);
+	o.head = head;
+	ck_assert_int_eq(vg_storage_open(&o, &st, NULL), 0);
+}
+
+static void teardown(void)
+{
+	vg_storage_close(st);
+	vg_head_free(head);
+}
+
+/* The result as text: "7", "\"s\"", or "labels value" per series joined
+ * by "; " (a range result: "labels v@t,v@t"); "error: msg" on failure. */
+static void render(const struct vg_eval_result *r, struct vg_buf *b)
+{
+	if (r->type == VG_PROMQL_SCALAR) {
+		vg_promql_print_number(b, r->scalar);
+		return;
+	}
+	if (r->type == VG_PROMQL_STRING) {
+		vg_buf_printf(b, "\"%s\"", r->str);
+		return;
+	}
+	for (size_t i = 0; i < r->series.n; i++) {
+		const struct vg_query_series *qs = &r->series.series[i];
+		struct vg_series s;
+		if (i)
+			vg_buf_puts(b, "; ");
+		ck_assert_int_eq(vg_series_from_key(qs->key, qs->key_len, &s), 0);
+		if (s.name.len == 0 && s.n_labels == 0)
+			vg_buf_puts(b, "{}");
+		vg_series_format(&s, b);
+		vg_buf_putc(b, ' ');
+		for (size_t k = 0; k < qs->n; k++) {
+			if (k)
+				vg_buf_putc(b, ',');
+			vg_promql_print_number(b, qs->values[k]);
+			if (r->type == VG_PROMQL_MATRIX)
+				vg_buf_printf(b, "@%lld", (long long)(qs->ts_ms[k] / 1000));
+		}
+	}
+}
+
+static void check(const char *q, int64_t t_s, const char *want, bool is_range, int64_t end_s, int64_t step_s)
+{
+	struct vg_promql_node *n = NULL;
+	struct vg_eval_result r;
+	struct vg_err err = { 0 };
+	struct vg_buf b = VG_BUF_INIT;
+	int rc;
+
+	ck_assert_msg(vg_promql_parse(q, strlen(q), &n, NULL, &err) == 0, "%s: %s", q, err.msg);
+	if (is_range)
+		rc = vg_eval_range(st, n, t_s * 1000, end_s * 1000, step_s * 1000, 300000, &r, &err);
+	else
+		rc = vg_eval_instant(st, n, t_s * 1000, 300000, &r, &err);
+	if (rc != 0)
+		vg_buf_printf(&b, "error: %s", err.msg);
+	else
+		render(&r, &b);
+	ck_assert_msg(strcmp(vg_buf_cstr(&b), want) == 0, "<%s> at %lld gave <%s>, not <%s>", q,
+		      (long long)t_s, vg_buf_cstr(&b), want);
+	if (rc == 0)
+		vg_eval_result_release(&r);
+	vg_buf_release(&b);
+	vg_promql_node_free(n);
+}
+
+static void at(const char *q, int64_t t_s, const char *want)
+{
+	check(q, t_s, want, false, 0, 0);
+}
+
+START_TEST(test_literals)
+{
+	at("1 + 2 * 3", 0, "7");
+	at("2 ^ 3 ^ 2", 0, "512");
+	at("-2 ^ 2", 0, "-4");
+	at("7 % 4 - 10 / 4", 0, "0.5");
+	at("1 / 0", 0, "+Inf");
+	at("0 / 0", 0, "NaN");
+	at("3 > bool 2", 0, "1");
+	at("\"hi\"", 0, "\"hi\"");
+	at("time()", 600, "600");
+	at("vector(3)", 0, "{} 3");
+	at("scalar(mem{instance=\"a\"})", 600, "100");
+	at("scalar(mem)", 600, "NaN");
+}
+END_TEST
+
+START_TEST(test_selectors_lookback_offset_at)
+{
+	at("mem", 600, "mem{instance=\"a\",pool=\"x\"} 100; mem{instance=\"b\",pool=\"x\"} 200");
+	/* the newest sample is at 600 s: seen up to 900 s - 1 ms, not at 900 s */
+	at("mem{instance=\"a\"}", 899, "mem{instance=\"a\",pool=\"x\"} 100");
+	at("mem{instance=\"a\"}", 900, "");
+	at("http_requests_total{instance=\"a\"} offset 100s", 600,
+	   "http_requests_total{instance=\"a\",job=\"api\"} 500");
+	at("http_requests_total{instance=\"a\"} @ 100", 600, "http_requests_total{instance=\"a\",job=\"api\"} 100");
+	at("http_requests_total{instance=\"a\"} @ 200 offset 50s", 0,
+	   "http_requests_total{instance=\"a\",job=\"api\"} 150");
+	/* a range selector: samples in (t - 30 s, t], the left edge left out */
+	at("http_requests_total{instance=\"a\"}[30s]", 600,
+	   "http_requests_total{instance=\"a\",job=\"api\"} 580@580,590@590,600@600");
+	/* a staleness marker ends the series at once */
+	at("s", 105, "s{k=\"v\"} 5");
+	at("s", 115, "");
+	at("s[1m]", 115, "s{k=\"v\"} 5@60,5@70,5@80,5@90,5@100");
+}
+END_TEST
+
+START_TEST(test_rate_irate_increase)
+{
+	at("rate(http_requests_total{instance=\"a\"}[1m])", 600, "{instance=\"a\",job=\"api\"} 1");
+	at("increase(http_requests_total{instance=\"a\"}[1m])", 600, "{instance=\"a\",job=\"api\"} 60");
+	at("rate(http_requests_total{instance=\"b\"}[5m])", 600, "{instance=\"b\",job=\"api\"} 2");
+	/* across the reset at 300 s: 270 280 290 | 0 10 20 increase by 40 in
+	 * 50 s, extrapolated by 10 s at the start: 48, and 0.8/s */
+	at("increase(http_requests_total{instance=\"c\"}[1m])", 320, "{instance=\"c\",job=\"web\"} 48");
+	at("rate(http_requests_total{instance=\"c\"}[1m])", 320, "{instance=\"c\",job=\"web\"} 0.8");
+	/* extrapolation stops at zero: a counter from 0 at t=0 over [1m] at 25 s */
+	at("increase(http_requests_total{instance=\"a\"}[1m])", 25, "{instance=\"a\",job=\"api\"} 25");
+	at("delta(mem{instance=\"a\"}[1m])", 600, "{instance=\"a\",pool=\"x\"} 0");
+	at("irate(http_requests_total{instance=\"b\"}[1m])", 600, "{instance=\"b\",job=\"api\"} 2");
+	at("irate(http_requests_total{instance=\"c\"}[1m])", 300, "{instance=\"c\",job=\"web\"} 0");
+	at("idelta(http_requests_total{instance=\"c\"}[1m])", 300, "{instance=\"c\",job=\"web\"} -290");
+	/* one sample in the window: no result */
+	at("rate(http_requests_total{instance=\"a\"}[10s])", 600, "");
+}
+END_TEST
+
+START_TEST(test_aggregations)
+{
+	at("sum by (job) (rate(http_requests_total[1m]))", 600, "{job=\"api\"} 3; {job=\"web\"} 1");
+	at("sum(mem)", 600, "{} 300");
+	at("avg(mem)", 600, "{} 150");
+	at("min(mem)", 600, "{} 100");
+	at("max(mem)", 600, "{} 200");
+	at("count(http_requests_total)", 600, "{} 3");
+	at("count by (job) (http_requests_total)", 600, "{job=\"api\"} 2; {job=\"web\"} 1");
+	at("sum without (instance) (mem)", 600, "{pool=\"x\"} 300");
+	at("sum by (__name__) (mem)", 600, "mem 300");
+	at("max by (nope) (mem)", 600, "{} 200");
+	at("sum(nothing)", 600, "");
+}
+END_TEST
+
+START_TEST(test_binary_operators)
+{
+	at("mem * 2", 600, "{instance=\"a\",pool=\"x\"} 200; {instance=\"b\",pool=\"x\"} 400");
+	at("300 - mem", 600, "{instance=\"a\",pool=\"x\"} 200; {instance=\"b\",pool=\"x\"} 100");
+	at("mem > 150", 600, "mem{instance=\"b\",pool=\"x\"} 200");
+	at("150 < mem", 600, "mem{instance=\"b\",pool=\"x\"} 200");
+	at("mem > bool 150", 600, "{instance=\"a\",pool=\"x\"} 0; {instance=\"b\",pool=\"x\"} 1");
+	at("-mem", 600, "{instance=\"a\",pool=\"x\"} -100; {instance=\"b\",pool=\"x\"} -200");
+	at("mem / on(instance) http_requests_total", 600, "{instance=\"a\"} 0.16666666666666666; {instance=\"b\"} 0.16666666666666666");
+	at("mem + ignoring(pool) mem", 600, "{instance=\"a\"} 200; {instance=\"b\"} 400");
+	at("mem2 > on(instance, pool) mem", 600, "{instance=\"a\",pool=\"x\"} 200");
+	at("mem2 >= bool mem", 600, "{instance=\"a\",pool=\"x\"} 1");
+	at("mem2 > mem", 600, "mem2{instance=\"a\",pool=\"x\"} 200"); /* the left side keeps its name */
+	at("mem and on(instance) http_requests_total{instance=\"a\"}", 600, "mem{instance=\"a\",pool=\"x\"} 100");
+	at("mem unless on(instance) http_requests_total{instance=\"a\"}", 600, "mem{instance=\"b\",pool=\"x\"} 200");
+	at("mem or http_requests_total{instance=\"c\"}", 600,
+	   "http_requests_total{instance=\"c\",job=\"web\"} 300; mem{instance=\"a\",pool=\"x\"} 100; mem{instance=\"b\",pool=\"x\"} 200");
+	at("mem + on(pool) mem", 600,
+	   "error: found duplicate series for the match group {pool=\"x\"} on the right hand-side of the operation: [mem{instance=\"a\",pool=\"x\"}, mem{instance=\"b\",pool=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side");
+	at("http_requests_total + on(job) sum by (job) (http_requests_total)", 600,
+	   "error: multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+	at("{__name__=~\"mem|mem2\"} * 2", 600, "error: vector cannot contain metrics with the same labelset");
+}
+END_TEST
+
+START_TEST(test_range_queries)
+{
+	check("rate(http_requests_total{instance=\"a\"}[1m])", 300, "{instance=\"a\",job=\"api\"} 1@300,1@360,1@420", true, 420, 60);
+	check("time()", 0, "{} 0@0,60@60,120@120", true, 120, 60);
+	/* a series absent at a step has no point there */
+	check("s", 60, "s{k=\"v\"} 5@60,5@90", true, 120, 30);
+	check("mem", 0, "error: end timestamp must not be before start time", true, -1, 10);
+	check("mem", 0, "error: zero or negative query resolution step widths are not accepted. Try a positive integer", true, 10, 0);
+	check("mem[1m]", 0, "error: invalid expression type \"range vector\" for range query, must be Scalar or instant Vector", true, 10, 1);
+}
+END_TEST
+
+START_TEST(test_refused_until_supported)
+{
+	at("topk(1, mem)", 600, "error: the aggregation topk is not supported by this version of the engine");
+	at("abs(mem)", 600, "error: the function abs() is not supported by this version of the engine");
+	at("max_over_time(rate(mem[1m])[5m:1m])", 600, "error: the function max_over_time() is not supported by this version of the engine");
+	at("rate(mem[1m])[5m:1m]", 600, "error: a subquery is not supported by this version of the engine");
+	at("mem * on(instance) group_left http_requests_total", 600,
+	   "error: group_left and group_right is not supported by this version of the engine");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("eval");
+	TCase *tc = tcase_create("eval");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_literals);
+	tcase_add_test(tc, test_selectors_lookback_offset_at);
+	tcase_add_test(tc, test_rate_irate_increase);
+	tcase_add_test(tc, test_aggregations);
+	tcase_add_test(tc, test_binary_operators);
+	tcase_add_test(tc, test_range_queries);
+	tcase_add_test(tc, test_refused_until_supported);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
