@@ -99,9 +99,9 @@ static const char global_usage[] =
 	"Ask a Vigil receiver about its metrics, over its HTTP API.\n"
 	"\n"
 	"Commands:\n"
-	"  query SELECTOR [--time TIME] [-o FORMAT]\n"
+	"  query EXPR [--time TIME] [-o FORMAT]\n"
 	"      the latest value of each series SELECTOR matches, at TIME (default now)\n"
-	"  query SELECTOR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
+	"  query EXPR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
 	"      the values from start to end (default now), one every step\n"
 	"      (default: the range / 250, at least 1s)\n"
 	"  series SELECTOR... [--start TIME] [--end TIME] [-o FORMAT]\n"
@@ -128,11 +128,11 @@ static const char global_usage[] =
 	"unreachable or not a Vigil/Prometheus API.\n";
 
 static const char query_usage[] =
-	"Usage: vigil query SELECTOR [--time TIME] [-o FORMAT]\n"
-	"       vigil query SELECTOR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
+	"Usage: vigil query EXPR [--time TIME] [-o FORMAT]\n"
+	"       vigil query EXPR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
 	"\n"
-	"Without --start, an instant query: the value of each series SELECTOR\n"
-	"matches at --time (default now), one line per series.\n"
+	"EXPR is PromQL. Without --start, an instant query: its value at --time\n"
+	"(default now), one line per series.\n"
 	"With --start, a range query from --start to --end (default now), one\n"
 	"point every --step (default: the range / 250, rounded up to a second,\n"
 	"at least 1s), listed under each series.\n"
@@ -441,9 +441,9 @@ static int run_query(const struct options *o, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return usage_error("query: missing SELECTOR");
+		return usage_error("query: missing EXPR");
 	if (argc > 1)
-		return usage_error("query: unexpected argument '%s' (quote the selector)", argv[1]);
+		return usage_error("query: unexpected argument '%s' (quote the expression)", argv[1]);
 	if (o->time && (o->start || o->end || o->step))
 		return usage_error("query: --time is for instant queries, --start/--end/--step for range queries");
 	if (!o->start && (o->end || o->step))

@@ -23,9 +23,9 @@
  * 256 KiB, body 1 MiB (libevent answers 413 past them), 10,000 parameters
  * (VG_HTTP_FORM_MAX_PARAMS).
  *
- * Only plain selectors are queries in this version: `query` is parsed with
- * vg_promql_parse_selector, and its errors are reported as Prometheus reports
- * PromQL parse errors.
+ * `query` is PromQL (promql/parse.h), evaluated by receiver/query/eval.h;
+ * parse errors are 400 bad_data and evaluation errors 422 execution, as
+ * Prometheus reports them.
  */
 #include "config.h" /* PACKAGE_VERSION */
 
@@ -35,6 +35,7 @@
 #include "receiver/storage/storage.h"
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
+#include "receiver/query/eval.h"
 #include "receiver/query/query.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
@@ -43,6 +44,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/selector.h"
+#include "promql/ast.h"
 #include "promql/parse.h"
 #include "common/series.h"
 
@@ -366,17 +368,27 @@ static bool get_lookback(struct ctx *c, int64_t *out)
 	return true;
 }
 
-static bool parse_query(struct ctx *c, struct vg_selector *sel)
+static bool parse_query(struct ctx *c, struct vg_promql_node **expr)
 {
 	size_t len = 0;
 	const char *q = vg_http_form_get(&c->form, "query", &len);
 	struct vg_err err;
 
-	if (vg_promql_parse_selector(q ? q : "", q ? len : 0, sel, NULL, &err) != 0) {
+	if (vg_promql_parse(q ? q : "", q ? len : 0, expr, NULL, &err) != 0) {
 		bad_param(c, "query", err.msg);
 		return false;
 	}
 	return true;
+}
+
+/* An evaluation error: 422 execution for the query's own fault (as
+ * Prometheus's many-to-many errors), 500 for the server's. */
+static void reply_eval_error(struct ctx *c, const struct vg_err *err)
+{
+	if (err->code == VG_EINVAL)
+		reply_error(c, 422, "execution", err->msg);
+	else
+		reply_internal(c, err->msg);
 }
 
 /* All match[] selectors, parsed; *n may be 0. false after replying; the
@@ -471,33 +483,51 @@ static size_t apply_limit(size_t n, int64_t limit, bool *is_truncated)
 
 static void handle_query(struct ctx *c)
 {
-	struct vg_selector sel;
-	struct vg_query_result res = { 0, NULL };
+	struct vg_promql_node *expr = NULL;
+	struct vg_eval_result res;
 	struct vg_err err;
 	int64_t limit, t_ms, lookback_ms;
-	bool is_truncated;
-	size_t n;
+	bool is_truncated = false;
+	char ts[32];
+	int rc;
 
 	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
-	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
+	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
-	if (vg_query_instant(c->api->storage, &sel, t_ms, lookback_ms, &res, &err) != 0) {
-		vg_selector_release(&sel);
-		reply_internal(c, err.msg);
+	rc = vg_eval_instant(c->api->storage, expr, t_ms, lookback_ms, &res, &err);
+	vg_promql_node_free(expr);
+	if (rc != 0) {
+		reply_eval_error(c, &err);
 		return;
 	}
-	vg_selector_release(&sel);
-	n = apply_limit(res.n, limit, &is_truncated);
 	begin_success(c);
-	write_vector(c, &res, n);
-	vg_query_result_release(&res);
+	switch (res.type) {
+	case VG_PROMQL_SCALAR:
+		vg_buf_puts(&c->out, "{\"resultType\":\"scalar\",\"result\":");
+		vg_json_sample(&c->out, t_ms, res.scalar);
+		vg_buf_putc(&c->out, '}');
+		break;
+	case VG_PROMQL_STRING:
+		vg_fmt_timestamp(t_ms, ts, sizeof(ts));
+		vg_buf_printf(&c->out, "{\"resultType\":\"string\",\"result\":[%s,", ts);
+		vg_json_str(&c->out, res.str, res.str_len);
+		vg_buf_puts(&c->out, "]}");
+		break;
+	case VG_PROMQL_VECTOR:
+		write_vector(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
+		break;
+	case VG_PROMQL_MATRIX:
+		write_matrix(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
+		break;
+	}
+	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
 
 static void handle_query_range(struct ctx *c)
 {
-	struct vg_selector sel;
-	struct vg_query_result res = { 0, NULL };
+	struct vg_promql_node *expr = NULL;
+	struct vg_eval_result res;
 	struct vg_err err;
 	int64_t limit, start_ms, end_ms, step_ms, lookback_ms;
 	const char *s;
@@ -526,22 +556,28 @@ static void handle_query_range(struct ctx *c)
 			    "Try decreasing the query resolution (?step=XX)");
 		return;
 	}
-	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
+	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
-	if (vg_query_range(c->api->storage, &sel, start_ms, end_ms, step_ms, lookback_ms, &res,
-			   &err) != 0) {
-		vg_selector_release(&sel);
-		if (err.code == VG_EINVAL)
-			bad_data(c, err.msg);
-		else
-			reply_internal(c, err.msg);
+	if (expr->type != VG_PROMQL_SCALAR && expr->type != VG_PROMQL_VECTOR) {
+		struct vg_buf m = VG_BUF_INIT;
+		vg_buf_printf(&m, "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+			      vg_promql_type_name(expr->type));
+		bad_data(c, vg_buf_failed(&m) ? "invalid expression type for range query" : vg_buf_cstr(&m));
+		vg_buf_release(&m);
+		vg_promql_node_free(expr);
 		return;
 	}
-	vg_selector_release(&sel);
-	n = apply_limit(res.n, limit, &is_truncated);
+	if (vg_eval_range(c->api->storage, expr, start_ms, end_ms, step_ms, lookback_ms, &res,
+			  &err) != 0) {
+		vg_promql_node_free(expr);
+		reply_eval_error(c, &err);
+		return;
+	}
+	vg_promql_node_free(expr);
+	n = apply_limit(res.series.n, limit, &is_truncated);
 	begin_success(c);
-	write_matrix(c, &res, n);
-	vg_query_result_release(&res);
+	write_matrix(c, &res.series, n);
+	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
 

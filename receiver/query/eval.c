@@ -33,8 +33,6 @@
 
 #include "common/banned.h"
 
-#define STALE_NAN_BITS 0x7ff0000000000002ULL
-
 struct sample {
 	uint8_t *key; /* owned */
 	size_t key_len;
@@ -67,23 +65,6 @@ struct sig {
 	struct vg_buf key;
 	size_t idx;
 };
-
-static bool is_stale(double v)
-{
-	uint64_t b;
-
-	memcpy(&b, &v, sizeof(b));
-	return b == STALE_NAN_BITS;
-}
-
-static int64_t sub_sat(int64_t a, int64_t b)
-{
-	int64_t r;
-
-	if (__builtin_sub_overflow(a, b, &r))
-		return b > 0 ? INT64_MIN : INT64_MAX;
-	return r;
-}
 
 static int unsupported(struct ev *e, const char *what)
 {
@@ -250,7 +231,7 @@ static int64_t ref_time(const struct ev *e, const struct vg_promql_node *n, int6
 	case VG_PROMQL_AT_END: base = e->end_ms; break;
 	case VG_PROMQL_AT_NONE: break;
 	}
-	return sub_sat(base, n->offset_ms);
+	return vg_query_sub_sat(base, n->offset_ms);
 }
 
 /* The samples of every series of sel in (from, to], stale markers
@@ -276,12 +257,12 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 		n = e->smp.n;
 		vg_storage_set_key(set, i, &key, &len);
 		if (is_last) {
-			if (n > 0 && !is_stale(e->smp.values[n - 1]))
+			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
 				rc = vec_push(&out->vec, key, len, e->smp.values[n - 1]);
 			continue;
 		}
 		for (size_t j = 0; j < n; j++)
-			if (!is_stale(e->smp.values[j])) {
+			if (!vg_query_is_stale(e->smp.values[j])) {
 				e->smp.ts_ms[k] = e->smp.ts_ms[j];
 				e->smp.values[k++] = e->smp.values[j];
 			}
@@ -394,7 +375,7 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 	if (m->kind != VG_PROMQL_MATRIX_SEL)
 		return unsupported(e, "a subquery");
 	ref = ref_time(e, m->expr, t);
-	range_start = sub_sat(ref, m->range_ms);
+	range_start = vg_query_sub_sat(ref, m->range_ms);
 	in.type = VG_PROMQL_MATRIX;
 	if ((rc = read_window(e, m->expr, range_start, ref, false, &in)) != 0)
 		goto out;
@@ -740,10 +721,10 @@ static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		return eval_node(e, n->expr, t, out);
 	case VG_PROMQL_SELECTOR:
 		ref = ref_time(e, n, t);
-		return read_window(e, n, sub_sat(ref, e->lookback_ms), ref, true, out);
+		return read_window(e, n, vg_query_sub_sat(ref, e->lookback_ms), ref, true, out);
 	case VG_PROMQL_MATRIX_SEL:
 		ref = ref_time(e, n->expr, t);
-		return read_window(e, n->expr, sub_sat(ref, n->range_ms), ref, false, out);
+		return read_window(e, n->expr, vg_query_sub_sat(ref, n->range_ms), ref, false, out);
 	case VG_PROMQL_UNARY: {
 		struct vg_buf key = VG_BUF_INIT;
 		struct value in;
