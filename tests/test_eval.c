@@ -262,11 +262,47 @@ END_TEST
 START_TEST(test_refused_until_supported)
 {
 	at("topk(1, mem)", 600, "error: the aggregation topk is not supported by this version of the engine");
-	at("abs(mem)", 600, "error: the function abs() is not supported by this version of the engine");
-	at("max_over_time(rate(mem[1m])[5m:1m])", 600, "error: the function max_over_time() is not supported by this version of the engine");
-	at("rate(mem[1m])[5m:1m]", 600, "error: a subquery is not supported by this version of the engine");
+	at("quantile_over_time(0.5, mem[1m])", 600, "error: the function quantile_over_time() is not supported by this version of the engine");
+	at("label_replace(mem, \"a\", \"b\", \"c\", \"d\")", 600, "error: the function label_replace() is not supported by this version of the engine");
 	at("mem * on(instance) group_left http_requests_total", 600,
 	   "error: group_left and group_right is not supported by this version of the engine");
+}
+END_TEST
+
+START_TEST(test_over_time_and_subqueries)
+{
+	at("sum_over_time(mem{instance=\"a\"}[1m])", 600, "{instance=\"a\",pool=\"x\"} 600");
+	at("avg_over_time(mem{instance=\"a\"}[1m])", 600, "{instance=\"a\",pool=\"x\"} 100");
+	at("count_over_time(mem{instance=\"a\"}[1m])", 600, "{instance=\"a\",pool=\"x\"} 6");
+	at("max_over_time(http_requests_total{instance=\"c\"}[1m])", 320, "{instance=\"c\",job=\"web\"} 290");
+	at("min_over_time(http_requests_total{instance=\"c\"}[1m])", 320, "{instance=\"c\",job=\"web\"} 0");
+	at("present_over_time(mem{instance=\"a\"}[1m])", 600, "{instance=\"a\",pool=\"x\"} 1");
+	at("last_over_time(mem{instance=\"a\"}[1m])", 600, "mem{instance=\"a\",pool=\"x\"} 100"); /* keeps the name */
+	/* steps at the multiples of 30 s in (200, 320]: 210 240 270 300; the
+	 * rate over the reset at 300 s is 0.8 */
+	at("max_over_time(rate(http_requests_total{instance=\"c\"}[1m])[2m:30s])", 320, "{instance=\"c\",job=\"web\"} 1");
+	at("min_over_time(rate(http_requests_total{instance=\"c\"}[1m])[2m:30s])", 320, "{instance=\"c\",job=\"web\"} 0.8");
+	at("count_over_time(rate(http_requests_total{instance=\"c\"}[1m])[2m:30s])", 320, "{instance=\"c\",job=\"web\"} 4");
+	/* no step: the default 1m, aligned to the epoch */
+	at("count_over_time(mem{instance=\"a\"}[5m:])", 600, "{instance=\"a\",pool=\"x\"} 5");
+	at("mem{instance=\"a\"}[1m:30s]", 600, "mem{instance=\"a\",pool=\"x\"} 100@570,100@600");
+	at("mem{instance=\"a\"}[1m:30s] offset 5m", 900, "mem{instance=\"a\",pool=\"x\"} 100@570,100@600");
+	at("sum_over_time(vector(1)[1m:10s])", 600, "{} 6");
+	at("mem[1000000h:1s]", 600, "error: subquery of 3600000000 steps: more than the limit of 100000");
+}
+END_TEST
+
+START_TEST(test_value_functions)
+{
+	at("abs(-mem)", 600, "{instance=\"a\",pool=\"x\"} 100; {instance=\"b\",pool=\"x\"} 200");
+	at("sqrt(mem)", 600, "{instance=\"a\",pool=\"x\"} 10; {instance=\"b\",pool=\"x\"} 14.142135623730951");
+	at("sgn(mem - 150)", 600, "{instance=\"a\",pool=\"x\"} -1; {instance=\"b\",pool=\"x\"} 1");
+	at("ceil(mem / 3)", 600, "{instance=\"a\",pool=\"x\"} 34; {instance=\"b\",pool=\"x\"} 67");
+	at("floor(mem / 3)", 600, "{instance=\"a\",pool=\"x\"} 33; {instance=\"b\",pool=\"x\"} 66");
+	at("log10(mem{instance=\"a\"})", 600, "{instance=\"a\",pool=\"x\"} 2");
+	at("ln(mem{instance=\"a\"} * 0)", 600, "{instance=\"a\",pool=\"x\"} -Inf");
+	/* dropping the name makes two series one: Prometheus's error */
+	at("abs({__name__=~\"mem|mem2\"})", 600, "error: vector cannot contain metrics with the same labelset");
 }
 END_TEST
 
@@ -282,6 +318,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_aggregations);
 	tcase_add_test(tc, test_binary_operators);
 	tcase_add_test(tc, test_range_queries);
+	tcase_add_test(tc, test_over_time_and_subqueries);
+	tcase_add_test(tc, test_value_functions);
 	tcase_add_test(tc, test_refused_until_supported);
 	suite_add_tcase(s, tc);
 	return s;

@@ -218,6 +218,13 @@ static size_t sigs_find(const struct sig *s, size_t n, const uint8_t *k, size_t 
 	return lo < n && key_cmp(s[lo].key.data, s[lo].key.len, k, klen) == 0 ? lo : n;
 }
 
+static int series_cmp_q(const void *x, const void *y)
+{
+	const struct vg_query_series *a = x, *b = y;
+
+	return vg_series_key_cmp(a->key, a->key_len, b->key, b->key_len);
+}
+
 /* ---- selectors ----------------------------------------------------------- */
 
 /* The time a selector or subquery reads at: @ pins it, offset shifts it. */
@@ -307,6 +314,175 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 	return rc;
 }
 
+/* One point of a range query, before grouping by series. */
+struct point {
+	uint8_t *key; /* owned */
+	size_t key_len;
+	int64_t t;
+	double v;
+};
+
+static int point_cmp(const void *x, const void *y)
+{
+	const struct point *a = x, *b = y;
+	int c = key_cmp(a->key, a->key_len, b->key, b->key_len);
+
+	if (c != 0)
+		return c;
+	return a->t < b->t ? -1 : a->t > b->t;
+}
+
+/* Moves the points of vector v (or the scalar of v, as a series without
+ * labels) at time t onto pts. */
+static int collect_points(struct ev *e, struct value *v, int64_t t, struct point **pts, size_t *n,
+			  size_t *cap)
+{
+	if (v->type == VG_PROMQL_SCALAR && vec_push(&v->vec, (const uint8_t *)"\xFF", 1, v->scalar) != 0)
+		return oom(e);
+	for (size_t i = 0; i < v->vec.n; i++) {
+		if (*n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 64;
+			void *p = realloc(*pts, ncap * sizeof(**pts));
+			if (p == NULL)
+				return oom(e);
+			*pts = p;
+			*cap = ncap;
+		}
+		(*pts)[(*n)++] = (struct point){ v->vec.s[i].key, v->vec.s[i].key_len, t, v->vec.s[i].v };
+		v->vec.s[i].key = NULL;
+	}
+	return 0;
+}
+
+/* Sorts pts and groups them into series of out (sorted by label set);
+ * frees pts. Two points of one label set at one time are Prometheus's
+ * "same labelset" error. */
+static int group_points(struct ev *e, struct point *pts, size_t n_pts, struct vg_query_result *r)
+{
+	int rc = 0;
+
+	if (n_pts > 1)
+		qsort(pts, n_pts, sizeof(*pts), point_cmp);
+	for (size_t i = 0; rc == 0 && i < n_pts;) {
+		size_t j = i;
+		struct vg_query_series *qs;
+
+		while (j < n_pts && key_cmp(pts[j].key, pts[j].key_len, pts[i].key, pts[i].key_len) == 0) {
+			if (j > i && pts[j].t == pts[j - 1].t) {
+				rc = vg_err_set(e->err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
+				break;
+			}
+			j++;
+		}
+		if (rc != 0)
+			break;
+		if ((r->n & (r->n - 1)) == 0) {
+			void *p = realloc(r->series, (r->n ? r->n * 2 : 1) * sizeof(*r->series));
+			if (p == NULL) {
+				rc = oom(e);
+				break;
+			}
+			r->series = p;
+		}
+		qs = &r->series[r->n];
+		memset(qs, 0, sizeof(*qs));
+		qs->ts_ms = malloc((j - i) * sizeof(*qs->ts_ms));
+		qs->values = malloc((j - i) * sizeof(*qs->values));
+		if (qs->ts_ms == NULL || qs->values == NULL) {
+			free(qs->ts_ms);
+			free(qs->values);
+			rc = oom(e);
+			break;
+		}
+		qs->key = pts[i].key;
+		qs->key_len = pts[i].key_len;
+		pts[i].key = NULL;
+		for (size_t k = i; k < j; k++) {
+			qs->ts_ms[k - i] = pts[k].t;
+			qs->values[k - i] = pts[k].v;
+		}
+		qs->n = j - i;
+		r->n++;
+		i = j;
+	}
+	for (size_t i = 0; i < n_pts; i++)
+		free(pts[i].key);
+	free(pts);
+	if (rc == 0 && r->n > 1)
+		qsort(r->series, r->n, sizeof(*r->series), series_cmp_q);
+	return rc;
+}
+
+static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out);
+
+/* Most steps one subquery may take (Prometheus bounds them only by its
+ * samples limit; this keeps one query's memory bounded until that limit
+ * lands). */
+#define MAX_SUBQUERY_STEPS 100000
+/* The step of a subquery that gives none: Prometheus's default global
+ * evaluation interval. */
+#define DEFAULT_SUBQUERY_STEP_MS 60000
+
+/* expr[range:step] at t: expr at the multiples of step in
+ * (ref - range, ref], as a range vector. */
+static int eval_subquery(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out,
+			 int64_t *range_start, int64_t *range_end)
+{
+	int64_t ref = ref_time(e, n, t), step = n->step_ms ? n->step_ms : DEFAULT_SUBQUERY_STEP_MS;
+	int64_t lo = vg_query_sub_sat(ref, n->range_ms), first, rem;
+	struct point *pts = NULL;
+	size_t n_pts = 0, cap = 0;
+	int rc = 0;
+
+	*range_start = lo;
+	*range_end = ref;
+	out->type = VG_PROMQL_MATRIX;
+	rem = lo % step;
+	if (rem < 0)
+		rem += step;
+	first = lo - rem + step; /* the smallest multiple of step > lo */
+	if (first <= ref && (uint64_t)(ref - first) / (uint64_t)step >= MAX_SUBQUERY_STEPS)
+		return vg_err_set(e->err, VG_EINVAL, "subquery of %lld steps: more than the limit of %d",
+				  (long long)((ref - first) / step + 1), MAX_SUBQUERY_STEPS);
+	for (int64_t ts = first; ts <= ref && rc == 0; ts += step) {
+		struct value v;
+		if ((rc = eval_node(e, n->expr, ts, &v)) != 0)
+			break;
+		rc = collect_points(e, &v, ts, &pts, &n_pts, &cap);
+		value_release(&v);
+		if (ts > INT64_MAX - step)
+			break;
+	}
+	if (rc != 0) {
+		for (size_t i = 0; i < n_pts; i++)
+			free(pts[i].key);
+		free(pts);
+		return rc;
+	}
+	return group_points(e, pts, n_pts, &out->mat);
+}
+
+/* The range vector a function takes (a range selector or a subquery, in
+ * parentheses or not) at t, and its window (range_start, range_end]. */
+static int eval_matrix(struct ev *e, const struct vg_promql_node *m, int64_t t, struct value *out,
+		       int64_t *range_start, int64_t *range_end)
+{
+	int64_t ref;
+
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	memset(out, 0, sizeof(*out));
+	out->type = VG_PROMQL_MATRIX;
+	if (m->kind == VG_PROMQL_SUBQUERY)
+		return eval_subquery(e, m, t, out, range_start, range_end);
+	if (m->kind != VG_PROMQL_MATRIX_SEL)
+		return unsupported(e, "this range vector");
+	ref = ref_time(e, m->expr, t);
+	*range_start = vg_query_sub_sat(ref, m->range_ms);
+	*range_end = ref;
+	return read_window(e, m->expr, *range_start, ref, false, out);
+}
+
 /* ---- functions ------------------------------------------------------------ */
 
 /* rate, increase, delta over one window (promql-subset.md). false when
@@ -361,30 +537,56 @@ static bool instant_value(const int64_t *ts, const double *v, size_t n, bool is_
 	return true;
 }
 
-static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out);
+/* The <agg>_over_time functions over one series' samples v[0..n) (n >= 1,
+ * every sample weighing the same). false if name is not one of them. */
+static bool over_time(const char *name, const double *v, size_t n, double *out, bool *keeps_name)
+{
+	double sum = 0, comp = 0, acc = v[0];
+
+	if (strcmp(name, "count_over_time") == 0) {
+		*out = (double)n;
+	} else if (strcmp(name, "present_over_time") == 0) {
+		*out = 1;
+	} else if (strcmp(name, "last_over_time") == 0) {
+		*out = v[n - 1];
+		*keeps_name = true;
+	} else if (strcmp(name, "min_over_time") == 0 || strcmp(name, "max_over_time") == 0) {
+		bool is_min = name[1] == 'i';
+		for (size_t i = 1; i < n; i++)
+			if (isnan(acc) || (is_min ? v[i] < acc : v[i] > acc))
+				acc = v[i];
+		*out = acc;
+	} else if (strcmp(name, "sum_over_time") == 0 || strcmp(name, "avg_over_time") == 0) {
+		for (size_t i = 0; i < n; i++) {
+			double s2 = sum + v[i];
+			comp += fabs(sum) >= fabs(v[i]) ? (sum - s2) + v[i] : (v[i] - s2) + sum;
+			sum = s2;
+		}
+		*out = name[0] == 's' ? sum + comp : (sum + comp) / (double)n;
+	} else {
+		return false;
+	}
+	return true;
+}
 
 static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
-	const struct vg_promql_node *m = n->args[0];
 	struct value in = { 0 };
 	struct vg_buf key = VG_BUF_INIT;
 	int64_t ref, range_start;
 	int rc;
 
-	if (m->kind != VG_PROMQL_MATRIX_SEL)
-		return unsupported(e, "a subquery");
-	ref = ref_time(e, m->expr, t);
-	range_start = vg_query_sub_sat(ref, m->range_ms);
-	in.type = VG_PROMQL_MATRIX;
-	if ((rc = read_window(e, m->expr, range_start, ref, false, &in)) != 0)
+	if ((rc = eval_matrix(e, n->args[0], t, &in, &range_start, &ref)) != 0)
 		goto out;
 	for (size_t i = 0; i < in.mat.n && rc == 0; i++) {
 		const struct vg_query_series *s = &in.mat.series[i];
-		bool ok;
+		bool ok, keeps_name = false;
 		double v = 0;
 
-		if (strcmp(name, "rate") == 0)
+		if (over_time(name, s->values, s->n, &v, &keeps_name))
+			ok = true;
+		else if (strcmp(name, "rate") == 0)
 			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, true, &v);
 		else if (strcmp(name, "increase") == 0)
 			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, false, &v);
@@ -396,7 +598,9 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 			ok = instant_value(s->ts_ms, s->values, s->n, false, &v);
 		if (!ok)
 			continue;
-		if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
+		if (keeps_name)
+			rc = vec_push(&out->vec, s->key, s->key_len, v);
+		else if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, v);
 	}
 out:
@@ -404,6 +608,20 @@ out:
 	value_release(&in);
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
+
+static double sgn(double v)
+{
+	return v > 0 ? 1 : v < 0 ? -1 : v; /* 0, -0 and NaN as they are */
+}
+
+/* Functions of one value that drop the metric name. */
+static const struct {
+	const char *name;
+	double (*fn)(double);
+} math_fns[] = {
+	{ "abs", fabs }, { "ceil", ceil }, { "floor", floor }, { "exp", exp }, { "ln", log },
+	{ "log2", log2 }, { "log10", log10 }, { "sqrt", sqrt }, { "sgn", sgn },
+};
 
 static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
@@ -413,8 +631,25 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 
 	out->type = n->type;
 	if (strcmp(name, "rate") == 0 || strcmp(name, "irate") == 0 || strcmp(name, "increase") == 0 ||
-	    strcmp(name, "delta") == 0 || strcmp(name, "idelta") == 0)
+	    strcmp(name, "delta") == 0 || strcmp(name, "idelta") == 0 ||
+	    (strstr(name, "_over_time") != NULL && strcmp(name, "quantile_over_time") != 0 &&
+	     strcmp(name, "stddev_over_time") != 0 && strcmp(name, "stdvar_over_time") != 0 &&
+	     strcmp(name, "mad_over_time") != 0 && strcmp(name, "absent_over_time") != 0 &&
+	     strcmp(name, "first_over_time") != 0))
 		return eval_range_fn(e, n, t, out);
+	for (size_t i = 0; i < sizeof(math_fns) / sizeof(math_fns[0]); i++) {
+		struct vg_buf key = VG_BUF_INIT;
+		if (strcmp(name, math_fns[i].name) != 0)
+			continue;
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		for (size_t k = 0; k < a.vec.n && rc == 0; k++)
+			if ((rc = drop_name(a.vec.s[k].key, a.vec.s[k].key_len, &key)) == 0)
+				rc = vec_push(&out->vec, key.data, key.len, math_fns[i].fn(a.vec.s[k].v));
+		vg_buf_release(&key);
+		value_release(&a);
+		return rc == VG_ENOMEM ? oom(e) : rc;
+	}
 	if (strcmp(name, "time") == 0) {
 		out->scalar = (double)t / 1000.0;
 		return 0;
@@ -748,20 +983,15 @@ static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		return eval_aggregate(e, n, t, out);
 	case VG_PROMQL_BINARY:
 		return eval_binary(e, n, t, out);
-	case VG_PROMQL_SUBQUERY:
-		return unsupported(e, "a subquery");
+	case VG_PROMQL_SUBQUERY: {
+		int64_t lo, hi;
+		return eval_subquery(e, n, t, out, &lo, &hi);
+	}
 	}
 	return unsupported(e, "this expression");
 }
 
 /* ---- results ------------------------------------------------------------ */
-
-static int series_cmp(const void *x, const void *y)
-{
-	const struct vg_query_series *a = x, *b = y;
-
-	return vg_series_key_cmp(a->key, a->key_len, b->key, b->key_len);
-}
 
 void vg_eval_result_release(struct vg_eval_result *r)
 {
@@ -796,7 +1026,7 @@ static int vec_to_series(struct vec *v, int64_t t, struct vg_query_result *out)
 		out->n++;
 	}
 	if (out->n > 1)
-		qsort(out->series, out->n, sizeof(*out->series), series_cmp);
+		qsort(out->series, out->n, sizeof(*out->series), series_cmp_q);
 	return 0;
 }
 
@@ -850,31 +1080,13 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 		out->series = v.mat;
 		memset(&v.mat, 0, sizeof(v.mat));
 		if (out->series.n > 1)
-			qsort(out->series.series, out->series.n, sizeof(*out->series.series), series_cmp);
+			qsort(out->series.series, out->series.n, sizeof(*out->series.series), series_cmp_q);
 		break;
 	}
 	value_release(&v);
 	if (rc != 0)
 		vg_eval_result_release(out);
 	return rc;
-}
-
-/* One point of a range query, before grouping by series. */
-struct point {
-	uint8_t *key; /* owned */
-	size_t key_len;
-	int64_t t;
-	double v;
-};
-
-static int point_cmp(const void *x, const void *y)
-{
-	const struct point *a = x, *b = y;
-	int c = key_cmp(a->key, a->key_len, b->key, b->key_len);
-
-	if (c != 0)
-		return c;
-	return a->t < b->t ? -1 : a->t > b->t;
 }
 
 int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
@@ -901,76 +1113,17 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 
 		if ((rc = eval_node(&e, expr, t, &v)) != 0)
 			break;
-		if (v.type == VG_PROMQL_SCALAR)
-			rc = vec_push(&v.vec, (const uint8_t *)"\xFF", 1, v.scalar) == 0 ? 0 : oom(&e);
-		for (size_t i = 0; i < v.vec.n && rc == 0; i++) {
-			if (n_pts == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				void *p = realloc(pts, ncap * sizeof(*pts));
-				if (p == NULL) {
-					rc = oom(&e);
-					break;
-				}
-				pts = p;
-				cap = ncap;
-			}
-			pts[n_pts++] = (struct point){ v.vec.s[i].key, v.vec.s[i].key_len, t, v.vec.s[i].v };
-			v.vec.s[i].key = NULL;
-		}
+		rc = collect_points(&e, &v, t, &pts, &n_pts, &cap);
 		value_release(&v);
 	}
 	vg_samples_release(&e.smp);
-	if (rc == 0 && n_pts > 1)
-		qsort(pts, n_pts, sizeof(*pts), point_cmp);
-	/* Group the sorted points into series. */
-	for (size_t i = 0; rc == 0 && i < n_pts;) {
-		size_t j = i;
-		struct vg_query_result *r = &out->series;
-		struct vg_query_series *qs;
-
-		while (j < n_pts && key_cmp(pts[j].key, pts[j].key_len, pts[i].key, pts[i].key_len) == 0) {
-			if (j > i && pts[j].t == pts[j - 1].t) {
-				rc = vg_err_set(err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
-				break;
-			}
-			j++;
-		}
-		if (rc != 0)
-			break;
-		if ((r->n & (r->n - 1)) == 0) {
-			void *p = realloc(r->series, (r->n ? r->n * 2 : 1) * sizeof(*r->series));
-			if (p == NULL) {
-				rc = oom(&e);
-				break;
-			}
-			r->series = p;
-		}
-		qs = &r->series[r->n];
-		memset(qs, 0, sizeof(*qs));
-		qs->ts_ms = malloc((j - i) * sizeof(*qs->ts_ms));
-		qs->values = malloc((j - i) * sizeof(*qs->values));
-		if (qs->ts_ms == NULL || qs->values == NULL) {
-			free(qs->ts_ms);
-			free(qs->values);
-			rc = oom(&e);
-			break;
-		}
-		qs->key = pts[i].key;
-		qs->key_len = pts[i].key_len;
-		pts[i].key = NULL;
-		for (size_t k = i; k < j; k++) {
-			qs->ts_ms[k - i] = pts[k].t;
-			qs->values[k - i] = pts[k].v;
-		}
-		qs->n = j - i;
-		r->n++;
-		i = j;
+	if (rc == 0) {
+		rc = group_points(&e, pts, n_pts, &out->series);
+	} else {
+		for (size_t i = 0; i < n_pts; i++)
+			free(pts[i].key);
+		free(pts);
 	}
-	for (size_t i = 0; i < n_pts; i++)
-		free(pts[i].key);
-	free(pts);
-	if (rc == 0 && out->series.n > 1)
-		qsort(out->series.series, out->series.n, sizeof(*out->series.series), series_cmp);
 	if (rc != 0)
 		vg_eval_result_release(out);
 	return rc;

@@ -10,14 +10,19 @@
  * ... <= end, each step as an instant query.
  *
  * This first version evaluates: number and string literals, instant and
- * range selectors with offset and @, parentheses, unary minus, arithmetic
+ * range selectors with offset and @, subqueries (steps at multiples of the
+ * step from the epoch, default 1m), parentheses, unary minus, arithmetic
  * and comparison operators (with bool) between scalars and vectors with
  * one-to-one vector matching (on, ignoring), the set operators and, or,
  * unless, the aggregations sum, avg, min, max, count with by and without,
- * and the functions rate, irate, increase, delta, idelta, time, vector and
- * scalar. Anything else the parser accepts is refused with VG_EINVAL and
- * "... is not supported by this version of the engine" rather than given a
- * wrong answer.
+ * and the functions rate, irate, increase, delta, idelta, the
+ * avg/min/max/sum/count/last/present _over_time family, abs, ceil, floor,
+ * exp, ln, log2, log10, sqrt, sgn, time, vector and scalar. Anything else
+ * the parser accepts is refused with VG_EINVAL and "... is not supported by
+ * this version of the engine" rather than given a wrong answer.
+ *
+ * Not yet: limits on samples, series and time (a query can use as much
+ * memory as its data needs); a range query re-selects at every step.
  */
 #ifndef VG_EVAL_H
 #define VG_EVAL_H
