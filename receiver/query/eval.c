@@ -937,12 +937,11 @@ out:
 
 /* ---- nodes ------------------------------------------------------------- */
 
-static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+static int eval_node_kind(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	int64_t ref;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	out->type = n->type;
 	switch (n->kind) {
 	case VG_PROMQL_NUMBER:
@@ -989,6 +988,18 @@ static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 	}
 	}
 	return unsupported(e, "this expression");
+}
+
+/* Evaluates n at t into out; on error out holds nothing (what an
+ * operation built before it failed is freed here, once). */
+static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = eval_node_kind(e, n, t, out)) != 0)
+		value_release(out);
+	return rc;
 }
 
 /* ---- results ------------------------------------------------------------ */
