@@ -52,6 +52,9 @@ static double count_b(int64_t t) { return 2.0 * (double)t; }   /* 2/s */
 static double count_c(int64_t t) { return (double)(t < 300 ? t : t - 300); } /* reset at 300 s */
 static double gauge_100(int64_t t) { (void)t; return 100; }
 static double gauge_200(int64_t t) { (void)t; return 200; }
+static double bucket_01(int64_t t) { (void)t; return 10; }
+static double bucket_05(int64_t t) { (void)t; return 20; }
+static double bucket_inf(int64_t t) { (void)t; return 25; }
 static double stale_at_110(int64_t t)
 {
 	uint64_t bits = 0x7ff0000000000002ULL;
@@ -76,6 +79,9 @@ static void setup(void)
 	add("mem", (const char *const[]){ "instance", "b", "pool", "x", NULL }, 0, 600, gauge_200);
 	add("mem2", (const char *const[]){ "instance", "a", "pool", "x", NULL }, 0, 600, gauge_200);
 	add("s", (const char *const[]){ "k", "v", NULL }, 0, 110, stale_at_110);
+	add("req_bucket", (const char *const[]){ "le", "0.1", "job", "api", NULL }, 0, 600, bucket_01);
+	add("req_bucket", (const char *const[]){ "le", "0.5", "job", "api", NULL }, 0, 600, bucket_05);
+	add("req_bucket", (const char *const[]){ "le", "+Inf", "job", "api", NULL }, 0, 600, bucket_inf);
 	o.head = head;
 	ck_assert_int_eq(vg_storage_open(&o, &st, NULL), 0);
 }
@@ -261,11 +267,9 @@ END_TEST
 
 START_TEST(test_refused_until_supported)
 {
-	at("topk(1, mem)", 600, "error: the aggregation topk is not supported by this version of the engine");
+	at("limitk(1, mem)", 600, "error: the aggregation limitk is not supported by this version of the engine");
 	at("quantile_over_time(0.5, mem[1m])", 600, "error: the function quantile_over_time() is not supported by this version of the engine");
 	at("label_replace(mem, \"a\", \"b\", \"c\", \"d\")", 600, "error: the function label_replace() is not supported by this version of the engine");
-	at("mem * on(instance) group_left http_requests_total", 600,
-	   "error: group_left and group_right is not supported by this version of the engine");
 }
 END_TEST
 
@@ -306,6 +310,63 @@ START_TEST(test_value_functions)
 }
 END_TEST
 
+START_TEST(test_more_aggregations)
+{
+	at("topk(1, mem)", 600, "mem{instance=\"b\",pool=\"x\"} 200"); /* own labels, name kept */
+	at("bottomk(1, mem)", 600, "mem{instance=\"a\",pool=\"x\"} 100");
+	at("topk(5, mem)", 600, "mem{instance=\"a\",pool=\"x\"} 100; mem{instance=\"b\",pool=\"x\"} 200");
+	at("topk(0, mem)", 600, "");
+	at("topk by (job) (1, http_requests_total)", 600,
+	   "http_requests_total{instance=\"b\",job=\"api\"} 1200; http_requests_total{instance=\"c\",job=\"web\"} 300");
+	at("group(mem)", 600, "{} 1");
+	at("stddev(mem)", 600, "{} 50");
+	at("stdvar(mem)", 600, "{} 2500");
+	at("quantile(0.5, mem)", 600, "{} 150");
+	at("quantile(0.25, mem)", 600, "{} 125");
+	at("quantile(2, mem)", 600, "{} +Inf");
+	at("count_values(\"v\", mem)", 600, "{v=\"100\"} 1; {v=\"200\"} 1");
+	at("count_values by (pool) (\"v\", mem * 0)", 600, "{pool=\"x\",v=\"0\"} 2");
+	at("count_values(\"bad-name\", mem)", 600, "error: invalid label name \"bad-name\"");
+}
+END_TEST
+
+START_TEST(test_group_left_right)
+{
+	at("mem * on(instance) group_left(job) http_requests_total", 600,
+	   "{instance=\"a\",job=\"api\",pool=\"x\"} 60000; {instance=\"b\",job=\"api\",pool=\"x\"} 240000");
+	at("http_requests_total * on(instance) group_right mem", 600,
+	   "{instance=\"a\",pool=\"x\"} 60000; {instance=\"b\",pool=\"x\"} 240000");
+	/* a comparison filter keeps the written left operand's value */
+	at("http_requests_total > on(instance) group_right mem", 600,
+	   "mem{instance=\"a\",pool=\"x\"} 600; mem{instance=\"b\",pool=\"x\"} 1200");
+	at("mem * on(pool) group_left mem2", 600, "{instance=\"a\",pool=\"x\"} 20000; {instance=\"b\",pool=\"x\"} 40000");
+	at("mem2 * on(pool) group_left mem", 600,
+	   "error: found duplicate series for the match group {pool=\"x\"} on the right hand-side of the operation: [mem{instance=\"a\",pool=\"x\"}, mem{instance=\"b\",pool=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side");
+	at("{__name__=~\"mem|mem2\",instance=\"a\"} + on(instance) group_left http_requests_total", 600,
+	   "error: multiple matches for labels: grouping labels must ensure unique matches");
+	/* an included label the one side lacks is deleted */
+	at("mem * on(instance) group_left(pool) http_requests_total", 600,
+	   "{instance=\"a\"} 60000; {instance=\"b\"} 240000");
+}
+END_TEST
+
+START_TEST(test_clamp_and_histogram_quantile)
+{
+	at("clamp(mem, 120, 150)", 600, "{instance=\"a\",pool=\"x\"} 120; {instance=\"b\",pool=\"x\"} 150");
+	at("clamp_min(mem, 150)", 600, "{instance=\"a\",pool=\"x\"} 150; {instance=\"b\",pool=\"x\"} 200");
+	at("clamp_max(mem, 150)", 600, "{instance=\"a\",pool=\"x\"} 100; {instance=\"b\",pool=\"x\"} 150");
+	at("clamp(mem, 2, 1)", 600, "");
+	/* buckets 0.1: 10, 0.5: 20, +Inf: 25 */
+	at("histogram_quantile(0.5, req_bucket)", 600, "{job=\"api\"} 0.2");
+	at("histogram_quantile(0.1, req_bucket)", 600, "{job=\"api\"} 0.025");
+	at("histogram_quantile(0.99, req_bucket)", 600, "{job=\"api\"} 0.5"); /* in +Inf: the highest finite bound */
+	at("histogram_quantile(-1, req_bucket)", 600, "{job=\"api\"} -Inf");
+	at("histogram_quantile(0.5, req_bucket{le!=\"+Inf\"})", 600, "{job=\"api\"} NaN");
+	at("histogram_quantile(0.5, sum by (le) (rate(req_bucket[1m])))", 600, "{} NaN"); /* all zero */
+	at("histogram_quantile(0.5, mem)", 600, ""); /* no le: not buckets */
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
@@ -320,6 +381,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_range_queries);
 	tcase_add_test(tc, test_over_time_and_subqueries);
 	tcase_add_test(tc, test_value_functions);
+	tcase_add_test(tc, test_more_aggregations);
+	tcase_add_test(tc, test_group_left_right);
+	tcase_add_test(tc, test_clamp_and_histogram_quantile);
 	tcase_add_test(tc, test_refused_until_supported);
 	suite_add_tcase(s, tc);
 	return s;

@@ -20,6 +20,7 @@
 #include "receiver/storage/storage.h"
 #include "promql/ast.h"
 #include "promql/functions.h"
+#include "promql/print.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
@@ -196,6 +197,29 @@ static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool
 	if (rc != 0) {
 		sigs_free(s, v->n);
 		return rc;
+	}
+	if (v->n > 1)
+		qsort(s, v->n, sizeof(*s), sig_cmp);
+	*out = s;
+	return 0;
+}
+
+/* The full keys of every sample of v (names kept), sorted. */
+static int sigs_make_keep_name(const struct vec *v, struct sig **out)
+{
+	struct sig *s = calloc(v->n ? v->n : 1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		vg_buf_init(&s[i].key);
+		s[i].idx = i;
+		vg_buf_append(&s[i].key, v->s[i].key, v->s[i].key_len);
+		if (vg_buf_failed(&s[i].key)) {
+			sigs_free(s, v->n);
+			return VG_ENOMEM;
+		}
 	}
 	if (v->n > 1)
 		qsort(s, v->n, sizeof(*s), sig_cmp);
@@ -623,6 +647,158 @@ static const struct {
 	{ "log2", log2 }, { "log10", log10 }, { "sqrt", sqrt }, { "sgn", sgn },
 };
 
+/* clamp(v, min, max), clamp_min(v, min), clamp_max(v, max): names go; a
+ * min above the max gives nothing, as in Prometheus. */
+static int eval_clamp(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const char *name = n->func->name;
+	struct value v = { 0 }, a = { 0 }, b = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	double lo = -INFINITY, hi = INFINITY;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &v)) != 0 || (rc = eval_node(e, n->args[1], t, &a)) != 0)
+		goto out;
+	if (strcmp(name, "clamp") == 0) {
+		if ((rc = eval_node(e, n->args[2], t, &b)) != 0)
+			goto out;
+		lo = a.scalar;
+		hi = b.scalar;
+		if (lo > hi)
+			goto out;
+	} else if (strcmp(name, "clamp_min") == 0) {
+		lo = a.scalar;
+	} else {
+		hi = a.scalar;
+	}
+	for (size_t i = 0; i < v.vec.n && rc == 0; i++) {
+		double x = v.vec.s[i].v;
+		if (isnan(lo) || isnan(hi))
+			x = NAN;
+		else if (x < lo)
+			x = lo;
+		else if (x > hi)
+			x = hi;
+		if ((rc = drop_name(v.vec.s[i].key, v.vec.s[i].key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, x);
+	}
+out:
+	vg_buf_release(&key);
+	value_release(&v);
+	value_release(&a);
+	value_release(&b);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+struct bucket {
+	double le, count;
+};
+
+static int bucket_cmp(const void *x, const void *y)
+{
+	const struct bucket *a = x, *b = y;
+
+	return a->le < b->le ? -1 : a->le > b->le;
+}
+
+/* histogram_quantile over one group's classic buckets (promql-subset.md). */
+static double bucket_quantile(double q, struct bucket *b, size_t n)
+{
+	size_t k = 0, i;
+	double total, rank, start, end, c, r;
+
+	if (isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(b, n, sizeof(*b), bucket_cmp);
+	if (n == 0 || !isinf(b[n - 1].le) || b[n - 1].le < 0)
+		return NAN;
+	/* merge equal bounds */
+	for (i = 0; i < n; i++) {
+		if (k > 0 && b[k - 1].le == b[i].le)
+			b[k - 1].count += b[i].count;
+		else
+			b[k++] = b[i];
+	}
+	n = k;
+	/* force monotonic counts: a drop (float noise or not) takes the
+	 * previous count, as Prometheus's ensureMonotonic does */
+	for (i = 1; i < n; i++)
+		if (b[i].count < b[i - 1].count)
+			b[i].count = b[i - 1].count;
+	if (n < 2)
+		return NAN;
+	total = b[n - 1].count;
+	if (total == 0 || isnan(total))
+		return NAN;
+	rank = q * total;
+	for (i = 0; i < n - 1 && b[i].count < rank; i++)
+		;
+	if (i == n - 1)
+		return b[n - 2].le;
+	if (i == 0 && b[0].le <= 0)
+		return b[0].le;
+	start = i == 0 ? 0 : b[i - 1].le;
+	end = b[i].le;
+	c = b[i].count - (i == 0 ? 0 : b[i - 1].count);
+	r = rank - (i == 0 ? 0 : b[i - 1].count);
+	return start + (end - start) * (c == 0 ? 0 : r / c);
+}
+
+static int eval_histogram_quantile(struct ev *e, const struct vg_promql_node *n, int64_t t,
+				   struct value *out)
+{
+	char le_name[] = "le";
+	char *le_names[] = { le_name };
+	const struct vg_promql_labels le = { 1, le_names };
+	struct value q = { 0 }, v = { 0 };
+	struct sig *g = NULL;
+	struct bucket *b = NULL;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &q)) != 0 || (rc = eval_node(e, n->args[1], t, &v)) != 0)
+		goto out;
+	/* groups: every label but le, without the name */
+	if ((rc = sigs_make(&v.vec, &le, false, &g)) != 0)
+		goto out;
+	if ((b = malloc((v.vec.n ? v.vec.n : 1) * sizeof(*b))) == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < v.vec.n && rc == 0;) {
+		size_t j = i, nb = 0;
+		for (; j < v.vec.n && key_cmp(g[i].key.data, g[i].key.len, g[j].key.data, g[j].key.len) == 0; j++) {
+			const struct sample *x = &v.vec.s[g[j].idx];
+			struct vg_series s;
+			const struct vg_str *lv;
+			char text[64], *endp;
+			double bound;
+			if (vg_series_from_key(x->key, x->key_len, &s) != 0 ||
+			    (lv = vg_series_get(&s, "le")) == NULL || lv->len >= sizeof(text))
+				continue; /* no le: not a bucket */
+			memcpy(text, lv->p, lv->len);
+			text[lv->len] = '\0';
+			bound = strtod(text, &endp);
+			if (endp == text || *endp != '\0')
+				continue;
+			b[nb++] = (struct bucket){ bound, x->v };
+		}
+		if (nb > 0)
+			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, bucket_quantile(q.scalar, b, nb));
+		i = j;
+	}
+out:
+	free(b);
+	if (g)
+		sigs_free(g, v.vec.n);
+	value_release(&q);
+	value_release(&v);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
@@ -650,6 +826,10 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		value_release(&a);
 		return rc == VG_ENOMEM ? oom(e) : rc;
 	}
+	if (strcmp(name, "clamp") == 0 || strcmp(name, "clamp_min") == 0 || strcmp(name, "clamp_max") == 0)
+		return eval_clamp(e, n, t, out);
+	if (strcmp(name, "histogram_quantile") == 0)
+		return eval_histogram_quantile(e, n, t, out);
 	if (strcmp(name, "time") == 0) {
 		out->scalar = (double)t / 1000.0;
 		return 0;
@@ -677,35 +857,131 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 
 /* ---- aggregation --------------------------------------------------------- */
 
+/* Sets label name to value (or deletes it when value is NULL) in the label
+ * set of key, into out. */
+static int key_set_label(const uint8_t *key, size_t key_len, const char *name, const struct vg_str *value,
+			 struct vg_buf *out)
+{
+	struct vg_series s, r;
+	struct vg_str nm = vg_str_c(name);
+	bool is_done = value == NULL;
+
+	vg_buf_reset(out);
+	if (vg_series_from_key(key, key_len, &s) != 0)
+		return VG_EINVAL;
+	r.name = s.name;
+	r.n_labels = 0;
+	for (uint32_t i = 0; i <= s.n_labels; i++) {
+		int c = i < s.n_labels ? vg_str_cmp(s.labels[i].name, nm) : 1;
+		if (!is_done && c >= 0) {
+			if (r.n_labels >= VG_SERIES_MAX_LABELS)
+				return VG_EINVAL;
+			r.labels[r.n_labels++] = (struct vg_label){ nm, *value };
+			is_done = true;
+		}
+		if (i < s.n_labels && c != 0)
+			r.labels[r.n_labels++] = s.labels[i];
+	}
+	vg_series_key(&r, out);
+	return vg_buf_failed(out) ? VG_ENOMEM : 0;
+}
+
+/* For topk: a before b when greater, NaN last; bottomk: smaller first. */
+struct ranked {
+	double v;
+	size_t idx;
+};
+
+static int cmp_desc(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(a->v) - isnan(b->v);
+	return a->v > b->v ? -1 : a->v < b->v;
+}
+
+static int cmp_asc(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(a->v) - isnan(b->v);
+	return a->v < b->v ? -1 : a->v > b->v;
+}
+
+/* NaN smallest, as Prometheus sorts for quantile. */
+static int cmp_nan_first(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	if (isnan(a) || isnan(b))
+		return isnan(b) - isnan(a);
+	return a < b ? -1 : a > b;
+}
+
+/* quantile over sorted v[0..n) (promql-subset.md). */
+static double quantile_of(double q, double *v, size_t n)
+{
+	double rank, w;
+	size_t lo, hi;
+
+	if (n == 0 || isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(v, n, sizeof(*v), cmp_nan_first);
+	rank = q * (double)(n - 1);
+	lo = (size_t)floor(rank);
+	hi = lo + 1 < n ? lo + 1 : lo;
+	w = rank - floor(rank);
+	return v[lo] * (1 - w) + v[hi] * w;
+}
+
 static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
-	struct value in = { 0 };
+	struct value in = { 0 }, param = { 0 };
 	struct sig *g = NULL;
+	struct ranked *rk = NULL;
+	double *vals = NULL;
+	struct vg_buf key = VG_BUF_INIT;
 	int rc;
 
 	out->type = VG_PROMQL_VECTOR;
-	switch (n->agg) {
-	case VG_PROMQL_SUM: case VG_PROMQL_AVG: case VG_PROMQL_MIN: case VG_PROMQL_MAX:
-	case VG_PROMQL_COUNT:
-		break;
-	default: {
+	if (n->agg == VG_PROMQL_LIMITK || n->agg == VG_PROMQL_LIMIT_RATIO) {
 		char what[64];
 		snprintf(what, sizeof(what), "the aggregation %s", vg_promql_agg_name(n->agg));
 		return unsupported(e, what);
 	}
+	if (n->param != NULL && (rc = eval_node(e, n->param, t, &param)) != 0)
+		return rc;
+	if (n->agg == VG_PROMQL_COUNT_VALUES && !vg_label_name_valid(param.str, param.str_len)) {
+		rc = vg_err_set(e->err, VG_EINVAL, "invalid label name \"%.*s\"", (int)(param.str_len > 64 ? 64 : param.str_len),
+				param.str);
+		goto out;
 	}
 	if ((rc = eval_node(e, n->expr, t, &in)) != 0)
-		return rc;
+		goto out;
 	/* by (ls) keeps ls; without (ls) drops ls and the name; no clause: {} */
 	if ((rc = sigs_make(&in.vec, &n->grouping, !n->is_without, &g)) != 0)
 		goto out;
+	rk = malloc((in.vec.n ? in.vec.n : 1) * sizeof(*rk));
+	vals = malloc((in.vec.n ? in.vec.n : 1) * sizeof(*vals));
+	if (rk == NULL || vals == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < in.vec.n && rc == 0;) {
 		size_t j = i, cnt = 0;
-		double sum = 0, comp = 0, acc = 0;
+		double sum = 0, comp = 0, acc = 0, mean = 0, m2 = 0;
 		bool has = false;
 
 		for (; j < in.vec.n && key_cmp(g[i].key.data, g[i].key.len, g[j].key.data, g[j].key.len) == 0; j++) {
-			double v = in.vec.s[g[j].idx].v;
+			double v = in.vec.s[g[j].idx].v, delta;
+			rk[cnt] = (struct ranked){ v, g[j].idx };
+			vals[cnt] = v;
 			cnt++;
 			switch (n->agg) {
 			case VG_PROMQL_SUM: case VG_PROMQL_AVG: {
@@ -723,6 +999,12 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 				if (!has || v > acc || isnan(acc))
 					acc = v;
 				break;
+			case VG_PROMQL_STDDEV: case VG_PROMQL_STDVAR:
+				/* Welford's running mean and squared deviation */
+				delta = v - mean;
+				mean += delta / (double)cnt;
+				m2 += delta * (v - mean);
+				break;
 			default:
 				break;
 			}
@@ -732,15 +1014,53 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 		case VG_PROMQL_SUM: acc = sum + comp; break;
 		case VG_PROMQL_AVG: acc = (sum + comp) / (double)cnt; break;
 		case VG_PROMQL_COUNT: acc = (double)cnt; break;
+		case VG_PROMQL_GROUP: acc = 1; break;
+		case VG_PROMQL_STDVAR: acc = m2 / (double)cnt; break;
+		case VG_PROMQL_STDDEV: acc = sqrt(m2 / (double)cnt); break;
+		case VG_PROMQL_QUANTILE: acc = quantile_of(param.scalar, vals, cnt); break;
 		default: break;
 		}
-		rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, acc);
+		if (n->agg == VG_PROMQL_TOPK || n->agg == VG_PROMQL_BOTTOMK) {
+			/* the k best elements with their own labels */
+			double k = param.scalar;
+			size_t take = isnan(k) || k < 1 ? 0 : k >= (double)cnt ? cnt : (size_t)k;
+			qsort(rk, cnt, sizeof(*rk), n->agg == VG_PROMQL_TOPK ? cmp_desc : cmp_asc);
+			for (size_t k2 = 0; k2 < take && rc == 0; k2++) {
+				const struct sample *x = &in.vec.s[rk[k2].idx];
+				rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+			}
+		} else if (n->agg == VG_PROMQL_COUNT_VALUES) {
+			/* one series per distinct value: the group's labels and lbl="v" */
+			qsort(vals, cnt, sizeof(*vals), cmp_nan_first);
+			for (size_t a = 0; a < cnt && rc == 0;) {
+				size_t b = a;
+				struct vg_buf text = VG_BUF_INIT;
+				struct vg_str tv;
+				char name[VG_SERIES_MAX_NAME + 1];
+				while (b < cnt && (vals[b] == vals[a] || (isnan(vals[b]) && isnan(vals[a]))))
+					b++;
+				vg_promql_print_number(&text, vals[a]);
+				tv = (struct vg_str){ vg_buf_cstr(&text), (uint32_t)text.len };
+				snprintf(name, sizeof(name), "%.*s", (int)param.str_len, param.str);
+				rc = key_set_label(g[i].key.data, g[i].key.len, name, &tv, &key);
+				if (rc == 0)
+					rc = vec_push(&out->vec, key.data, key.len, (double)(b - a));
+				vg_buf_release(&text);
+				a = b;
+			}
+		} else {
+			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, acc);
+		}
 		i = j;
 	}
 out:
+	vg_buf_release(&key);
+	free(rk);
+	free(vals);
 	if (g)
 		sigs_free(g, in.vec.n);
 	value_release(&in);
+	value_release(&param);
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 
@@ -811,71 +1131,125 @@ out:
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 
+/* Prometheus's error for two elements of the "one" side with one
+ * signature. */
+static int duplicate_error(struct ev *e, const struct vec *v, const struct sig *a, const struct sig *b,
+			   const char *side)
+{
+	struct vg_buf x = VG_BUF_INIT, y = VG_BUF_INIT, g = VG_BUF_INIT;
+	int rc;
+
+	format_labels(v->s[a->idx].key, v->s[a->idx].key_len, &x);
+	format_labels(v->s[b->idx].key, v->s[b->idx].key_len, &y);
+	format_labels(b->key.data, b->key.len, &g);
+	rc = vg_err_set(e->err, VG_EINVAL,
+			"found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
+			vg_buf_cstr(&g), side, vg_buf_cstr(&x), vg_buf_cstr(&y));
+	vg_buf_release(&x);
+	vg_buf_release(&y);
+	vg_buf_release(&g);
+	return rc;
+}
+
+/*
+ * vector op vector. One-to-one: each signature at most once per side.
+ * group_left (many-to-one): the right side is the "one" side, each left
+ * element matches at most one right element, and the result takes the
+ * left's labels plus the included labels of the right; group_right
+ * mirrors it. Values are computed in the written operand order.
+ */
 static int vector_vector(struct ev *e, const struct vg_promql_node *n, struct value *l,
 			 struct value *r, struct value *out)
 {
 	const struct vg_promql_matching *m = &n->matching;
 	bool is_cmp = vg_promql_binop_is_comparison(n->op);
 	bool dropping = !is_cmp || n->is_bool;
-	struct sig *rs = NULL, *ls = NULL;
-	struct vg_buf key = VG_BUF_INIT;
+	bool is_group = m->card == VG_PROMQL_MANY_TO_ONE || m->card == VG_PROMQL_ONE_TO_MANY;
+	bool is_swapped = m->card == VG_PROMQL_ONE_TO_MANY;
+	struct value *many = is_swapped ? r : l, *one = is_swapped ? l : r;
+	struct sig *os = NULL, *ms = NULL, *res = NULL;
+	struct vg_buf key = VG_BUF_INIT, tmp = VG_BUF_INIT;
 	int rc;
 
-	if (m->card == VG_PROMQL_MANY_TO_ONE || m->card == VG_PROMQL_ONE_TO_MANY)
-		return unsupported(e, "group_left and group_right");
-	if ((rc = sigs_make(&r->vec, &m->labels, m->is_on, &rs)) != 0 ||
-	    (rc = sigs_make(&l->vec, &m->labels, m->is_on, &ls)) != 0)
+	if ((rc = sigs_make(&one->vec, &m->labels, m->is_on, &os)) != 0 ||
+	    (rc = sigs_make(&many->vec, &m->labels, m->is_on, &ms)) != 0)
 		goto out;
-	for (size_t i = 1; i < r->vec.n; i++)
-		if (key_cmp(rs[i].key.data, rs[i].key.len, rs[i - 1].key.data, rs[i - 1].key.len) == 0) {
-			struct vg_buf a = VG_BUF_INIT, b = VG_BUF_INIT, g = VG_BUF_INIT;
-			format_labels(r->vec.s[rs[i - 1].idx].key, r->vec.s[rs[i - 1].idx].key_len, &a);
-			format_labels(r->vec.s[rs[i].idx].key, r->vec.s[rs[i].idx].key_len, &b);
-			format_labels(rs[i].key.data, rs[i].key.len, &g);
-			rc = vg_err_set(e->err, VG_EINVAL,
-					"found duplicate series for the match group %s on the right hand-side of the operation: [%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
-					vg_buf_cstr(&g), vg_buf_cstr(&a), vg_buf_cstr(&b));
-			vg_buf_release(&a);
-			vg_buf_release(&b);
-			vg_buf_release(&g);
+	for (size_t i = 1; i < one->vec.n; i++)
+		if (key_cmp(os[i].key.data, os[i].key.len, os[i - 1].key.data, os[i - 1].key.len) == 0) {
+			rc = duplicate_error(e, &one->vec, &os[i - 1], &os[i], is_swapped ? "left" : "right");
 			goto out;
 		}
-	for (size_t i = 0; i < l->vec.n && rc == 0; i++) {
-		const struct sig *s = &ls[i];
-		size_t j = sigs_find(rs, r->vec.n, s->key.data, s->key.len);
-		const struct sample *x = &l->vec.s[s->idx];
+	for (size_t i = 0; i < many->vec.n && rc == 0; i++) {
+		const struct sig *s = &ms[i];
+		size_t j = sigs_find(os, one->vec.n, s->key.data, s->key.len);
+		const struct sample *x, *y;
 		bool keep;
 		double v;
 
-		if (j == r->vec.n)
+		if (j == one->vec.n)
 			continue;
-		if (i > 0 && key_cmp(ls[i - 1].key.data, ls[i - 1].key.len, s->key.data, s->key.len) == 0) {
+		if (!is_group && i > 0 &&
+		    key_cmp(ms[i - 1].key.data, ms[i - 1].key.len, s->key.data, s->key.len) == 0) {
 			rc = vg_err_set(e->err, VG_EINVAL,
 					"multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
 			break;
 		}
-		v = binop(n->op, x->v, r->vec.s[rs[j].idx].v, &keep);
+		x = &many->vec.s[s->idx];
+		y = &one->vec.s[os[j].idx];
+		v = is_swapped ? binop(n->op, y->v, x->v, &keep) : binop(n->op, x->v, y->v, &keep);
 		if (is_cmp && n->is_bool) {
 			v = keep ? 1 : 0;
 			keep = true;
 		}
 		if (!keep)
 			continue;
-		/* Result labels: the left side's; on(ls) keeps only ls, ignoring(ls)
-		 * deletes ls; the name goes for arithmetic and bool. */
-		if (m->is_on)
+		/* Result labels: the many side's (the left's for one-to-one); the
+		 * name goes for arithmetic and bool; one-to-one on(ls) keeps only
+		 * ls and ignoring(ls) deletes ls; a group modifier copies its
+		 * labels from the one side. */
+		if (!is_group && m->is_on)
 			rc = reduce_key(x->key, x->key_len, &m->labels, true, true, &key);
-		else
+		else if (!is_group)
 			rc = reduce_key(x->key, x->key_len, &m->labels, false, dropping, &key);
+		else if (dropping)
+			rc = drop_name(x->key, x->key_len, &key);
+		else {
+			vg_buf_reset(&key);
+			vg_buf_append(&key, x->key, x->key_len);
+		}
+		for (size_t k = 0; is_group && rc == 0 && k < m->include.n; k++) {
+			struct vg_series ys;
+			const struct vg_str *val = NULL;
+			if (vg_series_from_key(y->key, y->key_len, &ys) == 0)
+				val = vg_series_get(&ys, m->include.names[k]);
+			if ((rc = key_set_label(key.data, key.len, m->include.names[k], val, &tmp)) == 0) {
+				struct vg_buf t2 = key;
+				key = tmp;
+				tmp = t2;
+			}
+		}
 		if (rc == 0)
 			rc = vec_push(&out->vec, key.data, key.len, v);
 	}
+	if (rc == 0 && is_group && out->vec.n > 1) {
+		/* grouping labels must make every result unique */
+		if ((rc = sigs_make_keep_name(&out->vec, &res)) == 0) {
+			for (size_t i = 1; i < out->vec.n; i++)
+				if (key_cmp(res[i].key.data, res[i].key.len, res[i - 1].key.data, res[i - 1].key.len) == 0) {
+					rc = vg_err_set(e->err, VG_EINVAL,
+							"multiple matches for labels: grouping labels must ensure unique matches");
+					break;
+				}
+			sigs_free(res, out->vec.n);
+		}
+	}
 out:
 	vg_buf_release(&key);
-	if (rs)
-		sigs_free(rs, r->vec.n);
-	if (ls)
-		sigs_free(ls, l->vec.n);
+	vg_buf_release(&tmp);
+	if (os)
+		sigs_free(os, one->vec.n);
+	if (ms)
+		sigs_free(ms, many->vec.n);
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 

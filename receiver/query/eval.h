@@ -13,11 +13,15 @@
  * range selectors with offset and @, subqueries (steps at multiples of the
  * step from the epoch, default 1m), parentheses, unary minus, arithmetic
  * and comparison operators (with bool) between scalars and vectors with
- * one-to-one vector matching (on, ignoring), the set operators and, or,
- * unless, the aggregations sum, avg, min, max, count with by and without,
- * and the functions rate, irate, increase, delta, idelta, the
+ * vector matching (on, ignoring, group_left, group_right), the set
+ * operators and, or, unless, the aggregations sum, avg, min, max, count,
+ * group, stddev, stdvar, topk, bottomk, quantile, count_values with by and
+ * without, and the functions rate, irate, increase, delta, idelta, the
  * avg/min/max/sum/count/last/present _over_time family, abs, ceil, floor,
- * exp, ln, log2, log10, sqrt, sgn, time, vector and scalar. Anything else
+ * exp, ln, log2, log10, sqrt, sgn, clamp, clamp_min, clamp_max,
+ * histogram_quantile (classic le buckets), time, vector and scalar. An
+ * instant vector comes out sorted by label set (topk's order is not kept).
+ * Anything else
  * the parser accepts is refused with VG_EINVAL and "... is not supported by
  * this version of the engine" rather than given a wrong answer.
  *
