@@ -684,6 +684,11 @@ START_TEST(test_http_query_promql_shapes)
 	check_bad("/api/v1/query_range?query=up%5B5m%5D&start=0&end=10&step=1",
 		  "invalid expression type \"range vector\" for range query");
 	check_bad("/api/v1/query?query=sum(up", "invalid parameter \"query\": 1:7: parse error: ");
+	get("/api/v1/format_query?query=sum(rate(x%7Bb%3D%221%22,a%3D~%222%22%7D%5B90m%5D))by(job)", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":\"sum by (job) (rate(x{a=~\\\"2\\\",b=\\\"1\\\"}[1h30m]))\"}");
+	reply_release(&r);
+	check_bad("/api/v1/format_query?query=1%20%2B", "invalid parameter \"query\": 1:4: parse error: ");
 }
 END_TEST
 

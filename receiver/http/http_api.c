@@ -46,6 +46,7 @@
 #include "common/selector.h"
 #include "promql/ast.h"
 #include "promql/parse.h"
+#include "promql/print.h"
 #include "common/series.h"
 
 #include <errno.h>
@@ -581,6 +582,25 @@ static void handle_query_range(struct ctx *c)
 	finish_success(c, is_truncated);
 }
 
+/* /api/v1/format_query: the query in canonical form (promql/print.h). */
+static void handle_format_query(struct ctx *c)
+{
+	struct vg_promql_node *expr = NULL;
+	struct vg_buf text = VG_BUF_INIT;
+
+	if (!parse_query(c, &expr))
+		return;
+	if (vg_promql_print(expr, &text) != 0) {
+		reply_internal(c, "out of memory");
+	} else {
+		begin_success(c);
+		vg_json_str(&c->out, (const char *)text.data, text.len);
+		finish_success(c, false);
+	}
+	vg_buf_release(&text);
+	vg_promql_node_free(expr);
+}
+
 /* The series matching sels in [start, end], or false after replying. */
 static bool select_series(struct ctx *c, struct vg_selector *sels, size_t n_sels, int64_t start_ms,
 			  int64_t end_ms, struct vg_query_result *res)
@@ -986,6 +1006,8 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		post_ok = handle_query_range;
 	else if (strcmp(rest, "series") == 0)
 		post_ok = handle_series;
+	else if (strcmp(rest, "format_query") == 0)
+		post_ok = handle_format_query;
 
 	if (post_ok != NULL || strcmp(rest, "labels") == 0) {
 		if (!is_get && !is_post) {
