@@ -268,7 +268,7 @@ END_TEST
 START_TEST(test_refused_until_supported)
 {
 	at("limitk(1, mem)", 600, "error: the aggregation limitk is not supported by this version of the engine");
-	at("quantile_over_time(0.5, mem[1m])", 600, "error: the function quantile_over_time() is not supported by this version of the engine");
+	at("timestamp(mem)", 600, "error: the function timestamp() is not supported by this version of the engine");
 	at("label_replace(mem, \"a\", \"b\", \"c\", \"d\")", 600, "error: the function label_replace() is not supported by this version of the engine");
 }
 END_TEST
@@ -367,6 +367,28 @@ START_TEST(test_clamp_and_histogram_quantile)
 }
 END_TEST
 
+START_TEST(test_window_functions_and_absent)
+{
+	at("resets(http_requests_total{instance=\"c\"}[10m])", 600, "{instance=\"c\",job=\"web\"} 1");
+	at("changes(mem{instance=\"a\"}[5m])", 600, "{instance=\"a\",pool=\"x\"} 0");
+	at("changes(http_requests_total{instance=\"a\"}[1m])", 600, "{instance=\"a\",job=\"api\"} 5");
+	at("deriv(http_requests_total{instance=\"b\"}[1m])", 600, "{instance=\"b\",job=\"api\"} 2");
+	at("predict_linear(http_requests_total{instance=\"a\"}[1m], 100)", 600, "{instance=\"a\",job=\"api\"} 700");
+	at("stddev_over_time(mem{instance=\"a\"}[1m])", 600, "{instance=\"a\",pool=\"x\"} 0");
+	at("stdvar_over_time(http_requests_total{instance=\"a\"}[30s])", 600, "{instance=\"a\",job=\"api\"} 66.66666666666667");
+	at("quantile_over_time(0.5, http_requests_total{instance=\"a\"}[30s])", 600, "{instance=\"a\",job=\"api\"} 590");
+	at("mad_over_time(http_requests_total{instance=\"a\"}[30s])", 600, "{instance=\"a\",job=\"api\"} 10");
+	at("first_over_time(http_requests_total{instance=\"a\"}[30s])", 600,
+	   "http_requests_total{instance=\"a\",job=\"api\"} 580");
+	at("absent(nonexistent{job=\"x\", a=~\"b\"})", 600, "{job=\"x\"} 1");
+	at("absent(mem)", 600, "");
+	at("absent(nonexistent{job=\"x\", job=\"y\"})", 600, "{} 1");
+	at("absent(sum(nonexistent{job=\"x\"}))", 600, "{} 1");
+	at("absent_over_time(nonexistent{job=\"x\", z=\"1\"}[1m])", 600, "{job=\"x\",z=\"1\"} 1");
+	at("absent_over_time(mem[1m])", 600, "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
@@ -384,6 +406,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_more_aggregations);
 	tcase_add_test(tc, test_group_left_right);
 	tcase_add_test(tc, test_clamp_and_histogram_quantile);
+	tcase_add_test(tc, test_window_functions_and_absent);
 	tcase_add_test(tc, test_refused_until_supported);
 	suite_add_tcase(s, tc);
 	return s;

@@ -443,6 +443,8 @@ static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, st
  * samples limit; this keeps one query's memory bounded until that limit
  * lands). */
 #define MAX_SUBQUERY_STEPS 100000
+/* The scratch a function over a window starts with, in bytes. */
+#define SCRATCH_BYTES 4096
 /* The step of a subquery that gives none: Prometheus's default global
  * evaluation interval. */
 #define DEFAULT_SUBQUERY_STEP_MS 60000
@@ -561,13 +563,107 @@ static bool instant_value(const int64_t *ts, const double *v, size_t n, bool is_
 	return true;
 }
 
+static double quantile_of(double q, double *v, size_t n);
+
+/* Least-squares slope (per second) and the value at time at_ms of the
+ * line through the samples; false for fewer than two. */
+static bool regression(const int64_t *ts, const double *v, size_t n, int64_t at_ms, double *slope,
+		       double *intercept)
+{
+	double sx = 0, sy = 0, sxy = 0, sxx = 0, den;
+
+	if (n < 2)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		double x = (double)(ts[i] - at_ms) / 1000.0;
+		sx += x;
+		sy += v[i];
+		sxy += x * v[i];
+		sxx += x * x;
+	}
+	den = (double)n * sxx - sx * sx;
+	if (den == 0)
+		return false;
+	*slope = ((double)n * sxy - sx * sy) / den;
+	*intercept = sy / (double)n - *slope * sx / (double)n;
+	return true;
+}
+
+/* absent() and absent_over_time() of nothing: one sample, 1, with the
+ * labels of the selector's = matchers (not the name; a label matched twice
+ * is left out), {} for anything but a selector. */
+static int absent_labels(struct ev *e, const struct vg_promql_node *arg, struct value *out)
+{
+	struct vg_series r = { { "", 0 }, 0, { { { NULL, 0 }, { NULL, 0 } } } };
+	struct vg_buf key = VG_BUF_INIT;
+	int rc;
+
+	while (arg->kind == VG_PROMQL_PAREN)
+		arg = arg->expr;
+	if (arg->kind == VG_PROMQL_MATRIX_SEL)
+		arg = arg->expr;
+	if (arg->kind == VG_PROMQL_SELECTOR) {
+		const struct vg_selector *sel = &arg->sel;
+		for (size_t i = 0; i < sel->n && r.n_labels < VG_SERIES_MAX_LABELS; i++) {
+			const struct vg_matcher *m = &sel->m[i];
+			size_t uses = 0;
+			if (m->op != VG_MATCH_EQ || strcmp(m->name, "__name__") == 0 || m->value_len == 0)
+				continue;
+			for (size_t j = 0; j < sel->n; j++)
+				uses += strcmp(sel->m[j].name, m->name) == 0;
+			if (uses == 1)
+				r.labels[r.n_labels++] = (struct vg_label){ vg_str_c(m->name),
+									    { m->value, (uint32_t)m->value_len } };
+		}
+		/* sorted by name, as a key's labels are */
+		for (uint32_t i = 1; i < r.n_labels; i++)
+			for (uint32_t j = i; j > 0 && vg_str_cmp(r.labels[j].name, r.labels[j - 1].name) < 0; j--) {
+				struct vg_label tl = r.labels[j];
+				r.labels[j] = r.labels[j - 1];
+				r.labels[j - 1] = tl;
+			}
+	}
+	vg_series_key(&r, &key);
+	rc = vg_buf_failed(&key) ? VG_ENOMEM : vec_push(&out->vec, key.data, key.len, 1);
+	vg_buf_release(&key);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 /* The <agg>_over_time functions over one series' samples v[0..n) (n >= 1,
  * every sample weighing the same). false if name is not one of them. */
-static bool over_time(const char *name, const double *v, size_t n, double *out, bool *keeps_name)
+static bool over_time(const char *name, const double *v, size_t n, double param, double *scratch,
+		      double *out, bool *keeps_name)
 {
 	double sum = 0, comp = 0, acc = v[0];
 
-	if (strcmp(name, "count_over_time") == 0) {
+	if (strcmp(name, "first_over_time") == 0) {
+		*out = v[0];
+		*keeps_name = true;
+	} else if (strcmp(name, "stddev_over_time") == 0 || strcmp(name, "stdvar_over_time") == 0) {
+		double mean = 0, m2 = 0;
+		for (size_t i = 0; i < n; i++) {
+			double d = v[i] - mean;
+			mean += d / (double)(i + 1);
+			m2 += d * (v[i] - mean);
+		}
+		*out = name[3] == 'd' ? sqrt(m2 / (double)n) : m2 / (double)n;
+	} else if (strcmp(name, "quantile_over_time") == 0) {
+		memcpy(scratch, v, n * sizeof(*v));
+		*out = quantile_of(param, scratch, n);
+	} else if (strcmp(name, "mad_over_time") == 0) {
+		double median;
+		memcpy(scratch, v, n * sizeof(*v));
+		median = quantile_of(0.5, scratch, n);
+		for (size_t i = 0; i < n; i++)
+			scratch[i] = fabs(v[i] - median);
+		*out = quantile_of(0.5, scratch, n);
+	} else if (strcmp(name, "resets") == 0 || strcmp(name, "changes") == 0) {
+		size_t c = 0;
+		for (size_t i = 1; i < n; i++)
+			if (name[0] == 'r' ? v[i] < v[i - 1] : (v[i] != v[i - 1] && !(isnan(v[i]) && isnan(v[i - 1]))))
+				c++;
+		*out = (double)c;
+	} else if (strcmp(name, "count_over_time") == 0) {
 		*out = (double)n;
 	} else if (strcmp(name, "present_over_time") == 0) {
 		*out = 1;
@@ -596,19 +692,44 @@ static bool over_time(const char *name, const double *v, size_t n, double *out, 
 static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
-	struct value in = { 0 };
+	struct value in = { 0 }, param = { 0 };
 	struct vg_buf key = VG_BUF_INIT;
 	int64_t ref, range_start;
+	size_t m_arg = strcmp(name, "quantile_over_time") == 0 ? 1 : 0;
+	double *scratch = NULL;
 	int rc;
 
-	if ((rc = eval_matrix(e, n->args[0], t, &in, &range_start, &ref)) != 0)
+	if (n->n_args > 1 && (rc = eval_node(e, n->args[m_arg == 1 ? 0 : 1], t, &param)) != 0)
+		return rc;
+	if ((rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref)) != 0)
 		goto out;
+	if (strcmp(name, "absent_over_time") == 0) {
+		rc = in.mat.n == 0 ? absent_labels(e, n->args[0], out) : 0;
+		goto out;
+	}
 	for (size_t i = 0; i < in.mat.n && rc == 0; i++) {
 		const struct vg_query_series *s = &in.mat.series[i];
 		bool ok, keeps_name = false;
-		double v = 0;
+		double v = 0, slope, icpt;
 
-		if (over_time(name, s->values, s->n, &v, &keeps_name))
+		if (scratch == NULL && (scratch = malloc(SCRATCH_BYTES)) == NULL) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		if (s->n * sizeof(double) > SCRATCH_BYTES) {
+			void *p = realloc(scratch, s->n * sizeof(double));
+			if (p == NULL) {
+				rc = VG_ENOMEM;
+				break;
+			}
+			scratch = p;
+		}
+		if (strcmp(name, "deriv") == 0)
+			ok = regression(s->ts_ms, s->values, s->n, t, &v, &icpt);
+		else if (strcmp(name, "predict_linear") == 0) {
+			ok = regression(s->ts_ms, s->values, s->n, t, &slope, &icpt);
+			v = slope * param.scalar + icpt;
+		} else if (over_time(name, s->values, s->n, param.scalar, scratch, &v, &keeps_name))
 			ok = true;
 		else if (strcmp(name, "rate") == 0)
 			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, true, &v);
@@ -628,8 +749,10 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 			rc = vec_push(&out->vec, key.data, key.len, v);
 	}
 out:
+	free(scratch);
 	vg_buf_release(&key);
 	value_release(&in);
+	value_release(&param);
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 
@@ -807,12 +930,17 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 
 	out->type = n->type;
 	if (strcmp(name, "rate") == 0 || strcmp(name, "irate") == 0 || strcmp(name, "increase") == 0 ||
-	    strcmp(name, "delta") == 0 || strcmp(name, "idelta") == 0 ||
-	    (strstr(name, "_over_time") != NULL && strcmp(name, "quantile_over_time") != 0 &&
-	     strcmp(name, "stddev_over_time") != 0 && strcmp(name, "stdvar_over_time") != 0 &&
-	     strcmp(name, "mad_over_time") != 0 && strcmp(name, "absent_over_time") != 0 &&
-	     strcmp(name, "first_over_time") != 0))
+	    strcmp(name, "delta") == 0 || strcmp(name, "idelta") == 0 || strcmp(name, "resets") == 0 ||
+	    strcmp(name, "changes") == 0 || strcmp(name, "deriv") == 0 ||
+	    strcmp(name, "predict_linear") == 0 || strstr(name, "_over_time") != NULL)
 		return eval_range_fn(e, n, t, out);
+	if (strcmp(name, "absent") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		rc = a.vec.n == 0 ? absent_labels(e, n->args[0], out) : 0;
+		value_release(&a);
+		return rc;
+	}
 	for (size_t i = 0; i < sizeof(math_fns) / sizeof(math_fns[0]); i++) {
 		struct vg_buf key = VG_BUF_INIT;
 		if (strcmp(name, math_fns[i].name) != 0)

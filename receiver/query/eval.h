@@ -16,8 +16,10 @@
  * vector matching (on, ignoring, group_left, group_right), the set
  * operators and, or, unless, the aggregations sum, avg, min, max, count,
  * group, stddev, stdvar, topk, bottomk, quantile, count_values with by and
- * without, and the functions rate, irate, increase, delta, idelta, the
- * avg/min/max/sum/count/last/present _over_time family, abs, ceil, floor,
+ * without, and the functions rate, irate, increase, delta, idelta,
+ * resets, changes, deriv, predict_linear, absent, absent_over_time, the
+ * avg/min/max/sum/count/last/first/present/stddev/stdvar/quantile/mad
+ * _over_time family, abs, ceil, floor,
  * exp, ln, log2, log10, sqrt, sgn, clamp, clamp_min, clamp_max,
  * histogram_quantile (classic le buckets), time, vector and scalar. An
  * instant vector comes out sorted by label set (topk's order is not kept).
