@@ -259,6 +259,9 @@ START_TEST(test_range_queries)
 	check("time()", 0, "{} 0@0,60@60,120@120", true, 120, 60);
 	/* a series absent at a step has no point there */
 	check("s", 60, "s{k=\"v\"} 5@60,5@90", true, 120, 30);
+	/* the same through the general path (a plain selector is read once) */
+	check("(s)", 60, "s{k=\"v\"} 5@60,5@90", true, 120, 30);
+	check("mem{instance=\"a\"} @ 600", 0, "mem{instance=\"a\",pool=\"x\"} 100@0,100@60", true, 60, 60);
 	check("mem", 0, "error: end timestamp must not be before start time", true, -1, 10);
 	check("mem", 0, "error: zero or negative query resolution step widths are not accepted. Try a positive integer", true, 10, 0);
 	check("mem[1m]", 0, "error: invalid expression type \"range vector\" for range query, must be Scalar or instant Vector", true, 10, 1);

@@ -1620,6 +1620,11 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		return vg_err_set(err, VG_EINVAL,
 				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
 				  vg_promql_type_name(expr->type));
+	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
+		/* A plain selector: one read per series for all steps. */
+		out->type = VG_PROMQL_MATRIX;
+		return vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+	}
 	for (uint64_t k = 0; k < n_steps && rc == 0; k++) {
 		int64_t t = start_ms + (int64_t)k * step_ms;
 		struct value v;
