@@ -271,7 +271,7 @@ END_TEST
 START_TEST(test_refused_until_supported)
 {
 	at("limitk(1, mem)", 600, "error: the aggregation limitk is not supported by this version of the engine");
-	at("timestamp(mem)", 600, "error: the function timestamp() is not supported by this version of the engine");
+	at("sort(mem)", 600, "error: the function sort() is not supported by this version of the engine");
 	at("label_replace(mem, \"a\", \"b\", \"c\", \"d\")", 600, "error: the function label_replace() is not supported by this version of the engine");
 }
 END_TEST
@@ -392,6 +392,28 @@ START_TEST(test_window_functions_and_absent)
 }
 END_TEST
 
+START_TEST(test_timestamp_dates_label_join)
+{
+	at("timestamp(mem{instance=\"a\"})", 605, "{instance=\"a\",pool=\"x\"} 600");
+	at("timestamp(mem{instance=\"a\"} offset 1m)", 605, "{instance=\"a\",pool=\"x\"} 540");
+	at("timestamp(vector(1))", 605, "{} 605");
+	at("hour()", 7200, "{} 2");
+	at("day_of_week()", 0, "{} 4"); /* 1970-01-01 was a Thursday */
+	at("year(vector(1700000000))", 0, "{} 2023");
+	at("month(vector(1700000000))", 0, "{} 11");
+	at("day_of_month(vector(1700000000))", 0, "{} 14");
+	at("minute(vector(1700000000))", 0, "{} 13");
+	at("days_in_month(vector(951782400))", 0, "{} 29"); /* February 2000 */
+	at("day_of_year(vector(86400 * 59))", 0, "{} 60");
+	at("hour(mem{instance=\"a\"})", 600, "{instance=\"a\",pool=\"x\"} 0");
+	at("year(vector(NaN))", 0, "{} NaN");
+	at("label_join(mem, \"new\", \"-\", \"instance\", \"pool\")", 600,
+	   "mem{instance=\"a\",new=\"a-x\",pool=\"x\"} 100; mem{instance=\"b\",new=\"b-x\",pool=\"x\"} 200");
+	at("label_join(mem, \"pool\", \"\", \"nope\")", 600, "mem{instance=\"a\"} 100; mem{instance=\"b\"} 200");
+	at("label_join(mem, \"1bad\", \"-\", \"instance\")", 600, "error: invalid destination label name in label_join(): 1bad");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
@@ -410,6 +432,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_group_left_right);
 	tcase_add_test(tc, test_clamp_and_histogram_quantile);
 	tcase_add_test(tc, test_window_functions_and_absent);
+	tcase_add_test(tc, test_timestamp_dates_label_join);
 	tcase_add_test(tc, test_refused_until_supported);
 	suite_add_tcase(s, tc);
 	return s;

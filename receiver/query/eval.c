@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/banned.h"
 
@@ -38,7 +39,10 @@ struct sample {
 	uint8_t *key; /* owned */
 	size_t key_len;
 	double v;
+	int64_t ts_ms; /* of the stored sample, for timestamp(); NO_TS: computed */
 };
+
+#define NO_TS INT64_MIN
 
 struct vec {
 	struct sample *s;
@@ -103,7 +107,7 @@ static int vec_push(struct vec *v, const uint8_t *key, size_t key_len, double va
 		return VG_ENOMEM;
 	if (key_len)
 		memcpy(k, key, key_len);
-	v->s[v->n++] = (struct sample){ k, key_len, val };
+	v->s[v->n++] = (struct sample){ k, key_len, val, NO_TS };
 	return 0;
 }
 
@@ -289,7 +293,8 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 		vg_storage_set_key(set, i, &key, &len);
 		if (is_last) {
 			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
-				rc = vec_push(&out->vec, key, len, e->smp.values[n - 1]);
+				if ((rc = vec_push(&out->vec, key, len, e->smp.values[n - 1])) == 0)
+					out->vec.s[out->vec.n - 1].ts_ms = e->smp.ts_ms[n - 1];
 			continue;
 		}
 		for (size_t j = 0; j < n; j++)
@@ -564,6 +569,8 @@ static bool instant_value(const int64_t *ts, const double *v, size_t n, bool is_
 }
 
 static double quantile_of(double q, double *v, size_t n);
+static int key_set_label(const uint8_t *key, size_t key_len, const char *name, const struct vg_str *value,
+			 struct vg_buf *out);
 
 /* Least-squares slope (per second) and the value at time at_ms of the
  * line through the samples; false for fewer than two. */
@@ -922,6 +929,129 @@ out:
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 
+/* timestamp(v): the time of each stored sample in seconds (the evaluation
+ * time for computed ones); names go. */
+static int eval_timestamp(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value a;
+	struct vg_buf key = VG_BUF_INIT;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+		return rc;
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		int64_t ts = a.vec.s[i].ts_ms == NO_TS ? t : a.vec.s[i].ts_ms;
+		if ((rc = drop_name(a.vec.s[i].key, a.vec.s[i].key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, (double)ts / 1000.0);
+	}
+	vg_buf_release(&key);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* day_of_month() and friends, of each value as Unix seconds (of time()
+ * without an argument), in UTC; names go. */
+static int eval_date(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *name = n->func->name;
+	struct value a = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	int rc = 0;
+
+	if (n->n_args == 0)
+		rc = vec_push(&a.vec, (const uint8_t *)"\xFF", 1, (double)t / 1000.0) == 0 ? 0 : VG_ENOMEM;
+	else
+		rc = eval_node(e, n->args[0], t, &a);
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		double v = a.vec.s[i].v, r = NAN;
+		if (isfinite(v) && fabs(v) < 1e15) {
+			time_t secs = (time_t)floor(v);
+			struct tm tm;
+			if (gmtime_r(&secs, &tm) != NULL) {
+				int y = tm.tm_year + 1900;
+				bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+				if (strcmp(name, "day_of_month") == 0)
+					r = tm.tm_mday;
+				else if (strcmp(name, "day_of_week") == 0)
+					r = tm.tm_wday;
+				else if (strcmp(name, "day_of_year") == 0)
+					r = tm.tm_yday + 1;
+				else if (strcmp(name, "days_in_month") == 0)
+					r = mdays[tm.tm_mon] + (tm.tm_mon == 1 && leap);
+				else if (strcmp(name, "hour") == 0)
+					r = tm.tm_hour;
+				else if (strcmp(name, "minute") == 0)
+					r = tm.tm_min;
+				else if (strcmp(name, "month") == 0)
+					r = tm.tm_mon + 1;
+				else
+					r = y;
+			}
+		}
+		if ((rc = drop_name(a.vec.s[i].key, a.vec.s[i].key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, r);
+	}
+	vg_buf_release(&key);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* label_join(v, dst, sep, src...): dst set to the src values joined by
+ * sep (deleted when that is empty); every other label kept. */
+static int eval_label_join(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const struct vg_promql_node *dst = n->args[1], *sep = n->args[2];
+	struct value a;
+	struct vg_buf key = VG_BUF_INIT, joined = VG_BUF_INIT;
+	char dst_name[VG_SERIES_MAX_NAME + 1];
+	int rc;
+
+	if (!vg_label_name_valid(dst->str, dst->str_len) || dst->str_len > VG_SERIES_MAX_NAME)
+		return vg_err_set(e->err, VG_EINVAL, "invalid destination label name in label_join(): %.*s",
+				  (int)(dst->str_len > 64 ? 64 : dst->str_len), dst->str);
+	for (size_t k = 3; k < n->n_args; k++)
+		if (!vg_label_name_valid(n->args[k]->str, n->args[k]->str_len))
+			return vg_err_set(e->err, VG_EINVAL, "invalid source label name in label_join(): %.*s",
+					  (int)(n->args[k]->str_len > 64 ? 64 : n->args[k]->str_len), n->args[k]->str);
+	memcpy(dst_name, dst->str, dst->str_len);
+	dst_name[dst->str_len] = '\0';
+	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+		return rc;
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		struct vg_series s;
+		struct vg_str jv;
+		vg_buf_reset(&joined);
+		if (vg_series_from_key(a.vec.s[i].key, a.vec.s[i].key_len, &s) != 0) {
+			rc = VG_EINVAL;
+			break;
+		}
+		for (size_t k = 3; k < n->n_args; k++) {
+			char src[VG_SERIES_MAX_NAME + 1];
+			const struct vg_str *sv;
+			size_t sl = n->args[k]->str_len > VG_SERIES_MAX_NAME ? VG_SERIES_MAX_NAME : n->args[k]->str_len;
+			memcpy(src, n->args[k]->str, sl);
+			src[sl] = '\0';
+			if (k > 3)
+				vg_buf_append(&joined, sep->str, sep->str_len);
+			sv = strcmp(src, "__name__") == 0 ? &s.name : vg_series_get(&s, src);
+			if (sv != NULL)
+				vg_buf_append(&joined, sv->p, sv->len);
+		}
+		if (vg_buf_failed(&joined)) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		jv = (struct vg_str){ vg_buf_cstr(&joined), (uint32_t)joined.len };
+		if ((rc = key_set_label(a.vec.s[i].key, a.vec.s[i].key_len, dst_name, jv.len ? &jv : NULL, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, a.vec.s[i].v);
+	}
+	vg_buf_release(&joined);
+	vg_buf_release(&key);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
@@ -958,6 +1088,12 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		return eval_clamp(e, n, t, out);
 	if (strcmp(name, "histogram_quantile") == 0)
 		return eval_histogram_quantile(e, n, t, out);
+	if (strcmp(name, "timestamp") == 0)
+		return eval_timestamp(e, n, t, out);
+	if (strcmp(name, "label_join") == 0)
+		return eval_label_join(e, n, t, out);
+	if (n->func->variadic == 1 && n->func->n_args == 1) /* the date functions */
+		return eval_date(e, n, t, out);
 	if (strcmp(name, "time") == 0) {
 		out->scalar = (double)t / 1000.0;
 		return 0;

@@ -21,7 +21,8 @@
  * avg/min/max/sum/count/last/first/present/stddev/stdvar/quantile/mad
  * _over_time family, abs, ceil, floor,
  * exp, ln, log2, log10, sqrt, sgn, clamp, clamp_min, clamp_max,
- * histogram_quantile (classic le buckets), time, vector and scalar. An
+ * histogram_quantile (classic le buckets), timestamp, label_join, the
+ * date functions (day_of_month ... year, UTC), time, vector and scalar. An
  * instant vector comes out sorted by label set (topk's order is not kept).
  * Anything else
  * the parser accepts is refused with VG_EINVAL and "... is not supported by
