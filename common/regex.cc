@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <map>
 #include <string>
 
 #include <re2/re2.h>
@@ -104,7 +105,7 @@ static const char *to_re2(const char *s, size_t len, std::string *out)
 	return NULL;
 }
 
-extern "C" int vg_regex_compile(const char *src, size_t len, struct vg_regex **out, struct vg_err *err)
+static int compile(const char *src, size_t len, bool has_groups, struct vg_regex **out, struct vg_err *err)
 {
 	*out = nullptr;
 	if (len > VG_REGEX_MAX_SOURCE)
@@ -119,7 +120,7 @@ extern "C" int vg_regex_compile(const char *src, size_t len, struct vg_regex **o
 		re2::RE2::Options opt;
 		opt.set_encoding(re2::RE2::Options::EncodingUTF8);
 		opt.set_dot_nl(true);
-		opt.set_never_capture(true);
+		opt.set_never_capture(!has_groups);
 		opt.set_log_errors(false);
 		opt.set_max_mem(VG_REGEX_MAX_MEM);
 
@@ -147,6 +148,58 @@ extern "C" int vg_regex_compile(const char *src, size_t len, struct vg_regex **o
 		return 0;
 	} catch (...) {
 		return vg_err_set(err, VG_ENOMEM, "out of memory compiling a regular expression");
+	}
+}
+
+extern "C" int vg_regex_compile(const char *src, size_t len, struct vg_regex **out, struct vg_err *err)
+{
+	return compile(src, len, false, out, err);
+}
+
+extern "C" int vg_regex_compile_groups(const char *src, size_t len, struct vg_regex **out, struct vg_err *err)
+{
+	return compile(src, len, true, out, err);
+}
+
+extern "C" int vg_regex_match_groups(const struct vg_regex *r, const char *s, size_t len, size_t n, long *starts,
+				     size_t *lens)
+{
+	if (r == nullptr || r->re == nullptr)
+		return VG_EINVAL;
+	if (len > (size_t)INT_MAX || n > 64)
+		return VG_ELIMIT;
+	try {
+		re2::StringPiece text(len ? s : "", len);
+		re2::StringPiece groups[64];
+		size_t have = (size_t)r->re->NumberOfCapturingGroups() + 1;
+		size_t want = n < have ? n : have;
+		if (!r->re->Match(text, 0, len, re2::RE2::ANCHOR_BOTH, groups, (int)want))
+			return 0;
+		for (size_t i = 0; i < n; i++) {
+			if (i < want && groups[i].data() != nullptr) {
+				starts[i] = (long)(groups[i].data() - text.data());
+				lens[i] = groups[i].size();
+			} else {
+				starts[i] = -1;
+				lens[i] = 0;
+			}
+		}
+		return 1;
+	} catch (...) {
+		return VG_ENOMEM;
+	}
+}
+
+extern "C" int vg_regex_group_index(const struct vg_regex *r, const char *name, size_t len)
+{
+	if (r == nullptr || r->re == nullptr)
+		return -1;
+	try {
+		const std::map<std::string, int> &m = r->re->NamedCapturingGroups();
+		auto it = m.find(std::string(name, len));
+		return it == m.end() ? -1 : it->second;
+	} catch (...) {
+		return -1;
 	}
 }
 

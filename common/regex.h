@@ -48,6 +48,23 @@ int vg_regex_compile(const char *src, size_t len, struct vg_regex **out, struct 
  */
 int vg_regex_match(const struct vg_regex *re, const char *s, size_t len);
 
+/*
+ * As vg_regex_compile, keeping capturing groups (for label_replace); a
+ * regex from vg_regex_compile has none, which matches faster.
+ */
+int vg_regex_compile_groups(const char *src, size_t len, struct vg_regex **out, struct vg_err *err);
+
+/*
+ * As vg_regex_match; on a match (1) also the byte range of each group
+ * 0..n-1 (0 is the whole text) in starts[i], lens[i], with starts[i] = -1
+ * for a group that took no part or does not exist.
+ */
+int vg_regex_match_groups(const struct vg_regex *re, const char *s, size_t len, size_t n, long *starts,
+			  size_t *lens);
+
+/* The number of the group named name[0..len), or -1. */
+int vg_regex_group_index(const struct vg_regex *re, const char *name, size_t len);
+
 void vg_regex_free(struct vg_regex *re);
 
 #ifdef __cplusplus

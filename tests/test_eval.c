@@ -272,7 +272,6 @@ START_TEST(test_refused_until_supported)
 {
 	at("limitk(1, mem)", 600, "error: the aggregation limitk is not supported by this version of the engine");
 	at("sort(mem)", 600, "error: the function sort() is not supported by this version of the engine");
-	at("label_replace(mem, \"a\", \"b\", \"c\", \"d\")", 600, "error: the function label_replace() is not supported by this version of the engine");
 }
 END_TEST
 
@@ -411,6 +410,19 @@ START_TEST(test_timestamp_dates_label_join)
 	   "mem{instance=\"a\",new=\"a-x\",pool=\"x\"} 100; mem{instance=\"b\",new=\"b-x\",pool=\"x\"} 200");
 	at("label_join(mem, \"pool\", \"\", \"nope\")", 600, "mem{instance=\"a\"} 100; mem{instance=\"b\"} 200");
 	at("label_join(mem, \"1bad\", \"-\", \"instance\")", 600, "error: invalid destination label name in label_join(): 1bad");
+	/* label_replace: groups by number and name, Go's $name rule, no match */
+	at("label_replace(mem, \"host\", \"h-$1\", \"instance\", \"(.*)\")", 600,
+	   "mem{host=\"h-a\",instance=\"a\",pool=\"x\"} 100; mem{host=\"h-b\",instance=\"b\",pool=\"x\"} 200");
+	at("label_replace(mem{instance=\"a\"}, \"p\", \"${n}${n}-$$\", \"pool\", \"(?P<n>x)\")", 600,
+	   "mem{instance=\"a\",p=\"xx-$\",pool=\"x\"} 100");
+	at("label_replace(mem{instance=\"a\"}, \"p\", \"$1x\", \"pool\", \"(x)\")", 600,
+	   "mem{instance=\"a\",pool=\"x\"} 100"); /* $1x names group "1x": empty, p deleted */
+	at("label_replace(mem{instance=\"a\"}, \"pool\", \"y\", \"instance\", \"b\")", 600,
+	   "mem{instance=\"a\",pool=\"x\"} 100"); /* no match: unchanged */
+	at("label_replace(mem{instance=\"a\"}, \"__name__\", \"renamed\", \"instance\", \".*\")", 600,
+	   "renamed{instance=\"a\",pool=\"x\"} 100"); /* the name is set, not a label */
+	at("label_replace(mem, \"d\", \"$1\", \"instance\", \"(\")", 600,
+	   "error: invalid regular expression in label_replace(): error parsing regexp: missing closing ): `(`");
 }
 END_TEST
 

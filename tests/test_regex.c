@@ -226,6 +226,28 @@ START_TEST(test_matcher_empty_flag)
 }
 END_TEST
 
+START_TEST(test_groups_for_label_replace)
+{
+	struct vg_regex *r;
+	long st[4];
+	size_t ln[4];
+
+	ck_assert_int_eq(vg_regex_compile_groups("(?P<a>x+)-(y)?(?<c>z)", 21, &r, NULL), 0);
+	ck_assert_int_eq(vg_regex_match_groups(r, "xx-z", 4, 4, st, ln), 1);
+	ck_assert_int_eq(st[0], 0);
+	ck_assert_uint_eq(ln[0], 4);
+	ck_assert_int_eq(st[1], 0);
+	ck_assert_uint_eq(ln[1], 2);
+	ck_assert_int_eq(st[2], -1); /* took no part */
+	ck_assert_int_eq(st[3], 3);
+	ck_assert_int_eq(vg_regex_group_index(r, "a", 1), 1);
+	ck_assert_int_eq(vg_regex_group_index(r, "c", 1), 3);
+	ck_assert_int_eq(vg_regex_group_index(r, "b", 1), -1);
+	ck_assert_int_eq(vg_regex_match_groups(r, "xx-zz", 5, 4, st, ln), 0); /* anchored */
+	vg_regex_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("regex");
@@ -240,6 +262,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_undecided_match_is_never_no_match);
 	tcase_add_test(tc, test_undecided_propagates_through_selector);
 	tcase_add_test(tc, test_matcher_empty_flag);
+	tcase_add_test(tc, test_groups_for_label_replace);
 	suite_add_tcase(s, tc);
 	return s;
 }

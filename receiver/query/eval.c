@@ -23,9 +23,11 @@
 #include "promql/print.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/regex.h"
 #include "common/selector.h"
 #include "common/series.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1052,6 +1054,128 @@ static int eval_label_join(struct ev *e, const struct vg_promql_node *n, int64_t
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 
+#define MAX_GROUPS 64
+
+/* Appends replacement with Go's regexp Expand rules: $1 ${1} $name
+ * ${name} (a name is the longest run of letters, digits and "_"), $$ is
+ * "$"; a group that does not exist or took no part is empty. */
+static void expand(struct vg_buf *out, const char *repl, size_t n, const struct vg_regex *re,
+		   const char *src, const long *starts, const size_t *lens)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t a, b;
+		long g = -1;
+		bool is_num = true;
+
+		if (repl[i] != '$' || i + 1 >= n) {
+			vg_buf_putc(out, repl[i]);
+			continue;
+		}
+		if (repl[i + 1] == '$') {
+			vg_buf_putc(out, '$');
+			i++;
+			continue;
+		}
+		if (repl[i + 1] == '{') {
+			a = i + 2;
+			for (b = a; b < n && repl[b] != '}'; b++)
+				;
+			if (b >= n || b == a) {
+				vg_buf_putc(out, '$'); /* not a reference: kept as written */
+				continue;
+			}
+			i = b;
+		} else {
+			a = i + 1;
+			for (b = a; b < n && (isalnum((unsigned char)repl[b]) || repl[b] == '_'); b++)
+				;
+			if (b == a) {
+				vg_buf_putc(out, '$');
+				continue;
+			}
+			i = b - 1;
+		}
+		for (size_t k = a; k < b; k++)
+			is_num = is_num && isdigit((unsigned char)repl[k]);
+		if (is_num && b - a <= 3)
+			g = strtol(repl + a, NULL, 10);
+		else if (!is_num)
+			g = vg_regex_group_index(re, repl + a, b - a);
+		if (g >= 0 && g < MAX_GROUPS && starts[g] >= 0)
+			vg_buf_append(out, src + starts[g], lens[g]);
+	}
+}
+
+/* label_replace(v, dst, replacement, src, regex): where regex matches the
+ * whole value of src, dst becomes the expanded replacement (deleted when
+ * empty); other series pass unchanged. */
+static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const struct vg_promql_node *dst = n->args[1], *repl = n->args[2], *src = n->args[3], *rx = n->args[4];
+	struct vg_regex *re = NULL;
+	struct value a = { 0 };
+	struct vg_buf key = VG_BUF_INIT, val = VG_BUF_INIT;
+	struct vg_err rerr;
+	char dst_name[VG_SERIES_MAX_NAME + 1], src_name[VG_SERIES_MAX_NAME + 1];
+	long starts[MAX_GROUPS];
+	size_t lens[MAX_GROUPS];
+	int rc;
+
+	if (!vg_label_name_valid(dst->str, dst->str_len) || dst->str_len > VG_SERIES_MAX_NAME)
+		return vg_err_set(e->err, VG_EINVAL, "invalid destination label name in label_replace(): %.*s",
+				  (int)(dst->str_len > 64 ? 64 : dst->str_len), dst->str);
+	if (!vg_label_name_valid(src->str, src->str_len) || src->str_len > VG_SERIES_MAX_NAME)
+		return vg_err_set(e->err, VG_EINVAL, "invalid source label name in label_replace(): %.*s",
+				  (int)(src->str_len > 64 ? 64 : src->str_len), src->str);
+	if ((rc = vg_regex_compile_groups(rx->str, rx->str_len, &re, &rerr)) != 0)
+		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %s", rerr.msg);
+	memcpy(dst_name, dst->str, dst->str_len);
+	dst_name[dst->str_len] = '\0';
+	memcpy(src_name, src->str, src->str_len);
+	src_name[src->str_len] = '\0';
+	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+		goto out;
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		const struct sample *x = &a.vec.s[i];
+		struct vg_series s;
+		const struct vg_str *sv;
+		struct vg_str empty = { "", 0 }, nv;
+		int m;
+
+		if (vg_series_from_key(x->key, x->key_len, &s) != 0) {
+			rc = VG_EINVAL;
+			break;
+		}
+		sv = strcmp(src_name, "__name__") == 0 ? &s.name : vg_series_get(&s, src_name);
+		if (sv == NULL)
+			sv = &empty;
+		m = vg_regex_match_groups(re, sv->p, sv->len, MAX_GROUPS, starts, lens);
+		if (m < 0) {
+			rc = vg_err_set(e->err, m, "label_replace(): the regular expression could not be matched");
+			break;
+		}
+		if (m == 0) {
+			rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+			continue;
+		}
+		vg_buf_reset(&val);
+		expand(&val, repl->str, repl->str_len, re, sv->p, starts, lens);
+		if (vg_buf_failed(&val)) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		nv = (struct vg_str){ vg_buf_cstr(&val), (uint32_t)val.len };
+		if ((rc = key_set_label(x->key, x->key_len, dst_name, nv.len ? &nv : NULL, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, x->v);
+	}
+out:
+	vg_regex_free(re);
+	vg_buf_release(&key);
+	vg_buf_release(&val);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
@@ -1092,6 +1216,8 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		return eval_timestamp(e, n, t, out);
 	if (strcmp(name, "label_join") == 0)
 		return eval_label_join(e, n, t, out);
+	if (strcmp(name, "label_replace") == 0)
+		return eval_label_replace(e, n, t, out);
 	if (n->func->variadic == 1 && n->func->n_args == 1) /* the date functions */
 		return eval_date(e, n, t, out);
 	if (strcmp(name, "time") == 0) {
@@ -1133,6 +1259,12 @@ static int key_set_label(const uint8_t *key, size_t key_len, const char *name, c
 	vg_buf_reset(out);
 	if (vg_series_from_key(key, key_len, &s) != 0)
 		return VG_EINVAL;
+	if (strcmp(name, "__name__") == 0) {
+		/* the metric name is not a label of the key */
+		s.name = value ? *value : (struct vg_str){ "", 0 };
+		vg_series_key(&s, out);
+		return vg_buf_failed(out) ? VG_ENOMEM : 0;
+	}
 	r.name = s.name;
 	r.n_labels = 0;
 	for (uint32_t i = 0; i <= s.n_labels; i++) {

@@ -21,7 +21,8 @@
  * avg/min/max/sum/count/last/first/present/stddev/stdvar/quantile/mad
  * _over_time family, abs, ceil, floor,
  * exp, ln, log2, log10, sqrt, sgn, clamp, clamp_min, clamp_max,
- * histogram_quantile (classic le buckets), timestamp, label_join, the
+ * histogram_quantile (classic le buckets), timestamp, label_join,
+ * label_replace (Go's $1/${name} expansion), the
  * date functions (day_of_month ... year, UTC), time, vector and scalar. An
  * instant vector comes out sorted by label set (topk's order is not kept).
  * Anything else
