@@ -271,7 +271,7 @@ END_TEST
 START_TEST(test_refused_until_supported)
 {
 	at("limitk(1, mem)", 600, "error: the aggregation limitk is not supported by this version of the engine");
-	at("sort(mem)", 600, "error: the function sort() is not supported by this version of the engine");
+	at("sort_by_label(mem, \"pool\")", 600, "error: the function sort_by_label() is not supported by this version of the engine");
 }
 END_TEST
 
@@ -307,6 +307,13 @@ START_TEST(test_value_functions)
 	at("floor(mem / 3)", 600, "{instance=\"a\",pool=\"x\"} 33; {instance=\"b\",pool=\"x\"} 66");
 	at("log10(mem{instance=\"a\"})", 600, "{instance=\"a\",pool=\"x\"} 2");
 	at("ln(mem{instance=\"a\"} * 0)", 600, "{instance=\"a\",pool=\"x\"} -Inf");
+	at("round(mem / 3)", 600, "{instance=\"a\",pool=\"x\"} 33; {instance=\"b\",pool=\"x\"} 67");
+	at("round(mem / 3, 5)", 600, "{instance=\"a\",pool=\"x\"} 35; {instance=\"b\",pool=\"x\"} 65");
+	at("round(vector(2.5))", 0, "{} 3");
+	at("round(vector(-2.5))", 0, "{} -2");
+	at("pi()", 0, "3.141592653589793");
+	at("deg(vector(pi()))", 0, "{} 180");
+	at("cos(vector(0)) + sin(vector(0))", 0, "{} 1");
 	/* dropping the name makes two series one: Prometheus's error */
 	at("abs({__name__=~\"mem|mem2\"})", 600, "error: vector cannot contain metrics with the same labelset");
 }
@@ -316,8 +323,15 @@ START_TEST(test_more_aggregations)
 {
 	at("topk(1, mem)", 600, "mem{instance=\"b\",pool=\"x\"} 200"); /* own labels, name kept */
 	at("bottomk(1, mem)", 600, "mem{instance=\"a\",pool=\"x\"} 100");
-	at("topk(5, mem)", 600, "mem{instance=\"a\",pool=\"x\"} 100; mem{instance=\"b\",pool=\"x\"} 200");
+	at("topk(5, mem)", 600, "mem{instance=\"b\",pool=\"x\"} 200; mem{instance=\"a\",pool=\"x\"} 100");
 	at("topk(0, mem)", 600, "");
+	/* an instant query answers topk best first, sort in its order */
+	at("topk(2, http_requests_total)", 600,
+	   "http_requests_total{instance=\"b\",job=\"api\"} 1200; http_requests_total{instance=\"a\",job=\"api\"} 600");
+	at("sort_desc(mem)", 600, "mem{instance=\"b\",pool=\"x\"} 200; mem{instance=\"a\",pool=\"x\"} 100");
+	at("sort(-mem)", 600, "{instance=\"b\",pool=\"x\"} -200; {instance=\"a\",pool=\"x\"} -100");
+	at("(sort_desc(mem))", 600, "mem{instance=\"b\",pool=\"x\"} 200; mem{instance=\"a\",pool=\"x\"} 100");
+	at("sort_desc(mem) * 1", 600, "{instance=\"a\",pool=\"x\"} 100; {instance=\"b\",pool=\"x\"} 200");
 	at("topk by (job) (1, http_requests_total)", 600,
 	   "http_requests_total{instance=\"b\",job=\"api\"} 1200; http_requests_total{instance=\"c\",job=\"web\"} 300");
 	at("group(mem)", 600, "{} 1");

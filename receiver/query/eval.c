@@ -57,6 +57,7 @@ struct value {
 	const char *str; /* borrowed from the tree */
 	size_t str_len;
 	struct vec vec;
+	bool is_ordered; /* vec is in the order to answer (sort, topk) */
 	struct vg_query_result mat;
 };
 
@@ -770,6 +771,16 @@ static double sgn(double v)
 	return v > 0 ? 1 : v < 0 ? -1 : v; /* 0, -0 and NaN as they are */
 }
 
+static double deg(double v)
+{
+	return v * 180 / M_PI;
+}
+
+static double rad(double v)
+{
+	return v * M_PI / 180;
+}
+
 /* Functions of one value that drop the metric name. */
 static const struct {
 	const char *name;
@@ -777,6 +788,9 @@ static const struct {
 } math_fns[] = {
 	{ "abs", fabs }, { "ceil", ceil }, { "floor", floor }, { "exp", exp }, { "ln", log },
 	{ "log2", log2 }, { "log10", log10 }, { "sqrt", sqrt }, { "sgn", sgn },
+	{ "acos", acos }, { "acosh", acosh }, { "asin", asin }, { "asinh", asinh }, { "atan", atan },
+	{ "atanh", atanh }, { "cos", cos }, { "cosh", cosh }, { "sin", sin }, { "sinh", sinh },
+	{ "tan", tan }, { "tanh", tanh }, { "deg", deg }, { "rad", rad },
 };
 
 /* clamp(v, min, max), clamp_min(v, min), clamp_max(v, max): names go; a
@@ -1176,6 +1190,24 @@ out:
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
 
+static int cmp_sort_asc(const void *x, const void *y)
+{
+	const struct sample *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(b->v) - isnan(a->v); /* NaN first, as Prometheus's heap sorts */
+	return a->v < b->v ? -1 : a->v > b->v;
+}
+
+static int cmp_sort_desc(const void *x, const void *y)
+{
+	const struct sample *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(b->v) - isnan(a->v);
+	return a->v > b->v ? -1 : a->v < b->v;
+}
+
 static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
@@ -1220,6 +1252,42 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		return eval_label_replace(e, n, t, out);
 	if (n->func->variadic == 1 && n->func->n_args == 1) /* the date functions */
 		return eval_date(e, n, t, out);
+	if (strcmp(name, "sort") == 0 || strcmp(name, "sort_desc") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, out)) != 0)
+			return rc;
+		if (out->vec.n > 1)
+			qsort(out->vec.s, out->vec.n, sizeof(*out->vec.s),
+			      name[4] == '_' ? cmp_sort_desc : cmp_sort_asc);
+		out->is_ordered = true;
+		return 0;
+	}
+	if (strcmp(name, "pi") == 0) {
+		out->scalar = M_PI;
+		return 0;
+	}
+	if (strcmp(name, "round") == 0) {
+		/* to the nearest multiple of to_nearest (1), halves up, as
+		 * Prometheus: floor(v / to + 0.5) * to */
+		struct value to = { 0 };
+		struct vg_buf key = VG_BUF_INIT;
+		double step = 1;
+		if (n->n_args > 1) {
+			if ((rc = eval_node(e, n->args[1], t, &to)) != 0)
+				return rc;
+			step = to.scalar;
+		}
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		for (size_t k = 0; k < a.vec.n && rc == 0; k++) {
+			double inv = 1.0 / step;
+			double x = floor(a.vec.s[k].v * inv + 0.5) / inv;
+			if ((rc = drop_name(a.vec.s[k].key, a.vec.s[k].key_len, &key)) == 0)
+				rc = vec_push(&out->vec, key.data, key.len, x);
+		}
+		vg_buf_release(&key);
+		value_release(&a);
+		return rc == VG_ENOMEM ? oom(e) : rc;
+	}
 	if (strcmp(name, "time") == 0) {
 		out->scalar = (double)t / 1000.0;
 		return 0;
@@ -1417,7 +1485,8 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 		default: break;
 		}
 		if (n->agg == VG_PROMQL_TOPK || n->agg == VG_PROMQL_BOTTOMK) {
-			/* the k best elements with their own labels */
+			/* the k best elements with their own labels, best first */
+			out->is_ordered = true;
 			double k = param.scalar;
 			size_t take = isnan(k) || k < 1 ? 0 : k >= (double)cnt ? cnt : (size_t)k;
 			qsort(rk, cnt, sizeof(*rk), n->agg == VG_PROMQL_TOPK ? cmp_desc : cmp_asc);
@@ -1784,7 +1853,7 @@ void vg_eval_result_release(struct vg_eval_result *r)
 }
 
 /* Moves vector v into series, one point at t each; v is emptied. */
-static int vec_to_series(struct vec *v, int64_t t, struct vg_query_result *out)
+static int vec_to_series(struct vec *v, bool is_ordered, int64_t t, struct vg_query_result *out)
 {
 	out->series = calloc(v->n ? v->n : 1, sizeof(*out->series));
 	if (out->series == NULL)
@@ -1806,7 +1875,7 @@ static int vec_to_series(struct vec *v, int64_t t, struct vg_query_result *out)
 		qs->n = 1;
 		out->n++;
 	}
-	if (out->n > 1)
+	if (out->n > 1 && !is_ordered)
 		qsort(out->series, out->n, sizeof(*out->series), series_cmp_q);
 	return 0;
 }
@@ -1852,9 +1921,9 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 		out->str_len = v.str_len;
 		break;
 	case VG_PROMQL_VECTOR:
-		if (vec_to_series(&v.vec, t_ms, &out->series) != 0)
+		if (vec_to_series(&v.vec, v.is_ordered, t_ms, &out->series) != 0)
 			rc = oom(&e);
-		else
+		else if (!v.is_ordered)
 			rc = check_unique(&e, &out->series);
 		break;
 	case VG_PROMQL_MATRIX:

@@ -23,8 +23,10 @@
  * exp, ln, log2, log10, sqrt, sgn, clamp, clamp_min, clamp_max,
  * histogram_quantile (classic le buckets), timestamp, label_join,
  * label_replace (Go's $1/${name} expansion), the
- * date functions (day_of_month ... year, UTC), time, vector and scalar. An
- * instant vector comes out sorted by label set (topk's order is not kept).
+ * date functions (day_of_month ... year, UTC), round, the trigonometric
+ * functions, deg, rad, pi, sort, sort_desc, time, vector and scalar. An
+ * instant vector comes out sorted by label set, except after sort,
+ * sort_desc, topk and bottomk (their order, as Prometheus answers).
  * Anything else
  * the parser accepts is refused with VG_EINVAL and "... is not supported by
  * this version of the engine" rather than given a wrong answer.
