@@ -419,28 +419,47 @@ static bool underscores_ok(const char *s, size_t n, bool hex)
 	return true;
 }
 
+static bool parse_number(char *buf, bool is_hex, bool is_int, double *out);
+
 /* The value of the number s[0..n) as Prometheus computes it; false if it
  * has none. */
 static bool number_value(const char *s, size_t n, double *out)
 {
-	char buf[128];
+	/* Room for any double in 'f' form (5e-324 takes 326 bytes), so the
+	 * printer's text always reads back; longer input is copied to the heap. */
+	char stack[1100], *buf = n < sizeof(stack) ? stack : malloc(n + 1);
 	size_t k = 0;
 	bool is_hex = n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-	bool is_int = true;
-	char *end;
+	bool is_int = true, ok;
 
-	if (!underscores_ok(s, n, is_hex))
+	if (buf == NULL)
 		return false;
+	if (!underscores_ok(s, n, is_hex)) {
+		ok = false;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '_')
 			continue;
-		if (k + 1 >= sizeof(buf))
-			return false;
 		if (!is_hex && (s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
 			is_int = false;
 		buf[k++] = s[i];
 	}
 	buf[k] = '\0';
+	ok = parse_number(buf, is_hex, is_int, out);
+out:
+	if (buf != stack)
+		free(buf);
+	return ok;
+}
+
+/* buf holds the digits without "_": Go's ParseInt(s, 0, 64), then
+ * ParseFloat, as Prometheus reads a number. */
+static bool parse_number(char *buf, bool is_hex, bool is_int, double *out)
+{
+	size_t k = strlen(buf);
+	char *end;
+
 	if (is_int) {
 		/* ParseInt(s, 0, 64): 0x hex, leading 0 octal, else decimal. */
 		int base = is_hex ? 16 : (k > 1 && buf[0] == '0') ? 8 : 10;

@@ -143,6 +143,22 @@ START_TEST(test_numbers_and_strings)
 	canon("0.1", "0.1");
 	canon("1e-7", "0.0000001");
 	canon("-0", "-0");
+	{
+		/* the smallest and largest doubles print in full ('f', as Go)
+		 * and read back (a fuzzer found 2e-301 did not) */
+		char want[400];
+		memcpy(want, "0.", 2);
+		memset(want + 2, '0', 323);
+		memcpy(want + 325, "5", 2);
+		canon("5e-324", want);
+		memset(want + 2, '0', 300);
+		memcpy(want + 302, "2 * 0", 6);
+		canon("2e-301 * 0", want);
+		memcpy(want, "17976931348623157", 17);
+		memset(want + 17, '0', 292);
+		want[309] = '\0';
+		canon("1.7976931348623157e308", want);
+	}
 	canon("\"a\"", "\"a\"");
 	canon("'a\"b'", "\"a\\\"b\"");
 	canon("`a\\nb`", "\"a\\\\nb\"");
