@@ -28,6 +28,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 #include "common/series.h"
 
 #include <getopt.h>
@@ -213,7 +214,7 @@ static void run_one(const char *path, const struct bseries *ser, size_t n, size_
 			int reps = 0;
 			double s0;
 
-			if (vg_selector_parse(qs[q], strlen(qs[q]), &sel, &err) != 0)
+			if (vg_promql_parse_selector(qs[q], strlen(qs[q]), &sel, NULL, &err) != 0)
 				die("parse", &err);
 			s0 = now_s();
 			do {

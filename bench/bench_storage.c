@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/selector.h"
 #include "common/series.h"
+#include "promql/parse.h"
 #include "receiver/storage/block_write.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/rollup.h"
@@ -170,7 +171,7 @@ static double time_read(struct vg_storage *st, const char *q, int64_t a, int64_t
 	struct vg_selector sel;
 	struct vg_err err;
 
-	if (t == NULL || vg_selector_parse(q, strlen(q), &sel, &err) != 0)
+	if (t == NULL || vg_promql_parse_selector(q, strlen(q), &sel, NULL, &err) != 0)
 		die("selector", &err);
 	for (int r = 0; r < runs; r++) {
 		struct vg_storage_set *set;

@@ -21,6 +21,9 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/selector.h"
+#include "promql/ast.h"
+#include "promql/parse.h"
+#include "promql/print.h"
 
 #include "config.h"
 
@@ -96,9 +99,9 @@ static const char global_usage[] =
 	"Ask a Vigil receiver about its metrics, over its HTTP API.\n"
 	"\n"
 	"Commands:\n"
-	"  query SELECTOR [--time TIME] [-o FORMAT]\n"
+	"  query EXPR [--time TIME] [-o FORMAT]\n"
 	"      the latest value of each series SELECTOR matches, at TIME (default now)\n"
-	"  query SELECTOR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
+	"  query EXPR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
 	"      the values from start to end (default now), one every step\n"
 	"      (default: the range / 250, at least 1s)\n"
 	"  series SELECTOR... [--start TIME] [--end TIME] [-o FORMAT]\n"
@@ -125,11 +128,11 @@ static const char global_usage[] =
 	"unreachable or not a Vigil/Prometheus API.\n";
 
 static const char query_usage[] =
-	"Usage: vigil query SELECTOR [--time TIME] [-o FORMAT]\n"
-	"       vigil query SELECTOR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
+	"Usage: vigil query EXPR [--time TIME] [-o FORMAT]\n"
+	"       vigil query EXPR --start TIME [--end TIME] [--step DURATION] [-o FORMAT]\n"
 	"\n"
-	"Without --start, an instant query: the value of each series SELECTOR\n"
-	"matches at --time (default now), one line per series.\n"
+	"EXPR is PromQL. Without --start, an instant query: its value at --time\n"
+	"(default now), one line per series.\n"
 	"With --start, a range query from --start to --end (default now), one\n"
 	"point every --step (default: the range / 250, rounded up to a second,\n"
 	"at least 1s), listed under each series.\n"
@@ -297,21 +300,50 @@ static int parse_time_option(const char *name, const char *s, int64_t now_ms, in
 	return -1;
 }
 
+/* Says what is wrong with text at byte pos, and shows where. */
+static void report_syntax(const char *what, const char *text, size_t pos, const struct vg_err *err)
+{
+	struct vg_buf b = VG_BUF_INIT;
+
+	vg_promql_print_caret(&b, text, strlen(text), pos);
+	fprintf(stderr, "vigil: invalid %s: %s\n%s", what, err->msg, vg_buf_failed(&b) ? "" : vg_buf_cstr(&b));
+	vg_buf_release(&b);
+}
+
 /* Checks each selector locally, so that a typo costs no request. */
 static int check_selectors(char **sels, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct vg_selector sel = { 0 };
+		struct vg_selector sel = VG_SELECTOR_INIT;
 		struct vg_err err = { 0 };
-		int rc = vg_selector_parse(sels[i], strlen(sels[i]), &sel, &err);
+		size_t pos = 0;
+		int rc = vg_promql_parse_selector(sels[i], strlen(sels[i]), &sel, &pos, &err);
 
 		vg_selector_release(&sel);
 		if (rc == VG_ENOMEM)
 			return fail(&err);
 		if (rc) {
-			fprintf(stderr, "vigil: invalid selector: %s\n", err.msg);
+			report_syntax("selector", sels[i], pos, &err);
 			return EXIT_REFUSED;
 		}
+	}
+	return -1;
+}
+
+/* Checks a query's PromQL locally, as check_selectors does. */
+static int check_query(const char *q)
+{
+	struct vg_promql_node *n = NULL;
+	struct vg_err err = { 0 };
+	size_t pos = 0;
+	int rc = vg_promql_parse(q, strlen(q), &n, &pos, &err);
+
+	vg_promql_node_free(n);
+	if (rc == VG_ENOMEM)
+		return fail(&err);
+	if (rc) {
+		report_syntax("query", q, pos, &err);
+		return EXIT_REFUSED;
 	}
 	return -1;
 }
@@ -409,9 +441,9 @@ static int run_query(const struct options *o, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return usage_error("query: missing SELECTOR");
+		return usage_error("query: missing EXPR");
 	if (argc > 1)
-		return usage_error("query: unexpected argument '%s' (quote the selector)", argv[1]);
+		return usage_error("query: unexpected argument '%s' (quote the expression)", argv[1]);
 	if (o->time && (o->start || o->end || o->step))
 		return usage_error("query: --time is for instant queries, --start/--end/--step for range queries");
 	if (!o->start && (o->end || o->step))
@@ -423,7 +455,7 @@ static int run_query(const struct options *o, int argc, char **argv)
 		at_ms = rq.now_ms;
 		if (o->time && (rc = parse_time_option("time", o->time, rq.now_ms, &at_ms)) >= 0)
 			return rc;
-		if ((rc = check_selectors(argv, 1)) >= 0)
+		if ((rc = check_query(argv[0])) >= 0)
 			return rc;
 		vg_fmt_timestamp(at_ms, t_time, sizeof(t_time));
 		params[0] = (struct vg_http_param){ "query", argv[0] };
@@ -447,7 +479,7 @@ static int run_query(const struct options *o, int argc, char **argv)
 	} else {
 		step_ms = vg_output_default_step_ms(start_ms, end_ms);
 	}
-	if ((rc = check_selectors(argv, 1)) >= 0)
+	if ((rc = check_query(argv[0])) >= 0)
 		return rc;
 	vg_fmt_timestamp(start_ms, t_start, sizeof(t_start));
 	vg_fmt_timestamp(end_ms, t_end, sizeof(t_end));

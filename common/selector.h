@@ -1,19 +1,20 @@
 /*
- * selector.h: PromQL instant-vector selectors, metric{label="value",...},
- * and the matching of series against them. The query engine's parser will
- * grow around this one; the CLI links it to check a selector before it asks
- * the server.
+ * selector.h: label matchers and the matching of series against a list of
+ * them (a selector), the form in which storage takes a query's selection.
  *
- * Syntax (Prometheus 3): an optional metric name, then optionally braces
- * holding matchers  label op "value"  separated by commas (a trailing comma
- * is allowed); op is = != =~ !~; values are double-quoted, single-quoted
- * (Go escapes) or back-quoted (raw). White space is allowed between tokens.
- * "name" is the same as {__name__="name"}. A selector needs a name or at
- * least one matcher that does not match the empty string ({job=~".*"} is an
- * error). Regexes are anchored at both ends (=~"foo" is ^(?:foo)$), UTF-8,
- * and "." matches a newline too; they are compiled with PCRE2.
+ * Owns the matcher type, its compiled regexes and the rule for absent
+ * labels; does not own the PromQL text syntax: promql/parse.h parses
+ * selectors and builds them with vg_selector_add.
  *
- * A label the series does not have matches as the empty string.
+ * Semantics (Prometheus 3): op is = != =~ !~. A label the series does not
+ * have matches as the empty string. Regexes are RE2 (common/regex.h): fully
+ * anchored (=~"foo" is ^(?:foo)$), UTF-8, "." matches a newline too, linear
+ * time in the value's length.
+ *
+ * Invariants: a built selector is immutable; matching only reads it, so one
+ * selector may be matched from several threads at once. A match that cannot
+ * be decided (the regex engine failed) is reported as a negative code,
+ * never as "no match".
  */
 #ifndef VG_SELECTOR_H
 #define VG_SELECTOR_H
@@ -24,6 +25,9 @@
 #include "common/series.h"
 
 struct vg_err;
+struct vg_regex;
+
+#define VG_SELECTOR_MAX_MATCHERS 64
 
 enum vg_match_op {
 	VG_MATCH_EQ,  /* =  */
@@ -37,28 +41,40 @@ struct vg_matcher {
 	char *value; /* the string or the regex source, unescaped; owned */
 	size_t value_len;
 	enum vg_match_op op;
-	void *re;    /* compiled regex (pcre2_code *) for =~ and !~, owned */
-	void *md;    /* its match data; makes a selector single-threaded */
+	bool matches_empty;  /* whether "" (an absent label) matches */
+	struct vg_regex *re; /* compiled regex for =~ and !~, owned */
 };
 
 struct vg_selector {
 	size_t n;
 	struct vg_matcher *m; /* owned */
+	size_t cap;           /* allocated entries of m */
 };
 
+#define VG_SELECTOR_INIT { 0, NULL, 0 }
+
 /*
- * Parses s[0..len). On error returns VG_EINVAL and a message in Prometheus's
- * form, with line:column of the fault: `1:9: parse error: unexpected "}"`.
- * Limits: 64 KiB of text, 64 matchers.
+ * Appends the matcher name op value (copies of both strings; a regex is
+ * compiled here). On a bad regex returns VG_EINVAL with RE2's reason in Go's
+ * words (regex.h), for the caller to place; VG_ELIMIT past
+ * VG_SELECTOR_MAX_MATCHERS matchers; VG_ENOMEM. On failure sel is as before.
  */
-int vg_selector_parse(const char *s, size_t len, struct vg_selector *out, struct vg_err *err);
+int vg_selector_add(struct vg_selector *sel, const char *name, size_t name_len,
+		    enum vg_match_op op, const char *value, size_t value_len, struct vg_err *err);
+/* Copies src into dst (a new selector; regexes recompiled). */
+int vg_selector_copy(struct vg_selector *dst, const struct vg_selector *src, struct vg_err *err);
 void vg_selector_release(struct vg_selector *sel);
 
 /* The matcher of the metric name with op =, or NULL. */
 const struct vg_matcher *vg_selector_name(const struct vg_selector *sel);
+/* Whether some matcher does not match the empty string (a selector that
+ * does not have one would select every series). */
+bool vg_selector_is_bounded(const struct vg_selector *sel);
 
-bool vg_matcher_matches(const struct vg_matcher *m, struct vg_str value);
-/* Whether every matcher holds for canonical s (absent labels as ""). */
-bool vg_selector_matches(const struct vg_selector *sel, const struct vg_series *s);
+/* 1 if m holds for value, 0 if not, a negative VG_E* code if undecided. */
+int vg_matcher_match(const struct vg_matcher *m, struct vg_str value);
+/* 1 if every matcher holds for canonical s (absent labels as ""), 0 if
+ * not, a negative VG_E* code if a match was undecided. */
+int vg_selector_match(const struct vg_selector *sel, const struct vg_series *s);
 
 #endif

@@ -15,7 +15,7 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # that makes tests/test_tls.c's throwaway CA).
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
-  libyaml-dev libxxhash-dev libjansson-dev libpcre2-dev zlib1g-dev check mandoc clang
+  libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
   cpio procps adduser
   prometheus-node-exporter python3-statsd openssl"

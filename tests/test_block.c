@@ -17,6 +17,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 #include "common/series.h"
 
 #include <check.h>
@@ -477,7 +478,7 @@ START_TEST(test_block_roundtrip_one_series_and_empty_block)
 	vg_block_info(b, &info);
 	ck_assert_uint_eq(info.n_series, 0);
 	ck_assert_uint_eq(info.n_groups, 0);
-	ck_assert_int_eq(vg_selector_parse("up", 2, &sel, NULL), 0);
+	ck_assert_int_eq(vg_promql_parse_selector("up", 2, &sel, NULL, NULL), 0);
 	ck_assert_int_eq(vg_block_select(b, &sel, &ids, NULL), 0);
 	ck_assert_uint_eq(ids.n, 0);
 	vg_selector_release(&sel);
@@ -511,12 +512,12 @@ START_TEST(test_block_roundtrip_100k_series)
 	CHECK((info.n_series) == (100000));
 	CHECK((info.index_bytes) == (st.index_bytes));
 	check_roundtrip(b, &t);
-	CHECK(vg_selector_parse(q, strlen(q), &sel, NULL) == 0);
+	CHECK(vg_promql_parse_selector(q, strlen(q), &sel, NULL, NULL) == 0);
 	CHECK(vg_block_select(b, &sel, &ids, NULL) == 0);
 	for (size_t i = 0; i < 100000; i++) {
 		struct vg_series s;
 		CHECK(vg_series_from_key(t.s[i].key, t.s[i].key_len, &s) == 0);
-		if (vg_selector_matches(&sel, &s))
+		if (vg_selector_match(&sel, &s) == 1)
 			CHECK((ids.ids[expect++]) == (i));
 	}
 	CHECK((ids.n) == (expect));
@@ -604,14 +605,14 @@ static void check_selectors(struct vg_block *b, const struct tset *t)
 		struct vg_err err;
 		size_t expect = 0;
 
-		ck_assert_msg(vg_selector_parse(selectors[q], strlen(selectors[q]), &sel, &err) == 0,
+		ck_assert_msg(vg_promql_parse_selector(selectors[q], strlen(selectors[q]), &sel, NULL, &err) == 0,
 			      "%s: %s", selectors[q], err.msg);
 		CHECK(vg_block_select(b, &sel, &ids, &err) == 0);
 		CHECK(vg_postings_is_sorted(ids.ids, ids.n));
 		for (size_t i = 0; i < t->n; i++) {
 			struct vg_series s;
 			CHECK(vg_series_from_key(t->s[i].key, t->s[i].key_len, &s) == 0);
-			if (!vg_selector_matches(&sel, &s))
+			if (vg_selector_match(&sel, &s) != 1)
 				continue;
 			if (expect >= ids.n || ids.ids[expect] != i)
 				ck_abort_msg("%s: series %zu missing", selectors[q], i);
@@ -750,12 +751,12 @@ START_TEST(test_postings_select_over_another_index_matches_brute_force)
 		struct vg_selector sel;
 		size_t expect = 0;
 
-		ck_assert_int_eq(vg_selector_parse(selectors[q], strlen(selectors[q]), &sel, NULL), 0);
+		ck_assert_int_eq(vg_promql_parse_selector(selectors[q], strlen(selectors[q]), &sel, NULL, NULL), 0);
 		ck_assert_int_eq(vg_postings_select(&ix, &sel, &ids, NULL), 0);
 		for (size_t i = 0; i < t.n; i++) {
 			struct vg_series s;
 			CHECK(vg_series_from_key(t.s[i].key, t.s[i].key_len, &s) == 0);
-			if (!vg_selector_matches(&sel, &s))
+			if (vg_selector_match(&sel, &s) != 1)
 				continue;
 			if (expect >= ids.n || ids.ids[expect] != 3 * i + 1)
 				ck_abort_msg("%s: series %zu missing", selectors[q], i);
@@ -767,7 +768,7 @@ START_TEST(test_postings_select_over_another_index_matches_brute_force)
 	}
 	/* No matchers at all: every id. */
 	{
-		struct vg_selector none = { 0, NULL };
+		struct vg_selector none = VG_SELECTOR_INIT;
 		ck_assert_int_eq(vg_postings_select(&ix, &none, &ids, NULL), 0);
 		ck_assert_uint_eq(ids.n, t.n);
 	}
@@ -1289,7 +1290,7 @@ static void *reader(void *p)
 	struct vg_selector sel;
 	const char *q = "{__name__=~\"node_.+\",mode!=\"idle\"}";
 
-	a->ok = c != NULL && vg_selector_parse(q, strlen(q), &sel, NULL) == 0;
+	a->ok = c != NULL && vg_promql_parse_selector(q, strlen(q), &sel, NULL, NULL) == 0;
 	for (int round = 0; round < 3 && a->ok; round++) {
 		if (vg_block_select(a->b, &sel, &ids, NULL) != 0 || ids.n == 0)
 			a->ok = 0;

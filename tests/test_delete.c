@@ -13,6 +13,8 @@
 #include "tests/harness.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/selector.h"
+#include "promql/parse.h"
 #include "receiver/storage/tombstone.h"
 
 #include <check.h>
@@ -270,15 +272,19 @@ END_TEST
 /* A data directory's tombstones file, as the writer made it. */
 static size_t make_file(const char *d, uint8_t **out)
 {
-	struct vg_str sel[2] = { { "up", 2 }, { "node_load1{job=~\"a.*\"}", 22 } };
+	struct vg_selector sel[2] = { VG_SELECTOR_INIT, VG_SELECTOR_INIT };
 	struct vg_tombstones *t;
 	struct vg_err err;
 	char path[700];
 	struct stat sb;
 	FILE *f;
 
+	ck_assert_int_eq(vg_promql_parse_selector("up", 2, &sel[0], NULL, &err), 0);
+	ck_assert_int_eq(vg_promql_parse_selector("node_load1{job=~\"a.*\"}", 22, &sel[1], NULL, &err), 0);
 	ck_assert_int_eq(vg_tombstones_open(d, &t, &err), 0);
 	ck_assert_int_eq(vg_tombstones_add(t, sel, 2, -5, 1700000000000LL, &err), 0);
+	vg_selector_release(&sel[0]);
+	vg_selector_release(&sel[1]);
 	ck_assert_uint_eq(vg_tombstones_len(t), 2);
 	vg_tombstones_free(t);
 	snprintf(path, sizeof(path), "%s/tombstones", d);
@@ -309,7 +315,7 @@ START_TEST(test_tombstones_file_round_trips_and_refuses_damage)
 		ck_assert_int_ne(vg_tombstones_decode(p, len, NULL, NULL, &err), 0);
 		p[i] ^= 0x20;
 	}
-	p[4] = 2;
+	p[4] = 3;
 	ck_assert_int_eq(vg_tombstones_decode(p, len, NULL, NULL, &err), VG_EVERSION);
 	free(p);
 }
@@ -324,7 +330,7 @@ START_TEST(test_damaged_tombstones_file_stops_the_receiver)
 	snprintf(path, sizeof(path), "%s/tombstones", data_dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "VGTS\1\0\0\0garbage!", 16), 16);
+	ck_assert_int_eq(write(fd, "VGTS\2\0\0\0garbage!", 16), 16);
 	close(fd);
 	/* Serving without it would show deleted samples again. */
 	ck_assert_int_ne(vg_t_receiver_start(&rcv, data_dir, NULL), 0);

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 #include "common/series.h"
 
 #include <check.h>
@@ -99,7 +100,7 @@ static size_t select_n(struct vg_head *h, const char *q, uint32_t **ids_out)
 	uint32_t *ids;
 	size_t n;
 
-	ck_assert_msg(vg_selector_parse(q, strlen(q), &sel, &err) == 0, "%s: %s", q, err.msg);
+	ck_assert_msg(vg_promql_parse_selector(q, strlen(q), &sel, NULL, &err) == 0, "%s: %s", q, err.msg);
 	vg_head_rdlock(h);
 	ck_assert_int_eq(vg_head_select_locked(h, &sel, &ids, &n), 0);
 	vg_head_unlock(h);
@@ -138,7 +139,7 @@ static void parse_sel(const char *q, struct vg_selector *sel)
 {
 	struct vg_err err;
 
-	ck_assert_msg(vg_selector_parse(q, strlen(q), sel, &err) == 0, "%s: %s", q, err.msg);
+	ck_assert_msg(vg_promql_parse_selector(q, strlen(q), sel, NULL, &err) == 0, "%s: %s", q, err.msg);
 }
 
 /* --- series ---------------------------------------------------------------- */

@@ -651,6 +651,47 @@ START_TEST(test_http_start_fails_on_port_in_use)
 }
 END_TEST
 
+/* PromQL through the evaluator: the scalar Grafana's health check asks for,
+ * a string, an expression's vector, a range of an expression, and an
+ * evaluation error as Prometheus reports it (422 execution). */
+START_TEST(test_http_query_promql_shapes)
+{
+	struct reply r;
+
+	get("/api/v1/query?query=1%2B1&time=4", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]}}");
+	reply_release(&r);
+	get("/api/v1/query?query=%22hi%22&time=1.5", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[1.500,\"hi\"]}}");
+	reply_release(&r);
+	get("/api/v1/query?query=sum%20by%20(job)%20(up)%20*%202&time=1010", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+			 "{\"metric\":{\"job\":\"api\"},\"value\":[1010,\"0.5\"]},"
+			 "{\"metric\":{\"job\":\"db\"},\"value\":[1010,\"2e-07\"]}]}}");
+	reply_release(&r);
+	get("/api/v1/query_range?query=up%7Binstance%3D%22a%22%7D%20%3E%200.5&start=1000&end=1010&step=5", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+			 "{\"metric\":{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"api\"},"
+			 "\"values\":[[1000,\"1\"],[1005,\"1\"]]}]}}");
+	reply_release(&r);
+	check_error("GET", "/api/v1/query?query=up%20%2B%20on()%20up&time=1010", NULL, 422, "execution",
+		    "found duplicate series for the match group {} on the right hand-side of the operation");
+	check_bad("/api/v1/query_range?query=up%5B5m%5D&start=0&end=10&step=1",
+		  "invalid expression type \"range vector\" for range query");
+	check_bad("/api/v1/query?query=sum(up", "invalid parameter \"query\": 1:7: parse error: ");
+	get("/api/v1/format_query?query=sum(rate(x%7Bb%3D%221%22,a%3D~%222%22%7D%5B90m%5D))by(job)", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":\"sum by (job) (rate(x{a=~\\\"2\\\",b=\\\"1\\\"}[1h30m]))\"}");
+	reply_release(&r);
+	check_bad("/api/v1/format_query?query=1%20%2B", "invalid parameter \"query\": 1:4: parse error: ");
+}
+END_TEST
+
 static Suite *http_api_suite(void)
 {
 	Suite *s = suite_create("http_api");
@@ -662,6 +703,7 @@ static Suite *http_api_suite(void)
 	tcase_add_test(tc, test_http_query_lookback_delta_param);
 	tcase_add_test(tc, test_http_query_range_matrix);
 	tcase_add_test(tc, test_http_query_post_form_body_wins_over_url);
+	tcase_add_test(tc, test_http_query_promql_shapes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("metadata");

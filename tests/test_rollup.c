@@ -6,6 +6,7 @@
  */
 #include "common/buf.h"
 #include "common/err.h"
+#include "promql/parse.h"
 #include "common/log.h"
 #include "common/selector.h"
 #include "common/series.h"
@@ -242,7 +243,7 @@ static void read_buckets(struct vg_storage *st, int64_t res, int64_t a, int64_t 
 	struct vg_storage_set *set;
 	struct vg_err err;
 
-	ck_assert_int_eq(vg_selector_parse("m{instance=\"a\"}", strlen("m{instance=\"a\"}"), &sel, &err), 0);
+	ck_assert_int_eq(vg_promql_parse_selector("m{instance=\"a\"}", strlen("m{instance=\"a\"}"), &sel, NULL, &err), 0);
 	ck_assert_msg(vg_storage_select(st, &sel, a, b, res, &set, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(vg_storage_set_len(set), 1);
 	ck_assert_msg(vg_storage_set_read_buckets(set, 0, a, b, out, &err) == 0, "%s", err.msg);
@@ -258,7 +259,7 @@ static size_t read_raw_n(struct vg_storage *st, int64_t a, int64_t b)
 	struct vg_err err;
 	size_t n = 0;
 
-	ck_assert_int_eq(vg_selector_parse("m{instance=\"a\"}", strlen("m{instance=\"a\"}"), &sel, &err), 0);
+	ck_assert_int_eq(vg_promql_parse_selector("m{instance=\"a\"}", strlen("m{instance=\"a\"}"), &sel, NULL, &err), 0);
 	ck_assert_int_eq(vg_storage_select(st, &sel, a, b, VG_STORAGE_RES_RAW, &set, &err), 0);
 	if (vg_storage_set_len(set) == 1) {
 		ck_assert_int_eq(vg_storage_set_read(set, 0, a, b, &smp, &err), 0);

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 #include "common/series.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/seal.h"
@@ -254,7 +255,7 @@ START_TEST(test_frozen_head_reads_merge_then_the_seal_serves_them)
 		struct vg_samples smp = { 0 };
 		struct vg_selector sel;
 
-		ck_assert_int_eq(vg_selector_parse("m", 1, &sel, &err), 0);
+		ck_assert_int_eq(vg_promql_parse_selector("m", 1, &sel, NULL, &err), 0);
 		ck_assert_int_eq(vg_storage_select(st, &sel, INT64_MIN, INT64_MAX, VG_STORAGE_RES_RAW, &set, &err), 0);
 		ck_assert_uint_eq(vg_storage_set_len(set), 3);
 		ck_assert_int_eq(vg_storage_set_read(set, 0, INT64_MIN, INT64_MAX, &smp, &err), 0);

@@ -19,6 +19,7 @@
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
 #include "common/err.h"
+#include "promql/parse.h"
 #include "common/selector.h"
 #include "common/series.h"
 
@@ -106,7 +107,7 @@ static bool one_read(struct world *w, uint8_t *seen)
 	struct vg_err err;
 	uint64_t before, after, n_seen = 0;
 
-	ck_assert_int_eq(vg_selector_parse("snap", 4, &sel, &err), 0);
+	ck_assert_int_eq(vg_promql_parse_selector("snap", 4, &sel, NULL, &err), 0);
 	memset(seen, 0, N_SAMPLES + 1);
 	before = atomic_load(&w->committed);
 	ck_assert_int_eq(vg_storage_select(w->st, &sel, INT64_MIN, INT64_MAX, VG_STORAGE_RES_RAW, &set, &err), 0);
@@ -305,7 +306,7 @@ START_TEST(test_selection_outlives_a_seal_that_serves_its_samples_elsewhere)
 		double v = i;
 		ck_assert_int_eq(vg_head_append(sl.head, 1, &id, &ts, &v), 0);
 	}
-	ck_assert_int_eq(vg_selector_parse("snap", 4, &sel, &err), 0);
+	ck_assert_int_eq(vg_promql_parse_selector("snap", 4, &sel, NULL, &err), 0);
 	ck_assert_int_eq(vg_storage_select(sl.st, &sel, INT64_MIN, INT64_MAX, VG_STORAGE_RES_RAW, &set, &err), 0);
 	ck_assert_int_eq(vg_head_freeze(sl.head), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, seal_main, &sl), 0);

@@ -21,6 +21,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 #include "common/series.h"
 
 #include <check.h>
@@ -154,7 +155,7 @@ static struct vg_storage_set *select_ok(struct vg_storage *st, const char *q, in
 	struct vg_selector sel;
 	struct vg_err err;
 
-	ck_assert_int_eq(vg_selector_parse(q, strlen(q), &sel, &err), 0);
+	ck_assert_int_eq(vg_promql_parse_selector(q, strlen(q), &sel, NULL, &err), 0);
 	ck_assert_msg(vg_storage_select(st, &sel, a, b, VG_STORAGE_RES_RAW, &set, &err) == 0, "%s", err.msg);
 	vg_selector_release(&sel);
 	return set;

@@ -23,9 +23,9 @@
  * 256 KiB, body 1 MiB (libevent answers 413 past them), 10,000 parameters
  * (VG_HTTP_FORM_MAX_PARAMS).
  *
- * Only plain selectors are queries in this version: `query` is parsed with
- * vg_selector_parse, and its errors are reported as Prometheus reports
- * PromQL parse errors.
+ * `query` is PromQL (promql/parse.h), evaluated by receiver/query/eval.h;
+ * parse errors are 400 bad_data and evaluation errors 422 execution, as
+ * Prometheus reports them.
  */
 #include "config.h" /* PACKAGE_VERSION */
 
@@ -35,6 +35,7 @@
 #include "receiver/storage/storage.h"
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
+#include "receiver/query/eval.h"
 #include "receiver/query/query.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
@@ -43,6 +44,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/selector.h"
+#include "promql/ast.h"
+#include "promql/parse.h"
+#include "promql/print.h"
 #include "common/series.h"
 
 #include <errno.h>
@@ -365,17 +369,27 @@ static bool get_lookback(struct ctx *c, int64_t *out)
 	return true;
 }
 
-static bool parse_query(struct ctx *c, struct vg_selector *sel)
+static bool parse_query(struct ctx *c, struct vg_promql_node **expr)
 {
 	size_t len = 0;
 	const char *q = vg_http_form_get(&c->form, "query", &len);
 	struct vg_err err;
 
-	if (vg_selector_parse(q ? q : "", q ? len : 0, sel, &err) != 0) {
+	if (vg_promql_parse(q ? q : "", q ? len : 0, expr, NULL, &err) != 0) {
 		bad_param(c, "query", err.msg);
 		return false;
 	}
 	return true;
+}
+
+/* An evaluation error: 422 execution for the query's own fault (as
+ * Prometheus's many-to-many errors), 500 for the server's. */
+static void reply_eval_error(struct ctx *c, const struct vg_err *err)
+{
+	if (err->code == VG_EINVAL)
+		reply_error(c, 422, "execution", err->msg);
+	else
+		reply_internal(c, err->msg);
 }
 
 /* All match[] selectors, parsed; *n may be 0. false after replying; the
@@ -405,7 +419,7 @@ static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, b
 		if (strcmp(vg_http_form_name(&c->form, i), "match[]") != 0)
 			continue;
 		v = vg_http_form_value(&c->form, i, &v_len);
-		if (vg_selector_parse(v, v_len, &(*sels)[*n], &err) != 0) {
+		if (vg_promql_parse_selector(v, v_len, &(*sels)[*n], NULL, &err) != 0) {
 			if (is_named)
 				bad_param(c, "match[]", err.msg);
 			else
@@ -470,33 +484,51 @@ static size_t apply_limit(size_t n, int64_t limit, bool *is_truncated)
 
 static void handle_query(struct ctx *c)
 {
-	struct vg_selector sel;
-	struct vg_query_result res = { 0, NULL };
+	struct vg_promql_node *expr = NULL;
+	struct vg_eval_result res;
 	struct vg_err err;
 	int64_t limit, t_ms, lookback_ms;
-	bool is_truncated;
-	size_t n;
+	bool is_truncated = false;
+	char ts[32];
+	int rc;
 
 	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
-	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
+	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
-	if (vg_query_instant(c->api->storage, &sel, t_ms, lookback_ms, &res, &err) != 0) {
-		vg_selector_release(&sel);
-		reply_internal(c, err.msg);
+	rc = vg_eval_instant(c->api->storage, expr, t_ms, lookback_ms, &res, &err);
+	vg_promql_node_free(expr);
+	if (rc != 0) {
+		reply_eval_error(c, &err);
 		return;
 	}
-	vg_selector_release(&sel);
-	n = apply_limit(res.n, limit, &is_truncated);
 	begin_success(c);
-	write_vector(c, &res, n);
-	vg_query_result_release(&res);
+	switch (res.type) {
+	case VG_PROMQL_SCALAR:
+		vg_buf_puts(&c->out, "{\"resultType\":\"scalar\",\"result\":");
+		vg_json_sample(&c->out, t_ms, res.scalar);
+		vg_buf_putc(&c->out, '}');
+		break;
+	case VG_PROMQL_STRING:
+		vg_fmt_timestamp(t_ms, ts, sizeof(ts));
+		vg_buf_printf(&c->out, "{\"resultType\":\"string\",\"result\":[%s,", ts);
+		vg_json_str(&c->out, res.str, res.str_len);
+		vg_buf_puts(&c->out, "]}");
+		break;
+	case VG_PROMQL_VECTOR:
+		write_vector(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
+		break;
+	case VG_PROMQL_MATRIX:
+		write_matrix(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
+		break;
+	}
+	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
 
 static void handle_query_range(struct ctx *c)
 {
-	struct vg_selector sel;
-	struct vg_query_result res = { 0, NULL };
+	struct vg_promql_node *expr = NULL;
+	struct vg_eval_result res;
 	struct vg_err err;
 	int64_t limit, start_ms, end_ms, step_ms, lookback_ms;
 	const char *s;
@@ -525,23 +557,48 @@ static void handle_query_range(struct ctx *c)
 			    "Try decreasing the query resolution (?step=XX)");
 		return;
 	}
-	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &sel))
+	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
-	if (vg_query_range(c->api->storage, &sel, start_ms, end_ms, step_ms, lookback_ms, &res,
-			   &err) != 0) {
-		vg_selector_release(&sel);
-		if (err.code == VG_EINVAL)
-			bad_data(c, err.msg);
-		else
-			reply_internal(c, err.msg);
+	if (expr->type != VG_PROMQL_SCALAR && expr->type != VG_PROMQL_VECTOR) {
+		struct vg_buf m = VG_BUF_INIT;
+		vg_buf_printf(&m, "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+			      vg_promql_type_name(expr->type));
+		bad_data(c, vg_buf_failed(&m) ? "invalid expression type for range query" : vg_buf_cstr(&m));
+		vg_buf_release(&m);
+		vg_promql_node_free(expr);
 		return;
 	}
-	vg_selector_release(&sel);
-	n = apply_limit(res.n, limit, &is_truncated);
+	if (vg_eval_range(c->api->storage, expr, start_ms, end_ms, step_ms, lookback_ms, &res,
+			  &err) != 0) {
+		vg_promql_node_free(expr);
+		reply_eval_error(c, &err);
+		return;
+	}
+	vg_promql_node_free(expr);
+	n = apply_limit(res.series.n, limit, &is_truncated);
 	begin_success(c);
-	write_matrix(c, &res, n);
-	vg_query_result_release(&res);
+	write_matrix(c, &res.series, n);
+	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
+}
+
+/* /api/v1/format_query: the query in canonical form (promql/print.h). */
+static void handle_format_query(struct ctx *c)
+{
+	struct vg_promql_node *expr = NULL;
+	struct vg_buf text = VG_BUF_INIT;
+
+	if (!parse_query(c, &expr))
+		return;
+	if (vg_promql_print(expr, &text) != 0) {
+		reply_internal(c, "out of memory");
+	} else {
+		begin_success(c);
+		vg_json_str(&c->out, (const char *)text.data, text.len);
+		finish_success(c, false);
+	}
+	vg_buf_release(&text);
+	vg_promql_node_free(expr);
 }
 
 /* The series matching sels in [start, end], or false after replying. */
@@ -946,8 +1003,7 @@ static void handle_seal(struct ctx *c)
 static void handle_delete_series(struct ctx *c)
 {
 	struct vg_selector *sels = NULL;
-	struct vg_str *texts = NULL;
-	size_t n_sels = 0, k = 0;
+	size_t n_sels = 0;
 	int64_t start_ms, end_ms, now_ms = vg_clock_now_ms();
 	struct vg_err err;
 
@@ -962,7 +1018,7 @@ static void handle_delete_series(struct ctx *c)
 		bool is_selective = false;
 
 		for (size_t m = 0; m < sels[i].n && !is_selective; m++)
-			is_selective = !vg_matcher_matches(&sels[i].m[m], (struct vg_str){ "", 0 });
+			is_selective = !sels[i].m[m].matches_empty;
 		if (!is_selective) {
 			bad_data(c, "match[] must contain at least one non-empty matcher");
 			goto out;
@@ -974,24 +1030,13 @@ static void handle_delete_series(struct ctx *c)
 		bad_data(c, "end timestamp must not be before start time");
 		goto out;
 	}
-	if ((texts = calloc(n_sels, sizeof(*texts))) == NULL) {
-		reply_internal(c, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < c->form.n; i++)
-		if (strcmp(vg_http_form_name(&c->form, i), "match[]") == 0 && k < n_sels) {
-			size_t len;
-			texts[k].p = vg_http_form_value(&c->form, i, &len);
-			texts[k++].len = (uint32_t)len; /* parsed above: at most 64 KiB */
-		}
-	if (vg_storage_delete(c->api->storage, texts, k, start_ms, end_ms, &err) != 0) {
+	if (vg_storage_delete(c->api->storage, sels, n_sels, start_ms, end_ms, &err) != 0) {
 		reply_internal(c, err.msg);
 		goto out;
 	}
 	vg_buf_reset(&c->out);
 	send_body(c, 204, "application/json");
 out:
-	free(texts);
 	release_matches(sels, n_sels);
 }
 
@@ -1008,6 +1053,8 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		post_ok = handle_query_range;
 	else if (strcmp(rest, "series") == 0)
 		post_ok = handle_series;
+	else if (strcmp(rest, "format_query") == 0)
+		post_ok = handle_format_query;
 
 	if (post_ok != NULL || strcmp(rest, "labels") == 0) {
 		if (!is_get && !is_post) {

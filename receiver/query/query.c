@@ -29,26 +29,6 @@
 
 #include "common/banned.h"
 
-#define STALE_NAN_BITS 0x7ff0000000000002ULL
-
-static bool is_stale(double v)
-{
-	uint64_t b;
-
-	memcpy(&b, &v, sizeof(b));
-	return b == STALE_NAN_BITS;
-}
-
-/* a - b without wrapping below INT64_MIN (b >= 0). */
-static int64_t sub_sat(int64_t a, int64_t b)
-{
-	int64_t r;
-
-	if (__builtin_sub_overflow(a, b, &r))
-		return INT64_MIN;
-	return r;
-}
-
 /* First index in ts[0..n) with ts[i] > t. */
 static size_t upper_bound(const int64_t *ts, size_t n, int64_t t)
 {
@@ -154,7 +134,7 @@ static int query_fail(struct vg_query_result *out, int rc, struct vg_err *err, c
 int vg_query_instant(struct vg_storage *st, const struct vg_selector *sel, int64_t t_ms,
 		     int64_t lookback_ms, struct vg_query_result *out, struct vg_err *err)
 {
-	int64_t from = after(sub_sat(t_ms, lookback_ms));
+	int64_t from = after(vg_query_sub_sat(t_ms, lookback_ms));
 	struct vg_storage_set *set = NULL;
 	struct vg_samples smp = { 0 };
 	size_t cap = 0;
@@ -173,7 +153,7 @@ int vg_query_instant(struct vg_storage *st, const struct vg_selector *sel, int64
 		/* Only the window can hold the point. */
 		rc = vg_storage_set_read(set, i, from, t_ms, &smp, err);
 		n = smp.n;
-		if (rc != 0 || n == 0 || is_stale(smp.values[n - 1]))
+		if (rc != 0 || n == 0 || vg_query_is_stale(smp.values[n - 1]))
 			continue;
 		vg_storage_set_key(set, i, &key, &len);
 		rc = result_add(out, &cap, key, len, &t_ms, &smp.values[n - 1], 1);
@@ -199,8 +179,8 @@ static size_t eval_range(const int64_t *ts, const double *vals, size_t n, int64_
 
 		while (j < n && ts[j] <= t)
 			j++;
-		if (j > 0 && ts[j - 1] > sub_sat(t, lookback_ms)) {
-			if (!is_stale(vals[j - 1])) {
+		if (j > 0 && ts[j - 1] > vg_query_sub_sat(t, lookback_ms)) {
+			if (!vg_query_is_stale(vals[j - 1])) {
 				pts[out] = t;
 				pvals[out] = vals[j - 1];
 				out++;
@@ -219,13 +199,33 @@ static size_t eval_range(const int64_t *ts, const double *vals, size_t n, int64_
 	return out;
 }
 
+int vg_query_check_range(int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			 uint64_t *n_steps, struct vg_err *err)
+{
+	if (end_ms < start_ms)
+		return vg_err_set(err, VG_EINVAL, "end timestamp must not be before start time");
+	if (step_ms <= 0)
+		return vg_err_set(err, VG_EINVAL,
+				  "zero or negative query resolution step widths are not accepted. "
+				  "Try a positive integer");
+	*n_steps = ((uint64_t)end_ms - (uint64_t)start_ms) / (uint64_t)step_ms;
+	if (*n_steps > VG_QUERY_MAX_POINTS)
+		return vg_err_set(err, VG_EINVAL,
+				  "exceeded maximum resolution of 11,000 points per timeseries. "
+				  "Try decreasing the query resolution (?step=XX)");
+	if (lookback_ms <= 0)
+		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
+	(*n_steps)++;
+	return 0;
+}
+
 int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
 		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 		   struct vg_query_result *out, struct vg_err *err)
 {
 	struct vg_storage_set *set = NULL;
 	struct vg_samples smp = { 0 };
-	int64_t from = after(sub_sat(start_ms, lookback_ms));
+	int64_t from = after(vg_query_sub_sat(start_ms, lookback_ms));
 	uint64_t n_steps;
 	int64_t *pts = NULL;
 	double *pvals = NULL;
@@ -234,20 +234,8 @@ int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t
 
 	out->n = 0;
 	out->series = NULL;
-	if (end_ms < start_ms)
-		return vg_err_set(err, VG_EINVAL, "end timestamp must not be before start time");
-	if (step_ms <= 0)
-		return vg_err_set(err, VG_EINVAL,
-				  "zero or negative query resolution step widths are not accepted. "
-				  "Try a positive integer");
-	n_steps = ((uint64_t)end_ms - (uint64_t)start_ms) / (uint64_t)step_ms;
-	if (n_steps > VG_QUERY_MAX_POINTS)
-		return vg_err_set(err, VG_EINVAL,
-				  "exceeded maximum resolution of 11,000 points per timeseries. "
-				  "Try decreasing the query resolution (?step=XX)");
-	if (lookback_ms <= 0)
-		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
-	n_steps++;
+	if ((rc = vg_query_check_range(start_ms, end_ms, step_ms, lookback_ms, &n_steps, err)) != 0)
+		return rc;
 	pts = malloc(n_steps * sizeof(*pts));
 	pvals = malloc(n_steps * sizeof(*pvals));
 	if (pts == NULL || pvals == NULL)

@@ -9,14 +9,36 @@
 #ifndef VG_QUERY_H
 #define VG_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct vg_err;
 struct vg_storage;
 struct vg_selector;
 
 #define VG_QUERY_MAX_POINTS 11000 /* per series, as Prometheus */
+
+/* Whether v is a staleness marker: the NaN with bits 0x7ff0000000000002
+ * (an ordinary NaN is a value). */
+static inline bool vg_query_is_stale(double v)
+{
+	uint64_t b;
+
+	memcpy(&b, &v, sizeof(b));
+	return b == 0x7ff0000000000002ULL;
+}
+
+/* a - b, saturating at the ends of int64_t (times near the ends). */
+static inline int64_t vg_query_sub_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b > 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
 
 struct vg_query_series {
 	uint8_t *key;      /* the series key (series.h), owned */
@@ -44,6 +66,11 @@ int vg_query_instant(struct vg_storage *st, const struct vg_selector *sel, int64
 int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
 		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 		   struct vg_query_result *out, struct vg_err *err);
+
+/* The checks of vg_query_range, for every range query: 0 and the number
+ * of steps in *n_steps, or VG_EINVAL with Prometheus's message. */
+int vg_query_check_range(int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			 uint64_t *n_steps, struct vg_err *err);
 
 /* Series matching any of sels with a sample in [start, end], sorted,
  * duplicates removed; only key and key_len are set. */

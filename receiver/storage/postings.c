@@ -264,7 +264,9 @@ static int on_value(void *arg, struct vg_str value, uint64_t ref)
 	size_t start = c->runs.ids.n;
 	int rc;
 
-	if (vg_matcher_matches(c->m, value) != c->want)
+	if ((rc = vg_matcher_match(c->m, value)) < 0)
+		return rc; /* undecided is not "no match" */
+	if ((rc == 1) != c->want)
 		return 0;
 	if ((rc = c->ix->ops->postings_ref(c->ix->index, ref, &c->runs.ids)) != 0)
 		return rc;
@@ -306,7 +308,6 @@ static bool is_plain_eq(const struct vg_matcher *m)
 int vg_postings_select(const struct vg_label_index *ix, const struct vg_selector *sel,
 		       struct vg_postings *out, struct vg_err *err)
 {
-	static const struct vg_str empty = { "", 0 };
 	struct vg_postings eq[MAX_MATCHERS], set = VG_POSTINGS_INIT;
 	size_t n_eq = 0, n = sel->n;
 	bool has_cand = false;
@@ -350,7 +351,7 @@ int vg_postings_select(const struct vg_label_index *ix, const struct vg_selector
 	for (size_t i = 0; i < n && (!has_cand || out->n > 0); i++) {
 		const struct vg_matcher *m = &sel->m[i];
 
-		if (is_plain_eq(m) || vg_matcher_matches(m, empty))
+		if (is_plain_eq(m) || m->matches_empty)
 			continue;
 		if ((rc = matching_values(ix, m, true, has_cand ? out : NULL, &set)) != 0)
 			goto out;
@@ -369,7 +370,7 @@ int vg_postings_select(const struct vg_label_index *ix, const struct vg_selector
 	for (size_t i = 0; i < n && out->n > 0; i++) {
 		const struct vg_matcher *m = &sel->m[i];
 
-		if (is_plain_eq(m) || !vg_matcher_matches(m, empty))
+		if (is_plain_eq(m) || !m->matches_empty)
 			continue;
 		if (m->op == VG_MATCH_NE) {
 			/* l!="x": only the series with l="x" go. */

@@ -738,7 +738,7 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 	return 0;
 }
 
-int vg_storage_delete(struct vg_storage *st, const struct vg_str *selectors, size_t n,
+int vg_storage_delete(struct vg_storage *st, const struct vg_selector *selectors, size_t n,
 		      int64_t min_t, int64_t max_t, struct vg_err *err)
 {
 	return vg_tombstones_add(st->tomb, selectors, n, min_t, max_t, err);

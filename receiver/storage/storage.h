@@ -145,13 +145,12 @@ void vg_storage_set_free(struct vg_storage_set *set);
 
 /*
  * Deletes the samples in [min_t, max_t] (ms, both included) of every
- * series one of the selectors (text, as common/selector.h parses it)
- * matches: a tombstone each (tombstone.h), durable in
+ * series one of the selectors matches: a tombstone each (tombstone.h), durable in
  * <data_dir>/tombstones before this returns 0. Selections made after it
  * leave those samples out, from the head, the blocks and whatever the WAL
  * replays. VG_EINVAL, VG_ELIMIT, VG_EIO (with the file), VG_ENOMEM.
  */
-int vg_storage_delete(struct vg_storage *st, const struct vg_str *selectors, size_t n,
+int vg_storage_delete(struct vg_storage *st, const struct vg_selector *selectors, size_t n,
 		      int64_t min_t, int64_t max_t, struct vg_err *err);
 /* Removes from s (the samples of the series of key, ascending) what was
  * deleted: for a writer of blocks, so a block written now holds none of

@@ -2,22 +2,29 @@
  * tombstone.c: the list of deleted ranges of tombstone.h and its file.
  *
  * Owns <data_dir>/tombstones and the list in memory. Does not own selector
- * syntax (common/selector.c) or where deletions are applied (storage.c
- * when reading, seal.c when writing blocks).
+ * syntax (PromQL's, promql/: the file holds matchers, not text) or where
+ * deletions are applied (storage.c when reading, seal.c and compact.c when
+ * writing blocks).
  *
- * FILE (format version 1; docs/storage-format.md, "Tombstones"), all
+ * FILE (format version 2; docs/storage-format.md, "Tombstones"), all
  * integers little-endian:
  *
  *   0   4  magic "VGTS"
- *   4   1  format version, 1
+ *   4   1  format version, 2
  *   5   3  flags, 0
  *   8   4  N, tombstones that follow (<= 65,536)
  *   12     N x { i64 min_t, i64 max_t (min_t <= max_t, both included, ms),
- *                u32 L (1 .. 65,536), L bytes: the selector's text }
+ *                u32 L (1 .. 65,536), L bytes: the selector's matchers }
  *   end 8  XXH3-64 of every byte before it, seed 0
  *
- * Every selector must parse (vg_selector_parse); the file must be consumed
- * exactly. It is written whole under "tombstones.tmp", fdatasynced, renamed
+ * The matchers, 1 to VG_SELECTOR_MAX_MATCHERS of them back to back, fill
+ * their L bytes exactly, each:
+ *
+ *   u8 op (0 =, 1 !=, 2 =~, 3 !~), u32 name length (1 .. 256), the name,
+ *   u32 value length (<= L), the value (a regex's source for =~ and !~)
+ *
+ * Every matcher must be one vg_selector_add takes (a regex must compile);
+ * the file must be consumed exactly. It is written whole under "tombstones.tmp", fdatasynced, renamed
  * over "tombstones" and the directory fdatasynced (vg_fs_publish), so a
  * reader, or a restart after a crash, finds the old list or the new one.
  *
@@ -47,7 +54,7 @@
 #include "common/banned.h"
 
 #define TS_MAGIC "VGTS"
-#define TS_VERSION 1
+#define TS_VERSION 2
 #define TS_HEADER_BYTES 12
 #define TS_ENTRY_BYTES 20 /* before the selector's text */
 #define TS_CHECK_BYTES 8
@@ -75,14 +82,74 @@ static void tomb_release(struct tomb *t)
 	free(t->text);
 }
 
-/* A new tomb from text, parsed; VG_EINVAL (with the parser's message) or
+/* The matchers of one tombstone (the layout above) into sel, a new
+ * selector; VG_EINVAL naming the offset within them, or VG_ENOMEM. */
+static int matchers_decode(const uint8_t *p, size_t len, struct vg_selector *sel, struct vg_err *err)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	*sel = (struct vg_selector)VG_SELECTOR_INIT;
+	while (rc == 0 && off < len) {
+		uint32_t nl, vl;
+		const uint8_t *name;
+
+		if (len - off < 5 || p[off] > VG_MATCH_NRE)
+			goto bad;
+		nl = vg_get_le32(p + off + 1);
+		if (nl == 0 || nl > VG_SERIES_MAX_NAME || nl > len - off - 5 || len - off - 5 - nl < 4)
+			goto bad;
+		name = p + off + 5;
+		vl = vg_get_le32(name + nl);
+		if (vl > len - off - 9 - nl)
+			goto bad;
+		rc = vg_selector_add(sel, (const char *)name, nl, (enum vg_match_op)p[off],
+				     (const char *)name + nl + 4, vl, err);
+		off += 9 + (size_t)nl + vl;
+	}
+	if (rc == 0 && sel->n > 0)
+		return 0;
+	if (rc == VG_ENOMEM) {
+		vg_selector_release(sel);
+		return rc;
+	}
+bad:
+	vg_selector_release(sel);
+	if (rc != 0)
+		vg_err_prefix(err, "matcher at byte %zu", off);
+	else
+		vg_err_set(err, VG_EINVAL, "bad matcher at byte %zu", off);
+	return VG_EINVAL;
+}
+
+/* sel's matchers, as matchers_decode reads them. */
+static void matchers_encode(struct vg_buf *b, const struct vg_selector *sel)
+{
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct vg_matcher *m = &sel->m[i];
+		size_t nl = strlen(m->name);
+		uint8_t h[5], vl[4];
+
+		h[0] = (uint8_t)m->op;
+		vg_put_le32(h + 1, (uint32_t)nl);
+		vg_put_le32(vl, (uint32_t)m->value_len);
+		vg_buf_append(b, h, sizeof(h));
+		vg_buf_append(b, m->name, nl);
+		vg_buf_append(b, vl, sizeof(vl));
+		vg_buf_append(b, m->value, m->value_len);
+	}
+}
+
+/* A new tomb from its encoded matchers; VG_EINVAL (with the reason) or
  * VG_ENOMEM. */
 static int tomb_init(struct tomb *t, struct vg_str text, int64_t min_t, int64_t max_t,
 		     struct vg_err *err)
 {
+	int rc;
+
 	memset(t, 0, sizeof(*t));
-	if (vg_selector_parse(text.p, text.len, &t->sel, err) != 0)
-		return VG_EINVAL;
+	if ((rc = matchers_decode((const uint8_t *)text.p, text.len, &t->sel, err)) != 0)
+		return rc;
 	t->text = malloc(text.len + 1);
 	if (t->text == NULL) {
 		vg_selector_release(&t->sel);
@@ -108,7 +175,7 @@ int vg_tombstones_decode(const uint8_t *p, size_t len,
 	if (p[4] > TS_VERSION)
 		return vg_err_set(err, VG_EVERSION, "tombstones format version %u is newer than %u", p[4],
 				  TS_VERSION);
-	if (p[4] == 0 || p[5] || p[6] || p[7])
+	if (p[4] != TS_VERSION || p[5] || p[6] || p[7])
 		return vg_err_set(err, VG_EINVAL, "bad version or flags at offset 4");
 	end = len - TS_CHECK_BYTES;
 	if (vg_get_le64(p + end) != XXH3_64bits(p, end))
@@ -132,9 +199,9 @@ int vg_tombstones_decode(const uint8_t *p, size_t len,
 			return vg_err_set(err, VG_EINVAL, "tombstone %" PRIu32 " at offset %zu: bad range or selector length",
 					  i, off);
 		off += TS_ENTRY_BYTES;
-		if (vg_selector_parse((const char *)p + off, sl, &sel, err) != 0) {
+		if ((rc = matchers_decode(p + off, sl, &sel, err)) != 0) {
 			vg_err_prefix(err, "tombstone %" PRIu32 " at offset %zu", i, off);
-			return VG_EINVAL;
+			return rc;
 		}
 		vg_selector_release(&sel);
 		if (each && (rc = each(arg, (struct vg_str){ (const char *)p + off, sl }, min_t, max_t)) != 0)
@@ -320,9 +387,10 @@ static int write_file(struct vg_tombstones *t, const struct tomb *add, size_t n,
 	return rc;
 }
 
-int vg_tombstones_add(struct vg_tombstones *t, const struct vg_str *selectors, size_t n,
+int vg_tombstones_add(struct vg_tombstones *t, const struct vg_selector *selectors, size_t n,
 		      int64_t min_t, int64_t max_t, struct vg_err *err)
 {
+	struct vg_buf enc = VG_BUF_INIT;
 	struct tomb *add;
 	size_t made = 0;
 	int rc = 0;
@@ -334,12 +402,19 @@ int vg_tombstones_add(struct vg_tombstones *t, const struct vg_str *selectors, s
 	if ((add = calloc(n, sizeof(*add))) == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	for (; made < n; made++) {
-		if (selectors[made].len == 0 || selectors[made].len > VG_TOMBSTONE_MAX_SELECTOR) {
-			rc = vg_err_set(err, VG_ELIMIT, "a selector of %zu bytes (1 to %u)", (size_t)selectors[made].len,
+		vg_buf_reset(&enc);
+		matchers_encode(&enc, &selectors[made]);
+		if (vg_buf_failed(&enc)) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (enc.len == 0 || enc.len > VG_TOMBSTONE_MAX_SELECTOR) {
+			rc = vg_err_set(err, VG_ELIMIT, "a selector of %zu bytes of matchers (1 to %u)", enc.len,
 					VG_TOMBSTONE_MAX_SELECTOR);
 			goto out;
 		}
-		if ((rc = tomb_init(&add[made], selectors[made], min_t, max_t, err)) != 0)
+		if ((rc = tomb_init(&add[made], (struct vg_str){ (const char *)enc.data, (uint32_t)enc.len },
+				    min_t, max_t, err)) != 0)
 			goto out;
 	}
 	pthread_mutex_lock(&t->write_mu);
@@ -365,6 +440,7 @@ out:
 	for (size_t i = 0; i < made; i++)
 		tomb_release(&add[i]);
 	free(add);
+	vg_buf_release(&enc);
 	return rc;
 }
 
@@ -383,7 +459,13 @@ int vg_tombstones_match(struct vg_tombstones *t, const uint8_t *key, size_t key_
 		return 0;
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i < t->n && rc == 0; i++) {
-		if (!vg_selector_matches(&t->v[i].sel, &s))
+		int m = vg_selector_match(&t->v[i].sel, &s);
+
+		if (m < 0) {
+			rc = m; /* undecided: the read fails rather than show deleted data */
+			break;
+		}
+		if (m == 0)
 			continue;
 		if (*n == *cap) {
 			size_t c = *cap ? *cap * 2 : 4;

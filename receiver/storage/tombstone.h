@@ -29,6 +29,7 @@
 
 struct vg_err;
 struct vg_samples;
+struct vg_selector;
 
 struct vg_tombstones;
 
@@ -53,13 +54,13 @@ int vg_tombstones_open(const char *data_dir, struct vg_tombstones **out, struct 
 void vg_tombstones_free(struct vg_tombstones *t);
 
 /*
- * Adds one tombstone per selector (each must parse; n >= 1), all with the
+ * Adds one tombstone per selector (n >= 1, each with a matcher), all with the
  * range [min_t, max_t] (min_t <= max_t), and makes the list durable before
  * returning 0. VG_EINVAL for a bad selector or range, VG_ELIMIT past the
  * limits, VG_EIO when the file cannot be written (the list is then as it
  * was).
  */
-int vg_tombstones_add(struct vg_tombstones *t, const struct vg_str *selectors, size_t n,
+int vg_tombstones_add(struct vg_tombstones *t, const struct vg_selector *selectors, size_t n,
 		      int64_t min_t, int64_t max_t, struct vg_err *err);
 
 /* Tombstones in the list. */
@@ -79,12 +80,13 @@ void vg_tombstones_cut(const struct vg_interval *iv, size_t n, struct vg_samples
 /*
  * The file's decoder, for the fuzz target: checks p[0..len) as a
  * tombstones file and calls each(arg, selector, min_t, max_t) for every
- * tombstone (the selector text is a view into p, already parsed once). 0,
+ * tombstone (the selector's encoded matchers, a view into p, already
+ * decoded once). 0,
  * VG_EINVAL with the offset of the fault, VG_EVERSION, or a non-zero
  * return of each.
  */
 int vg_tombstones_decode(const uint8_t *p, size_t len,
-			 int (*each)(void *arg, struct vg_str selector, int64_t min_t, int64_t max_t),
+			 int (*each)(void *arg, struct vg_str matchers, int64_t min_t, int64_t max_t),
 			 void *arg, struct vg_err *err);
 
 #endif

@@ -30,6 +30,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
+#include "promql/parse.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -138,7 +139,7 @@ static void exercise(struct vg_block *b)
 	}
 	for (size_t q = 0; q < sizeof(selectors) / sizeof(selectors[0]); q++) {
 		struct vg_selector sel;
-		if (vg_selector_parse(selectors[q], strlen(selectors[q]), &sel, NULL) != 0)
+		if (vg_promql_parse_selector(selectors[q], strlen(selectors[q]), &sel, NULL, NULL) != 0)
 			abort();
 		if (vg_block_select(b, &sel, &ids, NULL) == 0) {
 			if (!vg_postings_is_sorted(ids.ids, ids.n))

@@ -1,0 +1,1985 @@
+/*
+ * eval.c: the PromQL evaluator (eval.h).
+ *
+ * Owns evaluation: selection windows, operators, vector matching,
+ * aggregation and the functions below; does not own parsing (promql/) nor
+ * storage (read through storage.h only) nor the HTTP encoding.
+ *
+ * Values between nodes are scalars, strings, instant vectors (one value
+ * per label set, the label set as a series key whose name is empty once
+ * the metric name is dropped) and range vectors (struct vg_query_result).
+ * Matching and grouping sort signatures rather than hash them: each
+ * operation is O(n log n) in its input and needs no table to size.
+ *
+ * Invariants: recursion follows the tree, whose depth the parser bounds;
+ * every value is freed by its consumer; an evaluation error frees all.
+ */
+#include "receiver/query/eval.h"
+#include "receiver/query/query.h"
+#include "receiver/storage/head.h"
+#include "receiver/storage/storage.h"
+#include "promql/ast.h"
+#include "promql/functions.h"
+#include "promql/print.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/regex.h"
+#include "common/selector.h"
+#include "common/series.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/banned.h"
+
+struct sample {
+	uint8_t *key; /* owned */
+	size_t key_len;
+	double v;
+	int64_t ts_ms; /* of the stored sample, for timestamp(); NO_TS: computed */
+};
+
+#define NO_TS INT64_MIN
+
+struct vec {
+	struct sample *s;
+	size_t n, cap;
+};
+
+struct value {
+	enum vg_promql_type type;
+	double scalar;
+	const char *str; /* borrowed from the tree */
+	size_t str_len;
+	struct vec vec;
+	bool is_ordered; /* vec is in the order to answer (sort, topk) */
+	struct vg_query_result mat;
+};
+
+struct ev {
+	struct vg_storage *st;
+	int64_t start_ms, end_ms, lookback_ms;
+	struct vg_err *err;
+	struct vg_samples smp;
+};
+
+/* A signature (or group key) and the index of the sample it belongs to. */
+struct sig {
+	struct vg_buf key;
+	size_t idx;
+};
+
+static int unsupported(struct ev *e, const char *what)
+{
+	return vg_err_set(e->err, VG_EINVAL, "%s is not supported by this version of the engine", what);
+}
+
+static int oom(struct ev *e)
+{
+	return vg_err_set(e->err, VG_ENOMEM, "out of memory evaluating the query");
+}
+
+/* ---- vectors ------------------------------------------------------------- */
+
+static void vec_release(struct vec *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->s[i].key);
+	free(v->s);
+	memset(v, 0, sizeof(*v));
+}
+
+static int vec_push(struct vec *v, const uint8_t *key, size_t key_len, double val)
+{
+	uint8_t *k;
+
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		void *p = realloc(v->s, cap * sizeof(*v->s));
+		if (p == NULL)
+			return VG_ENOMEM;
+		v->s = p;
+		v->cap = cap;
+	}
+	if ((k = malloc(key_len ? key_len : 1)) == NULL)
+		return VG_ENOMEM;
+	if (key_len)
+		memcpy(k, key, key_len);
+	v->s[v->n++] = (struct sample){ k, key_len, val, NO_TS };
+	return 0;
+}
+
+static void value_release(struct value *v)
+{
+	vec_release(&v->vec);
+	vg_query_result_release(&v->mat);
+}
+
+/* ---- label sets -------------------------------------------------------- */
+
+static bool in_list(const struct vg_promql_labels *l, struct vg_str name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (vg_str_eq_c(name, l->names[i]))
+			return true;
+	return false;
+}
+
+/* The key of key's label set reduced: with is_keep, only the labels in l
+ * (the name only if "__name__" is in l); otherwise every label but those
+ * in l, and without the name when drop_name. Into out (reset first). */
+static int reduce_key(const uint8_t *key, size_t key_len, const struct vg_promql_labels *l,
+		      bool is_keep, bool drop_name, struct vg_buf *out)
+{
+	static const struct vg_str name_label = { "__name__", 8 };
+	struct vg_series s, r;
+
+	vg_buf_reset(out);
+	if (vg_series_from_key(key, key_len, &s) != 0)
+		return VG_EINVAL;
+	r.name = s.name;
+	r.n_labels = 0;
+	if (is_keep ? !in_list(l, name_label) : drop_name)
+		r.name = (struct vg_str){ "", 0 };
+	for (uint32_t i = 0; i < s.n_labels; i++)
+		if (in_list(l, s.labels[i].name) == is_keep)
+			r.labels[r.n_labels++] = s.labels[i];
+	vg_series_key(&r, out);
+	return vg_buf_failed(out) ? VG_ENOMEM : 0;
+}
+
+static int drop_name(const uint8_t *key, size_t key_len, struct vg_buf *out)
+{
+	static const struct vg_promql_labels none = { 0, NULL };
+
+	return reduce_key(key, key_len, &none, false, true, out);
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int sig_cmp(const void *x, const void *y)
+{
+	const struct sig *a = x, *b = y;
+	int c = key_cmp(a->key.data, a->key.len, b->key.data, b->key.len);
+
+	if (c != 0)
+		return c;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void sigs_free(struct sig *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vg_buf_release(&s[i].key);
+	free(s);
+}
+
+/* Signatures of every sample of v, sorted. */
+static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool is_keep,
+		     struct sig **out)
+{
+	struct sig *s = calloc(v->n ? v->n : 1, sizeof(*s));
+	int rc = 0;
+
+	*out = NULL;
+	if (s == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < v->n && rc == 0; i++) {
+		vg_buf_init(&s[i].key);
+		s[i].idx = i;
+		rc = reduce_key(v->s[i].key, v->s[i].key_len, l, is_keep, true, &s[i].key);
+	}
+	if (rc != 0) {
+		sigs_free(s, v->n);
+		return rc;
+	}
+	if (v->n > 1)
+		qsort(s, v->n, sizeof(*s), sig_cmp);
+	*out = s;
+	return 0;
+}
+
+/* The full keys of every sample of v (names kept), sorted. */
+static int sigs_make_keep_name(const struct vec *v, struct sig **out)
+{
+	struct sig *s = calloc(v->n ? v->n : 1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		vg_buf_init(&s[i].key);
+		s[i].idx = i;
+		vg_buf_append(&s[i].key, v->s[i].key, v->s[i].key_len);
+		if (vg_buf_failed(&s[i].key)) {
+			sigs_free(s, v->n);
+			return VG_ENOMEM;
+		}
+	}
+	if (v->n > 1)
+		qsort(s, v->n, sizeof(*s), sig_cmp);
+	*out = s;
+	return 0;
+}
+
+/* The first of s[0..n) with key k, or n. */
+static size_t sigs_find(const struct sig *s, size_t n, const uint8_t *k, size_t klen)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (key_cmp(s[mid].key.data, s[mid].key.len, k, klen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && key_cmp(s[lo].key.data, s[lo].key.len, k, klen) == 0 ? lo : n;
+}
+
+static int series_cmp_q(const void *x, const void *y)
+{
+	const struct vg_query_series *a = x, *b = y;
+
+	return vg_series_key_cmp(a->key, a->key_len, b->key, b->key_len);
+}
+
+/* ---- selectors ----------------------------------------------------------- */
+
+/* The time a selector or subquery reads at: @ pins it, offset shifts it. */
+static int64_t ref_time(const struct ev *e, const struct vg_promql_node *n, int64_t t)
+{
+	int64_t base = t;
+
+	switch (n->at) {
+	case VG_PROMQL_AT_TIME: base = n->at_ms; break;
+	case VG_PROMQL_AT_START: base = e->start_ms; break;
+	case VG_PROMQL_AT_END: base = e->end_ms; break;
+	case VG_PROMQL_AT_NONE: break;
+	}
+	return vg_query_sub_sat(base, n->offset_ms);
+}
+
+/* The samples of every series of sel in (from, to], stale markers
+ * dropped; with is_last only the newest (if it is not stale). */
+static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
+		       bool is_last, struct value *out)
+{
+	struct vg_storage_set *set = NULL;
+	int64_t lo = from == INT64_MAX ? from : from + 1;
+	size_t cap = 0;
+	int rc;
+
+	if (lo > to)
+		return 0;
+	if ((rc = vg_storage_select(e->st, &sel->sel, lo, to, VG_STORAGE_RES_RAW, &set, e->err)) != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
+		const uint8_t *key;
+		size_t len, n, k = 0;
+
+		if ((rc = vg_storage_set_read(set, i, lo, to, &e->smp, e->err)) != 0)
+			break;
+		n = e->smp.n;
+		vg_storage_set_key(set, i, &key, &len);
+		if (is_last) {
+			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
+				if ((rc = vec_push(&out->vec, key, len, e->smp.values[n - 1])) == 0)
+					out->vec.s[out->vec.n - 1].ts_ms = e->smp.ts_ms[n - 1];
+			continue;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (!vg_query_is_stale(e->smp.values[j])) {
+				e->smp.ts_ms[k] = e->smp.ts_ms[j];
+				e->smp.values[k++] = e->smp.values[j];
+			}
+		if (k == 0)
+			continue;
+		{
+			struct vg_query_result *m = &out->mat;
+			struct vg_query_series *qs;
+			if (m->n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				void *p = realloc(m->series, ncap * sizeof(*m->series));
+				if (p == NULL) {
+					rc = VG_ENOMEM;
+					break;
+				}
+				m->series = p;
+				cap = ncap;
+			}
+			qs = &m->series[m->n];
+			memset(qs, 0, sizeof(*qs));
+			qs->key = malloc(len ? len : 1);
+			qs->ts_ms = malloc(k * sizeof(*qs->ts_ms));
+			qs->values = malloc(k * sizeof(*qs->values));
+			if (qs->key == NULL || qs->ts_ms == NULL || qs->values == NULL) {
+				free(qs->key);
+				free(qs->ts_ms);
+				free(qs->values);
+				rc = VG_ENOMEM;
+				break;
+			}
+			memcpy(qs->key, key, len);
+			qs->key_len = len;
+			memcpy(qs->ts_ms, e->smp.ts_ms, k * sizeof(*qs->ts_ms));
+			memcpy(qs->values, e->smp.values, k * sizeof(*qs->values));
+			qs->n = k;
+			m->n++;
+		}
+	}
+	vg_storage_set_free(set);
+	if (rc == VG_ENOMEM)
+		return oom(e);
+	return rc;
+}
+
+/* One point of a range query, before grouping by series. */
+struct point {
+	uint8_t *key; /* owned */
+	size_t key_len;
+	int64_t t;
+	double v;
+};
+
+static int point_cmp(const void *x, const void *y)
+{
+	const struct point *a = x, *b = y;
+	int c = key_cmp(a->key, a->key_len, b->key, b->key_len);
+
+	if (c != 0)
+		return c;
+	return a->t < b->t ? -1 : a->t > b->t;
+}
+
+/* Moves the points of vector v (or the scalar of v, as a series without
+ * labels) at time t onto pts. */
+static int collect_points(struct ev *e, struct value *v, int64_t t, struct point **pts, size_t *n,
+			  size_t *cap)
+{
+	if (v->type == VG_PROMQL_SCALAR && vec_push(&v->vec, (const uint8_t *)"\xFF", 1, v->scalar) != 0)
+		return oom(e);
+	for (size_t i = 0; i < v->vec.n; i++) {
+		if (*n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 64;
+			void *p = realloc(*pts, ncap * sizeof(**pts));
+			if (p == NULL)
+				return oom(e);
+			*pts = p;
+			*cap = ncap;
+		}
+		(*pts)[(*n)++] = (struct point){ v->vec.s[i].key, v->vec.s[i].key_len, t, v->vec.s[i].v };
+		v->vec.s[i].key = NULL;
+	}
+	return 0;
+}
+
+/* Sorts pts and groups them into series of out (sorted by label set);
+ * frees pts. Two points of one label set at one time are Prometheus's
+ * "same labelset" error. */
+static int group_points(struct ev *e, struct point *pts, size_t n_pts, struct vg_query_result *r)
+{
+	int rc = 0;
+
+	if (n_pts > 1)
+		qsort(pts, n_pts, sizeof(*pts), point_cmp);
+	for (size_t i = 0; rc == 0 && i < n_pts;) {
+		size_t j = i;
+		struct vg_query_series *qs;
+
+		while (j < n_pts && key_cmp(pts[j].key, pts[j].key_len, pts[i].key, pts[i].key_len) == 0) {
+			if (j > i && pts[j].t == pts[j - 1].t) {
+				rc = vg_err_set(e->err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
+				break;
+			}
+			j++;
+		}
+		if (rc != 0)
+			break;
+		if ((r->n & (r->n - 1)) == 0) {
+			void *p = realloc(r->series, (r->n ? r->n * 2 : 1) * sizeof(*r->series));
+			if (p == NULL) {
+				rc = oom(e);
+				break;
+			}
+			r->series = p;
+		}
+		qs = &r->series[r->n];
+		memset(qs, 0, sizeof(*qs));
+		qs->ts_ms = malloc((j - i) * sizeof(*qs->ts_ms));
+		qs->values = malloc((j - i) * sizeof(*qs->values));
+		if (qs->ts_ms == NULL || qs->values == NULL) {
+			free(qs->ts_ms);
+			free(qs->values);
+			rc = oom(e);
+			break;
+		}
+		qs->key = pts[i].key;
+		qs->key_len = pts[i].key_len;
+		pts[i].key = NULL;
+		for (size_t k = i; k < j; k++) {
+			qs->ts_ms[k - i] = pts[k].t;
+			qs->values[k - i] = pts[k].v;
+		}
+		qs->n = j - i;
+		r->n++;
+		i = j;
+	}
+	for (size_t i = 0; i < n_pts; i++)
+		free(pts[i].key);
+	free(pts);
+	if (rc == 0 && r->n > 1)
+		qsort(r->series, r->n, sizeof(*r->series), series_cmp_q);
+	return rc;
+}
+
+static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out);
+
+/* Most steps one subquery may take (Prometheus bounds them only by its
+ * samples limit; this keeps one query's memory bounded until that limit
+ * lands). */
+#define MAX_SUBQUERY_STEPS 100000
+/* The scratch a function over a window starts with, in bytes. */
+#define SCRATCH_BYTES 4096
+/* The step of a subquery that gives none: Prometheus's default global
+ * evaluation interval. */
+#define DEFAULT_SUBQUERY_STEP_MS 60000
+
+/* expr[range:step] at t: expr at the multiples of step in
+ * (ref - range, ref], as a range vector. */
+static int eval_subquery(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out,
+			 int64_t *range_start, int64_t *range_end)
+{
+	int64_t ref = ref_time(e, n, t), step = n->step_ms ? n->step_ms : DEFAULT_SUBQUERY_STEP_MS;
+	int64_t lo = vg_query_sub_sat(ref, n->range_ms), first, rem;
+	struct point *pts = NULL;
+	size_t n_pts = 0, cap = 0;
+	int rc = 0;
+
+	*range_start = lo;
+	*range_end = ref;
+	out->type = VG_PROMQL_MATRIX;
+	rem = lo % step;
+	if (rem < 0)
+		rem += step;
+	first = lo - rem + step; /* the smallest multiple of step > lo */
+	if (first <= ref && (uint64_t)(ref - first) / (uint64_t)step >= MAX_SUBQUERY_STEPS)
+		return vg_err_set(e->err, VG_EINVAL, "subquery of %lld steps: more than the limit of %d",
+				  (long long)((ref - first) / step + 1), MAX_SUBQUERY_STEPS);
+	for (int64_t ts = first; ts <= ref && rc == 0; ts += step) {
+		struct value v;
+		if ((rc = eval_node(e, n->expr, ts, &v)) != 0)
+			break;
+		rc = collect_points(e, &v, ts, &pts, &n_pts, &cap);
+		value_release(&v);
+		if (ts > INT64_MAX - step)
+			break;
+	}
+	if (rc != 0) {
+		for (size_t i = 0; i < n_pts; i++)
+			free(pts[i].key);
+		free(pts);
+		return rc;
+	}
+	return group_points(e, pts, n_pts, &out->mat);
+}
+
+/* The range vector a function takes (a range selector or a subquery, in
+ * parentheses or not) at t, and its window (range_start, range_end]. */
+static int eval_matrix(struct ev *e, const struct vg_promql_node *m, int64_t t, struct value *out,
+		       int64_t *range_start, int64_t *range_end)
+{
+	int64_t ref;
+
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	memset(out, 0, sizeof(*out));
+	out->type = VG_PROMQL_MATRIX;
+	if (m->kind == VG_PROMQL_SUBQUERY)
+		return eval_subquery(e, m, t, out, range_start, range_end);
+	if (m->kind != VG_PROMQL_MATRIX_SEL)
+		return unsupported(e, "this range vector");
+	ref = ref_time(e, m->expr, t);
+	*range_start = vg_query_sub_sat(ref, m->range_ms);
+	*range_end = ref;
+	return read_window(e, m->expr, *range_start, ref, false, out);
+}
+
+/* ---- functions ------------------------------------------------------------ */
+
+/* rate, increase, delta over one window (promql-subset.md). false when
+ * there are fewer than two samples. */
+static bool extrapolated(const int64_t *ts, const double *v, size_t n, int64_t range_start,
+			 int64_t range_end, bool is_counter, bool is_rate, double *out)
+{
+	double result, to_start, to_end, sampled, avg_gap, threshold, factor;
+
+	if (n < 2)
+		return false;
+	result = v[n - 1] - v[0];
+	if (is_counter)
+		for (size_t i = 1; i < n; i++)
+			if (v[i] < v[i - 1])
+				result += v[i - 1];
+	to_start = (double)(ts[0] - range_start) / 1000.0;
+	to_end = (double)(range_end - ts[n - 1]) / 1000.0;
+	sampled = (double)(ts[n - 1] - ts[0]) / 1000.0;
+	avg_gap = sampled / (double)(n - 1);
+	threshold = avg_gap * 1.1;
+	if (to_start >= threshold)
+		to_start = avg_gap / 2;
+	if (is_counter && result > 0 && v[0] >= 0) {
+		double to_zero = sampled * (v[0] / result);
+		if (to_zero < to_start)
+			to_start = to_zero;
+	}
+	if (to_end >= threshold)
+		to_end = avg_gap / 2;
+	factor = (sampled + to_start + to_end) / sampled;
+	result *= factor;
+	if (is_rate)
+		result /= (double)(range_end - range_start) / 1000.0;
+	*out = result;
+	return true;
+}
+
+/* irate and idelta: the last two samples. */
+static bool instant_value(const int64_t *ts, const double *v, size_t n, bool is_rate, double *out)
+{
+	double a, b, d;
+
+	if (n < 2 || ts[n - 1] == ts[n - 2])
+		return false;
+	a = v[n - 2];
+	b = v[n - 1];
+	d = is_rate && b < a ? b : b - a;
+	if (is_rate)
+		d /= (double)(ts[n - 1] - ts[n - 2]) / 1000.0;
+	*out = d;
+	return true;
+}
+
+static double quantile_of(double q, double *v, size_t n);
+static int key_set_label(const uint8_t *key, size_t key_len, const char *name, const struct vg_str *value,
+			 struct vg_buf *out);
+
+/* Least-squares slope (per second) and the value at time at_ms of the
+ * line through the samples; false for fewer than two. */
+static bool regression(const int64_t *ts, const double *v, size_t n, int64_t at_ms, double *slope,
+		       double *intercept)
+{
+	double sx = 0, sy = 0, sxy = 0, sxx = 0, den;
+
+	if (n < 2)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		double x = (double)(ts[i] - at_ms) / 1000.0;
+		sx += x;
+		sy += v[i];
+		sxy += x * v[i];
+		sxx += x * x;
+	}
+	den = (double)n * sxx - sx * sx;
+	if (den == 0)
+		return false;
+	*slope = ((double)n * sxy - sx * sy) / den;
+	*intercept = sy / (double)n - *slope * sx / (double)n;
+	return true;
+}
+
+/* absent() and absent_over_time() of nothing: one sample, 1, with the
+ * labels of the selector's = matchers (not the name; a label matched twice
+ * is left out), {} for anything but a selector. */
+static int absent_labels(struct ev *e, const struct vg_promql_node *arg, struct value *out)
+{
+	struct vg_series r = { { "", 0 }, 0, { { { NULL, 0 }, { NULL, 0 } } } };
+	struct vg_buf key = VG_BUF_INIT;
+	int rc;
+
+	while (arg->kind == VG_PROMQL_PAREN)
+		arg = arg->expr;
+	if (arg->kind == VG_PROMQL_MATRIX_SEL)
+		arg = arg->expr;
+	if (arg->kind == VG_PROMQL_SELECTOR) {
+		const struct vg_selector *sel = &arg->sel;
+		for (size_t i = 0; i < sel->n && r.n_labels < VG_SERIES_MAX_LABELS; i++) {
+			const struct vg_matcher *m = &sel->m[i];
+			size_t uses = 0;
+			if (m->op != VG_MATCH_EQ || strcmp(m->name, "__name__") == 0 || m->value_len == 0)
+				continue;
+			for (size_t j = 0; j < sel->n; j++)
+				uses += strcmp(sel->m[j].name, m->name) == 0;
+			if (uses == 1)
+				r.labels[r.n_labels++] = (struct vg_label){ vg_str_c(m->name),
+									    { m->value, (uint32_t)m->value_len } };
+		}
+		/* sorted by name, as a key's labels are */
+		for (uint32_t i = 1; i < r.n_labels; i++)
+			for (uint32_t j = i; j > 0 && vg_str_cmp(r.labels[j].name, r.labels[j - 1].name) < 0; j--) {
+				struct vg_label tl = r.labels[j];
+				r.labels[j] = r.labels[j - 1];
+				r.labels[j - 1] = tl;
+			}
+	}
+	vg_series_key(&r, &key);
+	rc = vg_buf_failed(&key) ? VG_ENOMEM : vec_push(&out->vec, key.data, key.len, 1);
+	vg_buf_release(&key);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* The <agg>_over_time functions over one series' samples v[0..n) (n >= 1,
+ * every sample weighing the same). false if name is not one of them. */
+static bool over_time(const char *name, const double *v, size_t n, double param, double *scratch,
+		      double *out, bool *keeps_name)
+{
+	double sum = 0, comp = 0, acc = v[0];
+
+	if (strcmp(name, "first_over_time") == 0) {
+		*out = v[0];
+		*keeps_name = true;
+	} else if (strcmp(name, "stddev_over_time") == 0 || strcmp(name, "stdvar_over_time") == 0) {
+		double mean = 0, m2 = 0;
+		for (size_t i = 0; i < n; i++) {
+			double d = v[i] - mean;
+			mean += d / (double)(i + 1);
+			m2 += d * (v[i] - mean);
+		}
+		*out = name[3] == 'd' ? sqrt(m2 / (double)n) : m2 / (double)n;
+	} else if (strcmp(name, "quantile_over_time") == 0) {
+		memcpy(scratch, v, n * sizeof(*v));
+		*out = quantile_of(param, scratch, n);
+	} else if (strcmp(name, "mad_over_time") == 0) {
+		double median;
+		memcpy(scratch, v, n * sizeof(*v));
+		median = quantile_of(0.5, scratch, n);
+		for (size_t i = 0; i < n; i++)
+			scratch[i] = fabs(v[i] - median);
+		*out = quantile_of(0.5, scratch, n);
+	} else if (strcmp(name, "resets") == 0 || strcmp(name, "changes") == 0) {
+		size_t c = 0;
+		for (size_t i = 1; i < n; i++)
+			if (name[0] == 'r' ? v[i] < v[i - 1] : (v[i] != v[i - 1] && !(isnan(v[i]) && isnan(v[i - 1]))))
+				c++;
+		*out = (double)c;
+	} else if (strcmp(name, "count_over_time") == 0) {
+		*out = (double)n;
+	} else if (strcmp(name, "present_over_time") == 0) {
+		*out = 1;
+	} else if (strcmp(name, "last_over_time") == 0) {
+		*out = v[n - 1];
+		*keeps_name = true;
+	} else if (strcmp(name, "min_over_time") == 0 || strcmp(name, "max_over_time") == 0) {
+		bool is_min = name[1] == 'i';
+		for (size_t i = 1; i < n; i++)
+			if (isnan(acc) || (is_min ? v[i] < acc : v[i] > acc))
+				acc = v[i];
+		*out = acc;
+	} else if (strcmp(name, "sum_over_time") == 0 || strcmp(name, "avg_over_time") == 0) {
+		for (size_t i = 0; i < n; i++) {
+			double s2 = sum + v[i];
+			comp += fabs(sum) >= fabs(v[i]) ? (sum - s2) + v[i] : (v[i] - s2) + sum;
+			sum = s2;
+		}
+		*out = name[0] == 's' ? sum + comp : (sum + comp) / (double)n;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const char *name = n->func->name;
+	struct value in = { 0 }, param = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	int64_t ref, range_start;
+	size_t m_arg = strcmp(name, "quantile_over_time") == 0 ? 1 : 0;
+	double *scratch = NULL;
+	int rc;
+
+	if (n->n_args > 1 && (rc = eval_node(e, n->args[m_arg == 1 ? 0 : 1], t, &param)) != 0)
+		return rc;
+	if ((rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref)) != 0)
+		goto out;
+	if (strcmp(name, "absent_over_time") == 0) {
+		rc = in.mat.n == 0 ? absent_labels(e, n->args[0], out) : 0;
+		goto out;
+	}
+	for (size_t i = 0; i < in.mat.n && rc == 0; i++) {
+		const struct vg_query_series *s = &in.mat.series[i];
+		bool ok, keeps_name = false;
+		double v = 0, slope, icpt;
+
+		if (scratch == NULL && (scratch = malloc(SCRATCH_BYTES)) == NULL) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		if (s->n * sizeof(double) > SCRATCH_BYTES) {
+			void *p = realloc(scratch, s->n * sizeof(double));
+			if (p == NULL) {
+				rc = VG_ENOMEM;
+				break;
+			}
+			scratch = p;
+		}
+		if (strcmp(name, "deriv") == 0)
+			ok = regression(s->ts_ms, s->values, s->n, t, &v, &icpt);
+		else if (strcmp(name, "predict_linear") == 0) {
+			ok = regression(s->ts_ms, s->values, s->n, t, &slope, &icpt);
+			v = slope * param.scalar + icpt;
+		} else if (over_time(name, s->values, s->n, param.scalar, scratch, &v, &keeps_name))
+			ok = true;
+		else if (strcmp(name, "rate") == 0)
+			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, true, &v);
+		else if (strcmp(name, "increase") == 0)
+			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, true, false, &v);
+		else if (strcmp(name, "delta") == 0)
+			ok = extrapolated(s->ts_ms, s->values, s->n, range_start, ref, false, false, &v);
+		else if (strcmp(name, "irate") == 0)
+			ok = instant_value(s->ts_ms, s->values, s->n, true, &v);
+		else
+			ok = instant_value(s->ts_ms, s->values, s->n, false, &v);
+		if (!ok)
+			continue;
+		if (keeps_name)
+			rc = vec_push(&out->vec, s->key, s->key_len, v);
+		else if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, v);
+	}
+out:
+	free(scratch);
+	vg_buf_release(&key);
+	value_release(&in);
+	value_release(&param);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+static double sgn(double v)
+{
+	return v > 0 ? 1 : v < 0 ? -1 : v; /* 0, -0 and NaN as they are */
+}
+
+static double deg(double v)
+{
+	return v * 180 / M_PI;
+}
+
+static double rad(double v)
+{
+	return v * M_PI / 180;
+}
+
+/* Functions of one value that drop the metric name. */
+static const struct {
+	const char *name;
+	double (*fn)(double);
+} math_fns[] = {
+	{ "abs", fabs }, { "ceil", ceil }, { "floor", floor }, { "exp", exp }, { "ln", log },
+	{ "log2", log2 }, { "log10", log10 }, { "sqrt", sqrt }, { "sgn", sgn },
+	{ "acos", acos }, { "acosh", acosh }, { "asin", asin }, { "asinh", asinh }, { "atan", atan },
+	{ "atanh", atanh }, { "cos", cos }, { "cosh", cosh }, { "sin", sin }, { "sinh", sinh },
+	{ "tan", tan }, { "tanh", tanh }, { "deg", deg }, { "rad", rad },
+};
+
+/* clamp(v, min, max), clamp_min(v, min), clamp_max(v, max): names go; a
+ * min above the max gives nothing, as in Prometheus. */
+static int eval_clamp(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const char *name = n->func->name;
+	struct value v = { 0 }, a = { 0 }, b = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	double lo = -INFINITY, hi = INFINITY;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &v)) != 0 || (rc = eval_node(e, n->args[1], t, &a)) != 0)
+		goto out;
+	if (strcmp(name, "clamp") == 0) {
+		if ((rc = eval_node(e, n->args[2], t, &b)) != 0)
+			goto out;
+		lo = a.scalar;
+		hi = b.scalar;
+		if (lo > hi)
+			goto out;
+	} else if (strcmp(name, "clamp_min") == 0) {
+		lo = a.scalar;
+	} else {
+		hi = a.scalar;
+	}
+	for (size_t i = 0; i < v.vec.n && rc == 0; i++) {
+		double x = v.vec.s[i].v;
+		if (isnan(lo) || isnan(hi))
+			x = NAN;
+		else if (x < lo)
+			x = lo;
+		else if (x > hi)
+			x = hi;
+		if ((rc = drop_name(v.vec.s[i].key, v.vec.s[i].key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, x);
+	}
+out:
+	vg_buf_release(&key);
+	value_release(&v);
+	value_release(&a);
+	value_release(&b);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+struct bucket {
+	double le, count;
+};
+
+static int bucket_cmp(const void *x, const void *y)
+{
+	const struct bucket *a = x, *b = y;
+
+	return a->le < b->le ? -1 : a->le > b->le;
+}
+
+/* histogram_quantile over one group's classic buckets (promql-subset.md). */
+static double bucket_quantile(double q, struct bucket *b, size_t n)
+{
+	size_t k = 0, i;
+	double total, rank, start, end, c, r;
+
+	if (isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(b, n, sizeof(*b), bucket_cmp);
+	if (n == 0 || !isinf(b[n - 1].le) || b[n - 1].le < 0)
+		return NAN;
+	/* merge equal bounds */
+	for (i = 0; i < n; i++) {
+		if (k > 0 && b[k - 1].le == b[i].le)
+			b[k - 1].count += b[i].count;
+		else
+			b[k++] = b[i];
+	}
+	n = k;
+	/* force monotonic counts: a drop (float noise or not) takes the
+	 * previous count, as Prometheus's ensureMonotonic does */
+	for (i = 1; i < n; i++)
+		if (b[i].count < b[i - 1].count)
+			b[i].count = b[i - 1].count;
+	if (n < 2)
+		return NAN;
+	total = b[n - 1].count;
+	if (total == 0 || isnan(total))
+		return NAN;
+	rank = q * total;
+	for (i = 0; i < n - 1 && b[i].count < rank; i++)
+		;
+	if (i == n - 1)
+		return b[n - 2].le;
+	if (i == 0 && b[0].le <= 0)
+		return b[0].le;
+	start = i == 0 ? 0 : b[i - 1].le;
+	end = b[i].le;
+	c = b[i].count - (i == 0 ? 0 : b[i - 1].count);
+	r = rank - (i == 0 ? 0 : b[i - 1].count);
+	return start + (end - start) * (c == 0 ? 0 : r / c);
+}
+
+static int eval_histogram_quantile(struct ev *e, const struct vg_promql_node *n, int64_t t,
+				   struct value *out)
+{
+	char le_name[] = "le";
+	char *le_names[] = { le_name };
+	const struct vg_promql_labels le = { 1, le_names };
+	struct value q = { 0 }, v = { 0 };
+	struct sig *g = NULL;
+	struct bucket *b = NULL;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &q)) != 0 || (rc = eval_node(e, n->args[1], t, &v)) != 0)
+		goto out;
+	/* groups: every label but le, without the name */
+	if ((rc = sigs_make(&v.vec, &le, false, &g)) != 0)
+		goto out;
+	if ((b = malloc((v.vec.n ? v.vec.n : 1) * sizeof(*b))) == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < v.vec.n && rc == 0;) {
+		size_t j = i, nb = 0;
+		for (; j < v.vec.n && key_cmp(g[i].key.data, g[i].key.len, g[j].key.data, g[j].key.len) == 0; j++) {
+			const struct sample *x = &v.vec.s[g[j].idx];
+			struct vg_series s;
+			const struct vg_str *lv;
+			char text[64], *endp;
+			double bound;
+			if (vg_series_from_key(x->key, x->key_len, &s) != 0 ||
+			    (lv = vg_series_get(&s, "le")) == NULL || lv->len >= sizeof(text))
+				continue; /* no le: not a bucket */
+			memcpy(text, lv->p, lv->len);
+			text[lv->len] = '\0';
+			bound = strtod(text, &endp);
+			if (endp == text || *endp != '\0')
+				continue;
+			b[nb++] = (struct bucket){ bound, x->v };
+		}
+		if (nb > 0)
+			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, bucket_quantile(q.scalar, b, nb));
+		i = j;
+	}
+out:
+	free(b);
+	if (g)
+		sigs_free(g, v.vec.n);
+	value_release(&q);
+	value_release(&v);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* timestamp(v): the time of each stored sample in seconds (the evaluation
+ * time for computed ones); names go. */
+static int eval_timestamp(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value a;
+	struct vg_buf key = VG_BUF_INIT;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+		return rc;
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		int64_t ts = a.vec.s[i].ts_ms == NO_TS ? t : a.vec.s[i].ts_ms;
+		if ((rc = drop_name(a.vec.s[i].key, a.vec.s[i].key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, (double)ts / 1000.0);
+	}
+	vg_buf_release(&key);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* day_of_month() and friends, of each value as Unix seconds (of time()
+ * without an argument), in UTC; names go. */
+static int eval_date(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *name = n->func->name;
+	struct value a = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	int rc = 0;
+
+	if (n->n_args == 0)
+		rc = vec_push(&a.vec, (const uint8_t *)"\xFF", 1, (double)t / 1000.0) == 0 ? 0 : VG_ENOMEM;
+	else
+		rc = eval_node(e, n->args[0], t, &a);
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		double v = a.vec.s[i].v, r = NAN;
+		if (isfinite(v) && fabs(v) < 1e15) {
+			time_t secs = (time_t)floor(v);
+			struct tm tm;
+			if (gmtime_r(&secs, &tm) != NULL) {
+				int y = tm.tm_year + 1900;
+				bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+				if (strcmp(name, "day_of_month") == 0)
+					r = tm.tm_mday;
+				else if (strcmp(name, "day_of_week") == 0)
+					r = tm.tm_wday;
+				else if (strcmp(name, "day_of_year") == 0)
+					r = tm.tm_yday + 1;
+				else if (strcmp(name, "days_in_month") == 0)
+					r = mdays[tm.tm_mon] + (tm.tm_mon == 1 && leap);
+				else if (strcmp(name, "hour") == 0)
+					r = tm.tm_hour;
+				else if (strcmp(name, "minute") == 0)
+					r = tm.tm_min;
+				else if (strcmp(name, "month") == 0)
+					r = tm.tm_mon + 1;
+				else
+					r = y;
+			}
+		}
+		if ((rc = drop_name(a.vec.s[i].key, a.vec.s[i].key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, r);
+	}
+	vg_buf_release(&key);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* label_join(v, dst, sep, src...): dst set to the src values joined by
+ * sep (deleted when that is empty); every other label kept. */
+static int eval_label_join(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const struct vg_promql_node *dst = n->args[1], *sep = n->args[2];
+	struct value a;
+	struct vg_buf key = VG_BUF_INIT, joined = VG_BUF_INIT;
+	char dst_name[VG_SERIES_MAX_NAME + 1];
+	int rc;
+
+	if (!vg_label_name_valid(dst->str, dst->str_len) || dst->str_len > VG_SERIES_MAX_NAME)
+		return vg_err_set(e->err, VG_EINVAL, "invalid destination label name in label_join(): %.*s",
+				  (int)(dst->str_len > 64 ? 64 : dst->str_len), dst->str);
+	for (size_t k = 3; k < n->n_args; k++)
+		if (!vg_label_name_valid(n->args[k]->str, n->args[k]->str_len))
+			return vg_err_set(e->err, VG_EINVAL, "invalid source label name in label_join(): %.*s",
+					  (int)(n->args[k]->str_len > 64 ? 64 : n->args[k]->str_len), n->args[k]->str);
+	memcpy(dst_name, dst->str, dst->str_len);
+	dst_name[dst->str_len] = '\0';
+	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+		return rc;
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		struct vg_series s;
+		struct vg_str jv;
+		vg_buf_reset(&joined);
+		if (vg_series_from_key(a.vec.s[i].key, a.vec.s[i].key_len, &s) != 0) {
+			rc = VG_EINVAL;
+			break;
+		}
+		for (size_t k = 3; k < n->n_args; k++) {
+			char src[VG_SERIES_MAX_NAME + 1];
+			const struct vg_str *sv;
+			size_t sl = n->args[k]->str_len > VG_SERIES_MAX_NAME ? VG_SERIES_MAX_NAME : n->args[k]->str_len;
+			memcpy(src, n->args[k]->str, sl);
+			src[sl] = '\0';
+			if (k > 3)
+				vg_buf_append(&joined, sep->str, sep->str_len);
+			sv = strcmp(src, "__name__") == 0 ? &s.name : vg_series_get(&s, src);
+			if (sv != NULL)
+				vg_buf_append(&joined, sv->p, sv->len);
+		}
+		if (vg_buf_failed(&joined)) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		jv = (struct vg_str){ vg_buf_cstr(&joined), (uint32_t)joined.len };
+		if ((rc = key_set_label(a.vec.s[i].key, a.vec.s[i].key_len, dst_name, jv.len ? &jv : NULL, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, a.vec.s[i].v);
+	}
+	vg_buf_release(&joined);
+	vg_buf_release(&key);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+#define MAX_GROUPS 64
+
+/* Appends replacement with Go's regexp Expand rules: $1 ${1} $name
+ * ${name} (a name is the longest run of letters, digits and "_"), $$ is
+ * "$"; a group that does not exist or took no part is empty. */
+static void expand(struct vg_buf *out, const char *repl, size_t n, const struct vg_regex *re,
+		   const char *src, const long *starts, const size_t *lens)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t a, b;
+		long g = -1;
+		bool is_num = true;
+
+		if (repl[i] != '$' || i + 1 >= n) {
+			vg_buf_putc(out, repl[i]);
+			continue;
+		}
+		if (repl[i + 1] == '$') {
+			vg_buf_putc(out, '$');
+			i++;
+			continue;
+		}
+		if (repl[i + 1] == '{') {
+			a = i + 2;
+			for (b = a; b < n && repl[b] != '}'; b++)
+				;
+			if (b >= n || b == a) {
+				vg_buf_putc(out, '$'); /* not a reference: kept as written */
+				continue;
+			}
+			i = b;
+		} else {
+			a = i + 1;
+			for (b = a; b < n && (isalnum((unsigned char)repl[b]) || repl[b] == '_'); b++)
+				;
+			if (b == a) {
+				vg_buf_putc(out, '$');
+				continue;
+			}
+			i = b - 1;
+		}
+		for (size_t k = a; k < b; k++)
+			is_num = is_num && isdigit((unsigned char)repl[k]);
+		if (is_num && b - a <= 3)
+			g = strtol(repl + a, NULL, 10);
+		else if (!is_num)
+			g = vg_regex_group_index(re, repl + a, b - a);
+		if (g >= 0 && g < MAX_GROUPS && starts[g] >= 0)
+			vg_buf_append(out, src + starts[g], lens[g]);
+	}
+}
+
+/* label_replace(v, dst, replacement, src, regex): where regex matches the
+ * whole value of src, dst becomes the expanded replacement (deleted when
+ * empty); other series pass unchanged. */
+static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const struct vg_promql_node *dst = n->args[1], *repl = n->args[2], *src = n->args[3], *rx = n->args[4];
+	struct vg_regex *re = NULL;
+	struct value a = { 0 };
+	struct vg_buf key = VG_BUF_INIT, val = VG_BUF_INIT;
+	struct vg_err rerr;
+	char dst_name[VG_SERIES_MAX_NAME + 1], src_name[VG_SERIES_MAX_NAME + 1];
+	long starts[MAX_GROUPS];
+	size_t lens[MAX_GROUPS];
+	int rc;
+
+	if (!vg_label_name_valid(dst->str, dst->str_len) || dst->str_len > VG_SERIES_MAX_NAME)
+		return vg_err_set(e->err, VG_EINVAL, "invalid destination label name in label_replace(): %.*s",
+				  (int)(dst->str_len > 64 ? 64 : dst->str_len), dst->str);
+	if (!vg_label_name_valid(src->str, src->str_len) || src->str_len > VG_SERIES_MAX_NAME)
+		return vg_err_set(e->err, VG_EINVAL, "invalid source label name in label_replace(): %.*s",
+				  (int)(src->str_len > 64 ? 64 : src->str_len), src->str);
+	if ((rc = vg_regex_compile_groups(rx->str, rx->str_len, &re, &rerr)) != 0)
+		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %s", rerr.msg);
+	memcpy(dst_name, dst->str, dst->str_len);
+	dst_name[dst->str_len] = '\0';
+	memcpy(src_name, src->str, src->str_len);
+	src_name[src->str_len] = '\0';
+	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+		goto out;
+	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
+		const struct sample *x = &a.vec.s[i];
+		struct vg_series s;
+		const struct vg_str *sv;
+		struct vg_str empty = { "", 0 }, nv;
+		int m;
+
+		if (vg_series_from_key(x->key, x->key_len, &s) != 0) {
+			rc = VG_EINVAL;
+			break;
+		}
+		sv = strcmp(src_name, "__name__") == 0 ? &s.name : vg_series_get(&s, src_name);
+		if (sv == NULL)
+			sv = &empty;
+		m = vg_regex_match_groups(re, sv->p, sv->len, MAX_GROUPS, starts, lens);
+		if (m < 0) {
+			rc = vg_err_set(e->err, m, "label_replace(): the regular expression could not be matched");
+			break;
+		}
+		if (m == 0) {
+			rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+			continue;
+		}
+		vg_buf_reset(&val);
+		expand(&val, repl->str, repl->str_len, re, sv->p, starts, lens);
+		if (vg_buf_failed(&val)) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		nv = (struct vg_str){ vg_buf_cstr(&val), (uint32_t)val.len };
+		if ((rc = key_set_label(x->key, x->key_len, dst_name, nv.len ? &nv : NULL, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, x->v);
+	}
+out:
+	vg_regex_free(re);
+	vg_buf_release(&key);
+	vg_buf_release(&val);
+	value_release(&a);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+static int cmp_sort_asc(const void *x, const void *y)
+{
+	const struct sample *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(b->v) - isnan(a->v); /* NaN first, as Prometheus's heap sorts */
+	return a->v < b->v ? -1 : a->v > b->v;
+}
+
+static int cmp_sort_desc(const void *x, const void *y)
+{
+	const struct sample *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(b->v) - isnan(a->v);
+	return a->v > b->v ? -1 : a->v < b->v;
+}
+
+static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	const char *name = n->func->name;
+	struct value a = { 0 };
+	int rc;
+
+	out->type = n->type;
+	if (strcmp(name, "rate") == 0 || strcmp(name, "irate") == 0 || strcmp(name, "increase") == 0 ||
+	    strcmp(name, "delta") == 0 || strcmp(name, "idelta") == 0 || strcmp(name, "resets") == 0 ||
+	    strcmp(name, "changes") == 0 || strcmp(name, "deriv") == 0 ||
+	    strcmp(name, "predict_linear") == 0 || strstr(name, "_over_time") != NULL)
+		return eval_range_fn(e, n, t, out);
+	if (strcmp(name, "absent") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		rc = a.vec.n == 0 ? absent_labels(e, n->args[0], out) : 0;
+		value_release(&a);
+		return rc;
+	}
+	for (size_t i = 0; i < sizeof(math_fns) / sizeof(math_fns[0]); i++) {
+		struct vg_buf key = VG_BUF_INIT;
+		if (strcmp(name, math_fns[i].name) != 0)
+			continue;
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		for (size_t k = 0; k < a.vec.n && rc == 0; k++)
+			if ((rc = drop_name(a.vec.s[k].key, a.vec.s[k].key_len, &key)) == 0)
+				rc = vec_push(&out->vec, key.data, key.len, math_fns[i].fn(a.vec.s[k].v));
+		vg_buf_release(&key);
+		value_release(&a);
+		return rc == VG_ENOMEM ? oom(e) : rc;
+	}
+	if (strcmp(name, "clamp") == 0 || strcmp(name, "clamp_min") == 0 || strcmp(name, "clamp_max") == 0)
+		return eval_clamp(e, n, t, out);
+	if (strcmp(name, "histogram_quantile") == 0)
+		return eval_histogram_quantile(e, n, t, out);
+	if (strcmp(name, "timestamp") == 0)
+		return eval_timestamp(e, n, t, out);
+	if (strcmp(name, "label_join") == 0)
+		return eval_label_join(e, n, t, out);
+	if (strcmp(name, "label_replace") == 0)
+		return eval_label_replace(e, n, t, out);
+	if (n->func->variadic == 1 && n->func->n_args == 1) /* the date functions */
+		return eval_date(e, n, t, out);
+	if (strcmp(name, "sort") == 0 || strcmp(name, "sort_desc") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, out)) != 0)
+			return rc;
+		if (out->vec.n > 1)
+			qsort(out->vec.s, out->vec.n, sizeof(*out->vec.s),
+			      name[4] == '_' ? cmp_sort_desc : cmp_sort_asc);
+		out->is_ordered = true;
+		return 0;
+	}
+	if (strcmp(name, "pi") == 0) {
+		out->scalar = M_PI;
+		return 0;
+	}
+	if (strcmp(name, "round") == 0) {
+		/* to the nearest multiple of to_nearest (1), halves up, as
+		 * Prometheus: floor(v / to + 0.5) * to */
+		struct value to = { 0 };
+		struct vg_buf key = VG_BUF_INIT;
+		double step = 1;
+		if (n->n_args > 1) {
+			if ((rc = eval_node(e, n->args[1], t, &to)) != 0)
+				return rc;
+			step = to.scalar;
+		}
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		for (size_t k = 0; k < a.vec.n && rc == 0; k++) {
+			double inv = 1.0 / step;
+			double x = floor(a.vec.s[k].v * inv + 0.5) / inv;
+			if ((rc = drop_name(a.vec.s[k].key, a.vec.s[k].key_len, &key)) == 0)
+				rc = vec_push(&out->vec, key.data, key.len, x);
+		}
+		vg_buf_release(&key);
+		value_release(&a);
+		return rc == VG_ENOMEM ? oom(e) : rc;
+	}
+	if (strcmp(name, "time") == 0) {
+		out->scalar = (double)t / 1000.0;
+		return 0;
+	}
+	if (strcmp(name, "vector") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		rc = vec_push(&out->vec, (const uint8_t *)"\xFF", 1, a.scalar);
+		value_release(&a);
+		return rc == 0 ? 0 : oom(e);
+	}
+	if (strcmp(name, "scalar") == 0) {
+		if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
+			return rc;
+		out->scalar = a.vec.n == 1 ? a.vec.s[0].v : NAN;
+		value_release(&a);
+		return 0;
+	}
+	{
+		char what[96];
+		snprintf(what, sizeof(what), "the function %s()", name);
+		return unsupported(e, what);
+	}
+}
+
+/* ---- aggregation --------------------------------------------------------- */
+
+/* Sets label name to value (or deletes it when value is NULL) in the label
+ * set of key, into out. */
+static int key_set_label(const uint8_t *key, size_t key_len, const char *name, const struct vg_str *value,
+			 struct vg_buf *out)
+{
+	struct vg_series s, r;
+	struct vg_str nm = vg_str_c(name);
+	bool is_done = value == NULL;
+
+	vg_buf_reset(out);
+	if (vg_series_from_key(key, key_len, &s) != 0)
+		return VG_EINVAL;
+	if (strcmp(name, "__name__") == 0) {
+		/* the metric name is not a label of the key */
+		s.name = value ? *value : (struct vg_str){ "", 0 };
+		vg_series_key(&s, out);
+		return vg_buf_failed(out) ? VG_ENOMEM : 0;
+	}
+	r.name = s.name;
+	r.n_labels = 0;
+	for (uint32_t i = 0; i <= s.n_labels; i++) {
+		int c = i < s.n_labels ? vg_str_cmp(s.labels[i].name, nm) : 1;
+		if (!is_done && c >= 0) {
+			if (r.n_labels >= VG_SERIES_MAX_LABELS)
+				return VG_EINVAL;
+			r.labels[r.n_labels++] = (struct vg_label){ nm, *value };
+			is_done = true;
+		}
+		if (i < s.n_labels && c != 0)
+			r.labels[r.n_labels++] = s.labels[i];
+	}
+	vg_series_key(&r, out);
+	return vg_buf_failed(out) ? VG_ENOMEM : 0;
+}
+
+/* For topk: a before b when greater, NaN last; bottomk: smaller first. */
+struct ranked {
+	double v;
+	size_t idx;
+};
+
+static int cmp_desc(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(a->v) - isnan(b->v);
+	return a->v > b->v ? -1 : a->v < b->v;
+}
+
+static int cmp_asc(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+
+	if (isnan(a->v) || isnan(b->v))
+		return isnan(a->v) - isnan(b->v);
+	return a->v < b->v ? -1 : a->v > b->v;
+}
+
+/* NaN smallest, as Prometheus sorts for quantile. */
+static int cmp_nan_first(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	if (isnan(a) || isnan(b))
+		return isnan(b) - isnan(a);
+	return a < b ? -1 : a > b;
+}
+
+/* quantile over sorted v[0..n) (promql-subset.md). */
+static double quantile_of(double q, double *v, size_t n)
+{
+	double rank, w;
+	size_t lo, hi;
+
+	if (n == 0 || isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(v, n, sizeof(*v), cmp_nan_first);
+	rank = q * (double)(n - 1);
+	lo = (size_t)floor(rank);
+	hi = lo + 1 < n ? lo + 1 : lo;
+	w = rank - floor(rank);
+	return v[lo] * (1 - w) + v[hi] * w;
+}
+
+static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value in = { 0 }, param = { 0 };
+	struct sig *g = NULL;
+	struct ranked *rk = NULL;
+	double *vals = NULL;
+	struct vg_buf key = VG_BUF_INIT;
+	int rc;
+
+	out->type = VG_PROMQL_VECTOR;
+	if (n->agg == VG_PROMQL_LIMITK || n->agg == VG_PROMQL_LIMIT_RATIO) {
+		char what[64];
+		snprintf(what, sizeof(what), "the aggregation %s", vg_promql_agg_name(n->agg));
+		return unsupported(e, what);
+	}
+	if (n->param != NULL && (rc = eval_node(e, n->param, t, &param)) != 0)
+		return rc;
+	if (n->agg == VG_PROMQL_COUNT_VALUES && !vg_label_name_valid(param.str, param.str_len)) {
+		rc = vg_err_set(e->err, VG_EINVAL, "invalid label name \"%.*s\"", (int)(param.str_len > 64 ? 64 : param.str_len),
+				param.str);
+		goto out;
+	}
+	if ((rc = eval_node(e, n->expr, t, &in)) != 0)
+		goto out;
+	/* by (ls) keeps ls; without (ls) drops ls and the name; no clause: {} */
+	if ((rc = sigs_make(&in.vec, &n->grouping, !n->is_without, &g)) != 0)
+		goto out;
+	rk = malloc((in.vec.n ? in.vec.n : 1) * sizeof(*rk));
+	vals = malloc((in.vec.n ? in.vec.n : 1) * sizeof(*vals));
+	if (rk == NULL || vals == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < in.vec.n && rc == 0;) {
+		size_t j = i, cnt = 0;
+		double sum = 0, comp = 0, acc = 0, mean = 0, m2 = 0;
+		bool has = false;
+
+		for (; j < in.vec.n && key_cmp(g[i].key.data, g[i].key.len, g[j].key.data, g[j].key.len) == 0; j++) {
+			double v = in.vec.s[g[j].idx].v, delta;
+			rk[cnt] = (struct ranked){ v, g[j].idx };
+			vals[cnt] = v;
+			cnt++;
+			switch (n->agg) {
+			case VG_PROMQL_SUM: case VG_PROMQL_AVG: {
+				/* Kahan-Babuska-Neumaier, as Prometheus sums */
+				double s2 = sum + v;
+				comp += fabs(sum) >= fabs(v) ? (sum - s2) + v : (v - s2) + sum;
+				sum = s2;
+				break;
+			}
+			case VG_PROMQL_MIN:
+				if (!has || v < acc || isnan(acc))
+					acc = v;
+				break;
+			case VG_PROMQL_MAX:
+				if (!has || v > acc || isnan(acc))
+					acc = v;
+				break;
+			case VG_PROMQL_STDDEV: case VG_PROMQL_STDVAR:
+				/* Welford's running mean and squared deviation */
+				delta = v - mean;
+				mean += delta / (double)cnt;
+				m2 += delta * (v - mean);
+				break;
+			default:
+				break;
+			}
+			has = true;
+		}
+		switch (n->agg) {
+		case VG_PROMQL_SUM: acc = sum + comp; break;
+		case VG_PROMQL_AVG: acc = (sum + comp) / (double)cnt; break;
+		case VG_PROMQL_COUNT: acc = (double)cnt; break;
+		case VG_PROMQL_GROUP: acc = 1; break;
+		case VG_PROMQL_STDVAR: acc = m2 / (double)cnt; break;
+		case VG_PROMQL_STDDEV: acc = sqrt(m2 / (double)cnt); break;
+		case VG_PROMQL_QUANTILE: acc = quantile_of(param.scalar, vals, cnt); break;
+		default: break;
+		}
+		if (n->agg == VG_PROMQL_TOPK || n->agg == VG_PROMQL_BOTTOMK) {
+			/* the k best elements with their own labels, best first */
+			out->is_ordered = true;
+			double k = param.scalar;
+			size_t take = isnan(k) || k < 1 ? 0 : k >= (double)cnt ? cnt : (size_t)k;
+			qsort(rk, cnt, sizeof(*rk), n->agg == VG_PROMQL_TOPK ? cmp_desc : cmp_asc);
+			for (size_t k2 = 0; k2 < take && rc == 0; k2++) {
+				const struct sample *x = &in.vec.s[rk[k2].idx];
+				rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+			}
+		} else if (n->agg == VG_PROMQL_COUNT_VALUES) {
+			/* one series per distinct value: the group's labels and lbl="v" */
+			qsort(vals, cnt, sizeof(*vals), cmp_nan_first);
+			for (size_t a = 0; a < cnt && rc == 0;) {
+				size_t b = a;
+				struct vg_buf text = VG_BUF_INIT;
+				struct vg_str tv;
+				char name[VG_SERIES_MAX_NAME + 1];
+				while (b < cnt && (vals[b] == vals[a] || (isnan(vals[b]) && isnan(vals[a]))))
+					b++;
+				vg_promql_print_number(&text, vals[a]);
+				tv = (struct vg_str){ vg_buf_cstr(&text), (uint32_t)text.len };
+				snprintf(name, sizeof(name), "%.*s", (int)param.str_len, param.str);
+				rc = key_set_label(g[i].key.data, g[i].key.len, name, &tv, &key);
+				if (rc == 0)
+					rc = vec_push(&out->vec, key.data, key.len, (double)(b - a));
+				vg_buf_release(&text);
+				a = b;
+			}
+		} else {
+			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, acc);
+		}
+		i = j;
+	}
+out:
+	vg_buf_release(&key);
+	free(rk);
+	free(vals);
+	if (g)
+		sigs_free(g, in.vec.n);
+	value_release(&in);
+	value_release(&param);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* ---- binary operators ---------------------------------------------------- */
+
+/* op applied to a and b; *keep false when a comparison filters it out. */
+static double binop(enum vg_promql_binop op, double a, double b, bool *keep)
+{
+	*keep = true;
+	switch (op) {
+	case VG_PROMQL_ADD: return a + b;
+	case VG_PROMQL_SUB: return a - b;
+	case VG_PROMQL_MUL: return a * b;
+	case VG_PROMQL_DIV: return a / b;
+	case VG_PROMQL_MOD: return fmod(a, b);
+	case VG_PROMQL_POW: return pow(a, b);
+	case VG_PROMQL_ATAN2: return atan2(a, b);
+	case VG_PROMQL_EQLC: *keep = a == b; break;
+	case VG_PROMQL_NEQ: *keep = a != b; break;
+	case VG_PROMQL_GTR: *keep = a > b; break;
+	case VG_PROMQL_LSS: *keep = a < b; break;
+	case VG_PROMQL_GTE: *keep = a >= b; break;
+	case VG_PROMQL_LTE: *keep = a <= b; break;
+	default: break;
+	}
+	return a;
+}
+
+static void format_labels(const uint8_t *key, size_t len, struct vg_buf *out)
+{
+	struct vg_series s;
+
+	if (vg_series_from_key(key, len, &s) == 0)
+		vg_series_format(&s, out);
+	if (out->len == 0)
+		vg_buf_puts(out, "{}");
+}
+
+static int set_op(struct ev *e, const struct vg_promql_node *n, struct value *l, struct value *r,
+		  struct value *out)
+{
+	const struct vg_promql_matching *m = &n->matching;
+	struct sig *ls = NULL, *rs = NULL;
+	int rc;
+
+	if ((rc = sigs_make(&l->vec, &m->labels, m->is_on, &ls)) != 0 ||
+	    (rc = sigs_make(&r->vec, &m->labels, m->is_on, &rs)) != 0)
+		goto out;
+	for (size_t i = 0; i < l->vec.n && rc == 0; i++) {
+		const struct sig *s = &ls[i];
+		bool in_r = sigs_find(rs, r->vec.n, s->key.data, s->key.len) < r->vec.n;
+		const struct sample *x = &l->vec.s[s->idx];
+		if (n->op == VG_PROMQL_AND ? in_r : n->op == VG_PROMQL_UNLESS ? !in_r : true)
+			rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+	}
+	if (n->op == VG_PROMQL_OR)
+		for (size_t i = 0; i < r->vec.n && rc == 0; i++) {
+			const struct sig *s = &rs[i];
+			const struct sample *x = &r->vec.s[s->idx];
+			if (sigs_find(ls, l->vec.n, s->key.data, s->key.len) == l->vec.n)
+				rc = vec_push(&out->vec, x->key, x->key_len, x->v);
+		}
+out:
+	if (ls)
+		sigs_free(ls, l->vec.n);
+	if (rs)
+		sigs_free(rs, r->vec.n);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* Prometheus's error for two elements of the "one" side with one
+ * signature. */
+static int duplicate_error(struct ev *e, const struct vec *v, const struct sig *a, const struct sig *b,
+			   const char *side)
+{
+	struct vg_buf x = VG_BUF_INIT, y = VG_BUF_INIT, g = VG_BUF_INIT;
+	int rc;
+
+	format_labels(v->s[a->idx].key, v->s[a->idx].key_len, &x);
+	format_labels(v->s[b->idx].key, v->s[b->idx].key_len, &y);
+	format_labels(b->key.data, b->key.len, &g);
+	rc = vg_err_set(e->err, VG_EINVAL,
+			"found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
+			vg_buf_cstr(&g), side, vg_buf_cstr(&x), vg_buf_cstr(&y));
+	vg_buf_release(&x);
+	vg_buf_release(&y);
+	vg_buf_release(&g);
+	return rc;
+}
+
+/*
+ * vector op vector. One-to-one: each signature at most once per side.
+ * group_left (many-to-one): the right side is the "one" side, each left
+ * element matches at most one right element, and the result takes the
+ * left's labels plus the included labels of the right; group_right
+ * mirrors it. Values are computed in the written operand order.
+ */
+static int vector_vector(struct ev *e, const struct vg_promql_node *n, struct value *l,
+			 struct value *r, struct value *out)
+{
+	const struct vg_promql_matching *m = &n->matching;
+	bool is_cmp = vg_promql_binop_is_comparison(n->op);
+	bool dropping = !is_cmp || n->is_bool;
+	bool is_group = m->card == VG_PROMQL_MANY_TO_ONE || m->card == VG_PROMQL_ONE_TO_MANY;
+	bool is_swapped = m->card == VG_PROMQL_ONE_TO_MANY;
+	struct value *many = is_swapped ? r : l, *one = is_swapped ? l : r;
+	struct sig *os = NULL, *ms = NULL, *res = NULL;
+	struct vg_buf key = VG_BUF_INIT, tmp = VG_BUF_INIT;
+	int rc;
+
+	if ((rc = sigs_make(&one->vec, &m->labels, m->is_on, &os)) != 0 ||
+	    (rc = sigs_make(&many->vec, &m->labels, m->is_on, &ms)) != 0)
+		goto out;
+	for (size_t i = 1; i < one->vec.n; i++)
+		if (key_cmp(os[i].key.data, os[i].key.len, os[i - 1].key.data, os[i - 1].key.len) == 0) {
+			rc = duplicate_error(e, &one->vec, &os[i - 1], &os[i], is_swapped ? "left" : "right");
+			goto out;
+		}
+	for (size_t i = 0; i < many->vec.n && rc == 0; i++) {
+		const struct sig *s = &ms[i];
+		size_t j = sigs_find(os, one->vec.n, s->key.data, s->key.len);
+		const struct sample *x, *y;
+		bool keep;
+		double v;
+
+		if (j == one->vec.n)
+			continue;
+		if (!is_group && i > 0 &&
+		    key_cmp(ms[i - 1].key.data, ms[i - 1].key.len, s->key.data, s->key.len) == 0) {
+			rc = vg_err_set(e->err, VG_EINVAL,
+					"multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+			break;
+		}
+		x = &many->vec.s[s->idx];
+		y = &one->vec.s[os[j].idx];
+		v = is_swapped ? binop(n->op, y->v, x->v, &keep) : binop(n->op, x->v, y->v, &keep);
+		if (is_cmp && n->is_bool) {
+			v = keep ? 1 : 0;
+			keep = true;
+		}
+		if (!keep)
+			continue;
+		/* Result labels: the many side's (the left's for one-to-one); the
+		 * name goes for arithmetic and bool; one-to-one on(ls) keeps only
+		 * ls and ignoring(ls) deletes ls; a group modifier copies its
+		 * labels from the one side. */
+		if (!is_group && m->is_on)
+			rc = reduce_key(x->key, x->key_len, &m->labels, true, true, &key);
+		else if (!is_group)
+			rc = reduce_key(x->key, x->key_len, &m->labels, false, dropping, &key);
+		else if (dropping)
+			rc = drop_name(x->key, x->key_len, &key);
+		else {
+			vg_buf_reset(&key);
+			vg_buf_append(&key, x->key, x->key_len);
+		}
+		for (size_t k = 0; is_group && rc == 0 && k < m->include.n; k++) {
+			struct vg_series ys;
+			const struct vg_str *val = NULL;
+			if (vg_series_from_key(y->key, y->key_len, &ys) == 0)
+				val = vg_series_get(&ys, m->include.names[k]);
+			if ((rc = key_set_label(key.data, key.len, m->include.names[k], val, &tmp)) == 0) {
+				struct vg_buf t2 = key;
+				key = tmp;
+				tmp = t2;
+			}
+		}
+		if (rc == 0)
+			rc = vec_push(&out->vec, key.data, key.len, v);
+	}
+	if (rc == 0 && is_group && out->vec.n > 1) {
+		/* grouping labels must make every result unique */
+		if ((rc = sigs_make_keep_name(&out->vec, &res)) == 0) {
+			for (size_t i = 1; i < out->vec.n; i++)
+				if (key_cmp(res[i].key.data, res[i].key.len, res[i - 1].key.data, res[i - 1].key.len) == 0) {
+					rc = vg_err_set(e->err, VG_EINVAL,
+							"multiple matches for labels: grouping labels must ensure unique matches");
+					break;
+				}
+			sigs_free(res, out->vec.n);
+		}
+	}
+out:
+	vg_buf_release(&key);
+	vg_buf_release(&tmp);
+	if (os)
+		sigs_free(os, one->vec.n);
+	if (ms)
+		sigs_free(ms, many->vec.n);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+static int eval_binary(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value l = { 0 }, r = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	bool is_cmp = vg_promql_binop_is_comparison(n->op), keep;
+	int rc;
+
+	out->type = n->type;
+	if ((rc = eval_node(e, n->lhs, t, &l)) != 0 || (rc = eval_node(e, n->rhs, t, &r)) != 0)
+		goto out;
+	if (l.type == VG_PROMQL_SCALAR && r.type == VG_PROMQL_SCALAR) {
+		out->scalar = binop(n->op, l.scalar, r.scalar, &keep);
+		if (is_cmp)
+			out->scalar = keep ? 1 : 0; /* the parser demands bool */
+		goto out;
+	}
+	if (vg_promql_binop_is_set(n->op)) {
+		rc = set_op(e, n, &l, &r, out);
+		goto out;
+	}
+	if (l.type == VG_PROMQL_VECTOR && r.type == VG_PROMQL_VECTOR) {
+		rc = vector_vector(e, n, &l, &r, out);
+		goto out;
+	}
+	{
+		/* vector and scalar, either order */
+		bool is_left = l.type == VG_PROMQL_VECTOR;
+		struct vec *v = is_left ? &l.vec : &r.vec;
+		double s = is_left ? r.scalar : l.scalar;
+
+		for (size_t i = 0; i < v->n && rc == 0; i++) {
+			const struct sample *x = &v->s[i];
+			double res = is_left ? binop(n->op, x->v, s, &keep) : binop(n->op, s, x->v, &keep);
+			if (is_cmp && n->is_bool) {
+				res = keep ? 1 : 0;
+				keep = true;
+			} else if (is_cmp) {
+				res = x->v; /* a filter keeps the vector's value */
+			}
+			if (!keep)
+				continue;
+			if (!is_cmp || n->is_bool) {
+				if ((rc = drop_name(x->key, x->key_len, &key)) == 0)
+					rc = vec_push(&out->vec, key.data, key.len, res);
+			} else {
+				rc = vec_push(&out->vec, x->key, x->key_len, res);
+			}
+		}
+	}
+out:
+	vg_buf_release(&key);
+	value_release(&l);
+	value_release(&r);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* ---- nodes ------------------------------------------------------------- */
+
+static int eval_node_kind(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	int64_t ref;
+	int rc;
+
+	out->type = n->type;
+	switch (n->kind) {
+	case VG_PROMQL_NUMBER:
+		out->scalar = n->number;
+		return 0;
+	case VG_PROMQL_STR:
+		out->str = n->str;
+		out->str_len = n->str_len;
+		return 0;
+	case VG_PROMQL_PAREN:
+		return eval_node(e, n->expr, t, out);
+	case VG_PROMQL_SELECTOR:
+		ref = ref_time(e, n, t);
+		return read_window(e, n, vg_query_sub_sat(ref, e->lookback_ms), ref, true, out);
+	case VG_PROMQL_MATRIX_SEL:
+		ref = ref_time(e, n->expr, t);
+		return read_window(e, n->expr, vg_query_sub_sat(ref, n->range_ms), ref, false, out);
+	case VG_PROMQL_UNARY: {
+		struct vg_buf key = VG_BUF_INIT;
+		struct value in;
+		if ((rc = eval_node(e, n->expr, t, &in)) != 0)
+			return rc;
+		if (n->unary_op == VG_PROMQL_ADD) {
+			*out = in;
+			return 0;
+		}
+		out->scalar = -in.scalar;
+		for (size_t i = 0; i < in.vec.n && rc == 0; i++)
+			if ((rc = drop_name(in.vec.s[i].key, in.vec.s[i].key_len, &key)) == 0)
+				rc = vec_push(&out->vec, key.data, key.len, -in.vec.s[i].v);
+		vg_buf_release(&key);
+		value_release(&in);
+		return rc == VG_ENOMEM ? oom(e) : rc;
+	}
+	case VG_PROMQL_CALL:
+		return eval_call(e, n, t, out);
+	case VG_PROMQL_AGGREGATE:
+		return eval_aggregate(e, n, t, out);
+	case VG_PROMQL_BINARY:
+		return eval_binary(e, n, t, out);
+	case VG_PROMQL_SUBQUERY: {
+		int64_t lo, hi;
+		return eval_subquery(e, n, t, out, &lo, &hi);
+	}
+	}
+	return unsupported(e, "this expression");
+}
+
+/* Evaluates n at t into out; on error out holds nothing (what an
+ * operation built before it failed is freed here, once). */
+static int eval_node(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = eval_node_kind(e, n, t, out)) != 0)
+		value_release(out);
+	return rc;
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+void vg_eval_result_release(struct vg_eval_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->str);
+	vg_query_result_release(&r->series);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Moves vector v into series, one point at t each; v is emptied. */
+static int vec_to_series(struct vec *v, bool is_ordered, int64_t t, struct vg_query_result *out)
+{
+	out->series = calloc(v->n ? v->n : 1, sizeof(*out->series));
+	if (out->series == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < v->n; i++) {
+		struct vg_query_series *qs = &out->series[out->n];
+		qs->ts_ms = malloc(sizeof(*qs->ts_ms));
+		qs->values = malloc(sizeof(*qs->values));
+		if (qs->ts_ms == NULL || qs->values == NULL) {
+			free(qs->ts_ms);
+			free(qs->values);
+			return VG_ENOMEM;
+		}
+		qs->key = v->s[i].key;
+		qs->key_len = v->s[i].key_len;
+		v->s[i].key = NULL;
+		qs->ts_ms[0] = t;
+		qs->values[0] = v->s[i].v;
+		qs->n = 1;
+		out->n++;
+	}
+	if (out->n > 1 && !is_ordered)
+		qsort(out->series, out->n, sizeof(*out->series), series_cmp_q);
+	return 0;
+}
+
+/* A vector result must not hold one label set twice (after a name was
+ * dropped, say): Prometheus's error. */
+static int check_unique(struct ev *e, const struct vg_query_result *r)
+{
+	for (size_t i = 1; i < r->n; i++)
+		if (key_cmp(r->series[i].key, r->series[i].key_len, r->series[i - 1].key,
+			    r->series[i - 1].key_len) == 0)
+			return vg_err_set(e->err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
+	return 0;
+}
+
+int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
+		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
+{
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 } };
+	struct value v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (lookback_ms <= 0)
+		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
+	rc = eval_node(&e, expr, t_ms, &v);
+	vg_samples_release(&e.smp);
+	if (rc != 0)
+		return rc;
+	out->type = v.type;
+	switch (v.type) {
+	case VG_PROMQL_SCALAR:
+		out->scalar = v.scalar;
+		break;
+	case VG_PROMQL_STRING:
+		out->str = malloc(v.str_len + 1);
+		if (out->str == NULL) {
+			rc = oom(&e);
+			break;
+		}
+		memcpy(out->str, v.str, v.str_len);
+		out->str[v.str_len] = '\0';
+		out->str_len = v.str_len;
+		break;
+	case VG_PROMQL_VECTOR:
+		if (vec_to_series(&v.vec, v.is_ordered, t_ms, &out->series) != 0)
+			rc = oom(&e);
+		else if (!v.is_ordered)
+			rc = check_unique(&e, &out->series);
+		break;
+	case VG_PROMQL_MATRIX:
+		out->series = v.mat;
+		memset(&v.mat, 0, sizeof(v.mat));
+		if (out->series.n > 1)
+			qsort(out->series.series, out->series.n, sizeof(*out->series.series), series_cmp_q);
+		break;
+	}
+	value_release(&v);
+	if (rc != 0)
+		vg_eval_result_release(out);
+	return rc;
+}
+
+int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
+		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
+		  struct vg_err *err)
+{
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 } };
+	struct point *pts = NULL;
+	size_t n_pts = 0, cap = 0;
+	uint64_t n_steps;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->type = VG_PROMQL_MATRIX;
+	if ((rc = vg_query_check_range(start_ms, end_ms, step_ms, lookback_ms, &n_steps, err)) != 0)
+		return rc;
+	if (expr->type != VG_PROMQL_SCALAR && expr->type != VG_PROMQL_VECTOR)
+		return vg_err_set(err, VG_EINVAL,
+				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+				  vg_promql_type_name(expr->type));
+	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
+		/* A plain selector: one read per series for all steps. */
+		out->type = VG_PROMQL_MATRIX;
+		return vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+	}
+	for (uint64_t k = 0; k < n_steps && rc == 0; k++) {
+		int64_t t = start_ms + (int64_t)k * step_ms;
+		struct value v;
+
+		if ((rc = eval_node(&e, expr, t, &v)) != 0)
+			break;
+		rc = collect_points(&e, &v, t, &pts, &n_pts, &cap);
+		value_release(&v);
+	}
+	vg_samples_release(&e.smp);
+	if (rc == 0) {
+		rc = group_points(&e, pts, n_pts, &out->series);
+	} else {
+		for (size_t i = 0; i < n_pts; i++)
+			free(pts[i].key);
+		free(pts);
+	}
+	if (rc != 0)
+		vg_eval_result_release(out);
+	return rc;
+}
