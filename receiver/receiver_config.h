@@ -41,6 +41,15 @@ struct vg_receiver_config {
 	int64_t max_sample_age_ms; /* agents' samples older are refused; default 7d; 0: none */
 	char *port_file;           /* when set, write "<agent port> <http port>\n" here once listening */
 	char *log_level;           /* "info" */
+	/* HTTP limits and exposure (vigil-receiver.yaml(5), HTTP). */
+	uint64_t http_max_header_bytes;   /* request line and headers; 64 KiB */
+	uint64_t http_max_header_fields;  /* 100 */
+	uint64_t http_max_body_bytes;     /* any body but an import's; 1 MiB */
+	int64_t http_timeout_ms;          /* a connection's silence; 60 s */
+	char *http_cors_origin;           /* a regular expression; ".*" */
+	char *http_read_token, *http_read_token_file;
+	char *http_admin_token, *http_admin_token_file;
+	char *http_read_basic, *http_admin_basic; /* "user:password" */
 };
 
 /*

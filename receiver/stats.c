@@ -56,6 +56,8 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->wal_sync_errors, 0);
 	atomic_init(&st->wal_bytes, 0);
 	atomic_init(&st->http_requests, 0);
+	atomic_init(&st->http_refused, 0);
+	atomic_init(&st->http_auth_refused, 0);
 	st->start_time_ms = vg_clock_now_ms();
 }
 
@@ -239,6 +241,11 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 		load(&st->wal_bytes));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
+	counter(out, "vigil_receiver_http_refused_total",
+		"HTTP requests refused before routing: over a limit or malformed.", load(&st->http_refused));
+	counter(out, "vigil_receiver_http_auth_refused_total",
+		"HTTP requests refused for missing or wrong credentials (401) or scope (403).",
+		load(&st->http_auth_refused));
 	if (head != NULL) {
 		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
 		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));

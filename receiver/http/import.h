@@ -22,6 +22,8 @@
 struct bufferevent;
 struct event_base;
 struct vg_err;
+struct vg_http_auth;
+struct vg_http_cors;
 struct vg_stats;
 struct vg_submit;
 
@@ -34,6 +36,11 @@ struct vg_import_options {
 	size_t max_headers_bytes; /* the longest request head passed on */
 	int timeout_s;            /* evhttp's connection timeout; also the
 				   * longest silence inside an import body */
+	uint64_t max_body_bytes;  /* the longest body of any other request
+				   * (evhttp's limit), refused with 413 here; 0: none */
+	size_t max_header_count;  /* header fields of one request; 0: no limit */
+	const struct vg_http_cors *cors; /* borrowed; NULL: every origin */
+	const struct vg_http_auth *auth; /* borrowed; NULL or none: imports need none */
 };
 
 int vg_import_new(const struct vg_import_options *opts, struct vg_import **out, struct vg_err *err);
