@@ -29,45 +29,10 @@ static struct vg_t_receiver rcv;
  * not 0, that descriptor limit (soft and hard), and waits for its ports. */
 static void start_receiver(const char *config, unsigned nofile)
 {
-	char data[600], conf[600], log_path[600], cfg_arg[640], limit[32];
-	int64_t deadline;
-	FILE *f;
-
 	dir = vg_t_tmpdir("vigil-limits");
 	ck_assert_ptr_nonnull(dir);
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(conf, sizeof(conf), "%s/receiver.yaml", dir);
-	snprintf(log_path, sizeof(log_path), "%s/receiver.log", dir);
-	snprintf(rcv.port_file, sizeof(rcv.port_file), "%s/ports", dir);
-	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", conf);
-	snprintf(limit, sizeof(limit), "--nofile=%u:%u", nofile, nofile);
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(config ? config : "", f);
-	fclose(f);
-	char *plain[] = { (char *)vg_t_bin("vigil-receiver"), "--data-dir", data, "--listen", "127.0.0.1:0",
-			  "--http-listen", "127.0.0.1:0", "--port-file", rcv.port_file, cfg_arg, NULL };
-	char *limited[] = { "/usr/bin/prlimit", limit, "--", (char *)vg_t_bin("vigil-receiver"), "--data-dir",
-			    data, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file",
-			    rcv.port_file, cfg_arg, NULL };
-	ck_assert_int_eq(vg_t_spawn(&rcv.proc, log_path, nofile ? limited : plain), 0);
-	deadline = vg_t_now_ms() + 10000;
-	while (vg_t_now_ms() < deadline) {
-		unsigned a, h;
-		f = fopen(rcv.port_file, "r");
-		if (f) {
-			int n = fscanf(f, "%u %u", &a, &h);
-			fclose(f);
-			if (n == 2) {
-				rcv.port = (uint16_t)a;
-				rcv.http_port = (uint16_t)h;
-				return;
-			}
-		}
-		ck_assert_msg(vg_t_alive(&rcv.proc), "the receiver exited at start (see %s)", log_path);
-		vg_t_sleep_ms(20);
-	}
-	ck_abort_msg("the receiver wrote no port file");
+	ck_assert_msg(vg_t_receiver_start_config(&rcv, dir, config, nofile) == 0,
+		      "the receiver did not start (see %s/receiver.log)", dir);
 }
 
 static void stop_receiver(void)
