@@ -256,6 +256,42 @@ START_TEST(test_auth_health_ready_preflight_need_none)
 }
 END_TEST
 
+/* vigil query up against the receiver with token (NULL: none); the exit
+ * status, and stderr in *err_out (caller frees). */
+static int cli_query(const char *token, char **err_out)
+{
+	char server[64];
+	char *out = NULL;
+	int rc;
+
+	snprintf(server, sizeof(server), "http://127.0.0.1:%u", (unsigned)rcv.http_port);
+	char *with[] = { (char *)vg_t_bin("vigil"), "--server", server, "--token", (char *)token, "query", "up", NULL };
+	char *without[] = { (char *)vg_t_bin("vigil"), "--server", server, "query", "up", NULL };
+	rc = vg_t_run(token ? with : without, &out, err_out, 20000);
+	free(out);
+	return rc;
+}
+
+START_TEST(test_auth_cli_sends_token)
+{
+	char *err = NULL;
+
+	unsetenv("VIGIL_TOKEN");
+	ck_assert_int_eq(cli_query(NULL, &err), 1);
+	ck_assert_msg(strstr(err, "authentication required") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_eq(cli_query(READ_TOKEN, &err), 0);
+	free(err);
+	setenv("VIGIL_TOKEN", READ_TOKEN, 1);
+	ck_assert_int_eq(cli_query(NULL, &err), 0);
+	free(err);
+	/* --token wins over the environment. */
+	ck_assert_int_eq(cli_query("nope", &err), 1);
+	free(err);
+	unsetenv("VIGIL_TOKEN");
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -267,6 +303,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_auth_basic);
 	tcase_add_test(tc, test_auth_admin_endpoints_refuse_a_read_token);
 	tcase_add_test(tc, test_auth_health_ready_preflight_need_none);
+	tcase_add_test(tc, test_auth_cli_sends_token);
 	suite_add_tcase(s, tc);
 	return s;
 }
