@@ -60,6 +60,14 @@ static int check_basic(const void *member, struct vg_err *err)
 	return rc;
 }
 
+/* A path, or "" for none. */
+static int check_optional_path(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+
+	return s == NULL || *s == '\0' ? 0 : vg_conf_check_path(member, err);
+}
+
 static int check_regex(const void *member, struct vg_err *err)
 {
 	const char *s = *(char *const *)member;
@@ -104,9 +112,9 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_timeout", VG_CONF_DURATION, http_timeout_ms), 1000, 3600 * 1000, NULL },
 	{ F("http_cors_origin", VG_CONF_STR, http_cors_origin), 0, 0, check_regex },
 	{ F("http_read_token", VG_CONF_STR, http_read_token), 0, 0, check_secret },
-	{ F("http_read_token_file", VG_CONF_STR, http_read_token_file), 0, 0, vg_conf_check_path },
+	{ F("http_read_token_file", VG_CONF_STR, http_read_token_file), 0, 0, check_optional_path },
 	{ F("http_admin_token", VG_CONF_STR, http_admin_token), 0, 0, check_secret },
-	{ F("http_admin_token_file", VG_CONF_STR, http_admin_token_file), 0, 0, vg_conf_check_path },
+	{ F("http_admin_token_file", VG_CONF_STR, http_admin_token_file), 0, 0, check_optional_path },
 	{ F("http_read_basic", VG_CONF_STR, http_read_basic), 0, 0, check_basic },
 	{ F("http_admin_basic", VG_CONF_STR, http_admin_basic), 0, 0, check_basic },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
