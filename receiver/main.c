@@ -295,6 +295,7 @@ int main(int argc, char **argv)
 		.head = head, .storage = storage, .sealer = sealer, .stats = stats, .submit = submit,
 		.max_header_bytes = cfg.http_max_header_bytes, .max_header_fields = cfg.http_max_header_fields,
 		.max_body_bytes = cfg.http_max_body_bytes, .timeout_ms = cfg.http_timeout_ms,
+		.header_timeout_ms = cfg.http_header_timeout_ms, .max_connections = fds.http_conns,
 		.cors_origin = cfg.http_cors_origin,
 	};
 	http_auth_options(&cfg, &hopts.auth);

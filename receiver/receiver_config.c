@@ -110,6 +110,7 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_max_header_fields", VG_CONF_UINT, http_max_header_fields), 8, 10000, NULL },
 	{ F("http_max_body_size", VG_CONF_SIZE, http_max_body_bytes), 1 << 10, 1 << 30, NULL },
 	{ F("http_timeout", VG_CONF_DURATION, http_timeout_ms), 1000, 3600 * 1000, NULL },
+	{ F("http_header_timeout", VG_CONF_DURATION, http_header_timeout_ms), 100, 3600 * 1000, NULL },
 	{ F("http_cors_origin", VG_CONF_STR, http_cors_origin), 0, 0, check_regex },
 	{ F("http_read_token", VG_CONF_STR, http_read_token), 0, 0, check_secret },
 	{ F("http_read_token_file", VG_CONF_STR, http_read_token_file), 0, 0, check_optional_path },
@@ -229,6 +230,7 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->http_max_header_fields = 100;
 	cfg->http_max_body_bytes = 1 << 20;
 	cfg->http_timeout_ms = 60 * 1000;
+	cfg->http_header_timeout_ms = 10 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||

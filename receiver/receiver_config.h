@@ -46,6 +46,7 @@ struct vg_receiver_config {
 	uint64_t http_max_header_fields;  /* 100 */
 	uint64_t http_max_body_bytes;     /* any body but an import's; 1 MiB */
 	int64_t http_timeout_ms;          /* a connection's silence; 60 s */
+	int64_t http_header_timeout_ms;   /* a request head's arrival; 10 s */
 	char *http_cors_origin;           /* a regular expression; ".*" */
 	char *http_read_token, *http_read_token_file;
 	char *http_admin_token, *http_admin_token_file;

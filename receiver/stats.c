@@ -58,6 +58,8 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->http_requests, 0);
 	atomic_init(&st->http_refused, 0);
 	atomic_init(&st->http_auth_refused, 0);
+	atomic_init(&st->http_head_timeouts, 0);
+	atomic_init(&st->http_conn_pauses, 0);
 	st->start_time_ms = vg_clock_now_ms();
 }
 
@@ -246,6 +248,12 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	counter(out, "vigil_receiver_http_auth_refused_total",
 		"HTTP requests refused for missing or wrong credentials (401) or scope (403).",
 		load(&st->http_auth_refused));
+	counter(out, "vigil_receiver_http_head_timeouts_total",
+		"HTTP connections closed because a request head did not end within http_header_timeout.",
+		load(&st->http_head_timeouts));
+	counter(out, "vigil_receiver_http_connection_pauses_total",
+		"Times the HTTP listener stopped accepting at http_max_connections.",
+		load(&st->http_conn_pauses));
 	if (head != NULL) {
 		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
 		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));

@@ -76,6 +76,7 @@
 #define MAX_HEADER_FIELDS 100
 #define MAX_BODY_BYTES (1024 * 1024)
 #define REQUEST_TIMEOUT_S 60
+#define HEADER_TIMEOUT_MS (10 * 1000)
 /* How long the listener rests after accept() failed for want of fds. */
 #define ACCEPT_PAUSE_MS 100
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
@@ -98,6 +99,7 @@ struct vg_http_api {
 	struct vg_import *import; /* the streamed import under evhttp */
 	struct vg_http_cors cors;
 	struct vg_http_auth auth;
+	bool is_full; /* at max_connections: not accepting (HTTP thread) */
 };
 
 /* A hex digit's value, or -1 (for unescape_name). */
@@ -1181,7 +1183,25 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(api->listener);
+	if (!api->is_full)
+		evconnlistener_enable(api->listener);
+}
+
+/* import.c: the connections reached http_max_connections, or one went.
+ * Past the cap, connections wait in the kernel's backlog. */
+static void on_full(void *arg, bool is_full)
+{
+	struct vg_http_api *api = arg;
+
+	api->is_full = is_full;
+	if (api->listener == NULL)
+		return;
+	if (is_full) {
+		atomic_fetch_add_explicit(&api->stats->http_conn_pauses, 1, memory_order_relaxed);
+		evconnlistener_disable(api->listener);
+	} else if (!evtimer_pending(api->accept_retry_ev, NULL)) {
+		evconnlistener_enable(api->listener);
+	}
 }
 
 static void *run(void *arg)
@@ -1254,6 +1274,9 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 			.max_body_bytes = max_body,
 			.max_header_count = opts->max_header_fields ? opts->max_header_fields : MAX_HEADER_FIELDS,
 			.cors = &api->cors, .auth = &api->auth,
+			.head_timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms
+								       : HEADER_TIMEOUT_MS,
+			.max_connections = opts->max_connections, .on_full = on_full, .on_full_arg = api,
 		};
 
 		/* The filter (import.c) refuses past these limits first, in

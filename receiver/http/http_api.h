@@ -38,6 +38,10 @@ struct vg_http_api_options {
 	uint64_t max_header_fields; /* header fields of a request; 100 */
 	uint64_t max_body_bytes;    /* any body but an import's; 1 MiB */
 	int64_t timeout_ms;         /* a connection's silence; 60 s */
+	int64_t header_timeout_ms;  /* a request head, from its first byte
+				     * (or the accept) to its end; 10 s */
+	uint64_t max_connections;   /* open at once; past it accepting
+				     * pauses; 0: no cap */
 	const char *cors_origin;    /* cors.h; NULL: ".*" */
 	struct vg_http_auth_options auth; /* none set: no authentication */
 };

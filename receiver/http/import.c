@@ -135,6 +135,9 @@
 #define CHUNK_LINE_MAX 1024
 #define TRAILER_MAX (64 * 1024)
 #define ORIGIN_MAX 256
+/* How long a refused peer may go on sending before its connection closes. */
+#define LINGER_MS 2000
+#define HEAD_LINGER_MS 100
 
 enum conn_state {
 	C_HEAD,      /* before or inside a request head */
@@ -171,6 +174,8 @@ struct conn {
 	struct evbuffer_cb_entry *drain_cb; /* shuts down once the answer left */
 	struct evbuffer_cb_entry *out_cb;   /* kicks when evhttp writes */
 	struct event *write_ev;             /* the socket is writable again */
+	struct event *head_ev;  /* a head must end by then; after a refusal,
+				 * the connection closes by then */
 	struct conn *prev, *next, *next_kick;
 };
 
@@ -211,6 +216,8 @@ struct vg_import {
 	struct vg_submit_client *client;
 	struct event *kick_ev;
 	struct conn *conns;           /* every connection, for stop */
+	size_t n_conns;
+	bool is_full;                 /* n_conns reached max_connections */
 	struct conn *kicked;          /* to run the filter again next round */
 	struct session *waiting;      /* sessions with a batch refused for room */
 	struct session *orphans;      /* connection gone, batches in flight */
@@ -218,6 +225,7 @@ struct vg_import {
 
 static void pump(struct conn *c);
 static void maybe_reply(struct conn *c);
+static void arm_head_timer(struct conn *c, int64_t ms);
 
 /*
  * Whether evhttp still uses c. It frees a connection's bufferevent with
@@ -1225,6 +1233,7 @@ static void refuse(struct conn *c, const struct refusal *r)
 	c->wants_close = true;
 	c->allow = r->allow;
 	answer_error(c, r->code, r->type, r->msg, NULL);
+	arm_head_timer(c, LINGER_MS);
 }
 
 /* An import needs the admin scope (auth.h); false with the refusal. */
@@ -1341,6 +1350,8 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 		goto refused;
 	c->is_head_req = false;
 	c->head_scan = 0;
+	if (c->head_ev)
+		evtimer_del(c->head_ev); /* the head came in time */
 	if (!is_import(&h)) {
 		/* Not ours: hand it over, and follow its body (checked: a
 		 * plain length) to the next head. */
@@ -1399,6 +1410,51 @@ refused:
 	return false;
 }
 
+/* Forgets evhttp's connection as if it had timed out: evhttp frees it
+ * (and, through the filter, the socket). */
+static void force_close(struct conn *c)
+{
+	if (is_live(c))
+		bufferevent_trigger_event(c->filt, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+}
+
+static void arm_head_timer(struct conn *c, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	if (c->head_ev != NULL && ms > 0)
+		evtimer_add(c->head_ev, &tv);
+}
+
+/* A head did not end within head_timeout_ms (408, then the close), or a
+ * refused peer did not close within LINGER_MS. */
+static void head_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct refusal r = { 408, "bad_data", "request head not received in time", NULL };
+
+	(void)fd;
+	(void)what;
+	if (!is_live(c))
+		return;
+	if (c->state == C_DISCARD) {
+		force_close(c);
+	} else if (c->state == C_HEAD) {
+		if (c->imp->opts.stats)
+			atomic_fetch_add_explicit(&c->imp->opts.stats->http_head_timeouts, 1, memory_order_relaxed);
+		if (evbuffer_get_length(bufferevent_get_output(c->filt)) > 0 ||
+		    evbuffer_get_length(bufferevent_get_input(c->filt)) > 0) {
+			force_close(c); /* evhttp is busy with an earlier request */
+			return;
+		}
+		c->head_scan = 0;
+		c->origin[0] = '\0';
+		refuse(c, &r);
+		/* A peer this slow gets no time to linger. */
+		arm_head_timer(c, HEAD_LINGER_MS);
+	}
+}
+
 /* The input filter of every HTTP connection (see the opening comment). */
 static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 						 enum bufferevent_flush_mode mode, void *arg)
@@ -1408,6 +1464,9 @@ static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evb
 
 	(void)limit;
 	(void)mode;
+	if (c->state == C_HEAD && evbuffer_get_length(src) > 0 && c->head_ev &&
+	    !evtimer_pending(c->head_ev, NULL))
+		arm_head_timer(c, c->imp->opts.head_timeout_ms);
 	while (again && evbuffer_get_length(src) > 0) {
 		again = false;
 		switch (c->state) {
@@ -1439,6 +1498,10 @@ static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evb
 			break;
 		}
 	}
+	/* Bytes of a next head already here: its time runs from now. */
+	if (c->state == C_HEAD && evbuffer_get_length(src) > 0 && c->head_ev &&
+	    !evtimer_pending(c->head_ev, NULL))
+		arm_head_timer(c, c->imp->opts.head_timeout_ms);
 	/* In import states nothing is moved: BEV_NEED_MORE keeps evhttp's
 	 * read callback from running (see the opening comment). */
 	return moved ? BEV_OK : BEV_NEED_MORE;
@@ -1568,6 +1631,14 @@ static void conn_free(void *arg)
 		evbuffer_remove_cb_entry(bufferevent_get_output(c->filt), c->out_cb);
 	if (c->write_ev)
 		event_free(c->write_ev);
+	if (c->head_ev)
+		event_free(c->head_ev);
+	imp->n_conns--;
+	if (imp->is_full && imp->n_conns < imp->opts.max_connections) {
+		imp->is_full = false;
+		if (imp->opts.on_full)
+			imp->opts.on_full(imp->opts.on_full_arg, false);
+	}
 	if (c->is_kicked) {
 		for (pp = &imp->kicked; *pp && *pp != c; pp = &(*pp)->next_kick)
 			;
@@ -1627,10 +1698,20 @@ struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 				 imp->opts.max_headers_bytes < BODY_BUFFER_BYTES ? BODY_BUFFER_BYTES
 										 : imp->opts.max_headers_bytes + 4096);
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->filt), out_added, c);
+	/* From the accept on, the first head must come within the head
+	 * timeout (an idle or slow connection is not kept for long). */
+	c->head_ev = evtimer_new(base, head_timeout_cb, c);
+	arm_head_timer(c, imp->opts.head_timeout_ms);
 	c->next = imp->conns;
 	if (imp->conns)
 		imp->conns->prev = c;
 	imp->conns = c;
+	imp->n_conns++;
+	if (imp->opts.max_connections > 0 && imp->n_conns >= imp->opts.max_connections && !imp->is_full) {
+		imp->is_full = true;
+		if (imp->opts.on_full)
+			imp->opts.on_full(imp->opts.on_full_arg, true);
+	}
 	return c->filt;
 }
 
@@ -1696,6 +1777,7 @@ void vg_import_stop(struct vg_import *imp)
 	if (imp == NULL)
 		return;
 	vg_submit_client_stop(imp->client);
+	imp->opts.on_full = NULL; /* the server's listener goes before the connections */
 	if (imp->kick_ev) {
 		event_free(imp->kick_ev);
 		imp->kick_ev = NULL;

@@ -16,6 +16,7 @@
 #ifndef VG_IMPORT_H
 #define VG_IMPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,14 @@ struct vg_import_options {
 	size_t max_header_count;  /* header fields of one request; 0: no limit */
 	const struct vg_http_cors *cors; /* borrowed; NULL: every origin */
 	const struct vg_http_auth *auth; /* borrowed; NULL or none: imports need none */
+	int64_t head_timeout_ms;  /* from the accept, or a head's first byte,
+				   * to its end; then 408 and the close; 0: none */
+	/* At max_connections open connections (0: no cap) on_full(arg, true)
+	 * is called, and on_full(arg, false) once one has gone: the server
+	 * stops and resumes accepting. */
+	size_t max_connections;
+	void (*on_full)(void *arg, bool is_full);
+	void *on_full_arg;
 };
 
 int vg_import_new(const struct vg_import_options *opts, struct vg_import **out, struct vg_err *err);
