@@ -62,6 +62,9 @@ int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const cha
  * port file (10 s). 0, or -1 when it did not start. */
 int vg_t_receiver_start_config(struct vg_t_receiver *r, const char *dir, const char *config, unsigned nofile);
 
+/* The resident set of process pid, from /proc (kB), or -1. */
+long vg_t_rss_kb(pid_t pid);
+
 /* Starts vigil-agent sending to 127.0.0.1:port every interval, spooling
  * to dir/spool-<hostname>. */
 int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,

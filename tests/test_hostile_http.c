@@ -53,21 +53,9 @@ static void teardown(void)
 	free(dir);
 }
 
-/* VmRSS of the receiver, kB. */
 static long rss_kb(void)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)rcv.proc.pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
+	return vg_t_rss_kb(rcv.proc.pid);
 }
 
 /* A connection that does not wait for its accept (the flood outruns the

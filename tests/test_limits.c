@@ -66,22 +66,9 @@ static int log_total_lines(void)
 	return log_lines("");
 }
 
-/* The receiver's resident set, from /proc (kB). */
 static long rss_kb(void)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)rcv.proc.pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
+	return vg_t_rss_kb(rcv.proc.pid);
 }
 
 /* The value of one sample line of /metrics ("name" or "name{...}"), or -1. */
