@@ -1161,6 +1161,10 @@ static bool read_frames(struct conn *c)
 			return true;
 		evbuffer_copyout(in, hdr, sizeof(hdr));
 		if ((rc = vg_frame_header_decode(hdr, &h, &err)) != 0) {
+			/* A frame of a type this side does not know is still a
+			 * frame received ("unknown" in /metrics). */
+			if (memcmp(hdr, "VGIL", 4) == 0 && (hdr[5] < VG_FRAME_HELLO || hdr[5] > VG_FRAME_ERROR))
+				atomic_fetch_add_explicit(&ing->stats->frames_received[0], 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
 			conn_fail(c, 0, rc, err.msg);
 			return false;
