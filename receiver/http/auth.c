@@ -151,6 +151,9 @@ static long b64_decode(const char *s, size_t n, char *out, size_t cap)
 			out[o++] = (char)(acc >> bits & 0xFF);
 		}
 	}
+	/* Bits left over must be zero: one spelling per credential. */
+	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+		return -1;
 	return (long)o;
 }
 
