@@ -165,7 +165,7 @@ static void agent_events(uint16_t port)
 		vg_series_pack_begin(&pk, 8);
 		for (int k = 0; k < 8; k++) {
 			struct vg_series s;
-			char v[8];
+			char v[16];
 			snprintf(v, sizeof(v), "%d", k);
 			vg_series_init(&s, "many_metric");
 			vg_series_add(&s, "i", v);
