@@ -71,9 +71,9 @@
  * the descriptor was shut down and closed at once, the next connection was
  * accepted on the same descriptor, and the HTTP thread made no further
  * system call (strace: accept4, one epoll_wait reporting the new
- * descriptor, then nothing for 20 s), so the old connection's events met
- * the new one's descriptor. Which lock or loop it then held was not
- * traced. The filter's 413 comes before any body byte is taken, evhttp
+ * descriptor, then nothing for 20 s): most likely the old connection's
+ * events, alive until its finalization, met the new one's descriptor;
+ * which lock or loop then held the thread was not traced. The filter's 413 comes before any body byte is taken, evhttp
  * never sees the request, and the connection closes only when its reader
  * is done (20 runs in 20 under ThreadSanitizer).
  *
