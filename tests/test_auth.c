@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/banned.h"
 
@@ -292,6 +295,121 @@ START_TEST(test_auth_cli_sends_token)
 }
 END_TEST
 
+/* Runs argv (an openssl command) to success. */
+static void run_ok(char *const argv[])
+{
+	char *out = NULL, *err = NULL;
+	int rc = vg_t_run(argv, &out, &err, 20000);
+
+	ck_assert_msg(rc == 0, "%s %s: exit %d: %s", argv[0], argv[1], rc, err ? err : "");
+	free(out);
+	free(err);
+}
+
+/* A throwaway CA in dir (ca.pem), a server certificate it signed for
+ * 127.0.0.1 (srv.pem, srv.key), and another CA that signed nothing
+ * (other.pem). */
+static void make_certs(const char *d)
+{
+	char ca_key[700], ca[700], key[700], csr[700], crt[700], ext[700], other[700], other_key[700];
+	FILE *f;
+
+	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", d);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d);
+	snprintf(key, sizeof(key), "%s/srv.key", d);
+	snprintf(csr, sizeof(csr), "%s/srv.csr", d);
+	snprintf(crt, sizeof(crt), "%s/srv.pem", d);
+	snprintf(ext, sizeof(ext), "%s/ext.cnf", d);
+	snprintf(other, sizeof(other), "%s/other.pem", d);
+	snprintf(other_key, sizeof(other_key), "%s/other.key", d);
+	f = fopen(ext, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("subjectAltName=IP:127.0.0.1\n", f);
+	fclose(f);
+	char *mk_ca[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+			  "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=vigil test CA", NULL };
+	char *mk_other[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+			     "-nodes", "-keyout", other_key, "-out", other, "-days", "1", "-subj", "/CN=other CA", NULL };
+	char *mk_csr[] = { "/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+			   "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1", NULL };
+	char *sign[] = { "/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+			 "-out", crt, "-days", "1", "-extfile", ext, NULL };
+	run_ok(mk_ca);
+	run_ok(mk_other);
+	run_ok(mk_csr);
+	run_ok(sign);
+}
+
+/* A free port on 127.0.0.1 (bound, read, released). */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/*
+ * vigil --cacert against an https:// server (openssl s_server with a
+ * certificate from a throwaway CA): the wrong CA is refused in the
+ * handshake; the right one gets through it (the server is no Vigil, so
+ * the answer is then "not the API", exit 3 with that message).
+ */
+START_TEST(test_auth_cli_cacert)
+{
+	char *d = vg_t_tmpdir("vigil-tls");
+	char accept[64], url[64], crt[700], key[700], ca[700], other[700], log_path[700];
+	char *out = NULL, *err = NULL;
+	struct vg_t_proc srv;
+	uint16_t port;
+	int64_t deadline;
+	int rc;
+
+	make_certs(d);
+	snprintf(crt, sizeof(crt), "%s/srv.pem", d);
+	snprintf(key, sizeof(key), "%s/srv.key", d);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d);
+	snprintf(other, sizeof(other), "%s/other.pem", d);
+	snprintf(log_path, sizeof(log_path), "%s/s_server.log", d);
+	port = free_port();
+	snprintf(accept, sizeof(accept), "127.0.0.1:%u", (unsigned)port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", (unsigned)port);
+	char *server[] = { "/usr/bin/openssl", "s_server", "-accept", accept, "-cert", crt, "-key", key, "-www", "-quiet",
+			   NULL };
+	ck_assert_int_eq(vg_t_spawn(&srv, log_path, server), 0);
+	deadline = vg_t_now_ms() + 10000;
+	for (;;) {
+		int fd = vg_t_connect(port);
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+		ck_assert_msg(vg_t_now_ms() < deadline && vg_t_alive(&srv), "openssl s_server did not listen");
+		vg_t_sleep_ms(50);
+	}
+	char *wrong[] = { (char *)vg_t_bin("vigil"), "--server", url, "--cacert", other, "query", "up", NULL };
+	rc = vg_t_run(wrong, &out, &err, 20000);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(err, "cannot reach") != NULL && strcasestr(err, "certificate") != NULL, "%s", err);
+	free(out);
+	free(err);
+	char *right[] = { (char *)vg_t_bin("vigil"), "--server", url, "--cacert", ca, "query", "up", NULL };
+	rc = vg_t_run(right, &out, &err, 20000);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(err, "cannot reach") == NULL && strstr(err, "unexpected response") != NULL, "%s", err);
+	free(out);
+	free(err);
+	vg_t_stop(&srv, SIGTERM, 5000);
+	vg_t_rmrf(d);
+	free(d);
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -305,6 +423,12 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_auth_health_ready_preflight_need_none);
 	tcase_add_test(tc, test_auth_cli_sends_token);
 	suite_add_tcase(s, tc);
+	{
+		TCase *tls = tcase_create("tls");
+		tcase_set_timeout(tls, 60);
+		tcase_add_test(tls, test_auth_cli_cacert);
+		suite_add_tcase(s, tls);
+	}
 	return s;
 }
 
