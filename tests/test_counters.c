@@ -176,7 +176,8 @@ static void agent_events(uint16_t port)
 	vg_t_send_frame(fd, VG_FRAME_SERIES, 0, &raw);
 	wait_closed(fd);
 
-	/* Idle past agent_idle_timeout (1 s); large frames (256 KiB, past
+	/* Idle past agent_idle_timeout (2 s: longer than the frame timeout
+	 * and the one-second check of it together); large frames (256 KiB, past
 	 * agent_connection_buffer) that do not come within
 	 * agent_frame_timeout, more of them than the budget (1 MiB) holds,
 	 * so that reading pauses. */
@@ -300,7 +301,7 @@ START_TEST(test_every_counter_counts)
 	ck_assert_int_eq(vg_t_receiver_start_config(&a, dir_a,
 						    "max_connections: 30\n"
 						    "agent_hello_timeout: 300ms\n"
-						    "agent_idle_timeout: 1s\n"
+						    "agent_idle_timeout: 2s\n"
 						    "agent_frame_timeout: 300ms\n"
 						    "agent_buffer_budget: 1MiB\n"
 						    "agent_connection_buffer: 16KiB\n"
