@@ -165,6 +165,52 @@ static void transfer_reason(CURL *c, CURLcode code, const char *errbuf, char *ou
 	snprintf(out, cap, "%s", errbuf[0] ? errbuf : curl_easy_strerror(code));
 }
 
+/*
+ * A handle for url with what every request shares: the User-Agent, the
+ * header list (extra, then the bearer token; the list is the caller's to
+ * free, NULL on failure), the error buffer, the connect timeout, the body
+ * sink, the protocols, and the CA to trust. NULL when libcurl cannot.
+ */
+static CURL *new_handle(const struct vg_http_client *client, const char *url, const char *extra_header,
+			struct curl_slist **headers, char *errbuf, struct body *body)
+{
+	struct vg_buf auth = VG_BUF_INIT;
+	struct curl_slist *h;
+	CURL *c = curl_easy_init();
+
+	*headers = curl_slist_append(NULL, extra_header);
+	if (*headers && client->token && *client->token) {
+		vg_buf_printf(&auth, "Authorization: Bearer %s", client->token);
+		h = vg_buf_failed(&auth) ? NULL : curl_slist_append(*headers, vg_buf_cstr(&auth));
+		vg_buf_release(&auth);
+		if (h == NULL) {
+			curl_slist_free_all(*headers);
+			*headers = NULL;
+		}
+	}
+	if (c == NULL || *headers == NULL) {
+		if (c)
+			curl_easy_cleanup(c);
+		return NULL;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *headers);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)VG_HTTP_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	if (client->cacert && *client->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, client->cacert);
+	return c;
+}
+
 int vg_http_get(const struct vg_http_client *client, const char *path,
 		const struct vg_http_param *params, size_t n_params,
 		json_t **doc_out, struct vg_err *err)
@@ -201,27 +247,13 @@ int vg_http_get(const struct vg_http_client *client, const char *path,
 		goto fail;
 	}
 
-	c = curl_easy_init();
-	headers = curl_slist_append(NULL, "Accept: application/json");
-	if (c == NULL || headers == NULL) {
+	c = new_handle(client, vg_buf_cstr(&url), "Accept: application/json", &headers, errbuf, &body);
+	if (c == NULL) {
 		rc = vg_err_set(err, VG_ENOMEM, "cannot start a request (libcurl initialisation failed)");
 		goto fail;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)VG_HTTP_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)client->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
 	if (is_post) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, vg_buf_cstr(&form));
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form.len);
@@ -317,24 +349,17 @@ int vg_http_post(const struct vg_http_client *client, const char *path_and_query
 		rc = vg_err_set(err, VG_ENOMEM, "out of memory building the request");
 		goto fail;
 	}
-	c = curl_easy_init();
-	headers = curl_slist_append(NULL, vg_buf_cstr(&ct));
+	c = new_handle(client, vg_buf_cstr(&url), vg_buf_cstr(&ct), &headers, errbuf, &body);
 	/* The server answers 100-continue at once; waiting for it gains
 	 * nothing. */
 	if (headers && (h = curl_slist_append(headers, "Expect:")) != NULL)
 		headers = h;
 	if (headers && up->size_bytes < 0 && (h = curl_slist_append(headers, "Transfer-Encoding: chunked")) != NULL)
 		headers = h;
-	if (c == NULL || headers == NULL) {
+	if (c == NULL) {
 		rc = vg_err_set(err, VG_ENOMEM, "cannot start a request (libcurl initialisation failed)");
 		goto fail;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)VG_HTTP_CONNECT_TIMEOUT_MS);
 	/* A bulk load takes as long as it takes: the timeout bounds silence
 	 * (no byte moving for that long), not the whole transfer. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -347,15 +372,8 @@ int vg_http_post(const struct vg_http_client *client, const char *path_and_query
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &u);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, headers_out);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
 	code = curl_easy_perform(c);
 	if (u.has_read_error) {
 		rc = vg_err_set(err, VG_EIO, "reading the input failed");

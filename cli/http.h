@@ -46,6 +46,8 @@ struct vg_http_param {
 struct vg_http_client {
 	const char *server;  /* base URL, e.g. "http://127.0.0.1:9711"; borrowed */
 	int64_t timeout_ms;  /* whole request, connect included; > 0 */
+	const char *token;   /* sent as "Authorization: Bearer <token>"; NULL: none */
+	const char *cacert;  /* a CA file (PEM) trusted for https://; NULL: the system's */
 };
 
 /*

@@ -53,6 +53,8 @@ enum exit_status {
 enum option_id {
 	OPT_SERVER = 256,
 	OPT_TIMEOUT,
+	OPT_TOKEN,
+	OPT_CACERT,
 	OPT_TIME,
 	OPT_START,
 	OPT_END,
@@ -67,6 +69,7 @@ enum option_id {
 struct options {
 	const char *server;
 	const char *timeout;
+	const char *token, *cacert;
 	const char *output;
 	const char *time, *start, *end, *step;
 	bool is_help;
@@ -86,6 +89,8 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "server", required_argument, NULL, OPT_SERVER },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "time", required_argument, NULL, OPT_TIME },
 	{ "start", required_argument, NULL, OPT_START },
 	{ "end", required_argument, NULL, OPT_END },
@@ -116,6 +121,8 @@ static const char global_usage[] =
 	"Options:\n"
 	"  --server URL        receiver to ask (default: $VIGIL_SERVER, else " DEFAULT_SERVER ")\n"
 	"  --timeout DURATION  give up on a request after DURATION (default 60s)\n"
+	"  --token TOKEN       send \"Authorization: Bearer TOKEN\" (default: $VIGIL_TOKEN)\n"
+	"  --cacert FILE       trust the CA certificates in FILE (PEM) for https://\n"
 	"  -o, --output FORMAT table (default), csv or json\n"
 	"  -h, --help          print this help and exit\n"
 	"  -V, --version       print the version and exit\n"
@@ -236,6 +243,8 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 		case 'o': o->output = optarg; break;
 		case OPT_SERVER: o->server = optarg; break;
 		case OPT_TIMEOUT: o->timeout = optarg; break;
+		case OPT_TOKEN: o->token = optarg; break;
+		case OPT_CACERT: o->cacert = optarg; break;
 		case OPT_TIME: need = TAKES_TIME; o->time = optarg; break;
 		case OPT_START: need = TAKES_RANGE; o->start = optarg; break;
 		case OPT_END: need = TAKES_RANGE; o->end = optarg; break;
@@ -277,6 +286,11 @@ static int prepare(const struct options *o, struct request *rq)
 	rq->client.server = o->server ? o->server : (env && *env ? env : DEFAULT_SERVER);
 	if (*rq->client.server == '\0')
 		return usage_error("--server needs a URL");
+	env = getenv("VIGIL_TOKEN");
+	rq->client.token = o->token ? o->token : (env && *env ? env : NULL);
+	rq->client.cacert = o->cacert;
+	if (o->cacert && *o->cacert == '\0')
+		return usage_error("--cacert needs a file");
 	rq->client.timeout_ms = DEFAULT_TIMEOUT_MS;
 	if (o->timeout) {
 		if (vg_duration_parse_api(o->timeout, &rq->client.timeout_ms, &err) != 0)

@@ -54,6 +54,12 @@ char *vg_buf_detach(struct vg_buf *b, size_t *len_out);
 /* A C string view of the buffer: "" when empty. */
 static inline const char *vg_buf_cstr(const struct vg_buf *b) { return b->cap ? (const char *)b->data : ""; }
 
+/* A hex digit's value (either case), or -1. */
+static inline int vg_hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* Fixed-width integers in network (big-endian) order, as the wire uses. */
 static inline void vg_put_be16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
 static inline void vg_put_be32(uint8_t *p, uint32_t v)

@@ -64,17 +64,6 @@ static bool is_alnum_(char c)
 	return is_alpha_(c) || is_digit(c);
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void vg_lex_init(struct vg_lexer *lx, const char *s, size_t len)
 {
 	memset(lx, 0, sizeof(*lx));
@@ -253,7 +242,7 @@ static bool read_escape(struct vg_lexer *lx, struct vg_token *t, char quote_char
 			lex_error(lx, t, bs, "unterminated escape sequence at end of input");
 			return false;
 		}
-		d = hex_val(lx->s[lx->pos]);
+		d = vg_hex_digit(lx->s[lx->pos]);
 		if (d < 0 || d >= base) {
 			char what[32];
 			unsigned char bad = (unsigned char)lx->s[lx->pos];
@@ -410,9 +399,9 @@ static bool underscores_ok(const char *s, size_t n, bool hex)
 			continue;
 		if (i == 0 || i + 1 >= n)
 			return false;
-		prev_ok = hex ? (hex_val(s[i - 1]) >= 0 || s[i - 1] == 'x' || s[i - 1] == 'X')
+		prev_ok = hex ? (vg_hex_digit(s[i - 1]) >= 0 || s[i - 1] == 'x' || s[i - 1] == 'X')
 			      : is_digit(s[i - 1]);
-		next_ok = hex ? hex_val(s[i + 1]) >= 0 : is_digit(s[i + 1]);
+		next_ok = hex ? vg_hex_digit(s[i + 1]) >= 0 : is_digit(s[i + 1]);
 		if (!prev_ok || !next_ok)
 			return false;
 	}
@@ -490,7 +479,7 @@ static void lex_number(struct vg_lexer *lx, struct vg_token *t)
 
 	if (i + 1 < lx->len && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
 		i += 2;
-		while (i < lx->len && (hex_val(s[i]) >= 0 || s[i] == '_'))
+		while (i < lx->len && (vg_hex_digit(s[i]) >= 0 || s[i] == '_'))
 			i++;
 	} else {
 		while (i < lx->len && (is_digit(s[i]) || s[i] == '_'))

@@ -61,11 +61,28 @@ static int write_port_file(const char *path, uint16_t agent_port, uint16_t http_
 	return 0;
 }
 
+static void http_auth_options(const struct vg_receiver_config *cfg, struct vg_http_auth_options *o)
+{
+	o->read_token = cfg->http_read_token;
+	o->read_token_file = cfg->http_read_token_file;
+	o->admin_token = cfg->http_admin_token;
+	o->admin_token_file = cfg->http_admin_token_file;
+	o->read_basic = cfg->http_read_basic;
+	o->admin_basic = cfg->http_admin_basic;
+}
+
 /* What --check-config checks beyond the syntax: the data directory, when
- * it exists, is a writable directory. */
+ * it exists, is a writable directory; the HTTP token files can be read. */
 static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 {
+	struct vg_http_auth_options ao;
+	struct vg_http_auth auth;
 	struct stat st;
+
+	http_auth_options(cfg, &ao);
+	if (vg_http_auth_init(&auth, &ao, err) != 0)
+		return err->code;
+	vg_http_auth_release(&auth);
 
 	if (stat(cfg->data_dir, &st) == 0 && (!S_ISDIR(st.st_mode) || access(cfg->data_dir, W_OK) != 0))
 		return vg_err_set(err, VG_EINVAL, "%s%sdata_dir: %s is not a writable directory",
@@ -301,11 +318,18 @@ int main(int argc, char **argv)
 	struct vg_http_api_options hopts = {
 		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
 		.head = head, .storage = storage, .sealer = sealer, .stats = stats, .submit = submit,
+		.max_header_bytes = cfg.http_max_header_bytes, .max_header_fields = cfg.http_max_header_fields,
+		.max_body_bytes = cfg.http_max_body_bytes, .timeout_ms = cfg.http_timeout_ms,
+		.header_timeout_ms = cfg.http_header_timeout_ms, .max_connections = fds.http_conns,
+		.cors_origin = cfg.http_cors_origin,
 	};
+	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
 		goto fail;
 	if (vg_ingest_listen(ing, wal, &err) != 0)
 		goto fail;
+	/* The WAL was replayed above, before HTTP listened: ready. */
+	vg_http_api_set_ready(api);
 	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
 		goto fail;
 	vg_info("vigil-receiver %s listening for agents on %s:%u, HTTP on %s:%u, data in %s",

@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,49 @@ static int check_listen(const void *member, struct vg_err *err)
 	uint16_t port;
 
 	return vg_conf_split_hostport(*(char *const *)member, host, sizeof(host), &port, err);
+}
+
+/* An HTTP credential: printable, no spaces (it travels in a header). */
+static int check_secret(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+
+	for (; s && *s; s++)
+		if (*s <= ' ' || *s == 0x7f)
+			return vg_err_set(err, VG_EINVAL, "a credential must be printable, without spaces");
+	return 0;
+}
+
+static int check_basic(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	int rc = check_secret(member, err);
+
+	if (rc == 0 && s && *s && (strchr(s, ':') == NULL || s[0] == ':'))
+		return vg_err_set(err, VG_EINVAL, "basic credentials read user:password");
+	return rc;
+}
+
+/* A path, or "" for none. */
+static int check_optional_path(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+
+	return s == NULL || *s == '\0' ? 0 : vg_conf_check_path(member, err);
+}
+
+static int check_regex(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	regex_t re;
+	int rc;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if ((rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB)) != 0)
+		return vg_err_set(err, VG_EINVAL, "not a regular expression (POSIX extended)");
+	regfree(&re);
+	return 0;
 }
 
 #define F(key, type, member) key, type, offsetof(struct vg_receiver_config, member), NULL
@@ -79,6 +123,19 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("retention_size", VG_CONF_SIZE, retention_size_bytes), 0, INT64_MAX, NULL },
 	{ F("testing_clock_file", VG_CONF_STR, testing_clock_file), 0, 0, NULL },
 	{ F("testing_compact_stall", VG_CONF_DURATION, testing_compact_stall_ms), 0, 60 * 1000, NULL },
+	/* HTTP limits and exposure */
+	{ F("http_max_header_size", VG_CONF_SIZE, http_max_header_bytes), 1 << 10, 1 << 20, NULL },
+	{ F("http_max_header_fields", VG_CONF_UINT, http_max_header_fields), 8, 10000, NULL },
+	{ F("http_max_body_size", VG_CONF_SIZE, http_max_body_bytes), 1 << 10, 1 << 30, NULL },
+	{ F("http_timeout", VG_CONF_DURATION, http_timeout_ms), 1000, 3600 * 1000, NULL },
+	{ F("http_header_timeout", VG_CONF_DURATION, http_header_timeout_ms), 100, 3600 * 1000, NULL },
+	{ F("http_cors_origin", VG_CONF_STR, http_cors_origin), 0, 0, check_regex },
+	{ F("http_read_token", VG_CONF_STR, http_read_token), 0, 0, check_secret },
+	{ F("http_read_token_file", VG_CONF_STR, http_read_token_file), 0, 0, check_optional_path },
+	{ F("http_admin_token", VG_CONF_STR, http_admin_token), 0, 0, check_secret },
+	{ F("http_admin_token_file", VG_CONF_STR, http_admin_token_file), 0, 0, check_optional_path },
+	{ F("http_read_basic", VG_CONF_STR, http_read_basic), 0, 0, check_basic },
+	{ F("http_admin_basic", VG_CONF_STR, http_admin_basic), 0, 0, check_basic },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -257,6 +314,11 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->retention_raw_ms = 7LL * 24 * 3600 * 1000;
 	cfg->retention_1m_ms = 30LL * 24 * 3600 * 1000;
 	cfg->retention_1h_ms = 365LL * 24 * 3600 * 1000;
+	cfg->http_max_header_bytes = 64 << 10;
+	cfg->http_max_header_fields = 100;
+	cfg->http_max_body_bytes = 1 << 20;
+	cfg->http_timeout_ms = 60 * 1000;
+	cfg->http_header_timeout_ms = 10 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
@@ -276,6 +338,10 @@ static void unset_empty(char **s)
 /* Empty strings mean "unset": no token, no port file. */
 static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 {
+	unset_empty(&cfg->http_read_token);
+	unset_empty(&cfg->http_read_token_file);
+	unset_empty(&cfg->http_admin_token);
+	unset_empty(&cfg->http_admin_token_file);
 	unset_empty(&cfg->token);
 	unset_empty(&cfg->port_file);
 	if ((cfg->tls_key_file || cfg->tls_client_ca_file) && !cfg->tls_cert_file)

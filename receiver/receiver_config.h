@@ -57,6 +57,16 @@ struct vg_receiver_config {
 	/* For tests only: compaction sleeps this long after each output it
 	 * publishes (compact.h), so a test can kill it midway; 0. */
 	int64_t testing_compact_stall_ms;
+	/* HTTP limits and exposure (vigil-receiver.yaml(5), HTTP). */
+	uint64_t http_max_header_bytes;   /* request line and headers; 64 KiB */
+	uint64_t http_max_header_fields;  /* 100 */
+	uint64_t http_max_body_bytes;     /* any body but an import's; 1 MiB */
+	int64_t http_timeout_ms;          /* a connection's silence; 60 s */
+	int64_t http_header_timeout_ms;   /* a request head's arrival; 10 s */
+	char *http_cors_origin;           /* a regular expression; ".*" */
+	char *http_read_token, *http_read_token_file;
+	char *http_admin_token, *http_admin_token_file;
+	char *http_read_basic, *http_admin_basic; /* "user:password" */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -58,6 +59,10 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->wal_recoveries, 0);
 	atomic_init(&st->wal_failing, 0);
 	atomic_init(&st->http_requests, 0);
+	atomic_init(&st->http_refused, 0);
+	atomic_init(&st->http_auth_refused, 0);
+	atomic_init(&st->http_head_timeouts, 0);
+	atomic_init(&st->http_conn_pauses, 0);
 	st->start_time_ms = vg_clock_now_ms();
 }
 
@@ -121,6 +126,13 @@ static bool read_proc_stat(struct proc_stat *ps)
 		p = end;
 	}
 	ps->cpu_seconds = (double)(v[10] + v[11]) / (double)tick; /* utime, stime */
+	{
+		/* The same time to the nanosecond, not the clock tick (10 ms):
+		 * a receiver that did a little work shows it. */
+		struct timespec ts;
+		if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+			ps->cpu_seconds = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
 	ps->vsize_bytes = v[19];
 	ps->rss_bytes = v[20] * (uint64_t)page;
 	return true;
@@ -247,6 +259,17 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	vg_buf_printf(out, "vigil_receiver_wal_failing %" PRIu64 "\n", load(&st->wal_failing));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
+	counter(out, "vigil_receiver_http_refused_total",
+		"HTTP requests refused before routing: over a limit or malformed.", load(&st->http_refused));
+	counter(out, "vigil_receiver_http_auth_refused_total",
+		"HTTP requests refused for missing or wrong credentials (401) or scope (403).",
+		load(&st->http_auth_refused));
+	counter(out, "vigil_receiver_http_head_timeouts_total",
+		"HTTP connections closed because a request head did not end within http_header_timeout.",
+		load(&st->http_head_timeouts));
+	counter(out, "vigil_receiver_http_connection_pauses_total",
+		"Times the HTTP listener stopped accepting at http_max_connections.",
+		load(&st->http_conn_pauses));
 	if (head != NULL) {
 		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
 		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));

@@ -36,6 +36,10 @@ struct vg_stats {
 	_Atomic uint64_t wal_recoveries;     /* the WAL took writes again after failing */
 	_Atomic uint64_t wal_failing;        /* 1 while the WAL cannot write (batches refused) */
 	_Atomic uint64_t http_requests;
+	_Atomic uint64_t http_refused; /* refused before routing: a limit, a malformed head */
+	_Atomic uint64_t http_auth_refused; /* 401 or 403 */
+	_Atomic uint64_t http_head_timeouts; /* a request head did not end in time */
+	_Atomic uint64_t http_conn_pauses;   /* accepting paused at http_max_connections */
 	/* accept() failed (fd limit) and the listener paused, by listener */
 	_Atomic uint64_t accept_pauses[2];
 	/* agent connections closed by the receiver, by reason (tally.h order:

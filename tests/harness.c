@@ -592,3 +592,62 @@ uint64_t vg_t_wait_ack(int fd, uint64_t seq)
 	vg_buf_release(&payload);
 	return best;
 }
+
+int vg_t_receiver_start_config(struct vg_t_receiver *r, const char *dir, const char *config, unsigned nofile)
+{
+	char conf[600], log_path[600], cfg_arg[640], limit[32];
+	int64_t deadline;
+	FILE *f;
+
+	snprintf(r->data_dir, sizeof(r->data_dir), "%s/data", dir);
+	snprintf(conf, sizeof(conf), "%s/receiver.yaml", dir);
+	snprintf(log_path, sizeof(log_path), "%s/receiver.log", dir);
+	snprintf(r->port_file, sizeof(r->port_file), "%s/ports", dir);
+	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", conf);
+	snprintf(limit, sizeof(limit), "--nofile=%u:%u", nofile, nofile);
+	unlink(r->port_file);
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fputs(config ? config : "", f);
+	fclose(f);
+	char *plain[] = { (char *)vg_t_bin("vigil-receiver"), "--data-dir", r->data_dir, "--listen",
+			  "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file", r->port_file, cfg_arg, NULL };
+	char *limited[] = { "/usr/bin/prlimit", limit, "--", (char *)vg_t_bin("vigil-receiver"), "--data-dir",
+			    r->data_dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file",
+			    r->port_file, cfg_arg, NULL };
+	if (vg_t_spawn(&r->proc, log_path, nofile ? limited : plain) != 0)
+		return -1;
+	deadline = vg_t_now_ms() + 10000;
+	while (vg_t_now_ms() < deadline) {
+		unsigned a, h;
+		if ((f = fopen(r->port_file, "r")) != NULL) {
+			int n = fscanf(f, "%u %u", &a, &h);
+			fclose(f);
+			if (n == 2) {
+				r->port = (uint16_t)a;
+				r->http_port = (uint16_t)h;
+				return 0;
+			}
+		}
+		if (!vg_t_alive(&r->proc))
+			return -1;
+		vg_t_sleep_ms(20);
+	}
+	return -1;
+}
+
+long vg_t_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}

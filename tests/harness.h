@@ -55,6 +55,16 @@ struct vg_t_receiver {
  * (created if needed) and waits for its port file (10 s). */
 int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const char *extra_arg);
 
+/* Starts vigil-receiver on 127.0.0.1 with ephemeral ports, data in
+ * dir/data, the configuration text config (may be NULL) in
+ * dir/receiver.yaml, its log in dir/receiver.log and, when nofile is not
+ * 0, that descriptor limit (soft and hard, under prlimit); waits for its
+ * port file (10 s). 0, or -1 when it did not start. */
+int vg_t_receiver_start_config(struct vg_t_receiver *r, const char *dir, const char *config, unsigned nofile);
+
+/* The resident set of process pid, from /proc (kB), or -1. */
+long vg_t_rss_kb(pid_t pid);
+
 /* Starts vigil-agent sending to 127.0.0.1:port every interval, spooling
  * to dir/spool-<hostname>. */
 int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,

@@ -936,7 +936,7 @@ START_TEST(test_get_sends_encoded_query_and_user_agent)
 
 	one_shot_start(&s, ok_response);
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d/", s.port); /* trailing '/' dropped */
-	client = (struct vg_http_client){ server, 5000 };
+	client = (struct vg_http_client){ .server = server, .timeout_ms = 5000 };
 	ck_assert_msg(vg_http_get(&client, "/api/v1/query", p, 2, &doc, &err) == 0, "%s", err.msg);
 	one_shot_join(&s);
 	ck_assert_ptr_nonnull(strstr(s.request, "GET /api/v1/query?query=up%7Bjob%3D%22a%22%7D&time=1.5 HTTP/1.1\r\n"));
@@ -961,7 +961,7 @@ START_TEST(test_get_long_parameters_go_as_post_form)
 	p[0].value = sel;
 	one_shot_start(&s, ok_response);
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d", s.port);
-	client = (struct vg_http_client){ server, 5000 };
+	client = (struct vg_http_client){ .server = server, .timeout_ms = 5000 };
 	ck_assert_msg(vg_http_get(&client, "/api/v1/series", p, 1, &doc, &err) == 0, "%s", err.msg);
 	one_shot_join(&s);
 	ck_assert_ptr_nonnull(strstr(s.request, "POST /api/v1/series HTTP/1.1\r\n"));
@@ -987,7 +987,7 @@ START_TEST(test_get_server_error_answer)
 
 	one_shot_start(&s, resp);
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d", s.port);
-	client = (struct vg_http_client){ server, 5000 };
+	client = (struct vg_http_client){ .server = server, .timeout_ms = 5000 };
 	ck_assert_int_eq(vg_http_get(&client, "/api/v1/query", p, 1, &doc, &err), VG_EINVAL);
 	one_shot_join(&s);
 	ck_assert_ptr_null(doc);
@@ -1008,7 +1008,7 @@ START_TEST(test_get_bad_gateway)
 
 	one_shot_start(&s, resp);
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d", s.port);
-	client = (struct vg_http_client){ server, 5000 };
+	client = (struct vg_http_client){ .server = server, .timeout_ms = 5000 };
 	ck_assert_int_eq(vg_http_get(&client, "/api/v1/series", NULL, 0, &doc, &err), VG_EPROTO);
 	one_shot_join(&s);
 	snprintf(want, sizeof(want), "unexpected response from http://127.0.0.1:%d/api/v1/series: HTTP 502", s.port);
@@ -1033,7 +1033,7 @@ START_TEST(test_get_connection_refused)
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
 	close(fd);
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(a.sin_port));
-	client = (struct vg_http_client){ server, 5000 };
+	client = (struct vg_http_client){ .server = server, .timeout_ms = 5000 };
 	ck_assert_int_eq(vg_http_get(&client, "/api/v1/query", NULL, 0, &doc, &err), VG_EIO);
 	snprintf(want, sizeof(want), "cannot reach %s: Connection refused", server);
 	ck_assert_str_eq(err.msg, want);
@@ -1051,7 +1051,7 @@ START_TEST(test_get_times_out)
 
 	one_shot_start(&s, NULL);
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d", s.port);
-	client = (struct vg_http_client){ server, 300 };
+	client = (struct vg_http_client){ .server = server, .timeout_ms = 300 };
 	ck_assert_int_eq(vg_http_get(&client, "/api/v1/query", NULL, 0, &doc, &err), VG_EIO);
 	ck_assert_msg(strstr(err.msg, "cannot reach ") == err.msg, "%s", err.msg);
 	ck_assert_msg(strstr(err.msg, "timed out") != NULL, "%s", err.msg);
@@ -1061,7 +1061,7 @@ END_TEST
 
 START_TEST(test_get_refuses_other_protocols)
 {
-	struct vg_http_client client = { "file:///etc/passwd#", 5000 };
+	struct vg_http_client client = { .server = "file:///etc/passwd#", .timeout_ms = 5000 };
 	struct vg_err err = { 0 };
 	json_t *doc = NULL;
 

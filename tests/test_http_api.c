@@ -13,11 +13,17 @@
 #include "receiver/storage/head.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/series.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,9 +57,10 @@ static void reply_release(struct reply *r)
 	vg_buf_release(&r->headers);
 }
 
-/* method "GET", "POST" or "OPTIONS"; body for POST (form-encoded). */
-static void request(const char *method, const char *path, const char *body, size_t body_len,
-		    struct reply *r)
+/* method "GET", "POST" or "OPTIONS"; body for POST (form-encoded);
+ * extra_header ("Name: value") may be NULL. */
+static void request_with(const char *method, const char *path, const char *extra_header,
+			 const char *body, size_t body_len, struct reply *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -70,9 +77,12 @@ static void request(const char *method, const char *path, const char *body, size
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (strcmp(method, "POST") == 0) {
+	if (extra_header != NULL)
+		hdrs = curl_slist_append(hdrs, extra_header);
+	if (strcmp(method, "POST") == 0)
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	} else if (strcmp(method, "GET") != 0) {
@@ -84,6 +94,12 @@ static void request(const char *method, const char *path, const char *body, size
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	vg_buf_release(&url);
+}
+
+static void request(const char *method, const char *path, const char *body, size_t body_len,
+		    struct reply *r)
+{
+	request_with(method, path, NULL, body, body_len, r);
 }
 
 static void get(const char *path, struct reply *r)
@@ -526,31 +542,284 @@ END_TEST
 
 START_TEST(test_http_unknown_paths)
 {
-	struct reply r;
-
 	check_error("GET", "/api/v1/nosuch", NULL, 404, "not_found", "unknown API endpoint");
 	check_error("GET", "/api/v1/label/job", NULL, 404, "not_found", "unknown API endpoint");
-	get("/nosuch", &r);
-	ck_assert_int_eq(r.status, 404);
-	reply_release(&r);
+	check_error("GET", "/nosuch", NULL, 404, "not_found", "unknown path");
 	check_error("POST", "/api/v1/status/buildinfo", "", 405, "bad_data", "method not allowed");
 }
 END_TEST
+
+static void check_still_serving(void);
+
+/* OPTIONS with an Origin, as a browser sends it (request() sends none);
+ * returns the status. */
+static long options_with_origin(const char *path, const char *origin, struct reply *r)
+{
+	struct vg_buf o = VG_BUF_INIT;
+
+	vg_buf_printf(&o, "Origin: %s", origin);
+	request_with("OPTIONS", path, vg_buf_cstr(&o), NULL, 0, r);
+	vg_buf_release(&o);
+	return r->status;
+}
 
 START_TEST(test_http_options_preflight)
 {
 	struct reply r;
 
-	request("OPTIONS", "/api/v1/query", NULL, 0, &r);
-	ck_assert_int_eq(r.status, 200);
+	/* As Prometheus: CORS headers only for a request with an Origin. */
+	ck_assert_int_eq(options_with_origin("/api/v1/query", "http://grafana.example", &r), 200);
 	ck_assert_str_eq(header(&r, "Access-Control-Allow-Origin"), "*");
 	ck_assert_str_eq(header(&r, "Access-Control-Allow-Methods"), "GET, POST, OPTIONS");
+	ck_assert_str_eq(header(&r, "Vary"), "Origin");
 	reply_release(&r);
-	get("/api/v1/labels", &r);
-	ck_assert_str_eq(header(&r, "Access-Control-Allow-Origin"), "*");
+	request("OPTIONS", "/api/v1/query", NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_null(header(&r, "Access-Control-Allow-Origin"));
+	reply_release(&r);
+	ck_assert_int_eq(options_with_origin("/api/v1/label/job/values", "http://g", &r), 200);
+	reply_release(&r);
+	/* Only on real paths. */
+	ck_assert_int_eq(options_with_origin("/nosuch", "http://g", &r), 404);
+	ck_assert_str_eq(header(&r, "Content-Type"), "application/json");
+	reply_release(&r);
+	ck_assert_int_eq(options_with_origin("/api/v1/nosuch", "http://g", &r), 404);
 	reply_release(&r);
 }
 END_TEST
+
+START_TEST(test_http_health_and_ready)
+{
+	struct reply r;
+
+	get("/-/healthy", &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+	/* Not yet said ready (the WAL replay): 503 in the JSON shape. */
+	check_error("GET", "/-/ready", NULL, 503, "unavailable", "not ready");
+	vg_http_api_set_ready(api);
+	get("/-/ready", &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+}
+END_TEST
+
+/* --- errors evhttp would answer in HTML, over a raw socket ------------------ */
+
+struct raw_reply {
+	int status;
+	char headers[8192];
+	struct vg_buf body;
+};
+
+/* Sends req (len bytes; then, when trailer_bytes, that many more 'a's
+ * as a body that keeps coming) and reads the reply until the server
+ * closes or a whole Content-Length body has come (5 s at most). */
+static void raw_request_ex(const void *req, size_t len, size_t trailer_bytes, bool until_close,
+			   struct raw_reply *out)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct vg_buf in = VG_BUF_INIT;
+	int64_t deadline;
+	char chunk[16384];
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	memset(chunk, 'a', sizeof(chunk));
+	while (trailer_bytes > 0) {
+		size_t k = trailer_bytes < sizeof(chunk) ? trailer_bytes : sizeof(chunk);
+		struct pollfd p = { fd, POLLOUT | POLLIN, 0 };
+		if (poll(&p, 1, 2000) <= 0 || (p.revents & POLLIN))
+			break; /* the answer came first, as it should */
+		if (send(fd, chunk, k, MSG_NOSIGNAL | MSG_DONTWAIT) <= 0)
+			break;
+		trailer_bytes -= k;
+	}
+	deadline = vg_clock_mono_ms() + 5000;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		const char *end;
+		ssize_t n;
+		int wait = (int)(deadline - vg_clock_mono_ms());
+
+		if (wait <= 0 || poll(&p, 1, wait) <= 0)
+			break;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n <= 0)
+			break;
+		vg_buf_append(&in, chunk, (size_t)n);
+		end = strstr(vg_buf_cstr(&in), "\r\n\r\n");
+		if (end != NULL) {
+			const char *cl = strcasestr(vg_buf_cstr(&in), "\r\nContent-Length: ");
+			size_t head_len = (size_t)(end + 4 - vg_buf_cstr(&in));
+			if (!until_close && cl && cl < end && in.len >= head_len + strtoul(cl + 18, NULL, 10))
+				break;
+		}
+	}
+	close(fd);
+	ck_assert_msg(in.len > 12 && strncmp(vg_buf_cstr(&in), "HTTP/1.", 7) == 0, "no reply: \"%.200s\"",
+		      vg_buf_cstr(&in));
+	out->status = (int)strtol(vg_buf_cstr(&in) + 9, NULL, 10);
+	{
+		const char *end = strstr(vg_buf_cstr(&in), "\r\n\r\n");
+		ck_assert_ptr_nonnull(end);
+		snprintf(out->headers, sizeof(out->headers), "%.*s", (int)(end - vg_buf_cstr(&in) + 2),
+			 vg_buf_cstr(&in));
+		vg_buf_append(&out->body, end + 4, in.len - (size_t)(end + 4 - vg_buf_cstr(&in)));
+	}
+	vg_buf_release(&in);
+}
+
+static void raw_request(const void *req, size_t len, size_t trailer_bytes, struct raw_reply *out)
+{
+	raw_request_ex(req, len, trailer_bytes, false, out);
+}
+
+static bool raw_has_header(const struct raw_reply *r, const char *line)
+{
+	return strcasestr(r->headers, line) != NULL;
+}
+
+/* One refusal: its status, the JSON envelope, and the API's headers. */
+static void check_raw_error(const char *what, const void *req, size_t len, size_t trailer, int status)
+{
+	struct raw_reply r;
+	json_error_t e;
+	json_t *j;
+
+	raw_request(req, len, trailer, &r);
+	ck_assert_msg(r.status == status, "%s: status %d, wanted %d: %s", what, r.status, status,
+		      vg_buf_cstr(&r.body));
+	ck_assert_msg(raw_has_header(&r, "\r\nContent-Type: application/json\r\n"), "%s: %s", what, r.headers);
+	/* A request line too long to end holds no Origin to answer. */
+	if (status != 414) {
+		ck_assert_msg(raw_has_header(&r, "\r\nAccess-Control-Allow-Origin: *\r\n"), "%s: %s", what, r.headers);
+		ck_assert_msg(raw_has_header(&r, "\r\nVary: Origin\r\n"), "%s: %s", what, r.headers);
+	}
+	j = json_loadb((const char *)r.body.data, r.body.len, 0, &e);
+	ck_assert_msg(j != NULL, "%s: not JSON: %s", what, vg_buf_cstr(&r.body));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "errorType")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "error")));
+	json_decref(j);
+	vg_buf_release(&r.body);
+}
+
+#define ORIGIN "Origin: http://o.example\r\n"
+
+START_TEST(test_http_every_error_is_json)
+{
+	static const struct {
+		const char *what, *req;
+		int status;
+	} cases[] = {
+		{ "PUT", "PUT /api/v1/query HTTP/1.1\r\nHost: x\r\n" ORIGIN "\r\n", 405 },
+		{ "DELETE", "DELETE /api/v1/series HTTP/1.1\r\nHost: x\r\n" ORIGIN "\r\n", 405 },
+		{ "TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n" ORIGIN "\r\n", 405 },
+		{ "PATCH", "PATCH /api/v1/query HTTP/1.1\r\n" ORIGIN "Content-Length: 0\r\n\r\n", 405 },
+		{ "unknown method", "BREW /pot HTTP/1.1\r\n" ORIGIN "\r\n", 405 },
+		{ "garbage", "\x01\x02 hello\r\n" ORIGIN "\r\n", 400 },
+		{ "no version", "GET /api/v1/query\r\n" ORIGIN "\r\n", 400 },
+		{ "HTTP/2.0", "GET /api/v1/query HTTP/2.0\r\n" ORIGIN "\r\n", 505 },
+		{ "header without colon", "GET / HTTP/1.1\r\nnocolon\r\n" ORIGIN "\r\n", 400 },
+		{ "folded header", "GET / HTTP/1.1\r\n" ORIGIN "X-A: 1\r\n  2\r\n\r\n", 400 },
+		{ "CL and TE", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+		{ "two CL", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Content-Length: 3\r\nContent-Length: 4\r\n\r\n", 400 },
+		{ "bad CL", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Content-Length: -3\r\n\r\n", 400 },
+		{ "TE gzip", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Transfer-Encoding: gzip\r\n\r\n", 501 },
+		{ "chunked query", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411 },
+		{ "Expect", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Expect: tea\r\nContent-Length: 1\r\n\r\n", 417 },
+		{ "unknown path", "GET /nosuch HTTP/1.1\r\n" ORIGIN "\r\n", 404 },
+		{ "unknown API path", "GET /api/v1/nosuch HTTP/1.1\r\n" ORIGIN "\r\n", 404 },
+		{ "405 of a route", "POST /api/v1/status/buildinfo HTTP/1.1\r\n" ORIGIN "Content-Length: 0\r\n\r\n", 405 },
+		{ "400 of a handler", "GET /api/v1/query HTTP/1.1\r\n" ORIGIN "\r\n", 400 },
+		{ "import not POST", "GET /api/v1/import/prometheus HTTP/1.1\r\n" ORIGIN "\r\n", 405 },
+		{ "import HTTP/1.0 no length", "POST /api/v1/import/prometheus HTTP/1.0\r\n" ORIGIN "\r\n", 503 },
+	};
+	struct vg_buf req = VG_BUF_INIT;
+	uint64_t refused = atomic_load(&stats.http_refused);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_raw_error(cases[i].what, cases[i].req, strlen(cases[i].req), 0, cases[i].status);
+	{
+		static const char nul[] = "GET /a\0b HTTP/1.1\r\n" ORIGIN "\r\n";
+		check_raw_error("NUL in target", nul, sizeof(nul) - 1, 0, 400);
+	}
+	ck_assert_uint_ge(atomic_load(&stats.http_refused), refused + 15);
+
+	/* A request line past the header limit (64 KiB): 414. */
+	vg_buf_puts(&req, "GET /api/v1/query?query=");
+	for (int i = 0; i < 70000; i++)
+		vg_buf_putc(&req, 'a');
+	vg_buf_puts(&req, " HTTP/1.1\r\n" ORIGIN "\r\n");
+	check_raw_error("long URI", req.data, req.len, 0, 414);
+	vg_buf_reset(&req);
+
+	/* Headers past it: 431. */
+	vg_buf_puts(&req, "GET /api/v1/labels HTTP/1.1\r\n" ORIGIN);
+	for (int i = 0; i < 80; i++) {
+		vg_buf_printf(&req, "X-Long-%d: ", i);
+		for (int k = 0; k < 1000; k++)
+			vg_buf_putc(&req, 'b');
+		vg_buf_puts(&req, "\r\n");
+	}
+	vg_buf_puts(&req, "\r\n");
+	check_raw_error("long headers", req.data, req.len, 0, 431);
+	vg_buf_reset(&req);
+
+	/* More than 100 fields: 431. */
+	vg_buf_puts(&req, "GET /api/v1/labels HTTP/1.1\r\n" ORIGIN);
+	for (int i = 0; i < 101; i++)
+		vg_buf_printf(&req, "X-%d: 1\r\n", i);
+	vg_buf_puts(&req, "\r\n");
+	check_raw_error("many headers", req.data, req.len, 0, 431);
+	vg_buf_reset(&req);
+
+	/* A body past 1 MiB: 413 before the body is read, while it comes. */
+	vg_buf_puts(&req, "POST /api/v1/query HTTP/1.1\r\n" ORIGIN
+			  "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 2097152\r\n\r\nquery=");
+	check_raw_error("body too large", req.data, req.len, 2 * 1024 * 1024 - 6, 413);
+	vg_buf_release(&req);
+	check_still_serving();
+}
+END_TEST
+
+START_TEST(test_http_head_request_has_no_body)
+{
+	static const char req[] = "HEAD /api/v1/query HTTP/1.1\r\n\r\n";
+	struct raw_reply r;
+
+	raw_request(req, sizeof(req) - 1, 0, &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_uint_eq(r.body.len, 0);
+	ck_assert(raw_has_header(&r, "\r\nAllow: GET, POST, OPTIONS\r\n"));
+	vg_buf_release(&r.body);
+}
+END_TEST
+
+START_TEST(test_http_pipelined_refusal_follows_earlier_answer)
+{
+	/* A good request, then a refused one on the same connection: the
+	 * refusal comes second, after the first answer, then the close. */
+	static const char req[] = "GET /api/v1/labels HTTP/1.1\r\n\r\nPUT /x HTTP/1.1\r\n\r\n";
+	struct raw_reply r;
+	const char *second;
+
+	raw_request_ex(req, sizeof(req) - 1, 0, true, &r);
+	ck_assert_int_eq(r.status, 200);
+	second = strstr(vg_buf_cstr(&r.body), "HTTP/1.1 405 ");
+	ck_assert_msg(second != NULL, "%s", vg_buf_cstr(&r.body));
+	ck_assert_ptr_nonnull(strstr(second, "\"status\":\"error\""));
+	vg_buf_release(&r.body);
+	check_still_serving();
+}
+END_TEST
+
 
 /* The server answers one more ordinary request correctly. */
 static void check_still_serving(void)
@@ -722,6 +991,10 @@ static Suite *http_api_suite(void)
 	tcase_add_test(tc, test_http_query_range_errors_match_prometheus);
 	tcase_add_test(tc, test_http_unknown_paths);
 	tcase_add_test(tc, test_http_options_preflight);
+	tcase_add_test(tc, test_http_health_and_ready);
+	tcase_add_test(tc, test_http_every_error_is_json);
+	tcase_add_test(tc, test_http_head_request_has_no_body);
+	tcase_add_test(tc, test_http_pipelined_refusal_follows_earlier_answer);
 	tcase_add_test(tc, test_http_oversize_body_refused);
 	tcase_add_test(tc, test_http_hostile_query_strings);
 	tcase_add_test(tc, test_http_requests_are_counted);

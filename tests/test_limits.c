@@ -7,8 +7,11 @@
  */
 #include "tests/harness.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/frame.h"
 #include "common/mpack.h"
+#include "common/samples2.h"
+#include "common/series.h"
 
 #include <check.h>
 #include <errno.h>
@@ -29,45 +32,10 @@ static struct vg_t_receiver rcv;
  * not 0, that descriptor limit (soft and hard), and waits for its ports. */
 static void start_receiver(const char *config, unsigned nofile)
 {
-	char data[600], conf[600], log_path[600], cfg_arg[640], limit[32];
-	int64_t deadline;
-	FILE *f;
-
 	dir = vg_t_tmpdir("vigil-limits");
 	ck_assert_ptr_nonnull(dir);
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(conf, sizeof(conf), "%s/receiver.yaml", dir);
-	snprintf(log_path, sizeof(log_path), "%s/receiver.log", dir);
-	snprintf(rcv.port_file, sizeof(rcv.port_file), "%s/ports", dir);
-	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", conf);
-	snprintf(limit, sizeof(limit), "--nofile=%u:%u", nofile, nofile);
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(config ? config : "", f);
-	fclose(f);
-	char *plain[] = { (char *)vg_t_bin("vigil-receiver"), "--data-dir", data, "--listen", "127.0.0.1:0",
-			  "--http-listen", "127.0.0.1:0", "--port-file", rcv.port_file, cfg_arg, NULL };
-	char *limited[] = { "/usr/bin/prlimit", limit, "--", (char *)vg_t_bin("vigil-receiver"), "--data-dir",
-			    data, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file",
-			    rcv.port_file, cfg_arg, NULL };
-	ck_assert_int_eq(vg_t_spawn(&rcv.proc, log_path, nofile ? limited : plain), 0);
-	deadline = vg_t_now_ms() + 10000;
-	while (vg_t_now_ms() < deadline) {
-		unsigned a, h;
-		f = fopen(rcv.port_file, "r");
-		if (f) {
-			int n = fscanf(f, "%u %u", &a, &h);
-			fclose(f);
-			if (n == 2) {
-				rcv.port = (uint16_t)a;
-				rcv.http_port = (uint16_t)h;
-				return;
-			}
-		}
-		ck_assert_msg(vg_t_alive(&rcv.proc), "the receiver exited at start (see %s)", log_path);
-		vg_t_sleep_ms(20);
-	}
-	ck_abort_msg("the receiver wrote no port file");
+	ck_assert_msg(vg_t_receiver_start_config(&rcv, dir, config, nofile) == 0,
+		      "the receiver did not start (see %s/receiver.log)", dir);
 }
 
 static void stop_receiver(void)
@@ -101,22 +69,9 @@ static int log_total_lines(void)
 	return log_lines("");
 }
 
-/* The receiver's resident set, from /proc (kB). */
 static long rss_kb(void)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)rcv.proc.pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
+	return vg_t_rss_kb(rcv.proc.pid);
 }
 
 /* The value of one sample line of /metrics ("name" or "name{...}"), or -1. */
@@ -305,6 +260,267 @@ START_TEST(test_memory_per_idle_connection)
 }
 END_TEST
 
+
+/* --- buffered input, cardinality, the tally ---------------------------------- */
+
+/* A calm agent's connection: HELLO as agent, one series name{job=agent}. */
+static int calm_open(const char *agent, const char *name)
+{
+	int fd = vg_t_connect(rcv.port);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_hello(fd, agent, 1, NULL), 0);
+	vg_t_define_series(fd, name, agent);
+	return fd;
+}
+
+/* One sample at seq, acknowledged. */
+static void calm_send(int fd, uint64_t seq)
+{
+	vg_t_send_sample(fd, seq, vg_clock_now_ms(), (double)seq);
+	ck_assert_uint_ge(vg_t_wait_ack(fd, seq), seq);
+}
+
+/* How many series an instant query of sel returns. */
+static size_t query_series(const char *sel)
+{
+	char path[512];
+	long status = 0;
+	char *q = vg_t_urlencode(sel);
+	json_t *j;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s", q);
+	free(q);
+	j = vg_t_http_json(rcv.http_port, path, &status);
+	ck_assert_msg(j != NULL && status == 200, "query %s: status %ld", sel, status);
+	n = json_array_size(json_object_get(json_object_get(j, "data"), "result"));
+	json_decref(j);
+	return n;
+}
+
+/*
+ * Connections that say HELLO and then send most of a large frame each:
+ * together they may hold no more than agent_buffer_budget (1 MiB here),
+ * the rest waits in the kernel (backpressure), so the receiver's RSS grows
+ * by about that, not by their sum (40 x 2 MiB); a calm agent is served
+ * throughout.
+ */
+START_TEST(test_partial_frames_stay_within_budget)
+{
+	enum { N = 40, CLAIM = 4 << 20, SEND = 2 << 20 };
+	static char junk[65536];
+	int fds[N], calm;
+	long before, after;
+	uint64_t seq = 1;
+	size_t total = 0;
+
+	start_receiver("agent_buffer_budget: 1MiB\nagent_connection_buffer: 16KiB\nagent_frame_timeout: 30s\n", 0);
+	calm = calm_open("calm", "calm_metric");
+	calm_send(calm, seq++);
+	before = rss_kb();
+	memset(junk, 0x5a, sizeof(junk));
+	for (int i = 0; i < N; i++) {
+		uint8_t hdr[VG_FRAME_HEADER_SIZE] = { 'V', 'G', 'I', 'L', 1, VG_FRAME_SAMPLES, 0, 0 };
+		char agent[32];
+		size_t sent = 0;
+
+		snprintf(agent, sizeof(agent), "big-%d", i);
+		fds[i] = vg_t_connect(rcv.port);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(vg_t_hello(fds[i], agent, 1, NULL), 0);
+		vg_put_be64(hdr + 8, 1);
+		vg_put_be32(hdr + 16, CLAIM);
+		ck_assert_int_eq(vg_t_write_all(fds[i], hdr, sizeof(hdr)), 0);
+		/* What the kernel takes now; a receiver that stopped reading
+		 * leaves the rest to TCP. */
+		while (sent < SEND) {
+			ssize_t n = send(fds[i], junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n <= 0)
+				break;
+			sent += (size_t)n;
+		}
+		total += sent;
+		if (i % 10 == 9)
+			calm_send(calm, seq++);
+	}
+	vg_t_sleep_ms(500);
+	calm_send(calm, seq++);
+	after = rss_kb();
+	printf("%d partial frames (%zu bytes sent in all): RSS %ld kB -> %ld kB, budget 1024 kB\n", N, total, before,
+	       after);
+	ck_assert_msg(after - before < 6 * 1024, "RSS grew by %ld kB", after - before);
+	ck_assert(metric("vigil_receiver_budget_pauses_total") >= 1);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	calm_send(calm, seq++);
+	ck_assert_uint_eq(query_series("calm_metric"), 1);
+	close(calm);
+	stop_receiver();
+}
+END_TEST
+
+/* A SERIES frame defining n series name{job=<agent>,i="<k>"}, refs 0..n-1. */
+static void series_frame(struct vg_buf *raw, const char *name, const char *agent, int n)
+{
+	msgpack_packer pk;
+
+	vg_mp_packer_init(&pk, raw);
+	vg_series_pack_begin(&pk, (uint32_t)n);
+	for (int k = 0; k < n; k++) {
+		struct vg_series s;
+		char v[16];
+		snprintf(v, sizeof(v), "%d", k);
+		vg_series_init(&s, name);
+		vg_series_add(&s, "job", agent);
+		vg_series_add(&s, "i", v);
+		ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+		vg_series_pack_entry(&pk, (uint64_t)k, &s);
+	}
+}
+
+/*
+ * Protocol 1: an agent that defines more series than max_series_per_agent
+ * (10 here) gets today's ERROR (TOO_LARGE) and the connection closes,
+ * while another agent's series keep arriving; the refusal is counted per
+ * agent in /metrics.
+ */
+START_TEST(test_cardinality_flood_v1_refused_others_flow)
+{
+	struct vg_buf raw = VG_BUF_INIT, payload = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_error_msg em;
+	uint64_t seq = 1;
+	int calm, flood;
+
+	start_receiver("max_series_per_agent: 10\n", 0);
+	calm = calm_open("calm", "calm_metric");
+	calm_send(calm, seq++);
+	flood = vg_t_connect(rcv.port);
+	ck_assert_int_eq(vg_t_hello(flood, "flood", 1, NULL), 0);
+	series_frame(&raw, "flood_metric", "flood", 25);
+	vg_t_send_frame(flood, VG_FRAME_SERIES, 0, &raw);
+	ck_assert_int_eq(vg_t_read_frame(flood, 5000, &h, &payload), 0);
+	ck_assert_int_eq(h.type, VG_FRAME_ERROR);
+	ck_assert_int_eq(vg_error_decode(payload.data, payload.len, &em, NULL), 0);
+	ck_assert_int_eq(em.code, VG_WIRE_TOO_LARGE);
+	close(flood);
+	calm_send(calm, seq++);
+	calm_send(calm, seq++);
+	ck_assert_uint_eq(query_series("calm_metric"), 1);
+	ck_assert(metric("vigil_receiver_series_refused_total{agent=\"flood\",limit=\"max_series_per_agent\"}") >= 15);
+	close(calm);
+	vg_buf_release(&raw);
+	vg_buf_release(&payload);
+	stop_receiver();
+}
+END_TEST
+
+/* Sends a protocol 2 frame. */
+static void send_v2(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
+{
+	struct vg_frame_codec *c = vg_frame_codec_new(1);
+	struct vg_buf wire = VG_BUF_INIT;
+
+	ck_assert_int_eq(vg_frame_encode_version(c, VG_PROTO_V2, type, seq, raw->data, raw->len, &wire, NULL), 0);
+	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
+	vg_buf_release(&wire);
+	vg_frame_codec_free(c);
+}
+
+/*
+ * Protocol 2: past max_series_per_agent the connection stays; the rest of
+ * the batch is stored and its ACK says how many samples and series which
+ * limit kept out; the next batch of only admitted series is acknowledged
+ * with zeros.
+ */
+START_TEST(test_cardinality_flood_v2_ack_carries_refusal)
+{
+	enum { N = 25, LIMIT = 10 };
+	struct vg_hello hello = { VG_PROTO_V2, vg_str_c("flood2"), 1, vg_str_c(""), vg_str_c("test") };
+	struct vg_buf raw = VG_BUF_INIT, payload = VG_BUF_INIT;
+	struct vg_samples2_state st;
+	struct vg_frame_header h;
+	struct vg_ack ack;
+	uint64_t refs[N];
+	double values[N];
+	int fd, calm;
+
+	start_receiver("max_series_per_agent: 10\n", 0);
+	calm = calm_open("calm", "calm_metric");
+	calm_send(calm, 1);
+	fd = vg_t_connect(rcv.port);
+	ck_assert_int_ge(fd, 0);
+	vg_hello_pack(&hello, &raw);
+	send_v2(fd, VG_FRAME_HELLO, 0, &raw);
+	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+	ck_assert_int_eq(h.type, VG_FRAME_ACK);
+	ck_assert_int_eq(h.version, VG_PROTO_V2);
+	vg_buf_reset(&raw);
+	series_frame(&raw, "flood2_metric", "flood2", N);
+	send_v2(fd, VG_FRAME_SERIES, 0, &raw);
+	vg_samples2_state_init(&st);
+	for (int k = 0; k < N; k++) {
+		refs[k] = (uint64_t)k;
+		values[k] = k;
+	}
+	vg_buf_reset(&raw);
+	vg_samples2_encode_begin(&raw, 1);
+	ck_assert_int_eq(vg_samples2_encode_group(&st, vg_clock_now_ms(), N, refs, values, &raw), 0);
+	send_v2(fd, VG_FRAME_SAMPLES, 1, &raw);
+	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+	ck_assert_msg(h.type == VG_FRAME_ACK, "frame type %d", h.type);
+	ck_assert_uint_eq(h.seq, 1);
+	ck_assert_int_eq(vg_ack_decode(payload.data, payload.len, &ack, NULL), 0);
+	ck_assert_uint_eq(ack.refused_samples, N - LIMIT);
+	ck_assert_uint_eq(ack.refused_series, N - LIMIT);
+	ck_assert_int_eq(vg_str_cmp(ack.limit, vg_str_c("max_series_per_agent")), 0);
+	/* The admitted ten are stored; the other agent goes on. */
+	ck_assert_uint_eq(query_series("flood2_metric"), LIMIT);
+	calm_send(calm, 2);
+	/* A batch of admitted series only: an ACK of zeros. */
+	vg_buf_reset(&raw);
+	vg_samples2_encode_begin(&raw, 1);
+	ck_assert_int_eq(vg_samples2_encode_group(&st, vg_clock_now_ms() + 1, LIMIT, refs, values, &raw), 0);
+	send_v2(fd, VG_FRAME_SAMPLES, 2, &raw);
+	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+	ck_assert_int_eq(h.type, VG_FRAME_ACK);
+	ck_assert_uint_eq(h.seq, 2);
+	ck_assert_int_eq(vg_ack_decode(payload.data, payload.len, &ack, NULL), 0);
+	ck_assert_uint_eq(ack.refused_samples, 0);
+	ck_assert_uint_eq(ack.limit.len, 0);
+	vg_samples2_state_release(&st);
+	close(fd);
+	close(calm);
+	vg_buf_release(&raw);
+	vg_buf_release(&payload);
+	stop_receiver();
+}
+END_TEST
+
+/* Connections that never say HELLO: counted, and summarised in a line or
+ * two, not a line each. */
+START_TEST(test_no_hello_connections_are_tallied)
+{
+	enum { N = 60 };
+	int fds[N];
+	int64_t deadline;
+
+	start_receiver("agent_hello_timeout: 200ms\n", 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_ge(fds[i] = vg_t_connect(rcv.port), 0);
+	deadline = vg_t_now_ms() + 10000;
+	while (metric("vigil_receiver_connections_closed_total{reason=\"no_hello\"}") < N && vg_t_now_ms() < deadline)
+		vg_t_sleep_ms(100);
+	ck_assert_int_eq((int)metric("vigil_receiver_connections_closed_total{reason=\"no_hello\"}"), N);
+	ck_assert_msg(log_lines("HELLO") <= 2, "%d lines about HELLO", log_lines("HELLO"));
+	ck_assert(agent_is_served("calm"));
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	stop_receiver();
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits");
@@ -315,6 +531,15 @@ static Suite *limits_suite(void)
 	tcase_add_test(fd, test_http_port_past_fd_limit);
 	tcase_add_test(fd, test_memory_per_idle_connection);
 	suite_add_tcase(s, fd);
+	{
+		TCase *in = tcase_create("input");
+		tcase_set_timeout(in, 60);
+		tcase_add_test(in, test_partial_frames_stay_within_budget);
+		tcase_add_test(in, test_cardinality_flood_v1_refused_others_flow);
+		tcase_add_test(in, test_cardinality_flood_v2_ack_carries_refusal);
+		tcase_add_test(in, test_no_hello_connections_are_tallied);
+		suite_add_tcase(s, in);
+	}
 	return s;
 }
 

@@ -19,9 +19,14 @@
  * (not with evhttp_parse_query_str, which keeps bad escapes and turns %00
  * into a string end) into one list, body first, so the first value of a
  * name is the body's as in Go's FormValue, and match[] gathers both. A bad
- * escape or a NUL byte is a 400. Limits: headers (request line included)
- * 256 KiB, body 1 MiB (libevent answers 413 past them), 10,000 parameters
- * (VG_HTTP_FORM_MAX_PARAMS).
+ * escape or a NUL byte is a 400. Limits (options, defaults): headers
+ * (request line included) 64 KiB in at most 100 fields, body 1 MiB, which
+ * import.c's filter enforces before evhttp sees a request, so that every
+ * refusal is the JSON envelope; 10,000 parameters (VG_HTTP_FORM_MAX_PARAMS).
+ *
+ * Access: auth.h decides who may (401, 403), cors.h which origins a
+ * browser may read from; /-/healthy and /-/ready need no credential, and
+ * OPTIONS is answered on paths that exist, 404 elsewhere.
  *
  * `query` is PromQL (promql/parse.h), evaluated by receiver/query/eval.h;
  * parse errors are 400 bad_data and evaluation errors 422 execution, as
@@ -33,6 +38,8 @@
 #include "receiver/storage/head.h"
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
+#include "receiver/http/auth.h"
+#include "receiver/http/cors.h"
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
 #include "receiver/query/eval.h"
@@ -69,9 +76,11 @@
 
 #include "common/banned.h"
 
-#define MAX_HEADERS_BYTES (256 * 1024)
+#define MAX_HEADERS_BYTES (64 * 1024)
+#define MAX_HEADER_FIELDS 100
 #define MAX_BODY_BYTES (1024 * 1024)
 #define REQUEST_TIMEOUT_S 60
+#define HEADER_TIMEOUT_MS (10 * 1000)
 /* How long the listener rests after accept() failed for want of fds. */
 #define ACCEPT_PAUSE_MS 100
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
@@ -92,19 +101,10 @@ struct vg_http_api {
 	struct vg_sealer *sealer;   /* borrowed; NULL: no admin/seal */
 	struct vg_stats *stats; /* borrowed */
 	struct vg_import *import; /* the streamed import under evhttp */
+	struct vg_http_cors cors;
+	struct vg_http_auth auth;
+	bool is_full; /* at max_connections: not accepting (HTTP thread) */
 };
-
-/* A hex digit's value, or -1 (for unescape_name). */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* --- replies -------------------------------------------------------------- */
 
@@ -122,13 +122,18 @@ static void free_detached(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-static void add_cors(struct evkeyvalq *h)
+/* The CORS headers (cors.h), only for a request that has an Origin. */
+static void add_cors(struct ctx *c, struct evkeyvalq *h)
 {
-	evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
-	evhttp_add_header(h, "Access-Control-Allow-Headers",
-			  "Accept, Authorization, Content-Type, Origin");
-	evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-	evhttp_add_header(h, "Access-Control-Expose-Headers", "Date");
+	const char *origin = evhttp_find_header(evhttp_request_get_input_headers(c->req), "Origin");
+	const char *allow;
+
+	if (origin == NULL || *origin == '\0')
+		return;
+	if ((allow = vg_http_cors_allow(&c->api->cors, origin)) != NULL)
+		evhttp_add_header(h, "Access-Control-Allow-Origin", allow);
+	for (size_t i = 0; vg_http_cors_fixed[i][0]; i++)
+		evhttp_add_header(h, vg_http_cors_fixed[i][0], vg_http_cors_fixed[i][1]);
 }
 
 /* Sends c->out with code; an out-of-memory buffer becomes a 500. */
@@ -142,7 +147,7 @@ static void send_body(struct ctx *c, int code, const char *content_type)
 	char *data;
 
 	evhttp_add_header(h, "Content-Type", content_type);
-	add_cors(h);
+	add_cors(c, h);
 	if (vg_buf_failed(&c->out)) {
 		vg_buf_release(&c->out);
 		evbuffer_add(eb, oom, sizeof(oom) - 1);
@@ -794,7 +799,7 @@ static void unescape_name(const char *name, struct vg_buf *out)
 			continue;
 		}
 		for (; *p != '_'; p++) {
-			int h = hexval(*p);
+			int h = vg_hex_digit(*p);
 			if (h < 0 || ++digits > 6)
 				goto verbatim;
 			cp = cp * 16 + (uint32_t)h;
@@ -1129,19 +1134,112 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 	reply_error(c, 404, "not_found", "unknown API endpoint");
 }
 
+/* The scope a path needs (auth.h), and whether it exists: OPTIONS is
+ * answered only on paths that do. Paths that would change data need admin
+ * whether or not this version serves them. */
+struct route {
+	bool exists;
+	bool is_public; /* no credentials: /-/healthy, /-/ready */
+	enum vg_http_scope scope;
+};
+
+static struct route lookup_route(const char *path)
+{
+	static const char *const reads[] = {
+		"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
+		"/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/status/buildinfo", "/metrics",
+	};
+	struct route r = { false, false, VG_HTTP_SCOPE_READ };
+
+	if (strcmp(path, "/-/healthy") == 0 || strcmp(path, "/-/ready") == 0) {
+		r.exists = r.is_public = true;
+		r.scope = VG_HTTP_SCOPE_NONE;
+		return r;
+	}
+	if (strncmp(path, "/api/v1/admin/", 14) == 0 || strncmp(path, "/api/v1/import/", 15) == 0 ||
+	    strcmp(path, "/-/reload") == 0 || strcmp(path, "/-/quit") == 0 ||
+	    strcmp(path, "/api/v1/write") == 0 || strcmp(path, "/api/v1/push") == 0 ||
+	    strncmp(path, "/api/v1/silences", 16) == 0) {
+		r.scope = VG_HTTP_SCOPE_ADMIN;
+		r.exists = strcmp(path, "/api/v1/admin/seal") == 0 || strcmp(path, VG_IMPORT_PATH) == 0;
+		return r;
+	}
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+		if (strcmp(path, reads[i]) == 0)
+			r.exists = true;
+	if (strncmp(path, "/api/v1/label/", 14) == 0) {
+		const char *seg = path + 14, *slash = strchr(seg, '/');
+		r.exists = slash != NULL && slash > seg && strcmp(slash, "/values") == 0;
+	}
+	return r;
+}
+
+/* 401 (no or a wrong credential) or 403 (too small a scope); false
+ * after replying. */
+static bool authorize(struct ctx *c, const struct route *rt)
+{
+	struct evkeyvalq *h;
+	enum vg_http_scope got;
+
+	if (!vg_http_auth_is_on(&c->api->auth) || rt->is_public)
+		return true;
+	got = vg_http_auth_check(&c->api->auth,
+				 evhttp_find_header(evhttp_request_get_input_headers(c->req), "Authorization"));
+	if (got >= rt->scope)
+		return true;
+	atomic_fetch_add_explicit(&c->api->stats->http_auth_refused, 1, memory_order_relaxed);
+	if (got == VG_HTTP_SCOPE_NONE) {
+		h = evhttp_request_get_output_headers(c->req);
+		evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"vigil\"");
+		evhttp_add_header(h, "WWW-Authenticate", "Basic realm=\"vigil\", charset=\"UTF-8\"");
+		reply_error(c, 401, "unauthorized", "authentication required");
+	} else {
+		reply_error(c, 403, "forbidden", "this credential may read, not administer");
+	}
+	return false;
+}
+
+static void handle_health(struct ctx *c, const char *path)
+{
+	if (evhttp_request_get_command(c->req) != EVHTTP_REQ_GET) {
+		method_not_allowed(c, "GET, OPTIONS");
+		return;
+	}
+	if (strcmp(path, "/-/healthy") == 0) {
+		vg_buf_puts(&c->out, "Vigil is Healthy.\n");
+		send_body(c, 200, "text/plain; charset=utf-8");
+	} else if (atomic_load(&c->api->is_ready)) {
+		vg_buf_puts(&c->out, "Vigil is Ready.\n");
+		send_body(c, 200, "text/plain; charset=utf-8");
+	} else {
+		reply_error(c, 503, "unavailable", "not ready: the WAL is being replayed");
+	}
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct ctx c = { .api = arg, .req = req, .out = VG_BUF_INIT };
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct route rt;
 
 	atomic_fetch_add_explicit(&c.api->stats->http_requests, 1, memory_order_relaxed);
 	if (path == NULL || *path == '\0')
 		path = "/";
+	rt = lookup_route(path);
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
-		/* CORS preflight, on any path: the headers say it all. */
-		vg_buf_puts(&c.out, "{\"status\":\"success\"}");
-		send_json(&c, 200);
+		/* CORS preflight, on real paths: the headers say it all.
+		 * Browsers send it without credentials. */
+		if (rt.exists) {
+			vg_buf_puts(&c.out, "{\"status\":\"success\"}");
+			send_json(&c, 200);
+		} else {
+			reply_error(&c, 404, "not_found", "unknown path");
+		}
+	} else if (!authorize(&c, &rt)) {
+		/* answered */
+	} else if (rt.is_public) {
+		handle_health(&c, path);
 	} else if (strncmp(path, "/api/v1/", 8) == 0) {
 		route_api(&c, path, uri);
 	} else if (strcmp(path, "/metrics") == 0) {
@@ -1150,8 +1248,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		else
 			handle_metrics(&c);
 	} else {
-		vg_buf_puts(&c.out, "404 page not found\n");
-		send_body(&c, 404, "text/plain; charset=utf-8");
+		reply_error(&c, 404, "not_found", "unknown path");
 	}
 	vg_http_form_release(&c.form);
 	vg_buf_release(&c.out);
@@ -1189,7 +1286,25 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(api->listener);
+	if (!api->is_full)
+		evconnlistener_enable(api->listener);
+}
+
+/* import.c: the connections reached http_max_connections, or one went.
+ * Past the cap, connections wait in the kernel's backlog. */
+static void on_full(void *arg, bool is_full)
+{
+	struct vg_http_api *api = arg;
+
+	api->is_full = is_full;
+	if (api->listener == NULL)
+		return;
+	if (is_full) {
+		atomic_fetch_add_explicit(&api->stats->http_conn_pauses, 1, memory_order_relaxed);
+		evconnlistener_disable(api->listener);
+	} else if (!evtimer_pending(api->accept_retry_ev, NULL)) {
+		evconnlistener_enable(api->listener);
+	}
 }
 
 static void *run(void *arg)
@@ -1243,22 +1358,37 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	api->sealer = opts->sealer;
 	api->stats = opts->stats;
 	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
+	if ((rc = vg_http_cors_init(&api->cors, opts->cors_origin, err)) != 0 ||
+	    (rc = vg_http_auth_init(&api->auth, &opts->auth, err)) != 0)
+		goto fail;
 	api->base = event_base_new();
 	api->http = api->base ? evhttp_new(api->base) : NULL;
 	if (api->http == NULL) {
 		rc = vg_err_set(err, VG_ENOMEM, "cannot create the HTTP server");
 		goto fail;
 	}
-	evhttp_set_max_headers_size(api->http, MAX_HEADERS_BYTES);
-	evhttp_set_max_body_size(api->http, MAX_BODY_BYTES);
-	evhttp_set_timeout(api->http, REQUEST_TIMEOUT_S);
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
-	evhttp_set_gencb(api->http, on_request, api);
 	{
+		uint64_t max_head = opts->max_header_bytes ? opts->max_header_bytes : MAX_HEADERS_BYTES;
+		uint64_t max_body = opts->max_body_bytes ? opts->max_body_bytes : MAX_BODY_BYTES;
+		int timeout_s = opts->timeout_ms > 0 ? (int)((opts->timeout_ms + 999) / 1000) : REQUEST_TIMEOUT_S;
 		struct vg_import_options iopts = {
 			.base = api->base, .submit = opts->submit, .stats = opts->stats,
-			.max_headers_bytes = MAX_HEADERS_BYTES, .timeout_s = REQUEST_TIMEOUT_S,
+			.max_headers_bytes = max_head, .timeout_s = timeout_s,
+			.max_body_bytes = max_body,
+			.max_header_count = opts->max_header_fields ? opts->max_header_fields : MAX_HEADER_FIELDS,
+			.cors = &api->cors, .auth = &api->auth,
+			.head_timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms
+								       : HEADER_TIMEOUT_MS,
+			.max_connections = opts->max_connections, .on_full = on_full, .on_full_arg = api,
 		};
+
+		/* The filter (import.c) refuses past these limits first, in
+		 * JSON; evhttp's own are the same, as a second line. */
+		evhttp_set_max_headers_size(api->http, (ev_ssize_t)max_head);
+		evhttp_set_max_body_size(api->http, (ev_ssize_t)max_body);
+		evhttp_set_timeout(api->http, timeout_s);
+		evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
+		evhttp_set_gencb(api->http, on_request, api);
 		if ((rc = vg_import_new(&iopts, &api->import, err)) != 0)
 			goto fail;
 		evhttp_set_bevcb(api->http, vg_import_bevcb, api->import);
@@ -1326,5 +1456,7 @@ void vg_http_api_stop(struct vg_http_api *api)
 	if (api->base != NULL)
 		event_base_free(api->base);
 	vg_import_free(api->import);
+	vg_http_auth_release(&api->auth);
+	vg_http_cors_release(&api->cors);
 	free(api);
 }

@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "receiver/http/auth.h"
+
 struct vg_err;
 struct vg_head;
 struct vg_sealer;
@@ -31,6 +33,17 @@ struct vg_http_api_options {
 	/* Where POST /api/v1/import/prometheus puts samples (ingest's queue,
 	 * receiver/ingest/submit.h); borrowed; NULL: imports answer 503. */
 	struct vg_submit *submit;
+	/* Limits (vigil-receiver.yaml(5)); 0 takes the default. */
+	uint64_t max_header_bytes;  /* request line and headers; 64 KiB */
+	uint64_t max_header_fields; /* header fields of a request; 100 */
+	uint64_t max_body_bytes;    /* any body but an import's; 1 MiB */
+	int64_t timeout_ms;         /* a connection's silence; 60 s */
+	int64_t header_timeout_ms;  /* a request head, from its first byte
+				     * (or the accept) to its end; 10 s */
+	uint64_t max_connections;   /* open at once; past it accepting
+				     * pauses; 0: no cap */
+	const char *cors_origin;    /* cors.h; NULL: ".*" */
+	struct vg_http_auth_options auth; /* none set: no authentication */
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */

@@ -39,17 +39,6 @@ void vg_http_form_release(struct vg_http_form *f)
 	f->n = f->cap = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Errors in Go's words (net/url): `invalid URL escape "%zz"`. */
 int vg_http_form_unescape(const char *s, size_t n, bool is_form, struct vg_buf *out, size_t *len,
 			  struct vg_err *err)
@@ -59,8 +48,8 @@ int vg_http_form_unescape(const char *s, size_t n, bool is_form, struct vg_buf *
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 1 < n ? vg_hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < n ? vg_hex_digit(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				size_t m = n - i < 3 ? n - i : 3;
 				return vg_err_set(err, VG_EINVAL, "invalid URL escape \"%.*s\"", (int)m, s + i);

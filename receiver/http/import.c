@@ -46,9 +46,36 @@
  *    gone (finalized), so no stale event can meet a reused descriptor;
  *  - the filter's free_context runs when evhttp frees the connection, and
  *    tells an import in progress that its connection is gone.
- * A request this filter cannot follow (an odd head, a chunked body to some
- * other path) makes it pass the rest of that connection through untouched;
- * evhttp then answers as usual, and an import it sees is refused with 413.
+ *
+ * Refusals in the API's shape. What evhttp 2.1 would answer itself, with an
+ * HTML page and none of the API's headers, has no hook there; so the
+ * filter refuses it first (check_head), before evhttp sees the request: a
+ * method other than GET, POST, OPTIONS (405; evhttp says 501), a head or
+ * request line past max_headers_bytes (431, 414), more than
+ * max_header_count fields (431), a head that does not parse, or of another
+ * HTTP version (400, 505), folded lines, a Content-Length with a
+ * Transfer-Encoding or twice (400: request smuggling), a Transfer-Encoding
+ * other than chunked (501), a chunked body to any path but the import
+ * (411), a body past max_body_bytes (413, before the body is read), an
+ * Expect other than 100-continue (417), a target evhttp's URI parser
+ * refuses (400). Each is the JSON envelope with the CORS headers, then
+ * Connection: close; the rest of the peer's bytes are read and dropped,
+ * so the answer is not lost to a reset, and evhttp frees the connection at
+ * the peer's EOF or its timeout. Only evhttp's answer to an allocation
+ * failure stays its own (vigil-receiver(8), HTTP ERRORS).
+ *
+ * Why evhttp's own 413 stalled replies (test_http_api under
+ * ThreadSanitizer, 4 runs in 8 before this filter refused it): evhttp
+ * answered it from evhttp_connection_fail_ in the middle of the body this
+ * filter was still passing on (C_PASS_BODY), then freed the connection;
+ * the descriptor was shut down and closed at once, the next connection was
+ * accepted on the same descriptor, and the HTTP thread made no further
+ * system call (strace: accept4, one epoll_wait reporting the new
+ * descriptor, then nothing for 20 s): most likely the old connection's
+ * events, alive until its finalization, met the new one's descriptor;
+ * which lock or loop then held the thread was not traced. The filter's 413 comes before any body byte is taken, evhttp
+ * never sees the request, and the connection closes only when its reader
+ * is done (20 runs in 20 under ThreadSanitizer).
  *
  * Streaming and bounds. The socket bufferevent has a read high-water mark
  * (BODY_BUFFER_BYTES), so the kernel buffers the rest. Each slice of body
@@ -76,6 +103,8 @@
  * or replaces a label on every series.
  */
 #include "receiver/http/import.h"
+#include "receiver/http/auth.h"
+#include "receiver/http/cors.h"
 #include "receiver/http/http_form.h"
 #include "receiver/ingest/submit.h"
 #include "receiver/stats.h"
@@ -98,6 +127,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "common/banned.h"
 
@@ -108,6 +138,10 @@
 #define MAX_SPARE_BATCHES 2
 #define CHUNK_LINE_MAX 1024
 #define TRAILER_MAX (64 * 1024)
+#define ORIGIN_MAX 256
+/* How long a refused peer may go on sending before its connection closes. */
+#define LINGER_MS 2000
+#define HEAD_LINGER_MS 100
 
 enum conn_state {
 	C_HEAD,      /* before or inside a request head */
@@ -136,10 +170,16 @@ struct conn {
 	bool wants_close;    /* answer with Connection: close */
 	bool is_http10;
 	bool is_kicked;      /* on imp->kicked */
+	bool is_head_req;    /* the request answered is a HEAD: no body */
+	const char *allow;   /* an Allow header for a 405, static */
+	bool wants_challenge; /* a 401: WWW-Authenticate */
+	char origin[ORIGIN_MAX]; /* the request's Origin, "" when none */
 	struct session *sess;
 	struct evbuffer_cb_entry *drain_cb; /* shuts down once the answer left */
 	struct evbuffer_cb_entry *out_cb;   /* kicks when evhttp writes */
 	struct event *write_ev;             /* the socket is writable again */
+	struct event *head_ev;  /* a head must end by then; after a refusal,
+				 * the connection closes by then */
 	struct conn *prev, *next, *next_kick;
 };
 
@@ -180,6 +220,8 @@ struct vg_import {
 	struct vg_submit_client *client;
 	struct event *kick_ev;
 	struct conn *conns;           /* every connection, for stop */
+	size_t n_conns;
+	bool is_full;                 /* n_conns reached max_connections */
 	struct conn *kicked;          /* to run the filter again next round */
 	struct session *waiting;      /* sessions with a batch refused for room */
 	struct session *orphans;      /* connection gone, batches in flight */
@@ -187,6 +229,7 @@ struct vg_import {
 
 static void pump(struct conn *c);
 static void maybe_reply(struct conn *c);
+static void arm_head_timer(struct conn *c, int64_t ms);
 
 /*
  * Whether evhttp still uses c. It frees a connection's bufferevent with
@@ -490,10 +533,21 @@ static const char *status_text(int code)
 	case 200: return "OK";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Error";
 	}
 }
@@ -545,7 +599,19 @@ static void answer(struct conn *c, int code, const struct vg_buf *body, const st
 	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", c->is_http10 ? 0 : 1, code, status_text(code));
 	if (code != 204)
 		evbuffer_add_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n", len);
-	evbuffer_add_printf(out, "Access-Control-Allow-Origin: *\r\n");
+	if (c->origin[0]) {
+		const char *allow_origin = vg_http_cors_allow(c->imp->opts.cors, c->origin);
+		if (allow_origin)
+			evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n", allow_origin);
+		for (size_t i = 0; vg_http_cors_fixed[i][0]; i++)
+			evbuffer_add_printf(out, "%s: %s\r\n", vg_http_cors_fixed[i][0], vg_http_cors_fixed[i][1]);
+	}
+	if (c->allow)
+		evbuffer_add_printf(out, "Allow: %s\r\n", c->allow);
+	if (c->wants_challenge)
+		evbuffer_add_printf(out, "WWW-Authenticate: Bearer realm=\"vigil\"\r\n"
+					 "WWW-Authenticate: Basic realm=\"vigil\", charset=\"UTF-8\"\r\n");
+	c->wants_challenge = false;
 	if (s != NULL)
 		/* Counts for clients of a 204 (vigil import's summary). */
 		evbuffer_add_printf(out, "X-Vigil-Samples: %llu\r\nX-Vigil-Series-Created: %llu\r\nX-Vigil-Lines: %llu\r\nX-Vigil-Rejected-Lines: %llu\r\n",
@@ -557,8 +623,10 @@ static void answer(struct conn *c, int code, const struct vg_buf *body, const st
 	else if (c->is_http10)
 		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
 	evbuffer_add(out, "\r\n", 2);
-	if (len)
+	if (len && !c->is_head_req)
 		evbuffer_add(out, body->data, len);
+	c->allow = NULL;
+	c->is_head_req = false;
 	restore_timeouts(c);
 	if (c->wants_close) {
 		c->state = C_DISCARD;
@@ -775,9 +843,12 @@ struct head {
 	const char *target;
 	size_t target_len;
 	bool is_http10;
-	const char *cl, *te, *expect, *encoding, *connection;
-	size_t cl_len, te_len, expect_len, encoding_len, connection_len;
+	const char *cl, *te, *expect, *encoding, *connection, *origin, *authorization;
+	size_t cl_len, te_len, expect_len, encoding_len, connection_len, origin_len, authorization_len;
+	size_t n_headers;
+	int n_cl, n_te; /* how often each came: twice is a smuggling attempt */
 	bool has_fold;
+	bool is_bad_version; /* a well-formed line of another HTTP version */
 };
 
 static bool span_eq_nocase(const char *p, size_t n, const char *s)
@@ -810,10 +881,13 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 		const char *v = sp2 + 1;
 		if (vl > 0 && v[vl - 1] == '\r')
 			vl--;
-		if (span_eq_nocase(v, vl, "HTTP/1.0"))
+		if (span_eq_nocase(v, vl, "HTTP/1.0")) {
 			out->is_http10 = true;
-		else if (!span_eq_nocase(v, vl, "HTTP/1.1"))
+		} else if (!span_eq_nocase(v, vl, "HTTP/1.1")) {
+			out->is_bad_version = vl == 8 && strncmp(v, "HTTP/", 5) == 0 && v[5] >= '0' &&
+					      v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9';
 			return false;
+		}
 	}
 	for (p = eol + 1; p < end; p = eol + 1) {
 		const char *colon, *v, *ve;
@@ -831,8 +905,13 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 			continue;
 		}
 		colon = memchr(p, ':', (size_t)(ve - p));
-		if (colon == NULL)
+		if (colon == NULL || colon == p)
 			return false;
+		out->n_headers++;
+		if (span_eq_nocase(p, (size_t)(colon - p), "Content-Length"))
+			out->n_cl++;
+		if (span_eq_nocase(p, (size_t)(colon - p), "Transfer-Encoding"))
+			out->n_te++;
 		for (v = colon + 1; v < ve && (*v == ' ' || *v == '\t'); v++)
 			;
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
@@ -847,6 +926,8 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 		HEADER("Expect", expect)
 		HEADER("Content-Encoding", encoding)
 		HEADER("Connection", connection)
+		HEADER("Origin", origin)
+		HEADER("Authorization", authorization)
 #undef HEADER
 	}
 	return true;
@@ -998,12 +1079,31 @@ fail500:
 	return false;
 }
 
+/* head_end's answers besides a length. */
+#define HEAD_INCOMPLETE 0
+#define HEAD_TOO_LONG (-1)     /* the head passed max_headers_bytes */
+#define HEAD_LINE_TOO_LONG (-2) /* so did its request line alone */
+
 /* The end of the head at the front of in: its length through the empty
- * line, 0 while incomplete, -1 when it is not one to follow. */
+ * line, HEAD_INCOMPLETE while it has not all come, or one of the too-long
+ * answers. Leading empty lines are dropped first (RFC 9112, 2.2: a server
+ * should ignore at least one before a request line). */
 static ssize_t head_end(struct conn *c, struct evbuffer *in)
 {
 	size_t max = c->imp->opts.max_headers_bytes;
 
+	if (c->head_scan == 0) {
+		char two[2];
+		ev_ssize_t k;
+		while ((k = evbuffer_copyout(in, two, 2)) > 0) {
+			if (two[0] == '\n')
+				evbuffer_drain(in, 1);
+			else if (k == 2 && two[0] == '\r' && two[1] == '\n')
+				evbuffer_drain(in, 2);
+			else
+				break;
+		}
+	}
 	for (;;) {
 		struct evbuffer_ptr start, e;
 		size_t eol_len = 0;
@@ -1011,59 +1111,257 @@ static ssize_t head_end(struct conn *c, struct evbuffer *in)
 
 		evbuffer_ptr_set(in, &start, c->head_scan, EVBUFFER_PTR_SET);
 		e = evbuffer_search_eol(in, &start, &eol_len, EVBUFFER_EOL_LF);
-		if (e.pos < 0) /* evhttp enforces its limit on what we pass */
-			return evbuffer_get_length(in) >= max ? -1 : 0;
+		if (e.pos < 0) {
+			if (evbuffer_get_length(in) < max)
+				return HEAD_INCOMPLETE;
+			return c->head_scan == 0 ? HEAD_LINE_TOO_LONG : HEAD_TOO_LONG;
+		}
 		if ((size_t)e.pos + eol_len > max)
-			return -1;
+			return c->head_scan == 0 ? HEAD_LINE_TOO_LONG : HEAD_TOO_LONG;
 		if ((size_t)e.pos == c->head_scan ||
 		    ((size_t)e.pos == c->head_scan + 1 &&
-		     evbuffer_copyout_from(in, &start, &cr, 1) == 1 && cr == '\r')) {
-			if (c->head_scan == 0)
-				return -1; /* an empty line first: evhttp's to refuse */
+		     evbuffer_copyout_from(in, &start, &cr, 1) == 1 && cr == '\r'))
 			return (ssize_t)((size_t)e.pos + eol_len);
-		}
 		c->head_scan = (size_t)e.pos + eol_len;
 	}
 }
 
+/* Whether evhttp has answered everything it was given: then an answer
+ * written here does not overtake one of its own. */
+static bool evhttp_is_done(struct conn *c, struct evbuffer *dst)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->filt)) > 0)
+		return false; /* the end of that write runs the filter again */
+	if (evbuffer_get_length(dst) > 0) {
+		kick(c); /* evhttp takes its input within a round or two */
+		return false;
+	}
+	return true;
+}
+
+struct refusal {
+	int code;
+	const char *type, *msg;
+	const char *allow; /* for a 405 */
+};
+
+/*
+ * What evhttp would refuse with an HTML page of its own (or follow where
+ * it should not), refused here first in the API's JSON shape (see
+ * vigil-receiver(8), HTTP LIMITS). Returns false when h may pass.
+ */
+static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
+{
+	const struct vg_import_options *o = &c->imp->opts;
+	static const char *const methods[] = { "GET", "POST", "OPTIONS" };
+	uint64_t cl = 0;
+	bool is_known = false;
+
+	memset(r, 0, sizeof(*r));
+	r->code = 400;
+	r->type = "bad_data";
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == h->method_len && memcmp(h->method, methods[i], h->method_len) == 0)
+			is_known = true;
+	if (!is_known) {
+		r->code = 405;
+		r->msg = "method not allowed";
+		r->allow = "GET, POST, OPTIONS";
+		return true;
+	}
+	if (o->max_header_count > 0 && h->n_headers > o->max_header_count) {
+		r->code = 431;
+		r->msg = "too many request header fields";
+		return true;
+	}
+	if (h->has_fold) {
+		r->msg = "obsolete header line folding";
+		return true;
+	}
+	if (h->n_cl > 1 || h->n_te > 1 || (h->te && h->cl)) {
+		r->msg = "ambiguous request body length: Content-Length and Transfer-Encoding";
+		return true;
+	}
+	if (h->te && !span_eq_nocase(h->te, h->te_len, "chunked")) {
+		r->code = 501;
+		r->type = "bad_data";
+		r->msg = "unsupported Transfer-Encoding (chunked only)";
+		return true;
+	}
+	if (h->te && !is_import(h)) {
+		r->code = 411;
+		r->msg = "a chunked body is taken only by the import: send Content-Length";
+		return true;
+	}
+	if (h->cl && !parse_cl(h->cl, h->cl_len, &cl)) {
+		r->msg = "invalid Content-Length";
+		return true;
+	}
+	if (!is_import(h) && o->max_body_bytes > 0 && cl > o->max_body_bytes) {
+		r->code = 413;
+		r->msg = "request body too large";
+		return true;
+	}
+	if (h->expect && !span_eq_nocase(h->expect, h->expect_len, "100-continue")) {
+		r->code = 417;
+		r->msg = "unsupported Expect";
+		return true;
+	}
+	{
+		/* evhttp's own parse of the target (lenient, as it reads it),
+		 * whose failure it answers with an HTML 400. */
+		char *t = strndup(h->target, h->target_len);
+		struct evhttp_uri *u = t ? evhttp_uri_parse_with_flags(t, EVHTTP_URI_NONCONFORMANT) : NULL;
+		bool is_bad = t != NULL && (u == NULL || memchr(h->target, '\0', h->target_len) != NULL);
+		if (u)
+			evhttp_uri_free(u);
+		free(t);
+		if (is_bad) {
+			r->msg = "malformed request target";
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Answers a refusal instead of evhttp, and closes after it (C_DISCARD):
+ * what the peer still sends is read and dropped, so the answer is not lost
+ * to a reset; evhttp frees the connection at the peer's EOF or its
+ * timeout. */
+static void refuse(struct conn *c, const struct refusal *r)
+{
+	if (c->imp->opts.stats)
+		atomic_fetch_add_explicit(r->code == 401 || r->code == 403 ? &c->imp->opts.stats->http_auth_refused
+									   : &c->imp->opts.stats->http_refused,
+					  1, memory_order_relaxed);
+	c->wants_close = true;
+	c->allow = r->allow;
+	answer_error(c, r->code, r->type, r->msg, NULL);
+	arm_head_timer(c, LINGER_MS);
+}
+
+/* An import needs the admin scope (auth.h); false with the refusal. */
+static bool authorize(struct conn *c, const struct head *h, struct refusal *r)
+{
+	enum vg_http_scope got = VG_HTTP_SCOPE_NONE;
+	char value[4200];
+
+	if (h->authorization && h->authorization_len < sizeof(value)) {
+		memcpy(value, h->authorization, h->authorization_len);
+		value[h->authorization_len] = '\0';
+		got = vg_http_auth_check(c->imp->opts.auth, value);
+	}
+	if (got >= VG_HTTP_SCOPE_ADMIN)
+		return true;
+	memset(r, 0, sizeof(*r));
+	if (got == VG_HTTP_SCOPE_NONE) {
+		r->code = 401;
+		r->type = "unauthorized";
+		r->msg = "authentication required";
+		c->wants_challenge = true;
+	} else {
+		r->code = 403;
+		r->type = "forbidden";
+		r->msg = "this credential may read, not administer";
+	}
+	return false;
+}
+
+static void keep_origin(struct conn *c, const struct head *h)
+{
+	c->origin[0] = '\0';
+	if (h->origin && h->origin_len < sizeof(c->origin) && memchr(h->origin, '\0', h->origin_len) == NULL) {
+		memcpy(c->origin, h->origin, h->origin_len);
+		c->origin[h->origin_len] = '\0';
+	}
+}
+
+/* The Origin of a head parse_head could not follow, for the refusal's
+ * CORS headers: the first line that reads "Origin: ...". */
+static void scan_origin(struct conn *c, const char *text, size_t n)
+{
+	const char *p = text, *end = text + n;
+
+	c->origin[0] = '\0';
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *v, *ve;
+		if (eol == NULL)
+			break;
+		if ((size_t)(eol - p) > 7 && strncasecmp(p, "Origin:", 7) == 0) {
+			for (v = p + 7; v < eol && (*v == ' ' || *v == '\t'); v++)
+				;
+			for (ve = eol; ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+				;
+			if ((size_t)(ve - v) < sizeof(c->origin) && memchr(v, '\0', (size_t)(ve - v)) == NULL) {
+				memcpy(c->origin, v, (size_t)(ve - v));
+				c->origin[ve - v] = '\0';
+			}
+			return;
+		}
+		p = eol + 1;
+	}
+}
+
 /* Looks at the head at the front of src: passes it (and then its body) to
- * evhttp, or starts an import. Returns whether bytes were moved to dst. */
+ * evhttp, starts an import, or refuses it. Returns whether bytes were
+ * moved to dst. */
 static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, bool *again)
 {
 	ssize_t n = head_end(c, src);
 	struct head h;
-	char *text;
+	struct refusal r;
+	char *text = NULL;
 	struct timeval tv;
 
 	*again = false;
-	if (n == 0)
+	if (n == HEAD_INCOMPLETE)
 		return false;
 	if (n < 0) {
-		c->state = C_PASS_ALL;
-		*again = true;
-		return false;
+		memset(&r, 0, sizeof(r));
+		r.code = n == HEAD_LINE_TOO_LONG ? 414 : 431;
+		r.type = "bad_data";
+		r.msg = n == HEAD_LINE_TOO_LONG ? "request line too long" : "request header fields too large";
+		{
+			size_t k = evbuffer_get_length(src);
+			const unsigned char *p;
+			if (k > c->imp->opts.max_headers_bytes)
+				k = c->imp->opts.max_headers_bytes;
+			p = evbuffer_pullup(src, (ev_ssize_t)k);
+			c->origin[0] = '\0';
+			if (p)
+				scan_origin(c, (const char *)p, k);
+		}
+		goto refused;
 	}
 	text = malloc((size_t)n);
-	if (text == NULL || evbuffer_copyout(src, text, (size_t)n) != n || !parse_head(text, (size_t)n, &h)) {
+	if (text == NULL || evbuffer_copyout(src, text, (size_t)n) != n) {
 		free(text);
-		c->state = C_PASS_ALL;
+		c->state = C_PASS_ALL; /* out of memory: evhttp's to answer */
 		*again = true;
 		return false;
 	}
+	if (!parse_head(text, (size_t)n, &h)) {
+		memset(&r, 0, sizeof(r));
+		r.code = h.is_bad_version ? 505 : 400;
+		r.type = "bad_data";
+		r.msg = h.is_bad_version ? "HTTP version not supported (1.0 or 1.1)" : "malformed request head";
+		scan_origin(c, text, (size_t)n);
+		goto refused;
+	}
+	keep_origin(c, &h);
+	c->is_head_req = h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0;
+	if (check_head(c, &h, &r))
+		goto refused;
+	c->is_head_req = false;
 	c->head_scan = 0;
-	if (!is_import(&h) || h.has_fold ||
-	    (h.te && !span_eq_nocase(h.te, h.te_len, "chunked")) ||
-	    (!h.te && h.cl && !parse_cl(h.cl, h.cl_len, &c->cl_left))) {
-		/* Not ours: hand it over, and follow its body to the next
-		 * head when it has a plain length. */
-		bool has_body = method_has_body(&h);
-		if (has_body && h.te && span_eq_nocase(h.te, h.te_len, "chunked")) {
-			c->state = C_PASS_ALL;
-		} else if (has_body && h.cl) {
-			if (!parse_cl(h.cl, h.cl_len, &c->cl_left))
-				c->state = C_PASS_ALL;
-			else
-				c->state = c->cl_left ? C_PASS_BODY : C_HEAD;
+	if (c->head_ev)
+		evtimer_del(c->head_ev); /* the head came in time */
+	if (!is_import(&h)) {
+		/* Not ours: hand it over, and follow its body (checked: a
+		 * plain length) to the next head. */
+		if (method_has_body(&h) && h.cl) {
+			parse_cl(h.cl, h.cl_len, &c->cl_left);
+			c->state = c->cl_left ? C_PASS_BODY : C_HEAD;
 		} else {
 			c->state = C_HEAD;
 		}
@@ -1073,22 +1371,19 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 		return true;
 	}
 	/* An import. Its answer must follow whatever evhttp still has to
-	 * write for earlier requests: wait until evhttp has taken all it was
-	 * given and its output has gone to the socket. */
-	if (evbuffer_get_length(bufferevent_get_output(c->filt)) > 0) {
+	 * write for earlier requests. */
+	if (!evhttp_is_done(c, dst)) {
 		free(text);
-		return false; /* the end of that write runs the filter again */
-	}
-	if (evbuffer_get_length(dst) > 0) {
-		free(text);
-		kick(c); /* evhttp takes its input within a round or two */
 		return false;
 	}
+	if (vg_http_auth_is_on(c->imp->opts.auth) && !authorize(c, &h, &r))
+		goto refused;
 	evbuffer_drain(src, (size_t)n);
 	c->is_chunked = h.te != NULL;
 	c->ck = CK_SIZE;
-	if (!c->is_chunked && !h.cl)
-		c->cl_left = 0;
+	c->cl_left = 0;
+	if (!c->is_chunked && h.cl)
+		parse_cl(h.cl, h.cl_len, &c->cl_left);
 	if (!start_import(c, &h)) {
 		free(text);
 		*again = true; /* answered: drop what follows */
@@ -1107,6 +1402,61 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 	c->state = C_IMPORT;
 	pump(c);
 	return false;
+refused:
+	free(text);
+	if (!evhttp_is_done(c, dst)) {
+		c->is_head_req = false;
+		return false;
+	}
+	c->head_scan = 0;
+	refuse(c, &r);
+	*again = true; /* C_DISCARD: drop what follows */
+	return false;
+}
+
+/* Forgets evhttp's connection as if it had timed out: evhttp frees it
+ * (and, through the filter, the socket). */
+static void force_close(struct conn *c)
+{
+	if (is_live(c))
+		bufferevent_trigger_event(c->filt, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+}
+
+static void arm_head_timer(struct conn *c, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	if (c->head_ev != NULL && ms > 0)
+		evtimer_add(c->head_ev, &tv);
+}
+
+/* A head did not end within head_timeout_ms (408, then the close), or a
+ * refused peer did not close within LINGER_MS. */
+static void head_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct refusal r = { 408, "bad_data", "request head not received in time", NULL };
+
+	(void)fd;
+	(void)what;
+	if (!is_live(c))
+		return;
+	if (c->state == C_DISCARD) {
+		force_close(c);
+	} else if (c->state == C_HEAD) {
+		if (c->imp->opts.stats)
+			atomic_fetch_add_explicit(&c->imp->opts.stats->http_head_timeouts, 1, memory_order_relaxed);
+		if (evbuffer_get_length(bufferevent_get_output(c->filt)) > 0 ||
+		    evbuffer_get_length(bufferevent_get_input(c->filt)) > 0) {
+			force_close(c); /* evhttp is busy with an earlier request */
+			return;
+		}
+		c->head_scan = 0;
+		c->origin[0] = '\0';
+		refuse(c, &r);
+		/* A peer this slow gets no time to linger. */
+		arm_head_timer(c, HEAD_LINGER_MS);
+	}
 }
 
 /* The input filter of every HTTP connection (see the opening comment). */
@@ -1118,6 +1468,9 @@ static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evb
 
 	(void)limit;
 	(void)mode;
+	if (c->state == C_HEAD && evbuffer_get_length(src) > 0 && c->head_ev &&
+	    !evtimer_pending(c->head_ev, NULL))
+		arm_head_timer(c, c->imp->opts.head_timeout_ms);
 	while (again && evbuffer_get_length(src) > 0) {
 		again = false;
 		switch (c->state) {
@@ -1149,6 +1502,10 @@ static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evb
 			break;
 		}
 	}
+	/* Bytes of a next head already here: its time runs from now. */
+	if (c->state == C_HEAD && evbuffer_get_length(src) > 0 && c->head_ev &&
+	    !evtimer_pending(c->head_ev, NULL))
+		arm_head_timer(c, c->imp->opts.head_timeout_ms);
 	/* In import states nothing is moved: BEV_NEED_MORE keeps evhttp's
 	 * read callback from running (see the opening comment). */
 	return moved ? BEV_OK : BEV_NEED_MORE;
@@ -1278,6 +1635,14 @@ static void conn_free(void *arg)
 		evbuffer_remove_cb_entry(bufferevent_get_output(c->filt), c->out_cb);
 	if (c->write_ev)
 		event_free(c->write_ev);
+	if (c->head_ev)
+		event_free(c->head_ev);
+	imp->n_conns--;
+	if (imp->is_full && imp->n_conns < imp->opts.max_connections) {
+		imp->is_full = false;
+		if (imp->opts.on_full)
+			imp->opts.on_full(imp->opts.on_full_arg, false);
+	}
 	if (c->is_kicked) {
 		for (pp = &imp->kicked; *pp && *pp != c; pp = &(*pp)->next_kick)
 			;
@@ -1337,10 +1702,20 @@ struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 				 imp->opts.max_headers_bytes < BODY_BUFFER_BYTES ? BODY_BUFFER_BYTES
 										 : imp->opts.max_headers_bytes + 4096);
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->filt), out_added, c);
+	/* From the accept on, the first head must come within the head
+	 * timeout (an idle or slow connection is not kept for long). */
+	c->head_ev = evtimer_new(base, head_timeout_cb, c);
+	arm_head_timer(c, imp->opts.head_timeout_ms);
 	c->next = imp->conns;
 	if (imp->conns)
 		imp->conns->prev = c;
 	imp->conns = c;
+	imp->n_conns++;
+	if (imp->opts.max_connections > 0 && imp->n_conns >= imp->opts.max_connections && !imp->is_full) {
+		imp->is_full = true;
+		if (imp->opts.on_full)
+			imp->opts.on_full(imp->opts.on_full_arg, true);
+	}
 	return c->filt;
 }
 
@@ -1406,6 +1781,7 @@ void vg_import_stop(struct vg_import *imp)
 	if (imp == NULL)
 		return;
 	vg_submit_client_stop(imp->client);
+	imp->opts.on_full = NULL; /* the server's listener goes before the connections */
 	if (imp->kick_ev) {
 		event_free(imp->kick_ev);
 		imp->kick_ev = NULL;

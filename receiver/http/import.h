@@ -16,12 +16,15 @@
 #ifndef VG_IMPORT_H
 #define VG_IMPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct bufferevent;
 struct event_base;
 struct vg_err;
+struct vg_http_auth;
+struct vg_http_cors;
 struct vg_stats;
 struct vg_submit;
 
@@ -34,6 +37,19 @@ struct vg_import_options {
 	size_t max_headers_bytes; /* the longest request head passed on */
 	int timeout_s;            /* evhttp's connection timeout; also the
 				   * longest silence inside an import body */
+	uint64_t max_body_bytes;  /* the longest body of any other request
+				   * (evhttp's limit), refused with 413 here; 0: none */
+	size_t max_header_count;  /* header fields of one request; 0: no limit */
+	const struct vg_http_cors *cors; /* borrowed; NULL: every origin */
+	const struct vg_http_auth *auth; /* borrowed; NULL or none: imports need none */
+	int64_t head_timeout_ms;  /* from the accept, or a head's first byte,
+				   * to its end; then 408 and the close; 0: none */
+	/* At max_connections open connections (0: no cap) on_full(arg, true)
+	 * is called, and on_full(arg, false) once one has gone: the server
+	 * stops and resumes accepting. */
+	size_t max_connections;
+	void (*on_full)(void *arg, bool is_full);
+	void *on_full_arg;
 };
 
 int vg_import_new(const struct vg_import_options *opts, struct vg_import **out, struct vg_err *err);

@@ -139,6 +139,10 @@ struct conn {
 	uint64_t n_admitted;            /* refs the guard admitted on this connection */
 	uint64_t refused_n;             /* refused in the frame being handled */
 	enum vg_limit refused_which;
+	/* Protocol 2: what limits kept out since the last ACK, for the next
+	 * ACK's payload (docs/protocol.md, ACK protocol 2). */
+	uint64_t ack_refused_samples, ack_refused_series;
+	enum vg_limit ack_limit;
 };
 
 struct vg_ingest {
@@ -517,11 +521,15 @@ static void conn_send(struct conn *c, enum vg_frame_type type, uint64_t seq, con
 	struct vg_err err;
 	int rc;
 
-	/* Protocol 2's ACK says what a limit refused: nothing, so far. */
+	/* Protocol 2's ACK says what a limit refused since the last one. */
 	if (type == VG_FRAME_ACK && c->proto >= VG_PROTO_V2 && raw == NULL) {
-		struct vg_ack a = { 0, 0, { "", 0 } };
+		const char *limit = c->ack_limit != VG_LIMIT_NONE ? vg_limit_name(c->ack_limit) : "";
+		struct vg_ack a = { c->ack_refused_samples, c->ack_refused_series,
+				    { limit, (uint32_t)strlen(limit) } };
 		vg_ack_pack(&a, &ack);
 		raw = &ack;
+		c->ack_refused_samples = c->ack_refused_series = 0;
+		c->ack_limit = VG_LIMIT_NONE;
 	}
 	vg_buf_reset(&ing->out);
 	rc = vg_frame_encode_version(ing->codec, c->proto, type, seq, raw ? raw->data : NULL,
@@ -1188,6 +1196,7 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 	struct vg_ingest *ing = c->ing;
 	struct vg_sample_batch *b = &ing->batch;
 	struct vg_wal_samples rec;
+	size_t kept = 0;
 	int rc;
 
 	if (h->seq == 0)
@@ -1204,11 +1213,21 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 		if (b->refs[i] >= c->n_refs)
 			return vg_err_set(err, VG_ENOENT, "SAMPLES seq %llu uses ref %llu, which no SERIES frame defined",
 					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
-		ing->ids[i] = c->ref_ids[b->refs[i]];
-		if (ing->ids[i] == REF_REFUSED)
-			return vg_err_set(err, VG_ELIMIT, "SAMPLES seq %llu uses ref %llu, whose series was refused",
-					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
+		ing->ids[kept] = c->ref_ids[b->refs[i]];
+		if (ing->ids[kept] == REF_REFUSED) {
+			/* Protocol 2 stores the rest and says so in the ACK. */
+			if (c->proto < VG_PROTO_V2)
+				return vg_err_set(err, VG_ELIMIT, "SAMPLES seq %llu uses ref %llu, whose series was refused",
+						  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
+			c->ack_refused_samples++;
+			continue;
+		}
+		b->refs[kept] = b->refs[i];
+		b->ts_ms[kept] = b->ts_ms[i];
+		b->values[kept] = b->values[i];
+		kept++;
 	}
+	b->n = kept;
 	if (ing->is_wal_broken)
 		return refuse(ing, err);
 	if (agent_has(ing, c->agent_hash, c->epoch, h->seq)) {
@@ -1296,8 +1315,9 @@ static void submit_ready(void *arg)
  * A SERIES frame: every series defined, each new ref through the guard.
  * What the guard refused is counted for the agent; protocol v1 has no way
  * to say "stored but for these", so the agent is told with an ERROR, as
- * before the guard existed (v2 will carry the count and the limit in the
- * ACK and keep the connection).
+ * before the guard existed; protocol 2 keeps the connection, stores the
+ * rest of every batch and says in the next ACK how many samples and
+ * series which limit kept out.
  */
 static int handle_series(struct conn *c, const uint8_t *raw, size_t len, struct vg_err *err)
 {
@@ -1309,9 +1329,13 @@ static int handle_series(struct conn *c, const uint8_t *raw, size_t len, struct 
 	if (c->refused_n > 0) {
 		vg_limits_refused(ing->limits, c->limits_agent, c->refused_which, c->refused_n, vg_clock_mono_ms());
 		atomic_fetch_add_explicit(&ing->stats->series_refused, c->refused_n, memory_order_relaxed);
-		if (rc == 0)
+		if (c->proto >= VG_PROTO_V2) {
+			c->ack_refused_series += c->refused_n;
+			c->ack_limit = c->refused_which;
+		} else if (rc == 0) {
 			rc = vg_err_set(err, VG_ELIMIT, "%llu series refused by the receiver's %s limit",
 					(unsigned long long)c->refused_n, vg_limit_name(c->refused_which));
+		}
 	}
 	return rc;
 }
@@ -1371,6 +1395,10 @@ static bool read_frames(struct conn *c)
 			return true;
 		evbuffer_copyout(in, hdr, sizeof(hdr));
 		if ((rc = vg_frame_header_decode(hdr, &h, &err)) != 0) {
+			/* A frame of a type this side does not know is still a
+			 * frame received ("unknown" in /metrics). */
+			if (memcmp(hdr, "VGIL", 4) == 0 && (hdr[5] < VG_FRAME_HELLO || hdr[5] > VG_FRAME_ERROR))
+				atomic_fetch_add_explicit(&ing->stats->frames_received[0], 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&ing->stats->decode_errors, 1, memory_order_relaxed);
 			conn_fail(c, 0, rc, err.msg);
 			return false;

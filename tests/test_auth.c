@@ -1,0 +1,447 @@
+/*
+ * test_auth.c: who may use a real receiver's HTTP API (receiver/http/
+ * auth.h): a vigil-receiver started with read and admin tokens (one from a
+ * token file) and basic credentials, asked over loopback with libcurl.
+ * Reads without a credential are refused with 401 and a challenge, a
+ * read credential is refused with 403 on admin endpoints (seal, import:
+ * the import is checked in import.c's filter), /-/healthy, /-/ready and
+ * CORS preflights need none, and every refusal is the JSON envelope.
+ */
+#include "config.h"
+
+#include "tests/harness.h"
+#include "common/buf.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+static char *dir;
+static struct vg_t_receiver rcv;
+
+#define READ_TOKEN "r3ad-t0ken"
+#define ADMIN_TOKEN "adm1n-t0ken"
+
+struct reply {
+	long status;
+	struct vg_buf body, headers;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	vg_buf_append(arg, p, size * n);
+	return size * n;
+}
+
+static void reply_release(struct reply *r)
+{
+	vg_buf_release(&r->body);
+	vg_buf_release(&r->headers);
+}
+
+/* method on path with the Authorization header auth (NULL: none), or
+ * basic auth user_pw ("user:password"; NULL: none); body for POST. */
+static void request(const char *method, const char *path, const char *auth, const char *user_pw,
+		    const char *body, struct reply *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct vg_buf url = VG_BUF_INIT, h = VG_BUF_INIT;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	vg_buf_printf(&url, "http://127.0.0.1:%u%s", (unsigned)rcv.http_port, path);
+	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
+	if (auth) {
+		vg_buf_printf(&h, "Authorization: %s", auth);
+		hdrs = curl_slist_append(hdrs, vg_buf_cstr(&h));
+	}
+	if (user_pw) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERPWD, user_pw);
+	}
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+	rc = curl_easy_perform(c);
+	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	vg_buf_release(&url);
+	vg_buf_release(&h);
+}
+
+/* A refusal: the status and the JSON envelope's errorType. */
+static void check_refused(const struct reply *r, long status, const char *type)
+{
+	json_error_t e;
+	json_t *j;
+
+	ck_assert_msg(r->status == status, "status %ld, wanted %ld: %s", r->status, status, vg_buf_cstr(&r->body));
+	ck_assert_ptr_nonnull(strcasestr(vg_buf_cstr(&r->headers), "\r\nContent-Type: application/json\r\n"));
+	if (status == 401) {
+		ck_assert_ptr_nonnull(strcasestr(vg_buf_cstr(&r->headers), "\r\nWWW-Authenticate: Bearer realm=\"vigil\""));
+		ck_assert_ptr_nonnull(strcasestr(vg_buf_cstr(&r->headers), "\r\nWWW-Authenticate: Basic realm=\"vigil\""));
+	}
+	j = json_loadb((const char *)r->body.data, r->body.len, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", vg_buf_cstr(&r->body));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "errorType")), type);
+	json_decref(j);
+}
+
+static void setup(void)
+{
+	char path[700], config[2048];
+	FILE *f;
+
+	dir = vg_t_tmpdir("vigil-auth");
+	ck_assert_ptr_nonnull(dir);
+	snprintf(path, sizeof(path), "%s/read.token", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(READ_TOKEN "\n", f);
+	fclose(f);
+	snprintf(config, sizeof(config),
+		 "http_read_token_file: %s\n"
+		 "http_admin_token: " ADMIN_TOKEN "\n"
+		 "http_read_basic: \"grafana:pw-1\"\n"
+		 "http_admin_basic: \"ops:pw-2\"\n",
+		 path);
+	ck_assert_msg(vg_t_receiver_start_config(&rcv, dir, config, 0) == 0, "receiver did not start (%s)", dir);
+}
+
+static void teardown(void)
+{
+	int r = vg_t_stop(&rcv.proc, SIGTERM, 10000);
+
+	ck_assert_msg(r == 0, "vigil-receiver exited with %d (see %s)", r, rcv.proc.log_path);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+
+START_TEST(test_auth_reads_need_a_credential)
+{
+	struct reply r;
+
+	request("GET", "/api/v1/labels", NULL, NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("GET", "/metrics", NULL, NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("GET", "/api/v1/query?query=up", "Bearer wrong", NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("GET", "/api/v1/query?query=up", "Bearer " READ_TOKEN "x", NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("GET", "/api/v1/query?query=up", "Token " READ_TOKEN, NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	/* An unknown path does not tell a stranger it is unknown. */
+	request("GET", "/nosuch", NULL, NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+
+	request("GET", "/api/v1/query?query=up", "Bearer " READ_TOKEN, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+	request("GET", "/api/v1/labels", "bearer " ADMIN_TOKEN, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200); /* admin may read too */
+	reply_release(&r);
+	request("GET", "/nosuch", "Bearer " READ_TOKEN, NULL, NULL, &r);
+	check_refused(&r, 404, "not_found");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_auth_basic)
+{
+	struct reply r;
+
+	request("GET", "/api/v1/labels", NULL, "grafana:pw-1", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+	request("GET", "/api/v1/labels", NULL, "grafana:pw-2", NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("GET", "/api/v1/labels", "Basic !!!!", NULL, NULL, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("POST", "/api/v1/admin/seal", NULL, "grafana:pw-1", "", &r);
+	check_refused(&r, 403, "forbidden");
+	reply_release(&r);
+	request("POST", "/api/v1/admin/seal", NULL, "ops:pw-2", "", &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, vg_buf_cstr(&r.body));
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_auth_admin_endpoints_refuse_a_read_token)
+{
+	static const char line[] = "auth_test_metric{job=\"t\"} 42\n";
+	struct reply r;
+	json_t *j;
+	json_error_t e;
+
+	request("POST", "/api/v1/admin/seal", "Bearer " READ_TOKEN, NULL, "", &r);
+	check_refused(&r, 403, "forbidden");
+	reply_release(&r);
+	request("POST", "/api/v1/admin/tsdb/delete_series?match[]=x", "Bearer " READ_TOKEN, NULL, "", &r);
+	check_refused(&r, 403, "forbidden");
+	reply_release(&r);
+	request("POST", "/-/reload", "Bearer " READ_TOKEN, NULL, "", &r);
+	check_refused(&r, 403, "forbidden");
+	reply_release(&r);
+	/* The import is refused in the filter, before its body is read. */
+	request("POST", "/api/v1/import/prometheus", NULL, NULL, line, &r);
+	check_refused(&r, 401, "unauthorized");
+	reply_release(&r);
+	request("POST", "/api/v1/import/prometheus", "Bearer " READ_TOKEN, NULL, line, &r);
+	check_refused(&r, 403, "forbidden");
+	reply_release(&r);
+	request("POST", "/api/v1/import/prometheus", "Bearer " ADMIN_TOKEN, NULL, line, &r);
+	ck_assert_msg(r.status == 204, "%ld %s", r.status, vg_buf_cstr(&r.body));
+	reply_release(&r);
+	request("GET", "/api/v1/query?query=auth_test_metric", "Bearer " READ_TOKEN, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	j = json_loadb((const char *)r.body.data, r.body.len, 0, &e);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(j, "data"), "result")), 1);
+	json_decref(j);
+	reply_release(&r);
+	request("POST", "/api/v1/admin/seal", "Bearer " ADMIN_TOKEN, NULL, "", &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, vg_buf_cstr(&r.body));
+	reply_release(&r);
+	/* The refusals are counted. */
+	request("GET", "/metrics", "Bearer " READ_TOKEN, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_null(strstr(vg_buf_cstr(&r.body), "vigil_receiver_http_auth_refused_total 0\n"));
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_auth_health_ready_preflight_need_none)
+{
+	struct reply r;
+
+	request("GET", "/-/healthy", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+	request("GET", "/-/ready", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+	request("OPTIONS", "/api/v1/query", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	reply_release(&r);
+}
+END_TEST
+
+/* vigil query up against the receiver with token (NULL: none); the exit
+ * status, and stderr in *err_out (caller frees). */
+static int cli_query(const char *token, char **err_out)
+{
+	char server[64];
+	char *out = NULL;
+	int rc;
+
+	snprintf(server, sizeof(server), "http://127.0.0.1:%u", (unsigned)rcv.http_port);
+	char *with[] = { (char *)vg_t_bin("vigil"), "--server", server, "--token", (char *)token, "query", "up", NULL };
+	char *without[] = { (char *)vg_t_bin("vigil"), "--server", server, "query", "up", NULL };
+	rc = vg_t_run(token ? with : without, &out, err_out, 20000);
+	free(out);
+	return rc;
+}
+
+START_TEST(test_auth_cli_sends_token)
+{
+	char *err = NULL;
+
+	unsetenv("VIGIL_TOKEN");
+	ck_assert_int_eq(cli_query(NULL, &err), 1);
+	ck_assert_msg(strstr(err, "authentication required") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_eq(cli_query(READ_TOKEN, &err), 0);
+	free(err);
+	setenv("VIGIL_TOKEN", READ_TOKEN, 1);
+	ck_assert_int_eq(cli_query(NULL, &err), 0);
+	free(err);
+	/* --token wins over the environment. */
+	ck_assert_int_eq(cli_query("nope", &err), 1);
+	free(err);
+	unsetenv("VIGIL_TOKEN");
+}
+END_TEST
+
+/* Runs argv (an openssl command) to success. */
+static void run_ok(char *const argv[])
+{
+	char *out = NULL, *err = NULL;
+	int rc = vg_t_run(argv, &out, &err, 20000);
+
+	ck_assert_msg(rc == 0, "%s %s: exit %d: %s", argv[0], argv[1], rc, err ? err : "");
+	free(out);
+	free(err);
+}
+
+/* A throwaway CA in dir (ca.pem), a server certificate it signed for
+ * 127.0.0.1 (srv.pem, srv.key), and another CA that signed nothing
+ * (other.pem). */
+static void make_certs(const char *d)
+{
+	char ca_key[700], ca[700], key[700], csr[700], crt[700], ext[700], other[700], other_key[700];
+	FILE *f;
+
+	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", d);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d);
+	snprintf(key, sizeof(key), "%s/srv.key", d);
+	snprintf(csr, sizeof(csr), "%s/srv.csr", d);
+	snprintf(crt, sizeof(crt), "%s/srv.pem", d);
+	snprintf(ext, sizeof(ext), "%s/ext.cnf", d);
+	snprintf(other, sizeof(other), "%s/other.pem", d);
+	snprintf(other_key, sizeof(other_key), "%s/other.key", d);
+	f = fopen(ext, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("subjectAltName=IP:127.0.0.1\n", f);
+	fclose(f);
+	char *mk_ca[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+			  "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=vigil test CA", NULL };
+	char *mk_other[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+			     "-nodes", "-keyout", other_key, "-out", other, "-days", "1", "-subj", "/CN=other CA", NULL };
+	char *mk_csr[] = { "/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+			   "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1", NULL };
+	char *sign[] = { "/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+			 "-out", crt, "-days", "1", "-extfile", ext, NULL };
+	run_ok(mk_ca);
+	run_ok(mk_other);
+	run_ok(mk_csr);
+	run_ok(sign);
+}
+
+/* A free port on 127.0.0.1 (bound, read, released). */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/*
+ * vigil --cacert against an https:// server (openssl s_server with a
+ * certificate from a throwaway CA): the wrong CA is refused in the
+ * handshake; the right one gets through it (the server is no Vigil, so
+ * the answer is then "not the API", exit 3 with that message).
+ */
+START_TEST(test_auth_cli_cacert)
+{
+	char *d = vg_t_tmpdir("vigil-tls");
+	char accept[64], url[64], crt[700], key[700], ca[700], other[700], log_path[700];
+	char *out = NULL, *err = NULL;
+	struct vg_t_proc srv;
+	uint16_t port;
+	int64_t deadline;
+	int rc;
+
+	make_certs(d);
+	snprintf(crt, sizeof(crt), "%s/srv.pem", d);
+	snprintf(key, sizeof(key), "%s/srv.key", d);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d);
+	snprintf(other, sizeof(other), "%s/other.pem", d);
+	snprintf(log_path, sizeof(log_path), "%s/s_server.log", d);
+	port = free_port();
+	snprintf(accept, sizeof(accept), "127.0.0.1:%u", (unsigned)port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", (unsigned)port);
+	char *server[] = { "/usr/bin/openssl", "s_server", "-accept", accept, "-cert", crt, "-key", key, "-www", "-quiet",
+			   NULL };
+	ck_assert_int_eq(vg_t_spawn(&srv, log_path, server), 0);
+	deadline = vg_t_now_ms() + 10000;
+	for (;;) {
+		int fd = vg_t_connect(port);
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+		ck_assert_msg(vg_t_now_ms() < deadline && vg_t_alive(&srv), "openssl s_server did not listen");
+		vg_t_sleep_ms(50);
+	}
+	char *wrong[] = { (char *)vg_t_bin("vigil"), "--server", url, "--cacert", other, "query", "up", NULL };
+	rc = vg_t_run(wrong, &out, &err, 20000);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(err, "cannot reach") != NULL && strcasestr(err, "certificate") != NULL, "%s", err);
+	free(out);
+	free(err);
+	char *right[] = { (char *)vg_t_bin("vigil"), "--server", url, "--cacert", ca, "query", "up", NULL };
+	rc = vg_t_run(right, &out, &err, 20000);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(err, "cannot reach") == NULL && strstr(err, "unexpected response") != NULL, "%s", err);
+	free(out);
+	free(err);
+	vg_t_stop(&srv, SIGTERM, 5000);
+	vg_t_rmrf(d);
+	free(d);
+}
+END_TEST
+
+static Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc = tcase_create("auth");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_auth_reads_need_a_credential);
+	tcase_add_test(tc, test_auth_basic);
+	tcase_add_test(tc, test_auth_admin_endpoints_refuse_a_read_token);
+	tcase_add_test(tc, test_auth_health_ready_preflight_need_none);
+	tcase_add_test(tc, test_auth_cli_sends_token);
+	suite_add_tcase(s, tc);
+	{
+		TCase *tls = tcase_create("tls");
+		tcase_set_timeout(tls, 60);
+		tcase_add_test(tls, test_auth_cli_cacert);
+		suite_add_tcase(s, tls);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int nf;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sr = srunner_create(auth_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,422 @@
+/*
+ * test_counters.c: every counter of a real receiver's /metrics counts.
+ * The test reads the exposition, takes every sample of every family
+ * whose TYPE is counter, makes each one's event happen against real
+ * receivers on loopback (raw agent clients, HTTP requests, floods past
+ * small configured limits, a damaged block on disk), and fails naming any
+ * counter that never moved. A counter added later without an event here
+ * fails the test until one is added: that is the point.
+ *
+ * Two receivers: A takes every event but the descriptor limit; B runs
+ * under a low RLIMIT_NOFILE (prlimit) for the listeners' accept pauses,
+ * with authentication on for the HTTP refusals of credentials.
+ */
+#include "config.h"
+
+#include "tests/harness.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/mpack.h"
+#include "common/series.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+/* Counters no event here can move, and why. */
+static const char *const exempt[][2] = {
+	{ "vigil_receiver_wal_sync_errors_total", "needs a failing disk: the WAL's fileops seam (test_crash_seam)" },
+	{ NULL, NULL },
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	vg_buf_append(arg, p, size * n);
+	return size * n;
+}
+
+/* GET (or method) path from port, with "Authorization: Bearer token"
+ * when token is not NULL; the body in out, the status returned. */
+static long http(const char *method, uint16_t port, const char *path, const char *token, struct vg_buf *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[512], auth[128];
+	long status = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hdrs = curl_slist_append(hdrs, auth);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "POST") == 0)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* The value of the sample line named name (with its labels) in text, or -1. */
+static double sample_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+/* --- agent events ------------------------------------------------------------ */
+
+static int hello(uint16_t port, const char *agent)
+{
+	int fd = vg_t_connect(port);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_hello(fd, agent, 1, NULL), 0);
+	return fd;
+}
+
+/* Sends a frame header of type and payload length len (what follows, if
+ * anything, is the caller's). */
+static void send_header(int fd, uint8_t type, uint64_t seq, uint32_t len)
+{
+	uint8_t hdr[VG_FRAME_HEADER_SIZE] = { 'V', 'G', 'I', 'L', 1, type, 0, 0 };
+
+	vg_put_be64(hdr + 8, seq);
+	vg_put_be32(hdr + 16, len);
+	ck_assert_int_eq(vg_t_write_all(fd, hdr, sizeof(hdr)), 0);
+}
+
+/* Waits (bounded) until the peer closes fd. */
+static void wait_closed(int fd)
+{
+	struct vg_frame_header h;
+	struct vg_buf payload = VG_BUF_INIT;
+	int64_t deadline = vg_t_now_ms() + 10000;
+
+	while (vg_t_now_ms() < deadline && vg_t_read_frame(fd, 2000, &h, &payload) == 0)
+		;
+	vg_buf_release(&payload);
+	close(fd);
+}
+
+static void agent_events(uint16_t port)
+{
+	int64_t now = vg_clock_now_ms();
+	int fd, fds[40];
+	struct vg_buf raw = VG_BUF_INIT;
+	static char junk[65536];
+
+	/* hello, series, samples, received, created, bytes, acks, syncs,
+	 * WAL bytes; then a retry (duplicate), too old, too new. */
+	fd = hello(port, "good");
+	vg_t_define_series(fd, "walk_metric", "good");
+	vg_t_send_sample(fd, 1, now, 1);
+	ck_assert_uint_ge(vg_t_wait_ack(fd, 1), 1);
+	vg_t_send_sample(fd, 1, now, 1);
+	vg_t_send_sample(fd, 2, now - 30LL * 24 * 3600 * 1000, 2);
+	vg_t_send_sample(fd, 3, now + 3600 * 1000, 3);
+	ck_assert_uint_ge(vg_t_wait_ack(fd, 3), 3);
+	close(fd);
+
+	/* An ACK and an ERROR from an agent: counted, then refused. */
+	fd = hello(port, "acker");
+	vg_t_send_frame(fd, VG_FRAME_ACK, 0, &raw);
+	wait_closed(fd);
+	fd = hello(port, "errer");
+	vg_error_pack(1, "x", &raw);
+	vg_t_send_frame(fd, VG_FRAME_ERROR, 0, &raw);
+	wait_closed(fd);
+	/* A frame of an unknown type; a corrupt one (decode errors). */
+	fd = hello(port, "odd");
+	send_header(fd, 9, 0, 0);
+	wait_closed(fd);
+
+	/* Past max_series_per_agent (5): refused, per agent and in all. */
+	fd = hello(port, "many");
+	{
+		msgpack_packer pk;
+		vg_buf_reset(&raw);
+		vg_mp_packer_init(&pk, &raw);
+		vg_series_pack_begin(&pk, 8);
+		for (int k = 0; k < 8; k++) {
+			struct vg_series s;
+			char v[16];
+			snprintf(v, sizeof(v), "%d", k);
+			vg_series_init(&s, "many_metric");
+			vg_series_add(&s, "i", v);
+			ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+			vg_series_pack_entry(&pk, (uint64_t)k, &s);
+		}
+	}
+	vg_t_send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+	wait_closed(fd);
+
+	/* Idle past agent_idle_timeout (2 s: longer than the frame timeout
+	 * and the one-second check of it together); large frames (256 KiB, past
+	 * agent_connection_buffer) that do not come within
+	 * agent_frame_timeout, more of them than the budget (1 MiB) holds,
+	 * so that reading pauses. */
+	fd = hello(port, "idler");
+	memset(junk, 'j', sizeof(junk));
+	for (int i = 0; i < 6; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "big-%d", i);
+		fds[i] = hello(port, name);
+		send_header(fds[i], VG_FRAME_SAMPLES, 1, 256 << 10);
+		for (int k = 0; k < 2; k++) /* half of it: the rest never comes */
+			(void)send(fds[i], junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	wait_closed(fd);
+	for (int i = 0; i < 6; i++)
+		wait_closed(fds[i]);
+
+	/* Connections that never say HELLO, more than max_connections (30)
+	 * at once: refused past the cap, the rest closed for no HELLO. */
+	for (int i = 0; i < 40; i++)
+		fds[i] = vg_t_connect(port);
+	for (int i = 0; i < 40; i++)
+		if (fds[i] >= 0)
+			wait_closed(fds[i]);
+	vg_buf_release(&raw);
+}
+
+/* --- HTTP events --------------------------------------------------------------- */
+
+static void http_events(uint16_t port)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	int fds[12];
+
+	ck_assert_int_eq(http("GET", port, "/api/v1/labels", NULL, &b), 200);
+	ck_assert_int_eq(http("PUT", port, "/api/v1/labels", NULL, &b), 405); /* refused in the filter */
+	/* A head that does not end within http_header_timeout (500 ms). */
+	fds[0] = vg_t_connect(port);
+	ck_assert_int_ge(fds[0], 0);
+	ck_assert_int_eq(vg_t_write_all(fds[0], "GET / HTTP/1.1\r\n", 16), 0);
+	{
+		char buf[512];
+		while (read(fds[0], buf, sizeof(buf)) > 0)
+			;
+	}
+	close(fds[0]);
+	/* More connections than http_max_connections (8): the listener
+	 * pauses. */
+	for (int i = 0; i < 12; i++)
+		fds[i] = vg_t_connect(port);
+	vg_t_sleep_ms(200);
+	for (int i = 0; i < 12; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	vg_buf_release(&b);
+}
+
+/* --- a damaged block ------------------------------------------------------------ */
+
+/* Fills data_dir with one sealed block and damages it, with a receiver
+ * that is stopped again. */
+static void damaged_block(const char *dir)
+{
+	struct vg_t_receiver r;
+	char blocks[700], path[1400];
+	long status = 0;
+	char *body;
+	FILE *p;
+	struct stat sb;
+	int fd;
+
+	ck_assert_int_eq(vg_t_receiver_start_config(&r, dir, NULL, 0), 0);
+	{
+		char line[128];
+		snprintf(line, sizeof(line), "damaged_metric 1 %lld\n", (long long)vg_clock_now_ms() - 3 * 3600 * 1000);
+		body = vg_t_http_post(r.http_port, "/api/v1/import/prometheus", line, strlen(line), &status);
+		free(body);
+		ck_assert_int_eq(status, 204);
+	}
+	body = vg_t_http_post(r.http_port, "/api/v1/admin/seal", "", 0, &status);
+	free(body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
+	snprintf(blocks, sizeof(blocks), "ls %s/data/blocks/raw/*.vgb", dir);
+	p = popen(blocks, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(path, sizeof(path), p));
+	pclose(p);
+	path[strcspn(path, "\n")] = '\0';
+	ck_assert_int_eq(stat(path, &sb), 0);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	{
+		uint8_t byte;
+		ck_assert_int_eq(pread(fd, &byte, 1, sb.st_size - 200), 1);
+		byte ^= 0x5a;
+		ck_assert_int_eq(pwrite(fd, &byte, 1, sb.st_size - 200), 1);
+	}
+	close(fd);
+}
+
+/* --- the walk ---------------------------------------------------------------------- */
+
+static bool is_exempt(const char *family)
+{
+	for (size_t i = 0; exempt[i][0]; i++)
+		if (strcmp(exempt[i][0], family) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(test_every_counter_counts)
+{
+	char *dir_a = vg_t_tmpdir("vigil-counters-a"), *dir_b = vg_t_tmpdir("vigil-counters-b");
+	struct vg_t_receiver a, b;
+	struct vg_buf ma = VG_BUF_INIT, mb = VG_BUF_INIT, missing = VG_BUF_INIT;
+	int fds[120];
+	size_t n_counters = 0;
+
+	damaged_block(dir_a);
+	ck_assert_int_eq(vg_t_receiver_start_config(&a, dir_a,
+						    "max_connections: 30\n"
+						    "agent_hello_timeout: 300ms\n"
+						    "agent_idle_timeout: 2s\n"
+						    "agent_frame_timeout: 300ms\n"
+						    "agent_buffer_budget: 1MiB\n"
+						    "agent_connection_buffer: 16KiB\n"
+						    "max_series_per_agent: 5\n"
+						    "http_max_connections: 8\n"
+						    "http_header_timeout: 500ms\n",
+						    0),
+			 0);
+	/* B: few descriptors, far more connections allowed than it has. */
+	ck_assert_int_eq(vg_t_receiver_start_config(&b, dir_b,
+						    "max_connections: 1000\nhttp_max_connections: 1000\n"
+						    "http_read_token: r\n",
+						    64),
+			 0);
+
+	agent_events(a.port);
+	http_events(a.http_port);
+	/* B: the agent listener meets its limit, then HTTP's does too;
+	 * requests without the token are refused. */
+	for (int i = 0; i < 100; i++)
+		fds[i] = vg_t_connect(b.port);
+	vg_t_sleep_ms(300);
+	{
+		struct vg_buf x = VG_BUF_INIT;
+		int h = vg_t_connect(b.http_port);
+		vg_t_sleep_ms(300);
+		if (h >= 0)
+			close(h);
+		for (int i = 0; i < 100; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		vg_t_sleep_ms(300);
+		ck_assert_int_eq(http("GET", b.http_port, "/api/v1/labels", NULL, &x), 401);
+		vg_buf_release(&x);
+	}
+
+	ck_assert_int_eq(http("GET", a.http_port, "/metrics", NULL, &ma), 200);
+	ck_assert_int_eq(http("GET", b.http_port, "/metrics", "r", &mb), 200);
+	/* Every sample of every counter family, in A's exposition. */
+	for (const char *p = vg_buf_cstr(&ma); p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char family[256];
+		size_t flen;
+		const char *q;
+
+		if (strncmp(p, "# TYPE ", 7) != 0)
+			continue;
+		q = strchr(p + 7, ' ');
+		if (q == NULL || strncmp(q, " counter\n", 9) != 0)
+			continue;
+		flen = (size_t)(q - (p + 7));
+		ck_assert_uint_lt(flen, sizeof(family));
+		memcpy(family, p + 7, flen);
+		family[flen] = '\0';
+		n_counters++;
+		if (is_exempt(family))
+			continue;
+		/* Its samples: the lines that follow, until the next comment. */
+		{
+			const char *s = strchr(q, '\n') + 1;
+			bool has_sample = false;
+			while (*s && *s != '#') {
+				const char *eol = strchr(s, '\n'), *sp = strrchr(s, ' ');
+				char name[512];
+				size_t nlen;
+				if (eol == NULL)
+					break;
+				for (sp = eol; sp > s && sp[-1] != ' '; sp--)
+					;
+				nlen = (size_t)(sp - 1 - s);
+				if (nlen < sizeof(name)) {
+					memcpy(name, s, nlen);
+					name[nlen] = '\0';
+					has_sample = true;
+					if (sample_value(vg_buf_cstr(&ma), name) + (sample_value(vg_buf_cstr(&mb), name) > 0
+										   ? sample_value(vg_buf_cstr(&mb), name)
+										   : 0) <= 0)
+						vg_buf_printf(&missing, " %s", name);
+				}
+				s = eol + 1;
+			}
+			if (!has_sample)
+				vg_buf_printf(&missing, " %s(no sample)", family);
+		}
+	}
+	printf("test_counters: %zu counter families walked\n", n_counters);
+	ck_assert_uint_ge(n_counters, 20);
+	ck_assert_msg(missing.len == 0, "counters that never moved:%s", vg_buf_cstr(&missing));
+
+	ck_assert_int_eq(vg_t_stop(&a.proc, SIGTERM, 10000), 0);
+	ck_assert_int_eq(vg_t_stop(&b.proc, SIGTERM, 10000), 0);
+	vg_buf_release(&ma);
+	vg_buf_release(&mb);
+	vg_buf_release(&missing);
+	vg_t_rmrf(dir_a);
+	vg_t_rmrf(dir_b);
+	free(dir_a);
+	free(dir_b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("counters");
+	TCase *tc = tcase_create("walk");
+	SRunner *sr;
+	int nf;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_every_counter_counts);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
