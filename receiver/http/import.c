@@ -146,6 +146,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h> /* ev_read: tls_read_pending */
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -776,9 +777,34 @@ static bool read_frame_line(struct evbuffer *in, char *line, size_t cap, size_t 
 	return true;
 }
 
+/*
+ * With TLS, OpenSSL may hold plaintext of a record it decrypted in part
+ * when the socket bufferevent reached its read mark (consider_reading in
+ * libevent 2.1.12's bufferevent_openssl.c); resuming its reading only
+ * waits for the socket, which at the end of a body stays silent. So
+ * once pump has made room, its read event is run by hand: it reads what
+ * OpenSSL holds (or nothing, when the buffer is still full).
+ */
+static void tls_read_pending(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->under);
+
+	if (ssl != NULL && SSL_pending(ssl) > 0)
+		event_active(&c->under->ev_read, EV_READ, 1);
+}
+
+static void pump_body(struct conn *c);
+
 /* Takes body bytes while the session can: the import's side of the
  * filter, also run when a completion unblocks the session. */
 static void pump(struct conn *c)
+{
+	pump_body(c);
+	if (c->has_tls && is_live(c))
+		tls_read_pending(c);
+}
+
+static void pump_body(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->under);
 
