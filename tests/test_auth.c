@@ -53,11 +53,19 @@ static void reply_release(struct reply *r)
 	vg_buf_release(&r->headers);
 }
 
-/* method on base (a scheme, host and port) and path, trusting the CAs in
- * ca (NULL: the system's), with the header line header (NULL: none), or
- * basic auth user_pw ("user:password"; NULL: none); body for POST. */
-static void request_at(const char *base, const char *ca, const char *method, const char *path,
-		       const char *header, const char *user_pw, const char *body, struct reply *r)
+/* TLS files of a request: the CAs trusted (NULL: the system's), a client
+ * certificate and its key (NULL: none). */
+struct tls_files {
+	const char *ca, *cert, *key;
+};
+
+/* method on base (a scheme, host and port) and path, with TLS files tls
+ * (NULL: none), the header line header (NULL: none), or basic auth
+ * user_pw ("user:password"; NULL: none); body for POST. The curl result
+ * is returned (the test fails on any but CURLE_OK unless may_fail). */
+static CURLcode request_at(const char *base, const struct tls_files *tls, const char *method, const char *path,
+			   const char *header, const char *user_pw, const char *body, bool may_fail,
+			   struct reply *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -67,8 +75,12 @@ static void request_at(const char *base, const char *ca, const char *method, con
 	memset(r, 0, sizeof(*r));
 	vg_buf_printf(&url, "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
-	if (ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	if (tls && tls->ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca);
+	if (tls && tls->cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, tls->cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, tls->key);
+	}
 	if (header)
 		hdrs = curl_slist_append(hdrs, header);
 	if (user_pw) {
@@ -89,11 +101,12 @@ static void request_at(const char *base, const char *ca, const char *method, con
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
 	rc = curl_easy_perform(c);
-	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+	ck_assert_msg(rc == CURLE_OK || may_fail, "%s %s: %s", method, path, curl_easy_strerror(rc));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	vg_buf_release(&url);
+	return rc;
 }
 
 /* method on path with the Authorization header auth (NULL: none), or
@@ -106,7 +119,7 @@ static void request(const char *method, const char *path, const char *auth, cons
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)rcv.http_port);
 	if (auth)
 		snprintf(header, sizeof(header), "Authorization: %s", auth);
-	request_at(base, NULL, method, path, auth ? header : NULL, user_pw, body, r);
+	request_at(base, NULL, method, path, auth ? header : NULL, user_pw, body, false, r);
 }
 
 /* A refusal: the status and the JSON envelope's errorType. */
@@ -467,10 +480,11 @@ static void tls_teardown(void)
 static void tls_request(const char *method, const char *path, const char *header, struct reply *r)
 {
 	char base[64], ca[700];
+	struct tls_files files = { ca, NULL, NULL };
 
 	tls_path(ca, sizeof(ca), "ca.pem");
 	snprintf(base, sizeof(base), "https://127.0.0.1:%u", (unsigned)tls_rcv.http_port);
-	request_at(base, ca, method, path, header, NULL, NULL, r);
+	request_at(base, &files, method, path, header, NULL, NULL, false, r);
 }
 
 /* vigil --server https://... --cacert <ca file name> args...; the exit
@@ -648,6 +662,41 @@ START_TEST(test_https_plain_http_gets_no_answer)
 }
 END_TEST
 
+/*
+ * http_tls_client_ca_file: a client without a certificate fails the
+ * handshake (counted as a refusal); one with a certificate the CA signed
+ * (the server's own, which has no usage restriction) is served.
+ */
+START_TEST(test_https_client_certificate_required)
+{
+	char *d = vg_t_tmpdir("vigil-https-mtls");
+	char crt[700], key[700], ca[700], config[2600], base[64];
+	struct vg_t_receiver r;
+	struct reply rep;
+	struct tls_files without = { ca, NULL, NULL }, with = { ca, crt, key };
+	int stopped;
+
+	make_certs(d);
+	snprintf(crt, sizeof(crt), "%s/srv.pem", d);
+	snprintf(key, sizeof(key), "%s/srv.key", d);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d);
+	snprintf(config, sizeof(config), "http_tls_cert_file: %s\nhttp_tls_key_file: %s\nhttp_tls_client_ca_file: %s\n",
+		 crt, key, ca);
+	ck_assert_msg(vg_t_receiver_start_config(&r, d, config, 0) == 0, "receiver did not start (%s)", d);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%u", (unsigned)r.http_port);
+	ck_assert_int_ne(request_at(base, &without, "GET", "/-/healthy", NULL, NULL, NULL, true, &rep), CURLE_OK);
+	reply_release(&rep);
+	ck_assert_int_eq(request_at(base, &with, "GET", "/-/healthy", NULL, NULL, NULL, false, &rep), CURLE_OK);
+	ck_assert_int_eq(rep.status, 200);
+	reply_release(&rep);
+	ck_assert(vg_t_log_contains(&r.proc, "HTTPS connection refused"));
+	stopped = vg_t_stop(&r.proc, SIGTERM, 10000);
+	ck_assert_msg(stopped == 0, "vigil-receiver exited with %d", stopped);
+	vg_t_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* --check-config reads the HTTPS files as the listener will: a key
  * without its certificate, or a certificate file that holds none, is
  * exit 1 naming the key. */
@@ -715,6 +764,7 @@ static Suite *auth_suite(void)
 		tcase_set_timeout(tls, 60);
 		tcase_add_test(tls, test_auth_cli_cacert);
 		tcase_add_test(tls, test_https_check_config);
+		tcase_add_test(tls, test_https_client_certificate_required);
 		suite_add_tcase(s, tls);
 	}
 	{
