@@ -461,7 +461,8 @@ static void tls_setup(void)
 	make_certs(tls_dir);
 	tls_path(crt, sizeof(crt), "srv.pem");
 	tls_path(key, sizeof(key), "srv.key");
-	snprintf(config, sizeof(config), "http_tls_cert_file: %s\nhttp_tls_key_file: %s\n", crt, key);
+	snprintf(config, sizeof(config), "http_tls_cert_file: %s\nhttp_tls_key_file: %s\nhttp_header_timeout: 2s\n",
+		 crt, key);
 	ck_assert_msg(vg_t_receiver_start_config(&tls_rcv, tls_dir, config, 0) == 0, "receiver did not start (%s)",
 		      tls_dir);
 }
@@ -746,6 +747,33 @@ START_TEST(test_https_check_config)
 }
 END_TEST
 
+/*
+ * A handshake that never comes (a silent connection, half a ClientHello)
+ * is closed at http_header_timeout (2 s here), counted with the head
+ * timeouts; the socket's own 10 s bound only keeps the test finite.
+ */
+START_TEST(test_https_stalled_handshake_is_closed)
+{
+	const char *starts[] = { "", "\x16\x03\x01\x02\x00\x01" };
+	double before = tls_metric("vigil_receiver_http_head_timeouts_total");
+	struct timeval tv = { 10, 0 };
+	char buf[64];
+
+	for (size_t i = 0; i < 2; i++) {
+		int fd = vg_t_connect(tls_rcv.http_port);
+		ssize_t k;
+		ck_assert_int_ge(fd, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (starts[i][0])
+			ck_assert_int_eq(vg_t_write_all(fd, starts[i], 6), 0);
+		k = read(fd, buf, sizeof(buf));
+		close(fd);
+		ck_assert_msg(k == 0, "start %zu: read %zd, wanted the close", i, k);
+	}
+	ck_assert(tls_metric("vigil_receiver_http_head_timeouts_total") >= before + 2);
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -774,6 +802,7 @@ static Suite *auth_suite(void)
 		tcase_add_test(https, test_https_cli_import_and_query);
 		tcase_add_test(https, test_https_json_errors_and_large_replies);
 		tcase_add_test(https, test_https_plain_http_gets_no_answer);
+		tcase_add_test(https, test_https_stalled_handshake_is_closed);
 		suite_add_tcase(s, https);
 	}
 	return s;
