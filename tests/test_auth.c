@@ -601,6 +601,63 @@ START_TEST(test_https_json_errors_and_large_replies)
 }
 END_TEST
 
+/*
+ * One kept-alive HTTPS connection carries evhttp's answers and the
+ * filter's in turn: a 404 (evhttp's), an import (the filter's 204), a
+ * query that reads it (evhttp's), a 405 (the filter's, which closes).
+ */
+START_TEST(test_https_keep_alive_mixes_both_writers)
+{
+	struct {
+		const char *method, *path, *body;
+		long status;
+		const char *has;
+	} steps[] = {
+		{ "GET", "/api/v1/nope", NULL, 404, "not_found" },
+		{ "POST", "/api/v1/import/prometheus", "https_kept 7\n", 204, NULL },
+		{ "GET", "/api/v1/query?query=https_kept", NULL, 200, "\"7\"" },
+		{ "PUT", "/api/v1/query", NULL, 405, "method not allowed" },
+	};
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+	char url[512], ca[700];
+
+	tls_path(ca, sizeof(ca), "ca.pem");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct vg_buf body = VG_BUF_INIT;
+		long status = 0, connects = -1;
+		CURLcode rc;
+
+		snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", (unsigned)tls_rcv.http_port, steps[i].path);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+		if (steps[i].body)
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, steps[i].body);
+		else if (strcmp(steps[i].method, "GET") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, steps[i].method);
+		rc = curl_easy_perform(c);
+		ck_assert_msg(rc == CURLE_OK, "%s %s: %s", steps[i].method, steps[i].path, curl_easy_strerror(rc));
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		ck_assert_msg(status == steps[i].status, "%s %s: %ld: %s", steps[i].method, steps[i].path, status,
+			      vg_buf_cstr(&body));
+		ck_assert_msg(i == 0 || connects == 0, "step %zu made a new connection", i);
+		if (steps[i].has)
+			ck_assert_msg(strstr(vg_buf_cstr(&body), steps[i].has) != NULL, "%s", vg_buf_cstr(&body));
+		vg_buf_release(&body);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
 /* The value of the sample name in /metrics over HTTPS, or -1. */
 static double tls_metric(const char *name)
 {
@@ -803,6 +860,7 @@ static Suite *auth_suite(void)
 		tcase_add_test(https, test_https_json_errors_and_large_replies);
 		tcase_add_test(https, test_https_plain_http_gets_no_answer);
 		tcase_add_test(https, test_https_stalled_handshake_is_closed);
+		tcase_add_test(https, test_https_keep_alive_mixes_both_writers);
 		suite_add_tcase(s, https);
 	}
 	return s;
