@@ -96,6 +96,16 @@ static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 			return rc;
 		vg_tls_server_free(t);
 	}
+	if (cfg->http_tls_cert_file) {
+		struct vg_tls_server *t;
+		int rc = vg_tls_server_new(cfg->http_tls_cert_file, cfg->http_tls_key_file,
+					   cfg->http_tls_client_ca_file, &t, err);
+		if (rc != 0) {
+			vg_err_prefix(err, "HTTPS"); /* http_tls_*: the message names tls_* */
+			return rc;
+		}
+		vg_tls_server_free(t);
+	}
 	return 0;
 }
 
@@ -322,6 +332,8 @@ int main(int argc, char **argv)
 		.max_body_bytes = cfg.http_max_body_bytes, .timeout_ms = cfg.http_timeout_ms,
 		.header_timeout_ms = cfg.http_header_timeout_ms, .max_connections = fds.http_conns,
 		.cors_origin = cfg.http_cors_origin,
+		.tls_cert_file = cfg.http_tls_cert_file, .tls_key_file = cfg.http_tls_key_file,
+		.tls_client_ca_file = cfg.http_tls_client_ca_file,
 	};
 	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
@@ -332,8 +344,8 @@ int main(int argc, char **argv)
 	vg_http_api_set_ready(api);
 	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
 		goto fail;
-	vg_info("vigil-receiver %s listening for agents on %s:%u, HTTP on %s:%u, data in %s",
-		PACKAGE_VERSION, host[0] ? host : "*", vg_ingest_port(ing),
+	vg_info("vigil-receiver %s listening for agents on %s:%u, %s on %s:%u, data in %s",
+		PACKAGE_VERSION, host[0] ? host : "*", vg_ingest_port(ing), cfg.http_tls_cert_file ? "HTTPS" : "HTTP",
 		http_host[0] ? http_host : "*", vg_http_api_port(api), cfg.data_dir);
 
 	sigterm = evsignal_new(base, SIGTERM, stop_cb, base);

@@ -136,6 +136,9 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_admin_token_file", VG_CONF_STR, http_admin_token_file), 0, 0, check_optional_path },
 	{ F("http_read_basic", VG_CONF_STR, http_read_basic), 0, 0, check_basic },
 	{ F("http_admin_basic", VG_CONF_STR, http_admin_basic), 0, 0, check_basic },
+	{ F("http_tls_cert_file", VG_CONF_STR, http_tls_cert_file), 0, 0, vg_conf_check_path },
+	{ F("http_tls_key_file", VG_CONF_STR, http_tls_key_file), 0, 0, vg_conf_check_path },
+	{ F("http_tls_client_ca_file", VG_CONF_STR, http_tls_client_ca_file), 0, 0, vg_conf_check_path },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -347,6 +350,9 @@ static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 	if ((cfg->tls_key_file || cfg->tls_client_ca_file) && !cfg->tls_cert_file)
 		return vg_err_set(err, VG_EINVAL, "%s is set without tls_cert_file",
 				  cfg->tls_key_file ? "tls_key_file" : "tls_client_ca_file");
+	if ((cfg->http_tls_key_file || cfg->http_tls_client_ca_file) && !cfg->http_tls_cert_file)
+		return vg_err_set(err, VG_EINVAL, "%s is set without http_tls_cert_file",
+				  cfg->http_tls_key_file ? "http_tls_key_file" : "http_tls_client_ca_file");
 	unset_empty(&cfg->testing_clock_file);
 	return 0;
 }

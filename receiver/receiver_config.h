@@ -67,6 +67,11 @@ struct vg_receiver_config {
 	char *http_read_token, *http_read_token_file;
 	char *http_admin_token, *http_admin_token_file;
 	char *http_read_basic, *http_admin_basic; /* "user:password" */
+	/* HTTPS on the HTTP listener, as tls_* on the agent listener; all
+	 * default none (plain HTTP). */
+	char *http_tls_cert_file;
+	char *http_tls_key_file;
+	char *http_tls_client_ca_file;
 };
 
 /*

@@ -6,6 +6,8 @@
  * read credential is refused with 403 on admin endpoints (seal, import:
  * the import is checked in import.c's filter), /-/healthy, /-/ready and
  * CORS preflights need none, and every refusal is the JSON envelope.
+ * And TLS: the CLI's --cacert against openssl s_server, and a receiver
+ * whose HTTP API speaks HTTPS only (http_tls_cert_file).
  */
 #include "config.h"
 
@@ -22,6 +24,8 @@
 #include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/banned.h"
@@ -49,23 +53,36 @@ static void reply_release(struct reply *r)
 	vg_buf_release(&r->headers);
 }
 
-/* method on path with the Authorization header auth (NULL: none), or
- * basic auth user_pw ("user:password"; NULL: none); body for POST. */
-static void request(const char *method, const char *path, const char *auth, const char *user_pw,
-		    const char *body, struct reply *r)
+/* TLS files of a request: the CAs trusted (NULL: the system's), a client
+ * certificate and its key (NULL: none). */
+struct tls_files {
+	const char *ca, *cert, *key;
+};
+
+/* method on base (a scheme, host and port) and path, with TLS files tls
+ * (NULL: none), the header line header (NULL: none), or basic auth
+ * user_pw ("user:password"; NULL: none); body for POST. The curl result
+ * is returned (the test fails on any but CURLE_OK unless may_fail). */
+static CURLcode request_at(const char *base, const struct tls_files *tls, const char *method, const char *path,
+			   const char *header, const char *user_pw, const char *body, bool may_fail,
+			   struct reply *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	struct vg_buf url = VG_BUF_INIT, h = VG_BUF_INIT;
+	struct vg_buf url = VG_BUF_INIT;
 	CURLcode rc;
 
 	memset(r, 0, sizeof(*r));
-	vg_buf_printf(&url, "http://127.0.0.1:%u%s", (unsigned)rcv.http_port, path);
+	vg_buf_printf(&url, "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, vg_buf_cstr(&url));
-	if (auth) {
-		vg_buf_printf(&h, "Authorization: %s", auth);
-		hdrs = curl_slist_append(hdrs, vg_buf_cstr(&h));
+	if (tls && tls->ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca);
+	if (tls && tls->cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, tls->cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, tls->key);
 	}
+	if (header)
+		hdrs = curl_slist_append(hdrs, header);
 	if (user_pw) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERPWD, user_pw);
@@ -84,12 +101,25 @@ static void request(const char *method, const char *path, const char *auth, cons
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
 	rc = curl_easy_perform(c);
-	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+	ck_assert_msg(rc == CURLE_OK || may_fail, "%s %s: %s", method, path, curl_easy_strerror(rc));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	vg_buf_release(&url);
-	vg_buf_release(&h);
+	return rc;
+}
+
+/* method on path with the Authorization header auth (NULL: none), or
+ * basic auth user_pw ("user:password"; NULL: none); body for POST. */
+static void request(const char *method, const char *path, const char *auth, const char *user_pw,
+		    const char *body, struct reply *r)
+{
+	char base[64], header[512];
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)rcv.http_port);
+	if (auth)
+		snprintf(header, sizeof(header), "Authorization: %s", auth);
+	request_at(base, NULL, method, path, auth ? header : NULL, user_pw, body, false, r);
 }
 
 /* A refusal: the status and the JSON envelope's errorType. */
@@ -410,6 +440,397 @@ START_TEST(test_auth_cli_cacert)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * HTTPS: a real receiver with http_tls_cert_file and http_tls_key_file
+ * (certificates as make_certs), asked by vigil --cacert and libcurl. */
+
+static char *tls_dir;
+static struct vg_t_receiver tls_rcv;
+
+static void tls_path(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", tls_dir, name);
+}
+
+static void tls_setup(void)
+{
+	char crt[700], key[700], config[2048];
+
+	tls_dir = vg_t_tmpdir("vigil-https");
+	ck_assert_ptr_nonnull(tls_dir);
+	make_certs(tls_dir);
+	tls_path(crt, sizeof(crt), "srv.pem");
+	tls_path(key, sizeof(key), "srv.key");
+	snprintf(config, sizeof(config), "http_tls_cert_file: %s\nhttp_tls_key_file: %s\nhttp_header_timeout: 2s\n",
+		 crt, key);
+	ck_assert_msg(vg_t_receiver_start_config(&tls_rcv, tls_dir, config, 0) == 0, "receiver did not start (%s)",
+		      tls_dir);
+}
+
+static void tls_teardown(void)
+{
+	int r = vg_t_stop(&tls_rcv.proc, SIGTERM, 10000);
+
+	ck_assert_msg(r == 0, "vigil-receiver exited with %d (see %s)", r, tls_rcv.proc.log_path);
+	vg_t_rmrf(tls_dir);
+	free(tls_dir);
+}
+
+/* method on https://127.0.0.1:<port>path trusting the test CA, with the
+ * extra header (NULL: none); the reply in r. */
+static void tls_request(const char *method, const char *path, const char *header, struct reply *r)
+{
+	char base[64], ca[700];
+	struct tls_files files = { ca, NULL, NULL };
+
+	tls_path(ca, sizeof(ca), "ca.pem");
+	snprintf(base, sizeof(base), "https://127.0.0.1:%u", (unsigned)tls_rcv.http_port);
+	request_at(base, &files, method, path, header, NULL, NULL, false, r);
+}
+
+/* vigil --server https://... --cacert <ca file name> args...; the exit
+ * status, stdout and stderr (caller frees). */
+static int tls_cli(const char *ca_name, char **args, size_t n_args, char **out, char **err)
+{
+	char url[64], ca[700];
+	char *argv[16];
+	size_t n = 0;
+
+	ck_assert_uint_le(n_args, 10);
+	tls_path(ca, sizeof(ca), ca_name);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", (unsigned)tls_rcv.http_port);
+	argv[n++] = (char *)vg_t_bin("vigil");
+	argv[n++] = "--server";
+	argv[n++] = url;
+	argv[n++] = "--cacert";
+	argv[n++] = ca;
+	for (size_t i = 0; i < n_args; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return vg_t_run(argv, out, err, 30000);
+}
+
+/*
+ * vigil import over HTTPS (the import is streamed by the connection
+ * filter, under which OpenSSL now sits), then vigil query over HTTPS gets
+ * the imported value back; with the wrong CA the CLI is refused in the
+ * handshake (exit 3, "cannot reach", the certificate named).
+ */
+START_TEST(test_https_cli_import_and_query)
+{
+	char file[700];
+	char *out = NULL, *err = NULL;
+	FILE *f;
+	long now_ms = (long)(time(NULL) * 1000);
+	int rc;
+
+	tls_path(file, sizeof(file), "lines.prom");
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 2000; i++)
+		fprintf(f, "https_import{n=\"%d\"} %d %ld\n", i, i, now_ms - 1000);
+	fclose(f);
+	char *import[] = { "import", file };
+	rc = tls_cli("ca.pem", import, 2, &out, &err);
+	ck_assert_msg(rc == 0, "import: exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "2000 samples stored") != NULL || strstr(err, "2000 samples stored") != NULL,
+		      "%s / %s", out, err);
+	free(out);
+	free(err);
+	char *query[] = { "query", "https_import{n=\"1234\"}", "-o", "json" };
+	rc = tls_cli("ca.pem", query, 4, &out, &err);
+	ck_assert_msg(rc == 0, "query: exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "1234") != NULL && strstr(out, "https_import") != NULL, "%s", out);
+	free(out);
+	free(err);
+	char *up[] = { "query", "https_import{n=\"1\"}" };
+	rc = tls_cli("other.pem", up, 2, &out, &err);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(err, "cannot reach") != NULL && strcasestr(err, "certificate") != NULL, "%s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
+/*
+ * JSON errors arrive whole over TLS: evhttp's own reply (a 404 from the
+ * router) and the filter's (a 405 it answers itself, then closes with a
+ * close_notify); and a reply larger than one round of the filter's copy
+ * into OpenSSL (256 KiB) with Connection: close, which evhttp closes as
+ * soon as the filter says it has left.
+ */
+START_TEST(test_https_json_errors_and_large_replies)
+{
+	struct reply r;
+	json_error_t e;
+	json_t *j;
+	char *out = NULL, *err = NULL, file[700];
+	FILE *f;
+	long now_ms = (long)(time(NULL) * 1000);
+	int rc;
+
+	tls_request("GET", "/api/v1/no_such_thing", NULL, &r);
+	check_refused(&r, 404, "not_found");
+	reply_release(&r);
+	tls_request("PUT", "/api/v1/query", NULL, &r);
+	check_refused(&r, 405, "bad_data");
+	ck_assert_ptr_nonnull(strcasestr(vg_buf_cstr(&r.headers), "\r\nConnection: close\r\n"));
+	reply_release(&r);
+
+	/* 4000 series of about 100 bytes each in /api/v1/series. */
+	tls_path(file, sizeof(file), "many.prom");
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 4000; i++)
+		fprintf(f, "https_many{n=\"%d\",pad=\"%s\"} 1 %ld\n", i,
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", now_ms - 1000);
+	fclose(f);
+	char *import[] = { "import", file };
+	rc = tls_cli("ca.pem", import, 2, &out, &err);
+	ck_assert_msg(rc == 0, "import: exit %d: %s", rc, err);
+	free(out);
+	free(err);
+	tls_request("GET", "/api/v1/series?match[]=https_many", "Connection: close", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_gt(r.body.len, 256 * 1024);
+	j = json_loadb((const char *)r.body.data, r.body.len, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON (%zu bytes): %s", r.body.len, e.text);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "data")), 4000);
+	json_decref(j);
+	reply_release(&r);
+}
+END_TEST
+
+/*
+ * One kept-alive HTTPS connection carries evhttp's answers and the
+ * filter's in turn: a 404 (evhttp's), an import (the filter's 204), a
+ * query that reads it (evhttp's), a 405 (the filter's, which closes).
+ */
+START_TEST(test_https_keep_alive_mixes_both_writers)
+{
+	struct {
+		const char *method, *path, *body;
+		long status;
+		const char *has;
+	} steps[] = {
+		{ "GET", "/api/v1/nope", NULL, 404, "not_found" },
+		{ "POST", "/api/v1/import/prometheus", "https_kept 7\n", 204, NULL },
+		{ "GET", "/api/v1/query?query=https_kept", NULL, 200, "\"7\"" },
+		{ "PUT", "/api/v1/query", NULL, 405, "method not allowed" },
+	};
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+	char url[512], ca[700];
+
+	tls_path(ca, sizeof(ca), "ca.pem");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct vg_buf body = VG_BUF_INIT;
+		long status = 0, connects = -1;
+		CURLcode rc;
+
+		snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", (unsigned)tls_rcv.http_port, steps[i].path);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+		if (steps[i].body)
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, steps[i].body);
+		else if (strcmp(steps[i].method, "GET") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, steps[i].method);
+		rc = curl_easy_perform(c);
+		ck_assert_msg(rc == CURLE_OK, "%s %s: %s", steps[i].method, steps[i].path, curl_easy_strerror(rc));
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		ck_assert_msg(status == steps[i].status, "%s %s: %ld: %s", steps[i].method, steps[i].path, status,
+			      vg_buf_cstr(&body));
+		ck_assert_msg(i == 0 || connects == 0, "step %zu made a new connection", i);
+		if (steps[i].has)
+			ck_assert_msg(strstr(vg_buf_cstr(&body), steps[i].has) != NULL, "%s", vg_buf_cstr(&body));
+		vg_buf_release(&body);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+/* The value of the sample name in /metrics over HTTPS, or -1. */
+static double tls_metric(const char *name)
+{
+	struct reply r;
+	const char *p;
+	double v = -1;
+	size_t n = strlen(name);
+
+	tls_request("GET", "/metrics", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	for (p = vg_buf_cstr(&r.body); p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			v = strtod(p + n + 1, NULL);
+	reply_release(&r);
+	return v;
+}
+
+/*
+ * A plain-HTTP request to the HTTPS port gets no HTTP answer (a TLS alert
+ * or the close); the refusal is counted and logged once, and the
+ * receiver goes on serving HTTPS.
+ */
+START_TEST(test_https_plain_http_gets_no_answer)
+{
+	const char req[] = "GET /api/v1/query?query=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+	double before = tls_metric("vigil_receiver_http_refused_total");
+	char buf[512];
+	size_t got = 0;
+	struct reply r;
+	struct timeval tv = { 10, 0 };
+	int fd;
+
+	ck_assert(before >= 0);
+	for (int round = 0; round < 3; round++) {
+		fd = vg_t_connect(tls_rcv.http_port);
+		ck_assert_int_ge(fd, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ck_assert_int_eq(vg_t_write_all(fd, req, sizeof(req) - 1), 0);
+		got = 0;
+		for (;;) {
+			ssize_t k = read(fd, buf + got, sizeof(buf) - 1 - got);
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+			if (got == sizeof(buf) - 1)
+				break;
+		}
+		close(fd);
+		buf[got] = '\0';
+		ck_assert_msg(got < sizeof(buf) - 1, "the receiver kept the connection open");
+		ck_assert_msg(got == 0 || (unsigned char)buf[0] == 0x15, "an answer that is not a TLS alert: %s", buf);
+		ck_assert_ptr_null(strstr(buf, "HTTP/"));
+	}
+	tls_request("GET", "/api/v1/query?query=1", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&r.body), "\"status\":\"success\""));
+	reply_release(&r);
+	ck_assert_msg(tls_metric("vigil_receiver_http_refused_total") >= before + 3, "refusals not counted");
+	ck_assert(vg_t_log_contains(&tls_rcv.proc, "HTTPS connection refused"));
+}
+END_TEST
+
+/*
+ * http_tls_client_ca_file: a client without a certificate fails the
+ * handshake (counted as a refusal); one with a certificate the CA signed
+ * (the server's own, which has no usage restriction) is served.
+ */
+START_TEST(test_https_client_certificate_required)
+{
+	char *d = vg_t_tmpdir("vigil-https-mtls");
+	char crt[700], key[700], ca[700], config[2600], base[64];
+	struct vg_t_receiver r;
+	struct reply rep;
+	struct tls_files without = { ca, NULL, NULL }, with = { ca, crt, key };
+	int stopped;
+
+	make_certs(d);
+	snprintf(crt, sizeof(crt), "%s/srv.pem", d);
+	snprintf(key, sizeof(key), "%s/srv.key", d);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d);
+	snprintf(config, sizeof(config), "http_tls_cert_file: %s\nhttp_tls_key_file: %s\nhttp_tls_client_ca_file: %s\n",
+		 crt, key, ca);
+	ck_assert_msg(vg_t_receiver_start_config(&r, d, config, 0) == 0, "receiver did not start (%s)", d);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%u", (unsigned)r.http_port);
+	ck_assert_int_ne(request_at(base, &without, "GET", "/-/healthy", NULL, NULL, NULL, true, &rep), CURLE_OK);
+	reply_release(&rep);
+	ck_assert_int_eq(request_at(base, &with, "GET", "/-/healthy", NULL, NULL, NULL, false, &rep), CURLE_OK);
+	ck_assert_int_eq(rep.status, 200);
+	reply_release(&rep);
+	ck_assert(vg_t_log_contains(&r.proc, "HTTPS connection refused"));
+	stopped = vg_t_stop(&r.proc, SIGTERM, 10000);
+	ck_assert_msg(stopped == 0, "vigil-receiver exited with %d", stopped);
+	vg_t_rmrf(d);
+	free(d);
+}
+END_TEST
+
+/* --check-config reads the HTTPS files as the listener will: a key
+ * without its certificate, or a certificate file that holds none, is
+ * exit 1 naming the key. */
+START_TEST(test_https_check_config)
+{
+	char *d = vg_t_tmpdir("vigil-https-conf");
+	char conf[700], text[2048], data[700], cfg_arg[720];
+	char *out = NULL, *err = NULL;
+	FILE *f;
+	int rc;
+
+	make_certs(d);
+	snprintf(conf, sizeof(conf), "%s/r.yaml", d);
+	snprintf(data, sizeof(data), "%s/data", d);
+	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", conf);
+	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), "--check-config", cfg_arg, "--data-dir", data, NULL };
+	/* http_tls_cert_file's file, http_tls_key_file's (NULL: not set),
+	 * and the error (NULL: valid). */
+	const char *cases[][3] = {
+		{ "srv.pem", "srv.key", NULL },
+		{ NULL, "srv.key", "http_tls_key_file is set without http_tls_cert_file" },
+		{ "srv.key", NULL, "HTTPS: tls_cert_file" },
+		{ "srv.pem", "other.key", "HTTPS: tls_key_file" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = 0;
+		if (cases[i][0])
+			n += snprintf(text + n, sizeof(text) - (size_t)n, "http_tls_cert_file: %s/%s\n", d, cases[i][0]);
+		if (cases[i][1])
+			snprintf(text + n, sizeof(text) - (size_t)n, "http_tls_key_file: %s/%s\n", d, cases[i][1]);
+		f = fopen(conf, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(text, f);
+		fclose(f);
+		rc = vg_t_run(argv, &out, &err, 20000);
+		if (cases[i][2] == NULL) {
+			ck_assert_msg(rc == 0, "%s: exit %d: %s", text, rc, err);
+		} else {
+			ck_assert_msg(rc == 1, "%s: exit %d", text, rc);
+			ck_assert_msg(strstr(err, cases[i][2]) != NULL, "%s: %s", text, err);
+		}
+		free(out);
+		free(err);
+	}
+	vg_t_rmrf(d);
+	free(d);
+}
+END_TEST
+
+/*
+ * A handshake that never comes (a silent connection, half a ClientHello)
+ * is closed at http_header_timeout (2 s here), counted with the head
+ * timeouts; the socket's own 10 s bound only keeps the test finite.
+ */
+START_TEST(test_https_stalled_handshake_is_closed)
+{
+	const char *starts[] = { "", "\x16\x03\x01\x02\x00\x01" };
+	double before = tls_metric("vigil_receiver_http_head_timeouts_total");
+	struct timeval tv = { 10, 0 };
+	char buf[64];
+
+	for (size_t i = 0; i < 2; i++) {
+		int fd = vg_t_connect(tls_rcv.http_port);
+		ssize_t k;
+		ck_assert_int_ge(fd, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (starts[i][0])
+			ck_assert_int_eq(vg_t_write_all(fd, starts[i], 6), 0);
+		k = read(fd, buf, sizeof(buf));
+		close(fd);
+		ck_assert_msg(k == 0, "start %zu: read %zd, wanted the close", i, k);
+	}
+	ck_assert(tls_metric("vigil_receiver_http_head_timeouts_total") >= before + 2);
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -427,7 +848,20 @@ static Suite *auth_suite(void)
 		TCase *tls = tcase_create("tls");
 		tcase_set_timeout(tls, 60);
 		tcase_add_test(tls, test_auth_cli_cacert);
+		tcase_add_test(tls, test_https_check_config);
+		tcase_add_test(tls, test_https_client_certificate_required);
 		suite_add_tcase(s, tls);
+	}
+	{
+		TCase *https = tcase_create("https");
+		tcase_set_timeout(https, 60);
+		tcase_add_checked_fixture(https, tls_setup, tls_teardown);
+		tcase_add_test(https, test_https_cli_import_and_query);
+		tcase_add_test(https, test_https_json_errors_and_large_replies);
+		tcase_add_test(https, test_https_plain_http_gets_no_answer);
+		tcase_add_test(https, test_https_stalled_handshake_is_closed);
+		tcase_add_test(https, test_https_keep_alive_mixes_both_writers);
+		suite_add_tcase(s, https);
 	}
 	return s;
 }

@@ -26,7 +26,10 @@
  *
  * Access: auth.h decides who may (401, 403), cors.h which origins a
  * browser may read from; /-/healthy and /-/ready need no credential, and
- * OPTIONS is answered on paths that exist, 404 elsewhere.
+ * OPTIONS is answered on paths that exist, 404 elsewhere. With
+ * tls_cert_file the listener speaks HTTPS only: the agent listener's
+ * server context (receiver/ingest/tls.h), its bufferevent under import.c's
+ * filter.
  *
  * `query` is PromQL (promql/parse.h), evaluated by receiver/query/eval.h;
  * parse errors are 400 bad_data and evaluation errors 422 execution, as
@@ -42,6 +45,7 @@
 #include "receiver/http/cors.h"
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
+#include "receiver/ingest/tls.h"
 #include "receiver/query/eval.h"
 #include "receiver/query/query.h"
 #include "receiver/stats.h"
@@ -101,6 +105,7 @@ struct vg_http_api {
 	struct vg_sealer *sealer;   /* borrowed; NULL: no admin/seal */
 	struct vg_stats *stats; /* borrowed */
 	struct vg_import *import; /* the streamed import under evhttp */
+	struct vg_tls_server *tls; /* NULL: plain HTTP */
 	struct vg_http_cors cors;
 	struct vg_http_auth auth;
 	bool is_full; /* at max_connections: not accepting (HTTP thread) */
@@ -1361,6 +1366,12 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	if ((rc = vg_http_cors_init(&api->cors, opts->cors_origin, err)) != 0 ||
 	    (rc = vg_http_auth_init(&api->auth, &opts->auth, err)) != 0)
 		goto fail;
+	if (opts->tls_cert_file &&
+	    (rc = vg_tls_server_new(opts->tls_cert_file, opts->tls_key_file, opts->tls_client_ca_file, &api->tls,
+				    err)) != 0) {
+		vg_err_prefix(err, "HTTPS"); /* its message names the agent's tls_* keys */
+		goto fail;
+	}
 	api->base = event_base_new();
 	api->http = api->base ? evhttp_new(api->base) : NULL;
 	if (api->http == NULL) {
@@ -1380,6 +1391,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 			.head_timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms
 								       : HEADER_TIMEOUT_MS,
 			.max_connections = opts->max_connections, .on_full = on_full, .on_full_arg = api,
+			.tls = api->tls,
 		};
 
 		/* The filter (import.c) refuses past these limits first, in
@@ -1456,6 +1468,7 @@ void vg_http_api_stop(struct vg_http_api *api)
 	if (api->base != NULL)
 		event_base_free(api->base);
 	vg_import_free(api->import);
+	vg_tls_server_free(api->tls); /* after the connections' SSLs */
 	vg_http_auth_release(&api->auth);
 	vg_http_cors_release(&api->cors);
 	free(api);

@@ -44,6 +44,11 @@ struct vg_http_api_options {
 				     * pauses; 0: no cap */
 	const char *cors_origin;    /* cors.h; NULL: ".*" */
 	struct vg_http_auth_options auth; /* none set: no authentication */
+	/* HTTPS only when tls_cert_file is set (receiver/ingest/tls.h: the
+	 * agent listener's server context); the key defaults to the
+	 * certificate's file; with a client CA file a client certificate is
+	 * required. NULL: plain HTTP. */
+	const char *tls_cert_file, *tls_key_file, *tls_client_ca_file;
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */

@@ -47,6 +47,22 @@
  *  - the filter's free_context runs when evhttp frees the connection, and
  *    tells an import in progress that its connection is gone.
  *
+ * HTTPS (opts.tls). The socket's bufferevent is then an OpenSSL one
+ * (receiver/ingest/tls.h) and the filter sits on it, so evhttp and this
+ * module see plaintext; nothing here touches the descriptor. The same
+ * "empty means in the kernel" holds another way: filter_out copies
+ * evhttp's output into the OpenSSL bufferevent and drains it from the
+ * filter only once that bufferevent has written it all (SSL_write has put
+ * every record into the socket), so evhttp's close after a Connection:
+ * close reply loses nothing. evhttp then shuts the socket down without a
+ * TLS close_notify (its bytes are framed by Content-Length, so clients
+ * lose nothing either); a refusal of this module's own ends with one
+ * (SSL_shutdown, in place of the plain path's shutdown(2)). A handshake
+ * that fails (a plain-text client, a client certificate that does not
+ * verify) is counted in http_refused and logged as a rate-limited
+ * complaint; evhttp frees the connection as at any error. The head
+ * timeout runs from the accept, so it bounds the handshake too.
+ *
  * Refusals in the API's shape. What evhttp 2.1 would answer itself, with an
  * HTML page and none of the API's headers, has no hook there; so the
  * filter refuses it first (check_head), before evhttp sees the request: a
@@ -107,6 +123,7 @@
 #include "receiver/http/cors.h"
 #include "receiver/http/http_form.h"
 #include "receiver/ingest/submit.h"
+#include "receiver/ingest/tls.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -124,8 +141,12 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h> /* ev_read: tls_read_pending */
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -139,6 +160,8 @@
 #define CHUNK_LINE_MAX 1024
 #define TRAILER_MAX (64 * 1024)
 #define ORIGIN_MAX 256
+/* Most of evhttp's output copied into the TLS layer at once (filter_out). */
+#define TLS_COPY_BYTES (256 * 1024)
 /* How long a refused peer may go on sending before its connection closes. */
 #define LINGER_MS 2000
 #define HEAD_LINGER_MS 100
@@ -158,8 +181,16 @@ struct session;
 
 struct conn {
 	struct vg_import *imp;
-	struct bufferevent *under; /* the socket's */
+	struct bufferevent *under; /* the socket's (with TLS, OpenSSL's) */
 	struct bufferevent *filt;  /* evhttp's, over under */
+	bool has_tls;
+	bool is_handshaken;  /* TLS: the handshake completed */
+	size_t tls_copied;   /* TLS: bytes at the front of the filter's output
+			      * already copied into under's output */
+	/* TLS: the filter's callbacks on under, which ours wrap. */
+	bufferevent_data_cb under_read, under_write;
+	bufferevent_event_cb under_event;
+	void *under_arg;
 	enum conn_state state;
 	size_t head_scan;    /* bytes of a head already scanned for its end */
 	uint64_t cl_left;    /* body bytes still to come (not chunked) */
@@ -225,6 +256,7 @@ struct vg_import {
 	struct conn *kicked;          /* to run the filter again next round */
 	struct session *waiting;      /* sessions with a batch refused for room */
 	struct session *orphans;      /* connection gone, batches in flight */
+	struct vg_complaint tls_complaint; /* failed handshakes */
 };
 
 static void pump(struct conn *c);
@@ -562,8 +594,13 @@ static void drain_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 	evbuffer_remove_cb_entry(buf, c->drain_cb);
 	c->drain_cb = NULL;
 	/* The answer has left: the peer reads it, then our EOF; evhttp frees
-	 * the connection when the peer closes or its timeout passes. */
-	shutdown(bufferevent_getfd(c->under), SHUT_WR);
+	 * the connection when the peer closes or its timeout passes. With
+	 * TLS the EOF is a close_notify (OpenSSL writes it on the socket
+	 * itself, the bufferevent's output being empty; reading goes on). */
+	if (c->has_tls)
+		SSL_shutdown(bufferevent_openssl_get_ssl(c->under));
+	else
+		shutdown(bufferevent_getfd(c->under), SHUT_WR);
 }
 
 static void restore_timeouts(struct conn *c)
@@ -740,9 +777,34 @@ static bool read_frame_line(struct evbuffer *in, char *line, size_t cap, size_t 
 	return true;
 }
 
+/*
+ * With TLS, OpenSSL may hold plaintext of a record it decrypted in part
+ * when the socket bufferevent reached its read mark (consider_reading in
+ * libevent 2.1.12's bufferevent_openssl.c); resuming its reading only
+ * waits for the socket, which at the end of a body stays silent. So
+ * once pump has made room, its read event is run by hand: it reads what
+ * OpenSSL holds (or nothing, when the buffer is still full).
+ */
+static void tls_read_pending(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->under);
+
+	if (ssl != NULL && SSL_pending(ssl) > 0)
+		event_active(&c->under->ev_read, EV_READ, 1);
+}
+
+static void pump_body(struct conn *c);
+
 /* Takes body bytes while the session can: the import's side of the
  * filter, also run when a completion unblocks the session. */
 static void pump(struct conn *c)
+{
+	pump_body(c);
+	if (c->has_tls && is_live(c))
+		tls_read_pending(c);
+}
+
+static void pump_body(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->under);
 
@@ -1535,16 +1597,53 @@ static void want_write(struct conn *c, evutil_socket_t fd)
 		event_add(c->write_ev, NULL);
 }
 
+/*
+ * filter_out with TLS: dst is the OpenSSL bufferevent's output. What was
+ * copied there from src stays in src until dst is empty (written, as
+ * records, into the kernel); only then is it drained, which is what tells
+ * evhttp it was sent. Answers of this module are in dst already and go
+ * first. Until dst is empty nothing moves (BEV_NEED_MORE): its write
+ * callback (the filter's, through ours) runs this again.
+ */
+static enum bufferevent_filter_result filter_out_tls(struct conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+	struct evbuffer_iovec v[16];
+	bool drained = false;
+	size_t want;
+	int n;
+
+	if (evbuffer_get_length(dst) > 0)
+		return BEV_NEED_MORE;
+	if (c->tls_copied > 0) {
+		evbuffer_drain(src, c->tls_copied);
+		c->tls_copied = 0;
+		drained = true;
+	}
+	want = evbuffer_get_length(src);
+	if (want > TLS_COPY_BYTES)
+		want = TLS_COPY_BYTES;
+	n = want ? evbuffer_peek(src, (ev_ssize_t)want, NULL, v, 16) : 0;
+	for (int i = 0; i < n && i < 16 && c->tls_copied < want; i++) {
+		size_t k = v[i].iov_len < want - c->tls_copied ? v[i].iov_len : want - c->tls_copied;
+		if (evbuffer_add(dst, v[i].iov_base, k) != 0)
+			break;
+		c->tls_copied += k;
+	}
+	return drained ? BEV_OK : BEV_NEED_MORE;
+}
+
 static enum bufferevent_filter_result filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 						  enum bufferevent_flush_mode mode, void *arg)
 {
 	struct conn *c = arg;
-	evutil_socket_t fd = bufferevent_getfd(c->under);
+	evutil_socket_t fd;
 	bool wrote = false;
 
-	(void)dst;
 	(void)limit;
 	(void)mode;
+	if (c->has_tls)
+		return filter_out_tls(c, src, dst);
+	fd = bufferevent_getfd(c->under);
 	if (fd < 0)
 		return BEV_ERROR;
 	if (write_own(c, fd)) {
@@ -1677,6 +1776,42 @@ static void conn_free(void *arg)
 	free(c);
 }
 
+/* With TLS the filter's callbacks on under are wrapped, so that a failed
+ * handshake is seen (the filter passes events on to evhttp, which only
+ * frees the connection). Freeing the filter frees under, which clears
+ * these before conn_free runs. */
+static void tls_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	c->under_read(bev, c->under_arg);
+}
+
+static void tls_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	c->under_write(bev, c->under_arg);
+}
+
+static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->is_handshaken = true;
+	} else if ((what & BEV_EVENT_ERROR) && !c->is_handshaken) {
+		char why[300];
+		if (vg_tls_server_describe(bev, why, sizeof(why)) == 0)
+			snprintf(why, sizeof(why), "TLS handshake failed: %s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		if (c->imp->opts.stats)
+			atomic_fetch_add_explicit(&c->imp->opts.stats->http_refused, 1, memory_order_relaxed);
+		vg_log_complain(&c->imp->tls_complaint, VG_LOG_WARN, "HTTPS connection refused: %s", why);
+	}
+	c->under_event(bev, what, c->under_arg);
+}
+
 struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 {
 	struct vg_import *imp = arg;
@@ -1685,7 +1820,11 @@ struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 	if (c == NULL)
 		return NULL;
 	c->imp = imp;
-	c->under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->has_tls = imp->opts.tls != NULL;
+	/* evhttp gives the socket with bufferevent_setfd, which the filter
+	 * passes down; the OpenSSL bufferevent starts accepting then. */
+	c->under = c->has_tls ? vg_tls_server_bufferevent(imp->opts.tls, base, -1)
+			      : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->under == NULL) {
 		free(c);
 		return NULL;
@@ -1695,6 +1834,10 @@ struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 		bufferevent_free(c->under);
 		free(c);
 		return NULL;
+	}
+	if (c->has_tls) {
+		bufferevent_getcb(c->under, &c->under_read, &c->under_write, &c->under_event, &c->under_arg);
+		bufferevent_setcb(c->under, tls_read_cb, tls_write_cb, tls_event_cb, c);
 	}
 	/* Room for a whole head too, or a head at the limit would wait for
 	 * bytes the full buffer stops reading. */

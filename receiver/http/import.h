@@ -27,6 +27,7 @@ struct vg_http_auth;
 struct vg_http_cors;
 struct vg_stats;
 struct vg_submit;
+struct vg_tls_server;
 
 struct vg_import;
 
@@ -50,6 +51,9 @@ struct vg_import_options {
 	size_t max_connections;
 	void (*on_full)(void *arg, bool is_full);
 	void *on_full_arg;
+	/* HTTPS: every connection's socket is an OpenSSL bufferevent of this
+	 * context under the filter; borrowed; NULL: plain HTTP. */
+	struct vg_tls_server *tls;
 };
 
 int vg_import_new(const struct vg_import_options *opts, struct vg_import **out, struct vg_err *err);
