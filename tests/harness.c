@@ -651,3 +651,18 @@ long vg_t_rss_kb(pid_t pid)
 	fclose(f);
 	return kb;
 }
+
+int vg_t_maps_contain(pid_t pid, const char *s)
+{
+	char path[64], line[1024];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, s) != NULL;
+	fclose(f);
+	return found;
+}

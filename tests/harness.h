@@ -64,6 +64,9 @@ int vg_t_receiver_start_config(struct vg_t_receiver *r, const char *dir, const c
 
 /* The resident set of process pid, from /proc (kB), or -1. */
 long vg_t_rss_kb(pid_t pid);
+/* 1 if a line of /proc/pid/maps (a mapped file's path) contains s, 0 if
+ * none does, -1 if the process's maps cannot be read (it is gone). */
+int vg_t_maps_contain(pid_t pid, const char *s);
 
 /* Starts vigil-agent sending to 127.0.0.1:port every interval, spooling
  * to dir/spool-<hostname>. */

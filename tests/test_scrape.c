@@ -192,37 +192,6 @@ static size_t count_of(const struct vg_t_receiver *r, const char *sel)
 	return n;
 }
 
-static bool maps_contain(pid_t pid, const char *s)
-{
-	char path[64], line[1024];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, s) != NULL;
-	fclose(f);
-	return found;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 START_TEST(test_good_target_stored_with_job_labels_and_up)
 {
 	struct vg_t_receiver r;
@@ -244,8 +213,8 @@ START_TEST(test_good_target_stored_with_job_labels_and_up)
 	ck_assert(value_of(&r, "up{job=\"broker\",instance=\"scrape-good\",team=\"ops\"}", 5000) == 1);
 	ck_assert(value_of(&r, "scrape_samples_scraped{job=\"broker\"}", 5000) == 2);
 	ck_assert(value_of(&r, "scrape_duration_seconds{job=\"broker\"}", 5000) >= 0);
-	ck_assert(maps_contain(a.pid, "libcurl"));
-	fprintf(stderr, "test_scrape: agent with a scrape target: VmRSS %ld KiB\n", rss_kib(a.pid));
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcurl"), 1);
+	fprintf(stderr, "test_scrape: agent with a scrape target: VmRSS %ld KiB\n", vg_t_rss_kb(a.pid));
 	ck_assert_int_eq(vg_t_stop(&a, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
 }
@@ -316,9 +285,9 @@ START_TEST(test_no_scrape_configured_no_libcurl)
 	ck_assert_int_eq(vg_t_receiver_start(&r, data, NULL), 0);
 	start_agent(&a, &r, "scrape-none", "");
 	ck_assert(value_of(&r, "node_load1{instance=\"scrape-none\"}", 10000) >= 0);
-	ck_assert(!maps_contain(a.pid, "libcurl"));
-	ck_assert(!maps_contain(a.pid, "libssl"));
-	fprintf(stderr, "test_scrape: agent without scrape targets: VmRSS %ld KiB\n", rss_kib(a.pid));
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcurl"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libssl"), 0);
+	fprintf(stderr, "test_scrape: agent without scrape targets: VmRSS %ld KiB\n", vg_t_rss_kb(a.pid));
 	ck_assert_int_eq(vg_t_stop(&a, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
 }

@@ -154,38 +154,6 @@ static bool wait_log(const struct vg_t_proc *p, const char *s, int timeout_ms)
 	return true;
 }
 
-/* Whether /proc/pid/maps names a library whose name contains s. */
-static bool maps_contain(pid_t pid, const char *s)
-{
-	char path[64], line[1024];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, s) != NULL;
-	fclose(f);
-	return found;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* --- a raw TLS client, to see exactly what the receiver answers ----------- */
 
 struct tls_conn {
@@ -330,8 +298,8 @@ START_TEST(test_agent_served_end_to_end_over_tls)
 	start_agent(&good, "tls-agent", server, extra);
 	start_agent(&bad_token, "tls-bad-token", server, extra_bad);
 	ck_assert_msg(has_data(&r, "tls-agent", 15000), "no data from the agent over TLS");
-	ck_assert(maps_contain(good.pid, "libssl"));
-	fprintf(stderr, "test_tls: agent with TLS: VmRSS %ld KiB\n", rss_kib(good.pid));
+	ck_assert_int_eq(vg_t_maps_contain(good.pid, "libssl"), 1);
+	fprintf(stderr, "test_tls: agent with TLS: VmRSS %ld KiB\n", vg_t_rss_kb(good.pid));
 	/* The wrong token: refused with a clear line, nothing stored. */
 	ck_assert(wait_log(&bad_token, "wrong token", 10000));
 	ck_assert(!has_data(&r, "tls-bad-token", 0));
@@ -401,11 +369,11 @@ START_TEST(test_plain_agent_does_not_map_tls)
 	snprintf(server, sizeof(server), "127.0.0.1:%u", r.port);
 	start_agent(&a, "plain-agent", server, "");
 	ck_assert(has_data(&r, "plain-agent", 15000));
-	ck_assert(!maps_contain(a.pid, "libssl"));
-	ck_assert(!maps_contain(a.pid, "libcrypto"));
-	ck_assert(!maps_contain(a.pid, "libevent_openssl"));
-	ck_assert(!maps_contain(a.pid, "libcurl"));
-	fprintf(stderr, "test_tls: agent without TLS: VmRSS %ld KiB\n", rss_kib(a.pid));
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libssl"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcrypto"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libevent_openssl"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcurl"), 0);
+	fprintf(stderr, "test_tls: agent without TLS: VmRSS %ld KiB\n", vg_t_rss_kb(a.pid));
 	ck_assert_int_eq(vg_t_stop(&a, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
 }
