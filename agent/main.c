@@ -727,8 +727,13 @@ out:
 	vg_scrape_free(a.scrape);
 	vg_route_free(a.route);
 	vg_collect_ctx_free(a.collect_ctx);
-	if (a.dns)
+	/* A lookup the senders cancelled is answered from the loop (evdns
+	 * defers the cancellation): one more pass delivers it, which frees
+	 * the request, before the resolver goes. */
+	if (a.dns) {
+		event_base_loop(a.base, EVLOOP_NONBLOCK);
 		evdns_base_free(a.dns, 0);
+	}
 	if (a.base)
 		event_base_free(a.base);
 	if (a.old_cfg) {
