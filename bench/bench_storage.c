@@ -207,7 +207,7 @@ int main(int argc, char **argv)
 	double b1h = 0, b1m = 0;
 	uint64_t f1h = 0, f1m = 0;
 	struct vg_head *head;
-	struct vg_storage *st;
+	struct vg_storage *st = NULL;
 	struct vg_storage_options so;
 	struct vg_err err;
 
