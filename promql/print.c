@@ -233,7 +233,14 @@ static void print_node(const struct vg_promql_node *n, struct vg_buf *out)
 		break;
 	case VG_PROMQL_BINARY: {
 		const struct vg_promql_matching *m = &n->matching;
-		print_node(n->lhs, out);
+		/* "+Inf ^ x" reads back as +(Inf ^ x), a unary over the power:
+		 * the left operand of ^ is written without its sign. (A negative
+		 * literal cannot stand there: "-2 ^ x" parses as -(2 ^ x).) */
+		if (n->op == VG_PROMQL_POW && n->lhs->kind == VG_PROMQL_NUMBER && isinf(n->lhs->number) &&
+		    n->lhs->number > 0)
+			vg_buf_puts(out, "Inf");
+		else
+			print_node(n->lhs, out);
 		vg_buf_printf(out, " %s", vg_promql_binop_name(n->op));
 		if (n->is_bool)
 			vg_buf_puts(out, " bool");

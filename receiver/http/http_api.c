@@ -70,6 +70,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netdb.h>
+#include <stdio.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -1321,6 +1323,49 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* The HTTP listener's backlog, as the agent listener's (ingest.c):
+ * evhttp's own bind asks for 128, and SYNs past a full backlog are
+ * dropped and retried only after 1, 3, 7 s, which a dashboard's burst of
+ * panel queries on reconnect would wait for. */
+#define HTTP_BACKLOG 1024
+
+/* Binds host:port with that backlog and hands the socket to evhttp. NULL
+ * with errno set when no address of host would bind. */
+static struct evhttp_bound_socket *bind_http(struct evhttp *http, struct event_base *base, const char *host,
+					     uint16_t port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	struct evhttp_bound_socket *bound = NULL;
+	char service[8];
+	int e = EADDRNOTAVAIL;
+
+	snprintf(service, sizeof(service), "%u", (unsigned)port);
+	if (getaddrinfo(host, service, &hints, &res) != 0) {
+		errno = EADDRNOTAVAIL;
+		return NULL;
+	}
+	for (struct addrinfo *ai = res; ai && bound == NULL; ai = ai->ai_next) {
+		struct evconnlistener *l;
+		errno = 0;
+		l = evconnlistener_new_bind(base, NULL, NULL,
+					    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+					    HTTP_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+		if (l == NULL) {
+			e = errno ? errno : EADDRNOTAVAIL;
+			continue;
+		}
+		if ((bound = evhttp_bind_listener(http, l)) == NULL) {
+			evconnlistener_free(l);
+			e = ENOMEM;
+		}
+	}
+	freeaddrinfo(res);
+	if (bound == NULL)
+		errno = e;
+	return bound;
+}
+
 static uint16_t bound_port(struct evhttp_bound_socket *bound)
 {
 	struct sockaddr_storage ss;
@@ -1406,11 +1451,11 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		evhttp_set_bevcb(api->http, vg_import_bevcb, api->import);
 	}
 	errno = 0;
-	bound = evhttp_bind_socket_with_handle(api->http, host, opts->port);
+	bound = bind_http(api->http, api->base, host, opts->port);
 	if (bound == NULL && is_any) {
 		host = "0.0.0.0";
 		errno = 0;
-		bound = evhttp_bind_socket_with_handle(api->http, host, opts->port);
+		bound = bind_http(api->http, api->base, host, opts->port);
 	}
 	if (bound == NULL) {
 		rc = vg_err_set(err, VG_EIO, "cannot listen for HTTP on %s:%u: %s", host,
