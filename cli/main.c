@@ -16,6 +16,7 @@
 #include "cli/http.h"
 #include "cli/import.h"
 #include "cli/output.h"
+#include "cli/rules.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -59,12 +60,14 @@ enum option_id {
 	OPT_START,
 	OPT_END,
 	OPT_STEP,
+	OPT_PROMETHEUS,
 };
 
 /* Which options a command takes, beyond the global ones. */
 #define TAKES_TIME (1u << 0)
 #define TAKES_RANGE (1u << 1) /* --start, --end */
 #define TAKES_STEP (1u << 2)
+#define TAKES_PROMETHEUS (1u << 3) /* rules check */
 
 struct options {
 	const char *server;
@@ -74,6 +77,7 @@ struct options {
 	const char *time, *start, *end, *step;
 	bool is_help;
 	bool is_version;
+	bool is_prometheus;
 };
 
 struct command {
@@ -95,6 +99,7 @@ static const struct option long_options[] = {
 	{ "start", required_argument, NULL, OPT_START },
 	{ "end", required_argument, NULL, OPT_END },
 	{ "step", required_argument, NULL, OPT_STEP },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -115,6 +120,10 @@ static const char global_usage[] =
 	"      store the Prometheus text lines of FILE (or stdin), with timestamps in ms\n"
 	"  push SERIES VALUE [TIME]\n"
 	"      store one sample, e.g. vigil push 'queue_depth{queue=\"mail\"}' 42\n"
+	"  rules check [--prometheus] FILE...\n"
+	"      validate rule files as promtool check rules does (no server needed)\n"
+	"  alerts [-o FORMAT]\n"
+	"      the firing and pending alerts, with their age\n"
 	"  help [COMMAND]\n"
 	"      this text, or a command's\n"
 	"\n"
@@ -188,6 +197,26 @@ static const char push_usage[] =
 	"Exit status: 0 stored; 1 refused by the server; 2 invalid arguments;\n"
 	"3 server unreachable.\n";
 
+static const char rules_usage[] =
+	"Usage: vigil rules check [--prometheus] FILE...\n"
+	"\n"
+	"Validates Prometheus rule files (vigil-rules(5)) with the receiver's own\n"
+	"loader, as promtool check rules does: \"Checking FILE\" and \"  SUCCESS: N\n"
+	"rules found\" on stdout, or \"  FAILED:\" and FILE:LINE: reason on stderr.\n"
+	"Needs no server.\n"
+	"\n"
+	"  --prometheus        refuse Vigil's own rule keys, as promtool would\n"
+	"\n"
+	"Exit status: 0 every file valid; 1 a file refused; 2 usage error.\n";
+
+static const char alerts_usage[] =
+	"Usage: vigil alerts [-o FORMAT]\n"
+	"\n"
+	"The receiver's firing and pending alerts (/api/v1/alerts): state, age\n"
+	"since the alert became active, its name and labels.\n"
+	"\n"
+	"  -o, --output FORMAT table (default), csv or json\n";
+
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
@@ -249,6 +278,7 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 		case OPT_START: need = TAKES_RANGE; o->start = optarg; break;
 		case OPT_END: need = TAKES_RANGE; o->end = optarg; break;
 		case OPT_STEP: need = TAKES_STEP; o->step = optarg; break;
+		case OPT_PROMETHEUS: need = TAKES_PROMETHEUS; o->is_prometheus = true; break;
 		case ':':
 			if (strncmp(word, "--", 2) == 0)
 				return usage_error("option '%s' needs an argument", word);
@@ -571,6 +601,40 @@ static int run_push(const struct options *o, int argc, char **argv)
 	return vg_cli_push(&rq.client, argc, argv);
 }
 
+static int run_rules(const struct options *o, int argc, char **argv)
+{
+	(void)o;
+	if (argc < 1 || strcmp(argv[0], "check") != 0)
+		return usage_error(argc ? "rules: unknown subcommand '%s' (check)" : "rules: missing subcommand (check)",
+				   argc ? argv[0] : "");
+	if (argc < 2)
+		return usage_error("rules check: missing FILE");
+	return vg_cli_rules_check(argc - 1, argv + 1, o->is_prometheus);
+}
+
+static int run_alerts(const struct options *o, int argc, char **argv)
+{
+	struct vg_buf out = VG_BUF_INIT;
+	struct vg_err err = { 0 };
+	struct request rq;
+	int rc;
+
+	(void)argv;
+	if (argc != 0)
+		return usage_error("alerts: unexpected argument '%s'", argv[0]);
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	if (vg_cli_alerts(&rq.client, rq.format, rq.now_ms, &out, &err) != 0) {
+		vg_buf_release(&out);
+		return fail(&err);
+	}
+	if (out.len == 0 && rq.format == VG_OUTPUT_TABLE)
+		fputs("no alerts\n", stderr);
+	rc = write_out(&out);
+	vg_buf_release(&out);
+	return rc;
+}
+
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -578,6 +642,8 @@ static const struct command commands[] = {
 	{ "series", TAKES_RANGE, series_usage, run_series },
 	{ "import", 0, import_usage, run_import },
 	{ "push", 0, push_usage, run_push },
+	{ "rules", TAKES_PROMETHEUS, rules_usage, run_rules },
+	{ "alerts", 0, alerts_usage, run_alerts },
 	{ "help", 0, global_usage, run_help },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -625,7 +691,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, import, push or help)");
+		return usage_error("missing command (query, series, import, push, rules, alerts or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

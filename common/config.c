@@ -633,7 +633,7 @@ static int unknown_key(struct conf_ctx *c, size_t line, const struct vg_conf_fie
 static int list_load(struct conf_ctx *c, const struct vg_conf_field *f, const char *path,
 		     struct vg_conf_list *out)
 {
-	struct vg_conf_list l = { 0, NULL };
+	struct vg_conf_list l = { 0, NULL, NULL };
 	size_t max = f->max > 0 ? (size_t)f->max : 1024, item_size = (size_t)f->min;
 	void *saved = c->target;
 	yaml_event_t ev;
@@ -656,13 +656,19 @@ static int list_load(struct conf_ctx *c, const struct vg_conf_field *f, const ch
 			yaml_event_delete(&ev);
 			goto fail;
 		}
+		size_t item_line = ev.start_mark.line + 1;
 		yaml_event_delete(&ev);
 		void *v = realloc(l.v, (l.n + 1) * item_size);
-		if (v == NULL) {
+		if (v != NULL)
+			l.v = v;
+		size_t *lines = realloc(l.lines, (l.n + 1) * sizeof(*lines));
+		if (lines != NULL)
+			l.lines = lines;
+		if (v == NULL || lines == NULL) {
 			r = vg_err_set(c->err, VG_ENOMEM, "%s: out of memory", c->name);
 			goto fail;
 		}
-		l.v = v;
+		l.lines[l.n] = item_line;
 		memset((char *)l.v + l.n * item_size, 0, item_size);
 		l.n++;
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, l.n - 1);
@@ -973,7 +979,9 @@ void vg_conf_list_release(const struct vg_conf_field *f, struct vg_conf_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		vg_conf_release(f->section, (char *)l->v + i * (size_t)f->min);
 	free(l->v);
+	free(l->lines);
 	l->v = NULL;
+	l->lines = NULL;
 	l->n = 0;
 }
 

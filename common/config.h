@@ -83,10 +83,13 @@ struct vg_conf_strlist {
 	char **v;
 };
 
-/* Items of a VG_CONF_LIST, each field.min bytes: (char *)v + i * min. */
+/* Items of a VG_CONF_LIST, each field.min bytes: (char *)v + i * min.
+ * lines[i] is the 1-based line where item i begins, so a program that
+ * checks items against each other (unique names) can say where. */
 struct vg_conf_list {
 	size_t n;
 	void *v;
+	size_t *lines;
 };
 
 /* Loads path onto target. VG_ENOENT if the file does not exist (the caller

@@ -1,0 +1,418 @@
+/*
+ * rulefile.c: loading Prometheus rule files (rulefile.h).
+ *
+ * The YAML goes through common/config.h: a table for the top level
+ * (groups), one for a group, one for a rule. Checks of one value (an
+ * expression that must parse, a metric name) run as the table's check
+ * callbacks, so the loader's own message names the file and the value's
+ * line; checks across keys (record and alert both set, duplicate group
+ * names) run after the load, with the line of the list item.
+ *
+ * Invariants: a file is added to a set whole or not at all; every rule in
+ * a set has a parsed tree; labels and annotations are sorted by name.
+ */
+#include "receiver/alert/rulefile.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/series.h"
+#include "promql/ast.h"
+#include "promql/parse.h"
+
+#include <glob.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+struct raw_rule {
+	char *record, *alert, *expr;
+	int64_t for_ms, keep_firing_for_ms;
+	struct vg_conf_labels labels, annotations;
+};
+
+struct raw_group {
+	char *name;
+	int64_t interval_ms, query_offset_ms;
+	uint64_t limit;
+	struct vg_conf_labels labels;
+	struct vg_conf_list rules;
+};
+
+struct raw_file {
+	struct vg_conf_list groups;
+};
+
+static int check_record(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+
+	if (!vg_metric_name_valid(s, strlen(s)))
+		return vg_err_set(err, VG_EINVAL, "invalid recording rule name \"%s\" (a metric name: letters, digits, _ and :, not starting with a digit)",
+				  vg_conf_printable(s, "..."));
+	return 0;
+}
+
+static int check_alert(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return vg_err_set(err, VG_EINVAL, "the alert name must not be empty");
+	if (n > VG_SERIES_MAX_VALUE || !vg_utf8_valid(s, n))
+		return vg_err_set(err, VG_EINVAL, "invalid alert name (a label value: UTF-8, at most %d bytes)",
+				  VG_SERIES_MAX_VALUE);
+	return 0;
+}
+
+static int check_expr(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	struct vg_promql_node *ast = NULL;
+	int rc;
+
+	if (*s == '\0')
+		return vg_err_set(err, VG_EINVAL, "field 'expr' must be set in rule");
+	rc = vg_promql_parse(s, strlen(s), &ast, NULL, err);
+	vg_promql_node_free(ast);
+	return rc;
+}
+
+static int check_group_name(const void *member, struct vg_err *err)
+{
+	if (**(char *const *)member == '\0')
+		return vg_err_set(err, VG_EINVAL, "group name must not be empty");
+	return 0;
+}
+
+static const struct vg_conf_field rule_fields[] = {
+	{ "record", VG_CONF_STR, offsetof(struct raw_rule, record), NULL, 0, 0, check_record },
+	{ "alert", VG_CONF_STR, offsetof(struct raw_rule, alert), NULL, 0, 0, check_alert },
+	{ "expr", VG_CONF_STR, offsetof(struct raw_rule, expr), NULL, 0, 0, check_expr },
+	{ "for", VG_CONF_DURATION, offsetof(struct raw_rule, for_ms), NULL, 0, 0, NULL },
+	{ "keep_firing_for", VG_CONF_DURATION, offsetof(struct raw_rule, keep_firing_for_ms), NULL, 0, 0, NULL },
+	{ "labels", VG_CONF_LABELS, offsetof(struct raw_rule, labels), NULL, 0, 0, NULL },
+	{ "annotations", VG_CONF_LABELS, offsetof(struct raw_rule, annotations), NULL, 0, 0, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+static const struct vg_conf_field group_fields[] = {
+	{ "name", VG_CONF_STR, offsetof(struct raw_group, name), NULL, 0, 0, check_group_name },
+	{ "interval", VG_CONF_DURATION, offsetof(struct raw_group, interval_ms), NULL, 0, 0, NULL },
+	{ "query_offset", VG_CONF_DURATION, offsetof(struct raw_group, query_offset_ms), NULL, 0, 0, NULL },
+	{ "limit", VG_CONF_UINT, offsetof(struct raw_group, limit), NULL, 0, 0, NULL },
+	{ "labels", VG_CONF_LABELS, offsetof(struct raw_group, labels), NULL, 0, 0, NULL },
+	{ "rules", VG_CONF_LIST, offsetof(struct raw_group, rules), rule_fields,
+	  (int64_t)sizeof(struct raw_rule), VG_RULES_MAX_RULES, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+static const struct vg_conf_field file_fields[] = {
+	{ "groups", VG_CONF_LIST, offsetof(struct raw_file, groups), group_fields,
+	  (int64_t)sizeof(struct raw_group), VG_RULES_MAX_GROUPS, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+/* --- the set ---------------------------------------------------------------- */
+
+static void labels_free(struct vg_conf_labels *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->names[i]);
+		free(l->values[i]);
+	}
+	free(l->names);
+	free(l->values);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Insertion sort by name: label sets are small (at most 64). */
+static void labels_sort(struct vg_conf_labels *l)
+{
+	for (size_t i = 1; i < l->n; i++)
+		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
+			char *n = l->names[j], *v = l->values[j];
+			l->names[j] = l->names[j - 1];
+			l->values[j] = l->values[j - 1];
+			l->names[j - 1] = n;
+			l->values[j - 1] = v;
+		}
+}
+
+static void rule_release(struct vg_rule *r)
+{
+	free(r->name);
+	free(r->expr);
+	vg_promql_node_free(r->ast);
+	labels_free(&r->labels);
+	labels_free(&r->annotations);
+}
+
+static void group_release(struct vg_rule_group *g)
+{
+	for (size_t i = 0; i < g->n_rules; i++)
+		rule_release(&g->rules[i]);
+	free(g->rules);
+	free(g->file);
+	free(g->name);
+	labels_free(&g->labels);
+}
+
+struct vg_rule_set *vg_rule_set_new(void)
+{
+	return calloc(1, sizeof(struct vg_rule_set));
+}
+
+void vg_rule_set_free(struct vg_rule_set *set)
+{
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->n_groups; i++)
+		group_release(&set->groups[i]);
+	free(set->groups);
+	for (size_t i = 0; i < set->n_files; i++)
+		free(set->files[i]);
+	free(set->files);
+	free(set);
+}
+
+size_t vg_rule_set_count(const struct vg_rule_set *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; set && i < set->n_groups; i++)
+		n += set->groups[i].n_rules;
+	return n;
+}
+
+/* --- from the raw tables to the set ------------------------------------------ */
+
+/* Moves a raw rule into r, validating what spans keys. */
+static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_t gi, size_t ri,
+		      struct vg_rule *r, struct vg_err *err)
+{
+	char where[64];
+	size_t err_pos = 0;
+	int rc;
+
+	snprintf(where, sizeof(where), "groups[%zu].rules[%zu]", gi, ri);
+	if (raw->record && raw->alert)
+		return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: only one of 'record' and 'alert' must be set",
+				  name, line, where);
+	if (!raw->record && !raw->alert)
+		return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: one of 'record' or 'alert' must be set",
+				  name, line, where);
+	if (raw->expr == NULL)
+		return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: field 'expr' must be set in rule", name,
+				  line, where);
+	if (raw->record) {
+		const char *bad = raw->annotations.n ? "annotations"
+				  : raw->for_ms ? "for"
+				  : raw->keep_firing_for_ms ? "keep_firing_for" : NULL;
+		if (bad)
+			return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: invalid field '%s' in recording rule",
+					  name, line, where, bad);
+	}
+	memset(r, 0, sizeof(*r));
+	r->is_alert = raw->alert != NULL;
+	rc = vg_promql_parse(raw->expr, strlen(raw->expr), &r->ast, &err_pos, err);
+	if (rc != 0)
+		return rc; /* checked at load; only memory fails here */
+	r->name = r->is_alert ? raw->alert : raw->record;
+	if (r->is_alert)
+		raw->alert = NULL;
+	else
+		raw->record = NULL;
+	r->expr = raw->expr;
+	raw->expr = NULL;
+	r->for_ms = raw->for_ms;
+	r->keep_firing_for_ms = raw->keep_firing_for_ms;
+	r->labels = raw->labels;
+	r->annotations = raw->annotations;
+	memset(&raw->labels, 0, sizeof(raw->labels));
+	memset(&raw->annotations, 0, sizeof(raw->annotations));
+	labels_sort(&r->labels);
+	labels_sort(&r->annotations);
+	r->line = line;
+	return 0;
+}
+
+static int build_groups(struct raw_file *raw, const char *name, const struct vg_rule_load_options *opts,
+			struct vg_rule_group **out, struct vg_err *err)
+{
+	struct vg_rule_group *gs = NULL;
+	int rc = 0;
+	size_t gi;
+
+	if (raw->groups.n == 0) {
+		*out = NULL;
+		return 0;
+	}
+	gs = calloc(raw->groups.n, sizeof(*gs));
+	if (gs == NULL)
+		return vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
+	for (gi = 0; gi < raw->groups.n; gi++) {
+		struct raw_group *rg = (struct raw_group *)raw->groups.v + gi;
+		struct vg_rule_group *g = &gs[gi];
+		size_t line = raw->groups.lines[gi];
+
+		if (rg->name == NULL) {
+			rc = vg_err_set(err, VG_EINVAL, "%s:%zu: groups[%zu]: group name must not be empty",
+					name, line, gi);
+			goto fail;
+		}
+		for (size_t j = 0; j < gi; j++)
+			if (strcmp(gs[j].name, rg->name) == 0) {
+				rc = vg_err_set(err, VG_EINVAL,
+						"%s:%zu: groups[%zu]: groupname: \"%s\" is repeated in the same file (first on line %zu)",
+						name, line, gi, vg_conf_printable(rg->name, "..."), gs[j].line);
+				goto fail;
+			}
+		g->line = line;
+		g->name = rg->name;
+		rg->name = NULL;
+		g->file = strdup(name);
+		g->interval_ms = rg->interval_ms > 0 ? rg->interval_ms
+				 : opts && opts->default_interval_ms > 0 ? opts->default_interval_ms
+									 : VG_RULES_DEFAULT_INTERVAL_MS;
+		g->query_offset_ms = rg->query_offset_ms;
+		g->limit = rg->limit;
+		g->labels = rg->labels;
+		memset(&rg->labels, 0, sizeof(rg->labels));
+		labels_sort(&g->labels);
+		if (g->file == NULL || (rg->rules.n && (g->rules = calloc(rg->rules.n, sizeof(*g->rules))) == NULL)) {
+			rc = vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
+			goto fail;
+		}
+		for (size_t ri = 0; ri < rg->rules.n; ri++) {
+			struct raw_rule *rr = (struct raw_rule *)rg->rules.v + ri;
+			rc = build_rule(rr, rg->rules.lines[ri], name, gi, ri, &g->rules[ri], err);
+			if (rc != 0)
+				goto fail;
+			g->n_rules++;
+		}
+	}
+	*out = gs;
+	return 0;
+fail:
+	for (size_t j = 0; j <= gi && j < raw->groups.n; j++)
+		group_release(&gs[j]);
+	free(gs);
+	return rc;
+}
+
+static int add_raw(struct vg_rule_set *set, int rc, struct raw_file *raw, const char *name,
+		   const struct vg_rule_load_options *opts, struct vg_err *err)
+{
+	struct vg_rule_group *gs = NULL, *all;
+	char **files, *file;
+	size_t n;
+
+	if (rc == 0 && set->n_files >= VG_RULES_MAX_FILES)
+		rc = vg_err_set(err, VG_ELIMIT, "%s: more than %d rule files", name, VG_RULES_MAX_FILES);
+	if (rc == 0)
+		rc = build_groups(raw, name, opts, &gs, err);
+	n = raw->groups.n;
+	vg_conf_release(file_fields, raw);
+	if (rc != 0)
+		return rc;
+	all = n ? realloc(set->groups, (set->n_groups + n) * sizeof(*all)) : set->groups;
+	files = realloc(set->files, (set->n_files + 1) * sizeof(*files));
+	file = strdup(name);
+	if (all)
+		set->groups = all;
+	if (files)
+		set->files = files;
+	if ((n && all == NULL) || files == NULL || file == NULL) {
+		for (size_t i = 0; i < n; i++)
+			group_release(&gs[i]);
+		free(gs);
+		free(file);
+		return vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
+	}
+	if (n)
+		memcpy(set->groups + set->n_groups, gs, n * sizeof(*gs));
+	set->n_groups += n;
+	set->files[set->n_files++] = file;
+	free(gs);
+	return 0;
+}
+
+int vg_rule_set_add_string(struct vg_rule_set *set, const char *text, size_t len, const char *name,
+			   const struct vg_rule_load_options *opts, struct vg_err *err)
+{
+	struct raw_file raw;
+	int rc;
+
+	memset(&raw, 0, sizeof(raw));
+	rc = vg_conf_load_string(text, len, name, file_fields, &raw, err);
+	return add_raw(set, rc, &raw, name, opts, err);
+}
+
+int vg_rule_set_add_file(struct vg_rule_set *set, const char *path,
+			 const struct vg_rule_load_options *opts, struct vg_err *err)
+{
+	struct raw_file raw;
+	int rc;
+
+	memset(&raw, 0, sizeof(raw));
+	rc = vg_conf_load_file(path, file_fields, &raw, err);
+	return add_raw(set, rc, &raw, path, opts, err);
+}
+
+int vg_rule_set_load_globs(const struct vg_conf_strlist *patterns, const char *base_dir,
+			   const struct vg_rule_load_options *opts, struct vg_rule_set **out,
+			   struct vg_err *err)
+{
+	struct vg_rule_set *set = vg_rule_set_new();
+	struct vg_buf pat = VG_BUF_INIT;
+	int rc = 0;
+
+	if (set == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	for (size_t i = 0; patterns && i < patterns->n && rc == 0; i++) {
+		const char *p = patterns->v[i];
+		glob_t g;
+		int gr;
+
+		vg_buf_reset(&pat);
+		if (p[0] != '/' && base_dir != NULL && base_dir[0] != '\0')
+			vg_buf_printf(&pat, "%s/", base_dir);
+		vg_buf_puts(&pat, p);
+		if (vg_buf_failed(&pat)) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+			break;
+		}
+		memset(&g, 0, sizeof(g));
+		gr = glob(vg_buf_cstr(&pat), GLOB_ERR, NULL, &g);
+		if (gr == GLOB_NOMATCH) {
+			globfree(&g);
+			continue;
+		}
+		if (gr != 0) {
+			rc = vg_err_set(err, gr == GLOB_NOSPACE ? VG_ENOMEM : VG_EIO,
+					"rule_files: \"%s\": cannot read the directories it names",
+					vg_conf_printable(vg_buf_cstr(&pat), "..."));
+			globfree(&g);
+			break;
+		}
+		for (size_t k = 0; k < g.gl_pathc && rc == 0; k++) {
+			bool is_seen = false;
+			for (size_t f = 0; f < set->n_files; f++)
+				is_seen = is_seen || strcmp(set->files[f], g.gl_pathv[k]) == 0;
+			if (!is_seen)
+				rc = vg_rule_set_add_file(set, g.gl_pathv[k], opts, err);
+		}
+		globfree(&g);
+	}
+	vg_buf_release(&pat);
+	if (rc != 0) {
+		vg_rule_set_free(set);
+		return rc;
+	}
+	*out = set;
+	return 0;
+}
