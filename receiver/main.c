@@ -11,6 +11,8 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "receiver/alert/rulefile.h"
+#include "receiver/alert/rules.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/retention.h"
 #include "receiver/storage/seal.h"
@@ -27,6 +29,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,6 +75,59 @@ static void http_auth_options(const struct vg_receiver_config *cfg, struct vg_ht
 	o->admin_basic = cfg->http_admin_basic;
 }
 
+/* The rule files cfg names, globbed against the configuration file's
+ * directory. */
+static int load_rules(const struct vg_receiver_config *cfg, struct vg_rule_set **out, struct vg_err *err)
+{
+	struct vg_rule_load_options ro = { cfg->evaluation_interval_ms, false };
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s", cfg->config_path ? cfg->config_path : ".");
+	return vg_rule_set_load_globs(&cfg->rule_files, cfg->config_path ? dirname(dir) : NULL, &ro, out, err);
+}
+
+/* SIGHUP and POST /-/reload: the configuration read again as at start
+ * (flags, then the file), its rule files loaded and handed to the engine;
+ * a file refused leaves the running rules as they are. One at a time. */
+struct reloader {
+	pthread_mutex_t mu;
+	int argc;
+	char **argv;
+	struct vg_rules *rules;
+};
+
+static int reload_rules(void *arg, struct vg_err *err)
+{
+	struct reloader *rl = arg;
+	struct vg_receiver_config cfg;
+	struct vg_rule_set *set = NULL;
+	int rc;
+
+	pthread_mutex_lock(&rl->mu);
+	rc = vg_receiver_config_from_args(&cfg, rl->argc, rl->argv, err);
+	if (rc == 0)
+		rc = load_rules(&cfg, &set, err);
+	if (rc == 0) {
+		vg_info("reloading: %zu rule files, %zu rules", set->n_files, vg_rule_set_count(set));
+		vg_rules_apply(rl->rules, set);
+	} else {
+		vg_error("reload refused, the previous rules keep running: %s", err->msg);
+	}
+	vg_receiver_config_release(&cfg);
+	pthread_mutex_unlock(&rl->mu);
+	return rc;
+}
+
+static void sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct vg_err err;
+
+	(void)sig;
+	(void)what;
+	vg_info("received SIGHUP, reloading the rules");
+	(void)reload_rules(arg, &err);
+}
+
 /* What --check-config checks beyond the syntax: the data directory, when
  * it exists, is a writable directory; the HTTP token files can be read. */
 static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
@@ -83,6 +140,12 @@ static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 	if (vg_http_auth_init(&auth, &ao, err) != 0)
 		return err->code;
 	vg_http_auth_release(&auth);
+	{
+		struct vg_rule_set *set = NULL;
+		if (load_rules(cfg, &set, err) != 0)
+			return err->code;
+		vg_rule_set_free(set);
+	}
 
 	if (stat(cfg->data_dir, &st) == 0 && (!S_ISDIR(st.st_mode) || access(cfg->data_dir, W_OK) != 0))
 		return vg_err_set(err, VG_EINVAL, "%s%sdata_dir: %s is not a writable directory",
@@ -192,7 +255,10 @@ int main(int argc, char **argv)
 	struct vg_http_api *api = NULL;
 	struct vg_submit *submit = NULL;
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+	struct vg_rules *rules = NULL;
+	struct vg_rule_set *rule_set = NULL;
+	struct reloader reloader = { PTHREAD_MUTEX_INITIALIZER, argc, argv, NULL };
 	struct vg_wal_replay_cb replay;
 	struct vg_wal_stats replayed;
 	struct vg_wal_options wopts;
@@ -325,6 +391,22 @@ int main(int argc, char **argv)
 	if (vg_sealer_start(&sealopts, &sealer, &err) != 0)
 		goto fail;
 
+	/* Rules: evaluated on their own thread, written through the same
+	 * queue as imports. The notifier is not wired yet: no sink. */
+	if (load_rules(&cfg, &rule_set, &err) != 0)
+		goto fail;
+	{
+		struct vg_rules_options ropts = {
+			.storage = storage, .submit = submit, .clock = &clock, .data_dir = cfg.data_dir,
+			.lookback_ms = cfg.lookback_ms, .sink = NULL, .sink_arg = NULL,
+		};
+		rc = vg_rules_start(&ropts, rule_set, &rules, &err);
+		rule_set = NULL; /* the engine's, or freed */
+		if (rc != 0)
+			goto fail;
+		reloader.rules = rules;
+	}
+
 	struct vg_http_api_options hopts = {
 		.host = http_host, .port = http_port, .lookback_ms = cfg.lookback_ms,
 		.head = head, .storage = storage, .sealer = sealer, .stats = stats, .submit = submit,
@@ -334,6 +416,7 @@ int main(int argc, char **argv)
 		.cors_origin = cfg.http_cors_origin,
 		.tls_cert_file = cfg.http_tls_cert_file, .tls_key_file = cfg.http_tls_key_file,
 		.tls_client_ca_file = cfg.http_tls_client_ca_file,
+		.rules = rules, .reload = reload_rules, .reload_arg = &reloader,
 	};
 	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
@@ -350,7 +433,9 @@ int main(int argc, char **argv)
 
 	sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
 	sigint = evsignal_new(base, SIGINT, stop_cb, base);
-	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+	sighup = evsignal_new(base, SIGHUP, sighup_cb, &reloader);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL || evsignal_add(sigterm, NULL) ||
+	    evsignal_add(sigint, NULL) || evsignal_add(sighup, NULL)) {
 		vg_err_set(&err, VG_ENOMEM, "cannot install signal handlers");
 		goto fail;
 	}
@@ -373,6 +458,8 @@ out:
 	 * now that the loop is done), then the last seal, here, so a restart
 	 * finds everything in blocks and a short WAL; then no agents, then no
 	 * queries, then the WAL (after the last sync), then memory. */
+	/* No evaluation past this point; the state is saved. */
+	vg_rules_stop(rules);
 	if (ing)
 		vg_ingest_stop_freezes(ing);
 	vg_sealer_stop(sealer);
@@ -381,6 +468,8 @@ out:
 	vg_ingest_free(ing);
 	if (api)
 		vg_http_api_stop(api);
+	/* After ingest completed its batches and HTTP stopped reading it. */
+	vg_rules_free(rules);
 	/* After both of its sides, before the base its event is on. */
 	vg_submit_free(submit);
 	if (wal) {
@@ -394,6 +483,8 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
 	if (base)
 		event_base_free(base);
 	vg_storage_close(storage);

@@ -139,6 +139,9 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_tls_cert_file", VG_CONF_STR, http_tls_cert_file), 0, 0, vg_conf_check_path },
 	{ F("http_tls_key_file", VG_CONF_STR, http_tls_key_file), 0, 0, vg_conf_check_path },
 	{ F("http_tls_client_ca_file", VG_CONF_STR, http_tls_client_ca_file), 0, 0, vg_conf_check_path },
+	/* Rules (vigil-rules(5)) */
+	{ F("rule_files", VG_CONF_STRLIST, rule_files), 0, 0, NULL },
+	{ F("evaluation_interval", VG_CONF_DURATION, evaluation_interval_ms), 1000, 24LL * 3600 * 1000, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -322,6 +325,7 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->http_max_body_bytes = 1 << 20;
 	cfg->http_timeout_ms = 60 * 1000;
 	cfg->http_header_timeout_ms = 10 * 1000;
+	cfg->evaluation_interval_ms = 60 * 1000;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||

@@ -72,6 +72,11 @@ struct vg_receiver_config {
 	char *http_tls_cert_file;
 	char *http_tls_key_file;
 	char *http_tls_client_ca_file;
+	/* Rules (vigil-rules(5)): glob patterns of rule files, relative ones
+	 * against the configuration file's directory; the interval of groups
+	 * that name none (Prometheus's evaluation_interval, 1m). */
+	struct vg_conf_strlist rule_files;
+	int64_t evaluation_interval_ms;
 };
 
 /*

@@ -379,7 +379,7 @@ int vg_rule_set_load_globs(const struct vg_conf_strlist *patterns, const char *b
 		int gr;
 
 		vg_buf_reset(&pat);
-		if (p[0] != '/' && base_dir != NULL && base_dir[0] != '\0')
+		if (p[0] != '/' && base_dir != NULL && base_dir[0] != '\0' && strcmp(base_dir, ".") != 0)
 			vg_buf_printf(&pat, "%s/", base_dir);
 		vg_buf_puts(&pat, p);
 		if (vg_buf_failed(&pat)) {

@@ -38,6 +38,7 @@
 #include "config.h" /* PACKAGE_VERSION */
 
 #include "receiver/http/http_api.h"
+#include "receiver/alert/rules.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
@@ -106,6 +107,9 @@ struct vg_http_api {
 	struct vg_storage *storage; /* borrowed: every read */
 	struct vg_sealer *sealer;   /* borrowed; NULL: no admin/seal */
 	struct vg_stats *stats; /* borrowed */
+	struct vg_rules *rules;     /* borrowed; NULL: none */
+	int (*reload)(void *arg, struct vg_err *err);
+	void *reload_arg;
 	struct vg_import *import; /* the streamed import under evhttp */
 	struct vg_tls_server *tls; /* NULL: plain HTTP */
 	struct vg_http_cors cors;
@@ -883,7 +887,68 @@ static void handle_metrics(struct ctx *c)
 	vg_buf_reset(&c->out);
 	vg_stats_render(c->api->stats, c->api->head, &c->out);
 	vg_stats_render_storage(c->api->storage, &c->out);
+	if (c->api->rules)
+		vg_rules_render_metrics(c->api->rules, &c->out);
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* --- rules and alerts (receiver/alert/rules.h) ------------------------------ */
+
+static void method_not_allowed(struct ctx *c, const char *allow);
+
+static void handle_rules(struct ctx *c)
+{
+	const char *type = vg_http_form_get(&c->form, "type", NULL);
+
+	if (type != NULL && *type == '\0')
+		type = NULL;
+	if (type != NULL && strcmp(type, "alert") != 0 && strcmp(type, "record") != 0) {
+		bad_data(c, "unsupported type: only 'alert' or 'record' are accepted");
+		return;
+	}
+	begin_success(c);
+	if (c->api->rules)
+		vg_rules_render_rules(c->api->rules, type, &c->out);
+	else
+		vg_buf_puts(&c->out, "{\"groups\":[]}");
+	finish_success(c, false);
+}
+
+static void handle_alerts(struct ctx *c)
+{
+	begin_success(c);
+	if (c->api->rules)
+		vg_rules_render_alerts(c->api->rules, &c->out);
+	else
+		vg_buf_puts(&c->out, "{\"alerts\":[]}");
+	finish_success(c, false);
+}
+
+/* POST|PUT /-/reload: the rule files read again; a refusal is 500 with
+ * the reason (file and line), as Prometheus answers. */
+static void handle_reload(struct ctx *c)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	struct vg_err err;
+
+	if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT) {
+		method_not_allowed(c, "POST, PUT, OPTIONS");
+		return;
+	}
+	if (c->api->reload == NULL) {
+		reply_error(c, 503, "unavailable", "reloading is not available");
+		return;
+	}
+	vg_err_clear(&err);
+	if (c->api->reload(c->api->reload_arg, &err) != 0) {
+		struct vg_buf m = VG_BUF_INIT;
+		vg_buf_printf(&m, "failed to reload config: %s", err.msg);
+		reply_error(c, 500, "internal", vg_buf_failed(&m) ? "failed to reload config" : vg_buf_cstr(&m));
+		vg_buf_release(&m);
+		return;
+	}
+	vg_buf_reset(&c->out);
+	send_body(c, 200, "text/plain; charset=utf-8");
 }
 
 /* --- routing -------------------------------------------------------------------- */
@@ -1093,6 +1158,19 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 			return;
 		}
 	}
+	if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
+		if (!is_get && !is_post) {
+			method_not_allowed(c, "GET, POST, OPTIONS");
+			return;
+		}
+		if (!read_params(c, uri))
+			return;
+		if (rest[0] == 'r')
+			handle_rules(c);
+		else
+			handle_alerts(c);
+		return;
+	}
 	if (strcmp(rest, "metadata") == 0 || strcmp(rest, "query_exemplars") == 0) {
 		/* Vigil keeps neither metric metadata nor exemplars, so the
 		 * true answer is empty; Grafana asks for both on start. */
@@ -1155,6 +1233,7 @@ static struct route lookup_route(const char *path)
 	static const char *const reads[] = {
 		"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
 		"/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/status/buildinfo", "/metrics",
+		"/api/v1/rules", "/api/v1/alerts",
 	};
 	struct route r = { false, false, VG_HTTP_SCOPE_READ };
 
@@ -1168,7 +1247,8 @@ static struct route lookup_route(const char *path)
 	    strcmp(path, "/api/v1/write") == 0 || strcmp(path, "/api/v1/push") == 0 ||
 	    strncmp(path, "/api/v1/silences", 16) == 0) {
 		r.scope = VG_HTTP_SCOPE_ADMIN;
-		r.exists = strcmp(path, "/api/v1/admin/seal") == 0 || strcmp(path, VG_IMPORT_PATH) == 0;
+		r.exists = strcmp(path, "/api/v1/admin/seal") == 0 || strcmp(path, VG_IMPORT_PATH) == 0 ||
+			   strcmp(path, "/-/reload") == 0;
 		return r;
 	}
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
@@ -1249,6 +1329,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		handle_health(&c, path);
 	} else if (strncmp(path, "/api/v1/", 8) == 0) {
 		route_api(&c, path, uri);
+	} else if (strcmp(path, "/-/reload") == 0) {
+		handle_reload(&c);
 	} else if (strcmp(path, "/metrics") == 0) {
 		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
 			method_not_allowed(&c, "GET, OPTIONS");
@@ -1407,6 +1489,9 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	api->storage = opts->storage;
 	api->sealer = opts->sealer;
 	api->stats = opts->stats;
+	api->rules = opts->rules;
+	api->reload = opts->reload;
+	api->reload_arg = opts->reload_arg;
 	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
 	if ((rc = vg_http_cors_init(&api->cors, opts->cors_origin, err)) != 0 ||
 	    (rc = vg_http_auth_init(&api->auth, &opts->auth, err)) != 0)

@@ -21,6 +21,7 @@ struct vg_stats;
 struct vg_submit;
 
 struct vg_http_api;
+struct vg_rules;
 
 struct vg_http_api_options {
 	const char *host;     /* "" or NULL: all addresses */
@@ -49,6 +50,13 @@ struct vg_http_api_options {
 	 * certificate's file; with a client CA file a client certificate is
 	 * required. NULL: plain HTTP. */
 	const char *tls_cert_file, *tls_key_file, *tls_client_ca_file;
+	/* Rules (receiver/alert/rules.h): GET /api/v1/rules and
+	 * /api/v1/alerts, their lines of /metrics; borrowed; NULL: no rules
+	 * (empty answers). reload(reload_arg, err) serves POST /-/reload
+	 * (admin); NULL: 503. */
+	struct vg_rules *rules;
+	int (*reload)(void *arg, struct vg_err *err);
+	void *reload_arg;
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */
