@@ -400,6 +400,10 @@ int main(int argc, char **argv)
 			.storage = storage, .submit = submit, .clock = &clock, .data_dir = cfg.data_dir,
 			.lookback_ms = cfg.lookback_ms, .sink = NULL, .sink_arg = NULL,
 		};
+		if (cfg.testing_alert_log) {
+			ropts.sink = vg_alert_log_sink;
+			ropts.sink_arg = cfg.testing_alert_log;
+		}
 		rc = vg_rules_start(&ropts, rule_set, &rules, &err);
 		rule_set = NULL; /* the engine's, or freed */
 		if (rc != 0)

@@ -142,6 +142,7 @@ static const struct vg_conf_field receiver_fields[] = {
 	/* Rules (vigil-rules(5)) */
 	{ F("rule_files", VG_CONF_STRLIST, rule_files), 0, 0, NULL },
 	{ F("evaluation_interval", VG_CONF_DURATION, evaluation_interval_ms), 1000, 24LL * 3600 * 1000, NULL },
+	{ F("testing_alert_log", VG_CONF_STR, testing_alert_log), 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -358,6 +359,7 @@ static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 		return vg_err_set(err, VG_EINVAL, "%s is set without http_tls_cert_file",
 				  cfg->http_tls_key_file ? "http_tls_key_file" : "http_tls_client_ca_file");
 	unset_empty(&cfg->testing_clock_file);
+	unset_empty(&cfg->testing_alert_log);
 	return 0;
 }
 

@@ -77,6 +77,9 @@ struct vg_receiver_config {
 	 * that name none (Prometheus's evaluation_interval, 1m). */
 	struct vg_conf_strlist rule_files;
 	int64_t evaluation_interval_ms;
+	/* For tests only: every alert the rule engine hands on is appended
+	 * to this file (vg_alert_log_sink), until the notifier takes them. */
+	char *testing_alert_log;
 };
 
 /*

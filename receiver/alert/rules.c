@@ -75,6 +75,7 @@ struct group_rt {
 	const struct vg_rule_group *cfg;
 	struct rule_rt *rules;
 	int64_t last_eval_ms; /* aligned time of the last evaluation begun; 0 none */
+	int64_t done_eval_ms; /* evaluation time of the last one finished (mu); 0 none */
 	/* The evaluation under way (the engine's thread only). */
 	bool is_running, is_waiting_room, is_failed;
 	size_t next;
@@ -542,6 +543,7 @@ static void group_finish(struct vg_rules *r, struct group_rt *g)
 	g->last_duration_s = dur;
 	g->duration_sum_s += dur;
 	g->is_running = false;
+	g->done_eval_ms = g->eval_ms;
 	pthread_mutex_unlock(&r->mu);
 	push_sink(r, g);
 	if (r->is_dirty)
@@ -691,6 +693,7 @@ static void carry_over(struct group_rt *old, size_t n_old, struct group_rt *gs, 
 		if (o == NULL)
 			continue;
 		gs[i].last_eval_ms = o->last_eval_ms;
+		gs[i].done_eval_ms = o->done_eval_ms;
 		gs[i].evaluations = o->evaluations;
 		gs[i].failures = o->failures;
 		gs[i].missed = o->missed;
@@ -1001,6 +1004,29 @@ static void push_sink(struct vg_rules *r, struct group_rt *g)
 	free(v);
 }
 
+void vg_alert_log_sink(void *arg, const struct vg_notify_alert *alerts, size_t n)
+{
+	const char *path = arg;
+	struct vg_buf b = VG_BUF_INIT;
+	FILE *f;
+
+	for (size_t i = 0; i < n; i++) {
+		char fp[17];
+		vg_alert_fingerprint_hex(vg_alert_fingerprint(&alerts[i].labels), fp);
+		vg_buf_printf(&b, "%s %s %lld %lld", alerts[i].is_firing ? "firing" : "resolved", fp,
+			      (long long)alerts[i].starts_at_ms, (long long)alerts[i].ends_at_ms);
+		for (size_t k = 0; k < alerts[i].labels.n; k++)
+			vg_buf_printf(&b, " %s=%s", alerts[i].labels.names[k], alerts[i].labels.values[k]);
+		vg_buf_putc(&b, '\n');
+	}
+	if (!vg_buf_failed(&b) && (f = fopen(path, "a")) != NULL) {
+		if (b.len)
+			(void)fwrite(b.data, 1, b.len, f);
+		fclose(f);
+	}
+	vg_buf_release(&b);
+}
+
 /* --- views ----------------------------------------------------------------------------- */
 
 size_t vg_rules_format_value_e(double v, char *out, size_t cap)
@@ -1143,7 +1169,7 @@ void vg_rules_render_rules(struct vg_rules *r, const char *type, struct vg_buf *
 			json_rule(out, ru);
 		}
 		vg_buf_printf(out, "],\"evaluationTime\":%.17g,\"lastEvaluation\":", g->last_duration_s);
-		json_time(out, g->last_eval_ms ? g->last_eval_ms - g->cfg->query_offset_ms : 0);
+		json_time(out, g->done_eval_ms);
 		vg_buf_putc(out, '}');
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -1212,7 +1238,7 @@ void vg_rules_render_metrics(struct vg_rules *r, struct vg_buf *out)
 			case 2: snprintf(v, sizeof(v), "%llu", (unsigned long long)g->missed); break;
 			case 3: snprintf(v, sizeof(v), "%.17g", g->duration_sum_s); break;
 			case 4: snprintf(v, sizeof(v), "%.17g", g->last_duration_s); break;
-			case 5: snprintf(v, sizeof(v), "%.17g", secs(g->last_eval_ms)); break;
+			case 5: snprintf(v, sizeof(v), "%.17g", secs(g->done_eval_ms)); break;
 			default: snprintf(v, sizeof(v), "%zu", g->cfg->n_rules); break;
 			}
 			metric_group(out, fam[f].name, g, v);

@@ -83,6 +83,11 @@ void vg_rules_render_metrics(struct vg_rules *r, struct vg_buf *out);
 /* Evaluations finished so far, all groups (tests wait on it). */
 uint64_t vg_rules_evaluations(struct vg_rules *r);
 
+/* For tests only (testing_alert_log): a sink that appends each alert it
+ * is handed to the file arg names, a line each: "firing|resolved
+ * FINGERPRINT STARTS_AT_MS ENDS_AT_MS name=value...". */
+void vg_alert_log_sink(void *arg, const struct vg_notify_alert *alerts, size_t n);
+
 /* The alert value as Prometheus's API writes it, Go's
  * FormatFloat(v, 'e', -1): "1e+00", "5e-01", "NaN", "+Inf". */
 size_t vg_rules_format_value_e(double v, char *out, size_t cap);
