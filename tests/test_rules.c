@@ -2,7 +2,7 @@
  * test_rules.c: alerting and recording rules (receiver/alert/) in a real
  * receiver on loopback whose clock the test drives (testing_clock_file):
  * pending, then firing after `for`, resolved when the condition clears;
- * keep_firing_for; limit; recording rules queryable as series and read by
+ * keep_firing_for; limit; templated labels and annotations; recording rules queryable as series and read by
  * a later rule of the same evaluation; ALERTS and ALERTS_FOR_STATE; a
  * restart while an alert fires (same activeAt, no new firing event, one
  * resolve); bad rule files refused with file and line on SIGHUP and
@@ -434,6 +434,12 @@ START_TEST(test_rules_bad_files_are_refused_and_the_old_rules_keep_running)
 	ck_assert_int_eq(status, 500);
 	ck_assert_msg(strstr(body, "a.yaml:4: groups[1]: groupname: \\\"g\\\" is repeated") != NULL, "%s", body);
 	free(body);
+	/* A template that does not parse. */
+	write_file(rules_path, "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: up\n    annotations:\n      s: \"{{ nope }}\"\n");
+	body = vg_t_http_post(rcv.http_port, "/-/reload", "", 0, &status);
+	ck_assert_int_eq(status, 500);
+	ck_assert_msg(strstr(body, "a.yaml:4: groups[0].rules[0].annotations.s: template: 1:") != NULL, "%s", body);
+	free(body);
 	/* A bad duration. */
 	write_file(rules_path, "groups:\n- name: g\n  interval: 1q\n  rules: []\n");
 	body = vg_t_http_post(rcv.http_port, "/-/reload", "", 0, &status);
@@ -478,6 +484,47 @@ START_TEST(test_rules_bad_file_at_start_is_refused_with_file_and_line)
 }
 END_TEST
 
+START_TEST(test_rules_templated_labels_and_annotations)
+{
+	long status = 0;
+	json_t *doc, *a;
+
+	setup_rules("groups:\n- name: g\n  interval: 10s\n  rules:\n"
+		    "  - alert: Big\n    expr: rule_m > 5\n"
+		    "    labels:\n      sev: \"{{ if gt $value 100.0 }}page{{ else }}ticket{{ end }}\"\n"
+		    "    annotations:\n      summary: \"{{ $labels.job }} at {{ $value | humanize }}\"\n"
+		    "      dotted: \"{{ .Labels.job }}/{{ .Value }}\"\n");
+	push("rule_m{job=\"a\"}", 1234567, t0);
+	push("rule_m{job=\"b\"}", 7, t0);
+	advance(t0);
+	doc = vg_t_http_json(rcv.http_port, "/api/v1/alerts", &status);
+	ck_assert_int_eq(status, 200);
+	json_t *alerts = json_object_get(json_object_get(doc, "data"), "alerts");
+	ck_assert_uint_eq(json_array_size(alerts), 2);
+	size_t i;
+	int seen = 0;
+	json_array_foreach(alerts, i, a) {
+		json_t *l = json_object_get(a, "labels"), *an = json_object_get(a, "annotations");
+		const char *job = json_string_value(json_object_get(l, "job"));
+		if (strcmp(job, "a") == 0) {
+			ck_assert_str_eq(json_string_value(json_object_get(l, "sev")), "page");
+			ck_assert_str_eq(json_string_value(json_object_get(an, "summary")), "a at 1.235M");
+			ck_assert_str_eq(json_string_value(json_object_get(an, "dotted")), "a/1.234567e+06");
+			seen |= 1;
+		} else {
+			ck_assert_str_eq(json_string_value(json_object_get(l, "sev")), "ticket");
+			ck_assert_str_eq(json_string_value(json_object_get(an, "summary")), "b at 7");
+			seen |= 2;
+		}
+	}
+	ck_assert_int_eq(seen, 3);
+	json_decref(doc);
+	/* The expanded label is part of the ALERTS series. */
+	ck_assert_uint_eq(query("ALERTS{sev=\"page\",job=\"a\"}", t0, NULL), 1);
+	teardown_rules();
+}
+END_TEST
+
 /* --- vigil rules check ------------------------------------------------------- */
 
 static int check_rules(const char *text, char **out, char **err)
@@ -510,6 +557,10 @@ START_TEST(test_rules_check_exit_codes_and_output)
 		{ "groups:\n- name: g\n  rulez: []\n", "r.yaml:3: unknown key \"rulez\"" },
 		{ "groups:\n- name: g\n  rules: [\n", "r.yaml:" },
 		{ "groups:\n- interval: 1m\n", "r.yaml:2: groups[0]: group name must not be empty" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n      s: \"{{ $labels.x \"\n",
+		  "r.yaml:4: groups[0].rules[0].annotations.s: template: 1:" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels:\n      s: \"{{ range . }}{{ end }}\"\n",
+		  "r.yaml:4: groups[0].rules[0].labels.s: template: 1:" },
 	};
 	char *out = NULL, *err = NULL;
 
@@ -695,6 +746,7 @@ int main(void)
 	tcase_add_test(tc, test_rules_bad_files_are_refused_and_the_old_rules_keep_running);
 	tcase_add_test(tc, test_rules_bad_file_at_start_is_refused_with_file_and_line);
 	tcase_add_test(tc, test_rules_vigil_alerts_lists_firing_and_pending);
+	tcase_add_test(tc, test_rules_templated_labels_and_annotations);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

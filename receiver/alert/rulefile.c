@@ -18,6 +18,7 @@
 #include "common/series.h"
 #include "promql/ast.h"
 #include "promql/parse.h"
+#include "receiver/alert/template.h"
 
 #include <glob.h>
 #include <stddef.h>
@@ -142,8 +143,17 @@ static void labels_sort(struct vg_conf_labels *l)
 		}
 }
 
+static void tmpls_free(struct vg_template **t, size_t n)
+{
+	for (size_t i = 0; t && i < n; i++)
+		vg_template_free(t[i]);
+	free(t);
+}
+
 static void rule_release(struct vg_rule *r)
 {
+	tmpls_free(r->label_tmpls, r->labels.n);
+	tmpls_free(r->annotation_tmpls, r->annotations.n);
 	free(r->name);
 	free(r->expr);
 	vg_promql_node_free(r->ast);
@@ -189,6 +199,35 @@ size_t vg_rule_set_count(const struct vg_rule_set *set)
 }
 
 /* --- from the raw tables to the set ------------------------------------------ */
+
+/* Parses each value of l as a template into *out (n entries). */
+static int parse_tmpls(const struct vg_conf_labels *l, const char *what, const char *name, size_t line,
+		       const char *where, struct vg_template ***out, struct vg_err *err)
+{
+	struct vg_template **t;
+
+	*out = NULL;
+	if (l->n == 0)
+		return 0;
+	t = calloc(l->n, sizeof(*t));
+	if (t == NULL)
+		return vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
+	*out = t;
+	for (size_t i = 0; i < l->n; i++) {
+		struct vg_err sub;
+		int rc = vg_template_parse(l->values[i], strlen(l->values[i]), &t[i], &sub);
+		if (rc == VG_ENOMEM)
+			return vg_err_set(err, rc, "%s: out of memory", name);
+		if (rc != 0)
+			return vg_err_set(err, rc, "%s:%zu: %s.%s.%s: template: %s", name, line, where, what,
+					  l->names[i], sub.msg);
+		if (vg_template_uses_notification_fields(t[i]))
+			return vg_err_set(err, VG_EINVAL,
+					  "%s:%zu: %s.%s.%s: template: .Annotations and .Status are for notification templates, not rule files",
+					  name, line, where, what, l->names[i]);
+	}
+	return 0;
+}
 
 /* Moves a raw rule into r, validating what spans keys. */
 static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_t gi, size_t ri,
@@ -237,6 +276,16 @@ static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_
 	labels_sort(&r->labels);
 	labels_sort(&r->annotations);
 	r->line = line;
+	if (r->is_alert) {
+		rc = parse_tmpls(&r->labels, "labels", name, line, where, &r->label_tmpls, err);
+		if (rc == 0)
+			rc = parse_tmpls(&r->annotations, "annotations", name, line, where, &r->annotation_tmpls, err);
+		if (rc != 0) {
+			rule_release(r);
+			memset(r, 0, sizeof(*r));
+			return rc;
+		}
+	}
 	return 0;
 }
 

@@ -11,7 +11,10 @@
  *
  * Every refusal names the file and the line: "FILE:LINE: what", and a bad
  * expression also the column inside it ("FILE:LINE: groups[0].rules[1].expr:
- * 1:7: parse error: ..."). A file is refused whole at its first error.
+ * 1:7: parse error: ..."); a template that does not parse (an alerting
+ * rule's label value or annotation, template.h) names the rule's line and
+ * the template's own line and column ("FILE:LINE:
+ * groups[0].rules[1].annotations.summary: template: 1:4: ..."). A file is refused whole at its first error.
  *
  * Dialect: Prometheus's keys only, today; Vigil's own rule keys (flap
  * control) will be refused with opts.is_prometheus (`vigil rules check
@@ -31,6 +34,7 @@
 
 struct vg_err;
 struct vg_promql_node;
+struct vg_template;
 
 /* Prometheus's global evaluation_interval default. */
 #define VG_RULES_DEFAULT_INTERVAL_MS (60 * 1000)
@@ -46,6 +50,10 @@ struct vg_rule {
 	int64_t for_ms, keep_firing_for_ms;
 	struct vg_conf_labels labels;      /* sorted by name; templates for alerts */
 	struct vg_conf_labels annotations; /* sorted by name; templates */
+	/* Alerting rules: each label value and annotation parsed as a
+	 * template (template.h), in the order of labels and annotations;
+	 * NULL for recording rules, whose labels are plain. */
+	struct vg_template **label_tmpls, **annotation_tmpls;
 	size_t line;                       /* where the rule begins */
 };
 

@@ -22,6 +22,7 @@
 #include "receiver/alert/rulefile.h"
 #include "receiver/alert/rules_persist.h"
 #include "receiver/alert/rules_state.h"
+#include "receiver/alert/template.h"
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -229,7 +230,7 @@ static void lset_finish(struct lset *l, struct vg_conf_labels *view)
  * in strs for the caller to free. */
 struct strs {
 	size_t n;
-	char *v[2 * VG_SERIES_MAX_LABELS];
+	char *v[4 * VG_SERIES_MAX_LABELS + 4]; /* labels, then expansions */
 };
 
 static void strs_free(struct strs *s)
@@ -269,6 +270,25 @@ static int result_labels(const struct vg_query_series *qs, struct strs *s, struc
 			return VG_ELIMIT;
 	}
 	return 0;
+}
+
+/* The expansion of t (or Prometheus's error text in its place), kept in s. */
+static char *expand(struct strs *s, const struct vg_template *t, const struct vg_template_data *d,
+		    struct vg_buf *tmp)
+{
+	struct vg_err e;
+	char *c;
+
+	vg_buf_reset(tmp);
+	vg_err_clear(&e);
+	if (vg_template_render(t, d, tmp, &e) != 0) {
+		vg_buf_reset(tmp);
+		vg_buf_printf(tmp, "<error expanding template: %s>", e.msg);
+	}
+	if (vg_buf_failed(tmp) || s->n >= sizeof(s->v) / sizeof(s->v[0]) || (c = strdup(vg_buf_cstr(tmp))) == NULL)
+		return NULL;
+	s->v[s->n++] = c;
+	return c;
 }
 
 static void apply_labels(struct lset *l, const struct vg_conf_labels *add)
@@ -402,7 +422,7 @@ static int eval_alert(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 {
 	const struct vg_rule *rule = ru->cfg;
 	struct vg_eval_result res;
-	struct vg_buf key = VG_BUF_INIT;
+	struct vg_buf key = VG_BUF_INIT, tmp = VG_BUF_INIT;
 	struct strs strs = { 0 };
 	size_t n = 0;
 	int rc;
@@ -431,12 +451,26 @@ static int eval_alert(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 			rc = vg_err_set(err, rc, "a result series does not parse");
 			break;
 		}
+		/* $labels: the result's labels, before the rule's. */
+		struct lset dl = l;
+		struct vg_conf_labels dview, ann;
+		char *ann_values[VG_SERIES_MAX_LABELS];
+		lset_finish(&dl, &dview);
+		struct vg_template_data td = { &dview, NULL, elem_value(&res, i), NULL, NULL, NULL };
 		apply_labels(&l, &g->cfg->labels);
-		apply_labels(&l, &rule->labels);
+		for (size_t k = 0; k < rule->labels.n && rc == 0; k++) {
+			char *v = expand(&strs, rule->label_tmpls[k], &td, &tmp);
+			if (v == NULL || lset_set(&l, rule->labels.names[k], v) != 0)
+				rc = vg_err_set(err, VG_ENOMEM, "out of memory expanding labels");
+		}
+		ann = (struct vg_conf_labels){ rule->annotations.n, rule->annotations.names, ann_values };
+		for (size_t k = 0; k < rule->annotations.n && k < VG_SERIES_MAX_LABELS && rc == 0; k++)
+			if ((ann_values[k] = expand(&strs, rule->annotation_tmpls[k], &td, &tmp)) == NULL)
+				rc = vg_err_set(err, VG_ENOMEM, "out of memory expanding annotations");
 		(void)lset_set(&l, alertname, rule->name);
 		lset_finish(&l, &view);
-		rc = vg_alert_table_observe(&ru->table, &view, &rule->annotations, elem_value(&res, i),
-					    g->eval_ms, err);
+		if (rc == 0)
+			rc = vg_alert_table_observe(&ru->table, &view, &ann, elem_value(&res, i), g->eval_ms, err);
 		strs_free(&strs);
 	}
 	/* A failed evaluation changes no state (Prometheus's too). */
@@ -463,6 +497,7 @@ static int eval_alert(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 	}
 out:
 	strs_free(&strs);
+	vg_buf_release(&tmp);
 	vg_buf_release(&key);
 	vg_eval_result_release(&res);
 	return rc;
@@ -532,10 +567,15 @@ static void recycle(struct vg_rules *r, struct vg_submit_batch *b)
 	}
 }
 
+/* The state is durable before anyone is told of it: saved, then handed
+ * to the sink, then shown as evaluated. */
 static void group_finish(struct vg_rules *r, struct group_rt *g)
 {
 	double dur = mono_s() - g->t0_mono;
 
+	if (r->is_dirty)
+		persist(r);
+	push_sink(r, g);
 	pthread_mutex_lock(&r->mu);
 	g->evaluations++;
 	if (g->is_failed)
@@ -545,9 +585,6 @@ static void group_finish(struct vg_rules *r, struct group_rt *g)
 	g->is_running = false;
 	g->done_eval_ms = g->eval_ms;
 	pthread_mutex_unlock(&r->mu);
-	push_sink(r, g);
-	if (r->is_dirty)
-		persist(r);
 	atomic_fetch_add(&r->evaluations, 1);
 }
 
