@@ -439,7 +439,7 @@ unsigned_bounds:
 
 /* --- heap members ------------------------------------------------------ */
 
-static void labels_release(struct vg_conf_labels *l)
+void vg_conf_labels_release(struct vg_conf_labels *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->names[i]);
@@ -450,6 +450,19 @@ static void labels_release(struct vg_conf_labels *l)
 	l->n = 0;
 	l->names = NULL;
 	l->values = NULL;
+}
+
+/* Insertion sort: label sets are small (at most VG_SERIES_MAX_LABELS). */
+void vg_conf_labels_sort(struct vg_conf_labels *l)
+{
+	for (size_t i = 1; i < l->n; i++)
+		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
+			char *n = l->names[j], *v = l->values[j];
+			l->names[j] = l->names[j - 1];
+			l->values[j] = l->values[j - 1];
+			l->names[j - 1] = n;
+			l->values[j - 1] = v;
+		}
 }
 
 static void strlist_release(struct vg_conf_strlist *l)
@@ -549,7 +562,7 @@ static int labels_load(struct conf_ctx *c, const char *path, struct vg_conf_labe
 		has_k = has_v = false;
 	}
 	yaml_event_delete(&k);
-	labels_release(out);
+	vg_conf_labels_release(out);
 	*out = l;
 	return 0;
 fail:
@@ -557,7 +570,7 @@ fail:
 		yaml_event_delete(&v);
 	if (has_k)
 		yaml_event_delete(&k);
-	labels_release(&l);
+	vg_conf_labels_release(&l);
 	return r;
 }
 
@@ -957,7 +970,7 @@ void vg_conf_release(const struct vg_conf_field *fields, void *target)
 			*(char **)member = NULL;
 			break;
 		case VG_CONF_LABELS:
-			labels_release(member);
+			vg_conf_labels_release(member);
 			break;
 		case VG_CONF_STRLIST:
 			strlist_release(member);

@@ -103,6 +103,11 @@ int vg_conf_load_string(const char *text, size_t len, const char *name,
 /* Frees every heap member the fields describe and zeroes it. */
 void vg_conf_release(const struct vg_conf_field *fields, void *target);
 
+/* Frees a label set's names and values and zeroes it. */
+void vg_conf_labels_release(struct vg_conf_labels *l);
+/* Sorts a label set by name (names unique: a loaded set's are). */
+void vg_conf_labels_sort(struct vg_conf_labels *l);
+
 /* Frees the items of list field f (each with its section's members). */
 void vg_conf_list_release(const struct vg_conf_field *f, struct vg_conf_list *l);
 

@@ -119,30 +119,6 @@ static const struct vg_conf_field file_fields[] = {
 
 /* --- the set ---------------------------------------------------------------- */
 
-static void labels_free(struct vg_conf_labels *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->names[i]);
-		free(l->values[i]);
-	}
-	free(l->names);
-	free(l->values);
-	memset(l, 0, sizeof(*l));
-}
-
-/* Insertion sort by name: label sets are small (at most 64). */
-static void labels_sort(struct vg_conf_labels *l)
-{
-	for (size_t i = 1; i < l->n; i++)
-		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
-			char *n = l->names[j], *v = l->values[j];
-			l->names[j] = l->names[j - 1];
-			l->values[j] = l->values[j - 1];
-			l->names[j - 1] = n;
-			l->values[j - 1] = v;
-		}
-}
-
 static void tmpls_free(struct vg_template **t, size_t n)
 {
 	for (size_t i = 0; t && i < n; i++)
@@ -157,8 +133,8 @@ static void rule_release(struct vg_rule *r)
 	free(r->name);
 	free(r->expr);
 	vg_promql_node_free(r->ast);
-	labels_free(&r->labels);
-	labels_free(&r->annotations);
+	vg_conf_labels_release(&r->labels);
+	vg_conf_labels_release(&r->annotations);
 }
 
 static void group_release(struct vg_rule_group *g)
@@ -168,7 +144,7 @@ static void group_release(struct vg_rule_group *g)
 	free(g->rules);
 	free(g->file);
 	free(g->name);
-	labels_free(&g->labels);
+	vg_conf_labels_release(&g->labels);
 }
 
 struct vg_rule_set *vg_rule_set_new(void)
@@ -273,8 +249,8 @@ static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_
 	r->annotations = raw->annotations;
 	memset(&raw->labels, 0, sizeof(raw->labels));
 	memset(&raw->annotations, 0, sizeof(raw->annotations));
-	labels_sort(&r->labels);
-	labels_sort(&r->annotations);
+	vg_conf_labels_sort(&r->labels);
+	vg_conf_labels_sort(&r->annotations);
 	r->line = line;
 	if (r->is_alert) {
 		rc = parse_tmpls(&r->labels, "labels", name, line, where, &r->label_tmpls, err);
@@ -331,7 +307,7 @@ static int build_groups(struct raw_file *raw, const char *name, const struct vg_
 		g->limit = rg->limit;
 		g->labels = rg->labels;
 		memset(&rg->labels, 0, sizeof(rg->labels));
-		labels_sort(&g->labels);
+		vg_conf_labels_sort(&g->labels);
 		if (g->file == NULL || (rg->rules.n && (g->rules = calloc(rg->rules.n, sizeof(*g->rules))) == NULL)) {
 			rc = vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
 			goto fail;

@@ -213,17 +213,10 @@ static void lset_finish(struct lset *l, struct vg_conf_labels *view)
 			o++;
 		}
 	l->n = o;
-	for (size_t i = 1; i < l->n; i++)
-		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
-			char *n = l->names[j], *v = l->values[j];
-			l->names[j] = l->names[j - 1];
-			l->values[j] = l->values[j - 1];
-			l->names[j - 1] = n;
-			l->values[j - 1] = v;
-		}
 	view->n = l->n;
 	view->names = l->names;
 	view->values = l->values;
+	vg_conf_labels_sort(view);
 }
 
 /* NUL-terminated copies of a result series' labels (not its name), kept

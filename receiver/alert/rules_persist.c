@@ -277,8 +277,8 @@ int vg_rules_persist_decode(const uint8_t *p, size_t n, struct vg_rules_saved *o
 			get_labels(&r, &in.labels);
 			get_labels(&r, &in.annotations);
 			if (r.is_bad || vg_alert_table_put(&ru->table, &in) != 0) {
-				vg_alert_labels_release(&in.labels);
-				vg_alert_labels_release(&in.annotations);
+				vg_conf_labels_release(&in.labels);
+				vg_conf_labels_release(&in.annotations);
 				r.is_bad = true;
 			}
 		}

@@ -25,17 +25,6 @@ const char *vg_alert_state_name(enum vg_alert_state s)
 	}
 }
 
-void vg_alert_labels_release(struct vg_conf_labels *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->names[i]);
-		free(l->values[i]);
-	}
-	free(l->names);
-	free(l->values);
-	memset(l, 0, sizeof(*l));
-}
-
 int vg_alert_labels_copy(const struct vg_conf_labels *from, struct vg_conf_labels *to)
 {
 	struct vg_conf_labels l = { 0, NULL, NULL };
@@ -57,7 +46,7 @@ int vg_alert_labels_copy(const struct vg_conf_labels *from, struct vg_conf_label
 	*to = l;
 	return 0;
 fail:
-	vg_alert_labels_release(&l);
+	vg_conf_labels_release(&l);
 	return VG_ENOMEM;
 }
 
@@ -73,8 +62,8 @@ static bool labels_equal(const struct vg_conf_labels *a, const struct vg_conf_la
 
 static void inst_release(struct vg_alert_inst *in)
 {
-	vg_alert_labels_release(&in->labels);
-	vg_alert_labels_release(&in->annotations);
+	vg_conf_labels_release(&in->labels);
+	vg_conf_labels_release(&in->annotations);
 }
 
 void vg_alert_table_begin(struct vg_alert_table *t)
@@ -116,13 +105,13 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	if (in == NULL) {
 		if (grow(t) != 0) {
-			vg_alert_labels_release(&ann);
+			vg_conf_labels_release(&ann);
 			return vg_err_set(err, VG_ENOMEM, "out of memory");
 		}
 		in = &t->v[t->n];
 		memset(in, 0, sizeof(*in));
 		if (vg_alert_labels_copy(labels, &in->labels) != 0) {
-			vg_alert_labels_release(&ann);
+			vg_conf_labels_release(&ann);
 			return vg_err_set(err, VG_ENOMEM, "out of memory");
 		}
 		in->fp = fp;
@@ -136,7 +125,7 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 		in->fired_at_ms = 0;
 		in->resolved_at_ms = 0;
 	}
-	vg_alert_labels_release(&in->annotations);
+	vg_conf_labels_release(&in->annotations);
 	in->annotations = ann;
 	in->value = value;
 	in->keep_firing_since_ms = 0;

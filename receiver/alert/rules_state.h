@@ -54,9 +54,9 @@ struct vg_alert_table {
 
 const char *vg_alert_state_name(enum vg_alert_state s); /* "inactive", "pending", "firing" */
 
-/* Copies a label set (names and values), for a caller that keeps one. */
+/* Copies a label set (names and values), for a caller that keeps one;
+ * free it with vg_conf_labels_release (config.h). */
 int vg_alert_labels_copy(const struct vg_conf_labels *from, struct vg_conf_labels *to);
-void vg_alert_labels_release(struct vg_conf_labels *l);
 
 void vg_alert_table_begin(struct vg_alert_table *t);
 /* One element of the output at ts: labels sorted by name (copied),
