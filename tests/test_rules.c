@@ -360,6 +360,25 @@ START_TEST(test_rules_recording_rule_is_a_series_a_later_rule_reads)
 	body = vg_t_http_get(rcv.http_port, "/api/v1/rules?type=bogus", &status);
 	ck_assert_int_eq(status, 400);
 	free(body);
+	/* rule_name[], rule_group[], file[] and exclude_alerts. */
+	body = vg_t_http_get(rcv.http_port, "/api/v1/rules?rule_name[]=SumHigh", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_null(strstr(body, "\"type\":\"recording\""));
+	ck_assert_ptr_nonnull(strstr(body, "\"alerts\":[{"));
+	free(body);
+	body = vg_t_http_get(rcv.http_port, "/api/v1/rules?rule_name[]=SumHigh&exclude_alerts=true", &status);
+	ck_assert_ptr_nonnull(strstr(body, "\"alerts\":[]"));
+	free(body);
+	body = vg_t_http_get(rcv.http_port, "/api/v1/rules?rule_group[]=nope", &status);
+	ck_assert_str_eq(body, "{\"status\":\"success\",\"data\":{\"groups\":[]}}");
+	free(body);
+	{
+		char q[1200];
+		snprintf(q, sizeof(q), "/api/v1/rules?rule_group[]=rec&file[]=%s&file[]=x", rules_path);
+		body = vg_t_http_get(rcv.http_port, q, &status);
+		ck_assert_ptr_nonnull(strstr(body, "\"name\":\"rec\""));
+		free(body);
+	}
 	/* The recorded series follows its input. */
 	push("rule_m{job=\"a\",i=\"1\"}", -1, t0 + 5 * S); /* still there */
 	advance(t0 + 10 * S);

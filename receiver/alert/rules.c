@@ -1124,7 +1124,7 @@ static double secs(int64_t ms)
 	return (double)ms / 1000.0;
 }
 
-static void json_rule(struct vg_buf *b, const struct rule_rt *ru)
+static void json_rule(struct vg_buf *b, const struct rule_rt *ru, bool is_excluding_alerts)
 {
 	const struct vg_rule *c = ru->cfg;
 	static const char *const health[] = { "unknown", "ok", "err" };
@@ -1148,7 +1148,7 @@ static void json_rule(struct vg_buf *b, const struct rule_rt *ru)
 				top = ru->table.v[i].state;
 		vg_buf_printf(b, ",\"state\":\"%s\",\"alerts\":[", vg_alert_state_name(top));
 		for (size_t i = 0; i < ru->table.n; i++) {
-			if (ru->table.v[i].state == VG_ALERT_INACTIVE)
+			if (ru->table.v[i].state == VG_ALERT_INACTIVE || is_excluding_alerts)
 				continue;
 			if (!is_first)
 				vg_buf_putc(b, ',');
@@ -1170,18 +1170,33 @@ static void json_rule(struct vg_buf *b, const struct rule_rt *ru)
 	vg_buf_putc(b, '}');
 }
 
-void vg_rules_render_rules(struct vg_rules *r, const char *type, struct vg_buf *out)
+static bool in_list(const char *s, const char *const *v, size_t n)
 {
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, v[i]) == 0)
+			return true;
+	return false;
+}
+
+void vg_rules_render_rules(struct vg_rules *r, const struct vg_rules_filter *f, struct vg_buf *out)
+{
+	const char *type = f ? f->type : NULL;
 	bool want_alert = type == NULL || strcmp(type, "alert") == 0;
 	bool want_record = type == NULL || strcmp(type, "record") == 0;
+	bool is_filtered = f && (f->type || f->n_names || f->n_groups || f->n_files);
+	bool is_first_group = true;
 
 	vg_buf_puts(out, "{\"groups\":[");
 	pthread_mutex_lock(&r->mu);
 	for (size_t i = 0; i < r->n_groups; i++) {
 		const struct group_rt *g = &r->groups[i];
-		bool is_first = true;
+		size_t start = out->len, n_rules = 0;
 
-		if (i)
+		if (f && (!in_list(g->cfg->name, f->groups, f->n_groups) || !in_list(g->cfg->file, f->files, f->n_files)))
+			continue;
+		if (!is_first_group)
 			vg_buf_putc(out, ',');
 		vg_buf_puts(out, "{\"name\":");
 		vg_json_cstr(out, g->cfg->name);
@@ -1193,11 +1208,19 @@ void vg_rules_render_rules(struct vg_rules *r, const char *type, struct vg_buf *
 			const struct rule_rt *ru = &g->rules[k];
 			if (ru->cfg->is_alert ? !want_alert : !want_record)
 				continue;
-			if (!is_first)
+			if (f && !in_list(ru->cfg->name, f->names, f->n_names))
+				continue;
+			if (n_rules++)
 				vg_buf_putc(out, ',');
-			is_first = false;
-			json_rule(out, ru);
+			json_rule(out, ru, f && f->is_excluding_alerts);
 		}
+		if (is_filtered && n_rules == 0) {
+			out->len = start; /* a group left without rules is left out */
+			if (out->cap)
+				out->data[out->len] = '\0';
+			continue;
+		}
+		is_first_group = false;
 		vg_buf_printf(out, "],\"evaluationTime\":%.17g,\"lastEvaluation\":", g->last_duration_s);
 		json_time(out, g->done_eval_ms);
 		vg_buf_putc(out, '}');

@@ -72,10 +72,20 @@ void vg_rules_stop(struct vg_rules *r);
  * every batch (vg_ingest_free), as for the HTTP import's client. */
 void vg_rules_free(struct vg_rules *r);
 
-/* The data of GET /api/v1/rules ({"groups":[...]}) and /api/v1/alerts
- * ({"alerts":[...]}), Prometheus's shapes. type: NULL, "alert" or
- * "record". Any thread. */
-void vg_rules_render_rules(struct vg_rules *r, const char *type, struct vg_buf *out);
+/* What GET /api/v1/rules asks for, as Prometheus's parameters: type
+ * (NULL, "alert" or "record"), rule_name[], rule_group[], file[] (each
+ * list empty: all), exclude_alerts. */
+struct vg_rules_filter {
+	const char *type;
+	bool is_excluding_alerts;
+	size_t n_names, n_groups, n_files;
+	const char *const *names, *const *groups, *const *files;
+};
+
+/* The data of GET /api/v1/rules ({"groups":[...]}; with a filter, a
+ * group left without rules is left out) and /api/v1/alerts
+ * ({"alerts":[...]}), Prometheus's shapes. f may be NULL. Any thread. */
+void vg_rules_render_rules(struct vg_rules *r, const struct vg_rules_filter *f, struct vg_buf *out);
 void vg_rules_render_alerts(struct vg_rules *r, struct vg_buf *out);
 /* The engine's lines of /metrics. Any thread. */
 void vg_rules_render_metrics(struct vg_rules *r, struct vg_buf *out);

@@ -898,7 +898,11 @@ static void method_not_allowed(struct ctx *c, const char *allow);
 
 static void handle_rules(struct ctx *c)
 {
+	struct vg_rules_filter f = { 0 };
 	const char *type = vg_http_form_get(&c->form, "type", NULL);
+	const char *excl = vg_http_form_get(&c->form, "exclude_alerts", NULL);
+	const char **lists = NULL;
+	size_t n = c->form.n, k = 0;
 
 	if (type != NULL && *type == '\0')
 		type = NULL;
@@ -906,12 +910,38 @@ static void handle_rules(struct ctx *c)
 		bad_data(c, "unsupported type: only 'alert' or 'record' are accepted");
 		return;
 	}
+	if (excl != NULL && strcmp(excl, "true") != 0 && strcmp(excl, "false") != 0 && *excl != '\0') {
+		bad_data(c, "exclude_alerts: expected true or false");
+		return;
+	}
+	f.type = type;
+	f.is_excluding_alerts = excl != NULL && strcmp(excl, "true") == 0;
+	/* rule_name[], rule_group[], file[]: one array, in that order. */
+	if (n && (lists = calloc(n, sizeof(*lists))) == NULL) {
+		reply_internal(c, "out of memory");
+		return;
+	}
+	static const char *const keys[] = { "rule_name[]", "rule_group[]", "file[]" };
+	size_t counts[3] = { 0, 0, 0 };
+	for (size_t w = 0; w < 3; w++)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(vg_http_form_name(&c->form, i), keys[w]) == 0) {
+				lists[k++] = vg_http_form_value(&c->form, i, NULL);
+				counts[w]++;
+			}
+	f.names = lists;
+	f.n_names = counts[0];
+	f.groups = lists ? lists + counts[0] : NULL;
+	f.n_groups = counts[1];
+	f.files = lists ? lists + counts[0] + counts[1] : NULL;
+	f.n_files = counts[2];
 	begin_success(c);
 	if (c->api->rules)
-		vg_rules_render_rules(c->api->rules, type, &c->out);
+		vg_rules_render_rules(c->api->rules, &f, &c->out);
 	else
 		vg_buf_puts(&c->out, "{\"groups\":[]}");
 	finish_success(c, false);
+	free(lists);
 }
 
 static void handle_alerts(struct ctx *c)
