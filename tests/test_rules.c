@@ -301,8 +301,17 @@ START_TEST(test_rules_keep_firing_for_holds_a_cleared_alert)
 	push("rule_m", 1, t0 + 5 * S);
 	advance(t0 + 10 * S); /* missing since t0 + 10 s */
 	ck_assert_str_eq(alert_state("Flappy", NULL, 0), "firing");
-	advance(t0 + 30 * S);
+	advance(t0 + 30 * S); /* t0 + 20 s was skipped: one missed */
 	ck_assert_str_eq(alert_state("Flappy", NULL, 0), "firing");
+	{
+		long status = 0;
+		char *m = vg_t_http_get(rcv.http_port, "/metrics", &status);
+		const char *p = strstr(m, "vigil_rule_group_iterations_missed_total{rule_group=");
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_nonnull(strstr(p, "} 1\n"));
+		ck_assert(strstr(p, "} 1\n") < strstr(p, "# HELP"));
+		free(m);
+	}
 	advance(t0 + 40 * S); /* 30 s missing */
 	ck_assert_str_eq(alert_state("Flappy", NULL, 0), "");
 	ck_assert_int_eq(log_distinct("resolved"), 1);
