@@ -332,6 +332,7 @@ START_TEST(test_rules_limit_fails_the_rule_and_clears_its_alerts)
 	push("rule_m{i=\"2\"}", 1, t0 + 5 * S);
 	advance(t0 + 10 * S);
 	ck_assert_str_eq(alert_state("Many", NULL, 0), "");
+	ck_assert_int_eq(log_lines("resolved"), 1); /* the firing one resolved */
 	body = vg_t_http_get(rcv.http_port, "/api/v1/rules", &status);
 	ck_assert_ptr_nonnull(strstr(body, "\"health\":\"err\""));
 	ck_assert_ptr_nonnull(strstr(body, "exceeded limit of 1 with 2 alerts"));

@@ -426,7 +426,10 @@ static int eval_alert(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 		goto out;
 	pthread_mutex_lock(&r->mu);
 	if (g->cfg->limit && n > g->cfg->limit) {
-		vg_alert_table_clear(&ru->table);
+		/* Its alerts are cleared: pending ones dropped, firing ones
+		 * resolved now (so the notifier hears of the end). */
+		vg_alert_table_begin(&ru->table);
+		vg_alert_table_end(&ru->table, g->eval_ms, rule->for_ms, 0);
 		r->is_dirty = true;
 		pthread_mutex_unlock(&r->mu);
 		rc = vg_err_set(err, VG_ELIMIT, "exceeded limit of %llu with %zu alerts",

@@ -70,7 +70,7 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 /* Applies the transitions at ts; returns whether any instance changed
  * state, came or went (what must be persisted). */
 bool vg_alert_table_end(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms, int64_t keep_firing_for_ms);
-/* Drops every instance (a rule over its limit clears its alerts). */
+/* Drops every instance. */
 void vg_alert_table_clear(struct vg_alert_table *t);
 /* Appends an instance as it was saved (the table takes inst's members). */
 int vg_alert_table_put(struct vg_alert_table *t, struct vg_alert_inst *inst);
