@@ -67,7 +67,8 @@ static void start(void)
 	char conf[2400];
 
 	snprintf(conf, sizeof(conf),
-		 "testing_clock_file: %s\ntesting_alert_log: %s\nrule_files: [\"rules/*.yaml\"]\n", clock_path,
+		 "testing_clock_file: %s\ntesting_alert_log: %s\nrule_files: [\"rules/*.yaml\"]\n"
+		 "evaluation_interval: 10s\n", clock_path,
 		 alert_log);
 	ck_assert_msg(vg_t_receiver_start_config(&rcv, dir, conf, 0) == 0, "the receiver did not start");
 }
@@ -612,6 +613,19 @@ START_TEST(test_rules_check_exit_codes_and_output)
 		free(err);
 	}
 	{
+		/* --prometheus takes the same Prometheus files. */
+		char *d = vg_t_tmpdir("vigil-rules-check"), path[800];
+		snprintf(path, sizeof(path), "%s/r.yaml", d);
+		write_file(path, rules_for);
+		char *argv[] = { (char *)vg_t_bin("vigil"), "rules", "check", "--prometheus", path, NULL };
+		ck_assert_int_eq(vg_t_run(argv, &out, &err, 10000), 0);
+		ck_assert_ptr_nonnull(strstr(out, "SUCCESS: 1 rules found"));
+		free(out);
+		free(err);
+		vg_t_rmrf(d);
+		free(d);
+	}
+	{
 		char *argv[] = { (char *)vg_t_bin("vigil"), "rules", "check", "/nonexistent/r.yaml", NULL };
 		ck_assert_int_eq(vg_t_run(argv, &out, &err, 10000), 1);
 		ck_assert_ptr_nonnull(strstr(err, "/nonexistent/r.yaml: cannot open"));
@@ -626,7 +640,8 @@ START_TEST(test_rules_vigil_alerts_lists_firing_and_pending)
 {
 	char server[64], *out = NULL, *err = NULL;
 
-	setup_rules("groups:\n- name: g\n  interval: 10s\n  rules:\n"
+	/* No interval: the receiver's evaluation_interval (10s). */
+	setup_rules("groups:\n- name: g\n  rules:\n"
 		    "  - alert: Now\n    expr: rule_m > 5\n  - alert: Later\n    expr: rule_m > 5\n    for: 1h\n");
 	push("rule_m{job=\"a\"}", 10, t0);
 	advance(t0);
@@ -640,6 +655,21 @@ START_TEST(test_rules_vigil_alerts_lists_firing_and_pending)
 	ck_assert_ptr_nonnull(strstr(out, "Later{job=\"a\"}"));
 	free(out);
 	free(err);
+	{
+		long status = 0;
+		char *body = vg_t_http_get(rcv.http_port, "/api/v1/rules", &status);
+		ck_assert_ptr_nonnull(strstr(body, "\"interval\":10,"));
+		free(body);
+	}
+	{
+		char *argv2[] = { (char *)vg_t_bin("vigil"), "--server", server, "alerts", "-o", "csv", NULL };
+		ck_assert_int_eq(vg_t_run(argv2, &out, &err, 10000), 0);
+		ck_assert_ptr_nonnull(strstr(out, "state,active_at,age_seconds,alertname,labels\n"));
+		ck_assert_ptr_nonnull(strstr(out, "firing,"));
+		ck_assert_ptr_nonnull(strstr(out, ",Now,\"{job=\"\"a\"\"}\"\n"));
+		free(out);
+		free(err);
+	}
 	teardown_rules();
 }
 END_TEST
