@@ -487,6 +487,9 @@ START_TEST(test_rules_bad_files_are_refused_and_the_old_rules_keep_running)
 	advance(t0 + 30 * S);
 	ck_assert_str_eq(alert_state("Other", NULL, 0), "firing");
 	ck_assert_str_eq(alert_state("High", NULL, 0), "");
+	/* The dropped rule's ALERTS series ended with a staleness marker. */
+	ck_assert_uint_eq(query("ALERTS{alertname=\"High\"}", t0 + 30 * S, NULL), 0);
+	ck_assert_uint_eq(query("ALERTS{alertname=\"Other\"}", t0 + 30 * S, NULL), 1);
 	teardown_rules();
 }
 END_TEST

@@ -16,7 +16,8 @@
  *    the set they point into) changes only on the engine's thread with mu
  *    held; the engine's thread reads it without mu (it is the only writer).
  *  - Every series a rule wrote in its last evaluation is in its written
- *    set; the next evaluation marks stale those it does not write again.
+ *    set; the next evaluation marks stale those it does not write again,
+ *    and a reload that drops the rule marks them all stale.
  */
 #include "receiver/alert/rules.h"
 #include "receiver/alert/rulefile.h"
@@ -748,6 +749,34 @@ static void carry_over(struct group_rt *old, size_t n_old, struct group_rt *gs, 
 	}
 }
 
+static void stale_done(struct vg_submit_batch *b, void *arg)
+{
+	(void)arg;
+	vg_submit_batch_free(b);
+}
+
+/* Staleness markers, at now, for every series the rules of old (already
+ * carried over into the new set, so what is left went away) wrote last. */
+static void mark_gone_stale(struct vg_rules *r, struct group_rt *old, size_t n_old)
+{
+	struct vg_submit_batch *b = NULL;
+	struct keyset none = { 0, 0, NULL };
+	int64_t now = vg_clock_now(r->clock);
+
+	for (size_t i = 0; i < n_old; i++)
+		for (size_t k = 0; old[i].rules && k < old[i].cfg->n_rules; k++) {
+			if (old[i].rules[k].written.n == 0)
+				continue;
+			if (b == NULL && (b = vg_submit_batch_new()) == NULL)
+				return;
+			(void)mark_stale(b, &old[i].rules[k].written, &none, now);
+		}
+	if (b == NULL)
+		return;
+	if (b->n == 0 || vg_submit_enqueue(r->client, b, stale_done, NULL) != 0)
+		vg_submit_batch_free(b); /* a full queue: the lookback ends them */
+}
+
 /* Takes a handed-over set, when no evaluation runs. */
 static void maybe_apply(struct vg_rules *r)
 {
@@ -778,6 +807,7 @@ static void maybe_apply(struct vg_rules *r)
 	r->groups = gs;
 	r->n_groups = set->n_groups;
 	r->is_dirty = true;
+	mark_gone_stale(r, old_gs, old_n);
 	for (size_t i = 0; i < old_n; i++)
 		group_rt_release(&old_gs[i]);
 	free(old_gs);
