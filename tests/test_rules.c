@@ -690,7 +690,7 @@ static void observe(struct vg_alert_table *t, const char *v, int64_t ts)
 
 START_TEST(test_rules_state_machine_transitions)
 {
-	struct vg_alert_table t = { 0, 0, NULL };
+	struct vg_alert_table t = { 0, 0, NULL, NULL, 0 };
 	char *names[] = { "alertname", "i" }, *values[] = { "A", "1" };
 	struct vg_conf_labels l = { 2, names, values }, ann = { 0, NULL, NULL };
 	struct vg_err err;
@@ -724,13 +724,33 @@ START_TEST(test_rules_state_machine_transitions)
 	vg_alert_table_begin(&t);
 	vg_alert_table_end(&t, 9000, 0, 0);
 	ck_assert_uint_eq(t.n, 0);
+	/* Many instances, found again through the index; half go away. */
+	for (int round = 0; round < 3; round++) {
+		vg_alert_table_begin(&t);
+		for (int i = 0; i < 3000; i++) {
+			char v[16];
+			if (round == 2 && i % 2)
+				continue;
+			snprintf(v, sizeof(v), "%d", i);
+			observe(&t, v, 10000 + round);
+		}
+		values[1] = "0";
+		ck_assert_int_eq(vg_alert_table_observe(&t, &l, &ann, 1, 10000, &err), VG_EINVAL);
+		vg_alert_table_end(&t, 10000 + round, 0, 0);
+	}
+	ck_assert_uint_eq(t.n, 3000); /* 1500 firing, 1500 resolved */
+	for (size_t i = 0; i < t.n; i++) {
+		long k = strtol(t.v[i].labels.values[1], NULL, 10);
+		ck_assert_int_eq(t.v[i].state, k % 2 ? VG_ALERT_INACTIVE : VG_ALERT_FIRING);
+		ck_assert_int_eq(t.v[i].active_at_ms, 10000);
+	}
 	vg_alert_table_release(&t);
 }
 END_TEST
 
 START_TEST(test_rules_state_file_round_trip_and_damage)
 {
-	struct vg_alert_table t = { 0, 0, NULL };
+	struct vg_alert_table t = { 0, 0, NULL, NULL, 0 };
 	struct vg_rules_saved s;
 	struct vg_buf b = VG_BUF_INIT;
 	struct vg_err err;

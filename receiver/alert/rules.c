@@ -57,9 +57,13 @@ struct key {
 	uint8_t *p;
 };
 
+/* A set of series keys, with an open-addressing index on their hash
+ * (index + 1, 0 free, at most half full). */
 struct keyset {
 	size_t n, cap;
 	struct key *v;
+	uint32_t *slots;
+	size_t cap_slots;
 };
 
 struct rule_rt {
@@ -142,21 +146,39 @@ static void keyset_clear(struct keyset *ks)
 	for (size_t i = 0; i < ks->n; i++)
 		free(ks->v[i].p);
 	ks->n = 0;
+	if (ks->slots)
+		memset(ks->slots, 0, ks->cap_slots * sizeof(*ks->slots));
 }
 
 static void keyset_release(struct keyset *ks)
 {
 	keyset_clear(ks);
 	free(ks->v);
+	free(ks->slots);
 	memset(ks, 0, sizeof(*ks));
 }
 
 static bool keyset_has(const struct keyset *ks, const uint8_t *p, size_t len, uint64_t hash)
 {
-	for (size_t i = 0; i < ks->n; i++)
-		if (ks->v[i].hash == hash && ks->v[i].len == len && memcmp(ks->v[i].p, p, len) == 0)
+	size_t mask = ks->cap_slots - 1;
+
+	if (ks->slots == NULL)
+		return false;
+	for (size_t h = (size_t)hash & mask; ks->slots[h] != 0; h = (h + 1) & mask) {
+		const struct key *k = &ks->v[ks->slots[h] - 1];
+		if (k->hash == hash && k->len == len && memcmp(k->p, p, len) == 0)
 			return true;
+	}
 	return false;
+}
+
+static void keyset_slot_put(struct keyset *ks, size_t i)
+{
+	size_t mask = ks->cap_slots - 1, h = (size_t)ks->v[i].hash & mask;
+
+	while (ks->slots[h] != 0)
+		h = (h + 1) & mask;
+	ks->slots[h] = (uint32_t)(i + 1);
 }
 
 static int keyset_add(struct keyset *ks, const uint8_t *p, size_t len, uint64_t hash)
@@ -171,11 +193,24 @@ static int keyset_add(struct keyset *ks, const uint8_t *p, size_t len, uint64_t 
 		ks->v = v;
 		ks->cap = cap;
 	}
+	if (2 * (ks->n + 1) > ks->cap_slots) {
+		size_t cap = ks->cap_slots ? ks->cap_slots * 2 : 32;
+		uint32_t *s = calloc(cap, sizeof(*s));
+		if (s == NULL)
+			return VG_ENOMEM;
+		free(ks->slots);
+		ks->slots = s;
+		ks->cap_slots = cap;
+		for (size_t i = 0; i < ks->n; i++)
+			keyset_slot_put(ks, i);
+	}
 	c = malloc(len ? len : 1);
 	if (c == NULL)
 		return VG_ENOMEM;
 	memcpy(c, p, len);
-	ks->v[ks->n++] = (struct key){ hash, len, c };
+	ks->v[ks->n] = (struct key){ hash, len, c };
+	keyset_slot_put(ks, ks->n);
+	ks->n++;
 	return 0;
 }
 
@@ -503,7 +538,7 @@ out:
 /* Evaluates rule ru of g into b; records its health. */
 static void eval_rule(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru, struct vg_submit_batch *b)
 {
-	struct keyset now = { 0, 0, NULL };
+	struct keyset now = { 0, 0, NULL, NULL, 0 };
 	struct vg_err err;
 	double t0 = mono_s();
 	int rc;
@@ -760,7 +795,7 @@ static void stale_done(struct vg_submit_batch *b, void *arg)
 static void mark_gone_stale(struct vg_rules *r, struct group_rt *old, size_t n_old)
 {
 	struct vg_submit_batch *b = NULL;
-	struct keyset none = { 0, 0, NULL };
+	struct keyset none = { 0, 0, NULL, NULL, 0 };
 	int64_t now = vg_clock_now(r->clock);
 
 	for (size_t i = 0; i < n_old; i++)

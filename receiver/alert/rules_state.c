@@ -2,9 +2,11 @@
  * rules_state.c: one alerting rule's instances and their transitions
  * (rules_state.h).
  *
- * Instances live in an array in the order they first appeared; lookups
- * compare the fingerprint first, then the labels, so two label sets with
- * the same fingerprint stay distinct instances.
+ * Instances live in an array in the order they first appeared, with an
+ * open-addressing index on the fingerprint (rebuilt when positions move);
+ * lookups compare the fingerprint, then the labels, so two label sets
+ * with the same fingerprint stay distinct instances. Without an index (it
+ * could not be allocated) lookups search the array.
  */
 #include "receiver/alert/rules_state.h"
 #include "receiver/alert/alert.h"
@@ -66,10 +68,63 @@ static void inst_release(struct vg_alert_inst *in)
 	vg_conf_labels_release(&in->annotations);
 }
 
+/* Puts instance i in the index (which has room). */
+static void slot_put(struct vg_alert_table *t, size_t i)
+{
+	size_t mask = t->cap_slots - 1, h = (size_t)t->v[i].fp & mask;
+
+	while (t->slots[h] != 0)
+		h = (h + 1) & mask;
+	t->slots[h] = (uint32_t)(i + 1);
+}
+
+/* An index for at least want instances at half load; 0 or VG_ENOMEM. */
+static int reindex(struct vg_alert_table *t, size_t want)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * want)
+		cap *= 2;
+	if (cap != t->cap_slots) {
+		uint32_t *s = realloc(t->slots, cap * sizeof(*s));
+		if (s == NULL) {
+			/* No index: lookups search the array. */
+			free(t->slots);
+			t->slots = NULL;
+			t->cap_slots = 0;
+			return VG_ENOMEM;
+		}
+		t->slots = s;
+		t->cap_slots = cap;
+	}
+	memset(t->slots, 0, t->cap_slots * sizeof(*t->slots));
+	for (size_t i = 0; i < t->n; i++)
+		slot_put(t, i);
+	return 0;
+}
+
 void vg_alert_table_begin(struct vg_alert_table *t)
 {
 	for (size_t i = 0; i < t->n; i++)
 		t->v[i].is_seen = false;
+	(void)reindex(t, t->n); /* without one, observe searches the array */
+}
+
+static struct vg_alert_inst *find(struct vg_alert_table *t, uint64_t fp, const struct vg_conf_labels *labels)
+{
+	if (t->slots != NULL && t->cap_slots >= 2 * t->n) {
+		size_t mask = t->cap_slots - 1;
+		for (size_t h = (size_t)fp & mask; t->slots[h] != 0; h = (h + 1) & mask) {
+			struct vg_alert_inst *in = &t->v[t->slots[h] - 1];
+			if (in->fp == fp && labels_equal(&in->labels, labels))
+				return in;
+		}
+		return NULL;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].fp == fp && labels_equal(&t->v[i].labels, labels))
+			return &t->v[i];
+	return NULL;
 }
 
 static int grow(struct vg_alert_table *t)
@@ -93,11 +148,7 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 	struct vg_conf_labels ann;
 	struct vg_alert_inst *in = NULL;
 
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].fp == fp && labels_equal(&t->v[i].labels, labels)) {
-			in = &t->v[i];
-			break;
-		}
+	in = find(t, fp, labels);
 	if (in != NULL && in->is_seen)
 		return vg_err_set(err, VG_EINVAL,
 				  "vector contains metrics with the same labelset after applying alert labels");
@@ -118,6 +169,10 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 		in->state = VG_ALERT_PENDING;
 		in->active_at_ms = ts_ms;
 		t->n++;
+		if (t->slots != NULL && t->cap_slots >= 2 * t->n)
+			slot_put(t, t->n - 1);
+		else
+			(void)reindex(t, 2 * t->n);
 	} else if (in->state == VG_ALERT_INACTIVE) {
 		/* A resolved alert that comes back is a new one. */
 		in->state = VG_ALERT_PENDING;
@@ -177,6 +232,8 @@ bool vg_alert_table_end(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms,
 		o++;
 	}
 	t->n = o;
+	if (t->slots != NULL)
+		(void)reindex(t, t->n); /* positions moved */
 	return is_changed;
 }
 
@@ -185,6 +242,8 @@ void vg_alert_table_clear(struct vg_alert_table *t)
 	for (size_t i = 0; i < t->n; i++)
 		inst_release(&t->v[i]);
 	t->n = 0;
+	if (t->slots != NULL)
+		memset(t->slots, 0, t->cap_slots * sizeof(*t->slots));
 }
 
 int vg_alert_table_put(struct vg_alert_table *t, struct vg_alert_inst *inst)
@@ -193,12 +252,15 @@ int vg_alert_table_put(struct vg_alert_table *t, struct vg_alert_inst *inst)
 		return VG_ENOMEM;
 	t->v[t->n++] = *inst;
 	memset(inst, 0, sizeof(*inst));
+	if (t->slots != NULL)
+		(void)reindex(t, t->n);
 	return 0;
 }
 
 void vg_alert_table_release(struct vg_alert_table *t)
 {
 	vg_alert_table_clear(t);
+	free(t->slots);
 	free(t->v);
 	memset(t, 0, sizeof(*t));
 }

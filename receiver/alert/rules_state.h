@@ -50,6 +50,10 @@ struct vg_alert_inst {
 struct vg_alert_table {
 	size_t n, cap;
 	struct vg_alert_inst *v;
+	/* Open addressing on fp: index + 1, 0 free; rebuilt by begin and
+	 * kept by observe, so a lookup is O(1). */
+	uint32_t *slots;
+	size_t cap_slots;
 };
 
 const char *vg_alert_state_name(enum vg_alert_state s); /* "inactive", "pending", "firing" */
