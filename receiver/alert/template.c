@@ -2309,7 +2309,7 @@ static int render_list(struct render *r, const struct node *n)
 		if (vg_buf_failed(r->out))
 			return vg_err_set(r->err, VG_ENOMEM, "out of memory");
 		if (r->out->len > VG_TEMPLATE_MAX_OUTPUT)
-			return vg_err_set(r->err, VG_ELIMIT, "template output exceeds %d bytes", VG_TEMPLATE_MAX_OUTPUT);
+			return rerr(r, NULL, "template output exceeds %d bytes", VG_TEMPLATE_MAX_OUTPUT);
 	}
 	return 0;
 }
