@@ -13,6 +13,7 @@
 #include "cli/chart.h"
 #include "common/buf.h"
 
+#include <float.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <math.h>
@@ -211,6 +212,17 @@ static void color_off(struct vg_buf *out, const struct vg_chart_opts *o)
 
 /* ---- ticks -------------------------------------------------------------- */
 
+/* round(f) as an index in [0, max]: NaN and the infinities that values
+ * near DBL_MAX give are clamped, never converted out of range. */
+static int to_index(double f, int max)
+{
+	if (!(f >= 0))
+		return 0;
+	if (f >= max)
+		return max;
+	return (int)floor(f + 0.5);
+}
+
 /* The nice step (1, 2 or 5 times a power of ten) near span / n. */
 static double nice_step(double span, int n)
 {
@@ -327,11 +339,11 @@ static void render_lines(const struct vg_result *r, const struct vg_chart_opts *
 				t0 = row->points[i].ts_ms;
 			if (row->points[i].ts_ms > t1)
 				t1 = row->points[i].ts_ms;
-			if (i > 0 && step <= 0) {
-				int64_t d = row->points[i].ts_ms - row->points[i - 1].ts_ms;
-				if (d > 0 && (step <= 0 || d < step))
-					step = d;
-			}
+			int64_t d;
+			if (i > 0 && o->step_ms <= 0 &&
+			    !__builtin_sub_overflow(row->points[i].ts_ms, row->points[i - 1].ts_ms, &d) && d > 0 &&
+			    (step <= 0 || d < step))
+				step = d; /* no step given: the smallest distance */
 			if (isnan(v) || isinf(v))
 				continue;
 			if (!st[s].has || v < st[s].min)
@@ -369,9 +381,16 @@ static void render_lines(const struct vg_result *r, const struct vg_chart_opts *
 	double ylo = floor(lo / ystep) * ystep, yhi = ceil(hi / ystep) * ystep;
 	if (yhi - ylo < ystep)
 		yhi = ylo + ystep;
-	int n_yticks = (int)floor((yhi - ylo) / ystep + 0.5) + 1;
-	if (n_yticks > 200)
-		n_yticks = 200;
+	if (!isfinite(ystep) || !(ystep > 0) || !isfinite(yhi - ylo) || (yhi - ylo) / ystep > 200) {
+		/* near the ends of the doubles: the bare range, two ticks */
+		ylo = lo, yhi = hi;
+		if (!isfinite(yhi - ylo)) {
+			ylo = -DBL_MAX / 2;
+			yhi = DBL_MAX / 2;
+		}
+		ystep = yhi - ylo;
+	}
+	int n_yticks = to_index((yhi - ylo) / ystep, 199) + 1;
 	/* tick labels and their width */
 	struct vg_buf labels[201];
 	size_t lw = 0;
@@ -386,7 +405,7 @@ static void render_lines(const struct vg_result *r, const struct vg_chart_opts *
 		size_t c = columns(vg_buf_cstr(&labels[i]), labels[i].len);
 		if (c > lw)
 			lw = c;
-		label_row[i] = (int)floor((yhi - v) / (yhi - ylo) * (H * ys - 1) + 0.5) / ys;
+		label_row[i] = to_index((yhi - v) / (yhi - ylo) * (H * ys - 1), H * ys - 1) / ys;
 	}
 	int PW = o->width - (int)lw - 3;
 	if (PW < 10)
@@ -413,10 +432,10 @@ static void render_lines(const struct vg_result *r, const struct vg_chart_opts *
 				px = -1;
 				continue;
 			}
-			int x = t1 > t0 ? (int)floor((double)(ts - t0) / (double)(t1 - t0) * (c.w - 1) + 0.5) : c.w / 2;
-			int y = (int)floor((yhi - v) / (yhi - ylo) * (c.h - 1) + 0.5);
+			int x = t1 > t0 ? to_index(((double)ts - (double)t0) / ((double)t1 - (double)t0) * (c.w - 1), c.w - 1) : c.w / 2;
+			int y = to_index((yhi - v) / (yhi - ylo) * (c.h - 1), c.h - 1);
 
-			if (px >= 0 && (step <= 0 || ts - pt <= 2 * step))
+			if (px >= 0 && (step <= 0 || (double)ts - (double)pt <= 2.0 * (double)step))
 				line(&c, px, py, x, y, (int)s);
 			else
 				plot(&c, x, y, (int)s);
@@ -484,10 +503,13 @@ static void render_lines(const struct vg_result *r, const struct vg_chart_opts *
 	}
 	/* the time axis: a line with a mark at each tick, labels below */
 	{
-		int64_t span = t1 - t0;
+		/* beyond a few million years of milliseconds, no time labels
+		 * (and no overflow in the tick arithmetic) */
+		bool is_sane = t0 > -100000000000000000LL && t1 < 100000000000000000LL;
+		int64_t span = is_sane ? t1 - t0 : 0;
 		int64_t tick = time_tick_ms(span > 0 ? span : 1000, PW / 12 > 1 ? PW / 12 : 1);
-		int64_t off = local_offset_ms(t0);
-		int64_t first = ((t0 + off + tick - 1) / tick) * tick - off;
+		int64_t off = is_sane ? local_offset_ms(t0) : 0;
+		int64_t first = is_sane ? ((t0 + off + tick - 1) / tick) * tick - off : t0;
 		struct vg_buf axis = VG_BUF_INIT, lab = VG_BUF_INIT;
 		char *marks = malloc((size_t)PW);
 		size_t lab_cols = 0;
@@ -501,8 +523,8 @@ static void render_lines(const struct vg_result *r, const struct vg_chart_opts *
 		lab_cols = lw + 2;
 		if (span <= 0)
 			first = t0;
-		for (int64_t t = first; t <= t1 && (span > 0 || t == t0); t += tick) {
-			int x = span > 0 ? (int)floor((double)(t - t0) / (double)span * (PW - 1) + 0.5) : PW / 2;
+		for (int64_t t = first; is_sane && t <= t1 && (span > 0 || t == t0); t += tick) {
+			int x = span > 0 ? to_index((double)(t - t0) / (double)span * (PW - 1), PW - 1) : PW / 2;
 			struct vg_buf one = VG_BUF_INIT;
 
 			put_time(&one, t, span);
@@ -622,7 +644,7 @@ static void render_bars(const struct vg_result *r, const struct vg_chart_opts *o
 
 		spaces(out, name_w - used + 1);
 		if (!isnan(v) && !isinf(v) && hi > lo)
-			eights = (size_t)floor((v - lo) / (hi - lo) * (double)(bar_w * 8) + 0.5);
+			eights = (size_t)to_index((v - lo) / (hi - lo) * (double)(bar_w * 8), (int)(bar_w * 8));
 		if (eights > bar_w * 8)
 			eights = bar_w * 8;
 		color_on(out, o, i);

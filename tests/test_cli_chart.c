@@ -570,6 +570,32 @@ START_TEST(test_render_odd_answers)
 	row.n_points = 2;
 	vg_chart_render(&r, &o, &b);
 	ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&b), "no values"));
+	/* the ends of the doubles and of the timestamps: drawn, clamped, no
+	 * undefined arithmetic (UBSan watches) */
+	{
+		struct vg_point far[4] = { { -9200000000000000000LL, "-1.7976931348623157e308", 23 },
+					   { 0, "1.7976931348623157e308", 22 },
+					   { 1, "5e-324", 6 },
+					   { 9200000000000000000LL, "-5e-324", 7 } };
+		struct vg_row frow = { "far", 3, NULL, 0, 4, far };
+		struct vg_result fr = { 1, &frow, true };
+
+		o.width = 100;
+		for (int ascii = 0; ascii < 2; ascii++) {
+			vg_buf_reset(&b);
+			o.is_ascii = ascii;
+			vg_chart_render(&fr, &o, &b);
+			ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&b), "far  min"));
+			fr.is_range = false; /* and as bars */
+			vg_chart_render(&fr, &o, &b);
+			fr.is_range = true;
+		}
+		frow.points = far + 2; /* a range of one denormal */
+		frow.n_points = 2;
+		vg_buf_reset(&b);
+		vg_chart_render(&fr, &o, &b);
+		ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&b), "far  min"));
+	}
 	vg_buf_release(&b);
 }
 END_TEST
