@@ -13,6 +13,7 @@
  * 0 success, 1 refused (invalid selector, server status "error") or failed,
  * 2 usage, 3 no server or not the API.
  */
+#include "cli/chart.h"
 #include "cli/http.h"
 #include "cli/import.h"
 #include "cli/output.h"
@@ -22,6 +23,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/selector.h"
+#include "common/series.h"
 #include "promql/ast.h"
 #include "promql/parse.h"
 #include "promql/print.h"
@@ -60,6 +62,8 @@ enum option_id {
 	OPT_START,
 	OPT_END,
 	OPT_STEP,
+	OPT_ASCII,
+	OPT_MATCH,
 	OPT_PROMETHEUS,
 };
 
@@ -67,7 +71,10 @@ enum option_id {
 #define TAKES_TIME (1u << 0)
 #define TAKES_RANGE (1u << 1) /* --start, --end */
 #define TAKES_STEP (1u << 2)
-#define TAKES_PROMETHEUS (1u << 3) /* rules check */
+#define TAKES_ASCII (1u << 3) /* --ascii: -o chart */
+#define TAKES_MATCH (1u << 4) /* --match SELECTOR, repeated */
+#define MAX_MATCH 64
+#define TAKES_PROMETHEUS (1u << 5) /* rules check */
 
 struct options {
 	const char *server;
@@ -77,6 +84,9 @@ struct options {
 	const char *time, *start, *end, *step;
 	bool is_help;
 	bool is_version;
+	bool is_ascii;
+	const char *match[MAX_MATCH];
+	int n_match;
 	bool is_prometheus;
 };
 
@@ -99,6 +109,8 @@ static const struct option long_options[] = {
 	{ "start", required_argument, NULL, OPT_START },
 	{ "end", required_argument, NULL, OPT_END },
 	{ "step", required_argument, NULL, OPT_STEP },
+	{ "ascii", no_argument, NULL, OPT_ASCII },
+	{ "match", required_argument, NULL, OPT_MATCH },
 	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 	{ NULL, 0, NULL, 0 },
 };
@@ -116,6 +128,8 @@ static const char global_usage[] =
 	"      (default: the range / 250, at least 1s)\n"
 	"  series SELECTOR... [--start TIME] [--end TIME] [-o FORMAT]\n"
 	"      the series that any SELECTOR matches\n"
+	"  labels [NAME] [--match SELECTOR]... [--start TIME] [--end TIME] [-o FORMAT]\n"
+	"      the label names, or the values of label NAME\n"
 	"  import FILE|-\n"
 	"      store the Prometheus text lines of FILE (or stdin), with timestamps in ms\n"
 	"  push SERIES VALUE [TIME]\n"
@@ -132,7 +146,7 @@ static const char global_usage[] =
 	"  --timeout DURATION  give up on a request after DURATION (default 60s)\n"
 	"  --token TOKEN       send \"Authorization: Bearer TOKEN\" (default: $VIGIL_TOKEN)\n"
 	"  --cacert FILE       trust the CA certificates in FILE (PEM) for https://\n"
-	"  -o, --output FORMAT table (default), csv or json\n"
+	"  -o, --output FORMAT table (default), csv or json; for query also chart\n"
 	"  -h, --help          print this help and exit\n"
 	"  -V, --version       print the version and exit\n"
 	"\n"
@@ -152,12 +166,18 @@ static const char query_usage[] =
 	"With --start, a range query from --start to --end (default now), one\n"
 	"point every --step (default: the range / 250, rounded up to a second,\n"
 	"at least 1s), listed under each series.\n"
+	"With -o chart, a range query is drawn as lines (braille dots, or ASCII\n"
+	"with --ascii or a locale that is not UTF-8) with axes in the unit the\n"
+	"metric name says and a legend; an instant query as one bar a series.\n"
+	"The width is the terminal's (or $COLUMNS); colours on a terminal unless\n"
+	"$NO_COLOR is set or TERM=dumb.\n"
 	"\n"
 	"  --time TIME         evaluation time of an instant query\n"
 	"  --start TIME        start of a range query\n"
 	"  --end TIME          end of a range query (default now)\n"
 	"  --step DURATION     resolution of a range query\n"
-	"  -o, --output FORMAT table (default), csv or json\n"
+	"  -o, --output FORMAT table (default), csv, json or chart\n"
+	"  --ascii             draw a chart with ASCII characters only\n"
 	"\n"
 	"TIME: Unix seconds, RFC 3339, now, now-DURATION or -DURATION (-5m).\n"
 	"Example: vigil query 'node_cpu_seconds_total{mode=\"idle\"}' --start -5m\n";
@@ -171,6 +191,20 @@ static const char series_usage[] =
 	"  --start TIME        start of the range (default: all time)\n"
 	"  --end TIME          end of the range (default: all time)\n"
 	"  -o, --output FORMAT table (default), csv or json\n";
+
+static const char labels_usage[] =
+	"Usage: vigil labels [NAME] [--match SELECTOR]... [--start TIME] [--end TIME] [-o FORMAT]\n"
+	"\n"
+	"Without NAME, the label names of the stored series, one per line,\n"
+	"sorted; with NAME, the values of that label. --match (repeatable)\n"
+	"keeps only the series some SELECTOR matches; --start and --end only\n"
+	"those with samples in that range (approximately).\n"
+	"\n"
+	"  --match SELECTOR    only series this selector matches (repeatable)\n"
+	"  --start TIME        start of the range (default: all time)\n"
+	"  --end TIME          end of the range (default: all time)\n"
+	"  -o, --output FORMAT table (default), csv or json\n"
+	"Example: vigil labels instance --match 'up{job=\"node\"}'\n";
 
 static const char import_usage[] =
 	"Usage: vigil import FILE|-\n"
@@ -278,6 +312,13 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 		case OPT_START: need = TAKES_RANGE; o->start = optarg; break;
 		case OPT_END: need = TAKES_RANGE; o->end = optarg; break;
 		case OPT_STEP: need = TAKES_STEP; o->step = optarg; break;
+		case OPT_ASCII: need = TAKES_ASCII; o->is_ascii = true; break;
+		case OPT_MATCH:
+			need = TAKES_MATCH;
+			if (o->n_match == MAX_MATCH)
+				return usage_error("at most %d --match options", MAX_MATCH);
+			o->match[o->n_match++] = optarg;
+			break;
 		case OPT_PROMETHEUS: need = TAKES_PROMETHEUS; o->is_prometheus = true; break;
 		case ':':
 			if (strncmp(word, "--", 2) == 0)
@@ -426,6 +467,17 @@ static int write_out(struct vg_buf *out)
 	return EXIT_OK;
 }
 
+/* An answer of the wrong shape: the server is not the API (exit 3). */
+static void not_the_api(const struct request *rq, const char *path, struct vg_err *err)
+{
+	size_t n = strlen(rq->client.server);
+
+	while (n > 0 && rq->client.server[n - 1] == '/')
+		n--;
+	vg_err_prefix(err, "unexpected response from %.*s%s", (int)n, rq->client.server, path);
+	err->code = VG_EPROTO;
+}
+
 /*
  * Sends the request, then renders its data with from_json and the
  * renderer for the format. Nothing reaches stdout unless all went well.
@@ -449,13 +501,8 @@ static int run_request(const struct request *rq, const char *path,
 		vg_output_json(doc, &out);
 	} else {
 		rc = from_json(json_object_get(doc, "data"), &result, &err);
-		if (rc == VG_EINVAL) {
-			size_t n = strlen(rq->client.server);
-			while (n > 0 && rq->client.server[n - 1] == '/')
-				n--;
-			vg_err_prefix(&err, "unexpected response from %.*s%s", (int)n, rq->client.server, path);
-			err.code = VG_EPROTO;
-		}
+		if (rc == VG_EINVAL)
+			not_the_api(rq, path, &err);
 		if (rc) {
 			rc = fail(&err);
 			goto out;
@@ -467,6 +514,44 @@ static int run_request(const struct request *rq, const char *path,
 		else
 			table(&result, &out);
 	}
+	rc = write_out(&out);
+out:
+	vg_output_result_release(&result);
+	vg_buf_release(&out);
+	json_decref(doc);
+	return rc;
+}
+
+/*
+ * -o chart: the answer drawn for the terminal on stdout (chart.h), all of
+ * it or nothing, like run_request.
+ */
+static int run_chart(const struct request *rq, const struct options *o, const char *path,
+		     const struct vg_http_param *params, size_t n_params, const char *expr, int64_t step_ms)
+{
+	struct vg_chart_opts co = { 0 };
+	struct vg_result result = { 0 };
+	struct vg_buf out = VG_BUF_INIT;
+	struct vg_err err = { 0 };
+	json_t *doc = NULL;
+	int rc;
+
+	if (vg_http_get(&rq->client, path, params, n_params, &doc, &err) != 0)
+		return fail(&err);
+	print_warnings(doc);
+	if ((rc = vg_output_result_from_json(json_object_get(doc, "data"), &result, &err)) != 0) {
+		if (rc == VG_EINVAL)
+			not_the_api(rq, path, &err);
+		rc = fail(&err);
+		goto out;
+	}
+	vg_chart_opts_for_terminal(&co, STDOUT_FILENO, o->is_ascii);
+	co.title = expr;
+	co.step_ms = step_ms;
+	co.unit = vg_chart_unit_of(expr);
+	if (result.n_rows == 0)
+		fputs("no data\n", stderr);
+	vg_chart_render(&result, &co, &out);
 	rc = write_out(&out);
 out:
 	vg_output_result_release(&result);
@@ -504,6 +589,8 @@ static int run_query(const struct options *o, int argc, char **argv)
 		vg_fmt_timestamp(at_ms, t_time, sizeof(t_time));
 		params[0] = (struct vg_http_param){ "query", argv[0] };
 		params[1] = (struct vg_http_param){ "time", t_time };
+		if (rq.format == VG_OUTPUT_CHART)
+			return run_chart(&rq, o, "/api/v1/query", params, 2, argv[0], 0);
 		return run_request(&rq, "/api/v1/query", params, 2, vg_output_result_from_json,
 				   vg_output_table, vg_output_csv);
 	}
@@ -532,8 +619,42 @@ static int run_query(const struct options *o, int argc, char **argv)
 	params[1] = (struct vg_http_param){ "start", t_start };
 	params[2] = (struct vg_http_param){ "end", t_end };
 	params[3] = (struct vg_http_param){ "step", t_step };
+	if (rq.format == VG_OUTPUT_CHART)
+		return run_chart(&rq, o, "/api/v1/query_range", params, 4, argv[0], step_ms);
 	return run_request(&rq, "/api/v1/query_range", params, 4, vg_output_result_from_json,
 			   vg_output_table, vg_output_csv);
+}
+
+/*
+ * The match[] selectors (checked first) and --start/--end (parsed, in
+ * order) of series and labels, appended to params (room for n_sels + 2)
+ * with the times' text in t_start and t_end. -1, or an exit status.
+ */
+static int match_and_range_params(const struct options *o, const struct request *rq, const char *cmd, char **sels,
+				  int n_sels, struct vg_http_param *params, size_t *n, char t_start[32], char t_end[32])
+{
+	int64_t start_ms = 0, end_ms = 0;
+	int rc;
+
+	if (o->start && (rc = parse_time_option("start", o->start, rq->now_ms, &start_ms)) >= 0)
+		return rc;
+	if (o->end && (rc = parse_time_option("end", o->end, rq->now_ms, &end_ms)) >= 0)
+		return rc;
+	if (o->start && o->end && end_ms < start_ms)
+		return usage_error("%s: --end (%s) is before --start (%s)", cmd, o->end, o->start);
+	if ((rc = check_selectors(sels, n_sels)) >= 0)
+		return rc;
+	for (int i = 0; i < n_sels; i++)
+		params[(*n)++] = (struct vg_http_param){ "match[]", sels[i] };
+	if (o->start) {
+		vg_fmt_timestamp(start_ms, t_start, 32);
+		params[(*n)++] = (struct vg_http_param){ "start", t_start };
+	}
+	if (o->end) {
+		vg_fmt_timestamp(end_ms, t_end, 32);
+		params[(*n)++] = (struct vg_http_param){ "end", t_end };
+	}
+	return -1;
 }
 
 static int run_series(const struct options *o, int argc, char **argv)
@@ -541,7 +662,6 @@ static int run_series(const struct options *o, int argc, char **argv)
 	struct vg_http_param *params;
 	struct request rq;
 	char t_start[32], t_end[32];
-	int64_t start_ms, end_ms;
 	size_t n = 0;
 	int rc;
 
@@ -549,33 +669,67 @@ static int run_series(const struct options *o, int argc, char **argv)
 		return usage_error("series: missing SELECTOR");
 	if ((rc = prepare(o, &rq)) >= 0)
 		return rc;
-	if (o->start && (rc = parse_time_option("start", o->start, rq.now_ms, &start_ms)) >= 0)
-		return rc;
-	if (o->end && (rc = parse_time_option("end", o->end, rq.now_ms, &end_ms)) >= 0)
-		return rc;
-	if (o->start && o->end && end_ms < start_ms)
-		return usage_error("series: --end (%s) is before --start (%s)", o->end, o->start);
-	if ((rc = check_selectors(argv, argc)) >= 0)
-		return rc;
-
+	if (rq.format == VG_OUTPUT_CHART)
+		return usage_error("series: -o chart is for query");
 	params = calloc((size_t)argc + 2, sizeof(*params));
 	if (params == NULL) {
 		fputs("vigil: out of memory\n", stderr);
 		return EXIT_REFUSED;
 	}
-	for (int i = 0; i < argc; i++)
-		params[n++] = (struct vg_http_param){ "match[]", argv[i] };
-	if (o->start) {
-		vg_fmt_timestamp(start_ms, t_start, sizeof(t_start));
-		params[n++] = (struct vg_http_param){ "start", t_start };
-	}
-	if (o->end) {
-		vg_fmt_timestamp(end_ms, t_end, sizeof(t_end));
-		params[n++] = (struct vg_http_param){ "end", t_end };
+	if ((rc = match_and_range_params(o, &rq, "series", argv, argc, params, &n, t_start, t_end)) >= 0) {
+		free(params);
+		return rc;
 	}
 	rc = run_request(&rq, "/api/v1/series", params, n, vg_output_series_from_json,
 			 vg_output_series_list, vg_output_series_csv);
 	free(params);
+	return rc;
+}
+
+/* vigil labels [NAME]: /api/v1/labels or /api/v1/label/NAME/values. */
+static int run_labels(const struct options *o, int argc, char **argv)
+{
+	struct vg_http_param params[MAX_MATCH + 2];
+	struct vg_buf out = VG_BUF_INIT;
+	struct vg_err err = { 0 };
+	struct request rq;
+	char t_start[32], t_end[32], path[600];
+	json_t *doc = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (argc > 1)
+		return usage_error("labels: unexpected argument '%s' (one NAME at most)", argv[1]);
+	if (argc == 1 && (strlen(argv[0]) > 512 || !vg_label_name_valid(argv[0], strlen(argv[0]))))
+		return usage_error("labels: \"%s\" is not a label name", argv[0]);
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	if (rq.format == VG_OUTPUT_CHART)
+		return usage_error("labels: -o chart is for query");
+	if ((rc = match_and_range_params(o, &rq, "labels", (char **)o->match, o->n_match, params, &n, t_start,
+					 t_end)) >= 0)
+		return rc;
+	if (argc == 1)
+		snprintf(path, sizeof(path), "/api/v1/label/%s/values", argv[0]);
+	else
+		snprintf(path, sizeof(path), "/api/v1/labels");
+	if (vg_http_get(&rq.client, path, params, n, &doc, &err) != 0)
+		return fail(&err);
+	print_warnings(doc);
+	if (rq.format == VG_OUTPUT_JSON) {
+		vg_output_json(doc, &out);
+	} else if (vg_output_strings(json_object_get(doc, "data"), rq.format == VG_OUTPUT_CSV,
+				     argc == 1 ? "value" : "name", &out, &err) != 0) {
+		not_the_api(&rq, path, &err);
+		rc = fail(&err);
+		goto out;
+	} else if (out.len == 0 || (rq.format == VG_OUTPUT_CSV && json_array_size(json_object_get(doc, "data")) == 0)) {
+		fputs("no data\n", stderr);
+	}
+	rc = write_out(&out);
+out:
+	vg_buf_release(&out);
+	json_decref(doc);
 	return rc;
 }
 
@@ -638,8 +792,9 @@ static int run_alerts(const struct options *o, int argc, char **argv)
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "query", TAKES_TIME | TAKES_RANGE | TAKES_STEP, query_usage, run_query },
+	{ "query", TAKES_TIME | TAKES_RANGE | TAKES_STEP | TAKES_ASCII, query_usage, run_query },
 	{ "series", TAKES_RANGE, series_usage, run_series },
+	{ "labels", TAKES_RANGE | TAKES_MATCH, labels_usage, run_labels },
 	{ "import", 0, import_usage, run_import },
 	{ "push", 0, push_usage, run_push },
 	{ "rules", TAKES_PROMETHEUS, rules_usage, run_rules },
@@ -691,7 +846,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, import, push, rules, alerts or help)");
+		return usage_error("missing command (query, series, labels, import, push, rules, alerts or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

@@ -36,8 +36,10 @@ int vg_output_parse_format(const char *s, enum vg_output_format *out, struct vg_
 		*out = VG_OUTPUT_CSV;
 	else if (strcmp(s, "json") == 0)
 		*out = VG_OUTPUT_JSON;
+	else if (strcmp(s, "chart") == 0)
+		*out = VG_OUTPUT_CHART;
 	else
-		return vg_err_set(err, VG_EINVAL, "unknown output format \"%s\" (use table, csv or json)", s);
+		return vg_err_set(err, VG_EINVAL, "unknown output format \"%s\" (use table, csv, json or chart)", s);
 	return 0;
 }
 
@@ -610,6 +612,42 @@ void vg_output_series_csv(const struct vg_result *r, struct vg_buf *out)
 		vg_output_csv_field(out, r->rows[i].series, r->rows[i].series_len);
 		vg_buf_putc(out, '\n');
 	}
+}
+
+int vg_output_strings(const json_t *data, bool is_csv, const char *csv_header, struct vg_buf *out,
+		      struct vg_err *err)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(data))
+		return vg_err_set(err, VG_EINVAL, "data: not an array");
+	json_array_foreach(data, i, v) {
+		if (!json_is_string(v))
+			return vg_err_set(err, VG_EINVAL, "data[%zu]: not a string", i);
+	}
+	if (is_csv)
+		vg_buf_printf(out, "%s\n", csv_header);
+	json_array_foreach(data, i, v) {
+		const char *p = json_string_value(v);
+		size_t len = json_string_length(v);
+		bool is_plain = len > 0;
+
+		for (size_t k = 0; k < len && is_plain; k++) {
+			unsigned char c = (unsigned char)p[k];
+
+			is_plain = c >= 0x20 && c != 0x7f && c != '"' &&
+				   !(c == 0xc2 && k + 1 < len && (unsigned char)p[k + 1] <= 0x9f);
+		}
+		if (is_csv)
+			vg_output_csv_field(out, p, len);
+		else if (is_plain)
+			vg_buf_append(out, p, len);
+		else
+			put_quoted(out, p, len);
+		vg_buf_putc(out, '\n');
+	}
+	return 0;
 }
 
 /* --- JSON ----------------------------------------------------------------- */

@@ -31,9 +31,10 @@ enum vg_output_format {
 	VG_OUTPUT_TABLE,
 	VG_OUTPUT_CSV,
 	VG_OUTPUT_JSON,
+	VG_OUTPUT_CHART, /* query only: cli/chart.h */
 };
 
-/* "table", "csv" or "json"; VG_EINVAL otherwise. */
+/* "table", "csv", "json" or "chart"; VG_EINVAL otherwise. */
 int vg_output_parse_format(const char *s, enum vg_output_format *out, struct vg_err *err);
 
 /*
@@ -107,6 +108,16 @@ void vg_output_table(const struct vg_result *r, struct vg_buf *out);
 void vg_output_csv(const struct vg_result *r, struct vg_buf *out);
 void vg_output_series_list(const struct vg_result *r, struct vg_buf *out);
 void vg_output_series_csv(const struct vg_result *r, struct vg_buf *out);
+
+/*
+ * The data of /api/v1/labels or /api/v1/label/NAME/values, an array of
+ * strings, in their order: as a table one a line (a string holding a
+ * control character, a double quote or nothing at all written quoted as
+ * a label value is); as CSV csv_header then one field a line. VG_EINVAL
+ * if data is not an array of strings; out is then unchanged.
+ */
+int vg_output_strings(const json_t *data, bool is_csv, const char *csv_header, struct vg_buf *out,
+		      struct vg_err *err);
 
 /* Appends a document as JSON indented by two spaces, members in their
  * order, numbers in their shortest exact form, ending in a newline. */

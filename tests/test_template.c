@@ -348,7 +348,7 @@ END_TEST
 
 START_TEST(test_hostile)
 {
-	char deep[600];
+	char deep[1024];
 	struct vg_template *t = NULL;
 	struct vg_err err = { 0 };
 	size_t k = 0;

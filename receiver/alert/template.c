@@ -1811,10 +1811,26 @@ static void put_g4(struct vg_buf *b, double v)
 	fmt_float(b, &sp, v);
 }
 
+/* |v| < 1 as humanize and humanizeDuration print it: times 1000 while
+ * below 1, up to eight times, with m u n p f a z y. */
+static void put_g4_small(struct vg_buf *b, double v)
+{
+	static const char *const small[] = { "m", "u", "n", "p", "f", "a", "z", "y" };
+	const char *prefix = "";
+
+	for (size_t i = 0; i < 8; i++) {
+		if (fabs(v) >= 1)
+			break;
+		prefix = small[i];
+		v *= 1000;
+	}
+	put_g4(b, v);
+	vg_buf_puts(b, prefix);
+}
+
 static void humanize(struct vg_buf *b, double v)
 {
 	static const char *const big[] = { "k", "M", "G", "T", "P", "E", "Z", "Y" };
-	static const char *const small[] = { "m", "u", "n", "p", "f", "a", "z", "y" };
 	const char *prefix = "";
 
 	if (v == 0 || isnan(v) || isinf(v)) {
@@ -1829,12 +1845,8 @@ static void humanize(struct vg_buf *b, double v)
 			v /= 1000;
 		}
 	} else {
-		for (size_t i = 0; i < 8; i++) {
-			if (fabs(v) >= 1)
-				break;
-			prefix = small[i];
-			v *= 1000;
-		}
+		put_g4_small(b, v);
+		return;
 	}
 	put_g4(b, v);
 	vg_buf_puts(b, prefix);
@@ -1870,9 +1882,6 @@ static int64_t go_int64(double f)
 
 static void humanize_duration(struct vg_buf *b, double v)
 {
-	static const char *const small[] = { "m", "u", "n", "p", "f", "a", "z", "y" };
-	const char *prefix = "";
-
 	if (isnan(v) || isinf(v)) {
 		put_g4(b, v);
 		return;
@@ -1905,14 +1914,7 @@ static void humanize_duration(struct vg_buf *b, double v)
 		}
 		return;
 	}
-	for (size_t i = 0; i < 8; i++) {
-		if (fabs(v) >= 1)
-			break;
-		prefix = small[i];
-		v *= 1000;
-	}
-	put_g4(b, v);
-	vg_buf_puts(b, prefix);
+	put_g4_small(b, v);
 	vg_buf_putc(b, 's');
 }
 
@@ -2309,7 +2311,7 @@ static int render_list(struct render *r, const struct node *n)
 		if (vg_buf_failed(r->out))
 			return vg_err_set(r->err, VG_ENOMEM, "out of memory");
 		if (r->out->len > VG_TEMPLATE_MAX_OUTPUT)
-			return vg_err_set(r->err, VG_ELIMIT, "template output exceeds %d bytes", VG_TEMPLATE_MAX_OUTPUT);
+			return rerr(r, NULL, "template output exceeds %d bytes", VG_TEMPLATE_MAX_OUTPUT);
 	}
 	return 0;
 }
