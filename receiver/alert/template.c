@@ -1247,12 +1247,13 @@ static void shortest_digits(double a, struct digits *g)
 {
 	char buf[64];
 
-	if (a == 0) {
-		g->d[0] = '0';
-		g->nd = 1;
-		g->dp = 1;
+	/* Zero's digits; also what the loop below overwrites on its way out
+	 * (it always returns by prec 17, which the compiler cannot see). */
+	g->d[0] = '0';
+	g->nd = 1;
+	g->dp = 1;
+	if (a == 0)
 		return;
-	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, sizeof(buf), "%.*e", prec - 1, a);
 		if (strtod(buf, NULL) == a || prec == 17) {
