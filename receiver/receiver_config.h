@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "receiver/alert/notifier.h"
 
 struct vg_err;
 
@@ -72,6 +73,9 @@ struct vg_receiver_config {
 	char *http_tls_cert_file;
 	char *http_tls_key_file;
 	char *http_tls_client_ca_file;
+	/* The notifier (receiver/alert/notifier.h): Alertmanager's
+	 * configuration shape; absent: alerts are only recorded. */
+	struct vg_alerting_config alerting;
 };
 
 /*
