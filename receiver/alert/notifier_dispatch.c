@@ -358,7 +358,9 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 
 	for (size_t i = 0; i < n_all; i++) {
 		const struct nt_nlog_entry *e = nt_nlog_find(n, g->key, rc->name, ii, all[i]->fp);
-		bool is_same = e && e->starts_ms == all[i]->a.starts_at_ms;
+		/* As Alertmanager's log: an alert is its fingerprint; a new
+		 * incident shows as resolved, then firing again. */
+		bool is_same = e != NULL;
 
 		if (e && e->sent_ms > last_sent)
 			last_sent = e->sent_ms;
