@@ -16,6 +16,7 @@
 #include "cli/http.h"
 #include "cli/import.h"
 #include "cli/output.h"
+#include "cli/silence.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -59,12 +60,17 @@ enum option_id {
 	OPT_START,
 	OPT_END,
 	OPT_STEP,
+	OPT_AUTHOR,
+	OPT_COMMENT,
+	OPT_DURATION,
+	OPT_EXPIRED,
 };
 
 /* Which options a command takes, beyond the global ones. */
 #define TAKES_TIME (1u << 0)
 #define TAKES_RANGE (1u << 1) /* --start, --end */
 #define TAKES_STEP (1u << 2)
+#define TAKES_SILENCE (1u << 3) /* --author, --comment, --duration, --expired, -q */
 
 struct options {
 	const char *server;
@@ -72,6 +78,8 @@ struct options {
 	const char *token, *cacert;
 	const char *output;
 	const char *time, *start, *end, *step;
+	const char *author, *comment, *duration;
+	bool is_expired, is_quiet;
 	bool is_help;
 	bool is_version;
 };
@@ -95,6 +103,11 @@ static const struct option long_options[] = {
 	{ "start", required_argument, NULL, OPT_START },
 	{ "end", required_argument, NULL, OPT_END },
 	{ "step", required_argument, NULL, OPT_STEP },
+	{ "author", required_argument, NULL, OPT_AUTHOR },
+	{ "comment", required_argument, NULL, OPT_COMMENT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "expired", no_argument, NULL, OPT_EXPIRED },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -115,6 +128,10 @@ static const char global_usage[] =
 	"      store the Prometheus text lines of FILE (or stdin), with timestamps in ms\n"
 	"  push SERIES VALUE [TIME]\n"
 	"      store one sample, e.g. vigil push 'queue_depth{queue=\"mail\"}' 42\n"
+	"  silence add MATCHER... --comment TEXT [--author NAME] [--duration D | --end TIME]\n"
+	"  silence list [--expired] [-q]\n"
+	"  silence expire ID...\n"
+	"      silences of the receiver's notifier, as amtool's\n"
 	"  help [COMMAND]\n"
 	"      this text, or a command's\n"
 	"\n"
@@ -188,6 +205,23 @@ static const char push_usage[] =
 	"Exit status: 0 stored; 1 refused by the server; 2 invalid arguments;\n"
 	"3 server unreachable.\n";
 
+static const char silence_usage[] =
+	"Usage: vigil silence add MATCHER... --comment TEXT [--author NAME]\n"
+	"                         [--start TIME] [--duration DURATION | --end TIME]\n"
+	"       vigil silence list [--expired] [-q] [-o json]\n"
+	"       vigil silence expire ID...\n"
+	"\n"
+	"Silences of the receiver's notifier, through its Alertmanager API v2\n"
+	"(/api/v2/silences). A MATCHER is name=value, name!=value, name=~regex or\n"
+	"name!~regex (quote values with spaces: 'job=\"a b\"'); all must match.\n"
+	"add prints the new silence's ID; it starts now (or --start) and lasts\n"
+	"--duration (default 1h) or until --end; --author defaults to $USER.\n"
+	"list shows pending and active silences (--expired: expired ones too;\n"
+	"-q: IDs only). expire ends silences now.\n"
+	"\n"
+	"Exit status: 0 done; 1 refused by the server; 2 invalid arguments;\n"
+	"3 server unreachable or without an alerting: section.\n";
+
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
@@ -233,7 +267,7 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 	int c;
 
 	opterr = 0; /* our own messages, in our own form */
-	while ((c = getopt_long(argc, argv, is_global ? "+:hVo:" : ":hVo:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, is_global ? "+:hVo:q" : ":hVo:q", long_options, NULL)) != -1) {
 		const char *word = argv[optind - 1];
 		unsigned need = 0;
 
@@ -249,6 +283,11 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 		case OPT_START: need = TAKES_RANGE; o->start = optarg; break;
 		case OPT_END: need = TAKES_RANGE; o->end = optarg; break;
 		case OPT_STEP: need = TAKES_STEP; o->step = optarg; break;
+		case OPT_AUTHOR: need = TAKES_SILENCE; o->author = optarg; break;
+		case OPT_COMMENT: need = TAKES_SILENCE; o->comment = optarg; break;
+		case OPT_DURATION: need = TAKES_SILENCE; o->duration = optarg; break;
+		case OPT_EXPIRED: need = TAKES_SILENCE; o->is_expired = true; break;
+		case 'q': need = TAKES_SILENCE; o->is_quiet = true; break;
 		case ':':
 			if (strncmp(word, "--", 2) == 0)
 				return usage_error("option '%s' needs an argument", word);
@@ -571,6 +610,34 @@ static int run_push(const struct options *o, int argc, char **argv)
 	return vg_cli_push(&rq.client, argc, argv);
 }
 
+static int run_silence(const struct options *o, int argc, char **argv)
+{
+	struct vg_silence_options so = { 0 };
+	struct vg_err err = { 0 };
+	struct request rq;
+	int64_t dur = 3600 * 1000;
+	int rc;
+
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	so.author = o->author;
+	so.comment = o->comment;
+	so.is_expired = o->is_expired;
+	so.is_quiet = o->is_quiet;
+	so.is_json = rq.format == VG_OUTPUT_JSON;
+	so.start_ms = rq.now_ms;
+	if (o->start && (rc = parse_time_option("start", o->start, rq.now_ms, &so.start_ms)) >= 0)
+		return rc;
+	if (o->duration && (vg_duration_parse_api(o->duration, &dur, &err) != 0 || dur <= 0))
+		return usage_error("invalid --duration: %s", err.msg[0] ? err.msg : "not positive");
+	if (o->end && o->duration)
+		return usage_error("silence: --end or --duration, not both");
+	so.end_ms = so.start_ms + dur;
+	if (o->end && (rc = parse_time_option("end", o->end, rq.now_ms, &so.end_ms)) >= 0)
+		return rc;
+	return vg_cli_silence(&rq.client, &so, argc, argv);
+}
+
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -578,6 +645,7 @@ static const struct command commands[] = {
 	{ "series", TAKES_RANGE, series_usage, run_series },
 	{ "import", 0, import_usage, run_import },
 	{ "push", 0, push_usage, run_push },
+	{ "silence", TAKES_SILENCE | TAKES_RANGE, silence_usage, run_silence },
 	{ "help", 0, global_usage, run_help },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -625,7 +693,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, import, push or help)");
+		return usage_error("missing command (query, series, import, push, silence or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

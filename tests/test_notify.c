@@ -382,7 +382,11 @@ START_TEST(test_notify_kill9_between_decision_and_delivery)
 	ck_assert_uint_eq(sink_wait(1), 1);
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
 	has_rcv = false;
-	ck_assert_int_ge(vg_t_count_files(rcv.data_dir, ""), 1);
+	{
+		char q[700];
+		snprintf(q, sizeof(q), "%s/alerting/queue", rcv.data_dir);
+		ck_assert_int_eq(vg_t_count_files(q, ".json"), 1); /* decided, not delivered */
+	}
 	start_receiver(cfg, false);
 	ck_assert_uint_eq(sink_wait(2), 2);
 	vg_t_sleep_ms(2000); /* the answer, held 1.5 s, then some */
@@ -637,6 +641,69 @@ START_TEST(test_notify_amtool_silences_and_alerts)
 }
 END_TEST
 
+static int vigil(char **out, char **err, const char *a1, const char *a2, const char *a3, const char *a4,
+		 const char *a5)
+{
+	char server[64];
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server, "silence", (char *)a1, (char *)a2, (char *)a3,
+			 (char *)a4, (char *)a5, NULL };
+
+	snprintf(server, sizeof(server), "http://127.0.0.1:%u", rcv.http_port);
+	return vg_t_run(argv, out, err, 10000);
+}
+
+START_TEST(test_notify_cli_silence_add_list_expire)
+{
+	char *out = NULL, *err = NULL, id[64];
+	json_t *list;
+
+	sink_start("200", NULL);
+	start_receiver("alerting:\n  route:\n    receiver: ops-webhook\n" HOOK_RECEIVER, false);
+	ck_assert_int_eq(vigil(&out, &err, "add", "alertname=DiskFull", "job=~\"a b\"", "--comment=swap", "--author=me"), 0);
+	ck_assert_int_eq(sscanf(out, "%63s", id), 1);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "list", NULL, NULL, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, id));
+	ck_assert_ptr_nonnull(strstr(out, "alertname=\"DiskFull\",job=~\"a b\""));
+	ck_assert_ptr_nonnull(strstr(out, "active"));
+	free(out);
+	free(err);
+	/* What the server keeps, in its JSON */
+	ck_assert_int_eq(vigil(&out, &err, "list", "-o", "json", NULL, NULL), 0);
+	list = json_loads(out, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "createdBy")), "me");
+	ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(json_array_get(list, 0), "matchers"), 1),
+					       "isRegex")));
+	json_decref(list);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "expire", id, NULL, NULL, NULL), 0);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "list", "-q", NULL, NULL, NULL), 0);
+	ck_assert_ptr_null(strstr(out, id));
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "list", "--expired", NULL, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "expired"));
+	free(out);
+	free(err);
+	/* Refusals: usage 2, the server's 1 */
+	ck_assert_int_eq(vigil(&out, &err, "add", "alertname=x", NULL, NULL, NULL), 2); /* no --comment */
+	ck_assert_ptr_nonnull(strstr(err, "--comment"));
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "add", "=x", "--comment=c", NULL, NULL), 2);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "expire", "0000", NULL, NULL, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "silence not found"));
+	free(out);
+	free(err);
+}
+END_TEST
+
 /* --- configuration ---------------------------------------------------------- */
 
 static void check_config(const char *text, const char *want)
@@ -726,6 +793,7 @@ int main(void)
 	tcase_add_test(tc, test_notify_silence_mutes_and_persists);
 	tcase_add_test(tc, test_notify_mute_time_interval);
 	tcase_add_test(tc, test_notify_amtool_silences_and_alerts);
+	tcase_add_test(tc, test_notify_cli_silence_add_list_expire);
 	tcase_add_test(tc, test_notify_config_errors_name_file_and_line);
 	tcase_add_test(tc, test_notify_api_absent_without_alerting);
 	suite_add_tcase(s, tc);

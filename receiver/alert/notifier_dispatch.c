@@ -31,42 +31,6 @@ int64_t nt_now(const struct vg_notifier *n)
 	return vg_clock_now(n->clock);
 }
 
-/* --- label sets ------------------------------------------------------- */
-
-int nt_labels_copy(struct vg_conf_labels *dst, const struct vg_conf_labels *src)
-{
-	memset(dst, 0, sizeof(*dst));
-	if (src->n == 0)
-		return 0;
-	dst->names = calloc(src->n, sizeof(char *));
-	dst->values = calloc(src->n, sizeof(char *));
-	if (!dst->names || !dst->values)
-		goto nomem;
-	for (size_t i = 0; i < src->n; i++) {
-		dst->names[i] = strdup(src->names[i]);
-		dst->values[i] = strdup(src->values[i]);
-		dst->n = i + 1;
-		if (!dst->names[i] || !dst->values[i])
-			goto nomem;
-	}
-	return 0;
-nomem:
-	vg_payload_labels_release(dst);
-	return VG_ENOMEM;
-}
-
-int nt_labels_cmp(const struct vg_conf_labels *a, const struct vg_conf_labels *b)
-{
-	for (size_t i = 0; i < a->n && i < b->n; i++) {
-		int c = strcmp(a->names[i], b->names[i]);
-		if (c == 0)
-			c = strcmp(a->values[i], b->values[i]);
-		if (c != 0)
-			return c;
-	}
-	return a->n < b->n ? -1 : a->n > b->n;
-}
-
 /* --- alerts --------------------------------------------------------- */
 
 struct nt_alert *nt_alert_find(struct vg_notifier *n, uint64_t fp)

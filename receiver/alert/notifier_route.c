@@ -23,46 +23,6 @@
 
 #define MAX_DEPTH 32
 
-/* --- matchers --------------------------------------------------------- */
-
-int nt_matchers_compile(const struct vg_conf_strlist *list, struct vg_selector *sel, struct vg_err *err)
-{
-	for (size_t i = 0; i < list->n; i++) {
-		struct vg_matcher_text m;
-		int r = vg_matcher_text_parse(list->v[i], &m, err);
-		if (r != 0) {
-			vg_err_prefix(err, "matcher %zu", i + 1);
-			return r;
-		}
-		r = vg_selector_add(sel, m.name, strlen(m.name), m.op, m.value, strlen(m.value), err);
-		vg_matcher_text_release(&m);
-		if (r != 0) {
-			vg_err_prefix(err, "matcher %zu", i + 1);
-			return r;
-		}
-	}
-	return 0;
-}
-
-const char *nt_label(const struct vg_conf_labels *labels, const char *name)
-{
-	for (size_t i = 0; i < labels->n; i++)
-		if (strcmp(labels->names[i], name) == 0)
-			return labels->values[i];
-	return "";
-}
-
-int nt_matchers_match(const struct vg_selector *sel, const struct vg_conf_labels *labels)
-{
-	for (size_t i = 0; i < sel->n; i++) {
-		const char *v = nt_label(labels, sel->m[i].name);
-		struct vg_str s = { v, (uint32_t)strlen(v) };
-		if (vg_matcher_match(&sel->m[i], s) != 1)
-			return 0; /* undecided counts as no match: never route on a failed regex */
-	}
-	return 1;
-}
-
 /* --- time intervals ------------------------------------------------------ */
 
 static const char *const weekday_names[] = { "sunday", "monday", "tuesday", "wednesday",

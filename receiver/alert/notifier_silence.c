@@ -64,7 +64,9 @@ int nt_silence_from_json(const json_t *o, struct nt_silence *s, struct vg_err *e
 		return vg_err_set(err, VG_EINVAL, "a silence must be an object");
 	id = json_object_get(o, "id");
 	if (id && !json_is_null(id)) {
-		if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) >= sizeof(s->id))
+		/* "" is no id, as absent: a new silence */
+		if (!json_is_string(id) || json_string_length(id) >= sizeof(s->id) ||
+		    strlen(json_string_value(id)) != json_string_length(id))
 			return vg_err_set(err, VG_EINVAL, "id: expected a silence id");
 		snprintf(s->id, sizeof(s->id), "%s", json_string_value(id));
 	}
