@@ -210,8 +210,7 @@ int nt_publish_file(const char *path, const struct vg_buf *b, struct vg_err *err
 	return r;
 }
 
-static int write_job(struct vg_notifier *n, const struct nt_job *j, const struct vg_notification *nt,
-		     struct vg_err *err)
+static int write_job(const struct nt_job *j, const struct vg_notification *nt, struct vg_err *err)
 {
 	struct vg_buf b = VG_BUF_INIT;
 	int r;
@@ -283,7 +282,7 @@ int nt_enqueue(struct vg_notifier *n, const struct nt_receiver *rc, uint32_t int
 			return vg_err_set(err, VG_ENOMEM, "out of memory");
 		}
 	}
-	if ((r = write_job(n, j, nt, err)) != 0) {
+	if ((r = write_job(j, nt, err)) != 0) {
 		job_free(j);
 		return r;
 	}
