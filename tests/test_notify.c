@@ -743,6 +743,7 @@ START_TEST(test_notify_config_errors_name_file_and_line)
 		     "bad.yaml:5:");
 	check_config("alerting:\n  route:\n    receiver: a\n    continu: true\n", "bad.yaml:4: unknown key");
 	check_config("alerting:\n  receivers:\n    - name: a\n", "alerting.route: missing");
+	check_config("alerting:\n  route:\n    group_wait: 1s\n", "alerting.route: missing");
 	/* Valid: nested routes, every option, no alerting: at all. */
 	check_config("alerting:\n  route:\n    receiver: a\n    group_by: ['...']\n    routes:\n"
 		     "      - matchers: ['team=~\"db|web\"', 'severity!=info']\n        continue: true\n"

@@ -202,7 +202,9 @@ int vg_alerting_validate(struct vg_alerting_config *c, const char *file, struct 
 	int r;
 
 	if (!vg_alerting_is_configured(c)) {
-		if (c->receivers.n || c->inhibit_rules.n || c->time_intervals.n)
+		const struct vg_route_conf *rt = &c->route;
+		if (c->receivers.n || c->inhibit_rules.n || c->time_intervals.n || c->external_url || rt->routes.n ||
+		    rt->group_by.n || rt->matchers.n || rt->group_wait || rt->group_interval || rt->repeat_interval)
 			return vg_err_set(err, VG_EINVAL, "%s: alerting.route: missing (the root route names a receiver)",
 					  file);
 		return 0;

@@ -2,7 +2,7 @@
  * notifier_queue.c: the delivery queue, the notification log and the
  * delivery thread.
  *
- * Files under data_dir/alerting (docs: vigil-receiver.yaml(5), ALERTING):
+ * Files under data_dir/alerting (docs/notifier.md has their formats):
  *   queue/<id>.json  one decided notification: the receiver, the
  *                    integration, the webhook v4 message and the log
  *                    entries it stands for; published atomically when
