@@ -59,7 +59,7 @@ static void time_text(int64_t ms, char *out, size_t cap)
 static int silence_add(const struct vg_http_client *client, const struct vg_silence_options *o, int argc,
 		       char **argv)
 {
-	json_t *body = json_object(), *ms = json_array(), *reply = NULL;
+	json_t *body = NULL, *ms = NULL, *reply = NULL;
 	const char *author = o->author ? o->author : getenv("USER");
 	struct vg_buf out = VG_BUF_INIT;
 	char t[64], *text = NULL;
@@ -74,6 +74,14 @@ static int silence_add(const struct vg_http_client *client, const struct vg_sile
 		return usage("add: --author (or $USER) says who");
 	if (o->end_ms <= o->start_ms)
 		return usage("add: the silence must end after it starts");
+	body = json_object();
+	ms = json_array();
+	if (body == NULL || ms == NULL) {
+		json_decref(body);
+		json_decref(ms);
+		fputs("vigil: out of memory\n", stderr);
+		return EXIT_REFUSED;
+	}
 	for (int i = 0; i < argc; i++) {
 		struct vg_matcher_text m;
 		struct vg_err err;
