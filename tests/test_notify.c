@@ -204,6 +204,19 @@ static double metric(const char *name)
 	return v;
 }
 
+/* Waits up to 10 s for a metric to reach want; its last value. */
+static double metric_wait(const char *name, double want)
+{
+	int64_t deadline = vg_t_now_ms() + 10000;
+	double v = metric(name);
+
+	while (v != want && vg_t_now_ms() < deadline) {
+		vg_t_sleep_ms(50);
+		v = metric(name);
+	}
+	return v;
+}
+
 #define HOOK_RECEIVER \
 	"  receivers:\n" \
 	"    - name: ops-webhook\n" \
@@ -361,8 +374,40 @@ START_TEST(test_notify_503_then_200_delivers_once)
 		ok += json_integer_value(json_object_get(r, "status")) == 200;
 	ck_assert_uint_eq(ok, 1);
 	json_decref(reqs);
-	ck_assert_double_eq(metric("vigil_notifications_sent_total{channel=\"webhook\"} "), 1);
+	ck_assert_double_eq(metric_wait("vigil_notifications_sent_total{channel=\"webhook\"} ", 1), 1);
 	ck_assert_double_eq(metric("vigil_notifications_retried_total{channel=\"webhook\"} "), 2);
+}
+END_TEST
+
+/* A 429 with Retry-After: the retry waits what the peer asked for, not
+ * the first backoff step (500 ms). */
+START_TEST(test_notify_retry_after_is_honoured)
+{
+	char pf[600], lg[600];
+	char *argv[] = { "/usr/bin/python3", SINK, "--port-file", pf, "--log", lg, "--responses", "429,200",
+			 "--retry-after", "2", NULL };
+	int64_t deadline = vg_t_now_ms() + 10000;
+
+	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
+	snprintf(lg, sizeof(lg), "%s/sink.jsonl", dir);
+	snprintf(sink.log, sizeof(sink.log), "%s", lg);
+	ck_assert_int_eq(vg_t_spawn(&sink.proc, VG_BUILDDIR "/tests/test_notify_sink.log", argv), 0);
+	has_sink = true;
+	while (vg_t_now_ms() < deadline && access(pf, F_OK) != 0)
+		vg_t_sleep_ms(20);
+	{
+		FILE *f = fopen(pf, "r");
+		unsigned p = 0;
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fscanf(f, "%u", &p), 1);
+		fclose(f);
+		sink.port = (uint16_t)p;
+	}
+	start_receiver("alerting:\n  route:\n    receiver: ops-webhook\n    group_wait: 100ms\n" HOOK_RECEIVER, false);
+	post_alerts(ALERT_H1);
+	ck_assert_uint_eq(sink_wait(2), 2);
+	ck_assert_double_eq(metric_wait("vigil_notifications_sent_total{channel=\"webhook\"} ", 1), 1);
+	ck_assert(vg_t_log_contains(&rcv.proc, "HTTP 429; retry 1 in 2000 ms"));
 }
 END_TEST
 
@@ -468,6 +513,47 @@ START_TEST(test_notify_group_wait_batches_and_repeat_interval)
 	ck_assert_uint_eq(sink_wait(5), 5);
 	alert_names(4, "instance", names, sizeof(names));
 	ck_assert_str_eq(names, "h1 h2 h3");
+}
+END_TEST
+
+/* max_alerts cuts a message and counts the rest; a group whose alerts
+ * all resolve sends one resolved message with their end times. */
+START_TEST(test_notify_max_alerts_and_resolved)
+{
+	json_t *b, *a;
+
+	set_clock(MONDAY_NOON_MS);
+	sink_start("200", NULL);
+	start_receiver("alerting:\n  route:\n    receiver: ops-webhook\n    group_by: [alertname]\n"
+		       "    group_wait: 10s\n    group_interval: 1m\n"
+		       "  receivers:\n    - name: ops-webhook\n      webhook_configs:\n"
+		       "        - url: http://127.0.0.1:@PORT@/hook\n          max_alerts: 1\n",
+		       true);
+	post_instance("DiskFull", "h1", NULL);
+	post_instance("DiskFull", "h2", NULL);
+	post_instance("DiskFull", "h3", NULL);
+	set_clock(MONDAY_NOON_MS + 11000);
+	ck_assert_uint_eq(sink_wait(1), 1);
+	b = sink_body(0);
+	ck_assert_int_eq(json_array_size(json_object_get(b, "alerts")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "truncatedAlerts")), 2);
+	json_decref(b);
+	set_clock(MONDAY_NOON_MS + 30000);
+	post_alerts("[{\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"h1\"},\"endsAt\":\"2026-11-30T12:00:25Z\"},"
+		    "{\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"h2\"},\"endsAt\":\"2026-11-30T12:00:25Z\"},"
+		    "{\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"h3\"},\"endsAt\":\"2026-11-30T12:00:25Z\"}]");
+	set_clock(MONDAY_NOON_MS + 72000);
+	ck_assert_uint_eq(sink_wait(2), 2);
+	b = sink_body(1);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "status")), "resolved");
+	a = json_array_get(json_object_get(b, "alerts"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(a, "status")), "resolved");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "endsAt")), "2026-11-30T12:00:25Z");
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "truncatedAlerts")), 2);
+	json_decref(b);
+	/* Resolved once: nothing more at the next intervals. */
+	set_clock(MONDAY_NOON_MS + 5 * HOUR_MS);
+	assert_quiet(2, 400);
 }
 END_TEST
 
@@ -788,6 +874,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_notify_webhook_body_field_by_field);
 	tcase_add_test(tc, test_notify_503_then_200_delivers_once);
+	tcase_add_test(tc, test_notify_retry_after_is_honoured);
+	tcase_add_test(tc, test_notify_max_alerts_and_resolved);
 	tcase_add_test(tc, test_notify_kill9_between_decision_and_delivery);
 	tcase_add_test(tc, test_notify_group_wait_batches_and_repeat_interval);
 	tcase_add_test(tc, test_notify_inhibition);
