@@ -1228,7 +1228,7 @@ static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 	if (!is_known) {
 		r->code = 405;
 		r->msg = "method not allowed";
-		r->allow = "GET, POST, DELETE, OPTIONS";
+		r->allow = "GET, POST, OPTIONS"; /* DELETE only on /api/v2/silence/{id} */
 		return true;
 	}
 	if (o->max_header_count > 0 && h->n_headers > o->max_header_count) {
