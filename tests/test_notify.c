@@ -74,6 +74,15 @@ static void set_clock(int64_t ms)
 	ck_assert_int_eq(rename(tmp, clock_path), 0);
 }
 
+/* The sink's own output, beside its log in the test's directory. */
+static const char *sink_out(void)
+{
+	static char path[600];
+
+	snprintf(path, sizeof(path), "%s/sink.out", dir);
+	return path;
+}
+
 static void sink_start(const char *responses, const char *delay)
 {
 	char pf[600], lg[600];
@@ -84,7 +93,7 @@ static void sink_start(const char *responses, const char *delay)
 	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
 	snprintf(lg, sizeof(lg), "%s/sink.jsonl", dir);
 	snprintf(sink.log, sizeof(sink.log), "%s", lg);
-	ck_assert_int_eq(vg_t_spawn(&sink.proc, VG_BUILDDIR "/tests/test_notify_sink.log", argv), 0);
+	ck_assert_int_eq(vg_t_spawn(&sink.proc, sink_out(), argv), 0);
 	has_sink = true;
 	while (vg_t_now_ms() < deadline) {
 		FILE *f = fopen(pf, "r");
@@ -391,7 +400,7 @@ START_TEST(test_notify_retry_after_is_honoured)
 	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
 	snprintf(lg, sizeof(lg), "%s/sink.jsonl", dir);
 	snprintf(sink.log, sizeof(sink.log), "%s", lg);
-	ck_assert_int_eq(vg_t_spawn(&sink.proc, VG_BUILDDIR "/tests/test_notify_sink.log", argv), 0);
+	ck_assert_int_eq(vg_t_spawn(&sink.proc, sink_out(), argv), 0);
 	has_sink = true;
 	while (vg_t_now_ms() < deadline && access(pf, F_OK) != 0)
 		vg_t_sleep_ms(20);
