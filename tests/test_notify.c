@@ -840,7 +840,7 @@ START_TEST(test_notify_config_errors_name_file_and_line)
 	check_config("alerting:\n  receivers:\n    - name: a\n", "alerting.route: missing");
 	check_config("alerting:\n  route:\n    group_wait: 1s\n", "alerting.route: missing");
 	/* Valid: nested routes, every option, no alerting: at all. */
-	check_config("alerting:\n  route:\n    receiver: a\n    group_by: ['...']\n    routes:\n"
+	check_config("alerting:\n  global:\n    resolve_timeout: 10m\n  route:\n    receiver: a\n    group_by: ['...']\n    routes:\n"
 		     "      - matchers: ['team=~\"db|web\"', 'severity!=info']\n        continue: true\n"
 		     "        routes:\n          - receiver: a\n            group_by: [cluster]\n"
 		     "            repeat_interval: 1h\n            active_time_intervals: [work]\n"
@@ -853,6 +853,7 @@ START_TEST(test_notify_config_errors_name_file_and_line)
 		     "          months: ['january:december']\n          years: ['2020:2030']\n          location: UTC\n",
 		     NULL);
 	check_config("log_level: info\n", NULL);
+	check_config("alerting:\n  global:\n    resolve_timeout: 10x\n", "bad.yaml:3:");
 }
 END_TEST
 

@@ -79,7 +79,15 @@ struct vg_time_interval_conf {
 	struct vg_conf_list time_intervals; /* struct vg_time_interval_item */
 };
 
+/* global: Alertmanager's defaults for the whole file. The channels'
+ * global keys (smtp_*, pagerduty_url, ...) sit here too, one member and
+ * one line of global_fields in notifier_config.c each. */
+struct vg_global_conf {
+	int64_t resolve_timeout_ms; /* an alert posted without endsAt ends this long after; 5m */
+};
+
 struct vg_alerting_config {
+	struct vg_global_conf global;
 	struct vg_route_conf route;    /* route.receiver NULL: no alerting: section */
 	struct vg_conf_list receivers; /* struct vg_receiver_conf */
 	struct vg_conf_list inhibit_rules;  /* struct vg_inhibit_conf */

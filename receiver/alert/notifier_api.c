@@ -135,6 +135,12 @@ static int handle_receivers(struct vg_notifier *n, struct vg_buf *out)
 	return 200;
 }
 
+/* global.resolve_timeout (vg_alerting_validate sets the default). */
+static int64_t resolve_timeout_ms(const struct vg_notifier *n)
+{
+	return n->cfg->global.resolve_timeout_ms > 0 ? n->cfg->global.resolve_timeout_ms : 5 * 60 * 1000;
+}
+
 static int post_alerts(struct vg_notifier *n, const char *body, size_t len, struct vg_buf *out)
 {
 	struct vg_notify_alert *v;
@@ -145,9 +151,9 @@ static int post_alerts(struct vg_notifier *n, const char *body, size_t len, stru
 	if (nt_alerts_decode(body, len, &v, &count, &err) != 0)
 		return reply_error(out, 400, err.msg);
 	for (size_t i = 0; i < count; i++) {
-		/* Alertmanager: no endsAt means resolve_timeout (5m) from now. */
+		/* Alertmanager: no endsAt means resolve_timeout from now. */
 		if (v[i].ends_at_ms == 0)
-			v[i].ends_at_ms = now + 5 * 60 * 1000;
+			v[i].ends_at_ms = now + resolve_timeout_ms(n);
 		v[i].is_firing = v[i].ends_at_ms > now;
 	}
 	vg_notifier_push(n, v, count);
@@ -190,7 +196,7 @@ static int get_alerts(struct vg_notifier *n, const struct query *q, struct vg_bu
 		vg_buf_puts(out, "{\"annotations\":");
 		vg_payload_labels(out, &a->a.annotations);
 		vg_buf_puts(out, ",\"endsAt\":");
-		vg_payload_time(out, a->a.ends_at_ms ? a->a.ends_at_ms : now + 5 * 60 * 1000);
+		vg_payload_time(out, a->a.ends_at_ms ? a->a.ends_at_ms : now + resolve_timeout_ms(n));
 		vg_alert_fingerprint_hex(a->fp, fp);
 		vg_buf_printf(out, ",\"fingerprint\":\"%s\",\"receivers\":[", fp);
 		k = nt_route_match(&n->tree->root, &a->a.labels, routes, 64);

@@ -167,9 +167,17 @@ static const struct vg_conf_field time_interval_fields[] = {
 	END,
 };
 
+static const struct vg_conf_field global_fields[] = {
+	{ "resolve_timeout", VG_CONF_DURATION, offsetof(struct vg_global_conf, resolve_timeout_ms), NULL, 1000,
+	  365LL * 24 * 3600 * 1000, NULL },
+	/* the channels' global keys: one line each here */
+	END,
+};
+
 #define A(key, type, member) key, type, offsetof(struct vg_alerting_config, member)
 
 const struct vg_conf_field vg_alerting_fields[] = {
+	{ A("global", VG_CONF_STRUCT, global), global_fields, 0, 0, NULL },
 	{ A("route", VG_CONF_STRUCT, route), route_fields, 0, 0, NULL },
 	{ A("receivers", VG_CONF_LIST, receivers), receiver_fields, sizeof(struct vg_receiver_conf), 1000, NULL },
 	{ A("inhibit_rules", VG_CONF_LIST, inhibit_rules), inhibit_fields, sizeof(struct vg_inhibit_conf), 1000, NULL },
@@ -201,6 +209,8 @@ int vg_alerting_validate(struct vg_alerting_config *c, const char *file, struct 
 	struct nt_tree *t = NULL;
 	int r;
 
+	if (c->global.resolve_timeout_ms == 0)
+		c->global.resolve_timeout_ms = 5 * 60 * 1000;
 	if (!vg_alerting_is_configured(c)) {
 		const struct vg_route_conf *rt = &c->route;
 		if (c->receivers.n || c->inhibit_rules.n || c->time_intervals.n || c->external_url || rt->routes.n ||

@@ -23,7 +23,6 @@
 #include "common/banned.h"
 
 #define MAX_ROUTES_PER_ALERT 64
-#define RESOLVE_TIMEOUT_MS (5 * 60 * 1000)
 #define RESOLVED_KEEP_MS (15 * 60 * 1000)
 
 int64_t nt_now(const struct vg_notifier *n)
