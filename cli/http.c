@@ -399,3 +399,56 @@ fail:
 	vg_buf_release(&url);
 	return rc;
 }
+
+int vg_http_request(const struct vg_http_client *client, const char *method, const char *path_and_query,
+		    const char *body_in, size_t len, long *status, struct vg_buf *body_out, struct vg_err *err)
+{
+	struct vg_buf url = VG_BUF_INIT;
+	struct body body = { VG_BUF_INIT, false };
+	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", reason[CURL_ERROR_SIZE + 64];
+	size_t base_len = strlen(client->server);
+	CURLcode code;
+	CURL *c = NULL;
+	int rc = 0;
+
+	*status = 0;
+	while (base_len > 0 && client->server[base_len - 1] == '/')
+		base_len--;
+	vg_buf_append(&url, client->server, base_len);
+	vg_buf_puts(&url, path_and_query);
+	if (vg_buf_failed(&url)) {
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory building the request");
+		goto fail;
+	}
+	c = new_handle(client, vg_buf_cstr(&url), "Content-Type: application/json", &headers, errbuf, &body);
+	if (c == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "cannot start a request (libcurl initialisation failed)");
+		goto fail;
+	}
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)client->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body_in) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_in);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	code = curl_easy_perform(c);
+	if (body.is_too_large || vg_buf_failed(&body.buf)) {
+		rc = vg_err_set(err, VG_ENOMEM, "the answer of %s is too large", vg_buf_cstr(&url));
+		goto fail;
+	}
+	if (code != CURLE_OK) {
+		transfer_reason(c, code, errbuf, reason, sizeof(reason));
+		rc = vg_err_set(err, VG_EIO, "cannot reach %s: %s", client->server, reason);
+		goto fail;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	vg_buf_append(body_out, body.buf.data, body.buf.len);
+fail:
+	curl_slist_free_all(headers);
+	if (c)
+		curl_easy_cleanup(c);
+	vg_buf_release(&body.buf);
+	vg_buf_release(&url);
+	return rc;
+}

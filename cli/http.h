@@ -95,4 +95,11 @@ int vg_http_post(const struct vg_http_client *client, const char *path_and_query
 		 const struct vg_http_upload *up, long *status, struct vg_buf *body,
 		 struct vg_buf *headers, struct vg_err *err);
 
+/* One request with a body in memory (body NULL: none), for APIs without
+ * the envelope (Alertmanager's /api/v2): method "GET", "POST", "DELETE";
+ * the answer of any status in *status and body_out. VG_EIO when no answer
+ * came, VG_ENOMEM. */
+int vg_http_request(const struct vg_http_client *client, const char *method, const char *path_and_query,
+		    const char *body, size_t len, long *status, struct vg_buf *body_out, struct vg_err *err);
+
 #endif

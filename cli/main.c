@@ -18,6 +18,7 @@
 #include "cli/import.h"
 #include "cli/output.h"
 #include "cli/rules.h"
+#include "cli/silence.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -65,6 +66,10 @@ enum option_id {
 	OPT_ASCII,
 	OPT_MATCH,
 	OPT_PROMETHEUS,
+	OPT_AUTHOR,
+	OPT_COMMENT,
+	OPT_DURATION,
+	OPT_EXPIRED,
 };
 
 /* Which options a command takes, beyond the global ones. */
@@ -75,6 +80,7 @@ enum option_id {
 #define TAKES_MATCH (1u << 4) /* --match SELECTOR, repeated */
 #define MAX_MATCH 64
 #define TAKES_PROMETHEUS (1u << 5) /* rules check */
+#define TAKES_SILENCE (1u << 6) /* --author, --comment, --duration, --expired, -q */
 
 struct options {
 	const char *server;
@@ -82,6 +88,8 @@ struct options {
 	const char *token, *cacert;
 	const char *output;
 	const char *time, *start, *end, *step;
+	const char *author, *comment, *duration;
+	bool is_expired, is_quiet;
 	bool is_help;
 	bool is_version;
 	bool is_ascii;
@@ -112,6 +120,11 @@ static const struct option long_options[] = {
 	{ "ascii", no_argument, NULL, OPT_ASCII },
 	{ "match", required_argument, NULL, OPT_MATCH },
 	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ "author", required_argument, NULL, OPT_AUTHOR },
+	{ "comment", required_argument, NULL, OPT_COMMENT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "expired", no_argument, NULL, OPT_EXPIRED },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -138,6 +151,10 @@ static const char global_usage[] =
 	"      validate rule files as promtool check rules does (no server needed)\n"
 	"  alerts [-o FORMAT]\n"
 	"      the firing and pending alerts, with their age\n"
+	"  silence add MATCHER... --comment TEXT [--author NAME] [--duration D | --end TIME]\n"
+	"  silence list [--expired] [-q]\n"
+	"  silence expire ID...\n"
+	"      silences of the receiver's notifier, as amtool's\n"
 	"  help [COMMAND]\n"
 	"      this text, or a command's\n"
 	"\n"
@@ -250,6 +267,22 @@ static const char alerts_usage[] =
 	"since the alert became active, its name and labels.\n"
 	"\n"
 	"  -o, --output FORMAT table (default), csv or json\n";
+static const char silence_usage[] =
+	"Usage: vigil silence add MATCHER... --comment TEXT [--author NAME]\n"
+	"                         [--start TIME] [--duration DURATION | --end TIME]\n"
+	"       vigil silence list [--expired] [-q] [-o json]\n"
+	"       vigil silence expire ID...\n"
+	"\n"
+	"Silences of the receiver's notifier, through its Alertmanager API v2\n"
+	"(/api/v2/silences). A MATCHER is name=value, name!=value, name=~regex or\n"
+	"name!~regex (quote values with spaces: 'job=\"a b\"'); all must match.\n"
+	"add prints the new silence's ID; it starts now (or --start) and lasts\n"
+	"--duration (default 1h) or until --end; --author defaults to $USER.\n"
+	"list shows pending and active silences (--expired: expired ones too;\n"
+	"-q: IDs only). expire ends silences now.\n"
+	"\n"
+	"Exit status: 0 done; 1 refused by the server; 2 invalid arguments;\n"
+	"3 server unreachable or without an alerting: section.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -296,7 +329,7 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 	int c;
 
 	opterr = 0; /* our own messages, in our own form */
-	while ((c = getopt_long(argc, argv, is_global ? "+:hVo:" : ":hVo:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, is_global ? "+:hVo:q" : ":hVo:q", long_options, NULL)) != -1) {
 		const char *word = argv[optind - 1];
 		unsigned need = 0;
 
@@ -320,6 +353,11 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 			o->match[o->n_match++] = optarg;
 			break;
 		case OPT_PROMETHEUS: need = TAKES_PROMETHEUS; o->is_prometheus = true; break;
+		case OPT_AUTHOR: need = TAKES_SILENCE; o->author = optarg; break;
+		case OPT_COMMENT: need = TAKES_SILENCE; o->comment = optarg; break;
+		case OPT_DURATION: need = TAKES_SILENCE; o->duration = optarg; break;
+		case OPT_EXPIRED: need = TAKES_SILENCE; o->is_expired = true; break;
+		case 'q': need = TAKES_SILENCE; o->is_quiet = true; break;
 		case ':':
 			if (strncmp(word, "--", 2) == 0)
 				return usage_error("option '%s' needs an argument", word);
@@ -789,6 +827,34 @@ static int run_alerts(const struct options *o, int argc, char **argv)
 	return rc;
 }
 
+static int run_silence(const struct options *o, int argc, char **argv)
+{
+	struct vg_silence_options so = { 0 };
+	struct vg_err err = { 0 };
+	struct request rq;
+	int64_t dur = 3600 * 1000;
+	int rc;
+
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	so.author = o->author;
+	so.comment = o->comment;
+	so.is_expired = o->is_expired;
+	so.is_quiet = o->is_quiet;
+	so.is_json = rq.format == VG_OUTPUT_JSON;
+	so.start_ms = rq.now_ms;
+	if (o->start && (rc = parse_time_option("start", o->start, rq.now_ms, &so.start_ms)) >= 0)
+		return rc;
+	if (o->duration && (vg_duration_parse_api(o->duration, &dur, &err) != 0 || dur <= 0))
+		return usage_error("invalid --duration: %s", err.msg[0] ? err.msg : "not positive");
+	if (o->end && o->duration)
+		return usage_error("silence: --end or --duration, not both");
+	so.end_ms = so.start_ms + dur;
+	if (o->end && (rc = parse_time_option("end", o->end, rq.now_ms, &so.end_ms)) >= 0)
+		return rc;
+	return vg_cli_silence(&rq.client, &so, argc, argv);
+}
+
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -799,6 +865,7 @@ static const struct command commands[] = {
 	{ "push", 0, push_usage, run_push },
 	{ "rules", TAKES_PROMETHEUS, rules_usage, run_rules },
 	{ "alerts", 0, alerts_usage, run_alerts },
+	{ "silence", TAKES_SILENCE | TAKES_RANGE, silence_usage, run_silence },
 	{ "help", 0, global_usage, run_help },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -846,7 +913,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, labels, import, push, rules, alerts or help)");
+		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

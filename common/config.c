@@ -363,7 +363,8 @@ static const char *type_name(enum vg_conf_type type)
 	case VG_CONF_SIZE: return "a size (e.g. 512, 64KiB, 16MiB)";
 	case VG_CONF_LABELS: return "a mapping of label names to values";
 	case VG_CONF_STRLIST: return "a list of values";
-	case VG_CONF_SECTION: return "a mapping of keys";
+	case VG_CONF_SECTION:
+	case VG_CONF_STRUCT: return "a mapping of keys";
 	case VG_CONF_LIST: return "a list of mappings";
 	}
 	return "a value";
@@ -727,6 +728,16 @@ static int load_value(struct conf_ctx *c, const struct vg_conf_field *f, const c
 			break;
 		r = load_mapping(c, f->section, path);
 		goto checked;
+	case VG_CONF_STRUCT: {
+		void *saved = c->target;
+
+		if (ev.type != YAML_MAPPING_START_EVENT)
+			break;
+		c->target = member;
+		r = load_mapping(c, f->section, path);
+		c->target = saved;
+		goto checked;
+	}
 	case VG_CONF_LABELS:
 		if (ev.type != YAML_MAPPING_START_EVENT)
 			break;
@@ -977,6 +988,9 @@ void vg_conf_release(const struct vg_conf_field *fields, void *target)
 			break;
 		case VG_CONF_SECTION:
 			vg_conf_release(fields[i].section, target);
+			break;
+		case VG_CONF_STRUCT:
+			vg_conf_release(fields[i].section, member);
 			break;
 		case VG_CONF_LIST:
 			vg_conf_list_release(&fields[i], member);

@@ -54,6 +54,12 @@ enum vg_conf_type {
 	                     its own item of .min bytes (zeroed before it is
 	                     read: the caller applies defaults after); at
 	                     most .max items (0: 1024) */
+	VG_CONF_STRUCT,   /* a nested map described by .section whose offsets
+	                     are relative to the member itself (a struct
+	                     embedded in the target), so one table serves
+	                     the struct wherever it sits: the root of a tree
+	                     whose nested items are a VG_CONF_LIST of the
+	                     same table */
 };
 
 #define VG_CONF_MAX_BYTES (1024 * 1024)

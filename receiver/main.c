@@ -19,6 +19,7 @@
 #include "receiver/storage/storage.h"
 #include "receiver/fd_budget.h"
 #include "receiver/http/http_api.h"
+#include "receiver/alert/notifier.h"
 #include "receiver/ingest/ingest.h"
 #include "receiver/ingest/tls.h"
 #include "receiver/ingest/limits.h"
@@ -39,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -253,6 +255,7 @@ int main(int argc, char **argv)
 	struct vg_wal *wal = NULL;
 	struct vg_ingest *ing = NULL;
 	struct vg_http_api *api = NULL;
+	struct vg_notifier *notifier = NULL;
 	struct vg_submit *submit = NULL;
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
@@ -270,6 +273,8 @@ int main(int argc, char **argv)
 	int rc, status = 1;
 
 	vg_log_init("vigil-receiver", VG_LOG_INFO);
+	/* Once, before any thread: the notifier's channels use libcurl. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = vg_receiver_config_from_args(&cfg, argc, argv, &err);
 	if (rc == 1) {
 		vg_receiver_config_release(&cfg);
@@ -391,8 +396,20 @@ int main(int argc, char **argv)
 	if (vg_sealer_start(&sealopts, &sealer, &err) != 0)
 		goto fail;
 
+	if (vg_alerting_is_configured(&cfg.alerting)) {
+		struct vg_notifier_options nopts = {
+			.config = &cfg.alerting, .config_file = cfg.config_path, .data_dir = cfg.data_dir,
+			.clock = &clock,
+		};
+		if (vg_notifier_open(&nopts, &notifier, &err) != 0) {
+			vg_err_prefix(&err, "starting the notifier");
+			goto fail;
+		}
+	}
+
 	/* Rules: evaluated on their own thread, written through the same
-	 * queue as imports. The notifier is not wired yet: no sink. */
+	 * queue as imports; what fires goes to the notifier, when there is
+	 * one (alert.h). */
 	if (load_rules(&cfg, &rule_set, &err) != 0)
 		goto fail;
 	{
@@ -400,7 +417,10 @@ int main(int argc, char **argv)
 			.storage = storage, .submit = submit, .clock = &clock, .data_dir = cfg.data_dir,
 			.lookback_ms = cfg.lookback_ms, .sink = NULL, .sink_arg = NULL,
 		};
-		if (cfg.testing_alert_log) {
+		if (notifier) {
+			ropts.sink = vg_notifier_push;
+			ropts.sink_arg = notifier;
+		} else if (cfg.testing_alert_log) {
 			ropts.sink = vg_alert_log_sink;
 			ropts.sink_arg = cfg.testing_alert_log;
 		}
@@ -421,12 +441,18 @@ int main(int argc, char **argv)
 		.tls_cert_file = cfg.http_tls_cert_file, .tls_key_file = cfg.http_tls_key_file,
 		.tls_client_ca_file = cfg.http_tls_client_ca_file,
 		.rules = rules, .reload = reload_rules, .reload_arg = &reloader,
+		.notifier = notifier,
 	};
 	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
 		goto fail;
 	if (vg_ingest_listen(ing, wal, &err) != 0)
 		goto fail;
+	if (notifier) {
+		char url[300];
+		snprintf(url, sizeof(url), "http://%s:%u", http_host[0] ? http_host : "localhost", vg_http_api_port(api));
+		vg_notifier_set_external_url(notifier, url);
+	}
 	/* The WAL was replayed above, before HTTP listened: ready. */
 	vg_http_api_set_ready(api);
 	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
@@ -474,6 +500,8 @@ out:
 		vg_http_api_stop(api);
 	/* After ingest completed its batches and HTTP stopped reading it. */
 	vg_rules_free(rules);
+	/* After HTTP, which posts alerts and silences into it. */
+	vg_notifier_close(notifier);
 	/* After both of its sides, before the base its event is on. */
 	vg_submit_free(submit);
 	if (wal) {

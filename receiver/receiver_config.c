@@ -143,6 +143,8 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("rule_files", VG_CONF_STRLIST, rule_files), 0, 0, NULL },
 	{ F("evaluation_interval", VG_CONF_DURATION, evaluation_interval_ms), 1000, 24LL * 3600 * 1000, NULL },
 	{ F("testing_alert_log", VG_CONF_STR, testing_alert_log), 0, 0, NULL },
+	/* The notifier: its own tables (receiver/alert/notifier_config.c). */
+	{ "alerting", VG_CONF_STRUCT, offsetof(struct vg_receiver_config, alerting), vg_alerting_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -423,6 +425,8 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 		return r;
 	else if (vg_conf_set_str(&cfg->config_path, path) < 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	else if ((r = vg_alerting_validate(&cfg->alerting, path, err)) != 0)
+		return r;
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
 		return r;
@@ -431,6 +435,7 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 
 void vg_receiver_config_release(struct vg_receiver_config *cfg)
 {
+	vg_alerting_release(&cfg->alerting);
 	vg_conf_release(receiver_fields, cfg);
 	free(cfg->config_path);
 	cfg->config_path = NULL;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "receiver/alert/notifier.h"
 
 struct vg_err;
 
@@ -80,6 +81,9 @@ struct vg_receiver_config {
 	/* For tests only: every alert the rule engine hands on is appended
 	 * to this file (vg_alert_log_sink), until the notifier takes them. */
 	char *testing_alert_log;
+	/* The notifier (receiver/alert/notifier.h): Alertmanager's
+	 * configuration shape; absent: alerts are only recorded. */
+	struct vg_alerting_config alerting;
 };
 
 /*

@@ -1080,6 +1080,53 @@ START_TEST(test_receiver_packaged_example_matches_defaults)
 }
 END_TEST
 
+/* VG_CONF_STRUCT: one table for a struct wherever it sits, here the root
+ * of a tree whose children are a VG_CONF_LIST of the same table. */
+struct tnode {
+	char *name;
+	struct vg_conf_list kids;
+};
+static const struct vg_conf_field tnode_fields[] = {
+	{ "name", VG_CONF_STR, offsetof(struct tnode, name), NULL, 0, 0, NULL },
+	{ "kids", VG_CONF_LIST, offsetof(struct tnode, kids), tnode_fields, sizeof(struct tnode), 0, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+struct ttree {
+	uint64_t n;
+	struct tnode root;
+};
+static const struct vg_conf_field ttree_fields[] = {
+	{ "n", VG_CONF_UINT, offsetof(struct ttree, n), NULL, 0, 0, NULL },
+	{ "root", VG_CONF_STRUCT, offsetof(struct ttree, root), tnode_fields, 0, 0, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+START_TEST(test_struct_serves_a_self_referring_tree)
+{
+	static const char text[] = "n: 1\nroot:\n  name: r\n  kids:\n    - name: a\n      kids:\n"
+				   "        - name: b\n    - name: c\n";
+	static const char bad[] = "root:\n  kids:\n    - nam: a\n";
+	struct ttree t;
+	const struct tnode *a;
+
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(vg_conf_load_string(text, sizeof(text) - 1, "t.yaml", ttree_fields, &t, &err), 0);
+	ck_assert_str_eq(t.root.name, "r");
+	ck_assert_uint_eq(t.root.kids.n, 2);
+	a = (const struct tnode *)t.root.kids.v;
+	ck_assert_str_eq(a[0].name, "a");
+	ck_assert_uint_eq(a[0].kids.n, 1);
+	ck_assert_str_eq(((const struct tnode *)a[0].kids.v)[0].name, "b");
+	ck_assert_str_eq(a[1].name, "c");
+	vg_conf_release(ttree_fields, &t);
+	ck_assert_ptr_null(t.root.name);
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(vg_conf_load_string(bad, sizeof(bad) - 1, "t.yaml", ttree_fields, &t, &err), VG_EINVAL);
+	ck_assert_msg(strstr(err.msg, "t.yaml:3: unknown key \"nam\" in root.kids[0]") != NULL, "%s", err.msg);
+	vg_conf_release(ttree_fields, &t);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1176,9 +1223,11 @@ static Suite *program_suite(void)
 	tcase_add_test(tc, test_receiver_bad_values);
 	tcase_add_test(tc, test_receiver_help_and_version);
 	tcase_add_test(tc, test_receiver_packaged_example_matches_defaults);
+	tcase_add_test(tc, test_struct_serves_a_self_referring_tree);
 	suite_add_tcase(s, tc);
 	return s;
 }
+
 
 int main(void)
 {

@@ -39,6 +39,7 @@
 
 #include "receiver/http/http_api.h"
 #include "receiver/alert/rules.h"
+#include "receiver/alert/notifier.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
@@ -115,6 +116,7 @@ struct vg_http_api {
 	struct vg_http_cors cors;
 	struct vg_http_auth auth;
 	bool is_full; /* at max_connections: not accepting (HTTP thread) */
+	struct vg_notifier *notifier; /* borrowed; NULL: no /api/v2/ */
 };
 
 /* --- replies -------------------------------------------------------------- */
@@ -889,6 +891,8 @@ static void handle_metrics(struct ctx *c)
 	vg_stats_render_storage(c->api->storage, &c->out);
 	if (c->api->rules)
 		vg_rules_render_metrics(c->api->rules, &c->out);
+	if (c->api->notifier)
+		vg_notifier_render_metrics(c->api->notifier, &c->out);
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -1249,6 +1253,31 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 	reply_error(c, 404, "not_found", "unknown API endpoint");
 }
 
+/* Alertmanager's API v2 (receiver/alert/notifier_api.c): the body as
+ * received, the answer as the notifier writes it. */
+static void route_api_v2(struct ctx *c, const char *path, const struct evhttp_uri *uri)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	const char *method = cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST"
+			   : cmd == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER";
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	int status;
+
+	if (c->api->notifier == NULL) {
+		reply_error(c, 404, "not_found", "no alerting: section in the configuration");
+		return;
+	}
+	if (body == NULL) {
+		reply_internal(c, "out of memory");
+		return;
+	}
+	status = vg_notifier_http(c->api->notifier, method, path + strlen("/api/v2/"),
+				  uri ? evhttp_uri_get_query(uri) : NULL, body, len, &c->out);
+	send_body(c, status, "application/json");
+}
+
 /* The scope a path needs (auth.h), and whether it exists: OPTIONS is
  * answered only on paths that do. Paths that would change data need admin
  * whether or not this version serves them. */
@@ -1284,6 +1313,8 @@ static struct route lookup_route(const char *path)
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
 		if (strcmp(path, reads[i]) == 0)
 			r.exists = true;
+	if (strncmp(path, "/api/v2/", 8) == 0)
+		r.exists = true; /* scope by method: on_request */
 	if (strncmp(path, "/api/v1/label/", 14) == 0) {
 		const char *seg = path + 14, *slash = strchr(seg, '/');
 		r.exists = slash != NULL && slash > seg && strcmp(slash, "/values") == 0;
@@ -1344,6 +1375,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (path == NULL || *path == '\0')
 		path = "/";
 	rt = lookup_route(path);
+	if (strncmp(path, "/api/v2/", 8) == 0 && evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+		rt.scope = VG_HTTP_SCOPE_ADMIN; /* silences and alerts change state */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
 		/* CORS preflight, on real paths: the headers say it all.
 		 * Browsers send it without credentials. */
@@ -1361,6 +1394,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		route_api(&c, path, uri);
 	} else if (strcmp(path, "/-/reload") == 0) {
 		handle_reload(&c);
+	} else if (strncmp(path, "/api/v2/", 8) == 0) {
+		route_api_v2(&c, path, uri);
 	} else if (strcmp(path, "/metrics") == 0) {
 		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
 			method_not_allowed(&c, "GET, OPTIONS");
@@ -1522,6 +1557,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	api->rules = opts->rules;
 	api->reload = opts->reload;
 	api->reload_arg = opts->reload_arg;
+	api->notifier = opts->notifier;
 	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
 	if ((rc = vg_http_cors_init(&api->cors, opts->cors_origin, err)) != 0 ||
 	    (rc = vg_http_auth_init(&api->auth, &opts->auth, err)) != 0)
@@ -1559,7 +1595,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		evhttp_set_max_headers_size(api->http, (ev_ssize_t)max_head);
 		evhttp_set_max_body_size(api->http, (ev_ssize_t)max_body);
 		evhttp_set_timeout(api->http, timeout_s);
-		evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
+		evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
 		evhttp_set_gencb(api->http, on_request, api);
 		if ((rc = vg_import_new(&iopts, &api->import, err)) != 0)
 			goto fail;

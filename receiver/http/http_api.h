@@ -15,6 +15,7 @@
 
 struct vg_err;
 struct vg_head;
+struct vg_notifier;
 struct vg_sealer;
 struct vg_storage;
 struct vg_stats;
@@ -57,6 +58,10 @@ struct vg_http_api_options {
 	struct vg_rules *rules;
 	int (*reload)(void *arg, struct vg_err *err);
 	void *reload_arg;
+	/* Alertmanager's API v2 under /api/v2/ and the notification
+	 * counters in /metrics (receiver/alert/notifier.h); borrowed; NULL:
+	 * /api/v2/ answers 404. */
+	struct vg_notifier *notifier;
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */

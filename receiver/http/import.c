@@ -66,7 +66,7 @@
  * Refusals in the API's shape. What evhttp 2.1 would answer itself, with an
  * HTML page and none of the API's headers, has no hook there; so the
  * filter refuses it first (check_head), before evhttp sees the request: a
- * method other than GET, POST, OPTIONS (405; evhttp says 501), a head or
+ * method other than GET, POST, DELETE, OPTIONS (405; evhttp says 501), a head or
  * request line past max_headers_bytes (431, 414), more than
  * max_header_count fields (431), a head that does not parse, or of another
  * HTTP version (400, 505), folded lines, a Content-Length with a
@@ -1215,7 +1215,7 @@ struct refusal {
 static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 {
 	const struct vg_import_options *o = &c->imp->opts;
-	static const char *const methods[] = { "GET", "POST", "OPTIONS" };
+	static const char *const methods[] = { "GET", "POST", "DELETE", "OPTIONS" }; /* DELETE: /api/v2/silence/{id} */
 	uint64_t cl = 0;
 	bool is_known = false;
 
@@ -1228,7 +1228,7 @@ static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 	if (!is_known) {
 		r->code = 405;
 		r->msg = "method not allowed";
-		r->allow = "GET, POST, OPTIONS";
+		r->allow = "GET, POST, OPTIONS"; /* DELETE only on /api/v2/silence/{id} */
 		return true;
 	}
 	if (o->max_header_count > 0 && h->n_headers > o->max_header_count) {
