@@ -1,0 +1,72 @@
+/*
+ * channel.h: one way out for a notification (webhook, email, PagerDuty,
+ * SMS/phone, Alertmanager), behind one table of operations.
+ *
+ * Each channel lives in channel_<kind>.c with a header channel_<kind>.h that
+ * exports its configuration item (struct vg_<kind>_config), the fields that
+ * read it from a receiver's <kind>_configs list in the alerting: section
+ * (extern const struct vg_conf_field vg_<kind>_fields[], Alertmanager's key
+ * names), and extern const struct vg_channel_ops vg_channel_<kind>. The
+ * notifier (notifier*.c) owns routing, grouping, the delivery queue, the
+ * notification log and retry timing; a channel only turns one notification
+ * into requests and says how they went.
+ *
+ * send() runs on the notifier's delivery thread and may block up to the
+ * item's timeout (libcurl, easy interface). It never retries itself: it
+ * reports VG_CHANNEL_RETRY for network errors, 5xx and 429 (with the
+ * Retry-After it was given, in ms, else 0) and VG_CHANNEL_FAIL for an
+ * answer retrying cannot fix (4xx other than 429, a bad address); the
+ * notifier backs off and retries, persistently.
+ */
+#ifndef VG_CHANNEL_H
+#define VG_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "receiver/alert/alert.h"
+
+struct vg_err;
+
+/* One notification: one alert group as delivered to one receiver. */
+struct vg_notification {
+	const char *receiver;      /* the receiver's name */
+	const char *group_key;     /* Alertmanager's groupKey: stable per route and group */
+	bool is_firing;            /* at least one alert firing */
+	struct vg_conf_labels group_labels;       /* the group_by labels' values */
+	struct vg_conf_labels common_labels;      /* pairs equal in every alert */
+	struct vg_conf_labels common_annotations; /* the same for annotations */
+	const char *external_url;  /* the receiver's own URL */
+	size_t n_alerts;
+	const struct vg_notify_alert *alerts;
+	uint64_t truncated_alerts; /* left out by max_alerts */
+};
+
+enum vg_channel_outcome {
+	VG_CHANNEL_OK,
+	VG_CHANNEL_RETRY,
+	VG_CHANNEL_FAIL,
+};
+
+struct vg_channel_result {
+	enum vg_channel_outcome outcome;
+	int64_t retry_after_ms; /* VG_CHANNEL_RETRY: what the peer asked for, else 0 */
+	char detail[256];       /* "HTTP 503", "connection refused", ...: for the log */
+};
+
+struct vg_channel_ops {
+	const char *key;        /* "webhook_configs", "email_configs", ... */
+	const char *name;       /* "webhook", "email", ...: the metrics' channel label */
+	/* After the item's fields are read: defaults, validation (err names
+	 * the key); may allocate, freed by release. */
+	int (*prepare)(void *item, struct vg_err *err);
+	/* Sends n; fills res. Returns 0 when res says what happened, an error
+	 * code only for a local failure (out of memory). */
+	int (*send)(const void *item, const struct vg_notification *n, struct vg_channel_result *res,
+		    struct vg_err *err);
+	void (*release)(void *item); /* what prepare allocated; not the item */
+};
+
+#endif
