@@ -12,13 +12,16 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # and elfutils (eu-strip, for the debuginfo package), systemd
 # (systemd-analyze verify), man-db (man -w), cpio (to read an RPM), procps
 # (ps), adduser (the daemon packages' postinst) and openssl (the command
-# that makes tests/test_tls.c's throwaway CA).
+# that makes tests/test_tls.c's throwaway CA); for tests/test_channels.c:
+# python3-aiosmtpd (tests/smtp_sink.py, a real SMTP server) and
+# prometheus-alertmanager (a real Alertmanager to deliver to).
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
   cpio procps adduser
-  prometheus-node-exporter python3-statsd openssl"
+  prometheus-node-exporter python3-statsd openssl
+  python3-aiosmtpd prometheus-alertmanager"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.
