@@ -1124,6 +1124,68 @@ START_TEST(test_email_starttls_auth)
 }
 END_TEST
 
+START_TEST(test_email_smtps)
+{
+	struct smtp_sink s;
+	struct receiver r;
+	struct vg_channel_result res;
+	struct vg_err err;
+	struct vg_notification n = make_notification(false);
+	char cert[1024], key[1024], ca[1024], extra[2200];
+
+	ck_assert_int_eq(make_certs(), 0);
+	snprintf(cert, sizeof(cert), "%s/server.crt", dir);
+	snprintf(key, sizeof(key), "%s/server.key", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	const char *args[] = { "--tls-cert", cert, "--tls-key", key, "--smtps", "--auth", "alerts:pw-smtps-1", NULL };
+	smtp_sink_start(&s, args);
+	snprintf(extra, sizeof(extra),
+		 "    implicit_tls: true\n    auth_username: alerts\n    auth_password: pw-smtps-1\n"
+		 "    tls_config:\n      ca_file: %s\n", ca);
+	email_config(&r, s.port, extra);
+	ck_assert_ptr_nonnull(strstr(((struct vg_email_config *)item_at(&r, 0, 0))->url, "smtps://127.0.0.1:"));
+	ck_assert_int_eq(vg_channel_email.send(item_at(&r, 0, 0), &n, &res, &err), 0);
+	if (res.outcome != VG_CHANNEL_OK)
+		ck_abort_msg("send: %s", res.detail);
+	json_t *m = smtp_message(&s, 1);
+	assert_jstr(m, "login", "alerts");
+	assert_jstr(m, "headers.Subject", "[FIRING:2] DiskFull c1 (page)");
+	json_decref(m);
+	unload(&r);
+	smtp_sink_stop(&s);
+}
+END_TEST
+
+/* The item's timeout bounds a request to a peer that does not answer. */
+START_TEST(test_timeout_retries)
+{
+	struct http_sink s;
+	struct receiver r;
+	struct vg_channel_result res;
+	struct vg_err err;
+	struct vg_notification n = make_notification(false);
+	char port_file[1024], log_path[1024], srcpath[1024], yaml[1024];
+
+	snprintf(port_file, sizeof(port_file), "%s/slow.port", dir);
+	snprintf(s.log, sizeof(s.log), "%s/slow.requests", dir);
+	snprintf(log_path, sizeof(log_path), "%s/slow.log", dir);
+	snprintf(srcpath, sizeof(srcpath), "%s/tests/http_sink.py", VG_SRCDIR);
+	char *argv[] = { PY, srcpath, "--port-file", port_file, "--log", s.log, "--delay", "5", NULL };
+	ck_assert_int_eq(vg_t_spawn(&s.proc, log_path, argv), 0);
+	s.port = wait_port_file(port_file, &s.proc);
+	ck_assert_int_gt(s.port, 0);
+	snprintf(yaml, sizeof(yaml), "alertmanager_configs:\n  - urls: ['http://127.0.0.1:%d']\n    timeout: 300ms\n",
+		 s.port);
+	if (load(yaml, &r, &err) < 0)
+		ck_abort_msg("%s", err.msg);
+	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 0), &n, &res, &err), 0);
+	ck_assert_int_eq(res.outcome, VG_CHANNEL_RETRY);
+	ck_assert_ptr_nonnull(strstr(res.detail, "imed out"));
+	unload(&r);
+	http_sink_stop(&s);
+}
+END_TEST
+
 /* --- Alertmanager --------------------------------------------------------------- */
 
 static int free_port(void)
@@ -1344,6 +1406,66 @@ START_TEST(test_config_errors_name_the_line)
 }
 END_TEST
 
+/* The examples of vigil-receiver.yaml(5), secrets inline instead of in
+ * files, load and prepare as they are. */
+START_TEST(test_config_man_examples)
+{
+	struct receiver r;
+	struct vg_err err;
+	const char *yaml =
+		"email_configs:\n"
+		"  - to: \"On call <oncall@example.org>, ops@example.org\"\n"
+		"    from: \"Vigil <vigil@example.org>\"\n"
+		"    smarthost: mail.example.org:587\n"
+		"    hello: vigil.example.org\n"
+		"    auth_username: vigil\n"
+		"    auth_password: pw\n"
+		"    send_resolved: true\n"
+		"    tls_config:\n"
+		"      ca_file: /etc/ssl/certs/ca-certificates.crt\n"
+		"pagerduty_configs:\n"
+		"  - routing_key: k\n"
+		"    severity: error\n"
+		"    severity_label: severity\n"
+		"    component: postgresql\n"
+		"    group: prod-db\n"
+		"sms_configs:\n"
+		"  - preset: twilio\n"
+		"    account_sid: AC0123456789abcdef0123456789abcdef\n"
+		"    auth_token: t\n"
+		"    from: \"+15550001111\"\n"
+		"    to: [\"+15558675309\"]\n"
+		"    message: \"{status}: {alertname} on {label.instance}: {summary}\"\n"
+		"  - preset: twilio\n"
+		"    kind: voice\n"
+		"    account_sid: AC0123456789abcdef0123456789abcdef\n"
+		"    auth_token: t\n"
+		"    from: \"+15550001111\"\n"
+		"    to: [\"+15558675309\"]\n"
+		"  - url: \"https://sms.example.net/v1/send?to={to}\"\n"
+		"    headers: [\"Authorization: Bearer 0123abcd\"]\n"
+		"    content_type: application/json\n"
+		"    body: '{{\"text\": \"{message}\", \"alerts\": {count}}}'\n"
+		"    to: [\"+4915112345678\"]\n"
+		"alertmanager_configs:\n"
+		"  - urls: [\"http://am1.example.org:9093\", \"http://am2.example.org:9093\"]\n"
+		"    timeout: 5s\n";
+
+	if (load(yaml, &r, &err) < 0)
+		ck_abort_msg("%s", err.msg);
+	const struct vg_email_config *e = item_at(&r, 0, 0);
+	ck_assert(e->item.send_resolved);
+	ck_assert_str_eq(e->url, "smtp://mail.example.org:587/vigil.example.org");
+	ck_assert_uint_eq(e->n_rcpt, 2);
+	ck_assert_str_eq(e->rcpt[0], "<oncall@example.org>");
+	const struct vg_sms_config *s = item_at(&r, 2, 2);
+	ck_assert_int_eq(s->body_escape, VG_SMS_JSON);
+	ck_assert(((const struct vg_sms_config *)item_at(&r, 2, 1))->is_voice);
+	ck_assert_int_eq(((const struct vg_alertmanager_config *)item_at(&r, 3, 0))->item.timeout_ms, 5000);
+	unload(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("channels");
@@ -1383,12 +1505,15 @@ int main(void)
 	tcase_add_test(email, test_email_recipient_refused);
 	tcase_add_test(email, test_email_require_tls_refuses_plain);
 	tcase_add_test(email, test_email_starttls_auth);
+	tcase_add_test(email, test_email_smtps);
 	tcase_add_checked_fixture(am, setup, teardown);
 	tcase_set_timeout(am, 60);
 	tcase_add_test(am, test_alertmanager_delivery);
+	tcase_add_test(am, test_timeout_retries);
 	tcase_add_checked_fixture(conf, setup, teardown);
 	tcase_add_test(conf, test_config_defaults);
 	tcase_add_test(conf, test_config_errors_name_the_line);
+	tcase_add_test(conf, test_config_man_examples);
 	suite_add_tcase(s, common);
 	suite_add_tcase(s, pd);
 	suite_add_tcase(s, sms);

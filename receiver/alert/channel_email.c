@@ -178,6 +178,7 @@ const struct vg_conf_field vg_email_fields[] = {
 	{ E("auth_password", VG_CONF_STR, auth_password), 0, 0, NULL },
 	{ E("auth_password_file", VG_CONF_STR, auth_password_file), 0, 0, vg_conf_check_path },
 	{ E("require_tls", VG_CONF_BOOL, require_tls.value), 0, 0, mark_flag },
+	{ E("implicit_tls", VG_CONF_BOOL, implicit_tls.value), 0, 0, mark_flag },
 	{ "tls_config", VG_CONF_SECTION, 0, tls_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
@@ -226,7 +227,9 @@ static int email_prepare(void *item, struct vg_err *err)
 	r = vg_conf_split_hostport(c->smarthost, host, sizeof(host), &port, err);
 	if (r < 0)
 		return r;
-	vg_buf_printf(&url, "%s://%s%s%s:%u/%s", port == 465 ? "smtps" : "smtp", strchr(host, ':') ? "[" : "",
+	if (!c->implicit_tls.is_given)
+		c->implicit_tls.value = port == 465;
+	vg_buf_printf(&url, "%s://%s%s%s:%u/%s", c->implicit_tls.value ? "smtps" : "smtp", strchr(host, ':') ? "[" : "",
 		      host, strchr(host, ':') ? "]" : "", port, c->hello ? c->hello : "localhost");
 	c->url = vg_buf_detach(&url, NULL);
 	if (!c->url)
@@ -569,6 +572,7 @@ static int email_send(const void *item, const struct vg_notification *n, struct 
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)c->item.timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	/* Under implicit TLS the connection is TLS from the start either way. */
 	curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)(c->require_tls.value ? CURLUSESSL_ALL : CURLUSESSL_NONE));
 	if (c->tls_ca_file)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, c->tls_ca_file);

@@ -7,9 +7,10 @@
  * labels, annotations, start and source listed in a plain-text and an
  * HTML part of one multipart/alternative RFC 5322 message.
  *
- * smarthost port 465 means implicit TLS (smtps://); any other port speaks
- * plain SMTP and, with require_tls (the default), must upgrade with
- * STARTTLS or the send fails. AUTH is sent when auth_username is set.
+ * smarthost port 465 means implicit TLS (smtps://), as in Alertmanager,
+ * unless Vigil's implicit_tls key says otherwise; other ports speak plain
+ * SMTP and, with require_tls (the default), must upgrade with STARTTLS or
+ * the send fails. AUTH is sent when auth_username is set.
  */
 #ifndef VG_CHANNEL_EMAIL_H
 #define VG_CHANNEL_EMAIL_H
@@ -37,6 +38,7 @@ struct vg_email_config {
 	char *auth_password;         /* or auth_password_file */
 	char *auth_password_file;
 	struct vg_email_flag require_tls; /* default true */
+	struct vg_email_flag implicit_tls; /* smtps://; default: port 465 */
 	char *tls_ca_file;           /* tls_config: */
 	char *tls_cert_file;
 	char *tls_key_file;
