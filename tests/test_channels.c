@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,22 @@ static void unload(struct receiver *r)
 		for (size_t i = 0; i < list_of(r, k)->n; i++)
 			kinds[k].ops->release(item_at(r, k, i));
 	vg_conf_release(receiver_fields, r);
+}
+
+/* Formats a configuration and loads it; the test fails on an error. */
+static void load_fmt(struct receiver *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void load_fmt(struct receiver *r, const char *fmt, ...)
+{
+	char text[8192];
+	struct vg_err err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (load(text, r, &err) < 0)
+		ck_abort_msg("%s", err.msg);
 }
 
 static void expect_error(const char *text, const char *msg)
@@ -318,18 +335,13 @@ END_TEST
 
 static void pd_config(struct receiver *r, const struct http_sink *s, const char *extra)
 {
-	char yaml[2048];
-	struct vg_err err;
-
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(r,
 		 "pagerduty_configs:\n"
 		 "  - routing_key: 0123456789abcdef0123456789abcdef\n"
 		 "    url: http://127.0.0.1:%d/v2/enqueue\n"
 		 "    timeout: 5s\n"
 		 "%s",
 		 s->port, extra);
-	if (load(yaml, r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 }
 
 START_TEST(test_pagerduty_per_alert_events)
@@ -567,18 +579,16 @@ START_TEST(test_pagerduty_routing_key_file)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	char path[1024], yaml[2048];
+	char path[1024];
 
 	snprintf(path, sizeof(path), "%s/pd.key", dir);
 	FILE *f = fopen(path, "w");
 	fputs("fedcba9876543210fedcba9876543210\n", f);
 	fclose(f);
 	http_sink_start(&s, "pd", "202", NULL);
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(&r,
 		 "pagerduty_configs:\n  - routing_key_file: %s\n    url: http://127.0.0.1:%d/v2/enqueue\n", path,
 		 s.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_pagerduty.send(item_at(&r, 1, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_OK);
 	json_t *reqs = http_sink_requests(&s);
@@ -640,10 +650,9 @@ START_TEST(test_sms_twilio_messages)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	char yaml[2048];
 
 	http_sink_start(&s, "twilio", "201", NULL);
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(&r,
 		 "sms_configs:\n"
 		 "  - preset: twilio\n"
 		 "    url: http://127.0.0.1:%d\n"
@@ -652,8 +661,6 @@ START_TEST(test_sms_twilio_messages)
 		 "    from: \"+15550001111\"\n"
 		 "    to: [\"+15558675309\", \"+15558675310\"]\n",
 		 s.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_sms.send(item_at(&r, 2, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_OK);
 	json_t *reqs = http_sink_requests(&s);
@@ -704,10 +711,9 @@ START_TEST(test_sms_twilio_voice)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	char yaml[2048];
 
 	http_sink_start(&s, "twilio", "201", NULL);
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(&r,
 		 "sms_configs:\n"
 		 "  - preset: twilio\n"
 		 "    kind: voice\n"
@@ -718,8 +724,6 @@ START_TEST(test_sms_twilio_voice)
 		 "    to: [\"+15558675309\"]\n"
 		 "    message: \"{alertname} on {label.instance} & more\"\n",
 		 s.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_sms.send(item_at(&r, 2, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_OK);
 	json_t *reqs = http_sink_requests(&s);
@@ -740,10 +744,9 @@ START_TEST(test_sms_generic_json)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(true);
-	char yaml[2048];
 
 	http_sink_start(&s, "gw", "200", NULL);
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(&r,
 		 "sms_configs:\n"
 		 "  - url: \"http://127.0.0.1:%d/send?to={to}&st={status}\"\n"
 		 "    method: PUT\n"
@@ -754,8 +757,6 @@ START_TEST(test_sms_generic_json)
 		 "    from: vigil\n"
 		 "    to: [\"+4911\"]\n",
 		 s.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_sms.send(item_at(&r, 2, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_OK);
 	json_t *reqs = http_sink_requests(&s);
@@ -798,15 +799,12 @@ START_TEST(test_sms_outcomes)
 		struct vg_channel_result res;
 		struct vg_err err;
 		struct vg_notification n = make_notification(false);
-		char yaml[2048];
 
 		http_sink_start(&s, "gw", cases[i].responses, cases[i].retry_after);
-		snprintf(yaml, sizeof(yaml),
+		load_fmt(&r,
 			 "sms_configs:\n  - url: http://127.0.0.1:%d/sms\n    body: \"to={to}&msg={message}\"\n"
 			 "    username: u\n    password: gw-pass-1234\n    to: [\"1\", \"2\"]\n",
 			 s.port);
-		if (load(yaml, &r, &err) < 0)
-			ck_abort_msg("%s", err.msg);
 		ck_assert_int_eq(vg_channel_sms.send(item_at(&r, 2, 0), &n, &res, &err), 0);
 		ck_assert_int_eq(res.outcome, cases[i].want);
 		ck_assert_int_eq(res.retry_after_ms, cases[i].want_ms);
@@ -924,10 +922,7 @@ static int make_certs(void)
 
 static void email_config(struct receiver *r, int port, const char *extra)
 {
-	char yaml[8192];
-	struct vg_err err;
-
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(r,
 		 "email_configs:\n"
 		 "  - to: \"On Call <oncall@example.org>, second@example.org\"\n"
 		 "    from: \"Vigil <vigil@example.org>\"\n"
@@ -936,8 +931,6 @@ static void email_config(struct receiver *r, int port, const char *extra)
 		 "    timeout: 10s\n"
 		 "%s",
 		 port, extra);
-	if (load(yaml, r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 }
 
 START_TEST(test_email_plain_message)
@@ -1024,6 +1017,29 @@ START_TEST(test_email_subject_encoded)
 }
 END_TEST
 
+/* A label value with a line break cannot add a header. */
+START_TEST(test_email_header_injection)
+{
+	static char *names[] = { "alertname" };
+	static char *values[] = { "Disk\r\nBcc: victim@example.org" };
+	struct receiver r;
+	struct vg_err err;
+	struct vg_buf m = VG_BUF_INIT;
+	struct vg_notification n = make_notification(false);
+
+	n.group_labels = (struct vg_conf_labels){ 1, names, values };
+	if (load("email_configs:\n  - {to: a@example.org, from: v@example.org, smarthost: 'h:25'}\n", &r, &err) < 0)
+		ck_abort_msg("%s", err.msg);
+	vg_email_message(&m, item_at(&r, 0, 0), &n, 1795554000);
+	ck_assert(!vg_buf_failed(&m));
+	ck_assert_ptr_null(strstr(vg_buf_cstr(&m), "\nBcc:"));
+	ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&m), "Subject: [FIRING:2] Disk  Bcc: victim@example.org"));
+	ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&m), "Date: Tue, 24 Nov 2026 21:00:00 +0000\r\n"));
+	vg_buf_release(&m);
+	unload(&r);
+}
+END_TEST
+
 START_TEST(test_email_recipient_refused)
 {
 	struct smtp_sink s;
@@ -1031,16 +1047,13 @@ START_TEST(test_email_recipient_refused)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	char yaml[1024];
 
 	smtp_sink_start(&s, NULL);
-	snprintf(yaml, sizeof(yaml),
+	load_fmt(&r,
 		 "email_configs:\n"
 		 "  - {to: reject@example.org, from: v@example.org, smarthost: '127.0.0.1:%d', require_tls: false}\n"
 		 "  - {to: later@example.org, from: v@example.org, smarthost: '127.0.0.1:%d', require_tls: false}\n",
 		 s.port, s.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_email.send(item_at(&r, 0, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_FAIL);
 	ck_assert_ptr_nonnull(strstr(res.detail, "550"));
@@ -1164,7 +1177,7 @@ START_TEST(test_timeout_retries)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	char port_file[1024], log_path[1024], srcpath[1024], yaml[1024];
+	char port_file[1024], log_path[1024], srcpath[1024];
 
 	snprintf(port_file, sizeof(port_file), "%s/slow.port", dir);
 	snprintf(s.log, sizeof(s.log), "%s/slow.requests", dir);
@@ -1174,10 +1187,8 @@ START_TEST(test_timeout_retries)
 	ck_assert_int_eq(vg_t_spawn(&s.proc, log_path, argv), 0);
 	s.port = wait_port_file(port_file, &s.proc);
 	ck_assert_int_gt(s.port, 0);
-	snprintf(yaml, sizeof(yaml), "alertmanager_configs:\n  - urls: ['http://127.0.0.1:%d']\n    timeout: 300ms\n",
+	load_fmt(&r, "alertmanager_configs:\n  - urls: ['http://127.0.0.1:%d']\n    timeout: 300ms\n",
 		 s.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_RETRY);
 	ck_assert_ptr_nonnull(strstr(res.detail, "imed out"));
@@ -1268,17 +1279,14 @@ START_TEST(test_alertmanager_delivery)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	char yaml[1024];
 	int dead = free_port();
 
 	if (access("/usr/bin/prometheus-alertmanager", X_OK) != 0)
 		ck_abort_msg("prometheus-alertmanager is not installed (VG_PACKAGES)");
 	am_start(&am);
 	/* A dead Alertmanager beside a live one: delivered (one took it). */
-	snprintf(yaml, sizeof(yaml), "alertmanager_configs:\n  - urls: [\"http://127.0.0.1:%d/\", \"http://127.0.0.1:%d\"]\n",
+	load_fmt(&r, "alertmanager_configs:\n  - urls: [\"http://127.0.0.1:%d/\", \"http://127.0.0.1:%d\"]\n",
 		 dead, am.port);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
 	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 0), &n, &res, &err), 0);
 	if (res.outcome != VG_CHANNEL_OK)
 		ck_abort_msg("send: %s", res.detail);
@@ -1314,9 +1322,7 @@ START_TEST(test_alertmanager_delivery)
 	unload(&r);
 
 	/* Only the dead one: retry. */
-	snprintf(yaml, sizeof(yaml), "alertmanager_configs:\n  - urls: [\"http://127.0.0.1:%d\"]\n", dead);
-	if (load(yaml, &r, &err) < 0)
-		ck_abort_msg("%s", err.msg);
+	load_fmt(&r, "alertmanager_configs:\n  - urls: [\"http://127.0.0.1:%d\"]\n", dead);
 	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 0), &n, &res, &err), 0);
 	ck_assert_int_eq(res.outcome, VG_CHANNEL_RETRY);
 	unload(&r);
@@ -1390,6 +1396,8 @@ START_TEST(test_config_errors_name_the_line)
 	expect_error("sms_configs:\n  - preset: nexmo\n", "t.yaml:2: sms_configs[0].preset");
 	expect_error("sms_configs:\n  - url: http://x/\n    headers: [\"Bad Header\"]\n", "t.yaml:3: sms_configs[0].headers");
 	expect_error("sms_configs:\n  - to: []\n", "t.yaml:2: sms_configs[0].to: at least one number");
+	expect_error("sms_configs:\n  - url: http://x/\n\n    headers: [\"X-A: a\\r\\nB: c\"]\n",
+		     "t.yaml:4: sms_configs[0].headers: [0] holds a control character");
 	expect_error("alertmanager_configs:\n  - urls: [\"http://a\", \"am:9093\"]\n",
 		     "t.yaml:2: alertmanager_configs[0].urls: [1]");
 	/* What only the whole item can say: prepare, naming the item. */
@@ -1503,6 +1511,7 @@ int main(void)
 	tcase_add_test(email, test_email_plain_message);
 	tcase_add_test(email, test_email_subject_encoded);
 	tcase_add_test(email, test_email_recipient_refused);
+	tcase_add_test(email, test_email_header_injection);
 	tcase_add_test(email, test_email_require_tls_refuses_plain);
 	tcase_add_test(email, test_email_starttls_auth);
 	tcase_add_test(email, test_email_smtps);

@@ -478,6 +478,10 @@ void vg_email_message(struct vg_buf *out, const struct vg_email_config *c, const
 
 	vg_channel_title(&title, n);
 	vg_channel_truncate_utf8(&title, SUBJECT_MAX_CHARS);
+	/* Label values may hold line breaks: none may end the Subject line. */
+	for (size_t i = 0; i < title.len; i++)
+		if (title.data[i] < 0x20 || title.data[i] == 0x7f)
+			title.data[i] = ' ';
 	snprintf(boundary, sizeof(boundary), "vigil-%016llx", (unsigned long long)vg_random_u64());
 	vg_buf_puts(out, "Date: ");
 	rfc5322_date(out, date_s);

@@ -282,6 +282,9 @@ static int check_headers(const void *member, struct vg_err *err)
 		return vg_err_set(err, VG_ELIMIT, "more than %d headers", MAX_HEADERS);
 	for (size_t i = 0; i < l->n; i++) {
 		const char *h = l->v[i], *colon = strchr(h, ':');
+		for (const char *p = h; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return vg_err_set(err, VG_EINVAL, "[%zu] holds a control character", i);
 		if (!colon || colon == h)
 			return vg_err_set(err, VG_EINVAL, "[%zu] is not \"Name: value\"", i);
 		for (const char *p = h; p < colon; p++)
