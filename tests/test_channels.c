@@ -820,6 +820,38 @@ START_TEST(test_sms_outcomes)
 }
 END_TEST
 
+/* success_codes and retry_codes replace the defaults of the generic form. */
+START_TEST(test_sms_custom_codes)
+{
+	static const struct {
+		const char *responses;
+		enum vg_channel_outcome want;
+	} cases[] = {
+		{ "200", VG_CHANNEL_FAIL },  /* not in success_codes */
+		{ "202", VG_CHANNEL_OK },
+		{ "409", VG_CHANNEL_RETRY }, /* in retry_codes */
+		{ "503", VG_CHANNEL_FAIL },  /* 5xx no longer retried */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_sink s;
+		struct receiver r;
+		struct vg_channel_result res;
+		struct vg_err err;
+		struct vg_notification n = make_notification(false);
+
+		http_sink_start(&s, "gw", cases[i].responses, NULL);
+		load_fmt(&r,
+			 "sms_configs:\n  - url: http://127.0.0.1:%d/sms\n    to: [\"1\"]\n"
+			 "    success_codes: [\"202\", \"204\"]\n    retry_codes: [\"409\", \"429\"]\n",
+			 s.port);
+		ck_assert_int_eq(vg_channel_sms.send(item_at(&r, 2, 0), &n, &res, &err), 0);
+		ck_assert_int_eq(res.outcome, cases[i].want);
+		unload(&r);
+		http_sink_stop(&s);
+	}
+}
+END_TEST
+
 START_TEST(test_sms_template_check)
 {
 	struct vg_err err;
@@ -1396,6 +1428,8 @@ START_TEST(test_config_errors_name_the_line)
 	expect_error("sms_configs:\n  - preset: nexmo\n", "t.yaml:2: sms_configs[0].preset");
 	expect_error("sms_configs:\n  - url: http://x/\n    headers: [\"Bad Header\"]\n", "t.yaml:3: sms_configs[0].headers");
 	expect_error("sms_configs:\n  - to: []\n", "t.yaml:2: sms_configs[0].to: at least one number");
+	expect_error("sms_configs:\n  - url: http://x/\n    retry_codes: [\"5xx\", \"6\"]\n",
+		     "t.yaml:3: sms_configs[0].retry_codes: [1]: not an HTTP status");
 	expect_error("sms_configs:\n  - url: http://x/\n\n    headers: [\"X-A: a\\r\\nB: c\"]\n",
 		     "t.yaml:4: sms_configs[0].headers: [0] holds a control character");
 	expect_error("alertmanager_configs:\n  - urls: [\"http://a\", \"am:9093\"]\n",
@@ -1506,6 +1540,7 @@ int main(void)
 	tcase_add_test(sms, test_sms_generic_json);
 	tcase_add_test(sms, test_sms_outcomes);
 	tcase_add_test(sms, test_sms_template_check);
+	tcase_add_test(sms, test_sms_custom_codes);
 	tcase_add_checked_fixture(email, setup, teardown);
 	tcase_set_timeout(email, 60);
 	tcase_add_test(email, test_email_plain_message);

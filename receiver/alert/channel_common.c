@@ -375,7 +375,7 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	res->outcome = vg_channel_http_outcome(*status);
+	res->outcome = rq->classify ? rq->classify(rq->classify_arg, *status) : vg_channel_http_outcome(*status);
 	if (res->outcome == VG_CHANNEL_RETRY && ctx.retry_after[0])
 		res->retry_after_ms = vg_channel_retry_after_ms(ctx.retry_after, (int64_t)time(NULL));
 	if (res->outcome == VG_CHANNEL_OK) {

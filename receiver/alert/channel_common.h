@@ -44,6 +44,9 @@ struct vg_channel_http {
 	int64_t timeout_ms;
 	const char *const *secrets; /* strings never to show in res->detail */
 	size_t n_secrets;
+	/* The outcome of an HTTP status; NULL: vg_channel_http_outcome. */
+	enum vg_channel_outcome (*classify)(const void *arg, long status);
+	const void *classify_arg;
 };
 
 /* Sends rq and fills res from the answer; *status gets the HTTP status (0

@@ -299,6 +299,54 @@ static int check_headers(const void *member, struct vg_err *err)
 	return 0;
 }
 
+/* A status code "503" or a class "5xx". */
+static bool code_valid(const char *s)
+{
+	if (strlen(s) != 3 || s[0] < '1' || s[0] > '5')
+		return false;
+	if (s[1] == 'x' && s[2] == 'x')
+		return true;
+	return s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9';
+}
+
+static bool code_matches(const struct vg_conf_strlist *l, long status)
+{
+	char st[8];
+
+	snprintf(st, sizeof(st), "%ld", status);
+	for (size_t i = 0; i < l->n; i++) {
+		const char *c = l->v[i];
+		if (c[0] == st[0] && (c[1] == 'x' || (c[1] == st[1] && c[2] == st[2])))
+			return true;
+	}
+	return false;
+}
+
+static int check_codes(const void *member, struct vg_err *err)
+{
+	const struct vg_conf_strlist *l = member;
+
+	if (l->n == 0)
+		return vg_err_set(err, VG_EINVAL, "at least one code is required");
+	for (size_t i = 0; i < l->n; i++)
+		if (!code_valid(l->v[i]))
+			return vg_err_set(err, VG_EINVAL, "[%zu]: not an HTTP status (201) or class (2xx)", i);
+	return 0;
+}
+
+/* success_codes, then retry_codes, each with its default when not given. */
+static enum vg_channel_outcome classify(const void *arg, long status)
+{
+	const struct vg_sms_config *c = arg;
+	enum vg_channel_outcome def = vg_channel_http_outcome(status);
+
+	if (c->success_codes.n ? code_matches(&c->success_codes, status) : def == VG_CHANNEL_OK)
+		return VG_CHANNEL_OK;
+	if (c->retry_codes.n ? code_matches(&c->retry_codes, status) : def == VG_CHANNEL_RETRY)
+		return VG_CHANNEL_RETRY;
+	return VG_CHANNEL_FAIL;
+}
+
 #define S(key, type, member) key, type, offsetof(struct vg_sms_config, member), NULL
 
 const struct vg_conf_field vg_sms_fields[] = {
@@ -322,6 +370,8 @@ const struct vg_conf_field vg_sms_fields[] = {
 	{ S("username", VG_CONF_STR, username), 0, 0, NULL },
 	{ S("password", VG_CONF_STR, password), 0, 0, NULL },
 	{ S("password_file", VG_CONF_STR, password_file), 0, 0, vg_conf_check_path },
+	{ S("success_codes", VG_CONF_STRLIST, success_codes), 0, 0, check_codes },
+	{ S("retry_codes", VG_CONF_STRLIST, retry_codes), 0, 0, check_codes },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -346,10 +396,10 @@ static int sms_prepare(void *item, struct vg_err *err)
 	c->is_voice = c->kind && strcmp(c->kind, "voice") == 0;
 	if (c->is_twilio) {
 		if (c->method || c->headers.n || c->body || c->content_type || c->username || c->password ||
-		    c->password_file)
+		    c->password_file || c->success_codes.n || c->retry_codes.n)
 			return vg_err_set(err, VG_EINVAL,
 					  "preset twilio builds its own request: leave out method, headers, body, "
-					  "content_type, username and password");
+					  "content_type, username, password, success_codes and retry_codes");
 		if (!c->account_sid)
 			return vg_err_set(err, VG_EINVAL, "account_sid is required with preset twilio");
 		r = vg_channel_check_secret(c->auth_token, c->auth_token_file, "auth_token", true, err);
@@ -501,6 +551,8 @@ static int send_one(const struct vg_sms_config *c, const struct vg_notification 
 		.timeout_ms = c->item.timeout_ms,
 		.secrets = secrets,
 		.n_secrets = n_secrets,
+		.classify = classify,
+		.classify_arg = c,
 	};
 	r = vg_channel_http_do(&rq, res, &status, NULL, err);
 out:

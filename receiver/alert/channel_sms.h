@@ -70,6 +70,8 @@ struct vg_sms_config {
 	char *username;              /* HTTP basic auth, with password or password_file */
 	char *password;
 	char *password_file;
+	struct vg_conf_strlist success_codes; /* "201", "2xx"; default 2xx */
+	struct vg_conf_strlist retry_codes;   /* default 408, 429, 5xx */
 	/* set by prepare */
 	bool is_twilio, is_voice;
 	enum vg_sms_escape body_escape;
