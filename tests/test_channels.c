@@ -1201,6 +1201,54 @@ START_TEST(test_email_smtps)
 }
 END_TEST
 
+/* basic_auth and authorization reach the Alertmanager as headers. */
+START_TEST(test_alertmanager_auth)
+{
+	struct http_sink s;
+	struct receiver r;
+	struct vg_channel_result res;
+	struct vg_err err;
+	struct vg_notification n = make_notification(false);
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/am.token", dir);
+	FILE *f = fopen(path, "w");
+	fputs("tok-am-5555\n", f);
+	fclose(f);
+	http_sink_start(&s, "am", "200,200,400", NULL);
+	load_fmt(&r,
+		 "alertmanager_configs:\n"
+		 "  - urls: ['http://127.0.0.1:%d/prefix/']\n"
+		 "    basic_auth: {username: prom, password: am-pw-1}\n"
+		 "  - urls: ['http://127.0.0.1:%d']\n"
+		 "    authorization: {credentials_file: %s}\n",
+		 s.port, s.port, path);
+	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 0), &n, &res, &err), 0);
+	ck_assert_int_eq(res.outcome, VG_CHANNEL_OK);
+	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 1), &n, &res, &err), 0);
+	ck_assert_int_eq(res.outcome, VG_CHANNEL_OK);
+	/* A 400 from the only Alertmanager: final. */
+	ck_assert_int_eq(vg_channel_alertmanager.send(item_at(&r, 3, 1), &n, &res, &err), 0);
+	ck_assert_int_eq(res.outcome, VG_CHANNEL_FAIL);
+	ck_assert_ptr_null(strstr(res.detail, "tok-am-5555"));
+	json_t *reqs = http_sink_requests(&s);
+	ck_assert_int_eq(json_array_size(reqs), 3);
+	assert_jstr(json_array_get(reqs, 0), "path", "/prefix/api/v2/alerts");
+	assert_jstr(json_array_get(reqs, 0), "headers.authorization", "Basic cHJvbTphbS1wdy0x");
+	assert_jstr(json_array_get(reqs, 1), "path", "/api/v2/alerts");
+	assert_jstr(json_array_get(reqs, 1), "headers.authorization", "Bearer tok-am-5555");
+	json_t *b = body_json(json_array_get(reqs, 0));
+	ck_assert_int_eq(json_array_size(b), 2);
+	assert_jstr(json_array_get(b, 0), "labels.instance", "h1");
+	assert_jstr(json_array_get(b, 0), "startsAt", "2026-11-24T21:00:00.123Z");
+	ck_assert_ptr_null(json_object_get(json_array_get(b, 0), "endsAt"));
+	json_decref(b);
+	json_decref(reqs);
+	unload(&r);
+	http_sink_stop(&s);
+}
+END_TEST
+
 /* The item's timeout bounds a request to a peer that does not answer. */
 START_TEST(test_timeout_retries)
 {
@@ -1445,6 +1493,10 @@ START_TEST(test_config_errors_name_the_line)
 	expect_error("sms_configs:\n  - {to: ['+1']}\n", "url is required");
 	expect_error("sms_configs:\n  - {to: ['+1'], url: 'x{to}'}\n", "url must start with http");
 	expect_error("alertmanager_configs:\n  - api_path: /x\n", "urls: at least one URL is required");
+	expect_error("alertmanager_configs:\n  - urls: [http://a]\n    basic_auth: {username: u}\n",
+		     "alertmanager_configs[0]: basic_auth: password or password_file is required");
+	expect_error("alertmanager_configs:\n  - urls: [http://a]\n    authorization: {type: 'Bear er', credentials: c}\n",
+		     "t.yaml:3: alertmanager_configs[0].authorization.type: must be one word");
 }
 END_TEST
 
@@ -1554,6 +1606,7 @@ int main(void)
 	tcase_set_timeout(am, 60);
 	tcase_add_test(am, test_alertmanager_delivery);
 	tcase_add_test(am, test_timeout_retries);
+	tcase_add_test(am, test_alertmanager_auth);
 	tcase_add_checked_fixture(conf, setup, teardown);
 	tcase_add_test(conf, test_config_defaults);
 	tcase_add_test(conf, test_config_errors_name_the_line);

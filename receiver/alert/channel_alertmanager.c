@@ -57,10 +57,38 @@ static int check_api_path(const void *member, struct vg_err *err)
 
 #define A(key, type, member) key, type, offsetof(struct vg_alertmanager_config, member), NULL
 
+static const struct vg_conf_field basic_auth_fields[] = {
+	{ A("username", VG_CONF_STR, username), 0, 0, vg_conf_check_path },
+	{ A("password", VG_CONF_STR, password), 0, 0, NULL },
+	{ A("password_file", VG_CONF_STR, password_file), 0, 0, vg_conf_check_path },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+static int check_auth_type(const void *member, struct vg_err *err)
+{
+	const char *s = *(const char *const *)member;
+
+	if (!*s)
+		return vg_err_set(err, VG_EINVAL, "is empty");
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return vg_err_set(err, VG_EINVAL, "must be one word (Bearer)");
+	return 0;
+}
+
+static const struct vg_conf_field authorization_fields[] = {
+	{ A("type", VG_CONF_STR, auth_type), 0, 0, check_auth_type },
+	{ A("credentials", VG_CONF_STR, credentials), 0, 0, NULL },
+	{ A("credentials_file", VG_CONF_STR, credentials_file), 0, 0, vg_conf_check_path },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
 const struct vg_conf_field vg_alertmanager_fields[] = {
 	VG_CHANNEL_ITEM_FIELDS(struct vg_alertmanager_config),
 	{ A("urls", VG_CONF_STRLIST, urls), 0, 0, check_urls },
 	{ A("api_path", VG_CONF_STR, api_path), 0, 0, check_api_path },
+	{ "basic_auth", VG_CONF_SECTION, 0, basic_auth_fields, 0, 0, NULL },
+	{ "authorization", VG_CONF_SECTION, 0, authorization_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -72,6 +100,24 @@ static int am_prepare(void *item, struct vg_err *err)
 
 	if (c->urls.n == 0)
 		return vg_err_set(err, VG_EINVAL, "urls: at least one URL is required");
+	bool has_basic = c->username || c->password || c->password_file;
+	bool has_bearer = c->auth_type || c->credentials || c->credentials_file;
+	int r;
+	if (has_basic && has_bearer)
+		return vg_err_set(err, VG_EINVAL, "give basic_auth or authorization, not both");
+	if (has_basic && !c->username)
+		return vg_err_set(err, VG_EINVAL, "basic_auth: username is required");
+	if (has_basic && (r = vg_channel_check_secret(c->password, c->password_file, "password", true, err)) < 0) {
+		vg_err_prefix(err, "basic_auth");
+		return r;
+	}
+	if (has_bearer &&
+	    (r = vg_channel_check_secret(c->credentials, c->credentials_file, "credentials", true, err)) < 0) {
+		vg_err_prefix(err, "authorization");
+		return r;
+	}
+	if (has_bearer && !c->auth_type && vg_conf_set_str(&c->auth_type, "Bearer") < 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	if (!c->item.has_send_resolved)
 		c->item.send_resolved = true;
 	if (c->item.timeout_ms == 0)
@@ -118,7 +164,10 @@ static int am_send(const void *item, const struct vg_notification *n, struct vg_
 		   struct vg_err *err)
 {
 	const struct vg_alertmanager_config *c = item;
-	struct vg_buf body = VG_BUF_INIT, url = VG_BUF_INIT, failures = VG_BUF_INIT;
+	struct vg_buf body = VG_BUF_INIT, url = VG_BUF_INIT, failures = VG_BUF_INIT, auth = VG_BUF_INIT;
+	const char *secret = NULL, *auth_line = NULL;
+	char *secret_copy = NULL;
+	struct vg_err sub;
 	struct vg_channel_result one, worst;
 	size_t ok = 0;
 	long status;
@@ -127,6 +176,21 @@ static int am_send(const void *item, const struct vg_notification *n, struct vg_
 	memset(res, 0, sizeof(*res));
 	memset(&worst, 0, sizeof(worst));
 	worst.outcome = VG_CHANNEL_OK;
+	vg_err_clear(&sub);
+	if (vg_channel_secret(c->password, c->password_file, &secret, &secret_copy, &sub) < 0 ||
+	    (!secret && vg_channel_secret(c->credentials, c->credentials_file, &secret, &secret_copy, &sub) < 0)) {
+		res->outcome = VG_CHANNEL_RETRY;
+		vg_channel_detail(res, NULL, 0, "%s", sub.msg);
+		return 0;
+	}
+	if (c->auth_type) {
+		vg_buf_printf(&auth, "Authorization: %s %s", c->auth_type, secret);
+		if (vg_buf_failed(&auth)) {
+			r = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto out;
+		}
+		auth_line = vg_buf_cstr(&auth);
+	}
 	alerts_json(&body, n);
 	if (vg_buf_failed(&body)) {
 		r = vg_err_set(err, VG_ENOMEM, "out of memory");
@@ -151,6 +215,12 @@ static int am_send(const void *item, const struct vg_notification *n, struct vg_
 			.body = (const char *)body.data,
 			.body_len = body.len,
 			.timeout_ms = c->item.timeout_ms,
+			.headers = &auth_line,
+			.n_headers = auth_line ? 1 : 0,
+			.username = c->auth_type ? NULL : c->username,
+			.password = secret,
+			.secrets = &secret,
+			.n_secrets = secret ? 1 : 0,
 		};
 		r = vg_channel_http_do(&rq, &one, &status, NULL, err);
 		if (r < 0)
@@ -184,6 +254,10 @@ out:
 	vg_buf_release(&body);
 	vg_buf_release(&url);
 	vg_buf_release(&failures);
+	if (auth.data)
+		explicit_bzero(auth.data, auth.cap);
+	vg_buf_release(&auth);
+	vg_channel_secret_free(secret_copy);
 	return r;
 }
 
