@@ -13,14 +13,16 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (systemd-analyze verify), man-db (man -w), cpio (to read an RPM), procps
 # (ps), adduser (the daemon packages' postinst) and openssl (the command
 # that makes tests/test_tls.c's throwaway CA); prometheus-alertmanager
-# for amtool, which tests/test_notify.c runs against the receiver.
+# for amtool, which tests/test_notify.c runs against the receiver, and a
+# real Alertmanager tests/test_channels.c delivers to; python3-aiosmtpd
+# (tests/smtp_sink.py, a real SMTP server).
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
   cpio procps adduser
   prometheus-node-exporter python3-statsd openssl
-  prometheus-alertmanager"
+  python3-aiosmtpd prometheus-alertmanager"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.

@@ -69,4 +69,28 @@ struct vg_channel_ops {
 	void (*release)(void *item); /* what prepare allocated; not the item */
 };
 
+/* --- Added with the channels of branch channels (email, PagerDuty, SMS,
+ * Alertmanager); nothing above changed. ---
+ *
+ * Every struct vg_<kind>_config of these channels begins with this item
+ * head, so the notifier reads the keys all of them share without knowing
+ * the kind: ((const struct vg_channel_item *)item)->send_resolved. The
+ * channel's prepare() fills the defaults (send_resolved differs by kind,
+ * as in Alertmanager), so read it only after prepare. */
+struct vg_channel_item {
+	bool send_resolved;     /* include resolved alerts (and notify on resolve) */
+	bool has_send_resolved; /* the key was given: set by vg_channel_mark_given */
+	int64_t timeout_ms;     /* per request; 0 in the file: the kind's default */
+};
+
+/* A check for the send_resolved field: records in the item head that the
+ * key was given, so prepare can tell "false" from "absent". */
+int vg_channel_mark_given(const void *member, struct vg_err *err);
+
+/* The item head's keys, first in each vg_<kind>_fields[] table. */
+#define VG_CHANNEL_ITEM_FIELDS(type)                                                              \
+	{ "send_resolved", VG_CONF_BOOL, offsetof(type, item.send_resolved), NULL, 0, 0,          \
+	  vg_channel_mark_given },                                                                \
+	{ "timeout", VG_CONF_DURATION, offsetof(type, item.timeout_ms), NULL, 1, 3600 * 1000, NULL }
+
 #endif

@@ -53,11 +53,13 @@ struct vg_route_conf {
 /* A receiver: a name and lists of channel items, one list per kind. */
 struct vg_receiver_conf {
 	char *name;
-	struct vg_conf_list webhook_configs; /* struct vg_webhook_config */
-	/* The other channels' lists sit here (email_configs,
-	 * pagerduty_configs, sms_configs, alertmanager_configs): one member
-	 * each, one line in notifier_config.c's receiver_fields and one in
-	 * its channel_kinds. */
+	struct vg_conf_list webhook_configs;      /* struct vg_webhook_config */
+	struct vg_conf_list email_configs;        /* struct vg_email_config */
+	struct vg_conf_list pagerduty_configs;    /* struct vg_pagerduty_config */
+	struct vg_conf_list sms_configs;          /* struct vg_sms_config */
+	struct vg_conf_list alertmanager_configs; /* struct vg_alertmanager_config */
+	/* A channel's list: one member here, one line in notifier_config.c's
+	 * receiver_fields and one at the end of its nt_kinds. */
 };
 
 struct vg_inhibit_conf {

@@ -3,7 +3,7 @@
  * Alertmanager's shape (notifier.h): its field tables, the checks that
  * name file and line, and the cross-checks after loading.
  *
- * The other channels plug in here: a member in struct vg_receiver_conf,
+ * The channels plug in here: a member in struct vg_receiver_conf,
  * one line in receiver_fields (the <kind>_configs list) and one line in
  * nt_kinds (the operations and where the list and its send_resolved and
  * max_alerts sit). Nothing else in the notifier names a channel.
@@ -13,6 +13,10 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/matchers.h"
+#include "receiver/alert/channel_alertmanager.h"
+#include "receiver/alert/channel_email.h"
+#include "receiver/alert/channel_pagerduty.h"
+#include "receiver/alert/channel_sms.h"
 #include "receiver/alert/channel_webhook.h"
 #include "receiver/alert/notifier_int.h"
 
@@ -26,7 +30,17 @@
 const struct nt_kind nt_kinds[] = {
 	{ &vg_channel_webhook, offsetof(struct vg_receiver_conf, webhook_configs), sizeof(struct vg_webhook_config),
 	  offsetof(struct vg_webhook_config, send_resolved), offsetof(struct vg_webhook_config, max_alerts) },
-	/* email, pagerduty, sms, alertmanager: one line each here */
+	/* New kinds go at the end: the position is the integration index
+	 * stored in the queue and the notification log. */
+	{ &vg_channel_email, offsetof(struct vg_receiver_conf, email_configs), sizeof(struct vg_email_config),
+	  offsetof(struct vg_email_config, item.send_resolved), SIZE_MAX },
+	{ &vg_channel_pagerduty, offsetof(struct vg_receiver_conf, pagerduty_configs),
+	  sizeof(struct vg_pagerduty_config), offsetof(struct vg_pagerduty_config, item.send_resolved), SIZE_MAX },
+	{ &vg_channel_sms, offsetof(struct vg_receiver_conf, sms_configs), sizeof(struct vg_sms_config),
+	  offsetof(struct vg_sms_config, item.send_resolved), SIZE_MAX },
+	{ &vg_channel_alertmanager, offsetof(struct vg_receiver_conf, alertmanager_configs),
+	  sizeof(struct vg_alertmanager_config), offsetof(struct vg_alertmanager_config, item.send_resolved),
+	  SIZE_MAX },
 };
 const size_t nt_n_kinds = sizeof(nt_kinds) / sizeof(nt_kinds[0]);
 
@@ -127,8 +141,14 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ "name", VG_CONF_STR, offsetof(struct vg_receiver_conf, name), NULL, 0, 0, NULL },
 	{ "webhook_configs", VG_CONF_LIST, offsetof(struct vg_receiver_conf, webhook_configs), vg_webhook_fields,
 	  sizeof(struct vg_webhook_config), 100, NULL },
-	/* email_configs, pagerduty_configs, sms_configs, alertmanager_configs:
-	 * one line each here, as webhook_configs */
+	{ "email_configs", VG_CONF_LIST, offsetof(struct vg_receiver_conf, email_configs), vg_email_fields,
+	  sizeof(struct vg_email_config), 100, NULL },
+	{ "pagerduty_configs", VG_CONF_LIST, offsetof(struct vg_receiver_conf, pagerduty_configs), vg_pagerduty_fields,
+	  sizeof(struct vg_pagerduty_config), 100, NULL },
+	{ "sms_configs", VG_CONF_LIST, offsetof(struct vg_receiver_conf, sms_configs), vg_sms_fields,
+	  sizeof(struct vg_sms_config), 100, NULL },
+	{ "alertmanager_configs", VG_CONF_LIST, offsetof(struct vg_receiver_conf, alertmanager_configs),
+	  vg_alertmanager_fields, sizeof(struct vg_alertmanager_config), 100, NULL },
 	END,
 };
 
