@@ -16,6 +16,7 @@
 #include "cli/http.h"
 #include "cli/import.h"
 #include "cli/output.h"
+#include "cli/promqltest.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -115,6 +116,8 @@ static const char global_usage[] =
 	"      store the Prometheus text lines of FILE (or stdin), with timestamps in ms\n"
 	"  push SERIES VALUE [TIME]\n"
 	"      store one sample, e.g. vigil push 'queue_depth{queue=\"mail\"}' 42\n"
+	"  promql-test FILE...\n"
+	"      run PromQL test files (Prometheus's promqltest format) in-process\n"
 	"  help [COMMAND]\n"
 	"      this text, or a command's\n"
 	"\n"
@@ -187,6 +190,18 @@ static const char push_usage[] =
 	"\n"
 	"Exit status: 0 stored; 1 refused by the server; 2 invalid arguments;\n"
 	"3 server unreachable.\n";
+
+static const char promqltest_usage[] =
+	"Usage: vigil promql-test FILE...\n"
+	"\n"
+	"Runs PromQL test files (Prometheus's promqltest format: load, clear,\n"
+	"eval instant, eval range, expect fail/ordered) against an engine in\n"
+	"this process: the receiver's storage in a temporary directory and its\n"
+	"evaluator. No server is asked. Prints PASS or FAIL FILE:LINE per case,\n"
+	"the expected and actual results of a failure, and a summary line.\n"
+	"\n"
+	"Exit status: 0 every case passed; 1 some failed; 2 usage error, or a\n"
+	"file that cannot be read or parsed.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -571,6 +586,12 @@ static int run_push(const struct options *o, int argc, char **argv)
 	return vg_cli_push(&rq.client, argc, argv);
 }
 
+static int run_promqltest(const struct options *o, int argc, char **argv)
+{
+	(void)o;
+	return vg_cli_promqltest(argc, argv);
+}
+
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -578,6 +599,7 @@ static const struct command commands[] = {
 	{ "series", TAKES_RANGE, series_usage, run_series },
 	{ "import", 0, import_usage, run_import },
 	{ "push", 0, push_usage, run_push },
+	{ "promql-test", 0, promqltest_usage, run_promqltest },
 	{ "help", 0, global_usage, run_help },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -625,7 +647,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, import, push or help)");
+		return usage_error("missing command (query, series, import, push, promql-test or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);
