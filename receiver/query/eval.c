@@ -641,6 +641,23 @@ static int absent_labels(struct ev *e, const struct vg_promql_node *arg, struct 
 
 /* The <agg>_over_time functions over one series' samples v[0..n) (n >= 1,
  * every sample weighing the same). false if name is not one of them. */
+/* One step of the Kahan-Babuska-Neumaier sum (as Prometheus's
+ * kahanSumInc): returns sum + inc, the lost low part added to *c. An
+ * infinite sum sets *c to 0, or Inf - Inf would make it NaN and the total
+ * with it (Inf + 1 is Inf). */
+static double kahan_inc(double inc, double sum, double *c)
+{
+	double t = sum + inc;
+
+	if (isinf(t))
+		*c = 0;
+	else if (fabs(sum) >= fabs(inc))
+		*c += (sum - t) + inc;
+	else
+		*c += (inc - t) + sum;
+	return t;
+}
+
 static bool over_time(const char *name, const double *v, size_t n, double param, double *scratch,
 		      double *out, bool *keeps_name)
 {
@@ -687,11 +704,8 @@ static bool over_time(const char *name, const double *v, size_t n, double param,
 				acc = v[i];
 		*out = acc;
 	} else if (strcmp(name, "sum_over_time") == 0 || strcmp(name, "avg_over_time") == 0) {
-		for (size_t i = 0; i < n; i++) {
-			double s2 = sum + v[i];
-			comp += fabs(sum) >= fabs(v[i]) ? (sum - s2) + v[i] : (v[i] - s2) + sum;
-			sum = s2;
-		}
+		for (size_t i = 0; i < n; i++)
+			sum = kahan_inc(v[i], sum, &comp);
 		*out = name[0] == 's' ? sum + comp : (sum + comp) / (double)n;
 	} else {
 		return false;
@@ -1450,9 +1464,7 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 			switch (n->agg) {
 			case VG_PROMQL_SUM: case VG_PROMQL_AVG: {
 				/* Kahan-Babuska-Neumaier, as Prometheus sums */
-				double s2 = sum + v;
-				comp += fabs(sum) >= fabs(v) ? (sum - s2) + v : (v - s2) + sum;
-				sum = s2;
+				sum = kahan_inc(v, sum, &comp);
 				break;
 			}
 			case VG_PROMQL_MIN:
