@@ -658,6 +658,38 @@ static double kahan_inc(double inc, double sum, double *c)
 	return t;
 }
 
+/* The mean of v[0..n), n > 0, as Prometheus 3 takes avg and
+ * avg_over_time: the compensated sum over n while the sum stays finite;
+ * once it would overflow, a running mean from there on (so two values of
+ * 1e308 average 1e308, not +Inf). */
+static double kahan_avg(const double *v, size_t n)
+{
+	double sum = v[0], c = 0, mean = 0;
+	bool is_running = false;
+
+	for (size_t i = 1; i < n; i++) {
+		double cnt = (double)(i + 1), cur;
+		if (!is_running) {
+			double c2 = c, s2 = kahan_inc(v[i], sum, &c2);
+			if (!isinf(s2)) {
+				sum = s2;
+				c = c2;
+				continue;
+			}
+			is_running = true;
+			mean = sum / (cnt - 1);
+			c /= cnt - 1;
+		}
+		/* an infinite mean stays as it is, unless v[i] is NaN or the
+		 * infinity of the other sign */
+		if (isinf(mean) && ((isinf(v[i]) && (mean > 0) == (v[i] > 0)) || (!isinf(v[i]) && !isnan(v[i]))))
+			continue;
+		cur = mean + c;
+		mean = kahan_inc(v[i] / cnt - cur / cnt, cur, &c);
+	}
+	return is_running ? mean + c : (sum + c) / (double)n;
+}
+
 static bool over_time(const char *name, const double *v, size_t n, double param, double *scratch,
 		      double *out, bool *keeps_name)
 {
@@ -706,7 +738,7 @@ static bool over_time(const char *name, const double *v, size_t n, double param,
 	} else if (strcmp(name, "sum_over_time") == 0 || strcmp(name, "avg_over_time") == 0) {
 		for (size_t i = 0; i < n; i++)
 			sum = kahan_inc(v[i], sum, &comp);
-		*out = name[0] == 's' ? sum + comp : (sum + comp) / (double)n;
+		*out = name[0] == 's' ? sum + comp : kahan_avg(v, n);
 	} else {
 		return false;
 	}
@@ -1488,7 +1520,7 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 		}
 		switch (n->agg) {
 		case VG_PROMQL_SUM: acc = sum + comp; break;
-		case VG_PROMQL_AVG: acc = (sum + comp) / (double)cnt; break;
+		case VG_PROMQL_AVG: acc = kahan_avg(vals, cnt); break;
 		case VG_PROMQL_COUNT: acc = (double)cnt; break;
 		case VG_PROMQL_GROUP: acc = 1; break;
 		case VG_PROMQL_STDVAR: acc = m2 / (double)cnt; break;
