@@ -28,9 +28,9 @@
 #include "receiver/storage/storage.h"
 #include "promql/lex.h"
 #include "promql/parse.h"
-#include "promql/print.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/regex.h"
 #include "common/series.h"
 
@@ -178,6 +178,16 @@ static void put_key(struct vg_buf *b, const uint8_t *key, size_t len)
 		vg_series_format(&s, b);
 }
 
+/* Prometheus's text of a value: shortest digits, exponent form when large
+ * or small. */
+static void put_number(struct vg_buf *b, double v)
+{
+	char s[32];
+	size_t n = vg_fmt_value(v, s, sizeof(s));
+
+	vg_buf_append(b, s, n);
+}
+
 static void put_value(struct vg_buf *b, const struct vg_ptest_value *v)
 {
 	if (v->kind == VG_PTEST_OMITTED)
@@ -185,7 +195,7 @@ static void put_value(struct vg_buf *b, const struct vg_ptest_value *v)
 	else if (v->kind == VG_PTEST_STALE)
 		vg_buf_puts(b, "stale");
 	else
-		vg_promql_print_number(b, v->v);
+		put_number(b, v->v);
 }
 
 static void put_expected(struct vg_buf *b, const struct vg_ptest_cmd *c)
@@ -217,7 +227,7 @@ static void put_result(struct vg_buf *b, const struct vg_ptest_cmd *c, const str
 {
 	if (r->type == VG_PROMQL_SCALAR) {
 		vg_buf_puts(b, "       ");
-		vg_promql_print_number(b, r->scalar);
+		put_number(b, r->scalar);
 		vg_buf_puts(b, "\n");
 		return;
 	}
@@ -239,7 +249,7 @@ static void put_result(struct vg_buf *b, const struct vg_ptest_cmd *c, const str
 			for (int64_t t = c->start_ms; t <= c->end_ms; t += c->step_ms) {
 				vg_buf_putc(b, ' ');
 				if (k < qs->n && qs->ts_ms[k] == t)
-					vg_promql_print_number(b, qs->values[k++]);
+					put_number(b, qs->values[k++]);
 				else
 					vg_buf_putc(b, '_');
 				if (c->end_ms - t < c->step_ms)
@@ -248,7 +258,7 @@ static void put_result(struct vg_buf *b, const struct vg_ptest_cmd *c, const str
 		} else {
 			for (; k < qs->n; k++) {
 				vg_buf_putc(b, ' ');
-				vg_promql_print_number(b, qs->values[k]);
+				put_number(b, qs->values[k]);
 			}
 		}
 		vg_buf_putc(b, '\n');
@@ -283,9 +293,9 @@ static bool points_match(const struct vg_ptest_cmd *c, const struct vg_ptest_ser
 		}
 		if (!same_value(s->vals[i].v, qs->values[k])) {
 			vg_buf_puts(why, "value ");
-			vg_promql_print_number(why, qs->values[k]);
+			put_number(why, qs->values[k]);
 			vg_buf_puts(why, ", not ");
-			vg_promql_print_number(why, s->vals[i].v);
+			put_number(why, s->vals[i].v);
 			if (c->is_range)
 				vg_buf_printf(why, " at step %zu", i);
 			return false;
@@ -525,6 +535,7 @@ static void run_file(struct engine *e, const char *path, struct tally *tl)
 	tl->files++;
 	if ((rc = read_file(path, &text, &len, &err)) != 0 ||
 	    (rc = vg_ptest_parse(text ? text : "", len, &f, NULL, &err)) != 0) {
+		fflush(stdout);
 		fprintf(stderr, "vigil: %s:%s\n", path, err.msg);
 		tl->file_errors++;
 		vg_ptest_file_release(&f);
@@ -543,6 +554,7 @@ static void run_file(struct engine *e, const char *path, struct tally *tl)
 		switch (c->kind) {
 		case VG_PTEST_LOAD:
 			if ((rc = load(e, c, &err)) != 0) {
+				fflush(stdout);
 				fprintf(stderr, "vigil: %s:%s\n", path, err.msg);
 				tl->file_errors++;
 			}

@@ -571,8 +571,6 @@ static int parse_eval_line(struct parser *p, struct vg_ptest_cmd *c, const char 
 		}
 		if (c->step_ms <= 0)
 			return fail(p, VG_EINVAL, "eval range: the step must be positive");
-		if (c->end_ms < c->start_ms)
-			return fail(p, VG_EINVAL, "eval range: the end is before the start");
 	} else {
 		return fail(p, VG_EINVAL, "eval: expected \"instant\" or \"range\", not \"%.*s\"",
 			    (int)(wl > 32 ? 32 : wl), w);
