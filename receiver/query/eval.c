@@ -1243,7 +1243,7 @@ static int cmp_sort_asc(const void *x, const void *y)
 	const struct sample *a = x, *b = y;
 
 	if (isnan(a->v) || isnan(b->v))
-		return isnan(b->v) - isnan(a->v); /* NaN first, as Prometheus's heap sorts */
+		return isnan(a->v) - isnan(b->v); /* NaN last, as Prometheus sorts (both ways) */
 	return a->v < b->v ? -1 : a->v > b->v;
 }
 
@@ -1252,7 +1252,7 @@ static int cmp_sort_desc(const void *x, const void *y)
 	const struct sample *a = x, *b = y;
 
 	if (isnan(a->v) || isnan(b->v))
-		return isnan(b->v) - isnan(a->v);
+		return isnan(a->v) - isnan(b->v);
 	return a->v > b->v ? -1 : a->v < b->v;
 }
 
