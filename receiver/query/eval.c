@@ -1672,6 +1672,68 @@ static int limit_group(enum vg_promql_agg agg, double p, const struct vec *in, c
 	return rc;
 }
 
+/* count_values: sets label name[0..len) of every element of v to the
+ * element's value as text (strconv.FormatFloat(v, 'f', -1, 64), as
+ * Prometheus writes it), replacing the keys in place. */
+static int count_values_relabel(struct vec *v, const char *name, size_t len, struct vg_buf *key)
+{
+	char nm[VG_SERIES_MAX_NAME + 1];
+	int rc = 0;
+
+	if (len >= sizeof(nm))
+		return VG_EINVAL;
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	for (size_t k = 0; k < v->n && rc == 0; k++) {
+		struct vg_buf text = VG_BUF_INIT;
+		struct vg_str tv;
+		uint8_t *copy;
+		vg_promql_print_number(&text, v->s[k].v);
+		tv = (struct vg_str){ vg_buf_cstr(&text), (uint32_t)text.len };
+		if (vg_buf_failed(&text))
+			rc = VG_ENOMEM;
+		else if ((rc = key_set_label(v->s[k].key, v->s[k].key_len, nm, &tv, key)) == 0) {
+			if ((copy = malloc(key->len ? key->len : 1)) == NULL) {
+				rc = VG_ENOMEM;
+			} else {
+				memcpy(copy, key->data, key->len);
+				free(v->s[k].key);
+				v->s[k].key = copy;
+				v->s[k].key_len = key->len;
+			}
+		}
+		vg_buf_release(&text);
+	}
+	return rc;
+}
+
+/* The groups of count_values: by (ls) is by (ls, name), without as given. */
+static int count_values_groups(const struct vec *v, const struct vg_promql_labels *grouping, bool is_by,
+			       const char *name, size_t len, struct sig **out)
+{
+	struct vg_promql_labels by = *grouping;
+	char nm[VG_SERIES_MAX_NAME + 1];
+	char **names = NULL;
+	int rc;
+
+	if (!is_by)
+		return sigs_make(v, grouping, false, out);
+	if (len >= sizeof(nm))
+		return VG_EINVAL;
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	if ((names = malloc((grouping->n + 1) * sizeof(*names))) == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < grouping->n; i++)
+		names[i] = grouping->names[i];
+	names[grouping->n] = nm;
+	by.n = grouping->n + 1;
+	by.names = names;
+	rc = sigs_make(v, &by, true, out);
+	free(names);
+	return rc;
+}
+
 static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	struct value in = { 0 }, param = { 0 };
@@ -1691,6 +1753,16 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 	}
 	if ((rc = eval_node(e, n->expr, t, &in)) != 0)
 		goto out;
+	if (n->agg == VG_PROMQL_COUNT_VALUES) {
+		/* the value label is set before grouping, and by (ls) groups by
+		 * it too (Prometheus's count_values): by (job) with label
+		 * "job" counts by value, without (lbl) drops it again */
+		if ((rc = count_values_relabel(&in.vec, param.str, param.str_len, &key)) != 0)
+			goto out;
+		rc = count_values_groups(&in.vec, &n->grouping, !n->is_without, param.str, param.str_len, &g);
+		if (rc != 0)
+			goto out;
+	} else
 	/* by (ls) keeps ls; without (ls) drops ls and the name; no clause: {} */
 	if ((rc = sigs_make(&in.vec, &n->grouping, !n->is_without, &g)) != 0)
 		goto out;
@@ -1758,24 +1830,8 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 				rc = vec_push(&out->vec, x->key, x->key_len, x->v);
 			}
 		} else if (n->agg == VG_PROMQL_COUNT_VALUES) {
-			/* one series per distinct value: the group's labels and lbl="v" */
-			qsort(vals, cnt, sizeof(*vals), cmp_nan_first);
-			for (size_t a = 0; a < cnt && rc == 0;) {
-				size_t b = a;
-				struct vg_buf text = VG_BUF_INIT;
-				struct vg_str tv;
-				char name[VG_SERIES_MAX_NAME + 1];
-				while (b < cnt && (vals[b] == vals[a] || (isnan(vals[b]) && isnan(vals[a]))))
-					b++;
-				vg_promql_print_number(&text, vals[a]);
-				tv = (struct vg_str){ vg_buf_cstr(&text), (uint32_t)text.len };
-				snprintf(name, sizeof(name), "%.*s", (int)param.str_len, param.str);
-				rc = key_set_label(g[i].key.data, g[i].key.len, name, &tv, &key);
-				if (rc == 0)
-					rc = vec_push(&out->vec, key.data, key.len, (double)(b - a));
-				vg_buf_release(&text);
-				a = b;
-			}
+			/* one series per group of the relabelled input */
+			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, (double)cnt);
 		} else {
 			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, acc);
 		}
