@@ -1,7 +1,8 @@
 /*
  * promqltest_parse.c: PromQL test files into commands (promqltest_parse.h).
  *
- * The format is Prometheus's promqltest one (man/vigil.1). Lines are
+ * The format is Prometheus's promqltest one (man/vigil.1, "PromQL test
+ * files"). Lines are
  * trimmed; a line whose first character is '#' counts as blank; a blank
  * line ends a load or eval block, as in Prometheus's runner. Series
  * descriptors are lexed with the PromQL lexer (promql/lex.h), so names and
@@ -583,13 +584,6 @@ unknown:
 	return fail(p, VG_EINVAL, "unknown command \"%.*s\"", (int)(cmd_len > 32 ? 32 : cmd_len), cmd);
 }
 
-static int parse_annot(struct parser *p, enum vg_ptest_annot *a, enum vg_ptest_annot v)
-{
-	(void)p;
-	*a = v;
-	return 0;
-}
-
 /* "expect ..." lines, and the older "expected_fail_message/regexp" ones. */
 static int parse_expect(struct parser *p, struct vg_ptest_cmd *c, size_t i)
 {
@@ -638,14 +632,12 @@ static int parse_expect(struct parser *p, struct vg_ptest_cmd *c, size_t i)
 		return rc;
 	}
 	/* annotations: the message after them is not compared */
-	if (word_is(w, wl, "warn"))
-		return parse_annot(p, &c->warn, VG_PTEST_ANNOT_SOME);
-	if (word_is(w, wl, "no_warn"))
-		return parse_annot(p, &c->warn, VG_PTEST_ANNOT_NONE);
-	if (word_is(w, wl, "info"))
-		return parse_annot(p, &c->info, VG_PTEST_ANNOT_SOME);
-	if (word_is(w, wl, "no_info"))
-		return parse_annot(p, &c->info, VG_PTEST_ANNOT_NONE);
+	if (word_is(w, wl, "warn") || word_is(w, wl, "no_warn") || word_is(w, wl, "info") ||
+	    word_is(w, wl, "no_info")) {
+		enum vg_ptest_annot *a = w[wl - 4] == 'w' ? &c->warn : &c->info;
+		*a = w[0] == 'n' ? VG_PTEST_ANNOT_NONE : VG_PTEST_ANNOT_SOME;
+		return 0;
+	}
 	return fail(p, VG_EINVAL, "expect: unknown expectation \"%.*s\"", (int)(wl > 32 ? 32 : wl), w);
 }
 

@@ -1,6 +1,6 @@
 /*
  * promqltest_parse.h: the parser of PromQL test files (Prometheus's
- * promqltest format, man/vigil.1 "PROMQL TEST FILES"), for `vigil
+ * promqltest format, man/vigil.1 "PromQL test files"), for `vigil
  * promql-test` (promqltest.c runs what this parses).
  *
  * Owns reading the text into commands: load blocks with their series and
