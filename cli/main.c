@@ -19,6 +19,7 @@
 #include "cli/output.h"
 #include "cli/rules.h"
 #include "cli/silence.h"
+#include "cli/promqltest.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -155,6 +156,8 @@ static const char global_usage[] =
 	"  silence list [--expired] [-q]\n"
 	"  silence expire ID...\n"
 	"      silences of the receiver's notifier, as amtool's\n"
+	"  promql-test FILE...\n"
+	"      run PromQL test files (Prometheus's promqltest format) in-process\n"
 	"  help [COMMAND]\n"
 	"      this text, or a command's\n"
 	"\n"
@@ -283,6 +286,18 @@ static const char silence_usage[] =
 	"\n"
 	"Exit status: 0 done; 1 refused by the server; 2 invalid arguments;\n"
 	"3 server unreachable or without an alerting: section.\n";
+
+static const char promqltest_usage[] =
+	"Usage: vigil promql-test FILE...\n"
+	"\n"
+	"Runs PromQL test files (Prometheus's promqltest format: load, clear,\n"
+	"eval instant, eval range, expect fail/ordered) against an engine in\n"
+	"this process: the receiver's storage in a temporary directory and its\n"
+	"evaluator. No server is asked. Prints PASS or FAIL FILE:LINE per case,\n"
+	"the expected and actual results of a failure, and a summary line.\n"
+	"\n"
+	"Exit status: 0 every case passed; 1 some failed; 2 usage error, or a\n"
+	"file that cannot be read or parsed.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -855,6 +870,12 @@ static int run_silence(const struct options *o, int argc, char **argv)
 	return vg_cli_silence(&rq.client, &so, argc, argv);
 }
 
+static int run_promqltest(const struct options *o, int argc, char **argv)
+{
+	(void)o;
+	return vg_cli_promqltest(argc, argv);
+}
+
 static int run_help(const struct options *o, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -866,6 +887,7 @@ static const struct command commands[] = {
 	{ "rules", TAKES_PROMETHEUS, rules_usage, run_rules },
 	{ "alerts", 0, alerts_usage, run_alerts },
 	{ "silence", TAKES_SILENCE | TAKES_RANGE, silence_usage, run_silence },
+	{ "promql-test", 0, promqltest_usage, run_promqltest },
 	{ "help", 0, global_usage, run_help },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -913,7 +935,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence or help)");
+		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence, promql-test or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

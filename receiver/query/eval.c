@@ -35,6 +35,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "common/banned.h"
 
 struct sample {
@@ -641,6 +643,55 @@ static int absent_labels(struct ev *e, const struct vg_promql_node *arg, struct 
 
 /* The <agg>_over_time functions over one series' samples v[0..n) (n >= 1,
  * every sample weighing the same). false if name is not one of them. */
+/* One step of the Kahan-Babuska-Neumaier sum (as Prometheus's
+ * kahanSumInc): returns sum + inc, the lost low part added to *c. An
+ * infinite sum sets *c to 0, or Inf - Inf would make it NaN and the total
+ * with it (Inf + 1 is Inf). */
+static double kahan_inc(double inc, double sum, double *c)
+{
+	double t = sum + inc;
+
+	if (isinf(t))
+		*c = 0;
+	else if (fabs(sum) >= fabs(inc))
+		*c += (sum - t) + inc;
+	else
+		*c += (inc - t) + sum;
+	return t;
+}
+
+/* The mean of v[0..n), n > 0, as Prometheus 3 takes avg and
+ * avg_over_time: the compensated sum over n while the sum stays finite;
+ * once it would overflow, a running mean from there on (so two values of
+ * 1e308 average 1e308, not +Inf). */
+static double kahan_avg(const double *v, size_t n)
+{
+	double sum = v[0], c = 0, mean = 0;
+	bool is_running = false;
+
+	for (size_t i = 1; i < n; i++) {
+		double cnt = (double)(i + 1), cur;
+		if (!is_running) {
+			double c2 = c, s2 = kahan_inc(v[i], sum, &c2);
+			if (!isinf(s2)) {
+				sum = s2;
+				c = c2;
+				continue;
+			}
+			is_running = true;
+			mean = sum / (cnt - 1);
+			c /= cnt - 1;
+		}
+		/* an infinite mean stays as it is, unless v[i] is NaN or the
+		 * infinity of the other sign */
+		if (isinf(mean) && ((isinf(v[i]) && (mean > 0) == (v[i] > 0)) || (!isinf(v[i]) && !isnan(v[i]))))
+			continue;
+		cur = mean + c;
+		mean = kahan_inc(v[i] / cnt - cur / cnt, cur, &c);
+	}
+	return is_running ? mean + c : (sum + c) / (double)n;
+}
+
 static bool over_time(const char *name, const double *v, size_t n, double param, double *scratch,
 		      double *out, bool *keeps_name)
 {
@@ -687,12 +738,9 @@ static bool over_time(const char *name, const double *v, size_t n, double param,
 				acc = v[i];
 		*out = acc;
 	} else if (strcmp(name, "sum_over_time") == 0 || strcmp(name, "avg_over_time") == 0) {
-		for (size_t i = 0; i < n; i++) {
-			double s2 = sum + v[i];
-			comp += fabs(sum) >= fabs(v[i]) ? (sum - s2) + v[i] : (v[i] - s2) + sum;
-			sum = s2;
-		}
-		*out = name[0] == 's' ? sum + comp : (sum + comp) / (double)n;
+		for (size_t i = 0; i < n; i++)
+			sum = kahan_inc(v[i], sum, &comp);
+		*out = name[0] == 's' ? sum + comp : kahan_avg(v, n);
 	} else {
 		return false;
 	}
@@ -1195,7 +1243,7 @@ static int cmp_sort_asc(const void *x, const void *y)
 	const struct sample *a = x, *b = y;
 
 	if (isnan(a->v) || isnan(b->v))
-		return isnan(b->v) - isnan(a->v); /* NaN first, as Prometheus's heap sorts */
+		return isnan(a->v) - isnan(b->v); /* NaN last, as Prometheus sorts (both ways) */
 	return a->v < b->v ? -1 : a->v > b->v;
 }
 
@@ -1204,8 +1252,158 @@ static int cmp_sort_desc(const void *x, const void *y)
 	const struct sample *a = x, *b = y;
 
 	if (isnan(a->v) || isnan(b->v))
-		return isnan(b->v) - isnan(a->v);
+		return isnan(a->v) - isnan(b->v);
 	return a->v > b->v ? -1 : a->v < b->v;
+}
+
+/* ---- sort_by_label ------------------------------------------------------ */
+
+/* The next chunk of s from *i: a run of ASCII digits or of other bytes. */
+static bool nat_chunk(struct vg_str s, size_t *i, struct vg_str *c, bool *is_digits)
+{
+	size_t k = *i;
+
+	if (k >= s.len)
+		return false;
+	*is_digits = s.p[k] >= '0' && s.p[k] <= '9';
+	while (k < s.len && (s.p[k] >= '0' && s.p[k] <= '9') == *is_digits)
+		k++;
+	*c = (struct vg_str){ s.p + *i, (uint32_t)(k - *i) };
+	*i = k;
+	return true;
+}
+
+/* A digit run as an int64, false when it does not fit (then it compares
+ * as text, as strconv.Atoi's failure makes it in Prometheus). */
+static bool nat_int(struct vg_str c, int64_t *v)
+{
+	*v = 0;
+	for (uint32_t i = 0; i < c.len; i++) {
+		if (*v > (INT64_MAX - (c.p[i] - '0')) / 10)
+			return false;
+		*v = *v * 10 + (c.p[i] - '0');
+	}
+	return true;
+}
+
+/*
+ * Whether a sorts before b in the natural order Prometheus's sort_by_label
+ * uses (facette/natsort's Compare): chunk by chunk, digit runs as numbers,
+ * other runs as bytes; equal chunks go on, and the string whose chunks
+ * run out first is the smaller ("a1" < "a1b", "a01" and "a1" each before
+ * the other).
+ */
+static bool nat_less(struct vg_str a, struct vg_str b)
+{
+	size_t ia = 0, ib = 0;
+	struct vg_str ca, cb;
+	bool da, db;
+
+	while (nat_chunk(a, &ia, &ca, &da)) {
+		int64_t va, vb;
+		bool is_last_a, is_last_b, is_equal;
+		if (!nat_chunk(b, &ib, &cb, &db))
+			return false;
+		is_last_a = ia >= a.len;
+		is_last_b = ib >= b.len;
+		if (da && db && nat_int(ca, &va) && nat_int(cb, &vb)) {
+			if (va != vb)
+				return va < vb;
+			is_equal = true;
+		} else {
+			int c = vg_str_cmp(ca, cb);
+			if (c != 0)
+				return c < 0;
+			is_equal = true;
+		}
+		if (is_equal && is_last_a)
+			return true;
+		if (is_equal && is_last_b)
+			return false;
+	}
+	return false;
+}
+
+struct by_label {
+	const struct sample *s;
+	struct vg_str *vals; /* of the labels asked for, "" when absent */
+	size_t n;
+	bool is_desc;
+};
+
+/* Label by label in natural order (bytewise where natsort says both come
+ * first, so the order is total), then by the whole label set; reversed
+ * for sort_by_label_desc. */
+static int by_label_cmp(const void *x, const void *y)
+{
+	const struct by_label *a = x, *b = y;
+	int c = 0;
+
+	for (size_t i = 0; i < a->n && c == 0; i++) {
+		bool lt, gt;
+		if (vg_str_eq(a->vals[i], b->vals[i]))
+			continue;
+		lt = nat_less(a->vals[i], b->vals[i]);
+		gt = nat_less(b->vals[i], a->vals[i]);
+		c = lt != gt ? (lt ? -1 : 1) : vg_str_cmp(a->vals[i], b->vals[i]);
+	}
+	if (c == 0)
+		c = vg_series_key_cmp(a->s->key, a->s->key_len, b->s->key, b->s->key_len);
+	return a->is_desc ? -c : c;
+}
+
+static int eval_sort_by_label(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct value in = { 0 };
+	struct by_label *bl = NULL;
+	struct vg_str *vals = NULL;
+	struct vg_series *ser = NULL;
+	size_t n_lab = n->n_args - 1;
+	int rc;
+
+	if ((rc = eval_node(e, n->args[0], t, &in)) != 0)
+		return rc;
+	out->is_ordered = true;
+	if (in.vec.n == 0)
+		goto done;
+	bl = calloc(in.vec.n, sizeof(*bl));
+	ser = malloc(in.vec.n * sizeof(*ser));
+	vals = calloc(in.vec.n * (n_lab ? n_lab : 1), sizeof(*vals));
+	if (bl == NULL || ser == NULL || vals == NULL) {
+		rc = oom(e);
+		goto done;
+	}
+	for (size_t i = 0; i < in.vec.n; i++) {
+		if (vg_series_from_key(in.vec.s[i].key, in.vec.s[i].key_len, &ser[i]) != 0) {
+			rc = vg_err_set(e->err, VG_EINVAL, "sort_by_label: a damaged label set");
+			goto done;
+		}
+		bl[i] = (struct by_label){ &in.vec.s[i], vals + i * n_lab, n_lab, n->func->name[13] == '_' };
+		for (size_t k = 0; k < n_lab; k++) {
+			const struct vg_promql_node *a = n->args[1 + k];
+			const struct vg_str *v;
+			if (a->kind != VG_PROMQL_STR) {
+				rc = unsupported(e, "a computed label name in sort_by_label");
+				goto done;
+			}
+			if (a->str_len == 8 && memcmp(a->str, "__name__", 8) == 0)
+				v = &ser[i].name;
+			else
+				v = vg_series_get(&ser[i], a->str); /* NUL-terminated */
+			bl[i].vals[k] = v ? *v : (struct vg_str){ "", 0 };
+		}
+	}
+	qsort(bl, in.vec.n, sizeof(*bl), by_label_cmp);
+	for (size_t i = 0; i < in.vec.n && rc == 0; i++)
+		rc = vec_push(&out->vec, bl[i].s->key, bl[i].s->key_len, bl[i].s->v);
+	if (rc != 0)
+		rc = oom(e);
+done:
+	free(bl);
+	free(ser);
+	free(vals);
+	value_release(&in);
+	return rc;
 }
 
 static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
@@ -1252,6 +1450,8 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		return eval_label_replace(e, n, t, out);
 	if (n->func->variadic == 1 && n->func->n_args == 1) /* the date functions */
 		return eval_date(e, n, t, out);
+	if (strcmp(name, "sort_by_label") == 0 || strcmp(name, "sort_by_label_desc") == 0)
+		return eval_sort_by_label(e, n, t, out);
 	if (strcmp(name, "sort") == 0 || strcmp(name, "sort_desc") == 0) {
 		if ((rc = eval_node(e, n->args[0], t, out)) != 0)
 			return rc;
@@ -1404,6 +1604,136 @@ static double quantile_of(double q, double *v, size_t n)
 	return v[lo] * (1 - w) + v[hi] * w;
 }
 
+/* Where a label set falls in [0, 1] for limit_ratio: Prometheus's
+ * labels.Hash (XXH64 of name 0xFF value 0xFF for every label in name
+ * order, __name__ among them) over 2^64. */
+static int ratio_offset(const uint8_t *key, size_t key_len, struct vg_buf *b, double *off)
+{
+	struct vg_series s;
+	bool has_name;
+
+	if (vg_series_from_key(key, key_len, &s) != 0)
+		return VG_EINVAL;
+	has_name = s.name.len > 0;
+	vg_buf_reset(b);
+	for (uint32_t i = 0; i <= s.n_labels; i++) {
+		if (has_name && (i == s.n_labels || vg_str_cmp(s.labels[i].name, vg_str_c("__name__")) > 0)) {
+			vg_buf_puts(b, "__name__\xFF");
+			vg_buf_append(b, s.name.p, s.name.len);
+			vg_buf_putc(b, (char)0xFF);
+			has_name = false;
+		}
+		if (i == s.n_labels)
+			break;
+		vg_buf_append(b, s.labels[i].name.p, s.labels[i].name.len);
+		vg_buf_putc(b, (char)0xFF);
+		vg_buf_append(b, s.labels[i].value.p, s.labels[i].value.len);
+		vg_buf_putc(b, (char)0xFF);
+	}
+	if (vg_buf_failed(b))
+		return VG_ENOMEM;
+	*off = (double)XXH64(b->data, b->len, 0) / (double)UINT64_MAX;
+	return 0;
+}
+
+/*
+ * limitk and limit_ratio over one group (g[0..cnt), in input order), as
+ * Prometheus 3: limitk keeps the first k elements of the group (k < 1 or
+ * NaN: none); limit_ratio(r) keeps an element when the offset of its label
+ * set is below r, or for r < 0 at least 1 + r (so r and r - 1 split the
+ * input in two), r clamped to [-1, 1] and NaN keeping none. Labels, name
+ * included, and values are the elements' own.
+ */
+static int limit_group(enum vg_promql_agg agg, double p, const struct vec *in, const struct sig *g,
+		       size_t cnt, struct vg_buf *scratch, struct vec *out)
+{
+	int rc = 0;
+
+	if (agg == VG_PROMQL_LIMITK) {
+		size_t take = isnan(p) || p < 1 ? 0 : p >= (double)cnt ? cnt : (size_t)p;
+		for (size_t k = 0; k < take && rc == 0; k++) {
+			const struct sample *x = &in->s[g[k].idx];
+			rc = vec_push(out, x->key, x->key_len, x->v);
+		}
+		return rc;
+	}
+	if (p > 1)
+		p = 1;
+	if (p < -1)
+		p = -1;
+	for (size_t k = 0; k < cnt && rc == 0; k++) {
+		const struct sample *x = &in->s[g[k].idx];
+		double off;
+		if ((rc = ratio_offset(x->key, x->key_len, scratch, &off)) != 0)
+			break;
+		if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p))
+			rc = vec_push(out, x->key, x->key_len, x->v);
+	}
+	return rc;
+}
+
+/* count_values: sets label name[0..len) of every element of v to the
+ * element's value as text (strconv.FormatFloat(v, 'f', -1, 64), as
+ * Prometheus writes it), replacing the keys in place. */
+static int count_values_relabel(struct vec *v, const char *name, size_t len, struct vg_buf *key)
+{
+	char nm[VG_SERIES_MAX_NAME + 1];
+	int rc = 0;
+
+	if (len >= sizeof(nm))
+		return VG_EINVAL;
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	for (size_t k = 0; k < v->n && rc == 0; k++) {
+		struct vg_buf text = VG_BUF_INIT;
+		struct vg_str tv;
+		uint8_t *copy;
+		vg_promql_print_number(&text, v->s[k].v);
+		tv = (struct vg_str){ vg_buf_cstr(&text), (uint32_t)text.len };
+		if (vg_buf_failed(&text))
+			rc = VG_ENOMEM;
+		else if ((rc = key_set_label(v->s[k].key, v->s[k].key_len, nm, &tv, key)) == 0) {
+			if ((copy = malloc(key->len ? key->len : 1)) == NULL) {
+				rc = VG_ENOMEM;
+			} else {
+				memcpy(copy, key->data, key->len);
+				free(v->s[k].key);
+				v->s[k].key = copy;
+				v->s[k].key_len = key->len;
+			}
+		}
+		vg_buf_release(&text);
+	}
+	return rc;
+}
+
+/* The groups of count_values: by (ls) is by (ls, name), without as given. */
+static int count_values_groups(const struct vec *v, const struct vg_promql_labels *grouping, bool is_by,
+			       const char *name, size_t len, struct sig **out)
+{
+	struct vg_promql_labels by = *grouping;
+	char nm[VG_SERIES_MAX_NAME + 1];
+	char **names = NULL;
+	int rc;
+
+	if (!is_by)
+		return sigs_make(v, grouping, false, out);
+	if (len >= sizeof(nm))
+		return VG_EINVAL;
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	if ((names = malloc((grouping->n + 1) * sizeof(*names))) == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < grouping->n; i++)
+		names[i] = grouping->names[i];
+	names[grouping->n] = nm;
+	by.n = grouping->n + 1;
+	by.names = names;
+	rc = sigs_make(v, &by, true, out);
+	free(names);
+	return rc;
+}
+
 static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	struct value in = { 0 }, param = { 0 };
@@ -1414,11 +1744,6 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 	int rc;
 
 	out->type = VG_PROMQL_VECTOR;
-	if (n->agg == VG_PROMQL_LIMITK || n->agg == VG_PROMQL_LIMIT_RATIO) {
-		char what[64];
-		snprintf(what, sizeof(what), "the aggregation %s", vg_promql_agg_name(n->agg));
-		return unsupported(e, what);
-	}
 	if (n->param != NULL && (rc = eval_node(e, n->param, t, &param)) != 0)
 		return rc;
 	if (n->agg == VG_PROMQL_COUNT_VALUES && !vg_label_name_valid(param.str, param.str_len)) {
@@ -1428,6 +1753,16 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 	}
 	if ((rc = eval_node(e, n->expr, t, &in)) != 0)
 		goto out;
+	if (n->agg == VG_PROMQL_COUNT_VALUES) {
+		/* the value label is set before grouping, and by (ls) groups by
+		 * it too (Prometheus's count_values): by (job) with label
+		 * "job" counts by value, without (lbl) drops it again */
+		if ((rc = count_values_relabel(&in.vec, param.str, param.str_len, &key)) != 0)
+			goto out;
+		rc = count_values_groups(&in.vec, &n->grouping, !n->is_without, param.str, param.str_len, &g);
+		if (rc != 0)
+			goto out;
+	} else
 	/* by (ls) keeps ls; without (ls) drops ls and the name; no clause: {} */
 	if ((rc = sigs_make(&in.vec, &n->grouping, !n->is_without, &g)) != 0)
 		goto out;
@@ -1450,9 +1785,7 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 			switch (n->agg) {
 			case VG_PROMQL_SUM: case VG_PROMQL_AVG: {
 				/* Kahan-Babuska-Neumaier, as Prometheus sums */
-				double s2 = sum + v;
-				comp += fabs(sum) >= fabs(v) ? (sum - s2) + v : (v - s2) + sum;
-				sum = s2;
+				sum = kahan_inc(v, sum, &comp);
 				break;
 			}
 			case VG_PROMQL_MIN:
@@ -1476,7 +1809,7 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 		}
 		switch (n->agg) {
 		case VG_PROMQL_SUM: acc = sum + comp; break;
-		case VG_PROMQL_AVG: acc = (sum + comp) / (double)cnt; break;
+		case VG_PROMQL_AVG: acc = kahan_avg(vals, cnt); break;
 		case VG_PROMQL_COUNT: acc = (double)cnt; break;
 		case VG_PROMQL_GROUP: acc = 1; break;
 		case VG_PROMQL_STDVAR: acc = m2 / (double)cnt; break;
@@ -1484,7 +1817,9 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 		case VG_PROMQL_QUANTILE: acc = quantile_of(param.scalar, vals, cnt); break;
 		default: break;
 		}
-		if (n->agg == VG_PROMQL_TOPK || n->agg == VG_PROMQL_BOTTOMK) {
+		if (n->agg == VG_PROMQL_LIMITK || n->agg == VG_PROMQL_LIMIT_RATIO) {
+			rc = limit_group(n->agg, param.scalar, &in.vec, g + i, j - i, &key, &out->vec);
+		} else if (n->agg == VG_PROMQL_TOPK || n->agg == VG_PROMQL_BOTTOMK) {
 			/* the k best elements with their own labels, best first */
 			out->is_ordered = true;
 			double k = param.scalar;
@@ -1495,24 +1830,8 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 				rc = vec_push(&out->vec, x->key, x->key_len, x->v);
 			}
 		} else if (n->agg == VG_PROMQL_COUNT_VALUES) {
-			/* one series per distinct value: the group's labels and lbl="v" */
-			qsort(vals, cnt, sizeof(*vals), cmp_nan_first);
-			for (size_t a = 0; a < cnt && rc == 0;) {
-				size_t b = a;
-				struct vg_buf text = VG_BUF_INIT;
-				struct vg_str tv;
-				char name[VG_SERIES_MAX_NAME + 1];
-				while (b < cnt && (vals[b] == vals[a] || (isnan(vals[b]) && isnan(vals[a]))))
-					b++;
-				vg_promql_print_number(&text, vals[a]);
-				tv = (struct vg_str){ vg_buf_cstr(&text), (uint32_t)text.len };
-				snprintf(name, sizeof(name), "%.*s", (int)param.str_len, param.str);
-				rc = key_set_label(g[i].key.data, g[i].key.len, name, &tv, &key);
-				if (rc == 0)
-					rc = vec_push(&out->vec, key.data, key.len, (double)(b - a));
-				vg_buf_release(&text);
-				a = b;
-			}
+			/* one series per group of the relabelled input */
+			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, (double)cnt);
 		} else {
 			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, acc);
 		}

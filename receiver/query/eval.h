@@ -15,8 +15,10 @@
  * and comparison operators (with bool) between scalars and vectors with
  * vector matching (on, ignoring, group_left, group_right), the set
  * operators and, or, unless, the aggregations sum, avg, min, max, count,
- * group, stddev, stdvar, topk, bottomk, quantile, count_values with by and
- * without, and the functions rate, irate, increase, delta, idelta,
+ * group, stddev, stdvar, topk, bottomk, quantile, count_values, limitk
+ * and limit_ratio (Prometheus 3's: the first k of a group in input order;
+ * the series whose label hash falls in the ratio) with by and without,
+ * and the functions rate, irate, increase, delta, idelta,
  * resets, changes, deriv, predict_linear, absent, absent_over_time, the
  * avg/min/max/sum/count/last/first/present/stddev/stdvar/quantile/mad
  * _over_time family, abs, ceil, floor,
@@ -24,9 +26,11 @@
  * histogram_quantile (classic le buckets), timestamp, label_join,
  * label_replace (Go's $1/${name} expansion), the
  * date functions (day_of_month ... year, UTC), round, the trigonometric
- * functions, deg, rad, pi, sort, sort_desc, time, vector and scalar. An
- * instant vector comes out sorted by label set, except after sort,
- * sort_desc, topk and bottomk (their order, as Prometheus answers).
+ * functions, deg, rad, pi, sort, sort_desc, sort_by_label and
+ * sort_by_label_desc (natural order of label values), time, vector and
+ * scalar. An instant vector comes out sorted by label set, except after
+ * sort, sort_desc, sort_by_label(_desc), topk and bottomk (their order, as
+ * Prometheus answers).
  * Anything else
  * the parser accepts is refused with VG_EINVAL and "... is not supported by
  * this version of the engine" rather than given a wrong answer.
