@@ -330,6 +330,9 @@ START_TEST(test_more_aggregations)
 	   "http_requests_total{instance=\"b\",job=\"api\"} 1200; http_requests_total{instance=\"a\",job=\"api\"} 600");
 	at("sort_desc(mem)", 600, "mem{instance=\"b\",pool=\"x\"} 200; mem{instance=\"a\",pool=\"x\"} 100");
 	at("sort(-mem)", 600, "{instance=\"b\",pool=\"x\"} -200; {instance=\"a\",pool=\"x\"} -100");
+	/* NaN sorts to the bottom both ways, as Prometheus's sort and sort_desc */
+	at("sort(label_replace(vector(NaN), \"a\", \"x\", \"\", \"\") or vector(1))", 600, "{} 1; {a=\"x\"} NaN");
+	at("sort_desc(label_replace(vector(NaN), \"a\", \"x\", \"\", \"\") or vector(1))", 600, "{} 1; {a=\"x\"} NaN");
 	at("(sort_desc(mem))", 600, "mem{instance=\"b\",pool=\"x\"} 200; mem{instance=\"a\",pool=\"x\"} 100");
 	at("sort_desc(mem) * 1", 600, "{instance=\"a\",pool=\"x\"} 100; {instance=\"b\",pool=\"x\"} 200");
 	at("topk by (job) (1, http_requests_total)", 600,
@@ -425,6 +428,9 @@ START_TEST(test_timestamp_dates_label_join)
 	at("label_join(mem, \"pool\", \"\", \"nope\")", 600, "mem{instance=\"a\"} 100; mem{instance=\"b\"} 200");
 	at("label_join(mem, \"1bad\", \"-\", \"instance\")", 600, "error: invalid destination label name in label_join(): 1bad");
 	/* label_replace: groups by number and name, Go's $name rule, no match */
+	/* a source no label can be named reads as absent: "" (Prometheus does not check it) */
+	at("label_replace(vector(1), \"a\", \"x\", \"\", \"\")", 600, "{a=\"x\"} 1");
+	at("label_replace(vector(1), \"a\", \"x\", \"1bad\", \"y\")", 600, "{} 1");
 	at("label_replace(mem, \"host\", \"h-$1\", \"instance\", \"(.*)\")", 600,
 	   "mem{host=\"h-a\",instance=\"a\",pool=\"x\"} 100; mem{host=\"h-b\",instance=\"b\",pool=\"x\"} 200");
 	at("label_replace(mem{instance=\"a\"}, \"p\", \"${n}${n}-$$\", \"pool\", \"(?P<n>x)\")", 600,

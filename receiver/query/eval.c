@@ -1133,20 +1133,22 @@ static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int6
 	char dst_name[VG_SERIES_MAX_NAME + 1], src_name[VG_SERIES_MAX_NAME + 1];
 	long starts[MAX_GROUPS];
 	size_t lens[MAX_GROUPS];
+	bool is_src_named;
 	int rc;
 
 	if (!vg_label_name_valid(dst->str, dst->str_len) || dst->str_len > VG_SERIES_MAX_NAME)
 		return vg_err_set(e->err, VG_EINVAL, "invalid destination label name in label_replace(): %.*s",
 				  (int)(dst->str_len > 64 ? 64 : dst->str_len), dst->str);
-	if (!vg_label_name_valid(src->str, src->str_len) || src->str_len > VG_SERIES_MAX_NAME)
-		return vg_err_set(e->err, VG_EINVAL, "invalid source label name in label_replace(): %.*s",
-				  (int)(src->str_len > 64 ? 64 : src->str_len), src->str);
+	/* The source is not checked, as Prometheus does not: a name no label
+	 * can have ("", "1x") reads as an absent label, value "". */
+	is_src_named = vg_label_name_valid(src->str, src->str_len) && src->str_len <= VG_SERIES_MAX_NAME;
 	if ((rc = vg_regex_compile_groups(rx->str, rx->str_len, &re, &rerr)) != 0)
 		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %s", rerr.msg);
 	memcpy(dst_name, dst->str, dst->str_len);
 	dst_name[dst->str_len] = '\0';
-	memcpy(src_name, src->str, src->str_len);
-	src_name[src->str_len] = '\0';
+	if (is_src_named)
+		memcpy(src_name, src->str, src->str_len);
+	src_name[is_src_named ? src->str_len : 0] = '\0';
 	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
 		goto out;
 	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
@@ -1160,7 +1162,8 @@ static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int6
 			rc = VG_EINVAL;
 			break;
 		}
-		sv = strcmp(src_name, "__name__") == 0 ? &s.name : vg_series_get(&s, src_name);
+		sv = !is_src_named ? NULL
+		     : strcmp(src_name, "__name__") == 0 ? &s.name : vg_series_get(&s, src_name);
 		if (sv == NULL)
 			sv = &empty;
 		m = vg_regex_match_groups(re, sv->p, sv->len, MAX_GROUPS, starts, lens);
@@ -1195,7 +1198,7 @@ static int cmp_sort_asc(const void *x, const void *y)
 	const struct sample *a = x, *b = y;
 
 	if (isnan(a->v) || isnan(b->v))
-		return isnan(b->v) - isnan(a->v); /* NaN first, as Prometheus's heap sorts */
+		return isnan(a->v) - isnan(b->v); /* NaN last, as Prometheus's sort */
 	return a->v < b->v ? -1 : a->v > b->v;
 }
 
@@ -1204,7 +1207,7 @@ static int cmp_sort_desc(const void *x, const void *y)
 	const struct sample *a = x, *b = y;
 
 	if (isnan(a->v) || isnan(b->v))
-		return isnan(b->v) - isnan(a->v);
+		return isnan(a->v) - isnan(b->v); /* NaN last here too */
 	return a->v > b->v ? -1 : a->v < b->v;
 }
 
