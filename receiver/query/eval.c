@@ -1142,8 +1142,10 @@ static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int6
 	/* The source is not checked, as Prometheus does not: a name no label
 	 * can have ("", "1x") reads as an absent label, value "". */
 	is_src_named = vg_label_name_valid(src->str, src->str_len) && src->str_len <= VG_SERIES_MAX_NAME;
+	/* Prometheus names the pattern, not the cause. */
 	if ((rc = vg_regex_compile_groups(rx->str, rx->str_len, &re, &rerr)) != 0)
-		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %s", rerr.msg);
+		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %.*s",
+				  (int)(rx->str_len > 200 ? 200 : rx->str_len), rx->str);
 	memcpy(dst_name, dst->str, dst->str_len);
 	dst_name[dst->str_len] = '\0';
 	if (is_src_named)
@@ -1557,14 +1559,42 @@ static double binop(enum vg_promql_binop op, double a, double b, bool *keep)
 	return a;
 }
 
+/* A label set as Prometheus's labels.String() writes it in errors:
+ * {__name__="x", a="1"}, __name__ among the labels by its name, ", "
+ * between. */
 static void format_labels(const uint8_t *key, size_t len, struct vg_buf *out)
 {
+	static const struct vg_str name_label = { "__name__", 8 };
 	struct vg_series s;
+	bool is_name_done;
+	uint32_t i = 0, n = 0;
 
-	if (vg_series_from_key(key, len, &s) == 0)
-		vg_series_format(&s, out);
-	if (out->len == 0)
-		vg_buf_puts(out, "{}");
+	vg_buf_putc(out, '{');
+	if (vg_series_from_key(key, len, &s) != 0) {
+		vg_buf_putc(out, '}');
+		return;
+	}
+	is_name_done = s.name.len == 0;
+	while (i < s.n_labels || !is_name_done) {
+		struct vg_str ln, lv;
+
+		if (!is_name_done && (i == s.n_labels || vg_str_cmp(name_label, s.labels[i].name) < 0)) {
+			ln = name_label;
+			lv = s.name;
+			is_name_done = true;
+		} else {
+			ln = s.labels[i].name;
+			lv = s.labels[i].value;
+			i++;
+		}
+		if (n++)
+			vg_buf_puts(out, ", ");
+		vg_buf_append(out, ln.p, ln.len);
+		vg_buf_puts(out, "=\"");
+		vg_label_value_escape(lv, out);
+		vg_buf_putc(out, '"');
+	}
+	vg_buf_putc(out, '}');
 }
 
 static int set_op(struct ev *e, const struct vg_promql_node *n, struct value *l, struct value *r,
@@ -1644,7 +1674,8 @@ static int vector_vector(struct ev *e, const struct vg_promql_node *n, struct va
 		goto out;
 	for (size_t i = 1; i < one->vec.n; i++)
 		if (key_cmp(os[i].key.data, os[i].key.len, os[i - 1].key.data, os[i - 1].key.len) == 0) {
-			rc = duplicate_error(e, &one->vec, &os[i - 1], &os[i], is_swapped ? "left" : "right");
+			/* The later series first, as Prometheus words it. */
+			rc = duplicate_error(e, &one->vec, &os[i], &os[i - 1], is_swapped ? "left" : "right");
 			goto out;
 		}
 	for (size_t i = 0; i < many->vec.n && rc == 0; i++) {
