@@ -403,7 +403,7 @@ START_TEST(test_http_series_dedup_and_errors)
 	check_bad("/api/v1/series?match[]=up&limit=x",
 		  "invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax");
 	check_bad("/api/v1/series?match[]=up&start=yesterday",
-		  "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp");
+		  "invalid parameter \"start\": invalid time value for 'start': cannot parse \"yesterday\" to a valid timestamp");
 }
 END_TEST
 
@@ -509,7 +509,7 @@ START_TEST(test_http_query_errors_match_prometheus)
 	check_bad("/api/v1/query?query=up%7B", "invalid parameter \"query\": ");
 	check_bad("/api/v1/query", "invalid parameter \"query\": ");
 	check_bad("/api/v1/query?query=up&time=abc",
-		  "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp");
+		  "invalid parameter \"time\": invalid time value for 'time': cannot parse \"abc\" to a valid timestamp");
 	check_bad("/api/v1/query?query=up&timeout=fast",
 		  "invalid parameter \"timeout\": cannot parse \"fast\" to a valid duration");
 	check_bad("/api/v1/query?query=up&limit=-1", "invalid parameter \"limit\": limit must be non-negative");

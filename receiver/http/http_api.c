@@ -274,10 +274,13 @@ static void json_str_array(struct vg_buf *b, const struct vg_str *v, size_t n)
 
 /* --- parameters ------------------------------------------------------------- */
 
-/* A time parameter; an absent or empty one takes def. false after replying. */
+/* A time parameter; an absent or empty one takes def. false after replying.
+ * The cause is worded as Prometheus's parseTimeParam wraps it ("invalid
+ * time value for 'time': ..."; 2.x capitalised the "Invalid"). */
 static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
 {
 	const char *s = vg_http_form_get(&c->form, name, NULL);
+	char msg[VG_ERR_MSG_MAX + 64];
 	struct vg_err err;
 
 	if (s == NULL || *s == '\0') {
@@ -285,7 +288,8 @@ static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
 		return true;
 	}
 	if (vg_time_parse(s, out, &err) != 0) {
-		bad_param(c, name, err.msg);
+		snprintf(msg, sizeof(msg), "invalid time value for '%s': %s", name, err.msg);
+		bad_param(c, name, msg);
 		return false;
 	}
 	return true;
