@@ -66,6 +66,7 @@ struct ev {
 	int64_t start_ms, end_ms, lookback_ms;
 	struct vg_err *err;
 	struct vg_samples smp;
+	uint64_t n_read; /* samples read from storage so far (stats) */
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -294,6 +295,7 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 			break;
 		n = e->smp.n;
 		vg_storage_set_key(set, i, &key, &len);
+		e->n_read += is_last ? (n > 0) : n;
 		if (is_last) {
 			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
 				if ((rc = vec_push(&out->vec, key, len, e->smp.values[n - 1])) == 0)
@@ -1928,7 +1930,7 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 } };
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0 };
 	struct value v;
 	int rc;
 
@@ -1940,6 +1942,10 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 	if (rc != 0)
 		return rc;
 	out->type = v.type;
+	out->samples_total = e.n_read;
+	out->samples_peak = e.n_read > v.vec.n ? e.n_read : v.vec.n;
+	if (out->samples_peak == 0 && v.type == VG_PROMQL_SCALAR)
+		out->samples_peak = 1; /* the scalar itself, as Prometheus counts it */
 	switch (v.type) {
 	case VG_PROMQL_SCALAR:
 		out->scalar = v.scalar;
@@ -1977,7 +1983,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 } };
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0 };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -1994,17 +2000,27 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;
-		return vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+		rc = vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+		for (size_t i = 0; rc == 0 && i < out->series.n; i++)
+			out->samples_total += out->series.series[i].n;
+		out->samples_peak = out->samples_total;
+		return rc;
 	}
 	for (uint64_t k = 0; k < n_steps && rc == 0; k++) {
 		int64_t t = start_ms + (int64_t)k * step_ms;
+		uint64_t before = e.n_read;
 		struct value v;
 
 		if ((rc = eval_node(&e, expr, t, &v)) != 0)
 			break;
+		if (e.n_read - before + n_pts > out->samples_peak)
+			out->samples_peak = e.n_read - before + n_pts;
 		rc = collect_points(&e, &v, t, &pts, &n_pts, &cap);
 		value_release(&v);
 	}
+	if (n_pts > out->samples_peak)
+		out->samples_peak = n_pts;
+	out->samples_total = e.n_read;
 	vg_samples_release(&e.smp);
 	if (rc == 0) {
 		rc = group_points(&e, pts, n_pts, &out->series);
