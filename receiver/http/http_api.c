@@ -69,6 +69,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -498,6 +499,45 @@ static size_t apply_limit(size_t n, int64_t limit, bool *is_truncated)
 	return *is_truncated ? (size_t)limit : n;
 }
 
+/* --- stats (?stats=<any non-empty value>, as Prometheus's) ----------------- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool wants_stats(struct ctx *c)
+{
+	const char *s = vg_http_form_get(&c->form, "stats", NULL);
+
+	return s != NULL && *s != '\0';
+}
+
+/*
+ * Adds "stats" to the data object just written (c->out ends with its
+ * '}'), in Prometheus's shape: timings in seconds (preparation = the
+ * request's parameters and parse, inner = evaluation, which sorts as it
+ * goes, so resultSort is 0; no queue yet) and the samples eval.h counts.
+ */
+static void add_stats(struct ctx *c, int64_t t0_ns, int64_t t_parsed_ns, int64_t t_done_ns,
+		      const struct vg_eval_result *res)
+{
+	double prep = (double)(t_parsed_ns - t0_ns) / 1e9, inner = (double)(t_done_ns - t_parsed_ns) / 1e9;
+
+	if (c->out.len == 0 || c->out.data[c->out.len - 1] != '}')
+		return;
+	c->out.len--;
+	vg_buf_printf(&c->out,
+		      ",\"stats\":{\"timings\":{\"evalTotalTime\":%.9g,\"resultSortTime\":0,"
+		      "\"queryPreparationTime\":%.9g,\"innerEvalTime\":%.9g,\"execQueueTime\":0,"
+		      "\"execTotalTime\":%.9g},\"samples\":{\"totalQueryableSamples\":%" PRIu64
+		      ",\"peakSamples\":%" PRIu64 "}}}",
+		      prep + inner, prep, inner, prep + inner, res->samples_total, res->samples_peak);
+}
+
 static void handle_query(struct ctx *c)
 {
 	struct vg_promql_node *expr = NULL;
@@ -506,11 +546,13 @@ static void handle_query(struct ctx *c)
 	int64_t limit, t_ms, lookback_ms;
 	bool is_truncated = false;
 	char ts[32];
+	int64_t t0_ns = mono_ns(), t_parsed_ns;
 	int rc;
 
 	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
 	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
+	t_parsed_ns = mono_ns();
 	rc = vg_eval_instant(c->api->storage, expr, t_ms, lookback_ms, &res, &err);
 	vg_promql_node_free(expr);
 	if (rc != 0) {
@@ -537,6 +579,8 @@ static void handle_query(struct ctx *c)
 		write_matrix(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
 		break;
 	}
+	if (wants_stats(c))
+		add_stats(c, t0_ns, t_parsed_ns, mono_ns(), &res);
 	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
@@ -550,6 +594,7 @@ static void handle_query_range(struct ctx *c)
 	const char *s;
 	bool is_truncated;
 	size_t n;
+	int64_t t0_ns = mono_ns(), t_parsed_ns;
 
 	if (!get_limit(c, &limit) || !get_time_required(c, "start", &start_ms) ||
 	    !get_time_required(c, "end", &end_ms))
@@ -584,6 +629,7 @@ static void handle_query_range(struct ctx *c)
 		vg_promql_node_free(expr);
 		return;
 	}
+	t_parsed_ns = mono_ns();
 	if (vg_eval_range(c->api->storage, expr, start_ms, end_ms, step_ms, lookback_ms, &res,
 			  &err) != 0) {
 		vg_promql_node_free(expr);
@@ -594,6 +640,8 @@ static void handle_query_range(struct ctx *c)
 	n = apply_limit(res.series.n, limit, &is_truncated);
 	begin_success(c);
 	write_matrix(c, &res.series, n);
+	if (wants_stats(c))
+		add_stats(c, t0_ns, t_parsed_ns, mono_ns(), &res);
 	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
