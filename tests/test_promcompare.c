@@ -978,6 +978,62 @@ START_TEST(test_promcompare_metadata_endpoints)
 }
 END_TEST
 
+/* The keys of two JSON objects the same, recursively. */
+static bool same_keys(json_t *a, json_t *b)
+{
+	const char *k;
+	json_t *v;
+
+	if (json_is_object(a) != json_is_object(b))
+		return false;
+	if (!json_is_object(a))
+		return json_typeof(a) == json_typeof(b) ||
+		       (json_is_number(a) && json_is_number(b)); /* 0 is an integer */
+	if (json_object_size(a) != json_object_size(b))
+		return false;
+	json_object_foreach(a, k, v)
+		if (!same_keys(v, json_object_get(b, k)))
+			return false;
+	return true;
+}
+
+/* stats: the shape of Prometheus's and the same totalQueryableSamples
+ * (peakSamples is each engine's own: what it holds at once). */
+static void compare_stats(const char *path)
+{
+	struct answer p, v;
+	json_t *ps, *vs;
+
+	ask(prom_port, path, NULL, &p);
+	ask(rcv.http_port, path, NULL, &v);
+	n_compared++;
+	ps = json_object_get(json_object_get(p.doc, "data"), "stats");
+	vs = json_object_get(json_object_get(v.doc, "data"), "stats");
+	if (ps == NULL || vs == NULL || !same_keys(ps, vs))
+		DIFF("%s: stats: Prometheus %.600s, Vigil %.600s", path, p.body, v.body);
+	else if (!json_equal(json_object_get(json_object_get(ps, "samples"), "totalQueryableSamples"),
+			     json_object_get(json_object_get(vs, "samples"), "totalQueryableSamples")))
+		DIFF("%s: samples: Prometheus %s, Vigil %s", path, dump(json_object_get(ps, "samples")),
+		     dump(json_object_get(vs, "samples")));
+	if (v.doc != NULL)
+		compare_data(path, json_object_get(p.doc, "data"), json_object_get(v.doc, "data"), false);
+	answer_release(&p);
+	answer_release(&v);
+}
+
+START_TEST(test_promcompare_stats)
+{
+	ck_assert(is_up);
+	compare_stats("/api/v1/query?query=node_load1&time=1767232805&stats=all");
+	compare_stats("/api/v1/query?query=rate(node_cpu_seconds_total%5B5m%5D)&time=1767232805&stats=true");
+	compare_stats("/api/v1/query?query=1%2B1&time=1767232805&stats=all");
+	compare_stats("/api/v1/query?query=sum(node_load1)&time=1767232805&stats=x");
+	compare_stats("/api/v1/query_range?query=node_load1&start=1767232805&end=1767233105&step=60&stats=all");
+	compare_stats("/api/v1/query_range?query=max_over_time(node_load1%5B1m%5D)&start=1767232805&end=1767233105&step=60&stats=all");
+	no_diffs();
+}
+END_TEST
+
 /* --- promtool against both ---------------------------------------------------- */
 
 /* promtool's stdout against url, exit status 0 asked. */
@@ -1108,6 +1164,7 @@ int main(void)
 	tcase_add_test(tc, test_promcompare_range_queries);
 	tcase_add_test(tc, test_promcompare_parameter_forms);
 	tcase_add_test(tc, test_promcompare_metadata_endpoints);
+	tcase_add_test(tc, test_promcompare_stats);
 	tcase_add_test(tc, test_promcompare_promtool_query);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
