@@ -437,6 +437,10 @@ static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, b
 			continue;
 		v = vg_http_form_value(&c->form, i, &v_len);
 		if (vg_promql_parse_selector(v, v_len, &(*sels)[*n], NULL, &err) != 0) {
+			/* Prometheus parses match[] without that rule of the
+			 * query language and then words it for match[]. */
+			if (strstr(err.msg, "parse error: vector selector must contain at least one non-empty matcher"))
+				vg_err_set(&err, VG_EINVAL, "match[] must contain at least one non-empty matcher");
 			if (is_named)
 				bad_param(c, "match[]", err.msg);
 			else
@@ -920,6 +924,32 @@ out:
 	vg_buf_release(&msg);
 }
 
+/* /api/v1/metadata: limit and limit_per_metric must be integers, in
+ * Prometheus's words; the answer is empty, as no metadata is kept. */
+static void handle_metadata(struct ctx *c)
+{
+	static const char *const names[] = { "limit", "limit_per_metric" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *s = vg_http_form_get(&c->form, names[i], NULL);
+		char *end, msg[64];
+
+		if (s == NULL || *s == '\0')
+			continue;
+		errno = 0;
+		(void)strtoll(s, &end, 10);
+		if (*end != '\0' || errno == ERANGE || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')) ||
+		    ((*s == '-' || *s == '+') && !(s[1] >= '0' && s[1] <= '9'))) {
+			snprintf(msg, sizeof(msg), "%s must be a number", names[i]);
+			bad_data(c, msg);
+			return;
+		}
+	}
+	begin_success(c);
+	vg_buf_puts(&c->out, "{}");
+	finish_success(c, false);
+}
+
 static void handle_buildinfo(struct ctx *c)
 {
 	begin_success(c);
@@ -1147,13 +1177,18 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 	}
 	if (strcmp(rest, "metadata") == 0 || strcmp(rest, "query_exemplars") == 0) {
 		/* Vigil keeps neither metric metadata nor exemplars, so the
-		 * true answer is empty; Grafana asks for both on start. */
-		if (!is_get && !is_post) {
-			method_not_allowed(c, "GET, POST, OPTIONS");
+		 * true answer is empty; Grafana asks for both on start.
+		 * /metadata is GET only, as Prometheus routes it. */
+		if (!is_get && (!is_post || rest[0] == 'm')) {
+			method_not_allowed(c, rest[0] == 'm' ? "GET, OPTIONS" : "GET, POST, OPTIONS");
 			return;
 		}
-		vg_buf_puts(&c->out, rest[0] == 'm' ? "{\"status\":\"success\",\"data\":{}}"
-						    : "{\"status\":\"success\",\"data\":[]}");
+		if (rest[0] == 'm') {
+			if (read_params(c, uri))
+				handle_metadata(c);
+			return;
+		}
+		vg_buf_puts(&c->out, "{\"status\":\"success\",\"data\":[]}");
 		send_json(c, 200);
 		return;
 	}
