@@ -868,6 +868,32 @@ START_TEST(test_promcompare_range_queries)
 	range_all("deriv(node_memory_MemAvailable_bytes[10m])");
 	range_all("increase(node_cpu_seconds_total{instance=\"h05\",mode=\"idle\"}[10m])");
 	range_all("max_over_time(irate(node_cpu_seconds_total{cpu=\"1\",mode=\"user\"}[1m])[5m:30s])");
+	/* Over the whole 3 h: the reset, the gap and the NaN go through
+	 * every window. */
+	{
+		static const char *const qs[] = {
+			"irate(node_network_receive_bytes_total{instance=~\"h0[2-5]\"}[1m])",
+			"increase(http_requests_total{instance=\"h05\"}[3m])",
+			"delta(node_load1[3m])", "idelta(node_load1[1m])",
+			"resets(node_cpu_seconds_total{cpu=\"2\",instance=~\"h0[345]\"}[10m])",
+			"changes(node_load1[5m])",
+			"sum_over_time(node_load1[2m])", "stddev_over_time(node_load1[2m])",
+			"quantile_over_time(0.5, node_load1[3m])", "last_over_time(node_load1[1m])",
+			"present_over_time(node_load1{instance=\"h05\"}[1m])",
+			"absent_over_time(node_load1{instance=\"h05\"}[1m])",
+			"avg by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))",
+			"count by (instance) (node_cpu_seconds_total)",
+			"quantile(0.9, node_load1)", "stddev by (job) (node_load1)",
+			"count_values(\"v\", ceil(node_load1))",
+			"node_load1 > bool 1.5", "node_load1 and node_load1 > 1.5",
+			"node_load1 unless on(instance) node_memory_MemAvailable_bytes > 4e9",
+			"label_replace(node_load1, \"host\", \"$1\", \"instance\", \"h0(.)\")",
+			"clamp(node_load1, 1, 2)", "round(node_load1, 0.5)", "timestamp(node_load1{instance=\"h05\"})",
+			"hour() + minute() / 60",
+		};
+		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+			range_all(qs[i]);
+	}
 	range_q("node_load1", T0 + 5005, T0 + 5605, "35");
 	range_q("rate(http_requests_total[1m])", T0 + 7205, T0 + 7805, "1m30s");
 	range_q("node_load1", T0 + 305, T0 + 305, "10");
