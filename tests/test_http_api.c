@@ -1257,6 +1257,88 @@ START_TEST(test_http_api_time_and_duration_forms)
 }
 END_TEST
 
+/* /api/v1/parse_query: the tree in Prometheus 3's shape (its
+ * web/api/v1/translate_ast.go), keys sorted as Go writes maps. */
+START_TEST(test_http_api_parse_query_tree)
+{
+	struct reply r;
+
+	get("/api/v1/parse_query?query=sum%20by%20(job)%20(rate(x%7Ba%3D~%22b.%22%7D%5B5m%5D%20offset%201m))", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"expr\":{\"args\":[{\"matchers\":["
+			 "{\"name\":\"a\",\"type\":\"=~\",\"value\":\"b.\"},"
+			 "{\"name\":\"__name__\",\"type\":\"=\",\"value\":\"x\"}],\"name\":\"x\",\"offset\":60000,"
+			 "\"range\":300000,\"startOrEnd\":null,\"timestamp\":null,\"type\":\"matrixSelector\"}],"
+			 "\"func\":{\"argTypes\":[\"matrix\"],\"name\":\"rate\",\"returnType\":\"vector\",\"variadic\":0},"
+			 "\"type\":\"call\"},\"grouping\":[\"job\"],\"op\":\"sum\",\"param\":null,"
+			 "\"type\":\"aggregation\",\"without\":false}}");
+	reply_release(&r);
+	request("POST", "/api/v1/parse_query", "query=a+%2F+on(b)+group_left(c)+-d+%3E+bool+1e-7",
+		strlen("query=a+%2F+on(b)+group_left(c)+-d+%3E+bool+1e-7"), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"bool\":true,\"lhs\":{\"bool\":false,\"lhs\":"
+			 "{\"matchers\":[{\"name\":\"__name__\",\"type\":\"=\",\"value\":\"a\"}],\"name\":\"a\","
+			 "\"offset\":0,\"startOrEnd\":null,\"timestamp\":null,\"type\":\"vectorSelector\"},"
+			 "\"matching\":{\"card\":\"many-to-one\",\"include\":[\"c\"],\"labels\":[\"b\"],\"on\":true},"
+			 "\"op\":\"/\",\"rhs\":{\"expr\":{\"matchers\":[{\"name\":\"__name__\",\"type\":\"=\","
+			 "\"value\":\"d\"}],\"name\":\"d\",\"offset\":0,\"startOrEnd\":null,\"timestamp\":null,"
+			 "\"type\":\"vectorSelector\"},\"op\":\"-\",\"type\":\"unaryExpr\"},\"type\":\"binaryExpr\"},"
+			 "\"matching\":null,\"op\":\">\",\"rhs\":{\"type\":\"numberLiteral\",\"val\":\"0.0000001\"},"
+			 "\"type\":\"binaryExpr\"}}");
+	reply_release(&r);
+	get("/api/v1/parse_query?query=max_over_time((vector(time()))%5B1h%3A%5D%20%40%20end())%20or%20vector(-1)", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body),
+			     "{\"expr\":{\"expr\":{\"args\":[{\"args\":[],\"func\":{\"argTypes\":[],\"name\":\"time\","
+			     "\"returnType\":\"scalar\",\"variadic\":0},\"type\":\"call\"}],\"func\":{\"argTypes\":"
+			     "[\"scalar\"],\"name\":\"vector\",\"returnType\":\"vector\",\"variadic\":0},"
+			     "\"type\":\"call\"},\"type\":\"parenExpr\"},"
+			     "\"offset\":0,\"range\":3600000,\"startOrEnd\":\"end\",\"step\":0,\"timestamp\":null,"
+			     "\"type\":\"subquery\"}") != NULL, "%s", vg_buf_cstr(&r.body));
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "{\"type\":\"numberLiteral\",\"val\":\"-1\"}") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "\"matching\":{\"card\":\"many-to-many\",\"include\":[],"
+						  "\"labels\":[],\"on\":false},\"op\":\"or\"") != NULL,
+		      "%s", vg_buf_cstr(&r.body));
+	reply_release(&r);
+	get("/api/v1/parse_query?query=x%20%40%201.5%20%2B%20%22s%22%20%3D%3D%20bool%201", &r);
+	ck_assert_int_eq(r.status, 400);
+	reply_release(&r);
+	get("/api/v1/parse_query?query=x%20%40%201.5", &r);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "\"startOrEnd\":null,\"timestamp\":1500,") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	reply_release(&r);
+	check_bad("/api/v1/parse_query?query=sum(", "invalid parameter \"query\": 1:5: parse error: ");
+	/* Every kind of node, each answer valid JSON with a type. */
+	{
+		static const char *const qs[] = {
+			"1", "-Inf", "NaN", "0x10", "1e300", "5e-324", "\"a\\\"b\"", "`raw\\`",
+			"x{a!=\"1\",b!~\"2\"}", "{__name__=~\"x.*\"}", "x offset -5m", "x @ start()",
+			"rate(x[1m] @ 100 offset 1h)", "x[5m:] offset 1m", "-(x)", "+x", "(((x)))",
+			"sum without (a, b) (x)", "count_values(\"l\", x)", "quantile(0.5, x)",
+			"x and on() y", "x unless ignoring(a) y", "x + on(a) group_right(b, c) y",
+			"label_replace(x, \"a\", \"$1\", \"b\", \"(.*)\")", "round(x)", "day_of_week()",
+			"histogram_quantile(0.9, sum by (le) (rate(h[5m])))", "x ^ 2 ^ 3", "x atan2 y",
+		};
+		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+			char *e = curl_easy_escape(NULL, qs[i], 0);
+			char path[512];
+			json_t *j, *d;
+
+			snprintf(path, sizeof(path), "/api/v1/parse_query?query=%s", e);
+			curl_free(e);
+			j = get_json(path, 200);
+			d = json_object_get(j, "data");
+			ck_assert_msg(json_is_string(json_object_get(d, "type")), "%s: %s", qs[i],
+				      json_dumps(j, JSON_COMPACT));
+			json_decref(j);
+		}
+	}
+}
+END_TEST
+
 static Suite *http_api_suite(void)
 {
 	Suite *s = suite_create("http_api");
@@ -1287,6 +1369,7 @@ static Suite *http_api_suite(void)
 	tcase_add_test(tc, test_http_api_limit_everywhere);
 	tcase_add_test(tc, test_http_api_methods_per_endpoint);
 	tcase_add_test(tc, test_http_api_time_and_duration_forms);
+	tcase_add_test(tc, test_http_api_parse_query_tree);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

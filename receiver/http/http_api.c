@@ -56,6 +56,7 @@
 #include "common/log.h"
 #include "common/selector.h"
 #include "promql/ast.h"
+#include "promql/ast_json.h"
 #include "promql/parse.h"
 #include "promql/print.h"
 #include "common/series.h"
@@ -669,6 +670,20 @@ static void handle_format_query(struct ctx *c)
 	vg_promql_node_free(expr);
 }
 
+/* /api/v1/parse_query: the query's tree as JSON (promql/ast_json.h), as
+ * Prometheus 3 answers it for its web UI. */
+static void handle_parse_query(struct ctx *c)
+{
+	struct vg_promql_node *expr = NULL;
+
+	if (!parse_query(c, &expr))
+		return;
+	begin_success(c);
+	vg_promql_to_json(expr, &c->out);
+	finish_success(c, false);
+	vg_promql_node_free(expr);
+}
+
 /* The series matching sels in [start, end], or false after replying. */
 static bool select_series(struct ctx *c, struct vg_selector *sels, size_t n_sels, int64_t start_ms,
 			  int64_t end_ms, struct vg_query_result *res)
@@ -1149,6 +1164,8 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		post_ok = handle_series;
 	else if (strcmp(rest, "format_query") == 0)
 		post_ok = handle_format_query;
+	else if (strcmp(rest, "parse_query") == 0)
+		post_ok = handle_parse_query;
 
 	if (post_ok != NULL || strcmp(rest, "labels") == 0) {
 		if (!is_get && !is_post) {
@@ -1242,6 +1259,7 @@ static struct route lookup_route(const char *path)
 	static const char *const reads[] = {
 		"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
 		"/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/status/buildinfo", "/metrics",
+		"/api/v1/format_query", "/api/v1/parse_query",
 	};
 	struct route r = { false, false, VG_HTTP_SCOPE_READ };
 
