@@ -16,9 +16,17 @@
  * prints against each.
  *
  * Prometheus 2.42's range windows and lookback are closed on the left,
- * 3.x's (Vigil's) open: every evaluation time is 5 s off the 10 s sample
- * grid, so no sample sits on a window's edge; functions 2.42 lacks
- * (mad_over_time, first_over_time, sort_by_label, limitk) are left out.
+ * 3.x's (Vigil's) open: samples sit 3 s past each 10 s and every
+ * evaluation time 5 s past, and subquery steps (multiples of their step
+ * from the epoch) fall on whole 10 s, so no sample is ever on a window's
+ * edge; functions 2.42 lacks (mad_over_time, first_over_time,
+ * sort_by_label, limitk) are left out, as are the answers where 3.x
+ * deliberately differs from 2.42 (noted where they would be).
+ *
+ * Every difference is printed as a DIFF line and counted, and each test
+ * fails at its end if there was one, so one run lists them all.
+ * VG_PROMCOMPARE_VERBOSE=1 lists every comparison; VG_KEEP=1 keeps the
+ * directory (data, blocks, logs).
  *
  * Both daemons are started once for the suite and stopped by PID.
  */
