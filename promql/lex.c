@@ -578,6 +578,11 @@ void vg_lex_next(struct vg_lexer *lx, struct vg_token *t)
 	memset(t, 0, sizeof(*t));
 	for (;;) {
 		if (lx->pos >= lx->len) {
+			if (!lx->err_msg[0] && lx->brace_depth == 0 && (lx->paren_depth > 0 || lx->is_in_brackets)) {
+				snprintf(lx->err_msg, sizeof(lx->err_msg), "%s",
+					 lx->paren_depth > 0 ? "unclosed left parenthesis" : "unclosed left bracket");
+				lx->err_pos = lx->len;
+			}
 			t->type = lx->err_msg[0] ? VG_TOK_ERROR : VG_TOK_EOF;
 			t->pos = lx->err_msg[0] ? lx->err_pos : lx->len;
 			return;
@@ -608,10 +613,24 @@ void vg_lex_next(struct vg_lexer *lx, struct vg_token *t)
 	}
 	t->len = 1;
 	switch (c) {
-	case '(': t->type = VG_TOK_LPAREN; break;
-	case ')': t->type = VG_TOK_RPAREN; break;
-	case '{': t->type = VG_TOK_LBRACE; break;
-	case '}': t->type = VG_TOK_RBRACE; break;
+	case '(':
+		t->type = VG_TOK_LPAREN;
+		lx->paren_depth++;
+		break;
+	case ')':
+		t->type = VG_TOK_RPAREN;
+		if (lx->paren_depth > 0)
+			lx->paren_depth--;
+		break;
+	case '{':
+		t->type = VG_TOK_LBRACE;
+		lx->brace_depth++;
+		break;
+	case '}':
+		t->type = VG_TOK_RBRACE;
+		if (lx->brace_depth > 0)
+			lx->brace_depth--;
+		break;
 	case '[':
 		t->type = VG_TOK_LBRACKET;
 		lx->is_in_brackets = true;
