@@ -617,30 +617,50 @@ void vg_lex_next(struct vg_lexer *lx, struct vg_token *t)
 		t->type = VG_TOK_LPAREN;
 		lx->paren_depth++;
 		break;
+	/* Closers without their opener, and a second ':' in brackets, are
+	 * the lexer's errors, in Prometheus's words and places. */
 	case ')':
+		if (lx->paren_depth == 0) {
+			lex_error(lx, t, lx->pos + 1, "unexpected right parenthesis ')'");
+			return;
+		}
 		t->type = VG_TOK_RPAREN;
-		if (lx->paren_depth > 0)
-			lx->paren_depth--;
+		lx->paren_depth--;
 		break;
 	case '{':
 		t->type = VG_TOK_LBRACE;
 		lx->brace_depth++;
 		break;
 	case '}':
+		if (lx->brace_depth == 0) {
+			lex_error(lx, t, lx->pos, "unexpected character: '}'");
+			return;
+		}
 		t->type = VG_TOK_RBRACE;
-		if (lx->brace_depth > 0)
-			lx->brace_depth--;
+		lx->brace_depth--;
 		break;
 	case '[':
 		t->type = VG_TOK_LBRACKET;
 		lx->is_in_brackets = true;
+		lx->has_colon = false;
 		break;
 	case ']':
+		if (!lx->is_in_brackets) {
+			lex_error(lx, t, lx->pos, "unexpected right bracket ']'");
+			return;
+		}
 		t->type = VG_TOK_RBRACKET;
 		lx->is_in_brackets = false;
 		break;
 	case ',': t->type = VG_TOK_COMMA; break;
-	case ':': t->type = VG_TOK_COLON; break;
+	case ':':
+		if (lx->has_colon) {
+			lex_error(lx, t, lx->pos, "unexpected colon ':'");
+			return;
+		}
+		t->type = VG_TOK_COLON;
+		lx->has_colon = true;
+		break;
 	case '@': t->type = VG_TOK_AT; break;
 	case '+': t->type = VG_TOK_ADD; break;
 	case '-': t->type = VG_TOK_SUB; break;

@@ -59,6 +59,7 @@ struct vg_lexer {
 	 * the lexer answers Prometheus's "unclosed left parenthesis", with a [
 	 * open "unclosed left bracket", as an ERROR token at the end. */
 	size_t paren_depth, brace_depth;
+	bool has_colon; /* a ':' since the last '[' */
 	size_t err_pos;     /* of an ERROR token */
 	char err_msg[256];
 };
