@@ -172,7 +172,9 @@ int vg_duration_parse_api(const char *s, int64_t *ms, struct vg_err *err)
 
 	if (parse_float_exact(s, &secs) == 0) {
 		double v = secs * 1000.0;
-		if (v > 9.2e18 || v < -9.2e18)
+		/* Prometheus's bound: the duration in nanoseconds fits an int64
+		 * (about 292 years). */
+		if (secs * 1e9 >= 9223372036854775807.0 || secs * 1e9 <= -9223372036854775807.0)
 			return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid duration. It overflows int64", s);
 		*ms = (int64_t)llround(v);
 		return 0;

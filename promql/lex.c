@@ -578,6 +578,11 @@ void vg_lex_next(struct vg_lexer *lx, struct vg_token *t)
 	memset(t, 0, sizeof(*t));
 	for (;;) {
 		if (lx->pos >= lx->len) {
+			if (!lx->err_msg[0] && lx->brace_depth == 0 && (lx->paren_depth > 0 || lx->is_in_brackets)) {
+				snprintf(lx->err_msg, sizeof(lx->err_msg), "%s",
+					 lx->paren_depth > 0 ? "unclosed left parenthesis" : "unclosed left bracket");
+				lx->err_pos = lx->len;
+			}
 			t->type = lx->err_msg[0] ? VG_TOK_ERROR : VG_TOK_EOF;
 			t->pos = lx->err_msg[0] ? lx->err_pos : lx->len;
 			return;
@@ -608,20 +613,54 @@ void vg_lex_next(struct vg_lexer *lx, struct vg_token *t)
 	}
 	t->len = 1;
 	switch (c) {
-	case '(': t->type = VG_TOK_LPAREN; break;
-	case ')': t->type = VG_TOK_RPAREN; break;
-	case '{': t->type = VG_TOK_LBRACE; break;
-	case '}': t->type = VG_TOK_RBRACE; break;
+	case '(':
+		t->type = VG_TOK_LPAREN;
+		lx->paren_depth++;
+		break;
+	/* Closers without their opener, and a second ':' in brackets, are
+	 * the lexer's errors, in Prometheus's words and places. */
+	case ')':
+		if (lx->paren_depth == 0) {
+			lex_error(lx, t, lx->pos + 1, "unexpected right parenthesis ')'");
+			return;
+		}
+		t->type = VG_TOK_RPAREN;
+		lx->paren_depth--;
+		break;
+	case '{':
+		t->type = VG_TOK_LBRACE;
+		lx->brace_depth++;
+		break;
+	case '}':
+		if (lx->brace_depth == 0) {
+			lex_error(lx, t, lx->pos, "unexpected character: '}'");
+			return;
+		}
+		t->type = VG_TOK_RBRACE;
+		lx->brace_depth--;
+		break;
 	case '[':
 		t->type = VG_TOK_LBRACKET;
 		lx->is_in_brackets = true;
+		lx->has_colon = false;
 		break;
 	case ']':
+		if (!lx->is_in_brackets) {
+			lex_error(lx, t, lx->pos, "unexpected right bracket ']'");
+			return;
+		}
 		t->type = VG_TOK_RBRACKET;
 		lx->is_in_brackets = false;
 		break;
 	case ',': t->type = VG_TOK_COMMA; break;
-	case ':': t->type = VG_TOK_COLON; break;
+	case ':':
+		if (lx->has_colon) {
+			lex_error(lx, t, lx->pos, "unexpected colon ':'");
+			return;
+		}
+		t->type = VG_TOK_COLON;
+		lx->has_colon = true;
+		break;
 	case '@': t->type = VG_TOK_AT; break;
 	case '+': t->type = VG_TOK_ADD; break;
 	case '-': t->type = VG_TOK_SUB; break;

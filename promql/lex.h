@@ -55,6 +55,11 @@ struct vg_lexer {
 	int agg;            /* enum vg_promql_agg of an AGGREGATOR token */
 	struct vg_buf str;  /* value of the last STRING token */
 	bool is_in_brackets; /* between [ and ]: ':' separates range and step */
+	/* Open ( and {: at the end of the text with a ( open (outside braces)
+	 * the lexer answers Prometheus's "unclosed left parenthesis", with a [
+	 * open "unclosed left bracket", as an ERROR token at the end. */
+	size_t paren_depth, brace_depth;
+	bool has_colon; /* a ':' since the last '[' */
 	size_t err_pos;     /* of an ERROR token */
 	char err_msg[256];
 };

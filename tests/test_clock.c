@@ -275,6 +275,10 @@ START_TEST(test_api_duration_rejects_overflow)
 	api_bad("-1e17");
 	ck_assert_int_eq(vg_duration_parse_api("1e16", &ms, &err), VG_EINVAL);
 	ck_assert_msg(strstr(err.msg, "overflows") != NULL, "%s", err.msg);
+	/* as Prometheus: past int64 nanoseconds, about 292 years */
+	ck_assert_int_eq(vg_duration_parse_api("1e10", &ms, &err), VG_EINVAL);
+	ck_assert_int_eq(vg_duration_parse_api("-9.3e9", &ms, &err), VG_EINVAL);
+	ck_assert_int_eq(api_ok("9.2e9"), 9200000000000LL);
 }
 END_TEST
 

@@ -403,7 +403,7 @@ START_TEST(test_http_series_dedup_and_errors)
 	check_bad("/api/v1/series?match[]=up&limit=x",
 		  "invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax");
 	check_bad("/api/v1/series?match[]=up&start=yesterday",
-		  "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp");
+		  "invalid parameter \"start\": invalid time value for 'start': cannot parse \"yesterday\" to a valid timestamp");
 }
 END_TEST
 
@@ -509,7 +509,7 @@ START_TEST(test_http_query_errors_match_prometheus)
 	check_bad("/api/v1/query?query=up%7B", "invalid parameter \"query\": ");
 	check_bad("/api/v1/query", "invalid parameter \"query\": ");
 	check_bad("/api/v1/query?query=up&time=abc",
-		  "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp");
+		  "invalid parameter \"time\": invalid time value for 'time': cannot parse \"abc\" to a valid timestamp");
 	check_bad("/api/v1/query?query=up&timeout=fast",
 		  "invalid parameter \"timeout\": cannot parse \"fast\" to a valid duration");
 	check_bad("/api/v1/query?query=up&limit=-1", "invalid parameter \"limit\": limit must be non-negative");
@@ -961,6 +961,384 @@ START_TEST(test_http_query_promql_shapes)
 }
 END_TEST
 
+/* --- the interfaces file, field by field -------------------------------------- */
+
+/* root has exactly the keys in keys (NULL-terminated). */
+static void exact_keys(json_t *root, const char *what, const char *const *keys)
+{
+	size_t n = 0;
+
+	ck_assert_msg(json_is_object(root), "%s: not an object", what);
+	for (; keys[n] != NULL; n++)
+		ck_assert_msg(json_object_get(root, keys[n]) != NULL, "%s: no \"%s\"", what, keys[n]);
+	ck_assert_msg(json_object_size(root) == n, "%s: %zu keys, not %zu", what, json_object_size(root), n);
+}
+
+static json_t *get_json(const char *path, long status)
+{
+	struct reply r;
+	json_t *j;
+
+	get(path, &r);
+	ck_assert_msg(r.status == status, "%s: HTTP %ld: %s", path, r.status, vg_buf_cstr(&r.body));
+	ck_assert_str_eq(header(&r, "Content-Type"), "application/json");
+	j = parse(&r);
+	reply_release(&r);
+	return j;
+}
+
+/* The envelope of every success, {status, data}, and of every error,
+ * {status, errorType, error}; data's type per endpoint. */
+START_TEST(test_http_api_envelopes_as_the_interfaces_file)
+{
+	static const char *const ok_keys[] = { "status", "data", NULL };
+	static const char *const err_keys[] = { "status", "errorType", "error", NULL };
+	static const char *const result_keys[] = { "resultType", "result", NULL };
+	static const char *const build_keys[] = { "version", "revision", "branch", "buildUser", "buildDate",
+						  "goVersion", NULL };
+	static const struct {
+		const char *path;
+		json_type type;
+	} oks[] = {
+		{ "/api/v1/query?query=up&time=1010", JSON_OBJECT },
+		{ "/api/v1/query?query=up%5B1m%5D&time=1010", JSON_OBJECT },
+		{ "/api/v1/query?query=1&time=1010", JSON_OBJECT },
+		{ "/api/v1/query?query=%22s%22&time=1010", JSON_OBJECT },
+		{ "/api/v1/query_range?query=up&start=1000&end=1010&step=5", JSON_OBJECT },
+		{ "/api/v1/series?match[]=up", JSON_ARRAY },
+		{ "/api/v1/labels", JSON_ARRAY },
+		{ "/api/v1/label/job/values", JSON_ARRAY },
+		{ "/api/v1/metadata", JSON_OBJECT },
+		{ "/api/v1/query_exemplars?query=up&start=1&end=2", JSON_ARRAY },
+		{ "/api/v1/status/buildinfo", JSON_OBJECT },
+		{ "/api/v1/format_query?query=up", JSON_STRING },
+	};
+	static const char *const types[] = { "vector", "matrix", "scalar", "string", "matrix" };
+	static const struct {
+		const char *path;
+		long status;
+		const char *type;
+	} errs[] = {
+		{ "/api/v1/query", 400, "bad_data" },
+		{ "/api/v1/query?query=up%20%2B%20on()%20up&time=1010", 422, "execution" },
+		{ "/api/v1/series", 400, "bad_data" },
+		{ "/api/v1/labels?start=x", 400, "bad_data" },
+		{ "/api/v1/metadata?limit=x", 400, "bad_data" },
+		{ "/api/v1/nosuch", 404, "not_found" },
+	};
+
+	for (size_t i = 0; i < sizeof(oks) / sizeof(oks[0]); i++) {
+		json_t *j = get_json(oks[i].path, 200), *d = json_object_get(j, "data");
+
+		exact_keys(j, oks[i].path, ok_keys);
+		ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
+		ck_assert_msg(json_typeof(d) == oks[i].type, "%s: data of type %d", oks[i].path, json_typeof(d));
+		if (i < 5) {
+			exact_keys(d, oks[i].path, result_keys);
+			ck_assert_str_eq(json_string_value(json_object_get(d, "resultType")), types[i]);
+		}
+		if (json_is_array(d) && json_array_size(d) > 0 && i < 10 && i != 5) {
+			/* labels and values: sorted strings */
+			for (size_t k = 1; k < json_array_size(d); k++)
+				ck_assert_int_lt(strcmp(json_string_value(json_array_get(d, k - 1)),
+							json_string_value(json_array_get(d, k))), 0);
+		}
+		if (i == 10) {
+			const char *k;
+			json_t *v;
+			exact_keys(d, oks[i].path, build_keys);
+			json_object_foreach(d, k, v)
+				ck_assert_msg(json_is_string(v), "buildinfo %s is not a string", k);
+		}
+		json_decref(j);
+	}
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		json_t *j = get_json(errs[i].path, errs[i].status);
+
+		exact_keys(j, errs[i].path, err_keys);
+		ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
+		ck_assert_str_eq(json_string_value(json_object_get(j, "errorType")), errs[i].type);
+		json_decref(j);
+	}
+}
+END_TEST
+
+/* stats: Prometheus's shape, real figures, only when asked. */
+START_TEST(test_http_api_stats_when_asked)
+{
+	static const char *const stats_keys[] = { "timings", "samples", NULL };
+	static const char *const timing_keys[] = { "evalTotalTime", "resultSortTime", "queryPreparationTime",
+						   "innerEvalTime", "execQueueTime", "execTotalTime", NULL };
+	static const char *const sample_keys[] = { "totalQueryableSamples", "peakSamples", NULL };
+	static const struct {
+		const char *path;
+		long total;
+	} qs[] = {
+		{ "/api/v1/query?query=up&time=1010.5&stats=all", 2 },
+		{ "/api/v1/query?query=count_over_time(up%5B1h%5D)&time=1010.5&stats=true", 3 },
+		{ "/api/v1/query?query=1%2B1&time=1010&stats=1", 0 },
+		{ "/api/v1/query_range?query=up&start=1000&end=1020&step=10&stats=all", 6 },
+		{ "/api/v1/query_range?query=sum(up)&start=1000&end=1020&step=10&stats=all", 6 },
+	};
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		json_t *j = get_json(qs[i].path, 200), *d = json_object_get(j, "data");
+		json_t *st = json_object_get(d, "stats"), *sm;
+
+		ck_assert_msg(st != NULL, "%s: no stats", qs[i].path);
+		exact_keys(d, qs[i].path, (const char *const[]){ "resultType", "result", "stats", NULL });
+		exact_keys(st, qs[i].path, stats_keys);
+		exact_keys(json_object_get(st, "timings"), qs[i].path, timing_keys);
+		json_object_foreach(json_object_get(st, "timings"), k, v)
+			ck_assert_msg(json_is_number(v) && json_number_value(v) >= 0, "%s: %s", qs[i].path, k);
+		sm = json_object_get(st, "samples");
+		exact_keys(sm, qs[i].path, sample_keys);
+		ck_assert_msg(json_integer_value(json_object_get(sm, "totalQueryableSamples")) == qs[i].total,
+			      "%s: totalQueryableSamples %lld, not %ld", qs[i].path,
+			      json_integer_value(json_object_get(sm, "totalQueryableSamples")), qs[i].total);
+		ck_assert_int_ge(json_integer_value(json_object_get(sm, "peakSamples")),
+				 qs[i].total > 0 ? 1 : 0);
+		json_decref(j);
+	}
+	/* Not asked (or asked with an empty value): no stats. */
+	{
+		json_t *j = get_json("/api/v1/query?query=up&time=1010&stats=", 200);
+		ck_assert_ptr_null(json_object_get(json_object_get(j, "data"), "stats"));
+		json_decref(j);
+		j = get_json("/api/v1/query_range?query=up&start=1000&end=1010&step=5", 200);
+		ck_assert_ptr_null(json_object_get(json_object_get(j, "data"), "stats"));
+		json_decref(j);
+	}
+}
+END_TEST
+
+/* limit on every endpoint that takes it: truncates, warns, 0 is off. */
+START_TEST(test_http_api_limit_everywhere)
+{
+	static const struct {
+		const char *path;
+		size_t n;
+		bool is_truncated;
+	} qs[] = {
+		{ "/api/v1/labels?limit=2", 2, true },
+		{ "/api/v1/labels?limit=0", 4, false },
+		{ "/api/v1/labels?limit=4", 4, false },
+		{ "/api/v1/labels?match[]=up&limit=1", 1, true },
+		{ "/api/v1/label/__name__/values?limit=1", 1, true },
+		{ "/api/v1/label/job/values?match[]=up&limit=5", 2, false },
+		{ "/api/v1/series?match[]=up&limit=1", 1, true },
+		{ "/api/v1/query?query=up&time=1010&limit=1", 1, true },
+		{ "/api/v1/query_range?query=up&start=1000&end=1010&step=5&limit=1", 1, true },
+	};
+
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		json_t *j = get_json(qs[i].path, 200), *d = json_object_get(j, "data"), *w;
+
+		if (json_is_object(d))
+			d = json_object_get(d, "result");
+		ck_assert_msg(json_array_size(d) == qs[i].n, "%s: %zu results", qs[i].path, json_array_size(d));
+		w = json_object_get(j, "warnings");
+		if (qs[i].is_truncated) {
+			ck_assert_msg(json_array_size(w) == 1, "%s: no warning", qs[i].path);
+			ck_assert_str_eq(json_string_value(json_array_get(w, 0)), "results truncated due to limit");
+			exact_keys(j, qs[i].path, (const char *const[]){ "status", "data", "warnings", NULL });
+		} else {
+			ck_assert_ptr_null(w);
+		}
+		json_decref(j);
+	}
+	check_bad("/api/v1/labels?limit=x", "invalid parameter \"limit\": strconv.Atoi: parsing \"x\": invalid syntax");
+	check_bad("/api/v1/label/job/values?limit=-1", "invalid parameter \"limit\": limit must be non-negative");
+	check_bad("/api/v1/query?query=up&limit=1.5", "invalid parameter \"limit\": ");
+}
+END_TEST
+
+/* GET and POST (a form body) where Prometheus takes both, GET only where
+ * it takes only GET. */
+START_TEST(test_http_api_methods_per_endpoint)
+{
+	static const struct {
+		const char *path, *body;
+		size_t n; /* results */
+	} posts[] = {
+		{ "/api/v1/query", "query=up&time=1010", 2 },
+		{ "/api/v1/query_range", "query=up&start=1000&end=1010&step=5", 2 },
+		{ "/api/v1/series", "match[]=up&match[]=node_x&start=0&end=2000", 3 },
+		{ "/api/v1/labels", "match[]=up&start=1970-01-01T00:00:00Z", 3 },
+		{ "/api/v1/query_exemplars", "query=up&start=1&end=2", 0 },
+	};
+	struct reply r;
+	json_t *root, *d;
+
+	for (size_t i = 0; i < sizeof(posts) / sizeof(posts[0]); i++) {
+		request("POST", posts[i].path, posts[i].body, strlen(posts[i].body), &r);
+		d = success_data(&r, &root);
+		if (json_is_object(d))
+			d = json_object_get(d, "result");
+		ck_assert_msg(json_array_size(d) == posts[i].n, "POST %s: %s", posts[i].path,
+			      vg_buf_cstr(&r.body));
+		json_decref(root);
+		reply_release(&r);
+	}
+	request("POST", "/api/v1/format_query", "query=sum(up)by(job)", strlen("query=sum(up)by(job)"), &r);
+	d = success_data(&r, &root);
+	ck_assert_str_eq(json_string_value(d), "sum by (job) (up)");
+	json_decref(root);
+	reply_release(&r);
+	check_error("POST", "/api/v1/metadata", "", 405, "bad_data", "method not allowed");
+	check_error("POST", "/api/v1/status/buildinfo", "", 405, "bad_data", "method not allowed");
+	check_error("POST", "/api/v1/label/job/values", "", 405, "bad_data", "method not allowed");
+	request("POST", "/api/v1/metadata", "", 0, &r);
+	ck_assert_str_eq(header(&r, "Allow"), "GET, OPTIONS");
+	reply_release(&r);
+}
+END_TEST
+
+/* Every time form Prometheus's parseTime takes gives the same instant;
+ * every duration form its parseDuration takes, the same step. */
+START_TEST(test_http_api_time_and_duration_forms)
+{
+	static const char *const times[] = {
+		"1010.5", "1010.500", "1.0105e3", "+1010.5", "1010.5004", "1010.4996",
+		"1970-01-01T00:16:50.5Z", "1970-01-01T00:16:50.500000000Z", "1970-01-01T01:16:50.5+01:00",
+		"1969-12-31T23:46:50.5-00:30", "1970-01-01t00:16:50.5z",
+	};
+	static const char *const steps[] = { "5", "5s", "5000ms", "5.0", "0.5e1", "0m5s" };
+	static const char *const bad_steps[] = { "1.5m", "5S", "5 s", "s", "1m1h", "5s5s" };
+	static const char *const timeouts[] = { "30s", "1m", "0.5", "1h30m", "2", "1e3", "100ms" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		json_t *j, *res;
+		char *e = curl_easy_escape(NULL, times[i], 0);
+
+		snprintf(path, sizeof(path), "/api/v1/query?query=up%%7Binstance%%3D%%22a%%22%%7D&time=%s", e);
+		curl_free(e);
+		j = get_json(path, 200);
+		res = json_array_get(json_object_get(json_object_get(j, "data"), "result"), 0);
+		ck_assert_msg(json_number_value(json_array_get(json_object_get(res, "value"), 0)) == 1010.5,
+			      "%s: %s", times[i], json_dumps(j, JSON_COMPACT));
+		json_decref(j);
+	}
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		json_t *j, *vals;
+
+		snprintf(path, sizeof(path), "/api/v1/query_range?query=up%%7Binstance%%3D%%22a%%22%%7D"
+			 "&start=1000&end=1010&step=%s", steps[i]);
+		j = get_json(path, 200);
+		vals = json_object_get(json_array_get(json_object_get(json_object_get(j, "data"), "result"), 0),
+				       "values");
+		ck_assert_msg(json_array_size(vals) == 3, "step %s: %zu points", steps[i], json_array_size(vals));
+		ck_assert(json_number_value(json_array_get(json_array_get(vals, 1), 0)) == 1005);
+		json_decref(j);
+	}
+	for (size_t i = 0; i < sizeof(bad_steps) / sizeof(bad_steps[0]); i++) {
+		char *e = curl_easy_escape(NULL, bad_steps[i], 0);
+		snprintf(path, sizeof(path), "/api/v1/query_range?query=up&start=1000&end=1010&step=%s", e);
+		curl_free(e);
+		check_bad(path, "invalid parameter \"step\": cannot parse ");
+	}
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		snprintf(path, sizeof(path), "/api/v1/query?query=up&time=1010&timeout=%s", timeouts[i]);
+		json_decref(get_json(path, 200));
+		snprintf(path, sizeof(path), "/api/v1/query_range?query=up&start=1000&end=1010&step=5&timeout=%s",
+			 timeouts[i]);
+		json_decref(get_json(path, 200));
+	}
+	check_bad("/api/v1/query_range?query=up&start=1000&end=1010&step=5&timeout=1.5m",
+		  "invalid parameter \"timeout\": cannot parse \"1.5m\" to a valid duration");
+	check_bad("/api/v1/query_range?query=up&start=1000&end=1010&step=1e10",
+		  "invalid parameter \"step\": cannot parse \"1e10\" to a valid duration. It overflows int64");
+	check_bad("/api/v1/query?query=up&time=2015-07-01T20:10:51",
+		  "invalid parameter \"time\": invalid time value for 'time': cannot parse ");
+	check_bad("/api/v1/labels?end=soon", "invalid parameter \"end\": invalid time value for 'end': cannot parse ");
+}
+END_TEST
+
+/* /api/v1/parse_query: the tree in Prometheus 3's shape (its
+ * web/api/v1/translate_ast.go), keys sorted as Go writes maps. */
+START_TEST(test_http_api_parse_query_tree)
+{
+	struct reply r;
+
+	get("/api/v1/parse_query?query=sum%20by%20(job)%20(rate(x%7Ba%3D~%22b.%22%7D%5B5m%5D%20offset%201m))", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"expr\":{\"args\":[{\"matchers\":["
+			 "{\"name\":\"a\",\"type\":\"=~\",\"value\":\"b.\"},"
+			 "{\"name\":\"__name__\",\"type\":\"=\",\"value\":\"x\"}],\"name\":\"x\",\"offset\":60000,"
+			 "\"range\":300000,\"startOrEnd\":null,\"timestamp\":null,\"type\":\"matrixSelector\"}],"
+			 "\"func\":{\"argTypes\":[\"matrix\"],\"name\":\"rate\",\"returnType\":\"vector\",\"variadic\":0},"
+			 "\"type\":\"call\"},\"grouping\":[\"job\"],\"op\":\"sum\",\"param\":null,"
+			 "\"type\":\"aggregation\",\"without\":false}}");
+	reply_release(&r);
+	request("POST", "/api/v1/parse_query", "query=a+%2F+on(b)+group_left(c)+-d+%3E+bool+1e-7",
+		strlen("query=a+%2F+on(b)+group_left(c)+-d+%3E+bool+1e-7"), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"bool\":true,\"lhs\":{\"bool\":false,\"lhs\":"
+			 "{\"matchers\":[{\"name\":\"__name__\",\"type\":\"=\",\"value\":\"a\"}],\"name\":\"a\","
+			 "\"offset\":0,\"startOrEnd\":null,\"timestamp\":null,\"type\":\"vectorSelector\"},"
+			 "\"matching\":{\"card\":\"many-to-one\",\"include\":[\"c\"],\"labels\":[\"b\"],\"on\":true},"
+			 "\"op\":\"/\",\"rhs\":{\"expr\":{\"matchers\":[{\"name\":\"__name__\",\"type\":\"=\","
+			 "\"value\":\"d\"}],\"name\":\"d\",\"offset\":0,\"startOrEnd\":null,\"timestamp\":null,"
+			 "\"type\":\"vectorSelector\"},\"op\":\"-\",\"type\":\"unaryExpr\"},\"type\":\"binaryExpr\"},"
+			 "\"matching\":null,\"op\":\">\",\"rhs\":{\"type\":\"numberLiteral\",\"val\":\"0.0000001\"},"
+			 "\"type\":\"binaryExpr\"}}");
+	reply_release(&r);
+	get("/api/v1/parse_query?query=max_over_time((vector(time()))%5B1h%3A%5D%20%40%20end())%20or%20vector(-1)", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body),
+			     "{\"expr\":{\"expr\":{\"args\":[{\"args\":[],\"func\":{\"argTypes\":[],\"name\":\"time\","
+			     "\"returnType\":\"scalar\",\"variadic\":0},\"type\":\"call\"}],\"func\":{\"argTypes\":"
+			     "[\"scalar\"],\"name\":\"vector\",\"returnType\":\"vector\",\"variadic\":0},"
+			     "\"type\":\"call\"},\"type\":\"parenExpr\"},"
+			     "\"offset\":0,\"range\":3600000,\"startOrEnd\":\"end\",\"step\":0,\"timestamp\":null,"
+			     "\"type\":\"subquery\"}") != NULL, "%s", vg_buf_cstr(&r.body));
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "{\"type\":\"numberLiteral\",\"val\":\"-1\"}") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "\"matching\":{\"card\":\"many-to-many\",\"include\":[],"
+						  "\"labels\":[],\"on\":false},\"op\":\"or\"") != NULL,
+		      "%s", vg_buf_cstr(&r.body));
+	reply_release(&r);
+	get("/api/v1/parse_query?query=x%20%40%201.5%20%2B%20%22s%22%20%3D%3D%20bool%201", &r);
+	ck_assert_int_eq(r.status, 400);
+	reply_release(&r);
+	get("/api/v1/parse_query?query=x%20%40%201.5", &r);
+	ck_assert_msg(strstr(vg_buf_cstr(&r.body), "\"startOrEnd\":null,\"timestamp\":1500,") != NULL, "%s",
+		      vg_buf_cstr(&r.body));
+	reply_release(&r);
+	check_bad("/api/v1/parse_query?query=sum(", "invalid parameter \"query\": 1:5: parse error: ");
+	/* Every kind of node, each answer valid JSON with a type. */
+	{
+		static const char *const qs[] = {
+			"1", "-Inf", "NaN", "0x10", "1e300", "5e-324", "\"a\\\"b\"", "`raw\\`",
+			"x{a!=\"1\",b!~\"2\"}", "{__name__=~\"x.*\"}", "x offset -5m", "x @ start()",
+			"rate(x[1m] @ 100 offset 1h)", "x[5m:] offset 1m", "-(x)", "+x", "(((x)))",
+			"sum without (a, b) (x)", "count_values(\"l\", x)", "quantile(0.5, x)",
+			"x and on() y", "x unless ignoring(a) y", "x + on(a) group_right(b, c) y",
+			"label_replace(x, \"a\", \"$1\", \"b\", \"(.*)\")", "round(x)", "day_of_week()",
+			"histogram_quantile(0.9, sum by (le) (rate(h[5m])))", "x ^ 2 ^ 3", "x atan2 y",
+		};
+		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+			char *e = curl_easy_escape(NULL, qs[i], 0);
+			char path[512];
+			json_t *j, *d;
+
+			snprintf(path, sizeof(path), "/api/v1/parse_query?query=%s", e);
+			curl_free(e);
+			j = get_json(path, 200);
+			d = json_object_get(j, "data");
+			ck_assert_msg(json_is_string(json_object_get(d, "type")), "%s: %s", qs[i],
+				      json_dumps(j, JSON_COMPACT));
+			json_decref(j);
+		}
+	}
+}
+END_TEST
+
 static Suite *http_api_suite(void)
 {
 	Suite *s = suite_create("http_api");
@@ -982,6 +1360,16 @@ static Suite *http_api_suite(void)
 	tcase_add_test(tc, test_http_buildinfo_has_version_no_features);
 	tcase_add_test(tc, test_http_metadata_and_exemplars_are_empty);
 	tcase_add_test(tc, test_http_metrics_text_format);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("interfaces");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_http_api_envelopes_as_the_interfaces_file);
+	tcase_add_test(tc, test_http_api_stats_when_asked);
+	tcase_add_test(tc, test_http_api_limit_everywhere);
+	tcase_add_test(tc, test_http_api_methods_per_endpoint);
+	tcase_add_test(tc, test_http_api_time_and_duration_forms);
+	tcase_add_test(tc, test_http_api_parse_query_tree);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -320,16 +320,24 @@ START_TEST(test_invalid_syntax)
 	fails("foo bar", 4, "1:5: parse error: unexpected identifier \"bar\"");
 	fails("foo{", 4, "1:5: parse error: unexpected end of input inside braces");
 	fails("foo{a=}", 6, "unexpected \"}\" in label matching, expected string");
-	fails("(1", 0, "1:1: parse error: unclosed left parenthesis");
+	/* Prometheus's lexer: a ( or [ open at the end, outside braces */
+	fails("(1", 2, "1:3: parse error: unclosed left parenthesis");
+	fails("sum(rate(x[5m])", 15, "1:16: parse error: unclosed left parenthesis");
+	fails("topk(1,", 7, "1:8: parse error: unclosed left parenthesis");
+	fails("sum(x{", 6, "1:7: parse error: unexpected end of input inside braces");
 	fails("(1 2)", 3, "unexpected number \"2\", expected \")\"");
-	fails(")", 0, "unexpected \")\"");
+	fails(")", 1, "1:2: parse error: unexpected right parenthesis ')'");
+	fails("sum(x))", 7, "1:8: parse error: unexpected right parenthesis ')'");
+	fails("x]", 1, "1:2: parse error: unexpected right bracket ']'");
+	fails("x[5m:1m:1m]", 7, "1:8: parse error: unexpected colon ':'");
+	fails("x[5m:1m", 7, "1:8: parse error: unclosed left bracket");
 	fails("sum", 3, "unexpected end of input in aggregation, expected \"(\"");
 	fails("sum by job (x)", 7, "unexpected identifier \"job\" in grouping opts, expected \"(\"");
 	fails("sum by (a) (x) by (b)", 15, "unexpected keyword \"by\"");
 	fails("sum(x,)", 6, "trailing commas not allowed in function call args");
 	fails("rate(x[5m],)", 11, "trailing commas not allowed");
 	fails("foo(x)", 0, "unknown function with name \"foo\"");
-	fails("up[5m", 5, "unexpected end of input in range selector, expected \"]\" or \":\"");
+	fails("up[5m", 5, "1:6: parse error: unclosed left bracket");
 	fails("up[]", 3, "unexpected \"]\" in subquery or range selector, expected duration");
 	fails("up[5x]", 3, "bad number or duration syntax: \"5x\"");
 	fails("up[1.5m]", 3, "bad number or duration syntax: \"1.5m\"");
@@ -381,7 +389,7 @@ START_TEST(test_invalid_syntax)
 	fails("x{a=~\"(?R)\"}", 5, "1:6: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?R`");
 	fails("x{a!~\"(a)\\\\1\"}", 5, "error parsing regexp: invalid escape sequence: `\\1`");
 	fails("x{a:b=\"c\"}", 3, "unexpected character inside braces: ':'");
-	fails("a\n  + \n  )", 9, "3:3: parse error: unexpected \")\"");
+	fails("a\n  + \n  )", 10, "3:4: parse error: unexpected right parenthesis ')'"); /* after it, as Prometheus */
 }
 END_TEST
 

@@ -604,8 +604,8 @@ START_TEST(test_err_trailing_garbage)
 {
 	parse_err("up foo", "1:4: parse error: unexpected identifier \"foo\"");
 	parse_err("up{a=\"b\"} x", "1:11: parse error: unexpected identifier \"x\"");
-	parse_err("up}", "1:3: parse error: unexpected \"}\"");
-	parse_err("up{a=\"b\"}}", "1:10: parse error: unexpected \"}\"");
+	parse_err("up}", "1:3: parse error: unexpected character: '}'");
+	parse_err("up{a=\"b\"}}", "1:10: parse error: unexpected character: '}'");
 	/* valid PromQL, but not a series selector */
 	parse_err("up[5m]", "1:1: parse error: expected a series selector, got an expression of type range vector");
 	parse_err("up offset 5m", "1:1: parse error: expected a series selector, got a selector with a modifier");
@@ -618,7 +618,7 @@ END_TEST
 START_TEST(test_err_not_a_selector)
 {
 	parse_err("123", "1:1: parse error: expected a series selector, got an expression of type scalar");
-	parse_err("}", "1:1: parse error: unexpected \"}\"");
+	parse_err("}", "1:1: parse error: unexpected character: '}'");
 	parse_err("\"up\"", "1:1: parse error: expected a series selector, got an expression of type string");
 	parse_err("-up", "1:1: parse error: expected a series selector, got an expression of type instant vector");
 }

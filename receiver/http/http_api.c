@@ -58,6 +58,7 @@
 #include "common/log.h"
 #include "common/selector.h"
 #include "promql/ast.h"
+#include "promql/ast_json.h"
 #include "promql/parse.h"
 #include "promql/print.h"
 #include "common/series.h"
@@ -71,6 +72,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -280,10 +282,13 @@ static void json_str_array(struct vg_buf *b, const struct vg_str *v, size_t n)
 
 /* --- parameters ------------------------------------------------------------- */
 
-/* A time parameter; an absent or empty one takes def. false after replying. */
+/* A time parameter; an absent or empty one takes def. false after replying.
+ * The cause is worded as Prometheus's parseTimeParam wraps it ("invalid
+ * time value for 'time': ..."; 2.x capitalised the "Invalid"). */
 static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
 {
 	const char *s = vg_http_form_get(&c->form, name, NULL);
+	char msg[VG_ERR_MSG_MAX + 64];
 	struct vg_err err;
 
 	if (s == NULL || *s == '\0') {
@@ -291,7 +296,8 @@ static bool get_time(struct ctx *c, const char *name, int64_t def, int64_t *out)
 		return true;
 	}
 	if (vg_time_parse(s, out, &err) != 0) {
-		bad_param(c, name, err.msg);
+		snprintf(msg, sizeof(msg), "invalid time value for '%s': %s", name, err.msg);
+		bad_param(c, name, msg);
 		return false;
 	}
 	return true;
@@ -438,6 +444,10 @@ static bool parse_matches(struct ctx *c, struct vg_selector **sels, size_t *n, b
 			continue;
 		v = vg_http_form_value(&c->form, i, &v_len);
 		if (vg_promql_parse_selector(v, v_len, &(*sels)[*n], NULL, &err) != 0) {
+			/* Prometheus parses match[] without that rule of the
+			 * query language and then words it for match[]. */
+			if (strstr(err.msg, "parse error: vector selector must contain at least one non-empty matcher"))
+				vg_err_set(&err, VG_EINVAL, "match[] must contain at least one non-empty matcher");
 			if (is_named)
 				bad_param(c, "match[]", err.msg);
 			else
@@ -500,6 +510,45 @@ static size_t apply_limit(size_t n, int64_t limit, bool *is_truncated)
 	return *is_truncated ? (size_t)limit : n;
 }
 
+/* --- stats (?stats=<any non-empty value>, as Prometheus's) ----------------- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool wants_stats(struct ctx *c)
+{
+	const char *s = vg_http_form_get(&c->form, "stats", NULL);
+
+	return s != NULL && *s != '\0';
+}
+
+/*
+ * Adds "stats" to the data object just written (c->out ends with its
+ * '}'), in Prometheus's shape: timings in seconds (preparation = the
+ * request's parameters and parse, inner = evaluation, which sorts as it
+ * goes, so resultSort is 0; no queue yet) and the samples eval.h counts.
+ */
+static void add_stats(struct ctx *c, int64_t t0_ns, int64_t t_parsed_ns, int64_t t_done_ns,
+		      const struct vg_eval_result *res)
+{
+	double prep = (double)(t_parsed_ns - t0_ns) / 1e9, inner = (double)(t_done_ns - t_parsed_ns) / 1e9;
+
+	if (c->out.len == 0 || c->out.data[c->out.len - 1] != '}')
+		return;
+	c->out.len--;
+	vg_buf_printf(&c->out,
+		      ",\"stats\":{\"timings\":{\"evalTotalTime\":%.9g,\"resultSortTime\":0,"
+		      "\"queryPreparationTime\":%.9g,\"innerEvalTime\":%.9g,\"execQueueTime\":0,"
+		      "\"execTotalTime\":%.9g},\"samples\":{\"totalQueryableSamples\":%" PRIu64
+		      ",\"peakSamples\":%" PRIu64 "}}}",
+		      prep + inner, prep, inner, prep + inner, res->samples_total, res->samples_peak);
+}
+
 static void handle_query(struct ctx *c)
 {
 	struct vg_promql_node *expr = NULL;
@@ -508,11 +557,13 @@ static void handle_query(struct ctx *c)
 	int64_t limit, t_ms, lookback_ms;
 	bool is_truncated = false;
 	char ts[32];
+	int64_t t0_ns = mono_ns(), t_parsed_ns;
 	int rc;
 
 	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
 	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
+	t_parsed_ns = mono_ns();
 	rc = vg_eval_instant(c->api->storage, expr, t_ms, lookback_ms, &res, &err);
 	vg_promql_node_free(expr);
 	if (rc != 0) {
@@ -539,6 +590,8 @@ static void handle_query(struct ctx *c)
 		write_matrix(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
 		break;
 	}
+	if (wants_stats(c))
+		add_stats(c, t0_ns, t_parsed_ns, mono_ns(), &res);
 	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
@@ -552,6 +605,7 @@ static void handle_query_range(struct ctx *c)
 	const char *s;
 	bool is_truncated;
 	size_t n;
+	int64_t t0_ns = mono_ns(), t_parsed_ns;
 
 	if (!get_limit(c, &limit) || !get_time_required(c, "start", &start_ms) ||
 	    !get_time_required(c, "end", &end_ms))
@@ -586,6 +640,7 @@ static void handle_query_range(struct ctx *c)
 		vg_promql_node_free(expr);
 		return;
 	}
+	t_parsed_ns = mono_ns();
 	if (vg_eval_range(c->api->storage, expr, start_ms, end_ms, step_ms, lookback_ms, &res,
 			  &err) != 0) {
 		vg_promql_node_free(expr);
@@ -596,6 +651,8 @@ static void handle_query_range(struct ctx *c)
 	n = apply_limit(res.series.n, limit, &is_truncated);
 	begin_success(c);
 	write_matrix(c, &res.series, n);
+	if (wants_stats(c))
+		add_stats(c, t0_ns, t_parsed_ns, mono_ns(), &res);
 	vg_eval_result_release(&res);
 	finish_success(c, is_truncated);
 }
@@ -616,6 +673,20 @@ static void handle_format_query(struct ctx *c)
 		finish_success(c, false);
 	}
 	vg_buf_release(&text);
+	vg_promql_node_free(expr);
+}
+
+/* /api/v1/parse_query: the query's tree as JSON (promql/ast_json.h), as
+ * Prometheus 3 answers it for its web UI. */
+static void handle_parse_query(struct ctx *c)
+{
+	struct vg_promql_node *expr = NULL;
+
+	if (!parse_query(c, &expr))
+		return;
+	begin_success(c);
+	vg_promql_to_json(expr, &c->out);
+	finish_success(c, false);
 	vg_promql_node_free(expr);
 }
 
@@ -872,6 +943,32 @@ out:
 	vg_buf_release(&raw);
 	vg_buf_release(&name);
 	vg_buf_release(&msg);
+}
+
+/* /api/v1/metadata: limit and limit_per_metric must be integers, in
+ * Prometheus's words; the answer is empty, as no metadata is kept. */
+static void handle_metadata(struct ctx *c)
+{
+	static const char *const names[] = { "limit", "limit_per_metric" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *s = vg_http_form_get(&c->form, names[i], NULL);
+		char *end, msg[64];
+
+		if (s == NULL || *s == '\0')
+			continue;
+		errno = 0;
+		(void)strtoll(s, &end, 10);
+		if (*end != '\0' || errno == ERANGE || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')) ||
+		    ((*s == '-' || *s == '+') && !(s[1] >= '0' && s[1] <= '9'))) {
+			snprintf(msg, sizeof(msg), "%s must be a number", names[i]);
+			bad_data(c, msg);
+			return;
+		}
+	}
+	begin_success(c);
+	vg_buf_puts(&c->out, "{}");
+	finish_success(c, false);
 }
 
 static void handle_buildinfo(struct ctx *c)
@@ -1166,6 +1263,8 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		post_ok = handle_series;
 	else if (strcmp(rest, "format_query") == 0)
 		post_ok = handle_format_query;
+	else if (strcmp(rest, "parse_query") == 0)
+		post_ok = handle_parse_query;
 
 	if (post_ok != NULL || strcmp(rest, "labels") == 0) {
 		if (!is_get && !is_post) {
@@ -1207,13 +1306,18 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 	}
 	if (strcmp(rest, "metadata") == 0 || strcmp(rest, "query_exemplars") == 0) {
 		/* Vigil keeps neither metric metadata nor exemplars, so the
-		 * true answer is empty; Grafana asks for both on start. */
-		if (!is_get && !is_post) {
-			method_not_allowed(c, "GET, POST, OPTIONS");
+		 * true answer is empty; Grafana asks for both on start.
+		 * /metadata is GET only, as Prometheus routes it. */
+		if (!is_get && (!is_post || rest[0] == 'm')) {
+			method_not_allowed(c, rest[0] == 'm' ? "GET, OPTIONS" : "GET, POST, OPTIONS");
 			return;
 		}
-		vg_buf_puts(&c->out, rest[0] == 'm' ? "{\"status\":\"success\",\"data\":{}}"
-						    : "{\"status\":\"success\",\"data\":[]}");
+		if (rest[0] == 'm') {
+			if (read_params(c, uri))
+				handle_metadata(c);
+			return;
+		}
+		vg_buf_puts(&c->out, "{\"status\":\"success\",\"data\":[]}");
 		send_json(c, 200);
 		return;
 	}
@@ -1293,6 +1397,7 @@ static struct route lookup_route(const char *path)
 		"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
 		"/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/status/buildinfo", "/metrics",
 		"/api/v1/rules", "/api/v1/alerts",
+		"/api/v1/format_query", "/api/v1/parse_query",
 	};
 	struct route r = { false, false, VG_HTTP_SCOPE_READ };
 

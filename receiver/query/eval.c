@@ -68,6 +68,7 @@ struct ev {
 	int64_t start_ms, end_ms, lookback_ms;
 	struct vg_err *err;
 	struct vg_samples smp;
+	uint64_t n_read; /* samples read from storage so far (stats) */
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -296,6 +297,7 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 			break;
 		n = e->smp.n;
 		vg_storage_set_key(set, i, &key, &len);
+		e->n_read += is_last ? (n > 0) : n;
 		if (is_last) {
 			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
 				if ((rc = vec_push(&out->vec, key, len, e->smp.values[n - 1])) == 0)
@@ -1181,20 +1183,24 @@ static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int6
 	char dst_name[VG_SERIES_MAX_NAME + 1], src_name[VG_SERIES_MAX_NAME + 1];
 	long starts[MAX_GROUPS];
 	size_t lens[MAX_GROUPS];
+	bool is_src_named;
 	int rc;
 
 	if (!vg_label_name_valid(dst->str, dst->str_len) || dst->str_len > VG_SERIES_MAX_NAME)
 		return vg_err_set(e->err, VG_EINVAL, "invalid destination label name in label_replace(): %.*s",
 				  (int)(dst->str_len > 64 ? 64 : dst->str_len), dst->str);
-	if (!vg_label_name_valid(src->str, src->str_len) || src->str_len > VG_SERIES_MAX_NAME)
-		return vg_err_set(e->err, VG_EINVAL, "invalid source label name in label_replace(): %.*s",
-				  (int)(src->str_len > 64 ? 64 : src->str_len), src->str);
+	/* The source is not checked, as Prometheus does not: a name no label
+	 * can have ("", "1x") reads as an absent label, value "". */
+	is_src_named = vg_label_name_valid(src->str, src->str_len) && src->str_len <= VG_SERIES_MAX_NAME;
+	/* Prometheus names the pattern, not the cause. */
 	if ((rc = vg_regex_compile_groups(rx->str, rx->str_len, &re, &rerr)) != 0)
-		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %s", rerr.msg);
+		return vg_err_set(e->err, rc, "invalid regular expression in label_replace(): %.*s",
+				  (int)(rx->str_len > 200 ? 200 : rx->str_len), rx->str);
 	memcpy(dst_name, dst->str, dst->str_len);
 	dst_name[dst->str_len] = '\0';
-	memcpy(src_name, src->str, src->str_len);
-	src_name[src->str_len] = '\0';
+	if (is_src_named)
+		memcpy(src_name, src->str, src->str_len);
+	src_name[is_src_named ? src->str_len : 0] = '\0';
 	if ((rc = eval_node(e, n->args[0], t, &a)) != 0)
 		goto out;
 	for (size_t i = 0; i < a.vec.n && rc == 0; i++) {
@@ -1208,7 +1214,8 @@ static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int6
 			rc = VG_EINVAL;
 			break;
 		}
-		sv = strcmp(src_name, "__name__") == 0 ? &s.name : vg_series_get(&s, src_name);
+		sv = !is_src_named ? NULL
+		     : strcmp(src_name, "__name__") == 0 ? &s.name : vg_series_get(&s, src_name);
 		if (sv == NULL)
 			sv = &empty;
 		m = vg_regex_match_groups(re, sv->p, sv->len, MAX_GROUPS, starts, lens);
@@ -1873,14 +1880,42 @@ static double binop(enum vg_promql_binop op, double a, double b, bool *keep)
 	return a;
 }
 
+/* A label set as Prometheus's labels.String() writes it in errors:
+ * {__name__="x", a="1"}, __name__ among the labels by its name, ", "
+ * between. */
 static void format_labels(const uint8_t *key, size_t len, struct vg_buf *out)
 {
+	static const struct vg_str name_label = { "__name__", 8 };
 	struct vg_series s;
+	bool is_name_done;
+	uint32_t i = 0, n = 0;
 
-	if (vg_series_from_key(key, len, &s) == 0)
-		vg_series_format(&s, out);
-	if (out->len == 0)
-		vg_buf_puts(out, "{}");
+	vg_buf_putc(out, '{');
+	if (vg_series_from_key(key, len, &s) != 0) {
+		vg_buf_putc(out, '}');
+		return;
+	}
+	is_name_done = s.name.len == 0;
+	while (i < s.n_labels || !is_name_done) {
+		struct vg_str ln, lv;
+
+		if (!is_name_done && (i == s.n_labels || vg_str_cmp(name_label, s.labels[i].name) < 0)) {
+			ln = name_label;
+			lv = s.name;
+			is_name_done = true;
+		} else {
+			ln = s.labels[i].name;
+			lv = s.labels[i].value;
+			i++;
+		}
+		if (n++)
+			vg_buf_puts(out, ", ");
+		vg_buf_append(out, ln.p, ln.len);
+		vg_buf_puts(out, "=\"");
+		vg_label_value_escape(lv, out);
+		vg_buf_putc(out, '"');
+	}
+	vg_buf_putc(out, '}');
 }
 
 static int set_op(struct ev *e, const struct vg_promql_node *n, struct value *l, struct value *r,
@@ -1960,7 +1995,8 @@ static int vector_vector(struct ev *e, const struct vg_promql_node *n, struct va
 		goto out;
 	for (size_t i = 1; i < one->vec.n; i++)
 		if (key_cmp(os[i].key.data, os[i].key.len, os[i - 1].key.data, os[i - 1].key.len) == 0) {
-			rc = duplicate_error(e, &one->vec, &os[i - 1], &os[i], is_swapped ? "left" : "right");
+			/* The later series first, as Prometheus words it. */
+			rc = duplicate_error(e, &one->vec, &os[i], &os[i - 1], is_swapped ? "left" : "right");
 			goto out;
 		}
 	for (size_t i = 0; i < many->vec.n && rc == 0; i++) {
@@ -2213,7 +2249,7 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 } };
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0 };
 	struct value v;
 	int rc;
 
@@ -2225,6 +2261,10 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 	if (rc != 0)
 		return rc;
 	out->type = v.type;
+	out->samples_total = e.n_read;
+	out->samples_peak = e.n_read > v.vec.n ? e.n_read : v.vec.n;
+	if (out->samples_peak == 0 && v.type == VG_PROMQL_SCALAR)
+		out->samples_peak = 1; /* the scalar itself, as Prometheus counts it */
 	switch (v.type) {
 	case VG_PROMQL_SCALAR:
 		out->scalar = v.scalar;
@@ -2262,7 +2302,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 } };
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0 };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -2279,17 +2319,27 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;
-		return vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+		rc = vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+		for (size_t i = 0; rc == 0 && i < out->series.n; i++)
+			out->samples_total += out->series.series[i].n;
+		out->samples_peak = out->samples_total;
+		return rc;
 	}
 	for (uint64_t k = 0; k < n_steps && rc == 0; k++) {
 		int64_t t = start_ms + (int64_t)k * step_ms;
+		uint64_t before = e.n_read;
 		struct value v;
 
 		if ((rc = eval_node(&e, expr, t, &v)) != 0)
 			break;
+		if (e.n_read - before + n_pts > out->samples_peak)
+			out->samples_peak = e.n_read - before + n_pts;
 		rc = collect_points(&e, &v, t, &pts, &n_pts, &cap);
 		value_release(&v);
 	}
+	if (n_pts > out->samples_peak)
+		out->samples_peak = n_pts;
+	out->samples_total = e.n_read;
 	vg_samples_release(&e.smp);
 	if (rc == 0) {
 		rc = group_points(&e, pts, n_pts, &out->series);

@@ -60,6 +60,11 @@ struct vg_eval_result {
 	 * query, the point of each step). Sorted by label set. A series
 	 * without a metric name has an empty name in its key. */
 	struct vg_query_result series;
+	/* For the API's stats: the samples read from storage, summed over
+	 * every step (Prometheus's totalQueryableSamples), and the most held
+	 * at once (peakSamples: those read for one step plus the points kept
+	 * from the steps before). */
+	uint64_t samples_total, samples_peak;
 };
 
 /* Evaluates expr at t_ms. VG_EINVAL with the message of an evaluation
