@@ -15,7 +15,9 @@
  * every value is freed by its consumer; an evaluation error frees all.
  */
 #include "receiver/query/eval.h"
+#include "receiver/query/planner.h"
 #include "receiver/query/query.h"
+#include "receiver/query/span.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/storage.h"
 #include "promql/ast.h"
@@ -66,6 +68,12 @@ struct ev {
 	int64_t start_ms, end_ms, lookback_ms;
 	struct vg_err *err;
 	struct vg_samples smp;
+	/* Selection (span.h, planner.h): a range query reads each selector
+	 * once for all its steps; the tiers' extents are loaded once. */
+	bool is_range;
+	struct vg_spans spans;
+	bool has_tiers;
+	struct vg_plan_tiers tiers;
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -272,6 +280,100 @@ static int64_t ref_time(const struct ev *e, const struct vg_promql_node *n, int6
 	return vg_query_sub_sat(base, n->offset_ms);
 }
 
+/* Adds one series' samples ts/v[0..n) (ascending) to out: with is_last
+ * the newest, if it is not stale, to out->vec; else every one that is not
+ * stale, as a series of out->mat (*cap: its room). */
+static int window_push(const uint8_t *key, size_t len, const int64_t *ts, const double *v, size_t n,
+		       bool is_last, struct value *out, size_t *cap)
+{
+	struct vg_query_result *m = &out->mat;
+	struct vg_query_series *qs;
+	size_t k = 0;
+	int rc;
+
+	if (is_last) {
+		if (n == 0 || vg_query_is_stale(v[n - 1]))
+			return 0;
+		if ((rc = vec_push(&out->vec, key, len, v[n - 1])) == 0)
+			out->vec.s[out->vec.n - 1].ts_ms = ts[n - 1];
+		return rc;
+	}
+	for (size_t j = 0; j < n; j++)
+		k += !vg_query_is_stale(v[j]);
+	if (k == 0)
+		return 0;
+	if (m->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *p = realloc(m->series, ncap * sizeof(*m->series));
+		if (p == NULL)
+			return VG_ENOMEM;
+		m->series = p;
+		*cap = ncap;
+	}
+	qs = &m->series[m->n];
+	memset(qs, 0, sizeof(*qs));
+	qs->key = malloc(len ? len : 1);
+	qs->ts_ms = malloc(k * sizeof(*qs->ts_ms));
+	qs->values = malloc(k * sizeof(*qs->values));
+	if (qs->key == NULL || qs->ts_ms == NULL || qs->values == NULL) {
+		free(qs->key);
+		free(qs->ts_ms);
+		free(qs->values);
+		return VG_ENOMEM;
+	}
+	memcpy(qs->key, key, len);
+	qs->key_len = len;
+	k = 0;
+	for (size_t j = 0; j < n; j++)
+		if (!vg_query_is_stale(v[j])) {
+			qs->ts_ms[k] = ts[j];
+			qs->values[k++] = v[j];
+		}
+	qs->n = k;
+	m->n++;
+	return 0;
+}
+
+/* The span of a range query that every step's window of sel lies in:
+ * (ref(start) - width, ref(end)], as [*lo, *hi]. false when it has no
+ * span (an instant query, or times at the ends of int64_t). */
+static bool query_span(const struct ev *e, const struct vg_promql_node *sel, int64_t width,
+		       int64_t *lo, int64_t *hi)
+{
+	int64_t first = ref_time(e, sel, e->start_ms), last = ref_time(e, sel, e->end_ms);
+
+	if (!e->is_range || width < 0 || __builtin_sub_overflow(first, width, lo) || *lo == INT64_MAX ||
+	    last < *lo)
+		return false;
+	(*lo)++;
+	*hi = last;
+	return true;
+}
+
+/* read_window from the span of a range query: 1 when (from, to] is not
+ * within it (a subquery's steps), so the caller selects. */
+static int read_window_span(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
+			    bool is_last, struct value *out)
+{
+	const struct vg_span *sp;
+	int64_t lo, hi;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (from >= to || !query_span(e, sel, to - from, &lo, &hi) || from + 1 < lo || to > hi)
+		return 1;
+	if ((rc = vg_span_get(&e->spans, e->st, sel, &sel->sel, lo, hi, VG_STORAGE_RES_RAW, &sp, e->err)) != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < sp->n; i++) {
+		const struct vg_span_series *x = &sp->s[i];
+		size_t a, b;
+		vg_span_window(x, from, to, &a, &b);
+		rc = window_push(x->key, x->key_len, x->smp.ts_ms + a, x->smp.values + a, b - a, is_last, out,
+				 &cap);
+	}
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 /* The samples of every series of sel in (from, to], stale markers
  * dropped; with is_last only the newest (if it is not stale). */
 static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
@@ -284,61 +386,18 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 
 	if (lo > to)
 		return 0;
+	if ((rc = read_window_span(e, sel, from, to, is_last, out)) != 1)
+		return rc;
 	if ((rc = vg_storage_select(e->st, &sel->sel, lo, to, VG_STORAGE_RES_RAW, &set, e->err)) != 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
-		size_t len, n, k = 0;
+		size_t len;
 
 		if ((rc = vg_storage_set_read(set, i, lo, to, &e->smp, e->err)) != 0)
 			break;
-		n = e->smp.n;
 		vg_storage_set_key(set, i, &key, &len);
-		if (is_last) {
-			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
-				if ((rc = vec_push(&out->vec, key, len, e->smp.values[n - 1])) == 0)
-					out->vec.s[out->vec.n - 1].ts_ms = e->smp.ts_ms[n - 1];
-			continue;
-		}
-		for (size_t j = 0; j < n; j++)
-			if (!vg_query_is_stale(e->smp.values[j])) {
-				e->smp.ts_ms[k] = e->smp.ts_ms[j];
-				e->smp.values[k++] = e->smp.values[j];
-			}
-		if (k == 0)
-			continue;
-		{
-			struct vg_query_result *m = &out->mat;
-			struct vg_query_series *qs;
-			if (m->n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				void *p = realloc(m->series, ncap * sizeof(*m->series));
-				if (p == NULL) {
-					rc = VG_ENOMEM;
-					break;
-				}
-				m->series = p;
-				cap = ncap;
-			}
-			qs = &m->series[m->n];
-			memset(qs, 0, sizeof(*qs));
-			qs->key = malloc(len ? len : 1);
-			qs->ts_ms = malloc(k * sizeof(*qs->ts_ms));
-			qs->values = malloc(k * sizeof(*qs->values));
-			if (qs->key == NULL || qs->ts_ms == NULL || qs->values == NULL) {
-				free(qs->key);
-				free(qs->ts_ms);
-				free(qs->values);
-				rc = VG_ENOMEM;
-				break;
-			}
-			memcpy(qs->key, key, len);
-			qs->key_len = len;
-			memcpy(qs->ts_ms, e->smp.ts_ms, k * sizeof(*qs->ts_ms));
-			memcpy(qs->values, e->smp.values, k * sizeof(*qs->values));
-			qs->n = k;
-			m->n++;
-		}
+		rc = window_push(key, len, e->smp.ts_ms, e->smp.values, e->smp.n, is_last, out, &cap);
 	}
 	vg_storage_set_free(set);
 	if (rc == VG_ENOMEM)
@@ -699,6 +758,58 @@ static bool over_time(const char *name, const double *v, size_t n, double param,
 	return true;
 }
 
+/* A range function that has a rollup form, over a range selector, read
+ * from the tier the planner chooses for its window (planner.h); 1 when
+ * that is raw, for the caller to read. */
+static int eval_rollup_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	enum vg_plan_fn fn = vg_plan_fn_of(n->func->name);
+	const struct vg_promql_node *m = n->args[0], *sel;
+	struct vg_spans once = { 0 };
+	struct vg_buf key = VG_BUF_INIT;
+	const struct vg_span *sp;
+	int64_t ref, a, res, lo, hi;
+	int rc = 0;
+
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	if (fn == VG_PLAN_FN_NONE || n->n_args != 1 || m->kind != VG_PROMQL_MATRIX_SEL)
+		return 1;
+	sel = m->expr;
+	ref = ref_time(e, sel, t);
+	a = vg_query_sub_sat(ref, m->range_ms);
+	if (!e->has_tiers) {
+		vg_plan_tiers_load(e->st, &e->tiers);
+		e->has_tiers = true;
+	}
+	if ((res = vg_plan_resolution(&e->tiers, fn, a, ref)) == VG_STORAGE_RES_RAW)
+		return 1;
+	/* The buckets of every step's window and the one before the first
+	 * (its step into the window): read once for a range query, for this
+	 * window alone otherwise. */
+	if (query_span(e, sel, m->range_ms, &lo, &hi) && lo > INT64_MIN + 1 && a - 1 >= lo - 2 && ref <= hi) {
+		rc = vg_span_get(&e->spans, e->st, sel, &sel->sel, lo - 2, hi, res, &sp, e->err);
+	} else {
+		if (a == INT64_MIN)
+			return 1;
+		rc = vg_span_get(&once, e->st, sel, &sel->sel, a - 1, ref, res, &sp, e->err);
+	}
+	for (size_t i = 0; rc == 0 && i < sp->n; i++) {
+		const struct vg_span_series *x = &sp->s[i];
+		double v;
+
+		if (!vg_plan_eval(fn, x->b.v, x->b.n, a, ref, &v))
+			continue;
+		if (vg_plan_fn_keeps_name(fn))
+			rc = vec_push(&out->vec, x->key, x->key_len, v);
+		else if ((rc = drop_name(x->key, x->key_len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, v);
+	}
+	vg_buf_release(&key);
+	vg_spans_release(&once);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
@@ -709,6 +820,8 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 	double *scratch = NULL;
 	int rc;
 
+	if ((rc = eval_rollup_fn(e, n, t, out)) != 1)
+		return rc;
 	if (n->n_args > 1 && (rc = eval_node(e, n->args[m_arg == 1 ? 0 : 1], t, &param)) != 0)
 		return rc;
 	if ((rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref)) != 0)
@@ -1894,7 +2007,7 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 } };
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, false, { 0 }, false, { 0 } };
 	struct value v;
 	int rc;
 
@@ -1903,6 +2016,7 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
 	rc = eval_node(&e, expr, t_ms, &v);
 	vg_samples_release(&e.smp);
+	vg_spans_release(&e.spans);
 	if (rc != 0)
 		return rc;
 	out->type = v.type;
@@ -1943,7 +2057,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 } };
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, false, { 0 }, false, { 0 } };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -1957,6 +2071,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		return vg_err_set(err, VG_EINVAL,
 				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
 				  vg_promql_type_name(expr->type));
+	e.is_range = true;
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;
@@ -1972,6 +2087,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		value_release(&v);
 	}
 	vg_samples_release(&e.smp);
+	vg_spans_release(&e.spans);
 	if (rc == 0) {
 		rc = group_points(&e, pts, n_pts, &out->series);
 	} else {

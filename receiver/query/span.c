@@ -1,0 +1,144 @@
+/*
+ * span.c: one selection and one read per selector for all the steps of a
+ * range query (span.h).
+ *
+ * Owns the spans of an evaluation. A span is a selection at one
+ * resolution over [lo, hi], read series by series into arrays the span
+ * owns; the selection is freed at once, so a span holds no block or head
+ * pin while the steps are evaluated.
+ */
+#include "receiver/query/span.h"
+#include "common/err.h"
+#include "receiver/storage/storage.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+static void span_release(struct vg_span *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->s[i].key);
+		vg_samples_release(&s->s[i].smp);
+		vg_buckets_release(&s->s[i].b);
+	}
+	free(s->s);
+	memset(s, 0, sizeof(*s));
+}
+
+void vg_spans_release(struct vg_spans *sp)
+{
+	for (size_t i = 0; i < sp->n; i++)
+		span_release(&sp->v[i]);
+	free(sp->v);
+	memset(sp, 0, sizeof(*sp));
+}
+
+/* Reads every series of set into s. */
+static int span_read(struct vg_span *s, struct vg_storage_set *set, struct vg_err *err)
+{
+	size_t n = vg_storage_set_len(set);
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((s->s = calloc(n, sizeof(*s->s))) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory reading a range query's series");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct vg_span_series *x = &s->s[s->n];
+		const uint8_t *key;
+		size_t len;
+
+		if (s->res_ms > 0) {
+			if ((rc = vg_storage_set_read_buckets(set, i, s->lo, s->hi, &x->b, err)) != 0)
+				break;
+			if (x->b.n == 0)
+				continue;
+		} else {
+			if ((rc = vg_storage_set_read(set, i, s->lo, s->hi, &x->smp, err)) != 0)
+				break;
+			if (x->smp.n == 0)
+				continue;
+		}
+		vg_storage_set_key(set, i, &key, &len);
+		if ((x->key = malloc(len ? len : 1)) == NULL) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory reading a range query's series");
+			break;
+		}
+		memcpy(x->key, key, len);
+		x->key_len = len;
+		s->n++;
+	}
+	/* what a failed or empty read left in the slot past the last kept */
+	if (s->n < n) {
+		vg_samples_release(&s->s[s->n].smp);
+		vg_buckets_release(&s->s[s->n].b);
+	}
+	return rc;
+}
+
+int vg_span_get(struct vg_spans *sp, struct vg_storage *st, const void *node,
+		const struct vg_selector *sel, int64_t lo, int64_t hi, int64_t res_ms,
+		const struct vg_span **out, struct vg_err *err)
+{
+	struct vg_storage_set *set = NULL;
+	struct vg_span *s;
+	int rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < sp->n; i++) {
+		s = &sp->v[i];
+		if (s->node == node && s->res_ms == res_ms && s->lo == lo && s->hi == hi) {
+			*out = s;
+			return 0;
+		}
+	}
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 4;
+		void *p = realloc(sp->v, cap * sizeof(*sp->v));
+		if (p == NULL)
+			return vg_err_set(err, VG_ENOMEM, "out of memory reading a range query's series");
+		sp->v = p;
+		sp->cap = cap;
+	}
+	s = &sp->v[sp->n];
+	memset(s, 0, sizeof(*s));
+	s->node = node;
+	s->res_ms = res_ms;
+	s->lo = lo;
+	s->hi = hi;
+	if ((rc = vg_storage_select(st, sel, lo, hi, res_ms, &set, err)) == 0)
+		rc = span_read(s, set, err);
+	vg_storage_set_free(set);
+	if (rc != 0) {
+		span_release(s);
+		return rc;
+	}
+	sp->n++;
+	*out = s;
+	return 0;
+}
+
+/* First index in ts[0..n) with ts[i] > t. */
+static size_t upper_bound(const int64_t *ts, size_t n, int64_t t)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void vg_span_window(const struct vg_span_series *s, int64_t from, int64_t to, size_t *i, size_t *j)
+{
+	*i = upper_bound(s->smp.ts_ms, s->smp.n, from);
+	*j = upper_bound(s->smp.ts_ms, s->smp.n, to);
+	if (*j < *i)
+		*j = *i;
+}
