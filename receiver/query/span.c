@@ -9,6 +9,7 @@
  */
 #include "receiver/query/span.h"
 #include "common/err.h"
+#include "receiver/query/query.h"
 #include "receiver/storage/storage.h"
 
 #include <stdlib.h>
@@ -120,25 +121,10 @@ int vg_span_get(struct vg_spans *sp, struct vg_storage *st, const void *node,
 	return 0;
 }
 
-/* First index in ts[0..n) with ts[i] > t. */
-static size_t upper_bound(const int64_t *ts, size_t n, int64_t t)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ts[mid] <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 void vg_span_window(const struct vg_span_series *s, int64_t from, int64_t to, size_t *i, size_t *j)
 {
-	*i = upper_bound(s->smp.ts_ms, s->smp.n, from);
-	*j = upper_bound(s->smp.ts_ms, s->smp.n, to);
+	*i = vg_query_upper_bound(s->smp.ts_ms, s->smp.n, from);
+	*j = vg_query_upper_bound(s->smp.ts_ms, s->smp.n, to);
 	if (*j < *i)
 		*j = *i;
 }
