@@ -18,7 +18,8 @@ VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
   cpio procps adduser
-  prometheus-node-exporter python3-statsd openssl"
+  prometheus-node-exporter python3-statsd openssl
+  victoria-metrics prometheus"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.
