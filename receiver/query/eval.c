@@ -74,6 +74,7 @@ struct ev {
 	struct vg_spans spans;
 	bool has_tiers;
 	struct vg_plan_tiers tiers;
+	int64_t step_ms; /* of a range query */
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -334,20 +335,52 @@ static int window_push(const uint8_t *key, size_t len, const int64_t *ts, const 
 	return 0;
 }
 
-/* The span of a range query that every step's window of sel lies in:
- * (ref(start) - width, ref(end)], as [*lo, *hi]. false when it has no
- * span (an instant query, or times at the ends of int64_t). */
-static bool query_span(const struct ev *e, const struct vg_promql_node *sel, int64_t width,
-		       int64_t *lo, int64_t *hi)
+/* The resolution the planner chooses for fn's window (a, b]. */
+static int64_t plan_res(struct ev *e, enum vg_plan_fn fn, int64_t a, int64_t b)
 {
-	int64_t first = ref_time(e, sel, e->start_ms), last = ref_time(e, sel, e->end_ms);
+	if (!e->has_tiers) {
+		vg_plan_tiers_load(e->st, &e->tiers);
+		e->has_tiers = true;
+	}
+	return vg_plan_resolution(&e->tiers, fn, a, b);
+}
 
-	if (!e->is_range || width < 0 || __builtin_sub_overflow(first, width, lo) || *lo == INT64_MAX ||
-	    last < *lo)
-		return false;
-	(*lo)++;
-	*hi = last;
-	return true;
+/*
+ * The span of a range query's windows of sel (of width range or lookback,
+ * (ref(t) - width, ref(t)] at each step t) whose resolution is res (fn's
+ * plan; every window for VG_PLAN_FN_NONE), loaded at the first ask: the
+ * samples in the union of those windows, or the buckets that overlap it
+ * and the one before. *out NULL for an instant query; an empty span when
+ * no step's window is at res (times at the ends of int64_t). A raw span
+ * keeps staleness markers for an instant selector (is_instant) only.
+ */
+static int plan_span(struct ev *e, const struct vg_promql_node *sel, int64_t width, enum vg_plan_fn fn,
+		     int64_t res, bool is_instant, struct vg_span **out)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+
+	*out = NULL;
+	if (!e->is_range || e->step_ms <= 0 || width < 0)
+		return 0;
+	if ((*out = vg_span_find(&e->spans, sel, res)) != NULL)
+		return 0;
+	for (int64_t t = e->start_ms; t <= e->end_ms; t += e->step_ms) {
+		int64_t ref = ref_time(e, sel, t), a;
+		if (__builtin_sub_overflow(ref, width, &a) || a == INT64_MIN || a == INT64_MAX) {
+			lo = INT64_MAX; /* nothing of it is spanned */
+			hi = INT64_MIN;
+			break;
+		}
+		if ((fn == VG_PLAN_FN_NONE ? VG_STORAGE_RES_RAW : plan_res(e, fn, a, ref)) == res) {
+			int64_t first = res ? a - 1 : a + 1;
+			lo = first < lo ? first : lo;
+			hi = ref > hi ? ref : hi;
+		}
+		if (t > INT64_MAX - e->step_ms)
+			break;
+	}
+	return vg_span_load(&e->spans, e->st, sel, &sel->sel, lo, hi, res, res == 0 && !is_instant,
+			    out, e->err);
 }
 
 /* read_window from the span of a range query: 1 when (from, to] is not
@@ -355,17 +388,16 @@ static bool query_span(const struct ev *e, const struct vg_promql_node *sel, int
 static int read_window_span(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
 			    bool is_last, struct value *out)
 {
-	const struct vg_span *sp;
-	int64_t lo, hi;
+	struct vg_span *sp;
 	size_t cap = 0;
 	int rc = 0;
 
-	if (from >= to || !query_span(e, sel, to - from, &lo, &hi) || from + 1 < lo || to > hi)
+	if (from >= to || (rc = plan_span(e, sel, to - from, VG_PLAN_FN_NONE, VG_STORAGE_RES_RAW, is_last, &sp)) != 0)
+		return from >= to ? 1 : rc;
+	if (sp == NULL || from + 1 < sp->lo || to > sp->hi)
 		return 1;
-	if ((rc = vg_span_get(&e->spans, e->st, sel, &sel->sel, lo, hi, VG_STORAGE_RES_RAW, &sp, e->err)) != 0)
-		return rc;
 	for (size_t i = 0; rc == 0 && i < sp->n; i++) {
-		const struct vg_span_series *x = &sp->s[i];
+		struct vg_span_series *x = &sp->s[i];
 		size_t a, b;
 		vg_span_window(x, from, to, &a, &b);
 		rc = window_push(x->key, x->key_len, x->smp.ts_ms + a, x->smp.values + a, b - a, is_last, out,
@@ -766,9 +798,8 @@ static int eval_rollup_fn(struct ev *e, const struct vg_promql_node *n, int64_t 
 	enum vg_plan_fn fn = vg_plan_fn_of(n->func->name);
 	const struct vg_promql_node *m = n->args[0], *sel;
 	struct vg_spans once = { 0 };
-	struct vg_buf key = VG_BUF_INIT;
-	const struct vg_span *sp;
-	int64_t ref, a, res, lo, hi;
+	struct vg_span *sp;
+	int64_t ref, a, res;
 	int rc = 0;
 
 	while (m->kind == VG_PROMQL_PAREN)
@@ -778,21 +809,17 @@ static int eval_rollup_fn(struct ev *e, const struct vg_promql_node *n, int64_t 
 	sel = m->expr;
 	ref = ref_time(e, sel, t);
 	a = vg_query_sub_sat(ref, m->range_ms);
-	if (!e->has_tiers) {
-		vg_plan_tiers_load(e->st, &e->tiers);
-		e->has_tiers = true;
-	}
-	if ((res = vg_plan_resolution(&e->tiers, fn, a, ref)) == VG_STORAGE_RES_RAW)
+	if ((res = plan_res(e, fn, a, ref)) == VG_STORAGE_RES_RAW)
 		return 1;
-	/* The buckets of every step's window and the one before the first
-	 * (its step into the window): read once for a range query, for this
+	/* The buckets of the windows at res and the one before each (its
+	 * step into the window): read once for a range query, for this
 	 * window alone otherwise. */
-	if (query_span(e, sel, m->range_ms, &lo, &hi) && lo > INT64_MIN + 1 && a - 1 >= lo - 2 && ref <= hi) {
-		rc = vg_span_get(&e->spans, e->st, sel, &sel->sel, lo - 2, hi, res, &sp, e->err);
-	} else {
+	if ((rc = plan_span(e, sel, m->range_ms, fn, res, false, &sp)) != 0)
+		return rc;
+	if (sp == NULL || a - 1 < sp->lo || ref > sp->hi) {
 		if (a == INT64_MIN)
 			return 1;
-		rc = vg_span_get(&once, e->st, sel, &sel->sel, a - 1, ref, res, &sp, e->err);
+		rc = vg_span_load(&once, e->st, sel, &sel->sel, a - 1, ref, res, false, &sp, e->err);
 	}
 	for (size_t i = 0; rc == 0 && i < sp->n; i++) {
 		const struct vg_span_series *x = &sp->s[i];
@@ -802,12 +829,57 @@ static int eval_rollup_fn(struct ev *e, const struct vg_promql_node *n, int64_t 
 			continue;
 		if (vg_plan_fn_keeps_name(fn))
 			rc = vec_push(&out->vec, x->key, x->key_len, v);
-		else if ((rc = drop_name(x->key, x->key_len, &key)) == 0)
-			rc = vec_push(&out->vec, key.data, key.len, v);
+		else
+			rc = vec_push(&out->vec, x->key_noname, x->noname_len, v);
 	}
-	vg_buf_release(&key);
 	vg_spans_release(&once);
 	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* The range vector of a range selector at t as slices of the range
+ * query's span (borrowed: the caller frees out->mat.series alone), and in
+ * *src each series' span series. 1 when the window is not in a span. */
+static int span_matrix(struct ev *e, enum vg_plan_fn fn, const struct vg_promql_node *m, int64_t t,
+		       struct value *out, int64_t *range_start, int64_t *range_end,
+		       struct vg_span_series ***src)
+{
+	struct vg_span *sp;
+	int64_t ref;
+	int rc;
+
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	if (m->kind != VG_PROMQL_MATRIX_SEL || m->range_ms <= 0)
+		return 1;
+	ref = ref_time(e, m->expr, t);
+	*range_start = vg_query_sub_sat(ref, m->range_ms);
+	*range_end = ref;
+	if ((rc = plan_span(e, m->expr, m->range_ms, fn, VG_STORAGE_RES_RAW, false, &sp)) != 0)
+		return rc;
+	if (sp == NULL || *range_start + 1 < sp->lo || ref > sp->hi)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	out->type = VG_PROMQL_MATRIX;
+	if (sp->n == 0)
+		return 0;
+	out->mat.series = malloc(sp->n * sizeof(*out->mat.series));
+	*src = malloc(sp->n * sizeof(**src));
+	if (out->mat.series == NULL || *src == NULL) {
+		free(out->mat.series);
+		out->mat.series = NULL;
+		return oom(e);
+	}
+	for (size_t i = 0; i < sp->n; i++) {
+		struct vg_span_series *x = &sp->s[i];
+		size_t a, b;
+		vg_span_window(x, *range_start, ref, &a, &b);
+		if (a == b)
+			continue;
+		out->mat.series[out->mat.n] = (struct vg_query_series){ x->key, x->key_len, b - a,
+									x->smp.ts_ms + a, x->smp.values + a };
+		(*src)[out->mat.n++] = x;
+	}
+	return 0;
 }
 
 static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
@@ -818,13 +890,16 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 	int64_t ref, range_start;
 	size_t m_arg = strcmp(name, "quantile_over_time") == 0 ? 1 : 0;
 	double *scratch = NULL;
+	struct vg_span_series **src = NULL; /* with a borrowed in.mat */
 	int rc;
 
 	if ((rc = eval_rollup_fn(e, n, t, out)) != 1)
 		return rc;
 	if (n->n_args > 1 && (rc = eval_node(e, n->args[m_arg == 1 ? 0 : 1], t, &param)) != 0)
 		return rc;
-	if ((rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref)) != 0)
+	if ((rc = span_matrix(e, vg_plan_fn_of(name), n->args[m_arg], t, &in, &range_start, &ref, &src)) == 1)
+		rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref);
+	if (rc != 0)
 		goto out;
 	if (strcmp(name, "absent_over_time") == 0) {
 		rc = in.mat.n == 0 ? absent_labels(e, n->args[0], out) : 0;
@@ -868,10 +943,18 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 			continue;
 		if (keeps_name)
 			rc = vec_push(&out->vec, s->key, s->key_len, v);
+		else if (src)
+			rc = vec_push(&out->vec, src[i]->key_noname, src[i]->noname_len, v);
 		else if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, v);
 	}
 out:
+	if (src) {
+		/* the span's arrays, borrowed */
+		free(in.mat.series);
+		memset(&in.mat, 0, sizeof(in.mat));
+	}
+	free(src);
 	free(scratch);
 	vg_buf_release(&key);
 	value_release(&in);
@@ -2007,7 +2090,7 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, false, { 0 }, false, { 0 } };
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, false, { 0 }, false, { 0 }, 0 };
 	struct value v;
 	int rc;
 
@@ -2057,7 +2140,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, false, { 0 }, false, { 0 } };
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, false, { 0 }, false, { 0 }, 0 };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -2072,6 +2155,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
 				  vg_promql_type_name(expr->type));
 	e.is_range = true;
+	e.step_ms = step_ms;
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;

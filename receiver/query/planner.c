@@ -86,9 +86,14 @@ int64_t vg_plan_resolution(const struct vg_plan_tiers *t, enum vg_plan_fn fn, in
 		return VG_STORAGE_RES_RAW;
 	if (a < t->raw_from_ms) {
 		/* Raw does not reach back so far: the rollups answer, stitched
-		 * with what raw there is. 1h for windows of a day or more. */
-		return range >= VG_PLAN_MIN_BUCKETS * VG_STORAGE_RES_1H ? VG_STORAGE_RES_1H :
-									  VG_STORAGE_RES_1M;
+		 * with what raw there is. The coarsest width the window's ends
+		 * fall on (the same answer as a finer one, from fewer buckets);
+		 * off the grid, 1h for windows of a day or more. */
+		if ((is_aligned(a, VG_STORAGE_RES_1H) && is_aligned(b, VG_STORAGE_RES_1H)) ||
+		    (!(is_aligned(a, VG_STORAGE_RES_1M) && is_aligned(b, VG_STORAGE_RES_1M)) &&
+		     range >= VG_PLAN_MIN_BUCKETS * VG_STORAGE_RES_1H))
+			return VG_STORAGE_RES_1H;
+		return VG_STORAGE_RES_1M;
 	}
 	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
 		int64_t w = widths[i];
