@@ -12,7 +12,9 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # and elfutils (eu-strip, for the debuginfo package), systemd
 # (systemd-analyze verify), man-db (man -w), cpio (to read an RPM), procps
 # (ps), adduser (the daemon packages' postinst) and openssl (the command
-# that makes tests/test_tls.c's throwaway CA).
+# that makes tests/test_tls.c's throwaway CA); victoria-metrics and
+# prometheus (with promtool), the peers bench/bench_query and
+# bench/bench_import measure beside Vigil.
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
