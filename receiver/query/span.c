@@ -33,8 +33,10 @@ static void span_release(struct vg_span *s)
 
 void vg_spans_release(struct vg_spans *sp)
 {
-	for (size_t i = 0; i < sp->n; i++)
-		span_release(&sp->v[i]);
+	for (size_t i = 0; i < sp->n; i++) {
+		span_release(sp->v[i]);
+		free(sp->v[i]);
+	}
 	free(sp->v);
 	memset(sp, 0, sizeof(*sp));
 }
@@ -123,8 +125,8 @@ static int span_read(struct vg_span *s, struct vg_storage_set *set, bool drop_st
 struct vg_span *vg_span_find(struct vg_spans *sp, const void *node, int64_t res_ms)
 {
 	for (size_t i = 0; i < sp->n; i++)
-		if (sp->v[i].node == node && sp->v[i].res_ms == res_ms)
-			return &sp->v[i];
+		if (sp->v[i]->node == node && sp->v[i]->res_ms == res_ms)
+			return sp->v[i];
 	return NULL;
 }
 
@@ -145,8 +147,8 @@ int vg_span_load(struct vg_spans *sp, struct vg_storage *st, const void *node,
 		sp->v = p;
 		sp->cap = cap;
 	}
-	s = &sp->v[sp->n];
-	memset(s, 0, sizeof(*s));
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory reading a range query's series");
 	s->node = node;
 	s->res_ms = res_ms;
 	s->lo = lo;
@@ -158,9 +160,10 @@ int vg_span_load(struct vg_spans *sp, struct vg_storage *st, const void *node,
 	vg_storage_set_free(set);
 	if (rc != 0) {
 		span_release(s);
+		free(s);
 		return rc;
 	}
-	sp->n++;
+	sp->v[sp->n++] = s;
 	*out = s;
 	return 0;
 }

@@ -49,7 +49,7 @@ struct vg_span {
 
 /* The spans of one evaluation; zero it to init. */
 struct vg_spans {
-	struct vg_span *v;
+	struct vg_span **v; /* each its own allocation: pointers to it stay valid */
 	size_t n, cap;
 };
 
