@@ -2,7 +2,8 @@
  * test_qtiers.c: range functions served from the rollup tiers
  * (receiver/query/planner.c) against the same functions over raw samples.
  *
- * Three days of a counter with resets and a gauge, every 10 s at 5 s past
+ * Three days of a counter with resets, a gauge and a series that goes
+ * stale for a while, every 10 s at 5 s past
  * the grid (so no sample lies on a bucket edge), go into two storages:
  * one that seals them (the receiver's own seal, compaction and retention,
  * their clock given as a time) into raw, 1m and 1h blocks, and one that
@@ -81,7 +82,7 @@ static void setup(struct fixture *f, int64_t now_ms)
 	struct vg_storage_options so = { NULL, NULL };
 	struct vg_compact_options co;
 	struct vg_err err;
-	uint32_t id[2][2];
+	uint32_t id[2][3];
 	double c = 1000;
 
 	vg_log_set_level(VG_LOG_ERROR);
@@ -93,6 +94,7 @@ static void setup(struct fixture *f, int64_t now_ms)
 		struct vg_head *h = k ? f->ref_h : f->h;
 		id[k][0] = head_add(h, "req_total", "a");
 		id[k][1] = head_add(h, "temp", "a");
+		id[k][2] = head_add(h, "gone", "a");
 	}
 	for (int64_t t = T0 + 5000; t < T0 + DAYS * DAY_MS; t += STEP_MS) {
 		double inc = floor(rnd() * 500) / 10, g = floor(rnd() * 100000) / 100 - 300;
@@ -105,6 +107,19 @@ static void setup(struct fixture *f, int64_t now_ms)
 			struct vg_head *h = k ? f->ref_h : f->h;
 			ck_assert_int_eq(vg_head_append(h, 1, &id[k][0], &t, &c), 0);
 			ck_assert_int_eq(vg_head_append(h, 1, &id[k][1], &t, &g), 0);
+		}
+		/* gone: a staleness marker 30 minutes into the second day,
+		 * then nothing for 20 minutes, then samples again */
+		if (t >= T0 + DAY_MS + 30 * MIN_MS && t < T0 + DAY_MS + 50 * MIN_MS + 5000 &&
+		    t != T0 + DAY_MS + 30 * MIN_MS + 5000)
+			continue;
+		{
+			uint64_t bits = 0x7ff0000000000002ULL;
+			double v = g;
+			if (t == T0 + DAY_MS + 30 * MIN_MS + 5000)
+				memcpy(&v, &bits, sizeof(v));
+			for (int k = 0; k < 2; k++)
+				ck_assert_int_eq(vg_head_append(k ? f->ref_h : f->h, 1, &id[k][2], &t, &v), 0);
 		}
 	}
 	if (f->max_step < 10)
@@ -328,13 +343,15 @@ START_TEST(test_qtiers_rollup_answers_equal_raw_ones_where_only_rollups_are_left
 END_TEST
 
 /* A range query that reads a selector once for all its steps gives what
- * evaluating each step alone gives. */
+ * evaluating each step alone gives: the same value at each step, and no
+ * point where a step alone has none (gone's staleness marker and gap). */
 START_TEST(test_qtiers_range_query_steps_equal_instant_queries)
 {
 	static const char *const qs[] = {
 		"rate(req_total[5m])", "temp", "temp offset 7m", "max_over_time(temp[17m])",
 		"sum(rate(req_total[2m])) by (instance)", "temp @ 1764115200", "max_over_time(temp[30m:1m])",
-		"stddev_over_time(temp[1h])",
+		"stddev_over_time(temp[1h])", "gone", "count_over_time(gone[5m])", "rate(gone[3m])",
+		"last_over_time(gone[2m])",
 	};
 	struct fixture f;
 	const int64_t start = T0 + DAY_MS + 12345, end = start + 2 * HOUR_MS, step = 70000;
@@ -344,20 +361,29 @@ START_TEST(test_qtiers_range_query_steps_equal_instant_queries)
 		struct vg_storage *st = i % 2 ? f.st : f.ref;
 		struct vg_eval_result r;
 		size_t k = 0;
+		size_t missing = 0;
 		eval(st, qs[i / 2], start, end, step, &r);
 		ck_assert_uint_eq(r.series.n, 1);
 		for (int64_t t = start; t <= end; t += step) {
 			struct vg_eval_result one;
 			const struct vg_query_series *s = &r.series.series[0];
 			eval(st, qs[i / 2], t, 0, 0, &one);
-			ck_assert_uint_eq(one.series.n, 1);
-			ck_assert_uint_lt(k, s->n);
-			ck_assert_int_eq(s->ts_ms[k], t);
-			ck_assert_msg(s->values[k] == one.series.series[0].values[0], "%s at %" PRId64, qs[i / 2], t);
-			k++;
+			ck_assert_uint_le(one.series.n, 1);
+			if (one.series.n == 0) {
+				ck_assert_msg(k == s->n || s->ts_ms[k] != t, "%s: a point at %" PRId64, qs[i / 2], t);
+				missing++;
+			} else {
+				ck_assert_uint_lt(k, s->n);
+				ck_assert_int_eq(s->ts_ms[k], t);
+				ck_assert_msg(s->values[k] == one.series.series[0].values[0], "%s at %" PRId64,
+					      qs[i / 2], t);
+				k++;
+			}
 			vg_eval_result_release(&one);
 		}
 		ck_assert_uint_eq(k, r.series.series[0].n);
+		if (strstr(qs[i / 2], "gone") && i % 2 == 0)
+			ck_assert_uint_gt(missing, 0); /* the gap shows */
 		vg_eval_result_release(&r);
 	}
 	teardown(&f);
