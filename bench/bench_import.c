@@ -23,7 +23,11 @@
  * VictoriaMetrics's data directory after /internal/force_flush and ten
  * seconds of its background merges (its indexdb reported apart).
  *
+ * With --write FILE, only writes the file (ending at the current 10 s) and
+ * prints its sample count: the dataset of other benches (bench_query).
+ *
  *   bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH] [--disk]
+ *   bench_import --write FILE [--hosts H] [--intervals N] [--seed S]
  */
 #include "config.h"
 
@@ -386,13 +390,14 @@ int main(int argc, char **argv)
 		{ "hosts", required_argument, NULL, 'h' }, { "intervals", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' }, { "receiver", required_argument, NULL, 'r' },
 		{ "vm", required_argument, NULL, 'v' }, { "disk", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+		{ "write", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
 	};
 	char dir[] = "/tmp/vigil-bench-import-XXXXXX", path[600], data[600], ports[600], log[600], addr[64];
 	struct run rv = { 0, 0, false }, rm = { 0, 0, false };
 	struct stat st;
 	bool has_vm, is_disk = false;
 	double vigil_disk = -1, vm_disk = -1, vm_index = -1;
+	const char *write_only = NULL;
 	int c, file_fd;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -403,6 +408,7 @@ int main(int argc, char **argv)
 		case 'r': receiver = optarg; break;
 		case 'v': vm = optarg; break;
 		case 'd': is_disk = true; break;
+		case 'w': write_only = optarg; break;
 		default:
 			fprintf(stderr, "usage: bench_import [--hosts H] [--intervals N] [--seed S] [--receiver PATH] [--vm PATH] [--disk]\n");
 			return 2;
@@ -412,6 +418,13 @@ int main(int argc, char **argv)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	if (write_only != NULL) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		samples = write_file(write_only, hosts, intervals, (int64_t)now.tv_sec * 1000 / 10000 * 10000);
+		printf("%" PRIu64 "\n", samples);
+		return 0;
+	}
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/import.prom", dir);

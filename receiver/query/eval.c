@@ -15,7 +15,9 @@
  * every value is freed by its consumer; an evaluation error frees all.
  */
 #include "receiver/query/eval.h"
+#include "receiver/query/planner.h"
 #include "receiver/query/query.h"
+#include "receiver/query/span.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/storage.h"
 #include "promql/ast.h"
@@ -69,6 +71,13 @@ struct ev {
 	struct vg_err *err;
 	struct vg_samples smp;
 	uint64_t n_read; /* samples read from storage so far (stats) */
+	/* Selection (span.h, planner.h): a range query reads each selector
+	 * once for all its steps; the tiers' extents are loaded once. */
+	bool is_range;
+	struct vg_spans spans;
+	bool has_tiers;
+	struct vg_plan_tiers tiers;
+	int64_t step_ms; /* of a range query */
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -275,6 +284,132 @@ static int64_t ref_time(const struct ev *e, const struct vg_promql_node *n, int6
 	return vg_query_sub_sat(base, n->offset_ms);
 }
 
+/* Adds one series' samples ts/v[0..n) (ascending) to out: with is_last
+ * the newest, if it is not stale, to out->vec; else every one that is not
+ * stale, as a series of out->mat (*cap: its room). */
+static int window_push(const uint8_t *key, size_t len, const int64_t *ts, const double *v, size_t n,
+		       bool is_last, struct value *out, size_t *cap)
+{
+	struct vg_query_result *m = &out->mat;
+	struct vg_query_series *qs;
+	size_t k = 0;
+	int rc;
+
+	if (is_last) {
+		if (n == 0 || vg_query_is_stale(v[n - 1]))
+			return 0;
+		if ((rc = vec_push(&out->vec, key, len, v[n - 1])) == 0)
+			out->vec.s[out->vec.n - 1].ts_ms = ts[n - 1];
+		return rc;
+	}
+	for (size_t j = 0; j < n; j++)
+		k += !vg_query_is_stale(v[j]);
+	if (k == 0)
+		return 0;
+	if (m->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *p = realloc(m->series, ncap * sizeof(*m->series));
+		if (p == NULL)
+			return VG_ENOMEM;
+		m->series = p;
+		*cap = ncap;
+	}
+	qs = &m->series[m->n];
+	memset(qs, 0, sizeof(*qs));
+	qs->key = malloc(len ? len : 1);
+	qs->ts_ms = malloc(k * sizeof(*qs->ts_ms));
+	qs->values = malloc(k * sizeof(*qs->values));
+	if (qs->key == NULL || qs->ts_ms == NULL || qs->values == NULL) {
+		free(qs->key);
+		free(qs->ts_ms);
+		free(qs->values);
+		return VG_ENOMEM;
+	}
+	memcpy(qs->key, key, len);
+	qs->key_len = len;
+	k = 0;
+	for (size_t j = 0; j < n; j++)
+		if (!vg_query_is_stale(v[j])) {
+			qs->ts_ms[k] = ts[j];
+			qs->values[k++] = v[j];
+		}
+	qs->n = k;
+	m->n++;
+	return 0;
+}
+
+/* The resolution the planner chooses for fn's window (a, b]. */
+static int64_t plan_res(struct ev *e, enum vg_plan_fn fn, int64_t a, int64_t b)
+{
+	if (!e->has_tiers) {
+		vg_plan_tiers_load(e->st, &e->tiers);
+		e->has_tiers = true;
+	}
+	return vg_plan_resolution(&e->tiers, fn, a, b);
+}
+
+/*
+ * The span of a range query's windows of sel (of width range or lookback,
+ * (ref(t) - width, ref(t)] at each step t) whose resolution is res (fn's
+ * plan; every window for VG_PLAN_FN_NONE), loaded at the first ask: the
+ * samples in the union of those windows, or the buckets that overlap it
+ * and the one before. *out NULL for an instant query; an empty span when
+ * no step's window is at res (times at the ends of int64_t). A raw span
+ * keeps staleness markers for an instant selector (is_instant) only.
+ */
+static int plan_span(struct ev *e, const struct vg_promql_node *sel, int64_t width, enum vg_plan_fn fn,
+		     int64_t res, bool is_instant, struct vg_span **out)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+
+	*out = NULL;
+	if (!e->is_range || e->step_ms <= 0 || width < 0)
+		return 0;
+	if ((*out = vg_span_find(&e->spans, sel, res)) != NULL)
+		return 0;
+	for (int64_t t = e->start_ms; t <= e->end_ms; t += e->step_ms) {
+		int64_t ref = ref_time(e, sel, t), a;
+		if (__builtin_sub_overflow(ref, width, &a) || a == INT64_MIN || a == INT64_MAX) {
+			lo = INT64_MAX; /* nothing of it is spanned */
+			hi = INT64_MIN;
+			break;
+		}
+		if ((fn == VG_PLAN_FN_NONE ? VG_STORAGE_RES_RAW : plan_res(e, fn, a, ref)) == res) {
+			int64_t first = res ? a - 1 : a + 1;
+			lo = first < lo ? first : lo;
+			hi = ref > hi ? ref : hi;
+		}
+		if (t > INT64_MAX - e->step_ms)
+			break;
+	}
+	return vg_span_load(&e->spans, e->st, sel, &sel->sel, lo, hi, res, res == 0 && !is_instant,
+			    out, e->err);
+}
+
+/* read_window from the span of a range query: 1 when (from, to] is not
+ * within it (a subquery's steps), so the caller selects. */
+static int read_window_span(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
+			    bool is_last, struct value *out)
+{
+	struct vg_span *sp;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (from >= to || (rc = plan_span(e, sel, to - from, VG_PLAN_FN_NONE, VG_STORAGE_RES_RAW, is_last, &sp)) != 0)
+		return from >= to ? 1 : rc;
+	if (sp == NULL || from + 1 < sp->lo || to > sp->hi)
+		return 1;
+	for (size_t i = 0; rc == 0 && i < sp->n; i++) {
+		struct vg_span_series *x = &sp->s[i];
+		size_t a, b;
+		vg_span_window(x, from, to, &a, &b);
+		e->n_read += is_last ? (b > a) : b - a;
+		rc = window_push(x->key, x->key_len, x->smp.ts_ms + a, x->smp.values + a, b - a, is_last, out,
+				 &cap);
+	}
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
 /* The samples of every series of sel in (from, to], stale markers
  * dropped; with is_last only the newest (if it is not stale). */
 static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t from, int64_t to,
@@ -287,62 +422,19 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 
 	if (lo > to)
 		return 0;
+	if ((rc = read_window_span(e, sel, from, to, is_last, out)) != 1)
+		return rc;
 	if ((rc = vg_storage_select(e->st, &sel->sel, lo, to, VG_STORAGE_RES_RAW, &set, e->err)) != 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
-		size_t len, n, k = 0;
+		size_t len;
 
 		if ((rc = vg_storage_set_read(set, i, lo, to, &e->smp, e->err)) != 0)
 			break;
-		n = e->smp.n;
 		vg_storage_set_key(set, i, &key, &len);
-		e->n_read += is_last ? (n > 0) : n;
-		if (is_last) {
-			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
-				if ((rc = vec_push(&out->vec, key, len, e->smp.values[n - 1])) == 0)
-					out->vec.s[out->vec.n - 1].ts_ms = e->smp.ts_ms[n - 1];
-			continue;
-		}
-		for (size_t j = 0; j < n; j++)
-			if (!vg_query_is_stale(e->smp.values[j])) {
-				e->smp.ts_ms[k] = e->smp.ts_ms[j];
-				e->smp.values[k++] = e->smp.values[j];
-			}
-		if (k == 0)
-			continue;
-		{
-			struct vg_query_result *m = &out->mat;
-			struct vg_query_series *qs;
-			if (m->n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				void *p = realloc(m->series, ncap * sizeof(*m->series));
-				if (p == NULL) {
-					rc = VG_ENOMEM;
-					break;
-				}
-				m->series = p;
-				cap = ncap;
-			}
-			qs = &m->series[m->n];
-			memset(qs, 0, sizeof(*qs));
-			qs->key = malloc(len ? len : 1);
-			qs->ts_ms = malloc(k * sizeof(*qs->ts_ms));
-			qs->values = malloc(k * sizeof(*qs->values));
-			if (qs->key == NULL || qs->ts_ms == NULL || qs->values == NULL) {
-				free(qs->key);
-				free(qs->ts_ms);
-				free(qs->values);
-				rc = VG_ENOMEM;
-				break;
-			}
-			memcpy(qs->key, key, len);
-			qs->key_len = len;
-			memcpy(qs->ts_ms, e->smp.ts_ms, k * sizeof(*qs->ts_ms));
-			memcpy(qs->values, e->smp.values, k * sizeof(*qs->values));
-			qs->n = k;
-			m->n++;
-		}
+		e->n_read += is_last ? (e->smp.n > 0) : e->smp.n;
+		rc = window_push(key, len, e->smp.ts_ms, e->smp.values, e->smp.n, is_last, out, &cap);
 	}
 	vg_storage_set_free(set);
 	if (rc == VG_ENOMEM)
@@ -749,6 +841,99 @@ static bool over_time(const char *name, const double *v, size_t n, double param,
 	return true;
 }
 
+/* A range function that has a rollup form, over a range selector, read
+ * from the tier the planner chooses for its window (planner.h); 1 when
+ * that is raw, for the caller to read. */
+static int eval_rollup_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	enum vg_plan_fn fn = vg_plan_fn_of(n->func->name);
+	const struct vg_promql_node *m = n->args[0], *sel;
+	struct vg_spans once = { 0 };
+	struct vg_span *sp;
+	int64_t ref, a, res;
+	int rc = 0;
+
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	if (fn == VG_PLAN_FN_NONE || n->n_args != 1 || m->kind != VG_PROMQL_MATRIX_SEL)
+		return 1;
+	sel = m->expr;
+	ref = ref_time(e, sel, t);
+	a = vg_query_sub_sat(ref, m->range_ms);
+	if ((res = plan_res(e, fn, a, ref)) == VG_STORAGE_RES_RAW)
+		return 1;
+	/* The buckets of the windows at res and the one before each (its
+	 * step into the window): read once for a range query, for this
+	 * window alone otherwise. */
+	if ((rc = plan_span(e, sel, m->range_ms, fn, res, false, &sp)) != 0)
+		return rc;
+	if (sp == NULL || a - 1 < sp->lo || ref > sp->hi) {
+		if (a == INT64_MIN)
+			return 1;
+		rc = vg_span_load(&once, e->st, sel, &sel->sel, a - 1, ref, res, false, &sp, e->err);
+	}
+	for (size_t i = 0; rc == 0 && i < sp->n; i++) {
+		const struct vg_span_series *x = &sp->s[i];
+		double v;
+
+		if (!vg_plan_eval(fn, x->b.v, x->b.n, a, ref, &v))
+			continue;
+		if (vg_plan_fn_keeps_name(fn))
+			rc = vec_push(&out->vec, x->key, x->key_len, v);
+		else
+			rc = vec_push(&out->vec, x->key_noname, x->noname_len, v);
+	}
+	vg_spans_release(&once);
+	return rc == VG_ENOMEM ? oom(e) : rc;
+}
+
+/* The range vector of a range selector at t as slices of the range
+ * query's span (borrowed: the caller frees out->mat.series alone), and in
+ * *src each series' span series. 1 when the window is not in a span. */
+static int span_matrix(struct ev *e, enum vg_plan_fn fn, const struct vg_promql_node *m, int64_t t,
+		       struct value *out, int64_t *range_start, int64_t *range_end,
+		       struct vg_span_series ***src)
+{
+	struct vg_span *sp;
+	int64_t ref;
+	int rc;
+
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	if (m->kind != VG_PROMQL_MATRIX_SEL || m->range_ms <= 0)
+		return 1;
+	ref = ref_time(e, m->expr, t);
+	*range_start = vg_query_sub_sat(ref, m->range_ms);
+	*range_end = ref;
+	if ((rc = plan_span(e, m->expr, m->range_ms, fn, VG_STORAGE_RES_RAW, false, &sp)) != 0)
+		return rc;
+	if (sp == NULL || *range_start + 1 < sp->lo || ref > sp->hi)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	out->type = VG_PROMQL_MATRIX;
+	if (sp->n == 0)
+		return 0;
+	out->mat.series = malloc(sp->n * sizeof(*out->mat.series));
+	*src = malloc(sp->n * sizeof(**src));
+	if (out->mat.series == NULL || *src == NULL) {
+		free(out->mat.series);
+		out->mat.series = NULL;
+		return oom(e);
+	}
+	for (size_t i = 0; i < sp->n; i++) {
+		struct vg_span_series *x = &sp->s[i];
+		size_t a, b;
+		vg_span_window(x, *range_start, ref, &a, &b);
+		e->n_read += b - a;
+		if (a == b)
+			continue;
+		out->mat.series[out->mat.n] = (struct vg_query_series){ x->key, x->key_len, b - a,
+									x->smp.ts_ms + a, x->smp.values + a };
+		(*src)[out->mat.n++] = x;
+	}
+	return 0;
+}
+
 static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	const char *name = n->func->name;
@@ -757,11 +942,16 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 	int64_t ref, range_start;
 	size_t m_arg = strcmp(name, "quantile_over_time") == 0 ? 1 : 0;
 	double *scratch = NULL;
+	struct vg_span_series **src = NULL; /* with a borrowed in.mat */
 	int rc;
 
+	if ((rc = eval_rollup_fn(e, n, t, out)) != 1)
+		return rc;
 	if (n->n_args > 1 && (rc = eval_node(e, n->args[m_arg == 1 ? 0 : 1], t, &param)) != 0)
 		return rc;
-	if ((rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref)) != 0)
+	if ((rc = span_matrix(e, vg_plan_fn_of(name), n->args[m_arg], t, &in, &range_start, &ref, &src)) == 1)
+		rc = eval_matrix(e, n->args[m_arg], t, &in, &range_start, &ref);
+	if (rc != 0)
 		goto out;
 	if (strcmp(name, "absent_over_time") == 0) {
 		rc = in.mat.n == 0 ? absent_labels(e, n->args[0], out) : 0;
@@ -805,10 +995,18 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 			continue;
 		if (keeps_name)
 			rc = vec_push(&out->vec, s->key, s->key_len, v);
+		else if (src)
+			rc = vec_push(&out->vec, src[i]->key_noname, src[i]->noname_len, v);
 		else if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, v);
 	}
 out:
+	if (src) {
+		/* the span's arrays, borrowed */
+		free(in.mat.series);
+		memset(&in.mat, 0, sizeof(in.mat));
+	}
+	free(src);
 	free(scratch);
 	vg_buf_release(&key);
 	value_release(&in);
@@ -2249,7 +2447,7 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0 };
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0, false, { 0 }, false, { 0 }, 0 };
 	struct value v;
 	int rc;
 
@@ -2258,6 +2456,7 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 		return vg_err_set(err, VG_EINVAL, "lookback delta must be positive");
 	rc = eval_node(&e, expr, t_ms, &v);
 	vg_samples_release(&e.smp);
+	vg_spans_release(&e.spans);
 	if (rc != 0)
 		return rc;
 	out->type = v.type;
@@ -2302,7 +2501,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0 };
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0, false, { 0 }, false, { 0 }, 0 };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -2316,6 +2515,8 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		return vg_err_set(err, VG_EINVAL,
 				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
 				  vg_promql_type_name(expr->type));
+	e.is_range = true;
+	e.step_ms = step_ms;
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;
@@ -2341,6 +2542,7 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		out->samples_peak = n_pts;
 	out->samples_total = e.n_read;
 	vg_samples_release(&e.smp);
+	vg_spans_release(&e.spans);
 	if (rc == 0) {
 		rc = group_points(&e, pts, n_pts, &out->series);
 	} else {

@@ -35,8 +35,12 @@
  * the parser accepts is refused with VG_EINVAL and "... is not supported by
  * this version of the engine" rather than given a wrong answer.
  *
+ * Range functions with a rollup form read the 1m or 1h tier where the
+ * planner says so (planner.h, docs/query.md "Tiers"). A range query
+ * selects and reads each selector once for all its steps (span.h).
+ *
  * Not yet: limits on samples, series and time (a query can use as much
- * memory as its data needs); a range query re-selects at every step.
+ * memory as its data needs).
  */
 #ifndef VG_EVAL_H
 #define VG_EVAL_H

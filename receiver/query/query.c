@@ -29,8 +29,7 @@
 
 #include "common/banned.h"
 
-/* First index in ts[0..n) with ts[i] > t. */
-static size_t upper_bound(const int64_t *ts, size_t n, int64_t t)
+size_t vg_query_upper_bound(const int64_t *ts, size_t n, int64_t t)
 {
 	size_t lo = 0, hi = n;
 
@@ -172,7 +171,7 @@ static size_t eval_range(const int64_t *ts, const double *vals, size_t n, int64_
 			 int64_t step_ms, uint64_t n_steps, int64_t lookback_ms, int64_t *pts,
 			 double *pvals)
 {
-	size_t out = 0, j = upper_bound(ts, n, start_ms);
+	size_t out = 0, j = vg_query_upper_bound(ts, n, start_ms);
 
 	for (uint64_t k = 0; k < n_steps; k++) {
 		int64_t t = start_ms + (int64_t)k * step_ms;

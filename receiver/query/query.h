@@ -80,4 +80,7 @@ int vg_query_series(struct vg_storage *st, struct vg_selector *const *sels, size
 
 void vg_query_result_release(struct vg_query_result *r);
 
+/* The first index in ts[0..n) (ascending) with ts[i] > t. */
+size_t vg_query_upper_bound(const int64_t *ts, size_t n, int64_t t);
+
 #endif

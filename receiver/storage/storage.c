@@ -903,7 +903,7 @@ static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int6
 			    push_point(set, &np, set->cols.ts_ms[j], set->cols.values[j], rank) != 0)
 				return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
 	}
-	if (r->n > 1 || np > 1)
+	if (np > 1) /* not with none: set->pts may still be NULL */
 		qsort(set->pts, np, sizeof(*set->pts), point_cmp);
 	if (vg_samples_reserve(out, np) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
