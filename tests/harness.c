@@ -3,6 +3,7 @@
 
 #include "tests/harness.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/mpack.h"
@@ -27,6 +28,120 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+int vg_t_write_clock(const char *path, int64_t ms)
+{
+	char tmp[1100];
+	FILE *f;
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	rc = fprintf(f, "%lld\n", (long long)ms) > 0 ? 0 : -1;
+	if (fclose(f) != 0 || rc != 0)
+		return -1;
+	return rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms)
+{
+	char want[64];
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+
+	vg_time_format_rfc3339(ms, want, sizeof(want));
+	while (vg_t_now_ms() < deadline) {
+		long status = 0;
+		json_t *doc = vg_t_http_json(http_port, "/api/v1/rules", &status);
+		json_t *groups = json_object_get(json_object_get(doc, "data"), "groups"), *g;
+		size_t i, n_done = 0;
+		bool is_done;
+
+		json_array_foreach(groups, i, g) {
+			const char *last = json_string_value(json_object_get(g, "lastEvaluation"));
+			n_done += last && strcmp(last, want) == 0;
+		}
+		is_done = groups && n_done == json_array_size(groups);
+		json_decref(doc);
+		if (is_done)
+			return 0;
+		vg_t_sleep_ms(20);
+	}
+	return -1;
+}
+
+int vg_t_sink_start(struct vg_t_sink *s, const char *dir, const char *responses, const char *delay,
+		    const char *retry_after)
+{
+	char pf[600], out[600];
+	char *argv[14] = { "/usr/bin/python3", VG_TEST_DATA "/../http_sink.py", "--port-file", pf, "--log", s->log,
+			   "--responses", (char *)responses, NULL };
+	int n = 8;
+	int64_t deadline = vg_t_now_ms() + 10000;
+
+	if (delay) {
+		argv[n++] = "--delay";
+		argv[n++] = (char *)delay;
+	}
+	if (retry_after) {
+		argv[n++] = "--retry-after";
+		argv[n++] = (char *)retry_after;
+	}
+
+	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
+	snprintf(out, sizeof(out), "%s/sink.out", dir);
+	snprintf(s->log, sizeof(s->log), "%s/sink.jsonl", dir);
+	unlink(pf);
+	if (vg_t_spawn(&s->proc, out, argv) != 0)
+		return -1;
+	while (vg_t_now_ms() < deadline) {
+		FILE *f = fopen(pf, "r");
+		unsigned p;
+		if (f && fscanf(f, "%u", &p) == 1) {
+			fclose(f);
+			s->port = (uint16_t)p;
+			return 0;
+		}
+		if (f)
+			fclose(f);
+		vg_t_sleep_ms(20);
+	}
+	vg_t_stop(&s->proc, SIGKILL, 1000);
+	return -1;
+}
+
+json_t *vg_t_sink_requests(const struct vg_t_sink *s)
+{
+	json_t *all = json_array();
+	FILE *f = fopen(s->log, "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		json_t *o = json_loads(line, 0, NULL);
+		if (o)
+			json_array_append_new(all, o);
+	}
+	if (f)
+		fclose(f);
+	free(line);
+	return all;
+}
+
+size_t vg_t_sink_wait(const struct vg_t_sink *s, size_t n, int timeout_ms)
+{
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+	size_t got = 0;
+
+	for (;;) {
+		json_t *r = vg_t_sink_requests(s);
+		got = json_array_size(r);
+		json_decref(r);
+		if (got >= n || vg_t_now_ms() >= deadline)
+			return got;
+		vg_t_sleep_ms(50);
+	}
+}
 
 int vg_t_count_files(const char *dir, const char *suffix)
 {

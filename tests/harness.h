@@ -117,6 +117,32 @@ uint64_t vg_t_wait_ack(int fd, uint64_t seq);
 /* How many entries of directory dir end in suffix (0 if dir is missing). */
 int vg_t_count_files(const char *dir, const char *suffix);
 
+/* A receiver's driven clock (testing_clock_file): writes ms to path
+ * atomically (a new file renamed over it); 0 or -1. */
+int vg_t_write_clock(const char *path, int64_t ms);
+
+/* Waits until every rule group of the receiver at http_port has its last
+ * evaluation at ms (GET /api/v1/rules); 0, or -1 after timeout_ms. */
+int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms);
+
+/* tests/http_sink.py, a real HTTP endpoint (see its header): started in
+ * dir answering with responses ("503,200": the last repeats), each answer
+ * held delay seconds when delay is not NULL, a Retry-After of
+ * retry_after seconds on 429 and 503 when it is not NULL; 0 once it
+ * listens (s->port), -1 when it did not start within 10 s. */
+struct vg_t_sink {
+	struct vg_t_proc proc;
+	char log[600];
+	uint16_t port;
+};
+int vg_t_sink_start(struct vg_t_sink *s, const char *dir, const char *responses, const char *delay,
+		    const char *retry_after);
+/* The requests received so far, as a JSON array of the sink's records
+ * (method, path, query, headers, body, status); caller json_decref's. */
+json_t *vg_t_sink_requests(const struct vg_t_sink *s);
+/* Waits up to timeout_ms for at least n requests; how many there are. */
+size_t vg_t_sink_wait(const struct vg_t_sink *s, size_t n, int timeout_ms);
+
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);
 int64_t vg_t_now_ms(void);

@@ -25,22 +25,15 @@
 
 #include <jansson.h>
 
-#define SINK VG_TEST_DATA "/../http_sink.py"
 /* 2026-11-30 is a Monday. */
 #define MONDAY_NOON_MS 1796040000000LL
 #define MIN_MS (60 * 1000LL)
 #define HOUR_MS (60 * MIN_MS)
 
-struct sink {
-	struct vg_t_proc proc;
-	char log[600];
-	uint16_t port;
-};
-
 static char *dir;
 static char clock_path[600];
 static struct vg_t_receiver rcv;
-static struct sink sink;
+static struct vg_t_sink sink;
 static bool has_rcv, has_sink;
 
 static void setup(void)
@@ -63,87 +56,25 @@ static void teardown(void)
 
 static void set_clock(int64_t ms)
 {
-	char tmp[700];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", clock_path);
-	f = fopen(tmp, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "%" PRId64 "\n", ms);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(rename(tmp, clock_path), 0);
-}
-
-/* The sink's own output, beside its log in the test's directory. */
-static const char *sink_out(void)
-{
-	static char path[600];
-
-	snprintf(path, sizeof(path), "%s/sink.out", dir);
-	return path;
+	ck_assert_int_eq(vg_t_write_clock(clock_path, ms), 0);
 }
 
 static void sink_start(const char *responses, const char *delay)
 {
-	char pf[600], lg[600];
-	char *argv[] = { "/usr/bin/python3", SINK, "--port-file", pf, "--log", lg, "--responses", (char *)responses,
-			 delay ? "--delay" : NULL, (char *)delay, NULL };
-	int64_t deadline = vg_t_now_ms() + 10000;
-
-	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
-	snprintf(lg, sizeof(lg), "%s/sink.jsonl", dir);
-	snprintf(sink.log, sizeof(sink.log), "%s", lg);
-	ck_assert_int_eq(vg_t_spawn(&sink.proc, sink_out(), argv), 0);
+	ck_assert_msg(vg_t_sink_start(&sink, dir, responses, delay, NULL) == 0, "http_sink.py did not start");
 	has_sink = true;
-	while (vg_t_now_ms() < deadline) {
-		FILE *f = fopen(pf, "r");
-		unsigned p;
-		if (f && fscanf(f, "%u", &p) == 1) {
-			fclose(f);
-			sink.port = (uint16_t)p;
-			return;
-		}
-		if (f)
-			fclose(f);
-		vg_t_sleep_ms(20);
-	}
-	ck_abort_msg("http_sink.py did not start");
 }
 
 /* The requests the sink received so far, as a JSON array. */
 static json_t *sink_requests(void)
 {
-	json_t *all = json_array();
-	FILE *f = fopen(sink.log, "r");
-	char *line = NULL;
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		json_t *o = json_loads(line, 0, NULL);
-		if (o)
-			json_array_append_new(all, o);
-	}
-	if (f)
-		fclose(f);
-	free(line);
-	return all;
+	return vg_t_sink_requests(&sink);
 }
 
 /* Waits up to 10 s for at least n requests; their count. */
 static size_t sink_wait(size_t n)
 {
-	int64_t deadline = vg_t_now_ms() + 10000;
-	size_t got = 0;
-
-	while (vg_t_now_ms() < deadline) {
-		json_t *r = sink_requests();
-		got = json_array_size(r);
-		json_decref(r);
-		if (got >= n)
-			break;
-		vg_t_sleep_ms(50);
-	}
-	return got;
+	return vg_t_sink_wait(&sink, n, 10000);
 }
 
 /* Request i's body, parsed. */
@@ -392,26 +323,8 @@ END_TEST
  * the first backoff step (500 ms). */
 START_TEST(test_notify_retry_after_is_honoured)
 {
-	char pf[600], lg[600];
-	char *argv[] = { "/usr/bin/python3", SINK, "--port-file", pf, "--log", lg, "--responses", "429,200",
-			 "--retry-after", "2", NULL };
-	int64_t deadline = vg_t_now_ms() + 10000;
-
-	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
-	snprintf(lg, sizeof(lg), "%s/sink.jsonl", dir);
-	snprintf(sink.log, sizeof(sink.log), "%s", lg);
-	ck_assert_int_eq(vg_t_spawn(&sink.proc, sink_out(), argv), 0);
+	ck_assert_msg(vg_t_sink_start(&sink, dir, "429,200", NULL, "2") == 0, "http_sink.py did not start");
 	has_sink = true;
-	while (vg_t_now_ms() < deadline && access(pf, F_OK) != 0)
-		vg_t_sleep_ms(20);
-	{
-		FILE *f = fopen(pf, "r");
-		unsigned p = 0;
-		ck_assert_ptr_nonnull(f);
-		ck_assert_int_eq(fscanf(f, "%u", &p), 1);
-		fclose(f);
-		sink.port = (uint16_t)p;
-	}
 	start_receiver("alerting:\n  route:\n    receiver: ops-webhook\n    group_wait: 100ms\n" HOOK_RECEIVER, false);
 	post_alerts(ALERT_H1);
 	ck_assert_uint_eq(sink_wait(2), 2);

@@ -38,15 +38,7 @@ static int64_t t0; /* a multiple of 10 s near the real time */
 
 static void set_clock(int64_t ms)
 {
-	char tmp[800];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", clock_path);
-	f = fopen(tmp, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "%" PRId64 "\n", ms);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(rename(tmp, clock_path), 0);
+	ck_assert_int_eq(vg_t_write_clock(clock_path, ms), 0);
 }
 
 static void write_file(const char *path, const char *text)
@@ -114,28 +106,9 @@ static void push(const char *series, double v, int64_t ts)
  * evaluation at ms (10 s at most). */
 static void advance(int64_t ms)
 {
-	char want[64];
-	int64_t deadline = vg_t_now_ms() + 10000;
-
-	vg_time_format_rfc3339(ms, want, sizeof(want));
-	set_clock(ms);
-	while (vg_t_now_ms() < deadline) {
-		long status = 0;
-		json_t *doc = vg_t_http_json(rcv.http_port, "/api/v1/rules", &status);
-		json_t *groups = json_object_get(json_object_get(doc, "data"), "groups"), *g;
-		size_t i, n_done = 0;
-
-		json_array_foreach(groups, i, g) {
-			const char *last = json_string_value(json_object_get(g, "lastEvaluation"));
-			n_done += last && strcmp(last, want) == 0;
-		}
-		bool is_done = groups && n_done == json_array_size(groups);
-		json_decref(doc);
-		if (is_done)
-			return;
-		vg_t_sleep_ms(20);
-	}
-	ck_abort_msg("no evaluation at %s within 10 s", want);
+	ck_assert_int_eq(vg_t_write_clock(clock_path, ms), 0);
+	ck_assert_msg(vg_t_wait_rule_evaluation(rcv.http_port, ms, 10000) == 0, "no evaluation at %" PRId64 " within 10 s",
+		      ms);
 }
 
 /* The alert named name in /api/v1/alerts: its state ("" when there is
