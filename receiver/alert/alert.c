@@ -5,6 +5,9 @@
  */
 #include "receiver/alert/alert.h"
 
+#include "common/buf.h"
+#include "common/json.h"
+
 #include "common/banned.h"
 
 #define FNV_OFFSET 14695981039346656037ull
@@ -41,4 +44,17 @@ void vg_alert_fingerprint_hex(uint64_t fp, char out[17])
 		fp >>= 4;
 	}
 	out[16] = '\0';
+}
+
+void vg_alert_json_labels(struct vg_buf *b, const struct vg_conf_labels *l)
+{
+	vg_buf_putc(b, '{');
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			vg_buf_putc(b, ',');
+		vg_json_cstr(b, l->names[i]);
+		vg_buf_putc(b, ':');
+		vg_json_cstr(b, l->values[i]);
+	}
+	vg_buf_putc(b, '}');
 }

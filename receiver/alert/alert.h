@@ -44,4 +44,9 @@ typedef void vg_alert_sink_fn(void *arg, const struct vg_notify_alert *alerts, s
 uint64_t vg_alert_fingerprint(const struct vg_conf_labels *labels);
 void vg_alert_fingerprint_hex(uint64_t fp, char out[17]);
 
+/* A label set as a JSON object, {"name":"value",...}, in its order (the
+ * API's answers and the channels' bodies). */
+struct vg_buf;
+void vg_alert_json_labels(struct vg_buf *b, const struct vg_conf_labels *l);
+
 #endif

@@ -140,9 +140,9 @@ static void alerts_json(struct vg_buf *b, const struct vg_notification *n)
 	for (size_t i = 0; i < n->n_alerts; i++) {
 		const struct vg_notify_alert *a = &n->alerts[i];
 		vg_buf_puts(b, i ? ",{\"labels\":" : "{\"labels\":");
-		vg_channel_json_labels(b, &a->labels);
+		vg_alert_json_labels(b, &a->labels);
 		vg_buf_puts(b, ",\"annotations\":");
-		vg_channel_json_labels(b, &a->annotations);
+		vg_alert_json_labels(b, &a->annotations);
 		if (a->starts_at_ms > 0) {
 			vg_time_format_rfc3339(a->starts_at_ms, ts, sizeof(ts));
 			vg_buf_printf(b, ",\"startsAt\":\"%s\"", ts);

@@ -499,16 +499,3 @@ void vg_channel_xml_escape(struct vg_buf *b, const char *s)
 		}
 	}
 }
-
-void vg_channel_json_labels(struct vg_buf *b, const struct vg_conf_labels *l)
-{
-	vg_buf_putc(b, '{');
-	for (size_t i = 0; i < l->n; i++) {
-		if (i)
-			vg_buf_putc(b, ',');
-		vg_json_cstr(b, l->names[i]);
-		vg_buf_putc(b, ':');
-		vg_json_cstr(b, l->values[i]);
-	}
-	vg_buf_putc(b, '}');
-}

@@ -103,7 +103,5 @@ void vg_channel_truncate_utf8(struct vg_buf *b, size_t max_chars);
 /* s with <, >, &, " and ' as entities and control characters other than
  * newline dropped: for HTML and XML (TwiML) text and attributes. */
 void vg_channel_xml_escape(struct vg_buf *b, const char *s);
-/* JSON: {"name":"value",...} of l. */
-void vg_channel_json_labels(struct vg_buf *b, const struct vg_conf_labels *l);
 
 #endif

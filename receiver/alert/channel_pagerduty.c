@@ -232,9 +232,9 @@ static void alert_event(struct vg_buf *b, const struct vg_pagerduty_config *c, c
 	payload_common(b, c, vg_buf_cstr(&summary), source_of(c, n, &a->labels), severity_of(c, &a->labels),
 		       a->starts_at_ms);
 	vg_buf_puts(b, ",\"custom_details\":{\"labels\":");
-	vg_channel_json_labels(b, &a->labels);
+	vg_alert_json_labels(b, &a->labels);
 	vg_buf_puts(b, ",\"annotations\":");
-	vg_channel_json_labels(b, &a->annotations);
+	vg_alert_json_labels(b, &a->annotations);
 	json_opt(b, "receiver", n->receiver);
 	json_opt(b, "group_key", n->group_key);
 	vg_buf_puts(b, "}}");
@@ -256,9 +256,9 @@ static void alert_list(struct vg_buf *b, const struct vg_notification *n, bool i
 			continue;
 		}
 		vg_buf_puts(b, is_first ? "{\"labels\":" : ",{\"labels\":");
-		vg_channel_json_labels(b, &a->labels);
+		vg_alert_json_labels(b, &a->labels);
 		vg_buf_puts(b, ",\"annotations\":");
-		vg_channel_json_labels(b, &a->annotations);
+		vg_alert_json_labels(b, &a->annotations);
 		vg_buf_putc(b, '}');
 		is_first = false;
 	}

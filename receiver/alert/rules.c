@@ -1144,19 +1144,6 @@ size_t vg_rules_format_value_e(double v, char *out, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-static void json_labels(struct vg_buf *b, const struct vg_conf_labels *l)
-{
-	vg_buf_putc(b, '{');
-	for (size_t i = 0; i < l->n; i++) {
-		if (i)
-			vg_buf_putc(b, ',');
-		vg_json_cstr(b, l->names[i]);
-		vg_buf_putc(b, ':');
-		vg_json_cstr(b, l->values[i]);
-	}
-	vg_buf_putc(b, '}');
-}
-
 static void json_time(struct vg_buf *b, int64_t ms)
 {
 	char t[64];
@@ -1174,9 +1161,9 @@ static void json_alert(struct vg_buf *b, const struct vg_alert_inst *in)
 	char v[64];
 
 	vg_buf_puts(b, "{\"labels\":");
-	json_labels(b, &in->labels);
+	vg_alert_json_labels(b, &in->labels);
 	vg_buf_puts(b, ",\"annotations\":");
-	json_labels(b, &in->annotations);
+	vg_alert_json_labels(b, &in->annotations);
 	vg_buf_printf(b, ",\"state\":\"%s\",\"activeAt\":", vg_alert_state_name(in->state));
 	json_time(b, in->active_at_ms);
 	if (in->keep_firing_since_ms) {
@@ -1208,9 +1195,9 @@ static void json_rule(struct vg_buf *b, const struct rule_rt *ru, bool is_exclud
 		vg_buf_printf(b, ",\"duration\":%.17g,\"keepFiringFor\":%.17g", secs(c->for_ms),
 			      secs(c->keep_firing_for_ms));
 		vg_buf_puts(b, ",\"labels\":");
-		json_labels(b, &c->labels);
+		vg_alert_json_labels(b, &c->labels);
 		vg_buf_puts(b, ",\"annotations\":");
-		json_labels(b, &c->annotations);
+		vg_alert_json_labels(b, &c->annotations);
 		for (size_t i = 0; i < ru->table.n; i++)
 			if (ru->table.v[i].state > top)
 				top = ru->table.v[i].state;
@@ -1226,7 +1213,7 @@ static void json_rule(struct vg_buf *b, const struct rule_rt *ru, bool is_exclud
 		vg_buf_putc(b, ']');
 	} else {
 		vg_buf_puts(b, ",\"labels\":");
-		json_labels(b, &c->labels);
+		vg_alert_json_labels(b, &c->labels);
 	}
 	vg_buf_printf(b, ",\"health\":\"%s\"", health[ru->health]);
 	if (ru->last_error[0]) {
