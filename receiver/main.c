@@ -334,6 +334,11 @@ int main(int argc, char **argv)
 		.cors_origin = cfg.http_cors_origin,
 		.tls_cert_file = cfg.http_tls_cert_file, .tls_key_file = cfg.http_tls_key_file,
 		.tls_client_ca_file = cfg.http_tls_client_ca_file,
+		.query_timeout_ms = cfg.query_timeout_ms, .query_max_samples = cfg.query_max_samples,
+		.query_max_series = cfg.query_max_series,
+		.query_max_response_bytes = cfg.query_max_response_bytes,
+		.query_max_concurrency = (unsigned)cfg.query_max_concurrency,
+		.query_max_queued = (unsigned)cfg.query_max_queued,
 	};
 	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)

@@ -72,6 +72,14 @@ struct vg_receiver_config {
 	char *http_tls_cert_file;
 	char *http_tls_key_file;
 	char *http_tls_client_ca_file;
+	/* Queries (vigil-receiver.yaml(5), "query"; flags --query.*); 0
+	 * turns a limit off. */
+	int64_t query_timeout_ms;          /* 2m */
+	uint64_t query_max_samples;        /* 5,000,000 */
+	uint64_t query_max_series;         /* 1,000,000 */
+	uint64_t query_max_response_bytes; /* 128 MiB */
+	uint64_t query_max_concurrency;    /* 0 (default): two per CPU, 2..20 */
+	uint64_t query_max_queued;         /* 100 */
 };
 
 /*

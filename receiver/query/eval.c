@@ -66,6 +66,7 @@ struct ev {
 	int64_t start_ms, end_ms, lookback_ms;
 	struct vg_err *err;
 	struct vg_samples smp;
+	struct vg_query_limits *lim; /* NULL: none (query.h) */
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -286,6 +287,7 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 		return 0;
 	if ((rc = vg_storage_select(e->st, &sel->sel, lo, to, VG_STORAGE_RES_RAW, &set, e->err)) != 0)
 		return rc;
+	rc = vg_query_limits_series(e->lim, vg_storage_set_len(set), e->err);
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
 		size_t len, n, k = 0;
@@ -293,6 +295,8 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 		if ((rc = vg_storage_set_read(set, i, lo, to, &e->smp, e->err)) != 0)
 			break;
 		n = e->smp.n;
+		if ((rc = vg_query_limits_add(e->lim, is_last ? n > 0 : n, e->err)) != 0)
+			break;
 		vg_storage_set_key(set, i, &key, &len);
 		if (is_last) {
 			if (n > 0 && !vg_query_is_stale(e->smp.values[n - 1]))
@@ -480,7 +484,8 @@ static int eval_subquery(struct ev *e, const struct vg_promql_node *n, int64_t t
 				  (long long)((ref - first) / step + 1), MAX_SUBQUERY_STEPS);
 	for (int64_t ts = first; ts <= ref && rc == 0; ts += step) {
 		struct value v;
-		if ((rc = eval_node(e, n->expr, ts, &v)) != 0)
+		if ((rc = vg_query_limits_check(e->lim, e->err)) != 0 ||
+		    (rc = eval_node(e, n->expr, ts, &v)) != 0)
 			break;
 		rc = collect_points(e, &v, ts, &pts, &n_pts, &cap);
 		value_release(&v);
@@ -1894,7 +1899,14 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 } };
+	return vg_eval_instant_limited(st, expr, t_ms, lookback_ms, NULL, out, err);
+}
+
+int vg_eval_instant_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
+			    int64_t lookback_ms, struct vg_query_limits *lim, struct vg_eval_result *out,
+			    struct vg_err *err)
+{
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, lim };
 	struct value v;
 	int rc;
 
@@ -1943,7 +1955,14 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 } };
+	return vg_eval_range_limited(st, expr, start_ms, end_ms, step_ms, lookback_ms, NULL, out, err);
+}
+
+int vg_eval_range_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
+			  int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			  struct vg_query_limits *lim, struct vg_eval_result *out, struct vg_err *err)
+{
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, lim };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -1960,17 +1979,20 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;
-		return vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+		return vg_query_range_limited(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, lim,
+					      &out->series, err);
 	}
 	for (uint64_t k = 0; k < n_steps && rc == 0; k++) {
 		int64_t t = start_ms + (int64_t)k * step_ms;
 		struct value v;
 
-		if ((rc = eval_node(&e, expr, t, &v)) != 0)
+		if ((rc = vg_query_limits_hold(lim, n_pts, err)) != 0 || (rc = eval_node(&e, expr, t, &v)) != 0)
 			break;
 		rc = collect_points(&e, &v, t, &pts, &n_pts, &cap);
 		value_release(&v);
 	}
+	if (rc == 0)
+		rc = vg_query_limits_hold(lim, n_pts, err);
 	vg_samples_release(&e.smp);
 	if (rc == 0) {
 		rc = group_points(&e, pts, n_pts, &out->series);

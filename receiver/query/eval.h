@@ -31,8 +31,11 @@
  * the parser accepts is refused with VG_EINVAL and "... is not supported by
  * this version of the engine" rather than given a wrong answer.
  *
- * Not yet: limits on samples, series and time (a query can use as much
- * memory as its data needs); a range query re-selects at every step.
+ * Limits (vg_eval_*_limited, struct vg_query_limits in query.h): the
+ * deadline and the stop flag are checked at every series loaded and every
+ * step; the samples held and the series of each selection are counted
+ * where samples are loaded. Not yet: a range query re-selects at every
+ * step.
  */
 #ifndef VG_EVAL_H
 #define VG_EVAL_H
@@ -71,6 +74,17 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err);
+
+/* vg_eval_instant and vg_eval_range within lim (query.h; NULL: none):
+ * VG_ELIMIT with Prometheus's message, and lim->hit saying which limit,
+ * once the deadline passed, lim->is_stopping was set, or a selection or
+ * the samples held went past their limit. */
+int vg_eval_instant_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
+			    int64_t lookback_ms, struct vg_query_limits *lim, struct vg_eval_result *out,
+			    struct vg_err *err);
+int vg_eval_range_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
+			  int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			  struct vg_query_limits *lim, struct vg_eval_result *out, struct vg_err *err);
 
 void vg_eval_result_release(struct vg_eval_result *r);
 
