@@ -118,8 +118,8 @@ int vg_query_pool_submit(struct vg_query_pool *p, struct vg_query_job *job)
 	pthread_mutex_lock(&p->mu);
 	if (atomic_load(&p->is_stopping)) {
 		rc = VG_EAGAIN;
-	} else if (p->n_queued >= p->max_queued && p->n_running + p->n_queued >= p->n_threads) {
-		/* Every worker busy and the queue full. */
+	} else if (p->n_running + p->n_queued >= p->n_threads + p->max_queued) {
+		/* Every worker busy (or about to be) and the queue full. */
 		rc = VG_ELIMIT;
 	} else {
 		if (p->tail)
