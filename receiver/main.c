@@ -377,7 +377,9 @@ out:
 	/* Reverse order of start. The sealer first (a freeze it waits for fails
 	 * now that the loop is done), then the last seal, here, so a restart
 	 * finds everything in blocks and a short WAL; then no agents, then no
-	 * queries, then the WAL (after the last sync), then memory. */
+	 * queries, then the WAL (after the last sync), then memory. Running
+	 * queries are canceled before all that: nothing waits for them. */
+	vg_http_api_stop_queries(api);
 	if (ing)
 		vg_ingest_stop_freezes(ing);
 	vg_sealer_stop(sealer);

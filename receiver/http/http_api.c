@@ -1701,6 +1701,12 @@ uint16_t vg_http_api_port(const struct vg_http_api *api)
 	return api->port;
 }
 
+void vg_http_api_stop_queries(struct vg_http_api *api)
+{
+	if (api != NULL)
+		vg_query_pool_stop(api->pool);
+}
+
 void vg_http_api_stop(struct vg_http_api *api)
 {
 	if (api == NULL)
@@ -1708,13 +1714,14 @@ void vg_http_api_stop(struct vg_http_api *api)
 	/* Running queries are canceled, not waited for; their answers (and
 	 * those of queries that never ran) go to the loop while it still
 	 * runs, and whatever it did not send is freed below. */
-	vg_query_pool_stop(api->pool);
+	vg_http_api_stop_queries(api);
 	if (api->has_thread) {
 		/* loopexit, unlike loopbreak, is not lost if the loop has not
 		 * started running yet. */
 		event_base_loopexit(api->base, NULL);
 		pthread_join(api->thread, NULL);
 	}
+	vg_query_pool_free(api->pool);
 	while (api->jobs != NULL) {
 		struct query_job *q = api->jobs;
 		api->jobs = q->next;

@@ -67,8 +67,12 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 void vg_http_api_set_ready(struct vg_http_api *api);
 /* The port actually bound. */
 uint16_t vg_http_api_port(const struct vg_http_api *api);
+/* Cancels the running queries and stops the query workers (pool.h): what
+ * stop does first, for a caller that has more to do before stopping the
+ * rest (main: the final seal). Later queries answer 503. */
+void vg_http_api_stop_queries(struct vg_http_api *api);
 /* Stops the thread and frees everything; running queries are canceled,
- * not waited for (pool.h). */
+ * not waited for. */
 void vg_http_api_stop(struct vg_http_api *api);
 
 #endif

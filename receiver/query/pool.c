@@ -8,9 +8,10 @@
  * worker: a running job sees the flag through the evaluator's checks
  * (query.h) and ends early; an idle worker sees it and returns.
  *
- * Invariant: mu guards head, tail, n_queued, n_running and is_stopping's
- * transitions; is_stopping is also atomic so that evaluations read it
- * without the mutex. Nothing is called back with mu held.
+ * Invariant: mu guards head, tail, n_queued, n_running, n_threads and
+ * is_stopping's transitions; is_stopping is also atomic so that
+ * evaluations read it without the mutex. Nothing is called back with mu
+ * held.
  */
 #include "receiver/query/pool.h"
 #include "common/err.h"
@@ -95,12 +96,12 @@ int vg_query_pool_start(const struct vg_query_pool_options *opts, struct vg_quer
 		return vg_err_set(err, VG_EIO, "cannot create the query pool's condition");
 	}
 	if ((p->threads = calloc(opts->max_concurrency, sizeof(*p->threads))) == NULL) {
-		vg_query_pool_stop(p);
+		vg_query_pool_free(p);
 		return vg_err_set(err, VG_ENOMEM, "out of memory starting the query workers");
 	}
 	for (unsigned i = 0; i < opts->max_concurrency; i++) {
 		if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
-			vg_query_pool_stop(p);
+			vg_query_pool_free(p);
 			return vg_err_set(err, VG_EIO, "cannot start query worker %u of %u", i + 1,
 					  opts->max_concurrency);
 		}
@@ -145,21 +146,37 @@ void vg_query_pool_counts(struct vg_query_pool *p, unsigned *running, unsigned *
 void vg_query_pool_stop(struct vg_query_pool *p)
 {
 	struct vg_query_job *job;
+	unsigned n_threads;
 
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->mu);
 	atomic_store(&p->is_stopping, true);
 	pthread_cond_broadcast(&p->cv);
+	n_threads = p->n_threads;
+	p->n_threads = 0;
 	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->n_threads; i++)
+	for (unsigned i = 0; i < n_threads; i++)
 		pthread_join(p->threads[i], NULL);
-	/* No worker left: the queue is this thread's. */
-	while ((job = p->head) != NULL) {
-		p->head = job->next;
+	/* No worker left, and submit refuses: the queue is this thread's. */
+	pthread_mutex_lock(&p->mu);
+	job = p->head;
+	p->head = p->tail = NULL;
+	p->n_queued = 0;
+	pthread_mutex_unlock(&p->mu);
+	while (job != NULL) {
+		struct vg_query_job *next = job->next;
 		job->next = NULL;
 		job->done(job, false);
+		job = next;
 	}
+}
+
+void vg_query_pool_free(struct vg_query_pool *p)
+{
+	if (p == NULL)
+		return;
+	vg_query_pool_stop(p);
 	free(p->threads);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);

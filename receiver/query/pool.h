@@ -17,7 +17,8 @@
  *
  * Invariants:
  *  - every job submitted (0 returned) gets done exactly once, and after
- *    vg_query_pool_stop returns no worker runs or touches a job;
+ *    vg_query_pool_stop returns no worker runs or touches a job (the
+ *    pool itself stays valid, refusing, until vg_query_pool_free);
  *  - vg_query_pool_stop does not wait for a running query to finish:
  *    it sets the stop flag, which the evaluator checks with its deadline
  *    at every series it loads and every step, and then joins.
@@ -59,8 +60,11 @@ int vg_query_pool_submit(struct vg_query_pool *pool, struct vg_query_job *job);
 /* Jobs running and waiting now (for /metrics). Any thread. */
 void vg_query_pool_counts(struct vg_query_pool *pool, unsigned *running, unsigned *queued);
 /* Sets the stop flag (running evaluations end at their next check), joins
- * the workers, calls done (is_run false) for every job still queued, and
- * frees the pool. NULL is fine. */
+ * the workers and calls done (is_run false) for every job still queued;
+ * later submits answer VG_EAGAIN. Once, from one thread (the owner's);
+ * again is a no-op. NULL is fine. */
 void vg_query_pool_stop(struct vg_query_pool *pool);
+/* vg_query_pool_stop, then frees the pool. NULL is fine. */
+void vg_query_pool_free(struct vg_query_pool *pool);
 
 #endif
