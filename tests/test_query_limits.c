@@ -379,6 +379,83 @@ static char *heavy_form(const char *timeout)
 	return form("sum_over_time(sum(ql_small)[10m:1s])", tail);
 }
 
+/* --- configuration ---------------------------------------------------------- */
+
+/* vigil-receiver --check-config on config text plus one flag: the exit
+ * status, stderr in *err (caller frees). */
+static int check_config(const char *config, const char *flag, char **err)
+{
+	char path[600], cfg_arg[640], *out = NULL;
+	FILE *f;
+	int rc;
+
+	dir = vg_t_tmpdir("vg-qlimits");
+	snprintf(path, sizeof(path), "%s/receiver.yaml", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(config, f);
+	fclose(f);
+	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", path);
+	{
+		char *argv[] = { (char *)vg_t_bin("vigil-receiver"), cfg_arg, "--check-config", (char *)flag, NULL };
+		if (flag == NULL)
+			argv[3] = NULL;
+		rc = vg_t_run(argv, &out, err, 10000);
+	}
+	free(out);
+	vg_t_rmrf(dir);
+	free(dir);
+	dir = NULL;
+	return rc;
+}
+
+START_TEST(test_config_keys_and_flags_checked)
+{
+	char *err = NULL;
+
+	ck_assert_int_eq(check_config("query:\n  timeout: 30s\n  max_samples: 1000\n  max_series: 10\n"
+				      "  max_response_size: 1MiB\n  max_concurrency: 3\n  max_queued: 5\n",
+				      NULL, &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("query:\n  timeout: soon\n", NULL, &err), 0);
+	ck_assert_msg(strstr(err, "query.timeout") != NULL || strstr(err, "timeout") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_ne(check_config("query:\n  max_queued: 0\n", NULL, &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("query:\n  max_sample: 5\n", NULL, &err), 0);
+	free(err);
+	ck_assert_int_eq(check_config("", "--query.max-samples=1000", &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("", "--query.max-samples=lots", &err), 0);
+	ck_assert_msg(strstr(err, "--query.max-samples") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_ne(check_config("", "--query.timeout=2x", &err), 0);
+	ck_assert_msg(strstr(err, "--query.timeout") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_ne(check_config("", "--query.max-concurrency=5000", &err), 0);
+	ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_eq(check_config("", "--query.max-response-size=64MiB", &err), 0);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_flag_overrides_the_file)
+{
+	long status;
+
+	dir = vg_t_tmpdir("vg-qlimits");
+	now_ms = wall_ms() / 1000 * 1000;
+	{
+		char data[600];
+		snprintf(data, sizeof(data), "%s/data", dir);
+		ck_assert_int_eq(vg_t_receiver_start(&rcv, data, "--query.max-samples=1000"), 0);
+	}
+	load_small();
+	assert_error(instant("count_over_time(ql_small[1h])", "", &status), &status, 422, "execution",
+		     TOO_MANY_SAMPLES);
+}
+END_TEST
+
 /* --- each limit ------------------------------------------------------------ */
 
 START_TEST(test_max_samples_refused_with_prometheus_error)
@@ -717,6 +794,8 @@ static Suite *query_limits_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_config_keys_and_flags_checked);
+	tcase_add_test(tc, test_flag_overrides_the_file);
 	tcase_add_test(tc, test_max_samples_refused_with_prometheus_error);
 	tcase_add_test(tc, test_max_series_refused);
 	tcase_add_test(tc, test_max_response_size_stops_the_body);
