@@ -250,6 +250,24 @@ static size_t result_len(json_t *doc, const long *statusp)
 	return n;
 }
 
+/* The value of one sample line of /metrics ("name{labels}"), or -1. */
+static double metric(const char *line_start)
+{
+	long status;
+	char *body = vg_t_http_get(rcv.http_port, "/metrics", &status), *p;
+	double v = -1;
+	size_t n = strlen(line_start);
+
+	ck_assert_ptr_nonnull(body);
+	for (p = body; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, line_start, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	free(body);
+	return v;
+}
+
 #define TOO_MANY_SAMPLES "query processing would load too many samples into memory in query execution"
 
 /* --- CPU and ingest, from outside ---------------------------------------- */
@@ -476,6 +494,10 @@ START_TEST(test_max_samples_refused_with_prometheus_error)
 	/* Under the limit, answered. */
 	ck_assert_uint_eq(result_len(range("ql_small{i=\"7\"}", 3600, 10, "", &status), &status), 1);
 	ck_assert_uint_eq(result_len(instant("count_over_time(ql_small[5m])", "", &status), &status), N_SMALL);
+	/* And counted. */
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"too_many_samples\"}") == 3);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"ok\"}") == 2);
+	ck_assert(metric("vigil_receiver_queries_running") == 0);
 }
 END_TEST
 
@@ -633,6 +655,8 @@ START_TEST(test_full_queue_refused_503)
 	}
 	ck_assert_int_eq(n_refused, 1);
 	ck_assert_int_eq(n_timeout, 2);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"queue_full\"}") == 1);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"timeout\"}") == 2);
 }
 END_TEST
 

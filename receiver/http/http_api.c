@@ -566,13 +566,27 @@ static void query_job_free(struct query_job *q)
 static void job_error(struct query_job *q, const struct vg_err *err)
 {
 	const char *type = "internal";
+	enum vg_stats_query outcome = VG_STATS_QUERY_ERROR;
 
 	q->code = 500;
 	switch (q->lim.hit) {
-	case VG_QUERY_HIT_TIMEOUT: q->code = 503; type = "timeout"; break;
-	case VG_QUERY_HIT_CANCELED: q->code = 499; type = "canceled"; break;
+	case VG_QUERY_HIT_TIMEOUT:
+		q->code = 503;
+		type = "timeout";
+		outcome = VG_STATS_QUERY_TIMEOUT;
+		break;
+	case VG_QUERY_HIT_CANCELED:
+		q->code = 499;
+		type = "canceled";
+		outcome = VG_STATS_QUERY_CANCELED;
+		break;
 	case VG_QUERY_HIT_SAMPLES:
-	case VG_QUERY_HIT_SERIES: q->code = 422; type = "execution"; break;
+	case VG_QUERY_HIT_SERIES:
+		q->code = 422;
+		type = "execution";
+		outcome = q->lim.hit == VG_QUERY_HIT_SAMPLES ? VG_STATS_QUERY_TOO_MANY_SAMPLES
+							    : VG_STATS_QUERY_TOO_MANY_SERIES;
+		break;
 	case VG_QUERY_HIT_NONE:
 		if (err->code == VG_EINVAL) {
 			q->code = 422;
@@ -580,6 +594,7 @@ static void job_error(struct query_job *q, const struct vg_err *err)
 		}
 		break;
 	}
+	atomic_fetch_add_explicit(&q->api->stats->queries[outcome], 1, memory_order_relaxed);
 	json_error(&q->out, type, err->msg);
 }
 
@@ -634,6 +649,7 @@ static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
 	vg_eval_result_release(&res);
 	if (!is_whole) {
 		vg_buf_release(&c.out);
+		atomic_fetch_add_explicit(&q->api->stats->queries[VG_STATS_QUERY_TOO_LARGE], 1, memory_order_relaxed);
 		q->code = 422;
 		vg_buf_printf(&q->out, "{\"status\":\"error\",\"errorType\":\"execution\",\"error\":"
 			      "\"the response would be larger than %" PRIu64 " bytes (query.max_response_size)\"}",
@@ -641,6 +657,7 @@ static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
 		return;
 	}
 	end_success(&c, is_truncated);
+	atomic_fetch_add_explicit(&q->api->stats->queries[VG_STATS_QUERY_OK], 1, memory_order_relaxed);
 	q->code = 200;
 	q->out = c.out;
 }
@@ -717,6 +734,8 @@ static void submit_query(struct ctx *c, const struct query_job *p, int64_t timeo
 	if ((rc = vg_query_pool_submit(api->pool, &q->job)) != 0) {
 		query_job_free(q);
 		if (rc == VG_ELIMIT) {
+			atomic_fetch_add_explicit(&api->stats->queries[VG_STATS_QUERY_QUEUE_FULL], 1,
+						  memory_order_relaxed);
 			snprintf(msg, sizeof(msg), "too many queries waiting (query.max_queued is %u); try again later",
 				 api->query_max_queued);
 			evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
@@ -1078,6 +1097,11 @@ static void handle_metrics(struct ctx *c)
 	vg_buf_reset(&c->out);
 	vg_stats_render(c->api->stats, c->api->head, &c->out);
 	vg_stats_render_storage(c->api->storage, &c->out);
+	{
+		unsigned running, queued;
+		vg_query_pool_counts(c->api->pool, &running, &queued);
+		vg_stats_render_queries(c->api->stats, running, queued, &c->out);
+	}
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 
