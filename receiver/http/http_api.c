@@ -12,7 +12,10 @@
  * pthread locking is switched on (evthread_use_pthreads) before the base is
  * made, so vg_http_api_stop may ask the loop to exit from another thread.
  * Handlers read storage only through query.c and storage.h, which copy out
- * what they return, so JSON is formatted holding no storage lock.
+ * what they return, so JSON is formatted holding no storage lock. Queries
+ * (/api/v1/query, query_range) are parsed here and evaluated, with their
+ * JSON, on the query workers (receiver/query/pool.h; see struct
+ * query_job), whose answers come back through event_active on this base.
  *
  * Requests: GET with a URL query, or POST with an
  * application/x-www-form-urlencoded body; both are decoded by http_form.c
