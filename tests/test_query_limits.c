@@ -15,7 +15,9 @@
  * them). The hostile queries of issue 14 (deeply nested expressions, huge
  * ranges, tiny steps over a year, regexes that would backtrack, 100,000
  * matching series) each get a clear error or a result within the limits
- * while an agent keeps ingesting; the receiver's RSS is printed around the
+ * while an agent keeps ingesting (one batch acknowledged after each, and
+ * another agent's all along, checked to progress during the longest of
+ * them); the receiver's RSS is printed around the
  * 100,000-series queries (docs/performance.md).
  *
  * Data comes in through the import endpoint; ingest progress is checked
@@ -344,6 +346,41 @@ static void agent_batch(struct agent *a)
 	vg_t_send_sample(a->fd, a->seq, wall_ms(), (double)a->seq);
 	a->acked = vg_t_wait_ack(a->fd, a->seq);
 	ck_assert_uint_ge(a->acked, a->seq);
+}
+
+/* An agent in a thread, sending batches one after another until told to
+ * stop; acked is how far its ACKs have come. */
+struct feeder {
+	pthread_t th;
+	struct agent a;
+	_Atomic bool is_stopping;
+	_Atomic uint64_t acked;
+};
+
+static void *feeder_run(void *arg)
+{
+	struct feeder *f = arg;
+
+	while (!atomic_load(&f->is_stopping)) {
+		agent_batch(&f->a);
+		atomic_store(&f->acked, f->a.acked);
+	}
+	return NULL;
+}
+
+static void feeder_start(struct feeder *f, const char *name)
+{
+	memset(f, 0, sizeof(*f));
+	agent_open(&f->a, name);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, feeder_run, f), 0);
+}
+
+static uint64_t feeder_stop(struct feeder *f)
+{
+	atomic_store(&f->is_stopping, true);
+	pthread_join(f->th, NULL);
+	close(f->a.fd);
+	return atomic_load(&f->acked);
 }
 
 /* --- a query in a thread ------------------------------------------------- */
@@ -730,13 +767,17 @@ static char *repeat(const char *open, const char *mid, const char *close, int n)
 START_TEST(test_hostile_queries_clear_answers_while_ingesting)
 {
 	struct agent a;
+	struct feeder f;
 	long status;
+	uint64_t before;
 	char *e;
 
 	start(NULL);
 	load_small();
 	load_re();
 	agent_open(&a, "hostile");
+	/* Another agent ingests all along. */
+	feeder_start(&f, "hostile-feeder");
 	/* Deeply nested expressions. */
 	e = repeat("(", "1", ")", 20000);
 	hostile(&a, "20,000 parentheses", instant(e, "", &status), &status);
@@ -758,14 +799,19 @@ START_TEST(test_hostile_queries_clear_answers_while_ingesting)
 	/* Tiny steps over a year. */
 	hostile(&a, "range query over 1y at 1ms", range("ql_small", 365LL * 86400, 0.001, "", &status), &status);
 	hostile(&a, "subquery over 1y at 1ms", instant("max_over_time(ql_small[1y:1ms])", "", &status), &status);
+	before = atomic_load(&f.acked);
 	hostile(&a, "range query over 1y at 1h of a subquery",
 		range("max_over_time(ql_small[1d:1s])", 365LL * 86400, 3600, "&timeout=10s", &status), &status);
+	/* That one ran until its timeout: the feeder's batches were
+	 * acknowledged meanwhile. */
+	ck_assert_uint_gt(atomic_load(&f.acked), before);
 	/* Regexes that would backtrack, over long values. */
 	hostile(&a, "(a+)+$", instant("count({__name__=\"ql_re\",v=~\"(a+)+$\"})", "", &status), &status);
 	hostile(&a, "(a|aa)+!", instant("count({__name__=\"ql_re\",v=~\"(a|aa)+[0-9]+!\"})", "", &status),
 		&status);
 	hostile(&a, "(.*a){20}", instant("count(ql_re{v!~\"(.*a){20}\"})", "", &status), &status);
 	hostile(&a, "backreference", instant("ql_re{v=~\"(a)\\\\1\"}", "", &status), &status);
+	ck_assert_uint_gt(feeder_stop(&f), 0);
 	close(a.fd);
 	ck_assert(vg_t_alive(&rcv.proc));
 }
