@@ -442,6 +442,11 @@ int main(int argc, char **argv)
 		.tls_client_ca_file = cfg.http_tls_client_ca_file,
 		.rules = rules, .reload = reload_rules, .reload_arg = &reloader,
 		.notifier = notifier,
+		.query_timeout_ms = cfg.query_timeout_ms, .query_max_samples = cfg.query_max_samples,
+		.query_max_series = cfg.query_max_series,
+		.query_max_response_bytes = cfg.query_max_response_bytes,
+		.query_max_concurrency = (unsigned)cfg.query_max_concurrency,
+		.query_max_queued = (unsigned)cfg.query_max_queued,
 	};
 	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)
@@ -487,7 +492,9 @@ out:
 	/* Reverse order of start. The sealer first (a freeze it waits for fails
 	 * now that the loop is done), then the last seal, here, so a restart
 	 * finds everything in blocks and a short WAL; then no agents, then no
-	 * queries, then the WAL (after the last sync), then memory. */
+	 * queries, then the WAL (after the last sync), then memory. Running
+	 * queries are canceled before all that: nothing waits for them. */
+	vg_http_api_stop_queries(api);
 	/* No evaluation past this point; the state is saved. */
 	vg_rules_stop(rules);
 	if (ing)

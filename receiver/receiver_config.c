@@ -21,7 +21,9 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -95,6 +97,16 @@ static const struct vg_conf_field retention_fields[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
+static const struct vg_conf_field query_fields[] = {
+	{ F("timeout", VG_CONF_DURATION, query_timeout_ms), 0, 24LL * 3600 * 1000, NULL },
+	{ F("max_samples", VG_CONF_UINT, query_max_samples), 0, INT64_MAX, NULL },
+	{ F("max_series", VG_CONF_UINT, query_max_series), 0, INT64_MAX, NULL },
+	{ F("max_response_size", VG_CONF_SIZE, query_max_response_bytes), 0, INT64_MAX, NULL },
+	{ F("max_concurrency", VG_CONF_UINT, query_max_concurrency), 0, 1024, NULL },
+	{ F("max_queued", VG_CONF_UINT, query_max_queued), 1, 100000, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
 static const struct vg_conf_field receiver_fields[] = {
 	{ F("listen", VG_CONF_STR, listen), 0, 0, check_listen },
 	{ F("http_listen", VG_CONF_STR, http_listen), 0, 0, check_listen },
@@ -120,6 +132,7 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("tls_key_file", VG_CONF_STR, tls_key_file), 0, 0, vg_conf_check_path },
 	{ F("tls_client_ca_file", VG_CONF_STR, tls_client_ca_file), 0, 0, vg_conf_check_path },
 	{ "retention", VG_CONF_SECTION, 0, retention_fields, 0, 0, NULL },
+	{ "query", VG_CONF_SECTION, 0, query_fields, 0, 0, NULL },
 	{ F("retention_size", VG_CONF_SIZE, retention_size_bytes), 0, INT64_MAX, NULL },
 	{ F("testing_clock_file", VG_CONF_STR, testing_clock_file), 0, 0, NULL },
 	{ F("testing_compact_stall", VG_CONF_DURATION, testing_compact_stall_ms), 0, 60 * 1000, NULL },
@@ -167,6 +180,15 @@ static const char usage_text[] =
 	"      --retention raw=D,1m=D,1h=D\n"
 	"                              how long each tier keeps its blocks\n"
 	"                              (default raw=7d,1m=30d,1h=365d; any subset)\n"
+	"      --query.timeout D       the most one query may take (default 2m)\n"
+	"      --query.max-samples N   samples one query may hold (default 5000000)\n"
+	"      --query.max-series N    series one selector may match (default 1000000)\n"
+	"      --query.max-response-size SIZE\n"
+	"                              a query's response body (default 128MiB)\n"
+	"      --query.max-concurrency N\n"
+	"                              queries evaluated at once (default 2 per CPU,\n"
+	"                              2 to 20)\n"
+	"      --query.max-queued N    queries waiting beyond those (default 100)\n"
 	"      --check-config          check the configuration, print any error with\n"
 	"                              its file and line, and exit (0 valid, 1 not)\n"
 	"  -h, --help                  print this help and exit\n"
@@ -187,7 +209,21 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_RETENTION,
 	OPT_TESTING_CLOCK_FILE,
+	OPT_QUERY, /* OPT_QUERY + i: query_flags[i] */
 };
+
+/* --query.X flags: each sets the query section's key of that name. */
+static const struct {
+	const char *flag, *key;
+} query_flags[] = {
+	{ "query.timeout", "timeout" },
+	{ "query.max-samples", "max_samples" },
+	{ "query.max-series", "max_series" },
+	{ "query.max-response-size", "max_response_size" },
+	{ "query.max-concurrency", "max_concurrency" },
+	{ "query.max-queued", "max_queued" },
+};
+#define N_QUERY_FLAGS (sizeof(query_flags) / sizeof(query_flags[0]))
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -200,6 +236,12 @@ static const struct option long_options[] = {
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "testing-clock-file", required_argument, NULL, OPT_TESTING_CLOCK_FILE },
+	{ "query.timeout", required_argument, NULL, OPT_QUERY + 0 },
+	{ "query.max-samples", required_argument, NULL, OPT_QUERY + 1 },
+	{ "query.max-series", required_argument, NULL, OPT_QUERY + 2 },
+	{ "query.max-response-size", required_argument, NULL, OPT_QUERY + 3 },
+	{ "query.max-concurrency", required_argument, NULL, OPT_QUERY + 4 },
+	{ "query.max-queued", required_argument, NULL, OPT_QUERY + 5 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -209,8 +251,49 @@ static const struct option long_options[] = {
 struct receiver_flags {
 	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
 	const char *retention, *testing_clock_file;
+	const char *query[N_QUERY_FLAGS];
 	bool is_check_only;
 };
+
+/* --query.X VALUE: parsed and bounded as the file's query.X is. */
+static int apply_query_flag(struct vg_receiver_config *cfg, size_t i, const char *v, struct vg_err *err)
+{
+	const struct vg_conf_field *f = query_fields;
+	void *member;
+	struct vg_err e;
+	uint64_t u = 0;
+	int64_t ms = 0;
+	char *end;
+
+	while (strcmp(f->key, query_flags[i].key) != 0)
+		f++;
+	member = (char *)cfg + f->offset;
+	switch (f->type) {
+	case VG_CONF_DURATION:
+		if (vg_duration_parse(v, &ms, &e) != 0)
+			return vg_err_set(err, VG_EINVAL, "--%s: %s", query_flags[i].flag, e.msg);
+		if (ms < f->min || ms > f->max)
+			return vg_err_set(err, VG_EINVAL, "--%s: %s is out of range", query_flags[i].flag,
+					  vg_conf_printable(v, "the value"));
+		*(int64_t *)member = ms;
+		return 0;
+	case VG_CONF_SIZE:
+		if (vg_conf_parse_size(v, &u, &e) != 0)
+			return vg_err_set(err, VG_EINVAL, "--%s: %s", query_flags[i].flag, e.msg);
+		break;
+	default:
+		errno = 0;
+		if (*v < '0' || *v > '9' || (u = strtoull(v, &end, 10), *end != '\0') || errno != 0)
+			return vg_err_set(err, VG_EINVAL, "--%s: expects a non-negative integer, got \"%s\"",
+					  query_flags[i].flag, vg_conf_printable(v, "?"));
+		break;
+	}
+	if (u < (uint64_t)f->min || u > (uint64_t)f->max)
+		return vg_err_set(err, VG_EINVAL, "--%s: %s is out of range (%" PRId64 "..%" PRId64 ")",
+				  query_flags[i].flag, vg_conf_printable(v, "the value"), f->min, f->max);
+	*(uint64_t *)member = u;
+	return 0;
+}
 
 /* --retention raw=7d,1m=30d,1h=365d: any subset, each tier once. */
 static int parse_retention_flag(struct vg_receiver_config *cfg, const char *arg,
@@ -300,6 +383,11 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 				return r;
 		}
 	}
+	for (size_t i = 0; i < N_QUERY_FLAGS; i++) {
+		int r;
+		if (fl->query[i] != NULL && (r = apply_query_flag(cfg, i, fl->query[i], err)) != 0)
+			return r;
+	}
 	if (fl->retention)
 		return parse_retention_flag(cfg, fl->retention, err);
 	return 0;
@@ -329,6 +417,11 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->http_timeout_ms = 60 * 1000;
 	cfg->http_header_timeout_ms = 10 * 1000;
 	cfg->evaluation_interval_ms = 60 * 1000;
+	cfg->query_timeout_ms = 2 * 60 * 1000;
+	cfg->query_max_samples = 5000000;
+	cfg->query_max_series = 1000000;
+	cfg->query_max_response_bytes = 128ULL << 20;
+	cfg->query_max_queued = 100;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
@@ -384,6 +477,10 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case OPT_RETENTION: fl->retention = optarg; break;
 		case OPT_TESTING_CLOCK_FILE: fl->testing_clock_file = optarg; break;
+		case OPT_QUERY + 0: case OPT_QUERY + 1: case OPT_QUERY + 2:
+		case OPT_QUERY + 3: case OPT_QUERY + 4: case OPT_QUERY + 5:
+			fl->query[c - OPT_QUERY] = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

@@ -84,6 +84,14 @@ struct vg_receiver_config {
 	/* The notifier (receiver/alert/notifier.h): Alertmanager's
 	 * configuration shape; absent: alerts are only recorded. */
 	struct vg_alerting_config alerting;
+	/* Queries (vigil-receiver.yaml(5), "query"; flags --query.*); 0
+	 * turns a limit off. */
+	int64_t query_timeout_ms;          /* 2m */
+	uint64_t query_max_samples;        /* 5,000,000 */
+	uint64_t query_max_series;         /* 1,000,000 */
+	uint64_t query_max_response_bytes; /* 128 MiB */
+	uint64_t query_max_concurrency;    /* 0 (default): two per CPU, 2..20 */
+	uint64_t query_max_queued;         /* 100 */
 };
 
 /*

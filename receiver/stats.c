@@ -63,6 +63,8 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->http_auth_refused, 0);
 	atomic_init(&st->http_head_timeouts, 0);
 	atomic_init(&st->http_conn_pauses, 0);
+	for (int i = 0; i < VG_STATS_QUERY_OUTCOMES; i++)
+		atomic_init(&st->queries[i], 0);
 	st->start_time_ms = vg_clock_now_ms();
 }
 
@@ -316,4 +318,22 @@ void vg_stats_render_storage(struct vg_storage *storage, struct vg_buf *out)
 	counter(out, "vigil_storage_damaged_blocks_total",
 		"Block files refused at start for failing their checks (the log names file and section).",
 		ss.damaged_blocks);
+}
+
+void vg_stats_render_queries(const struct vg_stats *st, unsigned running, unsigned queued,
+			     struct vg_buf *out)
+{
+	static const char *const outcome[VG_STATS_QUERY_OUTCOMES] = {
+		"ok", "timeout", "canceled", "too_many_samples", "too_many_series", "response_too_large",
+		"queue_full", "error",
+	};
+
+	family(out, "vigil_receiver_queries_total", "counter",
+	       "Queries (/api/v1/query, query_range) by how they ended: answered, past a limit, refused.");
+	for (int i = 0; i < VG_STATS_QUERY_OUTCOMES; i++)
+		vg_buf_printf(out, "vigil_receiver_queries_total{outcome=\"%s\"} %" PRIu64 "\n", outcome[i],
+			      load(&st->queries[i]));
+	gauge_f(out, "vigil_receiver_queries_running", "Queries being evaluated by the query workers now.",
+		(double)running);
+	gauge_f(out, "vigil_receiver_queries_queued", "Queries waiting for a query worker now.", (double)queued);
 }

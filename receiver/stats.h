@@ -16,6 +16,20 @@ struct vg_storage;
 
 enum vg_listener { VG_LISTENER_AGENT, VG_LISTENER_HTTP };
 
+/* How a query (/api/v1/query, query_range) ended, for
+ * vigil_receiver_queries_total{outcome}. */
+enum vg_stats_query {
+	VG_STATS_QUERY_OK,
+	VG_STATS_QUERY_TIMEOUT,
+	VG_STATS_QUERY_CANCELED,
+	VG_STATS_QUERY_TOO_MANY_SAMPLES,
+	VG_STATS_QUERY_TOO_MANY_SERIES,
+	VG_STATS_QUERY_TOO_LARGE,  /* query.max_response_size */
+	VG_STATS_QUERY_QUEUE_FULL, /* refused: query.max_queued */
+	VG_STATS_QUERY_ERROR,      /* any other evaluation error */
+	VG_STATS_QUERY_OUTCOMES
+};
+
 
 struct vg_stats {
 	_Atomic uint64_t frames_received[6]; /* by frame type, 1..5; [0] unknown */
@@ -49,6 +63,7 @@ struct vg_stats {
 	_Atomic uint64_t buffer_bytes;        /* gauge: input buffered (charged) now */
 	_Atomic uint64_t buffer_granted_bytes;/* gauge: of which granted to large frames */
 	_Atomic uint64_t series_refused;      /* by a cardinality limit (per agent: limits.h) */
+	_Atomic uint64_t queries[VG_STATS_QUERY_OUTCOMES]; /* by outcome; the query workers' */
 	/* Lines of /metrics that other modules render (series refused per
 	 * agent); called from the HTTP thread, may be NULL. */
 	void (*render_more)(void *arg, struct vg_buf *out);
@@ -64,5 +79,10 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 /* Appends the storage's families: vigil_storage_tier_* per tier and the
  * count of damaged blocks. */
 void vg_stats_render_storage(struct vg_storage *storage, struct vg_buf *out);
+
+/* Appends vigil_receiver_queries_total{outcome} and the gauges of the
+ * query workers: running and queued now. */
+void vg_stats_render_queries(const struct vg_stats *st, unsigned running, unsigned queued,
+			     struct vg_buf *out);
 
 #endif

@@ -12,7 +12,10 @@
  * pthread locking is switched on (evthread_use_pthreads) before the base is
  * made, so vg_http_api_stop may ask the loop to exit from another thread.
  * Handlers read storage only through query.c and storage.h, which copy out
- * what they return, so JSON is formatted holding no storage lock.
+ * what they return, so JSON is formatted holding no storage lock. Queries
+ * (/api/v1/query, query_range) are parsed here and evaluated, with their
+ * JSON, on the query workers (receiver/query/pool.h; see struct
+ * query_job), whose answers come back through event_active on this base.
  *
  * Requests: GET with a URL query, or POST with an
  * application/x-www-form-urlencoded body; both are decoded by http_form.c
@@ -49,6 +52,7 @@
 #include "receiver/http/import.h"
 #include "receiver/ingest/tls.h"
 #include "receiver/query/eval.h"
+#include "receiver/query/pool.h"
 #include "receiver/query/query.h"
 #include "receiver/stats.h"
 #include "common/buf.h"
@@ -94,6 +98,9 @@
 /* How long the listener rests after accept() failed for want of fds. */
 #define ACCEPT_PAUSE_MS 100
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
+#define DEFAULT_QUERY_MAX_QUEUED 100
+
+struct query_job;
 
 struct vg_http_api {
 	struct event_base *base;
@@ -119,15 +126,23 @@ struct vg_http_api {
 	struct vg_http_auth auth;
 	bool is_full; /* at max_connections: not accepting (HTTP thread) */
 	struct vg_notifier *notifier; /* borrowed; NULL: no /api/v2/ */
+	/* Queries: the pool evaluates; the limits each query gets; the
+	 * jobs handed to the pool and not yet answered (HTTP thread). */
+	struct vg_query_pool *pool;
+	int64_t query_timeout_ms;
+	uint64_t query_max_samples, query_max_series, query_max_response_bytes;
+	unsigned query_max_queued;
+	struct query_job *jobs;
 };
 
 /* --- replies -------------------------------------------------------------- */
 
 struct ctx {
 	struct vg_http_api *api;
-	struct evhttp_request *req;
+	struct evhttp_request *req; /* NULL on a query worker */
 	struct vg_http_form form;
 	struct vg_buf out;
+	uint64_t max_out_bytes; /* write_vector/write_matrix stop past it; 0: none */
 };
 
 static void free_detached(const void *data, size_t len, void *arg)
@@ -184,14 +199,20 @@ static void send_json(struct ctx *c, int code)
 	send_body(c, code, "application/json");
 }
 
+/* The error envelope into b (reset first). */
+static void json_error(struct vg_buf *b, const char *type, const char *msg)
+{
+	vg_buf_reset(b);
+	vg_buf_puts(b, "{\"status\":\"error\",\"errorType\":");
+	vg_json_cstr(b, type);
+	vg_buf_puts(b, ",\"error\":");
+	vg_json_cstr(b, msg);
+	vg_buf_putc(b, '}');
+}
+
 static void reply_error(struct ctx *c, int code, const char *type, const char *msg)
 {
-	vg_buf_reset(&c->out);
-	vg_buf_puts(&c->out, "{\"status\":\"error\",\"errorType\":");
-	vg_json_cstr(&c->out, type);
-	vg_buf_puts(&c->out, ",\"error\":");
-	vg_json_cstr(&c->out, msg);
-	vg_buf_putc(&c->out, '}');
+	json_error(&c->out, type, msg);
 	send_json(c, code);
 }
 
@@ -223,11 +244,16 @@ static void begin_success(struct ctx *c)
 	vg_buf_puts(&c->out, "{\"status\":\"success\",\"data\":");
 }
 
-static void finish_success(struct ctx *c, bool is_truncated)
+static void end_success(struct ctx *c, bool is_truncated)
 {
 	if (is_truncated)
 		vg_buf_puts(&c->out, ",\"warnings\":[\"results truncated due to limit\"]");
 	vg_buf_putc(&c->out, '}');
+}
+
+static void finish_success(struct ctx *c, bool is_truncated)
+{
+	end_success(c, is_truncated);
 	send_json(c, 200);
 }
 
@@ -356,16 +382,17 @@ fail:
 	return false;
 }
 
-/* timeout: validated as Prometheus does; queries here are not cancelled. */
-static bool check_timeout(struct ctx *c)
+/* timeout: parsed as Prometheus does; it shortens the server's
+ * query.timeout, never lengthens it. *ms -1 when absent. */
+static bool get_timeout(struct ctx *c, int64_t *ms)
 {
 	const char *s = vg_http_form_get(&c->form, "timeout", NULL);
 	struct vg_err err;
-	int64_t ms;
 
+	*ms = -1;
 	if (s == NULL || *s == '\0')
 		return true;
-	if (vg_duration_parse_api(s, &ms, &err) != 0) {
+	if (vg_duration_parse_api(s, ms, &err) != 0) {
 		bad_param(c, "timeout", err.msg);
 		return false;
 	}
@@ -404,16 +431,6 @@ static bool parse_query(struct ctx *c, struct vg_promql_node **expr)
 		return false;
 	}
 	return true;
-}
-
-/* An evaluation error: 422 execution for the query's own fault (as
- * Prometheus's many-to-many errors), 500 for the server's. */
-static void reply_eval_error(struct ctx *c, const struct vg_err *err)
-{
-	if (err->code == VG_EINVAL)
-		reply_error(c, 422, "execution", err->msg);
-	else
-		reply_internal(c, err->msg);
 }
 
 /* All match[] selectors, parsed; *n may be 0. false after replying; the
@@ -468,11 +485,20 @@ static void release_matches(struct vg_selector *sels, size_t n)
 
 /* --- endpoints ---------------------------------------------------------------- */
 
-static void write_vector(struct ctx *c, const struct vg_query_result *r, size_t n)
+/* Whether the body went past max_out_bytes: the writers stop there
+ * rather than build the whole body and measure it. */
+static bool is_over(const struct ctx *c)
+{
+	return c->max_out_bytes != 0 && c->out.len > c->max_out_bytes;
+}
+
+static bool write_vector(struct ctx *c, const struct vg_query_result *r, size_t n)
 {
 	vg_buf_puts(&c->out, "{\"resultType\":\"vector\",\"result\":[");
 	for (size_t i = 0; i < n; i++) {
 		const struct vg_query_series *s = &r->series[i];
+		if (is_over(c))
+			return false;
 		if (i)
 			vg_buf_putc(&c->out, ',');
 		vg_buf_puts(&c->out, "{\"metric\":");
@@ -482,9 +508,10 @@ static void write_vector(struct ctx *c, const struct vg_query_result *r, size_t 
 		vg_buf_putc(&c->out, '}');
 	}
 	vg_buf_puts(&c->out, "]}");
+	return !is_over(c);
 }
 
-static void write_matrix(struct ctx *c, const struct vg_query_result *r, size_t n)
+static bool write_matrix(struct ctx *c, const struct vg_query_result *r, size_t n)
 {
 	vg_buf_puts(&c->out, "{\"resultType\":\"matrix\",\"result\":[");
 	for (size_t i = 0; i < n; i++) {
@@ -498,10 +525,13 @@ static void write_matrix(struct ctx *c, const struct vg_query_result *r, size_t 
 			if (j)
 				vg_buf_putc(&c->out, ',');
 			vg_json_sample(&c->out, s->ts_ms[j], s->values[j]);
+			if (is_over(c))
+				return false;
 		}
 		vg_buf_puts(&c->out, "]}");
 	}
 	vg_buf_puts(&c->out, "]}");
+	return !is_over(c);
 }
 
 static size_t apply_limit(size_t n, int64_t limit, bool *is_truncated)
@@ -530,82 +560,283 @@ static bool wants_stats(struct ctx *c)
 /*
  * Adds "stats" to the data object just written (c->out ends with its
  * '}'), in Prometheus's shape: timings in seconds (preparation = the
- * request's parameters and parse, inner = evaluation, which sorts as it
- * goes, so resultSort is 0; no queue yet) and the samples eval.h counts.
+ * request's parameters and parse, queue = waiting for a query worker,
+ * inner = evaluation, which sorts as it goes, so resultSort is 0) and the
+ * samples eval.h counts.
  */
-static void add_stats(struct ctx *c, int64_t t0_ns, int64_t t_parsed_ns, int64_t t_done_ns,
+static void add_stats(struct ctx *c, int64_t t0_ns, int64_t t_parsed_ns, int64_t t_run_ns, int64_t t_done_ns,
 		      const struct vg_eval_result *res)
 {
-	double prep = (double)(t_parsed_ns - t0_ns) / 1e9, inner = (double)(t_done_ns - t_parsed_ns) / 1e9;
+	double prep = (double)(t_parsed_ns - t0_ns) / 1e9, inner = (double)(t_done_ns - t_run_ns) / 1e9;
+	double queue = (double)(t_run_ns - t_parsed_ns) / 1e9;
 
 	if (c->out.len == 0 || c->out.data[c->out.len - 1] != '}')
 		return;
 	c->out.len--;
 	vg_buf_printf(&c->out,
 		      ",\"stats\":{\"timings\":{\"evalTotalTime\":%.9g,\"resultSortTime\":0,"
-		      "\"queryPreparationTime\":%.9g,\"innerEvalTime\":%.9g,\"execQueueTime\":0,"
+		      "\"queryPreparationTime\":%.9g,\"innerEvalTime\":%.9g,\"execQueueTime\":%.9g,"
 		      "\"execTotalTime\":%.9g},\"samples\":{\"totalQueryableSamples\":%" PRIu64
 		      ",\"peakSamples\":%" PRIu64 "}}}",
-		      prep + inner, prep, inner, prep + inner, res->samples_total, res->samples_peak);
+		      prep + inner, prep, inner, queue, prep + queue + inner, res->samples_total, res->samples_peak);
+}
+
+/*
+ * Queries run on the worker pool (receiver/query/pool.h): the HTTP thread
+ * parses and checks the parameters, hands a query_job to the pool, and
+ * goes on serving. The worker evaluates within the job's limits and
+ * builds the whole answer (status code and body) into the job, then
+ * event_active()s the job's event, which this server's base owns; the
+ * answer is sent from that callback, on the HTTP thread. A worker never
+ * touches evhttp or the base beyond that one call.
+ *
+ * Ownership: a job belongs to the HTTP thread until submitted, then to
+ * the pool until its done runs, then to the HTTP thread again (the event
+ * makes the worker's writes visible: libevent's locks order them). Jobs
+ * handed over and not answered are on api->jobs, so that stop frees
+ * those whose answer never ran.
+ */
+struct query_job {
+	struct vg_query_job job;
+	struct vg_http_api *api;
+	struct evhttp_request *req; /* HTTP thread only */
+	struct event *ev;           /* on api->base: the answer's way back */
+	struct query_job *prev, *next; /* api->jobs, HTTP thread only */
+	struct vg_promql_node *expr;
+	bool is_range;
+	int64_t t_ms, start_ms, end_ms, step_ms, lookback_ms, limit;
+	struct vg_query_limits lim;
+	/* ?stats: when the request came and when it was parsed (mono_ns). */
+	bool wants_stats;
+	int64_t t0_ns, t_parsed_ns;
+	/* The answer, built by the worker. */
+	int code;
+	struct vg_buf out;
+};
+
+static void query_job_free(struct query_job *q)
+{
+	if (q->ev != NULL)
+		event_free(q->ev);
+	vg_promql_node_free(q->expr);
+	vg_buf_release(&q->out);
+	free(q);
+}
+
+/* The answer to an evaluation that failed: Prometheus's error types for
+ * its limits (a timeout is 503 timeout; too many samples 422 execution),
+ * 422 execution for the query's own fault, 500 for the server's. */
+static void job_error(struct query_job *q, const struct vg_err *err)
+{
+	const char *type = "internal";
+	enum vg_stats_query outcome = VG_STATS_QUERY_ERROR;
+
+	q->code = 500;
+	switch (q->lim.hit) {
+	case VG_QUERY_HIT_TIMEOUT:
+		q->code = 503;
+		type = "timeout";
+		outcome = VG_STATS_QUERY_TIMEOUT;
+		break;
+	case VG_QUERY_HIT_CANCELED:
+		q->code = 499;
+		type = "canceled";
+		outcome = VG_STATS_QUERY_CANCELED;
+		break;
+	case VG_QUERY_HIT_SAMPLES:
+	case VG_QUERY_HIT_SERIES:
+		q->code = 422;
+		type = "execution";
+		outcome = q->lim.hit == VG_QUERY_HIT_SAMPLES ? VG_STATS_QUERY_TOO_MANY_SAMPLES
+							    : VG_STATS_QUERY_TOO_MANY_SERIES;
+		break;
+	case VG_QUERY_HIT_NONE:
+		if (err->code == VG_EINVAL) {
+			q->code = 422;
+			type = "execution";
+		}
+		break;
+	}
+	atomic_fetch_add_explicit(&q->api->stats->queries[outcome], 1, memory_order_relaxed);
+	json_error(&q->out, type, err->msg);
+}
+
+/* On a worker: evaluates and builds the answer. */
+static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
+{
+	struct query_job *q = (struct query_job *)job;
+	struct ctx c = { .api = q->api, .out = VG_BUF_INIT, .max_out_bytes = q->api->query_max_response_bytes };
+	struct vg_eval_result res;
+	struct vg_err err;
+	bool is_truncated = false, is_whole = true;
+	char ts[32];
+	int64_t t_run_ns = mono_ns();
+	int rc;
+
+	q->lim.is_stopping = is_stopping;
+	if (vg_query_limits_check(&q->lim, &err) != 0) {
+		if (q->lim.hit == VG_QUERY_HIT_TIMEOUT)
+			snprintf(err.msg, sizeof(err.msg), "query timed out in query queue");
+		job_error(q, &err);
+		return;
+	}
+	if (q->is_range)
+		rc = vg_eval_range_limited(q->api->storage, q->expr, q->start_ms, q->end_ms, q->step_ms,
+					   q->lookback_ms, &q->lim, &res, &err);
+	else
+		rc = vg_eval_instant_limited(q->api->storage, q->expr, q->t_ms, q->lookback_ms, &q->lim, &res,
+					     &err);
+	if (rc != 0) {
+		job_error(q, &err);
+		return;
+	}
+	begin_success(&c);
+	switch (q->is_range ? VG_PROMQL_MATRIX : res.type) {
+	case VG_PROMQL_SCALAR:
+		vg_buf_puts(&c.out, "{\"resultType\":\"scalar\",\"result\":");
+		vg_json_sample(&c.out, q->t_ms, res.scalar);
+		vg_buf_putc(&c.out, '}');
+		break;
+	case VG_PROMQL_STRING:
+		vg_fmt_timestamp(q->t_ms, ts, sizeof(ts));
+		vg_buf_printf(&c.out, "{\"resultType\":\"string\",\"result\":[%s,", ts);
+		vg_json_str(&c.out, res.str, res.str_len);
+		vg_buf_puts(&c.out, "]}");
+		break;
+	case VG_PROMQL_VECTOR:
+		is_whole = write_vector(&c, &res.series, apply_limit(res.series.n, q->limit, &is_truncated));
+		break;
+	case VG_PROMQL_MATRIX:
+		is_whole = write_matrix(&c, &res.series, apply_limit(res.series.n, q->limit, &is_truncated));
+		break;
+	}
+	if (q->wants_stats && is_whole)
+		add_stats(&c, q->t0_ns, q->t_parsed_ns, t_run_ns, mono_ns(), &res);
+	vg_eval_result_release(&res);
+	if (!is_whole) {
+		vg_buf_release(&c.out);
+		atomic_fetch_add_explicit(&q->api->stats->queries[VG_STATS_QUERY_TOO_LARGE], 1, memory_order_relaxed);
+		q->code = 422;
+		vg_buf_printf(&q->out, "{\"status\":\"error\",\"errorType\":\"execution\",\"error\":"
+			      "\"the response would be larger than %" PRIu64 " bytes (query.max_response_size)\"}",
+			      q->api->query_max_response_bytes);
+		return;
+	}
+	end_success(&c, is_truncated);
+	atomic_fetch_add_explicit(&q->api->stats->queries[VG_STATS_QUERY_OK], 1, memory_order_relaxed);
+	q->code = 200;
+	q->out = c.out;
+}
+
+/* On a worker (or at stop, for a job that never ran): back to the HTTP
+ * thread. */
+static void query_done(struct vg_query_job *job, bool is_run)
+{
+	struct query_job *q = (struct query_job *)job;
+
+	if (!is_run) {
+		q->code = 503;
+		json_error(&q->out, "unavailable", "the receiver is stopping");
+	}
+	event_active(q->ev, EV_TIMEOUT, 0);
+}
+
+/* On the HTTP thread: sends the answer. evhttp keeps a request whose
+ * client left until it is answered, and then frees it. */
+static void query_reply(evutil_socket_t fd, short what, void *arg)
+{
+	struct query_job *q = arg;
+	struct ctx c = { .api = q->api, .req = q->req, .out = q->out };
+
+	(void)fd;
+	(void)what;
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		q->api->jobs = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	q->out = (struct vg_buf)VG_BUF_INIT;
+	send_json(&c, q->code);
+	vg_buf_release(&c.out);
+	query_job_free(q);
+}
+
+/* Hands a parsed query (the parameters in p; p->expr, now the job's) to
+ * the pool, or answers 503 when the pool's queue is full. timeout_ms: the
+ * request's, -1 none. */
+static void submit_query(struct ctx *c, const struct query_job *p, int64_t timeout_ms)
+{
+	struct vg_http_api *api = c->api;
+	int64_t t = api->query_timeout_ms > 0 ? api->query_timeout_ms : -1;
+	struct query_job *q = malloc(sizeof(*q));
+	char msg[128];
+	int rc;
+
+	if (q == NULL) {
+		vg_promql_node_free(p->expr);
+		reply_internal(c, "out of memory");
+		return;
+	}
+	*q = *p;
+
+	if (timeout_ms >= 0 && (t < 0 || timeout_ms < t))
+		t = timeout_ms;
+	q->api = api;
+	q->req = c->req;
+	q->out = (struct vg_buf)VG_BUF_INIT;
+	q->lim.deadline_ms = t >= 0 ? vg_clock_mono_ms() + t : 0;
+	if (q->lim.deadline_ms == 0 && t >= 0)
+		q->lim.deadline_ms = 1;
+	q->lim.max_samples = api->query_max_samples;
+	q->lim.max_series = api->query_max_series;
+	q->job.run = run_query;
+	q->job.done = query_done;
+	if ((q->ev = event_new(api->base, -1, 0, query_reply, q)) == NULL) {
+		query_job_free(q);
+		reply_internal(c, "out of memory");
+		return;
+	}
+	if ((rc = vg_query_pool_submit(api->pool, &q->job)) != 0) {
+		query_job_free(q);
+		if (rc == VG_ELIMIT) {
+			atomic_fetch_add_explicit(&api->stats->queries[VG_STATS_QUERY_QUEUE_FULL], 1,
+						  memory_order_relaxed);
+			snprintf(msg, sizeof(msg), "too many queries waiting (query.max_queued is %u); try again later",
+				 api->query_max_queued);
+			evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+			reply_error(c, 503, "unavailable", msg);
+		} else {
+			reply_error(c, 503, "unavailable", "the receiver is stopping");
+		}
+		return;
+	}
+	q->next = api->jobs;
+	if (api->jobs)
+		api->jobs->prev = q;
+	api->jobs = q;
 }
 
 static void handle_query(struct ctx *c)
 {
 	struct vg_promql_node *expr = NULL;
-	struct vg_eval_result res;
-	struct vg_err err;
-	int64_t limit, t_ms, lookback_ms;
-	bool is_truncated = false;
-	char ts[32];
-	int64_t t0_ns = mono_ns(), t_parsed_ns;
-	int rc;
+	int64_t limit, t_ms, lookback_ms, timeout_ms, t0_ns = mono_ns();
 
 	if (!get_limit(c, &limit) || !get_time(c, "time", vg_clock_now_ms(), &t_ms) ||
-	    !check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
+	    !get_timeout(c, &timeout_ms) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
-	t_parsed_ns = mono_ns();
-	rc = vg_eval_instant(c->api->storage, expr, t_ms, lookback_ms, &res, &err);
-	vg_promql_node_free(expr);
-	if (rc != 0) {
-		reply_eval_error(c, &err);
-		return;
-	}
-	begin_success(c);
-	switch (res.type) {
-	case VG_PROMQL_SCALAR:
-		vg_buf_puts(&c->out, "{\"resultType\":\"scalar\",\"result\":");
-		vg_json_sample(&c->out, t_ms, res.scalar);
-		vg_buf_putc(&c->out, '}');
-		break;
-	case VG_PROMQL_STRING:
-		vg_fmt_timestamp(t_ms, ts, sizeof(ts));
-		vg_buf_printf(&c->out, "{\"resultType\":\"string\",\"result\":[%s,", ts);
-		vg_json_str(&c->out, res.str, res.str_len);
-		vg_buf_puts(&c->out, "]}");
-		break;
-	case VG_PROMQL_VECTOR:
-		write_vector(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
-		break;
-	case VG_PROMQL_MATRIX:
-		write_matrix(c, &res.series, apply_limit(res.series.n, limit, &is_truncated));
-		break;
-	}
-	if (wants_stats(c))
-		add_stats(c, t0_ns, t_parsed_ns, mono_ns(), &res);
-	vg_eval_result_release(&res);
-	finish_success(c, is_truncated);
+	submit_query(c,
+		     &(struct query_job){ .expr = expr, .t_ms = t_ms, .lookback_ms = lookback_ms, .limit = limit,
+					  .wants_stats = wants_stats(c), .t0_ns = t0_ns, .t_parsed_ns = mono_ns() },
+		     timeout_ms);
 }
 
 static void handle_query_range(struct ctx *c)
 {
 	struct vg_promql_node *expr = NULL;
-	struct vg_eval_result res;
 	struct vg_err err;
-	int64_t limit, start_ms, end_ms, step_ms, lookback_ms;
+	int64_t limit, start_ms, end_ms, step_ms, lookback_ms, timeout_ms, t0_ns = mono_ns();
 	const char *s;
-	bool is_truncated;
-	size_t n;
-	int64_t t0_ns = mono_ns(), t_parsed_ns;
 
 	if (!get_limit(c, &limit) || !get_time_required(c, "start", &start_ms) ||
 	    !get_time_required(c, "end", &end_ms))
@@ -629,7 +860,7 @@ static void handle_query_range(struct ctx *c)
 			    "Try decreasing the query resolution (?step=XX)");
 		return;
 	}
-	if (!check_timeout(c) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
+	if (!get_timeout(c, &timeout_ms) || !get_lookback(c, &lookback_ms) || !parse_query(c, &expr))
 		return;
 	if (expr->type != VG_PROMQL_SCALAR && expr->type != VG_PROMQL_VECTOR) {
 		struct vg_buf m = VG_BUF_INIT;
@@ -640,21 +871,11 @@ static void handle_query_range(struct ctx *c)
 		vg_promql_node_free(expr);
 		return;
 	}
-	t_parsed_ns = mono_ns();
-	if (vg_eval_range(c->api->storage, expr, start_ms, end_ms, step_ms, lookback_ms, &res,
-			  &err) != 0) {
-		vg_promql_node_free(expr);
-		reply_eval_error(c, &err);
-		return;
-	}
-	vg_promql_node_free(expr);
-	n = apply_limit(res.series.n, limit, &is_truncated);
-	begin_success(c);
-	write_matrix(c, &res.series, n);
-	if (wants_stats(c))
-		add_stats(c, t0_ns, t_parsed_ns, mono_ns(), &res);
-	vg_eval_result_release(&res);
-	finish_success(c, is_truncated);
+	submit_query(c,
+		     &(struct query_job){ .expr = expr, .is_range = true, .start_ms = start_ms, .end_ms = end_ms,
+					  .step_ms = step_ms, .lookback_ms = lookback_ms, .limit = limit,
+					  .wants_stats = wants_stats(c), .t0_ns = t0_ns, .t_parsed_ns = mono_ns() },
+		     timeout_ms);
 }
 
 /* /api/v1/format_query: the query in canonical form (promql/print.h). */
@@ -990,6 +1211,11 @@ static void handle_metrics(struct ctx *c)
 		vg_rules_render_metrics(c->api->rules, &c->out);
 	if (c->api->notifier)
 		vg_notifier_render_metrics(c->api->notifier, &c->out);
+	{
+		unsigned running, queued;
+		vg_query_pool_counts(c->api->pool, &running, &queued);
+		vg_stats_render_queries(c->api->stats, running, queued, &c->out);
+	}
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -1664,6 +1890,20 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 	api->reload_arg = opts->reload_arg;
 	api->notifier = opts->notifier;
 	api->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : DEFAULT_LOOKBACK_MS;
+	api->query_timeout_ms = opts->query_timeout_ms;
+	api->query_max_samples = opts->query_max_samples;
+	api->query_max_series = opts->query_max_series;
+	api->query_max_response_bytes = opts->query_max_response_bytes;
+	api->query_max_queued = opts->query_max_queued ? opts->query_max_queued : DEFAULT_QUERY_MAX_QUEUED;
+	{
+		struct vg_query_pool_options po = {
+			.max_concurrency = opts->query_max_concurrency ? opts->query_max_concurrency
+								       : vg_query_pool_default_concurrency(),
+			.max_queued = api->query_max_queued,
+		};
+		if ((rc = vg_query_pool_start(&po, &api->pool, err)) != 0)
+			goto fail;
+	}
 	if ((rc = vg_http_cors_init(&api->cors, opts->cors_origin, err)) != 0 ||
 	    (rc = vg_http_auth_init(&api->auth, &opts->auth, err)) != 0)
 		goto fail;
@@ -1748,15 +1988,31 @@ uint16_t vg_http_api_port(const struct vg_http_api *api)
 	return api->port;
 }
 
+void vg_http_api_stop_queries(struct vg_http_api *api)
+{
+	if (api != NULL)
+		vg_query_pool_stop(api->pool);
+}
+
 void vg_http_api_stop(struct vg_http_api *api)
 {
 	if (api == NULL)
 		return;
+	/* Running queries are canceled, not waited for; their answers (and
+	 * those of queries that never ran) go to the loop while it still
+	 * runs, and whatever it did not send is freed below. */
+	vg_http_api_stop_queries(api);
 	if (api->has_thread) {
 		/* loopexit, unlike loopbreak, is not lost if the loop has not
 		 * started running yet. */
 		event_base_loopexit(api->base, NULL);
 		pthread_join(api->thread, NULL);
+	}
+	vg_query_pool_free(api->pool);
+	while (api->jobs != NULL) {
+		struct query_job *q = api->jobs;
+		api->jobs = q->next;
+		query_job_free(q); /* its request goes with the connections */
 	}
 	if (api->accept_retry_ev != NULL)
 		event_free(api->accept_retry_ev);

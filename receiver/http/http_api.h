@@ -62,6 +62,15 @@ struct vg_http_api_options {
 	 * counters in /metrics (receiver/alert/notifier.h); borrowed; NULL:
 	 * /api/v2/ answers 404. */
 	struct vg_notifier *notifier;
+	/* Queries (vigil-receiver.yaml(5), "query"): evaluated by a worker
+	 * pool (receiver/query/pool.h), never on the HTTP thread. 0: no
+	 * limit, except where a default is named. */
+	int64_t query_timeout_ms;          /* the most a query may take */
+	uint64_t query_max_samples;        /* held at once (query.h) */
+	uint64_t query_max_series;         /* in one selection */
+	uint64_t query_max_response_bytes; /* a query's response body */
+	unsigned query_max_concurrency;    /* 0: vg_query_pool_default_concurrency() */
+	unsigned query_max_queued;         /* waiting for a worker; 0: 100 */
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */
@@ -71,7 +80,12 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 void vg_http_api_set_ready(struct vg_http_api *api);
 /* The port actually bound. */
 uint16_t vg_http_api_port(const struct vg_http_api *api);
-/* Stops the thread and frees everything. */
+/* Cancels the running queries and stops the query workers (pool.h): what
+ * stop does first, for a caller that has more to do before stopping the
+ * rest (main: the final seal). Later queries answer 503. */
+void vg_http_api_stop_queries(struct vg_http_api *api);
+/* Stops the thread and frees everything; running queries are canceled,
+ * not waited for. */
 void vg_http_api_stop(struct vg_http_api *api);
 
 #endif

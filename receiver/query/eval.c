@@ -71,6 +71,8 @@ struct ev {
 	struct vg_err *err;
 	struct vg_samples smp;
 	uint64_t n_read; /* samples read from storage so far (stats) */
+	struct vg_query_limits *lim; /* NULL: none (query.h) */
+	uint64_t span_samples;       /* held in spans, for the limits */
 	/* Selection (span.h, planner.h): a range query reads each selector
 	 * once for all its steps; the tiers' extents are loaded once. */
 	bool is_range;
@@ -361,6 +363,8 @@ static int plan_span(struct ev *e, const struct vg_promql_node *sel, int64_t wid
 		     int64_t res, bool is_instant, struct vg_span **out)
 {
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	uint64_t loaded = 0;
+	int rc;
 
 	*out = NULL;
 	if (!e->is_range || e->step_ms <= 0 || width < 0)
@@ -382,8 +386,18 @@ static int plan_span(struct ev *e, const struct vg_promql_node *sel, int64_t wid
 		if (t > INT64_MAX - e->step_ms)
 			break;
 	}
-	return vg_span_load(&e->spans, e->st, sel, &sel->sel, lo, hi, res, res == 0 && !is_instant,
-			    out, e->err);
+	if ((rc = vg_span_load(&e->spans, e->st, sel, &sel->sel, lo, hi, res, res == 0 && !is_instant, out,
+			       e->err)) != 0)
+		return rc;
+	/* A span is held until the query ends: its series and samples count
+	 * against the limits from now on (vg_eval_range_limited adds them at
+	 * every step). */
+	for (size_t i = 0; i < (*out)->n; i++)
+		loaded += (*out)->s[i].smp.n + (*out)->s[i].b.n;
+	e->span_samples += loaded;
+	if ((rc = vg_query_limits_series(e->lim, (*out)->n, e->err)) != 0)
+		return rc;
+	return vg_query_limits_add(e->lim, loaded, e->err);
 }
 
 /* read_window from the span of a range query: 1 when (from, to] is not
@@ -404,6 +418,8 @@ static int read_window_span(struct ev *e, const struct vg_promql_node *sel, int6
 		size_t a, b;
 		vg_span_window(x, from, to, &a, &b);
 		e->n_read += is_last ? (b > a) : b - a;
+		if ((rc = vg_query_limits_add(e->lim, is_last ? b > a : b - a, e->err)) != 0)
+			break;
 		rc = window_push(x->key, x->key_len, x->smp.ts_ms + a, x->smp.values + a, b - a, is_last, out,
 				 &cap);
 	}
@@ -426,11 +442,14 @@ static int read_window(struct ev *e, const struct vg_promql_node *sel, int64_t f
 		return rc;
 	if ((rc = vg_storage_select(e->st, &sel->sel, lo, to, VG_STORAGE_RES_RAW, &set, e->err)) != 0)
 		return rc;
+	rc = vg_query_limits_series(e->lim, vg_storage_set_len(set), e->err);
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
 		size_t len;
 
 		if ((rc = vg_storage_set_read(set, i, lo, to, &e->smp, e->err)) != 0)
+			break;
+		if ((rc = vg_query_limits_add(e->lim, is_last ? e->smp.n > 0 : e->smp.n, e->err)) != 0)
 			break;
 		vg_storage_set_key(set, i, &key, &len);
 		e->n_read += is_last ? (e->smp.n > 0) : e->smp.n;
@@ -576,7 +595,8 @@ static int eval_subquery(struct ev *e, const struct vg_promql_node *n, int64_t t
 				  (long long)((ref - first) / step + 1), MAX_SUBQUERY_STEPS);
 	for (int64_t ts = first; ts <= ref && rc == 0; ts += step) {
 		struct value v;
-		if ((rc = eval_node(e, n->expr, ts, &v)) != 0)
+		if ((rc = vg_query_limits_check(e->lim, e->err)) != 0 ||
+		    (rc = eval_node(e, n->expr, ts, &v)) != 0)
 			break;
 		rc = collect_points(e, &v, ts, &pts, &n_pts, &cap);
 		value_release(&v);
@@ -2447,7 +2467,14 @@ static int check_unique(struct ev *e, const struct vg_query_result *r)
 int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
 		    int64_t lookback_ms, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0, false, { 0 }, false, { 0 }, 0 };
+	return vg_eval_instant_limited(st, expr, t_ms, lookback_ms, NULL, out, err);
+}
+
+int vg_eval_instant_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
+			    int64_t lookback_ms, struct vg_query_limits *lim, struct vg_eval_result *out,
+			    struct vg_err *err)
+{
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0, lim, 0, false, { 0 }, false, { 0 }, 0 };
 	struct value v;
 	int rc;
 
@@ -2501,7 +2528,14 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0, false, { 0 }, false, { 0 }, 0 };
+	return vg_eval_range_limited(st, expr, start_ms, end_ms, step_ms, lookback_ms, NULL, out, err);
+}
+
+int vg_eval_range_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
+			  int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			  struct vg_query_limits *lim, struct vg_eval_result *out, struct vg_err *err)
+{
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0, lim, 0, false, { 0 }, false, { 0 }, 0 };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -2520,7 +2554,8 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 	if (expr->kind == VG_PROMQL_SELECTOR && expr->at == VG_PROMQL_AT_NONE && expr->offset_ms == 0) {
 		/* A plain selector: one read per series for all steps. */
 		out->type = VG_PROMQL_MATRIX;
-		rc = vg_query_range(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, &out->series, err);
+		rc = vg_query_range_limited(st, &expr->sel, start_ms, end_ms, step_ms, lookback_ms, lim, &out->series,
+					    err);
 		for (size_t i = 0; rc == 0 && i < out->series.n; i++)
 			out->samples_total += out->series.series[i].n;
 		out->samples_peak = out->samples_total;
@@ -2531,7 +2566,8 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 		uint64_t before = e.n_read;
 		struct value v;
 
-		if ((rc = eval_node(&e, expr, t, &v)) != 0)
+		if ((rc = vg_query_limits_hold(lim, n_pts + e.span_samples, err)) != 0 ||
+		    (rc = eval_node(&e, expr, t, &v)) != 0)
 			break;
 		if (e.n_read - before + n_pts > out->samples_peak)
 			out->samples_peak = e.n_read - before + n_pts;
@@ -2541,6 +2577,8 @@ int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int6
 	if (n_pts > out->samples_peak)
 		out->samples_peak = n_pts;
 	out->samples_total = e.n_read;
+	if (rc == 0)
+		rc = vg_query_limits_hold(lim, n_pts, err);
 	vg_samples_release(&e.smp);
 	vg_spans_release(&e.spans);
 	if (rc == 0) {

@@ -39,8 +39,10 @@
  * planner says so (planner.h, docs/query.md "Tiers"). A range query
  * selects and reads each selector once for all its steps (span.h).
  *
- * Not yet: limits on samples, series and time (a query can use as much
- * memory as its data needs).
+ * Limits (vg_eval_*_limited, struct vg_query_limits in query.h): the
+ * deadline and the stop flag are checked at every series loaded and every
+ * step; the samples held and the series of each selection are counted
+ * where samples are loaded, a span's included.
  */
 #ifndef VG_EVAL_H
 #define VG_EVAL_H
@@ -84,6 +86,17 @@ int vg_eval_instant(struct vg_storage *st, const struct vg_promql_node *expr, in
 int vg_eval_range(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
 		  int64_t end_ms, int64_t step_ms, int64_t lookback_ms, struct vg_eval_result *out,
 		  struct vg_err *err);
+
+/* vg_eval_instant and vg_eval_range within lim (query.h; NULL: none):
+ * VG_ELIMIT with Prometheus's message, and lim->hit saying which limit,
+ * once the deadline passed, lim->is_stopping was set, or a selection or
+ * the samples held went past their limit. */
+int vg_eval_instant_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t t_ms,
+			    int64_t lookback_ms, struct vg_query_limits *lim, struct vg_eval_result *out,
+			    struct vg_err *err);
+int vg_eval_range_limited(struct vg_storage *st, const struct vg_promql_node *expr, int64_t start_ms,
+			  int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			  struct vg_query_limits *lim, struct vg_eval_result *out, struct vg_err *err);
 
 void vg_eval_result_release(struct vg_eval_result *r);
 

@@ -19,10 +19,12 @@
 #include "receiver/query/query.h"
 #include "receiver/storage/head.h"
 #include "receiver/storage/storage.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/selector.h"
 #include "common/series.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,14 +220,15 @@ int vg_query_check_range(int64_t start_ms, int64_t end_ms, int64_t step_ms, int6
 	return 0;
 }
 
-int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
-		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
-		   struct vg_query_result *out, struct vg_err *err)
+int vg_query_range_limited(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
+			   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			   struct vg_query_limits *lim, struct vg_query_result *out,
+			   struct vg_err *err)
 {
 	struct vg_storage_set *set = NULL;
 	struct vg_samples smp = { 0 };
 	int64_t from = after(vg_query_sub_sat(start_ms, lookback_ms));
-	uint64_t n_steps;
+	uint64_t n_steps, held = 0;
 	int64_t *pts = NULL;
 	double *pvals = NULL;
 	size_t cap = 0;
@@ -241,16 +244,19 @@ int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t
 		rc = VG_ENOMEM;
 	if (rc == 0)
 		rc = vg_storage_select(st, sel, from, end_ms, VG_STORAGE_RES_RAW, &set, err);
+	if (rc == 0)
+		rc = vg_query_limits_series(lim, vg_storage_set_len(set), err);
 	for (size_t i = 0; rc == 0 && i < vg_storage_set_len(set); i++) {
 		const uint8_t *key;
 		size_t len, got;
 
 		/* Only samples some step can see. */
 		rc = vg_storage_set_read(set, i, from, end_ms, &smp, err);
-		if (rc != 0 || smp.n == 0)
+		if (rc != 0 || smp.n == 0 || (rc = vg_query_limits_hold(lim, held + smp.n, err)) != 0)
 			continue;
 		got = eval_range(smp.ts_ms, smp.values, smp.n, start_ms, step_ms, n_steps, lookback_ms,
 				 pts, pvals);
+		held += got;
 		if (got == 0)
 			continue;
 		vg_storage_set_key(set, i, &key, &len);
@@ -262,7 +268,14 @@ int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t
 	free(pvals);
 	if (rc != 0)
 		return query_fail(out, rc, err, "evaluating a range query");
-	return 0;
+	return vg_query_limits_hold(lim, held, err) == 0 ? 0 : query_fail(out, VG_ELIMIT, err, "");
+}
+
+int vg_query_range(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
+		   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+		   struct vg_query_result *out, struct vg_err *err)
+{
+	return vg_query_range_limited(st, sel, start_ms, end_ms, step_ms, lookback_ms, NULL, out, err);
 }
 
 int vg_query_series(struct vg_storage *st, struct vg_selector *const *sels, size_t n_sels,
@@ -307,4 +320,57 @@ int vg_query_series(struct vg_storage *st, struct vg_selector *const *sels, size
 		out->n = kept;
 	}
 	return 0;
+}
+
+/* --- limits (query.h) ----------------------------------------------------- */
+
+int vg_query_limits_check(struct vg_query_limits *lim, struct vg_err *err)
+{
+	if (lim == NULL)
+		return 0;
+	if (lim->is_stopping != NULL && atomic_load_explicit(lim->is_stopping, memory_order_relaxed)) {
+		lim->hit = VG_QUERY_HIT_CANCELED;
+		return vg_err_set(err, VG_ELIMIT, "query was canceled in expression evaluation");
+	}
+	if (lim->deadline_ms != 0 && vg_clock_mono_ms() >= lim->deadline_ms) {
+		lim->hit = VG_QUERY_HIT_TIMEOUT;
+		return vg_err_set(err, VG_ELIMIT, "query timed out in expression evaluation");
+	}
+	return 0;
+}
+
+int vg_query_limits_hold(struct vg_query_limits *lim, uint64_t n, struct vg_err *err)
+{
+	if (lim == NULL)
+		return 0;
+	lim->samples = n;
+	if (n > lim->peak_samples)
+		lim->peak_samples = n;
+	if (lim->max_samples != 0 && n > lim->max_samples) {
+		lim->hit = VG_QUERY_HIT_SAMPLES;
+		return vg_err_set(err, VG_ELIMIT,
+				  "query processing would load too many samples into memory in query execution");
+	}
+	return vg_query_limits_check(lim, err);
+}
+
+int vg_query_limits_add(struct vg_query_limits *lim, uint64_t n, struct vg_err *err)
+{
+	if (lim == NULL)
+		return 0;
+	return vg_query_limits_hold(lim, lim->samples > UINT64_MAX - n ? UINT64_MAX : lim->samples + n, err);
+}
+
+int vg_query_limits_series(struct vg_query_limits *lim, size_t n, struct vg_err *err)
+{
+	if (lim == NULL)
+		return 0;
+	if (lim->max_series != 0 && n > lim->max_series) {
+		lim->hit = VG_QUERY_HIT_SERIES;
+		return vg_err_set(err, VG_ELIMIT,
+				  "query processing would load too many series into memory in query execution: "
+				  "a selector matches %zu series, the limit is %" PRIu64 " (query.max_series)",
+				  n, lim->max_series);
+	}
+	return vg_query_limits_check(lim, err);
 }

@@ -9,6 +9,7 @@
 #ifndef VG_QUERY_H
 #define VG_QUERY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,5 +83,56 @@ void vg_query_result_release(struct vg_query_result *r);
 
 /* The first index in ts[0..n) (ascending) with ts[i] > t. */
 size_t vg_query_upper_bound(const int64_t *ts, size_t n, int64_t t);
+/*
+ * The limits of one query's evaluation and what it has used so far
+ * (vigil-receiver.yaml(5), "query"). A struct per query, owned by the
+ * thread that evaluates it; the one field another thread touches is the
+ * flag is_stopping points at, which that thread sets (atomically) to
+ * stop every evaluation at its next check. Checks sit where samples are
+ * loaded and at each step: the deadline and the flag, then the counts.
+ * A check that fails sets hit (so the caller can answer with the error
+ * type Prometheus gives: a timeout, too many samples...) and returns
+ * VG_ELIMIT with Prometheus's message.
+ *
+ * samples counts what the query holds: the points a range query has
+ * produced so far plus whatever the current step loaded (an upper bound,
+ * since a step's inputs are freed as it goes), as Prometheus's
+ * --query.max-samples counts them; an instant query counts everything it
+ * loaded.
+ */
+enum vg_query_hit {
+	VG_QUERY_HIT_NONE = 0,
+	VG_QUERY_HIT_TIMEOUT,  /* deadline passed: 503 timeout */
+	VG_QUERY_HIT_CANCELED, /* is_stopping set: the receiver stops */
+	VG_QUERY_HIT_SAMPLES,  /* max_samples: 422 execution */
+	VG_QUERY_HIT_SERIES,   /* max_series: 422 execution */
+};
+
+struct vg_query_limits {
+	int64_t deadline_ms;  /* on vg_clock_mono_ms; 0: none */
+	uint64_t max_samples; /* held at once; 0: no limit */
+	uint64_t max_series;  /* in one selection; 0: no limit */
+	const _Atomic bool *is_stopping; /* NULL: never */
+	/* What was used, and why evaluation stopped. */
+	uint64_t samples;      /* held now */
+	uint64_t peak_samples; /* the most held at once */
+	enum vg_query_hit hit;
+};
+
+/* The deadline and the stop flag; lim NULL: 0. */
+int vg_query_limits_check(struct vg_query_limits *lim, struct vg_err *err);
+/* Counts n more samples held, then vg_query_limits_check. */
+int vg_query_limits_add(struct vg_query_limits *lim, uint64_t n, struct vg_err *err);
+/* Sets the samples held to n (a range query's output so far, at the start
+ * of a step), then vg_query_limits_check. */
+int vg_query_limits_hold(struct vg_query_limits *lim, uint64_t n, struct vg_err *err);
+/* A selection of n series. */
+int vg_query_limits_series(struct vg_query_limits *lim, size_t n, struct vg_err *err);
+
+/* vg_query_range within lim (NULL: none). */
+int vg_query_range_limited(struct vg_storage *st, const struct vg_selector *sel, int64_t start_ms,
+			   int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
+			   struct vg_query_limits *lim, struct vg_query_result *out,
+			   struct vg_err *err);
 
 #endif
