@@ -211,6 +211,37 @@ static CURL *new_handle(const struct vg_http_client *client, const char *url, co
 	return c;
 }
 
+/* client->server without its trailing slashes ("http://host:9711/" and
+ * "http://host:9711" name the same API), then path. */
+static void put_url(struct vg_buf *url, const struct vg_http_client *client, const char *path)
+{
+	size_t base_len = strlen(client->server);
+
+	while (base_len > 0 && client->server[base_len - 1] == '/')
+		base_len--;
+	vg_buf_append(url, client->server, base_len);
+	vg_buf_puts(url, path);
+}
+
+/* After curl_easy_perform of a request with a body callback: its status
+ * and answer into body_out, or why there is none. */
+static int collect_answer(CURL *c, CURLcode code, const struct vg_http_client *client, const struct vg_buf *url,
+			  const char *errbuf, const struct body *body, long *status, struct vg_buf *body_out,
+			  struct vg_err *err)
+{
+	char reason[CURL_ERROR_SIZE + 64];
+
+	if (body->is_too_large || vg_buf_failed(&body->buf))
+		return vg_err_set(err, VG_ENOMEM, "the answer of %s is too large", vg_buf_cstr(url));
+	if (code != CURLE_OK) {
+		transfer_reason(c, code, errbuf, reason, sizeof(reason));
+		return vg_err_set(err, VG_EIO, "cannot reach %s: %s", client->server, reason);
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	vg_buf_append(body_out, body->buf.data, body->buf.len);
+	return 0;
+}
+
 int vg_http_get(const struct vg_http_client *client, const char *path,
 		const struct vg_http_param *params, size_t n_params,
 		json_t **doc_out, struct vg_err *err)
@@ -219,7 +250,7 @@ int vg_http_get(const struct vg_http_client *client, const char *path,
 	struct body body = { VG_BUF_INIT, false };
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "", reason[CURL_ERROR_SIZE + 64];
-	size_t base_len = strlen(client->server), url_len;
+	size_t url_len;
 	bool is_post;
 	long http_status = 0;
 	CURLcode code;
@@ -232,11 +263,7 @@ int vg_http_get(const struct vg_http_client *client, const char *path,
 		goto fail;
 	is_post = form.len > VG_HTTP_MAX_GET_PARAMS_BYTES;
 
-	/* "http://host:9711/" and "http://host:9711" name the same API. */
-	while (base_len > 0 && client->server[base_len - 1] == '/')
-		base_len--;
-	vg_buf_append(&url, client->server, base_len);
-	vg_buf_puts(&url, path);
+	put_url(&url, client, path);
 	url_len = url.len; /* messages name the URL without its parameters */
 	if (!is_post && form.len) {
 		vg_buf_putc(&url, '?');
@@ -333,17 +360,13 @@ int vg_http_post(const struct vg_http_client *client, const char *path_and_query
 	struct body body = { VG_BUF_INIT, false };
 	struct upload u = { up, false };
 	struct curl_slist *headers = NULL, *h;
-	char errbuf[CURL_ERROR_SIZE] = "", reason[CURL_ERROR_SIZE + 64];
-	size_t base_len = strlen(client->server);
+	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode code;
 	CURL *c = NULL;
 	int rc = 0;
 
 	*status = 0;
-	while (base_len > 0 && client->server[base_len - 1] == '/')
-		base_len--;
-	vg_buf_append(&url, client->server, base_len);
-	vg_buf_puts(&url, path_and_query);
+	put_url(&url, client, path_and_query);
 	vg_buf_printf(&ct, "Content-Type: %s", up->content_type ? up->content_type : "text/plain");
 	if (vg_buf_failed(&url) || vg_buf_failed(&ct)) {
 		rc = vg_err_set(err, VG_ENOMEM, "out of memory building the request");
@@ -379,17 +402,7 @@ int vg_http_post(const struct vg_http_client *client, const char *path_and_query
 		rc = vg_err_set(err, VG_EIO, "reading the input failed");
 		goto fail;
 	}
-	if (body.is_too_large || vg_buf_failed(&body.buf)) {
-		rc = vg_err_set(err, VG_ENOMEM, "the answer of %s is too large", vg_buf_cstr(&url));
-		goto fail;
-	}
-	if (code != CURLE_OK) {
-		transfer_reason(c, code, errbuf, reason, sizeof(reason));
-		rc = vg_err_set(err, VG_EIO, "cannot reach %s: %s", client->server, reason);
-		goto fail;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	vg_buf_append(body_out, body.buf.data, body.buf.len);
+	rc = collect_answer(c, code, client, &url, errbuf, &body, status, body_out, err);
 fail:
 	curl_slist_free_all(headers);
 	if (c)
@@ -406,17 +419,13 @@ int vg_http_request(const struct vg_http_client *client, const char *method, con
 	struct vg_buf url = VG_BUF_INIT;
 	struct body body = { VG_BUF_INIT, false };
 	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "", reason[CURL_ERROR_SIZE + 64];
-	size_t base_len = strlen(client->server);
+	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode code;
 	CURL *c = NULL;
 	int rc = 0;
 
 	*status = 0;
-	while (base_len > 0 && client->server[base_len - 1] == '/')
-		base_len--;
-	vg_buf_append(&url, client->server, base_len);
-	vg_buf_puts(&url, path_and_query);
+	put_url(&url, client, path_and_query);
 	if (vg_buf_failed(&url)) {
 		rc = vg_err_set(err, VG_ENOMEM, "out of memory building the request");
 		goto fail;
@@ -433,17 +442,7 @@ int vg_http_request(const struct vg_http_client *client, const char *method, con
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
 	code = curl_easy_perform(c);
-	if (body.is_too_large || vg_buf_failed(&body.buf)) {
-		rc = vg_err_set(err, VG_ENOMEM, "the answer of %s is too large", vg_buf_cstr(&url));
-		goto fail;
-	}
-	if (code != CURLE_OK) {
-		transfer_reason(c, code, errbuf, reason, sizeof(reason));
-		rc = vg_err_set(err, VG_EIO, "cannot reach %s: %s", client->server, reason);
-		goto fail;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	vg_buf_append(body_out, body.buf.data, body.buf.len);
+	rc = collect_answer(c, code, client, &url, errbuf, &body, status, body_out, err);
 fail:
 	curl_slist_free_all(headers);
 	if (c)
