@@ -29,6 +29,35 @@
 #include <time.h>
 #include <unistd.h>
 
+int vg_t_make_certs(const char *d)
+{
+	char script[4096], *out = NULL, *err = NULL;
+	int rc;
+
+	snprintf(script, sizeof(script),
+		 "set -e; cd '%s'\n"
+		 "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out \"$1\" 2>/dev/null; }\n"
+		 "key ca.key; key other-ca.key; key server.key; key client.key\n"
+		 "openssl req -x509 -new -key ca.key -subj /CN=vigil-test-ca -days 2 -out ca.crt\n"
+		 "openssl req -x509 -new -key other-ca.key -subj /CN=vigil-other-ca -days 2 -out other-ca.crt\n"
+		 "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext\n"
+		 "openssl req -new -key server.key -subj /CN=localhost -out server.csr\n"
+		 "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+		 "-extfile server.ext -out server.crt 2>/dev/null\n"
+		 "printf 'extendedKeyUsage=clientAuth\\n' > client.ext\n"
+		 "openssl req -new -key client.key -subj /CN=tls-agent -out client.csr\n"
+		 "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+		 "-extfile client.ext -out client.crt 2>/dev/null\n",
+		 d);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	rc = vg_t_run(argv, &out, &err, 20000);
+	if (rc != 0)
+		fprintf(stderr, "making certificates failed (%d): %s%s\n", rc, out ? out : "", err ? err : "");
+	free(out);
+	free(err);
+	return rc;
+}
+
 int vg_t_write_clock(const char *path, int64_t ms)
 {
 	char tmp[1100];

@@ -117,6 +117,13 @@ uint64_t vg_t_wait_ack(int fd, uint64_t seq);
 /* How many entries of directory dir end in suffix (0 if dir is missing). */
 int vg_t_count_files(const char *dir, const char *suffix);
 
+/* Throwaway certificates in d, by openssl: a CA (ca.crt, ca.key), a
+ * server certificate it signed for localhost and 127.0.0.1 (server.crt,
+ * server.key), a client certificate for clientAuth (client.crt,
+ * client.key) and another CA that signed nothing (other-ca.crt); 0 when
+ * openssl made them all. */
+int vg_t_make_certs(const char *d);
+
 /* A receiver's driven clock (testing_clock_file): writes ms to path
  * atomically (a new file renamed over it); 0 or -1. */
 int vg_t_write_clock(const char *path, int64_t ms);

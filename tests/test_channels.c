@@ -928,30 +928,6 @@ static json_t *smtp_message(const struct smtp_sink *s, int k)
 	return j;
 }
 
-static int make_certs(void)
-{
-	char script[4096], *out = NULL, *err = NULL;
-	int rc;
-
-	snprintf(script, sizeof(script),
-		 "set -e; cd '%s'\n"
-		 "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out \"$1\" 2>/dev/null; }\n"
-		 "key ca.key; key server.key\n"
-		 "openssl req -x509 -new -key ca.key -subj /CN=vigil-test-ca -days 2 -out ca.crt\n"
-		 "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext\n"
-		 "openssl req -new -key server.key -subj /CN=localhost -out server.csr\n"
-		 "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
-		 "-extfile server.ext -out server.crt 2>/dev/null\n",
-		 dir);
-	char *argv[] = { "/bin/sh", "-c", script, NULL };
-	rc = vg_t_run(argv, &out, &err, 20000);
-	if (rc != 0)
-		fprintf(stderr, "making certificates failed (%d): %s%s\n", rc, out ? out : "", err ? err : "");
-	free(out);
-	free(err);
-	return rc;
-}
-
 static void email_config(struct receiver *r, int port, const char *extra)
 {
 	load_fmt(r,
@@ -1127,7 +1103,7 @@ START_TEST(test_email_starttls_auth)
 	struct vg_notification n = make_notification(false);
 	char cert[1024], key[1024], ca[1024], pwfile[1024], extra[2200];
 
-	ck_assert_int_eq(make_certs(), 0);
+	ck_assert_int_eq(vg_t_make_certs(dir), 0);
 	snprintf(cert, sizeof(cert), "%s/server.crt", dir);
 	snprintf(key, sizeof(key), "%s/server.key", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
@@ -1178,7 +1154,7 @@ START_TEST(test_email_smtps)
 	struct vg_notification n = make_notification(false);
 	char cert[1024], key[1024], ca[1024], extra[2200];
 
-	ck_assert_int_eq(make_certs(), 0);
+	ck_assert_int_eq(vg_t_make_certs(dir), 0);
 	snprintf(cert, sizeof(cert), "%s/server.crt", dir);
 	snprintf(key, sizeof(key), "%s/server.key", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
