@@ -987,6 +987,7 @@ static void ck_receiver_defaults(const struct vg_receiver_config *c, bool with_d
 	ck_assert_uint_eq(c->http_max_connections, 0);
 	ck_assert_uint_eq(c->agent_buffer_budget, 256u << 20);
 	ck_assert_uint_eq(c->max_series_per_agent, 20000);
+	ck_assert_int_eq(c->agent_hello_timeout_ms, 10 * 1000);
 	ck_assert_uint_eq(c->wal_segment_bytes, 64u << 20);
 	ck_assert_int_eq(c->lookback_ms, 300000);
 	ck_assert_ptr_null(c->port_file);
