@@ -405,7 +405,7 @@ START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
 	int64_t t_kill, t_agent_kill, t_agent_back, t_back, deadline;
 	char *v;
 
-	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "spool-agent"), 0);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "400ms", "spool-agent"), 0);
 	/* Wait for the first stored batch. */
 	deadline = vg_t_now_ms() + 10000;
 	while ((v = instant("vigil_agent_batches_acked_total{instance=\"spool-agent\"}")) == NULL) {
@@ -415,13 +415,13 @@ START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
 	free(v);
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
 	t_kill = wall_ms();
-	vg_t_sleep_ms(3500); /* three or four batches spooled */
+	vg_t_sleep_ms(1400); /* three or four batches spooled */
 	ck_assert_int_eq(vg_t_stop(&agent, SIGKILL, 5000), 128 + SIGKILL);
 	t_agent_kill = wall_ms();
-	vg_t_sleep_ms(500);
-	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "spool-agent"), 0);
+	vg_t_sleep_ms(200);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "400ms", "spool-agent"), 0);
 	t_agent_back = wall_ms();
-	vg_t_sleep_ms(2500);
+	vg_t_sleep_ms(1000);
 	t_back = wall_ms();
 	restart();
 	deadline = vg_t_now_ms() + 20000;
@@ -438,9 +438,9 @@ START_TEST(test_agent_spool_survives_agent_kill9_during_outage)
 	ck_assert_msg(vg_t_log_contains(&agent, "resuming epoch"), "the restarted agent did not resume its spool");
 
 	/* Raw samples over the outage (1 ms step and lookback): the first
-	 * process's spooled rounds are there, about one a second. */
+	 * process's spooled rounds are there, about one each 400 ms. */
 	json_t *values, *p;
-	json_t *doc = raw_samples("node_load1{instance=\"spool-agent\"}", t_kill - 1100, t_back, &values);
+	json_t *doc = raw_samples("node_load1{instance=\"spool-agent\"}", t_kill - 500, t_back, &values);
 	size_t i, n_first = 0, n_second = 0;
 	double prev = 0;
 	json_array_foreach(values, i, p) {
