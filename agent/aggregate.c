@@ -29,6 +29,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/series.h"
 
@@ -40,8 +41,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <xxhash.h>
 
 #include "common/banned.h"
 

@@ -20,6 +20,7 @@
  * before any target exists.
  */
 #include "agent/scrape.h"
+#include "agent/dl.h"
 #include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -104,30 +105,25 @@ struct vg_scrape {
 
 static const char *load_api(void *h, struct curl_api *a)
 {
-#define LOAD(field, sym)                                  \
-	do {                                              \
-		void *p = dlsym(h, #sym);                 \
-		if (p == NULL)                            \
-			return #sym;                      \
-		memcpy(&a->field, &p, sizeof(p));         \
-	} while (0)
-	LOAD(easy_init, curl_easy_init);
-	LOAD(easy_cleanup, curl_easy_cleanup);
-	LOAD(easy_setopt, curl_easy_setopt);
-	LOAD(easy_getinfo, curl_easy_getinfo);
-	LOAD(easy_strerror, curl_easy_strerror);
-	LOAD(multi_init, curl_multi_init);
-	LOAD(multi_cleanup, curl_multi_cleanup);
-	LOAD(multi_setopt, curl_multi_setopt);
-	LOAD(multi_add_handle, curl_multi_add_handle);
-	LOAD(multi_remove_handle, curl_multi_remove_handle);
-	LOAD(multi_socket_action, curl_multi_socket_action);
-	LOAD(multi_info_read, curl_multi_info_read);
-	LOAD(multi_assign, curl_multi_assign);
-	LOAD(slist_append, curl_slist_append);
-	LOAD(slist_free_all, curl_slist_free_all);
-#undef LOAD
-	return NULL;
+	const struct vg_dl_sym syms[] = {
+		VG_DL_SYM(a->easy_init, curl_easy_init),
+		VG_DL_SYM(a->easy_cleanup, curl_easy_cleanup),
+		VG_DL_SYM(a->easy_setopt, curl_easy_setopt),
+		VG_DL_SYM(a->easy_getinfo, curl_easy_getinfo),
+		VG_DL_SYM(a->easy_strerror, curl_easy_strerror),
+		VG_DL_SYM(a->multi_init, curl_multi_init),
+		VG_DL_SYM(a->multi_cleanup, curl_multi_cleanup),
+		VG_DL_SYM(a->multi_setopt, curl_multi_setopt),
+		VG_DL_SYM(a->multi_add_handle, curl_multi_add_handle),
+		VG_DL_SYM(a->multi_remove_handle, curl_multi_remove_handle),
+		VG_DL_SYM(a->multi_socket_action, curl_multi_socket_action),
+		VG_DL_SYM(a->multi_info_read, curl_multi_info_read),
+		VG_DL_SYM(a->multi_assign, curl_multi_assign),
+		VG_DL_SYM(a->slist_append, curl_slist_append),
+		VG_DL_SYM(a->slist_free_all, curl_slist_free_all),
+	};
+
+	return vg_dl_load(h, syms, sizeof(syms) / sizeof(syms[0]));
 }
 
 bool vg_scrape_is_loaded(void)

@@ -58,6 +58,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/hash.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -69,8 +70,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <xxhash.h>
 
 #include "common/banned.h"
 

@@ -13,6 +13,7 @@
  * table set; nothing here is called before vg_tls_client_new succeeded.
  */
 #include "agent/tls.h"
+#include "agent/dl.h"
 #include "common/err.h"
 
 #include <arpa/inet.h>
@@ -71,39 +72,34 @@ struct vg_tls_client {
 /* Every entry of the table from handle; the name of a missing one. */
 static const char *load_api(void *handle, struct tls_api *a)
 {
-#define LOAD(field, sym)                                              \
-	do {                                                          \
-		void *p = dlsym(handle, #sym);                        \
-		if (p == NULL)                                        \
-			return #sym;                                  \
-		memcpy(&a->field, &p, sizeof(p));                     \
-	} while (0)
-	LOAD(client_method, TLS_client_method);
-	LOAD(ctx_new, SSL_CTX_new);
-	LOAD(ctx_free, SSL_CTX_free);
-	LOAD(ctx_ctrl, SSL_CTX_ctrl);
-	LOAD(ctx_set_verify, SSL_CTX_set_verify);
-	LOAD(ctx_load_verify_locations, SSL_CTX_load_verify_locations);
-	LOAD(ctx_set_default_verify_paths, SSL_CTX_set_default_verify_paths);
-	LOAD(ctx_use_certificate_chain_file, SSL_CTX_use_certificate_chain_file);
-	LOAD(ctx_use_private_key_file, SSL_CTX_use_PrivateKey_file);
-	LOAD(ctx_check_private_key, SSL_CTX_check_private_key);
-	LOAD(ssl_new, SSL_new);
-	LOAD(ssl_free, SSL_free);
-	LOAD(ssl_ctrl, SSL_ctrl);
-	LOAD(ssl_set1_host, SSL_set1_host);
-	LOAD(ssl_get0_param, SSL_get0_param);
-	LOAD(ssl_get_verify_result, SSL_get_verify_result);
-	LOAD(param_set1_ip_asc, X509_VERIFY_PARAM_set1_ip_asc);
-	LOAD(verify_error_string, X509_verify_cert_error_string);
-	LOAD(err_get_error, ERR_get_error);
-	LOAD(err_error_string_n, ERR_error_string_n);
-	LOAD(bev_new, bufferevent_openssl_socket_new);
-	LOAD(bev_get_ssl, bufferevent_openssl_get_ssl);
-	LOAD(bev_get_error, bufferevent_get_openssl_error);
-	LOAD(bev_allow_dirty_shutdown, bufferevent_openssl_set_allow_dirty_shutdown);
-#undef LOAD
-	return NULL;
+	const struct vg_dl_sym syms[] = {
+		VG_DL_SYM(a->client_method, TLS_client_method),
+		VG_DL_SYM(a->ctx_new, SSL_CTX_new),
+		VG_DL_SYM(a->ctx_free, SSL_CTX_free),
+		VG_DL_SYM(a->ctx_ctrl, SSL_CTX_ctrl),
+		VG_DL_SYM(a->ctx_set_verify, SSL_CTX_set_verify),
+		VG_DL_SYM(a->ctx_load_verify_locations, SSL_CTX_load_verify_locations),
+		VG_DL_SYM(a->ctx_set_default_verify_paths, SSL_CTX_set_default_verify_paths),
+		VG_DL_SYM(a->ctx_use_certificate_chain_file, SSL_CTX_use_certificate_chain_file),
+		VG_DL_SYM(a->ctx_use_private_key_file, SSL_CTX_use_PrivateKey_file),
+		VG_DL_SYM(a->ctx_check_private_key, SSL_CTX_check_private_key),
+		VG_DL_SYM(a->ssl_new, SSL_new),
+		VG_DL_SYM(a->ssl_free, SSL_free),
+		VG_DL_SYM(a->ssl_ctrl, SSL_ctrl),
+		VG_DL_SYM(a->ssl_set1_host, SSL_set1_host),
+		VG_DL_SYM(a->ssl_get0_param, SSL_get0_param),
+		VG_DL_SYM(a->ssl_get_verify_result, SSL_get_verify_result),
+		VG_DL_SYM(a->param_set1_ip_asc, X509_VERIFY_PARAM_set1_ip_asc),
+		VG_DL_SYM(a->verify_error_string, X509_verify_cert_error_string),
+		VG_DL_SYM(a->err_get_error, ERR_get_error),
+		VG_DL_SYM(a->err_error_string_n, ERR_error_string_n),
+		VG_DL_SYM(a->bev_new, bufferevent_openssl_socket_new),
+		VG_DL_SYM(a->bev_get_ssl, bufferevent_openssl_get_ssl),
+		VG_DL_SYM(a->bev_get_error, bufferevent_get_openssl_error),
+		VG_DL_SYM(a->bev_allow_dirty_shutdown, bufferevent_openssl_set_allow_dirty_shutdown),
+	};
+
+	return vg_dl_load(handle, syms, sizeof(syms) / sizeof(syms[0]));
 }
 
 /* OpenSSL's queued reason for a failure just seen, for a message. */

@@ -1,6 +1,7 @@
 /* clock.c: clocks, and the time and duration syntax of clock.h. */
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/round.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -176,7 +177,7 @@ int vg_duration_parse_api(const char *s, int64_t *ms, struct vg_err *err)
 		 * (about 292 years). */
 		if (secs * 1e9 >= 9223372036854775807.0 || secs * 1e9 <= -9223372036854775807.0)
 			return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid duration. It overflows int64", s);
-		*ms = (int64_t)llround(v);
+		*ms = vg_round_i64(v);
 		return 0;
 	}
 	if (vg_duration_parse(s, ms, NULL) == 0)
@@ -278,7 +279,7 @@ int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err)
 		/* Prometheus splits off the fraction with math.Modf and rounds it
 		 * to milliseconds half away from zero: -0.0015 is -2 ms. */
 		double whole = trunc(secs);
-		double frac = round((secs - whole) * 1000.0);
+		double frac = (double)vg_round_i64((secs - whole) * 1000.0);
 		if (whole > 9.2e15 || whole < -9.2e15)
 			return vg_err_set(err, VG_EINVAL, "cannot parse \"%s\" to a valid timestamp", s);
 		*ms = (int64_t)whole * 1000 + (int64_t)frac;

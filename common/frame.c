@@ -17,18 +17,31 @@
 #include "common/frame.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/mpack.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 #include <zstd.h>
 
 #include "common/banned.h"
 
+/*
+ * The zstd contexts are made at their first use: an agent, whose ACKs are
+ * too small to compress, never makes a decompression context (96 KiB).
+ * Compression keeps small tables (a 128 KiB window, 4 KiB-entry hash and
+ * chain tables) whatever the level and the first frame's size: zstd sizes
+ * its workspace from the level and the frame, and zeroes the tables, so a
+ * large first frame (the agent's series dictionary) left an agent holding
+ * half a MiB for its lifetime. On Vigil's frames the ratio is the same
+ * within 0.2 % (docs/performance.md, "Agent footprint").
+ */
+#define CCTX_WINDOW_LOG 17
+#define CCTX_TABLE_LOG 12
+
 struct vg_frame_codec {
-	ZSTD_CCtx *cctx;
-	ZSTD_DCtx *dctx;
+	ZSTD_CCtx *cctx; /* NULL until the first frame to compress */
+	ZSTD_DCtx *dctx; /* NULL until the first compressed frame decoded */
 	int level;
 	struct vg_buf scratch; /* decompressed payloads, compressed output */
 };
@@ -96,12 +109,6 @@ struct vg_frame_codec *vg_frame_codec_new(int zstd_level)
 
 	if (c == NULL)
 		return NULL;
-	c->cctx = ZSTD_createCCtx();
-	c->dctx = ZSTD_createDCtx();
-	if (c->cctx == NULL || c->dctx == NULL) {
-		vg_frame_codec_free(c);
-		return NULL;
-	}
 	c->level = zstd_level;
 	vg_buf_init(&c->scratch);
 	return c;
@@ -115,6 +122,17 @@ void vg_frame_codec_free(struct vg_frame_codec *c)
 	ZSTD_freeDCtx(c->dctx);
 	vg_buf_release(&c->scratch);
 	free(c);
+}
+
+static ZSTD_CCtx *cctx_get(struct vg_frame_codec *c)
+{
+	if (c->cctx == NULL && (c->cctx = ZSTD_createCCtx()) != NULL) {
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, c->level);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_windowLog, CCTX_WINDOW_LOG);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_hashLog, CCTX_TABLE_LOG);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_chainLog, CCTX_TABLE_LOG);
+	}
+	return c->cctx;
 }
 
 int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t seq,
@@ -139,11 +157,11 @@ int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_f
 		size_t bound = ZSTD_compressBound(raw_len), n;
 
 		vg_buf_reset(&c->scratch);
-		if (vg_buf_grow(&c->scratch, bound) != 0)
+		if (cctx_get(c) == NULL || vg_buf_grow(&c->scratch, bound) != 0)
 			return vg_err_set(err, VG_ENOMEM, "out of memory compressing a frame");
 		/* One-shot compression records the content size in the zstd
 		 * frame header, which the decoder checks before allocating. */
-		n = ZSTD_compressCCtx(c->cctx, c->scratch.data, bound, raw, raw_len, c->level);
+		n = ZSTD_compress2(c->cctx, c->scratch.data, bound, raw, raw_len);
 		if (ZSTD_isError(n))
 			return vg_err_set(err, VG_EIO, "zstd: %s", ZSTD_getErrorName(n));
 		/* Protocol 2's payloads are dense already: a small one may not
@@ -207,7 +225,8 @@ int vg_frame_open(struct vg_frame_codec *c, const struct vg_frame_header *h,
 		return vg_err_set(err, VG_ELIMIT, "%s frame seq %llu: declares %llu bytes uncompressed, over the limit of %u",
 				  vg_frame_type_name(h->type), (unsigned long long)h->seq, content, VG_FRAME_MAX_RAW);
 	vg_buf_reset(&c->scratch);
-	if (vg_buf_grow(&c->scratch, (size_t)content) != 0)
+	if ((c->dctx == NULL && (c->dctx = ZSTD_createDCtx()) == NULL) ||
+	    vg_buf_grow(&c->scratch, (size_t)content) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory decompressing a frame");
 	n = ZSTD_decompressDCtx(c->dctx, c->scratch.data, (size_t)content, payload, h->payload_len);
 	if (ZSTD_isError(n) || n != content)

@@ -9,6 +9,7 @@
  * Ties between equal positions (astronomically rare with 64 bits) are
  * broken by address so the order never depends on the configured order.
  */
+#include "common/hash.h"
 #include "common/ring.h"
 #include "common/err.h"
 
@@ -16,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
-#include <xxhash.h>
 
 #include "common/banned.h"
 

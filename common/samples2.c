@@ -36,6 +36,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/round.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ static bool as_decimal(double v, int scale, int64_t *m)
 
 	if (!(fabs(x) < MANTISSA_MAX))
 		return false; /* also NaN */
-	*m = llround(x);
+	*m = vg_round_i64(x);
 	return same_bits((double)*m / pow10_tab[scale], v);
 }
 

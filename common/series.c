@@ -1,12 +1,11 @@
 /* series.c: names, canonical form, keys and hashes of series.h. */
+#include "common/hash.h"
 #include "common/series.h"
 #include "common/buf.h"
 #include "common/err.h"
 
 #include <stdlib.h>
 #include <string.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
-#include <xxhash.h>
 
 #include "common/banned.h"
 

@@ -4,8 +4,10 @@
  */
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/round.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,12 +517,35 @@ START_TEST(test_format_duration_extremes_and_cap)
 }
 END_TEST
 
+/* vg_round_i64 is llround without libm: the same answer on the halves,
+ * next to them, and where doubles stop having fractions. */
+START_TEST(test_round_i64_is_llround)
+{
+	const double xs[] = {
+		0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+		0.5000000000000001, 1e-300, -1e-300, 4503599627370495.5, -4503599627370495.5,
+		4503599627370496.0, 9007199254740993.0, 1e18, -1e18, 9.2e18, -9.2e18, 123456.78 * 100,
+		1234.5, 0.001 * 1000, 299.99999999999994, 1.0 - 1e-16,
+	};
+
+	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++)
+		ck_assert_msg(vg_round_i64(xs[i]) == llround(xs[i]), "%.17g: %lld, llround %lld", xs[i],
+			      (long long)vg_round_i64(xs[i]), (long long)llround(xs[i]));
+	/* And on a sweep of values with fractions near one half. */
+	for (int64_t k = -200000; k <= 200000; k++) {
+		double x = (double)k / 8 + (k % 3 - 1) * 1e-12;
+		ck_assert_int_eq(vg_round_i64(x), llround(x));
+	}
+}
+END_TEST
+
 static Suite *clock_suite(void)
 {
 	Suite *s = suite_create("clock");
 	TCase *tc = tcase_create("duration");
 
 	tcase_add_test(tc, test_now_is_recent_and_mono_advances);
+	tcase_add_test(tc, test_round_i64_is_llround);
 	tcase_add_test(tc, test_duration_single_units);
 	tcase_add_test(tc, test_duration_zero_without_unit);
 	tcase_add_test(tc, test_duration_minutes_vs_milliseconds);

@@ -90,14 +90,13 @@ static void start_agent(struct vg_t_proc *p, const char *host, const char *serve
 	ck_assert_int_eq(vg_t_spawn(p, log_path, argv), 0);
 }
 
-/* Whether node_load1 of host is stored on r, within timeout_ms. */
-static bool has_data(const struct vg_t_receiver *r, const char *host, int timeout_ms)
+/* Whether the selector has a series stored on r, within timeout_ms. */
+static bool has_series(const struct vg_t_receiver *r, const char *sel, int timeout_ms)
 {
-	char sel[200], path[400], *q;
+	char path[400], *q;
 	int64_t deadline = vg_t_now_ms() + timeout_ms;
 	bool ok = false;
 
-	snprintf(sel, sizeof(sel), "node_load1{instance=\"%s\"}", host);
 	q = vg_t_urlencode(sel);
 	snprintf(path, sizeof(path), "/api/v1/query?query=%s", q);
 	free(q);
@@ -110,6 +109,15 @@ static bool has_data(const struct vg_t_receiver *r, const char *host, int timeou
 			vg_t_sleep_ms(100);
 	} while (!ok && vg_t_now_ms() < deadline);
 	return ok;
+}
+
+/* Whether node_load1 of host is stored on r, within timeout_ms. */
+static bool has_data(const struct vg_t_receiver *r, const char *host, int timeout_ms)
+{
+	char sel[200];
+
+	snprintf(sel, sizeof(sel), "node_load1{instance=\"%s\"}", host);
+	return has_series(r, sel, timeout_ms);
 }
 
 static bool wait_log(const struct vg_t_proc *p, const char *s, int timeout_ms)
@@ -328,22 +336,38 @@ START_TEST(test_client_certificate_required)
 }
 END_TEST
 
+/* A default agent maps no library it does not use: not OpenSSL or libcurl
+ * (loaded for TLS and scrapes), not PCRE2 (for configured filter regexes),
+ * not libm or libxxhash (common/round.h, common/hash.h). One with a filter
+ * regex loads PCRE2 and applies it. */
 START_TEST(test_plain_agent_does_not_map_tls)
 {
 	struct vg_t_receiver r;
-	struct vg_t_proc a;
+	struct vg_t_proc a, f;
 	char data[700], server[64];
 
 	snprintf(data, sizeof(data), "%s/plain-rcv", dir);
 	ck_assert_int_eq(vg_t_receiver_start(&r, data, NULL), 0);
 	snprintf(server, sizeof(server), "127.0.0.1:%u", r.port);
 	start_agent(&a, "plain-agent", server, "");
+	start_agent(&f, "filter-agent", server, "collectors:\n  netdev_device_include: \"^lo$\"\n");
 	ck_assert(has_data(&r, "plain-agent", 15000));
+	ck_assert(has_data(&r, "filter-agent", 15000));
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libssl"), 0);
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcrypto"), 0);
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libevent_openssl"), 0);
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcurl"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libpcre2"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "/libm.so"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libxxhash"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(f.pid, "libpcre2"), 1);
+	/* The regex applied: lo kept (which the default filter drops), and
+	 * nothing else. */
+	ck_assert(has_series(&r, "node_network_receive_bytes_total{instance=\"filter-agent\",device=\"lo\"}", 15000));
+	ck_assert(!has_series(&r, "node_network_receive_bytes_total{instance=\"filter-agent\",device!=\"lo\"}", 0));
+	ck_assert(!has_series(&r, "node_network_receive_bytes_total{instance=\"plain-agent\",device=\"lo\"}", 0));
 	fprintf(stderr, "test_tls: agent without TLS: VmRSS %ld KiB\n", vg_t_rss_kb(a.pid));
+	ck_assert_int_eq(vg_t_stop(&f, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&a, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
 }

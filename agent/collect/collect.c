@@ -14,10 +14,12 @@
  * thread that runs the round).
  */
 #include "agent/collect/collect.h"
+#include "agent/dl.h"
 #include "common/buf.h"
 #include "common/err.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <dlfcn.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +82,59 @@ const struct vg_collect_parser vg_collect_parsers[] = {
 
 /* --- filters -------------------------------------------------------------- */
 
+/*
+ * PCRE2 is dlopen()ed when a filter regex is configured, and only then
+ * (agent/dl.h): linked, it would be mapped into every agent (some 100 KiB
+ * of resident memory) for what few hosts configure.
+ */
+#ifndef VG_PCRE2_SONAME
+#define VG_PCRE2_SONAME "libpcre2-8.so.0"
+#endif
+
+struct pcre_api {
+	void *handle; /* NULL: not loaded, nothing below is set */
+	__typeof__(pcre2_compile) *compile;
+	__typeof__(pcre2_code_free) *code_free;
+	__typeof__(pcre2_get_error_message) *get_error_message;
+	__typeof__(pcre2_match) *match;
+	__typeof__(pcre2_match_data_create) *match_data_create;
+	__typeof__(pcre2_match_data_free) *match_data_free;
+};
+
+static int pcre_load(struct pcre_api *a, struct vg_err *err)
+{
+	const struct vg_dl_sym syms[] = {
+		VG_DL_SYM(a->compile, pcre2_compile_8),
+		VG_DL_SYM(a->code_free, pcre2_code_free_8),
+		VG_DL_SYM(a->get_error_message, pcre2_get_error_message_8),
+		VG_DL_SYM(a->match, pcre2_match_8),
+		VG_DL_SYM(a->match_data_create, pcre2_match_data_create_8),
+		VG_DL_SYM(a->match_data_free, pcre2_match_data_free_8),
+	};
+	const char *missing;
+
+	if (a->handle != NULL)
+		return 0;
+	if ((a->handle = dlopen(VG_PCRE2_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL)
+		return vg_err_set(err, VG_ENOENT, "filter regexes need %s (install libpcre2-8-0): %s",
+				  VG_PCRE2_SONAME, dlerror());
+	if ((missing = vg_dl_load(a->handle, syms, sizeof(syms) / sizeof(syms[0]))) != NULL) {
+		dlclose(a->handle);
+		a->handle = NULL;
+		return vg_err_set(err, VG_ENOENT, "%s lacks %s", VG_PCRE2_SONAME, missing);
+	}
+	return 0;
+}
+
+static void pcre_unload(struct pcre_api *a)
+{
+	if (a->handle != NULL)
+		dlclose(a->handle);
+	a->handle = NULL;
+}
+
 struct vg_collect_ctx {
+	struct pcre_api pcre; /* loaded while re[] holds a regex */
 	pcre2_code *re[VG_FILTER_COUNT];
 	bool is_include[VG_FILTER_COUNT]; /* re selects what is kept (else what is dropped) */
 	bool is_builtin[VG_FILTER_COUNT]; /* not configured: default_matches */
@@ -233,16 +287,16 @@ static const char *const filter_names[VG_FILTER_COUNT] = {
 	"netstat fields", "vmstat fields",
 };
 
-static pcre2_code *compile(const char *re, struct vg_err *err)
+static pcre2_code *compile(const struct pcre_api *a, const char *re, struct vg_err *err)
 {
 	PCRE2_SIZE at;
 	int code;
-	pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
-				      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
+	pcre2_code *c = a->compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+				   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
 
 	if (c == NULL) {
 		PCRE2_UCHAR why[160];
-		if (pcre2_get_error_message(code, why, sizeof(why)) < 0)
+		if (a->get_error_message(code, why, sizeof(why)) < 0)
 			snprintf((char *)why, sizeof(why), "error %d", code);
 		vg_err_set(err, VG_EINVAL, "invalid regular expression \"%.200s\": %s at offset %zu", re,
 			   (const char *)why, (size_t)at);
@@ -252,14 +306,19 @@ static pcre2_code *compile(const char *re, struct vg_err *err)
 
 int vg_collect_regex_check(const char *re, struct vg_err *err)
 {
+	struct pcre_api a = { 0 };
 	pcre2_code *c;
+	int rc;
 
 	if (re == NULL)
 		return 0;
-	if ((c = compile(re, err)) == NULL)
-		return VG_EINVAL;
-	pcre2_code_free(c);
-	return 0;
+	if ((rc = pcre_load(&a, err)) != 0)
+		return rc;
+	rc = (c = compile(&a, re, err)) == NULL ? VG_EINVAL : 0;
+	if (c != NULL)
+		a.code_free(c);
+	pcre_unload(&a);
+	return rc;
 }
 
 int vg_collect_ctx_new(const struct vg_collect_options *o, struct vg_collect_ctx **out,
@@ -294,14 +353,16 @@ int vg_collect_ctx_new(const struct vg_collect_options *o, struct vg_collect_ctx
 		re = ctx->is_include[i] ? pairs[i][1] : pairs[i][0];
 		if (re == NULL || re[0] == '\0')
 			continue; /* an empty exclude drops nothing */
-		if ((ctx->re[i] = compile(re, err)) == NULL) {
+		if ((rc = pcre_load(&ctx->pcre, err)) != 0)
+			goto fail;
+		if ((ctx->re[i] = compile(&ctx->pcre, re, err)) == NULL) {
 			vg_err_prefix(err, "%s filter", filter_names[i]);
 			rc = VG_EINVAL;
 			goto fail;
 		}
 	}
 	for (int i = 0; i < VG_FILTER_COUNT && ctx->md == NULL; i++)
-		if (ctx->re[i] != NULL && (ctx->md = pcre2_match_data_create(1, NULL)) == NULL) {
+		if (ctx->re[i] != NULL && (ctx->md = ctx->pcre.match_data_create(1, NULL)) == NULL) {
 			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
 			goto fail;
 		}
@@ -321,9 +382,12 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	vg_statvfs_pool_free(ctx->statvfs);
-	pcre2_match_data_free(ctx->md);
-	for (int i = 0; i < VG_FILTER_COUNT; i++)
-		pcre2_code_free(ctx->re[i]);
+	if (ctx->pcre.handle != NULL) {
+		ctx->pcre.match_data_free(ctx->md);
+		for (int i = 0; i < VG_FILTER_COUNT; i++)
+			ctx->pcre.code_free(ctx->re[i]);
+	}
+	pcre_unload(&ctx->pcre);
 	free(ctx);
 }
 
@@ -338,7 +402,7 @@ bool vg_collect_wants(const struct vg_collect_ctx *ctx, enum vg_collect_filter w
 	}
 	if (ctx->re[which] == NULL)
 		return !ctx->is_include[which];
-	is_match = pcre2_match(ctx->re[which], (PCRE2_SPTR)s, len, 0, 0, ctx->md, NULL) >= 0;
+	is_match = ctx->pcre.match(ctx->re[which], (PCRE2_SPTR)s, len, 0, 0, ctx->md, NULL) >= 0;
 	return ctx->is_include[which] ? is_match : !is_match;
 }
 

@@ -1,0 +1,28 @@
+/*
+ * dl.h: the agent's libraries loaded with dlopen() where they are
+ * configured, not linked: OpenSSL (tls.c), libcurl (scrape.c) and PCRE2
+ * (collect/collect.c). A default agent maps none of them
+ * (docs/performance.md, "Agent footprint").
+ *
+ * Each module keeps a table of function pointers of the declared types
+ * (__typeof__ of the library's own prototypes), so every call is checked
+ * as if the library were linked; vg_dl_load fills such a table.
+ */
+#ifndef VG_DL_H
+#define VG_DL_H
+
+#include <stddef.h>
+
+struct vg_dl_sym {
+	const char *name; /* the library's symbol */
+	void *dst;        /* where its address goes: a function pointer */
+};
+
+/* One entry of a table: the symbol sym into the pointer at &field. */
+#define VG_DL_SYM(field, sym) { #sym, &(field) }
+
+/* Sets each syms[i].dst from handle. Returns NULL, or the name of the
+ * first symbol the library lacks (the table is then incomplete). */
+const char *vg_dl_load(void *handle, const struct vg_dl_sym *syms, size_t n);
+
+#endif
