@@ -94,7 +94,7 @@ int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms)
 		json_decref(doc);
 		if (is_done)
 			return 0;
-		vg_t_sleep_ms(20);
+		vg_t_sleep_ms(5); /* the engine ticks every 50 ms */
 	}
 	return -1;
 }

@@ -58,6 +58,11 @@ struct vg_rules_options {
 	int64_t lookback_ms;        /* the queries' lookback delta */
 	vg_alert_sink_fn *sink;     /* may be NULL: alerts are only recorded */
 	void *sink_arg;
+	/* Every rule query's limits, the query: section's (receiver/query/
+	 * query.h struct vg_query_limits); 0: none. A rule stopped by one
+	 * fails that evaluation with the limit's message as its lastError. */
+	int64_t query_timeout_ms;
+	uint64_t query_max_samples, query_max_series;
 };
 
 /* Reads the saved state, starts the thread; takes set (may be empty). */
