@@ -183,6 +183,14 @@ START_TEST(test_flap_state_file_keeps_the_hold_down_and_reads_version_1)
 	/* An unknown version is refused. */
 	v1.data[8] = '3';
 	ck_assert_int_eq(vg_rules_persist_decode(v1.data, v1.len, &s, &err), VG_EINVAL);
+	/* So is a time the state machine could not subtract from. */
+	t.v[0].hold_until_ms = VG_RULES_STATE_MAX_TIME_MS + 1;
+	vg_rules_persist_begin(&b, 0);
+	vg_rules_persist_rules(&b, 1);
+	vg_rules_persist_rule(&b, "f.yaml", "g", 0, "A", &t);
+	vg_put_le64(sum, XXH3_64bits(b.data, b.len));
+	vg_buf_append(&b, sum, 8);
+	ck_assert_int_eq(vg_rules_persist_decode(b.data, b.len, &s, &err), VG_EINVAL);
 	vg_buf_release(&b);
 	vg_buf_release(&v1);
 	vg_alert_table_release(&t);

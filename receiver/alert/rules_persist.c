@@ -145,9 +145,17 @@ static uint64_t get_uv(struct rd *r)
 	return v;
 }
 
+/* A time: 0 (unset) or Unix ms, at most VG_RULES_STATE_MAX_TIME_MS, so
+ * that the state machine's differences of times cannot overflow. */
 static int64_t get_time(struct rd *r)
 {
-	return vg_unzigzag(get_uv(r));
+	int64_t t = vg_unzigzag(get_uv(r));
+
+	if (t < 0 || t > VG_RULES_STATE_MAX_TIME_MS) {
+		r->is_bad = true;
+		return 0;
+	}
+	return t;
 }
 
 /* A count of items each at least min_bytes long. */

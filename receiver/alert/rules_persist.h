@@ -32,6 +32,9 @@ struct vg_err;
 
 #define VG_RULES_STATE_FILE "alerts.state"
 #define VG_RULES_STATE_MAX_BYTES (256u << 20)
+/* The latest time a state file may hold (2^53 ms, some 285,000 years):
+ * anything later, or negative, is damage. */
+#define VG_RULES_STATE_MAX_TIME_MS (INT64_C(1) << 53)
 
 struct vg_rules_saved_group {
 	char *file, *name;
