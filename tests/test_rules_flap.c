@@ -235,6 +235,29 @@ START_TEST(test_flap_keys_are_vigils_dialect)
 		  "r.yaml:4: groups[0].rules[0]: invalid field 'resolve_expr' in recording rule" },
 		{ "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up\n    min_resolved_for: 1m\n",
 		  "r.yaml:4: groups[0].rules[0]: invalid field 'min_resolved_for' in recording rule" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q > 1\n    resolve_threshold: x1\n",
+		  "r.yaml:6: groups[0].rules[0].resolve_threshold: not a number: \"x1\"" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q > 1\n    resolve_threshold: 0\n    resolve_expr: q > 0\n",
+		  "r.yaml:4: groups[0].rules[0]: only one of 'resolve_expr' and 'resolve_threshold'" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: rate(q[5m])\n    resolve_threshold: 1\n",
+		  "r.yaml:4: groups[0].rules[0].resolve_threshold: needs an expr that is a threshold" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q > bool 5\n    resolve_threshold: 1\n",
+		  "needs an expr that is a threshold" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q == 5\n    resolve_threshold: 1\n",
+		  "needs an expr that is a threshold" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q > 5\n    resolve_threshold: 7\n",
+		  "r.yaml:4: groups[0].rules[0].resolve_threshold: must be below the threshold of expr (5)" },
+		{ "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q <= -5\n    resolve_threshold: -6\n",
+		  "must be above the threshold of expr (-5)" },
+	};
+	static const struct {
+		const char *expr, *threshold, *want;
+	} thresholds[] = {
+		{ "q > 100", "50", "q > 50" },
+		{ "(sum by (job) (q) >= 1e3)", "500.5", "(sum by (job) (q) >= 500.5)" },
+		{ "10 > free", "20", "20 > free" },
+		{ "free < 0.1", "0.25", "free < 0.25" },
+		{ "temp < -5", "-2", "temp < -2" },
 	};
 	struct vg_rule_set *set = NULL;
 	struct vg_err err;
@@ -248,7 +271,21 @@ START_TEST(test_flap_keys_are_vigils_dialect)
 		ck_assert_int_ne(load(bad[i].text, false, NULL, &err), 0);
 		ck_assert_msg(strstr(err.msg, bad[i].want) != NULL, "case %zu: want %s in %s", i, bad[i].want, err.msg);
 	}
+	/* resolve_threshold: expr with another threshold. */
+	for (size_t i = 0; i < sizeof(thresholds) / sizeof(thresholds[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: \"%s\"\n    resolve_threshold: %s\n",
+			 thresholds[i].expr, thresholds[i].threshold);
+		ck_assert_msg(load(text, false, &set, &err) == 0, "case %zu: %s", i, err.msg);
+		ck_assert_str_eq(set->groups[0].rules[0].resolve_expr, thresholds[i].want);
+		ck_assert_ptr_nonnull(set->groups[0].rules[0].resolve_ast);
+		vg_rule_set_free(set);
+	}
 	/* Prometheus's dialect refuses each key on its own line. */
+	ck_assert_int_eq(load("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: q > 2\n    resolve_threshold: 1\n",
+			      true, NULL, &err), VG_EINVAL);
+	ck_assert_msg(strstr(err.msg, "r.yaml:6: groups[0].rules[0].resolve_threshold: Vigil's own key") != NULL,
+		      "%s", err.msg);
 	ck_assert_int_eq(load(flap_rule, true, NULL, &err), VG_EINVAL);
 	ck_assert_msg(strstr(err.msg, "r.yaml:6: groups[0].rules[0].resolve_expr: Vigil's own key") != NULL, "%s",
 		      err.msg);

@@ -18,9 +18,11 @@
 #include "common/series.h"
 #include "promql/ast.h"
 #include "promql/parse.h"
+#include "receiver/alert/rule_flap.h"
 #include "receiver/alert/template.h"
 
 #include <glob.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ struct raw_rule {
 	/* Vigil's dialect (flap control, vigil-rules(5) "Dialect"). */
 	char *resolve_expr;
 	int64_t min_resolved_for_ms;
+	char *resolve_threshold; /* a number, checked */
 };
 
 struct raw_group {
@@ -92,6 +95,17 @@ static int check_resolve_expr(const void *member, struct vg_err *err)
 	return check_expr(member, err);
 }
 
+static int check_number(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	char *end = NULL;
+	double v = strtod(s, &end);
+
+	if (*s == '\0' || end == NULL || *end != '\0' || !isfinite(v))
+		return vg_err_set(err, VG_EINVAL, "not a number: \"%s\"", vg_conf_printable(s, "..."));
+	return 0;
+}
+
 static int check_group_name(const void *member, struct vg_err *err)
 {
 	if (**(char *const *)member == '\0')
@@ -110,6 +124,7 @@ static const struct vg_conf_field rule_fields[] = {
 	/* Vigil's own keys (vigil_keys below). */
 	{ "resolve_expr", VG_CONF_STR, offsetof(struct raw_rule, resolve_expr), NULL, 0, 0, check_resolve_expr },
 	{ "min_resolved_for", VG_CONF_DURATION, offsetof(struct raw_rule, min_resolved_for_ms), NULL, 0, 0, NULL },
+	{ "resolve_threshold", VG_CONF_STR, offsetof(struct raw_rule, resolve_threshold), NULL, 0, 0, check_number },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -133,7 +148,7 @@ static const struct vg_conf_field file_fields[] = {
 /* --- Prometheus's dialect ------------------------------------------------------ */
 
 /* The rule keys Prometheus's rule files do not have. */
-static const char *const vigil_keys[] = { "resolve_expr", "min_resolved_for", NULL };
+static const char *const vigil_keys[] = { "resolve_expr", "min_resolved_for", "resolve_threshold", NULL };
 
 static int refuse_vigil_key(const void *member, struct vg_err *err)
 {
@@ -286,11 +301,15 @@ static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_
 				  : raw->for_ms ? "for"
 				  : raw->keep_firing_for_ms ? "keep_firing_for"
 				  : raw->resolve_expr ? "resolve_expr"
+				  : raw->resolve_threshold ? "resolve_threshold"
 				  : raw->min_resolved_for_ms ? "min_resolved_for" : NULL;
 		if (bad)
 			return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: invalid field '%s' in recording rule",
 					  name, line, where, bad);
 	}
+	if (raw->resolve_expr && raw->resolve_threshold)
+		return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: only one of 'resolve_expr' and 'resolve_threshold' may be set",
+				  name, line, where);
 	memset(r, 0, sizeof(*r));
 	r->is_alert = raw->alert != NULL;
 	rc = vg_promql_parse(raw->expr, strlen(raw->expr), &r->ast, &err_pos, err);
@@ -315,6 +334,17 @@ static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_
 		}
 		r->resolve_expr = raw->resolve_expr;
 		raw->resolve_expr = NULL;
+	} else if (raw->resolve_threshold) {
+		struct vg_err sub;
+		rc = vg_rule_resolve_threshold(r->expr, strtod(raw->resolve_threshold, NULL), &r->resolve_ast,
+					       &r->resolve_expr, &sub);
+		if (rc != 0) {
+			rule_release(r);
+			memset(r, 0, sizeof(*r));
+			if (rc == VG_ENOMEM)
+				return vg_err_set(err, rc, "%s: out of memory", name);
+			return vg_err_set(err, rc, "%s:%zu: %s.resolve_threshold: %s", name, line, where, sub.msg);
+		}
 	}
 	r->labels = raw->labels;
 	r->annotations = raw->annotations;
