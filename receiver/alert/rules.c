@@ -1027,7 +1027,8 @@ int vg_rules_start(const struct vg_rules_options *opts, struct vg_rule_set *set,
 		   struct vg_err *err)
 {
 	struct vg_rules *r = calloc(1, sizeof(*r));
-	struct timeval tv = { 0, TICK_MS * 1000 };
+	int64_t tick_ms = opts->tick_ms > 0 && opts->tick_ms < 1000 ? opts->tick_ms : TICK_MS;
+	struct timeval tv = { 0, (suseconds_t)(tick_ms * 1000) };
 	int rc;
 
 	if (r == NULL || set == NULL) {

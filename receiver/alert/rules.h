@@ -63,6 +63,10 @@ struct vg_rules_options {
 	 * fails that evaluation with the limit's message as its lastError. */
 	int64_t query_timeout_ms;
 	uint64_t query_max_samples, query_max_series;
+	/* How often the engine reads the clock for groups due; 0: 50 ms.
+	 * Shorter for a driven clock, so that a test's steps are not each
+	 * a whole tick. */
+	int64_t tick_ms;
 };
 
 /* Reads the saved state, starts the thread; takes set (may be empty). */
