@@ -16,6 +16,10 @@
  * still running waits for it; intervals that passed meanwhile are counted
  * as missed, not run.
  *
+ * Every query runs within the receiver's query limits (query.h), a
+ * rule's resolve_expr too: it runs after expr, only while the rule has a
+ * firing alert, and holds those it returns (flap control, rules_state.h).
+ *
  * After each group's evaluation the sink (when set) receives every firing
  * alert and every alert resolved within the last 15 minutes (alert.h's
  * push semantics). The alert state is written to DATA_DIR/alerts.state
