@@ -2,7 +2,8 @@
  * test_rules_flap.c: flap control in alerting rules (Vigil's dialect,
  * man/vigil-rules.5 "Flap control"): resolve_expr (hysteresis) and
  * min_resolved_for (a hold-down), the state machine and the state file
- * on their own, the dialect refused by `vigil rules check --prometheus`,
+ * on their own, the dialect refused by `vigil rules check --prometheus`
+ * as by promtool,
  * and the whole path end to end: a real receiver whose driven clock
  * (testing_clock_file) makes an hour of a condition that swings every
  * 30 s pass in a few seconds, its rules' alerts through the notifier to
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -313,6 +315,13 @@ START_TEST(test_flap_keys_are_vigils_dialect)
 		char *argv2[] = { (char *)vg_t_bin("vigil"), "rules", "check", "--prometheus", path, NULL };
 		ck_assert_int_eq(vg_t_run(argv2, &out, &e, 10000), 1);
 		ck_assert_msg(strstr(e, "r.yaml:6: groups[0].rules[0].resolve_expr: Vigil's own key") != NULL, "%s", e);
+		free(out);
+		free(e);
+		/* As promtool itself: exit 1, the same line. */
+		char *argv3[] = { "/usr/bin/promtool", "check", "rules", path, NULL };
+		ck_assert_msg(access(argv3[0], X_OK) == 0, "Debian's prometheus package (promtool) is needed");
+		ck_assert_int_eq(vg_t_run(argv3, &out, &e, 10000), 1);
+		ck_assert_msg(strstr(e, "line 6: field resolve_expr not found") != NULL, "%s%s", out, e);
 		free(out);
 		free(e);
 		vg_t_rmrf(d);
