@@ -1,13 +1,13 @@
 /*
  * test_rules_flap.c: flap control in alerting rules (Vigil's dialect,
- * man/vigil-rules.5 "Flap control"): resolve_expr (hysteresis) and
- * min_resolved_for (a hold-down), the state machine and the state file
- * on their own, the dialect refused by `vigil rules check --prometheus`
- * as by promtool,
- * and the whole path end to end: a real receiver whose driven clock
- * (testing_clock_file) makes an hour of a condition that swings every
- * 30 s pass in a few seconds, its rules' alerts through the notifier to
- * a webhook (tests/http_sink.py), where the pages are counted.
+ * man/vigil-rules.5 "Flap control"): resolve_expr (hysteresis), its
+ * shorthand resolve_threshold, and min_resolved_for (a hold-down); the
+ * state machine and the state file on their own; the dialect refused by
+ * `vigil rules check --prometheus` as by promtool; and the whole path end
+ * to end: a real receiver whose driven clock (testing_clock_file) makes
+ * an hour of a condition that swings every 30 s pass in a few seconds,
+ * its rules' alerts through the notifier to a webhook
+ * (tests/http_sink.py), where the pages are counted.
  */
 #include "common/buf.h"
 #include "common/clock.h"
