@@ -485,8 +485,6 @@ static size_t alerts_series(const char *alertname, const char *state, int64_t ms
 
 START_TEST(test_flap_an_hour_of_swings_pages_once_with_a_resolve_condition)
 {
-	char path[800];
-	FILE *f;
 	int firing, resolved, hold_pages = 0;
 	int64_t t_wall = vg_t_now_ms();
 
@@ -494,13 +492,7 @@ START_TEST(test_flap_an_hour_of_swings_pages_once_with_a_resolve_condition)
 	ck_assert_ptr_nonnull(dir);
 	t0 = (vg_t_now_ms() / (60 * S)) * 60 * S;
 	snprintf(clock_path, sizeof(clock_path), "%s/clock", dir);
-	snprintf(path, sizeof(path), "%s/rules", dir);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/rules/flap.yaml", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(flap_rules, f);
-	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(vg_t_write_rules(dir, "flap.yaml", flap_rules), 0);
 	ck_assert_int_eq(vg_t_write_clock(clock_path, t0 - 30 * S), 0);
 	ck_assert_msg(vg_t_sink_start(&sink, dir, "200", NULL, NULL) == 0, "http_sink.py did not start");
 	start();
