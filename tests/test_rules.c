@@ -547,6 +547,9 @@ START_TEST(test_rules_queries_run_within_the_query_limits)
 		    "  - alert: TooLong\n    expr: count_over_time(lim_one[1h]) > 0\n"
 		    "  - alert: Fine\n    expr: lim_one > 0\n");
 	extra_conf = "";
+	/* The first evaluation, before the data: a limit counts the series a
+	 * selector matches at any time. */
+	advance(t0 - 10 * S);
 	for (int i = 0; i < 3; i++)
 		vg_buf_printf(&b, "lim_m{i=\"%d\"} 1 %" PRId64 "\n", i, t0);
 	for (int i = 0; i < 200; i++)
