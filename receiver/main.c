@@ -416,6 +416,9 @@ int main(int argc, char **argv)
 		struct vg_rules_options ropts = {
 			.storage = storage, .submit = submit, .clock = &clock, .data_dir = cfg.data_dir,
 			.lookback_ms = cfg.lookback_ms, .sink = NULL, .sink_arg = NULL,
+			.query_timeout_ms = cfg.query_timeout_ms, .query_max_samples = cfg.query_max_samples,
+			.query_max_series = cfg.query_max_series,
+			.tick_ms = cfg.testing_clock_file ? 5 : 0,
 		};
 		if (notifier) {
 			ropts.sink = vg_notifier_push;

@@ -73,6 +73,24 @@ int vg_t_write_clock(const char *path, int64_t ms)
 	return rename(tmp, path) == 0 ? 0 : -1;
 }
 
+int vg_t_write_rules(const char *dir, const char *name, const char *text)
+{
+	char path[1100];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/rules", dir);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/rules/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	rc = fputs(text, f) >= 0 ? 0 : -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
 int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms)
 {
 	char want[64];
@@ -94,7 +112,7 @@ int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms)
 		json_decref(doc);
 		if (is_done)
 			return 0;
-		vg_t_sleep_ms(20);
+		vg_t_sleep_ms(5); /* the engine ticks every 50 ms */
 	}
 	return -1;
 }

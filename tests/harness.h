@@ -128,6 +128,10 @@ int vg_t_make_certs(const char *d);
  * atomically (a new file renamed over it); 0 or -1. */
 int vg_t_write_clock(const char *path, int64_t ms);
 
+/* Writes text as DIR/rules/NAME, making DIR/rules when it is not there
+ * (for a rule_files pattern of rules/ and a suffix); 0 or -1. */
+int vg_t_write_rules(const char *dir, const char *name, const char *text);
+
 /* Waits until every rule group of the receiver at http_port has its last
  * evaluation at ms (GET /api/v1/rules); 0, or -1 after timeout_ms. */
 int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms);

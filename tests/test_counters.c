@@ -341,7 +341,8 @@ START_TEST(test_every_counter_counts)
 
 	damaged_block(dir_a);
 	/* Rules: a group evaluated every second whose second rule fails
-	 * (over its limit), for the rule engine's counters. */
+	 * (over its limit), and whose third goes past query.max_series once
+	 * query_events has imported qc, for the rule engine's counters. */
 	{
 		char path[600];
 		FILE *f;
@@ -350,7 +351,8 @@ START_TEST(test_every_counter_counts)
 		fputs("groups:\n- name: counters\n  interval: 1s\n  limit: 1\n  rules:\n"
 		      "  - record: counters:one\n    expr: vector(1)\n"
 		      "  - record: counters:two\n"
-		      "    expr: label_replace(vector(1), \"a\", \"x\", \"\", \"\") or label_replace(vector(1), \"a\", \"y\", \"\", \"\")\n",
+		      "    expr: label_replace(vector(1), \"a\", \"x\", \"\", \"\") or label_replace(vector(1), \"a\", \"y\", \"\", \"\")\n"
+		      "  - record: counters:wide\n    expr: count(qc)\n",
 		      f);
 		ck_assert_int_eq(fclose(f), 0);
 	}
@@ -397,7 +399,14 @@ START_TEST(test_every_counter_counts)
 		vg_buf_release(&x);
 	}
 
-	ck_assert_int_eq(http("GET", a.http_port, "/metrics", NULL, &ma), 200);
+	/* The rules' next evaluation after query_events (at most 1 s). */
+	for (int64_t deadline = vg_clock_mono_ms() + 5000;; vg_t_sleep_ms(50)) {
+		vg_buf_reset(&ma);
+		ck_assert_int_eq(http("GET", a.http_port, "/metrics", NULL, &ma), 200);
+		const char *p = strstr(vg_buf_cstr(&ma), "\nvigil_rule_group_query_limit_failures_total{");
+		if ((p && strchr(p, '}') && strtod(strchr(p, '}') + 1, NULL) > 0) || vg_clock_mono_ms() > deadline)
+			break;
+	}
 	ck_assert_int_eq(http("GET", b.http_port, "/metrics", "r", &mb), 200);
 	/* Every sample of every counter family, in A's exposition. */
 	for (const char *p = vg_buf_cstr(&ma); p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {

@@ -6,8 +6,9 @@
  * a later rule of the same evaluation; ALERTS and ALERTS_FOR_STATE; a
  * restart while an alert fires (same activeAt, no new firing event, one
  * resolve); bad rule files refused with file and line on SIGHUP and
- * POST /-/reload while the old rules keep running; `vigil rules check`.
- * Also the state machine and the state file on their own.
+ * POST /-/reload while the old rules keep running; `vigil rules check`;
+ * rule queries within the query: limits. Flap control has its own suite,
+ * tests/test_rules_flap.c. Also the state machine and the state file on their own.
  */
 #include "common/buf.h"
 #include "common/clock.h"
@@ -35,6 +36,7 @@ static char *dir;
 static char clock_path[700], rules_path[700], alert_log[700];
 static struct vg_t_receiver rcv;
 static int64_t t0; /* a multiple of 10 s near the real time */
+static const char *extra_conf = ""; /* more of the receiver's configuration */
 
 static void set_clock(int64_t ms)
 {
@@ -60,8 +62,8 @@ static void start(void)
 
 	snprintf(conf, sizeof(conf),
 		 "testing_clock_file: %s\ntesting_alert_log: %s\nrule_files: [\"rules/*.yaml\"]\n"
-		 "evaluation_interval: 10s\n", clock_path,
-		 alert_log);
+		 "evaluation_interval: 10s\n%s", clock_path,
+		 alert_log, extra_conf);
 	ck_assert_msg(vg_t_receiver_start_config(&rcv, dir, conf, 0) == 0, "the receiver did not start");
 }
 
@@ -531,6 +533,53 @@ START_TEST(test_rules_templated_labels_and_annotations)
 }
 END_TEST
 
+/* A rule whose query goes past the query: limits fails alone, with the
+ * limit's message as its lastError, and is counted. */
+START_TEST(test_rules_queries_run_within_the_query_limits)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	long status = 0;
+	char *body, *p;
+
+	extra_conf = "query:\n  max_series: 2\n  max_samples: 100\n";
+	setup_rules("groups:\n- name: g\n  interval: 10s\n  rules:\n"
+		    "  - alert: TooWide\n    expr: count(lim_m) > 0\n"
+		    "  - alert: TooLong\n    expr: count_over_time(lim_one[1h]) > 0\n"
+		    "  - alert: Fine\n    expr: lim_one > 0\n");
+	extra_conf = "";
+	/* The first evaluation, before the data: a limit counts the series a
+	 * selector matches at any time. */
+	advance(t0 - 10 * S);
+	for (int i = 0; i < 3; i++)
+		vg_buf_printf(&b, "lim_m{i=\"%d\"} 1 %" PRId64 "\n", i, t0);
+	for (int i = 0; i < 200; i++)
+		vg_buf_printf(&b, "lim_one 1 %" PRId64 "\n", (int64_t)(t0 - i * 10 * S));
+	body = vg_t_http_post(rcv.http_port, "/api/v1/import/prometheus", b.data, b.len, &status);
+	ck_assert_int_eq(status, 204);
+	free(body);
+	vg_buf_release(&b);
+	advance(t0);
+	ck_assert_str_eq(alert_state("Fine", NULL, 0), "firing");
+	ck_assert_str_eq(alert_state("TooWide", NULL, 0), "");
+	body = vg_t_http_get(rcv.http_port, "/api/v1/rules", &status);
+	p = strstr(body, "\"name\":\"TooWide\"");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(strstr(p, "\"health\":\"err\",\"lastError\":\"query processing would load too many series"));
+	p = strstr(body, "\"name\":\"TooLong\"");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(strstr(p, "\"health\":\"err\",\"lastError\":\"query processing would load too many samples"));
+	p = strstr(body, "\"name\":\"Fine\"");
+	ck_assert_ptr_nonnull(strstr(p, "\"health\":\"ok\""));
+	free(body);
+	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
+	p = strstr(body, "vigil_rule_group_query_limit_failures_total{rule_group=");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(strncmp(strchr(p, '}'), "} 2\n", 4) == 0, "%s", p); /* both, once each */
+	free(body);
+	teardown_rules();
+}
+END_TEST
+
 /* --- vigil rules check ------------------------------------------------------- */
 
 static int check_rules(const char *text, char **out, char **err)
@@ -802,6 +851,7 @@ int main(void)
 	tcase_add_test(tc, test_rules_bad_file_at_start_is_refused_with_file_and_line);
 	tcase_add_test(tc, test_rules_vigil_alerts_lists_firing_and_pending);
 	tcase_add_test(tc, test_rules_templated_labels_and_annotations);
+	tcase_add_test(tc, test_rules_queries_run_within_the_query_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

@@ -18,9 +18,11 @@
 #include "common/series.h"
 #include "promql/ast.h"
 #include "promql/parse.h"
+#include "receiver/alert/rule_flap.h"
 #include "receiver/alert/template.h"
 
 #include <glob.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,10 @@ struct raw_rule {
 	char *record, *alert, *expr;
 	int64_t for_ms, keep_firing_for_ms;
 	struct vg_conf_labels labels, annotations;
+	/* Vigil's dialect (flap control, vigil-rules(5) "Dialect"). */
+	char *resolve_expr;
+	int64_t min_resolved_for_ms;
+	char *resolve_threshold; /* a number, checked */
 };
 
 struct raw_group {
@@ -82,6 +88,24 @@ static int check_expr(const void *member, struct vg_err *err)
 	return rc;
 }
 
+static int check_resolve_expr(const void *member, struct vg_err *err)
+{
+	if (**(char *const *)member == '\0')
+		return vg_err_set(err, VG_EINVAL, "must not be empty (leave the key out for none)");
+	return check_expr(member, err);
+}
+
+static int check_number(const void *member, struct vg_err *err)
+{
+	const char *s = *(char *const *)member;
+	char *end = NULL;
+	double v = strtod(s, &end);
+
+	if (*s == '\0' || end == NULL || *end != '\0' || !isfinite(v))
+		return vg_err_set(err, VG_EINVAL, "not a number: \"%s\"", vg_conf_printable(s, "..."));
+	return 0;
+}
+
 static int check_group_name(const void *member, struct vg_err *err)
 {
 	if (**(char *const *)member == '\0')
@@ -97,6 +121,10 @@ static const struct vg_conf_field rule_fields[] = {
 	{ "keep_firing_for", VG_CONF_DURATION, offsetof(struct raw_rule, keep_firing_for_ms), NULL, 0, 0, NULL },
 	{ "labels", VG_CONF_LABELS, offsetof(struct raw_rule, labels), NULL, 0, 0, NULL },
 	{ "annotations", VG_CONF_LABELS, offsetof(struct raw_rule, annotations), NULL, 0, 0, NULL },
+	/* Vigil's own keys (vigil_keys below). */
+	{ "resolve_expr", VG_CONF_STR, offsetof(struct raw_rule, resolve_expr), NULL, 0, 0, check_resolve_expr },
+	{ "min_resolved_for", VG_CONF_DURATION, offsetof(struct raw_rule, min_resolved_for_ms), NULL, 0, 0, NULL },
+	{ "resolve_threshold", VG_CONF_STR, offsetof(struct raw_rule, resolve_threshold), NULL, 0, 0, check_number },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -117,6 +145,49 @@ static const struct vg_conf_field file_fields[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
+/* --- Prometheus's dialect ------------------------------------------------------ */
+
+/* The rule keys Prometheus's rule files do not have. */
+static const char *const vigil_keys[] = { "resolve_expr", "min_resolved_for", "resolve_threshold", NULL };
+
+static int refuse_vigil_key(const void *member, struct vg_err *err)
+{
+	(void)member;
+	return vg_err_set(err, VG_EINVAL,
+			  "Vigil's own key (flap control), not in Prometheus's rule files (promtool refuses it)");
+}
+
+/* The tables of opts' dialect: for Prometheus's (opts->is_prometheus),
+ * copies of the three in d whose Vigil keys refuse themselves where they
+ * stand, so the message names their line as promtool's does. Types and
+ * offsets are the same, so vg_conf_release(file_fields, ...) frees what
+ * either loaded. */
+struct dialect {
+	struct vg_conf_field rule[sizeof(rule_fields) / sizeof(rule_fields[0])];
+	struct vg_conf_field group[sizeof(group_fields) / sizeof(group_fields[0])];
+	struct vg_conf_field file[sizeof(file_fields) / sizeof(file_fields[0])];
+};
+
+static const struct vg_conf_field *dialect_fields(const struct vg_rule_load_options *opts, struct dialect *d)
+{
+	if (opts == NULL || !opts->is_prometheus)
+		return file_fields;
+	memcpy(d->rule, rule_fields, sizeof(d->rule));
+	memcpy(d->group, group_fields, sizeof(d->group));
+	memcpy(d->file, file_fields, sizeof(d->file));
+	for (size_t i = 0; d->rule[i].key; i++)
+		for (size_t k = 0; vigil_keys[k]; k++)
+			if (strcmp(d->rule[i].key, vigil_keys[k]) == 0)
+				d->rule[i].check = refuse_vigil_key;
+	for (size_t i = 0; d->group[i].key; i++)
+		if (d->group[i].section == rule_fields)
+			d->group[i].section = d->rule;
+	for (size_t i = 0; d->file[i].key; i++)
+		if (d->file[i].section == group_fields)
+			d->file[i].section = d->group;
+	return d->file;
+}
+
 /* --- the set ---------------------------------------------------------------- */
 
 static void tmpls_free(struct vg_template **t, size_t n)
@@ -133,6 +204,8 @@ static void rule_release(struct vg_rule *r)
 	free(r->name);
 	free(r->expr);
 	vg_promql_node_free(r->ast);
+	free(r->resolve_expr);
+	vg_promql_node_free(r->resolve_ast);
 	vg_conf_labels_release(&r->labels);
 	vg_conf_labels_release(&r->annotations);
 }
@@ -226,11 +299,17 @@ static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_
 	if (raw->record) {
 		const char *bad = raw->annotations.n ? "annotations"
 				  : raw->for_ms ? "for"
-				  : raw->keep_firing_for_ms ? "keep_firing_for" : NULL;
+				  : raw->keep_firing_for_ms ? "keep_firing_for"
+				  : raw->resolve_expr ? "resolve_expr"
+				  : raw->resolve_threshold ? "resolve_threshold"
+				  : raw->min_resolved_for_ms ? "min_resolved_for" : NULL;
 		if (bad)
 			return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: invalid field '%s' in recording rule",
 					  name, line, where, bad);
 	}
+	if (raw->resolve_expr && raw->resolve_threshold)
+		return vg_err_set(err, VG_EINVAL, "%s:%zu: %s: only one of 'resolve_expr' and 'resolve_threshold' may be set",
+				  name, line, where);
 	memset(r, 0, sizeof(*r));
 	r->is_alert = raw->alert != NULL;
 	rc = vg_promql_parse(raw->expr, strlen(raw->expr), &r->ast, &err_pos, err);
@@ -245,6 +324,28 @@ static int build_rule(struct raw_rule *raw, size_t line, const char *name, size_
 	raw->expr = NULL;
 	r->for_ms = raw->for_ms;
 	r->keep_firing_for_ms = raw->keep_firing_for_ms;
+	r->min_resolved_for_ms = raw->min_resolved_for_ms;
+	if (raw->resolve_expr) {
+		rc = vg_promql_parse(raw->resolve_expr, strlen(raw->resolve_expr), &r->resolve_ast, &err_pos, err);
+		if (rc != 0) {
+			rule_release(r);
+			memset(r, 0, sizeof(*r));
+			return rc; /* checked at load; only memory fails here */
+		}
+		r->resolve_expr = raw->resolve_expr;
+		raw->resolve_expr = NULL;
+	} else if (raw->resolve_threshold) {
+		struct vg_err sub;
+		rc = vg_rule_resolve_threshold(r->expr, strtod(raw->resolve_threshold, NULL), &r->resolve_ast,
+					       &r->resolve_expr, &sub);
+		if (rc != 0) {
+			rule_release(r);
+			memset(r, 0, sizeof(*r));
+			if (rc == VG_ENOMEM)
+				return vg_err_set(err, rc, "%s: out of memory", name);
+			return vg_err_set(err, rc, "%s:%zu: %s.resolve_threshold: %s", name, line, where, sub.msg);
+		}
+	}
 	r->labels = raw->labels;
 	r->annotations = raw->annotations;
 	memset(&raw->labels, 0, sizeof(raw->labels));
@@ -370,10 +471,11 @@ int vg_rule_set_add_string(struct vg_rule_set *set, const char *text, size_t len
 			   const struct vg_rule_load_options *opts, struct vg_err *err)
 {
 	struct raw_file raw;
+	struct dialect d;
 	int rc;
 
 	memset(&raw, 0, sizeof(raw));
-	rc = vg_conf_load_string(text, len, name, file_fields, &raw, err);
+	rc = vg_conf_load_string(text, len, name, dialect_fields(opts, &d), &raw, err);
 	return add_raw(set, rc, &raw, name, opts, err);
 }
 
@@ -381,10 +483,11 @@ int vg_rule_set_add_file(struct vg_rule_set *set, const char *path,
 			 const struct vg_rule_load_options *opts, struct vg_err *err)
 {
 	struct raw_file raw;
+	struct dialect d;
 	int rc;
 
 	memset(&raw, 0, sizeof(raw));
-	rc = vg_conf_load_file(path, file_fields, &raw, err);
+	rc = vg_conf_load_file(path, dialect_fields(opts, &d), &raw, err);
 	return add_raw(set, rc, &raw, path, opts, err);
 }
 

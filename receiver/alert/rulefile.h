@@ -16,9 +16,11 @@
  * the template's own line and column ("FILE:LINE:
  * groups[0].rules[1].annotations.summary: template: 1:4: ..."). A file is refused whole at its first error.
  *
- * Dialect: Prometheus's keys only, today; Vigil's own rule keys (flap
- * control) will be refused with opts.is_prometheus (`vigil rules check
- * --prometheus`), as promtool refuses them.
+ * Dialect: Prometheus's keys, and Vigil's own rule keys for flap control
+ * (resolve_expr, its shorthand resolve_threshold (rule_flap.h), and
+ * min_resolved_for: man/vigil-rules.5 "Flap control"),
+ * which opts.is_prometheus (`vigil rules check --prometheus`) refuses
+ * where they stand, as promtool refuses them.
  *
  * Ownership: a struct vg_rule_set owns everything it points at; free it
  * with vg_rule_set_free. After load it is immutable, so threads may read it.
@@ -55,6 +57,15 @@ struct vg_rule {
 	 * NULL for recording rules, whose labels are plain. */
 	struct vg_template **label_tmpls, **annotation_tmpls;
 	size_t line;                       /* where the rule begins */
+	/* Vigil's dialect, alerting rules only (rules_state.h): a firing
+	 * alert resolves only once neither ast nor resolve_ast returns it
+	 * (resolve_expr NULL: none), and may not fire again before
+	 * min_resolved_for_ms (0: none) has passed since it resolved.
+	 * resolve_threshold: R gives resolve_expr (the canonical text of
+	 * expr with R for its threshold) and resolve_ast. */
+	char *resolve_expr;
+	struct vg_promql_node *resolve_ast;
+	int64_t min_resolved_for_ms;
 };
 
 struct vg_rule_group {

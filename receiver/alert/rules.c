@@ -90,6 +90,7 @@ struct group_rt {
 	struct vg_submit_batch *batch; /* built, not yet enqueued */
 	/* Counters (mu). */
 	uint64_t evaluations, failures, missed;
+	uint64_t limit_failures; /* rules stopped by the query limits */
 	double last_duration_s, duration_sum_s;
 };
 
@@ -101,6 +102,9 @@ struct vg_rules {
 	int64_t lookback_ms;
 	vg_alert_sink_fn *sink;
 	void *sink_arg;
+	int64_t query_timeout_ms;    /* 0: none */
+	uint64_t query_max_samples;  /* 0: none */
+	uint64_t query_max_series;   /* 0: none */
 
 	pthread_mutex_t mu;
 	struct vg_rule_set *set;
@@ -377,13 +381,27 @@ static int mark_stale(struct vg_submit_batch *b, const struct keyset *prev, cons
 	return 0;
 }
 
-static int eval_expr(struct vg_rules *r, const struct vg_rule *rule, int64_t t, struct vg_eval_result *res,
-		     size_t *n, struct vg_err *err)
+/* Evaluates ast at t within the receiver's query limits (the query:
+ * section, as for /api/v1/query), so that a runaway rule fails alone;
+ * *is_limited says whether a limit stopped it. */
+static int eval_expr(struct vg_rules *r, const struct vg_promql_node *ast, int64_t t, struct vg_eval_result *res,
+		     size_t *n, bool *is_limited, struct vg_err *err)
 {
-	int rc = vg_eval_instant(r->storage, rule->ast, t, r->lookback_ms, res, err);
+	struct vg_query_limits lim;
+	int rc;
 
-	if (rc != 0)
+	memset(&lim, 0, sizeof(lim));
+	if (r->query_timeout_ms > 0)
+		lim.deadline_ms = vg_clock_mono_ms() + r->query_timeout_ms;
+	lim.max_samples = r->query_max_samples;
+	lim.max_series = r->query_max_series;
+	lim.is_stopping = &r->is_stopping;
+	rc = vg_eval_instant_limited(r->storage, ast, t, r->lookback_ms, &lim, res, err);
+	if (rc != 0) {
+		*is_limited = lim.hit == VG_QUERY_HIT_TIMEOUT || lim.hit == VG_QUERY_HIT_SAMPLES ||
+			      lim.hit == VG_QUERY_HIT_SERIES;
 		return rc;
+	}
 	if (res->type == VG_PROMQL_SCALAR) {
 		*n = 1;
 		return 0;
@@ -402,7 +420,7 @@ static double elem_value(const struct vg_eval_result *res, size_t i)
 }
 
 static int eval_record(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru, struct vg_submit_batch *b,
-		       struct keyset *now, struct vg_err *err)
+		       struct keyset *now, bool *is_limited, struct vg_err *err)
 {
 	const struct vg_rule *rule = ru->cfg;
 	struct vg_eval_result res;
@@ -412,7 +430,7 @@ static int eval_record(struct vg_rules *r, struct group_rt *g, struct rule_rt *r
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = eval_expr(r, rule, g->eval_ms, &res, &n, err);
+	rc = eval_expr(r, rule->ast, g->eval_ms, &res, &n, is_limited, err);
 	if (rc != 0)
 		goto out;
 	if (g->cfg->limit && n > g->cfg->limit) {
@@ -446,20 +464,76 @@ out:
 	return rc;
 }
 
+/* The labels of element i of res as an alert of rule (the result's
+ * labels without the name, the group's, the rule's expanded, alertname)
+ * into *view, built in l and s; with ann, its annotations expanded too
+ * (ann_values their room). */
+static int alert_labels(const struct group_rt *g, const struct vg_rule *rule, const struct vg_eval_result *res,
+			size_t i, char *alertname, struct strs *s, struct vg_buf *tmp, struct lset *l,
+			struct vg_conf_labels *view, struct vg_conf_labels *ann, char **ann_values,
+			struct vg_err *err)
+{
+	struct lset dl;
+	struct vg_conf_labels dview;
+	int rc;
+
+	rc = result_labels(res->type == VG_PROMQL_VECTOR ? &res->series.series[i] : NULL, s, l);
+	if (rc != 0)
+		return vg_err_set(err, rc, "a result series does not parse");
+	/* $labels: the result's labels, before the rule's. */
+	dl = *l;
+	lset_finish(&dl, &dview);
+	struct vg_template_data td = { &dview, NULL, elem_value(res, i), NULL, NULL, NULL };
+	apply_labels(l, &g->cfg->labels);
+	for (size_t k = 0; k < rule->labels.n; k++) {
+		char *v = expand(s, rule->label_tmpls[k], &td, tmp);
+		if (v == NULL || lset_set(l, rule->labels.names[k], v) != 0)
+			return vg_err_set(err, VG_ENOMEM, "out of memory expanding labels");
+	}
+	if (ann != NULL) {
+		*ann = (struct vg_conf_labels){ rule->annotations.n, rule->annotations.names, ann_values };
+		for (size_t k = 0; k < rule->annotations.n && k < VG_SERIES_MAX_LABELS; k++)
+			if ((ann_values[k] = expand(s, rule->annotation_tmpls[k], &td, tmp)) == NULL)
+				return vg_err_set(err, VG_ENOMEM, "out of memory expanding annotations");
+	}
+	(void)lset_set(l, alertname, rule->name);
+	lset_finish(l, view);
+	return 0;
+}
+
+static bool has_firing(const struct vg_alert_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].state == VG_ALERT_FIRING)
+			return true;
+	return false;
+}
+
 static int eval_alert(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru, struct vg_submit_batch *b,
-		      struct keyset *now, struct vg_err *err)
+		      struct keyset *now, bool *is_limited, struct vg_err *err)
 {
 	const struct vg_rule *rule = ru->cfg;
-	struct vg_eval_result res;
+	struct vg_eval_result res, held;
 	struct vg_buf key = VG_BUF_INIT, tmp = VG_BUF_INIT;
 	struct strs strs = { 0 };
-	size_t n = 0;
+	char alertname[] = "alertname";
+	size_t n = 0, n_held = 0;
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = eval_expr(r, rule, g->eval_ms, &res, &n, err);
+	memset(&held, 0, sizeof(held));
+	rc = eval_expr(r, rule->ast, g->eval_ms, &res, &n, is_limited, err);
 	if (rc != 0)
 		goto out;
+	/* The resolve condition matters only to what fires (the engine's
+	 * thread is the table's only writer: no lock to read it). */
+	if (rule->resolve_ast != NULL && has_firing(&ru->table)) {
+		rc = eval_expr(r, rule->resolve_ast, g->eval_ms, &held, &n_held, is_limited, err);
+		if (rc != 0) {
+			vg_err_prefix(err, "resolve_expr");
+			goto out;
+		}
+	}
 	pthread_mutex_lock(&r->mu);
 	if (g->cfg->limit && n > g->cfg->limit) {
 		/* Its alerts are cleared: pending ones dropped, firing ones
@@ -475,38 +549,28 @@ static int eval_alert(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 	vg_alert_table_begin(&ru->table);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct lset l;
-		struct vg_conf_labels view;
-		char alertname[] = "alertname";
-
-		rc = result_labels(res.type == VG_PROMQL_VECTOR ? &res.series.series[i] : NULL, &strs, &l);
-		if (rc != 0) {
-			rc = vg_err_set(err, rc, "a result series does not parse");
-			break;
-		}
-		/* $labels: the result's labels, before the rule's. */
-		struct lset dl = l;
-		struct vg_conf_labels dview, ann;
+		struct vg_conf_labels view, ann;
 		char *ann_values[VG_SERIES_MAX_LABELS];
-		lset_finish(&dl, &dview);
-		struct vg_template_data td = { &dview, NULL, elem_value(&res, i), NULL, NULL, NULL };
-		apply_labels(&l, &g->cfg->labels);
-		for (size_t k = 0; k < rule->labels.n && rc == 0; k++) {
-			char *v = expand(&strs, rule->label_tmpls[k], &td, &tmp);
-			if (v == NULL || lset_set(&l, rule->labels.names[k], v) != 0)
-				rc = vg_err_set(err, VG_ENOMEM, "out of memory expanding labels");
-		}
-		ann = (struct vg_conf_labels){ rule->annotations.n, rule->annotations.names, ann_values };
-		for (size_t k = 0; k < rule->annotations.n && k < VG_SERIES_MAX_LABELS && rc == 0; k++)
-			if ((ann_values[k] = expand(&strs, rule->annotation_tmpls[k], &td, &tmp)) == NULL)
-				rc = vg_err_set(err, VG_ENOMEM, "out of memory expanding annotations");
-		(void)lset_set(&l, alertname, rule->name);
-		lset_finish(&l, &view);
+
+		rc = alert_labels(g, rule, &res, i, alertname, &strs, &tmp, &l, &view, &ann, ann_values, err);
 		if (rc == 0)
 			rc = vg_alert_table_observe(&ru->table, &view, &ann, elem_value(&res, i), g->eval_ms, err);
 		strs_free(&strs);
 	}
+	/* What the resolve condition returns names alerts as expr's result
+	 * does; it holds those that fire. */
+	for (size_t i = 0; i < n_held && rc == 0; i++) {
+		struct lset l;
+		struct vg_conf_labels view;
+
+		rc = alert_labels(g, rule, &held, i, alertname, &strs, &tmp, &l, &view, NULL, NULL, err);
+		if (rc == 0)
+			(void)vg_alert_table_hold(&ru->table, &view);
+		strs_free(&strs);
+	}
 	/* A failed evaluation changes no state (Prometheus's too). */
-	if (rc == 0 && vg_alert_table_end(&ru->table, g->eval_ms, rule->for_ms, rule->keep_firing_for_ms))
+	if (rc == 0 && vg_alert_table_end_flap(&ru->table, g->eval_ms, rule->for_ms, rule->keep_firing_for_ms,
+					       rule->min_resolved_for_ms))
 		r->is_dirty = true;
 	pthread_mutex_unlock(&r->mu);
 	if (rc != 0)
@@ -532,6 +596,7 @@ out:
 	vg_buf_release(&tmp);
 	vg_buf_release(&key);
 	vg_eval_result_release(&res);
+	vg_eval_result_release(&held);
 	return rc;
 }
 
@@ -541,10 +606,12 @@ static void eval_rule(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 	struct keyset now = { 0, 0, NULL, NULL, 0 };
 	struct vg_err err;
 	double t0 = mono_s();
+	bool is_limited = false;
 	int rc;
 
 	vg_err_clear(&err);
-	rc = ru->cfg->is_alert ? eval_alert(r, g, ru, b, &now, &err) : eval_record(r, g, ru, b, &now, &err);
+	rc = ru->cfg->is_alert ? eval_alert(r, g, ru, b, &now, &is_limited, &err)
+			       : eval_record(r, g, ru, b, &now, &is_limited, &err);
 	if (rc == 0 && mark_stale(b, &ru->written, &now, g->eval_ms) != 0)
 		rc = vg_err_set(&err, VG_ENOMEM, "out of memory");
 	if (rc != 0) {
@@ -565,6 +632,8 @@ static void eval_rule(struct vg_rules *r, struct group_rt *g, struct rule_rt *ru
 		snprintf(ru->last_error, sizeof(ru->last_error), "%s", err.msg);
 	ru->last_eval_ms = g->eval_ms;
 	ru->eval_seconds = mono_s() - t0;
+	if (rc != 0 && is_limited)
+		g->limit_failures++;
 	pthread_mutex_unlock(&r->mu);
 	if (rc != 0) {
 		g->is_failed = true;
@@ -766,6 +835,7 @@ static void carry_over(struct group_rt *old, size_t n_old, struct group_rt *gs, 
 		gs[i].evaluations = o->evaluations;
 		gs[i].failures = o->failures;
 		gs[i].missed = o->missed;
+		gs[i].limit_failures = o->limit_failures;
 		gs[i].last_duration_s = o->last_duration_s;
 		gs[i].duration_sum_s = o->duration_sum_s;
 		for (size_t k = 0; k < gs[i].cfg->n_rules && k < o->cfg->n_rules; k++) {
@@ -957,7 +1027,8 @@ int vg_rules_start(const struct vg_rules_options *opts, struct vg_rule_set *set,
 		   struct vg_err *err)
 {
 	struct vg_rules *r = calloc(1, sizeof(*r));
-	struct timeval tv = { 0, TICK_MS * 1000 };
+	int64_t tick_ms = opts->tick_ms > 0 && opts->tick_ms < 1000 ? opts->tick_ms : TICK_MS;
+	struct timeval tv = { 0, (suseconds_t)(tick_ms * 1000) };
 	int rc;
 
 	if (r == NULL || set == NULL) {
@@ -972,6 +1043,9 @@ int vg_rules_start(const struct vg_rules_options *opts, struct vg_rule_set *set,
 	r->lookback_ms = opts->lookback_ms > 0 ? opts->lookback_ms : 5 * 60 * 1000;
 	r->sink = opts->sink;
 	r->sink_arg = opts->sink_arg;
+	r->query_timeout_ms = opts->query_timeout_ms;
+	r->query_max_samples = opts->query_max_samples;
+	r->query_max_series = opts->query_max_series;
 	r->persist_complaint = (struct vg_complaint)VG_COMPLAINT_INIT;
 	r->data_dir = strdup(opts->data_dir);
 	r->set = set;
@@ -1170,6 +1244,10 @@ static void json_alert(struct vg_buf *b, const struct vg_alert_inst *in)
 		vg_buf_puts(b, ",\"keepFiringSince\":");
 		json_time(b, in->keep_firing_since_ms);
 	}
+	if (in->state == VG_ALERT_PENDING && in->hold_until_ms) {
+		vg_buf_puts(b, ",\"holdDownUntil\":"); /* Vigil's: min_resolved_for */
+		json_time(b, in->hold_until_ms);
+	}
 	vg_rules_format_value_e(in->value, v, sizeof(v));
 	vg_buf_printf(b, ",\"value\":\"%s\"}", v);
 }
@@ -1194,6 +1272,13 @@ static void json_rule(struct vg_buf *b, const struct rule_rt *ru, bool is_exclud
 
 		vg_buf_printf(b, ",\"duration\":%.17g,\"keepFiringFor\":%.17g", secs(c->for_ms),
 			      secs(c->keep_firing_for_ms));
+		/* Vigil's dialect, only where a rule uses it. */
+		if (c->resolve_expr) {
+			vg_buf_puts(b, ",\"resolveQuery\":");
+			vg_json_cstr(b, c->resolve_expr);
+		}
+		if (c->min_resolved_for_ms)
+			vg_buf_printf(b, ",\"minResolvedFor\":%.17g", secs(c->min_resolved_for_ms));
 		vg_buf_puts(b, ",\"labels\":");
 		vg_alert_json_labels(b, &c->labels);
 		vg_buf_puts(b, ",\"annotations\":");
@@ -1351,6 +1436,12 @@ void vg_rules_render_metrics(struct vg_rules *r, struct vg_buf *out)
 			}
 			metric_group(out, fam[f].name, g, v);
 		}
+	}
+	vg_buf_puts(out, "# HELP vigil_rule_group_query_limit_failures_total Rule evaluations stopped by the query limits (query: timeout, max_samples, max_series).\n"
+			 "# TYPE vigil_rule_group_query_limit_failures_total counter\n");
+	for (size_t i = 0; i < r->n_groups; i++) {
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)r->groups[i].limit_failures);
+		metric_group(out, "vigil_rule_group_query_limit_failures_total", &r->groups[i], v);
 	}
 	for (size_t i = 0; i < r->n_groups; i++)
 		for (size_t k = 0; k < r->groups[i].cfg->n_rules; k++) {

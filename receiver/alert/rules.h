@@ -16,6 +16,10 @@
  * still running waits for it; intervals that passed meanwhile are counted
  * as missed, not run.
  *
+ * Every query runs within the receiver's query limits (query.h), a
+ * rule's resolve_expr too: it runs after expr, only while the rule has a
+ * firing alert, and holds those it returns (flap control, rules_state.h).
+ *
  * After each group's evaluation the sink (when set) receives every firing
  * alert and every alert resolved within the last 15 minutes (alert.h's
  * push semantics). The alert state is written to DATA_DIR/alerts.state
@@ -58,6 +62,15 @@ struct vg_rules_options {
 	int64_t lookback_ms;        /* the queries' lookback delta */
 	vg_alert_sink_fn *sink;     /* may be NULL: alerts are only recorded */
 	void *sink_arg;
+	/* Every rule query's limits, the query: section's (receiver/query/
+	 * query.h struct vg_query_limits); 0: none. A rule stopped by one
+	 * fails that evaluation with the limit's message as its lastError. */
+	int64_t query_timeout_ms;
+	uint64_t query_max_samples, query_max_series;
+	/* How often the engine reads the clock for groups due; 0: 50 ms.
+	 * Shorter for a driven clock, so that a test's steps are not each
+	 * a whole tick. */
+	int64_t tick_ms;
 };
 
 /* Reads the saved state, starts the thread; takes set (may be empty). */

@@ -22,7 +22,8 @@
 
 #include "common/banned.h"
 
-#define MAGIC "VGALERTS1\n"
+#define MAGIC "VGALERTS2\n"
+#define MAGIC_V1 "VGALERTS1\n" /* before hold_until: still read */
 #define MAGIC_LEN 10
 
 static void put_str(struct vg_buf *b, const char *s)
@@ -84,6 +85,7 @@ void vg_rules_persist_rule(struct vg_buf *b, const char *file, const char *group
 		put_time(b, in->fired_at_ms);
 		put_time(b, in->resolved_at_ms);
 		put_time(b, in->keep_firing_since_ms);
+		put_time(b, in->hold_until_ms);
 		memcpy(&bits, &in->value, 8);
 		vg_put_le64(v, bits);
 		vg_buf_append(b, v, 8);
@@ -143,9 +145,17 @@ static uint64_t get_uv(struct rd *r)
 	return v;
 }
 
+/* A time: 0 (unset) or Unix ms, at most VG_RULES_STATE_MAX_TIME_MS, so
+ * that the state machine's differences of times cannot overflow. */
 static int64_t get_time(struct rd *r)
 {
-	return vg_unzigzag(get_uv(r));
+	int64_t t = vg_unzigzag(get_uv(r));
+
+	if (t < 0 || t > VG_RULES_STATE_MAX_TIME_MS) {
+		r->is_bad = true;
+		return 0;
+	}
+	return t;
 }
 
 /* A count of items each at least min_bytes long. */
@@ -223,10 +233,12 @@ int vg_rules_persist_decode(const uint8_t *p, size_t n, struct vg_rules_saved *o
 	struct vg_rules_saved s;
 	struct rd r;
 	size_t ng, nr;
+	bool is_v1;
 
 	memset(&s, 0, sizeof(s));
-	if (n < MAGIC_LEN + 8 || memcmp(p, MAGIC, MAGIC_LEN) != 0)
+	if (n < MAGIC_LEN + 8 || (memcmp(p, MAGIC, MAGIC_LEN) != 0 && memcmp(p, MAGIC_V1, MAGIC_LEN) != 0))
 		return vg_err_set(err, VG_EINVAL, "not an alert state file");
+	is_v1 = memcmp(p, MAGIC_V1, MAGIC_LEN) == 0;
 	if (XXH3_64bits(p, n - 8) != vg_get_le64(p + n - 8))
 		return vg_err_set(err, VG_ECHECKSUM, "checksum mismatch");
 	r = (struct rd){ p + MAGIC_LEN, n - MAGIC_LEN - 8, false };
@@ -266,6 +278,7 @@ int vg_rules_persist_decode(const uint8_t *p, size_t n, struct vg_rules_saved *o
 			in.fired_at_ms = get_time(&r);
 			in.resolved_at_ms = get_time(&r);
 			in.keep_firing_since_ms = get_time(&r);
+			in.hold_until_ms = is_v1 ? 0 : get_time(&r);
 			if (!r.is_bad && r.n >= 8) {
 				bits = vg_get_le64(r.p);
 				memcpy(&in.value, &bits, 8);

@@ -5,16 +5,19 @@
  *
  * Format (all integers unsigned LEB128 varints, times zigzag varints in
  * ms, strings a varint length then the bytes):
- *   "VGALERTS1\n"
+ *   "VGALERTS2\n"
  *   n_groups, then per group: file, name, last evaluation time
  *   n_rules, then per alerting rule: file, group, index in the group,
  *     name, n_instances, then per instance: state (0..2), active_at,
- *     fired_at, resolved_at, keep_firing_since, the value's 8 bytes
+ *     fired_at, resolved_at, keep_firing_since, hold_until (the
+ *     hold-down of min_resolved_for, rules_state.h), the value's 8 bytes
  *     (little-endian IEEE 754), the labels (count, then name and value
  *     each), the annotations (the same)
  *   XXH3-64 of everything before it, 8 bytes little-endian.
  * Written whole under alerts.state.tmp and published atomically (fs.h).
  * A file that fails its checksum or its bounds is refused whole.
+ * Version 1 ("VGALERTS1\n", written before flap control) is the same
+ * without hold_until, and is still read (hold_until 0).
  */
 #ifndef VG_RULES_PERSIST_H
 #define VG_RULES_PERSIST_H
@@ -29,6 +32,9 @@ struct vg_err;
 
 #define VG_RULES_STATE_FILE "alerts.state"
 #define VG_RULES_STATE_MAX_BYTES (256u << 20)
+/* The latest time a state file may hold (2^53 ms, some 285,000 years):
+ * anything later, or negative, is damage. */
+#define VG_RULES_STATE_MAX_TIME_MS (INT64_C(1) << 53)
 
 struct vg_rules_saved_group {
 	char *file, *name;

@@ -105,8 +105,10 @@ static int reindex(struct vg_alert_table *t, size_t want)
 
 void vg_alert_table_begin(struct vg_alert_table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		t->v[i].is_seen = false;
+		t->v[i].is_held = false;
+	}
 	(void)reindex(t, t->n); /* without one, observe searches the array */
 }
 
@@ -174,11 +176,15 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 		else
 			(void)reindex(t, 2 * t->n);
 	} else if (in->state == VG_ALERT_INACTIVE) {
-		/* A resolved alert that comes back is a new one. */
+		/* A resolved alert that comes back is a new one; within its
+		 * hold-down it keeps the last incident's times until it fires. */
 		in->state = VG_ALERT_PENDING;
 		in->active_at_ms = ts_ms;
-		in->fired_at_ms = 0;
-		in->resolved_at_ms = 0;
+		if (in->hold_until_ms <= ts_ms) {
+			in->fired_at_ms = 0;
+			in->resolved_at_ms = 0;
+			in->hold_until_ms = 0;
+		}
 	}
 	vg_conf_labels_release(&in->annotations);
 	in->annotations = ann;
@@ -188,7 +194,23 @@ int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels
 	return 0;
 }
 
+bool vg_alert_table_hold(struct vg_alert_table *t, const struct vg_conf_labels *labels)
+{
+	struct vg_alert_inst *in = find(t, vg_alert_fingerprint(labels), labels);
+
+	if (in == NULL || in->state != VG_ALERT_FIRING)
+		return false;
+	in->is_held = true;
+	return true;
+}
+
 bool vg_alert_table_end(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms, int64_t keep_firing_for_ms)
+{
+	return vg_alert_table_end_flap(t, ts_ms, for_ms, keep_firing_for_ms, 0);
+}
+
+bool vg_alert_table_end_flap(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms, int64_t keep_firing_for_ms,
+			     int64_t min_resolved_for_ms)
 {
 	bool is_changed = false;
 	size_t o = 0;
@@ -198,15 +220,26 @@ bool vg_alert_table_end(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms,
 		bool is_dropped = false;
 
 		if (in->is_seen) {
-			if (in->state == VG_ALERT_PENDING && in->fired_at_ms == 0 && in->active_at_ms == ts_ms)
-				is_changed = true; /* new */
-			if (in->state == VG_ALERT_PENDING && ts_ms - in->active_at_ms >= for_ms) {
+			if (in->state == VG_ALERT_PENDING && in->active_at_ms == ts_ms)
+				is_changed = true; /* new, or back */
+			if (in->state == VG_ALERT_PENDING && ts_ms - in->active_at_ms >= for_ms &&
+			    ts_ms >= in->hold_until_ms) {
 				in->state = VG_ALERT_FIRING;
 				in->fired_at_ms = ts_ms;
+				in->resolved_at_ms = 0;
+				in->hold_until_ms = 0;
 				is_changed = true;
 			}
+		} else if (in->state == VG_ALERT_FIRING && in->is_held) {
+			in->keep_firing_since_ms = 0; /* the resolve condition holds it */
 		} else if (in->state == VG_ALERT_PENDING) {
-			is_dropped = true;
+			if (in->resolved_at_ms != 0) {
+				/* Back within its hold-down and gone again. */
+				in->state = VG_ALERT_INACTIVE;
+				is_changed = true;
+			} else {
+				is_dropped = true;
+			}
 		} else if (in->state == VG_ALERT_FIRING) {
 			if (keep_firing_for_ms > 0) {
 				if (in->keep_firing_since_ms == 0)
@@ -217,8 +250,9 @@ bool vg_alert_table_end(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms,
 			in->state = VG_ALERT_INACTIVE;
 			in->resolved_at_ms = ts_ms;
 			in->keep_firing_since_ms = 0;
+			in->hold_until_ms = min_resolved_for_ms > 0 ? ts_ms + min_resolved_for_ms : 0;
 			is_changed = true;
-		} else if (ts_ms - in->resolved_at_ms >= VG_ALERT_RESOLVED_RETENTION_MS) {
+		} else if (ts_ms - in->resolved_at_ms >= VG_ALERT_RESOLVED_RETENTION_MS && ts_ms >= in->hold_until_ms) {
 			is_dropped = true;
 		}
 	keep:

@@ -12,6 +12,20 @@
  * resolution can be sent again, then dropped. A resolved instance that
  * comes back starts again as new pending one.
  *
+ * Flap control (Vigil's dialect, man/vigil-rules.5 "Flap control"):
+ *  - hold (resolve_expr): between begin and end, vg_alert_table_hold
+ *    marks a firing instance the resolve condition still returns; end
+ *    treats it as still returned (it stays firing, keep_firing_for does
+ *    not start), so it resolves only once neither expression returns it.
+ *  - hold-down (min_resolved_for): an instance that resolves at ts may
+ *    not fire before hold_until = ts + min_resolved_for. Returned before
+ *    that, it is pending (activeAt the time it came back) and keeps its
+ *    last incident's fired_at and resolved_at; gone again while pending,
+ *    it is resolved as it was (not dropped: the hold-down stays); once
+ *    hold_until has passed and `for` since it came back, it fires as a
+ *    new incident. A resolved instance is kept at least until its
+ *    hold_until.
+ *
  * Owns its instances and their label sets (copied in). No locking: the
  * rule engine holds its own lock around every call.
  */
@@ -43,8 +57,10 @@ struct vg_alert_inst {
 	int64_t fired_at_ms;                /* became firing; 0: not yet */
 	int64_t resolved_at_ms;             /* 0: not resolved */
 	int64_t keep_firing_since_ms;       /* 0: unset */
+	int64_t hold_until_ms;              /* min_resolved_for: no firing before; 0: none */
 	double value;
 	bool is_seen;                       /* observed in the current evaluation */
+	bool is_held;                       /* firing, returned by resolve_expr now */
 };
 
 struct vg_alert_table {
@@ -71,9 +87,15 @@ void vg_alert_table_begin(struct vg_alert_table *t);
 int vg_alert_table_observe(struct vg_alert_table *t, const struct vg_conf_labels *labels,
 			   const struct vg_conf_labels *annotations, double value, int64_t ts_ms,
 			   struct vg_err *err);
+/* Marks the firing instance of labels (sorted by name) as held by the
+ * resolve condition in this evaluation; whether there is one. */
+bool vg_alert_table_hold(struct vg_alert_table *t, const struct vg_conf_labels *labels);
 /* Applies the transitions at ts; returns whether any instance changed
  * state, came or went (what must be persisted). */
 bool vg_alert_table_end(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms, int64_t keep_firing_for_ms);
+/* The same with a hold-down of min_resolved_for_ms (0: none). */
+bool vg_alert_table_end_flap(struct vg_alert_table *t, int64_t ts_ms, int64_t for_ms, int64_t keep_firing_for_ms,
+			     int64_t min_resolved_for_ms);
 /* Drops every instance. */
 void vg_alert_table_clear(struct vg_alert_table *t);
 /* Appends an instance as it was saved (the table takes inst's members). */
