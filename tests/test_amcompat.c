@@ -7,10 +7,10 @@
  * channel, read against the notifier's clock; match/match_re and
  * source_match/target_match; GET /api/v2/alerts/groups and the group keys
  * compared field by field with a real Alertmanager 0.25 (Debian's
- * prometheus-alertmanager) fed the same file and alerts; a
- * representative alertmanager.yml (tests/data/alertmanager.yml, which
- * amtool check-config takes too) loaded by the real vigil-receiver
- * --check-config.
+ * prometheus-alertmanager) fed the same file and alerts; the examples of
+ * vigil-receiver.yaml(5) and a representative alertmanager.yml
+ * (tests/data/alertmanager.yml, which amtool check-config takes too)
+ * loaded by the real vigil-receiver --check-config.
  */
 #include "receiver/alert/channel.h"
 #include "receiver/alert/channel_alertmanager.h"
@@ -947,6 +947,104 @@ static void check_config_ok(const char *name, const char *text)
 	free(err);
 }
 
+/* roff text of an .EX block to the YAML it shows. */
+static void unroff(struct vg_buf *b, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '\\') {
+			vg_buf_putc(b, s[i]);
+			continue;
+		}
+		if (s[i + 1] == '-' || s[i + 1] == 'e' || s[i + 1] == '\\') {
+			vg_buf_putc(b, s[i + 1] == 'e' ? '\\' : s[i + 1]);
+			i++;
+		} else if (strncmp(s + i + 1, "(aq", 3) == 0) {
+			vg_buf_putc(b, '\'');
+			i += 3;
+		} else if (strncmp(s + i + 1, "(dq", 3) == 0) {
+			vg_buf_putc(b, '"');
+			i += 3;
+		} else if (strncmp(s + i + 1, "(em", 3) == 0) {
+			vg_buf_puts(b, "--");
+			i += 3;
+		} else {
+			vg_buf_putc(b, s[i]);
+		}
+	}
+}
+
+/* Creates every file an example names under dir ("/etc/vigil/x" become
+ * dir/etc-vigil/x): secrets hold a token, a URL file a URL. */
+static char *localize(const char *yaml)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	char base[700];
+
+	snprintf(base, sizeof(base), "%s/etc-vigil/", dir);
+	mkdir(in_dir("etc-vigil"), 0700);
+	for (const char *p = yaml; *p;) {
+		const char *at = strstr(p, "/etc/vigil/");
+		if (!at) {
+			vg_buf_puts(&b, p);
+			break;
+		}
+		vg_buf_append(&b, p, (size_t)(at - p));
+		vg_buf_puts(&b, base);
+		at += strlen("/etc/vigil/");
+		size_t n = strcspn(at, " \n,}'\"");
+		char path[900];
+		snprintf(path, sizeof(path), "%s%.*s", base, (int)n, at);
+		write_file(path, strstr(path, "url") ? "https://hooks.example.org/T0KEN\n" : "example-secret-0123\n");
+		vg_buf_append(&b, at, n);
+		p = at + n;
+	}
+	return vg_buf_detach(&b, NULL);
+}
+
+START_TEST(test_man_page_examples_load)
+{
+	FILE *f = fopen(VG_SRCDIR "/man/vigil-receiver.yaml.5", "r");
+	struct vg_buf page = VG_BUF_INIT;
+	char line[4096];
+	size_t n_examples = 0;
+	const char *kinds[] = { "webhook_configs", "email_configs", "pagerduty_configs", "preset: twilio", "kind: voice",
+				"sms_configs:\n        - url:", "alertmanager_configs", "http_config", "url_file",
+				"match:", "match_re:", "source_match" };
+	bool seen[sizeof(kinds) / sizeof(kinds[0])] = { false };
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		vg_buf_puts(&page, line);
+	fclose(f);
+	for (const char *p = vg_buf_cstr(&page); (p = strstr(p, "\n.EX\n")) != NULL;) {
+		const char *start = p + 5, *end = strstr(start, "\n.EE\n");
+		ck_assert_ptr_nonnull(end);
+		p = end;
+		if (strncmp(start, "alerting:", 9) != 0)
+			continue;
+		struct vg_buf y = VG_BUF_INIT;
+		unroff(&y, start, (size_t)(end - start) + 1);
+		char *local = localize(vg_buf_cstr(&y));
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			seen[k] = seen[k] || strstr(local, kinds[k]) != NULL;
+		/* Complete: each names its route, so it works as it stands. */
+		ck_assert_msg(strstr(local, "\n  route:\n") != NULL, "an example has no route:\n%s", local);
+		struct vg_buf cfg = VG_BUF_INIT;
+		vg_buf_printf(&cfg, "data_dir: %s/data\n%s", dir, local);
+		char name[32];
+		snprintf(name, sizeof(name), "example-%zu.yaml", n_examples++);
+		check_config_ok(name, vg_buf_cstr(&cfg));
+		vg_buf_release(&cfg);
+		vg_buf_release(&y);
+		free(local);
+	}
+	ck_assert_uint_ge(n_examples, 7);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		ck_assert_msg(seen[k], "no example of the man page shows %s", kinds[k]);
+	vg_buf_release(&page);
+}
+END_TEST
+
 /* tests/data/alertmanager.yml: an Alertmanager file of the usual kind
  * (match, match_re, matchers, http_config, url_file, inhibit
  * source_match, time_intervals), its secret files under @DIR@. amtool
@@ -1032,6 +1130,7 @@ int main(void)
 	tcase_add_test(am, test_match_errors);
 	tcase_add_checked_fixture(files, setup, teardown);
 	tcase_set_timeout(files, 60);
+	tcase_add_test(files, test_man_page_examples_load);
 	tcase_add_test(files, test_alertmanager_file_loads_unchanged);
 	suite_add_tcase(s, http);
 	suite_add_tcase(s, retry);
