@@ -15,6 +15,7 @@
 #include "receiver/alert/channel.h"
 #include "receiver/alert/channel_alertmanager.h"
 #include "receiver/alert/channel_common.h"
+#include "receiver/alert/channel_email.h"
 #include "receiver/alert/channel_pagerduty.h"
 #include "receiver/alert/channel_sms.h"
 #include "receiver/alert/channel_webhook.h"
@@ -469,8 +470,11 @@ START_TEST(test_http_config_errors_name_the_line)
 	expect_error("preset twilio signs in with account_sid and auth_token",
 		     ROUTE "      sms_configs:\n        - {preset: twilio, account_sid: A, auth_token: t, from: '+2', to: ['+1'],"
 			   " http_config: {bearer_token: t}}\n");
-	expect_error("alerting.global: http_config.basic_auth: username or username_file is required",
-		     "  global:\n    http_config: {basic_auth: {password: p}}\n" ROUTE);
+	expect_error("alerting.global: http_config.basic_auth: give password or password_file, not both",
+		     "  global:\n    http_config: {basic_auth: {password: p, password_file: /f}}\n" ROUTE);
+	expect_error("http_config.authorization: credentials or credentials_file is required",
+		     ROUTE "      webhook_configs:\n        - url: http://x/\n"
+			   "          http_config: {authorization: {type: Token}}\n");
 	expect_error("Events API v1 keys are not sent",
 		     ROUTE "      pagerduty_configs:\n        - service_key: k\n");
 }
@@ -520,6 +524,47 @@ START_TEST(test_http_config_global_default)
 	assert_req(&k, 4, "path", "/api/v2/alerts");
 	unload(&c);
 	sink_stop(&k);
+}
+END_TEST
+
+/* global:'s smtp_* and pagerduty_url fill the keys an item leaves out. */
+START_TEST(test_global_channel_defaults)
+{
+	struct cfg c;
+
+	write_file(in_dir("smtp.pw"), "pw");
+	load_ok(&c,
+		"  global:\n    smtp_from: am@example.org\n    smtp_smarthost: 'mail.example.org:587'\n"
+		"    smtp_hello: vigil.example.org\n    smtp_auth_username: am\n    smtp_auth_password_file: %s\n"
+		"    smtp_require_tls: false\n    pagerduty_url: http://pd.example.org/v2/enqueue\n"
+		ROUTE "      email_configs:\n        - to: a@example.org\n"
+		      "        - {to: b@example.org, from: b@example.org, smarthost: 'other.example.org:25',"
+		      " auth_username: b, auth_password: bp, require_tls: true}\n"
+		      "      pagerduty_configs:\n        - routing_key: k\n        - {routing_key: k, url: 'http://own/'}\n",
+		in_dir("smtp.pw"));
+	const struct vg_email_config *e0 = item(&c, offsetof(struct vg_receiver_conf, email_configs),
+						sizeof(struct vg_email_config), 0);
+	const struct vg_email_config *e1 = item(&c, offsetof(struct vg_receiver_conf, email_configs),
+						sizeof(struct vg_email_config), 1);
+	ck_assert_str_eq(e0->url, "smtp://mail.example.org:587/vigil.example.org");
+	ck_assert_str_eq(e0->mail_from, "<am@example.org>");
+	ck_assert_str_eq(e0->auth_username, "am");
+	ck_assert_str_eq(e0->auth_password_file, in_dir("smtp.pw"));
+	ck_assert(!e0->require_tls.value);
+	ck_assert_str_eq(e1->url, "smtp://other.example.org:25/vigil.example.org");
+	ck_assert_str_eq(e1->auth_username, "b");
+	ck_assert_ptr_null(e1->auth_password_file);
+	ck_assert(e1->require_tls.value);
+	ck_assert_str_eq(((const struct vg_pagerduty_config *)item(&c, offsetof(struct vg_receiver_conf, pagerduty_configs),
+								    sizeof(struct vg_pagerduty_config), 0))
+				 ->url,
+			 "http://pd.example.org/v2/enqueue");
+	ck_assert_str_eq(((const struct vg_pagerduty_config *)item(&c, offsetof(struct vg_receiver_conf, pagerduty_configs),
+								    sizeof(struct vg_pagerduty_config), 1))
+				 ->url,
+			 "http://own/");
+	unload(&c);
+	expect_error("email_configs[0]: from is required", ROUTE "      email_configs:\n        - to: a@example.org\n");
 }
 END_TEST
 
@@ -1119,6 +1164,7 @@ int main(void)
 	tcase_add_test(http, test_http_config_errors_name_the_line);
 	tcase_add_test(http, test_http_config_global_default);
 	tcase_add_test(http, test_url_file);
+	tcase_add_test(http, test_global_channel_defaults);
 	tcase_add_checked_fixture(retry, setup, teardown);
 	tcase_set_timeout(retry, 60);
 	tcase_add_test(retry, test_retry_after_forms);

@@ -93,6 +93,11 @@ struct vg_time_interval_conf {
 struct vg_global_conf {
 	int64_t resolve_timeout_ms; /* an alert posted without endsAt ends this long after; 5m */
 	struct vg_http_config http_config; /* the default of HTTP channel items without one */
+	/* defaults of email and PagerDuty items (notifier_global.c) */
+	char *smtp_from, *smtp_hello, *smtp_smarthost;
+	char *smtp_auth_username, *smtp_auth_password, *smtp_auth_password_file;
+	struct vg_http_flag smtp_require_tls;
+	char *pagerduty_url;
 };
 
 struct vg_alerting_config {

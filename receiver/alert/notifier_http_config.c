@@ -39,7 +39,7 @@ int vg_http_config_mark(const void *member, struct vg_err *err)
 	return 0;
 }
 
-static int mark_flag(const void *member, struct vg_err *err)
+int vg_http_flag_mark(const void *member, struct vg_err *err)
 {
 	(void)err;
 	((struct vg_http_flag *)(uintptr_t)member)->is_given = true;
@@ -133,8 +133,8 @@ const struct vg_conf_field vg_http_config_fields[] = {
 	{ H("proxy_url", VG_CONF_STR, proxy_url), 0, 0, check_proxy_url },
 	{ H("no_proxy", VG_CONF_STR, no_proxy), 0, 0, check_text },
 	{ H("proxy_from_environment", VG_CONF_BOOL, proxy_from_environment), 0, 0, NULL },
-	{ H("follow_redirects", VG_CONF_BOOL, follow_redirects.value), 0, 0, mark_flag },
-	{ H("enable_http2", VG_CONF_BOOL, enable_http2.value), 0, 0, mark_flag },
+	{ H("follow_redirects", VG_CONF_BOOL, follow_redirects.value), 0, 0, vg_http_flag_mark },
+	{ H("enable_http2", VG_CONF_BOOL, enable_http2.value), 0, 0, vg_http_flag_mark },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -177,7 +177,7 @@ int vg_http_config_check(const struct vg_http_config *h, struct vg_err *err)
 		return vg_err_set(err, VG_EINVAL,
 				  "http_config: at most one of basic_auth, authorization and bearer_token may be given");
 	if (has_basic(h)) {
-		if ((r = vg_channel_check_secret(h->username, h->username_file, "username", true, err)) < 0 ||
+		if ((r = vg_channel_check_secret(h->username, h->username_file, "username", false, err)) < 0 ||
 		    (r = vg_channel_check_secret(h->password, h->password_file, "password", false, err)) < 0) {
 			vg_err_prefix(err, "http_config.basic_auth");
 			return r;
@@ -380,7 +380,7 @@ static int apply_auth(const struct vg_http_config *h, CURL *c, struct curl_slist
 		if (pass)
 			a->secrets[a->n_secrets++] = pass;
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, user);
+		curl_easy_setopt(c, CURLOPT_USERNAME, user ? user : "");
 		curl_easy_setopt(c, CURLOPT_PASSWORD, pass ? pass : "");
 		return 0;
 	}

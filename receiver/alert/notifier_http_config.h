@@ -69,6 +69,9 @@ extern const struct vg_conf_field vg_http_config_fields[];
  * rule: basic_auth says that). */
 int vg_http_config_check_auth_type(const void *member, struct vg_err *err);
 
+/* The check of a struct vg_http_flag's value: records that it was given. */
+int vg_http_flag_mark(const void *member, struct vg_err *err);
+
 /* The check of an http_config field: records that the key was given. */
 int vg_http_config_mark(const void *member, struct vg_err *err);
 
@@ -78,9 +81,9 @@ int vg_http_config_mark(const void *member, struct vg_err *err);
 	  vg_http_config_mark }
 
 /* What only the whole mapping can say: at most one kind of
- * authentication, a password or credentials with their user or type, the
- * secret and TLS files readable now, cert_file with key_file. err names
- * the key under http_config. */
+ * authentication, an inline value or its file (not both), credentials
+ * for authorization and bearer_token, the secret and TLS files readable
+ * now, cert_file with key_file. err names the key under http_config. */
 int vg_http_config_check(const struct vg_http_config *h, struct vg_err *err);
 
 /* Whether h authenticates (basic_auth, authorization or bearer_token). */

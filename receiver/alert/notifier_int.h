@@ -262,6 +262,10 @@ int nt_match_add(const struct vg_conf_labels *eq, const struct vg_conf_labels *r
 int nt_check_match_re(const void *member, struct vg_err *err);
 void nt_matchers_sort(struct vg_selector *sel);
 
+/* notifier_global.c: global:'s smtp_* and pagerduty_url into the items
+ * that lack them, before they are prepared. */
+int nt_global_defaults_apply(struct vg_alerting_config *c, struct vg_err *err);
+
 /* Label set helpers */
 int nt_labels_copy(struct vg_conf_labels *dst, const struct vg_conf_labels *src);
 int nt_labels_cmp(const struct vg_conf_labels *a, const struct vg_conf_labels *b);
