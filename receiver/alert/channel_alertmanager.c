@@ -97,7 +97,8 @@ static int am_prepare(void *item, struct vg_err *err)
 	if ((r = vg_http_config_check(&c->http, err)) < 0)
 		return r;
 	if ((has_basic || has_bearer) && vg_http_config_has_auth(&c->http))
-		return vg_err_set(err, VG_EINVAL, "authentication in http_config or beside it, not both");
+		return vg_err_set(err, VG_EINVAL, "authentication in http_config or beside it, not both (global:'s "
+				  "http_config counts when the item has none)");
 	if (has_basic && !c->username)
 		return vg_err_set(err, VG_EINVAL, "basic_auth: username is required");
 	if (has_basic && (r = vg_channel_check_secret(c->password, c->password_file, "password", true, err)) < 0) {

@@ -398,7 +398,8 @@ static int sms_prepare(void *item, struct vg_err *err)
 	if ((r = vg_http_config_check(&c->http, err)) < 0)
 		return r;
 	if ((c->is_twilio || c->username) && vg_http_config_has_auth(&c->http))
-		return vg_err_set(err, VG_EINVAL, "%s: leave authentication out of http_config",
+		return vg_err_set(err, VG_EINVAL,
+				  "%s: leave authentication out of http_config (global:'s counts when the item has none)",
 				  c->is_twilio ? "preset twilio signs in with account_sid and auth_token"
 					       : "username and password sign in");
 	if (c->is_twilio) {
