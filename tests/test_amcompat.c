@@ -387,7 +387,7 @@ START_TEST(test_http_config_proxy_and_redirects)
 	char env[64];
 
 	sink_start(&p, "proxy", "200", NULL);
-	sink_start(&r, "redirect", "307,200,302,200,307", "--location", "/final", NULL);
+	sink_start(&r, "redirect", "307,200,302,200,307,200", "--location", "/final", NULL);
 	snprintf(env, sizeof(env), "http://127.0.0.1:%u", p.s.port);
 	setenv("http_proxy", env, 1);
 	load_ok(&c,
@@ -400,8 +400,10 @@ START_TEST(test_http_config_proxy_and_redirects)
 		      "          http_config: {proxy_from_environment: true}\n"
 		      "        - url: http://127.0.0.1:%u/hook\n"
 		      "        - url: http://127.0.0.1:%u/hook\n"
-		      "          http_config: {follow_redirects: false}\n",
-		p.s.port, r.s.port, r.s.port);
+		      "          http_config: {follow_redirects: false}\n"
+		      "        - url: http://127.0.0.1:%u/direct\n"
+		      "          http_config: {proxy_url: 'http://127.0.0.1:%u', no_proxy: '127.0.0.1'}\n",
+		p.s.port, r.s.port, r.s.port, r.s.port, p.s.port);
 	ck_assert_int_eq(send_webhook(&c, 0, &res), VG_CHANNEL_OK);
 	/* Alertmanager's default: the environment's proxy only when asked. */
 	ck_assert_int_eq(send_webhook(&c, 1, &res), VG_CHANNEL_RETRY);
@@ -417,7 +419,11 @@ START_TEST(test_http_config_proxy_and_redirects)
 	ck_assert_int_eq(send_webhook(&c, 3, &res), VG_CHANNEL_OK);
 	ck_assert_int_eq(send_webhook(&c, 4, &res), VG_CHANNEL_FAIL);
 	ck_assert_msg(strstr(res.detail, "HTTP 307") != NULL, "%s", res.detail);
-	ck_assert_uint_eq(req_count(&r), 5);
+	/* no_proxy: straight to the host, not through proxy_url. */
+	ck_assert_int_eq(send_webhook(&c, 5, &res), VG_CHANNEL_OK);
+	ck_assert_uint_eq(req_count(&p), 2);
+	ck_assert_uint_eq(req_count(&r), 6);
+	assert_req(&r, 5, "target", "/direct");
 	assert_req(&r, 1, "path", "/final");
 	assert_req(&r, 1, "method", "POST");
 	char *b0 = req_str(&r, 0, "body"), *b1 = req_str(&r, 1, "body");
