@@ -120,21 +120,32 @@ int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms)
 int vg_t_sink_start(struct vg_t_sink *s, const char *dir, const char *responses, const char *delay,
 		    const char *retry_after)
 {
+	char *extra[5];
+	int n = 0;
+
+	if (delay) {
+		extra[n++] = "--delay";
+		extra[n++] = (char *)delay;
+	}
+	if (retry_after) {
+		extra[n++] = "--retry-after";
+		extra[n++] = (char *)retry_after;
+	}
+	extra[n] = NULL;
+	return vg_t_sink_start_argv(s, dir, responses, extra);
+}
+
+int vg_t_sink_start_argv(struct vg_t_sink *s, const char *dir, const char *responses, char *const *extra)
+{
 	char pf[600], out[600];
-	char *argv[14] = { "/usr/bin/python3", VG_TEST_DATA "/../http_sink.py", "--port-file", pf, "--log", s->log,
+	char *argv[32] = { "/usr/bin/python3", VG_TEST_DATA "/../http_sink.py", "--port-file", pf, "--log", s->log,
 			   "--responses", (char *)responses, NULL };
 	int n = 8;
 	int64_t deadline = vg_t_now_ms() + 10000;
 
-	if (delay) {
-		argv[n++] = "--delay";
-		argv[n++] = (char *)delay;
-	}
-	if (retry_after) {
-		argv[n++] = "--retry-after";
-		argv[n++] = (char *)retry_after;
-	}
-
+	for (size_t i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
 	snprintf(pf, sizeof(pf), "%s/sink.port", dir);
 	snprintf(out, sizeof(out), "%s/sink.out", dir);
 	snprintf(s->log, sizeof(s->log), "%s/sink.jsonl", dir);
@@ -827,4 +838,47 @@ int vg_t_maps_contain(pid_t pid, const char *s)
 		found = strstr(line, s) != NULL;
 	fclose(f);
 	return found;
+}
+
+int vg_t_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int port = -1;
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+int vg_t_alertmanager_start(struct vg_t_proc *p, const char *dir, const char *cfg)
+{
+	char listen[64], cfg_arg[800], st_arg[800], log_path[700];
+	long status = 0;
+
+	snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", cfg);
+	snprintf(st_arg, sizeof(st_arg), "--storage.path=%s/am-data", dir);
+	snprintf(log_path, sizeof(log_path), "%s/am.log", dir);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int port = vg_t_free_port();
+		if (port < 0)
+			return -1;
+		snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", port);
+		char *argv[] = { "/usr/bin/prometheus-alertmanager", cfg_arg, st_arg, listen, "--cluster.listen-address=",
+				 NULL };
+		if (vg_t_spawn(p, log_path, argv) != 0)
+			return -1;
+		for (int i = 0; i < 300 && vg_t_alive(p); i++) {
+			free(vg_t_http_get((uint16_t)port, "/-/ready", &status));
+			if (status == 200)
+				return port;
+			vg_t_sleep_ms(50);
+		}
+		vg_t_stop(p, SIGTERM, 5000);
+	}
+	return -1;
 }

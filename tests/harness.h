@@ -139,8 +139,9 @@ int vg_t_wait_rule_evaluation(uint16_t http_port, int64_t ms, int timeout_ms);
 /* tests/http_sink.py, a real HTTP endpoint (see its header): started in
  * dir answering with responses ("503,200": the last repeats), each answer
  * held delay seconds when delay is not NULL, a Retry-After of
- * retry_after seconds on 429 and 503 when it is not NULL; 0 once it
- * listens (s->port), -1 when it did not start within 10 s. */
+ * retry_after (delta seconds or an HTTP date, as given) on 429 and 503
+ * when it is not NULL; 0 once it listens (s->port), -1 when it did not
+ * start within 10 s. */
 struct vg_t_sink {
 	struct vg_t_proc proc;
 	char log[600];
@@ -150,9 +151,21 @@ int vg_t_sink_start(struct vg_t_sink *s, const char *dir, const char *responses,
 		    const char *retry_after);
 /* The requests received so far, as a JSON array of the sink's records
  * (method, path, query, headers, body, status); caller json_decref's. */
+/* The same with more of the sink's flags (NULL-terminated; may be NULL):
+ * --tls-cert, --tls-key, --client-ca, --location, ... */
+int vg_t_sink_start_argv(struct vg_t_sink *s, const char *dir, const char *responses, char *const *extra);
 json_t *vg_t_sink_requests(const struct vg_t_sink *s);
 /* Waits up to timeout_ms for at least n requests; how many there are. */
 size_t vg_t_sink_wait(const struct vg_t_sink *s, size_t n, int timeout_ms);
+
+/* A TCP port on 127.0.0.1 free a moment ago (for a program that cannot
+ * report the one it picked), or -1. */
+int vg_t_free_port(void);
+/* Starts Debian's prometheus-alertmanager on the configuration file cfg
+ * with its storage in dir/am-data and its log in dir/am.log, on a free
+ * port (tried up to three times), and waits for /-/ready; the port, or
+ * -1 when it did not start. */
+int vg_t_alertmanager_start(struct vg_t_proc *p, const char *dir, const char *cfg);
 
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);

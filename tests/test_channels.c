@@ -1255,19 +1255,6 @@ END_TEST
 
 /* --- Alertmanager --------------------------------------------------------------- */
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int port = -1;
-
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 struct am {
 	struct vg_t_proc proc;
 	int port;
@@ -1275,36 +1262,14 @@ struct am {
 
 static void am_start(struct am *am)
 {
-	char cfg[1024], storage[1024], listen[64], log_path[1024], cfg_arg[1100], st_arg[1100];
-	long status = 0;
+	char cfg[1024];
 
 	snprintf(cfg, sizeof(cfg), "%s/am.yml", dir);
-	snprintf(storage, sizeof(storage), "%s/am-data", dir);
-	snprintf(log_path, sizeof(log_path), "%s/am.log", dir);
 	FILE *f = fopen(cfg, "w");
 	fputs("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n", f);
 	fclose(f);
-	/* Alertmanager cannot report a port it picked: take a free one and
-	 * try again if another process took it first. */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		am->port = free_port();
-		ck_assert_int_gt(am->port, 0);
-		snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", am->port);
-		snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", cfg);
-		snprintf(st_arg, sizeof(st_arg), "--storage.path=%s", storage);
-		char *argv[] = { "/usr/bin/prometheus-alertmanager", cfg_arg, st_arg, listen,
-				 "--cluster.listen-address=", NULL };
-		ck_assert_int_eq(vg_t_spawn(&am->proc, log_path, argv), 0);
-		for (int i = 0; i < 300 && vg_t_alive(&am->proc); i++) {
-			char *body = vg_t_http_get((uint16_t)am->port, "/-/ready", &status);
-			free(body);
-			if (status == 200)
-				return;
-			vg_t_sleep_ms(50);
-		}
-		vg_t_stop(&am->proc, SIGTERM, 5000);
-	}
-	ck_abort_msg("prometheus-alertmanager did not start (see %s)", log_path);
+	am->port = vg_t_alertmanager_start(&am->proc, dir, cfg);
+	ck_assert_msg(am->port > 0, "prometheus-alertmanager did not start (see %s/am.log)", dir);
 }
 
 static json_t *am_alerts(struct am *am)
@@ -1335,7 +1300,7 @@ START_TEST(test_alertmanager_delivery)
 	struct vg_channel_result res;
 	struct vg_err err;
 	struct vg_notification n = make_notification(false);
-	int dead = free_port();
+	int dead = vg_t_free_port();
 
 	if (access("/usr/bin/prometheus-alertmanager", X_OK) != 0)
 		ck_abort_msg("prometheus-alertmanager is not installed (VG_PACKAGES)");

@@ -329,7 +329,7 @@ START_TEST(test_notify_retry_after_is_honoured)
 	post_alerts(ALERT_H1);
 	ck_assert_uint_eq(sink_wait(2), 2);
 	ck_assert_double_eq(metric_wait("vigil_notifications_sent_total{channel=\"webhook\"} ", 1), 1);
-	ck_assert(vg_t_log_contains(&rcv.proc, "HTTP 429; retry 1 in 2000 ms"));
+	ck_assert(vg_t_log_contains(&rcv.proc, "HTTP 429: {}; retry 1 in 2000 ms"));
 }
 END_TEST
 

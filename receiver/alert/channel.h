@@ -42,6 +42,8 @@ struct vg_notification {
 	size_t n_alerts;
 	const struct vg_notify_alert *alerts;
 	uint64_t truncated_alerts; /* left out by max_alerts */
+	int64_t now_ms;            /* this attempt's time by the notifier's clock (a
+	                              Retry-After date is read against it); 0: the wall clock */
 };
 
 enum vg_channel_outcome {

@@ -64,20 +64,8 @@ static const struct vg_conf_field basic_auth_fields[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
-static int check_auth_type(const void *member, struct vg_err *err)
-{
-	const char *s = *(const char *const *)member;
-
-	if (!*s)
-		return vg_err_set(err, VG_EINVAL, "is empty");
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return vg_err_set(err, VG_EINVAL, "must be one word (Bearer)");
-	return 0;
-}
-
 static const struct vg_conf_field authorization_fields[] = {
-	{ A("type", VG_CONF_STR, auth_type), 0, 0, check_auth_type },
+	{ A("type", VG_CONF_STR, auth_type), 0, 0, vg_http_config_check_auth_type },
 	{ A("credentials", VG_CONF_STR, credentials), 0, 0, NULL },
 	{ A("credentials_file", VG_CONF_STR, credentials_file), 0, 0, vg_conf_check_path },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
@@ -89,6 +77,7 @@ const struct vg_conf_field vg_alertmanager_fields[] = {
 	{ A("api_path", VG_CONF_STR, api_path), 0, 0, check_api_path },
 	{ "basic_auth", VG_CONF_SECTION, 0, basic_auth_fields, 0, 0, NULL },
 	{ "authorization", VG_CONF_SECTION, 0, authorization_fields, 0, 0, NULL },
+	VG_HTTP_CONFIG_FIELD(struct vg_alertmanager_config, http),
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -105,6 +94,11 @@ static int am_prepare(void *item, struct vg_err *err)
 	int r;
 	if (has_basic && has_bearer)
 		return vg_err_set(err, VG_EINVAL, "give basic_auth or authorization, not both");
+	if ((r = vg_http_config_check(&c->http, err)) < 0)
+		return r;
+	if ((has_basic || has_bearer) && vg_http_config_has_auth(&c->http))
+		return vg_err_set(err, VG_EINVAL, "authentication in http_config or beside it, not both (global:'s "
+				  "http_config counts when the item has none)");
 	if (has_basic && !c->username)
 		return vg_err_set(err, VG_EINVAL, "basic_auth: username is required");
 	if (has_basic && (r = vg_channel_check_secret(c->password, c->password_file, "password", true, err)) < 0) {
@@ -221,6 +215,8 @@ static int am_send(const void *item, const struct vg_notification *n, struct vg_
 			.password = secret,
 			.secrets = &secret,
 			.n_secrets = secret ? 1 : 0,
+			.http = &c->http,
+			.now_ms = n->now_ms,
 		};
 		r = vg_channel_http_do(&rq, &one, &status, NULL, err);
 		if (r < 0)

@@ -18,6 +18,7 @@
 #define VG_CHANNEL_ALERTMANAGER_H
 
 #include "receiver/alert/channel.h"
+#include "receiver/alert/notifier_http_config.h"
 
 struct vg_alertmanager_config {
 	struct vg_channel_item item; /* first: channel.h; send_resolved default true */
@@ -31,6 +32,7 @@ struct vg_alertmanager_config {
 	char *auth_type;             /* default "Bearer" */
 	char *credentials;           /* or credentials_file */
 	char *credentials_file;
+	struct vg_http_config http;  /* http_config (global:'s when absent) */
 };
 
 extern const struct vg_conf_field vg_alertmanager_fields[];

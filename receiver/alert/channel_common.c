@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "receiver/alert/notifier_http_config.h"
 
 #include "config.h"
 
@@ -28,6 +29,10 @@
 #include <curl/curl.h>
 
 #include "common/banned.h"
+
+/* The secrets one request keeps out of its detail: the caller's and
+ * those its http_config read. */
+#define VG_CHANNEL_SECRETS_MAX 40
 
 int vg_channel_mark_given(const void *member, struct vg_err *err)
 {
@@ -307,12 +312,17 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 	struct http_ctx ctx;
 	struct curl_slist *hdrs = NULL, *h;
 	struct vg_buf line = VG_BUF_INIT, own_reply = VG_BUF_INIT;
+	struct vg_http_applied applied;
+	const char *secrets[VG_CHANNEL_SECRETS_MAX];
+	size_t n_secrets = 0;
 	char errbuf[CURL_ERROR_SIZE], excerpt[128];
+	const char *method = rq->method ? rq->method : "POST";
 	CURL *c;
 	CURLcode rc;
 	int r = 0;
 
 	memset(res, 0, sizeof(*res));
+	memset(&applied, 0, sizeof(applied));
 	*status = 0;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.reply = reply ? reply : &own_reply;
@@ -338,6 +348,8 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 			goto nomem;
 		hdrs = h;
 	}
+	for (size_t i = 0; i < rq->n_secrets && n_secrets < VG_CHANNEL_SECRETS_MAX - 4; i++)
+		secrets[n_secrets++] = rq->secrets[i];
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -347,13 +359,18 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(rq->timeout_ms > 0 ? rq->timeout_ms : 10000));
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "Vigil/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method ? rq->method : "POST");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, rq->user_agent ? rq->user_agent : "Vigil/" PACKAGE_VERSION);
+	/* POST through CURLOPT_POSTFIELDS alone, so a redirect (307, 308)
+	 * repeats it and 301 to 303 turn it into a GET, as Go's client does;
+	 * a custom method would be kept on every hop. */
+	if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(method, "POST") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (rq->body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-	} else if (!rq->method || strcmp(rq->method, "GET") != 0) {
+	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
@@ -362,6 +379,25 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 		curl_easy_setopt(c, CURLOPT_USERNAME, rq->username);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, rq->password ? rq->password : "");
 	}
+	if (rq->http) {
+		struct vg_err sub;
+		vg_err_clear(&sub);
+		r = vg_http_config_apply(rq->http, c, rq->url, &hdrs, &applied, &sub);
+		if (r == VG_ENOMEM) {
+			r = vg_err_set(err, VG_ENOMEM, "%s", sub.msg);
+			goto out;
+		}
+		if (r != 0) {
+			/* A secret file gone at send time may come back: retry. */
+			r = 0;
+			res->outcome = VG_CHANNEL_RETRY;
+			vg_channel_detail(res, NULL, 0, "%s", sub.msg);
+			goto out;
+		}
+		for (size_t i = 0; i < applied.n_secrets; i++)
+			secrets[n_secrets++] = applied.secrets[i];
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -371,19 +407,19 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 		goto nomem;
 	if (rc != CURLE_OK) {
 		res->outcome = curl_is_final(rc) ? VG_CHANNEL_FAIL : VG_CHANNEL_RETRY;
-		vg_channel_detail(res, rq->secrets, rq->n_secrets, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		vg_channel_detail(res, secrets, n_secrets, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	res->outcome = rq->classify ? rq->classify(rq->classify_arg, *status) : vg_channel_http_outcome(*status);
 	if (res->outcome == VG_CHANNEL_RETRY && ctx.retry_after[0])
-		res->retry_after_ms = vg_channel_retry_after_ms(ctx.retry_after, (int64_t)time(NULL));
+		res->retry_after_ms = vg_channel_retry_after_ms(
+			ctx.retry_after, rq->now_ms > 0 ? rq->now_ms / 1000 : (int64_t)time(NULL));
 	if (res->outcome == VG_CHANNEL_OK) {
 		vg_channel_detail(res, NULL, 0, "HTTP %ld", *status);
 	} else {
 		reply_excerpt(ctx.reply, excerpt, sizeof(excerpt));
-		vg_channel_detail(res, rq->secrets, rq->n_secrets, "HTTP %ld%s%s", *status,
-				  excerpt[0] ? ": " : "", excerpt);
+		vg_channel_detail(res, secrets, n_secrets, "HTTP %ld%s%s", *status, excerpt[0] ? ": " : "", excerpt);
 	}
 	goto out;
 nomem:
@@ -391,6 +427,7 @@ nomem:
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
+	vg_http_applied_release(&applied);
 	vg_buf_release(&line);
 	vg_buf_release(&own_reply);
 	return r;

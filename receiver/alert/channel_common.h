@@ -26,6 +26,7 @@
 
 struct vg_buf;
 struct vg_err;
+struct vg_http_config;
 
 #define VG_CHANNEL_REPLY_MAX (64 * 1024)
 #define VG_CHANNEL_SECRET_MAX 4096
@@ -47,6 +48,9 @@ struct vg_channel_http {
 	/* The outcome of an HTTP status; NULL: vg_channel_http_outcome. */
 	enum vg_channel_outcome (*classify)(const void *arg, long status);
 	const void *classify_arg;
+	const struct vg_http_config *http; /* the item's http_config, may be NULL */
+	const char *user_agent;            /* NULL: "Vigil/VERSION" */
+	int64_t now_ms;                    /* for a Retry-After date; 0: the wall clock */
 };
 
 /* Sends rq and fills res from the answer; *status gets the HTTP status (0
@@ -58,8 +62,9 @@ int vg_channel_http_do(const struct vg_channel_http *rq, struct vg_channel_resul
 /* The outcome of an HTTP status: 2xx OK, 408/429/5xx RETRY, else FAIL. */
 enum vg_channel_outcome vg_channel_http_outcome(long status);
 
-/* A Retry-After value (delta seconds or an HTTP date) in ms from now_s,
- * at most a day; 0 when absent or unreadable. */
+/* A Retry-After value (delta seconds, or an HTTP date: IMF-fixdate and
+ * the obsolete RFC 850 and asctime forms) in ms from now_s, at most a
+ * day; 0 when absent, unreadable or past. */
 int64_t vg_channel_retry_after_ms(const char *value, int64_t now_s);
 
 /* Sets res->detail from fmt, each of the secrets replaced by "<secret>". */

@@ -77,6 +77,9 @@ const struct vg_conf_field vg_pagerduty_fields[] = {
 	{ P("group", VG_CONF_STR, group), 0, 0, NULL },
 	{ P("class", VG_CONF_STR, class), 0, 0, NULL },
 	{ P("dedup_key_per", VG_CONF_STR, dedup_key_per), 0, 0, check_dedup_key_per },
+	VG_HTTP_CONFIG_FIELD(struct vg_pagerduty_config, http),
+	{ P("service_key", VG_CONF_STR, service_key), 0, 0, NULL },
+	{ P("service_key_file", VG_CONF_STR, service_key_file), 0, 0, vg_conf_check_path },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -96,8 +99,15 @@ static int pd_prepare(void *item, struct vg_err *err)
 	struct vg_pagerduty_config *c = item;
 	int r;
 
+	if (c->service_key || c->service_key_file)
+		return vg_err_set(err, VG_EINVAL,
+				  "service_key%s: Events API v1 keys are not sent; give the service's Events API v2 "
+				  "integration key as routing_key or routing_key_file",
+				  c->service_key_file ? "_file" : "");
 	r = vg_channel_check_secret(c->routing_key, c->routing_key_file, "routing_key", true, err);
 	if (r < 0)
+		return r;
+	if ((r = vg_http_config_check(&c->http, err)) < 0)
 		return r;
 	if (c->routing_key && strlen(c->routing_key) > 255)
 		return vg_err_set(err, VG_EINVAL, "routing_key is longer than 255 characters");
@@ -305,7 +315,7 @@ static void group_event(struct vg_buf *b, const struct vg_pagerduty_config *c, c
 }
 
 static int post_event(const struct vg_pagerduty_config *c, const struct vg_buf *body, const char *routing_key,
-		      struct vg_channel_result *res, struct vg_err *err)
+		      int64_t now_ms, struct vg_channel_result *res, struct vg_err *err)
 {
 	const char *secrets[] = { routing_key };
 	struct vg_channel_http rq = {
@@ -317,6 +327,8 @@ static int post_event(const struct vg_pagerduty_config *c, const struct vg_buf *
 		.timeout_ms = c->item.timeout_ms,
 		.secrets = secrets,
 		.n_secrets = 1,
+		.http = &c->http,
+		.now_ms = now_ms,
 	};
 	long status;
 
@@ -348,7 +360,7 @@ static int pd_send(const void *item, const struct vg_notification *n, struct vg_
 			r = vg_err_set(err, VG_ENOMEM, "out of memory");
 			goto out;
 		}
-		r = post_event(c, &body, routing_key, res, err);
+		r = post_event(c, &body, routing_key, n->now_ms, res, err);
 		sent = r == 0 && res->outcome == VG_CHANNEL_OK;
 		goto done;
 	}
@@ -359,7 +371,7 @@ static int pd_send(const void *item, const struct vg_notification *n, struct vg_
 			r = vg_err_set(err, VG_ENOMEM, "out of memory");
 			goto out;
 		}
-		r = post_event(c, &body, routing_key, res, err);
+		r = post_event(c, &body, routing_key, n->now_ms, res, err);
 		if (r < 0 || res->outcome != VG_CHANNEL_OK)
 			goto done;
 		sent++;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "receiver/alert/channel.h"
+#include "receiver/alert/notifier_http_config.h"
 
 #define VG_PAGERDUTY_URL "https://events.pagerduty.com/v2/enqueue"
 #define VG_PAGERDUTY_SUMMARY_MAX 1024 /* characters, as the API requires */
@@ -33,6 +34,9 @@ struct vg_pagerduty_config {
 	char *component, *group, *class;
 	char *dedup_key_per;         /* "alert" (default) or "group" */
 	bool is_per_group;           /* set by prepare from dedup_key_per */
+	struct vg_http_config http;  /* http_config (global:'s when absent) */
+	char *service_key;           /* Alertmanager's Events API v1 keys: refused */
+	char *service_key_file;
 };
 
 extern const struct vg_conf_field vg_pagerduty_fields[];

@@ -372,6 +372,7 @@ const struct vg_conf_field vg_sms_fields[] = {
 	{ S("password_file", VG_CONF_STR, password_file), 0, 0, vg_conf_check_path },
 	{ S("success_codes", VG_CONF_STRLIST, success_codes), 0, 0, check_codes },
 	{ S("retry_codes", VG_CONF_STRLIST, retry_codes), 0, 0, check_codes },
+	VG_HTTP_CONFIG_FIELD(struct vg_sms_config, http),
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -394,6 +395,13 @@ static int sms_prepare(void *item, struct vg_err *err)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	c->is_twilio = c->preset != NULL;
 	c->is_voice = c->kind && strcmp(c->kind, "voice") == 0;
+	if ((r = vg_http_config_check(&c->http, err)) < 0)
+		return r;
+	if ((c->is_twilio || c->username) && vg_http_config_has_auth(&c->http))
+		return vg_err_set(err, VG_EINVAL,
+				  "%s: leave authentication out of http_config (global:'s counts when the item has none)",
+				  c->is_twilio ? "preset twilio signs in with account_sid and auth_token"
+					       : "username and password sign in");
 	if (c->is_twilio) {
 		if (c->method || c->headers.n || c->body || c->content_type || c->username || c->password ||
 		    c->password_file || c->success_codes.n || c->retry_codes.n)
@@ -553,6 +561,8 @@ static int send_one(const struct vg_sms_config *c, const struct vg_notification 
 		.n_secrets = n_secrets,
 		.classify = classify,
 		.classify_arg = c,
+		.http = &c->http,
+		.now_ms = n->now_ms,
 	};
 	r = vg_channel_http_do(&rq, res, &status, NULL, err);
 out:

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "receiver/alert/channel.h"
+#include "receiver/alert/notifier_http_config.h"
 
 struct vg_buf;
 
@@ -75,6 +76,7 @@ struct vg_sms_config {
 	/* set by prepare */
 	bool is_twilio, is_voice;
 	enum vg_sms_escape body_escape;
+	struct vg_http_config http;  /* http_config (global:'s when absent) */
 };
 
 extern const struct vg_conf_field vg_sms_fields[];

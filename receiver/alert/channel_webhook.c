@@ -1,9 +1,9 @@
 /*
  * channel_webhook.c: the webhook channel (channel_webhook.h). One POST per
- * notification with libcurl's easy interface on the delivery thread: 2xx
- * is delivered, 5xx, 429 and transport errors are retried (Retry-After
- * passed up), other answers are final. The handle is made per send, so no
- * state outlives a call.
+ * notification through vg_channel_http_do (channel_common.h) on the
+ * delivery thread, with the item's http_config: 2xx is delivered; 5xx,
+ * 408, 429 and transport errors are retried (Retry-After passed up);
+ * other answers are final. url_file is read at load and at every send.
  */
 #include "config.h"
 
@@ -11,15 +11,13 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "receiver/alert/channel_common.h"
 #include "receiver/alert/payload.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <curl/curl.h>
 
 #include "common/banned.h"
 
@@ -53,15 +51,45 @@ const struct vg_conf_field vg_webhook_fields[] = {
 	{ W("send_resolved", VG_CONF_BOOL, send_resolved), 0, 0, mark_send_resolved },
 	{ W("max_alerts", VG_CONF_UINT, max_alerts), 0, 1000000, NULL },
 	{ W("timeout", VG_CONF_DURATION, timeout_ms), 1, 3600 * 1000, NULL },
+	{ W("url_file", VG_CONF_STR, url_file), 0, 0, vg_conf_check_path },
+	VG_HTTP_CONFIG_FIELD(struct vg_webhook_config, http),
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
+
+/* The URL of url_file: the file's content, which must be a webhook URL;
+ * the message never shows it (it may hold a token). */
+static int read_url_file(const char *path, char **out, struct vg_err *err)
+{
+	int r = vg_channel_read_secret(path, out, err);
+
+	if (r == 0 && check_url(out, err) != 0) {
+		vg_channel_secret_free(*out);
+		*out = NULL;
+		return vg_err_set(err, VG_EINVAL, "%s: does not hold an http:// or https:// URL", path);
+	}
+	return r;
+}
 
 static int webhook_prepare(void *item, struct vg_err *err)
 {
 	struct vg_webhook_config *w = item;
+	char *url = NULL;
+	int r;
 
-	if (w->url == NULL)
-		return vg_err_set(err, VG_EINVAL, "url: missing (a webhook needs one)");
+	if (w->url && w->url_file)
+		return vg_err_set(err, VG_EINVAL, "give url or url_file, not both");
+	if (w->url == NULL && w->url_file == NULL)
+		return vg_err_set(err, VG_EINVAL, "url: missing (a webhook needs url or url_file)");
+	if (w->url_file) {
+		r = read_url_file(w->url_file, &url, err);
+		vg_channel_secret_free(url);
+		if (r != 0) {
+			vg_err_prefix(err, "url_file");
+			return r;
+		}
+	}
+	if ((r = vg_http_config_check(&w->http, err)) != 0)
+		return r;
 	if (!w->has_send_resolved)
 		w->send_resolved = true;
 	if (w->timeout_ms == 0)
@@ -69,95 +97,57 @@ static int webhook_prepare(void *item, struct vg_err *err)
 	return 0;
 }
 
-struct headers_seen {
-	int64_t retry_after_ms;
-};
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct headers_seen *h = arg;
-	size_t len = size * n;
-
-	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-		char v[32];
-		size_t k = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
-		char *end;
-
-		memcpy(v, p + 12, k);
-		v[k] = '\0';
-		long long secs = strtoll(v, &end, 10);
-		if (end != v && secs >= 0 && secs < 86400)
-			h->retry_after_ms = secs * 1000;
-	}
-	return len;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n; /* the answer's body is not used */
-}
-
 static int webhook_send(const void *item, const struct vg_notification *n, struct vg_channel_result *res,
 			struct vg_err *err)
 {
 	const struct vg_webhook_config *w = item;
 	struct vg_buf body = VG_BUF_INIT;
-	struct headers_seen seen = { 0 };
-	struct curl_slist *hdrs = NULL;
-	CURL *h = NULL;
-	CURLcode rc;
-	long status = 0;
-	int r = 0;
+	char *url_copy = NULL;
+	const char *url = w->url;
+	struct vg_err sub;
+	long status;
+	int r;
 
 	memset(res, 0, sizeof(*res));
+	if (w->url_file) {
+		vg_err_clear(&sub);
+		if (read_url_file(w->url_file, &url_copy, &sub) != 0) {
+			/* The file may come back (a rotation): retry. */
+			res->outcome = VG_CHANNEL_RETRY;
+			vg_channel_detail(res, NULL, 0, "url_file: %s", sub.msg);
+			return 0;
+		}
+		url = url_copy;
+	}
 	vg_payload_encode(n, &body);
-	h = curl_easy_init();
-	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (vg_buf_failed(&body) || h == NULL || hdrs == NULL) {
-		r = vg_err_set(err, VG_ENOMEM, "out of memory");
-		goto out;
+	if (vg_buf_failed(&body)) {
+		vg_channel_secret_free(url_copy);
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	}
-	curl_easy_setopt(h, CURLOPT_URL, w->url);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, vg_buf_cstr(&body));
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, VG_CHANNEL_USER_AGENT);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)w->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &seen);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		res->outcome = VG_CHANNEL_RETRY;
-		snprintf(res->detail, sizeof(res->detail), "%s", curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	snprintf(res->detail, sizeof(res->detail), "HTTP %ld", status);
-	if (status >= 200 && status < 300) {
-		res->outcome = VG_CHANNEL_OK;
-	} else if (status >= 500 || status == 429) {
-		res->outcome = VG_CHANNEL_RETRY;
-		res->retry_after_ms = seen.retry_after_ms;
-	} else {
-		res->outcome = VG_CHANNEL_FAIL;
-	}
-out:
-	curl_slist_free_all(hdrs);
-	if (h)
-		curl_easy_cleanup(h);
+	/* A URL read from a file is a secret: it stays out of the details. */
+	const char *secrets[] = { url_copy };
+	struct vg_channel_http rq = {
+		.method = "POST",
+		.url = url,
+		.content_type = "application/json",
+		.body = (const char *)body.data,
+		.body_len = body.len,
+		.timeout_ms = w->timeout_ms,
+		.secrets = secrets,
+		.n_secrets = url_copy ? 1 : 0,
+		.http = &w->http,
+		.user_agent = VG_CHANNEL_USER_AGENT,
+		.now_ms = n->now_ms,
+	};
+	r = vg_channel_http_do(&rq, res, &status, NULL, err);
+	vg_channel_secret_free(url_copy);
 	vg_buf_release(&body);
 	return r;
 }
 
 static void webhook_release(void *item)
 {
-	(void)item; /* prepare allocates nothing */
+	(void)item; /* prepare allocates nothing; the loader frees the members */
 }
 
 const struct vg_channel_ops vg_channel_webhook = {

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "receiver/alert/channel.h"
+#include "receiver/alert/notifier_http_config.h"
 
 /* One item of a receiver's webhook_configs. */
 struct vg_webhook_config {
@@ -19,6 +20,8 @@ struct vg_webhook_config {
 	bool has_send_resolved; /* set by the field's check: the key was given */
 	uint64_t max_alerts;    /* 0: all */
 	int64_t timeout_ms;     /* timeout: a request's whole time; default 10 s */
+	char *url_file;         /* or the URL in a file (url or url_file: exactly one) */
+	struct vg_http_config http; /* http_config (global:'s when absent) */
 };
 
 extern const struct vg_conf_field vg_webhook_fields[];

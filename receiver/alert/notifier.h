@@ -31,6 +31,7 @@
 
 #include "common/config.h"
 #include "receiver/alert/alert.h"
+#include "receiver/alert/notifier_http_config.h"
 
 struct vg_buf;
 struct vg_clock;
@@ -48,6 +49,9 @@ struct vg_route_conf {
 	bool is_continue;                     /* continue: */
 	struct vg_conf_list routes;           /* struct vg_route_conf */
 	struct vg_conf_strlist mute_time_intervals, active_time_intervals;
+	/* Alertmanager's deprecated keys, still read: each pair a matcher
+	 * (= and =~), joined with matchers (notifier_route.c). */
+	struct vg_conf_labels match, match_re;
 };
 
 /* A receiver: a name and lists of channel items, one list per kind. */
@@ -64,6 +68,8 @@ struct vg_receiver_conf {
 
 struct vg_inhibit_conf {
 	struct vg_conf_strlist source_matchers, target_matchers, equal;
+	/* Alertmanager's deprecated keys, joined with the matchers. */
+	struct vg_conf_labels source_match, source_match_re, target_match, target_match_re;
 };
 
 struct vg_time_range_conf {
@@ -86,6 +92,12 @@ struct vg_time_interval_conf {
  * one line of global_fields in notifier_config.c each. */
 struct vg_global_conf {
 	int64_t resolve_timeout_ms; /* an alert posted without endsAt ends this long after; 5m */
+	struct vg_http_config http_config; /* the default of HTTP channel items without one */
+	/* defaults of email and PagerDuty items (notifier_global.c) */
+	char *smtp_from, *smtp_hello, *smtp_smarthost;
+	char *smtp_auth_username, *smtp_auth_password, *smtp_auth_password_file;
+	struct vg_http_flag smtp_require_tls;
+	char *pagerduty_url;
 };
 
 struct vg_alerting_config {

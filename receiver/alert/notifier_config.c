@@ -134,6 +134,8 @@ static const struct vg_conf_field route_fields[] = {
 	  sizeof(struct vg_route_conf), 1000, NULL },
 	{ R("mute_time_intervals", VG_CONF_STRLIST, mute_time_intervals), 0, 0, NULL },
 	{ R("active_time_intervals", VG_CONF_STRLIST, active_time_intervals), 0, 0, NULL },
+	{ R("match", VG_CONF_LABELS, match), 0, 0, NULL },
+	{ R("match_re", VG_CONF_LABELS, match_re), 0, 0, nt_check_match_re },
 	END,
 };
 
@@ -158,6 +160,12 @@ static const struct vg_conf_field inhibit_fields[] = {
 	{ "target_matchers", VG_CONF_STRLIST, offsetof(struct vg_inhibit_conf, target_matchers), NULL, 0, 0,
 	  check_matchers },
 	{ "equal", VG_CONF_STRLIST, offsetof(struct vg_inhibit_conf, equal), NULL, 0, 0, NULL },
+	{ "source_match", VG_CONF_LABELS, offsetof(struct vg_inhibit_conf, source_match), NULL, 0, 0, NULL },
+	{ "source_match_re", VG_CONF_LABELS, offsetof(struct vg_inhibit_conf, source_match_re), NULL, 0, 0,
+	  nt_check_match_re },
+	{ "target_match", VG_CONF_LABELS, offsetof(struct vg_inhibit_conf, target_match), NULL, 0, 0, NULL },
+	{ "target_match_re", VG_CONF_LABELS, offsetof(struct vg_inhibit_conf, target_match_re), NULL, 0, 0,
+	  nt_check_match_re },
 	END,
 };
 
@@ -187,10 +195,21 @@ static const struct vg_conf_field time_interval_fields[] = {
 	END,
 };
 
+#define G(key, type, member) key, type, offsetof(struct vg_global_conf, member), NULL
+
 static const struct vg_conf_field global_fields[] = {
 	{ "resolve_timeout", VG_CONF_DURATION, offsetof(struct vg_global_conf, resolve_timeout_ms), NULL, 1000,
 	  365LL * 24 * 3600 * 1000, NULL },
 	/* the channels' global keys: one line each here */
+	VG_HTTP_CONFIG_FIELD(struct vg_global_conf, http_config),
+	{ G("smtp_from", VG_CONF_STR, smtp_from), 0, 0, NULL },
+	{ G("smtp_hello", VG_CONF_STR, smtp_hello), 0, 0, NULL },
+	{ G("smtp_smarthost", VG_CONF_STR, smtp_smarthost), 0, 0, NULL },
+	{ G("smtp_auth_username", VG_CONF_STR, smtp_auth_username), 0, 0, vg_conf_check_ident },
+	{ G("smtp_auth_password", VG_CONF_STR, smtp_auth_password), 0, 0, NULL },
+	{ G("smtp_auth_password_file", VG_CONF_STR, smtp_auth_password_file), 0, 0, vg_conf_check_path },
+	{ G("smtp_require_tls", VG_CONF_BOOL, smtp_require_tls.value), 0, 0, vg_http_flag_mark },
+	{ G("pagerduty_url", VG_CONF_STR, pagerduty_url), 0, 0, NULL },
 	END,
 };
 
@@ -239,6 +258,8 @@ int vg_alerting_validate(struct vg_alerting_config *c, const char *file, struct 
 					  file);
 		return 0;
 	}
+	if ((r = vg_http_config_inherit(c, file, err)) != 0 || (r = nt_global_defaults_apply(c, err)) != 0)
+		return r;
 	for (size_t ri = 0; ri < c->receivers.n; ri++) {
 		struct vg_receiver_conf *rc = (struct vg_receiver_conf *)c->receivers.v + ri;
 		if (rc->name == NULL || rc->name[0] == '\0') {

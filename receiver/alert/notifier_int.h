@@ -254,6 +254,18 @@ bool nt_alert_is_firing(const struct nt_alert *a, int64_t now_ms);
 /* The fingerprint of a firing source alert inhibiting a, or 0 (false). */
 bool nt_inhibited_by(const struct vg_notifier *n, const struct nt_alert *a, int64_t now_ms, uint64_t *by);
 
+/* notifier_match.c: match/match_re maps (eq, re; either may be NULL)
+ * added to sel as = and =~ matchers; the field check of a _re map; a
+ * route's matchers in Alertmanager's order (name, value, operator). */
+int nt_match_add(const struct vg_conf_labels *eq, const struct vg_conf_labels *re, struct vg_selector *sel,
+		 struct vg_err *err);
+int nt_check_match_re(const void *member, struct vg_err *err);
+void nt_matchers_sort(struct vg_selector *sel);
+
+/* notifier_global.c: global:'s smtp_* and pagerduty_url into the items
+ * that lack them, before they are prepared. */
+int nt_global_defaults_apply(struct vg_alerting_config *c, struct vg_err *err);
+
 /* Label set helpers */
 int nt_labels_copy(struct vg_conf_labels *dst, const struct vg_conf_labels *src);
 int nt_labels_cmp(const struct vg_conf_labels *a, const struct vg_conf_labels *b);

@@ -602,9 +602,12 @@ void *nt_delivery_main(void *arg)
 		memset(&res, 0, sizeof(res));
 		if (j->is_log_only) {
 			res.outcome = VG_CHANNEL_OK;
-		} else if (ops->send(in->item, &j->p.n, &res, &err) != 0) {
-			res.outcome = VG_CHANNEL_RETRY;
-			snprintf(res.detail, sizeof(res.detail), "%.200s", err.msg);
+		} else {
+			j->p.n.now_ms = nt_now(n); /* a Retry-After date is read against it */
+			if (ops->send(in->item, &j->p.n, &res, &err) != 0) {
+				res.outcome = VG_CHANNEL_RETRY;
+				snprintf(res.detail, sizeof(res.detail), "%.200s", err.msg);
+			}
 		}
 		j->attempts++;
 		if (res.outcome == VG_CHANNEL_OK) {

@@ -283,14 +283,14 @@ static void route_release(struct nt_route *r)
 	free(r->active);
 }
 
-/* Alertmanager's Matchers.String(): {a="x", b=~"y"}, matchers in the
- * order written. */
+/* Alertmanager's Matchers.String(): {a="x",b=~"y"}, the matchers sorted
+ * (nt_matchers_sort). */
 static void matchers_text(const struct vg_selector *sel, struct vg_buf *b)
 {
 	vg_buf_putc(b, '{');
 	for (size_t i = 0; i < sel->n; i++) {
 		if (i)
-			vg_buf_puts(b, ", ");
+			vg_buf_putc(b, ',');
 		vg_buf_printf(b, "%s%s\"", sel->m[i].name, vg_match_op_text(sel->m[i].op));
 		for (const char *p = sel->m[i].value; *p; p++) {
 			if (*p == '"' || *p == '\\')
@@ -319,8 +319,13 @@ static int route_build(struct nt_tree *t, struct nt_route *r, const struct nt_ro
 		vg_err_prefix(err, "%s: %s.matchers", file, path);
 		return rc;
 	}
+	if ((rc = nt_match_add(&c->match, &c->match_re, &r->matchers, err)) != 0) {
+		vg_err_prefix(err, "%s: %s.match", file, path);
+		return rc;
+	}
+	nt_matchers_sort(&r->matchers);
 	if (parent == NULL) {
-		if (c->matchers.n)
+		if (r->matchers.n)
 			return vg_err_set(err, VG_EINVAL, "%s: %s.matchers: the root route matches every alert", file, path);
 		vg_buf_puts(&key, "{}");
 	} else {
@@ -510,7 +515,9 @@ int nt_tree_build(const struct vg_alerting_config *c, const char *file, struct n
 
 		t->n_inhibit = i + 1;
 		if ((r = nt_matchers_compile(&ic->source_matchers, &in->source, err)) != 0 ||
-		    (r = nt_matchers_compile(&ic->target_matchers, &in->target, err)) != 0) {
+		    (r = nt_matchers_compile(&ic->target_matchers, &in->target, err)) != 0 ||
+		    (r = nt_match_add(&ic->source_match, &ic->source_match_re, &in->source, err)) != 0 ||
+		    (r = nt_match_add(&ic->target_match, &ic->target_match_re, &in->target, err)) != 0) {
 			vg_err_prefix(err, "%s: alerting.inhibit_rules[%zu]", file, i);
 			goto fail;
 		}

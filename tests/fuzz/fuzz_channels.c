@@ -7,7 +7,10 @@
  * templates are rendered and every email item's message built for a fixed
  * notification; then everything is released. The input is also tried as
  * one SMS template and, when vg_sms_template_check takes it, rendered in
- * every escape. Nothing is sent. tests/fuzz/replay.c replays the corpus
+ * every escape, and as the alerting: section of receiver.yaml (routes with
+ * match/match_re, inhibition rules, global and item http_config, the
+ * webhook's url_file), validated as the receiver validates it. Nothing is
+ * sent. tests/fuzz/replay.c replays the corpus
  * (tests/fuzz/corpus/channels/) in `make check`.
  */
 #include "receiver/alert/channel.h"
@@ -15,6 +18,8 @@
 #include "receiver/alert/channel_email.h"
 #include "receiver/alert/channel_pagerduty.h"
 #include "receiver/alert/channel_sms.h"
+#include "receiver/alert/channel_webhook.h"
+#include "receiver/alert/notifier.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -28,7 +33,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct receiver {
-	struct vg_conf_list email, pagerduty, sms, alertmanager;
+	struct vg_conf_list email, pagerduty, sms, alertmanager, webhook;
 };
 
 static const struct vg_conf_field fields[] = {
@@ -40,6 +45,17 @@ static const struct vg_conf_field fields[] = {
 	  NULL },
 	{ "alertmanager_configs", VG_CONF_LIST, offsetof(struct receiver, alertmanager), vg_alertmanager_fields,
 	  sizeof(struct vg_alertmanager_config), 8, NULL },
+	{ "webhook_configs", VG_CONF_LIST, offsetof(struct receiver, webhook), vg_webhook_fields,
+	  sizeof(struct vg_webhook_config), 8, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+struct top {
+	struct vg_alerting_config a;
+};
+
+static const struct vg_conf_field top_fields[] = {
+	{ "alerting", VG_CONF_STRUCT, offsetof(struct top, a), vg_alerting_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -96,18 +112,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ &vg_channel_pagerduty, offsetof(struct receiver, pagerduty), sizeof(struct vg_pagerduty_config) },
 		{ &vg_channel_sms, offsetof(struct receiver, sms), sizeof(struct vg_sms_config) },
 		{ &vg_channel_alertmanager, offsetof(struct receiver, alertmanager), sizeof(struct vg_alertmanager_config) },
+		{ &vg_channel_webhook, offsetof(struct receiver, webhook), sizeof(struct vg_webhook_config) },
 	};
 	struct vg_notify_alert alert;
 	struct vg_notification n = notification(&alert);
 	struct receiver r;
 	struct vg_err err;
 	/* prepared[k]: how many items of kind k were prepared, to release. */
-	size_t prepared[4] = { 0, 0, 0, 0 };
+	size_t prepared[5] = { 0, 0, 0, 0, 0 };
+	struct top t;
 	char *text;
 
 	memset(&r, 0, sizeof(r));
 	if (vg_conf_load_string((const char *)data, size, "fuzz.yaml", fields, &r, &err) == 0) {
-		for (size_t k = 0; k < 4; k++) {
+		for (size_t k = 0; k < 5; k++) {
 			struct vg_conf_list *l = (struct vg_conf_list *)((char *)&r + kinds[k].offset);
 			for (size_t i = 0; i < l->n; i++) {
 				void *item = (char *)l->v + i * kinds[k].item_size;
@@ -126,12 +144,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 release:
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 5; k++) {
 		struct vg_conf_list *l = (struct vg_conf_list *)((char *)&r + kinds[k].offset);
 		for (size_t i = 0; i < prepared[k]; i++)
 			kinds[k].ops->release((char *)l->v + i * kinds[k].item_size);
 	}
 	vg_conf_release(fields, &r);
+
+	memset(&t, 0, sizeof(t));
+	if (vg_conf_load_string((const char *)data, size, "fuzz.yaml", top_fields, &t, &err) == 0)
+		(void)vg_alerting_validate(&t.a, "fuzz.yaml", &err);
+	vg_alerting_release(&t.a);
 
 	text = malloc(size + 1);
 	if (text == NULL)
