@@ -288,7 +288,7 @@ START_TEST(test_loss_killed_agent_is_silent_then_resolves_when_back)
 	int64_t t;
 
 	start_receiver("");
-	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", AGENT), 0);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "500ms", AGENT), 0);
 	has_agent = true;
 	wait_samples_frames_above(0);
 
@@ -334,7 +334,7 @@ START_TEST(test_loss_killed_agent_is_silent_then_resolves_when_back)
 	/* Back: the next evaluation finds it fresh. */
 	{
 		double before = samples_frames();
-		ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", AGENT), 0);
+		ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "500ms", AGENT), 0);
 		has_agent = true;
 		wait_samples_frames_above(before);
 	}
@@ -358,7 +358,7 @@ START_TEST(test_loss_receiver_refusing_samples_fires)
 
 	/* The agent sends far more series than the limit lets through. */
 	start_receiver("max_series_per_agent: 10\n");
-	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "1s", "crowded-host"), 0);
+	ck_assert_int_eq(vg_t_agent_start(&agent, dir, rcv.port, "200ms", "crowded-host"), 0);
 	has_agent = true;
 	ck_assert_msg(metric_reaches("vigil_receiver_samples_refused_total", 1), "no sample refused");
 	/* One scrape: no rate yet. */
@@ -366,7 +366,7 @@ START_TEST(test_loss_receiver_refusing_samples_fires)
 	ck_assert_str_eq(alert_state("VigilReceiverRefusingSamples", "instance", "loss-receiver"), "");
 	for (t = t0 + 2 * STEP_MS; t <= t0 + 8 * MIN_MS; t += STEP_MS) {
 		advance_to(t);
-		vg_t_sleep_ms(250); /* room for the agent's next batch */
+		vg_t_sleep_ms(100); /* room for the agent's next batch */
 	}
 	ck_assert_str_eq(alert_state("VigilReceiverRefusingSamples", "instance", "loss-receiver"), "firing");
 	refused = metric("vigil_receiver_samples_refused_total");
