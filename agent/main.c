@@ -122,13 +122,14 @@ static void add_sender_self(struct vg_sample_sink *sink, const char *receiver, c
 		"vigil_agent_batches_dropped_total", "vigil_agent_samples_dropped_total",
 		"vigil_agent_queue_batches", "vigil_agent_queue_bytes", "vigil_agent_connects_total",
 		"vigil_agent_connect_failures_total", "vigil_agent_series", "vigil_agent_samples_refused_total",
-		"vigil_agent_series_refused_total", "vigil_agent_protocol",
+		"vigil_agent_series_refused_total", "vigil_agent_protocol", "vigil_agent_queue_max_bytes",
 	};
 	const double v[] = {
 		(double)st->batches_sent, (double)st->batches_acked, (double)st->batches_dropped,
 		(double)st->samples_dropped, (double)st->queue_batches, (double)st->queue_bytes,
 		(double)st->connects, (double)st->connect_failures, (double)st->series,
 		(double)st->samples_refused, (double)st->series_refused, (double)st->proto,
+		(double)st->queue_max_bytes,
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -690,6 +690,7 @@ void vg_sender_get_stats(const struct vg_sender *s, struct vg_sender_stats *out)
 	*out = s->stats;
 	out->queue_batches = st.batches;
 	out->queue_bytes = st.bytes;
+	out->queue_max_bytes = s->opts.spool_dir ? s->opts.spool_max_bytes : s->opts.queue_max_bytes;
 	out->batches_dropped = st.batches_dropped + s->reencode_dropped;
 	out->samples_dropped = st.samples_dropped + s->reencode_samples_dropped;
 	out->proto = s->proto;

@@ -66,6 +66,7 @@ struct vg_sender_stats {
 	uint64_t samples_dropped;
 	uint64_t queue_batches;
 	uint64_t queue_bytes;
+	uint64_t queue_max_bytes;  /* the spool's bound: full, it drops the oldest */
 	uint64_t connects;         /* connections that got through HELLO */
 	uint64_t connect_failures;
 	uint64_t series;           /* refs in the dictionary */

@@ -21,10 +21,12 @@
 #include "receiver/http/http_api.h"
 #include "receiver/alert/notifier.h"
 #include "receiver/ingest/ingest.h"
+#include "receiver/ingest/lastseen.h"
 #include "receiver/ingest/tls.h"
 #include "receiver/ingest/limits.h"
 #include "receiver/ingest/submit.h"
 #include "receiver/receiver_config.h"
+#include "receiver/selfscrape.h"
 #include "receiver/stats.h"
 #include "receiver/storage/wal.h"
 
@@ -78,14 +80,34 @@ static void http_auth_options(const struct vg_receiver_config *cfg, struct vg_ht
 }
 
 /* The rule files cfg names, globbed against the configuration file's
- * directory. */
+ * directory, then the default rule set (vigil-rules(5), "DEFAULT RULES")
+ * unless turned off or already named. The installed file missing is said
+ * and skipped (a receiver run from its build tree); a file the
+ * configuration names must be there. */
 static int load_rules(const struct vg_receiver_config *cfg, struct vg_rule_set **out, struct vg_err *err)
 {
 	struct vg_rule_load_options ro = { cfg->evaluation_interval_ms, false };
 	char dir[4096];
+	int rc;
 
 	snprintf(dir, sizeof(dir), "%s", cfg->config_path ? cfg->config_path : ".");
-	return vg_rule_set_load_globs(&cfg->rule_files, cfg->config_path ? dirname(dir) : NULL, &ro, out, err);
+	rc = vg_rule_set_load_globs(&cfg->rule_files, cfg->config_path ? dirname(dir) : NULL, &ro, out, err);
+	if (rc != 0 || !cfg->has_default_rules)
+		return rc;
+	for (size_t i = 0; i < (*out)->n_files; i++)
+		if (strcmp((*out)->files[i], cfg->default_rules_file) == 0)
+			return 0;
+	if (!cfg->is_default_rules_file_given && access(cfg->default_rules_file, F_OK) != 0) {
+		vg_warn("the default rules are not loaded: %s: %s (set default_rules: false to run without them)",
+			cfg->default_rules_file, strerror(errno));
+		return 0;
+	}
+	if ((rc = vg_rule_set_add_file(*out, cfg->default_rules_file, &ro, err)) != 0) {
+		vg_err_prefix(err, "default_rules_file");
+		vg_rule_set_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 /* SIGHUP and POST /-/reload: the configuration read again as at start
@@ -174,9 +196,23 @@ static int check_files(const struct vg_receiver_config *cfg, struct vg_err *err)
 	return 0;
 }
 
-static void render_limits(void *arg, struct vg_buf *out)
+/* The lines of /metrics that main's parts own (stats->render_more). */
+struct more_metrics {
+	struct vg_limits *limits;
+	struct vg_lastseen *last_seen;
+};
+
+static void render_more(void *arg, struct vg_buf *out)
 {
-	vg_limits_render(arg, out);
+	struct more_metrics *m = arg;
+
+	vg_limits_render(m->limits, out);
+	vg_lastseen_render(m->last_seen, out);
+}
+
+static void render_metrics(void *arg, struct vg_buf *out)
+{
+	vg_http_api_render_metrics(arg, out);
 }
 
 /* libevent's own messages (its default writes them to stderr) go to the
@@ -257,6 +293,9 @@ int main(int argc, char **argv)
 	struct vg_http_api *api = NULL;
 	struct vg_notifier *notifier = NULL;
 	struct vg_submit *submit = NULL;
+	struct vg_lastseen *last_seen = NULL;
+	struct vg_selfscrape *selfscrape = NULL;
+	struct more_metrics more = { NULL, NULL };
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct vg_rules *rules = NULL;
@@ -351,11 +390,16 @@ int main(int argc, char **argv)
 		if (vg_limits_new(&lo, &limits, &err) != 0)
 			goto fail;
 	}
+	{
+		struct vg_lastseen_options lso = { 0, cfg.agent_last_seen_retention_ms };
+		if (vg_lastseen_new(&lso, &last_seen, &err) != 0)
+			goto fail;
+	}
 	struct vg_ingest_options iopts = {
 		.host = host, .port = port, .token = cfg.token, .limits = limits,
 		.max_connections = fds.agent_conns, .base = base, .head = head, .stats = stats,
 		.max_sample_age_ms = cfg.max_sample_age_ms, .clock = &clock,
-		.submit = submit,
+		.submit = submit, .last_seen = last_seen,
 		.buffer_budget = cfg.agent_buffer_budget, .conn_buffer = cfg.agent_connection_buffer,
 		.hello_buffer = cfg.agent_hello_buffer, .hello_timeout_ms = cfg.agent_hello_timeout_ms,
 		.idle_timeout_ms = cfg.agent_idle_timeout_ms, .frame_timeout_ms = cfg.agent_frame_timeout_ms,
@@ -367,8 +411,9 @@ int main(int argc, char **argv)
 	if (vg_ingest_new(&iopts, &ing, &err) != 0)
 		goto fail;
 
-	stats->render_more = render_limits;
-	stats->render_more_arg = limits;
+	more = (struct more_metrics){ limits, last_seen };
+	stats->render_more = render_more;
+	stats->render_more_arg = &more;
 	vg_ingest_replay_cb(ing, &replay);
 	memset(&wopts, 0, sizeof(wopts));
 	wopts.segment_bytes = cfg.wal_segment_bytes;
@@ -463,6 +508,27 @@ int main(int argc, char **argv)
 	}
 	/* The WAL was replayed above, before HTTP listened: ready. */
 	vg_http_api_set_ready(api);
+	/* The receiver's own metrics as series, once everything they come
+	 * from runs (selfscrape.h). */
+	if (cfg.self_metrics_interval_ms > 0) {
+		char instance[300];
+		struct vg_selfscrape_options so = {
+			.interval_ms = cfg.self_metrics_interval_ms, .instance = cfg.self_metrics_instance,
+			.submit = submit, .clock = &clock, .last_seen = last_seen, .stats = stats,
+			.render = render_metrics, .render_arg = api,
+			.storage = storage, .last_seen_retention_ms = cfg.agent_last_seen_retention_ms,
+		};
+		if (so.instance == NULL) {
+			char name[256];
+			if (gethostname(name, sizeof(name)) != 0 || name[0] == '\0')
+				snprintf(name, sizeof(name), "localhost");
+			name[sizeof(name) - 1] = '\0';
+			snprintf(instance, sizeof(instance), "%s:%u", name, vg_http_api_port(api));
+			so.instance = instance;
+		}
+		if (vg_selfscrape_start(&so, &selfscrape, &err) != 0)
+			goto fail;
+	}
 	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
 		goto fail;
 	vg_info("vigil-receiver %s listening for agents on %s:%u, %s on %s:%u, data in %s",
@@ -497,6 +563,8 @@ out:
 	 * finds everything in blocks and a short WAL; then no agents, then no
 	 * queries, then the WAL (after the last sync), then memory. Running
 	 * queries are canceled before all that: nothing waits for them. */
+	/* Before the query workers stop: it renders their counts. */
+	vg_selfscrape_stop(selfscrape);
 	vg_http_api_stop_queries(api);
 	/* No evaluation past this point; the state is saved. */
 	vg_rules_stop(rules);
@@ -510,6 +578,7 @@ out:
 		vg_http_api_stop(api);
 	/* After ingest completed its batches and HTTP stopped reading it. */
 	vg_rules_free(rules);
+	vg_selfscrape_free(selfscrape);
 	/* After HTTP, which posts alerts and silences into it. */
 	vg_notifier_close(notifier);
 	/* After both of its sides, before the base its event is on. */
@@ -531,6 +600,7 @@ out:
 		event_base_free(base);
 	vg_storage_close(storage);
 	vg_limits_free(limits);
+	vg_lastseen_free(last_seen);
 	vg_head_free(head);
 	free(stats);
 	vg_receiver_config_release(&cfg);

@@ -158,6 +158,13 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("testing_alert_log", VG_CONF_STR, testing_alert_log), 0, 0, NULL },
 	/* The notifier: its own tables (receiver/alert/notifier_config.c). */
 	{ "alerting", VG_CONF_STRUCT, offsetof(struct vg_receiver_config, alerting), vg_alerting_fields, 0, 0, NULL },
+	/* Loss is an alert: self metrics, last-seen series, default rules. */
+	{ F("self_metrics_interval", VG_CONF_DURATION, self_metrics_interval_ms), 0, 3600 * 1000, NULL },
+	{ F("self_metrics_instance", VG_CONF_STR, self_metrics_instance), 0, 0, NULL },
+	{ F("agent_last_seen_retention", VG_CONF_DURATION, agent_last_seen_retention_ms), 60 * 1000,
+	  365LL * 24 * 3600 * 1000, NULL },
+	{ F("default_rules", VG_CONF_BOOL, has_default_rules), 0, 0, NULL },
+	{ F("default_rules_file", VG_CONF_STR, default_rules_file), 0, 0, vg_conf_check_path },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -189,6 +196,13 @@ static const char usage_text[] =
 	"                              queries evaluated at once (default 2 per CPU,\n"
 	"                              2 to 20)\n"
 	"      --query.max-queued N    queries waiting beyond those (default 100)\n"
+	"      --self-metrics-interval D\n"
+	"                              write the receiver's own metrics as series every\n"
+	"                              D (default 15s; 0 turns it off)\n"
+	"      --no-default-rules      do not load the default rule set\n"
+	"      --default-rules-file FILE\n"
+	"                              the default rule set (default\n"
+	"                              " VG_RECEIVER_DEFAULT_RULES_FILE ")\n"
 	"      --check-config          check the configuration, print any error with\n"
 	"                              its file and line, and exit (0 valid, 1 not)\n"
 	"  -h, --help                  print this help and exit\n"
@@ -210,6 +224,9 @@ enum {
 	OPT_RETENTION,
 	OPT_TESTING_CLOCK_FILE,
 	OPT_QUERY, /* OPT_QUERY + i: query_flags[i] */
+	OPT_SELF_METRICS_INTERVAL = OPT_QUERY + 64,
+	OPT_NO_DEFAULT_RULES,
+	OPT_DEFAULT_RULES_FILE,
 };
 
 /* --query.X flags: each sets the query section's key of that name. */
@@ -242,6 +259,9 @@ static const struct option long_options[] = {
 	{ "query.max-response-size", required_argument, NULL, OPT_QUERY + 3 },
 	{ "query.max-concurrency", required_argument, NULL, OPT_QUERY + 4 },
 	{ "query.max-queued", required_argument, NULL, OPT_QUERY + 5 },
+	{ "self-metrics-interval", required_argument, NULL, OPT_SELF_METRICS_INTERVAL },
+	{ "no-default-rules", no_argument, NULL, OPT_NO_DEFAULT_RULES },
+	{ "default-rules-file", required_argument, NULL, OPT_DEFAULT_RULES_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -253,6 +273,8 @@ struct receiver_flags {
 	const char *retention, *testing_clock_file;
 	const char *query[N_QUERY_FLAGS];
 	bool is_check_only;
+	const char *self_metrics_interval, *default_rules_file;
+	bool is_no_default_rules;
 };
 
 /* --query.X VALUE: parsed and bounded as the file's query.X is. */
@@ -388,6 +410,24 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 		if (fl->query[i] != NULL && (r = apply_query_flag(cfg, i, fl->query[i], err)) != 0)
 			return r;
 	}
+	if (fl->self_metrics_interval) {
+		struct vg_err e;
+		int64_t ms;
+		if (vg_duration_parse(fl->self_metrics_interval, &ms, &e) != 0)
+			return vg_err_set(err, VG_EINVAL, "--self-metrics-interval: %s", e.msg);
+		if (ms < 0 || ms > 3600 * 1000)
+			return vg_err_set(err, VG_EINVAL, "--self-metrics-interval: %s is outside 0..1h",
+					  vg_conf_printable(fl->self_metrics_interval, "the value"));
+		cfg->self_metrics_interval_ms = ms;
+	}
+	if (fl->is_no_default_rules)
+		cfg->has_default_rules = false;
+	if (fl->default_rules_file) {
+		int r = vg_conf_set_str_flag(&cfg->default_rules_file, "--default-rules-file", fl->default_rules_file,
+					     vg_conf_check_path, err);
+		if (r < 0)
+			return r;
+	}
 	if (fl->retention)
 		return parse_retention_flag(cfg, fl->retention, err);
 	return 0;
@@ -422,10 +462,14 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->query_max_series = 1000000;
 	cfg->query_max_response_bytes = 128ULL << 20;
 	cfg->query_max_queued = 100;
+	cfg->self_metrics_interval_ms = 15 * 1000;
+	cfg->agent_last_seen_retention_ms = 24LL * 3600 * 1000;
+	cfg->has_default_rules = true;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||
 	    vg_conf_set_str(&cfg->data_dir, VG_LOCALSTATEDIR "/lib/vigil") < 0 ||
-	    vg_conf_set_str(&cfg->log_level, "info") < 0)
+	    vg_conf_set_str(&cfg->log_level, "info") < 0 ||
+	    vg_conf_set_str(&cfg->default_rules_file, VG_RECEIVER_DEFAULT_RULES_FILE) < 0)
 		return VG_ENOMEM;
 	return 0;
 }
@@ -455,6 +499,9 @@ static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 				  cfg->http_tls_key_file ? "http_tls_key_file" : "http_tls_client_ca_file");
 	unset_empty(&cfg->testing_clock_file);
 	unset_empty(&cfg->testing_alert_log);
+	unset_empty(&cfg->self_metrics_instance);
+	cfg->is_default_rules_file_given = cfg->default_rules_file == NULL ||
+					   strcmp(cfg->default_rules_file, VG_RECEIVER_DEFAULT_RULES_FILE) != 0;
 	return 0;
 }
 
@@ -477,6 +524,9 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case OPT_RETENTION: fl->retention = optarg; break;
 		case OPT_TESTING_CLOCK_FILE: fl->testing_clock_file = optarg; break;
+		case OPT_SELF_METRICS_INTERVAL: fl->self_metrics_interval = optarg; break;
+		case OPT_NO_DEFAULT_RULES: fl->is_no_default_rules = true; break;
+		case OPT_DEFAULT_RULES_FILE: fl->default_rules_file = optarg; break;
 		case OPT_QUERY + 0: case OPT_QUERY + 1: case OPT_QUERY + 2:
 		case OPT_QUERY + 3: case OPT_QUERY + 4: case OPT_QUERY + 5:
 			fl->query[c - OPT_QUERY] = optarg;

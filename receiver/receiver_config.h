@@ -16,6 +16,7 @@
 struct vg_err;
 
 #define VG_RECEIVER_DEFAULT_CONFIG VG_SYSCONFDIR "/vigil/receiver.yaml"
+#define VG_RECEIVER_DEFAULT_RULES_FILE VG_RULESDIR "/vigil-default.rules.yml"
 
 struct vg_receiver_config {
 	char *config_path;         /* the file read, or NULL when none */
@@ -92,6 +93,18 @@ struct vg_receiver_config {
 	uint64_t query_max_response_bytes; /* 128 MiB */
 	uint64_t query_max_concurrency;    /* 0 (default): two per CPU, 2..20 */
 	uint64_t query_max_queued;         /* 100 */
+	/* Loss is an alert (vigil-rules(5), "DEFAULT RULES"): the receiver's
+	 * own metrics written as series every interval (0: off) with this
+	 * instance label (default <host name>:<HTTP port>); each agent's
+	 * last-seen series kept this long after its last batch; the default
+	 * rule set loaded from default_rules_file unless default_rules is
+	 * false. */
+	int64_t self_metrics_interval_ms;  /* 15s */
+	char *self_metrics_instance;       /* NULL: <host name>:<HTTP port> */
+	int64_t agent_last_seen_retention_ms; /* 24h */
+	bool has_default_rules;            /* true */
+	char *default_rules_file;          /* VG_RULESDIR "/vigil-default.rules.yml" */
+	bool is_default_rules_file_given;  /* set by the file or a flag: missing is an error */
 };
 
 /*

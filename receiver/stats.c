@@ -49,6 +49,10 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->buffer_bytes, 0);
 	atomic_init(&st->buffer_granted_bytes, 0);
 	atomic_init(&st->series_refused, 0);
+	atomic_init(&st->samples_refused, 0);
+	atomic_init(&st->self_scrapes, 0);
+	atomic_init(&st->self_scrapes_missed, 0);
+	atomic_init(&st->self_scrape_errors, 0);
 	st->render_more = NULL;
 	st->render_more_arg = NULL;
 	atomic_init(&st->connections_open, 0);
@@ -242,6 +246,10 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	vg_buf_printf(out, "vigil_receiver_buffer_granted_bytes %" PRIu64 "\n", load(&st->buffer_granted_bytes));
 	counter(out, "vigil_receiver_series_refused_all_total", "Series refused by a cardinality limit, all agents.",
 		load(&st->series_refused));
+	counter(out, "vigil_receiver_samples_refused_total",
+		"Agents' samples not stored: their series was refused by a limit, or the WAL could not take "
+		"the batch (the agent keeps that one and retries).",
+		load(&st->samples_refused));
 	family(out, "vigil_receiver_connections_open", "gauge", "Agent connections open now.");
 	vg_buf_printf(out, "vigil_receiver_connections_open %" PRId64 "\n",
 		      atomic_load_explicit(&st->connections_open, memory_order_relaxed));
@@ -272,6 +280,14 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	counter(out, "vigil_receiver_http_connection_pauses_total",
 		"Times the HTTP listener stopped accepting at http_max_connections.",
 		load(&st->http_conn_pauses));
+	counter(out, "vigil_receiver_self_scrapes_total",
+		"Times the receiver wrote its own metrics as series (self_metrics_interval).", load(&st->self_scrapes));
+	counter(out, "vigil_receiver_self_scrapes_missed_total",
+		"Intervals skipped because the previous record of the receiver's own metrics was still being written.",
+		load(&st->self_scrapes_missed));
+	counter(out, "vigil_receiver_self_scrape_errors_total",
+		"Records of the receiver's own metrics that could not be written (the log says why).",
+		load(&st->self_scrape_errors));
 	if (head != NULL) {
 		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
 		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));

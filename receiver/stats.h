@@ -63,6 +63,11 @@ struct vg_stats {
 	_Atomic uint64_t buffer_bytes;        /* gauge: input buffered (charged) now */
 	_Atomic uint64_t buffer_granted_bytes;/* gauge: of which granted to large frames */
 	_Atomic uint64_t series_refused;      /* by a cardinality limit (per agent: limits.h) */
+	_Atomic uint64_t samples_refused;     /* agents' samples not stored: series refused, WAL down */
+	/* The receiver's record of its own metrics (selfscrape.h). */
+	_Atomic uint64_t self_scrapes;        /* written whole */
+	_Atomic uint64_t self_scrapes_missed; /* skipped: the one before was still being written */
+	_Atomic uint64_t self_scrape_errors;  /* not written: out of memory, refused by the WAL */
 	_Atomic uint64_t queries[VG_STATS_QUERY_OUTCOMES]; /* by outcome; the query workers' */
 	/* Lines of /metrics that other modules render (series refused per
 	 * agent); called from the HTTP thread, may be NULL. */

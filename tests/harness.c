@@ -385,7 +385,8 @@ int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const cha
 	unlink(r->port_file);
 	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), "--data-dir", r->data_dir, "--listen",
 			 "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file", r->port_file,
-			 "--config", "/dev/null", (char *)extra_arg, NULL };
+			 "--config", "/dev/null", "--no-default-rules", "--self-metrics-interval=0",
+			 (char *)extra_arg, NULL };
 	if (vg_t_spawn(&r->proc, log_path, argv) != 0)
 		return -1;
 	deadline = vg_t_now_ms() + 10000;
@@ -783,11 +784,16 @@ int vg_t_receiver_start_config(struct vg_t_receiver *r, const char *dir, const c
 		return -1;
 	fputs(config ? config : "", f);
 	fclose(f);
+	/* The default rules and the self metrics stay off unless the test's
+	 * configuration speaks of them (harness.h). */
+	char *no_rules = config && strstr(config, "default_rules") ? NULL : "--no-default-rules";
+	char *no_self = config && strstr(config, "self_metrics_interval") ? NULL : "--self-metrics-interval=0";
 	char *plain[] = { (char *)vg_t_bin("vigil-receiver"), "--data-dir", r->data_dir, "--listen",
-			  "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file", r->port_file, cfg_arg, NULL };
+			  "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file", r->port_file, cfg_arg,
+			  no_rules ? no_rules : no_self, no_rules ? no_self : NULL, NULL };
 	char *limited[] = { "/usr/bin/prlimit", limit, "--", (char *)vg_t_bin("vigil-receiver"), "--data-dir",
 			    r->data_dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--port-file",
-			    r->port_file, cfg_arg, NULL };
+			    r->port_file, cfg_arg, no_rules ? no_rules : no_self, no_rules ? no_self : NULL, NULL };
 	if (vg_t_spawn(&r->proc, log_path, nofile ? limited : plain) != 0)
 		return -1;
 	deadline = vg_t_now_ms() + 10000;
@@ -881,4 +887,20 @@ int vg_t_alertmanager_start(struct vg_t_proc *p, const char *dir, const char *cf
 		vg_t_stop(p, SIGTERM, 5000);
 	}
 	return -1;
+}
+
+double vg_t_metric(uint16_t http_port, const char *sample)
+{
+	long status = 0;
+	char *text = vg_t_http_get(http_port, "/metrics", &status), *p;
+	size_t n = strlen(sample);
+	double v = -1;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, sample, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	free(text);
+	return v;
 }

@@ -52,14 +52,19 @@ struct vg_t_receiver {
 };
 
 /* Starts vigil-receiver on 127.0.0.1 with ephemeral ports on data_dir
- * (created if needed) and waits for its port file (10 s). */
+ * (created if needed) and waits for its port file (10 s). Without the
+ * default rules and the self metrics (--no-default-rules,
+ * --self-metrics-interval=0), which would add alerts and series to what
+ * a suite counts; test_loss.c turns them on. */
 int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const char *extra_arg);
 
 /* Starts vigil-receiver on 127.0.0.1 with ephemeral ports, data in
  * dir/data, the configuration text config (may be NULL) in
  * dir/receiver.yaml, its log in dir/receiver.log and, when nofile is not
  * 0, that descriptor limit (soft and hard, under prlimit); waits for its
- * port file (10 s). 0, or -1 when it did not start. */
+ * port file (10 s). 0, or -1 when it did not start. The default rules and
+ * the self metrics are off unless config names default_rules or
+ * self_metrics_interval (then the file says). */
 int vg_t_receiver_start_config(struct vg_t_receiver *r, const char *dir, const char *config, unsigned nofile);
 
 /* The resident set of process pid, from /proc (kB), or -1. */
@@ -166,6 +171,10 @@ int vg_t_free_port(void);
  * port (tried up to three times), and waits for /-/ready; the port, or
  * -1 when it did not start. */
 int vg_t_alertmanager_start(struct vg_t_proc *p, const char *dir, const char *cfg);
+/* The value of sample (a name, or a name with its labels as the
+ * exposition writes them) in the /metrics of the receiver at http_port;
+ * -1 when it is not there. */
+double vg_t_metric(uint16_t http_port, const char *sample);
 
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);

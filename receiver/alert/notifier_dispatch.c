@@ -260,6 +260,7 @@ void vg_notifier_push(void *arg, const struct vg_notify_alert *alerts, size_t co
 			continue;
 		}
 		k = nt_route_match(&n->tree->root, &a->a.labels, routes, MAX_ROUTES_PER_ALERT);
+		k = nt_routes_avoid_failing(n, a, routes, k);
 		for (size_t j = 0; j < k; j++)
 			if (group_add(n, routes[j], a, now) != 0)
 				vg_log(VG_LOG_ERROR, "notifier: out of memory; an alert was not grouped");

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "common/selector.h"
 #include "receiver/alert/channel.h"
 #include "receiver/alert/notifier.h"
@@ -40,10 +41,17 @@ struct nt_integration {
 	uint64_t max_alerts;
 };
 
+/* Delivery attempts of one integration, for /metrics (the only part of
+ * a built tree that changes: atomics, bumped by the delivery thread). */
+struct nt_int_counters {
+	_Atomic uint64_t requests, failed;
+};
+
 struct nt_receiver {
 	const char *name;
 	size_t n;
 	struct nt_integration *ints;
+	struct nt_int_counters *counters; /* one per ints */
 };
 
 struct nt_range {
@@ -220,6 +228,7 @@ struct vg_notifier {
 	bool has_threads;
 
 	struct nt_counters *counters; /* one per nt_kinds entry */
+	struct vg_complaint no_fallback; /* mu: an alert about a failing receiver had nowhere to go */
 };
 
 int64_t nt_now(const struct vg_notifier *n);
@@ -265,6 +274,13 @@ void nt_matchers_sort(struct vg_selector *sel);
 /* notifier_global.c: global:'s smtp_* and pagerduty_url into the items
  * that lack them, before they are prepared. */
 int nt_global_defaults_apply(struct vg_alerting_config *c, struct vg_err *err);
+/* notifier_fallback.c, under mu: the routes an alert goes to, less
+ * those whose receiver its label failing_receiver names (an alert about a
+ * receiver that fails is never sent only to it); when none is left, the
+ * root route if its receiver is another. routes[0..k) in, the count out. */
+#define NT_FAILING_RECEIVER_LABEL "failing_receiver"
+size_t nt_routes_avoid_failing(struct vg_notifier *n, const struct nt_alert *a, const struct nt_route **routes,
+			       size_t k);
 
 /* Label set helpers */
 int nt_labels_copy(struct vg_conf_labels *dst, const struct vg_conf_labels *src);

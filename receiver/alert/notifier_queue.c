@@ -24,6 +24,8 @@
  * the dispatcher does not decide one twice.
  */
 #include "receiver/alert/notifier_int.h"
+
+#include "common/series.h"
 #include "receiver/alert/payload_json.h"
 
 #include "common/buf.h"
@@ -610,6 +612,12 @@ void *nt_delivery_main(void *arg)
 			}
 		}
 		j->attempts++;
+		if (!j->is_log_only) {
+			struct nt_int_counters *ic = &j->receiver->counters[j->integration];
+			atomic_fetch_add(&ic->requests, 1);
+			if (res.outcome != VG_CHANNEL_OK)
+				atomic_fetch_add(&ic->failed, 1);
+		}
 		if (res.outcome == VG_CHANNEL_OK) {
 			if (!j->is_log_only)
 				atomic_fetch_add(&n->counters[in->kind].sent, 1);
@@ -641,6 +649,35 @@ void *nt_delivery_main(void *arg)
 	return NULL;
 }
 
+/* Attempts per receiver and integration: what the default rule
+ * VigilNotificationsFailing watches (vigil-rules(5)), so that the alert
+ * names the receiver that fails. Every configured integration is listed
+ * from the start, at 0, so increase() sees the first failure. */
+static void render_requests(struct vg_notifier *n, struct vg_buf *out)
+{
+	static const char *const names[] = { "vigil_notification_requests_total",
+					     "vigil_notification_requests_failed_total" };
+	static const char *const help[] = {
+		"Delivery attempts, by receiver and integration (channel kind).",
+		"Delivery attempts that failed (to be retried, or given up), by receiver and integration.",
+	};
+
+	for (size_t k = 0; k < 2; k++) {
+		vg_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", names[k], help[k], names[k]);
+		for (size_t r = 0; r < n->tree->n_receivers; r++) {
+			const struct nt_receiver *rc = &n->tree->receivers[r];
+			for (size_t i = 0; i < rc->n; i++) {
+				uint64_t v = k == 0 ? atomic_load(&rc->counters[i].requests)
+						    : atomic_load(&rc->counters[i].failed);
+				vg_buf_printf(out, "%s{receiver=\"", names[k]);
+				vg_label_value_escape(vg_str_c(rc->name), out);
+				vg_buf_printf(out, "\",integration=\"%s\"} %llu\n", nt_kinds[rc->ints[i].kind].ops->name,
+					      (unsigned long long)v);
+			}
+		}
+	}
+}
+
 void vg_notifier_render_metrics(struct vg_notifier *n, struct vg_buf *out)
 {
 	static const char *const names[] = { "sent", "failed", "retried" };
@@ -659,6 +696,7 @@ void vg_notifier_render_metrics(struct vg_notifier *n, struct vg_buf *out)
 				      nt_kinds[i].ops->name, (unsigned long long)v);
 		}
 	}
+	render_requests(n, out);
 	pthread_mutex_lock(&n->qmu);
 	queued = n->n_jobs;
 	pthread_mutex_unlock(&n->qmu);

@@ -426,8 +426,10 @@ void nt_tree_free(struct nt_tree *t)
 	if (t == NULL)
 		return;
 	route_release(&t->root);
-	for (size_t i = 0; i < t->n_receivers; i++)
+	for (size_t i = 0; i < t->n_receivers; i++) {
 		free(t->receivers[i].ints);
+		free(t->receivers[i].counters);
+	}
 	free(t->receivers);
 	for (size_t i = 0; i < t->n_inhibit; i++) {
 		vg_selector_release(&t->inhibit[i].source);
@@ -471,7 +473,8 @@ int nt_tree_build(const struct vg_alerting_config *c, const char *file, struct n
 		for (size_t k = 0; k < nt_n_kinds; k++)
 			total += ((const struct vg_conf_list *)((const char *)rc + nt_kinds[k].list_offset))->n;
 		nr->ints = calloc(total + 1, sizeof(*nr->ints));
-		if (!nr->ints)
+		nr->counters = calloc(total + 1, sizeof(*nr->counters));
+		if (!nr->ints || !nr->counters)
 			goto nomem;
 		for (size_t k = 0; k < nt_n_kinds; k++) {
 			const struct vg_conf_list *l = (const struct vg_conf_list *)((const char *)rc + nt_kinds[k].list_offset);

@@ -1202,20 +1202,25 @@ static void handle_buildinfo(struct ctx *c)
 	finish_success(c, false);
 }
 
+void vg_http_api_render_metrics(struct vg_http_api *api, struct vg_buf *out)
+{
+	vg_stats_render(api->stats, api->head, out);
+	vg_stats_render_storage(api->storage, out);
+	if (api->rules)
+		vg_rules_render_metrics(api->rules, out);
+	if (api->notifier)
+		vg_notifier_render_metrics(api->notifier, out);
+	{
+		unsigned running, queued;
+		vg_query_pool_counts(api->pool, &running, &queued);
+		vg_stats_render_queries(api->stats, running, queued, out);
+	}
+}
+
 static void handle_metrics(struct ctx *c)
 {
 	vg_buf_reset(&c->out);
-	vg_stats_render(c->api->stats, c->api->head, &c->out);
-	vg_stats_render_storage(c->api->storage, &c->out);
-	if (c->api->rules)
-		vg_rules_render_metrics(c->api->rules, &c->out);
-	if (c->api->notifier)
-		vg_notifier_render_metrics(c->api->notifier, &c->out);
-	{
-		unsigned running, queued;
-		vg_query_pool_counts(c->api->pool, &running, &queued);
-		vg_stats_render_queries(c->api->stats, running, queued, &c->out);
-	}
+	vg_http_api_render_metrics(c->api, &c->out);
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 

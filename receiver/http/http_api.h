@@ -13,6 +13,7 @@
 
 #include "receiver/http/auth.h"
 
+struct vg_buf;
 struct vg_err;
 struct vg_head;
 struct vg_notifier;
@@ -80,6 +81,9 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 void vg_http_api_set_ready(struct vg_http_api *api);
 /* The port actually bound. */
 uint16_t vg_http_api_port(const struct vg_http_api *api);
+/* The text of GET /metrics (every module's families), appended to out;
+ * any thread: the receiver's record of its own metrics reads it too. */
+void vg_http_api_render_metrics(struct vg_http_api *api, struct vg_buf *out);
 /* Cancels the running queries and stops the query workers (pool.h): what
  * stop does first, for a caller that has more to do before stopping the
  * rest (main: the final seal). Later queries answer 503. */

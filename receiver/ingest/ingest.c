@@ -43,6 +43,7 @@
 #include "receiver/ingest/ingest.h"
 #include "receiver/ingest/submit.h"
 #include "receiver/ingest/budget.h"
+#include "receiver/ingest/lastseen.h"
 #include "receiver/ingest/limits.h"
 #include "receiver/ingest/tally.h"
 #include "receiver/ingest/tls.h"
@@ -958,6 +959,13 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+uint64_t vg_ingest_agent_hash(const void *agent, size_t len)
+{
+	uint64_t h = XXH3_64bits(agent, len);
+
+	return h ? h : 1; /* 0 marks records that no agent sent */
+}
+
 static int handle_hello(struct conn *c, const struct vg_frame_header *h, const uint8_t *raw,
 			size_t len, struct vg_err *err)
 {
@@ -997,9 +1005,7 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 	}
 	memcpy(c->agent, hello.agent.p, hello.agent.len);
 	c->agent[hello.agent.len] = '\0';
-	c->agent_hash = XXH3_64bits(hello.agent.p, hello.agent.len);
-	if (c->agent_hash == 0)
-		c->agent_hash = 1; /* 0 marks records that no agent sent */
+	c->agent_hash = vg_ingest_agent_hash(hello.agent.p, hello.agent.len);
 	c->epoch = hello.epoch;
 	c->state = READY;
 	c->limits_agent = vg_limits_agent(ing->limits, c->agent_hash, c->agent);
@@ -1190,6 +1196,21 @@ static size_t drop_out_of_window(struct vg_ingest *ing, uint32_t *ids, int64_t *
 	return out;
 }
 
+/* Samples of an agent's batch not stored: a limit refused their series,
+ * or the WAL could not take the batch (the agent keeps it and retries). */
+static void refused_count(struct vg_ingest *ing, uint64_t n)
+{
+	if (n)
+		atomic_fetch_add_explicit(&ing->stats->samples_refused, n, memory_order_relaxed);
+}
+
+/* A batch of this agent was accepted: the agent is alive (lastseen.h). */
+static void seen(struct conn *c)
+{
+	if (c->ing->opts.last_seen)
+		vg_lastseen_note(c->ing->opts.last_seen, c->agent_hash, c->agent, vg_clock_now(c->ing->opts.clock));
+}
+
 static int handle_samples(struct conn *c, const struct vg_frame_header *h, const uint8_t *raw,
 			  size_t len, struct vg_err *err)
 {
@@ -1220,6 +1241,7 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 				return vg_err_set(err, VG_ELIMIT, "SAMPLES seq %llu uses ref %llu, whose series was refused",
 						  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
 			c->ack_refused_samples++;
+			refused_count(ing, 1);
 			continue;
 		}
 		b->refs[kept] = b->refs[i];
@@ -1228,20 +1250,26 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 		kept++;
 	}
 	b->n = kept;
-	if (ing->is_wal_broken)
+	if (ing->is_wal_broken) {
+		refused_count(ing, b->n);
 		return refuse(ing, err);
+	}
 	if (agent_has(ing, c->agent_hash, c->epoch, h->seq)) {
 		/* A retry of a batch already written: acknowledge it again once
 		 * a sync has covered the original. */
 		atomic_fetch_add_explicit(&ing->stats->samples_duplicate, b->n, memory_order_relaxed);
 		want_sync(c, h->seq);
+		seen(c);
 		return 0;
 	}
 	b->n = drop_out_of_window(ing, ing->ids, b->ts_ms, b->values, b->n, ing->opts.max_sample_age_ms);
 	rec = (struct vg_wal_samples){ c->agent_hash, c->epoch, h->seq, b->n, ing->ids, b->ts_ms, b->values };
-	if ((rc = store_samples(ing, &rec, err)) != 0)
+	if ((rc = store_samples(ing, &rec, err)) != 0) {
+		refused_count(ing, b->n);
 		return rc;
+	}
 	want_sync(c, h->seq);
+	seen(c);
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 #ifndef VG_INGEST_H
 #define VG_INGEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -39,6 +40,7 @@ struct vg_head;
 struct vg_limits;
 struct vg_stats;
 struct vg_submit;
+struct vg_lastseen;
 struct vg_wal;
 struct vg_wal_replay_cb;
 
@@ -76,6 +78,9 @@ struct vg_ingest_options {
 	/* Batches from other threads (the HTTP import), consumed on base;
 	 * borrowed, may be NULL. The caller frees it after this ingest. */
 	struct vg_submit *submit;
+	/* Each agent's last accepted batch (lastseen.h); borrowed, may be
+	 * NULL. */
+	struct vg_lastseen *last_seen;
 };
 
 #define VG_INGEST_MAX_FUTURE_MS (10 * 60 * 1000)
@@ -90,6 +95,10 @@ void vg_ingest_replay_cb(struct vg_ingest *ing, struct vg_wal_replay_cb *cb);
 /* Binds the agent port and starts accepting; wal is borrowed. */
 int vg_ingest_listen(struct vg_ingest *ing, struct vg_wal *wal, struct vg_err *err);
 uint16_t vg_ingest_port(const struct vg_ingest *ing);
+/* The key of an agent, from the identity of its HELLO: the retry table,
+ * the cardinality guard (limits.h) and the last-seen table (lastseen.h)
+ * know agents by it. Never 0. */
+uint64_t vg_ingest_agent_hash(const void *agent, size_t len);
 /*
  * Step 1 of a seal (receiver/storage/seal.h), on this ingest's thread:
  * commits the round in flight, rolls the WAL (*wal_segno: the segment
