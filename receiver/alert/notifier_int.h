@@ -140,6 +140,12 @@ struct nt_silence {
  * VG_ELIMIT, VG_ENOMEM with err. */
 int nt_silence_decode(const char *body, size_t len, struct nt_silence *s, struct vg_err *err);
 int nt_silence_from_json(const json_t *o, struct nt_silence *s, struct vg_err *err);
+/* A postableSilence's matchers into *m (n of them; free with
+ * nt_matchers_release, also on failure) and sel. */
+int nt_matchers_from_json(const json_t *ms, struct nt_silence_matcher **m, size_t *n, struct vg_selector *sel,
+			  struct vg_err *err);
+void nt_matchers_release(struct nt_silence_matcher *m, size_t n);
+void nt_matchers_encode(const struct nt_silence_matcher *m, size_t n, struct vg_buf *out);
 void nt_silence_release(struct nt_silence *s);
 /* "pending", "active" or "expired" at now. */
 const char *nt_silence_state(const struct nt_silence *s, int64_t now_ms);
@@ -240,6 +246,15 @@ const struct nt_nlog_entry *nt_nlog_find(const struct vg_notifier *n, const char
  * (resolved with send_resolved off). */
 int nt_enqueue(struct vg_notifier *n, const struct nt_receiver *rc, uint32_t i, const struct vg_notification *nt,
 	       const struct nt_nlog_entry *e, size_t n_e, bool is_log_only, struct vg_err *err);
+
+/* notifier_silence.c: a store such as silences.json: a JSON list of
+ * count items of item_size, each written by encode, published atomically
+ * as dir/name; read back as a list of at most max items (*out NULL when
+ * there is no file; path gets its name for messages). */
+int nt_store_save(const struct vg_notifier *n, const char *name, const void *items, size_t item_size, size_t count,
+		  void (*encode)(const void *item, int64_t now_ms, struct vg_buf *out), struct vg_err *err);
+int nt_store_load(const struct vg_notifier *n, const char *name, size_t max, json_t **out, char path[4096],
+		  struct vg_err *err);
 
 /* notifier_silence.c: store, under mu */
 int nt_silences_load(struct vg_notifier *n, struct vg_err *err);
