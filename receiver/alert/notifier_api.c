@@ -6,6 +6,8 @@
  *   GET|POST /api/v2/alerts, GET|POST /api/v2/silences,
  *   GET|DELETE /api/v2/silence/{id}.
  * Answers are JSON; errors are a JSON string, as Alertmanager's.
+ * Vigil's acks (/api/v2/acks, /api/v2/ack/{id}) are notifier_ack_api.c's;
+ * an alert's status carries acknowledgedBy beside silencedBy.
  */
 #include "config.h"
 
@@ -180,6 +182,7 @@ static int get_alerts(struct vg_notifier *n, const struct query *q, struct vg_bu
 		const struct nt_alert *a = &n->alerts[i];
 		const struct nt_route *routes[64];
 		const char *sil;
+		const struct nt_ack *ack;
 		uint64_t inh = 0;
 		bool is_inhibited;
 		char fp[17];
@@ -216,6 +219,9 @@ static int get_alerts(struct vg_notifier *n, const struct query *q, struct vg_bu
 			vg_alert_fingerprint_hex(inh, fp);
 			vg_buf_printf(out, "\"%s\"", fp);
 		}
+		vg_buf_puts(out, "],\"acknowledgedBy\":[");
+		if ((ack = nt_acked_by(n, a, now)) != NULL)
+			vg_payload_str(out, ack->id);
 		vg_buf_puts(out, "]},\"updatedAt\":");
 		vg_payload_time(out, a->updated_ms);
 		vg_buf_puts(out, ",\"generatorURL\":");
@@ -398,6 +404,8 @@ int vg_notifier_http(struct vg_notifier *n, const char *method, const char *path
 	else if (strncmp(path, "silence/", 8) == 0 && path[8] && strchr(path + 8, '/') == NULL &&
 		 (is_get || strcmp(method, "DELETE") == 0))
 		status = one_silence(n, path + 8, !is_get, out);
+	else if (strncmp(path, "ack", 3) == 0 && (status = nt_ack_http(n, method, path, body, body_len, out)) >= 0)
+		; /* notifier_ack_api.c answered */
 	else if (strcmp(path, "status") == 0 || strcmp(path, "receivers") == 0 || strcmp(path, "alerts") == 0 ||
 		 strcmp(path, "silences") == 0 || strncmp(path, "silence/", 8) == 0)
 		status = reply_error(out, 405, "method not allowed");
@@ -405,4 +413,14 @@ int vg_notifier_http(struct vg_notifier *n, const char *method, const char *path
 		status = reply_error(out, 404, "unknown API endpoint");
 	free(q.copy);
 	return status;
+}
+
+int nt_api_error(struct vg_buf *out, int status, const char *msg)
+{
+	return reply_error(out, status, msg);
+}
+
+void nt_api_new_id(char out[37])
+{
+	new_id(out);
 }
