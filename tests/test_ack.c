@@ -340,6 +340,119 @@ START_TEST(test_ack_escalation_and_restart)
 }
 END_TEST
 
+/* --- vigil ack, vigil alerts, /api/v1/alerts --------------------------------- */
+
+static int vigil(char **out, char **err, const char *a1, const char *a2, const char *a3, const char *a4,
+		 const char *a5, const char *a6)
+{
+	char server[64];
+	char *argv[] = { (char *)vg_t_bin("vigil"), "--server", server, (char *)a1, (char *)a2, (char *)a3,
+			 (char *)a4, (char *)a5, (char *)a6, NULL };
+
+	snprintf(server, sizeof(server), "http://127.0.0.1:%u", rcv.http_port);
+	return vg_t_run(argv, out, err, 10000);
+}
+
+START_TEST(test_ack_cli_and_alerts_columns)
+{
+	char *out = NULL, *err = NULL, id[64], sid[64], rules[800], extra[1000], *reply;
+	long status;
+	json_t *doc, *a;
+
+	snprintf(rules, sizeof(rules), "%s/rules", dir);
+	ck_assert_int_eq(mkdir(rules, 0755), 0);
+	snprintf(rules, sizeof(rules), "%s/rules/a.yaml", dir);
+	{
+		FILE *f = fopen(rules, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs("groups:\n- name: g\n  interval: 10s\n  rules:\n  - alert: Always\n    expr: vector(1)\n"
+		      "    labels:\n      instance: h9\n",
+		      f);
+		fclose(f);
+	}
+	snprintf(extra, sizeof(extra), "rule_files: [\"rules/*.yaml\"]\n");
+	set_alerting("10m", "");
+	ck_assert_msg(start_receiver_with(extra) == 0, "receiver did not start");
+	has_rcv = true;
+	set_clock(T0 + 10 * S);
+	ck_assert_int_eq(vg_t_wait_rule_evaluation(rcv.http_port, T0 + 10 * S, 10000), 0);
+	ck_assert_int_eq(vigil(&out, &err, "alerts", NULL, NULL, NULL, NULL, NULL), 0);
+	ck_assert_msg(strstr(out, "ACK") && strstr(out, "SILENCED"), "%s", out);
+	free(out);
+	free(err);
+	/* No firing alert matches: refused by the server, exit 1. */
+	ck_assert_int_eq(vigil(&out, &err, "ack", "alertname=Nope", "--author=alice", NULL, NULL, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "no firing alert matches"));
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "alertname=Always", "--author=alice", "--comment=on it",
+			       "--expires=2h", NULL),
+			 0);
+	ck_assert_int_eq(sscanf(out, "%63s", id), 1);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "alerts", NULL, NULL, NULL, NULL, NULL), 0);
+	ck_assert_msg(strstr(out, "alice") && strstr(out, "Always{instance=\"h9\"}"), "%s", out);
+	free(out);
+	free(err);
+	/* The v1 alert JSON carries the ack and silencedBy. */
+	reply = post("/api/v2/silences",
+		     "{\"matchers\":[{\"name\":\"alertname\",\"value\":\"Always\",\"isRegex\":false}],"
+		     "\"startsAt\":\"2026-11-30T11:00:00Z\",\"endsAt\":\"2026-11-30T14:00:00Z\","
+		     "\"createdBy\":\"bob\",\"comment\":\"maintenance\"}",
+		     &status);
+	ck_assert_int_eq(status, 200);
+	doc = json_loads(reply, 0, NULL);
+	snprintf(sid, sizeof(sid), "%s", json_string_value(json_object_get(doc, "silenceID")));
+	json_decref(doc);
+	free(reply);
+	doc = vg_t_http_json(rcv.http_port, "/api/v1/alerts", &status);
+	a = json_array_get(json_object_get(json_object_get(doc, "data"), "alerts"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(a, "ack"), "id")), id);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(a, "ack"), "createdBy")), "alice");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(a, "silencedBy"), 0)), sid);
+	json_decref(doc);
+	ck_assert_int_eq(vigil(&out, &err, "alerts", "-o", "csv", NULL, NULL, NULL), 0);
+	ck_assert_msg(strstr(out, sid) && strstr(out, id), "%s", out);
+	free(out);
+	free(err);
+	/* list, expire */
+	ck_assert_int_eq(vigil(&out, &err, "ack", "list", NULL, NULL, NULL, NULL), 0);
+	ck_assert_msg(strstr(out, id) && strstr(out, "active") && strstr(out, "1/1") && strstr(out, "on it"), "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "expire", id, NULL, NULL, NULL), 0);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "list", "-q", NULL, NULL, NULL), 0);
+	ck_assert_ptr_null(strstr(out, id));
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "list", "--expired", NULL, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "expired"));
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "expire", id, NULL, NULL, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "already expired"));
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "expire", "0000", NULL, NULL, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(err, "ack not found"));
+	free(out);
+	free(err);
+	/* Usage errors: 2 */
+	ck_assert_int_eq(vigil(&out, &err, "ack", "=x", NULL, NULL, NULL, NULL), 2);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "alertname=Always", "--expires=yesterday", NULL, NULL, NULL), 2);
+	free(out);
+	free(err);
+	ck_assert_int_eq(vigil(&out, &err, "ack", "list", "--duration=1h", NULL, NULL, NULL), 2);
+	free(out);
+	free(err);
+}
+END_TEST
+
 /* Hostile bodies over HTTP: each refused with 400 and a reason. */
 START_TEST(test_ack_api_refuses_malformed)
 {
@@ -467,6 +580,7 @@ int main(void)
 	tcase_add_test(tc, test_ack_stops_repeats_until_resolved);
 	tcase_add_test(tc, test_ack_expiry_lets_repeats_resume);
 	tcase_add_test(tc, test_ack_escalation_and_restart);
+	tcase_add_test(tc, test_ack_cli_and_alerts_columns);
 	tcase_add_test(tc, test_ack_api_refuses_malformed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
