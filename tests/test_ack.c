@@ -251,7 +251,7 @@ END_TEST
 
 START_TEST(test_ack_expiry_lets_repeats_resume)
 {
-	char id[64], state[32], *reply;
+	char id[64], id2[64], state[32], *reply;
 	long status;
 
 	set_alerting("10m", "");
@@ -270,6 +270,13 @@ START_TEST(test_ack_expiry_lets_repeats_resume)
 	reply = vg_t_http_get(rcv.http_port, "/api/v2/alerts", &status);
 	ck_assert_ptr_nonnull(strstr(reply, "\"acknowledgedBy\":[]"));
 	free(reply);
+	/* Six days on, a new ack drops the old one from the store. */
+	set_clock(T0 + 6 * 24 * 60 * MIN_MS);
+	ack("h1", "2026-12-06T18:00:00Z", id2);
+	ack_state(id, state, sizeof(state));
+	ck_assert_str_eq(state, "");
+	ack_state(id2, state, sizeof(state));
+	ck_assert_str_eq(state, "active");
 }
 END_TEST
 

@@ -10,7 +10,7 @@
  * /api/v2/acks and the store; tests/fuzz/fuzz_alert_api.c feeds both.
  *
  * Invariant: every ack in the store has at least one matcher, a compiled
- * selector, a createdBy, startsAt < expiresAt and at most MAX_ACK_ALERTS
+ * selector, a createdBy, startsAt < expiresAt and at most NT_MAX_ACK_ALERTS
  * alerts.
  */
 #include "receiver/alert/notifier_int.h"
@@ -27,10 +27,8 @@
 #include "common/banned.h"
 
 #define MAX_BODY (1u << 20)
-#define MAX_ACKS 100000
-#define MAX_ACK_ALERTS 10000
 /* An ack ended (expired, or every alert resolved) longer ago than this is
- * dropped when the store is read. */
+ * dropped when the store is read or an ack is added. */
 #define ACK_KEEP_MS (5LL * 24 * 3600 * 1000)
 
 void nt_ack_release(struct nt_ack *a)
@@ -47,8 +45,8 @@ static int alerts_from_json(const json_t *v, struct nt_ack *a, struct vg_err *er
 {
 	if (!json_is_array(v))
 		return vg_err_set(err, VG_EINVAL, "alerts: expected a list");
-	if (json_array_size(v) > MAX_ACK_ALERTS)
-		return vg_err_set(err, VG_ELIMIT, "alerts: more than %d", MAX_ACK_ALERTS);
+	if (json_array_size(v) > NT_MAX_ACK_ALERTS)
+		return vg_err_set(err, VG_ELIMIT, "alerts: more than %d", NT_MAX_ACK_ALERTS);
 	a->alerts = calloc(json_array_size(v) + 1, sizeof(*a->alerts));
 	if (a->alerts == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
@@ -210,7 +208,7 @@ int nt_acks_load(struct vg_notifier *n, struct vg_err *err)
 	int64_t now = nt_now(n);
 	int r;
 
-	if ((r = nt_store_load(n, "acks.json", MAX_ACKS, &o, path, err)) != 0 || o == NULL)
+	if ((r = nt_store_load(n, "acks.json", NT_MAX_ACKS, &o, path, err)) != 0 || o == NULL)
 		return r;
 	n->acks = calloc(json_array_size(o) + 1, sizeof(*n->acks));
 	if (n->acks == NULL) {
@@ -219,21 +217,32 @@ int nt_acks_load(struct vg_notifier *n, struct vg_err *err)
 	}
 	n->cap_acks = json_array_size(o) + 1;
 	for (size_t i = 0; i < json_array_size(o); i++) {
-		struct nt_ack *a = &n->acks[n->n_acks];
-		int64_t end;
-
-		if ((r = nt_ack_from_json(json_array_get(o, i), true, a, err)) != 0) {
+		if ((r = nt_ack_from_json(json_array_get(o, i), true, &n->acks[n->n_acks], err)) != 0) {
 			vg_err_prefix(err, "%s: ack %zu", path, i);
 			break;
 		}
-		end = ended_at(a, now);
-		if (end != 0 && now - end > ACK_KEEP_MS)
-			nt_ack_release(a);
-		else
-			n->n_acks++;
+		n->n_acks++;
 	}
 	json_decref(o);
+	nt_acks_prune(n, now);
 	return r;
+}
+
+bool nt_acks_prune(struct vg_notifier *n, int64_t now_ms)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n->n_acks; i++) {
+		int64_t end = ended_at(&n->acks[i], now_ms);
+		if (end != 0 && now_ms - end > ACK_KEEP_MS)
+			nt_ack_release(&n->acks[i]);
+		else
+			n->acks[kept++] = n->acks[i];
+	}
+	if (kept == n->n_acks)
+		return false;
+	n->n_acks = kept;
+	return true;
 }
 
 void nt_acks_free(struct vg_notifier *n)

@@ -23,8 +23,6 @@
 
 #include "common/banned.h"
 
-#define MAX_ACK_ALERTS 10000
-
 static struct nt_ack *ack_find(struct vg_notifier *n, const char *id)
 {
 	for (size_t i = 0; i < n->n_acks; i++)
@@ -42,8 +40,8 @@ static int ack_cover(struct vg_notifier *n, struct nt_ack *a, int64_t now, struc
 		count += nt_alert_is_firing(&n->alerts[i], now) && nt_matchers_match(&a->sel, &n->alerts[i].a.labels);
 	if (count == 0)
 		return nt_api_error(out, 400, "no firing alert matches");
-	if (count > MAX_ACK_ALERTS)
-		return nt_api_error(out, 400, "more than 10000 firing alerts match");
+	if (count > NT_MAX_ACK_ALERTS)
+		return nt_api_error(out, 400, "too many firing alerts match (more than an ack covers)");
 	a->alerts = calloc(count, sizeof(*a->alerts));
 	if (a->alerts == NULL)
 		return nt_api_error(out, 500, "out of memory");
@@ -70,6 +68,11 @@ static int post_ack(struct vg_notifier *n, const char *body, size_t len, struct 
 	}
 	a.starts_ms = a.updated_ms = now;
 	pthread_mutex_lock(&n->mu);
+	nt_acks_prune(n, now); /* saved with the new one */
+	if (n->n_acks >= NT_MAX_ACKS) {
+		status = nt_api_error(out, 400, "too many acks kept: expire some");
+		goto fail;
+	}
 	if ((status = ack_cover(n, &a, now, out)) != 0)
 		goto fail;
 	if (n->n_acks == n->cap_acks) {

@@ -294,6 +294,10 @@ void nt_flush_integration(struct vg_notifier *n, const struct nt_group *g, const
 
 /* --- acknowledgements (notifier_ack.c) ------------------------------- */
 
+/* At most this many acks in the store, and alerts an ack covers. */
+#define NT_MAX_ACKS 100000
+#define NT_MAX_ACK_ALERTS 10000
+
 /* One alert an ack covers: its fingerprint and the startsAt of the
  * incident acknowledged; ended once it resolved (or fired anew). */
 struct nt_ack_alert {
@@ -330,6 +334,8 @@ int nt_acks_save(struct vg_notifier *n, struct vg_err *err);
 const struct nt_ack *nt_acked_by(const struct vg_notifier *n, const struct nt_alert *a, int64_t now_ms);
 /* Ends the coverage of alerts that resolved or fired anew; saves on a change. */
 void nt_acks_tick(struct vg_notifier *n, int64_t now_ms);
+/* Drops the acks that ended more than 5 days before now; whether any. */
+bool nt_acks_prune(struct vg_notifier *n, int64_t now_ms);
 void nt_acks_free(struct vg_notifier *n);
 /* /api/v2/acks and /api/v2/ack/{id} (notifier_ack_api.c); -1 if path is
  * neither. */
