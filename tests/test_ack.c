@@ -505,6 +505,45 @@ START_TEST(test_ack_api_refuses_malformed)
 }
 END_TEST
 
+/* escalate: refused with file and key when it names no receiver, goes
+ * backwards or lacks a key; taken in block and flow style. */
+static void check_config(const char *route, const char *want)
+{
+	char path[700], *out = NULL, *err = NULL, arg[720];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/esc.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "alerting:\n  route:\n    receiver: a\n%s  receivers:\n    - name: a\n    - name: b\n", route);
+	fclose(f);
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), arg, "--check-config", NULL };
+	rc = vg_t_run(argv, &out, &err, 10000);
+	if (want == NULL)
+		ck_assert_msg(rc == 0, "refused: %s", err);
+	else
+		ck_assert_msg(rc != 0 && strstr(err, want) != NULL, "rc %d, wanted \"%s\" in: %s", rc, want, err);
+	free(out);
+	free(err);
+}
+
+START_TEST(test_ack_escalate_config)
+{
+	check_config("    escalate: [{after: 5m, receiver: b}, {after: 1h, receiver: a}]\n", NULL);
+	check_config("    routes:\n      - matchers: [team=db]\n        escalate:\n          - after: 10m\n"
+		     "            receiver: b\n",
+		     NULL);
+	check_config("    escalate: [{after: 5m, receiver: c}]\n", "alerting.route.escalate[0].receiver: no receiver named \"c\"");
+	check_config("    escalate: [{after: 1h, receiver: b}, {after: 5m, receiver: a}]\n",
+		     "alerting.route.escalate[1].after: steps go in increasing order");
+	check_config("    escalate: [{receiver: b}]\n", "escalate[0]: a step needs after and receiver");
+	check_config("    escalate: [{after: 0s, receiver: b}]\n", "esc.yaml:4:");
+	check_config("    escalate: [{after: 5m, receiver: b, repeat: 1m}]\n", "esc.yaml:4:");
+}
+END_TEST
+
 /* --- the decoders on their own ------------------------------------------------ */
 
 START_TEST(test_ack_decoders_hostile_and_round_trip)
@@ -589,6 +628,7 @@ int main(void)
 	tcase_add_test(tc, test_ack_escalation_and_restart);
 	tcase_add_test(tc, test_ack_cli_and_alerts_columns);
 	tcase_add_test(tc, test_ack_api_refuses_malformed);
+	tcase_add_test(tc, test_ack_escalate_config);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
