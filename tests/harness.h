@@ -150,6 +150,11 @@ json_t *vg_t_sink_requests(const struct vg_t_sink *s);
 /* Waits up to timeout_ms for at least n requests; how many there are. */
 size_t vg_t_sink_wait(const struct vg_t_sink *s, size_t n, int timeout_ms);
 
+/* Writes text to dir/bad.yaml and runs vigil-receiver --check-config on
+ * it: the test fails unless it is taken (want NULL) or refused with want
+ * in its message. */
+void vg_t_check_receiver_config(const char *dir, const char *text, const char *want);
+
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);
 int64_t vg_t_now_ms(void);

@@ -509,24 +509,11 @@ END_TEST
  * backwards or lacks a key; taken in block and flow style. */
 static void check_config(const char *route, const char *want)
 {
-	char path[700], *out = NULL, *err = NULL, arg[720];
-	FILE *f;
-	int rc;
+	char text[1024];
 
-	snprintf(path, sizeof(path), "%s/esc.yaml", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "alerting:\n  route:\n    receiver: a\n%s  receivers:\n    - name: a\n    - name: b\n", route);
-	fclose(f);
-	snprintf(arg, sizeof(arg), "--config=%s", path);
-	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), arg, "--check-config", NULL };
-	rc = vg_t_run(argv, &out, &err, 10000);
-	if (want == NULL)
-		ck_assert_msg(rc == 0, "refused: %s", err);
-	else
-		ck_assert_msg(rc != 0 && strstr(err, want) != NULL, "rc %d, wanted \"%s\" in: %s", rc, want, err);
-	free(out);
-	free(err);
+	snprintf(text, sizeof(text), "alerting:\n  route:\n    receiver: a\n%s  receivers:\n    - name: a\n    - name: b\n",
+		 route);
+	vg_t_check_receiver_config(dir, text, want);
 }
 
 START_TEST(test_ack_escalate_config)
@@ -539,8 +526,8 @@ START_TEST(test_ack_escalate_config)
 	check_config("    escalate: [{after: 1h, receiver: b}, {after: 5m, receiver: a}]\n",
 		     "alerting.route.escalate[1].after: steps go in increasing order");
 	check_config("    escalate: [{receiver: b}]\n", "escalate[0]: a step needs after and receiver");
-	check_config("    escalate: [{after: 0s, receiver: b}]\n", "esc.yaml:4:");
-	check_config("    escalate: [{after: 5m, receiver: b, repeat: 1m}]\n", "esc.yaml:4:");
+	check_config("    escalate: [{after: 0s, receiver: b}]\n", "bad.yaml:4:");
+	check_config("    escalate: [{after: 5m, receiver: b, repeat: 1m}]\n", "bad.yaml:4:");
 }
 END_TEST
 
