@@ -13,6 +13,7 @@
  * 0 success, 1 refused (invalid selector, server status "error") or failed,
  * 2 usage, 3 no server or not the API.
  */
+#include "cli/ack.h"
 #include "cli/chart.h"
 #include "cli/http.h"
 #include "cli/import.h"
@@ -71,6 +72,7 @@ enum option_id {
 	OPT_COMMENT,
 	OPT_DURATION,
 	OPT_EXPIRED,
+	OPT_EXPIRES,
 };
 
 /* Which options a command takes, beyond the global ones. */
@@ -82,6 +84,7 @@ enum option_id {
 #define MAX_MATCH 64
 #define TAKES_PROMETHEUS (1u << 5) /* rules check */
 #define TAKES_SILENCE (1u << 6) /* --author, --comment, --duration, --expired, -q */
+#define TAKES_ACK (1u << 7)     /* --author, --comment, --expires, --expired, -q */
 
 struct options {
 	const char *server;
@@ -89,7 +92,7 @@ struct options {
 	const char *token, *cacert;
 	const char *output;
 	const char *time, *start, *end, *step;
-	const char *author, *comment, *duration;
+	const char *author, *comment, *duration, *expires;
 	bool is_expired, is_quiet;
 	bool is_help;
 	bool is_version;
@@ -125,6 +128,7 @@ static const struct option long_options[] = {
 	{ "comment", required_argument, NULL, OPT_COMMENT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "expired", no_argument, NULL, OPT_EXPIRED },
+	{ "expires", required_argument, NULL, OPT_EXPIRES },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -156,6 +160,10 @@ static const char global_usage[] =
 	"  silence list [--expired] [-q]\n"
 	"  silence expire ID...\n"
 	"      silences of the receiver's notifier, as amtool's\n"
+	"  ack [add] MATCHER... [--comment TEXT] [--expires D|TIME] [--author NAME]\n"
+	"  ack list [--expired] [-q]\n"
+	"  ack expire ID...\n"
+	"      acknowledgements: no repeats nor escalation until the alerts resolve\n"
 	"  promql-test FILE...\n"
 	"      run PromQL test files (Prometheus's promqltest format) in-process\n"
 	"  help [COMMAND]\n"
@@ -287,6 +295,24 @@ static const char silence_usage[] =
 	"Exit status: 0 done; 1 refused by the server; 2 invalid arguments;\n"
 	"3 server unreachable or without an alerting: section.\n";
 
+static const char ack_usage[] =
+	"Usage: vigil ack [add] MATCHER... [--comment TEXT] [--author NAME]\n"
+	"                                  [--expires DURATION|TIME]\n"
+	"       vigil ack list [--expired] [-q] [-o json]\n"
+	"       vigil ack expire ID...\n"
+	"\n"
+	"Acknowledgements of the receiver's notifier (/api/v2/acks): an ack\n"
+	"covers the alerts firing now that every MATCHER matches (as vigil\n"
+	"silence takes them) and stops their repeats and their escalation until\n"
+	"each resolves or the ack expires; their resolve is still sent, and an\n"
+	"alert that fires again later pages again. add prints the new ack's ID;\n"
+	"it expires after --expires (a duration from now or a time; default\n"
+	"24h); --author defaults to $USER. list shows active acks (--expired:\n"
+	"resolved and expired ones too; -q: IDs only). expire ends acks now.\n"
+	"\n"
+	"Exit status: 0 done; 1 refused by the server (no firing alert matches);\n"
+	"2 invalid arguments; 3 server unreachable or without an alerting: section.\n";
+
 static const char promqltest_usage[] =
 	"Usage: vigil promql-test FILE...\n"
 	"\n"
@@ -368,11 +394,12 @@ static int parse_options(int argc, char **argv, bool is_global, unsigned takes,
 			o->match[o->n_match++] = optarg;
 			break;
 		case OPT_PROMETHEUS: need = TAKES_PROMETHEUS; o->is_prometheus = true; break;
-		case OPT_AUTHOR: need = TAKES_SILENCE; o->author = optarg; break;
-		case OPT_COMMENT: need = TAKES_SILENCE; o->comment = optarg; break;
+		case OPT_AUTHOR: need = TAKES_SILENCE | TAKES_ACK; o->author = optarg; break;
+		case OPT_COMMENT: need = TAKES_SILENCE | TAKES_ACK; o->comment = optarg; break;
 		case OPT_DURATION: need = TAKES_SILENCE; o->duration = optarg; break;
-		case OPT_EXPIRED: need = TAKES_SILENCE; o->is_expired = true; break;
-		case 'q': need = TAKES_SILENCE; o->is_quiet = true; break;
+		case OPT_EXPIRED: need = TAKES_SILENCE | TAKES_ACK; o->is_expired = true; break;
+		case OPT_EXPIRES: need = TAKES_ACK; o->expires = optarg; break;
+		case 'q': need = TAKES_SILENCE | TAKES_ACK; o->is_quiet = true; break;
 		case ':':
 			if (strncmp(word, "--", 2) == 0)
 				return usage_error("option '%s' needs an argument", word);
@@ -870,6 +897,34 @@ static int run_silence(const struct options *o, int argc, char **argv)
 	return vg_cli_silence(&rq.client, &so, argc, argv);
 }
 
+static int run_ack(const struct options *o, int argc, char **argv)
+{
+	struct vg_ack_options ao = { 0 };
+	struct vg_err err = { 0 };
+	struct request rq;
+	int64_t d;
+	int rc;
+
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	ao.author = o->author;
+	ao.comment = o->comment;
+	ao.is_expired = o->is_expired;
+	ao.is_quiet = o->is_quiet;
+	ao.is_json = rq.format == VG_OUTPUT_JSON;
+	ao.expires_ms = rq.now_ms + 24 * 3600 * 1000LL;
+	if (o->expires) {
+		if (vg_duration_parse(o->expires, &d, &err) == 0) {
+			if (d <= 0)
+				return usage_error("invalid --expires: \"%s\" is not positive", o->expires);
+			ao.expires_ms = rq.now_ms + d;
+		} else if ((rc = parse_time_option("expires", o->expires, rq.now_ms, &ao.expires_ms)) >= 0) {
+			return rc;
+		}
+	}
+	return vg_cli_ack(&rq.client, &ao, argc, argv);
+}
+
 static int run_promqltest(const struct options *o, int argc, char **argv)
 {
 	(void)o;
@@ -887,6 +942,7 @@ static const struct command commands[] = {
 	{ "rules", TAKES_PROMETHEUS, rules_usage, run_rules },
 	{ "alerts", 0, alerts_usage, run_alerts },
 	{ "silence", TAKES_SILENCE | TAKES_RANGE, silence_usage, run_silence },
+	{ "ack", TAKES_ACK, ack_usage, run_ack },
 	{ "promql-test", 0, promqltest_usage, run_promqltest },
 	{ "help", 0, global_usage, run_help },
 };
@@ -935,7 +991,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence, promql-test or help)");
+		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence, ack, promql-test or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

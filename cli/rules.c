@@ -97,13 +97,14 @@ int vg_cli_alerts(const struct vg_http_client *client, enum vg_output_format for
 		return bad_shape(err);
 	}
 	if (format == VG_OUTPUT_TABLE)
-		vg_buf_printf(out, "%-8s %-9s %s\n", "STATE", "AGE", "ALERT");
+		vg_buf_printf(out, "%-8s %-9s %-12s %-9s %s\n", "STATE", "AGE", "ACK", "SILENCED", "ALERT");
 	else
-		vg_buf_puts(out, "state,active_at,age_seconds,alertname,labels\n");
+		vg_buf_puts(out, "state,active_at,age_seconds,acked_by,ack_id,silenced_by,alertname,labels\n");
 	json_array_foreach(alerts, i, a) {
 		const char *state = json_string_value(json_object_get(a, "state"));
 		const char *active = json_string_value(json_object_get(a, "activeAt"));
-		json_t *labels = json_object_get(a, "labels");
+		json_t *labels = json_object_get(a, "labels"), *ack;
+		const char *by, *ack_id, *sil;
 		const char *name = json_string_value(json_object_get(labels, "alertname"));
 		struct vg_buf lb = VG_BUF_INIT;
 		const char *k;
@@ -124,12 +125,24 @@ int vg_cli_alerts(const struct vg_http_client *client, enum vg_output_format for
 			is_first = false;
 		}
 		format_age(now_ms - at, age, sizeof(age));
+		/* The notifier's view (absent without an alerting: section). */
+		ack = json_object_get(a, "ack");
+		by = json_string_value(json_object_get(ack, "createdBy"));
+		ack_id = json_string_value(json_object_get(ack, "id"));
+		sil = json_string_value(json_array_get(json_object_get(a, "silencedBy"), 0));
+		if (sil == NULL && json_array_size(json_object_get(a, "inhibitedBy")) > 0)
+			sil = "inhibited";
 		if (format == VG_OUTPUT_TABLE)
-			vg_buf_printf(out, "%-8s %-9s %s{%s}\n", state, age, name, vg_buf_cstr(&lb));
+			vg_buf_printf(out, "%-8s %-9s %-12.12s %-9.9s %s{%s}\n", state, age, by ? by : "-", sil ? sil : "-",
+				      name, vg_buf_cstr(&lb));
 		else {
 			struct vg_buf braced = VG_BUF_INIT;
 			vg_buf_printf(&braced, "{%s}", vg_buf_cstr(&lb));
 			vg_buf_printf(out, "%s,%s,%lld,", state, active, (long long)((now_ms - at) / 1000));
+			vg_output_csv_field(out, by ? by : "", by ? strlen(by) : 0);
+			vg_buf_printf(out, ",%s,", ack_id ? ack_id : "");
+			vg_output_csv_field(out, sil ? sil : "", sil ? strlen(sil) : 0);
+			vg_buf_putc(out, ',');
 			vg_output_csv_field(out, name, strlen(name));
 			vg_buf_putc(out, ',');
 			vg_output_csv_field(out, vg_buf_cstr(&braced), braced.len);

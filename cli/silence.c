@@ -21,26 +21,35 @@
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
-static int usage(const char *msg)
+int vg_cli_am_usage(const char *cmd, const char *msg)
 {
-	fprintf(stderr, "vigil: silence: %s\nTry 'vigil help silence'.\n", msg);
+	fprintf(stderr, "vigil: %s: %s\nTry 'vigil help %s'.\n", cmd, msg, cmd);
 	return EXIT_USAGE;
 }
 
-/* The server's answer when it is not a success: its message, exit 1. */
-static int refused(long status, const struct vg_buf *body)
+static int usage(const char *msg)
+{
+	return vg_cli_am_usage("silence", msg);
+}
+
+int vg_cli_am_refused(const char *cmd, long status, const struct vg_buf *body)
 {
 	json_t *msg = json_loadb((const char *)body->data, body->len, JSON_DECODE_ANY, NULL);
 	bool is_api = json_is_string(msg);
 
-	fprintf(stderr, "vigil: silence: HTTP %ld: %s\n", status,
+	fprintf(stderr, "vigil: %s: HTTP %ld: %s\n", cmd, status,
 		is_api ? json_string_value(msg) : (status == 404 ? "not found (no alerting: section?)" : "refused"));
 	json_decref(msg);
 	return status == 404 && !is_api ? EXIT_UNREACHABLE : EXIT_REFUSED;
 }
 
-static int request(const struct vg_http_client *client, const char *method, const char *path, const char *body,
-		   long *status, struct vg_buf *out)
+static int refused(long status, const struct vg_buf *body)
+{
+	return vg_cli_am_refused("silence", status, body);
+}
+
+int vg_cli_am_request(const struct vg_http_client *client, const char *method, const char *path, const char *body,
+		      long *status, struct vg_buf *out)
 {
 	struct vg_err err;
 
@@ -74,30 +83,13 @@ static int silence_add(const struct vg_http_client *client, const struct vg_sile
 		return usage("add: --author (or $USER) says who");
 	if (o->end_ms <= o->start_ms)
 		return usage("add: the silence must end after it starts");
+	if ((ms = vg_cli_matchers_json("silence", argc, argv, &rc)) == NULL)
+		return rc;
 	body = json_object();
-	ms = json_array();
-	if (body == NULL || ms == NULL) {
-		json_decref(body);
+	if (body == NULL) {
 		json_decref(ms);
 		fputs("vigil: out of memory\n", stderr);
 		return EXIT_REFUSED;
-	}
-	for (int i = 0; i < argc; i++) {
-		struct vg_matcher_text m;
-		struct vg_err err;
-		json_t *j;
-
-		if (vg_matcher_text_parse(argv[i], &m, &err) != 0) {
-			char msg[700];
-			snprintf(msg, sizeof(msg), "add: matcher '%s': %s", argv[i], err.msg);
-			json_decref(body);
-			json_decref(ms);
-			return usage(msg);
-		}
-		j = json_pack("{s:s, s:s, s:b, s:b}", "name", m.name, "value", m.value, "isRegex",
-			      m.op == VG_MATCH_RE || m.op == VG_MATCH_NRE, "isEqual", m.op == VG_MATCH_EQ || m.op == VG_MATCH_RE);
-		json_array_append_new(ms, j);
-		vg_matcher_text_release(&m);
 	}
 	json_object_set_new(body, "matchers", ms);
 	time_text(o->start_ms, t, sizeof(t));
@@ -112,7 +104,7 @@ static int silence_add(const struct vg_http_client *client, const struct vg_sile
 		fputs("vigil: out of memory\n", stderr);
 		return EXIT_REFUSED;
 	}
-	if ((rc = request(client, "POST", "/api/v2/silences", text, &status, &out)) >= 0)
+	if ((rc = vg_cli_am_request(client, "POST", "/api/v2/silences", text, &status, &out)) >= 0)
 		goto out;
 	if (status != 200) {
 		rc = refused(status, &out);
@@ -133,7 +125,36 @@ out:
 	return rc;
 }
 
-static void print_matchers(const json_t *ms)
+json_t *vg_cli_matchers_json(const char *cmd, int argc, char **argv, int *rc)
+{
+	json_t *ms = json_array();
+
+	if (ms == NULL) {
+		fputs("vigil: out of memory\n", stderr);
+		*rc = EXIT_REFUSED;
+		return NULL;
+	}
+	for (int i = 0; i < argc; i++) {
+		struct vg_matcher_text m;
+		struct vg_err err;
+		json_t *j;
+
+		if (vg_matcher_text_parse(argv[i], &m, &err) != 0) {
+			char msg[700];
+			snprintf(msg, sizeof(msg), "add: matcher '%s': %s", argv[i], err.msg);
+			json_decref(ms);
+			*rc = vg_cli_am_usage(cmd, msg);
+			return NULL;
+		}
+		j = json_pack("{s:s, s:s, s:b, s:b}", "name", m.name, "value", m.value, "isRegex",
+			      m.op == VG_MATCH_RE || m.op == VG_MATCH_NRE, "isEqual", m.op == VG_MATCH_EQ || m.op == VG_MATCH_RE);
+		json_array_append_new(ms, j);
+		vg_matcher_text_release(&m);
+	}
+	return ms;
+}
+
+void vg_cli_print_matchers(const json_t *ms)
 {
 	size_t i;
 	json_t *m;
@@ -147,31 +168,45 @@ static void print_matchers(const json_t *ms)
 	}
 }
 
-static int silence_list(const struct vg_http_client *client, const struct vg_silence_options *o)
+int vg_cli_am_get_list(const struct vg_http_client *client, const char *cmd, const char *path, bool is_json,
+		       json_t **list)
 {
 	struct vg_buf out = VG_BUF_INIT;
-	json_t *list = NULL, *s;
 	long status;
+	int rc;
+
+	*list = NULL;
+	if ((rc = vg_cli_am_request(client, "GET", path, NULL, &status, &out)) >= 0)
+		goto out;
+	if (status != 200) {
+		rc = vg_cli_am_refused(cmd, status, &out);
+		goto out;
+	}
+	*list = json_loadb((const char *)out.data, out.len, 0, NULL);
+	if (!json_is_array(*list)) {
+		fprintf(stderr, "vigil: %s: the answer is not a list\n", cmd);
+		rc = EXIT_UNREACHABLE;
+	} else if (is_json) {
+		fwrite(out.data, 1, out.len, stdout);
+		rc = EXIT_OK;
+	}
+out:
+	if (rc >= 0) {
+		json_decref(*list);
+		*list = NULL;
+	}
+	vg_buf_release(&out);
+	return rc;
+}
+
+static int silence_list(const struct vg_http_client *client, const struct vg_silence_options *o)
+{
+	json_t *list, *s;
 	size_t i;
 	int rc;
 
-	if ((rc = request(client, "GET", "/api/v2/silences", NULL, &status, &out)) >= 0)
-		goto out;
-	if (status != 200) {
-		rc = refused(status, &out);
-		goto out;
-	}
-	list = json_loadb((const char *)out.data, out.len, 0, NULL);
-	if (!json_is_array(list)) {
-		fputs("vigil: silence: the answer is not a list of silences\n", stderr);
-		rc = EXIT_UNREACHABLE;
-		goto out;
-	}
-	if (o->is_json) {
-		fwrite(out.data, 1, out.len, stdout);
-		rc = EXIT_OK;
-		goto out;
-	}
+	if ((rc = vg_cli_am_get_list(client, "silence", "/api/v2/silences", o->is_json, &list)) >= 0)
+		return rc;
 	if (!o->is_quiet)
 		puts("ID\tSTATE\tMATCHERS\tSTARTS\tENDS\tCREATED BY\tCOMMENT");
 	json_array_foreach(list, i, s) {
@@ -183,24 +218,22 @@ static int silence_list(const struct vg_http_client *client, const struct vg_sil
 			continue;
 		}
 		printf("%s\t%s\t", json_string_value(json_object_get(s, "id")), state ? state : "?");
-		print_matchers(json_object_get(s, "matchers"));
+		vg_cli_print_matchers(json_object_get(s, "matchers"));
 		printf("\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(s, "startsAt")),
 		       json_string_value(json_object_get(s, "endsAt")), json_string_value(json_object_get(s, "createdBy")),
 		       json_string_value(json_object_get(s, "comment")));
 	}
-	rc = EXIT_OK;
-out:
 	json_decref(list);
-	vg_buf_release(&out);
-	return rc;
+	return EXIT_OK;
 }
 
-static int silence_expire(const struct vg_http_client *client, int argc, char **argv)
+int vg_cli_am_expire(const struct vg_http_client *client, const char *cmd, const char *path_prefix, int argc,
+		     char **argv)
 {
 	int worst = EXIT_OK;
 
 	if (argc == 0)
-		return usage("expire: at least one silence ID");
+		return vg_cli_am_usage(cmd, "expire: at least one ID");
 	for (int i = 0; i < argc; i++) {
 		struct vg_buf out = VG_BUF_INIT, path = VG_BUF_INIT;
 		long status;
@@ -209,12 +242,12 @@ static int silence_expire(const struct vg_http_client *client, int argc, char **
 		for (const char *p = argv[i]; *p; p++)
 			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == '-')) {
 				vg_buf_release(&path);
-				return usage("expire: a silence ID is hexadecimal with dashes");
+				return vg_cli_am_usage(cmd, "expire: an ID is hexadecimal with dashes");
 			}
-		vg_buf_printf(&path, "/api/v2/silence/%s", argv[i]);
-		rc = request(client, "DELETE", vg_buf_cstr(&path), NULL, &status, &out);
+		vg_buf_printf(&path, "%s%s", path_prefix, argv[i]);
+		rc = vg_cli_am_request(client, "DELETE", vg_buf_cstr(&path), NULL, &status, &out);
 		if (rc < 0 && status != 200)
-			rc = refused(status, &out);
+			rc = vg_cli_am_refused(cmd, status, &out);
 		if (rc > worst)
 			worst = rc;
 		vg_buf_release(&out);
@@ -235,6 +268,6 @@ int vg_cli_silence(const struct vg_http_client *client, const struct vg_silence_
 		return silence_list(client, o);
 	}
 	if (strcmp(argv[0], "expire") == 0)
-		return silence_expire(client, argc - 1, argv + 1);
+		return vg_cli_am_expire(client, "silence", "/api/v2/silence/", argc - 1, argv + 1);
 	return usage("unknown subcommand (add, list or expire)");
 }

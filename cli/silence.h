@@ -27,4 +27,28 @@ struct vg_silence_options {
  * add, ids for expire). */
 int vg_cli_silence(const struct vg_http_client *client, const struct vg_silence_options *o, int argc, char **argv);
 
+/* What `vigil silence` and `vigil ack` (ack.c) share; cmd names the
+ * command in messages. */
+struct json_t;
+struct vg_buf;
+/* A usage message; returns 2. */
+int vg_cli_am_usage(const char *cmd, const char *msg);
+/* The server's answer when it is not a success: its message; 1, or 3
+ * when the path is not the API. */
+int vg_cli_am_refused(const char *cmd, long status, const struct vg_buf *body);
+/* -1 with the answer in *status and out, or an exit status. */
+int vg_cli_am_request(const struct vg_http_client *client, const char *method, const char *path, const char *body,
+		      long *status, struct vg_buf *out);
+/* GET path: -1 with the list of objects in *list (caller json_decref's),
+ * or an exit status after printing (the JSON as it came when is_json). */
+int vg_cli_am_get_list(const struct vg_http_client *client, const char *cmd, const char *path, bool is_json,
+		       struct json_t **list);
+/* MATCHER texts into the API's matchers list, or NULL with *rc. */
+struct json_t *vg_cli_matchers_json(const char *cmd, int argc, char **argv, int *rc);
+/* A matchers list as name="value",name=~"re". */
+void vg_cli_print_matchers(const struct json_t *ms);
+/* DELETE path_prefix ID for each ID. */
+int vg_cli_am_expire(const struct vg_http_client *client, const char *cmd, const char *path_prefix, int argc,
+		     char **argv);
+
 #endif

@@ -904,3 +904,25 @@ double vg_t_metric(uint16_t http_port, const char *sample)
 	free(text);
 	return v;
 }
+
+void vg_t_check_receiver_config(const char *dir, const char *text, const char *want)
+{
+	char path[700], *out = NULL, *err = NULL, arg[720];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), arg, "--check-config", NULL };
+	rc = vg_t_run(argv, &out, &err, 10000);
+	if (want == NULL)
+		ck_assert_msg(rc == 0, "refused: %s", err);
+	else
+		ck_assert_msg(rc != 0 && strstr(err, want) != NULL, "rc %d, wanted \"%s\" in: %s", rc, want, err);
+	free(out);
+	free(err);
+}

@@ -175,6 +175,10 @@ int vg_t_alertmanager_start(struct vg_t_proc *p, const char *dir, const char *cf
  * exposition writes them) in the /metrics of the receiver at http_port;
  * -1 when it is not there. */
 double vg_t_metric(uint16_t http_port, const char *sample);
+/* Writes text to dir/bad.yaml and runs vigil-receiver --check-config on
+ * it: the test fails unless it is taken (want NULL) or refused with want
+ * in its message. */
+void vg_t_check_receiver_config(const char *dir, const char *text, const char *want);
 
 /* Sleeps ms milliseconds. */
 void vg_t_sleep_ms(int ms);

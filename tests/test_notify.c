@@ -716,23 +716,7 @@ END_TEST
 
 static void check_config(const char *text, const char *want)
 {
-	char path[700], *out = NULL, *err = NULL, arg[720];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	snprintf(arg, sizeof(arg), "--config=%s", path);
-	char *argv[] = { (char *)vg_t_bin("vigil-receiver"), arg, "--check-config", NULL };
-	int rc = vg_t_run(argv, &out, &err, 10000);
-	if (want == NULL)
-		ck_assert_msg(rc == 0, "refused: %s", err);
-	else
-		ck_assert_msg(rc != 0 && strstr(err, want) != NULL, "rc %d, wanted \"%s\" in: %s", rc, want, err);
-	free(out);
-	free(err);
+	vg_t_check_receiver_config(dir, text, want);
 }
 
 START_TEST(test_notify_config_errors_name_file_and_line)

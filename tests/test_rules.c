@@ -689,7 +689,7 @@ START_TEST(test_rules_vigil_alerts_lists_firing_and_pending)
 	{
 		char *argv2[] = { (char *)vg_t_bin("vigil"), "--server", server, "alerts", "-o", "csv", NULL };
 		ck_assert_int_eq(vg_t_run(argv2, &out, &err, 10000), 0);
-		ck_assert_ptr_nonnull(strstr(out, "state,active_at,age_seconds,alertname,labels\n"));
+		ck_assert_ptr_nonnull(strstr(out, "state,active_at,age_seconds,acked_by,ack_id,silenced_by,alertname,labels\n"));
 		ck_assert_ptr_nonnull(strstr(out, "firing,"));
 		ck_assert_ptr_nonnull(strstr(out, ",Now,\"{job=\"\"a\"\"}\"\n"));
 		free(out);

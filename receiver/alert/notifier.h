@@ -13,7 +13,9 @@
  * their timers, the decision to notify), notifier_silence.c (silences and
  * the /api/v2 JSON decoders), notifier_queue.c (delivery queue,
  * notification log, the delivery thread, metrics), notifier_api.c (the
- * Alertmanager API v2 subset under /api/v2/).
+ * Alertmanager API v2 subset under /api/v2/), notifier_ack.c and
+ * notifier_ack_api.c (acknowledgements, their store and their API
+ * under /api/v2/acks), notifier_escalate.c (a route's escalate: steps).
  *
  * Time: group_wait, group_interval, repeat_interval, silences and time
  * intervals follow the receiver's calendar clock (common/clock.h), so
@@ -52,6 +54,14 @@ struct vg_route_conf {
 	/* Alertmanager's deprecated keys, still read: each pair a matcher
 	 * (= and =~), joined with matchers (notifier_route.c). */
 	struct vg_conf_labels match, match_re;
+	struct vg_conf_list escalate;         /* struct vg_escalate_conf; Vigil's key, not inherited */
+};
+
+/* One escalation step: after an alert of the route has fired this long
+ * unacknowledged, receiver is notified (once). */
+struct vg_escalate_conf {
+	int64_t after_ms;
+	char *receiver;
 };
 
 /* A receiver: a name and lists of channel items, one list per kind. */
@@ -166,6 +176,12 @@ void vg_notifier_push(void *notifier, const struct vg_notify_alert *alerts, size
  */
 int vg_notifier_http(struct vg_notifier *n, const char *method, const char *path, const char *query,
 		     const char *body, size_t body_len, struct vg_buf *out);
+
+/* Copies the rule engine's {"alerts":[...]} (in) to out with the
+ * notifier's view of each alert added: "silencedBy" and "inhibitedBy"
+ * (lists of ids, fingerprints) and "ack" (null, or the ack covering it:
+ * id, createdBy, comment, expiresAt). Any thread. */
+void vg_notifier_annotate_alerts(struct vg_notifier *n, const struct vg_buf *in, struct vg_buf *out);
 
 /* Appends vigil_notifications_{sent,failed,retried}_total per channel and
  * the queue's length, in the text exposition format. */

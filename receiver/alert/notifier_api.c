@@ -7,6 +7,8 @@
  *   karma read), GET|POST /api/v2/silences,
  *   GET|DELETE /api/v2/silence/{id}.
  * Answers are JSON; errors are a JSON string, as Alertmanager's.
+ * Vigil's acks (/api/v2/acks, /api/v2/ack/{id}) are notifier_ack_api.c's;
+ * an alert's status carries acknowledgedBy beside silencedBy.
  */
 #include "config.h"
 
@@ -183,6 +185,7 @@ static void alert_json(const struct vg_notifier *n, const struct nt_alert *a, in
 		       bool is_inhibited, uint64_t inh, const char *const *receivers, size_t n_receivers,
 		       struct vg_buf *out)
 {
+	const struct nt_ack *ack;
 	char fp[17];
 
 	vg_buf_puts(out, "{\"annotations\":");
@@ -207,6 +210,10 @@ static void alert_json(const struct vg_notifier *n, const struct nt_alert *a, in
 		vg_alert_fingerprint_hex(inh, fp);
 		vg_buf_printf(out, "\"%s\"", fp);
 	}
+	/* Vigil's own: the ack covering the alert (notifier_ack.c). */
+	vg_buf_puts(out, "],\"acknowledgedBy\":[");
+	if ((ack = nt_acked_by(n, a, now)) != NULL)
+		vg_payload_str(out, ack->id);
 	vg_buf_puts(out, "]},\"updatedAt\":");
 	api_time(out, a->updated_ms);
 	if (a->a.generator_url && a->a.generator_url[0]) {
@@ -623,6 +630,8 @@ int vg_notifier_http(struct vg_notifier *n, const char *method, const char *path
 	else if (strncmp(path, "silence/", 8) == 0 && path[8] && strchr(path + 8, '/') == NULL &&
 		 (is_get || strcmp(method, "DELETE") == 0))
 		status = one_silence(n, path + 8, !is_get, out);
+	else if (strncmp(path, "ack", 3) == 0 && (status = nt_ack_http(n, method, path, body, body_len, out)) >= 0)
+		; /* notifier_ack_api.c answered */
 	else if (strcmp(path, "status") == 0 || strcmp(path, "receivers") == 0 || strcmp(path, "alerts") == 0 ||
 		 strcmp(path, "alerts/groups") == 0 ||
 		 strcmp(path, "silences") == 0 || strncmp(path, "silence/", 8) == 0)
@@ -631,4 +640,14 @@ int vg_notifier_http(struct vg_notifier *n, const char *method, const char *path
 		status = reply_error(out, 404, "unknown API endpoint");
 	free(q.copy);
 	return status;
+}
+
+int nt_api_error(struct vg_buf *out, int status, const char *msg)
+{
+	return reply_error(out, status, msg);
+}
+
+void nt_api_new_id(char out[37])
+{
+	new_id(out);
 }

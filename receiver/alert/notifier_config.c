@@ -122,6 +122,13 @@ static int check_years(const void *m, struct vg_err *err)
 #define END { NULL, 0, 0, NULL, 0, 0, NULL }
 #define R(key, type, member) key, type, offsetof(struct vg_route_conf, member), NULL
 
+static const struct vg_conf_field escalate_fields[] = {
+	{ "after", VG_CONF_DURATION, offsetof(struct vg_escalate_conf, after_ms), NULL, 1000, 365LL * 24 * 3600 * 1000,
+	  NULL },
+	{ "receiver", VG_CONF_STR, offsetof(struct vg_escalate_conf, receiver), NULL, 0, 0, NULL },
+	END,
+};
+
 static const struct vg_conf_field route_fields[] = {
 	{ R("receiver", VG_CONF_STR, receiver), 0, 0, NULL },
 	{ R("group_by", VG_CONF_STRLIST, group_by), 0, 0, NULL },
@@ -136,6 +143,8 @@ static const struct vg_conf_field route_fields[] = {
 	{ R("active_time_intervals", VG_CONF_STRLIST, active_time_intervals), 0, 0, NULL },
 	{ R("match", VG_CONF_LABELS, match), 0, 0, NULL },
 	{ R("match_re", VG_CONF_LABELS, match_re), 0, 0, nt_check_match_re },
+	{ "escalate", VG_CONF_LIST, offsetof(struct vg_route_conf, escalate), escalate_fields,
+	  sizeof(struct vg_escalate_conf), 16, NULL },
 	END,
 };
 

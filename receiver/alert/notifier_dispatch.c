@@ -308,12 +308,15 @@ static void common_pairs(const struct vg_notify_alert *v, size_t n, bool is_anno
 	}
 }
 
-static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_t ii, struct nt_alert **all,
-			      size_t n_all, const bool *is_firing, const bool *is_muted, int64_t now)
+void nt_flush_integration(struct vg_notifier *n, const struct nt_group *g, const struct nt_stream *s, uint32_t ii,
+			  struct nt_alert **all, size_t n_all, const bool *is_firing, const bool *is_muted,
+			  const bool *is_acked, int64_t now)
 {
-	const struct nt_receiver *rc = g->route->receiver;
+	const struct nt_receiver *rc = s->receiver;
 	const struct nt_integration *in = &rc->ints[ii];
+	const char *key = s->key;
 	bool has_firing = false, has_new_firing = false, has_new_resolved = false, was_firing = false;
+	bool has_unacked = false; /* a firing alert no ack covers: repeats go on */
 	int64_t last_sent = 0;
 	struct vg_notify_alert *sendv = NULL;
 	struct nt_nlog_entry *ents = NULL;
@@ -321,7 +324,7 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 	struct vg_err err;
 
 	for (size_t i = 0; i < n_all; i++) {
-		const struct nt_nlog_entry *e = nt_nlog_find(n, g->key, rc->name, ii, all[i]->fp);
+		const struct nt_nlog_entry *e = nt_nlog_find(n, key, rc->name, ii, all[i]->fp);
 		/* As Alertmanager's log: an alert is its fingerprint; a new
 		 * incident shows as resolved, then firing again. */
 		bool is_same = e != NULL;
@@ -334,8 +337,10 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 			continue;
 		if (is_firing[i]) {
 			has_firing = true;
-			if (!(e && e->is_firing && is_same))
+			if (!(e && e->is_firing && is_same) && !is_acked[i])
 				has_new_firing = true;
+			if (!is_acked[i])
+				has_unacked = true;
 		} else if (e && e->is_firing && is_same) {
 			has_new_resolved = true;
 		}
@@ -344,13 +349,13 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 	if (!has_firing && !was_firing)
 		return;
 	if (!(has_new_firing || (!has_firing && was_firing) || (in->send_resolved && has_new_resolved) ||
-	      (has_firing && now - last_sent >= g->route->repeat_interval_ms)))
+	      (has_unacked && now - last_sent >= s->repeat_ms)))
 		return;
 
 	sendv = calloc(n_all + 1, sizeof(*sendv));
 	ents = calloc(n_all + 1, sizeof(*ents));
 	if (!sendv || !ents) {
-		vg_log(VG_LOG_ERROR, "notifier: out of memory; group %s not notified", g->key);
+		vg_log(VG_LOG_ERROR, "notifier: out of memory; group %s not notified", key);
 		goto out;
 	}
 	for (size_t i = 0; i < n_all; i++) {
@@ -361,7 +366,7 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 			sendv[n_send].is_firing = is_firing[i];
 			n_send++;
 		}
-		ents[n_ents++] = (struct nt_nlog_entry){ g->key, (char *)rc->name, ii, all[i]->fp, is_firing[i],
+		ents[n_ents++] = (struct nt_nlog_entry){ (char *)key, (char *)rc->name, ii, all[i]->fp, is_firing[i],
 							 all[i]->a.starts_at_ms, now };
 	}
 	{
@@ -369,7 +374,7 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 		uint64_t truncated = 0;
 		struct vg_notification nt = {
 			.receiver = rc->name,
-			.group_key = g->key,
+			.group_key = key,
 			.is_firing = has_firing,
 			.group_labels = g->labels,
 			.external_url = n->external_url,
@@ -385,39 +390,70 @@ static void flush_integration(struct vg_notifier *n, struct nt_group *g, uint32_
 		common_pairs(sendv, n_send, false, &nt.common_labels, cn, cv);
 		common_pairs(sendv, n_send, true, &nt.common_annotations, an, av);
 		if (nt_enqueue(n, rc, ii, &nt, ents, n_ents, n_send == 0, &err) != 0)
-			vg_log(VG_LOG_ERROR, "notifier: group %s for %s not queued: %s", g->key, rc->name, err.msg);
+			vg_log(VG_LOG_ERROR, "notifier: group %s for %s not queued: %s", key, rc->name, err.msg);
 	}
 out:
 	free(sendv);
 	free(ents);
 }
 
-static void flush_group(struct vg_notifier *n, struct nt_group *g, int64_t now)
-{
-	struct nt_alert **all = calloc(g->n + 1, sizeof(*all));
-	bool *is_firing = calloc(g->n + 1, sizeof(bool)), *is_muted = calloc(g->n + 1, sizeof(bool));
-	size_t n_all = 0, kept = 0;
+/* A group's alerts as a flush sees them: sorted by labels, with their
+ * states at now. */
+struct group_view {
+	struct nt_alert **all;
+	size_t n_all;
+	bool *is_firing, *is_muted, *is_acked;
+};
 
-	if (!all || !is_firing || !is_muted) {
+static void view_release(struct group_view *v)
+{
+	free(v->all);
+	free(v->is_firing);
+	free(v->is_muted);
+	free(v->is_acked);
+}
+
+static int group_view(struct vg_notifier *n, const struct nt_group *g, int64_t now, struct group_view *v)
+{
+	v->n_all = 0;
+	v->all = calloc(g->n + 1, sizeof(*v->all));
+	v->is_firing = calloc(g->n + 1, sizeof(bool));
+	v->is_muted = calloc(g->n + 1, sizeof(bool));
+	v->is_acked = calloc(g->n + 1, sizeof(bool));
+	if (!v->all || !v->is_firing || !v->is_muted || !v->is_acked) {
 		vg_log(VG_LOG_ERROR, "notifier: out of memory; group %s not flushed", g->key);
-		goto out;
+		view_release(v);
+		return VG_ENOMEM;
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		struct nt_alert *a = nt_alert_find(n, g->fps[i]);
 		if (a)
-			all[n_all++] = a;
+			v->all[v->n_all++] = a;
 	}
-	qsort(all, n_all, sizeof(*all), cmp_alert_ptr);
-	for (size_t i = 0; i < n_all; i++) {
+	qsort(v->all, v->n_all, sizeof(*v->all), cmp_alert_ptr);
+	for (size_t i = 0; i < v->n_all; i++) {
 		uint64_t by;
-		is_firing[i] = nt_alert_is_firing(all[i], now);
-		is_muted[i] = is_firing[i] &&
-			      (nt_silenced_by(n, &all[i]->a.labels, now) != NULL || nt_inhibited_by(n, all[i], now, &by));
+		v->is_firing[i] = nt_alert_is_firing(v->all[i], now);
+		v->is_muted[i] = v->is_firing[i] && (nt_silenced_by(n, &v->all[i]->a.labels, now) != NULL ||
+						     nt_inhibited_by(n, v->all[i], now, &by));
+		v->is_acked[i] = v->is_firing[i] && nt_acked_by(n, v->all[i], now) != NULL;
 	}
+	return 0;
+}
+
+static void flush_group(struct vg_notifier *n, struct nt_group *g, int64_t now)
+{
+	const struct nt_stream st = { g->route->receiver, g->key, g->route->repeat_interval_ms };
+	struct group_view v;
+	size_t kept = 0;
+
+	if (group_view(n, g, now, &v) != 0)
+		return;
 	if (nt_route_is_muted(g->route, now))
 		goto out; /* muted by time: keep everything for later */
 	for (uint32_t ii = 0; ii < g->route->receiver->n; ii++)
-		flush_integration(n, g, ii, all, n_all, is_firing, is_muted, now);
+		nt_flush_integration(n, g, &st, ii, v.all, v.n_all, v.is_firing, v.is_muted, v.is_acked, now);
+	nt_escalate_group(n, g, v.all, v.n_all, v.is_firing, v.is_muted, v.is_acked, now);
 	/* Resolved alerts leave the group once a flush has seen them. */
 	for (size_t i = 0; i < g->n; i++) {
 		struct nt_alert *a = nt_alert_find(n, g->fps[i]);
@@ -426,9 +462,18 @@ static void flush_group(struct vg_notifier *n, struct nt_group *g, int64_t now)
 	}
 	g->n = kept;
 out:
-	free(all);
-	free(is_firing);
-	free(is_muted);
+	view_release(&v);
+}
+
+/* An escalation step due between two flushes of its group. */
+static void escalate_group(struct vg_notifier *n, struct nt_group *g, int64_t now)
+{
+	struct group_view v;
+
+	if (nt_route_is_muted(g->route, now) || group_view(n, g, now, &v) != 0)
+		return;
+	nt_escalate_group(n, g, v.all, v.n_all, v.is_firing, v.is_muted, v.is_acked, now);
+	view_release(&v);
 }
 
 static void tick(struct vg_notifier *n)
@@ -437,8 +482,11 @@ static void tick(struct vg_notifier *n)
 	size_t kept = 0;
 
 	pthread_mutex_lock(&n->mu);
+	nt_acks_tick(n, now);
 	for (size_t i = 0; i < n->n_groups; i++) {
 		struct nt_group *g = n->groups[i];
+		if (g->next_escalate_ms && now >= g->next_escalate_ms && now < g->next_flush_ms)
+			escalate_group(n, g, now);
 		if (now >= g->next_flush_ms) {
 			flush_group(n, g, now);
 			g->has_flushed = true;
@@ -540,6 +588,7 @@ int vg_notifier_open(const struct vg_notifier_options *o, struct vg_notifier **o
 	}
 	if ((r = nt_tree_build(o->config, o->config_file ? o->config_file : "receiver.yaml", &n->tree, err)) != 0 ||
 	    (r = vg_fs_mkdir_p(n->dir, NULL, err)) != 0 || (r = nt_silences_load(n, err)) != 0 ||
+	    (r = nt_acks_load(n, err)) != 0 ||
 	    (r = nt_queue_open(n, err)) != 0)
 		goto fail;
 	if (pthread_create(&n->deliverer, NULL, nt_delivery_main, n) != 0) {
@@ -588,6 +637,7 @@ void vg_notifier_close(struct vg_notifier *n)
 	for (size_t i = 0; i < n->n_silences; i++)
 		nt_silence_release(&n->silences[i]);
 	free(n->silences);
+	nt_acks_free(n);
 	nt_tree_free(n->tree);
 	free(n->counters);
 	free(n->dir);

@@ -90,6 +90,8 @@ struct nt_route {
 	struct nt_route *children;
 	size_t n_mute, n_active;
 	const struct nt_time_interval **mute, **active;
+	size_t n_escalate;                 /* escalate: (notifier_escalate.c) */
+	struct nt_escalate_step *escalate; /* sorted by after_ms */
 };
 
 struct nt_inhibit {
@@ -135,6 +137,11 @@ struct nt_silence_matcher {
 	bool is_regex, is_equal;
 };
 
+struct nt_escalate_step {
+	int64_t after_ms;
+	const struct nt_receiver *receiver;
+};
+
 struct nt_silence {
 	char id[37];
 	size_t n;
@@ -148,6 +155,12 @@ struct nt_silence {
  * VG_ELIMIT, VG_ENOMEM with err. */
 int nt_silence_decode(const char *body, size_t len, struct nt_silence *s, struct vg_err *err);
 int nt_silence_from_json(const json_t *o, struct nt_silence *s, struct vg_err *err);
+/* A postableSilence's matchers (also an ack's) into *m (n of them; free
+ * with nt_matchers_release, also on failure) and sel. */
+int nt_matchers_from_json(const json_t *ms, struct nt_silence_matcher **m, size_t *n, struct vg_selector *sel,
+			  struct vg_err *err);
+void nt_matchers_release(struct nt_silence_matcher *m, size_t n);
+void nt_matchers_encode(const struct nt_silence_matcher *m, size_t n, struct vg_buf *out);
 void nt_silence_release(struct nt_silence *s);
 /* "pending", "active" or "expired" at now. */
 const char *nt_silence_state(const struct nt_silence *s, int64_t now_ms);
@@ -174,6 +187,7 @@ struct nt_group {
 	uint64_t *fps;
 	int64_t next_flush_ms;
 	bool has_flushed;
+	int64_t next_escalate_ms; /* 0: none due (notifier_escalate.c) */
 };
 
 /* One (route+group, receiver, integration, alert) record of what was
@@ -210,6 +224,8 @@ struct vg_notifier {
 	struct nt_group **groups;
 	size_t n_silences, cap_silences;
 	struct nt_silence *silences;
+	size_t n_acks, cap_acks; /* mu; notifier_ack.c */
+	struct nt_ack *acks;
 	size_t n_nlog, cap_nlog;
 	struct nt_nlog_entry *nlog;
 	int nlog_fd;
@@ -250,6 +266,15 @@ const struct nt_nlog_entry *nt_nlog_find(const struct vg_notifier *n, const char
 int nt_enqueue(struct vg_notifier *n, const struct nt_receiver *rc, uint32_t i, const struct vg_notification *nt,
 	       const struct nt_nlog_entry *e, size_t n_e, bool is_log_only, struct vg_err *err);
 
+/* notifier_silence.c: the stores (silences.json, acks.json): a JSON list
+ * of count items of item_size, each written by encode, published
+ * atomically as dir/name; read back as a list of at most max items (*out
+ * NULL when there is no file; path gets its name for messages). */
+int nt_store_save(const struct vg_notifier *n, const char *name, const void *items, size_t item_size, size_t count,
+		  void (*encode)(const void *item, int64_t now_ms, struct vg_buf *out), struct vg_err *err);
+int nt_store_load(const struct vg_notifier *n, const char *name, size_t max, json_t **out, char path[4096],
+		  struct vg_err *err);
+
 /* notifier_silence.c: store, under mu */
 int nt_silences_load(struct vg_notifier *n, struct vg_err *err);
 int nt_silences_save(struct vg_notifier *n, struct vg_err *err);
@@ -281,6 +306,84 @@ int nt_global_defaults_apply(struct vg_alerting_config *c, struct vg_err *err);
 #define NT_FAILING_RECEIVER_LABEL "failing_receiver"
 size_t nt_routes_avoid_failing(struct vg_notifier *n, const struct nt_alert *a, const struct nt_route **routes,
 			       size_t k);
+/* notifier_dispatch.c, under mu: the dedup decision for one stream of
+ * notifications (a receiver under a group key, repeated every repeat_ms)
+ * and integration ii, over the group's alerts (is_muted: left out;
+ * is_acked: sent along but never the cause of a notification). */
+struct nt_stream {
+	const struct nt_receiver *receiver;
+	const char *key;
+	int64_t repeat_ms;
+};
+void nt_flush_integration(struct vg_notifier *n, const struct nt_group *g, const struct nt_stream *s, uint32_t ii,
+			  struct nt_alert **all, size_t n_all, const bool *is_firing, const bool *is_muted,
+			  const bool *is_acked, int64_t now);
+
+/* --- acknowledgements (notifier_ack.c) ------------------------------- */
+
+/* At most this many acks in the store, and alerts an ack covers. */
+#define NT_MAX_ACKS 100000
+#define NT_MAX_ACK_ALERTS 10000
+
+/* One alert an ack covers: its fingerprint and the startsAt of the
+ * incident acknowledged; ended once it resolved (or fired anew). */
+struct nt_ack_alert {
+	uint64_t fp;
+	int64_t starts_ms;
+	bool is_ended;
+};
+
+struct nt_ack {
+	char id[37];
+	size_t n;
+	struct nt_silence_matcher *m;
+	struct vg_selector sel;
+	int64_t starts_ms, expires_ms, updated_ms;
+	char *created_by, *comment;
+	size_t n_alerts;
+	struct nt_ack_alert *alerts;
+};
+
+/* Decodes an ack: is_stored, the store's form (id, startsAt and alerts
+ * required); else a POST body (matchers, createdBy, optional comment,
+ * expiresAt; the rest ignored). VG_EINVAL, VG_ELIMIT, VG_ENOMEM. */
+int nt_ack_decode(const char *body, size_t len, bool is_stored, struct nt_ack *a, struct vg_err *err);
+int nt_ack_from_json(const json_t *o, bool is_stored, struct nt_ack *a, struct vg_err *err);
+void nt_ack_release(struct nt_ack *a);
+/* "active", "resolved" (every alert it covers ended) or "expired". */
+const char *nt_ack_state(const struct nt_ack *a, int64_t now_ms);
+void nt_ack_encode(const struct nt_ack *a, int64_t now_ms, struct vg_buf *out);
+
+/* Under mu */
+int nt_acks_load(struct vg_notifier *n, struct vg_err *err);
+int nt_acks_save(struct vg_notifier *n, struct vg_err *err);
+/* The ack covering alert a at now (the same incident, not expired), or NULL. */
+const struct nt_ack *nt_acked_by(const struct vg_notifier *n, const struct nt_alert *a, int64_t now_ms);
+/* Ends the coverage of alerts that resolved or fired anew; saves on a change. */
+void nt_acks_tick(struct vg_notifier *n, int64_t now_ms);
+/* Drops the acks that ended more than 5 days before now; whether any. */
+bool nt_acks_prune(struct vg_notifier *n, int64_t now_ms);
+void nt_acks_free(struct vg_notifier *n);
+/* /api/v2/acks and /api/v2/ack/{id} (notifier_ack_api.c); -1 if path is
+ * neither. */
+int nt_ack_http(struct vg_notifier *n, const char *method, const char *path, const char *body, size_t len,
+		struct vg_buf *out);
+
+/* notifier_api.c, for the other API files */
+int nt_api_error(struct vg_buf *out, int status, const char *msg);
+void nt_api_new_id(char out[37]);
+
+/* --- escalation (notifier_escalate.c) -------------------------------- */
+
+/* Compiles route r's escalate: steps (route_build). */
+int nt_escalate_build(const struct nt_tree *t, struct nt_route *r, const struct vg_route_conf *c, const char *path,
+		      const char *file, struct vg_err *err);
+void nt_escalate_release(struct nt_route *r);
+/* Under mu: notifies the steps of g's route that are due at now, once
+ * per alert and step, over the group's alerts as a flush sees them (as
+ * nt_flush_integration's); sets g->next_escalate_ms. */
+void nt_escalate_group(struct vg_notifier *n, struct nt_group *g, struct nt_alert **all, size_t n_all,
+		       const bool *is_firing, const bool *is_muted, const bool *is_acked, int64_t now);
 
 /* Label set helpers */
 int nt_labels_copy(struct vg_conf_labels *dst, const struct vg_conf_labels *src);

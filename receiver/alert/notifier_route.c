@@ -281,6 +281,7 @@ static void route_release(struct nt_route *r)
 	free(r->group_by_sorted);
 	free(r->mute);
 	free(r->active);
+	nt_escalate_release(r);
 }
 
 /* Alertmanager's Matchers.String(): {a="x",b=~"y"}, the matchers sorted
@@ -386,6 +387,8 @@ static int route_build(struct nt_tree *t, struct nt_route *r, const struct nt_ro
 		return rc;
 	if (parent == NULL && (r->n_mute || r->n_active))
 		return vg_err_set(err, VG_EINVAL, "%s: %s: the root route cannot have time intervals", file, path);
+	if ((rc = nt_escalate_build(t, r, c, path, file, err)) != 0)
+		return rc;
 	if (c->routes.n) {
 		r->children = calloc(c->routes.n, sizeof(*r->children));
 		if (!r->children)

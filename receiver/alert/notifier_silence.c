@@ -32,11 +32,7 @@
 
 void nt_silence_release(struct nt_silence *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->m[i].name);
-		free(s->m[i].value);
-	}
-	free(s->m);
+	nt_matchers_release(s->m, s->n);
 	vg_selector_release(&s->sel);
 	free(s->created_by);
 	free(s->comment);
@@ -54,9 +50,75 @@ static bool json_bool_or(const json_t *v, bool dflt, bool *ok)
 	return json_is_true(v);
 }
 
+int nt_matchers_from_json(const json_t *ms, struct nt_silence_matcher **out, size_t *n, struct vg_selector *sel,
+			  struct vg_err *err)
+{
+	struct nt_silence_matcher *v;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(ms) || json_array_size(ms) == 0)
+		return vg_err_set(err, VG_EINVAL, "matchers: expected a list of at least one matcher");
+	if (json_array_size(ms) > MAX_MATCHERS)
+		return vg_err_set(err, VG_ELIMIT, "matchers: more than %d", MAX_MATCHERS);
+	v = calloc(json_array_size(ms), sizeof(*v));
+	if (v == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	*out = v;
+	for (size_t i = 0; i < json_array_size(ms); i++) {
+		const json_t *m = json_array_get(ms, i);
+		struct nt_silence_matcher *sm = &v[i];
+		bool ok = true;
+		enum vg_match_op op;
+		int r;
+
+		if (!json_is_object(m))
+			return vg_err_set(err, VG_EINVAL, "matchers[%zu]: expected an object", i);
+		*n = i + 1;
+		if ((r = vg_pj_str(json_object_get(m, "name"), "name", true, &sm->name, err)) != 0 ||
+		    (r = vg_pj_str(json_object_get(m, "value"), "value", true, &sm->value, err)) != 0) {
+			vg_err_prefix(err, "matchers[%zu]", i);
+			return r;
+		}
+		sm->is_regex = json_bool_or(json_object_get(m, "isRegex"), false, &ok);
+		sm->is_equal = json_bool_or(json_object_get(m, "isEqual"), true, &ok);
+		if (!ok || sm->name[0] == '\0')
+			return vg_err_set(err, VG_EINVAL, "matchers[%zu]: a name, a value, isRegex and isEqual booleans", i);
+		op = sm->is_regex ? (sm->is_equal ? VG_MATCH_RE : VG_MATCH_NRE) : (sm->is_equal ? VG_MATCH_EQ : VG_MATCH_NE);
+		if ((r = vg_selector_add(sel, sm->name, strlen(sm->name), op, sm->value, strlen(sm->value), err)) != 0) {
+			vg_err_prefix(err, "matchers[%zu]", i);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void nt_matchers_release(struct nt_silence_matcher *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].name);
+		free(m[i].value);
+	}
+	free(m);
+}
+
+void nt_matchers_encode(const struct nt_silence_matcher *m, size_t n, struct vg_buf *out)
+{
+	vg_buf_putc(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		vg_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
+		vg_payload_str(out, m[i].name);
+		vg_buf_puts(out, ",\"value\":");
+		vg_payload_str(out, m[i].value);
+		vg_buf_printf(out, ",\"isRegex\":%s,\"isEqual\":%s}", m[i].is_regex ? "true" : "false",
+			      m[i].is_equal ? "true" : "false");
+	}
+	vg_buf_putc(out, ']');
+}
+
 int nt_silence_from_json(const json_t *o, struct nt_silence *s, struct vg_err *err)
 {
-	const json_t *ms, *id;
+	const json_t *id;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -70,42 +132,8 @@ int nt_silence_from_json(const json_t *o, struct nt_silence *s, struct vg_err *e
 			return vg_err_set(err, VG_EINVAL, "id: expected a silence id");
 		snprintf(s->id, sizeof(s->id), "%s", json_string_value(id));
 	}
-	ms = json_object_get(o, "matchers");
-	if (!json_is_array(ms) || json_array_size(ms) == 0)
-		return vg_err_set(err, VG_EINVAL, "matchers: expected a list of at least one matcher");
-	if (json_array_size(ms) > MAX_MATCHERS)
-		return vg_err_set(err, VG_ELIMIT, "matchers: more than %d", MAX_MATCHERS);
-	s->m = calloc(json_array_size(ms), sizeof(*s->m));
-	if (s->m == NULL)
-		return vg_err_set(err, VG_ENOMEM, "out of memory");
-	for (size_t i = 0; i < json_array_size(ms); i++) {
-		const json_t *m = json_array_get(ms, i);
-		struct nt_silence_matcher *sm = &s->m[i];
-		bool ok = true;
-		enum vg_match_op op;
-
-		if (!json_is_object(m)) {
-			r = vg_err_set(err, VG_EINVAL, "matchers[%zu]: expected an object", i);
-			goto fail;
-		}
-		s->n = i + 1;
-		if ((r = vg_pj_str(json_object_get(m, "name"), "name", true, &sm->name, err)) != 0 ||
-		    (r = vg_pj_str(json_object_get(m, "value"), "value", true, &sm->value, err)) != 0) {
-			vg_err_prefix(err, "matchers[%zu]", i);
-			goto fail;
-		}
-		sm->is_regex = json_bool_or(json_object_get(m, "isRegex"), false, &ok);
-		sm->is_equal = json_bool_or(json_object_get(m, "isEqual"), true, &ok);
-		if (!ok || sm->name[0] == '\0') {
-			r = vg_err_set(err, VG_EINVAL, "matchers[%zu]: a name, a value, isRegex and isEqual booleans", i);
-			goto fail;
-		}
-		op = sm->is_regex ? (sm->is_equal ? VG_MATCH_RE : VG_MATCH_NRE) : (sm->is_equal ? VG_MATCH_EQ : VG_MATCH_NE);
-		if ((r = vg_selector_add(&s->sel, sm->name, strlen(sm->name), op, sm->value, strlen(sm->value), err)) != 0) {
-			vg_err_prefix(err, "matchers[%zu]", i);
-			goto fail;
-		}
-	}
+	if ((r = nt_matchers_from_json(json_object_get(o, "matchers"), &s->m, &s->n, &s->sel, err)) != 0)
+		goto fail;
 	if ((r = vg_pj_time(json_object_get(o, "startsAt"), "startsAt", &s->starts_ms, err)) != 0 ||
 	    (r = vg_pj_time(json_object_get(o, "endsAt"), "endsAt", &s->ends_ms, err)) != 0 ||
 	    (r = vg_pj_time(json_object_get(o, "updatedAt"), "updatedAt", &s->updated_ms, err)) != 0)
@@ -161,16 +189,9 @@ void nt_silence_encode(const struct nt_silence *s, int64_t now_ms, struct vg_buf
 	vg_payload_str(out, s->created_by);
 	vg_buf_puts(out, ",\"endsAt\":");
 	vg_payload_time(out, s->ends_ms);
-	vg_buf_puts(out, ",\"matchers\":[");
-	for (size_t i = 0; i < s->n; i++) {
-		vg_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-		vg_payload_str(out, s->m[i].name);
-		vg_buf_puts(out, ",\"value\":");
-		vg_payload_str(out, s->m[i].value);
-		vg_buf_printf(out, ",\"isRegex\":%s,\"isEqual\":%s}", s->m[i].is_regex ? "true" : "false",
-			      s->m[i].is_equal ? "true" : "false");
-	}
-	vg_buf_puts(out, "],\"startsAt\":");
+	vg_buf_puts(out, ",\"matchers\":");
+	nt_matchers_encode(s->m, s->n, out);
+	vg_buf_puts(out, ",\"startsAt\":");
 	vg_payload_time(out, s->starts_ms);
 	vg_buf_putc(out, '}');
 }
@@ -223,19 +244,20 @@ out:
 
 /* --- the store -------------------------------------------------------- */
 
-int nt_silences_save(struct vg_notifier *n, struct vg_err *err)
+int nt_store_save(const struct vg_notifier *n, const char *name, const void *items, size_t item_size, size_t count,
+		  void (*encode)(const void *item, int64_t now_ms, struct vg_buf *out), struct vg_err *err)
 {
 	struct vg_buf b = VG_BUF_INIT;
 	char path[4096];
 	int64_t now = nt_now(n);
 	int r;
 
-	snprintf(path, sizeof(path), "%s/silences.json", n->dir);
+	snprintf(path, sizeof(path), "%s/%s", n->dir, name);
 	vg_buf_putc(&b, '[');
-	for (size_t i = 0; i < n->n_silences; i++) {
+	for (size_t i = 0; i < count; i++) {
 		if (i)
 			vg_buf_puts(&b, ",\n");
-		nt_silence_encode(&n->silences[i], now, &b);
+		encode((const char *)items + i * item_size, now, &b);
 	}
 	vg_buf_puts(&b, "]\n");
 	r = nt_publish_file(path, &b, err);
@@ -243,21 +265,44 @@ int nt_silences_save(struct vg_notifier *n, struct vg_err *err)
 	return r;
 }
 
-int nt_silences_load(struct vg_notifier *n, struct vg_err *err)
+int nt_store_load(const struct vg_notifier *n, const char *name, size_t max, json_t **out, char path[4096],
+		  struct vg_err *err)
 {
-	char path[4096];
 	json_error_t je;
 	json_t *o;
-	int r = 0;
 
-	snprintf(path, sizeof(path), "%s/silences.json", n->dir);
+	*out = NULL;
+	snprintf(path, 4096, "%s/%s", n->dir, name);
 	if (access(path, F_OK) != 0)
 		return 0;
 	o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (o == NULL || !json_is_array(o) || json_array_size(o) > MAX_SILENCES) {
+	if (o == NULL || !json_is_array(o) || json_array_size(o) > max) {
 		json_decref(o);
-		return vg_err_set(err, VG_EINVAL, "%s: not a list of silences: %s", path, o ? "" : je.text);
+		return vg_err_set(err, VG_EINVAL, "%s: not a list of at most %zu items: %s", path, max, o ? "" : je.text);
 	}
+	*out = o;
+	return 0;
+}
+
+static void silence_encode_item(const void *item, int64_t now_ms, struct vg_buf *out)
+{
+	nt_silence_encode(item, now_ms, out);
+}
+
+int nt_silences_save(struct vg_notifier *n, struct vg_err *err)
+{
+	return nt_store_save(n, "silences.json", n->silences, sizeof(*n->silences), n->n_silences, silence_encode_item,
+			     err);
+}
+
+int nt_silences_load(struct vg_notifier *n, struct vg_err *err)
+{
+	char path[4096];
+	json_t *o;
+	int r;
+
+	if ((r = nt_store_load(n, "silences.json", MAX_SILENCES, &o, path, err)) != 0 || o == NULL)
+		return r;
 	n->silences = calloc(json_array_size(o) + 1, sizeof(*n->silences));
 	if (n->silences == NULL) {
 		json_decref(o);

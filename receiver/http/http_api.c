@@ -1279,7 +1279,13 @@ static void handle_rules(struct ctx *c)
 static void handle_alerts(struct ctx *c)
 {
 	begin_success(c);
-	if (c->api->rules)
+	if (c->api->rules && c->api->notifier) {
+		/* silencedBy, inhibitedBy and ack from the notifier */
+		struct vg_buf b = VG_BUF_INIT;
+		vg_rules_render_alerts(c->api->rules, &b);
+		vg_notifier_annotate_alerts(c->api->notifier, &b, &c->out);
+		vg_buf_release(&b);
+	} else if (c->api->rules)
 		vg_rules_render_alerts(c->api->rules, &c->out);
 	else
 		vg_buf_puts(&c->out, "{\"alerts\":[]}");
