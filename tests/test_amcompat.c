@@ -762,9 +762,13 @@ static json_t *without_updated(json_t *groups)
 	size_t i, j;
 	json_t *g, *a;
 
+	/* (And Vigil's own field, status.acknowledgedBy: an extra field a
+	 * client of Alertmanager's API skips.) */
 	json_array_foreach(groups, i, g)
-		json_array_foreach(json_object_get(g, "alerts"), j, a)
+		json_array_foreach(json_object_get(g, "alerts"), j, a) {
 			json_object_del(a, "updatedAt");
+			json_object_del(json_object_get(a, "status"), "acknowledgedBy");
+		}
 	return groups;
 }
 
