@@ -2244,6 +2244,7 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 	struct fused *f;
 	int64_t *from = NULL, *to = NULL, lo = INT64_MAX, hi = INT64_MIN;
 	size_t *group = NULL, cnt;
+	uint64_t held;
 	int rc = 0;
 
 	*out = NULL;
@@ -2294,6 +2295,7 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 		rc = oom(e);
 		goto out;
 	}
+	held = e->lim ? e->lim->samples : 0;
 	for (size_t i = 0; i < cnt && rc == 0; i++) {
 		const struct vg_samples *x = &e->smp;
 		bool counts_drops = fn == FUSED_RATE || fn == FUSED_INCREASE;
@@ -2302,9 +2304,11 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 		if ((rc = vg_storage_set_read(set, i, lo, hi, &e->smp, e->err)) != 0)
 			break;
 		vg_span_drop_stale(&e->smp);
-		/* held as a span's samples are (plan_span) */
-		e->span_samples += x->n;
-		if ((rc = vg_query_limits_add(e->lim, x->n, e->err)) != 0)
+		/* held: this series' samples beside what the range query held
+		 * before (none is kept past its turn); an instant query counts
+		 * all it loads */
+		if ((rc = e->is_range ? vg_query_limits_hold(e->lim, held + x->n, e->err)
+				      : vg_query_limits_add(e->lim, x->n, e->err)) != 0)
 			break;
 		if (x->n == 0)
 			continue;
@@ -2328,6 +2332,8 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 				agg_add(n->agg, &f->acc[k * f->n_groups + group[i]], v);
 		}
 	}
+	if (rc == 0 && e->is_range)
+		rc = vg_query_limits_hold(e->lim, held, e->err);
 	if (rc == 0) {
 		*out = f;
 		f = NULL;

@@ -1022,6 +1022,31 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 	size_t i, lim = max_n < it->n ? max_n : it->n;
 
 	for (i = 0; i < lim; i++) {
+		uint64_t w;
+		/* The common sample of the decimal modes, read from one load:
+		 * the step of the one before ('0'), the integer's and the ULP
+		 * count's residuals in their widths ('0' + W bits each). */
+		if (i > 1 && mode != VG_CHUNK_XOR && t <= INT64_MAX - dts && br_peek(&r, &w) && w >> 63 == 0 &&
+		    (w << 1) >> 63 == 0) {
+			unsigned need = 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u);
+			if (need <= 57 && (mode != VG_CHUNK_DEC_ULP || (w << (2 + wa)) >> 63 == 0)) {
+				int64_t d = wa ? vg_unzigzag((w << 2) >> (64 - wa)) : 0;
+				t += dts;
+				if (mode == VG_CHUNK_DEC_ULP) {
+					val += (uint64_t)d;
+					if (wb)
+						dv = (int64_t)((uint64_t)dv +
+							       (uint64_t)vg_unzigzag((w << (3 + wa)) >> (64 - wb)));
+				} else {
+					if (mode == VG_CHUNK_DEC_DOD)
+						d = (int64_t)((uint64_t)dv + (uint64_t)d);
+					dv = d;
+					val += (uint64_t)d;
+				}
+				r.pos += need;
+				goto have;
+			}
+		}
 		if (i == 0) {
 			if (full_get(&r, &u) != 0)
 				goto bad;
@@ -1067,6 +1092,7 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 			dv = d;
 			val += (uint64_t)d;
 		}
+have:
 		if (t > max_t)
 			break;
 		ts[i] = t;

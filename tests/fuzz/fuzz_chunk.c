@@ -11,7 +11,7 @@
  *   4  samples, 10 bytes each: a 2-byte big-endian timestamp step (0 is
  *      refused by the encoder, as a repeat must be) and 8 bytes of value
  *      bits; they are appended to a head chunk (cut when full), every
- *      prefix decoded from a copy and compared bit for bit, the chunk
+ *      prefix decoded from a copy (both ways) and compared bit for bit, the chunk
  *      finished and compared again, and the same samples round-trip
  *      through the ts, i64 and f64 column encoders, and the f64 column
  *      against itself and against the values one place later as reference.
@@ -146,6 +146,7 @@ static void check_chunk(const struct vg_chunk_enc *e, const int64_t *ts, const d
 	}
 	if (rc != 0 || i != n)
 		abort();
+	decode_chunk(copy, len); /* and at once, the same */
 	free(copy);
 }
 
