@@ -899,6 +899,21 @@ START_TEST(test_promcompare_range_queries)
 			"label_replace(node_load1, \"host\", \"$1\", \"instance\", \"h0(.)\")",
 			"clamp(node_load1, 1, 2)", "round(node_load1, 0.5)", "timestamp(node_load1{instance=\"h05\"})",
 			"hour() + minute() / 60",
+			/* aggregations of range functions, all steps at once
+			 * (eval.c's fused_aggregate): groups by and without,
+			 * each aggregation, offset and @, inside a subquery */
+			"sum without (cpu) (increase(node_cpu_seconds_total[3m]))",
+			"max by (instance) (irate(node_network_receive_bytes_total[1m]))",
+			"min without (mode) (idelta(node_cpu_seconds_total{cpu=\"0\"}[1m]))",
+			"stddev by (mode) (rate(node_cpu_seconds_total[5m]))",
+			"stdvar(delta(node_load1[3m]))", "count(rate(http_requests_total[1m]))",
+			"group by (instance) (changes(node_load1[5m]))",
+			"sum by (instance) (avg_over_time(node_load1[2m]))",
+			"avg(resets(node_cpu_seconds_total{mode=\"user\"}[10m]))",
+			"sum(rate(node_network_receive_bytes_total[5m] offset 10m))",
+			"sum by (instance) (rate(node_cpu_seconds_total{cpu=\"1\"}[5m] @ 1767232805))",
+			"max_over_time(sum by (instance) (rate(node_cpu_seconds_total[2m]))[10m:1m])",
+			"sum by (instance) (rate(node_cpu_seconds_total[5m])) / 2",
 		};
 		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
 			range_all(qs[i]);

@@ -80,6 +80,12 @@ struct ev {
 	bool has_tiers;
 	struct vg_plan_tiers tiers;
 	int64_t step_ms; /* of a range query */
+	/* Aggregations of a range function computed for every step at once
+	 * (fused_aggregate), and the scratch of that computation. */
+	struct fused **fused;
+	size_t n_fused;
+	uint32_t *drops;
+	size_t drops_cap;
 };
 
 /* A signature (or group key) and the index of the sample it belongs to. */
@@ -636,16 +642,17 @@ static int eval_matrix(struct ev *e, const struct vg_promql_node *m, int64_t t, 
 /* ---- functions ------------------------------------------------------------ */
 
 /* rate, increase, delta over one window (promql-subset.md). false when
- * there are fewer than two samples. */
-static bool extrapolated(const int64_t *ts, const double *v, size_t n, int64_t range_start,
-			 int64_t range_end, bool is_counter, bool is_rate, double *out)
+ * there are fewer than two samples. Counter resets are looked for only
+ * with scan_resets. */
+static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int64_t range_start,
+			      int64_t range_end, bool is_counter, bool scan_resets, bool is_rate, double *out)
 {
 	double result, to_start, to_end, sampled, avg_gap, threshold, factor;
 
 	if (n < 2)
 		return false;
 	result = v[n - 1] - v[0];
-	if (is_counter)
+	if (is_counter && scan_resets)
 		for (size_t i = 1; i < n; i++)
 			if (v[i] < v[i - 1])
 				result += v[i - 1];
@@ -669,6 +676,14 @@ static bool extrapolated(const int64_t *ts, const double *v, size_t n, int64_t r
 		result /= (double)(range_end - range_start) / 1000.0;
 	*out = result;
 	return true;
+}
+
+/* extrapolated_scan, which scan_resets lets skip looking for counter
+ * resets where the caller knows there are none. */
+static bool extrapolated(const int64_t *ts, const double *v, size_t n, int64_t range_start,
+			 int64_t range_end, bool is_counter, bool is_rate, double *out)
+{
+	return extrapolated_scan(ts, v, n, range_start, range_end, is_counter, is_counter, is_rate, out);
 }
 
 /* irate and idelta: the last two samples. */
@@ -774,36 +789,61 @@ static double kahan_inc(double inc, double sum, double *c)
 	return t;
 }
 
-/* The mean of v[0..n), n > 0, as Prometheus 3 takes avg and
- * avg_over_time: the compensated sum over n while the sum stays finite;
- * once it would overflow, a running mean from there on (so two values of
- * 1e308 average 1e308, not +Inf). */
+/* The state of one group of an aggregation (or one window's mean), fed a
+ * value at a time in input order: agg_add, then agg_result. */
+struct agg_acc {
+	double sum, c, mean, m2;
+	uint64_t n;
+	bool is_running;
+};
+
+/*
+ * One more value of a mean, as Prometheus 3 takes avg and avg_over_time:
+ * the compensated sum over n while the sum stays finite; once it would
+ * overflow, a running mean from there on (so two values of 1e308 average
+ * 1e308, not +Inf).
+ */
+static void avg_add(struct agg_acc *a, double v)
+{
+	double cnt, cur;
+
+	if (a->n++ == 0) {
+		a->sum = v;
+		return;
+	}
+	cnt = (double)a->n;
+	if (!a->is_running) {
+		double c2 = a->c, s2 = kahan_inc(v, a->sum, &c2);
+		if (!isinf(s2)) {
+			a->sum = s2;
+			a->c = c2;
+			return;
+		}
+		a->is_running = true;
+		a->mean = a->sum / (cnt - 1);
+		a->c /= cnt - 1;
+	}
+	/* an infinite mean stays as it is, unless v is NaN or the infinity
+	 * of the other sign */
+	if (isinf(a->mean) && ((isinf(v) && (a->mean > 0) == (v > 0)) || (!isinf(v) && !isnan(v))))
+		return;
+	cur = a->mean + a->c;
+	a->mean = kahan_inc(v / cnt - cur / cnt, cur, &a->c);
+}
+
+static double avg_result(const struct agg_acc *a)
+{
+	return a->is_running ? a->mean + a->c : (a->sum + a->c) / (double)a->n;
+}
+
+/* The mean of v[0..n), n > 0 (avg_add). */
 static double kahan_avg(const double *v, size_t n)
 {
-	double sum = v[0], c = 0, mean = 0;
-	bool is_running = false;
+	struct agg_acc a = { 0 };
 
-	for (size_t i = 1; i < n; i++) {
-		double cnt = (double)(i + 1), cur;
-		if (!is_running) {
-			double c2 = c, s2 = kahan_inc(v[i], sum, &c2);
-			if (!isinf(s2)) {
-				sum = s2;
-				c = c2;
-				continue;
-			}
-			is_running = true;
-			mean = sum / (cnt - 1);
-			c /= cnt - 1;
-		}
-		/* an infinite mean stays as it is, unless v[i] is NaN or the
-		 * infinity of the other sign */
-		if (isinf(mean) && ((isinf(v[i]) && (mean > 0) == (v[i] > 0)) || (!isinf(v[i]) && !isnan(v[i]))))
-			continue;
-		cur = mean + c;
-		mean = kahan_inc(v[i] / cnt - cur / cnt, cur, &c);
-	}
-	return is_running ? mean + c : (sum + c) / (double)n;
+	for (size_t i = 0; i < n; i++)
+		avg_add(&a, v[i]);
+	return avg_result(&a);
 }
 
 static bool over_time(const char *name, const double *v, size_t n, double param, double *scratch,
@@ -1775,6 +1815,54 @@ static int key_set_label(const uint8_t *key, size_t key_len, const char *name, c
 	return vg_buf_failed(out) ? VG_ENOMEM : 0;
 }
 
+/* One more value of a group of aggregation op (in input order). */
+static void agg_add(enum vg_promql_agg op, struct agg_acc *a, double v)
+{
+	double delta;
+
+	switch (op) {
+	case VG_PROMQL_SUM:
+		/* Kahan-Babuska-Neumaier, as Prometheus sums */
+		a->sum = kahan_inc(v, a->sum, &a->c);
+		break;
+	case VG_PROMQL_AVG:
+		avg_add(a, v);
+		return;
+	case VG_PROMQL_MIN:
+		if (a->n == 0 || v < a->mean || isnan(a->mean))
+			a->mean = v;
+		break;
+	case VG_PROMQL_MAX:
+		if (a->n == 0 || v > a->mean || isnan(a->mean))
+			a->mean = v;
+		break;
+	case VG_PROMQL_STDDEV: case VG_PROMQL_STDVAR:
+		/* Welford's running mean and squared deviation */
+		delta = v - a->mean;
+		a->mean += delta / (double)(a->n + 1);
+		a->m2 += delta * (v - a->mean);
+		break;
+	default:
+		break;
+	}
+	a->n++;
+}
+
+/* The value of a group of op (not quantile, topk, bottomk, limitk,
+ * limit_ratio, count_values) after agg_add of its a->n > 0 values. */
+static double agg_result(enum vg_promql_agg op, const struct agg_acc *a)
+{
+	switch (op) {
+	case VG_PROMQL_SUM: return a->sum + a->c;
+	case VG_PROMQL_AVG: return avg_result(a);
+	case VG_PROMQL_COUNT: return (double)a->n;
+	case VG_PROMQL_GROUP: return 1;
+	case VG_PROMQL_STDVAR: return a->m2 / (double)a->n;
+	case VG_PROMQL_STDDEV: return sqrt(a->m2 / (double)a->n);
+	default: return a->mean; /* min, max */
+	}
+}
+
 /* For topk: a before b when greater, NaN last; bottomk: smaller first. */
 struct ranked {
 	double v;
@@ -1959,6 +2047,360 @@ static int count_values_groups(const struct vec *v, const struct vg_promql_label
 	return rc;
 }
 
+/* ---- aggregations of a range function, all steps at once -------------- */
+
+/*
+ * sum, avg, min, max, count, group, stddev and stdvar (by or without) of
+ * rate, increase, delta, irate, idelta and the _over_time functions that
+ * drop the name and read nothing but the window (sum, avg, min, max,
+ * count, stddev, stdvar, present), changes and resets, over a range
+ * selector: the shape of most dashboard and rule queries. Their steps are
+ * computed series by series rather than step by step: each series is read
+ * once into one reused buffer, its group found once, and its windows slid
+ * over for every step, each value added to the accumulator of its (step,
+ * group). The values reach each accumulator in the order the step-by-step
+ * evaluation adds them (series order), so the answers are the same to the
+ * bit. Steps whose window the planner reads from a rollup tier are left to
+ * the step-by-step evaluation (eval_rollup_fn).
+ */
+enum fused_fn { FUSED_RATE, FUSED_INCREASE, FUSED_DELTA, FUSED_IRATE, FUSED_IDELTA, FUSED_OVER };
+
+/* The results of one aggregation node for the steps of a range query
+ * (or the one step of an instant evaluation). */
+struct fused {
+	const struct vg_promql_node *node;
+	size_t n_steps, n_groups;
+	struct vg_buf *keys;    /* of each group, ascending */
+	struct agg_acc *acc;    /* [step * n_groups + group] */
+	bool *done;             /* per step: computed here */
+	uint64_t *n_read;       /* per step: the samples its windows held */
+};
+
+/* Most (step, group) accumulators one aggregation computes at once
+ * (48 bytes each); more are left to the step-by-step evaluation. */
+#define FUSED_MAX_CELLS (1u << 20)
+
+static void fused_free(struct fused *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t g = 0; f->keys && g < f->n_groups; g++)
+		vg_buf_release(&f->keys[g]);
+	free(f->keys);
+	free(f->acc);
+	free(f->done);
+	free(f->n_read);
+	free(f);
+}
+
+static void fused_release(struct ev *e)
+{
+	for (size_t i = 0; i < e->n_fused; i++)
+		fused_free(e->fused[i]);
+	free(e->fused);
+	free(e->drops);
+	e->fused = NULL;
+	e->drops = NULL;
+	e->n_fused = e->drops_cap = 0;
+}
+
+/* Whether n has the shape above: its range selector node in *m, the
+ * function in *fn and *name. */
+static bool fused_shape(const struct vg_promql_node *n, const struct vg_promql_node **m, enum fused_fn *fn,
+			const char **name)
+{
+	static const char *const over[] = { "sum_over_time", "avg_over_time", "min_over_time", "max_over_time",
+					    "count_over_time", "stddev_over_time", "stdvar_over_time",
+					    "present_over_time", "changes", "resets" };
+	const struct vg_promql_node *c = n->expr;
+	static const struct vg_str name_label = { "__name__", 8 };
+
+	switch (n->agg) {
+	case VG_PROMQL_SUM: case VG_PROMQL_AVG: case VG_PROMQL_MIN: case VG_PROMQL_MAX:
+	case VG_PROMQL_COUNT: case VG_PROMQL_GROUP: case VG_PROMQL_STDDEV: case VG_PROMQL_STDVAR:
+		break;
+	default:
+		return false;
+	}
+	/* by (__name__): the function dropped it; the general path says so */
+	if (n->param != NULL || (!n->is_without && in_list(&n->grouping, name_label)))
+		return false;
+	while (c->kind == VG_PROMQL_PAREN)
+		c = c->expr;
+	if (c->kind != VG_PROMQL_CALL || c->n_args != 1 || c->func == NULL)
+		return false;
+	*m = c->args[0];
+	while ((*m)->kind == VG_PROMQL_PAREN)
+		*m = (*m)->expr;
+	if ((*m)->kind != VG_PROMQL_MATRIX_SEL || (*m)->range_ms <= 0)
+		return false;
+	*name = c->func->name;
+	if (strcmp(*name, "rate") == 0)
+		*fn = FUSED_RATE;
+	else if (strcmp(*name, "increase") == 0)
+		*fn = FUSED_INCREASE;
+	else if (strcmp(*name, "delta") == 0)
+		*fn = FUSED_DELTA;
+	else if (strcmp(*name, "irate") == 0)
+		*fn = FUSED_IRATE;
+	else if (strcmp(*name, "idelta") == 0)
+		*fn = FUSED_IDELTA;
+	else {
+		size_t i;
+		for (i = 0; i < sizeof(over) / sizeof(*over); i++)
+			if (strcmp(*name, over[i]) == 0)
+				break;
+		if (i == sizeof(over) / sizeof(*over))
+			return false;
+		*fn = FUSED_OVER;
+	}
+	return true;
+}
+
+/* fn over the window ts/v[0..n) (a, b], which holds counter drops when
+ * has_drops. false: no value. */
+static bool fused_value(enum fused_fn fn, const char *name, const int64_t *ts, const double *v, size_t n,
+			int64_t a, int64_t b, bool has_drops, double *out)
+{
+	bool keeps_name;
+
+	switch (fn) {
+	case FUSED_RATE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, true, out);
+	case FUSED_INCREASE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, false, out);
+	case FUSED_DELTA: return extrapolated_scan(ts, v, n, a, b, false, false, false, out);
+	case FUSED_IRATE: return instant_value(ts, v, n, true, out);
+	case FUSED_IDELTA: return instant_value(ts, v, n, false, out);
+	case FUSED_OVER: return n > 0 && over_time(name, v, n, 0, NULL, out, &keeps_name);
+	}
+	return false;
+}
+
+/* The groups of the selection's series: group[i] for series i, the keys
+ * of the groups ascending in f. */
+static int fused_groups(const struct vg_promql_node *n, struct vg_storage_set *set, size_t *group,
+			struct fused *f)
+{
+	size_t cnt = vg_storage_set_len(set), ng = 0;
+	struct sig *s = calloc(cnt ? cnt : 1, sizeof(*s));
+	int rc = 0;
+
+	if (s == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < cnt && rc == 0; i++) {
+		const uint8_t *key;
+		size_t len;
+		vg_storage_set_key(set, i, &key, &len);
+		vg_buf_init(&s[i].key);
+		s[i].idx = i;
+		rc = reduce_key(key, len, &n->grouping, !n->is_without, true, &s[i].key);
+	}
+	if (rc == 0 && cnt > 1)
+		qsort(s, cnt, sizeof(*s), sig_cmp);
+	if (rc == 0 && (f->keys = calloc(cnt ? cnt : 1, sizeof(*f->keys))) == NULL)
+		rc = VG_ENOMEM;
+	for (size_t i = 0; i < cnt && rc == 0; i++) {
+		if (ng == 0 || key_cmp(s[i].key.data, s[i].key.len, f->keys[ng - 1].data, f->keys[ng - 1].len) != 0) {
+			f->keys[ng++] = s[i].key;
+			vg_buf_init(&s[i].key);
+		}
+		group[s[i].idx] = ng - 1;
+	}
+	f->n_groups = ng;
+	sigs_free(s, cnt);
+	return rc;
+}
+
+/* The samples of x with a counter drop before them, counted from the
+ * start: e->drops[i] for x->ts/values[0..i]. */
+static int fused_drops(struct ev *e, const struct vg_samples *x)
+{
+	if (x->n > e->drops_cap) {
+		void *p = realloc(e->drops, x->n * sizeof(*e->drops));
+		if (p == NULL)
+			return VG_ENOMEM;
+		e->drops = p;
+		e->drops_cap = x->n;
+	}
+	if (x->n)
+		e->drops[0] = 0;
+	for (size_t i = 1; i < x->n; i++)
+		e->drops[i] = e->drops[i - 1] + (x->values[i] < x->values[i - 1]);
+	return 0;
+}
+
+/*
+ * Computes into *out the n_steps steps t0, t0 + step, ... of aggregation
+ * n (of shape fused_shape), those of them read raw; 0 with *out NULL when
+ * there are too many groups for it, for the step-by-step evaluation.
+ */
+static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, int64_t step, size_t n_steps,
+		     struct fused **out)
+{
+	const struct vg_promql_node *m, *sel;
+	enum fused_fn fn;
+	const char *name;
+	enum vg_plan_fn pfn;
+	struct vg_storage_set *set = NULL;
+	struct fused *f;
+	int64_t *from = NULL, *to = NULL, lo = INT64_MAX, hi = INT64_MIN;
+	size_t *group = NULL, cnt;
+	uint64_t held;
+	int rc = 0;
+
+	*out = NULL;
+	if (!fused_shape(n, &m, &fn, &name))
+		return 0;
+	sel = m->expr;
+	pfn = vg_plan_fn_of(name);
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return oom(e);
+	f->node = n;
+	f->n_steps = n_steps;
+	f->done = calloc(n_steps, sizeof(*f->done));
+	f->n_read = calloc(n_steps, sizeof(*f->n_read));
+	from = malloc(n_steps * sizeof(*from));
+	to = malloc(n_steps * sizeof(*to));
+	if (f->done == NULL || f->n_read == NULL || from == NULL || to == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	for (size_t k = 0; k < n_steps; k++) {
+		int64_t ref = ref_time(e, sel, t0 + (int64_t)k * step), a;
+		if (__builtin_sub_overflow(ref, m->range_ms, &a) || a == INT64_MIN || a == INT64_MAX)
+			continue;
+		if (pfn != VG_PLAN_FN_NONE && plan_res(e, pfn, a, ref) != VG_STORAGE_RES_RAW)
+			continue;
+		f->done[k] = true;
+		from[k] = a;
+		to[k] = ref;
+		lo = a + 1 < lo ? a + 1 : lo;
+		hi = ref > hi ? ref : hi;
+	}
+	if (lo > hi) {
+		*out = f; /* no step of it reads raw */
+		f = NULL;
+		goto out;
+	}
+	if ((rc = vg_storage_select(e->st, &sel->sel, lo, hi, VG_STORAGE_RES_RAW, &set, e->err)) != 0 ||
+	    (rc = vg_query_limits_series(e->lim, vg_storage_set_len(set), e->err)) != 0)
+		goto out;
+	cnt = vg_storage_set_len(set);
+	if ((group = malloc((cnt ? cnt : 1) * sizeof(*group))) == NULL || fused_groups(n, set, group, f) != 0) {
+		rc = oom(e);
+		goto out;
+	}
+	if (f->n_groups && n_steps > FUSED_MAX_CELLS / f->n_groups)
+		goto out; /* *out NULL: step by step */
+	if ((f->acc = calloc(n_steps * f->n_groups + 1, sizeof(*f->acc))) == NULL) {
+		rc = oom(e);
+		goto out;
+	}
+	held = e->lim ? e->lim->samples : 0;
+	for (size_t i = 0; i < cnt && rc == 0; i++) {
+		const struct vg_samples *x = &e->smp;
+		bool counts_drops = fn == FUSED_RATE || fn == FUSED_INCREASE;
+		size_t a = 0, b = 0;
+
+		if ((rc = vg_storage_set_read(set, i, lo, hi, &e->smp, e->err)) != 0)
+			break;
+		vg_span_drop_stale(&e->smp);
+		/* held: this series' samples beside what the range query held
+		 * before (none is kept past its turn); an instant query counts
+		 * all it loads */
+		if ((rc = e->is_range ? vg_query_limits_hold(e->lim, held + x->n, e->err)
+				      : vg_query_limits_add(e->lim, x->n, e->err)) != 0)
+			break;
+		if (x->n == 0)
+			continue;
+		if (counts_drops && fused_drops(e, x) != 0) {
+			rc = oom(e);
+			break;
+		}
+		for (size_t k = 0; k < n_steps; k++) {
+			double v;
+			if (!f->done[k])
+				continue;
+			while (a < x->n && x->ts_ms[a] <= from[k])
+				a++;
+			if (b < a)
+				b = a;
+			while (b < x->n && x->ts_ms[b] <= to[k])
+				b++;
+			f->n_read[k] += b - a;
+			if (b > a && fused_value(fn, name, x->ts_ms + a, x->values + a, b - a, from[k], to[k],
+						 counts_drops && e->drops[b - 1] != e->drops[a], &v))
+				agg_add(n->agg, &f->acc[k * f->n_groups + group[i]], v);
+		}
+	}
+	if (rc == 0 && e->is_range)
+		rc = vg_query_limits_hold(e->lim, held, e->err);
+	if (rc == 0) {
+		*out = f;
+		f = NULL;
+	}
+out:
+	vg_storage_set_free(set);
+	fused_free(f);
+	free(group);
+	free(from);
+	free(to);
+	return rc;
+}
+
+/* Step k of f into out. */
+static int fused_emit(struct ev *e, const struct fused *f, size_t k, struct value *out)
+{
+	const struct vg_promql_node *n = f->node;
+
+	e->n_read += f->n_read[k];
+	for (size_t g = 0; g < f->n_groups; g++) {
+		const struct agg_acc *a = &f->acc[k * f->n_groups + g];
+		if (a->n > 0 && vec_push(&out->vec, f->keys[g].data, f->keys[g].len, agg_result(n->agg, a)) != 0)
+			return oom(e);
+	}
+	return 0;
+}
+
+/* Aggregation n at t computed as above: 1 when it is not of that shape
+ * or t's step is left to the step-by-step evaluation. */
+static int fused_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
+{
+	struct fused *f = NULL;
+	size_t k;
+	int rc;
+
+	if (!e->is_range) {
+		if ((rc = fused_run(e, n, t, 0, 1, &f)) != 0 || f == NULL)
+			return rc != 0 ? rc : 1;
+		rc = f->done[0] ? fused_emit(e, f, 0, out) : 1;
+		fused_free(f);
+		return rc;
+	}
+	/* a step of the range query (not one of a subquery's) */
+	if (e->step_ms <= 0 || t < e->start_ms || t > e->end_ms || (t - e->start_ms) % e->step_ms != 0)
+		return 1;
+	k = (size_t)((t - e->start_ms) / e->step_ms);
+	for (size_t i = 0; i < e->n_fused && f == NULL; i++)
+		if (e->fused[i]->node == n)
+			f = e->fused[i];
+	if (f == NULL) {
+		size_t n_steps = (size_t)((e->end_ms - e->start_ms) / e->step_ms) + 1;
+		void *p = realloc(e->fused, (e->n_fused + 1) * sizeof(*e->fused));
+		if (p == NULL)
+			return oom(e);
+		e->fused = p;
+		if ((rc = fused_run(e, n, e->start_ms, e->step_ms, n_steps, &f)) != 0)
+			return rc;
+		if (f == NULL && (f = calloc(1, sizeof(*f))) == NULL)
+			return oom(e);
+		f->node = n; /* an empty one (no steps): step by step */
+		e->fused[e->n_fused++] = f;
+	}
+	if (k >= f->n_steps || !f->done[k])
+		return 1;
+	return fused_emit(e, f, k, out);
+}
+
 static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	struct value in = { 0 }, param = { 0 };
@@ -1969,6 +2411,8 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 	int rc;
 
 	out->type = VG_PROMQL_VECTOR;
+	if ((rc = fused_aggregate(e, n, t, out)) != 1)
+		return rc;
 	if (n->param != NULL && (rc = eval_node(e, n->param, t, &param)) != 0)
 		return rc;
 	if (n->agg == VG_PROMQL_COUNT_VALUES && !vg_label_name_valid(param.str, param.str_len)) {
@@ -1998,50 +2442,18 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 		goto out;
 	}
 	for (size_t i = 0; i < in.vec.n && rc == 0;) {
+		struct agg_acc a = { 0 };
 		size_t j = i, cnt = 0;
-		double sum = 0, comp = 0, acc = 0, mean = 0, m2 = 0;
-		bool has = false;
+		double acc;
 
 		for (; j < in.vec.n && key_cmp(g[i].key.data, g[i].key.len, g[j].key.data, g[j].key.len) == 0; j++) {
-			double v = in.vec.s[g[j].idx].v, delta;
+			double v = in.vec.s[g[j].idx].v;
 			rk[cnt] = (struct ranked){ v, g[j].idx };
 			vals[cnt] = v;
 			cnt++;
-			switch (n->agg) {
-			case VG_PROMQL_SUM: case VG_PROMQL_AVG: {
-				/* Kahan-Babuska-Neumaier, as Prometheus sums */
-				sum = kahan_inc(v, sum, &comp);
-				break;
-			}
-			case VG_PROMQL_MIN:
-				if (!has || v < acc || isnan(acc))
-					acc = v;
-				break;
-			case VG_PROMQL_MAX:
-				if (!has || v > acc || isnan(acc))
-					acc = v;
-				break;
-			case VG_PROMQL_STDDEV: case VG_PROMQL_STDVAR:
-				/* Welford's running mean and squared deviation */
-				delta = v - mean;
-				mean += delta / (double)cnt;
-				m2 += delta * (v - mean);
-				break;
-			default:
-				break;
-			}
-			has = true;
+			agg_add(n->agg, &a, v);
 		}
-		switch (n->agg) {
-		case VG_PROMQL_SUM: acc = sum + comp; break;
-		case VG_PROMQL_AVG: acc = kahan_avg(vals, cnt); break;
-		case VG_PROMQL_COUNT: acc = (double)cnt; break;
-		case VG_PROMQL_GROUP: acc = 1; break;
-		case VG_PROMQL_STDVAR: acc = m2 / (double)cnt; break;
-		case VG_PROMQL_STDDEV: acc = sqrt(m2 / (double)cnt); break;
-		case VG_PROMQL_QUANTILE: acc = quantile_of(param.scalar, vals, cnt); break;
-		default: break;
-		}
+		acc = n->agg == VG_PROMQL_QUANTILE ? quantile_of(param.scalar, vals, cnt) : agg_result(n->agg, &a);
 		if (n->agg == VG_PROMQL_LIMITK || n->agg == VG_PROMQL_LIMIT_RATIO) {
 			rc = limit_group(n->agg, param.scalar, &in.vec, g + i, j - i, &key, &out->vec);
 		} else if (n->agg == VG_PROMQL_TOPK || n->agg == VG_PROMQL_BOTTOMK) {
@@ -2474,7 +2886,7 @@ int vg_eval_instant_limited(struct vg_storage *st, const struct vg_promql_node *
 			    int64_t lookback_ms, struct vg_query_limits *lim, struct vg_eval_result *out,
 			    struct vg_err *err)
 {
-	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0, lim, 0, false, { 0 }, false, { 0 }, 0 };
+	struct ev e = { st, t_ms, t_ms, lookback_ms, err, { 0 }, 0, lim, 0, false, { 0 }, false, { 0 }, 0, NULL, 0, NULL, 0 };
 	struct value v;
 	int rc;
 
@@ -2484,6 +2896,7 @@ int vg_eval_instant_limited(struct vg_storage *st, const struct vg_promql_node *
 	rc = eval_node(&e, expr, t_ms, &v);
 	vg_samples_release(&e.smp);
 	vg_spans_release(&e.spans);
+	fused_release(&e);
 	if (rc != 0)
 		return rc;
 	out->type = v.type;
@@ -2535,7 +2948,7 @@ int vg_eval_range_limited(struct vg_storage *st, const struct vg_promql_node *ex
 			  int64_t end_ms, int64_t step_ms, int64_t lookback_ms,
 			  struct vg_query_limits *lim, struct vg_eval_result *out, struct vg_err *err)
 {
-	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0, lim, 0, false, { 0 }, false, { 0 }, 0 };
+	struct ev e = { st, start_ms, end_ms, lookback_ms, err, { 0 }, 0, lim, 0, false, { 0 }, false, { 0 }, 0, NULL, 0, NULL, 0 };
 	struct point *pts = NULL;
 	size_t n_pts = 0, cap = 0;
 	uint64_t n_steps;
@@ -2581,6 +2994,7 @@ int vg_eval_range_limited(struct vg_storage *st, const struct vg_promql_node *ex
 		rc = vg_query_limits_hold(lim, n_pts, err);
 	vg_samples_release(&e.smp);
 	vg_spans_release(&e.spans);
+	fused_release(&e);
 	if (rc == 0) {
 		rc = group_points(&e, pts, n_pts, &out->series);
 	} else {

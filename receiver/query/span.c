@@ -59,8 +59,7 @@ static int key_noname(struct vg_span_series *x)
 	return x->key_noname ? 0 : VG_ENOMEM;
 }
 
-/* Drops the staleness markers of smp. */
-static void drop_stale_markers(struct vg_samples *smp)
+void vg_span_drop_stale(struct vg_samples *smp)
 {
 	size_t k = 0;
 
@@ -96,7 +95,7 @@ static int span_read(struct vg_span *s, struct vg_storage_set *set, bool drop_st
 			if ((rc = vg_storage_set_read(set, i, s->lo, s->hi, &x->smp, err)) != 0)
 				break;
 			if (drop_stale)
-				drop_stale_markers(&x->smp);
+				vg_span_drop_stale(&x->smp);
 			if (x->smp.n == 0)
 				continue;
 		}

@@ -72,4 +72,8 @@ void vg_span_window(struct vg_span_series *s, int64_t from, int64_t to, size_t *
 
 void vg_spans_release(struct vg_spans *sp);
 
+/* Drops the staleness markers of smp, in place: what a range selector
+ * reads (it never yields them). */
+void vg_span_drop_stale(struct vg_samples *smp);
+
 #endif

@@ -254,12 +254,43 @@ struct br {
 	size_t pos, end; /* bits */
 };
 
-static inline int br_get(struct br *r, unsigned n, uint64_t *out)
+/* The 64 bits from byte i, big-endian. */
+static inline uint64_t load_be64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return __builtin_bswap64(v);
+}
+
+/* The bits from r->pos on, left-aligned, when at least the 8 bytes from
+ * its byte lie inside the stream (so 57 bits or more are valid): the fast
+ * path of the readers below; false near the end, for the bytewise one. */
+static inline bool br_peek(const struct br *r, uint64_t *w)
+{
+	size_t byte = r->pos >> 3;
+
+	if (byte + 8 > (r->end >> 3))
+		return false;
+	*w = load_be64(r->p + byte) << (r->pos & 7);
+	return true;
+}
+
+static inline __attribute__((always_inline)) int br_get(struct br *r, unsigned n, uint64_t *out)
+{
+	uint64_t v = 0, w;
 
 	if (n > r->end - r->pos || r->pos > r->end)
 		return -1;
+	if (n == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (n + (r->pos & 7) <= 64 && br_peek(r, &w)) {
+		*out = w >> (64 - n);
+		r->pos += n;
+		return 0;
+	}
 	while (n) {
 		unsigned off = (unsigned)(r->pos & 7), room = 8 - off;
 		unsigned take = n < room ? n : room;
@@ -277,8 +308,19 @@ static inline int br_get(struct br *r, unsigned n, uint64_t *out)
 static inline int br_ones(struct br *r, unsigned max, unsigned *count)
 {
 	unsigned c = 0;
-	uint64_t b;
+	uint64_t b, w;
 
+	if (r->pos <= r->end && br_peek(r, &w)) {
+		unsigned ones = (unsigned)__builtin_clzll(~w | 1), need;
+		if (ones > max)
+			ones = max;
+		need = ones < max ? ones + 1 : max;
+		if (need > r->end - r->pos)
+			return -1;
+		r->pos += need;
+		*count = ones;
+		return 0;
+	}
 	while (c < max) {
 		if (br_get(r, 1, &b) != 0)
 			return -1;
@@ -327,7 +369,7 @@ static void xor_put(struct bw *w, struct xor_state *s, uint64_t bits)
 	s->trail = (uint8_t)trail;
 }
 
-static int xor_get(struct br *r, struct xor_state *s, uint64_t *bits)
+static inline __attribute__((always_inline)) int xor_get(struct br *r, struct xor_state *s, uint64_t *bits)
 {
 	uint64_t c, x, lead, sig;
 
@@ -383,10 +425,18 @@ static void width_put(struct bw *w, uint8_t *width, uint64_t u)
 	*width = (uint8_t)b;
 }
 
-static int width_get(struct br *r, uint8_t *width, uint64_t *u)
+static inline __attribute__((always_inline)) int width_get(struct br *r, uint8_t *width, uint64_t *u)
 {
-	uint64_t c, b;
+	uint64_t c, b, w = 0;
 
+	/* the flag and the residual in one read where both fit */
+	if (*width <= 56 && r->pos <= r->end && br_peek(r, &w) && w >> 63 == 0) {
+		if (1u + *width > r->end - r->pos)
+			return -1;
+		*u = *width ? (w << 1) >> (64 - *width) : 0;
+		r->pos += 1u + *width;
+		return 0;
+	}
 	if (br_get(r, 1, &c) != 0)
 		return -1;
 	if (c == 0)
@@ -406,7 +456,7 @@ static void full_put(struct bw *w, uint64_t u)
 	bw_put(w, u, L);
 }
 
-static int full_get(struct br *r, uint64_t *u)
+static inline __attribute__((always_inline)) int full_get(struct br *r, uint64_t *u)
 {
 	uint64_t L;
 
@@ -437,10 +487,17 @@ static void ts_put(struct bw *w, uint64_t u)
 	bw_put(w, u, ts_bucket_bits[i]);
 }
 
-static int ts_get(struct br *r, uint64_t *u)
+static inline __attribute__((always_inline)) int ts_get(struct br *r, uint64_t *u)
 {
 	unsigned ones;
+	uint64_t w;
 
+	/* the common step, the same as the one before: one bit */
+	if (r->pos < r->end && br_peek(r, &w) && w >> 63 == 0) {
+		r->pos++;
+		*u = 0;
+		return 0;
+	}
 	if (br_ones(r, 5, &ones) != 0)
 		return -1;
 	if (ones == 0) {
@@ -945,6 +1002,134 @@ int vg_chunk_it_seek(struct vg_chunk_it *it, int64_t t_ms, int64_t *ts_ms, doubl
 		if (*ts_ms >= t_ms)
 			return 1;
 	return rc;
+}
+
+/*
+ * The samples of it from the first, as vg_chunk_it_next reads them one by
+ * one but with the state in registers: at most max_n, up to the last at
+ * or before max_t, *n of them, timestamps into ts and the values' integers
+ * into m (decimal modes; the ULP counts into c) or their bits (XOR).
+ */
+static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64_t *ts, uint64_t *m,
+		      int64_t *c, size_t *n)
+{
+	struct br r = { it->p, it->pos, it->nbits };
+	unsigned mode = it->mode;
+	uint64_t u, uc, val = 0;
+	int64_t t = 0, dts = 0, dv = 0;
+	struct xor_state xs = { 0, 0xff, 0 };
+	uint8_t wa = 0, wb = 0;
+	size_t i, lim = max_n < it->n ? max_n : it->n;
+
+	for (i = 0; i < lim; i++) {
+		uint64_t w;
+		/* The common sample of the decimal modes, read from one load:
+		 * the step of the one before ('0'), the integer's and the ULP
+		 * count's residuals in their widths ('0' + W bits each). */
+		if (i > 1 && mode != VG_CHUNK_XOR && t <= INT64_MAX - dts && br_peek(&r, &w) && w >> 63 == 0 &&
+		    (w << 1) >> 63 == 0) {
+			unsigned need = 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u);
+			if (need <= 57 && (mode != VG_CHUNK_DEC_ULP || (w << (2 + wa)) >> 63 == 0)) {
+				int64_t d = wa ? vg_unzigzag((w << 2) >> (64 - wa)) : 0;
+				t += dts;
+				if (mode == VG_CHUNK_DEC_ULP) {
+					val += (uint64_t)d;
+					if (wb)
+						dv = (int64_t)((uint64_t)dv +
+							       (uint64_t)vg_unzigzag((w << (3 + wa)) >> (64 - wb)));
+				} else {
+					if (mode == VG_CHUNK_DEC_DOD)
+						d = (int64_t)((uint64_t)dv + (uint64_t)d);
+					dv = d;
+					val += (uint64_t)d;
+				}
+				r.pos += need;
+				goto have;
+			}
+		}
+		if (i == 0) {
+			if (full_get(&r, &u) != 0)
+				goto bad;
+			t = vg_unzigzag(u);
+		} else {
+			int64_t d;
+			if (ts_get(&r, &u) != 0)
+				goto bad;
+			d = (int64_t)((uint64_t)dts + (uint64_t)vg_unzigzag(u));
+			if (d <= 0 || d > VG_CHUNK_MAX_STEP_MS || t > INT64_MAX - d) {
+				it->pos = r.pos;
+				it->i = (uint32_t)i;
+				return it_fail(it, d <= 0 || d > VG_CHUNK_MAX_STEP_MS ? "timestamp step out of range"
+										       : "timestamp overflows");
+			}
+			dts = d;
+			t += d;
+		}
+		if (mode == VG_CHUNK_XOR) {
+			if (xor_get(&r, &xs, &val) != 0)
+				goto bad;
+		} else if (i == 0) {
+			if (full_get(&r, &u) != 0)
+				goto bad;
+			val = (uint64_t)vg_unzigzag(u);
+			if (mode == VG_CHUNK_DEC_ULP) {
+				if (full_get(&r, &uc) != 0)
+					goto bad;
+				dv = vg_unzigzag(uc);
+			}
+		} else if (mode == VG_CHUNK_DEC_ULP) {
+			if (width_get(&r, &wa, &u) != 0 || width_get(&r, &wb, &uc) != 0)
+				goto bad;
+			val += (uint64_t)vg_unzigzag(u);
+			dv = (int64_t)((uint64_t)dv + (uint64_t)vg_unzigzag(uc));
+		} else {
+			int64_t d;
+			if (width_get(&r, &wa, &u) != 0)
+				goto bad;
+			d = vg_unzigzag(u);
+			if (mode == VG_CHUNK_DEC_DOD)
+				d = (int64_t)((uint64_t)dv + (uint64_t)d);
+			dv = d;
+			val += (uint64_t)d;
+		}
+have:
+		if (t > max_t)
+			break;
+		ts[i] = t;
+		m[i] = val;
+		c[i] = dv;
+	}
+	*n = i;
+	return 0;
+bad:
+	it->pos = r.pos;
+	it->i = (uint32_t)i;
+	return it_fail(it, "bits end early or are malformed");
+}
+
+int vg_chunk_decode(const uint8_t *p, size_t len, int64_t max_t, size_t max_n, int64_t *ts, double *v,
+		    size_t *n, struct vg_err *err)
+{
+	uint64_t m[VG_CHUNK_MAX_SAMPLES];
+	int64_t c[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_it it;
+	int rc;
+
+	*n = 0;
+	if ((rc = vg_chunk_it_init(&it, p, len, err)) != 0 ||
+	    (rc = decode_run(&it, max_t, max_n, ts, m, c, n)) != 0)
+		return rc;
+	/* apart from the bits: the divisions do not wait on each other */
+	if (it.mode == VG_CHUNK_XOR)
+		for (size_t i = 0; i < *n; i++)
+			v[i] = u2f(m[i]);
+	else if (it.mode == VG_CHUNK_DEC_ULP)
+		for (size_t i = 0; i < *n; i++)
+			v[i] = u2f(f2u(dec_value(m[i], it.scale)) + (uint64_t)c[i]);
+	else
+		for (size_t i = 0; i < *n; i++)
+			v[i] = dec_value(m[i], it.scale);
+	return 0;
 }
 
 /* ---- B. columns --------------------------------------------------------- */

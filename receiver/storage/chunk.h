@@ -130,6 +130,13 @@ int vg_chunk_it_next(struct vg_chunk_it *it, int64_t *ts_ms, double *v);
 /* Skips to the first sample with ts >= t_ms: like vg_chunk_it_next. */
 int vg_chunk_it_seek(struct vg_chunk_it *it, int64_t t_ms, int64_t *ts_ms, double *v);
 
+/* The samples of chunk p[0..len) from the first on, at most max_n, up to
+ * the last at or before max_t, into ts/v (room for VG_CHUNK_MAX_SAMPLES):
+ * *n of them. What iterating with vg_chunk_it_next gives, faster. 0, or
+ * the error of vg_chunk_it_init or vg_chunk_it_next (with its message). */
+int vg_chunk_decode(const uint8_t *p, size_t len, int64_t max_t, size_t max_n, int64_t *ts, double *v,
+		    size_t *n, struct vg_err *err);
+
 /* ---- Decimal helpers ----------------------------------------------------- */
 
 /*

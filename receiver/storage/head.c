@@ -1029,24 +1029,27 @@ static int samples_push(struct vg_samples *out, int64_t t, double v)
 static int decode_first(const uint8_t *p, size_t len, uint64_t k, int64_t min_t, int64_t max_t,
 			struct vg_samples *out)
 {
-	struct vg_chunk_it it;
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double v[VG_CHUNK_MAX_SAMPLES];
 	struct vg_err err;
-	int64_t t;
-	double v;
+	size_t n, i = 0;
 	int rc;
 
 	if (len == 0 || k == 0)
 		return 0;
-	if ((rc = vg_chunk_it_init(&it, p, len, &err)) != 0)
+	if ((rc = vg_chunk_decode(p, len, max_t, k > SIZE_MAX ? SIZE_MAX : (size_t)k, ts, v, &n, &err)) != 0)
 		return rc;
-	rc = k == UINT64_MAX ? vg_chunk_it_seek(&it, min_t, &t, &v) : vg_chunk_it_next(&it, &t, &v);
-	for (; rc == 1 && k > 0 && t <= max_t; rc = vg_chunk_it_next(&it, &t, &v)) {
-		if (t >= min_t && samples_push(out, t, v) != 0)
-			return VG_ENOMEM;
-		if (k != UINT64_MAX)
-			k--;
-	}
-	return rc < 0 ? rc : 0;
+	while (i < n && ts[i] < min_t)
+		i++;
+	if (i == n)
+		return 0;
+	if (out->n + n - i > out->cap &&
+	    vg_samples_reserve(out, out->n + n - i > 2 * out->cap ? out->n + n - i : 2 * out->cap) != 0)
+		return VG_ENOMEM;
+	memcpy(out->ts_ms + out->n, ts + i, (n - i) * sizeof(*ts));
+	memcpy(out->values + out->n, v + i, (n - i) * sizeof(*v));
+	out->n += n - i;
+	return 0;
 }
 
 /* Appends the samples of chunk p[0..len) within [min_t, max_t]. */

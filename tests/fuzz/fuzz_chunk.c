@@ -3,14 +3,15 @@
  * (receiver/storage/chunk.c).
  *
  * Input layout: byte 0 picks what the rest is (byte 0 mod 5):
- *   0  a head chunk, decoded to its end;
+ *   0  a head chunk, decoded to its end, one sample at a time and at once
+ *      (vg_chunk_decode: the same samples, the same failure);
  *   1  a timestamp column, 2 an integer column, 3 a value column (also
  *      against a reference column of i / 4), each decoded into an array of
  *      the count the column claims (at most 65536);
  *   4  samples, 10 bytes each: a 2-byte big-endian timestamp step (0 is
  *      refused by the encoder, as a repeat must be) and 8 bytes of value
  *      bits; they are appended to a head chunk (cut when full), every
- *      prefix decoded from a copy and compared bit for bit, the chunk
+ *      prefix decoded from a copy (both ways) and compared bit for bit, the chunk
  *      finished and compared again, and the same samples round-trip
  *      through the ts, i64 and f64 column encoders, and the f64 column
  *      against itself and against the values one place later as reference.
@@ -38,28 +39,62 @@ static uint64_t bits_of(double v)
 	return u;
 }
 
+/* Decodes with the iterator, then with vg_chunk_decode (all of it, and
+ * up to a time within it): the same samples bit for bit, the same
+ * failure. */
 static void decode_chunk(const uint8_t *p, size_t len)
 {
+	int64_t ts[VG_CHUNK_MAX_SAMPLES], ts2[VG_CHUNK_MAX_SAMPLES];
+	double vs[VG_CHUNK_MAX_SAMPLES], vs2[VG_CHUNK_MAX_SAMPLES];
 	struct vg_chunk_it it;
 	struct vg_err err;
 	int64_t t, last = INT64_MIN;
 	double v;
-	int rc, n = 0;
+	int rc, rc2, n = 0;
+	size_t n2;
 
 	if (vg_chunk_it_init(&it, p, len, &err) != 0) {
 		if (err.msg[0] == 0)
+			abort();
+		if (vg_chunk_decode(p, len, INT64_MAX, SIZE_MAX, ts2, vs2, &n2, &err) == 0 || n2 != 0)
 			abort();
 		return;
 	}
 	while ((rc = vg_chunk_it_next(&it, &t, &v)) == 1) {
 		if (n++ > 0 && t <= last)
 			abort(); /* timestamps always rise */
+		if (n > VG_CHUNK_MAX_SAMPLES)
+			abort();
+		ts[n - 1] = t;
+		vs[n - 1] = v;
 		last = t;
 	}
 	if (rc < 0 && err.msg[0] == 0)
 		abort();
-	if (n > VG_CHUNK_MAX_SAMPLES)
+	memset(&err, 0, sizeof(err));
+	rc2 = vg_chunk_decode(p, len, INT64_MAX, SIZE_MAX, ts2, vs2, &n2, &err);
+	if ((rc < 0) != (rc2 != 0) || (rc2 != 0 && err.msg[0] == 0))
 		abort();
+	if (rc2 == 0) {
+		if (n2 != (size_t)n)
+			abort();
+		for (size_t i = 0; i < n2; i++)
+			if (ts2[i] != ts[i] || bits_of(vs2[i]) != bits_of(vs[i]))
+				abort();
+		/* up to the middle sample's time, and at most a third */
+		if (n > 0) {
+			size_t want = 0, lim = (size_t)n / 3;
+			for (int i = 0; i < n && ts[i] <= ts[n / 2]; i++)
+				want++;
+			if (vg_chunk_decode(p, len, ts[n / 2], SIZE_MAX, ts2, vs2, &n2, &err) != 0 || n2 != want)
+				abort();
+			if (vg_chunk_decode(p, len, INT64_MAX, lim, ts2, vs2, &n2, &err) != 0 || n2 != lim)
+				abort();
+			for (size_t i = 0; i < n2; i++)
+				if (ts2[i] != ts[i] || bits_of(vs2[i]) != bits_of(vs[i]))
+					abort();
+		}
+	}
 }
 
 static void decode_col(const uint8_t *p, size_t len, int kind)
@@ -111,6 +146,7 @@ static void check_chunk(const struct vg_chunk_enc *e, const int64_t *ts, const d
 	}
 	if (rc != 0 || i != n)
 		abort();
+	decode_chunk(copy, len); /* and at once, the same */
 	free(copy);
 }
 
