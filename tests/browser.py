@@ -43,6 +43,7 @@ Pages set body's data-state to "loading", "ready" or "error" (query
 page), which cases wait on rather than sleep.
 """
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -53,6 +54,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 import importlib.util
 
@@ -213,18 +215,26 @@ class Browser:
         self.wait(lambda: self.attr(css, name) == value, "%s[%s=%r] (is %r)" % (css, name, value, self.attr(css, name)),
                   timeout)
 
-    def api(self, path):
+    def _http(self, method, path, body=None, headers=None):
+        # http.client, not urllib: urllib asks the server to close
+        # (Connection: close), and a burst of such replies can stall one
+        # (receiver/http/import.c); here the client closes.
+        u = urllib.parse.urlsplit(self.base)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
         try:
-            with urllib.request.urlopen(self.base + path, timeout=30) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read())
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def api(self, path):
+        return json.loads(self._http("GET", path)[1])
 
     def import_text(self, text):
-        req = urllib.request.Request(self.base + "/api/v1/import/prometheus", data=text.encode(), method="POST",
-                                     headers={"Content-Type": "text/plain"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            r.read()
+        status, body = self._http("POST", "/api/v1/import/prometheus", text.encode(), {"Content-Type": "text/plain"})
+        if status // 100 != 2:
+            self.fail("import: %d %s" % (status, body[:200]))
 
     def screenshot(self, name):
         png = base64.b64decode(self.d.s("GET", "/screenshot"))
