@@ -33,6 +33,8 @@ b, the Browser, has:
     b.attr(css, name)          an attribute (data-x too), or None
     b.js(script, *args)        runs script (a function body) and
                                returns its value
+    b.js_async(script, *args)  the same, the value passed to the
+                               callback that is script's last argument
     b.wait(fn, what, timeout=5) polls fn() until it is truthy; returns it
     b.wait_attr(css, name, value)   waits until the attribute equals value
     b.api(path)                GET the API directly (parsed JSON)
@@ -199,6 +201,10 @@ class Browser:
 
     def js(self, script, *args):
         return self.d.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def js_async(self, script, *args):
+        """Runs script, whose last argument is a callback taking its value."""
+        return self.d.s("POST", "/execute/async", {"script": script, "args": list(args)})
 
     def wait(self, fn, what, timeout=5.0):
         deadline = time.time() + timeout
