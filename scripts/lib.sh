@@ -19,7 +19,9 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # promtool), the peer tests/test_promcompare.c compares answers with, and with
 # victoria-metrics the peers bench/bench_query and bench/bench_import
 # measure beside Vigil; collectd-core, the peer bench/bench_agent runs
-# beside the agent.
+# beside the agent; npm, with which the build fetches the web page's
+# charting library (uPlot, Makefile.am), and chromium and chromium-driver,
+# the headless browser tests/test_web_browser.c and bench/bench_web drive.
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
@@ -27,7 +29,7 @@ VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   cpio procps adduser
   prometheus-node-exporter python3-statsd openssl
   python3-aiosmtpd prometheus-alertmanager prometheus victoria-metrics
-  collectd-core"
+  collectd-core npm chromium chromium-driver"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.
@@ -40,6 +42,9 @@ vg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 vg_deps() {
 	local missing="" p
 	for p in $VG_PACKAGES; do
+		# npm may come with another build of Node.js (its nodejs
+		# package), where Debian's npm package would conflict.
+		[ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
