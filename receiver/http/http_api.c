@@ -127,6 +127,10 @@ struct vg_http_api {
 	struct vg_http_auth auth;
 	bool is_full; /* at max_connections: not accepting (HTTP thread) */
 	struct vg_notifier *notifier; /* borrowed; NULL: no /api/v2/ */
+	/* The ingest rate of /api/v1/status/vigil (status.h), ticked by
+	 * status_tick_ev (HTTP thread). */
+	struct vg_status_rate status_rate;
+	struct event *status_tick_ev;
 	/* Queries: the pool evaluates; the limits each query gets; the
 	 * jobs handed to the pool and not yet answered (HTTP thread). */
 	struct vg_query_pool *pool;
@@ -134,10 +138,6 @@ struct vg_http_api {
 	uint64_t query_max_samples, query_max_series, query_max_response_bytes;
 	unsigned query_max_queued;
 	struct query_job *jobs;
-	/* The ingest rate of /api/v1/status/vigil (status.h), ticked by
-	 * status_tick_ev (HTTP thread). */
-	struct vg_status_rate status_rate;
-	struct event *status_tick_ev;
 };
 
 /* --- replies -------------------------------------------------------------- */
