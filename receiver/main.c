@@ -447,6 +447,7 @@ int main(int argc, char **argv)
 		.query_max_response_bytes = cfg.query_max_response_bytes,
 		.query_max_concurrency = (unsigned)cfg.query_max_concurrency,
 		.query_max_queued = (unsigned)cfg.query_max_queued,
+		.web_assets_dir = cfg.web_assets_dir,
 	};
 	http_auth_options(&cfg, &hopts.auth);
 	if (vg_http_api_start(&hopts, &api, &err) != 0)

@@ -152,6 +152,7 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("http_tls_cert_file", VG_CONF_STR, http_tls_cert_file), 0, 0, vg_conf_check_path },
 	{ F("http_tls_key_file", VG_CONF_STR, http_tls_key_file), 0, 0, vg_conf_check_path },
 	{ F("http_tls_client_ca_file", VG_CONF_STR, http_tls_client_ca_file), 0, 0, vg_conf_check_path },
+	{ F("web_assets_dir", VG_CONF_STR, web_assets_dir), 0, 0, check_optional_path },
 	/* Rules (vigil-rules(5)) */
 	{ F("rule_files", VG_CONF_STRLIST, rule_files), 0, 0, NULL },
 	{ F("evaluation_interval", VG_CONF_DURATION, evaluation_interval_ms), 1000, 24LL * 3600 * 1000, NULL },
@@ -189,6 +190,7 @@ static const char usage_text[] =
 	"                              queries evaluated at once (default 2 per CPU,\n"
 	"                              2 to 20)\n"
 	"      --query.max-queued N    queries waiting beyond those (default 100)\n"
+	"      --web.assets-dir DIR    the web page's files (default " VG_WEB_DIR ")\n"
 	"      --check-config          check the configuration, print any error with\n"
 	"                              its file and line, and exit (0 valid, 1 not)\n"
 	"  -h, --help                  print this help and exit\n"
@@ -209,6 +211,7 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_RETENTION,
 	OPT_TESTING_CLOCK_FILE,
+	OPT_WEB_ASSETS_DIR,
 	OPT_QUERY, /* OPT_QUERY + i: query_flags[i] */
 };
 
@@ -242,6 +245,7 @@ static const struct option long_options[] = {
 	{ "query.max-response-size", required_argument, NULL, OPT_QUERY + 3 },
 	{ "query.max-concurrency", required_argument, NULL, OPT_QUERY + 4 },
 	{ "query.max-queued", required_argument, NULL, OPT_QUERY + 5 },
+	{ "web.assets-dir", required_argument, NULL, OPT_WEB_ASSETS_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -251,6 +255,7 @@ static const struct option long_options[] = {
 struct receiver_flags {
 	const char *config, *data_dir, *listen, *http_listen, *token, *port_file, *log_level;
 	const char *retention, *testing_clock_file;
+	const char *web_assets_dir;
 	const char *query[N_QUERY_FLAGS];
 	bool is_check_only;
 };
@@ -372,6 +377,8 @@ static int apply_flags(struct vg_receiver_config *cfg, const struct receiver_fla
 		  offsetof(struct vg_receiver_config, log_level), vg_conf_check_log_level },
 		{ "--testing-clock-file", offsetof(struct receiver_flags, testing_clock_file),
 		  offsetof(struct vg_receiver_config, testing_clock_file), NULL },
+		{ "--web.assets-dir", offsetof(struct receiver_flags, web_assets_dir),
+		  offsetof(struct vg_receiver_config, web_assets_dir), vg_conf_check_path },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -454,6 +461,7 @@ static int finish(struct vg_receiver_config *cfg, struct vg_err *err)
 		return vg_err_set(err, VG_EINVAL, "%s is set without http_tls_cert_file",
 				  cfg->http_tls_key_file ? "http_tls_key_file" : "http_tls_client_ca_file");
 	unset_empty(&cfg->testing_clock_file);
+	unset_empty(&cfg->web_assets_dir);
 	unset_empty(&cfg->testing_alert_log);
 	return 0;
 }
@@ -477,6 +485,7 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_CHECK_CONFIG: fl->is_check_only = true; break;
 		case OPT_RETENTION: fl->retention = optarg; break;
 		case OPT_TESTING_CLOCK_FILE: fl->testing_clock_file = optarg; break;
+		case OPT_WEB_ASSETS_DIR: fl->web_assets_dir = optarg; break;
 		case OPT_QUERY + 0: case OPT_QUERY + 1: case OPT_QUERY + 2:
 		case OPT_QUERY + 3: case OPT_QUERY + 4: case OPT_QUERY + 5:
 			fl->query[c - OPT_QUERY] = optarg;

@@ -73,6 +73,9 @@ struct vg_receiver_config {
 	char *http_tls_cert_file;
 	char *http_tls_key_file;
 	char *http_tls_client_ca_file;
+	/* The web page's asset root (receiver/http/web.h); NULL: the
+	 * installed one, or the source tree's in a build tree. */
+	char *web_assets_dir;
 	/* Rules (vigil-rules(5)): glob patterns of rule files, relative ones
 	 * against the configuration file's directory; the interval of groups
 	 * that name none (Prometheus's evaluation_interval, 1m). */

@@ -18,14 +18,17 @@ VG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (tests/smtp_sink.py, a real SMTP server); prometheus (2.42, with
 # promtool), the peer tests/test_promcompare.c compares answers with, and with
 # victoria-metrics the peers bench/bench_query and bench/bench_import
-# measure beside Vigil.
+# measure beside Vigil; npm, with which the build fetches the web page's
+# charting library (uPlot, Makefile.am), and chromium and chromium-driver,
+# the headless browser tests/test_web_browser.c and bench/bench_web drive.
 VG_PACKAGES="build-essential autoconf automake libtool pkg-config
   libevent-dev libssl-dev libmsgpack-dev libzstd-dev libcurl4-openssl-dev
   libyaml-dev libxxhash-dev libjansson-dev libre2-dev libpcre2-dev zlib1g-dev check mandoc clang
   libclang-rt-14-dev debhelper lintian rpm rpmlint elfutils systemd man-db
   cpio procps adduser
   prometheus-node-exporter python3-statsd openssl
-  python3-aiosmtpd prometheus-alertmanager prometheus victoria-metrics"
+  python3-aiosmtpd prometheus-alertmanager prometheus victoria-metrics
+  npm chromium chromium-driver"
 
 # The configure arguments of build/default, shared by demo and test so
 # that neither reconfigures what the other built.

@@ -51,6 +51,7 @@
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
 #include "receiver/http/status.h"
+#include "receiver/http/web.h"
 #include "receiver/ingest/tls.h"
 #include "receiver/query/eval.h"
 #include "receiver/query/pool.h"
@@ -138,6 +139,7 @@ struct vg_http_api {
 	uint64_t query_max_samples, query_max_series, query_max_response_bytes;
 	unsigned query_max_queued;
 	struct query_job *jobs;
+	struct vg_web *web; /* the web page's files (web.h) */
 };
 
 /* --- replies -------------------------------------------------------------- */
@@ -1730,6 +1732,51 @@ static void handle_health(struct ctx *c, const char *path)
 	}
 }
 
+/* GET of a web page's file (web.h); nothing outside its table. The path
+ * is the request line's own (up to '?'), not evhttp's parse of it, which
+ * reads "//x" as an authority and an empty path. */
+static void handle_web(struct ctx *c, const char *path)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(c->req), "If-None-Match");
+	const char *raw = evhttp_request_get_uri(c->req);
+	struct vg_buf line = VG_BUF_INIT;
+	struct vg_web_reply r;
+
+	if (raw != NULL && raw[0] == '/') {
+		vg_buf_append(&line, raw, strcspn(raw, "?#"));
+		if (vg_buf_failed(&line)) {
+			reply_internal(c, "out of memory");
+			return;
+		}
+		path = vg_buf_cstr(&line);
+	}
+	vg_web_lookup(c->api->web, path, inm, &r);
+	vg_buf_release(&line);
+	if (r.status == 400 || r.status == 404) {
+		reply_error(c, r.status, r.status == 400 ? "bad_data" : "not_found", r.reason);
+		return;
+	}
+	if (evhttp_request_get_command(c->req) != EVHTTP_REQ_GET) {
+		method_not_allowed(c, "GET, OPTIONS");
+		return;
+	}
+	evhttp_add_header(h, "ETag", r.etag);
+	evhttp_add_header(h, "Cache-Control", r.cache_control);
+	evhttp_add_header(h, "Content-Security-Policy", vg_web_csp);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "same-origin");
+	if (r.status == 304) {
+		evhttp_send_reply(c->req, 304, NULL, NULL);
+		return;
+	}
+	evhttp_add_header(h, "Content-Type", r.content_type);
+	/* Borrowed: the vg_web outlives every connection (stop frees it
+	 * after the base). */
+	evbuffer_add_reference(evhttp_request_get_output_buffer(c->req), r.body, r.len, NULL, NULL);
+	evhttp_send_reply(c->req, 200, NULL, NULL);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct ctx c = { .api = arg, .req = req, .out = VG_BUF_INIT };
@@ -1741,6 +1788,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (path == NULL || *path == '\0')
 		path = "/";
 	rt = lookup_route(path);
+	if (!rt.exists && vg_web_has(c.api->web, path))
+		rt.exists = true; /* a web page's file: read scope */
 	if (strncmp(path, "/api/v2/", 8) == 0 && evhttp_request_get_command(req) != EVHTTP_REQ_GET)
 		rt.scope = VG_HTTP_SCOPE_ADMIN; /* silences and alerts change state */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
@@ -1768,7 +1817,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		else
 			handle_metrics(&c);
 	} else {
-		reply_error(&c, 404, "not_found", "unknown path");
+		handle_web(&c, path);
 	}
 	vg_http_form_release(&c.form);
 	vg_buf_release(&c.out);
@@ -1939,6 +1988,8 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		if ((rc = vg_query_pool_start(&po, &api->pool, err)) != 0)
 			goto fail;
 	}
+	if ((rc = vg_web_open(opts->web_assets_dir, &api->web, err)) != 0)
+		goto fail;
 	if ((rc = vg_http_cors_init(&api->cors, opts->cors_origin, err)) != 0 ||
 	    (rc = vg_http_auth_init(&api->auth, &opts->auth, err)) != 0)
 		goto fail;
@@ -2074,5 +2125,6 @@ void vg_http_api_stop(struct vg_http_api *api)
 	vg_tls_server_free(api->tls); /* after the connections' SSLs */
 	vg_http_auth_release(&api->auth);
 	vg_http_cors_release(&api->cors);
+	vg_web_free(api->web);
 	free(api);
 }

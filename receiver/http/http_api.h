@@ -71,6 +71,8 @@ struct vg_http_api_options {
 	uint64_t query_max_response_bytes; /* a query's response body */
 	unsigned query_max_concurrency;    /* 0: vg_query_pool_default_concurrency() */
 	unsigned query_max_queued;         /* waiting for a worker; 0: 100 */
+	/* The web page's asset root (web.h); NULL: the default. */
+	const char *web_assets_dir;
 };
 
 /* Binds the socket now (so errors show at start) and starts the thread. */
