@@ -13,8 +13,9 @@ CPU, load, memory, filesystems, disks, network, uname, boot time) and
 the agent's own vigil_agent_* metrics, one sample a minute for M minutes
 up to END, plus vigil_agent_last_seen_timestamp_seconds as the receiver
 writes it. --fleet-only writes node_load1 and the last-seen series alone
-(the fleet page's two queries); the last K hosts stop K*10 minutes early
-(silent agents). Deterministic: the same arguments give the same bytes.
+(the fleet page's two queries); the last K hosts stop early (silent
+agents: host N-K+j, j = 1..K, 3*j minutes before END, while their
+last-seen series goes on with the time of their last batch). Deterministic: the same arguments give the same bytes.
 """
 import argparse
 import random
@@ -48,14 +49,19 @@ def main(argv=None, out=sys.stdout):
     for h in range(a.hosts):
         inst = "%shost-%d" % (a.prefix, h)
         lab = 'instance="%s",pool="%spool-%d"' % (inst, a.prefix, h % a.pools)
-        stop = a.end - (a.silent - (a.hosts - 1 - h)) * 600 if h >= a.hosts - a.silent else a.end
+        j = h - (a.hosts - a.silent) + 1  # 1..K for the silent hosts
+        stop = a.end - min(j * 180, a.minutes * 60) if j > 0 else a.end
         base = rnd.random()
-        ts = [t for t in range(a.end - a.minutes * 60, a.end + 1, 60) if t <= stop]
+        ts = list(range(a.end - a.minutes * 60, a.end + 1, 60))
         for k, t in enumerate(ts):
             ms = t * 1000
+            # As the receiver writes it: every agent every round, its
+            # value the time of the agent's last batch.
+            w('vigil_agent_last_seen_timestamp_seconds{instance="%s"} %d %d\n' % (inst, min(t, stop), ms))
+            if t > stop:
+                continue
             load = 0.5 + 2 * base + 0.5 * ((k * 7 + h) % 11) / 11
             w('node_load1{%s} %.3f %d\n' % (lab, load, ms))
-            w('vigil_agent_last_seen_timestamp_seconds{instance="%s"} %d %d\n' % (inst, t, ms))
             if a.fleet_only:
                 continue
             w('node_load5{%s} %.3f %d\n' % (lab, load * 0.9, ms))

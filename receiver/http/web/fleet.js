@@ -74,16 +74,18 @@ function build({ seen, series, start }) {
 		const r = get(s.metric.instance);
 		if (s.metric.pool) r.pool = s.metric.pool;
 		// Several series of one instance (other labels): the highest.
-		const ys = r.values || new Float32Array(n).fill(NaN);
-		for (const [t, v] of s.values) {
-			const i = Math.round((t - start) / STEP_S), y = Number(v) * scale;
+		// Plain indexed loops: at 10,000 instances this is 300,000 points.
+		const ys = r.values || new Float32Array(n).fill(NaN), vals = s.values;
+		for (let j = 0; j < vals.length; j++) {
+			const p = vals[j], i = Math.round((p[0] - start) / STEP_S), y = +p[1] * scale;
 			if (i >= 0 && i < n && !(ys[i] >= y)) ys[i] = y;
 		}
 		r.values = ys;
 		for (let i = 0; i < n; i++) {
-			if (!Number.isNaN(ys[i])) {
-				if (ys[i] > r.peak) r.peak = ys[i];
-				r.latest = ys[i];
+			const y = ys[i];
+			if (y === y) { // not NaN
+				if (y > r.peak) r.peak = y;
+				r.latest = y;
 			}
 		}
 	}
@@ -195,10 +197,14 @@ async function load() {
 		const answers = await fetchAll();
 		const t1 = performance.now();
 		all = build(answers);
+		const tb = performance.now();
 		rowEls.forEach((r) => { r.dataset.instance = ""; });
 		arrange();
+		const ta = performance.now();
 		await new Promise((res) => requestAnimationFrame(() => res()));
 		const t2 = performance.now();
+		document.body.dataset.buildMs = (tb - t1).toFixed(0);
+		document.body.dataset.arrangeMs = (ta - tb).toFixed(0);
 		document.body.dataset.instances = String(all.length);
 		document.body.dataset.fetchMs = (t1 - t0).toFixed(0);
 		document.body.dataset.drawMs = (t2 - t1).toFixed(0);
