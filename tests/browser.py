@@ -33,6 +33,8 @@ b, the Browser, has:
     b.attr(css, name)          an attribute (data-x too), or None
     b.js(script, *args)        runs script (a function body) and
                                returns its value
+    b.js_async(script, *args)  the same, the value passed to the
+                               callback that is script's last argument
     b.wait(fn, what, timeout=5) polls fn() until it is truthy; returns it
     b.wait_attr(css, name, value)   waits until the attribute equals value
     b.api(path)                GET the API directly (parsed JSON)
@@ -43,6 +45,7 @@ Pages set body's data-state to "loading", "ready" or "error" (query
 page), which cases wait on rather than sleep.
 """
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -167,7 +170,6 @@ class Browser:
         self.d = driver
         self.base = base.rstrip("/")
         self.artifacts = artifacts
-        self._conn = None
 
     def fail(self, msg):
         raise CaseFailed(msg)
@@ -201,6 +203,10 @@ class Browser:
     def js(self, script, *args):
         return self.d.s("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def js_async(self, script, *args):
+        """Runs script, whose last argument is a callback taking its value."""
+        return self.d.s("POST", "/execute/async", {"script": script, "args": list(args)})
+
     def wait(self, fn, what, timeout=5.0):
         deadline = time.time() + timeout
         last = None
@@ -216,35 +222,26 @@ class Browser:
         self.wait(lambda: self.attr(css, name) == value, "%s[%s=%r] (is %r)" % (css, name, value, self.attr(css, name)),
                   timeout)
 
-    # The receiver is asked on one kept-alive connection (http.client),
-    # not urllib's, which sends "Connection: close" with every request:
-    # vigil-receiver's HTTP server mishandles that header (a freed
-    # connection left among its timers; valgrind shows it), which a case
-    # must not depend on.
-    def _request(self, method, path, body=None, headers=None, timeout=60):
-        for attempt in (0, 1):
-            if self._conn is None:
-                u = urllib.parse.urlsplit(self.base)
-                self._conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-            try:
-                self._conn.request(method, path, body=body, headers=headers or {})
-                r = self._conn.getresponse()
-                return r.status, r.read()
-            except (http.client.HTTPException, OSError):
-                self._conn.close()
-                self._conn = None
-                if attempt:
-                    raise
+    def _http(self, method, path, body=None, headers=None):
+        # http.client, not urllib: urllib asks the server to close
+        # (Connection: close), and a burst of such replies can stall one
+        # (receiver/http/import.c); here the client closes.
+        u = urllib.parse.urlsplit(self.base)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
 
     def api(self, path):
-        status, body = self._request("GET", path, timeout=30)
-        return json.loads(body)
+        return json.loads(self._http("GET", path)[1])
 
     def import_text(self, text):
-        status, body = self._request("POST", "/api/v1/import/prometheus", text.encode(),
-                                     {"Content-Type": "text/plain"})
-        if status >= 300:
-            self.fail("import answered %d: %s" % (status, body[:200]))
+        status, body = self._http("POST", "/api/v1/import/prometheus", text.encode(), {"Content-Type": "text/plain"})
+        if status // 100 != 2:
+            self.fail("import: %d %s" % (status, body[:200]))
 
     def screenshot(self, name):
         png = base64.b64decode(self.d.s("GET", "/screenshot"))
