@@ -41,6 +41,9 @@ vg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 vg_deps() {
 	local missing="" p
 	for p in $VG_PACKAGES; do
+		# npm may come with another build of Node.js (its nodejs
+		# package), where Debian's npm package would conflict.
+		[ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0

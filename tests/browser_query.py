@@ -79,6 +79,16 @@ def case_url_holds_the_state(b):
     assert q["expr"] == ["sum by (pool) (vg_web_test)"] and q["stacked"] == ["1"], q
 
 
+def case_custom_range_and_step(b):
+    # The first half hour at 60 s: 31 points; the controls show it.
+    b.open("/?" + urllib.parse.urlencode({"expr": "vg_web_test", "range": "custom", "from": START,
+                                          "to": START + 1800, "step": 60}))
+    b.wait_attr("#q-chart", "data-points", "31")
+    assert b.attr("#q-chart", "data-series") == str(N)
+    assert b.js("return document.getElementById('q-custom').hidden") is False
+    assert b.js("return document.getElementById('q-step').value") == "60"
+
+
 def case_bad_query_shows_error_with_column(b):
     expr = "sum(rate(vg_web_test[5m])"
     want = b.api("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["error"]

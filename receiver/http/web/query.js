@@ -6,7 +6,7 @@
 // from/to (custom range, Unix seconds), end (Unix seconds; empty: now),
 // step (seconds; empty: from the graph's width), stacked (1).
 import { api, ApiError, Chart, legend, header, el, readState, writeState, parseDuration,
-	formatDuration, formatTime, formatValue, seriesName, niceStep } from "/vigil.js";
+	formatDuration, formatTime, seriesName, niceStep } from "/vigil.js";
 
 const DEFAULTS = { expr: "", tab: "graph", range: "1h", from: "", to: "", end: "", step: "", stacked: false };
 const $ = (id) => document.getElementById(id);
