@@ -20,6 +20,7 @@
 #include "cli/output.h"
 #include "cli/rules.h"
 #include "cli/silence.h"
+#include "cli/status.h"
 #include "cli/promqltest.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -164,6 +165,8 @@ static const char global_usage[] =
 	"  ack list [--expired] [-q]\n"
 	"  ack expire ID...\n"
 	"      acknowledgements: no repeats nor escalation until the alerts resolve\n"
+	"  status [-o FORMAT]\n"
+	"      the receiver's ingest rate, series, WAL, blocks per tier and members\n"
 	"  promql-test FILE...\n"
 	"      run PromQL test files (Prometheus's promqltest format) in-process\n"
 	"  help [COMMAND]\n"
@@ -278,6 +281,15 @@ static const char alerts_usage[] =
 	"since the alert became active, its name and labels.\n"
 	"\n"
 	"  -o, --output FORMAT table (default), csv or json\n";
+static const char status_usage[] =
+	"Usage: vigil status [-o FORMAT]\n"
+	"\n"
+	"The receiver's state (/api/v1/status/vigil): version and uptime, the\n"
+	"ingest rate over the last minute, agents connected, series in the\n"
+	"head, the WAL, bytes on disk, queries, members, and a table of the\n"
+	"blocks of each tier (raw, 1m, 1h).\n"
+	"\n"
+	"  -o, --output FORMAT table (default), csv (the tiers' table) or json\n";
 static const char silence_usage[] =
 	"Usage: vigil silence add MATCHER... --comment TEXT [--author NAME]\n"
 	"                         [--start TIME] [--duration DURATION | --end TIME]\n"
@@ -925,6 +937,28 @@ static int run_ack(const struct options *o, int argc, char **argv)
 	return vg_cli_ack(&rq.client, &ao, argc, argv);
 }
 
+static int run_status(const struct options *o, int argc, char **argv)
+{
+	struct vg_buf out = VG_BUF_INIT;
+	struct vg_err err = { 0 };
+	struct request rq;
+	int rc;
+
+	if (argc != 0)
+		return usage_error("status: unexpected argument '%s'", argv[0]);
+	if ((rc = prepare(o, &rq)) >= 0)
+		return rc;
+	if (rq.format == VG_OUTPUT_CHART)
+		return usage_error("status: -o chart is for query");
+	if (vg_cli_status(&rq.client, rq.format, &out, &err) != 0) {
+		vg_buf_release(&out);
+		return fail(&err);
+	}
+	rc = write_out(&out);
+	vg_buf_release(&out);
+	return rc;
+}
+
 static int run_promqltest(const struct options *o, int argc, char **argv)
 {
 	(void)o;
@@ -943,6 +977,7 @@ static const struct command commands[] = {
 	{ "alerts", 0, alerts_usage, run_alerts },
 	{ "silence", TAKES_SILENCE | TAKES_RANGE, silence_usage, run_silence },
 	{ "ack", TAKES_ACK, ack_usage, run_ack },
+	{ "status", 0, status_usage, run_status },
 	{ "promql-test", 0, promqltest_usage, run_promqltest },
 	{ "help", 0, global_usage, run_help },
 };
@@ -991,7 +1026,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (optind >= argc)
-		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence, ack, promql-test or help)");
+		return usage_error("missing command (query, series, labels, import, push, rules, alerts, silence, ack, status, promql-test or help)");
 	cmd = find_command(argv[optind]);
 	if (cmd == NULL)
 		return usage_error("unknown command '%s'", argv[optind]);

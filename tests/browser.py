@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 import traceback
+import http.client
 import urllib.error
 import urllib.parse
 import urllib.request

@@ -25,6 +25,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The alert, rule and silence pages need rules and a notifier: those of
+ * tests/data/web_rules.yaml (evaluated every second) and an alerting:
+ * section that sends nowhere. */
+static const char config[] = "rule_files: [\"" VG_SRCDIR "/tests/data/web_rules.yaml\"]\n"
+			     "alerting:\n  route:\n    receiver: none\n  receivers:\n    - name: none\n";
+
 START_TEST(test_browser_cases)
 {
 	struct vg_t_receiver r;
@@ -35,7 +41,7 @@ START_TEST(test_browser_cases)
 	struct dirent *e;
 	int rc;
 
-	ck_assert_int_eq(vg_t_receiver_start_config(&r, dir, NULL, 0), 0);
+	ck_assert_int_eq(vg_t_receiver_start_config(&r, dir, config, 0), 0);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", r.http_port);
 	snprintf(artifacts, sizeof(artifacts), "%s/tests/web-artifacts", getenv("VG_BUILDDIR") ? getenv("VG_BUILDDIR") : VG_BUILDDIR);
 	snprintf(script, sizeof(script), "%s/tests/browser.py", VG_SRCDIR);

@@ -50,6 +50,7 @@
 #include "receiver/http/cors.h"
 #include "receiver/http/http_form.h"
 #include "receiver/http/import.h"
+#include "receiver/http/status.h"
 #include "receiver/http/web.h"
 #include "receiver/ingest/tls.h"
 #include "receiver/query/eval.h"
@@ -127,6 +128,10 @@ struct vg_http_api {
 	struct vg_http_auth auth;
 	bool is_full; /* at max_connections: not accepting (HTTP thread) */
 	struct vg_notifier *notifier; /* borrowed; NULL: no /api/v2/ */
+	/* The ingest rate of /api/v1/status/vigil (status.h), ticked by
+	 * status_tick_ev (HTTP thread). */
+	struct vg_status_rate status_rate;
+	struct event *status_tick_ev;
 	/* Queries: the pool evaluates; the limits each query gets; the
 	 * jobs handed to the pool and not yet answered (HTTP thread). */
 	struct vg_query_pool *pool;
@@ -1226,6 +1231,28 @@ static void handle_metrics(struct ctx *c)
 	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 
+static void handle_status(struct ctx *c)
+{
+	struct vg_status_src src = {
+		.stats = c->api->stats, .head = c->api->head, .storage = c->api->storage,
+		.rate = &c->api->status_rate, .now_ms = vg_clock_now_ms(),
+	};
+
+	vg_query_pool_counts(c->api->pool, &src.queries_running, &src.queries_queued);
+	vg_status_render(&src, &c->out);
+	send_json(c, 200);
+}
+
+static void status_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_http_api *api = arg;
+
+	(void)fd;
+	(void)what;
+	vg_status_rate_tick(&api->status_rate, vg_clock_now_ms(),
+			    atomic_load_explicit(&api->stats->samples_received, memory_order_relaxed));
+}
+
 /* --- rules and alerts (receiver/alert/rules.h) ------------------------------ */
 
 static void method_not_allowed(struct ctx *c, const char *allow);
@@ -1593,6 +1620,13 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 			handle_buildinfo(c);
 		return;
 	}
+	if (strcmp(rest, "status/vigil") == 0) {
+		if (!is_get)
+			method_not_allowed(c, "GET, OPTIONS");
+		else
+			handle_status(c);
+		return;
+	}
 	reply_error(c, 404, "not_found", "unknown API endpoint");
 }
 
@@ -1637,6 +1671,7 @@ static struct route lookup_route(const char *path)
 		"/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/status/buildinfo", "/metrics",
 		"/api/v1/rules", "/api/v1/alerts",
 		"/api/v1/format_query", "/api/v1/parse_query",
+		"/api/v1/status/vigil",
 	};
 	struct route r = { false, false, VG_HTTP_SCOPE_READ };
 
@@ -2028,6 +2063,15 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		goto fail;
 	}
 	evconnlistener_set_error_cb(api->listener, accept_error_cb);
+	vg_status_rate_init(&api->status_rate, api->stats->start_time_ms);
+	api->status_tick_ev = event_new(api->base, -1, EV_PERSIST, status_tick, api);
+	{
+		struct timeval every = { VG_STATUS_TICK_MS / 1000, 0 };
+		if (api->status_tick_ev == NULL || event_add(api->status_tick_ev, &every) != 0) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	if (pthread_create(&api->thread, NULL, run, api) != 0) {
 		rc = vg_err_set(err, VG_EIO, "cannot start the HTTP thread");
 		goto fail;
@@ -2078,6 +2122,8 @@ void vg_http_api_stop(struct vg_http_api *api)
 	}
 	if (api->accept_retry_ev != NULL)
 		event_free(api->accept_retry_ev);
+	if (api->status_tick_ev != NULL)
+		event_free(api->status_tick_ev);
 	if (api->http != NULL)
 		evhttp_free(api->http);
 	/* The import's events go before the base; the rest after it, since
