@@ -669,7 +669,6 @@ static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
 	struct vg_eval_result res;
 	struct vg_err err;
 	bool is_truncated = false, is_whole = true;
-	char ts[32];
 	int64_t t_run_ns = mono_ns();
 	int rc;
 
@@ -694,12 +693,13 @@ static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
 	switch (q->is_range ? VG_PROMQL_MATRIX : res.type) {
 	case VG_PROMQL_SCALAR:
 		vg_buf_puts(&c.out, "{\"resultType\":\"scalar\",\"result\":");
-		vg_json_sample(&c.out, q->t_ms, res.scalar);
+		vg_json_scalar(&c.out, q->t_ms, res.scalar);
 		vg_buf_putc(&c.out, '}');
 		break;
 	case VG_PROMQL_STRING:
-		vg_fmt_timestamp(q->t_ms, ts, sizeof(ts));
-		vg_buf_printf(&c.out, "{\"resultType\":\"string\",\"result\":[%s,", ts);
+		vg_buf_puts(&c.out, "{\"resultType\":\"string\",\"result\":[");
+		vg_json_scalar_time(&c.out, q->t_ms);
+		vg_buf_putc(&c.out, ',');
 		vg_json_str(&c.out, res.str, res.str_len);
 		vg_buf_puts(&c.out, "]}");
 		break;
