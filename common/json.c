@@ -218,15 +218,19 @@ static void put_digits(char *p, uint64_t v, int n)
 		p[0] = (char)('0' + v);
 }
 
+static const uint64_t pow10_u64[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+	1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+	1000000000000000000ULL, 10000000000000000000ULL,
+};
+
 static int digit_count(uint64_t v)
 {
-	int n = 1;
+	/* From the bit length: log10(2) ~ 1233 / 4096, then one correction. */
+	int n = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
 
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
+	return n + ((v | 1) >= pow10_u64[n]); /* 0 has one digit */
 }
 
 /* At out: v finite and not zero. The layout of Go's 'e' or 'f' (-1
@@ -243,8 +247,18 @@ static size_t fmt_finite(double v, char *out, bool is_fixed)
 	if (v < 0)
 		*p++ = '-';
 	n = digit_count(dec.digits);
-	put_digits(d, dec.digits, n);
 	point = n + dec.exp10; /* digits before the decimal point */
+	if (point > 0 && point < n && (is_fixed || (a >= 1e-6 && a < 1e21))) {
+		/* The common case, ddd.ddd: each part in place. */
+		put_digits(p, dec.digits / pow10_u64[n - point], point);
+		p += point;
+		*p++ = '.';
+		put_digits(p, dec.digits % pow10_u64[n - point], n - point);
+		p += n - point;
+		*p = '\0';
+		return (size_t)(p - out);
+	}
+	put_digits(d, dec.digits, n);
 	if (!is_fixed && (a < 1e-6 || a >= 1e21)) {
 		/* d.ddde±XX, at least two exponent digits */
 		int e = point - 1;
@@ -272,17 +286,11 @@ static size_t fmt_finite(double v, char *out, bool is_fixed)
 		p += -point;
 		memcpy(p, d, (size_t)n);
 		p += n;
-	} else if (point >= n) {
+	} else {
 		memcpy(p, d, (size_t)n);
 		p += n;
 		memset(p, '0', (size_t)(point - n));
 		p += point - n;
-	} else {
-		memcpy(p, d, (size_t)point);
-		p += point;
-		*p++ = '.';
-		memcpy(p, d + point, (size_t)(n - point));
-		p += n - point;
 	}
 	*p = '\0';
 	return (size_t)(p - out);
