@@ -341,11 +341,11 @@ void vg_stats_render_queries(const struct vg_stats *st, unsigned running, unsign
 {
 	static const char *const outcome[VG_STATS_QUERY_OUTCOMES] = {
 		"ok", "timeout", "canceled", "too_many_samples", "too_many_series", "response_too_large",
-		"queue_full", "error",
+		"queue_full", "error", "client_gone",
 	};
 
 	family(out, "vigil_receiver_queries_total", "counter",
-	       "Queries (/api/v1/query, query_range) by how they ended: answered, past a limit, refused.");
+	       "Queries (/api/v1/query, query_range) by how they ended: answered, past a limit, refused, abandoned by their client.");
 	for (int i = 0; i < VG_STATS_QUERY_OUTCOMES; i++)
 		vg_buf_printf(out, "vigil_receiver_queries_total{outcome=\"%s\"} %" PRIu64 "\n", outcome[i],
 			      load(&st->queries[i]));

@@ -27,6 +27,7 @@ enum vg_stats_query {
 	VG_STATS_QUERY_TOO_LARGE,  /* query.max_response_size */
 	VG_STATS_QUERY_QUEUE_FULL, /* refused: query.max_queued */
 	VG_STATS_QUERY_ERROR,      /* any other evaluation error */
+	VG_STATS_QUERY_CLIENT_GONE, /* stopped: its client closed the connection */
 	VG_STATS_QUERY_OUTCOMES
 };
 

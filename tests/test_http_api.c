@@ -932,9 +932,15 @@ START_TEST(test_http_query_promql_shapes)
 	ck_assert_str_eq(vg_buf_cstr(&r.body),
 			 "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]}}");
 	reply_release(&r);
+	/* A string's and a scalar's time as Prometheus writes it (encoding/json
+	 * of the seconds), a scalar's value in fixed form however small. */
 	get("/api/v1/query?query=%22hi%22&time=1.5", &r);
 	ck_assert_str_eq(vg_buf_cstr(&r.body),
-			 "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[1.500,\"hi\"]}}");
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[1.5,\"hi\"]}}");
+	reply_release(&r);
+	get("/api/v1/query?query=1e-7&time=1.05", &r);
+	ck_assert_str_eq(vg_buf_cstr(&r.body),
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1.05,\"0.0000001\"]}}");
 	reply_release(&r);
 	get("/api/v1/query?query=sum%20by%20(job)%20(up)%20*%202&time=1010", &r);
 	ck_assert_str_eq(vg_buf_cstr(&r.body),

@@ -9,6 +9,8 @@
 #include "common/buf.h"
 
 #include <check.h>
+#include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,6 +135,240 @@ static uint64_t rng(void)
 	rng_state ^= rng_state >> 27;
 	return rng_state * 2685821657736338717ULL;
 }
+
+/*
+ * The reference the formatter is checked against: the search that json.c
+ * made before it used Ryu's, with printf's correctly rounded "%.*e" and
+ * strtod: at each precision from 1 digit up, the correctly rounded decimal
+ * or (at a power of two, whose interval is lopsided) its neighbour one
+ * unit up or down, the first that reads back as v (from 15 digits for
+ * normal doubles: at most one 15-digit decimal reads back as one, so a
+ * shorter one shows as that one with trailing zeros). Slow and plain.
+ */
+/* A decimal: digits d[0..n) with d[0] != '0', value 0.d * 10^(exp10 + 1),
+ * i.e. d[0] is the digit of 10^exp10. */
+struct ref_decimal {
+	char d[24];
+	int n;
+	int exp10;
+};
+
+/* Splits printf's "%.*e" text ("-1.2345e+07") into a decimal. */
+static void ref_from_e(const char *txt, struct ref_decimal *dec)
+{
+	const char *p = txt;
+
+	if (*p == '-')
+		p++;
+	dec->n = 0;
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9' && dec->n < (int)sizeof(dec->d))
+			dec->d[dec->n++] = *p;
+	dec->exp10 = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
+	while (dec->n > 1 && dec->d[dec->n - 1] == '0')
+		dec->n--;
+}
+
+/* Writes the decimal in exponent form, "d.ddde+XX", without a sign. */
+static int ref_to_e(const struct ref_decimal *dec, char *out, size_t cap)
+{
+	return snprintf(out, cap, "%c%s%.*se%c%02d", dec->d[0], dec->n > 1 ? "." : "",
+			dec->n - 1, dec->d + 1, dec->exp10 < 0 ? '-' : '+',
+			dec->exp10 < 0 ? -dec->exp10 : dec->exp10);
+}
+
+static bool ref_reads_back(const struct ref_decimal *dec, bool is_neg, double v)
+{
+	char txt[40];
+
+	txt[0] = '-';
+	ref_to_e(dec, txt + 1, sizeof(txt) - 1);
+	return strtod(is_neg ? txt : txt + 1, NULL) == v;
+}
+
+/* Moves the last of the n digits by delta (+1 or -1), carrying or borrowing
+ * into the exponent when the digit count would change (9.9 up is 10, 1.0
+ * down is 0.99): the neighbours of dec among n-digit decimals. */
+static void ref_step(struct ref_decimal *dec, int delta)
+{
+	int i = dec->n - 1;
+
+	if (delta > 0) {
+		while (i >= 0 && dec->d[i] == '9')
+			dec->d[i--] = '0';
+		if (i < 0) {
+			dec->d[0] = '1';
+			dec->n = 1;
+			dec->exp10++;
+		} else {
+			dec->d[i]++;
+		}
+	} else {
+		while (i >= 0 && dec->d[i] == '0')
+			dec->d[i--] = '9';
+		if (i == 0 && dec->d[0] == '1') {
+			/* 1.00 - 0.01 = 0.99: all nines, one decade down. */
+			memset(dec->d, '9', (size_t)dec->n);
+			dec->exp10--;
+		} else {
+			dec->d[i]--;
+		}
+	}
+	while (dec->n > 1 && dec->d[dec->n - 1] == '0')
+		dec->n--;
+}
+
+/*
+ * The shortest decimal that reads back as v (finite, non-zero), and of
+ * those the nearest to v, as Go chooses.
+ *
+ * For each precision the correctly rounded decimal is the best candidate;
+ * at a power of two the interval of reals that round to v is lopsided (half
+ * as wide below), so the rounded decimal can miss it while its neighbour one
+ * unit up or down in the last digit still falls inside: 2^-44 is
+ * 5.684341886080802e-14 (16 digits), not the 17 the rounded search finds.
+ *
+ * The search starts at 15 digits for normal doubles: their interval is
+ * narrower than the spacing of 15-digit decimals, so at most one 15-digit
+ * decimal reads back as v, and if a shorter one does, that one padded with
+ * zeros is it; dropping its trailing zeros gives the shortest. This costs
+ * at most nine printf/strtod pairs instead of 17 rounds. Subnormals have
+ * wide intervals (5e-324 stands for 4.94...e-324) and search from 1 digit.
+ */
+static void ref_shortest(double v, struct ref_decimal *dec)
+{
+	bool is_neg = v < 0;
+	char txt[40];
+
+	for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
+		struct ref_decimal up, down;
+
+		snprintf(txt, sizeof(txt), "%.*e", prec - 1, v);
+		ref_from_e(txt, dec);
+		if (prec == 17 || strtod(txt, NULL) == v)
+			return; /* 17 digits always read back */
+		up = *dec;
+		down = *dec;
+		/* Pad to prec digits so the step moves the digit at prec. */
+		while (up.n < prec) {
+			up.d[up.n++] = '0';
+			down.d[down.n++] = '0';
+		}
+		ref_step(&up, 1);
+		ref_step(&down, -1);
+		if (ref_reads_back(&up, is_neg, v)) {
+			*dec = up;
+			return;
+		}
+		if (ref_reads_back(&down, is_neg, v)) {
+			*dec = down;
+			return;
+		}
+	}
+}
+
+static size_t ref_finite(double v, char *out, size_t cap)
+{
+	struct ref_decimal dec;
+	double a = fabs(v);
+	size_t len = 0;
+	int e, i;
+
+	ref_shortest(v, &dec);
+	if (v < 0)
+		out[len++] = '-';
+	if (a < 1e-6 || a >= 1e21) {
+		int n = ref_to_e(&dec, out + len, cap - len);
+		return len + (size_t)(n > 0 ? n : 0);
+	}
+	e = dec.exp10;
+	if (e < 0) {
+		out[len++] = '0';
+		out[len++] = '.';
+		for (i = -1; i > e; i--)
+			out[len++] = '0';
+		memcpy(out + len, dec.d, (size_t)dec.n);
+		len += (size_t)dec.n;
+	} else {
+		for (i = 0; i <= e; i++)
+			out[len++] = i < dec.n ? dec.d[i] : '0';
+		if (dec.n > e + 1) {
+			out[len++] = '.';
+			memcpy(out + len, dec.d + e + 1, (size_t)(dec.n - e - 1));
+			len += (size_t)(dec.n - e - 1);
+		}
+	}
+	out[len] = '\0';
+	return len;
+}
+
+
+/* The reference's text of v (finite, not zero). */
+static const char *ref_fmt(double v)
+{
+	static char out[64];
+
+	out[ref_finite(v, out, sizeof(out))] = '\0';
+	return out;
+}
+
+static void check_same_as_ref(double v)
+{
+	const char *want, *got;
+
+	if (!isfinite(v) || v == 0)
+		return;
+	want = ref_fmt(v);
+	got = fmt(v);
+	ck_assert_msg(strcmp(got, want) == 0, "%a (%.17g): \"%s\", the reference \"%s\"", v, v, got, want);
+}
+
+START_TEST(test_value_same_as_reference_random_bits)
+{
+	for (int i = 0; i < 20000; i++) {
+		uint64_t bits = rng();
+		double v;
+		memcpy(&v, &bits, 8);
+		check_same_as_ref(v);
+	}
+}
+END_TEST
+
+START_TEST(test_value_same_as_reference_structured)
+{
+	/* every power of two, and its neighbours (the lopsided intervals) */
+	for (int e = -1074; e <= 1023; e++) {
+		double p = ldexp(1, e);
+		check_same_as_ref(p);
+		check_same_as_ref(nextafter(p, 0));
+		check_same_as_ref(nextafter(p, INFINITY));
+		check_same_as_ref(-p);
+	}
+	/* subnormals: the smallest, the largest, and a spread between */
+	for (uint64_t m = 1; m < (1ULL << 52); m = m * 3 + 1) {
+		double v;
+		memcpy(&v, &m, 8);
+		check_same_as_ref(v);
+	}
+	/* integers up to 2^53 and just past it */
+	for (int64_t i = 1; i < 10000; i++)
+		check_same_as_ref((double)i);
+	for (int64_t i = -1000; i <= 1000; i++)
+		check_same_as_ref((double)((1LL << 53) + i));
+	/* decimals of a few digits at every scale, and sums that are not */
+	for (int i = 0; i < 10000; i++) {
+		double mant = (double)(rng() % 100000000) / 1000.0;
+		int e = (int)(rng() % 640) - 320;
+		check_same_as_ref(mant * pow(10, e));
+		check_same_as_ref(mant * pow(10, e % 25) + 0.1);
+	}
+	/* the ends of the fixed form */
+	for (int k = -40; k <= 40; k++) {
+		check_same_as_ref(nextafter(1e-6, k < 0 ? 0 : INFINITY) * (1 + k * 1e-16));
+		check_same_as_ref(nextafter(1e21, k < 0 ? 0 : INFINITY) * (1 + k * 1e-16));
+	}
+}
+END_TEST
 
 /* Every finite double reads back bit for bit, has no more than 17 digits,
  * and uses exponent form exactly outside [1e-6, 1e21). */
@@ -369,6 +605,8 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_value_random_bits_round_trip);
 	tcase_add_test(tc, test_value_random_decimals_round_trip);
 	tcase_add_test(tc, test_value_short_decimals_stay_short);
+	tcase_add_test(tc, test_value_same_as_reference_random_bits);
+	tcase_add_test(tc, test_value_same_as_reference_structured);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("timestamp");

@@ -1222,6 +1222,114 @@ START_TEST(test_promcompare_promtool_query)
 }
 END_TEST
 
+/* The text of data.result's point (a scalar's [t, "v"], or the first
+ * sample's of a vector) as written: i 1 the value, 0 the time. */
+static void point_text(uint16_t port, const char *path, size_t i, char *out, size_t cap)
+{
+	struct answer a;
+	json_t *r, *pt, *x;
+	const char *p;
+
+	ask(port, path, NULL, &a);
+	r = json_object_get(json_object_get(a.doc, "data"), "result");
+	pt = json_is_array(json_array_get(r, 0)) || !json_is_object(json_array_get(r, 0))
+		     ? r : json_object_get(json_array_get(r, 0), "value");
+	x = json_array_get(pt, i);
+	out[0] = '\0';
+	if (i == 1 && json_is_string(x)) {
+		snprintf(out, cap, "%s", json_string_value(x));
+	} else if (i == 0 && json_is_number(x) && (p = strrchr(a.body, '[')) != NULL) {
+		/* the time is a JSON number: its text as written */
+		snprintf(out, cap, "%s", p + 1);
+		out[strcspn(out, ",")] = '\0';
+	}
+	answer_release(&a);
+}
+
+/* The same query to both: the point's text (i 1: the value; 0: the time)
+ * the same, byte for byte. */
+static void same_point_text(const char *q, const char *t, size_t i)
+{
+	char *e = vg_t_urlencode(q), pt[512], vt[512];
+	struct vg_buf path = VG_BUF_INIT;
+
+	vg_buf_printf(&path, "/api/v1/query?query=%s&time=%s", e, t);
+	point_text(prom_port, vg_buf_cstr(&path), i, pt, sizeof(pt));
+	point_text(rcv.http_port, vg_buf_cstr(&path), i, vt, sizeof(vt));
+	n_compared++;
+	if (strcmp(pt, vt) != 0 || pt[0] == '\0')
+		DIFF("%s at %s: Prometheus \"%s\", Vigil \"%s\"", q, t, pt, vt);
+	vg_buf_release(&path);
+	free(e);
+}
+
+/* The literal as a scalar and as a vector's sample: Prometheus writes a
+ * scalar's value in fixed form always, a sample's in exponent form
+ * outside [1e-6, 1e21). */
+static void same_number_text(const char *lit)
+{
+	char q[128];
+
+	same_point_text(lit, "1767225600", 1);
+	snprintf(q, sizeof(q), "vector(%s)", lit);
+	same_point_text(q, "1767225600", 1);
+}
+
+/* Number text (common/json.c) against Go's strconv as Prometheus uses it:
+ * the edges of the fixed form, NaN, the infinities, -0, subnormals,
+ * integers about 2^53, shortest round trips, and random doubles; and the
+ * evaluation time's text. */
+START_TEST(test_promcompare_number_text)
+{
+	static const char *const lits[] = {
+		"0", "-0", "1", "-1", "0.1", "0.1 + 0.2", "1 / 3", "2 / 3", "100", "123.456", "1234567",
+		"NaN", "Inf", "-Inf", "+Inf", "0 / 0",
+		"0.000001", "0.0000009999999999999999", "0.00000099999999999999995", "0.0000015", "1e-7",
+		"9.99999e-7", "2.5e-10",
+		"1e20", "999999999999999900000", "1e21", "1e21 - 65536", "1e21 + 131072", "1.5e21", "-1e21",
+		"123456789012345680000", "1e100", "1.7976931348623157e308", "-1.7976931348623157e308",
+		"5e-324", "4.9406564584124654e-324", "2.2250738585072014e-308", "2.2250738585072009e-308",
+		"1e-310", "-1.23456789e-320",
+		"2^53", "2^53 - 1", "2^53 + 1", "2^53 + 2", "-(2^53)", "9007199254740993", "2^60", "2^63",
+		"2^64", "2^70", "2^80", "2^-44", "2^-1022", "2^-1074",
+		"1e15", "1e16", "1e17", "123456789012345678", "0.3", "0.7", "1.1", "4.35", "9.95",
+		"211221.16", "1e23", "8.41e21", "5e-7", "1.0000000000000002", "0.9999999999999999",
+	};
+	static const char *const times[] = {
+		"1767225600", "1767225600.001", "1767225600.05", "1767225600.5", "1767225600.999", "0.001", "1",
+	};
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	char lit[64];
+
+	ck_assert(is_up);
+	for (size_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++)
+		same_number_text(lits[i]);
+	for (int i = 0; i < 200; i++) {
+		double v;
+		/* xorshift64*: random bits, and a few digits at a random scale */
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		uint64_t r = x * 2685821657736338717ULL;
+		if (i % 2 == 0)
+			memcpy(&v, &r, sizeof(v));
+		else
+			v = (double)(r % 1000000) / 1000.0 * pow(10, (int)((r >> 40) % 40) - 20);
+		if (!isfinite(v))
+			continue;
+		snprintf(lit, sizeof(lit), "%.17g", fabs(v));
+		same_number_text(lit);
+	}
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		same_point_text("1", times[i], 0);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		same_point_text("vector(1)", times[i], 0);
+		same_point_text("\"text\"", times[i], 0);
+	}
+	no_diffs();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("promcompare");
@@ -1242,6 +1350,7 @@ int main(void)
 	tcase_add_test(tc, test_promcompare_metadata_endpoints);
 	tcase_add_test(tc, test_promcompare_stats);
 	tcase_add_test(tc, test_promcompare_promtool_query);
+	tcase_add_test(tc, test_promcompare_number_text);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

@@ -9,7 +9,9 @@
  * timeout parameter), 11,000 points per series, and the bounded queue
  * (503 when full). A query past its timeout stops evaluating: the
  * receiver's CPU time (from /proc) stops growing, within a bounded wait.
- * SIGTERM during a long query exits 0 within the stop's bound. Concurrent
+ * SIGTERM during a long query exits 0 within the stop's bound. A query
+ * whose client closes its connection stops (counted client_gone) and
+ * frees its worker for the next query. Concurrent
  * queries are all answered. While a heavy query runs, an agent's batches
  * keep being acknowledged (the query is checked to be still running after
  * them). The hostile queries of issue 14 (deeply nested expressions, huge
@@ -702,6 +704,52 @@ START_TEST(test_full_queue_refused_503)
 }
 END_TEST
 
+/* Polls /metrics until line reaches want (bounded_ms at most); its last value. */
+static double metric_reaches(const char *line, double want, int bound_ms)
+{
+	int64_t deadline = vg_t_now_ms() + bound_ms;
+	double v;
+
+	while ((v = metric(line)) != want && vg_t_now_ms() < deadline)
+		vg_t_sleep_ms(50);
+	return v;
+}
+
+START_TEST(test_client_gone_cancels_the_query)
+{
+	char req[1024], *f;
+	long status;
+	int fd, n;
+
+	/* One worker: the query that follows is answered only if the
+	 * abandoned one let go of it. */
+	start("query:\n  max_concurrency: 1\n");
+	load_small();
+	f = heavy_form("");
+	n = snprintf(req, sizeof(req),
+		     "POST /api/v1/query_range HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
+		     strlen(f), f);
+	free(f);
+	ck_assert(n > 0 && (size_t)n < sizeof(req));
+	fd = vg_t_connect(rcv.http_port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, req, (size_t)n), n);
+	ck_assert_msg(metric_reaches("vigil_receiver_queries_running", 1, 30000) == 1, "the query never ran");
+	/* The query would run for minutes; its client goes now. */
+	close(fd);
+	ck_assert_msg(metric_reaches("vigil_receiver_queries_total{outcome=\"client_gone\"}", 1, 30000) == 1,
+		      "the abandoned query was not stopped");
+	ck_assert(metric_reaches("vigil_receiver_queries_running", 0, 30000) == 0);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"ok\"}") == 0);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"error\"}") == 0);
+	/* The worker is free: the next query is answered. */
+	ck_assert_uint_eq(result_len(instant("ql_small{i=\"1\"}", "", &status), &status), 1);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"ok\"}") == 1);
+	ck_assert(metric("vigil_receiver_queries_total{outcome=\"client_gone\"}") == 1);
+}
+END_TEST
+
 /* --- ingest under a heavy query ----------------------------------------- */
 
 START_TEST(test_ingest_acknowledged_during_heavy_query)
@@ -880,6 +928,7 @@ static Suite *query_limits_suite(void)
 	tcase_add_test(tc, test_timeout_stops_evaluation);
 	tcase_add_test(tc, test_request_timeout_shortens_the_server_s);
 	tcase_add_test(tc, test_sigterm_does_not_wait_for_a_query);
+	tcase_add_test(tc, test_client_gone_cancels_the_query);
 	tcase_add_test(tc, test_concurrent_queries_all_answered);
 	tcase_add_test(tc, test_full_queue_refused_503);
 	tcase_add_test(tc, test_ingest_acknowledged_during_heavy_query);

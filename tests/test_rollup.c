@@ -271,6 +271,21 @@ static size_t read_raw_n(struct vg_storage *st, int64_t a, int64_t b)
 	return n;
 }
 
+/* got and want bucket for bucket: sums and increases to float rounding. */
+static void assert_same_buckets(const struct vg_buckets *got, const struct vg_buckets *want)
+{
+	ck_assert_uint_eq(got->n, want->n);
+	for (size_t i = 0; i < want->n; i++) {
+		ck_assert_int_eq(got->v[i].t_ms, want->v[i].t_ms);
+		ck_assert_uint_eq(got->v[i].count, want->v[i].count);
+		ck_assert(got->v[i].min == want->v[i].min && got->v[i].max == want->v[i].max);
+		ck_assert(got->v[i].first == want->v[i].first && got->v[i].last == want->v[i].last);
+		ck_assert_msg(near(got->v[i].sum, want->v[i].sum), "bucket %zu", i);
+		ck_assert_msg(near(got->v[i].increase, want->v[i].increase), "bucket %zu: %.17g want %.17g",
+			      i, got->v[i].increase, want->v[i].increase);
+	}
+}
+
 /* Buckets read through the storage equal buckets computed from the
  * samples, linked: no gap, no double count where tiers meet. */
 static void check_read(struct vg_storage *st, const struct series_gen *g, int64_t res)
@@ -280,16 +295,7 @@ static void check_read(struct vg_storage *st, const struct series_gen *g, int64_
 	read_buckets(st, res, g->ts[0], g->ts[g->n - 1], &got);
 	ck_assert_int_eq(vg_rollup_compute(g->ts, g->v, g->n, res, &want), 0);
 	vg_rollup_link(want.v, want.n);
-	ck_assert_uint_eq(got.n, want.n);
-	for (size_t i = 0; i < want.n; i++) {
-		ck_assert_int_eq(got.v[i].t_ms, want.v[i].t_ms);
-		ck_assert_uint_eq(got.v[i].count, want.v[i].count);
-		ck_assert(got.v[i].min == want.v[i].min && got.v[i].max == want.v[i].max);
-		ck_assert(got.v[i].first == want.v[i].first && got.v[i].last == want.v[i].last);
-		ck_assert_msg(near(got.v[i].sum, want.v[i].sum), "bucket %zu", i);
-		ck_assert_msg(near(got.v[i].increase, want.v[i].increase), "bucket %zu: %.17g want %.17g",
-			      i, got.v[i].increase, want.v[i].increase);
-	}
+	assert_same_buckets(&got, &want);
 	vg_buckets_release(&got);
 	vg_buckets_release(&want);
 }
@@ -417,6 +423,82 @@ START_TEST(test_rollup_old_samples_go_to_the_rollup_tiers_that_cover_them)
 }
 END_TEST
 
+/* Blocks of one tier that overlap (a second seal of the same hours, from
+ * late samples) are merged bucket by bucket, joined where both have a
+ * bucket (vg_rollup_join: the newer block's first and last). */
+START_TEST(test_rollup_overlapping_blocks_of_a_tier_merge)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_storage_options so = { NULL, h };
+	struct vg_storage *st;
+	struct vg_storage_stats ss;
+	struct series_gen g, odd, even;
+	struct vg_err err;
+	char *dir = vg_t_tmpdir("vigil-rollup");
+	uint32_t id;
+
+	vg_log_set_level(VG_LOG_ERROR);
+	so.data_dir = dir;
+	ck_assert_int_eq(vg_storage_open(&so, &st, &err), 0);
+	id = head_add(h, "a");
+	gen(&g, GAUGE, T0, 600000, 144 * 2); /* two days at 10 min */
+	memset(&odd, 0, sizeof(odd));
+	memset(&even, 0, sizeof(even));
+	odd.ts = malloc(g.n * sizeof(*odd.ts));
+	odd.v = malloc(g.n * sizeof(*odd.v));
+	even.ts = malloc(g.n * sizeof(*even.ts));
+	even.v = malloc(g.n * sizeof(*even.v));
+	for (size_t i = 0; i < g.n; i++) {
+		struct series_gen *x = i % 2 ? &odd : &even;
+		x->ts[x->n] = g.ts[i];
+		x->v[x->n++] = g.v[i];
+	}
+	/* Past the raw retention: rollups only, twice over the same hours. */
+	put(h, id, &even, 0, even.n);
+	seal_at(h, st, dir, T0 + 20 * DAY_MS);
+	put(h, id, &odd, 0, odd.n);
+	seal_at(h, st, dir, T0 + 20 * DAY_MS);
+	vg_storage_stats(st, &ss);
+	ck_assert_uint_eq(ss.tier[VG_TIER_RAW].blocks, 0);
+	ck_assert_uint_ge(ss.tier[VG_TIER_1H].blocks, 2);
+	for (int w = 0; w < 2; w++) {
+		int64_t res = w ? VG_STORAGE_RES_1H : VG_STORAGE_RES_1M;
+		struct vg_buckets got = { 0 }, a = { 0 }, b = { 0 }, want = { 0 };
+		size_t i = 0, j = 0;
+
+		/* What the two seals' buckets make, joined where they share a
+		 * start (the newer, odd, block's first and last). */
+		ck_assert_int_eq(vg_rollup_compute(even.ts, even.v, even.n, res, &a), 0);
+		ck_assert_int_eq(vg_rollup_compute(odd.ts, odd.v, odd.n, res, &b), 0);
+		ck_assert_int_eq(vg_buckets_reserve(&want, a.n + b.n), 0);
+		while (i < a.n || j < b.n) {
+			if (j == b.n || (i < a.n && a.v[i].t_ms < b.v[j].t_ms)) {
+				want.v[want.n++] = a.v[i++];
+			} else if (i == a.n || b.v[j].t_ms < a.v[i].t_ms) {
+				want.v[want.n++] = b.v[j++];
+			} else {
+				want.v[want.n] = a.v[i++];
+				vg_rollup_join(&want.v[want.n++], &b.v[j++], 0);
+			}
+		}
+		vg_rollup_link(want.v, want.n);
+		read_buckets(st, res, g.ts[0], g.ts[g.n - 1], &got);
+		assert_same_buckets(&got, &want);
+		vg_buckets_release(&got);
+		vg_buckets_release(&a);
+		vg_buckets_release(&b);
+		vg_buckets_release(&want);
+	}
+	vg_storage_close(st);
+	vg_head_free(h);
+	gen_free(&g);
+	gen_free(&odd);
+	gen_free(&even);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rollup");
@@ -429,6 +511,7 @@ int main(void)
 	tcase_add_test(tc, test_rollup_columns_round_trip_bit_for_bit_and_refuse_damage);
 	tcase_add_test(tc, test_rollup_reads_stitch_head_raw_and_rollups_before_and_after_compaction);
 	tcase_add_test(tc, test_rollup_old_samples_go_to_the_rollup_tiers_that_cover_them);
+	tcase_add_test(tc, test_rollup_overlapping_blocks_of_a_tier_merge);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

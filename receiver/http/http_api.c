@@ -84,6 +84,7 @@
 #include <stdio.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -602,11 +603,28 @@ static void add_stats(struct ctx *c, int64_t t0_ns, int64_t t_parsed_ns, int64_t
  * makes the worker's writes visible: libevent's locks order them). Jobs
  * handed over and not answered are on api->jobs, so that stop frees
  * those whose answer never ran.
+ *
+ * A client that closes its connection before the answer abandons the
+ * query. evhttp stops reading a connection while its request waits for
+ * an answer, so it would notice only when the answer is written; while
+ * the job is out this thread watches the socket itself (one read event,
+ * and a peek when it is readable: end of file or an error means the
+ * client is gone; bytes, such as a pipelined request or a TLS alert,
+ * end the watch), and the connection's close callback covers evhttp
+ * freeing it for another reason. Either sets is_client_gone, which the
+ * evaluator checks with its deadline (query.h): the query stops at its
+ * next check, frees what it held and its worker, and is counted as
+ * client_gone. Watch and callback are taken off before the answer is
+ * sent or the job freed, so neither meets a job or a descriptor that is
+ * gone.
  */
 struct query_job {
 	struct vg_query_job job;
 	struct vg_http_api *api;
 	struct evhttp_request *req; /* HTTP thread only */
+	struct evhttp_connection *evcon; /* req's, while its close callback is ours; NULL: gone */
+	struct event *watch;             /* the socket's end of file, while the job is out */
+	_Atomic bool is_client_gone;     /* set on the HTTP thread, read by the evaluator */
 	struct event *ev;           /* on api->base: the answer's way back */
 	struct query_job *prev, *next; /* api->jobs, HTTP thread only */
 	struct vg_promql_node *expr;
@@ -650,6 +668,11 @@ static void job_error(struct query_job *q, const struct vg_err *err)
 		type = "canceled";
 		outcome = VG_STATS_QUERY_CANCELED;
 		break;
+	case VG_QUERY_HIT_CLIENT_GONE:
+		q->code = 499; /* read by nobody */
+		type = "canceled";
+		outcome = VG_STATS_QUERY_CLIENT_GONE;
+		break;
 	case VG_QUERY_HIT_SAMPLES:
 	case VG_QUERY_HIT_SERIES:
 		q->code = 422;
@@ -676,7 +699,6 @@ static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
 	struct vg_eval_result res;
 	struct vg_err err;
 	bool is_truncated = false, is_whole = true;
-	char ts[32];
 	int64_t t_run_ns = mono_ns();
 	int rc;
 
@@ -701,12 +723,13 @@ static void run_query(struct vg_query_job *job, const _Atomic bool *is_stopping)
 	switch (q->is_range ? VG_PROMQL_MATRIX : res.type) {
 	case VG_PROMQL_SCALAR:
 		vg_buf_puts(&c.out, "{\"resultType\":\"scalar\",\"result\":");
-		vg_json_sample(&c.out, q->t_ms, res.scalar);
+		vg_json_scalar(&c.out, q->t_ms, res.scalar);
 		vg_buf_putc(&c.out, '}');
 		break;
 	case VG_PROMQL_STRING:
-		vg_fmt_timestamp(q->t_ms, ts, sizeof(ts));
-		vg_buf_printf(&c.out, "{\"resultType\":\"string\",\"result\":[%s,", ts);
+		vg_buf_puts(&c.out, "{\"resultType\":\"string\",\"result\":[");
+		vg_json_scalar_time(&c.out, q->t_ms);
+		vg_buf_putc(&c.out, ',');
 		vg_json_str(&c.out, res.str, res.str_len);
 		vg_buf_puts(&c.out, "]}");
 		break;
@@ -748,6 +771,69 @@ static void query_done(struct vg_query_job *job, bool is_run)
 	event_active(q->ev, EV_TIMEOUT, 0);
 }
 
+/* On the HTTP thread: evhttp frees the connection of the query's
+ * request (its client closed it, or the receiver stops). */
+static void on_client_gone(struct evhttp_connection *evcon, void *arg)
+{
+	struct query_job *q = arg;
+
+	(void)evcon;
+	q->evcon = NULL;
+	if (q->watch != NULL) {
+		event_free(q->watch); /* before the descriptor is closed */
+		q->watch = NULL;
+	}
+	atomic_store_explicit(&q->is_client_gone, true, memory_order_relaxed);
+}
+
+/* On the HTTP thread: the socket of a query's client became readable. */
+static void on_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct query_job *q = arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	(void)what;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		atomic_store_explicit(&q->is_client_gone, true, memory_order_relaxed);
+	else if (n < 0 && event_add(q->watch, NULL) == 0)
+		return; /* nothing after all: watch on */
+	/* Gone, or bytes this thread must not take: the watch ends. */
+	event_free(q->watch);
+	q->watch = NULL;
+}
+
+/* On the HTTP thread, while the job is out: watches its client. */
+static void watch_client(struct query_job *q)
+{
+	struct bufferevent *bev, *under;
+	evutil_socket_t fd;
+
+	if ((q->evcon = evhttp_request_get_connection(q->req)) == NULL)
+		return;
+	evhttp_connection_set_closecb(q->evcon, on_client_gone, q);
+	bev = evhttp_connection_get_bufferevent(q->evcon);
+	fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd < 0 && bev != NULL && (under = bufferevent_get_underlying(bev)) != NULL)
+		fd = bufferevent_getfd(under); /* under import.c's filter */
+	if (fd >= 0 && (q->watch = event_new(q->api->base, fd, EV_READ, on_client_readable, q)) != NULL &&
+	    event_add(q->watch, NULL) != 0) {
+		event_free(q->watch);
+		q->watch = NULL;
+	}
+}
+
+/* On the HTTP thread: takes the watch and on_client_gone off the job. */
+static void release_client(struct query_job *q)
+{
+	if (q->watch != NULL)
+		event_free(q->watch);
+	q->watch = NULL;
+	if (q->evcon != NULL)
+		evhttp_connection_set_closecb(q->evcon, NULL, NULL);
+	q->evcon = NULL;
+}
+
 /* On the HTTP thread: sends the answer. evhttp keeps a request whose
  * client left until it is answered, and then frees it. */
 static void query_reply(evutil_socket_t fd, short what, void *arg)
@@ -757,6 +843,7 @@ static void query_reply(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	release_client(q);
 	if (q->prev)
 		q->prev->next = q->next;
 	else
@@ -791,6 +878,10 @@ static void submit_query(struct ctx *c, const struct query_job *p, int64_t timeo
 		t = timeout_ms;
 	q->api = api;
 	q->req = c->req;
+	q->evcon = NULL;
+	q->watch = NULL;
+	atomic_init(&q->is_client_gone, false);
+	q->lim.is_client_gone = &q->is_client_gone;
 	q->out = (struct vg_buf)VG_BUF_INIT;
 	q->lim.deadline_ms = t >= 0 ? vg_clock_mono_ms() + t : 0;
 	if (q->lim.deadline_ms == 0 && t >= 0)
@@ -818,6 +909,9 @@ static void submit_query(struct ctx *c, const struct query_job *p, int64_t timeo
 		}
 		return;
 	}
+	/* The answer comes back through this thread's loop, so the callback
+	 * is set before it can run. */
+	watch_client(q);
 	q->next = api->jobs;
 	if (api->jobs)
 		api->jobs->prev = q;
@@ -2118,6 +2212,7 @@ void vg_http_api_stop(struct vg_http_api *api)
 	while (api->jobs != NULL) {
 		struct query_job *q = api->jobs;
 		api->jobs = q->next;
+		release_client(q); /* evhttp_free below frees the connection */
 		query_job_free(q); /* its request goes with the connections */
 	}
 	if (api->accept_retry_ev != NULL)

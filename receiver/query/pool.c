@@ -8,7 +8,7 @@
  * worker: a running job sees the flag through the evaluator's checks
  * (query.h) and ends early; an idle worker sees it and returns.
  *
- * Invariant: mu guards head, tail, n_queued, n_running, n_threads and
+ * Invariant: mu guards head, tail, n_queued, n_running, n_busy, n_threads and
  * is_stopping's transitions; is_stopping is also atomic so that
  * evaluations read it without the mutex. Nothing is called back with mu
  * held.
@@ -28,7 +28,8 @@ struct vg_query_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct vg_query_job *head, *tail; /* under mu */
-	unsigned n_queued, n_running;     /* under mu */
+	unsigned n_queued, n_running;     /* under mu; running: till run returns */
+	unsigned n_busy;                  /* under mu: workers with a job, till its done returns */
 	unsigned max_queued;
 	_Atomic bool is_stopping;         /* set under mu, read anywhere */
 	pthread_t *threads;
@@ -63,12 +64,18 @@ static void *worker(void *arg)
 			p->tail = NULL;
 		p->n_queued--;
 		p->n_running++;
+		p->n_busy++;
 		pthread_mutex_unlock(&p->mu);
 		job->next = NULL;
 		job->run(job, &p->is_stopping);
-		job->done(job, true);
+		/* Not running from here: done hands the answer over, and a
+		 * client that has it may ask /metrics at once. */
 		pthread_mutex_lock(&p->mu);
 		p->n_running--;
+		pthread_mutex_unlock(&p->mu);
+		job->done(job, true);
+		pthread_mutex_lock(&p->mu);
+		p->n_busy--;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -119,7 +126,7 @@ int vg_query_pool_submit(struct vg_query_pool *p, struct vg_query_job *job)
 	pthread_mutex_lock(&p->mu);
 	if (atomic_load(&p->is_stopping)) {
 		rc = VG_EAGAIN;
-	} else if (p->n_running + p->n_queued >= p->n_threads + p->max_queued) {
+	} else if (p->n_busy + p->n_queued >= p->n_threads + p->max_queued) {
 		/* Every worker busy (or about to be) and the queue full. */
 		rc = VG_ELIMIT;
 	} else {

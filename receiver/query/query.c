@@ -332,6 +332,11 @@ int vg_query_limits_check(struct vg_query_limits *lim, struct vg_err *err)
 		lim->hit = VG_QUERY_HIT_CANCELED;
 		return vg_err_set(err, VG_ELIMIT, "query was canceled in expression evaluation");
 	}
+	if (lim->is_client_gone != NULL &&
+	    atomic_load_explicit(lim->is_client_gone, memory_order_relaxed)) {
+		lim->hit = VG_QUERY_HIT_CLIENT_GONE;
+		return vg_err_set(err, VG_ELIMIT, "query was canceled: its client closed the connection");
+	}
 	if (lim->deadline_ms != 0 && vg_clock_mono_ms() >= lim->deadline_ms) {
 		lim->hit = VG_QUERY_HIT_TIMEOUT;
 		return vg_err_set(err, VG_ELIMIT, "query timed out in expression evaluation");

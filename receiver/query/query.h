@@ -86,9 +86,10 @@ size_t vg_query_upper_bound(const int64_t *ts, size_t n, int64_t t);
 /*
  * The limits of one query's evaluation and what it has used so far
  * (vigil-receiver.yaml(5), "query"). A struct per query, owned by the
- * thread that evaluates it; the one field another thread touches is the
- * flag is_stopping points at, which that thread sets (atomically) to
- * stop every evaluation at its next check. Checks sit where samples are
+ * thread that evaluates it; the fields another thread touches are the
+ * flags is_stopping and is_client_gone point at, which that thread sets
+ * (atomically) to stop the evaluation at its next check: the receiver
+ * stops, or the query's client closed its connection. Checks sit where samples are
  * loaded and at each step: the deadline and the flag, then the counts.
  * A check that fails sets hit (so the caller can answer with the error
  * type Prometheus gives: a timeout, too many samples...) and returns
@@ -106,6 +107,7 @@ enum vg_query_hit {
 	VG_QUERY_HIT_CANCELED, /* is_stopping set: the receiver stops */
 	VG_QUERY_HIT_SAMPLES,  /* max_samples: 422 execution */
 	VG_QUERY_HIT_SERIES,   /* max_series: 422 execution */
+	VG_QUERY_HIT_CLIENT_GONE, /* is_client_gone set: nobody waits for it */
 };
 
 struct vg_query_limits {
@@ -113,6 +115,7 @@ struct vg_query_limits {
 	uint64_t max_samples; /* held at once; 0: no limit */
 	uint64_t max_series;  /* in one selection; 0: no limit */
 	const _Atomic bool *is_stopping; /* NULL: never */
+	const _Atomic bool *is_client_gone; /* NULL: never; set by the HTTP thread */
 	/* What was used, and why evaluation stopped. */
 	uint64_t samples;      /* held now */
 	uint64_t peak_samples; /* the most held at once */

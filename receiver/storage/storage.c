@@ -121,7 +121,7 @@ struct vg_storage_set {
 	struct point *pts;
 	size_t cap_pts;
 	struct vg_samples raw;    /* raw samples of a segment */
-	struct vg_buckets tier_b; /* one tier's buckets of a segment */
+	struct vg_buckets tier_b; /* one tier's buckets of a segment, to be merged */
 };
 
 /* --- the block list ------------------------------------------------------ */
@@ -944,20 +944,64 @@ static int ranked_cmp(const void *x, const void *y)
 	return a->stamp < b->stamp ? -1 : a->stamp > b->stamp;
 }
 
+/* One block's buckets of a series in set->tier_b: [off, off + n). */
+struct piece {
+	size_t off, n;
+	int64_t stamp;
+};
+
+/* Merges the pieces' buckets by start into out, where blocks overlap
+ * (vg_rollup_join, the newer stamp's first and last). */
+static int merge_pieces(struct vg_storage_set *set, const struct piece *pc, size_t n_pc,
+			struct vg_buckets *out, struct vg_err *err)
+{
+	struct ranked *rk = malloc((set->tier_b.n ? set->tier_b.n : 1) * sizeof(*rk));
+	size_t n_rk = 0;
+	int rc = 0;
+
+	if (rk == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
+	for (size_t i = 0; i < n_pc; i++)
+		for (size_t j = 0; j < pc[i].n; j++)
+			rk[n_rk++] = (struct ranked){ set->tier_b.v[pc[i].off + j], pc[i].stamp };
+	if (n_rk > 1)
+		qsort(rk, n_rk, sizeof(*rk), ranked_cmp);
+	if (vg_buckets_reserve(out, out->n + n_rk) != 0)
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
+	for (size_t j = 0; rc == 0 && j < n_rk; j++) {
+		if (out->n > 0 && out->v[out->n - 1].t_ms == rk[j].b.t_ms) {
+			/* a newer source of the same bucket (sorted by stamp) */
+			vg_rollup_join(&out->v[out->n - 1], &rk[j].b, 0);
+			continue;
+		}
+		out->v[out->n++] = rk[j].b;
+	}
+	free(rk);
+	return rc;
+}
+
 /* The buckets of one series from the blocks of one tier, starts in [a, b),
- * merged by start (vg_rollup_join, the newer stamp's first and last). */
+ * merged by start, appended to out. Each block's are ascending, one per
+ * start, and a run's entries come newest block first; read oldest first,
+ * a tier's blocks, which seldom overlap, decode straight into out in
+ * order, and only where two overlap (or out's last bucket is not before
+ * them) are they merged bucket by bucket. */
 static int read_tier(struct vg_storage_set *set, const struct run *r, int tier, int64_t a,
 		     int64_t b, struct vg_buckets *out, struct vg_err *err)
 {
-	struct ranked *rk = NULL;
-	size_t n_rk = 0, cap_rk = 0;
+	struct piece *pc = malloc((r->n ? r->n : 1) * sizeof(*pc));
+	size_t n_pc = 0, base = out->n;
+	bool is_ordered = true;
 	int rc = 0;
 
-	for (size_t k = 0; rc == 0 && k < r->n; k++) {
+	if (pc == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
+	for (size_t k = r->n; rc == 0 && k-- > 0;) {
 		const struct entry *e = &set->entries[r->first + k];
 		struct vg_block_col cols[VG_BLOCK_MAX_COLUMNS];
 		struct vg_block_info bi;
 		struct vg_block *blk;
+		size_t off = out->n, kept = off;
 
 		if (e->place == PLACE_HEAD)
 			continue;
@@ -965,46 +1009,39 @@ static int read_tier(struct vg_storage_set *set, const struct run *r, int tier, 
 		vg_block_info(blk, &bi);
 		if ((int)bi.tier != tier || bi.max_t <= a || bi.min_t >= b)
 			continue;
-		if (set->cursor == NULL && (set->cursor = vg_block_cursor_new()) == NULL)
-			return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
+		if (set->cursor == NULL && (set->cursor = vg_block_cursor_new()) == NULL) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
+			break;
+		}
 		if ((rc = vg_block_read_columns(blk, e->id, set->cursor, cols, err)) != 0)
 			break;
-		set->tier_b.n = 0;
-		if ((rc = vg_rollup_decode(cols, vg_rollup_width((enum vg_tier)tier), &set->tier_b, err)) != 0) {
+		if ((rc = vg_rollup_decode(cols, vg_rollup_width((enum vg_tier)tier), out, err)) != 0) {
 			vg_err_prefix(err, "%s: series %u", vg_block_name(blk), e->id);
 			break;
 		}
-		for (size_t j = 0; j < set->tier_b.n; j++) {
-			if (set->tier_b.v[j].t_ms < a || set->tier_b.v[j].t_ms >= b)
-				continue;
-			if (n_rk == cap_rk) {
-				size_t cap = cap_rk ? cap_rk * 2 : 256;
-				struct ranked *p = realloc(rk, cap * sizeof(*p));
-				if (p == NULL) {
-					rc = vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
-					break;
-				}
-				rk = p;
-				cap_rk = cap;
-			}
-			rk[n_rk++] = (struct ranked){ set->tier_b.v[j], set->stamps[e->place] };
-		}
-	}
-	if (rc == 0 && n_rk > 1)
-		qsort(rk, n_rk, sizeof(*rk), ranked_cmp);
-	for (size_t j = 0; rc == 0 && j < n_rk; j++) {
-		if (out->n > 0 && out->v[out->n - 1].t_ms == rk[j].b.t_ms) {
-			/* a newer source of the same bucket (sorted by stamp) */
-			vg_rollup_join(&out->v[out->n - 1], &rk[j].b, 0);
+		for (size_t j = off; j < out->n; j++)
+			if (out->v[j].t_ms >= a && out->v[j].t_ms < b)
+				out->v[kept++] = out->v[j];
+		out->n = kept;
+		if (kept == off)
 			continue;
-		}
-		if (vg_buckets_reserve(out, out->n + 1) != 0) {
-			rc = vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
-			break;
-		}
-		out->v[out->n++] = rk[j].b;
+		if (off > 0 && out->v[off - 1].t_ms >= out->v[off].t_ms)
+			is_ordered = false; /* overlaps what came before */
+		pc[n_pc++] = (struct piece){ off - base, kept - off, set->stamps[e->place] };
 	}
-	free(rk);
+	if (rc == 0 && !is_ordered) {
+		/* Move this tier's buckets aside and merge them back. */
+		set->tier_b.n = 0;
+		if (vg_buckets_reserve(&set->tier_b, out->n - base) != 0) {
+			rc = vg_err_set(err, VG_ENOMEM, "out of memory merging buckets");
+		} else {
+			memcpy(set->tier_b.v, out->v + base, (out->n - base) * sizeof(*out->v));
+			set->tier_b.n = out->n - base;
+			out->n = base;
+			rc = merge_pieces(set, pc, n_pc, out, err);
+		}
+	}
+	free(pc);
 	return rc;
 }
 
