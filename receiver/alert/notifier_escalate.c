@@ -23,44 +23,6 @@
 
 #include "common/banned.h"
 
-int nt_escalate_build(const struct nt_tree *t, struct nt_route *r, const struct vg_route_conf *c, const char *path,
-		      const char *file, struct vg_err *err)
-{
-	const struct vg_conf_list *l = &c->escalate;
-
-	if (l->n == 0)
-		return 0;
-	r->escalate = calloc(l->n, sizeof(*r->escalate));
-	if (r->escalate == NULL)
-		return vg_err_set(err, VG_ENOMEM, "out of memory");
-	for (size_t i = 0; i < l->n; i++) {
-		const struct vg_escalate_conf *s = (const struct vg_escalate_conf *)l->v + i;
-		const struct nt_receiver *rc;
-
-		if (s->receiver == NULL || s->after_ms <= 0)
-			return vg_err_set(err, VG_EINVAL, "%s: %s.escalate[%zu]: a step needs after and receiver", file,
-					  path, i);
-		rc = nt_tree_receiver(t, s->receiver);
-		if (rc == NULL)
-			return vg_err_set(err, VG_EINVAL, "%s: %s.escalate[%zu].receiver: no receiver named \"%s\"", file,
-					  path, i, vg_conf_printable(s->receiver, "?"));
-		if (i > 0 && s->after_ms <= r->escalate[i - 1].after_ms)
-			return vg_err_set(err, VG_EINVAL, "%s: %s.escalate[%zu].after: steps go in increasing order of after",
-					  file, path, i);
-		r->escalate[i].after_ms = s->after_ms;
-		r->escalate[i].receiver = rc;
-		r->n_escalate = i + 1;
-	}
-	return 0;
-}
-
-void nt_escalate_release(struct nt_route *r)
-{
-	free(r->escalate);
-	r->escalate = NULL;
-	r->n_escalate = 0;
-}
-
 void nt_escalate_group(struct vg_notifier *n, struct nt_group *g, struct nt_alert **all, size_t n_all,
 		       const bool *is_firing, const bool *is_muted, const bool *is_acked, int64_t now)
 {

@@ -375,10 +375,6 @@ void nt_api_new_id(char out[37]);
 
 /* --- escalation (notifier_escalate.c) -------------------------------- */
 
-/* Compiles route r's escalate: steps (route_build). */
-int nt_escalate_build(const struct nt_tree *t, struct nt_route *r, const struct vg_route_conf *c, const char *path,
-		      const char *file, struct vg_err *err);
-void nt_escalate_release(struct nt_route *r);
 /* Under mu: notifies the steps of g's route that are due at now, once
  * per alert and step, over the group's alerts as a flush sees them (as
  * nt_flush_integration's); sets g->next_escalate_ms. */

@@ -271,6 +271,46 @@ static int route_intervals(const struct nt_tree *t, const struct vg_conf_strlist
 	return 0;
 }
 
+/* A route's escalate: steps, compiled (notifier_escalate.c runs them):
+ * sorted by after, each naming a receiver of the tree. */
+static int escalate_build(const struct nt_tree *t, struct nt_route *r, const struct vg_route_conf *c,
+			  const char *path, const char *file, struct vg_err *err)
+{
+	const struct vg_conf_list *l = &c->escalate;
+
+	if (l->n == 0)
+		return 0;
+	r->escalate = calloc(l->n, sizeof(*r->escalate));
+	if (r->escalate == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vg_escalate_conf *s = (const struct vg_escalate_conf *)l->v + i;
+		const struct nt_receiver *rc;
+
+		if (s->receiver == NULL || s->after_ms <= 0)
+			return vg_err_set(err, VG_EINVAL, "%s: %s.escalate[%zu]: a step needs after and receiver", file,
+					  path, i);
+		rc = nt_tree_receiver(t, s->receiver);
+		if (rc == NULL)
+			return vg_err_set(err, VG_EINVAL, "%s: %s.escalate[%zu].receiver: no receiver named \"%s\"", file,
+					  path, i, vg_conf_printable(s->receiver, "?"));
+		if (i > 0 && s->after_ms <= r->escalate[i - 1].after_ms)
+			return vg_err_set(err, VG_EINVAL, "%s: %s.escalate[%zu].after: steps go in increasing order of after",
+					  file, path, i);
+		r->escalate[i].after_ms = s->after_ms;
+		r->escalate[i].receiver = rc;
+		r->n_escalate = i + 1;
+	}
+	return 0;
+}
+
+static void escalate_release(struct nt_route *r)
+{
+	free(r->escalate);
+	r->escalate = NULL;
+	r->n_escalate = 0;
+}
+
 static void route_release(struct nt_route *r)
 {
 	for (size_t i = 0; i < r->n_children; i++)
@@ -281,7 +321,7 @@ static void route_release(struct nt_route *r)
 	free(r->group_by_sorted);
 	free(r->mute);
 	free(r->active);
-	nt_escalate_release(r);
+	escalate_release(r);
 }
 
 /* Alertmanager's Matchers.String(): {a="x",b=~"y"}, the matchers sorted
@@ -387,7 +427,7 @@ static int route_build(struct nt_tree *t, struct nt_route *r, const struct nt_ro
 		return rc;
 	if (parent == NULL && (r->n_mute || r->n_active))
 		return vg_err_set(err, VG_EINVAL, "%s: %s: the root route cannot have time intervals", file, path);
-	if ((rc = nt_escalate_build(t, r, c, path, file, err)) != 0)
+	if ((rc = escalate_build(t, r, c, path, file, err)) != 0)
 		return rc;
 	if (c->routes.n) {
 		r->children = calloc(c->routes.n, sizeof(*r->children));
