@@ -31,32 +31,36 @@ int vg_str_cmp(struct vg_str a, struct vg_str b)
 	return a.len < b.len ? -1 : a.len > b.len;
 }
 
-static bool is_alpha_(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+/* Name characters as bit sets over ASCII, one test per byte: these checks
+ * run for every sample the agent sends. Bit c of LO (c < 64) and bit
+ * c - 64 of HI (64 <= c < 128). */
+#define NAME_LO_DIGITS 0x03FF000000000000ULL /* 0-9 */
+#define NAME_LO_COLON 0x0400000000000000ULL  /* : */
+#define NAME_HI_ALPHA_ 0x07FFFFFE87FFFFFEULL /* A-Z _ a-z */
 
-static bool is_digit(char c)
+static bool in_set(char ch, uint64_t lo, uint64_t hi)
 {
-	return c >= '0' && c <= '9';
+	unsigned char c = (unsigned char)ch;
+
+	return c < 64 ? (lo >> c) & 1 : c < 128 && ((hi >> (c - 64)) & 1);
 }
 
 bool vg_metric_name_valid(const char *p, size_t len)
 {
-	if (len == 0 || len > VG_SERIES_MAX_NAME || !(is_alpha_(p[0]) || p[0] == ':'))
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !in_set(p[0], NAME_LO_COLON, NAME_HI_ALPHA_))
 		return false;
 	for (size_t i = 1; i < len; i++)
-		if (!(is_alpha_(p[i]) || is_digit(p[i]) || p[i] == ':'))
+		if (!in_set(p[i], NAME_LO_DIGITS | NAME_LO_COLON, NAME_HI_ALPHA_))
 			return false;
 	return true;
 }
 
 bool vg_label_name_valid(const char *p, size_t len)
 {
-	if (len == 0 || len > VG_SERIES_MAX_NAME || !is_alpha_(p[0]))
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !in_set(p[0], 0, NAME_HI_ALPHA_))
 		return false;
 	for (size_t i = 1; i < len; i++)
-		if (!(is_alpha_(p[i]) || is_digit(p[i])))
+		if (!in_set(p[i], NAME_LO_DIGITS, NAME_HI_ALPHA_))
 			return false;
 	return true;
 }
