@@ -82,20 +82,19 @@ static int emit_pair(const struct vg_collect_ctx *ctx, struct vg_str proto, stru
 		     struct vg_str values, struct vg_sample_sink *sink, size_t *n_used,
 		     struct vg_err *err)
 {
-	struct vg_str f[MAX_FIELDS], v;
+	struct vg_str f[MAX_FIELDS], v[MAX_FIELDS], extra;
 	unsigned nn = 0, nv = 0;
 	int rc;
 
 	while (nn < MAX_FIELDS && vg_collect_next_field(&names, &f[nn]))
 		nn++;
-	if (nn == MAX_FIELDS && vg_collect_next_field(&names, &v))
-		return 0; /* more than MAX_FIELDS: skipped whole */
-	for (struct vg_str vc = values; vg_collect_next_field(&vc, &v);)
+	while (nv < MAX_FIELDS && vg_collect_next_field(&values, &v[nv]))
 		nv++;
-	if (nn != nv)
+	/* Unequal counts, or more than MAX_FIELDS: skipped whole. */
+	if (nn != nv || vg_collect_next_field(&names, &extra) || vg_collect_next_field(&values, &extra))
 		return 0;
-	for (unsigned i = 0; i < nn && vg_collect_next_field(&values, &v); i++)
-		if ((rc = emit_field(ctx, proto, f[i], v, sink, n_used, err)) != 0)
+	for (unsigned i = 0; i < nn; i++)
+		if ((rc = emit_field(ctx, proto, f[i], v[i], sink, n_used, err)) != 0)
 			return rc;
 	return 0;
 }
