@@ -138,6 +138,9 @@ struct vg_collect_ctx {
 	pcre2_code *re[VG_FILTER_COUNT];
 	bool is_include[VG_FILTER_COUNT]; /* re selects what is kept (else what is dropped) */
 	bool is_builtin[VG_FILTER_COUNT]; /* not configured: default_matches */
+	/* Kernel files kept open between rounds (proc_read.c). */
+	struct { char *path; int fd; } kept[VG_COLLECT_MAX_KEPT];
+	size_t n_kept;
 	pcre2_match_data *md;             /* NULL while no regex is configured */
 	struct vg_statvfs_pool *statvfs;
 };
@@ -389,6 +392,10 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	vg_statvfs_pool_free(ctx->statvfs);
+	for (size_t i = 0; i < ctx->n_kept; i++) {
+		close(ctx->kept[i].fd);
+		free(ctx->kept[i].path);
+	}
 	if (ctx->pcre.handle != NULL) {
 		ctx->pcre.match_data_free(ctx->md);
 		for (int i = 0; i < VG_FILTER_COUNT; i++)
@@ -396,6 +403,37 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	}
 	pcre_unload(&ctx->pcre);
 	free(ctx);
+}
+
+int vg_collect_ctx_kept_fd(const struct vg_collect_ctx *ctx, const char *path)
+{
+	for (size_t i = 0; ctx != NULL && i < ctx->n_kept; i++)
+		if (strcmp(ctx->kept[i].path, path) == 0)
+			return ctx->kept[i].fd;
+	return -1;
+}
+
+bool vg_collect_ctx_keep_fd(struct vg_collect_ctx *ctx, const char *path, int fd)
+{
+	char *copy;
+
+	if (ctx == NULL || ctx->n_kept == VG_COLLECT_MAX_KEPT || (copy = strdup(path)) == NULL)
+		return false;
+	ctx->kept[ctx->n_kept].path = copy;
+	ctx->kept[ctx->n_kept].fd = fd;
+	ctx->n_kept++;
+	return true;
+}
+
+void vg_collect_ctx_drop_fd(struct vg_collect_ctx *ctx, const char *path)
+{
+	for (size_t i = 0; ctx != NULL && i < ctx->n_kept; i++)
+		if (strcmp(ctx->kept[i].path, path) == 0) {
+			close(ctx->kept[i].fd);
+			free(ctx->kept[i].path);
+			ctx->kept[i] = ctx->kept[--ctx->n_kept];
+			return;
+		}
 }
 
 bool vg_collect_wants(const struct vg_collect_ctx *ctx, enum vg_collect_filter which,
