@@ -90,26 +90,32 @@ fail:
 	return rc;
 }
 
-static int open_path(const char *path, int *fd, struct vg_err *err)
+/* Opens path and reads it into f; on 0 *fd is left open for the caller
+ * (closed on an error of the read), on an error of open it is -1. */
+static int open_read(struct vg_collect_file *f, const char *path, int *fd, struct vg_err *err)
 {
+	int rc;
+
+	vg_buf_init(&f->heap);
+	f->data = f->stack;
+	f->len = 0;
+	f->stack[0] = '\0';
 	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return vg_err_set(err, errno == ENOENT ? VG_ENOENT : VG_EIO, "open %s: %s", path,
 				  strerror(errno));
-	return 0;
+	if ((rc = read_fd(f, *fd, path, err)) != 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
 }
 
 int vg_collect_file_read(struct vg_collect_file *f, const char *path, struct vg_err *err)
 {
 	int fd, rc;
 
-	vg_buf_init(&f->heap);
-	f->data = f->stack;
-	f->len = 0;
-	f->stack[0] = '\0';
-	if ((rc = open_path(path, &fd, err)) != 0)
-		return rc;
-	rc = read_fd(f, fd, path, err);
-	close(fd);
+	if ((rc = open_read(f, path, &fd, err)) == 0)
+		close(fd);
 	return rc;
 }
 
@@ -133,14 +139,8 @@ static int read_kept(struct vg_collect_ctx *ctx, struct vg_collect_file *f, cons
 			return 0;
 		vg_collect_ctx_drop_fd(ctx, path);
 	}
-	vg_buf_init(&f->heap);
-	f->data = f->stack;
-	f->len = 0;
-	f->stack[0] = '\0';
-	if ((rc = open_path(path, &fd, err)) != 0)
-		return rc;
-	rc = read_fd(f, fd, path, err);
-	if (rc != 0 || !is_generated(fd) || !vg_collect_ctx_keep_fd(ctx, path, fd))
+	if ((rc = open_read(f, path, &fd, err)) == 0 &&
+	    (!is_generated(fd) || !vg_collect_ctx_keep_fd(ctx, path, fd)))
 		close(fd);
 	return rc;
 }
