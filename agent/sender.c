@@ -77,6 +77,17 @@ struct vg_sender {
 	uint8_t proto;
 	struct vg_samples2_state s2;
 	struct vg_sample_batch batch;
+	/* The batch being submitted, while vg_sender_submit runs: reencode
+	 * takes its samples from here rather than decompressing and decoding
+	 * the frame just spooled (the same samples, bit for bit). */
+	struct {
+		bool is_set;
+		uint64_t seq;
+		int64_t ts_ms;
+		size_t n;
+		const uint32_t *refs;
+		const double *values;
+	} fresh;
 	uint64_t reencode_dropped, reencode_samples_dropped;
 	struct vg_complaint refusal;
 
@@ -147,8 +158,15 @@ int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_
 	b = (struct vg_spool_batch){ s->next_seq, s->dict.n_refs, (uint32_t)n, s->out.len, s->out.data };
 	if ((rc = vg_spool_append(s->spool, &b, err)) != 0)
 		return rc;
+	s->fresh.is_set = true;
+	s->fresh.seq = s->next_seq;
+	s->fresh.ts_ms = ts_ms;
+	s->fresh.n = n;
+	s->fresh.refs = refs;
+	s->fresh.values = values;
 	s->next_seq++;
 	pump(s);
+	s->fresh.is_set = false;
 	return 0;
 }
 
@@ -249,6 +267,18 @@ static int reencode(struct vg_sender *s, const struct vg_spool_batch *b, struct 
 	uint32_t groups = 0;
 	int rc;
 
+	if (s->fresh.is_set && b->seq == s->fresh.seq) {
+		if (vg_sample_batch_reserve(&s->batch, s->fresh.n) != 0)
+			return vg_err_set(err, VG_ENOMEM, "out of memory encoding batch %llu",
+					  (unsigned long long)b->seq);
+		for (i = 0; i < s->fresh.n; i++) {
+			s->batch.refs[i] = s->fresh.refs[i];
+			s->batch.ts_ms[i] = s->fresh.ts_ms;
+			s->batch.values[i] = s->fresh.values[i];
+		}
+		s->batch.n = s->fresh.n;
+		goto groups;
+	}
 	if (b->len < VG_FRAME_HEADER_SIZE)
 		return vg_err_set(err, VG_EINVAL, "spooled batch %llu is too short", (unsigned long long)b->seq);
 	if ((rc = vg_frame_header_decode(b->frame, &h, err)) != 0)
@@ -258,6 +288,7 @@ static int reencode(struct vg_sender *s, const struct vg_spool_batch *b, struct 
 	if ((rc = vg_frame_open(s->codec, &h, b->frame + VG_FRAME_HEADER_SIZE, &raw, &len, err)) != 0 ||
 	    (rc = vg_samples_decode(raw, len, &s->batch, err)) != 0)
 		return rc;
+groups:
 	for (i = 0; i < s->batch.n; i = j, groups++)
 		for (j = i + 1; j < s->batch.n && s->batch.ts_ms[j] == s->batch.ts_ms[i]; j++)
 			;

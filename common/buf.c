@@ -52,6 +52,14 @@ fail:
 
 void vg_buf_append(struct vg_buf *b, const void *p, size_t n)
 {
+	/* The common case, room already there for the bytes and the NUL,
+	 * without the call to vg_buf_grow. */
+	if (!b->is_failed && b->len < b->cap && n < b->cap - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = 0;
+		return;
+	}
 	if (vg_buf_grow(b, n) != 0)
 		return;
 	if (n)

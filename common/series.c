@@ -31,32 +31,36 @@ int vg_str_cmp(struct vg_str a, struct vg_str b)
 	return a.len < b.len ? -1 : a.len > b.len;
 }
 
-static bool is_alpha_(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+/* Name characters as bit sets over ASCII, one test per byte: these checks
+ * run for every sample the agent sends. Bit c of LO (c < 64) and bit
+ * c - 64 of HI (64 <= c < 128). */
+#define NAME_LO_DIGITS 0x03FF000000000000ULL /* 0-9 */
+#define NAME_LO_COLON 0x0400000000000000ULL  /* : */
+#define NAME_HI_ALPHA_ 0x07FFFFFE87FFFFFEULL /* A-Z _ a-z */
 
-static bool is_digit(char c)
+static bool in_set(char ch, uint64_t lo, uint64_t hi)
 {
-	return c >= '0' && c <= '9';
+	unsigned char c = (unsigned char)ch;
+
+	return c < 64 ? (lo >> c) & 1 : c < 128 && ((hi >> (c - 64)) & 1);
 }
 
 bool vg_metric_name_valid(const char *p, size_t len)
 {
-	if (len == 0 || len > VG_SERIES_MAX_NAME || !(is_alpha_(p[0]) || p[0] == ':'))
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !in_set(p[0], NAME_LO_COLON, NAME_HI_ALPHA_))
 		return false;
 	for (size_t i = 1; i < len; i++)
-		if (!(is_alpha_(p[i]) || is_digit(p[i]) || p[i] == ':'))
+		if (!in_set(p[i], NAME_LO_DIGITS | NAME_LO_COLON, NAME_HI_ALPHA_))
 			return false;
 	return true;
 }
 
 bool vg_label_name_valid(const char *p, size_t len)
 {
-	if (len == 0 || len > VG_SERIES_MAX_NAME || !is_alpha_(p[0]))
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !in_set(p[0], 0, NAME_HI_ALPHA_))
 		return false;
 	for (size_t i = 1; i < len; i++)
-		if (!(is_alpha_(p[i]) || is_digit(p[i])))
+		if (!in_set(p[i], NAME_LO_DIGITS, NAME_HI_ALPHA_))
 			return false;
 	return true;
 }
@@ -200,18 +204,35 @@ const struct vg_str *vg_series_get(const struct vg_series *s, const char *name)
 	return NULL;
 }
 
+/* Copies v then the separator to p; returns the byte after them. */
+static uint8_t *key_put(uint8_t *p, struct vg_str v)
+{
+	if (v.len)
+		memcpy(p, v.p, v.len);
+	p[v.len] = KEY_SEP;
+	return p + v.len + 1;
+}
+
+/* Writes s's key, key_len(s) bytes, at p. */
+static void key_write(const struct vg_series *s, uint8_t *p)
+{
+	p = key_put(p, s->name);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		p = key_put(p, s->labels[i].name);
+		p = key_put(p, s->labels[i].value);
+	}
+}
+
 void vg_series_key(const struct vg_series *s, struct vg_buf *out)
 {
-	static const uint8_t sep = KEY_SEP;
+	size_t n = key_len(s);
 
-	vg_buf_append(out, s->name.p, s->name.len);
-	vg_buf_append(out, &sep, 1);
-	for (uint32_t i = 0; i < s->n_labels; i++) {
-		vg_buf_append(out, s->labels[i].name.p, s->labels[i].name.len);
-		vg_buf_append(out, &sep, 1);
-		vg_buf_append(out, s->labels[i].value.p, s->labels[i].value.len);
-		vg_buf_append(out, &sep, 1);
-	}
+	/* One grow and plain copies: this runs per series per batch. */
+	if (vg_buf_grow(out, n) != 0)
+		return;
+	key_write(s, out->data + out->len);
+	out->len += n;
+	out->data[out->len] = 0;
 }
 
 int vg_series_from_key(const uint8_t *key, size_t len, struct vg_series *s)
@@ -250,11 +271,19 @@ uint64_t vg_series_key_hash(const uint8_t *key, size_t len)
 
 uint64_t vg_series_hash(const struct vg_series *s)
 {
-	/* Streams the key instead of building it: this runs per series per
-	 * batch on the agent and per new series on the receiver. */
+	/* This runs per series per batch on the agent and per new series on
+	 * the receiver: a key that fits is built on the stack and hashed in
+	 * one call (the same hash as streaming its pieces, at a fraction of
+	 * the cost for short keys); a longer one is streamed. */
 	static const uint8_t sep = KEY_SEP;
+	uint8_t key[512];
+	size_t n = key_len(s);
 	XXH3_state_t st;
 
+	if (n <= sizeof(key)) {
+		key_write(s, key);
+		return XXH3_64bits(key, n);
+	}
 	XXH3_64bits_reset(&st);
 	XXH3_64bits_update(&st, s->name.p, s->name.len);
 	XXH3_64bits_update(&st, &sep, 1);

@@ -296,6 +296,95 @@ START_TEST(test_file_read_directory_is_error)
 }
 END_TEST
 
+/* A parser that copies the file into the sink's arg (a struct vg_buf). */
+static int copy_parse(const struct vg_collect_ctx *ctx, const char *data, size_t len,
+		      struct vg_sample_sink *sink, struct vg_err *err)
+{
+	struct vg_buf *out = sink->arg;
+
+	(void)ctx;
+	(void)err;
+	vg_buf_reset(out);
+	vg_buf_append(out, data, len);
+	return 0;
+}
+
+static unsigned long long io_rchar(const struct vg_buf *b)
+{
+	const char *p = strstr((const char *)b->data, "rchar: ");
+
+	ck_assert_ptr_nonnull(p);
+	return strtoull(p + 7, NULL, 10);
+}
+
+/* A /proc file stays open in the ctx between rounds and each read is
+ * generated anew: /proc/self/io's rchar counts the bytes read before. */
+START_TEST(test_kept_proc_file_reads_fresh)
+{
+	struct vg_collect_env env;
+	struct vg_collect_ctx *ctx;
+	struct vg_buf b = VG_BUF_INIT;
+	struct vg_sample_sink sink = { NULL, &b };
+	unsigned long long first;
+	struct vg_err err;
+	int rc;
+
+	ck_assert_int_eq(vg_collect_ctx_new(NULL, &ctx, &err), 0);
+	vg_collect_env_default(&env);
+	env.ctx = ctx;
+	rc = vg_collect_read_parse(&env, "/proc/self", "io", copy_parse, &sink, &err);
+	if (rc == VG_ENOENT || rc == VG_EIO) { /* no I/O accounting here */
+		vg_collect_ctx_free(ctx);
+		vg_buf_release(&b);
+		return;
+	}
+	ck_assert_int_eq(rc, 0);
+	first = io_rchar(&b);
+	ck_assert_int_ge(vg_collect_ctx_kept_fd(ctx, "/proc/self/io"), 0);
+	ck_assert_int_eq(vg_collect_read_parse(&env, "/proc/self", "io", copy_parse, &sink, &err), 0);
+	ck_assert_uint_ge(io_rchar(&b), first + 10);
+	vg_collect_ctx_free(ctx);
+	vg_buf_release(&b);
+}
+END_TEST
+
+/* A regular file (a fixture, a test's fake /proc) is opened on every
+ * read: a file replaced between rounds is read new. */
+START_TEST(test_regular_file_not_kept)
+{
+	char dir[] = "/tmp/vigil-collect-XXXXXX", path[64], tmp[64];
+	struct vg_collect_env env;
+	struct vg_collect_ctx *ctx;
+	struct vg_buf b = VG_BUF_INIT;
+	struct vg_sample_sink sink = { NULL, &b };
+	struct vg_err err;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(tmp, sizeof(tmp), "%s/f.new", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fputs("one\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(vg_collect_ctx_new(NULL, &ctx, &err), 0);
+	vg_collect_env_default(&env);
+	env.ctx = ctx;
+	ck_assert_int_eq(vg_collect_read_parse(&env, dir, "f", copy_parse, &sink, &err), 0);
+	ck_assert_str_eq((const char *)b.data, "one\n");
+	ck_assert_int_eq(vg_collect_ctx_kept_fd(ctx, path), -1);
+	ck_assert_ptr_nonnull(fp = fopen(tmp, "w"));
+	fputs("two\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	ck_assert_int_eq(vg_collect_read_parse(&env, dir, "f", copy_parse, &sink, &err), 0);
+	ck_assert_str_eq((const char *)b.data, "two\n");
+	vg_collect_ctx_free(ctx);
+	vg_buf_release(&b);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* --- cpu ------------------------------------------------------------------ */
 
 START_TEST(test_cpu_seconds_per_mode)
@@ -1924,6 +2013,8 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_parse_u64_edges);
 	tcase_add_test(tc, test_file_read_missing_names_path);
 	tcase_add_test(tc, test_file_read_directory_is_error);
+	tcase_add_test(tc, test_kept_proc_file_reads_fresh);
+	tcase_add_test(tc, test_regular_file_not_kept);
 	tcase_add_test(tc, test_sink_error_stops_collector);
 	tcase_add_test(tc, test_real_proc_plausible);
 	suite_add_tcase(s, tc);

@@ -138,6 +138,9 @@ struct vg_collect_ctx {
 	pcre2_code *re[VG_FILTER_COUNT];
 	bool is_include[VG_FILTER_COUNT]; /* re selects what is kept (else what is dropped) */
 	bool is_builtin[VG_FILTER_COUNT]; /* not configured: default_matches */
+	/* Kernel files kept open between rounds (proc_read.c). */
+	struct { char *path; int fd; } kept[VG_COLLECT_MAX_KEPT];
+	size_t n_kept;
 	pcre2_match_data *md;             /* NULL while no regex is configured */
 	struct vg_statvfs_pool *statvfs;
 };
@@ -165,10 +168,13 @@ static bool has_suffix(const char *s, size_t len, const char *p)
 	return len >= n && memcmp(s + len - n, p, n) == 0;
 }
 
-static bool is_one_of(const char *s, size_t len, const char *const *set, size_t n)
+/* A set's strings with their lengths, so that a lookup measures none. */
+#define S(lit) { lit, sizeof(lit) - 1 }
+
+static bool is_one_of(const char *s, size_t len, const struct vg_str *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strlen(set[i]) == len && memcmp(s, set[i], len) == 0)
+		if (set[i].len == len && memcmp(s, set[i].p, len) == 0)
 			return true;
 	return false;
 }
@@ -230,19 +236,23 @@ static bool is_default_mount(const char *s, size_t len)
 	return false;
 }
 
-static const char *const default_fstypes[] = {
-	"autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs",
-	"fusectl", "hugetlbfs", "iso9660", "mqueue", "nsfs", "overlay", "proc", "procfs", "pstore",
-	"rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "erofs", "sysfs", "tracefs",
+static const struct vg_str default_fstypes[] = {
+	S("autofs"), S("binfmt_misc"), S("bpf"), S("cgroup"), S("cgroup2"), S("configfs"),
+	S("debugfs"), S("devpts"), S("devtmpfs"), S("fusectl"), S("hugetlbfs"), S("iso9660"),
+	S("mqueue"), S("nsfs"), S("overlay"), S("proc"), S("procfs"), S("pstore"),
+	S("rpc_pipefs"), S("securityfs"), S("selinuxfs"), S("squashfs"), S("erofs"), S("sysfs"),
+	S("tracefs"),
 };
 
-static const char *const default_netstat[] = {
-	"Ip_Forwarding", "Ip6_InOctets", "Ip6_OutOctets", "IpExt_InOctets", "IpExt_OutOctets",
-	"Icmp_InMsgs", "Icmp_OutMsgs", "Icmp6_InMsgs", "Icmp6_OutMsgs", "TcpExt_TCPSynRetrans",
-	"TcpExt_TCPTimeouts", "Tcp_ActiveOpens", "Tcp_InSegs", "Tcp_OutSegs", "Tcp_OutRsts",
-	"Tcp_PassiveOpens", "Tcp_RetransSegs", "Tcp_CurrEstab", "Udp_InDatagrams", "Udp_OutDatagrams",
-	"Udp_NoPorts", "Udp_RcvbufErrors", "Udp_SndbufErrors", "Udp6_InDatagrams", "Udp6_OutDatagrams",
-	"Udp6_NoPorts", "Udp6_RcvbufErrors", "Udp6_SndbufErrors",
+static const struct vg_str default_netstat[] = {
+	S("Ip_Forwarding"), S("Ip6_InOctets"), S("Ip6_OutOctets"), S("IpExt_InOctets"),
+	S("IpExt_OutOctets"), S("Icmp_InMsgs"), S("Icmp_OutMsgs"), S("Icmp6_InMsgs"),
+	S("Icmp6_OutMsgs"), S("TcpExt_TCPSynRetrans"), S("TcpExt_TCPTimeouts"),
+	S("Tcp_ActiveOpens"), S("Tcp_InSegs"), S("Tcp_OutSegs"), S("Tcp_OutRsts"),
+	S("Tcp_PassiveOpens"), S("Tcp_RetransSegs"), S("Tcp_CurrEstab"), S("Udp_InDatagrams"),
+	S("Udp_OutDatagrams"), S("Udp_NoPorts"), S("Udp_RcvbufErrors"), S("Udp_SndbufErrors"),
+	S("Udp6_InDatagrams"), S("Udp6_OutDatagrams"), S("Udp6_NoPorts"), S("Udp6_RcvbufErrors"),
+	S("Udp6_SndbufErrors"),
 };
 
 /* Whether s matches filter which's default regex. */
@@ -382,6 +392,10 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	vg_statvfs_pool_free(ctx->statvfs);
+	for (size_t i = 0; i < ctx->n_kept; i++) {
+		close(ctx->kept[i].fd);
+		free(ctx->kept[i].path);
+	}
 	if (ctx->pcre.handle != NULL) {
 		ctx->pcre.match_data_free(ctx->md);
 		for (int i = 0; i < VG_FILTER_COUNT; i++)
@@ -389,6 +403,37 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	}
 	pcre_unload(&ctx->pcre);
 	free(ctx);
+}
+
+int vg_collect_ctx_kept_fd(const struct vg_collect_ctx *ctx, const char *path)
+{
+	for (size_t i = 0; ctx != NULL && i < ctx->n_kept; i++)
+		if (strcmp(ctx->kept[i].path, path) == 0)
+			return ctx->kept[i].fd;
+	return -1;
+}
+
+bool vg_collect_ctx_keep_fd(struct vg_collect_ctx *ctx, const char *path, int fd)
+{
+	char *copy;
+
+	if (ctx == NULL || ctx->n_kept == VG_COLLECT_MAX_KEPT || (copy = strdup(path)) == NULL)
+		return false;
+	ctx->kept[ctx->n_kept].path = copy;
+	ctx->kept[ctx->n_kept].fd = fd;
+	ctx->n_kept++;
+	return true;
+}
+
+void vg_collect_ctx_drop_fd(struct vg_collect_ctx *ctx, const char *path)
+{
+	for (size_t i = 0; ctx != NULL && i < ctx->n_kept; i++)
+		if (strcmp(ctx->kept[i].path, path) == 0) {
+			close(ctx->kept[i].fd);
+			free(ctx->kept[i].path);
+			ctx->kept[i] = ctx->kept[--ctx->n_kept];
+			return;
+		}
 }
 
 bool vg_collect_wants(const struct vg_collect_ctx *ctx, enum vg_collect_filter which,

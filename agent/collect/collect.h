@@ -225,9 +225,20 @@ struct vg_collect_file {
 int vg_collect_file_read(struct vg_collect_file *f, const char *path, struct vg_err *err);
 void vg_collect_file_release(struct vg_collect_file *f);
 /* Reads dir/name whole and hands it to parse; an error of the read or the
- * parser names the path. */
+ * parser names the path. With env->ctx, a file of procfs or sysfs (which
+ * the kernel generates anew on every read from offset 0) is opened once
+ * and kept open in the ctx, read with pread from offset 0 each round; a
+ * read that fails on a kept file closes it and opens the path again. */
 int vg_collect_read_parse(const struct vg_collect_env *env, const char *dir, const char *name,
 			  vg_collect_parse_fn *parse, struct vg_sample_sink *sink, struct vg_err *err);
+
+/* The ctx's kept files (proc_read.c's, at most VG_COLLECT_MAX_KEPT, closed
+ * by vg_collect_ctx_free): the fd kept for path or -1; keep (false when
+ * full or ctx is NULL: the caller closes fd); drop closes it. */
+#define VG_COLLECT_MAX_KEPT 64
+int vg_collect_ctx_kept_fd(const struct vg_collect_ctx *ctx, const char *path);
+bool vg_collect_ctx_keep_fd(struct vg_collect_ctx *ctx, const char *path, int fd);
+void vg_collect_ctx_drop_fd(struct vg_collect_ctx *ctx, const char *path);
 
 /* Writes "dir/name" into out[size]; VG_ELIMIT if it does not fit. */
 int vg_collect_path(char *out, size_t size, const char *dir, const char *name,

@@ -35,25 +35,30 @@ static int emit_field(const struct vg_collect_ctx *ctx, struct vg_str proto, str
 		      struct vg_err *err)
 {
 	char name[VG_SERIES_MAX_NAME + 1];
-	const size_t plen = sizeof(PREFIX) - 1;
+	const size_t plen = sizeof(PREFIX) - 1, len = plen + proto.len + 1 + field.len;
 	struct vg_series s;
+	bool is_wanted;
 	int64_t v;
 
-	if (!vg_collect_parse_i64(value, &v))
-		return 0;
-	if (plen + proto.len + 1 + field.len > VG_SERIES_MAX_NAME)
+	if (len > VG_SERIES_MAX_NAME)
 		return 0;
 	memcpy(name, PREFIX, plen);
 	memcpy(name + plen, proto.p, proto.len);
 	name[plen + proto.len] = '_';
 	memcpy(name + plen + proto.len + 1, field.p, field.len);
-	name[plen + proto.len + 1 + field.len] = '\0';
-	if (!vg_metric_name_valid(name, plen + proto.len + 1 + field.len))
+	name[len] = '\0';
+	/* The filter first: it drops most of the few hundred fields, and
+	 * once one field was usable a dropped one needs no further look. */
+	is_wanted = vg_collect_wants(ctx, VG_FILTER_NETSTAT, name + plen, len - plen);
+	if (!is_wanted && *n_used > 0)
+		return 0;
+	if (!vg_collect_parse_i64(value, &v) || !vg_metric_name_valid(name, len))
 		return 0;
 	(*n_used)++;
-	if (!vg_collect_wants(ctx, VG_FILTER_NETSTAT, name + plen, proto.len + 1 + field.len))
+	if (!is_wanted)
 		return 0;
-	vg_series_init(&s, name);
+	s.name = (struct vg_str){ name, (uint32_t)len };
+	s.n_labels = 0;
 	return vg_collect_emit(sink, &s, (double)v, err);
 }
 
@@ -71,23 +76,25 @@ static bool cut_proto(struct vg_str *line, struct vg_str *proto)
 	return true;
 }
 
-/* One pair: names and values of proto, each without the "Proto:". */
+/* One pair: names and values of proto, each without the "Proto:". Each
+ * line is cut into fields once. */
 static int emit_pair(const struct vg_collect_ctx *ctx, struct vg_str proto, struct vg_str names,
 		     struct vg_str values, struct vg_sample_sink *sink, size_t *n_used,
 		     struct vg_err *err)
 {
-	struct vg_str nc = names, vc = values, f, v;
+	struct vg_str f[MAX_FIELDS], v[MAX_FIELDS], extra;
 	unsigned nn = 0, nv = 0;
 	int rc;
 
-	while (vg_collect_next_field(&nc, &f))
+	while (nn < MAX_FIELDS && vg_collect_next_field(&names, &f[nn]))
 		nn++;
-	while (vg_collect_next_field(&vc, &v))
+	while (nv < MAX_FIELDS && vg_collect_next_field(&values, &v[nv]))
 		nv++;
-	if (nn != nv || nn > MAX_FIELDS)
+	/* Unequal counts, or more than MAX_FIELDS: skipped whole. */
+	if (nn != nv || vg_collect_next_field(&names, &extra) || vg_collect_next_field(&values, &extra))
 		return 0;
-	while (vg_collect_next_field(&names, &f) && vg_collect_next_field(&values, &v))
-		if ((rc = emit_field(ctx, proto, f, v, sink, n_used, err)) != 0)
+	for (unsigned i = 0; i < nn; i++)
+		if ((rc = emit_field(ctx, proto, f[i], v[i], sink, n_used, err)) != 0)
 			return rc;
 	return 0;
 }

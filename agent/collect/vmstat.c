@@ -29,16 +29,24 @@ int vg_vmstat_parse(const struct vg_collect_ctx *ctx, const char *data, size_t l
 
 	memcpy(name, PREFIX, plen);
 	while (vg_collect_next_line(&rest, &line)) {
+		bool is_wanted;
+
 		if (!vg_collect_next_field(&line, &key) || !vg_collect_next_field(&line, &value) ||
-		    vg_collect_next_field(&line, &extra) || !vg_collect_parse_i64(value, &v) ||
-		    plen + key.len > VG_SERIES_MAX_NAME)
+		    vg_collect_next_field(&line, &extra))
+			continue;
+		/* The filter first: most lines are dropped, and once one line
+		 * was usable a dropped one needs no further look. */
+		is_wanted = vg_collect_wants(ctx, VG_FILTER_VMSTAT, key.p, key.len);
+		if (!is_wanted && n_used > 0)
+			continue;
+		if (!vg_collect_parse_i64(value, &v) || plen + key.len > VG_SERIES_MAX_NAME)
 			continue;
 		memcpy(name + plen, key.p, key.len);
 		name[plen + key.len] = '\0';
 		if (!vg_metric_name_valid(name, plen + key.len))
 			continue;
 		n_used++;
-		if (!vg_collect_wants(ctx, VG_FILTER_VMSTAT, key.p, key.len))
+		if (!is_wanted)
 			continue;
 		vg_series_init(&s, name);
 		if ((rc = vg_collect_emit(sink, &s, (double)v, err)) != 0)
