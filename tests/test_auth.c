@@ -658,6 +658,25 @@ START_TEST(test_https_keep_alive_mixes_both_writers)
 }
 END_TEST
 
+/*
+ * HTTPS replies with Connection: close, one connection each: evhttp frees
+ * each connection from inside the filter's write callback over OpenSSL
+ * (see test_hostile_http's close mix for plain HTTP); the receiver keeps
+ * answering, and tls_teardown wants status 0 at SIGTERM.
+ */
+START_TEST(test_https_connection_close_replies)
+{
+	for (int i = 0; i < 40; i++) {
+		struct reply r = { 0 };
+
+		tls_request("GET", "/api/v1/alerts", "Connection: close", &r);
+		ck_assert_msg(r.status == 200, "request %d: %ld", i, r.status);
+		reply_release(&r);
+	}
+	ck_assert(vg_t_alive(&tls_rcv.proc));
+}
+END_TEST
+
 /* The value of the sample name in /metrics over HTTPS, or -1. */
 static double tls_metric(const char *name)
 {
@@ -861,6 +880,7 @@ static Suite *auth_suite(void)
 		tcase_add_test(https, test_https_plain_http_gets_no_answer);
 		tcase_add_test(https, test_https_stalled_handshake_is_closed);
 		tcase_add_test(https, test_https_keep_alive_mixes_both_writers);
+		tcase_add_test(https, test_https_connection_close_replies);
 		suite_add_tcase(s, https);
 	}
 	return s;

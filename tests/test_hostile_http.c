@@ -176,6 +176,78 @@ START_TEST(test_hostile_http_slow_head_gets_408_json)
 }
 END_TEST
 
+/* Sends req on a new connection and reads until the server closes; the
+ * bytes read (caller frees), NUL-terminated. */
+static char *exchange(const char *req)
+{
+	struct vg_buf got = VG_BUF_INIT;
+	char buf[4096];
+	int fd = vg_t_connect(rcv.http_port);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_write_all(fd, req, strlen(req)), 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		vg_buf_append(&got, buf, (size_t)n);
+	close(fd);
+	vg_buf_putc(&got, '\0');
+	ck_assert(!vg_buf_failed(&got));
+	return vg_buf_detach(&got, NULL);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * Hundreds of connections that end with Connection: close (evhttp's
+ * replies, the import's own answer, a refusal), mixed with keep-alive,
+ * pipelined and HTTP/1.0 ones. evhttp frees such a connection from
+ * inside the filter's write callback; libevent 2.1.12 then re-armed the
+ * freed filter's write timeout, leaving freed memory in the timer heap
+ * (the receiver crashed within seconds, or spun in event_base_free at
+ * SIGTERM; see import.c, under_read_cb). The receiver must stay up,
+ * answer, and stop on SIGTERM with status 0 (teardown).
+ */
+START_TEST(test_hostile_http_connection_close_mix)
+{
+	static const char close_get[] = "GET /api/v1/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char pipelined[] = "GET /api/v1/labels HTTP/1.1\r\nHost: x\r\n\r\n"
+					"GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\n\r\n"
+					"GET /api/v1/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char http10[] = "GET /api/v1/status/buildinfo HTTP/1.0\r\n\r\n";
+	static const char import[] = "POST /api/v1/import/prometheus HTTP/1.1\r\nHost: x\r\n"
+				     "Connection: close\r\nContent-Length: 12\r\n\r\nclose_mix 1\n";
+	static const char refused[] = "PATCH /api/v1/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+	for (int i = 0; i < 300; i++) {
+		const char *req = close_get;
+		const char *want = "HTTP/1.1 200 ";
+		size_t n_want = 1;
+		char *got;
+
+		switch (i % 6) {
+		case 1: req = pipelined; n_want = 3; break;
+		case 2: req = http10; want = "HTTP/1.0 200 "; break;
+		case 3: req = import; want = "HTTP/1.1 204 "; break;
+		case 4: req = refused; want = "HTTP/1.1 405 "; break;
+		default: break;
+		}
+		got = exchange(req);
+		ck_assert_msg(strncmp(got, want, strlen(want)) == 0 && count(got, want) == n_want,
+			      "request %d: %.200s", i, got);
+		free(got);
+	}
+	ck_assert(vg_t_alive(&rcv.proc));
+	check_query_answers();
+}
+END_TEST
+
 static Suite *hostile_http_suite(void)
 {
 	Suite *s = suite_create("hostile_http");
@@ -186,6 +258,12 @@ static Suite *hostile_http_suite(void)
 	tcase_add_test(tc, test_hostile_http_connection_flood);
 	tcase_add_test(tc, test_hostile_http_unfinished_header_flood);
 	tcase_add_test(tc, test_hostile_http_slow_head_gets_408_json);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("close");
+	tcase_set_timeout(tc, 20);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_hostile_http_connection_close_mix);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -187,7 +187,7 @@ struct conn {
 	bool is_handshaken;  /* TLS: the handshake completed */
 	size_t tls_copied;   /* TLS: bytes at the front of the filter's output
 			      * already copied into under's output */
-	/* TLS: the filter's callbacks on under, which ours wrap. */
+	/* The filter's callbacks on under, which ours wrap (under_read_cb). */
 	bufferevent_data_cb under_read, under_write;
 	bufferevent_event_cb under_event;
 	void *under_arg;
@@ -1776,29 +1776,71 @@ static void conn_free(void *arg)
 	free(c);
 }
 
-/* With TLS the filter's callbacks on under are wrapped, so that a failed
- * handshake is seen (the filter passes events on to evhttp, which only
- * frees the connection). Freeing the filter frees under, which clears
- * these before conn_free runs. */
-static void tls_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * The filter's callbacks on under are wrapped, for two reasons.
+ *
+ * A reference on the filter across them. libevent 2.1.12's filter runs
+ * its callbacks on under (be_filter_writecb, be_filter_readcb) without a
+ * reference of its own, unlike its other entries (be_filter_flush,
+ * bufferevent_filtered_outbuf_cb). When under has written the last byte
+ * of a reply with Connection: close, be_filter_writecb runs evhttp's
+ * write callback, which frees the connection and with it the filter
+ * (bufferevent_free: refcount 0, finalization scheduled); on return,
+ * be_filter_process_output re-arms the filter's write timeout
+ * (BEV_RESET_GENERIC_WRITE_TIMEOUT). Finalizing marks only ev_read as
+ * finalizing (event_callback_finalize_many_ merely cancels ev_write), so
+ * that event_add succeeds, and the finalizer then frees the filter with
+ * its ev_write still in the base's timer heap: the next timer added or
+ * run reads and writes freed memory (valgrind: "256 bytes inside a block
+ * ... alloc'd by bufferevent_filter_new", the write event's timeout), and
+ * the loop crashed or spun in event_base_free. Holding a reference across
+ * the call, evhttp's free only drops it to ours; the timeout re-armed
+ * meanwhile is deleted by the finalization our decref then starts, with
+ * the filter's events all in place. A filter evhttp has already freed is
+ * not touched (is_live: a reference would revive it); its own callbacks
+ * then do nothing.
+ *
+ * With TLS, a failed handshake is seen (the filter passes events on to
+ * evhttp, which only frees the connection).
+ *
+ * Freeing the filter frees under, which clears these before conn_free
+ * runs.
+ */
+static void under_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	struct bufferevent *filt = c->filt;
 
+	if (!is_live(c)) {
+		c->under_read(bev, c->under_arg);
+		return;
+	}
+	bufferevent_incref(filt);
 	c->under_read(bev, c->under_arg);
+	bufferevent_decref(filt);
 }
 
-static void tls_write_cb(struct bufferevent *bev, void *arg)
+static void under_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	struct bufferevent *filt = c->filt;
 
+	if (!is_live(c)) {
+		c->under_write(bev, c->under_arg);
+		return;
+	}
+	bufferevent_incref(filt);
 	c->under_write(bev, c->under_arg);
+	bufferevent_decref(filt);
 }
 
-static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
+static void under_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (!c->has_tls) {
+		/* nothing of ours */
+	} else if (what & BEV_EVENT_CONNECTED) {
 		c->is_handshaken = true;
 	} else if ((what & BEV_EVENT_ERROR) && !c->is_handshaken) {
 		char why[300];
@@ -1835,10 +1877,8 @@ struct bufferevent *vg_import_bevcb(struct event_base *base, void *arg)
 		free(c);
 		return NULL;
 	}
-	if (c->has_tls) {
-		bufferevent_getcb(c->under, &c->under_read, &c->under_write, &c->under_event, &c->under_arg);
-		bufferevent_setcb(c->under, tls_read_cb, tls_write_cb, tls_event_cb, c);
-	}
+	bufferevent_getcb(c->under, &c->under_read, &c->under_write, &c->under_event, &c->under_arg);
+	bufferevent_setcb(c->under, under_read_cb, under_write_cb, under_event_cb, c);
 	/* Room for a whole head too, or a head at the limit would wait for
 	 * bytes the full buffer stops reading. */
 	bufferevent_setwatermark(c->under, EV_READ, 0,
