@@ -55,7 +55,8 @@ void vg_buf_append(struct vg_buf *b, const void *p, size_t n)
 	/* The common case, room already there for the bytes and the NUL,
 	 * without the call to vg_buf_grow. */
 	if (!b->is_failed && b->len < b->cap && n < b->cap - b->len) {
-		memcpy(b->data + b->len, p, n);
+		if (n)
+			memcpy(b->data + b->len, p, n); /* (p may be NULL when n is 0) */
 		b->len += n;
 		b->data[b->len] = 0;
 		return;
