@@ -85,6 +85,11 @@ int64_t vg_clock_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t vg_clock_mono(struct vg_clock *c)
+{
+	return vg_clock_is_driven(c) ? vg_clock_now(c) : vg_clock_mono_ms();
+}
+
 static const struct {
 	const char *unit;
 	int64_t ms;

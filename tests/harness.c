@@ -723,6 +723,17 @@ void vg_t_send_frame(int fd, enum vg_frame_type type, uint64_t seq, const struct
 	vg_frame_codec_free(c);
 }
 
+void vg_t_send_frame_v2(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
+{
+	struct vg_frame_codec *c = vg_frame_codec_new(1);
+	struct vg_buf wire = VG_BUF_INIT;
+
+	ck_assert_int_eq(vg_frame_encode_version(c, VG_PROTO_V2, type, seq, raw->data, raw->len, &wire, NULL), 0);
+	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
+	vg_buf_release(&wire);
+	vg_frame_codec_free(c);
+}
+
 void vg_t_define_series(int fd, const char *name, const char *job)
 {
 	struct vg_buf raw = VG_BUF_INIT;

@@ -115,6 +115,8 @@ int vg_t_hello(int fd, const char *agent, uint64_t epoch, uint64_t *acked);
  * as name{job="<job>"}; a SAMPLES frame of one sample of ref 0; waiting
  * (5 s at most a frame) for an ACK covering seq, returning the highest. */
 void vg_t_send_frame(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw);
+/* The same as a protocol 2 frame. */
+void vg_t_send_frame_v2(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw);
 void vg_t_define_series(int fd, const char *name, const char *job);
 void vg_t_send_sample(int fd, uint64_t seq, int64_t ts, double v);
 uint64_t vg_t_wait_ack(int fd, uint64_t seq);

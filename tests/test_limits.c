@@ -284,8 +284,8 @@ static void calm_send(int fd, uint64_t seq)
 	ck_assert_uint_ge(vg_t_wait_ack(fd, seq), seq);
 }
 
-/* How many series an instant query of sel returns. */
-static size_t query_series(const char *sel)
+/* How many series an instant query of sel at t_ms (0: now) returns. */
+static size_t query_series_at(const char *sel, int64_t t_ms)
 {
 	char path[512];
 	long status = 0;
@@ -293,13 +293,21 @@ static size_t query_series(const char *sel)
 	json_t *j;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/api/v1/query?query=%s", q);
+	if (t_ms != 0)
+		snprintf(path, sizeof(path), "/api/v1/query?query=%s&time=%.3f", q, (double)t_ms / 1000.0);
+	else
+		snprintf(path, sizeof(path), "/api/v1/query?query=%s", q);
 	free(q);
 	j = vg_t_http_json(rcv.http_port, path, &status);
 	ck_assert_msg(j != NULL && status == 200, "query %s: status %ld", sel, status);
 	n = json_array_size(json_object_get(json_object_get(j, "data"), "result"));
 	json_decref(j);
 	return n;
+}
+
+static size_t query_series(const char *sel)
+{
+	return query_series_at(sel, 0);
 }
 
 /*
@@ -363,14 +371,15 @@ START_TEST(test_partial_frames_stay_within_budget)
 }
 END_TEST
 
-/* A SERIES frame defining n series name{job=<agent>,i="<k>"}, refs 0..n-1. */
-static void series_frame(struct vg_buf *raw, const char *name, const char *agent, int n)
+/* A SERIES frame defining the n series name{job=<agent>,i="<k>"} of refs
+ * k = ref0 .. ref0+n-1. */
+static void series_range(struct vg_buf *raw, const char *name, const char *agent, int ref0, int n)
 {
 	msgpack_packer pk;
 
 	vg_mp_packer_init(&pk, raw);
 	vg_series_pack_begin(&pk, (uint32_t)n);
-	for (int k = 0; k < n; k++) {
+	for (int k = ref0; k < ref0 + n; k++) {
 		struct vg_series s;
 		char v[16];
 		snprintf(v, sizeof(v), "%d", k);
@@ -382,6 +391,42 @@ static void series_frame(struct vg_buf *raw, const char *name, const char *agent
 	}
 }
 
+/* Reads the next frame from fd: an ERROR of code. */
+static void expect_error(int fd, uint32_t code)
+{
+	struct vg_buf payload = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_error_msg em;
+
+	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
+	ck_assert_int_eq(h.type, VG_FRAME_ERROR);
+	ck_assert_int_eq(vg_error_decode(payload.data, payload.len, &em, NULL), 0);
+	ck_assert_int_eq(em.code, code);
+	vg_buf_release(&payload);
+}
+
+/* The same for refs 0..n-1. */
+static void series_frame(struct vg_buf *raw, const char *name, const char *agent, int n)
+{
+	series_range(raw, name, agent, 0, n);
+}
+
+/* A protocol 1 agent defines n series name{job=<agent>,i} on a new
+ * connection: a limit refuses some, with an ERROR TOO_LARGE. */
+static void v1_refused(const char *agent, const char *name, int n)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+	int fd = vg_t_connect(rcv.port);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vg_t_hello(fd, agent, 1, NULL), 0);
+	series_frame(&raw, name, agent, n);
+	vg_t_send_frame(fd, VG_FRAME_SERIES, 0, &raw);
+	expect_error(fd, VG_WIRE_TOO_LARGE);
+	close(fd);
+	vg_buf_release(&raw);
+}
+
 /*
  * Protocol 1: an agent that defines more series than max_series_per_agent
  * (10 here) gets today's ERROR (TOO_LARGE) and the connection closes,
@@ -390,46 +435,21 @@ static void series_frame(struct vg_buf *raw, const char *name, const char *agent
  */
 START_TEST(test_cardinality_flood_v1_refused_others_flow)
 {
-	struct vg_buf raw = VG_BUF_INIT, payload = VG_BUF_INIT;
-	struct vg_frame_header h;
-	struct vg_error_msg em;
 	uint64_t seq = 1;
-	int calm, flood;
+	int calm;
 
 	start_receiver("max_series_per_agent: 10\n", 0);
 	calm = calm_open("calm", "calm_metric");
 	calm_send(calm, seq++);
-	flood = vg_t_connect(rcv.port);
-	ck_assert_int_eq(vg_t_hello(flood, "flood", 1, NULL), 0);
-	series_frame(&raw, "flood_metric", "flood", 25);
-	vg_t_send_frame(flood, VG_FRAME_SERIES, 0, &raw);
-	ck_assert_int_eq(vg_t_read_frame(flood, 5000, &h, &payload), 0);
-	ck_assert_int_eq(h.type, VG_FRAME_ERROR);
-	ck_assert_int_eq(vg_error_decode(payload.data, payload.len, &em, NULL), 0);
-	ck_assert_int_eq(em.code, VG_WIRE_TOO_LARGE);
-	close(flood);
+	v1_refused("flood", "flood_metric", 25);
 	calm_send(calm, seq++);
 	calm_send(calm, seq++);
 	ck_assert_uint_eq(query_series("calm_metric"), 1);
 	ck_assert(metric("vigil_receiver_series_refused_total{agent=\"flood\",limit=\"max_series_per_agent\"}") >= 15);
 	close(calm);
-	vg_buf_release(&raw);
-	vg_buf_release(&payload);
 	stop_receiver();
 }
 END_TEST
-
-/* Sends a protocol 2 frame. */
-static void send_v2(int fd, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
-{
-	struct vg_frame_codec *c = vg_frame_codec_new(1);
-	struct vg_buf wire = VG_BUF_INIT;
-
-	ck_assert_int_eq(vg_frame_encode_version(c, VG_PROTO_V2, type, seq, raw->data, raw->len, &wire, NULL), 0);
-	ck_assert_int_eq(vg_t_write_all(fd, wire.data, wire.len), 0);
-	vg_buf_release(&wire);
-	vg_frame_codec_free(c);
-}
 
 /*
  * Protocol 2: past max_series_per_agent the connection stays; the rest of
@@ -455,13 +475,13 @@ START_TEST(test_cardinality_flood_v2_ack_carries_refusal)
 	fd = vg_t_connect(rcv.port);
 	ck_assert_int_ge(fd, 0);
 	vg_hello_pack(&hello, &raw);
-	send_v2(fd, VG_FRAME_HELLO, 0, &raw);
+	vg_t_send_frame_v2(fd, VG_FRAME_HELLO, 0, &raw);
 	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
 	ck_assert_int_eq(h.type, VG_FRAME_ACK);
 	ck_assert_int_eq(h.version, VG_PROTO_V2);
 	vg_buf_reset(&raw);
 	series_frame(&raw, "flood2_metric", "flood2", N);
-	send_v2(fd, VG_FRAME_SERIES, 0, &raw);
+	vg_t_send_frame_v2(fd, VG_FRAME_SERIES, 0, &raw);
 	vg_samples2_state_init(&st);
 	for (int k = 0; k < N; k++) {
 		refs[k] = (uint64_t)k;
@@ -470,7 +490,7 @@ START_TEST(test_cardinality_flood_v2_ack_carries_refusal)
 	vg_buf_reset(&raw);
 	vg_samples2_encode_begin(&raw, 1);
 	ck_assert_int_eq(vg_samples2_encode_group(&st, vg_clock_now_ms(), N, refs, values, &raw), 0);
-	send_v2(fd, VG_FRAME_SAMPLES, 1, &raw);
+	vg_t_send_frame_v2(fd, VG_FRAME_SAMPLES, 1, &raw);
 	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
 	ck_assert_msg(h.type == VG_FRAME_ACK, "frame type %d", h.type);
 	ck_assert_uint_eq(h.seq, 1);
@@ -485,7 +505,7 @@ START_TEST(test_cardinality_flood_v2_ack_carries_refusal)
 	vg_buf_reset(&raw);
 	vg_samples2_encode_begin(&raw, 1);
 	ck_assert_int_eq(vg_samples2_encode_group(&st, vg_clock_now_ms() + 1, LIMIT, refs, values, &raw), 0);
-	send_v2(fd, VG_FRAME_SAMPLES, 2, &raw);
+	vg_t_send_frame_v2(fd, VG_FRAME_SAMPLES, 2, &raw);
 	ck_assert_int_eq(vg_t_read_frame(fd, 5000, &h, &payload), 0);
 	ck_assert_int_eq(h.type, VG_FRAME_ACK);
 	ck_assert_uint_eq(h.seq, 2);
@@ -524,6 +544,275 @@ START_TEST(test_no_hello_connections_are_tallied)
 }
 END_TEST
 
+/* --- the cardinality guard in protocol 2 ------------------------------------ */
+
+/* The driven clock of start_receiver_driven (harness.h). */
+static char clock_path[700];
+
+/* Starts the receiver on a driven clock at t0 with config text extra. */
+static void start_receiver_driven(const char *extra, int64_t t0)
+{
+	char config[2048];
+
+	dir = vg_t_tmpdir("vigil-limits");
+	ck_assert_ptr_nonnull(dir);
+	snprintf(clock_path, sizeof(clock_path), "%s/clock", dir);
+	ck_assert_int_eq(vg_t_write_clock(clock_path, t0), 0);
+	snprintf(config, sizeof(config), "testing_clock_file: %s\n%s", clock_path, extra);
+	ck_assert_msg(vg_t_receiver_start_config(&rcv, dir, config, 0) == 0,
+		      "the receiver did not start (see %s/receiver.log)", dir);
+}
+
+/* A protocol 2 connection of agent, past its HELLO. */
+struct v2 {
+	int fd;
+	struct vg_samples2_state st;
+};
+
+static void v2_open(struct v2 *a, const char *agent)
+{
+	struct vg_hello hello = { VG_PROTO_V2, vg_str_c(agent), 1, vg_str_c(""), vg_str_c("test") };
+	struct vg_buf raw = VG_BUF_INIT, payload = VG_BUF_INIT;
+	struct vg_frame_header h;
+
+	a->fd = vg_t_connect(rcv.port);
+	ck_assert_int_ge(a->fd, 0);
+	vg_samples2_state_init(&a->st);
+	vg_hello_pack(&hello, &raw);
+	vg_t_send_frame_v2(a->fd, VG_FRAME_HELLO, 0, &raw);
+	ck_assert_int_eq(vg_t_read_frame(a->fd, 5000, &h, &payload), 0);
+	ck_assert_int_eq(h.type, VG_FRAME_ACK);
+	ck_assert_int_eq(h.version, VG_PROTO_V2);
+	vg_buf_release(&raw);
+	vg_buf_release(&payload);
+}
+
+static void v2_close(struct v2 *a)
+{
+	vg_samples2_state_release(&a->st);
+	close(a->fd);
+}
+
+/* Defines the series name{job=<agent>,i="<k>"} of refs ref0..ref0+n-1. */
+static void v2_series(struct v2 *a, const char *name, const char *agent, int ref0, int n)
+{
+	struct vg_buf raw = VG_BUF_INIT;
+
+	series_range(&raw, name, agent, ref0, n);
+	vg_t_send_frame_v2(a->fd, VG_FRAME_SERIES, 0, &raw);
+	vg_buf_release(&raw);
+}
+
+/* What an ACK said. */
+struct refusal {
+	uint64_t samples, series;
+	char limit[64];
+};
+
+/* Sends batch seq of one sample at ts for each of refs ref0..ref0+n-1 and
+ * reads its ACK into out. */
+static void v2_batch(struct v2 *a, uint64_t seq, int64_t ts, int ref0, int n, struct refusal *out)
+{
+	struct vg_buf raw = VG_BUF_INIT, payload = VG_BUF_INIT;
+	struct vg_frame_header h;
+	struct vg_ack ack;
+	uint64_t refs[64];
+	double values[64];
+
+	ck_assert_int_le(n, 64);
+	for (int k = 0; k < n; k++) {
+		refs[k] = (uint64_t)(ref0 + k);
+		values[k] = (double)seq;
+	}
+	vg_samples2_encode_begin(&raw, 1);
+	ck_assert_int_eq(vg_samples2_encode_group(&a->st, ts, (size_t)n, refs, values, &raw), 0);
+	vg_t_send_frame_v2(a->fd, VG_FRAME_SAMPLES, seq, &raw);
+	ck_assert_int_eq(vg_t_read_frame(a->fd, 5000, &h, &payload), 0);
+	ck_assert_msg(h.type == VG_FRAME_ACK, "frame type %d", h.type);
+	ck_assert_uint_eq(h.seq, seq);
+	ck_assert_int_eq(vg_ack_decode(payload.data, payload.len, &ack, NULL), 0);
+	out->samples = ack.refused_samples;
+	out->series = ack.refused_series;
+	snprintf(out->limit, sizeof(out->limit), "%.*s", (int)ack.limit.len, ack.limit.p);
+	vg_buf_release(&raw);
+	vg_buf_release(&payload);
+}
+
+/* Asserts what an ACK said: samples and series refused by limit (""). */
+static void assert_refusal(const struct refusal *r, uint64_t samples, uint64_t series, const char *limit)
+{
+	ck_assert_uint_eq(r->samples, samples);
+	ck_assert_uint_eq(r->series, series);
+	ck_assert_str_eq(r->limit, limit);
+}
+
+/*
+ * The receiver-wide limit (max_series: 20): an agent holds 15 series;
+ * another defines 10 new ones, and the five past the limit are refused
+ * without closing its connection, the other five stored with the rest of
+ * the batch, the ACK saying how many and which limit. Existing series keep
+ * flowing, from both connections and from a reconnecting agent (its series
+ * are in the head already, so they are not new); a protocol 1 agent's new
+ * series gets today's ERROR; a ref defined again as a series the head
+ * does not have is refused as new; /metrics counts it all per agent.
+ */
+START_TEST(test_total_series_limit)
+{
+	struct refusal r;
+	struct v2 a, b, a2;
+	int64_t now = vg_clock_now_ms();
+
+	start_receiver("max_series: 20\n", 0);
+	v2_open(&a, "total-a");
+	v2_series(&a, "total_a", "total-a", 0, 15);
+	v2_batch(&a, 1, now, 0, 15, &r);
+	assert_refusal(&r, 0, 0, "");
+	v2_open(&b, "total-b");
+	v2_series(&b, "total_b", "total-b", 0, 10);
+	v2_batch(&b, 1, now, 0, 10, &r);
+	assert_refusal(&r, 5, 5, "max_series");
+	ck_assert_uint_eq(query_series("total_b"), 5);
+	ck_assert_uint_eq(query_series("total_a"), 15);
+	/* Past the limit, what exists flows; a refused ref stays refused. */
+	v2_batch(&a, 2, now + 1000, 0, 15, &r);
+	assert_refusal(&r, 0, 0, "");
+	v2_batch(&b, 2, now + 1000, 0, 5, &r);
+	assert_refusal(&r, 0, 0, "");
+	v2_batch(&b, 3, now + 2000, 0, 10, &r);
+	assert_refusal(&r, 5, 0, "max_series");
+	/* The first agent again, on a new connection: its series are known. */
+	v2_close(&a);
+	v2_open(&a2, "total-a");
+	v2_series(&a2, "total_a", "total-a", 0, 15);
+	v2_batch(&a2, 3, now + 3000, 0, 15, &r);
+	assert_refusal(&r, 0, 0, "");
+	/* Protocol 1: a new series is told with an ERROR. */
+	v1_refused("total-c", "total_c", 1);
+	/* An admitted ref defined again as a new series is new: refused. */
+	v2_series(&b, "total_b_again", "total-b", 0, 1);
+	v2_batch(&b, 4, now + 4000, 0, 1, &r);
+	assert_refusal(&r, 1, 1, "max_series");
+	ck_assert_uint_eq(query_series("total_a"), 15);
+	ck_assert_uint_eq(query_series("total_b"), 5);
+	ck_assert_uint_eq(query_series("total_b_again"), 0);
+	ck_assert_uint_eq(query_series("total_c"), 0);
+	ck_assert_int_eq((int)metric("vigil_receiver_series_refused_total{agent=\"total-b\",limit=\"max_series\"}"), 6);
+	ck_assert_int_eq((int)metric("vigil_receiver_series_refused_total{agent=\"total-c\",limit=\"max_series\"}"), 1);
+	ck_assert_int_eq((int)metric("vigil_receiver_series_refused_total{agent=\"total-a\",limit=\"max_series\"}"), -1);
+	ck_assert_int_eq((int)metric("vigil_receiver_series_refused_all_total"), 7);
+	ck_assert_int_eq((int)metric("vigil_receiver_samples_refused_total"), 11);
+	v2_close(&a2);
+	v2_close(&b);
+	stop_receiver();
+}
+END_TEST
+
+/*
+ * max_new_series_per_minute (10) on the driven clock: 25 new series at
+ * once are 10 stored and 15 refused; 59 s later the minute is not over
+ * and 5 more are refused; at 61 s a new minute takes 5 more. The admitted
+ * series flow throughout.
+ */
+START_TEST(test_new_series_per_minute)
+{
+	int64_t t0 = vg_clock_now_ms();
+	struct refusal r;
+	struct v2 a;
+
+	start_receiver_driven("max_new_series_per_minute: 10\n", t0);
+	v2_open(&a, "rate");
+	v2_series(&a, "rate_metric", "rate", 0, 25);
+	v2_batch(&a, 1, t0, 0, 25, &r);
+	assert_refusal(&r, 15, 15, "max_new_series_per_minute");
+	ck_assert_uint_eq(query_series("rate_metric"), 10);
+	/* Inside the minute. */
+	ck_assert_int_eq(vg_t_write_clock(clock_path, t0 + 59000), 0);
+	v2_series(&a, "rate_metric", "rate", 25, 5);
+	v2_batch(&a, 2, t0 + 59000, 25, 5, &r);
+	assert_refusal(&r, 5, 5, "max_new_series_per_minute");
+	v2_batch(&a, 3, t0 + 59000, 0, 10, &r);
+	assert_refusal(&r, 0, 0, "");
+	/* The next minute. */
+	ck_assert_int_eq(vg_t_write_clock(clock_path, t0 + 61000), 0);
+	v2_series(&a, "rate_metric", "rate", 30, 5);
+	v2_batch(&a, 4, t0 + 61000, 30, 5, &r);
+	assert_refusal(&r, 0, 0, "");
+	v2_batch(&a, 5, t0 + 61000, 0, 10, &r);
+	assert_refusal(&r, 0, 0, "");
+	ck_assert_uint_eq(query_series_at("rate_metric", t0 + 61000), 15);
+	ck_assert_int_eq(
+		(int)metric("vigil_receiver_series_refused_total{agent=\"rate\",limit=\"max_new_series_per_minute\"}"), 20);
+	v2_close(&a);
+	stop_receiver();
+}
+END_TEST
+
+/* Lines of the receiver's log about agent's refused series. */
+static int refusal_lines(const char *agent)
+{
+	char s[128];
+
+	snprintf(s, sizeof(s), "agent %s: series refused", agent);
+	return log_lines(s);
+}
+
+/*
+ * Refusals are logged once per agent per interval (a minute): two agents
+ * each have 30 SERIES frames refused within one minute, one line each;
+ * past the minute, the next refusal of each makes one more line, with the
+ * count since the line before, and further refusals in that minute none.
+ */
+START_TEST(test_refusals_logged_once_per_agent_per_interval)
+{
+	enum { N = 30 };
+	const char *agents[2] = { "log-a", "log-b" };
+	int64_t t0 = vg_clock_now_ms();
+	struct refusal r;
+	struct v2 a[2];
+	uint64_t seq = 1;
+
+	start_receiver_driven("max_series_per_agent: 2\n", t0);
+	for (int i = 0; i < 2; i++) {
+		v2_open(&a[i], agents[i]);
+		v2_series(&a[i], "log_metric", agents[i], 0, 2);
+		for (int k = 2; k < 2 + N; k++)
+			v2_series(&a[i], "log_metric", agents[i], k, 1);
+		/* The ACK follows every frame before it. */
+		v2_batch(&a[i], seq, t0, 0, 2, &r);
+		assert_refusal(&r, 0, N, "max_series_per_agent");
+	}
+	seq++;
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(refusal_lines(agents[i]), 1);
+	ck_assert_int_eq(log_lines("series refused"), 2);
+	/* Within the minute: still one line each. */
+	ck_assert_int_eq(vg_t_write_clock(clock_path, t0 + 59000), 0);
+	for (int i = 0; i < 2; i++) {
+		v2_series(&a[i], "log_metric", agents[i], 2 + N, 1);
+		v2_batch(&a[i], seq, t0 + 59000, 0, 2, &r);
+		assert_refusal(&r, 0, 1, "max_series_per_agent");
+		ck_assert_int_eq(refusal_lines(agents[i]), 1);
+	}
+	seq++;
+	/* Past it: one more line each, counting what the first left out. */
+	ck_assert_int_eq(vg_t_write_clock(clock_path, t0 + 61000), 0);
+	for (int i = 0; i < 2; i++) {
+		for (int k = 3 + N; k < 6 + N; k++)
+			v2_series(&a[i], "log_metric", agents[i], k, 1);
+		v2_batch(&a[i], seq, t0 + 61000, 0, 2, &r);
+		assert_refusal(&r, 0, 3, "max_series_per_agent");
+		ck_assert_int_eq(refusal_lines(agents[i]), 2);
+	}
+	ck_assert_int_eq(log_lines("series refused"), 4);
+	ck_assert_int_eq(log_lines("0 by max_series, 31 by max_series_per_agent"), 2);
+	for (int i = 0; i < 2; i++)
+		v2_close(&a[i]);
+	ck_assert_int_eq(
+		(int)metric("vigil_receiver_series_refused_total{agent=\"log-a\",limit=\"max_series_per_agent\"}"), N + 4);
+	stop_receiver();
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits");
@@ -542,6 +831,14 @@ static Suite *limits_suite(void)
 		tcase_add_test(in, test_cardinality_flood_v2_ack_carries_refusal);
 		tcase_add_test(in, test_no_hello_connections_are_tallied);
 		suite_add_tcase(s, in);
+	}
+	{
+		TCase *card = tcase_create("cardinality");
+		tcase_set_timeout(card, 30);
+		tcase_add_test(card, test_total_series_limit);
+		tcase_add_test(card, test_new_series_per_minute);
+		tcase_add_test(card, test_refusals_logged_once_per_agent_per_interval);
+		suite_add_tcase(s, card);
 	}
 	return s;
 }

@@ -94,8 +94,11 @@
 #define DEFAULT_FRAME_TIMEOUT_MS (60 * 1000)
 /* Per-connection events are summarised this often (tally.h). */
 #define TALLY_INTERVAL_MS (60 * 1000)
-/* A ref whose series a cardinality limit refused. */
-#define REF_REFUSED UINT32_MAX
+/* A ref whose series a cardinality limit refused, and which limit: the
+ * top few ids, far above any the head gives. */
+#define REF_REFUSED(which) (UINT32_MAX - (uint32_t)(which))
+#define REF_IS_REFUSED(id) ((id) > UINT32_MAX - (uint32_t)VG_LIMIT_KINDS)
+#define REF_REFUSED_BY(id) ((enum vg_limit)(UINT32_MAX - (id)))
 /* Refs one connection may define: bounds its dictionary (4 bytes each). */
 #define CONN_MAX_REFS (1u << 20)
 /* How long a listener rests after accept() failed for want of descriptors. */
@@ -126,7 +129,7 @@ struct conn {
 	uint64_t agent_hash;
 	uint64_t epoch;
 	uint64_t ack_seq;               /* to acknowledge once this round is durable */
-	uint32_t *ref_ids;              /* ref -> head id, or REF_REFUSED */
+	uint32_t *ref_ids;              /* ref -> head id, or REF_REFUSED(limit) */
 	uint32_t n_refs, cap_refs;
 	uint8_t proto;                  /* the version of every frame: HELLO's */
 	struct vg_samples2_state *s2;   /* protocol 2: the delta state */
@@ -140,6 +143,7 @@ struct conn {
 	uint64_t n_admitted;            /* refs the guard admitted on this connection */
 	uint64_t refused_n;             /* refused in the frame being handled */
 	enum vg_limit refused_which;
+	int64_t series_now_ms;          /* the guard's time for that frame */
 	/* Protocol 2: what limits kept out since the last ACK, for the next
 	 * ACK's payload (docs/protocol.md, ACK protocol 2). */
 	uint64_t ack_refused_samples, ack_refused_series;
@@ -1084,18 +1088,26 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 	if (ref == c->n_refs && c->n_refs >= CONN_MAX_REFS)
 		return vg_err_set(err, VG_ELIMIT, "more than %u series refs on one connection", CONN_MAX_REFS);
 	rc = vg_head_lookup(ing->head, s, vg_series_hash(s), &id);
-	if (ref == c->n_refs && (rc == 0 || rc == VG_ENOENT)) {
-		/* A new ref: the cardinality guard decides. A refused one is
-		 * remembered as such and the rest of the frame goes on. */
-		enum vg_limit which = vg_limits_admit(ing->limits, c->limits_agent, rc == VG_ENOENT,
-						      vg_head_num_series(ing->head), vg_clock_mono_ms());
-		if (which != VG_LIMIT_NONE) {
-			c->refused_n++;
-			c->refused_which = which;
-			id = REF_REFUSED;
-			goto add_ref;
+	/* A new ref, a refused one defined again, or an admitted one defined
+	 * again as a series the head does not have: the cardinality guard
+	 * decides (an admitted ref already counts as active). A refused one
+	 * is remembered as such and the rest of the frame goes on. */
+	if (rc == 0 || rc == VG_ENOENT) {
+		bool is_new_ref = ref == c->n_refs || REF_IS_REFUSED(c->ref_ids[ref]);
+		if (is_new_ref || rc == VG_ENOENT) {
+			enum vg_limit which = vg_limits_admit(ing->limits, c->limits_agent, rc == VG_ENOENT, is_new_ref,
+							      vg_head_num_series(ing->head), c->series_now_ms);
+			if (which != VG_LIMIT_NONE) {
+				if (!is_new_ref) /* its series is no longer referenced */
+					vg_limits_release(ing->limits, c->limits_agent, 1);
+				c->n_admitted -= !is_new_ref;
+				c->refused_n++;
+				c->refused_which = which;
+				id = REF_REFUSED(which);
+				goto add_ref;
+			}
+			c->n_admitted += is_new_ref;
 		}
-		c->n_admitted++;
 	}
 	if (rc != 0 && rc != VG_ENOENT)
 		return vg_err_set(err, rc, "cannot look up a series: %s", vg_strerror(rc));
@@ -1235,12 +1247,13 @@ static int handle_samples(struct conn *c, const struct vg_frame_header *h, const
 			return vg_err_set(err, VG_ENOENT, "SAMPLES seq %llu uses ref %llu, which no SERIES frame defined",
 					  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
 		ing->ids[kept] = c->ref_ids[b->refs[i]];
-		if (ing->ids[kept] == REF_REFUSED) {
+		if (REF_IS_REFUSED(ing->ids[kept])) {
 			/* Protocol 2 stores the rest and says so in the ACK. */
 			if (c->proto < VG_PROTO_V2)
 				return vg_err_set(err, VG_ELIMIT, "SAMPLES seq %llu uses ref %llu, whose series was refused",
 						  (unsigned long long)h->seq, (unsigned long long)b->refs[i]);
 			c->ack_refused_samples++;
+			c->ack_limit = REF_REFUSED_BY(ing->ids[kept]);
 			refused_count(ing, 1);
 			continue;
 		}
@@ -1353,9 +1366,12 @@ static int handle_series(struct conn *c, const uint8_t *raw, size_t len, struct 
 	int rc;
 
 	c->refused_n = 0;
+	/* One reading per frame: a driven clock is a file (clock.h). */
+	c->series_now_ms = vg_clock_mono(ing->opts.clock);
 	rc = vg_series_decode(raw, len, define_series, c, err);
 	if (c->refused_n > 0) {
-		vg_limits_refused(ing->limits, c->limits_agent, c->refused_which, c->refused_n, vg_clock_mono_ms());
+		vg_limits_refused(ing->limits, c->limits_agent, c->refused_which, c->refused_n,
+				  c->series_now_ms);
 		atomic_fetch_add_explicit(&ing->stats->series_refused, c->refused_n, memory_order_relaxed);
 		if (c->proto >= VG_PROTO_V2) {
 			c->ack_refused_series += c->refused_n;

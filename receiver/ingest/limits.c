@@ -115,19 +115,19 @@ out:
 	return a;
 }
 
-enum vg_limit vg_limits_admit(struct vg_limits *l, struct vg_limits_agent *a, bool is_new,
+enum vg_limit vg_limits_admit(struct vg_limits *l, struct vg_limits_agent *a, bool is_new, bool is_new_ref,
 			      size_t head_series, int64_t now_ms)
 {
 	const struct vg_limits_options *o = &l->opts;
 
 	if (a == NULL)
 		return VG_LIMIT_NONE;
-	if (o->max_series_per_agent && a->active >= o->max_series_per_agent)
+	if (is_new_ref && o->max_series_per_agent && a->active >= o->max_series_per_agent)
 		return VG_LIMIT_SERIES_PER_AGENT;
 	if (is_new) {
 		if (o->max_series && head_series >= o->max_series)
 			return VG_LIMIT_SERIES;
-		if (now_ms - a->window_start_ms >= WINDOW_MS) {
+		if (now_ms - a->window_start_ms >= WINDOW_MS || now_ms < a->window_start_ms) {
 			a->window_start_ms = now_ms;
 			a->new_in_window = 0;
 		}
@@ -135,7 +135,7 @@ enum vg_limit vg_limits_admit(struct vg_limits *l, struct vg_limits_agent *a, bo
 			return VG_LIMIT_NEW_PER_MINUTE;
 		a->new_in_window++;
 	}
-	a->active++;
+	a->active += is_new_ref;
 	return VG_LIMIT_NONE;
 }
 
@@ -165,7 +165,7 @@ void vg_limits_refused(struct vg_limits *l, struct vg_limits_agent *a, enum vg_l
 	a->refused[which] += n;
 	pthread_mutex_unlock(&l->mu);
 	a->unlogged[which] += n;
-	if (a->last_log_ms != 0 && now_ms - a->last_log_ms < LOG_INTERVAL_MS)
+	if (a->last_log_ms != 0 && now_ms - a->last_log_ms < LOG_INTERVAL_MS && now_ms >= a->last_log_ms)
 		return;
 	vg_warn("agent %s: series refused over the cardinality limits since the last report: "
 		"%llu by max_series, %llu by max_series_per_agent, %llu by max_new_series_per_minute",

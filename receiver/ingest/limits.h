@@ -13,6 +13,11 @@
  * made, lives as long as the guard (its address is stable, so connections
  * hold it). The table is bounded by the agents that ever connected.
  *
+ * Times (now_ms) are monotonic milliseconds: vg_clock_mono of the
+ * receiver's clock (common/clock.h), so a test's driven clock moves the
+ * minutes; a time before the window's start (a driven clock set back)
+ * starts a new window.
+ *
  * Threads: admit, release and refused run on the ingest thread; render on
  * the HTTP thread. A mutex guards the counters render reads (refused_*,
  * names); active and the rate window belong to the ingest thread.
@@ -53,11 +58,14 @@ struct vg_limits_agent *vg_limits_agent(struct vg_limits *l, uint64_t hash, cons
 
 /*
  * Whether the agent may reference one more series: is_new when the head
- * does not have it yet (it would be created), head_series the head's size.
- * VG_LIMIT_NONE admits it and counts it active (and, when new, against
- * this minute); anything else refuses it and changes nothing.
+ * does not have it yet (it would be created), is_new_ref when it takes a
+ * ref that did not count as active (false: a ref admitted before, defined
+ * again, which max_series_per_agent does not check), head_series the
+ * head's size. VG_LIMIT_NONE admits it, counts it active when is_new_ref
+ * (and, when is_new, against this minute); anything else refuses it and
+ * changes nothing.
  */
-enum vg_limit vg_limits_admit(struct vg_limits *l, struct vg_limits_agent *a, bool is_new,
+enum vg_limit vg_limits_admit(struct vg_limits *l, struct vg_limits_agent *a, bool is_new, bool is_new_ref,
 			      size_t head_series, int64_t now_ms);
 /* A connection that referenced n admitted series closed. */
 void vg_limits_release(struct vg_limits *l, struct vg_limits_agent *a, uint64_t n);
