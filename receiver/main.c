@@ -391,7 +391,8 @@ int main(int argc, char **argv)
 			goto fail;
 	}
 	{
-		struct vg_lastseen_options lso = { 0, cfg.agent_last_seen_retention_ms };
+		struct vg_lastseen_options lso = { cfg.agent_last_seen_max_agents,
+						     cfg.agent_last_seen_retention_ms };
 		if (vg_lastseen_new(&lso, &last_seen, &err) != 0)
 			goto fail;
 	}

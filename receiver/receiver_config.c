@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/log.h"
+#include "receiver/ingest/lastseen.h"
 
 #include "config.h"
 
@@ -164,6 +165,7 @@ static const struct vg_conf_field receiver_fields[] = {
 	{ F("self_metrics_instance", VG_CONF_STR, self_metrics_instance), 0, 0, NULL },
 	{ F("agent_last_seen_retention", VG_CONF_DURATION, agent_last_seen_retention_ms), 60 * 1000,
 	  365LL * 24 * 3600 * 1000, NULL },
+	{ F("agent_last_seen_max_agents", VG_CONF_UINT, agent_last_seen_max_agents), 1, 1 << 24, NULL },
 	{ F("default_rules", VG_CONF_BOOL, has_default_rules), 0, 0, NULL },
 	{ F("default_rules_file", VG_CONF_STR, default_rules_file), 0, 0, vg_conf_check_path },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
@@ -471,6 +473,7 @@ static int set_defaults(struct vg_receiver_config *cfg)
 	cfg->query_max_queued = 100;
 	cfg->self_metrics_interval_ms = 15 * 1000;
 	cfg->agent_last_seen_retention_ms = 24LL * 3600 * 1000;
+	cfg->agent_last_seen_max_agents = VG_LASTSEEN_DEFAULT_MAX_AGENTS;
 	cfg->has_default_rules = true;
 	if (vg_conf_set_str(&cfg->listen, ":9710") < 0 ||
 	    vg_conf_set_str(&cfg->http_listen, ":9711") < 0 ||

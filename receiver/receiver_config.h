@@ -99,12 +99,14 @@ struct vg_receiver_config {
 	/* Loss is an alert (vigil-rules(5), "DEFAULT RULES"): the receiver's
 	 * own metrics written as series every interval (0: off) with this
 	 * instance label (default <host name>:<HTTP port>); each agent's
-	 * last-seen series kept this long after its last batch; the default
+	 * last-seen series kept this long after its last batch, for at most
+	 * that many agents at once; the default
 	 * rule set loaded from default_rules_file unless default_rules is
 	 * false. */
 	int64_t self_metrics_interval_ms;  /* 15s */
 	char *self_metrics_instance;       /* NULL: <host name>:<HTTP port> */
 	int64_t agent_last_seen_retention_ms; /* 24h */
+	uint64_t agent_last_seen_max_agents;  /* VG_LASTSEEN_DEFAULT_MAX_AGENTS */
 	bool has_default_rules;            /* true */
 	char *default_rules_file;          /* VG_RULESDIR "/vigil-default.rules.yml" */
 	bool is_default_rules_file_given;  /* set by the file or a flag: missing is an error */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -855,6 +856,26 @@ int vg_t_maps_contain(pid_t pid, const char *s)
 		found = strstr(line, s) != NULL;
 	fclose(f);
 	return found;
+}
+
+int vg_t_thread_stop(pid_t tid)
+{
+	int st;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
+		return -1;
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0 || waitpid(tid, &st, __WALL) != tid || !WIFSTOPPED(st)) {
+		int e = errno;
+		(void)ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int vg_t_thread_resume(pid_t tid)
+{
+	return ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0 ? 0 : -1;
 }
 
 int vg_t_free_port(void)

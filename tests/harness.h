@@ -73,6 +73,16 @@ long vg_t_rss_kb(pid_t pid);
  * none does, -1 if the process's maps cannot be read (it is gone). */
 int vg_t_maps_contain(pid_t pid, const char *s);
 
+/* Stops thread tid of a child process (the main thread: tid == pid) while
+ * its other threads run, as a stalled disk or loop would hold it
+ * (ptrace: PTRACE_SEIZE, then PTRACE_INTERRUPT, its stop waited for);
+ * vg_t_thread_resume lets it go on (PTRACE_DETACH; the test's exit does
+ * too). 0, or -1 when ptrace is refused (errno says why). While the main
+ * thread is stopped, neither vg_t_alive nor vg_t_stop the process: their
+ * waitpid would take the stop for an exit. */
+int vg_t_thread_stop(pid_t tid);
+int vg_t_thread_resume(pid_t tid);
+
 /* Starts vigil-agent sending to 127.0.0.1:port every interval, spooling
  * to dir/spool-<hostname>. */
 int vg_t_agent_start(struct vg_t_proc *p, const char *dir, uint16_t port, const char *interval,

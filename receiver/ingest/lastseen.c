@@ -212,8 +212,8 @@ void vg_lastseen_render(struct vg_lastseen *ls, struct vg_buf *out)
 		      "# HELP vigil_receiver_last_seen_agents Agents whose last accepted batch is within "
 		      "agent_last_seen_retention (each has a vigil_agent_last_seen_timestamp_seconds series).\n"
 		      "# TYPE vigil_receiver_last_seen_agents gauge\nvigil_receiver_last_seen_agents %zu\n"
-		      "# HELP vigil_receiver_last_seen_untracked_total Agents not given a last-seen series because "
-		      "the table was full.\n"
+		      "# HELP vigil_receiver_last_seen_untracked_total Batches of agents not given a last-seen "
+		      "series because the table was full (agent_last_seen_max_agents).\n"
 		      "# TYPE vigil_receiver_last_seen_untracked_total counter\n"
 		      "vigil_receiver_last_seen_untracked_total %llu\n",
 		      n, (unsigned long long)untracked);

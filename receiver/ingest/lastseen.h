@@ -15,8 +15,8 @@
  *    whole retention.
  *  - At most max_agents entries: memory is bounded (measured: 9 MB for
  *    100,000 agents of 30-character names, 6 MB more for a snapshot). An
- *    agent beyond the bound is not tracked until an entry expires, and is
- *    counted (vg_lastseen_untracked).
+ *    agent beyond the bound is not tracked until an entry expires, and
+ *    each of its batches is counted (vg_lastseen_untracked).
  *
  * Threads: vg_lastseen_note runs on the ingest thread for every accepted
  * batch; vg_lastseen_snapshot on the self-scrape's thread. One mutex
@@ -68,7 +68,7 @@ static inline const char *vg_lastseen_snap_name(const struct vg_lastseen_snap *s
 	return (const char *)snap->names.data + snap->name_off[i];
 }
 
-/* Agents not tracked because the table was full (a total). */
+/* Batches of agents not tracked because the table was full (a total). */
 uint64_t vg_lastseen_untracked(struct vg_lastseen *ls);
 /* vigil_receiver_last_seen_agents (entries now) and
  * vigil_receiver_last_seen_untracked_total, for /metrics. Any thread. */
