@@ -3,10 +3,14 @@
  * connections and HTTP connections so that neither can starve the other.
  *
  * At start the soft RLIMIT_NOFILE is raised to the hard one. A connection
- * limit left at 0 ("auto") is then sized from it: HTTP gets a tenth of
- * what is left after VG_FD_RESERVE (at most 1024), agents the rest. Limits
- * set explicitly are kept; when they do not fit, the plan says so and the
- * listeners pause at the descriptor limit instead (ingest.c, http_api.c).
+ * limit left at 0 ("auto") is then sized from it: with both automatic,
+ * HTTP gets a tenth of what is left after VG_FD_RESERVE (at most 1024),
+ * agents the rest; with the agents' limit set, HTTP gets what it leaves
+ * (at most 1024). Each side is a cap its listener enforces (ingest.c
+ * closes agents past it, http_api.c stops accepting), so a flood on one
+ * port leaves the other its share (test_limits.c, test_fd_split_*).
+ * Limits set explicitly are kept; when they do not fit, the plan says so
+ * and the listeners pause at the descriptor limit instead.
  */
 #ifndef VG_FD_BUDGET_H
 #define VG_FD_BUDGET_H

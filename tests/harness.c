@@ -623,6 +623,35 @@ int vg_t_connect(uint16_t port)
 	return fd;
 }
 
+void vg_t_http_read_reply(int fd, int wait_ms, bool until_close, struct vg_buf *out)
+{
+	int64_t deadline = vg_t_now_ms() + wait_ms;
+	size_t start = out->len;
+	char chunk[16384];
+
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int wait = (int)(deadline - vg_t_now_ms());
+		const char *in, *end, *cl;
+		ssize_t n;
+
+		if (wait <= 0 || poll(&p, 1, wait) <= 0)
+			break;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n <= 0)
+			break;
+		vg_buf_append(out, chunk, (size_t)n);
+		in = vg_buf_cstr(out) + start;
+		if (until_close || (end = strstr(in, "\r\n\r\n")) == NULL)
+			continue;
+		if (strncmp(in, "HTTP/1.1 204 ", 13) == 0)
+			break;
+		cl = strcasestr(in, "\r\nContent-Length: ");
+		if (cl && cl < end && out->len - start >= (size_t)(end + 4 - in) + strtoul(cl + 18, NULL, 10))
+			break;
+	}
+}
+
 int vg_t_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

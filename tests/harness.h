@@ -112,6 +112,11 @@ struct vg_buf;
 struct vg_frame_header;
 /* A blocking TCP connection to 127.0.0.1:port, or -1. */
 int vg_t_connect(uint16_t port);
+/* Reads one HTTP reply from fd, appended raw to out (status line, headers,
+ * body): until its Content-Length body has come (a 204 ends with its
+ * head), the peer closes, or wait_ms pass; with until_close only the
+ * close or the time end it. */
+void vg_t_http_read_reply(int fd, int wait_ms, bool until_close, struct vg_buf *out);
 /* Writes all of p; 0, or -1 when the peer is gone. */
 int vg_t_write_all(int fd, const void *p, size_t n);
 /* Reads one frame within timeout_ms: 0 with header and raw payload

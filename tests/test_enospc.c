@@ -293,6 +293,21 @@ START_TEST(test_full_disk_refuses_then_resumes_without_restart)
 		close(fd);
 		vg_t_sleep_ms(50);
 	}
+	/* And an import: 503 unavailable in the JSON envelope, with its
+	 * counts. */
+	{
+		static const char lines[] = "enospc_import 1\n";
+		long status = 0;
+		char *body = vg_t_http_post(rcv.http_port, "/api/v1/import/prometheus", lines, sizeof(lines) - 1,
+					    &status);
+		json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+		ck_assert_msg(status == 503 && j != NULL, "import while full: %ld %s", status, body ? body : "");
+		ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
+		ck_assert_str_eq(json_string_value(json_object_get(j, "errorType")), "unavailable");
+		ck_assert(json_is_object(json_object_get(j, "data")));
+		json_decref(j);
+		free(body);
+	}
 	ck_assert(vg_t_alive(&rcv.proc));
 
 	/* Space again: no restart, the receiver takes batches by itself. */

@@ -9,6 +9,7 @@
 #include "config.h" /* PACKAGE_VERSION */
 
 #include "receiver/http/http_api.h"
+#include "tests/harness.h" /* vg_t_http_read_reply */
 #include "receiver/storage/storage.h"
 #include "receiver/storage/head.h"
 #include "receiver/stats.h"
@@ -620,7 +621,6 @@ static void raw_request_ex(const void *req, size_t len, size_t trailer_bytes, bo
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct vg_buf in = VG_BUF_INIT;
-	int64_t deadline;
 	char chunk[16384];
 	int fd;
 
@@ -640,27 +640,7 @@ static void raw_request_ex(const void *req, size_t len, size_t trailer_bytes, bo
 			break;
 		trailer_bytes -= k;
 	}
-	deadline = vg_clock_mono_ms() + 5000;
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		const char *end;
-		ssize_t n;
-		int wait = (int)(deadline - vg_clock_mono_ms());
-
-		if (wait <= 0 || poll(&p, 1, wait) <= 0)
-			break;
-		n = recv(fd, chunk, sizeof(chunk), 0);
-		if (n <= 0)
-			break;
-		vg_buf_append(&in, chunk, (size_t)n);
-		end = strstr(vg_buf_cstr(&in), "\r\n\r\n");
-		if (end != NULL) {
-			const char *cl = strcasestr(vg_buf_cstr(&in), "\r\nContent-Length: ");
-			size_t head_len = (size_t)(end + 4 - vg_buf_cstr(&in));
-			if (!until_close && cl && cl < end && in.len >= head_len + strtoul(cl + 18, NULL, 10))
-				break;
-		}
-	}
+	vg_t_http_read_reply(fd, 5000, until_close, &in);
 	close(fd);
 	ck_assert_msg(in.len > 12 && strncmp(vg_buf_cstr(&in), "HTTP/1.", 7) == 0, "no reply: \"%.200s\"",
 		      vg_buf_cstr(&in));

@@ -6,6 +6,7 @@
  * serves a well-behaved client.
  */
 #include "tests/harness.h"
+#include "receiver/fd_budget.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/frame.h"
@@ -14,6 +15,7 @@
 #include "common/series.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -813,6 +816,133 @@ START_TEST(test_refusals_logged_once_per_agent_per_interval)
 }
 END_TEST
 
+/* --- the descriptor split between agents and HTTP ------------------------- */
+
+/*
+ * The split of fd_budget.h, as planned in-process (a forked test: the
+ * descriptor limit lowered here does not outlive it). With both limits
+ * automatic, HTTP gets a tenth of what the reserve leaves and agents the
+ * rest; an explicit agent limit leaves HTTP the rest (at most 1024); an
+ * explicit pair past the descriptors is kept and said to be overcommitted.
+ */
+START_TEST(test_fd_budget_plan)
+{
+	struct rlimit rl = { 1024, 1024 };
+	struct vg_fd_plan plan;
+
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	vg_fd_budget_plan(0, 0, &plan);
+	ck_assert_uint_eq(plan.limit, 1024);
+	ck_assert_uint_eq(plan.http_conns, (1024 - VG_FD_RESERVE) / 10);
+	ck_assert_uint_eq(plan.agent_conns, 1024 - VG_FD_RESERVE - plan.http_conns);
+	ck_assert(!plan.is_overcommitted);
+	vg_fd_budget_plan(500, 0, &plan);
+	ck_assert_uint_eq(plan.agent_conns, 500);
+	ck_assert_uint_eq(plan.http_conns, 1024 - VG_FD_RESERVE - 500);
+	vg_fd_budget_plan(0, 100, &plan);
+	ck_assert_uint_eq(plan.http_conns, 100);
+	ck_assert_uint_eq(plan.agent_conns, 1024 - VG_FD_RESERVE - 100);
+	vg_fd_budget_plan(2000, 100, &plan);
+	ck_assert_uint_eq(plan.agent_conns, 2000);
+	ck_assert(plan.is_overcommitted);
+}
+END_TEST
+
+/* The descriptors process pid has open, from /proc. */
+static int open_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The automatic split at 256 descriptors: (256 - 64) / 10 for HTTP, the
+ * rest for agents (test_fd_budget_plan). */
+#define SPLIT_NOFILE 256
+#define SPLIT_HTTP ((SPLIT_NOFILE - VG_FD_RESERVE) / 10)
+#define SPLIT_AGENTS (SPLIT_NOFILE - VG_FD_RESERVE - SPLIT_HTTP)
+
+/*
+ * HTTP at its share cannot take the agents': silent HTTP connections,
+ * more than the receiver has descriptors, fill HTTP's share (the listener
+ * stops accepting, the rest wait in the backlog), and an agent that
+ * connects then is served. No listener met the descriptor limit.
+ */
+START_TEST(test_fd_split_http_flood_leaves_agents_room)
+{
+	enum { N = SPLIT_NOFILE + 40 }; /* uncapped, they would take every descriptor */
+	static int fds[N];
+	int base;
+	int64_t deadline;
+
+	start_receiver("http_header_timeout: 1h\n", SPLIT_NOFILE);
+	base = open_fds(rcv.proc.pid);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_ge(fds[i] = connect_from(2 + i % 4, rcv.http_port), 0);
+	deadline = vg_t_now_ms() + 10000;
+	while (open_fds(rcv.proc.pid) < base + SPLIT_HTTP && vg_t_now_ms() < deadline)
+		vg_t_sleep_ms(50);
+	ck_assert_msg(open_fds(rcv.proc.pid) >= base + SPLIT_HTTP, "HTTP took %d descriptors, not its %d",
+		      open_fds(rcv.proc.pid) - base, SPLIT_HTTP);
+	/* The share is held: an agent is served meanwhile. */
+	ck_assert(agent_is_served("during-http-flood"));
+	ck_assert_int_le(open_fds(rcv.proc.pid), base + SPLIT_HTTP + 4);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	deadline = vg_t_now_ms() + 10000;
+	while (metric("vigil_receiver_http_connection_pauses_total") < 1 && vg_t_now_ms() < deadline)
+		vg_t_sleep_ms(50);
+	ck_assert(metric("vigil_receiver_http_connection_pauses_total") >= 1);
+	ck_assert(metric("vigil_receiver_accept_pauses_total{listener=\"http\"}") == 0);
+	ck_assert(metric("vigil_receiver_accept_pauses_total{listener=\"agent\"}") == 0);
+	stop_receiver();
+}
+END_TEST
+
+/*
+ * And the other way: agent connections that never say HELLO, more than
+ * the receiver has descriptors, fill the agents' share (those past it are
+ * closed at once), and HTTP still answers, from its own share.
+ */
+START_TEST(test_fd_split_agent_flood_leaves_http_room)
+{
+	enum { N = SPLIT_NOFILE + 40 };
+	static int fds[N];
+	int64_t deadline;
+	long status = 0;
+	char *body;
+
+	start_receiver("agent_hello_timeout: 10m\n", SPLIT_NOFILE);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_ge(fds[i] = connect_from(2 + i % 4, rcv.port), 0);
+	deadline = vg_t_now_ms() + 15000;
+	while ((metric("vigil_receiver_connections_open") < SPLIT_AGENTS ||
+		metric("vigil_receiver_connections_refused_total") < 1) && vg_t_now_ms() < deadline)
+		vg_t_sleep_ms(50);
+	ck_assert_msg(metric("vigil_receiver_connections_open") == SPLIT_AGENTS, "%.0f agent connections open",
+		      metric("vigil_receiver_connections_open"));
+	ck_assert(metric("vigil_receiver_connections_refused_total") >= 1);
+	/* The agents' share is full and held: HTTP answers meanwhile. */
+	body = vg_t_http_get(rcv.http_port, "/api/v1/labels", &status);
+	ck_assert_int_eq(status, 200);
+	free(body);
+	ck_assert(metric("vigil_receiver_accept_pauses_total{listener=\"http\"}") == 0);
+	ck_assert(metric("vigil_receiver_accept_pauses_total{listener=\"agent\"}") == 0);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	stop_receiver();
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits");
@@ -822,6 +952,9 @@ static Suite *limits_suite(void)
 	tcase_add_test(fd, test_agent_port_past_fd_limit);
 	tcase_add_test(fd, test_http_port_past_fd_limit);
 	tcase_add_test(fd, test_memory_per_idle_connection);
+	tcase_add_test(fd, test_fd_budget_plan);
+	tcase_add_test(fd, test_fd_split_http_flood_leaves_agents_room);
+	tcase_add_test(fd, test_fd_split_agent_flood_leaves_http_room);
 	suite_add_tcase(s, fd);
 	{
 		TCase *in = tcase_create("input");

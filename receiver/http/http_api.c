@@ -1415,15 +1415,16 @@ static void handle_alerts(struct ctx *c)
 	finish_success(c, false);
 }
 
-/* POST|PUT /-/reload: the rule files read again; a refusal is 500 with
- * the reason (file and line), as Prometheus answers. */
+/* POST /-/reload: the rule files read again; a refusal is 500 with the
+ * reason (file and line), as Prometheus answers. (Prometheus takes PUT
+ * too; the filter refuses PUT everywhere, import.c's check_head.) */
 static void handle_reload(struct ctx *c)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
 	struct vg_err err;
 
-	if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT) {
-		method_not_allowed(c, "POST, PUT, OPTIONS");
+	if (cmd != EVHTTP_REQ_POST) {
+		method_not_allowed(c, "POST, OPTIONS");
 		return;
 	}
 	if (c->api->reload == NULL) {
@@ -1562,7 +1563,7 @@ static void handle_seal(struct ctx *c)
 }
 
 /*
- * POST|PUT /api/v1/admin/tsdb/delete_series: match[] (one at least, each
+ * POST /api/v1/admin/tsdb/delete_series: match[] (one at least, each
  * with a matcher that does not match the empty string, as Prometheus
  * asks), start and end (default: all time; end is cut to now, so samples
  * that arrive later are kept). 204 once the deletion is durable
@@ -1701,8 +1702,8 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		return;
 	}
 	if (strcmp(rest, "admin/tsdb/delete_series") == 0) {
-		if (!is_post && cmd != EVHTTP_REQ_PUT)
-			method_not_allowed(c, "POST, PUT, OPTIONS");
+		if (!is_post)
+			method_not_allowed(c, "POST, OPTIONS");
 		else if (read_params(c, uri))
 			handle_delete_series(c);
 		return;

@@ -63,22 +63,26 @@
  * complaint; evhttp frees the connection as at any error. The head
  * timeout runs from the accept, so it bounds the handshake too.
  *
- * Refusals in the API's shape. What evhttp 2.1 would answer itself, with an
- * HTML page and none of the API's headers, has no hook there; so the
- * filter refuses it first (check_head), before evhttp sees the request: a
- * method other than GET, POST, DELETE, OPTIONS (405; evhttp says 501), a head or
- * request line past max_headers_bytes (431, 414), more than
- * max_header_count fields (431), a head that does not parse, or of another
- * HTTP version (400, 505), folded lines, a Content-Length with a
- * Transfer-Encoding or twice (400: request smuggling), a Transfer-Encoding
- * other than chunked (501), a chunked body to any path but the import
- * (411), a body past max_body_bytes (413, before the body is read), an
- * Expect other than 100-continue (417), a target evhttp's URI parser
- * refuses (400). Each is the JSON envelope with the CORS headers, then
- * Connection: close; the rest of the peer's bytes are read and dropped,
- * so the answer is not lost to a reset, and evhttp frees the connection at
- * the peer's EOF or its timeout. Only evhttp's answer to an allocation
- * failure stays its own (vigil-receiver(8), HTTP ERRORS).
+ * Refusals in the API's shape. What evhttp 2.1 would answer itself, with
+ * an HTML page and none of the API's headers, has no hook there; so the
+ * filter refuses it first (check_head), before evhttp sees the request:
+ * a method other than GET, POST, DELETE, OPTIONS (405; evhttp says 501),
+ * a head or request line past max_headers_bytes (431, 414), more than
+ * max_header_count fields (431), a head that does not parse, or of
+ * another HTTP version (400, 505), what evhttp's own parse refuses (an
+ * empty target, "http/1.1", a CR inside a header line, a NUL, an Expect
+ * after a tab; 400, 417), folded lines, a Content-Length with a
+ * Transfer-Encoding or twice (400: request smuggling), a
+ * Transfer-Encoding other than chunked (501), a chunked body to any path
+ * but the import (411), a body past max_body_bytes (413, before the body
+ * is read), an Expect other than 100-continue (417), a target evhttp's
+ * URI parser refuses (400). Each is the JSON envelope with the API's
+ * headers (Date, the CORS headers), then Connection: close; the rest of
+ * the peer's bytes are read and dropped, so the answer is not lost to a
+ * reset, and evhttp frees the connection at the peer's EOF or its
+ * timeout. Only evhttp's answer to an allocation failure stays its own.
+ * docs/http-errors.md lists every error reply; tests/fuzz/fuzz_import.c
+ * checks that none is evhttp's HTML.
  *
  * Why evhttp's own 413 stalled replies (test_http_api under
  * ThreadSanitizer, 4 runs in 8 before this filter refused it): evhttp
@@ -139,6 +143,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <zlib.h>
 
 #include <openssl/ssl.h>
@@ -634,6 +639,15 @@ static void answer(struct conn *c, int code, const struct vg_buf *body, const st
 		return;
 	}
 	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", c->is_http10 ? 0 : 1, code, status_text(code));
+	{
+		/* Date, as evhttp puts it on its replies (the CORS headers
+		 * expose it): every answer carries the API's headers. */
+		char date[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		if (gmtime_r(&now, &tm) != NULL && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+			evbuffer_add_printf(out, "Date: %s\r\n", date);
+	}
 	if (code != 204)
 		evbuffer_add_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n", len);
 	if (c->origin[0]) {
@@ -911,6 +925,7 @@ struct head {
 	int n_cl, n_te; /* how often each came: twice is a smuggling attempt */
 	bool has_fold;
 	bool is_bad_version; /* a well-formed line of another HTTP version */
+	bool is_expect_tabbed; /* an Expect value after a tab */
 };
 
 static bool span_eq_nocase(const char *p, size_t n, const char *s)
@@ -938,14 +953,17 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 	out->method_len = (size_t)(sp1 - p);
 	out->target = sp1 + 1;
 	out->target_len = (size_t)(sp2 - sp1 - 1);
+	if (out->target_len == 0)
+		return false; /* evhttp refuses it too, in HTML */
 	{
 		size_t vl = (size_t)(eol - sp2 - 1);
 		const char *v = sp2 + 1;
 		if (vl > 0 && v[vl - 1] == '\r')
 			vl--;
-		if (span_eq_nocase(v, vl, "HTTP/1.0")) {
+		/* "HTTP" is case-sensitive (RFC 9112, 2.3), as evhttp reads it. */
+		if (vl == 8 && memcmp(v, "HTTP/1.0", 8) == 0) {
 			out->is_http10 = true;
-		} else if (!span_eq_nocase(v, vl, "HTTP/1.1")) {
+		} else if (vl != 8 || memcmp(v, "HTTP/1.1", 8) != 0) {
 			out->is_bad_version = vl == 8 && strncmp(v, "HTTP/", 5) == 0 && v[5] >= '0' &&
 					      v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9';
 			return false;
@@ -966,6 +984,11 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 			out->has_fold = true;
 			continue;
 		}
+		/* A CR inside a line, or a NUL, is a field evhttp refuses
+		 * (evhttp_add_header) or misreads (a NUL first ends its
+		 * head): refused here in its place. */
+		if (memchr(p, '\r', (size_t)(ve - p)) != NULL || memchr(p, '\0', (size_t)(ve - p)) != NULL)
+			return false;
 		colon = memchr(p, ':', (size_t)(ve - p));
 		if (colon == NULL || colon == p)
 			return false;
@@ -983,6 +1006,10 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 		out->field = v;                                                                      \
 		out->field##_len = (size_t)(ve - v);                                                 \
 	}
+		/* evhttp skips only spaces before a value: a tab there makes
+		 * an Expect it answers 417 itself, in HTML. */
+		if (span_eq_nocase(p, (size_t)(colon - p), "Expect") && memchr(colon + 1, '\t', (size_t)(v - colon - 1)))
+			out->is_expect_tabbed = true;
 		HEADER("Content-Length", cl)
 		HEADER("Transfer-Encoding", te)
 		HEADER("Expect", expect)
@@ -1210,7 +1237,7 @@ struct refusal {
 /*
  * What evhttp would refuse with an HTML page of its own (or follow where
  * it should not), refused here first in the API's JSON shape (see
- * vigil-receiver(8), HTTP LIMITS). Returns false when h may pass.
+ * docs/http-errors.md). Returns false when h may pass.
  */
 static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 {
@@ -1264,7 +1291,7 @@ static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 		r->msg = "request body too large";
 		return true;
 	}
-	if (h->expect && !span_eq_nocase(h->expect, h->expect_len, "100-continue")) {
+	if (h->expect && (h->is_expect_tabbed || !span_eq_nocase(h->expect, h->expect_len, "100-continue"))) {
 		r->code = 417;
 		r->msg = "unsupported Expect";
 		return true;
@@ -1364,6 +1391,22 @@ static void scan_origin(struct conn *c, const char *text, size_t n)
 	}
 }
 
+/* The Origin among the first max_headers_bytes of a head that did not
+ * end (too long, or too slow), for the refusal's CORS headers. */
+static void scan_head_origin(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->under);
+	size_t k = evbuffer_get_length(in);
+	const unsigned char *p;
+
+	c->origin[0] = '\0';
+	if (k > c->imp->opts.max_headers_bytes)
+		k = c->imp->opts.max_headers_bytes;
+	p = k ? evbuffer_pullup(in, (ev_ssize_t)k) : NULL;
+	if (p)
+		scan_origin(c, (const char *)p, k);
+}
+
 /* Looks at the head at the front of src: passes it (and then its body) to
  * evhttp, starts an import, or refuses it. Returns whether bytes were
  * moved to dst. */
@@ -1383,16 +1426,7 @@ static bool on_head(struct conn *c, struct evbuffer *src, struct evbuffer *dst, 
 		r.code = n == HEAD_LINE_TOO_LONG ? 414 : 431;
 		r.type = "bad_data";
 		r.msg = n == HEAD_LINE_TOO_LONG ? "request line too long" : "request header fields too large";
-		{
-			size_t k = evbuffer_get_length(src);
-			const unsigned char *p;
-			if (k > c->imp->opts.max_headers_bytes)
-				k = c->imp->opts.max_headers_bytes;
-			p = evbuffer_pullup(src, (ev_ssize_t)k);
-			c->origin[0] = '\0';
-			if (p)
-				scan_origin(c, (const char *)p, k);
-		}
+		scan_head_origin(c);
 		goto refused;
 	}
 	text = malloc((size_t)n);
@@ -1514,7 +1548,7 @@ static void head_timeout_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		c->head_scan = 0;
-		c->origin[0] = '\0';
+		scan_head_origin(c);
 		refuse(c, &r);
 		/* A peer this slow gets no time to linger. */
 		arm_head_timer(c, HEAD_LINGER_MS);

@@ -10,7 +10,15 @@
  * server closes the connection or goes idle; whatever the bytes, nothing
  * may crash or hang. The server lives for the whole run. tests/fuzz/replay.c runs the corpus under make
  * check.
+ *
+ * One more oracle: the server is set up as http_api.c sets up its own
+ * (the filter's limits equal to evhttp's, the same methods allowed), and
+ * no answer may be one of evhttp's own HTML error pages, which the filter
+ * exists to pre-empt (docs/http-errors.md). A JSON body escapes control
+ * characters, so "\r\nContent-Type: text/html" can only be a header.
  */
+#include "config.h" /* _GNU_SOURCE (memmem), before any system header */
+
 #include "receiver/http/import.h"
 #include "receiver/ingest/submit.h"
 
@@ -49,6 +57,8 @@ static void consume(void *arg)
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
+	/* Not text/html, which evhttp would default to: the oracle below. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
@@ -69,7 +79,8 @@ static struct world *world;
 static void world_make(void)
 {
 	struct evhttp_bound_socket *bound;
-	struct vg_import_options o = { .max_headers_bytes = 4096, .timeout_s = 2 };
+	struct vg_import_options o = { .max_headers_bytes = 4096, .max_body_bytes = 65536, .max_header_count = 100,
+				       .timeout_s = 2 };
 
 	signal(SIGPIPE, SIG_IGN);
 	world = calloc(1, sizeof(*world));
@@ -85,6 +96,8 @@ static void world_make(void)
 	evhttp_set_gencb(world->http, on_request, NULL);
 	evhttp_set_max_body_size(world->http, 65536);
 	evhttp_set_max_headers_size(world->http, 4096);
+	evhttp_set_allowed_methods(world->http,
+				   EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
 	bound = evhttp_bind_socket_with_handle(world->http, "127.0.0.1", 0);
 	world->sa_len = sizeof(world->sa);
 	if (bound == NULL ||
@@ -94,9 +107,13 @@ static void world_make(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char html[] = "\r\nContent-Type: text/html";
 	struct linger no_linger = { 1, 0 };
 	size_t off = 0;
 	int fd, idle = 0;
+	/* The end of what was read before, to find html across reads. */
+	char tail[sizeof(html)];
+	size_t tail_len = 0;
 
 	if (world == NULL)
 		world_make();
@@ -132,8 +149,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
 			break; /* the server closed */
-		if (n > 0)
+		if (n > 0) {
+			char seen[sizeof(tail) + sizeof(buf)];
+			size_t k = tail_len + (size_t)n;
+
+			memcpy(seen, tail, tail_len);
+			memcpy(seen + tail_len, buf, (size_t)n);
+			if (memmem(seen, k, html, sizeof(html) - 1) != NULL) {
+				fprintf(stderr, "fuzz_import: evhttp answered on its own: %.*s\n", (int)k, seen);
+				abort();
+			}
+			tail_len = k < sizeof(html) - 2 ? k : sizeof(html) - 2;
+			memcpy(tail, seen + k - tail_len, tail_len);
 			progressed = true;
+		}
 		idle = progressed ? 0 : idle + 1;
 		if (!progressed) {
 			struct pollfd p = { fd, POLLIN, 0 };
