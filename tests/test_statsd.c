@@ -841,6 +841,50 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 }
 END_TEST
 
+/* What a reload asks of a running listener: another receive buffer, and
+ * a successor on another port whose counters go on from its own. */
+START_TEST(test_listener_new_buffer_and_successor_counters)
+{
+	struct event_base *base = event_base_new();
+	struct vg_aggregate *a = agg_new(100, NULL);
+	struct vg_statsd_listener_options o = { base, "127.0.0.1:0", 1 << 20, a };
+	struct vg_statsd_listener *l, *next;
+	struct vg_statsd_listener_stats st, st2;
+	int64_t deadline;
+
+	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
+	vg_statsd_listener_set_receive_buffer(l, 1 << 16);
+	vg_statsd_listener_get_stats(l, &st);
+	ck_assert_uint_eq(st.receive_buffer_bytes, 2 << 16); /* the kernel doubles what it is given */
+	for (int i = 0; i < 5; i++)
+		udp_send(vg_statsd_listener_port(l), "m.hits:1|c\nbad");
+	deadline = vg_t_now_ms() + 5000;
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		vg_statsd_listener_get_stats(l, &st);
+	} while (st.packets < 5 && vg_t_now_ms() < deadline);
+	ck_assert_uint_eq(st.packets, 5);
+	ck_assert_int_eq(vg_statsd_listener_new(&o, &next, NULL), 0);
+	vg_statsd_listener_continue(next, &st);
+	vg_statsd_listener_free(l);
+	udp_send(vg_statsd_listener_port(next), "m.hits:1|c");
+	deadline = vg_t_now_ms() + 5000;
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		vg_statsd_listener_get_stats(next, &st2);
+	} while (st2.packets < 6 && vg_t_now_ms() < deadline);
+	ck_assert_uint_eq(st2.packets, 6);
+	ck_assert_uint_eq(st2.lines.lines, 6);
+	ck_assert_uint_eq(st2.lines.bad[VG_STATSD_MALFORMED_LINE], 5);
+	ck_assert_uint_gt(st2.receive_buffer_bytes, 2 << 16); /* its own socket's, not carried over */
+	flush(a);
+	ck_assert(value_of(&F, "m_hits_total") == 6);
+	vg_statsd_listener_free(next);
+	vg_aggregate_free(a);
+	event_base_free(base);
+}
+END_TEST
+
 /* Waits (10 s) until the agent's state file holds want as the sum of
  * its totals: the counts sent so far are durable in the agent. */
 static bool wait_state(const char *path, double want)
@@ -1055,6 +1099,7 @@ static Suite *statsd_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("listener");
 	tcase_add_test(tc, test_listener_reads_every_datagram_and_cuts_a_truncated_one);
+	tcase_add_test(tc, test_listener_new_buffer_and_successor_counters);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("agent");
 	tcase_set_timeout(tc, 90);
