@@ -797,6 +797,18 @@ END_TEST
 
 /* --- listener ---------------------------------------------------------------- */
 
+/* Runs the loop until l has read packets datagrams (5 s at most); its stats in *st. */
+static void pump(struct event_base *base, const struct vg_statsd_listener *l, uint64_t packets,
+		 struct vg_statsd_listener_stats *st)
+{
+	int64_t deadline = vg_t_now_ms() + 5000;
+
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		vg_statsd_listener_get_stats(l, st);
+	} while (st->packets < packets && vg_t_now_ms() < deadline);
+}
+
 START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 {
 	struct event_base *base = event_base_new();
@@ -805,7 +817,6 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 	struct vg_statsd_listener *l;
 	struct vg_statsd_listener_stats st;
 	static char big[VG_STATSD_DATAGRAM_BYTES + 4096];
-	int64_t deadline;
 	uint16_t port;
 
 	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
@@ -817,11 +828,7 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 	memset(big, 'x', sizeof(big) - 1);
 	memcpy(big, "big.ok:1|c\nbig.cut:1|c|#k:", 26);
 	udp_send(port, big);
-	deadline = vg_t_now_ms() + 5000;
-	do {
-		event_base_loop(base, EVLOOP_NONBLOCK);
-		vg_statsd_listener_get_stats(l, &st);
-	} while (st.packets < 301 && vg_t_now_ms() < deadline);
+	pump(base, l, 301, &st);
 	ck_assert_uint_eq(st.packets, 301);
 	ck_assert_uint_eq(st.truncated, 1);
 	ck_assert_uint_eq(st.socket_drops, 0);
@@ -850,7 +857,6 @@ START_TEST(test_listener_new_buffer_and_successor_counters)
 	struct vg_statsd_listener_options o = { base, "127.0.0.1:0", 1 << 20, a };
 	struct vg_statsd_listener *l, *next;
 	struct vg_statsd_listener_stats st, st2;
-	int64_t deadline;
 
 	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
 	vg_statsd_listener_set_receive_buffer(l, 1 << 16);
@@ -858,21 +864,13 @@ START_TEST(test_listener_new_buffer_and_successor_counters)
 	ck_assert_uint_eq(st.receive_buffer_bytes, 2 << 16); /* the kernel doubles what it is given */
 	for (int i = 0; i < 5; i++)
 		udp_send(vg_statsd_listener_port(l), "m.hits:1|c\nbad");
-	deadline = vg_t_now_ms() + 5000;
-	do {
-		event_base_loop(base, EVLOOP_NONBLOCK);
-		vg_statsd_listener_get_stats(l, &st);
-	} while (st.packets < 5 && vg_t_now_ms() < deadline);
+	pump(base, l, 5, &st);
 	ck_assert_uint_eq(st.packets, 5);
 	ck_assert_int_eq(vg_statsd_listener_new(&o, &next, NULL), 0);
 	vg_statsd_listener_continue(next, &st);
 	vg_statsd_listener_free(l);
 	udp_send(vg_statsd_listener_port(next), "m.hits:1|c");
-	deadline = vg_t_now_ms() + 5000;
-	do {
-		event_base_loop(base, EVLOOP_NONBLOCK);
-		vg_statsd_listener_get_stats(next, &st2);
-	} while (st2.packets < 6 && vg_t_now_ms() < deadline);
+	pump(base, next, 6, &st2);
 	ck_assert_uint_eq(st2.packets, 6);
 	ck_assert_uint_eq(st2.lines.lines, 6);
 	ck_assert_uint_eq(st2.lines.bad[VG_STATSD_MALFORMED_LINE], 5);
