@@ -650,40 +650,152 @@ int vg_aggregate_parse_bounds(const char *const *v, size_t n, double *out, size_
 
 /* --- lifecycle ------------------------------------------------------------- */
 
-int vg_aggregate_new(const struct vg_aggregate_options *opts, struct vg_aggregate **out, struct vg_err *err)
+/* The bounds opts asks for (the default when none), checked. */
+static int check_options(const struct vg_aggregate_options *opts, const double **bounds, size_t *n_bounds,
+			 struct vg_err *err)
 {
 	static const double defaults[] = VG_AGGREGATE_DEFAULT_BOUNDS;
-	const double *bounds = opts->bounds ? opts->bounds : defaults;
-	size_t n_bounds = opts->bounds ? opts->n_bounds : sizeof(defaults) / sizeof(defaults[0]);
+
+	*bounds = opts->bounds ? opts->bounds : defaults;
+	*n_bounds = opts->bounds ? opts->n_bounds : sizeof(defaults) / sizeof(defaults[0]);
+	if (*n_bounds > VG_AGGREGATE_MAX_BOUNDS)
+		return vg_err_set(err, VG_ELIMIT, "more than %d histogram bounds", VG_AGGREGATE_MAX_BOUNDS);
+	for (size_t i = 1; i < *n_bounds; i++)
+		if (!((*bounds)[i] > (*bounds)[i - 1]))
+			return vg_err_set(err, VG_EINVAL, "histogram bounds must ascend");
+	if (opts->n_quantiles > VG_AGGREGATE_MAX_QUANTILES)
+		return vg_err_set(err, VG_ELIMIT, "more than %d quantiles", VG_AGGREGATE_MAX_QUANTILES);
+	return 0;
+}
+
+/* New copies of opts's fast gauge names (*out NULL for none); VG_ENOMEM. */
+static int copy_names(const struct vg_aggregate_options *opts, char ***out)
+{
+	char **v;
+
+	*out = NULL;
+	if (opts->n_fast_gauges == 0)
+		return 0;
+	if ((v = calloc(opts->n_fast_gauges, sizeof(char *))) == NULL)
+		return VG_ENOMEM;
+	for (size_t i = 0; i < opts->n_fast_gauges; i++)
+		if ((v[i] = strdup(opts->fast_gauges[i])) == NULL) {
+			while (i > 0)
+				free(v[--i]);
+			free(v);
+			return VG_ENOMEM;
+		}
+	*out = v;
+	return 0;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int vg_aggregate_reconfigure(struct vg_aggregate *a, const struct vg_aggregate_options *opts, struct vg_err *err)
+{
+	const double *bounds;
+	size_t n_bounds, n_hist = 0;
+	double **buckets = NULL;
+	char **fast = NULL, *state_path = NULL;
+	bool is_new_bounds;
+	int rc;
+
+	if ((rc = check_options(opts, &bounds, &n_bounds, err)) != 0)
+		return rc;
+	is_new_bounds = n_bounds != a->n_bounds || memcmp(bounds, a->bounds, n_bounds * sizeof(double)) != 0;
+	/* everything that can fail first: the buckets of every timer and
+	 * histogram under the new bounds, the names, the path */
+	if (is_new_bounds) {
+		for (size_t i = 0; i < a->n; i++)
+			n_hist += a->list[i]->kind == K_TIMER || a->list[i]->kind == K_HISTOGRAM;
+		if (n_hist && (buckets = calloc(n_hist, sizeof(*buckets))) == NULL)
+			goto nomem;
+		for (size_t i = 0; i < n_hist; i++)
+			if ((buckets[i] = calloc(n_bounds, sizeof(double))) == NULL)
+				goto nomem;
+	}
+	if (copy_names(opts, &fast) != 0 || (opts->state_path && (state_path = strdup(opts->state_path)) == NULL))
+		goto nomem;
+	/* nothing below fails */
+	if (is_new_bounds) {
+		size_t j = 0;
+		for (size_t i = 0; i < a->n; i++) {
+			struct entry *e = a->list[i];
+			if (e->kind != K_TIMER && e->kind != K_HISTOGRAM)
+				continue;
+			free(e->buckets);
+			e->buckets = buckets[j++];
+			e->v0 = e->v1 = e->v2 = e->v3 = 0;
+			e->has_obs = false;
+			e->vals.n = 0;
+			e->vals.seen = 0;
+		}
+		free(buckets);
+		memcpy(a->bounds, bounds, n_bounds * sizeof(double));
+		a->n_bounds = n_bounds;
+	}
+	a->max_series = opts->max_series;
+	if (opts->n_quantiles)
+		memcpy(a->quantiles, opts->quantiles, opts->n_quantiles * sizeof(double));
+	a->n_quantiles = opts->n_quantiles;
+	free_names(a->fast, a->n_fast);
+	a->fast = fast;
+	a->n_fast = opts->n_fast_gauges;
+	for (size_t i = 0; i < a->n; i++) {
+		struct entry *e = a->list[i];
+		struct vg_series s;
+		bool is_fast;
+		if (e->kind != K_GAUGE || vg_series_from_key(e->key, e->key_len, &s) != 0)
+			continue;
+		is_fast = is_fast_name(a, s.name);
+		if (is_fast != e->is_fast)
+			e->has_obs = false; /* min and max start with the next sample */
+		e->is_fast = is_fast;
+	}
+	if ((state_path == NULL) != (a->state_path == NULL) || (state_path && strcmp(state_path, a->state_path) != 0))
+		a->is_dirty = true; /* the totals go to the new file at the next save */
+	free(a->state_path);
+	a->state_path = state_path;
+	return 0;
+nomem:
+	for (size_t i = 0; buckets && i < n_hist; i++)
+		free(buckets[i]);
+	free(buckets);
+	if (fast)
+		free_names(fast, opts->n_fast_gauges);
+	free(state_path);
+	return vg_err_set(err, VG_ENOMEM, "out of memory");
+}
+
+int vg_aggregate_new(const struct vg_aggregate_options *opts, struct vg_aggregate **out, struct vg_err *err)
+{
+	const double *bounds;
+	size_t n_bounds;
 	struct vg_aggregate *a;
 	struct vg_err rerr;
 	int rc;
 
 	*out = NULL;
-	if (n_bounds > VG_AGGREGATE_MAX_BOUNDS)
-		return vg_err_set(err, VG_ELIMIT, "more than %d histogram bounds", VG_AGGREGATE_MAX_BOUNDS);
-	for (size_t i = 1; i < n_bounds; i++)
-		if (!(bounds[i] > bounds[i - 1]))
-			return vg_err_set(err, VG_EINVAL, "histogram bounds must ascend");
+	if ((rc = check_options(opts, &bounds, &n_bounds, err)) != 0)
+		return rc;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	a->max_series = opts->max_series;
 	memcpy(a->bounds, bounds, n_bounds * sizeof(double));
 	a->n_bounds = n_bounds;
-	if (opts->n_quantiles > VG_AGGREGATE_MAX_QUANTILES) {
-		free(a);
-		return vg_err_set(err, VG_ELIMIT, "more than %d quantiles", VG_AGGREGATE_MAX_QUANTILES);
-	}
 	if (opts->n_quantiles)
 		memcpy(a->quantiles, opts->quantiles, opts->n_quantiles * sizeof(double));
 	a->n_quantiles = opts->n_quantiles;
 	a->rng = 0x9E3779B97F4A7C15ULL;
 	vg_buf_init(&a->key);
-	if (opts->n_fast_gauges && (a->fast = calloc(opts->n_fast_gauges, sizeof(char *))) == NULL)
+	if (copy_names(opts, &a->fast) != 0)
 		goto nomem;
-	for (size_t i = 0; i < opts->n_fast_gauges; i++, a->n_fast++)
-		if ((a->fast[i] = strdup(opts->fast_gauges[i])) == NULL)
-			goto nomem;
+	a->n_fast = opts->n_fast_gauges;
 	if (opts->state_path && (a->state_path = strdup(opts->state_path)) == NULL)
 		goto nomem;
 	if (a->state_path) {
@@ -712,9 +824,7 @@ void vg_aggregate_free(struct vg_aggregate *a)
 		free(a->list[i]->vals.v);
 		free(a->list[i]);
 	}
-	for (size_t i = 0; i < a->n_fast; i++)
-		free(a->fast[i]);
-	free(a->fast);
+	free_names(a->fast, a->n_fast);
 	free(a->list);
 	free(a->tab);
 	free(a->state_path);

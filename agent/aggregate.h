@@ -76,6 +76,17 @@ struct vg_aggregate;
 int vg_aggregate_new(const struct vg_aggregate_options *opts, struct vg_aggregate **out, struct vg_err *err);
 void vg_aggregate_free(struct vg_aggregate *a);
 
+/* Takes opts on a running aggregate (a reload). What a key has gathered
+ * stays wherever its meaning stays: counter totals and gauge values
+ * always; timers and histograms keep theirs unless the bounds change,
+ * when they start over from 0 (their cumulative series then read as a
+ * counter reset). A lower max_series keeps the keys held (dropping one
+ * would lose a counter's total) and refuses new keys while there are as
+ * many. A new state path is written at the next save; the old file
+ * stays. The state file is not read again. On an error (VG_EINVAL,
+ * VG_ELIMIT, VG_ENOMEM) the aggregate is as it was. */
+int vg_aggregate_reconfigure(struct vg_aggregate *a, const struct vg_aggregate_options *opts, struct vg_err *err);
+
 /* Takes one parsed line (every sample of it). */
 void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line);
 /* The vg_statsd_line_cb shape of vg_aggregate_add, ctx the aggregate. */

@@ -8,11 +8,13 @@
  *
  * SIGHUP reads the configuration again (the same file and flags): a bad
  * one is logged and the running one kept. Sampling settings (interval,
- * labels, collectors, paths, log level) change at once; a change of
- * receiver, token, hostname or spool settings replaces the sender, whose
- * disk spool the new one resumes, so nothing waiting is lost. With a
- * memory spool those changes wait for a restart (logged), as replacing
- * the sender would lose its batches.
+ * labels, collectors, paths, log level) change at once, and so do the
+ * statsd_* ones, on the running aggregate (its keys and totals stay),
+ * the listener moving to a new address only once that one is bound. A
+ * change of receiver, token, hostname or spool settings replaces the
+ * sender, whose disk spool the new one resumes, so nothing waiting is
+ * lost. With a memory spool those changes wait for a restart (logged),
+ * as replacing the sender would lose its batches.
  */
 #include "config.h"
 
@@ -72,6 +74,8 @@ struct agent {
 	int64_t stop_deadline_ms;
 	struct vg_aggregate *agg;          /* StatsD; NULL when off */
 	struct vg_statsd_listener *statsd;
+	char *statsd_listen;               /* the address statsd is bound to */
+	uint64_t statsd_receive_buffer;    /* and the buffer it asked for */
 	struct event *fast_tick;           /* statsd_fast_gauges sampling */
 	struct vg_complaint statsd_save;   /* the counters' state file cannot be written */
 };
@@ -174,59 +178,224 @@ static void fast_tick_cb(evutil_socket_t fd, short what, void *arg)
 	vg_aggregate_sample_fast(a->agg);
 }
 
-/* The listener and its aggregate, from cfg (read once: statsd_* settings
- * take effect at start). The counters' totals live beside the spool. */
-static int start_statsd(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
-{
+/* The aggregate's options from cfg, into the caller's arrays; the state
+ * file lives beside a disk spool. The configuration checked the lists. */
+struct statsd_options {
+	struct vg_aggregate_options ao;
 	double bounds[VG_AGGREGATE_MAX_BOUNDS], quantiles[VG_AGGREGATE_MAX_QUANTILES];
 	char state[4096];
-	struct vg_aggregate_options ao = { .max_series = cfg->statsd_max_series };
+};
+
+static int statsd_options(const struct agent *a, const struct vg_agent_config *cfg, struct statsd_options *o,
+			  struct vg_err *err)
+{
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->ao.max_series = cfg->statsd_max_series;
+	if (cfg->statsd_buckets.n > 0) {
+		if ((rc = vg_aggregate_parse_bounds((const char *const *)cfg->statsd_buckets.v, cfg->statsd_buckets.n,
+						    o->bounds, &o->ao.n_bounds, err)) != 0)
+			return rc;
+		o->ao.bounds = o->bounds;
+	}
+	if (cfg->statsd_quantiles.n > 0) {
+		if ((rc = vg_aggregate_parse_quantiles((const char *const *)cfg->statsd_quantiles.v,
+						       cfg->statsd_quantiles.n, o->quantiles, &o->ao.n_quantiles,
+						       err)) != 0)
+			return rc;
+		o->ao.quantiles = o->quantiles;
+	}
+	o->ao.fast_gauges = (const char *const *)cfg->statsd_fast_gauges.v;
+	o->ao.n_fast_gauges = cfg->statsd_fast_gauges.n;
+	if (a->has_disk_spool && cfg->spool_dir) {
+		snprintf(o->state, sizeof(o->state), "%s/statsd-counters", cfg->spool_dir);
+		o->ao.state_path = o->state;
+	}
+	return 0;
+}
+
+/* The fast gauge timer as cfg wants it: armed at its interval when there
+ * are fast gauges, gone when there are none. */
+static int set_fast_tick(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
+{
+	struct timeval tv = { cfg->statsd_fast_interval_ms / 1000, (cfg->statsd_fast_interval_ms % 1000) * 1000 };
+
+	if (cfg->statsd_fast_gauges.n == 0 || a->agg == NULL) {
+		if (a->fast_tick)
+			event_free(a->fast_tick);
+		a->fast_tick = NULL;
+		return 0;
+	}
+	if (a->fast_tick == NULL && (a->fast_tick = event_new(a->base, -1, EV_PERSIST, fast_tick_cb, a)) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "cannot set up the fast gauge timer");
+	if (event_add(a->fast_tick, &tv) != 0)
+		return vg_err_set(err, VG_ENOMEM, "cannot set up the fast gauge timer");
+	return 0;
+}
+
+static void log_listening(const struct agent *a, const struct vg_agent_config *cfg, const char *prefix)
+{
+	vg_info("%sstatsd: listening on %s (port %u), up to %llu series%s", prefix, cfg->statsd_listen,
+		vg_statsd_listener_port(a->statsd), (unsigned long long)cfg->statsd_max_series,
+		a->has_disk_spool && cfg->spool_dir ? ""
+						   : "; counter totals are not kept across restarts (no disk spool)");
+}
+
+/* Remembers what the listener was bound with (NULL: none). */
+static int set_statsd_address(struct agent *a, const char *listen, uint64_t receive_buffer, struct vg_err *err)
+{
+	char *copy = NULL;
+
+	if (listen && (copy = strdup(listen)) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	free(a->statsd_listen);
+	a->statsd_listen = copy;
+	a->statsd_receive_buffer = receive_buffer;
+	return 0;
+}
+
+/* The listener and its aggregate, from cfg. The counters' totals live
+ * beside the spool. A failure to bind the default address is not one
+ * (logged, and the agent runs without StatsD). */
+static int start_statsd(struct agent *a, const struct vg_agent_config *cfg, struct vg_err *err)
+{
+	struct statsd_options so;
 	struct vg_statsd_listener_options lo = { a->base, cfg->statsd_listen, cfg->statsd_receive_buffer, NULL };
 	int rc;
 
 	if (cfg->statsd_listen == NULL)
 		return 0;
-	if (cfg->statsd_buckets.n > 0) {
-		if ((rc = vg_aggregate_parse_bounds((const char *const *)cfg->statsd_buckets.v, cfg->statsd_buckets.n,
-						    bounds, &ao.n_bounds, err)) != 0)
-			return rc;
-		ao.bounds = bounds;
-	}
-	if (cfg->statsd_quantiles.n > 0) {
-		if ((rc = vg_aggregate_parse_quantiles((const char *const *)cfg->statsd_quantiles.v,
-						       cfg->statsd_quantiles.n, quantiles, &ao.n_quantiles, err)) != 0)
-			return rc;
-		ao.quantiles = quantiles;
-	}
-	ao.fast_gauges = (const char *const *)cfg->statsd_fast_gauges.v;
-	ao.n_fast_gauges = cfg->statsd_fast_gauges.n;
-	if (a->has_disk_spool && cfg->spool_dir) {
-		snprintf(state, sizeof(state), "%s/statsd-counters", cfg->spool_dir);
-		ao.state_path = state;
-	}
-	if ((rc = vg_aggregate_new(&ao, &a->agg, err)) != 0)
+	if ((rc = statsd_options(a, cfg, &so, err)) != 0)
+		return rc;
+	if ((rc = vg_aggregate_new(&so.ao, &a->agg, err)) != 0)
 		return rc;
 	lo.aggregate = a->agg;
 	if ((rc = vg_statsd_listener_new(&lo, &a->statsd, err)) != 0) {
+		vg_aggregate_free(a->agg);
+		a->agg = NULL;
 		if (cfg->has_statsd_listen)
 			return rc;
 		/* The default port is taken (another agent, a StatsD daemon):
 		 * say so and sample the host without it. */
 		vg_warn("%s; running without StatsD (set statsd_listen)", err->msg);
-		vg_aggregate_free(a->agg);
-		a->agg = NULL;
 		return 0;
 	}
-	if (ao.n_fast_gauges > 0) {
-		struct timeval tv = { cfg->statsd_fast_interval_ms / 1000, (cfg->statsd_fast_interval_ms % 1000) * 1000 };
-		if ((a->fast_tick = event_new(a->base, -1, EV_PERSIST, fast_tick_cb, a)) == NULL ||
-		    event_add(a->fast_tick, &tv) != 0)
-			return vg_err_set(err, VG_ENOMEM, "cannot set up the fast gauge timer");
-	}
-	vg_info("statsd: listening on %s (port %u), up to %llu series%s", cfg->statsd_listen,
-		vg_statsd_listener_port(a->statsd), (unsigned long long)cfg->statsd_max_series,
-		ao.state_path ? "" : "; counter totals are not kept across restarts (no disk spool)");
+	if ((rc = set_fast_tick(a, cfg, err)) != 0)
+		return rc;
+	if ((rc = set_statsd_address(a, cfg->statsd_listen, cfg->statsd_receive_buffer, err)) != 0)
+		return rc;
+	log_listening(a, cfg, "");
 	return 0;
+}
+
+/* Undoes start_statsd, for a start that failed half-way or a listener
+ * lost; the totals are as the last save left them. */
+static void drop_statsd(struct agent *a)
+{
+	if (a->fast_tick)
+		event_free(a->fast_tick);
+	a->fast_tick = NULL;
+	vg_statsd_listener_free(a->statsd);
+	a->statsd = NULL;
+	vg_aggregate_free(a->agg);
+	a->agg = NULL;
+	set_statsd_address(a, NULL, 0, NULL);
+}
+
+/* StatsD goes off: what came since the last round leaves in a batch of
+ * its own (the totals saved first, as in a round), then the listener
+ * and the aggregate go. The state file stays for a later start. */
+static void stop_statsd(struct agent *a)
+{
+	struct vg_sample_sink sink = { sink_add, a };
+	struct vg_err err;
+
+	vg_statsd_listener_drain(a->statsd);
+	vg_route_begin(a->route);
+	add_statsd(a, &sink);
+	if (vg_aggregate_save(a->agg, &err) != 0)
+		vg_error("statsd: %s; the last totals are not kept", err.msg);
+	if (vg_route_submit(a->route, vg_clock_now_ms(), &err) != 0)
+		vg_error("cannot queue StatsD's last batch: %s", err.msg);
+	vg_info("SIGHUP: statsd: off; stopped listening on %s", a->statsd_listen);
+	drop_statsd(a);
+}
+
+/* A new listener for next's address, bound before the old one closes so
+ * that no datagram finds the port shut; what waits at the old socket is
+ * read first, and the counters go on from the old one's. When the new
+ * address has the old one's port (another host part, which the kernel
+ * refuses beside the old socket), the old one closes first and comes
+ * back if the new one cannot be bound. 0; or the error, with a->statsd
+ * the old listener (NULL in the rare case that it could not come back). */
+static int rebind_statsd(struct agent *a, const struct vg_agent_config *next, struct vg_err *err)
+{
+	struct vg_statsd_listener_options lo = { a->base, next->statsd_listen, next->statsd_receive_buffer, a->agg };
+	struct vg_statsd_listener_options back = { a->base, a->statsd_listen, a->statsd_receive_buffer, a->agg };
+	struct vg_statsd_listener_stats st;
+	struct vg_statsd_listener *l = NULL;
+	char host[256];
+	uint16_t port;
+	int rc;
+
+	rc = vg_statsd_listener_new(&lo, &l, err);
+	if (rc != 0 && (vg_conf_split_hostport(next->statsd_listen, host, sizeof(host), &port, NULL) != 0 ||
+			port == 0 || port != vg_statsd_listener_port(a->statsd)))
+		return rc;
+	vg_statsd_listener_drain(a->statsd);
+	vg_statsd_listener_get_stats(a->statsd, &st);
+	vg_statsd_listener_free(a->statsd);
+	if (rc != 0 && (rc = vg_statsd_listener_new(&lo, &l, err)) != 0 && vg_statsd_listener_new(&back, &l, NULL) != 0)
+		l = NULL;
+	a->statsd = l;
+	if (l)
+		vg_statsd_listener_continue(l, &st);
+	return rc;
+}
+
+/* SIGHUP: takes next's statsd_* settings. The keys and what they gathered
+ * stay (vg_aggregate_reconfigure says how bounds and limits change them);
+ * a new address is bound before the old one closes, and one that cannot
+ * be bound keeps the old listener, tried again at the next SIGHUP. */
+static void reload_statsd(struct agent *a, const struct vg_agent_config *next)
+{
+	struct statsd_options so;
+	struct vg_err err;
+
+	if (a->agg == NULL) {
+		/* off, or the default port was taken at start: try again */
+		if (next->statsd_listen && start_statsd(a, next, &err) != 0) {
+			vg_error("SIGHUP: %s; StatsD stays off", err.msg);
+			drop_statsd(a);
+		}
+		return;
+	}
+	if (next->statsd_listen == NULL) {
+		stop_statsd(a);
+		return;
+	}
+	if (statsd_options(a, next, &so, &err) != 0 || vg_aggregate_reconfigure(a->agg, &so.ao, &err) != 0)
+		vg_error("SIGHUP: statsd: %s; keeping the previous limits and buckets", err.msg);
+	if (set_fast_tick(a, next, &err) != 0)
+		vg_error("SIGHUP: statsd: %s", err.msg);
+	if (strcmp(next->statsd_listen, a->statsd_listen) != 0) {
+		if (rebind_statsd(a, next, &err) == 0) {
+			/* out of memory keeps the old text: the next SIGHUP binds again */
+			set_statsd_address(a, next->statsd_listen, next->statsd_receive_buffer, NULL);
+			log_listening(a, next, "SIGHUP: ");
+		} else if (a->statsd) {
+			vg_error("SIGHUP: %s; still listening on %s (port %u)", err.msg, a->statsd_listen,
+				 vg_statsd_listener_port(a->statsd));
+		} else {
+			vg_error("SIGHUP: %s, and %s cannot be bound again; StatsD is off, the counts since the "
+				 "last round lost", err.msg, a->statsd_listen);
+			drop_statsd(a);
+		}
+	} else if (next->statsd_receive_buffer != a->statsd_receive_buffer) {
+		vg_statsd_listener_set_receive_buffer(a->statsd, next->statsd_receive_buffer);
+		a->statsd_receive_buffer = next->statsd_receive_buffer;
+	}
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -492,6 +661,7 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
 		vg_log_set_level(level);
 	apply_sampling(a, next);
+	reload_statsd(a, next);
 	if (start_scrapes(a, next, &err) != 0)
 		vg_error("SIGHUP: scrapes stopped: %s", err.msg);
 	event_del(a->tick);
@@ -716,6 +886,7 @@ out:
 	if (a.fast_tick)
 		event_free(a.fast_tick);
 	vg_statsd_listener_free(a.statsd);
+	free(a.statsd_listen);
 	vg_aggregate_free(a.agg);
 	if (tick)
 		event_free(tick);

@@ -39,6 +39,7 @@ struct vg_statsd_listener {
 	struct iovec iov[VG_STATSD_BATCH];
 	struct vg_statsd_line line;    /* the parser's scratch */
 	struct vg_statsd_listener_stats stats;
+	uint64_t drops_before;         /* sk_drops of the sockets this one replaced */
 	struct vg_complaint complaint;
 };
 
@@ -89,7 +90,7 @@ static int bind_socket(struct vg_statsd_listener *l, const char *listen, uint64_
 	struct addrinfo hints, *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int rc, size;
+	int rc;
 
 	if ((rc = vg_conf_split_hostport(listen, host, sizeof(host), &port, err)) < 0) {
 		vg_err_prefix(err, "statsd_listen");
@@ -109,15 +110,7 @@ static int bind_socket(struct vg_statsd_listener *l, const char *listen, uint64_
 		return rc;
 	}
 	freeaddrinfo(res);
-	if (rcvbuf > 0) {
-		size = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)rcvbuf;
-		/* the kernel doubles what it is given; FORCE needs CAP_NET_ADMIN */
-		if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
-			setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	}
-	socklen_t ol = sizeof(size);
-	if (getsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &size, &ol) == 0)
-		l->stats.receive_buffer_bytes = (uint64_t)size;
+	vg_statsd_listener_set_receive_buffer(l, rcvbuf);
 	{
 		uint32_t mi[SK_MEMINFO_VARS];
 		socklen_t mil = sizeof(mi);
@@ -128,6 +121,31 @@ static int bind_socket(struct vg_statsd_listener *l, const char *listen, uint64_
 		l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							  : ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
+}
+
+void vg_statsd_listener_set_receive_buffer(struct vg_statsd_listener *l, uint64_t bytes)
+{
+	socklen_t ol;
+	int size;
+
+	if (bytes > 0) {
+		size = bytes > INT32_MAX / 2 ? INT32_MAX / 2 : (int)bytes;
+		/* the kernel doubles what it is given; FORCE needs CAP_NET_ADMIN */
+		if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+			setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	}
+	ol = sizeof(size);
+	if (getsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &size, &ol) == 0)
+		l->stats.receive_buffer_bytes = (uint64_t)size;
+}
+
+void vg_statsd_listener_continue(struct vg_statsd_listener *l, const struct vg_statsd_listener_stats *from)
+{
+	uint64_t granted = l->stats.receive_buffer_bytes;
+
+	l->stats = *from;
+	l->stats.receive_buffer_bytes = granted;
+	l->drops_before = from->socket_drops;
 }
 
 int vg_statsd_listener_new(const struct vg_statsd_listener_options *opts, struct vg_statsd_listener **out,
@@ -192,10 +210,11 @@ void vg_statsd_listener_get_stats(const struct vg_statsd_listener *l, struct vg_
 	socklen_t len = sizeof(mi);
 
 	*out = l->stats;
+	out->socket_drops = l->drops_before;
 	/* the socket's own count (sk_drops, what SO_RXQ_OVFL and the drops
 	 * column of /proc/net/udp show), read once per interval rather than
 	 * as a control message on every datagram, which cost 8 % of a
 	 * datagram's time in the kernel */
 	if (getsockopt(l->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(uint32_t))
-		out->socket_drops = mi[SK_MEMINFO_DROPS];
+		out->socket_drops += mi[SK_MEMINFO_DROPS];
 }

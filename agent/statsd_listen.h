@@ -51,6 +51,13 @@ struct vg_statsd_listener;
 int vg_statsd_listener_new(const struct vg_statsd_listener_options *opts, struct vg_statsd_listener **out,
 			   struct vg_err *err);
 void vg_statsd_listener_free(struct vg_statsd_listener *l);
+/* Asks for a new receive buffer (as receive_buffer_bytes; 0 leaves the
+ * socket's as it is); the stats say what the kernel granted. */
+void vg_statsd_listener_set_receive_buffer(struct vg_statsd_listener *l, uint64_t bytes);
+/* A listener replacing another (a new address on reload): its counters
+ * go on from from, the other's last stats (the kernel's drops at its
+ * socket included), so the vigil_agent_statsd_* totals do not restart. */
+void vg_statsd_listener_continue(struct vg_statsd_listener *l, const struct vg_statsd_listener_stats *from);
 /* Reads what waits at the socket now (before a last round at stop). */
 void vg_statsd_listener_drain(struct vg_statsd_listener *l);
 /* The bound port (the one the kernel chose for port 0). */

@@ -375,6 +375,18 @@ bool vg_t_log_contains(const struct vg_t_proc *p, const char *s)
 	return found;
 }
 
+bool vg_t_wait_log(const struct vg_t_proc *p, const char *s, int timeout_ms)
+{
+	int64_t deadline = vg_t_now_ms() + timeout_ms;
+
+	while (!vg_t_log_contains(p, s)) {
+		if (vg_t_now_ms() >= deadline)
+			return false;
+		vg_t_sleep_ms(50);
+	}
+	return true;
+}
+
 int vg_t_receiver_start(struct vg_t_receiver *r, const char *data_dir, const char *extra_arg)
 {
 	char log_path[600];

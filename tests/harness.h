@@ -42,6 +42,8 @@ int vg_t_stop(struct vg_t_proc *p, int sig, int timeout_ms);
 bool vg_t_alive(struct vg_t_proc *p);
 /* Whether the log file contains s. */
 bool vg_t_log_contains(const struct vg_t_proc *p, const char *s);
+/* Waits up to timeout_ms for the log file to contain s. */
+bool vg_t_wait_log(const struct vg_t_proc *p, const char *s, int timeout_ms);
 
 struct vg_t_receiver {
 	struct vg_t_proc proc;

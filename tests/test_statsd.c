@@ -7,7 +7,8 @@
  * from a real receiver, from our own sender and from Debian's
  * python3-statsd client; and the outage: the receiver stopped while
  * counts arrive, the agent killed with SIGKILL during it and restarted,
- * every count stored exactly once.
+ * every count stored exactly once; and SIGHUP moving the listener to a
+ * new port, its totals going on.
  */
 #include "tests/harness.h"
 #include "agent/aggregate.h"
@@ -453,6 +454,74 @@ START_TEST(test_series_limit_under_a_flood_of_distinct_names)
 }
 END_TEST
 
+/* A reload's settings on a running aggregate: what each key gathered
+ * stays while its meaning does. */
+START_TEST(test_reconfigure_keeps_what_each_key_gathered)
+{
+	static const double bounds[] = { 0.1, 1 }, q[] = { 0.5 };
+	static const char *const fast[] = { "slow" };
+	struct vg_aggregate *a = agg_new(4, NULL);
+	struct vg_aggregate_options o = { .max_series = 4 };
+	struct vg_aggregate_stats st;
+	struct vg_err err;
+
+	feed(a, "hits:5|c\nq:7|g\nlat:50|ms\nslow:3|g");
+	flush(a);
+	/* quantiles on, the limit and the default bounds as they were */
+	o.quantiles = q;
+	o.n_quantiles = 1;
+	ck_assert_int_eq(vg_aggregate_reconfigure(a, &o, &err), 0);
+	feed(a, "hits:1|c\nlat:150|ms");
+	flush(a);
+	ck_assert(value_of(&F, "hits_total") == 6);
+	ck_assert(value_of(&F, "q") == 7);
+	ck_assert(value_of(&F, "lat_count") == 2); /* same bounds: the histogram goes on */
+	ck_assert(value_of(&F, "lat_bucket{le=\"0.05\"}") == 1);
+	ck_assert(value_of(&F, "lat{quantile=\"0.5\"}") == 0.15);
+	ck_assert(isnan(value_of(&F, "slow_max"))); /* not a fast gauge yet */
+
+	/* new bounds: the histogram starts over under them; slow becomes fast;
+	 * a lower limit keeps the four keys held and refuses a fifth */
+	o.bounds = bounds;
+	o.n_bounds = 2;
+	o.fast_gauges = fast;
+	o.n_fast_gauges = 1;
+	o.max_series = 2;
+	ck_assert_int_eq(vg_aggregate_reconfigure(a, &o, &err), 0);
+	feed(a, "hits:1|c\nlat:500|ms\nslow:9|g\nnew:1|c");
+	vg_aggregate_sample_fast(a);
+	feed(a, "slow:4|g");
+	flush(a);
+	ck_assert(value_of(&F, "hits_total") == 7);
+	ck_assert(value_of(&F, "lat_count") == 1);
+	ck_assert(value_of(&F, "lat_bucket{le=\"0.1\"}") == 0);
+	ck_assert(value_of(&F, "lat_bucket{le=\"1\"}") == 1);
+	ck_assert(isnan(value_of(&F, "lat_bucket{le=\"0.05\"}")));
+	ck_assert(value_of(&F, "slow_max") == 9 && value_of(&F, "slow_min") == 4 && value_of(&F, "slow") == 4);
+	ck_assert(isnan(value_of(&F, "new_total")));
+	vg_aggregate_get_stats(a, &st);
+	ck_assert_uint_eq(st.series, 4);
+	ck_assert_uint_eq(st.series_refused, 1);
+
+	/* bad options leave it as it was */
+	{
+		static const double down[] = { 1, 0.5 };
+		struct vg_aggregate_options bad = o;
+		bad.bounds = down;
+		ck_assert_int_eq(vg_aggregate_reconfigure(a, &bad, &err), VG_EINVAL);
+		bad.bounds = bounds;
+		bad.n_quantiles = VG_AGGREGATE_MAX_QUANTILES + 1;
+		ck_assert_int_eq(vg_aggregate_reconfigure(a, &bad, &err), VG_ELIMIT);
+	}
+	feed(a, "lat:50|ms");
+	flush(a);
+	ck_assert(value_of(&F, "lat_count") == 2);
+	ck_assert(value_of(&F, "lat_bucket{le=\"0.1\"}") == 1);
+	ck_assert(value_of(&F, "hits_total") == 7);
+	vg_aggregate_free(a);
+}
+END_TEST
+
 struct totals {
 	int n;
 	double sum;
@@ -503,6 +572,33 @@ START_TEST(test_counter_totals_survive_through_the_state_file)
 	feed(a, "c1:1|c");
 	flush(a);
 	ck_assert(value_of(&F, "c1_total") == 1);
+	vg_aggregate_free(a);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+/* A spool_dir moved on reload: the next save writes every total to the
+ * new file, though none changed since the last one. */
+START_TEST(test_reconfigure_moves_the_totals_to_a_new_state_file)
+{
+	char *dir = vg_t_tmpdir("vigil-statsd-state2");
+	char one[600], two[600];
+	struct vg_aggregate *a;
+	struct vg_aggregate_options o = { .max_series = 100 };
+	struct totals t = { 0, 0 };
+
+	snprintf(one, sizeof(one), "%s/one", dir);
+	snprintf(two, sizeof(two), "%s/two", dir);
+	a = agg_new(100, one);
+	feed(a, "c1:5|c\nc2:2|c");
+	ck_assert_int_eq(vg_aggregate_save(a, NULL), 0);
+	o.state_path = two;
+	ck_assert_int_eq(vg_aggregate_reconfigure(a, &o, NULL), 0);
+	ck_assert_int_eq(vg_aggregate_save(a, NULL), 0);
+	ck_assert_int_eq(vg_aggregate_read_state(two, totals_cb, &t, NULL), 0);
+	ck_assert_int_eq(t.n, 2);
+	ck_assert(t.sum == 7);
 	vg_aggregate_free(a);
 	vg_t_rmrf(dir);
 	free(dir);
@@ -701,6 +797,18 @@ END_TEST
 
 /* --- listener ---------------------------------------------------------------- */
 
+/* Runs the loop until l has read packets datagrams (5 s at most); its stats in *st. */
+static void pump(struct event_base *base, const struct vg_statsd_listener *l, uint64_t packets,
+		 struct vg_statsd_listener_stats *st)
+{
+	int64_t deadline = vg_t_now_ms() + 5000;
+
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		vg_statsd_listener_get_stats(l, st);
+	} while (st->packets < packets && vg_t_now_ms() < deadline);
+}
+
 START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 {
 	struct event_base *base = event_base_new();
@@ -709,7 +817,6 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 	struct vg_statsd_listener *l;
 	struct vg_statsd_listener_stats st;
 	static char big[VG_STATSD_DATAGRAM_BYTES + 4096];
-	int64_t deadline;
 	uint16_t port;
 
 	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
@@ -721,11 +828,7 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 	memset(big, 'x', sizeof(big) - 1);
 	memcpy(big, "big.ok:1|c\nbig.cut:1|c|#k:", 26);
 	udp_send(port, big);
-	deadline = vg_t_now_ms() + 5000;
-	do {
-		event_base_loop(base, EVLOOP_NONBLOCK);
-		vg_statsd_listener_get_stats(l, &st);
-	} while (st.packets < 301 && vg_t_now_ms() < deadline);
+	pump(base, l, 301, &st);
 	ck_assert_uint_eq(st.packets, 301);
 	ck_assert_uint_eq(st.truncated, 1);
 	ck_assert_uint_eq(st.socket_drops, 0);
@@ -742,6 +845,41 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 		struct vg_statsd_listener_options bad = { NULL, "nohost", 0, NULL };
 		ck_assert_int_eq(vg_statsd_listener_new(&bad, &l, NULL), VG_EINVAL);
 	}
+}
+END_TEST
+
+/* What a reload asks of a running listener: another receive buffer, and
+ * a successor on another port whose counters go on from its own. */
+START_TEST(test_listener_new_buffer_and_successor_counters)
+{
+	struct event_base *base = event_base_new();
+	struct vg_aggregate *a = agg_new(100, NULL);
+	struct vg_statsd_listener_options o = { base, "127.0.0.1:0", 1 << 20, a };
+	struct vg_statsd_listener *l, *next;
+	struct vg_statsd_listener_stats st, st2;
+
+	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
+	vg_statsd_listener_set_receive_buffer(l, 1 << 16);
+	vg_statsd_listener_get_stats(l, &st);
+	ck_assert_uint_eq(st.receive_buffer_bytes, 2 << 16); /* the kernel doubles what it is given */
+	for (int i = 0; i < 5; i++)
+		udp_send(vg_statsd_listener_port(l), "m.hits:1|c\nbad");
+	pump(base, l, 5, &st);
+	ck_assert_uint_eq(st.packets, 5);
+	ck_assert_int_eq(vg_statsd_listener_new(&o, &next, NULL), 0);
+	vg_statsd_listener_continue(next, &st);
+	vg_statsd_listener_free(l);
+	udp_send(vg_statsd_listener_port(next), "m.hits:1|c");
+	pump(base, next, 6, &st2);
+	ck_assert_uint_eq(st2.packets, 6);
+	ck_assert_uint_eq(st2.lines.lines, 6);
+	ck_assert_uint_eq(st2.lines.bad[VG_STATSD_MALFORMED_LINE], 5);
+	ck_assert_uint_gt(st2.receive_buffer_bytes, 2 << 16); /* its own socket's, not carried over */
+	flush(a);
+	ck_assert(value_of(&F, "m_hits_total") == 6);
+	vg_statsd_listener_free(next);
+	vg_aggregate_free(a);
+	event_base_free(base);
 }
 END_TEST
 
@@ -838,6 +976,104 @@ START_TEST(test_outage_and_sigkill_count_every_hit_once)
 }
 END_TEST
 
+/* A UDP socket bound to 127.0.0.1:port (0: one the kernel picks), its
+ * port in *got; -1 when it cannot be bound. */
+static int udp_bind(uint16_t port, uint16_t *got)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (got)
+		*got = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void write_config(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* SIGHUP with a new statsd_listen: a port that cannot be bound keeps the
+ * old listener (one error); a free one is bound, the old port let go, and
+ * the counter's total goes on across the move; new buckets apply; off
+ * sends what came last and lets the port go. */
+START_TEST(test_sighup_moves_the_listener_and_keeps_the_totals)
+{
+	char *dir = vg_t_tmpdir("vigil-statsd-hup");
+	char data[600], conf[600], log_path[600], spool[600], server[64], text[256];
+	struct vg_t_receiver rcv;
+	struct vg_t_proc agent;
+	uint16_t port1, port2;
+	int blocker, fd;
+
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(conf, sizeof(conf), "%s/agent.yaml", dir);
+	snprintf(log_path, sizeof(log_path), "%s/agent.log", dir);
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, NULL), 0);
+	snprintf(server, sizeof(server), "127.0.0.1:%u", rcv.port);
+	write_config(conf, "statsd_listen: 127.0.0.1:0\ncollectors: {cpu: false, filesystem: false, meminfo: false}\n");
+	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--server", server, "--interval", "1s", "--hostname", "hup1",
+			 "--config", conf, "--spool-dir", spool, NULL };
+	ck_assert_int_eq(vg_t_spawn(&agent, log_path, argv), 0);
+	ck_assert((port1 = agent_statsd_port(&agent, 1)) != 0);
+	udp_send(port1, "rl.hits:3|c");
+	ck_assert(wait_value(&rcv, "rl_hits_total{instance=\"hup1\"}", 3, 15000) == 3);
+
+	/* the new port is taken: one error, the old listener goes on */
+	ck_assert((blocker = udp_bind(0, &port2)) >= 0);
+	snprintf(text, sizeof(text),
+		 "statsd_listen: 127.0.0.1:%u\nstatsd_buckets: [0.2, 2]\n"
+		 "collectors: {cpu: false, filesystem: false, meminfo: false}\n", port2);
+	write_config(conf, text);
+	ck_assert_int_eq(kill(agent.pid, SIGHUP), 0);
+	ck_assert_msg(vg_t_wait_log(&agent, "; still listening on 127.0.0.1:0", 10000), "no error in %s", log_path);
+	udp_send(port1, "rl.hits:1|c");
+	ck_assert(wait_value(&rcv, "rl_hits_total{instance=\"hup1\"}", 4, 10000) == 4);
+
+	/* the port is free now: the next SIGHUP moves there */
+	close(blocker);
+	ck_assert_int_eq(kill(agent.pid, SIGHUP), 0);
+	ck_assert_msg(agent_statsd_port(&agent, 2) == port2, "not listening on %u: %s", port2, log_path);
+	udp_send(port2, "rl.hits:2|c");
+	udp_send(port2, "rl.lat:500|ms");
+	ck_assert(wait_value(&rcv, "rl_hits_total{instance=\"hup1\"}", 6, 10000) == 6);
+	ck_assert(wait_value(&rcv, "rl_lat_bucket{instance=\"hup1\",le=\"2\"}", 1, 10000) == 1);
+	ck_assert(wait_value(&rcv, "rl_lat_bucket{instance=\"hup1\",le=\"0.2\"}", 0, 10000) == 0);
+	/* the listener's own counters go on across the move */
+	ck_assert(wait_value(&rcv, "vigil_agent_statsd_packets_total{instance=\"hup1\"}", 4, 10000) == 4);
+	/* and the old port is let go */
+	ck_assert_msg((fd = udp_bind(port1, NULL)) >= 0, "port %u is still bound", port1);
+	close(fd);
+
+	/* off: what came last still goes out, then the port is let go */
+	write_config(conf, "statsd_listen: off\ncollectors: {cpu: false, filesystem: false, meminfo: false}\n");
+	udp_send(port2, "rl.hits:4|c");
+	ck_assert_int_eq(kill(agent.pid, SIGHUP), 0);
+	ck_assert(vg_t_wait_log(&agent, "statsd: off", 10000));
+	ck_assert(wait_value(&rcv, "rl_hits_total{instance=\"hup1\"}", 10, 10000) == 10);
+	ck_assert_msg((fd = udp_bind(port2, NULL)) >= 0, "port %u is still bound", port2);
+	close(fd);
+
+	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *statsd_suite(void)
 {
 	Suite *s = suite_create("statsd");
@@ -856,15 +1092,19 @@ static Suite *statsd_suite(void)
 	tcase_add_test(tc, test_per_host_quantiles_of_an_interval);
 	tcase_add_test(tc, test_series_limit_under_a_flood_of_distinct_names);
 	tcase_add_test(tc, test_counter_totals_survive_through_the_state_file);
+	tcase_add_test(tc, test_reconfigure_keeps_what_each_key_gathered);
+	tcase_add_test(tc, test_reconfigure_moves_the_totals_to_a_new_state_file);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("listener");
 	tcase_add_test(tc, test_listener_reads_every_datagram_and_cuts_a_truncated_one);
+	tcase_add_test(tc, test_listener_new_buffer_and_successor_counters);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("agent");
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_statsd_over_udp_reaches_the_receiver_as_aggregates);
 	tcase_add_test(tc, test_debian_python3_statsd_client);
 	tcase_add_test(tc, test_outage_and_sigkill_count_every_hit_once);
+	tcase_add_test(tc, test_sighup_moves_the_listener_and_keeps_the_totals);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -120,18 +120,6 @@ static bool has_data(const struct vg_t_receiver *r, const char *host, int timeou
 	return has_series(r, sel, timeout_ms);
 }
 
-static bool wait_log(const struct vg_t_proc *p, const char *s, int timeout_ms)
-{
-	int64_t deadline = vg_t_now_ms() + timeout_ms;
-
-	while (!vg_t_log_contains(p, s)) {
-		if (vg_t_now_ms() >= deadline)
-			return false;
-		vg_t_sleep_ms(50);
-	}
-	return true;
-}
-
 /* --- a raw TLS client, to see exactly what the receiver answers ----------- */
 
 struct tls_conn {
@@ -231,7 +219,7 @@ START_TEST(test_plain_text_client_refused_by_tls_listener)
 	/* A HELLO in the clear gets no ACK: the listener wants a handshake. */
 	ck_assert_int_ne(vg_t_hello(fd, "plain-agent", 1, NULL), 0);
 	close(fd);
-	ck_assert(wait_log(&r.proc, "closed before HELLO: TLS", 5000));
+	ck_assert(vg_t_wait_log(&r.proc, "closed before HELLO: TLS", 5000));
 	ck_assert(vg_t_alive(&r.proc));
 	ck_assert_int_eq(vg_t_stop(&r.proc, SIGTERM, 10000), 0);
 }
@@ -279,7 +267,7 @@ START_TEST(test_agent_served_end_to_end_over_tls)
 	ck_assert_int_eq(vg_t_maps_contain(good.pid, "libssl"), 1);
 	fprintf(stderr, "test_tls: agent with TLS: VmRSS %ld KiB\n", vg_t_rss_kb(good.pid));
 	/* The wrong token: refused with a clear line, nothing stored. */
-	ck_assert(wait_log(&bad_token, "wrong token", 10000));
+	ck_assert(vg_t_wait_log(&bad_token, "wrong token", 10000));
 	ck_assert(!has_data(&r, "tls-bad-token", 0));
 	ck_assert(vg_t_alive(&bad_token));
 	ck_assert_int_eq(vg_t_stop(&good, SIGTERM, 10000), 0);
@@ -301,8 +289,8 @@ START_TEST(test_wrong_ca_or_name_refused)
 	snprintf(extra, sizeof(extra), "tls_ca_file: %s/ca.crt\ntls_server_name: receiver.example\ntoken: %s\n", dir,
 		 TOKEN);
 	start_agent(&wrong_name, "tls-wrong-name", server, extra);
-	ck_assert(wait_log(&wrong_ca, "certificate did not verify", 10000));
-	ck_assert(wait_log(&wrong_name, "certificate did not verify", 10000));
+	ck_assert(vg_t_wait_log(&wrong_ca, "certificate did not verify", 10000));
+	ck_assert(vg_t_wait_log(&wrong_name, "certificate did not verify", 10000));
 	ck_assert(!has_data(&r, "tls-wrong-ca", 0));
 	ck_assert(!has_data(&r, "tls-wrong-name", 0));
 	ck_assert_int_eq(vg_t_stop(&wrong_ca, SIGTERM, 10000), 0);
@@ -327,8 +315,8 @@ START_TEST(test_client_certificate_required)
 	ck_assert(has_data(&r, "tls-client-cert", 15000));
 	/* TLS 1.3 checks the client's certificate after the client finished
 	 * its handshake: the agent may see the alert or only the close. */
-	ck_assert(wait_log(&without, "cannot reach receiver", 10000));
-	ck_assert(wait_log(&r.proc, "did not return a certificate", 10000));
+	ck_assert(vg_t_wait_log(&without, "cannot reach receiver", 10000));
+	ck_assert(vg_t_wait_log(&r.proc, "did not return a certificate", 10000));
 	ck_assert(!has_data(&r, "tls-no-client-cert", 0));
 	ck_assert_int_eq(vg_t_stop(&with, SIGTERM, 10000), 0);
 	ck_assert_int_eq(vg_t_stop(&without, SIGTERM, 10000), 0);
@@ -446,7 +434,7 @@ START_TEST(test_unresolvable_receiver_logged_once_loop_keeps_serving)
 		 "receivers: [\"localhost:%u\", \"vigil-nowhere.invalid:9710\"]\nreplication_factor: 2\nresolv_conf: %s\n",
 		 r.port, resolv);
 	start_agent(&a, "dns-agent", server, extra);
-	ck_assert(wait_log(&a, "cannot resolve receiver vigil-nowhere.invalid", 20000));
+	ck_assert(vg_t_wait_log(&a, "cannot resolve receiver vigil-nowhere.invalid", 20000));
 	ck_assert(has_data(&r, "dns-agent", 10000));
 	/* Rounds keep coming while the other name keeps failing. */
 	before = batches_sent(&r, "dns-agent");

@@ -6,7 +6,10 @@
  * samples with finite values and positive rates; the datagram is parsed
  * again line by line with the same counts; the aggregate, bounded at 8
  * keys and computing quantiles, never holds more, and every series it
- * flushes is canonical.
+ * flushes is canonical. Between the two passes the aggregate is
+ * reconfigured as a reload would (other bounds, a lower limit, no
+ * quantiles, a fast gauge): it keeps the keys it held and takes no new
+ * one beyond the new limit.
  * tests/fuzz/replay.c runs the corpus under make check.
  */
 #include "agent/aggregate.h"
@@ -72,8 +75,12 @@ static uint64_t total(const struct vg_statsd_counts *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const double q[] = { 0.5, 0.99, 1 };
+	static const double q[] = { 0.5, 0.99, 1 }, bounds[] = { 0.5, 5 };
+	static const char *const fast[] = { "a" };
 	struct vg_aggregate_options o = { .max_series = 8, .quantiles = q, .n_quantiles = 3 };
+	struct vg_aggregate_options r = { .max_series = 4, .bounds = bounds, .n_bounds = 2, .fast_gauges = fast,
+					  .n_fast_gauges = 1 };
+	uint64_t held;
 	struct vg_sample_sink sink = { sink_add, NULL };
 	struct vg_statsd_counts whole, split;
 	struct vg_aggregate_stats st;
@@ -88,6 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vg_statsd_parse_packet(p, size, &line, check_line, &c, &whole);
 	if (whole.lines != c.good)
 		abort();
+	vg_aggregate_get_stats(c.agg, &st);
+	held = st.series;
+	if (vg_aggregate_flush(c.agg, &sink) != 0 || vg_aggregate_reconfigure(c.agg, &r, NULL) != 0)
+		abort();
 	for (size_t i = 0; i < size;) {
 		const char *nl = memchr(p + i, '\n', size - i);
 		size_t end = nl ? (size_t)(nl - p) : size;
@@ -98,8 +109,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (total(&whole) != nonempty || memcmp(&whole, &split, sizeof(whole)) != 0)
 		abort();
+	vg_aggregate_sample_fast(c.agg);
 	vg_aggregate_get_stats(c.agg, &st);
-	if (st.series > 8)
+	if (st.series > 8 || st.series > (held > 4 ? held : 4))
 		abort();
 	if (vg_aggregate_flush(c.agg, &sink) != 0 || vg_aggregate_flush(c.agg, &sink) != 0)
 		abort();
