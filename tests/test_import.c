@@ -6,7 +6,9 @@
  * its peak RSS bounded; chunked and gzip bodies, extra labels; samples that
  * survive kill -9 and a restart (they went through the WAL before the
  * answer); other requests served before and after an import on the same
- * connection; hostile framing refused without harm to the receiver;
+ * connection; hostile framing refused without harm to the receiver, and
+ * a head with a NUL byte refused before it can frame the connection's
+ * bytes apart from the HTTP library's reading of them;
  * vigil import and vigil push with their exit statuses.
  */
 #include "tests/harness.h"
@@ -464,6 +466,56 @@ START_TEST(test_hostile_framing_and_other_requests)
 }
 END_TEST
 
+/* A head with a NUL byte. evhttp reads each line of a head as a C string,
+ * so to it a line that starts with NUL is the empty line that ends the
+ * head, and the lines after it a next request the connection's filter
+ * never read: here a HEAD, whose Content-Length evhttp ignores, so the
+ * body the filter handed over stayed in evhttp's input as the start of a
+ * request line, and the import head behind it waited for evhttp to read
+ * it, kicked in a busy loop that held the HTTP thread for ever. The first
+ * head is refused now (the filter frames the bytes as evhttp would, or
+ * not at all), the connection closes, and the receiver serves the next. */
+START_TEST(test_nul_in_head_refused_without_spinning)
+{
+	static const char req[] = "GET /api/v1/status/buildinfo HTTP/1.1\r\nHost: x\r\n\0:\r\n"
+				  "HEAD /api/v1/status/buildinfo: HTTP/1.1\r\nContent-Length: 14\r\n\r\n"
+				  "GET / HTTP/1.1"
+				  "POST /api/v1/import/prometheus HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\n"
+				  "t_nul 1 1700000000000\n";
+	struct reply r;
+	struct pollfd p;
+	char buf[4096];
+	ssize_t n;
+	int fd = vg_t_connect(rcv.http_port);
+
+	ck_assert_int_ge(fd, 0);
+	/* The client keeps its side open: only the receiver may end this. */
+	ck_assert_int_eq(vg_t_write_all(fd, req, sizeof(req) - 1), 0);
+	ck_assert_int_eq(read_reply(fd, &r, 30000), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(strstr((char *)r.head.data, "Content-Type: application/json") != NULL);
+	ck_assert(strstr((char *)r.head.data, "Connection: close") != NULL);
+	ck_assert(strstr((char *)r.body.data, "\"status\":\"error\"") != NULL);
+	ck_assert(strstr((char *)r.body.data, "NUL byte") != NULL);
+	reply_release(&r);
+	/* Nothing follows the answer but the receiver's end of the stream. */
+	p = (struct pollfd){ fd, POLLIN, 0 };
+	ck_assert_int_eq(poll(&p, 1, 30000), 1);
+	n = read(fd, buf, sizeof(buf));
+	ck_assert_int_eq(n, 0);
+	close(fd);
+
+	/* The HTTP thread is free: a next import is answered and stored, and
+	 * nothing of the refused connection was. */
+	post(NULL, NULL, "t_after_nul 1 1700000000000\n", 28, &r);
+	ck_assert_int_eq(r.status, 204);
+	reply_release(&r);
+	ck_assert_uint_eq(count_samples("t_after_nul", 1700000000, 1700000000, 1), 1);
+	ck_assert_uint_eq(count_samples("t_nul", 1700000000, 1700000000, 1), 0);
+	ck_assert(vg_t_alive(&rcv.proc));
+}
+END_TEST
+
 static int run_vigil(char **out, char **err, const char *a1, const char *a2, const char *a3, const char *a4)
 {
 	char server[64];
@@ -559,6 +611,7 @@ static Suite *import_suite(void)
 	tcase_add_test(tc, test_chunked_gzip_and_extra_labels);
 	tcase_add_test(tc, test_samples_survive_kill_and_restart);
 	tcase_add_test(tc, test_hostile_framing_and_other_requests);
+	tcase_add_test(tc, test_nul_in_head_refused_without_spinning);
 	tcase_add_test(tc, test_cli_import_and_push);
 	suite_add_tcase(s, tc);
 	return s;
