@@ -960,9 +960,10 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 		const char *v = sp2 + 1;
 		if (vl > 0 && v[vl - 1] == '\r')
 			vl--;
-		if (span_eq_nocase(v, vl, "HTTP/1.0")) {
+		/* Case-sensitive, as evhttp reads it (and RFC 9112, 2.3). */
+		if (vl == 8 && memcmp(v, "HTTP/1.0", 8) == 0) {
 			out->is_http10 = true;
-		} else if (!span_eq_nocase(v, vl, "HTTP/1.1")) {
+		} else if (vl != 8 || memcmp(v, "HTTP/1.1", 8) != 0) {
 			out->is_bad_version = vl == 8 && strncmp(v, "HTTP/", 5) == 0 && v[5] >= '0' &&
 					      v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9';
 			return false;
