@@ -706,6 +706,7 @@ START_TEST(test_http_every_error_is_json)
 		{ "garbage", "\x01\x02 hello\r\n" ORIGIN "\r\n", 400 },
 		{ "no version", "GET /api/v1/query\r\n" ORIGIN "\r\n", 400 },
 		{ "HTTP/2.0", "GET /api/v1/query HTTP/2.0\r\n" ORIGIN "\r\n", 505 },
+		{ "lower-case version", "GET /api/v1/query http/1.1\r\n" ORIGIN "\r\n", 400 },
 		{ "header without colon", "GET / HTTP/1.1\r\nnocolon\r\n" ORIGIN "\r\n", 400 },
 		{ "folded header", "GET / HTTP/1.1\r\n" ORIGIN "X-A: 1\r\n  2\r\n\r\n", 400 },
 		{ "CL and TE", "POST /api/v1/query HTTP/1.1\r\n" ORIGIN "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
@@ -729,6 +730,11 @@ START_TEST(test_http_every_error_is_json)
 	{
 		static const char nul[] = "GET /a\0b HTTP/1.1\r\n" ORIGIN "\r\n";
 		check_raw_error("NUL in target", nul, sizeof(nul) - 1, 0, 400);
+	}
+	{
+		/* To evhttp a line that starts with NUL ends the head. */
+		static const char nul[] = "GET /a HTTP/1.1\r\n" ORIGIN "\0:\r\nHEAD /b: HTTP/1.1\r\n\r\n";
+		check_raw_error("NUL in a header line", nul, sizeof(nul) - 1, 0, 400);
 	}
 	ck_assert_uint_ge(atomic_load(&stats.http_refused), refused + 15);
 

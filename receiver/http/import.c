@@ -45,7 +45,16 @@
  *    socket down and the socket bufferevent closes it once its events are
  *    gone (finalized), so no stale event can meet a reused descriptor;
  *  - the filter's free_context runs when evhttp frees the connection, and
- *    tells an import in progress that its connection is gone.
+ *    tells an import in progress that its connection is gone;
+ *  - evhttp reads the requests handed to it with its own parser, so the
+ *    two must frame the bytes alike: where they would not (a NUL byte in
+ *    a head ends a line's text for evhttp) the filter refuses the head.
+ *    Were they still to differ, evhttp would wait inside a request whose
+ *    end the filter has passed, and a head the filter keeps until evhttp
+ *    has read its input would wait for ever, kicked again each time it is
+ *    looked at: so when evhttp takes nothing of what it is handed
+ *    (evhttp_is_stalled) that head is refused (400, then the close), and
+ *    no connection is run more than once a loop round (kick_cb).
  *
  * HTTPS (opts.tls). The socket's bufferevent is then an OpenSSL one
  * (receiver/ingest/tls.h) and the filter sits on it, so evhttp and this
@@ -70,7 +79,8 @@
  * a head or request line past max_headers_bytes (431, 414), more than
  * max_header_count fields (431), a head that does not parse, or of
  * another HTTP version (400, 505), what evhttp's own parse refuses (an
- * empty target, "http/1.1", a CR inside a header line, a NUL, an Expect
+ * empty target, "http/1.1", a CR inside a header line, a NUL anywhere
+ * in the head, an Expect
  * after a tab; 400, 417), folded lines, a Content-Length with a
  * Transfer-Encoding or twice (400: request smuggling), a
  * Transfer-Encoding other than chunked (501), a chunked body to any path
@@ -205,7 +215,9 @@ struct conn {
 	size_t trailer_bytes;
 	bool wants_close;    /* answer with Connection: close */
 	bool is_http10;
-	bool is_kicked;      /* on imp->kicked */
+	bool is_kicked;      /* on imp->kicked or imp->kicking */
+	bool is_waiting_evhttp; /* the head at the front of the input waits
+				 * for evhttp to read what it was given */
 	bool is_head_req;    /* the request answered is a HEAD: no body */
 	const char *allow;   /* an Allow header for a 405, static */
 	bool wants_challenge; /* a 401: WWW-Authenticate */
@@ -259,6 +271,8 @@ struct vg_import {
 	size_t n_conns;
 	bool is_full;                 /* n_conns reached max_connections */
 	struct conn *kicked;          /* to run the filter again next round */
+	struct conn *kicking;         /* those kick_cb runs now */
+	bool is_kicking;              /* kick_cb is running */
 	struct session *waiting;      /* sessions with a batch refused for room */
 	struct session *orphans;      /* connection gone, batches in flight */
 	struct vg_complaint tls_complaint; /* failed handshakes */
@@ -624,7 +638,9 @@ static void kick(struct conn *c)
 	c->is_kicked = true;
 	c->next_kick = c->imp->kicked;
 	c->imp->kicked = c;
-	event_active(c->imp->kick_ev, EV_TIMEOUT, 0);
+	if (!c->imp->is_kicking)
+		event_active(c->imp->kick_ev, EV_TIMEOUT, 0);
+	/* else kick_cb schedules the next round when it ends */
 }
 
 /* Writes an answer (body may be NULL) and ends the import on c: the
@@ -924,6 +940,7 @@ struct head {
 	size_t n_headers;
 	int n_cl, n_te; /* how often each came: twice is a smuggling attempt */
 	bool has_fold;
+	bool has_nul;        /* a NUL byte anywhere in the head */
 	bool is_bad_version; /* a well-formed line of another HTTP version */
 	bool is_expect_tabbed; /* an Expect value after a tab */
 };
@@ -940,6 +957,7 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 	const char *p = h, *end = h + n, *eol, *sp1, *sp2;
 
 	memset(out, 0, sizeof(*out));
+	out->has_nul = memchr(h, '\0', n) != NULL;
 	eol = memchr(p, '\n', (size_t)(end - p));
 	if (eol == NULL)
 		return false;
@@ -1222,7 +1240,10 @@ static bool evhttp_is_done(struct conn *c, struct evbuffer *dst)
 	if (evbuffer_get_length(bufferevent_get_output(c->filt)) > 0)
 		return false; /* the end of that write runs the filter again */
 	if (evbuffer_get_length(dst) > 0) {
-		kick(c); /* evhttp takes its input within a round or two */
+		/* evhttp has not read it yet: flush_both hands it over, and
+		 * tells when evhttp will not take it (evhttp_is_stalled). */
+		c->is_waiting_evhttp = true;
+		kick(c);
 		return false;
 	}
 	return true;
@@ -1267,6 +1288,18 @@ static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 		r->msg = "obsolete header line folding";
 		return true;
 	}
+	/* evhttp reads each line of a head as a C string, so a NUL ends
+	 * the line's text for it: a line that starts with one is, to evhttp,
+	 * the empty line that ends the head, and the lines after it a next
+	 * request this filter never read (its method, its body length); a
+	 * NUL inside a line cuts a name or value short. The two would frame
+	 * the stream differently (and a request could pass this filter
+	 * unseen), so a head with a NUL is refused (RFC 9110, 5.5, allows
+	 * it). */
+	if (h->has_nul) {
+		r->msg = "NUL byte in the request head";
+		return true;
+	}
 	if (h->n_cl > 1 || h->n_te > 1 || (h->te && h->cl)) {
 		r->msg = "ambiguous request body length: Content-Length and Transfer-Encoding";
 		return true;
@@ -1301,7 +1334,7 @@ static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 		 * whose failure it answers with an HTML 400. */
 		char *t = strndup(h->target, h->target_len);
 		struct evhttp_uri *u = t ? evhttp_uri_parse_with_flags(t, EVHTTP_URI_NONCONFORMANT) : NULL;
-		bool is_bad = t != NULL && (u == NULL || memchr(h->target, '\0', h->target_len) != NULL);
+		bool is_bad = t != NULL && u == NULL;
 		if (u)
 			evhttp_uri_free(u);
 		free(t);
@@ -1564,6 +1597,7 @@ static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evb
 
 	(void)limit;
 	(void)mode;
+	c->is_waiting_evhttp = false;
 	if (c->state == C_HEAD && evbuffer_get_length(src) > 0 && c->head_ev &&
 	    !evtimer_pending(c->head_ev, NULL))
 		arm_head_timer(c, c->imp->opts.head_timeout_ms);
@@ -1692,11 +1726,36 @@ static enum bufferevent_filter_result filter_out(struct evbuffer *src, struct ev
 	return wrote ? BEV_OK : BEV_NEED_MORE;
 }
 
+/*
+ * Whether evhttp, just handed its input (before bytes of it), read none of
+ * it and waits for more: its read callback in place, reading on, nothing of
+ * its own to write. It reads a whole request at once, and this filter
+ * hands it only whole requests, so that happens only when the two framed
+ * the bytes differently (evhttp still inside a request whose end the
+ * filter has passed). The head this filter holds then waits for ever: no
+ * byte evhttp waits for comes while it does.
+ */
+static bool evhttp_is_stalled(struct conn *c, size_t before)
+{
+	bufferevent_data_cb readcb = NULL;
+
+	bufferevent_getcb(c->filt, &readcb, NULL, NULL, NULL);
+	return readcb != NULL && (bufferevent_get_enabled(c->filt) & EV_READ) &&
+	       evbuffer_get_length(bufferevent_get_input(c->filt)) == before &&
+	       evbuffer_get_length(bufferevent_get_output(c->filt)) == 0;
+}
+
 /* After evhttp's output moved on: what it now reads may already sit in the
  * socket bufferevent (nothing else would hand it over until more bytes
- * arrive), so run the input filter and wake evhttp. */
+ * arrive), so run the input filter and wake evhttp. A head that waits for
+ * evhttp which will not read on is refused (400), and the connection
+ * closes: it is never kicked again for nothing. */
 static void flush_both(struct conn *c)
 {
+	struct refusal r = { 400, "bad_data",
+			     "an earlier request on this connection did not end where its head said", NULL };
+	size_t before;
+
 	if (!is_live(c))
 		return;
 	bufferevent_flush(c->filt, EV_WRITE, BEV_NORMAL);
@@ -1705,9 +1764,16 @@ static void flush_both(struct conn *c)
 	if (evbuffer_get_length(bufferevent_get_input(c->under)) > 0 &&
 	    (bufferevent_get_enabled(c->filt) & EV_READ))
 		bufferevent_flush(c->filt, EV_READ, BEV_NORMAL);
-	if (evbuffer_get_length(bufferevent_get_input(c->filt)) > 0 &&
-	    (bufferevent_get_enabled(c->filt) & EV_READ))
-		bufferevent_trigger(c->filt, EV_READ, 0);
+	before = evbuffer_get_length(bufferevent_get_input(c->filt));
+	if (before == 0 || !is_live(c) || !(bufferevent_get_enabled(c->filt) & EV_READ))
+		return;
+	bufferevent_trigger(c->filt, EV_READ, 0);
+	if (is_live(c) && c->is_waiting_evhttp && c->state == C_HEAD && evhttp_is_stalled(c, before)) {
+		c->is_waiting_evhttp = false;
+		c->head_scan = 0;
+		c->is_head_req = false;
+		refuse(c, &r);
+	}
 }
 
 static void write_ready_cb(evutil_socket_t fd, short what, void *arg)
@@ -1735,22 +1801,42 @@ static void out_added(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 
 /* Runs the filter again for connections whose buffered input could not be
  * handled when it arrived (after an answer, or behind an earlier request),
- * and wakes evhttp for what it was given. */
+ * and wakes evhttp for what it was given. Each connection runs once a
+ * round: one kicked again meanwhile waits for the next round, after the
+ * loop has polled the sockets (an event made active here would run in
+ * this round still), so no connection can keep the loop to itself. */
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vg_import *imp = arg;
+	struct timeval next_round = { 0, 0 };
 	struct conn *c;
 
 	(void)fd;
 	(void)what;
-	/* One at a time off the list: running the filter may kick again, and
-	 * a connection freed meanwhile has taken itself off. */
-	while ((c = imp->kicked) != NULL) {
-		imp->kicked = c->next_kick;
+	imp->kicking = imp->kicked;
+	imp->kicked = NULL;
+	imp->is_kicking = true;
+	/* One at a time off the list: a connection freed meanwhile has taken
+	 * itself off. */
+	while ((c = imp->kicking) != NULL) {
+		imp->kicking = c->next_kick;
 		c->next_kick = NULL;
 		c->is_kicked = false;
 		flush_both(c);
 	}
+	imp->is_kicking = false;
+	if (imp->kicked != NULL)
+		event_add(imp->kick_ev, &next_round);
+}
+
+static bool unlink_kicked(struct conn **pp, struct conn *c)
+{
+	while (*pp && *pp != c)
+		pp = &(*pp)->next_kick;
+	if (*pp == NULL)
+		return false;
+	*pp = c->next_kick;
+	return true;
 }
 
 /* ------------------------------------------------------------------------
@@ -1760,7 +1846,6 @@ static void conn_free(void *arg)
 {
 	struct conn *c = arg;
 	struct vg_import *imp = c->imp;
-	struct conn **pp;
 
 	if (c->drain_cb)
 		evbuffer_remove_cb_entry(bufferevent_get_output(c->under), c->drain_cb);
@@ -1776,12 +1861,8 @@ static void conn_free(void *arg)
 		if (imp->opts.on_full)
 			imp->opts.on_full(imp->opts.on_full_arg, false);
 	}
-	if (c->is_kicked) {
-		for (pp = &imp->kicked; *pp && *pp != c; pp = &(*pp)->next_kick)
-			;
-		if (*pp)
-			*pp = c->next_kick;
-	}
+	if (c->is_kicked && !unlink_kicked(&imp->kicked, c))
+		unlink_kicked(&imp->kicking, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

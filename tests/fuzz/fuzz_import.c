@@ -79,6 +79,8 @@ static struct world *world;
 static void world_make(void)
 {
 	struct evhttp_bound_socket *bound;
+	/* The filter's limits are evhttp's, as the receiver sets them
+	 * (http_api.c): the filter refuses first, in the API's shape. */
 	struct vg_import_options o = { .max_headers_bytes = 4096, .max_body_bytes = 65536, .max_header_count = 100,
 				       .timeout_s = 2 };
 
