@@ -1002,10 +1002,10 @@ static bool parse_head(const char *h, size_t n, struct head *out)
 			out->has_fold = true;
 			continue;
 		}
-		/* A CR inside a line, or a NUL, is a field evhttp refuses
-		 * (evhttp_add_header) or misreads (a NUL first ends its
-		 * head): refused here in its place. */
-		if (memchr(p, '\r', (size_t)(ve - p)) != NULL || memchr(p, '\0', (size_t)(ve - p)) != NULL)
+		/* A CR inside a line is a field evhttp refuses
+		 * (evhttp_add_header): refused here in its place. (A NUL
+		 * is refused in check_head, has_nul.) */
+		if (memchr(p, '\r', (size_t)(ve - p)) != NULL)
 			return false;
 		colon = memchr(p, ':', (size_t)(ve - p));
 		if (colon == NULL || colon == p)
