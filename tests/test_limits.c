@@ -363,8 +363,9 @@ START_TEST(test_partial_frames_stay_within_budget)
 }
 END_TEST
 
-/* A SERIES frame defining n series name{job=<agent>,i="<k>"}, refs 0..n-1. */
-static void series_frame(struct vg_buf *raw, const char *name, const char *agent, int n)
+/* A SERIES frame defining n series name{job=<agent>,i="<k>"}, refs 0..n-1,
+ * or with ref_mod the refs 0..ref_mod-1 over and over (redefined). */
+static void series_frame(struct vg_buf *raw, const char *name, const char *agent, int n, int ref_mod)
 {
 	msgpack_packer pk;
 
@@ -378,7 +379,7 @@ static void series_frame(struct vg_buf *raw, const char *name, const char *agent
 		vg_series_add(&s, "job", agent);
 		vg_series_add(&s, "i", v);
 		ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
-		vg_series_pack_entry(&pk, (uint64_t)k, &s);
+		vg_series_pack_entry(&pk, (uint64_t)(ref_mod ? k % ref_mod : k), &s);
 	}
 }
 
@@ -386,9 +387,11 @@ static void series_frame(struct vg_buf *raw, const char *name, const char *agent
  * Protocol 1: an agent that defines more series than max_series_per_agent
  * (10 here) gets today's ERROR (TOO_LARGE) and the connection closes,
  * while another agent's series keep arriving; the refusal is counted per
- * agent in /metrics.
+ * agent in /metrics, and the head keeps at most the limit of its series.
+ * With ref_mod the 25 series reuse refs 0..ref_mod-1: a redefinition
+ * creates a series as a new ref does, and must pass the same guard.
  */
-START_TEST(test_cardinality_flood_v1_refused_others_flow)
+static void cardinality_flood_v1(int ref_mod)
 {
 	struct vg_buf raw = VG_BUF_INIT, payload = VG_BUF_INIT;
 	struct vg_frame_header h;
@@ -401,7 +404,7 @@ START_TEST(test_cardinality_flood_v1_refused_others_flow)
 	calm_send(calm, seq++);
 	flood = vg_t_connect(rcv.port);
 	ck_assert_int_eq(vg_t_hello(flood, "flood", 1, NULL), 0);
-	series_frame(&raw, "flood_metric", "flood", 25);
+	series_frame(&raw, "flood_metric", "flood", 25, ref_mod);
 	vg_t_send_frame(flood, VG_FRAME_SERIES, 0, &raw);
 	ck_assert_int_eq(vg_t_read_frame(flood, 5000, &h, &payload), 0);
 	ck_assert_int_eq(h.type, VG_FRAME_ERROR);
@@ -412,10 +415,22 @@ START_TEST(test_cardinality_flood_v1_refused_others_flow)
 	calm_send(calm, seq++);
 	ck_assert_uint_eq(query_series("calm_metric"), 1);
 	ck_assert(metric("vigil_receiver_series_refused_total{agent=\"flood\",limit=\"max_series_per_agent\"}") >= 15);
+	ck_assert(metric("vigil_receiver_head_series") <= 11);
 	close(calm);
 	vg_buf_release(&raw);
 	vg_buf_release(&payload);
 	stop_receiver();
+}
+
+START_TEST(test_cardinality_flood_v1_refused_others_flow)
+{
+	cardinality_flood_v1(0);
+}
+END_TEST
+
+START_TEST(test_cardinality_redefined_refs_refused)
+{
+	cardinality_flood_v1(5);
 }
 END_TEST
 
@@ -460,7 +475,7 @@ START_TEST(test_cardinality_flood_v2_ack_carries_refusal)
 	ck_assert_int_eq(h.type, VG_FRAME_ACK);
 	ck_assert_int_eq(h.version, VG_PROTO_V2);
 	vg_buf_reset(&raw);
-	series_frame(&raw, "flood2_metric", "flood2", N);
+	series_frame(&raw, "flood2_metric", "flood2", N, 0);
 	send_v2(fd, VG_FRAME_SERIES, 0, &raw);
 	vg_samples2_state_init(&st);
 	for (int k = 0; k < N; k++) {
@@ -539,6 +554,7 @@ static Suite *limits_suite(void)
 		tcase_set_timeout(in, 60);
 		tcase_add_test(in, test_partial_frames_stay_within_budget);
 		tcase_add_test(in, test_cardinality_flood_v1_refused_others_flow);
+		tcase_add_test(in, test_cardinality_redefined_refs_refused);
 		tcase_add_test(in, test_cardinality_flood_v2_ack_carries_refusal);
 		tcase_add_test(in, test_no_hello_connections_are_tallied);
 		suite_add_tcase(s, in);

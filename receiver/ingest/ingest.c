@@ -1084,9 +1084,12 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 	if (ref == c->n_refs && c->n_refs >= CONN_MAX_REFS)
 		return vg_err_set(err, VG_ELIMIT, "more than %u series refs on one connection", CONN_MAX_REFS);
 	rc = vg_head_lookup(ing->head, s, vg_series_hash(s), &id);
-	if (ref == c->n_refs && (rc == 0 || rc == VG_ENOENT)) {
-		/* A new ref: the cardinality guard decides. A refused one is
-		 * remembered as such and the rest of the frame goes on. */
+	if ((ref == c->n_refs && (rc == 0 || rc == VG_ENOENT)) || (ref < c->n_refs && rc == VG_ENOENT)) {
+		/* A new ref, or a known ref redefined as a series the head
+		 * lacks (which would create it, so a client could grow the
+		 * head past every limit with one ref): the cardinality guard
+		 * decides. A refused one is remembered as such and the rest of
+		 * the frame goes on. */
 		enum vg_limit which = vg_limits_admit(ing->limits, c->limits_agent, rc == VG_ENOENT,
 						      vg_head_num_series(ing->head), vg_clock_mono_ms());
 		if (which != VG_LIMIT_NONE) {
