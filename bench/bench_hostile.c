@@ -24,6 +24,11 @@
  *                          request head (defaults);
  *   partial_frames         agents that say HELLO and send most of an
  *                          8 MiB frame, while a calm agent keeps sending;
+ *   series_flood           one agent defining 2,000,000 new series with
+ *                          long label values, reconnecting when refused,
+ *                          while a calm agent keeps sending;
+ *   series_redefine        the same, redefining the same refs in every
+ *                          frame;
  *   no_hello               agent connections that never say HELLO, until
  *                          the receiver closed them all and summarised.
  *
@@ -404,15 +409,14 @@ fail:
 	return -1;
 }
 
-/* Waits up to the deadline for fd to be ready for events; 1 ready, 0 not. */
+/* Waits up to the deadline (past: not at all) for fd to be ready for
+ * events; 1 ready, 0 not. */
 static int wait_fd(int fd, short events, double deadline)
 {
 	struct pollfd p = { fd, events, 0 };
 	double left = deadline - now_s();
 
-	if (left <= 0)
-		return 0;
-	return poll(&p, 1, (int)(left * 1000) + 1) > 0;
+	return poll(&p, 1, left > 0 ? (int)(left * 1000) + 1 : 0) > 0;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, double deadline)
@@ -510,6 +514,8 @@ struct calm {
 	int fd;
 	uint64_t seq;
 	struct vg_frame_codec *codec;
+	unsigned sent, acked;  /* batches of calm_probe */
+	double worst;          /* the slowest ACK of those, seconds */
 };
 
 static int calm_open(struct calm *a, uint16_t port, const char *agent, double deadline)
@@ -559,6 +565,19 @@ static double calm_send(struct calm *a, double deadline)
 	return rc == 0 ? now_s() - t0 : -1;
 }
 
+/* One batch during a flood, counted in a. */
+static void calm_probe(struct calm *a)
+{
+	double lat = calm_send(a, now_s() + 10);
+
+	a->sent++;
+	if (lat >= 0) {
+		a->acked++;
+		if (lat > a->worst)
+			a->worst = lat;
+	}
+}
+
 /* Whether a new agent, connecting now, gets the ACK of a batch within
  * timeout_s; the seconds it took, or -1. */
 static double agent_served(uint16_t port, const char *agent, double timeout_s, struct vg_frame_codec *codec)
@@ -573,32 +592,62 @@ static double agent_served(uint16_t port, const char *agent, double timeout_s, s
 	return lat < 0 ? -1 : now_s() - t0;
 }
 
-/* GET path over HTTP/1.0 within timeout_s: the status (0 for none). */
-static int http_status(uint16_t port, const char *path, double timeout_s)
+/* GET path over HTTP/1.0 within timeout_s: the status (0 for none), and
+ * with body not NULL the whole reply in it. */
+static int http_get(uint16_t port, const char *path, double timeout_s, struct vg_buf *body)
 {
 	double deadline = now_s() + timeout_s;
-	char req[512], buf[4096];
+	struct vg_buf reply = VG_BUF_INIT;
+	char req[512], buf[16384];
 	int fd = connect_from(0, port), status = 0, n;
-	size_t got = 0;
 
 	if (fd < 0)
 		return 0;
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
 	if (!wait_fd(fd, POLLOUT, deadline) || write_all(fd, (uint8_t *)req, (size_t)n, deadline) != 0)
 		goto out;
-	while (got < 16 && wait_fd(fd, POLLIN, deadline)) {
-		ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+	/* The status line is enough when the body is not wanted. */
+	while ((body || reply.len < 16) && wait_fd(fd, POLLIN, deadline)) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
 		if (r <= 0 && !(r < 0 && errno == EAGAIN))
 			break;
 		if (r > 0)
-			got += (size_t)r;
+			vg_buf_append(&reply, buf, (size_t)r);
 	}
-	buf[got] = '\0';
-	if (strncmp(buf, "HTTP/1.", 7) == 0)
-		status = atoi(buf + 9);
+	if (reply.len >= 12 && memcmp(reply.data, "HTTP/1.", 7) == 0)
+		status = atoi((char *)reply.data + 9);
+	if (body) {
+		vg_buf_append(body, reply.data, reply.len);
+		vg_buf_append(body, "", 1); /* a C string */
+	}
 out:
+	vg_buf_release(&reply);
 	close(fd);
 	return status;
+}
+
+static int http_status(uint16_t port, const char *path, double timeout_s)
+{
+	return http_get(port, path, timeout_s, NULL);
+}
+
+/* The value of one sample line of /metrics ("name" or "name{...}"), or -1. */
+static double metric(uint16_t http_port, const char *sample)
+{
+	struct vg_buf body = VG_BUF_INIT;
+	size_t n = strlen(sample);
+	double v = -1;
+
+	if (http_get(http_port, "/metrics", 10, &body) == 200) {
+		for (char *p = (char *)body.data; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+			if (strncmp(p, sample, n) == 0 && p[n] == ' ') {
+				v = strtod(p + n + 1, NULL);
+				break;
+			}
+		}
+	}
+	vg_buf_release(&body);
+	return v;
 }
 
 /* Retries a client of the flooded port until served or timeout_s: the
@@ -1068,8 +1117,7 @@ static int scenario_partial(const struct opts *o, unsigned conns)
 	struct flood f;
 	struct calm calm = { .fd = -1, .codec = o->codec };
 	struct usage u0, u1, u2;
-	double peak = 0, ramp_s, t_end, worst = 0;
-	unsigned sent = 0, acked = 0;
+	double peak = 0, ramp_s, t_end;
 
 	printf("\npartial_frames: %u agents each sending %.2f MiB of a %u MiB frame (defaults: agent_buffer_budget "
 	       "%d MiB)\n", conns, PARTIAL_SEND / 1048576.0, PARTIAL_CLAIM >> 20, DEFAULT_BUDGET_MIB);
@@ -1084,13 +1132,7 @@ static int scenario_partial(const struct opts *o, unsigned conns)
 	t_end = now_s() + o->window_s;
 	while (now_s() < t_end) {
 		struct usage u;
-		double lat = calm_send(&calm, now_s() + 10);
-		sent++;
-		if (lat >= 0) {
-			acked++;
-			if (lat > worst)
-				worst = lat;
-		}
+		calm_probe(&calm);
 		usage_of(&r, &u);
 		if (u.rss_bytes > peak)
 			peak = u.rss_bytes;
@@ -1102,7 +1144,8 @@ static int scenario_partial(const struct opts *o, unsigned conns)
 	printf("  RSS %.1f MiB -> peak %.1f MiB: +%.1f MiB for %.0f MiB claimed (budget %d MiB)\n",
 	       u0.rss_bytes / 1048576.0, peak / 1048576.0, (peak - u0.rss_bytes) / 1048576.0,
 	       (double)conns * PARTIAL_CLAIM / 1048576.0, DEFAULT_BUDGET_MIB);
-	printf("  the calm agent: %u of %u batches acknowledged, the slowest in %.3f s\n", acked, sent, worst);
+	printf("  the calm agent: %u of %u batches acknowledged, the slowest in %.3f s\n", calm.acked, calm.sent,
+	       calm.worst);
 	flood_print(&f);
 	flood_stop(&f);
 	close(calm.fd);
@@ -1111,8 +1154,8 @@ static int scenario_partial(const struct opts *o, unsigned conns)
 	stop_receiver(&r, o->is_keep);
 	result_add("partial_conns=%u partial_claimed_mib=%.0f partial_rss_growth_mib=%.1f partial_calm_acked=%u/%u "
 		   "partial_calm_worst_ack_s=%.3f",
-		   conns, (double)conns * PARTIAL_CLAIM / 1048576.0, (peak - u0.rss_bytes) / 1048576.0, acked, sent,
-		   worst);
+		   conns, (double)conns * PARTIAL_CLAIM / 1048576.0, (peak - u0.rss_bytes) / 1048576.0, calm.acked,
+		   calm.sent, calm.worst);
 	return 0;
 }
 
@@ -1153,6 +1196,150 @@ static int scenario_no_hello(const struct opts *o, unsigned conns)
 	flood_stop(&f);
 	stop_receiver(&r, o->is_keep);
 	result_add("no_hello_conns=%u no_hello_log_lines=%llu", conns, (unsigned long long)(u1.log_lines - u0.log_lines));
+	return 0;
+}
+
+/* Two label values of SERIES_PAD bytes a series, each unique: about
+ * 5.3 KB of key, as the flood issue 12 measured. */
+#define SERIES_PAD 2600
+#define SERIES_PER_FRAME 5000
+
+/* A SERIES frame of n series flood{job, i, pad1, pad2} from number
+ * first, refs from first_ref. */
+static void series_flood_frame(struct vg_frame_codec *codec, uint64_t first, uint64_t first_ref, unsigned n,
+			       char *pad, struct vg_buf *raw, struct vg_buf *out)
+{
+	msgpack_packer pk;
+	char i[24];
+
+	vg_buf_reset(raw);
+	vg_buf_reset(out);
+	vg_mp_packer_init(&pk, raw);
+	vg_series_pack_begin(&pk, n);
+	for (unsigned k = 0; k < n; k++) {
+		struct vg_series sr;
+		snprintf(i, sizeof(i), "%llu", (unsigned long long)(first + k));
+		memcpy(pad, i, strlen(i)); /* unique, so that no two keys share it */
+		vg_series_init(&sr, "flood");
+		vg_series_add(&sr, "job", "flood");
+		vg_series_add(&sr, "i", i);
+		vg_series_add(&sr, "pad1", pad);
+		vg_series_add(&sr, "pad2", pad);
+		vg_series_canonicalize(&sr, NULL);
+		vg_series_pack_entry(&pk, first_ref + k, &sr);
+	}
+	frame(codec, VG_FRAME_SERIES, 0, raw, out);
+}
+
+/* An ERROR or EOF waiting on fd: the receiver refused the connection. */
+static bool was_refused(int fd)
+{
+	uint8_t buf[4096];
+	ssize_t r;
+
+	if (!wait_fd(fd, POLLIN, now_s()))
+		return false;
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN) || (r >= VG_FRAME_HEADER_SIZE && buf[5] == VG_FRAME_ERROR);
+}
+
+/*
+ * One agent defines `total` new series with long label values as fast
+ * as it can (for at most a minute), protocol 1: past its limits each
+ * SERIES frame is answered with an ERROR and the connection closed, and
+ * it reconnects under the same name. Its refs are new ones, or with
+ * is_redefine the same 0..SERIES_PER_FRAME-1 in every frame. A calm agent
+ * sends a batch between frames, every half second.
+ */
+static int scenario_series(const struct opts *o, const char *name, unsigned total, bool is_redefine)
+{
+	struct receiver r;
+	struct calm calm = { .fd = -1, .codec = o->codec };
+	struct vg_buf raw = VG_BUF_INIT, wire = VG_BUF_INIT;
+	struct usage u0, u1;
+	char *pad = malloc(SERIES_PAD + 1);
+	uint64_t sent = 0, frames = 0, conns = 0, refs = 0;
+	double t0, t_calm = 0, elapsed;
+	int fd = -1;
+
+	printf("\n%s: one agent defines %u new series of about %u KB (protocol 1, %s), defaults "
+	       "(max_series_per_agent 20000, max_new_series_per_minute 10000)\n",
+	       name, total, (2 * SERIES_PAD + 100) / 1000,
+	       is_redefine ? "the same refs redefined in every frame" : "new refs");
+	if (pad == NULL || start_receiver(o->bin, "", &r) != 0)
+		return 1;
+	memset(pad, 'x', SERIES_PAD);
+	pad[SERIES_PAD] = '\0';
+	if (calm_open(&calm, r.port, "calm", now_s() + 10) != 0) {
+		fprintf(stderr, "bench: the calm agent was not served before the flood\n");
+		return 1;
+	}
+	sleep_s(1);
+	usage_of(&r, &u0);
+	t0 = now_s();
+	while (sent < total && now_s() - t0 < 60) {
+		if (fd < 0) {
+			struct vg_buf hello = VG_BUF_INIT;
+			fd = connect_from(0, r.port);
+			hello_frame(o->codec, "flood", 1, &hello);
+			if (fd < 0 || !wait_fd(fd, POLLOUT, now_s() + 10) ||
+			    write_all(fd, hello.data, hello.len, now_s() + 10) != 0 || wait_ack(fd, 0, now_s() + 10) != 0) {
+				vg_buf_release(&hello);
+				fprintf(stderr, "bench: the flooding agent's HELLO was not answered\n");
+				return 1;
+			}
+			vg_buf_release(&hello);
+			conns++;
+			refs = 0;
+		}
+		series_flood_frame(o->codec, sent, is_redefine ? 0 : refs, SERIES_PER_FRAME, pad, &raw, &wire);
+		/* A refused connection is closed by the receiver: the write
+		 * fails, or the ERROR is waiting. */
+		if (write_all(fd, wire.data, wire.len, now_s() + 30) == 0) {
+			sent += SERIES_PER_FRAME;
+			refs += SERIES_PER_FRAME;
+			frames++;
+			if (was_refused(fd)) {
+				close(fd);
+				fd = -1;
+			}
+		} else {
+			close(fd);
+			fd = -1;
+		}
+		if (now_s() - t_calm >= 0.5) {
+			calm_probe(&calm);
+			t_calm = now_s();
+		}
+	}
+	elapsed = now_s() - t0;
+	if (fd >= 0)
+		close(fd);
+	sleep_s(1);
+	usage_of(&r, &u1);
+	double head = metric(r.http_port, "vigil_receiver_head_series");
+	double refused = metric(r.http_port, "vigil_receiver_series_refused_all_total");
+	printf("  %llu series in %llu frames over %llu connections in %.1f s; the head holds %.0f series, "
+	       "%.0f refused\n",
+	       (unsigned long long)sent, (unsigned long long)frames, (unsigned long long)conns, elapsed, head,
+	       refused);
+	printf("  receiver: %.2f CPU s (%.2f per million series sent), RSS %.1f MiB -> %.1f MiB (+%.1f MiB), "
+	       "%llu log lines\n",
+	       u1.cpu_s - u0.cpu_s, (u1.cpu_s - u0.cpu_s) / (sent / 1e6), u0.rss_bytes / 1048576.0,
+	       u1.rss_bytes / 1048576.0, (u1.rss_bytes - u0.rss_bytes) / 1048576.0,
+	       (unsigned long long)(u1.log_lines - u0.log_lines));
+	printf("  the calm agent: %u of %u batches acknowledged, the slowest in %.3f s\n", calm.acked, calm.sent,
+	       calm.worst);
+	close(calm.fd);
+	stop_receiver(&r, o->is_keep);
+	result_add("%s_sent=%llu %s_stored=%.0f %s_rss_growth_mib=%.1f %s_cpu_s_per_m=%.2f %s_log_lines=%llu "
+		   "%s_calm_acked=%u/%u",
+		   name, (unsigned long long)sent, name, head, name, (u1.rss_bytes - u0.rss_bytes) / 1048576.0, name,
+		   (u1.cpu_s - u0.cpu_s) / (sent / 1e6), name, (unsigned long long)(u1.log_lines - u0.log_lines),
+		   name, calm.acked, calm.sent);
+	vg_buf_release(&raw);
+	vg_buf_release(&wire);
+	free(pad);
 	return 0;
 }
 
@@ -1222,6 +1409,10 @@ int main(int argc, char **argv)
 		rc |= scenario_heads(&o, 2000);
 	if (wanted(only, "partial_frames"))
 		rc |= scenario_partial(&o, 64);
+	if (wanted(only, "series_flood"))
+		rc |= scenario_series(&o, "series_flood", 2000000, false);
+	if (wanted(only, "series_redefine"))
+		rc |= scenario_series(&o, "series_redefine", 2000000, true);
 	if (wanted(only, "no_hello"))
 		rc |= scenario_no_hello(&o, 5000);
 	printf("RESULT conns=%u window_s=%.0f%s\n", o.conns, o.window_s, result);
