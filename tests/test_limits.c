@@ -374,9 +374,10 @@ START_TEST(test_partial_frames_stay_within_budget)
 }
 END_TEST
 
-/* A SERIES frame defining the n series name{job=<agent>,i="<k>"} of refs
- * k = ref0 .. ref0+n-1. */
-static void series_range(struct vg_buf *raw, const char *name, const char *agent, int ref0, int n)
+/* A SERIES frame defining the n series name{job=<agent>,i="<k>"} for
+ * k = ref0 .. ref0+n-1, of refs k, or with ref_mod the refs
+ * 0..ref_mod-1 over and over (redefined). */
+static void series_refs(struct vg_buf *raw, const char *name, const char *agent, int ref0, int n, int ref_mod)
 {
 	msgpack_packer pk;
 
@@ -390,8 +391,14 @@ static void series_range(struct vg_buf *raw, const char *name, const char *agent
 		vg_series_add(&s, "job", agent);
 		vg_series_add(&s, "i", v);
 		ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
-		vg_series_pack_entry(&pk, (uint64_t)k, &s);
+		vg_series_pack_entry(&pk, (uint64_t)(ref_mod ? k % ref_mod : k), &s);
 	}
+}
+
+/* The same, of refs k. */
+static void series_range(struct vg_buf *raw, const char *name, const char *agent, int ref0, int n)
+{
+	series_refs(raw, name, agent, ref0, n, 0);
 }
 
 /* Reads the next frame from fd: an ERROR of code. */
@@ -415,15 +422,16 @@ static void series_frame(struct vg_buf *raw, const char *name, const char *agent
 }
 
 /* A protocol 1 agent defines n series name{job=<agent>,i} on a new
- * connection: a limit refuses some, with an ERROR TOO_LARGE. */
-static void v1_refused(const char *agent, const char *name, int n)
+ * connection (refs as series_refs's ref_mod): a limit refuses some, with
+ * an ERROR TOO_LARGE. */
+static void v1_refused(const char *agent, const char *name, int n, int ref_mod)
 {
 	struct vg_buf raw = VG_BUF_INIT;
 	int fd = vg_t_connect(rcv.port);
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(vg_t_hello(fd, agent, 1, NULL), 0);
-	series_frame(&raw, name, agent, n);
+	series_refs(&raw, name, agent, 0, n, ref_mod);
 	vg_t_send_frame(fd, VG_FRAME_SERIES, 0, &raw);
 	expect_error(fd, VG_WIRE_TOO_LARGE);
 	close(fd);
@@ -434,9 +442,11 @@ static void v1_refused(const char *agent, const char *name, int n)
  * Protocol 1: an agent that defines more series than max_series_per_agent
  * (10 here) gets today's ERROR (TOO_LARGE) and the connection closes,
  * while another agent's series keep arriving; the refusal is counted per
- * agent in /metrics.
+ * agent in /metrics, and the head keeps at most the limit of its series.
+ * With ref_mod the 25 series reuse refs 0..ref_mod-1: a redefinition
+ * creates a series as a new ref does, and must pass the same guard.
  */
-START_TEST(test_cardinality_flood_v1_refused_others_flow)
+static void cardinality_flood_v1(int ref_mod)
 {
 	uint64_t seq = 1;
 	int calm;
@@ -444,13 +454,25 @@ START_TEST(test_cardinality_flood_v1_refused_others_flow)
 	start_receiver("max_series_per_agent: 10\n", 0);
 	calm = calm_open("calm", "calm_metric");
 	calm_send(calm, seq++);
-	v1_refused("flood", "flood_metric", 25);
+	v1_refused("flood", "flood_metric", 25, ref_mod);
 	calm_send(calm, seq++);
 	calm_send(calm, seq++);
 	ck_assert_uint_eq(query_series("calm_metric"), 1);
 	ck_assert(metric("vigil_receiver_series_refused_total{agent=\"flood\",limit=\"max_series_per_agent\"}") >= 15);
+	ck_assert(metric("vigil_receiver_head_series") <= 11);
 	close(calm);
 	stop_receiver();
+}
+
+START_TEST(test_cardinality_flood_v1_refused_others_flow)
+{
+	cardinality_flood_v1(0);
+}
+END_TEST
+
+START_TEST(test_cardinality_redefined_refs_refused)
+{
+	cardinality_flood_v1(5);
 }
 END_TEST
 
@@ -690,7 +712,7 @@ START_TEST(test_total_series_limit)
 	v2_batch(&a2, 3, now + 3000, 0, 15, &r);
 	assert_refusal(&r, 0, 0, "");
 	/* Protocol 1: a new series is told with an ERROR. */
-	v1_refused("total-c", "total_c", 1);
+	v1_refused("total-c", "total_c", 1, 0);
 	/* An admitted ref defined again as a new series is new: refused. */
 	v2_series(&b, "total_b_again", "total-b", 0, 1);
 	v2_batch(&b, 4, now + 4000, 0, 1, &r);
@@ -961,6 +983,7 @@ static Suite *limits_suite(void)
 		tcase_set_timeout(in, 60);
 		tcase_add_test(in, test_partial_frames_stay_within_budget);
 		tcase_add_test(in, test_cardinality_flood_v1_refused_others_flow);
+		tcase_add_test(in, test_cardinality_redefined_refs_refused);
 		tcase_add_test(in, test_cardinality_flood_v2_ack_carries_refusal);
 		tcase_add_test(in, test_no_hello_connections_are_tallied);
 		suite_add_tcase(s, in);

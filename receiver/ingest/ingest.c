@@ -1090,23 +1090,26 @@ static int define_series(void *arg, uint64_t ref, struct vg_series *s, struct vg
 	rc = vg_head_lookup(ing->head, s, vg_series_hash(s), &id);
 	/* A new ref, a refused one defined again, or an admitted one defined
 	 * again as a series the head does not have: the cardinality guard
-	 * decides (an admitted ref already counts as active). A refused one
-	 * is remembered as such and the rest of the frame goes on. */
+	 * decides. The last counts as one more active series of the agent,
+	 * as a new ref does: its old series stays in the head, so a client
+	 * redefining one ref over and over is bounded by the same limits
+	 * (what a connection has admitted counts until it ends). A refused
+	 * one is remembered as such and the rest of the frame goes on. */
 	if (rc == 0 || rc == VG_ENOENT) {
 		bool is_new_ref = ref == c->n_refs || REF_IS_REFUSED(c->ref_ids[ref]);
-		if (is_new_ref || rc == VG_ENOENT) {
-			enum vg_limit which = vg_limits_admit(ing->limits, c->limits_agent, rc == VG_ENOENT, is_new_ref,
+		bool is_counted = is_new_ref || rc == VG_ENOENT;
+		if (is_counted) {
+			enum vg_limit which = vg_limits_admit(ing->limits, c->limits_agent, rc == VG_ENOENT, is_counted,
 							      vg_head_num_series(ing->head), c->series_now_ms);
 			if (which != VG_LIMIT_NONE) {
-				if (!is_new_ref) /* its series is no longer referenced */
-					vg_limits_release(ing->limits, c->limits_agent, 1);
-				c->n_admitted -= !is_new_ref;
+				/* A redefined ref's old series stays counted
+				 * until the connection ends (n_admitted). */
 				c->refused_n++;
 				c->refused_which = which;
 				id = REF_REFUSED(which);
 				goto add_ref;
 			}
-			c->n_admitted += is_new_ref;
+			c->n_admitted++;
 		}
 	}
 	if (rc != 0 && rc != VG_ENOENT)
