@@ -106,6 +106,9 @@ static void round_trip_head(const int64_t *ts, const double *v, size_t n)
 	ck_assert_int_eq(vg_chunk_enc_min_ts(&e), ts[0]);
 	ck_assert_int_eq(vg_chunk_enc_max_ts(&e), ts[n - 1]);
 	ck_assert_int_eq(vg_chunk_enc_finish(&e), 0);
+	ck_assert_int_eq(vg_chunk_enc_min_ts(&e), ts[0]);
+	ck_assert_int_eq(vg_chunk_enc_max_ts(&e), ts[n - 1]);
+	ck_assert(vg_chunk_enc_is_finished(&e));
 	p = vg_chunk_enc_bytes(&e, &len);
 	uint8_t *copy = malloc(len);
 	memcpy(copy, p, len);
@@ -271,15 +274,17 @@ START_TEST(test_head_counters_with_resets_finish_picks_smallest)
 	p = vg_chunk_enc_bytes(&e, &len_final);
 	check_chunk(p, len_final, ts, v, VG_CHUNK_MAX_SAMPLES);
 	vg_chunk_enc_release(&e);
-	/* a steady counter: delta-of-delta wins at finish */
+	/* a steady counter: the columns' delta-of-delta wins at finish, a
+	 * few bytes for the whole chunk */
 	for (size_t i = 0; i < VG_CHUNK_MAX_SAMPLES; i++)
 		v[i] = 1e9 + 1234567.0 * (double)i;
 	vg_chunk_enc_init(&e);
 	for (size_t i = 0; i < VG_CHUNK_MAX_SAMPLES; i++)
 		ck_assert_int_eq(vg_chunk_enc_append(&e, ts[i], v[i]), 0);
 	ck_assert_int_eq(vg_chunk_enc_finish(&e), 0);
-	ck_assert_int_eq(vg_chunk_enc_mode(&e, NULL), VG_CHUNK_DEC_DOD);
+	ck_assert_int_eq(vg_chunk_enc_mode(&e, NULL), VG_CHUNK_COLS);
 	p = vg_chunk_enc_bytes(&e, &len_final);
+	ck_assert_uint_lt(len_final, 40);
 	check_chunk(p, len_final, ts, v, VG_CHUNK_MAX_SAMPLES);
 	vg_chunk_enc_release(&e);
 }
@@ -355,6 +360,72 @@ static int drain(const uint8_t *p, size_t len, size_t *count)
 	}
 	return rc;
 }
+
+/* A counter stepping by random amounts and a gauge stepping by pages, as
+ * node metrics do: the columns take the blocks' minimum and gcd out of the
+ * deltas, so finishing stores them in fewer bytes than any bit-stream
+ * mode; read back whole, up to a time, a count, and through the iterator;
+ * every prefix and a trailing byte are damage, reported at init. */
+START_TEST(test_head_finished_in_columns)
+{
+	int64_t ts[VG_CHUNK_MAX_SAMPLES], ts2[VG_CHUNK_MAX_SAMPLES];
+	double v[VG_CHUNK_MAX_SAMPLES], v2[VG_CHUNK_MAX_SAMPLES];
+	struct vg_chunk_enc e, x;
+	struct vg_err err;
+	const uint8_t *p;
+	size_t len, len_x, n, count;
+	int64_t cents = 123456;
+
+	for (int kind = 0; kind < 2; kind++) {
+		for (size_t i = 0; i < VG_CHUNK_MAX_SAMPLES; i++) {
+			ts[i] = 1764000000000 + (int64_t)i * 10000;
+			cents = kind == 0 ? cents + (int64_t)(next_rand() % 100)
+					  : 409600000000 + 409600 * (int64_t)(next_rand() % 200);
+			v[i] = (double)cents / 100;
+		}
+		round_trip_head(ts, v, VG_CHUNK_MAX_SAMPLES);
+		vg_chunk_enc_init(&e);
+		for (size_t i = 0; i < VG_CHUNK_MAX_SAMPLES; i++)
+			ck_assert_int_eq(vg_chunk_enc_append(&e, ts[i], v[i]), 0);
+		ck_assert_int_eq(vg_chunk_enc_finish(&e), 0);
+		ck_assert_int_eq(vg_chunk_enc_mode(&e, NULL), VG_CHUNK_COLS);
+		p = vg_chunk_enc_bytes(&e, &len);
+		ck_assert_uint_eq(vg_chunk_enc_alloc_bytes(&e), len);
+		for (int mode = VG_CHUNK_XOR; mode <= VG_CHUNK_DEC_DOD; mode++) {
+			vg_chunk_enc_init(&x);
+			for (size_t i = 0; i < VG_CHUNK_MAX_SAMPLES; i++)
+				ck_assert_int_eq(vg_chunk_enc_append(&x, ts[i], v[i]), 0);
+			ck_assert_int_eq(vg_chunk_enc_finish_as(&x, (enum vg_chunk_mode)mode), 0);
+			(void)vg_chunk_enc_bytes(&x, &len_x);
+			ck_assert_uint_lt(len, len_x);
+			vg_chunk_enc_release(&x);
+		}
+		check_chunk(p, len, ts, v, VG_CHUNK_MAX_SAMPLES);
+		ck_assert_int_eq(vg_chunk_decode(p, len, ts[99], SIZE_MAX, ts2, v2, &n, &err), 0);
+		ck_assert_uint_eq(n, 100);
+		ck_assert_int_eq(vg_chunk_decode(p, len, INT64_MAX, 7, ts2, v2, &n, &err), 0);
+		ck_assert_uint_eq(n, 7);
+		ck_assert_int_eq(ts2[6], ts[6]);
+		ck_assert(bits_of(v2[6]) == bits_of(v[6]));
+		for (size_t l = 0; l < len; l++) {
+			uint8_t *cut = malloc(l ? l : 1);
+			memcpy(cut, p, l);
+			ck_assert_int_lt(drain(cut, l, &count), 0);
+			ck_assert_int_ne(vg_chunk_decode(cut, l, INT64_MAX, SIZE_MAX, ts2, v2, &n, &err), 0);
+			ck_assert_str_ne(err.msg, "");
+			free(cut);
+		}
+		uint8_t *longer = malloc(len + 1);
+		memcpy(longer, p, len);
+		longer[len] = 0;
+		ck_assert_int_eq(drain(longer, len + 1, &count), VG_EINVAL);
+		ck_assert_int_eq(vg_chunk_decode(longer, len + 1, INT64_MAX, SIZE_MAX, ts2, v2, &n, &err), VG_EINVAL);
+		free(longer);
+		vg_chunk_enc_release(&e);
+	}
+}
+END_TEST
+
 
 START_TEST(test_head_truncated_and_garbled)
 {
@@ -779,6 +850,7 @@ static Suite *chunk_suite(void)
 	tcase_add_test(tc, test_head_timestamps_irregular_and_extremes);
 	tcase_add_test(tc, test_head_refusals_leave_chunk_unchanged);
 	tcase_add_test(tc, test_head_counters_with_resets_finish_picks_smallest);
+	tcase_add_test(tc, test_head_finished_in_columns);
 	tcase_add_test(tc, test_head_constant_and_struct_size);
 	tcase_add_test(tc, test_head_seek);
 	tcase_add_test(tc, test_head_truncated_and_garbled);

@@ -18,8 +18,8 @@
  * HEAD CHUNK (format version 1)
  *   byte 0     version, 1
  *   byte 1     value mode: 0 XOR floats, 1 decimal delta, 2 decimal
- *              delta-of-delta, 3 decimal with ULP corrections
- *   byte 2     decimal scale k (0 for XOR)
+ *              delta-of-delta, 3 decimal with ULP corrections, 4 columns
+ *   byte 2     decimal scale k (0 for XOR and columns)
  *   bytes 3-4  sample count n, big-endian (1 ..  VG_CHUNK_MAX_SAMPLES)
  *   bit 40...  n samples, each a timestamp then a value:
  *     FULL(u): 7 bits L (0..64), then the L significant bits of u
@@ -50,6 +50,9 @@
  *       in the last place (|c| <= 2^20 when written; any c decodes);
  *       sample 0 is FULL(zz(m)) FULL(zz(c)); then the delta of m as above
  *       and the delta of c in a width of its own, coded the same way.
+ *   mode 4 (columns; written only when finishing, if smaller): from byte 5
+ *     a timestamp column then a value column of n entries each (COLUMN
+ *     below), ending exactly at the chunk's end.
  *   An appender writes a sample's bits, then the count: a copy of the first
  *   ceil(bits/8) bytes taken between appends always decodes.
  *
@@ -542,6 +545,14 @@ int64_t vg_chunk_enc_min_ts(const struct vg_chunk_enc *e)
 
 	if (e->buf == NULL)
 		return 0;
+	if (e->buf[1] == VG_CHUNK_COLS) {
+		int64_t ts[VG_CHUNK_MAX_SAMPLES];
+		size_t n = hdr_count(e->buf);
+		/* our own bytes: they decode */
+		if (vg_col_decode_ts(e->buf + HDR_BYTES, e->cap - HDR_BYTES, ts, n, NULL) < 0)
+			return 0;
+		return ts[0];
+	}
 	r.p = e->buf;
 	r.pos = HDR_BITS;
 	r.end = e->nbits;
@@ -554,6 +565,11 @@ const uint8_t *vg_chunk_enc_bytes(const struct vg_chunk_enc *e, size_t *len)
 {
 	*len = e->buf ? (e->nbits + 7) / 8 : 0;
 	return e->buf;
+}
+
+size_t vg_chunk_enc_alloc_bytes(const struct vg_chunk_enc *e)
+{
+	return e->buf ? e->cap : 0;
 }
 
 enum vg_chunk_mode vg_chunk_enc_mode(const struct vg_chunk_enc *e, int *scale)
@@ -708,6 +724,50 @@ static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const doubl
 	return 0;
 }
 
+/* Encodes n samples, finished, as a timestamp column and a value column
+ * after the header (mode VG_CHUNK_COLS); 0 or VG_ENOMEM. */
+static int encode_cols(struct vg_chunk_enc *out, const int64_t *ts, const double *v, size_t n)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	uint8_t hdr[HDR_BYTES] = { VG_CHUNK_VERSION, VG_CHUNK_COLS, 0, 0, 0 };
+
+	vg_chunk_enc_init(out);
+	vg_put_be16(hdr + 3, (uint16_t)n);
+	vg_buf_append(&b, hdr, sizeof(hdr));
+	if (vg_col_encode_ts(ts, n, &b) != 0 || vg_col_encode_f64(v, n, &b) != 0 || vg_buf_failed(&b) ||
+	    (out->buf = malloc(b.len)) == NULL) {
+		vg_buf_release(&b);
+		return VG_ENOMEM;
+	}
+	memcpy(out->buf, b.data, b.len);
+	out->cap = (uint32_t)b.len;
+	out->nbits = (uint32_t)(b.len * 8);
+	out->last_ts = ts[n - 1];
+	out->flags |= VG_CHUNK_F_FINISHED;
+	vg_buf_release(&b);
+	return 0;
+}
+
+/* The samples of a chunk in columns, p[0..len) (its header checked), into
+ * ts and v (room for its count n). */
+static int decode_cols(const uint8_t *p, size_t len, size_t n, int64_t *ts, double *v,
+		       struct vg_err *err)
+{
+	long a, b;
+
+	if ((a = vg_col_decode_ts(p + HDR_BYTES, len - HDR_BYTES, ts, n, err)) < 0)
+		return (int)a;
+	if ((b = vg_col_decode_f64(p + HDR_BYTES + a, len - HDR_BYTES - (size_t)a, v, n, err)) < 0)
+		return (int)b;
+	if (HDR_BYTES + (size_t)a + (size_t)b != len)
+		return vg_err_set(err, VG_EINVAL, "chunk: %zu bytes after its columns",
+				  len - HDR_BYTES - (size_t)a - (size_t)b);
+	for (size_t i = 1; i < n; i++)
+		if ((uint64_t)ts[i] - (uint64_t)ts[i - 1] > VG_CHUNK_MAX_STEP_MS)
+			return vg_err_set(err, VG_EINVAL, "chunk: timestamp step out of range at sample %zu", i);
+	return 0;
+}
+
 /* Appending a value the chunk's scale cannot hold: re-encode everything. */
 static int append_reencode(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 {
@@ -823,11 +883,24 @@ int vg_chunk_enc_finish(struct vg_chunk_enc *e)
 	n = decode_own(e, ts, vs);
 	if (n != vg_chunk_enc_samples(e))
 		return VG_EINVAL;
-	if ((rc = encode_best(&next, ts, vs, n, true)) != 0)
+	/* Columns against the bit stream as it is (its mode was chosen at
+	 * RECHOOSE_AT samples); the bit stream's every mode only when the
+	 * columns lose, which is rare: finishing costs one encode a sample. */
+	if ((rc = encode_cols(&next, ts, vs, n)) != 0)
 		return rc;
+	if (next.cap >= (e->nbits + 7) / 8) {
+		vg_chunk_enc_release(&next);
+		if ((rc = encode_best(&next, ts, vs, n, true)) != 0)
+			return rc;
+	}
 	vg_chunk_enc_release(e);
 	*e = next;
 	return 0;
+}
+
+bool vg_chunk_enc_is_finished(const struct vg_chunk_enc *e)
+{
+	return (e->flags & VG_CHUNK_F_FINISHED) != 0;
 }
 
 int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode)
@@ -838,11 +911,18 @@ int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode)
 	size_t n;
 	int k = 0, rc;
 
-	if (e->buf == NULL || mode > VG_CHUNK_DEC_ULP)
+	if (e->buf == NULL || mode > VG_CHUNK_COLS)
 		return VG_EINVAL;
 	n = decode_own(e, ts, vs);
 	if (n != vg_chunk_enc_samples(e))
 		return VG_EINVAL;
+	if (mode == VG_CHUNK_COLS) {
+		if ((rc = encode_cols(&next, ts, vs, n)) != 0)
+			return rc;
+		vg_chunk_enc_release(e);
+		*e = next;
+		return 0;
+	}
 	if (mode == VG_CHUNK_DEC_ULP)
 		k = ulp_scale_all(vs, n);
 	else if (mode != VG_CHUNK_XOR)
@@ -891,7 +971,7 @@ static int it_fail(struct vg_chunk_it *it, const char *what)
 
 int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struct vg_err *err)
 {
-	memset(it, 0, sizeof(*it));
+	memset(it, 0, offsetof(struct vg_chunk_it, col_ts));
 	it->err = err;
 	if (len < HDR_BYTES)
 		return vg_err_set(err, VG_EINVAL, "chunk: %zu bytes, shorter than its %d-byte header",
@@ -899,9 +979,9 @@ int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struc
 	if (p[0] != VG_CHUNK_VERSION)
 		return vg_err_set(err, VG_EVERSION, "chunk: format version %u, this build reads %d",
 				  p[0], VG_CHUNK_VERSION);
-	if (p[1] > VG_CHUNK_DEC_ULP)
+	if (p[1] > VG_CHUNK_COLS)
 		return vg_err_set(err, VG_EINVAL, "chunk: unknown value mode %u", p[1]);
-	if (p[2] > MAX_SCALE || (p[1] == VG_CHUNK_XOR && p[2] != 0))
+	if (p[2] > MAX_SCALE || ((p[1] == VG_CHUNK_XOR || p[1] == VG_CHUNK_COLS) && p[2] != 0))
 		return vg_err_set(err, VG_EINVAL, "chunk: decimal scale %u out of range", p[2]);
 	if (len > SIZE_MAX / 8)
 		return vg_err_set(err, VG_ELIMIT, "chunk: %zu bytes", len);
@@ -915,6 +995,8 @@ int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struc
 	if (it->n == 0 || it->n > VG_CHUNK_MAX_SAMPLES)
 		return vg_err_set(err, VG_EINVAL, "chunk: sample count %u out of range 1..%d", it->n,
 				  VG_CHUNK_MAX_SAMPLES);
+	if (it->mode == VG_CHUNK_COLS)
+		return decode_cols(p, len, it->n, it->col_ts, it->col_v, err);
 	return 0;
 }
 
@@ -927,6 +1009,11 @@ int vg_chunk_it_next(struct vg_chunk_it *it, int64_t *ts_ms, double *v)
 		return VG_EINVAL;
 	if (it->i == it->n)
 		return 0;
+	if (it->mode == VG_CHUNK_COLS) {
+		*ts_ms = it->col_ts[it->i];
+		*v = it->col_v[it->i++];
+		return 1;
+	}
 	if (it->i == 0) {
 		if (full_get(&r, &u) != 0)
 			goto bad;
@@ -1116,6 +1203,18 @@ int vg_chunk_decode(const uint8_t *p, size_t len, int64_t max_t, size_t max_n, i
 	int rc;
 
 	*n = 0;
+	if (len >= HDR_BYTES && p[1] == VG_CHUNK_COLS) {
+		/* the header's checks, then the columns straight into ts and v */
+		size_t i = 0, cnt = vg_get_be16(p + 3);
+		if (p[0] != VG_CHUNK_VERSION || p[2] != 0 || cnt == 0 || cnt > VG_CHUNK_MAX_SAMPLES)
+			return vg_chunk_it_init(&it, p, len, err);
+		if ((rc = decode_cols(p, len, cnt, ts, v, err)) != 0)
+			return rc;
+		while (i < cnt && i < max_n && ts[i] <= max_t)
+			i++;
+		*n = i;
+		return 0;
+	}
 	if ((rc = vg_chunk_it_init(&it, p, len, err)) != 0 ||
 	    (rc = decode_run(&it, max_t, max_n, ts, m, c, n)) != 0)
 		return rc;

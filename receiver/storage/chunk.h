@@ -84,15 +84,23 @@ size_t vg_chunk_enc_samples(const struct vg_chunk_enc *e);
 int64_t vg_chunk_enc_min_ts(const struct vg_chunk_enc *e);
 int64_t vg_chunk_enc_max_ts(const struct vg_chunk_enc *e);
 
+/* Bytes allocated for the chunk (its bytes and the room to grow). */
+size_t vg_chunk_enc_alloc_bytes(const struct vg_chunk_enc *e);
+
 /* Borrows the current bytes (valid until the next append, finish or
  * release); NULL and *len = 0 while the chunk is empty. */
 const uint8_t *vg_chunk_enc_bytes(const struct vg_chunk_enc *e, size_t *len);
 
-/* Re-encodes the chunk in the smallest of its encodings (XOR, decimal
- * delta, decimal delta-of-delta, decimal with corrections in units in the
- * last place) and trims the allocation to the bytes.
+/* Re-encodes the chunk in the smallest of its encodings and trims the
+ * allocation to the bytes: as columns (VG_CHUNK_COLS: a timestamp column
+ * and a value column of part B, which take a block's minimum and gcd out
+ * of its deltas) when they are smaller than the bit stream, else the bit
+ * stream in its smallest mode (XOR, decimal delta, decimal delta-of-delta,
+ * decimal with corrections in units in the last place).
  * After this, appends answer VG_EINVAL. 0 or VG_ENOMEM (chunk unchanged). */
 int vg_chunk_enc_finish(struct vg_chunk_enc *e);
+
+bool vg_chunk_enc_is_finished(const struct vg_chunk_enc *e);
 
 /* Value encodings of a head chunk (header byte 1). */
 enum vg_chunk_mode {
@@ -100,6 +108,7 @@ enum vg_chunk_mode {
 	VG_CHUNK_DEC_DELTA = 1,
 	VG_CHUNK_DEC_DOD = 2,
 	VG_CHUNK_DEC_ULP = 3, /* decimal + a few units in the last place */
+	VG_CHUNK_COLS = 4,    /* finished only: two columns, timestamps and values */
 };
 /* The chunk's value encoding and decimal scale, for figures and tests. */
 enum vg_chunk_mode vg_chunk_enc_mode(const struct vg_chunk_enc *e, int *scale);
@@ -108,7 +117,8 @@ enum vg_chunk_mode vg_chunk_enc_mode(const struct vg_chunk_enc *e, int *scale);
  * unchanged), VG_ENOMEM. */
 int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode);
 
-/* Decoding a chunk: the iterator borrows p[0..len) until it is done. */
+/* Decoding a chunk: the iterator borrows p[0..len) until it is done. A
+ * chunk in columns is decoded whole by init, into the iterator itself. */
 struct vg_chunk_it {
 	const uint8_t *p;
 	size_t nbits;      /* len * 8 */
@@ -120,9 +130,13 @@ struct vg_chunk_it {
 	uint64_t v;
 	int64_t dv;
 	struct vg_err *err;
+	/* VG_CHUNK_COLS only (init does not clear them otherwise) */
+	int64_t col_ts[VG_CHUNK_MAX_SAMPLES];
+	double col_v[VG_CHUNK_MAX_SAMPLES];
 };
 
-/* 0, or VG_EVERSION / VG_EINVAL (with a message) if the header is bad. */
+/* 0, or VG_EVERSION / VG_EINVAL (with a message) if the header is bad, or
+ * for a chunk in columns, if any of it is. */
 int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struct vg_err *err);
 /* 1 and the next sample; 0 at the end; VG_EINVAL with a message in the
  * err given to init if the bytes are damaged (and on every later call). */

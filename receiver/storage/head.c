@@ -12,10 +12,13 @@
  *    of the head and postings point into keys for their name and value.
  *  - series[id] holds the key view and its samples: finished chunks
  *    (chunk.h) in time order, then the open chunk being appended to, and
- *    late samples (older than the newest) apart, merged when read. Finished
- *    chunks are copied into a chunk arena of 1 MiB blocks: exact size, no
- *    malloc header, no fragmentation when 100,000 series cut a chunk in
- *    the same second.
+ *    late samples (older than the newest) apart, merged when read. A chunk
+ *    is finished (into its smaller finished form) as soon as it is full,
+ *    and copied into an allocation of its own: made just after its open
+ *    buffer is freed, it fills the hole that buffer leaves, where an arena
+ *    left those holes empty until the next chunks grew into them (bench_head
+ *    measured 1,791 bytes of RSS per series at 720 samples with an arena,
+ *    1,545 this way).
  *  - An open-addressing table (linear probing, load <= 1/2) maps the series
  *    hash to the id; a hash match is confirmed on the key bytes.
  *  - Postings: one per label pair, the metric name counting as the pair
@@ -25,10 +28,11 @@
  *    maps each label name to the chain of its postings, for /labels and
  *    /label/<name>/values.
  *
- * Memory (docs/performance.md): per series about 100 bytes of struct, its
- * key bytes, 24-48 bytes of hash slots and 4-8 bytes per label pair in
- * postings; per sample what the chunk codec needs (1-3 bytes on node-style
- * data), plus the open chunk's slack.
+ * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
+ * series about 130 bytes of struct, its key bytes, 24-48 bytes of hash
+ * slots and 4-8 bytes per label pair in postings; per sample what the
+ * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
+ * slack and 32 bytes of header and malloc's 8-16 per finished chunk.
  *
  * Locking (head.h): h->lock guards the index and is written only when a
  * series is created; h->stripes guard the samples of each series. Only the
@@ -144,10 +148,17 @@ struct lname {
 	uint32_t first_posting; /* chain through posting.next_value */
 };
 
-/* Open addressing: hashes[i] and idx[i] (NONE = empty), cap a power of 2. */
+/* Open addressing, cap a power of 2: each slot the low 32 bits of an
+ * entry's hash (which place it, and so are all a rehash needs) and its
+ * index (NONE = empty), side by side for one cache miss a probe. Callers
+ * confirm a match on the bytes, so 32 bits only cost a rare extra compare;
+ * 8 bytes a slot instead of 12 (bench_head: 10 bytes a series). */
+struct hslot {
+	uint32_t hash, idx;
+};
+
 struct htab {
-	uint64_t *hashes;
-	uint32_t *idx;
+	struct hslot *slots;
 	uint32_t cap, n;
 };
 
@@ -166,12 +177,10 @@ struct vg_head {
 	pthread_rwlock_t lock;      /* the index: series table, keys, postings */
 	pthread_mutex_t stripes[HEAD_STRIPES]; /* samples of series id by stripe(id) */
 	struct arena_block *arena;  /* series keys; newest block first */
-	struct arena_block *chunk_arena; /* finished chunks since the last freeze */
 	/* The frozen set (vg_head_freeze): the array is set and cleared under
 	 * the write lock, its entries under their stripes. */
 	struct frozen *frozen;
 	uint32_t n_frozen;
-	struct arena_block *frozen_arena; /* the chunks of the frozen set */
 	struct series *series;      /* [n_series], absent slots included */
 	uint32_t n_series, cap_series;
 	uint32_t n_absent;          /* slots with key_len 0 */
@@ -250,8 +259,7 @@ static pthread_mutex_t *stripe(struct vg_head *h, uint32_t id)
 
 static void htab_release(struct htab *t)
 {
-	free(t->hashes);
-	free(t->idx);
+	free(t->slots);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -259,10 +267,9 @@ static void htab_put(struct htab *t, uint64_t hash, uint32_t idx)
 {
 	uint32_t mask = t->cap - 1, i = (uint32_t)hash & mask;
 
-	while (t->idx[i] != NONE)
+	while (t->slots[i].idx != NONE)
 		i = (i + 1) & mask;
-	t->hashes[i] = hash;
-	t->idx[i] = idx;
+	t->slots[i] = (struct hslot){ (uint32_t)hash, idx };
 	t->n++;
 }
 
@@ -280,24 +287,19 @@ static int htab_reserve(struct htab *t, uint32_t extra)
 			return VG_ENOMEM;
 		nt.cap *= 2;
 	}
-	nt.hashes = malloc((size_t)nt.cap * sizeof(*nt.hashes));
-	nt.idx = malloc((size_t)nt.cap * sizeof(*nt.idx));
-	if (nt.hashes == NULL || nt.idx == NULL) {
-		free(nt.hashes);
-		free(nt.idx);
+	if ((nt.slots = malloc((size_t)nt.cap * sizeof(*nt.slots))) == NULL)
 		return VG_ENOMEM;
-	}
-	memset(nt.idx, 0xFF, (size_t)nt.cap * sizeof(*nt.idx));
+	memset(nt.slots, 0xFF, (size_t)nt.cap * sizeof(*nt.slots));
 	for (uint32_t i = 0; i < t->cap; i++)
-		if (t->idx[i] != NONE)
-			htab_put(&nt, t->hashes[i], t->idx[i]);
+		if (t->slots[i].idx != NONE)
+			htab_put(&nt, t->slots[i].hash, t->slots[i].idx);
 	htab_release(t);
 	*t = nt;
 	return 0;
 }
 
-/* Probe sequence of hash: *pos starts at 0; returns the next entry with
- * this hash, or NONE at the end of the sequence. */
+/* Probe sequence of hash: *pos starts at 0; returns the next entry whose
+ * hash has the same low 32 bits, or NONE at the end of the sequence. */
 static uint32_t htab_next(const struct htab *t, uint64_t hash, uint32_t *pos)
 {
 	uint32_t mask = t->cap - 1;
@@ -306,10 +308,10 @@ static uint32_t htab_next(const struct htab *t, uint64_t hash, uint32_t *pos)
 	while (*pos < t->cap) {
 		uint32_t i = ((uint32_t)hash + *pos) & mask;
 		(*pos)++;
-		if (t->idx[i] == NONE)
+		if (t->slots[i].idx == NONE)
 			break;
-		if (t->hashes[i] == hash)
-			return t->idx[i];
+		if (t->slots[i].hash == (uint32_t)hash)
+			return t->slots[i].idx;
 	}
 	*pos = t->cap;
 	return NONE;
@@ -555,9 +557,18 @@ struct vg_head *vg_head_new(void)
 	return h;
 }
 
+static void chunks_free(struct hchunk *c)
+{
+	for (struct hchunk *next; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+}
+
 static void series_release(struct series *s)
 {
-	/* Finished chunks live in the chunk arena. */
+	chunks_free(s->chunks);
+	chunks_free(s->late_chunks);
 	free(s->late);
 	vg_chunk_enc_release(&s->open);
 }
@@ -582,17 +593,12 @@ void vg_head_free(struct vg_head *h)
 		next = b->next;
 		free(b);
 	}
-	for (b = h->chunk_arena; b != NULL; b = next) {
-		next = b->next;
-		free(b);
-	}
-	for (uint32_t i = 0; h->frozen && i < h->n_frozen; i++)
+	for (uint32_t i = 0; h->frozen && i < h->n_frozen; i++) {
+		chunks_free(h->frozen[i].chunks);
+		chunks_free(h->frozen[i].late_chunks);
 		free(h->frozen[i].late);
-	free(h->frozen);
-	for (b = h->frozen_arena; b != NULL; b = next) {
-		next = b->next;
-		free(b);
 	}
+	free(h->frozen);
 	pthread_rwlock_destroy(&h->lock);
 	pthread_mutex_destroy(&h->pin_mu);
 	pthread_cond_destroy(&h->pin_cv);
@@ -768,7 +774,7 @@ uint32_t vg_head_next_id(struct vg_head *h)
 
 /* --- samples ------------------------------------------------------------ */
 
-/* Copies enc's finished bytes into a chunk of the chunk arena. */
+/* Copies enc's finished bytes into a new chunk. */
 static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 {
 	const uint8_t *p;
@@ -778,7 +784,7 @@ static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 	if (vg_chunk_enc_finish(enc) != 0)
 		return NULL;
 	p = vg_chunk_enc_bytes(enc, &len);
-	c = (struct hchunk *)arena_alloc_in(&h->chunk_arena, (sizeof(*c) + len + 7) & ~(size_t)7);
+	c = malloc(sizeof(*c) + len);
 	if (c == NULL)
 		return NULL;
 	c->next = NULL;
@@ -790,8 +796,8 @@ static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 	return c;
 }
 
-/* Where a late chunk's arrivals lie: after its bytes, 8-aligned (chunks
- * start 8-aligned in the arena). */
+/* Where a late chunk's arrivals lie: after its bytes, 8-aligned (malloc
+ * aligns the chunk itself). */
 static size_t late_meta_off(size_t len)
 {
 	return (sizeof(struct hchunk) + len + 7) & ~(size_t)7;
@@ -848,9 +854,7 @@ static int late_flush(struct vg_head *h, struct series *s)
 		rc = vg_chunk_enc_finish(&enc);
 	if (rc == 0) {
 		p = vg_chunk_enc_bytes(&enc, &len);
-		c = (struct hchunk *)arena_alloc_in(&h->chunk_arena,
-						   (late_meta_off(len) + sizeof(struct late_meta) +
-						    out * sizeof(uint32_t) + 7) & ~(size_t)7);
+		c = malloc(late_meta_off(len) + sizeof(struct late_meta) + out * sizeof(uint32_t));
 		if (c == NULL)
 			rc = VG_ENOMEM;
 	}
@@ -874,6 +878,24 @@ static int late_flush(struct vg_head *h, struct series *s)
 	return rc;
 }
 
+/* Finishes the open chunk into the chunk arena, after the finished ones;
+ * 0 or VG_ENOMEM (the chunk stays open). */
+static int cut_open(struct vg_head *h, struct series *s)
+{
+	struct hchunk *c = chunk_from(h, &s->open);
+
+	if (c == NULL)
+		return VG_ENOMEM;
+	if (s->tail)
+		s->tail->next = c;
+	else
+		s->chunks = c;
+	s->tail = c;
+	vg_chunk_enc_release(&s->open);
+	vg_chunk_enc_init(&s->open);
+	return 0;
+}
+
 /* Adds one sample; returns 1 if it was stored, 0 if it repeated the
  * newest timestamp (stored once), or a negative error. */
 static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, double v)
@@ -882,23 +904,25 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 	int rc;
 
 	if (t > max_t) {
+		/* A cut that finished the chunk but found no room for it in the
+		 * arena left it finished here: cut it again first. */
+		if (vg_chunk_enc_is_finished(&s->open) && (rc = cut_open(h, s)) != 0)
+			return rc;
 		rc = vg_chunk_enc_append(&s->open, t, v);
 		if (rc == VG_ELIMIT) {
-			struct hchunk *c = chunk_from(h, &s->open);
-			if (c == NULL)
-				return VG_ENOMEM;
-			if (s->tail)
-				s->tail->next = c;
-			else
-				s->chunks = c;
-			s->tail = c;
-			vg_chunk_enc_release(&s->open);
-			vg_chunk_enc_init(&s->open);
+			if ((rc = cut_open(h, s)) != 0)
+				return rc;
 			rc = vg_chunk_enc_append(&s->open, t, v);
 		}
-		if (rc == 0)
-			__atomic_store_n(&s->in_ever, s->in_ever + 1, __ATOMIC_RELEASE);
-		return rc == 0 ? 1 : rc;
+		if (rc != 0)
+			return rc;
+		__atomic_store_n(&s->in_ever, s->in_ever + 1, __ATOMIC_RELEASE);
+		/* A full chunk takes no more: finish it now rather than at the
+		 * next sample, so it is kept in its finished (smaller) form. A
+		 * failure keeps it open; the next append cuts it. */
+		if (vg_chunk_enc_samples(&s->open) == VG_CHUNK_MAX_SAMPLES)
+			(void)cut_open(h, s);
+		return 1;
 	}
 	if (t == max_t)
 		return 0;
@@ -971,6 +995,85 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 out:
 	atomic_fetch_add_explicit(&h->num_samples, added, memory_order_relaxed);
 	return rc;
+}
+
+/* --- memory figures ----------------------------------------------------- */
+
+static size_t arena_cap(const struct arena_block *b, size_t *n_blocks)
+{
+	size_t cap = 0;
+
+	for (; b != NULL; b = b->next, (*n_blocks)++)
+		cap += sizeof(*b) + b->cap;
+	return cap;
+}
+
+/* The bytes of a chunk list in the arena: *bytes encoded, *hdr the rest. */
+static uint64_t chunks_mem(const struct hchunk *c, bool is_late, size_t *bytes, size_t *hdr)
+{
+	uint64_t n = 0;
+
+	for (; c != NULL; c = c->next, n++) {
+		size_t all = is_late ? late_meta_off(c->len) + sizeof(struct late_meta) +
+					c->n * sizeof(uint32_t)
+				     : sizeof(*c) + c->len;
+		*bytes += c->len;
+		*hdr += all - c->len;
+	}
+	return n;
+}
+
+void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
+{
+	size_t arena_blocks = 0, key_arena;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&h->lock);
+	out->series = (size_t)h->cap_series * sizeof(*h->series);
+	out->series_index = (size_t)h->series_tab.cap * sizeof(struct hslot);
+	out->postings = (size_t)h->cap_postings * sizeof(*h->postings) +
+			(size_t)h->posting_tab.cap * sizeof(struct hslot) +
+			(size_t)h->cap_lnames * sizeof(*h->lnames) +
+			(size_t)h->lname_tab.cap * sizeof(struct hslot);
+	for (uint32_t i = 0; i < h->n_postings; i++)
+		out->postings += (size_t)h->postings[i].cap * sizeof(uint32_t);
+	out->allocs = 8 + h->n_postings;
+	key_arena = arena_cap(h->arena, &arena_blocks);
+	for (uint32_t id = 0; id < h->n_series; id++) {
+		const struct series *s = &h->series[id];
+		size_t open_len;
+
+		out->keys += s->key_len;
+		pthread_mutex_lock(stripe(h, id));
+		out->chunks += chunks_mem(s->chunks, false, &out->chunk_bytes, &out->chunk_headers);
+		out->chunks += chunks_mem(s->late_chunks, true, &out->chunk_bytes, &out->chunk_headers);
+		(void)vg_chunk_enc_bytes(&s->open, &open_len);
+		if (open_len) {
+			out->open_chunks++;
+			out->open_bytes += open_len;
+			out->open_slack += vg_chunk_enc_alloc_bytes(&s->open) - open_len;
+			out->allocs++;
+		}
+		if (s->late) {
+			out->late += s->cap_late * sizeof(*s->late);
+			out->allocs++;
+		}
+		if (h->frozen && id < h->n_frozen) {
+			const struct frozen *f = &h->frozen[id];
+			out->chunks += chunks_mem(f->chunks, false, &out->chunk_bytes, &out->chunk_headers);
+			out->chunks += chunks_mem(f->late_chunks, true, &out->chunk_bytes, &out->chunk_headers);
+			if (f->late) {
+				out->late += f->n_late * sizeof(*f->late);
+				out->allocs++;
+			}
+		}
+		pthread_mutex_unlock(stripe(h, id));
+	}
+	if (h->frozen)
+		out->frozen = (size_t)h->n_frozen * sizeof(*h->frozen);
+	pthread_rwlock_unlock(&h->lock);
+	out->key_slack = key_arena - out->keys;
+	out->allocs += arena_blocks + out->chunks;
 }
 
 /* --- reading under the lock -------------------------------------------- */
@@ -1409,7 +1512,7 @@ int vg_head_freeze(struct vg_head *h)
 	struct frozen *fz;
 	uint32_t n = h->n_series;
 
-	if (h->frozen != NULL || h->frozen_arena != NULL)
+	if (h->frozen != NULL)
 		return VG_EINVAL;
 	if (n == 0)
 		return 0;
@@ -1419,25 +1522,16 @@ int vg_head_freeze(struct vg_head *h)
 	/* Finish every open chunk first: nothing after this may fail. */
 	for (uint32_t id = 0; id < n; id++) {
 		struct series *s = &h->series[id];
-		struct hchunk *c;
+		int rc;
 
 		if (vg_chunk_enc_samples(&s->open) == 0)
 			continue;
 		pthread_mutex_lock(stripe(h, id));
-		c = chunk_from(h, &s->open);
-		if (c != NULL) {
-			if (s->tail)
-				s->tail->next = c;
-			else
-				s->chunks = c;
-			s->tail = c;
-			vg_chunk_enc_release(&s->open);
-			vg_chunk_enc_init(&s->open);
-		}
+		rc = cut_open(h, s);
 		pthread_mutex_unlock(stripe(h, id));
-		if (c == NULL) {
+		if (rc != 0) {
 			free(fz);
-			return VG_ENOMEM; /* the finished chunks stay: they read the same */
+			return rc; /* the finished chunks stay: they read the same */
 		}
 	}
 	pthread_rwlock_wrlock(&h->lock);
@@ -1456,10 +1550,6 @@ int vg_head_freeze(struct vg_head *h)
 		s->n_late = s->cap_late = 0;
 		pthread_mutex_unlock(stripe(h, id));
 	}
-	/* Chunks from now on go to a new arena; the frozen ones go with the
-	 * frozen set. */
-	h->frozen_arena = h->chunk_arena;
-	h->chunk_arena = NULL;
 	return 0;
 }
 
@@ -1512,7 +1602,6 @@ void vg_head_unpin(struct vg_head *h, uint64_t pin)
 
 void vg_head_drop_frozen(struct vg_head *h)
 {
-	struct arena_block *b, *next;
 	struct frozen *fz;
 	uint32_t n;
 
@@ -1536,19 +1625,20 @@ void vg_head_drop_frozen(struct vg_head *h)
 	/* Entry by entry under its stripe, so no read is in the middle of one;
 	 * then the array, under the write lock, so no read holds it. */
 	for (uint32_t id = 0; id < n; id++) {
+		struct frozen f;
+
 		pthread_mutex_lock(stripe(h, id));
-		free(fz[id].late);
+		f = fz[id];
 		fz[id] = (struct frozen){ NULL, NULL, NULL, 0, 0, 0 };
 		pthread_mutex_unlock(stripe(h, id));
+		/* no reader reaches them now */
+		chunks_free(f.chunks);
+		chunks_free(f.late_chunks);
+		free(f.late);
 	}
 	pthread_rwlock_wrlock(&h->lock);
 	h->frozen = NULL;
 	h->n_frozen = 0;
 	pthread_rwlock_unlock(&h->lock);
 	free(fz);
-	for (b = h->frozen_arena; b != NULL; b = next) {
-		next = b->next;
-		free(b);
-	}
-	h->frozen_arena = NULL;
 }

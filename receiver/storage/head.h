@@ -72,6 +72,31 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 size_t vg_head_num_series(struct vg_head *h);
 uint64_t vg_head_num_samples(struct vg_head *h);
 
+/*
+ * Where the head's memory goes, in bytes as the head asks malloc for them
+ * (malloc's own headers and rounding are not seen here: allocs counts the
+ * separate allocations, each of which costs one). Every part the head
+ * holds is in exactly one field. Takes the read lock and each stripe in
+ * turn, so it is for figures (bench/bench_head), not for a hot path.
+ */
+struct vg_head_mem {
+	size_t series;        /* the series table's records (its capacity) */
+	size_t keys;          /* series keys (or their symbol ids) */
+	size_t symbols;       /* interned label strings and their table */
+	size_t key_slack;     /* key and symbol arenas beyond what they hold */
+	size_t series_index;  /* the hash table from key to id */
+	size_t postings;      /* posting records, id arrays (capacity), their hash table, label names */
+	size_t chunk_bytes;   /* finished chunks' encoded bytes */
+	size_t chunk_headers; /* their headers and late-arrival numbers */
+	size_t open_bytes;    /* open chunks' encoded bytes */
+	size_t open_slack;    /* room allocated for open chunks beyond their bytes */
+	size_t late;          /* late-sample buffers and per-series late records */
+	size_t frozen;        /* the frozen set's table */
+	size_t allocs;        /* separate malloc allocations among the above */
+	uint64_t chunks, open_chunks;
+};
+void vg_head_memory(struct vg_head *h, struct vg_head_mem *out);
+
 void vg_head_rdlock(struct vg_head *h);
 void vg_head_unlock(struct vg_head *h);
 
