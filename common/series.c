@@ -393,10 +393,51 @@ static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t ble
 	return alen < blen ? -1 : alen > blen;
 }
 
+/* The length of the common prefix of a and b (n bytes each). */
+static size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	size_t p = 0;
+
+	for (; p + 8 <= n; p += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + p, sizeof(x));
+		memcpy(&y, b + p, sizeof(y));
+		if (x != y) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return p + (size_t)(__builtin_ctzll(x ^ y) >> 3);
+#else
+			return p + (size_t)(__builtin_clzll(x ^ y) >> 3);
+#endif
+		}
+	}
+	while (p < n && a[p] == b[p])
+		p++;
+	return p;
+}
+
 int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	struct key_iter ia, ib;
+	size_t p = common_prefix(a, b, alen < blen ? alen : blen);
 
+	/*
+	 * The common case, a selection's series of one metric: keys that
+	 * agree past the metric name differ first inside one field, a label's
+	 * name or value, whose earlier fields are the same in both. The
+	 * labels before it come in the same merged order in both, so the
+	 * fields decide: the one that ends there (its 0xFF) is the smaller,
+	 * else the byte. A name that differs decides the same way wherever
+	 * "__name__" falls between the two: the order below would compare
+	 * each with "__name__", which lies between them.
+	 */
+	if (p < alen && p < blen && a[alen - 1] == KEY_SEP && b[blen - 1] == KEY_SEP &&
+	    memchr(a, KEY_SEP, p) != NULL) {
+		if (a[p] == KEY_SEP)
+			return -1;
+		if (b[p] == KEY_SEP)
+			return 1;
+		return a[p] < b[p] ? -1 : 1;
+	}
 	if (!key_iter_init(&ia, a, alen) || !key_iter_init(&ib, b, blen))
 		return bytes_cmp(a, alen, b, blen);
 	for (;;) {

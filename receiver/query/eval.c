@@ -31,11 +31,13 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -2210,22 +2212,293 @@ static int fused_groups(const struct vg_promql_node *n, struct vg_storage_set *s
 	return rc;
 }
 
+/* What one thread of fused_run reads a series with. */
+struct fused_worker {
+	struct vg_storage_reader *rd; /* NULL: the set itself (the evaluating thread) */
+	struct vg_samples *smp;
+	uint32_t **drops;
+	size_t *drops_cap;
+	uint64_t *n_read; /* per step: the samples its windows held */
+	struct vg_err err;
+};
+
+/* The steps of one fused_run, shared read only by its threads. */
+struct fused_job {
+	struct vg_storage_set *set;
+	enum fused_fn fn;
+	const char *name;
+	const bool *done;
+	const int64_t *from, *to;
+	int64_t lo, hi;
+	size_t n_steps;
+};
+
 /* The samples of x with a counter drop before them, counted from the
- * start: e->drops[i] for x->ts/values[0..i]. */
-static int fused_drops(struct ev *e, const struct vg_samples *x)
+ * start: drops[i] for x->ts/values[0..i]. */
+static int fused_drops(const struct vg_samples *x, uint32_t **drops, size_t *cap)
 {
-	if (x->n > e->drops_cap) {
-		void *p = realloc(e->drops, x->n * sizeof(*e->drops));
+	uint32_t *d;
+
+	if (x->n > *cap) {
+		void *p = realloc(*drops, x->n * sizeof(**drops));
 		if (p == NULL)
 			return VG_ENOMEM;
-		e->drops = p;
-		e->drops_cap = x->n;
+		*drops = p;
+		*cap = x->n;
 	}
+	d = *drops;
 	if (x->n)
-		e->drops[0] = 0;
+		d[0] = 0;
 	for (size_t i = 1; i < x->n; i++)
-		e->drops[i] = e->drops[i - 1] + (x->values[i] < x->values[i - 1]);
+		d[i] = d[i - 1] + (x->values[i] < x->values[i - 1]);
 	return 0;
+}
+
+/* Series i of j read (stale markers dropped; *n_held: the samples left)
+ * and its value at each step into val[k], has[k] (false: none). */
+static int fused_series(const struct fused_job *j, struct fused_worker *w, size_t i, double *val, bool *has,
+			uint64_t *n_held)
+{
+	const struct vg_samples *x = w->smp;
+	bool counts_drops = j->fn == FUSED_RATE || j->fn == FUSED_INCREASE;
+	size_t a = 0, b = 0;
+	int rc;
+
+	memset(has, 0, j->n_steps * sizeof(*has));
+	*n_held = 0;
+	rc = w->rd ? vg_storage_reader_read(w->rd, i, j->lo, j->hi, w->smp, &w->err)
+		   : vg_storage_set_read(j->set, i, j->lo, j->hi, w->smp, &w->err);
+	if (rc != 0)
+		return rc;
+	vg_span_drop_stale(w->smp);
+	*n_held = x->n;
+	if (x->n == 0)
+		return 0;
+	if (counts_drops && fused_drops(x, w->drops, w->drops_cap) != 0)
+		return vg_err_set(&w->err, VG_ENOMEM, "out of memory evaluating the query");
+	for (size_t k = 0; k < j->n_steps; k++) {
+		if (!j->done[k])
+			continue;
+		while (a < x->n && x->ts_ms[a] <= j->from[k])
+			a++;
+		if (b < a)
+			b = a;
+		while (b < x->n && x->ts_ms[b] <= j->to[k])
+			b++;
+		w->n_read[k] += b - a;
+		if (b > a)
+			has[k] = fused_value(j->fn, j->name, x->ts_ms + a, x->values + a, b - a, j->from[k], j->to[k],
+					     counts_drops && (*w->drops)[b - 1] != (*w->drops)[a], &val[k]);
+	}
+	return 0;
+}
+
+/*
+ * The second thread of a large fused_run: the series [a, b) of each round
+ * the evaluating thread hands it (under mu), their values into the
+ * round's arrays, while that thread computes the round's first half.
+ */
+struct fused_helper {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum { FH_IDLE, FH_TASK, FH_DONE, FH_QUIT } state; /* under mu */
+	const struct fused_job *job;
+	struct fused_worker w;
+	struct vg_samples smp;
+	uint32_t *drops;
+	size_t drops_cap;
+	/* the task: series [a, b), into the round's arrays from index base */
+	size_t a, b, base;
+	double *val;
+	bool *has;
+	uint64_t *held;
+	size_t err_at; /* the series whose read failed, b if none; rc its code */
+	int rc;
+};
+
+/* Series [a, b) of j into val/has/held at index i - base, stopping at the
+ * first failure: *err_at (b if none) and its code. */
+static int fused_range(const struct fused_job *j, struct fused_worker *w, size_t a, size_t b, size_t base,
+		       double *val, bool *has, uint64_t *held, size_t *err_at)
+{
+	int rc = 0;
+
+	*err_at = b;
+	for (size_t i = a; i < b; i++) {
+		size_t r = i - base;
+		if ((rc = fused_series(j, w, i, val + r * j->n_steps, has + r * j->n_steps, &held[r])) != 0) {
+			*err_at = i;
+			break;
+		}
+	}
+	return rc;
+}
+
+static void *fused_helper_main(void *arg)
+{
+	struct fused_helper *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->state == FH_IDLE || h->state == FH_DONE)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->state == FH_QUIT)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		int rc = fused_range(h->job, &h->w, h->a, h->b, h->base, h->val, h->has, h->held, &h->err_at);
+		pthread_mutex_lock(&h->mu);
+		h->rc = rc;
+		h->state = FH_DONE;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Most series of a fused_run one round computes, by (series * steps)
+ * cells of 9 bytes; at least FUSED_ROUND_MIN series. */
+#define FUSED_ROUND_CELLS (1u << 18)
+#define FUSED_ROUND_MIN 256
+/* Selections of fewer series are read on the evaluating thread alone. */
+#define FUSED_PAR_MIN 4096
+
+static void fused_helper_stop(struct fused_helper *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->state = FH_QUIT;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	vg_storage_reader_free(h->w.rd);
+	vg_samples_release(&h->smp);
+	free(h->drops);
+	free(h->w.n_read);
+}
+
+/* A second thread for job, when it is worth one; NULL otherwise (or when
+ * one cannot be had: the evaluating thread then reads alone). */
+static struct fused_helper *fused_helper_start(const struct fused_job *j, size_t cnt)
+{
+	struct fused_helper *h;
+
+	if (cnt < FUSED_PAR_MIN || sysconf(_SC_NPROCESSORS_ONLN) < 2 || (h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->job = j;
+	h->w.smp = &h->smp;
+	h->w.drops = &h->drops;
+	h->w.drops_cap = &h->drops_cap;
+	if ((h->w.n_read = calloc(j->n_steps, sizeof(*h->w.n_read))) == NULL ||
+	    vg_storage_reader_new(j->set, &h->w.rd) != 0 || pthread_mutex_init(&h->mu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		goto fail;
+	}
+	if (pthread_create(&h->th, NULL, fused_helper_main, h) != 0) {
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+		goto fail;
+	}
+	return h;
+fail:
+	vg_storage_reader_free(h->w.rd);
+	free(h->w.n_read);
+	free(h);
+	return NULL;
+}
+
+/*
+ * The series of job in rounds: each round's values computed (its second
+ * half on the helper thread, when there is one), then added to f's
+ * accumulators in series order, as the step-by-step evaluation adds
+ * them; the limits are checked series by series in that order too, so
+ * that what a query answers or refuses does not depend on the threads.
+ */
+static int fused_rounds(struct ev *e, const struct vg_promql_node *n, const struct fused_job *job,
+			struct fused *f, const size_t *group, size_t cnt, uint64_t held)
+{
+	size_t n_steps = job->n_steps, per = FUSED_ROUND_CELLS / (n_steps ? n_steps : 1), err_at;
+	struct fused_worker w = { NULL, &e->smp, &e->drops, &e->drops_cap, f->n_read, { 0, "" } };
+	struct fused_helper *h;
+	double *val;
+	bool *has;
+	uint64_t *nh;
+	int rc = 0, rc_own;
+
+	if (per < FUSED_ROUND_MIN)
+		per = FUSED_ROUND_MIN;
+	if (per > cnt)
+		per = cnt ? cnt : 1;
+	val = malloc(per * n_steps * sizeof(*val) + 1);
+	has = malloc(per * n_steps * sizeof(*has) + 1);
+	nh = malloc(per * sizeof(*nh));
+	if (val == NULL || has == NULL || nh == NULL) {
+		free(val);
+		free(has);
+		free(nh);
+		return oom(e);
+	}
+	h = fused_helper_start(job, cnt);
+	for (size_t r0 = 0; r0 < cnt && rc == 0; r0 += per) {
+		size_t r1 = cnt - r0 < per ? cnt : r0 + per, mid = h ? r0 + (r1 - r0) / 2 : r1, end;
+		size_t h_err_at = r1;
+		int h_rc = 0;
+
+		if (h) {
+			pthread_mutex_lock(&h->mu);
+			h->a = mid;
+			h->b = r1;
+			h->base = r0;
+			h->val = val;
+			h->has = has;
+			h->held = nh;
+			h->state = FH_TASK;
+			pthread_cond_broadcast(&h->cv);
+			pthread_mutex_unlock(&h->mu);
+		}
+		rc_own = fused_range(job, &w, r0, mid, r0, val, has, nh, &err_at);
+		if (h) {
+			pthread_mutex_lock(&h->mu);
+			while (h->state != FH_DONE)
+				pthread_cond_wait(&h->cv, &h->mu);
+			h->state = FH_IDLE;
+			h_rc = h->rc;
+			h_err_at = h->err_at;
+			pthread_mutex_unlock(&h->mu);
+		}
+		/* the first series that failed, in series order */
+		end = rc_own != 0 ? err_at : h_rc != 0 ? h_err_at : r1;
+		for (size_t i = r0; i < end && rc == 0; i++) {
+			const double *v = val + (i - r0) * n_steps;
+			const bool *hv = has + (i - r0) * n_steps;
+			/* held: this series' samples beside what the range
+			 * query held before (none is kept past its turn); an
+			 * instant query counts all it loads */
+			if ((rc = e->is_range ? vg_query_limits_hold(e->lim, held + nh[i - r0], e->err)
+					      : vg_query_limits_add(e->lim, nh[i - r0], e->err)) != 0)
+				break;
+			for (size_t k = 0; k < n_steps; k++)
+				if (hv[k])
+					agg_add(n->agg, &f->acc[k * f->n_groups + group[i]], v[k]);
+		}
+		if (rc == 0 && end < r1) {
+			const struct vg_err *fe = rc_own != 0 ? &w.err : &h->w.err;
+			rc = vg_err_set(e->err, fe->code, "%s", fe->msg);
+		}
+	}
+	if (h) {
+		for (size_t k = 0; k < n_steps; k++)
+			f->n_read[k] += h->w.n_read[k];
+		fused_helper_stop(h);
+		free(h);
+	}
+	free(val);
+	free(has);
+	free(nh);
+	return rc;
 }
 
 /*
@@ -2296,41 +2569,9 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 		goto out;
 	}
 	held = e->lim ? e->lim->samples : 0;
-	for (size_t i = 0; i < cnt && rc == 0; i++) {
-		const struct vg_samples *x = &e->smp;
-		bool counts_drops = fn == FUSED_RATE || fn == FUSED_INCREASE;
-		size_t a = 0, b = 0;
-
-		if ((rc = vg_storage_set_read(set, i, lo, hi, &e->smp, e->err)) != 0)
-			break;
-		vg_span_drop_stale(&e->smp);
-		/* held: this series' samples beside what the range query held
-		 * before (none is kept past its turn); an instant query counts
-		 * all it loads */
-		if ((rc = e->is_range ? vg_query_limits_hold(e->lim, held + x->n, e->err)
-				      : vg_query_limits_add(e->lim, x->n, e->err)) != 0)
-			break;
-		if (x->n == 0)
-			continue;
-		if (counts_drops && fused_drops(e, x) != 0) {
-			rc = oom(e);
-			break;
-		}
-		for (size_t k = 0; k < n_steps; k++) {
-			double v;
-			if (!f->done[k])
-				continue;
-			while (a < x->n && x->ts_ms[a] <= from[k])
-				a++;
-			if (b < a)
-				b = a;
-			while (b < x->n && x->ts_ms[b] <= to[k])
-				b++;
-			f->n_read[k] += b - a;
-			if (b > a && fused_value(fn, name, x->ts_ms + a, x->values + a, b - a, from[k], to[k],
-						 counts_drops && e->drops[b - 1] != e->drops[a], &v))
-				agg_add(n->agg, &f->acc[k * f->n_groups + group[i]], v);
-		}
+	{
+		struct fused_job job = { set, fn, name, f->done, from, to, lo, hi, n_steps };
+		rc = fused_rounds(e, n, &job, f, group, cnt, held);
 	}
 	if (rc == 0 && e->is_range)
 		rc = vg_query_limits_hold(e->lim, held, e->err);

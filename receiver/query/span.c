@@ -63,7 +63,10 @@ void vg_span_drop_stale(struct vg_samples *smp)
 {
 	size_t k = 0;
 
-	for (size_t j = 0; j < smp->n; j++)
+	/* most series hold none: look before moving anything */
+	while (k < smp->n && !vg_query_is_stale(smp->values[k]))
+		k++;
+	for (size_t j = k; j < smp->n; j++)
 		if (!vg_query_is_stale(smp->values[j])) {
 			smp->ts_ms[k] = smp->ts_ms[j];
 			smp->values[k++] = smp->values[j];

@@ -1243,6 +1243,12 @@ int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t m
 int vg_head_read_snap_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
 			     int64_t min_t, int64_t max_t, struct vg_samples *out)
 {
+	return vg_head_read_snap_ahead_locked(h, id, snap, min_t, max_t, UINT32_MAX, out);
+}
+
+int vg_head_read_snap_ahead_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
+				   int64_t min_t, int64_t max_t, uint32_t next, struct vg_samples *out)
+{
 	const struct frozen *f;
 	struct sview live, fz;
 	int rc;
@@ -1253,6 +1259,14 @@ int vg_head_read_snap_locked(struct vg_head *h, uint32_t id, const struct vg_hea
 	/* Decoding under the stripe: a few microseconds for a series of two
 	 * hours, and nothing to copy or pin. */
 	pthread_mutex_lock(stripe(h, id));
+	/* The next series' chunks, where this stripe guards them too (a
+	 * host's series are neighbours): their first lines, read while this
+	 * one decodes. */
+	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
+		const struct series *ns = &h->series[next];
+		__builtin_prefetch(ns->chunks);
+		__builtin_prefetch(ns->open.buf);
+	}
 	live = live_view(&h->series[id], snap);
 	f = frozen_of(h, id);
 	if (f)
@@ -1294,6 +1308,7 @@ static int gather_in_order(const struct sview *v, int64_t min_t, int64_t max_t, 
 	int rc = 0;
 
 	for (const struct hchunk *c = v->chunks; c && rc == 0 && ord < lim; ord += c->n, c = c->next) {
+		__builtin_prefetch(c->next);
 		if (c->max_t < min_t || c->min_t > max_t)
 			continue;
 		if (lim - ord >= c->n)

@@ -99,6 +99,19 @@ struct point {
 	uint32_t rank; /* lower wins for one timestamp: head 0, newer blocks next */
 };
 
+/* What reading a series' raw samples writes to. */
+struct scratch {
+	struct vg_block_cursor *cursor;
+	struct vg_samples cols; /* a block series' columns, decoded */
+	struct point *pts;
+	size_t cap_pts;
+};
+
+struct vg_storage_reader {
+	struct vg_storage_set *set; /* borrowed, read only */
+	struct scratch sc;
+};
+
 struct vg_storage_set {
 	struct vg_head *head;     /* borrowed: the set may outlive the storage, not the head */
 	uint64_t pin;             /* vg_head_pin: the frozen set stays while the set lives */
@@ -115,11 +128,10 @@ struct vg_storage_set {
 	size_t n_runs;
 	struct vg_interval *dels; /* deleted ranges, per run (tombstone.h) */
 	size_t n_dels, cap_dels;
-	/* Scratch of the thread reading the set. */
-	struct vg_block_cursor *cursor;
-	struct vg_samples cols; /* a block series' columns, decoded */
-	struct point *pts;
-	size_t cap_pts;
+	/* Scratch of the thread reading the set (a vg_storage_reader has
+	 * its own sc, for another thread). */
+	struct scratch sc;
+	struct vg_block_cursor *cursor; /* of the buckets' reads */
 	struct vg_samples raw;    /* raw samples of a segment */
 	struct vg_buckets tier_b; /* one tier's buckets of a segment, to be merged */
 };
@@ -547,8 +559,8 @@ static int entry_cmp(const void *a, const void *b, void *arg)
 	return x->place > y->place ? -1 : x->place < y->place;
 }
 
-static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
-		       struct vg_samples *out, struct vg_err *err);
+static int read_merged(const struct vg_storage_set *set, struct scratch *sc, size_t i, int64_t min_t,
+		       int64_t max_t, struct vg_samples *out, struct vg_err *err);
 
 /* What was deleted, per series, as the list is now (tombstone.h); a series
  * with nothing left in [min_t, max_t] is no longer selected, as
@@ -575,7 +587,7 @@ static int apply_tombstones(struct vg_storage *st, struct vg_storage_set *set, i
 		set->runs[i].del_first = (uint32_t)before;
 		set->runs[i].del_n = (uint32_t)(set->n_dels - before);
 		if (set->runs[i].del_n > 0) {
-			if ((rc = read_merged(set, i, min_t, max_t, &smp, err)) != 0)
+			if ((rc = read_merged(set, &set->sc, i, min_t, max_t, &smp, err)) != 0)
 				break;
 			vg_tombstones_cut(set->dels + before, set->runs[i].del_n, &smp);
 			if (smp.n == 0 && set->res_ms == 0)
@@ -771,6 +783,14 @@ void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_
 	*len = e->key_len;
 }
 
+static void scratch_release(struct scratch *sc)
+{
+	vg_block_cursor_free(sc->cursor);
+	vg_samples_release(&sc->cols);
+	free(sc->pts);
+	memset(sc, 0, sizeof(*sc));
+}
+
 void vg_storage_set_free(struct vg_storage_set *set)
 {
 	if (set == NULL)
@@ -788,26 +808,25 @@ void vg_storage_set_free(struct vg_storage_set *set)
 	free(set->runs);
 	free(set->dels);
 	vg_block_cursor_free(set->cursor);
-	vg_samples_release(&set->cols);
-	free(set->pts);
+	scratch_release(&set->sc);
 	free(set);
 }
 
 /* --- reading a series ---------------------------------------------------- */
 
-/* Decodes the raw columns of a block's series into set->cols;
+/* Decodes the raw columns of a block's series into sc->cols;
  * *n gets the point count. */
-static int read_block_series(struct vg_storage_set *set, const struct entry *e, size_t *n,
-			     struct vg_err *err)
+static int read_block_series(const struct vg_storage_set *set, struct scratch *sc, const struct entry *e,
+			     size_t *n, struct vg_err *err)
 {
 	struct vg_block *b = set->blocks[e->place];
 	struct vg_block_col cols[VG_BLOCK_MAX_COLUMNS];
 	size_t cnt;
 	int rc;
 
-	if (set->cursor == NULL && (set->cursor = vg_block_cursor_new()) == NULL)
+	if (sc->cursor == NULL && (sc->cursor = vg_block_cursor_new()) == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
-	if ((rc = vg_block_read_columns(b, e->id, set->cursor, cols, err)) != 0)
+	if ((rc = vg_block_read_columns(b, e->id, sc->cursor, cols, err)) != 0)
 		return rc;
 	if ((rc = vg_col_count(cols[0].p, cols[0].len, &cnt, err)) != 0) {
 		vg_err_prefix(err, "%s: series %u timestamps", vg_block_name(b), e->id);
@@ -815,10 +834,10 @@ static int read_block_series(struct vg_storage_set *set, const struct entry *e, 
 	}
 	if (cnt > VG_COL_MAX_N)
 		return vg_err_set(err, VG_EINVAL, "%s: series %u: %zu points", vg_block_name(b), e->id, cnt);
-	if (vg_samples_reserve(&set->cols, cnt) != 0)
+	if (vg_samples_reserve(&sc->cols, cnt) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory reading a block");
-	if (vg_col_decode_ts(cols[0].p, cols[0].len, set->cols.ts_ms, cnt, err) < 0 ||
-	    vg_col_decode_f64(cols[1].p, cols[1].len, set->cols.values, cnt, err) < 0) {
+	if (vg_col_decode_ts(cols[0].p, cols[0].len, sc->cols.ts_ms, cnt, err) < 0 ||
+	    vg_col_decode_f64(cols[1].p, cols[1].len, sc->cols.values, cnt, err) < 0) {
 		vg_err_prefix(err, "%s: series %u", vg_block_name(b), e->id);
 		return VG_EINVAL;
 	}
@@ -826,19 +845,20 @@ static int read_block_series(struct vg_storage_set *set, const struct entry *e, 
 	return 0;
 }
 
-static int push_point(struct vg_storage_set *set, size_t *np, int64_t t, double v, uint32_t rank)
+static int push_point(struct scratch *sc, size_t *np, int64_t t, double v, uint32_t rank)
 {
-	if (*np == set->cap_pts) {
-		size_t cap = set->cap_pts ? set->cap_pts * 2 : 1024;
-		struct point *p = realloc(set->pts, cap * sizeof(*p));
+	if (*np == sc->cap_pts) {
+		size_t cap = sc->cap_pts ? sc->cap_pts * 2 : 1024;
+		struct point *p = realloc(sc->pts, cap * sizeof(*p));
 		if (p == NULL)
 			return VG_ENOMEM;
-		set->pts = p;
-		set->cap_pts = cap;
+		sc->pts = p;
+		sc->cap_pts = cap;
 	}
-	set->pts[(*np)++] = (struct point){ t, v, rank };
+	sc->pts[(*np)++] = (struct point){ t, v, rank };
 	return 0;
 }
+
 
 static int point_cmp(const void *a, const void *b)
 {
@@ -859,8 +879,8 @@ static bool is_raw_place(const struct vg_storage_set *set, uint32_t place)
 	return bi.tier == VG_TIER_RAW;
 }
 
-static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
-		       struct vg_samples *out, struct vg_err *err)
+static int read_merged(const struct vg_storage_set *set, struct scratch *sc, size_t i, int64_t min_t,
+		       int64_t max_t, struct vg_samples *out, struct vg_err *err)
 {
 	const struct run *r = &set->runs[i];
 	size_t np = 0;
@@ -870,9 +890,11 @@ static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int6
 	/* The common case, one place: no merge. */
 	if (r->n == 1 && set->entries[r->first].place == PLACE_HEAD) {
 		struct vg_head *h = set->head;
+		const struct entry *ne = i + 1 < set->n_runs ? &set->entries[set->runs[i + 1].first] : NULL;
 		vg_head_rdlock(h);
-		rc = vg_head_read_snap_locked(h, set->entries[r->first].id, &set->entries[r->first].snap,
-					      min_t, max_t, out);
+		rc = vg_head_read_snap_ahead_locked(h, set->entries[r->first].id, &set->entries[r->first].snap,
+						    min_t, max_t, ne && ne->place == PLACE_HEAD ? ne->id : UINT32_MAX,
+						    out);
 		vg_head_unlock(h);
 		return rc ? vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc)) : 0;
 	}
@@ -890,42 +912,71 @@ static int read_merged(struct vg_storage_set *set, size_t i, int64_t min_t, int6
 			if (rc != 0)
 				return vg_err_set(err, rc, "reading the head: %s", vg_strerror(rc));
 			for (size_t j = 0; j < out->n; j++)
-				if (push_point(set, &np, out->ts_ms[j], out->values[j], rank) != 0)
+				if (push_point(sc, &np, out->ts_ms[j], out->values[j], rank) != 0)
 					return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
 			out->n = 0;
 			continue;
 		}
 		size_t n;
-		if ((rc = read_block_series(set, e, &n, err)) != 0)
+		if ((rc = read_block_series(set, sc, e, &n, err)) != 0)
 			return rc;
 		for (size_t j = 0; j < n; j++)
-			if (set->cols.ts_ms[j] >= min_t && set->cols.ts_ms[j] <= max_t &&
-			    push_point(set, &np, set->cols.ts_ms[j], set->cols.values[j], rank) != 0)
+			if (sc->cols.ts_ms[j] >= min_t && sc->cols.ts_ms[j] <= max_t &&
+			    push_point(sc, &np, sc->cols.ts_ms[j], sc->cols.values[j], rank) != 0)
 				return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
 	}
-	if (np > 1) /* not with none: set->pts may still be NULL */
-		qsort(set->pts, np, sizeof(*set->pts), point_cmp);
+	if (np > 1) /* not with none: sc->pts may still be NULL */
+		qsort(sc->pts, np, sizeof(*sc->pts), point_cmp);
 	if (vg_samples_reserve(out, np) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory merging a series");
 	for (size_t j = 0; j < np; j++) {
-		if (out->n > 0 && out->ts_ms[out->n - 1] == set->pts[j].t)
+		if (out->n > 0 && out->ts_ms[out->n - 1] == sc->pts[j].t)
 			continue; /* the better-ranked sample came first */
-		out->ts_ms[out->n] = set->pts[j].t;
-		out->values[out->n] = set->pts[j].v;
+		out->ts_ms[out->n] = sc->pts[j].t;
+		out->values[out->n] = sc->pts[j].v;
 		out->n++;
 	}
 	return 0;
 }
 
-int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
-			struct vg_samples *out, struct vg_err *err)
+/* Series i merged, less what was deleted, with the scratch sc. */
+static int read_series(const struct vg_storage_set *set, struct scratch *sc, size_t i, int64_t min_t,
+		       int64_t max_t, struct vg_samples *out, struct vg_err *err)
 {
 	const struct run *r = &set->runs[i];
-	int rc = read_merged(set, i, min_t, max_t, out, err);
+	int rc = read_merged(set, sc, i, min_t, max_t, out, err);
 
 	if (rc == 0)
 		vg_tombstones_cut(set->dels + r->del_first, r->del_n, out);
 	return rc;
+}
+
+int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
+			struct vg_samples *out, struct vg_err *err)
+{
+	return read_series(set, &set->sc, i, min_t, max_t, out, err);
+}
+
+int vg_storage_reader_new(struct vg_storage_set *set, struct vg_storage_reader **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return VG_ENOMEM;
+	(*out)->set = set;
+	return 0;
+}
+
+int vg_storage_reader_read(struct vg_storage_reader *rd, size_t i, int64_t min_t, int64_t max_t,
+			   struct vg_samples *out, struct vg_err *err)
+{
+	return read_series(rd->set, &rd->sc, i, min_t, max_t, out, err);
+}
+
+void vg_storage_reader_free(struct vg_storage_reader *rd)
+{
+	if (rd == NULL)
+		return;
+	scratch_release(&rd->sc);
+	free(rd);
 }
 
 /* --- reading rollup buckets --------------------------------------------- */

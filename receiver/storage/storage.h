@@ -131,6 +131,18 @@ void vg_storage_set_key(const struct vg_storage_set *set, size_t i, const uint8_
 int vg_storage_set_read(struct vg_storage_set *set, size_t i, int64_t min_t, int64_t max_t,
 			struct vg_samples *out, struct vg_err *err);
 /*
+ * A reader of a raw selection's series for another thread than the one
+ * that made the set: reads as vg_storage_set_read does, into scratch of
+ * its own, so that two threads read one set's series at once (the set
+ * itself is only read; each thread reads with its own reader or the set).
+ * The set must outlive its readers. vg_storage_reader_new: VG_ENOMEM.
+ */
+struct vg_storage_reader;
+int vg_storage_reader_new(struct vg_storage_set *set, struct vg_storage_reader **out);
+int vg_storage_reader_read(struct vg_storage_reader *rd, size_t i, int64_t min_t, int64_t max_t,
+			   struct vg_samples *out, struct vg_err *err);
+void vg_storage_reader_free(struct vg_storage_reader *rd);
+/*
  * The buckets of series i of a rollup selection that overlap [min_t, max_t]
  * (whole buckets), ascending, one per start, into out (replacing what it
  * held). Each instant comes from one tier, so nothing is counted twice
