@@ -31,6 +31,7 @@
 #include "common/series.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ struct agent {
 	size_t n_slots;
 	struct vg_collect_ctx *collect_ctx; /* filters, statvfs worker */
 	uint64_t rounds;                    /* sampling rounds run */
+	uint64_t trim_round;                /* the round after which free heap pages go back */
 	uint64_t series_errors;
 	struct event *tick;
 	struct vg_agent_config *old_cfg; /* a reloaded configuration, freed with the agent */
@@ -453,6 +455,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (vg_route_submit(a->route, ts, &err) != 0)
 		vg_error("cannot queue a batch: %s", err.msg);
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
+	/* Start-up and a reload (the configuration, the first batches and
+	 * the series dictionary they send) leave free pages in the middle of
+	 * the heap that free() keeps; give them back once, a few rounds in,
+	 * when what is left is the steady state (docs/performance.md). */
+	if (a->rounds == a->trim_round)
+		malloc_trim(0);
 }
 
 /* A finished local scrape: its own batch, at the time it started. */
@@ -671,6 +679,7 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 		free(a->old_cfg);
 	}
 	a->old_cfg = next; /* a->cfg == next now; the first one lives in main */
+	a->trim_round = a->rounds + 3;
 	vg_info("SIGHUP: configuration reloaded%s", is_route_change ? ", sender restarted on its spool" : "");
 }
 
@@ -817,6 +826,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&a, 0, sizeof(a));
+	a.trim_round = 3;
 	a.argc = argc;
 	a.argv = argv;
 	apply_sampling(&a, &cfg);

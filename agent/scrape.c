@@ -20,7 +20,7 @@
  * before any target exists.
  */
 #include "agent/scrape.h"
-#include "agent/dl.h"
+#include "common/dl.h"
 #include "agent/collect/collect.h"
 #include "common/buf.h"
 #include "common/clock.h"

@@ -57,6 +57,8 @@
 #define OUTPUT_LOW_BYTES (256u << 10)
 /* SERIES entries per frame when defining many refs at once. */
 #define SERIES_PER_FRAME 5000
+/* raw and out larger than this after the dictionary are released. */
+#define BUF_KEEP_BYTES (16u << 10)
 
 enum conn_state { DISCONNECTED, RESOLVING, CONNECTING, CONNECTED };
 
@@ -246,6 +248,14 @@ static int define_refs(struct vg_sender *s, uint32_t upto)
 		if (vg_buf_failed(&s->raw) || send_frame(s, VG_FRAME_SERIES, 0) != 0)
 			return -1;
 		s->defined_refs += n;
+		/* The dictionary's frames, sent as a connection starts, are
+		 * the largest: buffers grown for them would keep those pages
+		 * for the agent's life, which batches, a few KiB, do not
+		 * need. */
+		if (s->defined_refs == upto && s->raw.cap > BUF_KEEP_BYTES) {
+			vg_buf_release(&s->raw);
+			vg_buf_release(&s->out);
+		}
 	}
 	return 0;
 }

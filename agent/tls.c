@@ -13,7 +13,7 @@
  * table set; nothing here is called before vg_tls_client_new succeeded.
  */
 #include "agent/tls.h"
-#include "agent/dl.h"
+#include "common/dl.h"
 #include "common/err.h"
 
 #include <arpa/inet.h>

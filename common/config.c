@@ -21,11 +21,13 @@
 #include "common/config.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/dl.h"
 #include "common/err.h"
 #include "common/series.h"
 #include "common/frame.h"
 #include "common/log.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -41,7 +43,49 @@
 
 #include "common/banned.h"
 
+/*
+ * libyaml is dlopen()ed for each file read and closed after it (dl.h): a
+ * program reads its configuration at start and on a reload, and linked,
+ * the library would stay mapped for nothing the rest of the time (some
+ * 130 KiB of an agent's resident memory, docs/performance.md).
+ */
+#ifndef VG_YAML_SONAME
+#define VG_YAML_SONAME "libyaml-0.so.2"
+#endif
+
+struct yaml_api {
+	void *handle;
+	__typeof__(yaml_parser_initialize) *parser_initialize;
+	__typeof__(yaml_parser_set_input_string) *parser_set_input_string;
+	__typeof__(yaml_parser_parse) *parser_parse;
+	__typeof__(yaml_parser_delete) *parser_delete;
+	__typeof__(yaml_event_delete) *event_delete;
+};
+
+static int libyaml_open(struct yaml_api *a, const char *name, struct vg_err *err)
+{
+	const struct vg_dl_sym syms[] = {
+		VG_DL_SYM(a->parser_initialize, yaml_parser_initialize),
+		VG_DL_SYM(a->parser_set_input_string, yaml_parser_set_input_string),
+		VG_DL_SYM(a->parser_parse, yaml_parser_parse),
+		VG_DL_SYM(a->parser_delete, yaml_parser_delete),
+		VG_DL_SYM(a->event_delete, yaml_event_delete),
+	};
+	const char *missing;
+
+	if ((a->handle = dlopen(VG_YAML_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL)
+		return vg_err_set(err, VG_ENOENT, "%s: reading YAML needs %s (install libyaml-0-2): %s", name,
+				  VG_YAML_SONAME, dlerror());
+	if ((missing = vg_dl_load(a->handle, syms, sizeof(syms) / sizeof(syms[0]))) != NULL) {
+		dlclose(a->handle);
+		a->handle = NULL;
+		return vg_err_set(err, VG_ENOENT, "%s: %s lacks %s", name, VG_YAML_SONAME, missing);
+	}
+	return 0;
+}
+
 struct conf_ctx {
+	struct yaml_api yaml;
 	yaml_parser_t parser;
 	const char *text;
 	size_t len;
@@ -137,7 +181,7 @@ static int parser_error(struct conf_ctx *c)
 
 static int next_event(struct conf_ctx *c, yaml_event_t *ev)
 {
-	if (!yaml_parser_parse(&c->parser, ev))
+	if (!c->yaml.parser_parse(&c->parser, ev))
 		return parser_error(c);
 	return 0;
 }
@@ -558,19 +602,19 @@ static int labels_load(struct conf_ctx *c, const char *path, struct vg_conf_labe
 		l.names[l.n] = nc;
 		l.values[l.n] = vc;
 		l.n++;
-		yaml_event_delete(&k);
-		yaml_event_delete(&v);
+		c->yaml.event_delete(&k);
+		c->yaml.event_delete(&v);
 		has_k = has_v = false;
 	}
-	yaml_event_delete(&k);
+	c->yaml.event_delete(&k);
 	vg_conf_labels_release(out);
 	*out = l;
 	return 0;
 fail:
 	if (has_v)
-		yaml_event_delete(&v);
+		c->yaml.event_delete(&v);
 	if (has_k)
-		yaml_event_delete(&k);
+		c->yaml.event_delete(&k);
 	vg_conf_labels_release(&l);
 	return r;
 }
@@ -593,7 +637,7 @@ static int strlist_load(struct conf_ctx *c, const char *path, struct vg_conf_str
 				    "%s: list items must be single values, got %s", path,
 				    ev.type == YAML_SCALAR_EVENT ? "an empty value" : event_kind(&ev));
 		if (r < 0) {
-			yaml_event_delete(&ev);
+			c->yaml.event_delete(&ev);
 			goto fail;
 		}
 		char **v = realloc(l.v, (l.n + 1) * sizeof(*v));
@@ -603,13 +647,13 @@ static int strlist_load(struct conf_ctx *c, const char *path, struct vg_conf_str
 		if (!v || !s) {
 			free(s);
 			r = fail_at(c, ev.start_mark.line, VG_ENOMEM, "%s: out of memory", path);
-			yaml_event_delete(&ev);
+			c->yaml.event_delete(&ev);
 			goto fail;
 		}
 		l.v[l.n++] = s;
-		yaml_event_delete(&ev);
+		c->yaml.event_delete(&ev);
 	}
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	strlist_release(out);
 	*out = l;
 	return 0;
@@ -667,11 +711,11 @@ static int list_load(struct conf_ctx *c, const struct vg_conf_field *f, const ch
 		if (r == 0 && l.n >= max)
 			r = fail_at(c, ev.start_mark.line, VG_ELIMIT, "%s: more than %zu items", path, max);
 		if (r < 0) {
-			yaml_event_delete(&ev);
+			c->yaml.event_delete(&ev);
 			goto fail;
 		}
 		size_t item_line = ev.start_mark.line + 1;
-		yaml_event_delete(&ev);
+		c->yaml.event_delete(&ev);
 		void *v = realloc(l.v, (l.n + 1) * item_size);
 		if (v != NULL)
 			l.v = v;
@@ -692,7 +736,7 @@ static int list_load(struct conf_ctx *c, const struct vg_conf_field *f, const ch
 		if (r < 0)
 			goto fail;
 	}
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	vg_conf_list_release(f, out);
 	*out = l;
 	return 0;
@@ -773,7 +817,7 @@ checked:
 			r = fail_at(c, line, r < 0 ? r : VG_EINVAL, "%s: %s", path, sub.msg);
 	}
 out:
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	return r;
 }
 
@@ -797,7 +841,7 @@ static int load_mapping(struct conf_ctx *c, const struct vg_conf_field *fields, 
 		if (r < 0)
 			goto out;
 		if (k.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&k);
+			c->yaml.event_delete(&k);
 			break;
 		}
 		size_t line = k.start_mark.line;
@@ -805,7 +849,7 @@ static int load_mapping(struct conf_ctx *c, const struct vg_conf_field *fields, 
 		if (r == 0 && k.type != YAML_SCALAR_EVENT)
 			r = fail_at(c, line, VG_EINVAL, "keys must be single words, got %s", event_kind(&k));
 		if (r < 0) {
-			yaml_event_delete(&k);
+			c->yaml.event_delete(&k);
 			goto out;
 		}
 		const char *key = (const char *)k.data.scalar.value;
@@ -815,10 +859,10 @@ static int load_mapping(struct conf_ctx *c, const struct vg_conf_field *fields, 
 				break;
 		if (i == n_fields) {
 			r = unknown_key(c, line, fields, path, key, key_len);
-			yaml_event_delete(&k);
+			c->yaml.event_delete(&k);
 			goto out;
 		}
-		yaml_event_delete(&k);
+		c->yaml.event_delete(&k);
 		char sub[256];
 		if (path)
 			snprintf(sub, sizeof(sub), "%s.%s", path, fields[i].key);
@@ -850,13 +894,13 @@ static int load_stream(struct conf_ctx *c, const struct vg_conf_field *fields)
 	r = next_event(c, &ev);             /* STREAM-START */
 	if (r < 0)
 		return r;
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	r = next_event(c, &ev);
 	if (r < 0)
 		return r;
 	if (ev.type == YAML_STREAM_END_EVENT) /* empty, or only comments */
 		goto done;
-	yaml_event_delete(&ev);              /* DOCUMENT-START */
+	c->yaml.event_delete(&ev);              /* DOCUMENT-START */
 	r = next_event(c, &ev);
 	if (r < 0)
 		return r;
@@ -873,11 +917,11 @@ static int load_stream(struct conf_ctx *c, const struct vg_conf_field *fields)
 			    "expected a mapping of keys (key: value lines), got %s", event_kind(&ev));
 		goto done;
 	}
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	r = next_event(c, &ev);              /* DOCUMENT-END */
 	if (r < 0)
 		return r;
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	r = next_event(c, &ev);
 	if (r < 0)
 		return r;
@@ -885,7 +929,7 @@ static int load_stream(struct conf_ctx *c, const struct vg_conf_field *fields)
 		r = fail_at(c, ev.start_mark.line, VG_EINVAL,
 			    "a second YAML document; the file must hold one");
 done:
-	yaml_event_delete(&ev);
+	c->yaml.event_delete(&ev);
 	return r;
 }
 
@@ -899,16 +943,22 @@ int vg_conf_load_string(const char *text, size_t len, const char *name,
 		return vg_err_set(err, VG_ELIMIT, "%s: larger than the limit of %d bytes", name,
 				  VG_CONF_MAX_BYTES);
 	memset(&c, 0, sizeof(c));
-	if (!yaml_parser_initialize(&c.parser))
-		return vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
+	if ((r = libyaml_open(&c.yaml, name, err)) != 0)
+		return r;
+	if (!c.yaml.parser_initialize(&c.parser)) {
+		r = vg_err_set(err, VG_ENOMEM, "%s: out of memory", name);
+		goto out;
+	}
 	c.text = text;
 	c.len = len;
 	c.name = name;
 	c.target = target;
 	c.err = err;
-	yaml_parser_set_input_string(&c.parser, (const unsigned char *)text, len);
+	c.yaml.parser_set_input_string(&c.parser, (const unsigned char *)text, len);
 	r = load_stream(&c, fields);
-	yaml_parser_delete(&c.parser);
+	c.yaml.parser_delete(&c.parser);
+out:
+	dlclose(c.yaml.handle);
 	return r;
 }
 
@@ -917,7 +967,7 @@ int vg_conf_load_file(const char *path, const struct vg_conf_field *fields, void
 {
 	struct stat st;
 	char *text = NULL;
-	size_t len = 0;
+	size_t len = 0, cap;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -941,14 +991,31 @@ int vg_conf_load_file(const char *path, const struct vg_conf_field *fields, void
 			       (long long)st.st_size, VG_CONF_MAX_BYTES);
 		goto out;
 	}
-	/* One byte more than the limit, to notice a file that grew since fstat. */
-	text = malloc(VG_CONF_MAX_BYTES + 1);
-	if (!text) {
+	/* Sized by fstat, and grown to one byte more than the limit at most,
+	 * to notice a file that grew since (or a device, which has no size).
+	 * Not the limit at once: a free()d MiB raises glibc's thresholds for
+	 * mmap and trimming to it, which keeps what a long-running program
+	 * frees afterwards resident. */
+	cap = (size_t)st.st_size + 1;
+	if (cap < 4096)
+		cap = 4096;
+	if ((text = malloc(cap)) == NULL) {
 		r = vg_err_set(err, VG_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	while (len <= VG_CONF_MAX_BYTES) {
-		ssize_t n = read(fd, text + len, VG_CONF_MAX_BYTES + 1 - len);
+		ssize_t n;
+		if (len == cap) {
+			size_t ncap = cap * 2 > VG_CONF_MAX_BYTES + 1 ? VG_CONF_MAX_BYTES + 1 : cap * 2;
+			char *p = realloc(text, ncap);
+			if (p == NULL) {
+				r = vg_err_set(err, VG_ENOMEM, "%s: out of memory", path);
+				goto out;
+			}
+			text = p;
+			cap = ncap;
+		}
+		n = read(fd, text + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

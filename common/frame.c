@@ -38,6 +38,10 @@
  */
 #define CCTX_WINDOW_LOG 17
 #define CCTX_TABLE_LOG 12
+/* The compressed output of a frame larger than this (an agent's series
+ * dictionary, sent as a connection starts) is not kept for the next: the
+ * steady state's frames are a few KiB. */
+#define SCRATCH_KEEP_BYTES (16 * 1024)
 
 struct vg_frame_codec {
 	ZSTD_CCtx *cctx; /* NULL until the first frame to compress */
@@ -189,6 +193,8 @@ int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_f
 	vg_put_be32(hdr + 20, frame_checksum(hdr, hdr + VG_FRAME_HEADER_SIZE, payload_len));
 	out->len = start + VG_FRAME_HEADER_SIZE + payload_len;
 	out->data[out->len] = 0;
+	if (raw_len >= VG_FRAME_COMPRESS_MIN && c->scratch.cap > SCRATCH_KEEP_BYTES)
+		vg_buf_release(&c->scratch); /* (which this call overwrote) */
 	return 0;
 }
 

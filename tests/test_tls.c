@@ -326,8 +326,9 @@ END_TEST
 
 /* A default agent maps no library it does not use: not OpenSSL or libcurl
  * (loaded for TLS and scrapes), not PCRE2 (for configured filter regexes),
- * not libm or libxxhash (common/round.h, common/hash.h). One with a filter
- * regex loads PCRE2 and applies it. */
+ * not libyaml once its configuration is read (common/config.c), not libm
+ * or libxxhash (common/round.h, common/hash.h). One with a filter regex
+ * loads PCRE2 and applies it. */
 START_TEST(test_plain_agent_does_not_map_tls)
 {
 	struct vg_t_receiver r;
@@ -346,6 +347,8 @@ START_TEST(test_plain_agent_does_not_map_tls)
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libevent_openssl"), 0);
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libcurl"), 0);
 	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libpcre2"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(a.pid, "libyaml"), 0);
+	ck_assert_int_eq(vg_t_maps_contain(f.pid, "libyaml"), 0);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	/* (A sanitizer's runtime needs libm, and its link keeps every
 	 * library named: only the shipped build is checked.) */

@@ -14,7 +14,7 @@
  * thread that runs the round).
  */
 #include "agent/collect/collect.h"
-#include "agent/dl.h"
+#include "common/dl.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -84,7 +84,7 @@ const struct vg_collect_parser vg_collect_parsers[] = {
 
 /*
  * PCRE2 is dlopen()ed when a filter regex is configured, and only then
- * (agent/dl.h): linked, it would be mapped into every agent (some 100 KiB
+ * (common/dl.h): linked, it would be mapped into every agent (some 100 KiB
  * of resident memory) for what few hosts configure.
  */
 #ifndef VG_PCRE2_SONAME

@@ -204,7 +204,7 @@ bool vg_filesystem_is_wanted(const struct vg_collect_ctx *ctx, const char *fstyp
  * few KiB; mounts on a container host with thousands of mounts stay far
  * below. */
 #define VG_COLLECT_MAX_FILE_BYTES (1024 * 1024)
-#define VG_COLLECT_STACK_BYTES (16 * 1024)
+#define VG_COLLECT_STACK_BYTES (8 * 1024)
 
 /* A whole file read with one open and reads to EOF. Lives on the caller's
  * stack: files up to VG_COLLECT_STACK_BYTES - 1 need no allocation, larger

@@ -1,5 +1,5 @@
 /* dl.c: filling a dlopen()ed library's function table (dl.h). */
-#include "agent/dl.h"
+#include "common/dl.h"
 
 #include <dlfcn.h>
 #include <string.h>

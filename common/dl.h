@@ -1,8 +1,10 @@
 /*
- * dl.h: the agent's libraries loaded with dlopen() where they are
- * configured, not linked: OpenSSL (tls.c), libcurl (scrape.c) and PCRE2
- * (collect/collect.c). A default agent maps none of them
- * (docs/performance.md, "Agent footprint").
+ * dl.h: libraries loaded with dlopen() where they are used, not linked:
+ * libyaml while a configuration file is read (config.c), and the agent's
+ * OpenSSL (agent/tls.c), libcurl (agent/scrape.c) and PCRE2
+ * (agent/collect/collect.c) where they are configured. A default agent
+ * maps none of them once started (docs/performance.md, "Agent
+ * footprint").
  *
  * Each module keeps a table of function pointers of the declared types
  * (__typeof__ of the library's own prototypes), so every call is checked
