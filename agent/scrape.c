@@ -103,7 +103,8 @@ struct vg_scrape {
 	void *arg;
 };
 
-static const char *load_api(void *h, struct curl_api *a)
+/* Loads libcurl into a's table: its handle, or NULL with err set. */
+static void *load_api(struct curl_api *a, struct vg_err *err)
 {
 	const struct vg_dl_sym syms[] = {
 		VG_DL_SYM(a->easy_init, curl_easy_init),
@@ -123,7 +124,7 @@ static const char *load_api(void *h, struct curl_api *a)
 		VG_DL_SYM(a->slist_free_all, curl_slist_free_all),
 	};
 
-	return vg_dl_load(h, syms, sizeof(syms) / sizeof(syms[0]));
+	return vg_dl_open(LIBCURL_SONAME, "libcurl4", "scrape", syms, sizeof(syms) / sizeof(syms[0]), err);
 }
 
 bool vg_scrape_is_loaded(void)
@@ -489,8 +490,6 @@ static void target_release(struct vg_scrape *s, struct target *t)
 int vg_scrape_new(const struct vg_scrape_options *opts, struct vg_scrape **out, struct vg_err *err)
 {
 	struct vg_scrape *s;
-	const char *missing;
-	void *h;
 	int rc;
 
 	*out = NULL;
@@ -502,13 +501,8 @@ int vg_scrape_new(const struct vg_scrape_options *opts, struct vg_scrape **out, 
 	s->deliver = opts->deliver;
 	s->arg = opts->arg;
 	/* Never closed: curl's global state stays for the process. */
-	if ((h = dlopen(LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL) {
-		rc = vg_err_set(err, VG_ENOENT, "scrape: cannot load %s (install libcurl4): %s", LIBCURL_SONAME,
-				dlerror());
-		goto fail;
-	}
-	if ((missing = load_api(h, &s->api)) != NULL) {
-		rc = vg_err_set(err, VG_ENOENT, "scrape: %s lacks %s", LIBCURL_SONAME, missing);
+	if (load_api(&s->api, err) == NULL) {
+		rc = VG_ENOENT;
 		goto fail;
 	}
 	s->multi = s->api.multi_init();

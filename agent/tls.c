@@ -69,8 +69,8 @@ struct vg_tls_client {
 	char *server_name;
 };
 
-/* Every entry of the table from handle; the name of a missing one. */
-static const char *load_api(void *handle, struct tls_api *a)
+/* Loads the library into a's table: its handle, or NULL with err set. */
+static void *load_api(struct tls_api *a, struct vg_err *err)
 {
 	const struct vg_dl_sym syms[] = {
 		VG_DL_SYM(a->client_method, TLS_client_method),
@@ -99,7 +99,8 @@ static const char *load_api(void *handle, struct tls_api *a)
 		VG_DL_SYM(a->bev_allow_dirty_shutdown, bufferevent_openssl_set_allow_dirty_shutdown),
 	};
 
-	return vg_dl_load(handle, syms, sizeof(syms) / sizeof(syms[0]));
+	return vg_dl_open(VG_LIBEVENT_OPENSSL_SONAME, "libevent-openssl-2.1-7", "tls", syms,
+			  sizeof(syms) / sizeof(syms[0]), err);
 }
 
 /* OpenSSL's queued reason for a failure just seen, for a message. */
@@ -130,21 +131,14 @@ int vg_tls_client_new(const struct vg_tls_client_options *opts, struct vg_tls_cl
 {
 	struct vg_tls_client *t = calloc(1, sizeof(*t));
 	const struct tls_api *a = &t->api;
-	const char *missing;
 	char why[256];
-	void *handle;
 	int rc;
 
 	if (t == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	/* Never closed: see tls.h. */
-	if ((handle = dlopen(VG_LIBEVENT_OPENSSL_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL) {
-		rc = vg_err_set(err, VG_ENOENT, "tls: cannot load %s (install libevent-openssl-2.1-7): %s",
-				VG_LIBEVENT_OPENSSL_SONAME, dlerror());
-		goto fail;
-	}
-	if ((missing = load_api(handle, &t->api)) != NULL) {
-		rc = vg_err_set(err, VG_ENOENT, "tls: %s lacks %s", VG_LIBEVENT_OPENSSL_SONAME, missing);
+	if (load_api(&t->api, err) == NULL) {
+		rc = VG_ENOENT;
 		goto fail;
 	}
 	if ((t->ctx = a->ctx_new(a->client_method())) == NULL) {

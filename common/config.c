@@ -71,17 +71,11 @@ static int libyaml_open(struct yaml_api *a, const char *name, struct vg_err *err
 		VG_DL_SYM(a->parser_delete, yaml_parser_delete),
 		VG_DL_SYM(a->event_delete, yaml_event_delete),
 	};
-	const char *missing;
+	char what[300];
 
-	if ((a->handle = dlopen(VG_YAML_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL)
-		return vg_err_set(err, VG_ENOENT, "%s: reading YAML needs %s (install libyaml-0-2): %s", name,
-				  VG_YAML_SONAME, dlerror());
-	if ((missing = vg_dl_load(a->handle, syms, sizeof(syms) / sizeof(syms[0]))) != NULL) {
-		dlclose(a->handle);
-		a->handle = NULL;
-		return vg_err_set(err, VG_ENOENT, "%s: %s lacks %s", name, VG_YAML_SONAME, missing);
-	}
-	return 0;
+	snprintf(what, sizeof(what), "%s: reading YAML", name);
+	a->handle = vg_dl_open(VG_YAML_SONAME, "libyaml-0-2", what, syms, sizeof(syms) / sizeof(syms[0]), err);
+	return a->handle != NULL ? 0 : VG_ENOENT;
 }
 
 struct conf_ctx {

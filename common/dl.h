@@ -23,8 +23,17 @@ struct vg_dl_sym {
 /* One entry of a table: the symbol sym into the pointer at &field. */
 #define VG_DL_SYM(field, sym) { #sym, &(field) }
 
+struct vg_err;
+
 /* Sets each syms[i].dst from handle. Returns NULL, or the name of the
  * first symbol the library lacks (the table is then incomplete). */
 const char *vg_dl_load(void *handle, const struct vg_dl_sym *syms, size_t n);
+
+/* dlopen()s soname (RTLD_LAZY | RTLD_LOCAL) and fills syms from it.
+ * Returns the handle, or NULL with err set to "<what> needs <soname>
+ * (install <package>): <dlerror>" or "<what>: <soname> lacks <symbol>"
+ * (the library closed again). */
+void *vg_dl_open(const char *soname, const char *package, const char *what, const struct vg_dl_sym *syms,
+		 size_t n, struct vg_err *err);
 
 #endif

@@ -111,19 +111,12 @@ static int pcre_load(struct pcre_api *a, struct vg_err *err)
 		VG_DL_SYM(a->match_data_create, pcre2_match_data_create_8),
 		VG_DL_SYM(a->match_data_free, pcre2_match_data_free_8),
 	};
-	const char *missing;
 
 	if (a->handle != NULL)
 		return 0;
-	if ((a->handle = dlopen(VG_PCRE2_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL)
-		return vg_err_set(err, VG_ENOENT, "filter regexes need %s (install libpcre2-8-0): %s",
-				  VG_PCRE2_SONAME, dlerror());
-	if ((missing = vg_dl_load(a->handle, syms, sizeof(syms) / sizeof(syms[0]))) != NULL) {
-		dlclose(a->handle);
-		a->handle = NULL;
-		return vg_err_set(err, VG_ENOENT, "%s lacks %s", VG_PCRE2_SONAME, missing);
-	}
-	return 0;
+	a->handle = vg_dl_open(VG_PCRE2_SONAME, "libpcre2-8-0", "a filter regex", syms, sizeof(syms) / sizeof(syms[0]),
+			       err);
+	return a->handle != NULL ? 0 : VG_ENOENT;
 }
 
 static void pcre_unload(struct pcre_api *a)
