@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,4 +151,37 @@ int vg_fs_publish(const struct vg_fileops *ops, int fd, const char *tmp_path,
 				  strerror(e));
 	}
 	return vg_fs_sync_dir_of(final_path, ops, err);
+}
+
+int vg_fs_lock_dir(const char *dir, int *fd_out, struct vg_err *err)
+{
+	char path[4096], pid[32];
+	int fd, n;
+
+	*fd_out = -1;
+	if ((size_t)snprintf(path, sizeof(path), "%s/lock", dir) >= sizeof(path))
+		return vg_err_set(err, VG_EINVAL, "%s: path too long", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vg_err_set(err, VG_EIO, "open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		ssize_t got = e == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
+
+		close(fd);
+		if (e != EWOULDBLOCK)
+			return vg_err_set(err, VG_EIO, "lock %s: %s", path, strerror(e));
+		pid[got > 0 ? got : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		return vg_err_set(err, VG_EAGAIN, "directory %s is in use by another process (pid %s, in %s); it must exit first",
+				  dir, pid[0] ? pid : "unknown", path);
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		int e = errno;
+		close(fd);
+		return vg_err_set(err, VG_EIO, "write %s: %s", path, strerror(e));
+	}
+	*fd_out = fd;
+	return 0;
 }

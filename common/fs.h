@@ -60,4 +60,15 @@ int vg_fs_sync_dir_of(const char *path, const struct vg_fileops *ops, struct vg_
 int vg_fs_publish(const struct vg_fileops *ops, int fd, const char *tmp_path,
 		  const char *final_path, struct vg_err *err);
 
+/*
+ * Takes the exclusive lock that says "one process owns this directory":
+ * flock(LOCK_EX | LOCK_NB) on dir/lock (created if missing), which then
+ * holds the owner's process id in decimal, for the message a second
+ * process gets. The kernel drops the lock when the owner exits, however it
+ * exits (kill -9 included), so a stale lock file never keeps anyone out.
+ * *fd_out keeps the lock until closed. VG_EAGAIN when another process
+ * holds it (the message names its pid); VG_EIO for other failures.
+ */
+int vg_fs_lock_dir(const char *dir, int *fd_out, struct vg_err *err);
+
 #endif

@@ -309,7 +309,7 @@ int main(int argc, char **argv)
 	char host[256], http_host[256], wal_dir[4096];
 	uint16_t port, http_port;
 	int64_t t0;
-	int rc, status = 1;
+	int rc, status = 1, lock_fd = -1;
 
 	vg_log_init("vigil-receiver", VG_LOG_INFO);
 	/* Once, before any thread: the notifier's channels use libcurl. */
@@ -358,6 +358,12 @@ int main(int argc, char **argv)
 	if (vg_clock_is_driven(&clock))
 		vg_warn("the calendar clock is driven by %s (for tests only)", cfg.testing_clock_file);
 	if (vg_fs_mkdir_p(cfg.data_dir, NULL, &err) != 0)
+		goto fail;
+	/* One receiver per data directory: a second one would replay the WAL
+	 * while the first appends to it and deletes what it sealed. A restart
+	 * must wait for the old process to exit (its last seal can take a
+	 * while). */
+	if (vg_fs_lock_dir(cfg.data_dir, &lock_fd, &err) != 0)
 		goto fail;
 	snprintf(wal_dir, sizeof(wal_dir), "%s/wal", cfg.data_dir);
 	stats = calloc(1, sizeof(*stats));
@@ -423,6 +429,7 @@ int main(int argc, char **argv)
 		vg_err_prefix(&err, "opening the WAL in %s", wal_dir);
 		goto fail;
 	}
+	atomic_store(&stats->wal_missing_segments, replayed.missing_segments);
 	vg_info("replayed the WAL in %lld ms: %llu records, %llu samples, %zu series",
 		(long long)(vg_clock_mono_ms() - t0), (unsigned long long)replayed.records,
 		(unsigned long long)replayed.samples, vg_head_num_series(head));
@@ -605,6 +612,9 @@ out:
 	vg_lastseen_free(last_seen);
 	vg_head_free(head);
 	free(stats);
+	/* Last: everything in the data directory is closed. */
+	if (lock_fd >= 0)
+		close(lock_fd);
 	vg_receiver_config_release(&cfg);
 	vg_clock_release(&clock);
 	if (status == 0)

@@ -61,6 +61,7 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->wal_sync_errors, 0);
 	atomic_init(&st->wal_bytes, 0);
 	atomic_init(&st->wal_recoveries, 0);
+	atomic_init(&st->wal_missing_segments, 0);
 	atomic_init(&st->wal_failing, 0);
 	atomic_init(&st->http_requests, 0);
 	atomic_init(&st->http_refused, 0);
@@ -267,6 +268,10 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	family(out, "vigil_receiver_wal_failing", "gauge",
 	       "1 while the WAL cannot write (a full disk) and agents' batches are refused.");
 	vg_buf_printf(out, "vigil_receiver_wal_failing %" PRIu64 "\n", load(&st->wal_failing));
+	family(out, "vigil_receiver_wal_missing_segments", "gauge",
+	       "WAL segments found missing when the receiver started; their records were lost.");
+	vg_buf_printf(out, "vigil_receiver_wal_missing_segments %" PRIu64 "\n",
+		      load(&st->wal_missing_segments));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
 	counter(out, "vigil_receiver_http_refused_total",

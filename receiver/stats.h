@@ -50,6 +50,7 @@ struct vg_stats {
 	_Atomic uint64_t wal_bytes;
 	_Atomic uint64_t wal_recoveries;     /* the WAL took writes again after failing */
 	_Atomic uint64_t wal_failing;        /* 1 while the WAL cannot write (batches refused) */
+	_Atomic uint64_t wal_missing_segments; /* found missing when the WAL was opened at start */
 	_Atomic uint64_t http_requests;
 	_Atomic uint64_t http_refused; /* refused before routing: a limit, a malformed head */
 	_Atomic uint64_t http_auth_refused; /* 401 or 403 */

@@ -314,6 +314,25 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 	res = range("seg_test{i=\"199\"}", BASE_MS, BASE_MS, "1");
 	ck_assert_uint_eq(json_array_size(res), 1);
 	json_decref(res);
+	/* A segment removed by hand from the middle: the start says so,
+	 * counts it in /metrics, and serves the rest. */
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	snprintf(seg1, sizeof(seg1), "%s/wal/00000003", data);
+	ck_assert_int_eq(access(seg1, F_OK), 0); /* so 2 lies between two */
+	snprintf(seg1, sizeof(seg1), "%s/wal/00000002", data);
+	ck_assert_int_eq(unlink(seg1), 0);
+	ck_assert_msg(vg_t_receiver_start(&rcv, data, config_arg) == 0, "the receiver did not start without a segment");
+	ck_assert(vg_t_log_contains(&rcv.proc, "segments 00000002 to 00000002 are missing"));
+	{
+		long status;
+		char *m = vg_t_http_get(rcv.http_port, "/metrics", &status);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_ptr_nonnull(strstr(m, "\nvigil_receiver_wal_missing_segments 1\n"));
+		free(m);
+	}
+	res = range("seg_test{i=\"0\"}", BASE_MS, BASE_MS, "1"); /* in segment 1 */
+	ck_assert_uint_eq(json_array_size(res), 1);
+	json_decref(res);
 }
 END_TEST
 

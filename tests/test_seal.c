@@ -177,6 +177,40 @@ START_TEST(test_seal_on_sigterm_leaves_everything_in_blocks)
 }
 END_TEST
 
+/* One receiver per data directory. A second one started on it while the
+ * first runs (a restart that did not wait for the SIGTERM'd process's
+ * last seal) used to replay the WAL while the first deleted what it had
+ * sealed, and failed with "opening the WAL ...: No such file or
+ * directory" (or, started earlier, appended to the same segments). It is
+ * refused at once, names the owner, and touches nothing; once the first
+ * has exited, it starts and finds everything. The second goes through a
+ * symbolic link, so its log and port file are its own: the lock is the
+ * directory's, whatever the path. */
+START_TEST(test_second_receiver_on_the_data_dir_is_refused)
+{
+	struct vg_t_receiver second;
+	char alias[700];
+
+	dir = vg_t_tmpdir("vigil-seal");
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(alias, sizeof(alias), "%s/alias", dir);
+	restart();
+	import_range(T0_S, T0_S + 3600, 2);
+	ck_assert_int_eq(symlink(data, alias), 0);
+	memset(&second, 0, sizeof(second));
+	ck_assert_int_ne(vg_t_receiver_start(&second, alias, "--retention=raw=100y,1m=100y,1h=100y"), 0);
+	second.proc.pid = 0; /* exited, and reaped by the start's check */
+	ck_assert(vg_t_log_contains(&second.proc, "is in use by another process"));
+	ck_assert_uint_eq(count_all(T0_S + 3590), 360 * 2);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 30000), 0);
+	ck_assert_int_eq(vg_t_receiver_start(&second, alias, "--retention=raw=100y,1m=100y,1h=100y"), 0);
+	ck_assert_uint_eq(vg_t_count_samples(second.http_port, "seal_m", T0_S, T0_S + 3590, 10), 360 * 2);
+	ck_assert_int_eq(vg_t_stop(&second.proc, SIGTERM, 30000), 0);
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 /* --- in-process: the frozen head ------------------------------------------- */
 
 static uint32_t head_add(struct vg_head *h, const char *inst)
@@ -280,6 +314,7 @@ static Suite *seal_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_seal_writes_a_block_per_period_and_cuts_the_wal);
 	tcase_add_test(tc, test_seal_on_sigterm_leaves_everything_in_blocks);
+	tcase_add_test(tc, test_second_receiver_on_the_data_dir_is_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("head");
 	tcase_add_test(tc, test_frozen_head_reads_merge_then_the_seal_serves_them);

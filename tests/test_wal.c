@@ -223,6 +223,8 @@ struct reclog {
 	size_t calls;
 	size_t stop_at_call; /* 0: never */
 	int stop_code;
+	size_t unlink_at_call; /* 0: never; else removes segment unlink_segno then */
+	uint32_t unlink_segno;
 };
 
 static void reclog_release(struct reclog *l)
@@ -271,11 +273,24 @@ static void reclog_samples(struct reclog *l, const struct vg_wal_samples *s)
 	reclog_end(l);
 }
 
+/* What another process sharing the directory would do in the middle of a
+ * replay: remove a segment that the open already listed. */
+static void maybe_unlink(struct reclog *l)
+{
+	char path[256];
+
+	if (l->calls != l->unlink_at_call)
+		return;
+	seg_path(path, sizeof(path), l->unlink_segno);
+	ck_assert_int_eq(unlink(path), 0);
+}
+
 static int on_series(void *arg, uint32_t id, const uint8_t *key, size_t key_len)
 {
 	struct reclog *l = arg;
 	if (++l->calls == l->stop_at_call)
 		return l->stop_code;
+	maybe_unlink(l);
 	reclog_series(l, id, key, key_len);
 	return 0;
 }
@@ -285,6 +300,7 @@ static int on_samples(void *arg, const struct vg_wal_samples *s)
 	struct reclog *l = arg;
 	if (++l->calls == l->stop_at_call)
 		return l->stop_code;
+	maybe_unlink(l);
 	reclog_samples(l, s);
 	return 0;
 }
@@ -1840,6 +1856,55 @@ START_TEST(test_wal_roll_and_remove_before)
 }
 END_TEST
 
+/* A segment removed while the WAL is opened (listed, then gone: another
+ * process on the same directory) loses only its own records: the open
+ * goes on with the rest, says so and counts it, as it does for a hole
+ * found in the listing (the next open); a vanished last segment is
+ * replaced by the next number. The open used to fail with ENOENT. */
+START_TEST(test_wal_segment_removed_during_open_is_counted_not_fatal)
+{
+	struct reclog want = { 0 }, got = { 0 }, got2 = { 0 }, got3 = { 0 };
+	uint64_t offs[512];
+	size_t segs, in1, in2;
+	struct vg_wal_stats st;
+	struct vg_wal *w;
+	char path[256];
+
+	segs = write_log(&want, 4096, 200, 20);
+	ck_assert_uint_ge(segs, 4);
+	in1 = record_offsets(1, offs, 512);
+	in2 = record_offsets(2, offs, 512);
+	/* Segment 2 goes while segment 1 is being replayed. */
+	got.unlink_at_call = 1;
+	got.unlink_segno = 2;
+	w = open_ok(4096, NULL, &got, &st);
+	assert_log_slices(&want, &got, 0, in1, in1 + in2, want.n);
+	ck_assert_uint_eq(st.missing_segments, 1);
+	ck_assert_uint_eq(st.segments, segs - 1);
+	vg_wal_close(w);
+	/* The next open finds a hole where it was: the same records, the
+	 * same count. */
+	w = open_ok(4096, NULL, &got2, &st);
+	assert_log_slices(&want, &got2, 0, in1, in1 + in2, want.n);
+	ck_assert_uint_eq(st.missing_segments, 1);
+	vg_wal_close(w);
+	/* The last one goes while the first is replayed: appends go on in a
+	 * new segment after it. */
+	got3.unlink_at_call = 1;
+	got3.unlink_segno = (uint32_t)segs;
+	w = open_ok(4096, NULL, &got3, &st);
+	ck_assert_uint_eq(st.missing_segments, 2);
+	ck_assert_uint_eq(st.last_segment, segs + 1);
+	vg_wal_close(w);
+	seg_path(path, sizeof(path), (uint32_t)segs + 1);
+	ck_assert(file_exists(path));
+	reclog_release(&want);
+	reclog_release(&got);
+	reclog_release(&got2);
+	reclog_release(&got3);
+}
+END_TEST
+
 /* ---- random damage ----------------------------------------------------------- */
 
 static bool record_eq(const struct reclog *a, size_t i, const struct reclog *b, size_t j)
@@ -2044,6 +2109,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_wal_callback_nonzero_stops_replay);
 	tcase_add_test(tc, test_wal_append_limits);
 	tcase_add_test(tc, test_wal_roll_and_remove_before);
+	tcase_add_test(tc, test_wal_segment_removed_during_open_is_counted_not_fatal);
 	tcase_add_test(tc, test_wal_random_damage_never_invents_records);
 	tcase_add_test(tc, test_wal_replay_rate_printed);
 	suite_add_tcase(s, tc);

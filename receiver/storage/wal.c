@@ -653,7 +653,8 @@ static int adopt_last(struct vg_wal *w, int fd, uint32_t segno, const char *name
 /*
  * Replays one segment. For the last segment (is_last) a usable file is left
  * open in w->fd and *is_adopted set; otherwise the file is closed. *size_out
- * gets the file's size as it is left on disk.
+ * gets the file's size as it is left on disk. Returns 1 when the file is
+ * no longer there (counted in missing_segments).
  */
 static int replay_segment(struct vg_wal *w, uint32_t segno, bool is_last,
 			  const struct vg_wal_replay_cb *cb, struct vg_wal_stats *st,
@@ -669,6 +670,15 @@ static int replay_segment(struct vg_wal *w, uint32_t segno, bool is_last,
 	*is_adopted = false;
 	seg_name(name, segno);
 	fd = openat(w->dir_fd, name, (is_last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* Listed a moment ago, gone now: removed by something else than
+		 * this WAL (which removes nothing while it opens). Whatever it
+		 * held is lost; the rest still replays. */
+		vg_warn("wal: %s/%s: removed while the WAL was being opened; its records are lost",
+			w->dir, name);
+		st->missing_segments++;
+		return 1;
+	}
 	if (fd < 0)
 		return vg_err_set(err, VG_EIO, "open %s/%s: %s", w->dir, name, strerror(errno));
 	if (fstat(fd, &sb) != 0) {
@@ -919,10 +929,18 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 		uint64_t size = 0;
 		bool is_last = i + 1 == n_nums;
 
-		if (i > 0 && nums[i] != nums[i - 1] + 1)
-			vg_warn("wal: %s: segments %08" PRIu32 " to %08" PRIu32 " are missing", w->dir,
-				nums[i - 1] + 1, nums[i] - 1);
+		/* Segments go lowest first, each removal synced
+		 * (vg_wal_remove_before), so what is left is a contiguous
+		 * range: a hole was made by something else and held records
+		 * replay needed. */
+		if (i > 0 && nums[i] != nums[i - 1] + 1) {
+			vg_warn("wal: %s: segments %08" PRIu32 " to %08" PRIu32 " are missing; their records are lost",
+				w->dir, nums[i - 1] + 1, nums[i] - 1);
+			st.missing_segments += nums[i] - nums[i - 1] - 1;
+		}
 		rc = replay_segment(w, nums[i], is_last, cb, &st, &is_adopted, &size, err);
+		if (rc == 1)
+			continue;
 		if (rc != 0)
 			goto fail;
 		rc = push_seg(w, nums[i], size);
@@ -954,6 +972,7 @@ int vg_wal_open(const char *dir, const struct vg_wal_options *opts,
 	w->st.corrupt_tails = st.corrupt_tails;
 	w->st.damaged_segments = st.damaged_segments;
 	w->st.bad_segments = st.bad_segments;
+	w->st.missing_segments = st.missing_segments;
 	w->st.skipped_bytes = st.skipped_bytes;
 	st.first_segment = w->segs[0].segno;
 	st.last_segment = w->segno;
@@ -1484,29 +1503,44 @@ int vg_wal_roll(struct vg_wal *w, uint32_t *segno_out, struct vg_err *err)
 int vg_wal_remove_before(struct vg_wal *w, uint32_t segno, struct vg_err *err)
 {
 	char name[SEG_NAME_MAX];
-	size_t i, kept = 0;
+	size_t i, n_old = 0, removed = 0;
 	int rc = 0;
 
 	/* Only segments the writer has finished: those below its current one,
-	 * which are complete and synced. */
+	 * which are complete and synced. segs is ascending and only ever
+	 * grows at its end (the writer's rolls), so they are its first
+	 * n_old entries until they are dropped below. */
 	pthread_mutex_lock(&w->mu);
 	if (segno > w->segs[w->n_segs - 1].segno)
 		segno = w->segs[w->n_segs - 1].segno;
-	for (i = 0; i < w->n_segs; i++) {
-		if (w->segs[i].segno < segno && rc == 0) {
-			seg_name(name, w->segs[i].segno);
-			if (unlinkat(w->dir_fd, name, 0) == 0 || errno == ENOENT)
-				continue;
-			rc = vg_err_set(err, VG_EIO, "unlink %s/%s: %s", w->dir, name, strerror(errno));
-		}
-		w->segs[kept++] = w->segs[i];
-	}
-	if (kept != w->n_segs) {
-		w->n_segs = kept;
-		if (vg_fs_fdatasync(&w->ops, w->dir_fd) != 0 && rc == 0)
-			rc = vg_err_set(err, VG_EIO, "fsync %s: %s", w->dir, strerror(errno));
-	}
+	while (n_old < w->n_segs && w->segs[n_old].segno < segno)
+		n_old++;
 	pthread_mutex_unlock(&w->mu);
+	/* Lowest first, the directory synced after each: whatever a crash
+	 * leaves is a contiguous range of segments, so that a hole found at
+	 * open always means records lost (vg_wal_open), never a removal half
+	 * done. Without the lock: the writer takes it after every commit. */
+	for (i = 0; i < n_old; i++) {
+		pthread_mutex_lock(&w->mu);
+		seg_name(name, w->segs[i].segno);
+		pthread_mutex_unlock(&w->mu);
+		if (unlinkat(w->dir_fd, name, 0) != 0 && errno != ENOENT) {
+			rc = vg_err_set(err, VG_EIO, "unlink %s/%s: %s", w->dir, name, strerror(errno));
+			break;
+		}
+		removed = i + 1;
+		if (vg_fs_fdatasync(&w->ops, w->dir_fd) != 0) {
+			rc = vg_err_set(err, VG_EIO, "fsync %s after removing %s: %s", w->dir, name,
+					strerror(errno));
+			break;
+		}
+	}
+	if (removed > 0) {
+		pthread_mutex_lock(&w->mu);
+		memmove(w->segs, w->segs + removed, (w->n_segs - removed) * sizeof(*w->segs));
+		w->n_segs -= removed;
+		pthread_mutex_unlock(&w->mu);
+	}
 	return rc;
 }
 

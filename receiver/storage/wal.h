@@ -103,6 +103,8 @@ struct vg_wal_stats {
 	uint64_t corrupt_tails;    /* damaged tails of the last segment found and cut */
 	uint64_t damaged_segments; /* earlier segments whose rest was skipped */
 	uint64_t bad_segments;     /* segment files skipped for a bad header */
+	uint64_t missing_segments; /* numbers absent between two present (a hole)
+				    * or files gone while the WAL was opened */
 	uint64_t skipped_bytes;    /* bytes not replayed because of the above */
 	uint32_t first_segment;    /* lowest segment number on disk */
 	uint32_t last_segment;     /* the segment appends go to */
