@@ -29,8 +29,9 @@
  *    /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
- * series about 130 bytes of struct, its key bytes, 24-48 bytes of hash
- * slots and 4-8 bytes per label pair in postings; per sample what the
+ * series a 104-byte record (and a late part for the few with late data),
+ * its key bytes, 24-48 bytes of hash slots and 4-8 bytes per label pair
+ * in postings; per sample what the
  * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
  * slack and 32 bytes of header and malloc's 8-16 per finished chunk.
  *
@@ -117,21 +118,34 @@ struct late {
  * of their own. A read merges the three; so a late sample costs an append
  * and, once per LATE_CHUNK, a sort, never a shift of what is stored.
  */
+/* The late data of a series, apart from its record since few series have
+ * any: allocated at its first late sample and kept (ever counts on across
+ * freezes) until the head is freed. */
+struct late_part {
+	struct hchunk *chunks; /* each sorted; any order among them */
+	struct late *buf;      /* in arrival order, not yet in a chunk */
+	uint32_t n, cap;
+	uint64_t ever;         /* late samples stored: see series.in_ever */
+};
+
 struct series {
 	const uint8_t *key; /* in the arena */
-	uint32_t key_len;
-	uint32_t n_late, cap_late;
 	struct hchunk *chunks, *tail; /* in order, oldest first */
-	struct hchunk *late_chunks;   /* each sorted; any order among them */
 	/* Snapshots (vg_head_snap_locked): samples are numbered as they are
 	 * stored, in-order and late ones apart, from 0 for the life of the
-	 * head, freezes included. in_ever and late_ever count them (written
+	 * head, freezes included. in_ever and late->ever count them (written
 	 * under the stripe with __atomic stores, read at selection without
 	 * it); in_base is the number of the first in-order sample in chunks
 	 * (the ones before went to a frozen set). */
-	uint64_t in_ever, late_ever, in_base;
-	struct late *late;
+	uint64_t in_ever, in_base;
+	/* NULL until the first late sample. Set once, under the stripe, with
+	 * an __atomic release store after the part is filled in, and read at
+	 * selection without the stripe with an acquire load; never freed
+	 * before the head. Its other fields are read and written under the
+	 * stripe only. */
+	struct late_part *late;
 	struct vg_chunk_enc open;
+	uint32_t key_len;
 };
 
 struct posting {
@@ -568,8 +582,11 @@ static void chunks_free(struct hchunk *c)
 static void series_release(struct series *s)
 {
 	chunks_free(s->chunks);
-	chunks_free(s->late_chunks);
-	free(s->late);
+	if (s->late) {
+		chunks_free(s->late->chunks);
+		free(s->late->buf);
+		free(s->late);
+	}
 	vg_chunk_enc_release(&s->open);
 }
 
@@ -830,7 +847,7 @@ static int late_order_cmp(const void *a, const void *b, void *arg)
 /* Sorts the late buffer into a chunk, each sample's arrival kept beside it
  * (struct hchunk). Samples with equal timestamps are stored once, the first
  * to arrive (a retried batch carries the same values). */
-static int late_flush(struct vg_head *h, struct series *s)
+static int late_flush(struct vg_head *h, struct late_part *s)
 {
 	struct vg_chunk_enc enc;
 	struct hchunk *c = NULL;
@@ -839,17 +856,17 @@ static int late_flush(struct vg_head *h, struct series *s)
 	size_t len;
 	int rc = 0;
 
-	if ((order = malloc(s->n_late * sizeof(*order))) == NULL)
+	if ((order = malloc(s->n * sizeof(*order))) == NULL)
 		return VG_ENOMEM;
-	for (i = 0; i < s->n_late; i++)
+	for (i = 0; i < s->n; i++)
 		order[i] = i;
-	qsort_r(order, s->n_late, sizeof(*order), late_order_cmp, s->late);
-	for (i = 0; i < s->n_late; i++)
-		if (out == 0 || s->late[order[i]].t != s->late[order[out - 1]].t)
+	qsort_r(order, s->n, sizeof(*order), late_order_cmp, s->buf);
+	for (i = 0; i < s->n; i++)
+		if (out == 0 || s->buf[order[i]].t != s->buf[order[out - 1]].t)
 			order[out++] = order[i];
 	vg_chunk_enc_init(&enc);
 	for (i = 0; i < out && rc == 0; i++)
-		rc = vg_chunk_enc_append(&enc, s->late[order[i]].t, s->late[order[i]].v);
+		rc = vg_chunk_enc_append(&enc, s->buf[order[i]].t, s->buf[order[i]].v);
 	if (rc == 0)
 		rc = vg_chunk_enc_finish(&enc);
 	if (rc == 0) {
@@ -864,12 +881,12 @@ static int late_flush(struct vg_head *h, struct series *s)
 		c->len = (uint32_t)len;
 		c->n = out;
 		memcpy(c->data, p, len);
-		chunk_late_meta(c)->ord_hi = s->late_ever;
-		chunk_late_meta(c)->ord_lo = s->late_ever - s->n_late;
+		chunk_late_meta(c)->ord_hi = s->ever;
+		chunk_late_meta(c)->ord_lo = s->ever - s->n;
 		memcpy(chunk_late_meta(c)->arrival, order, out * sizeof(*order));
-		c->next = s->late_chunks;
-		s->late_chunks = c;
-		s->n_late = 0;
+		c->next = s->chunks;
+		s->chunks = c;
+		s->n = 0;
 	}
 	vg_chunk_enc_release(&enc);
 	free(order);
@@ -901,6 +918,7 @@ static int cut_open(struct vg_head *h, struct series *s)
 static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, double v)
 {
 	int64_t max_t = series_max_t(s);
+	struct late_part *lp;
 	int rc;
 
 	if (t > max_t) {
@@ -926,25 +944,30 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 	}
 	if (t == max_t)
 		return 0;
-	if (s->n_late == s->cap_late) {
-		uint32_t cap = s->cap_late ? s->cap_late * 2 : 8;
+	if (s->late == NULL) {
+		if ((lp = calloc(1, sizeof(*lp))) == NULL)
+			return VG_ENOMEM;
+		__atomic_store_n(&s->late, lp, __ATOMIC_RELEASE);
+	}
+	lp = s->late;
+	if (lp->n == lp->cap) {
+		uint32_t cap = lp->cap ? lp->cap * 2 : 8;
 		struct late *p;
-		if (s->cap_late >= (1u << 26))
+		if (lp->cap >= (1u << 26))
 			return VG_ELIMIT;
-		p = realloc(s->late, cap * sizeof(*p));
+		p = realloc(lp->buf, cap * sizeof(*p));
 		if (p == NULL)
 			return VG_ENOMEM;
-		s->late = p;
-		s->cap_late = cap;
+		lp->buf = p;
+		lp->cap = cap;
 	}
-	s->late[s->n_late++] = (struct late){ t, v };
-	__atomic_store_n(&s->late_ever, s->late_ever + 1, __ATOMIC_RELEASE);
-	if (s->n_late >= LATE_CHUNK && s->n_late % LATE_CHUNK == 0 && late_flush(h, s) == 0 &&
-	    s->cap_late > LATE_CHUNK) {
+	lp->buf[lp->n++] = (struct late){ t, v };
+	__atomic_store_n(&lp->ever, lp->ever + 1, __ATOMIC_RELEASE);
+	if (lp->n >= LATE_CHUNK && lp->n % LATE_CHUNK == 0 && late_flush(h, lp) == 0 && lp->cap > LATE_CHUNK) {
 		/* A burst of late data is over: give back its room. */
-		free(s->late);
-		s->late = NULL;
-		s->cap_late = 0;
+		free(lp->buf);
+		lp->buf = NULL;
+		lp->cap = 0;
 	}
 	return 1;
 }
@@ -1046,7 +1069,8 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 		out->keys += s->key_len;
 		pthread_mutex_lock(stripe(h, id));
 		out->chunks += chunks_mem(s->chunks, false, &out->chunk_bytes, &out->chunk_headers);
-		out->chunks += chunks_mem(s->late_chunks, true, &out->chunk_bytes, &out->chunk_headers);
+		if (s->late)
+			out->chunks += chunks_mem(s->late->chunks, true, &out->chunk_bytes, &out->chunk_headers);
 		(void)vg_chunk_enc_bytes(&s->open, &open_len);
 		if (open_len) {
 			out->open_chunks++;
@@ -1055,8 +1079,8 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 			out->allocs++;
 		}
 		if (s->late) {
-			out->late += s->cap_late * sizeof(*s->late);
-			out->allocs++;
+			out->late += sizeof(*s->late) + s->late->cap * sizeof(*s->late->buf);
+			out->allocs += s->late->buf ? 2 : 1;
 		}
 		if (h->frozen && id < h->n_frozen) {
 			const struct frozen *f = &h->frozen[id];
@@ -1208,8 +1232,11 @@ static int read_view(const struct sview *in, const struct sview *extra, int64_t 
 
 static struct sview live_view(const struct series *s, const struct vg_head_snap *snap)
 {
-	return (struct sview){ s->chunks, &s->open, s->late_chunks, s->late, s->n_late, s->in_base,
-			       s->late_ever - s->n_late, snap };
+	const struct late_part *lp = s->late;
+
+	if (lp == NULL)
+		return (struct sview){ s->chunks, &s->open, NULL, NULL, 0, s->in_base, 0, snap };
+	return (struct sview){ s->chunks, &s->open, lp->chunks, lp->buf, lp->n, s->in_base, lp->ever - lp->n, snap };
 }
 
 /* The frozen part of a series: its chunks were in order when frozen. */
@@ -1226,12 +1253,15 @@ static const struct frozen *frozen_of(const struct vg_head *h, uint32_t id)
 
 void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *out)
 {
+	const struct late_part *lp;
+
 	if (id >= h->n_series) {
 		out->in_ord = out->late_ord = 0;
 		return;
 	}
 	out->in_ord = __atomic_load_n(&h->series[id].in_ever, __ATOMIC_ACQUIRE);
-	out->late_ord = __atomic_load_n(&h->series[id].late_ever, __ATOMIC_ACQUIRE);
+	lp = __atomic_load_n(&h->series[id].late, __ATOMIC_ACQUIRE);
+	out->late_ord = lp ? __atomic_load_n(&lp->ever, __ATOMIC_ACQUIRE) : 0;
 }
 
 int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
@@ -1557,12 +1587,18 @@ int vg_head_freeze(struct vg_head *h)
 		struct series *s = &h->series[id];
 
 		pthread_mutex_lock(stripe(h, id));
-		fz[id] = (struct frozen){ s->chunks, s->late_chunks, s->late, s->n_late, s->in_base,
-					  s->late_ever };
+		fz[id] = (struct frozen){ s->chunks, NULL, NULL, 0, s->in_base, 0 };
+		if (s->late) {
+			fz[id].late_chunks = s->late->chunks;
+			fz[id].late = s->late->buf;
+			fz[id].n_late = s->late->n;
+			fz[id].late_end = s->late->ever;
+			s->late->chunks = NULL;
+			s->late->buf = NULL;
+			s->late->n = s->late->cap = 0;
+		}
 		s->in_base = s->in_ever;
-		s->chunks = s->tail = s->late_chunks = NULL;
-		s->late = NULL;
-		s->n_late = s->cap_late = 0;
+		s->chunks = s->tail = NULL;
 		pthread_mutex_unlock(stripe(h, id));
 	}
 	return 0;
