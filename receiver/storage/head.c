@@ -33,7 +33,7 @@
  * its key bytes, 24-48 bytes of hash slots and 4-8 bytes per label pair
  * in postings; per sample what the
  * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
- * slack and 32 bytes of header and malloc's 8-16 per finished chunk.
+ * slack and 24 bytes of header and malloc's 8-16 per finished chunk.
  *
  * Locking (head.h): h->lock guards the index and is written only when a
  * series is created; h->stripes guard the samples of each series. Only the
@@ -87,17 +87,25 @@ struct arena_block {
 	uint8_t data[];
 };
 
-/* A finished chunk (chunk.h), immutable. A late chunk also says, after
- * its bytes (struct late_meta), when its samples arrived (snapshots,
- * below): they are the late samples numbered ord_lo .. ord_hi - 1 of the
- * series, the k-th in time order being number ord_lo + arrival[k]. */
+/* A finished chunk (chunk.h), immutable: 24 bytes before its bytes. Its
+ * time range is min_t and a 32-bit span (49 days); a wider one (a chunk's
+ * steps may each be up to VG_CHUNK_MAX_STEP_MS) says SPAN_WIDE and keeps
+ * max_t in the 8 bytes after the chunk's bytes (chunk_max_t). A late chunk
+ * also says, after those (struct late_meta), when its samples arrived
+ * (snapshots, below): they are the late samples numbered ord_lo ..
+ * ord_hi - 1 of the series, the k-th in time order being number
+ * ord_lo + arrival[k]. */
 struct hchunk {
 	struct hchunk *next;
-	int64_t min_t, max_t;
-	uint32_t len;
-	uint32_t n;          /* samples */
+	int64_t min_t;
+	uint32_t span;       /* max_t - min_t, or SPAN_WIDE */
+	uint16_t len;        /* bytes in data (at most 27 a sample: chunk.c) */
+	uint16_t n;          /* samples */
 	uint8_t data[];
 };
+
+#define SPAN_WIDE UINT32_MAX
+_Static_assert(VG_CHUNK_MAX_SAMPLES <= UINT16_MAX, "hchunk.n holds a chunk's sample count");
 
 struct late_meta {
 	uint64_t ord_lo, ord_hi;
@@ -791,6 +799,49 @@ uint32_t vg_head_next_id(struct vg_head *h)
 
 /* --- samples ------------------------------------------------------------ */
 
+static bool span_is_wide(int64_t min_t, int64_t max_t)
+{
+	return (uint64_t)max_t - (uint64_t)min_t >= SPAN_WIDE;
+}
+
+/* The bytes a chunk of finished enc needs after its header: len of its
+ * own, and max_t if its span is wide. */
+static size_t chunk_data_len(const struct vg_chunk_enc *enc, size_t len)
+{
+	bool wide = span_is_wide(vg_chunk_enc_min_ts(enc), vg_chunk_enc_max_ts(enc));
+
+	return len + (wide ? sizeof(int64_t) : 0);
+}
+
+/* Fills c (of chunk_data_len bytes after its header) with the finished
+ * bytes p[0..len) of enc; len <= UINT16_MAX. */
+static void chunk_fill(struct hchunk *c, const struct vg_chunk_enc *enc, const uint8_t *p, size_t len)
+{
+	int64_t min_t = vg_chunk_enc_min_ts(enc), max_t = vg_chunk_enc_max_ts(enc);
+
+	c->next = NULL;
+	c->min_t = min_t;
+	c->len = (uint16_t)len;
+	c->n = (uint16_t)vg_chunk_enc_samples(enc);
+	memcpy(c->data, p, len);
+	if (span_is_wide(min_t, max_t)) {
+		c->span = SPAN_WIDE;
+		memcpy(c->data + len, &max_t, sizeof(max_t));
+	} else {
+		c->span = (uint32_t)((uint64_t)max_t - (uint64_t)min_t);
+	}
+}
+
+static int64_t chunk_max_t(const struct hchunk *c)
+{
+	int64_t max_t;
+
+	if (c->span != SPAN_WIDE)
+		return (int64_t)((uint64_t)c->min_t + c->span);
+	memcpy(&max_t, c->data + c->len, sizeof(max_t));
+	return max_t;
+}
+
 /* Copies enc's finished bytes into a new chunk. */
 static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 {
@@ -801,28 +852,24 @@ static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 	if (vg_chunk_enc_finish(enc) != 0)
 		return NULL;
 	p = vg_chunk_enc_bytes(enc, &len);
-	c = malloc(sizeof(*c) + len);
-	if (c == NULL)
+	if (len > UINT16_MAX || (c = malloc(sizeof(*c) + chunk_data_len(enc, len))) == NULL)
 		return NULL;
-	c->next = NULL;
-	c->min_t = vg_chunk_enc_min_ts(enc);
-	c->max_t = vg_chunk_enc_max_ts(enc);
-	c->len = (uint32_t)len;
-	c->n = (uint32_t)vg_chunk_enc_samples(enc);
-	memcpy(c->data, p, len);
+	chunk_fill(c, enc, p, len);
 	return c;
 }
 
-/* Where a late chunk's arrivals lie: after its bytes, 8-aligned (malloc
- * aligns the chunk itself). */
-static size_t late_meta_off(size_t len)
+/* Where a late chunk's arrivals lie: after its bytes (and wide max_t),
+ * 8-aligned (malloc aligns the chunk itself). */
+static size_t late_meta_off(size_t data_len)
 {
-	return (sizeof(struct hchunk) + len + 7) & ~(size_t)7;
+	return (sizeof(struct hchunk) + data_len + 7) & ~(size_t)7;
 }
 
 static struct late_meta *chunk_late_meta(const struct hchunk *c)
 {
-	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(c->len));
+	size_t data_len = c->len + (c->span == SPAN_WIDE ? sizeof(int64_t) : 0);
+
+	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(data_len));
 }
 
 /* The newest in-order timestamp, or INT64_MIN. */
@@ -830,7 +877,7 @@ static int64_t series_max_t(const struct series *s)
 {
 	if (vg_chunk_enc_samples(&s->open) > 0)
 		return vg_chunk_enc_max_ts(&s->open);
-	return s->tail ? s->tail->max_t : INT64_MIN;
+	return s->tail ? chunk_max_t(s->tail) : INT64_MIN;
 }
 
 /* The late buffer's order for a flush: by time, then by arrival. */
@@ -871,16 +918,14 @@ static int late_flush(struct vg_head *h, struct late_part *s)
 		rc = vg_chunk_enc_finish(&enc);
 	if (rc == 0) {
 		p = vg_chunk_enc_bytes(&enc, &len);
-		c = malloc(late_meta_off(len) + sizeof(struct late_meta) + out * sizeof(uint32_t));
-		if (c == NULL)
+		if (len > UINT16_MAX)
+			rc = VG_ELIMIT;
+		else if ((c = malloc(late_meta_off(chunk_data_len(&enc, len)) + sizeof(struct late_meta) +
+				     out * sizeof(uint32_t))) == NULL)
 			rc = VG_ENOMEM;
 	}
 	if (rc == 0) {
-		c->min_t = vg_chunk_enc_min_ts(&enc);
-		c->max_t = vg_chunk_enc_max_ts(&enc);
-		c->len = (uint32_t)len;
-		c->n = out;
-		memcpy(c->data, p, len);
+		chunk_fill(c, &enc, p, len);
 		chunk_late_meta(c)->ord_hi = s->ever;
 		chunk_late_meta(c)->ord_lo = s->ever - s->n;
 		memcpy(chunk_late_meta(c)->arrival, order, out * sizeof(*order));
@@ -1037,9 +1082,10 @@ static uint64_t chunks_mem(const struct hchunk *c, bool is_late, size_t *bytes, 
 	uint64_t n = 0;
 
 	for (; c != NULL; c = c->next, n++) {
-		size_t all = is_late ? late_meta_off(c->len) + sizeof(struct late_meta) +
+		size_t data_len = c->len + (c->span == SPAN_WIDE ? sizeof(int64_t) : 0);
+		size_t all = is_late ? late_meta_off(data_len) + sizeof(struct late_meta) +
 					c->n * sizeof(uint32_t)
-				     : sizeof(*c) + c->len;
+				     : sizeof(*c) + data_len;
 		*bytes += c->len;
 		*hdr += all - c->len;
 	}
@@ -1315,7 +1361,7 @@ static int gather_apart(const struct sview *v, int64_t min_t, int64_t max_t, str
 	int rc = 0;
 
 	for (const struct hchunk *c = v->late_chunks; c && rc == 0; c = c->next) {
-		if (c->max_t < min_t || c->min_t > max_t || chunk_late_meta(c)->ord_lo >= lim)
+		if (chunk_max_t(c) < min_t || c->min_t > max_t || chunk_late_meta(c)->ord_lo >= lim)
 			continue;
 		if (chunk_late_meta(c)->ord_hi <= lim)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
@@ -1339,7 +1385,7 @@ static int gather_in_order(const struct sview *v, int64_t min_t, int64_t max_t, 
 
 	for (const struct hchunk *c = v->chunks; c && rc == 0 && ord < lim; ord += c->n, c = c->next) {
 		__builtin_prefetch(c->next);
-		if (c->max_t < min_t || c->min_t > max_t)
+		if (chunk_max_t(c) < min_t || c->min_t > max_t)
 			continue;
 		if (lim - ord >= c->n)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
