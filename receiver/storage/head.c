@@ -7,10 +7,11 @@
  * semantics (query.c decides what a sample in a window means).
  *
  * Layout:
- *  - Series keys (series.h key form) live in an arena of 1 MiB blocks that
- *    are only freed with the head, so a key pointer is stable for the life
- *    of the head and postings point into keys for their name and value.
- *  - series[id] holds the key view and its samples: finished chunks
+ *  - Series keys (series.h key form), each after its length, live in an
+ *    arena of 1 MiB blocks that are only freed with the head, so a key
+ *    pointer is stable for the life of the head and postings point into
+ *    keys for their name and value.
+ *  - series[id] holds the key pointer and its samples: finished chunks
  *    (chunk.h) in time order, then the open chunk being appended to, and
  *    late samples (older than the newest) apart, merged when read. A chunk
  *    is finished (into its smaller finished form) as soon as it is full,
@@ -29,7 +30,7 @@
  *    /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
- * series a 104-byte record (and a late part for the few with late data),
+ * series a 96-byte record (and a late part for the few with late data),
  * its key bytes, 24-48 bytes of hash slots and 4-8 bytes per label pair
  * in postings; per sample what the
  * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
@@ -67,6 +68,9 @@
 #define NONE UINT32_MAX
 #define ARENA_BLOCK_BYTES ((size_t)1 << 20)
 #define KEY_SEP 0xFF
+/* A key in the arena follows its length, 2 bytes little-endian
+ * (VG_SERIES_MAX_KEY fits), so the record holds only the pointer. */
+#define KEY_LEN_BYTES 2
 #define MAX_PAIRS (VG_SERIES_MAX_LABELS + 1)
 #define HEAD_STRIPES 1024
 /* Series ids share a stripe in runs of 64: a frame of consecutive ids takes
@@ -78,8 +82,9 @@
 
 static const char name_label[] = "__name__";
 /* The key of an absent slot: an id the WAL never defined (a record lost to
- * damage). Empty, so it decodes as no series and matches no selector. */
-static const uint8_t absent_key[1] = { 0 };
+ * damage). Empty, so it decodes as no series and matches no selector: its
+ * length prefix (series.key) is 0. */
+static const uint8_t absent_key[KEY_LEN_BYTES] = { 0 };
 
 struct arena_block {
 	struct arena_block *next;
@@ -137,7 +142,7 @@ struct late_part {
 };
 
 struct series {
-	const uint8_t *key; /* in the arena */
+	const uint8_t *key; /* in the arena, after its length (series_key_len) */
 	struct hchunk *chunks, *tail; /* in order, oldest first */
 	/* Snapshots (vg_head_snap_locked): samples are numbered as they are
 	 * stored, in-order and late ones apart, from 0 for the life of the
@@ -153,7 +158,6 @@ struct series {
 	 * stripe only. */
 	struct late_part *late;
 	struct vg_chunk_enc open;
-	uint32_t key_len;
 };
 
 struct posting {
@@ -205,7 +209,7 @@ struct vg_head {
 	uint32_t n_frozen;
 	struct series *series;      /* [n_series], absent slots included */
 	uint32_t n_series, cap_series;
-	uint32_t n_absent;          /* slots with key_len 0 */
+	uint32_t n_absent;          /* slots with a key of length 0 */
 	struct htab series_tab;
 	struct posting *postings;
 	uint32_t n_postings, cap_postings;
@@ -225,6 +229,11 @@ struct vg_head {
 };
 
 /* --- small helpers ------------------------------------------------------ */
+
+static size_t series_key_len(const struct series *s)
+{
+	return (size_t)s->key[-2] | (size_t)s->key[-1] << 8;
+}
 
 static uint64_t pair_hash(const char *name, size_t name_len, const char *value, size_t value_len)
 {
@@ -393,7 +402,7 @@ static uint32_t find_series(const struct vg_head *h, const struct vg_series *s, 
 	uint32_t pos = 0, id;
 
 	while ((id = htab_next(&h->series_tab, hash, &pos)) != NONE)
-		if (key_equals_series(h->series[id].key, h->series[id].key_len, s))
+		if (key_equals_series(h->series[id].key, series_key_len(&h->series[id]), s))
 			return id;
 	return NONE;
 }
@@ -454,12 +463,15 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 	uint8_t *stored;
 	int rc = VG_ENOMEM;
 
-	if (id == NONE || key_len > UINT32_MAX)
+	if (id == NONE || key_len > UINT16_MAX)
 		return VG_ELIMIT;
 	/* The pairs point into the stored key, so copy the key first. */
-	stored = arena_alloc(h, key_len);
+	stored = arena_alloc(h, KEY_LEN_BYTES + key_len);
 	if (stored == NULL)
 		return VG_ENOMEM;
+	stored[0] = (uint8_t)key_len;
+	stored[1] = (uint8_t)(key_len >> 8);
+	stored += KEY_LEN_BYTES;
 	memcpy(stored, key, key_len);
 
 	/* The metric name, then each label; offsets follow the key layout. */
@@ -510,7 +522,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 		goto fail;
 
 	/* Commit: nothing below fails. */
-	h->series[id] = (struct series){ .key = stored, .key_len = (uint32_t)key_len };
+	h->series[id] = (struct series){ .key = stored };
 	htab_put(&h->series_tab, hash, id);
 	h->n_series++;
 	for (uint32_t i = 0; i < n_pairs; i++) {
@@ -741,7 +753,7 @@ static int fill_gap_wrlocked(struct vg_head *h, uint32_t id)
 	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0)
 		return VG_ENOMEM;
 	while (h->n_series < id) {
-		h->series[h->n_series++] = (struct series){ .key = absent_key, .key_len = 0 };
+		h->series[h->n_series++] = (struct series){ .key = absent_key + KEY_LEN_BYTES };
 		h->n_absent++;
 	}
 	return 0;
@@ -764,7 +776,7 @@ int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t k
 		/* The same record twice is harmless; another key under a known
 		 * id, or a known key under another id, is a conflict. */
 		const struct series *se = &h->series[id];
-		rc = se->key_len == key_len && memcmp(se->key, key, key_len) == 0 ? 0 : VG_EINVAL;
+		rc = series_key_len(se) == key_len && memcmp(se->key, key, key_len) == 0 ? 0 : VG_EINVAL;
 	} else if (find_series(h, &s, hash) != NONE) {
 		rc = VG_EINVAL;
 	} else if ((rc = fill_gap_wrlocked(h, id)) == 0) {
@@ -1028,7 +1040,7 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 	 * so it reads it without the index lock; each series' samples are
 	 * guarded by its stripe, which readers take only for one series. */
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= h->n_series || h->series[ids[i]].key_len == 0) {
+		if (ids[i] >= h->n_series || series_key_len(&h->series[ids[i]]) == 0) {
 			rc = VG_EINVAL;
 			goto out;
 		}
@@ -1112,7 +1124,7 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 		const struct series *s = &h->series[id];
 		size_t open_len;
 
-		out->keys += s->key_len;
+		out->keys += KEY_LEN_BYTES + series_key_len(s);
 		pthread_mutex_lock(stripe(h, id));
 		out->chunks += chunks_mem(s->chunks, false, &out->chunk_bytes, &out->chunk_headers);
 		if (s->late)
@@ -1156,7 +1168,7 @@ void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, siz
 		return;
 	}
 	*key = h->series[id].key;
-	*len = h->series[id].key_len;
+	*len = series_key_len(&h->series[id]);
 }
 
 void vg_samples_release(struct vg_samples *out)
@@ -1515,7 +1527,7 @@ static int hx_all(void *index, struct vg_postings *out)
 	if (vg_postings_reserve(out, h->n_series) != 0)
 		return VG_ENOMEM;
 	for (uint32_t id = 0; id < h->n_series; id++)
-		if (h->series[id].key_len != 0) /* absent slots match nothing */
+		if (series_key_len(&h->series[id]) != 0) /* absent slots match nothing */
 			out->ids[out->n++] = id;
 	return 0;
 }
