@@ -5,6 +5,7 @@
  * errors, result order, series listing, and a 100k-series head.
  */
 #include "receiver/storage/head.h"
+#include "receiver/storage/chunk.h"
 #include "receiver/query/query.h"
 #include "receiver/storage/storage.h"
 #include "common/buf.h"
@@ -359,6 +360,47 @@ START_TEST(test_head_growth_keeps_samples_in_order)
 	ck_assert_int_eq(vg_head_read_locked(h, a, 30, 20, &smp), 0);
 	ck_assert_uint_eq(smp.n, 0);
 	vg_head_unlock(h);
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
+/* Chunks whose time range does not fit 32 bits of milliseconds (each step
+ * at the most a chunk takes): their newest sample is still found, in order
+ * and late, and a window at its end still reads it. */
+START_TEST(test_head_chunks_spanning_years_keep_their_ends)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t a = add(h, "a", NULL), b = add(h, "b", NULL);
+	const int64_t step = INT32_MAX, t0 = -(int64_t)100 * step;
+	struct vg_samples smp = { 0 };
+	int64_t end;
+
+	for (int64_t i = 0; i < 300; i++)
+		append1(h, a, t0 + i * step, (double)i);
+	append1(h, b, 1000 * step, -1.0);
+	for (int64_t i = 240; i > 0; i--) /* one late chunk, in descending order */
+		append1(h, b, i * (step / 2), (double)i);
+	read_all(h, a, &smp);
+	ck_assert_uint_eq(smp.n, 300);
+	for (size_t i = 0; i < smp.n; i++)
+		ck_assert(smp.ts_ms[i] == t0 + (int64_t)i * step && smp.values[i] == (double)i);
+	read_all(h, b, &smp);
+	ck_assert_uint_eq(smp.n, 241);
+	ck_assert_int_eq(smp.ts_ms[239], 240 * (step / 2));
+	vg_head_rdlock(h);
+	end = t0 + (VG_CHUNK_MAX_SAMPLES - 1) * step; /* the first chunk's last */
+	ck_assert_int_eq(vg_head_read_locked(h, a, end, end, &smp), 0);
+	ck_assert_uint_eq(smp.n, 1);
+	ck_assert_int_eq(smp.ts_ms[0], end);
+	ck_assert_int_eq(vg_head_read_locked(h, b, 240 * (step / 2), 240 * (step / 2), &smp), 0);
+	ck_assert_uint_eq(smp.n, 1);
+	ck_assert(smp.values[0] == 240.0);
+	vg_head_unlock(h);
+	/* The next in-order sample goes after the newest one. */
+	append1(h, a, t0 + 300 * step, 300.0);
+	read_all(h, a, &smp);
+	ck_assert_uint_eq(smp.n, 301);
 	vg_samples_release(&smp);
 	vg_head_free(h);
 }
@@ -993,6 +1035,7 @@ static Suite *head_suite(void)
 	tcase_add_test(tc, test_head_out_of_order_merged_and_same_timestamp_stored_once);
 	tcase_add_test(tc, test_head_values_bit_for_bit_across_gaps);
 	tcase_add_test(tc, test_head_growth_keeps_samples_in_order);
+	tcase_add_test(tc, test_head_chunks_spanning_years_keep_their_ends);
 	tcase_add_test(tc, test_head_append_unknown_id_fails_whole_batch);
 	tcase_add_test(tc, test_head_views_of_unknown_id_are_empty);
 	suite_add_tcase(s, tc);

@@ -7,10 +7,11 @@
  * semantics (query.c decides what a sample in a window means).
  *
  * Layout:
- *  - Series keys (series.h key form) live in an arena of 1 MiB blocks that
- *    are only freed with the head, so a key pointer is stable for the life
- *    of the head and postings point into keys for their name and value.
- *  - series[id] holds the key view and its samples: finished chunks
+ *  - Series keys (series.h key form), each after its length, live in an
+ *    arena of 1 MiB blocks that are only freed with the head, so a key
+ *    pointer is stable for the life of the head and postings point into
+ *    keys for their name and value.
+ *  - series[id] holds the key pointer and its samples: finished chunks
  *    (chunk.h) in time order, then the open chunk being appended to, and
  *    late samples (older than the newest) apart, merged when read. A chunk
  *    is finished (into its smaller finished form) as soon as it is full,
@@ -29,10 +30,11 @@
  *    /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
- * series about 130 bytes of struct, its key bytes, 24-48 bytes of hash
- * slots and 4-8 bytes per label pair in postings; per sample what the
+ * series a 96-byte record (and a late part for the few with late data),
+ * its key bytes, 24-48 bytes of hash slots and 4-8 bytes per label pair
+ * in postings; per sample what the
  * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
- * slack and 32 bytes of header and malloc's 8-16 per finished chunk.
+ * slack and 24 bytes of header and malloc's 8-16 per finished chunk.
  *
  * Locking (head.h): h->lock guards the index and is written only when a
  * series is created; h->stripes guard the samples of each series. Only the
@@ -66,6 +68,9 @@
 #define NONE UINT32_MAX
 #define ARENA_BLOCK_BYTES ((size_t)1 << 20)
 #define KEY_SEP 0xFF
+/* A key in the arena follows its length, 2 bytes little-endian
+ * (VG_SERIES_MAX_KEY fits), so the record holds only the pointer. */
+#define KEY_LEN_BYTES 2
 #define MAX_PAIRS (VG_SERIES_MAX_LABELS + 1)
 #define HEAD_STRIPES 1024
 /* Series ids share a stripe in runs of 64: a frame of consecutive ids takes
@@ -77,8 +82,9 @@
 
 static const char name_label[] = "__name__";
 /* The key of an absent slot: an id the WAL never defined (a record lost to
- * damage). Empty, so it decodes as no series and matches no selector. */
-static const uint8_t absent_key[1] = { 0 };
+ * damage). Empty, so it decodes as no series and matches no selector: its
+ * length prefix (series.key) is 0. */
+static const uint8_t absent_key[KEY_LEN_BYTES] = { 0 };
 
 struct arena_block {
 	struct arena_block *next;
@@ -86,17 +92,25 @@ struct arena_block {
 	uint8_t data[];
 };
 
-/* A finished chunk (chunk.h), immutable. A late chunk also says, after
- * its bytes (struct late_meta), when its samples arrived (snapshots,
- * below): they are the late samples numbered ord_lo .. ord_hi - 1 of the
- * series, the k-th in time order being number ord_lo + arrival[k]. */
+/* A finished chunk (chunk.h), immutable: 24 bytes before its bytes. Its
+ * time range is min_t and a 32-bit span (49 days); a wider one (a chunk's
+ * steps may each be up to VG_CHUNK_MAX_STEP_MS) says SPAN_WIDE and keeps
+ * max_t in the 8 bytes after the chunk's bytes (chunk_max_t). A late chunk
+ * also says, after those (struct late_meta), when its samples arrived
+ * (snapshots, below): they are the late samples numbered ord_lo ..
+ * ord_hi - 1 of the series, the k-th in time order being number
+ * ord_lo + arrival[k]. */
 struct hchunk {
 	struct hchunk *next;
-	int64_t min_t, max_t;
-	uint32_t len;
-	uint32_t n;          /* samples */
+	int64_t min_t;
+	uint32_t span;       /* max_t - min_t, or SPAN_WIDE */
+	uint16_t len;        /* bytes in data (at most 27 a sample: chunk.c) */
+	uint16_t n;          /* samples */
 	uint8_t data[];
 };
+
+#define SPAN_WIDE UINT32_MAX
+_Static_assert(VG_CHUNK_MAX_SAMPLES <= UINT16_MAX, "hchunk.n holds a chunk's sample count");
 
 struct late_meta {
 	uint64_t ord_lo, ord_hi;
@@ -117,20 +131,32 @@ struct late {
  * of their own. A read merges the three; so a late sample costs an append
  * and, once per LATE_CHUNK, a sort, never a shift of what is stored.
  */
+/* The late data of a series, apart from its record since few series have
+ * any: allocated at its first late sample and kept (ever counts on across
+ * freezes) until the head is freed. */
+struct late_part {
+	struct hchunk *chunks; /* each sorted; any order among them */
+	struct late *buf;      /* in arrival order, not yet in a chunk */
+	uint32_t n, cap;
+	uint64_t ever;         /* late samples stored: see series.in_ever */
+};
+
 struct series {
-	const uint8_t *key; /* in the arena */
-	uint32_t key_len;
-	uint32_t n_late, cap_late;
+	const uint8_t *key; /* in the arena, after its length (series_key_len) */
 	struct hchunk *chunks, *tail; /* in order, oldest first */
-	struct hchunk *late_chunks;   /* each sorted; any order among them */
 	/* Snapshots (vg_head_snap_locked): samples are numbered as they are
 	 * stored, in-order and late ones apart, from 0 for the life of the
-	 * head, freezes included. in_ever and late_ever count them (written
+	 * head, freezes included. in_ever and late->ever count them (written
 	 * under the stripe with __atomic stores, read at selection without
 	 * it); in_base is the number of the first in-order sample in chunks
 	 * (the ones before went to a frozen set). */
-	uint64_t in_ever, late_ever, in_base;
-	struct late *late;
+	uint64_t in_ever, in_base;
+	/* NULL until the first late sample. Set once, under the stripe, with
+	 * an __atomic release store after the part is filled in, and read at
+	 * selection without the stripe with an acquire load; never freed
+	 * before the head. Its other fields are read and written under the
+	 * stripe only. */
+	struct late_part *late;
 	struct vg_chunk_enc open;
 };
 
@@ -183,7 +209,7 @@ struct vg_head {
 	uint32_t n_frozen;
 	struct series *series;      /* [n_series], absent slots included */
 	uint32_t n_series, cap_series;
-	uint32_t n_absent;          /* slots with key_len 0 */
+	uint32_t n_absent;          /* slots with a key of length 0 */
 	struct htab series_tab;
 	struct posting *postings;
 	uint32_t n_postings, cap_postings;
@@ -203,6 +229,11 @@ struct vg_head {
 };
 
 /* --- small helpers ------------------------------------------------------ */
+
+static size_t series_key_len(const struct series *s)
+{
+	return (size_t)s->key[-2] | (size_t)s->key[-1] << 8;
+}
 
 static uint64_t pair_hash(const char *name, size_t name_len, const char *value, size_t value_len)
 {
@@ -371,7 +402,7 @@ static uint32_t find_series(const struct vg_head *h, const struct vg_series *s, 
 	uint32_t pos = 0, id;
 
 	while ((id = htab_next(&h->series_tab, hash, &pos)) != NONE)
-		if (key_equals_series(h->series[id].key, h->series[id].key_len, s))
+		if (key_equals_series(h->series[id].key, series_key_len(&h->series[id]), s))
 			return id;
 	return NONE;
 }
@@ -432,12 +463,15 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 	uint8_t *stored;
 	int rc = VG_ENOMEM;
 
-	if (id == NONE || key_len > UINT32_MAX)
+	if (id == NONE || key_len > UINT16_MAX)
 		return VG_ELIMIT;
 	/* The pairs point into the stored key, so copy the key first. */
-	stored = arena_alloc(h, key_len);
+	stored = arena_alloc(h, KEY_LEN_BYTES + key_len);
 	if (stored == NULL)
 		return VG_ENOMEM;
+	stored[0] = (uint8_t)key_len;
+	stored[1] = (uint8_t)(key_len >> 8);
+	stored += KEY_LEN_BYTES;
 	memcpy(stored, key, key_len);
 
 	/* The metric name, then each label; offsets follow the key layout. */
@@ -488,7 +522,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 		goto fail;
 
 	/* Commit: nothing below fails. */
-	h->series[id] = (struct series){ .key = stored, .key_len = (uint32_t)key_len };
+	h->series[id] = (struct series){ .key = stored };
 	htab_put(&h->series_tab, hash, id);
 	h->n_series++;
 	for (uint32_t i = 0; i < n_pairs; i++) {
@@ -568,8 +602,11 @@ static void chunks_free(struct hchunk *c)
 static void series_release(struct series *s)
 {
 	chunks_free(s->chunks);
-	chunks_free(s->late_chunks);
-	free(s->late);
+	if (s->late) {
+		chunks_free(s->late->chunks);
+		free(s->late->buf);
+		free(s->late);
+	}
 	vg_chunk_enc_release(&s->open);
 }
 
@@ -716,7 +753,7 @@ static int fill_gap_wrlocked(struct vg_head *h, uint32_t id)
 	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0)
 		return VG_ENOMEM;
 	while (h->n_series < id) {
-		h->series[h->n_series++] = (struct series){ .key = absent_key, .key_len = 0 };
+		h->series[h->n_series++] = (struct series){ .key = absent_key + KEY_LEN_BYTES };
 		h->n_absent++;
 	}
 	return 0;
@@ -739,7 +776,7 @@ int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t k
 		/* The same record twice is harmless; another key under a known
 		 * id, or a known key under another id, is a conflict. */
 		const struct series *se = &h->series[id];
-		rc = se->key_len == key_len && memcmp(se->key, key, key_len) == 0 ? 0 : VG_EINVAL;
+		rc = series_key_len(se) == key_len && memcmp(se->key, key, key_len) == 0 ? 0 : VG_EINVAL;
 	} else if (find_series(h, &s, hash) != NONE) {
 		rc = VG_EINVAL;
 	} else if ((rc = fill_gap_wrlocked(h, id)) == 0) {
@@ -774,6 +811,49 @@ uint32_t vg_head_next_id(struct vg_head *h)
 
 /* --- samples ------------------------------------------------------------ */
 
+static bool span_is_wide(int64_t min_t, int64_t max_t)
+{
+	return (uint64_t)max_t - (uint64_t)min_t >= SPAN_WIDE;
+}
+
+/* The bytes a chunk of finished enc needs after its header: len of its
+ * own, and max_t if its span is wide. */
+static size_t chunk_data_len(const struct vg_chunk_enc *enc, size_t len)
+{
+	bool wide = span_is_wide(vg_chunk_enc_min_ts(enc), vg_chunk_enc_max_ts(enc));
+
+	return len + (wide ? sizeof(int64_t) : 0);
+}
+
+/* Fills c (of chunk_data_len bytes after its header) with the finished
+ * bytes p[0..len) of enc; len <= UINT16_MAX. */
+static void chunk_fill(struct hchunk *c, const struct vg_chunk_enc *enc, const uint8_t *p, size_t len)
+{
+	int64_t min_t = vg_chunk_enc_min_ts(enc), max_t = vg_chunk_enc_max_ts(enc);
+
+	c->next = NULL;
+	c->min_t = min_t;
+	c->len = (uint16_t)len;
+	c->n = (uint16_t)vg_chunk_enc_samples(enc);
+	memcpy(c->data, p, len);
+	if (span_is_wide(min_t, max_t)) {
+		c->span = SPAN_WIDE;
+		memcpy(c->data + len, &max_t, sizeof(max_t));
+	} else {
+		c->span = (uint32_t)((uint64_t)max_t - (uint64_t)min_t);
+	}
+}
+
+static int64_t chunk_max_t(const struct hchunk *c)
+{
+	int64_t max_t;
+
+	if (c->span != SPAN_WIDE)
+		return (int64_t)((uint64_t)c->min_t + c->span);
+	memcpy(&max_t, c->data + c->len, sizeof(max_t));
+	return max_t;
+}
+
 /* Copies enc's finished bytes into a new chunk. */
 static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 {
@@ -784,28 +864,24 @@ static struct hchunk *chunk_from(struct vg_head *h, struct vg_chunk_enc *enc)
 	if (vg_chunk_enc_finish(enc) != 0)
 		return NULL;
 	p = vg_chunk_enc_bytes(enc, &len);
-	c = malloc(sizeof(*c) + len);
-	if (c == NULL)
+	if (len > UINT16_MAX || (c = malloc(sizeof(*c) + chunk_data_len(enc, len))) == NULL)
 		return NULL;
-	c->next = NULL;
-	c->min_t = vg_chunk_enc_min_ts(enc);
-	c->max_t = vg_chunk_enc_max_ts(enc);
-	c->len = (uint32_t)len;
-	c->n = (uint32_t)vg_chunk_enc_samples(enc);
-	memcpy(c->data, p, len);
+	chunk_fill(c, enc, p, len);
 	return c;
 }
 
-/* Where a late chunk's arrivals lie: after its bytes, 8-aligned (malloc
- * aligns the chunk itself). */
-static size_t late_meta_off(size_t len)
+/* Where a late chunk's arrivals lie: after its bytes (and wide max_t),
+ * 8-aligned (malloc aligns the chunk itself). */
+static size_t late_meta_off(size_t data_len)
 {
-	return (sizeof(struct hchunk) + len + 7) & ~(size_t)7;
+	return (sizeof(struct hchunk) + data_len + 7) & ~(size_t)7;
 }
 
 static struct late_meta *chunk_late_meta(const struct hchunk *c)
 {
-	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(c->len));
+	size_t data_len = c->len + (c->span == SPAN_WIDE ? sizeof(int64_t) : 0);
+
+	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(data_len));
 }
 
 /* The newest in-order timestamp, or INT64_MIN. */
@@ -813,7 +889,7 @@ static int64_t series_max_t(const struct series *s)
 {
 	if (vg_chunk_enc_samples(&s->open) > 0)
 		return vg_chunk_enc_max_ts(&s->open);
-	return s->tail ? s->tail->max_t : INT64_MIN;
+	return s->tail ? chunk_max_t(s->tail) : INT64_MIN;
 }
 
 /* The late buffer's order for a flush: by time, then by arrival. */
@@ -830,7 +906,7 @@ static int late_order_cmp(const void *a, const void *b, void *arg)
 /* Sorts the late buffer into a chunk, each sample's arrival kept beside it
  * (struct hchunk). Samples with equal timestamps are stored once, the first
  * to arrive (a retried batch carries the same values). */
-static int late_flush(struct vg_head *h, struct series *s)
+static int late_flush(struct vg_head *h, struct late_part *s)
 {
 	struct vg_chunk_enc enc;
 	struct hchunk *c = NULL;
@@ -839,37 +915,35 @@ static int late_flush(struct vg_head *h, struct series *s)
 	size_t len;
 	int rc = 0;
 
-	if ((order = malloc(s->n_late * sizeof(*order))) == NULL)
+	if ((order = malloc(s->n * sizeof(*order))) == NULL)
 		return VG_ENOMEM;
-	for (i = 0; i < s->n_late; i++)
+	for (i = 0; i < s->n; i++)
 		order[i] = i;
-	qsort_r(order, s->n_late, sizeof(*order), late_order_cmp, s->late);
-	for (i = 0; i < s->n_late; i++)
-		if (out == 0 || s->late[order[i]].t != s->late[order[out - 1]].t)
+	qsort_r(order, s->n, sizeof(*order), late_order_cmp, s->buf);
+	for (i = 0; i < s->n; i++)
+		if (out == 0 || s->buf[order[i]].t != s->buf[order[out - 1]].t)
 			order[out++] = order[i];
 	vg_chunk_enc_init(&enc);
 	for (i = 0; i < out && rc == 0; i++)
-		rc = vg_chunk_enc_append(&enc, s->late[order[i]].t, s->late[order[i]].v);
+		rc = vg_chunk_enc_append(&enc, s->buf[order[i]].t, s->buf[order[i]].v);
 	if (rc == 0)
 		rc = vg_chunk_enc_finish(&enc);
 	if (rc == 0) {
 		p = vg_chunk_enc_bytes(&enc, &len);
-		c = malloc(late_meta_off(len) + sizeof(struct late_meta) + out * sizeof(uint32_t));
-		if (c == NULL)
+		if (len > UINT16_MAX)
+			rc = VG_ELIMIT;
+		else if ((c = malloc(late_meta_off(chunk_data_len(&enc, len)) + sizeof(struct late_meta) +
+				     out * sizeof(uint32_t))) == NULL)
 			rc = VG_ENOMEM;
 	}
 	if (rc == 0) {
-		c->min_t = vg_chunk_enc_min_ts(&enc);
-		c->max_t = vg_chunk_enc_max_ts(&enc);
-		c->len = (uint32_t)len;
-		c->n = out;
-		memcpy(c->data, p, len);
-		chunk_late_meta(c)->ord_hi = s->late_ever;
-		chunk_late_meta(c)->ord_lo = s->late_ever - s->n_late;
+		chunk_fill(c, &enc, p, len);
+		chunk_late_meta(c)->ord_hi = s->ever;
+		chunk_late_meta(c)->ord_lo = s->ever - s->n;
 		memcpy(chunk_late_meta(c)->arrival, order, out * sizeof(*order));
-		c->next = s->late_chunks;
-		s->late_chunks = c;
-		s->n_late = 0;
+		c->next = s->chunks;
+		s->chunks = c;
+		s->n = 0;
 	}
 	vg_chunk_enc_release(&enc);
 	free(order);
@@ -901,6 +975,7 @@ static int cut_open(struct vg_head *h, struct series *s)
 static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, double v)
 {
 	int64_t max_t = series_max_t(s);
+	struct late_part *lp;
 	int rc;
 
 	if (t > max_t) {
@@ -926,25 +1001,30 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 	}
 	if (t == max_t)
 		return 0;
-	if (s->n_late == s->cap_late) {
-		uint32_t cap = s->cap_late ? s->cap_late * 2 : 8;
+	if (s->late == NULL) {
+		if ((lp = calloc(1, sizeof(*lp))) == NULL)
+			return VG_ENOMEM;
+		__atomic_store_n(&s->late, lp, __ATOMIC_RELEASE);
+	}
+	lp = s->late;
+	if (lp->n == lp->cap) {
+		uint32_t cap = lp->cap ? lp->cap * 2 : 8;
 		struct late *p;
-		if (s->cap_late >= (1u << 26))
+		if (lp->cap >= (1u << 26))
 			return VG_ELIMIT;
-		p = realloc(s->late, cap * sizeof(*p));
+		p = realloc(lp->buf, cap * sizeof(*p));
 		if (p == NULL)
 			return VG_ENOMEM;
-		s->late = p;
-		s->cap_late = cap;
+		lp->buf = p;
+		lp->cap = cap;
 	}
-	s->late[s->n_late++] = (struct late){ t, v };
-	__atomic_store_n(&s->late_ever, s->late_ever + 1, __ATOMIC_RELEASE);
-	if (s->n_late >= LATE_CHUNK && s->n_late % LATE_CHUNK == 0 && late_flush(h, s) == 0 &&
-	    s->cap_late > LATE_CHUNK) {
+	lp->buf[lp->n++] = (struct late){ t, v };
+	__atomic_store_n(&lp->ever, lp->ever + 1, __ATOMIC_RELEASE);
+	if (lp->n >= LATE_CHUNK && lp->n % LATE_CHUNK == 0 && late_flush(h, lp) == 0 && lp->cap > LATE_CHUNK) {
 		/* A burst of late data is over: give back its room. */
-		free(s->late);
-		s->late = NULL;
-		s->cap_late = 0;
+		free(lp->buf);
+		lp->buf = NULL;
+		lp->cap = 0;
 	}
 	return 1;
 }
@@ -960,7 +1040,7 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 	 * so it reads it without the index lock; each series' samples are
 	 * guarded by its stripe, which readers take only for one series. */
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= h->n_series || h->series[ids[i]].key_len == 0) {
+		if (ids[i] >= h->n_series || series_key_len(&h->series[ids[i]]) == 0) {
 			rc = VG_EINVAL;
 			goto out;
 		}
@@ -1014,9 +1094,10 @@ static uint64_t chunks_mem(const struct hchunk *c, bool is_late, size_t *bytes, 
 	uint64_t n = 0;
 
 	for (; c != NULL; c = c->next, n++) {
-		size_t all = is_late ? late_meta_off(c->len) + sizeof(struct late_meta) +
+		size_t data_len = c->len + (c->span == SPAN_WIDE ? sizeof(int64_t) : 0);
+		size_t all = is_late ? late_meta_off(data_len) + sizeof(struct late_meta) +
 					c->n * sizeof(uint32_t)
-				     : sizeof(*c) + c->len;
+				     : sizeof(*c) + data_len;
 		*bytes += c->len;
 		*hdr += all - c->len;
 	}
@@ -1043,10 +1124,11 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 		const struct series *s = &h->series[id];
 		size_t open_len;
 
-		out->keys += s->key_len;
+		out->keys += KEY_LEN_BYTES + series_key_len(s);
 		pthread_mutex_lock(stripe(h, id));
 		out->chunks += chunks_mem(s->chunks, false, &out->chunk_bytes, &out->chunk_headers);
-		out->chunks += chunks_mem(s->late_chunks, true, &out->chunk_bytes, &out->chunk_headers);
+		if (s->late)
+			out->chunks += chunks_mem(s->late->chunks, true, &out->chunk_bytes, &out->chunk_headers);
 		(void)vg_chunk_enc_bytes(&s->open, &open_len);
 		if (open_len) {
 			out->open_chunks++;
@@ -1055,8 +1137,8 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 			out->allocs++;
 		}
 		if (s->late) {
-			out->late += s->cap_late * sizeof(*s->late);
-			out->allocs++;
+			out->late += sizeof(*s->late) + s->late->cap * sizeof(*s->late->buf);
+			out->allocs += s->late->buf ? 2 : 1;
 		}
 		if (h->frozen && id < h->n_frozen) {
 			const struct frozen *f = &h->frozen[id];
@@ -1086,7 +1168,7 @@ void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, siz
 		return;
 	}
 	*key = h->series[id].key;
-	*len = h->series[id].key_len;
+	*len = series_key_len(&h->series[id]);
 }
 
 void vg_samples_release(struct vg_samples *out)
@@ -1208,8 +1290,11 @@ static int read_view(const struct sview *in, const struct sview *extra, int64_t 
 
 static struct sview live_view(const struct series *s, const struct vg_head_snap *snap)
 {
-	return (struct sview){ s->chunks, &s->open, s->late_chunks, s->late, s->n_late, s->in_base,
-			       s->late_ever - s->n_late, snap };
+	const struct late_part *lp = s->late;
+
+	if (lp == NULL)
+		return (struct sview){ s->chunks, &s->open, NULL, NULL, 0, s->in_base, 0, snap };
+	return (struct sview){ s->chunks, &s->open, lp->chunks, lp->buf, lp->n, s->in_base, lp->ever - lp->n, snap };
 }
 
 /* The frozen part of a series: its chunks were in order when frozen. */
@@ -1226,12 +1311,15 @@ static const struct frozen *frozen_of(const struct vg_head *h, uint32_t id)
 
 void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *out)
 {
+	const struct late_part *lp;
+
 	if (id >= h->n_series) {
 		out->in_ord = out->late_ord = 0;
 		return;
 	}
 	out->in_ord = __atomic_load_n(&h->series[id].in_ever, __ATOMIC_ACQUIRE);
-	out->late_ord = __atomic_load_n(&h->series[id].late_ever, __ATOMIC_ACQUIRE);
+	lp = __atomic_load_n(&h->series[id].late, __ATOMIC_ACQUIRE);
+	out->late_ord = lp ? __atomic_load_n(&lp->ever, __ATOMIC_ACQUIRE) : 0;
 }
 
 int vg_head_read_locked(struct vg_head *h, uint32_t id, int64_t min_t, int64_t max_t,
@@ -1285,7 +1373,7 @@ static int gather_apart(const struct sview *v, int64_t min_t, int64_t max_t, str
 	int rc = 0;
 
 	for (const struct hchunk *c = v->late_chunks; c && rc == 0; c = c->next) {
-		if (c->max_t < min_t || c->min_t > max_t || chunk_late_meta(c)->ord_lo >= lim)
+		if (chunk_max_t(c) < min_t || c->min_t > max_t || chunk_late_meta(c)->ord_lo >= lim)
 			continue;
 		if (chunk_late_meta(c)->ord_hi <= lim)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
@@ -1309,7 +1397,7 @@ static int gather_in_order(const struct sview *v, int64_t min_t, int64_t max_t, 
 
 	for (const struct hchunk *c = v->chunks; c && rc == 0 && ord < lim; ord += c->n, c = c->next) {
 		__builtin_prefetch(c->next);
-		if (c->max_t < min_t || c->min_t > max_t)
+		if (chunk_max_t(c) < min_t || c->min_t > max_t)
 			continue;
 		if (lim - ord >= c->n)
 			rc = decode_into(c->data, c->len, min_t, max_t, out);
@@ -1439,7 +1527,7 @@ static int hx_all(void *index, struct vg_postings *out)
 	if (vg_postings_reserve(out, h->n_series) != 0)
 		return VG_ENOMEM;
 	for (uint32_t id = 0; id < h->n_series; id++)
-		if (h->series[id].key_len != 0) /* absent slots match nothing */
+		if (series_key_len(&h->series[id]) != 0) /* absent slots match nothing */
 			out->ids[out->n++] = id;
 	return 0;
 }
@@ -1557,12 +1645,18 @@ int vg_head_freeze(struct vg_head *h)
 		struct series *s = &h->series[id];
 
 		pthread_mutex_lock(stripe(h, id));
-		fz[id] = (struct frozen){ s->chunks, s->late_chunks, s->late, s->n_late, s->in_base,
-					  s->late_ever };
+		fz[id] = (struct frozen){ s->chunks, NULL, NULL, 0, s->in_base, 0 };
+		if (s->late) {
+			fz[id].late_chunks = s->late->chunks;
+			fz[id].late = s->late->buf;
+			fz[id].n_late = s->late->n;
+			fz[id].late_end = s->late->ever;
+			s->late->chunks = NULL;
+			s->late->buf = NULL;
+			s->late->n = s->late->cap = 0;
+		}
 		s->in_base = s->in_ever;
-		s->chunks = s->tail = s->late_chunks = NULL;
-		s->late = NULL;
-		s->n_late = s->cap_late = 0;
+		s->chunks = s->tail = NULL;
 		pthread_mutex_unlock(stripe(h, id));
 	}
 	return 0;
