@@ -163,6 +163,25 @@ static bool is_sorted(const struct vg_series *s)
 	return true;
 }
 
+/* A few labels (a collector's and the agent's own, every sample) by
+ * insertion, more by qsort. */
+static void sort_labels(struct vg_series *s)
+{
+	if (s->n_labels > 8) {
+		qsort(s->labels, s->n_labels, sizeof(s->labels[0]), label_cmp);
+		return;
+	}
+	for (uint32_t i = 1; i < s->n_labels; i++) {
+		struct vg_label l = s->labels[i];
+		uint32_t j = i;
+		while (j > 0 && vg_str_cmp(s->labels[j - 1].name, l.name) > 0) {
+			s->labels[j] = s->labels[j - 1];
+			j--;
+		}
+		s->labels[j] = l;
+	}
+}
+
 int vg_series_canonicalize(struct vg_series *s, struct vg_err *err)
 {
 	uint32_t i, out = 0;
@@ -189,7 +208,7 @@ int vg_series_canonicalize(struct vg_series *s, struct vg_err *err)
 					  (int)l->name.len, l->name.p);
 	}
 	if (!is_sorted(s))
-		qsort(s->labels, s->n_labels, sizeof(s->labels[0]), label_cmp);
+		sort_labels(s);
 	for (i = 0; i < s->n_labels; i++) {
 		if (i > 0 && vg_str_eq(s->labels[i].name, s->labels[i - 1].name))
 			return vg_err_set(err, VG_EINVAL, "label \"%.*s\" appears twice",
