@@ -46,21 +46,19 @@ static int table_grow(struct vg_dict *d)
 	return 0;
 }
 
-/* Looks up the key at keys[start, len) (just appended); on a match drops
- * the copy and returns the ref, else returns the free slot in *slot and
+/* Looks up key[0, len); returns its ref, or the free slot in *slot and
  * UINT32_MAX. */
-static uint32_t find(struct vg_dict *d, size_t start, uint64_t hash, size_t *slot)
+static uint32_t find(const struct vg_dict *d, const uint8_t *key, size_t len, uint64_t hash,
+		     size_t *slot)
 {
 	size_t i;
 
 	for (i = hash & (d->table_cap - 1); d->table[i]; i = (i + 1) & (d->table_cap - 1)) {
 		uint32_t r = d->table[i] - 1;
-		size_t off = d->key_off[r], len = d->key_off[r + 1] - off;
-		if (d->ref_hash[r] == hash && len == d->keys.len - start &&
-		    memcmp(d->keys.data + off, d->keys.data + start, len) == 0) {
-			d->keys.len = start;
+		size_t off = d->key_off[r];
+		if (d->ref_hash[r] == hash && d->key_off[r + 1] - off == len &&
+		    memcmp(d->keys.data + off, key, len) == 0)
 			return r;
-		}
 	}
 	*slot = i;
 	return UINT32_MAX;
@@ -105,7 +103,8 @@ int vg_dict_ref(struct vg_dict *d, const struct vg_series *s, uint64_t hash, uin
 		return VG_ENOMEM;
 	if ((d->n_refs + 1) * 2 > d->table_cap && (rc = table_grow(d)) != 0)
 		goto fail;
-	if ((r = find(d, start, hash, &slot)) != UINT32_MAX) {
+	if ((r = find(d, d->keys.data + start, d->keys.len - start, hash, &slot)) != UINT32_MAX) {
+		d->keys.len = start;
 		*ref = r;
 		return 0;
 	}
@@ -116,6 +115,32 @@ int vg_dict_ref(struct vg_dict *d, const struct vg_series *s, uint64_t hash, uin
 fail:
 	d->keys.len = start;
 	return rc;
+}
+
+int vg_dict_ref_key(struct vg_dict *d, const uint8_t *key, size_t len, uint64_t hash,
+		    uint32_t *ref, bool *is_new)
+{
+	size_t start = d->keys.len, slot = 0;
+	uint32_t r;
+	int rc;
+
+	*is_new = false;
+	if ((d->n_refs + 1) * 2 > d->table_cap && (rc = table_grow(d)) != 0)
+		return rc;
+	if ((r = find(d, key, len, hash, &slot)) != UINT32_MAX) {
+		*ref = r;
+		return 0;
+	}
+	/* Copied only when new: a known series costs no copy. */
+	vg_buf_append(&d->keys, key, len);
+	if (vg_buf_failed(&d->keys))
+		return VG_ENOMEM;
+	if ((rc = insert(d, start, hash, slot, ref)) != 0) {
+		d->keys.len = start;
+		return rc;
+	}
+	*is_new = true;
+	return 0;
 }
 
 int vg_dict_add_key(struct vg_dict *d, const uint8_t *key, size_t len)
@@ -134,8 +159,10 @@ int vg_dict_add_key(struct vg_dict *d, const uint8_t *key, size_t len)
 		return VG_ENOMEM;
 	if ((d->n_refs + 1) * 2 > d->table_cap && (rc = table_grow(d)) != 0)
 		goto fail;
-	if (find(d, start, hash, &slot) != UINT32_MAX)
-		return VG_EINVAL; /* find dropped the copy */
+	if (find(d, d->keys.data + start, len, hash, &slot) != UINT32_MAX) {
+		d->keys.len = start;
+		return VG_EINVAL;
+	}
 	if ((rc = insert(d, start, hash, slot, &ref)) != 0)
 		goto fail;
 	return 0;

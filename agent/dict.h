@@ -37,6 +37,11 @@ void vg_dict_release(struct vg_dict *d);
  */
 int vg_dict_ref(struct vg_dict *d, const struct vg_series *s, uint64_t hash, uint32_t *ref,
 		bool *is_new);
+/* The same for the key of a canonical series (vg_series_key) and its hash
+ * (vg_series_key_hash), which the caller built once for every dictionary
+ * it asks. */
+int vg_dict_ref_key(struct vg_dict *d, const uint8_t *key, size_t len, uint64_t hash,
+		    uint32_t *ref, bool *is_new);
 /* Adds a key read back from a spool as the next ref: VG_EINVAL if it is
  * not a series key or is already there, VG_ENOMEM, VG_ELIMIT. */
 int vg_dict_add_key(struct vg_dict *d, const uint8_t *key, size_t len);

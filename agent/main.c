@@ -103,7 +103,7 @@ static int sink_add(void *arg, struct vg_series *s, double value)
 		vg_log_complain(&bad, VG_LOG_WARN, "skipping a sample: %s", err.msg);
 		return 0;
 	}
-	return vg_route_add(a->route, s, vg_series_hash(s), value);
+	return vg_route_add(a->route, s, value);
 bad_limit:
 	a->series_errors++;
 	return 0;

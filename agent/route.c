@@ -6,6 +6,7 @@
  * sender). The values of the round are shared.
  */
 #include "agent/route.h"
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/ring.h"
@@ -28,6 +29,7 @@ struct vg_route {
 	double *values;
 	size_t n_round, cap_round;
 	bool has_disk_spool;
+	struct vg_buf key; /* the key of the series being added */
 };
 
 /* dir/<address with '/' as '_'> into out. */
@@ -52,6 +54,7 @@ int vg_route_new(const struct vg_route_options *opts, struct vg_route **out, str
 
 	if (r == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	vg_buf_init(&r->key);
 	if (rf > MAX_ROUTE)
 		rf = MAX_ROUTE;
 	if ((rc = vg_ring_new(opts->receivers, opts->n_receivers, VG_RING_DEFAULT_VNODES, &ring, err)) != 0)
@@ -107,6 +110,7 @@ void vg_route_free(struct vg_route *r)
 		free(r->refs[i]);
 	}
 	free(r->values);
+	vg_buf_release(&r->key);
 	free(r);
 }
 
@@ -115,8 +119,9 @@ void vg_route_begin(struct vg_route *r)
 	r->n_round = 0;
 }
 
-int vg_route_add(struct vg_route *r, const struct vg_series *s, uint64_t hash, double value)
+int vg_route_add(struct vg_route *r, const struct vg_series *s, double value)
 {
+	uint64_t hash;
 	int rc;
 
 	if (r->n_round == r->cap_round) {
@@ -133,8 +138,14 @@ int vg_route_add(struct vg_route *r, const struct vg_series *s, uint64_t hash, d
 		}
 		r->cap_round = cap;
 	}
+	vg_buf_reset(&r->key);
+	vg_series_key(s, &r->key);
+	if (vg_buf_failed(&r->key))
+		return VG_ENOMEM;
+	hash = vg_series_key_hash(r->key.data, r->key.len);
 	for (size_t i = 0; i < r->n; i++)
-		if ((rc = vg_sender_ref(r->senders[i], s, hash, &r->refs[i][r->n_round])) != 0)
+		if ((rc = vg_sender_ref(r->senders[i], r->key.data, r->key.len, hash,
+					&r->refs[i][r->n_round])) != 0)
 			return rc;
 	r->values[r->n_round++] = value;
 	return 0;

@@ -53,8 +53,9 @@ int vg_route_new(const struct vg_route_options *opts, struct vg_route **out, str
 void vg_route_free(struct vg_route *r);
 
 void vg_route_begin(struct vg_route *r);
-/* s canonical, hash = vg_series_hash(s); VG_ENOMEM, VG_ELIMIT. */
-int vg_route_add(struct vg_route *r, const struct vg_series *s, uint64_t hash, double value);
+/* s canonical; its key and hash are made once for all the senders.
+ * VG_ENOMEM, VG_ELIMIT. */
+int vg_route_add(struct vg_route *r, const struct vg_series *s, double value);
 /* Submits the round to every sender; the first error is returned, the
  * other senders still get it. */
 int vg_route_submit(struct vg_route *r, int64_t ts_ms, struct vg_err *err);

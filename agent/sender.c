@@ -117,17 +117,14 @@ static void pump(struct vg_sender *s);
 
 /* --- dictionary and spool ------------------------------------------------ */
 
-int vg_sender_ref(struct vg_sender *s, const struct vg_series *series, uint64_t hash, uint32_t *ref)
+int vg_sender_ref(struct vg_sender *s, const uint8_t *key, size_t len, uint64_t hash, uint32_t *ref)
 {
 	struct vg_err err;
-	const uint8_t *key;
-	size_t len;
 	bool is_new;
 	int rc;
 
-	if ((rc = vg_dict_ref(&s->dict, series, hash, ref, &is_new)) != 0 || !is_new)
+	if ((rc = vg_dict_ref_key(&s->dict, key, len, hash, ref, &is_new)) != 0 || !is_new)
 		return rc;
-	key = vg_dict_key(&s->dict, *ref, &len);
 	if ((rc = vg_spool_add_series(s->spool, key, len, &err)) != 0) {
 		/* The batch that needs it will fail to spool: said there. */
 		vg_log_complain(&s->complaint, VG_LOG_ERROR, "%s", err.msg);

@@ -81,8 +81,9 @@ struct vg_sender;
 int vg_sender_new(const struct vg_sender_options *opts, struct vg_sender **out, struct vg_err *err);
 void vg_sender_free(struct vg_sender *s);
 
-/* The ref of canonical series s (hash = vg_series_hash(s)), creating it. */
-int vg_sender_ref(struct vg_sender *s, const struct vg_series *series, uint64_t hash, uint32_t *ref);
+/* The ref of the series whose key (vg_series_key) is key[0, len) and hash
+ * vg_series_key_hash of it, creating it. */
+int vg_sender_ref(struct vg_sender *s, const uint8_t *key, size_t len, uint64_t hash, uint32_t *ref);
 
 /* Encodes and queues one batch; sends it now if connected. */
 int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_t *refs,

@@ -31,38 +31,49 @@ int vg_str_cmp(struct vg_str a, struct vg_str b)
 	return a.len < b.len ? -1 : a.len > b.len;
 }
 
-/* Name characters as bit sets over ASCII, one test per byte: these checks
- * run for every sample the agent sends. Bit c of LO (c < 64) and bit
- * c - 64 of HI (64 <= c < 128). */
-#define NAME_LO_DIGITS 0x03FF000000000000ULL /* 0-9 */
-#define NAME_LO_COLON 0x0400000000000000ULL  /* : */
-#define NAME_HI_ALPHA_ 0x07FFFFFE87FFFFFEULL /* A-Z _ a-z */
+/* Name characters by class, one load a byte: these checks run for every
+ * sample the agent sends. NAME_FIRST: [a-zA-Z_]; NAME_DIGIT: [0-9];
+ * NAME_COLON: ':'. */
+enum { NAME_FIRST = 1, NAME_DIGIT = 2, NAME_COLON = 4 };
 
-static bool in_set(char ch, uint64_t lo, uint64_t hi)
+#define F NAME_FIRST
+static const unsigned char name_class[256] = {
+	['0'] = NAME_DIGIT, ['1'] = NAME_DIGIT, ['2'] = NAME_DIGIT, ['3'] = NAME_DIGIT,
+	['4'] = NAME_DIGIT, ['5'] = NAME_DIGIT, ['6'] = NAME_DIGIT, ['7'] = NAME_DIGIT,
+	['8'] = NAME_DIGIT, ['9'] = NAME_DIGIT, [':'] = NAME_COLON, ['_'] = F,
+	['A'] = F, ['B'] = F, ['C'] = F, ['D'] = F, ['E'] = F, ['F'] = F, ['G'] = F,
+	['H'] = F, ['I'] = F, ['J'] = F, ['K'] = F, ['L'] = F, ['M'] = F, ['N'] = F,
+	['O'] = F, ['P'] = F, ['Q'] = F, ['R'] = F, ['S'] = F, ['T'] = F, ['U'] = F,
+	['V'] = F, ['W'] = F, ['X'] = F, ['Y'] = F, ['Z'] = F,
+	['a'] = F, ['b'] = F, ['c'] = F, ['d'] = F, ['e'] = F, ['f'] = F, ['g'] = F,
+	['h'] = F, ['i'] = F, ['j'] = F, ['k'] = F, ['l'] = F, ['m'] = F, ['n'] = F,
+	['o'] = F, ['p'] = F, ['q'] = F, ['r'] = F, ['s'] = F, ['t'] = F, ['u'] = F,
+	['v'] = F, ['w'] = F, ['x'] = F, ['y'] = F, ['z'] = F,
+};
+#undef F
+
+/* Whether every byte of p[1..len) is in one of the classes of rest and
+ * p[0] in one of first's. */
+static bool name_valid(const char *p, size_t len, unsigned first, unsigned rest)
 {
-	unsigned char c = (unsigned char)ch;
+	const unsigned char *u = (const unsigned char *)p;
 
-	return c < 64 ? (lo >> c) & 1 : c < 128 && ((hi >> (c - 64)) & 1);
+	if (len == 0 || len > VG_SERIES_MAX_NAME || !(name_class[u[0]] & first))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!(name_class[u[i]] & rest))
+			return false;
+	return true;
 }
 
 bool vg_metric_name_valid(const char *p, size_t len)
 {
-	if (len == 0 || len > VG_SERIES_MAX_NAME || !in_set(p[0], NAME_LO_COLON, NAME_HI_ALPHA_))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!in_set(p[i], NAME_LO_DIGITS | NAME_LO_COLON, NAME_HI_ALPHA_))
-			return false;
-	return true;
+	return name_valid(p, len, NAME_FIRST | NAME_COLON, NAME_FIRST | NAME_DIGIT | NAME_COLON);
 }
 
 bool vg_label_name_valid(const char *p, size_t len)
 {
-	if (len == 0 || len > VG_SERIES_MAX_NAME || !in_set(p[0], 0, NAME_HI_ALPHA_))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!in_set(p[i], NAME_LO_DIGITS, NAME_HI_ALPHA_))
-			return false;
-	return true;
+	return name_valid(p, len, NAME_FIRST, NAME_FIRST | NAME_DIGIT);
 }
 
 bool vg_utf8_valid(const char *s, size_t len)
@@ -152,6 +163,25 @@ static bool is_sorted(const struct vg_series *s)
 	return true;
 }
 
+/* A few labels (a collector's and the agent's own, every sample) by
+ * insertion, more by qsort. */
+static void sort_labels(struct vg_series *s)
+{
+	if (s->n_labels > 8) {
+		qsort(s->labels, s->n_labels, sizeof(s->labels[0]), label_cmp);
+		return;
+	}
+	for (uint32_t i = 1; i < s->n_labels; i++) {
+		struct vg_label l = s->labels[i];
+		uint32_t j = i;
+		while (j > 0 && vg_str_cmp(s->labels[j - 1].name, l.name) > 0) {
+			s->labels[j] = s->labels[j - 1];
+			j--;
+		}
+		s->labels[j] = l;
+	}
+}
+
 int vg_series_canonicalize(struct vg_series *s, struct vg_err *err)
 {
 	uint32_t i, out = 0;
@@ -178,7 +208,7 @@ int vg_series_canonicalize(struct vg_series *s, struct vg_err *err)
 					  (int)l->name.len, l->name.p);
 	}
 	if (!is_sorted(s))
-		qsort(s->labels, s->n_labels, sizeof(s->labels[0]), label_cmp);
+		sort_labels(s);
 	for (i = 0; i < s->n_labels; i++) {
 		if (i > 0 && vg_str_eq(s->labels[i].name, s->labels[i - 1].name))
 			return vg_err_set(err, VG_EINVAL, "label \"%.*s\" appears twice",
