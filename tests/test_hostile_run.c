@@ -8,8 +8,10 @@
  * floods of agent and HTTP connections, HTTP heads never finished,
  * cardinality floods past max_series_per_agent, oversized HTTP bodies, and
  * malformed HTTP requests. The run is bounded in time (VG_HOSTILE_SECONDS,
- * default 15; a longer soak by hand: VG_HOSTILE_SECONDS=600) and in count (every loop stops after a fixed number of
- * rounds); the seed is printed, and VG_HOSTILE_SEED repeats a run.
+ * default 60; ./scripts/test gives the sanitizer build 15; a longer soak
+ * by hand: VG_HOSTILE_SECONDS=600) and in count (every loop stops after a
+ * fixed number of rounds); the seed is printed, and VG_HOSTILE_SEED
+ * repeats a run.
  *
  * The calm agent is the harness's raw protocol 1 client: it sends one
  * sample a round, numbered, at synthetic timestamps one second apart, and
@@ -281,7 +283,7 @@ START_TEST(test_hostile_run_calm_agent_loses_nothing)
 		{ "bad_http", bad_http, 0 },
 	};
 	const char *env_seed = getenv("VG_HOSTILE_SEED"), *env_s = getenv("VG_HOSTILE_SECONDS");
-	int seconds = env_s ? (int)strtol(env_s, NULL, 10) : 15;
+	int seconds = env_s ? (int)strtol(env_s, NULL, 10) : 60;
 	char *dir = vg_t_tmpdir("vigil-hostile-run");
 	int64_t t0_ms;
 	uint64_t acked = 0;
