@@ -454,7 +454,12 @@ START_TEST(test_rules_bad_files_are_refused_and_the_old_rules_keep_running)
 	advance(t0 + 20 * S);
 	ck_assert_str_eq(alert_state("High", NULL, 0), "firing"); /* the old rule went on */
 
-	/* A good file is taken. */
+	/* A good file is taken. The engine applies it at its next tick and
+	 * marks the dropped rule's series stale at that tick's time: a second
+	 * on, so the marker never shares a timestamp with the t0+20 sample
+	 * (the head keeps the first of equal timestamps), whether the tick
+	 * comes before the clock reaches t0+30 or after. */
+	ck_assert_int_eq(vg_t_write_clock(clock_path, t0 + 21 * S), 0);
 	write_file(rules_path, "groups:\n- name: g2\n  interval: 10s\n  rules:\n  - alert: Other\n    expr: rule_m > 5\n");
 	body = vg_t_http_post(rcv.http_port, "/-/reload", "", 0, &status);
 	ck_assert_int_eq(status, 200);
