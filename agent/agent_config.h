@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/scrape.h"
+#include "agent/collect/scrape.h"
 #include "common/config.h"
 
 struct vg_err;

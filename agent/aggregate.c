@@ -25,7 +25,7 @@
  */
 #include "agent/aggregate.h"
 #include "agent/collect/collect.h"
-#include "agent/statsd.h"
+#include "agent/collect/statsd.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fs.h"

@@ -1,7 +1,7 @@
 /*
  * dl.h: libraries loaded with dlopen() where they are used, not linked:
  * libyaml while a configuration file is read (config.c), and the agent's
- * OpenSSL (agent/tls.c), libcurl (agent/scrape.c) and PCRE2
+ * OpenSSL (agent/tls.c), libcurl (agent/collect/scrape.c) and PCRE2
  * (agent/collect/collect.c) where they are configured. A default agent
  * maps none of them once started (docs/performance.md, "Agent
  * footprint").

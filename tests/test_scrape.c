@@ -1,5 +1,5 @@
 /*
- * test_scrape.c: local scrapes (agent/scrape.c) on real processes. A tiny
+ * test_scrape.c: local scrapes (agent/collect/scrape.c) on real processes. A tiny
  * HTTP server forked by the test serves Prometheus text on loopback: a good
  * body, one that answers only after seconds, one with a malformed third
  * line, and a 404. A real agent scrapes it into a real receiver, and the

@@ -1,5 +1,5 @@
 /*
- * test_statsd.c: the StatsD parser (agent/statsd.c) on every line form of
+ * test_statsd.c: the StatsD parser (agent/collect/statsd.c) on every line form of
  * the interfaces file and on malformed lines; the aggregate
  * (agent/aggregate.c): counters with rates, gauge deltas, histogram
  * buckets, sets, fast gauges, the series limit under a flood, the state
@@ -13,8 +13,8 @@
 #include "tests/harness.h"
 #include "agent/aggregate.h"
 #include "agent/collect/collect.h"
-#include "agent/statsd.h"
-#include "agent/statsd_listen.h"
+#include "agent/collect/statsd.h"
+#include "agent/collect/statsd_listen.h"
 #include "common/err.h"
 #include "common/buf.h"
 #include "common/series.h"

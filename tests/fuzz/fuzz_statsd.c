@@ -1,5 +1,5 @@
 /*
- * fuzz_statsd.c: libFuzzer target for the StatsD parser (agent/statsd.c)
+ * fuzz_statsd.c: libFuzzer target for the StatsD parser (agent/collect/statsd.c)
  * and the aggregate behind it (agent/aggregate.c). The input is one
  * datagram. Every line is counted once (good, ignored or bad); every good
  * line has a valid metric name, valid tag names, 1..VG_STATSD_MAX_VALUES
@@ -14,7 +14,7 @@
  */
 #include "agent/aggregate.h"
 #include "agent/collect/collect.h"
-#include "agent/statsd.h"
+#include "agent/collect/statsd.h"
 #include "common/series.h"
 
 #include <math.h>

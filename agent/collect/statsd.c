@@ -11,7 +11,7 @@
  *   3. what is left is either Etsy's pieces "v|t[|@r]:v|t..." (the first
  *      ':'-piece holds a '|') or DogStatsD's "v[:v...]|t[|@r]...".
  */
-#include "agent/statsd.h"
+#include "agent/collect/statsd.h"
 
 #include <math.h>
 #include <stdlib.h>

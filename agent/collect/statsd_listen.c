@@ -8,7 +8,7 @@
  * loop: no locks.
  */
 #define _GNU_SOURCE 1
-#include "agent/statsd_listen.h"
+#include "agent/collect/statsd_listen.h"
 #include "agent/aggregate.h"
 #include "common/config.h"
 #include "common/err.h"

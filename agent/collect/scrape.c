@@ -19,7 +19,7 @@
  * less often rather than piling up. Every pointer of the curl table is set
  * before any target exists.
  */
-#include "agent/scrape.h"
+#include "agent/collect/scrape.h"
 #include "common/dl.h"
 #include "agent/collect/collect.h"
 #include "common/buf.h"

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "agent/statsd.h"
+#include "agent/collect/statsd.h"
 
 struct event_base;
 struct vg_aggregate;
