@@ -430,6 +430,9 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	atomic_store(&stats->wal_missing_segments, replayed.missing_segments);
+	atomic_store(&stats->wal_corrupt_tails, replayed.corrupt_tails);
+	atomic_store(&stats->wal_damaged_segments, replayed.damaged_segments);
+	atomic_store(&stats->wal_bad_segments, replayed.bad_segments);
 	vg_info("replayed the WAL in %lld ms: %llu records, %llu samples, %zu series",
 		(long long)(vg_clock_mono_ms() - t0), (unsigned long long)replayed.records,
 		(unsigned long long)replayed.samples, vg_head_num_series(head));

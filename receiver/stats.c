@@ -62,6 +62,9 @@ void vg_stats_init(struct vg_stats *st)
 	atomic_init(&st->wal_bytes, 0);
 	atomic_init(&st->wal_recoveries, 0);
 	atomic_init(&st->wal_missing_segments, 0);
+	atomic_init(&st->wal_corrupt_tails, 0);
+	atomic_init(&st->wal_damaged_segments, 0);
+	atomic_init(&st->wal_bad_segments, 0);
 	atomic_init(&st->wal_failing, 0);
 	atomic_init(&st->http_requests, 0);
 	atomic_init(&st->http_refused, 0);
@@ -272,6 +275,18 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	       "WAL segments found missing when the receiver started; their records were lost.");
 	vg_buf_printf(out, "vigil_receiver_wal_missing_segments %" PRIu64 "\n",
 		      load(&st->wal_missing_segments));
+	family(out, "vigil_receiver_wal_corrupt_tails", "gauge",
+	       "Damaged tails of the last WAL segment cut when the receiver started (a crash mid-write).");
+	vg_buf_printf(out, "vigil_receiver_wal_corrupt_tails %" PRIu64 "\n",
+		      load(&st->wal_corrupt_tails));
+	family(out, "vigil_receiver_wal_damaged_segments", "gauge",
+	       "Earlier WAL segments found damaged when the receiver started; the rest of each was lost.");
+	vg_buf_printf(out, "vigil_receiver_wal_damaged_segments %" PRIu64 "\n",
+		      load(&st->wal_damaged_segments));
+	family(out, "vigil_receiver_wal_bad_segments", "gauge",
+	       "WAL segment files skipped when the receiver started, for a bad header.");
+	vg_buf_printf(out, "vigil_receiver_wal_bad_segments %" PRIu64 "\n",
+		      load(&st->wal_bad_segments));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
 	counter(out, "vigil_receiver_http_refused_total",

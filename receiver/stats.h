@@ -51,6 +51,9 @@ struct vg_stats {
 	_Atomic uint64_t wal_recoveries;     /* the WAL took writes again after failing */
 	_Atomic uint64_t wal_failing;        /* 1 while the WAL cannot write (batches refused) */
 	_Atomic uint64_t wal_missing_segments; /* found missing when the WAL was opened at start */
+	_Atomic uint64_t wal_corrupt_tails;    /* the last segment's damaged tail cut at start */
+	_Atomic uint64_t wal_damaged_segments; /* earlier segments whose rest was skipped at start */
+	_Atomic uint64_t wal_bad_segments;     /* segment files skipped at start for a bad header */
 	_Atomic uint64_t http_requests;
 	_Atomic uint64_t http_refused; /* refused before routing: a limit, a malformed head */
 	_Atomic uint64_t http_auth_refused; /* 401 or 403 */

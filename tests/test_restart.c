@@ -195,6 +195,22 @@ START_TEST(test_retry_after_restart_is_stored_once)
 }
 END_TEST
 
+/* The value of an unlabelled sample in the receiver's /metrics. */
+static long metric(const char *name)
+{
+	char want[200];
+	long status, v = -1;
+	char *m = vg_t_http_get(rcv.http_port, "/metrics", &status), *p;
+
+	ck_assert_ptr_nonnull(m);
+	snprintf(want, sizeof(want), "\n%s ", name);
+	p = strstr(m, want);
+	ck_assert_msg(p != NULL, "%s is not in /metrics", name);
+	v = strtol(p + strlen(want), NULL, 10);
+	free(m);
+	return v;
+}
+
 /* The newest WAL segment file in data/wal. */
 static void newest_segment(char *out, size_t cap)
 {
@@ -239,6 +255,8 @@ START_TEST(test_torn_wal_tail_is_cut_and_data_kept)
 	res = range("torn_test", BASE_MS + 1000, BASE_MS + 10000, "1");
 	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(res, 0), "values")), 10);
 	json_decref(res);
+	ck_assert_int_eq(metric("vigil_receiver_wal_corrupt_tails"), 1);
+	ck_assert_int_eq(metric("vigil_receiver_wal_damaged_segments"), 0);
 	/* And it keeps taking data after the cut. */
 	fd = vg_t_connect(rcv.port);
 	ck_assert_int_eq(vg_t_hello(fd, "torn-client", 2, NULL), 0);
@@ -314,6 +332,8 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 	res = range("seg_test{i=\"199\"}", BASE_MS, BASE_MS, "1");
 	ck_assert_uint_eq(json_array_size(res), 1);
 	json_decref(res);
+	ck_assert_int_eq(metric("vigil_receiver_wal_damaged_segments"), 1);
+	ck_assert_int_eq(metric("vigil_receiver_wal_bad_segments"), 0);
 	/* A segment removed by hand from the middle: the start says so,
 	 * counts it in /metrics, and serves the rest. */
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
@@ -323,16 +343,25 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 	ck_assert_int_eq(unlink(seg1), 0);
 	ck_assert_msg(vg_t_receiver_start(&rcv, data, config_arg) == 0, "the receiver did not start without a segment");
 	ck_assert(vg_t_log_contains(&rcv.proc, "segments 00000002 to 00000002 are missing"));
-	{
-		long status;
-		char *m = vg_t_http_get(rcv.http_port, "/metrics", &status);
-		ck_assert_ptr_nonnull(m);
-		ck_assert_ptr_nonnull(strstr(m, "\nvigil_receiver_wal_missing_segments 1\n"));
-		free(m);
-	}
+	ck_assert_int_eq(metric("vigil_receiver_wal_missing_segments"), 1);
 	res = range("seg_test{i=\"0\"}", BASE_MS, BASE_MS, "1"); /* in segment 1 */
 	ck_assert_uint_eq(json_array_size(res), 1);
 	json_decref(res);
+	/* A segment whose header is damaged is skipped whole, and counted. */
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	snprintf(seg1, sizeof(seg1), "%s/wal/00000001", data);
+	{
+		char last[1024];
+		newest_segment(last, sizeof(last));
+		ck_assert_str_ne(last, seg1); /* a damaged last header is written anew */
+	}
+	wfd = open(seg1, O_RDWR);
+	ck_assert_int_ge(wfd, 0);
+	ck_assert_int_eq(pwrite(wfd, "XXXX", 4, 0), 4);
+	close(wfd);
+	ck_assert_msg(vg_t_receiver_start(&rcv, data, config_arg) == 0, "the receiver did not start with a bad header");
+	ck_assert_int_eq(metric("vigil_receiver_wal_bad_segments"), 1);
+	ck_assert(vg_t_log_contains(&rcv.proc, "00000001: bad magic at offset 0; skipping the file"));
 }
 END_TEST
 
