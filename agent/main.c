@@ -847,8 +847,10 @@ int main(int argc, char **argv)
 		vg_warn("resolv_conf %s: %s; receivers' names go to the name server on 127.0.0.1", cfg.resolv_conf,
 			rc == 6 ? "it lists no name server" : rc <= 2 ? "cannot be read" : "cannot be read whole");
 	route_options(&a, &cfg, cfg.spool_dir, &ropts);
-	if (vg_route_new(&ropts, &a.route, &err) != 0) {
-		if (cfg.has_spool_dir || cfg.spool_dir == NULL)
+	if ((rc = vg_route_new(&ropts, &a.route, &err)) != 0) {
+		/* A directory in use is another agent's: running beside it on a
+		 * memory spool would send this host's data twice. */
+		if (cfg.has_spool_dir || cfg.spool_dir == NULL || rc == VG_EAGAIN)
 			goto fail;
 		/* The default directory is not usable here: say so, and keep
 		 * batches in memory rather than not run at all. */

@@ -36,6 +36,10 @@
  *                     0 u32 key length (1..65535), 4 u32 low 32 bits of
  *                     XXH3_64(key), 8 key (common/series.h key codec)
  *   seg-<16 hex>    a segment, named by its first seq, records back to back
+ *   lock            the pid of the agent using the directory, under an
+ *                   exclusive flock held while the spool is open
+ *                   (vg_fs_lock_dir): a second agent is refused, since two
+ *                   writers of one epoch would corrupt each other.
  *
  * FSYNC ORDER. A key reaches the series file, and that file is fdatasynced,
  * before a batch needing it is appended; each batch is fdatasynced to its
@@ -56,6 +60,7 @@
 #include "agent/dict.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/hash.h"
@@ -99,6 +104,7 @@ struct vg_spool {
 	int series_fd;        /* disk: the series file, open for appends; -1 */
 	bool is_series_dirty; /* keys written since the last fdatasync */
 	int acked_fd;
+	int lock_fd;          /* disk: the directory's lock, held while open; -1 */
 	/* read cursor: the next record to read is at roff in rseg */
 	struct seg *rseg;
 	uint64_t roff;
@@ -753,6 +759,8 @@ static int open_disk(struct vg_spool *sp, struct vg_dict *dict, struct vg_spool_
 
 	if (mkdir(sp->dir, 0700) != 0 && errno != EEXIST)
 		return vg_err_set(err, VG_EIO, "spool: cannot create %s: %s", sp->dir, strerror(errno));
+	if ((rc = vg_fs_lock_dir(sp->dir, &sp->lock_fd, err)) != 0)
+		return rc;
 	resume->is_resumed = read_state(sp, &epoch, &next_seq);
 	if (!resume->is_resumed) {
 		if ((rc = clear_dir(sp, err)) != 0)
@@ -815,7 +823,7 @@ int vg_spool_open(const struct vg_spool_options *opts, struct vg_dict *dict, str
 	memset(resume, 0, sizeof(*resume));
 	if (sp == NULL)
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
-	sp->tail_fd = sp->series_fd = sp->acked_fd = sp->read_fd = -1;
+	sp->tail_fd = sp->series_fd = sp->acked_fd = sp->read_fd = sp->lock_fd = -1;
 	sp->overflow = (struct vg_complaint)VG_COMPLAINT_INIT;
 	vg_buf_init(&sp->scratch);
 	sp->max_bytes = opts->max_bytes;
@@ -863,6 +871,8 @@ void vg_spool_free(struct vg_spool *sp)
 		close(sp->series_fd);
 	if (sp->acked_fd >= 0)
 		close(sp->acked_fd);
+	if (sp->lock_fd >= 0)
+		close(sp->lock_fd); /* last: the files are left whole */
 	vg_buf_release(&sp->scratch);
 	free(sp->dir);
 	free(sp);

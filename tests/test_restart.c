@@ -195,22 +195,6 @@ START_TEST(test_retry_after_restart_is_stored_once)
 }
 END_TEST
 
-/* The value of an unlabelled sample in the receiver's /metrics. */
-static long metric(const char *name)
-{
-	char want[200];
-	long status, v = -1;
-	char *m = vg_t_http_get(rcv.http_port, "/metrics", &status), *p;
-
-	ck_assert_ptr_nonnull(m);
-	snprintf(want, sizeof(want), "\n%s ", name);
-	p = strstr(m, want);
-	ck_assert_msg(p != NULL, "%s is not in /metrics", name);
-	v = strtol(p + strlen(want), NULL, 10);
-	free(m);
-	return v;
-}
-
 /* The newest WAL segment file in data/wal. */
 static void newest_segment(char *out, size_t cap)
 {
@@ -255,8 +239,8 @@ START_TEST(test_torn_wal_tail_is_cut_and_data_kept)
 	res = range("torn_test", BASE_MS + 1000, BASE_MS + 10000, "1");
 	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(res, 0), "values")), 10);
 	json_decref(res);
-	ck_assert_int_eq(metric("vigil_receiver_wal_corrupt_tails"), 1);
-	ck_assert_int_eq(metric("vigil_receiver_wal_damaged_segments"), 0);
+	ck_assert_double_eq(vg_t_metric(rcv.http_port, "vigil_receiver_wal_corrupt_tails"), 1);
+	ck_assert_double_eq(vg_t_metric(rcv.http_port, "vigil_receiver_wal_damaged_segments"), 0);
 	/* And it keeps taking data after the cut. */
 	fd = vg_t_connect(rcv.port);
 	ck_assert_int_eq(vg_t_hello(fd, "torn-client", 2, NULL), 0);
@@ -332,8 +316,8 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 	res = range("seg_test{i=\"199\"}", BASE_MS, BASE_MS, "1");
 	ck_assert_uint_eq(json_array_size(res), 1);
 	json_decref(res);
-	ck_assert_int_eq(metric("vigil_receiver_wal_damaged_segments"), 1);
-	ck_assert_int_eq(metric("vigil_receiver_wal_bad_segments"), 0);
+	ck_assert_double_eq(vg_t_metric(rcv.http_port, "vigil_receiver_wal_damaged_segments"), 1);
+	ck_assert_double_eq(vg_t_metric(rcv.http_port, "vigil_receiver_wal_bad_segments"), 0);
 	/* A segment removed by hand from the middle: the start says so,
 	 * counts it in /metrics, and serves the rest. */
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
@@ -343,7 +327,7 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 	ck_assert_int_eq(unlink(seg1), 0);
 	ck_assert_msg(vg_t_receiver_start(&rcv, data, config_arg) == 0, "the receiver did not start without a segment");
 	ck_assert(vg_t_log_contains(&rcv.proc, "segments 00000002 to 00000002 are missing"));
-	ck_assert_int_eq(metric("vigil_receiver_wal_missing_segments"), 1);
+	ck_assert_double_eq(vg_t_metric(rcv.http_port, "vigil_receiver_wal_missing_segments"), 1);
 	res = range("seg_test{i=\"0\"}", BASE_MS, BASE_MS, "1"); /* in segment 1 */
 	ck_assert_uint_eq(json_array_size(res), 1);
 	json_decref(res);
@@ -360,7 +344,7 @@ START_TEST(test_damaged_older_segment_loses_only_its_rest)
 	ck_assert_int_eq(pwrite(wfd, "XXXX", 4, 0), 4);
 	close(wfd);
 	ck_assert_msg(vg_t_receiver_start(&rcv, data, config_arg) == 0, "the receiver did not start with a bad header");
-	ck_assert_int_eq(metric("vigil_receiver_wal_bad_segments"), 1);
+	ck_assert_double_eq(vg_t_metric(rcv.http_port, "vigil_receiver_wal_bad_segments"), 1);
 	ck_assert(vg_t_log_contains(&rcv.proc, "00000001: bad magic at offset 0; skipping the file"));
 }
 END_TEST
@@ -419,6 +403,33 @@ START_TEST(test_agent_resends_after_receiver_outage)
 	ck_assert_msg(max_gap < 0.35, "a gap of %.3f s between samples: a batch was lost", max_gap);
 	json_decref(doc);
 	ck_assert_int_eq(vg_t_stop(&agent, SIGTERM, 5000), 0);
+}
+END_TEST
+
+/* Two agents on one spool directory would write one epoch's batches
+ * over each other: the second is refused, and starts once the first is
+ * gone. */
+START_TEST(test_second_agent_on_a_spool_is_refused)
+{
+	struct vg_t_proc first, twin;
+	char server[64], log_path[600], spool[600];
+
+	ck_assert_int_eq(vg_t_agent_start(&first, dir, rcv.port, "200ms", "twin-agent"), 0);
+	ck_assert(vg_t_wait_log(&first, "sampling every", 10000));
+	snprintf(server, sizeof(server), "127.0.0.1:%u", rcv.port);
+	snprintf(log_path, sizeof(log_path), "%s/agent-twin-second.log", dir);
+	snprintf(spool, sizeof(spool), "%s/spool-twin-agent", dir); /* the first one's */
+	char *argv[] = { (char *)vg_t_bin("vigil-agent"), "--server", server, "--interval", "200ms",
+			 "--hostname", "twin-agent", "--config", "/dev/null", "--spool-dir", spool, NULL };
+	ck_assert_int_eq(vg_t_spawn(&twin, log_path, argv), 0);
+	ck_assert(vg_t_wait_log(&twin, "is in use by another process", 10000));
+	ck_assert_int_eq(vg_t_stop(&twin, SIGTERM, 10000), 1);
+	ck_assert(!vg_t_log_contains(&twin, "sampling every")); /* no memory spool instead */
+	ck_assert(vg_t_alive(&first));
+	ck_assert_int_eq(vg_t_stop(&first, SIGTERM, 10000), 0);
+	ck_assert_int_eq(vg_t_spawn(&twin, log_path, argv), 0);
+	ck_assert(vg_t_wait_log(&twin, "sampling every", 10000));
+	ck_assert_int_eq(vg_t_stop(&twin, SIGTERM, 10000), 0);
 }
 END_TEST
 
@@ -631,6 +642,7 @@ static Suite *restart_suite(void)
 	tcase_add_test(tc, test_torn_wal_tail_is_cut_and_data_kept);
 	tcase_add_test(tc, test_damaged_older_segment_loses_only_its_rest);
 	tcase_add_test(tc, test_agent_resends_after_receiver_outage);
+	tcase_add_test(tc, test_second_agent_on_a_spool_is_refused);
 	tcase_add_test(tc, test_agent_spool_survives_agent_kill9_during_outage);
 	tcase_add_test(tc, test_agent_sighup_reload_keeps_spool);
 	tcase_add_test(tc, test_agent_check_config);

@@ -385,6 +385,29 @@ START_TEST(test_disk_unusable_dir_is_an_error)
 }
 END_TEST
 
+START_TEST(test_disk_dir_in_use_is_refused)
+{
+	struct vg_spool_options o = { dir, 1 << 20 };
+	struct vg_spool_resume res;
+	struct vg_spool *sp, *again = NULL;
+	struct vg_dict dict, dict2;
+	struct vg_err err;
+
+	sp = open_spool(dir, 1 << 20, &dict, &res);
+	vg_dict_init(&dict2);
+	ck_assert_int_eq(vg_spool_open(&o, &dict2, &again, &res, &err), VG_EAGAIN);
+	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another process"));
+	ck_assert_ptr_null(again);
+	vg_spool_free(sp);
+	vg_dict_release(&dict);
+	/* Free again once the first is closed. */
+	sp = open_spool(dir, 1 << 20, &dict, &res);
+	vg_spool_free(sp);
+	vg_dict_release(&dict);
+	vg_dict_release(&dict2);
+}
+END_TEST
+
 static Suite *spool_suite(void)
 {
 	Suite *s = suite_create("spool");
@@ -400,6 +423,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_disk_bad_state_starts_new_epoch);
 	tcase_add_test(tc, test_disk_batch_needing_lost_keys_is_dropped);
 	tcase_add_test(tc, test_disk_unusable_dir_is_an_error);
+	tcase_add_test(tc, test_disk_dir_in_use_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
