@@ -158,8 +158,17 @@ static int build(struct vg_selfscrape *s, int64_t t, struct vg_submit_batch **ou
 			rc = add(&b, &series, (double)s->snap.last_ms[i] / 1000.0);
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		/* The last batch waits for the WAL sync that covers the scrape,
+		 * so a receiver without agents, whose syncs nothing else asks
+		 * for, still has its own metrics on disk each interval. */
+		struct vg_submit_batch *last = *out;
+		while (last && last->next)
+			last = last->next;
+		if (last)
+			last->needs_sync = true;
 		return 0;
+	}
 fail:
 	free_list(*out);
 	*out = NULL;

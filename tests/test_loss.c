@@ -244,6 +244,30 @@ START_TEST(test_loss_self_series_are_queryable_and_default_rules_loaded)
 }
 END_TEST
 
+/* With no agent at all, the receiver's own metrics still reach the disk
+ * at each scrape: a kill -9 right after one keeps it. */
+START_TEST(test_loss_self_metrics_are_durable_without_agents)
+{
+	int64_t scraped;
+	json_t *r;
+
+	start_receiver("default_rules: false\n");
+	advance_to(t0 + STEP_MS);
+	scraped = now_ms;
+	ck_assert_msg(metric("vigil_receiver_wal_bytes_total") > 0, "the self scrape is not in the WAL");
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+	has_rcv = false;
+	/* Later, so what the query at the scrape's time finds is the old one. */
+	now_ms = t0 + 4 * STEP_MS;
+	ck_assert_int_eq(vg_t_write_clock(clock_path, now_ms), 0);
+	start_receiver("default_rules: false\n");
+	now_ms = scraped;
+	r = query("vigil_receiver_self_scrapes_total{job=\"vigil-receiver\",instance=\"loss-receiver\"}");
+	ck_assert_msg(json_array_size(r) == 1, "the scrape before the kill was lost");
+	json_decref(r);
+}
+END_TEST
+
 START_TEST(test_loss_default_rules_false_turns_them_off)
 {
 	long status;
@@ -519,6 +543,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_loss_self_series_are_queryable_and_default_rules_loaded);
 	tcase_add_test(tc, test_loss_default_rules_false_turns_them_off);
+	tcase_add_test(tc, test_loss_self_metrics_are_durable_without_agents);
 	tcase_add_test(tc, test_loss_killed_agent_is_silent_then_resolves_when_back);
 	tcase_add_test(tc, test_loss_receiver_refusing_samples_fires);
 	tcase_add_test(tc, test_loss_failing_receiver_is_reported_through_another);
