@@ -5,9 +5,20 @@
  *
  * Owns the entries, their interval state and the state file. Does not
  * parse (statsd.c) nor read sockets (statsd_listen.c). Invariants: an
- * entry's kind never changes; the table never holds more than max_series
- * entries; the hot path (vg_aggregate_add on a known key) allocates
- * nothing but a set member's slot.
+ * entry's kind never changes and an entry lives as long as the aggregate;
+ * the table never holds more than max_series entries; the hot path
+ * (vg_aggregate_add on a known key) allocates nothing but a set member's
+ * slot.
+ *
+ * A line's key is its name and tags made canonical (common/series.h: tags
+ * validated and sorted, empty ones dropped) and encoded; that costs more
+ * than the rest of a line. A client sends a key the same way every time,
+ * so the alias table maps the name and tags as the line has them (the
+ * mapped name, the tags in their order) straight to the entry; a line
+ * whose alias is known skips the canonical form. The alias is exactly
+ * what the canonical form is computed from, so both give one entry. At
+ * most 2 n + 64 aliases are held (n entries): beyond, the table empties
+ * and fills again, so tags sent in ever new orders cannot grow it.
  *
  * STATE FILE (integers big-endian):
  *   0   4  "VGSC"
@@ -82,6 +93,13 @@ struct slot {
 	struct entry *e;
 };
 
+/* A line's name and tags as sent (encoded in the arena) and its entry. */
+struct alias {
+	uint64_t hash;
+	struct entry *e; /* NULL: empty */
+	uint32_t off, len;
+};
+
 struct vg_aggregate {
 	uint64_t max_series;
 	double bounds[VG_AGGREGATE_MAX_BOUNDS];
@@ -98,6 +116,10 @@ struct vg_aggregate {
 	size_t n, list_cap;
 	bool is_dirty;       /* counters changed since the last save */
 	struct vg_buf key;   /* scratch */
+	struct alias *aliases; /* open addressing on hash, alias_cap a power of 2 */
+	size_t alias_cap, n_aliases;
+	struct vg_buf arena; /* the aliases' bytes */
+	struct vg_buf raw;   /* scratch: the line's alias */
 	struct vg_aggregate_stats stats;
 };
 
@@ -271,12 +293,96 @@ static void observe(struct vg_aggregate *a, struct entry *e, double x, double ra
 		keep_value(a, &e->vals, x);
 }
 
+/* The alias of name and a line's tags into a->raw, each part followed by
+ * 0xFF (never in UTF-8, so the parts cannot run into each other). */
+static void alias_of(struct vg_aggregate *a, struct vg_str name, const struct vg_statsd_line *line)
+{
+	size_t n = name.len + 1;
+	uint8_t *p;
+
+	for (uint32_t i = 0; i < line->n_tags; i++)
+		n += line->tags[i].name.len + line->tags[i].value.len + 2;
+	vg_buf_reset(&a->raw);
+	if (vg_buf_grow(&a->raw, n) != 0)
+		return;
+	p = a->raw.data;
+	memcpy(p, name.p, name.len);
+	p += name.len;
+	*p++ = 0xFF;
+	for (uint32_t i = 0; i < line->n_tags; i++) {
+		const struct vg_label *t = &line->tags[i];
+		if (t->name.len)
+			memcpy(p, t->name.p, t->name.len);
+		p += t->name.len;
+		*p++ = 0xFF;
+		if (t->value.len)
+			memcpy(p, t->value.p, t->value.len);
+		p += t->value.len;
+		*p++ = 0xFF;
+	}
+	a->raw.len = n;
+}
+
+static struct alias *alias_slot(struct vg_aggregate *a, const uint8_t *raw, size_t len, uint64_t hash)
+{
+	size_t mask = a->alias_cap - 1, i = (size_t)hash & mask;
+
+	for (;;) {
+		struct alias *s = &a->aliases[i];
+		if (s->e == NULL ||
+		    (s->hash == hash && s->len == len && memcmp(a->arena.data + s->off, raw, len) == 0))
+			return s;
+		i = (i + 1) & mask;
+	}
+}
+
+static void alias_clear(struct vg_aggregate *a)
+{
+	if (a->aliases)
+		memset(a->aliases, 0, a->alias_cap * sizeof(*a->aliases));
+	a->n_aliases = 0;
+	vg_buf_reset(&a->arena);
+}
+
+/* Remembers a->raw (hash) as an alias of e; when memory is short it is
+ * simply not remembered. */
+static void alias_add(struct vg_aggregate *a, uint64_t hash, struct entry *e)
+{
+	struct alias *s;
+
+	if (a->n_aliases >= 2 * a->n + 64)
+		alias_clear(a);
+	if ((a->n_aliases + 1) * 2 > a->alias_cap) {
+		size_t cap = a->alias_cap ? a->alias_cap * 2 : 256;
+		struct alias *tab = calloc(cap, sizeof(*tab)), *old = a->aliases;
+		size_t old_cap = a->alias_cap;
+		if (tab == NULL)
+			return;
+		a->aliases = tab;
+		a->alias_cap = cap;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].e)
+				*alias_slot(a, a->arena.data + old[i].off, old[i].len, old[i].hash) = old[i];
+		free(old);
+	}
+	if (a->arena.len + a->raw.len > UINT32_MAX || vg_buf_grow(&a->arena, a->raw.len) != 0)
+		return;
+	s = alias_slot(a, a->raw.data, a->raw.len, hash);
+	if (s->e != NULL)
+		return;
+	*s = (struct alias){ hash, e, (uint32_t)a->arena.len, (uint32_t)a->raw.len };
+	memcpy(a->arena.data + a->arena.len, a->raw.data, a->raw.len);
+	a->arena.len += a->raw.len;
+	a->n_aliases++;
+}
+
 void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line)
 {
 	struct vg_series s;
 	struct slot *slot;
-	struct entry *e;
-	uint64_t hash;
+	struct entry *e = NULL;
+	uint64_t hash, raw_hash = 0;
+	struct alias *al;
 
 	if (line->n_samples == 0)
 		return;
@@ -285,31 +391,41 @@ void vg_aggregate_add(struct vg_aggregate *a, const struct vg_statsd_line *line)
 	if (line->samples[0].type == VG_STATSD_COUNTER && s.name.len > 6 &&
 	    memcmp(s.name.p + s.name.len - 6, "_total", 6) == 0)
 		s.name.len -= 6;
-	s.n_labels = line->n_tags;
-	memcpy(s.labels, line->tags, line->n_tags * sizeof(s.labels[0]));
-	if (vg_series_canonicalize(&s, NULL) != 0) {
-		a->stats.invalid_series++;
-		return;
+	alias_of(a, s.name, line);
+	if (!vg_buf_failed(&a->raw)) {
+		raw_hash = XXH3_64bits(a->raw.data, a->raw.len);
+		if (a->alias_cap && (al = alias_slot(a, a->raw.data, a->raw.len, raw_hash))->e != NULL)
+			e = al->e;
 	}
-	vg_buf_reset(&a->key);
-	vg_series_key(&s, &a->key);
-	if (vg_buf_failed(&a->key) || a->key.len > VG_SERIES_MAX_KEY) {
-		a->stats.invalid_series++;
-		return;
-	}
-	hash = XXH3_64bits(a->key.data, a->key.len);
-	slot = a->cap ? slot_of(a, a->key.data, a->key.len, hash) : NULL;
-	e = slot ? slot->e : NULL;
 	if (e == NULL) {
-		if (a->n >= a->max_series) {
-			a->stats.series_refused++;
+		s.n_labels = line->n_tags;
+		memcpy(s.labels, line->tags, line->n_tags * sizeof(s.labels[0]));
+		if (vg_series_canonicalize(&s, NULL) != 0) {
+			a->stats.invalid_series++;
 			return;
 		}
-		e = insert(a, a->key.data, a->key.len, hash, kind_of(line->samples[0].type), line->name);
+		vg_buf_reset(&a->key);
+		vg_series_key(&s, &a->key);
+		if (vg_buf_failed(&a->key) || a->key.len > VG_SERIES_MAX_KEY) {
+			a->stats.invalid_series++;
+			return;
+		}
+		hash = XXH3_64bits(a->key.data, a->key.len);
+		slot = a->cap ? slot_of(a, a->key.data, a->key.len, hash) : NULL;
+		e = slot ? slot->e : NULL;
 		if (e == NULL) {
-			a->stats.series_refused++;
-			return;
+			if (a->n >= a->max_series) {
+				a->stats.series_refused++;
+				return;
+			}
+			e = insert(a, a->key.data, a->key.len, hash, kind_of(line->samples[0].type), line->name);
+			if (e == NULL) {
+				a->stats.series_refused++;
+				return;
+			}
 		}
+		if (!vg_buf_failed(&a->raw))
+			alias_add(a, raw_hash, e);
 	}
 	for (uint32_t i = 0; i < line->n_samples; i++) {
 		const struct vg_statsd_sample *sm = &line->samples[i];
@@ -793,6 +909,8 @@ int vg_aggregate_new(const struct vg_aggregate_options *opts, struct vg_aggregat
 	a->n_quantiles = opts->n_quantiles;
 	a->rng = 0x9E3779B97F4A7C15ULL;
 	vg_buf_init(&a->key);
+	vg_buf_init(&a->arena);
+	vg_buf_init(&a->raw);
 	if (copy_names(opts, &a->fast) != 0)
 		goto nomem;
 	a->n_fast = opts->n_fast_gauges;
@@ -829,6 +947,9 @@ void vg_aggregate_free(struct vg_aggregate *a)
 	free(a->tab);
 	free(a->state_path);
 	vg_buf_release(&a->key);
+	free(a->aliases);
+	vg_buf_release(&a->arena);
+	vg_buf_release(&a->raw);
 	free(a);
 }
 

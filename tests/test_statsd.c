@@ -171,6 +171,49 @@ START_TEST(test_name_mapping_as_statsd_exporter)
 }
 END_TEST
 
+/* The parser reads short decimals without strtod: every one must be
+ * the double strtod gives, to the bit. */
+START_TEST(test_numbers_are_what_strtod_reads)
+{
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	char num[48], line[64];
+
+	for (int i = 0; i < 200000; i++) {
+		int digits, point;
+		size_t o = 0;
+		double want;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		digits = 1 + (int)(x % 17); /* 16 and 17 digits take the slow path */
+		point = (int)((x >> 8) % (uint64_t)(digits + 2)) - 1; /* -1: no point */
+		if ((x >> 16) & 1)
+			num[o++] = (x >> 17) & 1 ? '-' : '+';
+		for (int d = 0; d < digits; d++) {
+			if (d == point)
+				num[o++] = '.';
+			num[o++] = (char)('0' + (x >> (20 + 2 * (d % 20))) % 10);
+		}
+		if (point == digits)
+			num[o++] = '.';
+		num[o] = '\0';
+		snprintf(line, sizeof(line), "n:%s|g", num);
+		ck_assert_int_eq(parse(line), VG_STATSD_OK);
+		want = strtod(num, NULL);
+		ck_assert_msg(memcmp(&want, &L.samples[0].value, sizeof(want)) == 0, "%s: %.17g, strtod %.17g", num,
+			      L.samples[0].value, want);
+	}
+	ck_assert_int_eq(parse("n:-0|g"), VG_STATSD_OK);
+	ck_assert(L.samples[0].value == 0 && signbit(L.samples[0].value));
+	ck_assert_int_eq(parse("n:0.1|c|@0.1"), VG_STATSD_OK);
+	ck_assert(L.samples[0].value == 0.1 && L.samples[0].rate == 0.1);
+	ck_assert_int_eq(parse("n:123456789012345678|c"), VG_STATSD_OK);
+	ck_assert(L.samples[0].value == 123456789012345678.0);
+	ck_assert_int_eq(parse("n:1.5e3|ms"), VG_STATSD_OK);
+	ck_assert(L.samples[0].value == 1500);
+}
+END_TEST
+
 START_TEST(test_malformed_lines_get_their_reason)
 {
 	static const struct {
@@ -450,6 +493,52 @@ START_TEST(test_series_limit_under_a_flood_of_distinct_names)
 	flush(a);
 	ck_assert_uint_eq(F.n, 100);
 	ck_assert(value_of(&F, "flood_n5_total{k=\"5\"}") == 2);
+	vg_aggregate_free(a);
+}
+END_TEST
+
+/* A key reached through the line's own order of tags (the alias table)
+ * is the key the canonical form gives, whatever the order, and a flood
+ * of new orders neither grows the table nor loses a count. */
+START_TEST(test_tags_in_any_order_are_one_key)
+{
+	static const char *const t[] = { "a:1", "b:2", "c:3", "d:4", "e:5", "f:6" };
+	struct vg_aggregate *a = agg_new(3, NULL);
+	struct vg_aggregate_stats st;
+	char line[128];
+	int n = 0;
+
+	feed(a, "o.hits:1|c|#a:1,b:2\no.hits:1|c|#b:2,a:1\no.hits_total:1|c|#b:2,a:1\no.hits:1|c|#b:2,z:,a:1");
+	feed(a, "o.hits:1|c|#a:1,b:2"); /* through the alias now */
+	feed(a, "o.hits:1|g|#a:1,b:2\no.hits:1|g|#b:2,a:1");
+	flush(a);
+	ck_assert(value_of(&F, "o_hits_total{a=\"1\",b=\"2\"}") == 5);
+	vg_aggregate_get_stats(a, &st);
+	ck_assert_uint_eq(st.series, 1);
+	ck_assert_uint_eq(st.type_conflicts, 2);
+	/* every order of six tags, many times the aliases held for one key */
+	for (int p = 0; p < 720; p++) {
+		int idx[6] = { 0, 1, 2, 3, 4, 5 }, k = p;
+		size_t o = (size_t)snprintf(line, sizeof(line), "o.many:1|c|#");
+		for (int i = 6; i > 0; i--) { /* the p-th permutation */
+			int j = k % i, v = idx[j];
+			k /= i;
+			memmove(&idx[j], &idx[j + 1], (size_t)(i - 1 - j) * sizeof(int));
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s", t[v], i > 1 ? "," : "");
+		}
+		feed(a, line);
+		feed(a, line);
+		n += 2;
+	}
+	flush(a);
+	ck_assert(value_of(&F, "o_many_total{a=\"1\",b=\"2\",c=\"3\",d=\"4\",e=\"5\",f=\"6\"}") == n);
+	/* the limit holds through aliases: a refused key stays refused */
+	feed(a, "o.third:1|c\no.fourth:1|c|#x:1\no.fourth:1|c|#x:1\no.third:1|c");
+	vg_aggregate_get_stats(a, &st);
+	ck_assert_uint_eq(st.series, 3);
+	ck_assert_uint_eq(st.series_refused, 2);
+	flush(a);
+	ck_assert(value_of(&F, "o_third_total") == 2);
 	vg_aggregate_free(a);
 }
 END_TEST
@@ -817,6 +906,7 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 	struct vg_statsd_listener *l;
 	struct vg_statsd_listener_stats st;
 	static char big[VG_STATSD_DATAGRAM_BYTES + 4096];
+	uint64_t want = 301;
 	uint16_t port;
 
 	ck_assert_int_eq(vg_statsd_listener_new(&o, &l, NULL), 0);
@@ -838,6 +928,24 @@ START_TEST(test_listener_reads_every_datagram_and_cuts_a_truncated_one)
 	ck_assert(value_of(&F, "l_hits_total") == 300);
 	ck_assert(value_of(&F, "big_ok_total") == 1);
 	ck_assert(isnan(value_of(&F, "big_cut_total")));
+	/* a burst puts the listener in its heavy mode (reading every
+	 * VG_STATSD_POLL_US), a trickle after it back to waiting for the
+	 * socket: every datagram is read in both and in the moves between */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 500; i++)
+			udp_send(port, "burst.hits:1|c");
+		want += 500;
+		pump(base, l, want, &st);
+		ck_assert_uint_eq(st.packets, want);
+		for (int i = 0; i < 20; i++) {
+			udp_send(port, "burst.hits:1|c");
+			pump(base, l, ++want, &st);
+			ck_assert_uint_eq(st.packets, want);
+		}
+	}
+	ck_assert_uint_eq(st.socket_drops, 0);
+	flush(a);
+	ck_assert(value_of(&F, "burst_hits_total") == (double)(want - 301));
 	vg_statsd_listener_free(l);
 	vg_aggregate_free(a);
 	event_base_free(base);
@@ -1083,6 +1191,7 @@ static Suite *statsd_suite(void)
 	tcase_add_test(tc, test_parse_multi_value_forms);
 	tcase_add_test(tc, test_parse_dogstatsd_extras_and_tag_dialects);
 	tcase_add_test(tc, test_name_mapping_as_statsd_exporter);
+	tcase_add_test(tc, test_numbers_are_what_strtod_reads);
 	tcase_add_test(tc, test_malformed_lines_get_their_reason);
 	tcase_add_test(tc, test_bad_lines_are_counted_and_the_rest_of_the_packet_taken);
 	suite_add_tcase(s, tc);
@@ -1091,6 +1200,7 @@ static Suite *statsd_suite(void)
 	tcase_add_test(tc, test_fast_gauges_give_min_max_last);
 	tcase_add_test(tc, test_per_host_quantiles_of_an_interval);
 	tcase_add_test(tc, test_series_limit_under_a_flood_of_distinct_names);
+	tcase_add_test(tc, test_tags_in_any_order_are_one_key);
 	tcase_add_test(tc, test_counter_totals_survive_through_the_state_file);
 	tcase_add_test(tc, test_reconfigure_keeps_what_each_key_gathered);
 	tcase_add_test(tc, test_reconfigure_moves_the_totals_to_a_new_state_file);

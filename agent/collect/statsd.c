@@ -54,14 +54,43 @@ struct writer {
 	size_t used;
 };
 
-static bool is_alpha(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static bool is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* What map_name makes of a byte: KEEP it, REPLACE it with '_' (one per
+ * character: a UTF-8 lead byte or any other ASCII), or DROP it (a UTF-8
+ * continuation byte). */
+enum { REPLACE = 0, KEEP = 1, DROP = 2 };
+#define KEEP8(c) [c] = KEEP, [c + 1] = KEEP, [c + 2] = KEEP, [c + 3] = KEEP, [c + 4] = KEEP, [c + 5] = KEEP, \
+		 [c + 6] = KEEP, [c + 7] = KEEP
+#define DROP16(c) [c] = DROP, [c + 1] = DROP, [c + 2] = DROP, [c + 3] = DROP, [c + 4] = DROP, [c + 5] = DROP, \
+		  [c + 6] = DROP, [c + 7] = DROP, [c + 8] = DROP, [c + 9] = DROP, [c + 10] = DROP, [c + 11] = DROP, \
+		  [c + 12] = DROP, [c + 13] = DROP, [c + 14] = DROP, [c + 15] = DROP
+static const unsigned char name_class[256] = {
+	KEEP8('0'), ['8'] = KEEP, ['9'] = KEEP, ['_'] = KEEP,
+	KEEP8('A'), KEEP8('I'), KEEP8('Q'), ['Y'] = KEEP, ['Z'] = KEEP,
+	KEEP8('a'), KEEP8('i'), KEEP8('q'), ['y'] = KEEP, ['z'] = KEEP,
+	DROP16(0x80), DROP16(0x90), DROP16(0xA0), DROP16(0xB0),
+};
+
+/* Whether p[0..n) is valid UTF-8; plain ASCII, the common case, is seen
+ * eight bytes at a time. */
+static bool utf8_valid(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ULL)
+			return vg_utf8_valid(p + i, n - i);
+	}
+	for (; i < n; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return vg_utf8_valid(p + i, n - i);
+	return true;
 }
 
 #define EXPORTED "exported_"
@@ -78,17 +107,13 @@ static bool map_name(struct writer *w, const char *p, size_t n, bool is_label, s
 	/* at most one output byte per input byte, plus a '_' and the prefix */
 	if (n == 0 || n + 1 + EXPORTED_LEN > room)
 		return false;
-	if (is_label)
-		dst += EXPORTED_LEN; /* room for the prefix, moved back below */
-	start = dst;
 	if (is_digit((unsigned char)p[0]))
 		*dst++ = '_';
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (is_alpha(c) || is_digit(c) || c == '_')
-			*dst++ = (char)c;
-		else if ((c & 0xC0) != 0x80) /* a UTF-8 continuation byte adds nothing */
-			*dst++ = '_';
+		unsigned char c = (unsigned char)p[i], k = name_class[c];
+		/* written either way, kept unless dropped: no branch */
+		*dst = k == KEEP ? (char)c : '_';
+		dst += k != DROP;
 	}
 	out->len = (uint32_t)(dst - start);
 	out->p = start;
@@ -98,16 +123,11 @@ static bool map_name(struct writer *w, const char *p, size_t n, bool is_label, s
 				   (out->len == 8 && memcmp(start, "instance", 8) == 0) ||
 				   (out->len >= 2 && start[0] == '_' && start[1] == '_');
 		if (is_reserved) {
-			start -= EXPORTED_LEN;
+			memmove(start + EXPORTED_LEN, start, out->len);
 			memcpy(start, EXPORTED, EXPORTED_LEN);
-			out->p = start;
 			out->len += EXPORTED_LEN;
-		} else {
-			memmove(start - EXPORTED_LEN, start, out->len);
-			out->p = start - EXPORTED_LEN;
-			dst -= EXPORTED_LEN;
+			dst += EXPORTED_LEN;
 		}
-		dst = (char *)out->p + out->len;
 	}
 	w->used = (size_t)(dst - w->l->scratch);
 	return out->len > 0;
@@ -118,6 +138,7 @@ static bool parse_number(const char *p, size_t n, double *out)
 {
 	char buf[64];
 	size_t i = 0, digits = 0;
+	bool has_exp = false;
 	char *end;
 
 	if (n == 0 || n >= sizeof(buf))
@@ -135,6 +156,7 @@ static bool parse_number(const char *p, size_t n, double *out)
 		return false;
 	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
 		size_t exp_digits = 0;
+		has_exp = true;
 		i++;
 		if (i < n && (p[i] == '+' || p[i] == '-'))
 			i++;
@@ -145,13 +167,27 @@ static bool parse_number(const char *p, size_t n, double *out)
 	}
 	if (i != n)
 		return false;
-	if (n <= 15 && digits == n - (p[0] == '+' || p[0] == '-')) {
-		/* an integer of at most 15 digits is exact in a double: the
-		 * common case, without strtod */
-		int64_t v = 0;
-		for (size_t k = n - digits; k < n; k++)
-			v = v * 10 + (p[k] - '0');
-		*out = p[0] == '-' ? -(double)v : (double)v;
+	if (digits <= 15 && !has_exp) {
+		/* at most 15 digits, no exponent: the common case, without
+		 * strtod. The digits as an integer m (< 2^53, exact) and the
+		 * k of them after the point: m / 10^k, both exact doubles, is
+		 * one correctly rounded division, which is what strtod gives. */
+		static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+						1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+		int64_t m = 0;
+		size_t k = 0;
+		bool is_frac = false;
+		for (size_t j = (p[0] == '+' || p[0] == '-'); j < n; j++) {
+			if (p[j] == '.') {
+				is_frac = true;
+				continue;
+			}
+			m = m * 10 + (p[j] - '0');
+			k += is_frac;
+		}
+		*out = (double)m / pow10[k];
+		if (p[0] == '-')
+			*out = -*out;
 		return true;
 	}
 	memcpy(buf, p, n);
@@ -437,7 +473,7 @@ enum vg_statsd_reason vg_statsd_parse_line(const char *p, size_t len, struct vg_
 		return VG_STATSD_TOO_LONG;
 	if ((len >= 3 && memcmp(p, "_e{", 3) == 0) || (len >= 4 && memcmp(p, "_sc|", 4) == 0))
 		return VG_STATSD_OK;
-	if (len == 0 || !vg_utf8_valid(p, len) || (colon = memchr(p, ':', len)) == NULL)
+	if (len == 0 || !utf8_valid(p, len) || (colon = memchr(p, ':', len)) == NULL)
 		return VG_STATSD_MALFORMED_LINE;
 	if ((r = parse_name(&w, p, (size_t)(colon - p), &has_name_tags)) != VG_STATSD_OK)
 		return r;

@@ -3,7 +3,8 @@
  *
  * Reads every datagram waiting at each wakeup with recvmmsg (up to
  * VG_STATSD_BATCH at a time, and at most VG_STATSD_MAX_ROUNDS batches per
- * wakeup so a flood cannot starve the loop's timers), parses each
+ * wakeup so a flood cannot starve the loop's timers; under heavy traffic
+ * every VG_STATSD_POLL_US instead of at each wakeup), parses each
  * (statsd.h) into the aggregate (aggregate.h). The socket's receive
  * buffer is sized at start (SO_RCVBUFFORCE when permitted, else
  * SO_RCVBUF up to net.core.rmem_max), and the kernel's count of
@@ -26,6 +27,7 @@ struct vg_err;
 
 #define VG_STATSD_BATCH 64
 #define VG_STATSD_MAX_ROUNDS 64
+#define VG_STATSD_POLL_US 1000
 #define VG_STATSD_DATAGRAM_BYTES 16384
 
 struct vg_statsd_listener_options {
