@@ -34,7 +34,7 @@
 #define VG_CHUNK_VERSION 1
 /* At most this many samples per head chunk (2,400 s at a 10 s interval).
  * Measured in docs/performance.md: 240 costs fewer bytes per sample than
- * 120 and a head series at 720 samples holds 3 chunks. */
+ * 120; a head series at 720 samples fills 3 and holds them merged. */
 #define VG_CHUNK_MAX_SAMPLES 240
 /* A finished chunk in columns (VG_CHUNK_COLS) holds up to this many: the
  * head merges a series' finished chunks into one while they fit (a 2-hour
