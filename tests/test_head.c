@@ -449,6 +449,150 @@ START_TEST(test_head_values_bit_for_bit_across_gaps)
 }
 END_TEST
 
+/* The value of sample k in the merge tests. Series 0: decimals at scale 2,
+ * which merge into runs of VG_CHUNK_MAX_MERGED. Series 1: random doubles
+ * (XOR floats) with every kind a chunk carries apart among them (the stale
+ * marker, NaN, infinities, -0.0, denormals), except every third run of 240,
+ * which is decimal: a merge that would make the columns larger than the
+ * chunks apart (decimals stored as XOR floats) does not happen. */
+static double merge_value(int series, size_t k)
+{
+	static const uint64_t bits[] = {
+		0x7ff0000000000002ULL, 0x7ff8000000000000ULL, 0xfff0000000000000ULL,
+		0x8000000000000000ULL, 0x0000000000000001ULL, 0x7fefffffffffffffULL,
+	};
+	uint64_t u = (k + 1) * 0x9E3779B97F4A7C15ULL;
+	double v;
+
+	if (series == 0 || (k / VG_CHUNK_MAX_SAMPLES) % 3 == 2)
+		return 1000.0 + (double)k / 100.0;
+	if (k % 5 == 0) {
+		memcpy(&v, &bits[k % 6], 8);
+		return v;
+	}
+	u = (u ^ (u >> 29)) * 0xBF58476D1CE4E5B9ULL;
+	u = 0x3ff0000000000000ULL | (u >> 12); /* in [1, 2) */
+	memcpy(&v, &u, 8);
+	return v;
+}
+
+static void check_merge_samples(const struct vg_samples *smp, int series, int64_t t0, size_t first,
+				size_t n)
+{
+	ck_assert_uint_eq(smp->n, n);
+	for (size_t i = 0; i < n; i++) {
+		double want = merge_value(series, first + i);
+		ck_assert_int_eq(smp->ts_ms[i], t0 + (int64_t)(first + i) * 10000);
+		ck_assert_mem_eq(&smp->values[i], &want, 8);
+	}
+}
+
+/* Finished chunks merge into one while they fit (VG_CHUNK_MAX_MERGED):
+ * what is read back is what was appended, bit for bit, whole, by window
+ * and by snapshot, and the head holds one chunk per merged run. */
+START_TEST(test_head_merged_chunks_read_back_equal)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t ids[2] = { add(h, "m", "k", "dec", NULL), add(h, "m", "k", "mixed", NULL) };
+	struct vg_samples smp = { 0 };
+	struct vg_head_mem mem;
+	struct vg_head_snap snap[2];
+	const int64_t t0 = 1764000000000LL;
+	const size_t n = 2000;
+
+	for (size_t k = 0; k < n; k++) {
+		for (int i = 0; i < 2; i++)
+			append1(h, ids[i], t0 + (int64_t)k * 10000, merge_value(i, k));
+		if (k == 1000) {
+			vg_head_rdlock(h);
+			vg_head_snap_locked(h, ids[0], &snap[0]);
+			vg_head_snap_locked(h, ids[1], &snap[1]);
+			vg_head_unlock(h);
+		}
+	}
+	vg_head_memory(h, &mem);
+	/* decimals: 720 + 720 + 480 merged, 80 open; mixed: runs 0-1, 2,
+	 * 3-4, 5, 6-7 (the decimal runs 2 and 5 stay apart), 80 open */
+	ck_assert_uint_eq(mem.chunks, 3 + 5);
+	ck_assert_uint_eq(mem.open_chunks, 2);
+	for (int i = 0; i < 2; i++) {
+		read_all(h, ids[i], &smp);
+		check_merge_samples(&smp, i, t0, 0, n);
+		vg_head_rdlock(h);
+		/* a window inside a merged chunk, and one across three */
+		ck_assert_int_eq(vg_head_read_locked(h, ids[i], t0 + 800 * 10000LL, t0 + 900 * 10000LL, &smp), 0);
+		check_merge_samples(&smp, i, t0, 800, 101);
+		ck_assert_int_eq(vg_head_read_locked(h, ids[i], t0 + 700 * 10000LL, t0 + 1500 * 10000LL, &smp), 0);
+		check_merge_samples(&smp, i, t0, 700, 801);
+		/* what the snapshot saw: 1,001 samples, its end now inside a
+		 * merged chunk */
+		ck_assert_int_eq(vg_head_read_snap_locked(h, ids[i], &snap[i], INT64_MIN, INT64_MAX, &smp), 0);
+		check_merge_samples(&smp, i, t0, 0, 1001);
+		vg_head_unlock(h);
+	}
+	/* frozen, then read from the frozen set: the same */
+	ck_assert_int_eq(vg_head_freeze(h), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(vg_head_read_frozen(h, ids[i], &smp), 0);
+		check_merge_samples(&smp, i, t0, 0, n);
+	}
+	vg_head_drop_frozen(h);
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
+/* Late samples into a series whose chunks are merged: new timestamps
+ * between merged ones are read in place, repeats of merged ones are
+ * stored once (the in-order sample wins), and a snapshot taken among
+ * them sees only the late samples that came before it. */
+START_TEST(test_head_late_samples_beside_merged_chunks)
+{
+	struct vg_head *h = vg_head_new();
+	uint32_t id = add(h, "m", NULL);
+	struct vg_samples smp = { 0 };
+	struct vg_head_snap snap;
+	const int64_t t0 = 1764000000000LL;
+	size_t j;
+
+	for (size_t k = 0; k < 1440; k++)
+		append1(h, id, t0 + (int64_t)k * 10000, merge_value(1, k));
+	/* 300 late samples halfway between merged ones, then repeats */
+	for (size_t k = 0; k < 300; k++) {
+		append1(h, id, t0 + (int64_t)(1300 - 4 * k) * 10000 + 5000, -(double)k);
+		if (k == 149) {
+			vg_head_rdlock(h);
+			vg_head_snap_locked(h, id, &snap);
+			vg_head_unlock(h);
+		}
+	}
+	for (size_t k = 0; k < 1440; k += 3)
+		append1(h, id, t0 + (int64_t)k * 10000, 7.0);
+	read_all(h, id, &smp);
+	ck_assert_uint_eq(smp.n, 1740);
+	j = 0;
+	for (size_t k = 0; k < 1440; k++) {
+		double want = merge_value(1, k);
+		int64_t t = t0 + (int64_t)k * 10000;
+		ck_assert_int_eq(smp.ts_ms[j], t);
+		ck_assert_mem_eq(&smp.values[j], &want, 8);
+		j++;
+		if (k <= 1300 && (1300 - k) % 4 == 0 && (1300 - k) / 4 < 300) {
+			ck_assert_int_eq(smp.ts_ms[j], t + 5000);
+			ck_assert(smp.values[j] == -(double)((1300 - k) / 4));
+			j++;
+		}
+	}
+	ck_assert_uint_eq(j, smp.n);
+	vg_head_rdlock(h);
+	ck_assert_int_eq(vg_head_read_snap_locked(h, id, &snap, INT64_MIN, INT64_MAX, &smp), 0);
+	vg_head_unlock(h);
+	ck_assert_uint_eq(smp.n, 1440 + 150);
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
 START_TEST(test_head_append_unknown_id_fails_whole_batch)
 {
 	struct vg_head *h = vg_head_new();
@@ -984,35 +1128,99 @@ static void *cc_reader_main(void *arg)
 	return NULL;
 }
 
-START_TEST(test_head_readers_and_writer_across_chunks)
+/* Creates n series name{host="h<i>"} (ids 0..n-1), runs writer on h and
+ * two readers beside it until the writer is done. */
+static void run_writer_and_readers(struct vg_head *h, uint32_t n, const char *name,
+				   void *(*writer)(void *), void *(*reader)(void *))
 {
-	struct vg_head *h = vg_head_new();
-	struct vg_samples smp = { 0 };
 	struct cc_reader rd[2];
 	_Atomic int is_done = 0;
 	pthread_t w, t[2];
 	char host[32];
 
-	for (uint32_t i = 0; i < CC_SERIES; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		snprintf(host, sizeof(host), "h%u", i);
-		ck_assert_uint_eq(add(h, "cc", "host", host, NULL), i);
+		ck_assert_uint_eq(add(h, name, "host", host, NULL), i);
 	}
 	for (int i = 0; i < 2; i++) {
 		rd[i] = (struct cc_reader){ h, &is_done, 0 };
-		ck_assert_int_eq(pthread_create(&t[i], NULL, cc_reader_main, &rd[i]), 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, reader, &rd[i]), 0);
 	}
-	ck_assert_int_eq(pthread_create(&w, NULL, cc_writer, h), 0);
+	ck_assert_int_eq(pthread_create(&w, NULL, writer, h), 0);
 	pthread_join(w, NULL);
 	atomic_store(&is_done, 1);
 	for (int i = 0; i < 2; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_uint_gt(rd[i].reads, 0);
 	}
+}
+
+START_TEST(test_head_readers_and_writer_across_chunks)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+
+	run_writer_and_readers(h, CC_SERIES, "cc", cc_writer, cc_reader_main);
 	for (uint32_t id = 0; id < CC_SERIES; id++) {
 		read_all(h, id, &smp);
 		ck_assert_uint_eq(smp.n, CC_SAMPLES);
 		for (size_t j = 0; j < smp.n; j++)
 			ck_assert_int_eq(smp.ts_ms[j], (int64_t)j * 1000);
+	}
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
+/* Readers with snapshots while the writer's appends merge chunks: each
+ * read returns exactly the samples its snapshot counted, in order, never a
+ * half-merged chunk. Under ThreadSanitizer this is the merge's test. */
+#define MG_SERIES 64
+#define MG_SAMPLES 1700
+
+static void *mg_writer(void *arg)
+{
+	struct vg_head *h = arg;
+
+	for (int64_t t = 0; t < MG_SAMPLES; t++)
+		for (uint32_t id = 0; id < MG_SERIES; id++)
+			append1(h, id, t * 1000, (double)(t * 3 + id));
+	return NULL;
+}
+
+static void *mg_reader_main(void *arg)
+{
+	struct cc_reader *r = arg;
+	struct vg_samples smp = { 0 };
+	struct vg_head_snap snap;
+
+	while (!atomic_load(r->is_done)) {
+		for (uint32_t id = r->reads % 3; id < MG_SERIES; id += 3) {
+			vg_head_rdlock(r->h);
+			vg_head_snap_locked(r->h, id, &snap);
+			ck_assert_int_eq(vg_head_read_snap_locked(r->h, id, &snap, INT64_MIN, INT64_MAX, &smp), 0);
+			vg_head_unlock(r->h);
+			ck_assert_uint_eq(smp.n, snap.in_ord);
+			for (size_t j = 0; j < smp.n; j++) {
+				ck_assert_int_eq(smp.ts_ms[j], (int64_t)j * 1000);
+				ck_assert(smp.values[j] == (double)((int64_t)j * 3 + id));
+			}
+		}
+		r->reads++;
+	}
+	vg_samples_release(&smp);
+	return NULL;
+}
+
+START_TEST(test_head_snapshot_readers_while_chunks_merge)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+
+	run_writer_and_readers(h, MG_SERIES, "mg", mg_writer, mg_reader_main);
+	for (uint32_t id = 0; id < MG_SERIES; id++) {
+		read_all(h, id, &smp);
+		ck_assert_uint_eq(smp.n, MG_SAMPLES);
 	}
 	vg_samples_release(&smp);
 	vg_head_free(h);
@@ -1036,6 +1244,8 @@ static Suite *head_suite(void)
 	tcase_add_test(tc, test_head_values_bit_for_bit_across_gaps);
 	tcase_add_test(tc, test_head_growth_keeps_samples_in_order);
 	tcase_add_test(tc, test_head_chunks_spanning_years_keep_their_ends);
+	tcase_add_test(tc, test_head_merged_chunks_read_back_equal);
+	tcase_add_test(tc, test_head_late_samples_beside_merged_chunks);
 	tcase_add_test(tc, test_head_append_unknown_id_fails_whole_batch);
 	tcase_add_test(tc, test_head_views_of_unknown_id_are_empty);
 	suite_add_tcase(s, tc);
@@ -1054,6 +1264,7 @@ static Suite *head_suite(void)
 	tcase_add_test(tc, test_head_many_series_select_stays_correct);
 	tcase_add_test(tc, test_head_queries_while_writer_appends);
 	tcase_add_test(tc, test_head_readers_and_writer_across_chunks);
+	tcase_add_test(tc, test_head_snapshot_readers_while_chunks_merge);
 	suite_add_tcase(s, tc);
 	return s;
 }

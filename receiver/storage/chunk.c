@@ -20,7 +20,8 @@
  *   byte 1     value mode: 0 XOR floats, 1 decimal delta, 2 decimal
  *              delta-of-delta, 3 decimal with ULP corrections, 4 columns
  *   byte 2     decimal scale k (0 for XOR and columns)
- *   bytes 3-4  sample count n, big-endian (1 ..  VG_CHUNK_MAX_SAMPLES)
+ *   bytes 3-4  sample count n, big-endian (1 ..  VG_CHUNK_MAX_SAMPLES;
+ *              in mode 4, 1 .. VG_CHUNK_MAX_MERGED)
  *   bit 40...  n samples, each a timestamp then a value:
  *     FULL(u): 7 bits L (0..64), then the L significant bits of u
  *     timestamp of sample 0: FULL(zz(ts))
@@ -50,9 +51,10 @@
  *       in the last place (|c| <= 2^20 when written; any c decodes);
  *       sample 0 is FULL(zz(m)) FULL(zz(c)); then the delta of m as above
  *       and the delta of c in a width of its own, coded the same way.
- *   mode 4 (columns; written only when finishing, if smaller): from byte 5
- *     a timestamp column then a value column of n entries each (COLUMN
- *     below), ending exactly at the chunk's end.
+ *   mode 4 (columns; written only when finishing, if smaller, or when
+ *     the head merges finished chunks): from byte 5 a timestamp column
+ *     then a value column of n entries each (COLUMN below), ending exactly
+ *     at the chunk's end.
  *   An appender writes a sample's bits, then the count: a copy of the first
  *   ceil(bits/8) bytes taken between appends always decodes.
  *
@@ -218,21 +220,30 @@ static bool ulp_fits(double v, unsigned k, uint64_t *m, int64_t *c)
 	return *c >= -ULP_MAX && *c <= ULP_MAX;
 }
 
-/* The smallest scale at which every v[i] is within ULP_MAX of its decimal. */
-static int ulp_scale_all(const double *v, size_t n)
+/* The smallest scale below lim (at most MAX_SCALE + 1) at which every v[i]
+ * is within ULP_MAX of its decimal, or -1. */
+static int ulp_scale_below(const double *v, size_t n, unsigned lim)
 {
 	uint64_t m;
 	int64_t c;
 	unsigned k = 0;
 
+	if (lim == 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (ulp_fits(v[i], k, &m, &c))
 			continue;
-		if (++k > MAX_SCALE)
+		if (++k >= lim)
 			return -1;
 		i = (size_t)-1;
 	}
 	return (int)k;
+}
+
+/* The smallest scale at which every v[i] is within ULP_MAX of its decimal. */
+static int ulp_scale_all(const double *v, size_t n)
+{
+	return ulp_scale_below(v, n, MAX_SCALE + 1);
 }
 
 /* ---- bits ------------------------------------------------------------- */
@@ -700,7 +711,8 @@ static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const doubl
 		       bool is_final)
 {
 	struct vg_chunk_enc cand;
-	int k = dec_scale_all(v, n, 0), ku = ulp_scale_all(v, n), rc;
+	int k = dec_scale_all(v, n, 0), rc;
+	int ku = ulp_scale_below(v, n, k < 0 ? MAX_SCALE + 1 : (unsigned)k);
 	unsigned modes[3], scales[3], nm = 0;
 
 	if (k >= 0) {
@@ -727,18 +739,35 @@ static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const doubl
 	return 0;
 }
 
-/* Encodes n samples, finished, as a timestamp column and a value column
- * after the header (mode VG_CHUNK_COLS); 0 or VG_ENOMEM. */
+int vg_chunk_encode_cols(const int64_t *ts, const double *v, size_t n, struct vg_buf *out)
+{
+	uint8_t hdr[HDR_BYTES] = { VG_CHUNK_VERSION, VG_CHUNK_COLS, 0, 0, 0 };
+	size_t at = out->len;
+
+	if (n == 0 || n > VG_CHUNK_MAX_MERGED)
+		return VG_EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (ts[i] <= ts[i - 1] || (uint64_t)ts[i] - (uint64_t)ts[i - 1] > VG_CHUNK_MAX_STEP_MS)
+			return VG_EINVAL;
+	vg_put_be16(hdr + 3, (uint16_t)n);
+	vg_buf_append(out, hdr, sizeof(hdr));
+	if (vg_col_encode_ts(ts, n, out) != 0 || vg_col_encode_f64(v, n, out) != 0 || vg_buf_failed(out)) {
+		if (!vg_buf_failed(out))
+			out->len = at;
+		return VG_ENOMEM;
+	}
+	return 0;
+}
+
+/* Encodes n samples of a chunk (ascending, steps in range), finished, as a
+ * timestamp column and a value column after the header (mode
+ * VG_CHUNK_COLS); 0 or VG_ENOMEM. */
 static int encode_cols(struct vg_chunk_enc *out, const int64_t *ts, const double *v, size_t n)
 {
 	struct vg_buf b = VG_BUF_INIT;
-	uint8_t hdr[HDR_BYTES] = { VG_CHUNK_VERSION, VG_CHUNK_COLS, 0, 0, 0 };
 
 	vg_chunk_enc_init(out);
-	vg_put_be16(hdr + 3, (uint16_t)n);
-	vg_buf_append(&b, hdr, sizeof(hdr));
-	if (vg_col_encode_ts(ts, n, &b) != 0 || vg_col_encode_f64(v, n, &b) != 0 || vg_buf_failed(&b) ||
-	    (out->buf = malloc(b.len)) == NULL) {
+	if (vg_chunk_encode_cols(ts, v, n, &b) != 0 || (out->buf = malloc(b.len)) == NULL) {
 		vg_buf_release(&b);
 		return VG_ENOMEM;
 	}
@@ -995,9 +1024,9 @@ int vg_chunk_it_init(struct vg_chunk_it *it, const uint8_t *p, size_t len, struc
 	it->mode = p[1];
 	it->scale = p[2];
 	it->win_a = p[1] == VG_CHUNK_XOR ? 0xff : 0;
-	if (it->n == 0 || it->n > VG_CHUNK_MAX_SAMPLES)
+	if (it->n == 0 || it->n > (it->mode == VG_CHUNK_COLS ? VG_CHUNK_MAX_MERGED : VG_CHUNK_MAX_SAMPLES))
 		return vg_err_set(err, VG_EINVAL, "chunk: sample count %u out of range 1..%d", it->n,
-				  VG_CHUNK_MAX_SAMPLES);
+				  it->mode == VG_CHUNK_COLS ? VG_CHUNK_MAX_MERGED : VG_CHUNK_MAX_SAMPLES);
 	if (it->mode == VG_CHUNK_COLS)
 		return decode_cols(p, len, it->n, it->col_ts, it->col_v, err);
 	return 0;
@@ -1231,7 +1260,7 @@ int vg_chunk_decode(const uint8_t *p, size_t len, int64_t max_t, size_t max_n, i
 	if (len >= HDR_BYTES && p[1] == VG_CHUNK_COLS) {
 		/* the header's checks, then the columns straight into ts and v */
 		size_t i = 0, cnt = vg_get_be16(p + 3);
-		if (p[0] != VG_CHUNK_VERSION || p[2] != 0 || cnt == 0 || cnt > VG_CHUNK_MAX_SAMPLES)
+		if (p[0] != VG_CHUNK_VERSION || p[2] != 0 || cnt == 0 || cnt > VG_CHUNK_MAX_MERGED)
 			return vg_chunk_it_init(&it, p, len, err);
 		if ((rc = decode_cols(p, len, cnt, ts, v, err)) != 0)
 			return rc;
@@ -1267,15 +1296,35 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 static void put_bits_block(struct vg_buf *out, const uint64_t *q, size_t c, unsigned width)
 {
 	size_t bytes = (c * width + 7) / 8;
-	struct bw w;
 
 	if (vg_buf_grow(out, bytes) != 0)
 		return;
-	memset(out->data + out->len, 0, bytes);
-	w.p = out->data + out->len;
-	w.pos = 0;
-	for (size_t i = 0; i < c; i++)
-		bw_put(&w, q[i], width);
+	/* Whole bytes out of a 64-bit accumulator (bw_put goes a byte's part
+	 * at a time): fewer than 8 bits wait in it between entries, so up to
+	 * 56 more fit at once; a wider entry goes in two parts. */
+	uint8_t *p = out->data + out->len;
+	uint64_t acc = 0;
+	unsigned nacc = 0;
+
+	for (size_t i = 0; i < c && width > 0; i++) {
+		uint64_t v = q[i];
+		if (width > 56) {
+			acc = (acc << (width - 32)) | (v >> 32);
+			nacc += width - 32;
+			for (; nacc >= 8; nacc -= 8)
+				*p++ = (uint8_t)(acc >> (nacc - 8));
+			v &= 0xffffffffu;
+			acc = (acc << 32) | v;
+			nacc += 32;
+		} else {
+			acc = (acc << width) | v;
+			nacc += width;
+		}
+		for (; nacc >= 8; nacc -= 8)
+			*p++ = (uint8_t)(acc >> (nacc - 8));
+	}
+	if (nacc > 0)
+		*p = (uint8_t)(acc << (8 - nacc));
 	out->len += bytes;
 	out->data[out->len] = 0;
 }
@@ -1298,7 +1347,9 @@ static void pack(struct vg_buf *out, const uint64_t *r, size_t c)
 		if (g == 0)
 			g = 1;
 		for (size_t i = 0; i < m; i++) {
-			q[i] = (r[at + i] - (uint64_t)base) / g;
+			q[i] = r[at + i] - (uint64_t)base;
+			if (g > 1)
+				q[i] /= g;
 			if (q[i] > max)
 				max = q[i];
 		}
@@ -1584,11 +1635,34 @@ static void xor_col_put(struct vg_buf *out, const double *v, size_t n)
 	free(tmp);
 }
 
+/* The fewest bytes an XOR column of v[0..n) can take: each value costs a
+ * bit when it repeats the one before, else two and the significant bits of
+ * its XOR at least (the window it is written in is never narrower). */
+static size_t xor_col_min_len(const double *v, size_t n)
+{
+	uint64_t bits = 0, last = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = f2u(v[i]) ^ last;
+		unsigned lead;
+
+		last = f2u(v[i]);
+		if (x == 0) {
+			bits++;
+			continue;
+		}
+		lead = (unsigned)__builtin_clzll(x);
+		bits += 2 + 64 - (lead > 31 ? 31 : lead) - (unsigned)__builtin_ctzll(x);
+	}
+	bits = (bits + 7) / 8;
+	return 1 + vg_uvarint_len(n) + vg_uvarint_len(bits) + bits;
+}
+
 int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 {
 	struct vg_buf best = VG_BUF_INIT, cand = VG_BUF_INIT;
 	uint64_t *m = NULL, *tmp = NULL;
-	bool is_const = n > 0;
+	bool is_const = n > 0, have = false; /* have: best holds a decimal form */
 	int k, rc = 0;
 
 	if (n > VG_COL_MAX_N)
@@ -1602,10 +1676,12 @@ int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 		vg_buf_append(out, b, 8);
 		return vg_buf_failed(out) ? VG_ENOMEM : 0;
 	}
-	col_head(&best, TAG_F64_XOR, n);
-	xor_col_put(&best, v, n);
+	/* The decimal forms first, then XOR floats only when they could be
+	 * smaller: the same choice (XOR wins ties, then ULP, delta, dod, in
+	 * that order), without encoding XOR for decimals it cannot beat. */
 	k = n ? dec_scale_all(v, n, 0) : -1;
-	int ku = n ? ulp_scale_all(v, n) : -1;
+	/* ULP corrections are tried only at a scale below the exact one */
+	int ku = n ? ulp_scale_below(v, n, k < 0 ? MAX_SCALE + 1 : (unsigned)k) : -1;
 	if (ku >= 0 && (k < 0 || ku < k)) {
 		int64_t *c = NULL;
 		if ((m = malloc(n * sizeof(*m))) == NULL || (tmp = calloc(n, sizeof(*tmp))) == NULL ||
@@ -1622,10 +1698,11 @@ int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 		int_body_put(&cand, m, n, TAG_INT_DELTA, tmp);
 		int_body_put(&cand, (const uint64_t *)(const void *)c, n, TAG_INT_DELTA, tmp);
 		free(c);
-		if (!vg_buf_failed(&cand) && cand.len < best.len) {
+		if (!vg_buf_failed(&cand)) {
 			struct vg_buf t = best;
 			best = cand;
 			cand = t;
+			have = true;
 		}
 	}
 	if (k >= 0) {
@@ -1641,11 +1718,22 @@ int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 			col_head(&cand, tag, n);
 			vg_buf_putc(&cand, (char)k);
 			int_body_put(&cand, m, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD, tmp);
-			if (!vg_buf_failed(&cand) && cand.len < best.len) {
+			if (!vg_buf_failed(&cand) && (!have || cand.len < best.len)) {
 				struct vg_buf t = best;
 				best = cand;
 				cand = t;
+				have = true;
 			}
+		}
+	}
+	if (!have || best.len >= xor_col_min_len(v, n)) {
+		vg_buf_reset(&cand);
+		col_head(&cand, TAG_F64_XOR, n);
+		xor_col_put(&cand, v, n);
+		if (!have || (!vg_buf_failed(&cand) && cand.len <= best.len)) {
+			struct vg_buf t = best;
+			best = cand;
+			cand = t;
 		}
 	}
 	if (vg_buf_failed(&best) || vg_buf_failed(&cand)) {

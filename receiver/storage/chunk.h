@@ -34,8 +34,13 @@
 #define VG_CHUNK_VERSION 1
 /* At most this many samples per head chunk (2,400 s at a 10 s interval).
  * Measured in docs/performance.md: 240 costs fewer bytes per sample than
- * 120 and a head series at 720 samples holds 3 chunks. */
+ * 120; a head series at 720 samples fills 3 and holds them merged. */
 #define VG_CHUNK_MAX_SAMPLES 240
+/* A finished chunk in columns (VG_CHUNK_COLS) holds up to this many: the
+ * head merges a series' finished chunks into one while they fit (a 2-hour
+ * block at 10 s), for one header and one pair of columns instead of three
+ * (docs/performance.md). */
+#define VG_CHUNK_MAX_MERGED 720
 /* A timestamp step larger than this (24 days) does not fit a head chunk:
  * append answers VG_ELIMIT and the head starts a new chunk. */
 #define VG_CHUNK_MAX_STEP_MS INT32_MAX
@@ -102,6 +107,15 @@ int vg_chunk_enc_finish(struct vg_chunk_enc *e);
 
 bool vg_chunk_enc_is_finished(const struct vg_chunk_enc *e);
 
+/*
+ * n samples (1..VG_CHUNK_MAX_MERGED, timestamps strictly ascending, each
+ * step at most VG_CHUNK_MAX_STEP_MS) as one finished chunk in columns
+ * (VG_CHUNK_COLS), appended to out: how the head merges the finished
+ * chunks of a series. 0, VG_EINVAL (nothing appended) or VG_ENOMEM (out
+ * has failed).
+ */
+int vg_chunk_encode_cols(const int64_t *ts, const double *v, size_t n, struct vg_buf *out);
+
 /* Value encodings of a head chunk (header byte 1). */
 enum vg_chunk_mode {
 	VG_CHUNK_XOR = 0,
@@ -131,8 +145,8 @@ struct vg_chunk_it {
 	int64_t dv;
 	struct vg_err *err;
 	/* VG_CHUNK_COLS only (init does not clear them otherwise) */
-	int64_t col_ts[VG_CHUNK_MAX_SAMPLES];
-	double col_v[VG_CHUNK_MAX_SAMPLES];
+	int64_t col_ts[VG_CHUNK_MAX_MERGED];
+	double col_v[VG_CHUNK_MAX_MERGED];
 };
 
 /* 0, or VG_EVERSION / VG_EINVAL (with a message) if the header is bad, or
@@ -145,7 +159,7 @@ int vg_chunk_it_next(struct vg_chunk_it *it, int64_t *ts_ms, double *v);
 int vg_chunk_it_seek(struct vg_chunk_it *it, int64_t t_ms, int64_t *ts_ms, double *v);
 
 /* The samples of chunk p[0..len) from the first on, at most max_n, up to
- * the last at or before max_t, into ts/v (room for VG_CHUNK_MAX_SAMPLES):
+ * the last at or before max_t, into ts/v (room for VG_CHUNK_MAX_MERGED):
  * *n of them. What iterating with vg_chunk_it_next gives, faster. 0, or
  * the error of vg_chunk_it_init or vg_chunk_it_next (with its message). */
 int vg_chunk_decode(const uint8_t *p, size_t len, int64_t max_t, size_t max_n, int64_t *ts, double *v,

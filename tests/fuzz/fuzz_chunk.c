@@ -14,7 +14,8 @@
  *      prefix decoded from a copy (both ways) and compared bit for bit, the chunk
  *      finished and compared again, and the same samples round-trip
  *      through the ts, i64 and f64 column encoders, and the f64 column
- *      against itself and against the values one place later as reference.
+ *      against itself and against the values one place later as reference;
+ *      the first VG_CHUNK_MAX_MERGED also as one merged chunk in columns.
  * Checked: decoders never crash or read outside the input (each case runs
  * on an exact-size copy), report errors with a message, and every encode
  * decodes to exactly what went in.
@@ -44,8 +45,8 @@ static uint64_t bits_of(double v)
  * failure. */
 static void decode_chunk(const uint8_t *p, size_t len)
 {
-	int64_t ts[VG_CHUNK_MAX_SAMPLES], ts2[VG_CHUNK_MAX_SAMPLES];
-	double vs[VG_CHUNK_MAX_SAMPLES], vs2[VG_CHUNK_MAX_SAMPLES];
+	int64_t ts[VG_CHUNK_MAX_MERGED], ts2[VG_CHUNK_MAX_MERGED];
+	double vs[VG_CHUNK_MAX_MERGED], vs2[VG_CHUNK_MAX_MERGED];
 	struct vg_chunk_it it;
 	struct vg_err err;
 	int64_t t, last = INT64_MIN;
@@ -63,7 +64,7 @@ static void decode_chunk(const uint8_t *p, size_t len)
 	while ((rc = vg_chunk_it_next(&it, &t, &v)) == 1) {
 		if (n++ > 0 && t <= last)
 			abort(); /* timestamps always rise */
-		if (n > VG_CHUNK_MAX_SAMPLES)
+		if (n > VG_CHUNK_MAX_MERGED)
 			abort();
 		ts[n - 1] = t;
 		vs[n - 1] = v;
@@ -126,11 +127,10 @@ static void decode_col(const uint8_t *p, size_t len, int kind)
 	free(out);
 }
 
-static void check_chunk(const struct vg_chunk_enc *e, const int64_t *ts, const double *v, size_t n)
+static void check_bytes(const uint8_t *p, size_t len, const int64_t *ts, const double *v, size_t n)
 {
 	struct vg_chunk_it it;
-	size_t len, i = 0;
-	const uint8_t *p = vg_chunk_enc_bytes(e, &len);
+	size_t i = 0;
 	uint8_t *copy = malloc(len ? len : 1);
 	int64_t t;
 	double x;
@@ -148,6 +148,14 @@ static void check_chunk(const struct vg_chunk_enc *e, const int64_t *ts, const d
 		abort();
 	decode_chunk(copy, len); /* and at once, the same */
 	free(copy);
+}
+
+static void check_chunk(const struct vg_chunk_enc *e, const int64_t *ts, const double *v, size_t n)
+{
+	size_t len;
+	const uint8_t *p = vg_chunk_enc_bytes(e, &len);
+
+	check_bytes(p, len, ts, v, n);
 }
 
 static void round_trip(const uint8_t *p, size_t len)
@@ -192,6 +200,15 @@ static void round_trip(const uint8_t *p, size_t len)
 		check_chunk(&e, ts + first, v + first, kept - first);
 	}
 	vg_chunk_enc_release(&e);
+
+	/* the chunks merged, as the head merges them: one chunk in columns */
+	if (kept > 0) {
+		size_t m = kept < VG_CHUNK_MAX_MERGED ? kept : VG_CHUNK_MAX_MERGED;
+		if (vg_chunk_encode_cols(ts, v, m, &b) != 0)
+			abort();
+		check_bytes(b.data, b.len, ts, v, m);
+		vg_buf_reset(&b);
+	}
 
 	if (vg_col_encode_ts(ts, kept, &b) != 0 || vg_col_decode_ts(b.data, b.len, ots, kept, NULL) != (long)b.len)
 		abort();
