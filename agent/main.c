@@ -21,6 +21,7 @@
 #include "agent/agent_config.h"
 #include "agent/aggregate.h"
 #include "agent/collect/collect.h"
+#include "agent/footprint.h"
 #include "agent/route.h"
 #include "agent/collect/statsd_listen.h"
 #include "agent/collect/scrape.h"
@@ -400,6 +401,20 @@ static void reload_statsd(struct agent *a, const struct vg_agent_config *next)
 	}
 }
 
+/* The steady state's footprint: free heap pages and start-up's library
+ * pages go back (tick_cb). */
+static void trim(void)
+{
+	struct vg_err err;
+	size_t kib;
+
+	malloc_trim(0);
+	if (vg_footprint_drop_file_pages(&kib, &err) != 0)
+		vg_debug("footprint: %s", err.msg);
+	else
+		vg_debug("footprint: %zu KiB of start-up's file pages unmapped", kib);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -457,10 +472,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	vg_debug("collected %zu samples", vg_route_round_samples(a->route));
 	/* Start-up and a reload (the configuration, the first batches and
 	 * the series dictionary they send) leave free pages in the middle of
-	 * the heap that free() keeps; give them back once, a few rounds in,
-	 * when what is left is the steady state (docs/performance.md). */
+	 * the heap that free() keeps, and library pages mapped that the
+	 * rounds do not use (footprint.h); give both back once, a few rounds
+	 * in, when what is left is the steady state (docs/performance.md). */
 	if (a->rounds == a->trim_round)
-		malloc_trim(0);
+		trim();
 }
 
 /* A finished local scrape: its own batch, at the time it started. */

@@ -1,0 +1,96 @@
+/* footprint.c: dropping the page mappings start-up left (footprint.h). */
+#include "agent/footprint.h"
+#include "common/err.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/banned.h"
+
+/* One mapping of /proc/self/smaps while its fields are read. */
+struct mapping {
+	unsigned long start, end;
+	bool is_candidate; /* read-only and backed by a file */
+	size_t rss_kib;
+};
+
+/* A mapping's first line: "start-end perms offset dev inode [path]".
+ * Returns false for a field line ("Name:   value kB"). */
+static bool parse_header(const char *line, struct mapping *m)
+{
+	char *end;
+	const char *perms, *path;
+	unsigned long start, stop;
+	int fields = 0;
+
+	start = strtoul(line, &end, 16);
+	if (end == line || *end != '-')
+		return false;
+	stop = strtoul(end + 1, &end, 16);
+	if (*end != ' ' || stop <= start)
+		return false;
+	m->start = start;
+	m->end = stop;
+	perms = end + 1;
+	/* The path, when there is one, follows perms, offset, dev, inode. */
+	for (path = perms; *path != '\0' && fields < 4; fields++) {
+		path += strcspn(path, " ");
+		path += strspn(path, " ");
+	}
+	m->is_candidate = strlen(perms) >= 4 && perms[0] == 'r' && perms[1] == '-' && *path == '/';
+	m->rss_kib = 0;
+	return true;
+}
+
+/* "Name:   123 kB": the number, when the line is that field. */
+static bool field_kib(const char *line, const char *name, size_t *kib)
+{
+	size_t n = strlen(name);
+	char *end;
+	unsigned long long v;
+
+	if (strncmp(line, name, n) != 0 || line[n] != ':')
+		return false;
+	errno = 0;
+	v = strtoull(line + n + 1, &end, 10);
+	if (end == line + n + 1 || errno != 0)
+		return false;
+	*kib = (size_t)v;
+	return true;
+}
+
+int vg_footprint_drop_file_pages(size_t *dropped_kib, struct vg_err *err)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	/* Lines are short (a path at most PATH_MAX): a longer one is a path
+	 * cut in two, whose second part is neither a header nor a field. */
+	char line[4096 + 128];
+	struct mapping m = { 0 };
+	size_t kib;
+
+	*dropped_kib = 0;
+	if (f == NULL)
+		return vg_err_set(err, VG_EIO, "/proc/self/smaps: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (parse_header(line, &m))
+			continue;
+		if (!m.is_candidate)
+			continue;
+		if (field_kib(line, "Rss", &kib)) {
+			m.rss_kib = kib;
+		} else if (field_kib(line, "Anonymous", &kib)) {
+			/* Anonymous comes after Rss; a mapping with no
+			 * private copy and resident pages is dropped. */
+			if (kib == 0 && m.rss_kib > 0 &&
+			    madvise((void *)m.start, m.end - m.start, MADV_DONTNEED) == 0)
+				*dropped_kib += m.rss_kib;
+			m.is_candidate = false;
+		}
+	}
+	fclose(f);
+	return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * test_footprint.c: agent/footprint.c drops the resident pages of file
+ * mappings that hold only the file's content, and keeps every mapping
+ * with a private copy (a relocated read-only segment), whose content must
+ * survive.
+ */
+#include "agent/footprint.h"
+#include "common/err.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+#define FILE_BYTES (256 * 1024)
+
+/* A file of FILE_BYTES under /tmp, its pages each starting with their
+ * number; unlinked at once (the descriptor keeps it). */
+static int temp_file(void)
+{
+	char path[] = "/tmp/vigil-footprint-XXXXXX";
+	char page[4096];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	for (int i = 0; i < FILE_BYTES / (int)sizeof(page); i++) {
+		memset(page, 'x', sizeof(page));
+		snprintf(page, sizeof(page), "page %d", i);
+		ck_assert_int_eq(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+	}
+	return fd;
+}
+
+/* The Rss and Anonymous KiB of the mapping that starts at p. */
+static void mapping_kib(const void *p, long *rss, long *anon)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[4200];
+	int is_it = 0;
+
+	ck_assert_ptr_nonnull(f);
+	*rss = *anon = -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *end;
+		unsigned long start = strtoul(line, &end, 16);
+		if (end != line && *end == '-')
+			is_it = start == (unsigned long)p;
+		else if (is_it && strncmp(line, "Rss:", 4) == 0)
+			*rss = strtol(line + 4, NULL, 10);
+		else if (is_it && strncmp(line, "Anonymous:", 10) == 0)
+			*anon = strtol(line + 10, NULL, 10);
+	}
+	fclose(f);
+	ck_assert_msg(*rss >= 0 && *anon >= 0, "mapping %p not in /proc/self/smaps", p);
+}
+
+/* A private mapping of a new temp_file() with prot, every page resident;
+ * *fd is the file's descriptor. */
+static char *map_touched(int prot, int *fd)
+{
+	char *p;
+	volatile char sum = 0;
+
+	*fd = temp_file();
+	p = mmap(NULL, FILE_BYTES, prot, MAP_PRIVATE, *fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	for (size_t i = 0; i < FILE_BYTES; i += 4096)
+		sum += p[i];
+	(void)sum;
+	return p;
+}
+
+START_TEST(test_clean_file_mapping_dropped)
+{
+	int fd;
+	const char *p = map_touched(PROT_READ, &fd);
+	struct vg_err err = { 0 };
+	size_t kib = 0;
+	long rss, anon;
+
+	mapping_kib(p, &rss, &anon);
+	ck_assert_int_eq(rss, FILE_BYTES / 1024);
+	ck_assert_int_eq(anon, 0);
+	ck_assert_int_eq(vg_footprint_drop_file_pages(&kib, &err), 0);
+	ck_assert_uint_ge(kib, FILE_BYTES / 1024);
+	mapping_kib(p, &rss, &anon);
+	ck_assert_int_eq(rss, 0);
+	/* mapped again from the file by the next access */
+	ck_assert_str_eq(p + 5 * 4096, "page 5");
+	munmap((void *)p, FILE_BYTES);
+	close(fd);
+}
+END_TEST
+
+/* A private copy in a read-only mapping (what the loader leaves of a
+ * relocated segment after mprotect) is kept, and so is its content; a
+ * writable mapping of a file is never dropped, copied or not. */
+START_TEST(test_copied_or_writable_mappings_kept)
+{
+	int fd, wfd;
+	char *p = map_touched(PROT_READ | PROT_WRITE, &fd);
+	char *w = map_touched(PROT_READ | PROT_WRITE, &wfd);
+	struct vg_err err = { 0 };
+	size_t kib = 0;
+	long rss, anon, rss_before;
+
+	snprintf(p + 4096, 4096, "relocated");
+	ck_assert_int_eq(mprotect(p, FILE_BYTES, PROT_READ), 0);
+	mapping_kib(p, &rss_before, &anon);
+	ck_assert_int_eq(anon, 4);
+	ck_assert_int_eq(vg_footprint_drop_file_pages(&kib, &err), 0);
+	mapping_kib(p, &rss, &anon);
+	ck_assert_int_eq(rss, rss_before);
+	ck_assert_int_eq(anon, 4);
+	ck_assert_str_eq(p + 4096, "relocated");
+	mapping_kib(w, &rss, &anon);
+	ck_assert_int_eq(rss, FILE_BYTES / 1024);
+	munmap(w, FILE_BYTES);
+	munmap(p, FILE_BYTES);
+	close(wfd);
+	close(fd);
+}
+END_TEST
+
+/* The process's own relocated data and its libraries' code work after. */
+static const char *const names[] = { "cpu", "meminfo", "netstat" };
+static int (*const compare)(const char *, const char *) = strcmp;
+
+START_TEST(test_process_runs_on)
+{
+	struct vg_err err = { 0 };
+	size_t kib = 0;
+	char buf[64];
+
+	ck_assert_int_eq(vg_footprint_drop_file_pages(&kib, &err), 0);
+	ck_assert_int_eq(vg_footprint_drop_file_pages(&kib, &err), 0);
+	ck_assert_int_eq(compare(names[2], "netstat"), 0);
+	snprintf(buf, sizeof(buf), "%s %g", names[0], 2.5);
+	ck_assert_str_eq(buf, "cpu 2.5");
+}
+END_TEST
+
+static Suite *footprint_suite(void)
+{
+	Suite *s = suite_create("footprint");
+	TCase *tc = tcase_create("drop");
+
+	tcase_add_test(tc, test_clean_file_mapping_dropped);
+	tcase_add_test(tc, test_copied_or_writable_mappings_kept);
+	tcase_add_test(tc, test_process_runs_on);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(footprint_suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
