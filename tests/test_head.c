@@ -180,18 +180,18 @@ START_TEST(test_head_key_is_canonical_form)
 {
 	struct vg_head *h = vg_head_new();
 	uint32_t id = add(h, "m", "b", "2", "a", "1", "c", "", NULL);
-	const uint8_t *key;
-	size_t len;
+	struct vg_buf key = VG_BUF_INIT;
 	char *s;
 
 	vg_head_rdlock(h);
-	vg_head_key_locked(h, id, &key, &len);
-	ck_assert_uint_eq(len, strlen("m\xff" "a\xff" "1\xff" "b\xff" "2\xff"));
-	ck_assert(memcmp(key, "m\xff" "a\xff" "1\xff" "b\xff" "2\xff", len) == 0);
-	s = fmt_key(key, len);
+	ck_assert_int_eq(vg_head_series_key_locked(h, id, &key), 0);
+	ck_assert_uint_eq(key.len, strlen("m\xff" "a\xff" "1\xff" "b\xff" "2\xff"));
+	ck_assert(memcmp(key.data, "m\xff" "a\xff" "1\xff" "b\xff" "2\xff", key.len) == 0);
+	s = fmt_key(key.data, key.len);
 	vg_head_unlock(h);
 	ck_assert_str_eq(s, "m{a=\"1\",b=\"2\"}");
 	free(s);
+	vg_buf_release(&key);
 	vg_head_free(h);
 }
 END_TEST
@@ -466,12 +466,13 @@ START_TEST(test_head_views_of_unknown_id_are_empty)
 {
 	struct vg_head *h = vg_head_new();
 	struct vg_samples smp = { 0 };
-	const uint8_t *key;
-	size_t n;
+	struct vg_buf key = VG_BUF_INIT;
+	struct vg_series s;
 
 	vg_head_rdlock(h);
-	vg_head_key_locked(h, 3, &key, &n);
-	ck_assert(key == NULL && n == 0);
+	ck_assert_int_eq(vg_head_series_key_locked(h, 3, &key), 0);
+	ck_assert_uint_eq(key.len, 0);
+	ck_assert(!vg_head_series_locked(h, 3, &s));
 	ck_assert_int_eq(vg_head_read_locked(h, 3, INT64_MIN, INT64_MAX, &smp), 0);
 	ck_assert_uint_eq(smp.n, 0);
 	vg_head_unlock(h);
