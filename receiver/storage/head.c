@@ -166,10 +166,19 @@ struct series {
 	struct vg_chunk_enc open;
 };
 
+/* A posting's ids, ascending, are kept as uvarint deltas (the first from
+ * 0): a label pair's series were mostly created together, so a delta
+ * takes a byte or two where an id took four. Up to POSTING_INLINE bytes
+ * (a pair of one or a few series) live in the record itself. */
+#define POSTING_INLINE 8
 struct posting {
 	uint32_t name, value;     /* symbol ids */
-	uint32_t *ids;            /* ascending */
-	uint32_t n, cap;
+	union {
+		uint8_t *p;                   /* cap > POSTING_INLINE */
+		uint8_t in[POSTING_INLINE];   /* cap == POSTING_INLINE */
+	} ids;
+	uint32_t len, cap;        /* bytes of ids used, allocated */
+	uint32_t n, last;         /* ids, and the last (greatest) one */
 	uint32_t next_value;      /* next posting of the same label name, or NONE */
 };
 
@@ -371,7 +380,7 @@ static uint8_t *arena_alloc(struct vg_head *h, size_t n)
 
 /* --- keys as symbol ids -------------------------------------------------- */
 
-/* The next id of a stored key (a uvarint this file wrote). */
+/* The next uvarint of a stored key or posting (one this file wrote). */
 static uint32_t key_next(const uint8_t **p)
 {
 	const uint8_t *q = *p;
@@ -469,16 +478,47 @@ struct pair {
 	uint32_t name, value; /* symbol ids */
 	uint64_t hash;
 	uint32_t posting;  /* existing posting or NONE */
-	uint32_t *new_ids; /* the ids array of a new posting */
 	bool is_new_lname;
 };
 
-static void release_pairs(struct pair *pairs, uint32_t n)
+static const uint8_t *posting_bytes(const struct posting *p)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		free(pairs[i].new_ids);
-		pairs[i].new_ids = NULL;
+	return p->cap > POSTING_INLINE ? p->ids.p : p->ids.in;
+}
+
+/* Room in p for one more id's delta (5 bytes at most). */
+static int posting_reserve(struct posting *p)
+{
+	uint32_t cap;
+	uint8_t *b;
+
+	if (p->cap - p->len >= 5)
+		return 0;
+	if (p->cap > UINT32_MAX / 2)
+		return VG_ENOMEM;
+	cap = p->cap * 2 < 16 ? 16 : p->cap * 2;
+	if (p->cap > POSTING_INLINE) {
+		if ((b = realloc(p->ids.p, cap)) == NULL)
+			return VG_ENOMEM;
+	} else {
+		if ((b = malloc(cap)) == NULL)
+			return VG_ENOMEM;
+		memcpy(b, p->ids.in, p->len);
 	}
+	p->ids.p = b;
+	p->cap = cap;
+	return 0;
+}
+
+/* Appends id (greater than every id in p, room reserved). */
+static void posting_push(struct posting *p, uint32_t id)
+{
+	uint8_t *b = p->cap > POSTING_INLINE ? p->ids.p : p->ids.in;
+	uint8_t *end = vg_put_uvarint(b + p->len, p->n ? id - p->last : id);
+
+	p->len = (uint32_t)(end - b);
+	p->n++;
+	p->last = id;
 }
 
 /*
@@ -520,18 +560,13 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, 
 		struct pair *pr = &pairs[i];
 		pr->hash = pair_hash(pr->name, pr->value);
 		pr->posting = find_posting(h, pr->hash, pr->name, pr->value);
-		pr->new_ids = NULL;
 		pr->is_new_lname = false;
 		if (pr->posting != NONE) {
-			struct posting *po = &h->postings[pr->posting];
-			if (grow_array((void **)&po->ids, &po->cap, po->n + 1, sizeof(uint32_t)) != 0)
+			if (posting_reserve(&h->postings[pr->posting]) != 0)
 				goto fail;
 			continue;
 		}
-		pr->new_ids = malloc(4 * sizeof(uint32_t));
-		if (pr->new_ids == NULL)
-			goto fail;
-		new_postings++;
+		new_postings++; /* its first id fits inline */
 		if (find_lname(h, pr->name) == NONE) {
 			/* The same new name twice in one series cannot happen:
 			 * canonical labels have distinct names. */
@@ -561,8 +596,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, 
 		uint32_t ln;
 
 		if (pr->posting != NONE) {
-			po = &h->postings[pr->posting];
-			po->ids[po->n++] = id;
+			posting_push(&h->postings[pr->posting], id);
 			continue;
 		}
 		if (pr->is_new_lname) {
@@ -574,10 +608,9 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, 
 		}
 		pr->posting = h->n_postings++;
 		po = &h->postings[pr->posting];
-		*po = (struct posting){ .name = pr->name, .value = pr->value, .ids = pr->new_ids,
-			.n = 1, .cap = 4, .next_value = h->lnames[ln].first_posting };
-		po->ids[0] = id;
-		pr->new_ids = NULL;
+		*po = (struct posting){ .name = pr->name, .value = pr->value, .cap = POSTING_INLINE,
+			.next_value = h->lnames[ln].first_posting };
+		posting_push(po, id);
 		h->lnames[ln].first_posting = pr->posting;
 		htab_put(&h->posting_tab, pr->hash, pr->posting);
 	}
@@ -585,7 +618,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, 
 	*id_out = id;
 	return 0;
 fail:
-	release_pairs(pairs, n_pairs);
+	/* What was reserved stays: room in postings changes no answer. */
 	return rc;
 }
 
@@ -652,7 +685,8 @@ void vg_head_free(struct vg_head *h)
 		series_release(&h->series[i]);
 	free(h->series);
 	for (uint32_t i = 0; i < h->n_postings; i++)
-		free(h->postings[i].ids);
+		if (h->postings[i].cap > POSTING_INLINE)
+			free(h->postings[i].ids.p);
 	free(h->postings);
 	free(h->lnames);
 	htab_release(&h->series_tab);
@@ -1115,9 +1149,13 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 			(size_t)h->posting_tab.cap * sizeof(struct hslot) +
 			(size_t)h->cap_lnames * sizeof(*h->lnames) +
 			(size_t)h->lname_tab.cap * sizeof(struct hslot);
-	for (uint32_t i = 0; i < h->n_postings; i++)
-		out->postings += (size_t)h->postings[i].cap * sizeof(uint32_t);
-	out->allocs = 8 + h->n_postings;
+	out->allocs = 8;
+	for (uint32_t i = 0; i < h->n_postings; i++) {
+		if (h->postings[i].cap > POSTING_INLINE) {
+			out->postings += h->postings[i].cap;
+			out->allocs++;
+		}
+	}
 	key_arena = arena_cap(h->arena, &arena_blocks);
 	for (uint32_t id = 0; id < h->n_series; id++) {
 		const struct series *s = &h->series[id];
@@ -1509,12 +1547,20 @@ static int hx_label_values(void *index, struct vg_str name, vg_label_value_fn fn
 	return rc;
 }
 
-static int append_ids(struct vg_postings *out, const uint32_t *ids, size_t n)
+/* Appends the ids of p, decoded from its deltas. */
+static int append_ids(struct vg_postings *out, const struct posting *p)
 {
-	if (vg_postings_reserve(out, n) != 0)
+	const uint8_t *b = posting_bytes(p);
+	uint32_t id = 0, *o;
+
+	if (vg_postings_reserve(out, p->n) != 0)
 		return VG_ENOMEM;
-	memcpy(out->ids + out->n, ids, n * sizeof(*ids));
-	out->n += n;
+	o = out->ids + out->n;
+	for (uint32_t k = 0; k < p->n; k++) {
+		id += key_next(&b);
+		o[k] = id;
+	}
+	out->n += p->n;
 	return 0;
 }
 
@@ -1523,7 +1569,7 @@ static int hx_postings_ref(void *index, uint64_t ref, struct vg_postings *out)
 	struct vg_head *h = index;
 	const struct posting *p = &h->postings[ref];
 
-	return append_ids(out, p->ids, p->n);
+	return append_ids(out, p);
 }
 
 static int hx_postings(void *index, struct vg_str name, struct vg_str value, struct vg_postings *out)
@@ -1531,7 +1577,7 @@ static int hx_postings(void *index, struct vg_str name, struct vg_str value, str
 	struct vg_head *h = index;
 	uint32_t p = find_posting_str(h, name, value);
 
-	return p == NONE ? 0 : append_ids(out, h->postings[p].ids, h->postings[p].n);
+	return p == NONE ? 0 : append_ids(out, &h->postings[p]);
 }
 
 static int hx_all(void *index, struct vg_postings *out)
