@@ -227,6 +227,40 @@ START_TEST(test_delete_all_time_by_default)
 }
 END_TEST
 
+/* The strings of a deleted series (held once in the head's symbol table)
+ * serve the series created after the delete, before and after a restart
+ * replays the WAL: each lists with its own labels. */
+START_TEST(test_delete_strings_serve_later_series)
+{
+	char *q = vg_t_urlencode("{job=\"b\"}"), body[256];
+	bool b[N_SAMPLES], bb[N_SAMPLES];
+
+	send_samples("b", 0, 2);
+	snprintf(body, sizeof(body), "match[]=%s", q);
+	free(q);
+	ck_assert_int_eq(post("/api/v1/admin/tsdb/delete_series", body, NULL), 204);
+	send_samples("bb", 0, 2);
+	for (int round = 0; round < 2; round++) {
+		long status;
+		char *list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
+
+		ck_assert_int_eq(status, 200);
+		ck_assert_ptr_nonnull(list);
+		ck_assert_msg(strstr(list, "\"job\":\"bb\"") != NULL && strstr(list, "\"job\":\"b\"") == NULL,
+			      "series: %s", list);
+		free(list);
+		stored("b", b);
+		stored("bb", bb);
+		for (int i = 0; i < N_SAMPLES; i++) {
+			ck_assert(!b[i]);
+			ck_assert(bb[i] == (i <= 2));
+		}
+		ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGKILL, 5000), 128 + SIGKILL);
+		ck_assert_int_eq(vg_t_receiver_start(&rcv, data_dir, NULL), 0);
+	}
+}
+END_TEST
+
 static void assert_refused(const char *method_body, long want_status, const char *want_error)
 {
 	char *reply = NULL;
@@ -349,6 +383,7 @@ static Suite *delete_suite(void)
 	tcase_add_test(tc, test_delete_survives_kill9_and_wal_replay);
 	tcase_add_test(tc, test_delete_survives_sigterm_seal);
 	tcase_add_test(tc, test_delete_all_time_by_default);
+	tcase_add_test(tc, test_delete_strings_serve_later_series);
 	tcase_add_test(tc, test_delete_validates_matchers_and_times);
 	tcase_add_test(tc, test_tombstones_file_round_trips_and_refuses_damage);
 	tcase_add_test(tc, test_damaged_tombstones_file_stops_the_receiver);
