@@ -193,6 +193,23 @@ START_TEST(test_delete_survives_sigterm_seal)
 }
 END_TEST
 
+/* /api/v1/series lists delete_test{job=listed} (unless NULL) and not
+ * delete_test{job=gone}. */
+static void assert_series_list(const char *listed, const char *gone)
+{
+	char want[64], absent[64], *list;
+	long status;
+
+	list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(list);
+	snprintf(want, sizeof(want), "\"job\":\"%s\"", listed ? listed : "");
+	snprintf(absent, sizeof(absent), "\"job\":\"%s\"", gone);
+	ck_assert_msg((listed == NULL || strstr(list, want) != NULL) && strstr(list, absent) == NULL,
+		      "series: %s", list);
+	free(list);
+}
+
 START_TEST(test_delete_all_time_by_default)
 {
 	char *q = vg_t_urlencode("{__name__=\"delete_test\",job=\"b\"}"), body[256];
@@ -206,24 +223,9 @@ START_TEST(test_delete_all_time_by_default)
 	for (int i = 0; i < N_SAMPLES; i++)
 		ck_assert(!b[i]);
 	/* A series with nothing left is not listed either; the other is. */
-	{
-		long status;
-		char *list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
-		ck_assert_int_eq(status, 200);
-		ck_assert_ptr_nonnull(list);
-		ck_assert_msg(strstr(list, "\"job\":\"b\"") == NULL, "series: %s", list);
-		free(list);
-	}
+	assert_series_list(NULL, "b");
 	send_samples("a", 0, 2);
-	{
-		long status;
-		char *list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
-		ck_assert_int_eq(status, 200);
-		ck_assert_ptr_nonnull(list);
-		ck_assert_msg(strstr(list, "\"job\":\"a\"") != NULL && strstr(list, "\"job\":\"b\"") == NULL,
-			      "series: %s", list);
-		free(list);
-	}
+	assert_series_list("a", "b");
 }
 END_TEST
 
@@ -241,14 +243,7 @@ START_TEST(test_delete_strings_serve_later_series)
 	ck_assert_int_eq(post("/api/v1/admin/tsdb/delete_series", body, NULL), 204);
 	send_samples("bb", 0, 2);
 	for (int round = 0; round < 2; round++) {
-		long status;
-		char *list = vg_t_http_get(rcv.http_port, "/api/v1/series?match[]=delete_test", &status);
-
-		ck_assert_int_eq(status, 200);
-		ck_assert_ptr_nonnull(list);
-		ck_assert_msg(strstr(list, "\"job\":\"bb\"") != NULL && strstr(list, "\"job\":\"b\"") == NULL,
-			      "series: %s", list);
-		free(list);
+		assert_series_list("bb", "b");
 		stored("b", b);
 		stored("bb", bb);
 		for (int i = 0; i < N_SAMPLES; i++) {
