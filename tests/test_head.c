@@ -8,6 +8,7 @@
 #include "receiver/storage/chunk.h"
 #include "receiver/query/query.h"
 #include "receiver/storage/storage.h"
+#include "receiver/storage/symtab.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
@@ -180,18 +181,18 @@ START_TEST(test_head_key_is_canonical_form)
 {
 	struct vg_head *h = vg_head_new();
 	uint32_t id = add(h, "m", "b", "2", "a", "1", "c", "", NULL);
-	const uint8_t *key;
-	size_t len;
+	struct vg_buf key = VG_BUF_INIT;
 	char *s;
 
 	vg_head_rdlock(h);
-	vg_head_key_locked(h, id, &key, &len);
-	ck_assert_uint_eq(len, strlen("m\xff" "a\xff" "1\xff" "b\xff" "2\xff"));
-	ck_assert(memcmp(key, "m\xff" "a\xff" "1\xff" "b\xff" "2\xff", len) == 0);
-	s = fmt_key(key, len);
+	ck_assert_int_eq(vg_head_series_key_locked(h, id, &key), 0);
+	ck_assert_uint_eq(key.len, strlen("m\xff" "a\xff" "1\xff" "b\xff" "2\xff"));
+	ck_assert(memcmp(key.data, "m\xff" "a\xff" "1\xff" "b\xff" "2\xff", key.len) == 0);
+	s = fmt_key(key.data, key.len);
 	vg_head_unlock(h);
 	ck_assert_str_eq(s, "m{a=\"1\",b=\"2\"}");
 	free(s);
+	vg_buf_release(&key);
 	vg_head_free(h);
 }
 END_TEST
@@ -610,12 +611,13 @@ START_TEST(test_head_views_of_unknown_id_are_empty)
 {
 	struct vg_head *h = vg_head_new();
 	struct vg_samples smp = { 0 };
-	const uint8_t *key;
-	size_t n;
+	struct vg_buf key = VG_BUF_INIT;
+	struct vg_series s;
 
 	vg_head_rdlock(h);
-	vg_head_key_locked(h, 3, &key, &n);
-	ck_assert(key == NULL && n == 0);
+	ck_assert_int_eq(vg_head_series_key_locked(h, 3, &key), 0);
+	ck_assert_uint_eq(key.len, 0);
+	ck_assert(!vg_head_series_locked(h, 3, &s));
 	ck_assert_int_eq(vg_head_read_locked(h, 3, INT64_MIN, INT64_MAX, &smp), 0);
 	ck_assert_uint_eq(smp.n, 0);
 	vg_head_unlock(h);
@@ -1227,6 +1229,171 @@ START_TEST(test_head_snapshot_readers_while_chunks_merge)
 }
 END_TEST
 
+/* --- the symbol table ------------------------------------------------------- */
+
+START_TEST(test_symtab_each_string_once_and_views_stay)
+{
+	struct vg_symtab *t = vg_symtab_new();
+	char *big = malloc(VG_SYMTAB_MAX_LEN + 1);
+	struct vg_str first;
+	uint32_t a, b, id;
+	char buf[32];
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_uint_eq(vg_symtab_find(t, vg_str_c("x")), VG_SYMTAB_NONE);
+	ck_assert_int_eq(vg_symtab_intern(t, vg_str_c("host"), &a), 0);
+	ck_assert_int_eq(vg_symtab_intern(t, vg_str_c("hos"), &b), 0);
+	ck_assert_uint_ne(a, b);
+	ck_assert_int_eq(vg_symtab_intern(t, vg_str_c("host"), &id), 0);
+	ck_assert_uint_eq(id, a);
+	ck_assert_int_eq(vg_symtab_intern(t, (struct vg_str){ NULL, 0 }, &id), 0);
+	ck_assert_uint_eq(vg_symtab_str(t, id).len, 0);
+	first = vg_symtab_str(t, a);
+	/* Strings that fill several blocks and grow every table; a long
+	 * string at the limit, and one past it refused. */
+	memset(big, 'v', VG_SYMTAB_MAX_LEN + 1);
+	ck_assert_int_eq(vg_symtab_intern(t, (struct vg_str){ big, VG_SYMTAB_MAX_LEN }, &id), 0);
+	ck_assert_uint_eq(vg_symtab_str(t, id).len, VG_SYMTAB_MAX_LEN);
+	ck_assert(memcmp(vg_symtab_str(t, id).p, big, VG_SYMTAB_MAX_LEN) == 0);
+	ck_assert_int_eq(vg_symtab_intern(t, (struct vg_str){ big, VG_SYMTAB_MAX_LEN + 1 }, &id),
+			 VG_ELIMIT);
+	for (uint32_t i = 0; i < 50000; i++) {
+		snprintf(buf, sizeof(buf), "value-%u", i);
+		ck_assert_int_eq(vg_symtab_intern(t, vg_str_c(buf), &id), 0);
+		ck_assert_uint_eq(id, i + 4);
+	}
+	ck_assert_uint_eq(vg_symtab_count(t), 50004);
+	for (uint32_t i = 0; i < 50000; i += 7) {
+		snprintf(buf, sizeof(buf), "value-%u", i);
+		ck_assert_uint_eq(vg_symtab_find(t, vg_str_c(buf)), i + 4);
+		ck_assert(vg_str_eq_c(vg_symtab_str(t, i + 4), buf));
+	}
+	/* The first view still points at the same bytes. */
+	ck_assert(first.p == vg_symtab_str(t, a).p && vg_str_eq_c(first, "host"));
+	free(big);
+	vg_symtab_free(t);
+}
+END_TEST
+
+/* 2,000 series (each added five times) from 117 distinct strings: each string is stored
+ * once (the symbol table's bytes do not grow with the series), every key
+ * reads back as series.c writes it, and the index answers as before. */
+START_TEST(test_head_series_share_their_strings)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_buf key = VG_BUF_INIT, want = VG_BUF_INIT;
+	struct vg_head_mem m1, m2;
+	struct vg_str *v;
+	size_t n;
+	char host[16], mode[16];
+	uint32_t id;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < 5000; i++) {
+			snprintf(host, sizeof(host), "host-%u", i % 100);
+			snprintf(mode, sizeof(mode), "m%u", i / 100 % 10);
+			id = add(h, pass ? "metric_b" : "metric_a", "host", host, "mode", mode, "cpu", "0",
+				 NULL);
+			ck_assert_uint_eq(id, pass * 1000 + i % 1000);
+		}
+		vg_head_memory(h, pass ? &m2 : &m1);
+		if (pass == 0)
+			ck_assert_uint_eq(vg_head_num_series(h), 1000);
+	}
+	/* The second pass added one string (metric_b) and 1,000 keys. */
+	ck_assert_uint_lt(m2.symbols - m1.symbols, 64);
+	ck_assert_uint_ge(m2.keys - m1.keys, 1000 * 8);
+
+	vg_head_rdlock(h);
+	for (uint32_t i = 0; i < 2000; i++) {
+		struct vg_series s;
+		uint32_t k = i % 1000;
+
+		snprintf(host, sizeof(host), "host-%u", k % 100);
+		snprintf(mode, sizeof(mode), "m%u", k / 100 % 10);
+		vg_series_init(&s, i < 1000 ? "metric_a" : "metric_b");
+		ck_assert_int_eq(vg_series_add(&s, "host", host), 0);
+		ck_assert_int_eq(vg_series_add(&s, "mode", mode), 0);
+		ck_assert_int_eq(vg_series_add(&s, "cpu", "0"), 0);
+		ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+		vg_buf_reset(&want);
+		vg_series_key(&s, &want);
+		vg_buf_reset(&key);
+		ck_assert_int_eq(vg_head_series_key_locked(h, i, &key), 0);
+		ck_assert_uint_eq(key.len, want.len);
+		ck_assert(memcmp(key.data, want.data, key.len) == 0);
+	}
+	ck_assert_int_eq(vg_head_label_values_locked(h, "host", &v, &n), 0);
+	ck_assert_uint_eq(n, 100);
+	ck_assert(vg_str_eq_c(v[0], "host-0") && vg_str_eq_c(v[1], "host-1"));
+	free(v);
+	ck_assert_int_eq(vg_head_label_values_locked(h, "__name__", &v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	free(v);
+	vg_head_unlock(h);
+	ck_assert_uint_eq(select_n(h, "metric_b{host=\"host-7\",mode=\"m0\"}", NULL), 1);
+	ck_assert_uint_eq(select_n(h, "{host=\"host-7\"}", NULL), 20);
+	ck_assert_uint_eq(select_n(h, "{mode=~\"m[01]\"}", NULL), 400);
+	vg_buf_release(&key);
+	vg_buf_release(&want);
+	vg_head_free(h);
+}
+END_TEST
+
+/* A writer creating series with new strings (interned as they come)
+ * while readers rebuild keys and list label values under the read lock:
+ * every key a reader sees is whole (ThreadSanitizer checks the rest). */
+static void *symbol_writer_main(void *arg)
+{
+	struct vg_head *h = arg;
+	char v[32];
+
+	for (uint32_t i = 0; i < 3000; i++) {
+		snprintf(v, sizeof(v), "unique-%u", i);
+		uint32_t id = add(h, i % 2 ? "sym_odd" : "sym_even", "seq", v, NULL);
+		append1(h, id, 1000, (double)i);
+	}
+	return NULL;
+}
+
+START_TEST(test_head_keys_read_while_symbols_are_added)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_buf key = VG_BUF_INIT;
+	pthread_t th;
+	size_t seen = 0;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, symbol_writer_main, h), 0);
+	while (seen < 3000) {
+		struct vg_str *v;
+		size_t n;
+
+		vg_head_rdlock(h);
+		seen = vg_head_num_series(h);
+		for (uint32_t id = 0; id < seen; id += 37) {
+			struct vg_series s;
+			char want[32];
+
+			vg_buf_reset(&key);
+			ck_assert_int_eq(vg_head_series_key_locked(h, id, &key), 0);
+			ck_assert_int_eq(vg_series_from_key(key.data, key.len, &s), 0);
+			snprintf(want, sizeof(want), "unique-%u", id);
+			ck_assert(vg_str_eq_c(s.name, id % 2 ? "sym_odd" : "sym_even"));
+			ck_assert_uint_eq(s.n_labels, 1);
+			ck_assert(vg_str_eq_c(s.labels[0].value, want));
+		}
+		ck_assert_int_eq(vg_head_label_values_locked(h, "seq", &v, &n), 0);
+		ck_assert_uint_ge(n, seen);
+		free(v);
+		vg_head_unlock(h);
+	}
+	pthread_join(th, NULL);
+	vg_buf_release(&key);
+	vg_head_free(h);
+}
+END_TEST
+
 static Suite *head_suite(void)
 {
 	Suite *s = suite_create("head");
@@ -1257,6 +1424,13 @@ static Suite *head_suite(void)
 	tcase_add_test(tc, test_head_select_no_match);
 	tcase_add_test(tc, test_head_select_empty_head);
 	tcase_add_test(tc, test_head_label_names_and_values);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("symbols");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_symtab_each_string_once_and_views_stay);
+	tcase_add_test(tc, test_head_series_share_their_strings);
+	tcase_add_test(tc, test_head_keys_read_while_symbols_are_added);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scale");

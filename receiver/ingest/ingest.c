@@ -642,18 +642,16 @@ static void submit_complete(struct vg_submit_batch *b, int rc, const char *msg)
 static int append_series_records(struct vg_ingest *ing, uint32_t from, uint32_t to, struct vg_err *err)
 {
 	for (uint32_t id = from; id < to; id++) {
-		const uint8_t *key;
-		size_t len;
 		int rc;
 
 		vg_head_rdlock(ing->head);
-		vg_head_key_locked(ing->head, id, &key, &len);
 		vg_buf_reset(&ing->key);
-		vg_buf_append(&ing->key, key, len);
+		rc = vg_head_series_key_locked(ing->head, id, &ing->key);
 		vg_head_unlock(ing->head);
-		if (vg_buf_failed(&ing->key))
+		if (rc != 0)
 			return vg_err_set(err, VG_ENOMEM, "out of memory writing series records to the WAL");
-		if (len > 0 && (rc = vg_wal_append_series(ing->wal, id, ing->key.data, len, err)) != 0)
+		if (ing->key.len > 0 &&
+		    (rc = vg_wal_append_series(ing->wal, id, ing->key.data, ing->key.len, err)) != 0)
 			return rc;
 	}
 	return 0;

@@ -7,10 +7,14 @@
  * semantics (query.c decides what a sample in a window means).
  *
  * Layout:
- *  - Series keys (series.h key form), each after its length, live in an
- *    arena of 1 MiB blocks that are only freed with the head, so a key
- *    pointer is stable for the life of the head and postings point into
- *    keys for their name and value.
+ *  - Every string of every series (metric name, label names and values)
+ *    is interned once in the symbol table (symtab.h). A series holds its
+ *    key as symbol ids, uvarints in an arena of 64 KiB blocks that are only
+ *    freed with the head (so the pointer is stable for the life of the
+ *    head): the number of labels, the metric name's id, then each label's
+ *    name and value ids in the canonical order. The key in series.h's form
+ *    is rebuilt from them with vg_series_key when a reader asks for it
+ *    (vg_head_series_key_locked); postings and label names hold ids too.
  *  - series[id] holds the key pointer and its samples: finished chunks
  *    (chunk.h) in time order, then the open chunk being appended to, and
  *    late samples (older than the newest) apart, merged when read. A chunk
@@ -28,20 +32,23 @@
  *  - Postings: one per label pair, the metric name counting as the pair
  *    (__name__, name). Each holds the ids of its series in ascending order:
  *    ids are handed out ascending, so appending keeps them sorted. A second
- *    open-addressing table maps XXH3("name\xffvalue") to the posting; a third
- *    maps each label name to the chain of its postings, for /labels and
- *    /label/<name>/values.
+ *    open-addressing table maps the XXH3 of the pair's two symbol ids to
+ *    the posting; a third maps each label name's symbol id to the chain of
+ *    its postings, for /labels and /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
  * series a 96-byte record (and a late part for the few with late data),
- * its key bytes, 24-48 bytes of hash slots and 4-8 bytes per label pair
+ * its key's symbol ids (1-3 bytes each), the strings no other series had
+ * before it, 16-32 bytes of hash slots and 4-8 bytes per label pair
  * in postings; per sample what the
  * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
  * slack and 24 bytes of header and malloc's 8-16 per finished chunk (one
  * per 720 samples, merged).
  *
- * Locking (head.h): h->lock guards the index and is written only when a
- * series is created; h->stripes guard the samples of each series. Only the
+ * Locking (head.h): h->lock guards the index (symbols included) and is
+ * written only when a series is created, so a string is interned and its
+ * id published under the write lock and readers see both under the read
+ * lock; h->stripes guard the samples of each series. Only the
  * writer thread changes the series table, so it reads it without the lock.
  *
  * Invariants: ids are dense from 0 and never reused; the chunks of a series
@@ -56,6 +63,7 @@
 #include "receiver/storage/head.h"
 #include "receiver/storage/chunk.h"
 #include "receiver/storage/postings.h"
+#include "receiver/storage/symtab.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/selector.h"
@@ -65,17 +73,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "common/banned.h"
 
 #define NONE UINT32_MAX
-#define ARENA_BLOCK_BYTES ((size_t)1 << 20)
-#define KEY_SEP 0xFF
-/* A key in the arena follows its length, 2 bytes little-endian
- * (VG_SERIES_MAX_KEY fits), so the record holds only the pointer. */
-#define KEY_LEN_BYTES 2
+#define ARENA_BLOCK_BYTES ((size_t)1 << 16)
+/* A key's symbol ids, at most: the label count, the metric name and two
+ * ids a label, 5 bytes each. */
+#define MAX_KEY_IDS_BYTES (5 * (2 + 2 * VG_SERIES_MAX_LABELS))
 #define MAX_PAIRS (VG_SERIES_MAX_LABELS + 1)
 #define HEAD_STRIPES 1024
 /* Series ids share a stripe in runs of 64: a frame of consecutive ids takes
@@ -86,10 +92,6 @@
 #define SCAN_SLICE 4096 /* series a full scan checks per hold of the read lock */ /* late samples sorted into a chunk at a time */
 
 static const char name_label[] = "__name__";
-/* The key of an absent slot: an id the WAL never defined (a record lost to
- * damage). Empty, so it decodes as no series and matches no selector: its
- * length prefix (series.key) is 0. */
-static const uint8_t absent_key[KEY_LEN_BYTES] = { 0 };
 
 struct arena_block {
 	struct arena_block *next;
@@ -147,7 +149,10 @@ struct late_part {
 };
 
 struct series {
-	const uint8_t *key; /* in the arena, after its length (series_key_len) */
+	/* Its key as symbol ids, in the arena (the layout above); NULL for an
+	 * absent slot: an id the WAL never defined (a record lost to damage),
+	 * which decodes as no series and matches no selector. */
+	const uint8_t *key;
 	struct hchunk *chunks, *tail; /* in order, oldest first */
 	/* Snapshots (vg_head_snap_locked): samples are numbered as they are
 	 * stored, in-order and late ones apart, from 0 for the life of the
@@ -165,17 +170,24 @@ struct series {
 	struct vg_chunk_enc open;
 };
 
+/* A posting's ids, ascending, are kept as uvarint deltas (the first from
+ * 0): a label pair's series were mostly created together, so a delta
+ * takes a byte or two where an id took four. Up to POSTING_INLINE bytes
+ * (a pair of one or a few series) live in the record itself. */
+#define POSTING_INLINE 8
 struct posting {
-	const char *name, *value; /* views: into a key, or name_label */
-	uint32_t name_len, value_len;
-	uint32_t *ids;            /* ascending */
-	uint32_t n, cap;
+	uint32_t name, value;     /* symbol ids */
+	union {
+		uint8_t *p;                   /* cap > POSTING_INLINE */
+		uint8_t in[POSTING_INLINE];   /* cap == POSTING_INLINE */
+	} ids;
+	uint32_t len, cap;        /* bytes of ids used, allocated */
+	uint32_t n, last;         /* ids, and the last (greatest) one */
 	uint32_t next_value;      /* next posting of the same label name, or NONE */
 };
 
 struct lname {
-	const char *name;
-	uint32_t len;
+	uint32_t name;          /* symbol id */
 	uint32_t first_posting; /* chain through posting.next_value */
 };
 
@@ -207,14 +219,16 @@ struct frozen {
 struct vg_head {
 	pthread_rwlock_t lock;      /* the index: series table, keys, postings */
 	pthread_mutex_t stripes[HEAD_STRIPES]; /* samples of series id by stripe(id) */
-	struct arena_block *arena;  /* series keys; newest block first */
+	struct arena_block *arena;  /* series keys' symbol ids; newest block first */
+	struct vg_symtab *syms;     /* every string of every series, once */
+	uint32_t name_sym;          /* the symbol id of "__name__" */
 	/* The frozen set (vg_head_freeze): the array is set and cleared under
 	 * the write lock, its entries under their stripes. */
 	struct frozen *frozen;
 	uint32_t n_frozen;
 	struct series *series;      /* [n_series], absent slots included */
 	uint32_t n_series, cap_series;
-	uint32_t n_absent;          /* slots with a key of length 0 */
+	uint32_t n_absent;          /* slots without a key */
 	struct htab series_tab;
 	struct posting *postings;
 	uint32_t n_postings, cap_postings;
@@ -237,31 +251,21 @@ struct vg_head {
 
 /* --- small helpers ------------------------------------------------------ */
 
-static size_t series_key_len(const struct series *s)
+static bool is_absent(const struct series *s)
 {
-	return (size_t)s->key[-2] | (size_t)s->key[-1] << 8;
+	return s->key == NULL;
 }
 
-static uint64_t pair_hash(const char *name, size_t name_len, const char *value, size_t value_len)
+static uint64_t pair_hash(uint32_t name, uint32_t value)
 {
-	static const uint8_t sep = KEY_SEP;
-	XXH3_state_t st;
+	uint32_t v[2] = { name, value };
 
-	XXH3_64bits_reset(&st);
-	XXH3_64bits_update(&st, name, name_len);
-	XXH3_64bits_update(&st, &sep, 1);
-	XXH3_64bits_update(&st, value, value_len);
-	return XXH3_64bits_digest(&st);
+	return XXH3_64bits(v, sizeof(v));
 }
 
-static uint64_t name_hash(const char *name, size_t len)
+static uint64_t name_hash(uint32_t name)
 {
-	return XXH3_64bits(name, len);
-}
-
-static bool bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+	return XXH3_64bits(&name, sizeof(name));
 }
 
 /* Grows *arr (of elem bytes each, *cap of them) to hold need; doubling. */
@@ -380,140 +384,198 @@ static uint8_t *arena_alloc(struct vg_head *h, size_t n)
 	return arena_alloc_in(&h->arena, n);
 }
 
-/* --- lookups ------------------------------------------------------------ */
+/* --- keys as symbol ids -------------------------------------------------- */
 
-/* Whether key[0..len) is the key of canonical s. */
-static bool key_equals_series(const uint8_t *key, size_t len, const struct vg_series *s)
+/* The next uvarint of a stored key or posting (one this file wrote). */
+static uint32_t key_next(const uint8_t **p)
 {
-	const uint8_t *p = key, *end = key + len;
+	const uint8_t *q = *p;
+	uint32_t v = 0;
+	unsigned shift = 0;
 
-#define TAKE(str)                                                                     \
-	do {                                                                          \
-		if ((size_t)(end - p) < (size_t)(str).len + 1 ||                      \
-		    ((str).len && memcmp(p, (str).p, (str).len) != 0) ||              \
-		    p[(str).len] != KEY_SEP)                                          \
-			return false;                                                 \
-		p += (str).len + 1;                                                   \
-	} while (0)
-	TAKE(s->name);
-	for (uint32_t i = 0; i < s->n_labels; i++) {
-		TAKE(s->labels[i].name);
-		TAKE(s->labels[i].value);
-	}
-#undef TAKE
-	return p == end;
+	for (; *q & 0x80; q++, shift += 7)
+		v |= (uint32_t)(*q & 0x7F) << shift;
+	v |= (uint32_t)*q << shift;
+	*p = q + 1;
+	return v;
 }
+
+/* The series of a stored key, as views into the symbol table. */
+static void key_decode(const struct vg_head *h, const uint8_t *key, struct vg_series *s)
+{
+	const uint8_t *p = key;
+
+	s->n_labels = key_next(&p);
+	s->name = vg_symtab_str(h->syms, key_next(&p));
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		s->labels[i].name = vg_symtab_str(h->syms, key_next(&p));
+		s->labels[i].value = vg_symtab_str(h->syms, key_next(&p));
+	}
+}
+
+/* Whether the stored key is the key of canonical s. */
+static bool key_equals_series(const struct vg_head *h, const uint8_t *key, const struct vg_series *s)
+{
+	const uint8_t *p = key;
+
+	if (key_next(&p) != s->n_labels || !vg_str_eq(vg_symtab_str(h->syms, key_next(&p)), s->name))
+		return false;
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		if (!vg_str_eq(vg_symtab_str(h->syms, key_next(&p)), s->labels[i].name) ||
+		    !vg_str_eq(vg_symtab_str(h->syms, key_next(&p)), s->labels[i].value))
+			return false;
+	}
+	return true;
+}
+
+/* --- lookups ------------------------------------------------------------ */
 
 static uint32_t find_series(const struct vg_head *h, const struct vg_series *s, uint64_t hash)
 {
 	uint32_t pos = 0, id;
 
 	while ((id = htab_next(&h->series_tab, hash, &pos)) != NONE)
-		if (key_equals_series(h->series[id].key, series_key_len(&h->series[id]), s))
+		if (key_equals_series(h, h->series[id].key, s))
 			return id;
 	return NONE;
 }
 
-static uint32_t find_posting(const struct vg_head *h, uint64_t hash, const char *name,
-			     size_t name_len, const char *value, size_t value_len)
+/* The posting of the pair of symbols (name, value) (hash: pair_hash). */
+static uint32_t find_posting(const struct vg_head *h, uint64_t hash, uint32_t name, uint32_t value)
 {
 	uint32_t pos = 0, i;
 
-	while ((i = htab_next(&h->posting_tab, hash, &pos)) != NONE) {
-		const struct posting *p = &h->postings[i];
-		if (bytes_eq(p->name, p->name_len, name, name_len) &&
-		    bytes_eq(p->value, p->value_len, value, value_len))
+	while ((i = htab_next(&h->posting_tab, hash, &pos)) != NONE)
+		if (h->postings[i].name == name && h->postings[i].value == value)
 			return i;
-	}
 	return NONE;
 }
 
-static uint32_t find_lname(const struct vg_head *h, uint64_t hash, const char *name, size_t len)
+/* The posting of the pair of strings, or NONE. */
+static uint32_t find_posting_str(const struct vg_head *h, struct vg_str name, struct vg_str value)
+{
+	uint32_t n = vg_symtab_find(h->syms, name), v;
+
+	if (n == VG_SYMTAB_NONE || (v = vg_symtab_find(h->syms, value)) == VG_SYMTAB_NONE)
+		return NONE;
+	return find_posting(h, pair_hash(n, v), n, v);
+}
+
+static uint32_t find_lname(const struct vg_head *h, uint32_t name)
 {
 	uint32_t pos = 0, i;
 
-	while ((i = htab_next(&h->lname_tab, hash, &pos)) != NONE)
-		if (bytes_eq(h->lnames[i].name, h->lnames[i].len, name, len))
+	while ((i = htab_next(&h->lname_tab, name_hash(name), &pos)) != NONE)
+		if (h->lnames[i].name == name)
 			return i;
 	return NONE;
+}
+
+static uint32_t find_lname_str(const struct vg_head *h, struct vg_str name)
+{
+	uint32_t n = vg_symtab_find(h->syms, name);
+
+	return n == VG_SYMTAB_NONE ? NONE : find_lname(h, n);
 }
 
 /* --- creating series ---------------------------------------------------- */
 
 struct pair {
-	const char *name, *value;
-	uint32_t name_len, value_len;
-	uint64_t hash, lhash;
+	uint32_t name, value; /* symbol ids */
+	uint64_t hash;
 	uint32_t posting;  /* existing posting or NONE */
-	uint32_t *new_ids; /* the ids array of a new posting */
 	bool is_new_lname;
 };
 
-static void release_pairs(struct pair *pairs, uint32_t n)
+static const uint8_t *posting_bytes(const struct posting *p)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		free(pairs[i].new_ids);
-		pairs[i].new_ids = NULL;
+	return p->cap > POSTING_INLINE ? p->ids.p : p->ids.in;
+}
+
+/* Room in p for one more id's delta (5 bytes at most). */
+static int posting_reserve(struct posting *p)
+{
+	uint32_t cap;
+	uint8_t *b;
+
+	if (p->cap - p->len >= 5)
+		return 0;
+	if (p->cap > UINT32_MAX / 2)
+		return VG_ENOMEM;
+	cap = p->cap * 2 < 16 ? 16 : p->cap * 2;
+	if (p->cap > POSTING_INLINE) {
+		if ((b = realloc(p->ids.p, cap)) == NULL)
+			return VG_ENOMEM;
+	} else {
+		if ((b = malloc(cap)) == NULL)
+			return VG_ENOMEM;
+		memcpy(b, p->ids.in, p->len);
 	}
+	p->ids.p = b;
+	p->cap = cap;
+	return 0;
+}
+
+/* Appends id (greater than every id in p, room reserved). */
+static void posting_push(struct posting *p, uint32_t id)
+{
+	uint8_t *b = p->cap > POSTING_INLINE ? p->ids.p : p->ids.in;
+	uint8_t *end = vg_put_uvarint(b + p->len, p->n ? id - p->last : id);
+
+	p->len = (uint32_t)(end - b);
+	p->n++;
+	p->last = id;
 }
 
 /*
- * Adds the series whose key is key[0..key_len) (already validated and
- * decoded into s) as the next id. Everything that can fail happens before
- * the first change, so on failure the head is unchanged.
+ * Adds canonical s as the next id. Everything that can fail happens before
+ * the first change, so on failure the head is unchanged (but for strings
+ * interned on the way, which stay unused: symtab.h).
  */
-static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
-				  const uint8_t *key, size_t key_len, uint64_t hash, uint32_t *id_out)
+static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, uint64_t hash,
+				  uint32_t *id_out)
 {
 	struct pair pairs[MAX_PAIRS];
+	uint8_t key[MAX_KEY_IDS_BYTES], *end = key, *stored = NULL;
 	uint32_t n_pairs = 0, new_postings = 0, new_lnames = 0, id = h->n_series;
-	uint8_t *stored;
-	int rc = VG_ENOMEM;
+	int rc;
 
-	if (id == NONE || key_len > UINT16_MAX)
+	if (id == NONE)
 		return VG_ELIMIT;
-	/* The pairs point into the stored key, so copy the key first. */
-	stored = arena_alloc(h, KEY_LEN_BYTES + key_len);
-	if (stored == NULL)
-		return VG_ENOMEM;
-	stored[0] = (uint8_t)key_len;
-	stored[1] = (uint8_t)(key_len >> 8);
-	stored += KEY_LEN_BYTES;
-	memcpy(stored, key, key_len);
-
-	/* The metric name, then each label; offsets follow the key layout. */
-	{
-		const char *p = (const char *)stored;
-		pairs[n_pairs++] = (struct pair){ .name = name_label,
-			.name_len = sizeof(name_label) - 1, .value = p, .value_len = s->name.len };
-		p += s->name.len + 1;
-		for (uint32_t i = 0; i < s->n_labels; i++) {
-			const struct vg_label *l = &s->labels[i];
-			pairs[n_pairs++] = (struct pair){ .name = p, .name_len = l->name.len,
-				.value = p + l->name.len + 1, .value_len = l->value.len };
-			p += l->name.len + 1 + l->value.len + 1;
-		}
+	/* The metric name, then each label: symbol ids, and the key of them. */
+	pairs[0] = (struct pair){ .name = h->name_sym };
+	if ((rc = vg_symtab_intern(h->syms, s->name, &pairs[0].value)) != 0)
+		return rc;
+	n_pairs = 1;
+	end = vg_put_uvarint(end, s->n_labels);
+	end = vg_put_uvarint(end, pairs[0].value);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		struct pair *pr = &pairs[n_pairs];
+		*pr = (struct pair){ 0 };
+		if ((rc = vg_symtab_intern(h->syms, s->labels[i].name, &pr->name)) != 0 ||
+		    (rc = vg_symtab_intern(h->syms, s->labels[i].value, &pr->value)) != 0)
+			return rc;
+		end = vg_put_uvarint(end, pr->name);
+		end = vg_put_uvarint(end, pr->value);
+		n_pairs++;
 	}
 
 	/* Reserve: the postings' id arrays, new postings, new label names. */
+	rc = VG_ENOMEM;
 	for (uint32_t i = 0; i < n_pairs; i++) {
 		struct pair *pr = &pairs[i];
-		pr->hash = pair_hash(pr->name, pr->name_len, pr->value, pr->value_len);
-		pr->posting = find_posting(h, pr->hash, pr->name, pr->name_len, pr->value, pr->value_len);
-		pr->new_ids = NULL;
+		pr->hash = pair_hash(pr->name, pr->value);
+		pr->posting = find_posting(h, pr->hash, pr->name, pr->value);
 		pr->is_new_lname = false;
 		if (pr->posting != NONE) {
-			struct posting *po = &h->postings[pr->posting];
-			if (grow_array((void **)&po->ids, &po->cap, po->n + 1, sizeof(uint32_t)) != 0)
+			if (posting_reserve(&h->postings[pr->posting]) != 0)
 				goto fail;
 			continue;
 		}
-		pr->new_ids = malloc(4 * sizeof(uint32_t));
-		if (pr->new_ids == NULL)
-			goto fail;
-		new_postings++;
-		pr->lhash = name_hash(pr->name, pr->name_len);
-		if (find_lname(h, pr->lhash, pr->name, pr->name_len) == NONE) {
+		new_postings++; /* its first id fits inline */
+		if (find_lname(h, pr->name) == NONE) {
+			/* The same new name twice in one series cannot happen:
+			 * canonical labels have distinct names. */
 			pr->is_new_lname = true;
 			new_lnames++;
 		}
@@ -525,10 +587,12 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 	    htab_reserve(&h->posting_tab, new_postings) != 0 ||
 	    grow_array((void **)&h->lnames, &h->cap_lnames, h->n_lnames + new_lnames,
 		       sizeof(*h->lnames)) != 0 ||
-	    htab_reserve(&h->lname_tab, new_lnames) != 0)
+	    htab_reserve(&h->lname_tab, new_lnames) != 0 ||
+	    (stored = arena_alloc(h, (size_t)(end - key))) == NULL)
 		goto fail;
 
 	/* Commit: nothing below fails. */
+	memcpy(stored, key, (size_t)(end - key));
 	h->series[id] = (struct series){ .key = stored };
 	htab_put(&h->series_tab, hash, id);
 	h->n_series++;
@@ -538,25 +602,21 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 		uint32_t ln;
 
 		if (pr->posting != NONE) {
-			po = &h->postings[pr->posting];
-			po->ids[po->n++] = id;
+			posting_push(&h->postings[pr->posting], id);
 			continue;
 		}
 		if (pr->is_new_lname) {
 			ln = h->n_lnames++;
-			h->lnames[ln] = (struct lname){ .name = pr->name, .len = pr->name_len,
-				.first_posting = NONE };
-			htab_put(&h->lname_tab, pr->lhash, ln);
+			h->lnames[ln] = (struct lname){ .name = pr->name, .first_posting = NONE };
+			htab_put(&h->lname_tab, name_hash(pr->name), ln);
 		} else {
-			ln = find_lname(h, pr->lhash, pr->name, pr->name_len);
+			ln = find_lname(h, pr->name);
 		}
 		pr->posting = h->n_postings++;
 		po = &h->postings[pr->posting];
-		*po = (struct posting){ .name = pr->name, .name_len = pr->name_len,
-			.value = pr->value, .value_len = pr->value_len, .ids = pr->new_ids,
-			.n = 1, .cap = 4, .next_value = h->lnames[ln].first_posting };
-		po->ids[0] = id;
-		pr->new_ids = NULL;
+		*po = (struct posting){ .name = pr->name, .value = pr->value, .cap = POSTING_INLINE,
+			.next_value = h->lnames[ln].first_posting };
+		posting_push(po, id);
 		h->lnames[ln].first_posting = pr->posting;
 		htab_put(&h->posting_tab, pr->hash, pr->posting);
 	}
@@ -564,8 +624,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s,
 	*id_out = id;
 	return 0;
 fail:
-	/* The key bytes stay in the arena unused; the head is unchanged. */
-	release_pairs(pairs, n_pairs);
+	/* What was reserved stays: room in postings changes no answer. */
 	return rc;
 }
 
@@ -593,6 +652,11 @@ struct vg_head *vg_head_new(void)
 	pthread_cond_init(&h->pin_cv, NULL);
 	if (rc != 0) {
 		free(h);
+		return NULL;
+	}
+	if ((h->syms = vg_symtab_new()) == NULL ||
+	    vg_symtab_intern(h->syms, vg_str_c(name_label), &h->name_sym) != 0) {
+		vg_head_free(h);
 		return NULL;
 	}
 	return h;
@@ -627,12 +691,14 @@ void vg_head_free(struct vg_head *h)
 		series_release(&h->series[i]);
 	free(h->series);
 	for (uint32_t i = 0; i < h->n_postings; i++)
-		free(h->postings[i].ids);
+		if (h->postings[i].cap > POSTING_INLINE)
+			free(h->postings[i].ids.p);
 	free(h->postings);
 	free(h->lnames);
 	htab_release(&h->series_tab);
 	htab_release(&h->posting_tab);
 	htab_release(&h->lname_tab);
+	vg_symtab_free(h->syms);
 	for (b = h->arena; b != NULL; b = next) {
 		next = b->next;
 		free(b);
@@ -674,37 +740,9 @@ uint64_t vg_head_num_samples(struct vg_head *h)
 
 /* --- series ------------------------------------------------------------- */
 
-static size_t key_length(const struct vg_series *s)
-{
-	size_t n = (size_t)s->name.len + 1;
-
-	for (uint32_t i = 0; i < s->n_labels; i++)
-		n += (size_t)s->labels[i].name.len + 1 + s->labels[i].value.len + 1;
-	return n;
-}
-
-static void key_write(const struct vg_series *s, uint8_t *p)
-{
-#define PUT(str)                                       \
-	do {                                           \
-		if ((str).len)                         \
-			memcpy(p, (str).p, (str).len); \
-		p += (str).len;                        \
-		*p++ = KEY_SEP;                        \
-	} while (0)
-	PUT(s->name);
-	for (uint32_t i = 0; i < s->n_labels; i++) {
-		PUT(s->labels[i].name);
-		PUT(s->labels[i].value);
-	}
-#undef PUT
-}
-
 int vg_head_get_or_create(struct vg_head *h, const struct vg_series *s, uint64_t hash,
 			  uint32_t *id, bool *is_new)
 {
-	uint8_t *key;
-	size_t key_len;
 	uint32_t found;
 	int rc;
 
@@ -718,11 +756,6 @@ int vg_head_get_or_create(struct vg_head *h, const struct vg_series *s, uint64_t
 		return 0;
 	}
 
-	key_len = key_length(s);
-	key = malloc(key_len);
-	if (key == NULL)
-		return VG_ENOMEM;
-	key_write(s, key);
 	pthread_rwlock_wrlock(&h->lock);
 	/* Another writer may have created it meanwhile. */
 	found = find_series(h, s, hash);
@@ -730,12 +763,11 @@ int vg_head_get_or_create(struct vg_head *h, const struct vg_series *s, uint64_t
 		*id = found;
 		rc = 0;
 	} else {
-		rc = create_series_wrlocked(h, s, key, key_len, hash, id);
+		rc = create_series_wrlocked(h, s, hash, id);
 		if (rc == 0)
 			*is_new = true;
 	}
 	pthread_rwlock_unlock(&h->lock);
-	free(key);
 	return rc;
 }
 
@@ -761,7 +793,7 @@ static int fill_gap_wrlocked(struct vg_head *h, uint32_t id)
 	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0)
 		return VG_ENOMEM;
 	while (h->n_series < id) {
-		h->series[h->n_series++] = (struct series){ .key = absent_key + KEY_LEN_BYTES };
+		h->series[h->n_series++] = (struct series){ .key = NULL };
 		h->n_absent++;
 	}
 	return 0;
@@ -784,11 +816,11 @@ int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t k
 		/* The same record twice is harmless; another key under a known
 		 * id, or a known key under another id, is a conflict. */
 		const struct series *se = &h->series[id];
-		rc = series_key_len(se) == key_len && memcmp(se->key, key, key_len) == 0 ? 0 : VG_EINVAL;
+		rc = !is_absent(se) && key_equals_series(h, se->key, &s) ? 0 : VG_EINVAL;
 	} else if (find_series(h, &s, hash) != NONE) {
 		rc = VG_EINVAL;
 	} else if ((rc = fill_gap_wrlocked(h, id)) == 0) {
-		rc = create_series_wrlocked(h, &s, key, key_len, hash, &got);
+		rc = create_series_wrlocked(h, &s, hash, &got);
 	}
 	pthread_rwlock_unlock(&h->lock);
 	return rc;
@@ -1120,7 +1152,7 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 	 * so it reads it without the index lock; each series' samples are
 	 * guarded by its stripe, which readers take only for one series. */
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= h->n_series || series_key_len(&h->series[ids[i]]) == 0) {
+		if (ids[i] >= h->n_series || is_absent(&h->series[ids[i]])) {
 			rc = VG_EINVAL;
 			goto out;
 		}
@@ -1186,7 +1218,7 @@ static uint64_t chunks_mem(const struct hchunk *c, bool is_late, size_t *bytes, 
 
 void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 {
-	size_t arena_blocks = 0, key_arena;
+	size_t arena_blocks = 0, key_arena, sym_index, sym_slack, sym_allocs;
 
 	memset(out, 0, sizeof(*out));
 	pthread_rwlock_rdlock(&h->lock);
@@ -1196,15 +1228,26 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 			(size_t)h->posting_tab.cap * sizeof(struct hslot) +
 			(size_t)h->cap_lnames * sizeof(*h->lnames) +
 			(size_t)h->lname_tab.cap * sizeof(struct hslot);
-	for (uint32_t i = 0; i < h->n_postings; i++)
-		out->postings += (size_t)h->postings[i].cap * sizeof(uint32_t);
-	out->allocs = 8 + h->n_postings;
+	out->allocs = 8;
+	for (uint32_t i = 0; i < h->n_postings; i++) {
+		if (h->postings[i].cap > POSTING_INLINE) {
+			out->postings += h->postings[i].cap;
+			out->allocs++;
+		}
+	}
 	key_arena = arena_cap(h->arena, &arena_blocks);
 	for (uint32_t id = 0; id < h->n_series; id++) {
 		const struct series *s = &h->series[id];
 		size_t open_len;
 
-		out->keys += KEY_LEN_BYTES + series_key_len(s);
+		if (!is_absent(s)) {
+			const uint8_t *p = s->key;
+			uint32_t n = key_next(&p);
+			(void)key_next(&p);
+			for (uint32_t i = 0; i < 2 * n; i++)
+				(void)key_next(&p);
+			out->keys += (size_t)(p - s->key);
+		}
 		pthread_mutex_lock(stripe(h, id));
 		out->chunks += chunks_mem(s->chunks, false, &out->chunk_bytes, &out->chunk_headers);
 		if (s->late)
@@ -1234,21 +1277,30 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 	if (h->frozen)
 		out->frozen = (size_t)h->n_frozen * sizeof(*h->frozen);
 	pthread_rwlock_unlock(&h->lock);
-	out->key_slack = key_arena - out->keys;
-	out->allocs += arena_blocks + out->chunks;
+	vg_symtab_memory(h->syms, &out->symbols, &sym_index, &sym_slack, &sym_allocs);
+	out->symbols += sym_index;
+	out->key_slack = key_arena - out->keys + sym_slack;
+	out->allocs += arena_blocks + out->chunks + sym_allocs;
 }
 
 /* --- reading under the lock -------------------------------------------- */
 
-void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, size_t *len)
+bool vg_head_series_locked(struct vg_head *h, uint32_t id, struct vg_series *out)
 {
-	if (id >= h->n_series) {
-		*key = NULL;
-		*len = 0;
-		return;
-	}
-	*key = h->series[id].key;
-	*len = series_key_len(&h->series[id]);
+	if (id >= h->n_series || is_absent(&h->series[id]))
+		return false;
+	key_decode(h, h->series[id].key, out);
+	return true;
+}
+
+int vg_head_series_key_locked(struct vg_head *h, uint32_t id, struct vg_buf *out)
+{
+	struct vg_series s;
+
+	if (!vg_head_series_locked(h, id, &s))
+		return 0;
+	vg_series_key(&s, out);
+	return vg_buf_failed(out) ? VG_ENOMEM : 0;
 }
 
 void vg_samples_release(struct vg_samples *out)
@@ -1563,23 +1615,31 @@ static int read_view(const struct sview *in, const struct sview *extra, int64_t 
 static int hx_label_values(void *index, struct vg_str name, vg_label_value_fn fn, void *arg)
 {
 	struct vg_head *h = index;
-	uint32_t ln = find_lname(h, name_hash(name.p, name.len), name.p, name.len);
+	uint32_t ln = find_lname_str(h, name);
 	int rc = 0;
 
 	if (ln == NONE)
 		return 0;
 	for (uint32_t p = h->lnames[ln].first_posting; p != NONE && rc == 0;
 	     p = h->postings[p].next_value)
-		rc = fn(arg, (struct vg_str){ h->postings[p].value, h->postings[p].value_len }, p);
+		rc = fn(arg, vg_symtab_str(h->syms, h->postings[p].value), p);
 	return rc;
 }
 
-static int append_ids(struct vg_postings *out, const uint32_t *ids, size_t n)
+/* Appends the ids of p, decoded from its deltas. */
+static int append_ids(struct vg_postings *out, const struct posting *p)
 {
-	if (vg_postings_reserve(out, n) != 0)
+	const uint8_t *b = posting_bytes(p);
+	uint32_t id = 0, *o;
+
+	if (vg_postings_reserve(out, p->n) != 0)
 		return VG_ENOMEM;
-	memcpy(out->ids + out->n, ids, n * sizeof(*ids));
-	out->n += n;
+	o = out->ids + out->n;
+	for (uint32_t k = 0; k < p->n; k++) {
+		id += key_next(&b);
+		o[k] = id;
+	}
+	out->n += p->n;
 	return 0;
 }
 
@@ -1588,16 +1648,15 @@ static int hx_postings_ref(void *index, uint64_t ref, struct vg_postings *out)
 	struct vg_head *h = index;
 	const struct posting *p = &h->postings[ref];
 
-	return append_ids(out, p->ids, p->n);
+	return append_ids(out, p);
 }
 
 static int hx_postings(void *index, struct vg_str name, struct vg_str value, struct vg_postings *out)
 {
 	struct vg_head *h = index;
-	uint32_t p = find_posting(h, pair_hash(name.p, name.len, value.p, value.len), name.p, name.len,
-				  value.p, value.len);
+	uint32_t p = find_posting_str(h, name, value);
 
-	return p == NONE ? 0 : append_ids(out, h->postings[p].ids, h->postings[p].n);
+	return p == NONE ? 0 : append_ids(out, &h->postings[p]);
 }
 
 static int hx_all(void *index, struct vg_postings *out)
@@ -1607,7 +1666,7 @@ static int hx_all(void *index, struct vg_postings *out)
 	if (vg_postings_reserve(out, h->n_series) != 0)
 		return VG_ENOMEM;
 	for (uint32_t id = 0; id < h->n_series; id++)
-		if (series_key_len(&h->series[id]) != 0) /* absent slots match nothing */
+		if (!is_absent(&h->series[id])) /* absent slots match nothing */
 			out->ids[out->n++] = id;
 	return 0;
 }
@@ -1655,7 +1714,7 @@ int vg_head_label_names_locked(struct vg_head *h, struct vg_str **names, size_t 
 	if (v == NULL)
 		return VG_ENOMEM;
 	for (uint32_t i = 0; i < h->n_lnames; i++)
-		v[i] = (struct vg_str){ h->lnames[i].name, h->lnames[i].len };
+		v[i] = vg_symtab_str(h->syms, h->lnames[i].name);
 	qsort(v, h->n_lnames, sizeof(*v), str_cmp);
 	*names = v;
 	*n = h->n_lnames;
@@ -1665,8 +1724,8 @@ int vg_head_label_names_locked(struct vg_head *h, struct vg_str **names, size_t 
 int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_str **values,
 				size_t *n)
 {
-	size_t len = strlen(name), count = 0, i = 0;
-	uint32_t ln = find_lname(h, name_hash(name, len), name, len), p;
+	size_t count = 0, i = 0;
+	uint32_t ln = find_lname_str(h, vg_str_c(name)), p;
 	struct vg_str *v;
 
 	*values = NULL;
@@ -1681,7 +1740,7 @@ int vg_head_label_values_locked(struct vg_head *h, const char *name, struct vg_s
 	if (v == NULL)
 		return VG_ENOMEM;
 	for (p = h->lnames[ln].first_posting; p != NONE; p = h->postings[p].next_value)
-		v[i++] = (struct vg_str){ h->postings[p].value, h->postings[p].value_len };
+		v[i++] = vg_symtab_str(h->syms, h->postings[p].value);
 	qsort(v, count, sizeof(*v), str_cmp);
 	*values = v;
 	*n = count;

@@ -11,7 +11,8 @@
  *
  * Threads and locks (docs/threads.md): one writer thread (ingest's) creates
  * series and appends samples; any number of readers. The index (series
- * table, keys, postings, label names) is guarded by an rwlock that the
+ * table, keys, the symbol table of their strings, postings, label names)
+ * is guarded by an rwlock that the
  * writer takes only to create a series; functions ending in _locked expect
  * the caller to hold the read lock (vg_head_rdlock / vg_head_unlock) and
  * return views valid until it is released. The samples of each series are
@@ -33,6 +34,7 @@
 
 #include "common/series.h"
 
+struct vg_buf;
 struct vg_err;
 struct vg_selector;
 
@@ -108,8 +110,13 @@ void vg_head_unlock(struct vg_head *h);
 int vg_head_select_locked(struct vg_head *h, const struct vg_selector *sel, uint32_t **ids,
 			  size_t *n);
 
-/* The key of series id (see series.h). */
-void vg_head_key_locked(struct vg_head *h, uint32_t id, const uint8_t **key, size_t *len);
+/* Series id as a view of its strings, valid under the lock (each string
+ * is held once, in the head's symbol table); false for an absent id (one
+ * the WAL never defined, or past the last). */
+bool vg_head_series_locked(struct vg_head *h, uint32_t id, struct vg_series *out);
+/* Appends the key of series id (series.h) to out, nothing for an absent
+ * id; 0 or VG_ENOMEM. */
+int vg_head_series_key_locked(struct vg_head *h, uint32_t id, struct vg_buf *out);
 
 /* Samples decoded for a reader, ascending by time, each timestamp once;
  * the arrays grow as needed and are reused from call to call. */

@@ -96,14 +96,13 @@ static int collect_keys(struct vg_head *h, uint32_t n_frozen, struct seal_job *j
 		return VG_ENOMEM;
 	vg_head_rdlock(h);
 	for (uint32_t id = 0; id < n_frozen; id++) {
-		const uint8_t *key;
-		size_t len;
+		size_t off = j->keys.len;
 
-		vg_head_key_locked(h, id, &key, &len);
-		if (len == 0)
+		if (vg_head_series_key_locked(h, id, &j->keys) != 0)
+			break;
+		if (j->keys.len == off)
 			continue; /* an absent id */
-		j->ids[j->n++] = (struct fkey){ j->keys.len, (uint32_t)len, id };
-		vg_buf_append(&j->keys, key, len);
+		j->ids[j->n++] = (struct fkey){ off, (uint32_t)(j->keys.len - off), id };
 	}
 	vg_head_unlock(h);
 	if (vg_buf_failed(&j->keys))

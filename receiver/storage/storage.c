@@ -504,6 +504,7 @@ static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key
 static int select_head(struct vg_storage_set *set, const struct vg_selector *sel)
 {
 	struct vg_head *h = set->head;
+	struct vg_buf key = VG_BUF_INIT;
 	uint32_t *ids = NULL;
 	size_t n = 0;
 	int rc;
@@ -511,19 +512,18 @@ static int select_head(struct vg_storage_set *set, const struct vg_selector *sel
 	vg_head_rdlock(h);
 	rc = vg_head_select_locked(h, sel, &ids, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const uint8_t *key;
-		size_t len;
-
 		if (i % SLICE == SLICE - 1) {
 			vg_head_unlock(h);
 			vg_head_rdlock(h);
 		}
-		vg_head_key_locked(h, ids[i], &key, &len);
-		rc = push_entry(set, key, len, PLACE_HEAD, ids[i]);
+		vg_buf_reset(&key);
+		if ((rc = vg_head_series_key_locked(h, ids[i], &key)) == 0)
+			rc = push_entry(set, key.data, key.len, PLACE_HEAD, ids[i]);
 		if (rc == 0)
 			vg_head_snap_locked(h, ids[i], &set->entries[set->n_entries - 1].snap);
 	}
 	vg_head_unlock(h);
+	vg_buf_release(&key);
 	free(ids);
 	return rc;
 }
