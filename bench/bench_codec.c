@@ -19,7 +19,8 @@
  * columns before and after zstd, encode and decode speed; then rollup
  * buckets (1m, 1h) over 7 days of the noisy variant, as the tiers encode
  * them (receiver/storage/rollup.c), in all and per column. Ends with a
- * RESULT line (noisy variant; rollups of the decimal one too).
+ * RESULT line (noisy variant; rollups of the decimal one too; the reads of
+ * the float variant, whose counters take the ULP mode, as bench_query's).
  *
  *   bench_codec [--hosts H] [--samples N] [--rollup-hosts R] [--seed S]
  */
@@ -185,6 +186,7 @@ struct figures {
 	double head_series_120;
 	double col_bps, zstd3_bps, zstd9_bps;
 	double append_sps, decode_sps, col_enc_sps, col_dec_sps;
+	double read_open_ns, read_fin_ns; /* vg_chunk_decode, ns a sample */
 	double floor_bps;
 };
 
@@ -217,6 +219,22 @@ static size_t head_series(const int64_t *ts, const double *v, size_t n, size_t c
 	return bytes;
 }
 
+/* Seconds vg_chunk_decode takes to read e's samples (a query's read),
+ * checked against v[0..m); ts_out, v_out: room for a chunk. */
+static double timed_read(const struct vg_chunk_enc *e, const double *v, size_t m, int64_t *ts_out, double *v_out)
+{
+	size_t len, got = 0;
+	const uint8_t *p = vg_chunk_enc_bytes(e, &len);
+	double t0 = now_s();
+
+	if (vg_chunk_decode(p, len, INT64_MAX, SIZE_MAX, ts_out, v_out, &got, NULL) != 0 || got != m ||
+	    memcmp(v_out, v, m * sizeof(double)) != 0) {
+		fprintf(stderr, "bench_codec: chunk read failed\n");
+		exit(1);
+	}
+	return now_s() - t0;
+}
+
 static void zstd_group(const struct vg_buf *b, double *z3, double *z9)
 {
 	size_t bound = ZSTD_compressBound(b->len);
@@ -235,11 +253,12 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	struct kind_stats ks[K_N];
 	double *values = malloc(sizeof(double) * SERIES * n);
 	int64_t *ts = malloc(sizeof(int64_t) * n);
-	int64_t *ts_out = malloc(sizeof(int64_t) * n);
-	double *v_out = malloc(sizeof(double) * n);
+	size_t room = n > VG_CHUNK_MAX_SAMPLES ? n : VG_CHUNK_MAX_SAMPLES;
+	int64_t *ts_out = malloc(sizeof(int64_t) * room);
+	double *v_out = malloc(sizeof(double) * room);
 	struct vg_buf group = VG_BUF_INIT;
 	double total = 0, best = 0, col = 0, z3 = 0, z9 = 0;
-	double t_append = 0, t_finish = 0, t_decode = 0, t_cenc = 0, t_cdec = 0;
+	double t_append = 0, t_finish = 0, t_decode = 0, t_cenc = 0, t_cdec = 0, t_ropen = 0, t_rfin = 0;
 	double h240 = 0, h120 = 0;
 	size_t tags[256] = { 0 };
 
@@ -270,8 +289,12 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 					(void)vg_chunk_enc_append(&e, ts[at + i], v[at + i]);
 				double t1 = now_s();
 				t_append += t1 - t0;
+				/* the open chunk read as a query reads it */
+				t_ropen += timed_read(&e, v + at, m, ts_out, v_out);
+				t1 = now_s();
 				(void)vg_chunk_enc_finish(&e);
 				t_finish += now_s() - t1;
+				t_rfin += timed_read(&e, v + at, m, ts_out, v_out);
 				const uint8_t *p = vg_chunk_enc_bytes(&e, &len);
 				t0 = now_s();
 				size_t got = 0;
@@ -385,6 +408,10 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	printf("speed (M samples/s): head append %.1f (%.0f ns a sample), finish %.1f, decode %.1f; columns encode %.1f, decode %.1f\n",
 	       total / t_append / 1e6, t_append / total * 1e9, total / t_finish / 1e6, total / t_decode / 1e6,
 	       total / t_cenc / 1e6, total / t_cdec / 1e6);
+	printf("chunk reads (vg_chunk_decode, as a query reads the head): open chunks %.2f ns a sample, finished %.2f\n",
+	       t_ropen / total * 1e9, t_rfin / total * 1e9);
+	f->read_open_ns = t_ropen / total * 1e9;
+	f->read_fin_ns = t_rfin / total * 1e9;
 	f->head_bps = best / total;
 	f->head_series_240 = h240 / (hosts * SERIES);
 	f->head_series_120 = h120 / (hosts * SERIES);
@@ -511,9 +538,10 @@ int main(int argc, char **argv)
 	       "decimal_col_zstd_bytes_per_sample=%.3f float_col_zstd_bytes_per_sample=%.3f "
 	       "floor_bytes_per_sample=%.3f rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
 	       "decimal_rollup_1m_bytes_per_bucket=%.2f decimal_rollup_1h_bytes_per_bucket=%.2f "
-	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f\n",
+	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f "
+	       "float_read_open_ns=%.2f float_read_finished_ns=%.2f\n",
 	       x->head_bps, x->head_series_240, x->head_series_120, x->col_bps, x->zstd3_bps, x->zstd9_bps,
 	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, dz1m, dz1h, x->append_sps / 1e6, x->decode_sps / 1e6,
-	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6);
+	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6, f[V_FLOAT].read_open_ns, f[V_FLOAT].read_fin_ns);
 	return 0;
 }

@@ -63,7 +63,30 @@ static double special(size_t i)
 }
 #define N_SPECIAL 22
 
-/* Decodes a chunk and checks it against ts[], v[] bit for bit. */
+/* vg_chunk_decode of p[0..len) up to max_t, max_n: the first samples of
+ * ts[], v[] (n of them), bit for bit. */
+static void check_decode(const uint8_t *p, size_t len, const int64_t *ts, const double *v, size_t n,
+			 int64_t max_t, size_t max_n)
+{
+	int64_t got_ts[VG_CHUNK_MAX_SAMPLES];
+	double got_v[VG_CHUNK_MAX_SAMPLES];
+	struct vg_err err;
+	size_t want = 0, got;
+
+	while (want < n && want < max_n && ts[want] <= max_t)
+		want++;
+	ck_assert_int_eq(vg_chunk_decode(p, len, max_t, max_n, got_ts, got_v, &got, &err), 0);
+	ck_assert_uint_eq(got, want);
+	for (size_t i = 0; i < got; i++) {
+		ck_assert_int_eq(got_ts[i], ts[i]);
+		ck_assert_msg(bits_of(got_v[i]) == bits_of(v[i]), "decoded sample %zu: %016llx, want %016llx", i,
+			      (unsigned long long)bits_of(got_v[i]), (unsigned long long)bits_of(v[i]));
+	}
+}
+
+/* Decodes a chunk and checks it against ts[], v[] bit for bit: by the
+ * iterator, and by vg_chunk_decode whole and cut by time and by count
+ * (each cut inside its runs of steady samples too). */
 static void check_chunk(const uint8_t *p, size_t len, const int64_t *ts, const double *v, size_t n)
 {
 	struct vg_chunk_it it;
@@ -72,6 +95,14 @@ static void check_chunk(const uint8_t *p, size_t len, const int64_t *ts, const d
 	double x;
 	size_t i = 0;
 	int rc;
+
+	check_decode(p, len, ts, v, n, INT64_MAX, SIZE_MAX);
+	for (size_t cut = 0; cut < n; cut += 1 + n / 7) {
+		check_decode(p, len, ts, v, n, ts[cut], SIZE_MAX);
+		if (ts[cut] > INT64_MIN)
+			check_decode(p, len, ts, v, n, ts[cut] - 1, SIZE_MAX);
+		check_decode(p, len, ts, v, n, INT64_MAX, cut);
+	}
 
 	ck_assert_int_eq(vg_chunk_it_init(&it, p, len, &err), 0);
 	while ((rc = vg_chunk_it_next(&it, &t, &x)) == 1) {
@@ -426,6 +457,77 @@ START_TEST(test_head_finished_in_columns)
 }
 END_TEST
 
+
+/* Regular timestamps, in each value mode, open and finished: the decoders'
+ * fast paths (a column of one step, runs of steady samples) and their
+ * edges (the end of int64, a step that changes, a width that changes). */
+START_TEST(test_head_steady_runs)
+{
+	static const int64_t starts[] = { 1764000000000, INT64_MAX - (VG_CHUNK_MAX_SAMPLES - 1) * 10000LL, -5000 };
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double v[VG_CHUNK_MAX_SAMPLES];
+
+	for (size_t si = 0; si < sizeof(starts) / sizeof(*starts); si++) {
+		for (int kind = 0; kind < 5; kind++) {
+			double f = 7359.67;
+			int64_t cents = 123456;
+			for (size_t i = 0; i < VG_CHUNK_MAX_SAMPLES; i++) {
+				/* kind 3: one step shorter in the middle */
+				ts[i] = starts[si] + (int64_t)i * 10000 - (kind == 3 && i >= 120 ? 5000 : 0);
+				switch (kind) {
+				case 0: /* a float sum drifting off its decimals: ULP mode */
+					v[i] = f += (double)(next_rand() % 100) / 100;
+					break;
+				case 1: /* cents: decimal delta */
+				case 3:
+					v[i] = (double)(cents += (int64_t)(next_rand() % 100)) / 100;
+					break;
+				case 2: /* a straight line: decimal delta-of-delta */
+					v[i] = (double)(cents += 25) / 100;
+					break;
+				default: /* small steps, then a wide one, then small */
+					v[i] = (double)(cents += i == 60 ? 1000000007 : (int64_t)(next_rand() % 3)) / 100;
+				}
+			}
+			round_trip_head(ts, v, VG_CHUNK_MAX_SAMPLES);
+		}
+	}
+}
+END_TEST
+
+/* A column of one step that would pass the end of int64: damage. */
+START_TEST(test_col_regular_step_wraps)
+{
+	uint8_t p[64];
+	size_t len = 0, n;
+	int64_t ts[VG_CHUNK_MAX_SAMPLES];
+	double v[VG_CHUNK_MAX_SAMPLES];
+	struct vg_err err;
+	struct vg_buf b = VG_BUF_INIT;
+	int64_t x0 = INT64_MAX - 5;
+
+	p[len++] = VG_CHUNK_VERSION;
+	p[len++] = VG_CHUNK_COLS;
+	p[len++] = 0;
+	p[len++] = 0;
+	p[len++] = 3;
+	/* timestamps: dod, 3 entries, x0, step 3, one block of zeros */
+	vg_buf_putc(&b, 0x03);
+	vg_buf_put_uvarint(&b, 3);
+	vg_buf_put_uvarint(&b, vg_zigzag(x0));
+	vg_buf_put_uvarint(&b, vg_zigzag(3));
+	vg_buf_put_uvarint(&b, 0);
+	vg_buf_put_uvarint(&b, 1);
+	vg_buf_putc(&b, 0);
+	ck_assert_int_eq(vg_col_encode_f64((const double[]){ 1, 1, 1 }, 3, &b), 0);
+	ck_assert(!vg_buf_failed(&b));
+	memcpy(p + len, b.data, b.len);
+	len += b.len;
+	ck_assert_int_eq(vg_chunk_decode(p, len, INT64_MAX, SIZE_MAX, ts, v, &n, &err), VG_EINVAL);
+	ck_assert_str_ne(err.msg, "");
+	vg_buf_release(&b);
+}
+END_TEST
 
 START_TEST(test_head_truncated_and_garbled)
 {
@@ -854,6 +956,8 @@ static Suite *chunk_suite(void)
 	tcase_add_test(tc, test_head_constant_and_struct_size);
 	tcase_add_test(tc, test_head_seek);
 	tcase_add_test(tc, test_head_truncated_and_garbled);
+	tcase_add_test(tc, test_head_steady_runs);
+	tcase_add_test(tc, test_col_regular_step_wraps);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("columns");
 	tcase_add_test(tc, test_col_ts_round_trips);

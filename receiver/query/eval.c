@@ -38,6 +38,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <xxhash.h>
 
@@ -643,11 +646,45 @@ static int eval_matrix(struct ev *e, const struct vg_promql_node *m, int64_t t, 
 
 /* ---- functions ------------------------------------------------------------ */
 
+/* One division a / b remembered with its operands (their bits: -0.0 and
+ * 0.0 divide differently): the windows of a regular series divide the
+ * same numbers at every step. */
+struct div_memo {
+	uint64_t a, b;
+	double q;
+	bool is_set;
+};
+
+static inline double memo_div(struct div_memo *m, double a, double b)
+{
+	uint64_t ua, ub;
+
+	if (m == NULL)
+		return a / b;
+	memcpy(&ua, &a, sizeof(ua));
+	memcpy(&ub, &b, sizeof(ub));
+	if (!m->is_set || m->a != ua || m->b != ub) {
+		m->a = ua;
+		m->b = ub;
+		m->q = a / b;
+		m->is_set = true;
+	}
+	return m->q;
+}
+
+/* The divisions of extrapolated_scan that repeat from window to window,
+ * for the windows of one series; zeroed before the first. */
+struct x_memo {
+	struct div_memo to_start, to_end, sampled, avg_gap, factor, range;
+};
+
 /* rate, increase, delta over one window (promql-subset.md). false when
  * there are fewer than two samples. Counter resets are looked for only
- * with scan_resets. */
+ * with scan_resets. memo (or NULL): the divisions of the window before,
+ * the same numbers and so the same bits. */
 static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int64_t range_start,
-			      int64_t range_end, bool is_counter, bool scan_resets, bool is_rate, double *out)
+			      int64_t range_end, bool is_counter, bool scan_resets, bool is_rate, struct x_memo *memo,
+			      double *out)
 {
 	double result, to_start, to_end, sampled, avg_gap, threshold, factor;
 
@@ -658,24 +695,26 @@ static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int6
 		for (size_t i = 1; i < n; i++)
 			if (v[i] < v[i - 1])
 				result += v[i - 1];
-	to_start = (double)(ts[0] - range_start) / 1000.0;
-	to_end = (double)(range_end - ts[n - 1]) / 1000.0;
-	sampled = (double)(ts[n - 1] - ts[0]) / 1000.0;
-	avg_gap = sampled / (double)(n - 1);
+	to_start = memo_div(memo ? &memo->to_start : NULL, (double)(ts[0] - range_start), 1000.0);
+	to_end = memo_div(memo ? &memo->to_end : NULL, (double)(range_end - ts[n - 1]), 1000.0);
+	sampled = memo_div(memo ? &memo->sampled : NULL, (double)(ts[n - 1] - ts[0]), 1000.0);
+	avg_gap = memo_div(memo ? &memo->avg_gap : NULL, sampled, (double)(n - 1));
 	threshold = avg_gap * 1.1;
 	if (to_start >= threshold)
 		to_start = avg_gap / 2;
-	if (is_counter && result > 0 && v[0] >= 0) {
+	/* v[0] >= result > 0 makes v[0] / result >= 1 and to_zero >= sampled:
+	 * when sampled >= to_start, to_zero is not the smaller, unneeded */
+	if (is_counter && result > 0 && v[0] >= 0 && !(v[0] >= result && sampled >= to_start)) {
 		double to_zero = sampled * (v[0] / result);
 		if (to_zero < to_start)
 			to_start = to_zero;
 	}
 	if (to_end >= threshold)
 		to_end = avg_gap / 2;
-	factor = (sampled + to_start + to_end) / sampled;
+	factor = memo_div(memo ? &memo->factor : NULL, sampled + to_start + to_end, sampled);
 	result *= factor;
 	if (is_rate)
-		result /= (double)(range_end - range_start) / 1000.0;
+		result /= memo_div(memo ? &memo->range : NULL, (double)(range_end - range_start), 1000.0);
 	*out = result;
 	return true;
 }
@@ -685,7 +724,7 @@ static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int6
 static bool extrapolated(const int64_t *ts, const double *v, size_t n, int64_t range_start,
 			 int64_t range_end, bool is_counter, bool is_rate, double *out)
 {
-	return extrapolated_scan(ts, v, n, range_start, range_end, is_counter, is_counter, is_rate, out);
+	return extrapolated_scan(ts, v, n, range_start, range_end, is_counter, is_counter, is_rate, NULL, out);
 }
 
 /* irate and idelta: the last two samples. */
@@ -2162,14 +2201,14 @@ static bool fused_shape(const struct vg_promql_node *n, const struct vg_promql_n
 /* fn over the window ts/v[0..n) (a, b], which holds counter drops when
  * has_drops. false: no value. */
 static bool fused_value(enum fused_fn fn, const char *name, const int64_t *ts, const double *v, size_t n,
-			int64_t a, int64_t b, bool has_drops, double *out)
+			int64_t a, int64_t b, bool has_drops, struct x_memo *memo, double *out)
 {
 	bool keeps_name;
 
 	switch (fn) {
-	case FUSED_RATE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, true, out);
-	case FUSED_INCREASE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, false, out);
-	case FUSED_DELTA: return extrapolated_scan(ts, v, n, a, b, false, false, false, out);
+	case FUSED_RATE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, true, memo, out);
+	case FUSED_INCREASE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, false, memo, out);
+	case FUSED_DELTA: return extrapolated_scan(ts, v, n, a, b, false, false, false, memo, out);
 	case FUSED_IRATE: return instant_value(ts, v, n, true, out);
 	case FUSED_IDELTA: return instant_value(ts, v, n, false, out);
 	case FUSED_OVER: return n > 0 && over_time(name, v, n, 0, NULL, out, &keeps_name);
@@ -2254,6 +2293,41 @@ static int fused_drops(const struct vg_samples *x, uint32_t **drops, size_t *cap
 	return 0;
 }
 
+/* Whether some v[i] < v[i - 1] (a counter's drop), four at a time where
+ * SSE2 compares them as the scalar < does (NaN: no drop). */
+static bool has_drop(const double *v, size_t n)
+{
+	size_t i = 1;
+#ifdef __SSE2__
+	__m128d acc0 = _mm_setzero_pd(), acc1 = _mm_setzero_pd();
+	for (; i + 4 <= n; i += 4) {
+		acc0 = _mm_or_pd(acc0, _mm_cmplt_pd(_mm_loadu_pd(v + i), _mm_loadu_pd(v + i - 1)));
+		acc1 = _mm_or_pd(acc1, _mm_cmplt_pd(_mm_loadu_pd(v + i + 2), _mm_loadu_pd(v + i + 1)));
+	}
+	if (_mm_movemask_pd(_mm_or_pd(acc0, acc1)))
+		return true;
+#endif
+	for (; i < n; i++)
+		if (v[i] < v[i - 1])
+			return true;
+	return false;
+}
+
+/* The first index from a on (ts[a - 1] <= t, or a == 0) with ts > t,
+ * looked for first at a + guess (clamped to n), then stepped back or on
+ * from there: a window sliding over a regular series moves its edges by
+ * the same number of samples at every step. */
+static inline size_t slide_to(const int64_t *ts, size_t n, size_t a, int64_t t, size_t guess)
+{
+	size_t g = guess < n - a ? a + guess : n;
+
+	while (g > a && ts[g - 1] > t)
+		g--;
+	while (g < n && ts[g] <= t)
+		g++;
+	return g;
+}
+
 /* Series i of j read (stale markers dropped; *n_held: the samples left)
  * and its value at each step into val[k], has[k] (false: none). */
 static int fused_series(const struct fused_job *j, struct fused_worker *w, size_t i, double *val, bool *has,
@@ -2261,6 +2335,7 @@ static int fused_series(const struct fused_job *j, struct fused_worker *w, size_
 {
 	const struct vg_samples *x = w->smp;
 	bool counts_drops = j->fn == FUSED_RATE || j->fn == FUSED_INCREASE;
+	struct x_memo memo = { 0 };
 	size_t a = 0, b = 0;
 	int rc;
 
@@ -2274,21 +2349,29 @@ static int fused_series(const struct fused_job *j, struct fused_worker *w, size_
 	*n_held = x->n;
 	if (x->n == 0)
 		return 0;
+	/* the drops counted only where there is one (a counter seldom resets) */
+	if (counts_drops)
+		counts_drops = has_drop(x->values, x->n);
 	if (counts_drops && fused_drops(x, w->drops, w->drops_cap) != 0)
 		return vg_err_set(&w->err, VG_ENOMEM, "out of memory evaluating the query");
-	for (size_t k = 0; k < j->n_steps; k++) {
+	for (size_t k = 0, da = 0, db = 0, moves = 0; k < j->n_steps; k++) {
 		if (!j->done[k])
 			continue;
-		while (a < x->n && x->ts_ms[a] <= j->from[k])
-			a++;
-		if (b < a)
-			b = a;
-		while (b < x->n && x->ts_ms[b] <= j->to[k])
-			b++;
+		/* each edge guessed to move as far as at the step before */
+		size_t na = slide_to(x->ts_ms, x->n, a, j->from[k], da);
+		if (b < na)
+			b = na;
+		size_t nb = slide_to(x->ts_ms, x->n, b, j->to[k], db);
+		if (moves++) {
+			da = na - a;
+			db = nb - b;
+		}
+		a = na;
+		b = nb;
 		w->n_read[k] += b - a;
 		if (b > a)
 			has[k] = fused_value(j->fn, j->name, x->ts_ms + a, x->values + a, b - a, j->from[k], j->to[k],
-					     counts_drops && (*w->drops)[b - 1] != (*w->drops)[a], &val[k]);
+					     counts_drops && (*w->drops)[b - 1] != (*w->drops)[a], &memo, &val[k]);
 	}
 	return 0;
 }

@@ -103,6 +103,9 @@
 #define SCRATCH_BYTES 32
 _Static_assert(SCRATCH_BYTES * 8 >= 7 + 71 + 144, "scratch holds a sample at any bit offset");
 #define COL_BLOCK 128
+/* A value column of up to this many integers (a head chunk's two ULP
+ * bodies) decodes on the stack, without an allocation. */
+#define COL_STACK (2 * VG_CHUNK_MAX_MERGED)
 #define ULP_MAX (1 << 20)
 /* The encoding is chosen again from the samples held at this count. */
 #define RECHOOSE_AT 16
@@ -780,23 +783,39 @@ static int encode_cols(struct vg_chunk_enc *out, const int64_t *ts, const double
 	return 0;
 }
 
+static long decode_ints_step(const uint8_t *p, size_t len, uint64_t *dst, size_t n, uint64_t *step,
+			     struct vg_err *err);
+
 /* The samples of a chunk in columns, p[0..len) (its header checked), into
  * ts and v (room for its count n). */
 static int decode_cols(const uint8_t *p, size_t len, size_t n, int64_t *ts, double *v,
 		       struct vg_err *err)
 {
+	uint64_t step;
+	int64_t last;
 	long a, b;
 
-	if ((a = vg_col_decode_ts(p + HDR_BYTES, len - HDR_BYTES, ts, n, err)) < 0)
+	/* vg_col_decode_ts's check and the chunk's step limit in one pass;
+	 * none when every step is the same one (a regular interval), in range
+	 * and not wrapping past the end of int64 */
+	if ((a = decode_ints_step(p + HDR_BYTES, len - HDR_BYTES, (uint64_t *)(void *)ts, n, &step, err)) < 0)
 		return (int)a;
+	bool regular = step >= 1 && step <= VG_CHUNK_MAX_STEP_MS &&
+		       !__builtin_mul_overflow((int64_t)step, (int64_t)(n - 1), &last) &&
+		       !__builtin_add_overflow(ts[0], last, &last);
+	for (size_t i = 1; i < n && !regular; i++) {
+		if (ts[i] > ts[i - 1] && (uint64_t)ts[i] - (uint64_t)ts[i - 1] <= VG_CHUNK_MAX_STEP_MS)
+			continue;
+		if (ts[i] <= ts[i - 1])
+			return vg_err_set(err, VG_EINVAL, "column: timestamp %zu (%lld) not after the one before",
+					  i, (long long)ts[i]);
+		return vg_err_set(err, VG_EINVAL, "chunk: timestamp step out of range at sample %zu", i);
+	}
 	if ((b = vg_col_decode_f64(p + HDR_BYTES + a, len - HDR_BYTES - (size_t)a, v, n, err)) < 0)
 		return (int)b;
 	if (HDR_BYTES + (size_t)a + (size_t)b != len)
 		return vg_err_set(err, VG_EINVAL, "chunk: %zu bytes after its columns",
 				  len - HDR_BYTES - (size_t)a - (size_t)b);
-	for (size_t i = 1; i < n; i++)
-		if ((uint64_t)ts[i] - (uint64_t)ts[i - 1] > VG_CHUNK_MAX_STEP_MS)
-			return vg_err_set(err, VG_EINVAL, "chunk: timestamp step out of range at sample %zu", i);
 	return 0;
 }
 
@@ -1123,6 +1142,77 @@ int vg_chunk_it_seek(struct vg_chunk_it *it, int64_t t_ms, int64_t *ts_ms, doubl
 	return rc;
 }
 
+/* The state of decode_run between samples, for run_steady. */
+struct run_state {
+	size_t pos, i;
+	int64_t t, dts, dv;
+	uint64_t val;
+};
+
+/*
+ * The common samples of a decimal mode from sample s->i on, while they
+ * come: each on the step of the one before ('0'), its integer's (and ULP
+ * count's) residual in the current width ('0' + W bits, each), and its
+ * timestamp at or before max_t. One load of the 64 bits from a sample's
+ * first; the flags tested together; the widths (wa, wb: 2 + wa (+ 1 +
+ * wb) <= 57 bits a sample) stay what they are, so a sample's bits start
+ * need bits after the last one's. Stops at lim samples, at the first
+ * other sample, or 8 bytes before the end of the stream, for decode_run.
+ */
+static inline __attribute__((always_inline)) void run_steady(unsigned mode, const uint8_t *p, size_t end_byte,
+								 unsigned wa, unsigned wb, int64_t max_t,
+								 size_t lim, struct run_state *s, int64_t *ts,
+								 uint64_t *m, int64_t *c)
+{
+	bool ulp = mode == VG_CHUNK_DEC_ULP;
+	unsigned need = 2u + wa + (ulp ? 1u + wb : 0u);
+	uint64_t flags = (3ull << 62) | (ulp ? 1ull << (61 - wa) : 0);
+	uint64_t ma = wa ? ~0ull >> (64 - wa) : 0, mb = wb ? ~0ull >> (64 - wb) : 0;
+	size_t pos = s->pos, i = s->i;
+	int64_t t = s->t, dts = s->dts, dv = s->dv, tlim;
+	uint64_t val = s->val;
+
+	/* tlim: a sample after t <= tlim is at or before max_t (and does not
+	 * overflow) */
+	if (__builtin_sub_overflow(max_t, dts, &tlim) || t > tlim || end_byte < 8 || (pos >> 3) > end_byte - 8)
+		return;
+	/* the samples before t passes tlim, or the 8 bytes the end: i, t
+	 * and pos move by one, dts and need a sample */
+	uint64_t by_t = ((uint64_t)tlim - (uint64_t)t) / (uint64_t)dts + 1;
+	uint64_t by_pos = ((end_byte - 8) * 8 + 7 - pos) / need + 1;
+	size_t stop = lim - i;
+	if (by_t < stop)
+		stop = (size_t)by_t;
+	if (by_pos < stop)
+		stop = (size_t)by_pos;
+	stop += i;
+	for (; i < stop; i++) {
+		uint64_t w = load_be64(p + (pos >> 3)) << (pos & 7);
+		if (w & flags)
+			break;
+		int64_t d = vg_unzigzag((w >> (62 - wa)) & ma);
+		t += dts;
+		if (ulp) {
+			val += (uint64_t)d;
+			dv = (int64_t)((uint64_t)dv + (uint64_t)vg_unzigzag((w >> (61 - wa - wb)) & mb));
+		} else {
+			if (mode == VG_CHUNK_DEC_DOD)
+				d = (int64_t)((uint64_t)dv + (uint64_t)d);
+			dv = d;
+			val += (uint64_t)d;
+		}
+		pos += need;
+		ts[i] = t;
+		m[i] = val;
+		c[i] = dv;
+	}
+	s->pos = pos;
+	s->i = i;
+	s->t = t;
+	s->dv = dv;
+	s->val = val;
+}
+
 /*
  * The samples of it from the first, as vg_chunk_it_next reads them one by
  * one but with the state in registers: at most max_n, up to the last at
@@ -1142,6 +1232,22 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 
 	for (i = 0; i < lim; i++) {
 		uint64_t w;
+		if (i > 1 && mode != VG_CHUNK_XOR && 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u) <= 57) {
+			struct run_state st = { r.pos, i, t, dts, dv, val };
+			if (mode == VG_CHUNK_DEC_ULP)
+				run_steady(VG_CHUNK_DEC_ULP, r.p, r.end >> 3, wa, wb, max_t, lim, &st, ts, m, c);
+			else if (mode == VG_CHUNK_DEC_DOD)
+				run_steady(VG_CHUNK_DEC_DOD, r.p, r.end >> 3, wa, 0, max_t, lim, &st, ts, m, c);
+			else
+				run_steady(VG_CHUNK_DEC_DELTA, r.p, r.end >> 3, wa, 0, max_t, lim, &st, ts, m, c);
+			r.pos = st.pos;
+			i = st.i;
+			t = st.t;
+			dv = st.dv;
+			val = st.val;
+			if (i == lim)
+				break;
+		}
 		/* The common sample of the decimal modes, read from one load:
 		 * the step of the one before ('0'), the integer's and the ULP
 		 * count's residuals in their widths ('0' + W bits each). */
@@ -1264,6 +1370,8 @@ int vg_chunk_decode(const uint8_t *p, size_t len, int64_t max_t, size_t max_n, i
 			return vg_chunk_it_init(&it, p, len, err);
 		if ((rc = decode_cols(p, len, cnt, ts, v, err)) != 0)
 			return rc;
+		if (cnt <= max_n && ts[cnt - 1] <= max_t)
+			i = cnt; /* the usual read: all of it */
 		while (i < cnt && i < max_n && ts[i] <= max_t)
 			i++;
 		*n = i;
@@ -1365,6 +1473,11 @@ struct rd {
 	const uint8_t *p;
 	size_t len, off;
 	struct vg_err *err;
+	/* what unpack saw: blocks, the first one's base, and whether every
+	 * block had width 0 and that base (every entry the same) */
+	size_t blocks;
+	uint64_t base0;
+	bool uneven;
 };
 
 static int rd_uvarint(struct rd *d, uint64_t *v)
@@ -1388,7 +1501,38 @@ static int rd_scale(struct rd *d, unsigned *k)
 	return 0;
 }
 
-static int unpack(struct rd *d, uint64_t *r, size_t c)
+/* An unpacked entry e as the body of kind makes it an integer: itself
+ * (plain), added to the running sum *x (delta), or added to the running
+ * step *dx, which is added to *x (dod). */
+static inline __attribute__((always_inline)) uint64_t fold(unsigned kind, uint64_t *x, uint64_t *dx, uint64_t e)
+{
+	if (kind == TAG_INT_PLAIN)
+		return e;
+	if (kind == TAG_INT_DELTA)
+		return *x += e;
+	*dx += e;
+	return *x += *dx;
+}
+
+/* The entries [i, lim) of a block of width W (1..57) at bp, each from one
+ * load of the 8 bytes from its first; the caller checked they lie in the
+ * column. has_g: the gcd is not 1. */
+static inline __attribute__((always_inline)) size_t unpack_fast(unsigned kind, bool has_g, const uint8_t *bp,
+								size_t i, size_t lim, unsigned w, uint64_t base,
+								uint64_t g, uint64_t *r, uint64_t *x, uint64_t *dx)
+{
+	for (; i < lim; i++) {
+		size_t bit = i * w;
+		uint64_t q = (load_be64(bp + (bit >> 3)) << (bit & 7)) >> (64 - w);
+		r[i] = fold(kind, x, dx, base + (has_g ? q * g : q));
+	}
+	return i;
+}
+
+/* PACK(r[0..c)) read back, each entry folded as kind's body does (fold):
+ * *x and *dx are the running sum and step before r[0] and after r[c-1]. */
+static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint64_t *r, size_t c, unsigned kind,
+								uint64_t *x, uint64_t *dx)
 {
 	for (size_t at = 0; at < c; at += COL_BLOCK) {
 		size_t m = c - at < COL_BLOCK ? c - at : COL_BLOCK;
@@ -1415,14 +1559,40 @@ static int unpack(struct rd *d, uint64_t *r, size_t c)
 		b.p = d->p + d->off;
 		b.pos = 0;
 		b.end = bytes * 8;
-		uint64_t base = (uint64_t)vg_unzigzag(zb);
-		for (size_t i = 0; i < m; i++) {
+		uint64_t base = (uint64_t)vg_unzigzag(zb), *rb = r + at;
+		size_t i = 0;
+		if (d->blocks++ == 0)
+			d->base0 = base;
+		if (width != 0 || base != d->base0)
+			d->uneven = true;
+		if (width == 0) {
+			for (; i < m; i++)
+				rb[i] = fold(kind, x, dx, base);
+		} else if (width <= 57) {
+			/* Entries whose 8 bytes from their first lie in the
+			 * column (the bits after the block are shifted out),
+			 * one load each; the last few bit by bit below. */
+			size_t room = d->len - d->off, lim = room >= 8 ? (room - 8) * 8 / width + 1 : 0;
+			if (lim > m)
+				lim = m;
+			i = g == 1 ? unpack_fast(kind, false, b.p, 0, lim, width, base, 1, rb, x, dx)
+				   : unpack_fast(kind, true, b.p, 0, lim, width, base, g, rb, x, dx);
+			b.pos = i * width;
+		}
+		for (; i < m; i++) {
 			(void)br_get(&b, width, &q); /* in bounds: checked above */
-			r[at + i] = base + q * g;
+			rb[i] = fold(kind, x, dx, base + q * g);
 		}
 		d->off += bytes;
 	}
 	return 0;
+}
+
+static int unpack(struct rd *d, uint64_t *r, size_t c)
+{
+	uint64_t x = 0, dx = 0;
+
+	return unpack_kind(d, r, c, TAG_INT_PLAIN, &x, &dx);
 }
 
 /* Integer bodies: kind is the tag (plain, delta, dod); tmp has n entries. */
@@ -1462,26 +1632,16 @@ static int int_body_get(struct rd *d, uint64_t *x, size_t n, unsigned kind)
 	if ((rc = rd_uvarint(d, &z)) != 0)
 		return rc;
 	x[0] = (uint64_t)vg_unzigzag(z);
-	if (kind == TAG_INT_DELTA) {
-		if ((rc = unpack(d, x + 1, n - 1)) != 0)
-			return rc;
-		for (size_t i = 1; i < n; i++)
-			x[i] += x[i - 1];
-		return 0;
-	}
+	uint64_t sum = x[0], delta = 0;
+	if (kind == TAG_INT_DELTA)
+		return unpack_kind(d, x + 1, n - 1, TAG_INT_DELTA, &sum, &delta);
 	if (n == 1)
 		return 0;
 	if ((rc = rd_uvarint(d, &z)) != 0)
 		return rc;
-	x[1] = x[0] + (uint64_t)vg_unzigzag(z);
-	if ((rc = unpack(d, x + 2, n - 2)) != 0)
-		return rc;
-	uint64_t delta = x[1] - x[0];
-	for (size_t i = 2; i < n; i++) {
-		delta += x[i];
-		x[i] = x[i - 1] + delta;
-	}
-	return 0;
+	delta = (uint64_t)vg_unzigzag(z);
+	x[1] = sum += delta;
+	return unpack_kind(d, x + 2, n - 2, TAG_INT_DOD, &sum, &delta);
 }
 
 static void col_head(struct vg_buf *out, unsigned tag, size_t n)
@@ -1577,9 +1737,13 @@ int vg_col_count(const uint8_t *p, size_t len, size_t *n, struct vg_err *err)
 	return 0;
 }
 
-static long decode_ints(const uint8_t *p, size_t len, uint64_t *dst, size_t n, struct vg_err *err)
+/* An integer column into dst[0..n); *step (when not NULL) the one
+ * difference between neighbours when the body says they are all the same
+ * (a delta body of one delta, a dod body of no change; n >= 2), else 0. */
+static long decode_ints_step(const uint8_t *p, size_t len, uint64_t *dst, size_t n, uint64_t *step,
+			     struct vg_err *err)
 {
-	struct rd d = { p, len, 0, err };
+	struct rd d = { p, len, 0, err, 0, 0, false };
 	unsigned tag = 0;
 	int rc;
 
@@ -1589,7 +1753,18 @@ static long decode_ints(const uint8_t *p, size_t len, uint64_t *dst, size_t n, s
 		return vg_err_set(err, VG_EVERSION, "column: tag 0x%02x is not an integer column", tag);
 	if ((rc = int_body_get(&d, dst, n, tag)) != 0)
 		return rc;
+	if (step) {
+		*step = 0;
+		if (n >= 2 && !d.uneven &&
+		    (tag == TAG_INT_DELTA || (tag == TAG_INT_DOD && (d.blocks == 0 || d.base0 == 0))))
+			*step = dst[1] - dst[0];
+	}
 	return (long)d.off;
+}
+
+static long decode_ints(const uint8_t *p, size_t len, uint64_t *dst, size_t n, struct vg_err *err)
+{
+	return decode_ints_step(p, len, dst, n, NULL, err);
 }
 
 long vg_col_decode_ts(const uint8_t *p, size_t len, int64_t *dst, size_t n, struct vg_err *err)
@@ -1753,7 +1928,8 @@ out:
 
 long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, struct vg_err *err)
 {
-	struct rd d = { p, len, 0, err };
+	uint64_t stack[COL_STACK];
+	struct rd d = { p, len, 0, err, 0, 0, false };
 	unsigned tag = 0;
 	int rc;
 
@@ -1772,34 +1948,28 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		if ((rc = rd_scale(&d, &k)) != 0)
 			return rc;
 		/* n was checked against the column's count and VG_COL_MAX_N */
-		uint64_t *x = malloc((n ? n : 1) * sizeof(*x));
+		uint64_t *x = n <= COL_STACK ? stack : malloc((n ? n : 1) * sizeof(*x));
 		if (x == NULL)
 			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
-		if ((rc = int_body_get(&d, x, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD)) != 0) {
+		if ((rc = int_body_get(&d, x, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD)) == 0)
+			dec_values(x, NULL, n, k, dst);
+		if (x != stack)
 			free(x);
-			return rc;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[i] = dec_value(x[i], k);
-		free(x);
-		return (long)d.off;
+		return rc != 0 ? rc : (long)d.off;
 	}
 	case TAG_F64_DEC_ULP: {
 		unsigned k;
 		if ((rc = rd_scale(&d, &k)) != 0)
 			return rc;
-		uint64_t *x = malloc((n ? n : 1) * sizeof(*x) * 2);
+		uint64_t *x = 2 * n <= COL_STACK ? stack : malloc((n ? n : 1) * sizeof(*x) * 2);
 		if (x == NULL)
 			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
-		if ((rc = int_body_get(&d, x, n, TAG_INT_DELTA)) != 0 ||
-		    (rc = int_body_get(&d, x + n, n, TAG_INT_DELTA)) != 0) {
+		if ((rc = int_body_get(&d, x, n, TAG_INT_DELTA)) == 0 &&
+		    (rc = int_body_get(&d, x + n, n, TAG_INT_DELTA)) == 0)
+			dec_values(x, (const int64_t *)(const void *)(x + n), n, k, dst);
+		if (x != stack)
 			free(x);
-			return rc;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[i] = u2f(f2u(dec_value(x[i], k)) + x[n + i]);
-		free(x);
-		return (long)d.off;
+		return rc != 0 ? rc : (long)d.off;
 	}
 	case TAG_F64_XOR: {
 		uint64_t bytes, bits;
@@ -1893,7 +2063,7 @@ out:
 long vg_col_decode_f64_ref(const uint8_t *p, size_t len, const double *ref, double *dst, size_t n,
 			   struct vg_err *err)
 {
-	struct rd d = { p, len, 0, err };
+	struct rd d = { p, len, 0, err, 0, 0, false };
 	unsigned tag = 0;
 	long used;
 	int rc;

@@ -1346,25 +1346,26 @@ static int samples_push(struct vg_samples *out, int64_t t, double v)
 static int decode_first(const uint8_t *p, size_t len, uint64_t k, int64_t min_t, int64_t max_t,
 			struct vg_samples *out)
 {
-	int64_t ts[VG_CHUNK_MAX_MERGED];
-	double v[VG_CHUNK_MAX_MERGED];
+	size_t n, i = 0, need = out->n + VG_CHUNK_MAX_MERGED;
+	int64_t *ts;
 	struct vg_err err;
-	size_t n, i = 0;
 	int rc;
 
 	if (len == 0 || k == 0)
 		return 0;
-	if ((rc = vg_chunk_decode(p, len, max_t, k > SIZE_MAX ? SIZE_MAX : (size_t)k, ts, v, &n, &err)) != 0)
-		return rc;
-	while (i < n && ts[i] < min_t)
-		i++;
-	if (i == n)
-		return 0;
-	if (out->n + n - i > out->cap &&
-	    vg_samples_reserve(out, out->n + n - i > 2 * out->cap ? out->n + n - i : 2 * out->cap) != 0)
+	/* straight into out, with room for a whole chunk */
+	if (need > out->cap && vg_samples_reserve(out, need > 2 * out->cap ? need : 2 * out->cap) != 0)
 		return VG_ENOMEM;
-	memcpy(out->ts_ms + out->n, ts + i, (n - i) * sizeof(*ts));
-	memcpy(out->values + out->n, v + i, (n - i) * sizeof(*v));
+	ts = out->ts_ms + out->n;
+	if ((rc = vg_chunk_decode(p, len, max_t, k > SIZE_MAX ? SIZE_MAX : (size_t)k, ts, out->values + out->n, &n,
+				  &err)) != 0)
+		return rc;
+	if (n && ts[0] < min_t) {
+		while (i < n && ts[i] < min_t)
+			i++;
+		memmove(ts, ts + i, (n - i) * sizeof(*ts));
+		memmove(out->values + out->n, out->values + out->n + i, (n - i) * sizeof(*out->values));
+	}
 	out->n += n - i;
 	return 0;
 }
