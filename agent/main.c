@@ -92,6 +92,8 @@ static int sink_add(void *arg, struct vg_series *s, double value)
 	struct vg_err err;
 	int rc;
 
+	if ((rc = vg_route_add_known(a->route, s, value)) != VG_ENOENT)
+		return rc;
 	if (vg_series_add(s, "instance", cfg->hostname) != 0)
 		goto bad_limit;
 	for (size_t i = 0; i < cfg->labels.n; i++)
@@ -416,6 +418,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
 		int64_t c0 = vg_clock_mono_ms();
+		vg_route_section(a->route, i);
 		/* A source this kernel lacks (no PSI, no conntrack) or cannot
 		 * read is said once; the counter tells how often after. */
 		if (slot->c->collect(&a->env, &sink, &err) != 0) {
@@ -430,6 +433,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		slot->duration_s = (double)(vg_clock_mono_ms() - c0) / 1000.0;
 	}
+	vg_route_section(a->route, a->n_slots);
 	for (size_t i = 0; i < vg_route_size(a->route); i++) {
 		vg_route_get_stats(a->route, i, &st);
 		add_sender_self(&sink, vg_route_receiver(a->route, i), &st);
@@ -443,7 +447,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	add_self(&sink, "vigil_agent_rounds_total", NULL, NULL, (double)++a->rounds);
 	add_self(&sink, "vigil_agent_statvfs_stuck_mounts", NULL, NULL,
 		 (double)vg_collect_statvfs_stuck(a->collect_ctx));
+	vg_route_section(a->route, a->n_slots + 1);
 	add_statsd(a, &sink);
+	vg_route_section(a->route, a->n_slots + 2);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
 	/* The totals this round carries are durable before the round is
@@ -669,6 +675,9 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
 		vg_log_set_level(level);
 	apply_sampling(a, next);
+	/* The collectors' places and the labels added to their series may
+	 * have changed: every series goes the long way once again. */
+	vg_route_forget(a->route);
 	reload_statsd(a, next);
 	if (start_scrapes(a, next, &err) != 0)
 		vg_error("SIGHUP: scrapes stopped: %s", err.msg);

@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/ring.h"
 
 #include <errno.h>
@@ -20,6 +21,28 @@
 #include "common/banned.h"
 
 #define MAX_ROUTE 16
+/* A series whose form as its source gave it is longer than this is not
+ * cached (none of the host collectors' comes near). */
+#define RAW_MAX 1024
+
+/*
+ * The series cache (route.h, vg_route_section): per section, the series
+ * its source gave at each place in the last round, as the XXH3-128 of
+ * their form as given (name and labels in the source's order, each with
+ * its length), with the refs they got from each sender. Refs are never
+ * reused by a sender's dictionary, so they stay right for the senders'
+ * lives, which are the route's.
+ */
+struct place {
+	XXH128_hash_t raw;
+	bool is_set;       /* false: nothing cached here */
+};
+
+struct section {
+	struct place *places;
+	uint32_t *refs;  /* places[i]'s refs at refs[i * n + sender] */
+	size_t n, cap;   /* places known, allocated */
+};
 
 struct vg_route {
 	size_t n;
@@ -30,6 +53,15 @@ struct vg_route {
 	size_t n_round, cap_round;
 	bool has_disk_spool;
 	struct vg_buf key; /* the key of the series being added */
+	/* the cache: sections by id; the current one (NULL: none) and the
+	 * place the next sample takes in it; a place vg_route_add fills */
+	struct section *sections;
+	size_t n_sections;
+	struct section *section;
+	size_t cursor;
+	bool is_pending;
+	size_t pending;
+	XXH128_hash_t pending_raw;
 };
 
 /* dir/<address with '/' as '_'> into out. */
@@ -111,19 +143,47 @@ void vg_route_free(struct vg_route *r)
 	}
 	free(r->values);
 	vg_buf_release(&r->key);
+	vg_route_forget(r);
+	free(r->sections);
 	free(r);
 }
 
 void vg_route_begin(struct vg_route *r)
 {
 	r->n_round = 0;
+	r->section = NULL;
+	r->is_pending = false;
 }
 
-int vg_route_add(struct vg_route *r, const struct vg_series *s, double value)
+void vg_route_section(struct vg_route *r, size_t id)
 {
-	uint64_t hash;
-	int rc;
+	r->is_pending = false;
+	r->section = NULL;
+	if (id >= r->n_sections) {
+		struct section *p = realloc(r->sections, (id + 1) * sizeof(*p));
+		if (p == NULL)
+			return; /* no cache for it: every sample the long way */
+		memset(p + r->n_sections, 0, (id + 1 - r->n_sections) * sizeof(*p));
+		r->sections = p;
+		r->n_sections = id + 1;
+	}
+	r->section = &r->sections[id];
+	r->cursor = 0;
+}
 
+void vg_route_forget(struct vg_route *r)
+{
+	for (size_t i = 0; i < r->n_sections; i++) {
+		free(r->sections[i].places);
+		free(r->sections[i].refs);
+		r->sections[i] = (struct section){ 0 };
+	}
+	r->is_pending = false;
+}
+
+/* The round's arrays hold one more sample. */
+static int round_reserve(struct vg_route *r)
+{
 	if (r->n_round == r->cap_round) {
 		size_t cap = r->cap_round ? r->cap_round * 2 : 512;
 		double *v = realloc(r->values, cap * sizeof(*v));
@@ -138,6 +198,96 @@ int vg_route_add(struct vg_route *r, const struct vg_series *s, double value)
 		}
 		r->cap_round = cap;
 	}
+	return 0;
+}
+
+/* s's form as given, each string with its length before it, into out;
+ * its length, or 0 when over RAW_MAX. */
+static size_t raw_form(const struct vg_series *s, uint8_t *out)
+{
+	size_t n = 0;
+
+#define PUT(str)                                              \
+	do {                                                   \
+		if (n + 4 + (str).len > RAW_MAX)               \
+			return 0;                              \
+		memcpy(out + n, &(str).len, 4);                \
+		if ((str).len)                                 \
+			memcpy(out + n + 4, (str).p, (str).len); \
+		n += 4 + (str).len;                            \
+	} while (0)
+	PUT(s->name);
+	for (uint32_t i = 0; i < s->n_labels; i++) {
+		PUT(s->labels[i].name);
+		PUT(s->labels[i].value);
+	}
+#undef PUT
+	return n;
+}
+
+int vg_route_add_known(struct vg_route *r, const struct vg_series *s, double value)
+{
+	struct section *sec = r->section;
+	uint8_t raw[RAW_MAX];
+	XXH128_hash_t h;
+	size_t len, place;
+	int rc;
+
+	r->is_pending = false;
+	if (sec == NULL || s->n_labels > VG_SERIES_MAX_LABELS || (len = raw_form(s, raw)) == 0)
+		return VG_ENOENT;
+	h = XXH3_128bits(raw, len);
+	place = r->cursor++;
+	if (place < sec->n && sec->places[place].is_set && XXH128_isEqual(sec->places[place].raw, h)) {
+		if ((rc = round_reserve(r)) != 0)
+			return rc;
+		for (size_t i = 0; i < r->n; i++)
+			r->refs[i][r->n_round] = sec->refs[place * r->n + i];
+		r->values[r->n_round++] = value;
+		return 0;
+	}
+	r->is_pending = true;
+	r->pending = place;
+	r->pending_raw = h;
+	return VG_ENOENT;
+}
+
+/* Remembers the refs the sample just added got, at the pending place. */
+static void cache_pending(struct vg_route *r)
+{
+	struct section *sec = r->section;
+	size_t place = r->pending;
+
+	r->is_pending = false;
+	if (place >= sec->cap) {
+		size_t cap = sec->cap ? sec->cap : 16;
+		struct place *p;
+		uint32_t *refs;
+		while (cap <= place)
+			cap *= 2;
+		if ((p = realloc(sec->places, cap * sizeof(*p))) == NULL)
+			return;
+		sec->places = p;
+		if ((refs = realloc(sec->refs, cap * r->n * sizeof(*refs))) == NULL)
+			return;
+		sec->refs = refs;
+		sec->cap = cap;
+	}
+	while (sec->n <= place)
+		sec->places[sec->n++].is_set = false;
+	sec->places[place].raw = r->pending_raw;
+	sec->places[place].is_set = true;
+	for (size_t i = 0; i < r->n; i++)
+		sec->refs[place * r->n + i] = r->refs[i][r->n_round - 1];
+}
+
+int vg_route_add(struct vg_route *r, const struct vg_series *s, double value)
+{
+	uint64_t hash;
+	int rc;
+
+	if ((rc = round_reserve(r)) != 0)
+		return rc;
 	vg_buf_reset(&r->key);
 	vg_series_key(s, &r->key);
 	if (vg_buf_failed(&r->key))
@@ -148,6 +298,8 @@ int vg_route_add(struct vg_route *r, const struct vg_series *s, double value)
 					&r->refs[i][r->n_round])) != 0)
 			return rc;
 	r->values[r->n_round++] = value;
+	if (r->is_pending)
+		cache_pending(r);
 	return 0;
 }
 

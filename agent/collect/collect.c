@@ -136,6 +136,7 @@ struct vg_collect_ctx {
 	size_t n_kept;
 	pcre2_match_data *md;             /* NULL while no regex is configured */
 	struct vg_statvfs_pool *statvfs;
+	struct vg_netstat_cache *netstat; /* netstat.c's, never NULL */
 };
 
 /*
@@ -369,6 +370,10 @@ int vg_collect_ctx_new(const struct vg_collect_options *o, struct vg_collect_ctx
 			rc = vg_err_set(err, VG_ENOMEM, "out of memory");
 			goto fail;
 		}
+	if ((ctx->netstat = vg_netstat_cache_new()) == NULL) {
+		rc = vg_err_set(err, VG_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if ((rc = vg_statvfs_pool_new(o->statvfs_timeout_ms > 0 ? o->statvfs_timeout_ms
 								   : VG_COLLECT_DEFAULT_STATVFS_TIMEOUT_MS,
 				      o->statvfs_fn, &ctx->statvfs, err)) != 0)
@@ -385,6 +390,7 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	vg_statvfs_pool_free(ctx->statvfs);
+	vg_netstat_cache_free(ctx->netstat);
 	for (size_t i = 0; i < ctx->n_kept; i++) {
 		close(ctx->kept[i].fd);
 		free(ctx->kept[i].path);
@@ -396,6 +402,11 @@ void vg_collect_ctx_free(struct vg_collect_ctx *ctx)
 	}
 	pcre_unload(&ctx->pcre);
 	free(ctx);
+}
+
+struct vg_netstat_cache *vg_collect_ctx_netstat(const struct vg_collect_ctx *ctx)
+{
+	return ctx ? ctx->netstat : NULL;
 }
 
 int vg_collect_ctx_kept_fd(const struct vg_collect_ctx *ctx, const char *path)
