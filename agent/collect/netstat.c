@@ -322,8 +322,7 @@ int vg_netstat_snmp6_parse(const struct vg_collect_ctx *ctx, const char *data, s
 		struct line_entry *le = NULL;
 		bool is_kept = false;
 
-		if (!vg_collect_next_field(&line, &key) || !vg_collect_next_field(&line, &value) ||
-		    vg_collect_next_field(&line, &extra))
+		if (!vg_collect_next_field(&line, &key))
 			continue;
 		six = memchr(key.p, '6', key.len);
 		if (six == NULL || six + 1 == key.p + key.len)
@@ -335,10 +334,15 @@ int vg_netstat_snmp6_parse(const struct vg_collect_ctx *ctx, const char *data, s
 			if (le->kind != LINE_UNKNOWN && le->hash == h && le->len == key.len) {
 				char name[VG_SERIES_MAX_NAME + 1];
 				int64_t v;
+				/* dropped once something was usable: the rest of
+				 * the line needs no look */
+				if (le->kind == LINE_DROPPED && n_used > 0)
+					continue;
+				if (!vg_collect_next_field(&line, &value) || vg_collect_next_field(&line, &extra))
+					continue;
 				if (le->kind == LINE_DROPPED) {
-					/* only counted, while nothing was usable */
-					if (n_used == 0 && (rc = emit_field(ctx, proto, field, value, sink, &n_used,
-									    NULL, err)) != 0)
+					/* only counted: nothing was usable yet */
+					if ((rc = emit_field(ctx, proto, field, value, sink, &n_used, NULL, err)) != 0)
 						return rc;
 					continue;
 				}
@@ -353,6 +357,8 @@ int vg_netstat_snmp6_parse(const struct vg_collect_ctx *ctx, const char *data, s
 			le->len = key.len;
 			le->kind = LINE_UNKNOWN;
 		}
+		if (!vg_collect_next_field(&line, &value) || vg_collect_next_field(&line, &extra))
+			continue;
 		if ((rc = emit_field(ctx, proto, field, value, sink, &n_used, &is_kept, err)) != 0)
 			return rc;
 		if (le)
