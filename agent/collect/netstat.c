@@ -210,15 +210,15 @@ static int emit_known_pair(const struct vg_collect_ctx *ctx, const struct pair_e
 			   struct vg_str proto, struct vg_str names, struct vg_str values,
 			   struct vg_sample_sink *sink, size_t *n_used, struct vg_err *err)
 {
-	struct vg_str v[MAX_FIELDS], extra;
+	struct vg_str v[MAX_FIELDS], extra, cut = values;
 	char name[VG_SERIES_MAX_NAME + 1];
 	unsigned nv = 0;
 	int64_t x;
 	int rc;
 
-	while (nv < MAX_FIELDS && vg_collect_next_field(&values, &v[nv]))
+	while (nv < MAX_FIELDS && vg_collect_next_field(&cut, &v[nv]))
 		nv++;
-	if (nv != e->n_fields || vg_collect_next_field(&values, &extra))
+	if (nv != e->n_fields || vg_collect_next_field(&cut, &extra))
 		return 0;
 	for (uint32_t k = 0; k < e->n_kept; k++) {
 		const struct kept_field *kf = &e->kept[k];
