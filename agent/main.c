@@ -409,6 +409,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct vg_sender_stats st;
 	struct vg_err err;
 	int64_t ts = vg_clock_now_ms(), t0 = vg_clock_mono_ms();
+	/* The route's series cache (route.h) starts after the heap is
+	 * trimmed: made among start-up's freed pages, its few KiB would keep
+	 * pages that trim would otherwise give back. */
+	bool is_cached = a->rounds >= a->trim_round;
 
 	(void)fd;
 	(void)what;
@@ -418,7 +422,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
 		int64_t c0 = vg_clock_mono_ms();
-		vg_route_section(a->route, i);
+		if (is_cached)
+			vg_route_section(a->route, i);
 		/* A source this kernel lacks (no PSI, no conntrack) or cannot
 		 * read is said once; the counter tells how often after. */
 		if (slot->c->collect(&a->env, &sink, &err) != 0) {
@@ -433,7 +438,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		slot->duration_s = (double)(vg_clock_mono_ms() - c0) / 1000.0;
 	}
-	vg_route_section(a->route, a->n_slots);
+	if (is_cached)
+		vg_route_section(a->route, a->n_slots);
 	for (size_t i = 0; i < vg_route_size(a->route); i++) {
 		vg_route_get_stats(a->route, i, &st);
 		add_sender_self(&sink, vg_route_receiver(a->route, i), &st);
@@ -447,9 +453,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	add_self(&sink, "vigil_agent_rounds_total", NULL, NULL, (double)++a->rounds);
 	add_self(&sink, "vigil_agent_statvfs_stuck_mounts", NULL, NULL,
 		 (double)vg_collect_statvfs_stuck(a->collect_ctx));
-	vg_route_section(a->route, a->n_slots + 1);
+	if (is_cached)
+		vg_route_section(a->route, a->n_slots + 1);
 	add_statsd(a, &sink);
-	vg_route_section(a->route, a->n_slots + 2);
+	if (is_cached)
+		vg_route_section(a->route, a->n_slots + 2);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
 	/* The totals this round carries are durable before the round is

@@ -31,17 +31,18 @@
  * their form as given (name and labels in the source's order, each with
  * its length), with the refs they got from each sender. Refs are never
  * reused by a sender's dictionary, so they stay right for the senders'
- * lives, which are the route's.
+ * lives, which are the route's. A place with no series cached holds the
+ * hash 0 (which XXH3-128 gives one form in 2^128). A section's first
+ * round only counts its places; the next allocates that many at once
+ * (growing by PLACES_STEP after): the cache lives as long as the agent,
+ * and a run of reallocations would leave holes in the heap for as long.
  */
-struct place {
-	XXH128_hash_t raw;
-	bool is_set;       /* false: nothing cached here */
-};
-
+#define PLACES_STEP 8
 struct section {
-	struct place *places;
+	XXH128_hash_t *places;
 	uint32_t *refs;  /* places[i]'s refs at refs[i * n + sender] */
 	size_t n, cap;   /* places known, allocated */
+	size_t hint;     /* the places of its first round, which only counts them */
 };
 
 struct vg_route {
@@ -148,17 +149,27 @@ void vg_route_free(struct vg_route *r)
 	free(r);
 }
 
+/* The current section's first round ends: its places are counted. */
+static void section_end(struct vg_route *r)
+{
+	if (r->section && r->section->cap == 0)
+		r->section->hint = r->cursor;
+	r->section = NULL;
+}
+
 void vg_route_begin(struct vg_route *r)
 {
+	section_end(r);
 	r->n_round = 0;
-	r->section = NULL;
 	r->is_pending = false;
 }
 
 void vg_route_section(struct vg_route *r, size_t id)
 {
+	struct section *sec;
+
+	section_end(r);
 	r->is_pending = false;
-	r->section = NULL;
 	if (id >= r->n_sections) {
 		struct section *p = realloc(r->sections, (id + 1) * sizeof(*p));
 		if (p == NULL)
@@ -167,7 +178,19 @@ void vg_route_section(struct vg_route *r, size_t id)
 		r->sections = p;
 		r->n_sections = id + 1;
 	}
-	r->section = &r->sections[id];
+	sec = &r->sections[id];
+	if (sec->cap == 0 && sec->hint > 0) {
+		sec->places = calloc(sec->hint, sizeof(*sec->places));
+		sec->refs = malloc(sec->hint * r->n * sizeof(*sec->refs));
+		if (sec->places == NULL || sec->refs == NULL) {
+			free(sec->places);
+			free(sec->refs);
+			*sec = (struct section){ 0 };
+			return;
+		}
+		sec->cap = sec->hint;
+	}
+	r->section = sec;
 	r->cursor = 0;
 }
 
@@ -178,6 +201,7 @@ void vg_route_forget(struct vg_route *r)
 		free(r->sections[i].refs);
 		r->sections[i] = (struct section){ 0 };
 	}
+	r->section = NULL;
 	r->is_pending = false;
 }
 
@@ -236,9 +260,11 @@ int vg_route_add_known(struct vg_route *r, const struct vg_series *s, double val
 	r->is_pending = false;
 	if (sec == NULL || s->n_labels > VG_SERIES_MAX_LABELS || (len = raw_form(s, raw)) == 0)
 		return VG_ENOENT;
-	h = XXH3_128bits(raw, len);
 	place = r->cursor++;
-	if (place < sec->n && sec->places[place].is_set && XXH128_isEqual(sec->places[place].raw, h)) {
+	if (sec->cap == 0)
+		return VG_ENOENT; /* its first round: counted only */
+	h = XXH3_128bits(raw, len);
+	if (place < sec->n && XXH128_isEqual(sec->places[place], h)) {
 		if ((rc = round_reserve(r)) != 0)
 			return rc;
 		for (size_t i = 0; i < r->n; i++)
@@ -260,11 +286,9 @@ static void cache_pending(struct vg_route *r)
 
 	r->is_pending = false;
 	if (place >= sec->cap) {
-		size_t cap = sec->cap ? sec->cap : 16;
-		struct place *p;
+		size_t cap = (place / PLACES_STEP + 1) * PLACES_STEP;
+		XXH128_hash_t *p;
 		uint32_t *refs;
-		while (cap <= place)
-			cap *= 2;
 		if ((p = realloc(sec->places, cap * sizeof(*p))) == NULL)
 			return;
 		sec->places = p;
@@ -274,9 +298,8 @@ static void cache_pending(struct vg_route *r)
 		sec->cap = cap;
 	}
 	while (sec->n <= place)
-		sec->places[sec->n++].is_set = false;
-	sec->places[place].raw = r->pending_raw;
-	sec->places[place].is_set = true;
+		sec->places[sec->n++] = (XXH128_hash_t){ 0, 0 };
+	sec->places[place] = r->pending_raw;
 	for (size_t i = 0; i < r->n; i++)
 		sec->refs[place * r->n + i] = r->refs[i][r->n_round - 1];
 }
@@ -307,6 +330,7 @@ int vg_route_submit(struct vg_route *r, int64_t ts_ms, struct vg_err *err)
 {
 	int first = 0;
 
+	section_end(r);
 	for (size_t i = 0; i < r->n; i++) {
 		struct vg_err e;
 		int rc = vg_sender_submit(r->senders[i], ts_ms, r->n_round, r->refs[i], r->values, &e);

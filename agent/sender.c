@@ -5,8 +5,10 @@
  * State kept here, and why:
  *  - the dictionary (dict.h): every series the agent sampled, by ref.
  *  - the spool (spool.h): encoded SAMPLES frames, oldest first, each with
- *    its seq and the number of refs it needs defined. Frames are encoded
- *    once; a resend writes the same bytes. On disk the spool also keeps the
+ *    its seq and the number of refs it needs defined: protocol 1 frames,
+ *    compressed unless submitted while a protocol 2 connection is up and
+ *    little waits (vg_sender_submit); protocol 2 connections get them
+ *    re-encoded, protocol 1 ones as they are. On disk the spool also keeps the
  *    dictionary's keys, the epoch and the next seq, so a restarted agent
  *    continues where the last one stopped.
  *  - per connection: how many refs are defined on it (defined_refs), and

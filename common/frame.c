@@ -505,17 +505,27 @@ static uint8_t *put_mp_array(uint8_t *p, uint32_t n)
 int vg_samples_encode_group(struct vg_buf *out, int64_t ts_ms, size_t n, const uint32_t *refs,
 			    const double *values)
 {
-	uint8_t *p;
+	uint8_t *p, *end;
 
-	/* arrays 2 * 5, ts 9; a sample at most 5 + 9 */
-	if (n > VG_FRAME_MAX_SAMPLES || vg_buf_grow(out, 19 + n * 14) != 0)
+	/* arrays 2 * 5, ts 9; a sample at most 5 + 9: room is made as the
+	 * bytes come (most samples take far less than the most), so the
+	 * buffer, kept for the next batch, is no larger than they need */
+	if (n > VG_FRAME_MAX_SAMPLES || vg_buf_grow(out, 19) != 0)
 		return VG_ENOMEM;
 	p = out->data + out->len;
 	p = put_mp_array(p, 1);
 	p = put_mp_array(p, (uint32_t)(1 + 2 * n));
 	p = put_mp_int(p, ts_ms);
+	end = out->data + out->cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		double v = values[i];
+		if (end - p < 14) {
+			out->len = (size_t)(p - out->data);
+			if (vg_buf_grow(out, 14) != 0)
+				return VG_ENOMEM;
+			p = out->data + out->len;
+			end = out->data + out->cap - 1;
+		}
 		p = put_mp_uint(p, refs[i]);
 		/* vg_mp_pack_value's choice: an integral double in int64's
 		 * range (not -0) as an integer, any other as a float64 */
