@@ -93,6 +93,8 @@ static int sink_add(void *arg, struct vg_series *s, double value)
 	struct vg_err err;
 	int rc;
 
+	if ((rc = vg_route_add_known(a->route, s, value)) != VG_ENOENT)
+		return rc;
 	if (vg_series_add(s, "instance", cfg->hostname) != 0)
 		goto bad_limit;
 	for (size_t i = 0; i < cfg->labels.n; i++)
@@ -422,6 +424,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct vg_sender_stats st;
 	struct vg_err err;
 	int64_t ts = vg_clock_now_ms(), t0 = vg_clock_mono_ms();
+	/* The route's series cache (route.h) starts after the heap is
+	 * trimmed: made among start-up's freed pages, its few KiB would keep
+	 * pages that trim would otherwise give back. */
+	bool is_cached = a->rounds >= a->trim_round;
 
 	(void)fd;
 	(void)what;
@@ -431,6 +437,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct collector_slot *slot = &a->slots[i];
 		int64_t c0 = vg_clock_mono_ms();
+		if (is_cached)
+			vg_route_section(a->route, i);
 		/* A source this kernel lacks (no PSI, no conntrack) or cannot
 		 * read is said once; the counter tells how often after. */
 		if (slot->c->collect(&a->env, &sink, &err) != 0) {
@@ -445,6 +453,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		slot->duration_s = (double)(vg_clock_mono_ms() - c0) / 1000.0;
 	}
+	if (is_cached)
+		vg_route_section(a->route, a->n_slots);
 	for (size_t i = 0; i < vg_route_size(a->route); i++) {
 		vg_route_get_stats(a->route, i, &st);
 		add_sender_self(&sink, vg_route_receiver(a->route, i), &st);
@@ -458,7 +468,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	add_self(&sink, "vigil_agent_rounds_total", NULL, NULL, (double)++a->rounds);
 	add_self(&sink, "vigil_agent_statvfs_stuck_mounts", NULL, NULL,
 		 (double)vg_collect_statvfs_stuck(a->collect_ctx));
+	if (is_cached)
+		vg_route_section(a->route, a->n_slots + 1);
 	add_statsd(a, &sink);
+	if (is_cached)
+		vg_route_section(a->route, a->n_slots + 2);
 	add_self(&sink, "vigil_agent_collect_duration_seconds", NULL, NULL,
 		 (double)(vg_clock_mono_ms() - t0) / 1000.0);
 	/* The totals this round carries are durable before the round is
@@ -685,6 +699,9 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (next->log_level && vg_log_parse_level(next->log_level, &level) == 0)
 		vg_log_set_level(level);
 	apply_sampling(a, next);
+	/* The collectors' places and the labels added to their series may
+	 * have changed: every series goes the long way once again. */
+	vg_route_forget(a->route);
 	reload_statsd(a, next);
 	if (start_scrapes(a, next, &err) != 0)
 		vg_error("SIGHUP: scrapes stopped: %s", err.msg);

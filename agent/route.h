@@ -56,6 +56,24 @@ void vg_route_begin(struct vg_route *r);
 /* s canonical; its key and hash are made once for all the senders.
  * VG_ENOMEM, VG_ELIMIT. */
 int vg_route_add(struct vg_route *r, const struct vg_series *s, double value);
+
+/*
+ * The series cache, so that a steady round only writes values. A round's
+ * samples may come in sections (a collector each), vg_route_section(r, id)
+ * starting section id; the route remembers, per section and place (the
+ * sample's order within its section), the series given there, as the
+ * source gave it (before the caller adds its labels and canonicalizes),
+ * with the refs it got. vg_route_add_known(s) with s as the source gave it
+ * adds the sample and returns 0 when the same series had that place in
+ * the section the last time; otherwise VG_ENOENT (and the place is kept:
+ * the caller completes and canonicalizes s and gives it to vg_route_add,
+ * which caches it there), or VG_ENOMEM. Outside a section (after
+ * vg_route_begin, before any vg_route_section) nothing is cached.
+ * vg_route_forget drops the cache: the caller's labels changed.
+ */
+void vg_route_section(struct vg_route *r, size_t id);
+int vg_route_add_known(struct vg_route *r, const struct vg_series *s, double value);
+void vg_route_forget(struct vg_route *r);
 /* Submits the round to every sender; the first error is returned, the
  * other senders still get it. */
 int vg_route_submit(struct vg_route *r, int64_t ts_ms, struct vg_err *err);

@@ -5,8 +5,10 @@
  * State kept here, and why:
  *  - the dictionary (dict.h): every series the agent sampled, by ref.
  *  - the spool (spool.h): encoded SAMPLES frames, oldest first, each with
- *    its seq and the number of refs it needs defined. Frames are encoded
- *    once; a resend writes the same bytes. On disk the spool also keeps the
+ *    its seq and the number of refs it needs defined: protocol 1 frames,
+ *    compressed unless submitted while a protocol 2 connection is up and
+ *    little waits (vg_sender_submit); protocol 2 connections get them
+ *    re-encoded, protocol 1 ones as they are. On disk the spool also keeps the
  *    dictionary's keys, the epoch and the next seq, so a restarted agent
  *    continues where the last one stopped.
  *  - per connection: how many refs are defined on it (defined_refs), and
@@ -57,6 +59,9 @@
 #define OUTPUT_LOW_BYTES (256u << 10)
 /* SERIES entries per frame when defining many refs at once. */
 #define SERIES_PER_FRAME 5000
+/* A batch submitted while fewer than this many wait in the spool, on a
+ * protocol 2 connection, is spooled uncompressed (vg_sender_submit). */
+#define PLAIN_SPOOL_BATCHES 4
 /* raw and out larger than this after the dictionary are released. */
 #define BUF_KEEP_BYTES (16u << 10)
 
@@ -137,22 +142,27 @@ int vg_sender_submit(struct vg_sender *s, int64_t ts_ms, size_t n, const uint32_
 		     const double *values, struct vg_err *err)
 {
 	struct vg_spool_batch b;
-	msgpack_packer pk;
+	struct vg_spool_stats st;
 	int rc;
 
 	if (n > VG_FRAME_MAX_SAMPLES)
 		return vg_err_set(err, VG_ELIMIT, "batch of %zu samples exceeds the limit of %d", n, VG_FRAME_MAX_SAMPLES);
 	vg_buf_reset(&s->raw);
-	vg_mp_packer_init(&pk, &s->raw);
-	vg_samples_pack_begin(&pk, 1);
-	vg_samples_pack_group(&pk, ts_ms, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		vg_samples_pack_sample(&pk, refs[i], values[i]);
-	if (vg_buf_failed(&s->raw))
+	if (vg_samples_encode_group(&s->raw, ts_ms, n, refs, values) != 0)
 		return vg_err_set(err, VG_ENOMEM, "out of memory encoding a batch");
 	vg_buf_reset(&s->out);
-	if ((rc = vg_frame_encode(s->codec, VG_FRAME_SAMPLES, s->next_seq, s->raw.data, s->raw.len,
-				  &s->out, err)) != 0)
+	/* Connected on protocol 2 with nothing much waiting, the batch is
+	 * re-encoded and sent at once and acknowledged within the round:
+	 * the spool keeps it uncompressed (one zstd call a round, not two).
+	 * A batch that may wait (no connection, a backlog, protocol 1, which
+	 * sends the spooled frame itself) is compressed. */
+	vg_spool_get_stats(s->spool, &st);
+	if (s->state == CONNECTED && s->proto >= VG_PROTO_V2 && st.batches < PLAIN_SPOOL_BATCHES)
+		rc = vg_frame_encode_plain(VG_FRAME_VERSION, VG_FRAME_SAMPLES, s->next_seq, s->raw.data, s->raw.len,
+					   &s->out, err);
+	else
+		rc = vg_frame_encode(s->codec, VG_FRAME_SAMPLES, s->next_seq, s->raw.data, s->raw.len, &s->out, err);
+	if (rc != 0)
 		return rc;
 	b = (struct vg_spool_batch){ s->next_seq, s->dict.n_refs, (uint32_t)n, s->out.len, s->out.data };
 	if ((rc = vg_spool_append(s->spool, &b, err)) != 0)

@@ -21,7 +21,9 @@
  *   12  4  n_refs: refs [0, n_refs) must be defined before the frame
  *   16  4  n_samples
  *   20  4  checksum: low 32 bits of XXH3_64(frame, seed = XXH3_64(bytes 0..19))
- *   24  L  the SAMPLES frame, as it goes on the wire
+ *   24  L  the SAMPLES frame of protocol 1, as it goes on the wire: its
+ *          payload zstd-compressed or not (flag bit 0; the sender spools
+ *          a batch it sends at once uncompressed)
  *
  * FILES in the spool directory (names not listed are ignored):
  *   state           32 bytes, written once per open (temporary name, fsync,

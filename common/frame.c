@@ -20,6 +20,7 @@
 #include "common/hash.h"
 #include "common/mpack.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -145,14 +146,50 @@ int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t 
 	return vg_frame_encode_version(c, VG_FRAME_VERSION, type, seq, raw, raw_len, out, err);
 }
 
+/* Appends the frame of payload[0, payload_len) with flags to out. */
+static int put_frame(uint8_t version, enum vg_frame_type type, uint64_t seq, uint16_t flags,
+		     const uint8_t *payload, size_t payload_len, struct vg_buf *out, struct vg_err *err)
+{
+	size_t start = out->len;
+	uint8_t *hdr;
+
+	if (payload_len > VG_FRAME_MAX_PAYLOAD)
+		return vg_err_set(err, VG_ELIMIT, "%s payload of %zu bytes exceeds the limit of %u",
+				  vg_frame_type_name(type), payload_len, VG_FRAME_MAX_PAYLOAD);
+	if (vg_buf_grow(out, VG_FRAME_HEADER_SIZE + payload_len) != 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory building a frame");
+	hdr = out->data + start;
+	vg_put_be32(hdr, VG_FRAME_MAGIC);
+	hdr[4] = version;
+	hdr[5] = (uint8_t)type;
+	vg_put_be16(hdr + 6, flags);
+	vg_put_be64(hdr + 8, seq);
+	vg_put_be32(hdr + 16, (uint32_t)payload_len);
+	if (payload_len)
+		memcpy(hdr + VG_FRAME_HEADER_SIZE, payload, payload_len);
+	vg_put_be32(hdr + 20, frame_checksum(hdr, hdr + VG_FRAME_HEADER_SIZE, payload_len));
+	out->len = start + VG_FRAME_HEADER_SIZE + payload_len;
+	out->data[out->len] = 0;
+	return 0;
+}
+
+int vg_frame_encode_plain(uint8_t version, enum vg_frame_type type, uint64_t seq, const uint8_t *raw,
+			  size_t raw_len, struct vg_buf *out, struct vg_err *err)
+{
+	if (raw_len > VG_FRAME_MAX_RAW)
+		return vg_err_set(err, VG_ELIMIT, "%s payload of %zu bytes exceeds the limit of %u",
+				  vg_frame_type_name(type), raw_len, VG_FRAME_MAX_RAW);
+	return put_frame(version, type, seq, 0, raw, raw_len, out, err);
+}
+
 int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_frame_type type,
 			    uint64_t seq, const uint8_t *raw, size_t raw_len, struct vg_buf *out,
 			    struct vg_err *err)
 {
-	uint8_t *hdr;
 	const uint8_t *payload = raw;
-	size_t payload_len = raw_len, start = out->len;
+	size_t payload_len = raw_len;
 	uint16_t flags = 0;
+	int rc;
 
 	if (raw_len > VG_FRAME_MAX_RAW)
 		return vg_err_set(err, VG_ELIMIT, "%s payload of %zu bytes exceeds the limit of %u",
@@ -176,23 +213,8 @@ int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_f
 			flags |= VG_FRAME_F_ZSTD;
 		}
 	}
-	if (payload_len > VG_FRAME_MAX_PAYLOAD)
-		return vg_err_set(err, VG_ELIMIT, "%s payload of %zu bytes exceeds the limit of %u",
-				  vg_frame_type_name(type), payload_len, VG_FRAME_MAX_PAYLOAD);
-	if (vg_buf_grow(out, VG_FRAME_HEADER_SIZE + payload_len) != 0)
-		return vg_err_set(err, VG_ENOMEM, "out of memory building a frame");
-	hdr = out->data + start;
-	vg_put_be32(hdr, VG_FRAME_MAGIC);
-	hdr[4] = version;
-	hdr[5] = (uint8_t)type;
-	vg_put_be16(hdr + 6, flags);
-	vg_put_be64(hdr + 8, seq);
-	vg_put_be32(hdr + 16, (uint32_t)payload_len);
-	if (payload_len)
-		memcpy(hdr + VG_FRAME_HEADER_SIZE, payload, payload_len);
-	vg_put_be32(hdr + 20, frame_checksum(hdr, hdr + VG_FRAME_HEADER_SIZE, payload_len));
-	out->len = start + VG_FRAME_HEADER_SIZE + payload_len;
-	out->data[out->len] = 0;
+	if ((rc = put_frame(version, type, seq, flags, payload, payload_len, out, err)) != 0)
+		return rc;
 	if (raw_len >= VG_FRAME_COMPRESS_MIN && c->scratch.cap > SCRATCH_KEEP_BYTES)
 		vg_buf_release(&c->scratch); /* (which this call overwrote) */
 	return 0;
@@ -410,6 +432,117 @@ void vg_samples_pack_sample(msgpack_packer *pk, uint64_t ref, double value)
 {
 	msgpack_pack_uint64(pk, ref);
 	vg_mp_pack_value(pk, value);
+}
+
+/* msgpack's shortest form of an unsigned and of a signed integer, as
+ * msgpack_pack_uint64 and msgpack_pack_int64 write them. */
+static uint8_t *put_mp_uint(uint8_t *p, uint64_t v)
+{
+	if (v < 128) {
+		*p = (uint8_t)v;
+		return p + 1;
+	}
+	if (v < 1ull << 8) {
+		p[0] = 0xcc;
+		p[1] = (uint8_t)v;
+		return p + 2;
+	}
+	if (v < 1ull << 16) {
+		p[0] = 0xcd;
+		vg_put_be16(p + 1, (uint16_t)v);
+		return p + 3;
+	}
+	if (v < 1ull << 32) {
+		p[0] = 0xce;
+		vg_put_be32(p + 1, (uint32_t)v);
+		return p + 5;
+	}
+	p[0] = 0xcf;
+	vg_put_be64(p + 1, v);
+	return p + 9;
+}
+
+static uint8_t *put_mp_int(uint8_t *p, int64_t v)
+{
+	if (v >= -32) /* positive: the unsigned forms; -32..-1: a negative fixint */
+		return v >= 0 ? put_mp_uint(p, (uint64_t)v) : (*p = (uint8_t)v, p + 1);
+	if (v >= -128) {
+		p[0] = 0xd0;
+		p[1] = (uint8_t)v;
+		return p + 2;
+	}
+	if (v >= -32768) {
+		p[0] = 0xd1;
+		vg_put_be16(p + 1, (uint16_t)v);
+		return p + 3;
+	}
+	if (v >= -2147483648LL) {
+		p[0] = 0xd2;
+		vg_put_be32(p + 1, (uint32_t)v);
+		return p + 5;
+	}
+	p[0] = 0xd3;
+	vg_put_be64(p + 1, (uint64_t)v);
+	return p + 9;
+}
+
+static uint8_t *put_mp_array(uint8_t *p, uint32_t n)
+{
+	if (n < 16) {
+		*p = (uint8_t)(0x90 | n);
+		return p + 1;
+	}
+	if (n < 1u << 16) {
+		p[0] = 0xdc;
+		vg_put_be16(p + 1, (uint16_t)n);
+		return p + 3;
+	}
+	p[0] = 0xdd;
+	vg_put_be32(p + 1, n);
+	return p + 5;
+}
+
+int vg_samples_encode_group(struct vg_buf *out, int64_t ts_ms, size_t n, const uint32_t *refs,
+			    const double *values)
+{
+	uint8_t *p, *end;
+
+	/* arrays 2 * 5, ts 9; a sample at most 5 + 9: room is made as the
+	 * bytes come (most samples take far less than the most), so the
+	 * buffer, kept for the next batch, is no larger than they need */
+	if (n > VG_FRAME_MAX_SAMPLES || vg_buf_grow(out, 19) != 0)
+		return VG_ENOMEM;
+	p = out->data + out->len;
+	p = put_mp_array(p, 1);
+	p = put_mp_array(p, (uint32_t)(1 + 2 * n));
+	p = put_mp_int(p, ts_ms);
+	end = out->data + out->cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		double v = values[i];
+		if (end - p < 14) {
+			out->len = (size_t)(p - out->data);
+			if (vg_buf_grow(out, 14) != 0)
+				return VG_ENOMEM;
+			p = out->data + out->len;
+			end = out->data + out->cap - 1;
+		}
+		p = put_mp_uint(p, refs[i]);
+		/* vg_mp_pack_value's choice: an integral double in int64's
+		 * range (not -0) as an integer, any other as a float64 */
+		if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 && (double)(int64_t)v == v &&
+		    !(v == 0 && signbit(v))) {
+			p = put_mp_int(p, (int64_t)v);
+		} else {
+			uint64_t bits;
+			memcpy(&bits, &v, 8);
+			p[0] = 0xcb;
+			vg_put_be64(p + 1, bits);
+			p += 9;
+		}
+	}
+	out->len = (size_t)(p - out->data);
+	out->data[out->len] = 0;
+	return 0;
 }
 
 void vg_sample_batch_init(struct vg_sample_batch *b)

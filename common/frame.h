@@ -122,6 +122,10 @@ int vg_frame_encode(struct vg_frame_codec *c, enum vg_frame_type type, uint64_t 
 int vg_frame_encode_version(struct vg_frame_codec *c, uint8_t version, enum vg_frame_type type,
 			    uint64_t seq, const uint8_t *raw, size_t raw_len, struct vg_buf *out,
 			    struct vg_err *err);
+/* The same, never compressed (flags 0): for a frame about to be read back
+ * at once, where compressing it would cost more than it saves. */
+int vg_frame_encode_plain(uint8_t version, enum vg_frame_type type, uint64_t seq, const uint8_t *raw,
+			  size_t raw_len, struct vg_buf *out, struct vg_err *err);
 
 /*
  * Checks the payload (h->payload_len bytes) against the header's checksum
@@ -159,6 +163,11 @@ int vg_series_decode(const uint8_t *raw, size_t len, vg_series_cb cb, void *arg,
 void vg_samples_pack_begin(msgpack_packer *pk, uint32_t n_groups);
 void vg_samples_pack_group(msgpack_packer *pk, int64_t ts_ms, uint32_t n_samples);
 void vg_samples_pack_sample(msgpack_packer *pk, uint64_t ref, double value);
+/* Appends a whole payload of one group (ts_ms, n samples) to out: the
+ * bytes the three calls above write, without the packer's call per item.
+ * VG_ENOMEM. */
+int vg_samples_encode_group(struct vg_buf *out, int64_t ts_ms, size_t n, const uint32_t *refs,
+			    const double *values);
 
 /* Decoded samples, one entry per sample; reused across frames. */
 struct vg_sample_batch {

@@ -1433,6 +1433,101 @@ START_TEST(test_netstat_old_kernel_all_fields_and_garbled)
 }
 END_TEST
 
+/* a and b hold the same samples, in the same order. */
+static void assert_same_recs(const struct rec *a, const struct rec *b)
+{
+	ck_assert_uint_eq(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		ck_assert_str_eq(a->v[i].key, b->v[i].key);
+		ck_assert(memcmp(&a->v[i].value, &b->v[i].value, sizeof(double)) == 0);
+	}
+}
+
+/* One netstat parser run over data twice on one ctx (the second run from
+ * what the first remembered) and once on a fresh ctx: the same samples,
+ * return code and message each time. */
+static void assert_netstat_cached_same(vg_collect_parse_fn *parse, const struct vg_collect_options *o,
+				       struct vg_collect_ctx *ctx, const char *data)
+{
+	struct vg_collect_ctx *fresh;
+	struct rec want = { 0 }, got = { 0 };
+	struct vg_sample_sink ws = { rec_add, &want }, gs = { rec_add, &got };
+	struct vg_err we, ge;
+	int wrc, grc;
+
+	ck_assert_int_eq(vg_collect_ctx_new(o, &fresh, &we), 0);
+	vg_err_clear(&we);
+	wrc = parse(fresh, data, strlen(data), &ws, &we);
+	for (int round = 0; round < 2; round++) {
+		vg_err_clear(&ge);
+		grc = parse(ctx, data, strlen(data), &gs, &ge);
+		ck_assert_msg(grc == wrc, "round %d: %d, fresh %d", round, grc, wrc);
+		if (wrc != 0)
+			ck_assert_str_eq(ge.msg, we.msg);
+		assert_same_recs(&got, &want);
+		rec_free(&got);
+	}
+	rec_free(&want);
+	vg_collect_ctx_free(fresh);
+}
+
+/* What netstat remembers of each header line (and snmp6 of each line)
+ * changes nothing it emits: fixtures round after round, a header that
+ * gains or loses a field, kept fields whose values stop being numbers,
+ * a values line that loses a field, the filter "." (every field). */
+START_TEST(test_netstat_cache_emits_the_same)
+{
+	static const char *const pairs[] = {
+		"Tcp: ActiveOpens PassiveOpens CurrEstab MaxConn\nTcp: 1 2 3 -1\n",
+		"Tcp: ActiveOpens PassiveOpens NewField CurrEstab MaxConn\nTcp: 1 2 9 3 -1\n",
+		"Tcp: PassiveOpens CurrEstab\nTcp: 2 3\n",
+		"Tcp: ActiveOpens PassiveOpens CurrEstab MaxConn\nTcp: x y z -1\n",
+		"Tcp: ActiveOpens PassiveOpens CurrEstab MaxConn\nTcp: x y z w\n",
+		"Tcp: ActiveOpens PassiveOpens CurrEstab MaxConn\nTcp: 1 2 3\n",
+		"Tcp: ActiveOpens PassiveOpens CurrEstab MaxConn\nTcp: 1 2 3 -1\n"
+		"Udp: InDatagrams NoPorts\nUdp: 5 6\nIp: Forwarding DefaultTTL\nIp: 1 64\n",
+		"Tcp: ActiveOpens PassiveOpens CurrEstab MaxConn\nTcp: 1 2 3 -1\n",
+	};
+	static const char *const snmp6[] = {
+		"Ip6InReceives 10\nIp6InOctets 20\nUdp6InDatagrams 30\n",
+		"Ip6InReceives 10\nIp6OutOctets 21\nUdp6InDatagrams 30\n",
+		"Ip6InReceives 10\nIp6InOctets x\nUdp6InDatagrams 30 40\n",
+		"Ip6InReceives x\nIp6InOctets y\n",
+		"Ip6InReceives 1\nIp6InOctets y\n",
+		"Ip6InReceives 10\nIp6InOctets 20\nUdp6InDatagrams 30\n",
+	};
+	const struct vg_collect_options all = { .netstat_fields = "." };
+	const struct vg_collect_options *opts[] = { NULL, &all };
+	const char *const dirs[] = { PROC, PROC_OLD, PROC_BAD };
+	struct vg_collect_file f;
+	struct vg_err err;
+	char path[4096];
+
+	for (size_t o = 0; o < 2; o++) {
+		struct vg_collect_ctx *ctx;
+		ck_assert_int_eq(vg_collect_ctx_new(opts[o], &ctx, &err), 0);
+		for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+			assert_netstat_cached_same(vg_netstat_parse, opts[o], ctx, pairs[i]);
+		for (size_t i = 0; i < sizeof(snmp6) / sizeof(snmp6[0]); i++)
+			assert_netstat_cached_same(vg_netstat_snmp6_parse, opts[o], ctx, snmp6[i]);
+		for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+			const char *const files[] = { "net/netstat", "net/snmp", "net/snmp6" };
+			for (size_t k = 0; k < 3; k++) {
+				snprintf(path, sizeof(path), "%s/%s", dirs[d], files[k]);
+				if (vg_collect_file_read(&f, path, &err) != 0) {
+					vg_collect_file_release(&f);
+					continue;
+				}
+				assert_netstat_cached_same(k == 2 ? vg_netstat_snmp6_parse : vg_netstat_parse, opts[o],
+							   ctx, f.data);
+				vg_collect_file_release(&f);
+			}
+		}
+		vg_collect_ctx_free(ctx);
+	}
+}
+END_TEST
+
 START_TEST(test_sockstat_fixture_pages_and_garbled)
 {
 	struct rec r = { 0 };
@@ -2077,6 +2172,7 @@ static Suite *collect_suite(void)
 	tcase_add_test(tc, test_netdev_fixture_old_format_and_garbled);
 	tcase_add_test(tc, test_netstat_fixture_default_fields);
 	tcase_add_test(tc, test_netstat_old_kernel_all_fields_and_garbled);
+	tcase_add_test(tc, test_netstat_cache_emits_the_same);
 	tcase_add_test(tc, test_sockstat_fixture_pages_and_garbled);
 	tcase_add_test(tc, test_pressure_fixture_absent_and_garbled);
 	tcase_add_test(tc, test_vmstat_default_fields_and_garbled);

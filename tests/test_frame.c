@@ -186,6 +186,47 @@ START_TEST(test_series_rejects_invalid_names_and_big_refs)
 }
 END_TEST
 
+/* vg_samples_encode_group writes what the packer calls write, byte for
+ * byte, at every integer form's edges and for the values that go as floats. */
+START_TEST(test_samples_encode_group_as_packer)
+{
+	const double vals[] = { 0.0, -0.0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295.0, 4294967296.0,
+				-1, -32, -33, -128, -129, -32768, -32769, -2147483648.0, -2147483649.0,
+				-9223372036854775808.0, 9223372036854775807.0, 9223372036854775808.0,
+				-9223372036854777856.0, 1e300, 0.5, -1.5, 211221.16, INFINITY, -INFINITY, NAN, 1e-300 };
+	const uint32_t refs[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, 16777215, 4000000000u };
+	const size_t nv = sizeof(vals) / sizeof(vals[0]), nr = sizeof(refs) / sizeof(refs[0]);
+	const int64_t stamps[] = { 0, 5, -5, 1700000000123LL, -1700000000123LL, 200, -200 };
+	const size_t counts[] = { 0, 1, 7, 15, 16, 100, 40000 };
+	uint32_t *r = malloc(40000 * sizeof(*r));
+	double *v = malloc(40000 * sizeof(*v));
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(v);
+	for (size_t i = 0; i < 40000; i++) {
+		r[i] = refs[i % nr];
+		v[i] = vals[(i / nr + i) % nv];
+	}
+	for (size_t t = 0; t < sizeof(stamps) / sizeof(stamps[0]); t++)
+		for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+			struct vg_buf want = VG_BUF_INIT, got = VG_BUF_INIT;
+			msgpack_packer pk;
+			vg_mp_packer_init(&pk, &want);
+			vg_samples_pack_begin(&pk, 1);
+			vg_samples_pack_group(&pk, stamps[t], (uint32_t)counts[c]);
+			for (size_t i = 0; i < counts[c]; i++)
+				vg_samples_pack_sample(&pk, r[i], v[i]);
+			ck_assert_int_eq(vg_samples_encode_group(&got, stamps[t], counts[c], r, v), 0);
+			ck_assert_uint_eq(got.len, want.len);
+			ck_assert(memcmp(got.data, want.data, want.len) == 0);
+			vg_buf_release(&want);
+			vg_buf_release(&got);
+		}
+	free(r);
+	free(v);
+}
+END_TEST
+
 START_TEST(test_samples_roundtrip_large_compressed)
 {
 	struct vg_buf raw = VG_BUF_INIT, wire = VG_BUF_INIT;
@@ -770,6 +811,7 @@ static Suite *frame_suite(void)
 	tcase_add_test(tc, test_series_roundtrip_canonicalizes);
 	tcase_add_test(tc, test_series_rejects_invalid_names_and_big_refs);
 	tcase_add_test(tc, test_samples_roundtrip_large_compressed);
+	tcase_add_test(tc, test_samples_encode_group_as_packer);
 	tcase_add_test(tc, test_small_payload_not_compressed_and_ack_empty);
 	tcase_add_test(tc, test_error_roundtrip);
 	tcase_add_test(tc, test_header_bad_magic);

@@ -240,6 +240,15 @@ int vg_collect_ctx_kept_fd(const struct vg_collect_ctx *ctx, const char *path);
 bool vg_collect_ctx_keep_fd(struct vg_collect_ctx *ctx, const char *path, int fd);
 void vg_collect_ctx_drop_fd(struct vg_collect_ctx *ctx, const char *path);
 
+/* The netstat parsers' memory between calls (netstat.c): which fields of
+ * each header line the filter wants, so that a steady round cuts only the
+ * values. Lives in the ctx (NULL without one: every call the long way);
+ * the parsers' output is the same with it as without. */
+struct vg_netstat_cache;
+struct vg_netstat_cache *vg_collect_ctx_netstat(const struct vg_collect_ctx *ctx);
+struct vg_netstat_cache *vg_netstat_cache_new(void);
+void vg_netstat_cache_free(struct vg_netstat_cache *c);
+
 /* Writes "dir/name" into out[size]; VG_ELIMIT if it does not fit. */
 int vg_collect_path(char *out, size_t size, const char *dir, const char *name,
 		    struct vg_err *err);

@@ -31,13 +31,15 @@ int vg_vmstat_parse(const struct vg_collect_ctx *ctx, const char *data, size_t l
 	while (vg_collect_next_line(&rest, &line)) {
 		bool is_wanted;
 
-		if (!vg_collect_next_field(&line, &key) || !vg_collect_next_field(&line, &value) ||
-		    vg_collect_next_field(&line, &extra))
+		if (!vg_collect_next_field(&line, &key))
 			continue;
 		/* The filter first: most lines are dropped, and once one line
-		 * was usable a dropped one needs no further look. */
+		 * was usable a dropped one needs no further look (not even at
+		 * the rest of its line). */
 		is_wanted = vg_collect_wants(ctx, VG_FILTER_VMSTAT, key.p, key.len);
 		if (!is_wanted && n_used > 0)
+			continue;
+		if (!vg_collect_next_field(&line, &value) || vg_collect_next_field(&line, &extra))
 			continue;
 		if (!vg_collect_parse_i64(value, &v) || plen + key.len > VG_SERIES_MAX_NAME)
 			continue;
