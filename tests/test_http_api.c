@@ -942,6 +942,16 @@ START_TEST(test_http_query_promql_shapes)
 	reply_release(&r);
 	check_error("GET", "/api/v1/query?query=up%20%2B%20on()%20up&time=1010", NULL, 422, "execution",
 		    "found duplicate series for the match group {} on the right hand-side of the operation");
+	/* Two label sets made one inside the expression, in an instant and
+	 * in a range query. */
+	check_error("GET",
+		    "/api/v1/query?query=count(label_replace(label_replace(up,%22job%22,%22%22,%22%22,%22%22),"
+		    "%22instance%22,%22%22,%22%22,%22%22))&time=1000",
+		    NULL, 422, "execution", "vector cannot contain metrics with the same labelset");
+	check_error("GET",
+		    "/api/v1/query_range?query=count(label_replace(label_replace(up,%22job%22,%22%22,%22%22,%22%22),"
+		    "%22instance%22,%22%22,%22%22,%22%22))&start=1000&end=1010&step=5",
+		    NULL, 422, "execution", "vector cannot contain metrics with the same labelset");
 	check_bad("/api/v1/query_range?query=up%5B5m%5D&start=0&end=10&step=1",
 		  "invalid expression type \"range vector\" for range query");
 	check_bad("/api/v1/query?query=sum(up", "invalid parameter \"query\": 1:7: parse error: ");

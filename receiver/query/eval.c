@@ -211,9 +211,10 @@ static void sigs_free(struct sig *s, size_t n)
 	free(s);
 }
 
-/* Signatures of every sample of v, sorted. */
-static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool is_keep,
-		     struct sig **out)
+/* Signatures of every sample of v, sorted; with keep_name the metric name
+ * stays in them. */
+static int sigs_make_names(const struct vec *v, const struct vg_promql_labels *l, bool is_keep,
+			   bool keep_name, struct sig **out)
 {
 	struct sig *s = calloc(v->n ? v->n : 1, sizeof(*s));
 	int rc = 0;
@@ -224,7 +225,7 @@ static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool
 	for (size_t i = 0; i < v->n && rc == 0; i++) {
 		vg_buf_init(&s[i].key);
 		s[i].idx = i;
-		rc = reduce_key(v->s[i].key, v->s[i].key_len, l, is_keep, true, &s[i].key);
+		rc = reduce_key(v->s[i].key, v->s[i].key_len, l, is_keep, !keep_name, &s[i].key);
 	}
 	if (rc != 0) {
 		sigs_free(s, v->n);
@@ -234,6 +235,13 @@ static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool
 		qsort(s, v->n, sizeof(*s), sig_cmp);
 	*out = s;
 	return 0;
+}
+
+/* Signatures of every sample of v without the metric name, sorted. */
+static int sigs_make(const struct vec *v, const struct vg_promql_labels *l, bool is_keep,
+		     struct sig **out)
+{
+	return sigs_make_names(v, l, is_keep, false, out);
 }
 
 /* The full keys of every sample of v (names kept), sorted. */
@@ -279,6 +287,82 @@ static int series_cmp_q(const void *x, const void *y)
 	const struct vg_query_series *a = x, *b = y;
 
 	return vg_series_key_cmp(a->key, a->key_len, b->key, b->key_len);
+}
+
+/* ---- duplicate label sets ------------------------------------------------- */
+
+/* Whether keys a and b name different metrics (the name is the key's head,
+ * up to the first 0xFF). */
+static bool names_differ(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	const uint8_t *ea = memchr(a, 0xFF, alen), *eb = memchr(b, 0xFF, blen);
+	size_t na = ea ? (size_t)(ea - a) : alen, nb = eb ? (size_t)(eb - b) : blen;
+
+	return na != nb || memcmp(a, b, na) != 0;
+}
+
+/* Whether v holds more than one metric name: only then can dropping the
+ * names make two of its label sets one. */
+static bool vec_names_mixed(const struct vec *v)
+{
+	for (size_t i = 1; i < v->n; i++)
+		if (names_differ(v->s[0].key, v->s[0].key_len, v->s[i].key, v->s[i].key_len))
+			return true;
+	return false;
+}
+
+static bool mat_names_mixed(const struct vg_query_result *m)
+{
+	for (size_t i = 1; i < m->n; i++)
+		if (names_differ(m->series[0].key, m->series[0].key_len, m->series[i].key, m->series[i].key_len))
+			return true;
+	return false;
+}
+
+/* Whether the selector under node m (an instant or range selector) pins
+ * the metric name with =: then its series share one name. */
+static bool sel_one_name(const struct vg_promql_node *m)
+{
+	while (m->kind == VG_PROMQL_PAREN)
+		m = m->expr;
+	if (m->kind == VG_PROMQL_MATRIX_SEL)
+		m = m->expr;
+	return m->kind == VG_PROMQL_SELECTOR && vg_selector_name(&m->sel) != NULL;
+}
+
+/* An operation's output vector must not hold one label set twice (two
+ * metrics whose names were dropped, say): Prometheus's error. One hash
+ * per series; callers ask only when a collision can happen. */
+static int vec_check_unique(struct ev *e, const struct vec *v)
+{
+	size_t cap = 16;
+	struct {
+		uint64_t h;
+		size_t i; /* index + 1; 0: empty */
+	} *t;
+	int rc = 0;
+
+	if (v->n < 2)
+		return 0;
+	while (cap < v->n * 2)
+		cap *= 2;
+	if ((t = calloc(cap, sizeof(*t))) == NULL)
+		return oom(e);
+	for (size_t i = 0; i < v->n && rc == 0; i++) {
+		uint64_t h = vg_series_key_hash(v->s[i].key, v->s[i].key_len);
+		size_t j = (size_t)h & (cap - 1);
+		for (; t[j].i != 0; j = (j + 1) & (cap - 1)) {
+			const struct sample *o = &v->s[t[j].i - 1];
+			if (t[j].h == h && key_cmp(o->key, o->key_len, v->s[i].key, v->s[i].key_len) == 0) {
+				rc = vg_err_set(e->err, VG_EINVAL, "vector cannot contain metrics with the same labelset");
+				break;
+			}
+		}
+		t[j].h = h;
+		t[j].i = i + 1;
+	}
+	free(t);
+	return rc;
 }
 
 /* ---- selectors ----------------------------------------------------------- */
@@ -984,6 +1068,8 @@ static int eval_rollup_fn(struct ev *e, const struct vg_promql_node *n, int64_t 
 		else
 			rc = vec_push(&out->vec, x->key_noname, x->noname_len, v);
 	}
+	if (rc == 0 && !vg_plan_fn_keeps_name(fn) && !sel_one_name(sel))
+		rc = vec_check_unique(e, &out->vec);
 	vg_spans_release(&once);
 	return rc == VG_ENOMEM ? oom(e) : rc;
 }
@@ -1044,6 +1130,7 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 	size_t m_arg = strcmp(name, "quantile_over_time") == 0 ? 1 : 0;
 	double *scratch = NULL;
 	struct vg_span_series **src = NULL; /* with a borrowed in.mat */
+	bool is_mixed;
 	int rc;
 
 	if ((rc = eval_rollup_fn(e, n, t, out)) != 1)
@@ -1058,6 +1145,7 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 		rc = in.mat.n == 0 ? absent_labels(e, n->args[0], out) : 0;
 		goto out;
 	}
+	is_mixed = !sel_one_name(n->args[m_arg]) && mat_names_mixed(&in.mat);
 	for (size_t i = 0; i < in.mat.n && rc == 0; i++) {
 		const struct vg_query_series *s = &in.mat.series[i];
 		bool ok, keeps_name = false;
@@ -1101,6 +1189,8 @@ static int eval_range_fn(struct ev *e, const struct vg_promql_node *n, int64_t t
 		else if ((rc = drop_name(s->key, s->key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, v);
 	}
+	if (rc == 0 && is_mixed)
+		rc = vec_check_unique(e, &out->vec);
 out:
 	if (src) {
 		/* the span's arrays, borrowed */
@@ -1177,6 +1267,8 @@ static int eval_clamp(struct ev *e, const struct vg_promql_node *n, int64_t t, s
 		if ((rc = drop_name(v.vec.s[i].key, v.vec.s[i].key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, x);
 	}
+	if (rc == 0 && vec_names_mixed(&v.vec))
+		rc = vec_check_unique(e, &out->vec);
 out:
 	vg_buf_release(&key);
 	value_release(&v);
@@ -1252,12 +1344,13 @@ static int eval_histogram_quantile(struct ev *e, const struct vg_promql_node *n,
 	struct value q = { 0 }, v = { 0 };
 	struct sig *g = NULL;
 	struct bucket *b = NULL;
+	struct vg_buf key = VG_BUF_INIT;
 	int rc;
 
 	if ((rc = eval_node(e, n->args[0], t, &q)) != 0 || (rc = eval_node(e, n->args[1], t, &v)) != 0)
 		goto out;
-	/* groups: every label but le, without the name */
-	if ((rc = sigs_make(&v.vec, &le, false, &g)) != 0)
+	/* groups: every label but le, the name too (dropped from the result) */
+	if ((rc = sigs_make_names(&v.vec, &le, false, true, &g)) != 0)
 		goto out;
 	if ((b = malloc((v.vec.n ? v.vec.n : 1) * sizeof(*b))) == NULL) {
 		rc = VG_ENOMEM;
@@ -1281,11 +1374,14 @@ static int eval_histogram_quantile(struct ev *e, const struct vg_promql_node *n,
 				continue;
 			b[nb++] = (struct bucket){ bound, x->v };
 		}
-		if (nb > 0)
-			rc = vec_push(&out->vec, g[i].key.data, g[i].key.len, bucket_quantile(q.scalar, b, nb));
+		if (nb > 0 && (rc = drop_name(g[i].key.data, g[i].key.len, &key)) == 0)
+			rc = vec_push(&out->vec, key.data, key.len, bucket_quantile(q.scalar, b, nb));
 		i = j;
 	}
+	if (rc == 0 && vec_names_mixed(&v.vec))
+		rc = vec_check_unique(e, &out->vec);
 out:
+	vg_buf_release(&key);
 	free(b);
 	if (g)
 		sigs_free(g, v.vec.n);
@@ -1309,6 +1405,8 @@ static int eval_timestamp(struct ev *e, const struct vg_promql_node *n, int64_t 
 		if ((rc = drop_name(a.vec.s[i].key, a.vec.s[i].key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, (double)ts / 1000.0);
 	}
+	if (rc == 0 && vec_names_mixed(&a.vec))
+		rc = vec_check_unique(e, &out->vec);
 	vg_buf_release(&key);
 	value_release(&a);
 	return rc == VG_ENOMEM ? oom(e) : rc;
@@ -1357,6 +1455,8 @@ static int eval_date(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		if ((rc = drop_name(a.vec.s[i].key, a.vec.s[i].key_len, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, r);
 	}
+	if (rc == 0 && vec_names_mixed(&a.vec))
+		rc = vec_check_unique(e, &out->vec);
 	vg_buf_release(&key);
 	value_release(&a);
 	return rc == VG_ENOMEM ? oom(e) : rc;
@@ -1411,6 +1511,8 @@ static int eval_label_join(struct ev *e, const struct vg_promql_node *n, int64_t
 		if ((rc = key_set_label(a.vec.s[i].key, a.vec.s[i].key_len, dst_name, jv.len ? &jv : NULL, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, a.vec.s[i].v);
 	}
+	if (rc == 0)
+		rc = vec_check_unique(e, &out->vec);
 	vg_buf_release(&joined);
 	vg_buf_release(&key);
 	value_release(&a);
@@ -1536,6 +1638,8 @@ static int eval_label_replace(struct ev *e, const struct vg_promql_node *n, int6
 		if ((rc = key_set_label(x->key, x->key_len, dst_name, nv.len ? &nv : NULL, &key)) == 0)
 			rc = vec_push(&out->vec, key.data, key.len, x->v);
 	}
+	if (rc == 0)
+		rc = vec_check_unique(e, &out->vec);
 out:
 	vg_regex_free(re);
 	vg_buf_release(&key);
@@ -1740,6 +1844,8 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 		for (size_t k = 0; k < a.vec.n && rc == 0; k++)
 			if ((rc = drop_name(a.vec.s[k].key, a.vec.s[k].key_len, &key)) == 0)
 				rc = vec_push(&out->vec, key.data, key.len, math_fns[i].fn(a.vec.s[k].v));
+		if (rc == 0 && vec_names_mixed(&a.vec))
+			rc = vec_check_unique(e, &out->vec);
 		vg_buf_release(&key);
 		value_release(&a);
 		return rc == VG_ENOMEM ? oom(e) : rc;
@@ -1790,6 +1896,8 @@ static int eval_call(struct ev *e, const struct vg_promql_node *n, int64_t t, st
 			if ((rc = drop_name(a.vec.s[k].key, a.vec.s[k].key_len, &key)) == 0)
 				rc = vec_push(&out->vec, key.data, key.len, x);
 		}
+		if (rc == 0 && vec_names_mixed(&a.vec))
+			rc = vec_check_unique(e, &out->vec);
 		vg_buf_release(&key);
 		value_release(&a);
 		return rc == VG_ENOMEM ? oom(e) : rc;
@@ -2174,6 +2282,10 @@ static bool fused_shape(const struct vg_promql_node *n, const struct vg_promql_n
 	while ((*m)->kind == VG_PROMQL_PAREN)
 		*m = (*m)->expr;
 	if ((*m)->kind != VG_PROMQL_MATRIX_SEL || (*m)->range_ms <= 0)
+		return false;
+	/* several names may collide once dropped: the step-by-step
+	 * evaluation reports that */
+	if (!sel_one_name(*m))
 		return false;
 	*name = c->func->name;
 	if (strcmp(*name, "rate") == 0)
@@ -3075,6 +3187,8 @@ static int eval_binary(struct ev *e, const struct vg_promql_node *n, int64_t t, 
 				rc = vec_push(&out->vec, x->key, x->key_len, res);
 			}
 		}
+		if (rc == 0 && (!is_cmp || n->is_bool) && vec_names_mixed(v))
+			rc = vec_check_unique(e, &out->vec);
 	}
 out:
 	vg_buf_release(&key);
@@ -3120,6 +3234,8 @@ static int eval_node_kind(struct ev *e, const struct vg_promql_node *n, int64_t 
 		for (size_t i = 0; i < in.vec.n && rc == 0; i++)
 			if ((rc = drop_name(in.vec.s[i].key, in.vec.s[i].key_len, &key)) == 0)
 				rc = vec_push(&out->vec, key.data, key.len, -in.vec.s[i].v);
+		if (rc == 0 && vec_names_mixed(&in.vec))
+			rc = vec_check_unique(e, &out->vec);
 		vg_buf_release(&key);
 		value_release(&in);
 		return rc == VG_ENOMEM ? oom(e) : rc;
