@@ -52,7 +52,7 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void die(const char *what, const struct vg_err *err)
+static _Noreturn void die(const char *what, const struct vg_err *err)
 {
 	fprintf(stderr, "bench_spool: %s: %s\n", what, err ? err->msg : "failed");
 	exit(1);
