@@ -32,6 +32,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2489,45 +2490,83 @@ static int fused_series(const struct fused_job *j, struct fused_worker *w, size_
 }
 
 /*
- * The second thread of a large fused_run: the series [a, b) of each round
- * the evaluating thread hands it (under mu), their values into the
- * round's arrays, while that thread computes the round's first half.
+ * One round of a fused_run: the series [r0, r1) of job, their values
+ * into val/has/held at index i - r0, then added to acc. Both threads
+ * take the series FUSED_TAKE at a time from next, so that each reads
+ * as many as it has time for; then each adds its own steps of all of
+ * them (the evaluating thread [0, k_mid), the helper the rest), each
+ * (step, group) in series order, as the step-by-step evaluation adds.
+ */
+struct fused_round {
+	const struct fused_job *job;
+	enum vg_promql_agg agg;
+	const size_t *group;
+	struct agg_acc *acc; /* [step * n_groups + group] */
+	size_t n_groups, r0, r1, k_mid;
+	atomic_size_t next;
+	double *val;
+	bool *has;
+	uint64_t *held;
+};
+
+/* Series taken at once from a round. */
+#define FUSED_TAKE 8
+
+/*
+ * The second thread of a large fused_run: in each round the evaluating
+ * thread hands it (under mu), the series it takes, then its steps of the
+ * sums.
  */
 struct fused_helper {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	enum { FH_IDLE, FH_TASK, FH_DONE, FH_QUIT } state; /* under mu */
-	const struct fused_job *job;
+	/* under mu: TASK (read) -> READ -> ADD (up to end) -> DONE */
+	enum fused_stage { FH_IDLE, FH_TASK, FH_READ, FH_ADD, FH_DONE, FH_QUIT } state;
+	struct fused_round *rd;
 	struct fused_worker w;
 	struct vg_samples smp;
 	uint32_t *drops;
 	size_t drops_cap;
-	/* the task: series [a, b), into the round's arrays from index base */
-	size_t a, b, base;
-	double *val;
-	bool *has;
-	uint64_t *held;
-	size_t err_at; /* the series whose read failed, b if none; rc its code */
-	int rc;
+	size_t err_at; /* the series whose read failed (w.err), r1 if none */
 };
 
-/* Series [a, b) of j into val/has/held at index i - base, stopping at the
- * first failure: *err_at (b if none) and its code. */
-static int fused_range(const struct fused_job *j, struct fused_worker *w, size_t a, size_t b, size_t base,
-		       double *val, bool *has, uint64_t *held, size_t *err_at)
+/* The series w takes from rd until none is left or one fails: *err_at
+ * (rd->r1 if none; the error in w->err). The series it took before that
+ * one are read: they are taken in ascending order. */
+static void fused_take(struct fused_round *rd, struct fused_worker *w, size_t *err_at)
 {
-	int rc = 0;
+	const struct fused_job *j = rd->job;
 
-	*err_at = b;
-	for (size_t i = a; i < b; i++) {
-		size_t r = i - base;
-		if ((rc = fused_series(j, w, i, val + r * j->n_steps, has + r * j->n_steps, &held[r])) != 0) {
-			*err_at = i;
-			break;
+	*err_at = rd->r1;
+	for (;;) {
+		size_t a = atomic_fetch_add_explicit(&rd->next, FUSED_TAKE, memory_order_relaxed);
+		if (a >= rd->r1)
+			return;
+		size_t b = rd->r1 - a < FUSED_TAKE ? rd->r1 : a + FUSED_TAKE;
+		for (size_t i = a; i < b; i++) {
+			size_t r = i - rd->r0;
+			if (fused_series(j, w, i, rd->val + r * j->n_steps, rd->has + r * j->n_steps, &rd->held[r]) != 0) {
+				*err_at = i;
+				return;
+			}
 		}
 	}
-	return rc;
+}
+
+/* Steps [k0, k1) of the round's series into its sums. */
+static void fused_add(const struct fused_round *rd, size_t k0, size_t k1)
+{
+	size_t n_steps = rd->job->n_steps;
+
+	for (size_t i = rd->r0; i < rd->r1; i++) {
+		const double *v = rd->val + (i - rd->r0) * n_steps;
+		const bool *hv = rd->has + (i - rd->r0) * n_steps;
+		struct agg_acc *acc = rd->acc + rd->group[i];
+		for (size_t k = k0; k < k1; k++)
+			if (hv[k])
+				agg_add(rd->agg, &acc[k * rd->n_groups], v[k]);
+	}
 }
 
 static void *fused_helper_main(void *arg)
@@ -2536,19 +2575,41 @@ static void *fused_helper_main(void *arg)
 
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (h->state == FH_IDLE || h->state == FH_DONE)
+		while (h->state != FH_TASK && h->state != FH_ADD && h->state != FH_QUIT)
 			pthread_cond_wait(&h->cv, &h->mu);
 		if (h->state == FH_QUIT)
 			break;
+		bool is_read = h->state == FH_TASK;
 		pthread_mutex_unlock(&h->mu);
-		int rc = fused_range(h->job, &h->w, h->a, h->b, h->base, h->val, h->has, h->held, &h->err_at);
-		pthread_mutex_lock(&h->mu);
-		h->rc = rc;
-		h->state = FH_DONE;
+		if (is_read) {
+			size_t err_at;
+			fused_take(h->rd, &h->w, &err_at);
+			pthread_mutex_lock(&h->mu);
+			h->err_at = err_at;
+			h->state = FH_READ;
+		} else {
+			fused_add(h->rd, h->rd->k_mid, h->rd->job->n_steps);
+			pthread_mutex_lock(&h->mu);
+			h->state = FH_DONE;
+		}
 		pthread_cond_broadcast(&h->cv);
 	}
 	pthread_mutex_unlock(&h->mu);
 	return NULL;
+}
+
+/* Hands h the next stage of its round (FH_TASK, FH_ADD), or waits until
+ * it has done the one it has (FH_READ, FH_DONE). */
+static void fused_helper_to(struct fused_helper *h, enum fused_stage state)
+{
+	pthread_mutex_lock(&h->mu);
+	if (state == FH_TASK || state == FH_ADD) {
+		h->state = state;
+		pthread_cond_broadcast(&h->cv);
+	} else
+		while (h->state != state)
+			pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
 }
 
 /* Most series of a fused_run one round computes, by (series * steps)
@@ -2573,15 +2634,16 @@ static void fused_helper_stop(struct fused_helper *h)
 	free(h->w.n_read);
 }
 
-/* A second thread for job, when it is worth one; NULL otherwise (or when
- * one cannot be had: the evaluating thread then reads alone). */
-static struct fused_helper *fused_helper_start(const struct fused_job *j, size_t cnt)
+/* A second thread for the rounds rd of job, when it is worth one; NULL
+ * otherwise (or when one cannot be had: the evaluating thread then reads
+ * alone). */
+static struct fused_helper *fused_helper_start(const struct fused_job *j, struct fused_round *rd, size_t cnt)
 {
 	struct fused_helper *h;
 
 	if (cnt < FUSED_PAR_MIN || sysconf(_SC_NPROCESSORS_ONLN) < 2 || (h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
-	h->job = j;
+	h->rd = rd;
 	h->w.smp = &h->smp;
 	h->w.drops = &h->drops;
 	h->w.drops_cap = &h->drops_cap;
@@ -2606,82 +2668,89 @@ fail:
 }
 
 /*
- * The series of job in rounds: each round's values computed (its second
- * half on the helper thread, when there is one), then added to f's
- * accumulators in series order, as the step-by-step evaluation adds
- * them; the limits are checked series by series in that order too, so
- * that what a query answers or refuses does not depend on the threads.
+ * The groups of the series of job (group, f's keys and accumulators:
+ * *stepwise when there are too many for them), then the series in
+ * rounds (struct fused_round), on the helper thread too when there is
+ * one, which reads the first round's series while the groups are made;
+ * the limits are checked series by series in series order, so that what
+ * a query answers or refuses does not depend on the threads.
  */
 static int fused_rounds(struct ev *e, const struct vg_promql_node *n, const struct fused_job *job,
-			struct fused *f, const size_t *group, size_t cnt, uint64_t held)
+			struct fused *f, size_t *group, size_t cnt, uint64_t held, bool *stepwise)
 {
-	size_t n_steps = job->n_steps, per = FUSED_ROUND_CELLS / (n_steps ? n_steps : 1), err_at;
+	size_t n_steps = job->n_steps, per = FUSED_ROUND_CELLS / (n_steps ? n_steps : 1);
 	struct fused_worker w = { NULL, &e->smp, &e->drops, &e->drops_cap, f->n_read, { 0, "" } };
+	struct fused_round rd = { job, n->agg, group, NULL, 0, 0, 0, n_steps, 0, NULL, NULL, NULL };
 	struct fused_helper *h;
-	double *val;
-	bool *has;
-	uint64_t *nh;
-	int rc = 0, rc_own;
+	int rc = 0;
 
 	if (per < FUSED_ROUND_MIN)
 		per = FUSED_ROUND_MIN;
 	if (per > cnt)
 		per = cnt ? cnt : 1;
-	val = malloc(per * n_steps * sizeof(*val) + 1);
-	has = malloc(per * n_steps * sizeof(*has) + 1);
-	nh = malloc(per * sizeof(*nh));
-	if (val == NULL || has == NULL || nh == NULL) {
-		free(val);
-		free(has);
-		free(nh);
+	rd.val = malloc(per * n_steps * sizeof(*rd.val) + 1);
+	rd.has = malloc(per * n_steps * sizeof(*rd.has) + 1);
+	rd.held = malloc(per * sizeof(*rd.held));
+	if (rd.val == NULL || rd.has == NULL || rd.held == NULL) {
+		free(rd.val);
+		free(rd.has);
+		free(rd.held);
 		return oom(e);
 	}
-	h = fused_helper_start(job, cnt);
-	for (size_t r0 = 0; r0 < cnt && rc == 0; r0 += per) {
-		size_t r1 = cnt - r0 < per ? cnt : r0 + per, mid = h ? r0 + (r1 - r0) / 2 : r1, end;
-		size_t h_err_at = r1;
-		int h_rc = 0;
+	h = fused_helper_start(job, &rd, cnt);
+	rd.r1 = cnt < per ? cnt : per;
+	if (h) {
+		rd.k_mid = n_steps / 2;
+		fused_helper_to(h, FH_TASK);
+	}
+	if (fused_groups(n, job->set, group, f) != 0)
+		rc = oom(e);
+	else if (f->n_groups && n_steps > FUSED_MAX_CELLS / f->n_groups)
+		*stepwise = true;
+	else if ((f->acc = calloc(n_steps * f->n_groups + 1, sizeof(*f->acc))) == NULL)
+		rc = oom(e);
+	rd.acc = f->acc;
+	rd.n_groups = f->n_groups;
+	if (h && (rc != 0 || *stepwise)) {
+		/* what the helper has not taken yet is left */
+		atomic_store_explicit(&rd.next, rd.r1, memory_order_relaxed);
+		fused_helper_to(h, FH_READ);
+	}
+	for (size_t r0 = 0; r0 < cnt && rc == 0 && !*stepwise; r0 += per) {
+		size_t err_at, h_err_at, end;
 
-		if (h) {
-			pthread_mutex_lock(&h->mu);
-			h->a = mid;
-			h->b = r1;
-			h->base = r0;
-			h->val = val;
-			h->has = has;
-			h->held = nh;
-			h->state = FH_TASK;
-			pthread_cond_broadcast(&h->cv);
-			pthread_mutex_unlock(&h->mu);
+		if (r0 > 0) {
+			rd.r0 = r0;
+			rd.r1 = cnt - r0 < per ? cnt : r0 + per;
+			atomic_store_explicit(&rd.next, r0, memory_order_relaxed);
+			if (h)
+				fused_helper_to(h, FH_TASK);
 		}
-		rc_own = fused_range(job, &w, r0, mid, r0, val, has, nh, &err_at);
+		h_err_at = rd.r1;
+		fused_take(&rd, &w, &err_at);
 		if (h) {
-			pthread_mutex_lock(&h->mu);
-			while (h->state != FH_DONE)
-				pthread_cond_wait(&h->cv, &h->mu);
-			h->state = FH_IDLE;
-			h_rc = h->rc;
+			fused_helper_to(h, FH_READ);
 			h_err_at = h->err_at;
-			pthread_mutex_unlock(&h->mu);
 		}
 		/* the first series that failed, in series order */
-		end = rc_own != 0 ? err_at : h_rc != 0 ? h_err_at : r1;
-		for (size_t i = r0; i < end && rc == 0; i++) {
-			const double *v = val + (i - r0) * n_steps;
-			const bool *hv = has + (i - r0) * n_steps;
+		end = err_at < h_err_at ? err_at : h_err_at;
+		if (h && end == rd.r1)
+			fused_helper_to(h, FH_ADD);
+		for (size_t i = r0; i < end && rc == 0; i++)
 			/* held: this series' samples beside what the range
 			 * query held before (none is kept past its turn); an
 			 * instant query counts all it loads */
-			if ((rc = e->is_range ? vg_query_limits_hold(e->lim, held + nh[i - r0], e->err)
-					      : vg_query_limits_add(e->lim, nh[i - r0], e->err)) != 0)
-				break;
-			for (size_t k = 0; k < n_steps; k++)
-				if (hv[k])
-					agg_add(n->agg, &f->acc[k * f->n_groups + group[i]], v[k]);
-		}
-		if (rc == 0 && end < r1) {
-			const struct vg_err *fe = rc_own != 0 ? &w.err : &h->w.err;
+			rc = e->is_range ? vg_query_limits_hold(e->lim, held + rd.held[i - r0], e->err)
+					 : vg_query_limits_add(e->lim, rd.held[i - r0], e->err);
+		if (rc == 0 && end < rd.r1) {
+			const struct vg_err *fe = err_at == end ? &w.err : &h->w.err;
 			rc = vg_err_set(e->err, fe->code, "%s", fe->msg);
+		}
+		if (end == rd.r1) {
+			/* on an error the sums are dropped: added all the same */
+			fused_add(&rd, 0, rd.k_mid);
+			if (h)
+				fused_helper_to(h, FH_DONE);
 		}
 	}
 	if (h) {
@@ -2690,9 +2759,9 @@ static int fused_rounds(struct ev *e, const struct vg_promql_node *n, const stru
 		fused_helper_stop(h);
 		free(h);
 	}
-	free(val);
-	free(has);
-	free(nh);
+	free(rd.val);
+	free(rd.has);
+	free(rd.held);
 	return rc;
 }
 
@@ -2713,6 +2782,7 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 	int64_t *from = NULL, *to = NULL, lo = INT64_MAX, hi = INT64_MIN;
 	size_t *group = NULL, cnt;
 	uint64_t held;
+	bool stepwise = false;
 	int rc = 0;
 
 	*out = NULL;
@@ -2753,21 +2823,17 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 	    (rc = vg_query_limits_series(e->lim, vg_storage_set_len(set), e->err)) != 0)
 		goto out;
 	cnt = vg_storage_set_len(set);
-	if ((group = malloc((cnt ? cnt : 1) * sizeof(*group))) == NULL || fused_groups(n, set, group, f) != 0) {
-		rc = oom(e);
-		goto out;
-	}
-	if (f->n_groups && n_steps > FUSED_MAX_CELLS / f->n_groups)
-		goto out; /* *out NULL: step by step */
-	if ((f->acc = calloc(n_steps * f->n_groups + 1, sizeof(*f->acc))) == NULL) {
+	if ((group = malloc((cnt ? cnt : 1) * sizeof(*group))) == NULL) {
 		rc = oom(e);
 		goto out;
 	}
 	held = e->lim ? e->lim->samples : 0;
 	{
 		struct fused_job job = { set, fn, name, f->done, from, to, lo, hi, n_steps };
-		rc = fused_rounds(e, n, &job, f, group, cnt, held);
+		rc = fused_rounds(e, n, &job, f, group, cnt, held, &stepwise);
 	}
+	if (stepwise)
+		goto out; /* *out NULL: step by step */
 	if (rc == 0 && e->is_range)
 		rc = vg_query_limits_hold(e->lim, held, e->err);
 	if (rc == 0) {
