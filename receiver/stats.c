@@ -92,6 +92,12 @@ static void counter(struct vg_buf *out, const char *name, const char *help, uint
 	vg_buf_printf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+static void gauge(struct vg_buf *out, const char *name, const char *help, uint64_t v)
+{
+	family(out, name, "gauge", help);
+	vg_buf_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
 static void gauge_f(struct vg_buf *out, const char *name, const char *help, double v)
 {
 	char txt[32];
@@ -179,18 +185,14 @@ static void render_process(struct vg_buf *out)
 			vg_fmt_value(ps.cpu_seconds, txt, sizeof(txt));
 			vg_buf_printf(out, "process_cpu_seconds_total %s\n", txt);
 		}
-		family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-		vg_buf_printf(out, "process_resident_memory_bytes %" PRIu64 "\n", ps.rss_bytes);
-		family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-		vg_buf_printf(out, "process_virtual_memory_bytes %" PRIu64 "\n", ps.vsize_bytes);
+		gauge(out, "process_resident_memory_bytes", "Resident memory size in bytes.", ps.rss_bytes);
+		gauge(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", ps.vsize_bytes);
 	}
 	if (count_open_fds(&fds)) {
-		family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
-		vg_buf_printf(out, "process_open_fds %" PRIu64 "\n", fds);
+		gauge(out, "process_open_fds", "Number of open file descriptors.", fds);
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		family(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-		vg_buf_printf(out, "process_max_fds %" PRIu64 "\n", (uint64_t)rl.rlim_cur);
+		gauge(out, "process_max_fds", "Maximum number of open file descriptors.", (uint64_t)rl.rlim_cur);
 	}
 }
 
@@ -243,11 +245,8 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	counter(out, "vigil_receiver_budget_pauses_total",
 		"Times an agent connection stopped being read because the input budget was spent.",
 		load(&st->budget_pauses));
-	family(out, "vigil_receiver_buffer_bytes", "gauge", "Agent input buffered now, as charged to the budget.");
-	vg_buf_printf(out, "vigil_receiver_buffer_bytes %" PRIu64 "\n", load(&st->buffer_bytes));
-	family(out, "vigil_receiver_buffer_granted_bytes", "gauge",
-	       "Of the buffered input, what is granted to large frames.");
-	vg_buf_printf(out, "vigil_receiver_buffer_granted_bytes %" PRIu64 "\n", load(&st->buffer_granted_bytes));
+	gauge(out, "vigil_receiver_buffer_bytes", "Agent input buffered now, as charged to the budget.", load(&st->buffer_bytes));
+	gauge(out, "vigil_receiver_buffer_granted_bytes", "Of the buffered input, what is granted to large frames.", load(&st->buffer_granted_bytes));
 	counter(out, "vigil_receiver_series_refused_all_total", "Series refused by a cardinality limit, all agents.",
 		load(&st->series_refused));
 	counter(out, "vigil_receiver_samples_refused_total",
@@ -268,25 +267,11 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	counter(out, "vigil_receiver_wal_recoveries_total",
 		"Times the WAL took writes again after a failure, without a restart.",
 		load(&st->wal_recoveries));
-	family(out, "vigil_receiver_wal_failing", "gauge",
-	       "1 while the WAL cannot write (a full disk) and agents' batches are refused.");
-	vg_buf_printf(out, "vigil_receiver_wal_failing %" PRIu64 "\n", load(&st->wal_failing));
-	family(out, "vigil_receiver_wal_missing_segments", "gauge",
-	       "WAL segments found missing when the receiver started; their records were lost.");
-	vg_buf_printf(out, "vigil_receiver_wal_missing_segments %" PRIu64 "\n",
-		      load(&st->wal_missing_segments));
-	family(out, "vigil_receiver_wal_corrupt_tails", "gauge",
-	       "Damaged tails of the last WAL segment cut when the receiver started (a crash mid-write).");
-	vg_buf_printf(out, "vigil_receiver_wal_corrupt_tails %" PRIu64 "\n",
-		      load(&st->wal_corrupt_tails));
-	family(out, "vigil_receiver_wal_damaged_segments", "gauge",
-	       "Earlier WAL segments found damaged when the receiver started; the rest of each was lost.");
-	vg_buf_printf(out, "vigil_receiver_wal_damaged_segments %" PRIu64 "\n",
-		      load(&st->wal_damaged_segments));
-	family(out, "vigil_receiver_wal_bad_segments", "gauge",
-	       "WAL segment files skipped when the receiver started, for a bad header.");
-	vg_buf_printf(out, "vigil_receiver_wal_bad_segments %" PRIu64 "\n",
-		      load(&st->wal_bad_segments));
+	gauge(out, "vigil_receiver_wal_failing", "1 while the WAL cannot write (a full disk) and agents' batches are refused.", load(&st->wal_failing));
+	gauge(out, "vigil_receiver_wal_missing_segments", "WAL segments found missing when the receiver started; their records were lost.", load(&st->wal_missing_segments));
+	gauge(out, "vigil_receiver_wal_corrupt_tails", "Damaged tails of the last WAL segment cut when the receiver started (a crash mid-write).", load(&st->wal_corrupt_tails));
+	gauge(out, "vigil_receiver_wal_damaged_segments", "Earlier WAL segments found damaged when the receiver started; the rest of each was lost.", load(&st->wal_damaged_segments));
+	gauge(out, "vigil_receiver_wal_bad_segments", "WAL segment files skipped when the receiver started, for a bad header.", load(&st->wal_bad_segments));
 	counter(out, "vigil_receiver_http_requests_total", "HTTP requests received.",
 		load(&st->http_requests));
 	counter(out, "vigil_receiver_http_refused_total",
@@ -311,9 +296,7 @@ void vg_stats_render(const struct vg_stats *st, struct vg_head *head, struct vg_
 	if (head != NULL) {
 		family(out, "vigil_receiver_head_series", "gauge", "Series in the head.");
 		vg_buf_printf(out, "vigil_receiver_head_series %zu\n", vg_head_num_series(head));
-		family(out, "vigil_receiver_head_samples", "gauge", "Samples in the head.");
-		vg_buf_printf(out, "vigil_receiver_head_samples %" PRIu64 "\n",
-			      vg_head_num_samples(head));
+		gauge(out, "vigil_receiver_head_samples", "Samples in the head.", vg_head_num_samples(head));
 	}
 	gauge_f(out, "vigil_receiver_start_time_seconds",
 		"Start time of the receiver since the Unix epoch in seconds.",
