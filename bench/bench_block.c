@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include "bench/bench_util.h"
 #include "receiver/storage/block_read.h"
 #include "receiver/storage/block_write.h"
 #include "receiver/storage/postings.h"
@@ -37,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define METRICS_PER_HOST 100
@@ -46,24 +46,6 @@ struct bseries {
 	uint8_t *key;
 	size_t key_len;
 };
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rnd64(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -111,7 +93,7 @@ static void make_key(size_t h, size_t m, struct vg_buf *out)
 }
 
 /* The stand-in columns of one series: P points from t0. */
-static void make_columns(size_t points, int64_t t0, bool is_counter, struct vg_buf *ts,
+static void make_columns(struct vg_bench_rng *rng, size_t points, int64_t t0, bool is_counter, struct vg_buf *ts,
 			 struct vg_buf *vals)
 {
 	uint8_t tmp[16];
@@ -121,12 +103,15 @@ static void make_columns(size_t points, int64_t t0, bool is_counter, struct vg_b
 	vg_buf_reset(vals);
 	vg_buf_append(ts, tmp, (size_t)(vg_put_uvarint(tmp, (uint64_t)t0) - tmp));
 	for (size_t i = 1; i < points; i++) {
-		int64_t delta = 10000 + (rnd64() % 8 == 0 ? (int64_t)(rnd64() % 21) - 10 : 0);
+		int64_t delta = 10000;
+		if (vg_bench_rng_u64(rng) % 8 == 0)
+			delta += (int64_t)(vg_bench_rng_u64(rng) % 21) - 10;
 		vg_buf_append(ts, tmp, (size_t)(vg_put_uvarint(tmp, vg_zigzag(delta - prev_delta)) - tmp));
 		prev_delta = delta;
 	}
 	for (size_t i = 0; i < points; i++) {
-		int64_t d = is_counter ? (int64_t)(rnd64() % 5000) : (int64_t)(rnd64() % 2001) - 1000;
+		int64_t d = is_counter ? (int64_t)(vg_bench_rng_u64(rng) % 5000)
+				       : (int64_t)(vg_bench_rng_u64(rng) % 2001) - 1000;
 		vg_buf_append(vals, tmp, (size_t)(vg_put_uvarint(tmp, vg_zigzag(d)) - tmp));
 	}
 }
@@ -136,12 +121,6 @@ struct run {
 	double write_s, open_s, read_all_s, read_one_us;
 	struct vg_block_write_stats st;
 };
-
-static void die(const char *what, const struct vg_err *err)
-{
-	fprintf(stderr, "bench_block: %s: %s\n", what, err->msg);
-	exit(1);
-}
 
 static void run_one(const char *path, const struct bseries *ser, size_t n, size_t points,
 		    size_t group_bytes, struct run *r, bool is_main)
@@ -155,49 +134,49 @@ static void run_one(const char *path, const struct bseries *ser, size_t n, size_
 	struct vg_err err;
 	double t0, gen_s = 0;
 	int opens = 0;
+	struct vg_bench_rng rng = { 0x9E3779B97F4A7C15ull };
 
 	r->group_bytes = group_bytes;
-	rng_state = 0x9E3779B97F4A7C15ull;
-	t0 = now_s();
+	t0 = vg_bench_now_s();
 	if (vg_block_writer_open(path, &o, &w, &err) != 0)
-		die("open writer", &err);
+		vg_bench_die("open writer", &err);
 	for (size_t i = 0; i < n; i++) {
-		double g0 = now_s();
-		make_columns(points, 1000 + (int64_t)(i % 7), i % 3 == 0, &ts, &vals);
-		gen_s += now_s() - g0;
+		double g0 = vg_bench_now_s();
+		make_columns(&rng, points, 1000 + (int64_t)(i % 7), i % 3 == 0, &ts, &vals);
+		gen_s += vg_bench_now_s() - g0;
 		cols[0] = (struct vg_block_col){ ts.data, ts.len };
 		cols[1] = (struct vg_block_col){ vals.data, vals.len };
 		if (vg_block_writer_add(w, ser[i].key, ser[i].key_len, 1000, 1000 + 10000 * (int64_t)(points - 1),
 					points, cols, &err) != 0)
-			die("add", &err);
+			vg_bench_die("add", &err);
 	}
 	if (vg_block_writer_finish(w, &r->st, &err) != 0)
-		die("finish", &err);
-	r->write_s = now_s() - t0 - gen_s;
+		vg_bench_die("finish", &err);
+	r->write_s = vg_bench_now_s() - t0 - gen_s;
 
-	t0 = now_s();
+	t0 = vg_bench_now_s();
 	do {
 		if (vg_block_open(path, &b, NULL, &err) != 0)
-			die("open", &err);
+			vg_bench_die("open", &err);
 		if (++opens < 5)
 			vg_block_close(b);
 	} while (opens < 5);
-	r->open_s = (now_s() - t0) / opens;
+	r->open_s = (vg_bench_now_s() - t0) / opens;
 
 	c = vg_block_cursor_new();
-	t0 = now_s();
+	t0 = vg_bench_now_s();
 	for (uint32_t i = 0; i < n; i++)
 		if (vg_block_read_columns(b, i, c, cols, &err) != 0)
-			die("read", &err);
-	r->read_all_s = now_s() - t0;
+			vg_bench_die("read", &err);
+	r->read_all_s = vg_bench_now_s() - t0;
 	/* One series at a time from random places: each read decompresses
 	 * the series' group (the cursor's zstd context is reused, as one
 	 * query's is). */
-	t0 = now_s();
+	t0 = vg_bench_now_s();
 	for (int k = 0; k < 2000; k++)
-		if (vg_block_read_columns(b, (uint32_t)(rnd64() % n), c, cols, &err) != 0)
-			die("read", &err);
-	r->read_one_us = (now_s() - t0) / 2000 * 1e6;
+		if (vg_block_read_columns(b, (uint32_t)(vg_bench_rng_u64(&rng) % n), c, cols, &err) != 0)
+			vg_bench_die("read", &err);
+	r->read_one_us = (vg_bench_now_s() - t0) / 2000 * 1e6;
 
 	if (is_main) {
 		static const char *const qs[] = {
@@ -215,15 +194,15 @@ static void run_one(const char *path, const struct bseries *ser, size_t n, size_
 			double s0;
 
 			if (vg_promql_parse_selector(qs[q], strlen(qs[q]), &sel, NULL, &err) != 0)
-				die("parse", &err);
-			s0 = now_s();
+				vg_bench_die("parse", &err);
+			s0 = vg_bench_now_s();
 			do {
 				if (vg_block_select(b, &sel, &ids, &err) != 0)
-					die("select", &err);
+					vg_bench_die("select", &err);
 				reps++;
-			} while (now_s() - s0 < 0.2);
+			} while (vg_bench_now_s() - s0 < 0.2);
 			printf("  %-66s %8zu series %10.1f us\n", qs[q], ids.n,
-			       (now_s() - s0) / reps * 1e6);
+			       (vg_bench_now_s() - s0) / reps * 1e6);
 			vg_selector_release(&sel);
 			vg_postings_release(&ids);
 		}
@@ -250,6 +229,7 @@ int main(int argc, char **argv)
 	struct vg_buf k = VG_BUF_INIT;
 	struct bseries *ser;
 	struct run runs[4];
+	struct vg_bench_result result = VG_BENCH_RESULT_INIT;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "s:p:d:", longopts, NULL)) != -1) {
@@ -267,12 +247,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (dir == NULL) {
-		const char *t = getenv("TMPDIR");
-		snprintf(tmpl, sizeof(tmpl), "%s/vg-bench-block-XXXXXX", t && *t ? t : "/tmp");
-		if (mkdtemp(tmpl) == NULL) {
-			perror("mkdtemp");
+		if (vg_bench_tmpdir("block", tmpl, sizeof(tmpl)) != 0)
 			return 1;
-		}
 		dir = tmpl;
 	}
 	snprintf(path, sizeof(path), "%s/bench.vgb", dir);
@@ -311,12 +287,13 @@ int main(int argc, char **argv)
 		       r->st.n_groups,
 		       (double)r->st.columns_section_bytes / (double)r->st.column_bytes, r->st.n_symbols,
 		       r->st.n_pairs);
-		printf("RESULT series=%zu points=%zu write_series_per_s=%.0f write_col_mb_per_s=%.1f "
-		       "open_ms=%.2f read_all_series_per_s=%.0f read_one_us=%.1f "
-		       "index_bytes_per_series=%.1f file_bytes=%" PRIu64 "\n",
-		       n, points, (double)n / r->write_s, (double)r->st.column_bytes / r->write_s / 1e6,
-		       r->open_s * 1e3, (double)n / r->read_all_s, r->read_one_us,
-		       (double)r->st.index_bytes / (double)n, r->st.file_bytes);
+		vg_bench_result_add(&result, "series=%zu points=%zu write_series_per_s=%.0f write_col_mb_per_s=%.1f "
+				    "open_ms=%.2f read_all_series_per_s=%.0f read_one_us=%.1f "
+				    "index_bytes_per_series=%.1f file_bytes=%" PRIu64,
+				    n, points, (double)n / r->write_s, (double)r->st.column_bytes / r->write_s / 1e6,
+				    r->open_s * 1e3, (double)n / r->read_all_s, r->read_one_us,
+				    (double)r->st.index_bytes / (double)n, r->st.file_bytes);
+		vg_bench_result_print(&result);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(ser[i].key);

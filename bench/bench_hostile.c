@@ -50,6 +50,7 @@
  */
 #include "config.h"
 
+#include "bench/bench_util.h"
 #include "common/buf.h"
 #include "common/frame.h"
 #include "common/mpack.h"
@@ -131,32 +132,6 @@ struct usage {
 	uint64_t log_lines;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static uint64_t nofile_hard(void)
 {
 	struct rlimit rl;
@@ -201,99 +176,59 @@ static uint64_t log_count(const struct receiver *r, const char *s)
 	return n;
 }
 
-static long count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	long n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void usage_of(struct receiver *r, struct usage *u)
 {
-	char path[64], buf[2048];
-	unsigned long ut = 0, st = 0;
-	long rss = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)r->pid);
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fgets(buf, sizeof(buf), f)) {
-			char *p = strrchr(buf, ')');
-			/* after ") ": state(3) ... utime(14) stime(15) ... rss(24) */
-			if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
-						"%*d %*d %*d %*d %*u %*u %ld", &ut, &st, &rss) != 3)
-				ut = st = 0, rss = 0;
-		}
-		fclose(f);
-	}
-	u->cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-	u->rss_bytes = (double)rss * (double)sysconf(_SC_PAGESIZE);
-	u->fds = count_fds(r->pid);
+	if (vg_bench_proc_usage(r->pid, &u->cpu_s, &u->rss_bytes) != 0)
+		u->cpu_s = u->rss_bytes = 0;
+	u->fds = vg_bench_proc_fds(r->pid);
 	u->log_lines = log_lines(r);
 }
 
 static bool receiver_alive(const struct receiver *r)
 {
-	return waitpid(r->pid, NULL, WNOHANG) == 0;
+	return vg_bench_is_alive(r->pid);
+}
+
+/* A new directory for r, and in it the paths of the log and of the
+ * file named (the configuration); 0, or -1. */
+static int receiver_dir(struct receiver *r, const char *log_name, const char *name, char *path, size_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	if (vg_bench_tmpdir("hostile", r->dir, sizeof(r->dir)) != 0)
+		return -1;
+	snprintf(r->log_path, sizeof(r->log_path), "%s/%s", r->dir, log_name);
+	snprintf(path, cap, "%s/%s", r->dir, name);
+	return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 static int start_receiver(const char *bin, const char *config, struct receiver *r)
 {
 	char conf[320], data[320], ports[320], cfg_arg[340];
-	FILE *f;
 
-	memset(r, 0, sizeof(*r));
-	snprintf(r->dir, sizeof(r->dir), "/tmp/vigil-hostile-XXXXXX");
-	if (mkdtemp(r->dir) == NULL)
+	if (receiver_dir(r, "receiver.log", "receiver.yaml", conf, sizeof(conf)) != 0 || write_text(conf, config) != 0)
 		return -1;
-	snprintf(conf, sizeof(conf), "%s/receiver.yaml", r->dir);
 	snprintf(data, sizeof(data), "%s/data", r->dir);
 	snprintf(ports, sizeof(ports), "%s/ports", r->dir);
-	snprintf(r->log_path, sizeof(r->log_path), "%s/receiver.log", r->dir);
 	snprintf(cfg_arg, sizeof(cfg_arg), "--config=%s", conf);
-	if ((f = fopen(conf, "w")) == NULL)
+	/* The default rules and self metrics off, as the suites run it: the
+	 * figures are the clients' cost alone. The soft descriptor limit is
+	 * main()'s, raised to the hard one. */
+	char *argv[] = { (char *)bin, cfg_arg, "--data-dir", data, "--listen", "127.0.0.1:0", "--http-listen",
+			 "127.0.0.1:0", "--port-file", ports, "--no-default-rules", "--self-metrics-interval=0", NULL };
+	if ((r->pid = vg_bench_spawn(argv, r->log_path)) < 0)
 		return -1;
-	fputs(config, f);
-	fclose(f);
-	r->pid = fork();
-	if (r->pid < 0)
-		return -1;
-	if (r->pid == 0) {
-		int fd = open(r->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		raise_nofile();
-		/* The default rules and self metrics off, as the suites run it:
-		 * the figures are the clients' cost alone. */
-		execl(bin, bin, cfg_arg, "--data-dir", data, "--listen", "127.0.0.1:0", "--http-listen",
-		      "127.0.0.1:0", "--port-file", ports, "--no-default-rules", "--self-metrics-interval=0",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 3000; i++) {
-		unsigned a, h;
-		if ((f = fopen(ports, "r")) != NULL) {
-			int n = fscanf(f, "%u %u", &a, &h);
-			fclose(f);
-			if (n == 2) {
-				r->port = (uint16_t)a;
-				r->http_port = (uint16_t)h;
-				return 0;
-			}
-		}
-		if (!receiver_alive(r))
-			break;
-		usleep(10000);
-	}
+	if (vg_bench_wait_ports(ports, r->pid, 30, &r->port, &r->http_port) == 0)
+		return 0;
 	fprintf(stderr, "bench: the receiver did not start (see %s)\n", r->log_path);
 	kill(r->pid, SIGKILL);
 	return -1;
@@ -301,62 +236,28 @@ static int start_receiver(const char *bin, const char *config, struct receiver *
 
 static int http_status(uint16_t port, const char *path, double timeout_s);
 
-/* A port nothing listens on now, for a program that cannot report the
- * port it bound. */
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	uint16_t port = 0;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* The peer: Prometheus with its defaults (--web.max-connections 512,
  * --web.read-timeout 5m) and nothing to scrape, in r; r->port stays 0
  * (no agent port). */
 static int start_prometheus(struct receiver *r)
 {
-	char conf[320], data[320], cfg_arg[340], data_arg[340], listen[64];
-	FILE *f;
+	char conf[320], data_arg[340], cfg_arg[340], listen[64];
 
-	memset(r, 0, sizeof(*r));
-	snprintf(r->dir, sizeof(r->dir), "/tmp/vigil-hostile-XXXXXX");
-	if (mkdtemp(r->dir) == NULL || (r->http_port = free_port()) == 0)
+	if (receiver_dir(r, "prometheus.log", "prometheus.yml", conf, sizeof(conf)) != 0 ||
+	    (r->http_port = vg_bench_free_port()) == 0 || write_text(conf, "global: {}\n") != 0)
 		return -1;
-	snprintf(conf, sizeof(conf), "%s/prometheus.yml", r->dir);
-	snprintf(data, sizeof(data), "%s/data", r->dir);
-	snprintf(r->log_path, sizeof(r->log_path), "%s/prometheus.log", r->dir);
 	snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", conf);
-	snprintf(data_arg, sizeof(data_arg), "--storage.tsdb.path=%s", data);
+	snprintf(data_arg, sizeof(data_arg), "--storage.tsdb.path=%s/data", r->dir);
 	snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%u", r->http_port);
-	if ((f = fopen(conf, "w")) == NULL)
+	char *argv[] = { "prometheus", cfg_arg, data_arg, listen, NULL };
+	if ((r->pid = vg_bench_spawn(argv, r->log_path)) < 0)
 		return -1;
-	fputs("global: {}\n", f);
-	fclose(f);
-	r->pid = fork();
-	if (r->pid < 0)
-		return -1;
-	if (r->pid == 0) {
-		int fd = open(r->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		raise_nofile();
-		execlp("prometheus", "prometheus", cfg_arg, data_arg, listen, (char *)NULL);
-		_exit(127);
-	}
 	for (int i = 0; i < 300; i++) {
 		if (http_status(r->http_port, "/-/ready", 1) == 200)
 			return 0;
 		if (!receiver_alive(r))
 			break;
-		usleep(100000);
+		vg_bench_sleep_s(0.1);
 	}
 	fprintf(stderr, "bench: prometheus did not start (see %s)\n", r->log_path);
 	kill(r->pid, SIGKILL);
@@ -365,76 +266,14 @@ static int start_prometheus(struct receiver *r)
 
 static void stop_receiver(struct receiver *r, bool is_keep)
 {
-	char cmd[400];
-	int status;
-
-	kill(r->pid, SIGTERM);
-	for (int i = 0; i < 600 && waitpid(r->pid, &status, WNOHANG) == 0; i++)
-		usleep(50000);
-	if (waitpid(r->pid, &status, WNOHANG) == 0) {
-		kill(r->pid, SIGKILL);
-		waitpid(r->pid, &status, 0);
-	}
-	if (is_keep) {
+	vg_bench_stop(r->pid);
+	if (is_keep)
 		printf("  (kept %s)\n", r->dir);
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", r->dir);
+	else
+		vg_bench_rmdir(r->dir);
 }
 
 /* --- clients ------------------------------------------------------------------ */
-
-/* A non-blocking connection from 127.0.0.<src> (0: any) to 127.0.0.1:port,
- * perhaps still being made; -1 when the kernel refuses. */
-static int connect_from(unsigned src, uint16_t port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(0x7f000001) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -1;
-	if (src) {
-		struct sockaddr_in from = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | src) };
-		if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)
-			goto fail;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS)
-		goto fail;
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
-/* Waits up to the deadline (past: not at all) for fd to be ready for
- * events; 1 ready, 0 not. */
-static int wait_fd(int fd, short events, double deadline)
-{
-	struct pollfd p = { fd, events, 0 };
-	double left = deadline - now_s();
-
-	return poll(&p, 1, left > 0 ? (int)(left * 1000) + 1 : 0) > 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n, double deadline)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		} else if (w < 0 && errno == EAGAIN) {
-			if (!wait_fd(fd, POLLOUT, deadline))
-				return -1;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
 
 static void frame(struct vg_frame_codec *codec, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw,
 		  struct vg_buf *out)
@@ -496,7 +335,7 @@ static int wait_ack(int fd, uint64_t seq, double deadline)
 			}
 			vg_buf_consume(&in, VG_FRAME_HEADER_SIZE + h.payload_len);
 		}
-		if (!wait_fd(fd, POLLIN, deadline))
+		if (!vg_bench_wait_fd(fd, POLLIN, deadline))
 			goto out;
 		r = recv(fd, buf, sizeof(buf), 0);
 		if (r > 0)
@@ -526,10 +365,10 @@ static int calm_open(struct calm *a, uint16_t port, const char *agent, double de
 	int one = 1;
 
 	a->seq = 0;
-	if ((a->fd = connect_from(0, port)) < 0)
+	if ((a->fd = vg_bench_connect(0, port)) < 0)
 		return -1;
 	setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!wait_fd(a->fd, POLLOUT, deadline))
+	if (!vg_bench_wait_fd(a->fd, POLLOUT, deadline))
 		goto fail;
 	hello_frame(a->codec, agent, 1, &wire);
 	vg_series_init(&s, "calm_metric");
@@ -539,7 +378,7 @@ static int calm_open(struct calm *a, uint16_t port, const char *agent, double de
 	vg_series_pack_begin(&pk, 1);
 	vg_series_pack_entry(&pk, 0, &s);
 	frame(a->codec, VG_FRAME_SERIES, 0, &raw, &wire);
-	if (write_all(a->fd, wire.data, wire.len, deadline) != 0 || wait_ack(a->fd, 0, deadline) != 0)
+	if (vg_bench_write_all(a->fd, wire.data, wire.len, deadline) != 0 || wait_ack(a->fd, 0, deadline) != 0)
 		goto fail;
 	vg_buf_release(&wire);
 	vg_buf_release(&raw);
@@ -556,19 +395,19 @@ fail:
 static double calm_send(struct calm *a, double deadline)
 {
 	struct vg_buf wire = VG_BUF_INIT;
-	double t0 = now_s();
+	double t0 = vg_bench_now_s();
 	int rc;
 
 	samples_frame(a->codec, ++a->seq, &wire);
-	rc = write_all(a->fd, wire.data, wire.len, deadline) == 0 ? wait_ack(a->fd, a->seq, deadline) : -1;
+	rc = vg_bench_write_all(a->fd, wire.data, wire.len, deadline) == 0 ? wait_ack(a->fd, a->seq, deadline) : -1;
 	vg_buf_release(&wire);
-	return rc == 0 ? now_s() - t0 : -1;
+	return rc == 0 ? vg_bench_now_s() - t0 : -1;
 }
 
 /* One batch during a flood, counted in a. */
 static void calm_probe(struct calm *a)
 {
-	double lat = calm_send(a, now_s() + 10);
+	double lat = calm_send(a, vg_bench_now_s() + 10);
 
 	a->sent++;
 	if (lat >= 0) {
@@ -583,69 +422,28 @@ static void calm_probe(struct calm *a)
 static double agent_served(uint16_t port, const char *agent, double timeout_s, struct vg_frame_codec *codec)
 {
 	struct calm a = { .fd = -1, .codec = codec };
-	double t0 = now_s(), deadline = t0 + timeout_s, lat;
+	double t0 = vg_bench_now_s(), deadline = t0 + timeout_s, lat;
 
 	if (calm_open(&a, port, agent, deadline) != 0)
 		return -1;
 	lat = calm_send(&a, deadline);
 	close(a.fd);
-	return lat < 0 ? -1 : now_s() - t0;
-}
-
-/* GET path over HTTP/1.0 within timeout_s: the status (0 for none), and
- * with body not NULL the whole reply in it. */
-static int http_get(uint16_t port, const char *path, double timeout_s, struct vg_buf *body)
-{
-	double deadline = now_s() + timeout_s;
-	struct vg_buf reply = VG_BUF_INIT;
-	char req[512], buf[16384];
-	int fd = connect_from(0, port), status = 0, n;
-
-	if (fd < 0)
-		return 0;
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-	if (!wait_fd(fd, POLLOUT, deadline) || write_all(fd, (uint8_t *)req, (size_t)n, deadline) != 0)
-		goto out;
-	/* The status line is enough when the body is not wanted. */
-	while ((body || reply.len < 16) && wait_fd(fd, POLLIN, deadline)) {
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
-		if (r <= 0 && !(r < 0 && errno == EAGAIN))
-			break;
-		if (r > 0)
-			vg_buf_append(&reply, buf, (size_t)r);
-	}
-	if (reply.len >= 12 && memcmp(reply.data, "HTTP/1.", 7) == 0)
-		status = atoi((char *)reply.data + 9);
-	if (body) {
-		vg_buf_append(body, reply.data, reply.len);
-		vg_buf_append(body, "", 1); /* a C string */
-	}
-out:
-	vg_buf_release(&reply);
-	close(fd);
-	return status;
+	return lat < 0 ? -1 : vg_bench_now_s() - t0;
 }
 
 static int http_status(uint16_t port, const char *path, double timeout_s)
 {
-	return http_get(port, path, timeout_s, NULL);
+	return vg_bench_http(port, "GET", path, -1, 0, timeout_s, NULL);
 }
 
 /* The value of one sample line of /metrics ("name" or "name{...}"), or -1. */
 static double metric(uint16_t http_port, const char *sample)
 {
 	struct vg_buf body = VG_BUF_INIT;
-	size_t n = strlen(sample);
 	double v = -1;
 
-	if (http_get(http_port, "/metrics", 10, &body) == 200) {
-		for (char *p = (char *)body.data; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-			if (strncmp(p, sample, n) == 0 && p[n] == ' ') {
-				v = strtod(p + n + 1, NULL);
-				break;
-			}
-		}
-	}
+	if (vg_bench_http(http_port, "GET", "/metrics", -1, 0, 10, &body) == 200)
+		v = vg_bench_metric_value(vg_buf_cstr(&body), sample);
 	vg_buf_release(&body);
 	return v;
 }
@@ -654,16 +452,16 @@ static double metric(uint16_t http_port, const char *sample)
  * seconds until served, or -1. */
 static double served_within(bool is_http, uint16_t port, double timeout_s, struct vg_frame_codec *codec)
 {
-	double t0 = now_s();
+	double t0 = vg_bench_now_s();
 	int k = 0;
 
-	while (now_s() - t0 < timeout_s) {
+	while (vg_bench_now_s() - t0 < timeout_s) {
 		char agent[32];
 		snprintf(agent, sizeof(agent), "late-agent-%d", k++);
 		if (is_http ? http_status(port, "/api/v1/labels", 5) == 200
 			    : agent_served(port, agent, 5, codec) >= 0)
-			return now_s() - t0;
-		sleep_s(0.2);
+			return vg_bench_now_s() - t0;
+		vg_bench_sleep_s(0.2);
 	}
 	return -1;
 }
@@ -768,7 +566,7 @@ static void worker_main(enum mode m, uint16_t port, unsigned first, unsigned n, 
 
 	if (cs == NULL || s == NULL || ep < 0)
 		_exit(1);
-	raise_nofile();
+	vg_bench_raise_nofile();
 	memset(s->filler, 0x5a, sizeof(s->filler));
 	/* Every connection sends the same bytes but its HELLO's name, which
 	 * has one length for all: s holds the stream of the connection that
@@ -776,7 +574,7 @@ static void worker_main(enum mode m, uint16_t port, unsigned first, unsigned n, 
 	stream_for(m, codec, first, s);
 	for (unsigned i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = i };
-		cs[i].fd = connect_from(2 + (first + i) % SOURCES, port);
+		cs[i].fd = vg_bench_connect(2 + (first + i) % SOURCES, port);
 		if (cs[i].fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) != 0) {
 			if (cs[i].fd >= 0)
 				close(cs[i].fd);
@@ -914,24 +712,8 @@ struct opts {
 	double window_s;
 	bool is_keep;
 	struct vg_frame_codec *codec;
+	struct vg_bench_result *result; /* built up scenario by scenario */
 };
-
-/* The RESULT line, built up scenario by scenario. */
-static char result[4096];
-
-static void result_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void result_add(const char *fmt, ...)
-{
-	size_t len = strlen(result);
-	va_list ap;
-
-	if (len + 2 >= sizeof(result))
-		return;
-	result[len++] = ' ';
-	va_start(ap, fmt);
-	vsnprintf(result + len, sizeof(result) - len, fmt, ap);
-	va_end(ap);
-}
 
 /* The configuration on one line. */
 static void print_config(const char *config)
@@ -951,22 +733,22 @@ static void print_config(const char *config)
  * sent) stop growing for 3 s, at most 90 s: the flood's ramp. */
 static double ramp(struct receiver *r, struct flood *f)
 {
-	double t0 = now_s(), last_change = t0;
-	long fds = count_fds(r->pid);
+	double t0 = vg_bench_now_s(), last_change = t0;
+	long fds = vg_bench_proc_fds(r->pid);
 	uint64_t sent = SUM(f, bytes_sent), acked = SUM(f, acked);
 
-	while (now_s() - last_change < 3 && now_s() - t0 < 90 && receiver_alive(r)) {
+	while (vg_bench_now_s() - last_change < 3 && vg_bench_now_s() - t0 < 90 && receiver_alive(r)) {
 		long nf;
 		uint64_t ns, na;
-		sleep_s(0.5);
-		nf = count_fds(r->pid);
+		vg_bench_sleep_s(0.5);
+		nf = vg_bench_proc_fds(r->pid);
 		ns = SUM(f, bytes_sent);
 		na = SUM(f, acked);
 		if (nf != fds || ns != sent || na != acked)
-			last_change = now_s();
+			last_change = vg_bench_now_s();
 		fds = nf, sent = ns, acked = na;
 	}
-	return now_s() - t0;
+	return vg_bench_now_s() - t0;
 }
 
 /* Measures the receiver at rest (u0), starts the flood and waits out its
@@ -974,7 +756,7 @@ static double ramp(struct receiver *r, struct flood *f)
 static int flood_ramp(struct receiver *r, struct flood *f, enum mode m, uint16_t port, unsigned conns,
 		      struct usage *u0, struct usage *u1, double *ramp_s)
 {
-	sleep_s(1);
+	vg_bench_sleep_s(1);
 	usage_of(r, u0);
 	if (flood_start(f, m, port, conns) != 0)
 		return -1;
@@ -1003,7 +785,7 @@ static int scenario_idle(const struct opts *o, const char *name, const char *con
 	if ((is_peer ? start_prometheus(&r) : start_receiver(o->bin, config, &r)) != 0 ||
 	    flood_ramp(&r, &f, m, is_http ? r.http_port : r.port, o->conns, &u0, &u1, &ramp_s) != 0)
 		return 1;
-	sleep_s(o->window_s);
+	vg_bench_sleep_s(o->window_s);
 	usage_of(&r, &u2);
 	if (!receiver_alive(&r)) {
 		fprintf(stderr, "bench: %s: the receiver died (see %s)\n", name, r.log_path);
@@ -1053,13 +835,14 @@ static int scenario_idle(const struct opts *o, const char *name, const char *con
 	printf("  log: %llu lines in all, %llu saying \"Too many open files\", %llu about pausing a listener\n",
 	       (unsigned long long)r.log_lines, (unsigned long long)emfile_lines, (unsigned long long)pause_lines);
 	stop_receiver(&r, o->is_keep);
-	result_add("%s_fds=%ld %s_cpu_pct=%.1f %s_log_lines=%llu %s_rss_bytes_per_conn=%.0f %s_other_served=%s "
-		   "%s_served_after_s=%.2f",
-		   name, u2.fds, name, 100 * (u2.cpu_s - u1.cpu_s) / o->window_s, name,
-		   (unsigned long long)(u2.log_lines - u0.log_lines), name, per_conn, name,
-		   is_peer ? "na" : other >= 0 ? "1" : "0", name, after);
+	vg_bench_result_add(o->result,
+			    "%s_fds=%ld %s_cpu_pct=%.1f %s_log_lines=%llu %s_rss_bytes_per_conn=%.0f %s_other_served=%s "
+			    "%s_served_after_s=%.2f",
+			    name, u2.fds, name, 100 * (u2.cpu_s - u1.cpu_s) / o->window_s, name,
+			    (unsigned long long)(u2.log_lines - u0.log_lines), name, per_conn, name,
+			    is_peer ? "na" : other >= 0 ? "1" : "0", name, after);
 	if (is_http)
-		result_add("%s_query_during_s=%.2f", name, during);
+		vg_bench_result_add(o->result, "%s_query_during_s=%.2f", name, during);
 	return 0;
 }
 
@@ -1077,10 +860,10 @@ static int scenario_heads(const struct opts *o, unsigned conns)
 	if (start_receiver(o->bin, "", &r) != 0 ||
 	    flood_ramp(&r, &f, MODE_HTTP_HEAD, r.http_port, conns, &u0, &u1, &ramp_s) != 0)
 		return 1;
-	t_end = now_s() + o->window_s;
-	while (now_s() < t_end) {
+	t_end = vg_bench_now_s() + o->window_s;
+	while (vg_bench_now_s() < t_end) {
 		struct usage u;
-		sleep_s(0.25);
+		vg_bench_sleep_s(0.25);
 		usage_of(&r, &u);
 		if (u.rss_bytes > peak)
 			peak = u.rss_bytes;
@@ -1104,8 +887,9 @@ static int scenario_heads(const struct opts *o, unsigned conns)
 	log_lines(&r);
 	printf("  log: %llu lines in all\n", (unsigned long long)r.log_lines);
 	stop_receiver(&r, o->is_keep);
-	result_add("http_heads_conns=%u http_heads_rss_growth_mib=%.1f http_heads_query_s=%.2f", conns,
-		   (peak - u0.rss_bytes) / 1048576.0, after);
+	vg_bench_result_add(o->result,
+			    "http_heads_conns=%u http_heads_rss_growth_mib=%.1f http_heads_query_s=%.2f", conns,
+			    (peak - u0.rss_bytes) / 1048576.0, after);
 	return 0;
 }
 
@@ -1123,20 +907,21 @@ static int scenario_partial(const struct opts *o, unsigned conns)
 	       "%d MiB)\n", conns, PARTIAL_SEND / 1048576.0, PARTIAL_CLAIM >> 20, DEFAULT_BUDGET_MIB);
 	if (start_receiver(o->bin, "", &r) != 0)
 		return 1;
-	if (calm_open(&calm, r.port, "calm", now_s() + 10) != 0 || calm_send(&calm, now_s() + 10) < 0) {
+	if (calm_open(&calm, r.port, "calm", vg_bench_now_s() + 10) != 0 ||
+	    calm_send(&calm, vg_bench_now_s() + 10) < 0) {
 		fprintf(stderr, "bench: the calm agent was not served before the flood\n");
 		return 1;
 	}
 	if (flood_ramp(&r, &f, MODE_PARTIAL, r.port, conns, &u0, &u1, &ramp_s) != 0)
 		return 1;
-	t_end = now_s() + o->window_s;
-	while (now_s() < t_end) {
+	t_end = vg_bench_now_s() + o->window_s;
+	while (vg_bench_now_s() < t_end) {
 		struct usage u;
 		calm_probe(&calm);
 		usage_of(&r, &u);
 		if (u.rss_bytes > peak)
 			peak = u.rss_bytes;
-		sleep_s(0.5);
+		vg_bench_sleep_s(0.5);
 	}
 	usage_of(&r, &u2);
 	printf("  ramp: %.1f s; window %.0f s: %.2f CPU s, %llu log lines\n", ramp_s, o->window_s,
@@ -1152,10 +937,11 @@ static int scenario_partial(const struct opts *o, unsigned conns)
 	log_lines(&r);
 	printf("  log: %llu lines in all\n", (unsigned long long)r.log_lines);
 	stop_receiver(&r, o->is_keep);
-	result_add("partial_conns=%u partial_claimed_mib=%.0f partial_rss_growth_mib=%.1f partial_calm_acked=%u/%u "
-		   "partial_calm_worst_ack_s=%.3f",
-		   conns, (double)conns * PARTIAL_CLAIM / 1048576.0, (peak - u0.rss_bytes) / 1048576.0, calm.acked,
-		   calm.sent, calm.worst);
+	vg_bench_result_add(o->result,
+			    "partial_conns=%u partial_claimed_mib=%.0f partial_rss_growth_mib=%.1f partial_calm_acked=%u/%u "
+			    "partial_calm_worst_ack_s=%.3f",
+			    conns, (double)conns * PARTIAL_CLAIM / 1048576.0, (peak - u0.rss_bytes) / 1048576.0, calm.acked,
+			    calm.sent, calm.worst);
 	return 0;
 }
 
@@ -1173,29 +959,31 @@ static int scenario_no_hello(const struct opts *o, unsigned conns)
 	       conns);
 	if (start_receiver(o->bin, "", &r) != 0)
 		return 1;
-	sleep_s(1);
+	vg_bench_sleep_s(1);
 	usage_of(&r, &u0);
-	t0 = now_s();
+	t0 = vg_bench_now_s();
 	if (flood_start(&f, MODE_SILENT, r.port, conns) != 0)
 		return 1;
 	/* The tally logs the first event at once and the rest a minute later. */
-	while (now_s() - t0 < 80) {
-		sleep_s(0.5);
+	while (vg_bench_now_s() - t0 < 80) {
+		vg_bench_sleep_s(0.5);
 		if (all_closed < 0 && SUM(&f, closed_by_peer) >= conns)
-			all_closed = now_s() - t0;
+			all_closed = vg_bench_now_s() - t0;
 		log_lines(&r);
 		if ((summary = log_count(&r, "closed without a HELLO in the last")) > 0 && all_closed >= 0)
 			break;
 	}
 	usage_of(&r, &u1);
 	printf("  all %llu closed by the receiver after %.1f s; summary written after %.1f s\n",
-	       (unsigned long long)SUM(&f, closed_by_peer), all_closed, now_s() - t0);
+	       (unsigned long long)SUM(&f, closed_by_peer), all_closed, vg_bench_now_s() - t0);
 	printf("  receiver: %.2f CPU s, %llu log lines (%llu of them summaries)\n", u1.cpu_s - u0.cpu_s,
 	       (unsigned long long)(u1.log_lines - u0.log_lines), (unsigned long long)summary);
 	flood_print(&f);
 	flood_stop(&f);
 	stop_receiver(&r, o->is_keep);
-	result_add("no_hello_conns=%u no_hello_log_lines=%llu", conns, (unsigned long long)(u1.log_lines - u0.log_lines));
+	vg_bench_result_add(o->result,
+			    "no_hello_conns=%u no_hello_log_lines=%llu", conns,
+			    (unsigned long long)(u1.log_lines - u0.log_lines));
 	return 0;
 }
 
@@ -1237,7 +1025,7 @@ static bool was_refused(int fd)
 	uint8_t buf[4096];
 	ssize_t r;
 
-	if (!wait_fd(fd, POLLIN, now_s()))
+	if (!vg_bench_wait_fd(fd, POLLIN, vg_bench_now_s()))
 		return false;
 	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 	return r == 0 || (r < 0 && errno != EAGAIN) || (r >= VG_FRAME_HEADER_SIZE && buf[5] == VG_FRAME_ERROR);
@@ -1270,20 +1058,21 @@ static int scenario_series(const struct opts *o, const char *name, unsigned tota
 		return 1;
 	memset(pad, 'x', SERIES_PAD);
 	pad[SERIES_PAD] = '\0';
-	if (calm_open(&calm, r.port, "calm", now_s() + 10) != 0) {
+	if (calm_open(&calm, r.port, "calm", vg_bench_now_s() + 10) != 0) {
 		fprintf(stderr, "bench: the calm agent was not served before the flood\n");
 		return 1;
 	}
-	sleep_s(1);
+	vg_bench_sleep_s(1);
 	usage_of(&r, &u0);
-	t0 = now_s();
-	while (sent < total && now_s() - t0 < 60) {
+	t0 = vg_bench_now_s();
+	while (sent < total && vg_bench_now_s() - t0 < 60) {
 		if (fd < 0) {
 			struct vg_buf hello = VG_BUF_INIT;
-			fd = connect_from(0, r.port);
+			fd = vg_bench_connect(0, r.port);
 			hello_frame(o->codec, "flood", 1, &hello);
-			if (fd < 0 || !wait_fd(fd, POLLOUT, now_s() + 10) ||
-			    write_all(fd, hello.data, hello.len, now_s() + 10) != 0 || wait_ack(fd, 0, now_s() + 10) != 0) {
+			if (fd < 0 || !vg_bench_wait_fd(fd, POLLOUT, vg_bench_now_s() + 10) ||
+			    vg_bench_write_all(fd, hello.data, hello.len, vg_bench_now_s() + 10) != 0 ||
+			    wait_ack(fd, 0, vg_bench_now_s() + 10) != 0) {
 				vg_buf_release(&hello);
 				fprintf(stderr, "bench: the flooding agent's HELLO was not answered\n");
 				return 1;
@@ -1295,7 +1084,7 @@ static int scenario_series(const struct opts *o, const char *name, unsigned tota
 		series_flood_frame(o->codec, sent, is_redefine ? 0 : refs, SERIES_PER_FRAME, pad, &raw, &wire);
 		/* A refused connection is closed by the receiver: the write
 		 * fails, or the ERROR is waiting. */
-		if (write_all(fd, wire.data, wire.len, now_s() + 30) == 0) {
+		if (vg_bench_write_all(fd, wire.data, wire.len, vg_bench_now_s() + 30) == 0) {
 			sent += SERIES_PER_FRAME;
 			refs += SERIES_PER_FRAME;
 			frames++;
@@ -1307,15 +1096,15 @@ static int scenario_series(const struct opts *o, const char *name, unsigned tota
 			close(fd);
 			fd = -1;
 		}
-		if (now_s() - t_calm >= 0.5) {
+		if (vg_bench_now_s() - t_calm >= 0.5) {
 			calm_probe(&calm);
-			t_calm = now_s();
+			t_calm = vg_bench_now_s();
 		}
 	}
-	elapsed = now_s() - t0;
+	elapsed = vg_bench_now_s() - t0;
 	if (fd >= 0)
 		close(fd);
-	sleep_s(1);
+	vg_bench_sleep_s(1);
 	usage_of(&r, &u1);
 	double head = metric(r.http_port, "vigil_receiver_head_series");
 	double refused = metric(r.http_port, "vigil_receiver_series_refused_all_total");
@@ -1332,11 +1121,12 @@ static int scenario_series(const struct opts *o, const char *name, unsigned tota
 	       calm.worst);
 	close(calm.fd);
 	stop_receiver(&r, o->is_keep);
-	result_add("%s_sent=%llu %s_stored=%.0f %s_rss_growth_mib=%.1f %s_cpu_s_per_m=%.2f %s_log_lines=%llu "
-		   "%s_calm_acked=%u/%u",
-		   name, (unsigned long long)sent, name, head, name, (u1.rss_bytes - u0.rss_bytes) / 1048576.0, name,
-		   (u1.cpu_s - u0.cpu_s) / (sent / 1e6), name, (unsigned long long)(u1.log_lines - u0.log_lines),
-		   name, calm.acked, calm.sent);
+	vg_bench_result_add(o->result,
+			    "%s_sent=%llu %s_stored=%.0f %s_rss_growth_mib=%.1f %s_cpu_s_per_m=%.2f %s_log_lines=%llu "
+			    "%s_calm_acked=%u/%u",
+			    name, (unsigned long long)sent, name, head, name, (u1.rss_bytes - u0.rss_bytes) / 1048576.0, name,
+			    (u1.cpu_s - u0.cpu_s) / (sent / 1e6), name, (unsigned long long)(u1.log_lines - u0.log_lines),
+			    name, calm.acked, calm.sent);
 	vg_buf_release(&raw);
 	vg_buf_release(&wire);
 	free(pad);
@@ -1365,7 +1155,8 @@ int main(int argc, char **argv)
 		{ "keep", no_argument, NULL, 'k' },           { "no-peer", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .bin = VG_BUILDDIR "/vigil-receiver", .conns = 24000, .window_s = 25 };
+	struct vg_bench_result result = VG_BENCH_RESULT_INIT;
+	struct opts o = { .bin = VG_BUILDDIR "/vigil-receiver", .conns = 24000, .window_s = 25, .result = &result };
 	const char *only = NULL;
 	bool is_no_peer = false;
 	int c, rc = 0;
@@ -1388,8 +1179,9 @@ int main(int argc, char **argv)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	raise_nofile();
+	vg_bench_raise_nofile();
 	o.codec = vg_frame_codec_new(1);
+	vg_bench_result_add(&result, "conns=%u window_s=%.0f", o.conns, o.window_s);
 	printf("bench_hostile: descriptor limit %llu (hard, the receiver's soft limit raised to it), "
 	       "%u flood connections from %d source addresses, %.0f s windows\n",
 	       (unsigned long long)nofile_hard(), o.conns, SOURCES, o.window_s);
@@ -1415,7 +1207,7 @@ int main(int argc, char **argv)
 		rc |= scenario_series(&o, "series_redefine", 2000000, true);
 	if (wanted(only, "no_hello"))
 		rc |= scenario_no_hello(&o, 5000);
-	printf("RESULT conns=%u window_s=%.0f%s\n", o.conns, o.window_s, result);
+	vg_bench_result_print(&result);
 	vg_frame_codec_free(o.codec);
 	return rc;
 }

@@ -31,59 +31,23 @@
  */
 #include "config.h"
 
-#include <errno.h>
+#include "bench/bench_util.h"
+
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SERIES_PER_HOST 100
-
-static uint64_t rng;
-
-static double rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(pid_t pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return NAN;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL)
-		(void)sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-	fclose(f);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 /* One series of a host: its text up to the value, and how it moves. */
 struct series {
@@ -91,7 +55,7 @@ struct series {
 	double value, step; /* step > 0 counter, 0 gauge, < 0 constant */
 };
 
-static unsigned host_series(unsigned h, struct series *s)
+static unsigned host_series(struct vg_bench_rng *rng, unsigned h, struct series *s)
 {
 	static const char *modes[] = { "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal" };
 	static const char *mem[] = { "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
@@ -116,13 +80,13 @@ static unsigned host_series(unsigned h, struct series *s)
 	} while (0)
 	for (int c = 0; c < 6; c++)
 		for (int m = 0; m < 8; m++)
-			SERIES(m == 3 ? 9.0 : 1.0, floor(rnd() * 1e6) / 100,
+			SERIES(m == 3 ? 9.0 : 1.0, floor(vg_bench_rng_double(rng) * 1e6) / 100,
 			       "node_cpu_seconds_total{cpu=\"%d\",mode=\"%s\",%s}", c, modes[m], id);
 	for (int i = 0; i < 10; i++)
-		SERIES(0, floor(rnd() * 16e9 / 4096) * 4096, "node_memory_%s_bytes{%s}", mem[i], id);
+		SERIES(0, floor(vg_bench_rng_double(rng) * 16e9 / 4096) * 4096, "node_memory_%s_bytes{%s}", mem[i], id);
 	for (int m = 0; m < 3; m++)
 		for (int f = 0; f < 3; f++)
-			SERIES(f == 0 ? -1 : 0, floor(rnd() * 1e12 / 4096) * 4096,
+			SERIES(f == 0 ? -1 : 0, floor(vg_bench_rng_double(rng) * 1e12 / 4096) * 4096,
 			       "node_filesystem_%s_bytes{device=\"%s\",fstype=\"ext4\",mountpoint=\"%s\",%s}", fs[f],
 			       mounts[m][1], mounts[m][0], id);
 	for (int d = 0; d < 2; d++)
@@ -130,13 +94,14 @@ static unsigned host_series(unsigned h, struct series *s)
 			SERIES(io_step[k], 0, "%s{device=\"%s%c\",%s}", io[k][0], io[k][1],
 			       io[k][1][0] == 's' ? 'a' + d : '0' + d, id);
 	for (int i = 0; i < 3; i++)
-		SERIES(0, floor(rnd() * 400) / 100, "node_load%s{%s}", i == 0 ? "1" : i == 1 ? "5" : "15", id);
+		SERIES(0, floor(vg_bench_rng_double(rng) * 400) / 100, "node_load%s{%s}",
+		       i == 0 ? "1" : i == 1 ? "5" : "15", id);
 	for (int i = 0; i < 3; i++)
 		for (int c = 0; c < 3; c++)
 			SERIES(c == 0 ? 500 : c == 1 ? 5 : 1, 0, "http_requests_total{code=\"%s\",handler=\"%s\",%s}",
 			       codes[c], handlers[i], id);
 	for (int q = 0; q < 10; q++)
-		SERIES(0, floor(rnd() * 100), "queue_depth{queue=\"q%d\",%s}", q, id);
+		SERIES(0, floor(vg_bench_rng_double(rng) * 100), "queue_depth{queue=\"q%d\",%s}", q, id);
 	SERIES(-1, 0, "node_memory_HugePages_Total{%s}", id);
 	SERIES(-1, 1764000000, "node_boot_time_seconds{%s}", id);
 	SERIES(-1, 6, "node_cpu_count{%s}", id);
@@ -145,7 +110,8 @@ static unsigned host_series(unsigned h, struct series *s)
 }
 
 /* Writes the file; returns the number of samples. */
-static uint64_t write_file(const char *path, unsigned hosts, unsigned intervals, int64_t end_ms)
+static uint64_t write_file(struct vg_bench_rng *rng, const char *path, unsigned hosts, unsigned intervals,
+			   int64_t end_ms)
 {
 	struct series *all = calloc((size_t)hosts * SERIES_PER_HOST, sizeof(*all));
 	FILE *f = fopen(path, "w");
@@ -156,7 +122,7 @@ static uint64_t write_file(const char *path, unsigned hosts, unsigned intervals,
 		exit(1);
 	}
 	for (unsigned h = 0; h < hosts; h++)
-		if (host_series(h, all + (size_t)h * SERIES_PER_HOST) != SERIES_PER_HOST) {
+		if (host_series(rng, h, all + (size_t)h * SERIES_PER_HOST) != SERIES_PER_HOST) {
 			fprintf(stderr, "bench_import: a host must have %d series\n", SERIES_PER_HOST);
 			exit(1);
 		}
@@ -165,9 +131,10 @@ static uint64_t write_file(const char *path, unsigned hosts, unsigned intervals,
 		for (size_t i = 0; i < (size_t)hosts * SERIES_PER_HOST; i++) {
 			struct series *s = &all[i];
 			if (s->step > 0)
-				s->value += floor(rnd() * s->step * 100) / 100;
+				s->value += floor(vg_bench_rng_double(rng) * s->step * 100) / 100;
 			else if (s->step == 0)
-				s->value = fabs(s->value + floor((rnd() - 0.5) * 200) * (s->value > 1e6 ? 4096 : 0.01));
+				s->value = fabs(s->value + floor((vg_bench_rng_double(rng) - 0.5) * 200) *
+							       (s->value > 1e6 ? 4096 : 0.01));
 			fprintf(f, "%s %.17g %" PRId64 "\n", s->text, s->value, ts);
 			n++;
 		}
@@ -180,177 +147,6 @@ static uint64_t write_file(const char *path, unsigned hosts, unsigned intervals,
 	return n;
 }
 
-static int connect_port(uint16_t port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	uint16_t port = 0;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* Sends a request with body from file fd (or none) and returns the status
- * of the answer (-1 on failure); the answer's body is dropped. */
-static int request(uint16_t port, const char *method, const char *path, int file_fd, off_t size)
-{
-	char head[512], buf[1 << 20];
-	int fd = connect_port(port), status = -1;
-	size_t got = 0;
-
-	if (fd < 0)
-		return -1;
-	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
-		 method, path, (long long)size);
-	if (write(fd, head, strlen(head)) < 0)
-		goto out;
-	if (file_fd >= 0) {
-		off_t off = 0;
-		lseek(file_fd, 0, SEEK_SET);
-		while (off < size) {
-			ssize_t n = read(file_fd, buf, sizeof(buf)), w = 0;
-			if (n <= 0)
-				goto out;
-			while (w < n) {
-				ssize_t k = write(fd, buf + w, (size_t)(n - w));
-				if (k <= 0)
-					goto out;
-				w += k;
-			}
-			off += n;
-		}
-	}
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t n;
-		if (poll(&p, 1, 600000) <= 0)
-			goto out;
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		buf[got] = '\0';
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	if (got > 12)
-		sscanf(buf, "HTTP/1.%*d %d", &status);
-out:
-	close(fd);
-	return status;
-}
-
-/* GET path; the body of the answer into out (NUL-terminated, truncated
- * to cap - 1). 0, or -1. */
-static int get_body(uint16_t port, const char *path, char *out, size_t cap)
-{
-	char head[512];
-	int fd = connect_port(port);
-	size_t got = 0;
-	char *body;
-
-	if (fd < 0)
-		return -1;
-	snprintf(head, sizeof(head), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-	if (write(fd, head, strlen(head)) < 0) {
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t n;
-		if (got + 1 >= cap || poll(&p, 1, 60000) <= 0)
-			break;
-		n = read(fd, out + got, cap - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	out[got] = '\0';
-	body = strstr(out, "\r\n\r\n");
-	if (body == NULL)
-		return -1;
-	memmove(out, body + 4, strlen(body + 4) + 1);
-	return 0;
-}
-
-/* The value of the first line of text starting with name (a metric with
- * its labels), or -1. */
-static double metric_value(const char *text, const char *name)
-{
-	const char *p = text;
-	size_t len = strlen(name);
-
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == text || p[-1] == '\n') && p[len] == ' ')
-			return strtod(p + len + 1, NULL);
-		p += len;
-	}
-	return -1;
-}
-
-/* Bytes of the regular files under path. */
-static uint64_t du_bytes(const char *path)
-{
-	char cmd[700], line[64];
-	uint64_t n = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "du -sb '%s' 2>/dev/null", path);
-	if ((f = popen(cmd, "r")) == NULL)
-		return 0;
-	if (fgets(line, sizeof(line), f))
-		n = strtoull(line, NULL, 10);
-	pclose(f);
-	return n;
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void stop(pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 300; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return;
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-}
-
 struct run {
 	double wall_s, cpu_s;
 	bool is_ok;
@@ -360,11 +156,15 @@ struct run {
 static struct run import_into(pid_t pid, uint16_t port, int file_fd, off_t size)
 {
 	struct run r;
-	double c0 = cpu_s(pid), t0 = mono_s();
-	int status = request(port, "POST", "/api/v1/import/prometheus", file_fd, size);
+	double c0, c1, t0 = vg_bench_now_s();
+	int status;
 
-	r.wall_s = mono_s() - t0;
-	r.cpu_s = cpu_s(pid) - c0;
+	vg_bench_proc_usage(pid, &c0, NULL);
+	status = vg_bench_http(port, "POST", "/api/v1/import/prometheus", file_fd, size, 3600, NULL);
+
+	r.wall_s = vg_bench_now_s() - t0;
+	vg_bench_proc_usage(pid, &c1, NULL);
+	r.cpu_s = c1 - c0;
 	r.is_ok = status == 204;
 	if (!r.is_ok)
 		fprintf(stderr, "bench_import: the import answered HTTP %d\n", status);
@@ -392,7 +192,9 @@ int main(int argc, char **argv)
 		{ "vm", required_argument, NULL, 'v' }, { "disk", no_argument, NULL, 'd' },
 		{ "write", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
 	};
-	char dir[] = "/tmp/vigil-bench-import-XXXXXX", path[600], data[600], ports[600], log[600], addr[64];
+	char dir[512], path[600], data[600], ports[600], log[600], addr[64];
+	struct vg_bench_rng rng;
+	struct vg_bench_result result = VG_BENCH_RESULT_INIT;
 	struct run rv = { 0, 0, false }, rm = { 0, 0, false };
 	struct stat st;
 	bool has_vm, is_disk = false;
@@ -417,21 +219,21 @@ int main(int argc, char **argv)
 	if (hosts == 0 || intervals == 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
-	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	rng.s = seed * 0x9E3779B97F4A7C15ULL + 1;
 	if (write_only != NULL) {
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
-		samples = write_file(write_only, hosts, intervals, (int64_t)now.tv_sec * 1000 / 10000 * 10000);
+		samples = write_file(&rng, write_only, hosts, intervals, (int64_t)now.tv_sec * 1000 / 10000 * 10000);
 		printf("%" PRIu64 "\n", samples);
 		return 0;
 	}
-	if (mkdtemp(dir) == NULL)
+	if (vg_bench_tmpdir("import", dir, sizeof(dir)) != 0)
 		return 1;
 	snprintf(path, sizeof(path), "%s/import.prom", dir);
 	{
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
-		samples = write_file(path, hosts, intervals, (int64_t)now.tv_sec * 1000 / 10000 * 10000);
+		samples = write_file(&rng, path, hosts, intervals, (int64_t)now.tv_sec * 1000 / 10000 * 10000);
 	}
 	file_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (file_fd < 0 || fstat(file_fd, &st) != 0)
@@ -446,51 +248,43 @@ int main(int argc, char **argv)
 		snprintf(log, sizeof(log), "%s/vigil.log", dir);
 		char *av[] = { (char *)receiver, "--config", "/dev/null", "--data-dir", data, "--listen", "127.0.0.1:0",
 			       "--http-listen", "127.0.0.1:0", "--port-file", ports, "--log-level", "warn", NULL };
-		pid_t pid = spawn(av, log);
-		unsigned a = 0, hp = 0;
-		for (int i = 0; i < 1000 && hp == 0; i++) {
-			FILE *f = fopen(ports, "r");
-			if (f) {
-				if (fscanf(f, "%u %u", &a, &hp) != 2)
-					hp = 0;
-				fclose(f);
-			}
-			if (hp == 0)
-				usleep(10000);
-		}
-		if (hp == 0) {
+		pid_t pid = vg_bench_spawn(av, log);
+		uint16_t a, hp;
+		if (vg_bench_wait_ports(ports, pid, 10, &a, &hp) != 0) {
 			fprintf(stderr, "bench_import: vigil-receiver did not start (see %s)\n", log);
-			stop(pid);
+			vg_bench_stop(pid);
 			return 1;
 		}
-		rv = import_into(pid, (uint16_t)hp, file_fd, st.st_size);
+		rv = import_into(pid, hp, file_fd, st.st_size);
 		if (is_disk && rv.is_ok) {
 			/* Everything into raw blocks, then their bytes, index
 			 * included, as /metrics counts them. */
-			static char m[1 << 20];
-			int code = request((uint16_t)hp, "POST", "/api/v1/admin/seal", -1, 0);
-			if (code != 200 || get_body((uint16_t)hp, "/metrics", m, sizeof(m)) != 0)
+			struct vg_buf m = VG_BUF_INIT;
+			int code = vg_bench_http(hp, "POST", "/api/v1/admin/seal", -1, 0, 3600, NULL);
+			if (code != 200 || vg_bench_http(hp, "GET", "/metrics", -1, 0, 60, &m) != 200)
 				fprintf(stderr, "bench_import: sealing failed (HTTP %d)\n", code);
 			else
-				vigil_disk = metric_value(m, "vigil_storage_tier_bytes{tier=\"raw\"}");
+				vigil_disk = vg_bench_metric_value(vg_buf_cstr(&m),
+								   "vigil_storage_tier_bytes{tier=\"raw\"}");
+			vg_buf_release(&m);
 		}
-		stop(pid);
+		vg_bench_stop(pid);
 	}
 
 	/* VictoriaMetrics, when installed. */
 	has_vm = access(vm, X_OK) == 0;
 	if (has_vm) {
-		uint16_t port = free_port();
+		uint16_t port = vg_bench_free_port();
 		char storage[640], listen_arg[96];
 		snprintf(storage, sizeof(storage), "-storageDataPath=%s/vm", dir);
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 		snprintf(listen_arg, sizeof(listen_arg), "-httpListenAddr=%s", addr);
 		snprintf(log, sizeof(log), "%s/vm.log", dir);
 		char *av[] = { (char *)vm, storage, listen_arg, "-loggerLevel=ERROR", NULL };
-		pid_t pid = spawn(av, log);
+		pid_t pid = vg_bench_spawn(av, log);
 		bool is_up = false;
 		for (int i = 0; i < 300 && !is_up; i++) {
-			is_up = request(port, "GET", "/health", -1, 0) == 200;
+			is_up = vg_bench_http(port, "GET", "/health", -1, 0, 60, NULL) == 200;
 			if (!is_up)
 				usleep(50000);
 		}
@@ -500,17 +294,17 @@ int main(int argc, char **argv)
 			/* Its rows to disk parts, a moment for the first merges,
 			 * then its data directory (indexdb apart). */
 			char vmdata[640], vmindex[640];
-			request(port, "GET", "/internal/force_flush", -1, 0);
+			vg_bench_http(port, "GET", "/internal/force_flush", -1, 0, 600, NULL);
 			sleep(10);
-			request(port, "GET", "/internal/force_flush", -1, 0);
+			vg_bench_http(port, "GET", "/internal/force_flush", -1, 0, 600, NULL);
 			snprintf(vmdata, sizeof(vmdata), "%s/vm/data", dir);
 			snprintf(vmindex, sizeof(vmindex), "%s/vm/indexdb", dir);
-			vm_disk = (double)du_bytes(vmdata);
-			vm_index = (double)du_bytes(vmindex);
+			vm_disk = (double)vg_bench_du_bytes(vmdata, NULL);
+			vm_index = (double)vg_bench_du_bytes(vmindex, NULL);
 		}
 		if (!is_up)
 			fprintf(stderr, "bench_import: victoria-metrics did not start (see %s)\n", log);
-		stop(pid);
+		vg_bench_stop(pid);
 	} else {
 		printf("victoria-metrics not found at %s: apt-get install victoria-metrics to compare\n", vm);
 	}
@@ -522,21 +316,21 @@ int main(int argc, char **argv)
 		       vigil_disk / (double)samples, vm_disk / (double)samples,
 		       (vm_disk + vm_index) / (double)samples);
 	}
-	printf("RESULT samples=%" PRIu64 " vigil_samples_per_s=%.0f vigil_cpu_s_per_M=%.3f vm_samples_per_s=%.0f vm_cpu_s_per_M=%.3f ratio=%.2f",
-	       samples, rv.is_ok ? (double)samples / rv.wall_s : NAN, rv.is_ok ? rv.cpu_s / ((double)samples / 1e6) : NAN,
-	       rm.is_ok ? (double)samples / rm.wall_s : NAN, rm.is_ok ? rm.cpu_s / ((double)samples / 1e6) : NAN,
-	       rv.is_ok && rm.is_ok ? rm.wall_s / rv.wall_s : NAN);
+	vg_bench_result_add(&result,
+			    "samples=%" PRIu64 " vigil_samples_per_s=%.0f vigil_cpu_s_per_M=%.3f vm_samples_per_s=%.0f "
+			    "vm_cpu_s_per_M=%.3f ratio=%.2f",
+			    samples, rv.is_ok ? (double)samples / rv.wall_s : NAN,
+			    rv.is_ok ? rv.cpu_s / ((double)samples / 1e6) : NAN,
+			    rm.is_ok ? (double)samples / rm.wall_s : NAN, rm.is_ok ? rm.cpu_s / ((double)samples / 1e6) : NAN,
+			    rv.is_ok && rm.is_ok ? rm.wall_s / rv.wall_s : NAN);
 	if (is_disk)
-		printf(" vigil_disk_bytes_per_sample=%.3f vm_disk_bytes_per_sample=%.3f vm_disk_with_index_bytes_per_sample=%.3f",
-		       vigil_disk / (double)samples, vm_disk / (double)samples,
-		       (vm_disk + vm_index) / (double)samples);
-	printf("\n");
+		vg_bench_result_add(&result,
+				    "vigil_disk_bytes_per_sample=%.3f vm_disk_bytes_per_sample=%.3f "
+				    "vm_disk_with_index_bytes_per_sample=%.3f",
+				    vigil_disk / (double)samples, vm_disk / (double)samples,
+				    (vm_disk + vm_index) / (double)samples);
+	vg_bench_result_print(&result);
 	close(file_fd);
-	{
-		char cmd[700];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "bench_import: could not remove %s\n", dir);
-	}
+	vg_bench_rmdir(dir);
 	return rv.is_ok ? 0 : 1;
 }

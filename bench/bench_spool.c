@@ -21,6 +21,7 @@
 
 #include "agent/dict.h"
 #include "agent/spool.h"
+#include "bench/bench_util.h"
 #include "common/err.h"
 #include "common/series.h"
 
@@ -28,35 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #define DEFAULT_SPOOL_MAX (512ULL << 20)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static _Noreturn void die(const char *what, const struct vg_err *err)
-{
-	fprintf(stderr, "bench_spool: %s: %s\n", what, err ? err->msg : "failed");
-	exit(1);
-}
 
 static struct vg_spool *open_spool(const char *dir, struct vg_dict *dict, struct vg_spool_resume *res)
 {
@@ -66,23 +40,8 @@ static struct vg_spool *open_spool(const char *dir, struct vg_dict *dict, struct
 
 	vg_dict_init(dict);
 	if (vg_spool_open(&o, dict, &sp, res, &err) != 0)
-		die("open", &err);
+		vg_bench_die("open", &err);
 	return sp;
-}
-
-static uint64_t dir_bytes(const char *dir, const char *prefix)
-{
-	char path[4200];
-	uint64_t n = 0;
-	FILE *p;
-
-	snprintf(path, sizeof(path), "du -sb --apparent-size %s/%s* 2>/dev/null", dir, prefix);
-	if ((p = popen(path, "r")) == NULL)
-		return 0;
-	for (unsigned long long v; fscanf(p, "%llu %*s", &v) == 1;)
-		n += v;
-	pclose(p);
-	return n;
 }
 
 int main(int argc, char **argv)
@@ -93,7 +52,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t n_batches = 3000, batch_bytes = 1258, n_series = 321, got = 0, seq;
-	char tmpl[] = "/tmp/bench-spool-XXXXXX", *dir = NULL, cmd[4200];
+	char tmpl[4096], *dir = NULL;
+	struct vg_bench_result result = VG_BENCH_RESULT_INIT;
 	struct vg_dict dict;
 	struct vg_spool_resume res;
 	struct vg_spool *sp;
@@ -117,12 +77,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_spool: --batches > 0, --batch-bytes 24..1MiB, --series > 0\n");
 		return 2;
 	}
-	if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL) {
-		perror("bench_spool: mkdtemp");
-		return 1;
+	if (dir == NULL) {
+		if (vg_bench_tmpdir("spool", tmpl, sizeof(tmpl)) != 0)
+			return 1;
+		dir = tmpl;
 	}
 	if ((frame = malloc(batch_bytes)) == NULL)
-		die("malloc", NULL);
+		vg_bench_die("malloc", NULL);
 	for (uint64_t i = 0; i < batch_bytes; i++)
 		frame[i] = (uint8_t)(i * 2654435761u >> 13); /* opaque to the spool */
 
@@ -138,39 +99,39 @@ int main(int argc, char **argv)
 		vg_series_init(&s, name);
 		if (vg_series_add(&s, "instance", "bench") != 0 || vg_series_canonicalize(&s, &err) != 0 ||
 		    vg_dict_ref(&dict, &s, vg_series_hash(&s), &ref, &is_new) != 0)
-			die("series", NULL);
+			vg_bench_die("series", NULL);
 		key = vg_dict_key(&dict, ref, &len);
 		if (vg_spool_add_series(sp, key, len, &err) != 0)
-			die("add series", &err);
+			vg_bench_die("add series", &err);
 	}
 
-	t0 = now_s();
-	c0 = cpu_s();
+	t0 = vg_bench_now_s();
+	c0 = vg_bench_self_cpu_s();
 	for (seq = res.next_seq; seq < res.next_seq + n_batches; seq++) {
 		struct vg_spool_batch in = { seq, (uint32_t)n_series, (uint32_t)n_series, batch_bytes, frame };
 		if (vg_spool_append(sp, &in, &err) != 0)
-			die("append", &err);
+			vg_bench_die("append", &err);
 	}
-	w_wall = now_s() - t0;
-	w_cpu = cpu_s() - c0;
-	seg_bytes = dir_bytes(dir, "seg-");
+	w_wall = vg_bench_now_s() - t0;
+	w_cpu = vg_bench_self_cpu_s() - c0;
+	seg_bytes = vg_bench_du_bytes(dir, "seg-");
 	vg_spool_free(sp); /* as after SIGKILL: nothing more is written */
 	vg_dict_release(&dict);
 
-	t0 = now_s();
-	c0 = cpu_s();
+	t0 = vg_bench_now_s();
+	c0 = vg_bench_self_cpu_s();
 	sp = open_spool(dir, &dict, &res);
-	o_wall = now_s() - t0;
+	o_wall = vg_bench_now_s() - t0;
 	vg_spool_rewind(sp);
 	while ((rc = vg_spool_next(sp, &b, &err)) == 0) {
 		if (b.len != batch_bytes || b.frame[batch_bytes - 1] != frame[batch_bytes - 1])
-			die("replay: a batch came back changed", NULL);
+			vg_bench_die("replay: a batch came back changed", NULL);
 		got++;
 	}
-	r_wall = now_s() - t0;
-	r_cpu = cpu_s() - c0;
+	r_wall = vg_bench_now_s() - t0;
+	r_cpu = vg_bench_self_cpu_s() - c0;
 	if (rc < 0)
-		die("replay", &err);
+		vg_bench_die("replay", &err);
 	if (got != n_batches || res.batches != n_batches) {
 		fprintf(stderr, "bench_spool: %llu of %llu batches replayed\n", (unsigned long long)got,
 			(unsigned long long)n_batches);
@@ -190,16 +151,14 @@ int main(int argc, char **argv)
 	printf("on disk: %.1f bytes a batch; the default %llu MiB holds %.1f days at a 10 s interval\n",
 	       (double)seg_bytes / n_batches, DEFAULT_SPOOL_MAX >> 20,
 	       (double)DEFAULT_SPOOL_MAX / ((double)seg_bytes / n_batches) * 10 / 86400);
-	printf("RESULT batches=%llu batch_bytes=%llu append_batches_per_s=%.0f append_cpu_us=%.1f "
-	       "replay_batches_per_s=%.0f replay_mb_per_s=%.1f disk_bytes_per_batch=%.1f default_days=%.1f\n",
-	       (unsigned long long)n_batches, (unsigned long long)batch_bytes, n_batches / w_wall,
-	       w_cpu / n_batches * 1e6, n_batches / r_wall, mb / r_wall, (double)seg_bytes / n_batches,
-	       (double)DEFAULT_SPOOL_MAX / ((double)seg_bytes / n_batches) * 10 / 86400);
+	vg_bench_result_add(&result, "batches=%llu batch_bytes=%llu append_batches_per_s=%.0f append_cpu_us=%.1f "
+			    "replay_batches_per_s=%.0f replay_mb_per_s=%.1f disk_bytes_per_batch=%.1f default_days=%.1f",
+			    (unsigned long long)n_batches, (unsigned long long)batch_bytes, n_batches / w_wall,
+			    w_cpu / n_batches * 1e6, n_batches / r_wall, mb / r_wall, (double)seg_bytes / n_batches,
+			    (double)DEFAULT_SPOOL_MAX / ((double)seg_bytes / n_batches) * 10 / 86400);
+	vg_bench_result_print(&result);
 	free(frame);
-	if (dir == tmpl) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "bench_spool: cannot remove %s\n", dir);
-	}
+	if (dir == tmpl && vg_bench_rmdir(dir) != 0)
+		return 1;
 	return 0;
 }

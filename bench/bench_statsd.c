@@ -31,14 +31,13 @@
 #define _GNU_SOURCE 1
 #include "config.h"
 
+#include "bench/bench_util.h"
+
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,7 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,87 +116,12 @@ static void *send_loop(void *arg)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static pid_t spawn(char *const argv[], const char *log_path)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void stop(pid_t pid)
-{
-	int st;
-
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return;
-		sleep_ms(50);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-}
-
+/* RSS of pid in KiB, or -1. */
 static long rss_kib(pid_t pid)
 {
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
+	double bytes;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
-/* utime + stime of pid, in seconds. */
-static double cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return vg_bench_proc_usage(pid, NULL, &bytes) == 0 ? (long)(bytes / 1024) : -1;
 }
 
 /* The drops column and the bytes queued (rx_queue) of /proc/net/udp for
@@ -231,36 +154,6 @@ static long proc_udp(uint16_t port, long *rx_queue)
 	return drops;
 }
 
-/* A tiny HTTP/1.0 GET of an instant query; the first value, or -1. */
-static double query(uint16_t http_port, const char *q)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(http_port) };
-	char req[1024], resp[65536];
-	size_t len = 0;
-	ssize_t n;
-	const char *v;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	snprintf(req, sizeof(req), "GET /api/v1/query?query=%s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", q);
-	if (write(fd, req, strlen(req)) < 0) {
-		close(fd);
-		return -1;
-	}
-	while (len < sizeof(resp) - 1 && (n = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	resp[len] = '\0';
-	if ((v = strstr(resp, "\"value\":[")) == NULL || (v = strchr(v + 9, '"')) == NULL)
-		return -1;
-	return strtod(v + 1, NULL);
-}
-
 static uint16_t statsd_port_from_log(const char *log_path)
 {
 	for (int i = 0; i < 200; i++) {
@@ -277,9 +170,25 @@ static uint16_t statsd_port_from_log(const char *log_path)
 		}
 		if (port)
 			return (uint16_t)port;
-		sleep_ms(50);
+		vg_bench_sleep_s(0.05);
 	}
 	return 0;
+}
+
+/* An instant query's first value, or -1. */
+static double query(uint16_t http_port, const char *q)
+{
+	struct vg_buf reply = VG_BUF_INIT, path = VG_BUF_INIT;
+	const char *v;
+	double value = -1;
+
+	vg_buf_printf(&path, "/api/v1/query?query=%s", q);
+	if (vg_bench_http(http_port, "GET", vg_buf_cstr(&path), -1, 0, 60, &reply) != 0 &&
+	    (v = strstr(vg_buf_cstr(&reply), "\"value\":[")) != NULL && (v = strchr(v + 9, '"')) != NULL)
+		value = strtod(v + 1, NULL);
+	vg_buf_release(&reply);
+	vg_buf_release(&path);
+	return value;
 }
 
 /* Percent-encodes s for a query string. */
@@ -354,8 +263,9 @@ int main(int argc, char **argv)
 	int keys = 1000, n_senders = 1, c;
 	bool is_pinned = false;
 	long long receive_buffer = 8LL << 20;
-	char dir[] = "/tmp/vigil-bench-statsd-XXXXXX", path[600], ports[600], log_a[600], log_r[600];
+	char dir[512], ports[600], log_a[600], log_r[600];
 	char data[600], spool[600], server[64], conf[600], q[512];
+	struct vg_bench_result result = VG_BENCH_RESULT_INIT;
 	static char lines[MAX_KEYS][LINE_BYTES];
 	static double inc[MAX_KEYS];
 	struct iovec *iov = NULL;
@@ -363,8 +273,7 @@ int main(int argc, char **argv)
 	size_t cycle;
 	struct sender senders[MAX_SENDERS];
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	unsigned rport = 0, hport = 0;
-	uint16_t port;
+	uint16_t rport, hport, port;
 	pid_t rpid, apid;
 	long rss_idle, rss_warm, rss_lo = -1, rss_hi = -1, rx_queue, udp_drops;
 	uint64_t sent = 0, send_errors = 0;
@@ -416,10 +325,8 @@ int main(int argc, char **argv)
 		msgs[j].msg_hdr = (struct msghdr){ .msg_iov = &iov[j], .msg_iovlen = 1 };
 	}
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (vg_bench_tmpdir("statsd", dir, sizeof(dir)) != 0)
 		return 1;
-	}
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(ports, sizeof(ports), "%s/ports", dir);
 	snprintf(log_r, sizeof(log_r), "%s/receiver.log", dir);
@@ -428,17 +335,9 @@ int main(int argc, char **argv)
 	snprintf(conf, sizeof(conf), "%s/agent.yaml", dir);
 	char *rargv[] = { (char *)receiver_bin, "--data-dir", data, "--listen", "127.0.0.1:0", "--http-listen",
 			  "127.0.0.1:0", "--port-file", ports, "--config", "/dev/null", NULL };
-	rpid = spawn(rargv, log_r);
+	rpid = vg_bench_spawn(rargv, log_r);
 	apid = -1;
-	for (int i = 0; i < 200 && rport == 0; i++) {
-		if ((f = fopen(ports, "r")) != NULL) {
-			if (fscanf(f, "%u %u", &rport, &hport) != 2)
-				rport = 0;
-			fclose(f);
-		}
-		sleep_ms(50);
-	}
-	if (rport == 0) {
+	if (vg_bench_wait_ports(ports, rpid, 10, &rport, &hport) != 0) {
 		fprintf(stderr, "bench_statsd: the receiver did not start (see %s)\n", log_r);
 		goto out_r;
 	}
@@ -451,7 +350,7 @@ int main(int argc, char **argv)
 	snprintf(server, sizeof(server), "127.0.0.1:%u", rport);
 	char *aargv[] = { (char *)agent_bin, "--server", server, "--interval", "1s", "--hostname", "bench",
 			  "--config", conf, "--spool-dir", spool, "--statsd-listen", "127.0.0.1:0", NULL };
-	apid = spawn(aargv, log_a);
+	apid = vg_bench_spawn(aargv, log_a);
 	if ((port = statsd_port_from_log(log_a)) == 0) {
 		fprintf(stderr, "bench_statsd: the agent did not listen (see %s)\n", log_a);
 		goto out;
@@ -463,7 +362,7 @@ int main(int argc, char **argv)
 		if (sched_setaffinity(apid, sizeof(set), &set) != 0)
 			perror("sched_setaffinity");
 	}
-	sleep_ms(1500);
+	vg_bench_sleep_s(1.5);
 	rss_idle = rss_kib(apid);
 
 	sa.sin_port = htons(port);
@@ -477,16 +376,16 @@ int main(int argc, char **argv)
 		if (send(fd, lines[i], strlen(lines[i]), 0) > 0)
 			counted += inc[i];
 		if (i % 64 == 63)
-			sleep_ms(1);
+			vg_bench_sleep_s(0.001);
 	}
 	close(fd);
-	sleep_ms(2500);
+	vg_bench_sleep_s(2.5);
 	rss_warm = rss_kib(apid);
 	agent_packets_warm = query(hport, "vigil_agent_statsd_packets_total");
 
 	getloadavg(load0, 3);
-	cpu0 = cpu_s(apid);
-	t0 = now_s();
+	vg_bench_proc_usage(apid, &cpu0, NULL);
+	t0 = vg_bench_now_s();
 	for (int i = 0; i < n_senders; i++) {
 		int sz = 8 << 20;
 		senders[i] = (struct sender){ .keys = (size_t)keys, .first = (size_t)i * 97, .seconds = seconds,
@@ -502,9 +401,9 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the agent's RSS through the run */
-	while (now_s() - t0 < seconds) {
+	while (vg_bench_now_s() - t0 < seconds) {
 		long kib;
-		sleep_ms(250);
+		vg_bench_sleep_s(0.25);
 		if ((kib = rss_kib(apid)) > 0) {
 			rss_lo = rss_lo < 0 || kib < rss_lo ? kib : rss_lo;
 			rss_hi = kib > rss_hi ? kib : rss_hi;
@@ -518,18 +417,18 @@ int main(int argc, char **argv)
 		counted += senders[i].counted;
 		sender_cpu += senders[i].cpu_s;
 	}
-	t_sent = now_s();
+	t_sent = vg_bench_now_s();
 	/* the agent has taken what it will take when its queue is empty */
 	for (int i = 0; i < 400; i++) {
 		proc_udp(port, &rx_queue);
 		if (rx_queue <= 0)
 			break;
-		sleep_ms(5);
+		vg_bench_sleep_s(0.005);
 	}
-	t_drained = now_s();
-	cpu1 = cpu_s(apid);
+	t_drained = vg_bench_now_s();
+	vg_bench_proc_usage(apid, &cpu1, NULL);
 	getloadavg(load1, 3);
-	sleep_ms(2300); /* two agent intervals: its counters reach the receiver */
+	vg_bench_sleep_s(2.3); /* two agent intervals: its counters reach the receiver */
 	{
 		long kib = rss_kib(apid);
 		rss_lo = rss_lo < 0 || kib < rss_lo ? kib : rss_lo;
@@ -565,22 +464,23 @@ int main(int argc, char **argv)
 			       counted == stored ? "every count exactly once" : "MISMATCH");
 		else
 			printf("counters     %.0f sent, %.0f stored (the difference was dropped at the socket)\n", counted, stored);
-		printf("RESULT packets_per_s=%.0f sent_per_s=%.0f packets_per_cpu_s=%.0f agent_cpu_s=%.2f sender_cpu_s=%.2f "
-		       "socket_drops=%.0f drop_pct=%.2f receive_buffer=%.0f keys=%d rss_idle_kib=%ld rss_warm_kib=%ld "
-		       "rss_run_min_kib=%ld rss_run_max_kib=%ld load1=%.2f counts_exact=%d\n",
-		       taken / secs, (double)sent / (t_sent - t0), taken / acpu, acpu, sender_cpu, agent_drops,
-		       sent ? 100.0 * agent_drops / (double)sent : 0, granted, keys, rss_idle, rss_warm, rss_lo, rss_hi,
-		       load1[0], agent_drops == 0 && counted == stored);
+		vg_bench_result_add(&result,
+				    "packets_per_s=%.0f sent_per_s=%.0f packets_per_cpu_s=%.0f agent_cpu_s=%.2f "
+				    "sender_cpu_s=%.2f socket_drops=%.0f drop_pct=%.2f receive_buffer=%.0f keys=%d "
+				    "rss_idle_kib=%ld rss_warm_kib=%ld rss_run_min_kib=%ld rss_run_max_kib=%ld load1=%.2f "
+				    "counts_exact=%d",
+				    taken / secs, (double)sent / (t_sent - t0), taken / acpu, acpu, sender_cpu, agent_drops,
+				    sent ? 100.0 * agent_drops / (double)sent : 0, granted, keys, rss_idle, rss_warm, rss_lo,
+				    rss_hi, load1[0], agent_drops == 0 && counted == stored);
+		vg_bench_result_print(&result);
 	}
 	rc = taken > 0 ? 0 : 1;
 out:
-	stop(apid);
+	vg_bench_stop(apid);
 out_r:
-	stop(rpid);
+	vg_bench_stop(rpid);
 	free(iov);
 	free(msgs);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	if (system(path) != 0)
-		fprintf(stderr, "bench_statsd: cannot remove %s\n", dir);
+	vg_bench_rmdir(dir);
 	return rc;
 }

@@ -5,6 +5,9 @@
  * evaluation for every firing instance. Prints the figures and a final
  * RESULT line (docs/performance.md).
  */
+#include "config.h"
+
+#include "bench/bench_util.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -28,6 +31,7 @@ int main(void)
 	struct vg_template_data d = { &labels, NULL, 0.934, NULL, NULL, NULL };
 	struct vg_template *t = NULL;
 	struct vg_buf out = VG_BUF_INIT;
+	struct vg_bench_result result = VG_BENCH_RESULT_INIT;
 	struct vg_err err = { 0 };
 	const int n_parse = 20000, n_render = 200000;
 	int64_t t0, t1, t2;
@@ -57,7 +61,8 @@ int main(void)
 	printf("parse  %.2f us a template (%d parses)\n", parse_us, n_parse);
 	printf("render %.2f us an alert (%d renders), %.0f renders/s on one core\n", render_us, n_render,
 	       render_us > 0 ? 1e6 / render_us : 0);
-	printf("RESULT template_parse_us=%.2f template_render_us=%.2f\n", parse_us, render_us);
+	vg_bench_result_add(&result, "template_parse_us=%.2f template_render_us=%.2f", parse_us, render_us);
+	vg_bench_result_print(&result);
 	vg_template_free(t);
 	vg_buf_release(&out);
 	return 0;
