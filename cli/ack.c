@@ -73,39 +73,9 @@ out:
 
 static int ack_list(const struct vg_http_client *client, const struct vg_ack_options *o)
 {
-	json_t *list, *a;
-	size_t i;
-	int rc;
+	static const struct vg_cli_am_columns how = { "expiresAt", "EXPIRES", "acknowledged", true };
 
-	if ((rc = vg_cli_am_get_list(client, "ack", "/api/v2/acks", o->is_json, &list)) >= 0)
-		return rc;
-	if (!o->is_quiet)
-		puts("ID\tSTATE\tMATCHERS\tALERTS\tSTARTS\tEXPIRES\tCREATED BY\tCOMMENT");
-	json_array_foreach(list, i, a) {
-		const char *state = json_string_value(json_object_get(json_object_get(a, "status"), "state"));
-		const char *id = json_string_value(json_object_get(a, "id"));
-		json_t *al, *e;
-		size_t k, held = 0;
-
-		if (id == NULL || (state && strcmp(state, "active") != 0 && !o->is_expired))
-			continue;
-		if (o->is_quiet) {
-			puts(id);
-			continue;
-		}
-		al = json_object_get(a, "alerts");
-		json_array_foreach(al, k, e) {
-			const char *s = json_string_value(json_object_get(e, "state"));
-			held += s && strcmp(s, "acknowledged") == 0;
-		}
-		printf("%s\t%s\t", id, state ? state : "?");
-		vg_cli_print_matchers(json_object_get(a, "matchers"));
-		printf("\t%zu/%zu\t%s\t%s\t%s\t%s\n", held, json_array_size(al),
-		       json_string_value(json_object_get(a, "startsAt")), json_string_value(json_object_get(a, "expiresAt")),
-		       json_string_value(json_object_get(a, "createdBy")), json_string_value(json_object_get(a, "comment")));
-	}
-	json_decref(list);
-	return EXIT_OK;
+	return vg_cli_am_list(client, "ack", "/api/v2/acks", &how, o->is_expired, o->is_json, o->is_quiet);
 }
 
 int vg_cli_ack(const struct vg_http_client *client, const struct vg_ack_options *o, int argc, char **argv)

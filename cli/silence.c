@@ -154,22 +154,10 @@ json_t *vg_cli_matchers_json(const char *cmd, int argc, char **argv, int *rc)
 	return ms;
 }
 
-void vg_cli_print_matchers(const json_t *ms)
-{
-	size_t i;
-	json_t *m;
-
-	json_array_foreach(ms, i, m) {
-		bool is_re = json_is_true(json_object_get(m, "isRegex"));
-		json_t *eq = json_object_get(m, "isEqual");
-		bool is_eq = eq == NULL || json_is_true(eq);
-		printf("%s%s%s\"%s\"", i ? "," : "", json_string_value(json_object_get(m, "name")),
-		       is_re ? (is_eq ? "=~" : "!~") : (is_eq ? "=" : "!="), json_string_value(json_object_get(m, "value")));
-	}
-}
-
-int vg_cli_am_get_list(const struct vg_http_client *client, const char *cmd, const char *path, bool is_json,
-		       json_t **list)
+/* GET path: -1 with the list of objects in *list (caller json_decref's),
+ * or an exit status after printing (the JSON as it came when is_json). */
+static int get_list(const struct vg_http_client *client, const char *cmd, const char *path, bool is_json,
+		    json_t **list)
 {
 	struct vg_buf out = VG_BUF_INIT;
 	long status;
@@ -199,32 +187,96 @@ out:
 	return rc;
 }
 
-static int silence_list(const struct vg_http_client *client, const struct vg_silence_options *o)
+/* A string member of o, or "" when it has none. */
+static const char *text_of(const json_t *o, const char *key)
 {
-	json_t *list, *s;
-	size_t i;
-	int rc;
+	const char *s = json_string_value(json_object_get(o, key));
 
-	if ((rc = vg_cli_am_get_list(client, "silence", "/api/v2/silences", o->is_json, &list)) >= 0)
-		return rc;
-	if (!o->is_quiet)
-		puts("ID\tSTATE\tMATCHERS\tSTARTS\tENDS\tCREATED BY\tCOMMENT");
-	json_array_foreach(list, i, s) {
-		const char *state = json_string_value(json_object_get(json_object_get(s, "status"), "state"));
-		if (state && strcmp(state, "expired") == 0 && !o->is_expired)
+	return s ? s : "";
+}
+
+/* A matchers list as name="value",name=~"re". */
+static void print_matchers(const json_t *ms, struct vg_buf *out)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(ms, i, m) {
+		bool is_re = json_is_true(json_object_get(m, "isRegex"));
+		json_t *eq = json_object_get(m, "isEqual");
+		bool is_eq = eq == NULL || json_is_true(eq);
+		vg_buf_printf(out, "%s%s%s\"%s\"", i ? "," : "", text_of(m, "name"),
+			      is_re ? (is_eq ? "=~" : "!~") : (is_eq ? "=" : "!="), text_of(m, "value"));
+	}
+}
+
+void vg_cli_am_print_list(const json_t *list, const struct vg_cli_am_columns *how, bool is_expired,
+			  bool is_quiet, struct vg_buf *out)
+{
+	size_t i;
+	json_t *o;
+
+	if (!is_quiet)
+		vg_buf_printf(out, "ID\tSTATE\tMATCHERS\t%sSTARTS\t%s\tCREATED BY\tCOMMENT\n",
+			      how->held_state ? "ALERTS\t" : "", how->ends_title);
+	json_array_foreach(list, i, o) {
+		const char *state = json_string_value(json_object_get(json_object_get(o, "status"), "state"));
+		const char *id = json_string_value(json_object_get(o, "id"));
+		bool is_hidden = state && (how->is_active_only ? strcmp(state, "active") != 0
+							      : strcmp(state, "expired") == 0);
+
+		if (id == NULL || *id == '\0' || (is_hidden && !is_expired))
 			continue;
-		if (o->is_quiet) {
-			puts(json_string_value(json_object_get(s, "id")));
+		if (is_quiet) {
+			vg_buf_printf(out, "%s\n", id);
 			continue;
 		}
-		printf("%s\t%s\t", json_string_value(json_object_get(s, "id")), state ? state : "?");
-		vg_cli_print_matchers(json_object_get(s, "matchers"));
-		printf("\t%s\t%s\t%s\t%s\n", json_string_value(json_object_get(s, "startsAt")),
-		       json_string_value(json_object_get(s, "endsAt")), json_string_value(json_object_get(s, "createdBy")),
-		       json_string_value(json_object_get(s, "comment")));
+		vg_buf_printf(out, "%s\t%s\t", id, state ? state : "?");
+		print_matchers(json_object_get(o, "matchers"), out);
+		if (how->held_state) {
+			const json_t *alerts = json_object_get(o, "alerts");
+			size_t k, held = 0;
+			json_t *e;
+			json_array_foreach(alerts, k, e) {
+				const char *s = json_string_value(json_object_get(e, "state"));
+				held += s && strcmp(s, how->held_state) == 0;
+			}
+			vg_buf_printf(out, "\t%zu/%zu", held, json_array_size(alerts));
+		}
+		vg_buf_printf(out, "\t%s\t%s\t%s\t%s\n", text_of(o, "startsAt"), text_of(o, how->ends_key),
+			      text_of(o, "createdBy"), text_of(o, "comment"));
 	}
+}
+
+int vg_cli_am_list(const struct vg_http_client *client, const char *cmd, const char *path,
+		   const struct vg_cli_am_columns *how, bool is_expired, bool is_json, bool is_quiet)
+{
+	struct vg_buf out = VG_BUF_INIT;
+	json_t *list;
+	int rc;
+
+	if ((rc = get_list(client, cmd, path, is_json, &list)) >= 0)
+		return rc;
+	vg_cli_am_print_list(list, how, is_expired, is_quiet, &out);
 	json_decref(list);
-	return EXIT_OK;
+	if (vg_buf_failed(&out)) {
+		fputs("vigil: out of memory\n", stderr);
+		rc = EXIT_REFUSED;
+	} else if ((out.len && fwrite(out.data, 1, out.len, stdout) != out.len) || fflush(stdout) != 0) {
+		fprintf(stderr, "vigil: %s: cannot write the list\n", cmd);
+		rc = EXIT_REFUSED;
+	} else {
+		rc = EXIT_OK;
+	}
+	vg_buf_release(&out);
+	return rc;
+}
+
+static int silence_list(const struct vg_http_client *client, const struct vg_silence_options *o)
+{
+	static const struct vg_cli_am_columns how = { "endsAt", "ENDS", NULL, false };
+
+	return vg_cli_am_list(client, "silence", "/api/v2/silences", &how, o->is_expired, o->is_json, o->is_quiet);
 }
 
 int vg_cli_am_expire(const struct vg_http_client *client, const char *cmd, const char *path_prefix, int argc,

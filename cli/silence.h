@@ -39,14 +39,24 @@ int vg_cli_am_refused(const char *cmd, long status, const struct vg_buf *body);
 /* -1 with the answer in *status and out, or an exit status. */
 int vg_cli_am_request(const struct vg_http_client *client, const char *method, const char *path, const char *body,
 		      long *status, struct vg_buf *out);
-/* GET path: -1 with the list of objects in *list (caller json_decref's),
- * or an exit status after printing (the JSON as it came when is_json). */
-int vg_cli_am_get_list(const struct vg_http_client *client, const char *cmd, const char *path, bool is_json,
-		       struct json_t **list);
 /* MATCHER texts into the API's matchers list, or NULL with *rc. */
 struct json_t *vg_cli_matchers_json(const char *cmd, int argc, char **argv, int *rc);
-/* A matchers list as name="value",name=~"re". */
-void vg_cli_print_matchers(const struct json_t *ms);
+/* The columns of a list of silences or acks: ID, STATE, MATCHERS,
+ * ALERTS (with held_state), STARTS, then the end, CREATED BY and COMMENT. */
+struct vg_cli_am_columns {
+	const char *ends_key;   /* the object's end: "endsAt", "expiresAt" */
+	const char *ends_title; /* its column: "ENDS", "EXPIRES" */
+	const char *held_state; /* ALERTS counts the alerts in it, of all; NULL: no column */
+	bool is_active_only;    /* hidden without is_expired: all but active (else the expired) */
+};
+/* The objects of list as a table (is_quiet: their IDs, a line each)
+ * appended to out; an object without an ID is skipped. */
+void vg_cli_am_print_list(const struct json_t *list, const struct vg_cli_am_columns *how, bool is_expired,
+			  bool is_quiet, struct vg_buf *out);
+/* GET path and print the list there as how says (with is_json the JSON as
+ * it came); the exit status. */
+int vg_cli_am_list(const struct vg_http_client *client, const char *cmd, const char *path,
+		   const struct vg_cli_am_columns *how, bool is_expired, bool is_json, bool is_quiet);
 /* DELETE path_prefix ID for each ID. */
 int vg_cli_am_expire(const struct vg_http_client *client, const char *cmd, const char *path_prefix, int argc,
 		     char **argv);

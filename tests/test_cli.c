@@ -2,12 +2,13 @@
  * test_cli.c: the logic of the vigil command that needs no receiver:
  * time arguments and the default step (cli/output.c), series text, the
  * checks of answer shapes, the table, CSV and JSON renderers, the request
- * encoding and the envelope check (cli/http.c); and vg_http_get against a
- * one-shot HTTP server on loopback, a closed port and a server that never
- * answers.
+ * encoding and the envelope check (cli/http.c); the list of silences and
+ * acks (cli/silence.c); and vg_http_get against a one-shot HTTP server on
+ * loopback, a closed port and a server that never answers.
  */
 #include "cli/http.h"
 #include "cli/output.h"
+#include "cli/silence.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -1070,6 +1071,71 @@ START_TEST(test_get_refuses_other_protocols)
 }
 END_TEST
 
+/* --- the list of silences and acks (cli/silence.c) -------------------------------- */
+
+static const struct vg_cli_am_columns silence_columns = { "endsAt", "ENDS", NULL, false };
+static const struct vg_cli_am_columns ack_columns = { "expiresAt", "EXPIRES", "acknowledged", true };
+
+static const char am_list[] =
+	"[{\"id\":\"5e1\",\"status\":{\"state\":\"active\"},"
+	"\"matchers\":[{\"name\":\"job\",\"value\":\"node\",\"isRegex\":false,\"isEqual\":true},"
+	"{\"name\":\"dev\",\"value\":\"sd.\",\"isRegex\":true,\"isEqual\":false}],"
+	"\"alerts\":[{\"state\":\"acknowledged\"},{\"state\":\"resolved\"}],"
+	"\"startsAt\":\"S1\",\"endsAt\":\"E1\",\"expiresAt\":\"X1\",\"createdBy\":\"ops\",\"comment\":\"swap\"},"
+	" {\"status\":{\"state\":\"active\"},\"matchers\":[],\"startsAt\":\"S2\",\"endsAt\":\"E2\","
+	"\"createdBy\":\"ops\",\"comment\":\"no id\"},"
+	" {\"id\":\"\",\"status\":{\"state\":\"active\"},\"comment\":\"empty id\"},"
+	" {\"id\":\"e2\",\"status\":{\"state\":\"expired\"},\"matchers\":[],\"startsAt\":\"S3\"},"
+	" {\"id\":\"p3\",\"status\":{\"state\":\"pending\"},\"matchers\":[]}]";
+
+static char *am_print(const struct vg_cli_am_columns *how, bool is_expired, bool is_quiet)
+{
+	json_t *list = json_loads(am_list, 0, NULL);
+	struct vg_buf out = VG_BUF_INIT;
+
+	ck_assert_ptr_nonnull(list);
+	vg_cli_am_print_list(list, how, is_expired, is_quiet, &out);
+	json_decref(list);
+	ck_assert(!vg_buf_failed(&out));
+	return vg_buf_detach(&out, NULL);
+}
+
+START_TEST(test_am_list_silences_without_expired)
+{
+	char *s = am_print(&silence_columns, false, false);
+
+	ck_assert_str_eq(s, "ID\tSTATE\tMATCHERS\tSTARTS\tENDS\tCREATED BY\tCOMMENT\n"
+			    "5e1\tactive\tjob=\"node\",dev!~\"sd.\"\tS1\tE1\tops\tswap\n"
+			    "p3\tpending\t\t\t\t\t\n");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_am_list_acks_count_held_alerts)
+{
+	char *s = am_print(&ack_columns, false, false);
+
+	ck_assert_str_eq(s, "ID\tSTATE\tMATCHERS\tALERTS\tSTARTS\tEXPIRES\tCREATED BY\tCOMMENT\n"
+			    "5e1\tactive\tjob=\"node\",dev!~\"sd.\"\t1/2\tS1\tX1\tops\tswap\n");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_am_list_skips_objects_without_id)
+{
+	char *s = am_print(&silence_columns, true, true);
+
+	ck_assert_str_eq(s, "5e1\ne2\np3\n");
+	free(s);
+	s = am_print(&ack_columns, true, false);
+	ck_assert_ptr_null(strstr(s, "no id"));
+	ck_assert_ptr_null(strstr(s, "empty id"));
+	ck_assert_ptr_null(strstr(s, "(null)"));
+	ck_assert_ptr_nonnull(strstr(s, "\ne2\texpired\t\t0/0\tS3\t\t\t\n"));
+	free(s);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1130,6 +1196,12 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_json_indents_two_spaces_in_order);
 	tcase_add_test(tc, test_json_numbers_shortest_exact);
 	tcase_add_test(tc, test_json_scalars_and_escapes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("am_list");
+	tcase_add_test(tc, test_am_list_silences_without_expired);
+	tcase_add_test(tc, test_am_list_acks_count_held_alerts);
+	tcase_add_test(tc, test_am_list_skips_objects_without_id);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("http");
