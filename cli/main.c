@@ -570,6 +570,33 @@ static void not_the_api(const struct request *rq, const char *path, struct vg_er
 	err->code = VG_EPROTO;
 }
 
+/* GET path: the answer in *doc (caller json_decref's), its warnings
+ * printed; -1, or the exit status after saying why not. */
+static int get_answer(const struct request *rq, const char *path, const struct vg_http_param *params,
+		      size_t n_params, json_t **doc)
+{
+	struct vg_err err = { 0 };
+
+	if (vg_http_get(&rq->client, path, params, n_params, doc, &err) != 0)
+		return fail(&err);
+	print_warnings(*doc);
+	return -1;
+}
+
+/* The answer's data into result by from_json; -1, or the exit status
+ * after saying why not (3 when the answer is not of the API's shape). */
+static int answer_result(const struct request *rq, const char *path, const json_t *doc,
+			 int (*from_json)(const json_t *, struct vg_result *, struct vg_err *),
+			 struct vg_result *result)
+{
+	struct vg_err err = { 0 };
+	int rc = from_json(json_object_get(doc, "data"), result, &err);
+
+	if (rc == VG_EINVAL)
+		not_the_api(rq, path, &err);
+	return rc ? fail(&err) : -1;
+}
+
 /*
  * Sends the request, then renders its data with from_json and the
  * renderer for the format. Nothing reaches stdout unless all went well.
@@ -582,23 +609,16 @@ static int run_request(const struct request *rq, const char *path,
 {
 	struct vg_result result = { 0 };
 	struct vg_buf out = VG_BUF_INIT;
-	struct vg_err err = { 0 };
 	json_t *doc = NULL;
 	int rc;
 
-	if (vg_http_get(&rq->client, path, params, n_params, &doc, &err) != 0)
-		return fail(&err);
-	print_warnings(doc);
+	if ((rc = get_answer(rq, path, params, n_params, &doc)) >= 0)
+		return rc;
 	if (rq->format == VG_OUTPUT_JSON) {
 		vg_output_json(doc, &out);
 	} else {
-		rc = from_json(json_object_get(doc, "data"), &result, &err);
-		if (rc == VG_EINVAL)
-			not_the_api(rq, path, &err);
-		if (rc) {
-			rc = fail(&err);
+		if ((rc = answer_result(rq, path, doc, from_json, &result)) >= 0)
 			goto out;
-		}
 		if (rq->format == VG_OUTPUT_CSV)
 			csv(&result, &out);
 		else if (result.n_rows == 0)
@@ -624,19 +644,13 @@ static int run_chart(const struct request *rq, const struct options *o, const ch
 	struct vg_chart_opts co = { 0 };
 	struct vg_result result = { 0 };
 	struct vg_buf out = VG_BUF_INIT;
-	struct vg_err err = { 0 };
 	json_t *doc = NULL;
 	int rc;
 
-	if (vg_http_get(&rq->client, path, params, n_params, &doc, &err) != 0)
-		return fail(&err);
-	print_warnings(doc);
-	if ((rc = vg_output_result_from_json(json_object_get(doc, "data"), &result, &err)) != 0) {
-		if (rc == VG_EINVAL)
-			not_the_api(rq, path, &err);
-		rc = fail(&err);
+	if ((rc = get_answer(rq, path, params, n_params, &doc)) >= 0)
+		return rc;
+	if ((rc = answer_result(rq, path, doc, vg_output_result_from_json, &result)) >= 0)
 		goto out;
-	}
 	vg_chart_opts_for_terminal(&co, STDOUT_FILENO, o->is_ascii);
 	co.title = expr;
 	co.step_ms = step_ms;
@@ -805,9 +819,8 @@ static int run_labels(const struct options *o, int argc, char **argv)
 		snprintf(path, sizeof(path), "/api/v1/label/%s/values", argv[0]);
 	else
 		snprintf(path, sizeof(path), "/api/v1/labels");
-	if (vg_http_get(&rq.client, path, params, n, &doc, &err) != 0)
-		return fail(&err);
-	print_warnings(doc);
+	if ((rc = get_answer(&rq, path, params, n, &doc)) >= 0)
+		return rc;
 	if (rq.format == VG_OUTPUT_JSON) {
 		vg_output_json(doc, &out);
 	} else if (vg_output_strings(json_object_get(doc, "data"), rq.format == VG_OUTPUT_CSV,
