@@ -618,29 +618,17 @@ static int parse_argv(struct agent_flags *fl, int argc, char **argv, struct vg_e
 		case OPT_RECEIVERS: fl->receivers = optarg; break;
 		case OPT_STATSD_LISTEN: fl->statsd_listen = optarg; break;
 		case OPT_TLS_CA_FILE: fl->tls_ca_file = optarg; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		case 'V':
-			printf("%s %s\n", PROG, PACKAGE_VERSION);
-			return 1;
-		case ':':
-			return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument",
-					  argv[optind - 1]);
 		default:
-			return vg_conf_unknown_option(argv[optind - 1], err);
+			return vg_conf_getopt_other(c, argv, usage_text, PROG " " PACKAGE_VERSION, err);
 		}
 	}
-	if (optind < argc)
-		return vg_err_set(err, VG_EINVAL, "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return vg_conf_no_operands(argc, argv, err);
 }
 
 int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv,
 			      struct vg_err *err)
 {
 	struct agent_flags fl;
-	const char *path;
 	int r;
 
 	memset(&fl, 0, sizeof(fl));
@@ -652,16 +640,9 @@ int vg_agent_config_from_args(struct vg_agent_config *cfg, int argc, char **argv
 	r = parse_argv(&fl, argc, argv, err);
 	if (r != 0)
 		goto out;
-	path = fl.config ? fl.config : VG_AGENT_DEFAULT_CONFIG;
-	r = vg_conf_load_file(path, agent_fields, cfg, err);
-	if (r == VG_ENOENT && !fl.config) {
-		r = 0; /* no file at the default path: run on defaults */
-	} else if (r < 0) {
+	r = vg_conf_load_given(fl.config, VG_AGENT_DEFAULT_CONFIG, agent_fields, cfg, &cfg->config_path, err);
+	if (r < 0)
 		goto out;
-	} else if (vg_conf_set_str(&cfg->config_path, path) < 0) {
-		r = vg_err_set(err, VG_ENOMEM, "out of memory");
-		goto out;
-	}
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
 		goto out;

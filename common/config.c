@@ -1200,3 +1200,41 @@ int vg_conf_unknown_option(const char *arg, struct vg_err *err)
 		return vg_err_set(err, VG_EINVAL, "unknown or ambiguous option '%s'", arg);
 	return vg_err_set(err, VG_EINVAL, "unknown option '-%c'", optopt);
 }
+
+int vg_conf_getopt_other(int c, char **argv, const char *usage, const char *version, struct vg_err *err)
+{
+	switch (c) {
+	case 'h':
+		fputs(usage, stdout);
+		return 1;
+	case 'V':
+		printf("%s\n", version);
+		return 1;
+	case ':':
+		return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument", argv[optind - 1]);
+	default:
+		return vg_conf_unknown_option(argv[optind - 1], err);
+	}
+}
+
+int vg_conf_no_operands(int argc, char **argv, struct vg_err *err)
+{
+	if (optind < argc)
+		return vg_err_set(err, VG_EINVAL, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int vg_conf_load_given(const char *given, const char *default_path, const struct vg_conf_field *fields,
+		       void *target, char **config_path, struct vg_err *err)
+{
+	const char *path = given ? given : default_path;
+	int r = vg_conf_load_file(path, fields, target, err);
+
+	if (r == VG_ENOENT && given == NULL)
+		return 0; /* no file at the default path: run on defaults */
+	if (r < 0)
+		return r;
+	if (vg_conf_set_str(config_path, path) < 0)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
+	return 0;
+}

@@ -138,6 +138,19 @@ int vg_conf_set_str_flag(char **member, const char *flag, const char *value,
 
 /* The usage error for the option getopt_long refused at argv element arg. */
 int vg_conf_unknown_option(const char *arg, struct vg_err *err);
+/* The cases of a program's getopt_long loop (optstring ":hV") for c none
+ * of its own options: -h prints usage and -V the version line on stdout
+ * and return 1 (the program is done); an option without its argument or
+ * an unknown one is a usage error (negative). */
+int vg_conf_getopt_other(int c, char **argv, const char *usage, const char *version, struct vg_err *err);
+/* After the loop: an operand left is a usage error. 0, or negative. */
+int vg_conf_no_operands(int argc, char **argv, struct vg_err *err);
+/* Loads the file a --config flag named (given), or with given NULL the
+ * one at default_path, where no file means the defaults; the path of the
+ * file loaded is kept in *config_path (none: left as it was). 0, or
+ * negative with err. */
+int vg_conf_load_given(const char *given, const char *default_path, const struct vg_conf_field *fields,
+		       void *target, char **config_path, struct vg_err *err);
 
 /* s when it is short and has no control characters or quotes, else
  * instead: what may be echoed into a message shown on a terminal. */

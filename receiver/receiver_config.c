@@ -543,29 +543,17 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_QUERY + 3: case OPT_QUERY + 4: case OPT_QUERY + 5:
 			fl->query[c - OPT_QUERY] = optarg;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		case 'V':
-			printf("%s %s\n", PROG, PACKAGE_VERSION);
-			return 1;
-		case ':':
-			return vg_err_set(err, VG_EINVAL, "option '%s' requires an argument",
-					  argv[optind - 1]);
 		default:
-			return vg_conf_unknown_option(argv[optind - 1], err);
+			return vg_conf_getopt_other(c, argv, usage_text, PROG " " PACKAGE_VERSION, err);
 		}
 	}
-	if (optind < argc)
-		return vg_err_set(err, VG_EINVAL, "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return vg_conf_no_operands(argc, argv, err);
 }
 
 int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char **argv,
 				 struct vg_err *err)
 {
 	struct receiver_flags fl;
-	const char *path;
 	int r;
 
 	memset(&fl, 0, sizeof(fl));
@@ -576,15 +564,10 @@ int vg_receiver_config_from_args(struct vg_receiver_config *cfg, int argc, char 
 	if (r != 0)
 		return r;
 	cfg->is_check_only = fl.is_check_only;
-	path = fl.config ? fl.config : VG_RECEIVER_DEFAULT_CONFIG;
-	r = vg_conf_load_file(path, receiver_fields, cfg, err);
-	if (r == VG_ENOENT && !fl.config)
-		r = 0; /* no file at the default path: run on defaults */
-	else if (r < 0)
+	r = vg_conf_load_given(fl.config, VG_RECEIVER_DEFAULT_CONFIG, receiver_fields, cfg, &cfg->config_path, err);
+	if (r < 0)
 		return r;
-	else if (vg_conf_set_str(&cfg->config_path, path) < 0)
-		return vg_err_set(err, VG_ENOMEM, "out of memory");
-	else if ((r = vg_alerting_validate(&cfg->alerting, path, err)) != 0)
+	if (cfg->config_path && (r = vg_alerting_validate(&cfg->alerting, cfg->config_path, err)) != 0)
 		return r;
 	r = apply_flags(cfg, &fl, err);
 	if (r < 0)
