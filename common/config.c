@@ -1180,6 +1180,13 @@ int vg_conf_check_path(const void *member, struct vg_err *err)
 	return 0;
 }
 
+int vg_conf_mark_given(const void *member, struct vg_err *err)
+{
+	(void)err;
+	((struct vg_conf_flag *)(uintptr_t)member)->is_given = true;
+	return 0;
+}
+
 int vg_conf_set_str_flag(char **member, const char *flag, const char *value,
 			 int (*check)(const void *, struct vg_err *), struct vg_err *err)
 {

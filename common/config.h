@@ -131,6 +131,16 @@ int vg_conf_check_log_level(const void *member, struct vg_err *err); /* error, w
 int vg_conf_check_path(const void *member, struct vg_err *err);      /* not empty */
 int vg_conf_check_ident(const void *member, struct vg_err *err);     /* at most 256 bytes (a HELLO string) */
 
+/* A boolean key whose absence the loader records (keys whose default is
+ * true, or comes from a global section): its field is the member value,
+ * with vg_conf_mark_given as the check. */
+struct vg_conf_flag {
+	bool value; /* first: the field's member is the flag itself */
+	bool is_given;
+};
+/* The check of a struct vg_conf_flag's value: records that it was given. */
+int vg_conf_mark_given(const void *member, struct vg_err *err);
+
 /* Sets a string member from a command-line flag and runs check (may be
  * NULL) on it; a failure's message is prefixed with the flag's name. */
 int vg_conf_set_str_flag(char **member, const char *flag, const char *value,

@@ -149,15 +149,6 @@ static int check_hello(const void *member, struct vg_err *err)
 	return 0;
 }
 
-static int mark_flag(const void *member, struct vg_err *err)
-{
-	struct vg_email_flag *f = (struct vg_email_flag *)(uintptr_t)member;
-
-	(void)err;
-	f->is_given = true;
-	return 0;
-}
-
 #define E(key, type, member) key, type, offsetof(struct vg_email_config, member), NULL
 
 static const struct vg_conf_field tls_fields[] = {
@@ -177,8 +168,8 @@ const struct vg_conf_field vg_email_fields[] = {
 	{ E("auth_username", VG_CONF_STR, auth_username), 0, 0, vg_conf_check_ident },
 	{ E("auth_password", VG_CONF_STR, auth_password), 0, 0, NULL },
 	{ E("auth_password_file", VG_CONF_STR, auth_password_file), 0, 0, vg_conf_check_path },
-	{ E("require_tls", VG_CONF_BOOL, require_tls.value), 0, 0, mark_flag },
-	{ E("implicit_tls", VG_CONF_BOOL, implicit_tls.value), 0, 0, mark_flag },
+	{ E("require_tls", VG_CONF_BOOL, require_tls.value), 0, 0, vg_conf_mark_given },
+	{ E("implicit_tls", VG_CONF_BOOL, implicit_tls.value), 0, 0, vg_conf_mark_given },
 	{ "tls_config", VG_CONF_SECTION, 0, tls_fields, 0, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };

@@ -22,12 +22,6 @@
 
 struct vg_buf;
 
-/* A boolean key whose absence the loader records (default true keys). */
-struct vg_email_flag {
-	bool value;
-	bool is_given;
-};
-
 struct vg_email_config {
 	struct vg_channel_item item; /* first: channel.h; send_resolved default false */
 	char *to;                    /* required: "a@x, Name <b@y>" (the To: header as given) */
@@ -37,8 +31,8 @@ struct vg_email_config {
 	char *auth_username;
 	char *auth_password;         /* or auth_password_file */
 	char *auth_password_file;
-	struct vg_email_flag require_tls; /* default true */
-	struct vg_email_flag implicit_tls; /* smtps://; default: port 465 */
+	struct vg_conf_flag require_tls; /* default true */
+	struct vg_conf_flag implicit_tls; /* smtps://; default: port 465 */
 	char *tls_ca_file;           /* tls_config: */
 	char *tls_cert_file;
 	char *tls_key_file;

@@ -106,7 +106,7 @@ struct vg_global_conf {
 	/* defaults of email and PagerDuty items (notifier_global.c) */
 	char *smtp_from, *smtp_hello, *smtp_smarthost;
 	char *smtp_auth_username, *smtp_auth_password, *smtp_auth_password_file;
-	struct vg_http_flag smtp_require_tls;
+	struct vg_conf_flag smtp_require_tls;
 	char *pagerduty_url;
 };
 

@@ -217,7 +217,7 @@ static const struct vg_conf_field global_fields[] = {
 	{ G("smtp_auth_username", VG_CONF_STR, smtp_auth_username), 0, 0, vg_conf_check_ident },
 	{ G("smtp_auth_password", VG_CONF_STR, smtp_auth_password), 0, 0, NULL },
 	{ G("smtp_auth_password_file", VG_CONF_STR, smtp_auth_password_file), 0, 0, vg_conf_check_path },
-	{ G("smtp_require_tls", VG_CONF_BOOL, smtp_require_tls.value), 0, 0, vg_http_flag_mark },
+	{ G("smtp_require_tls", VG_CONF_BOOL, smtp_require_tls.value), 0, 0, vg_conf_mark_given },
 	{ G("pagerduty_url", VG_CONF_STR, pagerduty_url), 0, 0, NULL },
 	END,
 };

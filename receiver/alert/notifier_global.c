@@ -39,7 +39,7 @@ int nt_global_defaults_apply(struct vg_alerting_config *c, struct vg_err *err)
 					       fill(&e->auth_password_file, g->smtp_auth_password_file) < 0)))
 				return vg_err_set(err, VG_ENOMEM, "out of memory");
 			if (!e->require_tls.is_given && g->smtp_require_tls.is_given)
-				e->require_tls = (struct vg_email_flag){ g->smtp_require_tls.value, true };
+				e->require_tls = (struct vg_conf_flag){ g->smtp_require_tls.value, true };
 		}
 		for (size_t i = 0; i < rc->pagerduty_configs.n; i++) {
 			struct vg_pagerduty_config *p = (struct vg_pagerduty_config *)rc->pagerduty_configs.v + i;

@@ -39,13 +39,6 @@ int vg_http_config_mark(const void *member, struct vg_err *err)
 	return 0;
 }
 
-int vg_http_flag_mark(const void *member, struct vg_err *err)
-{
-	(void)err;
-	((struct vg_http_flag *)(uintptr_t)member)->is_given = true;
-	return 0;
-}
-
 int vg_http_config_check_auth_type(const void *member, struct vg_err *err)
 {
 	const char *s = *(const char *const *)member;
@@ -133,8 +126,8 @@ const struct vg_conf_field vg_http_config_fields[] = {
 	{ H("proxy_url", VG_CONF_STR, proxy_url), 0, 0, check_proxy_url },
 	{ H("no_proxy", VG_CONF_STR, no_proxy), 0, 0, check_text },
 	{ H("proxy_from_environment", VG_CONF_BOOL, proxy_from_environment), 0, 0, NULL },
-	{ H("follow_redirects", VG_CONF_BOOL, follow_redirects.value), 0, 0, vg_http_flag_mark },
-	{ H("enable_http2", VG_CONF_BOOL, enable_http2.value), 0, 0, vg_http_flag_mark },
+	{ H("follow_redirects", VG_CONF_BOOL, follow_redirects.value), 0, 0, vg_conf_mark_given },
+	{ H("enable_http2", VG_CONF_BOOL, enable_http2.value), 0, 0, vg_conf_mark_given },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

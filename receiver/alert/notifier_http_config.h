@@ -35,12 +35,6 @@
 struct vg_err;
 struct curl_slist;
 
-/* A boolean key whose absence the loader records (default true keys). */
-struct vg_http_flag {
-	bool value;
-	bool is_given;
-};
-
 struct vg_http_config {
 	bool is_given; /* the http_config key was in the file */
 	/* basic_auth */
@@ -59,8 +53,8 @@ struct vg_http_config {
 	char *proxy_url;
 	char *no_proxy;
 	bool proxy_from_environment;
-	struct vg_http_flag follow_redirects;
-	struct vg_http_flag enable_http2;
+	struct vg_conf_flag follow_redirects;
+	struct vg_conf_flag enable_http2;
 };
 
 extern const struct vg_conf_field vg_http_config_fields[];
@@ -68,9 +62,6 @@ extern const struct vg_conf_field vg_http_config_fields[];
 /* The check of authorization.type: one word, not "basic" (Prometheus's
  * rule: basic_auth says that). */
 int vg_http_config_check_auth_type(const void *member, struct vg_err *err);
-
-/* The check of a struct vg_http_flag's value: records that it was given. */
-int vg_http_flag_mark(const void *member, struct vg_err *err);
 
 /* The check of an http_config field: records that the key was given. */
 int vg_http_config_mark(const void *member, struct vg_err *err);
