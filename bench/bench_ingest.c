@@ -16,6 +16,12 @@
  * same data directory replays the WAL. Speaks protocol 2 (scaled-decimal
  * deltas, common/samples2.h) unless --proto 1.
  *
+ * RSS is shown with what it is made of, so the per-series figure can be
+ * checked: the receiver started and idle with an empty head (its fixed
+ * cost: libraries, threads, buffers), after ingest and after WAL replay;
+ * per series gross (RSS / series) and marginal ((RSS - empty) / series);
+ * and each of the three by kind of mapping (rss_by_kind).
+ *
  *   bench_ingest [--hosts H] [--intervals N] [--receiver PATH] [--seed S] [--proto 1|2]
  */
 #include "config.h"
@@ -104,6 +110,113 @@ static void proc_usage(pid_t pid, double *cpu_s, double *rss_bytes)
 	}
 	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 	*rss_bytes = (double)rss * (double)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Resident bytes of a process by kind of mapping, from /proc/PID/smaps:
+ *   heap    the main arena's [heap] (brk), the main thread's malloc;
+ *   arenas  the malloc arenas of other threads: anonymous mappings that
+ *           start on a 64 MiB boundary (glibc's HEAP_MAX_SIZE) and are
+ *           followed by their reserved, inaccessible rest, or fill it;
+ *   stacks  [stack] and the threads' stacks: anonymous mappings just above
+ *           a guard mapping (no access) of at most 1 MiB;
+ *   anon    every other anonymous mapping (malloc's mmaps of large
+ *           blocks, and what the program maps itself);
+ *   files   the program, its shared libraries, other mapped files and the
+ *           kernel's [vdso] and [vvar].
+ * Those tests read the layout glibc and pthread make; a mapping they
+ * misjudge moves between arenas, stacks and anon, never out of the total.
+ */
+struct rss_kinds {
+	double total, heap, arenas, stacks, anon, files;
+};
+
+struct smaps_map {
+	unsigned long start, end;
+	bool is_none;     /* ---p: reserved, no access */
+	char what;        /* 'h' [heap], 's' [stack], 'a' anonymous, 'f' file or kernel */
+	double rss_bytes;
+};
+
+static int rss_by_kind(pid_t pid, struct rss_kinds *k)
+{
+	char path[64], line[4096 + 128];
+	struct smaps_map *m = NULL;
+	size_t n = 0, cap = 0;
+	FILE *f;
+
+	memset(k, 0, sizeof(*k));
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b, kib;
+		char perms[8] = "", name[4096] = "";
+		int used = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &a, &b, perms, &used) == 3 && used > 0) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct smaps_map *g = realloc(m, cap * sizeof(*m));
+				if (g == NULL) {
+					fclose(f);
+					free(m);
+					return -1;
+				}
+				m = g;
+			}
+			sscanf(line + used, "%4095s", name);
+			m[n] = (struct smaps_map){ a, b, strcmp(perms, "---p") == 0,
+						   strcmp(name, "[heap]") == 0    ? 'h'
+						   : strcmp(name, "[stack]") == 0 ? 's'
+						   : name[0] == '\0'              ? 'a'
+										  : 'f',
+						   0 };
+			n++;
+		} else if (n > 0 && sscanf(line, "Rss: %lu kB", &kib) == 1) {
+			m[n - 1].rss_bytes = (double)kib * 1024;
+		}
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned long arena_bytes = 64ul << 20;
+		double r = m[i].rss_bytes;
+		bool is_after_guard = i > 0 && m[i - 1].is_none && m[i - 1].what == 'a' &&
+				      m[i - 1].end == m[i].start && m[i - 1].end - m[i - 1].start <= (1ul << 20);
+		bool is_arena = m[i].start % arena_bytes == 0 &&
+				(m[i].end - m[i].start == arena_bytes ||
+				 (i + 1 < n && m[i + 1].is_none && m[i + 1].start == m[i].end));
+
+		k->total += r;
+		if (m[i].what == 'h')
+			k->heap += r;
+		else if (m[i].what == 's')
+			k->stacks += r;
+		else if (m[i].what == 'f')
+			k->files += r;
+		else if (is_arena)
+			k->arenas += r;
+		else if (is_after_guard)
+			k->stacks += r;
+		else
+			k->anon += r;
+	}
+	free(m);
+	return 0;
+}
+
+static void print_kinds(const char *when, const struct rss_kinds *k)
+{
+	printf("rss by kind, %-10s heap %.1f, other arenas %.1f, anon %.1f, stacks %.1f, files %.1f MiB\n",
+	       when, k->heap / 1048576.0, k->arenas / 1048576.0, k->anon / 1048576.0, k->stacks / 1048576.0,
+	       k->files / 1048576.0);
+}
+
+static void result_kinds(const char *prefix, const struct rss_kinds *k)
+{
+	printf(" %s_heap_mib=%.1f %s_arenas_mib=%.1f %s_anon_mib=%.1f %s_stacks_mib=%.1f %s_files_mib=%.1f",
+	       prefix, k->heap / 1048576.0, prefix, k->arenas / 1048576.0, prefix, k->anon / 1048576.0,
+	       prefix, k->stacks / 1048576.0, prefix, k->files / 1048576.0);
 }
 
 /* The series of one host: name, labels and kind. */
@@ -462,6 +575,13 @@ int main(int argc, char **argv)
 	uint16_t port;
 	uint16_t http_port;
 	pid_t rpid = start_receiver(bin, dir, &port, &http_port);
+	/* The fixed cost: started, idle, the head empty. A moment first for
+	 * the threads' start-up to finish. */
+	struct rss_kinds k_empty, k_ingest, k_replay;
+	double cpu_empty, rss_empty;
+	usleep(500000);
+	proc_usage(rpid, &cpu_empty, &rss_empty);
+	rss_by_kind(rpid, &k_empty);
 
 	struct vg_frame_codec *codec = vg_frame_codec_new(3);
 	struct host *hs = calloc(hosts, sizeof(*hs));
@@ -560,6 +680,7 @@ int main(int argc, char **argv)
 	}
 	t_end = now_s();
 	proc_usage(rpid, &cpu1, &rss1);
+	rss_by_kind(rpid, &k_ingest);
 
 	double wall = t_end - t_start, cpu = cpu1 - cpu0;
 	printf("bench_ingest: %u hosts x 100 series, %u intervals, window %d batches per connection, protocol %d\n",
@@ -570,7 +691,12 @@ int main(int argc, char **argv)
 	printf("receiver cpu seconds    %.3f\n", cpu);
 	printf("cpu s per M samples     %.3f\n", cpu / (samples / 1e6));
 	printf("receiver rss MiB        %.1f\n", rss1 / 1048576.0);
-	printf("rss bytes per series    %.0f\n", rss1 / (hosts * 100.0));
+	printf("rss bytes per series    %.0f gross (RSS / series), %.0f marginal ((RSS - empty) / series)\n",
+	       rss1 / (hosts * 100.0), (rss1 - rss_empty) / (hosts * 100.0));
+	printf("receiver rss empty MiB  %.1f (started and idle, empty head: libraries, threads, buffers)\n",
+	       rss_empty / 1048576.0);
+	print_kinds("empty:", &k_empty);
+	print_kinds("ingest:", &k_ingest);
 	printf("wire bytes per sample   %.2f (all frames, the series dictionary included)\n",
 	       (double)wire_bytes / (double)samples);
 	printf("steady bytes per sample %.2f (SAMPLES frames only, headers included)\n",
@@ -598,10 +724,17 @@ int main(int argc, char **argv)
 	unlink(ports);
 	double r0 = now_s();
 	rpid = start_receiver(bin, dir, &port, NULL);
-	double replay = now_s() - r0;
+	double replay = now_s() - r0, cpu_replay, rss_replay;
+	proc_usage(rpid, &cpu_replay, &rss_replay);
+	rss_by_kind(rpid, &k_replay);
 	printf("wal replay seconds      %.3f (start to listening, %llu samples)\n", replay,
 	       (unsigned long long)samples);
 	printf("wal replay samples/s    %.0f\n", samples / replay);
+	printf("wal replay cpu s per M  %.3f (receiver CPU from start to listening)\n",
+	       cpu_replay / (samples / 1e6));
+	printf("rss after replay MiB    %.1f: %.0f bytes per series gross, %.0f marginal\n",
+	       rss_replay / 1048576.0, rss_replay / (hosts * 100.0), (rss_replay - rss_empty) / (hosts * 100.0));
+	print_kinds("replay:", &k_replay);
 	kill(rpid, SIGTERM);
 	waitpid(rpid, NULL, 0);
 	printf("RESULT proto=%d samples_per_s=%.0f cpu_s_per_m_samples=%.3f rss_bytes_per_series=%.0f "
@@ -613,6 +746,15 @@ int main(int argc, char **argv)
 		       "ack_p99_ms_query=%.2f full_scan_queries=%llu",
 		       ack.idle_p50, ack.idle_p99, ack.query_p50, ack.query_p99,
 		       (unsigned long long)ack.queries);
+	printf(" rss_empty_mib=%.1f rss_ingest_mib=%.1f rss_marginal_bytes_per_series=%.0f "
+	       "rss_replay_mib=%.1f rss_replay_bytes_per_series=%.0f rss_replay_marginal_bytes_per_series=%.0f "
+	       "wal_replay_cpu_s_per_m_samples=%.3f",
+	       rss_empty / 1048576.0, rss1 / 1048576.0, (rss1 - rss_empty) / (hosts * 100.0),
+	       rss_replay / 1048576.0, rss_replay / (hosts * 100.0), (rss_replay - rss_empty) / (hosts * 100.0),
+	       cpu_replay / (samples / 1e6));
+	result_kinds("empty", &k_empty);
+	result_kinds("ingest", &k_ingest);
+	result_kinds("replay", &k_replay);
 	printf("\n");
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
