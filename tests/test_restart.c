@@ -423,7 +423,9 @@ START_TEST(test_second_agent_on_a_spool_is_refused)
 			 "--hostname", "twin-agent", "--config", "/dev/null", "--spool-dir", spool, NULL };
 	ck_assert_int_eq(vg_t_spawn(&twin, log_path, argv), 0);
 	ck_assert(vg_t_wait_log(&twin, "is in use by another process", 10000));
-	ck_assert_int_eq(vg_t_stop(&twin, SIGTERM, 10000), 1);
+	/* It exits by itself (signal 0 only waits): a SIGTERM sent now could
+	 * arrive before that exit on a loaded machine and answer 143. */
+	ck_assert_int_eq(vg_t_stop(&twin, 0, 10000), 1);
 	ck_assert(!vg_t_log_contains(&twin, "sampling every")); /* no memory spool instead */
 	ck_assert(vg_t_alive(&first));
 	ck_assert_int_eq(vg_t_stop(&first, SIGTERM, 10000), 0);
