@@ -16,6 +16,9 @@
  *            a decimal form)
  *   increase against last - first (equal for a counter without reset)
  * so a counter's min, max and increase cost two bytes each per series.
+ * Per series, last and first may instead be one column of first and last
+ * apart (0x40, first then holding the mark 0x41), and increase one against
+ * the down steps (0x42), when smaller (below, "Layouts of rollup.c's own").
  */
 #include "receiver/storage/rollup.h"
 #include "common/buf.h"
