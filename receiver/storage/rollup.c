@@ -247,7 +247,9 @@ struct scratch {
 	int64_t *m[4]; /* decimal integers of the layouts below */
 };
 
-static int scratch_new(struct scratch *s, size_t n)
+/* The encoder's (is_encode) or the decoder's arrays of n; the decoder's
+ * layouts need two integer arrays and no cat. */
+static int scratch_new(struct scratch *s, size_t n, bool is_encode)
 {
 	size_t m = n ? n : 1;
 
@@ -255,11 +257,11 @@ static int scratch_new(struct scratch *s, size_t n)
 	s->ts = malloc(m * sizeof(*s->ts));
 	s->count = malloc(m * sizeof(*s->count));
 	s->ref = malloc(m * sizeof(double));
-	s->cat = malloc(4 * m * sizeof(double));
-	bool is_ok = s->ts && s->count && s->ref && s->cat;
+	s->cat = is_encode ? malloc(4 * m * sizeof(double)) : NULL;
+	bool is_ok = s->ts && s->count && s->ref && (s->cat || !is_encode);
 	for (int i = 0; i < 6; i++)
 		is_ok = (s->f[i] = malloc(m * sizeof(double))) != NULL && is_ok;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < (is_encode ? 4 : 2); i++)
 		is_ok = (s->m[i] = malloc(m * sizeof(int64_t))) != NULL && is_ok;
 	return is_ok ? 0 : VG_ENOMEM;
 }
@@ -483,7 +485,7 @@ int vg_rollup_encode(const struct vg_bucket *b, size_t n, struct vg_buf *out,
 
 	if (n > VG_COL_MAX_N)
 		return VG_ELIMIT;
-	if ((rc = scratch_new(&s, n)) != 0)
+	if ((rc = scratch_new(&s, n, true)) != 0)
 		goto out;
 	last = s.f[0];
 	first = s.f[1];
@@ -561,7 +563,7 @@ int vg_rollup_decode(const struct vg_block_col *cols, int64_t width_ms, struct v
 		return rc;
 	if (n > VG_COL_MAX_N)
 		return vg_err_set(err, VG_EINVAL, "rollup series of %zu buckets", n);
-	if (scratch_new(&s, n) != 0 || vg_buckets_reserve(out, out->n + n) != 0) {
+	if (scratch_new(&s, n, false) != 0 || vg_buckets_reserve(out, out->n + n) != 0) {
 		scratch_free(&s);
 		return vg_err_set(err, VG_ENOMEM, "out of memory decoding rollups");
 	}
