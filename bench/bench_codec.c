@@ -429,6 +429,40 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	free(v_out);
 }
 
+/*
+ * The information floor of the decimal variant's rollup buckets of c
+ * samples, bytes per bucket (docs/performance.md, "The floor of the
+ * rollups"). Per series, given the bucket before: first is one step from
+ * the last before, log2 K bits (K the step's values: incr x 100 for a
+ * counter, 200 for a gauge); last and sum are first plus the m = c - 1
+ * inner steps s_j summed with weights 1 and m + 1 - j, a pair whose
+ * entropy is that of a Gaussian of the same covariance (the sum of
+ * uniform steps is near one), log2(2 pi e) + log2(det) / 2 with
+ * det = sigma^4 m^2 (m^2 - 1) / 12, sigma^2 = (K^2 - 1) / 12; constants
+ * are free, as are ts and count. A counter's min, max and increase
+ * follow from first and last (no resets); a gauge's are not counted, so
+ * this is a lower bound.
+ */
+static double rollup_floor_bytes(uint64_t seed, size_t c)
+{
+	struct rng r = { seed ^ 0x9E3779B97F4A7C15ULL };
+	struct gen g;
+	double bits = 0, m = (double)c - 1;
+
+	gen_init(&g, &r);
+	for (int s = 0; s < SERIES; s++) {
+		if (g.incr[s] < 0)
+			continue;
+		double k = g.incr[s] > 0 ? g.incr[s] * 100 : 200, var = (k * k - 1) / 12;
+		bits += log2(k);
+		if (m >= 2)
+			bits += log2(2 * M_PI * M_E) + log2(var * var * m * m * (m * m - 1) / 12) / 2;
+		else if (m == 1)
+			bits += log2(2 * M_PI * M_E * var) / 2;
+	}
+	return bits / SERIES / 8;
+}
+
 /* Bytes per bucket of the rollup columns as the tiers write them
  * (vg_rollup_compute, vg_rollup_encode), before and after zstd -3, one
  * host's series a group as the block writer groups them; per column too. */
@@ -531,6 +565,9 @@ int main(int argc, char **argv)
 	printf("columns ts, count, last, first, min, max, sum, increase (receiver/storage/rollup.c); bytes per bucket, zstd -3, one host's series a group:\n");
 	printf("  noisy 1m buckets: %.2f (%.2f before zstd); decimal: %.2f (%.2f)\n", z1m_ref, r1m, dz1m, d1m);
 	printf("  noisy 1h buckets: %.2f (%.2f before zstd); decimal: %.2f (%.2f)\n", z1h_ref, r1h, dz1h, d1h);
+	double fl1m = rollup_floor_bytes(seed, 6), fl1h = rollup_floor_bytes(seed, 360);
+	printf("information floor of the decimal model's buckets (first, last, sum): 1m %.2f, 1h %.2f bytes/bucket\n",
+	       fl1m, fl1h);
 
 	const struct figures *x = &f[V_NOISY];
 	printf("RESULT head_bytes_per_sample=%.3f head_bytes_per_series_720=%.0f head_bytes_per_series_720_c120=%.0f "
@@ -538,10 +575,11 @@ int main(int argc, char **argv)
 	       "decimal_col_zstd_bytes_per_sample=%.3f float_col_zstd_bytes_per_sample=%.3f "
 	       "floor_bytes_per_sample=%.3f rollup_1m_bytes_per_bucket=%.2f rollup_1h_bytes_per_bucket=%.2f "
 	       "decimal_rollup_1m_bytes_per_bucket=%.2f decimal_rollup_1h_bytes_per_bucket=%.2f "
+	       "decimal_rollup_1m_floor_bytes_per_bucket=%.2f decimal_rollup_1h_floor_bytes_per_bucket=%.2f "
 	       "append_msamples_s=%.1f decode_msamples_s=%.1f col_encode_msamples_s=%.1f col_decode_msamples_s=%.1f "
 	       "float_read_open_ns=%.2f float_read_finished_ns=%.2f\n",
 	       x->head_bps, x->head_series_240, x->head_series_120, x->col_bps, x->zstd3_bps, x->zstd9_bps,
-	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, dz1m, dz1h, x->append_sps / 1e6, x->decode_sps / 1e6,
+	       f[V_DECIMAL].zstd3_bps, f[V_FLOAT].zstd3_bps, x->floor_bps, z1m_ref, z1h_ref, dz1m, dz1h, fl1m, fl1h, x->append_sps / 1e6, x->decode_sps / 1e6,
 	       x->col_enc_sps / 1e6, x->col_dec_sps / 1e6, f[V_FLOAT].read_open_ns, f[V_FLOAT].read_fin_ns);
 	return 0;
 }

@@ -206,6 +206,117 @@ START_TEST(test_rollup_columns_round_trip_bit_for_bit_and_refuse_damage)
 }
 END_TEST
 
+/* A decimal series of a shape, in hundredths: 0 a counter without resets,
+ * 1 a random walk, 2 a walk whose last sample of each minute stands
+ * 10,000 above it, 3 noise about 10,000, 4 a walk with one NaN. */
+static void gen_shape(struct series_gen *g, int shape, size_t n)
+{
+	int64_t c = 1000000;
+
+	g->ts = malloc(n * sizeof(*g->ts));
+	g->v = malloc(n * sizeof(*g->v));
+	ck_assert(g->ts && g->v);
+	for (size_t i = 0; i < n; i++) {
+		int64_t step = (int64_t)floor(rnd() * 200) - 100;
+		c = shape == 0 ? c + step + 100 : shape == 3 ? 1000000 + step : c + step;
+		g->ts[i] = T0 + (int64_t)i * 10000;
+		g->v[i] = (double)(c + (shape == 2 && i % 6 == 5 ? 1000000 : 0)) / 100;
+	}
+	if (shape == 4)
+		g->v[n / 2] = NAN;
+	g->n = n;
+}
+
+/* Each rollup layout (the column encodings of chunk.c; first and last
+ * apart, 0x40 and 0x41; the increase against the down steps, 0x42, of
+ * either reference) is chosen for some shape, decodes bit for bit, and
+ * each damage of its columns is refused with a message. */
+START_TEST(test_rollup_layouts_round_trip_and_refuse_damage)
+{
+	bool seen_plain = false, seen_pair = false, seen_downs[2] = { false, false };
+
+	for (int shape = 0; shape < 5; shape++)
+		for (int w = 0; w < 2; w++) {
+			struct series_gen g;
+			struct vg_buckets b = { 0 }, out = { 0 };
+			struct vg_buf buf = VG_BUF_INIT;
+			size_t offs[VG_BLOCK_ROLLUP_COLUMNS], lens[VG_BLOCK_ROLLUP_COLUMNS];
+			struct vg_block_col cols[VG_BLOCK_ROLLUP_COLUMNS], bad[VG_BLOCK_ROLLUP_COLUMNS];
+			struct vg_err err;
+			int64_t width = w ? HOUR_MS : MIN_MS;
+			const int lc = VG_ROLLUP_COL_LAST, fc = VG_ROLLUP_COL_FIRST, ic = VG_ROLLUP_COL_INCREASE;
+
+			gen_shape(&g, shape, 8640 * 2);
+			ck_assert_int_eq(vg_rollup_compute(g.ts, g.v, g.n, width, &b), 0);
+			ck_assert_int_eq(vg_rollup_encode(b.v, b.n, &buf, offs, lens), 0);
+			for (int c = 0; c < VG_BLOCK_ROLLUP_COLUMNS; c++)
+				cols[c] = (struct vg_block_col){ buf.data + offs[c], lens[c] };
+			ck_assert_int_eq(vg_rollup_decode(cols, width, &out, &err), 0);
+			ck_assert_uint_eq(out.n, b.n);
+			ck_assert(memcmp(out.v, b.v, b.n * sizeof(*b.v)) == 0);
+			uint8_t tl = cols[lc].p[0], tf = cols[fc].p[0], ti = cols[ic].p[0];
+			ck_assert((tl == 0x40) == (tf == 0x41));
+			seen_pair |= tl == 0x40;
+			seen_plain |= tl != 0x40 && ti != 0x42;
+			if (ti == 0x42) {
+				uint8_t kind = cols[ic].p[2 + vg_uvarint_len(b.n)];
+				ck_assert_uint_le(kind, 1);
+				seen_downs[kind] = true;
+			}
+			if (shape == 4)
+				ck_assert(tl != 0x40 && ti != 0x42); /* no common decimal scale */
+			/* Cut short anywhere, or one byte too long: refused. */
+			for (int c = lc; c < VG_BLOCK_ROLLUP_COLUMNS; c++) {
+				uint8_t *longer = malloc(cols[c].len + 1);
+				ck_assert_ptr_nonnull(longer);
+				memcpy(longer, cols[c].p, cols[c].len);
+				longer[cols[c].len] = 0;
+				for (size_t cut = 0; cut <= cols[c].len; cut += cut < 16 ? 1 : 97) {
+					memcpy(bad, cols, sizeof(bad));
+					bad[c].len = cut == cols[c].len ? cut + 1 : cut;
+					bad[c].p = longer;
+					out.n = 0;
+					err.msg[0] = '\0';
+					if ((c == lc && tl == 0x40) || (c == fc && tf == 0x41) || (c == ic && ti == 0x42) ||
+					    cut < cols[c].len) {
+						ck_assert_int_ne(vg_rollup_decode(bad, width, &out, &err), 0);
+						ck_assert(err.msg[0] != '\0');
+					}
+				}
+				free(longer);
+			}
+			/* A mark without the pair, or the pair without its mark. */
+			memcpy(bad, cols, sizeof(bad));
+			if (tl == 0x40)
+				bad[fc] = bad[ic];
+			else
+				bad[fc] = (struct vg_block_col){ (const uint8_t *)"\x41\x01", 2 };
+			ck_assert_int_ne(vg_rollup_decode(bad, width, &out, &err), 0);
+			/* Every byte of the new layouts changed: never a crash. */
+			for (int c = lc; c <= ic; c++) {
+				if (!(c == lc && tl == 0x40) && !(c == ic && ti == 0x42))
+					continue;
+				uint8_t *copy = malloc(cols[c].len);
+				ck_assert_ptr_nonnull(copy);
+				for (size_t i = 0; i < cols[c].len && i < 64; i++) {
+					memcpy(copy, cols[c].p, cols[c].len);
+					copy[i] ^= 0x5a;
+					memcpy(bad, cols, sizeof(bad));
+					bad[c].p = copy;
+					out.n = 0;
+					(void)vg_rollup_decode(bad, width, &out, &err);
+				}
+				free(copy);
+			}
+			vg_buf_release(&buf);
+			vg_buckets_release(&b);
+			vg_buckets_release(&out);
+			gen_free(&g);
+		}
+	ck_assert(seen_plain && seen_pair && seen_downs[0] && seen_downs[1]);
+}
+END_TEST
+
 /* --- through the storage ------------------------------------------------- */
 
 static uint32_t head_add(struct vg_head *h, const char *inst)
@@ -509,6 +620,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_rollup_buckets_equal_raw_aggregates_for_gauges_counters_and_gaps);
 	tcase_add_test(tc, test_rollup_columns_round_trip_bit_for_bit_and_refuse_damage);
+	tcase_add_test(tc, test_rollup_layouts_round_trip_and_refuse_damage);
 	tcase_add_test(tc, test_rollup_reads_stitch_head_raw_and_rollups_before_and_after_compaction);
 	tcase_add_test(tc, test_rollup_old_samples_go_to_the_rollup_tiers_that_cover_them);
 	tcase_add_test(tc, test_rollup_overlapping_blocks_of_a_tier_merge);
