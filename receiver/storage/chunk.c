@@ -1359,12 +1359,18 @@ static void dec_values(const uint64_t *m, const int64_t *c, size_t n, unsigned k
 #ifdef __SSE2__
 	const __m128d d = _mm_set1_pd(p10[k]);
 
-	for (; i + 2 <= n; i += 2) {
-		__m128d q = _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1], (double)(int64_t)m[i]), d);
-		if (c != NULL)
+	if (c == NULL) {
+#pragma GCC unroll 2
+		for (; i + 2 <= n; i += 2)
+			_mm_storeu_pd(v + i, _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1],
+								   (double)(int64_t)m[i]), d));
+	} else {
+		for (; i + 2 <= n; i += 2) {
+			__m128d q = _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1], (double)(int64_t)m[i]), d);
 			q = _mm_castsi128_pd(_mm_add_epi64(_mm_castpd_si128(q),
 							   _mm_loadu_si128((const __m128i *)(const void *)(c + i))));
-		_mm_storeu_pd(v + i, q);
+			_mm_storeu_pd(v + i, q);
+		}
 	}
 #endif
 	for (; i < n; i++)
@@ -1601,19 +1607,50 @@ static inline __attribute__((always_inline)) uint64_t fold(unsigned kind, uint64
 	return *x += *dx;
 }
 
-/* The entries [i, lim) of a block of width W (1..57) at bp, each from one
- * load of the 8 bytes from its first; the caller checked they lie in the
- * column. has_g: the gcd is not 1. */
-static inline __attribute__((always_inline)) size_t unpack_fast(unsigned kind, bool has_g, const uint8_t *bp,
-								size_t i, size_t lim, unsigned w, uint64_t base,
-								uint64_t g, uint64_t *r, uint64_t *x, uint64_t *dx)
+/* Entries [0, 8 * groups) of a block of width w (1..57) at bp as they are
+ * packed (before base and gcd), each from one load of the 8 bytes from its
+ * first: the caller checked they lie in the column. w is a constant in
+ * every instance below, so a group of 8 entries (w bytes) unrolls into
+ * loads and shifts by constants. */
+static inline __attribute__((always_inline)) void unpack_w(const uint8_t *bp, size_t groups, unsigned w,
+							   uint64_t *q)
 {
-	for (; i < lim; i++) {
-		size_t bit = i * w;
-		uint64_t q = (load_be64(bp + (bit >> 3)) << (bit & 7)) >> (64 - w);
-		r[i] = fold(kind, x, dx, base + (has_g ? q * g : q));
+	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+#pragma GCC unroll 8
+		for (unsigned j = 0; j < 8; j++)
+			q[j] = (load_be64(bp + (j * w >> 3)) << (j * w & 7)) >> (64 - w);
 	}
-	return i;
+}
+
+static __attribute__((noinline)) void unpack_raw(const uint8_t *bp, size_t groups, unsigned w, uint64_t *q)
+{
+	switch (w) {
+#define W1(n) case (n): unpack_w(bp, groups, (n), q); break;
+#define W4(n) W1(n) W1((n) + 1) W1((n) + 2) W1((n) + 3)
+#define W16(n) W4(n) W4((n) + 4) W4((n) + 8) W4((n) + 12)
+	W16(1) W16(17) W16(33) W4(49) W4(53) W1(57)
+#undef W16
+#undef W4
+#undef W1
+	default:
+		break;
+	}
+}
+
+/* r[0..n) raw entries folded in place as kind's body does, after base and
+ * the gcd g. */
+static inline __attribute__((always_inline)) void fold_run(unsigned kind, uint64_t *r, size_t n, uint64_t base,
+							   uint64_t g, uint64_t *x, uint64_t *dx)
+{
+	if (g == 1) {
+#pragma GCC unroll 4
+		for (size_t i = 0; i < n; i++)
+			r[i] = fold(kind, x, dx, base + r[i]);
+	} else {
+#pragma GCC unroll 4
+		for (size_t i = 0; i < n; i++)
+			r[i] = fold(kind, x, dx, base + r[i] * g);
+	}
 }
 
 /* PACK(r[0..c)) read back, each entry folded as kind's body does (fold):
@@ -1652,18 +1689,31 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			d->base0 = base;
 		if (width != 0 || base != d->base0)
 			d->uneven = true;
-		if (width == 0) {
+		if (width == 0 && kind == TAG_INT_DOD && base == 0) {
+			/* no change of step: a regular interval */
+			uint64_t v = *x, step = *dx;
+#pragma GCC unroll 4
+			for (; i < m; i++)
+				rb[i] = v += step;
+			*x = v;
+		} else if (width == 0) {
 			for (; i < m; i++)
 				rb[i] = fold(kind, x, dx, base);
 		} else if (width <= 57) {
 			/* Entries whose 8 bytes from their first lie in the
 			 * column (the bits after the block are shifted out),
-			 * one load each; the last few bit by bit below. */
+			 * one load each, in groups of 8 by a loop for their
+			 * width, unpacked first and folded after; the last
+			 * few bit by bit below. */
 			size_t room = d->len - d->off, lim = room >= 8 ? (room - 8) * 8 / width + 1 : 0;
 			if (lim > m)
 				lim = m;
-			i = g == 1 ? unpack_fast(kind, false, b.p, 0, lim, width, base, 1, rb, x, dx)
-				   : unpack_fast(kind, true, b.p, 0, lim, width, base, g, rb, x, dx);
+			unpack_raw(b.p, lim / 8, width, rb);
+			for (i = lim / 8 * 8; i < lim; i++) {
+				size_t bit = i * width;
+				rb[i] = (load_be64(b.p + (bit >> 3)) << (bit & 7)) >> (64 - width);
+			}
+			fold_run(kind, rb, lim, base, g, x, dx);
 			b.pos = i * width;
 		}
 		for (; i < m; i++) {
