@@ -76,8 +76,11 @@
  *                         the c's: v = bits(m / 10^k) + c, as in ULP mode
  *   tag 0x15 f64, same    no body: every value has the bits of the
  *                         reference column's value (vg_col_*_f64_ref)
- *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x03,
- *            reference    its own count) of m(v) - m(ref) at scale k
+ *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x03 or
+ *            reference    0x21-0x23, its own count) of m(v) - m(ref) at scale k
+ *   tags 0x21-0x23, 0x31, 0x32, 0x34: tag 0x01-0x03, 0x11, 0x12, 0x14 with
+ *     every PACK in long blocks of 1024 entries (PACK-L), written only when
+ *     strictly smaller; the short tags still decode (and are written).
  *   Timestamp columns are integer columns whose entries rise strictly; the
  *   ts encoder refuses others and the ts decoder reports them as damage.
  */
