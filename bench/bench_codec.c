@@ -403,8 +403,10 @@ static void run_variant(enum variant var, uint32_t hosts, size_t n, uint64_t see
 	       col / total, z3 / total, z9 / total);
 	if (var != V_FLOAT)
 		printf("information floor of the model: %.3f bytes/sample\n", f->floor_bps);
-	printf("value column encodings: const %zu, decimal delta %zu, decimal dod %zu, XOR %zu, decimal+ULP %zu\n",
-	       tags[0x10], tags[0x11], tags[0x12], tags[0x13], tags[0x14]);
+	printf("value column encodings: const %zu, decimal delta %zu, decimal dod %zu, XOR %zu, decimal+ULP %zu "
+	       "(of the decimals in long blocks: %zu, %zu, %zu)\n",
+	       tags[0x10], tags[0x11] + tags[0x31], tags[0x12] + tags[0x32], tags[0x13], tags[0x14] + tags[0x34],
+	       tags[0x31], tags[0x32], tags[0x34]);
 	printf("speed (M samples/s): head append %.1f (%.0f ns a sample), finish %.1f, decode %.1f; columns encode %.1f, decode %.1f\n",
 	       total / t_append / 1e6, t_append / total * 1e9, total / t_finish / 1e6, total / t_decode / 1e6,
 	       total / t_cenc / 1e6, total / t_cdec / 1e6);

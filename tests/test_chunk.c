@@ -68,8 +68,8 @@ static double special(size_t i)
 static void check_decode(const uint8_t *p, size_t len, const int64_t *ts, const double *v, size_t n,
 			 int64_t max_t, size_t max_n)
 {
-	int64_t got_ts[VG_CHUNK_MAX_SAMPLES];
-	double got_v[VG_CHUNK_MAX_SAMPLES];
+	int64_t got_ts[VG_CHUNK_MAX_MERGED];
+	double got_v[VG_CHUNK_MAX_MERGED];
 	struct vg_err err;
 	size_t want = 0, got;
 
@@ -731,7 +731,7 @@ START_TEST(test_col_f64_round_trips)
 	}
 	ck_assert_uint_lt(rt_f64(v, 720), 800);
 	ck_assert_int_eq(vg_col_encode_f64(v, 720, &b), 0);
-	ck_assert_int_eq(b.data[0], 0x11);
+	ck_assert_int_eq(b.data[0], 0x31); /* delta, one long block */
 	vg_buf_release(&b);
 	/* counters with resets, integers beyond 2^53 */
 	for (size_t i = 0; i < 720; i++)
@@ -834,6 +834,175 @@ END_TEST
 /* Values summed in binary floating point drift a few units in the last
  * place off their decimal (1234.5600000000002): the ULP mode keeps them
  * compact and exact. */
+/* The tag an encoder chose for x[0..n), after a round trip. */
+static unsigned rt_i64_tag(const int64_t *x, size_t n)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	unsigned tag;
+
+	rt_i64(x, n);
+	ck_assert_int_eq(vg_col_encode_i64(x, n, &b), 0);
+	tag = b.data[0];
+	vg_buf_release(&b);
+	return tag;
+}
+
+static unsigned rt_f64_tag(const double *v, size_t n)
+{
+	struct vg_buf b = VG_BUF_INIT;
+	unsigned tag;
+
+	rt_f64(v, n);
+	ck_assert_int_eq(vg_col_encode_f64(v, n, &b), 0);
+	tag = b.data[0];
+	vg_buf_release(&b);
+	return tag;
+}
+
+/* Long PACK blocks (tags 0x21-0x23, 0x31, 0x32, 0x34): chosen only when
+ * strictly smaller, every width and block boundary decoded back, the old
+ * short tags still read, damage refused. */
+START_TEST(test_col_long_blocks)
+{
+	static const uint8_t regular[] = { 0x22, 0xd0, 0x05, 0x80, 0xa0, 0xbf, 0xe9, 0xd6, 0x66,
+					   0xa0, 0x9c, 0x01, 0x01, 0x00 };
+	static const size_t counts[] = { 1, 2, 7, 8, 9, 127, 128, 129, 720, 1023, 1024, 1025, 2500 };
+	int64_t *x = malloc(2500 * sizeof(*x)), *out = malloc(2500 * sizeof(*out));
+	double *v = malloc(2500 * sizeof(*v));
+	struct vg_buf b = VG_BUF_INIT;
+	struct vg_err err;
+
+	/* 720 timestamps at 10 s: the bytes of storage-format.md's example */
+	for (size_t i = 0; i < 720; i++)
+		x[i] = 1764000000000 + (int64_t)i * 10000;
+	rt_ts(x, 720);
+	ck_assert_int_eq(vg_col_encode_ts(x, 720, &b), 0);
+	ck_assert_uint_eq(b.len, sizeof(regular));
+	ck_assert_mem_eq(b.data, regular, sizeof(regular));
+	/* the same column as written before long blocks (tag 0x03: zz(x0),
+	 * zz(10000), six blocks of base 0, gcd 1, width 0) still reads */
+	vg_buf_reset(&b);
+	vg_buf_append(&b, "\x03", 1);
+	vg_buf_append(&b, regular + 1, 11);
+	for (int i = 0; i < 6; i++)
+		vg_buf_append(&b, "\x00\x01\x00", 3);
+	ck_assert_int_eq(vg_col_decode_ts(b.data, b.len, out, 720, &err), (long)b.len);
+	for (size_t i = 0; i < 720; i++)
+		ck_assert_int_eq(out[i], x[i]);
+	vg_buf_reset(&b);
+
+	/* every width, at counts around the block sizes: plain entries of
+	 * exactly w bits (one at the top of the range) */
+	for (unsigned w = 1; w <= 64; w++) {
+		for (size_t c = 0; c < sizeof(counts) / sizeof(*counts); c++) {
+			size_t n = counts[c];
+			uint64_t mask = w == 64 ? ~0ULL : (1ULL << w) - 1;
+			for (size_t i = 0; i < n; i++)
+				x[i] = (int64_t)(next_rand() & mask);
+			x[n / 2] = (int64_t)mask;
+			rt_i64(x, n);
+			if (w > 48)
+				continue;
+			for (size_t i = 1; i < n; i++) /* and as rising timestamps */
+				x[i] = x[i - 1] + 1 + (int64_t)(next_rand() & (mask >> 1));
+			rt_ts(x, n);
+		}
+	}
+	/* random small integers: plain, one long block */
+	for (size_t i = 0; i < 720; i++)
+		x[i] = (int64_t)(next_rand() % 1000);
+	ck_assert_uint_eq(rt_i64_tag(x, 720), 0x21);
+	/* random steps: delta, long */
+	for (size_t i = 1; i < 720; i++)
+		x[i] = x[i - 1] + (int64_t)(next_rand() % 1000);
+	ck_assert_uint_eq(rt_i64_tag(x, 720), 0x22);
+	/* one outlier would widen every entry of a long block: short kept */
+	for (size_t i = 0; i < 720; i++)
+		x[i] = (int64_t)(next_rand() % 4);
+	x[700] = INT64_MAX;
+	ck_assert_uint_eq(rt_i64_tag(x, 720), 0x01);
+	/* extremes wrap */
+	for (size_t i = 0; i < 2500; i++)
+		x[i] = i % 2 ? INT64_MIN + (int64_t)(next_rand() % 3) : INT64_MAX - (int64_t)(next_rand() % 3);
+	rt_i64(x, 2500);
+
+	/* values: a straight line (dod), tiny and huge decimals, long
+	 * decimals, counters with resets; specials stay XOR */
+	int64_t cents = 123456, rate = 2500;
+	for (size_t i = 0; i < 720; i++) /* a rate that drifts: dod */
+		v[i] = (double)(cents += rate += (int64_t)(next_rand() % 3) - 1) / 100;
+	ck_assert_uint_eq(rt_f64_tag(v, 720), 0x32);
+	for (size_t i = 0; i < 720; i++)
+		v[i] = (double)(int64_t)(1000 + next_rand() % 100000) / 1e18;
+	ck_assert_int_eq(vg_dec_scale(v, 720), 18);
+	ck_assert_uint_eq(rt_f64_tag(v, 720) & 0x20, 0x20);
+	for (size_t i = 0; i < 720; i++)
+		v[i] = 4096.0 * (double)(int64_t)(200000000000000ULL + next_rand() % 1000);
+	ck_assert_uint_eq(rt_f64_tag(v, 720) & 0x20, 0x20);
+	for (size_t i = 0; i < 720; i++)
+		v[i] = 1234.567890123 + (double)(int64_t)(next_rand() % 1000) * 1e-9;
+	rt_f64(v, 720);
+	for (size_t i = 0; i < 2500; i++)
+		v[i] = i % 300 == 0 ? 0 : v[i - 1] + (double)(next_rand() % 500) / 100;
+	rt_f64(v, 2500);
+	for (size_t i = 0; i < 720; i++)
+		v[i] = (double)(next_rand() % 5000) / 100;
+	ck_assert_uint_eq(rt_f64_tag(v, 720), 0x31);
+	v[100] = NAN;
+	v[200] = -0.0;
+	v[300] = INFINITY;
+	v[400] = -INFINITY;
+	ck_assert_uint_eq(rt_f64_tag(v, 720), 0x13);
+
+	/* truncated and garbled long columns */
+	for (size_t i = 0; i < 720; i++)
+		x[i] = 1764000000000 + (int64_t)i * 10000 + (int64_t)(next_rand() % 7);
+	ck_assert_int_eq(vg_col_encode_ts(x, 720, &b), 0);
+	ck_assert_uint_eq(b.data[0] & 0x20, 0x20);
+	hostile_col(b.data, b.len, 720, 0, NULL);
+	vg_buf_reset(&b);
+	for (size_t i = 0; i < 720; i++)
+		v[i] = (double)(next_rand() % 5000) / 100;
+	ck_assert_int_eq(vg_col_encode_f64(v, 720, &b), 0);
+	ck_assert_uint_eq(b.data[0], 0x31);
+	hostile_col(b.data, b.len, 720, 2, NULL);
+	vg_buf_reset(&b);
+	static const uint8_t bad[][12] = {
+		{ 0x21, 2, 0, 0, 1 },              /* gcd 0 */
+		{ 0x21, 2, 0, 1, 65 },             /* width 65 */
+		{ 0x22, 3, 0, 0, 1, 64, 1, 2, 3 }, /* 16 bytes promised, 3 there */
+		{ 0x23, 3, 0, 0, 0, 1, 70 },       /* width 70 */
+		{ 0x31, 2, 19, 0, 0, 1, 0 },       /* scale 19 */
+		{ 0x34, 2, 2, 0, 0, 1, 0 },        /* the second body missing */
+		{ 0x24, 1, 0 },                    /* unknown tags */
+		{ 0x33, 1, 0, 0 },
+		{ 0x20, 1, 0, 0 },
+	};
+	double dout[3];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_lt(vg_col_decode_f64(bad[i], sizeof(bad[i]), dout, bad[i][1], &err), 0);
+		ck_assert_str_ne(err.msg, "");
+		ck_assert_int_lt(vg_col_decode_i64(bad[i], sizeof(bad[i]), out, bad[i][1], &err), 0);
+		ck_assert_str_ne(err.msg, "");
+	}
+	ck_assert_int_eq(vg_col_decode_i64(bad[6], sizeof(bad[6]), out, 1, NULL), VG_EVERSION);
+	ck_assert_int_eq(vg_col_decode_f64(bad[7], sizeof(bad[7]), dout, 1, NULL), VG_EVERSION);
+
+	/* merged chunks in columns carry the long tags: every decode path */
+	for (size_t i = 0; i < 720; i++) {
+		x[i] = 1764000000000 + (int64_t)i * 10000;
+		v[i] = (double)(cents += (int64_t)(next_rand() % 100)) / 100;
+	}
+	ck_assert_int_eq(vg_chunk_encode_cols(x, v, 720, &b), 0);
+	ck_assert_uint_eq(b.data[5], 0x22);
+	check_chunk(b.data, b.len, x, v, 720);
+	vg_buf_release(&b);
+	free(x);
+	free(out);
+	free(v);
+}
+END_TEST
+
 START_TEST(test_float_drift_ulp_mode)
 {
 	int64_t ts[VG_CHUNK_MAX_SAMPLES];
@@ -863,7 +1032,7 @@ START_TEST(test_float_drift_ulp_mode)
 	vg_chunk_enc_release(&e);
 	ck_assert_uint_lt(rt_f64(v, VG_CHUNK_MAX_SAMPLES), 3 * VG_CHUNK_MAX_SAMPLES);
 	ck_assert_int_eq(vg_col_encode_f64(v, VG_CHUNK_MAX_SAMPLES, &b), 0);
-	ck_assert_int_eq(b.data[0], 0x14);
+	ck_assert_int_eq(b.data[0], 0x34); /* ULP, long blocks */
 	vg_buf_release(&b);
 	/* a chunk that starts exact and then drifts re-encodes itself */
 	double w[4] = { 0.1, 0.2, 0.1 + 0.2, 0.1 + 0.2 + 0.3 };
@@ -964,6 +1133,7 @@ static Suite *chunk_suite(void)
 	tcase_add_test(tc, test_col_int_round_trips);
 	tcase_add_test(tc, test_col_f64_round_trips);
 	tcase_add_test(tc, test_col_truncated_and_garbled);
+	tcase_add_test(tc, test_col_long_blocks);
 	tcase_add_test(tc, test_float_drift_ulp_mode);
 	tcase_add_test(tc, test_col_f64_against_reference);
 	tcase_add_test(tc, test_dec_helpers);

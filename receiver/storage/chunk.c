@@ -76,8 +76,11 @@
  *                         the c's: v = bits(m / 10^k) + c, as in ULP mode
  *   tag 0x15 f64, same    no body: every value has the bits of the
  *                         reference column's value (vg_col_*_f64_ref)
- *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x03,
- *            reference    its own count) of m(v) - m(ref) at scale k
+ *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x03 or
+ *            reference    0x21-0x23, its own count) of m(v) - m(ref) at scale k
+ *   tags 0x21-0x23, 0x31, 0x32, 0x34: tag 0x01-0x03, 0x11, 0x12, 0x14 with
+ *     every PACK in long blocks of 1024 entries (PACK-L), written only when
+ *     strictly smaller; the short tags still decode (and are written).
  *   Timestamp columns are integer columns whose entries rise strictly; the
  *   ts encoder refuses others and the ts decoder reports them as damage.
  */
@@ -103,6 +106,8 @@
 #define SCRATCH_BYTES 32
 _Static_assert(SCRATCH_BYTES * 8 >= 7 + 71 + 144, "scratch holds a sample at any bit offset");
 #define COL_BLOCK 128
+/* Long blocks (tags with TAG_LONG): one block header for a whole chunk. */
+#define COL_BLOCK_LONG 1024
 /* A value column of up to this many integers (a head chunk's two ULP
  * bodies) decodes on the stack, without an allocation. */
 #define COL_STACK (2 * VG_CHUNK_MAX_MERGED)
@@ -121,6 +126,9 @@ enum {
 	TAG_F64_DEC_ULP = 0x14,
 	TAG_F64_REF_SAME = 0x15,
 	TAG_F64_REF_DEC = 0x16,
+	/* or'ed into 0x01-0x03, 0x11, 0x12, 0x14: the same body in PACK
+	 * blocks of COL_BLOCK_LONG entries */
+	TAG_LONG = 0x20,
 };
 
 static const double p10[MAX_SCALE + 1] = {
@@ -154,6 +162,18 @@ static inline double dec_value(uint64_t m, unsigned k)
 	return (double)(int64_t)m / p10[k];
 }
 
+/* s (|s| < 9.2e18) rounded half away from zero, as libm's round, inline:
+ * the scale searches call it for every value at every scale they try. s
+ * minus its truncation is exact (below 2^52 both are within 1 of each
+ * other; above it s is an integer already). */
+static inline int64_t round_i64(double s)
+{
+	int64_t i = (int64_t)s;
+	double f = s - (double)i;
+
+	return i + (f >= 0.5) - (f <= -0.5);
+}
+
 /* Whether v is exactly m / 10^k for some int64 m; *m gets it. */
 static bool dec_fits(double v, unsigned k, uint64_t *m)
 {
@@ -162,10 +182,10 @@ static bool dec_fits(double v, unsigned k, uint64_t *m)
 
 	if (!isfinite(v) || (v == 0 && signbit(v)))
 		return false;
-	s = round(v * p10[k]);
+	s = v * p10[k];
 	if (!(fabs(s) < 9.2e18))
 		return false;
-	i = (int64_t)s;
+	i = round_i64(s);
 	if (f2u(dec_value((uint64_t)i, k)) != f2u(v))
 		return false;
 	*m = (uint64_t)i;
@@ -215,10 +235,10 @@ static bool ulp_fits(double v, unsigned k, uint64_t *m, int64_t *c)
 
 	if (!isfinite(v))
 		return false;
-	s = round(v * p10[k]);
+	s = v * p10[k];
 	if (!(fabs(s) < 9.2e18))
 		return false;
-	*m = (uint64_t)(int64_t)s;
+	*m = (uint64_t)round_i64(s);
 	*c = (int64_t)(f2u(v) - f2u(dec_value(*m, k)));
 	return *c >= -ULP_MAX && *c <= ULP_MAX;
 }
@@ -1342,12 +1362,18 @@ static void dec_values(const uint64_t *m, const int64_t *c, size_t n, unsigned k
 #ifdef __SSE2__
 	const __m128d d = _mm_set1_pd(p10[k]);
 
-	for (; i + 2 <= n; i += 2) {
-		__m128d q = _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1], (double)(int64_t)m[i]), d);
-		if (c != NULL)
+	if (c == NULL) {
+#pragma GCC unroll 2
+		for (; i + 2 <= n; i += 2)
+			_mm_storeu_pd(v + i, _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1],
+								   (double)(int64_t)m[i]), d));
+	} else {
+		for (; i + 2 <= n; i += 2) {
+			__m128d q = _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1], (double)(int64_t)m[i]), d);
 			q = _mm_castsi128_pd(_mm_add_epi64(_mm_castpd_si128(q),
 							   _mm_loadu_si128((const __m128i *)(const void *)(c + i))));
-		_mm_storeu_pd(v + i, q);
+			_mm_storeu_pd(v + i, q);
+		}
 	}
 #endif
 	for (; i < n; i++)
@@ -1437,33 +1463,103 @@ static void put_bits_block(struct vg_buf *out, const uint64_t *q, size_t c, unsi
 	out->data[out->len] = 0;
 }
 
-/* PACK(r[0..c)); tmp has room for COL_BLOCK entries. */
-static void pack(struct vg_buf *out, const uint64_t *r, size_t c)
+/* What PACK writes of one block: its minimum lo and maximum hi (as signed
+ * integers), and the gcd g of its offsets from lo (0 when all are lo). */
+struct pstat {
+	int64_t lo, hi;
+	uint64_t g;
+};
+
+static void pstat_of(const uint64_t *r, size_t m, struct pstat *s)
 {
-	uint64_t q[COL_BLOCK];
+	int64_t lo = (int64_t)r[0], hi = lo;
+	uint64_t g = 0;
 
-	for (size_t at = 0; at < c; at += COL_BLOCK) {
-		size_t m = c - at < COL_BLOCK ? c - at : COL_BLOCK;
-		int64_t base = (int64_t)r[at];
-		uint64_t g = 0, max = 0;
+	for (size_t i = 1; i < m; i++) {
+		int64_t e = (int64_t)r[i];
+		lo = e < lo ? e : lo;
+		hi = e > hi ? e : hi;
+	}
+	/* a gcd of 1 stays 1: most blocks stop after a few entries */
+	for (size_t i = 0; i < m && g != 1; i++)
+		g = gcd64(r[i] - (uint64_t)lo, g);
+	s->lo = lo;
+	s->hi = hi;
+	s->g = g;
+}
 
-		for (size_t i = 1; i < m; i++)
-			if ((int64_t)r[at + i] < base)
-				base = (int64_t)r[at + i];
-		for (size_t i = 0; i < m; i++)
-			g = gcd64(r[at + i] - (uint64_t)base, g);
-		if (g == 0)
-			g = 1;
-		for (size_t i = 0; i < m; i++) {
-			q[i] = r[at + i] - (uint64_t)base;
-			if (g > 1)
-				q[i] /= g;
-			if (q[i] > max)
-				max = q[i];
+static unsigned pstat_width(const struct pstat *s)
+{
+	uint64_t span = (uint64_t)s->hi - (uint64_t)s->lo;
+
+	return bitlen(s->g > 1 ? span / s->g : span);
+}
+
+/* Bytes of a block of m entries with these figures. */
+static size_t pstat_bytes(const struct pstat *s, size_t m)
+{
+	return vg_uvarint_len(vg_zigzag(s->lo)) + vg_uvarint_len(s->g ? s->g : 1) + 1 +
+	       (m * pstat_width(s) + 7) / 8;
+}
+
+/* The figures of the blocks of PACK in long blocks from those of its short
+ * ones: the offsets of a short block from the long one's minimum are its
+ * own plus (its lo - that minimum), and its own include 0. */
+static void pstat_merge(struct pstat *into, const struct pstat *s, bool is_first)
+{
+	if (is_first) {
+		*into = *s;
+		return;
+	}
+	if (s->lo < into->lo) {
+		into->g = gcd64((uint64_t)into->lo - (uint64_t)s->lo, into->g);
+		into->lo = s->lo;
+	} else {
+		into->g = gcd64((uint64_t)s->lo - (uint64_t)into->lo, into->g);
+	}
+	into->g = gcd64(s->g, into->g);
+	if (s->hi > into->hi)
+		into->hi = s->hi;
+}
+
+/* Bytes of PACK(r[0..c)) in short and in long blocks. */
+static void pack_sizes(const uint64_t *r, size_t c, size_t *in_short, size_t *in_long)
+{
+	*in_short = *in_long = 0;
+	for (size_t at = 0; at < c; at += COL_BLOCK_LONG) {
+		size_t lm = c - at < COL_BLOCK_LONG ? c - at : COL_BLOCK_LONG;
+		struct pstat s, l = { 0, 0, 0 };
+
+		for (size_t j = 0; j < lm; j += COL_BLOCK) {
+			size_t m = lm - j < COL_BLOCK ? lm - j : COL_BLOCK;
+			pstat_of(r + at + j, m, &s);
+			*in_short += pstat_bytes(&s, m);
+			pstat_merge(&l, &s, j == 0);
 		}
-		vg_buf_put_uvarint(out, vg_zigzag(base));
+		*in_long += pstat_bytes(&l, lm);
+	}
+}
+
+/* PACK(r[0..c)) in blocks of blk entries (COL_BLOCK or COL_BLOCK_LONG). */
+static void pack(struct vg_buf *out, const uint64_t *r, size_t c, size_t blk)
+{
+	uint64_t q[COL_BLOCK_LONG];
+
+	for (size_t at = 0; at < c; at += blk) {
+		size_t m = c - at < blk ? c - at : blk;
+		struct pstat s;
+
+		pstat_of(r + at, m, &s);
+		uint64_t g = s.g ? s.g : 1;
+		if (g > 1)
+			for (size_t i = 0; i < m; i++)
+				q[i] = (r[at + i] - (uint64_t)s.lo) / g;
+		else
+			for (size_t i = 0; i < m; i++)
+				q[i] = r[at + i] - (uint64_t)s.lo;
+		vg_buf_put_uvarint(out, vg_zigzag(s.lo));
 		vg_buf_put_uvarint(out, g);
-		unsigned width = bitlen(max);
+		unsigned width = pstat_width(&s);
 		vg_buf_putc(out, (char)width);
 		put_bits_block(out, q, m, width);
 	}
@@ -1514,28 +1610,59 @@ static inline __attribute__((always_inline)) uint64_t fold(unsigned kind, uint64
 	return *x += *dx;
 }
 
-/* The entries [i, lim) of a block of width W (1..57) at bp, each from one
- * load of the 8 bytes from its first; the caller checked they lie in the
- * column. has_g: the gcd is not 1. */
-static inline __attribute__((always_inline)) size_t unpack_fast(unsigned kind, bool has_g, const uint8_t *bp,
-								size_t i, size_t lim, unsigned w, uint64_t base,
-								uint64_t g, uint64_t *r, uint64_t *x, uint64_t *dx)
+/* Entries [0, 8 * groups) of a block of width w (1..57) at bp as they are
+ * packed (before base and gcd), each from one load of the 8 bytes from its
+ * first: the caller checked they lie in the column. w is a constant in
+ * every instance below, so a group of 8 entries (w bytes) unrolls into
+ * loads and shifts by constants. */
+static inline __attribute__((always_inline)) void unpack_w(const uint8_t *bp, size_t groups, unsigned w,
+							   uint64_t *q)
 {
-	for (; i < lim; i++) {
-		size_t bit = i * w;
-		uint64_t q = (load_be64(bp + (bit >> 3)) << (bit & 7)) >> (64 - w);
-		r[i] = fold(kind, x, dx, base + (has_g ? q * g : q));
+	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+#pragma GCC unroll 8
+		for (unsigned j = 0; j < 8; j++)
+			q[j] = (load_be64(bp + (j * w >> 3)) << (j * w & 7)) >> (64 - w);
 	}
-	return i;
+}
+
+static __attribute__((noinline)) void unpack_raw(const uint8_t *bp, size_t groups, unsigned w, uint64_t *q)
+{
+	switch (w) {
+#define W1(n) case (n): unpack_w(bp, groups, (n), q); break;
+#define W4(n) W1(n) W1((n) + 1) W1((n) + 2) W1((n) + 3)
+#define W16(n) W4(n) W4((n) + 4) W4((n) + 8) W4((n) + 12)
+	W16(1) W16(17) W16(33) W4(49) W4(53) W1(57)
+#undef W16
+#undef W4
+#undef W1
+	default:
+		break;
+	}
+}
+
+/* r[0..n) raw entries folded in place as kind's body does, after base and
+ * the gcd g. */
+static inline __attribute__((always_inline)) void fold_run(unsigned kind, uint64_t *r, size_t n, uint64_t base,
+							   uint64_t g, uint64_t *x, uint64_t *dx)
+{
+	if (g == 1) {
+#pragma GCC unroll 4
+		for (size_t i = 0; i < n; i++)
+			r[i] = fold(kind, x, dx, base + r[i]);
+	} else {
+#pragma GCC unroll 4
+		for (size_t i = 0; i < n; i++)
+			r[i] = fold(kind, x, dx, base + r[i] * g);
+	}
 }
 
 /* PACK(r[0..c)) read back, each entry folded as kind's body does (fold):
  * *x and *dx are the running sum and step before r[0] and after r[c-1]. */
 static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint64_t *r, size_t c, unsigned kind,
-								uint64_t *x, uint64_t *dx)
+								size_t blk, uint64_t *x, uint64_t *dx)
 {
-	for (size_t at = 0; at < c; at += COL_BLOCK) {
-		size_t m = c - at < COL_BLOCK ? c - at : COL_BLOCK;
+	for (size_t at = 0; at < c; at += blk) {
+		size_t m = c - at < blk ? c - at : blk;
 		uint64_t zb, g, q = 0;
 		unsigned width;
 		struct br b;
@@ -1565,18 +1692,31 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			d->base0 = base;
 		if (width != 0 || base != d->base0)
 			d->uneven = true;
-		if (width == 0) {
+		if (width == 0 && kind == TAG_INT_DOD && base == 0) {
+			/* no change of step: a regular interval */
+			uint64_t v = *x, step = *dx;
+#pragma GCC unroll 4
+			for (; i < m; i++)
+				rb[i] = v += step;
+			*x = v;
+		} else if (width == 0) {
 			for (; i < m; i++)
 				rb[i] = fold(kind, x, dx, base);
 		} else if (width <= 57) {
 			/* Entries whose 8 bytes from their first lie in the
 			 * column (the bits after the block are shifted out),
-			 * one load each; the last few bit by bit below. */
+			 * one load each, in groups of 8 by a loop for their
+			 * width, unpacked first and folded after; the last
+			 * few bit by bit below. */
 			size_t room = d->len - d->off, lim = room >= 8 ? (room - 8) * 8 / width + 1 : 0;
 			if (lim > m)
 				lim = m;
-			i = g == 1 ? unpack_fast(kind, false, b.p, 0, lim, width, base, 1, rb, x, dx)
-				   : unpack_fast(kind, true, b.p, 0, lim, width, base, g, rb, x, dx);
+			unpack_raw(b.p, lim / 8, width, rb);
+			for (i = lim / 8 * 8; i < lim; i++) {
+				size_t bit = i * width;
+				rb[i] = (load_be64(b.p + (bit >> 3)) << (bit & 7)) >> (64 - width);
+			}
+			fold_run(kind, rb, lim, base, g, x, dx);
 			b.pos = i * width;
 		}
 		for (; i < m; i++) {
@@ -1588,45 +1728,75 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 	return 0;
 }
 
-static int unpack(struct rd *d, uint64_t *r, size_t c)
+static int unpack(struct rd *d, uint64_t *r, size_t c, size_t blk)
 {
 	uint64_t x = 0, dx = 0;
 
-	return unpack_kind(d, r, c, TAG_INT_PLAIN, &x, &dx);
+	return unpack_kind(d, r, c, TAG_INT_PLAIN, blk, &x, &dx);
 }
 
-/* Integer bodies: kind is the tag (plain, delta, dod); tmp has n entries. */
-static void int_body_put(struct vg_buf *out, const uint64_t *x, size_t n, unsigned kind,
-			 uint64_t *tmp)
+/* The entries an integer body of kind (plain, delta, dod) packs: x itself,
+ * or its deltas or delta-of-deltas in tmp (room for n); *c of them. */
+static const uint64_t *body_entries(const uint64_t *x, size_t n, unsigned kind, uint64_t *tmp,
+				    size_t *c)
 {
-	size_t c = 0;
-
+	*c = 0;
 	if (kind == TAG_INT_PLAIN) {
-		pack(out, x, n);
-		return;
+		*c = n;
+		return x;
 	}
-	if (n == 0)
-		return;
-	vg_buf_put_uvarint(out, vg_zigzag((int64_t)x[0]));
 	if (kind == TAG_INT_DELTA) {
 		for (size_t i = 1; i < n; i++)
-			tmp[c++] = x[i] - x[i - 1];
+			tmp[(*c)++] = x[i] - x[i - 1];
 	} else {
-		if (n > 1)
-			vg_buf_put_uvarint(out, vg_zigzag((int64_t)(x[1] - x[0])));
 		for (size_t i = 2; i < n; i++)
-			tmp[c++] = (x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]);
+			tmp[(*c)++] = (x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]);
 	}
-	pack(out, tmp, c);
+	return tmp;
 }
 
-static int int_body_get(struct rd *d, uint64_t *x, size_t n, unsigned kind)
+/* Bytes of an integer body of kind in short and in long blocks; tmp has
+ * n entries. */
+static void body_sizes(const uint64_t *x, size_t n, unsigned kind, uint64_t *tmp, size_t *in_short,
+		       size_t *in_long)
+{
+	size_t c, head = 0;
+	const uint64_t *r = body_entries(x, n, kind, tmp, &c);
+
+	if (kind != TAG_INT_PLAIN && n > 0) {
+		head = vg_uvarint_len(vg_zigzag((int64_t)x[0]));
+		if (kind == TAG_INT_DOD && n > 1)
+			head += vg_uvarint_len(vg_zigzag((int64_t)(x[1] - x[0])));
+	}
+	pack_sizes(r, c, in_short, in_long);
+	*in_short += head;
+	*in_long += head;
+}
+
+/* An integer body of kind in blocks of blk entries; tmp has n entries. */
+static void int_body_put(struct vg_buf *out, const uint64_t *x, size_t n, unsigned kind, size_t blk,
+			 uint64_t *tmp)
+{
+	size_t c;
+	const uint64_t *r;
+
+	if (kind != TAG_INT_PLAIN && n > 0) {
+		vg_buf_put_uvarint(out, vg_zigzag((int64_t)x[0]));
+		if (kind == TAG_INT_DOD && n > 1)
+			vg_buf_put_uvarint(out, vg_zigzag((int64_t)(x[1] - x[0])));
+	}
+	r = body_entries(x, n, kind, tmp, &c);
+	pack(out, r, c, blk);
+}
+
+/* An integer body of kind (plain, delta, dod) in blocks of blk entries. */
+static int int_body_get(struct rd *d, uint64_t *x, size_t n, unsigned kind, size_t blk)
 {
 	uint64_t z;
 	int rc;
 
 	if (kind == TAG_INT_PLAIN)
-		return unpack(d, x, n);
+		return unpack(d, x, n, blk);
 	if (n == 0)
 		return 0;
 	if ((rc = rd_uvarint(d, &z)) != 0)
@@ -1634,14 +1804,14 @@ static int int_body_get(struct rd *d, uint64_t *x, size_t n, unsigned kind)
 	x[0] = (uint64_t)vg_unzigzag(z);
 	uint64_t sum = x[0], delta = 0;
 	if (kind == TAG_INT_DELTA)
-		return unpack_kind(d, x + 1, n - 1, TAG_INT_DELTA, &sum, &delta);
+		return unpack_kind(d, x + 1, n - 1, TAG_INT_DELTA, blk, &sum, &delta);
 	if (n == 1)
 		return 0;
 	if ((rc = rd_uvarint(d, &z)) != 0)
 		return rc;
 	delta = (uint64_t)vg_unzigzag(z);
 	x[1] = sum += delta;
-	return unpack_kind(d, x + 2, n - 2, TAG_INT_DOD, &sum, &delta);
+	return unpack_kind(d, x + 2, n - 2, TAG_INT_DOD, blk, &sum, &delta);
 }
 
 static void col_head(struct vg_buf *out, unsigned tag, size_t n)
@@ -1650,40 +1820,32 @@ static void col_head(struct vg_buf *out, unsigned tag, size_t n)
 	vg_buf_put_uvarint(out, n);
 }
 
-/* Appends to out the smallest of the integer encodings of kinds[]. */
+/* Appends to out the smallest of the integer encodings of kinds[] (the
+ * first of equals), each in short blocks or, when strictly smaller, long
+ * ones: sized first, then only the smallest written. */
 static int encode_ints_best(const uint64_t *x, size_t n, const unsigned *kinds, size_t nkinds,
 			    struct vg_buf *out)
 {
-	struct vg_buf best = VG_BUF_INIT, cand = VG_BUF_INIT;
+	size_t best = SIZE_MAX, blk = COL_BLOCK;
+	unsigned tag = kinds[0];
 	uint64_t *tmp;
-	int rc = 0;
 
 	if (n > VG_COL_MAX_N)
 		return VG_ELIMIT;
 	if ((tmp = malloc((n ? n : 1) * sizeof(*tmp))) == NULL)
 		return VG_ENOMEM;
 	for (size_t i = 0; i < nkinds; i++) {
-		vg_buf_reset(&cand);
-		col_head(&cand, kinds[i], n);
-		int_body_put(&cand, x, n, kinds[i], tmp);
-		if (vg_buf_failed(&cand)) {
-			rc = VG_ENOMEM;
-			goto out;
-		}
-		if (i == 0 || cand.len < best.len) {
-			struct vg_buf t = best;
-			best = cand;
-			cand = t;
-		}
+		size_t in_short, in_long;
+		body_sizes(x, n, kinds[i], tmp, &in_short, &in_long);
+		if (in_short < best)
+			best = in_short, tag = kinds[i], blk = COL_BLOCK;
+		if (in_long < best)
+			best = in_long, tag = kinds[i], blk = COL_BLOCK_LONG;
 	}
-	vg_buf_append(out, best.data, best.len);
-	if (vg_buf_failed(out))
-		rc = VG_ENOMEM;
-out:
+	col_head(out, blk == COL_BLOCK_LONG ? tag | TAG_LONG : tag, n);
+	int_body_put(out, x, n, tag, blk, tmp);
 	free(tmp);
-	vg_buf_release(&best);
-	vg_buf_release(&cand);
-	return rc;
+	return vg_buf_failed(out) ? VG_ENOMEM : 0;
 }
 
 static const unsigned all_int_kinds[] = { TAG_INT_DELTA, TAG_INT_DOD, TAG_INT_PLAIN };
@@ -1749,9 +1911,12 @@ static long decode_ints_step(const uint8_t *p, size_t len, uint64_t *dst, size_t
 
 	if ((rc = col_open(&d, &tag, n)) != 0)
 		return rc;
-	if (tag != TAG_INT_PLAIN && tag != TAG_INT_DELTA && tag != TAG_INT_DOD)
+	size_t blk = tag & TAG_LONG ? COL_BLOCK_LONG : COL_BLOCK;
+	unsigned kind = tag & ~(unsigned)TAG_LONG;
+	if (kind != TAG_INT_PLAIN && kind != TAG_INT_DELTA && kind != TAG_INT_DOD)
 		return vg_err_set(err, VG_EVERSION, "column: tag 0x%02x is not an integer column", tag);
-	if ((rc = int_body_get(&d, dst, n, tag)) != 0)
+	tag = kind;
+	if ((rc = int_body_get(&d, dst, n, tag, blk)) != 0)
 		return rc;
 	if (step) {
 		*step = 0;
@@ -1835,9 +2000,11 @@ static size_t xor_col_min_len(const double *v, size_t n)
 
 int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 {
-	struct vg_buf best = VG_BUF_INIT, cand = VG_BUF_INIT;
-	uint64_t *m = NULL, *tmp = NULL;
-	bool is_const = n > 0, have = false; /* have: best holds a decimal form */
+	struct vg_buf xor = VG_BUF_INIT;
+	uint64_t *mu = NULL, *cu, *md, *tmp;
+	bool is_const = n > 0;
+	size_t best = SIZE_MAX, blk = COL_BLOCK, in_short, in_long, s2, l2;
+	unsigned tag = 0;
 	int k, rc = 0;
 
 	if (n > VG_COL_MAX_N)
@@ -1851,78 +2018,73 @@ int vg_col_encode_f64(const double *v, size_t n, struct vg_buf *out)
 		vg_buf_append(out, b, 8);
 		return vg_buf_failed(out) ? VG_ENOMEM : 0;
 	}
-	/* The decimal forms first, then XOR floats only when they could be
-	 * smaller: the same choice (XOR wins ties, then ULP, delta, dod, in
-	 * that order), without encoding XOR for decimals it cannot beat. */
+	/* The decimal forms sized first (ULP, delta, dod: the first of equals
+	 * wins, each in short blocks or strictly smaller long ones), then XOR
+	 * floats only when they could be smaller (XOR wins ties); only the
+	 * smallest is written. mu, cu: the ULP form's integers and
+	 * corrections; md: the exact decimal's integers. */
 	k = n ? dec_scale_all(v, n, 0) : -1;
 	/* ULP corrections are tried only at a scale below the exact one */
 	int ku = n ? ulp_scale_below(v, n, k < 0 ? MAX_SCALE + 1 : (unsigned)k) : -1;
+	if ((mu = malloc(4 * (n ? n : 1) * sizeof(*mu))) == NULL)
+		return VG_ENOMEM;
+	cu = mu + n;
+	md = mu + 2 * n;
+	tmp = mu + 3 * n;
 	if (ku >= 0 && (k < 0 || ku < k)) {
-		int64_t *c = NULL;
-		if ((m = malloc(n * sizeof(*m))) == NULL || (tmp = calloc(n, sizeof(*tmp))) == NULL ||
-		    (c = malloc(n * sizeof(*c))) == NULL) {
-			free(c);
-			rc = VG_ENOMEM;
-			goto out;
-		}
 		for (size_t i = 0; i < n; i++)
-			(void)ulp_fits(v[i], (unsigned)ku, &m[i], &c[i]);
-		vg_buf_reset(&cand);
-		col_head(&cand, TAG_F64_DEC_ULP, n);
-		vg_buf_putc(&cand, (char)ku);
-		int_body_put(&cand, m, n, TAG_INT_DELTA, tmp);
-		int_body_put(&cand, (const uint64_t *)(const void *)c, n, TAG_INT_DELTA, tmp);
-		free(c);
-		if (!vg_buf_failed(&cand)) {
-			struct vg_buf t = best;
-			best = cand;
-			cand = t;
-			have = true;
-		}
+			(void)ulp_fits(v[i], (unsigned)ku, &mu[i], (int64_t *)(void *)&cu[i]);
+		body_sizes(mu, n, TAG_INT_DELTA, tmp, &in_short, &in_long);
+		body_sizes(cu, n, TAG_INT_DELTA, tmp, &s2, &l2);
+		in_short += s2;
+		in_long += l2;
+		tag = TAG_F64_DEC_ULP;
+		best = in_short;
+		if (in_long < best)
+			best = in_long, blk = COL_BLOCK_LONG;
 	}
 	if (k >= 0) {
-		if ((m == NULL && (m = malloc(n * sizeof(*m))) == NULL) ||
-		    (tmp == NULL && (tmp = calloc(n, sizeof(*tmp))) == NULL)) {
+		for (size_t i = 0; i < n; i++)
+			(void)dec_fits(v[i], (unsigned)k, &md[i]);
+		for (unsigned t = TAG_F64_DEC_DELTA; t <= TAG_F64_DEC_DOD; t++) {
+			body_sizes(md, n, t == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD, tmp,
+				   &in_short, &in_long);
+			if (in_short < best)
+				best = in_short, tag = t, blk = COL_BLOCK;
+			if (in_long < best)
+				best = in_long, tag = t, blk = COL_BLOCK_LONG;
+		}
+	}
+	if (tag != 0)
+		best += 2 + vg_uvarint_len(n); /* tag, count, scale */
+	if (tag == 0 || best >= xor_col_min_len(v, n)) {
+		col_head(&xor, TAG_F64_XOR, n);
+		xor_col_put(&xor, v, n);
+		if (vg_buf_failed(&xor)) {
 			rc = VG_ENOMEM;
 			goto out;
 		}
-		for (size_t i = 0; i < n; i++)
-			(void)dec_fits(v[i], (unsigned)k, &m[i]);
-		for (unsigned tag = TAG_F64_DEC_DELTA; tag <= TAG_F64_DEC_DOD; tag++) {
-			vg_buf_reset(&cand);
-			col_head(&cand, tag, n);
-			vg_buf_putc(&cand, (char)k);
-			int_body_put(&cand, m, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD, tmp);
-			if (!vg_buf_failed(&cand) && (!have || cand.len < best.len)) {
-				struct vg_buf t = best;
-				best = cand;
-				cand = t;
-				have = true;
-			}
+		if (tag == 0 || xor.len <= best) {
+			vg_buf_append(out, xor.data, xor.len);
+			tag = 0;
 		}
 	}
-	if (!have || best.len >= xor_col_min_len(v, n)) {
-		vg_buf_reset(&cand);
-		col_head(&cand, TAG_F64_XOR, n);
-		xor_col_put(&cand, v, n);
-		if (!have || (!vg_buf_failed(&cand) && cand.len <= best.len)) {
-			struct vg_buf t = best;
-			best = cand;
-			cand = t;
+	if (tag != 0) {
+		col_head(out, blk == COL_BLOCK_LONG ? tag | TAG_LONG : tag, n);
+		vg_buf_putc(out, (char)(tag == TAG_F64_DEC_ULP ? ku : k));
+		if (tag == TAG_F64_DEC_ULP) {
+			int_body_put(out, mu, n, TAG_INT_DELTA, blk, tmp);
+			int_body_put(out, cu, n, TAG_INT_DELTA, blk, tmp);
+		} else {
+			int_body_put(out, md, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD, blk,
+				     tmp);
 		}
 	}
-	if (vg_buf_failed(&best) || vg_buf_failed(&cand)) {
-		rc = VG_ENOMEM;
-		goto out;
-	}
-	vg_buf_append(out, best.data, best.len);
 	if (vg_buf_failed(out))
 		rc = VG_ENOMEM;
 out:
-	free(m);
-	free(tmp);
-	vg_buf_release(&best);
-	vg_buf_release(&cand);
+	free(mu);
+	vg_buf_release(&xor);
 	return rc;
 }
 
@@ -1935,6 +2097,12 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 
 	if ((rc = col_open(&d, &tag, n)) != 0)
 		return rc;
+	size_t blk = COL_BLOCK;
+	if (tag == (TAG_LONG | TAG_F64_DEC_DELTA) || tag == (TAG_LONG | TAG_F64_DEC_DOD) ||
+	    tag == (TAG_LONG | TAG_F64_DEC_ULP)) {
+		blk = COL_BLOCK_LONG;
+		tag &= ~(unsigned)TAG_LONG;
+	}
 	switch (tag) {
 	case TAG_F64_CONST:
 		if (n == 0 || len - d.off < 8)
@@ -1951,7 +2119,7 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		uint64_t *x = n <= COL_STACK ? stack : malloc((n ? n : 1) * sizeof(*x));
 		if (x == NULL)
 			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
-		if ((rc = int_body_get(&d, x, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD)) == 0)
+		if ((rc = int_body_get(&d, x, n, tag == TAG_F64_DEC_DELTA ? TAG_INT_DELTA : TAG_INT_DOD, blk)) == 0)
 			dec_values(x, NULL, n, k, dst);
 		if (x != stack)
 			free(x);
@@ -1964,8 +2132,8 @@ long vg_col_decode_f64(const uint8_t *p, size_t len, double *dst, size_t n, stru
 		uint64_t *x = 2 * n <= COL_STACK ? stack : malloc((n ? n : 1) * sizeof(*x) * 2);
 		if (x == NULL)
 			return vg_err_set(err, VG_ENOMEM, "column: no memory for %zu entries", n);
-		if ((rc = int_body_get(&d, x, n, TAG_INT_DELTA)) == 0 &&
-		    (rc = int_body_get(&d, x + n, n, TAG_INT_DELTA)) == 0)
+		if ((rc = int_body_get(&d, x, n, TAG_INT_DELTA, blk)) == 0 &&
+		    (rc = int_body_get(&d, x + n, n, TAG_INT_DELTA, blk)) == 0)
 			dec_values(x, (const int64_t *)(const void *)(x + n), n, k, dst);
 		if (x != stack)
 			free(x);

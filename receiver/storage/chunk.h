@@ -188,7 +188,8 @@ double vg_dec_double(int64_t m, int k);
  * Each encoder appends one self-describing column to out: a tag byte, the
  * entry count, the body. The value column picks the smallest of constant,
  * decimal delta, decimal delta-of-delta and XOR; integer columns the
- * smallest of delta, delta-of-delta and plain. 0, VG_EINVAL (ts not strictly
+ * smallest of delta, delta-of-delta and plain; each integer body in blocks
+ * of 128 entries, or of 1,024 when that is strictly smaller. 0, VG_EINVAL (ts not strictly
  * ascending), VG_ELIMIT (n > VG_COL_MAX_N) or VG_ENOMEM (out has failed).
  * n == 0 is allowed. Integer arithmetic wraps, so every int64 and uint64
  * sequence round-trips, extremes included.
