@@ -2170,9 +2170,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		evhttp_set_max_headers_size(api->http, (ev_ssize_t)max_head);
 		evhttp_set_max_body_size(api->http, (ev_ssize_t)max_body);
 		evhttp_set_timeout(api->http, timeout_s);
-		evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-							      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-							      EVHTTP_REQ_TRACE | EVHTTP_REQ_OPTIONS);
+		evhttp_set_allowed_methods(api->http, VG_IMPORT_EVHTTP_METHODS);
 		evhttp_set_gencb(api->http, on_request, api);
 		if ((rc = vg_import_new(&iopts, &api->import, err)) != 0)
 			goto fail;

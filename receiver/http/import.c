@@ -1265,8 +1265,7 @@ struct refusal {
 static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 {
 	const struct vg_import_options *o = &c->imp->opts;
-	/* Those evhttp has a name for (evhttp_set_allowed_methods in
-	 * http_api.c), but CONNECT. */
+	/* VG_IMPORT_EVHTTP_METHODS (import.h). */
 	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "TRACE", "OPTIONS" };
 	uint64_t cl = 0;
 	bool is_known = false;
