@@ -17,15 +17,17 @@
  * JSON, on the query workers (receiver/query/pool.h; see struct
  * query_job), whose answers come back through event_active on this base.
  *
- * Requests: GET with a URL query, or POST with an
- * application/x-www-form-urlencoded body; both are decoded by http_form.c
- * (not with evhttp_parse_query_str, which keeps bad escapes and turns %00
- * into a string end) into one list, body first, so the first value of a
- * name is the body's as in Go's FormValue, and match[] gathers both. A bad
- * escape or a NUL byte is a 400. Limits (options, defaults): headers
- * (request line included) 64 KiB in at most 100 fields, body 1 MiB, which
- * import.c's filter enforces before evhttp sees a request, so that every
- * refusal is the JSON envelope; 10,000 parameters (VG_HTTP_FORM_MAX_PARAMS).
+ * Requests: GET with a URL query (HEAD is answered as GET, without the
+ * body), or POST (PUT on the admin routes and /-/reload, as Prometheus)
+ * with an application/x-www-form-urlencoded body; both are decoded by
+ * http_form.c (not with evhttp_parse_query_str, which keeps bad escapes
+ * and turns %00 into a string end) into one list, body first, so the
+ * first value of a name is the body's as in Go's FormValue, and match[]
+ * gathers both. A bad escape or a NUL byte is a 400. Limits (options,
+ * defaults): headers (request line included) 64 KiB in at most 100
+ * fields, body 1 MiB, which import.c's filter enforces before evhttp sees
+ * a request, so that every refusal is the JSON envelope; 10,000
+ * parameters (VG_HTTP_FORM_MAX_PARAMS).
  *
  * Access: auth.h decides who may (401, 403), cors.h which origins a
  * browser may read from; /-/healthy and /-/ready need no credential, and

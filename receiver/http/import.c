@@ -75,9 +75,9 @@
  * Refusals in the API's shape. What evhttp 2.1 would answer itself, with
  * an HTML page and none of the API's headers, has no hook there; so the
  * filter refuses it first (check_head), before evhttp sees the request:
- * a method evhttp has no name for (CONNECT, whose target is no path, or
- * any other: 405; evhttp says 501; the methods it has reach the routes,
- * whose 405 names what each takes),
+ * a method outside VG_IMPORT_EVHTTP_METHODS (CONNECT, whose target is no
+ * path, and any evhttp has no name for: 405; evhttp says 501; the others
+ * reach the routes, whose 405 names what each takes),
  * a head or request line past max_headers_bytes (431, 414), more than
  * max_header_count fields (431), a head that does not parse, or of
  * another HTTP version (400, 505), what evhttp's own parse refuses (an
