@@ -572,7 +572,7 @@ START_TEST(test_https_json_errors_and_large_replies)
 	tls_request("GET", "/api/v1/no_such_thing", NULL, &r);
 	check_refused(&r, 404, "not_found");
 	reply_release(&r);
-	tls_request("PUT", "/api/v1/query", NULL, &r);
+	tls_request("BREW", "/api/v1/query", NULL, &r);
 	check_refused(&r, 405, "bad_data");
 	ck_assert_ptr_nonnull(strcasestr(vg_buf_cstr(&r.headers), "\r\nConnection: close\r\n"));
 	reply_release(&r);
@@ -616,7 +616,7 @@ START_TEST(test_https_keep_alive_mixes_both_writers)
 		{ "GET", "/api/v1/nope", NULL, 404, "not_found" },
 		{ "POST", "/api/v1/import/prometheus", "https_kept 7\n", 204, NULL },
 		{ "GET", "/api/v1/query?query=https_kept", NULL, 200, "\"7\"" },
-		{ "PUT", "/api/v1/query", NULL, 405, "method not allowed" },
+		{ "BREW", "/api/v1/query", NULL, 405, "method not allowed" },
 	};
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");

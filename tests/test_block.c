@@ -491,6 +491,47 @@ START_TEST(test_block_roundtrip_one_series_and_empty_block)
 }
 END_TEST
 
+/* The index sections of one block, pinned: what the writer puts in
+ * symbols, series and postings does not change with how it keeps its
+ * strings meanwhile (block_write.c interns them in a symtab.h table).
+ * The columns and groups are zstd's output, so they are not pinned. */
+START_TEST(test_block_index_sections_are_pinned)
+{
+	static const uint64_t want[3][2] = {
+		/* length, XXH3_64 with the section's seed */
+		{ 4802, 0x7d9e8a684899373eULL },
+		{ 95635, 0xb7ff2a5dc436bdd5ULL },
+		{ 21260, 0xdcd6a119aa276be3ULL },
+	};
+	struct tset t;
+	char path[8192];
+	uint64_t got[3][2];
+	bool is_same = true;
+	uint8_t *f, *foot;
+	size_t len;
+
+	make_tmpdir();
+	path_in(path, sizeof(path), "pinned.vgb");
+	tset_make(&t, 3000, VG_BLOCK_RAW_COLUMNS, 40, 11);
+	write_block(path, &t, VG_TIER_RAW, 0, NULL);
+	f = read_file(path, &len);
+	ck_assert_uint_gt(len, HEADER_BYTES + FOOTER_BYTES);
+	foot = f + len - FOOTER_BYTES;
+	for (int i = 0; i < 3; i++) {
+		const uint8_t *e = foot + 16 + 24 * (2 + i); /* symbols, series, postings */
+		got[i][0] = vg_get_le64(e + 8);
+		got[i][1] = vg_get_le64(e + 16);
+		is_same = is_same && got[i][0] == want[i][0] && got[i][1] == want[i][1];
+	}
+	ck_assert_msg(is_same, "symbols %" PRIu64 " 0x%016" PRIx64 ", series %" PRIu64 " 0x%016" PRIx64
+		      ", postings %" PRIu64 " 0x%016" PRIx64, got[0][0], got[0][1], got[1][0], got[1][1],
+		      got[2][0], got[2][1]);
+	free(f);
+	tset_free(&t);
+	remove_tmpdir();
+}
+END_TEST
+
 START_TEST(test_block_roundtrip_100k_series)
 {
 	struct vg_block_write_stats st;
@@ -1380,6 +1421,7 @@ static Suite *block_suite(void)
 	tcase_add_test(tc, test_block_roundtrip_raw_many_series);
 	tcase_add_test(tc, test_block_roundtrip_rollup_seven_columns_and_big_series);
 	tcase_add_test(tc, test_block_roundtrip_one_series_and_empty_block);
+	tcase_add_test(tc, test_block_index_sections_are_pinned);
 	tcase_add_test(tc, test_block_roundtrip_100k_series);
 	tcase_add_test(tc, test_block_cursor_serves_several_blocks);
 	tcase_add_test(tc, test_block_select_matches_brute_force);

@@ -267,7 +267,7 @@ static void http_events(uint16_t port)
 	int fds[12];
 
 	ck_assert_int_eq(http("GET", port, "/api/v1/labels", NULL, &b), 200);
-	ck_assert_int_eq(http("PUT", port, "/api/v1/labels", NULL, &b), 405); /* refused in the filter */
+	ck_assert_int_eq(http("BREW", port, "/api/v1/labels", NULL, &b), 405); /* refused in the filter */
 	/* A head that does not end within http_header_timeout (500 ms). */
 	fds[0] = vg_t_connect(port);
 	ck_assert_int_ge(fds[0], 0);

@@ -594,6 +594,48 @@ START_TEST(test_head_late_samples_beside_merged_chunks)
 }
 END_TEST
 
+/* Late samples that fall outside every chunk, each older than the
+ * series' newest: the late buffer is sorted into a chunk every LATE_CHUNK
+ * (240) samples, so it stays small while the chunks hold the data (a).
+ * Spread over more than one chunk's widest step (VG_CHUNK_MAX_STEP_MS,
+ * 24.8 days; a max_sample_age above that lets agents send such data), the
+ * first sort into a chunk fails, and every later one too: late_flush makes
+ * one chunk of the whole buffer, which past VG_CHUNK_MAX_SAMPLES no chunk
+ * holds; so the buffer keeps every late sample, 16 bytes each and sorted
+ * again every 240 (b). Every sample still reads back, in order, in both.
+ * (b) pins today's behaviour: once late_flush cuts the buffer into as
+ * many chunks as it needs, it holds (a)'s bound too. */
+START_TEST(test_head_late_samples_outside_every_chunk_bound_the_buffer)
+{
+	const int64_t day = 24LL * 3600 * 1000, t0 = 1764000000000LL;
+	const size_t n_late = 2400;
+	struct vg_head_mem m;
+	struct vg_samples smp = { 0 };
+
+	for (int wide = 0; wide < 2; wide++) {
+		struct vg_head *h = vg_head_new();
+		uint32_t id = add(h, "m", NULL);
+		int64_t far = wide ? 30 * day : day; /* the gap between the two runs */
+
+		append1(h, id, t0 + 60 * day, 1.0);
+		for (size_t k = 0; k < n_late; k++)
+			append1(h, id, t0 + (k % 2 ? far : 0) + (int64_t)k * 1000, (double)k);
+		vg_head_memory(h, &m);
+		if (!wide)
+			ck_assert_msg(m.late <= 256 * 16 + 256, "(a) late buffer %zu bytes", m.late);
+		else
+			ck_assert_msg(m.late >= n_late * 16, "(b) late buffer %zu bytes: bounded now?", m.late);
+		read_all(h, id, &smp);
+		ck_assert_uint_eq(smp.n, n_late + 1);
+		for (size_t i = 1; i < smp.n; i++)
+			ck_assert_int_lt(smp.ts_ms[i - 1], smp.ts_ms[i]);
+		ck_assert_int_eq(smp.ts_ms[smp.n - 1], t0 + 60 * day);
+		vg_samples_release(&smp);
+		vg_head_free(h);
+	}
+}
+END_TEST
+
 START_TEST(test_head_append_unknown_id_fails_whole_batch)
 {
 	struct vg_head *h = vg_head_new();
@@ -1413,6 +1455,7 @@ static Suite *head_suite(void)
 	tcase_add_test(tc, test_head_chunks_spanning_years_keep_their_ends);
 	tcase_add_test(tc, test_head_merged_chunks_read_back_equal);
 	tcase_add_test(tc, test_head_late_samples_beside_merged_chunks);
+	tcase_add_test(tc, test_head_late_samples_outside_every_chunk_bound_the_buffer);
 	tcase_add_test(tc, test_head_append_unknown_id_fails_whole_batch);
 	tcase_add_test(tc, test_head_views_of_unknown_id_are_empty);
 	suite_add_tcase(s, tc);

@@ -58,8 +58,9 @@ static void reply_release(struct reply *r)
 	vg_buf_release(&r->headers);
 }
 
-/* method "GET", "POST" or "OPTIONS"; body for POST (form-encoded);
- * extra_header ("Name: value") may be NULL. */
+/* method "GET", "POST" or any other; body for POST (form-encoded) or
+ * another method (then sent as it is); extra_header ("Name: value") may
+ * be NULL. */
 static void request_with(const char *method, const char *path, const char *extra_header,
 			 const char *body, size_t body_len, struct reply *r)
 {
@@ -83,12 +84,12 @@ static void request_with(const char *method, const char *path, const char *extra
 	if (strcmp(method, "POST") == 0)
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	if (strcmp(method, "POST") == 0) {
+	if (strcmp(method, "POST") == 0 || (body != NULL && strcmp(method, "GET") != 0)) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
+	if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	rc = curl_easy_perform(c);
 	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -775,16 +776,63 @@ START_TEST(test_http_every_error_is_json)
 }
 END_TEST
 
+/* A HEAD to target, answered as its GET (headers, Content-Length) with
+ * no body: read until the server closes, so a body sent would show. */
+static void head_request(const char *target, struct raw_reply *r)
+{
+	struct vg_buf req = VG_BUF_INIT;
+
+	vg_buf_printf(&req, "HEAD %s HTTP/1.1\r\nHost: x\r\n" ORIGIN "Connection: close\r\n\r\n", target);
+	ck_assert(!vg_buf_failed(&req));
+	raw_request_ex(req.data, req.len, 0, true, r);
+	vg_buf_release(&req);
+	ck_assert_msg(r->body.len == 0, "HEAD %s: a body: %s", target, vg_buf_cstr(&r->body));
+	ck_assert_msg(raw_has_header(r, "\r\nAccess-Control-Allow-Origin: *\r\n"), "%s", r->headers);
+}
+
+/* Content-Length of a raw reply, or -1. */
+static long raw_content_length(const struct raw_reply *r)
+{
+	const char *p = strcasestr(r->headers, "\r\nContent-Length:");
+
+	return p ? strtol(p + strlen("\r\nContent-Length:"), NULL, 10) : -1;
+}
+
 START_TEST(test_http_head_request_has_no_body)
 {
-	static const char req[] = "HEAD /api/v1/query HTTP/1.1\r\n\r\n";
+	static const char *const targets[] = {
+		"/-/healthy", "/api/v1/status/buildinfo", "/api/v1/labels",
+		"/api/v1/query?query=1%2B1&time=4", /* answered from a query worker */
+	};
 	struct raw_reply r;
+	struct reply g;
 
-	raw_request(req, sizeof(req) - 1, 0, &r);
-	ck_assert_int_eq(r.status, 405);
-	ck_assert_uint_eq(r.body.len, 0);
-	ck_assert(raw_has_header(&r, "\r\nAllow: GET, POST, OPTIONS\r\n"));
+	/* As the GET: status, type and length, no body (load balancers
+	 * probe /-/healthy with HEAD; Prometheus answers it). */
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		head_request(targets[i], &r);
+		get(targets[i], &g);
+		ck_assert_msg(r.status == 200 && g.status == 200, "HEAD %s: %d", targets[i], r.status);
+		ck_assert_msg(raw_content_length(&r) == (long)g.body.len, "HEAD %s: %s", targets[i], r.headers);
+		{
+			char line[256];
+			snprintf(line, sizeof(line), "\r\nContent-Type: %s\r\n", header(&g, "Content-Type"));
+			ck_assert_msg(raw_has_header(&r, line), "HEAD %s: %s", targets[i], r.headers);
+		}
+		reply_release(&g);
+		vg_buf_release(&r.body);
+	}
+	/* An error: its status and headers. */
+	head_request("/api/v1/query", &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(raw_content_length(&r) > 0);
 	vg_buf_release(&r.body);
+	/* A HEAD where GET is not taken: 405, Allow as for the GET. */
+	head_request("/api/v1/admin/seal", &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_msg(raw_has_header(&r, "\r\nAllow: POST, PUT, OPTIONS\r\n"), "%s", r.headers);
+	vg_buf_release(&r.body);
+	check_still_serving();
 }
 END_TEST
 
@@ -792,7 +840,7 @@ START_TEST(test_http_pipelined_refusal_follows_earlier_answer)
 {
 	/* A good request, then a refused one on the same connection: the
 	 * refusal comes second, after the first answer, then the close. */
-	static const char req[] = "GET /api/v1/labels HTTP/1.1\r\n\r\nPUT /x HTTP/1.1\r\n\r\n";
+	static const char req[] = "GET /api/v1/labels HTTP/1.1\r\n\r\nBREW /x HTTP/1.1\r\n\r\n";
 	struct raw_reply r;
 	const char *second;
 
@@ -1193,7 +1241,65 @@ START_TEST(test_http_api_methods_per_endpoint)
 	check_error("POST", "/api/v1/status/buildinfo", "", 405, "bad_data", "method not allowed");
 	check_error("POST", "/api/v1/label/job/values", "", 405, "bad_data", "method not allowed");
 	request("POST", "/api/v1/metadata", "", 0, &r);
-	ck_assert_str_eq(header(&r, "Allow"), "GET, OPTIONS");
+	ck_assert_str_eq(header(&r, "Allow"), "GET, HEAD, OPTIONS");
+	reply_release(&r);
+}
+END_TEST
+
+/* Each route's methods as Prometheus routes them (web/api/v1/api.go):
+ * GET and POST where it takes both, PUT beside POST on the admin routes
+ * and /-/reload; any other method a 405 whose Allow names what the route
+ * takes (HEAD wherever GET is). */
+START_TEST(test_http_api_405_allow_per_route)
+{
+	static const struct {
+		const char *method, *path, *allow;
+	} cases[] = {
+		{ "PUT", "/api/v1/query", "GET, HEAD, POST, OPTIONS" },
+		{ "DELETE", "/api/v1/query_range", "GET, HEAD, POST, OPTIONS" },
+		{ "PATCH", "/api/v1/series", "GET, HEAD, POST, OPTIONS" },
+		{ "PUT", "/api/v1/labels", "GET, HEAD, POST, OPTIONS" },
+		{ "PUT", "/api/v1/label/job/values", "GET, HEAD, OPTIONS" },
+		{ "DELETE", "/api/v1/metadata", "GET, HEAD, OPTIONS" },
+		{ "PUT", "/api/v1/status/buildinfo", "GET, HEAD, OPTIONS" },
+		{ "PUT", "/api/v1/rules", "GET, HEAD, POST, OPTIONS" },
+		{ "TRACE", "/api/v1/alerts", "GET, HEAD, POST, OPTIONS" },
+		{ "GET", "/api/v1/admin/seal", "POST, PUT, OPTIONS" },
+		{ "DELETE", "/api/v1/admin/tsdb/delete_series", "POST, PUT, OPTIONS" },
+		{ "GET", "/-/reload", "POST, PUT, OPTIONS" },
+		{ "PUT", "/api/v1/import/prometheus", "POST, OPTIONS" },
+		{ "PUT", "/metrics", "GET, HEAD, OPTIONS" },
+		{ "DELETE", "/-/healthy", "GET, HEAD, OPTIONS" },
+	};
+	struct reply r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		request_with(cases[i].method, cases[i].path, "Origin: http://grafana.example", NULL, 0, &r);
+		ck_assert_msg(r.status == 405, "%s %s: %ld %s", cases[i].method, cases[i].path, r.status,
+			      vg_buf_cstr(&r.body));
+		ck_assert_msg(header(&r, "Allow") && strcmp(header(&r, "Allow"), cases[i].allow) == 0,
+			      "%s %s: %s", cases[i].method, cases[i].path, vg_buf_cstr(&r.headers));
+		ck_assert_str_eq(header(&r, "Access-Control-Allow-Origin"), "*");
+		ck_assert_str_eq(header(&r, "Content-Type"), "application/json");
+		reply_release(&r);
+	}
+	/* PUT reaches the admin handlers, its form body read as a POST's:
+	 * this server has no sealer and no reload. */
+	request_with("PUT", "/api/v1/admin/seal", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 503);
+	reply_release(&r);
+	request_with("PUT", "/-/reload", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 503);
+	reply_release(&r);
+	request_with("PUT", "/api/v1/admin/tsdb/delete_series", "Content-Type: application/x-www-form-urlencoded",
+		     "start=10&end=5", strlen("start=10&end=5"), &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&r.body), "no match[] parameter provided"));
+	reply_release(&r);
+	request_with("PUT", "/api/v1/admin/tsdb/delete_series", "Content-Type: application/x-www-form-urlencoded",
+		     "match[]=up&start=10&end=5", strlen("match[]=up&start=10&end=5"), &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(vg_buf_cstr(&r.body), "end timestamp must not be before start time"));
 	reply_release(&r);
 }
 END_TEST
@@ -1370,6 +1476,7 @@ static Suite *http_api_suite(void)
 	tcase_add_test(tc, test_http_api_stats_when_asked);
 	tcase_add_test(tc, test_http_api_limit_everywhere);
 	tcase_add_test(tc, test_http_api_methods_per_endpoint);
+	tcase_add_test(tc, test_http_api_405_allow_per_route);
 	tcase_add_test(tc, test_http_api_time_and_duration_forms);
 	tcase_add_test(tc, test_http_api_parse_query_tree);
 	suite_add_tcase(s, tc);

@@ -201,6 +201,8 @@ static void run_row(const struct row *w)
 }
 
 #define FORM "Content-Type: application/x-www-form-urlencoded\r\n"
+/* A HEAD's reply is read to the close, so that a body sent would show. */
+#define CLOSE "Connection: close\r\n"
 #define IMPORT "/api/v1/import/prometheus"
 #define NUL_IN_HEADER "GET / HTTP/1.1\r\nX\0Y: 1\r\n" O "\r\n"
 #define NUL_IN_TARGET "GET /a\0b HTTP/1.1\r\n" O "\r\n"
@@ -220,11 +222,9 @@ static const struct row rows[] = {
 	{ "target evhttp cannot parse", "GET http://[x/ HTTP/1.1\r\n" O "\r\n", 0, .status = 400, .type = "bad_data" },
 	{ "folded header line", "GET / HTTP/1.1\r\n" O "X-A: 1\r\n  2\r\n\r\n", 0, .status = 400, .type = "bad_data" },
 	{ "HTTP/2.0", "GET / HTTP/2.0\r\n" O "\r\n", 0, .status = 505, .type = "bad_data" },
-	{ "PUT", "PUT /api/v1/query HTTP/1.1\r\n" O "\r\n", 0, .status = 405, .type = "bad_data",
-	  .want_header = "Allow: GET, POST, OPTIONS" },
-	{ "unknown method", "BREW /pot HTTP/1.1\r\n" O "\r\n", 0, .status = 405, .type = "bad_data" },
-	{ "HEAD", "HEAD /api/v1/query HTTP/1.1\r\n" O "\r\n", 0, .status = 405, .type = "bad_data",
-	  .want_header = "Allow: GET, POST, OPTIONS", .flags = NO_BODY },
+	{ "unknown method", "BREW /pot HTTP/1.1\r\n" O "\r\n", 0, .status = 405, .type = "bad_data",
+	  .want_header = "Allow: GET, HEAD, POST, OPTIONS" },
+	{ "CONNECT", "CONNECT x:443 HTTP/1.1\r\n" O "\r\n", 0, .status = 405, .type = "bad_data" },
 	{ "Content-Length and Transfer-Encoding",
 	  "POST /api/v1/query HTTP/1.1\r\n" O "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
 	  .status = 400, .type = "bad_data" },
@@ -275,13 +275,27 @@ static const struct row rows[] = {
 	  .type = "not_found" },
 	{ "web path refused", .method = "GET", .target = "/a%2fb", .headers = O A, .status = 400, .type = "bad_data" },
 	{ "POST to a GET route", .method = "POST", .target = "/api/v1/status/buildinfo", .headers = O A, .body = "",
-	  .status = 405, .type = "bad_data", .want_header = "Allow: GET, OPTIONS" },
+	  .status = 405, .type = "bad_data", .want_header = "Allow: GET, HEAD, OPTIONS" },
+	{ "PUT to a query", .method = "PUT", .target = "/api/v1/query", .headers = O A, .status = 405,
+	  .type = "bad_data", .want_header = "Allow: GET, HEAD, POST, OPTIONS" },
+	{ "PATCH", .method = "PATCH", .target = "/api/v1/labels", .headers = O A, .body = "", .status = 405,
+	  .type = "bad_data", .want_header = "Allow: GET, HEAD, POST, OPTIONS" },
+	{ "TRACE", .method = "TRACE", .target = "/api/v1/query", .headers = O A, .status = 405, .type = "bad_data",
+	  .want_header = "Allow: GET, HEAD, POST, OPTIONS" },
+	{ "DELETE an admin route", .method = "DELETE", .target = "/api/v1/admin/seal", .headers = O A, .status = 405,
+	  .type = "bad_data", .want_header = "Allow: POST, PUT, OPTIONS" },
+	{ "HEAD of a POST route", .method = "HEAD", .target = "/-/reload", .headers = O A CLOSE, .status = 405,
+	  .type = "bad_data", .want_header = "Allow: POST, PUT, OPTIONS", .flags = NO_BODY },
+	{ "HEAD of an error", .method = "HEAD", .target = "/api/v1/query", .headers = O A CLOSE, .status = 400,
+	  .type = "bad_data", .flags = NO_BODY },
+	{ "HEAD without a credential", .method = "HEAD", .target = "/api/v1/labels", .headers = O CLOSE, .status = 401,
+	  .type = "unauthorized", .want_header = "WWW-Authenticate: Bearer", .flags = NO_BODY },
 	{ "POST /metrics", .method = "POST", .target = "/metrics", .headers = O A, .body = "", .status = 405,
-	  .type = "bad_data", .want_header = "Allow: GET, OPTIONS" },
+	  .type = "bad_data", .want_header = "Allow: GET, HEAD, OPTIONS" },
 	{ "POST /-/healthy", .method = "POST", .target = "/-/healthy", .headers = O, .body = "", .status = 405,
-	  .type = "bad_data", .want_header = "Allow: GET, OPTIONS" },
+	  .type = "bad_data", .want_header = "Allow: GET, HEAD, OPTIONS" },
 	{ "GET /-/reload", .method = "GET", .target = "/-/reload", .headers = O A, .status = 405, .type = "bad_data",
-	  .want_header = "Allow: POST, OPTIONS" },
+	  .want_header = "Allow: POST, PUT, OPTIONS" },
 	{ "GET the import", .method = "GET", .target = IMPORT, .headers = O A, .status = 405, .type = "bad_data",
 	  .want_header = "Allow: POST, OPTIONS" },
 	{ "import evhttp got", "POST http://x" IMPORT " HTTP/1.1\r\nHost: x\r\n" O A "Content-Length: 4\r\n\r\na 1\n", 0,

@@ -6,7 +6,8 @@
  * listings as a union, damaged and misplaced blocks refused and counted
  * while the rest serve, half-written block files removed, and a block
  * added while a selection holds the old list; and a real receiver that
- * starts on a damaged block, says so, and serves the rest.
+ * starts on a damaged block, or on a block in another tier's directory,
+ * says so, and serves the rest.
  */
 #include "config.h"
 
@@ -400,6 +401,51 @@ START_TEST(test_storage_receiver_serves_around_a_damaged_block)
 }
 END_TEST
 
+/* Each tier has its own directory (DATA_DIR/blocks/<tier>), and a block
+ * says its tier in its header: a block in another tier's directory (an
+ * operator's copy gone wrong) is not served, the log names the file and
+ * both tiers, /metrics counts it, the file is left where it is, and the
+ * receiver serves the rest. */
+START_TEST(test_storage_receiver_refuses_a_block_in_another_tiers_directory)
+{
+	const struct bseries good[] = { { "m", "good", 1000000, 10000, 30, 0 } };
+	const struct bseries moved[] = { { "m", "moved", 1000000, 10000, 30, 0 } };
+	char *dir = vg_t_tmpdir("vigil-storage");
+	struct vg_t_receiver rcv;
+	char from[1024], to[1024], *body;
+	long status;
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/data", dir);
+	write_block("good.vgb", 1000000, 1300000, good, 1);
+	write_block("moved.vgb", 1000000, 1300000, moved, 1);
+	snprintf(from, sizeof(from), "%s/blocks/raw/moved.vgb", tmpdir);
+	snprintf(to, sizeof(to), "%s/blocks/1h", tmpdir);
+	ck_assert_int_eq(vg_fs_mkdir_p(to, NULL, NULL), 0);
+	snprintf(to, sizeof(to), "%s/blocks/1h/moved.vgb", tmpdir);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, "--retention=raw=100y,1m=100y,1h=100y"), 0);
+	ck_assert(vg_t_log_contains(&rcv.proc, "moved.vgb holds tier raw but lies in the 1h directory"));
+
+	body = vg_t_http_get(rcv.http_port, "/api/v1/query_range?query=m&start=1000&end=1290&step=10",
+			     &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(strstr(body, "\"instance\":\"good\""));
+	ck_assert_ptr_null(strstr(body, "\"instance\":\"moved\""));
+	free(body);
+	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_damaged_blocks_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"raw\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"1h\"} 0\n"));
+	free(body);
+	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
+	ck_assert_int_eq(access(to, F_OK), 0); /* not the receiver's to delete */
+	vg_t_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 /* Agents' samples older than max_sample_age or more than 10 minutes
  * ahead are refused and counted; the rest of the batch, and the ACK, go
  * on as usual. */
@@ -466,6 +512,7 @@ static Suite *storage_suite(void)
 	tc = tcase_create("daemon");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_storage_receiver_serves_around_a_damaged_block);
+	tcase_add_test(tc, test_storage_receiver_refuses_a_block_in_another_tiers_directory);
 	tcase_add_test(tc, test_storage_receiver_refuses_samples_out_of_window);
 	suite_add_tcase(s, tc);
 	return s;

@@ -17,15 +17,17 @@
  * JSON, on the query workers (receiver/query/pool.h; see struct
  * query_job), whose answers come back through event_active on this base.
  *
- * Requests: GET with a URL query, or POST with an
- * application/x-www-form-urlencoded body; both are decoded by http_form.c
- * (not with evhttp_parse_query_str, which keeps bad escapes and turns %00
- * into a string end) into one list, body first, so the first value of a
- * name is the body's as in Go's FormValue, and match[] gathers both. A bad
- * escape or a NUL byte is a 400. Limits (options, defaults): headers
- * (request line included) 64 KiB in at most 100 fields, body 1 MiB, which
- * import.c's filter enforces before evhttp sees a request, so that every
- * refusal is the JSON envelope; 10,000 parameters (VG_HTTP_FORM_MAX_PARAMS).
+ * Requests: GET with a URL query (HEAD is answered as GET, without the
+ * body), or POST (PUT on the admin routes and /-/reload, as Prometheus)
+ * with an application/x-www-form-urlencoded body; both are decoded by
+ * http_form.c (not with evhttp_parse_query_str, which keeps bad escapes
+ * and turns %00 into a string end) into one list, body first, so the
+ * first value of a name is the body's as in Go's FormValue, and match[]
+ * gathers both. A bad escape or a NUL byte is a 400. Limits (options,
+ * defaults): headers (request line included) 64 KiB in at most 100
+ * fields, body 1 MiB, which import.c's filter enforces before evhttp sees
+ * a request, so that every refusal is the JSON envelope; 10,000
+ * parameters (VG_HTTP_FORM_MAX_PARAMS).
  *
  * Access: auth.h decides who may (401, 403), cors.h which origins a
  * browser may read from; /-/healthy and /-/ready need no credential, and
@@ -174,6 +176,24 @@ static void add_cors(struct ctx *c, struct evkeyvalq *h)
 		evhttp_add_header(h, vg_http_cors_fixed[i][0], vg_http_cors_fixed[i][1]);
 }
 
+/* evhttp_send_reply, but a HEAD gets the length of the body it would
+ * have had and no body (evhttp 2.1 would send the body). */
+static void send_reply(struct evhttp_request *req, int code)
+{
+	struct evbuffer *eb = evhttp_request_get_output_buffer(req);
+	char len[32];
+
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		if (code != 204 && code != 304) {
+			snprintf(len, sizeof(len), "%zu", evbuffer_get_length(eb));
+			evhttp_remove_header(evhttp_request_get_output_headers(req), "Content-Length");
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+		}
+		evbuffer_drain(eb, evbuffer_get_length(eb));
+	}
+	evhttp_send_reply(req, code, NULL, NULL);
+}
+
 /* Sends c->out with code; an out-of-memory buffer becomes a 500. */
 static void send_body(struct ctx *c, int code, const char *content_type)
 {
@@ -189,7 +209,7 @@ static void send_body(struct ctx *c, int code, const char *content_type)
 	if (vg_buf_failed(&c->out)) {
 		vg_buf_release(&c->out);
 		evbuffer_add(eb, oom, sizeof(oom) - 1);
-		evhttp_send_reply(c->req, 500, NULL, NULL);
+		send_reply(c->req, 500);
 		return;
 	}
 	data = vg_buf_detach(&c->out, &len);
@@ -199,7 +219,7 @@ static void send_body(struct ctx *c, int code, const char *content_type)
 	} else if (data != NULL && len == 0) {
 		free(data);
 	}
-	evhttp_send_reply(c->req, code, NULL, NULL);
+	send_reply(c->req, code);
 }
 
 static void send_json(struct ctx *c, int code)
@@ -1349,6 +1369,13 @@ static void status_tick(evutil_socket_t fd, short what, void *arg)
 
 /* --- rules and alerts (receiver/alert/rules.h) ------------------------------ */
 
+/* The Allow header of a 405, by what a route takes: HEAD wherever GET
+ * (method_of), PUT beside POST on the admin routes and /-/reload. */
+#define ALLOW_GET "GET, HEAD, OPTIONS"
+#define ALLOW_GET_POST "GET, HEAD, POST, OPTIONS"
+#define ALLOW_POST "POST, OPTIONS"
+#define ALLOW_ADMIN "POST, PUT, OPTIONS"
+
 static void method_not_allowed(struct ctx *c, const char *allow);
 
 static void handle_rules(struct ctx *c)
@@ -1415,16 +1442,16 @@ static void handle_alerts(struct ctx *c)
 	finish_success(c, false);
 }
 
-/* POST /-/reload: the rule files read again; a refusal is 500 with the
- * reason (file and line), as Prometheus answers. (Prometheus takes PUT
- * too; the filter refuses PUT everywhere, import.c's check_head.) */
+/* POST or PUT /-/reload, as Prometheus takes them: the rule files read
+ * again; a refusal is 500 with the reason (file and line), as Prometheus
+ * answers. */
 static void handle_reload(struct ctx *c)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
 	struct vg_err err;
 
-	if (cmd != EVHTTP_REQ_POST) {
-		method_not_allowed(c, "POST, OPTIONS");
+	if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT) {
+		method_not_allowed(c, ALLOW_ADMIN);
 		return;
 	}
 	if (c->api->reload == NULL) {
@@ -1444,6 +1471,16 @@ static void handle_reload(struct ctx *c)
 }
 
 /* --- routing -------------------------------------------------------------------- */
+
+/* The method as the routes see it: a HEAD is answered as its GET would be
+ * (RFC 9110, 9.3.2), headers and Content-Length included, and send_reply
+ * leaves out the body. */
+static enum evhttp_cmd_type method_of(struct evhttp_request *req)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	return cmd == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : cmd;
+}
 
 static bool is_form_post(struct evhttp_request *req)
 {
@@ -1467,7 +1504,8 @@ static bool read_params(struct ctx *c, const struct evhttp_uri *uri)
 	struct vg_err err;
 	char msg[VG_ERR_MSG_MAX + 64];
 
-	if (cmd == EVHTTP_REQ_POST && is_form_post(c->req)) {
+	/* As Go's ParseForm: the body of a POST or a PUT. */
+	if ((cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT) && is_form_post(c->req)) {
 		struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
 		size_t len = evbuffer_get_length(in);
 		const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
@@ -1611,8 +1649,10 @@ out:
 
 static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *uri)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	enum evhttp_cmd_type cmd = method_of(c->req);
 	bool is_get = cmd == EVHTTP_REQ_GET, is_post = cmd == EVHTTP_REQ_POST;
+	/* Admin routes take PUT as well, as Prometheus's do. */
+	bool is_admin_method = is_post || cmd == EVHTTP_REQ_PUT;
 	const char *rest = path + strlen("/api/v1/");
 	void (*post_ok)(struct ctx *) = NULL;
 
@@ -1629,7 +1669,7 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 
 	if (post_ok != NULL || strcmp(rest, "labels") == 0) {
 		if (!is_get && !is_post) {
-			method_not_allowed(c, "GET, POST, OPTIONS");
+			method_not_allowed(c, ALLOW_GET_POST);
 			return;
 		}
 		if (!read_params(c, uri))
@@ -1644,7 +1684,7 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		const char *seg = rest + 6, *slash = strchr(seg, '/');
 		if (slash != NULL && slash > seg && strcmp(slash, "/values") == 0) {
 			if (!is_get) {
-				method_not_allowed(c, "GET, OPTIONS");
+				method_not_allowed(c, ALLOW_GET);
 				return;
 			}
 			if (read_params(c, uri))
@@ -1654,7 +1694,7 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 	}
 	if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
 		if (!is_get && !is_post) {
-			method_not_allowed(c, "GET, POST, OPTIONS");
+			method_not_allowed(c, ALLOW_GET_POST);
 			return;
 		}
 		if (!read_params(c, uri))
@@ -1670,7 +1710,7 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		 * true answer is empty; Grafana asks for both on start.
 		 * /metadata is GET only, as Prometheus routes it. */
 		if (!is_get && (!is_post || rest[0] == 'm')) {
-			method_not_allowed(c, rest[0] == 'm' ? "GET, OPTIONS" : "GET, POST, OPTIONS");
+			method_not_allowed(c, rest[0] == 'm' ? ALLOW_GET : ALLOW_GET_POST);
 			return;
 		}
 		if (rest[0] == 'm') {
@@ -1686,7 +1726,7 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 		/* import.c streams every import POST it can follow; evhttp
 		 * sees the rest. */
 		if (!is_post)
-			method_not_allowed(c, "POST, OPTIONS");
+			method_not_allowed(c, ALLOW_POST);
 		else
 			reply_error(c, 400, "bad_data",
 				    "this import request could not be streamed: send HTTP/1.1 with Content-Length or Transfer-Encoding: chunked");
@@ -1695,29 +1735,29 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 	/* Admin routes (admin/...): whatever guards the API for operators
 	 * must cover these too. */
 	if (strcmp(rest, "admin/seal") == 0) {
-		if (!is_post)
-			method_not_allowed(c, "POST, OPTIONS");
+		if (!is_admin_method)
+			method_not_allowed(c, ALLOW_ADMIN);
 		else
 			handle_seal(c);
 		return;
 	}
 	if (strcmp(rest, "admin/tsdb/delete_series") == 0) {
-		if (!is_post)
-			method_not_allowed(c, "POST, OPTIONS");
+		if (!is_admin_method)
+			method_not_allowed(c, ALLOW_ADMIN);
 		else if (read_params(c, uri))
 			handle_delete_series(c);
 		return;
 	}
 	if (strcmp(rest, "status/buildinfo") == 0) {
 		if (!is_get)
-			method_not_allowed(c, "GET, OPTIONS");
+			method_not_allowed(c, ALLOW_GET);
 		else
 			handle_buildinfo(c);
 		return;
 	}
 	if (strcmp(rest, "status/vigil") == 0) {
 		if (!is_get)
-			method_not_allowed(c, "GET, OPTIONS");
+			method_not_allowed(c, ALLOW_GET);
 		else
 			handle_status(c);
 		return;
@@ -1729,7 +1769,7 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
  * received, the answer as the notifier writes it. */
 static void route_api_v2(struct ctx *c, const char *path, const struct evhttp_uri *uri)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	enum evhttp_cmd_type cmd = method_of(c->req);
 	const char *method = cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST"
 			   : cmd == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER";
 	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
@@ -1823,8 +1863,8 @@ static bool authorize(struct ctx *c, const struct route *rt)
 
 static void handle_health(struct ctx *c, const char *path)
 {
-	if (evhttp_request_get_command(c->req) != EVHTTP_REQ_GET) {
-		method_not_allowed(c, "GET, OPTIONS");
+	if (method_of(c->req) != EVHTTP_REQ_GET) {
+		method_not_allowed(c, ALLOW_GET);
 		return;
 	}
 	if (strcmp(path, "/-/healthy") == 0) {
@@ -1863,8 +1903,8 @@ static void handle_web(struct ctx *c, const char *path)
 		reply_error(c, r.status, r.status == 400 ? "bad_data" : "not_found", r.reason);
 		return;
 	}
-	if (evhttp_request_get_command(c->req) != EVHTTP_REQ_GET) {
-		method_not_allowed(c, "GET, OPTIONS");
+	if (method_of(c->req) != EVHTTP_REQ_GET) {
+		method_not_allowed(c, ALLOW_GET);
 		return;
 	}
 	evhttp_add_header(h, "ETag", r.etag);
@@ -1880,7 +1920,7 @@ static void handle_web(struct ctx *c, const char *path)
 	/* Borrowed: the vg_web outlives every connection (stop frees it
 	 * after the base). */
 	evbuffer_add_reference(evhttp_request_get_output_buffer(c->req), r.body, r.len, NULL, NULL);
-	evhttp_send_reply(c->req, 200, NULL, NULL);
+	send_reply(c->req, 200);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -1896,7 +1936,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	rt = lookup_route(path);
 	if (!rt.exists && vg_web_has(c.api->web, path))
 		rt.exists = true; /* a web page's file: read scope */
-	if (strncmp(path, "/api/v2/", 8) == 0 && evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+	if (strncmp(path, "/api/v2/", 8) == 0 && method_of(req) != EVHTTP_REQ_GET)
 		rt.scope = VG_HTTP_SCOPE_ADMIN; /* silences and alerts change state */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
 		/* CORS preflight, on real paths: the headers say it all.
@@ -1918,8 +1958,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	} else if (strncmp(path, "/api/v2/", 8) == 0) {
 		route_api_v2(&c, path, uri);
 	} else if (strcmp(path, "/metrics") == 0) {
-		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
-			method_not_allowed(&c, "GET, OPTIONS");
+		if (method_of(req) != EVHTTP_REQ_GET)
+			method_not_allowed(&c, ALLOW_GET);
 		else
 			handle_metrics(&c);
 	} else {
@@ -2132,7 +2172,7 @@ int vg_http_api_start(const struct vg_http_api_options *opts, struct vg_http_api
 		evhttp_set_max_headers_size(api->http, (ev_ssize_t)max_head);
 		evhttp_set_max_body_size(api->http, (ev_ssize_t)max_body);
 		evhttp_set_timeout(api->http, timeout_s);
-		evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+		evhttp_set_allowed_methods(api->http, VG_IMPORT_EVHTTP_METHODS);
 		evhttp_set_gencb(api->http, on_request, api);
 		if ((rc = vg_import_new(&iopts, &api->import, err)) != 0)
 			goto fail;

@@ -75,7 +75,9 @@
  * Refusals in the API's shape. What evhttp 2.1 would answer itself, with
  * an HTML page and none of the API's headers, has no hook there; so the
  * filter refuses it first (check_head), before evhttp sees the request:
- * a method other than GET, POST, DELETE, OPTIONS (405; evhttp says 501),
+ * a method outside VG_IMPORT_EVHTTP_METHODS (CONNECT, whose target is no
+ * path, and any evhttp has no name for: 405; evhttp says 501; the others
+ * reach the routes, whose 405 names what each takes),
  * a head or request line past max_headers_bytes (431, 414), more than
  * max_header_count fields (431), a head that does not parse, or of
  * another HTTP version (400, 505), what evhttp's own parse refuses (an
@@ -1263,7 +1265,8 @@ struct refusal {
 static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 {
 	const struct vg_import_options *o = &c->imp->opts;
-	static const char *const methods[] = { "GET", "POST", "DELETE", "OPTIONS" }; /* DELETE: /api/v2/silence/{id} */
+	/* VG_IMPORT_EVHTTP_METHODS (import.h). */
+	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "TRACE", "OPTIONS" };
 	uint64_t cl = 0;
 	bool is_known = false;
 
@@ -1276,7 +1279,7 @@ static bool check_head(struct conn *c, const struct head *h, struct refusal *r)
 	if (!is_known) {
 		r->code = 405;
 		r->msg = "method not allowed";
-		r->allow = "GET, POST, OPTIONS"; /* DELETE only on /api/v2/silence/{id} */
+		r->allow = "GET, HEAD, POST, OPTIONS"; /* what most paths take */
 		return true;
 	}
 	if (o->max_header_count > 0 && h->n_headers > o->max_header_count) {

@@ -71,4 +71,11 @@ void vg_import_free(struct vg_import *imp);
  * it is not a POST, or its head was not one this module could follow. */
 #define VG_IMPORT_PATH "/api/v1/import/prometheus"
 
+/* The methods the filter lets through to evhttp, for its
+ * evhttp_set_allowed_methods (event2/http.h): every one evhttp has a name
+ * for but CONNECT (check_head refuses the rest). */
+#define VG_IMPORT_EVHTTP_METHODS                                                            \
+	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
+	 EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE | EVHTTP_REQ_OPTIONS)
+
 #endif

@@ -89,6 +89,7 @@
  * can open path sees a complete file; a crash leaves at most a .tmp file.
  */
 #include "receiver/storage/block_write.h"
+#include "receiver/storage/symtab.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -154,12 +155,9 @@ struct vg_block_writer {
 	XXH3_state_t hs;
 	struct section sec[N_SECTIONS]; /* columns, groups, symbols, series, postings */
 
-	/* Symbols: strings in sym_bytes, sym_off[i] is where id i starts
-	 * (sym_off[n] the end). */
-	struct vg_buf sym_bytes;
-	uint32_t *sym_off;
-	size_t n_syms, cap_syms;
-	struct idtab sym_tab;
+	/* Symbols: each string once, ids from 0 in order of first use
+	 * (symtab.h); sorted into refs only at the end. */
+	struct vg_symtab *syms;
 
 	/* Label pairs by symbol id; counts of series holding each. */
 	uint32_t *pair_name, *pair_value, *pair_count;
@@ -315,46 +313,7 @@ static int section_end(struct vg_block_writer *w, int i, struct vg_err *err)
 
 static struct vg_str sym_str(const struct vg_block_writer *w, uint32_t id)
 {
-	return (struct vg_str){ (const char *)w->sym_bytes.data + w->sym_off[id],
-				w->sym_off[id + 1] - w->sym_off[id] };
-}
-
-/* The id of string s, added if new. */
-static int sym_intern(struct vg_block_writer *w, struct vg_str s, uint32_t *id)
-{
-	uint64_t h = XXH3_64bits(s.p, s.len);
-	size_t i;
-
-	if ((w->sym_tab.n + 1) * 2 > w->sym_tab.mask + 1) {
-		if (idtab_grow(&w->sym_tab) != 0)
-			return VG_ENOMEM;
-		for (size_t k = 0; k < w->n_syms; k++) {
-			struct vg_str o = sym_str(w, (uint32_t)k);
-			size_t j = XXH3_64bits(o.p, o.len) & w->sym_tab.mask;
-			while (w->sym_tab.slot[j] != NONE)
-				j = (j + 1) & w->sym_tab.mask;
-			w->sym_tab.slot[j] = (uint32_t)k;
-		}
-	}
-	for (i = h & w->sym_tab.mask; w->sym_tab.slot[i] != NONE; i = (i + 1) & w->sym_tab.mask)
-		if (vg_str_eq(sym_str(w, w->sym_tab.slot[i]), s)) {
-			*id = w->sym_tab.slot[i];
-			return 0;
-		}
-	if (w->sym_bytes.len + s.len > UINT32_MAX - 1 || w->n_syms >= UINT32_MAX - 2)
-		return VG_ELIMIT;
-	if (grow((void **)&w->sym_off, &w->cap_syms, w->n_syms + 2, sizeof(*w->sym_off)) != 0)
-		return VG_ENOMEM;
-	vg_buf_append(&w->sym_bytes, s.p, s.len);
-	if (vg_buf_failed(&w->sym_bytes))
-		return VG_ENOMEM;
-	if (w->n_syms == 0)
-		w->sym_off[0] = 0;
-	*id = (uint32_t)w->n_syms;
-	w->sym_off[++w->n_syms] = (uint32_t)w->sym_bytes.len;
-	w->sym_tab.slot[i] = *id;
-	w->sym_tab.n++;
-	return 0;
+	return vg_symtab_str(w->syms, id);
 }
 
 static uint64_t pair_hash(uint32_t name, uint32_t value)
@@ -453,9 +412,7 @@ static void writer_free(struct vg_block_writer *w)
 	free(w->path);
 	free(w->tmp_path);
 	vg_buf_release(&w->out);
-	vg_buf_release(&w->sym_bytes);
-	free(w->sym_off);
-	free(w->sym_tab.slot);
+	vg_symtab_free(w->syms);
 	free(w->pair_name);
 	free(w->pair_value);
 	free(w->pair_count);
@@ -506,7 +463,8 @@ int vg_block_writer_open(const char *path, const struct vg_block_writer_options 
 	w->path = str_dup2(path, "");
 	w->tmp_path = str_dup2(path, ".tmp");
 	w->cctx = ZSTD_createCCtx();
-	if (w->path == NULL || w->tmp_path == NULL || w->cctx == NULL) {
+	w->syms = vg_symtab_new();
+	if (w->path == NULL || w->tmp_path == NULL || w->cctx == NULL || w->syms == NULL) {
 		writer_free(w);
 		return vg_err_set(err, VG_ENOMEM, "block %s: out of memory", path);
 	}
@@ -638,8 +596,8 @@ int vg_block_writer_add(struct vg_block_writer *w, const uint8_t *key, size_t ke
 		goto nomem;
 	for (size_t i = 0; i < n_pairs; i++) {
 		uint32_t ni, vi;
-		if ((rc = sym_intern(w, names[i], &ni)) != 0 ||
-		    (rc = sym_intern(w, values[i], &vi)) != 0 ||
+		if ((rc = vg_symtab_intern(w->syms, names[i], &ni)) != 0 ||
+		    (rc = vg_symtab_intern(w->syms, values[i], &vi)) != 0 ||
 		    (rc = pair_intern(w, ni, vi, &pairs[i])) != 0) {
 			if (rc == VG_ELIMIT)
 				return vg_err_set(err, rc, "block %s: too many strings", w->path);
@@ -744,36 +702,37 @@ static int write_groups(struct vg_block_writer *w, struct vg_err *err)
 
 static int write_symbols(struct vg_block_writer *w, struct fin *f, struct vg_err *err)
 {
+	size_t n_syms = vg_symtab_count(w->syms);
 	struct sym_sort *ss;
 	uint32_t off = 0;
 	int rc;
 
-	ss = malloc((w->n_syms ? w->n_syms : 1) * sizeof(*ss));
-	f->sym_ref = malloc((w->n_syms ? w->n_syms : 1) * sizeof(uint32_t));
-	f->sym_order = malloc((w->n_syms ? w->n_syms : 1) * sizeof(uint32_t));
+	ss = malloc((n_syms ? n_syms : 1) * sizeof(*ss));
+	f->sym_ref = malloc((n_syms ? n_syms : 1) * sizeof(uint32_t));
+	f->sym_order = malloc((n_syms ? n_syms : 1) * sizeof(uint32_t));
 	if (ss == NULL || f->sym_ref == NULL || f->sym_order == NULL) {
 		free(ss);
 		return vg_err_set(err, VG_ENOMEM, "block %s: out of memory", w->path);
 	}
-	for (size_t i = 0; i < w->n_syms; i++)
+	for (size_t i = 0; i < n_syms; i++)
 		ss[i] = (struct sym_sort){ w, (uint32_t)i };
-	qsort(ss, w->n_syms, sizeof(*ss), sym_sort_cmp);
-	for (size_t r = 0; r < w->n_syms; r++) {
+	qsort(ss, n_syms, sizeof(*ss), sym_sort_cmp);
+	for (size_t r = 0; r < n_syms; r++) {
 		f->sym_order[r] = ss[r].id;
 		f->sym_ref[ss[r].id] = (uint32_t)r;
 	}
 	free(ss);
 
 	section_begin(w, 2);
-	if ((rc = emit_u32(w, (uint32_t)w->n_syms, err)) != 0)
+	if ((rc = emit_u32(w, (uint32_t)n_syms, err)) != 0)
 		return rc;
-	for (size_t r = 0; r <= w->n_syms; r++) {
+	for (size_t r = 0; r <= n_syms; r++) {
 		if ((rc = emit_u32(w, off, err)) != 0)
 			return rc;
-		if (r < w->n_syms)
+		if (r < n_syms)
 			off += sym_str(w, f->sym_order[r]).len;
 	}
-	for (size_t r = 0; r < w->n_syms; r++) {
+	for (size_t r = 0; r < n_syms; r++) {
 		struct vg_str s = sym_str(w, f->sym_order[r]);
 		if ((rc = emit(w, s.p, s.len, err)) != 0)
 			return rc;
@@ -948,7 +907,7 @@ int vg_block_writer_finish(struct vg_block_writer *w, struct vg_block_write_stat
 		st->n_series = w->n_series;
 		st->n_points = w->n_points;
 		st->n_groups = w->n_groups;
-		st->n_symbols = w->n_syms;
+		st->n_symbols = vg_symtab_count(w->syms);
 		st->n_pairs = w->n_pairs;
 		st->column_bytes = w->column_bytes;
 		st->file_bytes = w->off;

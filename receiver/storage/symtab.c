@@ -1,5 +1,5 @@
 /*
- * symtab.c: the head's symbol table (symtab.h).
+ * symtab.c: the symbol table of symtab.h (the head's, a block writer's).
  *
  * Layout: strings, each after its length as a uvarint (buf.h), packed in
  * blocks of 64 KiB that are freed only with the table; id i's string is

@@ -1,14 +1,16 @@
 /*
- * symtab.h: the head's symbol table: each distinct string of its series
+ * symtab.h: a symbol table: each distinct string of a set of series
  * (metric names, label names, label values) stored once, under a dense
  * 32-bit id handed out from 0 in order of first use. The head keeps a
  * series as the ids of its strings (head.c), and its postings and label
  * names as ids, so a string that a thousand series share costs its bytes
- * once.
+ * once; a block writer keeps its block's strings in one until it sorts
+ * them into the symbols section (block_write.c).
  *
  * Not locked: the caller orders the one writer (vg_symtab_intern) against
  * readers. The head interns only under its index write lock and reads
- * under the read lock (docs/threads.md). A string's bytes never move once
+ * under the read lock (docs/threads.md); a block writer's table is its
+ * own thread's. A string's bytes never move once
  * interned, so the views vg_symtab_str returns stay valid for the life of
  * the table; ids are never reused (strings are not freed before the table,
  * so a string interned for a series that could not be created stays,

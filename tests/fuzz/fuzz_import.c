@@ -98,8 +98,7 @@ static void world_make(void)
 	evhttp_set_gencb(world->http, on_request, NULL);
 	evhttp_set_max_body_size(world->http, 65536);
 	evhttp_set_max_headers_size(world->http, 4096);
-	evhttp_set_allowed_methods(world->http,
-				   EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+	evhttp_set_allowed_methods(world->http, VG_IMPORT_EVHTTP_METHODS);
 	bound = evhttp_bind_socket_with_handle(world->http, "127.0.0.1", 0);
 	world->sa_len = sizeof(world->sa);
 	if (bound == NULL ||
