@@ -15,7 +15,11 @@
  *    name and value ids in the canonical order. The key in series.h's form
  *    is rebuilt from them with vg_series_key when a reader asks for it
  *    (vg_head_series_key_locked); postings and label names hold ids too.
- *  - series[id] holds the key pointer and its samples: finished chunks
+ *  - The series table holds each id's record in pages of 1,024 records,
+ *    reached through a directory of page pointers: a page is allocated
+ *    when its first id is created and never moves, so there is no copy
+ *    as the table grows and no capacity held beyond the last page.
+ *  - A record holds the key pointer and its samples: finished chunks
  *    (chunk.h) in time order, then the open chunk being appended to, and
  *    late samples (older than the newest) apart, merged when read. A chunk
  *    is finished (into its smaller finished form) as soon as it is full,
@@ -37,7 +41,10 @@
  *    its postings, for /labels and /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
- * series a 96-byte record (and a late part for the few with late data),
+ * series an 80-byte record (48 of them the open chunk's encoder), in
+ * pages of 1,024 (the last page's unused records are never written, so
+ * mostly not resident) and 8 bytes of directory a page; a late part for
+ * the few with late data;
  * its key's symbol ids (1-3 bytes each), the strings no other series had
  * before it, 16-32 bytes of hash slots and 4-8 bytes per label pair
  * in postings; per sample what the
@@ -48,8 +55,10 @@
  * Locking (head.h): h->lock guards the index (symbols included) and is
  * written only when a series is created, so a string is interned and its
  * id published under the write lock and readers see both under the read
- * lock; h->stripes guard the samples of each series. Only the
- * writer thread changes the series table, so it reads it without the lock.
+ * lock; h->stripes guard the samples of each series. The series table
+ * grows under the write lock too (a new page, and the directory, which
+ * moves when it grows); records never move. Only the writer thread
+ * changes the table, so it reads it without the lock.
  *
  * Invariants: ids are dense from 0 and never reused; the chunks of a series
  * are strictly ascending in time and do not overlap; late samples are all
