@@ -1002,10 +1002,11 @@ static uint64_t in_base(const struct series *s)
 /* The newest in-order timestamp, or INT64_MIN. */
 static int64_t series_max_t(const struct series *s)
 {
+	const struct hchunk *last;
+
 	if (vg_chunk_enc_samples(&s->open) > 0)
 		return vg_chunk_enc_max_ts(&s->open);
-	const struct hchunk *last = chunks_last(s->chunks);
-
+	last = chunks_last(s->chunks);
 	return last ? chunk_max_t(last) : INT64_MIN;
 }
 
