@@ -1271,6 +1271,184 @@ START_TEST(test_head_snapshot_readers_while_chunks_merge)
 }
 END_TEST
 
+/* --- the series table in pages ------------------------------------------------ */
+
+/* The head keeps its series records in pages of 1,024 that never move:
+ * lookups, appends, reads, a restore's gap and a freeze across page
+ * bounds, and the table's size in whole pages. */
+#define PG_PAGE 1024
+#define PG_SERIES (3 * PG_PAGE + 100)
+
+static double pg_value(uint32_t id, int64_t t)
+{
+	return (double)id + (double)t / 4;
+}
+
+START_TEST(test_head_series_table_across_pages)
+{
+	static const uint8_t key[] = "pg\xff" "host\xff" "restored\xff";
+	static const uint32_t bound[] = { PG_PAGE - 1, PG_PAGE, 2 * PG_PAGE - 1, 2 * PG_PAGE,
+					  3 * PG_PAGE - 1, 3 * PG_PAGE, PG_SERIES - 1 };
+	enum { N_BOUND = sizeof(bound) / sizeof(bound[0]), SHORT = 250, LONG = 730 };
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+	struct vg_head_mem mem;
+	struct vg_series s;
+	uint32_t *ids = malloc(PG_SERIES * sizeof(*ids)), gap_id = PG_SERIES + 1500, bad;
+	int64_t *ts = malloc(PG_SERIES * sizeof(*ts));
+	double *v = malloc(PG_SERIES * sizeof(*v));
+	char host[32];
+
+	ck_assert_ptr_nonnull(ids);
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_ptr_nonnull(v);
+	for (uint32_t i = 0; i < PG_SERIES; i++) {
+		snprintf(host, sizeof(host), "h%u", i);
+		ck_assert_uint_eq(add(h, "pg", "host", host, NULL), i);
+		ids[i] = i;
+	}
+	/* Every series in one batch a step, across the page bounds; then
+	 * the series at the bounds alone, through cuts and merges. */
+	for (int64_t t = 0; t < LONG; t++) {
+		uint32_t n = 0;
+		if (t < SHORT) {
+			n = PG_SERIES;
+		} else {
+			for (uint32_t k = 0; k < N_BOUND; k++)
+				ids[n++] = bound[k];
+		}
+		for (uint32_t k = 0; k < n; k++) {
+			ts[k] = t * 1000;
+			v[k] = pg_value(ids[k], t);
+		}
+		ck_assert_int_eq(vg_head_append(h, n, ids, ts, v), 0);
+	}
+	for (uint32_t id = 0; id < PG_SERIES; id++) {
+		bool is_bound = false;
+		for (uint32_t k = 0; k < N_BOUND; k++)
+			is_bound |= bound[k] == id;
+		read_all(h, id, &smp);
+		ck_assert_uint_eq(smp.n, is_bound ? LONG : SHORT);
+		for (size_t j = 0; j < smp.n; j++) {
+			ck_assert_int_eq(smp.ts_ms[j], (int64_t)j * 1000);
+			ck_assert(smp.values[j] == pg_value(id, (int64_t)j));
+		}
+	}
+	/* Found again by key, and each id names its own series. */
+	for (uint32_t k = 0; k < N_BOUND; k++) {
+		snprintf(host, sizeof(host), "h%u", bound[k]);
+		ck_assert_uint_eq(add(h, "pg", "host", host, NULL), bound[k]);
+		vg_head_rdlock(h);
+		ck_assert(vg_head_series_locked(h, bound[k], &s));
+		vg_head_unlock(h);
+		ck_assert_uint_eq(s.n_labels, 1);
+		ck_assert(vg_str_eq(s.labels[0].value, vg_str_c(host)));
+	}
+	/* A restore past a gap of more than a page: the ids between, in two
+	 * new pages, are absent. */
+	ck_assert_int_eq(vg_head_restore(h, gap_id, key, sizeof(key) - 1), 0);
+	ck_assert_uint_eq(vg_head_next_id(h), gap_id + 1);
+	ck_assert_uint_eq(vg_head_num_series(h), PG_SERIES + 1);
+	bad = 4 * PG_PAGE;
+	ck_assert_int_eq(vg_head_append(h, 1, &bad, ts, v), VG_EINVAL);
+	bad = 4 * PG_PAGE - 1;
+	ck_assert_int_eq(vg_head_append(h, 1, &bad, ts, v), VG_EINVAL);
+	vg_head_rdlock(h);
+	ck_assert(!vg_head_series_locked(h, 4 * PG_PAGE, &s));
+	ck_assert(vg_head_series_locked(h, gap_id, &s));
+	vg_head_unlock(h);
+	ck_assert_uint_eq(select_n(h, "pg", NULL), PG_SERIES + 1);
+	ck_assert_uint_eq(add(h, "pg", "host", "after", NULL), gap_id + 1);
+	/* Whole pages, the records at most 88 bytes on LP64. */
+	vg_head_memory(h, &mem);
+	ck_assert_uint_ge(mem.series, (size_t)5 * PG_PAGE * 64);
+	if (sizeof(void *) == 8)
+		ck_assert_uint_le(mem.series, (size_t)5 * PG_PAGE * 88 + 16 * sizeof(void *));
+	/* A freeze moves every page's samples; new ones join them on read. */
+	ck_assert_int_eq(vg_head_freeze(h), 0);
+	for (uint32_t k = 0; k < N_BOUND; k++) {
+		int64_t t = LONG * 1000;
+		double x = pg_value(bound[k], LONG);
+		ck_assert_int_eq(vg_head_append(h, 1, &bound[k], &t, &x), 0);
+		ck_assert_int_eq(vg_head_read_frozen(h, bound[k], &smp), 0);
+		ck_assert_uint_eq(smp.n, LONG);
+		read_all(h, bound[k], &smp);
+		ck_assert_uint_eq(smp.n, LONG + 1);
+		ck_assert_int_eq(smp.ts_ms[LONG], (int64_t)LONG * 1000);
+	}
+	vg_head_drop_frozen(h);
+	read_all(h, PG_PAGE, &smp);
+	ck_assert_uint_eq(smp.n, 1);
+	vg_samples_release(&smp);
+	free(ids);
+	free(ts);
+	free(v);
+	vg_head_free(h);
+}
+END_TEST
+
+/* Readers reach series in the first pages while the writer creates
+ * series into new ones (the page directory moving as it grows). Under
+ * ThreadSanitizer this is the series table's test. */
+#define GT_SERIES 20000
+
+static void *gt_writer(void *arg)
+{
+	struct vg_head *h = arg;
+	char host[32];
+
+	for (uint32_t i = 1; i <= GT_SERIES; i++) {
+		snprintf(host, sizeof(host), "h%u", i);
+		ck_assert_uint_eq(add(h, "gt", "host", host, NULL), i);
+		for (int64_t t = 0; t < 3; t++)
+			append1(h, i, t * 1000, (double)(i + t));
+	}
+	return NULL;
+}
+
+static void *gt_reader_main(void *arg)
+{
+	struct cc_reader *r = arg;
+	struct vg_samples smp = { 0 };
+	struct vg_series s;
+	char host[32];
+
+	while (!atomic_load(r->is_done)) {
+		uint32_t n = vg_head_next_id(r->h);
+		vg_head_rdlock(r->h);
+		for (uint32_t id = r->reads % 61; id < n; id += 61) {
+			snprintf(host, sizeof(host), "h%u", id);
+			ck_assert(vg_head_series_locked(r->h, id, &s));
+			ck_assert(vg_str_eq(s.labels[0].value, vg_str_c(host)));
+			ck_assert_int_eq(vg_head_read_locked(r->h, id, INT64_MIN, INT64_MAX, &smp), 0);
+			ck_assert_uint_le(smp.n, 3);
+			for (size_t j = 0; j < smp.n; j++)
+				ck_assert(smp.values[j] == (double)(id + j));
+		}
+		vg_head_unlock(r->h);
+		r->reads++;
+	}
+	vg_samples_release(&smp);
+	return NULL;
+}
+
+START_TEST(test_head_readers_while_series_table_grows)
+{
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+
+	/* Readers start on one page (series 0); the writer fills twenty. */
+	run_writer_and_readers(h, 1, "gt0", gt_writer, gt_reader_main);
+	ck_assert_uint_eq(vg_head_num_series(h), GT_SERIES + 1);
+	for (uint32_t id = 1; id <= GT_SERIES; id += 997) {
+		read_all(h, id, &smp);
+		ck_assert_uint_eq(smp.n, 3);
+	}
+	vg_samples_release(&smp);
+	vg_head_free(h);
+}
+END_TEST
+
 /* --- the symbol table ------------------------------------------------------- */
 
 START_TEST(test_symtab_each_string_once_and_views_stay)
@@ -1482,6 +1660,8 @@ static Suite *head_suite(void)
 	tcase_add_test(tc, test_head_queries_while_writer_appends);
 	tcase_add_test(tc, test_head_readers_and_writer_across_chunks);
 	tcase_add_test(tc, test_head_snapshot_readers_while_chunks_merge);
+	tcase_add_test(tc, test_head_series_table_across_pages);
+	tcase_add_test(tc, test_head_readers_while_series_table_grows);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,7 +15,11 @@
  *    name and value ids in the canonical order. The key in series.h's form
  *    is rebuilt from them with vg_series_key when a reader asks for it
  *    (vg_head_series_key_locked); postings and label names hold ids too.
- *  - series[id] holds the key pointer and its samples: finished chunks
+ *  - The series table holds each id's record in pages of 1,024 records,
+ *    reached through a directory of page pointers: a page is allocated
+ *    when its first id is created and never moves, so there is no copy
+ *    as the table grows and no capacity held beyond the last page.
+ *  - A record holds the key pointer and its samples: finished chunks
  *    (chunk.h) in time order, then the open chunk being appended to, and
  *    late samples (older than the newest) apart, merged when read. A chunk
  *    is finished (into its smaller finished form) as soon as it is full,
@@ -37,7 +41,10 @@
  *    its postings, for /labels and /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
- * series a 96-byte record (and a late part for the few with late data),
+ * series an 80-byte record (48 of them the open chunk's encoder), in
+ * pages of 1,024 (the last page's unused records are never written, so
+ * mostly not resident) and 8 bytes of directory a page; a late part for
+ * the few with late data;
  * its key's symbol ids (1-3 bytes each), the strings no other series had
  * before it, 16-32 bytes of hash slots and 4-8 bytes per label pair
  * in postings; per sample what the
@@ -48,8 +55,10 @@
  * Locking (head.h): h->lock guards the index (symbols included) and is
  * written only when a series is created, so a string is interned and its
  * id published under the write lock and readers see both under the read
- * lock; h->stripes guard the samples of each series. Only the
- * writer thread changes the series table, so it reads it without the lock.
+ * lock; h->stripes guard the samples of each series. The series table
+ * grows under the write lock too (a new page, and the directory, which
+ * moves when it grows); records never move. Only the writer thread
+ * changes the table, so it reads it without the lock.
  *
  * Invariants: ids are dense from 0 and never reused; the chunks of a series
  * are strictly ascending in time and do not overlap; late samples are all
@@ -88,6 +97,9 @@
  * a couple of locks, a reader of one series holds one. */
 #define STRIPE_SHIFT 6
 #define LATE_CHUNK 240
+/* Series records a page of the series table holds. */
+#define SERIES_PAGE_SHIFT 10
+#define SERIES_PAGE (1u << SERIES_PAGE_SHIFT)
 #define PREFETCH_AHEAD 8
 #define SCAN_SLICE 4096 /* series a full scan checks per hold of the read lock */ /* late samples sorted into a chunk at a time */
 
@@ -153,14 +165,18 @@ struct series {
 	 * absent slot: an id the WAL never defined (a record lost to damage),
 	 * which decodes as no series and matches no selector. */
 	const uint8_t *key;
-	struct hchunk *chunks, *tail; /* in order, oldest first */
+	/* In order, oldest first. No tail pointer: a series holds one chunk
+	 * or a few (merged, up to VG_CHUNK_MAX_MERGED samples each), and the
+	 * last is walked to once per chunk cut (chunks_last). */
+	struct hchunk *chunks;
 	/* Snapshots (vg_head_snap_locked): samples are numbered as they are
 	 * stored, in-order and late ones apart, from 0 for the life of the
 	 * head, freezes included. in_ever and late->ever count them (written
 	 * under the stripe with __atomic stores, read at selection without
-	 * it); in_base is the number of the first in-order sample in chunks
-	 * (the ones before went to a frozen set). */
-	uint64_t in_ever, in_base;
+	 * it). The number of the first in-order sample in chunks is not
+	 * kept: the ones before went to a frozen set, so it is in_ever less
+	 * the samples in chunks and open (in_base). */
+	uint64_t in_ever;
 	/* NULL until the first late sample. Set once, under the stripe, with
 	 * an __atomic release store after the part is filled in, and read at
 	 * selection without the stripe with an acquire load; never freed
@@ -226,8 +242,12 @@ struct vg_head {
 	 * the write lock, its entries under their stripes. */
 	struct frozen *frozen;
 	uint32_t n_frozen;
-	struct series *series;      /* [n_series], absent slots included */
-	uint32_t n_series, cap_series;
+	/* The series table: record id is pages[id / SERIES_PAGE][id %
+	 * SERIES_PAGE] (series_at), absent slots included. A page is
+	 * allocated when the first id in it is created and neither moves nor
+	 * is freed before the head; only the directory grows. */
+	struct series **pages;      /* [n_pages] */
+	uint32_t n_series, n_pages, cap_pages;
 	uint32_t n_absent;          /* slots without a key */
 	struct htab series_tab;
 	struct posting *postings;
@@ -295,6 +315,33 @@ static int grow_array(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 static pthread_mutex_t *stripe(struct vg_head *h, uint32_t id)
 {
 	return &h->stripes[(id >> STRIPE_SHIFT) & (HEAD_STRIPES - 1)];
+}
+
+/* --- the series table --------------------------------------------------- */
+
+static struct series *series_at(const struct vg_head *h, uint32_t id)
+{
+	return &h->pages[id >> SERIES_PAGE_SHIFT][id & (SERIES_PAGE - 1)];
+}
+
+/* Pages for the ids below need (the writer, under the write lock: the
+ * directory may move). A page is malloc'd, not cleared: a record is
+ * written when its id is created, so the rest of the last page is not
+ * touched (nor resident) before its series are. What was reserved stays
+ * on failure. */
+static int series_reserve(struct vg_head *h, uint64_t need)
+{
+	uint32_t pages = (uint32_t)((need + SERIES_PAGE - 1) >> SERIES_PAGE_SHIFT);
+
+	if (grow_array((void **)&h->pages, &h->cap_pages, pages, sizeof(*h->pages)) != 0)
+		return VG_ENOMEM;
+	while (h->n_pages < pages) {
+		struct series *page = malloc(SERIES_PAGE * sizeof(*page));
+		if (page == NULL)
+			return VG_ENOMEM;
+		h->pages[h->n_pages++] = page;
+	}
+	return 0;
 }
 
 /* --- the hash tables ---------------------------------------------------- */
@@ -435,7 +482,7 @@ static uint32_t find_series(const struct vg_head *h, const struct vg_series *s, 
 	uint32_t pos = 0, id;
 
 	while ((id = htab_next(&h->series_tab, hash, &pos)) != NONE)
-		if (key_equals_series(h, h->series[id].key, s))
+		if (key_equals_series(h, series_at(h, id)->key, s))
 			return id;
 	return NONE;
 }
@@ -580,8 +627,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, 
 			new_lnames++;
 		}
 	}
-	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0 ||
-	    htab_reserve(&h->series_tab, 1) != 0 ||
+	if (series_reserve(h, (uint64_t)id + 1) != 0 || htab_reserve(&h->series_tab, 1) != 0 ||
 	    grow_array((void **)&h->postings, &h->cap_postings, h->n_postings + new_postings,
 		       sizeof(*h->postings)) != 0 ||
 	    htab_reserve(&h->posting_tab, new_postings) != 0 ||
@@ -593,7 +639,7 @@ static int create_series_wrlocked(struct vg_head *h, const struct vg_series *s, 
 
 	/* Commit: nothing below fails. */
 	memcpy(stored, key, (size_t)(end - key));
-	h->series[id] = (struct series){ .key = stored };
+	*series_at(h, id) = (struct series){ .key = stored };
 	htab_put(&h->series_tab, hash, id);
 	h->n_series++;
 	for (uint32_t i = 0; i < n_pairs; i++) {
@@ -688,8 +734,10 @@ void vg_head_free(struct vg_head *h)
 	if (h == NULL)
 		return;
 	for (uint32_t i = 0; i < h->n_series; i++)
-		series_release(&h->series[i]);
-	free(h->series);
+		series_release(series_at(h, i));
+	for (uint32_t i = 0; i < h->n_pages; i++)
+		free(h->pages[i]);
+	free(h->pages);
 	for (uint32_t i = 0; i < h->n_postings; i++)
 		if (h->postings[i].cap > POSTING_INLINE)
 			free(h->postings[i].ids.p);
@@ -790,10 +838,10 @@ static int fill_gap_wrlocked(struct vg_head *h, uint32_t id)
 {
 	if (id <= h->n_series)
 		return 0;
-	if (grow_array((void **)&h->series, &h->cap_series, id + 1, sizeof(*h->series)) != 0)
+	if (series_reserve(h, id) != 0)
 		return VG_ENOMEM;
 	while (h->n_series < id) {
-		h->series[h->n_series++] = (struct series){ .key = NULL };
+		*series_at(h, h->n_series++) = (struct series){ .key = NULL };
 		h->n_absent++;
 	}
 	return 0;
@@ -815,7 +863,7 @@ int vg_head_restore(struct vg_head *h, uint32_t id, const uint8_t *key, size_t k
 	if (id < h->n_series) {
 		/* The same record twice is harmless; another key under a known
 		 * id, or a known key under another id, is a conflict. */
-		const struct series *se = &h->series[id];
+		const struct series *se = series_at(h, id);
 		rc = !is_absent(se) && key_equals_series(h, se->key, &s) ? 0 : VG_EINVAL;
 	} else if (find_series(h, &s, hash) != NONE) {
 		rc = VG_EINVAL;
@@ -931,12 +979,35 @@ static struct late_meta *chunk_late_meta(const struct hchunk *c)
 	return (struct late_meta *)(void *)((uint8_t *)(uintptr_t)c + late_meta_off(data_len));
 }
 
+/* The last chunk of a list, or NULL. */
+static struct hchunk *chunks_last(struct hchunk *c)
+{
+	while (c != NULL && c->next != NULL)
+		c = c->next;
+	return c;
+}
+
+/* The number of the first in-order sample s holds (under its stripe):
+ * every one since the head began is in its chunks or open chunk, or went
+ * to a frozen set before them. */
+static uint64_t in_base(const struct series *s)
+{
+	uint64_t n = vg_chunk_enc_samples(&s->open);
+
+	for (const struct hchunk *c = s->chunks; c != NULL; c = c->next)
+		n += c->n;
+	return s->in_ever - n;
+}
+
 /* The newest in-order timestamp, or INT64_MIN. */
 static int64_t series_max_t(const struct series *s)
 {
+	const struct hchunk *last;
+
 	if (vg_chunk_enc_samples(&s->open) > 0)
 		return vg_chunk_enc_max_ts(&s->open);
-	return s->tail ? chunk_max_t(s->tail) : INT64_MIN;
+	last = chunks_last(s->chunks);
+	return last ? chunk_max_t(last) : INT64_MIN;
 }
 
 /* The late buffer's order for a flush: by time, then by arrival. */
@@ -1017,7 +1088,7 @@ static int merge_open(struct vg_head *h, struct series *s)
 {
 	int64_t ts[VG_CHUNK_MAX_MERGED];
 	double v[VG_CHUNK_MAX_MERGED];
-	struct hchunk *t = s->tail, *m, **at;
+	struct hchunk *t = chunks_last(s->chunks), *m, **at;
 	size_t n_open = vg_chunk_enc_samples(&s->open), n_old, n_new, open_len, len;
 	struct vg_buf *b = &h->merge_buf;
 	const uint8_t *open_p;
@@ -1047,7 +1118,6 @@ static int merge_open(struct vg_head *h, struct series *s)
 	for (at = &s->chunks; *at != t; at = &(*at)->next)
 		;
 	*at = m;
-	s->tail = m;
 	free(t);
 	vg_chunk_enc_release(&s->open);
 	vg_chunk_enc_init(&s->open);
@@ -1058,15 +1128,14 @@ static int merge_open(struct vg_head *h, struct series *s)
  * ones; 0 or VG_ENOMEM (the chunk stays open). */
 static int cut_open(struct vg_head *h, struct series *s)
 {
-	struct hchunk *c = chunk_from(h, &s->open);
+	struct hchunk *c = chunk_from(h, &s->open), *last;
 
 	if (c == NULL)
 		return VG_ENOMEM;
-	if (s->tail)
-		s->tail->next = c;
+	if ((last = chunks_last(s->chunks)) != NULL)
+		last->next = c;
 	else
 		s->chunks = c;
-	s->tail = c;
 	vg_chunk_enc_release(&s->open);
 	vg_chunk_enc_init(&s->open);
 	return 0;
@@ -1152,7 +1221,7 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 	 * so it reads it without the index lock; each series' samples are
 	 * guarded by its stripe, which readers take only for one series. */
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= h->n_series || is_absent(&h->series[ids[i]])) {
+		if (ids[i] >= h->n_series || is_absent(series_at(h, ids[i]))) {
 			rc = VG_EINVAL;
 			goto out;
 		}
@@ -1165,9 +1234,9 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 		 * for the cache: fetch a few series ahead, and the chunk bytes
 		 * of the one after next. */
 		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(&h->series[ids[i + PREFETCH_AHEAD]], 1);
+			__builtin_prefetch(series_at(h, ids[i + PREFETCH_AHEAD]), 1);
 		if (i + 2 < n)
-			__builtin_prefetch(h->series[ids[i + 2]].open.buf, 1);
+			__builtin_prefetch(series_at(h, ids[i + 2])->open.buf, 1);
 
 		if (m != held) {
 			if (held)
@@ -1175,7 +1244,7 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 			pthread_mutex_lock(m);
 			held = m;
 		}
-		r = series_add_sample(h, &h->series[ids[i]], ts_ms[i], values[i]);
+		r = series_add_sample(h, series_at(h, ids[i]), ts_ms[i], values[i]);
 		if (r < 0) {
 			rc = r;
 			break;
@@ -1222,13 +1291,14 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 
 	memset(out, 0, sizeof(*out));
 	pthread_rwlock_rdlock(&h->lock);
-	out->series = (size_t)h->cap_series * sizeof(*h->series);
+	out->series = (size_t)h->n_pages * SERIES_PAGE * sizeof(struct series) +
+		      (size_t)h->cap_pages * sizeof(*h->pages);
 	out->series_index = (size_t)h->series_tab.cap * sizeof(struct hslot);
 	out->postings = (size_t)h->cap_postings * sizeof(*h->postings) +
 			(size_t)h->posting_tab.cap * sizeof(struct hslot) +
 			(size_t)h->cap_lnames * sizeof(*h->lnames) +
 			(size_t)h->lname_tab.cap * sizeof(struct hslot);
-	out->allocs = 8;
+	out->allocs = 8 + h->n_pages;
 	for (uint32_t i = 0; i < h->n_postings; i++) {
 		if (h->postings[i].cap > POSTING_INLINE) {
 			out->postings += h->postings[i].cap;
@@ -1237,7 +1307,7 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 	}
 	key_arena = arena_cap(h->arena, &arena_blocks);
 	for (uint32_t id = 0; id < h->n_series; id++) {
-		const struct series *s = &h->series[id];
+		const struct series *s = series_at(h, id);
 		size_t open_len;
 
 		if (!is_absent(s)) {
@@ -1287,9 +1357,9 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 
 bool vg_head_series_locked(struct vg_head *h, uint32_t id, struct vg_series *out)
 {
-	if (id >= h->n_series || is_absent(&h->series[id]))
+	if (id >= h->n_series || is_absent(series_at(h, id)))
 		return false;
-	key_decode(h, h->series[id].key, out);
+	key_decode(h, series_at(h, id)->key, out);
 	return true;
 }
 
@@ -1426,8 +1496,8 @@ static struct sview live_view(const struct series *s, const struct vg_head_snap 
 	const struct late_part *lp = s->late;
 
 	if (lp == NULL)
-		return (struct sview){ s->chunks, &s->open, NULL, NULL, 0, s->in_base, 0, snap };
-	return (struct sview){ s->chunks, &s->open, lp->chunks, lp->buf, lp->n, s->in_base, lp->ever - lp->n, snap };
+		return (struct sview){ s->chunks, &s->open, NULL, NULL, 0, in_base(s), 0, snap };
+	return (struct sview){ s->chunks, &s->open, lp->chunks, lp->buf, lp->n, in_base(s), lp->ever - lp->n, snap };
 }
 
 /* The frozen part of a series: its chunks were in order when frozen. */
@@ -1450,8 +1520,8 @@ void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *ou
 		out->in_ord = out->late_ord = 0;
 		return;
 	}
-	out->in_ord = __atomic_load_n(&h->series[id].in_ever, __ATOMIC_ACQUIRE);
-	lp = __atomic_load_n(&h->series[id].late, __ATOMIC_ACQUIRE);
+	out->in_ord = __atomic_load_n(&series_at(h, id)->in_ever, __ATOMIC_ACQUIRE);
+	lp = __atomic_load_n(&series_at(h, id)->late, __ATOMIC_ACQUIRE);
 	out->late_ord = lp ? __atomic_load_n(&lp->ever, __ATOMIC_ACQUIRE) : 0;
 }
 
@@ -1484,11 +1554,11 @@ int vg_head_read_snap_ahead_locked(struct vg_head *h, uint32_t id, const struct 
 	 * host's series are neighbours): their first lines, read while this
 	 * one decodes. */
 	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
-		const struct series *ns = &h->series[next];
+		const struct series *ns = series_at(h, next);
 		__builtin_prefetch(ns->chunks);
 		__builtin_prefetch(ns->open.buf);
 	}
-	live = live_view(&h->series[id], snap);
+	live = live_view(series_at(h, id), snap);
 	f = frozen_of(h, id);
 	if (f)
 		fz = frozen_view(f, snap);
@@ -1667,7 +1737,7 @@ static int hx_all(void *index, struct vg_postings *out)
 	if (vg_postings_reserve(out, h->n_series) != 0)
 		return VG_ENOMEM;
 	for (uint32_t id = 0; id < h->n_series; id++)
-		if (!is_absent(&h->series[id])) /* absent slots match nothing */
+		if (!is_absent(series_at(h, id))) /* absent slots match nothing */
 			out->ids[out->n++] = id;
 	return 0;
 }
@@ -1764,7 +1834,7 @@ int vg_head_freeze(struct vg_head *h)
 		return VG_ENOMEM;
 	/* Finish every open chunk first: nothing after this may fail. */
 	for (uint32_t id = 0; id < n; id++) {
-		struct series *s = &h->series[id];
+		struct series *s = series_at(h, id);
 		int rc;
 
 		if (vg_chunk_enc_samples(&s->open) == 0)
@@ -1782,10 +1852,10 @@ int vg_head_freeze(struct vg_head *h)
 	h->n_frozen = n;
 	pthread_rwlock_unlock(&h->lock);
 	for (uint32_t id = 0; id < n; id++) {
-		struct series *s = &h->series[id];
+		struct series *s = series_at(h, id);
 
 		pthread_mutex_lock(stripe(h, id));
-		fz[id] = (struct frozen){ s->chunks, NULL, NULL, 0, s->in_base, 0 };
+		fz[id] = (struct frozen){ s->chunks, NULL, NULL, 0, in_base(s), 0 };
 		if (s->late) {
 			fz[id].late_chunks = s->late->chunks;
 			fz[id].late = s->late->buf;
@@ -1795,8 +1865,7 @@ int vg_head_freeze(struct vg_head *h)
 			s->late->buf = NULL;
 			s->late->n = s->late->cap = 0;
 		}
-		s->in_base = s->in_ever;
-		s->chunks = s->tail = NULL;
+		s->chunks = NULL;
 		pthread_mutex_unlock(stripe(h, id));
 	}
 	return 0;
