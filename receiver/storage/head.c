@@ -1480,19 +1480,26 @@ int vg_head_read_snap_ahead_locked(struct vg_head *h, uint32_t id, const struct 
 	/* Decoding under the stripe: a few microseconds for a series of two
 	 * hours, and nothing to copy or pin. */
 	pthread_mutex_lock(stripe(h, id));
-	/* The next series' chunks, where this stripe guards them too (a
-	 * host's series are neighbours): their first lines, read while this
-	 * one decodes. */
-	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
-		const struct series *ns = &h->series[next];
-		__builtin_prefetch(ns->chunks);
-		__builtin_prefetch(ns->open.buf);
+	/* The next series' record (whatever its stripe: only its address is
+	 * taken here) and its stripe, fetched while this one decodes; then,
+	 * where this stripe guards them too (a host's series are
+	 * neighbours), the first lines of its chunks, for the caller's work
+	 * on this one's samples. */
+	if (next < h->n_series) {
+		__builtin_prefetch(&h->series[next]);
+		__builtin_prefetch((const char *)&h->series[next] + sizeof(struct series) - 1);
+		__builtin_prefetch(stripe(h, next));
 	}
 	live = live_view(&h->series[id], snap);
 	f = frozen_of(h, id);
 	if (f)
 		fz = frozen_view(f, snap);
 	rc = read_view(&live, f ? &fz : NULL, min_t, max_t, out);
+	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
+		const struct series *ns = &h->series[next];
+		__builtin_prefetch(ns->chunks);
+		__builtin_prefetch(ns->open.buf);
+	}
 	pthread_mutex_unlock(stripe(h, id));
 	return rc;
 }
