@@ -423,10 +423,19 @@ static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t ble
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* The length of the common prefix of a and b (n bytes each). */
-static size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t n)
+/* Whether some byte of x is KEY_SEP (0xFF): a zero byte of ~x. */
+static bool word_has_sep(uint64_t x)
 {
-	size_t p = 0;
+	return ((~x - 0x0101010101010101ULL) & x & 0x8080808080808080ULL) != 0;
+}
+
+/* The length of the common prefix of a and b (n bytes each); *has_sep
+ * whether it holds a KEY_SEP (the end of the metric name), looked for in
+ * the words the comparison loads anyway. */
+static size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t n, bool *has_sep)
+{
+	size_t p = 0, q;
+	bool sep = false;
 
 	for (; p + 8 <= n; p += 8) {
 		uint64_t x, y;
@@ -434,21 +443,28 @@ static size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t n)
 		memcpy(&y, b + p, sizeof(y));
 		if (x != y) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			return p + (size_t)(__builtin_ctzll(x ^ y) >> 3);
+			q = p + (size_t)(__builtin_ctzll(x ^ y) >> 3);
 #else
-			return p + (size_t)(__builtin_clzll(x ^ y) >> 3);
+			q = p + (size_t)(__builtin_clzll(x ^ y) >> 3);
 #endif
+			for (; !sep && p < q; p++)
+				sep = a[p] == KEY_SEP;
+			*has_sep = sep;
+			return q;
 		}
+		sep = sep || word_has_sep(x);
 	}
-	while (p < n && a[p] == b[p])
-		p++;
+	for (; p < n && a[p] == b[p]; p++)
+		sep = sep || a[p] == KEY_SEP;
+	*has_sep = sep;
 	return p;
 }
 
 int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	struct key_iter ia, ib;
-	size_t p = common_prefix(a, b, alen < blen ? alen : blen);
+	bool has_sep;
+	size_t p = common_prefix(a, b, alen < blen ? alen : blen, &has_sep);
 
 	/*
 	 * The common case, a selection's series of one metric: keys that
@@ -460,8 +476,7 @@ int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
 	 * "__name__" falls between the two: the order below would compare
 	 * each with "__name__", which lies between them.
 	 */
-	if (p < alen && p < blen && a[alen - 1] == KEY_SEP && b[blen - 1] == KEY_SEP &&
-	    memchr(a, KEY_SEP, p) != NULL) {
+	if (p < alen && p < blen && a[alen - 1] == KEY_SEP && b[blen - 1] == KEY_SEP && has_sep) {
 		if (a[p] == KEY_SEP)
 			return -1;
 		if (b[p] == KEY_SEP)

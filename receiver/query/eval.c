@@ -320,6 +320,21 @@ static bool mat_names_mixed(const struct vg_query_result *m)
 	return false;
 }
 
+/* Whether the selection holds more than one metric name. */
+static bool set_names_mixed(const struct vg_storage_set *set)
+{
+	const uint8_t *k0, *k;
+	size_t n0, n;
+
+	for (size_t i = 1; i < vg_storage_set_len(set); i++) {
+		vg_storage_set_key(set, 0, &k0, &n0);
+		vg_storage_set_key(set, i, &k, &n);
+		if (names_differ(k0, n0, k, n))
+			return true;
+	}
+	return false;
+}
+
 /* Whether the selector under node m (an instant or range selector) pins
  * the metric name with =: then its series share one name. */
 static bool sel_one_name(const struct vg_promql_node *m)
@@ -731,47 +746,30 @@ static int eval_matrix(struct ev *e, const struct vg_promql_node *m, int64_t t, 
 
 /* ---- functions ------------------------------------------------------------ */
 
-/* One division a / b remembered with its operands (their bits: -0.0 and
- * 0.0 divide differently): the windows of a regular series divide the
- * same numbers at every step. */
-struct div_memo {
-	uint64_t a, b;
-	double q;
-	bool is_set;
-};
-
-static inline double memo_div(struct div_memo *m, double a, double b)
-{
-	uint64_t ua, ub;
-
-	if (m == NULL)
-		return a / b;
-	memcpy(&ua, &a, sizeof(ua));
-	memcpy(&ub, &b, sizeof(ub));
-	if (!m->is_set || m->a != ua || m->b != ub) {
-		m->a = ua;
-		m->b = ub;
-		m->q = a / b;
-		m->is_set = true;
-	}
-	return m->q;
-}
-
-/* The divisions of extrapolated_scan that repeat from window to window,
- * for the windows of one series; zeroed before the first. */
+/* What extrapolated_scan works out from a window's shape alone (the
+ * distances of its edges to its first and last samples, the sampled
+ * interval, the count, the range): kept for the windows of one series and
+ * reused while the shape repeats, as it does at every step of a regular
+ * series. The same integers give the same divisions, so the same bits.
+ * is_set false before the first. */
 struct x_memo {
-	struct div_memo to_start, to_end, sampled, avg_gap, factor, range;
+	int64_t d_start, d_end, d_sampled, range_ms;
+	size_t n;
+	double to_start, to_end, sampled, factor, range;
+	bool is_set, has_range;
 };
 
 /* rate, increase, delta over one window (promql-subset.md). false when
  * there are fewer than two samples. Counter resets are looked for only
- * with scan_resets. memo (or NULL): the divisions of the window before,
- * the same numbers and so the same bits. */
+ * with scan_resets. memo (or NULL): the shape of the window before and
+ * what it gave. */
 static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int64_t range_start,
 			      int64_t range_end, bool is_counter, bool scan_resets, bool is_rate, struct x_memo *memo,
 			      double *out)
 {
-	double result, to_start, to_end, sampled, avg_gap, threshold, factor;
+	struct x_memo local;
+	double result, factor;
+	int64_t ds, de, dsm;
 
 	if (n < 2)
 		return false;
@@ -780,26 +778,40 @@ static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int6
 		for (size_t i = 1; i < n; i++)
 			if (v[i] < v[i - 1])
 				result += v[i - 1];
-	to_start = memo_div(memo ? &memo->to_start : NULL, (double)(ts[0] - range_start), 1000.0);
-	to_end = memo_div(memo ? &memo->to_end : NULL, (double)(range_end - ts[n - 1]), 1000.0);
-	sampled = memo_div(memo ? &memo->sampled : NULL, (double)(ts[n - 1] - ts[0]), 1000.0);
-	avg_gap = memo_div(memo ? &memo->avg_gap : NULL, sampled, (double)(n - 1));
-	threshold = avg_gap * 1.1;
-	if (to_start >= threshold)
-		to_start = avg_gap / 2;
+	if (memo == NULL) {
+		local.is_set = local.has_range = false;
+		memo = &local;
+	}
+	ds = ts[0] - range_start;
+	de = range_end - ts[n - 1];
+	dsm = ts[n - 1] - ts[0];
+	if (!memo->is_set || memo->d_start != ds || memo->d_end != de || memo->d_sampled != dsm || memo->n != n) {
+		double to_start = (double)ds / 1000.0, to_end = (double)de / 1000.0, sampled = (double)dsm / 1000.0;
+		double avg_gap = sampled / (double)(n - 1), threshold = avg_gap * 1.1;
+		if (to_start >= threshold)
+			to_start = avg_gap / 2;
+		if (to_end >= threshold)
+			to_end = avg_gap / 2;
+		*memo = (struct x_memo){ ds, de, dsm, memo->range_ms, n, to_start, to_end, sampled,
+					 (sampled + to_start + to_end) / sampled, memo->range, true, memo->has_range };
+	}
+	factor = memo->factor;
 	/* v[0] >= result > 0 makes v[0] / result >= 1 and to_zero >= sampled:
 	 * when sampled >= to_start, to_zero is not the smaller, unneeded */
-	if (is_counter && result > 0 && v[0] >= 0 && !(v[0] >= result && sampled >= to_start)) {
-		double to_zero = sampled * (v[0] / result);
-		if (to_zero < to_start)
-			to_start = to_zero;
+	if (is_counter && result > 0 && v[0] >= 0 && !(v[0] >= result && memo->sampled >= memo->to_start)) {
+		double to_zero = memo->sampled * (v[0] / result);
+		if (to_zero < memo->to_start)
+			factor = (memo->sampled + to_zero + memo->to_end) / memo->sampled;
 	}
-	if (to_end >= threshold)
-		to_end = avg_gap / 2;
-	factor = memo_div(memo ? &memo->factor : NULL, sampled + to_start + to_end, sampled);
 	result *= factor;
-	if (is_rate)
-		result /= memo_div(memo ? &memo->range : NULL, (double)(range_end - range_start), 1000.0);
+	if (is_rate) {
+		if (!memo->has_range || memo->range_ms != range_end - range_start) {
+			memo->range_ms = range_end - range_start;
+			memo->range = (double)memo->range_ms / 1000.0;
+			memo->has_range = true;
+		}
+		result /= memo->range;
+	}
 	*out = result;
 	return true;
 }
@@ -2284,10 +2296,6 @@ static bool fused_shape(const struct vg_promql_node *n, const struct vg_promql_n
 		*m = (*m)->expr;
 	if ((*m)->kind != VG_PROMQL_MATRIX_SEL || (*m)->range_ms <= 0)
 		return false;
-	/* several names may collide once dropped: the step-by-step
-	 * evaluation reports that */
-	if (!sel_one_name(*m))
-		return false;
 	*name = c->func->name;
 	if (strcmp(*name, "rate") == 0)
 		*fn = FUSED_RATE;
@@ -2330,37 +2338,79 @@ static bool fused_value(enum fused_fn fn, const char *name, const int64_t *ts, c
 }
 
 /* The groups of the selection's series: group[i] for series i, the keys
- * of the groups ascending in f. */
+ * of the groups ascending in f. Each series' group key is looked up in a
+ * table of the distinct ones (a selection has many series to a group),
+ * and only those are sorted. */
 static int fused_groups(const struct vg_promql_node *n, struct vg_storage_set *set, size_t *group,
 			struct fused *f)
 {
-	size_t cnt = vg_storage_set_len(set), ng = 0;
-	struct sig *s = calloc(cnt ? cnt : 1, sizeof(*s));
+	size_t cnt = vg_storage_set_len(set), nd = 0, cap = 16;
+	struct sig *d = calloc(cnt ? cnt : 1, sizeof(*d));
+	uint32_t *slot = malloc(cap * sizeof(*slot));
+	size_t *rank = NULL;
+	struct vg_buf k = VG_BUF_INIT;
 	int rc = 0;
 
-	if (s == NULL)
+	if (d == NULL || slot == NULL) {
+		free(d);
+		free(slot);
 		return VG_ENOMEM;
+	}
+	memset(slot, 0xff, cap * sizeof(*slot));
 	for (size_t i = 0; i < cnt && rc == 0; i++) {
 		const uint8_t *key;
-		size_t len;
+		size_t len, at;
 		vg_storage_set_key(set, i, &key, &len);
-		vg_buf_init(&s[i].key);
-		s[i].idx = i;
-		rc = reduce_key(key, len, &n->grouping, !n->is_without, true, &s[i].key);
-	}
-	if (rc == 0 && cnt > 1)
-		qsort(s, cnt, sizeof(*s), sig_cmp);
-	if (rc == 0 && (f->keys = calloc(cnt ? cnt : 1, sizeof(*f->keys))) == NULL)
-		rc = VG_ENOMEM;
-	for (size_t i = 0; i < cnt && rc == 0; i++) {
-		if (ng == 0 || key_cmp(s[i].key.data, s[i].key.len, f->keys[ng - 1].data, f->keys[ng - 1].len) != 0) {
-			f->keys[ng++] = s[i].key;
-			vg_buf_init(&s[i].key);
+		if ((rc = reduce_key(key, len, &n->grouping, !n->is_without, true, &k)) != 0)
+			break;
+		if (2 * (nd + 1) > cap) {
+			/* load at most 1/2: twice the slots, the distinct keys placed again */
+			uint32_t *p = malloc(2 * cap * sizeof(*p));
+			if (p == NULL) {
+				rc = VG_ENOMEM;
+				break;
+			}
+			free(slot);
+			slot = p;
+			cap *= 2;
+			memset(slot, 0xff, cap * sizeof(*slot));
+			for (size_t j = 0; j < nd; j++) {
+				at = XXH3_64bits(d[j].key.data, d[j].key.len) & (cap - 1);
+				while (slot[at] != UINT32_MAX)
+					at = (at + 1) & (cap - 1);
+				slot[at] = (uint32_t)j;
+			}
 		}
-		group[s[i].idx] = ng - 1;
+		at = XXH3_64bits(k.data, k.len) & (cap - 1);
+		while (slot[at] != UINT32_MAX &&
+		       key_cmp(d[slot[at]].key.data, d[slot[at]].key.len, k.data, k.len) != 0)
+			at = (at + 1) & (cap - 1);
+		if (slot[at] == UINT32_MAX) {
+			slot[at] = (uint32_t)nd;
+			d[nd].key = k;
+			d[nd].idx = nd;
+			nd++;
+			vg_buf_init(&k);
+		}
+		group[i] = slot[at];
 	}
-	f->n_groups = ng;
-	sigs_free(s, cnt);
+	vg_buf_release(&k);
+	if (rc == 0 && nd > 1)
+		qsort(d, nd, sizeof(*d), sig_cmp);
+	if (rc == 0 && ((f->keys = calloc(nd ? nd : 1, sizeof(*f->keys))) == NULL ||
+			(rank = malloc((nd ? nd : 1) * sizeof(*rank))) == NULL))
+		rc = VG_ENOMEM;
+	for (size_t g = 0; g < nd && rc == 0; g++) {
+		rank[d[g].idx] = g;
+		f->keys[g] = d[g].key;
+		vg_buf_init(&d[g].key);
+	}
+	for (size_t i = 0; i < cnt && rc == 0; i++)
+		group[i] = rank[group[i]];
+	f->n_groups = rc == 0 ? nd : 0;
+	sigs_free(d, nd);
+	free(slot);
+	free(rank);
 	return rc;
 }
 
@@ -2823,6 +2873,10 @@ static int fused_run(struct ev *e, const struct vg_promql_node *n, int64_t t0, i
 	    (rc = vg_query_limits_series(e->lim, vg_storage_set_len(set), e->err)) != 0)
 		goto out;
 	cnt = vg_storage_set_len(set);
+	/* several names may collide once dropped: the step-by-step
+	 * evaluation reports that (*out NULL) */
+	if (!sel_one_name(m) && set_names_mixed(set))
+		goto out;
 	if ((group = malloc((cnt ? cnt : 1) * sizeof(*group))) == NULL) {
 		rc = oom(e);
 		goto out;

@@ -1550,24 +1550,31 @@ int vg_head_read_snap_ahead_locked(struct vg_head *h, uint32_t id, const struct 
 	/* Decoding under the stripe: a few microseconds for a series of two
 	 * hours, and nothing to copy or pin. */
 	pthread_mutex_lock(stripe(h, id));
-	/* The next series' chunks, where this stripe guards them too (a
-	 * host's series are neighbours): their first lines, read while this
-	 * one decodes. */
-	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
+	/* The next series' record (whatever its stripe: only its address is
+	 * taken here) and its stripe, fetched while this one decodes; then,
+	 * where this stripe guards them too (a host's series are
+	 * neighbours), the first lines of its chunks, for the caller's work
+	 * on this one's samples. */
+	if (next < h->n_series) {
 		const struct series *ns = series_at(h, next);
-		__builtin_prefetch(ns->chunks);
-		__builtin_prefetch(ns->open.buf);
+		__builtin_prefetch(ns);
+		__builtin_prefetch((const char *)ns + sizeof(*ns) - 1);
+		__builtin_prefetch(stripe(h, next));
 	}
 	live = live_view(series_at(h, id), snap);
 	f = frozen_of(h, id);
 	if (f)
 		fz = frozen_view(f, snap);
 	rc = read_view(&live, f ? &fz : NULL, min_t, max_t, out);
+	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
+		const struct series *ns = series_at(h, next);
+		__builtin_prefetch(ns->chunks);
+		__builtin_prefetch(ns->open.buf);
+	}
 	pthread_mutex_unlock(stripe(h, id));
 	return rc;
 }
 
-/* Appends the late part of v within [min_t, max_t] to out. */
 /* Appends the late part of v within [min_t, max_t] to out: of a
  * snapshot, the late samples numbered below its late_ord only. */
 static int gather_apart(const struct sview *v, int64_t min_t, int64_t max_t, struct vg_samples *out)

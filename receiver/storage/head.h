@@ -151,9 +151,10 @@ void vg_head_snap_locked(struct vg_head *h, uint32_t id, struct vg_head_snap *ou
 /* vg_head_read_locked of what snap saw; snap NULL: all. */
 int vg_head_read_snap_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
 			     int64_t min_t, int64_t max_t, struct vg_samples *out);
-/* The same, and asks the cache for the chunks of series next, the one the
- * caller reads after it (UINT32_MAX: none): a query reading thousands of
- * series one after another waits for memory at the start of each. */
+/* The same, and asks the cache for series next, the one the caller reads
+ * after it (UINT32_MAX: none): its record, and its chunks where one
+ * stripe guards both; a query reading thousands of series one after
+ * another waits for memory at the start of each. */
 int vg_head_read_snap_ahead_locked(struct vg_head *h, uint32_t id, const struct vg_head_snap *snap,
 				   int64_t min_t, int64_t max_t, uint32_t next, struct vg_samples *out);
 
