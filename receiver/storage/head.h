@@ -20,7 +20,8 @@
  * a read of that series take for microseconds. So a query that reads many
  * series holds the read lock for one series at a time, and the writer's
  * appends never wait for a query. Lock order: the index lock, then a
- * stripe; no other lock is taken while holding either.
+ * stripe, then the chunk allocator's own mutex (slab.h, a leaf); no other
+ * lock is taken while holding any of them.
  *
  * Sealing the head into block files, and dropping what they hold, belongs
  * to the block layer (docs/storage-format.md).
