@@ -9,9 +9,10 @@
  * host's batch after another per interval as ingest does, with
  * bench_ingest's default value model (integer counts of hundredths,
  * divided once). Prints, per series, the parts vg_head_memory reports, the
- * heap malloc holds (mallinfo2: the parts plus malloc's headers and
- * rounding) and the change in RSS, before and after malloc_trim (the
- * difference is heap held free); ends with a RESULT line.
+ * heap (mallinfo2, the parts plus malloc's headers and rounding, and the
+ * pages the head's chunk allocator maps, which malloc does not see) and
+ * the change in RSS, before and after malloc_trim (the difference is heap
+ * held free); ends with a RESULT line.
  *
  *   bench_head [--hosts H] [--samples N] [--seed S]
  */
@@ -249,13 +250,13 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	heap1 = heap_now();
 	rss1 = rss_now();
 	vg_head_memory(h, &m);
+	heap1 = heap_now() + (double)m.alloc_resident;
 	series = (double)hosts * SERIES;
 	parts = (double)(m.series + m.keys + m.symbols + m.key_slack + m.series_index + m.postings +
 			 m.chunk_bytes + m.chunk_headers + m.open_bytes + m.open_slack +
-			 m.late + m.frozen);
+			 m.late + m.frozen + m.alloc_waste);
 
 	printf("bench_head: %u hosts x %d series, %zu samples each, bytes per series\n", hosts, SERIES, n);
 	printf("  series records        %7.1f\n", m.series / series);
@@ -271,10 +272,12 @@ int main(int argc, char **argv)
 	       (double)m.open_chunks / series);
 	printf("  open chunk slack      %7.1f\n", m.open_slack / series);
 	printf("  late samples          %7.1f\n", (m.late + m.frozen) / series);
+	printf("  chunk allocator waste %7.1f (of %.1f resident in its slabs)\n", m.alloc_waste / series,
+	       m.alloc_resident / series);
 	printf("  = parts               %7.1f\n", parts / series);
 	printf("  malloc headers, rounding and the rest of the heap %7.1f (%.2f allocations a series)\n",
 	       (heap1 - heap0 - parts) / series, (double)m.allocs / series);
-	printf("  heap (mallinfo2)      %7.1f\n", (heap1 - heap0) / series);
+	printf("  heap and slabs        %7.1f\n", (heap1 - heap0) / series);
 	printf("  rss                   %7.1f\n", (rss1 - rss0) / series);
 	/* What of the RSS is heap malloc holds free (open chunks freed when
 	 * they were cut, say), which malloc_trim gives back. */

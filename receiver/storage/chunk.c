@@ -554,10 +554,29 @@ void vg_chunk_enc_init(struct vg_chunk_enc *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* An encoder's bytes come from al (chunk.h), or malloc when al is NULL. */
+static void *buf_alloc(const struct vg_chunk_alloc *al, size_t n)
+{
+	return al ? al->alloc(al->ctx, n) : malloc(n);
+}
+
+static void buf_free(const struct vg_chunk_alloc *al, void *p, size_t n)
+{
+	if (al)
+		al->free(al->ctx, p, n);
+	else
+		free(p);
+}
+
+void vg_chunk_enc_release_in(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al)
+{
+	buf_free(al, e->buf, e->cap);
+	vg_chunk_enc_init(e);
+}
+
 void vg_chunk_enc_release(struct vg_chunk_enc *e)
 {
-	free(e->buf);
-	vg_chunk_enc_init(e);
+	vg_chunk_enc_release_in(e, NULL);
 }
 
 static inline unsigned hdr_count(const uint8_t *buf)
@@ -670,8 +689,8 @@ static size_t alloc_size(size_t need)
 }
 
 /* Encodes n samples from arrays into a new encoder state; 0 or ENOMEM. */
-static int encode_all(struct vg_chunk_enc *out, const int64_t *ts, const double *v, size_t n,
-		      unsigned mode, unsigned k, bool is_final)
+static int encode_all(struct vg_chunk_enc *out, const struct vg_chunk_alloc *al, const int64_t *ts,
+		      const double *v, size_t n, unsigned mode, unsigned k, bool is_final)
 {
 	size_t cap = HDR_BYTES + n * SAMPLE_MAX_BYTES + 1;
 	struct bw w;
@@ -700,7 +719,18 @@ static int encode_all(struct vg_chunk_enc *out, const int64_t *ts, const double 
 	out->nbits = (uint32_t)w.pos;
 	size_t len = (w.pos + 7) / 8;
 	size_t want = is_final ? len : alloc_size(len);
-	if (want < cap) {
+	if (al) {
+		/* encoded in malloc's room for the worst case; kept in al's */
+		uint8_t *p = al->alloc(al->ctx, want < cap ? want : cap);
+		if (p == NULL) {
+			vg_chunk_enc_release(out);
+			return VG_ENOMEM;
+		}
+		cap = want < cap ? want : cap;
+		memcpy(p, out->buf, cap);
+		free(out->buf);
+		out->buf = p;
+	} else if (want < cap) {
 		uint8_t *p = realloc(out->buf, want);
 		if (p) {
 			out->buf = p;
@@ -730,8 +760,8 @@ static size_t decode_own(const struct vg_chunk_enc *e, int64_t *ts, double *v)
 /* The smallest encoding of the samples (XOR, decimal delta, decimal
  * delta-of-delta, or decimal with ULP corrections when no exact decimal
  * scale exists), into *best. */
-static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const double *v, size_t n,
-		       bool is_final)
+static int encode_best(struct vg_chunk_enc *best, const struct vg_chunk_alloc *al, const int64_t *ts,
+		       const double *v, size_t n, bool is_final)
 {
 	struct vg_chunk_enc cand;
 	int k = dec_scale_all(v, n, 0), rc;
@@ -745,18 +775,18 @@ static int encode_best(struct vg_chunk_enc *best, const int64_t *ts, const doubl
 	/* a few units off a short decimal can beat an exact long one */
 	if (ku >= 0 && (k < 0 || ku < k))
 		modes[nm] = VG_CHUNK_DEC_ULP, scales[nm++] = (unsigned)ku;
-	if ((rc = encode_all(best, ts, v, n, VG_CHUNK_XOR, 0, is_final)) != 0)
+	if ((rc = encode_all(best, al, ts, v, n, VG_CHUNK_XOR, 0, is_final)) != 0)
 		return rc;
 	for (unsigned i = 0; i < nm; i++) {
-		if ((rc = encode_all(&cand, ts, v, n, modes[i], scales[i], is_final)) != 0) {
-			vg_chunk_enc_release(best);
+		if ((rc = encode_all(&cand, al, ts, v, n, modes[i], scales[i], is_final)) != 0) {
+			vg_chunk_enc_release_in(best, al);
 			return rc;
 		}
 		if (cand.nbits < best->nbits) {
-			vg_chunk_enc_release(best);
+			vg_chunk_enc_release_in(best, al);
 			*best = cand;
 		} else {
-			vg_chunk_enc_release(&cand);
+			vg_chunk_enc_release_in(&cand, al);
 		}
 	}
 	return 0;
@@ -785,12 +815,13 @@ int vg_chunk_encode_cols(const int64_t *ts, const double *v, size_t n, struct vg
 /* Encodes n samples of a chunk (ascending, steps in range), finished, as a
  * timestamp column and a value column after the header (mode
  * VG_CHUNK_COLS); 0 or VG_ENOMEM. */
-static int encode_cols(struct vg_chunk_enc *out, const int64_t *ts, const double *v, size_t n)
+static int encode_cols(struct vg_chunk_enc *out, const struct vg_chunk_alloc *al, const int64_t *ts,
+		       const double *v, size_t n)
 {
 	struct vg_buf b = VG_BUF_INIT;
 
 	vg_chunk_enc_init(out);
-	if (vg_chunk_encode_cols(ts, v, n, &b) != 0 || (out->buf = malloc(b.len)) == NULL) {
+	if (vg_chunk_encode_cols(ts, v, n, &b) != 0 || (out->buf = buf_alloc(al, b.len)) == NULL) {
 		vg_buf_release(&b);
 		return VG_ENOMEM;
 	}
@@ -840,7 +871,7 @@ static int decode_cols(const uint8_t *p, size_t len, size_t n, int64_t *ts, doub
 }
 
 /* Appending a value the chunk's scale cannot hold: re-encode everything. */
-static int append_reencode(struct vg_chunk_enc *e, int64_t ts_ms, double v)
+static int append_reencode(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al, int64_t ts_ms, double v)
 {
 	int64_t ts[VG_CHUNK_MAX_SAMPLES];
 	double vs[VG_CHUNK_MAX_SAMPLES];
@@ -852,9 +883,9 @@ static int append_reencode(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 		return VG_EINVAL; /* cannot happen: our own bytes */
 	ts[n] = ts_ms;
 	vs[n] = v;
-	if ((rc = encode_best(&next, ts, vs, n + 1, false)) != 0)
+	if ((rc = encode_best(&next, al, ts, vs, n + 1, false)) != 0)
 		return rc;
-	vg_chunk_enc_release(e);
+	vg_chunk_enc_release_in(e, al);
 	*e = next;
 	return 0;
 }
@@ -862,24 +893,29 @@ static int append_reencode(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 /* At RECHOOSE_AT samples the chunk's encoding is chosen again from what it
  * holds by then (the first value alone is a poor guide). A failure keeps
  * the chunk as it is. */
-static void rechoose(struct vg_chunk_enc *e)
+static void rechoose(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al)
 {
 	int64_t ts[VG_CHUNK_MAX_SAMPLES];
 	double vs[VG_CHUNK_MAX_SAMPLES];
 	struct vg_chunk_enc next;
 	size_t n = decode_own(e, ts, vs);
 
-	if (n != vg_chunk_enc_samples(e) || encode_best(&next, ts, vs, n, false) != 0)
+	if (n != vg_chunk_enc_samples(e) || encode_best(&next, al, ts, vs, n, false) != 0)
 		return;
 	if (next.nbits < e->nbits) {
-		vg_chunk_enc_release(e);
+		vg_chunk_enc_release_in(e, al);
 		*e = next;
 	} else {
-		vg_chunk_enc_release(&next);
+		vg_chunk_enc_release_in(&next, al);
 	}
 }
 
 int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
+{
+	return vg_chunk_enc_append_in(e, NULL, ts_ms, v);
+}
+
+int vg_chunk_enc_append_in(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al, int64_t ts_ms, double v)
 {
 	uint8_t scratch[SCRATCH_BYTES];
 	struct vg_chunk_enc saved = *e;
@@ -893,11 +929,11 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	if (e->buf == NULL) {
 		int sk = dec_scale(v);
 		if (sk >= 0)
-			return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_DEC_DELTA, (unsigned)sk, false);
+			return encode_all(e, al, &ts_ms, &v, 1, VG_CHUNK_DEC_DELTA, (unsigned)sk, false);
 		sk = ulp_scale_all(&v, 1);
 		if (sk >= 0)
-			return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_DEC_ULP, (unsigned)sk, false);
-		return encode_all(e, &ts_ms, &v, 1, VG_CHUNK_XOR, 0, false);
+			return encode_all(e, al, &ts_ms, &v, 1, VG_CHUNK_DEC_ULP, (unsigned)sk, false);
+		return encode_all(e, al, &ts_ms, &v, 1, VG_CHUNK_XOR, 0, false);
 	}
 	n = hdr_count(e->buf);
 	mode = e->buf[1];
@@ -909,7 +945,7 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	if (mode == VG_CHUNK_XOR)
 		val = f2u(v);
 	else if (mode == VG_CHUNK_DEC_ULP ? !ulp_fits(v, k, &val, &c) : !dec_fits(v, k, &val))
-		return append_reencode(e, ts_ms, v);
+		return append_reencode(e, al, ts_ms, v);
 
 	/* Encode into a scratch copy of the last byte, then grow and copy:
 	 * the bytes a reader may copy never hold a half-written sample. */
@@ -922,10 +958,14 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	size_t at = e->nbits >> 3, bytes = (w.pos + 7) / 8;
 	if (at + bytes > e->cap) {
 		size_t cap = alloc_size(at + bytes);
-		uint8_t *p = realloc(e->buf, cap);
+		uint8_t *p = al ? al->alloc(al->ctx, cap) : realloc(e->buf, cap);
 		if (p == NULL) {
 			*e = saved;
 			return VG_ENOMEM;
+		}
+		if (al) {
+			memcpy(p, e->buf, e->cap);
+			al->free(al->ctx, e->buf, e->cap);
 		}
 		memset(p + e->cap, 0, cap - e->cap);
 		e->buf = p;
@@ -935,11 +975,16 @@ int vg_chunk_enc_append(struct vg_chunk_enc *e, int64_t ts_ms, double v)
 	e->nbits = (uint32_t)((at << 3) + w.pos);
 	vg_put_be16(e->buf + 3, (uint16_t)(n + 1));
 	if (n + 1 == RECHOOSE_AT)
-		rechoose(e);
+		rechoose(e, al);
 	return 0;
 }
 
 int vg_chunk_enc_finish(struct vg_chunk_enc *e)
+{
+	return vg_chunk_enc_finish_in(e, NULL);
+}
+
+int vg_chunk_enc_finish_in(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al)
 {
 	int64_t ts[VG_CHUNK_MAX_SAMPLES];
 	double vs[VG_CHUNK_MAX_SAMPLES];
@@ -957,14 +1002,14 @@ int vg_chunk_enc_finish(struct vg_chunk_enc *e)
 	/* Columns against the bit stream as it is (its mode was chosen at
 	 * RECHOOSE_AT samples); the bit stream's every mode only when the
 	 * columns lose, which is rare: finishing costs one encode a sample. */
-	if ((rc = encode_cols(&next, ts, vs, n)) != 0)
+	if ((rc = encode_cols(&next, al, ts, vs, n)) != 0)
 		return rc;
 	if (next.cap >= (e->nbits + 7) / 8) {
-		vg_chunk_enc_release(&next);
-		if ((rc = encode_best(&next, ts, vs, n, true)) != 0)
+		vg_chunk_enc_release_in(&next, al);
+		if ((rc = encode_best(&next, al, ts, vs, n, true)) != 0)
 			return rc;
 	}
-	vg_chunk_enc_release(e);
+	vg_chunk_enc_release_in(e, al);
 	*e = next;
 	return 0;
 }
@@ -988,7 +1033,7 @@ int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode)
 	if (n != vg_chunk_enc_samples(e))
 		return VG_EINVAL;
 	if (mode == VG_CHUNK_COLS) {
-		if ((rc = encode_cols(&next, ts, vs, n)) != 0)
+		if ((rc = encode_cols(&next, NULL, ts, vs, n)) != 0)
 			return rc;
 		vg_chunk_enc_release(e);
 		*e = next;
@@ -1000,7 +1045,7 @@ int vg_chunk_enc_finish_as(struct vg_chunk_enc *e, enum vg_chunk_mode mode)
 		k = dec_scale_all(vs, n, 0);
 	if (k < 0)
 		return VG_EINVAL;
-	if ((rc = encode_all(&next, ts, vs, n, mode, (unsigned)k, true)) != 0)
+	if ((rc = encode_all(&next, NULL, ts, vs, n, mode, (unsigned)k, true)) != 0)
 		return rc;
 	vg_chunk_enc_release(e);
 	*e = next;

@@ -73,6 +73,21 @@ void vg_chunk_enc_init(struct vg_chunk_enc *e);
 void vg_chunk_enc_release(struct vg_chunk_enc *e);
 
 /*
+ * Where an encoder's bytes live, for the _in functions (the head's slab.h
+ * allocator); the others use malloc. free is given the size alloc was
+ * asked for. One encoder's bytes come from one allocator from its first
+ * append to its release: mixing the two forms on one encoder is a bug.
+ */
+struct vg_chunk_alloc {
+	void *(*alloc)(void *ctx, size_t n);
+	void (*free)(void *ctx, void *p, size_t n);
+	void *ctx;
+};
+int vg_chunk_enc_append_in(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al, int64_t ts_ms, double v);
+int vg_chunk_enc_finish_in(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al);
+void vg_chunk_enc_release_in(struct vg_chunk_enc *e, const struct vg_chunk_alloc *al);
+
+/*
  * Appends one sample. 0; VG_EINVAL if ts_ms <= the last timestamp or the
  * chunk was finished; VG_ELIMIT when the chunk holds VG_CHUNK_MAX_SAMPLES or
  * the step from the last timestamp exceeds VG_CHUNK_MAX_STEP_MS (start a new

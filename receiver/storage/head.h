@@ -20,7 +20,8 @@
  * a read of that series take for microseconds. So a query that reads many
  * series holds the read lock for one series at a time, and the writer's
  * appends never wait for a query. Lock order: the index lock, then a
- * stripe; no other lock is taken while holding either.
+ * stripe, then the chunk allocator's own mutex (slab.h, a leaf); no other
+ * lock is taken while holding any of them.
  *
  * Sealing the head into block files, and dropping what they hold, belongs
  * to the block layer (docs/storage-format.md).
@@ -75,11 +76,12 @@ size_t vg_head_num_series(struct vg_head *h);
 uint64_t vg_head_num_samples(struct vg_head *h);
 
 /*
- * Where the head's memory goes, in bytes as the head asks malloc for them
- * (malloc's own headers and rounding are not seen here: allocs counts the
- * separate allocations, each of which costs one). Every part the head
- * holds is in exactly one field. Takes the read lock and each stripe in
- * turn, so it is for figures (bench/bench_head), not for a hot path.
+ * Where the head's memory goes, in bytes as the head asks malloc or its
+ * chunk allocator (slab.h) for them (malloc's own headers and rounding are
+ * not seen here: allocs counts the separate malloc allocations, each of
+ * which costs one; the allocator's are, in alloc_waste). Every part the
+ * head holds is in exactly one field. Takes the read lock and each stripe
+ * in turn, so it is for figures (bench/bench_head), not for a hot path.
  */
 struct vg_head_mem {
 	size_t series;        /* the series table's records (its capacity) */
@@ -94,6 +96,14 @@ struct vg_head_mem {
 	size_t open_slack;    /* room allocated for open chunks beyond their bytes */
 	size_t late;          /* late-sample buffers and per-series late records */
 	size_t frozen;        /* the frozen set's table */
+	/* The chunk allocator's pages that may be resident beyond the chunk
+	 * and open bytes it holds (in the fields above): its class rounding,
+	 * free slots, slab tails and record pages, empty slabs kept. */
+	size_t alloc_waste;
+	/* All its pages that may be resident, waste included: mapped memory,
+	 * not in malloc's heap (mallinfo2); chunks over VG_SLAB_MAX bytes are
+	 * in the heap and not here. Not a part: the sum of the others. */
+	size_t alloc_resident;
 	size_t allocs;        /* separate malloc allocations among the above */
 	uint64_t chunks, open_chunks;
 };
