@@ -677,22 +677,27 @@ START_TEST(test_head_late_samples_beside_merged_chunks)
 END_TEST
 
 /* Late samples that fall outside every chunk, each older than the
- * series' newest: the late buffer is sorted into a chunk every LATE_CHUNK
- * (240) samples, so it stays small while the chunks hold the data (a).
- * Spread over more than one chunk's widest step (VG_CHUNK_MAX_STEP_MS,
- * 24.8 days; a max_sample_age above that lets agents send such data), the
- * first sort into a chunk fails, and every later one too: late_flush makes
- * one chunk of the whole buffer, which past VG_CHUNK_MAX_SAMPLES no chunk
- * holds; so the buffer keeps every late sample, 16 bytes each and sorted
- * again every 240 (b). Every sample still reads back, in order, in both.
- * (b) pins today's behaviour: once late_flush cuts the buffer into as
- * many chunks as it needs, it holds (a)'s bound too. */
+ * series' newest: the late buffer is sorted into chunks every LATE_CHUNK
+ * (240) samples, so it stays small while the chunks hold the data, both
+ * when they fit one chunk's step (a) and when they are spread over more
+ * than its widest (VG_CHUNK_MAX_STEP_MS, 24.8 days; a max_sample_age
+ * above that lets agents send such data), where late_flush cuts the
+ * buffer into a chunk each side of the gap (b). Every sample reads back,
+ * in order; and snapshots taken mid-way, one inside a buffer and one just
+ * after a flush, read exactly the samples stored before them, though the
+ * samples they saw in the buffer were sorted into chunks since. */
+static int64_t late_gap_t(int64_t t0, int64_t far, size_t k)
+{
+	return t0 + (k % 2 ? far : 0) + (int64_t)k * 1000;
+}
+
 START_TEST(test_head_late_samples_outside_every_chunk_bound_the_buffer)
 {
 	const int64_t day = 24LL * 3600 * 1000, t0 = 1764000000000LL;
-	const size_t n_late = 2400;
+	const size_t n_late = 2400, at[2] = { 1000, 1200 }; /* late samples before each snapshot */
 	struct vg_head_mem m;
 	struct vg_samples smp = { 0 };
+	struct vg_head_snap snap[2];
 
 	for (int wide = 0; wide < 2; wide++) {
 		struct vg_head *h = vg_head_new();
@@ -700,18 +705,38 @@ START_TEST(test_head_late_samples_outside_every_chunk_bound_the_buffer)
 		int64_t far = wide ? 30 * day : day; /* the gap between the two runs */
 
 		append1(h, id, t0 + 60 * day, 1.0);
-		for (size_t k = 0; k < n_late; k++)
-			append1(h, id, t0 + (k % 2 ? far : 0) + (int64_t)k * 1000, (double)k);
+		for (size_t k = 0; k < n_late; k++) {
+			append1(h, id, late_gap_t(t0, far, k), (double)k);
+			for (int s = 0; s < 2; s++)
+				if (k + 1 == at[s]) {
+					vg_head_rdlock(h);
+					vg_head_snap_locked(h, id, &snap[s]);
+					vg_head_unlock(h);
+				}
+		}
 		vg_head_memory(h, &m);
-		if (!wide)
-			ck_assert_msg(m.late <= 256 * 16 + 256, "(a) late buffer %zu bytes", m.late);
-		else
-			ck_assert_msg(m.late >= n_late * 16, "(b) late buffer %zu bytes: bounded now?", m.late);
+		ck_assert_msg(m.late <= 256 * 16 + 256, "(%c) late buffer %zu bytes", wide ? 'b' : 'a', m.late);
 		read_all(h, id, &smp);
 		ck_assert_uint_eq(smp.n, n_late + 1);
 		for (size_t i = 1; i < smp.n; i++)
 			ck_assert_int_lt(smp.ts_ms[i - 1], smp.ts_ms[i]);
 		ck_assert_int_eq(smp.ts_ms[smp.n - 1], t0 + 60 * day);
+		for (int s = 0; s < 2; s++) {
+			size_t j = 0;
+
+			vg_head_rdlock(h);
+			ck_assert_int_eq(vg_head_read_snap_locked(h, id, &snap[s], INT64_MIN, INT64_MAX, &smp), 0);
+			vg_head_unlock(h);
+			ck_assert_uint_eq(smp.n, at[s] + 1);
+			/* the even samples, then the odd ones past the gap, then
+			 * the in-order one */
+			for (int odd = 0; odd < 2; odd++)
+				for (size_t k = (size_t)odd; k < at[s]; k += 2, j++) {
+					ck_assert_int_eq(smp.ts_ms[j], late_gap_t(t0, far, k));
+					ck_assert(smp.values[j] == (double)k);
+				}
+			ck_assert_int_eq(smp.ts_ms[j], t0 + 60 * day);
+		}
 		vg_samples_release(&smp);
 		vg_head_free(h);
 	}

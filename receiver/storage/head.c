@@ -129,9 +129,10 @@ struct arena_block {
  * steps may each be up to VG_CHUNK_MAX_STEP_MS) says SPAN_WIDE and keeps
  * max_t in the 8 bytes after the chunk's bytes (chunk_max_t). A late chunk
  * also says, after those (struct late_meta), when its samples arrived
- * (snapshots, below): they are the late samples numbered ord_lo ..
- * ord_hi - 1 of the series, the k-th in time order being number
- * ord_lo + arrival[k]. */
+ * (snapshots, below): its samples are among the late samples numbered
+ * ord_lo .. ord_hi - 1 of the series (a buffer sorted into several chunks
+ * spreads its numbers over them; a repeated timestamp is stored once), the
+ * k-th in time order being number ord_lo + arrival[k]. */
 struct hchunk {
 	struct hchunk *next;
 	int64_t min_t;
@@ -159,9 +160,10 @@ struct late {
  * The samples of a series: in time order, finished chunks (oldest first)
  * then the open chunk being appended to. A sample older than the newest
  * (late data, an agent's spool replayed out of order) goes to the late
- * buffer in arrival order; every LATE_CHUNK of them are sorted into a chunk
- * of their own. A read merges the three; so a late sample costs an append
- * and, once per LATE_CHUNK, a sort, never a shift of what is stored.
+ * buffer in arrival order; every LATE_CHUNK of them are sorted into chunks
+ * of their own (one, or more where a chunk's count or step ends one). A
+ * read merges the three; so a late sample costs an append and, once per
+ * LATE_CHUNK, a sort, never a shift of what is stored.
  */
 /* The late data of a series, apart from its record since few series have
  * any: allocated at its first late sample and kept (ever counts on across
@@ -1061,14 +1063,20 @@ static int late_order_cmp(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
-/* Sorts the late buffer into a chunk, each sample's arrival kept beside it
- * (struct hchunk). Samples with equal timestamps are stored once, the first
- * to arrive (a retried batch carries the same values). */
+/* Sorts the late buffer into chunks, each sample's arrival kept beside it
+ * (struct hchunk): as many chunks as it needs, a new one started where the
+ * last takes no more (VG_ELIMIT: VG_CHUNK_MAX_SAMPLES, or a step over
+ * VG_CHUNK_MAX_STEP_MS), as the in-order path does. Samples with equal
+ * timestamps are stored once, the first to arrive (a retried batch carries
+ * the same values). All or nothing: on a failure the chunks made are
+ * freed and the buffer is kept whole. */
 static int late_flush(struct vg_head *h, struct late_part *s)
 {
 	struct vg_chunk_enc enc;
-	struct hchunk *c = NULL;
-	uint32_t i, out = 0, *order;
+	struct hchunk *made = NULL, **end = &made, *c;
+	struct late_meta *m;
+	uint32_t i, k, first = 0, lo, hi, out = 0, *order;
+	uint64_t base = s->ever - s->n; /* the number of buf[0] */
 	const uint8_t *p;
 	size_t len;
 	int rc = 0;
@@ -1082,32 +1090,57 @@ static int late_flush(struct vg_head *h, struct late_part *s)
 		if (out == 0 || s->buf[order[i]].t != s->buf[order[out - 1]].t)
 			order[out++] = order[i];
 	vg_chunk_enc_init(&enc);
-	for (i = 0; i < out && rc == 0; i++)
-		rc = vg_chunk_enc_append(&enc, s->buf[order[i]].t, s->buf[order[i]].v);
-	if (rc == 0)
-		rc = vg_chunk_enc_finish(&enc);
-	if (rc == 0) {
+	for (i = 0; i <= out && rc == 0; i++) {
+		if (i < out && (rc = vg_chunk_enc_append(&enc, s->buf[order[i]].t, s->buf[order[i]].v)) != VG_ELIMIT)
+			continue;
+		/* enc holds order[first .. i): cut it, and start the next chunk
+		 * with sample i. */
+		if ((rc = vg_chunk_enc_finish(&enc)) != 0)
+			break;
 		p = vg_chunk_enc_bytes(&enc, &len);
-		if (len > UINT16_MAX)
+		if (len > UINT16_MAX) {
 			rc = VG_ELIMIT;
-		else if ((c = vg_slab_alloc(h->slab, late_meta_off(chunk_data_len(&enc, len)) +
-						   sizeof(struct late_meta) + out * sizeof(uint32_t))) == NULL)
+			break;
+		}
+		if ((c = vg_slab_alloc(h->slab, late_meta_off(chunk_data_len(&enc, len)) + sizeof(struct late_meta) +
+						   (i - first) * sizeof(uint32_t))) == NULL) {
 			rc = VG_ENOMEM;
-	}
-	if (rc == 0) {
+			break;
+		}
 		chunk_fill(c, &enc, p, len);
-		chunk_late_meta(c)->ord_hi = s->ever;
-		chunk_late_meta(c)->ord_lo = s->ever - s->n;
-		memcpy(chunk_late_meta(c)->arrival, order, out * sizeof(*order));
-		c->next = s->chunks;
-		s->chunks = c;
-		s->n = 0;
+		/* Its arrivals, from the first of them to arrive: a snapshot
+		 * that counted ord_lo late samples or fewer sees none of it,
+		 * one that counted ord_hi or more all of it. */
+		for (lo = UINT32_MAX, hi = 0, k = first; k < i; k++) {
+			lo = order[k] < lo ? order[k] : lo;
+			hi = order[k] > hi ? order[k] : hi;
+		}
+		m = chunk_late_meta(c);
+		m->ord_lo = base + lo;
+		m->ord_hi = base + hi + 1;
+		for (k = first; k < i; k++)
+			m->arrival[k - first] = order[k] - lo;
+		c->next = NULL;
+		*end = c;
+		end = &c->next;
+		vg_chunk_enc_release(&enc);
+		vg_chunk_enc_init(&enc);
+		first = i;
+		if (i < out)
+			rc = vg_chunk_enc_append(&enc, s->buf[order[i]].t, s->buf[order[i]].v);
 	}
 	vg_chunk_enc_release(&enc);
 	free(order);
-	/* A step too large for one chunk (samples days apart in one buffer)
-	 * or no memory: keep the buffer; it grows and is tried again. */
-	return rc;
+	if (rc != 0) {
+		/* No memory (a chunk's limits cannot fail a sample that starts
+		 * one): the caller tries again at the next sample. */
+		chunks_free(h, made, true);
+		return rc;
+	}
+	*end = s->chunks;
+	s->chunks = made;
+	s->n = 0;
+	return 0;
 }
 
 /*
@@ -1239,7 +1272,9 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 	}
 	lp->buf[lp->n++] = (struct late){ t, v };
 	__atomic_store_n(&lp->ever, lp->ever + 1, __ATOMIC_RELEASE);
-	if (lp->n >= LATE_CHUNK && lp->n % LATE_CHUNK == 0 && late_flush(h, lp) == 0 && lp->cap > LATE_CHUNK) {
+	/* At LATE_CHUNK samples, and at each one after a flush that found no
+	 * memory until one finds it. */
+	if (lp->n >= LATE_CHUNK && late_flush(h, lp) == 0 && lp->cap > LATE_CHUNK) {
 		/* A burst of late data is over: give back its room. */
 		free(lp->buf);
 		lp->buf = NULL;
