@@ -63,10 +63,6 @@ void vg_samples2_state_release(struct vg_samples2_state *st)
 {
 	free(st->prev_refs);
 	free(st->refs);
-	free(st->exc_index);
-	free(st->exc_value);
-	free(st->exc_scale);
-	free(st->exc_mantissa);
 	vg_buf_release(&st->enc_exc);
 	vg_buf_release(&st->enc_deltas);
 	vg_samples2_state_init(st);
@@ -79,9 +75,11 @@ void vg_samples2_state_reset(struct vg_samples2_state *st)
 	st->n_refs = 0;
 }
 
+/* Room for need elements: the first time exactly that (a connection's
+ * refs rarely change), then doubling. */
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-	size_t c = *cap ? *cap : 64;
+	size_t c = *cap ? *cap : need;
 	void *q;
 
 	if (need <= *cap)
@@ -243,24 +241,39 @@ static bool get_s(struct cursor *c, int64_t *v)
 	return true;
 }
 
-static int exc_grow(struct vg_samples2_state *st, size_t need)
-{
-	size_t cap = st->cap_exc;
+/* One exception of a group, as read from the payload. */
+struct exc {
+	uint64_t index;
+	int8_t scale;     /* -1: a float */
+	int64_t mantissa; /* 0 for a float */
+	double value;
+};
 
-	if (need <= st->cap_exc)
-		return 0;
-	if (grow((void **)&st->exc_index, &cap, need, sizeof(*st->exc_index)) != 0)
-		return VG_ENOMEM;
-	cap = st->cap_exc;
-	if (grow((void **)&st->exc_value, &cap, need, sizeof(*st->exc_value)) != 0)
-		return VG_ENOMEM;
-	cap = st->cap_exc;
-	if (grow((void **)&st->exc_scale, &cap, need, sizeof(*st->exc_scale)) != 0)
-		return VG_ENOMEM;
-	cap = st->cap_exc;
-	if (grow((void **)&st->exc_mantissa, &cap, need, sizeof(*st->exc_mantissa)) != 0)
-		return VG_ENOMEM;
-	st->cap_exc = cap;
+/* Reads the exception at c into x: 0, or 1 when truncated, 2 for a bad
+ * decimal, 3 for an unknown kind (*kind set). */
+static int get_exc(struct cursor *c, struct exc *x, uint8_t *kind)
+{
+	if (!get_u(c, &x->index) || c->p >= c->end)
+		return 1;
+	*kind = *c->p++;
+	if (*kind <= MAX_SCALE) {
+		if (!get_s(c, &x->mantissa) || x->mantissa > (int64_t)MANTISSA_MAX ||
+		    x->mantissa < -(int64_t)MANTISSA_MAX)
+			return 2;
+		x->scale = (int8_t)*kind;
+		x->value = (double)x->mantissa / pow10_tab[*kind];
+	} else if (*kind == KIND_FLOAT) {
+		uint64_t bits;
+		if (c->end - c->p < 8)
+			return 1;
+		bits = vg_get_be64(c->p);
+		c->p += 8;
+		memcpy(&x->value, &bits, sizeof(bits));
+		x->scale = -1;
+		x->mantissa = 0;
+	} else {
+		return 3;
+	}
 	return 0;
 }
 
@@ -333,52 +346,45 @@ static int decode_group(struct vg_samples2_state *st, struct cursor *c, uint32_t
 	if (n_exc > n || n_exc > (uint64_t)(c->end - c->p) / 3)
 		return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: %llu exceptions for %llu samples", g,
 				  (unsigned long long)n_exc, (unsigned long long)n);
-	if (exc_grow(st, n_exc) != 0)
-		return vg_err_set(err, VG_ENOMEM, "SAMPLES: out of memory");
+	/* The exceptions are checked here and read again beside the deltas,
+	 * so a connection keeps no room for them between frames. */
+	struct cursor xc = *c;
+	struct exc x = { 0 };
 	for (size_t e = 0; e < n_exc; e++) {
-		uint64_t idx;
-		uint8_t kind;
-		if (!get_u(c, &idx) || c->p >= c->end)
+		uint64_t prev_index = x.index;
+		uint8_t kind = 0;
+		switch (get_exc(c, &x, &kind)) {
+		case 1:
 			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: truncated exception", g);
-		if (idx >= n || (e > 0 && idx <= st->exc_index[e - 1]))
-			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: exception index %llu out of order", g,
-					  (unsigned long long)idx);
-		st->exc_index[e] = (uint32_t)idx;
-		kind = *c->p++;
-		if (kind <= MAX_SCALE) {
-			int64_t m;
-			if (!get_s(c, &m) || m > (int64_t)MANTISSA_MAX || m < -(int64_t)MANTISSA_MAX)
-				return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: bad decimal exception", g);
-			st->exc_scale[e] = (int8_t)kind;
-			st->exc_mantissa[e] = m;
-			st->exc_value[e] = (double)m / pow10_tab[kind];
-		} else if (kind == KIND_FLOAT) {
-			uint64_t bits;
-			if (c->end - c->p < 8)
-				return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: truncated float", g);
-			bits = vg_get_be64(c->p);
-			c->p += 8;
-			memcpy(&st->exc_value[e], &bits, sizeof(bits));
-			st->exc_scale[e] = -1;
-			st->exc_mantissa[e] = 0;
-		} else {
+		case 2:
+			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: bad decimal exception", g);
+		case 3:
 			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: unknown value kind %u", g, kind);
+		default:
+			break;
 		}
+		if (x.index >= n || (e > 0 && x.index <= prev_index))
+			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: exception index %llu out of order", g,
+					  (unsigned long long)x.index);
 	}
 	size_t e = 0;
+	uint8_t kind;
+	if (n_exc > 0)
+		(void)get_exc(&xc, &x, &kind); /* checked above */
 	for (size_t i = 0; i < n; i++) {
 		struct vg_samples2_ref *r = &st->refs[b->refs[base + i]];
 		int64_t d, m;
 		if (!get_s(c, &d))
 			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u: truncated values", g);
 		b->ts_ms[base + i] = ts;
-		if (e < n_exc && st->exc_index[e] == i) {
+		if (e < n_exc && x.index == i) {
 			if (d != 0)
 				return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u, sample %zu: delta beside an exception", g, i);
-			r->scale = st->exc_scale[e];
-			r->mantissa = st->exc_mantissa[e];
-			b->values[base + i] = st->exc_value[e];
-			e++;
+			r->scale = x.scale;
+			r->mantissa = x.mantissa;
+			b->values[base + i] = x.value;
+			if (++e < n_exc)
+				(void)get_exc(&xc, &x, &kind);
 			continue;
 		}
 		if (r->scale < 0)

@@ -10,6 +10,12 @@
  * order, which TCP gives. A retried batch is encoded afresh against the
  * state of the connection it goes on.
  *
+ * Memory: a state holds 8 bytes a ref it has seen and 4 a ref of the
+ * previous group, sized exactly the first time and doubled after; the
+ * decoder keeps nothing else between frames (a group's exceptions are
+ * read from the payload twice, checked and then applied); the encoder
+ * keeps two growing buffers.
+ *
  * Invariants: decoding checks every count against the bytes left before
  * sizing anything, never grows the state past the refs the connection has
  * defined (n_defined), and reproduces every value bit for bit (a value
@@ -28,10 +34,12 @@
 struct vg_err;
 struct vg_sample_batch;
 
+/* 8 bytes: mantissas stay within +-2^53, scales within -1..15. */
 struct vg_samples2_ref {
-	int64_t mantissa; /* the previous value is mantissa / 10^scale */
-	int8_t scale;     /* -1: no decimal base (none yet, or a float) */
+	int64_t mantissa : 56; /* the previous value is mantissa / 10^scale */
+	int64_t scale : 8;     /* -1: no decimal base (none yet, or a float) */
 };
+_Static_assert(sizeof(struct vg_samples2_ref) == 8, "a ref's state is one word");
 
 struct vg_samples2_state {
 	int64_t prev_ts_ms;
@@ -39,12 +47,6 @@ struct vg_samples2_state {
 	size_t n_prev_refs, cap_prev_refs;
 	struct vg_samples2_ref *refs; /* by ref; refs [0, n_refs) are known */
 	size_t n_refs, cap_refs;
-	/* decoder scratch: the exceptions of one group */
-	uint32_t *exc_index;
-	double *exc_value;
-	int8_t *exc_scale;
-	int64_t *exc_mantissa;
-	size_t cap_exc;
 	/* encoder scratch: one group's exceptions and deltas */
 	struct vg_buf enc_exc, enc_deltas;
 };
