@@ -356,6 +356,36 @@ START_TEST(test_storage_block_added_while_a_selection_reads)
 }
 END_TEST
 
+/* A receiver started on the good block (series m, instance "good", 30
+ * samples, its value t / 1000) and one refused block (instance refused):
+ * answers from the good one only, and /metrics counts the refused one as
+ * damaged and its samples in no tier. */
+static void check_served_around(const struct vg_t_receiver *rcv, const char *refused)
+{
+	char want[128], *body;
+	long status;
+
+	body = vg_t_http_get(rcv->http_port, "/api/v1/query_range?query=m&start=1000&end=1290&step=10",
+			     &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(strstr(body, "\"instance\":\"good\""));
+	snprintf(want, sizeof(want), "\"instance\":\"%s\"", refused);
+	ck_assert_ptr_null(strstr(body, want));
+	/* good's value at 1290 s is 1290 (t / 1000). */
+	ck_assert_ptr_nonnull(strstr(body, "[1290,\"1290\"]"));
+	free(body);
+	body = vg_t_http_get(rcv->http_port, "/metrics", &status);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_damaged_blocks_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"raw\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_points{tier=\"raw\"} 30\n"));
+	/* The good block's rollups may reach the 1m and 1h tiers meanwhile
+	 * (one bucket of 1h); the refused block's 30 samples are in none. */
+	ck_assert_ptr_null(strstr(body, "vigil_storage_tier_points{tier=\"1h\"} 30\n"));
+	free(body);
+}
+
 /* A real receiver on a data directory with a good and a damaged block:
  * it starts, names the damaged file and section in its log, counts it in
  * /metrics, and answers from the good block. */
@@ -365,9 +395,8 @@ START_TEST(test_storage_receiver_serves_around_a_damaged_block)
 	const struct bseries bad[] = { { "m", "bad", 1000000, 10000, 30, 0 } };
 	char *dir = vg_t_tmpdir("vigil-storage");
 	struct vg_t_receiver rcv;
-	char path[1024], *body;
+	char path[1024];
 	struct stat sb;
-	long status;
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/data", dir);
 	write_block("good.vgb", 1000000, 1300000, good, 1);
@@ -379,24 +408,7 @@ START_TEST(test_storage_receiver_serves_around_a_damaged_block)
 	ck_assert(vg_t_log_contains(&rcv.proc, "bad.vgb"));
 	ck_assert(vg_t_log_contains(&rcv.proc, "checksum mismatch"));
 
-	body = vg_t_http_get(rcv.http_port, "/api/v1/query_range?query=m&start=1000&end=1290&step=10",
-			     &status);
-	ck_assert_ptr_nonnull(body);
-	ck_assert_int_eq(status, 200);
-	ck_assert_ptr_nonnull(strstr(body, "\"instance\":\"good\""));
-	ck_assert_ptr_null(strstr(body, "\"instance\":\"bad\""));
-	/* good's value at 1290 s is 1290 (t / 1000). */
-	ck_assert_ptr_nonnull(strstr(body, "[1290,\"1290\"]"));
-	free(body);
-	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
-	ck_assert_ptr_nonnull(body);
-	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_damaged_blocks_total 1\n"));
-	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"raw\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_points{tier=\"raw\"} 30\n"));
-	/* The good block's rollups may reach the 1m and 1h tiers meanwhile
-	 * (one bucket of 1h); the refused block's 30 samples are in none. */
-	ck_assert_ptr_null(strstr(body, "vigil_storage_tier_points{tier=\"1h\"} 30\n"));
-	free(body);
+	check_served_around(&rcv, "bad");
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
 	vg_t_rmrf(dir);
 	free(dir);
@@ -414,8 +426,7 @@ START_TEST(test_storage_receiver_refuses_a_block_in_another_tiers_directory)
 	const struct bseries moved[] = { { "m", "moved", 1000000, 10000, 30, 0 } };
 	char *dir = vg_t_tmpdir("vigil-storage");
 	struct vg_t_receiver rcv;
-	char from[1024], to[1024], *body;
-	long status;
+	char from[1024], to[1024];
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/data", dir);
 	write_block("good.vgb", 1000000, 1300000, good, 1);
@@ -428,21 +439,7 @@ START_TEST(test_storage_receiver_refuses_a_block_in_another_tiers_directory)
 	ck_assert_int_eq(vg_t_receiver_start(&rcv, tmpdir, "--retention=raw=100y,1m=100y,1h=100y"), 0);
 	ck_assert(vg_t_log_contains(&rcv.proc, "moved.vgb holds tier raw but lies in the 1h directory"));
 
-	body = vg_t_http_get(rcv.http_port, "/api/v1/query_range?query=m&start=1000&end=1290&step=10",
-			     &status);
-	ck_assert_ptr_nonnull(body);
-	ck_assert_int_eq(status, 200);
-	ck_assert_ptr_nonnull(strstr(body, "\"instance\":\"good\""));
-	ck_assert_ptr_null(strstr(body, "\"instance\":\"moved\""));
-	free(body);
-	body = vg_t_http_get(rcv.http_port, "/metrics", &status);
-	ck_assert_ptr_nonnull(body);
-	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_damaged_blocks_total 1\n"));
-	ck_assert_ptr_nonnull(strstr(body, "vigil_storage_tier_blocks{tier=\"raw\"} 1\n"));
-	/* The good block's rollups may reach the 1m and 1h tiers meanwhile
-	 * (one bucket of 1h); the refused block's 30 samples are in none. */
-	ck_assert_ptr_null(strstr(body, "vigil_storage_tier_points{tier=\"1h\"} 30\n"));
-	free(body);
+	check_served_around(&rcv, "moved");
 	ck_assert_int_eq(vg_t_stop(&rcv.proc, SIGTERM, 5000), 0);
 	ck_assert_int_eq(access(to, F_OK), 0); /* not the receiver's to delete */
 	vg_t_rmrf(dir);
