@@ -21,7 +21,7 @@
 #include "agent/agent_config.h"
 #include "agent/aggregate.h"
 #include "agent/collect/collect.h"
-#include "agent/footprint.h"
+#include "common/footprint.h"
 #include "agent/route.h"
 #include "agent/collect/statsd_listen.h"
 #include "agent/collect/scrape.h"

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/footprint.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "receiver/alert/rulefile.h"
@@ -252,26 +253,36 @@ static void seal_tick(evutil_socket_t fd, short what, void *arg)
 		vg_warn("cannot ask for a seal: out of memory");
 }
 
-/* How often the free heap goes back to the kernel while running. */
+/* How often the free heap and the library pages go back while running. */
 #define TRIM_PERIOD_S 60
 
 /*
  * Gives malloc's free pages back to the kernel (glibc's malloc_trim: the
- * top of each arena, and whole free pages inside it): once the WAL is
- * replayed, and every TRIM_PERIOD_S on this loop, so what ingest, seals
- * and queries freed is not kept resident. It holds each arena's lock while
- * it walks that arena's free chunks: at 100,000 series 0.25 ms after the
- * replay, 1 ms on the timer during a seal (docs/performance.md, "What the
- * receiver's RSS is made of").
+ * top of each arena, and whole free pages inside it), and drops the
+ * page mappings of the program's and libraries' files that hold only the
+ * files' content (common/footprint.h: start-up's and a replay's code and
+ * read-only data, mapped again from the page cache where still used):
+ * once the WAL is replayed, and every TRIM_PERIOD_S on this loop, so what
+ * ingest, seals and queries freed or no longer run is not kept resident.
+ * malloc_trim holds each arena's lock while it walks that arena's free
+ * chunks: at 100,000 series 0.25 ms after the replay, 1 ms on the timer
+ * during a seal (docs/performance.md, "What the receiver's RSS is made
+ * of").
  */
 static void trim_heap(const char *when)
 {
 	struct timespec t0, t1;
+	struct vg_err err;
+	size_t kib = 0;
+	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	malloc_trim(0);
+	r = vg_footprint_drop_file_pages(&kib, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	vg_debug("gave the free heap back %s in %.2f ms", when,
+	if (r != 0)
+		vg_debug("cannot drop the library pages %s: %s", when, err.msg);
+	vg_debug("gave the free heap and %zu KiB of library pages back %s in %.2f ms", kib, when,
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 

@@ -1,15 +1,60 @@
 /* footprint.c: dropping the page mappings start-up left (footprint.h). */
-#include "agent/footprint.h"
+/* dl_iterate_phdr (link.h) is a GNU extension. */
+#define _GNU_SOURCE
+#include "common/footprint.h"
 #include "common/err.h"
 
 #include <errno.h>
+#include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/banned.h"
+
+/* The read-only segments of the loaded objects, page-aligned. More than
+ * MAX_SEGMENTS (some 40 objects of 3 each in the receiver) are left out:
+ * their pages are only not dropped. */
+#define MAX_SEGMENTS 512
+
+struct segments {
+	struct {
+		unsigned long start, end;
+	} s[MAX_SEGMENTS];
+	size_t n;
+	unsigned long page;
+};
+
+static int add_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct segments *segs = arg;
+
+	(void)size;
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum && segs->n < MAX_SEGMENTS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		unsigned long start, end;
+
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_memsz == 0)
+			continue;
+		start = (unsigned long)(info->dlpi_addr + ph->p_vaddr);
+		end = start + (unsigned long)ph->p_memsz;
+		segs->s[segs->n].start = start & ~(segs->page - 1);
+		segs->s[segs->n].end = (end + segs->page - 1) & ~(segs->page - 1);
+		segs->n++;
+	}
+	return 0;
+}
+
+static bool in_segment(const struct segments *segs, unsigned long start, unsigned long end)
+{
+	for (size_t i = 0; i < segs->n; i++)
+		if (start >= segs->s[i].start && end <= segs->s[i].end)
+			return true;
+	return false;
+}
 
 /* One mapping of /proc/self/smaps while its fields are read. */
 struct mapping {
@@ -70,14 +115,25 @@ int vg_footprint_drop_file_pages(size_t *dropped_kib, struct vg_err *err)
 	 * cut in two, whose second part is neither a header nor a field. */
 	char line[4096 + 128];
 	struct mapping m = { 0 };
+	struct segments *segs;
 	size_t kib;
 
 	*dropped_kib = 0;
 	if (f == NULL)
 		return vg_err_set(err, VG_EIO, "/proc/self/smaps: %s", strerror(errno));
+	segs = malloc(sizeof(*segs));
+	if (segs == NULL) {
+		fclose(f);
+		return vg_err_set(err, VG_ENOMEM, "footprint: out of memory");
+	}
+	segs->n = 0;
+	segs->page = (unsigned long)sysconf(_SC_PAGESIZE);
+	dl_iterate_phdr(add_segments, segs);
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (parse_header(line, &m))
+		if (parse_header(line, &m)) {
+			m.is_candidate = m.is_candidate && in_segment(segs, m.start, m.end);
 			continue;
+		}
 		if (!m.is_candidate)
 			continue;
 		if (field_kib(line, "Rss", &kib)) {
@@ -92,5 +148,6 @@ int vg_footprint_drop_file_pages(size_t *dropped_kib, struct vg_err *err)
 		}
 	}
 	fclose(f);
+	free(segs);
 	return 0;
 }
