@@ -2113,11 +2113,12 @@ static int ratio_offset(const uint8_t *key, size_t key_len, struct vg_buf *b, do
 
 /*
  * limitk and limit_ratio over one group (g[0..cnt), in input order), as
- * Prometheus 3: limitk keeps the first k elements of the group (k < 1 or
- * NaN: none); limit_ratio(r) keeps an element when the offset of its label
+ * Prometheus 3: limitk keeps the first k elements of the group (k < 1:
+ * none); limit_ratio(r) keeps an element when the offset of its label
  * set is below r, or for r < 0 at least 1 + r (so r and r - 1 split the
- * input in two), r clamped to [-1, 1] and NaN keeping none. Labels, name
- * included, and values are the elements' own.
+ * input in two), r clamped to [-1, 1]. A NaN k or r is an error before
+ * (check_agg_param). Labels, name included, and values are the elements'
+ * own.
  */
 static int limit_group(enum vg_promql_agg agg, double p, const struct vec *in, const struct sig *g,
 		       size_t cnt, struct vg_buf *scratch, struct vec *out)
@@ -2125,7 +2126,7 @@ static int limit_group(enum vg_promql_agg agg, double p, const struct vec *in, c
 	int rc = 0;
 
 	if (agg == VG_PROMQL_LIMITK) {
-		size_t take = isnan(p) || p < 1 ? 0 : p >= (double)cnt ? cnt : (size_t)p;
+		size_t take = p < 1 ? 0 : p >= (double)cnt ? cnt : (size_t)p;
 		for (size_t k = 0; k < take && rc == 0; k++) {
 			const struct sample *x = &in->s[g[k].idx];
 			rc = vec_push(out, x->key, x->key_len, x->v);
@@ -2957,6 +2958,41 @@ static int fused_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t
 	return fused_emit(e, f, k, out);
 }
 
+/* The largest and smallest doubles an int64 holds (Prometheus's maxInt64
+ * and minInt64: 2^63 - 1024 and -2^63). */
+#define K_MAX 9223372036854774784.0
+#define K_MIN (-9223372036854775808.0)
+
+/*
+ * The errors Prometheus gives for a parameter no aggregation can use:
+ * topk, bottomk and limitk with a k that no int64 holds ("Scalar value NaN
+ * overflows int64", the value as Go's %v writes it: NaN, +Inf, 1e+20),
+ * limit_ratio with a NaN ratio. 0, or VG_EINVAL (422 execution).
+ */
+static int check_agg_param(struct ev *e, enum vg_promql_agg agg, double p)
+{
+	char text[40];
+
+	if (agg == VG_PROMQL_LIMIT_RATIO && isnan(p))
+		return vg_err_set(e->err, VG_EINVAL, "Ratio value NaN is NaN");
+	if ((agg != VG_PROMQL_TOPK && agg != VG_PROMQL_BOTTOMK && agg != VG_PROMQL_LIMITK) || (p <= K_MAX && p >= K_MIN))
+		return 0;
+	if (isnan(p)) {
+		snprintf(text, sizeof(text), "NaN");
+	} else if (isinf(p)) {
+		snprintf(text, sizeof(text), "%s", p > 0 ? "+Inf" : "-Inf");
+	} else {
+		/* beyond 2^63 Go's %v is the exponent form with the fewest
+		 * digits that read back as p */
+		for (int digits = 0; digits <= 17; digits++) {
+			snprintf(text, sizeof(text), "%.*e", digits, p);
+			if (strtod(text, NULL) == p)
+				break;
+		}
+	}
+	return vg_err_set(e->err, VG_EINVAL, "Scalar value %s overflows int64", text);
+}
+
 static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t t, struct value *out)
 {
 	struct value in = { 0 }, param = { 0 };
@@ -2976,6 +3012,8 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 				param.str);
 		goto out;
 	}
+	if ((rc = check_agg_param(e, n->agg, param.scalar)) != 0)
+		goto out;
 	if ((rc = eval_node(e, n->expr, t, &in)) != 0)
 		goto out;
 	if (n->agg == VG_PROMQL_COUNT_VALUES) {
@@ -3016,7 +3054,7 @@ static int eval_aggregate(struct ev *e, const struct vg_promql_node *n, int64_t 
 			/* the k best elements with their own labels, best first */
 			out->is_ordered = true;
 			double k = param.scalar;
-			size_t take = isnan(k) || k < 1 ? 0 : k >= (double)cnt ? cnt : (size_t)k;
+			size_t take = k < 1 ? 0 : k >= (double)cnt ? cnt : (size_t)k;
 			qsort(rk, cnt, sizeof(*rk), n->agg == VG_PROMQL_TOPK ? cmp_desc : cmp_asc);
 			for (size_t k2 = 0; k2 < take && rc == 0; k2++) {
 				const struct sample *x = &in.vec.s[rk[k2].idx];
