@@ -276,10 +276,24 @@ static int parse_rfc3339(const char *s, int64_t *ms)
 	return 0;
 }
 
+/* Prometheus's MinTime and MaxTime as Go's RFC3339Nano writes them: its
+ * clients send these for an open bound (Go's time parser reads no year
+ * beyond four digits, so web/api/v1's parseTime matches the two texts),
+ * and they stand for time.Unix(math.MinInt64/1000+62135596801, 0) and
+ * time.Unix(math.MaxInt64/1000-62135596801, 999999999), in ms. */
+#define PROM_MIN_TIME_TEXT "-292273086-05-16T16:47:06Z"
+#define PROM_MAX_TIME_TEXT "292277025-08-18T07:12:54.999999999Z"
+#define PROM_MIN_TIME_MS (-9223309901257974LL * 1000)
+#define PROM_MAX_TIME_MS (9223309901257974LL * 1000 + 999)
+
 int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err)
 {
 	double secs;
 
+	if (strcmp(s, PROM_MIN_TIME_TEXT) == 0 || strcmp(s, PROM_MAX_TIME_TEXT) == 0) {
+		*ms = s[0] == '-' ? PROM_MIN_TIME_MS : PROM_MAX_TIME_MS;
+		return 0;
+	}
 	if (parse_float_exact(s, &secs) == 0) {
 		/* Prometheus splits off the fraction with math.Modf and rounds it
 		 * to milliseconds half away from zero: -0.0015 is -2 ms. */

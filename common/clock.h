@@ -67,7 +67,10 @@ int vg_duration_parse_api(const char *s, int64_t *ms, struct vg_err *err);
 /*
  * An API timestamp: a float number of Unix seconds (fraction rounded to ms;
  * "1435781451.781", "1.4e9") or RFC 3339 with optional fraction and zone
- * ("2015-07-01T20:10:51.781Z", "...+02:00").
+ * ("2015-07-01T20:10:51.781Z", "...+02:00"), or one of the two texts of
+ * Prometheus's minimum and maximum time ("-292273086-05-16T16:47:06Z",
+ * "292277025-08-18T07:12:54.999999999Z"), which its clients send for an
+ * open bound.
  */
 int vg_time_parse(const char *s, int64_t *ms, struct vg_err *err);
 

@@ -685,7 +685,13 @@ static bool parse_at(struct parser *p, struct vg_promql_node *n)
 		ts = is_neg ? -p->lx.number : p->lx.number;
 		ms = ts * 1000.0;
 		if (!isfinite(ts) || ms >= 9.2e18 || ms <= -9.2e18) {
-			perr(p, at_pos, "timestamp out of bounds for @ modifier: %f", ts);
+			/* Go's %f, which writes the specials as NaN, +Inf, -Inf */
+			if (isnan(ts))
+				perr(p, at_pos, "timestamp out of bounds for @ modifier: NaN");
+			else if (isinf(ts))
+				perr(p, at_pos, "timestamp out of bounds for @ modifier: %cInf", ts > 0 ? '+' : '-');
+			else
+				perr(p, at_pos, "timestamp out of bounds for @ modifier: %f", ts);
 			return false;
 		}
 		t->at = VG_PROMQL_AT_TIME;

@@ -199,6 +199,9 @@ static const char usage_text[] =
 	"                              queries evaluated at once (default 2 per CPU,\n"
 	"                              2 to 20)\n"
 	"      --query.max-queued N    queries waiting beyond those (default 100)\n"
+	"      --query.lookback-delta D\n"
+	"                              how far back a query looks for a series' latest\n"
+	"                              sample (default 5m)\n"
 	"      --self-metrics-interval D\n"
 	"                              write the receiver's own metrics as series every\n"
 	"                              D (default 15s; 0 turns it off)\n"
@@ -213,7 +216,7 @@ static const char usage_text[] =
 	"  -V, --version               print the version and exit\n"
 	"\n"
 	"Other settings (connection, memory and series limits, timeouts,\n"
-	"max_sample_age, wal_segment_size, lookback_delta) are set in the file;\n"
+	"max_sample_age, wal_segment_size) are set in the file;\n"
 	"see vigil-receiver(8) and vigil-receiver.yaml(5).\n";
 
 enum {
@@ -234,16 +237,20 @@ enum {
 	OPT_DEFAULT_RULES_FILE,
 };
 
-/* --query.X flags: each sets the query section's key of that name. */
+/* --query.X flags, named as Prometheus names its own: each sets the key
+ * of that name in the query section, or (--query.lookback-delta) at the
+ * top of the file. */
 static const struct {
 	const char *flag, *key;
+	const struct vg_conf_field *fields;
 } query_flags[] = {
-	{ "query.timeout", "timeout" },
-	{ "query.max-samples", "max_samples" },
-	{ "query.max-series", "max_series" },
-	{ "query.max-response-size", "max_response_size" },
-	{ "query.max-concurrency", "max_concurrency" },
-	{ "query.max-queued", "max_queued" },
+	{ "query.timeout", "timeout", query_fields },
+	{ "query.max-samples", "max_samples", query_fields },
+	{ "query.max-series", "max_series", query_fields },
+	{ "query.max-response-size", "max_response_size", query_fields },
+	{ "query.max-concurrency", "max_concurrency", query_fields },
+	{ "query.max-queued", "max_queued", query_fields },
+	{ "query.lookback-delta", "lookback_delta", receiver_fields },
 };
 #define N_QUERY_FLAGS (sizeof(query_flags) / sizeof(query_flags[0]))
 
@@ -264,6 +271,7 @@ static const struct option long_options[] = {
 	{ "query.max-response-size", required_argument, NULL, OPT_QUERY + 3 },
 	{ "query.max-concurrency", required_argument, NULL, OPT_QUERY + 4 },
 	{ "query.max-queued", required_argument, NULL, OPT_QUERY + 5 },
+	{ "query.lookback-delta", required_argument, NULL, OPT_QUERY + 6 },
 	{ "self-metrics-interval", required_argument, NULL, OPT_SELF_METRICS_INTERVAL },
 	{ "no-default-rules", no_argument, NULL, OPT_NO_DEFAULT_RULES },
 	{ "default-rules-file", required_argument, NULL, OPT_DEFAULT_RULES_FILE },
@@ -284,10 +292,10 @@ struct receiver_flags {
 	bool is_no_default_rules;
 };
 
-/* --query.X VALUE: parsed and bounded as the file's query.X is. */
+/* --query.X VALUE: parsed and bounded as the file's key is. */
 static int apply_query_flag(struct vg_receiver_config *cfg, size_t i, const char *v, struct vg_err *err)
 {
-	const struct vg_conf_field *f = query_fields;
+	const struct vg_conf_field *f = query_flags[i].fields;
 	void *member;
 	struct vg_err e;
 	uint64_t u = 0;
@@ -541,6 +549,7 @@ static int parse_argv(struct receiver_flags *fl, int argc, char **argv, struct v
 		case OPT_WEB_ASSETS_DIR: fl->web_assets_dir = optarg; break;
 		case OPT_QUERY + 0: case OPT_QUERY + 1: case OPT_QUERY + 2:
 		case OPT_QUERY + 3: case OPT_QUERY + 4: case OPT_QUERY + 5:
+		case OPT_QUERY + 6:
 			fl->query[c - OPT_QUERY] = optarg;
 			break;
 		default:

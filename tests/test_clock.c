@@ -371,6 +371,20 @@ START_TEST(test_time_rejects_bad_fields)
 }
 END_TEST
 
+/* The two texts Prometheus's parseTime matches before RFC 3339, as its
+ * clients send them for an open bound; near them, RFC 3339 still wants a
+ * four-digit year. */
+START_TEST(test_time_prometheus_min_and_max_texts)
+{
+	ck_assert_int_eq(time_ok("-292273086-05-16T16:47:06Z"), -9223309901257974000LL);
+	ck_assert_int_eq(time_ok("292277025-08-18T07:12:54.999999999Z"), 9223309901257974999LL);
+	time_bad("-292273086-05-16T16:47:07Z");
+	time_bad("292277025-08-18T07:12:54.999Z");
+	time_bad("292277025-08-18T07:12:54.999999999Z ");
+	time_bad("-292273086-05-16t16:47:06z");
+}
+END_TEST
+
 START_TEST(test_time_rejects_garbage)
 {
 	time_bad("");
@@ -573,6 +587,7 @@ static Suite *clock_suite(void)
 	tcase_add_test(tc, test_time_rfc3339_fractions);
 	tcase_add_test(tc, test_time_leap_day);
 	tcase_add_test(tc, test_time_rejects_bad_fields);
+	tcase_add_test(tc, test_time_prometheus_min_and_max_texts);
 	tcase_add_test(tc, test_time_rejects_garbage);
 	suite_add_tcase(s, tc);
 

@@ -1362,6 +1362,31 @@ START_TEST(test_http_api_time_and_duration_forms)
 	check_bad("/api/v1/query?query=up&time=2015-07-01T20:10:51",
 		  "invalid parameter \"time\": invalid time value for 'time': cannot parse ");
 	check_bad("/api/v1/labels?end=soon", "invalid parameter \"end\": invalid time value for 'end': cannot parse ");
+	/* Prometheus's minimum and maximum times, as its clients write an open
+	 * bound: the same answer as no bound; a query at either is answered. */
+	{
+		static const char *const open_bounds[] = { "/api/v1/labels", "/api/v1/label/job/values",
+							   "/api/v1/series?match[]=up" };
+		static const char min_max[] = "start=-292273086-05-16T16:47:06Z&end=292277025-08-18T07:12:54.999999999Z";
+
+		for (size_t i = 0; i < sizeof(open_bounds) / sizeof(open_bounds[0]); i++) {
+			json_t *all = get_json(open_bounds[i], 200), *j;
+			char *a = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS), *b;
+
+			snprintf(path, sizeof(path), "%s%c%s", open_bounds[i], strchr(open_bounds[i], '?') ? '&' : '?',
+				 min_max);
+			j = get_json(path, 200);
+			b = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+			ck_assert_msg(json_array_size(json_object_get(all, "data")) > 0, "%s: %s", open_bounds[i], a);
+			ck_assert_msg(strcmp(a, b) == 0, "%s: %s, not %s", path, b, a);
+			free(a);
+			free(b);
+			json_decref(all);
+			json_decref(j);
+		}
+		json_decref(get_json("/api/v1/query?query=up&time=-292273086-05-16T16:47:06Z", 200));
+		json_decref(get_json("/api/v1/query?query=up&time=292277025-08-18T07:12:54.999999999Z", 200));
+	}
 }
 END_TEST
 

@@ -318,6 +318,8 @@ static const struct row rows[] = {
 	  .headers = O A, .status = 422, .type = "execution" },
 	{ "query timeout", .method = "GET", .target = "/api/v1/query?query=up&timeout=0s", .headers = O A,
 	  .status = 503, .type = "timeout" },
+	{ "negative query timeout", .method = "GET", .target = "/api/v1/query?query=up&timeout=-1", .headers = O A,
+	  .status = 503, .type = "timeout" },
 	{ "delete_series without match[]", .method = "POST", .target = "/api/v1/admin/tsdb/delete_series",
 	  .headers = O A, .body = "", .status = 400, .type = "bad_data" },
 	{ "delete_series matching everything", .method = "POST",

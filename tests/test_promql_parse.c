@@ -349,7 +349,9 @@ START_TEST(test_invalid_syntax)
 	fails("up[99999999999999y]", 3, "duration out of range");
 	fails("up @", 4, "unexpected end of input in @, expected timestamp");
 	fails("up @ start", 10, "unexpected end of input in @, expected \"(\"");
-	fails("up @ Inf", 3, "timestamp out of bounds for @ modifier: inf");
+	fails("up @ Inf", 3, "timestamp out of bounds for @ modifier: +Inf");
+	fails("up @ -Inf", 3, "timestamp out of bounds for @ modifier: -Inf");
+	fails("up @ NaN", 3, "timestamp out of bounds for @ modifier: NaN");
 	fails("up @ 1e300", 3, "timestamp out of bounds for @ modifier");
 	fails("1 == 1", 2, "comparisons between scalars must use BOOL modifier");
 	fails("a + bool b", 2, "bool modifier can only be used on comparison operators");

@@ -67,6 +67,17 @@ static void start(const char *config)
 	ck_assert_int_eq(vg_t_receiver_start_config(&rcv, dir, config, 0), 0);
 }
 
+/* A receiver with no file and one flag. */
+static void start_flag(const char *flag)
+{
+	char data[600];
+
+	dir = vg_t_tmpdir("vg-qlimits");
+	now_ms = wall_ms() / 1000 * 1000;
+	snprintf(data, sizeof(data), "%s/data", dir);
+	ck_assert_int_eq(vg_t_receiver_start(&rcv, data, flag), 0);
+}
+
 static void teardown(void)
 {
 	if (rcv.proc.pid > 0)
@@ -493,6 +504,36 @@ START_TEST(test_config_keys_and_flags_checked)
 	free(err);
 	ck_assert_int_eq(check_config("", "--query.max-response-size=64MiB", &err), 0);
 	free(err);
+	ck_assert_int_eq(check_config("", "--query.lookback-delta=2m", &err), 0);
+	free(err);
+	ck_assert_int_ne(check_config("", "--query.lookback-delta=2x", &err), 0);
+	ck_assert_msg(strstr(err, "--query.lookback-delta") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_ne(check_config("", "--query.lookback-delta=10ms", &err), 0);
+	ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
+	free(err);
+}
+END_TEST
+
+/* --query.lookback-delta, Prometheus's flag, sets the file's
+ * lookback_delta: ql_small has a sample every 10 s, so 5.5 s after the
+ * last one a 5 s lookback finds nothing, 3 s after it one sample; the
+ * request's lookback_delta still wins. */
+START_TEST(test_lookback_delta_flag)
+{
+	long status;
+	char at[96];
+	double last_s;
+
+	start_flag("--query.lookback-delta=5s");
+	load_small();
+	last_s = (double)(now_ms - 10000) / 1000.0;
+	snprintf(at, sizeof(at), "&time=%.3f", last_s + 5.5);
+	ck_assert_uint_eq(result_len(instant("ql_small{i=\"1\"}", at, &status), &status), 0);
+	snprintf(at, sizeof(at), "&time=%.3f&lookback_delta=1m", last_s + 5.5);
+	ck_assert_uint_eq(result_len(instant("ql_small{i=\"1\"}", at, &status), &status), 1);
+	snprintf(at, sizeof(at), "&time=%.3f", last_s + 3);
+	ck_assert_uint_eq(result_len(instant("ql_small{i=\"1\"}", at, &status), &status), 1);
 }
 END_TEST
 
@@ -500,13 +541,7 @@ START_TEST(test_flag_overrides_the_file)
 {
 	long status;
 
-	dir = vg_t_tmpdir("vg-qlimits");
-	now_ms = wall_ms() / 1000 * 1000;
-	{
-		char data[600];
-		snprintf(data, sizeof(data), "%s/data", dir);
-		ck_assert_int_eq(vg_t_receiver_start(&rcv, data, "--query.max-samples=1000"), 0);
-	}
+	start_flag("--query.max-samples=1000");
 	load_small();
 	assert_error(instant("count_over_time(ql_small[1h])", "", &status), &status, 422, "execution",
 		     TOO_MANY_SAMPLES);
@@ -921,6 +956,7 @@ static Suite *query_limits_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_config_keys_and_flags_checked);
 	tcase_add_test(tc, test_flag_overrides_the_file);
+	tcase_add_test(tc, test_lookback_delta_flag);
 	tcase_add_test(tc, test_max_samples_refused_with_prometheus_error);
 	tcase_add_test(tc, test_max_series_refused);
 	tcase_add_test(tc, test_max_response_size_stops_the_body);

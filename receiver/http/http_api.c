@@ -411,7 +411,8 @@ fail:
 }
 
 /* timeout: parsed as Prometheus does; it shortens the server's
- * query.timeout, never lengthens it. *ms -1 when absent. */
+ * query.timeout, never lengthens it. *ms -1 when absent; a negative one
+ * is 0, as Prometheus's deadline (now + timeout) has passed already. */
 static bool get_timeout(struct ctx *c, int64_t *ms)
 {
 	const char *s = vg_http_form_get(&c->form, "timeout", NULL);
@@ -424,6 +425,8 @@ static bool get_timeout(struct ctx *c, int64_t *ms)
 		bad_param(c, "timeout", err.msg);
 		return false;
 	}
+	if (*ms < 0)
+		*ms = 0;
 	return true;
 }
 
