@@ -2518,11 +2518,14 @@ static bool has_nan_or_drop(const double *v, size_t n, bool want_drops, bool *dr
 		}
 	}
 	nan |= _mm_movemask_pd(un) != 0;
-#endif
 	for (; i < n; i++)
 		nan |= isnan(v[i]);
-	if (!nan && want_drops && i == 0)
-		*drops = has_drop(v, n); /* without SSE2 */
+#else
+	for (; i < n; i++)
+		nan |= isnan(v[i]);
+	if (!nan && want_drops)
+		*drops = has_drop(v, n);
+#endif
 	return nan;
 }
 
