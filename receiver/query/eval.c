@@ -759,32 +759,18 @@ struct x_memo {
 	bool is_set, has_range;
 };
 
-/* rate, increase, delta over one window (promql-subset.md). false when
- * there are fewer than two samples. Counter resets are looked for only
- * with scan_resets. memo (or NULL): the shape of the window before and
- * what it gave. */
-static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int64_t range_start,
-			      int64_t range_end, bool is_counter, bool scan_resets, bool is_rate, struct x_memo *memo,
-			      double *out)
+/* The extrapolation of rate, increase and delta (promql-subset.md) over
+ * the window ts/v[0..n), n >= 2, whose raw increase (its last value less
+ * its first, plus the value before each counter reset, in sample order)
+ * is result. memo: the shape of the window before and what it gave. */
+static inline __attribute__((always_inline)) double extrapolate(const int64_t *ts, const double *v, size_t n,
+								 int64_t range_start, int64_t range_end,
+								 bool is_counter, bool is_rate, double result,
+								 struct x_memo *memo)
 {
-	struct x_memo local;
-	double result, factor;
-	int64_t ds, de, dsm;
+	double factor;
+	int64_t ds = ts[0] - range_start, de = range_end - ts[n - 1], dsm = ts[n - 1] - ts[0];
 
-	if (n < 2)
-		return false;
-	result = v[n - 1] - v[0];
-	if (is_counter && scan_resets)
-		for (size_t i = 1; i < n; i++)
-			if (v[i] < v[i - 1])
-				result += v[i - 1];
-	if (memo == NULL) {
-		local.is_set = local.has_range = false;
-		memo = &local;
-	}
-	ds = ts[0] - range_start;
-	de = range_end - ts[n - 1];
-	dsm = ts[n - 1] - ts[0];
 	if (!memo->is_set || memo->d_start != ds || memo->d_end != de || memo->d_sampled != dsm || memo->n != n) {
 		double to_start = (double)ds / 1000.0, to_end = (double)de / 1000.0, sampled = (double)dsm / 1000.0;
 		double avg_gap = sampled / (double)(n - 1), threshold = avg_gap * 1.1;
@@ -812,7 +798,32 @@ static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int6
 		}
 		result /= memo->range;
 	}
-	*out = result;
+	return result;
+}
+
+/* rate, increase, delta over one window (promql-subset.md). false when
+ * there are fewer than two samples. Counter resets are looked for only
+ * with scan_resets. memo (or NULL): the shape of the window before and
+ * what it gave. */
+static bool extrapolated_scan(const int64_t *ts, const double *v, size_t n, int64_t range_start,
+			      int64_t range_end, bool is_counter, bool scan_resets, bool is_rate, struct x_memo *memo,
+			      double *out)
+{
+	struct x_memo local;
+	double result;
+
+	if (n < 2)
+		return false;
+	result = v[n - 1] - v[0];
+	if (is_counter && scan_resets)
+		for (size_t i = 1; i < n; i++)
+			if (v[i] < v[i - 1])
+				result += v[i - 1];
+	if (memo == NULL) {
+		local.is_set = local.has_range = false;
+		memo = &local;
+	}
+	*out = extrapolate(ts, v, n, range_start, range_end, is_counter, is_rate, result, memo);
 	return true;
 }
 
@@ -914,7 +925,7 @@ static int absent_labels(struct ev *e, const struct vg_promql_node *arg, struct 
  * kahanSumInc): returns sum + inc, the lost low part added to *c. An
  * infinite sum sets *c to 0, or Inf - Inf would make it NaN and the total
  * with it (Inf + 1 is Inf). */
-static double kahan_inc(double inc, double sum, double *c)
+static inline double kahan_inc(double inc, double sum, double *c)
 {
 	double t = sum + inc;
 
@@ -941,7 +952,7 @@ struct agg_acc {
  * overflow, a running mean from there on (so two values of 1e308 average
  * 1e308, not +Inf).
  */
-static void avg_add(struct agg_acc *a, double v)
+static inline __attribute__((always_inline)) void avg_add(struct agg_acc *a, double v)
 {
 	double cnt, cur;
 
@@ -949,7 +960,6 @@ static void avg_add(struct agg_acc *a, double v)
 		a->sum = v;
 		return;
 	}
-	cnt = (double)a->n;
 	if (!a->is_running) {
 		double c2 = a->c, s2 = kahan_inc(v, a->sum, &c2);
 		if (!isinf(s2)) {
@@ -958,9 +968,11 @@ static void avg_add(struct agg_acc *a, double v)
 			return;
 		}
 		a->is_running = true;
+		cnt = (double)a->n;
 		a->mean = a->sum / (cnt - 1);
 		a->c /= cnt - 1;
 	}
+	cnt = (double)a->n;
 	/* an infinite mean stays as it is, unless v is NaN or the infinity
 	 * of the other sign */
 	if (isinf(a->mean) && ((isinf(v) && (a->mean > 0) == (v > 0)) || (!isinf(v) && !isnan(v))))
@@ -1978,7 +1990,7 @@ static int key_set_label(const uint8_t *key, size_t key_len, const char *name, c
 }
 
 /* One more value of a group of aggregation op (in input order). */
-static void agg_add(enum vg_promql_agg op, struct agg_acc *a, double v)
+static inline __attribute__((always_inline)) void agg_add(enum vg_promql_agg op, struct agg_acc *a, double v)
 {
 	double delta;
 
@@ -2320,22 +2332,19 @@ static bool fused_shape(const struct vg_promql_node *n, const struct vg_promql_n
 	return true;
 }
 
-/* fn over the window ts/v[0..n) (a, b], which holds counter drops when
- * has_drops. false: no value. */
+/* irate, idelta or an _over_time function fn over the window
+ * ts/v[0..n). false: no value. */
 static bool fused_value(enum fused_fn fn, const char *name, const int64_t *ts, const double *v, size_t n,
-			int64_t a, int64_t b, bool has_drops, struct x_memo *memo, double *out)
+			double *out)
 {
 	bool keeps_name;
 
 	switch (fn) {
-	case FUSED_RATE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, true, memo, out);
-	case FUSED_INCREASE: return extrapolated_scan(ts, v, n, a, b, true, has_drops, false, memo, out);
-	case FUSED_DELTA: return extrapolated_scan(ts, v, n, a, b, false, false, false, memo, out);
 	case FUSED_IRATE: return instant_value(ts, v, n, true, out);
 	case FUSED_IDELTA: return instant_value(ts, v, n, false, out);
 	case FUSED_OVER: return n > 0 && over_time(name, v, n, 0, NULL, out, &keeps_name);
+	default: return false; /* extrapolated: fused_steps */
 	}
-	return false;
 }
 
 /* The groups of the selection's series: group[i] for series i, the keys
@@ -2436,11 +2445,12 @@ struct fused_job {
 	size_t n_steps;
 };
 
-/* The samples of x with a counter drop before them, counted from the
- * start: drops[i] for x->ts/values[0..i]. */
-static int fused_drops(const struct vg_samples *x, uint32_t **drops, size_t *cap)
+/* The counter resets of x (the i with values[i] < values[i - 1]),
+ * ascending, into (*drops)[0..*n). */
+static int fused_drops(const struct vg_samples *x, uint32_t **drops, size_t *cap, size_t *n)
 {
 	uint32_t *d;
+	size_t k = 0;
 
 	if (x->n > *cap) {
 		void *p = realloc(*drops, x->n * sizeof(**drops));
@@ -2450,10 +2460,10 @@ static int fused_drops(const struct vg_samples *x, uint32_t **drops, size_t *cap
 		*cap = x->n;
 	}
 	d = *drops;
-	if (x->n)
-		d[0] = 0;
 	for (size_t i = 1; i < x->n; i++)
-		d[i] = d[i - 1] + (x->values[i] < x->values[i - 1]);
+		if (x->values[i] < x->values[i - 1])
+			d[k++] = (uint32_t)i;
+	*n = k;
 	return 0;
 }
 
@@ -2477,6 +2487,49 @@ static bool has_drop(const double *v, size_t n)
 	return false;
 }
 
+/* One pass over v[0..n): whether it holds a NaN (a stale marker is one),
+ * and, with want_drops, whether some v[i] < v[i - 1] (as has_drop; only
+ * meaningful when there is no NaN). Four at a time where SSE2 has them. */
+static bool has_nan_or_drop(const double *v, size_t n, bool want_drops, bool *drops)
+{
+	size_t i = 0;
+	bool nan = false;
+
+	*drops = false;
+#ifdef __SSE2__
+	__m128d un = _mm_setzero_pd(), lt = _mm_setzero_pd();
+	if (want_drops) {
+		if (n > 0 && isnan(v[0]))
+			return true;
+		for (i = 1; i + 4 <= n; i += 4) {
+			__m128d x0 = _mm_loadu_pd(v + i), x1 = _mm_loadu_pd(v + i + 2);
+			un = _mm_or_pd(un, _mm_or_pd(_mm_cmpunord_pd(x0, x0), _mm_cmpunord_pd(x1, x1)));
+			lt = _mm_or_pd(lt, _mm_or_pd(_mm_cmplt_pd(x0, _mm_loadu_pd(v + i - 1)),
+						     _mm_cmplt_pd(x1, _mm_loadu_pd(v + i + 1))));
+		}
+		for (; i < n; i++) {
+			nan |= isnan(v[i]);
+			*drops |= v[i] < v[i - 1];
+		}
+		*drops |= _mm_movemask_pd(lt) != 0;
+	} else {
+		for (; i + 4 <= n; i += 4) {
+			__m128d x0 = _mm_loadu_pd(v + i), x1 = _mm_loadu_pd(v + i + 2);
+			un = _mm_or_pd(un, _mm_or_pd(_mm_cmpunord_pd(x0, x0), _mm_cmpunord_pd(x1, x1)));
+		}
+	}
+	nan |= _mm_movemask_pd(un) != 0;
+	for (; i < n; i++)
+		nan |= isnan(v[i]);
+#else
+	for (; i < n; i++)
+		nan |= isnan(v[i]);
+	if (!nan && want_drops)
+		*drops = has_drop(v, n);
+#endif
+	return nan;
+}
+
 /* The first index from a on (ts[a - 1] <= t, or a == 0) with ts > t,
  * looked for first at a + guess (clamped to n), then stepped back or on
  * from there: a window sliding over a regular series moves its edges by
@@ -2492,15 +2545,70 @@ static inline size_t slide_to(const int64_t *ts, size_t n, size_t a, int64_t t, 
 	return g;
 }
 
+/*
+ * The steps of j over x's samples into val[k], has[k] (left false: no
+ * value), fn a constant where fused_series calls it, so that each
+ * function gets a loop of its own. Each window's edges slide on from the
+ * step before; a counter's raw increase over a window is its last value
+ * less its first plus the value before each reset inside it, the resets
+ * taken from drops[0..n_drops) (ascending), so a window costs the same
+ * whatever its length, plus its resets, and the additions come in sample
+ * order as in extrapolated_scan.
+ */
+static inline __attribute__((always_inline)) void fused_steps(const struct fused_job *j, const struct vg_samples *x,
+								const uint32_t *drops, size_t n_drops,
+								enum fused_fn fn, uint64_t *n_read, double *val,
+								bool *has)
+{
+	const int64_t *ts = x->ts_ms;
+	const double *v = x->values;
+	struct x_memo memo = { 0 };
+	size_t a = 0, b = 0, r = 0;
+
+	for (size_t k = 0, da = 0, db = 0, moves = 0; k < j->n_steps; k++) {
+		if (!j->done[k])
+			continue;
+		/* each edge guessed to move as far as at the step before */
+		size_t na = slide_to(ts, x->n, a, j->from[k], da);
+		if (b < na)
+			b = na;
+		size_t nb = slide_to(ts, x->n, b, j->to[k], db);
+		if (moves++) {
+			da = na - a;
+			db = nb - b;
+		}
+		a = na;
+		b = nb;
+		n_read[k] += b - a;
+		if (b <= a)
+			continue;
+		if (fn == FUSED_RATE || fn == FUSED_INCREASE || fn == FUSED_DELTA) {
+			if (b - a < 2)
+				continue;
+			double res = v[b - 1] - v[a];
+			if (fn != FUSED_DELTA && n_drops) {
+				/* the resets at a + 1 .. b - 1 */
+				while (r < n_drops && drops[r] <= a)
+					r++;
+				for (size_t q = r; q < n_drops && drops[q] < b; q++)
+					res += v[drops[q] - 1];
+			}
+			val[k] = extrapolate(ts + a, v + a, b - a, j->from[k], j->to[k], fn != FUSED_DELTA,
+					     fn == FUSED_RATE, res, &memo);
+			has[k] = true;
+		} else
+			has[k] = fused_value(fn, j->name, ts + a, v + a, b - a, &val[k]);
+	}
+}
+
 /* Series i of j read (stale markers dropped; *n_held: the samples left)
  * and its value at each step into val[k], has[k] (false: none). */
 static int fused_series(const struct fused_job *j, struct fused_worker *w, size_t i, double *val, bool *has,
 			uint64_t *n_held)
 {
 	const struct vg_samples *x = w->smp;
-	bool counts_drops = j->fn == FUSED_RATE || j->fn == FUSED_INCREASE;
-	struct x_memo memo = { 0 };
-	size_t a = 0, b = 0;
+	bool counts_drops = j->fn == FUSED_RATE || j->fn == FUSED_INCREASE, drops;
+	size_t n_drops = 0;
 	int rc;
 
 	memset(has, 0, j->n_steps * sizeof(*has));
@@ -2509,33 +2617,32 @@ static int fused_series(const struct fused_job *j, struct fused_worker *w, size_
 		   : vg_storage_set_read(j->set, i, j->lo, j->hi, w->smp, &w->err);
 	if (rc != 0)
 		return rc;
-	vg_span_drop_stale(w->smp);
+	/* stale markers (NaNs) and counter resets looked for in one pass;
+	 * only where there is a NaN are the markers dropped and the resets
+	 * looked for again */
+	if (has_nan_or_drop(x->values, x->n, counts_drops, &drops)) {
+		vg_span_drop_stale(w->smp);
+		drops = counts_drops && has_drop(x->values, x->n);
+	}
 	*n_held = x->n;
 	if (x->n == 0)
 		return 0;
-	/* the drops counted only where there is one (a counter seldom resets) */
-	if (counts_drops)
-		counts_drops = has_drop(x->values, x->n);
-	if (counts_drops && fused_drops(x, w->drops, w->drops_cap) != 0)
+	/* the resets listed only where there is one (a counter seldom resets) */
+	if (drops && fused_drops(x, w->drops, w->drops_cap, &n_drops) != 0)
 		return vg_err_set(&w->err, VG_ENOMEM, "out of memory evaluating the query");
-	for (size_t k = 0, da = 0, db = 0, moves = 0; k < j->n_steps; k++) {
-		if (!j->done[k])
-			continue;
-		/* each edge guessed to move as far as at the step before */
-		size_t na = slide_to(x->ts_ms, x->n, a, j->from[k], da);
-		if (b < na)
-			b = na;
-		size_t nb = slide_to(x->ts_ms, x->n, b, j->to[k], db);
-		if (moves++) {
-			da = na - a;
-			db = nb - b;
-		}
-		a = na;
-		b = nb;
-		w->n_read[k] += b - a;
-		if (b > a)
-			has[k] = fused_value(j->fn, j->name, x->ts_ms + a, x->values + a, b - a, j->from[k], j->to[k],
-					     counts_drops && (*w->drops)[b - 1] != (*w->drops)[a], &memo, &val[k]);
+	switch (j->fn) {
+	case FUSED_RATE:
+		fused_steps(j, x, *w->drops, n_drops, FUSED_RATE, w->n_read, val, has);
+		break;
+	case FUSED_INCREASE:
+		fused_steps(j, x, *w->drops, n_drops, FUSED_INCREASE, w->n_read, val, has);
+		break;
+	case FUSED_DELTA:
+		fused_steps(j, x, NULL, 0, FUSED_DELTA, w->n_read, val, has);
+		break;
+	default:
+		fused_steps(j, x, NULL, 0, j->fn, w->n_read, val, has);
+		break;
 	}
 	return 0;
 }
@@ -2605,8 +2712,10 @@ static void fused_take(struct fused_round *rd, struct fused_worker *w, size_t *e
 	}
 }
 
-/* Steps [k0, k1) of the round's series into its sums. */
-static void fused_add(const struct fused_round *rd, size_t k0, size_t k1)
+/* Steps [k0, k1) of the round's series into its sums, op a constant
+ * where fused_add calls it (a loop of its own for the common ones). */
+static inline __attribute__((always_inline)) void fused_add_op(const struct fused_round *rd, size_t k0, size_t k1,
+								 enum vg_promql_agg op)
 {
 	size_t n_steps = rd->job->n_steps;
 
@@ -2616,7 +2725,22 @@ static void fused_add(const struct fused_round *rd, size_t k0, size_t k1)
 		struct agg_acc *acc = rd->acc + rd->group[i];
 		for (size_t k = k0; k < k1; k++)
 			if (hv[k])
-				agg_add(rd->agg, &acc[k * rd->n_groups], v[k]);
+				agg_add(op, &acc[k * rd->n_groups], v[k]);
+	}
+}
+
+static void fused_add(const struct fused_round *rd, size_t k0, size_t k1)
+{
+	switch (rd->agg) {
+	case VG_PROMQL_AVG:
+		fused_add_op(rd, k0, k1, VG_PROMQL_AVG);
+		break;
+	case VG_PROMQL_SUM:
+		fused_add_op(rd, k0, k1, VG_PROMQL_SUM);
+		break;
+	default:
+		fused_add_op(rd, k0, k1, rd->agg);
+		break;
 	}
 }
 
