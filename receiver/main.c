@@ -254,9 +254,6 @@ static void seal_tick(evutil_socket_t fd, short what, void *arg)
 
 /* How often the free heap goes back to the kernel while running. */
 #define TRIM_PERIOD_S 60
-/* Allocations of this size and up get their own mapping (malloc's
- * M_MMAP_THRESHOLD, fixed), so freeing one gives it back at once. */
-#define MMAP_THRESHOLD_BYTES (256 << 10)
 
 /*
  * Gives malloc's free pages back to the kernel (glibc's malloc_trim: the
@@ -348,12 +345,6 @@ int main(int argc, char **argv)
 	int rc, status = 1, lock_fd = -1;
 
 	vg_log_init("vigil-receiver", VG_LOG_INFO);
-	/* glibc raises its mmap threshold to the size of each mapped block
-	 * freed (up to 32 MiB), after which the buffers of a burst (the WAL's
-	 * 1 MiB commits, replay's read window, large frames) come from the
-	 * main heap and leave free holes there that stay resident until a
-	 * trim. A fixed threshold keeps them in mappings of their own. */
-	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
 	/* Once, before any thread: the notifier's channels use libcurl. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = vg_receiver_config_from_args(&cfg, argc, argv, &err);
