@@ -102,8 +102,12 @@
 #define SAMPLE_MIN_BYTES 3
 #define SAMPLE_MAX_BYTES 24 /* id 5 (zigzag of a 33-bit delta), ts 10, value 9 */
 #define FLUSH_BYTES (1u << 20)
-#define SPARE_ITEMS 4
-#define SPARE_ITEM_BYTES (2u << 20)
+/* Drained items kept for the next commits, and the largest buffer one
+ * keeps: a commit of a round at a steady rate fits in it, one of a burst
+ * (a crowd of agents defining their series, FLUSH_BYTES at a time) gives
+ * its buffer back. */
+#define SPARE_ITEMS 2
+#define SPARE_ITEM_BYTES (256u << 10)
 #define READ_CHUNK_BYTES (1u << 20)
 #define MAX_EXACT_INT 9007199254740992.0 /* 2^53 */
 #define SEG_NAME_MAX 16
@@ -1003,19 +1007,28 @@ fail:
  * (or the roll flag) and starts the next one.
  */
 
+static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll);
+
 /* Room for a record of up to body_max bytes at the end of the buffer;
- * returns where its header goes. A failed grow leaves the buffer as it was
- * (the bytes already in it are still good), so clear the failed flag. */
+ * returns where its header goes, or NULL: out of memory, or the WAL broke
+ * (is_broken). A record that could take the buffer past FLUSH_BYTES sends
+ * what the buffer holds to the writer first, unsynced, so a buffer never
+ * grows past FLUSH_BYTES for records that fit in it (doubling past it left
+ * buffers of 2 MiB, half of them touched). A failed grow leaves the buffer
+ * as it was (the bytes already in it are still good), so clear the failed
+ * flag. */
 static uint8_t *reserve(struct vg_wal *w, size_t body_max)
 {
-	if (vg_buf_grow(&w->buf, REC_HEADER_BYTES + body_max) != 0) {
+	size_t need = REC_HEADER_BYTES + body_max;
+
+	if (w->buf.len > 0 && w->buf.len + need + 1 > FLUSH_BYTES && commit(w, false, false) == 0)
+		return NULL;
+	if (vg_buf_grow(&w->buf, need) != 0) {
 		w->buf.is_failed = false;
 		return NULL;
 	}
 	return w->buf.data + w->buf.len;
 }
-
-static uint64_t commit(struct vg_wal *w, bool is_sync, bool is_roll);
 
 /* Seals the record whose header is at rec (body_len bytes follow it). */
 static int finish_record(struct vg_wal *w, uint8_t *rec, size_t body_len, struct vg_err *err)
@@ -1046,7 +1059,7 @@ int vg_wal_append_series(struct vg_wal *w, uint32_t id, const uint8_t *key, size
 				  key_len, VG_WAL_MAX_KEY_BYTES);
 	rec = reserve(w, 1 + 10 + 10 + key_len);
 	if (rec == NULL)
-		return vg_err_set(err, VG_ENOMEM, "WAL SERIES record: out of memory");
+		return atomic_load(&w->is_broken) ? broken_err(w, err) : vg_err_set(err, VG_ENOMEM, "WAL SERIES record: out of memory");
 	p = rec + REC_HEADER_BYTES;
 	*p++ = REC_SERIES;
 	p = put_uv(p, id);
@@ -1071,7 +1084,7 @@ int vg_wal_append_samples(struct vg_wal *w, const struct vg_wal_samples *s, stru
 				  VG_WAL_MAX_SAMPLES);
 	rec = reserve(w, 1 + 8 + 3 * 10 + s->n * SAMPLE_MAX_BYTES);
 	if (rec == NULL)
-		return vg_err_set(err, VG_ENOMEM, "WAL SAMPLES record of %zu samples: out of memory",
+		return atomic_load(&w->is_broken) ? broken_err(w, err) : vg_err_set(err, VG_ENOMEM, "WAL SAMPLES record of %zu samples: out of memory",
 				  s->n);
 	p = rec + REC_HEADER_BYTES;
 	*p++ = REC_SAMPLES;
@@ -1222,12 +1235,16 @@ static void drain(struct vg_wal *w, struct wal_item *items, bool *is_failed_out)
 	if (synced > w->durable_ticket)
 		w->durable_ticket = synced;
 	w->q_bytes -= bytes;
-	/* Keep a few drained items for the next commits; a burst that queued
-	 * many gives their memory back. */
+	/* Keep a few drained items for the next commits, with their buffers
+	 * if small; a burst that queued many, or large ones, gives their
+	 * memory back. */
 	for (it = items; it; it = next) {
 		next = it->next;
-		if (w->n_spare < SPARE_ITEMS && it->bytes.cap <= SPARE_ITEM_BYTES) {
-			vg_buf_reset(&it->bytes);
+		if (w->n_spare < SPARE_ITEMS) {
+			if (it->bytes.cap > SPARE_ITEM_BYTES)
+				vg_buf_release(&it->bytes);
+			else
+				vg_buf_reset(&it->bytes);
 			it->next = w->spare;
 			w->spare = it;
 			w->n_spare++;
