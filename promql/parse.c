@@ -480,7 +480,7 @@ static struct vg_promql_node *parse_call(struct parser *p, const char *name, siz
 	char ctx[96];
 	int na;
 
-	if (f == NULL) {
+	if (f == NULL || vg_promql_func_is_experimental(f)) {
 		/* Prometheus names the function once its call has parsed, so
 		 * an error inside the call (an unclosed parenthesis) comes
 		 * first. */
@@ -495,7 +495,10 @@ static struct vg_promql_node *parse_call(struct parser *p, const char *name, siz
 		if (!is_ok)
 			return NULL;
 		vg_lex_quote(&q, name, name_len > 64 ? 64 : name_len);
-		perr(p, pos, "unknown function with name %s", vg_buf_cstr(&q));
+		if (f == NULL)
+			perr(p, pos, "unknown function with name %s", vg_buf_cstr(&q));
+		else
+			perr(p, pos, "function %s is not enabled", vg_buf_cstr(&q));
 		vg_buf_release(&q);
 		return NULL;
 	}

@@ -344,6 +344,10 @@ START_TEST(test_invalid_syntax)
 	fails("foo(bar", 7, "1:8: parse error: unclosed left parenthesis");
 	fails("x + foo(1,", 10, "1:11: parse error: unclosed left parenthesis");
 	fails("foo(1 2", 6, "1:7: parse error: unexpected number \"2\"");
+	/* experimental in Prometheus 3.x, refused unless a flag is on */
+	fails("double_exponential_smoothing(x[5m], 0.5, 0.5)", 0,
+	      "1:1: parse error: function \"double_exponential_smoothing\" is not enabled");
+	fails("double_exponential_smoothing(", 29, "1:30: parse error: unclosed left parenthesis");
 	fails("up[5m", 5, "1:6: parse error: unclosed left bracket");
 	fails("up[]", 3, "unexpected \"]\" in subquery or range selector, expected duration");
 	fails("up[5x]", 3, "bad number or duration syntax: \"5x\"");
