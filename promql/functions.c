@@ -95,3 +95,10 @@ const struct vg_promql_func *vg_promql_func_find(const char *s, size_t n)
 			return &funcs[i];
 	return NULL;
 }
+
+bool vg_promql_func_is_experimental(const struct vg_promql_func *f)
+{
+	/* Prometheus 3.x marks more as experimental; of those Vigil knows,
+	 * the engine evaluates all but this one */
+	return strcmp(f->name, "double_exponential_smoothing") == 0;
+}

@@ -7,6 +7,7 @@
 #ifndef VG_PROMQL_FUNCTIONS_H
 #define VG_PROMQL_FUNCTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "promql/ast.h"
@@ -22,6 +23,11 @@ struct vg_promql_func {
 	int variadic;
 	enum vg_promql_type ret;
 };
+
+/* Whether f is one Prometheus refuses at parse time ("function %q is not
+ * enabled") unless --enable-feature=promql-experimental-functions is on:
+ * Vigil has no such flag, so the parser refuses it. */
+bool vg_promql_func_is_experimental(const struct vg_promql_func *f);
 
 /* The entry named s[0..n), or NULL. */
 const struct vg_promql_func *vg_promql_func_find(const char *s, size_t n);

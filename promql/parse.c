@@ -284,18 +284,17 @@ static bool parse_labels(struct parser *p, struct vg_promql_labels *l, const cha
 
 /* ---- selectors ------------------------------------------------------------ */
 
-/* A bad regex is reported at its string (value_at), too many matchers at
- * the label (at). */
+/* A bad regex or too many matchers is reported at the matcher (at, its
+ * label), as Prometheus reports a matcher's error. */
 static bool add_matcher(struct parser *p, struct vg_promql_node *n, const char *name, size_t name_len,
-			enum vg_match_op op, const char *value, size_t value_len, size_t at,
-			size_t value_at)
+			enum vg_match_op op, const char *value, size_t value_len, size_t at)
 {
 	struct vg_err e;
 	int rc = vg_selector_add(&n->sel, name, name_len, op, value, value_len, &e);
 
 	if (rc == 0)
 		return true;
-	perr_code(p, rc, n->sel.n >= VG_SELECTOR_MAX_MATCHERS ? at : value_at, "%s", e.msg);
+	perr_code(p, rc, at, "%s", e.msg);
 	return false;
 }
 
@@ -304,7 +303,7 @@ static bool parse_braces(struct parser *p, struct vg_promql_node *n)
 	advance(p); /* '{' */
 	for (;;) {
 		const char *label;
-		size_t label_len, str_pos;
+		size_t label_len;
 		enum vg_match_op op;
 
 		if (p->tok.type == VG_TOK_EOF) {
@@ -351,9 +350,8 @@ static bool parse_braces(struct parser *p, struct vg_promql_node *n)
 			unexpected(p, " in label matching, expected string");
 			return false;
 		}
-		str_pos = p->tok.pos;
 		if (!add_matcher(p, n, label, label_len, op, (const char *)p->lx.str.data, p->lx.str.len,
-				 label - p->lx.s, str_pos))
+				 (size_t)(label - p->lx.s)))
 			return false;
 		advance(p);
 		if (p->tok.type == VG_TOK_COMMA) {
@@ -387,7 +385,7 @@ static struct vg_promql_node *parse_selector(struct parser *p, const char *name,
 			oom(p);
 			goto fail;
 		}
-		if (!add_matcher(p, n, "__name__", 8, VG_MATCH_EQ, name, name_len, pos, pos))
+		if (!add_matcher(p, n, "__name__", 8, VG_MATCH_EQ, name, name_len, pos))
 			goto fail;
 	}
 	if (p->tok.type == VG_TOK_LBRACE && !parse_braces(p, n))
@@ -482,10 +480,25 @@ static struct vg_promql_node *parse_call(struct parser *p, const char *name, siz
 	char ctx[96];
 	int na;
 
-	if (f == NULL) {
+	if (f == NULL || vg_promql_func_is_experimental(f)) {
+		/* Prometheus names the function once its call has parsed, so
+		 * an error inside the call (an unclosed parenthesis) comes
+		 * first. */
+		struct vg_promql_node **args = NULL;
+		size_t n_args = 0;
+		bool is_ok = parse_args(p, &args, &n_args, "function call args");
 		struct vg_buf q = VG_BUF_INIT;
+
+		for (size_t i = 0; i < n_args; i++)
+			vg_promql_node_free(args[i]);
+		free(args);
+		if (!is_ok)
+			return NULL;
 		vg_lex_quote(&q, name, name_len > 64 ? 64 : name_len);
-		perr(p, pos, "unknown function with name %s", vg_buf_cstr(&q));
+		if (f == NULL)
+			perr(p, pos, "unknown function with name %s", vg_buf_cstr(&q));
+		else
+			perr(p, pos, "function %s is not enabled", vg_buf_cstr(&q));
 		vg_buf_release(&q);
 		return NULL;
 	}
@@ -620,12 +633,12 @@ static bool parse_offset(struct parser *p, struct vg_promql_node *n)
 	int64_t ms;
 
 	if (t == NULL) {
-		perr(p, p->tok.pos,
+		perr(p, n->pos,
 		     "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
 		return false;
 	}
 	if (t->offset_ms != 0) {
-		perr(p, p->tok.pos, "offset may not be set multiple times");
+		perr(p, n->pos, "offset may not be set multiple times");
 		return false;
 	}
 	advance(p);
@@ -642,7 +655,7 @@ static bool parse_offset(struct parser *p, struct vg_promql_node *n)
 static bool parse_at(struct parser *p, struct vg_promql_node *n)
 {
 	struct vg_promql_node *t = modifier_target(n);
-	size_t at_pos = p->tok.pos;
+	size_t at_pos = n->pos; /* errors point at the expression, as Prometheus's */
 
 	if (t == NULL) {
 		perr(p, at_pos,

@@ -274,8 +274,6 @@ START_TEST(test_refused_until_supported)
 	at("limitk(1, mem)", 600, "mem{instance=\"a\",pool=\"x\"} 100");
 	at("sort_by_label_desc(mem, \"instance\")", 600,
 	   "mem{instance=\"b\",pool=\"x\"} 200; mem{instance=\"a\",pool=\"x\"} 100");
-	at("double_exponential_smoothing(mem[5m], 0.5, 0.5)", 600,
-	   "error: the function double_exponential_smoothing() is not supported by this version of the engine");
 }
 END_TEST
 

@@ -476,6 +476,14 @@ START_TEST(test_http_metadata_and_exemplars_are_empty)
 	ck_assert_uint_eq(json_array_size(data), 0);
 	json_decref(root);
 	reply_release(&r);
+	/* as Prometheus: the query is parsed, its error unprefixed */
+	check_bad("/api/v1/query_exemplars", "1:1: parse error: no expression found in input");
+	check_bad("/api/v1/query_exemplars?query=", "1:1: parse error: no expression found in input");
+	check_bad("/api/v1/query_exemplars?query=up(", "1:4: parse error: unclosed left parenthesis");
+	check_bad("/api/v1/query_exemplars?query=up&start=2&end=1",
+		  "end timestamp must not be before start timestamp");
+	check_error("POST", "/api/v1/query_exemplars", "start=1", 400, "bad_data",
+		    "1:1: parse error: no expression found in input");
 }
 END_TEST
 

@@ -337,6 +337,17 @@ START_TEST(test_invalid_syntax)
 	fails("sum(x,)", 6, "trailing commas not allowed in function call args");
 	fails("rate(x[5m],)", 11, "trailing commas not allowed");
 	fails("foo(x)", 0, "unknown function with name \"foo\"");
+	fails("foo()", 0, "1:1: parse error: unknown function with name \"foo\"");
+	/* the call's own errors first, as Prometheus names the function
+	 * only once the call has parsed */
+	fails("foo(", 4, "1:5: parse error: unclosed left parenthesis");
+	fails("foo(bar", 7, "1:8: parse error: unclosed left parenthesis");
+	fails("x + foo(1,", 10, "1:11: parse error: unclosed left parenthesis");
+	fails("foo(1 2", 6, "1:7: parse error: unexpected number \"2\"");
+	/* experimental in Prometheus 3.x, refused unless a flag is on */
+	fails("double_exponential_smoothing(x[5m], 0.5, 0.5)", 0,
+	      "1:1: parse error: function \"double_exponential_smoothing\" is not enabled");
+	fails("double_exponential_smoothing(", 29, "1:30: parse error: unclosed left parenthesis");
 	fails("up[5m", 5, "1:6: parse error: unclosed left bracket");
 	fails("up[]", 3, "unexpected \"]\" in subquery or range selector, expected duration");
 	fails("up[5x]", 3, "bad number or duration syntax: \"5x\"");
@@ -349,10 +360,10 @@ START_TEST(test_invalid_syntax)
 	fails("up[99999999999999y]", 3, "duration out of range");
 	fails("up @", 4, "unexpected end of input in @, expected timestamp");
 	fails("up @ start", 10, "unexpected end of input in @, expected \"(\"");
-	fails("up @ Inf", 3, "timestamp out of bounds for @ modifier: +Inf");
-	fails("up @ -Inf", 3, "timestamp out of bounds for @ modifier: -Inf");
-	fails("up @ NaN", 3, "timestamp out of bounds for @ modifier: NaN");
-	fails("up @ 1e300", 3, "timestamp out of bounds for @ modifier");
+	fails("up @ Inf", 0, "timestamp out of bounds for @ modifier: +Inf");
+	fails("up @ -Inf", 0, "timestamp out of bounds for @ modifier: -Inf");
+	fails("up @ NaN", 0, "timestamp out of bounds for @ modifier: NaN");
+	fails("up @ 1e300", 0, "timestamp out of bounds for @ modifier");
 	fails("1 == 1", 2, "comparisons between scalars must use BOOL modifier");
 	fails("a + bool b", 2, "bool modifier can only be used on comparison operators");
 	fails("a and 1", 0, "set operator \"and\" not allowed in binary scalar expression");
@@ -388,8 +399,10 @@ START_TEST(test_invalid_syntax)
 	fails("{job=~\".*\"}", 0, "vector selector must contain at least one non-empty matcher");
 	fails("{job=\"\"}", 0, "vector selector must contain at least one non-empty matcher");
 	fails("x{__name__=\"y\"}", 0, "metric name must not be set twice: \"x\" or \"y\"");
-	fails("x{a=~\"(?R)\"}", 5, "1:6: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?R`");
-	fails("x{a!~\"(a)\\\\1\"}", 5, "error parsing regexp: invalid escape sequence: `\\1`");
+	fails("x{a=~\"(?R)\"}", 2, "1:3: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?R`");
+	fails("x{a!~\"(a)\\\\1\"}", 2, "error parsing regexp: invalid escape sequence: `\\1`");
+	fails("x{b=\"c\",a=~\"(\"}", 8, "1:9: parse error: error parsing regexp: missing closing )");
+	fails("y + {a=~\"(\"}", 5, "1:6: parse error: error parsing regexp");
 	fails("x{a:b=\"c\"}", 3, "unexpected character inside braces: ':'");
 	fails("a\n  + \n  )", 10, "3:4: parse error: unexpected right parenthesis ')'"); /* after it, as Prometheus */
 }
@@ -425,11 +438,17 @@ START_TEST(test_invalid_types)
 	fails("x @ 5 [5m]", 6, "no @ modifiers allowed before range");
 	fails("x[5m][5m:1m]", 0, "subquery is only allowed on instant vector, got range vector instead");
 	fails("1[5m:1m]", 0, "subquery is only allowed on instant vector, got scalar instead");
-	fails("sum(x) offset 5m", 7, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
-	fails("(x) @ 5", 4, "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
-	fails("x offset 5m offset 5m", 12, "offset may not be set multiple times");
-	fails("x @ 1 @ 2", 6, "@ <timestamp> may not be set multiple times");
-	fails("x[5m] offset 1m offset 1m", 16, "offset may not be set multiple times");
+	fails("sum(x) offset 5m", 0, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+	fails("(x) @ 5", 0, "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+	fails("x offset 5m offset 5m", 0, "offset may not be set multiple times");
+	fails("x @ 1 @ 2", 0, "@ <timestamp> may not be set multiple times");
+	fails("x[5m] offset 1m offset 1m", 0, "offset may not be set multiple times");
+	/* at the expression the modifier applies to, as Prometheus */
+	fails("y + x offset 1m offset 2m", 4, "1:5: parse error: offset may not be set multiple times");
+	fails("y + x[5m:1m] @ 1 @ 2", 4, "1:5: parse error: @ <timestamp> may not be set multiple times");
+	fails("y + rate(x[5m] offset 1m offset 2m)", 9, "1:10: parse error: offset may not be set multiple times");
+	fails("-x offset 1m offset 1m", 1, "1:2: parse error: offset may not be set multiple times");
+	fails("y + sum(x) @ 1", 4, "1:5: parse error: @ modifier must be preceded by");
 }
 END_TEST
 

@@ -464,6 +464,33 @@ static bool parse_query(struct ctx *c, struct vg_promql_node **expr)
 	return true;
 }
 
+/* /query_exemplars: no exemplars are kept, so a valid request answers [];
+ * start, end and query are checked as Prometheus checks them, its parse
+ * error given without the "invalid parameter" prefix, as it gives it. */
+static void handle_exemplars(struct ctx *c)
+{
+	size_t len = 0;
+	const char *q;
+	struct vg_promql_node *expr = NULL;
+	struct vg_err err;
+	int64_t start_ms, end_ms;
+
+	if (!get_time(c, "start", INT64_MIN, &start_ms) || !get_time(c, "end", INT64_MAX, &end_ms))
+		return;
+	if (end_ms < start_ms) {
+		bad_data(c, "end timestamp must not be before start timestamp");
+		return;
+	}
+	q = vg_http_form_get(&c->form, "query", &len);
+	if (vg_promql_parse(q ? q : "", q ? len : 0, &expr, NULL, &err) != 0) {
+		bad_data(c, err.msg);
+		return;
+	}
+	vg_promql_node_free(expr);
+	vg_buf_puts(&c->out, "{\"status\":\"success\",\"data\":[]}");
+	send_json(c, 200);
+}
+
 /* All match[] selectors, parsed; *n may be 0. false after replying; the
  * error names the parameter when is_named (as /series words it, while
  * /labels and /label/x/values do not). */
@@ -1721,8 +1748,8 @@ static void route_api(struct ctx *c, const char *path, const struct evhttp_uri *
 				handle_metadata(c);
 			return;
 		}
-		vg_buf_puts(&c->out, "{\"status\":\"success\",\"data\":[]}");
-		send_json(c, 200);
+		if (read_params(c, uri))
+			handle_exemplars(c);
 		return;
 	}
 	if (strcmp(path, VG_IMPORT_PATH) == 0) {
