@@ -56,6 +56,30 @@ static bool in_segment(const struct segments *segs, unsigned long start, unsigne
 	return false;
 }
 
+/* The loaded objects' read-only segments, or NULL when out of memory. */
+static struct segments *segments_load(void)
+{
+	struct segments *segs = malloc(sizeof(*segs));
+
+	if (segs == NULL)
+		return NULL;
+	segs->n = 0;
+	segs->page = (unsigned long)sysconf(_SC_PAGESIZE);
+	dl_iterate_phdr(add_segments, segs);
+	return segs;
+}
+
+int vg_footprint_in_loaded_segment(const void *p, size_t len, bool *is_in)
+{
+	struct segments *segs = segments_load();
+
+	if (segs == NULL)
+		return VG_ENOMEM;
+	*is_in = in_segment(segs, (unsigned long)p, (unsigned long)p + len);
+	free(segs);
+	return 0;
+}
+
 /* One mapping of /proc/self/smaps while its fields are read. */
 struct mapping {
 	unsigned long start, end;
@@ -121,14 +145,10 @@ int vg_footprint_drop_file_pages(size_t *dropped_kib, struct vg_err *err)
 	*dropped_kib = 0;
 	if (f == NULL)
 		return vg_err_set(err, VG_EIO, "/proc/self/smaps: %s", strerror(errno));
-	segs = malloc(sizeof(*segs));
-	if (segs == NULL) {
+	if ((segs = segments_load()) == NULL) {
 		fclose(f);
 		return vg_err_set(err, VG_ENOMEM, "footprint: out of memory");
 	}
-	segs->n = 0;
-	segs->page = (unsigned long)sysconf(_SC_PAGESIZE);
-	dl_iterate_phdr(add_segments, segs);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (parse_header(line, &m)) {
 			m.is_candidate = m.is_candidate && in_segment(segs, m.start, m.end);

@@ -29,6 +29,7 @@
 #ifndef VG_COMMON_FOOTPRINT_H
 #define VG_COMMON_FOOTPRINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vg_err;
@@ -38,5 +39,10 @@ struct vg_err;
  * 0, or VG_EIO with err set when /proc/self/smaps cannot be read, VG_ENOMEM
  * when out of memory (nothing dropped then). */
 int vg_footprint_drop_file_pages(size_t *dropped_kib, struct vg_err *err);
+
+/* Whether p[0..len) lies in one read-only segment of a loaded object: the
+ * first half of the test above (the other is smaps' "Anonymous: 0 kB").
+ * 0, or VG_ENOMEM. */
+int vg_footprint_in_loaded_segment(const void *p, size_t len, bool *is_in);
 
 #endif

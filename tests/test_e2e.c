@@ -271,9 +271,11 @@ START_TEST(test_cli_syntax_error_caret_on_its_line)
 	free(err);
 	rc = vg_t_run(argv2, &out, &err, 10000);
 	ck_assert_int_eq(rc, 1);
-	ck_assert_str_eq(err, "vigil: invalid selector: 1:6: parse error: error parsing regexp: invalid escape sequence: `\\1`\n"
+	/* a bad regex is the matcher's fault: the caret under its label,
+	 * where Prometheus puts it */
+	ck_assert_str_eq(err, "vigil: invalid selector: 1:3: parse error: error parsing regexp: invalid escape sequence: `\\1`\n"
 			      "  x{a=~\"(a)\\\\1\"}\n"
-			      "       ^\n");
+			      "    ^\n");
 	free(out);
 	free(err);
 }
