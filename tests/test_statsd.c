@@ -523,7 +523,8 @@ START_TEST(test_tags_in_any_order_are_one_key)
 		for (int i = 6; i > 0; i--) { /* the p-th permutation */
 			int j = k % i, v = idx[j];
 			k /= i;
-			memmove(&idx[j], &idx[j + 1], (size_t)(i - 1 - j) * sizeof(int));
+			for (int m = j; m < i - 1; m++)
+				idx[m] = idx[m + 1];
 			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s", t[v], i > 1 ? "," : "");
 		}
 		feed(a, line);
