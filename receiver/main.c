@@ -588,12 +588,9 @@ int main(int argc, char **argv)
 		if (vg_selfscrape_start(&so, &selfscrape, &err) != 0)
 			goto fail;
 	}
-	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
-		goto fail;
-	vg_info("vigil-receiver %s listening for agents on %s:%u, %s on %s:%u, data in %s",
-		PACKAGE_VERSION, host[0] ? host : "*", vg_ingest_port(ing), cfg.http_tls_cert_file ? "HTTPS" : "HTTP",
-		http_host[0] ? http_host : "*", vg_http_api_port(api), cfg.data_dir);
-
+	/* The handlers before anyone can learn the ports (the port file, the
+	 * log line): a SIGTERM sent as soon as the receiver is up takes the
+	 * stop path, run once the loop below starts, never the default. */
 	sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
 	sigint = evsignal_new(base, SIGINT, stop_cb, base);
 	sighup = evsignal_new(base, SIGHUP, sighup_cb, &reloader);
@@ -602,6 +599,12 @@ int main(int argc, char **argv)
 		vg_err_set(&err, VG_ENOMEM, "cannot install signal handlers");
 		goto fail;
 	}
+	if (cfg.port_file && write_port_file(cfg.port_file, vg_ingest_port(ing), vg_http_api_port(api), &err) != 0)
+		goto fail;
+	vg_info("vigil-receiver %s listening for agents on %s:%u, %s on %s:%u, data in %s",
+		PACKAGE_VERSION, host[0] ? host : "*", vg_ingest_port(ing), cfg.http_tls_cert_file ? "HTTPS" : "HTTP",
+		http_host[0] ? http_host : "*", vg_http_api_port(api), cfg.data_dir);
+
 	{
 		/* Seal every block period, so the head holds about one. */
 		struct timeval every = { VG_SEAL_DEFAULT_PERIOD_MS / 1000, 0 };
