@@ -326,6 +326,72 @@ static int wait_status(pid_t pid, int timeout_ms)
 	}
 }
 
+/* Prints to stderr what a process that outlived its stop signal is doing:
+ * per thread its name, state, kernel wait channel and signal masks (a
+ * signal pending but blocked everywhere, or a thread stuck in one call),
+ * then each thread's stack from gdb when it is installed. */
+static void report_stuck(pid_t pid, int sig, int timeout_ms)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *e;
+
+	fprintf(stderr, "vg_t_stop: pid %ld still running %d ms after signal %d; its threads:\n", (long)pid,
+		timeout_ms, sig);
+	fprintf(stderr, "  (masks: SigPnd/ShdPnd pending for the thread/process, SigBlk blocked, SigCgt caught)\n");
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	d = opendir(path);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char line[256], wchan[128] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/wchan", (long)pid, e->d_name);
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(wchan, sizeof(wchan), f) == NULL)
+				wchan[0] = '\0';
+			fclose(f);
+		}
+		fprintf(stderr, "  task %s wchan %s:", e->d_name, wchan[0] ? wchan : "?");
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/status", (long)pid, e->d_name);
+		if ((f = fopen(path, "r")) == NULL) {
+			fprintf(stderr, " (gone)\n");
+			continue;
+		}
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (strncmp(line, "Name:", 5) == 0 || strncmp(line, "State:", 6) == 0 ||
+			    strncmp(line, "SigPnd:", 7) == 0 || strncmp(line, "ShdPnd:", 7) == 0 ||
+			    strncmp(line, "SigBlk:", 7) == 0 || strncmp(line, "SigCgt:", 7) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				fprintf(stderr, " %s", line);
+			}
+		}
+		fclose(f);
+		fputc('\n', stderr);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (access("/usr/bin/gdb", X_OK) == 0) {
+		char pidtext[32];
+		pid_t g;
+
+		snprintf(pidtext, sizeof(pidtext), "%ld", (long)pid);
+		fflush(stderr);
+		g = fork();
+		if (g == 0) {
+			dup2(STDERR_FILENO, STDOUT_FILENO);
+			execl("/usr/bin/gdb", "gdb", "-nx", "-batch", "-p", pidtext, "-ex", "thread apply all bt",
+			      (char *)NULL);
+			_exit(127);
+		}
+		if (g > 0 && wait_status(g, 60000) == -2) {
+			kill(g, SIGKILL);
+			(void)wait_status(g, 5000);
+		}
+	}
+}
+
 int vg_t_stop(struct vg_t_proc *p, int sig, int timeout_ms)
 {
 	int st;
@@ -335,6 +401,8 @@ int vg_t_stop(struct vg_t_proc *p, int sig, int timeout_ms)
 	kill(p->pid, sig);
 	st = wait_status(p->pid, timeout_ms);
 	if (st == -2) {
+		if (sig != SIGKILL)
+			report_stuck(p->pid, sig, timeout_ms);
 		kill(p->pid, SIGKILL);
 		st = wait_status(p->pid, 5000);
 	}
