@@ -45,7 +45,6 @@
 #include "receiver/http/http_api.h"
 #include "receiver/alert/rules.h"
 #include "receiver/alert/notifier.h"
-#include "receiver/storage/head.h"
 #include "receiver/storage/seal.h"
 #include "receiver/storage/storage.h"
 #include "receiver/http/auth.h"

@@ -18,7 +18,6 @@
 #include "receiver/query/planner.h"
 #include "receiver/query/query.h"
 #include "receiver/query/span.h"
-#include "receiver/storage/head.h"
 #include "receiver/storage/storage.h"
 #include "promql/ast.h"
 #include "promql/functions.h"

@@ -17,7 +17,6 @@
  * is copied out, so the caller formats holding nothing.
  */
 #include "receiver/query/query.h"
-#include "receiver/storage/head.h"
 #include "receiver/storage/storage.h"
 #include "common/clock.h"
 #include "common/err.h"

@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "receiver/storage/head.h"
 #include "receiver/storage/rollup.h"
+#include "receiver/storage/samples.h"
 
 struct vg_err;
 struct vg_selector;

@@ -1448,32 +1448,6 @@ int vg_head_series_key_locked(struct vg_head *h, uint32_t id, struct vg_buf *out
 	return vg_buf_failed(out) ? VG_ENOMEM : 0;
 }
 
-void vg_samples_release(struct vg_samples *out)
-{
-	free(out->ts_ms);
-	free(out->values);
-	memset(out, 0, sizeof(*out));
-}
-
-int vg_samples_reserve(struct vg_samples *out, size_t n)
-{
-	int64_t *ts;
-	double *vs;
-
-	if (n <= out->cap)
-		return 0;
-	ts = realloc(out->ts_ms, n * sizeof(*ts));
-	if (ts == NULL)
-		return VG_ENOMEM;
-	out->ts_ms = ts;
-	vs = realloc(out->values, n * sizeof(*vs));
-	if (vs == NULL)
-		return VG_ENOMEM;
-	out->values = vs;
-	out->cap = n;
-	return 0;
-}
-
 static int samples_push(struct vg_samples *out, int64_t t, double v)
 {
 	if (out->n == out->cap && vg_samples_reserve(out, out->cap ? out->cap * 2 : 256) != 0)

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "common/series.h"
+#include "receiver/storage/samples.h"
 
 struct vg_buf;
 struct vg_err;
@@ -127,17 +128,6 @@ bool vg_head_series_locked(struct vg_head *h, uint32_t id, struct vg_series *out
 /* Appends the key of series id (series.h) to out, nothing for an absent
  * id; 0 or VG_ENOMEM. */
 int vg_head_series_key_locked(struct vg_head *h, uint32_t id, struct vg_buf *out);
-
-/* Samples decoded for a reader, ascending by time, each timestamp once;
- * the arrays grow as needed and are reused from call to call. */
-struct vg_samples {
-	int64_t *ts_ms;
-	double *values;
-	size_t n, cap;
-};
-void vg_samples_release(struct vg_samples *out);
-/* Room for n samples (their count unchanged); VG_ENOMEM leaves out as it was. */
-int vg_samples_reserve(struct vg_samples *out, size_t n);
 
 /* Decodes the samples of series id within [min_t, max_t] into out
  * (replacing what it held). 0, VG_ENOMEM, or VG_EINVAL for a damaged

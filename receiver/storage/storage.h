@@ -29,6 +29,7 @@
 #include "common/series.h"
 #include "receiver/storage/block.h"
 #include "receiver/storage/rollup.h"
+#include "receiver/storage/samples.h"
 
 struct vg_block;
 struct vg_err;
