@@ -1222,9 +1222,11 @@ struct run_state {
  * first; the flags tested together; the widths (wa, wb: 2 + wa (+ 1 +
  * wb) <= 57 bits a sample) stay what they are, so a sample's bits start
  * need bits after the last one's. Stops at lim samples, at the first
- * other sample, or 8 bytes before the end of the stream, for decode_run.
+ * other sample, or at the first whose bits start after bit last (each
+ * sample starting at or before it has 8 bytes from its first byte at p),
+ * for decode_run.
  */
-static inline __attribute__((always_inline)) void run_steady(unsigned mode, const uint8_t *p, size_t end_byte,
+static inline __attribute__((always_inline)) void run_steady(unsigned mode, const uint8_t *p, size_t last,
 								 unsigned wa, unsigned wb, int64_t max_t,
 								 size_t lim, struct run_state *s, int64_t *ts,
 								 uint64_t *m, int64_t *c)
@@ -1239,12 +1241,12 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 
 	/* tlim: a sample after t <= tlim is at or before max_t (and does not
 	 * overflow) */
-	if (__builtin_sub_overflow(max_t, dts, &tlim) || t > tlim || end_byte < 8 || (pos >> 3) > end_byte - 8)
+	if (__builtin_sub_overflow(max_t, dts, &tlim) || t > tlim || pos > last)
 		return;
-	/* the samples before t passes tlim, or the 8 bytes the end: i, t
-	 * and pos move by one, dts and need a sample */
+	/* the samples before t passes tlim, or pos passes last: i, t and
+	 * pos move by one, dts and need a sample */
 	uint64_t by_t = ((uint64_t)tlim - (uint64_t)t) / (uint64_t)dts + 1;
-	uint64_t by_pos = ((end_byte - 8) * 8 + 7 - pos) / need + 1;
+	uint64_t by_pos = (last - pos) / need + 1;
 	size_t stop = lim - i;
 	if (by_t < stop)
 		stop = (size_t)by_t;
@@ -1278,6 +1280,20 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 	s->val = val;
 }
 
+/* run_steady for mode, its instance for each. */
+static inline __attribute__((always_inline)) void steady_at(unsigned mode, const uint8_t *p, size_t last,
+								unsigned wa, unsigned wb, int64_t max_t, size_t lim,
+								struct run_state *s, int64_t *ts, uint64_t *m,
+								int64_t *c)
+{
+	if (mode == VG_CHUNK_DEC_ULP)
+		run_steady(VG_CHUNK_DEC_ULP, p, last, wa, wb, max_t, lim, s, ts, m, c);
+	else if (mode == VG_CHUNK_DEC_DOD)
+		run_steady(VG_CHUNK_DEC_DOD, p, last, wa, 0, max_t, lim, s, ts, m, c);
+	else
+		run_steady(VG_CHUNK_DEC_DELTA, p, last, wa, 0, max_t, lim, s, ts, m, c);
+}
+
 /*
  * The samples of it from the first, as vg_chunk_it_next reads them one by
  * one but with the state in registers: at most max_n, up to the last at
@@ -1297,14 +1313,23 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 
 	for (i = 0; i < lim; i++) {
 		uint64_t w;
-		if (i > 1 && mode != VG_CHUNK_XOR && 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u) <= 57) {
+		unsigned need = 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u);
+		if (i > 1 && mode != VG_CHUNK_XOR && need <= 57) {
 			struct run_state st = { r.pos, i, t, dts, dv, val };
-			if (mode == VG_CHUNK_DEC_ULP)
-				run_steady(VG_CHUNK_DEC_ULP, r.p, r.end >> 3, wa, wb, max_t, lim, &st, ts, m, c);
-			else if (mode == VG_CHUNK_DEC_DOD)
-				run_steady(VG_CHUNK_DEC_DOD, r.p, r.end >> 3, wa, 0, max_t, lim, &st, ts, m, c);
-			else
-				run_steady(VG_CHUNK_DEC_DELTA, r.p, r.end >> 3, wa, 0, max_t, lim, &st, ts, m, c);
+			size_t end_byte = r.end >> 3;
+			if (end_byte >= 8)
+				steady_at(mode, r.p, (end_byte - 8) * 8 + 7, wa, wb, max_t, lim, &st, ts, m, c);
+			/* the last bytes (where a load of 8 would pass the end)
+			 * from a copy with zeros after: the samples that end
+			 * within the stream's bits, as above */
+			size_t b0 = st.pos >> 3, tail = ((r.end + 7) >> 3) - b0;
+			if (st.i < lim && r.end >= st.pos + need && b0 + 8 > end_byte && tail <= 16) {
+				uint8_t tb[24] = { 0 };
+				memcpy(tb, r.p + b0, tail);
+				st.pos -= b0 * 8;
+				steady_at(mode, tb, r.end - b0 * 8 - need, wa, wb, max_t, lim, &st, ts, m, c);
+				st.pos += b0 * 8;
+			}
 			r.pos = st.pos;
 			i = st.i;
 			t = st.t;
@@ -1318,7 +1343,6 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 		 * count's residuals in their widths ('0' + W bits each). */
 		if (i > 1 && mode != VG_CHUNK_XOR && t <= INT64_MAX - dts && br_peek(&r, &w) && w >> 63 == 0 &&
 		    (w << 1) >> 63 == 0) {
-			unsigned need = 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u);
 			if (need <= 57 && (mode != VG_CHUNK_DEC_ULP || (w << (2 + wa)) >> 63 == 0)) {
 				int64_t d = wa ? vg_unzigzag((w << 2) >> (64 - wa)) : 0;
 				t += dts;
@@ -1677,6 +1701,33 @@ static __attribute__((noinline)) void unpack_raw(const uint8_t *bp, size_t group
 #define W4(n) W1(n) W1((n) + 1) W1((n) + 2) W1((n) + 3)
 #define W16(n) W4(n) W4((n) + 4) W4((n) + 8) W4((n) + 12)
 	W16(1) W16(17) W16(33) W4(49) W4(53) W1(57)
+	default:
+		break;
+	}
+}
+
+/* As unpack_w, each entry folded as a delta body's with a gcd of 1 as it
+ * is unpacked: q[j] = *x += base + entry, in one pass. */
+static inline __attribute__((always_inline)) void unpack_delta_w(const uint8_t *bp, size_t groups, unsigned w,
+								 uint64_t *q, uint64_t base, uint64_t *x)
+{
+	uint64_t v = *x;
+
+	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+#pragma GCC unroll 8
+		for (unsigned j = 0; j < 8; j++)
+			q[j] = v += base + ((load_be64(bp + (j * w >> 3)) << (j * w & 7)) >> (64 - w));
+	}
+	*x = v;
+}
+
+static __attribute__((noinline)) void unpack_delta(const uint8_t *bp, size_t groups, unsigned w, uint64_t *q,
+						   uint64_t base, uint64_t *x)
+{
+	switch (w) {
+#undef W1
+#define W1(n) case (n): unpack_delta_w(bp, groups, (n), q, base, x); break;
+	W16(1) W16(17) W16(33) W4(49) W4(53) W1(57)
 #undef W16
 #undef W4
 #undef W1
@@ -1744,6 +1795,14 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			for (; i < m; i++)
 				rb[i] = v += step;
 			*x = v;
+		} else if (width == 0 && kind == TAG_INT_DELTA) {
+			/* every delta the same (a regular interval's
+			 * timestamps) */
+			uint64_t v = *x;
+#pragma GCC unroll 4
+			for (; i < m; i++)
+				rb[i] = v += base;
+			*x = v;
 		} else if (width == 0) {
 			for (; i < m; i++)
 				rb[i] = fold(kind, x, dx, base);
@@ -1751,17 +1810,36 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			/* Entries whose 8 bytes from their first lie in the
 			 * column (the bits after the block are shifted out),
 			 * one load each, in groups of 8 by a loop for their
-			 * width, unpacked first and folded after; the last
-			 * few bit by bit below. */
+			 * width (a delta body's folded as they are unpacked,
+			 * the others after); the last few, whose 8 bytes
+			 * would pass the column's end, from a copy of the
+			 * block's last bytes with zeros after. */
 			size_t room = d->len - d->off, lim = room >= 8 ? (room - 8) * 8 / width + 1 : 0;
 			if (lim > m)
 				lim = m;
-			unpack_raw(b.p, lim / 8, width, rb);
-			for (i = lim / 8 * 8; i < lim; i++) {
+			size_t g8 = lim / 8 * 8;
+			bool fused = kind == TAG_INT_DELTA && g == 1;
+			if (fused)
+				unpack_delta(b.p, lim / 8, width, rb, base, x);
+			else
+				unpack_raw(b.p, lim / 8, width, rb);
+			for (i = g8; i < lim; i++) {
 				size_t bit = i * width;
 				rb[i] = (load_be64(b.p + (bit >> 3)) << (bit & 7)) >> (64 - width);
 			}
-			fold_run(kind, rb, lim, base, g, x, dx);
+			size_t b0 = (lim * width) >> 3;
+			if (lim < m && bytes - b0 <= 16) {
+				uint8_t tb[24] = { 0 };
+				memcpy(tb, b.p + b0, bytes - b0);
+				for (; i < m; i++) {
+					size_t bit = i * width - b0 * 8;
+					rb[i] = (load_be64(tb + (bit >> 3)) << (bit & 7)) >> (64 - width);
+				}
+			}
+			if (fused)
+				fold_run(kind, rb + g8, i - g8, base, g, x, dx);
+			else
+				fold_run(kind, rb, i, base, g, x, dx);
 			b.pos = i * width;
 		}
 		for (; i < m; i++) {
