@@ -303,6 +303,29 @@ static inline uint64_t load_be64(const uint8_t *p)
 	return __builtin_bswap64(v);
 }
 
+/* q[0..n) = x + step, x + 2 step ... (modulo 2^64, the running sum a
+ * body of equal deltas folds to); returns the last (x when n is 0). Two
+ * lanes at a time where SSE2 has them. */
+static uint64_t fill_steps(uint64_t *q, size_t n, uint64_t x, uint64_t step)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	if (n >= 4) {
+		__m128i v = _mm_set_epi64x((long long)(x + 2 * step), (long long)(x + step));
+		const __m128i d2 = _mm_set1_epi64x((long long)(2 * step));
+#pragma GCC unroll 2
+		for (; i + 2 <= n; i += 2) {
+			_mm_storeu_si128((__m128i *)(void *)(q + i), v);
+			v = _mm_add_epi64(v, d2);
+		}
+		x += (uint64_t)i * step;
+	}
+#endif
+	for (; i < n; i++)
+		q[i] = x += step;
+	return x;
+}
+
 /* The bits from r->pos on, left-aligned, when at least the 8 bytes from
  * its byte lie inside the stream (so 57 bits or more are valid): the fast
  * path of the readers below; false near the end, for the bytewise one. */
@@ -1253,15 +1276,19 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 	if (by_pos < stop)
 		stop = (size_t)by_pos;
 	stop += i;
+	/* the loop keeps few values live (the timestamps, one add each, are
+	 * written after it): no register spills a sample */
+	size_t i0 = i;
+	unsigned sa = 62 - wa, sb = 61 - wa - wb;
 	for (; i < stop; i++) {
 		uint64_t w = load_be64(p + (pos >> 3)) << (pos & 7);
 		if (w & flags)
 			break;
-		int64_t d = vg_unzigzag((w >> (62 - wa)) & ma);
-		t += dts;
+		int64_t d = vg_unzigzag((w >> sa) & ma);
 		if (ulp) {
 			val += (uint64_t)d;
-			dv = (int64_t)((uint64_t)dv + (uint64_t)vg_unzigzag((w >> (61 - wa - wb)) & mb));
+			dv = (int64_t)((uint64_t)dv + (uint64_t)vg_unzigzag((w >> sb) & mb));
+			c[i] = dv;
 		} else {
 			if (mode == VG_CHUNK_DEC_DOD)
 				d = (int64_t)((uint64_t)dv + (uint64_t)d);
@@ -1269,10 +1296,9 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 			val += (uint64_t)d;
 		}
 		pos += need;
-		ts[i] = t;
 		m[i] = val;
-		c[i] = dv;
 	}
+	t = (int64_t)fill_steps((uint64_t *)(void *)(ts + i0), i - i0, (uint64_t)t, (uint64_t)dts);
 	s->pos = pos;
 	s->i = i;
 	s->t = t;
@@ -1280,11 +1306,11 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 	s->val = val;
 }
 
-/* run_steady for mode, its instance for each. */
-static inline __attribute__((always_inline)) void steady_at(unsigned mode, const uint8_t *p, size_t last,
-								unsigned wa, unsigned wb, int64_t max_t, size_t lim,
-								struct run_state *s, int64_t *ts, uint64_t *m,
-								int64_t *c)
+/* run_steady for mode, an instance of its own for each, out of line so
+ * that its loop has the registers to itself. */
+static __attribute__((noinline)) void steady_at(unsigned mode, const uint8_t *p, size_t last, unsigned wa,
+						unsigned wb, int64_t max_t, size_t lim, struct run_state *s,
+						int64_t *ts, uint64_t *m, int64_t *c)
 {
 	if (mode == VG_CHUNK_DEC_ULP)
 		run_steady(VG_CHUNK_DEC_ULP, p, last, wa, wb, max_t, lim, s, ts, m, c);
@@ -1790,19 +1816,13 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			d->uneven = true;
 		if (width == 0 && kind == TAG_INT_DOD && base == 0) {
 			/* no change of step: a regular interval */
-			uint64_t v = *x, step = *dx;
-#pragma GCC unroll 4
-			for (; i < m; i++)
-				rb[i] = v += step;
-			*x = v;
+			*x = fill_steps(rb, m, *x, *dx);
+			i = m;
 		} else if (width == 0 && kind == TAG_INT_DELTA) {
 			/* every delta the same (a regular interval's
 			 * timestamps) */
-			uint64_t v = *x;
-#pragma GCC unroll 4
-			for (; i < m; i++)
-				rb[i] = v += base;
-			*x = v;
+			*x = fill_steps(rb, m, *x, base);
+			i = m;
 		} else if (width == 0) {
 			for (; i < m; i++)
 				rb[i] = fold(kind, x, dx, base);
