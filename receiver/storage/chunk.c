@@ -1705,18 +1705,46 @@ static inline __attribute__((always_inline)) uint64_t fold(unsigned kind, uint64
 	return *x += *dx;
 }
 
-/* Entries [0, 8 * groups) of a block of width w (1..57) at bp as they are
- * packed (before base and gcd), each from one load of the 8 bytes from its
- * first: the caller checked they lie in the column. w is a constant in
- * every instance below, so a group of 8 entries (w bytes) unrolls into
- * loads and shifts by constants. */
+/* Entries [0, 8 * groups) of a block of width w (1..57) at bp are read
+ * as they are packed (before base and gcd) from loads of 8 bytes, each
+ * from at or before the first byte of the entries it holds: the caller
+ * checked that the 8 bytes from every entry's first lie in the column.
+ * w is a constant in every instance below, so a group of 8 entries (w
+ * bytes) unrolls into loads and shifts by constants.
+ *
+ * The loads of a group at bp: run r of per entries from wd[r],
+ * left-aligned (the first run starts on a byte, the later ones up to 7
+ * bits into theirs); per is 8 up to w = 8, one load a group. */
+#define GROUP_PER(w) (8 * (w) <= 64 ? 8u : 57u / (w))
+static inline __attribute__((always_inline)) void group_load(const uint8_t *bp, unsigned w, uint64_t *wd)
+{
+	unsigned per = GROUP_PER(w);
+
+#pragma GCC unroll 8
+	for (unsigned r = 0; r < 8; r++)
+		if (r * per < 8) {
+			unsigned lb = r * per * w;
+			wd[r] = load_be64(bp + (lb >> 3)) << (lb & 7);
+		}
+}
+
+/* Entry j of the group whose loads are wd. */
+static inline __attribute__((always_inline)) uint64_t group_entry(const uint64_t *wd, unsigned j, unsigned w)
+{
+	unsigned per = GROUP_PER(w);
+
+	return (wd[j / per] << (j % per * w)) >> (64 - w);
+}
+
 static inline __attribute__((always_inline)) void unpack_w(const uint8_t *bp, size_t groups, unsigned w,
 							   uint64_t *q)
 {
 	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+		uint64_t wd[8];
+		group_load(bp, w, wd);
 #pragma GCC unroll 8
 		for (unsigned j = 0; j < 8; j++)
-			q[j] = (load_be64(bp + (j * w >> 3)) << (j * w & 7)) >> (64 - w);
+			q[j] = group_entry(wd, j, w);
 	}
 }
 
@@ -1740,9 +1768,11 @@ static inline __attribute__((always_inline)) void unpack_delta_w(const uint8_t *
 	uint64_t v = *x;
 
 	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+		uint64_t wd[8];
+		group_load(bp, w, wd);
 #pragma GCC unroll 8
 		for (unsigned j = 0; j < 8; j++)
-			q[j] = v += base + ((load_be64(bp + (j * w >> 3)) << (j * w & 7)) >> (64 - w));
+			q[j] = v += base + group_entry(wd, j, w);
 	}
 	*x = v;
 }
