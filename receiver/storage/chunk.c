@@ -304,19 +304,27 @@ static inline uint64_t load_be64(const uint8_t *p)
 }
 
 /* q[0..n) = x + step, x + 2 step ... (modulo 2^64, the running sum a
- * body of equal deltas folds to); returns the last (x when n is 0). Two
- * lanes at a time where SSE2 has them. */
+ * body of equal deltas folds to); returns the last (x when n is 0). Eight
+ * at a time (four pairs of lanes) where SSE2 has them. */
 static uint64_t fill_steps(uint64_t *q, size_t n, uint64_t x, uint64_t step)
 {
 	size_t i = 0;
 #ifdef __SSE2__
-	if (n >= 4) {
-		__m128i v = _mm_set_epi64x((long long)(x + 2 * step), (long long)(x + step));
+	if (n >= 8) {
+		/* four pairs of lanes, each moved on by 8 steps */
+		__m128i v0 = _mm_set_epi64x((long long)(x + 2 * step), (long long)(x + step));
 		const __m128i d2 = _mm_set1_epi64x((long long)(2 * step));
-#pragma GCC unroll 2
-		for (; i + 2 <= n; i += 2) {
-			_mm_storeu_si128((__m128i *)(void *)(q + i), v);
-			v = _mm_add_epi64(v, d2);
+		const __m128i d8 = _mm_set1_epi64x((long long)(8 * step));
+		__m128i v1 = _mm_add_epi64(v0, d2), v2 = _mm_add_epi64(v1, d2), v3 = _mm_add_epi64(v2, d2);
+		for (; i + 8 <= n; i += 8) {
+			_mm_storeu_si128((__m128i *)(void *)(q + i), v0);
+			_mm_storeu_si128((__m128i *)(void *)(q + i + 2), v1);
+			_mm_storeu_si128((__m128i *)(void *)(q + i + 4), v2);
+			_mm_storeu_si128((__m128i *)(void *)(q + i + 6), v3);
+			v0 = _mm_add_epi64(v0, d8);
+			v1 = _mm_add_epi64(v1, d8);
+			v2 = _mm_add_epi64(v2, d8);
+			v3 = _mm_add_epi64(v3, d8);
 		}
 		x += (uint64_t)i * step;
 	}
@@ -1463,6 +1471,7 @@ static void dec_values(const uint64_t *m, const int64_t *c, size_t n, unsigned k
 			_mm_storeu_pd(v + i, _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1],
 								   (double)(int64_t)m[i]), d));
 	} else {
+#pragma GCC unroll 2
 		for (; i + 2 <= n; i += 2) {
 			__m128d q = _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1], (double)(int64_t)m[i]), d);
 			q = _mm_castsi128_pd(_mm_add_epi64(_mm_castpd_si128(q),
