@@ -136,6 +136,9 @@ static const double p10[MAX_SCALE + 1] = {
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
 
+/* vg_unzigzag of 0..7, for run_steady's narrow ULP residuals */
+static const int64_t unzz3[8] = { 0, -1, 1, -2, 2, -3, 3, -4 };
+
 static inline uint64_t f2u(double v)
 {
 	uint64_t u;
@@ -1257,11 +1260,12 @@ struct run_state {
  * sample starting at or before it has 8 bytes from its first byte at p),
  * for decode_run.
  */
-static inline __attribute__((always_inline)) void run_steady(unsigned mode, const uint8_t *p, size_t last,
-								 unsigned wa, unsigned wb, int64_t max_t,
-								 size_t lim, struct run_state *s, int64_t *ts,
-								 uint64_t *m, int64_t *c)
+static inline __attribute__((always_inline)) void run_steady(unsigned mode, bool small_b, const uint8_t *p,
+								 size_t last, unsigned wa, unsigned wb,
+								 int64_t max_t, size_t lim, struct run_state *s,
+								 int64_t *ts, uint64_t *m, int64_t *c)
 {
+	/* small_b: wb <= 3, the ULP count's residual unzigzagged by unzz3 */
 	bool ulp = mode == VG_CHUNK_DEC_ULP;
 	unsigned need = 2u + wa + (ulp ? 1u + wb : 0u);
 	uint64_t flags = (3ull << 62) | (ulp ? 1ull << (61 - wa) : 0);
@@ -1295,7 +1299,8 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 		int64_t d = vg_unzigzag((w >> sa) & ma);
 		if (ulp) {
 			val += (uint64_t)d;
-			dv = (int64_t)((uint64_t)dv + (uint64_t)vg_unzigzag((w >> sb) & mb));
+			uint64_t zb = (w >> sb) & mb;
+			dv = (int64_t)((uint64_t)dv + (uint64_t)(small_b ? unzz3[zb & 7] : vg_unzigzag(zb)));
 			c[i] = dv;
 		} else {
 			if (mode == VG_CHUNK_DEC_DOD)
@@ -1320,12 +1325,14 @@ static __attribute__((noinline)) void steady_at(unsigned mode, const uint8_t *p,
 						unsigned wb, int64_t max_t, size_t lim, struct run_state *s,
 						int64_t *ts, uint64_t *m, int64_t *c)
 {
-	if (mode == VG_CHUNK_DEC_ULP)
-		run_steady(VG_CHUNK_DEC_ULP, p, last, wa, wb, max_t, lim, s, ts, m, c);
+	if (mode == VG_CHUNK_DEC_ULP && wb <= 3)
+		run_steady(VG_CHUNK_DEC_ULP, true, p, last, wa, wb, max_t, lim, s, ts, m, c);
+	else if (mode == VG_CHUNK_DEC_ULP)
+		run_steady(VG_CHUNK_DEC_ULP, false, p, last, wa, wb, max_t, lim, s, ts, m, c);
 	else if (mode == VG_CHUNK_DEC_DOD)
-		run_steady(VG_CHUNK_DEC_DOD, p, last, wa, 0, max_t, lim, s, ts, m, c);
+		run_steady(VG_CHUNK_DEC_DOD, false, p, last, wa, 0, max_t, lim, s, ts, m, c);
 	else
-		run_steady(VG_CHUNK_DEC_DELTA, p, last, wa, 0, max_t, lim, s, ts, m, c);
+		run_steady(VG_CHUNK_DEC_DELTA, false, p, last, wa, 0, max_t, lim, s, ts, m, c);
 }
 
 /*
