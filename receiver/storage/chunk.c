@@ -1288,8 +1288,8 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, bool
 	if (by_pos < stop)
 		stop = (size_t)by_pos;
 	stop += i;
-	/* the loop keeps few values live (the timestamps, one add each, are
-	 * written after it): no register spills a sample */
+	/* the timestamps, one add each, are written after the loop, which
+	 * keeps fewer values live */
 	size_t i0 = i;
 	unsigned sa = 62 - wa, sb = 61 - wa - wb;
 	for (; i < stop; i++) {
