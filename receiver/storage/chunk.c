@@ -136,6 +136,9 @@ static const double p10[MAX_SCALE + 1] = {
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
 
+/* vg_unzigzag of 0..7, for run_steady's narrow ULP residuals */
+static const int64_t unzz3[8] = { 0, -1, 1, -2, 2, -3, 3, -4 };
+
 static inline uint64_t f2u(double v)
 {
 	uint64_t u;
@@ -301,6 +304,37 @@ static inline uint64_t load_be64(const uint8_t *p)
 
 	memcpy(&v, p, sizeof(v));
 	return __builtin_bswap64(v);
+}
+
+/* q[0..n) = x + step, x + 2 step ... (modulo 2^64, the running sum a
+ * body of equal deltas folds to); returns the last (x when n is 0). Eight
+ * at a time (four pairs of lanes) where SSE2 has them. */
+static uint64_t fill_steps(uint64_t *q, size_t n, uint64_t x, uint64_t step)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	if (n >= 8) {
+		/* four pairs of lanes, each moved on by 8 steps */
+		__m128i v0 = _mm_set_epi64x((long long)(x + 2 * step), (long long)(x + step));
+		const __m128i d2 = _mm_set1_epi64x((long long)(2 * step));
+		const __m128i d8 = _mm_set1_epi64x((long long)(8 * step));
+		__m128i v1 = _mm_add_epi64(v0, d2), v2 = _mm_add_epi64(v1, d2), v3 = _mm_add_epi64(v2, d2);
+		for (; i + 8 <= n; i += 8) {
+			_mm_storeu_si128((__m128i *)(void *)(q + i), v0);
+			_mm_storeu_si128((__m128i *)(void *)(q + i + 2), v1);
+			_mm_storeu_si128((__m128i *)(void *)(q + i + 4), v2);
+			_mm_storeu_si128((__m128i *)(void *)(q + i + 6), v3);
+			v0 = _mm_add_epi64(v0, d8);
+			v1 = _mm_add_epi64(v1, d8);
+			v2 = _mm_add_epi64(v2, d8);
+			v3 = _mm_add_epi64(v3, d8);
+		}
+		x += (uint64_t)i * step;
+	}
+#endif
+	for (; i < n; i++)
+		q[i] = x += step;
+	return x;
 }
 
 /* The bits from r->pos on, left-aligned, when at least the 8 bytes from
@@ -1222,13 +1256,16 @@ struct run_state {
  * first; the flags tested together; the widths (wa, wb: 2 + wa (+ 1 +
  * wb) <= 57 bits a sample) stay what they are, so a sample's bits start
  * need bits after the last one's. Stops at lim samples, at the first
- * other sample, or 8 bytes before the end of the stream, for decode_run.
+ * other sample, or at the first whose bits start after bit last (each
+ * sample starting at or before it has 8 bytes from its first byte at p),
+ * for decode_run.
  */
-static inline __attribute__((always_inline)) void run_steady(unsigned mode, const uint8_t *p, size_t end_byte,
-								 unsigned wa, unsigned wb, int64_t max_t,
-								 size_t lim, struct run_state *s, int64_t *ts,
-								 uint64_t *m, int64_t *c)
+static inline __attribute__((always_inline)) void run_steady(unsigned mode, bool small_b, const uint8_t *p,
+								 size_t last, unsigned wa, unsigned wb,
+								 int64_t max_t, size_t lim, struct run_state *s,
+								 int64_t *ts, uint64_t *m, int64_t *c)
 {
+	/* small_b: wb <= 3, the ULP count's residual unzigzagged by unzz3 */
 	bool ulp = mode == VG_CHUNK_DEC_ULP;
 	unsigned need = 2u + wa + (ulp ? 1u + wb : 0u);
 	uint64_t flags = (3ull << 62) | (ulp ? 1ull << (61 - wa) : 0);
@@ -1239,27 +1276,32 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 
 	/* tlim: a sample after t <= tlim is at or before max_t (and does not
 	 * overflow) */
-	if (__builtin_sub_overflow(max_t, dts, &tlim) || t > tlim || end_byte < 8 || (pos >> 3) > end_byte - 8)
+	if (__builtin_sub_overflow(max_t, dts, &tlim) || t > tlim || pos > last)
 		return;
-	/* the samples before t passes tlim, or the 8 bytes the end: i, t
-	 * and pos move by one, dts and need a sample */
+	/* the samples before t passes tlim, or pos passes last: i, t and
+	 * pos move by one, dts and need a sample */
 	uint64_t by_t = ((uint64_t)tlim - (uint64_t)t) / (uint64_t)dts + 1;
-	uint64_t by_pos = ((end_byte - 8) * 8 + 7 - pos) / need + 1;
+	uint64_t by_pos = (last - pos) / need + 1;
 	size_t stop = lim - i;
 	if (by_t < stop)
 		stop = (size_t)by_t;
 	if (by_pos < stop)
 		stop = (size_t)by_pos;
 	stop += i;
+	/* the timestamps, one add each, are written after the loop, which
+	 * keeps fewer values live */
+	size_t i0 = i;
+	unsigned sa = 62 - wa, sb = 61 - wa - wb;
 	for (; i < stop; i++) {
 		uint64_t w = load_be64(p + (pos >> 3)) << (pos & 7);
 		if (w & flags)
 			break;
-		int64_t d = vg_unzigzag((w >> (62 - wa)) & ma);
-		t += dts;
+		int64_t d = vg_unzigzag((w >> sa) & ma);
 		if (ulp) {
 			val += (uint64_t)d;
-			dv = (int64_t)((uint64_t)dv + (uint64_t)vg_unzigzag((w >> (61 - wa - wb)) & mb));
+			uint64_t zb = (w >> sb) & mb;
+			dv = (int64_t)((uint64_t)dv + (uint64_t)(small_b ? unzz3[zb & 7] : vg_unzigzag(zb)));
+			c[i] = dv;
 		} else {
 			if (mode == VG_CHUNK_DEC_DOD)
 				d = (int64_t)((uint64_t)dv + (uint64_t)d);
@@ -1267,15 +1309,30 @@ static inline __attribute__((always_inline)) void run_steady(unsigned mode, cons
 			val += (uint64_t)d;
 		}
 		pos += need;
-		ts[i] = t;
 		m[i] = val;
-		c[i] = dv;
 	}
+	t = (int64_t)fill_steps((uint64_t *)(void *)(ts + i0), i - i0, (uint64_t)t, (uint64_t)dts);
 	s->pos = pos;
 	s->i = i;
 	s->t = t;
 	s->dv = dv;
 	s->val = val;
+}
+
+/* run_steady for mode, an instance of its own for each, out of line so
+ * that its loop has the registers to itself. */
+static __attribute__((noinline)) void steady_at(unsigned mode, const uint8_t *p, size_t last, unsigned wa,
+						unsigned wb, int64_t max_t, size_t lim, struct run_state *s,
+						int64_t *ts, uint64_t *m, int64_t *c)
+{
+	if (mode == VG_CHUNK_DEC_ULP && wb <= 3)
+		run_steady(VG_CHUNK_DEC_ULP, true, p, last, wa, wb, max_t, lim, s, ts, m, c);
+	else if (mode == VG_CHUNK_DEC_ULP)
+		run_steady(VG_CHUNK_DEC_ULP, false, p, last, wa, wb, max_t, lim, s, ts, m, c);
+	else if (mode == VG_CHUNK_DEC_DOD)
+		run_steady(VG_CHUNK_DEC_DOD, false, p, last, wa, 0, max_t, lim, s, ts, m, c);
+	else
+		run_steady(VG_CHUNK_DEC_DELTA, false, p, last, wa, 0, max_t, lim, s, ts, m, c);
 }
 
 /*
@@ -1297,14 +1354,23 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 
 	for (i = 0; i < lim; i++) {
 		uint64_t w;
-		if (i > 1 && mode != VG_CHUNK_XOR && 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u) <= 57) {
+		unsigned need = 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u);
+		if (i > 1 && mode != VG_CHUNK_XOR && need <= 57) {
 			struct run_state st = { r.pos, i, t, dts, dv, val };
-			if (mode == VG_CHUNK_DEC_ULP)
-				run_steady(VG_CHUNK_DEC_ULP, r.p, r.end >> 3, wa, wb, max_t, lim, &st, ts, m, c);
-			else if (mode == VG_CHUNK_DEC_DOD)
-				run_steady(VG_CHUNK_DEC_DOD, r.p, r.end >> 3, wa, 0, max_t, lim, &st, ts, m, c);
-			else
-				run_steady(VG_CHUNK_DEC_DELTA, r.p, r.end >> 3, wa, 0, max_t, lim, &st, ts, m, c);
+			size_t end_byte = r.end >> 3;
+			if (end_byte >= 8)
+				steady_at(mode, r.p, (end_byte - 8) * 8 + 7, wa, wb, max_t, lim, &st, ts, m, c);
+			/* the last bytes (where a load of 8 would pass the end)
+			 * from a copy with zeros after: the samples that end
+			 * within the stream's bits, as above */
+			size_t b0 = st.pos >> 3, tail = ((r.end + 7) >> 3) - b0;
+			if (st.i < lim && r.end >= st.pos + need && b0 + 8 > end_byte && tail <= 16) {
+				uint8_t tb[24] = { 0 };
+				memcpy(tb, r.p + b0, tail);
+				st.pos -= b0 * 8;
+				steady_at(mode, tb, r.end - b0 * 8 - need, wa, wb, max_t, lim, &st, ts, m, c);
+				st.pos += b0 * 8;
+			}
 			r.pos = st.pos;
 			i = st.i;
 			t = st.t;
@@ -1318,7 +1384,6 @@ static int decode_run(struct vg_chunk_it *it, int64_t max_t, size_t max_n, int64
 		 * count's residuals in their widths ('0' + W bits each). */
 		if (i > 1 && mode != VG_CHUNK_XOR && t <= INT64_MAX - dts && br_peek(&r, &w) && w >> 63 == 0 &&
 		    (w << 1) >> 63 == 0) {
-			unsigned need = 2u + wa + (mode == VG_CHUNK_DEC_ULP ? 1u + wb : 0u);
 			if (need <= 57 && (mode != VG_CHUNK_DEC_ULP || (w << (2 + wa)) >> 63 == 0)) {
 				int64_t d = wa ? vg_unzigzag((w << 2) >> (64 - wa)) : 0;
 				t += dts;
@@ -1413,6 +1478,7 @@ static void dec_values(const uint64_t *m, const int64_t *c, size_t n, unsigned k
 			_mm_storeu_pd(v + i, _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1],
 								   (double)(int64_t)m[i]), d));
 	} else {
+#pragma GCC unroll 2
 		for (; i + 2 <= n; i += 2) {
 			__m128d q = _mm_div_pd(_mm_set_pd((double)(int64_t)m[i + 1], (double)(int64_t)m[i]), d);
 			q = _mm_castsi128_pd(_mm_add_epi64(_mm_castpd_si128(q),
@@ -1655,18 +1721,46 @@ static inline __attribute__((always_inline)) uint64_t fold(unsigned kind, uint64
 	return *x += *dx;
 }
 
-/* Entries [0, 8 * groups) of a block of width w (1..57) at bp as they are
- * packed (before base and gcd), each from one load of the 8 bytes from its
- * first: the caller checked they lie in the column. w is a constant in
- * every instance below, so a group of 8 entries (w bytes) unrolls into
- * loads and shifts by constants. */
+/* Entries [0, 8 * groups) of a block of width w (1..57) at bp are read
+ * as they are packed (before base and gcd) from loads of 8 bytes, each
+ * from at or before the first byte of the entries it holds: the caller
+ * checked that the 8 bytes from every entry's first lie in the column.
+ * w is a constant in every instance below, so a group of 8 entries (w
+ * bytes) unrolls into loads and shifts by constants.
+ *
+ * The loads of a group at bp: run r of per entries from wd[r],
+ * left-aligned (the first run starts on a byte, the later ones up to 7
+ * bits into theirs); per is 8 up to w = 8, one load a group. */
+#define GROUP_PER(w) (8 * (w) <= 64 ? 8u : 57u / (w))
+static inline __attribute__((always_inline)) void group_load(const uint8_t *bp, unsigned w, uint64_t *wd)
+{
+	unsigned per = GROUP_PER(w);
+
+#pragma GCC unroll 8
+	for (unsigned r = 0; r < 8; r++)
+		if (r * per < 8) {
+			unsigned lb = r * per * w;
+			wd[r] = load_be64(bp + (lb >> 3)) << (lb & 7);
+		}
+}
+
+/* Entry j of the group whose loads are wd. */
+static inline __attribute__((always_inline)) uint64_t group_entry(const uint64_t *wd, unsigned j, unsigned w)
+{
+	unsigned per = GROUP_PER(w);
+
+	return (wd[j / per] << (j % per * w)) >> (64 - w);
+}
+
 static inline __attribute__((always_inline)) void unpack_w(const uint8_t *bp, size_t groups, unsigned w,
 							   uint64_t *q)
 {
 	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+		uint64_t wd[8];
+		group_load(bp, w, wd);
 #pragma GCC unroll 8
 		for (unsigned j = 0; j < 8; j++)
-			q[j] = (load_be64(bp + (j * w >> 3)) << (j * w & 7)) >> (64 - w);
+			q[j] = group_entry(wd, j, w);
 	}
 }
 
@@ -1676,6 +1770,35 @@ static __attribute__((noinline)) void unpack_raw(const uint8_t *bp, size_t group
 #define W1(n) case (n): unpack_w(bp, groups, (n), q); break;
 #define W4(n) W1(n) W1((n) + 1) W1((n) + 2) W1((n) + 3)
 #define W16(n) W4(n) W4((n) + 4) W4((n) + 8) W4((n) + 12)
+	W16(1) W16(17) W16(33) W4(49) W4(53) W1(57)
+	default:
+		break;
+	}
+}
+
+/* As unpack_w, each entry folded as a delta body's with a gcd of 1 as it
+ * is unpacked: q[j] = *x += base + entry, in one pass. */
+static inline __attribute__((always_inline)) void unpack_delta_w(const uint8_t *bp, size_t groups, unsigned w,
+								 uint64_t *q, uint64_t base, uint64_t *x)
+{
+	uint64_t v = *x;
+
+	for (size_t gi = 0; gi < groups; gi++, bp += w, q += 8) {
+		uint64_t wd[8];
+		group_load(bp, w, wd);
+#pragma GCC unroll 8
+		for (unsigned j = 0; j < 8; j++)
+			q[j] = v += base + group_entry(wd, j, w);
+	}
+	*x = v;
+}
+
+static __attribute__((noinline)) void unpack_delta(const uint8_t *bp, size_t groups, unsigned w, uint64_t *q,
+						   uint64_t base, uint64_t *x)
+{
+	switch (w) {
+#undef W1
+#define W1(n) case (n): unpack_delta_w(bp, groups, (n), q, base, x); break;
 	W16(1) W16(17) W16(33) W4(49) W4(53) W1(57)
 #undef W16
 #undef W4
@@ -1739,11 +1862,13 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			d->uneven = true;
 		if (width == 0 && kind == TAG_INT_DOD && base == 0) {
 			/* no change of step: a regular interval */
-			uint64_t v = *x, step = *dx;
-#pragma GCC unroll 4
-			for (; i < m; i++)
-				rb[i] = v += step;
-			*x = v;
+			*x = fill_steps(rb, m, *x, *dx);
+			i = m;
+		} else if (width == 0 && kind == TAG_INT_DELTA) {
+			/* every delta the same (a regular interval's
+			 * timestamps) */
+			*x = fill_steps(rb, m, *x, base);
+			i = m;
 		} else if (width == 0) {
 			for (; i < m; i++)
 				rb[i] = fold(kind, x, dx, base);
@@ -1751,17 +1876,36 @@ static inline __attribute__((always_inline)) int unpack_kind(struct rd *d, uint6
 			/* Entries whose 8 bytes from their first lie in the
 			 * column (the bits after the block are shifted out),
 			 * one load each, in groups of 8 by a loop for their
-			 * width, unpacked first and folded after; the last
-			 * few bit by bit below. */
+			 * width (a delta body's folded as they are unpacked,
+			 * the others after); the last few, whose 8 bytes
+			 * would pass the column's end, from a copy of the
+			 * block's last bytes with zeros after. */
 			size_t room = d->len - d->off, lim = room >= 8 ? (room - 8) * 8 / width + 1 : 0;
 			if (lim > m)
 				lim = m;
-			unpack_raw(b.p, lim / 8, width, rb);
-			for (i = lim / 8 * 8; i < lim; i++) {
+			size_t g8 = lim / 8 * 8;
+			bool fused = kind == TAG_INT_DELTA && g == 1;
+			if (fused)
+				unpack_delta(b.p, lim / 8, width, rb, base, x);
+			else
+				unpack_raw(b.p, lim / 8, width, rb);
+			for (i = g8; i < lim; i++) {
 				size_t bit = i * width;
 				rb[i] = (load_be64(b.p + (bit >> 3)) << (bit & 7)) >> (64 - width);
 			}
-			fold_run(kind, rb, lim, base, g, x, dx);
+			size_t b0 = (lim * width) >> 3;
+			if (lim < m && bytes - b0 <= 16) {
+				uint8_t tb[24] = { 0 };
+				memcpy(tb, b.p + b0, bytes - b0);
+				for (; i < m; i++) {
+					size_t bit = i * width - b0 * 8;
+					rb[i] = (load_be64(tb + (bit >> 3)) << (bit & 7)) >> (64 - width);
+				}
+			}
+			if (fused)
+				fold_run(kind, rb + g8, i - g8, base, g, x, dx);
+			else
+				fold_run(kind, rb, i, base, g, x, dx);
 			b.pos = i * width;
 		}
 		for (; i < m; i++) {
