@@ -284,9 +284,10 @@ struct vg_head {
 	uint64_t pins[2], pin_gen;
 	/* The writer's: a merged chunk being encoded (merge_open). */
 	struct vg_buf merge_buf;
-	/* Every chunk's bytes and every open chunk's buffer (enc_alloc): slabs
-	 * by size class, so chunks freed together leave whole pages. A leaf
-	 * lock of its own; chunks are freed only when no reader sees them. */
+	/* Every chunk's bytes, every open chunk's encoder and its buffer
+	 * (enc_alloc): slabs by size class, so chunks freed together leave
+	 * whole pages. A leaf lock of its own; chunks are freed only when no
+	 * reader sees them. */
 	struct vg_slab *slab;
 	struct vg_chunk_alloc enc_alloc;
 	/* Written under the write lock, read without it (stats). */
