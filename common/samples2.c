@@ -72,6 +72,7 @@ void vg_samples2_state_reset(struct vg_samples2_state *st)
 {
 	st->prev_ts_ms = 0;
 	st->n_prev_refs = 0;
+	st->is_prev_dense = false;
 	st->n_refs = 0;
 }
 
@@ -90,6 +91,33 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 		return VG_ENOMEM;
 	*p = q;
 	*cap = c;
+	return 0;
+}
+
+/* Ref i of the previous group. */
+static inline uint64_t prev_ref(const struct vg_samples2_state *st, size_t i)
+{
+	return st->is_prev_dense ? i : st->prev_refs[i];
+}
+
+/* Keeps refs[0..n) as the previous group's: only n when they are 0..n-1
+ * in order (an agent sending every series it defined), else a copy. */
+static int keep_refs(struct vg_samples2_state *st, const uint64_t *refs, size_t n)
+{
+	size_t cap = st->cap_prev_refs, i = 0;
+
+	while (i < n && refs[i] == i)
+		i++;
+	st->n_prev_refs = n;
+	if ((st->is_prev_dense = i == n))
+		return 0;
+	st->n_prev_refs = 0;
+	if (grow((void **)&st->prev_refs, &cap, n, sizeof(*st->prev_refs)) != 0)
+		return VG_ENOMEM;
+	st->cap_prev_refs = cap;
+	for (i = 0; i < n; i++)
+		st->prev_refs[i] = (uint32_t)refs[i];
+	st->n_prev_refs = n;
 	return 0;
 }
 
@@ -150,7 +178,7 @@ int vg_samples2_encode_group(struct vg_samples2_state *st, int64_t ts_ms, size_t
 			return VG_ELIMIT;
 		if (refs[i] + 1 > max_ref)
 			max_ref = (size_t)refs[i] + 1;
-		if (is_same && st->prev_refs[i] != refs[i])
+		if (is_same && prev_ref(st, i) != refs[i])
 			is_same = false;
 	}
 	if (know_refs(st, max_ref) != 0)
@@ -161,17 +189,12 @@ int vg_samples2_encode_group(struct vg_samples2_state *st, int64_t ts_ms, size_t
 	vg_buf_putc(raw, is_same ? 1 : 0);
 	if (!is_same) {
 		int64_t prev = -1;
-		size_t cap = st->cap_prev_refs;
 		for (size_t i = 0; i < n; i++) {
 			put_varint(raw, (int64_t)refs[i] - prev);
 			prev = (int64_t)refs[i];
 		}
-		if (grow((void **)&st->prev_refs, &cap, n, sizeof(*st->prev_refs)) != 0)
+		if (keep_refs(st, refs, n) != 0)
 			return VG_ENOMEM;
-		st->cap_prev_refs = cap;
-		for (size_t i = 0; i < n; i++)
-			st->prev_refs[i] = (uint32_t)refs[i];
-		st->n_prev_refs = n;
 	}
 	/* Exceptions lead the deltas: both are gathered first. */
 	vg_buf_reset(&st->enc_exc);
@@ -282,7 +305,7 @@ static int decode_group(struct vg_samples2_state *st, struct cursor *c, uint32_t
 {
 	uint64_t n, n_exc;
 	int64_t dts, ts;
-	size_t base = b->n, cap;
+	size_t base = b->n;
 	uint8_t mode;
 
 	if (!get_s(c, &dts) || !get_u(c, &n))
@@ -307,7 +330,7 @@ static int decode_group(struct vg_samples2_state *st, struct cursor *c, uint32_t
 			return vg_err_set(err, VG_EINVAL, "SAMPLES: group %u repeats %zu refs but has %llu samples",
 					  g, st->n_prev_refs, (unsigned long long)n);
 		for (size_t i = 0; i < n; i++)
-			b->refs[base + i] = st->prev_refs[i];
+			b->refs[base + i] = prev_ref(st, i);
 	} else {
 		int64_t prev = -1;
 		for (size_t i = 0; i < n; i++) {
@@ -322,13 +345,8 @@ static int decode_group(struct vg_samples2_state *st, struct cursor *c, uint32_t
 			prev += d;
 			b->refs[base + i] = (uint64_t)prev;
 		}
-		cap = st->cap_prev_refs;
-		if (grow((void **)&st->prev_refs, &cap, n, sizeof(*st->prev_refs)) != 0)
+		if (keep_refs(st, b->refs + base, n) != 0)
 			return vg_err_set(err, VG_ENOMEM, "SAMPLES: out of memory");
-		st->cap_prev_refs = cap;
-		for (size_t i = 0; i < n; i++)
-			st->prev_refs[i] = (uint32_t)b->refs[base + i];
-		st->n_prev_refs = n;
 	}
 	uint64_t max_ref = 0;
 	for (size_t i = 0; i < n; i++) {

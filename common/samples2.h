@@ -11,7 +11,8 @@
  * state of the connection it goes on.
  *
  * Memory: a state holds 8 bytes a ref it has seen and 4 a ref of the
- * previous group, sized exactly the first time and doubled after; the
+ * previous group unless that group was every ref from 0 in order (then
+ * only its count), sized exactly the first time and doubled after; the
  * decoder keeps nothing else between frames (a group's exceptions are
  * read from the payload twice, checked and then applied); the encoder
  * keeps two growing buffers.
@@ -26,6 +27,7 @@
 #ifndef VG_SAMPLES2_H
 #define VG_SAMPLES2_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +47,7 @@ struct vg_samples2_state {
 	int64_t prev_ts_ms;
 	uint32_t *prev_refs;   /* the refs of the previous group, in order */
 	size_t n_prev_refs, cap_prev_refs;
+	bool is_prev_dense;    /* they were 0 .. n_prev_refs - 1: prev_refs unused */
 	struct vg_samples2_ref *refs; /* by ref; refs [0, n_refs) are known */
 	size_t n_refs, cap_refs;
 	/* encoder scratch: one group's exceptions and deltas */

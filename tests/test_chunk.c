@@ -864,6 +864,64 @@ static unsigned rt_f64_tag(const double *v, size_t n)
 	return tag;
 }
 
+/* Regular columns (tag 0x04): entries that step evenly are x0 and the
+ * step; written whenever they apply, read back, damage refused. */
+START_TEST(test_col_regular)
+{
+	static const uint8_t regular[] = { 0x04, 0xd0, 0x05, 0x80, 0xa0, 0xbf, 0xe9, 0xd6, 0x66,
+					   0xa0, 0x9c, 0x01 };
+	int64_t x[720], out[720];
+	struct vg_buf b = VG_BUF_INIT;
+	struct vg_err err;
+
+	/* 720 timestamps at 10 s: storage-format.md's example, 12 bytes */
+	for (size_t i = 0; i < 720; i++)
+		x[i] = 1764000000000 + (int64_t)i * 10000;
+	rt_ts(x, 720);
+	ck_assert_int_eq(vg_col_encode_ts(x, 720, &b), 0);
+	ck_assert_uint_eq(b.len, sizeof(regular));
+	ck_assert_mem_eq(b.data, regular, sizeof(regular));
+	rt_ts(x, 2);
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_col_encode_ts(x, 1, &b), 0);
+	ck_assert_uint_ne(b.data[0], 0x04); /* one entry has no step */
+	/* one timestamp off the grid: blocks again */
+	x[400] += 1;
+	rt_ts(x, 720);
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_col_encode_ts(x, 720, &b), 0);
+	ck_assert_uint_ne(b.data[0], 0x04);
+
+	/* integers: constant, falling, and wrapping past the end of int64 */
+	for (size_t i = 0; i < 100; i++)
+		x[i] = 42;
+	rt_i64(x, 100);
+	for (size_t i = 0; i < 100; i++)
+		x[i] = 1000 - 3 * (int64_t)i;
+	rt_i64(x, 100);
+	x[0] = INT64_MAX - 1;
+	x[1] = INT64_MAX;
+	x[2] = INT64_MIN;
+	x[3] = INT64_MIN + 1;
+	rt_i64(x, 4);
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_col_encode_i64(x, 4, &b), 0);
+	ck_assert_uint_eq(b.data[0], 0x04);
+
+	/* damage: a timestamp step of 0 or below, truncation, another count,
+	 * the unknown long twin 0x24 */
+	ck_assert_int_lt(vg_col_decode_ts((const uint8_t *)"\x04\x03\x0a\x00", 4, out, 3, &err), 0);
+	ck_assert_int_lt(vg_col_decode_ts((const uint8_t *)"\x04\x03\x0a\x01", 4, out, 3, &err), 0);
+	ck_assert_int_eq(vg_col_decode_ts((const uint8_t *)"\x04\x03\x0a\x02", 4, out, 3, &err), 4);
+	ck_assert_int_eq(out[2], 7);
+	for (size_t len = 1; len < sizeof(regular); len++)
+		ck_assert_int_lt(vg_col_decode_ts(regular, len, out, 720, &err), 0);
+	ck_assert_int_lt(vg_col_decode_ts(regular, sizeof(regular), out, 719, &err), 0);
+	ck_assert_int_lt(vg_col_decode_i64((const uint8_t *)"\x24\x03\x0a\x02", 4, out, 3, &err), 0);
+	vg_buf_release(&b);
+}
+END_TEST
+
 /* Long PACK blocks (tags 0x21-0x23, 0x31, 0x32, 0x34): chosen only when
  * strictly smaller, every width and block boundary decoded back, the old
  * short tags still read, damage refused. */
@@ -877,13 +935,15 @@ START_TEST(test_col_long_blocks)
 	struct vg_buf b = VG_BUF_INIT;
 	struct vg_err err;
 
-	/* 720 timestamps at 10 s: the bytes of storage-format.md's example */
+	/* 720 timestamps at 10 s, as written before regular columns (tag
+	 * 0x04, test_col_regular): the bytes of storage-format.md's example,
+	 * which still read */
 	for (size_t i = 0; i < 720; i++)
 		x[i] = 1764000000000 + (int64_t)i * 10000;
 	rt_ts(x, 720);
-	ck_assert_int_eq(vg_col_encode_ts(x, 720, &b), 0);
-	ck_assert_uint_eq(b.len, sizeof(regular));
-	ck_assert_mem_eq(b.data, regular, sizeof(regular));
+	ck_assert_int_eq(vg_col_decode_ts(regular, sizeof(regular), out, 720, &err), (long)sizeof(regular));
+	for (size_t i = 0; i < 720; i++)
+		ck_assert_int_eq(out[i], x[i]);
 	/* the same column as written before long blocks (tag 0x03: zz(x0),
 	 * zz(10000), six blocks of base 0, gcd 1, width 0) still reads */
 	vg_buf_reset(&b);
@@ -999,7 +1059,14 @@ START_TEST(test_col_long_blocks)
 		v[i] = (double)(cents += (int64_t)(next_rand() % 100)) / 100;
 	}
 	ck_assert_int_eq(vg_chunk_encode_cols(x, v, 720, &b), 0);
-	ck_assert_uint_eq(b.data[5], 0x22);
+	ck_assert_uint_eq(b.data[5], 0x04); /* a regular timestamp column */
+	check_chunk(b.data, b.len, x, v, 720);
+	/* timestamps a few ms off the grid: a long delta column */
+	for (size_t i = 0; i < 720; i++)
+		x[i] = 1764000000000 + (int64_t)i * 10000 + (int64_t)(next_rand() % 4);
+	vg_buf_reset(&b);
+	ck_assert_int_eq(vg_chunk_encode_cols(x, v, 720, &b), 0);
+	ck_assert(b.data[5] == 0x22 || b.data[5] == 0x23);
 	check_chunk(b.data, b.len, x, v, 720);
 	vg_buf_release(&b);
 	free(x);
@@ -1139,6 +1206,7 @@ static Suite *chunk_suite(void)
 	tcase_add_test(tc, test_col_f64_round_trips);
 	tcase_add_test(tc, test_col_truncated_and_garbled);
 	tcase_add_test(tc, test_col_long_blocks);
+	tcase_add_test(tc, test_col_regular);
 	tcase_add_test(tc, test_float_drift_ulp_mode);
 	tcase_add_test(tc, test_col_f64_against_reference);
 	tcase_add_test(tc, test_dec_helpers);

@@ -715,6 +715,34 @@ START_TEST(test_v2_refs_change_repeat_and_unknown)
 }
 END_TEST
 
+/* A group of every ref from 0 in order is kept as its count only; repeats
+ * of it, and changes to and from other groups, read the same either way. */
+START_TEST(test_v2_refs_dense_kept_as_count)
+{
+	struct vg_samples2_state enc, dec;
+	uint64_t dense[5] = { 0, 1, 2, 3, 4 }, sparse[3] = { 4, 0, 2 }, shorter[4] = { 0, 1, 2, 3 };
+	double v[5] = { 1, 2, 3, 4, 5 };
+
+	vg_samples2_state_init(&enc);
+	vg_samples2_state_init(&dec);
+	v2_roundtrip(&enc, &dec, 10, 5, dense, v, 5);
+	ck_assert(enc.is_prev_dense && dec.is_prev_dense);
+	ck_assert_ptr_null(dec.prev_refs);
+	v2_roundtrip(&enc, &dec, 20, 5, dense, v, 5);   /* repeated */
+	v2_roundtrip(&enc, &dec, 30, 3, sparse, v, 5);  /* a copy again */
+	ck_assert(!dec.is_prev_dense);
+	ck_assert_ptr_nonnull(dec.prev_refs);
+	v2_roundtrip(&enc, &dec, 40, 3, sparse, v, 5);  /* repeated from the copy */
+	v2_roundtrip(&enc, &dec, 50, 4, shorter, v, 5); /* dense, fewer */
+	ck_assert(dec.is_prev_dense);
+	v2_roundtrip(&enc, &dec, 60, 4, shorter, v, 5);
+	v2_roundtrip(&enc, &dec, 70, 5, dense, v, 5);   /* not a repeat: one more */
+	v2_roundtrip(&enc, &dec, 80, 5, dense, v, 5);
+	vg_samples2_state_release(&enc);
+	vg_samples2_state_release(&dec);
+}
+END_TEST
+
 START_TEST(test_v2_hostile_payloads_refused)
 {
 	static const struct {
@@ -818,6 +846,7 @@ static Suite *frame_suite(void)
 	tcase_add_test(tc, test_header_bad_version);
 	tcase_add_test(tc, test_v2_values_exact_and_steady_state_small);
 	tcase_add_test(tc, test_v2_refs_change_repeat_and_unknown);
+	tcase_add_test(tc, test_v2_refs_dense_kept_as_count);
 	tcase_add_test(tc, test_v2_hostile_payloads_refused);
 	tcase_add_test(tc, test_v2_ack_refusal_roundtrip_and_empty);
 	tcase_add_test(tc, test_v2_frame_version_and_raw_when_not_smaller);

@@ -125,7 +125,7 @@ struct conn {
 	uint64_t b_ticket, b_seq;       /* newest, 0 if none */
 	enum conn_state state;
 	char peer[64];
-	char agent[VG_FRAME_MAX_IDENT + 1];
+	char *agent;                    /* HELLO's, exactly its length; NULL before */
 	uint64_t agent_hash;
 	uint64_t epoch;
 	uint64_t ack_seq;               /* to acknowledge once this round is durable */
@@ -506,6 +506,7 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
 	free(c->ref_ids);
+	free(c->agent);
 	if (c->s2) {
 		vg_samples2_state_release(c->s2);
 		free(c->s2);
@@ -570,7 +571,7 @@ static void conn_fail_as(struct conn *c, enum vg_tally_kind kind, uint64_t seq, 
 
 	atomic_fetch_add_explicit(&ing->stats->connections_closed[kind], 1, memory_order_relaxed);
 	vg_tally_note(&ing->tally, kind, VG_LOG_WARN, "agent connection %s%s%s: %s; closing it", c->peer,
-		      c->agent[0] ? " agent " : "", c->agent, msg);
+		      c->agent && c->agent[0] ? " agent " : "", c->agent ? c->agent : "", msg);
 	wait_remove(c);
 	vg_error_pack(vg_wire_error_from(code), msg, &raw);
 	conn_send(c, VG_FRAME_ERROR, seq, &raw);
@@ -1005,6 +1006,9 @@ static int handle_hello(struct conn *c, const struct vg_frame_header *h, const u
 			return vg_err_set(err, VG_EAUTH, "agent \"%.*s\" sent a wrong token",
 					  (int)hello.agent.len, hello.agent.p);
 	}
+	free(c->agent);
+	if ((c->agent = malloc(hello.agent.len + 1)) == NULL)
+		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	memcpy(c->agent, hello.agent.p, hello.agent.len);
 	c->agent[hello.agent.len] = '\0';
 	c->agent_hash = vg_ingest_agent_hash(hello.agent.p, hello.agent.len);
@@ -1507,7 +1511,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		atomic_fetch_add_explicit(&ing->stats->connections_closed[VG_TALLY_IDLE], 1, memory_order_relaxed);
 		vg_tally_note(&ing->tally, VG_TALLY_IDLE, VG_LOG_INFO, "agent connection %s%s%s idle for %lld s; closing it",
-			      c->peer, c->agent[0] ? " agent " : "", c->agent,
+			      c->peer, c->agent && c->agent[0] ? " agent " : "", c->agent ? c->agent : "",
 			      (long long)(ing->opts.idle_timeout_ms / 1000));
 	} else if (what & BEV_EVENT_ERROR)
 		vg_debug("agent connection %s: %s", c->peer, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

@@ -67,6 +67,9 @@
  *   tag 0x02 delta        n > 0: uvarint zz(x0), PACK(x[i]-x[i-1], i >= 1)
  *   tag 0x03 dod          n > 0: uvarint zz(x0); n > 1: uvarint zz(x1-x0);
  *                         PACK(dod, i >= 2)
+ *   tag 0x04 regular      n > 0: uvarint zz(x0); n > 1: uvarint zz(x1-x0);
+ *                         entry i is x0 + i*(x1-x0), wrapping; written
+ *                         whenever the entries step evenly (n >= 2)
  *   tag 0x10 f64 const    8 bytes bits(v), big-endian (n > 0)
  *   tag 0x11 f64 decimal  byte k, then a delta body (as tag 0x02) of the m's
  *   tag 0x12 f64 decimal  byte k, then a dod body (as tag 0x03) of the m's
@@ -76,7 +79,7 @@
  *                         the c's: v = bits(m / 10^k) + c, as in ULP mode
  *   tag 0x15 f64, same    no body: every value has the bits of the
  *                         reference column's value (vg_col_*_f64_ref)
- *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x03 or
+ *   tag 0x16 f64 minus    byte k, then an integer column (tag 0x01-0x04 or
  *            reference    0x21-0x23, its own count) of m(v) - m(ref) at scale k
  *   tags 0x21-0x23, 0x31, 0x32, 0x34: tag 0x01-0x03, 0x11, 0x12, 0x14 with
  *     every PACK in long blocks of 1024 entries (PACK-L), written only when
@@ -119,6 +122,7 @@ enum {
 	TAG_INT_PLAIN = 0x01,
 	TAG_INT_DELTA = 0x02,
 	TAG_INT_DOD = 0x03,
+	TAG_INT_REGULAR = 0x04, /* x0 and one step: no blocks, no long twin */
 	TAG_F64_CONST = 0x10,
 	TAG_F64_DEC_DELTA = 0x11,
 	TAG_F64_DEC_DOD = 0x12,
@@ -2009,9 +2013,23 @@ static void col_head(struct vg_buf *out, unsigned tag, size_t n)
 	vg_buf_put_uvarint(out, n);
 }
 
+/* Whether x[0..n) steps evenly (n >= 2): one difference, wrapping, between
+ * every pair of neighbours. */
+static bool ints_regular(const uint64_t *x, size_t n)
+{
+	if (n < 2)
+		return false;
+	for (size_t i = 2; i < n; i++)
+		if (x[i] - x[i - 1] != x[1] - x[0])
+			return false;
+	return true;
+}
+
 /* Appends to out the smallest of the integer encodings of kinds[] (the
  * first of equals), each in short blocks or, when strictly smaller, long
- * ones: sized first, then only the smallest written. */
+ * ones: sized first, then only the smallest written. Entries that step
+ * evenly are a regular column (tag 0x04), which is 2 bytes smaller than
+ * any of those (their one block's gcd and width). */
 static int encode_ints_best(const uint64_t *x, size_t n, const unsigned *kinds, size_t nkinds,
 			    struct vg_buf *out)
 {
@@ -2021,6 +2039,12 @@ static int encode_ints_best(const uint64_t *x, size_t n, const unsigned *kinds, 
 
 	if (n > VG_COL_MAX_N)
 		return VG_ELIMIT;
+	if (ints_regular(x, n)) {
+		col_head(out, TAG_INT_REGULAR, n);
+		vg_buf_put_uvarint(out, vg_zigzag((int64_t)x[0]));
+		vg_buf_put_uvarint(out, vg_zigzag((int64_t)(x[1] - x[0])));
+		return vg_buf_failed(out) ? VG_ENOMEM : 0;
+	}
 	if ((tmp = malloc((n ? n : 1) * sizeof(*tmp))) == NULL)
 		return VG_ENOMEM;
 	for (size_t i = 0; i < nkinds; i++) {
@@ -2088,9 +2112,38 @@ int vg_col_count(const uint8_t *p, size_t len, size_t *n, struct vg_err *err)
 	return 0;
 }
 
+/* The body of a regular column (tag 0x04, d after its count) into
+ * dst[0..n): n > 0: uvarint zz(x0); n > 1: uvarint zz(step); entry i is
+ * x0 + i * step, wrapping. *step (when not NULL) the step for n >= 2,
+ * else 0. */
+static long decode_regular(struct rd *d, uint64_t *dst, size_t n, uint64_t *step)
+{
+	uint64_t z, x, dx = 0;
+	int rc;
+
+	if (step)
+		*step = 0;
+	if (n == 0)
+		return (long)d->off;
+	if ((rc = rd_uvarint(d, &z)) != 0)
+		return rc;
+	x = (uint64_t)vg_unzigzag(z);
+	if (n > 1) {
+		if ((rc = rd_uvarint(d, &z)) != 0)
+			return rc;
+		dx = (uint64_t)vg_unzigzag(z);
+		if (step)
+			*step = dx;
+	}
+	for (size_t i = 0; i < n; i++, x += dx)
+		dst[i] = x;
+	return (long)d->off;
+}
+
 /* An integer column into dst[0..n); *step (when not NULL) the one
  * difference between neighbours when the body says they are all the same
- * (a delta body of one delta, a dod body of no change; n >= 2), else 0. */
+ * (a delta body of one delta, a dod body of no change, a regular column;
+ * n >= 2), else 0. */
 static long decode_ints_step(const uint8_t *p, size_t len, uint64_t *dst, size_t n, uint64_t *step,
 			     struct vg_err *err)
 {
@@ -2100,6 +2153,8 @@ static long decode_ints_step(const uint8_t *p, size_t len, uint64_t *dst, size_t
 
 	if ((rc = col_open(&d, &tag, n)) != 0)
 		return rc;
+	if (tag == TAG_INT_REGULAR)
+		return decode_regular(&d, dst, n, step);
 	size_t blk = tag & TAG_LONG ? COL_BLOCK_LONG : COL_BLOCK;
 	unsigned kind = tag & ~(unsigned)TAG_LONG;
 	if (kind != TAG_INT_PLAIN && kind != TAG_INT_DELTA && kind != TAG_INT_DOD)

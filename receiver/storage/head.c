@@ -36,7 +36,7 @@
  *    between the live chunks (bench_head at 720 samples: RSS 1,377 bytes
  *    a series with malloc, 1,072 with the slabs). A chunk over VG_SLAB_MAX
  *    bytes is malloc's.
- *  - An open-addressing table (linear probing, load <= 1/2) maps the series
+ *  - An open-addressing table (linear probing, load <= 4/5) maps the series
  *    hash to the id; a hash match is confirmed on the key bytes.
  *  - Postings: one per label pair, the metric name counting as the pair
  *    (__name__, name). Each holds the ids of its series in ascending order:
@@ -46,12 +46,12 @@
  *    its postings, for /labels and /label/<name>/values.
  *
  * Memory (docs/performance.md, vg_head_memory, bench/bench_head): per
- * series an 80-byte record (48 of them the open chunk's encoder), in
- * pages of 1,024 (the last page's unused records are never written, so
- * mostly not resident) and 8 bytes of directory a page; a late part for
- * the few with late data;
+ * series a 40-byte record, in pages of 1,024 (the last page's unused
+ * records are never written, so mostly not resident) and 8 bytes of
+ * directory a page; while a chunk is open, its 48-byte encoder in a slab
+ * slot; a late part for the few with late data;
  * its key's symbol ids (1-3 bytes each), the strings no other series had
- * before it, 16-32 bytes of hash slots and 4-8 bytes per label pair
+ * before it, 10-20 bytes of hash slots and 4-8 bytes per label pair
  * in postings; per sample what the
  * chunk codec needs (1-3 bytes on node-style data), plus the open chunk's
  * slack and 24 bytes of header per finished chunk (one per 720 samples,
@@ -198,7 +198,12 @@ struct series {
 	 * before the head. Its other fields are read and written under the
 	 * stripe only. */
 	struct late_part *late;
-	struct vg_chunk_enc open;
+	/* The open chunk's encoder, in a slot of the chunk slabs from its
+	 * first sample until it is finished (cut or merged); NULL between, so
+	 * a series whose chunk has just been finished, or that has stopped,
+	 * holds 8 bytes for it instead of 48. Written under the stripe by
+	 * the writer only (which reads it without the stripe). */
+	struct vg_chunk_enc *open;
 };
 
 /* A posting's ids, ascending, are kept as uvarint deltas (the first from
@@ -279,9 +284,10 @@ struct vg_head {
 	uint64_t pins[2], pin_gen;
 	/* The writer's: a merged chunk being encoded (merge_open). */
 	struct vg_buf merge_buf;
-	/* Every chunk's bytes and every open chunk's buffer (enc_alloc): slabs
-	 * by size class, so chunks freed together leave whole pages. A leaf
-	 * lock of its own; chunks are freed only when no reader sees them. */
+	/* Every chunk's bytes, every open chunk's encoder and its buffer
+	 * (enc_alloc): slabs by size class, so chunks freed together leave
+	 * whole pages. A leaf lock of its own; chunks are freed only when no
+	 * reader sees them. */
 	struct vg_slab *slab;
 	struct vg_chunk_alloc enc_alloc;
 	/* Written under the write lock, read without it (stats). */
@@ -382,11 +388,14 @@ static void htab_put(struct htab *t, uint64_t hash, uint32_t idx)
 	t->n++;
 }
 
-/* Makes room for extra more entries at load <= 1/2. */
+/* Makes room for extra more entries at load <= 4/5: linear probing's
+ * misses (an insert, a new series' lookup) then walk about 13 slots of 8
+ * bytes on average, two cache lines, and a hit about 3; at <= 1/2 the
+ * table took 21 bytes a series at 100,000 series, now 10.5. */
 static int htab_reserve(struct htab *t, uint32_t extra)
 {
 	struct htab nt = { 0 };
-	uint64_t need = ((uint64_t)t->n + extra) * 2;
+	uint64_t need = ((uint64_t)t->n + extra) * 5 / 4 + 1;
 
 	if (need <= t->cap)
 		return 0;
@@ -413,7 +422,7 @@ static uint32_t htab_next(const struct htab *t, uint64_t hash, uint32_t *pos)
 {
 	uint32_t mask = t->cap - 1;
 
-	/* Load <= 1/2 guarantees an empty slot, so the walk ends. */
+	/* Load <= 4/5 guarantees an empty slot, so the walk ends. */
 	while (*pos < t->cap) {
 		uint32_t i = ((uint32_t)hash + *pos) & mask;
 		(*pos)++;
@@ -764,6 +773,22 @@ static void chunks_free(struct vg_head *h, struct hchunk *c, bool is_late)
 	}
 }
 
+/* Samples in the open chunk of s (0 when it has none). */
+static size_t open_samples(const struct series *s)
+{
+	return s->open ? vg_chunk_enc_samples(s->open) : 0;
+}
+
+/* Gives back the open chunk's encoder and its bytes (none: nothing). */
+static void open_release(struct vg_head *h, struct series *s)
+{
+	if (s->open == NULL)
+		return;
+	vg_chunk_enc_release_in(s->open, &h->enc_alloc);
+	vg_slab_free(h->slab, s->open, sizeof(*s->open));
+	s->open = NULL;
+}
+
 static void series_release(struct vg_head *h, struct series *s)
 {
 	chunks_free(h, s->chunks, false);
@@ -772,7 +797,7 @@ static void series_release(struct vg_head *h, struct series *s)
 		free(s->late->buf);
 		free(s->late);
 	}
-	vg_chunk_enc_release_in(&s->open, &h->enc_alloc);
+	open_release(h, s);
 }
 
 void vg_head_free(struct vg_head *h)
@@ -1034,7 +1059,7 @@ static struct hchunk *chunks_last(struct hchunk *c)
  * to a frozen set before them. */
 static uint64_t in_base(const struct series *s)
 {
-	uint64_t n = vg_chunk_enc_samples(&s->open);
+	uint64_t n = open_samples(s);
 
 	for (const struct hchunk *c = s->chunks; c != NULL; c = c->next)
 		n += c->n;
@@ -1046,8 +1071,8 @@ static int64_t series_max_t(const struct series *s)
 {
 	const struct hchunk *last;
 
-	if (vg_chunk_enc_samples(&s->open) > 0)
-		return vg_chunk_enc_max_ts(&s->open);
+	if (open_samples(s) > 0)
+		return vg_chunk_enc_max_ts(s->open);
 	last = chunks_last(s->chunks);
 	return last ? chunk_max_t(last) : INT64_MIN;
 }
@@ -1162,15 +1187,15 @@ static int merge_open(struct vg_head *h, struct series *s)
 	int64_t ts[VG_CHUNK_MAX_MERGED];
 	double v[VG_CHUNK_MAX_MERGED];
 	struct hchunk *t = chunks_last(s->chunks), *m, **at;
-	size_t n_open = vg_chunk_enc_samples(&s->open), n_old, n_new, open_len, len;
+	size_t n_open = open_samples(s), n_old, n_new, open_len, len;
 	struct vg_buf *b = &h->merge_buf;
 	const uint8_t *open_p;
 	struct vg_err err;
 
 	if (t == NULL || n_open == 0 || t->n + n_open > VG_CHUNK_MAX_MERGED ||
-	    (uint64_t)vg_chunk_enc_min_ts(&s->open) - (uint64_t)chunk_max_t(t) > VG_CHUNK_MAX_STEP_MS)
+	    (uint64_t)vg_chunk_enc_min_ts(s->open) - (uint64_t)chunk_max_t(t) > VG_CHUNK_MAX_STEP_MS)
 		return 1;
-	open_p = vg_chunk_enc_bytes(&s->open, &open_len);
+	open_p = vg_chunk_enc_bytes(s->open, &open_len);
 	if (vg_chunk_decode(t->data, t->len, INT64_MAX, SIZE_MAX, ts, v, &n_old, &err) != 0 ||
 	    n_old != t->n ||
 	    vg_chunk_decode(open_p, open_len, INT64_MAX, SIZE_MAX, ts + n_old, v + n_old, &n_new, &err) != 0 ||
@@ -1192,7 +1217,7 @@ static int merge_open(struct vg_head *h, struct series *s)
 		;
 	*at = m;
 	vg_slab_free(h->slab, t, chunk_alloc_bytes(t, false));
-	vg_chunk_enc_release_in(&s->open, &h->enc_alloc);
+	open_release(h, s);
 	return 0;
 }
 
@@ -1200,15 +1225,17 @@ static int merge_open(struct vg_head *h, struct series *s)
  * ones; 0 or VG_ENOMEM (the chunk stays open). */
 static int cut_open(struct vg_head *h, struct series *s)
 {
-	struct hchunk *c = chunk_from(h, &s->open), *last;
+	struct hchunk *c, *last;
 
-	if (c == NULL)
+	if (s->open == NULL)
+		return 0;
+	if ((c = chunk_from(h, s->open)) == NULL)
 		return VG_ENOMEM;
 	if ((last = chunks_last(s->chunks)) != NULL)
 		last->next = c;
 	else
 		s->chunks = c;
-	vg_chunk_enc_release_in(&s->open, &h->enc_alloc);
+	open_release(h, s);
 	return 0;
 }
 
@@ -1222,6 +1249,15 @@ static int merge_or_cut(struct vg_head *h, struct series *s)
 	return cut_open(h, s);
 }
 
+/* Gives s an empty open chunk (it has none); 0 or VG_ENOMEM. */
+static int open_new(struct vg_head *h, struct series *s)
+{
+	if ((s->open = vg_slab_alloc(h->slab, sizeof(*s->open))) == NULL)
+		return VG_ENOMEM;
+	vg_chunk_enc_init(s->open);
+	return 0;
+}
+
 /* Adds one sample; returns 1 if it was stored, 0 if it repeated the
  * newest timestamp (stored once), or a negative error. */
 static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, double v)
@@ -1233,13 +1269,15 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 	if (t > max_t) {
 		/* A cut that finished the chunk but found no room for it in the
 		 * arena left it finished here: cut it again first. */
-		if (vg_chunk_enc_is_finished(&s->open) && (rc = cut_open(h, s)) != 0)
+		if (s->open && vg_chunk_enc_is_finished(s->open) && (rc = cut_open(h, s)) != 0)
 			return rc;
-		rc = vg_chunk_enc_append_in(&s->open, &h->enc_alloc, t, v);
+		if (s->open == NULL && (rc = open_new(h, s)) != 0)
+			return rc;
+		rc = vg_chunk_enc_append_in(s->open, &h->enc_alloc, t, v);
 		if (rc == VG_ELIMIT) {
-			if ((rc = merge_or_cut(h, s)) != 0)
+			if ((rc = merge_or_cut(h, s)) != 0 || (rc = open_new(h, s)) != 0)
 				return rc;
-			rc = vg_chunk_enc_append_in(&s->open, &h->enc_alloc, t, v);
+			rc = vg_chunk_enc_append_in(s->open, &h->enc_alloc, t, v);
 		}
 		if (rc != 0)
 			return rc;
@@ -1247,7 +1285,7 @@ static int series_add_sample(struct vg_head *h, struct series *s, int64_t t, dou
 		/* A full chunk takes no more: finish it now rather than at the
 		 * next sample, so it is kept in its finished (smaller) form. A
 		 * failure keeps it open; the next append cuts it. */
-		if (vg_chunk_enc_samples(&s->open) == VG_CHUNK_MAX_SAMPLES)
+		if (open_samples(s) == VG_CHUNK_MAX_SAMPLES)
 			(void)merge_or_cut(h, s);
 		return 1;
 	}
@@ -1308,8 +1346,10 @@ int vg_head_append(struct vg_head *h, size_t n, const uint32_t *ids, const int64
 		 * of the one after next. */
 		if (i + PREFETCH_AHEAD < n)
 			__builtin_prefetch(series_at(h, ids[i + PREFETCH_AHEAD]), 1);
-		if (i + 2 < n)
-			__builtin_prefetch(series_at(h, ids[i + 2])->open.buf, 1);
+		if (i + 4 < n)
+			__builtin_prefetch(series_at(h, ids[i + 4])->open, 1);
+		if (i + 2 < n && series_at(h, ids[i + 2])->open)
+			__builtin_prefetch(series_at(h, ids[i + 2])->open->buf, 1);
 
 		if (m != held) {
 			if (held)
@@ -1392,12 +1432,16 @@ void vg_head_memory(struct vg_head *h, struct vg_head_mem *out)
 		out->chunks += chunks_mem(s->chunks, false, &out->chunk_bytes, &out->chunk_headers);
 		if (s->late)
 			out->chunks += chunks_mem(s->late->chunks, true, &out->chunk_bytes, &out->chunk_headers);
-		(void)vg_chunk_enc_bytes(&s->open, &open_len);
+		open_len = 0;
+		if (s->open)
+			(void)vg_chunk_enc_bytes(s->open, &open_len);
 		if (open_len) {
 			out->open_chunks++;
 			out->open_bytes += open_len;
-			out->open_slack += vg_chunk_enc_alloc_bytes(&s->open) - open_len;
+			out->open_slack += vg_chunk_enc_alloc_bytes(s->open) - open_len;
 		}
+		if (s->open)
+			out->open_slack += sizeof(*s->open);
 		if (s->late) {
 			out->late += sizeof(*s->late) + s->late->cap * sizeof(*s->late->buf);
 			out->allocs += s->late->buf ? 2 : 1;
@@ -1545,8 +1589,8 @@ static struct sview live_view(const struct series *s, const struct vg_head_snap 
 	const struct late_part *lp = s->late;
 
 	if (lp == NULL)
-		return (struct sview){ s->chunks, &s->open, NULL, NULL, 0, in_base(s), 0, snap };
-	return (struct sview){ s->chunks, &s->open, lp->chunks, lp->buf, lp->n, in_base(s), lp->ever - lp->n, snap };
+		return (struct sview){ s->chunks, s->open, NULL, NULL, 0, in_base(s), 0, snap };
+	return (struct sview){ s->chunks, s->open, lp->chunks, lp->buf, lp->n, in_base(s), lp->ever - lp->n, snap };
 }
 
 /* The frozen part of a series: its chunks were in order when frozen. */
@@ -1618,7 +1662,8 @@ int vg_head_read_snap_ahead_locked(struct vg_head *h, uint32_t id, const struct 
 	if (next < h->n_series && stripe(h, next) == stripe(h, id)) {
 		const struct series *ns = series_at(h, next);
 		__builtin_prefetch(ns->chunks);
-		__builtin_prefetch(ns->open.buf);
+		if (ns->open)
+			__builtin_prefetch(ns->open->buf);
 	}
 	pthread_mutex_unlock(stripe(h, id));
 	return rc;
@@ -1893,7 +1938,7 @@ int vg_head_freeze(struct vg_head *h)
 		struct series *s = series_at(h, id);
 		int rc;
 
-		if (vg_chunk_enc_samples(&s->open) == 0)
+		if (open_samples(s) == 0)
 			continue;
 		pthread_mutex_lock(stripe(h, id));
 		rc = cut_open(h, s);

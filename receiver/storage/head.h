@@ -94,7 +94,7 @@ struct vg_head_mem {
 	size_t chunk_bytes;   /* finished chunks' encoded bytes */
 	size_t chunk_headers; /* their headers and late-arrival numbers */
 	size_t open_bytes;    /* open chunks' encoded bytes */
-	size_t open_slack;    /* room allocated for open chunks beyond their bytes */
+	size_t open_slack;    /* room allocated for open chunks beyond their bytes, and their encoders */
 	size_t late;          /* late-sample buffers and per-series late records */
 	size_t frozen;        /* the frozen set's table */
 	/* The chunk allocator's pages that may be resident beyond the chunk

@@ -1,6 +1,7 @@
 /*
- * slab.h: the head's allocator for chunk bytes: finished chunks and the
- * open chunks' growing buffers (head.c, chunk.h's vg_chunk_alloc hook).
+ * slab.h: the head's allocator for chunk bytes: finished chunks, the
+ * open chunks' encoders and their growing buffers (head.c, chunk.h's
+ * vg_chunk_alloc hook).
  *
  * Size classes (8 bytes apart up to 1 KiB, 16 up to 2 KiB, 32 up to 4 KiB),
  * each served from 64 KiB slabs carved out of 2 MiB mappings; a slab whose
