@@ -2135,8 +2135,8 @@ static long decode_regular(struct rd *d, uint64_t *dst, size_t n, uint64_t *step
 		if (step)
 			*step = dx;
 	}
-	for (size_t i = 0; i < n; i++, x += dx)
-		dst[i] = x;
+	dst[0] = x;
+	(void)fill_steps(dst + 1, n - 1, x, dx);
 	return (long)d->off;
 }
 
