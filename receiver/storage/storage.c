@@ -547,16 +547,39 @@ static int select_block(struct vg_storage_set *set, uint32_t place, const struct
 	return rc;
 }
 
-static int entry_cmp(const void *a, const void *b, void *arg)
+/*
+ * The entries in the one series order (vg_series_key_sort on references
+ * to them, then moved). One key's places in merge rank, the head, then
+ * newer blocks: the order they were pushed in, which breaks ties.
+ */
+static int sort_entries(struct vg_storage_set *set)
 {
-	const struct entry *x = a, *y = b;
-	const uint8_t *keys = arg;
-	int c = vg_series_key_cmp(keys + x->key_off, x->key_len, keys + y->key_off, y->key_len);
+	struct vg_key_ref *refs;
+	struct entry *sorted;
+	size_t n = set->n_entries;
 
-	if (c != 0)
-		return c;
-	/* One key's places in merge rank: the head, then newer blocks. */
-	return x->place > y->place ? -1 : x->place < y->place;
+	if (n < 2)
+		return 0;
+	if (n > UINT32_MAX)
+		return VG_ENOMEM;
+	refs = malloc(n * sizeof(*refs));
+	sorted = malloc(n * sizeof(*sorted));
+	if (refs == NULL || sorted == NULL) {
+		free(refs);
+		free(sorted);
+		return VG_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (struct vg_key_ref){ set->keys.data + set->entries[i].key_off, set->entries[i].key_len,
+					       (uint32_t)i };
+	vg_series_key_sort(refs, n);
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = set->entries[refs[i].tag];
+	free(refs);
+	free(set->entries);
+	set->entries = sorted;
+	set->cap_entries = n;
+	return 0;
 }
 
 static int read_merged(const struct vg_storage_set *set, struct scratch *sc, size_t i, int64_t min_t,
@@ -716,14 +739,17 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		vg_storage_set_free(set);
 		return vg_err_set(err, rc, "out of memory selecting series");
 	}
-	for (uint32_t i = 0; rc == 0 && i < set->n_blocks; i++)
-		rc = select_block(set, i, sel, err);
+	/* newest first: the merge rank of one key's places (sort_entries) */
+	for (uint32_t i = set->n_blocks; rc == 0 && i > 0; i--)
+		rc = select_block(set, i - 1, sel, err);
 	if (rc != 0) {
 		vg_storage_set_free(set);
 		return rc;
 	}
-	if (set->n_entries > 1)
-		qsort_r(set->entries, set->n_entries, sizeof(*set->entries), entry_cmp, set->keys.data);
+	if (sort_entries(set) != 0) {
+		vg_storage_set_free(set);
+		return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+	}
 	if (set->n_entries) {
 		set->runs = malloc(set->n_entries * sizeof(*set->runs));
 		if (set->runs == NULL) {
