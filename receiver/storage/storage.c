@@ -39,7 +39,7 @@
  * removes every block of its tier within its range with a lower stamp:
  * what a compaction that crashed before deleting its inputs left.
  */
-#include "config.h" /* _GNU_SOURCE: qsort_r */
+#include "config.h"
 
 #include "receiver/storage/storage.h"
 #include "common/buf.h"
