@@ -488,8 +488,8 @@ void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out)
 
 /* --- selections ---------------------------------------------------------- */
 
-static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key_len,
-		      uint32_t place, uint32_t id)
+/* An entry for the key at set->keys[key_off ..) (written there already). */
+static int add_entry(struct vg_storage_set *set, size_t key_off, size_t key_len, uint32_t place, uint32_t id)
 {
 	if (set->n_entries == set->cap_entries) {
 		size_t cap = set->cap_entries ? set->cap_entries * 2 : 256;
@@ -499,9 +499,17 @@ static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key
 		set->entries = p;
 		set->cap_entries = cap;
 	}
-	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id, { 0, 0 } };
+	set->entries[set->n_entries++] = (struct entry){ key_off, (uint32_t)key_len, place, id, { 0, 0 } };
+	return 0;
+}
+
+static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key_len,
+		      uint32_t place, uint32_t id)
+{
+	size_t off = set->keys.len;
+
 	vg_buf_append(&set->keys, key, key_len);
-	return vg_buf_failed(&set->keys) ? VG_ENOMEM : 0;
+	return vg_buf_failed(&set->keys) ? VG_ENOMEM : add_entry(set, off, key_len, place, id);
 }
 
 /* Entries of the head's ids[0..n) into set, its read lock taken again
@@ -509,24 +517,23 @@ static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key
 static int key_head_ids(struct vg_storage_set *set, const uint32_t *ids, size_t n, bool is_locked)
 {
 	struct vg_head *h = set->head;
-	struct vg_buf key = VG_BUF_INIT;
 	int rc = 0;
 
 	if (!is_locked)
 		vg_head_rdlock(h);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t off = set->keys.len;
 		if (i % SLICE == SLICE - 1) {
 			vg_head_unlock(h);
 			vg_head_rdlock(h);
 		}
-		vg_buf_reset(&key);
-		if ((rc = vg_head_series_key_locked(h, ids[i], &key)) == 0)
-			rc = push_entry(set, key.data, key.len, PLACE_HEAD, ids[i]);
+		/* written straight into the set's keys */
+		if ((rc = vg_head_series_key_locked(h, ids[i], &set->keys)) == 0)
+			rc = add_entry(set, off, set->keys.len - off, PLACE_HEAD, ids[i]);
 		if (rc == 0)
 			vg_head_snap_locked(h, ids[i], &set->entries[set->n_entries - 1].snap);
 	}
 	vg_head_unlock(h);
-	vg_buf_release(&key);
 	return rc;
 }
 
