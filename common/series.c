@@ -501,3 +501,163 @@ int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
 			return c;
 	}
 }
+
+/* --- sorting keys ---------------------------------------------------------- */
+
+/* Subranges of at most this many keys are sorted by insertion. */
+#define KEY_SORT_SMALL 8
+
+static int key_ref_cmp(const void *x, const void *y)
+{
+	const struct vg_key_ref *a = x, *b = y;
+	int c = vg_series_key_cmp(a->key, a->len, b->key, b->len);
+
+	if (c != 0)
+		return c;
+	return a->tag < b->tag ? -1 : a->tag > b->tag;
+}
+
+/* Byte d of r as keys of one metric name order by their bytes (see
+ * vg_series_key_cmp): -1 past the end, 0 for KEY_SEP (a field ends first),
+ * the byte + 1 otherwise. */
+static inline int key_sym(const struct vg_key_ref *r, size_t d)
+{
+	if (d >= r->len)
+		return -1;
+	return r->key[d] == KEY_SEP ? 0 : r->key[d] + 1;
+}
+
+/* The first position from d at which a and b differ, or the shorter's
+ * length. */
+static size_t key_ref_lcp(const struct vg_key_ref *a, const struct vg_key_ref *b, size_t d)
+{
+	size_t n = a->len < b->len ? a->len : b->len, p = d;
+
+	for (; p + 8 <= n; p += 8) {
+		uint64_t x, y;
+		memcpy(&x, a->key + p, sizeof(x));
+		memcpy(&y, b->key + p, sizeof(y));
+		if (x != y)
+			break;
+	}
+	for (; p < n && a->key[p] == b->key[p]; p++)
+		;
+	return p;
+}
+
+/* a and b, keys of one metric name that agree on [0, d), compared as
+ * key_ref_cmp does. Where one ends inside the other the label order
+ * decides (a shorter label set is not always first: a label named below
+ * "__name__" comes before it), so those go to vg_series_key_cmp. */
+static int key_ref_cmp_from(const struct vg_key_ref *a, const struct vg_key_ref *b, size_t d)
+{
+	size_t p = key_ref_lcp(a, b, d);
+
+	if (p < a->len && p < b->len)
+		return key_sym(a, p) < key_sym(b, p) ? -1 : 1;
+	if (a->len == b->len)
+		return a->tag < b->tag ? -1 : a->tag > b->tag;
+	return key_ref_cmp(a, b);
+}
+
+static inline void key_ref_swap(struct vg_key_ref *a, struct vg_key_ref *b)
+{
+	struct vg_key_ref t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static inline int median3(int a, int b, int c)
+{
+	if (a > b) {
+		int t = a;
+		a = b;
+		b = t;
+	}
+	return c <= a ? a : c >= b ? b : c;
+}
+
+/*
+ * Bentley and Sedgewick's multikey quicksort of v[0..n), keys of one
+ * metric name that agree on [0, d): a three-way partition by the symbol at
+ * d, the equal part going on at d + 1. A subrange where some key ends at d
+ * and some go on (one label set a prefix of another) or all end (equal
+ * keys) is sorted by key_ref_cmp. The two smaller parts recurse, the
+ * largest loops, so the depth stays under log2(n).
+ */
+static void key_mkqs(struct vg_key_ref *v, size_t n, size_t d)
+{
+	while (n > 1) {
+		if (n <= KEY_SORT_SMALL) {
+			for (size_t i = 1; i < n; i++)
+				for (size_t j = i; j > 0 && key_ref_cmp_from(&v[j - 1], &v[j], d) > 0; j--)
+					key_ref_swap(&v[j - 1], &v[j]);
+			return;
+		}
+		int piv = median3(key_sym(&v[0], d), key_sym(&v[n / 2], d), key_sym(&v[n - 1], d));
+		size_t lt = 0, i = 0, gt = n;
+		bool has_end = false;
+
+		while (i < gt) {
+			int s = key_sym(&v[i], d);
+			has_end |= s < 0;
+			if (s < piv)
+				key_ref_swap(&v[lt++], &v[i++]);
+			else if (s > piv)
+				key_ref_swap(&v[i], &v[--gt]);
+			else
+				i++;
+		}
+		if (has_end) {
+			qsort(v, n, sizeof(*v), key_ref_cmp);
+			return;
+		}
+		if (lt == 0 && gt == n) {
+			/* all agree at d: skip to where the first differs from any */
+			size_t m = v[0].len;
+			for (size_t k = 1; k < n && m > d + 1; k++) {
+				size_t p = key_ref_lcp(&v[0], &v[k], d + 1);
+				m = p < m ? p : m;
+			}
+			d = m > d + 1 ? m : d + 1;
+			continue;
+		}
+		size_t nl = lt, ne = gt - lt, ng = n - gt;
+		if (ne >= nl && ne >= ng) {
+			key_mkqs(v, nl, d);
+			key_mkqs(v + gt, ng, d);
+			v += lt;
+			n = ne;
+			d++;
+		} else if (nl >= ng) {
+			key_mkqs(v + lt, ne, d + 1);
+			key_mkqs(v + gt, ng, d);
+			n = nl;
+		} else {
+			key_mkqs(v, nl, d);
+			key_mkqs(v + lt, ne, d + 1);
+			v += gt;
+			n = ng;
+		}
+	}
+}
+
+void vg_series_key_sort(struct vg_key_ref *v, size_t n)
+{
+	const uint8_t *sep;
+	size_t nl;
+
+	if (n < 2)
+		return;
+	/* the byte order holds past a metric name all share */
+	sep = memchr(v[0].key, KEY_SEP, v[0].len);
+	nl = sep ? (size_t)(sep - v[0].key) : 0;
+	for (size_t i = 0; sep && i < n; i++)
+		if (v[i].len <= nl || v[i].key[nl] != KEY_SEP || v[i].key[v[i].len - 1] != KEY_SEP ||
+		    memcmp(v[i].key, v[0].key, nl) != 0)
+			sep = NULL;
+	if (sep == NULL)
+		qsort(v, n, sizeof(*v), key_ref_cmp);
+	else
+		key_mkqs(v, n, nl + 1);
+}

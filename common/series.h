@@ -95,6 +95,17 @@ uint64_t vg_series_key_hash(const uint8_t *key, size_t len);
  * then values compared bytewise, a series that is a prefix of another
  * first. <0, 0 or >0. Keys that do not parse compare by their bytes. */
 int vg_series_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* A key to sort (borrowed: key[0..len)); tag orders equal keys. */
+struct vg_key_ref {
+	const uint8_t *key;
+	uint32_t len;
+	uint32_t tag;
+};
+/* Sorts v[0..n) in vg_series_key_cmp's order, equal keys by tag
+ * (ascending). Keys of one metric name, a selection's usual case, are
+ * sorted by their bytes a position at a time (a multikey quicksort) rather
+ * than compared whole; others by vg_series_key_cmp. */
+void vg_series_key_sort(struct vg_key_ref *v, size_t n);
 
 /* Appends name{a="x",b="y"} with Prometheus's escapes (\\, \", \n). */
 void vg_series_format(const struct vg_series *s, struct vg_buf *out);

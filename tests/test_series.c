@@ -186,6 +186,76 @@ START_TEST(test_key_roundtrip_and_hash_agree)
 }
 END_TEST
 
+static int ref_cmp_whole(const void *x, const void *y)
+{
+	const struct vg_key_ref *a = x, *b = y;
+	int c = vg_series_key_cmp(a->key, a->len, b->key, b->len);
+
+	return c != 0 ? c : a->tag < b->tag ? -1 : a->tag > b->tag;
+}
+
+/* vg_series_key_sort against qsort with vg_series_key_cmp, on keys built to
+ * meet every case of the byte order: label sets that are prefixes of
+ * others, labels named below "__name__" ("A", "B"), values that are
+ * prefixes of others, equal keys (ordered by tag), and now and then a
+ * second metric name (the whole comparison); some rounds give every key
+ * every label, as a selection of one metric mostly has. */
+START_TEST(test_key_sort_agrees_with_cmp)
+{
+	static const char *const names[] = { "A", "B", "a", "b", "cpu", "instance", "mode", "zz" };
+	static const char *const values[] = { "", "0", "1", "12", "2", "host-00001", "host-00010", "x" };
+	uint32_t x = 12345;
+	struct vg_buf keys = VG_BUF_INIT;
+	struct vg_key_ref *v = malloc(5000 * sizeof(*v)), *w = malloc(5000 * sizeof(*w));
+	size_t *off = malloc(5000 * sizeof(*off));
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(off);
+	for (int round = 0; round < 300; round++) {
+		size_t n = round < 299 ? (size_t)(round % 97) : 5000;
+		bool two_names = round % 5 == 4, all_labels = round % 7 == 3 || n == 5000;
+
+		vg_buf_reset(&keys);
+		for (size_t i = 0; i < n; i++) {
+			struct vg_series s;
+			x = x * 1103515245u + 12345u;
+			if (i > 0 && (x >> 28) == 0) {
+				/* the same key again */
+				off[i] = off[i - 1 - (x >> 16) % i];
+				v[i].len = v[i - 1 - (x >> 16) % i].len;
+				v[i].tag = (uint32_t)i;
+				continue;
+			}
+			vg_series_init(&s, two_names && (x >> 20) % 3 == 0 ? "n" : "m");
+			for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+				x = x * 1103515245u + 12345u;
+				size_t nv = sizeof(values) / sizeof(values[0]) - all_labels;
+				vg_series_add(&s, names[k], values[all_labels + (x >> 16) % nv]);
+			}
+			ck_assert_int_eq(vg_series_canonicalize(&s, NULL), 0);
+			off[i] = keys.len;
+			vg_series_key(&s, &keys);
+			v[i].len = (uint32_t)(keys.len - off[i]);
+			v[i].tag = (uint32_t)i;
+		}
+		ck_assert(!vg_buf_failed(&keys));
+		for (size_t i = 0; i < n; i++)
+			v[i].key = keys.data + off[i];
+		memcpy(w, v, n * sizeof(*v));
+		vg_series_key_sort(v, n);
+		if (n)
+			qsort(w, n, sizeof(*w), ref_cmp_whole);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_uint_eq(v[i].tag, w[i].tag);
+	}
+	vg_buf_release(&keys);
+	free(v);
+	free(w);
+	free(off);
+}
+END_TEST
+
 START_TEST(test_format_escapes_values)
 {
 	struct vg_series s;
@@ -259,6 +329,7 @@ static Suite *series_suite(void)
 	tcase_add_test(tc, test_key_length_limit);
 	tcase_add_test(tc, test_hash_ignores_label_order_and_differs_by_content);
 	tcase_add_test(tc, test_key_roundtrip_and_hash_agree);
+	tcase_add_test(tc, test_key_sort_agrees_with_cmp);
 	tcase_add_test(tc, test_format_escapes_values);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("buf");

@@ -230,6 +230,53 @@ START_TEST(test_storage_head_and_blocks_read_as_one_series)
 }
 END_TEST
 
+/* A selection of more head series than one thread keys (SELECT_PAR_MIN in
+ * storage.c: two halves, merged), created out of key order, beside a block
+ * that holds three of the keys, one of them only there: one sorted list,
+ * each key once, a key of both places read from both. */
+START_TEST(test_storage_large_selection_sorted_and_merged)
+{
+	const struct bseries b1[] = { { "m", "h00000", 0, 1000, 10, 0 },
+				      { "m", "h05000x", 0, 1000, 10, 0 },
+				      { "m", "h09999", 0, 1000, 10, 0 } };
+	struct vg_head *h = vg_head_new();
+	struct vg_samples smp = { 0 };
+	struct vg_storage_set *set;
+	struct vg_storage *st;
+	char inst[32];
+
+	write_block("0000000000000-0000000010000.vgb", 0, 10000, b1, 3);
+	for (uint32_t i = 0; i < 10000; i++) {
+		uint32_t k = (i * 7919u) % 10000u;
+		snprintf(inst, sizeof(inst), "h%05u", k);
+		head_put(h, head_add(h, "m", inst), 20000, (double)k);
+	}
+	st = open_ok(h);
+	set = select_ok(st, "m", INT64_MIN, INT64_MAX);
+	ck_assert_uint_eq(vg_storage_set_len(set), 10001);
+	for (size_t i = 0, k = 0; i < 10001; i++) {
+		if (i == 5001) {
+			assert_key(set, i, "m", "h05000x");
+			continue;
+		}
+		snprintf(inst, sizeof(inst), "h%05zu", k++);
+		assert_key(set, i, "m", inst);
+	}
+	ck_assert_int_eq(vg_storage_set_read(set, 0, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 11);
+	ck_assert_int_eq(smp.ts_ms[10], 20000);
+	ck_assert_int_eq(vg_storage_set_read(set, 5001, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 10);
+	ck_assert_int_eq(vg_storage_set_read(set, 10000, INT64_MIN, INT64_MAX, &smp, NULL), 0);
+	ck_assert_uint_eq(smp.n, 11);
+	ck_assert(smp.values[10] == 9999.0);
+	vg_storage_set_free(set);
+	vg_samples_release(&smp);
+	vg_storage_close(st);
+	vg_head_free(h);
+}
+END_TEST
+
 START_TEST(test_storage_labels_are_a_union)
 {
 	const struct bseries b1[] = { { "disk", "z", 0, 1000, 3, 0 } };
@@ -505,6 +552,7 @@ static Suite *storage_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_storage_head_and_blocks_read_as_one_series);
+	tcase_add_test(tc, test_storage_large_selection_sorted_and_merged);
 	tcase_add_test(tc, test_storage_labels_are_a_union);
 	tcase_add_test(tc, test_storage_damaged_block_refused_rest_served);
 	tcase_add_test(tc, test_storage_block_added_while_a_selection_reads);

@@ -11,6 +11,9 @@
  * rollup resolution) matching indexes become
  * entries (key, place), the keys copied into the set; the entries are
  * sorted by key in the one series order; runs of equal keys are one series.
+ * Of a large selection (SELECT_PAR_MIN head series), the second half of
+ * the head's is keyed and sorted on a thread of its own meanwhile, joined
+ * and merged in before the runs are made (docs/threads.md).
  * The set holds a reference to every block it names, so a block dropped
  * from the storage meanwhile stays readable until the set is freed, and a
  * snapshot of every head series it selected (head.h), taken while the
@@ -36,7 +39,7 @@
  * removes every block of its tier within its range with a lower stamp:
  * what a compaction that crashed before deleting its inputs left.
  */
-#include "config.h" /* _GNU_SOURCE: qsort_r */
+#include "config.h"
 
 #include "receiver/storage/storage.h"
 #include "common/buf.h"
@@ -485,8 +488,8 @@ void vg_storage_stats(struct vg_storage *st, struct vg_storage_stats *out)
 
 /* --- selections ---------------------------------------------------------- */
 
-static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key_len,
-		      uint32_t place, uint32_t id)
+/* An entry for the key at set->keys[key_off ..) (written there already). */
+static int add_entry(struct vg_storage_set *set, size_t key_off, size_t key_len, uint32_t place, uint32_t id)
 {
 	if (set->n_entries == set->cap_entries) {
 		size_t cap = set->cap_entries ? set->cap_entries * 2 : 256;
@@ -496,36 +499,161 @@ static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key
 		set->entries = p;
 		set->cap_entries = cap;
 	}
-	set->entries[set->n_entries++] = (struct entry){ set->keys.len, (uint32_t)key_len, place, id, { 0, 0 } };
-	vg_buf_append(&set->keys, key, key_len);
-	return vg_buf_failed(&set->keys) ? VG_ENOMEM : 0;
+	set->entries[set->n_entries++] = (struct entry){ key_off, (uint32_t)key_len, place, id, { 0, 0 } };
+	return 0;
 }
 
-static int select_head(struct vg_storage_set *set, const struct vg_selector *sel)
+static int push_entry(struct vg_storage_set *set, const uint8_t *key, size_t key_len,
+		      uint32_t place, uint32_t id)
+{
+	size_t off = set->keys.len;
+
+	vg_buf_append(&set->keys, key, key_len);
+	return vg_buf_failed(&set->keys) ? VG_ENOMEM : add_entry(set, off, key_len, place, id);
+}
+
+/* Entries of the head's ids[0..n) into set, its read lock taken again
+ * every SLICE series. */
+static int key_head_ids(struct vg_storage_set *set, const uint32_t *ids, size_t n, bool is_locked)
 {
 	struct vg_head *h = set->head;
-	struct vg_buf key = VG_BUF_INIT;
-	uint32_t *ids = NULL;
-	size_t n = 0;
-	int rc;
+	int rc = 0;
 
-	vg_head_rdlock(h);
-	rc = vg_head_select_locked(h, sel, &ids, &n);
+	if (!is_locked)
+		vg_head_rdlock(h);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t off = set->keys.len;
 		if (i % SLICE == SLICE - 1) {
 			vg_head_unlock(h);
 			vg_head_rdlock(h);
 		}
-		vg_buf_reset(&key);
-		if ((rc = vg_head_series_key_locked(h, ids[i], &key)) == 0)
-			rc = push_entry(set, key.data, key.len, PLACE_HEAD, ids[i]);
+		/* written straight into the set's keys */
+		if ((rc = vg_head_series_key_locked(h, ids[i], &set->keys)) == 0)
+			rc = add_entry(set, off, set->keys.len - off, PLACE_HEAD, ids[i]);
 		if (rc == 0)
 			vg_head_snap_locked(h, ids[i], &set->entries[set->n_entries - 1].snap);
 	}
 	vg_head_unlock(h);
-	vg_buf_release(&key);
+	return rc;
+}
+
+static int sort_entries(struct vg_storage_set *set);
+
+/*
+ * The second half of a large selection's head series, keyed and sorted on
+ * a thread of its own while the selecting thread keys the first half and
+ * the blocks (select_head): its entries and keys in a set of its own
+ * (part: only those fields used), merged into the selection after the
+ * join (merge_part).
+ */
+struct key_job {
+	pthread_t th;
+	bool is_running;
+	struct vg_storage_set part;
+	uint32_t *ids; /* the head's selection, both halves; freed after the join */
+	size_t from, n;
+	int rc;
+};
+
+/* Head selections of this many series or more are keyed on two threads. */
+#define SELECT_PAR_MIN 8192
+
+static void *key_job_main(void *arg)
+{
+	struct key_job *j = arg;
+
+	j->rc = key_head_ids(&j->part, j->ids + j->from, j->n - j->from, false);
+	if (j->rc == 0)
+		j->rc = sort_entries(&j->part);
+	return NULL;
+}
+
+/* Joins j's thread (if it runs) and frees what it holds: its rc. */
+static int key_job_end(struct key_job *j)
+{
+	if (j->is_running)
+		pthread_join(j->th, NULL);
+	j->is_running = false;
+	vg_buf_release(&j->part.keys);
+	free(j->part.entries);
+	free(j->ids);
+	memset(&j->part, 0, sizeof(j->part));
+	j->ids = NULL;
+	return j->rc;
+}
+
+/* The head's series matching sel into set; of a large selection, the
+ * second half keyed on j's thread (SELECT_PAR_MIN; on the calling thread
+ * if none can be started), for key_job_end and merge_part. */
+static int select_head(struct vg_storage_set *set, const struct vg_selector *sel, struct key_job *j)
+{
+	struct vg_head *h = set->head;
+	uint32_t *ids = NULL;
+	size_t n = 0, mine;
+	int rc;
+
+	vg_head_rdlock(h);
+	if ((rc = vg_head_select_locked(h, sel, &ids, &n)) != 0) {
+		vg_head_unlock(h);
+		return rc;
+	}
+	mine = n;
+	if (n >= SELECT_PAR_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		j->ids = ids;
+		j->from = mine = n / 2;
+		j->n = n;
+		j->part.head = h;
+		vg_buf_init(&j->part.keys);
+		j->is_running = pthread_create(&j->th, NULL, key_job_main, j) == 0;
+		ids = NULL;
+	}
+	rc = key_head_ids(set, j->ids ? j->ids : ids, mine, true);
+	if (j->ids && !j->is_running)
+		key_job_main(j);
 	free(ids);
 	return rc;
+}
+
+/* The sorted entries of j's part merged into set's, sorted (one key's
+ * places: the head first, as sort_entries orders them). */
+static int merge_part(struct vg_storage_set *set, struct key_job *j)
+{
+	const struct vg_storage_set *b = &j->part;
+	size_t base = set->keys.len, n = set->n_entries + b->n_entries, x = 0, y = 0, k = 0;
+	struct entry *m;
+
+	if (b->n_entries == 0)
+		return 0;
+	if ((m = malloc(n * sizeof(*m))) == NULL)
+		return VG_ENOMEM;
+	vg_buf_append(&set->keys, b->keys.data, b->keys.len);
+	if (vg_buf_failed(&set->keys)) {
+		free(m);
+		return VG_ENOMEM;
+	}
+	while (x < set->n_entries && y < b->n_entries) {
+		const struct entry *ex = &set->entries[x], *ey = &b->entries[y];
+		/* equal keys: ey is the head's, ex a block's */
+		if (vg_series_key_cmp(set->keys.data + ex->key_off, ex->key_len, set->keys.data + base + ey->key_off,
+				      ey->key_len) < 0) {
+			m[k++] = *ex;
+			x++;
+		} else {
+			m[k] = *ey;
+			m[k++].key_off += base;
+			y++;
+		}
+	}
+	for (; x < set->n_entries; x++)
+		m[k++] = set->entries[x];
+	for (; y < b->n_entries; y++) {
+		m[k] = b->entries[y];
+		m[k++].key_off += base;
+	}
+	free(set->entries);
+	set->entries = m;
+	set->n_entries = set->cap_entries = n;
+	return 0;
 }
 
 static int select_block(struct vg_storage_set *set, uint32_t place, const struct vg_selector *sel,
@@ -547,16 +675,39 @@ static int select_block(struct vg_storage_set *set, uint32_t place, const struct
 	return rc;
 }
 
-static int entry_cmp(const void *a, const void *b, void *arg)
+/*
+ * The entries in the one series order (vg_series_key_sort on references
+ * to them, then moved). One key's places in merge rank, the head, then
+ * newer blocks: the order they were pushed in, which breaks ties.
+ */
+static int sort_entries(struct vg_storage_set *set)
 {
-	const struct entry *x = a, *y = b;
-	const uint8_t *keys = arg;
-	int c = vg_series_key_cmp(keys + x->key_off, x->key_len, keys + y->key_off, y->key_len);
+	struct vg_key_ref *refs;
+	struct entry *sorted;
+	size_t n = set->n_entries;
 
-	if (c != 0)
-		return c;
-	/* One key's places in merge rank: the head, then newer blocks. */
-	return x->place > y->place ? -1 : x->place < y->place;
+	if (n < 2)
+		return 0;
+	if (n > UINT32_MAX)
+		return VG_ENOMEM;
+	refs = malloc(n * sizeof(*refs));
+	sorted = malloc(n * sizeof(*sorted));
+	if (refs == NULL || sorted == NULL) {
+		free(refs);
+		free(sorted);
+		return VG_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (struct vg_key_ref){ set->keys.data + set->entries[i].key_off, set->entries[i].key_len,
+					       (uint32_t)i };
+	vg_series_key_sort(refs, n);
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = set->entries[refs[i].tag];
+	free(refs);
+	free(set->entries);
+	set->entries = sorted;
+	set->cap_entries = n;
+	return 0;
 }
 
 static int read_merged(const struct vg_storage_set *set, struct scratch *sc, size_t i, int64_t min_t,
@@ -679,6 +830,7 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		      struct vg_err *err)
 {
 	struct vg_storage_set *set = calloc(1, sizeof(*set));
+	struct key_job kj = { 0 };
 	int rc = 0;
 
 	*out = NULL;
@@ -712,18 +864,30 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		vg_storage_set_free(set);
 		return vg_err_set(err, rc, "out of memory selecting series");
 	}
-	if ((rc = select_head(set, sel)) != 0) {
+	if ((rc = select_head(set, sel, &kj)) != 0) {
+		key_job_end(&kj);
 		vg_storage_set_free(set);
 		return vg_err_set(err, rc, "out of memory selecting series");
 	}
-	for (uint32_t i = 0; rc == 0 && i < set->n_blocks; i++)
-		rc = select_block(set, i, sel, err);
+	/* newest first: the merge rank of one key's places (sort_entries) */
+	for (uint32_t i = set->n_blocks; rc == 0 && i > 0; i--)
+		rc = select_block(set, i - 1, sel, err);
 	if (rc != 0) {
+		key_job_end(&kj);
 		vg_storage_set_free(set);
 		return rc;
 	}
-	if (set->n_entries > 1)
-		qsort_r(set->entries, set->n_entries, sizeof(*set->entries), entry_cmp, set->keys.data);
+	rc = sort_entries(set);
+	if (kj.is_running)
+		pthread_join(kj.th, NULL);
+	kj.is_running = false;
+	if (rc == 0 && (rc = kj.rc) == 0)
+		rc = merge_part(set, &kj);
+	key_job_end(&kj);
+	if (rc != 0) {
+		vg_storage_set_free(set);
+		return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+	}
 	if (set->n_entries) {
 		set->runs = malloc(set->n_entries * sizeof(*set->runs));
 		if (set->runs == NULL) {
