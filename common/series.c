@@ -531,18 +531,10 @@ static inline int key_sym(const struct vg_key_ref *r, size_t d)
  * length. */
 static size_t key_ref_lcp(const struct vg_key_ref *a, const struct vg_key_ref *b, size_t d)
 {
-	size_t n = a->len < b->len ? a->len : b->len, p = d;
+	size_t n = a->len < b->len ? a->len : b->len;
+	bool has_sep;
 
-	for (; p + 8 <= n; p += 8) {
-		uint64_t x, y;
-		memcpy(&x, a->key + p, sizeof(x));
-		memcpy(&y, b->key + p, sizeof(y));
-		if (x != y)
-			break;
-	}
-	for (; p < n && a->key[p] == b->key[p]; p++)
-		;
-	return p;
+	return d + common_prefix(a->key + d, b->key + d, n - d, &has_sep);
 }
 
 /* a and b, keys of one metric name that agree on [0, d), compared as

@@ -232,13 +232,15 @@ END_TEST
 
 /* A selection of more head series than one thread keys (SELECT_PAR_MIN in
  * storage.c: two halves, merged), created out of key order, beside a block
- * that holds three of the keys, one of them only there: one sorted list,
- * each key once, a key of both places read from both. */
+ * that holds three of the keys, one of them only there, and a newer block
+ * that holds one of them again: one sorted list, each key once, a key of
+ * several places read from all of them. */
 START_TEST(test_storage_large_selection_sorted_and_merged)
 {
 	const struct bseries b1[] = { { "m", "h00000", 0, 1000, 10, 0 },
 				      { "m", "h05000x", 0, 1000, 10, 0 },
 				      { "m", "h09999", 0, 1000, 10, 0 } };
+	const struct bseries b2[] = { { "m", "h09999", 10000, 1000, 10, 0 } };
 	struct vg_head *h = vg_head_new();
 	struct vg_samples smp = { 0 };
 	struct vg_storage_set *set;
@@ -246,6 +248,7 @@ START_TEST(test_storage_large_selection_sorted_and_merged)
 	char inst[32];
 
 	write_block("0000000000000-0000000010000.vgb", 0, 10000, b1, 3);
+	write_block("0000000010000-0000000020000.vgb", 10000, 20000, b2, 1);
 	for (uint32_t i = 0; i < 10000; i++) {
 		uint32_t k = (i * 7919u) % 10000u;
 		snprintf(inst, sizeof(inst), "h%05u", k);
@@ -268,8 +271,10 @@ START_TEST(test_storage_large_selection_sorted_and_merged)
 	ck_assert_int_eq(vg_storage_set_read(set, 5001, INT64_MIN, INT64_MAX, &smp, NULL), 0);
 	ck_assert_uint_eq(smp.n, 10);
 	ck_assert_int_eq(vg_storage_set_read(set, 10000, INT64_MIN, INT64_MAX, &smp, NULL), 0);
-	ck_assert_uint_eq(smp.n, 11);
-	ck_assert(smp.values[10] == 9999.0);
+	ck_assert_uint_eq(smp.n, 21);
+	ck_assert_int_eq(smp.ts_ms[10], 10000);
+	ck_assert_int_eq(smp.ts_ms[20], 20000);
+	ck_assert(smp.values[20] == 9999.0);
 	vg_storage_set_free(set);
 	vg_samples_release(&smp);
 	vg_storage_close(st);

@@ -2028,8 +2028,9 @@ static bool ints_regular(const uint64_t *x, size_t n)
 /* Appends to out the smallest of the integer encodings of kinds[] (the
  * first of equals), each in short blocks or, when strictly smaller, long
  * ones: sized first, then only the smallest written. Entries that step
- * evenly are a regular column (tag 0x04), which is 2 bytes smaller than
- * any of those (their one block's gcd and width). */
+ * evenly are a regular column (tag 0x04), never larger than any of
+ * those and 2 bytes smaller than a delta column's one block (its gcd and
+ * width). */
 static int encode_ints_best(const uint64_t *x, size_t n, const unsigned *kinds, size_t nkinds,
 			    struct vg_buf *out)
 {

@@ -76,6 +76,7 @@ struct vg_storage {
 	uint64_t damaged_blocks;
 	struct vg_tombstones *tomb; /* deleted ranges (tombstone.h) */
 	int64_t max_stamp;        /* under mu */
+	bool is_multicore;        /* a large selection is keyed on two threads */
 };
 
 struct segment {
@@ -289,6 +290,7 @@ int vg_storage_open(const struct vg_storage_options *opts, struct vg_storage **o
 		return vg_err_set(err, VG_ENOMEM, "out of memory");
 	pthread_mutex_init(&st->mu, NULL);
 	st->head = opts->head;
+	st->is_multicore = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 	if ((rc = vg_tombstones_open(opts->data_dir, &st->tomb, err)) != 0) {
 		vg_storage_close(st);
 		return rc;
@@ -585,7 +587,8 @@ static int key_job_end(struct key_job *j)
 /* The head's series matching sel into set; of a large selection, the
  * second half keyed on j's thread (SELECT_PAR_MIN; on the calling thread
  * if none can be started), for key_job_end and merge_part. */
-static int select_head(struct vg_storage_set *set, const struct vg_selector *sel, struct key_job *j)
+static int select_head(struct vg_storage_set *set, const struct vg_selector *sel, bool two_threads,
+		       struct key_job *j)
 {
 	struct vg_head *h = set->head;
 	uint32_t *ids = NULL;
@@ -598,7 +601,7 @@ static int select_head(struct vg_storage_set *set, const struct vg_selector *sel
 		return rc;
 	}
 	mine = n;
-	if (n >= SELECT_PAR_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+	if (n >= SELECT_PAR_MIN && two_threads) {
 		j->ids = ids;
 		j->from = mine = n / 2;
 		j->n = n;
@@ -608,7 +611,7 @@ static int select_head(struct vg_storage_set *set, const struct vg_selector *sel
 		ids = NULL;
 	}
 	rc = key_head_ids(set, j->ids ? j->ids : ids, mine, true);
-	if (j->ids && !j->is_running)
+	if (rc == 0 && j->ids && !j->is_running)
 		key_job_main(j);
 	free(ids);
 	return rc;
@@ -864,7 +867,7 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 		vg_storage_set_free(set);
 		return vg_err_set(err, rc, "out of memory selecting series");
 	}
-	if ((rc = select_head(set, sel, &kj)) != 0) {
+	if ((rc = select_head(set, sel, st->is_multicore, &kj)) != 0) {
 		key_job_end(&kj);
 		vg_storage_set_free(set);
 		return vg_err_set(err, rc, "out of memory selecting series");
@@ -886,7 +889,7 @@ int vg_storage_select(struct vg_storage *st, const struct vg_selector *sel, int6
 	key_job_end(&kj);
 	if (rc != 0) {
 		vg_storage_set_free(set);
-		return vg_err_set(err, VG_ENOMEM, "out of memory selecting series");
+		return vg_err_set(err, rc, "out of memory selecting series");
 	}
 	if (set->n_entries) {
 		set->runs = malloc(set->n_entries * sizeof(*set->runs));
