@@ -520,6 +520,31 @@ static void conn_free(struct conn *c)
 		budget_publish(ing);
 }
 
+/*
+ * Queues a frame's bytes for the peer. On a plain socket with nothing
+ * queued before them they are sent at once: an ACK then needs no
+ * evbuffer chain (1 KiB of heap each, freed when drained, and the holes
+ * they leave between longer-lived allocations stay resident) and no
+ * write event added and removed again. What the socket does not take
+ * (a full send buffer, an error) goes through the bufferevent, which
+ * sends it later or reports the error as usual.
+ */
+static void conn_write(struct conn *c, const uint8_t *p, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->ing->tls == NULL && evbuffer_get_length(out) == 0) {
+		ssize_t w = send(bufferevent_getfd(c->bev), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	if (n)
+		bufferevent_write(c->bev, p, n);
+}
+
 static void conn_send(struct conn *c, enum vg_frame_type type, uint64_t seq, const struct vg_buf *raw)
 {
 	struct vg_ingest *ing = c->ing;
@@ -545,7 +570,7 @@ static void conn_send(struct conn *c, enum vg_frame_type type, uint64_t seq, con
 		vg_error("%s: cannot encode %s: %s", c->peer, vg_frame_type_name(type), err.msg);
 		return;
 	}
-	bufferevent_write(c->bev, ing->out.data, ing->out.len);
+	conn_write(c, ing->out.data, ing->out.len);
 }
 
 static void close_when_flushed(struct bufferevent *bev, void *arg)

@@ -86,6 +86,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1208,9 +1209,31 @@ static int write_item(struct vg_wal *w, const struct wal_item *it, struct vg_err
  * (wal.h, vg_wal_start_writer). *is_failed_out (may be NULL): whether this
  * list broke the WAL, so that the writer starts recovery.
  */
+/*
+ * Frees a drained item's buffer. A large one (a burst's, or a commit
+ * past SPARE_ITEM_BYTES) gives its whole pages back to the kernel first:
+ * freed, they would stay resident in malloc's heap, a hole of up to
+ * FLUSH_BYTES until a trim, and the last commits of a busy spell leave
+ * a few (about 2 MiB at 1,000 agents).
+ */
+static void buf_give_back(struct vg_buf *b)
+{
+	if (b->cap > SPARE_ITEM_BYTES) {
+		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+		uintptr_t lo = ((uintptr_t)b->data + page - 1) & ~(page - 1);
+		uintptr_t hi = ((uintptr_t)b->data + b->cap) & ~(page - 1);
+
+		if (hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	vg_buf_release(b);
+}
+
 static void drain(struct vg_wal *w, struct wal_item *items, bool *is_failed_out)
 {
-	struct wal_item *it, *next;
+	struct wal_item *it, *next, *gone = NULL;
+	struct vg_buf big[SPARE_ITEMS];
+	unsigned n_big = 0;
 	uint64_t synced = 0, bytes = 0, failed = 0;
 	struct vg_err err;
 	bool is_failed = false;
@@ -1241,16 +1264,18 @@ static void drain(struct vg_wal *w, struct wal_item *items, bool *is_failed_out)
 	for (it = items; it; it = next) {
 		next = it->next;
 		if (w->n_spare < SPARE_ITEMS) {
-			if (it->bytes.cap > SPARE_ITEM_BYTES)
-				vg_buf_release(&it->bytes);
-			else
+			if (it->bytes.cap > SPARE_ITEM_BYTES) {
+				big[n_big++] = it->bytes;
+				vg_buf_init(&it->bytes);
+			} else {
 				vg_buf_reset(&it->bytes);
+			}
 			it->next = w->spare;
 			w->spare = it;
 			w->n_spare++;
 		} else {
-			vg_buf_release(&it->bytes);
-			free(it);
+			it->next = gone;
+			gone = it;
 		}
 	}
 	pthread_cond_broadcast(&w->done_cv);
@@ -1259,6 +1284,14 @@ static void drain(struct vg_wal *w, struct wal_item *items, bool *is_failed_out)
 		w->on_durable(w->on_durable_arg, synced, 0);
 	if (w->on_durable && failed)
 		w->on_durable(w->on_durable_arg, failed, VG_EIO);
+	/* After the report: the ACKs need not wait for this. */
+	for (unsigned i = 0; i < n_big; i++)
+		buf_give_back(&big[i]);
+	for (it = gone; it; it = next) {
+		next = it->next;
+		buf_give_back(&it->bytes);
+		free(it);
+	}
 	if (is_failed_out)
 		*is_failed_out = is_failed;
 }
