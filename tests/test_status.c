@@ -74,7 +74,9 @@ START_TEST(test_status_moves_with_stored_and_sealed_data)
 	char body[4096], *reply, server[64];
 	size_t len = 0;
 	long code = 0;
-	int64_t t0 = (int64_t)time(NULL) - 3 * 3600;
+	/* Three to five hours old, a minute into a block period (2 h, aligned
+	 * to the epoch), so the samples below never straddle two blocks. */
+	int64_t t0 = ((int64_t)time(NULL) - 3 * 3600) / 7200 * 7200 + 60;
 
 	d = status_data(&doc);
 	ck_assert_double_eq(num_at(d, "ingest", "samplesReceived"), 0);
@@ -86,7 +88,7 @@ START_TEST(test_status_moves_with_stored_and_sealed_data)
 	ck_assert(json_is_false(json_object_get(json_object_get(d, "wal"), "failing")));
 	json_decref(doc);
 
-	/* 3 series of 4 samples, three hours old: sealed into blocks. */
+	/* 3 series of 4 samples, hours old: sealed into one block. */
 	for (int s = 0; s < 3; s++)
 		for (int i = 0; i < 4; i++)
 			len += (size_t)snprintf(body + len, sizeof(body) - len, "st_x{n=\"%d\"} %d %" PRId64 "\n", s, i,
