@@ -29,10 +29,8 @@ static int usage(const char *msg)
 static int ack_add(const struct vg_http_client *client, const struct vg_ack_options *o, int argc, char **argv)
 {
 	const char *author = o->author ? o->author : getenv("USER");
-	json_t *body, *ms, *reply = NULL;
-	struct vg_buf out = VG_BUF_INIT;
-	char t[64], *text;
-	long status;
+	json_t *body, *ms;
+	char t[64];
 	int rc;
 
 	if (argc == 0)
@@ -44,31 +42,7 @@ static int ack_add(const struct vg_http_client *client, const struct vg_ack_opti
 	vg_time_format_rfc3339(o->expires_ms, t, sizeof(t));
 	body = json_pack("{s:o, s:s, s:s, s:s}", "matchers", ms, "createdBy", author, "comment",
 			 o->comment ? o->comment : "", "expiresAt", t);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (text == NULL) {
-		fputs("vigil: out of memory\n", stderr);
-		return EXIT_REFUSED;
-	}
-	if ((rc = vg_cli_am_request(client, "POST", "/api/v2/acks", text, &status, &out)) >= 0)
-		goto out;
-	if (status != 200) {
-		rc = vg_cli_am_refused("ack", status, &out);
-		goto out;
-	}
-	reply = json_loadb((const char *)out.data, out.len, 0, NULL);
-	if (!json_is_string(json_object_get(reply, "ackID"))) {
-		fputs("vigil: ack: the answer holds no ackID\n", stderr);
-		rc = EXIT_UNREACHABLE;
-		goto out;
-	}
-	puts(json_string_value(json_object_get(reply, "ackID")));
-	rc = EXIT_OK;
-out:
-	json_decref(reply);
-	free(text);
-	vg_buf_release(&out);
-	return rc;
+	return vg_cli_am_create(client, "ack", "/api/v2/acks", body, "ackID");
 }
 
 static int ack_list(const struct vg_http_client *client, const struct vg_ack_options *o)

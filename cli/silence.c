@@ -43,11 +43,6 @@ int vg_cli_am_refused(const char *cmd, long status, const struct vg_buf *body)
 	return status == 404 && !is_api ? EXIT_UNREACHABLE : EXIT_REFUSED;
 }
 
-static int refused(long status, const struct vg_buf *body)
-{
-	return vg_cli_am_refused("silence", status, body);
-}
-
 int vg_cli_am_request(const struct vg_http_client *client, const char *method, const char *path, const char *body,
 		      long *status, struct vg_buf *out)
 {
@@ -60,6 +55,41 @@ int vg_cli_am_request(const struct vg_http_client *client, const char *method, c
 	return -1;
 }
 
+int vg_cli_am_create(const struct vg_http_client *client, const char *cmd, const char *path, struct json_t *body,
+		     const char *id_key)
+{
+	json_t *reply = NULL;
+	struct vg_buf out = VG_BUF_INIT;
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	long status;
+	int rc;
+
+	json_decref(body);
+	if (text == NULL) {
+		fputs("vigil: out of memory\n", stderr);
+		return EXIT_REFUSED;
+	}
+	if ((rc = vg_cli_am_request(client, "POST", path, text, &status, &out)) >= 0)
+		goto out;
+	if (status != 200) {
+		rc = vg_cli_am_refused(cmd, status, &out);
+		goto out;
+	}
+	reply = json_loadb((const char *)out.data, out.len, 0, NULL);
+	if (!json_is_string(json_object_get(reply, id_key))) {
+		fprintf(stderr, "vigil: %s: the answer holds no %s\n", cmd, id_key);
+		rc = EXIT_UNREACHABLE;
+		goto out;
+	}
+	puts(json_string_value(json_object_get(reply, id_key)));
+	rc = EXIT_OK;
+out:
+	json_decref(reply);
+	free(text);
+	vg_buf_release(&out);
+	return rc;
+}
+
 static void time_text(int64_t ms, char *out, size_t cap)
 {
 	vg_time_format_rfc3339(ms, out, cap);
@@ -68,11 +98,9 @@ static void time_text(int64_t ms, char *out, size_t cap)
 static int silence_add(const struct vg_http_client *client, const struct vg_silence_options *o, int argc,
 		       char **argv)
 {
-	json_t *body = NULL, *ms = NULL, *reply = NULL;
+	json_t *body = NULL, *ms = NULL;
 	const char *author = o->author ? o->author : getenv("USER");
-	struct vg_buf out = VG_BUF_INIT;
-	char t[64], *text = NULL;
-	long status;
+	char t[64];
 	int rc;
 
 	if (argc == 0)
@@ -98,31 +126,7 @@ static int silence_add(const struct vg_http_client *client, const struct vg_sile
 	json_object_set_new(body, "endsAt", json_string(t));
 	json_object_set_new(body, "createdBy", json_string(author));
 	json_object_set_new(body, "comment", json_string(o->comment));
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL) {
-		fputs("vigil: out of memory\n", stderr);
-		return EXIT_REFUSED;
-	}
-	if ((rc = vg_cli_am_request(client, "POST", "/api/v2/silences", text, &status, &out)) >= 0)
-		goto out;
-	if (status != 200) {
-		rc = refused(status, &out);
-		goto out;
-	}
-	reply = json_loadb((const char *)out.data, out.len, 0, NULL);
-	if (!json_is_string(json_object_get(reply, "silenceID"))) {
-		fputs("vigil: silence: the answer holds no silenceID\n", stderr);
-		rc = EXIT_UNREACHABLE;
-		goto out;
-	}
-	puts(json_string_value(json_object_get(reply, "silenceID")));
-	rc = EXIT_OK;
-out:
-	json_decref(reply);
-	free(text);
-	vg_buf_release(&out);
-	return rc;
+	return vg_cli_am_create(client, "silence", "/api/v2/silences", body, "silenceID");
 }
 
 json_t *vg_cli_matchers_json(const char *cmd, int argc, char **argv, int *rc)

@@ -39,6 +39,10 @@ int vg_cli_am_refused(const char *cmd, long status, const struct vg_buf *body);
 /* -1 with the answer in *status and out, or an exit status. */
 int vg_cli_am_request(const struct vg_http_client *client, const char *method, const char *path, const char *body,
 		      long *status, struct vg_buf *out);
+/* POSTs body (taken: freed here) to path and prints the new object's
+ * id, the answer's id_key ("silenceID", "ackID"); an exit status. */
+int vg_cli_am_create(const struct vg_http_client *client, const char *cmd, const char *path, struct json_t *body,
+		     const char *id_key);
 /* MATCHER texts into the API's matchers list, or NULL with *rc. */
 struct json_t *vg_cli_matchers_json(const char *cmd, int argc, char **argv, int *rc);
 /* The columns of a list of silences or acks: ID, STATE, MATCHERS,

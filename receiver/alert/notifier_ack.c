@@ -152,20 +152,10 @@ const char *nt_ack_state(const struct nt_ack *a, int64_t now_ms)
 
 void nt_ack_encode(const struct nt_ack *a, int64_t now_ms, struct vg_buf *out)
 {
-	vg_buf_puts(out, "{\"id\":");
-	vg_payload_str(out, a->id);
-	vg_buf_printf(out, ",\"status\":{\"state\":\"%s\"},\"updatedAt\":", nt_ack_state(a, now_ms));
-	vg_payload_time(out, a->updated_ms);
-	vg_buf_puts(out, ",\"comment\":");
-	vg_payload_str(out, a->comment);
-	vg_buf_puts(out, ",\"createdBy\":");
-	vg_payload_str(out, a->created_by);
-	vg_buf_puts(out, ",\"expiresAt\":");
-	vg_payload_time(out, a->expires_ms);
-	vg_buf_puts(out, ",\"matchers\":");
-	nt_matchers_encode(a->m, a->n, out);
-	vg_buf_puts(out, ",\"startsAt\":");
-	vg_payload_time(out, a->starts_ms);
+	const struct nt_record r = { a->id, nt_ack_state(a, now_ms), a->updated_ms, a->comment, a->created_by,
+				     "expiresAt", a->expires_ms, a->m, a->n, a->starts_ms };
+
+	nt_record_encode(&r, out);
 	vg_buf_puts(out, ",\"alerts\":[");
 	for (size_t i = 0; i < a->n_alerts; i++) {
 		char fp[17];

@@ -165,6 +165,19 @@ void nt_silence_release(struct nt_silence *s);
 /* "pending", "active" or "expired" at now. */
 const char *nt_silence_state(const struct nt_silence *s, int64_t now_ms);
 void nt_silence_encode(const struct nt_silence *s, int64_t now_ms, struct vg_buf *out);
+/* What a silence and an ack are encoded with alike (the API's gettable
+ * form, in its field order), the object left open after startsAt. */
+struct nt_record {
+	const char *id, *state;
+	int64_t updated_ms;
+	const char *comment, *created_by;
+	const char *ends_key; /* "endsAt", "expiresAt" */
+	int64_t ends_ms;
+	const struct nt_silence_matcher *m;
+	size_t n;
+	int64_t starts_ms;
+};
+void nt_record_encode(const struct nt_record *r, struct vg_buf *out);
 
 /* Decodes a list of postableAlerts; *out and *n owned by the caller, free
  * with nt_alerts_free. */

@@ -177,22 +177,30 @@ const char *nt_silence_state(const struct nt_silence *s, int64_t now_ms)
 	return "active";
 }
 
-void nt_silence_encode(const struct nt_silence *s, int64_t now_ms, struct vg_buf *out)
+void nt_record_encode(const struct nt_record *r, struct vg_buf *out)
 {
 	vg_buf_puts(out, "{\"id\":");
-	vg_payload_str(out, s->id);
-	vg_buf_printf(out, ",\"status\":{\"state\":\"%s\"},\"updatedAt\":", nt_silence_state(s, now_ms));
-	vg_payload_time(out, s->updated_ms);
+	vg_payload_str(out, r->id);
+	vg_buf_printf(out, ",\"status\":{\"state\":\"%s\"},\"updatedAt\":", r->state);
+	vg_payload_time(out, r->updated_ms);
 	vg_buf_puts(out, ",\"comment\":");
-	vg_payload_str(out, s->comment);
+	vg_payload_str(out, r->comment);
 	vg_buf_puts(out, ",\"createdBy\":");
-	vg_payload_str(out, s->created_by);
-	vg_buf_puts(out, ",\"endsAt\":");
-	vg_payload_time(out, s->ends_ms);
+	vg_payload_str(out, r->created_by);
+	vg_buf_printf(out, ",\"%s\":", r->ends_key);
+	vg_payload_time(out, r->ends_ms);
 	vg_buf_puts(out, ",\"matchers\":");
-	nt_matchers_encode(s->m, s->n, out);
+	nt_matchers_encode(r->m, r->n, out);
 	vg_buf_puts(out, ",\"startsAt\":");
-	vg_payload_time(out, s->starts_ms);
+	vg_payload_time(out, r->starts_ms);
+}
+
+void nt_silence_encode(const struct nt_silence *s, int64_t now_ms, struct vg_buf *out)
+{
+	const struct nt_record r = { s->id, nt_silence_state(s, now_ms), s->updated_ms, s->comment, s->created_by,
+				     "endsAt", s->ends_ms, s->m, s->n, s->starts_ms };
+
+	nt_record_encode(&r, out);
 	vg_buf_putc(out, '}');
 }
 
